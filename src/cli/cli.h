@@ -1,0 +1,32 @@
+/*
+ * cli — the `lorageo` sub-commands. Each takes the argv that follows its name
+ * (argv[0] is the command name), writes machine output (JSON) to stdout and a
+ * one-line error to stderr, and returns the process exit status:
+ * 0 success, 1 the input could not be processed, 2 a usage error.
+ */
+#ifndef LG_CLI_H
+#define LG_CLI_H
+
+#include <stdio.h>
+
+struct json_t;
+struct lg_mac_cmd;
+
+int lg_cmd_decode(int argc, char **argv);
+int lg_cmd_airtime(int argc, char **argv);
+
+/* Prints "lorageo <cmd>: <message>\n" to stderr and returns `status`. */
+int lg_cli_fail(const char *cmd, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Parses a whole decimal (or 0x-hex) integer in [min, max]; 0 or -1. */
+int lg_cli_parse_long(const char *s, long min, long max, long *out);
+
+/* Writes `obj` as one compact JSON line to `out` and drops the caller's reference.
+ * Returns 0, or -1 when the object could not be written. */
+int lg_cli_print_json(FILE *out, struct json_t *obj);
+
+/* A new JSON object describing one MAC command: {"cid", "name", fields...}. */
+struct json_t *lg_cli_mac_json(const struct lg_mac_cmd *cmd);
+
+#endif

@@ -1,0 +1,49 @@
+/*
+ * lorageo — one binary, sub-commands. main() only dispatches; every command lives in
+ * its own file and all logic in the lorageo_core library.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+struct command {
+  const char *name;
+  int (*run)(int argc, char **argv);
+  const char *summary;
+};
+
+static const struct command commands[] = {
+    {"decode", lg_cmd_decode, "decode a LoRaWAN PHYPayload (hex) to JSON, check MIC, decrypt"},
+    {"airtime", lg_cmd_airtime, "time on air of a LoRa packet"},
+};
+
+static void print_usage(FILE *out) {
+  fputs("usage: lorageo <command> [options]   (lorageo <command> --help for details)\n\n"
+        "lorageo is a LoRaWAN network server that locates devices from gateway timestamps.\n\n"
+        "commands:\n",
+        out);
+  for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+    fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+  fputs("\noptions:\n  -h, --help     this text\n  --version      print the version\n", out);
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    print_usage(stderr);
+    return 2;
+  }
+  const char *name = argv[1];
+  if (strcmp(name, "-h") == 0 || strcmp(name, "--help") == 0 || strcmp(name, "help") == 0) {
+    print_usage(stdout);
+    return 0;
+  }
+  if (strcmp(name, "--version") == 0) {
+    puts("lorageo " LG_VERSION);
+    return 0;
+  }
+  for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+    if (strcmp(name, commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
+  fprintf(stderr, "lorageo: unknown command '%s' (see lorageo --help)\n", name);
+  return 2;
+}
