@@ -19,6 +19,10 @@ int lg_cmd_airtime(int argc, char **argv);
 int lg_cli_fail(const char *cmd, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Reports the option getopt_long() just refused — `c` is its return value, ':' for a
+ * missing value (the option string must start with ':') — and returns 2. */
+int lg_cli_bad_option(const char *cmd, int c, char **argv);
+
 /* Parses a whole decimal (or 0x-hex) integer in [min, max]; 0 or -1. */
 int lg_cli_parse_long(const char *s, long min, long max, long *out);
 

@@ -38,46 +38,61 @@ static int parse_bw_khz(const char *s, uint32_t *bw_hz) {
 
 int lg_cmd_airtime(int argc, char **argv) {
   static const struct option opts[] = {
-      {"sf", required_argument, NULL, 's'},      {"bw", required_argument, NULL, 'b'},
-      {"payload", required_argument, NULL, 'p'}, {"cr", required_argument, NULL, 'c'},
-      {"preamble", required_argument, NULL, 'r'}, {"no-crc", no_argument, NULL, 'n'},
-      {"implicit-header", no_argument, NULL, 'i'}, {"ldro", required_argument, NULL, 'l'},
-      {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+      {"sf", required_argument, NULL, 's'},
+      {"bw", required_argument, NULL, 'b'},
+      {"payload", required_argument, NULL, 'p'},
+      {"cr", required_argument, NULL, 'c'},
+      {"preamble", required_argument, NULL, 'r'},
+      {"no-crc", no_argument, NULL, 'n'},
+      {"implicit-header", no_argument, NULL, 'i'},
+      {"ldro", required_argument, NULL, 'l'},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0},
   };
   struct lg_lora_tx tx = lg_lora_tx_lorawan(0, 0);
   long v = 0, payload = -1;
   int c;
   optind = 1;
-  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+  opterr = 0; /* we report bad options ourselves, on one line */
+  while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
     switch (c) {
     case 'h': fputs(usage, stdout); return 0;
     case 's':
-      if (lg_cli_parse_long(optarg, 6, 12, &v)) return lg_cli_fail("airtime", 2, "--sf: expected 6..12, got '%s'", optarg);
+      if (lg_cli_parse_long(optarg, 6, 12, &v))
+        return lg_cli_fail("airtime", 2, "--sf: expected 6..12, got '%s'", optarg);
       tx.sf = (int)v;
       break;
     case 'b':
-      if (parse_bw_khz(optarg, &tx.bw_hz)) return lg_cli_fail("airtime", 2, "--bw: expected kHz 7.8..1625, got '%s'", optarg);
+      if (parse_bw_khz(optarg, &tx.bw_hz))
+        return lg_cli_fail("airtime", 2, "--bw: expected kHz 7.8..1625, got '%s'", optarg);
       break;
     case 'p':
-      if (lg_cli_parse_long(optarg, 0, 255, &payload)) return lg_cli_fail("airtime", 2, "--payload: expected bytes 0..255, got '%s'", optarg);
+      if (lg_cli_parse_long(optarg, 0, 255, &payload))
+        return lg_cli_fail("airtime", 2, "--payload: expected bytes 0..255, got '%s'", optarg);
       break;
     case 'c':
-      if (lg_cli_parse_long(optarg, 1, 4, &v)) return lg_cli_fail("airtime", 2, "--cr: expected 1..4 (4/5..4/8), got '%s'", optarg);
+      if (lg_cli_parse_long(optarg, 1, 4, &v))
+        return lg_cli_fail("airtime", 2, "--cr: expected 1..4 (4/5..4/8), got '%s'", optarg);
       tx.cr = (int)v;
       break;
     case 'r':
-      if (lg_cli_parse_long(optarg, 6, 65535, &v)) return lg_cli_fail("airtime", 2, "--preamble: expected 6..65535, got '%s'", optarg);
+      if (lg_cli_parse_long(optarg, 6, 65535, &v))
+        return lg_cli_fail("airtime", 2, "--preamble: expected 6..65535, got '%s'", optarg);
       tx.preamble_symbols = (int)v;
       break;
     case 'n': tx.crc = false; break;
     case 'i': tx.implicit_header = true; break;
     case 'l':
-      if (strcmp(optarg, "auto") == 0) tx.ldro = LG_LDRO_AUTO;
-      else if (strcmp(optarg, "on") == 0) tx.ldro = LG_LDRO_ON;
-      else if (strcmp(optarg, "off") == 0) tx.ldro = LG_LDRO_OFF;
-      else return lg_cli_fail("airtime", 2, "--ldro: expected auto, on or off, got '%s'", optarg);
+      if (strcmp(optarg, "auto") == 0)
+        tx.ldro = LG_LDRO_AUTO;
+      else if (strcmp(optarg, "on") == 0)
+        tx.ldro = LG_LDRO_ON;
+      else if (strcmp(optarg, "off") == 0)
+        tx.ldro = LG_LDRO_OFF;
+      else
+        return lg_cli_fail("airtime", 2, "--ldro: expected auto, on or off, got '%s'", optarg);
       break;
-    default: return lg_cli_fail("airtime", 2, "bad option (see lorageo airtime --help)");
+    default: return lg_cli_bad_option("airtime", c, argv);
     }
   }
   if (optind != argc) return lg_cli_fail("airtime", 2, "unexpected argument '%s'", argv[optind]);

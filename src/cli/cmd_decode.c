@@ -64,7 +64,8 @@ static void add_mac_commands(json_t *o, const uint8_t *buf, size_t len, bool upl
   size_t count = 0, bad = 0;
   int err = lg_mac_parse(buf, len, uplink, cmds, LG_ARRAY_LEN(cmds), &count, &bad);
   json_t *arr = json_array();
-  for (size_t i = 0; i < count; i++) json_array_append_new(arr, lg_cli_mac_json(&cmds[i]));
+  for (size_t i = 0; i < count; i++)
+    json_array_append_new(arr, lg_cli_mac_json(&cmds[i]));
   json_object_set_new(o, "mac_commands", arr);
   if (err) {
     char msg[96];
@@ -73,8 +74,8 @@ static void add_mac_commands(json_t *o, const uint8_t *buf, size_t len, bool upl
   }
 }
 
-static int decode_data(struct decode_ctx *ctx, const struct decode_keys *keys,
-                       const uint8_t *phy, size_t len, const struct lg_frame *f, json_t *o) {
+static int decode_data(struct decode_ctx *ctx, const struct decode_keys *keys, const uint8_t *phy,
+                       size_t len, const struct lg_frame *f, json_t *o) {
   const struct lg_data_frame *d = &f->u.data;
   bool up = lg_mtype_is_uplink(f->mtype);
   uint32_t f_cnt = (keys->fcnt_msb << 16) | d->f_cnt16;
@@ -105,8 +106,7 @@ static int decode_data(struct decode_ctx *ctx, const struct decode_keys *keys,
   if (d->has_f_port && d->f_port > 0 && keys->has_app_s) key = &ctx->app_s;
   if (key != NULL) {
     uint8_t plain[LG_PHY_MAX];
-    if (lg_payload_crypt(key, d->dev_addr, f_cnt, !up, d->frm_payload, d->frm_payload_len,
-                         plain))
+    if (lg_payload_crypt(key, d->dev_addr, f_cnt, !up, d->frm_payload, d->frm_payload_len, plain))
       return -1;
     json_object_set_new(o, "data", hex_json(plain, d->frm_payload_len));
     if (d->f_port == 0) add_mac_commands(o, plain, d->frm_payload_len, up);
@@ -152,8 +152,8 @@ static const char *frame_error(const uint8_t *phy, int err) {
   return "FOpts present with FPort 0";
 }
 
-static int decode_frame(struct decode_ctx *ctx, const struct decode_keys *keys,
-                        const uint8_t *phy, size_t len, json_t *o) {
+static int decode_frame(struct decode_ctx *ctx, const struct decode_keys *keys, const uint8_t *phy,
+                        size_t len, json_t *o) {
   struct lg_frame f;
   int err = lg_frame_decode(phy, len, &f);
   if (err) {
@@ -176,8 +176,7 @@ static int decode_frame(struct decode_ctx *ctx, const struct decode_keys *keys,
     }
     return 0;
   }
-  case LG_MTYPE_JOIN_ACCEPT:
-    return decode_join_accept(ctx, keys, &f, o);
+  case LG_MTYPE_JOIN_ACCEPT: return decode_join_accept(ctx, keys, &f, o);
   case LG_MTYPE_REJOIN_REQUEST:
     json_object_set_new(o, "rejoin_type", json_integer(f.u.rejoin.rejoin_type));
     if (f.u.rejoin.rejoin_type == 1)
@@ -191,8 +190,7 @@ static int decode_frame(struct decode_ctx *ctx, const struct decode_keys *keys,
   case LG_MTYPE_PROPRIETARY:
     json_object_set_new(o, "payload", hex_json(f.u.proprietary.bytes, f.u.proprietary.len));
     return 0;
-  default:
-    return decode_data(ctx, keys, phy, len, &f, o);
+  default: return decode_data(ctx, keys, phy, len, &f, o);
   }
 }
 
@@ -221,26 +219,31 @@ int lg_cmd_decode(int argc, char **argv) {
   long msb = 0;
   int c;
   optind = 1;
-  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+  opterr = 0; /* we report bad options ourselves, on one line */
+  while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
     switch (c) {
     case 'h': fputs(usage, stdout); return 0;
     case 'n':
-      if (parse_key(optarg, keys.nwk)) return lg_cli_fail("decode", 2, "--nwkskey: expected 32 hex digits");
+      if (parse_key(optarg, keys.nwk))
+        return lg_cli_fail("decode", 2, "--nwkskey: expected 32 hex digits");
       keys.has_nwk = true;
       break;
     case 's':
-      if (parse_key(optarg, keys.app_s)) return lg_cli_fail("decode", 2, "--appskey: expected 32 hex digits");
+      if (parse_key(optarg, keys.app_s))
+        return lg_cli_fail("decode", 2, "--appskey: expected 32 hex digits");
       keys.has_app_s = true;
       break;
     case 'a':
-      if (parse_key(optarg, keys.app)) return lg_cli_fail("decode", 2, "--appkey: expected 32 hex digits");
+      if (parse_key(optarg, keys.app))
+        return lg_cli_fail("decode", 2, "--appkey: expected 32 hex digits");
       keys.has_app = true;
       break;
     case 'm':
       if (lg_cli_parse_long(optarg, 0, 0xffff, &msb))
-        return lg_cli_fail("decode", 2, "--fcnt-msb: expected an integer 0..65535, got '%s'", optarg);
+        return lg_cli_fail("decode", 2, "--fcnt-msb: expected an integer 0..65535, got '%s'",
+                           optarg);
       break;
-    default: return lg_cli_fail("decode", 2, "bad option (see lorageo decode --help)");
+    default: return lg_cli_bad_option("decode", c, argv);
     }
   }
   if (optind != argc - 1)
@@ -253,7 +256,8 @@ int lg_cmd_decode(int argc, char **argv) {
   size_t hex_len = strlen(hex);
   int err = lg_hex_decode(hex, hex_len, phy, sizeof(phy), &len);
   if (err == LG_ETOOLONG)
-    return lg_cli_fail("decode", 1, "PHYPayload too long: %zu bytes, at most %d", hex_len / 2, LG_PHY_MAX);
+    return lg_cli_fail("decode", 1, "PHYPayload too long: %zu bytes, at most %d", hex_len / 2,
+                       LG_PHY_MAX);
   if (err)
     return lg_cli_fail("decode", 1, "PHYPayload is not hex (%s)",
                        hex_len % 2 ? "odd number of digits" : "non-hex character");

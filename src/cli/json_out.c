@@ -1,8 +1,10 @@
 /* Shared helpers of the sub-commands: errors, number parsing, JSON output. */
 #include <errno.h>
+#include <getopt.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli/cli.h"
 
@@ -14,6 +16,12 @@ int lg_cli_fail(const char *cmd, int status, const char *fmt, ...) {
   va_end(ap);
   fputc('\n', stderr);
   return status;
+}
+
+int lg_cli_bad_option(const char *cmd, int c, char **argv) {
+  const char *opt = argv[optind - 1];
+  if (c == ':') return lg_cli_fail(cmd, 2, "option '%s' needs a value", opt);
+  return lg_cli_fail(cmd, 2, "unknown option '%s' (see lorageo %s --help)", opt, cmd);
 }
 
 int lg_cli_parse_long(const char *s, long min, long max, long *out) {

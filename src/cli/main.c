@@ -30,7 +30,7 @@ static void print_usage(FILE *out) {
 
 int main(int argc, char **argv) {
   if (argc < 2) {
-    print_usage(stderr);
+    fputs("lorageo: no command given (see lorageo --help)\n", stderr);
     return 2;
   }
   const char *name = argv[1];

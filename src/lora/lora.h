@@ -36,10 +36,10 @@ struct lg_lora_tx {
 struct lg_lora_tx lg_lora_tx_lorawan(int sf, uint32_t bw_hz);
 
 struct lg_airtime {
-  int64_t symbol_ns;    /* one symbol, 2^SF / BW */
-  double preamble_ms;   /* (Npreamble + 4.25) symbols */
-  int payload_symbols;  /* header + payload symbols, 8 + ... (AN1200.13) */
-  bool ldro;            /* whether low-data-rate optimisation was applied */
+  int64_t symbol_ns;   /* one symbol, 2^SF / BW */
+  double preamble_ms;  /* (Npreamble + 4.25) symbols */
+  int payload_symbols; /* header + payload symbols, 8 + ... (AN1200.13) */
+  bool ldro;           /* whether low-data-rate optimisation was applied */
   double time_on_air_ms;
   int64_t time_on_air_ns; /* rounded to the nearest ns (exact for 125/250/500 kHz) */
 };
@@ -74,8 +74,8 @@ double lg_lora_noise_floor_dbm(uint32_t bw_hz, double noise_figure_db);
 
 /* ---- regional parameters ------------------------------------------------------ */
 
-#define LG_REGION_MAX_DR 16
-#define LG_REGION_MAX_TXPOWER 16
+#define LG_REGION_MAX_DR         16
+#define LG_REGION_MAX_TXPOWER    16
 #define LG_REGION_MAX_DEFAULT_CH 72
 
 enum lg_modulation { LG_MOD_NONE = 0, LG_MOD_LORA, LG_MOD_FSK, LG_MOD_LR_FHSS };
@@ -106,10 +106,10 @@ struct lg_subband {
 struct lg_region {
   const char *name; /* "EU868", "US915" */
   struct lg_datarate dr[LG_REGION_MAX_DR];
-  int dr_count;           /* number of entries in dr[] (defined or RFU) */
-  int max_lora125_dr;     /* highest 125 kHz LoRa uplink DR, for ADR */
+  int dr_count;       /* number of entries in dr[] (defined or RFU) */
+  int max_lora125_dr; /* highest 125 kHz LoRa uplink DR, for ADR */
   int default_max_eirp_dbm;
-  int tx_power_step_db;   /* TXPower index i gives max EIRP - i * step */
+  int tx_power_step_db; /* TXPower index i gives max EIRP - i * step */
   int tx_power_max_index;
   struct lg_channel default_ch[LG_REGION_MAX_DEFAULT_CH];
   int default_ch_count;

@@ -11,10 +11,11 @@
 #include "lora/lora.h"
 #include "util/util.h"
 
-#define LORA(sf_, bw_, bps_, m_, up_, down_)                                             \
-  { .mod = LG_MOD_LORA, .sf = (sf_), .bw_hz = (bw_), .bit_rate_bps = (bps_),             \
-    .max_mac_payload = (m_), .max_app_payload = (m_) - 8, .uplink = (up_),             \
-    .downlink = (down_) }
+#define LORA(sf_, bw_, bps_, m_, up_, down_)                                                       \
+  {                                                                                                \
+    .mod = LG_MOD_LORA, .sf = (sf_), .bw_hz = (bw_), .bit_rate_bps = (bps_),                       \
+    .max_mac_payload = (m_), .max_app_payload = (m_)-8, .uplink = (up_), .downlink = (down_)       \
+  }
 
 /* ETSI EN 300 220-2 sub-bands as listed in RP002 §2.4.3 (and LoRaMac-node's band map). */
 static const struct lg_subband eu868_subbands[] = {
@@ -29,17 +30,22 @@ static const struct lg_subband eu868_subbands[] = {
 static const struct lg_region eu868 = {
     .name = "EU868",
     /* RP002 Table 2-3 (DR → modulation) and Table 2-7 (M/N, no repeater). */
-    .dr = {
-        LORA(12, 125000, 250, 59, true, true),
-        LORA(11, 125000, 440, 59, true, true),
-        LORA(10, 125000, 980, 59, true, true),
-        LORA(9, 125000, 1760, 123, true, true),
-        LORA(8, 125000, 3125, 250, true, true),
-        LORA(7, 125000, 5470, 250, true, true),
-        LORA(7, 250000, 11000, 250, true, true),
-        {.mod = LG_MOD_FSK, .bit_rate_bps = 50000, .max_mac_payload = 250,
-         .max_app_payload = 242, .uplink = true, .downlink = true},
-    },
+    .dr =
+        {
+            LORA(12, 125000, 250, 59, true, true),
+            LORA(11, 125000, 440, 59, true, true),
+            LORA(10, 125000, 980, 59, true, true),
+            LORA(9, 125000, 1760, 123, true, true),
+            LORA(8, 125000, 3125, 250, true, true),
+            LORA(7, 125000, 5470, 250, true, true),
+            LORA(7, 250000, 11000, 250, true, true),
+            {.mod = LG_MOD_FSK,
+             .bit_rate_bps = 50000,
+             .max_mac_payload = 250,
+             .max_app_payload = 242,
+             .uplink = true,
+             .downlink = true},
+        },
     .dr_count = 8,
     .max_lora125_dr = 5,
     .default_max_eirp_dbm = 16, /* RP002 §2.4.3: 16 dBm EIRP default */
@@ -63,32 +69,35 @@ static const struct lg_region eu868 = {
     .uses_dwell_time = false,
 };
 
-#define US_CH125(n) {902300000u + 200000u * (n), 0, 3}
-#define US_CH125x8(n)                                                                     \
-  US_CH125(n), US_CH125(n + 1), US_CH125(n + 2), US_CH125(n + 3), US_CH125(n + 4),        \
+#define US_CH125(n)                                                                                \
+  { 902300000u + 200000u * (n), 0, 3 }
+#define US_CH125x8(n)                                                                              \
+  US_CH125(n), US_CH125(n + 1), US_CH125(n + 2), US_CH125(n + 3), US_CH125(n + 4),                 \
       US_CH125(n + 5), US_CH125(n + 6), US_CH125(n + 7)
-#define US_CH500(n) {903000000u + 1600000u * (n), 4, 4}
+#define US_CH500(n)                                                                                \
+  { 903000000u + 1600000u * (n), 4, 4 }
 
 static const struct lg_region us915 = {
     .name = "US915",
     /* RP002 Table 2-13 (DR) and Table 2-17 (M/N, repeater compatible). DR5-7 are
      * LR-FHSS or RFU and DR14-15 RFU: left undefined here. */
-    .dr = {
-        LORA(10, 125000, 980, 19, true, false),
-        LORA(9, 125000, 1760, 61, true, false),
-        LORA(8, 125000, 3125, 133, true, false),
-        LORA(7, 125000, 5470, 250, true, false),
-        LORA(8, 500000, 12500, 250, true, false),
-        {0},
-        {0},
-        {0},
-        LORA(12, 500000, 980, 61, false, true),
-        LORA(11, 500000, 1760, 137, false, true),
-        LORA(10, 500000, 3900, 250, false, true),
-        LORA(9, 500000, 7000, 250, false, true),
-        LORA(8, 500000, 12500, 250, false, true),
-        LORA(7, 500000, 21900, 250, false, true),
-    },
+    .dr =
+        {
+            LORA(10, 125000, 980, 19, true, false),
+            LORA(9, 125000, 1760, 61, true, false),
+            LORA(8, 125000, 3125, 133, true, false),
+            LORA(7, 125000, 5470, 250, true, false),
+            LORA(8, 500000, 12500, 250, true, false),
+            {0},
+            {0},
+            {0},
+            LORA(12, 500000, 980, 61, false, true),
+            LORA(11, 500000, 1760, 137, false, true),
+            LORA(10, 500000, 3900, 250, false, true),
+            LORA(9, 500000, 7000, 250, false, true),
+            LORA(8, 500000, 12500, 250, false, true),
+            LORA(7, 500000, 21900, 250, false, true),
+        },
     .dr_count = 14,
     .max_lora125_dr = 3,
     .default_max_eirp_dbm = 30, /* Table 2-14: TXPower 0 = 30 dBm ... 14 = 2 dBm */
@@ -96,10 +105,9 @@ static const struct lg_region us915 = {
     .tx_power_max_index = 14,
     /* §2.5.2: 64 channels of 125 kHz from 902.3 MHz by 200 kHz, 8 of 500 kHz from
      * 903.0 MHz by 1.6 MHz. */
-    .default_ch = {US_CH125x8(0), US_CH125x8(8), US_CH125x8(16), US_CH125x8(24),
-                   US_CH125x8(32), US_CH125x8(40), US_CH125x8(48), US_CH125x8(56),
-                   US_CH500(0), US_CH500(1), US_CH500(2), US_CH500(3), US_CH500(4),
-                   US_CH500(5), US_CH500(6), US_CH500(7)},
+    .default_ch = {US_CH125x8(0), US_CH125x8(8), US_CH125x8(16), US_CH125x8(24), US_CH125x8(32),
+                   US_CH125x8(40), US_CH125x8(48), US_CH125x8(56), US_CH500(0), US_CH500(1),
+                   US_CH500(2), US_CH500(3), US_CH500(4), US_CH500(5), US_CH500(6), US_CH500(7)},
     .default_ch_count = 72,
     .rx1_dr_offset_max = 3,
     .rx2_freq_hz = 923300000, /* §2.5.7 */
@@ -128,8 +136,7 @@ const struct lg_datarate *lg_region_dr(const struct lg_region *region, int dr) {
   return d->mod == LG_MOD_NONE ? NULL : d;
 }
 
-int lg_region_dr_for(const struct lg_region *region, int sf, uint32_t bw_hz, bool uplink,
-                     int *dr) {
+int lg_region_dr_for(const struct lg_region *region, int sf, uint32_t bw_hz, bool uplink, int *dr) {
   for (int i = 0; i < region->dr_count; i++) {
     const struct lg_datarate *d = &region->dr[i];
     if (d->mod == LG_MOD_LORA && d->sf == sf && d->bw_hz == bw_hz &&

@@ -122,7 +122,8 @@ static int keystream_xor(struct lg_key *key, uint8_t a1[16], const uint8_t *in, 
   }
   int err = lg_key_encrypt(key, blocks, 16 * n, blocks);
   if (err) return err;
-  for (size_t i = 0; i < len; i++) out[i] = in[i] ^ blocks[i];
+  for (size_t i = 0; i < len; i++)
+    out[i] = in[i] ^ blocks[i];
   return 0;
 }
 
@@ -152,14 +153,12 @@ int lg_join_mic(struct lg_key *app_key, const uint8_t *msg, size_t msg_len,
   return 0;
 }
 
-int lg_join_accept_encrypt(struct lg_key *app_key, const uint8_t *plain, size_t len,
-                           uint8_t *enc) {
+int lg_join_accept_encrypt(struct lg_key *app_key, const uint8_t *plain, size_t len, uint8_t *enc) {
   if (len != 16 && len != 32) return LG_EINVAL;
   return lg_key_decrypt(app_key, plain, len, enc);
 }
 
-int lg_join_accept_decrypt(struct lg_key *app_key, const uint8_t *enc, size_t len,
-                           uint8_t *plain) {
+int lg_join_accept_decrypt(struct lg_key *app_key, const uint8_t *enc, size_t len, uint8_t *plain) {
   if (len != 16 && len != 32) return LG_EINVAL;
   return lg_key_encrypt(app_key, enc, len, plain);
 }
@@ -181,8 +180,8 @@ int lg_derive_session_keys_10(struct lg_key *app_key, uint32_t join_nonce, uint3
   return 0;
 }
 
-int lg_derive_js_keys_11(struct lg_key *nwk_key, uint64_t dev_eui,
-                         uint8_t js_int_key[LG_KEY_LEN], uint8_t js_enc_key[LG_KEY_LEN]) {
+int lg_derive_js_keys_11(struct lg_key *nwk_key, uint64_t dev_eui, uint8_t js_int_key[LG_KEY_LEN],
+                         uint8_t js_enc_key[LG_KEY_LEN]) {
   uint8_t blk[32] = {0};
   blk[0] = 0x06; /* JSIntKey */
   lg_put_le64(blk + 1, dev_eui);

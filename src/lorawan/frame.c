@@ -11,9 +11,8 @@
 #include "util/util.h"
 
 static const char *const mtype_names[8] = {
-    "join_request",          "join_accept",         "unconfirmed_data_up",
-    "unconfirmed_data_down", "confirmed_data_up",   "confirmed_data_down",
-    "rejoin_request",        "proprietary",
+    "join_request",      "join_accept",         "unconfirmed_data_up", "unconfirmed_data_down",
+    "confirmed_data_up", "confirmed_data_down", "rejoin_request",      "proprietary",
 };
 
 const char *lg_mtype_name(enum lg_mtype m) {
@@ -25,8 +24,8 @@ bool lg_mtype_is_data(enum lg_mtype m) {
 }
 
 bool lg_mtype_is_uplink(enum lg_mtype m) {
-  return m == LG_MTYPE_JOIN_REQUEST || m == LG_MTYPE_UNCONFIRMED_UP ||
-         m == LG_MTYPE_CONFIRMED_UP || m == LG_MTYPE_REJOIN_REQUEST;
+  return m == LG_MTYPE_JOIN_REQUEST || m == LG_MTYPE_UNCONFIRMED_UP || m == LG_MTYPE_CONFIRMED_UP ||
+         m == LG_MTYPE_REJOIN_REQUEST;
 }
 
 static int decode_data(const uint8_t *p, size_t len, struct lg_data_frame *d) {
@@ -109,12 +108,8 @@ int lg_frame_decode(const uint8_t *phy, size_t len, struct lg_frame *f) {
     f->u.join_accept.len = len - 1;
     memcpy(f->u.join_accept.enc, phy + 1, len - 1);
     return 0; /* its MIC is inside the encryption */
-  case LG_MTYPE_REJOIN_REQUEST:
-    err = decode_rejoin(phy, len, &f->u.rejoin);
-    break;
-  default:
-    err = decode_data(phy, len, &f->u.data);
-    break;
+  case LG_MTYPE_REJOIN_REQUEST: err = decode_rejoin(phy, len, &f->u.rejoin); break;
+  default: err = decode_data(phy, len, &f->u.data); break;
   }
   if (err) return err;
   memcpy(f->mic, phy + len - LG_MIC_LEN, LG_MIC_LEN);
@@ -146,7 +141,8 @@ static int encode_data(const struct lg_frame *f, uint8_t *out, size_t cap, size_
 }
 
 int lg_frame_encode(const struct lg_frame *f, uint8_t *out, size_t cap, size_t *len) {
-  uint8_t mhdr = (uint8_t)(((unsigned)f->mtype << 5) | (f->major & 0x03));
+  /* MType and Major from their fields; the RFU bits 4..2 as received (normally 0). */
+  uint8_t mhdr = (uint8_t)(((unsigned)f->mtype << 5) | (f->mhdr & 0x1c) | (f->major & 0x03));
   size_t n;
   if ((unsigned)f->mtype > 7) return LG_EINVAL;
   switch (f->mtype) {

@@ -19,10 +19,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LG_PHY_MAX 255     /* largest PHYPayload a LoRa radio carries */
-#define LG_FOPTS_MAX 15
-#define LG_KEY_LEN 16
-#define LG_MIC_LEN 4
+#define LG_PHY_MAX    255 /* largest PHYPayload a LoRa radio carries */
+#define LG_FOPTS_MAX  15
+#define LG_KEY_LEN    16
+#define LG_MIC_LEN    4
 #define LG_CFLIST_LEN 16
 
 /* ---- crypto ------------------------------------------------------------------- */
@@ -80,12 +80,12 @@ bool lg_mtype_is_uplink(enum lg_mtype m);
 
 /* FCtrl bits (1.0.4 §4.3.1). Bit 6 is ADRACKReq uplink, RFU downlink; bit 4 is
  * FPending downlink, ClassB uplink. */
-#define LG_FCTRL_ADR 0x80
+#define LG_FCTRL_ADR         0x80
 #define LG_FCTRL_ADR_ACK_REQ 0x40
-#define LG_FCTRL_ACK 0x20
-#define LG_FCTRL_FPENDING 0x10
-#define LG_FCTRL_CLASS_B 0x10
-#define LG_FCTRL_FOPTS_LEN 0x0f
+#define LG_FCTRL_ACK         0x20
+#define LG_FCTRL_FPENDING    0x10
+#define LG_FCTRL_CLASS_B     0x10
+#define LG_FCTRL_FOPTS_LEN   0x0f
 
 struct lg_data_frame {
   uint32_t dev_addr;
@@ -134,15 +134,15 @@ struct lg_frame {
     struct lg_join_request join_req;
     struct lg_rejoin_request rejoin;
     struct {
-      size_t len;             /* 16 or 32: encrypted body incl. MIC */
+      size_t len; /* 16 or 32: encrypted body incl. MIC */
       uint8_t enc[32];
-    } join_accept;            /* still encrypted; see lg_join_accept_decrypt() */
+    } join_accept; /* still encrypted; see lg_join_accept_decrypt() */
     struct {
       size_t len;
       uint8_t bytes[LG_PHY_MAX];
-    } proprietary;            /* everything after MHDR, uninterpreted */
+    } proprietary; /* everything after MHDR, uninterpreted */
   } u;
-  uint8_t mic[LG_MIC_LEN];    /* as on air; not set for join-accept and proprietary */
+  uint8_t mic[LG_MIC_LEN]; /* as on air; not set for join-accept and proprietary */
 };
 
 /*
@@ -177,8 +177,7 @@ int lg_payload_crypt(struct lg_key *key, uint32_t dev_addr, uint32_t f_cnt, bool
 /* LoRaWAN 1.1 FOpts encryption with NwkSEncKey (1.1 §4.3.1.6, errata form: A's
  * byte 4 is 0x02 for downlinks whose FPort is not 0, else 0x01). */
 int lg_fopts_crypt_11(struct lg_key *nwk_s_enc_key, uint32_t dev_addr, uint32_t f_cnt,
-                      bool downlink, bool a_fcnt_down, const uint8_t *in, size_t len,
-                      uint8_t *out);
+                      bool downlink, bool a_fcnt_down, const uint8_t *in, size_t len, uint8_t *out);
 
 /* ---- join (1.0.4 §6.2) -------------------------------------------------------- */
 
@@ -191,10 +190,8 @@ int lg_join_mic(struct lg_key *app_key, const uint8_t *msg, size_t msg_len,
  * Join-accept crypto. The network "encrypts" with AES decrypt so the device needs only
  * AES encrypt (1.0.4 §6.2.5). `body` is the 16 or 32 bytes after MHDR (fields ‖ MIC).
  */
-int lg_join_accept_encrypt(struct lg_key *app_key, const uint8_t *plain, size_t len,
-                           uint8_t *enc);
-int lg_join_accept_decrypt(struct lg_key *app_key, const uint8_t *enc, size_t len,
-                           uint8_t *plain);
+int lg_join_accept_encrypt(struct lg_key *app_key, const uint8_t *plain, size_t len, uint8_t *enc);
+int lg_join_accept_decrypt(struct lg_key *app_key, const uint8_t *enc, size_t len, uint8_t *plain);
 
 /* Parses a decrypted join-accept body (16 or 32 bytes incl. MIC) into *ja and the
  * MIC; LG_EINVAL for another length. */
@@ -211,8 +208,8 @@ int lg_derive_session_keys_10(struct lg_key *app_key, uint32_t join_nonce, uint3
                               uint8_t app_s_key[LG_KEY_LEN]);
 
 /* 1.1 join-server keys: AES(NwkKey, 0x05|0x06 ‖ DevEUI ‖ pad16) (1.1 §6.1.1.3). */
-int lg_derive_js_keys_11(struct lg_key *nwk_key, uint64_t dev_eui,
-                         uint8_t js_int_key[LG_KEY_LEN], uint8_t js_enc_key[LG_KEY_LEN]);
+int lg_derive_js_keys_11(struct lg_key *nwk_key, uint64_t dev_eui, uint8_t js_int_key[LG_KEY_LEN],
+                         uint8_t js_enc_key[LG_KEY_LEN]);
 
 /* 1.1 join-accept MIC when OptNeg is set: CMAC(JSIntKey, JoinReqType ‖ JoinEUI ‖
  * DevNonce ‖ MHDR ‖ body-without-MIC)[0..3] (1.1 §6.2.3). */
@@ -257,25 +254,71 @@ struct lg_mac_cmd {
   uint8_t cid;
   bool uplink;
   union {
-    struct { uint8_t margin_db, gw_cnt; } link_check_ans;
-    struct { uint8_t dr, tx_power, ch_mask_cntl, nb_trans; uint16_t ch_mask; } link_adr_req;
-    struct { bool power_ack, dr_ack, ch_mask_ack; } link_adr_ans;
-    struct { uint8_t max_duty_cycle; } duty_cycle_req;
-    struct { uint8_t rx1_dr_offset, rx2_dr; uint32_t freq_hz; } rx_param_setup_req;
-    struct { bool rx1_dr_offset_ack, rx2_dr_ack, channel_ack; } rx_param_setup_ans;
-    struct { uint8_t battery; int8_t margin_db; } dev_status_ans; /* margin -32..31 */
-    struct { uint8_t ch_index, min_dr, max_dr; uint32_t freq_hz; } new_channel_req;
-    struct { bool dr_range_ok, channel_freq_ok; } new_channel_ans;
-    struct { uint8_t delay_s; } rx_timing_setup_req;
-    struct { bool downlink_dwell, uplink_dwell; uint8_t max_eirp; } tx_param_setup_req;
-    struct { uint8_t ch_index; uint32_t freq_hz; } dl_channel_req;
-    struct { bool uplink_freq_exists, channel_freq_ok; } dl_channel_ans;
-    struct { uint32_t gps_seconds; uint8_t fraction; } device_time_ans; /* fraction/256 s */
-    struct { uint8_t periodicity; } ping_slot_info_req;
-    struct { uint32_t freq_hz; uint8_t dr; } ping_slot_channel_req;
-    struct { bool dr_ok, channel_freq_ok; } ping_slot_channel_ans;
-    struct { uint32_t freq_hz; } beacon_freq_req;
-    struct { bool beacon_freq_ok; } beacon_freq_ans;
+    struct {
+      uint8_t margin_db, gw_cnt;
+    } link_check_ans;
+    struct {
+      uint8_t dr, tx_power, ch_mask_cntl, nb_trans;
+      uint16_t ch_mask;
+    } link_adr_req;
+    struct {
+      bool power_ack, dr_ack, ch_mask_ack;
+    } link_adr_ans;
+    struct {
+      uint8_t max_duty_cycle;
+    } duty_cycle_req;
+    struct {
+      uint8_t rx1_dr_offset, rx2_dr;
+      uint32_t freq_hz;
+    } rx_param_setup_req;
+    struct {
+      bool rx1_dr_offset_ack, rx2_dr_ack, channel_ack;
+    } rx_param_setup_ans;
+    struct {
+      uint8_t battery;
+      int8_t margin_db;
+    } dev_status_ans; /* margin -32..31 */
+    struct {
+      uint8_t ch_index, min_dr, max_dr;
+      uint32_t freq_hz;
+    } new_channel_req;
+    struct {
+      bool dr_range_ok, channel_freq_ok;
+    } new_channel_ans;
+    struct {
+      uint8_t delay_s;
+    } rx_timing_setup_req;
+    struct {
+      bool downlink_dwell, uplink_dwell;
+      uint8_t max_eirp;
+    } tx_param_setup_req;
+    struct {
+      uint8_t ch_index;
+      uint32_t freq_hz;
+    } dl_channel_req;
+    struct {
+      bool uplink_freq_exists, channel_freq_ok;
+    } dl_channel_ans;
+    struct {
+      uint32_t gps_seconds;
+      uint8_t fraction;
+    } device_time_ans; /* fraction/256 s */
+    struct {
+      uint8_t periodicity;
+    } ping_slot_info_req;
+    struct {
+      uint32_t freq_hz;
+      uint8_t dr;
+    } ping_slot_channel_req;
+    struct {
+      bool dr_ok, channel_freq_ok;
+    } ping_slot_channel_ans;
+    struct {
+      uint32_t freq_hz;
+    } beacon_freq_req;
+    struct {
+      bool beacon_freq_ok;
+    } beacon_freq_ans;
   } u;
 };
 

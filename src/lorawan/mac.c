@@ -14,7 +14,7 @@
 
 struct mac_def {
   uint8_t cid;
-  const char *up_name;   /* the end-device's command: Req for 0x02/0x0D, else Ans */
+  const char *up_name; /* the end-device's command: Req for 0x02/0x0D, else Ans */
   int up_len;
   const char *down_name;
   int down_len;
@@ -97,16 +97,12 @@ static void parse_payload(struct lg_mac_cmd *c, const uint8_t *p) {
       c->u.dl_channel_ans.uplink_freq_exists = bit(p[0], 1);
       c->u.dl_channel_ans.channel_freq_ok = bit(p[0], 0);
       break;
-    case LG_MAC_PING_SLOT_INFO:
-      c->u.ping_slot_info_req.periodicity = p[0] & 0x07;
-      break;
+    case LG_MAC_PING_SLOT_INFO: c->u.ping_slot_info_req.periodicity = p[0] & 0x07; break;
     case LG_MAC_PING_SLOT_CHANNEL:
       c->u.ping_slot_channel_ans.dr_ok = bit(p[0], 1);
       c->u.ping_slot_channel_ans.channel_freq_ok = bit(p[0], 0);
       break;
-    case LG_MAC_BEACON_FREQ:
-      c->u.beacon_freq_ans.beacon_freq_ok = bit(p[0], 0);
-      break;
+    case LG_MAC_BEACON_FREQ: c->u.beacon_freq_ans.beacon_freq_ok = bit(p[0], 0); break;
     default: break; /* no payload */
     }
     return;
@@ -123,9 +119,7 @@ static void parse_payload(struct lg_mac_cmd *c, const uint8_t *p) {
     c->u.link_adr_req.ch_mask_cntl = (p[3] >> 4) & 0x07;
     c->u.link_adr_req.nb_trans = p[3] & 0x0f;
     break;
-  case LG_MAC_DUTY_CYCLE:
-    c->u.duty_cycle_req.max_duty_cycle = p[0] & 0x0f;
-    break;
+  case LG_MAC_DUTY_CYCLE: c->u.duty_cycle_req.max_duty_cycle = p[0] & 0x0f; break;
   case LG_MAC_RX_PARAM_SETUP:
     c->u.rx_param_setup_req.rx1_dr_offset = (p[0] >> 4) & 0x07;
     c->u.rx_param_setup_req.rx2_dr = p[0] & 0x0f;
@@ -137,9 +131,7 @@ static void parse_payload(struct lg_mac_cmd *c, const uint8_t *p) {
     c->u.new_channel_req.max_dr = p[4] >> 4;
     c->u.new_channel_req.min_dr = p[4] & 0x0f;
     break;
-  case LG_MAC_RX_TIMING_SETUP:
-    c->u.rx_timing_setup_req.delay_s = p[0] & 0x0f;
-    break;
+  case LG_MAC_RX_TIMING_SETUP: c->u.rx_timing_setup_req.delay_s = p[0] & 0x0f; break;
   case LG_MAC_TX_PARAM_SETUP:
     c->u.tx_param_setup_req.downlink_dwell = bit(p[0], 5);
     c->u.tx_param_setup_req.uplink_dwell = bit(p[0], 4);
@@ -157,9 +149,7 @@ static void parse_payload(struct lg_mac_cmd *c, const uint8_t *p) {
     c->u.ping_slot_channel_req.freq_hz = get_freq(p);
     c->u.ping_slot_channel_req.dr = p[3] & 0x0f;
     break;
-  case LG_MAC_BEACON_FREQ:
-    c->u.beacon_freq_req.freq_hz = get_freq(p);
-    break;
+  case LG_MAC_BEACON_FREQ: c->u.beacon_freq_req.freq_hz = get_freq(p); break;
   default: break; /* no payload */
   }
 }
@@ -202,16 +192,15 @@ static uint8_t bits3(bool b2, bool b1, bool b0) {
 static int write_up(const struct lg_mac_cmd *c, uint8_t *p) {
   switch (c->cid) {
   case LG_MAC_LINK_ADR:
-    p[0] = bits3(c->u.link_adr_ans.power_ack, c->u.link_adr_ans.dr_ack,
-                 c->u.link_adr_ans.ch_mask_ack);
+    p[0] =
+        bits3(c->u.link_adr_ans.power_ack, c->u.link_adr_ans.dr_ack, c->u.link_adr_ans.ch_mask_ack);
     break;
   case LG_MAC_RX_PARAM_SETUP:
     p[0] = bits3(c->u.rx_param_setup_ans.rx1_dr_offset_ack, c->u.rx_param_setup_ans.rx2_dr_ack,
                  c->u.rx_param_setup_ans.channel_ack);
     break;
   case LG_MAC_DEV_STATUS:
-    if (c->u.dev_status_ans.margin_db < -32 || c->u.dev_status_ans.margin_db > 31)
-      return LG_EINVAL;
+    if (c->u.dev_status_ans.margin_db < -32 || c->u.dev_status_ans.margin_db > 31) return LG_EINVAL;
     p[0] = c->u.dev_status_ans.battery;
     p[1] = (uint8_t)(c->u.dev_status_ans.margin_db & 0x3f);
     break;
@@ -219,20 +208,18 @@ static int write_up(const struct lg_mac_cmd *c, uint8_t *p) {
     p[0] = bits3(false, c->u.new_channel_ans.dr_range_ok, c->u.new_channel_ans.channel_freq_ok);
     break;
   case LG_MAC_DL_CHANNEL:
-    p[0] = bits3(false, c->u.dl_channel_ans.uplink_freq_exists,
-                 c->u.dl_channel_ans.channel_freq_ok);
+    p[0] =
+        bits3(false, c->u.dl_channel_ans.uplink_freq_exists, c->u.dl_channel_ans.channel_freq_ok);
     break;
   case LG_MAC_PING_SLOT_INFO:
     if (c->u.ping_slot_info_req.periodicity > 7) return LG_EINVAL;
     p[0] = c->u.ping_slot_info_req.periodicity;
     break;
   case LG_MAC_PING_SLOT_CHANNEL:
-    p[0] = bits3(false, c->u.ping_slot_channel_ans.dr_ok,
-                 c->u.ping_slot_channel_ans.channel_freq_ok);
+    p[0] =
+        bits3(false, c->u.ping_slot_channel_ans.dr_ok, c->u.ping_slot_channel_ans.channel_freq_ok);
     break;
-  case LG_MAC_BEACON_FREQ:
-    p[0] = bits3(false, false, c->u.beacon_freq_ans.beacon_freq_ok);
-    break;
+  case LG_MAC_BEACON_FREQ: p[0] = bits3(false, false, c->u.beacon_freq_ans.beacon_freq_ok); break;
   default: break;
   }
   return 0;
@@ -260,8 +247,7 @@ static int write_down(const struct lg_mac_cmd *c, uint8_t *p) {
   case LG_MAC_RX_PARAM_SETUP:
     if (c->u.rx_param_setup_req.rx1_dr_offset > 7 || c->u.rx_param_setup_req.rx2_dr > 15)
       return LG_EINVAL;
-    p[0] = (uint8_t)((c->u.rx_param_setup_req.rx1_dr_offset << 4) |
-                     c->u.rx_param_setup_req.rx2_dr);
+    p[0] = (uint8_t)((c->u.rx_param_setup_req.rx1_dr_offset << 4) | c->u.rx_param_setup_req.rx2_dr);
     return put_freq(p + 1, c->u.rx_param_setup_req.freq_hz);
   case LG_MAC_NEW_CHANNEL:
     if (c->u.new_channel_req.min_dr > 15 || c->u.new_channel_req.max_dr > 15) return LG_EINVAL;
@@ -289,8 +275,7 @@ static int write_down(const struct lg_mac_cmd *c, uint8_t *p) {
     if (c->u.ping_slot_channel_req.dr > 15) return LG_EINVAL;
     p[3] = c->u.ping_slot_channel_req.dr;
     return put_freq(p, c->u.ping_slot_channel_req.freq_hz);
-  case LG_MAC_BEACON_FREQ:
-    return put_freq(p, c->u.beacon_freq_req.freq_hz);
+  case LG_MAC_BEACON_FREQ: return put_freq(p, c->u.beacon_freq_req.freq_hz);
   default: return 0;
   }
 }

@@ -32,7 +32,8 @@ static void test_roundtrips(void) {
   roundtrip("4001020304000500aabbccdd", LG_MTYPE_UNCONFIRMED_UP);
   roundtrip("400102030400050001aabbccdd", LG_MTYPE_UNCONFIRMED_UP);
   /* 33-byte join-accept (with CFList). */
-  roundtrip("20000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f", LG_MTYPE_JOIN_ACCEPT);
+  roundtrip("20000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
+            LG_MTYPE_JOIN_ACCEPT);
 }
 
 static void test_fields(void) {
@@ -110,13 +111,13 @@ static void test_errors(void) {
 
 static void test_fcnt(void) {
   LG_EQ_INT(lg_fcnt_extend(0, 0), 0);
-  LG_EQ_INT(lg_fcnt_extend(5, 5), 5);         /* retransmission */
+  LG_EQ_INT(lg_fcnt_extend(5, 5), 5); /* retransmission */
   LG_EQ_INT(lg_fcnt_extend(5, 6), 6);
   LG_EQ_INT(lg_fcnt_extend(0xfffe, 0x0001), 0x10001); /* low half rolled over */
   LG_EQ_INT(lg_fcnt_extend(0x1fffe, 0xffff), 0x1ffff);
   LG_EQ_INT(lg_fcnt_extend(0x12345, 0x2345), 0x12345);
   LG_EQ_INT(lg_fcnt_extend(0x12345, 0x2344), 0x22344); /* older → next epoch */
-  LG_EQ_INT(lg_fcnt_extend(0xffffffffu, 0x0000), 0);    /* wraps mod 2^32 */
+  LG_EQ_INT(lg_fcnt_extend(0xffffffffu, 0x0000), 0);   /* wraps mod 2^32 */
 }
 
 /* Every defined command in both directions encodes to 1 + its length and parses back. */
@@ -179,10 +180,12 @@ static void test_mac_roundtrip(void) {
 #undef ADD
 
   /* 1.0.4 Table 4 payload lengths (Req down / Ans up, or the reverse for 0x02, 0x0D, 0x10). */
-  static const struct { uint8_t cid; int up, down; } lens[] = {
-      {0x02, 0, 2}, {0x03, 1, 4}, {0x04, 0, 1}, {0x05, 1, 4}, {0x06, 2, 0}, {0x07, 1, 5},
-      {0x08, 0, 1}, {0x09, 0, 1}, {0x0a, 1, 4}, {0x0d, 0, 5}, {0x10, 1, 0}, {0x11, 1, 4},
-      {0x13, 1, 3}};
+  static const struct {
+    uint8_t cid;
+    int up, down;
+  } lens[] = {{0x02, 0, 2}, {0x03, 1, 4}, {0x04, 0, 1}, {0x05, 1, 4}, {0x06, 2, 0},
+              {0x07, 1, 5}, {0x08, 0, 1}, {0x09, 0, 1}, {0x0a, 1, 4}, {0x0d, 0, 5},
+              {0x10, 1, 0}, {0x11, 1, 4}, {0x13, 1, 3}};
   for (size_t i = 0; i < LG_ARRAY_LEN(lens); i++) {
     LG_EQ_INT(lg_mac_payload_len(lens[i].cid, true), lens[i].up);
     LG_EQ_INT(lg_mac_payload_len(lens[i].cid, false), lens[i].down);

@@ -16,7 +16,10 @@ static double toa_ms(int sf, uint32_t bw_hz, size_t pl) {
 
 static void test_airtime_table(void) {
   /* BW125, CR4/5, explicit header, CRC on, 8-symbol preamble; rows PHY bytes. */
-  static const struct { size_t pl; double ms[6]; } rows[] = {
+  static const struct {
+    size_t pl;
+    double ms[6];
+  } rows[] = {
       {13, {46.336, 82.432, 164.864, 288.768, 577.536, 1155.072}},
       {20, {56.576, 102.912, 185.344, 370.688, 741.376, 1318.912}},
       {23, {61.696, 113.152, 205.824, 370.688, 823.296, 1482.752}},
@@ -25,7 +28,8 @@ static void test_airtime_table(void) {
       {64, {118.016, 215.552, 390.144, 698.368, 1560.576, 2793.472}},
   };
   for (size_t r = 0; r < LG_ARRAY_LEN(rows); r++)
-    for (int sf = 7; sf <= 12; sf++) LG_NEAR(toa_ms(sf, 125000, rows[r].pl), rows[r].ms[sf - 7], 1e-9);
+    for (int sf = 7; sf <= 12; sf++)
+      LG_NEAR(toa_ms(sf, 125000, rows[r].pl), rows[r].ms[sf - 7], 1e-9);
 
   /* Other anchors (R1): SF7/BW250 13 B; SF7/BW500 20 B; US915 DR4 64 B. */
   LG_NEAR(toa_ms(7, 250000, 13), 23.168, 1e-9);

@@ -56,8 +56,8 @@ static void test_v1_v2_v3(void) {
   LG_EQ_INT(lg_frame_decode(phy, len, &f), 0);
   struct lg_key app;
   key_from_hex(&app, "ec925802ae430ca77fd3dd73cb2cc588");
-  LG_EQ_INT(lg_payload_crypt(&app, f.u.data.dev_addr, f.u.data.f_cnt16, false,
-                             f.u.data.frm_payload, f.u.data.frm_payload_len, plain),
+  LG_EQ_INT(lg_payload_crypt(&app, f.u.data.dev_addr, f.u.data.f_cnt16, false, f.u.data.frm_payload,
+                             f.u.data.frm_payload_len, plain),
             0);
   const char *fox = "The quick brown fox jumps over the lazy dog.";
   LG_EQ_INT(f.u.data.frm_payload_len, strlen(fox));
@@ -138,6 +138,7 @@ static void test_chirpstack_frames(void) {
   struct lg_frame f;
   key_from_hex(&k, "0102030405060708090a0b0c0d0e0f10");
   /* V9: join-request built from fields, DevNonce 771. */
+  memset(&f, 0, sizeof(f));
   f.mtype = LG_MTYPE_JOIN_REQUEST;
   f.major = 0;
   f.u.join_req.join_eui = 0x0101010101010101ull;
@@ -182,9 +183,9 @@ static void test_chirpstack_frames(void) {
   lg_key_close(&k);
 
   /* V12: 1.0 confirmed uplink with DevStatusAns in FOpts. */
-  size_t n = check_data("80040302010300000673070ae264d4f7e117d2c0",
-                        "0102030405060708090a0b0c0d0e0f10", "100f0e0d0c0b0a090807060504030201",
-                        "e117d2c0", plain);
+  size_t n =
+      check_data("80040302010300000673070ae264d4f7e117d2c0", "0102030405060708090a0b0c0d0e0f10",
+                 "100f0e0d0c0b0a090807060504030201", "e117d2c0", plain);
   LG_EQ_HEX(plain, "01020304", n);
   len = lg_test_hex("80040302010300000673070ae264d4f7e117d2c0", phy, sizeof(phy));
   LG_EQ_INT(lg_frame_decode(phy, len, &f), 0);
@@ -202,7 +203,8 @@ static void test_chirpstack_frames(void) {
   LG_EQ_INT(f.u.data.f_opts_len, 3);
   key_from_hex(&k, "01010101010101010101010101010200");
   LG_EQ_INT(lg_fopts_crypt_11(&k, f.u.data.dev_addr, f.u.data.f_cnt16, true,
-                              f.u.data.has_f_port && f.u.data.f_port > 0, f.u.data.f_opts, 3, plain),
+                              f.u.data.has_f_port && f.u.data.f_port > 0, f.u.data.f_opts, 3,
+                              plain),
             0);
   LG_EQ_HEX(plain, "020701", 3);
   LG_EQ_INT(lg_mac_parse(plain, 3, false, cmds, 4, &count, &bad), 0);
@@ -211,8 +213,8 @@ static void test_chirpstack_frames(void) {
   LG_EQ_INT(cmds[0].u.link_check_ans.gw_cnt, 1);
   lg_key_close(&k);
   key_from_hex(&k, "100f0e0d0c0b0a090807060504030201");
-  LG_EQ_INT(lg_payload_crypt(&k, f.u.data.dev_addr, f.u.data.f_cnt16, true,
-                             f.u.data.frm_payload, f.u.data.frm_payload_len, plain),
+  LG_EQ_INT(lg_payload_crypt(&k, f.u.data.dev_addr, f.u.data.f_cnt16, true, f.u.data.frm_payload,
+                             f.u.data.frm_payload_len, plain),
             0);
   LG_EQ_HEX(plain, "01020304", 4);
   lg_key_close(&k);

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Sets up lorageo on a fresh Debian 12 machine: installs the Debian packages the
+# project needs (idempotent), the npm packages its tests use (from the lockfiles),
+# and builds into ./build. Run from anywhere; needs root or sudo for apt-get.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Build: compiler, CMake, libraries. Tests: clang (libFuzzer + sanitizers), jq,
+# Node.js for the lora-packet cross-check.
+packages=(
+  build-essential cmake pkg-config
+  libssl-dev libjansson-dev
+  clang libclang-rt-14-dev
+  jq
+)
+command -v node >/dev/null 2>&1 || packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || packages+=(npm)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  echo "setup: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
+fi
+
+# npm packages, exactly as locked (no network lookups beyond the registry).
+(cd tests/crosscheck && npm ci --no-audit --no-fund --loglevel=error)
+
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$(nproc)"
+echo "setup: built ./build/lorageo"

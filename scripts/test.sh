@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs lorageo's whole test suite: builds with warnings as errors and runs CTest (unit
+# tests with published vectors, the CLI contract, the lora-packet cross-check, the
+# fuzz corpora). `scripts/test.sh --sanitize` does the same in an ASan+UBSan build
+# (clang) in ./build-asan. Expects scripts/setup.sh to have run once.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+dir=build-test
+args=(-DLG_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo)
+if [ "${1:-}" = "--sanitize" ]; then
+  dir=build-asan
+  args=(-DLG_WERROR=ON -DLG_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang)
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+  export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+fi
+cmake -S . -B "$dir" "${args[@]}" >/dev/null
+cmake --build "$dir" -j"$(nproc)"
+ctest --test-dir "$dir" --output-on-failure -j"$(nproc)"
