@@ -1,0 +1,187 @@
+/*
+ * geo — positions from the receptions of LoRa frames.
+ *
+ * Geodesy (WGS-84, ECEF, local east-north-up), the solvers (`nls` time-of-arrival least
+ * squares, the thesis' `lls` and `grid`, `rssi` ranging, `hybrid`), their quality
+ * figures (covariance accuracy, GDOP, Cramér-Rao bound), and the many-frame tools
+ * (Generalized ESD outlier test, sample mean, constant-velocity Kalman filter, planner).
+ *
+ * Units: angles in degrees at the interface (radians inside), lengths in metres, times
+ * in int64 nanoseconds (absolute GPS/UTC times never pass through a double), powers in
+ * dBm, ratios in dB. The speed of light is LG_GEO_C_MPS.
+ */
+#ifndef LG_GEO_H
+#define LG_GEO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define LG_GEO_C_MPS  299792458.0
+#define LG_PI         3.14159265358979323846
+#define LG_GEO_MAX_RX 64 /* receptions one fix may use */
+
+/* ---- geodesy (geodesy.c) ------------------------------------------------------ */
+
+/* WGS-84 (NIMA TR8350.2): a = 6378137 m, f = 1/298.257223563. */
+#define LG_WGS84_A 6378137.0
+#define LG_WGS84_F (1.0 / 298.257223563)
+
+struct lg_geodetic {
+  double lat_deg, lon_deg, alt_m; /* ellipsoidal height */
+};
+
+/* Geodetic → Earth-centred Earth-fixed (exact, closed form). */
+void lg_geo_to_ecef(const struct lg_geodetic *g, double ecef[3]);
+/* ECEF → geodetic, iterated to < 1e-12 rad and 1e-6 m everywhere above 100 km from
+ * the Earth's centre (poles and equator included). */
+void lg_geo_from_ecef(const double ecef[3], struct lg_geodetic *g);
+
+/* A local east-north-up frame tangent to the ellipsoid at `origin`. */
+struct lg_enu_frame {
+  struct lg_geodetic origin;
+  double origin_ecef[3];
+  double rot[3][3]; /* rows: east, north, up unit vectors in ECEF */
+};
+
+void lg_enu_init(struct lg_enu_frame *f, const struct lg_geodetic *origin);
+void lg_enu_from_ecef(const struct lg_enu_frame *f, const double ecef[3], double enu[3]);
+void lg_enu_to_ecef(const struct lg_enu_frame *f, const double enu[3], double ecef[3]);
+void lg_enu_from_geodetic(const struct lg_enu_frame *f, const struct lg_geodetic *g, double enu[3]);
+void lg_enu_to_geodetic(const struct lg_enu_frame *f, const double enu[3], struct lg_geodetic *g);
+
+/* Geodesic distance on the WGS-84 ellipsoid (Karney's algorithm, PROJ geodesic.h). */
+double lg_geo_distance_m(double lat1_deg, double lon1_deg, double lat2_deg, double lon2_deg);
+/* The thesis' haversine (eq. 4.15-4.18) with the WGS-84 radius at the mean latitude
+ * (eq. 4.16); kept for reproducing its `grid` algorithm and for comparison. */
+double lg_geo_haversine_m(double lat1_deg, double lon1_deg, double lat2_deg, double lon2_deg);
+
+/* ---- path loss (rssi.c) ------------------------------------------------------- */
+
+/* Log-distance model: RSSI = tx_power - pl0 - 10 n log10(d / d0) + N(0, sigma). */
+struct lg_pathloss {
+  double tx_power_dbm; /* EIRP plus receive antenna gain */
+  double pl0_db;       /* path loss at d0 */
+  double d0_m;
+  double exponent; /* n */
+  double sigma_db; /* shadowing */
+};
+
+/* Defaults: the Oulu measurements (Petäjäjärvi et al. 2015, as used by FLoRa):
+ * PL(1 km) = 128.95 dB, n = 2.32, sigma 7.8 dB, 14 dBm EIRP. */
+struct lg_pathloss lg_pathloss_default(void);
+/* Free space (Friis, 001_*.txt): n = 2, d0 = 1 m, PL0 = 20 log10(4 pi f / c). */
+struct lg_pathloss lg_pathloss_friis(double freq_hz, double tx_power_dbm);
+/* Expected RSSI (dBm) at distance d (m, clamped to >= 1 m). */
+double lg_pathloss_rssi(const struct lg_pathloss *m, double dist_m);
+/* Distance (m) at which the model expects `rssi_dbm`. */
+double lg_pathloss_distance(const struct lg_pathloss *m, double rssi_dbm);
+
+/* ---- one frame ---------------------------------------------------------------- */
+
+/* One gateway's reception of a frame. */
+struct lg_geo_rx {
+  double lat_deg, lon_deg, alt_m; /* the gateway antenna */
+  bool has_time;
+  int64_t time_ns; /* GPS-synchronised receive time, ns (any epoch, same for all) */
+  double sigma_ns; /* timing standard deviation; <= 0: the solver's default */
+  bool has_rssi;
+  double rssi_dbm;
+};
+
+enum lg_geo_method {
+  LG_GEO_AUTO = 0,
+  LG_GEO_NLS,    /* time of arrival, Levenberg-Marquardt, robust to NLOS */
+  LG_GEO_LLS,    /* thesis §4.5 linear multilateration, each reference, averaged */
+  LG_GEO_GRID,   /* thesis §4.6.2 grid search with haversine distances */
+  LG_GEO_RSSI,   /* log-distance ranging, least squares in dB */
+  LG_GEO_HYBRID, /* time of arrival with RSSI as a weak prior */
+};
+
+const char *lg_geo_method_name(enum lg_geo_method m);
+/* Parses "auto", "nls", ...; LG_EINVAL for another name. */
+int lg_geo_method_parse(const char *name, enum lg_geo_method *m);
+
+struct lg_geo_opts {
+  enum lg_geo_method method;
+  int min_gateways;    /* timed receptions for TDOA (auto), default 3 */
+  double device_alt_m; /* assumed device height (2D solutions), default 0 */
+  bool solve_altitude; /* 3D: estimate the height too (needs 5+ gateways) */
+  double sigma_ns;     /* default timing noise, default 50 ns */
+  bool robust;         /* detect and drop NLOS-delayed receptions, default true */
+  double grid_step_m;  /* `grid`: step, default 10 m (thesis: 0.0001 deg) */
+  struct lg_pathloss pathloss;
+};
+
+/* The defaults above. */
+struct lg_geo_opts lg_geo_opts_default(void);
+
+struct lg_geo_fix {
+  double lat_deg, lon_deg, alt_m;
+  enum lg_geo_method method; /* the solver that produced it (never AUTO) */
+  double accuracy_m;         /* horizontal DRMS from the covariance */
+  double gdop;               /* geometric dilution of precision (unit timing noise) */
+  double residual_m;         /* RMS of the receptions' residuals */
+  int gateways_used;
+  uint64_t excluded; /* bit i: reception i rejected (NLOS or no data) */
+  double cov_en[3];  /* horizontal covariance (m^2): ee, en, nn */
+};
+
+/* Solver workspace: GSL contexts allocated once and reused. */
+struct lg_geo_solver;
+
+/* A new solver (NULL when out of memory); free with lg_geo_solver_free(). */
+struct lg_geo_solver *lg_geo_solver_new(void);
+void lg_geo_solver_free(struct lg_geo_solver *s);
+
+/*
+ * Locates one frame from its `n` receptions. On success fills *fix. Errors:
+ * LG_EINVAL (too few usable receptions for the method, or bad coordinates),
+ * LG_ETOOLONG (n > LG_GEO_MAX_RX), LG_ENOTFOUND (the solver did not converge). A reason
+ * is written to `why` (may be NULL).
+ */
+int lg_geo_solve(struct lg_geo_solver *s, const struct lg_geo_rx *rx, size_t n,
+                 const struct lg_geo_opts *o, struct lg_geo_fix *fix, char *why, size_t why_len);
+
+/*
+ * Cramér-Rao bound of the horizontal position (DRMS, m) for a device at `dev` heard by
+ * the `n` gateways of `rx` (times ignored) with their timing noise (sigma_ns, or
+ * `o->sigma_ns`), emission time unknown, height known unless o->solve_altitude.
+ * Errors: LG_EINVAL when the geometry gives no bound (too few gateways, degenerate).
+ */
+int lg_geo_crlb(const struct lg_geo_rx *rx, size_t n, const struct lg_geodetic *dev,
+                const struct lg_geo_opts *o, double *drms_m);
+
+/* ---- many frames (stats.c) ---------------------------------------------------- */
+
+/*
+ * Generalized ESD test (Rosner 1983; thesis §4.4) on x[0..n): at most `max_outliers`
+ * (capped at n - 2), significance `alpha`. Writes the number of outliers to *count and
+ * marks them in is_outlier[0..n); the test statistics R_i and critical values lambda_i
+ * go to r_out / lambda_out [0..max_outliers). Any output pointer may be NULL. Needs
+ * n >= 3 and 0 < alpha < 1; LG_EINVAL otherwise.
+ */
+int lg_gesd(const double *x, size_t n, size_t max_outliers, double alpha, size_t *count,
+            bool *is_outlier, double *r_out, double *lambda_out);
+
+/* Samples needed so that the mean of a series with standard deviation `sigma` lies
+ * within `tolerance` of the truth with probability `confidence` (thesis eq. 5.6):
+ * n = (z sigma / tolerance)^2, z the two-sided normal quantile. */
+double lg_plan_samples(double sigma, double tolerance, double confidence);
+
+/* Constant-velocity Kalman filter on a local plane (east, north) for moving devices. */
+struct lg_track {
+  bool started;
+  int64_t t_ns;
+  double x[4];        /* e, n, ve, vn */
+  double p[4][4];     /* covariance */
+  double accel_sigma; /* process noise, m/s^2 (white acceleration) */
+};
+
+void lg_track_init(struct lg_track *t, double accel_sigma_mps2);
+/* Folds in a position measurement (e, n) with covariance cov_en {ee, en, nn} at t_ns
+ * (non-decreasing). LG_EINVAL for a time going backwards or a bad covariance. */
+int lg_track_update(struct lg_track *t, int64_t t_ns, double e_m, double n_m,
+                    const double cov_en[3]);
+
+#endif

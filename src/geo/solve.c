@@ -1,0 +1,114 @@
+/*
+ * lg_geo_solve(): one frame's receptions in, one fix out. Chooses the solver for
+ * `auto` per frame: time of arrival (`nls`) when at least min_gateways receptions carry
+ * a GPS time; `hybrid` when fewer are timed but RSSI completes the picture; `rssi`
+ * otherwise.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "geo/problem.h"
+#include "util/util.h"
+
+static const char *const method_names[] = {"auto", "nls", "lls", "grid", "rssi", "hybrid"};
+
+const char *lg_geo_method_name(enum lg_geo_method m) {
+  return (unsigned)m < LG_ARRAY_LEN(method_names) ? method_names[m] : "unknown";
+}
+
+int lg_geo_method_parse(const char *name, enum lg_geo_method *m) {
+  for (size_t i = 0; i < LG_ARRAY_LEN(method_names); i++)
+    if (strcmp(name, method_names[i]) == 0) {
+      *m = (enum lg_geo_method)i;
+      return 0;
+    }
+  return LG_EINVAL;
+}
+
+struct lg_geo_opts lg_geo_opts_default(void) {
+  struct lg_geo_opts o = {
+      .method = LG_GEO_AUTO,
+      .min_gateways = 3,
+      .device_alt_m = 0.0,
+      .solve_altitude = false,
+      .sigma_ns = 50.0,
+      .robust = true,
+      .grid_step_m = 10.0,
+      .pathloss = lg_pathloss_default(),
+  };
+  return o;
+}
+
+static enum lg_geo_method pick_auto(const struct geo_problem *p, const struct lg_geo_opts *o) {
+  size_t need = p->fix_alt ? 3 : 4;
+  size_t min_timed = o->min_gateways > 0 ? (size_t)o->min_gateways : need;
+  if (p->n_timed >= min_timed && p->n_timed >= need) return LG_GEO_NLS;
+  if (p->n_timed >= 2 && p->n_rssi >= need) return LG_GEO_HYBRID;
+  return LG_GEO_RSSI;
+}
+
+static int solve_closed_form(struct lg_geo_solver *s, struct geo_problem *p,
+                             const struct lg_geo_rx *rx, enum lg_geo_method method,
+                             struct lg_geo_fix *fix, char *why, size_t why_len) {
+  double xy[2] = {0, 0};
+  p->use_toa = true;
+  if (method == LG_GEO_LLS) {
+    /* Thesis §4.5.2: each gateway as the reference in turn, the solutions averaged. */
+    int k = 0;
+    for (size_t r = 0; r < p->n; r++) {
+      double one[2];
+      if (geo_lls_ref(p, r, one) != 0) continue;
+      xy[0] += one[0];
+      xy[1] += one[1];
+      k++;
+    }
+    if (k == 0) {
+      snprintf(why, why_len,
+               "lls needs 4 gateways with a GPS time in a non-degenerate layout, got %zu",
+               p->n_timed);
+      return LG_EINVAL;
+    }
+    xy[0] /= k;
+    xy[1] /= k;
+  } else if (geo_grid_search(p, rx, xy) != 0) {
+    snprintf(why, why_len, "grid needs 3 gateways with a GPS time, got %zu", p->n_timed);
+    return LG_EINVAL;
+  }
+  int rc = geo_quality_at(s, p, xy[0], xy[1], fix);
+  if (rc) {
+    snprintf(why, why_len, "%s: singular geometry", lg_geo_method_name(method));
+    return rc;
+  }
+  fix->method = method;
+  fix->excluded = 0;
+  for (size_t i = 0; i < p->n; i++)
+    if (!p->gw[i].timed) fix->excluded |= 1ull << i;
+  return 0;
+}
+
+int lg_geo_solve(struct lg_geo_solver *s, const struct lg_geo_rx *rx, size_t n,
+                 const struct lg_geo_opts *o, struct lg_geo_fix *fix, char *why, size_t why_len) {
+  char scratch[8];
+  if (why == NULL) {
+    why = scratch;
+    why_len = sizeof(scratch);
+  }
+  why[0] = '\0';
+  struct geo_problem p;
+  int rc = geo_problem_init(&p, rx, n, o);
+  if (rc == LG_ETOOLONG) {
+    snprintf(why, why_len, "too many receptions: %zu, at most %d", n, LG_GEO_MAX_RX);
+    return rc;
+  }
+  if (rc) {
+    snprintf(why, why_len,
+             n == 0 ? "no receptions" : "bad gateway coordinates, or receptions over 1 s apart");
+    return rc;
+  }
+  memset(fix, 0, sizeof(*fix));
+  enum lg_geo_method m = o->method == LG_GEO_AUTO ? pick_auto(&p, o) : o->method;
+  if (m == LG_GEO_LLS || m == LG_GEO_GRID)
+    return solve_closed_form(s, &p, rx, m, fix, why, why_len);
+  return geo_solve_iterative(s, &p, m, fix, why, why_len);
+}

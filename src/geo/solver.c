@@ -1,0 +1,434 @@
+/*
+ * The iterative solvers: `nls` (time of arrival), `rssi` and `hybrid`, one weighted
+ * least-squares problem solved by GSL's Levenberg-Marquardt (trust region, QR).
+ *
+ * State x = (e, n, u, b): the device in the local frame and b = c * (emission time -
+ * earliest reception), all in metres. Residuals, each divided by its standard deviation:
+ *   time    (|p - g_i| + b - c (t_i - t_min)) / (c sigma_i)     one per timed gateway
+ *   RSSI    (rssi_i - model(|p - g_i|)) / sigma_dB              rssi and hybrid
+ *   height  (h(p) - h_device) / 0.1 m                           2D: height assumed
+ *   prior   (e, n) / sigma_region                               keeps fixes in range
+ * Time of arrival with an unknown emission time is the maximum-likelihood form of TDOA
+ * with independent noise per gateway, and each residual belongs to one gateway, which
+ * is what robust rejection of non-line-of-sight (late) receptions needs.
+ */
+#include <gsl/gsl_blas.h>
+#include <gsl/gsl_cdf.h>
+#include <gsl/gsl_multifit_nlinear.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "geo/problem.h"
+#include "util/util.h"
+
+#define NP             4   /* unknowns */
+#define HEIGHT_SIGMA_M 0.1 /* how tightly a 2D fix holds the assumed height */
+#define MAX_RESID      (LG_GEO_MAX_RX * 2 + 4)
+
+struct lg_geo_solver {
+  gsl_multifit_nlinear_workspace *ws[MAX_RESID + 1]; /* by residual count, made on use */
+  gsl_matrix *covar;
+};
+
+struct lg_geo_solver *lg_geo_solver_new(void) {
+  struct lg_geo_solver *s = calloc(1, sizeof(*s));
+  if (s == NULL) return NULL;
+  s->covar = gsl_matrix_alloc(NP, NP);
+  if (s->covar == NULL) {
+    free(s);
+    return NULL;
+  }
+  return s;
+}
+
+void lg_geo_solver_free(struct lg_geo_solver *s) {
+  if (s == NULL) return;
+  for (size_t i = 0; i <= MAX_RESID; i++)
+    if (s->ws[i]) gsl_multifit_nlinear_free(s->ws[i]);
+  gsl_matrix_free(s->covar);
+  free(s);
+}
+
+static size_t residual_count(const struct geo_problem *p) {
+  size_t m = (p->use_prior ? 2u : 0u) + (p->fix_alt ? 1u : 0u) + (p->use_toa ? 0u : 1u);
+  for (size_t i = 0; i < p->n; i++) {
+    const struct geo_gw *g = &p->gw[i];
+    if (!g->active) continue;
+    if (p->use_toa && g->timed) m++;
+    if (p->use_rssi && g->has_rssi) m++;
+  }
+  return m;
+}
+
+/* Height of a local point above the ellipsoid and the local up direction there. */
+static double height_at(const struct geo_problem *p, const double enu[3], double up_enu[3]) {
+  double ecef[3];
+  struct lg_geodetic g;
+  lg_enu_to_ecef(&p->frame, enu, ecef);
+  lg_geo_from_ecef(ecef, &g);
+  double phi = g.lat_deg * LG_PI / 180, lam = g.lon_deg * LG_PI / 180;
+  double up_ecef[3] = {cos(phi) * cos(lam), cos(phi) * sin(lam), sin(phi)};
+  for (int i = 0; i < 3; i++)
+    up_enu[i] = p->frame.rot[i][0] * up_ecef[0] + p->frame.rot[i][1] * up_ecef[1] +
+                p->frame.rot[i][2] * up_ecef[2];
+  return g.alt_m;
+}
+
+/* Evaluates residuals f (if non-NULL) and the Jacobian J (if non-NULL) at x. */
+static void evaluate(const struct geo_problem *p, const double *x, gsl_vector *f, gsl_matrix *J) {
+  size_t row = 0;
+  const double ln10 = log(10.0);
+  for (size_t i = 0; i < p->n; i++) {
+    const struct geo_gw *g = &p->gw[i];
+    if (!g->active) continue;
+    double d[3] = {x[0] - g->enu[0], x[1] - g->enu[1], x[2] - g->enu[2]};
+    double r = sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
+    double rr = fmax(r, 1e-3);
+    if (p->use_toa && g->timed) {
+      if (f) gsl_vector_set(f, row, (r + x[3] - g->toa_m) / g->sigma_m);
+      if (J) {
+        for (int k = 0; k < 3; k++)
+          gsl_matrix_set(J, row, (size_t)k, d[k] / rr / g->sigma_m);
+        gsl_matrix_set(J, row, 3, 1.0 / g->sigma_m);
+      }
+      row++;
+    }
+    if (p->use_rssi && g->has_rssi) {
+      const struct lg_pathloss *m = &p->opts->pathloss;
+      double dist = fmax(r, 1.0);
+      if (f) gsl_vector_set(f, row, (g->rssi_dbm - lg_pathloss_rssi(m, dist)) / p->rssi_sigma_db);
+      if (J) {
+        double k10 = 10.0 * m->exponent / ln10 / (dist * dist) / p->rssi_sigma_db;
+        for (int k = 0; k < 3; k++)
+          gsl_matrix_set(J, row, (size_t)k, k10 * d[k]);
+        gsl_matrix_set(J, row, 3, 0.0);
+      }
+      row++;
+    }
+  }
+  if (p->fix_alt) {
+    double up[3];
+    double h = height_at(p, x, up);
+    if (f) gsl_vector_set(f, row, (h - p->device_alt_m) / HEIGHT_SIGMA_M);
+    if (J) {
+      for (int k = 0; k < 3; k++)
+        gsl_matrix_set(J, row, (size_t)k, up[k] / HEIGHT_SIGMA_M);
+      gsl_matrix_set(J, row, 3, 0.0);
+    }
+    row++;
+  }
+  for (int k = 0; k < 2 && p->use_prior; k++) {
+    if (f) gsl_vector_set(f, row, (x[k] - p->prior_center[k]) / p->prior_sigma_m);
+    if (J) {
+      for (size_t c = 0; c < NP; c++)
+        gsl_matrix_set(J, row, c, c == (size_t)k ? 1.0 / p->prior_sigma_m : 0.0);
+    }
+    row++;
+  }
+  if (!p->use_toa) { /* b is unobservable without times: pin it */
+    if (f) gsl_vector_set(f, row, x[3] / 1000.0);
+    if (J)
+      for (size_t c = 0; c < NP; c++)
+        gsl_matrix_set(J, row, c, c == 3 ? 1e-3 : 0.0);
+    row++;
+  }
+}
+
+static int cb_f(const gsl_vector *x, void *params, gsl_vector *f) {
+  evaluate(params, x->data, f, NULL);
+  return GSL_SUCCESS;
+}
+
+static int cb_df(const gsl_vector *x, void *params, gsl_matrix *J) {
+  evaluate(params, x->data, NULL, J);
+  return GSL_SUCCESS;
+}
+
+/* Result of one fit. */
+struct fit {
+  double x[NP];
+  double chi2; /* sum of squared measurement residuals (no prior) */
+  int dof;     /* measurement residuals minus unknowns */
+  bool ok;
+};
+
+static gsl_multifit_nlinear_workspace *workspace(struct lg_geo_solver *s, size_t m) {
+  if (m > MAX_RESID) return NULL;
+  if (s->ws[m] == NULL) {
+    gsl_multifit_nlinear_parameters params = gsl_multifit_nlinear_default_parameters();
+    params.trs = gsl_multifit_nlinear_trs_lm;
+    params.scale = gsl_multifit_nlinear_scale_more;
+    params.solver = gsl_multifit_nlinear_solver_qr;
+    s->ws[m] = gsl_multifit_nlinear_alloc(gsl_multifit_nlinear_trust, &params, m, NP);
+  }
+  return s->ws[m];
+}
+
+/* Sum of squares of the measurement residuals (time, RSSI, height), and their count. */
+static double measurement_chi2(const struct geo_problem *p, const gsl_vector *f, int *count) {
+  size_t m = f->size - (p->use_prior ? 2u : 0u) - (p->use_toa ? 0u : 1u);
+  double chi2 = 0;
+  for (size_t i = 0; i < m; i++)
+    chi2 += gsl_vector_get(f, i) * gsl_vector_get(f, i);
+  *count = (int)m;
+  return chi2;
+}
+
+static void fit_from(struct lg_geo_solver *s, struct geo_problem *p, const double start[NP],
+                     struct fit *out) {
+  size_t m = residual_count(p);
+  out->ok = false;
+  gsl_multifit_nlinear_workspace *w = workspace(s, m);
+  if (w == NULL) return;
+  gsl_multifit_nlinear_fdf fdf = {
+      .f = cb_f, .df = cb_df, .fvv = NULL, .n = m, .p = NP, .params = p};
+  double x0[NP];
+  memcpy(x0, start, sizeof(x0));
+  gsl_vector_view xv = gsl_vector_view_array(x0, NP);
+  if (gsl_multifit_nlinear_init(&xv.vector, &fdf, w) != GSL_SUCCESS) return;
+  int info = 0;
+  int status = gsl_multifit_nlinear_driver(60, 1e-9, 1e-12, 0.0, NULL, NULL, &info, w);
+  const gsl_vector *x = gsl_multifit_nlinear_position(w);
+  for (int k = 0; k < NP; k++)
+    out->x[k] = gsl_vector_get(x, (size_t)k);
+  if (status != GSL_SUCCESS && status != GSL_EMAXITER) return;
+  for (int k = 0; k < NP; k++)
+    if (!isfinite(out->x[k])) return;
+  int count = 0;
+  out->chi2 = measurement_chi2(p, gsl_multifit_nlinear_residual(w), &count);
+  out->dof = count - (p->use_toa ? NP : NP - 1);
+  out->ok = true;
+}
+
+/* b that best fits a start position: mean of c t_i - |p - g_i|. */
+static double start_bias(const struct geo_problem *p, const double pos[3]) {
+  double sum = 0;
+  int k = 0;
+  for (size_t i = 0; i < p->n; i++) {
+    const struct geo_gw *g = &p->gw[i];
+    if (!g->active || !g->timed) continue;
+    double d[3] = {pos[0] - g->enu[0], pos[1] - g->enu[1], pos[2] - g->enu[2]};
+    sum += g->toa_m - sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
+    k++;
+  }
+  return k ? sum / k : 0.0;
+}
+
+static double chi2_limit(int dof) {
+  return dof > 0 ? gsl_cdf_chisq_Pinv(0.999, dof) : 0.0;
+}
+
+static bool in_region(const struct geo_problem *p, const struct fit *f) {
+  return f->ok &&
+         hypot(f->x[0] - p->prior_center[0], f->x[1] - p->prior_center[1]) <= p->prior_sigma_m;
+}
+
+/* Best fit over the closed-form and centroid starts; when that leaves the region the
+ * gateways can hear (poor geometry and noise can send least squares off along a
+ * hyperbola), the fits are repeated with the weak prior. */
+static void best_fit_once(struct lg_geo_solver *s, struct geo_problem *p, struct fit *best);
+
+static void best_fit(struct lg_geo_solver *s, struct geo_problem *p, struct fit *best) {
+  p->use_prior = false;
+  best_fit_once(s, p, best);
+  if (in_region(p, best)) return;
+  /* The prior's sigma is half the region's radius: a fit pulled outside even so has
+   * no support in the data and is refused rather than reported. */
+  double radius = p->prior_sigma_m;
+  p->use_prior = true;
+  p->prior_sigma_m = radius / 2;
+  best_fit_once(s, p, best);
+  p->prior_sigma_m = radius;
+  if (!in_region(p, best)) best->ok = false;
+}
+
+static void best_fit_once(struct lg_geo_solver *s, struct geo_problem *p, struct fit *best) {
+  double starts[4][2];
+  size_t ns = geo_start_points(p, starts, 4);
+  best->ok = false;
+  for (size_t k = 0; k < ns; k++) {
+    double x0[NP] = {starts[k][0], starts[k][1], geo_device_up(p, starts[k][0], starts[k][1]), 0};
+    x0[3] = start_bias(p, x0);
+    struct fit f;
+    fit_from(s, p, x0, &f);
+    if (f.ok && (!best->ok || f.chi2 < best->chi2)) *best = f;
+    /* A start that already fits the noise needs no other. */
+    if (best->ok && (best->dof <= 0 ? best->chi2 < 1e-6 : best->chi2 < chi2_limit(best->dof)))
+      break;
+  }
+}
+
+/*
+ * Non-line-of-sight rejection: while the fit is statistically inconsistent and enough
+ * redundancy remains, drop the timed reception whose removal lowers chi^2 the most
+ * (a reflection only ever arrives late). Marks dropped ones in *excluded.
+ */
+static void reject_nlos(struct lg_geo_solver *s, struct geo_problem *p, struct fit *best,
+                        uint64_t *excluded) {
+  while (best->ok && best->dof >= 2 && best->chi2 > chi2_limit(best->dof)) {
+    struct fit cand = {.ok = false};
+    size_t drop = p->n;
+    for (size_t i = 0; i < p->n; i++) {
+      struct geo_gw *g = &p->gw[i];
+      if (!g->active || !g->timed) continue;
+      double d[3] = {best->x[0] - g->enu[0], best->x[1] - g->enu[1], best->x[2] - g->enu[2]};
+      double late = g->toa_m - (sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]) + best->x[3]);
+      if (late < 0 && best->dof >= 3) continue; /* early receptions are not reflections */
+      g->active = false;
+      struct fit f;
+      fit_from(s, p, best->x, &f);
+      g->active = true;
+      if (f.ok && (!cand.ok || f.chi2 < cand.chi2)) {
+        cand = f;
+        drop = i;
+      }
+    }
+    if (!cand.ok || drop == p->n || cand.chi2 > 0.5 * best->chi2) break;
+    p->gw[drop].active = false;
+    *excluded |= 1ull << drop;
+    *best = cand;
+  }
+}
+
+/* Fills accuracy, GDOP, residual and the fix position from a converged state. */
+static int finish(struct lg_geo_solver *s, struct geo_problem *p, const struct fit *fit,
+                  struct lg_geo_fix *out) {
+  size_t m = residual_count(p);
+  gsl_matrix *J = gsl_matrix_alloc(m, NP);
+  if (J == NULL) return LG_ENOMEM;
+  evaluate(p, fit->x, NULL, J);
+  int rc = gsl_multifit_nlinear_covar(J, 1e-12, s->covar);
+  gsl_matrix_free(J);
+  if (rc != GSL_SUCCESS) return LG_ENOTFOUND;
+  double scale = fit->dof >= 1 ? fmax(1.0, fit->chi2 / fit->dof) : 1.0;
+  out->cov_en[0] = gsl_matrix_get(s->covar, 0, 0) * scale;
+  out->cov_en[1] = gsl_matrix_get(s->covar, 0, 1) * scale;
+  out->cov_en[2] = gsl_matrix_get(s->covar, 1, 1) * scale;
+  out->accuracy_m = sqrt(out->cov_en[0] + out->cov_en[2]);
+  double trace = 0;
+  for (size_t k = 0; k < NP; k++)
+    trace += gsl_matrix_get(s->covar, k, k);
+  out->gdop = p->use_toa ? sqrt(trace) / p->sigma_ref_m : NAN;
+
+  struct lg_geodetic g;
+  lg_enu_to_geodetic(&p->frame, fit->x, &g);
+  out->lat_deg = g.lat_deg;
+  out->lon_deg = g.lon_deg;
+  if (out->lon_deg > 180.0) out->lon_deg -= 360.0;
+  if (out->lon_deg < -180.0) out->lon_deg += 360.0;
+  out->alt_m = p->fix_alt ? p->device_alt_m : g.alt_m;
+
+  double sum = 0;
+  int used = 0;
+  for (size_t i = 0; i < p->n; i++) {
+    const struct geo_gw *gw = &p->gw[i];
+    if (!gw->active) continue;
+    bool counts = (p->use_toa && gw->timed) || (p->use_rssi && gw->has_rssi);
+    if (!counts) continue;
+    double d[3] = {fit->x[0] - gw->enu[0], fit->x[1] - gw->enu[1], fit->x[2] - gw->enu[2]};
+    double r = sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
+    double e = (p->use_toa && gw->timed)
+                   ? r + fit->x[3] - gw->toa_m
+                   : lg_pathloss_distance(&p->opts->pathloss, gw->rssi_dbm) - r;
+    sum += e * e;
+    used++;
+  }
+  out->residual_m = used ? sqrt(sum / used) : 0.0;
+  out->gateways_used = used;
+  return 0;
+}
+
+int geo_quality_at(struct lg_geo_solver *s, struct geo_problem *p, double e, double n,
+                   struct lg_geo_fix *out) {
+  struct fit f = {.ok = true};
+  double res[MAX_RESID];
+  f.x[0] = e;
+  f.x[1] = n;
+  f.x[2] = geo_device_up(p, e, n);
+  f.x[3] = start_bias(p, f.x);
+  size_t m = residual_count(p);
+  gsl_vector_view fv = gsl_vector_view_array(res, m);
+  evaluate(p, f.x, &fv.vector, NULL);
+  int count = 0;
+  f.chi2 = measurement_chi2(p, &fv.vector, &count);
+  f.dof = count - NP;
+  return finish(s, p, &f, out);
+}
+
+int lg_geo_crlb(const struct lg_geo_rx *rx, size_t n, const struct lg_geodetic *dev,
+                const struct lg_geo_opts *o, double *drms_m) {
+  struct geo_problem p;
+  struct lg_geo_opts opts = *o;
+  opts.device_alt_m = dev->alt_m;
+  int rc = geo_problem_init(&p, rx, n, &opts);
+  if (rc) return rc;
+  for (size_t i = 0; i < p.n; i++) {
+    double sig = rx[i].sigma_ns > 0 ? rx[i].sigma_ns : o->sigma_ns;
+    p.gw[i].timed = true;
+    p.gw[i].sigma_m = sig * 1e-9 * LG_GEO_C_MPS;
+  }
+  if (p.n < (p.fix_alt ? 3u : 4u)) return LG_EINVAL;
+  p.use_toa = true;
+  p.use_prior = false; /* the bound of the measurements alone */
+  double x[NP];
+  lg_enu_from_geodetic(&p.frame, dev, x);
+  x[3] = 0;
+  size_t m = residual_count(&p);
+  gsl_matrix *J = gsl_matrix_alloc(m, NP);
+  gsl_matrix *C = gsl_matrix_alloc(NP, NP);
+  rc = LG_ENOMEM;
+  if (J && C) {
+    evaluate(&p, x, NULL, J);
+    rc = gsl_multifit_nlinear_covar(J, 1e-14, C) == GSL_SUCCESS ? 0 : LG_EINVAL;
+    double var = gsl_matrix_get(C, 0, 0) + gsl_matrix_get(C, 1, 1);
+    if (rc == 0 && !(var > 0 && var < 1e16)) rc = LG_EINVAL;
+    if (rc == 0) *drms_m = sqrt(var);
+  }
+  gsl_matrix_free(J);
+  gsl_matrix_free(C);
+  return rc;
+}
+
+int geo_solve_iterative(struct lg_geo_solver *s, struct geo_problem *p, enum lg_geo_method method,
+                        struct lg_geo_fix *out, char *why, size_t why_len) {
+  p->use_toa = method == LG_GEO_NLS || method == LG_GEO_HYBRID;
+  p->use_rssi = method == LG_GEO_RSSI || method == LG_GEO_HYBRID;
+  if (method == LG_GEO_HYBRID) p->rssi_sigma_db *= 3.0; /* a weak prior, not a peer */
+  size_t need = p->fix_alt ? 3 : 4;
+  size_t have = 0;
+  for (size_t i = 0; i < p->n; i++) {
+    const struct geo_gw *g = &p->gw[i];
+    if ((p->use_toa && g->timed) || (!p->use_toa && g->has_rssi) ||
+        (method == LG_GEO_HYBRID && g->has_rssi))
+      have++;
+  }
+  if (have < need || (p->use_toa && p->n_timed < 2)) {
+    snprintf(why, why_len, "%s needs %zu gateways with %s, got %zu", lg_geo_method_name(method),
+             need, p->use_toa ? "a GPS time" : "an RSSI", have);
+    return LG_EINVAL;
+  }
+  uint64_t excluded = 0;
+  for (size_t i = 0; i < p->n; i++) {
+    const struct geo_gw *g = &p->gw[i];
+    bool usable = (p->use_toa && g->timed) || (p->use_rssi && g->has_rssi);
+    if (!usable) excluded |= 1ull << i;
+  }
+  struct fit best;
+  best_fit(s, p, &best);
+  if (!best.ok) {
+    snprintf(why, why_len, "%s: no position within range of these gateways fits the frame",
+             lg_geo_method_name(method));
+    return LG_ENOTFOUND;
+  }
+  if (p->use_toa && p->opts->robust) reject_nlos(s, p, &best, &excluded);
+  int rc = finish(s, p, &best, out);
+  if (rc) {
+    snprintf(why, why_len, "%s: singular geometry", lg_geo_method_name(method));
+    return rc;
+  }
+  out->method = method;
+  out->excluded = excluded;
+  return 0;
+}

@@ -1,0 +1,300 @@
+/*
+ * geo: geodesy against reference values and round trips; every solver recovers a known
+ * position from noise-free receptions on layouts anywhere on Earth; the Cramér-Rao bound
+ * against its closed form; GESD against Rosner's (1983) worked example; the planner
+ * against the thesis' eq. 5.6; the Kalman filter on a straight track.
+ */
+#include <stdlib.h>
+
+#include "geo/geo.h"
+#include "lg_test.h"
+
+static void test_geodesy(void) {
+  double ecef[3];
+  struct lg_geodetic g = {0, 0, 0};
+  lg_geo_to_ecef(&g, ecef);
+  LG_NEAR(ecef[0], LG_WGS84_A, 1e-6);
+  g = (struct lg_geodetic){90, 0, 0};
+  lg_geo_to_ecef(&g, ecef);
+  LG_NEAR(ecef[2], 6356752.314245, 1e-5); /* semi-minor axis b */
+  g = (struct lg_geodetic){0, 90, 100};
+  lg_geo_to_ecef(&g, ecef);
+  LG_NEAR(ecef[1], LG_WGS84_A + 100, 1e-6);
+
+  /* Round trips on a lattice covering poles, antimeridian, depths and heights. */
+  double worst_deg = 0, worst_m = 0;
+  for (int lat = -90; lat <= 90; lat += 15)
+    for (int lon = -180; lon <= 180; lon += 30)
+      for (int k = 0; k < 4; k++) {
+        static const double alts[] = {-400.0, 0.0, 8848.0, 35000.0};
+        struct lg_geodetic in = {lat + 0.123456789, lon - 0.987654321, alts[k]}, out;
+        if (in.lat_deg > 90) in.lat_deg = 90;
+        lg_geo_to_ecef(&in, ecef);
+        lg_geo_from_ecef(ecef, &out);
+        double dlon = remainder(out.lon_deg - in.lon_deg, 360.0);
+        if (fabs(in.lat_deg) > 89.9999) dlon = 0; /* longitude undefined at the pole */
+        worst_deg = fmax(worst_deg, fmax(fabs(out.lat_deg - in.lat_deg), fabs(dlon)));
+        worst_m = fmax(worst_m, fabs(out.alt_m - in.alt_m));
+      }
+  LG_CHECK(worst_deg < 1e-11);
+  LG_CHECK(worst_m < 1e-6);
+
+  /* ENU: a point 1 km east, 2 km north, 30 m up comes back; the origin maps to 0. */
+  struct lg_enu_frame f;
+  struct lg_geodetic o = {-33.86, 151.21, 40};
+  lg_enu_init(&f, &o);
+  double enu[3] = {1000, 2000, 30}, back[3];
+  struct lg_geodetic p;
+  lg_enu_to_geodetic(&f, enu, &p);
+  lg_enu_from_geodetic(&f, &p, back);
+  for (int i = 0; i < 3; i++)
+    LG_NEAR(back[i], enu[i], 1e-6);
+  lg_enu_from_geodetic(&f, &o, back);
+  LG_NEAR(fabs(back[0]) + fabs(back[1]) + fabs(back[2]), 0, 1e-6);
+
+  /* Geodesic distances (Karney): the meridian quadrant and a quarter of the equator. */
+  LG_NEAR(lg_geo_distance_m(0, 0, 90, 0), 10001965.729, 1e-3);
+  LG_NEAR(lg_geo_distance_m(0, 0, 0, 90), LG_WGS84_A * LG_PI / 2, 1e-3);
+  LG_NEAR(lg_geo_distance_m(0, 179.5, 0, -179.5), LG_WGS84_A * LG_PI / 180, 1e-3);
+  /* Haversine with the radius at the latitude: 1 degree along the equator is a*pi/180,
+   * and over a few km it agrees with the geodesic to ~0.5 %. */
+  LG_NEAR(lg_geo_haversine_m(0, 10, 0, 11), LG_WGS84_A * LG_PI / 180, 1e-6);
+  double hv = lg_geo_haversine_m(55.78, 12.45, 55.80, 12.52);
+  double gd = lg_geo_distance_m(55.78, 12.45, 55.80, 12.52);
+  LG_NEAR(hv / gd, 1.0, 5e-3);
+}
+
+/* A ring of gateways around a device, with exact ns arrival times. */
+static size_t make_layout(struct lg_geo_rx *rx, size_t n, const struct lg_geodetic *dev,
+                          double radius_m, double gw_alt_spread, const struct lg_pathloss *pl) {
+  struct lg_enu_frame f;
+  lg_enu_init(&f, dev);
+  double dev_ecef[3];
+  lg_geo_to_ecef(dev, dev_ecef);
+  for (size_t i = 0; i < n; i++) {
+    double th = 2 * LG_PI * (double)i / (double)n + 0.3;
+    double r = radius_m * (0.6 + 0.4 * (double)((i * 7) % 5) / 4.0);
+    double enu[3] = {r * cos(th), r * sin(th), gw_alt_spread * (double)(i % 3)};
+    struct lg_geodetic g;
+    lg_enu_to_geodetic(&f, enu, &g);
+    double ecef[3];
+    lg_geo_to_ecef(&g, ecef);
+    double d = sqrt(pow(ecef[0] - dev_ecef[0], 2) + pow(ecef[1] - dev_ecef[1], 2) +
+                    pow(ecef[2] - dev_ecef[2], 2));
+    rx[i] = (struct lg_geo_rx){.lat_deg = g.lat_deg,
+                               .lon_deg = g.lon_deg,
+                               .alt_m = g.alt_m,
+                               .has_time = true,
+                               .time_ns = 1700000000000000000LL + llround(d / LG_GEO_C_MPS * 1e9),
+                               .has_rssi = pl != NULL,
+                               .rssi_dbm = pl ? lg_pathloss_rssi(pl, d) : 0};
+  }
+  return n;
+}
+
+static double fix_error(const struct lg_geo_fix *fix, const struct lg_geodetic *dev) {
+  return lg_geo_distance_m(fix->lat_deg, fix->lon_deg, dev->lat_deg, dev->lon_deg);
+}
+
+static void test_exact_recovery(void) {
+  struct lg_geo_solver *s = lg_geo_solver_new();
+  static const struct lg_geodetic places[] = {
+      {55.7819, 12.4608, 20}, /* the thesis' area near DTU */
+      {89.98, 45.0, 0},       /* near the north pole */
+      {-90.0, 0.0, 2800},     /* the south pole, on the ice sheet */
+      {-16.5, 179.995, 5},    /* across the antimeridian (Fiji) */
+      {27.99, 86.93, 5200},   /* high-altitude gateways (Everest base camp) */
+      {0.0, 0.0, 0},
+  };
+  struct lg_pathloss pl = lg_pathloss_default();
+  for (size_t k = 0; k < LG_ARRAY_LEN(places); k++) {
+    const struct lg_geodetic *dev = &places[k];
+    struct lg_geo_rx rx[8];
+    struct lg_geo_opts o = lg_geo_opts_default();
+    o.device_alt_m = dev->alt_m;
+    struct lg_geo_fix fix;
+    char why[128];
+    for (size_t n = 3; n <= 8; n++) {
+      make_layout(rx, n, dev, 4000, 60, &pl);
+      o.method = LG_GEO_NLS;
+      LG_EQ_INT(lg_geo_solve(s, rx, n, &o, &fix, why, sizeof(why)), 0);
+      /* ns timestamps: the rounding alone is up to 0.15 m of range */
+      if (fix_error(&fix, dev) > 0.5)
+        LG_FAIL_AT("nls place %zu n %zu: error %.3f m (%s)", k, n, fix_error(&fix, dev), why);
+      LG_EQ_INT(fix.gateways_used, n);
+      LG_EQ_INT(fix.excluded, 0);
+      LG_EQ_INT(fix.method, LG_GEO_NLS);
+      LG_NEAR(fix.alt_m, dev->alt_m, 1e-9);
+      o.method = LG_GEO_RSSI;
+      LG_EQ_INT(lg_geo_solve(s, rx, n, &o, &fix, why, sizeof(why)), 0);
+      if (fix_error(&fix, dev) > 0.5)
+        LG_FAIL_AT("rssi place %zu n %zu: error %.3f m", k, n, fix_error(&fix, dev));
+      o.method = LG_GEO_HYBRID;
+      LG_EQ_INT(lg_geo_solve(s, rx, n, &o, &fix, why, sizeof(why)), 0);
+      if (fix_error(&fix, dev) > 0.5)
+        LG_FAIL_AT("hybrid place %zu n %zu: error %.3f m", k, n, fix_error(&fix, dev));
+      if (n >= 4) {
+        o.method = LG_GEO_LLS;
+        LG_EQ_INT(lg_geo_solve(s, rx, n, &o, &fix, why, sizeof(why)), 0);
+        /* The linear form treats d_r as a free unknown; with 4 gateways around the
+         * device the D_i column is small and the 0.5 ns rounding of the timestamps is
+         * amplified about 20x (a 1 ns change moves the fix 2-4 m). */
+        if (fix_error(&fix, dev) > (n == 4 ? 10.0 : 3.0))
+          LG_FAIL_AT("lls place %zu n %zu: error %.3f m", k, n, fix_error(&fix, dev));
+      }
+    }
+    /* 3D: the device height is solved too. */
+    struct lg_geodetic up = *dev;
+    up.alt_m += 150;
+    make_layout(rx, 7, &up, 4000, 400, NULL);
+    o.method = LG_GEO_NLS;
+    o.solve_altitude = true;
+    LG_EQ_INT(lg_geo_solve(s, rx, 7, &o, &fix, why, sizeof(why)), 0);
+    if (fix_error(&fix, &up) > 0.5 || fabs(fix.alt_m - up.alt_m) > 2.0)
+      LG_FAIL_AT("3D place %zu: %.3f m, height %.2f vs %.2f", k, fix_error(&fix, &up), fix.alt_m,
+                 up.alt_m);
+  }
+  /* The thesis' grid search: flat layout, 5 m step → within a step. */
+  struct lg_geodetic dev = {55.7819, 12.4608, 0};
+  struct lg_geo_rx rx[4];
+  make_layout(rx, 4, &dev, 2500, 0, NULL);
+  struct lg_geo_opts o = lg_geo_opts_default();
+  o.method = LG_GEO_GRID;
+  o.grid_step_m = 5;
+  struct lg_geo_fix fix;
+  LG_EQ_INT(lg_geo_solve(s, rx, 4, &o, &fix, NULL, 0), 0);
+  LG_CHECK(fix_error(&fix, &dev) < 10.0);
+  LG_EQ_INT(fix.method, LG_GEO_GRID);
+
+  /* auto: times → nls; two times + RSSI → hybrid; no times → rssi. */
+  make_layout(rx, 4, &dev, 2500, 0, &(struct lg_pathloss){0});
+  o = lg_geo_opts_default();
+  LG_EQ_INT(lg_geo_solve(s, rx, 4, &o, &fix, NULL, 0), 0);
+  LG_EQ_INT(fix.method, LG_GEO_NLS);
+  struct lg_pathloss pl2 = lg_pathloss_default();
+  make_layout(rx, 4, &dev, 2500, 0, &pl2);
+  rx[0].has_time = rx[1].has_time = false;
+  LG_EQ_INT(lg_geo_solve(s, rx, 4, &o, &fix, NULL, 0), 0);
+  LG_EQ_INT(fix.method, LG_GEO_HYBRID);
+  LG_CHECK(fix_error(&fix, &dev) < 0.5);
+  rx[2].has_time = rx[3].has_time = false;
+  LG_EQ_INT(lg_geo_solve(s, rx, 4, &o, &fix, NULL, 0), 0);
+  LG_EQ_INT(fix.method, LG_GEO_RSSI);
+  lg_geo_solver_free(s);
+}
+
+static void test_errors(void) {
+  struct lg_geo_solver *s = lg_geo_solver_new();
+  struct lg_geo_rx rx[LG_GEO_MAX_RX + 1];
+  struct lg_geodetic dev = {48.85, 2.35, 35};
+  struct lg_geo_opts o = lg_geo_opts_default();
+  struct lg_geo_fix fix;
+  char why[128];
+  make_layout(rx, 2, &dev, 3000, 0, NULL);
+  o.method = LG_GEO_NLS;
+  LG_EQ_INT(lg_geo_solve(s, rx, 2, &o, &fix, why, sizeof(why)), LG_EINVAL);
+  LG_CHECK(strstr(why, "needs 3 gateways") != NULL);
+  LG_EQ_INT(lg_geo_solve(s, rx, 0, &o, &fix, why, sizeof(why)), LG_EINVAL);
+  make_layout(rx, 3, &dev, 3000, 0, NULL);
+  o.method = LG_GEO_LLS;
+  LG_EQ_INT(lg_geo_solve(s, rx, 3, &o, &fix, why, sizeof(why)), LG_EINVAL);
+  LG_CHECK(strstr(why, "lls needs 4") != NULL);
+  rx[1].lat_deg = 123;
+  o.method = LG_GEO_NLS;
+  LG_EQ_INT(lg_geo_solve(s, rx, 3, &o, &fix, why, sizeof(why)), LG_EINVAL);
+  make_layout(rx, 3, &dev, 3000, 0, NULL);
+  rx[2].time_ns += 2000000000LL; /* 2 s later: not the same frame */
+  LG_EQ_INT(lg_geo_solve(s, rx, 3, &o, &fix, why, sizeof(why)), LG_EINVAL);
+  LG_EQ_INT(lg_geo_solve(s, rx, LG_GEO_MAX_RX + 1, &o, &fix, why, sizeof(why)), LG_ETOOLONG);
+  lg_geo_method_parse("nls", &o.method);
+  LG_EQ_INT(o.method, LG_GEO_NLS);
+  LG_EQ_INT(lg_geo_method_parse("magic", &o.method), LG_EINVAL);
+  lg_geo_solver_free(s);
+}
+
+static void test_crlb(void) {
+  /* N gateways evenly on a circle around the device at its height: the position
+   * information decouples from the clock, var_e = var_n = 2 sigma^2 / N, so
+   * DRMS = 2 c sigma / sqrt(N). */
+  struct lg_geodetic dev = {45.0, 7.0, 0};
+  struct lg_enu_frame f;
+  lg_enu_init(&f, &dev);
+  for (size_t n = 3; n <= 8; n++) {
+    struct lg_geo_rx rx[8];
+    for (size_t i = 0; i < n; i++) {
+      double th = 2 * LG_PI * (double)i / (double)n;
+      double enu[3] = {3000 * cos(th), 3000 * sin(th), 0.7}; /* 0.7 m: the curvature at 3 km */
+      struct lg_geodetic g;
+      lg_enu_to_geodetic(&f, enu, &g);
+      rx[i] = (struct lg_geo_rx){.lat_deg = g.lat_deg, .lon_deg = g.lon_deg, .alt_m = 0};
+    }
+    struct lg_geo_opts o = lg_geo_opts_default();
+    o.sigma_ns = 50;
+    double drms = 0;
+    LG_EQ_INT(lg_geo_crlb(rx, n, &dev, &o, &drms), 0);
+    double want = 2 * LG_GEO_C_MPS * 50e-9 / sqrt((double)n);
+    LG_NEAR(drms / want, 1.0, 2e-3);
+  }
+}
+
+static void test_gesd(void) {
+  /* Rosner (1983), Technometrics 25(2), the 54-value example also worked in the NIST/
+   * SEMATECH e-Handbook §1.3.5.17.3: with alpha 0.05 and up to 10 outliers, 3 are found. */
+  static const double x[] = {-0.25, 0.68, 0.94, 1.15, 1.20, 1.26, 1.26, 1.34, 1.38, 1.43, 1.49,
+                             1.49,  1.55, 1.56, 1.58, 1.65, 1.69, 1.70, 1.76, 1.77, 1.81, 1.91,
+                             1.94,  1.96, 1.99, 2.06, 2.09, 2.10, 2.14, 2.15, 2.23, 2.24, 2.26,
+                             2.35,  2.37, 2.40, 2.47, 2.54, 2.62, 2.64, 2.90, 2.92, 2.92, 2.93,
+                             3.21,  3.26, 3.30, 3.59, 3.68, 4.30, 4.64, 5.34, 5.42, 6.01};
+  static const double want_r[] = {3.118, 2.942, 3.179, 2.810, 2.815,
+                                  2.848, 2.279, 2.310, 2.101, 2.067};
+  static const double want_l[] = {3.158, 3.151, 3.143, 3.136, 3.128,
+                                  3.120, 3.111, 3.103, 3.094, 3.085};
+  size_t n = LG_ARRAY_LEN(x), count = 99;
+  bool out[LG_ARRAY_LEN(x)];
+  double r[10], l[10];
+  LG_EQ_INT(lg_gesd(x, n, 10, 0.05, &count, out, r, l), 0);
+  LG_EQ_INT(count, 3);
+  for (int i = 0; i < 10; i++) {
+    /* published to three decimals, truncated */
+    LG_NEAR(r[i], want_r[i], 1e-3);
+    LG_NEAR(l[i], want_l[i], 1e-3);
+  }
+  LG_CHECK(out[n - 1] && out[n - 2] && out[n - 3] && !out[n - 4] && !out[0]);
+  LG_EQ_INT(lg_gesd(x, 2, 1, 0.05, &count, NULL, NULL, NULL), LG_EINVAL);
+  LG_EQ_INT(lg_gesd(x, n, 1, 1.5, &count, NULL, NULL, NULL), LG_EINVAL);
+}
+
+static void test_plan(void) {
+  /* Thesis eq. 5.6 with z = 1.96: a series with sigma = 1 us needs (1.96 us / 0.5 us)^2
+   * = 15.37 samples for +-0.5 us; halving the tolerance quadruples n. */
+  LG_NEAR(lg_plan_samples(1.0, 0.5, 0.95), 15.366, 1e-3);
+  LG_NEAR(lg_plan_samples(1.0, 0.25, 0.95) / lg_plan_samples(1.0, 0.5, 0.95), 4.0, 1e-9);
+}
+
+static void test_track(void) {
+  /* A device driving east at 10 m/s, measured every 10 s with 30 m noise-free fixes:
+   * the filter converges to the speed and the position. */
+  struct lg_track t;
+  lg_track_init(&t, 0.5);
+  double cov[3] = {900, 0, 900};
+  for (int k = 0; k <= 60; k++)
+    LG_EQ_INT(lg_track_update(&t, (int64_t)k * 10000000000LL, 100.0 * k, 0.0, cov), 0);
+  LG_NEAR(t.x[0], 6000.0, 1.0);
+  LG_NEAR(t.x[2], 10.0, 0.05);
+  LG_NEAR(t.x[3], 0.0, 0.05);
+  LG_CHECK(t.p[0][0] < 900); /* better than one fix */
+  LG_EQ_INT(lg_track_update(&t, 0, 0, 0, cov), LG_EINVAL);
+  double bad[3] = {1, 2, 1};
+  LG_EQ_INT(lg_track_update(&t, 700000000000LL, 0, 0, bad), LG_EINVAL);
+}
+
+int main(void) {
+  test_geodesy();
+  test_exact_recovery();
+  test_errors();
+  test_crlb();
+  test_gesd();
+  test_plan();
+  test_track();
+  return lg_test_report("test_geo");
+}
