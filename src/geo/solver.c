@@ -29,6 +29,7 @@
 
 struct lg_geo_solver {
   gsl_multifit_nlinear_workspace *ws[MAX_RESID + 1]; /* by residual count, made on use */
+  gsl_matrix *jac[MAX_RESID + 1];                    /* for the covariance, likewise */
   gsl_matrix *covar;
 };
 
@@ -45,8 +46,10 @@ struct lg_geo_solver *lg_geo_solver_new(void) {
 
 void lg_geo_solver_free(struct lg_geo_solver *s) {
   if (s == NULL) return;
-  for (size_t i = 0; i <= MAX_RESID; i++)
+  for (size_t i = 0; i <= MAX_RESID; i++) {
     if (s->ws[i]) gsl_multifit_nlinear_free(s->ws[i]);
+    if (s->jac[i]) gsl_matrix_free(s->jac[i]);
+  }
   gsl_matrix_free(s->covar);
   free(s);
 }
@@ -62,18 +65,27 @@ static size_t residual_count(const struct geo_problem *p) {
   return m;
 }
 
-/* Height of a local point above the ellipsoid and the local up direction there. */
+/* Height of a local point above the ellipsoid and the local up direction there, from
+ * Bowring's closed form (thesis eq. 4.8-4.10) without a trigonometric call: every sine
+ * and cosine is a ratio of the point's coordinates. One step is good to well under a
+ * millimetre for heights below 10 km (Bowring 1976), the solver's whole domain. */
 static double height_at(const struct geo_problem *p, const double enu[3], double up_enu[3]) {
-  double ecef[3];
-  struct lg_geodetic g;
-  lg_enu_to_ecef(&p->frame, enu, ecef);
-  lg_geo_from_ecef(ecef, &g);
-  double phi = g.lat_deg * LG_PI / 180, lam = g.lon_deg * LG_PI / 180;
-  double up_ecef[3] = {cos(phi) * cos(lam), cos(phi) * sin(lam), sin(phi)};
+  static const double a = LG_WGS84_A, f = LG_WGS84_F;
+  const double e2 = f * (2 - f), b = a * (1 - f), ep2 = e2 / (1 - e2);
+  double x[3];
+  lg_enu_to_ecef(&p->frame, enu, x);
+  double pr = hypot(x[0], x[1]);
+  double tn = x[2] * a, td = pr * b, tr = hypot(tn, td); /* theta = atan2(z a, p b) */
+  double st = tn / tr, ct = td / tr;
+  double num = x[2] + ep2 * b * st * st * st, den = pr - e2 * a * ct * ct * ct;
+  double r = hypot(num, den);
+  double sp = num / r, cp = den / r; /* sin, cos of the latitude */
+  double cl = pr > 0 ? x[0] / pr : 1.0, sl = pr > 0 ? x[1] / pr : 0.0;
+  double up_ecef[3] = {cp * cl, cp * sl, sp};
   for (int i = 0; i < 3; i++)
     up_enu[i] = p->frame.rot[i][0] * up_ecef[0] + p->frame.rot[i][1] * up_ecef[1] +
                 p->frame.rot[i][2] * up_ecef[2];
-  return g.alt_m;
+  return pr * cp + x[2] * sp - a * sqrt(1.0 - e2 * sp * sp);
 }
 
 /* Evaluates residuals f (if non-NULL) and the Jacobian J (if non-NULL) at x. */
@@ -189,7 +201,7 @@ static void fit_from(struct lg_geo_solver *s, struct geo_problem *p, const doubl
   gsl_vector_view xv = gsl_vector_view_array(x0, NP);
   if (gsl_multifit_nlinear_init(&xv.vector, &fdf, w) != GSL_SUCCESS) return;
   int info = 0;
-  int status = gsl_multifit_nlinear_driver(60, 1e-9, 1e-12, 0.0, NULL, NULL, &info, w);
+  int status = gsl_multifit_nlinear_driver(60, 1e-7, 1e-10, 0.0, NULL, NULL, &info, w);
   const gsl_vector *x = gsl_multifit_nlinear_position(w);
   for (int k = 0; k < NP; k++)
     out->x[k] = gsl_vector_get(x, (size_t)k);
@@ -296,12 +308,11 @@ static void reject_nlos(struct lg_geo_solver *s, struct geo_problem *p, struct f
 static int finish(struct lg_geo_solver *s, struct geo_problem *p, const struct fit *fit,
                   struct lg_geo_fix *out) {
   size_t m = residual_count(p);
-  gsl_matrix *J = gsl_matrix_alloc(m, NP);
-  if (J == NULL) return LG_ENOMEM;
+  if (m > MAX_RESID) return LG_EINVAL;
+  if (s->jac[m] == NULL && (s->jac[m] = gsl_matrix_alloc(m, NP)) == NULL) return LG_ENOMEM;
+  gsl_matrix *J = s->jac[m];
   evaluate(p, fit->x, NULL, J);
-  int rc = gsl_multifit_nlinear_covar(J, 1e-12, s->covar);
-  gsl_matrix_free(J);
-  if (rc != GSL_SUCCESS) return LG_ENOTFOUND;
+  if (gsl_multifit_nlinear_covar(J, 1e-12, s->covar) != GSL_SUCCESS) return LG_ENOTFOUND;
   double scale = fit->dof >= 1 ? fmax(1.0, fit->chi2 / fit->dof) : 1.0;
   out->cov_en[0] = gsl_matrix_get(s->covar, 0, 0) * scale;
   out->cov_en[1] = gsl_matrix_get(s->covar, 0, 1) * scale;
