@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 # Node.js for the lora-packet cross-check.
 packages=(
   build-essential cmake pkg-config
-  libssl-dev libjansson-dev libgsl-dev libproj-dev
+  libssl-dev libjansson-dev libgsl-dev libproj-dev libjsmn-dev uthash-dev
   clang libclang-rt-14-dev
   jq
 )

@@ -14,6 +14,7 @@ struct lg_mac_cmd;
 
 int lg_cmd_decode(int argc, char **argv);
 int lg_cmd_airtime(int argc, char **argv);
+int lg_cmd_solve(int argc, char **argv);
 
 /* Prints "lorageo <cmd>: <message>\n" to stderr and returns `status`. */
 int lg_cli_fail(const char *cmd, int status, const char *fmt, ...)

@@ -16,6 +16,7 @@ struct command {
 static const struct command commands[] = {
     {"decode", lg_cmd_decode, "decode a LoRaWAN PHYPayload (hex) to JSON, check MIC, decrypt"},
     {"airtime", lg_cmd_airtime, "time on air of a LoRa packet"},
+    {"solve", lg_cmd_solve, "locate frames from gateway timestamps / RSSI (JSON lines)"},
 };
 
 static void print_usage(FILE *out) {

@@ -31,6 +31,7 @@ struct lg_geo_solver {
   gsl_multifit_nlinear_workspace *ws[MAX_RESID + 1]; /* by residual count, made on use */
   gsl_matrix *jac[MAX_RESID + 1];                    /* for the covariance, likewise */
   gsl_matrix *covar;
+  double chi2_limit[MAX_RESID + 1]; /* 99.9 % chi-square quantile by degrees of freedom */
 };
 
 struct lg_geo_solver *lg_geo_solver_new(void) {
@@ -41,6 +42,7 @@ struct lg_geo_solver *lg_geo_solver_new(void) {
     free(s);
     return NULL;
   }
+  for (int dof = 1; dof <= MAX_RESID; dof++) s->chi2_limit[dof] = gsl_cdf_chisq_Pinv(0.999, dof);
   return s;
 }
 
@@ -228,8 +230,8 @@ static double start_bias(const struct geo_problem *p, const double pos[3]) {
   return k ? sum / k : 0.0;
 }
 
-static double chi2_limit(int dof) {
-  return dof > 0 ? gsl_cdf_chisq_Pinv(0.999, dof) : 0.0;
+static double chi2_limit(const struct lg_geo_solver *s, int dof) {
+  return dof > 0 && dof <= MAX_RESID ? s->chi2_limit[dof] : 0.0;
 }
 
 static bool in_region(const struct geo_problem *p, const struct fit *f) {
@@ -267,7 +269,7 @@ static void best_fit_once(struct lg_geo_solver *s, struct geo_problem *p, struct
     fit_from(s, p, x0, &f);
     if (f.ok && (!best->ok || f.chi2 < best->chi2)) *best = f;
     /* A start that already fits the noise needs no other. */
-    if (best->ok && (best->dof <= 0 ? best->chi2 < 1e-6 : best->chi2 < chi2_limit(best->dof)))
+    if (best->ok && (best->dof <= 0 ? best->chi2 < 1e-6 : best->chi2 < chi2_limit(s, best->dof)))
       break;
   }
 }
@@ -279,7 +281,7 @@ static void best_fit_once(struct lg_geo_solver *s, struct geo_problem *p, struct
  */
 static void reject_nlos(struct lg_geo_solver *s, struct geo_problem *p, struct fit *best,
                         uint64_t *excluded) {
-  while (best->ok && best->dof >= 2 && best->chi2 > chi2_limit(best->dof)) {
+  while (best->ok && best->dof >= 2 && best->chi2 > chi2_limit(s, best->dof)) {
     struct fit cand = {.ok = false};
     size_t drop = p->n;
     for (size_t i = 0; i < p->n; i++) {

@@ -1,0 +1,315 @@
+/*
+ * Parsing `solve` records, fast: `solve` is meant to take 100,000 records a second, and
+ * a general JSON DOM (jansson: a hash table per object, a copy per string) cost more
+ * than the solver itself. Records are tokenised in place with jsmn (no allocation) and
+ * only the fields we use are converted. Every field is checked before use: a record
+ * with a bad field is answered with an error naming it, and the rest of the input
+ * goes on. Names (id, device, gateway) are kept as the raw JSON string contents, so
+ * they print back unchanged.
+ *
+ * time_ns must be a JSON integer: a double cannot hold today's epoch in nanoseconds to
+ * better than ~0.25 us (75 m of radio path), so a real number is refused, not rounded.
+ */
+#define JSMN_STATIC
+#define JSMN_STRICT
+#include <errno.h>
+#include <jsmn.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/records.h"
+#include "util/util.h"
+
+#define MAX_LINE (1 << 20)
+
+struct cursor {
+  const char *js;
+  const jsmntok_t *t;
+  int n;
+};
+
+/* Index of the token after the subtree rooted at i (tokens are in document order). */
+static int skip(const struct cursor *c, int i) {
+  int end = c->t[i].end, j = i + 1;
+  while (j < c->n && c->t[j].start < end) j++;
+  return j;
+}
+
+static bool tok_is(const struct cursor *c, int i, const char *s) {
+  size_t len = (size_t)(c->t[i].end - c->t[i].start);
+  return c->t[i].type == JSMN_STRING && strlen(s) == len &&
+         memcmp(c->js + c->t[i].start, s, len) == 0;
+}
+
+static bool tok_null(const struct cursor *c, int i) {
+  return c->t[i].type == JSMN_PRIMITIVE && c->js[c->t[i].start] == 'n';
+}
+
+/* Value token of `key` in the object at `obj`, or -1. */
+static int field(const struct cursor *c, int obj, const char *key) {
+  int i = obj + 1;
+  for (int k = 0; k < c->t[obj].size && i < c->n; k++) {
+    if (tok_is(c, i, key)) return i + 1;
+    i = skip(c, i + 1);
+  }
+  return -1;
+}
+
+static int copy_name(const struct cursor *c, int i, char *out, const char *what, char *why,
+                     size_t why_len) {
+  const jsmntok_t *t = &c->t[i];
+  size_t len = (size_t)(t->end - t->start);
+  bool number = t->type == JSMN_PRIMITIVE && (c->js[t->start] == '-' ||
+                                              (c->js[t->start] >= '0' && c->js[t->start] <= '9'));
+  if (t->type != JSMN_STRING && !number) {
+    snprintf(why, why_len, "%s must be a string", what);
+    return -1;
+  }
+  if (len >= LG_NAME_MAX) {
+    snprintf(why, why_len, "%s longer than %d characters", what, LG_NAME_MAX - 1);
+    return -1;
+  }
+  memcpy(out, c->js + t->start, len);
+  out[len] = '\0';
+  return 0;
+}
+
+/* Number token at i into *x, within [lo, hi]; `where`/`key` name it in errors. */
+static int number_at(const struct cursor *c, int i, double lo, double hi, double *x,
+                     const char *where, const char *key, char *why, size_t why_len) {
+  const jsmntok_t *t = &c->t[i];
+  char buf[64];
+  size_t len = (size_t)(t->end - t->start);
+  char *end = NULL;
+  if (t->type != JSMN_PRIMITIVE || len >= sizeof(buf) || tok_null(c, i) ||
+      c->js[t->start] == 't' || c->js[t->start] == 'f')
+    goto bad;
+  memcpy(buf, c->js + t->start, len);
+  buf[len] = '\0';
+  *x = strtod(buf, &end);
+  if (end != buf + len || !isfinite(*x)) goto bad;
+  if (!(*x >= lo && *x <= hi)) {
+    snprintf(why, why_len, "%s: \"%s\" = %g is outside [%g, %g]", where, key, *x, lo, hi);
+    return -1;
+  }
+  return 0;
+bad:
+  snprintf(why, why_len, "%s: \"%s\" must be a number", where, key);
+  return -1;
+}
+
+static int get_number(const struct cursor *c, int obj, const char *key, bool required, double lo,
+                      double hi, double *out, bool *present, const char *where, char *why,
+                      size_t why_len) {
+  int i = field(c, obj, key);
+  bool has = i >= 0 && !tok_null(c, i);
+  if (present) *present = has;
+  if (!has) {
+    if (!required) return 0;
+    snprintf(why, why_len, "%s: missing \"%s\"", where, key);
+    return -1;
+  }
+  return number_at(c, i, lo, hi, out, where, key, why, why_len);
+}
+
+static int get_time(const struct cursor *c, int obj, struct lg_geo_rx *x, const char *where,
+                    char *why, size_t why_len) {
+  int i = field(c, obj, "time_ns");
+  if (i < 0 || tok_null(c, i)) return 0;
+  const jsmntok_t *t = &c->t[i];
+  char buf[32];
+  size_t len = (size_t)(t->end - t->start);
+  size_t digits = strspn(c->js + t->start + (c->js[t->start] == '-'), "0123456789");
+  if (t->type != JSMN_PRIMITIVE || len >= sizeof(buf) || digits == 0 ||
+      digits + (c->js[t->start] == '-') != len) {
+    snprintf(why, why_len, "%s: \"time_ns\" must be an integer (ns since the epoch)", where);
+    return -1;
+  }
+  memcpy(buf, c->js + t->start, len);
+  buf[len] = '\0';
+  errno = 0;
+  long long v = strtoll(buf, NULL, 10);
+  if (errno == ERANGE) {
+    snprintf(why, why_len, "%s: \"time_ns\" out of the int64 range", where);
+    return -1;
+  }
+  x->has_time = true;
+  x->time_ns = (int64_t)v;
+  return 0;
+}
+
+static int parse_rx(const struct cursor *c, int obj, struct lg_record *r, size_t i, char *why,
+                    size_t why_len) {
+  char where[32];
+  snprintf(where, sizeof(where), "rx[%zu]", i);
+  struct lg_geo_rx *x = &r->rx[i];
+  memset(x, 0, sizeof(*x));
+  if (c->t[obj].type != JSMN_OBJECT) {
+    snprintf(why, why_len, "%s must be an object", where);
+    return -1;
+  }
+  int gw = field(c, obj, "gateway");
+  if (gw < 0) snprintf(r->gateway[i], LG_NAME_MAX, "#%zu", i);
+  else if (copy_name(c, gw, r->gateway[i], "gateway", why, why_len)) return -1;
+  double snr;
+  bool has_snr;
+  if (get_number(c, obj, "lat", true, -90, 90, &x->lat_deg, NULL, where, why, why_len) ||
+      get_number(c, obj, "lon", true, -180, 180, &x->lon_deg, NULL, where, why, why_len) ||
+      get_number(c, obj, "alt", false, -1000, 20000, &x->alt_m, NULL, where, why, why_len) ||
+      get_number(c, obj, "rssi", false, -200, 50, &x->rssi_dbm, &x->has_rssi, where, why, why_len) ||
+      get_number(c, obj, "snr", false, -50, 50, &snr, &has_snr, where, why, why_len) ||
+      get_number(c, obj, "sigma_ns", false, 0.001, 1e7, &x->sigma_ns, NULL, where, why, why_len) ||
+      get_time(c, obj, x, where, why, why_len))
+    return -1;
+  if (x->has_time && (r->t_ns == 0 || x->time_ns < r->t_ns)) r->t_ns = x->time_ns;
+  return 0;
+}
+
+int lg_record_parse(const char *line, size_t len, struct lg_record *r, char *why, size_t why_len) {
+  jsmntok_t toks[64 + LG_GEO_MAX_RX * 24];
+  /* Reset the header only: the reception arrays are written before they are read. */
+  r->has_id = r->has_device = r->has_truth = false;
+  r->id[0] = r->device[0] = '\0';
+  r->n = 0;
+  r->t_ns = 0;
+  if (len > MAX_LINE) {
+    snprintf(why, why_len, "record longer than %d bytes", MAX_LINE);
+    return -1;
+  }
+  jsmn_parser p;
+  jsmn_init(&p);
+  int n = jsmn_parse(&p, line, len, toks, (unsigned)LG_ARRAY_LEN(toks));
+  if (n == JSMN_ERROR_NOMEM) {
+    snprintf(why, why_len, "record has too many fields (at most %d receptions)", LG_GEO_MAX_RX);
+    return -1;
+  }
+  if (n < 1) {
+    snprintf(why, why_len, "not JSON (%s)", n == JSMN_ERROR_PART ? "truncated" : "invalid character");
+    return -1;
+  }
+  struct cursor c = {line, toks, n};
+  /* Only whitespace may follow the object. */
+  for (size_t k = (size_t)toks[0].end; k < len; k++)
+    if (!strchr(" \t\r\n", line[k])) {
+      snprintf(why, why_len, "not JSON (text after the record)");
+      return -1;
+    }
+  if (toks[0].type != JSMN_OBJECT) {
+    snprintf(why, why_len, "a record must be a JSON object");
+    return -1;
+  }
+  int i = field(&c, 0, "id");
+  if (i >= 0 && !tok_null(&c, i)) {
+    if (copy_name(&c, i, r->id, "id", why, why_len)) return -1;
+    r->has_id = true;
+  }
+  i = field(&c, 0, "device");
+  if (i >= 0 && !tok_null(&c, i)) {
+    if (copy_name(&c, i, r->device, "device", why, why_len)) return -1;
+    r->has_device = true;
+  }
+  int rx = field(&c, 0, "rx");
+  if (rx < 0 || toks[rx].type != JSMN_ARRAY) {
+    snprintf(why, why_len, "missing \"rx\" array");
+    return -1;
+  }
+  r->n = (size_t)toks[rx].size;
+  if (r->n > LG_GEO_MAX_RX) {
+    snprintf(why, why_len, "%zu receptions, at most %d", r->n, LG_GEO_MAX_RX);
+    return -1;
+  }
+  int e = rx + 1;
+  for (size_t k = 0; k < r->n; k++) {
+    if (parse_rx(&c, e, r, k, why, why_len)) return -1;
+    e = skip(&c, e);
+  }
+  int truth = field(&c, 0, "truth");
+  if (truth >= 0 && !tok_null(&c, truth)) {
+    if (toks[truth].type != JSMN_OBJECT) {
+      snprintf(why, why_len, "\"truth\" must be an object");
+      return -1;
+    }
+    if (get_number(&c, truth, "lat", true, -90, 90, &r->truth.lat_deg, NULL, "truth", why, why_len) ||
+        get_number(&c, truth, "lon", true, -180, 180, &r->truth.lon_deg, NULL, "truth", why, why_len) ||
+        get_number(&c, truth, "alt", false, -1000, 20000, &r->truth.alt_m, NULL, "truth", why, why_len))
+      return -1;
+    r->has_truth = true;
+  }
+  return 0;
+}
+
+/* ---- calibration file (small, read once: jansson) ------------------------------ */
+
+static int json_number_in(json_t *o, const char *key, bool required, double lo, double hi,
+                          double *out, char *why, size_t why_len) {
+  json_t *v = json_object_get(o, key);
+  if (v == NULL) {
+    if (!required) return 0;
+    snprintf(why, why_len, "path_loss: missing \"%s\"", key);
+    return -1;
+  }
+  if (!json_is_number(v) || !(json_number_value(v) >= lo && json_number_value(v) <= hi)) {
+    snprintf(why, why_len, "path_loss: \"%s\" must be a number in [%g, %g]", key, lo, hi);
+    return -1;
+  }
+  *out = json_number_value(v);
+  return 0;
+}
+
+int lg_calibration_load(const char *path, struct lg_calibration *c, char *why, size_t why_len) {
+  json_error_t err;
+  memset(c, 0, sizeof(*c));
+  json_t *root = json_load_file(path, 0, &err);
+  if (root == NULL) {
+    snprintf(why, why_len, "%s:%d: %s", path, err.line, err.text);
+    return -1;
+  }
+  int rc = -1;
+  json_t *offs = json_object_get(root, "gateway_offsets_ns");
+  if (!json_is_object(root) || (offs != NULL && !json_is_object(offs))) {
+    snprintf(why, why_len, "%s: \"gateway_offsets_ns\" must be an object", path);
+    goto out;
+  }
+  const char *key;
+  json_t *v;
+  json_object_foreach(offs, key, v) {
+    if (!json_is_number(v) || c->n == LG_CAL_MAX_GW || strlen(key) >= LG_NAME_MAX) {
+      snprintf(why, why_len, "%s: bad offset for gateway \"%s\"", path, key);
+      goto out;
+    }
+    snprintf(c->gateway[c->n], LG_NAME_MAX, "%s", key);
+    c->offset_ns[c->n++] = json_number_value(v);
+  }
+  json_t *pl = json_object_get(root, "path_loss");
+  if (pl != NULL) {
+    struct lg_pathloss m = lg_pathloss_default();
+    if (!json_is_object(pl) ||
+        json_number_in(pl, "tx_power_dbm", false, -30, 40, &m.tx_power_dbm, why, why_len) ||
+        json_number_in(pl, "pl0_db", true, 0, 250, &m.pl0_db, why, why_len) ||
+        json_number_in(pl, "d0_m", true, 0.01, 1e6, &m.d0_m, why, why_len) ||
+        json_number_in(pl, "exponent", true, 0.5, 10, &m.exponent, why, why_len) ||
+        json_number_in(pl, "sigma_db", false, 0, 40, &m.sigma_db, why, why_len)) {
+      if (!json_is_object(pl)) snprintf(why, why_len, "%s: \"path_loss\" must be an object", path);
+      goto out;
+    }
+    c->has_path_loss = true;
+    c->path_loss = m;
+  }
+  rc = 0;
+out:
+  json_decref(root);
+  return rc;
+}
+
+void lg_calibration_apply(const struct lg_calibration *c, struct lg_record *r) {
+  for (size_t i = 0; i < r->n; i++) {
+    if (!r->rx[i].has_time) continue;
+    for (size_t k = 0; k < c->n; k++)
+      if (strcmp(c->gateway[k], r->gateway[i]) == 0) {
+        r->rx[i].time_ns -= llround(c->offset_ns[k]);
+        break;
+      }
+  }
+}

@@ -1,0 +1,252 @@
+/*
+ * Per-device aggregation for static devices, as the thesis did (§4.3-4.4, §5.1) but
+ * per gateway: each device's frames are reduced to one time difference per gateway
+ * against a reference gateway (the one that heard the device most often), each series
+ * is cleaned with the Generalized ESD test and averaged; the means, with the standard
+ * error of each as its timing noise, are located once. RSSI is averaged per gateway
+ * (in dB) for devices without enough timed receptions.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uthash.h>
+
+#include "cli/solve_devices.h"
+
+struct obs {
+  uint32_t frame;
+  uint16_t gw;
+  bool has_time, has_rssi;
+  int64_t t_ns;
+  float rssi;
+};
+
+struct gateway {
+  char name[LG_NAME_MAX];
+  uint16_t index;
+  double lat, lon, alt;
+  UT_hash_handle hh;
+};
+
+struct device {
+  char name[LG_NAME_MAX];
+  uint32_t frames;
+  bool has_truth;
+  struct lg_geodetic truth;
+  struct obs *obs;
+  size_t n, cap;
+  UT_hash_handle hh;
+};
+
+struct lg_devices {
+  struct gateway *gw_by_name;
+  struct gateway **gw; /* by index */
+  size_t n_gw;
+  struct device *dev_by_name;
+  size_t n_dev;
+};
+
+struct lg_devices *lg_devices_new(void) {
+  return calloc(1, sizeof(struct lg_devices));
+}
+
+void lg_devices_free(struct lg_devices *d) {
+  if (d == NULL) return;
+  struct gateway *g, *gt;
+  HASH_ITER(hh, d->gw_by_name, g, gt) {
+    HASH_DEL(d->gw_by_name, g);
+    free(g);
+  }
+  struct device *v, *vt;
+  HASH_ITER(hh, d->dev_by_name, v, vt) {
+    HASH_DEL(d->dev_by_name, v);
+    free(v->obs);
+    free(v);
+  }
+  free(d->gw);
+  free(d);
+}
+
+size_t lg_devices_count(const struct lg_devices *d) {
+  return d->n_dev;
+}
+
+static struct gateway *gateway_for(struct lg_devices *d, const char *name, const struct lg_geo_rx *rx) {
+  struct gateway *g;
+  HASH_FIND_STR(d->gw_by_name, name, g);
+  if (g) return g;
+  if (d->n_gw == UINT16_MAX) return NULL;
+  struct gateway **idx = realloc(d->gw, (d->n_gw + 1) * sizeof(*idx));
+  g = calloc(1, sizeof(*g));
+  if (idx == NULL || g == NULL) {
+    free(g);
+    if (idx) d->gw = idx;
+    return NULL;
+  }
+  d->gw = idx;
+  snprintf(g->name, LG_NAME_MAX, "%s", name);
+  g->index = (uint16_t)d->n_gw;
+  g->lat = rx->lat_deg;
+  g->lon = rx->lon_deg;
+  g->alt = rx->alt_m;
+  d->gw[d->n_gw++] = g;
+  HASH_ADD_STR(d->gw_by_name, name, g);
+  return g;
+}
+
+int lg_devices_add(struct lg_devices *d, const struct lg_record *r, char *why, size_t why_len) {
+  if (!r->has_device) {
+    snprintf(why, why_len, "--per-device needs a \"device\" in every record");
+    return -1;
+  }
+  struct device *v;
+  HASH_FIND_STR(d->dev_by_name, r->device, v);
+  if (v == NULL) {
+    if ((v = calloc(1, sizeof(*v))) == NULL) goto nomem;
+    snprintf(v->name, LG_NAME_MAX, "%s", r->device);
+    HASH_ADD_STR(d->dev_by_name, name, v);
+    d->n_dev++;
+  }
+  if (r->has_truth && !v->has_truth) {
+    v->has_truth = true;
+    v->truth = r->truth;
+  }
+  for (size_t i = 0; i < r->n; i++) {
+    struct gateway *g = gateway_for(d, r->gateway[i], &r->rx[i]);
+    if (g == NULL) goto nomem;
+    if (lg_geo_distance_m(g->lat, g->lon, r->rx[i].lat_deg, r->rx[i].lon_deg) > 1.0) {
+      snprintf(why, why_len, "gateway \"%s\" moved; --per-device needs fixed gateways", g->name);
+      return -1;
+    }
+    if (v->n == v->cap) {
+      size_t cap = v->cap ? 2 * v->cap : 64;
+      struct obs *o = realloc(v->obs, cap * sizeof(*o));
+      if (o == NULL) goto nomem;
+      v->obs = o;
+      v->cap = cap;
+    }
+    v->obs[v->n++] = (struct obs){.frame = v->frames, .gw = g->index, .has_time = r->rx[i].has_time,
+                                  .t_ns = r->rx[i].time_ns, .has_rssi = r->rx[i].has_rssi,
+                                  .rssi = (float)r->rx[i].rssi_dbm};
+  }
+  v->frames++;
+  return 0;
+nomem:
+  snprintf(why, why_len, "out of memory");
+  return -1;
+}
+
+/* One gateway's aggregated series for one device. */
+struct series {
+  double *tdoa_ns; /* t_gw - t_ref per frame heard by both */
+  size_t n, outliers;
+  double rssi_sum;
+  size_t rssi_n;
+};
+
+/* Builds the device's synthetic frame: mean TDOA per gateway against `ref`. */
+static size_t aggregate(const struct lg_devices *d, const struct device *v, double alpha,
+                        struct lg_geo_rx *rx, size_t *outliers) {
+  size_t ng = d->n_gw, out = 0;
+  int64_t *ref_t = malloc(v->frames * sizeof(int64_t));
+  bool *ref_has = calloc(v->frames, sizeof(bool));
+  size_t *heard = calloc(ng, sizeof(size_t));
+  struct series *s = calloc(ng, sizeof(*s));
+  *outliers = 0;
+  if (!ref_t || !ref_has || !heard || !s) goto done;
+  for (size_t i = 0; i < v->n; i++)
+    if (v->obs[i].has_time) heard[v->obs[i].gw]++;
+  size_t ref = 0;
+  for (size_t g = 1; g < ng; g++)
+    if (heard[g] > heard[ref]) ref = g;
+  for (size_t i = 0; i < v->n; i++)
+    if (v->obs[i].has_time && v->obs[i].gw == ref) {
+      ref_t[v->obs[i].frame] = v->obs[i].t_ns;
+      ref_has[v->obs[i].frame] = true;
+    }
+  for (size_t g = 0; g < ng; g++)
+    if (heard[g] && (s[g].tdoa_ns = malloc(heard[g] * sizeof(double))) == NULL) goto done;
+  for (size_t i = 0; i < v->n; i++) {
+    const struct obs *o = &v->obs[i];
+    struct series *se = &s[o->gw];
+    if (o->has_rssi) {
+      se->rssi_sum += o->rssi;
+      se->rssi_n++;
+    }
+    if (o->has_time && ref_has[o->frame] && se->n < heard[o->gw])
+      se->tdoa_ns[se->n++] = (double)(o->t_ns - ref_t[o->frame]);
+  }
+  for (size_t g = 0; g < ng; g++) {
+    struct series *se = &s[g];
+    if (se->n == 0 && se->rssi_n == 0) continue;
+    struct lg_geo_rx *x = &rx[out];
+    memset(x, 0, sizeof(*x));
+    x->lat_deg = d->gw[g]->lat;
+    x->lon_deg = d->gw[g]->lon;
+    x->alt_m = d->gw[g]->alt;
+    if (se->rssi_n) {
+      x->has_rssi = true;
+      x->rssi_dbm = se->rssi_sum / (double)se->rssi_n;
+    }
+    if (se->n > 0) {
+      bool *is_out = calloc(se->n, sizeof(bool));
+      size_t count = 0;
+      if (is_out && se->n >= 3 && g != ref)
+        lg_gesd(se->tdoa_ns, se->n, se->n / 4 + 1, alpha, &count, is_out, NULL, NULL);
+      double sum = 0, sum2 = 0;
+      size_t k = 0;
+      for (size_t i = 0; i < se->n; i++)
+        if (!is_out || !is_out[i]) {
+          sum += se->tdoa_ns[i];
+          k++;
+        }
+      double mean = sum / (double)k;
+      for (size_t i = 0; i < se->n; i++)
+        if (!is_out || !is_out[i]) sum2 += (se->tdoa_ns[i] - mean) * (se->tdoa_ns[i] - mean);
+      free(is_out);
+      *outliers += count;
+      x->has_time = true;
+      x->time_ns = 1000000000000000000LL + llround(mean);
+      /* The standard error of the mean; a single sample keeps the default noise. */
+      x->sigma_ns = k >= 2 ? fmax(sqrt(sum2 / (double)(k - 1) / (double)k), 0.3) : 0;
+    }
+    if (++out == LG_GEO_MAX_RX) break;
+  }
+done:
+  for (size_t g = 0; s && g < ng; g++) free(s[g].tdoa_ns);
+  free(s);
+  free(heard);
+  free(ref_t);
+  free(ref_has);
+  return out;
+}
+
+long lg_devices_solve(struct lg_devices *d, struct lg_geo_solver *solver, const struct lg_geo_opts *o,
+                      double alpha, struct lg_outbuf *out, struct lg_errors *errs) {
+  long fixes = 0;
+  struct device *v, *tmp;
+  HASH_ITER(hh, d->dev_by_name, v, tmp) {
+    struct lg_geo_rx rx[LG_GEO_MAX_RX];
+    size_t outliers = 0;
+    size_t n = aggregate(d, v, alpha, rx, &outliers);
+    struct lg_geo_fix fix;
+    char why[160];
+    lg_out_printf(out, "{\"device\":\"%s\",\"frames\":%u,", v->name, v->frames);
+    if (lg_geo_solve(solver, rx, n, o, &fix, why, sizeof(why)) != 0) {
+      lg_out_printf(out, "\"error\":");
+      lg_out_json_string(out, why);
+      lg_out_printf(out, "}\n");
+      continue;
+    }
+    fixes++;
+    lg_solve_fix_fields(out, &fix, NULL, 0);
+    lg_out_printf(out, ",\"outliers_removed\":%zu", outliers);
+    if (v->has_truth) {
+      double e = lg_geo_distance_m(fix.lat_deg, fix.lon_deg, v->truth.lat_deg, v->truth.lon_deg);
+      lg_out_printf(out, ",\"error_m\":%.3f", e);
+      lg_errors_add(errs, e, lg_geo_haversine_m(fix.lat_deg, fix.lon_deg, v->truth.lat_deg, v->truth.lon_deg));
+    }
+    lg_out_printf(out, "}\n");
+  }
+  return fixes;
+}
