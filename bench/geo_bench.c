@@ -56,9 +56,12 @@ static void make_frame(struct frame *f, size_t n) {
     double e[3];
     lg_geo_to_ecef(&g, e);
     double d = sqrt(pow(e[0] - dx[0], 2) + pow(e[1] - dx[1], 2) + pow(e[2] - dx[2], 2));
-    f->rx[i] = (struct lg_geo_rx){.lat_deg = g.lat_deg, .lon_deg = g.lon_deg, .alt_m = g.alt_m,
+    f->rx[i] = (struct lg_geo_rx){.lat_deg = g.lat_deg,
+                                  .lon_deg = g.lon_deg,
+                                  .alt_m = g.alt_m,
                                   .has_time = true,
-                                  .time_ns = 1790000000000000000LL + llround(d / LG_GEO_C_MPS * 1e9 + 50 * gauss()),
+                                  .time_ns = 1790000000000000000LL +
+                                             llround(d / LG_GEO_C_MPS * 1e9 + 50 * gauss()),
                                   .has_rssi = true,
                                   .rssi_dbm = lg_pathloss_rssi(&pl, d) + pl.sigma_db * gauss()};
   }
@@ -69,14 +72,16 @@ int main(int argc, char **argv) {
   if (count < 10) count = 10;
   struct lg_geo_solver *s = lg_geo_solver_new();
   struct frame *frames = malloc((size_t)count * sizeof(*frames));
-  double *lat = malloc((size_t)count * sizeof(double)), *err = malloc((size_t)count * sizeof(double));
+  double *lat = malloc((size_t)count * sizeof(double)),
+         *err = malloc((size_t)count * sizeof(double));
   static const enum lg_geo_method methods[] = {LG_GEO_NLS, LG_GEO_LLS, LG_GEO_RSSI, LG_GEO_HYBRID};
   static const size_t sizes[] = {4, 8, 16};
   printf("geo_bench: %d fixes per case, 50 ns timing noise, 7.8 dB shadowing\n", count);
   printf("%-7s %3s %12s %12s %12s %12s %8s\n", "method", "gw", "fixes/s", "median_us", "p99_us",
          "median_err_m", "refused");
   for (size_t si = 0; si < sizeof(sizes) / sizeof(sizes[0]); si++) {
-    for (int i = 0; i < count; i++) make_frame(&frames[i], sizes[si]);
+    for (int i = 0; i < count; i++)
+      make_frame(&frames[i], sizes[si]);
     for (size_t mi = 0; mi < sizeof(methods) / sizeof(methods[0]); mi++) {
       struct lg_geo_opts o = lg_geo_opts_default();
       o.method = methods[mi];

@@ -15,6 +15,8 @@ struct lg_mac_cmd;
 int lg_cmd_decode(int argc, char **argv);
 int lg_cmd_airtime(int argc, char **argv);
 int lg_cmd_solve(int argc, char **argv);
+int lg_cmd_calibrate(int argc, char **argv);
+int lg_cmd_plan(int argc, char **argv);
 
 /* Prints "lorageo <cmd>: <message>\n" to stderr and returns `status`. */
 int lg_cli_fail(const char *cmd, int status, const char *fmt, ...)

@@ -29,9 +29,11 @@ static const char usage[] =
     "usage: lorageo solve [-i FILE] [--method M] [options]\n"
     "\n"
     "Locates frames from their receptions. Input: JSON lines\n"
-    "  {\"id\", \"device\"?, \"rx\": [{\"gateway\", \"lat\", \"lon\", \"alt\"?, \"time_ns\"?, \"rssi\"?,\n"
+    "  {\"id\", \"device\"?, \"rx\": [{\"gateway\", \"lat\", \"lon\", \"alt\"?, \"time_ns\"?, "
+    "\"rssi\"?,\n"
     "   \"snr\"?, \"sigma_ns\"?}], \"truth\"?: {\"lat\", \"lon\"}}\n"
-    "Output: one JSON line per record, {\"id\", \"lat\", \"lon\", \"method\", \"accuracy_m\", \"gdop\",\n"
+    "Output: one JSON line per record, {\"id\", \"lat\", \"lon\", \"method\", \"accuracy_m\", "
+    "\"gdop\",\n"
     "\"gateways_used\", ...} or {\"id\", \"error\"}; with truth, a final {\"summary\": ...}.\n"
     "  -i, --input FILE     read FILE instead of stdin\n"
     "  --method M           auto (default), nls, lls, grid, rssi, hybrid\n"
@@ -49,7 +51,7 @@ static const char usage[] =
     "  --tx-power DBM --pl0 DB --d0 M --exponent N --shadowing DB   path-loss model\n";
 
 #define BATCH_LINES 512
-#define NBATCH 16
+#define NBATCH      16
 
 struct solve_args {
   const char *input;
@@ -90,8 +92,10 @@ void lg_solve_fix_fields(struct lg_outbuf *b, const struct lg_geo_fix *fix,
 
 void lg_solve_error_line(struct lg_outbuf *b, const struct lg_record *r, long line,
                          const char *why) {
-  if (r && r->has_id) lg_out_printf(b, "{\"id\":\"%s\",\"error\":", r->id);
-  else lg_out_printf(b, "{\"id\":null,\"line\":%ld,\"error\":", line);
+  if (r && r->has_id)
+    lg_out_printf(b, "{\"id\":\"%s\",\"error\":", r->id);
+  else
+    lg_out_printf(b, "{\"id\":null,\"line\":%ld,\"error\":", line);
   lg_out_json_string(b, why);
   lg_out_printf(b, "}\n");
 }
@@ -109,7 +113,8 @@ void lg_errors_add(struct lg_errors *e, double err_m, double haversine_m) {
 }
 
 void lg_errors_merge(struct lg_errors *to, const struct lg_errors *from) {
-  for (size_t i = 0; i < from->n; i++) lg_errors_add(to, from->v[i], 0);
+  for (size_t i = 0; i < from->n; i++)
+    lg_errors_add(to, from->v[i], 0);
   to->male_sum += from->male_sum;
 }
 
@@ -119,12 +124,13 @@ static int cmp_double(const void *a, const void *b) {
 }
 
 void lg_solve_summary_line(struct lg_outbuf *b, struct lg_errors *e, long records, long fixes) {
-  lg_out_printf(b, "{\"summary\":{\"records\":%ld,\"fixes\":%ld,\"with_truth\":%zu", records,
-                fixes, e->n);
+  lg_out_printf(b, "{\"summary\":{\"records\":%ld,\"fixes\":%ld,\"with_truth\":%zu", records, fixes,
+                e->n);
   if (e->n > 0) {
     qsort(e->v, e->n, sizeof(double), cmp_double);
     double sum = 0;
-    for (size_t i = 0; i < e->n; i++) sum += e->v[i];
+    for (size_t i = 0; i < e->n; i++)
+      sum += e->v[i];
     lg_out_printf(b,
                   ",\"mean_error_m\":%.3f,\"median_error_m\":%.3f,\"p90_error_m\":%.3f,"
                   "\"max_error_m\":%.3f,\"male_m\":%.3f",
@@ -150,16 +156,21 @@ static int solve_line(const struct solve_args *a, struct worker *w, const char *
     lg_solve_error_line(out, r, line_no, why);
     return 0;
   }
-  if (r->has_id) lg_out_printf(out, "{\"id\":\"%s\",", r->id);
-  else lg_out_printf(out, "{\"id\":null,");
-  lg_solve_fix_fields(out, &fix, (const char (*)[LG_NAME_MAX])r->gateway, r->n);
+  if (r->has_id)
+    lg_out_printf(out, "{\"id\":\"%s\",", r->id);
+  else
+    lg_out_printf(out, "{\"id\":null,");
+  lg_solve_fix_fields(out, &fix, (const char(*)[LG_NAME_MAX])r->gateway, r->n);
   if (r->has_truth) {
     double e = lg_geo_distance_m(fix.lat_deg, fix.lon_deg, r->truth.lat_deg, r->truth.lon_deg);
-    lg_errors_add(errs, e, lg_geo_haversine_m(fix.lat_deg, fix.lon_deg, r->truth.lat_deg, r->truth.lon_deg));
+    lg_errors_add(errs, e,
+                  lg_geo_haversine_m(fix.lat_deg, fix.lon_deg, r->truth.lat_deg, r->truth.lon_deg));
     lg_out_printf(out, ",\"error_m\":%.3f", e);
   }
-  if (fix_out) *fix_out = fix; /* the caller closes the line (--track adds keys) */
-  else lg_out_printf(out, "}\n");
+  if (fix_out)
+    *fix_out = fix; /* the caller closes the line (--track adds keys) */
+  else
+    lg_out_printf(out, "}\n");
   return 1;
 }
 
@@ -247,7 +258,8 @@ static size_t read_batch(FILE *in, struct batch *b, long *line_no, char **line, 
   while (b->nlines < BATCH_LINES && (n = getline(line, line_cap, in)) != -1) {
     if (b->len + (size_t)n > b->cap) {
       size_t cap = b->cap ? b->cap : 65536;
-      while (cap < b->len + (size_t)n) cap *= 2;
+      while (cap < b->len + (size_t)n)
+        cap *= 2;
       char *t = realloc(b->text, cap);
       if (t == NULL) break;
       b->text = t;
@@ -323,7 +335,8 @@ static int solve_parallel(const struct solve_args *a, FILE *in, struct lg_errors
   p.closing = true;
   pthread_cond_broadcast(&p.work);
   pthread_mutex_unlock(&p.mu);
-  for (long i = 0; i < nt; i++) pthread_join(tid[i], NULL);
+  for (long i = 0; i < nt; i++)
+    pthread_join(tid[i], NULL);
   for (int i = 0; i < NBATCH; i++) {
     free(p.b[i].text);
     lg_out_free(&p.b[i].out);
@@ -366,9 +379,10 @@ static void add_track(struct track_entry **tracks, size_t *n, const struct lg_re
   }
   double x[3] = {e->track.x[0], e->track.x[1], enu[2]};
   lg_enu_to_geodetic(&e->frame, x, &g);
-  lg_out_printf(out, ",\"track_lat\":%.9f,\"track_lon\":%.9f,\"track_accuracy_m\":%.3f,\"speed_mps\":%.3f",
-                g.lat_deg, g.lon_deg, sqrt(e->track.p[0][0] + e->track.p[1][1]),
-                hypot(e->track.x[2], e->track.x[3]));
+  lg_out_printf(
+      out, ",\"track_lat\":%.9f,\"track_lon\":%.9f,\"track_accuracy_m\":%.3f,\"speed_mps\":%.3f",
+      g.lat_deg, g.lon_deg, sqrt(e->track.p[0][0] + e->track.p[1][1]),
+      hypot(e->track.x[2], e->track.x[3]));
 }
 
 static int solve_in_order(const struct solve_args *a, FILE *in, struct lg_errors *errs,
@@ -423,23 +437,53 @@ out:
 /* ---- command line ---------------------------------------------------------------------- */
 
 static int parse_args(int argc, char **argv, struct solve_args *a) {
-  enum { O_METHOD = 256, O_PER_DEVICE, O_ALPHA, O_TRACK, O_ALT, O_3D, O_SIGMA, O_MIN_GW,
-         O_NO_ROBUST, O_GRID, O_CAL, O_TXP, O_PL0, O_D0, O_EXP, O_SHADOW, O_THREADS };
+  enum {
+    O_METHOD = 256,
+    O_PER_DEVICE,
+    O_ALPHA,
+    O_TRACK,
+    O_ALT,
+    O_3D,
+    O_SIGMA,
+    O_MIN_GW,
+    O_NO_ROBUST,
+    O_GRID,
+    O_CAL,
+    O_TXP,
+    O_PL0,
+    O_D0,
+    O_EXP,
+    O_SHADOW,
+    O_THREADS
+  };
   static const struct option opts[] = {
-      {"input", required_argument, NULL, 'i'},       {"method", required_argument, NULL, O_METHOD},
-      {"per-device", no_argument, NULL, O_PER_DEVICE}, {"alpha", required_argument, NULL, O_ALPHA},
-      {"track", no_argument, NULL, O_TRACK},         {"alt", required_argument, NULL, O_ALT},
-      {"3d", no_argument, NULL, O_3D},               {"sigma-ns", required_argument, NULL, O_SIGMA},
+      {"input", required_argument, NULL, 'i'},
+      {"method", required_argument, NULL, O_METHOD},
+      {"per-device", no_argument, NULL, O_PER_DEVICE},
+      {"alpha", required_argument, NULL, O_ALPHA},
+      {"track", no_argument, NULL, O_TRACK},
+      {"alt", required_argument, NULL, O_ALT},
+      {"3d", no_argument, NULL, O_3D},
+      {"sigma-ns", required_argument, NULL, O_SIGMA},
       {"min-gateways", required_argument, NULL, O_MIN_GW},
-      {"no-robust", no_argument, NULL, O_NO_ROBUST}, {"grid-step", required_argument, NULL, O_GRID},
+      {"no-robust", no_argument, NULL, O_NO_ROBUST},
+      {"grid-step", required_argument, NULL, O_GRID},
       {"calibration", required_argument, NULL, O_CAL},
       {"threads", required_argument, NULL, O_THREADS},
-      {"tx-power", required_argument, NULL, O_TXP},  {"pl0", required_argument, NULL, O_PL0},
-      {"d0", required_argument, NULL, O_D0},         {"exponent", required_argument, NULL, O_EXP},
+      {"tx-power", required_argument, NULL, O_TXP},
+      {"pl0", required_argument, NULL, O_PL0},
+      {"d0", required_argument, NULL, O_D0},
+      {"exponent", required_argument, NULL, O_EXP},
       {"shadowing", required_argument, NULL, O_SHADOW},
-      {"help", no_argument, NULL, 'h'},              {NULL, 0, NULL, 0},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0},
   };
-  struct { int opt; double *dst; double lo, hi; const char *name; } nums[] = {
+  struct {
+    int opt;
+    double *dst;
+    double lo, hi;
+    const char *name;
+  } nums[] = {
       {O_ALPHA, &a->alpha, 1e-6, 0.5, "--alpha"},
       {O_ALT, &a->opts.device_alt_m, -1000, 20000, "--alt"},
       {O_SIGMA, &a->opts.sigma_ns, 0.001, 1e7, "--sigma-ns"},
@@ -472,7 +516,9 @@ static int parse_args(int argc, char **argv, struct solve_args *a) {
     case 'i': a->input = optarg; break;
     case O_METHOD:
       if (lg_geo_method_parse(optarg, &a->opts.method))
-        return lg_cli_fail("solve", 2, "--method: expected auto, nls, lls, grid, rssi or hybrid, got '%s'", optarg);
+        return lg_cli_fail("solve", 2,
+                           "--method: expected auto, nls, lls, grid, rssi or hybrid, got '%s'",
+                           optarg);
       break;
     case O_PER_DEVICE: a->per_device = true; break;
     case O_TRACK: a->track = true; break;
@@ -481,7 +527,8 @@ static int parse_args(int argc, char **argv, struct solve_args *a) {
     case O_CAL: a->calibration = optarg; break;
     case O_MIN_GW:
       if (lg_cli_parse_long(optarg, 2, LG_GEO_MAX_RX, &v))
-        return lg_cli_fail("solve", 2, "--min-gateways: expected 2..%d, got '%s'", LG_GEO_MAX_RX, optarg);
+        return lg_cli_fail("solve", 2, "--min-gateways: expected 2..%d, got '%s'", LG_GEO_MAX_RX,
+                           optarg);
       a->opts.min_gateways = (int)v;
       break;
     case O_THREADS:
@@ -492,7 +539,8 @@ static int parse_args(int argc, char **argv, struct solve_args *a) {
     }
   }
   if (optind != argc) return lg_cli_fail("solve", 2, "unexpected argument '%s'", argv[optind]);
-  if (a->per_device && a->track) return lg_cli_fail("solve", 2, "--per-device and --track exclude each other");
+  if (a->per_device && a->track)
+    return lg_cli_fail("solve", 2, "--per-device and --track exclude each other");
   return 0;
 }
 

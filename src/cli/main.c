@@ -17,6 +17,9 @@ static const struct command commands[] = {
     {"decode", lg_cmd_decode, "decode a LoRaWAN PHYPayload (hex) to JSON, check MIC, decrypt"},
     {"airtime", lg_cmd_airtime, "time on air of a LoRa packet"},
     {"solve", lg_cmd_solve, "locate frames from gateway timestamps / RSSI (JSON lines)"},
+    {"calibrate", lg_cmd_calibrate,
+     "learn gateway timing offsets and path loss from known positions"},
+    {"plan", lg_cmd_plan, "frames and time a static device needs for a target accuracy"},
 };
 
 static void print_usage(FILE *out) {

@@ -9,7 +9,8 @@
 static int reserve(struct lg_outbuf *b, size_t more) {
   if (b->len + more + 1 <= b->cap) return 0;
   size_t cap = b->cap ? b->cap : 4096;
-  while (cap < b->len + more + 1) cap *= 2;
+  while (cap < b->len + more + 1)
+    cap *= 2;
   char *p = realloc(b->p, cap);
   if (p == NULL) {
     b->failed = 1;
@@ -40,16 +41,21 @@ void lg_out_json_string(struct lg_outbuf *b, const char *s) {
   lg_out_printf(b, "\"");
   for (; *s; s++) {
     unsigned char ch = (unsigned char)*s;
-    if (ch == '"' || ch == '\\') lg_out_printf(b, "\\%c", ch);
-    else if (ch < 0x20) lg_out_printf(b, "\\u%04x", ch);
-    else lg_out_printf(b, "%c", ch);
+    if (ch == '"' || ch == '\\')
+      lg_out_printf(b, "\\%c", ch);
+    else if (ch < 0x20)
+      lg_out_printf(b, "\\u%04x", ch);
+    else
+      lg_out_printf(b, "%c", ch);
   }
   lg_out_printf(b, "\"");
 }
 
 void lg_out_number(struct lg_outbuf *b, int decimals, double v) {
-  if (isfinite(v)) lg_out_printf(b, "%.*f", decimals, v);
-  else lg_out_printf(b, "null");
+  if (isfinite(v))
+    lg_out_printf(b, "%.*f", decimals, v);
+  else
+    lg_out_printf(b, "null");
 }
 
 void lg_out_free(struct lg_outbuf *b) {

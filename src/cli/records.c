@@ -33,7 +33,8 @@ struct cursor {
 /* Index of the token after the subtree rooted at i (tokens are in document order). */
 static int skip(const struct cursor *c, int i) {
   int end = c->t[i].end, j = i + 1;
-  while (j < c->n && c->t[j].start < end) j++;
+  while (j < c->n && c->t[j].start < end)
+    j++;
   return j;
 }
 
@@ -61,8 +62,8 @@ static int copy_name(const struct cursor *c, int i, char *out, const char *what,
                      size_t why_len) {
   const jsmntok_t *t = &c->t[i];
   size_t len = (size_t)(t->end - t->start);
-  bool number = t->type == JSMN_PRIMITIVE && (c->js[t->start] == '-' ||
-                                              (c->js[t->start] >= '0' && c->js[t->start] <= '9'));
+  bool number = t->type == JSMN_PRIMITIVE &&
+                (c->js[t->start] == '-' || (c->js[t->start] >= '0' && c->js[t->start] <= '9'));
   if (t->type != JSMN_STRING && !number) {
     snprintf(why, why_len, "%s must be a string", what);
     return -1;
@@ -83,8 +84,8 @@ static int number_at(const struct cursor *c, int i, double lo, double hi, double
   char buf[64];
   size_t len = (size_t)(t->end - t->start);
   char *end = NULL;
-  if (t->type != JSMN_PRIMITIVE || len >= sizeof(buf) || tok_null(c, i) ||
-      c->js[t->start] == 't' || c->js[t->start] == 'f')
+  if (t->type != JSMN_PRIMITIVE || len >= sizeof(buf) || tok_null(c, i) || c->js[t->start] == 't' ||
+      c->js[t->start] == 'f')
     goto bad;
   memcpy(buf, c->js + t->start, len);
   buf[len] = '\0';
@@ -151,14 +152,17 @@ static int parse_rx(const struct cursor *c, int obj, struct lg_record *r, size_t
     return -1;
   }
   int gw = field(c, obj, "gateway");
-  if (gw < 0) snprintf(r->gateway[i], LG_NAME_MAX, "#%zu", i);
-  else if (copy_name(c, gw, r->gateway[i], "gateway", why, why_len)) return -1;
+  if (gw < 0)
+    snprintf(r->gateway[i], LG_NAME_MAX, "#%zu", i);
+  else if (copy_name(c, gw, r->gateway[i], "gateway", why, why_len))
+    return -1;
   double snr;
   bool has_snr;
   if (get_number(c, obj, "lat", true, -90, 90, &x->lat_deg, NULL, where, why, why_len) ||
       get_number(c, obj, "lon", true, -180, 180, &x->lon_deg, NULL, where, why, why_len) ||
       get_number(c, obj, "alt", false, -1000, 20000, &x->alt_m, NULL, where, why, why_len) ||
-      get_number(c, obj, "rssi", false, -200, 50, &x->rssi_dbm, &x->has_rssi, where, why, why_len) ||
+      get_number(c, obj, "rssi", false, -200, 50, &x->rssi_dbm, &x->has_rssi, where, why,
+                 why_len) ||
       get_number(c, obj, "snr", false, -50, 50, &snr, &has_snr, where, why, why_len) ||
       get_number(c, obj, "sigma_ns", false, 0.001, 1e7, &x->sigma_ns, NULL, where, why, why_len) ||
       get_time(c, obj, x, where, why, why_len))
@@ -186,7 +190,8 @@ int lg_record_parse(const char *line, size_t len, struct lg_record *r, char *why
     return -1;
   }
   if (n < 1) {
-    snprintf(why, why_len, "not JSON (%s)", n == JSMN_ERROR_PART ? "truncated" : "invalid character");
+    snprintf(why, why_len, "not JSON (%s)",
+             n == JSMN_ERROR_PART ? "truncated" : "invalid character");
     return -1;
   }
   struct cursor c = {line, toks, n};
@@ -231,9 +236,12 @@ int lg_record_parse(const char *line, size_t len, struct lg_record *r, char *why
       snprintf(why, why_len, "\"truth\" must be an object");
       return -1;
     }
-    if (get_number(&c, truth, "lat", true, -90, 90, &r->truth.lat_deg, NULL, "truth", why, why_len) ||
-        get_number(&c, truth, "lon", true, -180, 180, &r->truth.lon_deg, NULL, "truth", why, why_len) ||
-        get_number(&c, truth, "alt", false, -1000, 20000, &r->truth.alt_m, NULL, "truth", why, why_len))
+    if (get_number(&c, truth, "lat", true, -90, 90, &r->truth.lat_deg, NULL, "truth", why,
+                   why_len) ||
+        get_number(&c, truth, "lon", true, -180, 180, &r->truth.lon_deg, NULL, "truth", why,
+                   why_len) ||
+        get_number(&c, truth, "alt", false, -1000, 20000, &r->truth.alt_m, NULL, "truth", why,
+                   why_len))
       return -1;
     r->has_truth = true;
   }

@@ -71,7 +71,8 @@ size_t lg_devices_count(const struct lg_devices *d) {
   return d->n_dev;
 }
 
-static struct gateway *gateway_for(struct lg_devices *d, const char *name, const struct lg_geo_rx *rx) {
+static struct gateway *gateway_for(struct lg_devices *d, const char *name,
+                                   const struct lg_geo_rx *rx) {
   struct gateway *g;
   HASH_FIND_STR(d->gw_by_name, name, g);
   if (g) return g;
@@ -125,8 +126,11 @@ int lg_devices_add(struct lg_devices *d, const struct lg_record *r, char *why, s
       v->obs = o;
       v->cap = cap;
     }
-    v->obs[v->n++] = (struct obs){.frame = v->frames, .gw = g->index, .has_time = r->rx[i].has_time,
-                                  .t_ns = r->rx[i].time_ns, .has_rssi = r->rx[i].has_rssi,
+    v->obs[v->n++] = (struct obs){.frame = v->frames,
+                                  .gw = g->index,
+                                  .has_time = r->rx[i].has_time,
+                                  .t_ns = r->rx[i].time_ns,
+                                  .has_rssi = r->rx[i].has_rssi,
                                   .rssi = (float)r->rx[i].rssi_dbm};
   }
   v->frames++;
@@ -213,7 +217,8 @@ static size_t aggregate(const struct lg_devices *d, const struct device *v, doub
     if (++out == LG_GEO_MAX_RX) break;
   }
 done:
-  for (size_t g = 0; s && g < ng; g++) free(s[g].tdoa_ns);
+  for (size_t g = 0; s && g < ng; g++)
+    free(s[g].tdoa_ns);
   free(s);
   free(heard);
   free(ref_t);
@@ -221,8 +226,9 @@ done:
   return out;
 }
 
-long lg_devices_solve(struct lg_devices *d, struct lg_geo_solver *solver, const struct lg_geo_opts *o,
-                      double alpha, struct lg_outbuf *out, struct lg_errors *errs) {
+long lg_devices_solve(struct lg_devices *d, struct lg_geo_solver *solver,
+                      const struct lg_geo_opts *o, double alpha, struct lg_outbuf *out,
+                      struct lg_errors *errs) {
   long fixes = 0;
   struct device *v, *tmp;
   HASH_ITER(hh, d->dev_by_name, v, tmp) {
@@ -244,7 +250,9 @@ long lg_devices_solve(struct lg_devices *d, struct lg_geo_solver *solver, const 
     if (v->has_truth) {
       double e = lg_geo_distance_m(fix.lat_deg, fix.lon_deg, v->truth.lat_deg, v->truth.lon_deg);
       lg_out_printf(out, ",\"error_m\":%.3f", e);
-      lg_errors_add(errs, e, lg_geo_haversine_m(fix.lat_deg, fix.lon_deg, v->truth.lat_deg, v->truth.lon_deg));
+      lg_errors_add(
+          errs, e,
+          lg_geo_haversine_m(fix.lat_deg, fix.lon_deg, v->truth.lat_deg, v->truth.lon_deg));
     }
     lg_out_printf(out, "}\n");
   }

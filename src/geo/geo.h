@@ -52,6 +52,8 @@ void lg_enu_to_geodetic(const struct lg_enu_frame *f, const double enu[3], struc
 
 /* Geodesic distance on the WGS-84 ellipsoid (Karney's algorithm, PROJ geodesic.h). */
 double lg_geo_distance_m(double lat1_deg, double lon1_deg, double lat2_deg, double lon2_deg);
+/* Geocentric radius of the WGS-84 ellipsoid at a latitude (thesis eq. 4.16). */
+double lg_geo_earth_radius_m(double lat_deg);
 /* The thesis' haversine (eq. 4.15-4.18) with the WGS-84 radius at the mean latitude
  * (eq. 4.16); kept for reproducing its `grid` algorithm and for comparison. */
 double lg_geo_haversine_m(double lat1_deg, double lon1_deg, double lat2_deg, double lon2_deg);

@@ -93,14 +93,16 @@ double lg_geo_distance_m(double lat1_deg, double lon1_deg, double lat2_deg, doub
   return s12;
 }
 
+double lg_geo_earth_radius_m(double lat_deg) {
+  double a = LG_WGS84_A, b = wgs84_b, phi = lat_deg * DEG;
+  double ca = a * cos(phi), sb = b * sin(phi);
+  return sqrt(((a * ca) * (a * ca) + (b * sb) * (b * sb)) / (ca * ca + sb * sb));
+}
+
 double lg_geo_haversine_m(double lat1_deg, double lon1_deg, double lat2_deg, double lon2_deg) {
   double p1 = lat1_deg * DEG, p2 = lat2_deg * DEG;
   double dphi = p2 - p1, dlam = (lon2_deg - lon1_deg) * DEG;
-  /* Thesis eq. 4.16: the ellipsoid's radius at the (mean) latitude. */
-  double pm = 0.5 * (p1 + p2);
-  double a = LG_WGS84_A, b = wgs84_b;
-  double ca = a * cos(pm), sb = b * sin(pm);
-  double r = sqrt(((a * ca) * (a * ca) + (b * sb) * (b * sb)) / (ca * ca + sb * sb));
+  double r = lg_geo_earth_radius_m(0.5 * (lat1_deg + lat2_deg)); /* thesis eq. 4.16 */
   double k = sin(dphi / 2) * sin(dphi / 2) + cos(p1) * cos(p2) * sin(dlam / 2) * sin(dlam / 2);
   return r * 2.0 * atan2(sqrt(k), sqrt(1.0 - k));
 }

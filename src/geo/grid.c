@@ -13,6 +13,7 @@
 #include "util/util.h"
 
 #define GRID_MAX_NODES 4000000 /* the step grows past this, bounding the work */
+#define GRID_MAX_SIDE  4096
 
 int geo_grid_search(const struct geo_problem *p, const struct lg_geo_rx *rx, double xy[2]) {
   size_t idx[LG_GEO_MAX_RX], nt = 0;
@@ -39,20 +40,41 @@ int geo_grid_search(const struct geo_problem *p, const struct lg_geo_rx *rx, dou
   double step_lat = step_m / 111320.0, step_lon = step_m / (111320.0 * coslat);
   double nlat = ceil((lat_hi - lat_lo) / step_lat) + 1,
          nlon = ceil((lon_hi - lon_lo) / step_lon) + 1;
-  while (nlat * nlon > GRID_MAX_NODES) {
+  while (nlat * nlon > GRID_MAX_NODES || nlat > GRID_MAX_SIDE || nlon > GRID_MAX_SIDE) {
     step_lat *= 1.5;
     step_lon *= 1.5;
     nlat = ceil((lat_hi - lat_lo) / step_lat) + 1;
     nlon = ceil((lon_hi - lon_lo) / step_lon) + 1;
   }
+  /* Haversine terms split by row and column so each node costs one asin per gateway:
+   * k = sin^2(dphi/2) + cos(phi) cos(phi_i) sin^2(dlambda/2), d = R 2 asin(sqrt(k)), the
+   * same value as eq. 4.17's 2 atan2(sqrt(k), sqrt(1 - k)). */
+  size_t ncol = (size_t)nlon;
+  double *col = malloc(ncol * nt * sizeof(double));
+  if (col == NULL) return LG_ENOMEM;
+  for (size_t b = 0; b < ncol; b++) {
+    double lon = p->frame.origin.lon_deg + lon_lo + step_lon * (double)b;
+    for (size_t k = 0; k < nt; k++) {
+      double s = sin((lon - rx[idx[k]].lon_deg) * LG_PI / 360.0);
+      col[b * nt + k] = s * s;
+    }
+  }
   double best_err = INFINITY, best_lat = 0, best_lon = 0;
-  double dist[LG_GEO_MAX_RX];
+  double dist[LG_GEO_MAX_RX], row_s[LG_GEO_MAX_RX], row_c[LG_GEO_MAX_RX], row_r[LG_GEO_MAX_RX];
   for (long a = 0; a < (long)nlat; a++) {
     double lat = lat_lo + step_lat * (double)a;
-    for (long b = 0; b < (long)nlon; b++) {
-      double lon = p->frame.origin.lon_deg + lon_lo + step_lon * (double)b;
-      for (size_t k = 0; k < nt; k++)
-        dist[k] = lg_geo_haversine_m(rx[idx[k]].lat_deg, rx[idx[k]].lon_deg, lat, lon);
+    for (size_t k = 0; k < nt; k++) {
+      double s = sin((lat - rx[idx[k]].lat_deg) * LG_PI / 360.0);
+      row_s[k] = s * s;
+      row_c[k] = cos(lat * LG_PI / 180) * cos(rx[idx[k]].lat_deg * LG_PI / 180);
+      row_r[k] = lg_geo_earth_radius_m(0.5 * (lat + rx[idx[k]].lat_deg));
+    }
+    for (size_t b = 0; b < ncol; b++) {
+      const double *cs = &col[b * nt];
+      for (size_t k = 0; k < nt; k++) {
+        double h = fmin(row_s[k] + row_c[k] * cs[k], 1.0);
+        dist[k] = row_r[k] * 2.0 * asin(sqrt(h));
+      }
       /* Every reference in turn; eq. 4.25 keeps the least error of all. */
       for (size_t r = 0; r < nt; r++) {
         double err = 0;
@@ -64,11 +86,12 @@ int geo_grid_search(const struct geo_problem *p, const struct lg_geo_rx *rx, dou
         if (err < best_err) {
           best_err = err;
           best_lat = lat;
-          best_lon = lon;
+          best_lon = p->frame.origin.lon_deg + lon_lo + step_lon * (double)b;
         }
       }
     }
   }
+  free(col);
   struct lg_geodetic g = {best_lat, best_lon, p->device_alt_m};
   double enu[3];
   lg_enu_from_geodetic(&p->frame, &g, enu);

@@ -42,7 +42,8 @@ struct lg_geo_solver *lg_geo_solver_new(void) {
     free(s);
     return NULL;
   }
-  for (int dof = 1; dof <= MAX_RESID; dof++) s->chi2_limit[dof] = gsl_cdf_chisq_Pinv(0.999, dof);
+  for (int dof = 1; dof <= MAX_RESID; dof++)
+    s->chi2_limit[dof] = gsl_cdf_chisq_Pinv(0.999, dof);
   return s;
 }
 

@@ -128,8 +128,27 @@ int lg_track_update(struct lg_track *t, int64_t t_ns, double e_m, double n_m,
   double y[2] = {e_m - x[0], n_m - x[1]};
   for (int i = 0; i < 4; i++)
     t->x[i] = x[i] + k[i][0] * y[0] + k[i][1] * y[1];
+  /* Joseph form, P = (I - K H) P (I - K H)^T + K R K^T: symmetric and positive definite
+   * by construction. The short form P - K H P lets rounding break the symmetry, and
+   * that error grows from update to update until the filter diverges. */
+  double a[4][4], ap[4][4] = {{0}};
   for (int i = 0; i < 4; i++)
     for (int j = 0; j < 4; j++)
-      t->p[i][j] = p[i][j] - (k[i][0] * p[0][j] + k[i][1] * p[1][j]);
+      a[i][j] = (i == j) - (j < 2 ? k[i][j] : 0.0);
+  for (int i = 0; i < 4; i++)
+    for (int j = 0; j < 4; j++)
+      for (int m = 0; m < 4; m++)
+        ap[i][j] += a[i][m] * p[m][j];
+  double r[2][2] = {{r00, r01}, {r01, r11}};
+  for (int i = 0; i < 4; i++)
+    for (int j = 0; j < 4; j++) {
+      double v = 0;
+      for (int m = 0; m < 4; m++)
+        v += ap[i][m] * a[j][m];
+      for (int u = 0; u < 2; u++)
+        for (int w = 0; w < 2; w++)
+          v += k[i][u] * r[u][w] * k[j][w];
+      t->p[i][j] = v;
+    }
   return 0;
 }

@@ -35,12 +35,12 @@ int main(int argc, char **argv) {
   int offsets = 0, no_time = 0;
   rng = 42;
   static const struct option opts[] = {
-      {"frames", required_argument, NULL, 'f'}, {"devices", required_argument, NULL, 'd'},
-      {"gateways", required_argument, NULL, 'g'}, {"sigma-ns", required_argument, NULL, 's'},
+      {"frames", required_argument, NULL, 'f'},    {"devices", required_argument, NULL, 'd'},
+      {"gateways", required_argument, NULL, 'g'},  {"sigma-ns", required_argument, NULL, 's'},
       {"nlos-rate", required_argument, NULL, 'r'}, {"nlos-ns", required_argument, NULL, 'n'},
-      {"offsets", no_argument, NULL, 'o'}, {"speed", required_argument, NULL, 'v'},
-      {"period-s", required_argument, NULL, 'p'}, {"seed", required_argument, NULL, 'x'},
-      {"no-time", no_argument, NULL, 't'}, {NULL, 0, NULL, 0}};
+      {"offsets", no_argument, NULL, 'o'},         {"speed", required_argument, NULL, 'v'},
+      {"period-s", required_argument, NULL, 'p'},  {"seed", required_argument, NULL, 'x'},
+      {"no-time", no_argument, NULL, 't'},         {NULL, 0, NULL, 0}};
   int c;
   while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
     switch (c) {
@@ -74,6 +74,15 @@ int main(int argc, char **argv) {
     lg_enu_to_geodetic(&f, enu, &gw[i]);
     lg_geo_to_ecef(&gw[i], gw_ecef[i]);
     offset_ns[i] = offsets ? 300.0 * (uniform() - 0.5) : 0.0; /* cable, LNA, GPS antenna delays */
+  }
+  if (offsets) { /* the truth `calibrate` should find, relative to the mean */
+    double mean = 0;
+    for (long i = 0; i < gateways; i++)
+      mean += offset_ns[i] / (double)gateways;
+    fprintf(stderr, "{\"gateway_offsets_ns\":{");
+    for (long i = 0; i < gateways; i++)
+      fprintf(stderr, "%s\"gw%ld\":%.3f", i ? "," : "", i, offset_ns[i] - mean);
+    fprintf(stderr, "}}\n");
   }
   double dev_start[64][2], dev_dir[64];
   if (devices > 64) devices = 64;

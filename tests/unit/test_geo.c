@@ -271,6 +271,20 @@ static void test_plan(void) {
   LG_NEAR(lg_plan_samples(1.0, 0.25, 0.95) / lg_plan_samples(1.0, 0.5, 0.95), 4.0, 1e-9);
 }
 
+/* A long run with a correlated measurement noise must stay stable (the short-form
+ * covariance update diverged here after ~45 updates). */
+static void test_track_stable(void) {
+  struct lg_track t;
+  lg_track_init(&t, 1.0);
+  double cov[3] = {88.4, -0.3, 67.3};
+  for (int k = 0; k < 2000; k++)
+    LG_EQ_INT(lg_track_update(&t, (int64_t)k * 5000000000LL, -5.0 * k, -1.0 * k, cov), 0);
+  LG_NEAR(t.x[2], -1.0, 1e-6);
+  LG_NEAR(t.x[3], -0.2, 1e-6);
+  LG_CHECK(t.p[0][0] > 0 && t.p[0][0] < 88.4 && t.p[1][1] > 0 && t.p[1][1] < 67.3);
+  LG_NEAR(t.p[0][1], t.p[1][0], 1e-9);
+}
+
 static void test_track(void) {
   /* A device driving east at 10 m/s, measured every 10 s with 30 m noise-free fixes:
    * the filter converges to the speed and the position. */
@@ -296,5 +310,6 @@ int main(void) {
   test_gesd();
   test_plan();
   test_track();
+  test_track_stable();
   return lg_test_report("test_geo");
 }
