@@ -48,14 +48,36 @@ static bool tok_null(const struct cursor *c, int i) {
   return c->t[i].type == JSMN_PRIMITIVE && c->js[c->t[i].start] == 'n';
 }
 
-/* Value token of `key` in the object at `obj`, or -1. */
+/* Value token of `key` in the object at `obj`, or -1 (structure checked beforehand by
+ * well_formed(), so every key has its value token). */
 static int field(const struct cursor *c, int obj, const char *key) {
   int i = obj + 1;
-  for (int k = 0; k < c->t[obj].size && i < c->n; k++) {
+  for (int k = 0; k < c->t[obj].size && i + 1 < c->n; k++) {
     if (tok_is(c, i, key)) return i + 1;
     i = skip(c, i + 1);
   }
   return -1;
+}
+
+/* jsmn accepts some malformed input (an object key without a value, `{"id"}`); every
+ * object must hold string keys, each followed by a value, and every container as many
+ * children as it claims, before any field is looked up. */
+static bool well_formed(const struct cursor *c) {
+  for (int i = 0; i < c->n; i++) {
+    const jsmntok_t *t = &c->t[i];
+    if (t->end < t->start) return false; /* never closed */
+    if (t->type != JSMN_OBJECT && t->type != JSMN_ARRAY) continue;
+    int j = i + 1;
+    for (int k = 0; k < t->size; k++) {
+      if (j >= c->n) return false;
+      if (t->type == JSMN_OBJECT) {
+        if (c->t[j].type != JSMN_STRING || c->t[j].size != 1 || j + 1 >= c->n) return false;
+        j++;
+      }
+      j = skip(c, j);
+    }
+  }
+  return true;
 }
 
 static int copy_name(const struct cursor *c, int i, char *out, const char *what, char *why,
@@ -195,6 +217,10 @@ int lg_record_parse(const char *line, size_t len, struct lg_record *r, char *why
     return -1;
   }
   struct cursor c = {line, toks, n};
+  if (!well_formed(&c)) {
+    snprintf(why, why_len, "not JSON (a key without a value, or an unclosed container)");
+    return -1;
+  }
   /* Only whitespace may follow the object. */
   for (size_t k = (size_t)toks[0].end; k < len; k++)
     if (!strchr(" \t\r\n", line[k])) {

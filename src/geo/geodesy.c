@@ -9,6 +9,7 @@
  */
 #include <geodesic.h>
 #include <math.h>
+#include <stdbool.h>
 
 #include "geo/geo.h"
 
@@ -38,7 +39,7 @@ void lg_geo_from_ecef(const double ecef[3], struct lg_geodetic *g) {
     double s = sin(phi);
     double nu = LG_WGS84_A / sqrt(1.0 - wgs84_e2 * s * s);
     double next = atan2(z + wgs84_e2 * nu * s, p);
-    double done = fabs(next - phi) < 1e-15;
+    bool done = fabs(next - phi) < 1e-15;
     phi = next;
     if (done) break;
   }
