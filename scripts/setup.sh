@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 packages=(
   build-essential cmake pkg-config
   libssl-dev libjansson-dev libgsl-dev libproj-dev libjsmn-dev uthash-dev
+  libsqlite3-dev libuv1-dev libmicrohttpd-dev libinih-dev
   clang libclang-rt-14-dev
   jq
 )

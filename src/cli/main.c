@@ -14,6 +14,9 @@ struct command {
 };
 
 static const struct command commands[] = {
+    {"serve", lg_cmd_serve, "run the network server (UDP gateways, HTTP API, SQLite)"},
+    {"device", lg_cmd_device, "device add: provision a device (OTAA or ABP)"},
+    {"gateway", lg_cmd_gateway, "gateway add: provision a gateway and its position"},
     {"decode", lg_cmd_decode, "decode a LoRaWAN PHYPayload (hex) to JSON, check MIC, decrypt"},
     {"airtime", lg_cmd_airtime, "time on air of a LoRa packet"},
     {"solve", lg_cmd_solve, "locate frames from gateway timestamps / RSSI (JSON lines)"},

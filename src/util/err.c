@@ -15,6 +15,9 @@ const char *lg_strerror(int err) {
   case LG_EUNKNOWN: return "unknown identifier";
   case LG_ENOSPC: return "output buffer too small";
   case LG_ENOTFOUND: return "not found";
+  case LG_EIO: return "storage or I/O failure";
+  case LG_EBUSY: return "changed concurrently";
+  case LG_EEXIST: return "already exists";
   default: return "unknown error";
   }
 }

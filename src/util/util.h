@@ -25,6 +25,9 @@ enum lg_err {
   LG_EUNKNOWN = -9,   /* unknown identifier (e.g. MAC command CID), not guessed */
   LG_ENOSPC = -10,    /* output buffer too small */
   LG_ENOTFOUND = -11, /* no such object */
+  LG_EIO = -12,       /* storage or network failure */
+  LG_EBUSY = -13,     /* lost a compare-and-set to another writer */
+  LG_EEXIST = -14,    /* already exists / already used */
 };
 
 /* Name of an LG_E* code; never NULL (unknown codes give "unknown error"). */

@@ -1,0 +1,463 @@
+/*
+ * HTTP API over libmicrohttpd. Request bodies are bounded (64 KiB), parsed with
+ * jansson and validated field by field; a bad body gets 400 with the field named. The
+ * bearer token, when configured, guards /api (health and metrics stay open for probes).
+ * Device keys are accepted but never returned.
+ */
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <math.h>
+#include <microhttpd.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "store/store.h"
+#include "util/util.h"
+
+#define MAX_BODY 65536
+
+struct lg_api {
+  struct lg_config cfg;
+  const struct lg_ns_metrics *m;
+  struct lg_store *store;
+  pthread_mutex_t mu; /* one connection: one request at a time on it */
+  struct MHD_Daemon *daemon;
+};
+
+struct body {
+  char *p;
+  size_t len;
+  bool too_big;
+};
+
+int lg_parse_bind(const char *s, struct sockaddr_storage *out, socklen_t *len) {
+  char host[64];
+  const char *colon = strrchr(s, ':');
+  if (colon == NULL || colon == s) return -1;
+  size_t hl = (size_t)(colon - s);
+  if (s[0] == '[') {
+    if (hl < 2 || s[hl - 1] != ']') return -1;
+    s++;
+    hl -= 2;
+  }
+  if (hl >= sizeof(host)) return -1;
+  memcpy(host, s, hl);
+  host[hl] = '\0';
+  char *end = NULL;
+  long port = strtol(colon + 1, &end, 10);
+  if (*end || port < 0 || port > 65535) return -1;
+  memset(out, 0, sizeof(*out));
+  struct sockaddr_in *v4 = (struct sockaddr_in *)out;
+  struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)out;
+  if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons((uint16_t)port);
+    *len = sizeof(*v4);
+    return 0;
+  }
+  if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons((uint16_t)port);
+    *len = sizeof(*v6);
+    return 0;
+  }
+  return -1;
+}
+
+static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, const char *type,
+                                 char *text) {
+  struct MHD_Response *r =
+      MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+  MHD_add_response_header(r, "Content-Type", type);
+  enum MHD_Result ret = MHD_queue_response(c, status, r);
+  MHD_destroy_response(r);
+  return ret;
+}
+
+static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, json_t *o) {
+  char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
+  json_decref(o);
+  if (text == NULL) return MHD_NO;
+  return send_text(c, status, "application/json", text);
+}
+
+static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, const char *fmt, ...) {
+  char msg[256];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  json_t *o = json_object();
+  json_object_set_new(o, "error", json_string(msg));
+  return send_json(c, status, o);
+}
+
+static int parse_eui(const char *s, uint64_t *eui) {
+  uint8_t b[8];
+  size_t n = 0;
+  if (s == NULL || strlen(s) != 16 || lg_hex_decode(s, 16, b, 8, &n)) return -1;
+  *eui = 0;
+  for (int i = 0; i < 8; i++)
+    *eui = (*eui << 8) | b[i];
+  return 0;
+}
+
+static int hex_field(json_t *o, const char *key, uint8_t *out, size_t bytes) {
+  json_t *v = json_object_get(o, key);
+  size_t n = 0;
+  if (!json_is_string(v) || json_string_length(v) != 2 * bytes) return -1;
+  return lg_hex_decode(json_string_value(v), 2 * bytes, out, bytes, &n);
+}
+
+/* ---- /metrics --------------------------------------------------------------------- */
+
+static enum MHD_Result metrics(struct lg_api *api, struct MHD_Connection *c) {
+  const struct lg_ns_metrics *m = api->m;
+  size_t cap = 8192, len = 0;
+  char *t = malloc(cap);
+  if (t == NULL) return MHD_NO;
+#define OUT(...) len += (size_t)snprintf(t + len, cap - len, __VA_ARGS__)
+#define COUNTER(name, help, v)                                                                     \
+  OUT("# HELP " name " " help "\n# TYPE " name " counter\n" name " %llu\n", (unsigned long long)(v))
+  COUNTER("lorageo_gateway_datagrams_total", "UDP datagrams received from gateways.",
+          atomic_load(&m->datagrams));
+  OUT("# HELP lorageo_rx_dropped_total Datagrams or receptions not used, by reason.\n"
+      "# TYPE lorageo_rx_dropped_total counter\n");
+  for (int i = 0; i < LG_DROP_COUNT; i++)
+    OUT("lorageo_rx_dropped_total{reason=\"%s\"} %llu\n", lg_drop_name((enum lg_drop)i),
+        (unsigned long long)atomic_load(&m->dropped[i]));
+  COUNTER("lorageo_receptions_total", "Gateway receptions of LoRa frames.",
+          atomic_load(&m->receptions));
+  COUNTER("lorageo_uplinks_total", "De-duplicated device uplinks accepted.",
+          atomic_load(&m->uplinks));
+  COUNTER("lorageo_duplicates_total", "Copies folded into an open de-duplication window.",
+          atomic_load(&m->duplicates));
+  COUNTER("lorageo_late_copies_total", "Copies attached after the window.",
+          atomic_load(&m->late_copies));
+  COUNTER("lorageo_retransmissions_total", "Uplinks repeating the last frame counter.",
+          atomic_load(&m->retransmissions));
+  COUNTER("lorageo_joins_total", "Join-accepts sent.", atomic_load(&m->joins));
+  OUT("# HELP lorageo_downlinks_total Downlinks by result.\n# TYPE lorageo_downlinks_total "
+      "counter\n");
+  for (int i = 0; i < LG_DL_COUNT; i++)
+    OUT("lorageo_downlinks_total{result=\"%s\"} %llu\n", lg_dl_result_name((enum lg_dl_result)i),
+        (unsigned long long)atomic_load(&m->downlinks[i]));
+  OUT("# HELP lorageo_locations_total Positions computed, by method.\n# TYPE "
+      "lorageo_locations_total counter\n");
+  for (int i = 1; i <= LG_GEO_HYBRID; i++)
+    OUT("lorageo_locations_total{method=\"%s\"} %llu\n", lg_geo_method_name((enum lg_geo_method)i),
+        (unsigned long long)atomic_load(&m->locations[i]));
+  OUT("# HELP lorageo_dedup_open_windows Frames whose de-duplication window is open.\n"
+      "# TYPE lorageo_dedup_open_windows gauge\nlorageo_dedup_open_windows %llu\n",
+      (unsigned long long)atomic_load(&m->open_windows));
+#undef COUNTER
+#undef OUT
+  return send_text(c, MHD_HTTP_OK, "text/plain; version=0.0.4", t);
+}
+
+/* ---- gateways and devices ------------------------------------------------------- */
+
+int lg_api_parse_gateway(json_t *b, struct lg_gateway_rec *g, char *why, size_t why_len) {
+  memset(g, 0, sizeof(*g));
+  json_t *eui = json_object_get(b, "gateway_eui");
+  if (!json_is_string(eui) || parse_eui(json_string_value(eui), &g->eui) || g->eui == 0)
+    return snprintf(why, why_len, "gateway_eui: expected 16 hex digits, not all zero"), -1;
+  json_t *name = json_object_get(b, "name");
+  if (name && (!json_is_string(name) || json_string_length(name) >= sizeof(g->name)))
+    return snprintf(why, why_len, "name: expected a string of at most %zu characters",
+                    sizeof(g->name) - 1),
+           -1;
+  if (name) snprintf(g->name, sizeof(g->name), "%s", json_string_value(name));
+  json_t *lat = json_object_get(b, "latitude"), *lon = json_object_get(b, "longitude"),
+         *alt = json_object_get(b, "altitude");
+  if (lat || lon) {
+    if (!json_is_number(lat) || !json_is_number(lon) || fabs(json_number_value(lat)) > 90 ||
+        fabs(json_number_value(lon)) > 180)
+      return snprintf(why, why_len,
+                      "latitude and longitude: expected numbers in [-90, 90] and [-180, 180]"),
+             -1;
+    if (alt && (!json_is_number(alt) || fabs(json_number_value(alt)) > 20000))
+      return snprintf(why, why_len, "altitude: expected metres in [-20000, 20000]"), -1;
+    g->has_position = true;
+    g->lat_deg = json_number_value(lat);
+    g->lon_deg = json_number_value(lon);
+    g->alt_m = alt ? json_number_value(alt) : 0;
+  }
+  return 0;
+}
+
+static enum MHD_Result post_gateway(struct lg_api *api, struct MHD_Connection *c, json_t *b) {
+  struct lg_gateway_rec g;
+  char why[160];
+  if (lg_api_parse_gateway(b, &g, why, sizeof(why))) return send_error(c, 400, "%s", why);
+  if (lg_store_gateway_put(api->store, &g)) return send_error(c, 500, "storage failed");
+  json_t *o = lg_store_gateway_json(api->store, g.eui);
+  return o ? send_json(c, 201, o) : send_error(c, 500, "storage failed");
+}
+
+int lg_api_parse_device(json_t *b, struct lg_device_rec *d, char *why, size_t why_len) {
+  memset(d, 0, sizeof(*d));
+  json_t *v = json_object_get(b, "dev_eui");
+  if (!json_is_string(v) || parse_eui(json_string_value(v), &d->dev_eui))
+    return snprintf(why, why_len, "dev_eui: expected 16 hex digits"), -1;
+  v = json_object_get(b, "name");
+  if (v && (!json_is_string(v) || json_string_length(v) >= sizeof(d->name)))
+    return snprintf(why, why_len, "name: expected a string of at most %zu characters",
+                    sizeof(d->name) - 1),
+           -1;
+  if (v) snprintf(d->name, sizeof(d->name), "%s", json_string_value(v));
+  v = json_object_get(b, "adr");
+  const char *adr = v ? json_string_value(v) : "off";
+  if (adr == NULL || (strcmp(adr, "off") && strcmp(adr, "standard") && strcmp(adr, "eadr") &&
+                      strcmp(adr, "predictive")))
+    return snprintf(why, why_len, "adr: expected off, standard, eadr or predictive"), -1;
+  snprintf(d->adr, sizeof(d->adr), "%s", adr);
+  bool otaa = json_object_get(b, "app_key") != NULL, abp = json_object_get(b, "dev_addr") != NULL;
+  if (otaa == abp)
+    return snprintf(why, why_len,
+                    "give either app_key and join_eui (OTAA) or dev_addr, nwk_s_key and app_s_key "
+                    "(ABP)"),
+           -1;
+  if (otaa) {
+    d->otaa = true;
+    v = json_object_get(b, "join_eui");
+    if (!json_is_string(v) || parse_eui(json_string_value(v), &d->join_eui))
+      return snprintf(why, why_len, "join_eui: expected 16 hex digits"), -1;
+    if (hex_field(b, "app_key", d->app_key, 16))
+      return snprintf(why, why_len, "app_key: expected 32 hex digits"), -1;
+    return 0;
+  }
+  uint8_t a[4];
+  if (hex_field(b, "dev_addr", a, 4))
+    return snprintf(why, why_len, "dev_addr: expected 8 hex digits"), -1;
+  d->dev_addr = (uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 | (uint32_t)a[2] << 8 | a[3];
+  if (hex_field(b, "nwk_s_key", d->nwk_s_key, 16))
+    return snprintf(why, why_len, "nwk_s_key: expected 32 hex digits"), -1;
+  if (hex_field(b, "app_s_key", d->app_s_key, 16))
+    return snprintf(why, why_len, "app_s_key: expected 32 hex digits"), -1;
+  d->has_session = true;
+  v = json_object_get(b, "fcnt_resets_allowed");
+  if (v && !json_is_boolean(v))
+    return snprintf(why, why_len, "fcnt_resets_allowed: expected true or false"), -1;
+  d->fcnt_resets_allowed = v && json_is_true(v);
+  return 0;
+}
+
+static enum MHD_Result post_device(struct lg_api *api, struct MHD_Connection *c, json_t *b) {
+  struct lg_device_rec d, old;
+  char why[160];
+  if (lg_api_parse_device(b, &d, why, sizeof(why))) return send_error(c, 400, "%s", why);
+  if (lg_store_device_get(api->store, d.dev_eui, &old) == 0)
+    return send_error(
+        c, 409, "device %016llx exists (DELETE it first: its counters and nonces would be lost)",
+        (unsigned long long)d.dev_eui);
+  if (lg_store_device_put(api->store, &d)) return send_error(c, 500, "storage failed");
+  json_t *o = lg_store_device_json(api->store, d.dev_eui);
+  return o ? send_json(c, 201, o) : send_error(c, 500, "storage failed");
+}
+
+static enum MHD_Result post_queue(struct lg_api *api, struct MHD_Connection *c, uint64_t dev_eui,
+                                  json_t *b) {
+  json_t *port = json_object_get(b, "f_port"), *data = json_object_get(b, "data"),
+         *conf = json_object_get(b, "confirmed");
+  if (!json_is_integer(port) || json_integer_value(port) < 1 || json_integer_value(port) > 223)
+    return send_error(c, 400, "f_port: expected 1..223");
+  if (conf && !json_is_boolean(conf))
+    return send_error(c, 400, "confirmed: expected true or false");
+  uint8_t bytes[256];
+  size_t len = json_is_string(data) ? json_string_length(data) : 1;
+  if (!json_is_string(data) || len % 4 || len / 4 * 3 > 242 + 2)
+    return send_error(c, 400, "data: expected base64 of at most 242 bytes");
+  int n = EVP_DecodeBlock(bytes, (const unsigned char *)json_string_value(data), (int)len);
+  if (n < 0) return send_error(c, 400, "data: not base64");
+  const char *s = json_string_value(data);
+  n -= (len && s[len - 1] == '=') + (len > 1 && s[len - 2] == '=');
+  struct lg_device_rec d;
+  if (lg_store_device_get(api->store, dev_eui, &d))
+    return send_error(c, 404, "no device %016llx", (unsigned long long)dev_eui);
+  if (lg_store_queue_push(api->store, dev_eui, (int)json_integer_value(port), bytes, (size_t)n,
+                          conf && json_is_true(conf)))
+    return send_error(c, 500, "storage failed");
+  json_t *o = json_object();
+  json_object_set_new(o, "queued", json_true());
+  json_object_set_new(o, "bytes", json_integer(n));
+  return send_json(c, 202, o);
+}
+
+static int query_limit(struct MHD_Connection *c) {
+  const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
+  long n = v ? strtol(v, NULL, 10) : 100;
+  return n < 1 ? 1 : n > 10000 ? 10000 : (int)n;
+}
+
+/* Routes one request (the store lock held). */
+static enum MHD_Result route(struct lg_api *api, struct MHD_Connection *c, const char *url,
+                             const char *method, struct body *body) {
+  bool get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0,
+       del = strcmp(method, "DELETE") == 0;
+  if (strcmp(url, "/metrics") == 0 && get) return metrics(api, c);
+  if (strncmp(url, "/api/", 5) != 0) return send_error(c, 404, "no such resource: %s", url);
+  if (strcmp(url, "/api/health") == 0) {
+    json_t *o = json_object();
+    json_object_set_new(o, "status", json_string("ok"));
+    return send_json(c, 200, o);
+  }
+  if (api->cfg.api_token[0]) {
+    const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    if (auth == NULL || strncmp(auth, "Bearer ", 7) != 0 ||
+        strcmp(auth + 7, api->cfg.api_token) != 0)
+      return send_error(c, 401, "missing or wrong bearer token");
+  }
+  json_t *b = NULL;
+  if (post) {
+    if (body->too_big) return send_error(c, 413, "body larger than %d bytes", MAX_BODY);
+    json_error_t e;
+    b = json_loadb(body->p ? body->p : "", body->len, 0, &e);
+    if (!json_is_object(b)) {
+      json_decref(b);
+      return send_error(c, 400, "body: expected a JSON object (%s)", e.text);
+    }
+  }
+  enum MHD_Result r;
+  uint64_t eui = 0;
+  char rest[64] = "";
+  if (strcmp(url, "/api/gateways") == 0) {
+    r = get    ? send_json(c, 200, lg_store_gateways_json(api->store))
+        : post ? post_gateway(api, c, b)
+               : send_error(c, 405, "use GET or POST");
+  } else if (strcmp(url, "/api/devices") == 0) {
+    r = get    ? send_json(c, 200, lg_store_devices_json(api->store))
+        : post ? post_device(api, c, b)
+               : send_error(c, 405, "use GET or POST");
+  } else if (sscanf(url, "/api/gateways/%63s", rest) == 1) {
+    if (parse_eui(rest, &eui))
+      r = send_error(c, 400, "gateway EUI: expected 16 hex digits");
+    else if (get) {
+      json_t *o = lg_store_gateway_json(api->store, eui);
+      r = o ? send_json(c, 200, o) : send_error(c, 404, "no gateway %s", rest);
+    } else if (del) {
+      int rc = lg_store_gateway_delete(api->store, eui);
+      r = rc == 0 ? send_json(c, 200, json_object())
+                  : send_error(c, rc == LG_ENOTFOUND ? 404 : 500, "no gateway %s", rest);
+    } else
+      r = send_error(c, 405, "use GET or DELETE");
+  } else if (strncmp(url, "/api/devices/", 13) == 0) {
+    const char *p = url + 13, *slash = strchr(p, '/');
+    char id[24];
+    size_t n = slash ? (size_t)(slash - p) : strlen(p);
+    snprintf(id, sizeof(id), "%.*s", (int)(n < 23 ? n : 23), p);
+    const char *sub = slash ? slash + 1 : "";
+    if (n != 16 || parse_eui(id, &eui))
+      r = send_error(c, 400, "DevEUI: expected 16 hex digits");
+    else if (!*sub && get) {
+      json_t *o = lg_store_device_json(api->store, eui);
+      r = o ? send_json(c, 200, o) : send_error(c, 404, "no device %s", id);
+    } else if (!*sub && del) {
+      int rc = lg_store_device_delete(api->store, eui);
+      r = rc == 0 ? send_json(c, 200, json_object())
+                  : send_error(c, rc == LG_ENOTFOUND ? 404 : 500, "no device %s", id);
+    } else if (strcmp(sub, "uplinks") == 0 && get) {
+      r = send_json(c, 200, lg_store_uplinks_json(api->store, eui, query_limit(c)));
+    } else if (strcmp(sub, "locations") == 0 && get) {
+      r = send_json(c, 200, lg_store_locations_json(api->store, eui, query_limit(c)));
+    } else if (strcmp(sub, "queue") == 0 && post) {
+      r = post_queue(api, c, eui, b);
+    } else
+      r = send_error(c, 404, "no such resource: %s %s", method, url);
+  } else {
+    r = send_error(c, 404, "no such resource: %s", url);
+  }
+  json_decref(b);
+  return r;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **con_cls) {
+  (void)version;
+  struct lg_api *api = cls;
+  struct body *body = *con_cls;
+  if (body == NULL) {
+    if ((body = calloc(1, sizeof(*body))) == NULL) return MHD_NO;
+    *con_cls = body;
+    return MHD_YES;
+  }
+  if (*upload_size) {
+    if (body->len + *upload_size > MAX_BODY) {
+      body->too_big = true;
+    } else {
+      char *p = realloc(body->p, body->len + *upload_size + 1);
+      if (p == NULL) return MHD_NO;
+      memcpy(p + body->len, upload, *upload_size);
+      body->p = p;
+      body->len += *upload_size;
+      p[body->len] = '\0';
+    }
+    *upload_size = 0;
+    return MHD_YES;
+  }
+  pthread_mutex_lock(&api->mu);
+  enum MHD_Result r = route(api, c, url, method, body);
+  pthread_mutex_unlock(&api->mu);
+  return r;
+}
+
+static void on_done(void *cls, struct MHD_Connection *c, void **con_cls,
+                    enum MHD_RequestTerminationCode t) {
+  (void)cls;
+  (void)c;
+  (void)t;
+  struct body *b = *con_cls;
+  if (b) {
+    free(b->p);
+    free(b);
+  }
+  *con_cls = NULL;
+}
+
+struct lg_api *lg_api_start(const struct lg_config *cfg, const struct lg_ns_metrics *metrics,
+                            char *why, size_t why_len) {
+  struct sockaddr_storage addr;
+  socklen_t len;
+  if (lg_parse_bind(cfg->http_bind, &addr, &len)) {
+    snprintf(why, why_len, "http_bind '%s': expected HOST:PORT", cfg->http_bind);
+    return NULL;
+  }
+  struct lg_api *api = calloc(1, sizeof(*api));
+  if (api == NULL) return NULL;
+  api->cfg = *cfg;
+  api->m = metrics;
+  pthread_mutex_init(&api->mu, NULL);
+  if (lg_store_open(&api->store, cfg->database, why, why_len)) {
+    free(api);
+    return NULL;
+  }
+  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+  if (addr.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
+  api->daemon =
+      MHD_start_daemon(flags, 0, NULL, NULL, on_request, api, MHD_OPTION_SOCK_ADDR, &addr,
+                       MHD_OPTION_NOTIFY_COMPLETED, on_done, api, MHD_OPTION_CONNECTION_LIMIT, 256u,
+                       MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
+  if (api->daemon == NULL) {
+    snprintf(why, why_len, "cannot listen for HTTP on %s", cfg->http_bind);
+    lg_store_close(api->store);
+    free(api);
+    return NULL;
+  }
+  return api;
+}
+
+void lg_api_stop(struct lg_api *api) {
+  if (api == NULL) return;
+  MHD_stop_daemon(api->daemon);
+  lg_store_close(api->store);
+  pthread_mutex_destroy(&api->mu);
+  free(api);
+}

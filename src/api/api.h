@@ -1,0 +1,34 @@
+/*
+ * api — the HTTP API (design.md "HTTP API") and /metrics, served by libmicrohttpd from
+ * its own thread with its own database connection. Collections answer {"items": [...]};
+ * every error a 4xx/5xx status with {"error": "what is wrong"}.
+ */
+#ifndef LG_API_H
+#define LG_API_H
+
+#include <stddef.h>
+
+#include "ns/config.h"
+#include "ns/ns.h"
+
+struct lg_api;
+
+/* Starts serving on cfg->http_bind. `metrics` is read (atomics) from the HTTP thread and
+ * must outlive the API. NULL with a reason on error. */
+struct lg_api *lg_api_start(const struct lg_config *cfg, const struct lg_ns_metrics *metrics,
+                            char *why, size_t why_len);
+void lg_api_stop(struct lg_api *api);
+
+struct json_t;
+struct lg_device_rec;
+struct lg_gateway_rec;
+
+/* Validates a device / gateway body (the POST /api/devices and /api/gateways rules,
+ * also used by `lorageo device add` and `gateway add`); -1 with the field named in why. */
+int lg_api_parse_device(struct json_t *b, struct lg_device_rec *d, char *why, size_t why_len);
+int lg_api_parse_gateway(struct json_t *b, struct lg_gateway_rec *g, char *why, size_t why_len);
+
+/* Parses "HOST:PORT" (IPv4 or [IPv6]) into a socket address; -1 when malformed. */
+int lg_parse_bind(const char *s, struct sockaddr_storage *out, socklen_t *len);
+
+#endif

@@ -1,0 +1,158 @@
+/*
+ * `lorageo serve [-c FILE]`: the network server. One libuv loop owns the UDP socket of
+ * the Semtech protocol and a 10 ms timer that closes de-duplication windows; the HTTP
+ * API runs in libmicrohttpd's thread. SIGINT/SIGTERM stop it cleanly; every accepted
+ * counter and nonce is already in the database, so a restart reopens no replay window.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <uv.h>
+
+#include "api/api.h"
+#include "cli/cli.h"
+#include "ns/config.h"
+#include "ns/ns.h"
+#include "store/store.h"
+
+static const char usage[] =
+    "usage: lorageo serve [-c FILE]\n"
+    "\n"
+    "Runs the network server: Semtech UDP packet-forwarder protocol on [server] udp_bind,\n"
+    "HTTP API, /metrics on [server] http_bind, storage in [server] database (SQLite).\n"
+    "Without -c the defaults serve (udp 0.0.0.0:1700, http 127.0.0.1:8080, ./lorageo.db);\n"
+    "every key can be set from the environment as LORAGEO_<SECTION>_<KEY>.\n";
+
+struct server {
+  uv_loop_t *loop;
+  uv_udp_t udp;
+  uv_timer_t tick;
+  uv_signal_t sigint, sigterm;
+  struct lg_ns *ns;
+  char buf[65536];
+};
+
+static int64_t wall_ns(void *ctx) {
+  (void)ctx;
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void udp_send(void *ctx, const struct sockaddr *to, socklen_t len, const uint8_t *buf,
+                     size_t n) {
+  (void)len;
+  struct server *s = ctx;
+  uv_buf_t b = uv_buf_init((char *)buf, (unsigned)n);
+  int rc = uv_udp_try_send(&s->udp, &b, 1, to);
+  if (rc < 0) fprintf(stderr, "lorageo: UDP send failed: %s\n", uv_strerror(rc));
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  (void)suggested;
+  struct server *s = h->data;
+  *buf = uv_buf_init(s->buf, sizeof(s->buf));
+}
+
+static void on_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf, const struct sockaddr *from,
+                    unsigned flags) {
+  struct server *s = h->data;
+  if (n <= 0 || from == NULL || (flags & UV_UDP_PARTIAL)) return;
+  socklen_t len =
+      from->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+  lg_ns_datagram(s->ns, from, len, (const uint8_t *)buf->base, (size_t)n);
+}
+
+static void on_tick(uv_timer_t *t) {
+  struct server *s = t->data;
+  lg_ns_tick(s->ns);
+}
+
+static void on_signal(uv_signal_t *sig, int signum) {
+  (void)signum;
+  uv_stop(sig->loop);
+}
+
+int lg_cmd_serve(int argc, char **argv) {
+  static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
+  const char *path = NULL;
+  int c;
+  optind = 1;
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, ":hc:", opts, NULL)) != -1) {
+    switch (c) {
+    case 'h': fputs(usage, stdout); return 0;
+    case 'c': path = optarg; break;
+    default: return lg_cli_bad_option("serve", c, argv);
+    }
+  }
+  if (optind != argc) return lg_cli_fail("serve", 2, "unexpected argument '%s'", argv[optind]);
+  struct lg_config cfg;
+  char why[512];
+  if (lg_config_load(&cfg, path, why, sizeof(why))) return lg_cli_fail("serve", 2, "%s", why);
+  if (strncmp(cfg.database, "postgresql://", 13) == 0)
+    return lg_cli_fail("serve", 2, "database: PostgreSQL is not supported yet; use a SQLite path");
+  if (cfg.mqtt_url[0])
+    fprintf(stderr, "lorageo: [mqtt] url is set but the MQTT integration is not built yet; "
+                    "events are stored and served by the HTTP API\n");
+
+  static struct server s;
+  struct lg_store *store = NULL;
+  struct lg_api *api = NULL;
+  struct sockaddr_storage addr;
+  socklen_t addr_len;
+  int rc = 1;
+  if (lg_parse_bind(cfg.udp_bind, &addr, &addr_len))
+    return lg_cli_fail("serve", 2, "udp_bind '%s': expected HOST:PORT", cfg.udp_bind);
+  if (lg_store_open(&store, cfg.database, why, sizeof(why)))
+    return lg_cli_fail("serve", 1, "%s", why);
+  s.loop = uv_default_loop();
+  struct lg_ns_io io = {.ctx = &s, .now_ns = wall_ns, .send = udp_send};
+  s.ns = lg_ns_new(&cfg, store, &io, why, sizeof(why));
+  if (s.ns == NULL) {
+    lg_cli_fail("serve", 1, "%s", why);
+    goto out;
+  }
+  uv_udp_init(s.loop, &s.udp);
+  s.udp.data = &s;
+  int err = uv_udp_bind(&s.udp, (const struct sockaddr *)&addr, UV_UDP_REUSEADDR);
+  if (err == 0) err = uv_udp_recv_start(&s.udp, on_alloc, on_recv);
+  if (err) {
+    lg_cli_fail("serve", 1, "cannot listen for UDP on %s: %s", cfg.udp_bind, uv_strerror(err));
+    goto out;
+  }
+  api = lg_api_start(&cfg, lg_ns_metrics(s.ns), why, sizeof(why));
+  if (api == NULL) {
+    lg_cli_fail("serve", 1, "%s", why);
+    goto out;
+  }
+  uv_timer_init(s.loop, &s.tick);
+  s.tick.data = &s;
+  uv_timer_start(&s.tick, on_tick, 10, 10);
+  uv_signal_init(s.loop, &s.sigint);
+  uv_signal_init(s.loop, &s.sigterm);
+  uv_signal_start(&s.sigint, on_signal, SIGINT);
+  uv_signal_start(&s.sigterm, on_signal, SIGTERM);
+  fprintf(stderr, "lorageo: serving %s: UDP %s, HTTP http://%s, database %s\n", cfg.region,
+          cfg.udp_bind, cfg.http_bind, cfg.database);
+  uv_run(s.loop, UV_RUN_DEFAULT);
+  fprintf(stderr, "lorageo: stopping\n");
+  rc = 0;
+out:
+  lg_api_stop(api);
+  if (s.ns) {
+    uv_close((uv_handle_t *)&s.udp, NULL);
+    uv_close((uv_handle_t *)&s.tick, NULL);
+    uv_close((uv_handle_t *)&s.sigint, NULL);
+    uv_close((uv_handle_t *)&s.sigterm, NULL);
+    uv_run(s.loop, UV_RUN_NOWAIT);
+  }
+  lg_ns_free(s.ns);
+  lg_store_close(store);
+  return rc;
+}

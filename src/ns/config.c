@@ -1,0 +1,176 @@
+/*
+ * Configuration loading: inih reads the file, a table of known keys validates and
+ * stores each value, the environment overrides last. An unknown section or key is an
+ * error, not silently ignored: a typo in a config file should not go unnoticed.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "lora/lora.h"
+#include "ns/config.h"
+#include "util/util.h"
+
+typedef int (*setter)(struct lg_config *c, const char *v);
+
+static int set_str(char *dst, size_t cap, const char *v) {
+  if (strlen(v) >= cap) return -1;
+  snprintf(dst, cap, "%s", v);
+  return 0;
+}
+
+static int set_int(int *dst, const char *v, long lo, long hi) {
+  char *end = NULL;
+  errno = 0;
+  long x = strtol(v, &end, 10);
+  if (errno || end == v || *end || x < lo || x > hi) return -1;
+  *dst = (int)x;
+  return 0;
+}
+
+static int set_double(double *dst, const char *v, double lo, double hi) {
+  char *end = NULL;
+  double x = strtod(v, &end);
+  if (end == v || *end || !(x >= lo && x <= hi)) return -1;
+  *dst = x;
+  return 0;
+}
+
+static int s_udp(struct lg_config *c, const char *v) {
+  return set_str(c->udp_bind, sizeof(c->udp_bind), v);
+}
+static int s_http(struct lg_config *c, const char *v) {
+  return set_str(c->http_bind, sizeof(c->http_bind), v);
+}
+static int s_db(struct lg_config *c, const char *v) {
+  return *v ? set_str(c->database, sizeof(c->database), v) : -1;
+}
+static int s_region(struct lg_config *c, const char *v) {
+  return lg_region_find(v) ? set_str(c->region, sizeof(c->region), v) : -1;
+}
+static int s_netid(struct lg_config *c, const char *v) {
+  size_t n = 0;
+  uint8_t b[3];
+  if (strlen(v) != 6 || lg_hex_decode(v, 6, b, 3, &n)) return -1;
+  c->net_id = (uint32_t)(b[0] << 16 | b[1] << 8 | b[2]);
+  return 0;
+}
+static int s_dedup(struct lg_config *c, const char *v) {
+  return set_int(&c->dedup_window_ms, v, 10, 5000);
+}
+static int s_late(struct lg_config *c, const char *v) {
+  return set_int(&c->late_horizon_ms, v, 0, 60000);
+}
+static int s_token(struct lg_config *c, const char *v) {
+  return set_str(c->api_token, sizeof(c->api_token), v);
+}
+static int s_mqtt(struct lg_config *c, const char *v) {
+  return set_str(c->mqtt_url, sizeof(c->mqtt_url), v);
+}
+static int s_prefix(struct lg_config *c, const char *v) {
+  return set_str(c->mqtt_topic_prefix, sizeof(c->mqtt_topic_prefix), v);
+}
+static int s_method(struct lg_config *c, const char *v) {
+  return lg_geo_method_parse(v, &c->geo_method);
+}
+static int s_mingw(struct lg_config *c, const char *v) {
+  return set_int(&c->geo_min_gateways, v, 2, LG_GEO_MAX_RX);
+}
+static int s_sigma(struct lg_config *c, const char *v) {
+  return set_double(&c->geo_sigma_ns, v, 0.1, 1e6);
+}
+static int s_alt(struct lg_config *c, const char *v) {
+  return set_double(&c->geo_device_alt_m, v, -1000, 20000);
+}
+static int s_cal(struct lg_config *c, const char *v) {
+  return set_str(c->geo_calibration, sizeof(c->geo_calibration), v);
+}
+
+static const struct {
+  const char *section, *key, *expect;
+  setter set;
+} keys[] = {
+    {"server", "udp_bind", "HOST:PORT", s_udp},
+    {"server", "http_bind", "HOST:PORT", s_http},
+    {"server", "database", "a SQLite path", s_db},
+    {"network", "region", "EU868 or US915", s_region},
+    {"network", "net_id", "6 hex digits", s_netid},
+    {"network", "dedup_window_ms", "10..5000", s_dedup},
+    {"network", "late_horizon_ms", "0..60000", s_late},
+    {"api", "token", "a string", s_token},
+    {"mqtt", "url", "mqtt://HOST:PORT", s_mqtt},
+    {"mqtt", "topic_prefix", "a topic prefix", s_prefix},
+    {"geo", "method", "auto, nls, lls, grid, rssi or hybrid", s_method},
+    {"geo", "min_gateways", "2..64", s_mingw},
+    {"geo", "sigma_ns", "0.1..1e6", s_sigma},
+    {"geo", "device_alt_m", "-1000..20000", s_alt},
+    {"geo", "calibration", "a file path", s_cal},
+};
+
+struct parse_ctx {
+  struct lg_config *c;
+  char *why;
+  size_t why_len;
+  const char *path;
+};
+
+static int apply(struct lg_config *c, const char *section, const char *key, const char *value,
+                 const char *where, char *why, size_t why_len) {
+  for (size_t i = 0; i < LG_ARRAY_LEN(keys); i++) {
+    if (strcasecmp(section, keys[i].section) || strcasecmp(key, keys[i].key)) continue;
+    if (keys[i].set(c, value) == 0) return 0;
+    snprintf(why, why_len, "%s: [%s] %s = '%s': expected %s", where, keys[i].section, keys[i].key,
+             value, keys[i].expect);
+    return -1;
+  }
+  snprintf(why, why_len, "%s: unknown key [%s] %s", where, section, key);
+  return -1;
+}
+
+static int on_entry(void *user, const char *section, const char *name, const char *value) {
+  struct parse_ctx *p = user;
+  if (p->why[0]) return 0; /* keep the first error */
+  char where[300];
+  snprintf(where, sizeof(where), "%s", p->path);
+  return apply(p->c, section, name, value, where, p->why, p->why_len) == 0;
+}
+
+int lg_config_load(struct lg_config *c, const char *path, char *why, size_t why_len) {
+  memset(c, 0, sizeof(*c));
+  snprintf(c->udp_bind, sizeof(c->udp_bind), "0.0.0.0:1700");
+  snprintf(c->http_bind, sizeof(c->http_bind), "127.0.0.1:8080");
+  snprintf(c->database, sizeof(c->database), "./lorageo.db");
+  snprintf(c->region, sizeof(c->region), "EU868");
+  c->dedup_window_ms = 200;
+  c->late_horizon_ms = 2000;
+  snprintf(c->mqtt_topic_prefix, sizeof(c->mqtt_topic_prefix), "lorageo");
+  c->geo_method = LG_GEO_AUTO;
+  c->geo_min_gateways = 3;
+  c->geo_sigma_ns = 50;
+  why[0] = '\0';
+  if (path) {
+    struct parse_ctx p = {c, why, why_len, path};
+    int line = ini_parse(path, on_entry, &p);
+    if (line < 0) {
+      snprintf(why, why_len, "%s: cannot read the file", path);
+      return LG_EINVAL;
+    }
+    if (why[0] || line > 0) {
+      if (!why[0]) snprintf(why, why_len, "%s:%d: not INI syntax", path, line);
+      return LG_EINVAL;
+    }
+  }
+  for (size_t i = 0; i < LG_ARRAY_LEN(keys); i++) {
+    char var[96];
+    snprintf(var, sizeof(var), "LORAGEO_%s_%s", keys[i].section, keys[i].key);
+    for (char *q = var; *q; q++)
+      *q = (char)toupper((unsigned char)*q);
+    const char *v = getenv(var);
+    if (v && apply(c, keys[i].section, keys[i].key, v, var, why, why_len)) return LG_EINVAL;
+  }
+  return 0;
+}

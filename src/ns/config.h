@@ -1,0 +1,36 @@
+/*
+ * The server's configuration: one INI file (design.md "Configuration") with every key
+ * overridable from the environment as LORAGEO_<SECTION>_<KEY>, which wins over the file.
+ * With no file at all the defaults below serve.
+ */
+#ifndef LG_NS_CONFIG_H
+#define LG_NS_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "geo/geo.h"
+
+struct lg_config {
+  char udp_bind[64];   /* [server] udp_bind = 0.0.0.0:1700 */
+  char http_bind[64];  /* [server] http_bind = 127.0.0.1:8080 */
+  char database[256];  /* [server] database = ./lorageo.db */
+  char region[16];     /* [network] region = EU868 */
+  uint32_t net_id;     /* [network] net_id = 000000 */
+  int dedup_window_ms; /* [network] dedup_window_ms = 200 */
+  int late_horizon_ms; /* [network] late_horizon_ms = 2000: late copies still attached */
+  char api_token[128]; /* [api] token = (empty: no auth) */
+  char mqtt_url[256];  /* [mqtt] url = (empty: off) */
+  char mqtt_topic_prefix[64];
+  enum lg_geo_method geo_method; /* [geo] method = auto */
+  int geo_min_gateways;          /* [geo] min_gateways = 3 */
+  double geo_sigma_ns;           /* [geo] sigma_ns = 50: timing noise of a fine timestamp */
+  double geo_device_alt_m;       /* [geo] device_alt_m = 0 */
+  char geo_calibration[256];     /* [geo] calibration = (file from `lorageo calibrate`) */
+};
+
+/* Defaults, then the file `path` (NULL: none), then the environment. On error returns
+ * LG_EINVAL with a one-line reason naming the file, line and key. */
+int lg_config_load(struct lg_config *c, const char *path, char *why, size_t why_len);
+
+#endif

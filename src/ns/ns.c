@@ -1,0 +1,264 @@
+/*
+ * The packet path's front: datagrams from gateways, the gateway registry (downlink
+ * paths, positions), and de-duplication. A frame is its PHYPayload + frequency + data
+ * rate; copies are collected for dedup_window_ms from the first, then processed once
+ * with every reception (uplink.c). The set is kept for late_horizon_ms more, so copies
+ * from gateways on slow backhaul are still attached to the stored uplink and offered to
+ * the geolocation engine — without a second MAC or integration pass.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ns/ns_int.h"
+#include "util/util.h"
+
+static const char *const drop_names[LG_DROP_COUNT] = {
+    "short",           "version",  "type",   "zero_eui",        "json",
+    "unknown_gateway", "bad_rxpk", "crc",    "bad_phy_payload", "unsupported_mtype",
+    "unknown_device",  "mic",      "replay", "devnonce_reused", "storage"};
+static const char *const dl_names[LG_DL_COUNT] = {"sent", "ok", "too_late", "error", "no_gateway"};
+
+const char *lg_drop_name(enum lg_drop d) {
+  return (unsigned)d < LG_DROP_COUNT ? drop_names[d] : "unknown";
+}
+
+const char *lg_dl_result_name(enum lg_dl_result r) {
+  return (unsigned)r < LG_DL_COUNT ? dl_names[r] : "unknown";
+}
+
+int64_t ns_now(struct lg_ns *ns) {
+  return ns->io.now_ns(ns->io.ctx);
+}
+
+void ns_log(struct lg_ns *ns, const char *fmt, ...) {
+  (void)ns;
+  va_list ap;
+  time_t t = time(NULL);
+  struct tm tm;
+  char when[32];
+  gmtime_r(&t, &tm);
+  strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  fprintf(stderr, "%s lorageo: ", when);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+}
+
+void ns_drop(struct lg_ns *ns, enum lg_drop why, const char *fmt, ...) {
+  uint64_t n = atomic_fetch_add(&ns->m.dropped[why], 1) + 1;
+  /* Rate-limited: the first ten of each reason, then every thousandth. */
+  if (n > 10 && n % 1000 != 0) return;
+  char msg[256];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  ns_log(ns, "dropped (%s, #%llu): %s", drop_names[why], (unsigned long long)n, msg);
+}
+
+uint64_t ns_random(struct lg_ns *ns) {
+  ns->rng ^= ns->rng << 13;
+  ns->rng ^= ns->rng >> 7;
+  ns->rng ^= ns->rng << 17;
+  return ns->rng;
+}
+
+struct lg_ns *lg_ns_new(const struct lg_config *cfg, struct lg_store *store,
+                        const struct lg_ns_io *io, char *why, size_t why_len) {
+  struct lg_ns *ns = calloc(1, sizeof(*ns));
+  if (ns == NULL) {
+    snprintf(why, why_len, "out of memory");
+    return NULL;
+  }
+  ns->cfg = *cfg;
+  ns->store = store;
+  ns->io = *io;
+  ns->region = lg_region_find(cfg->region);
+  ns->solver = lg_geo_solver_new();
+  ns->rng = (uint64_t)ns_now(ns) | 1;
+  ns->next_token = (uint16_t)ns_random(ns);
+  if (ns->region == NULL || ns->solver == NULL || lg_crypto_init(&ns->crypto) != 0) {
+    snprintf(why, why_len, "cannot set up the server (region, solver or crypto)");
+    lg_ns_free(ns);
+    return NULL;
+  }
+  return ns;
+}
+
+void lg_ns_free(struct lg_ns *ns) {
+  if (ns == NULL) return;
+  struct ns_gateway *g, *gt;
+  HASH_ITER(hh, ns->gateways, g, gt) {
+    HASH_DEL(ns->gateways, g);
+    free(g);
+  }
+  struct ns_frame *f, *ft;
+  HASH_ITER(hh, ns->frames, f, ft) {
+    HASH_DEL(ns->frames, f);
+    free(f);
+  }
+  struct ns_pending *p, *pt;
+  HASH_ITER(hh, ns->pending, p, pt) {
+    HASH_DEL(ns->pending, p);
+    free(p);
+  }
+  lg_geo_solver_free(ns->solver);
+  lg_crypto_close(&ns->crypto);
+  free(ns);
+}
+
+const struct lg_ns_metrics *lg_ns_metrics(const struct lg_ns *ns) {
+  return &ns->m;
+}
+
+struct ns_gateway *ns_gateway(struct lg_ns *ns, uint64_t eui) {
+  struct ns_gateway *g;
+  HASH_FIND(hh, ns->gateways, &eui, sizeof(eui), g);
+  int64_t now = ns_now(ns);
+  if (g == NULL) {
+    if ((g = calloc(1, sizeof(*g))) == NULL) return NULL;
+    g->eui = eui;
+    g->checked_ns = INT64_MIN;
+    HASH_ADD(hh, ns->gateways, eui, sizeof(eui), g);
+  }
+  /* Provisioning happens through the API's own connection: re-read at most every 5 s. */
+  if (now - g->checked_ns > 5000000000LL) {
+    struct lg_gateway_rec rec;
+    g->known = lg_store_gateway_get(ns->store, eui, &rec) == 0;
+    if (g->known) {
+      g->has_position = rec.has_position;
+      g->lat_deg = rec.lat_deg;
+      g->lon_deg = rec.lon_deg;
+      g->alt_m = rec.alt_m;
+    }
+    g->checked_ns = now;
+  }
+  return g;
+}
+
+static void add_reception(struct lg_ns *ns, struct ns_gateway *g, const struct lg_gw_rxpk *r) {
+  struct ns_frame probe;
+  memset(&probe, 0, sizeof(probe));
+  lg_put_le32(probe.key, r->freq_hz);
+  lg_put_le32(probe.key + 4,
+              (uint32_t)(r->sf << 24) | r->bw_hz | (r->mod == LG_GW_MOD_FSK ? 1u : 0u));
+  memcpy(probe.key + 8, r->data, r->size);
+  probe.key_len = 8 + r->size;
+  int64_t now = ns_now(ns);
+  atomic_fetch_add(&ns->m.receptions, 1);
+
+  struct ns_frame *f;
+  HASH_FIND(hh, ns->frames, probe.key, probe.key_len, f);
+  struct ns_rx rx = {.gateway_eui = g->eui, .rxpk = *r, .received_ns = now};
+  if (f != NULL && f->processed) {
+    if (f->n < LG_GEO_MAX_RX) f->rx[f->n++] = rx;
+    atomic_fetch_add(&ns->m.late_copies, 1);
+    ns_late_copy(ns, f, &rx);
+    return;
+  }
+  if (f != NULL) {
+    if (f->n < LG_GEO_MAX_RX) f->rx[f->n++] = rx;
+    atomic_fetch_add(&ns->m.duplicates, 1);
+    return;
+  }
+  if ((f = malloc(sizeof(*f))) == NULL) return;
+  memcpy(f, &probe, sizeof(probe));
+  f->first_ns = now;
+  f->deadline_ns = now + (int64_t)ns->cfg.dedup_window_ms * 1000000;
+  f->forget_ns = f->deadline_ns + (int64_t)ns->cfg.late_horizon_ms * 1000000;
+  f->rx[0] = rx;
+  f->n = 1;
+  HASH_ADD(hh, ns->frames, key, f->key_len, f);
+  atomic_fetch_add(&ns->m.open_windows, 1);
+}
+
+static void push_data(struct lg_ns *ns, struct ns_gateway *g, const char *body, size_t len) {
+  static struct lg_gw_push push; /* one loop thread: large, kept off the stack */
+  char why[160];
+  if (lg_gw_parse_push(body, len, &push, why, sizeof(why)) != 0) {
+    ns_drop(ns, LG_DROP_JSON, "gateway %016llx: %s", (unsigned long long)g->eui, why);
+    return;
+  }
+  for (size_t i = 0; i < push.n_crc_bad; i++)
+    ns_drop(ns, LG_DROP_CRC, "gateway %016llx: CRC failed", (unsigned long long)g->eui);
+  for (size_t i = push.n_crc_bad; i < push.n_rejected; i++)
+    ns_drop(ns, LG_DROP_RXPK, "gateway %016llx: %s", (unsigned long long)g->eui, why);
+  if (push.has_stat && push.stat.has_position && !g->has_position) {
+    g->has_position = true;
+    g->lat_deg = push.stat.lat_deg;
+    g->lon_deg = push.stat.lon_deg;
+    g->alt_m = push.stat.alt_m;
+  }
+  lg_store_gateway_seen(ns->store, g->eui, ns_now(ns), (int)push.n_rxpk,
+                        push.has_stat && push.stat.has_position, push.stat.lat_deg,
+                        push.stat.lon_deg, push.stat.alt_m);
+  for (size_t i = 0; i < push.n_rxpk; i++)
+    if (push.rxpk[i].mod == LG_GW_MOD_LORA) add_reception(ns, g, &push.rxpk[i]);
+}
+
+void lg_ns_datagram(struct lg_ns *ns, const struct sockaddr *from, socklen_t from_len,
+                    const uint8_t *buf, size_t len) {
+  static const enum lg_drop drops[] = {LG_DROP_SHORT, LG_DROP_VERSION, LG_DROP_TYPE,
+                                       LG_DROP_ZERO_EUI};
+  atomic_fetch_add(&ns->m.datagrams, 1);
+  struct lg_gw_header h;
+  int err = lg_gw_parse_header(buf, len, &h);
+  if (err) {
+    ns_drop(ns, drops[LG_GW_ESHORT - err], "datagram of %zu bytes: %s", len, lg_gw_strerror(err));
+    return;
+  }
+  if (h.type != LG_GW_TX_ACK) { /* PUSH_ACK / PULL_ACK at once, before anything else */
+    uint8_t ack[4];
+    lg_gw_build_ack(&h, ack);
+    ns->io.send(ns->io.ctx, from, from_len, ack, sizeof(ack));
+  }
+  struct ns_gateway *g = ns_gateway(ns, h.gateway_eui);
+  if (g == NULL) return;
+  if (!g->known) {
+    ns_drop(ns, LG_DROP_UNKNOWN_GATEWAY, "gateway %016llx is not provisioned (POST /api/gateways)",
+            (unsigned long long)h.gateway_eui);
+    return;
+  }
+  const char *body = (const char *)buf + h.body_off;
+  size_t body_len = len - h.body_off;
+  switch (h.type) {
+  case LG_GW_PULL_DATA:
+    g->has_pull = true;
+    g->version = h.version;
+    memcpy(&g->pull_addr, from, from_len < sizeof(g->pull_addr) ? from_len : sizeof(g->pull_addr));
+    g->pull_len = from_len;
+    lg_store_gateway_seen(ns->store, g->eui, ns_now(ns), 0, false, 0, 0, 0);
+    break;
+  case LG_GW_TX_ACK: {
+    char error[32];
+    if (lg_gw_parse_txack(body, body_len, error, sizeof(error)) != 0) {
+      ns_drop(ns, LG_DROP_JSON, "gateway %016llx: TX_ACK body is not JSON",
+              (unsigned long long)g->eui);
+      return;
+    }
+    ns_tx_ack(ns, h.token, g->eui, error);
+    break;
+  }
+  default: push_data(ns, g, body, body_len); break;
+  }
+}
+
+void lg_ns_tick(struct lg_ns *ns) {
+  int64_t now = ns_now(ns);
+  struct ns_frame *f, *tmp;
+  HASH_ITER(hh, ns->frames, f, tmp) {
+    if (!f->processed && now >= f->deadline_ns) {
+      f->processed = true;
+      atomic_fetch_sub(&ns->m.open_windows, 1);
+      ns_process_frame(ns, f);
+    }
+    if (f->processed && now >= f->forget_ns) {
+      HASH_DEL(ns->frames, f);
+      free(f);
+    }
+  }
+  ns_pending_expire(ns, now);
+}

@@ -1,0 +1,96 @@
+/*
+ * ns — the network server's packet path: gateways' datagrams in, de-duplication that
+ * keeps every reception (late copies included), device sessions (ABP and OTAA join),
+ * frame counters, MIC and decryption, MAC commands, the geolocation hook, and Class A
+ * downlinks (ACKs, MAC answers, queued data, join-accepts) through the best gateway.
+ *
+ * The state lives in one struct lg_ns driven from one thread (the event loop): the UDP
+ * layer calls lg_ns_datagram(), a timer calls lg_ns_tick() to close de-duplication
+ * windows. Time and sending come in through struct lg_ns_io, so tests drive the server
+ * with their own clock and capture what it sends. The database is the source of truth
+ * for devices and counters (see store.h); metrics are atomics read by the HTTP thread.
+ */
+#ifndef LG_NS_H
+#define LG_NS_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "ns/config.h"
+
+struct lg_store;
+
+struct lg_ns_io {
+  void *ctx;
+  int64_t (*now_ns)(void *ctx); /* Unix time, ns */
+  void (*send)(void *ctx, const struct sockaddr *to, socklen_t to_len, const uint8_t *buf,
+               size_t len);
+};
+
+/* Why a datagram or a reception was not used; the metrics' reason labels. */
+enum lg_drop {
+  LG_DROP_SHORT,
+  LG_DROP_VERSION,
+  LG_DROP_TYPE,
+  LG_DROP_ZERO_EUI,
+  LG_DROP_JSON,
+  LG_DROP_UNKNOWN_GATEWAY,
+  LG_DROP_RXPK,
+  LG_DROP_CRC,
+  LG_DROP_PHY,
+  LG_DROP_MTYPE,
+  LG_DROP_UNKNOWN_DEVICE,
+  LG_DROP_MIC,
+  LG_DROP_REPLAY,
+  LG_DROP_DEVNONCE,
+  LG_DROP_STORE,
+  LG_DROP_COUNT
+};
+
+enum lg_dl_result {
+  LG_DL_SENT,
+  LG_DL_OK,
+  LG_DL_TOO_LATE,
+  LG_DL_ERROR,
+  LG_DL_NO_GATEWAY,
+  LG_DL_COUNT
+};
+
+struct lg_ns_metrics {
+  atomic_uint_fast64_t datagrams;
+  atomic_uint_fast64_t dropped[LG_DROP_COUNT];
+  atomic_uint_fast64_t receptions;
+  atomic_uint_fast64_t uplinks;         /* de-duplicated device uplinks accepted */
+  atomic_uint_fast64_t duplicates;      /* copies folded into an open window */
+  atomic_uint_fast64_t late_copies;     /* copies attached after the window */
+  atomic_uint_fast64_t retransmissions; /* same FCnt again (NbTrans or a lost ACK) */
+  atomic_uint_fast64_t joins;
+  atomic_uint_fast64_t downlinks[LG_DL_COUNT];
+  atomic_uint_fast64_t locations[8]; /* by lg_geo_method */
+  atomic_uint_fast64_t open_windows;
+};
+
+const char *lg_drop_name(enum lg_drop d);
+const char *lg_dl_result_name(enum lg_dl_result r);
+
+struct lg_ns;
+
+/* A new server over `store` (borrowed, used from the loop thread only). NULL on error
+ * with a reason. */
+struct lg_ns *lg_ns_new(const struct lg_config *cfg, struct lg_store *store,
+                        const struct lg_ns_io *io, char *why, size_t why_len);
+void lg_ns_free(struct lg_ns *ns);
+
+/* One datagram from `from`. Never fails: every problem is counted and logged. */
+void lg_ns_datagram(struct lg_ns *ns, const struct sockaddr *from, socklen_t from_len,
+                    const uint8_t *buf, size_t len);
+
+/* Closes the de-duplication windows that have run out and forgets old ones. */
+void lg_ns_tick(struct lg_ns *ns);
+
+/* The counters (valid as long as ns). */
+const struct lg_ns_metrics *lg_ns_metrics(const struct lg_ns *ns);
+
+#endif

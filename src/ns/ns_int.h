@@ -1,0 +1,100 @@
+/* Internal to ns/: the server's state shared by ns.c, uplink.c and downlink.c. */
+#ifndef LG_NS_INT_H
+#define LG_NS_INT_H
+
+#include <stdarg.h>
+#include <uthash.h>
+
+#include "geo/geo.h"
+#include "gw/gw.h"
+#include "lora/lora.h"
+#include "lorawan/lorawan.h"
+#include "ns/ns.h"
+#include "store/store.h"
+
+/* A gateway the server has heard: where its downlink path (PULL_DATA) comes from. */
+struct ns_gateway {
+  uint64_t eui;
+  bool known;         /* provisioned in the database */
+  int64_t checked_ns; /* when `known` was last read from the database */
+  bool has_pull;
+  struct sockaddr_storage pull_addr;
+  socklen_t pull_len;
+  uint8_t version;
+  bool has_position;
+  double lat_deg, lon_deg, alt_m;
+  UT_hash_handle hh;
+};
+
+/* One gateway's reception of a frame, as kept by de-duplication. */
+struct ns_rx {
+  uint64_t gateway_eui;
+  struct lg_gw_rxpk rxpk;
+  int64_t received_ns;
+};
+
+/* All copies of one frame: PHYPayload + frequency + data rate. */
+struct ns_frame {
+  uint8_t key[4 + 4 + 256]; /* freq, sf|bw, phy */
+  size_t key_len;
+  int64_t first_ns, deadline_ns, forget_ns;
+  bool processed;
+  int64_t uplink_id; /* stored uplink, for late copies (0: none) */
+  uint64_t dev_eui;
+  uint32_t f_cnt;
+  size_t n;
+  struct ns_rx rx[LG_GEO_MAX_RX];
+  UT_hash_handle hh;
+};
+
+/* A downlink waiting for its TX_ACK; RX2 is the fallback when RX1 fails. */
+struct ns_pending {
+  uint16_t token;
+  uint64_t gateway_eui;
+  bool has_rx2;
+  struct lg_gw_txpk rx2;
+  uint8_t data[256];
+  int64_t sent_ns;
+  UT_hash_handle hh;
+};
+
+struct lg_ns {
+  struct lg_config cfg;
+  const struct lg_region *region;
+  struct lg_store *store;
+  struct lg_ns_io io;
+  struct lg_crypto crypto;
+  struct lg_geo_solver *solver;
+  struct ns_gateway *gateways;
+  struct ns_frame *frames;
+  struct ns_pending *pending;
+  uint16_t next_token;
+  uint64_t rng;
+  struct lg_ns_metrics m;
+};
+
+int64_t ns_now(struct lg_ns *ns);
+void ns_log(struct lg_ns *ns, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void ns_drop(struct lg_ns *ns, enum lg_drop why, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+struct ns_gateway *ns_gateway(struct lg_ns *ns, uint64_t eui);
+uint64_t ns_random(struct lg_ns *ns);
+
+/* uplink.c: a frame whose window closed. */
+void ns_process_frame(struct lg_ns *ns, struct ns_frame *f);
+/* uplink.c: a copy that came after the window (stored, location refined). */
+void ns_late_copy(struct lg_ns *ns, struct ns_frame *f, const struct ns_rx *rx);
+
+/* downlink.c */
+struct ns_dl {
+  uint8_t phy[256];
+  size_t len;
+  int64_t rx1_delay_ns; /* from the uplink's tmst */
+  int64_t rx2_delay_ns;
+};
+/* Sends `dl` in RX1 through the best gateway of `f` (RX2 kept as the fallback). */
+void ns_send_downlink(struct lg_ns *ns, const struct ns_frame *f, const struct ns_dl *dl);
+void ns_tx_ack(struct lg_ns *ns, uint16_t token, uint64_t gateway_eui, const char *error);
+void ns_pending_expire(struct lg_ns *ns, int64_t now_ns);
+
+#endif

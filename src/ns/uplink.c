@@ -1,0 +1,415 @@
+/*
+ * A de-duplicated frame with all its receptions: joins (LoRaWAN 1.0.x OTAA) and data
+ * uplinks (session by DevAddr with MIC disambiguation, 32-bit FCnt, retransmission /
+ * replay / reset told apart, compare-and-set of the counter, decryption, MAC commands),
+ * then storage, the geolocation hook and the Class A answer.
+ *
+ * FCnt (ChirpStack's rule, ../shared/reference/anchors-ns.md): the database holds the
+ * next expected 32-bit counter N. The 16 bits on air equal to (N-1) mod 2^16 mean a
+ * retransmission of N-1; otherwise the counter is N + ((wire - N) mod 2^16). A frame
+ * whose MIC only verifies with a value below N-1 is a replay; with the 16-bit value
+ * itself, and the device allowed to reset, a reboot.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ns/ns_int.h"
+#include "util/util.h"
+
+#define MAX_CANDIDATES 8
+
+/* ---- receptions --------------------------------------------------------------------- */
+
+static void reception_of(struct lg_ns *ns, const struct ns_rx *x, struct lg_reception_rec *r) {
+  const struct lg_gw_rxpk *p = &x->rxpk;
+  memset(r, 0, sizeof(*r));
+  r->gateway_eui = x->gateway_eui;
+  r->has_time = lg_gw_best_time(p, ns->cfg.geo_sigma_ns, &r->time_ns, &r->sigma_ns);
+  r->has_tmst = p->has_tmst;
+  r->tmst = p->tmst;
+  r->has_tmms = p->has_tmms;
+  r->tmms_ms = p->tmms_ms;
+  r->has_ftime = p->has_ftime;
+  r->ftime_ns = p->ftime_ns;
+  double ant_rssi = NAN;
+  int64_t f;
+  size_t n_ant = lg_gw_combine_antennas(p, &f, &ant_rssi);
+  r->rssi_dbm = p->has_rssi ? p->rssi_dbm : isfinite(ant_rssi) ? ant_rssi : -200;
+  r->snr_db = p->has_snr ? p->snr_db : 0;
+  r->channel = p->chan;
+  r->rf_chain = p->rfch;
+  r->antennas = (int)(n_ant ? n_ant : p->n_ant);
+  r->freq_hz = p->freq_hz;
+  struct ns_gateway *g = ns_gateway(ns, x->gateway_eui);
+  if (g && g->has_position) {
+    r->has_position = true;
+    r->lat_deg = g->lat_deg;
+    r->lon_deg = g->lon_deg;
+    r->alt_m = g->alt_m;
+  }
+  r->received_ns = x->received_ns;
+}
+
+/* Distinct gateways among the receptions (two RF chains of one gateway count once). */
+static int distinct_gateways(const struct ns_frame *f) {
+  int n = 0;
+  for (size_t i = 0; i < f->n; i++) {
+    bool seen = false;
+    for (size_t k = 0; k < i && !seen; k++)
+      seen = f->rx[k].gateway_eui == f->rx[i].gateway_eui;
+    n += !seen;
+  }
+  return n;
+}
+
+/* ---- geolocation hook ------------------------------------------------------------- */
+
+static void locate(struct lg_ns *ns, const struct ns_frame *f) {
+  struct lg_geo_rx rx[LG_GEO_MAX_RX];
+  size_t n = 0;
+  for (size_t i = 0; i < f->n && n < LG_GEO_MAX_RX; i++) {
+    bool dup = false;
+    for (size_t k = 0; k < i && !dup; k++)
+      dup = f->rx[k].gateway_eui == f->rx[i].gateway_eui;
+    if (dup) continue; /* one measure per gateway: its antennas are combined already */
+    struct lg_reception_rec r;
+    reception_of(ns, &f->rx[i], &r);
+    if (!r.has_position) continue;
+    rx[n] = (struct lg_geo_rx){.lat_deg = r.lat_deg,
+                               .lon_deg = r.lon_deg,
+                               .alt_m = r.alt_m,
+                               .has_time = r.has_time,
+                               .time_ns = r.time_ns,
+                               .sigma_ns = r.sigma_ns,
+                               .has_rssi = true,
+                               .rssi_dbm = r.rssi_dbm};
+    n++;
+  }
+  size_t timed = 0;
+  for (size_t i = 0; i < n; i++)
+    timed += rx[i].has_time;
+  if (timed < (size_t)ns->cfg.geo_min_gateways && n < 3) return; /* nothing to locate with */
+  struct lg_geo_opts o = lg_geo_opts_default();
+  o.method = ns->cfg.geo_method;
+  o.min_gateways = ns->cfg.geo_min_gateways;
+  o.device_alt_m = ns->cfg.geo_device_alt_m;
+  o.sigma_ns = ns->cfg.geo_sigma_ns;
+  struct lg_geo_fix fix;
+  char why[160];
+  if (lg_geo_solve(ns->solver, rx, n, &o, &fix, why, sizeof(why)) != 0) {
+    ns_log(ns, "no location for %016llx fcnt %u: %s", (unsigned long long)f->dev_eui, f->f_cnt,
+           why);
+    return;
+  }
+  struct lg_location_rec l = {.uplink_id = f->uplink_id,
+                              .dev_eui = f->dev_eui,
+                              .f_cnt = f->f_cnt,
+                              .lat_deg = fix.lat_deg,
+                              .lon_deg = fix.lon_deg,
+                              .alt_m = fix.alt_m,
+                              .accuracy_m = fix.accuracy_m,
+                              .gdop = fix.gdop,
+                              .gateways = fix.gateways_used,
+                              .created_ns = ns_now(ns)};
+  snprintf(l.method, sizeof(l.method), "%s", lg_geo_method_name(fix.method));
+  if (lg_store_location_add(ns->store, &l) == 0)
+    atomic_fetch_add(&ns->m.locations[fix.method & 7], 1);
+}
+
+void ns_late_copy(struct lg_ns *ns, struct ns_frame *f, const struct ns_rx *rx) {
+  if (f->uplink_id == 0) return; /* the frame was refused: nothing to attach to */
+  struct lg_reception_rec r;
+  reception_of(ns, rx, &r);
+  lg_store_reception_add(ns->store, f->uplink_id, &r, true);
+  ns_log(ns, "late copy from %016llx attached to uplink %lld (%.0f ms after the first)",
+         (unsigned long long)rx->gateway_eui, (long long)f->uplink_id,
+         (double)(rx->received_ns - f->first_ns) / 1e6);
+  locate(ns, f); /* one more reception may refine the position */
+}
+
+/* ---- joins ------------------------------------------------------------------------- */
+
+static void join(struct lg_ns *ns, struct ns_frame *f, const struct lg_frame *fr) {
+  const struct lg_gw_rxpk *up = &f->rx[0].rxpk;
+  const struct lg_join_request *jr = &fr->u.join_req;
+  struct lg_device_rec d;
+  if (lg_store_device_get(ns->store, jr->dev_eui, &d) != 0 || !d.otaa ||
+      d.join_eui != jr->join_eui) {
+    ns_drop(ns, LG_DROP_UNKNOWN_DEVICE,
+            "join-request from unknown DevEUI %016llx / JoinEUI %016llx",
+            (unsigned long long)jr->dev_eui, (unsigned long long)jr->join_eui);
+    return;
+  }
+  struct lg_key app;
+  uint8_t mic[4];
+  if (lg_key_init(&app, &ns->crypto, d.app_key)) return;
+  lg_join_mic(&app, up->data, up->size - 4, mic);
+  if (memcmp(mic, fr->mic, 4) != 0) {
+    ns_drop(ns, LG_DROP_MIC, "join-request from %016llx: wrong MIC",
+            (unsigned long long)jr->dev_eui);
+    goto out;
+  }
+  int rc = lg_store_devnonce_use(ns->store, jr->dev_eui, jr->dev_nonce);
+  if (rc == LG_EEXIST) {
+    ns_drop(ns, LG_DROP_DEVNONCE, "join-request from %016llx reuses DevNonce %u (replay?)",
+            (unsigned long long)jr->dev_eui, jr->dev_nonce);
+    goto out;
+  }
+  if (rc) {
+    ns_drop(ns, LG_DROP_STORE, "join-request from %016llx: storage failed",
+            (unsigned long long)jr->dev_eui);
+    goto out;
+  }
+  /* DevAddr under the NetID: type-0 NetIDs give 7 NwkID bits on top (LoRaWAN Backend
+   * Interfaces §13); the rest random, not used by another session. */
+  uint32_t dev_addr = 0;
+  for (int tries = 0; tries < 16; tries++) {
+    dev_addr = ((ns->cfg.net_id & 0x7f) << 25) | (uint32_t)(ns_random(ns) & 0x1ffffff);
+    bool used = true;
+    if (lg_store_dev_addr_used(ns->store, dev_addr, &used) == 0 && !used) break;
+  }
+  struct lg_join_accept ja = {.join_nonce = (d.join_nonce + 1) & 0xffffff,
+                              .net_id = ns->cfg.net_id,
+                              .dev_addr = dev_addr,
+                              .dl_settings = (uint8_t)(ns->region->rx2_dr & 0x0f),
+                              .rx_delay = (uint8_t)(ns->region->receive_delay1_ns / 1000000000LL)};
+  uint8_t nwk_s[16], app_s[16];
+  struct ns_dl dl = {.rx1_delay_ns = ns->region->join_accept_delay1_ns,
+                     .rx2_delay_ns = ns->region->join_accept_delay2_ns};
+  size_t body = 0;
+  dl.phy[0] = 0x20;
+  if (lg_derive_session_keys_10(&app, ja.join_nonce, ja.net_id, jr->dev_nonce, nwk_s, app_s) ||
+      lg_join_accept_write(&ja, dl.phy + 1, sizeof(dl.phy) - 1, &body) ||
+      lg_join_mic(&app, dl.phy, 1 + body, dl.phy + 1 + body) ||
+      lg_join_accept_encrypt(&app, dl.phy + 1, body + 4, dl.phy + 1))
+    goto out;
+  dl.len = 1 + body + 4;
+  if (lg_store_activate(ns->store, jr->dev_eui, dev_addr, ja.join_nonce, nwk_s, app_s)) {
+    ns_drop(ns, LG_DROP_STORE, "join of %016llx: storage failed", (unsigned long long)jr->dev_eui);
+    goto out;
+  }
+  atomic_fetch_add(&ns->m.joins, 1);
+  ns_log(ns, "join: %016llx has DevAddr %08x (JoinNonce %u, DevNonce %u)",
+         (unsigned long long)jr->dev_eui, dev_addr, ja.join_nonce, jr->dev_nonce);
+  ns_send_downlink(ns, f, &dl);
+out:
+  lg_key_close(&app);
+}
+
+/* ---- data uplinks ----------------------------------------------------------------- */
+
+struct session_match {
+  struct lg_device_rec dev;
+  uint32_t f_cnt;
+  enum { M_NEW, M_RETRANSMISSION, M_RESET, M_REPLAY } kind;
+};
+
+static bool mic_ok(struct lg_ns *ns, const struct lg_device_rec *d, const struct lg_gw_rxpk *up,
+                   const struct lg_frame *fr, uint32_t f_cnt) {
+  struct lg_key k;
+  uint8_t mic[4];
+  if (lg_key_init(&k, &ns->crypto, d->nwk_s_key)) return false;
+  int rc = lg_data_mic(&k, up->data, up->size - 4, fr->u.data.dev_addr, f_cnt, false, mic);
+  lg_key_close(&k);
+  return rc == 0 && memcmp(mic, fr->mic, 4) == 0;
+}
+
+/* Finds the session whose key verifies the frame, and what its counter means. */
+static bool match_session(struct lg_ns *ns, const struct lg_gw_rxpk *up, const struct lg_frame *fr,
+                          struct session_match *m) {
+  struct lg_device_rec cand[MAX_CANDIDATES];
+  size_t n = 0;
+  lg_store_devices_by_addr(ns->store, fr->u.data.dev_addr, cand, MAX_CANDIDATES, &n);
+  uint16_t wire = fr->u.data.f_cnt16;
+  for (size_t i = 0; i < n; i++) {
+    uint32_t next = cand[i].fcnt_up_next;
+    m->dev = cand[i];
+    if (next > 0 && wire == (uint16_t)(next - 1) && mic_ok(ns, &cand[i], up, fr, next - 1)) {
+      m->f_cnt = next - 1;
+      m->kind = M_RETRANSMISSION;
+      return true;
+    }
+    uint32_t ahead = next + (uint16_t)(wire - (uint16_t)next);
+    if (mic_ok(ns, &cand[i], up, fr, ahead)) {
+      m->f_cnt = ahead;
+      m->kind = M_NEW;
+      return true;
+    }
+    uint32_t behind = ahead - 0x10000u; /* the same low bits, one epoch back: an old frame */
+    if (ahead >= 0x10000u && mic_ok(ns, &cand[i], up, fr, behind)) {
+      m->f_cnt = behind;
+      m->kind = M_REPLAY;
+      return true;
+    }
+    if (wire < next && ahead != wire && mic_ok(ns, &cand[i], up, fr, wire)) {
+      m->f_cnt = wire;
+      m->kind = cand[i].fcnt_resets_allowed ? M_RESET : M_REPLAY;
+      return true;
+    }
+  }
+  return false;
+}
+
+/* MAC commands of an uplink; answers go into `answers` (FOpts of the reply). */
+static void mac_commands(struct lg_ns *ns, const struct ns_frame *f, const struct lg_device_rec *d,
+                         const uint8_t *buf, size_t len, uint8_t *answers, size_t *ans_len,
+                         int up_dr) {
+  struct lg_mac_cmd cmds[32];
+  size_t count = 0, bad = 0;
+  int rc = lg_mac_parse(buf, len, true, cmds, LG_ARRAY_LEN(cmds), &count, &bad);
+  if (rc)
+    ns_log(ns, "%016llx: MAC commands: %s at byte %zu", (unsigned long long)d->dev_eui,
+           lg_strerror(rc), bad);
+  for (size_t i = 0; i < count; i++) {
+    const struct lg_mac_cmd *c = &cmds[i];
+    if (c->cid == LG_MAC_LINK_CHECK) {
+      /* Margin: best SNR over the demodulation floor of the uplink's data rate. */
+      double floor_db = -20, best = -100;
+      const struct lg_datarate *dr = lg_region_dr(ns->region, up_dr);
+      if (dr) lg_lora_snr_floor_db(dr->sf, dr->bw_hz, &floor_db);
+      for (size_t k = 0; k < f->n; k++)
+        best = fmax(best, f->rx[k].rxpk.snr_db);
+      struct lg_mac_cmd a = {.cid = LG_MAC_LINK_CHECK, .uplink = false};
+      double margin = best - floor_db;
+      a.u.link_check_ans.margin_db = (uint8_t)(margin < 0 ? 0 : margin > 254 ? 254 : margin);
+      a.u.link_check_ans.gw_cnt = (uint8_t)distinct_gateways(f);
+      lg_mac_encode(&a, answers, LG_FOPTS_MAX, ans_len);
+    } else if (c->cid == LG_MAC_DEV_STATUS) {
+      lg_store_device_status(ns->store, d->dev_eui, c->u.dev_status_ans.battery,
+                             c->u.dev_status_ans.margin_db);
+    } else {
+      ns_log(ns, "%016llx: %s received", (unsigned long long)d->dev_eui, lg_mac_name(c->cid, true));
+    }
+  }
+}
+
+/* Builds and sends the Class A answer: ACK, MAC answers and/or one queued downlink. */
+static void answer(struct lg_ns *ns, const struct ns_frame *f, const struct lg_device_rec *d,
+                   bool ack, const uint8_t *fopts, size_t fopts_len) {
+  int f_port = 0;
+  uint8_t data[242];
+  size_t data_len = 0;
+  bool confirmed = false, more = false;
+  bool has_data = lg_store_queue_pop(ns->store, d->dev_eui, &f_port, data, sizeof(data), &data_len,
+                                     &confirmed, &more) == 0;
+  if (!ack && fopts_len == 0 && !has_data) return;
+  uint32_t fcnt = 0;
+  if (lg_store_fcnt_down_take(ns->store, d->dev_eui, &fcnt)) return;
+  struct lg_frame dn;
+  memset(&dn, 0, sizeof(dn));
+  dn.mtype = has_data && confirmed ? LG_MTYPE_CONFIRMED_DOWN : LG_MTYPE_UNCONFIRMED_DOWN;
+  dn.u.data.dev_addr = d->dev_addr;
+  dn.u.data.fctrl = (uint8_t)((ack ? LG_FCTRL_ACK : 0) | (more ? LG_FCTRL_FPENDING : 0));
+  dn.u.data.f_cnt16 = (uint16_t)fcnt;
+  dn.u.data.f_opts_len = (uint8_t)fopts_len;
+  memcpy(dn.u.data.f_opts, fopts, fopts_len);
+  struct lg_key nwk, app;
+  if (lg_key_init(&nwk, &ns->crypto, d->nwk_s_key)) return;
+  if (lg_key_init(&app, &ns->crypto, d->app_s_key)) {
+    lg_key_close(&nwk);
+    return;
+  }
+  if (has_data) {
+    dn.u.data.has_f_port = true;
+    dn.u.data.f_port = (uint8_t)f_port;
+    dn.u.data.frm_payload_len = data_len;
+    lg_payload_crypt(f_port == 0 ? &nwk : &app, d->dev_addr, fcnt, true, data, data_len,
+                     dn.u.data.frm_payload);
+  }
+  struct ns_dl dl = {.rx1_delay_ns = ns->region->receive_delay1_ns,
+                     .rx2_delay_ns = ns->region->receive_delay2_ns};
+  if (lg_frame_encode(&dn, dl.phy, sizeof(dl.phy), &dl.len) == 0 &&
+      lg_data_mic(&nwk, dl.phy, dl.len - 4, d->dev_addr, fcnt, true, dl.phy + dl.len - 4) == 0)
+    ns_send_downlink(ns, f, &dl);
+  lg_key_close(&nwk);
+  lg_key_close(&app);
+}
+
+static void data_uplink(struct lg_ns *ns, struct ns_frame *f, const struct lg_frame *fr) {
+  const struct lg_gw_rxpk *up = &f->rx[0].rxpk;
+  const struct lg_data_frame *df = &fr->u.data;
+  struct session_match m;
+  if (!match_session(ns, up, fr, &m)) {
+    ns_drop(ns, LG_DROP_MIC, "DevAddr %08x FCnt %u: no session's key verifies the MIC",
+            df->dev_addr, df->f_cnt16);
+    return;
+  }
+  bool confirmed = fr->mtype == LG_MTYPE_CONFIRMED_UP;
+  f->dev_eui = m.dev.dev_eui;
+  f->f_cnt = m.f_cnt;
+  if (m.kind == M_REPLAY) {
+    ns_drop(ns, LG_DROP_REPLAY, "%016llx: FCnt %u replayed (expected %u or more)",
+            (unsigned long long)m.dev.dev_eui, m.f_cnt, m.dev.fcnt_up_next);
+    return;
+  }
+  if (m.kind == M_RETRANSMISSION) {
+    atomic_fetch_add(&ns->m.retransmissions, 1);
+    if (confirmed) answer(ns, f, &m.dev, true, NULL, 0); /* the ACK was lost: say it again */
+    return;
+  }
+  if (lg_store_fcnt_up_cas(ns->store, m.dev.dev_eui, m.dev.fcnt_up_next, m.f_cnt) != 0) {
+    ns_drop(ns, LG_DROP_REPLAY, "%016llx: FCnt %u taken concurrently",
+            (unsigned long long)m.dev.dev_eui, m.f_cnt);
+    return;
+  }
+  if (m.kind == M_RESET)
+    ns_log(ns, "%016llx: frame counter reset to %u", (unsigned long long)m.dev.dev_eui, m.f_cnt);
+
+  struct lg_uplink_rec u;
+  memset(&u, 0, sizeof(u));
+  u.dev_eui = m.dev.dev_eui;
+  u.dev_addr = df->dev_addr;
+  u.f_cnt = m.f_cnt;
+  u.f_port = df->has_f_port ? df->f_port : -1;
+  u.confirmed = confirmed;
+  u.adr = df->fctrl & LG_FCTRL_ADR;
+  u.dr = -1;
+  lg_region_dr_for(ns->region, up->sf, up->bw_hz, true, &u.dr);
+  u.freq_hz = up->freq_hz;
+  memcpy(u.phy, up->data, up->size);
+  u.phy_len = up->size;
+  u.received_ns = f->rx[0].received_ns;
+  uint8_t answers[LG_FOPTS_MAX];
+  size_t ans_len = 0;
+  if (df->has_f_port) {
+    struct lg_key k;
+    if (lg_key_init(&k, &ns->crypto, df->f_port == 0 ? m.dev.nwk_s_key : m.dev.app_s_key) == 0) {
+      lg_payload_crypt(&k, df->dev_addr, m.f_cnt, false, df->frm_payload, df->frm_payload_len,
+                       u.data);
+      lg_key_close(&k);
+    }
+    u.data_len = df->frm_payload_len;
+    if (df->f_port == 0) mac_commands(ns, f, &m.dev, u.data, u.data_len, answers, &ans_len, u.dr);
+  }
+  if (df->f_opts_len)
+    mac_commands(ns, f, &m.dev, df->f_opts, df->f_opts_len, answers, &ans_len, u.dr);
+
+  struct lg_reception_rec rx[LG_GEO_MAX_RX];
+  for (size_t i = 0; i < f->n; i++)
+    reception_of(ns, &f->rx[i], &rx[i]);
+  if (lg_store_uplink_add(ns->store, &u, rx, f->n, &f->uplink_id) != 0) {
+    ns_drop(ns, LG_DROP_STORE, "%016llx FCnt %u: storing the uplink failed",
+            (unsigned long long)u.dev_eui, u.f_cnt);
+    return;
+  }
+  atomic_fetch_add(&ns->m.uplinks, 1);
+  locate(ns, f);
+  answer(ns, f, &m.dev, confirmed, answers, ans_len);
+}
+
+void ns_process_frame(struct lg_ns *ns, struct ns_frame *f) {
+  const struct lg_gw_rxpk *up = &f->rx[0].rxpk;
+  struct lg_frame fr;
+  int rc = lg_frame_decode(up->data, up->size, &fr);
+  if (rc) {
+    ns_drop(ns, LG_DROP_PHY, "PHYPayload of %zu bytes: %s", up->size, lg_strerror(rc));
+    return;
+  }
+  switch (fr.mtype) {
+  case LG_MTYPE_JOIN_REQUEST: join(ns, f, &fr); break;
+  case LG_MTYPE_UNCONFIRMED_UP:
+  case LG_MTYPE_CONFIRMED_UP: data_uplink(ns, f, &fr); break;
+  default: ns_drop(ns, LG_DROP_MTYPE, "%s from a gateway", lg_mtype_name(fr.mtype)); break;
+  }
+}

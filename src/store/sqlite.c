@@ -1,0 +1,710 @@
+/*
+ * The SQLite implementation of store.h. WAL mode, synchronous=NORMAL (a crash loses at
+ * most the last transactions, never corrupts), a busy timeout so the server's and the
+ * API's connections wait for each other instead of failing. Schema changes are numbered
+ * migrations recorded in `schema_version`.
+ */
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "store/store.h"
+#include "util/util.h"
+
+struct lg_store {
+  sqlite3 *db;
+};
+
+static const char *const migrations[] = {
+    /* 1: the first schema */
+    "CREATE TABLE gateways (gateway_eui TEXT PRIMARY KEY, name TEXT NOT NULL DEFAULT '',"
+    " latitude REAL, longitude REAL, altitude REAL, last_seen_ns INTEGER,"
+    " rx_packets INTEGER NOT NULL DEFAULT 0, stat_latitude REAL, stat_longitude REAL,"
+    " stat_altitude REAL);"
+    "CREATE TABLE devices (dev_eui TEXT PRIMARY KEY, name TEXT NOT NULL DEFAULT '',"
+    " adr TEXT NOT NULL DEFAULT 'off', otaa INTEGER NOT NULL, join_eui TEXT, app_key TEXT,"
+    " has_session INTEGER NOT NULL DEFAULT 0, dev_addr INTEGER, nwk_s_key TEXT, app_s_key TEXT,"
+    " fcnt_up_next INTEGER NOT NULL DEFAULT 0, fcnt_down INTEGER NOT NULL DEFAULT 0,"
+    " join_nonce INTEGER NOT NULL DEFAULT 0, fcnt_resets_allowed INTEGER NOT NULL DEFAULT 0,"
+    " battery INTEGER, margin INTEGER, last_seen_ns INTEGER);"
+    "CREATE INDEX devices_dev_addr ON devices(dev_addr);"
+    "CREATE TABLE dev_nonces (dev_eui TEXT NOT NULL, dev_nonce INTEGER NOT NULL,"
+    " PRIMARY KEY (dev_eui, dev_nonce));"
+    "CREATE TABLE uplinks (id INTEGER PRIMARY KEY, dev_eui TEXT NOT NULL, dev_addr INTEGER,"
+    " f_cnt INTEGER, f_port INTEGER, data BLOB, confirmed INTEGER, adr INTEGER, dr INTEGER,"
+    " frequency INTEGER, phy BLOB NOT NULL, received_ns INTEGER NOT NULL);"
+    "CREATE INDEX uplinks_dev ON uplinks(dev_eui, id);"
+    "CREATE TABLE receptions (id INTEGER PRIMARY KEY, uplink_id INTEGER NOT NULL,"
+    " gateway_eui TEXT NOT NULL, time_ns INTEGER, sigma_ns REAL, tmst INTEGER, tmms INTEGER,"
+    " ftime INTEGER, rssi REAL, snr REAL, channel INTEGER, rf_chain INTEGER, antennas INTEGER,"
+    " frequency INTEGER, latitude REAL, longitude REAL, altitude REAL,"
+    " late INTEGER NOT NULL DEFAULT 0, received_ns INTEGER NOT NULL);"
+    "CREATE INDEX receptions_uplink ON receptions(uplink_id);"
+    "CREATE TABLE locations (id INTEGER PRIMARY KEY, uplink_id INTEGER, dev_eui TEXT NOT NULL,"
+    " f_cnt INTEGER, latitude REAL, longitude REAL, altitude REAL, accuracy_m REAL, gdop REAL,"
+    " method TEXT, gateways INTEGER, created_ns INTEGER);"
+    "CREATE INDEX locations_dev ON locations(dev_eui, id);"
+    "CREATE TABLE queue (id INTEGER PRIMARY KEY, dev_eui TEXT NOT NULL, f_port INTEGER NOT NULL,"
+    " data BLOB, confirmed INTEGER NOT NULL, created_ns INTEGER);"
+    "CREATE INDEX queue_dev ON queue(dev_eui, id);",
+};
+
+static int exec(struct lg_store *s, const char *sql) {
+  return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : LG_EIO;
+}
+
+static int migrate(struct lg_store *s, char *why, size_t why_len) {
+  if (exec(s, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")) goto fail;
+  sqlite3_stmt *st = NULL;
+  int version = 0;
+  if (sqlite3_prepare_v2(s->db, "SELECT MAX(version) FROM schema_version", -1, &st, NULL) !=
+      SQLITE_OK)
+    goto fail;
+  if (sqlite3_step(st) == SQLITE_ROW) version = sqlite3_column_int(st, 0);
+  sqlite3_finalize(st);
+  for (int v = version; v < (int)LG_ARRAY_LEN(migrations); v++) {
+    char bump[64];
+    snprintf(bump, sizeof(bump), "INSERT INTO schema_version VALUES (%d)", v + 1);
+    if (exec(s, "BEGIN IMMEDIATE") || exec(s, migrations[v]) || exec(s, bump) ||
+        exec(s, "COMMIT")) {
+      exec(s, "ROLLBACK");
+      goto fail;
+    }
+  }
+  return 0;
+fail:
+  snprintf(why, why_len, "schema migration failed: %s", sqlite3_errmsg(s->db));
+  return LG_EIO;
+}
+
+int lg_store_open(struct lg_store **out, const char *path, char *why, size_t why_len) {
+  struct lg_store *s = calloc(1, sizeof(*s));
+  if (s == NULL) return LG_ENOMEM;
+  if (sqlite3_open_v2(path, &s->db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                      NULL) != SQLITE_OK) {
+    snprintf(why, why_len, "cannot open database %s: %s", path,
+             s->db ? sqlite3_errmsg(s->db) : "no memory");
+    lg_store_close(s);
+    return LG_EIO;
+  }
+  sqlite3_busy_timeout(s->db, 5000);
+  if (exec(s, "PRAGMA journal_mode=WAL") || exec(s, "PRAGMA synchronous=NORMAL") ||
+      exec(s, "PRAGMA foreign_keys=ON")) {
+    snprintf(why, why_len, "database %s: %s", path, sqlite3_errmsg(s->db));
+    lg_store_close(s);
+    return LG_EIO;
+  }
+  int rc = migrate(s, why, why_len);
+  if (rc) {
+    lg_store_close(s);
+    return rc;
+  }
+  *out = s;
+  return 0;
+}
+
+void lg_store_close(struct lg_store *s) {
+  if (s == NULL) return;
+  sqlite3_close(s->db);
+  free(s);
+}
+
+/* ---- helpers -------------------------------------------------------------------- */
+
+static void eui_hex(uint64_t v, char out[17]) {
+  snprintf(out, 17, "%016llx", (unsigned long long)v);
+}
+
+static uint64_t eui_from(sqlite3_stmt *st, int col) {
+  const char *t = (const char *)sqlite3_column_text(st, col);
+  return t ? strtoull(t, NULL, 16) : 0;
+}
+
+static void key_hex(const uint8_t k[16], char out[33]) {
+  lg_hex_encode(k, 16, out, 33);
+}
+
+static void key_from(sqlite3_stmt *st, int col, uint8_t k[16]) {
+  const char *t = (const char *)sqlite3_column_text(st, col);
+  size_t n = 0;
+  memset(k, 0, 16);
+  if (t) lg_hex_decode(t, strlen(t), k, 16, &n);
+}
+
+static sqlite3_stmt *prep(struct lg_store *s, const char *sql) {
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return NULL;
+  return st;
+}
+
+static int step_done(sqlite3_stmt *st) {
+  int rc = st ? sqlite3_step(st) : SQLITE_ERROR;
+  sqlite3_finalize(st);
+  return rc == SQLITE_DONE ? 0 : LG_EIO;
+}
+
+static void bind_eui(sqlite3_stmt *st, int i, uint64_t eui) {
+  char h[17];
+  eui_hex(eui, h);
+  sqlite3_bind_text(st, i, h, -1, SQLITE_TRANSIENT);
+}
+
+static void bind_opt_real(sqlite3_stmt *st, int i, bool has, double v) {
+  if (has)
+    sqlite3_bind_double(st, i, v);
+  else
+    sqlite3_bind_null(st, i);
+}
+
+/* ---- gateways ------------------------------------------------------------------- */
+
+int lg_store_gateway_put(struct lg_store *s, const struct lg_gateway_rec *g) {
+  sqlite3_stmt *st =
+      prep(s, "INSERT INTO gateways (gateway_eui, name, latitude, longitude, altitude)"
+              " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(gateway_eui) DO UPDATE SET"
+              " name = ?2, latitude = ?3, longitude = ?4, altitude = ?5");
+  if (st == NULL) return LG_EIO;
+  bind_eui(st, 1, g->eui);
+  sqlite3_bind_text(st, 2, g->name, -1, SQLITE_TRANSIENT);
+  bind_opt_real(st, 3, g->has_position, g->lat_deg);
+  bind_opt_real(st, 4, g->has_position, g->lon_deg);
+  bind_opt_real(st, 5, g->has_position, g->alt_m);
+  return step_done(st);
+}
+
+int lg_store_gateway_get(struct lg_store *s, uint64_t eui, struct lg_gateway_rec *g) {
+  sqlite3_stmt *st = prep(s, "SELECT name, latitude, longitude, altitude, stat_latitude,"
+                             " stat_longitude, stat_altitude FROM gateways WHERE gateway_eui = ?1");
+  if (st == NULL) return LG_EIO;
+  bind_eui(st, 1, eui);
+  int rc = sqlite3_step(st);
+  if (rc != SQLITE_ROW) {
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? LG_ENOTFOUND : LG_EIO;
+  }
+  memset(g, 0, sizeof(*g));
+  g->eui = eui;
+  snprintf(g->name, sizeof(g->name), "%s", (const char *)sqlite3_column_text(st, 0));
+  /* The provisioned position wins; the one from the gateway's GPS (stat) fills in. */
+  int col = sqlite3_column_type(st, 1) != SQLITE_NULL   ? 1
+            : sqlite3_column_type(st, 4) != SQLITE_NULL ? 4
+                                                        : -1;
+  if (col > 0) {
+    g->has_position = true;
+    g->lat_deg = sqlite3_column_double(st, col);
+    g->lon_deg = sqlite3_column_double(st, col + 1);
+    g->alt_m = sqlite3_column_double(st, col + 2);
+  }
+  sqlite3_finalize(st);
+  return 0;
+}
+
+int lg_store_gateway_delete(struct lg_store *s, uint64_t eui) {
+  sqlite3_stmt *st = prep(s, "DELETE FROM gateways WHERE gateway_eui = ?1");
+  if (st == NULL) return LG_EIO;
+  bind_eui(st, 1, eui);
+  int rc = step_done(st);
+  return rc ? rc : sqlite3_changes(s->db) ? 0 : LG_ENOTFOUND;
+}
+
+int lg_store_gateway_seen(struct lg_store *s, uint64_t eui, int64_t now_ns, int rx_packets,
+                          bool has_stat_pos, double lat, double lon, double alt) {
+  sqlite3_stmt *st = prep(s, "UPDATE gateways SET last_seen_ns = ?2, rx_packets = rx_packets + ?3,"
+                             " stat_latitude = COALESCE(?4, stat_latitude),"
+                             " stat_longitude = COALESCE(?5, stat_longitude),"
+                             " stat_altitude = COALESCE(?6, stat_altitude) WHERE gateway_eui = ?1");
+  if (st == NULL) return LG_EIO;
+  bind_eui(st, 1, eui);
+  sqlite3_bind_int64(st, 2, now_ns);
+  sqlite3_bind_int(st, 3, rx_packets);
+  bind_opt_real(st, 4, has_stat_pos, lat);
+  bind_opt_real(st, 5, has_stat_pos, lon);
+  bind_opt_real(st, 6, has_stat_pos, alt);
+  return step_done(st);
+}
+
+static json_t *real_or_null(sqlite3_stmt *st, int col) {
+  return sqlite3_column_type(st, col) == SQLITE_NULL ? json_null()
+                                                     : json_real(sqlite3_column_double(st, col));
+}
+
+static json_t *int_or_null(sqlite3_stmt *st, int col) {
+  return sqlite3_column_type(st, col) == SQLITE_NULL ? json_null()
+                                                     : json_integer(sqlite3_column_int64(st, col));
+}
+
+static json_t *gateway_row(sqlite3_stmt *st) {
+  json_t *o = json_object();
+  json_object_set_new(o, "gateway_eui", json_string((const char *)sqlite3_column_text(st, 0)));
+  json_object_set_new(o, "name", json_string((const char *)sqlite3_column_text(st, 1)));
+  json_object_set_new(o, "latitude", real_or_null(st, 2));
+  json_object_set_new(o, "longitude", real_or_null(st, 3));
+  json_object_set_new(o, "altitude", real_or_null(st, 4));
+  json_object_set_new(o, "last_seen_ns", int_or_null(st, 5));
+  json_object_set_new(o, "rx_packets", json_integer(sqlite3_column_int64(st, 6)));
+  return o;
+}
+
+#define GATEWAY_COLS                                                                               \
+  "gateway_eui, name, COALESCE(latitude, stat_latitude),"                                          \
+  " COALESCE(longitude, stat_longitude), COALESCE(altitude, stat_altitude), last_seen_ns, "        \
+  "rx_packets"
+
+json_t *lg_store_gateways_json(struct lg_store *s) {
+  sqlite3_stmt *st = prep(s, "SELECT " GATEWAY_COLS " FROM gateways ORDER BY gateway_eui");
+  json_t *items = json_array();
+  while (st && sqlite3_step(st) == SQLITE_ROW)
+    json_array_append_new(items, gateway_row(st));
+  sqlite3_finalize(st);
+  json_t *o = json_object();
+  json_object_set_new(o, "items", items);
+  return o;
+}
+
+json_t *lg_store_gateway_json(struct lg_store *s, uint64_t eui) {
+  sqlite3_stmt *st = prep(s, "SELECT " GATEWAY_COLS " FROM gateways WHERE gateway_eui = ?1");
+  if (st == NULL) return NULL;
+  bind_eui(st, 1, eui);
+  json_t *o = sqlite3_step(st) == SQLITE_ROW ? gateway_row(st) : NULL;
+  sqlite3_finalize(st);
+  return o;
+}
+
+/* ---- devices -------------------------------------------------------------------- */
+
+#define DEVICE_COLS                                                                                \
+  "dev_eui, name, adr, otaa, join_eui, app_key, has_session, dev_addr,"                            \
+  " nwk_s_key, app_s_key, fcnt_up_next, fcnt_down, join_nonce, fcnt_resets_allowed,"               \
+  " battery, margin, last_seen_ns"
+
+static void device_from(sqlite3_stmt *st, struct lg_device_rec *d) {
+  memset(d, 0, sizeof(*d));
+  d->dev_eui = eui_from(st, 0);
+  snprintf(d->name, sizeof(d->name), "%s", (const char *)sqlite3_column_text(st, 1));
+  snprintf(d->adr, sizeof(d->adr), "%s", (const char *)sqlite3_column_text(st, 2));
+  d->otaa = sqlite3_column_int(st, 3);
+  d->join_eui = eui_from(st, 4);
+  key_from(st, 5, d->app_key);
+  d->has_session = sqlite3_column_int(st, 6);
+  d->dev_addr = (uint32_t)sqlite3_column_int64(st, 7);
+  key_from(st, 8, d->nwk_s_key);
+  key_from(st, 9, d->app_s_key);
+  d->fcnt_up_next = (uint32_t)sqlite3_column_int64(st, 10);
+  d->fcnt_down = (uint32_t)sqlite3_column_int64(st, 11);
+  d->join_nonce = (uint32_t)sqlite3_column_int64(st, 12);
+  d->fcnt_resets_allowed = sqlite3_column_int(st, 13);
+}
+
+int lg_store_device_put(struct lg_store *s, const struct lg_device_rec *d) {
+  sqlite3_stmt *st =
+      prep(s, "INSERT OR REPLACE INTO devices (dev_eui, name, adr, otaa, join_eui,"
+              " app_key, has_session, dev_addr, nwk_s_key, app_s_key, fcnt_up_next,"
+              " fcnt_down, join_nonce, fcnt_resets_allowed)"
+              " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)");
+  if (st == NULL) return LG_EIO;
+  char k1[33], k2[33], k3[33];
+  bind_eui(st, 1, d->dev_eui);
+  sqlite3_bind_text(st, 2, d->name, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st, 3, d->adr[0] ? d->adr : "off", -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int(st, 4, d->otaa);
+  if (d->otaa) {
+    bind_eui(st, 5, d->join_eui);
+    key_hex(d->app_key, k1);
+    sqlite3_bind_text(st, 6, k1, -1, SQLITE_TRANSIENT);
+  }
+  sqlite3_bind_int(st, 7, d->has_session);
+  if (d->has_session) {
+    sqlite3_bind_int64(st, 8, d->dev_addr);
+    key_hex(d->nwk_s_key, k2);
+    key_hex(d->app_s_key, k3);
+    sqlite3_bind_text(st, 9, k2, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 10, k3, -1, SQLITE_TRANSIENT);
+  }
+  sqlite3_bind_int64(st, 11, d->fcnt_up_next);
+  sqlite3_bind_int64(st, 12, d->fcnt_down);
+  sqlite3_bind_int64(st, 13, d->join_nonce);
+  sqlite3_bind_int(st, 14, d->fcnt_resets_allowed);
+  return step_done(st);
+}
+
+int lg_store_device_get(struct lg_store *s, uint64_t dev_eui, struct lg_device_rec *d) {
+  sqlite3_stmt *st = prep(s, "SELECT " DEVICE_COLS " FROM devices WHERE dev_eui = ?1");
+  if (st == NULL) return LG_EIO;
+  bind_eui(st, 1, dev_eui);
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) device_from(st, d);
+  sqlite3_finalize(st);
+  return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? LG_ENOTFOUND : LG_EIO;
+}
+
+int lg_store_device_delete(struct lg_store *s, uint64_t dev_eui) {
+  sqlite3_stmt *st = prep(s, "DELETE FROM devices WHERE dev_eui = ?1");
+  if (st == NULL) return LG_EIO;
+  bind_eui(st, 1, dev_eui);
+  int rc = step_done(st);
+  return rc ? rc : sqlite3_changes(s->db) ? 0 : LG_ENOTFOUND;
+}
+
+int lg_store_devices_by_addr(struct lg_store *s, uint32_t dev_addr, struct lg_device_rec *out,
+                             size_t cap, size_t *n) {
+  sqlite3_stmt *st =
+      prep(s, "SELECT " DEVICE_COLS " FROM devices WHERE dev_addr = ?1 AND has_session = 1");
+  if (st == NULL) return LG_EIO;
+  sqlite3_bind_int64(st, 1, dev_addr);
+  *n = 0;
+  while (*n < cap && sqlite3_step(st) == SQLITE_ROW)
+    device_from(st, &out[(*n)++]);
+  sqlite3_finalize(st);
+  return 0;
+}
+
+static json_t *device_row(sqlite3_stmt *st) {
+  json_t *o = json_object();
+  json_object_set_new(o, "dev_eui", json_string((const char *)sqlite3_column_text(st, 0)));
+  json_object_set_new(o, "name", json_string((const char *)sqlite3_column_text(st, 1)));
+  json_object_set_new(o, "adr", json_string((const char *)sqlite3_column_text(st, 2)));
+  json_object_set_new(o, "activation", json_string(sqlite3_column_int(st, 3) ? "otaa" : "abp"));
+  if (sqlite3_column_type(st, 4) != SQLITE_NULL)
+    json_object_set_new(o, "join_eui", json_string((const char *)sqlite3_column_text(st, 4)));
+  if (sqlite3_column_int(st, 6)) {
+    char addr[9];
+    snprintf(addr, sizeof(addr), "%08llx", (unsigned long long)sqlite3_column_int64(st, 7));
+    json_object_set_new(o, "dev_addr", json_string(addr));
+    json_object_set_new(o, "f_cnt_up_next", json_integer(sqlite3_column_int64(st, 10)));
+    json_object_set_new(o, "f_cnt_down_next", json_integer(sqlite3_column_int64(st, 11)));
+  } else {
+    json_object_set_new(o, "dev_addr", json_null());
+  }
+  json_object_set_new(o, "fcnt_resets_allowed", json_boolean(sqlite3_column_int(st, 13)));
+  json_object_set_new(o, "battery", int_or_null(st, 14));
+  json_object_set_new(o, "margin_db", int_or_null(st, 15));
+  json_object_set_new(o, "last_seen_ns", int_or_null(st, 16));
+  return o; /* keys never leave the server through the API */
+}
+
+json_t *lg_store_devices_json(struct lg_store *s) {
+  sqlite3_stmt *st = prep(s, "SELECT " DEVICE_COLS " FROM devices ORDER BY dev_eui");
+  json_t *items = json_array();
+  while (st && sqlite3_step(st) == SQLITE_ROW)
+    json_array_append_new(items, device_row(st));
+  sqlite3_finalize(st);
+  json_t *o = json_object();
+  json_object_set_new(o, "items", items);
+  return o;
+}
+
+json_t *lg_store_device_json(struct lg_store *s, uint64_t dev_eui) {
+  sqlite3_stmt *st = prep(s, "SELECT " DEVICE_COLS " FROM devices WHERE dev_eui = ?1");
+  if (st == NULL) return NULL;
+  bind_eui(st, 1, dev_eui);
+  json_t *o = sqlite3_step(st) == SQLITE_ROW ? device_row(st) : NULL;
+  sqlite3_finalize(st);
+  return o;
+}
+
+int lg_store_fcnt_up_cas(struct lg_store *s, uint64_t dev_eui, uint32_t expected, uint32_t fcnt) {
+  sqlite3_stmt *st = prep(s, "UPDATE devices SET fcnt_up_next = ?3"
+                             " WHERE dev_eui = ?1 AND fcnt_up_next = ?2");
+  if (st == NULL) return LG_EIO;
+  bind_eui(st, 1, dev_eui);
+  sqlite3_bind_int64(st, 2, expected);
+  sqlite3_bind_int64(st, 3, (uint32_t)(fcnt + 1));
+  int rc = step_done(st);
+  return rc ? rc : sqlite3_changes(s->db) == 1 ? 0 : LG_EBUSY;
+}
+
+int lg_store_fcnt_down_take(struct lg_store *s, uint64_t dev_eui, uint32_t *fcnt) {
+  sqlite3_stmt *st = prep(s, "UPDATE devices SET fcnt_down = fcnt_down + 1 WHERE dev_eui = ?1"
+                             " RETURNING fcnt_down - 1");
+  if (st == NULL) return LG_EIO;
+  bind_eui(st, 1, dev_eui);
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) *fcnt = (uint32_t)sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  return rc == SQLITE_ROW ? 0 : LG_ENOTFOUND;
+}
+
+int lg_store_devnonce_use(struct lg_store *s, uint64_t dev_eui, uint16_t dev_nonce) {
+  sqlite3_stmt *st = prep(s, "INSERT INTO dev_nonces (dev_eui, dev_nonce) VALUES (?1, ?2)");
+  if (st == NULL) return LG_EIO;
+  bind_eui(st, 1, dev_eui);
+  sqlite3_bind_int(st, 2, dev_nonce);
+  int rc = sqlite3_step(st);
+  sqlite3_finalize(st);
+  if (rc == SQLITE_DONE) return 0;
+  return (rc & 0xff) == SQLITE_CONSTRAINT ? LG_EEXIST : LG_EIO;
+}
+
+int lg_store_activate(struct lg_store *s, uint64_t dev_eui, uint32_t dev_addr, uint32_t join_nonce,
+                      const uint8_t nwk_s_key[16], const uint8_t app_s_key[16]) {
+  sqlite3_stmt *st = prep(s, "UPDATE devices SET has_session = 1, dev_addr = ?2, join_nonce = ?3,"
+                             " nwk_s_key = ?4, app_s_key = ?5, fcnt_up_next = 0, fcnt_down = 0"
+                             " WHERE dev_eui = ?1");
+  if (st == NULL) return LG_EIO;
+  char k1[33], k2[33];
+  key_hex(nwk_s_key, k1);
+  key_hex(app_s_key, k2);
+  bind_eui(st, 1, dev_eui);
+  sqlite3_bind_int64(st, 2, dev_addr);
+  sqlite3_bind_int64(st, 3, join_nonce);
+  sqlite3_bind_text(st, 4, k1, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st, 5, k2, -1, SQLITE_TRANSIENT);
+  return step_done(st);
+}
+
+int lg_store_dev_addr_used(struct lg_store *s, uint32_t dev_addr, bool *used) {
+  sqlite3_stmt *st =
+      prep(s, "SELECT 1 FROM devices WHERE dev_addr = ?1 AND has_session = 1 LIMIT 1");
+  if (st == NULL) return LG_EIO;
+  sqlite3_bind_int64(st, 1, dev_addr);
+  *used = sqlite3_step(st) == SQLITE_ROW;
+  sqlite3_finalize(st);
+  return 0;
+}
+
+int lg_store_device_status(struct lg_store *s, uint64_t dev_eui, int battery, int margin_db) {
+  sqlite3_stmt *st = prep(s, "UPDATE devices SET battery = ?2, margin = ?3 WHERE dev_eui = ?1");
+  if (st == NULL) return LG_EIO;
+  bind_eui(st, 1, dev_eui);
+  sqlite3_bind_int(st, 2, battery);
+  sqlite3_bind_int(st, 3, margin_db);
+  return step_done(st);
+}
+
+/* ---- uplinks -------------------------------------------------------------------- */
+
+static int insert_reception(struct lg_store *s, int64_t uplink_id, const struct lg_reception_rec *r,
+                            bool late) {
+  sqlite3_stmt *st =
+      prep(s, "INSERT INTO receptions (uplink_id, gateway_eui, time_ns, sigma_ns, tmst,"
+              " tmms, ftime, rssi, snr, channel, rf_chain, antennas, frequency, latitude,"
+              " longitude, altitude, late, received_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
+              " ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)");
+  if (st == NULL) return LG_EIO;
+  sqlite3_bind_int64(st, 1, uplink_id);
+  bind_eui(st, 2, r->gateway_eui);
+  if (r->has_time) {
+    sqlite3_bind_int64(st, 3, r->time_ns);
+    sqlite3_bind_double(st, 4, r->sigma_ns);
+  }
+  if (r->has_tmst) sqlite3_bind_int64(st, 5, r->tmst);
+  if (r->has_tmms) sqlite3_bind_int64(st, 6, r->tmms_ms);
+  if (r->has_ftime) sqlite3_bind_int64(st, 7, r->ftime_ns);
+  sqlite3_bind_double(st, 8, r->rssi_dbm);
+  sqlite3_bind_double(st, 9, r->snr_db);
+  sqlite3_bind_int(st, 10, r->channel);
+  sqlite3_bind_int(st, 11, r->rf_chain);
+  sqlite3_bind_int(st, 12, r->antennas);
+  sqlite3_bind_int64(st, 13, r->freq_hz);
+  bind_opt_real(st, 14, r->has_position, r->lat_deg);
+  bind_opt_real(st, 15, r->has_position, r->lon_deg);
+  bind_opt_real(st, 16, r->has_position, r->alt_m);
+  sqlite3_bind_int(st, 17, late);
+  sqlite3_bind_int64(st, 18, r->received_ns);
+  return step_done(st);
+}
+
+int lg_store_uplink_add(struct lg_store *s, const struct lg_uplink_rec *u,
+                        const struct lg_reception_rec *rx, size_t n, int64_t *id) {
+  if (exec(s, "BEGIN IMMEDIATE")) return LG_EIO;
+  sqlite3_stmt *st =
+      prep(s, "INSERT INTO uplinks (dev_eui, dev_addr, f_cnt, f_port, data, confirmed,"
+              " adr, dr, frequency, phy, received_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7,"
+              " ?8, ?9, ?10, ?11)");
+  int rc = LG_EIO;
+  if (st) {
+    bind_eui(st, 1, u->dev_eui);
+    sqlite3_bind_int64(st, 2, u->dev_addr);
+    sqlite3_bind_int64(st, 3, u->f_cnt);
+    if (u->f_port >= 0) sqlite3_bind_int(st, 4, u->f_port);
+    sqlite3_bind_blob(st, 5, u->data, (int)u->data_len, SQLITE_TRANSIENT);
+    sqlite3_bind_int(st, 6, u->confirmed);
+    sqlite3_bind_int(st, 7, u->adr);
+    sqlite3_bind_int(st, 8, u->dr);
+    sqlite3_bind_int64(st, 9, u->freq_hz);
+    sqlite3_bind_blob(st, 10, u->phy, (int)u->phy_len, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 11, u->received_ns);
+    rc = step_done(st);
+  }
+  if (rc == 0) *id = sqlite3_last_insert_rowid(s->db);
+  for (size_t i = 0; rc == 0 && i < n; i++)
+    rc = insert_reception(s, *id, &rx[i], false);
+  if (rc == 0) {
+    sqlite3_stmt *seen = prep(s, "UPDATE devices SET last_seen_ns = ?2 WHERE dev_eui = ?1");
+    if (seen) {
+      bind_eui(seen, 1, u->dev_eui);
+      sqlite3_bind_int64(seen, 2, u->received_ns);
+      rc = step_done(seen);
+    }
+  }
+  if (rc == 0 && exec(s, "COMMIT") == 0) return 0;
+  exec(s, "ROLLBACK");
+  return LG_EIO;
+}
+
+int lg_store_reception_add(struct lg_store *s, int64_t uplink_id, const struct lg_reception_rec *r,
+                           bool late) {
+  return insert_reception(s, uplink_id, r, late);
+}
+
+json_t *lg_store_uplinks_json(struct lg_store *s, uint64_t dev_eui, int limit) {
+  sqlite3_stmt *st =
+      prep(s, "SELECT id, dev_eui, dev_addr, f_cnt, f_port, data, confirmed, adr, dr,"
+              " frequency, received_ns FROM uplinks WHERE dev_eui = ?1"
+              " ORDER BY id DESC LIMIT ?2");
+  sqlite3_stmt *rs =
+      prep(s, "SELECT gateway_eui, time_ns, tmst, rssi, snr, channel, latitude,"
+              " longitude, altitude, late, sigma_ns FROM receptions WHERE uplink_id = ?1"
+              " ORDER BY id");
+  json_t *items = json_array();
+  if (st && rs) {
+    bind_eui(st, 1, dev_eui);
+    sqlite3_bind_int(st, 2, limit);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      json_t *o = json_object();
+      char addr[9], b64[400];
+      snprintf(addr, sizeof(addr), "%08llx", (unsigned long long)sqlite3_column_int64(st, 2));
+      EVP_EncodeBlock((unsigned char *)b64, sqlite3_column_blob(st, 5),
+                      sqlite3_column_bytes(st, 5));
+      json_object_set_new(o, "dev_eui", json_string((const char *)sqlite3_column_text(st, 1)));
+      json_object_set_new(o, "dev_addr", json_string(addr));
+      json_object_set_new(o, "f_cnt", json_integer(sqlite3_column_int64(st, 3)));
+      json_object_set_new(o, "f_port", int_or_null(st, 4));
+      json_object_set_new(o, "data", json_string(b64));
+      json_object_set_new(o, "confirmed", json_boolean(sqlite3_column_int(st, 6)));
+      json_object_set_new(o, "adr", json_boolean(sqlite3_column_int(st, 7)));
+      json_object_set_new(o, "dr", json_integer(sqlite3_column_int(st, 8)));
+      json_object_set_new(o, "frequency", json_integer(sqlite3_column_int64(st, 9)));
+      json_object_set_new(o, "received_ns", json_integer(sqlite3_column_int64(st, 10)));
+      json_t *rx = json_array();
+      sqlite3_reset(rs);
+      sqlite3_bind_int64(rs, 1, sqlite3_column_int64(st, 0));
+      while (sqlite3_step(rs) == SQLITE_ROW) {
+        json_t *r = json_object();
+        json_object_set_new(r, "gateway_eui",
+                            json_string((const char *)sqlite3_column_text(rs, 0)));
+        if (sqlite3_column_type(rs, 1) != SQLITE_NULL) {
+          int64_t t = sqlite3_column_int64(rs, 1);
+          char when[48];
+          time_t secs = (time_t)(t / 1000000000LL);
+          struct tm tm;
+          gmtime_r(&secs, &tm);
+          size_t k = strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+          snprintf(when + k, sizeof(when) - k, ".%09lldZ", (long long)(t % 1000000000LL));
+          json_object_set_new(r, "time", json_string(when));
+          json_object_set_new(r, "time_ns", json_integer(t));
+          json_object_set_new(r, "time_sigma_ns", json_real(sqlite3_column_double(rs, 10)));
+        }
+        json_object_set_new(r, "tmst", int_or_null(rs, 2));
+        json_object_set_new(r, "rssi", json_real(sqlite3_column_double(rs, 3)));
+        json_object_set_new(r, "snr", json_real(sqlite3_column_double(rs, 4)));
+        json_object_set_new(r, "channel", json_integer(sqlite3_column_int(rs, 5)));
+        json_object_set_new(r, "latitude", real_or_null(rs, 6));
+        json_object_set_new(r, "longitude", real_or_null(rs, 7));
+        json_object_set_new(r, "altitude", real_or_null(rs, 8));
+        json_object_set_new(r, "late", json_boolean(sqlite3_column_int(rs, 9)));
+        json_array_append_new(rx, r);
+      }
+      json_object_set_new(o, "rx_info", rx);
+      json_array_append_new(items, o);
+    }
+  }
+  sqlite3_finalize(st);
+  sqlite3_finalize(rs);
+  json_t *o = json_object();
+  json_object_set_new(o, "items", items);
+  return o;
+}
+
+int lg_store_location_add(struct lg_store *s, const struct lg_location_rec *l) {
+  sqlite3_stmt *st =
+      prep(s, "INSERT INTO locations (uplink_id, dev_eui, f_cnt, latitude, longitude,"
+              " altitude, accuracy_m, gdop, method, gateways, created_ns) VALUES (?1,"
+              " ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
+  if (st == NULL) return LG_EIO;
+  sqlite3_bind_int64(st, 1, l->uplink_id);
+  bind_eui(st, 2, l->dev_eui);
+  sqlite3_bind_int64(st, 3, l->f_cnt);
+  sqlite3_bind_double(st, 4, l->lat_deg);
+  sqlite3_bind_double(st, 5, l->lon_deg);
+  sqlite3_bind_double(st, 6, l->alt_m);
+  sqlite3_bind_double(st, 7, l->accuracy_m);
+  bind_opt_real(st, 8, l->gdop == l->gdop, l->gdop);
+  sqlite3_bind_text(st, 9, l->method, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int(st, 10, l->gateways);
+  sqlite3_bind_int64(st, 11, l->created_ns);
+  return step_done(st);
+}
+
+json_t *lg_store_locations_json(struct lg_store *s, uint64_t dev_eui, int limit) {
+  sqlite3_stmt *st =
+      prep(s, "SELECT latitude, longitude, altitude, accuracy_m, method, gateways, f_cnt,"
+              " gdop, uplink_id, created_ns FROM locations WHERE dev_eui = ?1"
+              " ORDER BY id DESC LIMIT ?2");
+  json_t *items = json_array();
+  if (st) {
+    bind_eui(st, 1, dev_eui);
+    sqlite3_bind_int(st, 2, limit);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      json_t *o = json_object();
+      json_object_set_new(o, "latitude", json_real(sqlite3_column_double(st, 0)));
+      json_object_set_new(o, "longitude", json_real(sqlite3_column_double(st, 1)));
+      json_object_set_new(o, "altitude", json_real(sqlite3_column_double(st, 2)));
+      json_object_set_new(o, "accuracy_m", json_real(sqlite3_column_double(st, 3)));
+      json_object_set_new(o, "method", json_string((const char *)sqlite3_column_text(st, 4)));
+      json_object_set_new(o, "gateways", json_integer(sqlite3_column_int(st, 5)));
+      json_object_set_new(o, "f_cnt", json_integer(sqlite3_column_int64(st, 6)));
+      json_object_set_new(o, "gdop", real_or_null(st, 7));
+      json_object_set_new(o, "uplink_id", json_integer(sqlite3_column_int64(st, 8)));
+      json_object_set_new(o, "created_ns", json_integer(sqlite3_column_int64(st, 9)));
+      json_array_append_new(items, o);
+    }
+  }
+  sqlite3_finalize(st);
+  json_t *o = json_object();
+  json_object_set_new(o, "items", items);
+  return o;
+}
+
+/* ---- queue ---------------------------------------------------------------------- */
+
+int lg_store_queue_push(struct lg_store *s, uint64_t dev_eui, int f_port, const uint8_t *data,
+                        size_t len, bool confirmed) {
+  sqlite3_stmt *st =
+      prep(s, "INSERT INTO queue (dev_eui, f_port, data, confirmed) VALUES (?1, ?2, ?3, ?4)");
+  if (st == NULL) return LG_EIO;
+  bind_eui(st, 1, dev_eui);
+  sqlite3_bind_int(st, 2, f_port);
+  sqlite3_bind_blob(st, 3, data, (int)len, SQLITE_TRANSIENT);
+  sqlite3_bind_int(st, 4, confirmed);
+  return step_done(st);
+}
+
+int lg_store_queue_pop(struct lg_store *s, uint64_t dev_eui, int *f_port, uint8_t *data, size_t cap,
+                       size_t *len, bool *confirmed, bool *more) {
+  sqlite3_stmt *st = prep(s, "SELECT id, f_port, data, confirmed FROM queue WHERE dev_eui = ?1"
+                             " ORDER BY id LIMIT 2");
+  if (st == NULL) return LG_EIO;
+  bind_eui(st, 1, dev_eui);
+  if (sqlite3_step(st) != SQLITE_ROW) {
+    sqlite3_finalize(st);
+    return LG_ENOTFOUND;
+  }
+  int64_t id = sqlite3_column_int64(st, 0);
+  *f_port = sqlite3_column_int(st, 1);
+  size_t n = (size_t)sqlite3_column_bytes(st, 2);
+  *len = n < cap ? n : cap;
+  if (*len) memcpy(data, sqlite3_column_blob(st, 2), *len);
+  *confirmed = sqlite3_column_int(st, 3);
+  *more = sqlite3_step(st) == SQLITE_ROW;
+  sqlite3_finalize(st);
+  sqlite3_stmt *del = prep(s, "DELETE FROM queue WHERE id = ?1");
+  if (del == NULL) return LG_EIO;
+  sqlite3_bind_int64(del, 1, id);
+  return step_done(del);
+}

@@ -1,0 +1,156 @@
+/*
+ * store — lorageo's storage: gateways, devices and their sessions, DevNonces, uplinks
+ * with every gateway's reception (raw PHYPayload kept, so any result can be recomputed),
+ * locations and the downlink queue. SQLite in WAL mode is the default; the interface is
+ * shaped so a PostgreSQL implementation can follow (no SQLite type leaks out).
+ *
+ * One struct lg_store is one connection and is used from one thread at a time; the
+ * network server and the HTTP API each open their own (WAL lets readers run beside the
+ * writer). The frame counter is advanced by a compare-and-set in SQL, so no two writers
+ * can both accept one counter. EUIs and keys are hex strings in the database, as the
+ * API writes them.
+ */
+#ifndef LG_STORE_H
+#define LG_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct json_t;
+struct lg_store;
+
+/* Opens (creating and migrating) the database at `path`. LG_EIO with a reason. */
+int lg_store_open(struct lg_store **s, const char *path, char *why, size_t why_len);
+void lg_store_close(struct lg_store *s);
+
+/* ---- gateways ----------------------------------------------------------------- */
+
+struct lg_gateway_rec {
+  uint64_t eui;
+  char name[64];
+  bool has_position;
+  double lat_deg, lon_deg, alt_m;
+};
+
+/* Inserts or replaces a gateway. */
+int lg_store_gateway_put(struct lg_store *s, const struct lg_gateway_rec *g);
+/* LG_ENOTFOUND when unknown. */
+int lg_store_gateway_get(struct lg_store *s, uint64_t eui, struct lg_gateway_rec *g);
+int lg_store_gateway_delete(struct lg_store *s, uint64_t eui);
+/* Records a gateway's last-seen time, its packet counter, and the position from its
+ * `stat` (kept apart from the provisioned one). */
+int lg_store_gateway_seen(struct lg_store *s, uint64_t eui, int64_t now_ns, int rx_packets,
+                          bool has_stat_pos, double lat, double lon, double alt);
+/* New JSON: {"items": [...]} or one gateway object (NULL when unknown). */
+struct json_t *lg_store_gateways_json(struct lg_store *s);
+struct json_t *lg_store_gateway_json(struct lg_store *s, uint64_t eui);
+
+/* ---- devices and sessions ----------------------------------------------------- */
+
+struct lg_device_rec {
+  uint64_t dev_eui;
+  char name[64];
+  char adr[16]; /* off | standard | eadr | predictive */
+  bool otaa;
+  uint64_t join_eui;
+  uint8_t app_key[16];
+  bool has_session; /* ABP, or OTAA after a join */
+  uint32_t dev_addr;
+  uint8_t nwk_s_key[16], app_s_key[16];
+  uint32_t fcnt_up_next;    /* the next expected 32-bit uplink counter */
+  uint32_t fcnt_down;       /* the next downlink counter */
+  uint32_t join_nonce;      /* the last one sent */
+  bool fcnt_resets_allowed; /* ABP devices that restart from 0 after a reboot */
+};
+
+int lg_store_device_put(struct lg_store *s, const struct lg_device_rec *d);
+int lg_store_device_get(struct lg_store *s, uint64_t dev_eui, struct lg_device_rec *d);
+int lg_store_device_delete(struct lg_store *s, uint64_t dev_eui);
+/* Devices whose session uses `dev_addr` (DevAddrs may collide): up to `cap` into out,
+ * count in *n. */
+int lg_store_devices_by_addr(struct lg_store *s, uint32_t dev_addr, struct lg_device_rec *out,
+                             size_t cap, size_t *n);
+struct json_t *lg_store_devices_json(struct lg_store *s);
+struct json_t *lg_store_device_json(struct lg_store *s, uint64_t dev_eui);
+
+/* Accepts uplink counter `fcnt`: sets fcnt_up_next = fcnt + 1 only if it still holds
+ * `expected` (compare-and-set). LG_EBUSY when another writer got there first. */
+int lg_store_fcnt_up_cas(struct lg_store *s, uint64_t dev_eui, uint32_t expected, uint32_t fcnt);
+/* Takes the next downlink counter (returns it in *fcnt and advances it). */
+int lg_store_fcnt_down_take(struct lg_store *s, uint64_t dev_eui, uint32_t *fcnt);
+/* Records a DevNonce; LG_EEXIST when this device already used it (a replayed join). */
+int lg_store_devnonce_use(struct lg_store *s, uint64_t dev_eui, uint16_t dev_nonce);
+/* Stores a new OTAA session (after a join-accept is built). */
+int lg_store_activate(struct lg_store *s, uint64_t dev_eui, uint32_t dev_addr, uint32_t join_nonce,
+                      const uint8_t nwk_s_key[16], const uint8_t app_s_key[16]);
+/* Whether a session already uses this DevAddr. */
+int lg_store_dev_addr_used(struct lg_store *s, uint32_t dev_addr, bool *used);
+int lg_store_device_status(struct lg_store *s, uint64_t dev_eui, int battery, int margin_db);
+
+/* ---- uplinks, receptions, locations ------------------------------------------ */
+
+struct lg_reception_rec {
+  uint64_t gateway_eui;
+  bool has_time;
+  int64_t time_ns; /* best GPS time, ns since the Unix epoch */
+  double sigma_ns;
+  bool has_tmst;
+  uint32_t tmst;
+  bool has_tmms;
+  int64_t tmms_ms;
+  bool has_ftime;
+  int64_t ftime_ns;
+  double rssi_dbm, snr_db;
+  int channel, rf_chain, antennas;
+  uint32_t freq_hz;
+  bool has_position;
+  double lat_deg, lon_deg, alt_m; /* the gateway at that time */
+  int64_t received_ns;            /* server clock */
+};
+
+struct lg_uplink_rec {
+  uint64_t dev_eui;
+  uint32_t dev_addr;
+  uint32_t f_cnt;
+  int f_port; /* -1 without FPort */
+  uint8_t data[256];
+  size_t data_len;
+  bool confirmed, adr;
+  int dr;
+  uint32_t freq_hz;
+  uint8_t phy[256];
+  size_t phy_len;
+  int64_t received_ns;
+};
+
+/* Stores an uplink and its receptions in one transaction; its id goes to *id. */
+int lg_store_uplink_add(struct lg_store *s, const struct lg_uplink_rec *u,
+                        const struct lg_reception_rec *rx, size_t n, int64_t *id);
+/* A copy that arrived after the de-duplication window, attached to its uplink. */
+int lg_store_reception_add(struct lg_store *s, int64_t uplink_id, const struct lg_reception_rec *r,
+                           bool late);
+struct json_t *lg_store_uplinks_json(struct lg_store *s, uint64_t dev_eui, int limit);
+
+struct lg_location_rec {
+  int64_t uplink_id;
+  uint64_t dev_eui;
+  uint32_t f_cnt;
+  double lat_deg, lon_deg, alt_m, accuracy_m, gdop;
+  char method[16];
+  int gateways;
+  int64_t created_ns;
+};
+
+int lg_store_location_add(struct lg_store *s, const struct lg_location_rec *l);
+struct json_t *lg_store_locations_json(struct lg_store *s, uint64_t dev_eui, int limit);
+
+/* ---- downlink queue ------------------------------------------------------------- */
+
+int lg_store_queue_push(struct lg_store *s, uint64_t dev_eui, int f_port, const uint8_t *data,
+                        size_t len, bool confirmed);
+/* Pops the oldest queued downlink (LG_ENOTFOUND when empty); *more tells if others wait. */
+int lg_store_queue_pop(struct lg_store *s, uint64_t dev_eui, int *f_port, uint8_t *data, size_t cap,
+                       size_t *len, bool *confirmed, bool *more);
+
+#endif
