@@ -17,6 +17,7 @@
 
 #include "api/api.h"
 #include "store/store.h"
+#include "util/outbuf.h"
 #include "util/util.h"
 
 #define MAX_BODY 65536
@@ -120,19 +121,17 @@ static int hex_field(json_t *o, const char *key, uint8_t *out, size_t bytes) {
 
 static enum MHD_Result metrics(struct lg_api *api, struct MHD_Connection *c) {
   const struct lg_ns_metrics *m = api->m;
-  size_t cap = 8192, len = 0;
-  char *t = malloc(cap);
-  if (t == NULL) return MHD_NO;
-#define OUT(...) len += (size_t)snprintf(t + len, cap - len, __VA_ARGS__)
+  struct lg_outbuf b = {0};
 #define COUNTER(name, help, v)                                                                     \
-  OUT("# HELP " name " " help "\n# TYPE " name " counter\n" name " %llu\n", (unsigned long long)(v))
+  lg_out_printf(&b, "# HELP " name " " help "\n# TYPE " name " counter\n" name " %llu\n",          \
+                (unsigned long long)(v))
   COUNTER("lorageo_gateway_datagrams_total", "UDP datagrams received from gateways.",
           atomic_load(&m->datagrams));
-  OUT("# HELP lorageo_rx_dropped_total Datagrams or receptions not used, by reason.\n"
-      "# TYPE lorageo_rx_dropped_total counter\n");
+  lg_out_printf(&b, "# HELP lorageo_rx_dropped_total Datagrams or receptions not used, by reason.\n"
+                    "# TYPE lorageo_rx_dropped_total counter\n");
   for (int i = 0; i < LG_DROP_COUNT; i++)
-    OUT("lorageo_rx_dropped_total{reason=\"%s\"} %llu\n", lg_drop_name((enum lg_drop)i),
-        (unsigned long long)atomic_load(&m->dropped[i]));
+    lg_out_printf(&b, "lorageo_rx_dropped_total{reason=\"%s\"} %llu\n",
+                  lg_drop_name((enum lg_drop)i), (unsigned long long)atomic_load(&m->dropped[i]));
   COUNTER("lorageo_receptions_total", "Gateway receptions of LoRa frames.",
           atomic_load(&m->receptions));
   COUNTER("lorageo_uplinks_total", "De-duplicated device uplinks accepted.",
@@ -144,22 +143,28 @@ static enum MHD_Result metrics(struct lg_api *api, struct MHD_Connection *c) {
   COUNTER("lorageo_retransmissions_total", "Uplinks repeating the last frame counter.",
           atomic_load(&m->retransmissions));
   COUNTER("lorageo_joins_total", "Join-accepts sent.", atomic_load(&m->joins));
-  OUT("# HELP lorageo_downlinks_total Downlinks by result.\n# TYPE lorageo_downlinks_total "
-      "counter\n");
+  lg_out_printf(&b, "# HELP lorageo_downlinks_total Downlinks by result.\n# TYPE "
+                    "lorageo_downlinks_total counter\n");
   for (int i = 0; i < LG_DL_COUNT; i++)
-    OUT("lorageo_downlinks_total{result=\"%s\"} %llu\n", lg_dl_result_name((enum lg_dl_result)i),
-        (unsigned long long)atomic_load(&m->downlinks[i]));
-  OUT("# HELP lorageo_locations_total Positions computed, by method.\n# TYPE "
-      "lorageo_locations_total counter\n");
+    lg_out_printf(&b, "lorageo_downlinks_total{result=\"%s\"} %llu\n",
+                  lg_dl_result_name((enum lg_dl_result)i),
+                  (unsigned long long)atomic_load(&m->downlinks[i]));
+  lg_out_printf(&b, "# HELP lorageo_locations_total Positions computed, by method.\n"
+                    "# TYPE lorageo_locations_total counter\n");
   for (int i = 1; i <= LG_GEO_HYBRID; i++)
-    OUT("lorageo_locations_total{method=\"%s\"} %llu\n", lg_geo_method_name((enum lg_geo_method)i),
-        (unsigned long long)atomic_load(&m->locations[i]));
-  OUT("# HELP lorageo_dedup_open_windows Frames whose de-duplication window is open.\n"
-      "# TYPE lorageo_dedup_open_windows gauge\nlorageo_dedup_open_windows %llu\n",
-      (unsigned long long)atomic_load(&m->open_windows));
+    lg_out_printf(&b, "lorageo_locations_total{method=\"%s\"} %llu\n",
+                  lg_geo_method_name((enum lg_geo_method)i),
+                  (unsigned long long)atomic_load(&m->locations[i]));
+  lg_out_printf(&b,
+                "# HELP lorageo_dedup_open_windows Frames whose de-duplication window is open.\n"
+                "# TYPE lorageo_dedup_open_windows gauge\nlorageo_dedup_open_windows %llu\n",
+                (unsigned long long)atomic_load(&m->open_windows));
 #undef COUNTER
-#undef OUT
-  return send_text(c, MHD_HTTP_OK, "text/plain; version=0.0.4", t);
+  if (b.failed || b.p == NULL) {
+    lg_out_free(&b);
+    return send_error(c, 500, "out of memory");
+  }
+  return send_text(c, MHD_HTTP_OK, "text/plain; version=0.0.4", b.p); /* MHD frees it */
 }
 
 /* ---- gateways and devices ------------------------------------------------------- */

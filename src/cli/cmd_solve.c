@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "cli/outbuf.h"
+#include "util/outbuf.h"
 #include "cli/records.h"
 #include "cli/solve_devices.h"
 #include "geo/geo.h"

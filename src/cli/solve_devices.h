@@ -8,7 +8,7 @@
 
 #include <stdio.h>
 
-#include "cli/outbuf.h"
+#include "util/outbuf.h"
 #include "cli/records.h"
 
 /* Errors against truth, collected for the summary line. */

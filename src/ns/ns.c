@@ -121,11 +121,13 @@ struct ns_gateway *ns_gateway(struct lg_ns *ns, uint64_t eui) {
   if (g == NULL) {
     if ((g = calloc(1, sizeof(*g))) == NULL) return NULL;
     g->eui = eui;
-    g->checked_ns = INT64_MIN;
     HASH_ADD(hh, ns->gateways, eui, sizeof(eui), g);
   }
-  /* Provisioning happens through the API's own connection: re-read at most every 5 s. */
-  if (now - g->checked_ns > 5000000000LL) {
+  /* Provisioning happens through the API's own connection: re-read a known gateway
+   * every 30 s (its position may change), an unknown one at most every second (a flood
+   * of datagrams from an unprovisioned EUI must not become a flood of queries). */
+  int64_t every = g->known ? 30000000000LL : 1000000000LL;
+  if (g->checked_ns == 0 || now - g->checked_ns > every) {
     struct lg_gateway_rec rec;
     g->known = lg_store_gateway_get(ns->store, eui, &rec) == 0;
     if (g->known) {

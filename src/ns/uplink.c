@@ -303,7 +303,7 @@ static void answer(struct lg_ns *ns, const struct ns_frame *f, const struct lg_d
   dn.u.data.fctrl = (uint8_t)((ack ? LG_FCTRL_ACK : 0) | (more ? LG_FCTRL_FPENDING : 0));
   dn.u.data.f_cnt16 = (uint16_t)fcnt;
   dn.u.data.f_opts_len = (uint8_t)fopts_len;
-  memcpy(dn.u.data.f_opts, fopts, fopts_len);
+  if (fopts_len) memcpy(dn.u.data.f_opts, fopts, fopts_len);
   struct lg_key nwk, app;
   if (lg_key_init(&nwk, &ns->crypto, d->nwk_s_key)) return;
   if (lg_key_init(&app, &ns->crypto, d->app_s_key)) {

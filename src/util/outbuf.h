@@ -1,6 +1,6 @@
-/* A growable output buffer for JSON lines built with printf (cli/). */
-#ifndef LG_CLI_OUTBUF_H
-#define LG_CLI_OUTBUF_H
+/* A growable output buffer for text built with printf (JSON lines, /metrics). */
+#ifndef LG_UTIL_OUTBUF_H
+#define LG_UTIL_OUTBUF_H
 
 #include <stddef.h>
 

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "cli/outbuf.h"
+#include "util/outbuf.h"
 
 static int reserve(struct lg_outbuf *b, size_t more) {
   if (b->len + more + 1 <= b->cap) return 0;

@@ -1,0 +1,332 @@
+// End-to-end test of `lorageo serve`, driven over UDP as gateways would drive it, with
+// frames built by lora-packet (an independent LoRaWAN implementation):
+//   - gateways and devices provisioned through the HTTP API; bad bodies refused;
+//   - one frame from four gateways -> one uplink with four receptions and ns times,
+//     a location near the truth, and for a confirmed uplink an ACK in RX1 whose MIC
+//     lora-packet verifies;
+//   - a copy arriving after the window is attached as a late reception;
+//   - retransmission, replayed counter, wrong MIC: refused and counted;
+//   - OTAA: join-accept at +5 s on the best gateway, decrypted by lora-packet, data with
+//     the derived keys accepted; a reused DevNonce gets no join-accept;
+//   - TX_ACK TOO_LATE -> the downlink retried in RX2;
+//   - garbage datagrams counted, the server keeps serving;
+//   - a restart keeps counters: the old frame is still a replay.
+// Usage: node serve.mjs path/to/lorageo
+import { spawn } from "node:child_process";
+import dgram from "node:dgram";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import lora from "lora-packet";
+
+const BIN = process.argv[2] ?? "../../build/lorageo";
+const C = 299792458;
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lorageo-serve-"));
+const udpPort = 21000 + Math.floor(Math.random() * 20000);
+const httpPort = udpPort + 1;
+const base = `http://127.0.0.1:${httpPort}`;
+let failures = 0, checks = 0, server = null;
+
+function check(cond, what) {
+  checks++;
+  if (!cond) {
+    failures++;
+    console.error(`FAIL ${what}`);
+  }
+}
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function start() {
+  server = spawn(BIN, ["serve"], {
+    env: { ...process.env, LORAGEO_SERVER_UDP_BIND: `127.0.0.1:${udpPort}`,
+           LORAGEO_SERVER_HTTP_BIND: `127.0.0.1:${httpPort}`,
+           LORAGEO_SERVER_DATABASE: path.join(dir, "lorageo.db"), LORAGEO_GEO_SIGMA_NS: "5" },
+    stdio: ["ignore", "inherit", "pipe"],
+  });
+  server.log = "";
+  server.stderr.on("data", (d) => (server.log += d));
+  server.on("exit", (code, sig) => (server.log += `\n[lorageo exited: code ${code}, signal ${sig}]\n`));
+}
+async function waitHealthy() {
+  for (let i = 0; i < 100; i++) {
+    try {
+      if ((await fetch(`${base}/api/health`)).ok) return;
+    } catch {}
+    await sleep(50);
+  }
+  throw new Error("server did not come up:\n" + server.log);
+}
+async function stop() {
+  if (server.exitCode !== null || server.signalCode !== null) return; /* already gone */
+  const exited = new Promise((r) => server.on("exit", r));
+  server.kill("SIGTERM");
+  await exited;
+}
+// Never hang a CI run: the whole test has a minute.
+setTimeout(() => {
+  console.error("FAIL timeout after 60 s\n" + (server?.log ?? ""));
+  server?.kill("SIGKILL");
+  process.exit(1);
+}, 60000).unref();
+async function api(method, url, body) {
+  const r = await fetch(base + url, { method, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await r.text();
+  return { status: r.status, json: text ? JSON.parse(text) : null, text };
+}
+async function metric(name) {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith(name + " "));
+  return line ? Number(line.split(" ")[1]) : NaN;
+}
+
+// ---- geometry: WGS-84, written here from the formulas (independent of lorageo) ----
+const A = 6378137, F = 1 / 298.257223563, E2 = F * (2 - F);
+function ecef(lat, lon, h) {
+  const p = (lat * Math.PI) / 180, l = (lon * Math.PI) / 180;
+  const n = A / Math.sqrt(1 - E2 * Math.sin(p) ** 2);
+  return [(n + h) * Math.cos(p) * Math.cos(l), (n + h) * Math.cos(p) * Math.sin(l), (n * (1 - E2) + h) * Math.sin(p)];
+}
+const dist = (a, b) => Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2]);
+function haversine(lat1, lon1, lat2, lon2) {
+  const r = (x) => (x * Math.PI) / 180;
+  const k = Math.sin(r(lat2 - lat1) / 2) ** 2 + Math.cos(r(lat1)) * Math.cos(r(lat2)) * Math.sin(r(lon2 - lon1) / 2) ** 2;
+  return 2 * 6371008.8 * Math.asin(Math.sqrt(k));
+}
+
+const truth = { lat: 55.7819, lon: 12.4608 };
+const gateways = [
+  { eui: "aa555a0000000001", lat: 55.8005, lon: 12.4520, alt: 40 },
+  { eui: "aa555a0000000002", lat: 55.7750, lon: 12.4950, alt: 25 },
+  { eui: "aa555a0000000003", lat: 55.7620, lon: 12.4400, alt: 60 },
+  { eui: "aa555a0000000004", lat: 55.7890, lon: 12.4130, alt: 35 },
+];
+for (const g of gateways) {
+  g.sock = dgram.createSocket("udp4");
+  g.inbox = [];
+  g.sock.on("message", (m) => g.inbox.push(m));
+}
+
+function rxpkFor(g, phy, emitNs, extraDelayNs = 0, tmst = 1000000, freq = "868.100000") {
+  const d = dist(ecef(truth.lat, truth.lon, 0), ecef(g.lat, g.lon, g.alt));
+  const arrival = emitNs + BigInt(Math.round((d / C) * 1e9 + extraDelayNs));
+  const gpsNs = arrival - 315964800000000000n + 18000000000n;
+  const iso = new Date(Number(arrival / 1000000n)).toISOString().replace(/\.\d+Z$/, "");
+  const us = String((arrival % 1000000000n) / 1000n).padStart(6, "0");
+  // tmms and time_ns are integers beyond 2^53: spliced in as JSON text.
+  return `{"time":"${iso}.${us}Z","tmms":${gpsNs / 1000000n},"ftime":${gpsNs % 1000000000n},` +
+    `"tmst":${tmst},"chan":0,"rfch":0,"freq":${freq},"stat":1,"modu":"LORA","datr":"SF7BW125",` +
+    `"codr":"4/5","rssi":${-80 - Math.round(d / 100)},"lsnr":${(10 - d / 1000).toFixed(1)},` +
+    `"size":${phy.length},"data":"${phy.toString("base64")}"}`;
+}
+function header(type, eui, token = Math.floor(Math.random() * 65536)) {
+  return Buffer.concat([Buffer.from([2, token >> 8, token & 0xff, type]), Buffer.from(eui, "hex")]);
+}
+function send(g, buf) {
+  return new Promise((r) => g.sock.send(buf, udpPort, "127.0.0.1", r));
+}
+async function push(g, rxpkJson) {
+  await send(g, Buffer.concat([header(0, g.eui), Buffer.from(`{"rxpk":[${rxpkJson}]}`)]));
+}
+async function pull(g) {
+  await send(g, header(2, g.eui));
+}
+function pullResps(g) {
+  return g.inbox.filter((m) => m.length > 4 && m[3] === 3).map((m) => ({ token: m.readUInt16BE(1), txpk: JSON.parse(m.subarray(4).toString()).txpk }));
+}
+
+const ABP = { dev_eui: "0102030405060708", dev_addr: "49be7df1",
+  nwk_s_key: "44024241ed4ce9a68c6a8bc055233fd3", app_s_key: "ec925802ae430ca77fd3dd73cb2cc588" };
+const nwk = Buffer.from(ABP.nwk_s_key, "hex"), app = Buffer.from(ABP.app_s_key, "hex");
+function dataUp(fcnt, payload, confirmed = false, key = nwk) {
+  return lora.fromFields({ MType: confirmed ? "Confirmed Data Up" : "Unconfirmed Data Up",
+    DevAddr: Buffer.from(ABP.dev_addr, "hex"), FCnt: fcnt, FPort: 2, payload: Buffer.from(payload) }, app, key).getPHYPayload();
+}
+let emit = BigInt(Date.now()) * 1000000n;
+async function frameFromAll(phy, gws = gateways, opts = {}) {
+  emit += 10000000000n;
+  for (const g of gws) await push(g, rxpkFor(g, phy, emit, opts.delay?.[g.eui] ?? 0, 1000000, opts.freq));
+}
+
+try {
+  start();
+  await waitHealthy();
+
+  // ---- provisioning and bad bodies
+  for (const g of gateways) {
+    const r = await api("POST", "/api/gateways", { gateway_eui: g.eui, name: g.eui.slice(-1), latitude: g.lat, longitude: g.lon, altitude: g.alt });
+    check(r.status === 201, `POST gateway ${g.eui}: ${r.status} ${r.text}`);
+  }
+  let r = await api("POST", "/api/devices", ABP);
+  check(r.status === 201 && r.json.dev_addr === ABP.dev_addr, `POST ABP device: ${r.text}`);
+  check(!r.text.includes(ABP.nwk_s_key), "keys never returned");
+  r = await api("POST", "/api/devices", ABP);
+  check(r.status === 409 && r.json.error, "duplicate device refused with 409");
+  for (const [body, field] of [[{ dev_eui: "xyz" }, "dev_eui"], [{ ...ABP, dev_eui: "0102030405060799", nwk_s_key: "00" }, "nwk_s_key"],
+                               [{ dev_eui: "0102030405060799" }, "either"], [{ ...ABP, adr: "fast" }, "adr"]]) {
+    r = await api("POST", "/api/devices", body);
+    check(r.status === 400 && r.json.error.includes(field), `bad device body -> 400 naming ${field}: ${r.text}`);
+  }
+  r = await fetch(`${base}/api/devices`, { method: "POST", body: "{not json" });
+  check(r.status === 400, "non-JSON body -> 400");
+  r = await api("GET", "/api/devices/0000000000000999");
+  check(r.status === 404 && r.json.error, "unknown device -> 404");
+  r = await api("GET", "/api/nothing");
+  check(r.status === 404, "unknown path -> 404");
+
+  // ---- PULL_DATA: ACK and downlink paths
+  for (const g of gateways) await pull(g);
+  await sleep(100);
+  check(gateways.every((g) => g.inbox.some((m) => m[3] === 4)), "PULL_ACK to every gateway");
+
+  // ---- one confirmed frame from four gateways
+  const phy1 = dataUp(1, "hello", true);
+  await frameFromAll(phy1);
+  await sleep(150);
+  check(gateways.every((g) => g.inbox.some((m) => m[3] === 1)), "PUSH_ACK to every gateway");
+  await sleep(300);
+  r = await api("GET", `/api/devices/${ABP.dev_eui}/uplinks?limit=10`);
+  check(r.json.items.length === 1, `one uplink: ${r.text.slice(0, 300)}`);
+  const up = r.json.items[0];
+  check(up && up.f_cnt === 1 && up.f_port === 2 && Buffer.from(up.data, "base64").toString() === "hello" && up.confirmed, "uplink decrypted");
+  check(up && up.rx_info.length === 4 && up.rx_info.every((x) => Number.isInteger(x.time_ns) || typeof x.time_ns === "number"), "four receptions with times");
+  check(up && up.rx_info.every((x) => /\.\d{9}Z$/.test(x.time)), "RFC 3339 times with ns");
+  r = await api("GET", `/api/devices/${ABP.dev_eui}/locations`);
+  const loc = r.json.items[0];
+  check(loc && loc.method === "nls" && loc.gateways === 4, `location by nls from 4 gateways: ${r.text}`);
+  if (loc) {
+    const err = haversine(loc.latitude, loc.longitude, truth.lat, truth.lon);
+    check(err < 5, `location within 5 m of the truth (${err.toFixed(2)} m)`);
+  }
+  // the ACK: PULL_RESP on one gateway, RX1 = uplink tmst + 1 s, valid downlink MIC
+  const acks = gateways.flatMap((g) => pullResps(g).map((p) => ({ g, ...p })));
+  check(acks.length === 1, `one PULL_RESP for the confirmed uplink (got ${acks.length})`);
+  if (acks.length) {
+    const t = acks[0].txpk;
+    check(t.tmst === 1000000 + 1000000 && t.freq === 868.1 && t.datr === "SF7BW125" && t.ipol === true, `RX1 parameters: ${JSON.stringify(t)}`);
+    const dn = lora.fromWire(Buffer.from(t.data, "base64"));
+    check(dn.getMType() === "Unconfirmed Data Down" && dn.getFCtrlACK(), "downlink carries ACK");
+    check(lora.verifyMIC(dn, nwk), "downlink MIC verifies with NwkSKey (lora-packet)");
+    // TX_ACK OK for it
+    await send(acks[0].g, Buffer.concat([header(5, acks[0].g.eui, acks[0].token), Buffer.from('{"txpk_ack":{"error":"NONE"}}')]));
+  }
+
+  // ---- retransmission of the same frame on another channel (as NbTrans hops): counted,
+  // not stored. (The same bytes on the same channel within late_horizon_ms are late copies.)
+  await frameFromAll(phy1, gateways.slice(0, 2), { freq: "868.300000" });
+  // ---- a late copy: three gateways now, the fourth 600 ms later
+  const phy2 = dataUp(2, "late");
+  emit += 10000000000n;
+  for (const g of gateways.slice(0, 3)) await push(g, rxpkFor(g, phy2, emit));
+  await sleep(600);
+  await push(gateways[3], rxpkFor(gateways[3], phy2, emit));
+  await sleep(300);
+  r = await api("GET", `/api/devices/${ABP.dev_eui}/uplinks?limit=1`);
+  const late = r.json.items[0];
+  check(late && late.f_cnt === 2 && late.rx_info.length === 4 && late.rx_info.filter((x) => x.late).length === 1, `late copy attached: ${JSON.stringify(late?.rx_info?.map((x) => x.late))}`);
+  check((await metric("lorageo_late_copies_total")) === 1, "late copy counted");
+  check((await metric("lorageo_retransmissions_total")) === 1, "retransmission counted");
+
+  // ---- replay of FCnt 1 with a valid MIC but after FCnt 2: refused
+  emit += 10000000000n;
+  await frameFromAll(dataUp(1, "hello", true), gateways, { freq: "868.500000" });
+  // ---- wrong MIC
+  await frameFromAll(dataUp(3, "bad key", false, Buffer.alloc(16, 7)));
+  await sleep(400);
+  check(await metric('lorageo_rx_dropped_total{reason="replay"}') >= 1, "replayed counter refused");
+  check(await metric('lorageo_rx_dropped_total{reason="mic"}') >= 1, "wrong MIC refused");
+  r = await api("GET", `/api/devices/${ABP.dev_eui}/uplinks?limit=10`);
+  check(r.json.items.length === 2, "no uplink stored for retransmission, replay or bad MIC");
+
+  // ---- TX_ACK TOO_LATE -> RX2
+  for (const g of gateways) g.inbox.length = 0;
+  await frameFromAll(dataUp(4, "ack me", true));
+  await sleep(450);
+  const first = gateways.flatMap((g) => pullResps(g).map((p) => ({ g, ...p })));
+  check(first.length === 1, "ACK sent");
+  if (first.length) {
+    await send(first[0].g, Buffer.concat([header(5, first[0].g.eui, first[0].token), Buffer.from('{"txpk_ack":{"error":"TOO_LATE"}}')]));
+    await sleep(150);
+    const rx2 = pullResps(first[0].g).filter((p) => p.token !== first[0].token);
+    check(rx2.length === 1 && rx2[0].txpk.freq === 869.525 && rx2[0].txpk.datr === "SF12BW125" &&
+          rx2[0].txpk.tmst === first[0].txpk.tmst + 1000000, `RX2 retry: ${JSON.stringify(rx2.map((p) => p.txpk))}`);
+  }
+  check((await metric('lorageo_downlinks_total{result="too_late"}')) === 1, "too_late counted");
+
+  // ---- OTAA
+  const appKey = Buffer.from("98929b92c49edba9676d646d3b612456", "hex");
+  const OTAA = { dev_eui: "0004a30b001a2b3c", join_eui: "70b3d57ed0000001", app_key: appKey.toString("hex") };
+  r = await api("POST", "/api/devices", OTAA);
+  check(r.status === 201, `POST OTAA device: ${r.text}`);
+  for (const g of gateways) g.inbox.length = 0;
+  const devNonce = Buffer.from("1a2b", "hex");
+  const jr = lora.fromFields({ MType: "Join Request", AppEUI: Buffer.from(OTAA.join_eui, "hex"),
+    DevEUI: Buffer.from(OTAA.dev_eui, "hex"), DevNonce: devNonce }, undefined, undefined, appKey).getPHYPayload();
+  await frameFromAll(jr);
+  await sleep(450);
+  const ja = gateways.flatMap((g) => pullResps(g));
+  check(ja.length === 1, `one join-accept (got ${ja.length})`);
+  let session = null;
+  if (ja.length) {
+    check(ja[0].txpk.tmst === 1000000 + 5000000, "join-accept in RX1 at +5 s");
+    const enc = lora.fromWire(Buffer.from(ja[0].txpk.data, "base64"));
+    const plain = lora.fromWire(lora.decryptJoinAccept(enc, appKey));
+    check(lora.verifyMIC(plain, undefined, appKey), "join-accept MIC verifies (lora-packet)");
+    const b = plain.getBuffers();
+    const keys = lora.generateSessionKeys(appKey, b.NetID, b.AppNonce, devNonce);
+    session = { devAddr: b.DevAddr, nwk: keys.NwkSKey, app: keys.AppSKey };
+    r = await api("GET", `/api/devices/${OTAA.dev_eui}`);
+    check(r.json.dev_addr === b.DevAddr.toString("hex"), "device has the DevAddr of the join-accept");
+  }
+  if (session) {
+    const phy = lora.fromFields({ MType: "Unconfirmed Data Up", DevAddr: session.devAddr, FCnt: 0, FPort: 5,
+      payload: Buffer.from("joined") }, session.app, session.nwk).getPHYPayload();
+    await frameFromAll(phy);
+    await sleep(450);
+    r = await api("GET", `/api/devices/${OTAA.dev_eui}/uplinks`);
+    check(r.json.items.length === 1 && Buffer.from(r.json.items[0].data, "base64").toString() === "joined", "data with the derived keys accepted");
+  }
+  for (const g of gateways) g.inbox.length = 0;
+  await frameFromAll(jr, gateways, { freq: "868.300000" }); // the same DevNonce again
+  await sleep(450);
+  check(gateways.flatMap((g) => pullResps(g)).length === 0, "no join-accept for a reused DevNonce");
+  check((await metric('lorageo_rx_dropped_total{reason="devnonce_reused"}')) === 1, "reused DevNonce counted");
+  check((await metric("lorageo_joins_total")) === 1, "one join");
+
+  // ---- garbage: counted, still serving
+  const g0 = gateways[0];
+  await send(g0, Buffer.from([2]));
+  await send(g0, Buffer.from([9, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8]));
+  await send(g0, Buffer.concat([header(0, g0.eui), Buffer.from("{not json")]));
+  await send(g0, Buffer.concat([header(0, "ffffffffffffffff"), Buffer.from("{}")]));
+  await sleep(100);
+  check((await metric('lorageo_rx_dropped_total{reason="short"}')) >= 1, "short datagram counted");
+  check((await metric('lorageo_rx_dropped_total{reason="version"}')) >= 1, "bad version counted");
+  check((await metric('lorageo_rx_dropped_total{reason="json"}')) >= 1, "bad JSON counted");
+  check((await metric('lorageo_rx_dropped_total{reason="unknown_gateway"}')) >= 1, "unknown gateway counted");
+  check((await api("GET", "/api/health")).status === 200, "still serving");
+  check((await metric("lorageo_uplinks_total")) === 4, `uplinks_total ${await metric("lorageo_uplinks_total")}`);
+
+  // ---- restart: counters survive
+  await stop();
+  start();
+  await waitHealthy();
+  for (const g of gateways) await pull(g);
+  await frameFromAll(dataUp(2, "late"));   // an old counter
+  await frameFromAll(dataUp(5, "after restart"));
+  await sleep(450);
+  r = await api("GET", `/api/devices/${ABP.dev_eui}/uplinks?limit=10`);
+  check(r.json.items.length === 4 && r.json.items[0].f_cnt === 5, `after a restart FCnt 5 accepted, FCnt 2 not: ${r.json.items.map((u) => u.f_cnt)}`);
+  check(await metric('lorageo_rx_dropped_total{reason="replay"}') >= 1, "replay after restart refused");
+} catch (e) {
+  failures++;
+  console.error("FAIL exception:", e);
+} finally {
+  if (server && server.exitCode === null) await stop();
+  for (const g of gateways) g.sock.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+console.log(`serve: ${checks} checks, ${failures} failed`);
+if (failures) {
+  console.error(server?.log ?? "");
+  process.exit(1);
+}
