@@ -150,7 +150,7 @@ static int solve_line(const struct solve_args *a, struct worker *w, const char *
     lg_solve_error_line(out, r, line_no, why);
     return 0;
   }
-  if (a->cal) lg_calibration_apply(a->cal, r);
+  if (a->cal) lg_record_calibrate(a->cal, r);
   struct lg_geo_fix fix;
   if (lg_geo_solve(w->solver, r->rx, r->n, &a->opts, &fix, why, sizeof(why)) != 0) {
     lg_solve_error_line(out, r, line_no, why);
@@ -405,7 +405,7 @@ static int solve_in_order(const struct solve_args *a, FILE *in, struct lg_errors
     (*records)++;
     if (devices) {
       if (lg_record_parse(line, (size_t)len, &w->rec, why, sizeof(why)) == 0) {
-        if (a->cal) lg_calibration_apply(a->cal, &w->rec);
+        if (a->cal) lg_record_calibrate(a->cal, &w->rec);
         if (lg_devices_add(devices, &w->rec, why, sizeof(why)) == 0) continue;
       }
       lg_solve_error_line(&out, &w->rec, line_no, why);

@@ -274,76 +274,7 @@ int lg_record_parse(const char *line, size_t len, struct lg_record *r, char *why
   return 0;
 }
 
-/* ---- calibration file (small, read once: jansson) ------------------------------ */
-
-static int json_number_in(json_t *o, const char *key, bool required, double lo, double hi,
-                          double *out, char *why, size_t why_len) {
-  json_t *v = json_object_get(o, key);
-  if (v == NULL) {
-    if (!required) return 0;
-    snprintf(why, why_len, "path_loss: missing \"%s\"", key);
-    return -1;
-  }
-  if (!json_is_number(v) || !(json_number_value(v) >= lo && json_number_value(v) <= hi)) {
-    snprintf(why, why_len, "path_loss: \"%s\" must be a number in [%g, %g]", key, lo, hi);
-    return -1;
-  }
-  *out = json_number_value(v);
-  return 0;
-}
-
-int lg_calibration_load(const char *path, struct lg_calibration *c, char *why, size_t why_len) {
-  json_error_t err;
-  memset(c, 0, sizeof(*c));
-  json_t *root = json_load_file(path, 0, &err);
-  if (root == NULL) {
-    snprintf(why, why_len, "%s:%d: %s", path, err.line, err.text);
-    return -1;
-  }
-  int rc = -1;
-  json_t *offs = json_object_get(root, "gateway_offsets_ns");
-  if (!json_is_object(root) || (offs != NULL && !json_is_object(offs))) {
-    snprintf(why, why_len, "%s: \"gateway_offsets_ns\" must be an object", path);
-    goto out;
-  }
-  const char *key;
-  json_t *v;
-  json_object_foreach(offs, key, v) {
-    if (!json_is_number(v) || c->n == LG_CAL_MAX_GW || strlen(key) >= LG_NAME_MAX) {
-      snprintf(why, why_len, "%s: bad offset for gateway \"%s\"", path, key);
-      goto out;
-    }
-    snprintf(c->gateway[c->n], LG_NAME_MAX, "%s", key);
-    c->offset_ns[c->n++] = json_number_value(v);
-  }
-  json_t *pl = json_object_get(root, "path_loss");
-  if (pl != NULL) {
-    struct lg_pathloss m = lg_pathloss_default();
-    if (!json_is_object(pl) ||
-        json_number_in(pl, "tx_power_dbm", false, -30, 40, &m.tx_power_dbm, why, why_len) ||
-        json_number_in(pl, "pl0_db", true, 0, 250, &m.pl0_db, why, why_len) ||
-        json_number_in(pl, "d0_m", true, 0.01, 1e6, &m.d0_m, why, why_len) ||
-        json_number_in(pl, "exponent", true, 0.5, 10, &m.exponent, why, why_len) ||
-        json_number_in(pl, "sigma_db", false, 0, 40, &m.sigma_db, why, why_len)) {
-      if (!json_is_object(pl)) snprintf(why, why_len, "%s: \"path_loss\" must be an object", path);
-      goto out;
-    }
-    c->has_path_loss = true;
-    c->path_loss = m;
-  }
-  rc = 0;
-out:
-  json_decref(root);
-  return rc;
-}
-
-void lg_calibration_apply(const struct lg_calibration *c, struct lg_record *r) {
-  for (size_t i = 0; i < r->n; i++) {
-    if (!r->rx[i].has_time) continue;
-    for (size_t k = 0; k < c->n; k++)
-      if (strcmp(c->gateway[k], r->gateway[i]) == 0) {
-        r->rx[i].time_ns -= llround(c->offset_ns[k]);
-        break;
-      }
-  }
+void lg_record_calibrate(const struct lg_calibration *c, struct lg_record *r) {
+  for (size_t i = 0; i < r->n; i++)
+    if (r->rx[i].has_time) r->rx[i].time_ns -= llround(lg_calibration_offset_ns(c, r->gateway[i]));
 }

@@ -33,19 +33,7 @@ struct lg_record {
  */
 int lg_record_parse(const char *line, size_t len, struct lg_record *r, char *why, size_t why_len);
 
-/* Per-deployment corrections (calibrate → solve). */
-#define LG_CAL_MAX_GW 1024
-struct lg_calibration {
-  size_t n;
-  char gateway[LG_CAL_MAX_GW][LG_NAME_MAX];
-  double offset_ns[LG_CAL_MAX_GW];
-  bool has_path_loss;
-  struct lg_pathloss path_loss;
-};
-
-/* Loads a calibration file; -1 with a reason on error. */
-int lg_calibration_load(const char *path, struct lg_calibration *c, char *why, size_t why_len);
-/* Subtracts each gateway's timing offset from its receptions. */
-void lg_calibration_apply(const struct lg_calibration *c, struct lg_record *r);
+/* Subtracts each gateway's timing offset (`lorageo calibrate`) from its receptions. */
+void lg_record_calibrate(const struct lg_calibration *c, struct lg_record *r);
 
 #endif

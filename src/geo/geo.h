@@ -154,6 +154,25 @@ int lg_geo_solve(struct lg_geo_solver *s, const struct lg_geo_rx *rx, size_t n,
 int lg_geo_crlb(const struct lg_geo_rx *rx, size_t n, const struct lg_geodetic *dev,
                 const struct lg_geo_opts *o, double *drms_m);
 
+/* ---- calibration (calibration.c) ------------------------------------------------ */
+
+#define LG_CAL_MAX_GW 1024
+#define LG_CAL_NAME_MAX 64
+
+/* Per-deployment corrections learned by `lorageo calibrate`. */
+struct lg_calibration {
+  size_t n;
+  char gateway[LG_CAL_MAX_GW][LG_CAL_NAME_MAX];
+  double offset_ns[LG_CAL_MAX_GW]; /* subtract from that gateway's receive times */
+  bool has_path_loss;
+  struct lg_pathloss path_loss;
+};
+
+/* Loads a calibration file; LG_EINVAL with a reason on error. */
+int lg_calibration_load(const char *path, struct lg_calibration *c, char *why, size_t why_len);
+/* The timing offset of `gateway` (0 when it has none; c may be NULL). */
+double lg_calibration_offset_ns(const struct lg_calibration *c, const char *gateway);
+
 /* ---- many frames (stats.c) ---------------------------------------------------- */
 
 /*

@@ -85,6 +85,19 @@ struct lg_ns *lg_ns_new(const struct lg_config *cfg, struct lg_store *store,
     lg_ns_free(ns);
     return NULL;
   }
+  ns->pathloss = lg_pathloss_default();
+  if (cfg->geo_calibration[0]) {
+    char reason[256];
+    if ((ns->cal = malloc(sizeof(*ns->cal))) == NULL ||
+        lg_calibration_load(cfg->geo_calibration, ns->cal, reason, sizeof(reason)) != 0) {
+      snprintf(why, why_len, "[geo] calibration: %s", ns->cal ? reason : "out of memory");
+      lg_ns_free(ns);
+      return NULL;
+    }
+    if (ns->cal->has_path_loss) ns->pathloss = ns->cal->path_loss;
+    ns_log(ns, "calibration %s: %zu gateway offsets%s", cfg->geo_calibration, ns->cal->n,
+           ns->cal->has_path_loss ? ", path-loss model" : "");
+  }
   return ns;
 }
 
@@ -106,6 +119,7 @@ void lg_ns_free(struct lg_ns *ns) {
     free(p);
   }
   lg_geo_solver_free(ns->solver);
+  free(ns->cal);
   lg_crypto_close(&ns->crypto);
   free(ns);
 }

@@ -65,6 +65,8 @@ struct lg_ns {
   struct lg_ns_io io;
   struct lg_crypto crypto;
   struct lg_geo_solver *solver;
+  struct lg_calibration *cal; /* [geo] calibration, or NULL */
+  struct lg_pathloss pathloss;
   struct ns_gateway *gateways;
   struct ns_frame *frames;
   struct ns_pending *pending;

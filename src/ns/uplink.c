@@ -26,6 +26,11 @@ static void reception_of(struct lg_ns *ns, const struct ns_rx *x, struct lg_rece
   memset(r, 0, sizeof(*r));
   r->gateway_eui = x->gateway_eui;
   r->has_time = lg_gw_best_time(p, ns->cfg.geo_sigma_ns, &r->time_ns, &r->sigma_ns);
+  if (r->has_time && ns->cal) { /* fixed delays learned by `lorageo calibrate` */
+    char eui[17];
+    snprintf(eui, sizeof(eui), "%016llx", (unsigned long long)x->gateway_eui);
+    r->time_ns -= llround(lg_calibration_offset_ns(ns->cal, eui));
+  }
   r->has_tmst = p->has_tmst;
   r->tmst = p->tmst;
   r->has_tmms = p->has_tmms;
@@ -95,6 +100,7 @@ static void locate(struct lg_ns *ns, const struct ns_frame *f) {
   o.min_gateways = ns->cfg.geo_min_gateways;
   o.device_alt_m = ns->cfg.geo_device_alt_m;
   o.sigma_ns = ns->cfg.geo_sigma_ns;
+  o.pathloss = ns->pathloss;
   struct lg_geo_fix fix;
   char why[160];
   if (lg_geo_solve(ns->solver, rx, n, &o, &fix, why, sizeof(why)) != 0) {

@@ -36,9 +36,9 @@ function check(cond, what) {
 }
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-function start() {
+function start(extraEnv = {}) {
   server = spawn(BIN, ["serve"], {
-    env: { ...process.env, LORAGEO_SERVER_UDP_BIND: `127.0.0.1:${udpPort}`,
+    env: { ...process.env, ...extraEnv, LORAGEO_SERVER_UDP_BIND: `127.0.0.1:${udpPort}`,
            LORAGEO_SERVER_HTTP_BIND: `127.0.0.1:${httpPort}`,
            LORAGEO_SERVER_DATABASE: path.join(dir, "lorageo.db"), LORAGEO_GEO_SIGMA_NS: "5" },
     stdio: ["ignore", "inherit", "pipe"],
@@ -317,6 +317,27 @@ try {
   r = await api("GET", `/api/devices/${ABP.dev_eui}/uplinks?limit=10`);
   check(r.json.items.length === 4 && r.json.items[0].f_cnt === 5, `after a restart FCnt 5 accepted, FCnt 2 not: ${r.json.items.map((u) => u.f_cnt)}`);
   check(await metric('lorageo_rx_dropped_total{reason="replay"}') >= 1, "replay after restart refused");
+
+  // ---- [geo] calibration: gateways with fixed delays of up to 300 ns (90 m of path)
+  const offsets = { [gateways[0].eui]: 250, [gateways[1].eui]: -120, [gateways[2].eui]: 60, [gateways[3].eui]: -190 };
+  const calFile = path.join(dir, "calibration.json");
+  fs.writeFileSync(calFile, JSON.stringify({ gateway_offsets_ns: offsets }));
+  await stop();
+  start({ LORAGEO_GEO_CALIBRATION: calFile });
+  await waitHealthy();
+  await frameFromAll(dataUp(6, "calibrated"), gateways, { delay: offsets });
+  await sleep(450);
+  r = await api("GET", `/api/devices/${ABP.dev_eui}/locations?limit=1`);
+  const cal = r.json.items[0];
+  check(cal && cal.f_cnt === 6, "location of the calibrated frame");
+  if (cal) {
+    const err = haversine(cal.latitude, cal.longitude, truth.lat, truth.lon);
+    check(err < 5, `calibration removes the gateways' delays (${err.toFixed(2)} m)`);
+  }
+  await stop();
+  start({ LORAGEO_GEO_CALIBRATION: path.join(dir, "missing.json") });
+  const code = await new Promise((res) => server.on("exit", (c) => res(c)));
+  check(code !== 0 && /calibration/.test(server.log), "a missing calibration file stops the server with a reason");
 } catch (e) {
   failures++;
   console.error("FAIL exception:", e);
