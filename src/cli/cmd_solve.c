@@ -19,10 +19,10 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "util/outbuf.h"
 #include "cli/records.h"
 #include "cli/solve_devices.h"
 #include "geo/geo.h"
+#include "util/outbuf.h"
 #include "util/util.h"
 
 static const char usage[] =
@@ -39,6 +39,7 @@ static const char usage[] =
     "  --method M           auto (default), nls, lls, grid, rssi, hybrid\n"
     "  --per-device         aggregate each static device's frames (GESD + sample mean)\n"
     "  --alpha A            GESD significance for --per-device (default 0.05)\n"
+    "  --mode M             --per-device: static (default), mobile (Kalman track) or auto\n"
     "  --track              Kalman-filter each device's fixes (moving devices)\n"
     "  --alt M              device height above the ellipsoid, m (default 0)\n"
     "  --3d                 solve the height too (needs 5+ gateways)\n"
@@ -57,6 +58,7 @@ struct solve_args {
   const char *input;
   const char *calibration;
   bool per_device, track;
+  enum lg_device_mode mode;
   double alpha;
   long threads;
   struct lg_geo_opts opts;
@@ -420,7 +422,7 @@ static int solve_in_order(const struct solve_args *a, FILE *in, struct lg_errors
     if (out.len > 65536 && write_out(&out)) goto out;
   }
   if (devices) {
-    *fixes = lg_devices_solve(devices, w->solver, &a->opts, a->alpha, &out, errs);
+    *fixes = lg_devices_solve(devices, w->solver, &a->opts, a->alpha, a->mode, &out, errs);
     *records = (long)lg_devices_count(devices);
   }
   rc = write_out(&out);
@@ -454,7 +456,8 @@ static int parse_args(int argc, char **argv, struct solve_args *a) {
     O_D0,
     O_EXP,
     O_SHADOW,
-    O_THREADS
+    O_THREADS,
+    O_MODE
   };
   static const struct option opts[] = {
       {"input", required_argument, NULL, 'i'},
@@ -470,6 +473,7 @@ static int parse_args(int argc, char **argv, struct solve_args *a) {
       {"grid-step", required_argument, NULL, O_GRID},
       {"calibration", required_argument, NULL, O_CAL},
       {"threads", required_argument, NULL, O_THREADS},
+      {"mode", required_argument, NULL, O_MODE},
       {"tx-power", required_argument, NULL, O_TXP},
       {"pl0", required_argument, NULL, O_PL0},
       {"d0", required_argument, NULL, O_D0},
@@ -521,6 +525,16 @@ static int parse_args(int argc, char **argv, struct solve_args *a) {
                            optarg);
       break;
     case O_PER_DEVICE: a->per_device = true; break;
+    case O_MODE:
+      if (strcmp(optarg, "static") == 0)
+        a->mode = LG_MODE_STATIC;
+      else if (strcmp(optarg, "mobile") == 0)
+        a->mode = LG_MODE_MOBILE;
+      else if (strcmp(optarg, "auto") == 0)
+        a->mode = LG_MODE_AUTO;
+      else
+        return lg_cli_fail("solve", 2, "--mode: expected static, mobile or auto, got '%s'", optarg);
+      break;
     case O_TRACK: a->track = true; break;
     case O_3D: a->opts.solve_altitude = true; break;
     case O_NO_ROBUST: a->opts.robust = false; break;

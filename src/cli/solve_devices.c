@@ -32,7 +32,8 @@ struct device {
   char name[LG_NAME_MAX];
   uint32_t frames;
   bool has_truth;
-  struct lg_geodetic truth;
+  struct lg_geodetic truth;      /* the first frame's (static devices) */
+  struct lg_geodetic last_truth; /* the last frame's (moving devices) */
   struct obs *obs;
   size_t n, cap;
   UT_hash_handle hh;
@@ -108,9 +109,10 @@ int lg_devices_add(struct lg_devices *d, const struct lg_record *r, char *why, s
     HASH_ADD_STR(d->dev_by_name, name, v);
     d->n_dev++;
   }
-  if (r->has_truth && !v->has_truth) {
+  if (r->has_truth) {
+    if (!v->has_truth) v->truth = r->truth;
     v->has_truth = true;
-    v->truth = r->truth;
+    v->last_truth = r->truth;
   }
   for (size_t i = 0; i < r->n; i++) {
     struct gateway *g = gateway_for(d, r->gateway[i], &r->rx[i]);
@@ -226,34 +228,145 @@ done:
   return out;
 }
 
+/* The device's frames located one by one, in order; their times in t_ns. */
+static size_t frame_fixes(const struct lg_devices *d, const struct device *v,
+                          struct lg_geo_solver *solver, const struct lg_geo_opts *o,
+                          struct lg_geo_fix *fix, int64_t *t_ns) {
+  size_t out = 0, i = 0;
+  while (i < v->n) {
+    uint32_t frame = v->obs[i].frame;
+    struct lg_geo_rx rx[LG_GEO_MAX_RX];
+    size_t n = 0;
+    int64_t t = INT64_MAX;
+    for (; i < v->n && v->obs[i].frame == frame; i++) {
+      const struct obs *ob = &v->obs[i];
+      if (n == LG_GEO_MAX_RX) continue;
+      rx[n++] = (struct lg_geo_rx){.lat_deg = d->gw[ob->gw]->lat,
+                                   .lon_deg = d->gw[ob->gw]->lon,
+                                   .alt_m = d->gw[ob->gw]->alt,
+                                   .has_time = ob->has_time,
+                                   .time_ns = ob->t_ns,
+                                   .has_rssi = ob->has_rssi,
+                                   .rssi_dbm = ob->rssi};
+      if (ob->has_time && ob->t_ns < t) t = ob->t_ns;
+    }
+    if (t != INT64_MAX && lg_geo_solve(solver, rx, n, o, &fix[out], NULL, 0) == 0) t_ns[out++] = t;
+  }
+  return out;
+}
+
+/* Whether a device's single fixes agree with one position, given their covariances:
+ * chi-square of the fixes about their weighted mean, per degree of freedom. */
+static bool looks_static(const struct lg_geo_fix *fx, size_t n, double *chi2_dof) {
+  *chi2_dof = 0;
+  if (n < 3) return true;
+  struct lg_enu_frame f;
+  struct lg_geodetic origin = {fx[0].lat_deg, fx[0].lon_deg, fx[0].alt_m};
+  lg_enu_init(&f, &origin);
+  double se = 0, sn = 0, we = 0, wn = 0;
+  double(*p)[3] = malloc(n * sizeof(*p));
+  if (p == NULL) return true;
+  for (size_t i = 0; i < n; i++) {
+    struct lg_geodetic g = {fx[i].lat_deg, fx[i].lon_deg, fx[i].alt_m};
+    lg_enu_from_geodetic(&f, &g, p[i]);
+    se += p[i][0] / fx[i].cov_en[0];
+    we += 1 / fx[i].cov_en[0];
+    sn += p[i][1] / fx[i].cov_en[2];
+    wn += 1 / fx[i].cov_en[2];
+  }
+  double me = se / we, mn = sn / wn, chi2 = 0;
+  for (size_t i = 0; i < n; i++)
+    chi2 += (p[i][0] - me) * (p[i][0] - me) / fx[i].cov_en[0] +
+            (p[i][1] - mn) * (p[i][1] - mn) / fx[i].cov_en[2];
+  free(p);
+  *chi2_dof = chi2 / (2.0 * (double)(n - 1));
+  return *chi2_dof < 4.0; /* generous: fixes' covariances are estimates */
+}
+
+/* A moving device: its fixes through the Kalman filter; the line gives the last state. */
+static bool print_track(const struct device *v, const struct lg_geo_fix *fx, const int64_t *t,
+                        size_t n, struct lg_outbuf *out, struct lg_errors *errs) {
+  if (n == 0) return false;
+  struct lg_enu_frame f;
+  struct lg_geodetic origin = {fx[0].lat_deg, fx[0].lon_deg, fx[0].alt_m};
+  lg_enu_init(&f, &origin);
+  struct lg_track tr;
+  lg_track_init(&tr, 1.0);
+  for (size_t i = 0; i < n; i++) {
+    struct lg_geodetic g = {fx[i].lat_deg, fx[i].lon_deg, fx[i].alt_m};
+    double enu[3];
+    lg_enu_from_geodetic(&f, &g, enu);
+    lg_track_update(&tr, t[i], enu[0], enu[1], fx[i].cov_en);
+  }
+  double x[3] = {tr.x[0], tr.x[1], 0};
+  struct lg_geodetic g;
+  lg_enu_to_geodetic(&f, x, &g);
+  lg_out_printf(out,
+                "\"lat\":%.9f,\"lon\":%.9f,\"method\":\"%s+track\",\"accuracy_m\":%.3f,"
+                "\"speed_mps\":%.3f,\"mode\":\"mobile\"",
+                g.lat_deg, g.lon_deg, lg_geo_method_name(fx[n - 1].method),
+                sqrt(tr.p[0][0] + tr.p[1][1]), hypot(tr.x[2], tr.x[3]));
+  if (v->has_truth) {
+    double e =
+        lg_geo_distance_m(g.lat_deg, g.lon_deg, v->last_truth.lat_deg, v->last_truth.lon_deg);
+    lg_out_printf(out, ",\"error_m\":%.3f", e);
+    lg_errors_add(
+        errs, e,
+        lg_geo_haversine_m(g.lat_deg, g.lon_deg, v->last_truth.lat_deg, v->last_truth.lon_deg));
+  }
+  return true;
+}
+
+static bool print_static(const struct lg_devices *d, const struct device *v,
+                         struct lg_geo_solver *solver, const struct lg_geo_opts *o, double alpha,
+                         struct lg_outbuf *out, struct lg_errors *errs) {
+  struct lg_geo_rx rx[LG_GEO_MAX_RX];
+  size_t outliers = 0;
+  size_t n = aggregate(d, v, alpha, rx, &outliers);
+  struct lg_geo_fix fix;
+  char why[160];
+  if (lg_geo_solve(solver, rx, n, o, &fix, why, sizeof(why)) != 0) {
+    lg_out_printf(out, "\"error\":");
+    lg_out_json_string(out, why);
+    return false;
+  }
+  lg_solve_fix_fields(out, &fix, NULL, 0);
+  lg_out_printf(out, ",\"outliers_removed\":%zu,\"mode\":\"static\"", outliers);
+  if (v->has_truth) {
+    double e = lg_geo_distance_m(fix.lat_deg, fix.lon_deg, v->truth.lat_deg, v->truth.lon_deg);
+    lg_out_printf(out, ",\"error_m\":%.3f", e);
+    lg_errors_add(errs, e,
+                  lg_geo_haversine_m(fix.lat_deg, fix.lon_deg, v->truth.lat_deg, v->truth.lon_deg));
+  }
+  return true;
+}
+
 long lg_devices_solve(struct lg_devices *d, struct lg_geo_solver *solver,
-                      const struct lg_geo_opts *o, double alpha, struct lg_outbuf *out,
-                      struct lg_errors *errs) {
+                      const struct lg_geo_opts *o, double alpha, enum lg_device_mode mode,
+                      struct lg_outbuf *out, struct lg_errors *errs) {
   long fixes = 0;
   struct device *v, *tmp;
   HASH_ITER(hh, d->dev_by_name, v, tmp) {
-    struct lg_geo_rx rx[LG_GEO_MAX_RX];
-    size_t outliers = 0;
-    size_t n = aggregate(d, v, alpha, rx, &outliers);
-    struct lg_geo_fix fix;
-    char why[160];
     lg_out_printf(out, "{\"device\":\"%s\",\"frames\":%u,", v->name, v->frames);
-    if (lg_geo_solve(solver, rx, n, o, &fix, why, sizeof(why)) != 0) {
-      lg_out_printf(out, "\"error\":");
-      lg_out_json_string(out, why);
-      lg_out_printf(out, "}\n");
-      continue;
+    bool ok;
+    if (mode == LG_MODE_STATIC) {
+      ok = print_static(d, v, solver, o, alpha, out, errs);
+    } else {
+      struct lg_geo_fix *fx = malloc(v->frames * sizeof(*fx));
+      int64_t *t = malloc(v->frames * sizeof(*t));
+      size_t n = fx && t ? frame_fixes(d, v, solver, o, fx, t) : 0;
+      double chi2_dof = 0;
+      if (mode == LG_MODE_AUTO && looks_static(fx, n, &chi2_dof)) {
+        ok = print_static(d, v, solver, o, alpha, out, errs);
+      } else {
+        ok = print_track(v, fx, t, n, out, errs);
+        if (!ok) lg_out_printf(out, "\"error\":\"no frame of this device could be located\"");
+      }
+      if (mode == LG_MODE_AUTO) lg_out_printf(out, ",\"spread_chi2_per_dof\":%.2f", chi2_dof);
+      free(fx);
+      free(t);
     }
-    fixes++;
-    lg_solve_fix_fields(out, &fix, NULL, 0);
-    lg_out_printf(out, ",\"outliers_removed\":%zu", outliers);
-    if (v->has_truth) {
-      double e = lg_geo_distance_m(fix.lat_deg, fix.lon_deg, v->truth.lat_deg, v->truth.lon_deg);
-      lg_out_printf(out, ",\"error_m\":%.3f", e);
-      lg_errors_add(
-          errs, e,
-          lg_geo_haversine_m(fix.lat_deg, fix.lon_deg, v->truth.lat_deg, v->truth.lon_deg));
-    }
+    fixes += ok;
     lg_out_printf(out, "}\n");
   }
   return fixes;

@@ -8,8 +8,8 @@
 
 #include <stdio.h>
 
-#include "util/outbuf.h"
 #include "cli/records.h"
+#include "util/outbuf.h"
 
 /* Errors against truth, collected for the summary line. */
 struct lg_errors {
@@ -42,10 +42,17 @@ void lg_devices_free(struct lg_devices *d); /* NULL is fine */
 int lg_devices_add(struct lg_devices *d, const struct lg_record *r, char *why, size_t why_len);
 size_t lg_devices_count(const struct lg_devices *d);
 
-/* Locates every device from its aggregated series and appends one JSON line each
- * ({"device", "lat", "lon", "accuracy_m", "frames", "method", ...} or {"device",
- * "error"}); errors against truth go to *errs. Returns the number of fixes. */
+enum lg_device_mode {
+  LG_MODE_STATIC, /* one position from all frames (GESD + sample mean) */
+  LG_MODE_MOBILE, /* frames located one by one, Kalman-tracked; the last state */
+  LG_MODE_AUTO,   /* static when the single fixes agree with one position, else mobile */
+};
+
+/* Locates every device and appends one JSON line each ({"device", "frames", "lat",
+ * "lon", "accuracy_m", "method", "mode", ...} or {"device", "error"}); errors against
+ * truth go to *errs. Returns the number of devices located. */
 long lg_devices_solve(struct lg_devices *d, struct lg_geo_solver *s, const struct lg_geo_opts *o,
-                      double alpha, struct lg_outbuf *out, struct lg_errors *errs);
+                      double alpha, enum lg_device_mode mode, struct lg_outbuf *out,
+                      struct lg_errors *errs);
 
 #endif

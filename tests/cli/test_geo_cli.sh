@@ -83,6 +83,14 @@ check "all frames located" '.[-1].summary.fixes == 120' "$tmp/track.jsonl"
 check "speed tracked" '[.[80:120][] | .speed_mps] | (add / length) | (. > 4.5 and . < 5.5)' "$tmp/track.jsonl"
 check "track smoother than fixes" '([.[60:120][] | .error_m] | add) > 0' "$tmp/track.jsonl"
 
+# --- per-device mode auto: three static devices and a car in one file, told apart
+"$GEN" --frames 600 --devices 3 --gateways 6 --sigma-ns 50 --seed 5 > "$tmp/mix.jsonl"
+"$GEN" --frames 120 --devices 1 --gateways 6 --sigma-ns 50 --speed 5 --period-s 5 --seed 5 \
+  --device-prefix car >> "$tmp/mix.jsonl"
+"$BIN" solve -i "$tmp/mix.jsonl" --per-device --mode auto > "$tmp/auto.jsonl"
+check "static devices found static" '[.[] | select(.device? // "" | startswith("dev")) | .mode == "static" and .error_m < 5] | all and length == 3' "$tmp/auto.jsonl"
+check "the car found mobile" '[.[] | select(.device? == "car00") | .mode == "mobile" and .speed_mps > 0] | all and length == 1' "$tmp/auto.jsonl"
+
 # --- planner: the thesis' example (SF7, 14 bytes, LDRO on): 56.576 ms, 5.6576 s a frame
 "$BIN" plan --target-m 100 --sigma-ns 1000 --payload 14 --ldro on > "$tmp/plan.json"
 check "plan time on air" '.[0].time_on_air_ms == 56.576 and (.[0].seconds_per_frame * 1e4 | round) == 56576' "$tmp/plan.json"
@@ -110,6 +118,7 @@ bad_cli solve --sigma-ns -1
 bad_cli solve -i /nonexistent
 bad_cli solve --calibration /nonexistent
 bad_cli solve --per-device --track
+bad_cli solve --per-device --mode sometimes
 bad_cli calibrate -i /nonexistent
 echo '{"id":"x","rx":[]}' > "$tmp/notruth.jsonl"
 bad_cli calibrate -i "$tmp/notruth.jsonl"

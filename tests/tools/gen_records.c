@@ -9,7 +9,7 @@
  *
  * usage: gen_records [--frames N] [--devices D] [--gateways G] [--sigma-ns S]
  *                    [--nlos-rate P] [--nlos-ns T] [--offsets] [--speed MPS]
- *                    [--period-s S] [--seed X] [--no-time]
+ *                    [--period-s S] [--seed X] [--no-time] [--device-prefix P]
  */
 #include <getopt.h>
 #include <math.h>
@@ -33,14 +33,21 @@ int main(int argc, char **argv) {
   long frames = 1000, devices = 10, gateways = 6;
   double sigma_ns = 50, nlos_rate = 0, nlos_ns = 400, speed = 0, period_s = 60;
   int offsets = 0, no_time = 0;
+  const char *prefix = "dev";
   rng = 42;
-  static const struct option opts[] = {
-      {"frames", required_argument, NULL, 'f'},    {"devices", required_argument, NULL, 'd'},
-      {"gateways", required_argument, NULL, 'g'},  {"sigma-ns", required_argument, NULL, 's'},
-      {"nlos-rate", required_argument, NULL, 'r'}, {"nlos-ns", required_argument, NULL, 'n'},
-      {"offsets", no_argument, NULL, 'o'},         {"speed", required_argument, NULL, 'v'},
-      {"period-s", required_argument, NULL, 'p'},  {"seed", required_argument, NULL, 'x'},
-      {"no-time", no_argument, NULL, 't'},         {NULL, 0, NULL, 0}};
+  static const struct option opts[] = {{"frames", required_argument, NULL, 'f'},
+                                       {"devices", required_argument, NULL, 'd'},
+                                       {"gateways", required_argument, NULL, 'g'},
+                                       {"sigma-ns", required_argument, NULL, 's'},
+                                       {"nlos-rate", required_argument, NULL, 'r'},
+                                       {"nlos-ns", required_argument, NULL, 'n'},
+                                       {"offsets", no_argument, NULL, 'o'},
+                                       {"speed", required_argument, NULL, 'v'},
+                                       {"period-s", required_argument, NULL, 'p'},
+                                       {"seed", required_argument, NULL, 'x'},
+                                       {"no-time", no_argument, NULL, 't'},
+                                       {"device-prefix", required_argument, NULL, 'P'},
+                                       {NULL, 0, NULL, 0}};
   int c;
   while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
     switch (c) {
@@ -55,6 +62,7 @@ int main(int argc, char **argv) {
     case 'p': period_s = atof(optarg); break;
     case 'x': rng = strtoull(optarg, NULL, 0) | 1; break;
     case 't': no_time = 1; break;
+    case 'P': prefix = optarg; break;
     default: fprintf(stderr, "gen_records: bad option\n"); return 2;
     }
   }
@@ -105,7 +113,7 @@ int main(int argc, char **argv) {
     double dx[3];
     lg_geo_to_ecef(&dev, dx);
     int64_t emit_ns = epoch_ns + (int64_t)(t_s * 1e9) + (int64_t)(uniform() * 1e6);
-    printf("{\"id\":\"f%ld\",\"device\":\"dev%02ld\",\"rx\":[", k, d);
+    printf("{\"id\":\"%s-f%ld\",\"device\":\"%s%02ld\",\"rx\":[", prefix, k, prefix, d);
     for (long i = 0; i < gateways; i++) {
       double dist = sqrt(pow(gw_ecef[i][0] - dx[0], 2) + pow(gw_ecef[i][1] - dx[1], 2) +
                          pow(gw_ecef[i][2] - dx[2], 2));
