@@ -121,7 +121,13 @@ int lg_cmd_serve(int argc, char **argv) {
   uv_udp_init(s.loop, &s.udp);
   s.udp.data = &s;
   int err = uv_udp_bind(&s.udp, (const struct sockaddr *)&addr, UV_UDP_REUSEADDR);
-  if (err == 0) err = uv_udp_recv_start(&s.udp, on_alloc, on_recv);
+  if (err == 0) {
+    /* Gateways burst (every PUSH_DATA of a busy area at once): ask for 8 MiB of socket
+     * buffer; the kernel caps it at net.core.rmem_max. */
+    int rcvbuf = 8 << 20;
+    uv_recv_buffer_size((uv_handle_t *)&s.udp, &rcvbuf);
+    err = uv_udp_recv_start(&s.udp, on_alloc, on_recv);
+  }
   if (err) {
     lg_cli_fail("serve", 1, "cannot listen for UDP on %s: %s", cfg.udp_bind, uv_strerror(err));
     goto out;

@@ -113,6 +113,10 @@ void lg_ns_free(struct lg_ns *ns) {
     HASH_DEL(ns->frames, f);
     free(f);
   }
+  while ((f = ns->free_frames) != NULL) {
+    ns->free_frames = f->next_free;
+    free(f);
+  }
   struct ns_pending *p, *pt;
   HASH_ITER(hh, ns->pending, p, pt) {
     HASH_DEL(ns->pending, p);
@@ -155,19 +159,42 @@ struct ns_gateway *ns_gateway(struct lg_ns *ns, uint64_t eui) {
   return g;
 }
 
+/* Frames are large (room for 64 receptions) and come and go at the uplink rate: a free
+ * list keeps their pages mapped instead of faulting fresh ones in for every frame. */
+#define FREE_FRAMES_MAX 4096
+
+static struct ns_frame *frame_alloc(struct lg_ns *ns) {
+  struct ns_frame *f = ns->free_frames;
+  if (f) {
+    ns->free_frames = f->next_free;
+    ns->n_free--;
+    return f;
+  }
+  return malloc(sizeof(*f));
+}
+
+static void frame_free(struct lg_ns *ns, struct ns_frame *f) {
+  if (ns->n_free >= FREE_FRAMES_MAX) {
+    free(f);
+    return;
+  }
+  f->next_free = ns->free_frames;
+  ns->free_frames = f;
+  ns->n_free++;
+}
+
 static void add_reception(struct lg_ns *ns, struct ns_gateway *g, const struct lg_gw_rxpk *r) {
-  struct ns_frame probe;
-  memset(&probe, 0, sizeof(probe));
-  lg_put_le32(probe.key, r->freq_hz);
-  lg_put_le32(probe.key + 4,
-              (uint32_t)(r->sf << 24) | r->bw_hz | (r->mod == LG_GW_MOD_FSK ? 1u : 0u));
-  memcpy(probe.key + 8, r->data, r->size);
-  probe.key_len = 8 + r->size;
+  /* The frame's identity: frequency, data rate and PHYPayload. */
+  uint8_t key[sizeof(((struct ns_frame *)0)->key)];
+  lg_put_le32(key, r->freq_hz);
+  lg_put_le32(key + 4, (uint32_t)(r->sf << 24) | r->bw_hz | (r->mod == LG_GW_MOD_FSK ? 1u : 0u));
+  memcpy(key + 8, r->data, r->size);
+  size_t key_len = 8 + r->size;
   int64_t now = ns_now(ns);
   atomic_fetch_add(&ns->m.receptions, 1);
 
   struct ns_frame *f;
-  HASH_FIND(hh, ns->frames, probe.key, probe.key_len, f);
+  HASH_FIND(hh, ns->frames, key, key_len, f);
   struct ns_rx rx = {.gateway_eui = g->eui, .rxpk = *r, .received_ns = now};
   if (f != NULL && f->processed) {
     if (f->n < LG_GEO_MAX_RX) f->rx[f->n++] = rx;
@@ -180,14 +207,26 @@ static void add_reception(struct lg_ns *ns, struct ns_gateway *g, const struct l
     atomic_fetch_add(&ns->m.duplicates, 1);
     return;
   }
-  if ((f = malloc(sizeof(*f))) == NULL) return;
-  memcpy(f, &probe, sizeof(probe));
+  if ((f = frame_alloc(ns)) == NULL) return;
+  memcpy(f->key, key, key_len);
+  f->key_len = key_len;
+  f->processed = false;
+  f->uplink_id = 0;
+  f->dev_eui = 0;
+  f->f_cnt = 0;
   f->first_ns = now;
   f->deadline_ns = now + (int64_t)ns->cfg.dedup_window_ms * 1000000;
   f->forget_ns = f->deadline_ns + (int64_t)ns->cfg.late_horizon_ms * 1000000;
   f->rx[0] = rx;
   f->n = 1;
   HASH_ADD(hh, ns->frames, key, f->key_len, f);
+  f->next = NULL;
+  if (ns->newest)
+    ns->newest->next = f;
+  else
+    ns->oldest = f;
+  ns->newest = f;
+  if (ns->next_due == NULL) ns->next_due = f;
   atomic_fetch_add(&ns->m.open_windows, 1);
 }
 
@@ -208,9 +247,15 @@ static void push_data(struct lg_ns *ns, struct ns_gateway *g, const char *body, 
     g->lon_deg = push.stat.lon_deg;
     g->alt_m = push.stat.alt_m;
   }
-  lg_store_gateway_seen(ns->store, g->eui, ns_now(ns), (int)push.n_rxpk,
-                        push.has_stat && push.stat.has_position, push.stat.lat_deg,
-                        push.stat.lon_deg, push.stat.alt_m);
+  g->rx_unwritten += (int)push.n_rxpk;
+  int64_t now = ns_now(ns);
+  bool stat_pos = push.has_stat && push.stat.has_position;
+  if (stat_pos || now - g->seen_written_ns > 10000000000LL) {
+    lg_store_gateway_seen(ns->store, g->eui, now, g->rx_unwritten, stat_pos, push.stat.lat_deg,
+                          push.stat.lon_deg, push.stat.alt_m);
+    g->seen_written_ns = now;
+    g->rx_unwritten = 0;
+  }
   for (size_t i = 0; i < push.n_rxpk; i++)
     if (push.rxpk[i].mod == LG_GW_MOD_LORA) add_reception(ns, g, &push.rxpk[i]);
 }
@@ -246,7 +291,11 @@ void lg_ns_datagram(struct lg_ns *ns, const struct sockaddr *from, socklen_t fro
     g->version = h.version;
     memcpy(&g->pull_addr, from, from_len < sizeof(g->pull_addr) ? from_len : sizeof(g->pull_addr));
     g->pull_len = from_len;
-    lg_store_gateway_seen(ns->store, g->eui, ns_now(ns), 0, false, 0, 0, 0);
+    if (ns_now(ns) - g->seen_written_ns > 10000000000LL) {
+      lg_store_gateway_seen(ns->store, g->eui, ns_now(ns), g->rx_unwritten, false, 0, 0, 0);
+      g->seen_written_ns = ns_now(ns);
+      g->rx_unwritten = 0;
+    }
     break;
   case LG_GW_TX_ACK: {
     char error[32];
@@ -264,17 +313,25 @@ void lg_ns_datagram(struct lg_ns *ns, const struct sockaddr *from, socklen_t fro
 
 void lg_ns_tick(struct lg_ns *ns) {
   int64_t now = ns_now(ns);
-  struct ns_frame *f, *tmp;
-  HASH_ITER(hh, ns->frames, f, tmp) {
-    if (!f->processed && now >= f->deadline_ns) {
-      f->processed = true;
-      atomic_fetch_sub(&ns->m.open_windows, 1);
-      ns_process_frame(ns, f);
-    }
-    if (f->processed && now >= f->forget_ns) {
-      HASH_DEL(ns->frames, f);
-      free(f);
-    }
+  /* Windows close in creation order (the window is the same for all): walk from the
+   * first unprocessed frame while its deadline has passed. */
+  bool batch = false;
+  for (struct ns_frame *f = ns->next_due; f && now >= f->deadline_ns; f = ns->next_due) {
+    if (!batch) batch = lg_store_begin(ns->store) == 0; /* this tick's writes: one commit */
+    f->processed = true;
+    atomic_fetch_sub(&ns->m.open_windows, 1);
+    ns_process_frame(ns, f);
+    ns->next_due = f->next;
+  }
+  if (batch && lg_store_commit(ns->store) != 0)
+    ns_log(ns, "storage: committing a batch failed; its uplinks are lost");
+  /* Forget frames past the late-copy horizon, oldest first. */
+  while (ns->oldest && ns->oldest->processed && now >= ns->oldest->forget_ns) {
+    struct ns_frame *f = ns->oldest;
+    ns->oldest = f->next;
+    if (ns->oldest == NULL) ns->newest = NULL;
+    HASH_DEL(ns->frames, f);
+    frame_free(ns, f);
   }
   ns_pending_expire(ns, now);
 }

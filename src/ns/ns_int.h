@@ -23,6 +23,8 @@ struct ns_gateway {
   uint8_t version;
   bool has_position;
   double lat_deg, lon_deg, alt_m;
+  int64_t seen_written_ns; /* last-seen goes to the database at most every 10 s */
+  int rx_unwritten;        /* packets counted since */
   UT_hash_handle hh;
 };
 
@@ -44,6 +46,8 @@ struct ns_frame {
   uint32_t f_cnt;
   size_t n;
   struct ns_rx rx[LG_GEO_MAX_RX];
+  struct ns_frame *next_free; /* on the free list */
+  struct ns_frame *next;      /* in creation order (= deadline order: the window is fixed) */
   UT_hash_handle hh;
 };
 
@@ -69,6 +73,10 @@ struct lg_ns {
   struct lg_pathloss pathloss;
   struct ns_gateway *gateways;
   struct ns_frame *frames;
+  struct ns_frame *free_frames;
+  size_t n_free;
+  struct ns_frame *oldest, *newest; /* all frames, in creation order */
+  struct ns_frame *next_due;        /* the first not yet processed */
   struct ns_pending *pending;
   uint16_t next_token;
   uint64_t rng;

@@ -15,8 +15,17 @@
 #include "store/store.h"
 #include "util/util.h"
 
+#define STMT_CACHE 48
+
 struct lg_store {
   sqlite3 *db;
+  bool in_tx; /* inside lg_store_begin() */
+  /* Prepared statements, keyed by their SQL text's address (each is a literal at one
+   * call site): preparing costs more than running most of them. */
+  struct {
+    const char *sql;
+    sqlite3_stmt *st;
+  } cache[STMT_CACHE];
 };
 
 static const char *const migrations[] = {
@@ -110,6 +119,8 @@ int lg_store_open(struct lg_store **out, const char *path, char *why, size_t why
 
 void lg_store_close(struct lg_store *s) {
   if (s == NULL) return;
+  for (int i = 0; i < STMT_CACHE; i++)
+    sqlite3_finalize(s->cache[i].st);
   sqlite3_close(s->db);
   free(s);
 }
@@ -137,14 +148,29 @@ static void key_from(sqlite3_stmt *st, int col, uint8_t k[16]) {
 }
 
 static sqlite3_stmt *prep(struct lg_store *s, const char *sql) {
-  sqlite3_stmt *st = NULL;
-  if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return NULL;
-  return st;
+  for (int i = 0; i < STMT_CACHE; i++) {
+    if (s->cache[i].sql == sql) return s->cache[i].st;
+    if (s->cache[i].sql != NULL) continue;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK)
+      return NULL;
+    s->cache[i].sql = sql;
+    s->cache[i].st = st;
+    return st;
+  }
+  return NULL; /* more call sites than the cache: raise STMT_CACHE */
+}
+
+/* Gives a statement back to the cache: reset, bindings cleared. */
+static void release(sqlite3_stmt *st) {
+  if (st == NULL) return;
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
 }
 
 static int step_done(sqlite3_stmt *st) {
   int rc = st ? sqlite3_step(st) : SQLITE_ERROR;
-  sqlite3_finalize(st);
+  release(st);
   return rc == SQLITE_DONE ? 0 : LG_EIO;
 }
 
@@ -159,6 +185,21 @@ static void bind_opt_real(sqlite3_stmt *st, int i, bool has, double v) {
     sqlite3_bind_double(st, i, v);
   else
     sqlite3_bind_null(st, i);
+}
+
+int lg_store_begin(struct lg_store *s) {
+  if (s->in_tx) return 0;
+  if (exec(s, "BEGIN IMMEDIATE")) return LG_EIO;
+  s->in_tx = true;
+  return 0;
+}
+
+int lg_store_commit(struct lg_store *s) {
+  if (!s->in_tx) return 0;
+  s->in_tx = false;
+  if (exec(s, "COMMIT") == 0) return 0;
+  exec(s, "ROLLBACK");
+  return LG_EIO;
 }
 
 /* ---- gateways ------------------------------------------------------------------- */
@@ -184,7 +225,7 @@ int lg_store_gateway_get(struct lg_store *s, uint64_t eui, struct lg_gateway_rec
   bind_eui(st, 1, eui);
   int rc = sqlite3_step(st);
   if (rc != SQLITE_ROW) {
-    sqlite3_finalize(st);
+    release(st);
     return rc == SQLITE_DONE ? LG_ENOTFOUND : LG_EIO;
   }
   memset(g, 0, sizeof(*g));
@@ -200,7 +241,7 @@ int lg_store_gateway_get(struct lg_store *s, uint64_t eui, struct lg_gateway_rec
     g->lon_deg = sqlite3_column_double(st, col + 1);
     g->alt_m = sqlite3_column_double(st, col + 2);
   }
-  sqlite3_finalize(st);
+  release(st);
   return 0;
 }
 
@@ -260,7 +301,7 @@ json_t *lg_store_gateways_json(struct lg_store *s) {
   json_t *items = json_array();
   while (st && sqlite3_step(st) == SQLITE_ROW)
     json_array_append_new(items, gateway_row(st));
-  sqlite3_finalize(st);
+  release(st);
   json_t *o = json_object();
   json_object_set_new(o, "items", items);
   return o;
@@ -271,7 +312,7 @@ json_t *lg_store_gateway_json(struct lg_store *s, uint64_t eui) {
   if (st == NULL) return NULL;
   bind_eui(st, 1, eui);
   json_t *o = sqlite3_step(st) == SQLITE_ROW ? gateway_row(st) : NULL;
-  sqlite3_finalize(st);
+  release(st);
   return o;
 }
 
@@ -338,7 +379,7 @@ int lg_store_device_get(struct lg_store *s, uint64_t dev_eui, struct lg_device_r
   bind_eui(st, 1, dev_eui);
   int rc = sqlite3_step(st);
   if (rc == SQLITE_ROW) device_from(st, d);
-  sqlite3_finalize(st);
+  release(st);
   return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? LG_ENOTFOUND : LG_EIO;
 }
 
@@ -359,7 +400,7 @@ int lg_store_devices_by_addr(struct lg_store *s, uint32_t dev_addr, struct lg_de
   *n = 0;
   while (*n < cap && sqlite3_step(st) == SQLITE_ROW)
     device_from(st, &out[(*n)++]);
-  sqlite3_finalize(st);
+  release(st);
   return 0;
 }
 
@@ -392,7 +433,7 @@ json_t *lg_store_devices_json(struct lg_store *s) {
   json_t *items = json_array();
   while (st && sqlite3_step(st) == SQLITE_ROW)
     json_array_append_new(items, device_row(st));
-  sqlite3_finalize(st);
+  release(st);
   json_t *o = json_object();
   json_object_set_new(o, "items", items);
   return o;
@@ -403,7 +444,7 @@ json_t *lg_store_device_json(struct lg_store *s, uint64_t dev_eui) {
   if (st == NULL) return NULL;
   bind_eui(st, 1, dev_eui);
   json_t *o = sqlite3_step(st) == SQLITE_ROW ? device_row(st) : NULL;
-  sqlite3_finalize(st);
+  release(st);
   return o;
 }
 
@@ -425,7 +466,7 @@ int lg_store_fcnt_down_take(struct lg_store *s, uint64_t dev_eui, uint32_t *fcnt
   bind_eui(st, 1, dev_eui);
   int rc = sqlite3_step(st);
   if (rc == SQLITE_ROW) *fcnt = (uint32_t)sqlite3_column_int64(st, 0);
-  sqlite3_finalize(st);
+  release(st);
   return rc == SQLITE_ROW ? 0 : LG_ENOTFOUND;
 }
 
@@ -435,7 +476,7 @@ int lg_store_devnonce_use(struct lg_store *s, uint64_t dev_eui, uint16_t dev_non
   bind_eui(st, 1, dev_eui);
   sqlite3_bind_int(st, 2, dev_nonce);
   int rc = sqlite3_step(st);
-  sqlite3_finalize(st);
+  release(st);
   if (rc == SQLITE_DONE) return 0;
   return (rc & 0xff) == SQLITE_CONSTRAINT ? LG_EEXIST : LG_EIO;
 }
@@ -463,7 +504,7 @@ int lg_store_dev_addr_used(struct lg_store *s, uint32_t dev_addr, bool *used) {
   if (st == NULL) return LG_EIO;
   sqlite3_bind_int64(st, 1, dev_addr);
   *used = sqlite3_step(st) == SQLITE_ROW;
-  sqlite3_finalize(st);
+  release(st);
   return 0;
 }
 
@@ -511,7 +552,9 @@ static int insert_reception(struct lg_store *s, int64_t uplink_id, const struct 
 
 int lg_store_uplink_add(struct lg_store *s, const struct lg_uplink_rec *u,
                         const struct lg_reception_rec *rx, size_t n, int64_t *id) {
-  if (exec(s, "BEGIN IMMEDIATE")) return LG_EIO;
+  /* A savepoint: its own transaction alone, nested inside a batch (lg_store_begin), so a
+   * failed uplink is undone without undoing the batch's others. */
+  if (exec(s, "SAVEPOINT uplink")) return LG_EIO;
   sqlite3_stmt *st =
       prep(s, "INSERT INTO uplinks (dev_eui, dev_addr, f_cnt, f_port, data, confirmed,"
               " adr, dr, frequency, phy, received_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7,"
@@ -542,8 +585,9 @@ int lg_store_uplink_add(struct lg_store *s, const struct lg_uplink_rec *u,
       rc = step_done(seen);
     }
   }
-  if (rc == 0 && exec(s, "COMMIT") == 0) return 0;
-  exec(s, "ROLLBACK");
+  if (rc == 0 && exec(s, "RELEASE uplink") == 0) return 0;
+  exec(s, "ROLLBACK TO uplink");
+  exec(s, "RELEASE uplink");
   return LG_EIO;
 }
 
@@ -614,8 +658,8 @@ json_t *lg_store_uplinks_json(struct lg_store *s, uint64_t dev_eui, int limit) {
       json_array_append_new(items, o);
     }
   }
-  sqlite3_finalize(st);
-  sqlite3_finalize(rs);
+  release(st);
+  release(rs);
   json_t *o = json_object();
   json_object_set_new(o, "items", items);
   return o;
@@ -665,7 +709,7 @@ json_t *lg_store_locations_json(struct lg_store *s, uint64_t dev_eui, int limit)
       json_array_append_new(items, o);
     }
   }
-  sqlite3_finalize(st);
+  release(st);
   json_t *o = json_object();
   json_object_set_new(o, "items", items);
   return o;
@@ -692,7 +736,7 @@ int lg_store_queue_pop(struct lg_store *s, uint64_t dev_eui, int *f_port, uint8_
   if (st == NULL) return LG_EIO;
   bind_eui(st, 1, dev_eui);
   if (sqlite3_step(st) != SQLITE_ROW) {
-    sqlite3_finalize(st);
+    release(st);
     return LG_ENOTFOUND;
   }
   int64_t id = sqlite3_column_int64(st, 0);
@@ -702,7 +746,7 @@ int lg_store_queue_pop(struct lg_store *s, uint64_t dev_eui, int *f_port, uint8_
   if (*len) memcpy(data, sqlite3_column_blob(st, 2), *len);
   *confirmed = sqlite3_column_int(st, 3);
   *more = sqlite3_step(st) == SQLITE_ROW;
-  sqlite3_finalize(st);
+  release(st);
   sqlite3_stmt *del = prep(s, "DELETE FROM queue WHERE id = ?1");
   if (del == NULL) return LG_EIO;
   sqlite3_bind_int64(del, 1, id);

@@ -24,6 +24,12 @@ struct lg_store;
 int lg_store_open(struct lg_store **s, const char *path, char *why, size_t why_len);
 void lg_store_close(struct lg_store *s);
 
+/* Groups the writes that follow into one transaction until lg_store_commit() (the
+ * server batches everything one timer tick processes: one commit, one lock, for many
+ * uplinks). Without it every write commits on its own. */
+int lg_store_begin(struct lg_store *s);
+int lg_store_commit(struct lg_store *s);
+
 /* ---- gateways ----------------------------------------------------------------- */
 
 struct lg_gateway_rec {

@@ -1,0 +1,273 @@
+/*
+ * Network-server load: how many device uplinks per second `lorageo serve` takes end to
+ * end (UDP in, de-duplication, session lookup, MIC, FCnt compare-and-set, decryption,
+ * SQLite storage of the uplink and every reception, geolocation), next to the raw
+ * loopback UDP receive rate measured in the same run.
+ *
+ * It provisions G gateways and N ABP devices in a fresh database, starts the server,
+ * plays every gateway with sendmmsg(): each uplink is heard by 4 gateways (4 datagrams),
+ * with GPS times so each is also located. Then it reads /metrics until every uplink is
+ * accounted for (accepted or dropped), and reports uplinks/s and what was lost.
+ *
+ * usage: ns_load path/to/lorageo [uplinks, default 20000] [devices, default 1000]
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <math.h>
+#include <openssl/evp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lorawan/lorawan.h"
+#include "store/store.h"
+#include "util/util.h"
+
+#define GATEWAYS  8
+#define PER_FRAME 4
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Reads a counter from /metrics with a raw HTTP/1.0 request. -1 on failure. */
+static long long metric(int port, const char *name) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+  if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+    close(fd);
+    return -1;
+  }
+  const char *req = "GET /metrics HTTP/1.0\r\n\r\n";
+  if (write(fd, req, strlen(req)) < 0) {
+    close(fd);
+    return -1;
+  }
+  static char buf[16384];
+  size_t n = 0;
+  ssize_t r;
+  while (n < sizeof(buf) - 1 && (r = read(fd, buf + n, sizeof(buf) - 1 - n)) > 0)
+    n += (size_t)r;
+  buf[n] = '\0';
+  close(fd);
+  long long total = 0;
+  bool found = false;
+  for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
+    if (strncmp(line, name, strlen(name)) != 0 || line[0] == '#') continue;
+    char *sp = strrchr(line, ' ');
+    if (sp) {
+      total += atoll(sp + 1);
+      found = true;
+    }
+  }
+  return found ? total : -1;
+}
+
+/* The raw loopback receive rate: the same datagrams to our own socket, counted. */
+static double raw_rate(struct mmsghdr *msgs, size_t n) {
+  int rx = socket(AF_INET, SOCK_DGRAM, 0), tx = socket(AF_INET, SOCK_DGRAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET};
+  inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+  socklen_t len = sizeof(a);
+  int big = 8 << 20;
+  setsockopt(rx, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
+  bind(rx, (struct sockaddr *)&a, sizeof(a));
+  getsockname(rx, (struct sockaddr *)&a, &len);
+  struct timeval tv = {0, 200000};
+  setsockopt(rx, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  pid_t child = fork();
+  if (child == 0) {
+    for (size_t i = 0; i < n; i++)
+      msgs[i].msg_hdr.msg_name = &a, msgs[i].msg_hdr.msg_namelen = sizeof(a);
+    for (size_t off = 0; off < n;) {
+      int s = sendmmsg(tx, msgs + off, (unsigned)(n - off < 512 ? n - off : 512), 0);
+      if (s > 0) off += (size_t)s;
+    }
+    _exit(0);
+  }
+  char buf[2048];
+  size_t got = 0;
+  double t0 = 0, t1 = 0;
+  while (got < n) {
+    if (recv(rx, buf, sizeof(buf), 0) < 0) break;
+    if (got++ == 0) t0 = now_s();
+    t1 = now_s();
+  }
+  waitpid(child, NULL, 0);
+  close(rx);
+  close(tx);
+  return got > 1 ? (double)(got - 1) / (t1 - t0) : 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    fprintf(stderr, "usage: ns_load path/to/lorageo [uplinks] [devices]\n");
+    return 2;
+  }
+  long uplinks = argc > 2 ? atol(argv[2]) : 20000, devices = argc > 3 ? atol(argv[3]) : 1000;
+  char dir[] = "/tmp/ns_load.XXXXXX", db[128], udp[32], http[32];
+  if (!mkdtemp(dir)) return 1;
+  snprintf(db, sizeof(db), "%s/lorageo.db", dir);
+  int port = 30000 + (int)(getpid() % 20000);
+  snprintf(udp, sizeof(udp), "127.0.0.1:%d", port);
+  snprintf(http, sizeof(http), "127.0.0.1:%d", port + 1);
+
+  /* Provision gateways around Lyngby and ABP devices. */
+  struct lg_store *st;
+  char why[256];
+  if (lg_store_open(&st, db, why, sizeof(why))) return fprintf(stderr, "%s\n", why), 1;
+  for (int g = 0; g < GATEWAYS; g++) {
+    struct lg_gateway_rec gw = {.eui = 0xaa555a0000000100ull + (uint64_t)g,
+                                .has_position = true,
+                                .lat_deg = 55.78 + 0.02 * cos(g * 0.785),
+                                .lon_deg = 12.46 + 0.035 * sin(g * 0.785),
+                                .alt_m = 30};
+    lg_store_gateway_put(st, &gw);
+  }
+  uint8_t key[16];
+  for (int i = 0; i < 16; i++)
+    key[i] = (uint8_t)(i * 17 + 3);
+  for (long d = 0; d < devices; d++) {
+    struct lg_device_rec dev = {.dev_eui = 0x0102030400000000ull + (uint64_t)d,
+                                .has_session = true,
+                                .dev_addr = 0x26000000u + (uint32_t)d};
+    memcpy(dev.nwk_s_key, key, 16);
+    memcpy(dev.app_s_key, key, 16);
+    snprintf(dev.adr, sizeof(dev.adr), "off");
+    lg_store_device_put(st, &dev);
+  }
+  lg_store_close(st);
+
+  /* Every uplink: device d = k % devices, its FCnt k / devices, heard by 4 gateways. */
+  struct lg_crypto crypto;
+  struct lg_key k;
+  lg_crypto_init(&crypto);
+  lg_key_init(&k, &crypto, key);
+  size_t n_msgs = (size_t)uplinks * PER_FRAME;
+  struct mmsghdr *msgs = calloc(n_msgs, sizeof(*msgs));
+  struct iovec *iov = calloc(n_msgs, sizeof(*iov));
+  char(*bufs)[600] = calloc(n_msgs, 600);
+  if (!msgs || !iov || !bufs) return 1;
+  int64_t emit = (int64_t)time(NULL) * 1000000000LL;
+  for (long u = 0; u < uplinks; u++) {
+    struct lg_frame f;
+    memset(&f, 0, sizeof(f));
+    f.mtype = LG_MTYPE_UNCONFIRMED_UP;
+    f.u.data.dev_addr = 0x26000000u + (uint32_t)(u % devices);
+    uint32_t fcnt = (uint32_t)(u / devices);
+    f.u.data.f_cnt16 = (uint16_t)fcnt;
+    f.u.data.has_f_port = true;
+    f.u.data.f_port = 1;
+    f.u.data.frm_payload_len = 12;
+    uint8_t plain[12] = "lorageo load";
+    lg_payload_crypt(&k, f.u.data.dev_addr, fcnt, false, plain, 12, f.u.data.frm_payload);
+    uint8_t phy[64];
+    size_t len = 0;
+    lg_frame_encode(&f, phy, sizeof(phy), &len);
+    lg_data_mic(&k, phy, len - 4, f.u.data.dev_addr, fcnt, false, phy + len - 4);
+    char b64[100];
+    EVP_EncodeBlock((unsigned char *)b64, phy, (int)len);
+    emit += 1000000;
+    for (int c = 0; c < PER_FRAME; c++) {
+      size_t m = (size_t)u * PER_FRAME + (size_t)c;
+      int g = (int)((u + c) % GATEWAYS);
+      uint8_t *b = (uint8_t *)bufs[m];
+      b[0] = 2, b[1] = (uint8_t)m, b[2] = (uint8_t)(m >> 8), b[3] = 0;
+      lg_put_le64(b + 4, 0); /* EUI big-endian below */
+      uint64_t eui = 0xaa555a0000000100ull + (uint64_t)g;
+      for (int i = 0; i < 8; i++)
+        b[4 + i] = (uint8_t)(eui >> (56 - 8 * i));
+      int64_t gps = emit - 315964800000000000LL + 18000000000LL + 10000 + 3000 * c;
+      int n = snprintf(
+          (char *)b + 12, 600 - 12,
+          "{\"rxpk\":[{\"tmms\":%lld,\"ftime\":%lld,\"tmst\":%u,\"chan\":0,\"rfch\":0,"
+          "\"freq\":868.1,\"stat\":1,\"modu\":\"LORA\",\"datr\":\"SF7BW125\",\"codr\":\"4/5\","
+          "\"rssi\":-90,\"lsnr\":7.5,\"size\":%zu,\"data\":\"%s\"}]}",
+          (long long)(gps / 1000000), (long long)(gps % 1000000000), (unsigned)(u * 1000), len,
+          b64);
+      iov[m] = (struct iovec){b, (size_t)(12 + n)};
+      msgs[m].msg_hdr.msg_iov = &iov[m];
+      msgs[m].msg_hdr.msg_iovlen = 1;
+    }
+  }
+  double raw = raw_rate(msgs, n_msgs);
+
+  pid_t server = fork();
+  if (server == 0) {
+    setenv("LORAGEO_SERVER_UDP_BIND", udp, 1);
+    setenv("LORAGEO_SERVER_HTTP_BIND", http, 1);
+    setenv("LORAGEO_SERVER_DATABASE", db, 1);
+    freopen("/dev/null", "w", stderr);
+    execl(argv[1], argv[1], "serve", (char *)NULL);
+    _exit(127);
+  }
+  for (int i = 0; i < 100 && metric(port + 1, "lorageo_uplinks_total") < 0; i++)
+    usleep(50000);
+  int tx = socket(AF_INET, SOCK_DGRAM, 0);
+  struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+  for (size_t i = 0; i < n_msgs; i++)
+    msgs[i].msg_hdr.msg_name = &to, msgs[i].msg_hdr.msg_namelen = sizeof(to);
+  double t0 = now_s();
+  /* Closed loop: at most WINDOW datagrams in flight beyond what the server has counted,
+   * so the socket buffer (not this sender) never overflows; a stall of 1 s counts the
+   * outstanding datagrams as lost and moves on. */
+  const long long window = 400;
+  long long lost = 0;
+  for (size_t off = 0; off < n_msgs;) {
+    int s = sendmmsg(tx, msgs + off, (unsigned)(n_msgs - off < 128 ? n_msgs - off : 128), 0);
+    if (s > 0) off += (size_t)s;
+    long long done = metric(port + 1, "lorageo_gateway_datagrams_total") + lost;
+    double since = now_s();
+    while ((long long)off - done > window) {
+      usleep(200);
+      long long d = metric(port + 1, "lorageo_gateway_datagrams_total") + lost;
+      if (d != done) since = now_s();
+      done = d;
+      if (now_s() - since > 1.0) lost += (long long)off - done;
+    }
+  }
+  long long accepted = 0, dropped = 0, datagrams = 0;
+  double t_end = t0;
+  for (int i = 0; i < 6000; i++) {
+    accepted = metric(port + 1, "lorageo_uplinks_total");
+    dropped = metric(port + 1, "lorageo_rx_dropped_total");
+    datagrams = metric(port + 1, "lorageo_gateway_datagrams_total");
+    t_end = now_s();
+    if (accepted + dropped >= uplinks) break;
+    if (datagrams + lost >= (long long)n_msgs) { /* all in: wait until the backlog is done */
+      static long long last = -1;
+      static double stable_since = 0;
+      if (accepted != last)
+        last = accepted, stable_since = now_s();
+      else if (now_s() - stable_since > 0.5)
+        break;
+    }
+    usleep(10000);
+  }
+  long long located = metric(port + 1, "lorageo_locations_total");
+  kill(server, SIGTERM);
+  waitpid(server, NULL, 0);
+  double secs = t_end - t0;
+  printf("ns_load: %ld uplinks x %d gateways (%zu datagrams), %ld ABP devices, SQLite\n", uplinks,
+         PER_FRAME, n_msgs, devices);
+  printf("raw_loopback_datagrams_per_s %.0f\n", raw);
+  printf("server_datagrams_received %lld of %zu (lost in the socket buffer: %lld)\n", datagrams,
+         n_msgs, lost);
+  printf("uplinks_accepted %lld of %ld, dropped receptions %lld, located %lld\n", accepted, uplinks,
+         dropped, located);
+  printf("uplinks_per_s %.0f   datagrams_per_s %.0f   (%.2f s)\n", (double)accepted / secs,
+         (double)datagrams / secs, secs);
+  char cmd[200];
+  snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+  if (system(cmd) != 0) return 1;
+  return 0;
+}
