@@ -35,6 +35,21 @@ static bool txpk_for(const struct lg_ns *ns, const struct lg_gw_rxpk *up, int dr
   return true;
 }
 
+/* Time on air of a downlink (LoRaWAN: no payload CRC, CR 4/5, explicit header). */
+static int64_t airtime_ns(const struct lg_gw_txpk *tx) {
+  struct lg_lora_tx lt = lg_lora_tx_lorawan(tx->sf, tx->bw_hz);
+  struct lg_airtime at;
+  lt.crc = false;
+  return lg_lora_airtime(&lt, tx->size, &at) == 0 ? at.time_on_air_ns : 0;
+}
+
+/* Whether the gateway may transmit tx now under the region's duty cycle. */
+static bool duty_cycle_allows(struct lg_ns *ns, struct ns_gateway *g, const struct lg_gw_txpk *tx) {
+  if (g->dc == NULL && (g->dc = calloc(1, sizeof(*g->dc))) == NULL) return false;
+  int64_t budget = 0;
+  return lg_dc_allows(g->dc, ns->region, tx->freq_hz, airtime_ns(tx), ns_now(ns), &budget);
+}
+
 static void send_pull_resp(struct lg_ns *ns, struct ns_gateway *g, struct ns_pending *p,
                            struct lg_gw_txpk *tx) {
   uint8_t buf[1000];
@@ -42,6 +57,7 @@ static void send_pull_resp(struct lg_ns *ns, struct ns_gateway *g, struct ns_pen
   int n = lg_gw_build_pull_resp(g->version ? g->version : 2, p->token, tx, buf, sizeof(buf));
   if (n < 0) return;
   ns->io.send(ns->io.ctx, (const struct sockaddr *)&g->pull_addr, g->pull_len, buf, (size_t)n);
+  if (g->dc) lg_dc_record(g->dc, ns->region, tx->freq_hz, airtime_ns(tx), ns_now(ns));
   atomic_fetch_add(&ns->m.downlinks[LG_DL_SENT], 1);
 }
 
@@ -88,8 +104,24 @@ void ns_send_downlink(struct lg_ns *ns, const struct ns_frame *f, const struct n
     HASH_DEL(ns->pending, old);
     free(old);
   }
+  /* Duty cycle (EU868): RX1 in its sub-band if the hour's budget allows, else RX2 (869.525
+   * MHz sits in the 10 % band), else the downlink is refused and counted. */
+  struct lg_gw_txpk first = rx1;
+  if (!duty_cycle_allows(ns, bg, &rx1)) {
+    if (!p->has_rx2 || !duty_cycle_allows(ns, bg, &p->rx2)) {
+      atomic_fetch_add(&ns->m.downlinks[LG_DL_DUTY_CYCLE], 1);
+      ns_log(ns, "downlink refused: gateway %016llx has no duty-cycle budget left in RX1 or RX2",
+             (unsigned long long)bg->eui);
+      free(p);
+      return;
+    }
+    ns_log(ns, "downlink moved to RX2: RX1's sub-band is out of duty-cycle budget at %016llx",
+           (unsigned long long)bg->eui);
+    first = p->rx2;
+    p->has_rx2 = false;
+  }
   HASH_ADD(hh, ns->pending, token, sizeof(p->token), p);
-  send_pull_resp(ns, bg, p, &rx1);
+  send_pull_resp(ns, bg, p, &first);
 }
 
 void ns_tx_ack(struct lg_ns *ns, uint16_t token, uint64_t gateway_eui, const char *error) {
@@ -109,7 +141,7 @@ void ns_tx_ack(struct lg_ns *ns, uint16_t token, uint64_t gateway_eui, const cha
   atomic_fetch_add(&ns->m.downlinks[strcmp(error, "TOO_LATE") == 0 ? LG_DL_TOO_LATE : LG_DL_ERROR],
                    1);
   struct ns_gateway *g = ns_gateway(ns, gateway_eui);
-  if (p->has_rx2 && g && g->has_pull) {
+  if (p->has_rx2 && g && g->has_pull && duty_cycle_allows(ns, g, &p->rx2)) {
     ns_log(ns, "downlink %04x refused by %016llx (%s): retrying in RX2", token,
            (unsigned long long)gateway_eui, error);
     p->has_rx2 = false;

@@ -18,7 +18,8 @@ static const char *const drop_names[LG_DROP_COUNT] = {
     "short",           "version",  "type",   "zero_eui",        "json",
     "unknown_gateway", "bad_rxpk", "crc",    "bad_phy_payload", "unsupported_mtype",
     "unknown_device",  "mic",      "replay", "devnonce_reused", "storage"};
-static const char *const dl_names[LG_DL_COUNT] = {"sent", "ok", "too_late", "error", "no_gateway"};
+static const char *const dl_names[LG_DL_COUNT] = {"sent",  "ok",         "too_late",
+                                                  "error", "no_gateway", "duty_cycle"};
 
 const char *lg_drop_name(enum lg_drop d) {
   return (unsigned)d < LG_DROP_COUNT ? drop_names[d] : "unknown";
@@ -106,6 +107,7 @@ void lg_ns_free(struct lg_ns *ns) {
   struct ns_gateway *g, *gt;
   HASH_ITER(hh, ns->gateways, g, gt) {
     HASH_DEL(ns->gateways, g);
+    free(g->dc);
     free(g);
   }
   struct ns_frame *f, *ft;

@@ -55,6 +55,7 @@ enum lg_dl_result {
   LG_DL_TOO_LATE,
   LG_DL_ERROR,
   LG_DL_NO_GATEWAY,
+  LG_DL_DUTY_CYCLE, /* refused: it would break the sub-band's duty cycle */
   LG_DL_COUNT
 };
 

@@ -9,6 +9,7 @@
 #include "gw/gw.h"
 #include "lora/lora.h"
 #include "lorawan/lorawan.h"
+#include "ns/dutycycle.h"
 #include "ns/ns.h"
 #include "store/store.h"
 
@@ -25,6 +26,7 @@ struct ns_gateway {
   double lat_deg, lon_deg, alt_m;
   int64_t seen_written_ns; /* last-seen goes to the database at most every 10 s */
   int rx_unwritten;        /* packets counted since */
+  struct lg_dutycycle *dc; /* downlink airtime per sub-band, made on the first downlink */
   UT_hash_handle hh;
 };
 

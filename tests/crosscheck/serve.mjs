@@ -106,7 +106,7 @@ for (const g of gateways) {
   g.sock.on("message", (m) => g.inbox.push(m));
 }
 
-function rxpkFor(g, phy, emitNs, extraDelayNs = 0, tmst = 1000000, freq = "868.100000") {
+function rxpkFor(g, phy, emitNs, extraDelayNs = 0, tmst = 1000000, freq = "868.100000", datr = "SF7BW125") {
   const d = dist(ecef(truth.lat, truth.lon, 0), ecef(g.lat, g.lon, g.alt));
   const arrival = emitNs + BigInt(Math.round((d / C) * 1e9 + extraDelayNs));
   const gpsNs = arrival - 315964800000000000n + 18000000000n;
@@ -114,7 +114,7 @@ function rxpkFor(g, phy, emitNs, extraDelayNs = 0, tmst = 1000000, freq = "868.1
   const us = String((arrival % 1000000000n) / 1000n).padStart(6, "0");
   // tmms and time_ns are integers beyond 2^53: spliced in as JSON text.
   return `{"time":"${iso}.${us}Z","tmms":${gpsNs / 1000000n},"ftime":${gpsNs % 1000000000n},` +
-    `"tmst":${tmst},"chan":0,"rfch":0,"freq":${freq},"stat":1,"modu":"LORA","datr":"SF7BW125",` +
+    `"tmst":${tmst},"chan":0,"rfch":0,"freq":${freq},"stat":1,"modu":"LORA","datr":"${datr}",` +
     `"codr":"4/5","rssi":${-80 - Math.round(d / 100)},"lsnr":${(10 - d / 1000).toFixed(1)},` +
     `"size":${phy.length},"data":"${phy.toString("base64")}"}`;
 }
@@ -334,6 +334,22 @@ try {
     const err = haversine(cal.latitude, cal.longitude, truth.lat, truth.lon);
     check(err < 5, `calibration removes the gateways' delays (${err.toFixed(2)} m)`);
   }
+
+  // ---- duty cycle: SF12 ACKs of ~1 s each; 1 % of an hour holds 36 in RX1's sub-band,
+  // the rest move to RX2 (869.525 MHz, 10 % band)
+  const g1 = gateways[0];
+  await pull(g1);
+  g1.inbox.length = 0;
+  for (let n = 0; n < 38; n++) {
+    emit += 10000000000n;
+    await push(g1, rxpkFor(g1, dataUp(7 + n, "dc", true), emit, 0, 2000000 + n, "868.100000", "SF12BW125"));
+  }
+  await sleep(600);
+  const dcResps = pullResps(g1).map((p) => p.txpk);
+  check(dcResps.length === 38, `an answer for each of 38 confirmed uplinks (got ${dcResps.length})`);
+  const rx1 = dcResps.filter((t) => t.freq === 868.1), rx2 = dcResps.filter((t) => t.freq === 869.525);
+  check(rx1.length === 36 && rx2.length === 2 && rx1.every((t) => t.datr === "SF12BW125"),
+        `36 in RX1 then RX2: ${rx1.length} / ${rx2.length}`);
   await stop();
   start({ LORAGEO_GEO_CALIBRATION: path.join(dir, "missing.json") });
   const code = await new Promise((res) => server.on("exit", (c) => res(c)));
