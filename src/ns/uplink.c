@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "adr/adr.h"
 #include "ns/ns_int.h"
 #include "util/util.h"
 
@@ -281,6 +282,17 @@ static void mac_commands(struct lg_ns *ns, const struct ns_frame *f, const struc
       a.u.link_check_ans.margin_db = (uint8_t)(margin < 0 ? 0 : margin > 254 ? 254 : margin);
       a.u.link_check_ans.gw_cnt = (uint8_t)distinct_gateways(f);
       lg_mac_encode(&a, answers, LG_FOPTS_MAX, ans_len);
+    } else if (c->cid == LG_MAC_LINK_ADR) {
+      /* LinkADRAns: all three bits set means the device took the pending settings. */
+      if (c->u.link_adr_ans.power_ack && c->u.link_adr_ans.dr_ack &&
+          c->u.link_adr_ans.ch_mask_ack) {
+        lg_store_adr_applied(ns->store, d->dev_eui);
+      } else {
+        lg_store_adr_pending(ns->store, d->dev_eui, false, 0, 0, 0);
+        ns_log(ns, "%016llx refused LinkADRReq (power %d, data rate %d, channel mask %d)",
+               (unsigned long long)d->dev_eui, c->u.link_adr_ans.power_ack,
+               c->u.link_adr_ans.dr_ack, c->u.link_adr_ans.ch_mask_ack);
+      }
     } else if (c->cid == LG_MAC_DEV_STATUS) {
       lg_store_device_status(ns->store, d->dev_eui, c->u.dev_status_ans.battery,
                              c->u.dev_status_ans.margin_db);
@@ -288,6 +300,66 @@ static void mac_commands(struct lg_ns *ns, const struct ns_frame *f, const struc
       ns_log(ns, "%016llx: %s received", (unsigned long long)d->dev_eui, lg_mac_name(c->cid, true));
     }
   }
+}
+
+/* The ADR hook: the device's history to its algorithm; a change goes out as LinkADRReq in
+ * this uplink's answer and waits for its LinkADRAns. Every decision is stored with its
+ * reason (GET /api/devices/{dev_eui}/adr). */
+static void adr_step(struct lg_ns *ns, const struct lg_device_rec *d, const struct lg_uplink_rec *u,
+                     bool adr_bit, uint8_t *answers, size_t *ans_len) {
+  enum lg_adr_algo algo;
+  if (lg_adr_algo_parse(d->adr, &algo) != 0 || algo == LG_ADR_OFF || u->dr < 0) return;
+  struct lg_store_adr_uplink sh[LG_ADR_HISTORY];
+  struct lg_adr_uplink h[LG_ADR_HISTORY];
+  size_t n = 0;
+  if (lg_store_adr_history(ns->store, d->dev_eui, sh, LG_ADR_HISTORY, &n) != 0) return;
+  for (size_t i = 0; i < n; i++)
+    h[i] = (struct lg_adr_uplink){sh[i].f_cnt,      sh[i].dr,           sh[i].tx_power_index,
+                                  sh[i].max_snr_db, sh[i].max_rssi_dbm, sh[i].gateways};
+  struct lg_adr_input in = {
+      .region = ns->region,
+      .history = h,
+      .n = n,
+      .current = {u->dr, d->tx_power_index, d->nb_trans > 0 ? d->nb_trans : 1},
+      .adr_bit = adr_bit,
+      .installation_margin_db = 10};
+  struct lg_adr_decision dec;
+  if (lg_adr_decide(algo, &in, &dec) != 0) return;
+  struct lg_store_adr_decision rec = {.dev_eui = d->dev_eui,
+                                      .f_cnt = u->f_cnt,
+                                      .change = dec.change,
+                                      .dr_from = in.current.dr,
+                                      .dr_to = dec.next.dr,
+                                      .tx_power_from = in.current.tx_power_index,
+                                      .tx_power_to = dec.next.tx_power_index,
+                                      .nb_trans_from = in.current.nb_trans,
+                                      .nb_trans_to = dec.next.nb_trans,
+                                      .snr_margin_db = dec.snr_margin_db,
+                                      .created_ns = ns_now(ns)};
+  snprintf(rec.algorithm, sizeof(rec.algorithm), "%s", lg_adr_algo_name(algo));
+  snprintf(rec.reason, sizeof(rec.reason), "%s", dec.reason);
+  if (!dec.change) {
+    lg_store_adr_decision_add(ns->store, &rec);
+    return;
+  }
+  /* Channel mask: EU868's three default channels (ChMaskCntl 0); US915: all 125 kHz
+   * channels on and the 500 kHz ones by the mask (ChMaskCntl 6). */
+  bool us = ns->region->subband_count == 0;
+  struct lg_mac_cmd req = {.cid = LG_MAC_LINK_ADR, .uplink = false};
+  req.u.link_adr_req.dr = (uint8_t)dec.next.dr;
+  req.u.link_adr_req.tx_power = (uint8_t)dec.next.tx_power_index;
+  req.u.link_adr_req.ch_mask = us ? 0x00ff : 0x0007;
+  req.u.link_adr_req.ch_mask_cntl = us ? 6 : 0;
+  req.u.link_adr_req.nb_trans = (uint8_t)dec.next.nb_trans;
+  if (lg_mac_encode(&req, answers, LG_FOPTS_MAX, ans_len) != 0) {
+    snprintf(rec.reason, sizeof(rec.reason), "not sent (no room in FOpts): %.120s", dec.reason);
+    rec.change = false;
+    lg_store_adr_decision_add(ns->store, &rec);
+    return;
+  }
+  lg_store_adr_decision_add(ns->store, &rec);
+  lg_store_adr_pending(ns->store, d->dev_eui, true, dec.next.dr, dec.next.tx_power_index,
+                       dec.next.nb_trans);
 }
 
 /* Builds and sends the Class A answer: ACK, MAC answers and/or one queued downlink. */
@@ -376,6 +448,7 @@ static void data_uplink(struct lg_ns *ns, struct ns_frame *f, const struct lg_fr
   memcpy(u.phy, up->data, up->size);
   u.phy_len = up->size;
   u.received_ns = f->rx[0].received_ns;
+  u.tx_power_index = m.dev.tx_power_index;
   uint8_t answers[LG_FOPTS_MAX];
   size_t ans_len = 0;
   if (df->has_f_port) {
@@ -401,6 +474,9 @@ static void data_uplink(struct lg_ns *ns, struct ns_frame *f, const struct lg_fr
   }
   atomic_fetch_add(&ns->m.uplinks, 1);
   locate(ns, f);
+  struct lg_device_rec now_dev; /* after this uplink's LinkADRAns, if any */
+  if (lg_store_device_get(ns->store, m.dev.dev_eui, &now_dev) == 0)
+    adr_step(ns, &now_dev, &u, df->fctrl & LG_FCTRL_ADR, answers, &ans_len);
   answer(ns, f, &m.dev, confirmed, answers, ans_len);
 }
 

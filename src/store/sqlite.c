@@ -60,6 +60,18 @@ static const char *const migrations[] = {
     "CREATE TABLE queue (id INTEGER PRIMARY KEY, dev_eui TEXT NOT NULL, f_port INTEGER NOT NULL,"
     " data BLOB, confirmed INTEGER NOT NULL, created_ns INTEGER);"
     "CREATE INDEX queue_dev ON queue(dev_eui, id);",
+    /* 2: ADR — the device's power and NbTrans, a pending LinkADRReq, the decisions */
+    "ALTER TABLE devices ADD COLUMN tx_power_index INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE devices ADD COLUMN nb_trans INTEGER NOT NULL DEFAULT 1;"
+    "ALTER TABLE devices ADD COLUMN adr_pending_dr INTEGER;"
+    "ALTER TABLE devices ADD COLUMN adr_pending_txp INTEGER;"
+    "ALTER TABLE devices ADD COLUMN adr_pending_nb INTEGER;"
+    "ALTER TABLE uplinks ADD COLUMN tx_power_index INTEGER;"
+    "CREATE TABLE adr_decisions (id INTEGER PRIMARY KEY, dev_eui TEXT NOT NULL, f_cnt INTEGER,"
+    " algorithm TEXT NOT NULL, change INTEGER NOT NULL, dr_from INTEGER, dr_to INTEGER,"
+    " tx_power_from INTEGER, tx_power_to INTEGER, nb_trans_from INTEGER, nb_trans_to INTEGER,"
+    " snr_margin_db REAL, reason TEXT, state TEXT NOT NULL, created_ns INTEGER);"
+    "CREATE INDEX adr_decisions_dev ON adr_decisions(dev_eui, id);",
 };
 
 static int exec(struct lg_store *s, const char *sql) {
@@ -321,7 +333,8 @@ json_t *lg_store_gateway_json(struct lg_store *s, uint64_t eui) {
 #define DEVICE_COLS                                                                                \
   "dev_eui, name, adr, otaa, join_eui, app_key, has_session, dev_addr,"                            \
   " nwk_s_key, app_s_key, fcnt_up_next, fcnt_down, join_nonce, fcnt_resets_allowed,"               \
-  " battery, margin, last_seen_ns"
+  " battery, margin, last_seen_ns, tx_power_index, nb_trans, adr_pending_dr, adr_pending_txp,"     \
+  " adr_pending_nb"
 
 static void device_from(sqlite3_stmt *st, struct lg_device_rec *d) {
   memset(d, 0, sizeof(*d));
@@ -339,6 +352,12 @@ static void device_from(sqlite3_stmt *st, struct lg_device_rec *d) {
   d->fcnt_down = (uint32_t)sqlite3_column_int64(st, 11);
   d->join_nonce = (uint32_t)sqlite3_column_int64(st, 12);
   d->fcnt_resets_allowed = sqlite3_column_int(st, 13);
+  d->tx_power_index = sqlite3_column_int(st, 17);
+  d->nb_trans = sqlite3_column_int(st, 18);
+  d->has_adr_pending = sqlite3_column_type(st, 19) != SQLITE_NULL;
+  d->adr_pending_dr = sqlite3_column_int(st, 19);
+  d->adr_pending_tx_power_index = sqlite3_column_int(st, 20);
+  d->adr_pending_nb_trans = sqlite3_column_int(st, 21);
 }
 
 int lg_store_device_put(struct lg_store *s, const struct lg_device_rec *d) {
@@ -425,6 +444,17 @@ static json_t *device_row(sqlite3_stmt *st) {
   json_object_set_new(o, "battery", int_or_null(st, 14));
   json_object_set_new(o, "margin_db", int_or_null(st, 15));
   json_object_set_new(o, "last_seen_ns", int_or_null(st, 16));
+  json_object_set_new(o, "tx_power_index", json_integer(sqlite3_column_int(st, 17)));
+  json_object_set_new(o, "nb_trans", json_integer(sqlite3_column_int(st, 18)));
+  if (sqlite3_column_type(st, 19) != SQLITE_NULL) {
+    json_t *p = json_object();
+    json_object_set_new(p, "dr", json_integer(sqlite3_column_int(st, 19)));
+    json_object_set_new(p, "tx_power_index", json_integer(sqlite3_column_int(st, 20)));
+    json_object_set_new(p, "nb_trans", json_integer(sqlite3_column_int(st, 21)));
+    json_object_set_new(o, "adr_pending", p);
+  } else {
+    json_object_set_new(o, "adr_pending", json_null());
+  }
   return o; /* keys never leave the server through the API */
 }
 
@@ -572,6 +602,7 @@ int lg_store_uplink_add(struct lg_store *s, const struct lg_uplink_rec *u,
     sqlite3_bind_int64(st, 9, u->freq_hz);
     sqlite3_bind_blob(st, 10, u->phy, (int)u->phy_len, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 11, u->received_ns);
+    sqlite3_bind_int(st, 12, u->tx_power_index);
     rc = step_done(st);
   }
   if (rc == 0) *id = sqlite3_last_insert_rowid(s->db);
@@ -751,4 +782,121 @@ int lg_store_queue_pop(struct lg_store *s, uint64_t dev_eui, int *f_port, uint8_
   if (del == NULL) return LG_EIO;
   sqlite3_bind_int64(del, 1, id);
   return step_done(del);
+}
+
+/* ---- ADR ------------------------------------------------------------------------ */
+
+int lg_store_adr_history(struct lg_store *s, uint64_t dev_eui, struct lg_store_adr_uplink *out,
+                         size_t cap, size_t *n) {
+  sqlite3_stmt *st = prep(s, "SELECT u.f_cnt, u.dr, COALESCE(u.tx_power_index, 0), MAX(r.snr),"
+                             " MAX(r.rssi), COUNT(DISTINCT r.gateway_eui) FROM uplinks u"
+                             " JOIN receptions r ON r.uplink_id = u.id WHERE u.dev_eui = ?1"
+                             " GROUP BY u.id ORDER BY u.id DESC LIMIT ?2");
+  if (st == NULL) return LG_EIO;
+  bind_eui(st, 1, dev_eui);
+  sqlite3_bind_int(st, 2, (int)cap);
+  size_t k = 0;
+  while (k < cap && sqlite3_step(st) == SQLITE_ROW) {
+    out[k] = (struct lg_store_adr_uplink){(uint32_t)sqlite3_column_int64(st, 0),
+                                          sqlite3_column_int(st, 1),
+                                          sqlite3_column_int(st, 2),
+                                          sqlite3_column_double(st, 3),
+                                          sqlite3_column_double(st, 4),
+                                          sqlite3_column_int(st, 5)};
+    k++;
+  }
+  release(st);
+  for (size_t i = 0; i < k / 2; i++) { /* oldest first */
+    struct lg_store_adr_uplink t = out[i];
+    out[i] = out[k - 1 - i];
+    out[k - 1 - i] = t;
+  }
+  *n = k;
+  return 0;
+}
+
+int lg_store_adr_pending(struct lg_store *s, uint64_t dev_eui, bool set, int dr, int txp, int nb) {
+  sqlite3_stmt *st = prep(s, "UPDATE devices SET adr_pending_dr = ?2, adr_pending_txp = ?3,"
+                             " adr_pending_nb = ?4 WHERE dev_eui = ?1");
+  if (st == NULL) return LG_EIO;
+  bind_eui(st, 1, dev_eui);
+  if (set) {
+    sqlite3_bind_int(st, 2, dr);
+    sqlite3_bind_int(st, 3, txp);
+    sqlite3_bind_int(st, 4, nb);
+  }
+  return step_done(st);
+}
+
+int lg_store_adr_applied(struct lg_store *s, uint64_t dev_eui) {
+  sqlite3_stmt *st =
+      prep(s, "UPDATE devices SET tx_power_index = adr_pending_txp, nb_trans = adr_pending_nb,"
+              " adr_pending_dr = NULL, adr_pending_txp = NULL, adr_pending_nb = NULL"
+              " WHERE dev_eui = ?1 AND adr_pending_dr IS NOT NULL");
+  if (st == NULL) return LG_EIO;
+  bind_eui(st, 1, dev_eui);
+  int rc = step_done(st);
+  if (rc) return rc;
+  sqlite3_stmt *d =
+      prep(s, "UPDATE adr_decisions SET state = 'applied' WHERE id ="
+              " (SELECT MAX(id) FROM adr_decisions WHERE dev_eui = ?1 AND state = 'sent')");
+  if (d == NULL) return LG_EIO;
+  bind_eui(d, 1, dev_eui);
+  return step_done(d);
+}
+
+int lg_store_adr_decision_add(struct lg_store *s, const struct lg_store_adr_decision *r) {
+  sqlite3_stmt *st =
+      prep(s, "INSERT INTO adr_decisions (dev_eui, f_cnt, algorithm, change, dr_from, dr_to,"
+              " tx_power_from, tx_power_to, nb_trans_from, nb_trans_to, snr_margin_db,"
+              " reason, state, created_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
+              " ?11, ?12, ?13, ?14)");
+  if (st == NULL) return LG_EIO;
+  bind_eui(st, 1, r->dev_eui);
+  sqlite3_bind_int64(st, 2, r->f_cnt);
+  sqlite3_bind_text(st, 3, r->algorithm, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int(st, 4, r->change);
+  sqlite3_bind_int(st, 5, r->dr_from);
+  sqlite3_bind_int(st, 6, r->dr_to);
+  sqlite3_bind_int(st, 7, r->tx_power_from);
+  sqlite3_bind_int(st, 8, r->tx_power_to);
+  sqlite3_bind_int(st, 9, r->nb_trans_from);
+  sqlite3_bind_int(st, 10, r->nb_trans_to);
+  sqlite3_bind_double(st, 11, r->snr_margin_db);
+  sqlite3_bind_text(st, 12, r->reason, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st, 13, r->change ? "sent" : "none", -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 14, r->created_ns);
+  return step_done(st);
+}
+
+json_t *lg_store_adr_json(struct lg_store *s, uint64_t dev_eui, int limit) {
+  sqlite3_stmt *st =
+      prep(s, "SELECT f_cnt, algorithm, change, dr_from, dr_to, tx_power_from, tx_power_to,"
+              " nb_trans_from, nb_trans_to, snr_margin_db, reason, state, created_ns"
+              " FROM adr_decisions WHERE dev_eui = ?1 ORDER BY id DESC LIMIT ?2");
+  json_t *items = json_array();
+  if (st) {
+    bind_eui(st, 1, dev_eui);
+    sqlite3_bind_int(st, 2, limit);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      json_t *o = json_object();
+      static const char *const keys[] = {
+          "dr_from",           "dr_to",         "tx_power_index_from",
+          "tx_power_index_to", "nb_trans_from", "nb_trans_to"};
+      json_object_set_new(o, "f_cnt", json_integer(sqlite3_column_int64(st, 0)));
+      json_object_set_new(o, "algorithm", json_string((const char *)sqlite3_column_text(st, 1)));
+      json_object_set_new(o, "change", json_boolean(sqlite3_column_int(st, 2)));
+      for (int k = 0; k < 6; k++)
+        json_object_set_new(o, keys[k], json_integer(sqlite3_column_int(st, 3 + k)));
+      json_object_set_new(o, "snr_margin_db", json_real(sqlite3_column_double(st, 9)));
+      json_object_set_new(o, "reason", json_string((const char *)sqlite3_column_text(st, 10)));
+      json_object_set_new(o, "state", json_string((const char *)sqlite3_column_text(st, 11)));
+      json_object_set_new(o, "created_ns", json_integer(sqlite3_column_int64(st, 12)));
+      json_array_append_new(items, o);
+    }
+  }
+  release(st);
+  json_t *o = json_object();
+  json_object_set_new(o, "items", items);
+  return o;
 }

@@ -68,6 +68,10 @@ struct lg_device_rec {
   uint32_t fcnt_down;       /* the next downlink counter */
   uint32_t join_nonce;      /* the last one sent */
   bool fcnt_resets_allowed; /* ABP devices that restart from 0 after a reboot */
+  int tx_power_index;       /* as last confirmed by a LinkADRAns (0: the region's max) */
+  int nb_trans;
+  bool has_adr_pending; /* a LinkADRReq sent and not yet answered */
+  int adr_pending_dr, adr_pending_tx_power_index, adr_pending_nb_trans;
 };
 
 int lg_store_device_put(struct lg_store *s, const struct lg_device_rec *d);
@@ -128,6 +132,7 @@ struct lg_uplink_rec {
   uint8_t phy[256];
   size_t phy_len;
   int64_t received_ns;
+  int tx_power_index; /* the device's power setting at the time */
 };
 
 /* Stores an uplink and its receptions in one transaction; its id goes to *id. */
@@ -150,6 +155,37 @@ struct lg_location_rec {
 
 int lg_store_location_add(struct lg_store *s, const struct lg_location_rec *l);
 struct json_t *lg_store_locations_json(struct lg_store *s, uint64_t dev_eui, int limit);
+
+/* ---- ADR ------------------------------------------------------------------------ */
+
+struct lg_store_adr_uplink {
+  uint32_t f_cnt;
+  int dr, tx_power_index;
+  double max_snr_db, max_rssi_dbm;
+  int gateways;
+};
+
+/* The device's last `cap` uplinks, oldest first, with their best SNR and RSSI. */
+int lg_store_adr_history(struct lg_store *s, uint64_t dev_eui, struct lg_store_adr_uplink *out,
+                         size_t cap, size_t *n);
+/* Records (set) or clears a LinkADRReq awaiting its answer. */
+int lg_store_adr_pending(struct lg_store *s, uint64_t dev_eui, bool set, int dr, int txp, int nb);
+/* The device accepted the pending LinkADRReq: its power and NbTrans become current. */
+int lg_store_adr_applied(struct lg_store *s, uint64_t dev_eui);
+
+struct lg_store_adr_decision {
+  uint64_t dev_eui;
+  uint32_t f_cnt;
+  char algorithm[16];
+  bool change;
+  int dr_from, dr_to, tx_power_from, tx_power_to, nb_trans_from, nb_trans_to;
+  double snr_margin_db;
+  char reason[160];
+  int64_t created_ns;
+};
+
+int lg_store_adr_decision_add(struct lg_store *s, const struct lg_store_adr_decision *d);
+struct json_t *lg_store_adr_json(struct lg_store *s, uint64_t dev_eui, int limit);
 
 /* ---- downlink queue ------------------------------------------------------------- */
 

@@ -292,6 +292,44 @@ try {
   check((await metric('lorageo_rx_dropped_total{reason="devnonce_reused"}')) === 1, "reused DevNonce counted");
   check((await metric("lorageo_joins_total")) === 1, "one join");
 
+  // ---- ADR (standard): an SF12 uplink heard at ~+7 dB SNR has 17 dB of margin over SF12's
+  // -20 dB floor and the 10 dB installation margin: 5 steps -> DR5 (SF7)
+  const ADRDEV = { dev_eui: "00000000000000a1", dev_addr: "260b0001", nwk_s_key: ABP.nwk_s_key,
+                   app_s_key: ABP.app_s_key, adr: "standard" };
+  r = await api("POST", "/api/devices", ADRDEV);
+  check(r.status === 201 && r.json.adr === "standard", `ADR device: ${r.text}`);
+  const adrUp = (fcnt, fopts, datr) => {
+    const phy = lora.fromFields({ MType: "Unconfirmed Data Up", DevAddr: Buffer.from(ADRDEV.dev_addr, "hex"),
+      FCtrl: { ADR: true }, FCnt: fcnt, FOpts: fopts, FPort: 1, payload: Buffer.from("adr") }, app, nwk).getPHYPayload();
+    return phy;
+  };
+  for (const g of gateways) g.inbox.length = 0;
+  emit += 10000000000n;
+  for (const g of gateways) await push(g, rxpkFor(g, adrUp(1, Buffer.alloc(0)), emit, 0, 3000000, "868.100000", "SF12BW125"));
+  await sleep(450);
+  const adrDl = gateways.flatMap((g) => pullResps(g));
+  check(adrDl.length === 1, `LinkADRReq sent in a downlink (got ${adrDl.length})`);
+  if (adrDl.length) {
+    const dn = lora.fromWire(Buffer.from(adrDl[0].txpk.data, "base64"));
+    check(dn.getBuffers().FOpts.toString("hex") === "0350070001", `LinkADRReq DR5 power 0 mask 0x0007 NbTrans 1: ${dn.getBuffers().FOpts.toString("hex")}`);
+    check(lora.verifyMIC(dn, nwk), "its MIC verifies");
+  }
+  r = await api("GET", `/api/devices/${ADRDEV.dev_eui}`);
+  check(r.json.adr_pending && r.json.adr_pending.dr === 5, `pending ADR: ${JSON.stringify(r.json.adr_pending)}`);
+  emit += 10000000000n;
+  for (const g of gateways) await push(g, rxpkFor(g, adrUp(2, Buffer.from("0307", "hex")), emit, 0, 4000000, "868.100000", "SF7BW125"));
+  await sleep(450);
+  r = await api("GET", `/api/devices/${ADRDEV.dev_eui}`);
+  // applied (power index 0 confirmed), and the next step already pending: one power step
+  check(r.json.tx_power_index === 0 && r.json.adr_pending && r.json.adr_pending.tx_power_index === 1,
+        `LinkADRAns applied, next step pending: ${r.text}`);
+  r = await api("GET", `/api/devices/${ADRDEV.dev_eui}/adr`);
+  const decisions = r.json.items;
+  // the second uplink, at SF7 with the same SNR, has 5.4 dB of margin left: one power step
+  check(decisions.length === 2 && decisions[1].change && decisions[1].state === "applied" && decisions[1].dr_to === 5 &&
+        /margin/.test(decisions[1].reason) && decisions[0].dr_from === 5 && decisions[0].tx_power_index_to === 1 &&
+        decisions[0].state === "sent", `decisions stored with reasons: ${r.text}`);
+
   // ---- garbage: counted, still serving
   const g0 = gateways[0];
   await send(g0, Buffer.from([2]));
@@ -304,7 +342,7 @@ try {
   check((await metric('lorageo_rx_dropped_total{reason="json"}')) >= 1, "bad JSON counted");
   check((await metric('lorageo_rx_dropped_total{reason="unknown_gateway"}')) >= 1, "unknown gateway counted");
   check((await api("GET", "/api/health")).status === 200, "still serving");
-  check((await metric("lorageo_uplinks_total")) === 4, `uplinks_total ${await metric("lorageo_uplinks_total")}`);
+  check((await metric("lorageo_uplinks_total")) === 6, `uplinks_total ${await metric("lorageo_uplinks_total")}`);
 
   // ---- restart: counters survive
   await stop();
