@@ -398,8 +398,11 @@ static void answer(struct lg_ns *ns, const struct ns_frame *f, const struct lg_d
   struct ns_dl dl = {.rx1_delay_ns = ns->region->receive_delay1_ns,
                      .rx2_delay_ns = ns->region->receive_delay2_ns};
   if (lg_frame_encode(&dn, dl.phy, sizeof(dl.phy), &dl.len) == 0 &&
-      lg_data_mic(&nwk, dl.phy, dl.len - 4, d->dev_addr, fcnt, true, dl.phy + dl.len - 4) == 0)
+      lg_data_mic(&nwk, dl.phy, dl.len - 4, d->dev_addr, fcnt, true, dl.phy + dl.len - 4) == 0) {
     ns_send_downlink(ns, f, &dl);
+    lg_store_downlink_add(ns->store, d->dev_eui, fcnt, has_data ? f_port : -1,
+                          has_data && confirmed, ack, fopts_len, ns_now(ns));
+  }
   lg_key_close(&nwk);
   lg_key_close(&app);
 }
@@ -463,6 +466,11 @@ static void data_uplink(struct lg_ns *ns, struct ns_frame *f, const struct lg_fr
   }
   if (df->f_opts_len)
     mac_commands(ns, f, &m.dev, df->f_opts, df->f_opts_len, answers, &ans_len, u.dr);
+  uint32_t acked = 0; /* the ACK bit answers our latest confirmed downlink */
+  if ((df->fctrl & LG_FCTRL_ACK) &&
+      lg_store_downlink_acked(ns->store, m.dev.dev_eui, ns_now(ns), &acked) == 0)
+    ns_log(ns, "%016llx acknowledged confirmed downlink FCnt %u", (unsigned long long)m.dev.dev_eui,
+           acked);
 
   struct lg_reception_rec rx[LG_GEO_MAX_RX];
   for (size_t i = 0; i < f->n; i++)

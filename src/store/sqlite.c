@@ -72,6 +72,11 @@ static const char *const migrations[] = {
     " tx_power_from INTEGER, tx_power_to INTEGER, nb_trans_from INTEGER, nb_trans_to INTEGER,"
     " snr_margin_db REAL, reason TEXT, state TEXT NOT NULL, created_ns INTEGER);"
     "CREATE INDEX adr_decisions_dev ON adr_decisions(dev_eui, id);",
+    /* 3: downlinks sent, and whether a confirmed one was acknowledged */
+    "CREATE TABLE downlinks (id INTEGER PRIMARY KEY, dev_eui TEXT NOT NULL, f_cnt INTEGER NOT NULL,"
+    " f_port INTEGER, confirmed INTEGER NOT NULL, ack INTEGER NOT NULL, mac_bytes INTEGER NOT NULL,"
+    " state TEXT NOT NULL, created_ns INTEGER, acked_ns INTEGER);"
+    "CREATE INDEX downlinks_dev ON downlinks(dev_eui, id);",
 };
 
 static int exec(struct lg_store *s, const char *sql) {
@@ -892,6 +897,66 @@ json_t *lg_store_adr_json(struct lg_store *s, uint64_t dev_eui, int limit) {
       json_object_set_new(o, "reason", json_string((const char *)sqlite3_column_text(st, 10)));
       json_object_set_new(o, "state", json_string((const char *)sqlite3_column_text(st, 11)));
       json_object_set_new(o, "created_ns", json_integer(sqlite3_column_int64(st, 12)));
+      json_array_append_new(items, o);
+    }
+  }
+  release(st);
+  json_t *o = json_object();
+  json_object_set_new(o, "items", items);
+  return o;
+}
+
+/* ---- downlinks ------------------------------------------------------------------ */
+
+int lg_store_downlink_add(struct lg_store *s, uint64_t dev_eui, uint32_t f_cnt, int f_port,
+                          bool confirmed, bool ack, size_t mac_bytes, int64_t now_ns) {
+  sqlite3_stmt *st =
+      prep(s, "INSERT INTO downlinks (dev_eui, f_cnt, f_port, confirmed, ack, mac_bytes, state,"
+              " created_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+  if (st == NULL) return LG_EIO;
+  bind_eui(st, 1, dev_eui);
+  sqlite3_bind_int64(st, 2, f_cnt);
+  if (f_port >= 0) sqlite3_bind_int(st, 3, f_port);
+  sqlite3_bind_int(st, 4, confirmed);
+  sqlite3_bind_int(st, 5, ack);
+  sqlite3_bind_int64(st, 6, (int64_t)mac_bytes);
+  sqlite3_bind_text(st, 7, confirmed ? "awaiting_ack" : "sent", -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 8, now_ns);
+  return step_done(st);
+}
+
+int lg_store_downlink_acked(struct lg_store *s, uint64_t dev_eui, int64_t now_ns, uint32_t *f_cnt) {
+  sqlite3_stmt *st =
+      prep(s, "UPDATE downlinks SET state = 'acknowledged', acked_ns = ?2 WHERE id ="
+              " (SELECT MAX(id) FROM downlinks WHERE dev_eui = ?1 AND state = 'awaiting_ack')"
+              " RETURNING f_cnt");
+  if (st == NULL) return LG_EIO;
+  bind_eui(st, 1, dev_eui);
+  sqlite3_bind_int64(st, 2, now_ns);
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW && f_cnt) *f_cnt = (uint32_t)sqlite3_column_int64(st, 0);
+  release(st);
+  return rc == SQLITE_ROW ? 0 : LG_ENOTFOUND;
+}
+
+json_t *lg_store_downlinks_json(struct lg_store *s, uint64_t dev_eui, int limit) {
+  sqlite3_stmt *st =
+      prep(s, "SELECT f_cnt, f_port, confirmed, ack, mac_bytes, state, created_ns, acked_ns"
+              " FROM downlinks WHERE dev_eui = ?1 ORDER BY id DESC LIMIT ?2");
+  json_t *items = json_array();
+  if (st) {
+    bind_eui(st, 1, dev_eui);
+    sqlite3_bind_int(st, 2, limit);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      json_t *o = json_object();
+      json_object_set_new(o, "f_cnt", json_integer(sqlite3_column_int64(st, 0)));
+      json_object_set_new(o, "f_port", int_or_null(st, 1));
+      json_object_set_new(o, "confirmed", json_boolean(sqlite3_column_int(st, 2)));
+      json_object_set_new(o, "ack", json_boolean(sqlite3_column_int(st, 3)));
+      json_object_set_new(o, "mac_bytes", json_integer(sqlite3_column_int(st, 4)));
+      json_object_set_new(o, "state", json_string((const char *)sqlite3_column_text(st, 5)));
+      json_object_set_new(o, "created_ns", int_or_null(st, 6));
+      json_object_set_new(o, "acked_ns", int_or_null(st, 7));
       json_array_append_new(items, o);
     }
   }

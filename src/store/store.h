@@ -187,6 +187,16 @@ struct lg_store_adr_decision {
 int lg_store_adr_decision_add(struct lg_store *s, const struct lg_store_adr_decision *d);
 struct json_t *lg_store_adr_json(struct lg_store *s, uint64_t dev_eui, int limit);
 
+/* ---- downlinks sent -------------------------------------------------------------- */
+
+/* Records a data downlink; a confirmed one waits for the device's ACK. */
+int lg_store_downlink_add(struct lg_store *s, uint64_t dev_eui, uint32_t f_cnt, int f_port,
+                          bool confirmed, bool ack, size_t mac_bytes, int64_t now_ns);
+/* An uplink with the ACK bit: the latest confirmed downlink awaiting it is acknowledged
+ * (its FCntDown in *f_cnt). LG_ENOTFOUND when none waits. */
+int lg_store_downlink_acked(struct lg_store *s, uint64_t dev_eui, int64_t now_ns, uint32_t *f_cnt);
+struct json_t *lg_store_downlinks_json(struct lg_store *s, uint64_t dev_eui, int limit);
+
 /* ---- downlink queue ------------------------------------------------------------- */
 
 int lg_store_queue_push(struct lg_store *s, uint64_t dev_eui, int f_port, const uint8_t *data,

@@ -252,6 +252,36 @@ try {
   }
   check((await metric('lorageo_downlinks_total{result="too_late"}')) === 1, "too_late counted");
 
+  // ---- the downlink queue: a confirmed downlink goes out with the next uplink's answer and
+  // is acknowledged by the uplink after it
+  r = await api("POST", `/api/devices/${ABP.dev_eui}/queue`, { f_port: 9, data: Buffer.from("open valve").toString("base64"), confirmed: true });
+  check(r.status === 202 && r.json.bytes === 10, `queued: ${r.text}`);
+  for (const [body, field] of [[{ f_port: 0, data: "AA==" }, "f_port"], [{ f_port: 9, data: "not base64!" }, "data"],
+                               [{ f_port: 9, data: "AA==", confirmed: "yes" }, "confirmed"]]) {
+    r = await api("POST", `/api/devices/${ABP.dev_eui}/queue`, body);
+    check(r.status === 400 && r.json.error.includes(field), `bad queue body -> 400 naming ${field}: ${r.text}`);
+  }
+  for (const g of gateways) g.inbox.length = 0;
+  await frameFromAll(dataUp(10, "anything?"));
+  await sleep(450);
+  const q = gateways.flatMap((g) => pullResps(g));
+  check(q.length === 1, `the queued downlink sent (got ${q.length})`);
+  if (q.length) {
+    const dn = lora.fromWire(Buffer.from(q[0].txpk.data, "base64"));
+    check(dn.getMType() === "Confirmed Data Down" && dn.getFPort() === 9, "confirmed downlink on FPort 9");
+    check(lora.decrypt(dn, app, nwk).toString() === "open valve", "payload decrypts with AppSKey (lora-packet)");
+    check(lora.verifyMIC(dn, nwk), "downlink MIC verifies");
+  }
+  r = await api("GET", `/api/devices/${ABP.dev_eui}/downlinks?limit=1`);
+  check(r.json.items[0]?.state === "awaiting_ack", `awaiting its ACK: ${r.text}`);
+  const ackUp = lora.fromFields({ MType: "Unconfirmed Data Up", DevAddr: Buffer.from(ABP.dev_addr, "hex"),
+    FCtrl: { ACK: true }, FCnt: 11, FPort: 2, payload: Buffer.from("done") }, app, nwk).getPHYPayload();
+  await frameFromAll(ackUp);
+  await sleep(450);
+  r = await api("GET", `/api/devices/${ABP.dev_eui}/downlinks?limit=1`);
+  check(r.json.items[0]?.state === "acknowledged", `acknowledged: ${r.text}`);
+
+
   // ---- OTAA
   const appKey = Buffer.from("98929b92c49edba9676d646d3b612456", "hex");
   const OTAA = { dev_eui: "0004a30b001a2b3c", join_eui: "70b3d57ed0000001", app_key: appKey.toString("hex") };
@@ -342,7 +372,7 @@ try {
   check((await metric('lorageo_rx_dropped_total{reason="json"}')) >= 1, "bad JSON counted");
   check((await metric('lorageo_rx_dropped_total{reason="unknown_gateway"}')) >= 1, "unknown gateway counted");
   check((await api("GET", "/api/health")).status === 200, "still serving");
-  check((await metric("lorageo_uplinks_total")) === 6, `uplinks_total ${await metric("lorageo_uplinks_total")}`);
+  check((await metric("lorageo_uplinks_total")) === 8, `uplinks_total ${await metric("lorageo_uplinks_total")}`);
 
   // ---- restart: counters survive
   await stop();
@@ -350,10 +380,10 @@ try {
   await waitHealthy();
   for (const g of gateways) await pull(g);
   await frameFromAll(dataUp(2, "late"));   // an old counter
-  await frameFromAll(dataUp(5, "after restart"));
+  await frameFromAll(dataUp(12, "after restart"));
   await sleep(450);
   r = await api("GET", `/api/devices/${ABP.dev_eui}/uplinks?limit=10`);
-  check(r.json.items.length === 4 && r.json.items[0].f_cnt === 5, `after a restart FCnt 5 accepted, FCnt 2 not: ${r.json.items.map((u) => u.f_cnt)}`);
+  check(r.json.items.length === 6 && r.json.items[0].f_cnt === 12, `after a restart FCnt 12 accepted, FCnt 2 not: ${r.json.items.map((u) => u.f_cnt)}`);
   check(await metric('lorageo_rx_dropped_total{reason="replay"}') >= 1, "replay after restart refused");
 
   // ---- [geo] calibration: gateways with fixed delays of up to 300 ns (90 m of path)
@@ -363,11 +393,11 @@ try {
   await stop();
   start({ LORAGEO_GEO_CALIBRATION: calFile });
   await waitHealthy();
-  await frameFromAll(dataUp(6, "calibrated"), gateways, { delay: offsets });
+  await frameFromAll(dataUp(13, "calibrated"), gateways, { delay: offsets });
   await sleep(450);
   r = await api("GET", `/api/devices/${ABP.dev_eui}/locations?limit=1`);
   const cal = r.json.items[0];
-  check(cal && cal.f_cnt === 6, "location of the calibrated frame");
+  check(cal && cal.f_cnt === 13, "location of the calibrated frame");
   if (cal) {
     const err = haversine(cal.latitude, cal.longitude, truth.lat, truth.lon);
     check(err < 5, `calibration removes the gateways' delays (${err.toFixed(2)} m)`);
@@ -380,7 +410,7 @@ try {
   g1.inbox.length = 0;
   for (let n = 0; n < 38; n++) {
     emit += 10000000000n;
-    await push(g1, rxpkFor(g1, dataUp(7 + n, "dc", true), emit, 0, 2000000 + n, "868.100000", "SF12BW125"));
+    await push(g1, rxpkFor(g1, dataUp(14 + n, "dc", true), emit, 0, 2000000 + n, "868.100000", "SF12BW125"));
   }
   await sleep(600);
   const dcResps = pullResps(g1).map((p) => p.txpk);
