@@ -196,6 +196,8 @@ static void join(struct lg_ns *ns, struct ns_frame *f, const struct lg_frame *fr
     ns_drop(ns, LG_DROP_STORE, "join of %016llx: storage failed", (unsigned long long)jr->dev_eui);
     goto out;
   }
+  lg_store_activation_add(ns->store, jr->dev_eui, dev_addr, ja.join_nonce, jr->dev_nonce,
+                          ns_now(ns));
   atomic_fetch_add(&ns->m.joins, 1);
   ns_log(ns, "join: %016llx has DevAddr %08x (JoinNonce %u, DevNonce %u)",
          (unsigned long long)jr->dev_eui, dev_addr, ja.join_nonce, jr->dev_nonce);

@@ -77,6 +77,11 @@ static const char *const migrations[] = {
     " f_port INTEGER, confirmed INTEGER NOT NULL, ack INTEGER NOT NULL, mac_bytes INTEGER NOT NULL,"
     " state TEXT NOT NULL, created_ns INTEGER, acked_ns INTEGER);"
     "CREATE INDEX downlinks_dev ON downlinks(dev_eui, id);",
+    /* 4: every OTAA activation, kept (the device row holds only the current session) */
+    "CREATE TABLE activations (id INTEGER PRIMARY KEY, dev_eui TEXT NOT NULL, dev_addr INTEGER NOT "
+    "NULL,"
+    " join_nonce INTEGER NOT NULL, dev_nonce INTEGER NOT NULL, created_ns INTEGER);"
+    "CREATE INDEX activations_dev ON activations(dev_eui, id);",
 };
 
 static int exec(struct lg_store *s, const char *sql) {
@@ -514,6 +519,20 @@ int lg_store_devnonce_use(struct lg_store *s, uint64_t dev_eui, uint16_t dev_non
   release(st);
   if (rc == SQLITE_DONE) return 0;
   return (rc & 0xff) == SQLITE_CONSTRAINT ? LG_EEXIST : LG_EIO;
+}
+
+int lg_store_activation_add(struct lg_store *s, uint64_t dev_eui, uint32_t dev_addr,
+                            uint32_t join_nonce, uint16_t dev_nonce, int64_t now_ns) {
+  sqlite3_stmt *st =
+      prep(s, "INSERT INTO activations (dev_eui, dev_addr, join_nonce, dev_nonce, created_ns)"
+              " VALUES (?1, ?2, ?3, ?4, ?5)");
+  if (st == NULL) return LG_EIO;
+  bind_eui(st, 1, dev_eui);
+  sqlite3_bind_int64(st, 2, dev_addr);
+  sqlite3_bind_int64(st, 3, join_nonce);
+  sqlite3_bind_int(st, 4, dev_nonce);
+  sqlite3_bind_int64(st, 5, now_ns);
+  return step_done(st);
 }
 
 int lg_store_activate(struct lg_store *s, uint64_t dev_eui, uint32_t dev_addr, uint32_t join_nonce,
