@@ -115,5 +115,18 @@ bad "airtime cr" 2 "--cr" airtime --sf 7 --bw 125 --payload 10 --cr 5
 bad "airtime ldro" 2 "--ldro" airtime --sf 7 --bw 125 --payload 10 --ldro maybe
 bad "airtime missing" 2 "required" airtime --sf 7
 
+# --- serve: configuration errors stop it at once with one line naming the problem
+ini=$(mktemp)
+printf '[server]\nudp_bind = 127.0.0.1:0\n[network]\ndedup_windw_ms = 100\n' > "$ini"
+bad "serve unknown key" 2 "unknown key \[network\] dedup_windw_ms" serve -c "$ini"
+printf '[network]\nregion = EU433\n' > "$ini"
+bad "serve bad region" 2 "region = 'EU433': expected EU868 or US915" serve -c "$ini"
+printf 'not ini at all\n' > "$ini"
+bad "serve not ini" 2 "not INI syntax|unknown key" serve -c "$ini"
+bad "serve missing file" 2 "cannot read" serve -c /nonexistent.ini
+LORAGEO_NETWORK_DEDUP_WINDOW_MS=abc bad "serve bad env" 2 "LORAGEO_NETWORK_DEDUP_WINDOW_MS.*expected 10..5000" serve
+LORAGEO_SERVER_DATABASE=postgresql://x bad "serve postgres" 2 "PostgreSQL is not supported yet" serve
+rm -f "$ini"
+
 echo "test_cli: $checks checks, $fails failed"
 [ "$fails" -eq 0 ]

@@ -418,6 +418,17 @@ try {
   const rx1 = dcResps.filter((t) => t.freq === 868.1), rx2 = dcResps.filter((t) => t.freq === 869.525);
   check(rx1.length === 36 && rx2.length === 2 && rx1.every((t) => t.datr === "SF12BW125"),
         `36 in RX1 then RX2: ${rx1.length} / ${rx2.length}`);
+  // ---- [api] token: /api needs the bearer token; health and metrics stay open for probes
+  await stop();
+  start({ LORAGEO_API_TOKEN: "s3cret" });
+  await waitHealthy();
+  r = await fetch(`${base}/api/devices`);
+  check(r.status === 401 && (await r.json()).error, "no token -> 401 with an error");
+  r = await fetch(`${base}/api/devices`, { headers: { Authorization: "Bearer wrong" } });
+  check(r.status === 401, "wrong token -> 401");
+  r = await fetch(`${base}/api/devices`, { headers: { Authorization: "Bearer s3cret" } });
+  check(r.status === 200 && (await r.json()).items.length === 3, "right token -> the devices");
+  check((await fetch(`${base}/metrics`)).status === 200, "metrics open");
   await stop();
   start({ LORAGEO_GEO_CALIBRATION: path.join(dir, "missing.json") });
   const code = await new Promise((res) => server.on("exit", (c) => res(c)));
