@@ -8,19 +8,18 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+
+#include "lg_rng.h"
 #include <time.h>
 
 #include "geo/geo.h"
 
-static uint64_t rng = 0x2545f4914f6cdd1dull;
+static struct lg_rng rng = {0x2545f4914f6cdd1dull};
 static double uniform(void) {
-  rng ^= rng << 13;
-  rng ^= rng >> 7;
-  rng ^= rng << 17;
-  return ((double)(rng >> 11) + 0.5) / 9007199254740992.0;
+  return lg_rng_uniform(&rng);
 }
 static double gauss(void) {
-  return sqrt(-2.0 * log(uniform())) * cos(2 * LG_PI * uniform());
+  return lg_rng_gauss(&rng);
 }
 static int64_t now_ns(void) {
   struct timespec ts;

@@ -318,24 +318,34 @@ static json_t *gateway_row(sqlite3_stmt *st) {
   " COALESCE(longitude, stat_longitude), COALESCE(altitude, stat_altitude), last_seen_ns, "        \
   "rx_packets"
 
-json_t *lg_store_gateways_json(struct lg_store *s) {
-  sqlite3_stmt *st = prep(s, "SELECT " GATEWAY_COLS " FROM gateways ORDER BY gateway_eui");
+/* {"items": [row...]} of every row of a prepared statement, or one row (NULL when none),
+ * each built by `row`. */
+static json_t *rows_json(sqlite3_stmt *st, json_t *(*row)(sqlite3_stmt *)) {
   json_t *items = json_array();
   while (st && sqlite3_step(st) == SQLITE_ROW)
-    json_array_append_new(items, gateway_row(st));
+    json_array_append_new(items, row(st));
   release(st);
   json_t *o = json_object();
   json_object_set_new(o, "items", items);
   return o;
 }
 
-json_t *lg_store_gateway_json(struct lg_store *s, uint64_t eui) {
-  sqlite3_stmt *st = prep(s, "SELECT " GATEWAY_COLS " FROM gateways WHERE gateway_eui = ?1");
+static json_t *one_row_json(sqlite3_stmt *st, uint64_t eui, json_t *(*row)(sqlite3_stmt *)) {
   if (st == NULL) return NULL;
   bind_eui(st, 1, eui);
-  json_t *o = sqlite3_step(st) == SQLITE_ROW ? gateway_row(st) : NULL;
+  json_t *o = sqlite3_step(st) == SQLITE_ROW ? row(st) : NULL;
   release(st);
   return o;
+}
+
+json_t *lg_store_gateways_json(struct lg_store *s) {
+  return rows_json(prep(s, "SELECT " GATEWAY_COLS " FROM gateways ORDER BY gateway_eui"),
+                   gateway_row);
+}
+
+json_t *lg_store_gateway_json(struct lg_store *s, uint64_t eui) {
+  return one_row_json(prep(s, "SELECT " GATEWAY_COLS " FROM gateways WHERE gateway_eui = ?1"), eui,
+                      gateway_row);
 }
 
 /* ---- devices -------------------------------------------------------------------- */
@@ -469,23 +479,12 @@ static json_t *device_row(sqlite3_stmt *st) {
 }
 
 json_t *lg_store_devices_json(struct lg_store *s) {
-  sqlite3_stmt *st = prep(s, "SELECT " DEVICE_COLS " FROM devices ORDER BY dev_eui");
-  json_t *items = json_array();
-  while (st && sqlite3_step(st) == SQLITE_ROW)
-    json_array_append_new(items, device_row(st));
-  release(st);
-  json_t *o = json_object();
-  json_object_set_new(o, "items", items);
-  return o;
+  return rows_json(prep(s, "SELECT " DEVICE_COLS " FROM devices ORDER BY dev_eui"), device_row);
 }
 
 json_t *lg_store_device_json(struct lg_store *s, uint64_t dev_eui) {
-  sqlite3_stmt *st = prep(s, "SELECT " DEVICE_COLS " FROM devices WHERE dev_eui = ?1");
-  if (st == NULL) return NULL;
-  bind_eui(st, 1, dev_eui);
-  json_t *o = sqlite3_step(st) == SQLITE_ROW ? device_row(st) : NULL;
-  release(st);
-  return o;
+  return one_row_json(prep(s, "SELECT " DEVICE_COLS " FROM devices WHERE dev_eui = ?1"), dev_eui,
+                      device_row);
 }
 
 int lg_store_fcnt_up_cas(struct lg_store *s, uint64_t dev_eui, uint32_t expected, uint32_t fcnt) {

@@ -16,17 +16,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "lg_rng.h"
+
 #include "geo/geo.h"
 
-static uint64_t rng;
+static struct lg_rng rng = {42};
 static double uniform(void) {
-  rng ^= rng << 13;
-  rng ^= rng >> 7;
-  rng ^= rng << 17;
-  return ((double)(rng >> 11) + 0.5) / 9007199254740992.0;
+  return lg_rng_uniform(&rng);
 }
 static double gauss(void) {
-  return sqrt(-2.0 * log(uniform())) * cos(2 * LG_PI * uniform());
+  return lg_rng_gauss(&rng);
 }
 
 int main(int argc, char **argv) {
@@ -34,7 +33,6 @@ int main(int argc, char **argv) {
   double sigma_ns = 50, nlos_rate = 0, nlos_ns = 400, speed = 0, period_s = 60;
   int offsets = 0, no_time = 0;
   const char *prefix = "dev";
-  rng = 42;
   static const struct option opts[] = {{"frames", required_argument, NULL, 'f'},
                                        {"devices", required_argument, NULL, 'd'},
                                        {"gateways", required_argument, NULL, 'g'},
@@ -60,7 +58,7 @@ int main(int argc, char **argv) {
     case 'o': offsets = 1; break;
     case 'v': speed = atof(optarg); break;
     case 'p': period_s = atof(optarg); break;
-    case 'x': rng = strtoull(optarg, NULL, 0) | 1; break;
+    case 'x': rng.s = strtoull(optarg, NULL, 0) | 1; break;
     case 't': no_time = 1; break;
     case 'P': prefix = optarg; break;
     default: fprintf(stderr, "gen_records: bad option\n"); return 2;

@@ -10,20 +10,17 @@
  */
 #include <stdlib.h>
 
+#include "lg_rng.h"
+
 #include "geo/geo.h"
 #include "lg_test.h"
 
-static uint64_t rng = 0x9e3779b97f4a7c15ull;
-
+static struct lg_rng rng = {0x9e3779b97f4a7c15ull};
 static double uniform(void) {
-  rng ^= rng << 13;
-  rng ^= rng >> 7;
-  rng ^= rng << 17;
-  return ((double)(rng >> 11) + 0.5) / 9007199254740992.0;
+  return lg_rng_uniform(&rng);
 }
-
 static double gauss(void) {
-  return sqrt(-2.0 * log(uniform())) * cos(2 * LG_PI * uniform());
+  return lg_rng_gauss(&rng);
 }
 
 struct layout {
