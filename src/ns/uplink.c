@@ -46,6 +46,18 @@ static void reception_of(struct lg_ns *ns, const struct ns_rx *x, struct lg_rece
   r->channel = p->chan;
   r->rf_chain = p->rfch;
   r->antennas = (int)(n_ant ? n_ant : p->n_ant);
+  r->n_ant = p->n_ant < 8 ? p->n_ant : 8;
+  for (size_t k = 0; k < r->n_ant; k++) {
+    const struct lg_gw_antenna *a = &p->ant[k];
+    r->ant[k].ant = a->ant;
+    r->ant[k].chan = a->chan;
+    r->ant[k].has_rssi = a->has_rssi;
+    r->ant[k].has_snr = a->has_snr;
+    r->ant[k].has_ftime = a->has_ftime;
+    r->ant[k].rssi_dbm = a->rssi_dbm;
+    r->ant[k].snr_db = a->snr_db;
+    r->ant[k].ftime_ns = a->ftime_ns;
+  }
   r->freq_hz = p->freq_hz;
   struct ns_gateway *g = ns_gateway(ns, x->gateway_eui);
   if (g && g->has_position) {

@@ -82,6 +82,11 @@ static const char *const migrations[] = {
     "NULL,"
     " join_nonce INTEGER NOT NULL, dev_nonce INTEGER NOT NULL, created_ns INTEGER);"
     "CREATE INDEX activations_dev ON activations(dev_eui, id);",
+    /* 5: each antenna's measure of a reception (rsig[]), raw */
+    "CREATE TABLE reception_antennas (reception_id INTEGER NOT NULL, antenna INTEGER, channel "
+    "INTEGER,"
+    " rssi REAL, snr REAL, ftime INTEGER);"
+    "CREATE INDEX reception_antennas_rx ON reception_antennas(reception_id);",
 };
 
 static int exec(struct lg_store *s, const char *sql) {
@@ -600,7 +605,22 @@ static int insert_reception(struct lg_store *s, int64_t uplink_id, const struct 
   bind_opt_real(st, 16, r->has_position, r->alt_m);
   sqlite3_bind_int(st, 17, late);
   sqlite3_bind_int64(st, 18, r->received_ns);
-  return step_done(st);
+  int rc = step_done(st);
+  if (rc || r->n_ant == 0) return rc;
+  int64_t rx_id = sqlite3_last_insert_rowid(s->db);
+  sqlite3_stmt *a =
+      prep(s, "INSERT INTO reception_antennas (reception_id, antenna, channel, rssi, snr, ftime)"
+              " VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+  for (size_t k = 0; a && rc == 0 && k < r->n_ant && k < 8; k++) {
+    sqlite3_bind_int64(a, 1, rx_id);
+    sqlite3_bind_int(a, 2, r->ant[k].ant);
+    sqlite3_bind_int(a, 3, r->ant[k].chan);
+    bind_opt_real(a, 4, r->ant[k].has_rssi, r->ant[k].rssi_dbm);
+    bind_opt_real(a, 5, r->ant[k].has_snr, r->ant[k].snr_db);
+    if (r->ant[k].has_ftime) sqlite3_bind_int64(a, 6, r->ant[k].ftime_ns);
+    rc = step_done(a);
+  }
+  return a ? rc : LG_EIO;
 }
 
 int lg_store_uplink_add(struct lg_store *s, const struct lg_uplink_rec *u,
@@ -657,10 +677,12 @@ json_t *lg_store_uplinks_json(struct lg_store *s, uint64_t dev_eui, int limit) {
               " ORDER BY id DESC LIMIT ?2");
   sqlite3_stmt *rs =
       prep(s, "SELECT gateway_eui, time_ns, tmst, rssi, snr, channel, latitude,"
-              " longitude, altitude, late, sigma_ns FROM receptions WHERE uplink_id = ?1"
+              " longitude, altitude, late, sigma_ns, id FROM receptions WHERE uplink_id = ?1"
               " ORDER BY id");
+  sqlite3_stmt *as = prep(s, "SELECT antenna, channel, rssi, snr, ftime FROM reception_antennas"
+                             " WHERE reception_id = ?1");
   json_t *items = json_array();
-  if (st && rs) {
+  if (st && rs && as) {
     bind_eui(st, 1, dev_eui);
     sqlite3_bind_int(st, 2, limit);
     while (sqlite3_step(st) == SQLITE_ROW) {
@@ -706,6 +728,19 @@ json_t *lg_store_uplinks_json(struct lg_store *s, uint64_t dev_eui, int limit) {
         json_object_set_new(r, "longitude", real_or_null(rs, 7));
         json_object_set_new(r, "altitude", real_or_null(rs, 8));
         json_object_set_new(r, "late", json_boolean(sqlite3_column_int(rs, 9)));
+        json_t *ants = json_array(); /* each antenna's own measure, when the gateway gave them */
+        sqlite3_reset(as);
+        sqlite3_bind_int64(as, 1, sqlite3_column_int64(rs, 11));
+        while (sqlite3_step(as) == SQLITE_ROW) {
+          json_t *a = json_object();
+          json_object_set_new(a, "antenna", json_integer(sqlite3_column_int(as, 0)));
+          json_object_set_new(a, "channel", json_integer(sqlite3_column_int(as, 1)));
+          json_object_set_new(a, "rssi", real_or_null(as, 2));
+          json_object_set_new(a, "snr", real_or_null(as, 3));
+          json_object_set_new(a, "ftime", int_or_null(as, 4));
+          json_array_append_new(ants, a);
+        }
+        json_object_set_new(r, "antennas", ants);
         json_array_append_new(rx, r);
       }
       json_object_set_new(o, "rx_info", rx);
@@ -713,6 +748,7 @@ json_t *lg_store_uplinks_json(struct lg_store *s, uint64_t dev_eui, int limit) {
     }
   }
   release(st);
+  release(as);
   release(rs);
   json_t *o = json_object();
   json_object_set_new(o, "items", items);

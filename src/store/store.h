@@ -95,8 +95,8 @@ int lg_store_devnonce_use(struct lg_store *s, uint64_t dev_eui, uint16_t dev_non
 int lg_store_activate(struct lg_store *s, uint64_t dev_eui, uint32_t dev_addr, uint32_t join_nonce,
                       const uint8_t nwk_s_key[16], const uint8_t app_s_key[16]);
 /* Keeps the record of one OTAA activation (all of them, not only the current one). */
-int lg_store_activation_add(struct lg_store *s, uint64_t dev_eui, uint32_t dev_addr, uint32_t join_nonce,
-                            uint16_t dev_nonce, int64_t now_ns);
+int lg_store_activation_add(struct lg_store *s, uint64_t dev_eui, uint32_t dev_addr,
+                            uint32_t join_nonce, uint16_t dev_nonce, int64_t now_ns);
 /* Whether a session already uses this DevAddr. */
 int lg_store_dev_addr_used(struct lg_store *s, uint32_t dev_addr, bool *used);
 int lg_store_device_status(struct lg_store *s, uint64_t dev_eui, int battery, int margin_db);
@@ -116,6 +116,13 @@ struct lg_reception_rec {
   int64_t ftime_ns;
   double rssi_dbm, snr_db;
   int channel, rf_chain, antennas;
+  size_t n_ant; /* per-antenna measures (rsig[]), kept raw */
+  struct {
+    int ant, chan;
+    bool has_rssi, has_snr, has_ftime;
+    double rssi_dbm, snr_db;
+    int64_t ftime_ns;
+  } ant[8];
   uint32_t freq_hz;
   bool has_position;
   double lat_deg, lon_deg, alt_m; /* the gateway at that time */

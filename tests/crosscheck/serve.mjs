@@ -95,7 +95,7 @@ function haversine(lat1, lon1, lat2, lon2) {
 
 const truth = { lat: 55.7819, lon: 12.4608 };
 const gateways = [
-  { eui: "aa555a0000000001", lat: 55.8005, lon: 12.4520, alt: 40 },
+  { eui: "aa555a0000000001", lat: 55.8005, lon: 12.4520, alt: 40, antennas: true },
   { eui: "aa555a0000000002", lat: 55.7750, lon: 12.4950, alt: 25 },
   { eui: "aa555a0000000003", lat: 55.7620, lon: 12.4400, alt: 60 },
   { eui: "aa555a0000000004", lat: 55.7890, lon: 12.4130, alt: 35 },
@@ -116,7 +116,9 @@ function rxpkFor(g, phy, emitNs, extraDelayNs = 0, tmst = 1000000, freq = "868.1
   return `{"time":"${iso}.${us}Z","tmms":${gpsNs / 1000000n},"ftime":${gpsNs % 1000000000n},` +
     `"tmst":${tmst},"chan":0,"rfch":0,"freq":${freq},"stat":1,"modu":"LORA","datr":"${datr}",` +
     `"codr":"4/5","rssi":${-80 - Math.round(d / 100)},"lsnr":${(10 - d / 1000).toFixed(1)},` +
-    `"size":${phy.length},"data":"${phy.toString("base64")}"}`;
+    `"size":${phy.length},"data":"${phy.toString("base64")}"` +
+    (g.antennas ? `,"rsig":[{"ant":0,"chan":0,"rssic":-95,"lsnr":8.5,"ftime":${gpsNs % 1000000000n}},` +
+                  `{"ant":1,"chan":0,"rssic":-99,"lsnr":6.0,"ftime":${gpsNs % 1000000000n}}]` : "") + "}";
 }
 function header(type, eui, token = Math.floor(Math.random() * 65536)) {
   return Buffer.concat([Buffer.from([2, token >> 8, token & 0xff, type]), Buffer.from(eui, "hex")]);
@@ -190,6 +192,8 @@ try {
   check(up && up.f_cnt === 1 && up.f_port === 2 && Buffer.from(up.data, "base64").toString() === "hello" && up.confirmed, "uplink decrypted");
   check(up && up.rx_info.length === 4 && up.rx_info.every((x) => Number.isInteger(x.time_ns) || typeof x.time_ns === "number"), "four receptions with times");
   check(up && up.rx_info.every((x) => /\.\d{9}Z$/.test(x.time)), "RFC 3339 times with ns");
+  const twoAnt = up?.rx_info.find((x) => x.gateway_eui === gateways[0].eui);
+  check(twoAnt && twoAnt.antennas.length === 2 && twoAnt.antennas[1].rssi === -99, `per-antenna measures kept: ${JSON.stringify(twoAnt?.antennas)}`);
   r = await api("GET", `/api/devices/${ABP.dev_eui}/locations`);
   const loc = r.json.items[0];
   check(loc && loc.method === "nls" && loc.gateways === 4, `location by nls from 4 gateways: ${r.text}`);
