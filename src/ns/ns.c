@@ -233,33 +233,33 @@ static void add_reception(struct lg_ns *ns, struct ns_gateway *g, const struct l
 }
 
 static void push_data(struct lg_ns *ns, struct ns_gateway *g, const char *body, size_t len) {
-  static struct lg_gw_push push; /* one loop thread: large, kept off the stack */
+  struct lg_gw_push *pp = &ns->push;
   char why[160];
-  if (lg_gw_parse_push(body, len, &push, why, sizeof(why)) != 0) {
+  if (lg_gw_parse_push(body, len, pp, why, sizeof(why)) != 0) {
     ns_drop(ns, LG_DROP_JSON, "gateway %016llx: %s", (unsigned long long)g->eui, why);
     return;
   }
-  for (size_t i = 0; i < push.n_crc_bad; i++)
+  for (size_t i = 0; i < pp->n_crc_bad; i++)
     ns_drop(ns, LG_DROP_CRC, "gateway %016llx: CRC failed", (unsigned long long)g->eui);
-  for (size_t i = push.n_crc_bad; i < push.n_rejected; i++)
+  for (size_t i = pp->n_crc_bad; i < pp->n_rejected; i++)
     ns_drop(ns, LG_DROP_RXPK, "gateway %016llx: %s", (unsigned long long)g->eui, why);
-  if (push.has_stat && push.stat.has_position && !g->has_position) {
+  if (pp->has_stat && pp->stat.has_position && !g->has_position) {
     g->has_position = true;
-    g->lat_deg = push.stat.lat_deg;
-    g->lon_deg = push.stat.lon_deg;
-    g->alt_m = push.stat.alt_m;
+    g->lat_deg = pp->stat.lat_deg;
+    g->lon_deg = pp->stat.lon_deg;
+    g->alt_m = pp->stat.alt_m;
   }
-  g->rx_unwritten += (int)push.n_rxpk;
+  g->rx_unwritten += (int)pp->n_rxpk;
   int64_t now = ns_now(ns);
-  bool stat_pos = push.has_stat && push.stat.has_position;
+  bool stat_pos = pp->has_stat && pp->stat.has_position;
   if (stat_pos || now - g->seen_written_ns > 10000000000LL) {
-    lg_store_gateway_seen(ns->store, g->eui, now, g->rx_unwritten, stat_pos, push.stat.lat_deg,
-                          push.stat.lon_deg, push.stat.alt_m);
+    lg_store_gateway_seen(ns->store, g->eui, now, g->rx_unwritten, stat_pos, pp->stat.lat_deg,
+                          pp->stat.lon_deg, pp->stat.alt_m);
     g->seen_written_ns = now;
     g->rx_unwritten = 0;
   }
-  for (size_t i = 0; i < push.n_rxpk; i++)
-    if (push.rxpk[i].mod == LG_GW_MOD_LORA) add_reception(ns, g, &push.rxpk[i]);
+  for (size_t i = 0; i < pp->n_rxpk; i++)
+    if (pp->rxpk[i].mod == LG_GW_MOD_LORA) add_reception(ns, g, &pp->rxpk[i]);
 }
 
 void lg_ns_datagram(struct lg_ns *ns, const struct sockaddr *from, socklen_t from_len,

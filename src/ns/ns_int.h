@@ -83,6 +83,7 @@ struct lg_ns {
   uint16_t next_token;
   uint64_t rng;
   struct lg_ns_metrics m;
+  struct lg_gw_push push; /* scratch for one PUSH_DATA (large: kept off the stack) */
 };
 
 int64_t ns_now(struct lg_ns *ns);
