@@ -137,11 +137,11 @@ static int get_number(const struct cursor *c, int obj, const char *key, bool req
   return number_at(c, i, lo, hi, out, where, key, why, why_len);
 }
 
-static int get_time(const struct cursor *c, int obj, struct lg_geo_rx *x, const char *where,
-                    char *why, size_t why_len) {
-  int i = field(c, obj, "time_ns");
-  if (i < 0 || tok_null(c, i)) return 0;
-  const jsmntok_t *t = &c->t[i];
+/* The integer token v as time_ns (JSON integer, int64 range). */
+static int time_at(const struct cursor *c, int v, struct lg_geo_rx *x, const char *where, char *why,
+                   size_t why_len) {
+  if (tok_null(c, v)) return 0;
+  const jsmntok_t *t = &c->t[v];
   char buf[32];
   size_t len = (size_t)(t->end - t->start);
   size_t digits = strspn(c->js + t->start + (c->js[t->start] == '-'), "0123456789");
@@ -153,42 +153,78 @@ static int get_time(const struct cursor *c, int obj, struct lg_geo_rx *x, const 
   memcpy(buf, c->js + t->start, len);
   buf[len] = '\0';
   errno = 0;
-  long long v = strtoll(buf, NULL, 10);
+  long long n = strtoll(buf, NULL, 10);
   if (errno == ERANGE) {
     snprintf(why, why_len, "%s: \"time_ns\" out of the int64 range", where);
     return -1;
   }
   x->has_time = true;
-  x->time_ns = (int64_t)v;
+  x->time_ns = (int64_t)n;
   return 0;
 }
 
+/* "rx[i]" without printf: this runs for every reception of every record. */
+static void where_of(size_t i, char out[24]) {
+  char digits[20];
+  int n = 0;
+  do {
+    digits[n++] = (char)('0' + i % 10);
+    i /= 10;
+  } while (i && n < 20);
+  size_t o = 0;
+  out[o++] = 'r', out[o++] = 'x', out[o++] = '[';
+  while (n) out[o++] = digits[--n];
+  out[o++] = ']', out[o] = '\0';
+}
+
+/* One pass over the reception's keys; unknown keys are ignored. */
 static int parse_rx(const struct cursor *c, int obj, struct lg_record *r, size_t i, char *why,
                     size_t why_len) {
-  char where[32];
-  snprintf(where, sizeof(where), "rx[%zu]", i);
+  char where[24];
+  where_of(i, where);
   struct lg_geo_rx *x = &r->rx[i];
   memset(x, 0, sizeof(*x));
   if (c->t[obj].type != JSMN_OBJECT) {
     snprintf(why, why_len, "%s must be an object", where);
     return -1;
   }
-  int gw = field(c, obj, "gateway");
-  if (gw < 0)
-    snprintf(r->gateway[i], LG_NAME_MAX, "#%zu", i);
-  else if (copy_name(c, gw, r->gateway[i], "gateway", why, why_len))
-    return -1;
+  bool has_lat = false, has_lon = false, has_gw = false;
   double snr;
-  bool has_snr;
-  if (get_number(c, obj, "lat", true, -90, 90, &x->lat_deg, NULL, where, why, why_len) ||
-      get_number(c, obj, "lon", true, -180, 180, &x->lon_deg, NULL, where, why, why_len) ||
-      get_number(c, obj, "alt", false, -1000, 20000, &x->alt_m, NULL, where, why, why_len) ||
-      get_number(c, obj, "rssi", false, -200, 50, &x->rssi_dbm, &x->has_rssi, where, why,
-                 why_len) ||
-      get_number(c, obj, "snr", false, -50, 50, &snr, &has_snr, where, why, why_len) ||
-      get_number(c, obj, "sigma_ns", false, 0.001, 1e7, &x->sigma_ns, NULL, where, why, why_len) ||
-      get_time(c, obj, x, where, why, why_len))
+  int key = obj + 1;
+  for (int n = 0; n < c->t[obj].size; n++, key = skip(c, key + 1)) {
+    int v = key + 1;
+    bool null = tok_null(c, v);
+    int rc = 0;
+    if (tok_is(c, key, "lat")) {
+      rc = number_at(c, v, -90, 90, &x->lat_deg, where, "lat", why, why_len);
+      has_lat = true;
+    } else if (tok_is(c, key, "lon")) {
+      rc = number_at(c, v, -180, 180, &x->lon_deg, where, "lon", why, why_len);
+      has_lon = true;
+    } else if (tok_is(c, key, "time_ns")) {
+      rc = time_at(c, v, x, where, why, why_len);
+    } else if (tok_is(c, key, "gateway")) {
+      rc = copy_name(c, v, r->gateway[i], "gateway", why, why_len);
+      has_gw = true;
+    } else if (null) {
+      continue; /* an optional field given as null */
+    } else if (tok_is(c, key, "alt")) {
+      rc = number_at(c, v, -1000, 20000, &x->alt_m, where, "alt", why, why_len);
+    } else if (tok_is(c, key, "rssi")) {
+      rc = number_at(c, v, -200, 50, &x->rssi_dbm, where, "rssi", why, why_len);
+      x->has_rssi = rc == 0;
+    } else if (tok_is(c, key, "snr")) {
+      rc = number_at(c, v, -50, 50, &snr, where, "snr", why, why_len);
+    } else if (tok_is(c, key, "sigma_ns")) {
+      rc = number_at(c, v, 0.001, 1e7, &x->sigma_ns, where, "sigma_ns", why, why_len);
+    }
+    if (rc) return -1;
+  }
+  if (!has_lat || !has_lon) {
+    snprintf(why, why_len, "%s: missing \"%s\"", where, has_lat ? "lon" : "lat");
     return -1;
+  }
+  if (!has_gw) snprintf(r->gateway[i], LG_NAME_MAX, "#%zu", i); /* unnamed: by position */
   if (x->has_time && (r->t_ns == 0 || x->time_ns < r->t_ns)) r->t_ns = x->time_ns;
   return 0;
 }
