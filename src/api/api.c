@@ -25,6 +25,7 @@
 struct lg_api {
   struct lg_config cfg;
   const struct lg_ns_metrics *m;
+  atomic_uint *gateways_changed;
   struct lg_store *store;
   pthread_mutex_t mu; /* one connection: one request at a time on it */
   struct MHD_Daemon *daemon;
@@ -195,6 +196,10 @@ int lg_api_parse_gateway(json_t *b, struct lg_gateway_rec *g, char *why, size_t 
     g->lon_deg = json_number_value(lon);
     g->alt_m = alt ? json_number_value(alt) : 0;
   }
+  json_t *off = json_object_get(b, "timing_offset_ns");
+  if (off && (!json_is_number(off) || fabs(json_number_value(off)) > 1e6))
+    return snprintf(why, why_len, "timing_offset_ns: expected a number of ns in [-1e6, 1e6]"), -1;
+  g->timing_offset_ns = off ? json_number_value(off) : 0;
   return 0;
 }
 
@@ -203,6 +208,7 @@ static enum MHD_Result post_gateway(struct lg_api *api, struct MHD_Connection *c
   char why[160];
   if (lg_api_parse_gateway(b, &g, why, sizeof(why))) return send_error(c, 400, "%s", why);
   if (lg_store_gateway_put(api->store, &g)) return send_error(c, 500, "storage failed");
+  if (api->gateways_changed) atomic_fetch_add(api->gateways_changed, 1);
   json_t *o = lg_store_gateway_json(api->store, g.eui);
   return o ? send_json(c, 201, o) : send_error(c, 500, "storage failed");
 }
@@ -349,6 +355,7 @@ static enum MHD_Result route(struct lg_api *api, struct MHD_Connection *c, const
       r = o ? send_json(c, 200, o) : send_error(c, 404, "no gateway %s", rest);
     } else if (del) {
       int rc = lg_store_gateway_delete(api->store, eui);
+      if (rc == 0 && api->gateways_changed) atomic_fetch_add(api->gateways_changed, 1);
       r = rc == 0 ? send_json(c, 200, json_object())
                   : send_error(c, rc == LG_ENOTFOUND ? 404 : 500, "no gateway %s", rest);
     } else
@@ -432,7 +439,7 @@ static void on_done(void *cls, struct MHD_Connection *c, void **con_cls,
 }
 
 struct lg_api *lg_api_start(const struct lg_config *cfg, const struct lg_ns_metrics *metrics,
-                            char *why, size_t why_len) {
+                            atomic_uint *gateways_changed, char *why, size_t why_len) {
   struct sockaddr_storage addr;
   socklen_t len;
   if (lg_parse_bind(cfg->http_bind, &addr, &len)) {
@@ -443,6 +450,7 @@ struct lg_api *lg_api_start(const struct lg_config *cfg, const struct lg_ns_metr
   if (api == NULL) return NULL;
   api->cfg = *cfg;
   api->m = metrics;
+  api->gateways_changed = gateways_changed;
   pthread_mutex_init(&api->mu, NULL);
   if (lg_store_open(&api->store, cfg->database, why, why_len)) {
     free(api);

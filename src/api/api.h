@@ -14,9 +14,10 @@
 struct lg_api;
 
 /* Starts serving on cfg->http_bind. `metrics` is read (atomics) from the HTTP thread and
- * must outlive the API. NULL with a reason on error. */
+ * must outlive the API; `gateways_changed` (may be NULL) is bumped on every gateway write
+ * so the packet path re-reads provisioning at once. NULL with a reason on error. */
 struct lg_api *lg_api_start(const struct lg_config *cfg, const struct lg_ns_metrics *metrics,
-                            char *why, size_t why_len);
+                            atomic_uint *gateways_changed, char *why, size_t why_len);
 void lg_api_stop(struct lg_api *api);
 
 struct json_t;

@@ -123,7 +123,8 @@ static int gateway_add(int argc, char **argv) {
                                         {"name", "name", F_STRING},
                                         {"lat", "latitude", F_NUMBER},
                                         {"lon", "longitude", F_NUMBER},
-                                        {"alt", "altitude", F_NUMBER}};
+                                        {"alt", "altitude", F_NUMBER},
+                                        {"timing-offset-ns", "timing_offset_ns", F_NUMBER}};
   const char *cfg = NULL, *db = NULL;
   json_t *body = json_object();
   int rc = options_to_json("gateway add", gateway_usage, fields, LG_ARRAY_LEN(fields), argc, argv,

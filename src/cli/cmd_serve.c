@@ -112,7 +112,9 @@ int lg_cmd_serve(int argc, char **argv) {
   if (lg_store_open(&store, cfg.database, why, sizeof(why)))
     return lg_cli_fail("serve", 1, "%s", why);
   s.loop = uv_default_loop();
-  struct lg_ns_io io = {.ctx = &s, .now_ns = wall_ns, .send = udp_send};
+  static atomic_uint gateways_changed;
+  struct lg_ns_io io = {
+      .ctx = &s, .now_ns = wall_ns, .send = udp_send, .gateways_changed = &gateways_changed};
   s.ns = lg_ns_new(&cfg, store, &io, why, sizeof(why));
   if (s.ns == NULL) {
     lg_cli_fail("serve", 1, "%s", why);
@@ -132,7 +134,7 @@ int lg_cmd_serve(int argc, char **argv) {
     lg_cli_fail("serve", 1, "cannot listen for UDP on %s: %s", cfg.udp_bind, uv_strerror(err));
     goto out;
   }
-  api = lg_api_start(&cfg, lg_ns_metrics(s.ns), why, sizeof(why));
+  api = lg_api_start(&cfg, lg_ns_metrics(s.ns), &gateways_changed, why, sizeof(why));
   if (api == NULL) {
     lg_cli_fail("serve", 1, "%s", why);
     goto out;

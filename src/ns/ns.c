@@ -136,6 +136,14 @@ const struct lg_ns_metrics *lg_ns_metrics(const struct lg_ns *ns) {
 
 struct ns_gateway *ns_gateway(struct lg_ns *ns, uint64_t eui) {
   struct ns_gateway *g;
+  if (ns->io.gateways_changed) {
+    unsigned gen = atomic_load(ns->io.gateways_changed);
+    if (gen != ns->gateways_seen) { /* provisioning changed: read every gateway again */
+      ns->gateways_seen = gen;
+      for (g = ns->gateways; g; g = g->hh.next)
+        g->checked_ns = 0;
+    }
+  }
   HASH_FIND(hh, ns->gateways, &eui, sizeof(eui), g);
   int64_t now = ns_now(ns);
   if (g == NULL) {
@@ -156,6 +164,7 @@ struct ns_gateway *ns_gateway(struct lg_ns *ns, uint64_t eui) {
       g->lon_deg = rec.lon_deg;
       g->alt_m = rec.alt_m;
     }
+    g->timing_offset_ns = g->known ? rec.timing_offset_ns : 0;
     g->checked_ns = now;
   }
   return g;

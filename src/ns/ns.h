@@ -27,6 +27,9 @@ struct lg_ns_io {
   int64_t (*now_ns)(void *ctx); /* Unix time, ns */
   void (*send)(void *ctx, const struct sockaddr *to, socklen_t to_len, const uint8_t *buf,
                size_t len);
+  /* Bumped by the API whenever a gateway is written (NULL: none); the server re-reads its
+   * gateways when it changes, so positions and timing offsets apply to the next frame. */
+  const atomic_uint *gateways_changed;
 };
 
 /* Why a datagram or a reception was not used; the metrics' reason labels. */

@@ -24,6 +24,7 @@ struct ns_gateway {
   uint8_t version;
   bool has_position;
   double lat_deg, lon_deg, alt_m;
+  double timing_offset_ns; /* provisioned fixed delay of its receive times */
   int64_t seen_written_ns; /* last-seen goes to the database at most every 10 s */
   int rx_unwritten;        /* packets counted since */
   struct lg_dutycycle *dc; /* downlink airtime per sub-band, made on the first downlink */
@@ -81,6 +82,7 @@ struct lg_ns {
   struct ns_frame *next_due;        /* the first not yet processed */
   struct ns_pending *pending;
   uint16_t next_token;
+  unsigned gateways_seen; /* the io->gateways_changed value the cache reflects */
   uint64_t rng;
   struct lg_ns_metrics m;
   struct lg_gw_push push; /* scratch for one PUSH_DATA (large: kept off the stack) */

@@ -27,6 +27,8 @@ static void reception_of(struct lg_ns *ns, const struct ns_rx *x, struct lg_rece
   memset(r, 0, sizeof(*r));
   r->gateway_eui = x->gateway_eui;
   r->has_time = lg_gw_best_time(p, ns->cfg.geo_sigma_ns, &r->time_ns, &r->sigma_ns);
+  struct ns_gateway *gw = ns_gateway(ns, x->gateway_eui);
+  if (r->has_time && gw) r->time_ns -= llround(gw->timing_offset_ns); /* provisioned delay */
   if (r->has_time && ns->cal) { /* fixed delays learned by `lorageo calibrate` */
     char eui[17];
     snprintf(eui, sizeof(eui), "%016llx", (unsigned long long)x->gateway_eui);

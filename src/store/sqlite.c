@@ -87,6 +87,8 @@ static const char *const migrations[] = {
     "INTEGER,"
     " rssi REAL, snr REAL, ftime INTEGER);"
     "CREATE INDEX reception_antennas_rx ON reception_antennas(reception_id);",
+    /* 6: a gateway's fixed receive-time delay (cable, LNA, GPS antenna), set by operators */
+    "ALTER TABLE gateways ADD COLUMN timing_offset_ns REAL NOT NULL DEFAULT 0;",
 };
 
 static int exec(struct lg_store *s, const char *sql) {
@@ -232,22 +234,24 @@ int lg_store_commit(struct lg_store *s) {
 /* ---- gateways ------------------------------------------------------------------- */
 
 int lg_store_gateway_put(struct lg_store *s, const struct lg_gateway_rec *g) {
-  sqlite3_stmt *st =
-      prep(s, "INSERT INTO gateways (gateway_eui, name, latitude, longitude, altitude)"
-              " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(gateway_eui) DO UPDATE SET"
-              " name = ?2, latitude = ?3, longitude = ?4, altitude = ?5");
+  sqlite3_stmt *st = prep(
+      s, "INSERT INTO gateways (gateway_eui, name, latitude, longitude, altitude,"
+         " timing_offset_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(gateway_eui) DO UPDATE"
+         " SET name = ?2, latitude = ?3, longitude = ?4, altitude = ?5, timing_offset_ns = ?6");
   if (st == NULL) return LG_EIO;
   bind_eui(st, 1, g->eui);
   sqlite3_bind_text(st, 2, g->name, -1, SQLITE_TRANSIENT);
   bind_opt_real(st, 3, g->has_position, g->lat_deg);
   bind_opt_real(st, 4, g->has_position, g->lon_deg);
   bind_opt_real(st, 5, g->has_position, g->alt_m);
+  sqlite3_bind_double(st, 6, g->timing_offset_ns);
   return step_done(st);
 }
 
 int lg_store_gateway_get(struct lg_store *s, uint64_t eui, struct lg_gateway_rec *g) {
   sqlite3_stmt *st = prep(s, "SELECT name, latitude, longitude, altitude, stat_latitude,"
-                             " stat_longitude, stat_altitude FROM gateways WHERE gateway_eui = ?1");
+                             " stat_longitude, stat_altitude, timing_offset_ns FROM gateways"
+                             " WHERE gateway_eui = ?1");
   if (st == NULL) return LG_EIO;
   bind_eui(st, 1, eui);
   int rc = sqlite3_step(st);
@@ -268,6 +272,7 @@ int lg_store_gateway_get(struct lg_store *s, uint64_t eui, struct lg_gateway_rec
     g->lon_deg = sqlite3_column_double(st, col + 1);
     g->alt_m = sqlite3_column_double(st, col + 2);
   }
+  g->timing_offset_ns = sqlite3_column_double(st, 7);
   release(st);
   return 0;
 }
@@ -315,13 +320,14 @@ static json_t *gateway_row(sqlite3_stmt *st) {
   json_object_set_new(o, "altitude", real_or_null(st, 4));
   json_object_set_new(o, "last_seen_ns", int_or_null(st, 5));
   json_object_set_new(o, "rx_packets", json_integer(sqlite3_column_int64(st, 6)));
+  json_object_set_new(o, "timing_offset_ns", json_real(sqlite3_column_double(st, 7)));
   return o;
 }
 
 #define GATEWAY_COLS                                                                               \
   "gateway_eui, name, COALESCE(latitude, stat_latitude),"                                          \
   " COALESCE(longitude, stat_longitude), COALESCE(altitude, stat_altitude), last_seen_ns, "        \
-  "rx_packets"
+  "rx_packets, timing_offset_ns"
 
 /* {"items": [row...]} of every row of a prepared statement, or one row (NULL when none),
  * each built by `row`. */

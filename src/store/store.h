@@ -37,6 +37,7 @@ struct lg_gateway_rec {
   char name[64];
   bool has_position;
   double lat_deg, lon_deg, alt_m;
+  double timing_offset_ns; /* subtracted from its receive times (e.g. from `lorageo calibrate`) */
 };
 
 /* Inserts or replaces a gateway. */

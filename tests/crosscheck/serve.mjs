@@ -286,6 +286,28 @@ try {
   check(r.json.items[0]?.state === "acknowledged", `acknowledged: ${r.text}`);
 
 
+  // ---- gateway timing offsets through the API: applied to the very next frame
+  const apiOffsets = { [gateways[0].eui]: -210, [gateways[1].eui]: 180, [gateways[2].eui]: -90, [gateways[3].eui]: 140 };
+  for (const g of gateways) {
+    r = await api("POST", "/api/gateways", { gateway_eui: g.eui, latitude: g.lat, longitude: g.lon, altitude: g.alt,
+                                             timing_offset_ns: apiOffsets[g.eui] });
+    check(r.status === 201 && r.json.timing_offset_ns === apiOffsets[g.eui], `offset set: ${r.text}`);
+  }
+  r = await api("POST", "/api/gateways", { gateway_eui: gateways[0].eui, timing_offset_ns: "big" });
+  check(r.status === 400 && r.json.error.includes("timing_offset_ns"), "bad offset -> 400");
+  const OFFDEV = { dev_eui: "00000000000000b1", dev_addr: "260b0002", nwk_s_key: ABP.nwk_s_key, app_s_key: ABP.app_s_key };
+  await api("POST", "/api/devices", OFFDEV);
+  const offPhy = lora.fromFields({ MType: "Unconfirmed Data Up", DevAddr: Buffer.from(OFFDEV.dev_addr, "hex"), FCnt: 1,
+    FPort: 1, payload: Buffer.from("offsets") }, app, nwk).getPHYPayload();
+  await frameFromAll(offPhy, gateways, { delay: apiOffsets });
+  await sleep(450);
+  r = await api("GET", `/api/devices/${OFFDEV.dev_eui}/locations`);
+  const offLoc = r.json.items[0];
+  check(offLoc && haversine(offLoc.latitude, offLoc.longitude, truth.lat, truth.lon) < 5,
+        `API offsets remove the delays: ${offLoc && haversine(offLoc.latitude, offLoc.longitude, truth.lat, truth.lon).toFixed(2)} m`);
+  for (const g of gateways)
+    await api("POST", "/api/gateways", { gateway_eui: g.eui, latitude: g.lat, longitude: g.lon, altitude: g.alt });
+
   // ---- OTAA
   const appKey = Buffer.from("98929b92c49edba9676d646d3b612456", "hex");
   const OTAA = { dev_eui: "0004a30b001a2b3c", join_eui: "70b3d57ed0000001", app_key: appKey.toString("hex") };
@@ -376,7 +398,7 @@ try {
   check((await metric('lorageo_rx_dropped_total{reason="json"}')) >= 1, "bad JSON counted");
   check((await metric('lorageo_rx_dropped_total{reason="unknown_gateway"}')) >= 1, "unknown gateway counted");
   check((await api("GET", "/api/health")).status === 200, "still serving");
-  check((await metric("lorageo_uplinks_total")) === 8, `uplinks_total ${await metric("lorageo_uplinks_total")}`);
+  check((await metric("lorageo_uplinks_total")) === 9, `uplinks_total ${await metric("lorageo_uplinks_total")}`);
 
   // ---- restart: counters survive
   await stop();
@@ -431,7 +453,7 @@ try {
   r = await fetch(`${base}/api/devices`, { headers: { Authorization: "Bearer wrong" } });
   check(r.status === 401, "wrong token -> 401");
   r = await fetch(`${base}/api/devices`, { headers: { Authorization: "Bearer s3cret" } });
-  check(r.status === 200 && (await r.json()).items.length === 3, "right token -> the devices");
+  check(r.status === 200 && (await r.json()).items.length === 4, "right token -> the devices");
   check((await fetch(`${base}/metrics`)).status === 200, "metrics open");
   await stop();
   start({ LORAGEO_GEO_CALIBRATION: path.join(dir, "missing.json") });
