@@ -377,6 +377,8 @@ static enum MHD_Result route(struct lg_api *api, struct MHD_Connection *c, const
                   : send_error(c, rc == LG_ENOTFOUND ? 404 : 500, "no device %s", id);
     } else if (strcmp(sub, "uplinks") == 0 && get) {
       r = send_json(c, 200, lg_store_uplinks_json(api->store, eui, query_limit(c)));
+    } else if (strcmp(sub, "events") == 0 && get) {
+      r = send_json(c, 200, lg_store_events_json(api->store, eui, query_limit(c)));
     } else if (strcmp(sub, "downlinks") == 0 && get) {
       r = send_json(c, 200, lg_store_downlinks_json(api->store, eui, query_limit(c)));
     } else if (strcmp(sub, "adr") == 0 && get) {

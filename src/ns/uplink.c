@@ -10,6 +10,7 @@
  * whose MIC only verifies with a value below N-1 is a replay; with the 16-bit value
  * itself, and the device allowed to reset, a reboot.
  */
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -19,6 +20,11 @@
 #include "util/util.h"
 
 #define MAX_CANDIDATES 8
+
+/* Appends to the device's event record (GET /api/devices/{dev_eui}/events). */
+static void event(struct lg_ns *ns, uint64_t dev_eui, const char *type, json_t *payload) {
+  if (payload) lg_store_event_add(ns->store, dev_eui, type, payload, ns_now(ns));
+}
 
 /* ---- receptions --------------------------------------------------------------------- */
 
@@ -134,8 +140,12 @@ static void locate(struct lg_ns *ns, const struct ns_frame *f) {
                               .gateways = fix.gateways_used,
                               .created_ns = ns_now(ns)};
   snprintf(l.method, sizeof(l.method), "%s", lg_geo_method_name(fix.method));
-  if (lg_store_location_add(ns->store, &l) == 0)
-    atomic_fetch_add(&ns->m.locations[fix.method & 7], 1);
+  if (lg_store_location_add(ns->store, &l) != 0) return;
+  atomic_fetch_add(&ns->m.locations[fix.method & 7], 1);
+  event(ns, f->dev_eui, "location",
+        json_pack("{s:f, s:f, s:f, s:s, s:i, s:I}", "latitude", fix.lat_deg, "longitude",
+                  fix.lon_deg, "accuracy_m", fix.accuracy_m, "method", l.method, "gateways",
+                  fix.gateways_used, "f_cnt", (json_int_t)f->f_cnt));
 }
 
 void ns_late_copy(struct lg_ns *ns, struct ns_frame *f, const struct ns_rx *rx) {
@@ -213,6 +223,11 @@ static void join(struct lg_ns *ns, struct ns_frame *f, const struct lg_frame *fr
   lg_store_activation_add(ns->store, jr->dev_eui, dev_addr, ja.join_nonce, jr->dev_nonce,
                           ns_now(ns));
   atomic_fetch_add(&ns->m.joins, 1);
+  char addr_hex[9];
+  snprintf(addr_hex, sizeof(addr_hex), "%08x", dev_addr);
+  event(ns, jr->dev_eui, "join",
+        json_pack("{s:s, s:I, s:I}", "dev_addr", addr_hex, "join_nonce", (json_int_t)ja.join_nonce,
+                  "dev_nonce", (json_int_t)jr->dev_nonce));
   ns_log(ns, "join: %016llx has DevAddr %08x (JoinNonce %u, DevNonce %u)",
          (unsigned long long)jr->dev_eui, dev_addr, ja.join_nonce, jr->dev_nonce);
   ns_send_downlink(ns, f, &dl);
@@ -374,6 +389,9 @@ static void adr_step(struct lg_ns *ns, const struct lg_device_rec *d, const stru
     return;
   }
   lg_store_adr_decision_add(ns->store, &rec);
+  event(ns, d->dev_eui, "adr",
+        json_pack("{s:i, s:i, s:i, s:s}", "dr", dec.next.dr, "tx_power_index",
+                  dec.next.tx_power_index, "nb_trans", dec.next.nb_trans, "reason", dec.reason));
   lg_store_adr_pending(ns->store, d->dev_eui, true, dec.next.dr, dec.next.tx_power_index,
                        dec.next.nb_trans);
 }
@@ -484,9 +502,11 @@ static void data_uplink(struct lg_ns *ns, struct ns_frame *f, const struct lg_fr
     mac_commands(ns, f, &m.dev, df->f_opts, df->f_opts_len, answers, &ans_len, u.dr);
   uint32_t acked = 0; /* the ACK bit answers our latest confirmed downlink */
   if ((df->fctrl & LG_FCTRL_ACK) &&
-      lg_store_downlink_acked(ns->store, m.dev.dev_eui, ns_now(ns), &acked) == 0)
+      lg_store_downlink_acked(ns->store, m.dev.dev_eui, ns_now(ns), &acked) == 0) {
     ns_log(ns, "%016llx acknowledged confirmed downlink FCnt %u", (unsigned long long)m.dev.dev_eui,
            acked);
+    event(ns, m.dev.dev_eui, "ack", json_pack("{s:I}", "f_cnt_down", (json_int_t)acked));
+  }
 
   struct lg_reception_rec rx[LG_GEO_MAX_RX];
   for (size_t i = 0; i < f->n; i++)
@@ -497,6 +517,11 @@ static void data_uplink(struct lg_ns *ns, struct ns_frame *f, const struct lg_fr
     return;
   }
   atomic_fetch_add(&ns->m.uplinks, 1);
+  event(ns, u.dev_eui, "up",
+        json_pack("{s:I, s:I, s:i, s:I, s:b, s:b, s:i}", "uplink_id", (json_int_t)f->uplink_id,
+                  "f_cnt", (json_int_t)u.f_cnt, "f_port", u.f_port, "frequency",
+                  (json_int_t)u.freq_hz, "confirmed", u.confirmed, "adr", u.adr, "gateways",
+                  distinct_gateways(f)));
   locate(ns, f);
   struct lg_device_rec now_dev; /* after this uplink's LinkADRAns, if any */
   if (lg_store_device_get(ns->store, m.dev.dev_eui, &now_dev) == 0)

@@ -89,6 +89,10 @@ static const char *const migrations[] = {
     "CREATE INDEX reception_antennas_rx ON reception_antennas(reception_id);",
     /* 6: a gateway's fixed receive-time delay (cable, LNA, GPS antenna), set by operators */
     "ALTER TABLE gateways ADD COLUMN timing_offset_ns REAL NOT NULL DEFAULT 0;",
+    /* 7: what happened to each device, in order (up, join, location, ack, adr, downlink) */
+    "CREATE TABLE events (id INTEGER PRIMARY KEY, dev_eui TEXT NOT NULL, type TEXT NOT NULL,"
+    " payload TEXT NOT NULL, created_ns INTEGER NOT NULL);"
+    "CREATE INDEX events_dev ON events(dev_eui, id);",
 };
 
 static int exec(struct lg_store *s, const char *sql) {
@@ -1017,6 +1021,50 @@ json_t *lg_store_downlinks_json(struct lg_store *s, uint64_t dev_eui, int limit)
       json_object_set_new(o, "state", json_string((const char *)sqlite3_column_text(st, 5)));
       json_object_set_new(o, "created_ns", int_or_null(st, 6));
       json_object_set_new(o, "acked_ns", int_or_null(st, 7));
+      json_array_append_new(items, o);
+    }
+  }
+  release(st);
+  json_t *o = json_object();
+  json_object_set_new(o, "items", items);
+  return o;
+}
+
+/* ---- events --------------------------------------------------------------------- */
+
+int lg_store_event_add(struct lg_store *s, uint64_t dev_eui, const char *type, json_t *payload,
+                       int64_t now_ns) {
+  char *text = json_dumps(payload, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
+  json_decref(payload);
+  if (text == NULL) return LG_ENOMEM;
+  sqlite3_stmt *st =
+      prep(s, "INSERT INTO events (dev_eui, type, payload, created_ns) VALUES (?1, ?2, ?3, ?4)");
+  int rc = LG_EIO;
+  if (st) {
+    bind_eui(st, 1, dev_eui);
+    sqlite3_bind_text(st, 2, type, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, text, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 4, now_ns);
+    rc = step_done(st);
+  }
+  free(text);
+  return rc;
+}
+
+json_t *lg_store_events_json(struct lg_store *s, uint64_t dev_eui, int limit) {
+  sqlite3_stmt *st = prep(s, "SELECT type, payload, created_ns FROM events WHERE dev_eui = ?1"
+                             " ORDER BY id DESC LIMIT ?2");
+  json_t *items = json_array();
+  if (st) {
+    bind_eui(st, 1, dev_eui);
+    sqlite3_bind_int(st, 2, limit);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      json_error_t e;
+      json_t *o = json_object();
+      json_t *p = json_loads((const char *)sqlite3_column_text(st, 1), 0, &e);
+      json_object_set_new(o, "type", json_string((const char *)sqlite3_column_text(st, 0)));
+      json_object_set_new(o, "time_ns", json_integer(sqlite3_column_int64(st, 2)));
+      json_object_set_new(o, "payload", p ? p : json_null());
       json_array_append_new(items, o);
     }
   }

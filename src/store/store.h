@@ -198,6 +198,15 @@ struct lg_store_adr_decision {
 int lg_store_adr_decision_add(struct lg_store *s, const struct lg_store_adr_decision *d);
 struct json_t *lg_store_adr_json(struct lg_store *s, uint64_t dev_eui, int limit);
 
+/* ---- events ----------------------------------------------------------------------- */
+
+/* Appends an event of `type` ("up", "join", "location", "ack", "adr", "downlink") with
+ * its payload (the reference is taken) to the device's record. */
+int lg_store_event_add(struct lg_store *s, uint64_t dev_eui, const char *type,
+                       struct json_t *payload, int64_t now_ns);
+/* {"items": [{"type", "time_ns", "payload"}, ...]}, newest first. */
+struct json_t *lg_store_events_json(struct lg_store *s, uint64_t dev_eui, int limit);
+
 /* ---- downlinks sent -------------------------------------------------------------- */
 
 /* Records a data downlink; a confirmed one waits for the device's ACK. */

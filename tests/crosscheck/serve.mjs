@@ -214,6 +214,12 @@ try {
     await send(acks[0].g, Buffer.concat([header(5, acks[0].g.eui, acks[0].token), Buffer.from('{"txpk_ack":{"error":"NONE"}}')]));
   }
 
+  // ---- the device's event record
+  r = await api("GET", `/api/devices/${ABP.dev_eui}/events`);
+  const types = r.json.items.map((e) => e.type);
+  check(types.includes("up") && types.includes("location") &&
+        r.json.items.find((e) => e.type === "up").payload.gateways === 4, `events: ${JSON.stringify(types)}`);
+
   // ---- retransmission of the same frame on another channel (as NbTrans hops): counted,
   // not stored. (The same bytes on the same channel within late_horizon_ms are late copies.)
   await frameFromAll(phy1, gateways.slice(0, 2), { freq: "868.300000" });
@@ -284,6 +290,8 @@ try {
   await sleep(450);
   r = await api("GET", `/api/devices/${ABP.dev_eui}/downlinks?limit=1`);
   check(r.json.items[0]?.state === "acknowledged", `acknowledged: ${r.text}`);
+  r = await api("GET", `/api/devices/${ABP.dev_eui}/events?limit=5`);
+  check(r.json.items.some((e) => e.type === "ack" && e.payload.f_cnt_down === 3), `ack event: ${r.text.slice(0, 300)}`);
 
 
   // ---- gateway timing offsets through the API: applied to the very next frame
@@ -332,6 +340,8 @@ try {
     session = { devAddr: b.DevAddr, nwk: keys.NwkSKey, app: keys.AppSKey };
     r = await api("GET", `/api/devices/${OTAA.dev_eui}`);
     check(r.json.dev_addr === b.DevAddr.toString("hex"), "device has the DevAddr of the join-accept");
+    r = await api("GET", `/api/devices/${OTAA.dev_eui}/events`);
+    check(r.json.items.some((e) => e.type === "join" && e.payload.dev_addr === b.DevAddr.toString("hex")), "join event");
   }
   if (session) {
     const phy = lora.fromFields({ MType: "Unconfirmed Data Up", DevAddr: session.devAddr, FCnt: 0, FPort: 5,
