@@ -353,6 +353,17 @@ static json_t *one_row_json(sqlite3_stmt *st, uint64_t eui, json_t *(*row)(sqlit
   return o;
 }
 
+/* {"items": [...]} of a device's rows, newest first: the statement takes the DevEUI as ?1
+ * and the limit as ?2; `row` builds each item. */
+static json_t *device_rows_json(sqlite3_stmt *st, uint64_t dev_eui, int limit,
+                                json_t *(*row)(sqlite3_stmt *)) {
+  if (st) {
+    bind_eui(st, 1, dev_eui);
+    sqlite3_bind_int(st, 2, limit);
+  }
+  return rows_json(st, row);
+}
+
 json_t *lg_store_gateways_json(struct lg_store *s) {
   return rows_json(prep(s, "SELECT " GATEWAY_COLS " FROM gateways ORDER BY gateway_eui"),
                    gateway_row);
@@ -785,34 +796,27 @@ int lg_store_location_add(struct lg_store *s, const struct lg_location_rec *l) {
   return step_done(st);
 }
 
+static json_t *locations_row(sqlite3_stmt *st) {
+  json_t *o = json_object();
+  json_object_set_new(o, "latitude", json_real(sqlite3_column_double(st, 0)));
+  json_object_set_new(o, "longitude", json_real(sqlite3_column_double(st, 1)));
+  json_object_set_new(o, "altitude", json_real(sqlite3_column_double(st, 2)));
+  json_object_set_new(o, "accuracy_m", json_real(sqlite3_column_double(st, 3)));
+  json_object_set_new(o, "method", json_string((const char *)sqlite3_column_text(st, 4)));
+  json_object_set_new(o, "gateways", json_integer(sqlite3_column_int(st, 5)));
+  json_object_set_new(o, "f_cnt", json_integer(sqlite3_column_int64(st, 6)));
+  json_object_set_new(o, "gdop", real_or_null(st, 7));
+  json_object_set_new(o, "uplink_id", json_integer(sqlite3_column_int64(st, 8)));
+  json_object_set_new(o, "created_ns", json_integer(sqlite3_column_int64(st, 9)));
+  return o;
+}
+
 json_t *lg_store_locations_json(struct lg_store *s, uint64_t dev_eui, int limit) {
-  sqlite3_stmt *st =
+  return device_rows_json(
       prep(s, "SELECT latitude, longitude, altitude, accuracy_m, method, gateways, f_cnt,"
               " gdop, uplink_id, created_ns FROM locations WHERE dev_eui = ?1"
-              " ORDER BY id DESC LIMIT ?2");
-  json_t *items = json_array();
-  if (st) {
-    bind_eui(st, 1, dev_eui);
-    sqlite3_bind_int(st, 2, limit);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-      json_t *o = json_object();
-      json_object_set_new(o, "latitude", json_real(sqlite3_column_double(st, 0)));
-      json_object_set_new(o, "longitude", json_real(sqlite3_column_double(st, 1)));
-      json_object_set_new(o, "altitude", json_real(sqlite3_column_double(st, 2)));
-      json_object_set_new(o, "accuracy_m", json_real(sqlite3_column_double(st, 3)));
-      json_object_set_new(o, "method", json_string((const char *)sqlite3_column_text(st, 4)));
-      json_object_set_new(o, "gateways", json_integer(sqlite3_column_int(st, 5)));
-      json_object_set_new(o, "f_cnt", json_integer(sqlite3_column_int64(st, 6)));
-      json_object_set_new(o, "gdop", real_or_null(st, 7));
-      json_object_set_new(o, "uplink_id", json_integer(sqlite3_column_int64(st, 8)));
-      json_object_set_new(o, "created_ns", json_integer(sqlite3_column_int64(st, 9)));
-      json_array_append_new(items, o);
-    }
-  }
-  release(st);
-  json_t *o = json_object();
-  json_object_set_new(o, "items", items);
-  return o;
+              " ORDER BY id DESC LIMIT ?2"),
+      dev_eui, limit, locations_row);
 }
 
 /* ---- queue ---------------------------------------------------------------------- */
@@ -938,36 +942,28 @@ int lg_store_adr_decision_add(struct lg_store *s, const struct lg_store_adr_deci
   return step_done(st);
 }
 
+static json_t *adr_row(sqlite3_stmt *st) {
+  json_t *o = json_object();
+  static const char *const keys[] = {"dr_from",           "dr_to",         "tx_power_index_from",
+                                     "tx_power_index_to", "nb_trans_from", "nb_trans_to"};
+  json_object_set_new(o, "f_cnt", json_integer(sqlite3_column_int64(st, 0)));
+  json_object_set_new(o, "algorithm", json_string((const char *)sqlite3_column_text(st, 1)));
+  json_object_set_new(o, "change", json_boolean(sqlite3_column_int(st, 2)));
+  for (int k = 0; k < 6; k++)
+    json_object_set_new(o, keys[k], json_integer(sqlite3_column_int(st, 3 + k)));
+  json_object_set_new(o, "snr_margin_db", json_real(sqlite3_column_double(st, 9)));
+  json_object_set_new(o, "reason", json_string((const char *)sqlite3_column_text(st, 10)));
+  json_object_set_new(o, "state", json_string((const char *)sqlite3_column_text(st, 11)));
+  json_object_set_new(o, "created_ns", json_integer(sqlite3_column_int64(st, 12)));
+  return o;
+}
+
 json_t *lg_store_adr_json(struct lg_store *s, uint64_t dev_eui, int limit) {
-  sqlite3_stmt *st =
+  return device_rows_json(
       prep(s, "SELECT f_cnt, algorithm, change, dr_from, dr_to, tx_power_from, tx_power_to,"
               " nb_trans_from, nb_trans_to, snr_margin_db, reason, state, created_ns"
-              " FROM adr_decisions WHERE dev_eui = ?1 ORDER BY id DESC LIMIT ?2");
-  json_t *items = json_array();
-  if (st) {
-    bind_eui(st, 1, dev_eui);
-    sqlite3_bind_int(st, 2, limit);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-      json_t *o = json_object();
-      static const char *const keys[] = {
-          "dr_from",           "dr_to",         "tx_power_index_from",
-          "tx_power_index_to", "nb_trans_from", "nb_trans_to"};
-      json_object_set_new(o, "f_cnt", json_integer(sqlite3_column_int64(st, 0)));
-      json_object_set_new(o, "algorithm", json_string((const char *)sqlite3_column_text(st, 1)));
-      json_object_set_new(o, "change", json_boolean(sqlite3_column_int(st, 2)));
-      for (int k = 0; k < 6; k++)
-        json_object_set_new(o, keys[k], json_integer(sqlite3_column_int(st, 3 + k)));
-      json_object_set_new(o, "snr_margin_db", json_real(sqlite3_column_double(st, 9)));
-      json_object_set_new(o, "reason", json_string((const char *)sqlite3_column_text(st, 10)));
-      json_object_set_new(o, "state", json_string((const char *)sqlite3_column_text(st, 11)));
-      json_object_set_new(o, "created_ns", json_integer(sqlite3_column_int64(st, 12)));
-      json_array_append_new(items, o);
-    }
-  }
-  release(st);
-  json_t *o = json_object();
-  json_object_set_new(o, "items", items);
-  return o;
+              " FROM adr_decisions WHERE dev_eui = ?1 ORDER BY id DESC LIMIT ?2"),
+      dev_eui, limit, adr_row);
 }
 
 /* ---- downlinks ------------------------------------------------------------------ */
@@ -1003,31 +999,24 @@ int lg_store_downlink_acked(struct lg_store *s, uint64_t dev_eui, int64_t now_ns
   return rc == SQLITE_ROW ? 0 : LG_ENOTFOUND;
 }
 
-json_t *lg_store_downlinks_json(struct lg_store *s, uint64_t dev_eui, int limit) {
-  sqlite3_stmt *st =
-      prep(s, "SELECT f_cnt, f_port, confirmed, ack, mac_bytes, state, created_ns, acked_ns"
-              " FROM downlinks WHERE dev_eui = ?1 ORDER BY id DESC LIMIT ?2");
-  json_t *items = json_array();
-  if (st) {
-    bind_eui(st, 1, dev_eui);
-    sqlite3_bind_int(st, 2, limit);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-      json_t *o = json_object();
-      json_object_set_new(o, "f_cnt", json_integer(sqlite3_column_int64(st, 0)));
-      json_object_set_new(o, "f_port", int_or_null(st, 1));
-      json_object_set_new(o, "confirmed", json_boolean(sqlite3_column_int(st, 2)));
-      json_object_set_new(o, "ack", json_boolean(sqlite3_column_int(st, 3)));
-      json_object_set_new(o, "mac_bytes", json_integer(sqlite3_column_int(st, 4)));
-      json_object_set_new(o, "state", json_string((const char *)sqlite3_column_text(st, 5)));
-      json_object_set_new(o, "created_ns", int_or_null(st, 6));
-      json_object_set_new(o, "acked_ns", int_or_null(st, 7));
-      json_array_append_new(items, o);
-    }
-  }
-  release(st);
+static json_t *downlinks_row(sqlite3_stmt *st) {
   json_t *o = json_object();
-  json_object_set_new(o, "items", items);
+  json_object_set_new(o, "f_cnt", json_integer(sqlite3_column_int64(st, 0)));
+  json_object_set_new(o, "f_port", int_or_null(st, 1));
+  json_object_set_new(o, "confirmed", json_boolean(sqlite3_column_int(st, 2)));
+  json_object_set_new(o, "ack", json_boolean(sqlite3_column_int(st, 3)));
+  json_object_set_new(o, "mac_bytes", json_integer(sqlite3_column_int(st, 4)));
+  json_object_set_new(o, "state", json_string((const char *)sqlite3_column_text(st, 5)));
+  json_object_set_new(o, "created_ns", int_or_null(st, 6));
+  json_object_set_new(o, "acked_ns", int_or_null(st, 7));
   return o;
+}
+
+json_t *lg_store_downlinks_json(struct lg_store *s, uint64_t dev_eui, int limit) {
+  return device_rows_json(
+      prep(s, "SELECT f_cnt, f_port, confirmed, ack, mac_bytes, state, created_ns, acked_ns"
+              " FROM downlinks WHERE dev_eui = ?1 ORDER BY id DESC LIMIT ?2"),
+      dev_eui, limit, downlinks_row);
 }
 
 /* ---- events --------------------------------------------------------------------- */
@@ -1051,25 +1040,18 @@ int lg_store_event_add(struct lg_store *s, uint64_t dev_eui, const char *type, j
   return rc;
 }
 
-json_t *lg_store_events_json(struct lg_store *s, uint64_t dev_eui, int limit) {
-  sqlite3_stmt *st = prep(s, "SELECT type, payload, created_ns FROM events WHERE dev_eui = ?1"
-                             " ORDER BY id DESC LIMIT ?2");
-  json_t *items = json_array();
-  if (st) {
-    bind_eui(st, 1, dev_eui);
-    sqlite3_bind_int(st, 2, limit);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-      json_error_t e;
-      json_t *o = json_object();
-      json_t *p = json_loads((const char *)sqlite3_column_text(st, 1), 0, &e);
-      json_object_set_new(o, "type", json_string((const char *)sqlite3_column_text(st, 0)));
-      json_object_set_new(o, "time_ns", json_integer(sqlite3_column_int64(st, 2)));
-      json_object_set_new(o, "payload", p ? p : json_null());
-      json_array_append_new(items, o);
-    }
-  }
-  release(st);
+static json_t *events_row(sqlite3_stmt *st) {
+  json_error_t e;
   json_t *o = json_object();
-  json_object_set_new(o, "items", items);
+  json_t *p = json_loads((const char *)sqlite3_column_text(st, 1), 0, &e);
+  json_object_set_new(o, "type", json_string((const char *)sqlite3_column_text(st, 0)));
+  json_object_set_new(o, "time_ns", json_integer(sqlite3_column_int64(st, 2)));
+  json_object_set_new(o, "payload", p ? p : json_null());
   return o;
+}
+
+json_t *lg_store_events_json(struct lg_store *s, uint64_t dev_eui, int limit) {
+  return device_rows_json(prep(s, "SELECT type, payload, created_ns FROM events WHERE dev_eui = ?1"
+                                  " ORDER BY id DESC LIMIT ?2"),
+                          dev_eui, limit, events_row);
 }
