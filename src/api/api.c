@@ -302,10 +302,13 @@ static enum MHD_Result post_queue(struct lg_api *api, struct MHD_Connection *c, 
   return send_json(c, 202, o);
 }
 
+/* ?limit=N (1..10000, default 100); -1 when given but not such a number. */
 static int query_limit(struct MHD_Connection *c) {
   const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
-  long n = v ? strtol(v, NULL, 10) : 100;
-  return n < 1 ? 1 : n > 10000 ? 10000 : (int)n;
+  if (v == NULL) return 100;
+  char *end = NULL;
+  long n = strtol(v, &end, 10);
+  return end != v && *end == '\0' && n >= 1 && n <= 10000 ? (int)n : -1;
 }
 
 /* Routes one request (the store lock held). */
@@ -368,6 +371,8 @@ static enum MHD_Result route(struct lg_api *api, struct MHD_Connection *c, const
     const char *sub = slash ? slash + 1 : "";
     if (n != 16 || parse_eui(id, &eui))
       r = send_error(c, 400, "DevEUI: expected 16 hex digits");
+    else if (get && *sub && query_limit(c) < 0)
+      r = send_error(c, 400, "limit: expected an integer 1..10000");
     else if (!*sub && get) {
       json_t *o = lg_store_device_json(api->store, eui);
       r = o ? send_json(c, 200, o) : send_error(c, 404, "no device %s", id);

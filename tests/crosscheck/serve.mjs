@@ -172,6 +172,8 @@ try {
   check(r.status === 400, "non-JSON body -> 400");
   r = await api("GET", "/api/devices/0000000000000999");
   check(r.status === 404 && r.json.error, "unknown device -> 404");
+  r = await api("GET", `/api/devices/${ABP.dev_eui}/uplinks?limit=abc`);
+  check(r.status === 400 && r.json.error.includes("limit"), "bad limit -> 400");
   r = await api("GET", "/api/nothing");
   check(r.status === 404, "unknown path -> 404");
 
