@@ -124,10 +124,43 @@ void lg_ns_free(struct lg_ns *ns) {
     HASH_DEL(ns->pending, p);
     free(p);
   }
+  struct ns_key *k, *kt;
+  HASH_ITER(hh, ns->keys, k, kt) {
+    HASH_DEL(ns->keys, k);
+    lg_key_close(&k->key);
+    free(k);
+  }
   lg_geo_solver_free(ns->solver);
   free(ns->cal);
   lg_crypto_close(&ns->crypto);
   free(ns);
+}
+
+#define NS_KEYS_MAX 4096
+
+struct lg_key *ns_key(struct lg_ns *ns, const uint8_t bytes[16]) {
+  struct ns_key *k;
+  HASH_FIND(hh, ns->keys, bytes, 16, k);
+  if (k) { /* most recently used goes last */
+    HASH_DEL(ns->keys, k);
+    HASH_ADD(hh, ns->keys, bytes, 16, k);
+    return &k->key;
+  }
+  if (ns->n_keys >= NS_KEYS_MAX && (k = ns->keys) != NULL) { /* evict the least recent */
+    HASH_DEL(ns->keys, k);
+    lg_key_close(&k->key); /* wipes the key bytes too */
+    ns->n_keys--;
+  } else if ((k = malloc(sizeof(*k))) == NULL) {
+    return NULL;
+  }
+  memcpy(k->bytes, bytes, 16);
+  if (lg_key_init(&k->key, &ns->crypto, bytes) != 0) {
+    free(k);
+    return NULL;
+  }
+  HASH_ADD(hh, ns->keys, bytes, 16, k);
+  ns->n_keys++;
+  return &k->key;
 }
 
 const struct lg_ns_metrics *lg_ns_metrics(const struct lg_ns *ns) {

@@ -54,6 +54,14 @@ struct ns_frame {
   UT_hash_handle hh;
 };
 
+/* A ready AES key (its OpenSSL contexts made once): session and app keys are used for
+ * every frame of a device, and creating contexts costs more than the crypto itself. */
+struct ns_key {
+  uint8_t bytes[16];
+  struct lg_key key;
+  UT_hash_handle hh;
+};
+
 /* A downlink waiting for its TX_ACK; RX2 is the fallback when RX1 fails. */
 struct ns_pending {
   uint16_t token;
@@ -81,6 +89,8 @@ struct lg_ns {
   struct ns_frame *oldest, *newest; /* all frames, in creation order */
   struct ns_frame *next_due;        /* the first not yet processed */
   struct ns_pending *pending;
+  struct ns_key *keys; /* least recently used first */
+  size_t n_keys;
   uint16_t next_token;
   unsigned gateways_seen; /* the io->gateways_changed value the cache reflects */
   uint64_t rng;
@@ -94,6 +104,9 @@ void ns_drop(struct lg_ns *ns, enum lg_drop why, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 struct ns_gateway *ns_gateway(struct lg_ns *ns, uint64_t eui);
 uint64_t ns_random(struct lg_ns *ns);
+/* The cached key with these bytes (made on first use; NULL when OpenSSL fails). Valid until
+ * NS_KEYS_MAX other keys have been asked for since. */
+struct lg_key *ns_key(struct lg_ns *ns, const uint8_t bytes[16]);
 
 /* uplink.c: a frame whose window closed. */
 void ns_process_frame(struct lg_ns *ns, struct ns_frame *f);

@@ -172,25 +172,25 @@ static void join(struct lg_ns *ns, struct ns_frame *f, const struct lg_frame *fr
             (unsigned long long)jr->dev_eui, (unsigned long long)jr->join_eui);
     return;
   }
-  struct lg_key app;
+  struct lg_key *app = ns_key(ns, d.app_key);
   uint8_t mic[4];
-  if (lg_key_init(&app, &ns->crypto, d.app_key)) return;
-  lg_join_mic(&app, up->data, up->size - 4, mic);
+  if (app == NULL) return;
+  lg_join_mic(app, up->data, up->size - 4, mic);
   if (memcmp(mic, fr->mic, 4) != 0) {
     ns_drop(ns, LG_DROP_MIC, "join-request from %016llx: wrong MIC",
             (unsigned long long)jr->dev_eui);
-    goto out;
+    return;
   }
   int rc = lg_store_devnonce_use(ns->store, jr->dev_eui, jr->dev_nonce);
   if (rc == LG_EEXIST) {
     ns_drop(ns, LG_DROP_DEVNONCE, "join-request from %016llx reuses DevNonce %u (replay?)",
             (unsigned long long)jr->dev_eui, jr->dev_nonce);
-    goto out;
+    return;
   }
   if (rc) {
     ns_drop(ns, LG_DROP_STORE, "join-request from %016llx: storage failed",
             (unsigned long long)jr->dev_eui);
-    goto out;
+    return;
   }
   /* DevAddr under the NetID: type-0 NetIDs give 7 NwkID bits on top (LoRaWAN Backend
    * Interfaces §13); the rest random, not used by another session. */
@@ -210,15 +210,15 @@ static void join(struct lg_ns *ns, struct ns_frame *f, const struct lg_frame *fr
                      .rx2_delay_ns = ns->region->join_accept_delay2_ns};
   size_t body = 0;
   dl.phy[0] = 0x20;
-  if (lg_derive_session_keys_10(&app, ja.join_nonce, ja.net_id, jr->dev_nonce, nwk_s, app_s) ||
+  if (lg_derive_session_keys_10(app, ja.join_nonce, ja.net_id, jr->dev_nonce, nwk_s, app_s) ||
       lg_join_accept_write(&ja, dl.phy + 1, sizeof(dl.phy) - 1, &body) ||
-      lg_join_mic(&app, dl.phy, 1 + body, dl.phy + 1 + body) ||
-      lg_join_accept_encrypt(&app, dl.phy + 1, body + 4, dl.phy + 1))
-    goto out;
+      lg_join_mic(app, dl.phy, 1 + body, dl.phy + 1 + body) ||
+      lg_join_accept_encrypt(app, dl.phy + 1, body + 4, dl.phy + 1))
+    return;
   dl.len = 1 + body + 4;
   if (lg_store_activate(ns->store, jr->dev_eui, dev_addr, ja.join_nonce, nwk_s, app_s)) {
     ns_drop(ns, LG_DROP_STORE, "join of %016llx: storage failed", (unsigned long long)jr->dev_eui);
-    goto out;
+    return;
   }
   lg_store_activation_add(ns->store, jr->dev_eui, dev_addr, ja.join_nonce, jr->dev_nonce,
                           ns_now(ns));
@@ -231,8 +231,6 @@ static void join(struct lg_ns *ns, struct ns_frame *f, const struct lg_frame *fr
   ns_log(ns, "join: %016llx has DevAddr %08x (JoinNonce %u, DevNonce %u)",
          (unsigned long long)jr->dev_eui, dev_addr, ja.join_nonce, jr->dev_nonce);
   ns_send_downlink(ns, f, &dl);
-out:
-  lg_key_close(&app);
 }
 
 /* ---- data uplinks ----------------------------------------------------------------- */
@@ -245,11 +243,10 @@ struct session_match {
 
 static bool mic_ok(struct lg_ns *ns, const struct lg_device_rec *d, const struct lg_gw_rxpk *up,
                    const struct lg_frame *fr, uint32_t f_cnt) {
-  struct lg_key k;
+  struct lg_key *k = ns_key(ns, d->nwk_s_key);
   uint8_t mic[4];
-  if (lg_key_init(&k, &ns->crypto, d->nwk_s_key)) return false;
-  int rc = lg_data_mic(&k, up->data, up->size - 4, fr->u.data.dev_addr, f_cnt, false, mic);
-  lg_key_close(&k);
+  if (k == NULL) return false;
+  int rc = lg_data_mic(k, up->data, up->size - 4, fr->u.data.dev_addr, f_cnt, false, mic);
   return rc == 0 && memcmp(mic, fr->mic, 4) == 0;
 }
 
@@ -416,29 +413,24 @@ static void answer(struct lg_ns *ns, const struct ns_frame *f, const struct lg_d
   dn.u.data.f_cnt16 = (uint16_t)fcnt;
   dn.u.data.f_opts_len = (uint8_t)fopts_len;
   if (fopts_len) memcpy(dn.u.data.f_opts, fopts, fopts_len);
-  struct lg_key nwk, app;
-  if (lg_key_init(&nwk, &ns->crypto, d->nwk_s_key)) return;
-  if (lg_key_init(&app, &ns->crypto, d->app_s_key)) {
-    lg_key_close(&nwk);
-    return;
-  }
+  struct lg_key *nwk = ns_key(ns, d->nwk_s_key);
+  struct lg_key *app = ns_key(ns, d->app_s_key); /* nwk was just used: not the one evicted */
+  if (nwk == NULL || app == NULL) return;
   if (has_data) {
     dn.u.data.has_f_port = true;
     dn.u.data.f_port = (uint8_t)f_port;
     dn.u.data.frm_payload_len = data_len;
-    lg_payload_crypt(f_port == 0 ? &nwk : &app, d->dev_addr, fcnt, true, data, data_len,
+    lg_payload_crypt(f_port == 0 ? nwk : app, d->dev_addr, fcnt, true, data, data_len,
                      dn.u.data.frm_payload);
   }
   struct ns_dl dl = {.rx1_delay_ns = ns->region->receive_delay1_ns,
                      .rx2_delay_ns = ns->region->receive_delay2_ns};
   if (lg_frame_encode(&dn, dl.phy, sizeof(dl.phy), &dl.len) == 0 &&
-      lg_data_mic(&nwk, dl.phy, dl.len - 4, d->dev_addr, fcnt, true, dl.phy + dl.len - 4) == 0) {
+      lg_data_mic(nwk, dl.phy, dl.len - 4, d->dev_addr, fcnt, true, dl.phy + dl.len - 4) == 0) {
     ns_send_downlink(ns, f, &dl);
     lg_store_downlink_add(ns->store, d->dev_eui, fcnt, has_data ? f_port : -1,
                           has_data && confirmed, ack, fopts_len, ns_now(ns));
   }
-  lg_key_close(&nwk);
-  lg_key_close(&app);
 }
 
 static void data_uplink(struct lg_ns *ns, struct ns_frame *f, const struct lg_frame *fr) {
@@ -489,12 +481,10 @@ static void data_uplink(struct lg_ns *ns, struct ns_frame *f, const struct lg_fr
   uint8_t answers[LG_FOPTS_MAX];
   size_t ans_len = 0;
   if (df->has_f_port) {
-    struct lg_key k;
-    if (lg_key_init(&k, &ns->crypto, df->f_port == 0 ? m.dev.nwk_s_key : m.dev.app_s_key) == 0) {
-      lg_payload_crypt(&k, df->dev_addr, m.f_cnt, false, df->frm_payload, df->frm_payload_len,
+    struct lg_key *k = ns_key(ns, df->f_port == 0 ? m.dev.nwk_s_key : m.dev.app_s_key);
+    if (k)
+      lg_payload_crypt(k, df->dev_addr, m.f_cnt, false, df->frm_payload, df->frm_payload_len,
                        u.data);
-      lg_key_close(&k);
-    }
     u.data_len = df->frm_payload_len;
     if (df->f_port == 0) mac_commands(ns, f, &m.dev, u.data, u.data_len, answers, &ans_len, u.dr);
   }
