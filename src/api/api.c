@@ -157,6 +157,30 @@ static enum MHD_Result metrics(struct lg_api *api, struct MHD_Connection *c) {
                   lg_geo_method_name((enum lg_geo_method)i),
                   (unsigned long long)atomic_load(&m->locations[i]));
   lg_out_printf(&b,
+                "# HELP lorageo_location_accuracy_m Accuracy estimates of the positions computed.\n"
+                "# TYPE lorageo_location_accuracy_m histogram\n");
+  for (int i = 0; i < LG_NS_ACCURACY_BUCKETS; i++) {
+    if (i < LG_NS_ACCURACY_BUCKETS - 1)
+      lg_out_printf(&b, "lorageo_location_accuracy_m_bucket{le=\"%g\"} %llu\n",
+                    lg_ns_accuracy_bounds_m[i],
+                    (unsigned long long)atomic_load(&m->accuracy_le[i]));
+    else
+      lg_out_printf(&b, "lorageo_location_accuracy_m_bucket{le=\"+Inf\"} %llu\n",
+                    (unsigned long long)atomic_load(&m->accuracy_le[i]));
+  }
+  lg_out_printf(&b,
+                "lorageo_location_accuracy_m_sum %.3f\nlorageo_location_accuracy_m_count %llu\n",
+                (double)atomic_load(&m->accuracy_sum_mm) / 1000.0,
+                (unsigned long long)atomic_load(&m->accuracy_le[LG_NS_ACCURACY_BUCKETS - 1]));
+  lg_out_printf(
+      &b,
+      "# HELP lorageo_adr_decisions_total ADR decisions, by whether they change the device.\n"
+      "# TYPE lorageo_adr_decisions_total counter\n"
+      "lorageo_adr_decisions_total{change=\"false\"} %llu\n"
+      "lorageo_adr_decisions_total{change=\"true\"} %llu\n",
+      (unsigned long long)atomic_load(&m->adr_decisions[0]),
+      (unsigned long long)atomic_load(&m->adr_decisions[1]));
+  lg_out_printf(&b,
                 "# HELP lorageo_dedup_open_windows Frames whose de-duplication window is open.\n"
                 "# TYPE lorageo_dedup_open_windows gauge\nlorageo_dedup_open_windows %llu\n",
                 (unsigned long long)atomic_load(&m->open_windows));

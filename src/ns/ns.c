@@ -21,6 +21,9 @@ static const char *const drop_names[LG_DROP_COUNT] = {
 static const char *const dl_names[LG_DL_COUNT] = {"sent",  "ok",         "too_late",
                                                   "error", "no_gateway", "duty_cycle"};
 
+const double lg_ns_accuracy_bounds_m[LG_NS_ACCURACY_BUCKETS - 1] = {5,   10,  20,  50,
+                                                                    100, 200, 500, 1000};
+
 const char *lg_drop_name(enum lg_drop d) {
   return (unsigned)d < LG_DROP_COUNT ? drop_names[d] : "unknown";
 }

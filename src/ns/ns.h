@@ -62,6 +62,10 @@ enum lg_dl_result {
   LG_DL_COUNT
 };
 
+/* Upper bounds (m) of the accuracy histogram's buckets; the last one is +Inf. */
+#define LG_NS_ACCURACY_BUCKETS 9
+extern const double lg_ns_accuracy_bounds_m[LG_NS_ACCURACY_BUCKETS - 1];
+
 struct lg_ns_metrics {
   atomic_uint_fast64_t datagrams;
   atomic_uint_fast64_t dropped[LG_DROP_COUNT];
@@ -72,7 +76,10 @@ struct lg_ns_metrics {
   atomic_uint_fast64_t retransmissions; /* same FCnt again (NbTrans or a lost ACK) */
   atomic_uint_fast64_t joins;
   atomic_uint_fast64_t downlinks[LG_DL_COUNT];
-  atomic_uint_fast64_t locations[8]; /* by lg_geo_method */
+  atomic_uint_fast64_t locations[8];                        /* by lg_geo_method */
+  atomic_uint_fast64_t accuracy_le[LG_NS_ACCURACY_BUCKETS]; /* fixes with accuracy <= bound */
+  atomic_uint_fast64_t accuracy_sum_mm;                     /* for the histogram's _sum */
+  atomic_uint_fast64_t adr_decisions[2];                    /* no change, change */
   atomic_uint_fast64_t open_windows;
 };
 

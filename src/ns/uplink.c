@@ -142,6 +142,10 @@ static void locate(struct lg_ns *ns, const struct ns_frame *f) {
   snprintf(l.method, sizeof(l.method), "%s", lg_geo_method_name(fix.method));
   if (lg_store_location_add(ns->store, &l) != 0) return;
   atomic_fetch_add(&ns->m.locations[fix.method & 7], 1);
+  for (int b = 0; b < LG_NS_ACCURACY_BUCKETS; b++) /* cumulative, as Prometheus buckets are */
+    if (b == LG_NS_ACCURACY_BUCKETS - 1 || fix.accuracy_m <= lg_ns_accuracy_bounds_m[b])
+      atomic_fetch_add(&ns->m.accuracy_le[b], 1);
+  atomic_fetch_add(&ns->m.accuracy_sum_mm, (uint64_t)llround(fmin(fix.accuracy_m, 1e9) * 1000));
   event(ns, f->dev_eui, "location",
         json_pack("{s:f, s:f, s:f, s:s, s:i, s:I}", "latitude", fix.lat_deg, "longitude",
                   fix.lon_deg, "accuracy_m", fix.accuracy_m, "method", l.method, "gateways",
@@ -353,6 +357,7 @@ static void adr_step(struct lg_ns *ns, const struct lg_device_rec *d, const stru
       .installation_margin_db = 10};
   struct lg_adr_decision dec;
   if (lg_adr_decide(algo, &in, &dec) != 0) return;
+  atomic_fetch_add(&ns->m.adr_decisions[dec.change ? 1 : 0], 1);
   struct lg_store_adr_decision rec = {.dev_eui = d->dev_eui,
                                       .f_cnt = u->f_cnt,
                                       .change = dec.change,

@@ -411,6 +411,11 @@ try {
   check((await metric('lorageo_rx_dropped_total{reason="unknown_gateway"}')) >= 1, "unknown gateway counted");
   check((await api("GET", "/api/health")).status === 200, "still serving");
   check((await metric("lorageo_uplinks_total")) === 9, `uplinks_total ${await metric("lorageo_uplinks_total")}`);
+  const located = await metric('lorageo_locations_total{method="nls"}');
+  check(located >= 8 && (await metric("lorageo_location_accuracy_m_count")) === located &&
+        (await metric('lorageo_location_accuracy_m_bucket{le="+Inf"}')) === located &&
+        (await metric('lorageo_location_accuracy_m_bucket{le="5"}')) <= located, "accuracy histogram");
+  check((await metric('lorageo_adr_decisions_total{change="true"}')) === 2, "ADR decisions counted");
 
   // ---- restart: counters survive
   await stop();
