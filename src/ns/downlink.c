@@ -2,7 +2,8 @@
  * Class A downlinks: RX1 (the uplink's channel, its data rate less the RX1 offset,
  * `tmst` + RX1 delay) through the gateway that heard the device best among those with
  * a live downlink path; RX2 (the region's frequency and data rate, `tmst` + RX2 delay)
- * when the gateway reports that RX1 failed (TX_ACK with an error such as TOO_LATE).
+ * or another gateway that heard the uplink when the gateway reports a failure (TX_ACK
+ * with an error such as TOO_LATE or COLLISION_PACKET); see advance() for the order.
  * PULL_RESP carries a server token (protocol v2) that the TX_ACK echoes.
  */
 #include <stdio.h>
@@ -61,30 +62,89 @@ static void send_pull_resp(struct lg_ns *ns, struct ns_gateway *g, struct ns_pen
   atomic_fetch_add(&ns->m.downlinks[LG_DL_SENT], 1);
 }
 
-void ns_send_downlink(struct lg_ns *ns, const struct ns_frame *f, const struct ns_dl *dl) {
-  const struct ns_rx *best = NULL;
-  struct ns_gateway *bg = NULL;
+/* The attempt after the one in flight failed. A failure about time or budget in RX1
+ * (TOO_LATE, no duty-cycle budget) moves to the same gateway's RX2; any other RX1 failure
+ * (COLLISION_*, TX_FREQ, TX_POWER, GPS_UNLOCKED: the gateway cannot send it) moves to the
+ * next gateway's RX1, or to RX2 when no gateway is left; an RX2 failure moves to the next
+ * gateway's RX2 (by then RX1 has passed). False when no path is left. */
+static bool advance(struct ns_pending *p, bool timing) {
+  if (!p->in_rx2 && (timing || p->path + 1 >= p->n_paths)) {
+    p->in_rx2 = true;
+    return true;
+  }
+  if (p->path + 1 >= p->n_paths) return false;
+  p->path++;
+  return true;
+}
+
+/* Sends the attempt in flight or, when its gateway lacks that window, a downlink path or
+ * duty-cycle budget, the next one. On success p is in ns->pending under a fresh token;
+ * otherwise *budget tells whether the duty cycle was what stopped it. */
+static bool dispatch(struct lg_ns *ns, struct ns_pending *p, bool *budget) {
+  *budget = false;
+  for (;;) {
+    const struct ns_dl_path *path = &p->paths[p->path];
+    const struct lg_gw_txpk *tx = p->in_rx2 ? &path->rx2 : &path->rx1;
+    bool has = p->in_rx2 ? path->has_rx2 : path->has_rx1;
+    struct ns_gateway *g = ns_gateway(ns, path->gateway_eui);
+    if (has && g && g->has_pull) {
+      if (duty_cycle_allows(ns, g, tx)) {
+        struct ns_pending *old;
+        p->token = ns->next_token++;
+        HASH_FIND(hh, ns->pending, &p->token, sizeof(p->token), old);
+        if (old) {
+          HASH_DEL(ns->pending, old);
+          free(old);
+        }
+        p->gateway_eui = g->eui;
+        p->sent_ns = ns_now(ns);
+        HASH_ADD(hh, ns->pending, token, sizeof(p->token), p);
+        struct lg_gw_txpk t = *tx;
+        send_pull_resp(ns, g, p, &t);
+        return true;
+      }
+      *budget = true;
+      ns_log(ns, "downlink: %s at %016llx is out of duty-cycle budget", p->in_rx2 ? "RX2" : "RX1",
+             (unsigned long long)g->eui);
+    }
+    if (!advance(p, true)) return false;
+  }
+}
+
+/* The gateways that heard the frame with a live downlink path and a tmst, best SNR first
+ * (all copies share the uplink's data rate, so SNR orders them by link margin). */
+static int candidates(struct lg_ns *ns, const struct ns_frame *f, const struct ns_rx **out) {
+  int n = 0;
   for (size_t i = 0; i < f->n; i++) {
     struct ns_gateway *g = ns_gateway(ns, f->rx[i].gateway_eui);
     if (!g || !g->known || !g->has_pull || !f->rx[i].rxpk.has_tmst) continue;
-    if (best == NULL || f->rx[i].rxpk.snr_db > best->rxpk.snr_db) {
-      best = &f->rx[i];
-      bg = g;
-    }
+    bool seen = false; /* one path per gateway (a gateway may report two antennas) */
+    for (int k = 0; k < n; k++)
+      seen |= out[k]->gateway_eui == f->rx[i].gateway_eui;
+    if (seen) continue;
+    const struct ns_rx *r = &f->rx[i];
+    int k = n < NS_DL_CANDIDATES ? n++ : NS_DL_CANDIDATES;
+    for (; k > 0 && out[k - 1]->rxpk.snr_db < r->rxpk.snr_db; k--)
+      if (k < NS_DL_CANDIDATES) out[k] = out[k - 1];
+    if (k < NS_DL_CANDIDATES) out[k] = r;
   }
-  if (best == NULL) {
+  return n;
+}
+
+void ns_send_downlink(struct lg_ns *ns, const struct ns_frame *f, const struct ns_dl *dl) {
+  const struct ns_rx *best[NS_DL_CANDIDATES];
+  int n = candidates(ns, f, best);
+  if (n == 0) {
     atomic_fetch_add(&ns->m.downlinks[LG_DL_NO_GATEWAY], 1);
     ns_log(ns, "downlink dropped: no gateway that heard the frame has a downlink path");
     return;
   }
-  const struct lg_gw_rxpk *up = &best->rxpk;
+  const struct lg_gw_rxpk *up = &best[0]->rxpk;
   int up_dr = 0, rx1_dr = 0;
   uint32_t rx1_freq = 0;
-  struct lg_gw_txpk rx1;
   if (lg_region_dr_for(ns->region, up->sf, up->bw_hz, true, &up_dr) ||
       lg_region_rx1_dr(ns->region, up_dr, 0, &rx1_dr) ||
-      lg_region_rx1_freq(ns->region, up->freq_hz, &rx1_freq) ||
-      !txpk_for(ns, up, rx1_dr, rx1_freq, dl->rx1_delay_ns, dl, &rx1)) {
+      lg_region_rx1_freq(ns->region, up->freq_hz, &rx1_freq)) {
     atomic_fetch_add(&ns->m.downlinks[LG_DL_ERROR], 1);
     ns_log(ns, "downlink dropped: the uplink's channel or data rate is not in %s",
            ns->region->name);
@@ -92,36 +152,23 @@ void ns_send_downlink(struct lg_ns *ns, const struct ns_frame *f, const struct n
   }
   struct ns_pending *p = calloc(1, sizeof(*p));
   if (p == NULL) return;
-  p->token = ns->next_token++;
-  p->gateway_eui = bg->eui;
   memcpy(p->data, dl->phy, dl->len);
-  p->sent_ns = ns_now(ns);
-  p->has_rx2 =
-      txpk_for(ns, up, ns->region->rx2_dr, ns->region->rx2_freq_hz, dl->rx2_delay_ns, dl, &p->rx2);
-  struct ns_pending *old;
-  HASH_FIND(hh, ns->pending, &p->token, sizeof(p->token), old);
-  if (old) {
-    HASH_DEL(ns->pending, old);
-    free(old);
+  for (int i = 0; i < n; i++) {
+    struct ns_dl_path *path = &p->paths[p->n_paths++];
+    path->gateway_eui = best[i]->gateway_eui;
+    path->has_rx1 =
+        txpk_for(ns, &best[i]->rxpk, rx1_dr, rx1_freq, dl->rx1_delay_ns, dl, &path->rx1);
+    path->has_rx2 = txpk_for(ns, &best[i]->rxpk, ns->region->rx2_dr, ns->region->rx2_freq_hz,
+                             dl->rx2_delay_ns, dl, &path->rx2);
   }
-  /* Duty cycle (EU868): RX1 in its sub-band if the hour's budget allows, else RX2 (869.525
-   * MHz sits in the 10 % band), else the downlink is refused and counted. */
-  struct lg_gw_txpk first = rx1;
-  if (!duty_cycle_allows(ns, bg, &rx1)) {
-    if (!p->has_rx2 || !duty_cycle_allows(ns, bg, &p->rx2)) {
-      atomic_fetch_add(&ns->m.downlinks[LG_DL_DUTY_CYCLE], 1);
-      ns_log(ns, "downlink refused: gateway %016llx has no duty-cycle budget left in RX1 or RX2",
-             (unsigned long long)bg->eui);
-      free(p);
-      return;
-    }
-    ns_log(ns, "downlink moved to RX2: RX1's sub-band is out of duty-cycle budget at %016llx",
-           (unsigned long long)bg->eui);
-    first = p->rx2;
-    p->has_rx2 = false;
+  bool budget = false;
+  if (!dispatch(ns, p, &budget)) {
+    atomic_fetch_add(&ns->m.downlinks[budget ? LG_DL_DUTY_CYCLE : LG_DL_ERROR], 1);
+    ns_log(ns, "downlink refused: %s",
+           budget ? "no gateway has duty-cycle budget left in RX1 or RX2"
+                  : "no gateway can carry it");
+    free(p);
   }
-  HASH_ADD(hh, ns->pending, token, sizeof(p->token), p);
-  send_pull_resp(ns, bg, p, &first);
 }
 
 void ns_tx_ack(struct lg_ns *ns, uint16_t token, uint64_t gateway_eui, const char *error) {
@@ -138,20 +185,18 @@ void ns_tx_ack(struct lg_ns *ns, uint16_t token, uint64_t gateway_eui, const cha
     free(p);
     return;
   }
-  atomic_fetch_add(&ns->m.downlinks[strcmp(error, "TOO_LATE") == 0 ? LG_DL_TOO_LATE : LG_DL_ERROR],
-                   1);
-  struct ns_gateway *g = ns_gateway(ns, gateway_eui);
-  if (p->has_rx2 && g && g->has_pull && duty_cycle_allows(ns, g, &p->rx2)) {
-    ns_log(ns, "downlink %04x refused by %016llx (%s): retrying in RX2", token,
-           (unsigned long long)gateway_eui, error);
-    p->has_rx2 = false;
-    p->token = ns->next_token++;
-    struct lg_gw_txpk rx2 = p->rx2;
-    HASH_ADD(hh, ns->pending, token, sizeof(p->token), p);
-    send_pull_resp(ns, g, p, &rx2);
+  bool too_late = strcmp(error, "TOO_LATE") == 0;
+  atomic_fetch_add(&ns->m.downlinks[too_late ? LG_DL_TOO_LATE : LG_DL_ERROR], 1);
+  bool budget = false;
+  if (advance(p, too_late) && dispatch(ns, p, &budget)) {
+    atomic_fetch_add(&ns->m.downlinks[LG_DL_RETRIED], 1);
+    ns_log(ns, "downlink %04x refused by %016llx (%s): retrying in %s on %016llx", token,
+           (unsigned long long)gateway_eui, error, p->in_rx2 ? "RX2" : "RX1",
+           (unsigned long long)p->gateway_eui);
     return;
   }
-  ns_log(ns, "downlink %04x failed at %016llx: %s", token, (unsigned long long)gateway_eui, error);
+  ns_log(ns, "downlink %04x failed at %016llx: %s; no other path%s", token,
+         (unsigned long long)gateway_eui, error, budget ? " with duty-cycle budget" : "");
   free(p);
 }
 

@@ -18,8 +18,8 @@ static const char *const drop_names[LG_DROP_COUNT] = {
     "short",           "version",  "type",   "zero_eui",        "json",
     "unknown_gateway", "bad_rxpk", "crc",    "bad_phy_payload", "unsupported_mtype",
     "unknown_device",  "mic",      "replay", "devnonce_reused", "storage"};
-static const char *const dl_names[LG_DL_COUNT] = {"sent",  "ok",         "too_late",
-                                                  "error", "no_gateway", "duty_cycle"};
+static const char *const dl_names[LG_DL_COUNT] = {"sent",       "ok",         "too_late", "error",
+                                                  "no_gateway", "duty_cycle", "retried"};
 
 const double lg_ns_accuracy_bounds_m[LG_NS_ACCURACY_BUCKETS - 1] = {5,   10,  20,  50,
                                                                     100, 200, 500, 1000};

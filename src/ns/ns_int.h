@@ -62,12 +62,23 @@ struct ns_key {
   UT_hash_handle hh;
 };
 
-/* A downlink waiting for its TX_ACK; RX2 is the fallback when RX1 fails. */
+/* One gateway that may carry a downlink: its RX1 and RX2 transmissions (its own tmst). */
+enum { NS_DL_CANDIDATES = 4 };
+struct ns_dl_path {
+  uint64_t gateway_eui;
+  bool has_rx1, has_rx2;
+  struct lg_gw_txpk rx1, rx2;
+};
+
+/* A downlink waiting for its TX_ACK, with the paths still untried: the gateways that heard
+ * the uplink, best link margin first, each with RX1 and RX2. */
 struct ns_pending {
   uint16_t token;
-  uint64_t gateway_eui;
-  bool has_rx2;
-  struct lg_gw_txpk rx2;
+  uint64_t gateway_eui; /* the gateway of the attempt in flight */
+  int path;             /* index into paths of the attempt in flight */
+  bool in_rx2;          /* the attempt in flight is RX2 */
+  int n_paths;
+  struct ns_dl_path paths[NS_DL_CANDIDATES];
   uint8_t data[256];
   int64_t sent_ns;
   UT_hash_handle hh;

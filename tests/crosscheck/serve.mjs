@@ -8,7 +8,7 @@
 //   - retransmission, replayed counter, wrong MIC: refused and counted;
 //   - OTAA: join-accept at +5 s on the best gateway, decrypted by lora-packet, data with
 //     the derived keys accepted; a reused DevNonce gets no join-accept;
-//   - TX_ACK TOO_LATE -> the downlink retried in RX2;
+//   - TX_ACK TOO_LATE -> the downlink retried in RX2; other errors -> the next gateway;
 //   - garbage datagrams counted, the server keeps serving;
 //   - a restart keeps counters: the old frame is still a replay.
 // Usage: node serve.mjs path/to/lorageo
@@ -264,6 +264,34 @@ try {
   }
   check((await metric('lorageo_downlinks_total{result="too_late"}')) === 1, "too_late counted");
 
+  // ---- TX_ACK errors that belong to the gateway (collision, frequency) -> the next gateway
+  // that heard the uplink, still in RX1 at its own tmst; after the last gateway, its RX2;
+  // after that nothing more.
+  for (const g of gateways) g.inbox.length = 0;
+  await frameFromAll(dataUp(5, "ack me too", true));
+  await sleep(450);
+  const tried = [];
+  const seen = new Set();
+  for (let attempt = 0; attempt < 6; attempt++) {
+    const fresh = gateways.flatMap((g) => pullResps(g).map((p) => ({ g, ...p }))).filter((p) => !seen.has(p.token));
+    if (fresh.length !== 1) break;
+    tried.push(fresh[0]);
+    seen.add(fresh[0].token);
+    const err = attempt % 2 ? "TX_FREQ" : "COLLISION_PACKET";
+    await send(fresh[0].g, Buffer.concat([header(5, fresh[0].g.eui, fresh[0].token), Buffer.from(`{"txpk_ack":{"error":"${err}"}}`)]));
+    await sleep(150);
+  }
+  const rx1Tries = tried.slice(0, 4);
+  check(tried.length === 5, `four gateways in RX1, then RX2, then no more (got ${tried.length} attempts)`);
+  check(new Set(rx1Tries.map((t) => t.g.eui)).size === 4 &&
+        rx1Tries.every((t) => t.txpk.freq === 868.1 && t.txpk.datr === "SF7BW125" && t.txpk.tmst === 2000000),
+        `RX1 on each gateway in turn: ${JSON.stringify(rx1Tries.map((t) => [t.g.eui, t.txpk.freq, t.txpk.tmst]))}`);
+  if (tried.length === 5)
+    check(tried[4].g === tried[3].g && tried[4].txpk.freq === 869.525 && tried[4].txpk.tmst === 3000000,
+          `then RX2 on the last gateway: ${JSON.stringify(tried[4].txpk)}`);
+  check((await metric('lorageo_downlinks_total{result="retried"}')) === 5, "1 RX2 retry + 4 retries counted");
+  check((await metric('lorageo_downlinks_total{result="error"}')) === 5, "5 gateway errors counted");
+
   // ---- the downlink queue: a confirmed downlink goes out with the next uplink's answer and
   // is acknowledged by the uplink after it
   r = await api("POST", `/api/devices/${ABP.dev_eui}/queue`, { f_port: 9, data: Buffer.from("open valve").toString("base64"), confirmed: true });
@@ -293,7 +321,7 @@ try {
   r = await api("GET", `/api/devices/${ABP.dev_eui}/downlinks?limit=1`);
   check(r.json.items[0]?.state === "acknowledged", `acknowledged: ${r.text}`);
   r = await api("GET", `/api/devices/${ABP.dev_eui}/events?limit=5`);
-  check(r.json.items.some((e) => e.type === "ack" && e.payload.f_cnt_down === 3), `ack event: ${r.text.slice(0, 300)}`);
+  check(r.json.items.some((e) => e.type === "ack" && e.payload.f_cnt_down === 4), `ack event: ${r.text.slice(0, 300)}`);
 
 
   // ---- gateway timing offsets through the API: applied to the very next frame
@@ -410,7 +438,7 @@ try {
   check((await metric('lorageo_rx_dropped_total{reason="json"}')) >= 1, "bad JSON counted");
   check((await metric('lorageo_rx_dropped_total{reason="unknown_gateway"}')) >= 1, "unknown gateway counted");
   check((await api("GET", "/api/health")).status === 200, "still serving");
-  check((await metric("lorageo_uplinks_total")) === 9, `uplinks_total ${await metric("lorageo_uplinks_total")}`);
+  check((await metric("lorageo_uplinks_total")) === 10, `uplinks_total ${await metric("lorageo_uplinks_total")}`);
   const located = await metric('lorageo_locations_total{method="nls"}');
   check(located >= 8 && (await metric("lorageo_location_accuracy_m_count")) === located &&
         (await metric('lorageo_location_accuracy_m_bucket{le="+Inf"}')) === located &&
@@ -426,7 +454,7 @@ try {
   await frameFromAll(dataUp(12, "after restart"));
   await sleep(450);
   r = await api("GET", `/api/devices/${ABP.dev_eui}/uplinks?limit=10`);
-  check(r.json.items.length === 6 && r.json.items[0].f_cnt === 12, `after a restart FCnt 12 accepted, FCnt 2 not: ${r.json.items.map((u) => u.f_cnt)}`);
+  check(r.json.items.length === 7 && r.json.items[0].f_cnt === 12, `after a restart FCnt 12 accepted, FCnt 2 not: ${r.json.items.map((u) => u.f_cnt)}`);
   check(await metric('lorageo_rx_dropped_total{reason="replay"}') >= 1, "replay after restart refused");
 
   // ---- [geo] calibration: gateways with fixed delays of up to 300 ns (90 m of path)
