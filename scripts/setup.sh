@@ -6,11 +6,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Build: compiler, CMake, libraries. Tests: clang (libFuzzer + sanitizers), jq,
-# Node.js for the lora-packet cross-check.
+# Node.js for the lora-packet cross-check, the mosquitto broker and clients for the MQTT
+# test (the test starts its own broker on a free port).
 packages=(
   build-essential cmake pkg-config
   libssl-dev libjansson-dev libgsl-dev libproj-dev libjsmn-dev uthash-dev
-  libsqlite3-dev libuv1-dev libmicrohttpd-dev libinih-dev
+  libsqlite3-dev libuv1-dev libmicrohttpd-dev libinih-dev libmosquitto-dev
+  mosquitto mosquitto-clients
   clang libclang-rt-14-dev
   jq
 )

@@ -184,6 +184,24 @@ static enum MHD_Result metrics(struct lg_api *api, struct MHD_Connection *c) {
                 "# HELP lorageo_dedup_open_windows Frames whose de-duplication window is open.\n"
                 "# TYPE lorageo_dedup_open_windows gauge\nlorageo_dedup_open_windows %llu\n",
                 (unsigned long long)atomic_load(&m->open_windows));
+  COUNTER("lorageo_mqtt_published_total", "Events handed to the MQTT broker connection.",
+          atomic_load(&m->mqtt_published));
+  COUNTER("lorageo_mqtt_dropped_total", "Events lost because the MQTT waiting queue was full.",
+          atomic_load(&m->mqtt_dropped));
+  lg_out_printf(&b,
+                "# HELP lorageo_mqtt_commands_total command/down messages, by result.\n"
+                "# TYPE lorageo_mqtt_commands_total counter\n"
+                "lorageo_mqtt_commands_total{result=\"refused\"} %llu\n"
+                "lorageo_mqtt_commands_total{result=\"enqueued\"} %llu\n",
+                (unsigned long long)atomic_load(&m->mqtt_commands[0]),
+                (unsigned long long)atomic_load(&m->mqtt_commands[1]));
+  lg_out_printf(&b,
+                "# HELP lorageo_mqtt_waiting Events waiting for the MQTT broker.\n"
+                "# TYPE lorageo_mqtt_waiting gauge\nlorageo_mqtt_waiting %llu\n"
+                "# HELP lorageo_mqtt_connected 1 while connected to the MQTT broker.\n"
+                "# TYPE lorageo_mqtt_connected gauge\nlorageo_mqtt_connected %llu\n",
+                (unsigned long long)atomic_load(&m->mqtt_waiting),
+                (unsigned long long)atomic_load(&m->mqtt_connected));
 #undef COUNTER
   if (b.failed || b.p == NULL) {
     lg_out_free(&b);
@@ -300,29 +318,17 @@ static enum MHD_Result post_device(struct lg_api *api, struct MHD_Connection *c,
 
 static enum MHD_Result post_queue(struct lg_api *api, struct MHD_Connection *c, uint64_t dev_eui,
                                   json_t *b) {
-  json_t *port = json_object_get(b, "f_port"), *data = json_object_get(b, "data"),
-         *conf = json_object_get(b, "confirmed");
-  if (!json_is_integer(port) || json_integer_value(port) < 1 || json_integer_value(port) > 223)
-    return send_error(c, 400, "f_port: expected 1..223");
-  if (conf && !json_is_boolean(conf))
-    return send_error(c, 400, "confirmed: expected true or false");
-  uint8_t bytes[256];
-  size_t len = json_is_string(data) ? json_string_length(data) : 1;
-  if (!json_is_string(data) || len % 4 || len / 4 * 3 > 242 + 2)
-    return send_error(c, 400, "data: expected base64 of at most 242 bytes");
-  int n = EVP_DecodeBlock(bytes, (const unsigned char *)json_string_value(data), (int)len);
-  if (n < 0) return send_error(c, 400, "data: not base64");
-  const char *s = json_string_value(data);
-  n -= (len && s[len - 1] == '=') + (len > 1 && s[len - 2] == '=');
+  struct lg_queue_item q;
+  char why[128];
+  if (lg_queue_item_parse(b, &q, why, sizeof(why))) return send_error(c, 400, "%s", why);
   struct lg_device_rec d;
   if (lg_store_device_get(api->store, dev_eui, &d))
     return send_error(c, 404, "no device %016llx", (unsigned long long)dev_eui);
-  if (lg_store_queue_push(api->store, dev_eui, (int)json_integer_value(port), bytes, (size_t)n,
-                          conf && json_is_true(conf)))
+  if (lg_store_queue_push(api->store, dev_eui, q.f_port, q.data, q.len, q.confirmed))
     return send_error(c, 500, "storage failed");
   json_t *o = json_object();
   json_object_set_new(o, "queued", json_true());
-  json_object_set_new(o, "bytes", json_integer(n));
+  json_object_set_new(o, "bytes", json_integer((json_int_t)q.len));
   return send_json(c, 202, o);
 }
 

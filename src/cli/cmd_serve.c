@@ -14,6 +14,7 @@
 
 #include "api/api.h"
 #include "cli/cli.h"
+#include "integ/mqtt.h"
 #include "ns/config.h"
 #include "ns/ns.h"
 #include "store/store.h"
@@ -32,10 +33,19 @@ struct server {
   uv_timer_t tick;
   uv_signal_t sigint, sigterm;
   struct lg_ns *ns;
+  struct lg_mqtt *mqtt; /* NULL: MQTT off */
   /* Room for a batch of datagrams: with recvmmsg libuv fills it with up to 64 at once
    * (one syscall instead of 64) and hands them over one by one. */
   char buf[64 * 2048];
 };
+
+static void on_event(void *ctx, uint64_t dev_eui, const char *type, json_t *payload) {
+  struct server *s = ctx;
+  if (s->mqtt)
+    lg_mqtt_event(s->mqtt, dev_eui, type, payload);
+  else
+    json_decref(payload);
+}
 
 static int64_t wall_ns(void *ctx) {
   (void)ctx;
@@ -100,9 +110,6 @@ int lg_cmd_serve(int argc, char **argv) {
   if (lg_config_load(&cfg, path, why, sizeof(why))) return lg_cli_fail("serve", 2, "%s", why);
   if (strncmp(cfg.database, "postgresql://", 13) == 0)
     return lg_cli_fail("serve", 2, "database: PostgreSQL is not supported yet; use a SQLite path");
-  if (cfg.mqtt_url[0])
-    fprintf(stderr, "lorageo: [mqtt] url is set but the MQTT integration is not built yet; "
-                    "events are stored and served by the HTTP API\n");
 
   static struct server s;
   struct lg_store *store = NULL;
@@ -115,9 +122,16 @@ int lg_cmd_serve(int argc, char **argv) {
   if (lg_store_open(&store, cfg.database, why, sizeof(why)))
     return lg_cli_fail("serve", 1, "%s", why);
   s.loop = uv_default_loop();
+  uv_timer_init(s.loop, &s.tick); /* all handles set up first, so `out` may close them all */
+  s.tick.data = &s;
+  uv_signal_init(s.loop, &s.sigint);
+  uv_signal_init(s.loop, &s.sigterm);
   static atomic_uint gateways_changed;
-  struct lg_ns_io io = {
-      .ctx = &s, .now_ns = wall_ns, .send = udp_send, .gateways_changed = &gateways_changed};
+  struct lg_ns_io io = {.ctx = &s,
+                        .now_ns = wall_ns,
+                        .send = udp_send,
+                        .gateways_changed = &gateways_changed,
+                        .on_event = cfg.mqtt_url[0] ? on_event : NULL};
   s.ns = lg_ns_new(&cfg, store, &io, why, sizeof(why));
   if (s.ns == NULL) {
     lg_cli_fail("serve", 1, "%s", why);
@@ -142,13 +156,14 @@ int lg_cmd_serve(int argc, char **argv) {
     lg_cli_fail("serve", 1, "%s", why);
     goto out;
   }
-  uv_timer_init(s.loop, &s.tick);
-  s.tick.data = &s;
   uv_timer_start(&s.tick, on_tick, 10, 10);
-  uv_signal_init(s.loop, &s.sigint);
-  uv_signal_init(s.loop, &s.sigterm);
   uv_signal_start(&s.sigint, on_signal, SIGINT);
   uv_signal_start(&s.sigterm, on_signal, SIGTERM);
+  if (cfg.mqtt_url[0] &&
+      (s.mqtt = lg_mqtt_start(&cfg, lg_ns_metrics(s.ns), why, sizeof(why))) == NULL) {
+    rc = lg_cli_fail("serve", 2, "%s", why);
+    goto out;
+  }
   fprintf(stderr, "lorageo: serving %s: UDP %s, HTTP http://%s, database %s\n", cfg.region,
           cfg.udp_bind, cfg.http_bind, cfg.database);
   uv_run(s.loop, UV_RUN_DEFAULT);
@@ -164,6 +179,7 @@ out:
     uv_run(s.loop, UV_RUN_NOWAIT);
   }
   lg_ns_free(s.ns);
+  lg_mqtt_stop(s.mqtt);
   lg_store_close(store);
   return rc;
 }

@@ -54,21 +54,6 @@ static int parse_datr(json_t *v, struct lg_gw_rxpk *r) {
   return 0;
 }
 
-static int base64_decode(const char *s, size_t len, uint8_t *out, size_t cap, size_t *n) {
-  if (len % 4 != 0 || len / 4 * 3 > cap + 2) return -1;
-  uint8_t tmp[4 * 86 + 4];
-  if (len / 4 * 3 > sizeof(tmp)) return -1;
-  int m = EVP_DecodeBlock(tmp, (const unsigned char *)s, (int)len);
-  if (m < 0) return -1;
-  size_t pad = (size_t)(len > 0 && s[len - 1] == '=') + (size_t)(len > 1 && s[len - 2] == '=');
-  if ((size_t)m < pad) return -1;
-  size_t bytes = (size_t)m - pad;
-  if (bytes > cap) return -1;
-  memcpy(out, tmp, bytes);
-  *n = bytes;
-  return 0;
-}
-
 static void parse_antennas(json_t *rsig, struct lg_gw_rxpk *r) {
   size_t i;
   json_t *a;
@@ -127,7 +112,7 @@ static const char *parse_rxpk(json_t *o, struct lg_gw_rxpk *r) {
   if (json_is_array(rsig)) parse_antennas(rsig, r);
   json_t *data = json_object_get(o, "data");
   if (!json_is_string(data) ||
-      base64_decode(json_string_value(data), json_string_length(data), r->data, 255, &r->size))
+      lg_base64_decode(json_string_value(data), json_string_length(data), r->data, 255, &r->size))
     return "missing or bad \"data\" (base64 PHYPayload up to 255 bytes)";
   if (get_int(o, "size", 0, 255, &v) && (size_t)v != r->size)
     return "\"size\" differs from \"data\"";

@@ -74,6 +74,15 @@ static int s_mqtt(struct lg_config *c, const char *v) {
 static int s_prefix(struct lg_config *c, const char *v) {
   return set_str(c->mqtt_topic_prefix, sizeof(c->mqtt_topic_prefix), v);
 }
+static int s_muser(struct lg_config *c, const char *v) {
+  return set_str(c->mqtt_username, sizeof(c->mqtt_username), v);
+}
+static int s_mpass(struct lg_config *c, const char *v) {
+  return set_str(c->mqtt_password, sizeof(c->mqtt_password), v);
+}
+static int s_mqueue(struct lg_config *c, const char *v) {
+  return set_int(&c->mqtt_queue_max, v, 1, 10000000);
+}
 static int s_method(struct lg_config *c, const char *v) {
   return lg_geo_method_parse(v, &c->geo_method);
 }
@@ -104,6 +113,9 @@ static const struct {
     {"api", "token", "a string", s_token},
     {"mqtt", "url", "mqtt://HOST:PORT", s_mqtt},
     {"mqtt", "topic_prefix", "a topic prefix", s_prefix},
+    {"mqtt", "username", "a string", s_muser},
+    {"mqtt", "password", "a string", s_mpass},
+    {"mqtt", "queue_max", "1..10000000", s_mqueue},
     {"geo", "method", "auto, nls, lls, grid, rssi or hybrid", s_method},
     {"geo", "min_gateways", "2..64", s_mingw},
     {"geo", "sigma_ns", "0.1..1e6", s_sigma},
@@ -148,6 +160,7 @@ int lg_config_load(struct lg_config *c, const char *path, char *why, size_t why_
   c->dedup_window_ms = 200;
   c->late_horizon_ms = 2000;
   snprintf(c->mqtt_topic_prefix, sizeof(c->mqtt_topic_prefix), "lorageo");
+  c->mqtt_queue_max = 100000;
   c->geo_method = LG_GEO_AUTO;
   c->geo_min_gateways = 3;
   c->geo_sigma_ns = 50;

@@ -166,7 +166,7 @@ struct lg_key *ns_key(struct lg_ns *ns, const uint8_t bytes[16]) {
   return &k->key;
 }
 
-const struct lg_ns_metrics *lg_ns_metrics(const struct lg_ns *ns) {
+struct lg_ns_metrics *lg_ns_metrics(struct lg_ns *ns) {
   return &ns->m;
 }
 

@@ -13,7 +13,9 @@
 #ifndef LG_NS_H
 #define LG_NS_H
 
+#include <jansson.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -21,6 +23,17 @@
 #include "ns/config.h"
 
 struct lg_store;
+
+/* A downlink queue item: {"f_port": 1..223, "data": base64, "confirmed": bool}, as
+ * POST /api/devices/{dev_eui}/queue and MQTT command/down take it. */
+struct lg_queue_item {
+  int f_port;
+  uint8_t data[242];
+  size_t len;
+  bool confirmed;
+};
+/* LG_EINVAL with a reason naming the field when b is not such an item. */
+int lg_queue_item_parse(const json_t *b, struct lg_queue_item *q, char *why, size_t why_len);
 
 struct lg_ns_io {
   void *ctx;
@@ -30,6 +43,9 @@ struct lg_ns_io {
   /* Bumped by the API whenever a gateway is written (NULL: none); the server re-reads its
    * gateways when it changes, so positions and timing offsets apply to the next frame. */
   const atomic_uint *gateways_changed;
+  /* Each device event (up, join, location, ack, adr) as it is recorded (NULL: none); the
+   * callee takes the payload. MQTT publishes them. */
+  void (*on_event)(void *ctx, uint64_t dev_eui, const char *type, json_t *payload);
 };
 
 /* Why a datagram or a reception was not used; the metrics' reason labels. */
@@ -82,6 +98,12 @@ struct lg_ns_metrics {
   atomic_uint_fast64_t accuracy_sum_mm;                     /* for the histogram's _sum */
   atomic_uint_fast64_t adr_decisions[2];                    /* no change, change */
   atomic_uint_fast64_t open_windows;
+  /* The MQTT integration (integ/mqtt.c writes them when [mqtt] url is set). */
+  atomic_uint_fast64_t mqtt_published;   /* events handed to the broker connection */
+  atomic_uint_fast64_t mqtt_waiting;     /* events waiting for the broker now */
+  atomic_uint_fast64_t mqtt_dropped;     /* events lost: the waiting queue was full */
+  atomic_uint_fast64_t mqtt_commands[2]; /* command/down: refused, enqueued */
+  atomic_uint_fast64_t mqtt_connected;   /* 1 while connected */
 };
 
 const char *lg_drop_name(enum lg_drop d);
@@ -103,6 +125,6 @@ void lg_ns_datagram(struct lg_ns *ns, const struct sockaddr *from, socklen_t fro
 void lg_ns_tick(struct lg_ns *ns);
 
 /* The counters (valid as long as ns). */
-const struct lg_ns_metrics *lg_ns_metrics(const struct lg_ns *ns);
+struct lg_ns_metrics *lg_ns_metrics(struct lg_ns *ns);
 
 #endif

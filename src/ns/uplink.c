@@ -21,9 +21,20 @@
 
 #define MAX_CANDIDATES 8
 
-/* Appends to the device's event record (GET /api/devices/{dev_eui}/events). */
+/* Appends to the device's event record (GET /api/devices/{dev_eui}/events) and hands the
+ * event to the integration hook. An `up` event goes out there as the full uplink, with
+ * every gateway's reception (the keys of GET /api/devices/{dev_eui}/uplinks). */
 static void event(struct lg_ns *ns, uint64_t dev_eui, const char *type, json_t *payload) {
-  if (payload) lg_store_event_add(ns->store, dev_eui, type, payload, ns_now(ns));
+  if (payload == NULL) return;
+  if (ns->io.on_event && strcmp(type, "up") == 0) {
+    json_t *list = lg_store_uplinks_json(ns->store, dev_eui, 1);
+    json_t *up = json_array_get(json_object_get(list, "items"), 0);
+    if (up) ns->io.on_event(ns->io.ctx, dev_eui, type, json_incref(up));
+    json_decref(list);
+  } else if (ns->io.on_event) {
+    ns->io.on_event(ns->io.ctx, dev_eui, type, json_incref(payload));
+  }
+  lg_store_event_add(ns->store, dev_eui, type, payload, ns_now(ns));
 }
 
 /* ---- receptions --------------------------------------------------------------------- */
@@ -147,9 +158,9 @@ static void locate(struct lg_ns *ns, const struct ns_frame *f) {
       atomic_fetch_add(&ns->m.accuracy_le[b], 1);
   atomic_fetch_add(&ns->m.accuracy_sum_mm, (uint64_t)llround(fmin(fix.accuracy_m, 1e9) * 1000));
   event(ns, f->dev_eui, "location",
-        json_pack("{s:f, s:f, s:f, s:s, s:i, s:I}", "latitude", fix.lat_deg, "longitude",
-                  fix.lon_deg, "accuracy_m", fix.accuracy_m, "method", l.method, "gateways",
-                  fix.gateways_used, "f_cnt", (json_int_t)f->f_cnt));
+        json_pack("{s:f, s:f, s:f, s:f, s:s, s:i, s:I}", "latitude", fix.lat_deg, "longitude",
+                  fix.lon_deg, "altitude", fix.alt_m, "accuracy_m", fix.accuracy_m, "method",
+                  l.method, "gateways", fix.gateways_used, "f_cnt", (json_int_t)f->f_cnt));
 }
 
 void ns_late_copy(struct lg_ns *ns, struct ns_frame *f, const struct ns_rx *rx) {

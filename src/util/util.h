@@ -47,6 +47,10 @@ int lg_hex_decode(const char *hex, size_t hex_len, uint8_t *out, size_t cap, siz
  */
 int lg_hex_encode(const uint8_t *in, size_t len, char *out, size_t cap);
 
+/* Decodes padded base64 (RFC 4648) of `len` characters into `out` (capacity `cap`); the
+ * byte count in *n. Errors: LG_EINVAL (not base64), LG_ETOOLONG (more than `cap` bytes). */
+int lg_base64_decode(const char *s, size_t len, uint8_t *out, size_t cap, size_t *n);
+
 /* Little-endian access, as LoRaWAN puts multi-octet fields on air (spec 1.0.4 §4). */
 static inline uint16_t lg_get_le16(const uint8_t *p) {
   return (uint16_t)(p[0] | (p[1] << 8));

@@ -12,142 +12,15 @@
 //   - garbage datagrams counted, the server keeps serving;
 //   - a restart keeps counters: the old frame is still a replay.
 // Usage: node serve.mjs path/to/lorageo
-import { spawn } from "node:child_process";
-import dgram from "node:dgram";
+
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import lora from "lora-packet";
+import {
+  ABP, api, armTimeout, base, check, dataUp, dir, clock, tally, frameFromAll, gateways, haversine, header, metric, app, nwk, pull, server, pullResps, push, rxpkFor, send, sleep, start, stop, truth, waitHealthy,
+} from "./harness.mjs";
 
-const BIN = process.argv[2] ?? "../../build/lorageo";
-const C = 299792458;
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lorageo-serve-"));
-const udpPort = 21000 + Math.floor(Math.random() * 20000);
-const httpPort = udpPort + 1;
-const base = `http://127.0.0.1:${httpPort}`;
-let failures = 0, checks = 0, server = null;
-
-function check(cond, what) {
-  checks++;
-  if (!cond) {
-    failures++;
-    console.error(`FAIL ${what}`);
-  }
-}
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function start(extraEnv = {}) {
-  server = spawn(BIN, ["serve"], {
-    env: { ...process.env, ...extraEnv, LORAGEO_SERVER_UDP_BIND: `127.0.0.1:${udpPort}`,
-           LORAGEO_SERVER_HTTP_BIND: `127.0.0.1:${httpPort}`,
-           LORAGEO_SERVER_DATABASE: path.join(dir, "lorageo.db"), LORAGEO_GEO_SIGMA_NS: "5" },
-    stdio: ["ignore", "inherit", "pipe"],
-  });
-  server.log = "";
-  server.stderr.on("data", (d) => (server.log += d));
-  server.on("exit", (code, sig) => (server.log += `\n[lorageo exited: code ${code}, signal ${sig}]\n`));
-}
-async function waitHealthy() {
-  for (let i = 0; i < 100; i++) {
-    try {
-      if ((await fetch(`${base}/api/health`)).ok) return;
-    } catch {}
-    await sleep(50);
-  }
-  throw new Error("server did not come up:\n" + server.log);
-}
-async function stop() {
-  if (server.exitCode !== null || server.signalCode !== null) return; /* already gone */
-  const exited = new Promise((r) => server.on("exit", r));
-  server.kill("SIGTERM");
-  await exited;
-}
-// Never hang a CI run: the whole test has a minute.
-setTimeout(() => {
-  console.error("FAIL timeout after 60 s\n" + (server?.log ?? ""));
-  server?.kill("SIGKILL");
-  process.exit(1);
-}, 60000).unref();
-async function api(method, url, body) {
-  const r = await fetch(base + url, { method, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await r.text();
-  return { status: r.status, json: text ? JSON.parse(text) : null, text };
-}
-async function metric(name) {
-  const text = await (await fetch(`${base}/metrics`)).text();
-  const line = text.split("\n").find((l) => l.startsWith(name + " "));
-  return line ? Number(line.split(" ")[1]) : NaN;
-}
-
-// ---- geometry: WGS-84, written here from the formulas (independent of lorageo) ----
-const A = 6378137, F = 1 / 298.257223563, E2 = F * (2 - F);
-function ecef(lat, lon, h) {
-  const p = (lat * Math.PI) / 180, l = (lon * Math.PI) / 180;
-  const n = A / Math.sqrt(1 - E2 * Math.sin(p) ** 2);
-  return [(n + h) * Math.cos(p) * Math.cos(l), (n + h) * Math.cos(p) * Math.sin(l), (n * (1 - E2) + h) * Math.sin(p)];
-}
-const dist = (a, b) => Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2]);
-function haversine(lat1, lon1, lat2, lon2) {
-  const r = (x) => (x * Math.PI) / 180;
-  const k = Math.sin(r(lat2 - lat1) / 2) ** 2 + Math.cos(r(lat1)) * Math.cos(r(lat2)) * Math.sin(r(lon2 - lon1) / 2) ** 2;
-  return 2 * 6371008.8 * Math.asin(Math.sqrt(k));
-}
-
-const truth = { lat: 55.7819, lon: 12.4608 };
-const gateways = [
-  { eui: "aa555a0000000001", lat: 55.8005, lon: 12.4520, alt: 40, antennas: true },
-  { eui: "aa555a0000000002", lat: 55.7750, lon: 12.4950, alt: 25 },
-  { eui: "aa555a0000000003", lat: 55.7620, lon: 12.4400, alt: 60 },
-  { eui: "aa555a0000000004", lat: 55.7890, lon: 12.4130, alt: 35 },
-];
-for (const g of gateways) {
-  g.sock = dgram.createSocket("udp4");
-  g.inbox = [];
-  g.sock.on("message", (m) => g.inbox.push(m));
-}
-
-function rxpkFor(g, phy, emitNs, extraDelayNs = 0, tmst = 1000000, freq = "868.100000", datr = "SF7BW125") {
-  const d = dist(ecef(truth.lat, truth.lon, 0), ecef(g.lat, g.lon, g.alt));
-  const arrival = emitNs + BigInt(Math.round((d / C) * 1e9 + extraDelayNs));
-  const gpsNs = arrival - 315964800000000000n + 18000000000n;
-  const iso = new Date(Number(arrival / 1000000n)).toISOString().replace(/\.\d+Z$/, "");
-  const us = String((arrival % 1000000000n) / 1000n).padStart(6, "0");
-  // tmms and time_ns are integers beyond 2^53: spliced in as JSON text.
-  return `{"time":"${iso}.${us}Z","tmms":${gpsNs / 1000000n},"ftime":${gpsNs % 1000000000n},` +
-    `"tmst":${tmst},"chan":0,"rfch":0,"freq":${freq},"stat":1,"modu":"LORA","datr":"${datr}",` +
-    `"codr":"4/5","rssi":${-80 - Math.round(d / 100)},"lsnr":${(10 - d / 1000).toFixed(1)},` +
-    `"size":${phy.length},"data":"${phy.toString("base64")}"` +
-    (g.antennas ? `,"rsig":[{"ant":0,"chan":0,"rssic":-95,"lsnr":8.5,"ftime":${gpsNs % 1000000000n}},` +
-                  `{"ant":1,"chan":0,"rssic":-99,"lsnr":6.0,"ftime":${gpsNs % 1000000000n}}]` : "") + "}";
-}
-function header(type, eui, token = Math.floor(Math.random() * 65536)) {
-  return Buffer.concat([Buffer.from([2, token >> 8, token & 0xff, type]), Buffer.from(eui, "hex")]);
-}
-function send(g, buf) {
-  return new Promise((r) => g.sock.send(buf, udpPort, "127.0.0.1", r));
-}
-async function push(g, rxpkJson) {
-  await send(g, Buffer.concat([header(0, g.eui), Buffer.from(`{"rxpk":[${rxpkJson}]}`)]));
-}
-async function pull(g) {
-  await send(g, header(2, g.eui));
-}
-function pullResps(g) {
-  return g.inbox.filter((m) => m.length > 4 && m[3] === 3).map((m) => ({ token: m.readUInt16BE(1), txpk: JSON.parse(m.subarray(4).toString()).txpk }));
-}
-
-const ABP = { dev_eui: "0102030405060708", dev_addr: "49be7df1",
-  nwk_s_key: "44024241ed4ce9a68c6a8bc055233fd3", app_s_key: "ec925802ae430ca77fd3dd73cb2cc588" };
-const nwk = Buffer.from(ABP.nwk_s_key, "hex"), app = Buffer.from(ABP.app_s_key, "hex");
-function dataUp(fcnt, payload, confirmed = false, key = nwk) {
-  return lora.fromFields({ MType: confirmed ? "Confirmed Data Up" : "Unconfirmed Data Up",
-    DevAddr: Buffer.from(ABP.dev_addr, "hex"), FCnt: fcnt, FPort: 2, payload: Buffer.from(payload) }, app, key).getPHYPayload();
-}
-let emit = BigInt(Date.now()) * 1000000n;
-async function frameFromAll(phy, gws = gateways, opts = {}) {
-  emit += 10000000000n;
-  for (const g of gws) await push(g, rxpkFor(g, phy, emit, opts.delay?.[g.eui] ?? 0, 1000000, opts.freq));
-}
+armTimeout(60000);
 
 try {
   start();
@@ -227,10 +100,10 @@ try {
   await frameFromAll(phy1, gateways.slice(0, 2), { freq: "868.300000" });
   // ---- a late copy: three gateways now, the fourth 600 ms later
   const phy2 = dataUp(2, "late");
-  emit += 10000000000n;
-  for (const g of gateways.slice(0, 3)) await push(g, rxpkFor(g, phy2, emit));
+  clock.emit += 10000000000n;
+  for (const g of gateways.slice(0, 3)) await push(g, rxpkFor(g, phy2, clock.emit));
   await sleep(600);
-  await push(gateways[3], rxpkFor(gateways[3], phy2, emit));
+  await push(gateways[3], rxpkFor(gateways[3], phy2, clock.emit));
   await sleep(300);
   r = await api("GET", `/api/devices/${ABP.dev_eui}/uplinks?limit=1`);
   const late = r.json.items[0];
@@ -239,7 +112,7 @@ try {
   check((await metric("lorageo_retransmissions_total")) === 1, "retransmission counted");
 
   // ---- replay of FCnt 1 with a valid MIC but after FCnt 2: refused
-  emit += 10000000000n;
+  clock.emit += 10000000000n;
   await frameFromAll(dataUp(1, "hello", true), gateways, { freq: "868.500000" });
   // ---- wrong MIC
   await frameFromAll(dataUp(3, "bad key", false, Buffer.alloc(16, 7)));
@@ -400,8 +273,8 @@ try {
     return phy;
   };
   for (const g of gateways) g.inbox.length = 0;
-  emit += 10000000000n;
-  for (const g of gateways) await push(g, rxpkFor(g, adrUp(1, Buffer.alloc(0)), emit, 0, 3000000, "868.100000", "SF12BW125"));
+  clock.emit += 10000000000n;
+  for (const g of gateways) await push(g, rxpkFor(g, adrUp(1, Buffer.alloc(0)), clock.emit, 0, 3000000, "868.100000", "SF12BW125"));
   await sleep(450);
   const adrDl = gateways.flatMap((g) => pullResps(g));
   check(adrDl.length === 1, `LinkADRReq sent in a downlink (got ${adrDl.length})`);
@@ -412,8 +285,8 @@ try {
   }
   r = await api("GET", `/api/devices/${ADRDEV.dev_eui}`);
   check(r.json.adr_pending && r.json.adr_pending.dr === 5, `pending ADR: ${JSON.stringify(r.json.adr_pending)}`);
-  emit += 10000000000n;
-  for (const g of gateways) await push(g, rxpkFor(g, adrUp(2, Buffer.from("0307", "hex")), emit, 0, 4000000, "868.100000", "SF7BW125"));
+  clock.emit += 10000000000n;
+  for (const g of gateways) await push(g, rxpkFor(g, adrUp(2, Buffer.from("0307", "hex")), clock.emit, 0, 4000000, "868.100000", "SF7BW125"));
   await sleep(450);
   r = await api("GET", `/api/devices/${ADRDEV.dev_eui}`);
   // applied (power index 0 confirmed), and the next step already pending: one power step
@@ -480,8 +353,8 @@ try {
   await pull(g1);
   g1.inbox.length = 0;
   for (let n = 0; n < 38; n++) {
-    emit += 10000000000n;
-    await push(g1, rxpkFor(g1, dataUp(14 + n, "dc", true), emit, 0, 2000000 + n, "868.100000", "SF12BW125"));
+    clock.emit += 10000000000n;
+    await push(g1, rxpkFor(g1, dataUp(14 + n, "dc", true), clock.emit, 0, 2000000 + n, "868.100000", "SF12BW125"));
   }
   await sleep(600);
   const dcResps = pullResps(g1).map((p) => p.txpk);
@@ -505,15 +378,15 @@ try {
   const code = await new Promise((res) => server.on("exit", (c) => res(c)));
   check(code !== 0 && /calibration/.test(server.log), "a missing calibration file stops the server with a reason");
 } catch (e) {
-  failures++;
+  tally.failures++;
   console.error("FAIL exception:", e);
 } finally {
   if (server && server.exitCode === null) await stop();
   for (const g of gateways) g.sock.close();
   fs.rmSync(dir, { recursive: true, force: true });
 }
-console.log(`serve: ${checks} checks, ${failures} failed`);
-if (failures) {
+console.log(`serve: ${tally.checks} checks, ${tally.failures} failed`);
+if (tally.failures) {
   console.error(server?.log ?? "");
   process.exit(1);
 }

@@ -1,0 +1,234 @@
+/*
+ * MQTT integration; see mqtt.h for the delivery rules. Every libmosquitto callback runs
+ * on its own network thread; the server's loop only calls lg_mqtt_event. One mutex guards
+ * the waiting queue and the connected flag, so an event never overtakes an older one
+ * that is still waiting.
+ */
+#include "integ/mqtt.h"
+
+#include <inttypes.h>
+#include <mosquitto.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store.h"
+#include "util/util.h"
+
+struct waiting {
+  char *topic, *payload;
+};
+
+struct lg_mqtt {
+  struct mosquitto *mosq;
+  struct lg_store *store; /* this thread's own handle, for command/down */
+  char prefix[64];
+  pthread_mutex_t mu;
+  bool connected;
+  struct waiting *q; /* ring of cap entries */
+  size_t cap, head, n;
+  struct lg_ns_metrics *metrics;
+};
+
+static void log_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void log_line(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "lorageo: [mqtt] ");
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+}
+
+/* With mu held. True when libmosquitto took the message. */
+static bool send_now(struct lg_mqtt *m, const char *topic, const char *payload) {
+  int rc = mosquitto_publish(m->mosq, NULL, topic, (int)strlen(payload), payload, 1, false);
+  if (rc == MOSQ_ERR_SUCCESS) atomic_fetch_add(&m->metrics->mqtt_published, 1);
+  return rc == MOSQ_ERR_SUCCESS;
+}
+
+/* With mu held: sends what waits, oldest first, until the connection refuses. */
+static void flush(struct lg_mqtt *m) {
+  while (m->n && m->connected) {
+    struct waiting *w = &m->q[m->head];
+    if (!send_now(m, w->topic, w->payload)) break;
+    free(w->topic);
+    free(w->payload);
+    m->head = (m->head + 1) % m->cap;
+    m->n--;
+  }
+  atomic_store(&m->metrics->mqtt_waiting, m->n);
+}
+
+static void on_connect(struct mosquitto *mosq, void *ctx, int rc) {
+  struct lg_mqtt *m = ctx;
+  if (rc != 0) {
+    log_line("broker refused the connection: %s", mosquitto_connack_string(rc));
+    return;
+  }
+  char topic[128];
+  snprintf(topic, sizeof(topic), "%s/device/+/command/down", m->prefix);
+  mosquitto_subscribe(mosq, NULL, topic, 1);
+  pthread_mutex_lock(&m->mu);
+  m->connected = true;
+  atomic_store(&m->metrics->mqtt_connected, 1);
+  size_t waiting = m->n;
+  flush(m);
+  pthread_mutex_unlock(&m->mu);
+  log_line("connected; %zu waiting events sent", waiting);
+}
+
+static void on_disconnect(struct mosquitto *mosq, void *ctx, int rc) {
+  (void)mosq;
+  struct lg_mqtt *m = ctx;
+  pthread_mutex_lock(&m->mu);
+  m->connected = false;
+  atomic_store(&m->metrics->mqtt_connected, 0);
+  pthread_mutex_unlock(&m->mu);
+  if (rc) log_line("connection lost (%s); reconnecting", mosquitto_strerror(rc));
+}
+
+/* {prefix}/device/{dev_eui}/command/down: the API's queue body. */
+static void on_message(struct mosquitto *mosq, void *ctx, const struct mosquitto_message *msg) {
+  (void)mosq;
+  struct lg_mqtt *m = ctx;
+  char eui_hex[17];
+  uint64_t dev_eui = 0;
+  size_t plen = strlen(m->prefix);
+  const char *t = msg->topic;
+  bool ok = strncmp(t, m->prefix, plen) == 0 &&
+            sscanf(t + plen, "/device/%16[0-9a-fA-F]/", eui_hex) == 1 && strlen(eui_hex) == 16;
+  if (ok) dev_eui = strtoull(eui_hex, NULL, 16);
+  json_error_t je;
+  json_t *b = ok ? json_loadb(msg->payload, (size_t)msg->payloadlen, 0, &je) : NULL;
+  struct lg_queue_item q;
+  struct lg_device_rec d;
+  char why[200] = "topic: expected {prefix}/device/{16 hex digits}/command/down";
+  if (ok && b == NULL) snprintf(why, sizeof(why), "not JSON: %s", je.text);
+  ok = ok && b && lg_queue_item_parse(b, &q, why, sizeof(why)) == 0;
+  if (ok && lg_store_device_get(m->store, dev_eui, &d)) {
+    snprintf(why, sizeof(why), "no device %016" PRIx64, dev_eui);
+    ok = false;
+  }
+  if (ok && lg_store_queue_push(m->store, dev_eui, q.f_port, q.data, q.len, q.confirmed)) {
+    snprintf(why, sizeof(why), "storage failed");
+    ok = false;
+  }
+  json_decref(b);
+  atomic_fetch_add(&m->metrics->mqtt_commands[ok], 1);
+  if (!ok) log_line("command on %s refused: %s", msg->topic, why);
+}
+
+static int parse_url(const char *url, char *host, size_t host_len, int *port) {
+  const char *p = strncmp(url, "mqtt://", 7) == 0 ? url + 7 : NULL;
+  if (p == NULL || *p == '\0') return LG_EINVAL;
+  const char *colon = strrchr(p, ':');
+  size_t n = colon ? (size_t)(colon - p) : strlen(p);
+  if (n == 0 || n >= host_len) return LG_EINVAL;
+  memcpy(host, p, n);
+  host[n] = '\0';
+  *port = 1883;
+  if (colon) {
+    char *end;
+    long v = strtol(colon + 1, &end, 10);
+    if (*end || v < 1 || v > 65535) return LG_EINVAL;
+    *port = (int)v;
+  }
+  return 0;
+}
+
+struct lg_mqtt *lg_mqtt_start(const struct lg_config *cfg, struct lg_ns_metrics *metrics, char *why,
+                              size_t why_len) {
+  char host[256];
+  int port;
+  if (parse_url(cfg->mqtt_url, host, sizeof(host), &port)) {
+    snprintf(why, why_len, "[mqtt] url '%s': expected mqtt://HOST[:PORT]", cfg->mqtt_url);
+    return NULL;
+  }
+  struct lg_mqtt *m = calloc(1, sizeof(*m));
+  if (m == NULL) return NULL;
+  pthread_mutex_init(&m->mu, NULL);
+  m->metrics = metrics;
+  snprintf(m->prefix, sizeof(m->prefix), "%s", cfg->mqtt_topic_prefix);
+  m->cap = (size_t)cfg->mqtt_queue_max;
+  m->q = calloc(m->cap, sizeof(*m->q));
+  mosquitto_lib_init();
+  m->mosq = mosquitto_new(NULL, true, m);
+  if (m->q == NULL || m->mosq == NULL ||
+      lg_store_open(&m->store, cfg->database, why, why_len) != 0) {
+    if (m->q == NULL || m->mosq == NULL) snprintf(why, why_len, "mqtt: out of memory");
+    lg_mqtt_stop(m);
+    return NULL;
+  }
+  if (cfg->mqtt_username[0])
+    mosquitto_username_pw_set(m->mosq, cfg->mqtt_username,
+                              cfg->mqtt_password[0] ? cfg->mqtt_password : NULL);
+  mosquitto_connect_callback_set(m->mosq, on_connect);
+  mosquitto_disconnect_callback_set(m->mosq, on_disconnect);
+  mosquitto_message_callback_set(m->mosq, on_message);
+  mosquitto_reconnect_delay_set(m->mosq, 1, 30, true);
+  /* libmosquitto's own in-flight window; beyond it messages wait inside libmosquitto. */
+  mosquitto_max_inflight_messages_set(m->mosq, 1000);
+  /* The network thread first, then the connection: the other order never retries when the
+   * broker is down at start (libmosquitto issues #1903 and #2576). */
+  if (mosquitto_loop_start(m->mosq) != MOSQ_ERR_SUCCESS) {
+    snprintf(why, why_len, "mqtt: cannot start the network thread");
+    lg_mqtt_stop(m);
+    return NULL;
+  }
+  int rc = mosquitto_connect_async(m->mosq, host, port, 30);
+  if (rc != MOSQ_ERR_SUCCESS) /* the network thread keeps trying */
+    log_line("cannot reach %s:%d yet (%s); retrying", host, port, mosquitto_strerror(rc));
+  return m;
+}
+
+void lg_mqtt_stop(struct lg_mqtt *m) {
+  if (m == NULL) return;
+  if (m->mosq) {
+    mosquitto_disconnect(m->mosq);
+    mosquitto_loop_stop(m->mosq, true);
+    mosquitto_destroy(m->mosq);
+  }
+  for (size_t i = 0; i < m->n; i++) {
+    struct waiting *w = &m->q[(m->head + i) % m->cap];
+    free(w->topic);
+    free(w->payload);
+  }
+  if (m->n) log_line("%zu events still waiting for the broker are dropped at exit", m->n);
+  free(m->q);
+  lg_store_close(m->store);
+  pthread_mutex_destroy(&m->mu);
+  mosquitto_lib_cleanup();
+  free(m);
+}
+
+void lg_mqtt_event(struct lg_mqtt *m, uint64_t dev_eui, const char *type, json_t *payload) {
+  char topic[160];
+  snprintf(topic, sizeof(topic), "%s/device/%016" PRIx64 "/event/%s", m->prefix, dev_eui, type);
+  char *text = json_dumps(payload, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
+  json_decref(payload);
+  if (text == NULL) return;
+  pthread_mutex_lock(&m->mu);
+  if (m->connected && m->n == 0 && send_now(m, topic, text)) {
+    pthread_mutex_unlock(&m->mu);
+    free(text);
+    return;
+  }
+  if (m->n == m->cap) { /* full: the oldest goes */
+    struct waiting *w = &m->q[m->head];
+    free(w->topic);
+    free(w->payload);
+    m->head = (m->head + 1) % m->cap;
+    m->n--;
+    atomic_fetch_add(&m->metrics->mqtt_dropped, 1);
+  }
+  struct waiting *w = &m->q[(m->head + m->n) % m->cap];
+  w->topic = strdup(topic);
+  w->payload = text;
+  m->n++;
+  atomic_store(&m->metrics->mqtt_waiting, m->n);
+  pthread_mutex_unlock(&m->mu);
+}

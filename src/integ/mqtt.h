@@ -1,0 +1,32 @@
+/*
+ * The MQTT integration (libmosquitto): device events published as
+ * `{prefix}/device/{dev_eui}/event/{type}` with QoS 1, and `{prefix}/device/+/command/down`
+ * subscribed to enqueue downlinks. libmosquitto's own thread keeps the connection and
+ * reconnects with back-off (1 s doubling to 30 s). While the broker is away, events wait
+ * in a bounded queue (oldest dropped first, counted) and go out in order on reconnect;
+ * events already handed to libmosquitto but not acknowledged are re-sent by it. Delivery
+ * is at least once.
+ */
+#ifndef LG_INTEG_MQTT_H
+#define LG_INTEG_MQTT_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ns/config.h"
+#include "ns/ns.h"
+
+struct lg_mqtt;
+
+/* Connects (asynchronously) to cfg->mqtt_url (mqtt://HOST[:PORT]) and opens its own handle
+ * on cfg->database for command/down; counts into metrics (the mqtt_* fields, shown at
+ * /metrics). NULL with a reason on a bad URL or setup failure. */
+struct lg_mqtt *lg_mqtt_start(const struct lg_config *cfg, struct lg_ns_metrics *metrics, char *why,
+                              size_t why_len);
+void lg_mqtt_stop(struct lg_mqtt *m);
+
+/* Publishes one event (thread-safe); takes ownership of payload. */
+void lg_mqtt_event(struct lg_mqtt *m, uint64_t dev_eui, const char *type, json_t *payload);
+
+#endif

@@ -1,0 +1,143 @@
+// Shared by the end-to-end tests: a lorageo server on random ports, four gateways on the
+// Semtech UDP protocol at known positions, frames built by lora-packet (an independent
+// LoRaWAN implementation) and timestamped from the true geometry.
+import { spawn } from "node:child_process";
+import dgram from "node:dgram";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import lora from "lora-packet";
+
+export const BIN = process.argv[2] ?? "../../build/lorageo";
+export const C = 299792458;
+export const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lorageo-serve-"));
+export const udpPort = 21000 + Math.floor(Math.random() * 20000);
+export const httpPort = udpPort + 1;
+export const base = `http://127.0.0.1:${httpPort}`;
+export const tally = { checks: 0, failures: 0 };
+export let server = null;
+
+export function check(cond, what) {
+  tally.checks++;
+  if (!cond) {
+    tally.failures++;
+    console.error(`FAIL ${what}`);
+  }
+}
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+export function start(extraEnv = {}) {
+  server = spawn(BIN, ["serve"], {
+    env: { ...process.env, ...extraEnv, LORAGEO_SERVER_UDP_BIND: `127.0.0.1:${udpPort}`,
+           LORAGEO_SERVER_HTTP_BIND: `127.0.0.1:${httpPort}`,
+           LORAGEO_SERVER_DATABASE: path.join(dir, "lorageo.db"), LORAGEO_GEO_SIGMA_NS: "5" },
+    stdio: ["ignore", "inherit", "pipe"],
+  });
+  server.log = "";
+  server.stderr.on("data", (d) => (server.log += d));
+  server.on("exit", (code, sig) => (server.log += `\n[lorageo exited: code ${code}, signal ${sig}]\n`));
+}
+export async function waitHealthy() {
+  for (let i = 0; i < 100; i++) {
+    try {
+      if ((await fetch(`${base}/api/health`)).ok) return;
+    } catch {}
+    await sleep(50);
+  }
+  throw new Error("server did not come up:\n" + server.log);
+}
+export async function stop() {
+  if (server.exitCode !== null || server.signalCode !== null) return; /* already gone */
+  const exited = new Promise((r) => server.on("exit", r));
+  server.kill("SIGTERM");
+  await exited;
+}
+// Never hang a CI run.
+export function armTimeout(ms) {
+  setTimeout(() => {
+    console.error(`FAIL timeout after ${ms / 1000} s\n` + (server?.log ?? ""));
+    server?.kill("SIGKILL");
+    process.exit(1);
+  }, ms).unref();
+}
+export async function api(method, url, body) {
+  const r = await fetch(base + url, { method, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await r.text();
+  return { status: r.status, json: text ? JSON.parse(text) : null, text };
+}
+export async function metric(name) {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith(name + " "));
+  return line ? Number(line.split(" ")[1]) : NaN;
+}
+
+// ---- geometry: WGS-84, written here from the formulas (independent of lorageo) ----
+export const A = 6378137, F = 1 / 298.257223563, E2 = F * (2 - F);
+export function ecef(lat, lon, h) {
+  const p = (lat * Math.PI) / 180, l = (lon * Math.PI) / 180;
+  const n = A / Math.sqrt(1 - E2 * Math.sin(p) ** 2);
+  return [(n + h) * Math.cos(p) * Math.cos(l), (n + h) * Math.cos(p) * Math.sin(l), (n * (1 - E2) + h) * Math.sin(p)];
+}
+export const dist = (a, b) => Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2]);
+export function haversine(lat1, lon1, lat2, lon2) {
+  const r = (x) => (x * Math.PI) / 180;
+  const k = Math.sin(r(lat2 - lat1) / 2) ** 2 + Math.cos(r(lat1)) * Math.cos(r(lat2)) * Math.sin(r(lon2 - lon1) / 2) ** 2;
+  return 2 * 6371008.8 * Math.asin(Math.sqrt(k));
+}
+
+export const truth = { lat: 55.7819, lon: 12.4608 };
+export const gateways = [
+  { eui: "aa555a0000000001", lat: 55.8005, lon: 12.4520, alt: 40, antennas: true },
+  { eui: "aa555a0000000002", lat: 55.7750, lon: 12.4950, alt: 25 },
+  { eui: "aa555a0000000003", lat: 55.7620, lon: 12.4400, alt: 60 },
+  { eui: "aa555a0000000004", lat: 55.7890, lon: 12.4130, alt: 35 },
+];
+for (const g of gateways) {
+  g.sock = dgram.createSocket("udp4");
+  g.inbox = [];
+  g.sock.on("message", (m) => g.inbox.push(m));
+}
+
+export function rxpkFor(g, phy, emitNs, extraDelayNs = 0, tmst = 1000000, freq = "868.100000", datr = "SF7BW125") {
+  const d = dist(ecef(truth.lat, truth.lon, 0), ecef(g.lat, g.lon, g.alt));
+  const arrival = emitNs + BigInt(Math.round((d / C) * 1e9 + extraDelayNs));
+  const gpsNs = arrival - 315964800000000000n + 18000000000n;
+  const iso = new Date(Number(arrival / 1000000n)).toISOString().replace(/\.\d+Z$/, "");
+  const us = String((arrival % 1000000000n) / 1000n).padStart(6, "0");
+  // tmms and time_ns are integers beyond 2^53: spliced in as JSON text.
+  return `{"time":"${iso}.${us}Z","tmms":${gpsNs / 1000000n},"ftime":${gpsNs % 1000000000n},` +
+    `"tmst":${tmst},"chan":0,"rfch":0,"freq":${freq},"stat":1,"modu":"LORA","datr":"${datr}",` +
+    `"codr":"4/5","rssi":${-80 - Math.round(d / 100)},"lsnr":${(10 - d / 1000).toFixed(1)},` +
+    `"size":${phy.length},"data":"${phy.toString("base64")}"` +
+    (g.antennas ? `,"rsig":[{"ant":0,"chan":0,"rssic":-95,"lsnr":8.5,"ftime":${gpsNs % 1000000000n}},` +
+                  `{"ant":1,"chan":0,"rssic":-99,"lsnr":6.0,"ftime":${gpsNs % 1000000000n}}]` : "") + "}";
+}
+export function header(type, eui, token = Math.floor(Math.random() * 65536)) {
+  return Buffer.concat([Buffer.from([2, token >> 8, token & 0xff, type]), Buffer.from(eui, "hex")]);
+}
+export function send(g, buf) {
+  return new Promise((r) => g.sock.send(buf, udpPort, "127.0.0.1", r));
+}
+export async function push(g, rxpkJson) {
+  await send(g, Buffer.concat([header(0, g.eui), Buffer.from(`{"rxpk":[${rxpkJson}]}`)]));
+}
+export async function pull(g) {
+  await send(g, header(2, g.eui));
+}
+export function pullResps(g) {
+  return g.inbox.filter((m) => m.length > 4 && m[3] === 3).map((m) => ({ token: m.readUInt16BE(1), txpk: JSON.parse(m.subarray(4).toString()).txpk }));
+}
+
+export const ABP = { dev_eui: "0102030405060708", dev_addr: "49be7df1",
+  nwk_s_key: "44024241ed4ce9a68c6a8bc055233fd3", app_s_key: "ec925802ae430ca77fd3dd73cb2cc588" };
+export const nwk = Buffer.from(ABP.nwk_s_key, "hex"), app = Buffer.from(ABP.app_s_key, "hex");
+export function dataUp(fcnt, payload, confirmed = false, key = nwk) {
+  return lora.fromFields({ MType: confirmed ? "Confirmed Data Up" : "Unconfirmed Data Up",
+    DevAddr: Buffer.from(ABP.dev_addr, "hex"), FCnt: fcnt, FPort: 2, payload: Buffer.from(payload) }, app, key).getPHYPayload();
+}
+export const clock = { emit: BigInt(Date.now()) * 1000000n }; // the next frame's emission, ns
+export async function frameFromAll(phy, gws = gateways, opts = {}) {
+  clock.emit += 10000000000n;
+  for (const g of gws) await push(g, rxpkFor(g, phy, clock.emit, opts.delay?.[g.eui] ?? 0, 1000000, opts.freq));
+}
+

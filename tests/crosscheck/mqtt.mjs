@@ -1,0 +1,156 @@
+// End-to-end test of the MQTT integration with a real mosquitto broker started here:
+//   - an uplink heard by four gateways -> event/up with every reception, event/location;
+//   - a downlink published on command/down reaches the device in the next answer
+//     (decrypted by lora-packet); a malformed command is refused and the server serves on;
+//   - the broker is stopped mid-stream and restarted: every uplink sent meanwhile still
+//     arrives (at least once).
+// Usage: node mqtt.mjs path/to/lorageo [path/to/mosquitto]
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import lora from "lora-packet";
+import {
+  ABP, api, app, armTimeout, check, metric, dataUp, dir, frameFromAll, gateways, nwk, pull, pullResps,
+  server, sleep, start, stop, tally, udpPort, waitHealthy,
+} from "./harness.mjs";
+
+armTimeout(90000);
+const mqttPort = udpPort + 2;
+const conf = path.join(dir, "mosquitto.conf");
+fs.writeFileSync(conf, `listener ${mqttPort} 127.0.0.1\nallow_anonymous true\npersistence true\n` +
+  `persistence_location ${dir}/\nlog_dest none\n`);
+let broker = null;
+function startBroker() {
+  broker = spawn(process.argv[3] ?? "mosquitto", ["-c", conf], { stdio: "ignore" });
+}
+async function stopBroker() {
+  const exited = new Promise((r) => broker.on("exit", r));
+  broker.kill("SIGTERM");
+  await exited;
+}
+// The application: a persistent QoS 1 session, so the broker keeps what arrives while it
+// is away and across the broker's restart.
+const received = [];
+let sub = null;
+function startSubscriber() {
+  sub = spawn("mosquitto_sub", ["-h", "127.0.0.1", "-p", String(mqttPort), "-q", "1", "-c", "-i", "lorageo-test-app",
+    "-t", "lorageo/device/+/event/+", "-F", "%t\t%p"], { stdio: ["ignore", "pipe", "inherit"] });
+  let buf = "";
+  sub.stdout.on("data", (d) => {
+    buf += d;
+    let i;
+    while ((i = buf.indexOf("\n")) >= 0) {
+      const [topic, payload] = buf.slice(0, i).split("\t");
+      buf = buf.slice(i + 1);
+      received.push({ topic, msg: JSON.parse(payload) });
+    }
+  });
+}
+function publish(topic, payload) {
+  return new Promise((r) => spawn("mosquitto_pub", ["-h", "127.0.0.1", "-p", String(mqttPort), "-q", "1",
+    "-t", topic, "-m", payload]).on("exit", r));
+}
+async function waitFor(pred, ms = 5000) {
+  for (let t = 0; t < ms; t += 50) {
+    if (pred()) return true;
+    await sleep(50);
+  }
+  return pred();
+}
+const topic = (type) => `lorageo/device/${ABP.dev_eui}/event/${type}`;
+const ups = () => received.filter((m) => m.topic === topic("up"));
+
+try {
+  startBroker();
+  await sleep(300);
+  startSubscriber();
+  await sleep(300);
+  start({ LORAGEO_MQTT_URL: `mqtt://127.0.0.1:${mqttPort}` });
+  await waitHealthy();
+  for (const g of gateways)
+    await api("POST", "/api/gateways", { gateway_eui: g.eui, latitude: g.lat, longitude: g.lon, altitude: g.alt });
+  check((await api("POST", "/api/devices", ABP)).status === 201, "device provisioned");
+  for (const g of gateways) await pull(g);
+  await sleep(200);
+
+  // ---- event/up and event/location
+  await frameFromAll(dataUp(1, "hello"));
+  check(await waitFor(() => ups().length === 1 && received.some((m) => m.topic === topic("location"))),
+        `event/up and event/location arrive: ${JSON.stringify(received.map((m) => m.topic))}`);
+  const up = ups()[0]?.msg ?? {};
+  for (const k of ["dev_eui", "dev_addr", "f_cnt", "f_port", "data", "confirmed", "adr", "dr", "frequency", "rx_info"])
+    check(k in up, `event/up has ${k}`);
+  check(up.dev_eui === ABP.dev_eui && up.f_cnt === 1 && Buffer.from(up.data ?? "", "base64").toString() === "hello",
+        `event/up content: ${JSON.stringify(up).slice(0, 200)}`);
+  check(up.rx_info?.length === 4 && up.rx_info.every((r) => ["gateway_eui", "time", "time_ns", "tmst", "rssi", "snr",
+        "channel", "latitude", "longitude", "altitude"].every((k) => k in r)), "event/up: four receptions with their keys");
+  const loc = received.find((m) => m.topic === topic("location"))?.msg ?? {};
+  check(["latitude", "longitude", "altitude", "accuracy_m", "method", "gateways", "f_cnt"].every((k) => k in loc) &&
+        loc.gateways === 4 && loc.f_cnt === 1, `event/location: ${JSON.stringify(loc)}`);
+
+  // ---- command/down: a bad one refused, a good one delivered with the next answer
+  await publish(`lorageo/device/${ABP.dev_eui}/command/down`, "{not json");
+  await publish(`lorageo/device/${ABP.dev_eui}/command/down`, JSON.stringify({ f_port: 0, data: "AA==" }));
+  await publish(`lorageo/device/${ABP.dev_eui}/command/down`,
+                JSON.stringify({ f_port: 7, data: Buffer.from("valve 1 on").toString("base64"), confirmed: false }));
+  await sleep(300);
+  check(/command on .* refused: not JSON/.test(server.log) && /command on .* refused: f_port/.test(server.log),
+        "malformed commands refused with a reason");
+  for (const g of gateways) g.inbox.length = 0;
+  await frameFromAll(dataUp(2, "anything for me?"));
+  await sleep(450);
+  const resp = gateways.flatMap((g) => pullResps(g));
+  check(resp.length === 1, `the commanded downlink is sent (got ${resp.length})`);
+  if (resp.length) {
+    const dn = lora.fromWire(Buffer.from(resp[0].txpk.data, "base64"));
+    check(dn.getFPort() === 7 && lora.decrypt(dn, app, nwk).toString() === "valve 1 on" && lora.verifyMIC(dn, nwk),
+          "downlink from command/down: FPort 7, decrypts and verifies (lora-packet)");
+  }
+
+  // ---- the broker goes away mid-stream and comes back: nothing lost
+  await stopBroker();
+  for (let f = 3; f <= 7; f++) {
+    await frameFromAll(dataUp(f, `while away ${f}`));
+    await sleep(300);
+  }
+  startBroker();
+  const want = [1, 2, 3, 4, 5, 6, 7];
+  const ok = await waitFor(() => want.every((f) => ups().some((m) => m.msg.f_cnt === f)), 20000);
+  check(ok, `every uplink arrives after the broker's restart: ${ups().map((m) => m.msg.f_cnt)}`);
+  check(/connected; [1-9]\d* waiting events sent/.test(server.log), "events waited and were sent on reconnect");
+  check((await api("GET", "/api/health")).status === 200, "still serving");
+  check(await metric('lorageo_mqtt_commands_total{result="refused"}') === 2 &&
+        await metric('lorageo_mqtt_commands_total{result="enqueued"}') === 1, "commands counted by result");
+  check(await metric("lorageo_mqtt_connected") === 1 && await metric("lorageo_mqtt_waiting") === 0 &&
+        await metric("lorageo_mqtt_dropped_total") === 0, "connected, nothing waiting, nothing dropped");
+  check(await metric("lorageo_mqtt_published_total") >= 14, "7 up + 7 location events published");
+
+  // ---- the waiting queue is bounded: with room for 3 and the broker away, 3 uplinks (6
+  // events) keep the newest 3 and count 3 dropped
+  await stop();
+  await stopBroker();
+  start({ LORAGEO_MQTT_URL: `mqtt://127.0.0.1:${mqttPort}`, LORAGEO_MQTT_QUEUE_MAX: "3" });
+  await waitHealthy();
+  for (let f = 8; f <= 10; f++) await frameFromAll(dataUp(f, `overflow ${f}`));
+  await sleep(500);
+  check(await metric("lorageo_mqtt_dropped_total") === 3 && await metric("lorageo_mqtt_waiting") === 3,
+        `bounded queue: dropped ${await metric("lorageo_mqtt_dropped_total")}, waiting ${await metric("lorageo_mqtt_waiting")}`);
+  startBroker();
+  check(await waitFor(() => ups().some((m) => m.msg.f_cnt === 10), 20000) && !ups().some((m) => m.msg.f_cnt === 8),
+        "after the broker returns the newest events arrive, the dropped ones do not");
+} catch (e) {
+  tally.failures++;
+  console.error(`FAIL ${e.stack}`);
+} finally {
+  if (server && server.exitCode === null) await stop();
+  sub?.kill("SIGTERM");
+  if (broker && broker.exitCode === null) await stopBroker();
+  for (const g of gateways) g.sock.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+if (process.env.LG_VERBOSE) console.error(server?.log ?? "");
+console.log(`mqtt: ${tally.checks} checks, ${tally.failures} failed`);
+if (tally.failures) {
+  console.error(server?.log ?? "");
+  process.exit(1);
+}
