@@ -1,9 +1,10 @@
 // End-to-end test of the MQTT integration with a real mosquitto broker started here:
 //   - an uplink heard by four gateways -> event/up with every reception, event/location;
-//   - a downlink published on command/down reaches the device in the next answer
-//     (decrypted by lora-packet); a malformed command is refused and the server serves on;
+//   - a confirmed downlink published on command/down reaches the device in the next answer
+//     (decrypted by lora-packet) and its ACK is an event/ack; a malformed command is
+//     refused and the server serves on; an OTAA join is an event/join;
 //   - the broker is stopped mid-stream and restarted: every uplink sent meanwhile still
-//     arrives (at least once).
+//     arrives (at least once); with a small waiting queue the oldest are dropped and counted.
 // Usage: node mqtt.mjs path/to/lorageo [path/to/mosquitto]
 import { spawn } from "node:child_process";
 import fs from "node:fs";
@@ -92,7 +93,7 @@ try {
   await publish(`lorageo/device/${ABP.dev_eui}/command/down`, "{not json");
   await publish(`lorageo/device/${ABP.dev_eui}/command/down`, JSON.stringify({ f_port: 0, data: "AA==" }));
   await publish(`lorageo/device/${ABP.dev_eui}/command/down`,
-                JSON.stringify({ f_port: 7, data: Buffer.from("valve 1 on").toString("base64"), confirmed: false }));
+                JSON.stringify({ f_port: 7, data: Buffer.from("valve 1 on").toString("base64"), confirmed: true }));
   await sleep(300);
   check(/command on .* refused: not JSON/.test(server.log) && /command on .* refused: f_port/.test(server.log),
         "malformed commands refused with a reason");
@@ -106,15 +107,32 @@ try {
     check(dn.getFPort() === 7 && lora.decrypt(dn, app, nwk).toString() === "valve 1 on" && lora.verifyMIC(dn, nwk),
           "downlink from command/down: FPort 7, decrypts and verifies (lora-packet)");
   }
+  // the device acknowledges the confirmed downlink -> event/ack
+  await frameFromAll(lora.fromFields({ MType: "Unconfirmed Data Up", DevAddr: Buffer.from(ABP.dev_addr, "hex"),
+    FCtrl: { ACK: true }, FCnt: 3, FPort: 2, payload: Buffer.from("done") }, app, nwk).getPHYPayload());
+  check(await waitFor(() => received.some((m) => m.topic === topic("ack"))),
+        `event/ack: ${JSON.stringify(received.find((m) => m.topic === topic("ack"))?.msg)}`);
+
+  // ---- OTAA: the join is an event too
+  const appKey = Buffer.from("2b7e151628aed2a6abf7158809cf4f3c", "hex");
+  const OTAA = { dev_eui: "0004a30b001a2b3c", join_eui: "70b3d57ed0000001", app_key: appKey.toString("hex") };
+  check((await api("POST", "/api/devices", OTAA)).status === 201, "OTAA device provisioned");
+  await frameFromAll(lora.fromFields({ MType: "Join Request", AppEUI: Buffer.from(OTAA.join_eui, "hex"),
+    DevEUI: Buffer.from(OTAA.dev_eui, "hex"), DevNonce: Buffer.from("0102", "hex") }, undefined, undefined, appKey).getPHYPayload());
+  const joinTopic = `lorageo/device/${OTAA.dev_eui}/event/join`;
+  check(await waitFor(() => received.some((m) => m.topic === joinTopic)), "event/join arrives");
+  const dev = (await api("GET", `/api/devices/${OTAA.dev_eui}`)).json;
+  check(received.find((m) => m.topic === joinTopic)?.msg.dev_addr === dev.dev_addr,
+        `event/join carries the DevAddr given: ${JSON.stringify(received.find((m) => m.topic === joinTopic)?.msg)}`);
 
   // ---- the broker goes away mid-stream and comes back: nothing lost
   await stopBroker();
-  for (let f = 3; f <= 7; f++) {
+  for (let f = 4; f <= 8; f++) {
     await frameFromAll(dataUp(f, `while away ${f}`));
     await sleep(300);
   }
   startBroker();
-  const want = [1, 2, 3, 4, 5, 6, 7];
+  const want = [1, 2, 3, 4, 5, 6, 7, 8];
   const ok = await waitFor(() => want.every((f) => ups().some((m) => m.msg.f_cnt === f)), 20000);
   check(ok, `every uplink arrives after the broker's restart: ${ups().map((m) => m.msg.f_cnt)}`);
   check(/connected; [1-9]\d* waiting events sent/.test(server.log), "events waited and were sent on reconnect");
@@ -123,7 +141,7 @@ try {
         await metric('lorageo_mqtt_commands_total{result="enqueued"}') === 1, "commands counted by result");
   check(await metric("lorageo_mqtt_connected") === 1 && await metric("lorageo_mqtt_waiting") === 0 &&
         await metric("lorageo_mqtt_dropped_total") === 0, "connected, nothing waiting, nothing dropped");
-  check(await metric("lorageo_mqtt_published_total") >= 14, "7 up + 7 location events published");
+  check(await metric("lorageo_mqtt_published_total") >= 18, "8 up, 8 location, ack and join events published");
 
   // ---- the waiting queue is bounded: with room for 3 and the broker away, 3 uplinks (6
   // events) keep the newest 3 and count 3 dropped
@@ -131,12 +149,12 @@ try {
   await stopBroker();
   start({ LORAGEO_MQTT_URL: `mqtt://127.0.0.1:${mqttPort}`, LORAGEO_MQTT_QUEUE_MAX: "3" });
   await waitHealthy();
-  for (let f = 8; f <= 10; f++) await frameFromAll(dataUp(f, `overflow ${f}`));
+  for (let f = 9; f <= 11; f++) await frameFromAll(dataUp(f, `overflow ${f}`));
   await sleep(500);
   check(await metric("lorageo_mqtt_dropped_total") === 3 && await metric("lorageo_mqtt_waiting") === 3,
         `bounded queue: dropped ${await metric("lorageo_mqtt_dropped_total")}, waiting ${await metric("lorageo_mqtt_waiting")}`);
   startBroker();
-  check(await waitFor(() => ups().some((m) => m.msg.f_cnt === 10), 20000) && !ups().some((m) => m.msg.f_cnt === 8),
+  check(await waitFor(() => ups().some((m) => m.msg.f_cnt === 11), 20000) && !ups().some((m) => m.msg.f_cnt === 9),
         "after the broker returns the newest events arrive, the dropped ones do not");
 } catch (e) {
   tally.failures++;
