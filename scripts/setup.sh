@@ -12,7 +12,7 @@ packages=(
   build-essential cmake pkg-config
   libssl-dev libjansson-dev libgsl-dev libproj-dev libjsmn-dev uthash-dev
   libsqlite3-dev libuv1-dev libmicrohttpd-dev libinih-dev libmosquitto-dev
-  mosquitto mosquitto-clients
+  mosquitto mosquitto-clients openssl
   clang libclang-rt-14-dev
   jq
 )

@@ -122,15 +122,17 @@ static void on_message(struct mosquitto *mosq, void *ctx, const struct mosquitto
   if (!ok) log_line("command on %s refused: %s", msg->topic, why);
 }
 
-static int parse_url(const char *url, char *host, size_t host_len, int *port) {
-  const char *p = strncmp(url, "mqtt://", 7) == 0 ? url + 7 : NULL;
+/* mqtt://HOST[:PORT] (1883) or mqtts://HOST[:PORT] (8883, TLS). */
+static int parse_url(const char *url, char *host, size_t host_len, int *port, bool *tls) {
+  *tls = strncmp(url, "mqtts://", 8) == 0;
+  const char *p = *tls ? url + 8 : strncmp(url, "mqtt://", 7) == 0 ? url + 7 : NULL;
   if (p == NULL || *p == '\0') return LG_EINVAL;
   const char *colon = strrchr(p, ':');
   size_t n = colon ? (size_t)(colon - p) : strlen(p);
   if (n == 0 || n >= host_len) return LG_EINVAL;
   memcpy(host, p, n);
   host[n] = '\0';
-  *port = 1883;
+  *port = *tls ? 8883 : 1883;
   if (colon) {
     char *end;
     long v = strtol(colon + 1, &end, 10);
@@ -144,8 +146,10 @@ struct lg_mqtt *lg_mqtt_start(const struct lg_config *cfg, struct lg_ns_metrics 
                               size_t why_len) {
   char host[256];
   int port;
-  if (parse_url(cfg->mqtt_url, host, sizeof(host), &port)) {
-    snprintf(why, why_len, "[mqtt] url '%s': expected mqtt://HOST[:PORT]", cfg->mqtt_url);
+  bool tls;
+  if (parse_url(cfg->mqtt_url, host, sizeof(host), &port, &tls)) {
+    snprintf(why, why_len, "[mqtt] url '%s': expected mqtt://HOST[:PORT] or mqtts://HOST[:PORT]",
+             cfg->mqtt_url);
     return NULL;
   }
   struct lg_mqtt *m = calloc(1, sizeof(*m));
@@ -166,6 +170,18 @@ struct lg_mqtt *lg_mqtt_start(const struct lg_config *cfg, struct lg_ns_metrics 
   if (cfg->mqtt_username[0])
     mosquitto_username_pw_set(m->mosq, cfg->mqtt_username,
                               cfg->mqtt_password[0] ? cfg->mqtt_password : NULL);
+  /* TLS: the broker's certificate checked against ca_file (or the system's CAs), and a
+   * client certificate when cert_file and key_file are given. */
+  int trc = !tls ? MOSQ_ERR_SUCCESS
+                 : mosquitto_tls_set(m->mosq, cfg->mqtt_ca_file[0] ? cfg->mqtt_ca_file : NULL,
+                                     cfg->mqtt_ca_file[0] ? NULL : "/etc/ssl/certs",
+                                     cfg->mqtt_cert_file[0] ? cfg->mqtt_cert_file : NULL,
+                                     cfg->mqtt_key_file[0] ? cfg->mqtt_key_file : NULL, NULL);
+  if (trc != MOSQ_ERR_SUCCESS) {
+    snprintf(why, why_len, "[mqtt] TLS files: %s", mosquitto_strerror(trc));
+    lg_mqtt_stop(m);
+    return NULL;
+  }
   mosquitto_connect_callback_set(m->mosq, on_connect);
   mosquitto_disconnect_callback_set(m->mosq, on_disconnect);
   mosquitto_message_callback_set(m->mosq, on_message);

@@ -80,6 +80,15 @@ static int s_muser(struct lg_config *c, const char *v) {
 static int s_mpass(struct lg_config *c, const char *v) {
   return set_str(c->mqtt_password, sizeof(c->mqtt_password), v);
 }
+static int s_mca(struct lg_config *c, const char *v) {
+  return set_str(c->mqtt_ca_file, sizeof(c->mqtt_ca_file), v);
+}
+static int s_mcert(struct lg_config *c, const char *v) {
+  return set_str(c->mqtt_cert_file, sizeof(c->mqtt_cert_file), v);
+}
+static int s_mkey(struct lg_config *c, const char *v) {
+  return set_str(c->mqtt_key_file, sizeof(c->mqtt_key_file), v);
+}
 static int s_mqueue(struct lg_config *c, const char *v) {
   return set_int(&c->mqtt_queue_max, v, 1, 10000000);
 }
@@ -111,11 +120,14 @@ static const struct {
     {"network", "dedup_window_ms", "10..5000", s_dedup},
     {"network", "late_horizon_ms", "0..60000", s_late},
     {"api", "token", "a string", s_token},
-    {"mqtt", "url", "mqtt://HOST:PORT", s_mqtt},
+    {"mqtt", "url", "mqtt://HOST:PORT or mqtts://HOST:PORT", s_mqtt},
     {"mqtt", "topic_prefix", "a topic prefix", s_prefix},
     {"mqtt", "username", "a string", s_muser},
     {"mqtt", "password", "a string", s_mpass},
     {"mqtt", "queue_max", "1..10000000", s_mqueue},
+    {"mqtt", "ca_file", "a PEM file", s_mca},
+    {"mqtt", "cert_file", "a PEM file", s_mcert},
+    {"mqtt", "key_file", "a PEM file", s_mkey},
     {"geo", "method", "auto, nls, lls, grid, rssi or hybrid", s_method},
     {"geo", "min_gateways", "2..64", s_mingw},
     {"geo", "sigma_ns", "0.1..1e6", s_sigma},

@@ -22,9 +22,12 @@ struct lg_config {
   char api_token[128]; /* [api] token = (empty: no auth) */
   char mqtt_url[256];  /* [mqtt] url = (empty: off) */
   char mqtt_topic_prefix[64];
-  char mqtt_username[128]; /* [mqtt] username = (empty: none) */
-  char mqtt_password[128]; /* [mqtt] password */
-  int mqtt_queue_max;      /* [mqtt] queue_max = 100000: events held while the broker is away */
+  char mqtt_username[128];  /* [mqtt] username = (empty: none) */
+  char mqtt_password[128];  /* [mqtt] password */
+  char mqtt_ca_file[256];   /* [mqtt] ca_file: the broker's CA (mqtts://; empty: system CAs) */
+  char mqtt_cert_file[256]; /* [mqtt] cert_file, key_file: a client certificate (optional) */
+  char mqtt_key_file[256];
+  int mqtt_queue_max; /* [mqtt] queue_max = 100000: events held while the broker is away */
   enum lg_geo_method geo_method; /* [geo] method = auto */
   int geo_min_gateways;          /* [geo] min_gateways = 3 */
   double geo_sigma_ns;           /* [geo] sigma_ns = 50: timing noise of a fine timestamp */

@@ -4,10 +4,12 @@
 //     (decrypted by lora-packet) and its ACK is an event/ack; a malformed command is
 //     refused and the server serves on; an OTAA join is an event/join;
 //   - the broker is stopped mid-stream and restarted: every uplink sent meanwhile still
-//     arrives (at least once); with a small waiting queue the oldest are dropped and counted.
+//     arrives (at least once); with a small waiting queue the oldest are dropped and counted;
+//   - mqtts:// with a CA file and a password works; a wrong password is refused and said.
 // Usage: node mqtt.mjs path/to/lorageo [path/to/mosquitto]
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import lora from "lora-packet";
 import {
@@ -18,11 +20,14 @@ import {
 armTimeout(90000);
 const mqttPort = udpPort + 2;
 const conf = path.join(dir, "mosquitto.conf");
+// `user`: a broker started as root would otherwise switch to the mosquitto user, who
+// cannot read this test's private directory.
+const user = `user ${os.userInfo().username}\n`;
 fs.writeFileSync(conf, `listener ${mqttPort} 127.0.0.1\nallow_anonymous true\npersistence true\n` +
-  `persistence_location ${dir}/\nlog_dest none\n`);
+  `persistence_location ${dir}/\nlog_dest none\n${user}`);
 let broker = null;
-function startBroker() {
-  broker = spawn(process.argv[3] ?? "mosquitto", ["-c", conf], { stdio: "ignore" });
+function startBroker(file = conf) {
+  broker = spawn(process.argv[3] ?? "mosquitto", ["-c", file], { stdio: "ignore" });
 }
 async function stopBroker() {
   const exited = new Promise((r) => broker.on("exit", r));
@@ -33,8 +38,8 @@ async function stopBroker() {
 // is away and across the broker's restart.
 const received = [];
 let sub = null;
-function startSubscriber() {
-  sub = spawn("mosquitto_sub", ["-h", "127.0.0.1", "-p", String(mqttPort), "-q", "1", "-c", "-i", "lorageo-test-app",
+function startSubscriber(args = ["-p", String(mqttPort), "-c", "-i", "lorageo-test-app"]) {
+  sub = spawn("mosquitto_sub", ["-h", "127.0.0.1", "-q", "1", ...args,
     "-t", "lorageo/device/+/event/+", "-F", "%t\t%p"], { stdio: ["ignore", "pipe", "inherit"] });
   let buf = "";
   sub.stdout.on("data", (d) => {
@@ -156,6 +161,38 @@ try {
   startBroker();
   check(await waitFor(() => ups().some((m) => m.msg.f_cnt === 11), 20000) && !ups().some((m) => m.msg.f_cnt === 9),
         "after the broker returns the newest events arrive, the dropped ones do not");
+
+  // ---- TLS and a password: a broker that takes only mqtts:// with a known user
+  await stop();
+  await stopBroker();
+  sub.kill("SIGTERM");
+  const f = (n) => path.join(dir, n);
+  const sh = (cmd, args) => execFileSync(cmd, args, { stdio: "ignore" });
+  sh("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", f("ca.key"), "-out", f("ca.crt"),
+                 "-days", "1", "-subj", "/CN=lorageo test CA"]);
+  sh("openssl", ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", f("srv.key"), "-out", f("srv.csr"), "-subj", "/CN=127.0.0.1"]);
+  fs.writeFileSync(f("san.ext"), "subjectAltName=IP:127.0.0.1\n");
+  sh("openssl", ["x509", "-req", "-in", f("srv.csr"), "-CA", f("ca.crt"), "-CAkey", f("ca.key"), "-CAcreateserial",
+                 "-out", f("srv.crt"), "-days", "1", "-extfile", f("san.ext")]);
+  sh("mosquitto_passwd", ["-c", "-b", f("passwd"), "lorageo", "s3cret"]);
+  const tlsPort = udpPort + 3;
+  fs.writeFileSync(f("tls.conf"), `listener ${tlsPort} 127.0.0.1\ncafile ${f("ca.crt")}\ncertfile ${f("srv.crt")}\n` +
+    `keyfile ${f("srv.key")}\nallow_anonymous false\npassword_file ${f("passwd")}\nlog_dest none\n${user}`);
+  startBroker(f("tls.conf"));
+  await sleep(300);
+  startSubscriber(["-p", String(tlsPort), "--cafile", f("ca.crt"), "-u", "lorageo", "-P", "s3cret"]);
+  await sleep(300);
+  const tlsEnv = { LORAGEO_MQTT_URL: `mqtts://127.0.0.1:${tlsPort}`, LORAGEO_MQTT_CA_FILE: f("ca.crt"),
+                   LORAGEO_MQTT_USERNAME: "lorageo", LORAGEO_MQTT_PASSWORD: "s3cret" };
+  start(tlsEnv);
+  await waitHealthy();
+  await frameFromAll(dataUp(12, "over TLS"));
+  check(await waitFor(() => ups().some((m) => m.msg.f_cnt === 12)), "event/up over TLS with a password");
+  await stop();
+  start({ ...tlsEnv, LORAGEO_MQTT_PASSWORD: "wrong" });
+  await waitHealthy();
+  check(await waitFor(() => /broker refused the connection/.test(server.log)) &&
+        await metric("lorageo_mqtt_connected") === 0, "a wrong password: refused, said, and not connected");
 } catch (e) {
   tally.failures++;
   console.error(`FAIL ${e.stack}`);
