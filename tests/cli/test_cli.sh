@@ -126,7 +126,12 @@ bad "serve not ini" 2 "not INI syntax|unknown key" serve -c "$ini"
 bad "serve missing file" 2 "cannot read" serve -c /nonexistent.ini
 LORAGEO_NETWORK_DEDUP_WINDOW_MS=abc bad "serve bad env" 2 "LORAGEO_NETWORK_DEDUP_WINDOW_MS.*expected 10..5000" serve
 LORAGEO_SERVER_DATABASE=postgresql://x bad "serve postgres" 2 "PostgreSQL is not supported yet" serve
-rm -f "$ini"
+db=$(mktemp -d)
+printf '[server]\nudp_bind = 127.0.0.1:0\nhttp_bind = 127.0.0.1:0\ndatabase = %s/l.db\n[mqtt]\nurl = tcp://broker\n' "$db" > "$ini"
+bad "serve bad mqtt url" 2 "url 'tcp://broker': expected mqtt://HOST\[:PORT\] or mqtts://" serve -c "$ini"
+printf '[server]\nudp_bind = 127.0.0.1:0\nhttp_bind = 127.0.0.1:0\ndatabase = %s/l.db\n[mqtt]\nurl = mqtts://127.0.0.1:1\nca_file = /nonexistent.pem\n' "$db" > "$ini"
+bad "serve missing mqtt CA file" 2 "\[mqtt\] TLS files" serve -c "$ini"
+rm -rf "$ini" "$db"
 
 echo "test_cli: $checks checks, $fails failed"
 [ "$fails" -eq 0 ]
