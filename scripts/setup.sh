@@ -7,12 +7,13 @@ cd "$(dirname "$0")/.."
 
 # Build: compiler, CMake, libraries. Tests: clang (libFuzzer + sanitizers), jq,
 # Node.js for the lora-packet cross-check, the mosquitto broker and clients for the MQTT
-# test (the test starts its own broker on a free port).
+# test (the test starts its own broker on a free port), Chromium for the web map test.
 packages=(
   build-essential cmake pkg-config
   libssl-dev libjansson-dev libgsl-dev libproj-dev libjsmn-dev uthash-dev
   libsqlite3-dev libuv1-dev libmicrohttpd-dev libinih-dev libmosquitto-dev
   mosquitto mosquitto-clients openssl
+  chromium
   clang libclang-rt-14-dev
   jq
 )
@@ -32,7 +33,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # npm packages, exactly as locked (no network lookups beyond the registry).
-(cd tests/crosscheck && npm ci --no-audit --no-fund --loglevel=error)
+(cd web && npm ci --no-audit --no-fund --loglevel=error)            # Leaflet for the web UI
+(cd tests/crosscheck && npm ci --no-audit --no-fund --loglevel=error) # lora-packet, playwright-core
 
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$(nproc)"

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/web.h"
 #include "store/store.h"
 #include "util/outbuf.h"
 #include "util/util.h"
@@ -29,6 +30,7 @@ struct lg_api {
   struct lg_store *store;
   pthread_mutex_t mu; /* one connection: one request at a time on it */
   struct MHD_Daemon *daemon;
+  atomic_bool stopping; /* ends the live streams */
 };
 
 struct body {
@@ -341,6 +343,16 @@ static int query_limit(struct MHD_Connection *c) {
   return end != v && *end == '\0' && n >= 1 && n <= 10000 ? (int)n : -1;
 }
 
+/* The bearer token when [api] token is set; a browser's EventSource cannot send headers,
+ * so ?token= is taken too. */
+static bool authorized(struct lg_api *api, struct MHD_Connection *c) {
+  if (api->cfg.api_token[0] == '\0') return true;
+  const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+  const char *q = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "token");
+  return (auth && strncmp(auth, "Bearer ", 7) == 0 && strcmp(auth + 7, api->cfg.api_token) == 0) ||
+         (q && strcmp(q, api->cfg.api_token) == 0);
+}
+
 /* Routes one request (the store lock held). */
 static enum MHD_Result route(struct lg_api *api, struct MHD_Connection *c, const char *url,
                              const char *method, struct body *body) {
@@ -353,12 +365,7 @@ static enum MHD_Result route(struct lg_api *api, struct MHD_Connection *c, const
     json_object_set_new(o, "status", json_string("ok"));
     return send_json(c, 200, o);
   }
-  if (api->cfg.api_token[0]) {
-    const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-    if (auth == NULL || strncmp(auth, "Bearer ", 7) != 0 ||
-        strcmp(auth + 7, api->cfg.api_token) != 0)
-      return send_error(c, 401, "missing or wrong bearer token");
-  }
+  if (!authorized(api, c)) return send_error(c, 401, "missing or wrong bearer token");
   json_t *b = NULL;
   if (post) {
     if (body->too_big) return send_error(c, 413, "body larger than %d bytes", MAX_BODY);
@@ -372,6 +379,15 @@ static enum MHD_Result route(struct lg_api *api, struct MHD_Connection *c, const
   enum MHD_Result r;
   uint64_t eui = 0;
   char rest[64] = "";
+  if (strcmp(url, "/api/map") == 0 && get) { /* the web map: gateways, tracks of 20 */
+    json_t *gws = lg_store_gateways_json(api->store), *devs = lg_store_tracks_json(api->store, 20);
+    json_t *o = gws && devs ? json_pack("{s:O, s:O}", "gateways", json_object_get(gws, "items"),
+                                        "devices", json_object_get(devs, "items"))
+                            : NULL;
+    json_decref(gws);
+    json_decref(devs);
+    return o ? send_json(c, 200, o) : send_error(c, 500, "storage failed");
+  }
   if (strcmp(url, "/api/gateways") == 0) {
     r = get    ? send_json(c, 200, lg_store_gateways_json(api->store))
         : post ? post_gateway(api, c, b)
@@ -456,6 +472,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     *upload_size = 0;
     return MHD_YES;
   }
+  /* The web UI's files and the live stream need no database (nor its lock). */
+  if (strcmp(method, "GET") == 0 && strncmp(url, "/api/", 5) != 0 && strcmp(url, "/metrics") != 0)
+    return lg_web_file(c, api->cfg.web_root, url);
+  if (strcmp(method, "GET") == 0 && strcmp(url, "/api/stream") == 0 && authorized(api, c))
+    return lg_web_stream(c, api->m, api->gateways_changed, &api->stopping);
   pthread_mutex_lock(&api->mu);
   enum MHD_Result r = route(api, c, url, method, body);
   pthread_mutex_unlock(&api->mu);
@@ -493,7 +514,9 @@ struct lg_api *lg_api_start(const struct lg_config *cfg, const struct lg_ns_metr
     free(api);
     return NULL;
   }
-  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+  /* A thread per connection: a live stream waits on its own thread, never blocking the API. */
+  unsigned flags =
+      MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG;
   if (addr.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
   api->daemon =
       MHD_start_daemon(flags, 0, NULL, NULL, on_request, api, MHD_OPTION_SOCK_ADDR, &addr,
@@ -510,6 +533,7 @@ struct lg_api *lg_api_start(const struct lg_config *cfg, const struct lg_ns_metr
 
 void lg_api_stop(struct lg_api *api) {
   if (api == NULL) return;
+  atomic_store(&api->stopping, true);
   MHD_stop_daemon(api->daemon);
   lg_store_close(api->store);
   pthread_mutex_destroy(&api->mu);

@@ -68,6 +68,9 @@ static int s_late(struct lg_config *c, const char *v) {
 static int s_token(struct lg_config *c, const char *v) {
   return set_str(c->api_token, sizeof(c->api_token), v);
 }
+static int s_web(struct lg_config *c, const char *v) {
+  return set_str(c->web_root, sizeof(c->web_root), v);
+}
 static int s_mqtt(struct lg_config *c, const char *v) {
   return set_str(c->mqtt_url, sizeof(c->mqtt_url), v);
 }
@@ -120,6 +123,7 @@ static const struct {
     {"network", "dedup_window_ms", "10..5000", s_dedup},
     {"network", "late_horizon_ms", "0..60000", s_late},
     {"api", "token", "a string", s_token},
+    {"api", "web_root", "a directory", s_web},
     {"mqtt", "url", "mqtt://HOST:PORT or mqtts://HOST:PORT", s_mqtt},
     {"mqtt", "topic_prefix", "a topic prefix", s_prefix},
     {"mqtt", "username", "a string", s_muser},
@@ -173,6 +177,7 @@ int lg_config_load(struct lg_config *c, const char *path, char *why, size_t why_
   c->late_horizon_ms = 2000;
   snprintf(c->mqtt_topic_prefix, sizeof(c->mqtt_topic_prefix), "lorageo");
   c->mqtt_queue_max = 100000;
+  snprintf(c->web_root, sizeof(c->web_root), "%s", LG_WEB_DIR);
   c->geo_method = LG_GEO_AUTO;
   c->geo_min_gateways = 3;
   c->geo_sigma_ns = 50;

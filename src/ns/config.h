@@ -20,6 +20,7 @@ struct lg_config {
   int dedup_window_ms; /* [network] dedup_window_ms = 200 */
   int late_horizon_ms; /* [network] late_horizon_ms = 2000: late copies still attached */
   char api_token[128]; /* [api] token = (empty: no auth) */
+  char web_root[256];  /* [api] web_root: the web UI's files (default: the source tree's web/) */
   char mqtt_url[256];  /* [mqtt] url = (empty: off) */
   char mqtt_topic_prefix[64];
   char mqtt_username[128];  /* [mqtt] username = (empty: none) */

@@ -819,6 +819,36 @@ json_t *lg_store_locations_json(struct lg_store *s, uint64_t dev_eui, int limit)
       dev_eui, limit, locations_row);
 }
 
+/* Every located device with its last `per_device` positions, newest first (the web map). */
+json_t *lg_store_tracks_json(struct lg_store *s, int per_device) {
+  sqlite3_stmt *st =
+      prep(s, "SELECT l.dev_eui, COALESCE(d.name, ''), l.latitude, l.longitude, l.accuracy_m,"
+              " l.method, l.created_ns FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY dev_eui"
+              " ORDER BY id DESC) AS rn FROM locations) l LEFT JOIN devices d"
+              " ON d.dev_eui = l.dev_eui WHERE l.rn <= ?1 ORDER BY l.dev_eui, l.id DESC");
+  if (st == NULL) return NULL;
+  sqlite3_bind_int(st, 1, per_device);
+  json_t *items = json_array(), *dev = NULL;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    const char *eui = (const char *)sqlite3_column_text(st, 0);
+    if (dev == NULL || strcmp(json_string_value(json_object_get(dev, "dev_eui")), eui) != 0) {
+      dev = json_pack("{s:s, s:s, s:[]}", "dev_eui", eui, "name", sqlite3_column_text(st, 1),
+                      "track");
+      json_array_append_new(items, dev);
+    }
+    json_array_append_new(
+        json_object_get(dev, "track"),
+        json_pack("{s:f, s:f, s:f, s:s, s:I}", "latitude", sqlite3_column_double(st, 2),
+                  "longitude", sqlite3_column_double(st, 3), "accuracy_m",
+                  sqlite3_column_double(st, 4), "method", sqlite3_column_text(st, 5), "time_ns",
+                  (json_int_t)sqlite3_column_int64(st, 6)));
+  }
+  release(st);
+  json_t *o = json_object();
+  json_object_set_new(o, "items", items);
+  return o;
+}
+
 /* ---- queue ---------------------------------------------------------------------- */
 
 int lg_store_queue_push(struct lg_store *s, uint64_t dev_eui, int f_port, const uint8_t *data,
