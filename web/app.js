@@ -36,7 +36,6 @@ function draw(data) {
       .bindTooltip(`gateway ${g.gateway_eui}`).addTo(gatewayLayer);
     bounds.push([g.latitude, g.longitude]);
   }
-  const list = [];
   for (const d of data.devices) {
     const p = d.track[0];
     const at = [p.latitude, p.longitude];
@@ -53,20 +52,90 @@ function draw(data) {
     v.circle.setLatLng(at).setRadius(p.accuracy_m);
     v.track.setLatLngs(d.track.map((q) => [q.latitude, q.longitude]));
     v.last = p;
+    v.marker.off("click").on("click", () => (location.hash = `#/device/${d.dev_eui}`));
     bounds.push(at);
-    list.push(`<div><b>${d.name || d.dev_eui}</b><br>${p.latitude.toFixed(5)}, ${p.longitude.toFixed(5)}` +
-              ` ±${p.accuracy_m.toFixed(0)} m<br>${new Date(p.time_ns / 1e6).toISOString()}</div>`);
   }
-  document.getElementById("list").innerHTML = list.join("") || "no positions yet";
+  lastMap = data;
   if (!framed && bounds.length) {
     map.fitBounds(bounds, { padding: [40, 40], maxZoom: 16 });
     framed = true;
   }
 }
 
+// ---- the side panel: devices, one device, gateways, the add forms (hash routes)
+let lastMap = { gateways: [], devices: [] };
+const esc = (x) => String(x ?? "").replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const when = (ns) => (ns ? new Date(ns / 1e6).toISOString().replace("T", " ").slice(0, 19) : "never");
+const get = async (url) => (await fetch(url, auth)).json();
+const nav = `<nav><a href="#/">devices</a> · <a href="#/gateways">gateways</a> · <a href="#/add">add</a></nav>`;
+
+async function devicesPage() {
+  const devs = (await get("/api/devices")).items;
+  const pos = new Map(lastMap.devices.map((d) => [d.dev_eui, d.track[0]]));
+  return `<h3>Devices (${devs.length})</h3>` + devs.map((d) => {
+    const p = pos.get(d.dev_eui);
+    return `<div class="device"><a href="#/device/${esc(d.dev_eui)}"><b>${esc(d.name || d.dev_eui)}</b></a><br>` +
+      `last seen ${when(d.last_seen_ns)}` + (p ? `<br>${p.latitude.toFixed(5)}, ${p.longitude.toFixed(5)} ±${p.accuracy_m.toFixed(0)} m` : "") + `</div>`;
+  }).join("");
+}
+
+async function devicePage(eui) {
+  const d = await get(`/api/devices/${eui}`);
+  if (d.error) return `<p>${esc(d.error)}</p>`;
+  const ups = (await get(`/api/devices/${eui}/uplinks?limit=10`)).items;
+  return `<h3>${esc(d.name || d.dev_eui)}</h3><table>` +
+    [["DevEUI", d.dev_eui], ["DevAddr", d.dev_addr], ["last seen", when(d.last_seen_ns)], ["data rate", `DR${d.dr ?? ups[0]?.dr ?? "?"}`],
+     ["TX power index", d.tx_power_index], ["ADR", d.adr], ["battery", d.battery == null ? "unknown" : d.battery],
+     ["link margin", d.margin_db == null ? "unknown" : `${d.margin_db} dB`], ["next FCnt", d.f_cnt_up_next]]
+      .map(([k, v]) => `<tr><th>${k}</th><td>${esc(v)}</td></tr>`).join("") + `</table><h4>Uplinks</h4>` +
+    ups.map((u) => `<div class="uplink">FCnt ${u.f_cnt} · ${(u.frequency / 1e6).toFixed(1)} MHz · DR${u.dr}<ul>` +
+      u.rx_info.map((r) => `<li class="rx">${esc(r.gateway_eui)}: ${r.rssi} dBm, SNR ${r.snr} dB${r.late ? " (late)" : ""}</li>`).join("") +
+      `</ul></div>`).join("");
+}
+
+async function gatewaysPage() {
+  const gws = (await get("/api/gateways")).items;
+  return `<h3>Gateways (${gws.length})</h3>` + gws.map((g) =>
+    `<div class="gw"><b>${esc(g.name || g.gateway_eui)}</b> ${esc(g.gateway_eui)}<br>` +
+    `${g.latitude == null ? "no position" : `${g.latitude.toFixed(5)}, ${g.longitude.toFixed(5)}`}<br>` +
+    `last seen ${when(g.last_seen_ns)} · ${g.rx_packets} frames</div>`).join("");
+}
+
+function addPage() {
+  const f = (id, fields) => `<form id="${id}">` + fields.map((n) => `<label>${n} <input name="${n}"></label>`).join("") +
+    `<button>add</button><p class="result"></p></form>`;
+  return `<h3>Add a device</h3><p>OTAA: dev_eui, join_eui, app_key. ABP: dev_eui, dev_addr, nwk_s_key, app_s_key.</p>` +
+    f("add-device", ["dev_eui", "name", "join_eui", "app_key", "dev_addr", "nwk_s_key", "app_s_key"]) +
+    `<h3>Add a gateway</h3>` + f("add-gateway", ["gateway_eui", "name", "latitude", "longitude", "altitude"]);
+}
+
+async function submit(form, url, numeric) {
+  const body = {};
+  for (const [k, v] of new FormData(form)) if (v !== "") body[k] = numeric.includes(k) ? Number(v) : v;
+  const r = await fetch(url, { method: "POST", body: JSON.stringify(body), ...auth });
+  const j = await r.json();
+  form.querySelector(".result").textContent = r.ok ? "added" : `refused: ${j.error}`;
+}
+
+async function render() {
+  const [, page, arg] = location.hash.split("/");
+  const panel = document.getElementById("list");
+  const html = page === "device" ? await devicePage(arg) : page === "gateways" ? await gatewaysPage()
+             : page === "add" ? addPage() : await devicesPage();
+  if (page === "add" && panel.querySelector("#add-device")) return; /* keep what is typed */
+  panel.innerHTML = nav + html;
+  panel.querySelector("#add-device")?.addEventListener("submit", (e) => { e.preventDefault(); submit(e.target, "/api/devices", []); });
+  panel.querySelector("#add-gateway")?.addEventListener("submit", (e) => {
+    e.preventDefault();
+    submit(e.target, "/api/gateways", ["latitude", "longitude", "altitude"]);
+  });
+}
+window.addEventListener("hashchange", render);
+
 async function refresh() {
   const r = await fetch("/api/map", auth);
   if (r.ok) draw(await r.json());
+  await render();
 }
 const stream = new EventSource("/api/stream" + (token ? `?token=${encodeURIComponent(token)}` : ""));
 stream.addEventListener("update", () => refresh());

@@ -1,6 +1,8 @@
 // The web map in headless Chromium (Debian's chromium driven by playwright-core) against a
 // server fed over UDP: gateway and device markers appear, a new uplink from elsewhere moves
-// the device's marker live (server-sent events), the page loads nothing from a CDN.
+// the device's marker live (server-sent events), the page loads nothing from a CDN; the
+// device page shows its uplinks with every reception, the gateways page lists them, the
+// add forms store a gateway and show why a bad device is refused.
 // Usage: node web.mjs path/to/lorageo [screenshot.png]
 import { chromium } from "playwright-core";
 import {
@@ -60,6 +62,33 @@ try {
   check(foreign.length === 0, `no request leaves the server but map tiles: ${foreign}`);
   check(errors.length === 0, `no script errors: ${errors}`);
   if (shot) await page.screenshot({ path: shot });
+
+  // ---- the pages: one device with its receptions, gateways, the add forms
+  await page.goto(`${base}/#/device/${ABP.dev_eui}`);
+  await page.waitForSelector(".uplink .rx", { timeout: 5000 });
+  const rx = await page.$$eval(".uplink", (u) => u.map((x) => x.querySelectorAll(".rx").length));
+  const text = await page.textContent("#list");
+  check(rx.length === 2 && rx.every((n) => n === 4) && text.includes("DR5") && text.includes(ABP.dev_addr),
+        `device page: 2 uplinks with 4 receptions each, DR, DevAddr (${rx}) ${text.slice(0, 120)}`);
+  await page.goto(`${base}/#/gateways`);
+  await page.waitForSelector(".gw", { timeout: 5000 });
+  check((await page.$$(".gw")).length === 4, "gateways page lists four");
+  await page.goto(`${base}/#/add`);
+  await page.waitForSelector("#add-gateway");
+  await page.fill("#add-gateway input[name=gateway_eui]", "aa555a00000000ff");
+  await page.fill("#add-gateway input[name=latitude]", "55.79");
+  await page.fill("#add-gateway input[name=longitude]", "12.47");
+  await page.click("#add-gateway button");
+  await page.waitForFunction(() => document.querySelector("#add-gateway .result").textContent !== "");
+  check(await page.textContent("#add-gateway .result") === "added", "a gateway added from the form");
+  check((await api("GET", "/api/gateways/aa555a00000000ff")).json?.latitude === 55.79, "and stored");
+  await page.fill("#add-device input[name=dev_eui]", "xyz");
+  await page.click("#add-device button");
+  await page.waitForFunction(() => document.querySelector("#add-device .result").textContent !== "");
+  check((await page.textContent("#add-device .result")).startsWith("refused: dev_eui"), "a bad device refused with the reason shown");
+  await page.goto(`${base}/#/device/${ABP.dev_eui}`);
+  await page.waitForSelector(".uplink .rx", { timeout: 5000 });
+  if (shot) await page.screenshot({ path: shot.replace(/\.png$/, "-device.png") });
 } catch (e) {
   tally.failures++;
   console.error(`FAIL ${e.stack}`);
