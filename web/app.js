@@ -24,7 +24,7 @@ L.tileLayer("https://tile.openstreetmap.org/{z}/{x}/{y}.png", {
 
 const gatewayLayer = L.layerGroup().addTo(map);
 const devices = new Map(); // dev_eui -> { marker, circle, track, last }
-window.lorageo = { devices, map, gatewayLayer };
+window.lorageo = { devices, map, gatewayLayer, draw: (data) => draw(data) };
 let framed = false;
 
 function draw(data) {
@@ -37,7 +37,7 @@ function draw(data) {
     bounds.push([g.latitude, g.longitude]);
   }
   for (const d of data.devices) {
-    const p = d.track[0];
+    const p = d.latest;
     const at = [p.latitude, p.longitude];
     let v = devices.get(d.dev_eui);
     if (!v) {
@@ -50,7 +50,7 @@ function draw(data) {
     }
     v.marker.setLatLng(at).bindTooltip(`${d.name || d.dev_eui}: ±${p.accuracy_m.toFixed(0)} m (${p.method})`);
     v.circle.setLatLng(at).setRadius(p.accuracy_m);
-    v.track.setLatLngs(d.track.map((q) => [q.latitude, q.longitude]));
+    v.track.setLatLngs(d.track);
     v.last = p;
     v.marker.off("click").on("click", () => (location.hash = `#/device/${d.dev_eui}`));
     bounds.push(at);
@@ -71,7 +71,7 @@ const nav = `<nav><a href="#/">devices</a> · <a href="#/gateways">gateways</a> 
 
 async function devicesPage() {
   const devs = (await get("/api/devices")).items;
-  const pos = new Map(lastMap.devices.map((d) => [d.dev_eui, d.track[0]]));
+  const pos = new Map(lastMap.devices.map((d) => [d.dev_eui, d.latest]));
   return `<h3>Devices (${devs.length})</h3>` + devs.map((d) => {
     const p = pos.get(d.dev_eui);
     return `<div class="device"><a href="#/device/${esc(d.dev_eui)}"><b>${esc(d.name || d.dev_eui)}</b></a><br>` +
@@ -132,10 +132,22 @@ async function render() {
 }
 window.addEventListener("hashchange", render);
 
+// One refresh at a time; updates that arrive meanwhile fold into one more.
+let busy = false, again = false;
 async function refresh() {
-  const r = await fetch("/api/map", auth);
-  if (r.ok) draw(await r.json());
-  await render();
+  if (busy) return void (again = true);
+  busy = true;
+  try {
+    const r = await fetch("/api/map", auth);
+    if (r.ok) draw(await r.json());
+    await render();
+  } finally {
+    busy = false;
+    if (again) {
+      again = false;
+      refresh();
+    }
+  }
 }
 const stream = new EventSource("/api/stream" + (token ? `?token=${encodeURIComponent(token)}` : ""));
 stream.addEventListener("update", () => refresh());

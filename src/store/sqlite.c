@@ -5,6 +5,7 @@
  * migrations recorded in `schema_version`.
  */
 #include <jansson.h>
+#include <math.h>
 #include <openssl/evp.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -819,7 +820,8 @@ json_t *lg_store_locations_json(struct lg_store *s, uint64_t dev_eui, int limit)
       dev_eui, limit, locations_row);
 }
 
-/* Every located device with its last `per_device` positions, newest first (the web map). */
+/* Every located device with its latest position and its last `per_device` positions as
+ * [lat, lon] pairs, newest first (the web map; compact, as it carries every device). */
 json_t *lg_store_tracks_json(struct lg_store *s, int per_device) {
   sqlite3_stmt *st =
       prep(s, "SELECT l.dev_eui, COALESCE(d.name, ''), l.latitude, l.longitude, l.accuracy_m,"
@@ -831,17 +833,17 @@ json_t *lg_store_tracks_json(struct lg_store *s, int per_device) {
   json_t *items = json_array(), *dev = NULL;
   while (sqlite3_step(st) == SQLITE_ROW) {
     const char *eui = (const char *)sqlite3_column_text(st, 0);
+    double lat = round(sqlite3_column_double(st, 2) * 1e6) / 1e6; /* 0.1 m */
+    double lon = round(sqlite3_column_double(st, 3) * 1e6) / 1e6;
     if (dev == NULL || strcmp(json_string_value(json_object_get(dev, "dev_eui")), eui) != 0) {
-      dev = json_pack("{s:s, s:s, s:[]}", "dev_eui", eui, "name", sqlite3_column_text(st, 1),
-                      "track");
+      dev = json_pack("{s:s, s:s, s:{s:f, s:f, s:f, s:s, s:I}, s:[]}", "dev_eui", eui, "name",
+                      sqlite3_column_text(st, 1), "latest", "latitude", lat, "longitude", lon,
+                      "accuracy_m", round(sqlite3_column_double(st, 4) * 10) / 10, "method",
+                      sqlite3_column_text(st, 5), "time_ns",
+                      (json_int_t)sqlite3_column_int64(st, 6), "track");
       json_array_append_new(items, dev);
     }
-    json_array_append_new(
-        json_object_get(dev, "track"),
-        json_pack("{s:f, s:f, s:f, s:s, s:I}", "latitude", sqlite3_column_double(st, 2),
-                  "longitude", sqlite3_column_double(st, 3), "accuracy_m",
-                  sqlite3_column_double(st, 4), "method", sqlite3_column_text(st, 5), "time_ns",
-                  (json_int_t)sqlite3_column_int64(st, 6)));
+    json_array_append_new(json_object_get(dev, "track"), json_pack("[f, f]", lat, lon));
   }
   release(st);
   json_t *o = json_object();

@@ -83,8 +83,9 @@ int lg_store_device_delete(struct lg_store *s, uint64_t dev_eui);
 int lg_store_devices_by_addr(struct lg_store *s, uint32_t dev_addr, struct lg_device_rec *out,
                              size_t cap, size_t *n);
 struct json_t *lg_store_devices_json(struct lg_store *s);
-/* {"items": [{"dev_eui", "name", "track": [{"latitude", "longitude", "accuracy_m", "method",
- * "time_ns"}, ...newest first, at most per_device]}]} for every located device. */
+/* {"items": [{"dev_eui", "name", "latest": {"latitude", "longitude", "accuracy_m", "method",
+ * "time_ns"}, "track": [[lat, lon], ...newest first, at most per_device]}]} for every
+ * located device. */
 struct json_t *lg_store_tracks_json(struct lg_store *s, int per_device);
 struct json_t *lg_store_device_json(struct lg_store *s, uint64_t dev_eui);
 
