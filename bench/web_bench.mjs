@@ -33,13 +33,17 @@ await page.goto(base + "/");
 await page.waitForFunction((n) => window.lorageo.devices.size === n, devices, { timeout: 120000, polling: 100 });
 const firstDraw = performance.now() - t;
 const redraw = await page.evaluate(async () => {
-  const t0 = performance.now();
-  const r = await fetch("/api/map");
-  const data = await r.json();
-  const t1 = performance.now();
-  window.lorageo.draw(data);
-  await new Promise((r) => requestAnimationFrame(() => r()));
-  return { fetch_ms: t1 - t0, draw_ms: performance.now() - t1 };
+  const timed = async (url) => {
+    const t0 = performance.now();
+    const data = await (await fetch(url)).json();
+    const t1 = performance.now();
+    window.lorageo.draw(data);
+    await new Promise((r) => requestAnimationFrame(() => r()));
+    return { fetch_ms: t1 - t0, draw_ms: performance.now() - t1, last_id: data.last_id };
+  };
+  const all = await timed("/api/map");
+  const one = await timed(`/api/map?since=${all.last_id - 1}`); /* one device moved */
+  return { all, one };
 });
 // responsiveness: how long a click on the map waits while nothing is loading
 const click = await page.evaluate(() => new Promise((res) => {
@@ -49,5 +53,6 @@ const click = await page.evaluate(() => new Promise((res) => {
 await browser.close();
 server.kill("SIGTERM");
 console.log(JSON.stringify({ devices, map_json_bytes: bytes, api_map_ms_median: +times[2].toFixed(1),
-  first_full_draw_ms: +firstDraw.toFixed(0), redraw_fetch_ms: +redraw.fetch_ms.toFixed(0),
-  redraw_draw_ms: +redraw.draw_ms.toFixed(0), idle_task_latency_ms: +click.toFixed(1) }));
+  first_full_draw_ms: +firstDraw.toFixed(0), redraw_all_fetch_ms: +redraw.all.fetch_ms.toFixed(0),
+  redraw_all_draw_ms: +redraw.all.draw_ms.toFixed(0), update_one_fetch_ms: +redraw.one.fetch_ms.toFixed(1),
+  update_one_draw_ms: +redraw.one.draw_ms.toFixed(1), idle_task_latency_ms: +click.toFixed(1) }));

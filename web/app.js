@@ -55,7 +55,7 @@ function draw(data) {
     v.marker.off("click").on("click", () => (location.hash = `#/device/${d.dev_eui}`));
     bounds.push(at);
   }
-  lastMap = data;
+  for (const d of data.devices) lastPos.set(d.dev_eui, d.latest);
   if (!framed && bounds.length) {
     map.fitBounds(bounds, { padding: [40, 40], maxZoom: 16 });
     framed = true;
@@ -63,7 +63,7 @@ function draw(data) {
 }
 
 // ---- the side panel: devices, one device, gateways, the add forms (hash routes)
-let lastMap = { gateways: [], devices: [] };
+const lastPos = new Map(); // dev_eui -> latest position
 const esc = (x) => String(x ?? "").replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 const when = (ns) => (ns ? new Date(ns / 1e6).toISOString().replace("T", " ").slice(0, 19) : "never");
 const get = async (url) => (await fetch(url, auth)).json();
@@ -71,9 +71,8 @@ const nav = `<nav><a href="#/">devices</a> · <a href="#/gateways">gateways</a> 
 
 async function devicesPage() {
   const devs = (await get("/api/devices")).items;
-  const pos = new Map(lastMap.devices.map((d) => [d.dev_eui, d.latest]));
   return `<h3>Devices (${devs.length})</h3>` + devs.map((d) => {
-    const p = pos.get(d.dev_eui);
+    const p = lastPos.get(d.dev_eui);
     return `<div class="device"><a href="#/device/${esc(d.dev_eui)}"><b>${esc(d.name || d.dev_eui)}</b></a><br>` +
       `last seen ${when(d.last_seen_ns)}` + (p ? `<br>${p.latitude.toFixed(5)}, ${p.longitude.toFixed(5)} ±${p.accuracy_m.toFixed(0)} m` : "") + `</div>`;
   }).join("");
@@ -132,14 +131,19 @@ async function render() {
 }
 window.addEventListener("hashchange", render);
 
-// One refresh at a time; updates that arrive meanwhile fold into one more.
-let busy = false, again = false;
+// One refresh at a time; updates that arrive meanwhile fold into one more. After the first,
+// only the devices located since the last one come (?since=).
+let busy = false, again = false, lastId = 0;
 async function refresh() {
   if (busy) return void (again = true);
   busy = true;
   try {
-    const r = await fetch("/api/map", auth);
-    if (r.ok) draw(await r.json());
+    const r = await fetch(`/api/map?since=${lastId}`, auth);
+    if (r.ok) {
+      const data = await r.json();
+      draw(data);
+      lastId = data.last_id;
+    }
     await render();
   } finally {
     busy = false;

@@ -380,10 +380,18 @@ static enum MHD_Result route(struct lg_api *api, struct MHD_Connection *c, const
   uint64_t eui = 0;
   char rest[64] = "";
   if (strcmp(url, "/api/map") == 0 && get) { /* the web map: gateways, tracks of 20 */
-    json_t *gws = lg_store_gateways_json(api->store), *devs = lg_store_tracks_json(api->store, 20);
-    json_t *o = gws && devs ? json_pack("{s:O, s:O}", "gateways", json_object_get(gws, "items"),
-                                        "devices", json_object_get(devs, "items"))
-                            : NULL;
+    const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "since");
+    char *end = NULL;
+    long long since = v ? strtoll(v, &end, 10) : 0;
+    if (v && (end == v || *end || since < 0))
+      return send_error(c, 400, "since: expected a location id (0 or more)");
+    json_t *gws = lg_store_gateways_json(api->store),
+           *devs = lg_store_tracks_json(api->store, 20, since);
+    json_t *o =
+        gws && devs
+            ? json_pack("{s:O, s:O, s:O}", "gateways", json_object_get(gws, "items"), "devices",
+                        json_object_get(devs, "items"), "last_id", json_object_get(devs, "last_id"))
+            : NULL;
     json_decref(gws);
     json_decref(devs);
     return o ? send_json(c, 200, o) : send_error(c, 500, "storage failed");

@@ -820,16 +820,30 @@ json_t *lg_store_locations_json(struct lg_store *s, uint64_t dev_eui, int limit)
       dev_eui, limit, locations_row);
 }
 
-/* Every located device with its latest position and its last `per_device` positions as
- * [lat, lon] pairs, newest first (the web map; compact, as it carries every device). */
-json_t *lg_store_tracks_json(struct lg_store *s, int per_device) {
+/* Every located device (with since_id > 0: those located after that location id) with its
+ * latest position and its last `per_device` positions as [lat, lon] pairs, newest first,
+ * and "last_id" (the web map; compact, as it may carry every device). */
+json_t *lg_store_tracks_json(struct lg_store *s, int per_device, int64_t since_id) {
+#define TRACKS(filter)                                                                             \
+  "SELECT l.dev_eui, COALESCE(d.name, ''), l.latitude, l.longitude, l.accuracy_m, l.method,"       \
+  " l.created_ns FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY dev_eui ORDER BY id DESC) AS rn"  \
+  " FROM locations " filter ") l LEFT JOIN devices d ON d.dev_eui = l.dev_eui WHERE l.rn <= ?1"    \
+  " ORDER BY l.dev_eui, l.id DESC"
   sqlite3_stmt *st =
-      prep(s, "SELECT l.dev_eui, COALESCE(d.name, ''), l.latitude, l.longitude, l.accuracy_m,"
-              " l.method, l.created_ns FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY dev_eui"
-              " ORDER BY id DESC) AS rn FROM locations) l LEFT JOIN devices d"
-              " ON d.dev_eui = l.dev_eui WHERE l.rn <= ?1 ORDER BY l.dev_eui, l.id DESC");
-  if (st == NULL) return NULL;
+      since_id > 0
+          ? prep(s, TRACKS("WHERE dev_eui IN (SELECT dev_eui FROM locations WHERE id > ?2)"))
+          : prep(s, TRACKS(""));
+#undef TRACKS
+  sqlite3_stmt *last = prep(s, "SELECT COALESCE(MAX(id), 0) FROM locations");
+  if (st == NULL || last == NULL) {
+    release(st);
+    release(last);
+    return NULL;
+  }
   sqlite3_bind_int(st, 1, per_device);
+  if (since_id > 0) sqlite3_bind_int64(st, 2, since_id);
+  int64_t last_id = sqlite3_step(last) == SQLITE_ROW ? sqlite3_column_int64(last, 0) : 0;
+  release(last);
   json_t *items = json_array(), *dev = NULL;
   while (sqlite3_step(st) == SQLITE_ROW) {
     const char *eui = (const char *)sqlite3_column_text(st, 0);
@@ -848,6 +862,7 @@ json_t *lg_store_tracks_json(struct lg_store *s, int per_device) {
   release(st);
   json_t *o = json_object();
   json_object_set_new(o, "items", items);
+  json_object_set_new(o, "last_id", json_integer(last_id));
   return o;
 }
 

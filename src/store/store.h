@@ -84,9 +84,9 @@ int lg_store_devices_by_addr(struct lg_store *s, uint32_t dev_addr, struct lg_de
                              size_t cap, size_t *n);
 struct json_t *lg_store_devices_json(struct lg_store *s);
 /* {"items": [{"dev_eui", "name", "latest": {"latitude", "longitude", "accuracy_m", "method",
- * "time_ns"}, "track": [[lat, lon], ...newest first, at most per_device]}]} for every
- * located device. */
-struct json_t *lg_store_tracks_json(struct lg_store *s, int per_device);
+ * "time_ns"}, "track": [[lat, lon], ...newest first, at most per_device]}], "last_id": N} for
+ * every located device, or with since_id > 0 only those located after location since_id. */
+struct json_t *lg_store_tracks_json(struct lg_store *s, int per_device, int64_t since_id);
 struct json_t *lg_store_device_json(struct lg_store *s, uint64_t dev_eui);
 
 /* Accepts uplink counter `fcnt`: sets fcnt_up_next = fcnt + 1 only if it still holds

@@ -56,6 +56,15 @@ try {
   }
   check(haversine(s.at.lat, s.at.lng, truth.lat, truth.lon) < 10,
         `the marker moved live to the new position (${haversine(s.at.lat, s.at.lng, truth.lat, truth.lon).toFixed(1)} m off)`);
+  let m = await api("GET", "/api/map");
+  check(m.json.devices.length === 1 && m.json.last_id > 0, `/api/map: ${m.text.slice(0, 100)}`);
+  const lastId = m.json.last_id;
+  m = await api("GET", `/api/map?since=${lastId}`);
+  check(m.status === 200 && m.json.devices.length === 0, "nothing located since the last id: no devices");
+  m = await api("GET", `/api/map?since=${lastId - 1}`);
+  check(m.json.devices.length === 1 && m.json.devices[0].track.length === 2, "since the one before: the device, whole track");
+  m = await api("GET", "/api/map?since=soon");
+  check(m.status === 400 && m.json.error.includes("since"), "a bad since -> 400");
   const track = await page.evaluate(() => [...window.lorageo.devices.values()][0].track.getLatLngs().length);
   check(track === 2, `the track has both positions (${track})`);
   const foreign = requests.filter((u) => !u.startsWith(base) && !u.includes("tile.openstreetmap.org"));
