@@ -122,11 +122,22 @@ static int hex_field(json_t *o, const char *key, uint8_t *out, size_t bytes) {
 
 /* ---- /metrics --------------------------------------------------------------------- */
 
+/* A counter with one label of two values, in the Prometheus text format. */
+static void counter_pair(struct lg_outbuf *b, const char *name, const char *help, const char *label,
+                         const char *v0, uint64_t n0, const char *v1, uint64_t n1) {
+  lg_out_printf(b, "# HELP %s %s\n# TYPE %s counter\n%s{%s=\"%s\"} %llu\n%s{%s=\"%s\"} %llu\n",
+                name, help, name, name, label, v0, (unsigned long long)n0, name, label, v1,
+                (unsigned long long)n1);
+}
+
 static enum MHD_Result metrics(struct lg_api *api, struct MHD_Connection *c) {
   const struct lg_ns_metrics *m = api->m;
   struct lg_outbuf b = {0};
 #define COUNTER(name, help, v)                                                                     \
   lg_out_printf(&b, "# HELP " name " " help "\n# TYPE " name " counter\n" name " %llu\n",          \
+                (unsigned long long)(v))
+#define GAUGE(name, help, v)                                                                       \
+  lg_out_printf(&b, "# HELP " name " " help "\n# TYPE " name " gauge\n" name " %llu\n",            \
                 (unsigned long long)(v))
   COUNTER("lorageo_gateway_datagrams_total", "UDP datagrams received from gateways.",
           atomic_load(&m->datagrams));
@@ -174,37 +185,24 @@ static enum MHD_Result metrics(struct lg_api *api, struct MHD_Connection *c) {
                 "lorageo_location_accuracy_m_sum %.3f\nlorageo_location_accuracy_m_count %llu\n",
                 (double)atomic_load(&m->accuracy_sum_mm) / 1000.0,
                 (unsigned long long)atomic_load(&m->accuracy_le[LG_NS_ACCURACY_BUCKETS - 1]));
-  lg_out_printf(
-      &b,
-      "# HELP lorageo_adr_decisions_total ADR decisions, by whether they change the device.\n"
-      "# TYPE lorageo_adr_decisions_total counter\n"
-      "lorageo_adr_decisions_total{change=\"false\"} %llu\n"
-      "lorageo_adr_decisions_total{change=\"true\"} %llu\n",
-      (unsigned long long)atomic_load(&m->adr_decisions[0]),
-      (unsigned long long)atomic_load(&m->adr_decisions[1]));
-  lg_out_printf(&b,
-                "# HELP lorageo_dedup_open_windows Frames whose de-duplication window is open.\n"
-                "# TYPE lorageo_dedup_open_windows gauge\nlorageo_dedup_open_windows %llu\n",
-                (unsigned long long)atomic_load(&m->open_windows));
+  counter_pair(&b, "lorageo_adr_decisions_total",
+               "ADR decisions, by whether they change the device.", "change", "false",
+               atomic_load(&m->adr_decisions[0]), "true", atomic_load(&m->adr_decisions[1]));
+  GAUGE("lorageo_dedup_open_windows", "Frames whose de-duplication window is open.",
+        atomic_load(&m->open_windows));
   COUNTER("lorageo_mqtt_published_total", "Events handed to the MQTT broker connection.",
           atomic_load(&m->mqtt_published));
   COUNTER("lorageo_mqtt_dropped_total", "Events lost because the MQTT waiting queue was full.",
           atomic_load(&m->mqtt_dropped));
-  lg_out_printf(&b,
-                "# HELP lorageo_mqtt_commands_total command/down messages, by result.\n"
-                "# TYPE lorageo_mqtt_commands_total counter\n"
-                "lorageo_mqtt_commands_total{result=\"refused\"} %llu\n"
-                "lorageo_mqtt_commands_total{result=\"enqueued\"} %llu\n",
-                (unsigned long long)atomic_load(&m->mqtt_commands[0]),
-                (unsigned long long)atomic_load(&m->mqtt_commands[1]));
-  lg_out_printf(&b,
-                "# HELP lorageo_mqtt_waiting Events waiting for the MQTT broker.\n"
-                "# TYPE lorageo_mqtt_waiting gauge\nlorageo_mqtt_waiting %llu\n"
-                "# HELP lorageo_mqtt_connected 1 while connected to the MQTT broker.\n"
-                "# TYPE lorageo_mqtt_connected gauge\nlorageo_mqtt_connected %llu\n",
-                (unsigned long long)atomic_load(&m->mqtt_waiting),
-                (unsigned long long)atomic_load(&m->mqtt_connected));
+  counter_pair(&b, "lorageo_mqtt_commands_total", "command/down messages, by result.", "result",
+               "refused", atomic_load(&m->mqtt_commands[0]), "enqueued",
+               atomic_load(&m->mqtt_commands[1]));
+  GAUGE("lorageo_mqtt_waiting", "Events waiting for the MQTT broker.",
+        atomic_load(&m->mqtt_waiting));
+  GAUGE("lorageo_mqtt_connected", "1 while connected to the MQTT broker.",
+        atomic_load(&m->mqtt_connected));
 #undef COUNTER
+#undef GAUGE
   if (b.failed || b.p == NULL) {
     lg_out_free(&b);
     return send_error(c, 500, "out of memory");
