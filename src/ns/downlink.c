@@ -96,7 +96,6 @@ static bool dispatch(struct lg_ns *ns, struct ns_pending *p, bool *budget) {
           HASH_DEL(ns->pending, old);
           free(old);
         }
-        p->gateway_eui = g->eui;
         p->sent_ns = ns_now(ns);
         HASH_ADD(hh, ns->pending, token, sizeof(p->token), p);
         struct lg_gw_txpk t = *tx;
@@ -174,7 +173,7 @@ void ns_send_downlink(struct lg_ns *ns, const struct ns_frame *f, const struct n
 void ns_tx_ack(struct lg_ns *ns, uint16_t token, uint64_t gateway_eui, const char *error) {
   struct ns_pending *p;
   HASH_FIND(hh, ns->pending, &token, sizeof(token), p);
-  if (p == NULL || p->gateway_eui != gateway_eui) {
+  if (p == NULL || p->paths[p->path].gateway_eui != gateway_eui) {
     ns_log(ns, "TX_ACK from %016llx with unknown token %04x (%s)", (unsigned long long)gateway_eui,
            token, error);
     return;
@@ -192,7 +191,7 @@ void ns_tx_ack(struct lg_ns *ns, uint16_t token, uint64_t gateway_eui, const cha
     atomic_fetch_add(&ns->m.downlinks[LG_DL_RETRIED], 1);
     ns_log(ns, "downlink %04x refused by %016llx (%s): retrying in %s on %016llx", token,
            (unsigned long long)gateway_eui, error, p->in_rx2 ? "RX2" : "RX1",
-           (unsigned long long)p->gateway_eui);
+           (unsigned long long)p->paths[p->path].gateway_eui);
     return;
   }
   ns_log(ns, "downlink %04x failed at %016llx: %s; no other path%s", token,

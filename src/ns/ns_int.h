@@ -74,9 +74,8 @@ struct ns_dl_path {
  * the uplink, best link margin first, each with RX1 and RX2. */
 struct ns_pending {
   uint16_t token;
-  uint64_t gateway_eui; /* the gateway of the attempt in flight */
-  int path;             /* index into paths of the attempt in flight */
-  bool in_rx2;          /* the attempt in flight is RX2 */
+  int path;    /* index into paths of the attempt in flight */
+  bool in_rx2; /* the attempt in flight is RX2 */
   int n_paths;
   struct ns_dl_path paths[NS_DL_CANDIDATES];
   uint8_t data[256];
