@@ -16,6 +16,7 @@ packages=(
   chromium
   clang libclang-rt-14-dev
   jq
+  gnuplot-nox libcurl4-openssl-dev
 )
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || packages+=(npm)

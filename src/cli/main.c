@@ -19,6 +19,7 @@ static const struct command commands[] = {
     {"gateway", lg_cmd_gateway, "gateway add: provision a gateway and its position"},
     {"decode", lg_cmd_decode, "decode a LoRaWAN PHYPayload (hex) to JSON, check MIC, decrypt"},
     {"airtime", lg_cmd_airtime, "time on air of a LoRa packet"},
+    {"sim", lg_cmd_sim, "simulate devices, gateways and the air, offline or against a server"},
     {"solve", lg_cmd_solve, "locate frames from gateway timestamps / RSSI (JSON lines)"},
     {"calibrate", lg_cmd_calibrate,
      "learn gateway timing offsets and path loss from known positions"},

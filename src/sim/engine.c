@@ -1,0 +1,736 @@
+/*
+ * The event engine: devices transmit, the air decides which gateways hear them, the
+ * network (offline or live) answers. Two kinds of events in one binary heap ordered by
+ * (time, sequence): a device's next transmission (EV_TX) and the end of a transmission
+ * (EV_END), when its receptions are final. Every random draw of a device comes from its
+ * own stream, so a run depends on the seed only.
+ */
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/sim_int.h"
+#include "util/util.h"
+
+#define C_MPS 299792458.0
+#define MS    1000000LL
+#define SEC   1000000000LL
+
+/* ---- models ------------------------------------------------------------------- */
+
+double lg_sim_path_loss_db(const struct lg_sim_channel *c, double d_m) {
+  if (d_m < 1) d_m = 1;
+  double r = d_m / c->d0_m;
+  return c->pl0_db + 10 * c->exponent * (c->natural_log ? log(r) : log10(r));
+}
+
+double lg_sim_tx_current_ma(double dbm) {
+  /* LoRaSim's table (phy-sim-adr.md §2.1), mA for -2..20 dBm; PA_BOOST row 2..14 dBm. */
+  static const double ma[] = {22, 22, 22, 23, 24, 24, 24, 25, 25,  25,  25, 26,
+                              31, 32, 34, 35, 44, 82, 85, 90, 105, 115, 125};
+  long i = lround(dbm) + 2;
+  if (i < 0) i = 0;
+  if (i > 22) i = 22;
+  return ma[i];
+}
+
+double lg_sim_ns3_isolation_db(int sf_w, int sf_i) {
+  static const double m[6][6] = {{6, -16, -18, -19, -19, -20}, {-24, 6, -20, -22, -22, -22},
+                                 {-27, -27, 6, -23, -25, -25}, {-30, -30, -30, 6, -26, -28},
+                                 {-33, -33, -33, -33, 6, -29}, {-36, -36, -36, -36, -36, 6}};
+  return m[sf_w - 7][sf_i - 7];
+}
+
+double lg_sim_flora_threshold_db(int sf_w, int sf_i) {
+  static const double m[6][6] = {{1, -8, -9, -9, -9, -9},      {-11, 1, -11, -12, -13, -13},
+                                 {-15, -13, 1, -13, -14, -15}, {-19, -18, -17, 1, -17, -18},
+                                 {-22, -22, -21, -20, 1, -20}, {-25, -25, -25, -24, -23, 1}};
+  return m[sf_w - 7][sf_i - 7];
+}
+
+int64_t sim_rx_window_ns(int sf, uint32_t bw_hz) {
+  return (int64_t)(8.0 * (double)(1 << sf) / (double)bw_hz * 1e9);
+}
+
+double sim_uplink_energy_mj(const struct lg_sim_energy *e, int64_t toa_ns, double dbm,
+                            int64_t d1_ns, int64_t rx1_ns, int64_t d2_ns, int64_t rx2_ns) {
+  double tx = lg_sim_tx_current_ma(dbm) * (double)toa_ns;
+  double rx = 0, idle = 0;
+  if (e->count_rx_windows) {
+    rx = e->rx_ma * (double)(rx1_ns + rx2_ns);
+    idle = e->idle_ma * (double)(d1_ns + (rx2_ns > 0 ? d2_ns - d1_ns - rx1_ns : 0));
+  }
+  return (tx + rx + idle) * e->voltage_v * 1e-9; /* mA * ns * V = 1e-9 mJ */
+}
+
+/* ---- events ------------------------------------------------------------------- */
+
+static bool ev_less(const struct event *a, const struct event *b) {
+  return a->t_ns < b->t_ns || (a->t_ns == b->t_ns && a->seq < b->seq);
+}
+
+void sim_schedule(struct sim *s, int64_t t_ns, uint32_t kind, uint32_t idx) {
+  if (s->n_heap == s->cap_heap) {
+    size_t cap = s->cap_heap ? 2 * s->cap_heap : 1024;
+    struct event *h = realloc(s->heap, cap * sizeof(*h));
+    if (!h) abort(); /* the heap is sized at start; growing past memory is fatal */
+    s->heap = h, s->cap_heap = cap;
+  }
+  struct event ev = {t_ns, s->seq++, kind, idx};
+  size_t i = s->n_heap++;
+  while (i > 0 && ev_less(&ev, &s->heap[(i - 1) / 2])) {
+    s->heap[i] = s->heap[(i - 1) / 2];
+    i = (i - 1) / 2;
+  }
+  s->heap[i] = ev;
+}
+
+static struct event pop(struct sim *s) {
+  struct event top = s->heap[0], last = s->heap[--s->n_heap];
+  size_t i = 0, n = s->n_heap;
+  for (;;) {
+    size_t l = 2 * i + 1, m = i;
+    if (l >= n) break;
+    m = (l + 1 < n && ev_less(&s->heap[l + 1], &s->heap[l])) ? l + 1 : l;
+    if (!ev_less(&s->heap[m], &last)) break;
+    s->heap[i] = s->heap[m];
+    i = m;
+  }
+  if (n) s->heap[i] = last;
+  return top;
+}
+
+int64_t sim_next_event_ns(const struct sim *s) {
+  return s->n_heap ? s->heap[0].t_ns : INT64_MAX;
+}
+
+/* ---- mobility ----------------------------------------------------------------- */
+
+static int path_build(struct path *p, const struct lg_sim_group *g) {
+  size_t cap = 4;
+  if (g->mobility == LG_SIM_ZIGZAG)
+    cap = 2 * ((size_t)((g->by1 - g->by0) / g->zigzag_step_m) + 2) * 2 + 2;
+  p->x = calloc(cap, sizeof(double)), p->y = calloc(cap, sizeof(double));
+  p->cum = calloc(cap, sizeof(double));
+  if (!p->x || !p->y || !p->cum) return LG_ENOMEM;
+  size_t n = 0;
+  if (g->mobility == LG_SIM_SQUARE) {
+    double xs[] = {g->bx0, g->bx1, g->bx1, g->bx0}, ys[] = {g->by0, g->by0, g->by1, g->by1};
+    for (int i = 0; i < 4; i++)
+      p->x[n] = xs[i], p->y[n++] = ys[i];
+  } else { /* zigzag: east-west sweeps northwards, then the same way back */
+    size_t up = 0;
+    for (double y = g->by0; y <= g->by1 + 1e-9; y += g->zigzag_step_m, up++) {
+      bool east = up % 2 == 0;
+      p->x[n] = east ? g->bx0 : g->bx1, p->y[n++] = y;
+      p->x[n] = east ? g->bx1 : g->bx0, p->y[n++] = y;
+    }
+    for (size_t k = n - 1; k-- > 1;)
+      p->x[n] = p->x[k], p->y[n++] = p->y[k]; /* back */
+  }
+  p->n = n;
+  p->cum[0] = 0;
+  for (size_t i = 1; i <= n; i++) {
+    size_t j = i % n;
+    double seg = hypot(p->x[j] - p->x[i - 1], p->y[j] - p->y[i - 1]);
+    if (i < n)
+      p->cum[i] = p->cum[i - 1] + seg;
+    else
+      p->len = p->cum[n - 1] + seg;
+  }
+  return 0;
+}
+
+static void path_at(const struct path *p, double s_m, double *x, double *y) {
+  s_m = fmod(s_m, p->len);
+  if (s_m < 0) s_m += p->len;
+  size_t lo = 0, hi = p->n - 1; /* last vertex with cum <= s */
+  while (lo < hi) {
+    size_t mid = (lo + hi + 1) / 2;
+    if (p->cum[mid] <= s_m)
+      lo = mid;
+    else
+      hi = mid - 1;
+  }
+  size_t j = (lo + 1) % p->n;
+  double seg = (lo + 1 < p->n ? p->cum[lo + 1] : p->len) - p->cum[lo];
+  double f = seg > 0 ? (s_m - p->cum[lo]) / seg : 0;
+  *x = p->x[lo] + f * (p->x[j] - p->x[lo]);
+  *y = p->y[lo] + f * (p->y[j] - p->y[lo]);
+}
+
+static void trace_at(const struct lg_sim_group *g, int64_t t_ns, double *x, double *y) {
+  const struct lg_sim_point *p = g->trace;
+  int64_t span = p[g->n_trace - 1].t_ns - p[0].t_ns;
+  int64_t t = p[0].t_ns + (span > 0 ? t_ns % span : 0);
+  size_t lo = 0, hi = g->n_trace - 1;
+  while (hi - lo > 1) {
+    size_t mid = (lo + hi) / 2;
+    if (p[mid].t_ns <= t)
+      lo = mid;
+    else
+      hi = mid;
+  }
+  double f = (double)(t - p[lo].t_ns) / (double)(p[hi].t_ns - p[lo].t_ns);
+  if (f > 1) f = 1;
+  *x = p[lo].e_m + f * (p[hi].e_m - p[lo].e_m);
+  *y = p[lo].n_m + f * (p[hi].n_m - p[lo].n_m);
+}
+
+static void waypoint_at(struct device *d, const struct lg_sim_group *g, int64_t t_ns) {
+  while (t_ns >= d->way_t1) { /* next leg: pause, then walk to a uniform point */
+    d->way_e = d->way_te, d->way_n = d->way_tn;
+    d->way_te = g->bx0 + rng_uniform(&d->rng) * (g->bx1 - g->bx0);
+    d->way_tn = g->by0 + rng_uniform(&d->rng) * (g->by1 - g->by0);
+    d->way_t0 = d->way_t1 + (int64_t)(g->pause_s * 1e9);
+    d->way_t1 = d->way_t0 +
+                (int64_t)(hypot(d->way_te - d->way_e, d->way_tn - d->way_n) / g->speed_mps * 1e9) +
+                1;
+  }
+  double f = t_ns <= d->way_t0 ? 0 : (double)(t_ns - d->way_t0) / (double)(d->way_t1 - d->way_t0);
+  d->e = d->way_e + f * (d->way_te - d->way_e);
+  d->n = d->way_n + f * (d->way_tn - d->way_n);
+}
+
+static void update_ecef(struct sim *s, struct device *d) {
+  struct lg_geodetic g;
+  lg_enu_to_geodetic(&s->enu, (double[3]){d->e, d->n, 0}, &g);
+  g.alt_m = s->sc->groups[d->group].alt_m;
+  lg_geo_to_ecef(&g, d->ecef);
+}
+
+void sim_device_position(struct sim *s, struct device *d, int64_t t_ns) {
+  const struct lg_sim_group *g = &s->sc->groups[d->group];
+  switch (g->mobility) {
+  case LG_SIM_STATIC: return; /* fixed at placement, ECEF computed once */
+  case LG_SIM_WAYPOINT: waypoint_at(d, g, t_ns); break;
+  case LG_SIM_ZIGZAG:
+  case LG_SIM_SQUARE:
+    path_at(&s->paths[d->group], d->phase_m + g->speed_mps * (double)t_ns * 1e-9, &d->e, &d->n);
+    break;
+  case LG_SIM_TRACE: trace_at(g, t_ns, &d->e, &d->n); break;
+  }
+  update_ecef(s, d);
+}
+
+/* ---- set-up ------------------------------------------------------------------- */
+
+static double max_reach_m(const struct lg_sim_scenario *sc, const struct lg_sim_group *g) {
+  double nf = 1e9, gain = -1e9, snr;
+  for (size_t i = 0; i < sc->n_gateways; i++) {
+    nf = fmin(nf, sc->gateways[i].noise_figure_db);
+    gain = fmax(gain, sc->gateways[i].antenna_gain_db);
+  }
+  lg_lora_snr_floor_db(12, 125000, &snr);
+  double sens = lg_lora_noise_floor_dbm(125000, nf) + snr;
+  double p = fmax(g->tx_power_dbm, (double)sc->region->default_max_eirp_dbm);
+  double pl = p + gain - sens + 4 * sc->channel.sigma_db + 1;
+  double x = (pl - sc->channel.pl0_db) / (10 * sc->channel.exponent);
+  return sc->channel.d0_m * (sc->channel.natural_log ? exp(x) : pow(10, x));
+}
+
+static int nearest_txp_index(const struct lg_region *r, double dbm) {
+  int best = 0;
+  double bd = 1e9;
+  for (int i = 0; i <= r->tx_power_max_index; i++) {
+    int e;
+    if (lg_region_tx_power_dbm(r, i, &e) == 0 && fabs(e - dbm) < bd) bd = fabs(e - dbm), best = i;
+  }
+  return best;
+}
+
+static int init_device(struct sim *s, size_t idx, uint32_t gi, size_t k, size_t *link_cap) {
+  const struct lg_sim_scenario *sc = s->sc;
+  const struct lg_sim_group *g = &sc->groups[gi];
+  struct device *d = &s->dev[idx];
+  rng_seed(&d->rng, sc->seed, idx + 1);
+  d->group = gi;
+  if (g->place_points) {
+    d->e = g->points[k % g->n_points].e_m, d->n = g->points[k % g->n_points].n_m;
+  } else { /* uniform in the disc */
+    double r = g->radius_m * sqrt(rng_uniform(&d->rng)),
+           a = 2 * 3.14159265358979323846 * rng_uniform(&d->rng);
+    d->e = g->center_e + r * cos(a), d->n = g->center_n + r * sin(a);
+  }
+  if (g->mobility == LG_SIM_WAYPOINT) {
+    d->way_te = d->e, d->way_tn = d->n, d->way_t1 = 0;
+    waypoint_at(d, g, 0);
+  }
+  if (g->mobility == LG_SIM_ZIGZAG || g->mobility == LG_SIM_SQUARE)
+    d->phase_m = k == 0 ? 0 : rng_uniform(&d->rng) * s->paths[gi].len;
+  sim_device_position(s, d, 0);
+  if (g->mobility == LG_SIM_STATIC) update_ecef(s, d);
+  d->dr = g->dr;
+  d->tx_power_dbm = g->tx_power_dbm;
+  d->txp_index = nearest_txp_index(sc->region, g->tx_power_dbm);
+  d->nb_trans = 1;
+  d->joined = g->activation != LG_SIM_OTAA;
+  d->dev_addr = 0x26000000u | (uint32_t)(idx & 0x1ffffff);
+  for (int b = 0; b < SIM_MAX_BANDS; b++)
+    d->band_free_ns[b] = 0;
+  /* first message: spread over one period */
+  double first = g->traffic == LG_SIM_EXPONENTIAL ? rng_exp(&d->rng, g->period_s)
+                                                  : rng_uniform(&d->rng) * g->period_s;
+  d->next_msg_ns = (int64_t)(first * 1e9);
+  if (g->mobility == LG_SIM_STATIC) { /* the gateways in reach, once */
+    double reach = max_reach_m(sc, g);
+    d->link_off = (uint32_t)s->n_links;
+    for (size_t i = 0; i < sc->n_gateways; i++) {
+      const double *ge = sc->gateways[i].ecef;
+      double dist = sqrt((ge[0] - d->ecef[0]) * (ge[0] - d->ecef[0]) +
+                         (ge[1] - d->ecef[1]) * (ge[1] - d->ecef[1]) +
+                         (ge[2] - d->ecef[2]) * (ge[2] - d->ecef[2]));
+      if (dist > reach) continue;
+      if (s->n_links == *link_cap) {
+        *link_cap = *link_cap ? 2 * *link_cap : 4096;
+        struct link *l = realloc(s->links, *link_cap * sizeof(*l));
+        if (!l) return LG_ENOMEM;
+        s->links = l;
+      }
+      s->links[s->n_links++] =
+          (struct link){(uint32_t)i, (float)lg_sim_path_loss_db(&sc->channel, dist)};
+    }
+    d->link_n = (uint32_t)(s->n_links - d->link_off);
+  }
+  sim_schedule(s, d->next_msg_ns, EV_TX, (uint32_t)idx);
+  return 0;
+}
+
+int sim_init(struct sim *s, const struct lg_sim_scenario *sc, struct sim_network net) {
+  memset(s, 0, sizeof(*s));
+  s->sc = sc;
+  s->net = net;
+  lg_enu_init(&s->enu, &(struct lg_geodetic){sc->origin_lat, sc->origin_lon, 0});
+  for (size_t i = 0; i < sc->n_groups; i++)
+    s->n_dev += (size_t)sc->groups[i].count;
+  s->dev = calloc(s->n_dev ? s->n_dev : 1, sizeof(*s->dev));
+  s->gw = calloc(sc->n_gateways, sizeof(*s->gw));
+  s->paths = calloc(sc->n_groups, sizeof(*s->paths));
+  if (!s->dev || !s->gw || !s->paths) return LG_ENOMEM;
+  for (size_t i = 0; i < sc->n_groups; i++)
+    if ((sc->groups[i].mobility == LG_SIM_ZIGZAG || sc->groups[i].mobility == LG_SIM_SQUARE) &&
+        path_build(&s->paths[i], &sc->groups[i]))
+      return LG_ENOMEM;
+  s->cap_heap = 2 * s->n_dev + 1024;
+  s->heap = malloc(s->cap_heap * sizeof(*s->heap));
+  if (!s->heap) return LG_ENOMEM;
+  size_t idx = 0, link_cap = 0;
+  for (uint32_t gi = 0; gi < sc->n_groups; gi++)
+    for (size_t k = 0; k < (size_t)sc->groups[gi].count; k++)
+      if (init_device(s, idx++, gi, k, &link_cap)) return LG_ENOMEM;
+  s->free_tx = s->free_rx = UINT32_MAX;
+  s->solver = lg_geo_solver_new();
+  return s->solver ? 0 : LG_ENOMEM;
+}
+
+void sim_free(struct sim *s) {
+  for (size_t i = 0; s->gw && i < s->sc->n_gateways; i++)
+    free(s->gw[i].active);
+  for (size_t i = 0; s->paths && i < s->sc->n_groups; i++) {
+    free(s->paths[i].x);
+    free(s->paths[i].y);
+    free(s->paths[i].cum);
+  }
+  for (int i = 0; i < 8; i++)
+    free(s->geo[i].err);
+  free(s->geo_mean.err);
+  lg_geo_solver_free(s->solver);
+  free(s->paths);
+  free(s->gw);
+  free(s->dev);
+  free(s->links);
+  free(s->txs);
+  free(s->rxs);
+  free(s->heap);
+}
+
+/* ---- pools -------------------------------------------------------------------- */
+
+static uint32_t tx_alloc(struct sim *s) {
+  if (s->free_tx != UINT32_MAX) {
+    uint32_t i = s->free_tx;
+    s->free_tx = s->txs[i].next_free;
+    return i;
+  }
+  if (s->n_txs == s->cap_txs) {
+    uint32_t cap = s->cap_txs ? 2 * s->cap_txs : 1024;
+    struct tx *t = realloc(s->txs, cap * sizeof(*t));
+    if (!t) abort();
+    s->txs = t, s->cap_txs = cap;
+  }
+  return s->n_txs++;
+}
+
+static uint32_t rx_alloc(struct sim *s) {
+  if (s->free_rx != UINT32_MAX) {
+    uint32_t i = s->free_rx;
+    s->free_rx = s->rxs[i].next;
+    return i;
+  }
+  if (s->n_rxs == s->cap_rxs) {
+    uint32_t cap = s->cap_rxs ? 2 * s->cap_rxs : 4096;
+    struct reception *r = realloc(s->rxs, cap * sizeof(*r));
+    if (!r) abort();
+    s->rxs = r, s->cap_rxs = cap;
+  }
+  return s->n_rxs++;
+}
+
+/* ---- the air ------------------------------------------------------------------ */
+
+static double mw(double dbm) {
+  return pow(10, dbm / 10);
+}
+
+/* A new reception `p` arrives at a gateway where `q` is on air: apply the model. */
+static void interfere(struct sim *s, struct reception *p, struct reception *q) {
+  const struct tx *tp = &s->txs[p->tx], *tq = &s->txs[q->tx];
+  if (q->end_ns <= p->start_ns || tp->freq_hz != tq->freq_hz) return;
+  bool same_sf = tp->sf == tq->sf;
+  if (!s->sc->capture) { /* ALOHA: any overlap of the same SF on the channel destroys both */
+    if (same_sf) p->lost = q->lost = true;
+    return;
+  }
+  switch (s->sc->collision) {
+  case LG_SIM_COLL_NONE: return;
+  case LG_SIM_COLL_LORASIM: {
+    if (!same_sf) return;
+    int64_t tsym = (int64_t)((double)(1 << tp->sf) / tp->bw_hz * 1e9);
+    if (q->end_ns <= p->start_ns + 3 * tsym) return; /* p's last 5 preamble symbols are clean */
+    double diff = p->rssi - q->rssi;
+    if (fabs(diff) < 6)
+      p->lost = q->lost = true;
+    else if (diff < 0)
+      p->lost = true;
+    else
+      q->lost = true;
+    return;
+  }
+  case LG_SIM_COLL_NS3: {
+    double ov = (double)((p->end_ns < q->end_ns ? p->end_ns : q->end_ns) - p->start_ns);
+    p->interf[tq->sf - 7] += mw(q->rssi) * ov;
+    q->interf[tp->sf - 7] += mw(p->rssi) * ov;
+    return;
+  }
+  case LG_SIM_COLL_FLORA: {
+    int64_t tsym_p = (int64_t)((double)(1 << tp->sf) / tp->bw_hz * 1e9);
+    if (q->end_ns > p->start_ns + 2 * tsym_p &&
+        p->rssi - q->rssi < lg_sim_flora_threshold_db(tp->sf, tq->sf))
+      p->lost = true;
+    /* p (the interferer of q) ends after q's critical point, as it starts after q */
+    if (q->rssi - p->rssi < lg_sim_flora_threshold_db(tq->sf, tp->sf)) q->lost = true;
+    return;
+  }
+  }
+}
+
+static void hear(struct sim *s, uint32_t ti, uint32_t gi, double dist_m, double mean_pl,
+                 struct device *d) {
+  const struct lg_sim_scenario *sc = s->sc;
+  const struct lg_sim_gateway *g = &sc->gateways[gi];
+  struct tx *t = &s->txs[ti];
+  double rssi = t->power_dbm + g->antenna_gain_db - mean_pl;
+  if (sc->channel.sigma_db > 0) rssi += sc->channel.sigma_db * rng_normal(&d->rng);
+  double snr_floor;
+  lg_lora_snr_floor_db(t->sf, t->bw_hz, &snr_floor);
+  double nf = lg_lora_noise_floor_dbm(t->bw_hz, g->noise_figure_db);
+  if (rssi < nf + snr_floor) return; /* below sensitivity: not heard */
+  uint32_t ri = rx_alloc(s);
+  struct reception *r = &s->rxs[ri];
+  memset(r, 0, sizeof(*r));
+  r->tx = ti, r->gw = gi;
+  int64_t prop = (int64_t)llround(dist_m / C_MPS * 1e9);
+  r->start_ns = t->start_ns + prop, r->end_ns = t->end_ns + prop;
+  r->rssi = (float)rssi, r->snr = (float)(rssi - nf);
+  /* the gateway's timestamp of the end of the frame: GPS jitter, clock offset, NLOS */
+  double stamp = (double)r->end_ns + (double)g->clock_offset_ns;
+  if (g->timing_jitter_ns > 0) stamp += g->timing_jitter_ns * rng_normal(&d->rng);
+  if (sc->channel.nlos_probability > 0 && rng_uniform(&d->rng) < sc->channel.nlos_probability)
+    stamp += rng_exp(&d->rng, sc->channel.nlos_delay_mean_ns);
+  r->stamp_ns = (int64_t)llround(stamp);
+  if (!g->fine_timestamp) r->stamp_ns = r->stamp_ns / 1000 * 1000; /* microsecond counters */
+  struct gw_state *gs = &s->gw[gi];
+  uint32_t busy = 0;
+  for (uint32_t k = 0; k < gs->n_active; k++) {
+    struct reception *q = &s->rxs[gs->active[k]];
+    if (q->end_ns <= r->start_ns) continue;
+    if (!q->no_path) busy++;
+    interfere(s, r, q);
+  }
+  if (g->paths > 0 && busy >= (uint32_t)g->paths) r->no_path = r->lost = true;
+  if (gs->n_active == gs->cap_active) {
+    gs->cap_active = gs->cap_active ? 2 * gs->cap_active : 16;
+    uint32_t *a = realloc(gs->active, gs->cap_active * sizeof(*a));
+    if (!a) abort();
+    gs->active = a;
+  }
+  gs->active[gs->n_active++] = ri;
+  r->next = t->rx_head;
+  t->rx_head = ri;
+  t->n_rx++;
+}
+
+/* ---- devices ------------------------------------------------------------------ */
+
+static void new_message(struct sim *s, struct device *d, const struct lg_sim_group *g) {
+  d->has_message = true;
+  d->msg_ok = d->acked = false;
+  d->msgs++;
+  s->tot.msgs++;
+  if (d->joined && g->activation != LG_SIM_RAW) d->f_cnt++;
+  d->confirmed = g->confirmed_share > 0 && rng_uniform(&d->rng) < g->confirmed_share;
+  d->copies_left = d->confirmed ? 0 : d->nb_trans - 1;
+  d->retries_left = d->confirmed ? 7 : 0; /* 8 transmissions at most (ns-3 MaxTransmissions) */
+  if (g->traffic == LG_SIM_PERIODIC) {
+    double j = g->period_jitter_s > 0 ? (2 * rng_uniform(&d->rng) - 1) * g->period_jitter_s : 0;
+    d->next_msg_ns += (int64_t)((g->period_s + j) * 1e9);
+  } else if (g->activation != LG_SIM_RAW) {
+    d->next_msg_ns += (int64_t)(rng_exp(&d->rng, g->period_s) * 1e9);
+  }
+  /* device-side ADR back-off (LoRaMac-node, phy-sim-adr.md §3.4) */
+  if (g->adr != LG_ADR_OFF && d->joined) {
+    d->adr_ack_cnt++;
+    const struct lg_region *r = s->sc->region;
+    d->adr_ack_req = d->adr_ack_cnt >= (uint32_t)r->adr_ack_limit;
+    uint32_t c = d->adr_ack_cnt, lim = (uint32_t)r->adr_ack_limit, del = (uint32_t)r->adr_ack_delay;
+    if (c == lim + del) {
+      d->txp_index = 0;
+      int e;
+      lg_region_tx_power_dbm(r, 0, &e);
+      d->tx_power_dbm = e;
+    }
+    if (c >= lim + 2 * del && (c - lim - 2 * del) % del == 0) {
+      if (d->dr > 0)
+        d->dr--;
+      else
+        d->nb_trans = 1;
+    }
+  }
+}
+
+static void finish_message(struct sim *s, struct device *d) {
+  if (!d->has_message) return;
+  d->has_message = false;
+  if (d->msg_ok)
+    d->msgs_delivered++, s->tot.msgs_delivered++;
+  else
+    d->msgs_lost++;
+}
+
+static void device_tx(struct sim *s, uint32_t di) {
+  const struct lg_sim_scenario *sc = s->sc;
+  struct device *d = &s->dev[di];
+  const struct lg_sim_group *g = &sc->groups[d->group];
+  if (s->now_ns >= sc->duration_ns) return;
+  enum tx_kind kind = g->activation == LG_SIM_RAW ? TX_RAW : d->joined ? TX_DATA : TX_JOIN;
+  /* channel: uniform among those whose sub-band is free */
+  int cand[LG_SIM_MAX_FREQS], nc = 0;
+  int64_t earliest = INT64_MAX;
+  for (int i = 0; i < g->freq_count; i++) {
+    const struct lg_subband *b =
+        sc->duty_cycle ? lg_region_subband(sc->region, g->freqs_hz[i]) : NULL;
+    int64_t free_at = b ? d->band_free_ns[(b - sc->region->subbands) % SIM_MAX_BANDS] : 0;
+    if (free_at <= s->now_ns)
+      cand[nc++] = i;
+    else if (free_at < earliest)
+      earliest = free_at;
+  }
+  if (nc == 0) { /* every channel waits for its duty cycle */
+    s->tot.dc_waits++;
+    sim_schedule(s, earliest, EV_TX, di);
+    return;
+  }
+  if (kind != TX_JOIN && !d->has_message) new_message(s, d, g);
+  int fi = cand[nc > 1 ? (int)(rng_uniform(&d->rng) * nc) : 0];
+  sim_device_position(s, d, s->now_ns);
+  uint32_t ti = tx_alloc(s);
+  struct tx *t = &s->txs[ti];
+  memset(t, 0, offsetof(struct tx, phy));
+  t->dev = di, t->kind = kind, t->rx_head = UINT32_MAX;
+  t->freq_hz = g->freqs_hz[fi];
+  t->power_dbm = d->tx_power_dbm;
+  if (kind == TX_RAW) {
+    t->sf = g->sf, t->bw_hz = g->bw_hz, t->cr = g->cr, t->dr = -1, t->size = g->payload_bytes;
+  } else {
+    const struct lg_datarate *dr = lg_region_dr(sc->region, d->dr);
+    t->sf = dr->sf, t->bw_hz = dr->bw_hz, t->cr = 1, t->dr = d->dr;
+    t->size = kind == TX_JOIN ? 23 : 13 + g->payload_bytes;
+    t->f_cnt = d->f_cnt;
+    t->confirmed = kind == TX_DATA && d->confirmed;
+    t->adr = g->adr != LG_ADR_OFF;
+    t->adr_ack_req = d->adr_ack_req;
+  }
+  struct lg_lora_tx lt = lg_lora_tx_lorawan(t->sf, t->bw_hz);
+  lt.cr = t->cr;
+  struct lg_airtime at;
+  lg_lora_airtime(&lt, (size_t)t->size, &at);
+  t->toa_ns = at.time_on_air_ns;
+  t->start_ns = s->now_ns, t->end_ns = s->now_ns + t->toa_ns;
+  const struct lg_subband *b = lg_region_subband(sc->region, t->freq_hz);
+  t->band = b ? (int)((b - sc->region->subbands) % SIM_MAX_BANDS) : -1;
+  if (sc->duty_cycle && b)
+    d->band_free_ns[t->band] = t->end_ns + lg_duty_cycle_off_ns(t->toa_ns, b->duty_cycle);
+  if (kind == TX_JOIN) d->join_attempts++, s->tot.joins_sent++;
+  if (s->net.sent) s->net.sent(s, t, s->net.ctx); /* live: the frame is built now */
+  /* who hears it */
+  if (g->mobility == LG_SIM_STATIC) {
+    for (uint32_t k = 0; k < d->link_n; k++) {
+      const struct link *l = &s->links[d->link_off + k];
+      const double *ge = sc->gateways[l->gw].ecef;
+      double dist = sqrt((ge[0] - d->ecef[0]) * (ge[0] - d->ecef[0]) +
+                         (ge[1] - d->ecef[1]) * (ge[1] - d->ecef[1]) +
+                         (ge[2] - d->ecef[2]) * (ge[2] - d->ecef[2]));
+      hear(s, ti, l->gw, dist, l->mean_pl_db, d);
+      t = &s->txs[ti];
+    }
+  } else {
+    for (uint32_t k = 0; k < sc->n_gateways; k++) {
+      const double *ge = sc->gateways[k].ecef;
+      double dist = sqrt((ge[0] - d->ecef[0]) * (ge[0] - d->ecef[0]) +
+                         (ge[1] - d->ecef[1]) * (ge[1] - d->ecef[1]) +
+                         (ge[2] - d->ecef[2]) * (ge[2] - d->ecef[2]));
+      hear(s, ti, k, dist, lg_sim_path_loss_db(&sc->channel, dist), d);
+      t = &s->txs[ti];
+    }
+  }
+  d->tx_count++;
+  d->airtime_ms += (double)t->toa_ns / 1e6;
+  s->tot.tx++;
+  s->tot.airtime_ms += (double)t->toa_ns / 1e6;
+  sim_schedule(s, t->end_ns + MS, EV_END, ti); /* + 1 ms: the last gateway's copy has ended */
+}
+
+void sim_device_downlink(struct sim *s, struct device *d, const struct dl_effect *e) {
+  const struct lg_region *r = s->sc->region;
+  d->adr_ack_cnt = 0;
+  d->adr_ack_req = false;
+  if (e->join_accept) {
+    d->joined = true;
+    d->dev_addr = e->dev_addr;
+    d->f_cnt = 0;
+    d->join_attempts = 0;
+    d->net_has_f_cnt = false;
+    d->hist_n = d->hist_pos = 0;
+    s->tot.joins_accepted++;
+  }
+  if (e->ack && d->has_message && d->confirmed) {
+    d->acked = true;
+    s->tot.confirmed_acked++;
+  }
+  if (e->link_adr) {
+    int eirp;
+    if (lg_region_dr(r, e->dr) && lg_region_tx_power_dbm(r, e->txp_index, &eirp) == 0) {
+      d->dr = e->dr;
+      d->txp_index = e->txp_index;
+      d->tx_power_dbm = eirp;
+      d->nb_trans = e->nb_trans > 0 ? e->nb_trans : 1;
+    }
+  }
+}
+
+static void end_tx(struct sim *s, uint32_t ti) {
+  const struct lg_sim_scenario *sc = s->sc;
+  struct tx *t = &s->txs[ti];
+  struct device *d = &s->dev[t->dev];
+  const struct lg_sim_group *g = &sc->groups[d->group];
+  bool delivered = false;
+  for (uint32_t ri = t->rx_head; ri != UINT32_MAX; ri = s->rxs[ri].next) {
+    struct reception *r = &s->rxs[ri];
+    struct gw_state *gs = &s->gw[r->gw];
+    for (uint32_t k = 0; k < gs->n_active; k++)
+      if (gs->active[k] == ri) {
+        gs->active[k] = gs->active[--gs->n_active];
+        break;
+      }
+    if (sc->collision == LG_SIM_COLL_NS3 && sc->capture && !r->lost) {
+      double sig = mw(r->rssi) * (double)t->toa_ns;
+      for (int k = 0; k < 6 && !r->lost; k++)
+        if (r->interf[k] > 0 &&
+            10 * log10(sig / r->interf[k]) < lg_sim_ns3_isolation_db(t->sf, k + 7))
+          r->lost = true;
+    }
+    s->tot.rx++;
+    gs->heard++;
+    if (r->no_path)
+      gs->lost_no_path++, s->tot.rx_lost_no_path++;
+    else if (r->lost)
+      gs->lost_collision++, s->tot.rx_lost_collision++;
+    delivered |= !r->lost;
+  }
+  if (delivered) s->tot.tx_delivered++, d->msg_ok |= t->kind != TX_JOIN;
+  t->dl_window = 0;
+  if (s->net.uplink) s->net.uplink(s, t, s->net.ctx);
+  /* energy: the transmission and the receive windows the device opened */
+  const struct lg_region *reg = sc->region;
+  double e;
+  if (t->kind == TX_RAW) {
+    e = sim_uplink_energy_mj(&(struct lg_sim_energy){sc->energy.voltage_v, 0, 0, false}, t->toa_ns,
+                             t->power_dbm, 0, 0, 0, 0);
+  } else {
+    int64_t d1 = t->kind == TX_JOIN ? reg->join_accept_delay1_ns : reg->receive_delay1_ns;
+    int64_t d2 = t->kind == TX_JOIN ? reg->join_accept_delay2_ns : reg->receive_delay2_ns;
+    const struct lg_datarate *rx2 = lg_region_dr(reg, reg->rx2_dr);
+    int64_t w1 = t->dl_window == 1 ? t->dl_toa_ns : sim_rx_window_ns(t->sf, t->bw_hz);
+    int64_t w2 = t->dl_window == 1   ? 0
+                 : t->dl_window == 2 ? t->dl_toa_ns
+                                     : sim_rx_window_ns(rx2->sf, rx2->bw_hz);
+    e = sim_uplink_energy_mj(&sc->energy, t->toa_ns, t->power_dbm, d1, w1, d2, w2);
+  }
+  d->energy_mj += e;
+  d->energy_tx_mj +=
+      lg_sim_tx_current_ma(t->power_dbm) * (double)t->toa_ns * sc->energy.voltage_v * 1e-9;
+  s->tot.energy_mj += e;
+  sim_output_tx(s, t, delivered);
+  /* the device's next transmission */
+  int64_t end = t->end_ns, next;
+  int64_t rx_done = end + reg->receive_delay2_ns + sim_rx_window_ns(12, 125000);
+  if (t->kind == TX_RAW) {
+    finish_message(s, d);
+    /* LoRaSim's loop: wait an exponential gap after each packet, or keep the period */
+    next = g->traffic == LG_SIM_EXPONENTIAL ? end + (int64_t)(rng_exp(&d->rng, g->period_s) * 1e9)
+                                            : d->next_msg_ns;
+    if (next < end) next = end;
+  } else if (t->kind == TX_JOIN) {
+    if (d->joined) {
+      next = end + reg->join_accept_delay2_ns + SEC;
+    } else { /* back off: doubling from 10 s, capped at an hour, randomised */
+      double base = fmin(10.0 * (double)(1 << (d->join_attempts < 9 ? d->join_attempts : 9)), 3600);
+      next =
+          end + reg->join_accept_delay2_ns + (int64_t)(base * (0.5 + rng_uniform(&d->rng)) * 1e9);
+    }
+  } else if (d->confirmed && !d->acked && d->retries_left > 0) {
+    d->retries_left--;
+    next = rx_done + (int64_t)((1 + 2 * rng_uniform(&d->rng)) * 1e9); /* ACK_TIMEOUT 1..3 s */
+  } else if (d->copies_left > 0) {
+    d->copies_left--;
+    next = rx_done;
+  } else {
+    finish_message(s, d);
+    next = d->next_msg_ns > rx_done ? d->next_msg_ns : rx_done;
+  }
+  for (uint32_t ri = t->rx_head; ri != UINT32_MAX;) { /* free the receptions */
+    uint32_t n = s->rxs[ri].next;
+    s->rxs[ri].next = s->free_rx;
+    s->free_rx = ri;
+    ri = n;
+  }
+  t->next_free = s->free_tx;
+  s->free_tx = ti;
+  if (next < sc->duration_ns)
+    sim_schedule(s, next, EV_TX, t->dev);
+  else
+    finish_message(s, d);
+}
+
+bool sim_run_until(struct sim *s, int64_t until_ns) {
+  while (s->n_heap && s->heap[0].t_ns <= until_ns) {
+    struct event ev = pop(s);
+    s->now_ns = ev.t_ns;
+    if (ev.kind == EV_TX)
+      device_tx(s, ev.idx);
+    else
+      end_tx(s, ev.idx);
+  }
+  return s->n_heap > 0;
+}

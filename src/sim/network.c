@@ -1,0 +1,179 @@
+/*
+ * The network's side of an offline run, in-process: the receptions of a frame gathered
+ * (what the server's de-duplication does), the FCnt checked, ADR run with the server's
+ * own algorithm (adr/), a Class A downlink answered through the best gateway in RX1 or
+ * RX2 within the gateway's duty cycle, and the frame located with the server's solvers
+ * (geo/). Frames are not encrypted here: both ends are in one process, and the live
+ * mode (live.c) is where the codec and the real server are exercised.
+ *
+ * Not modelled offline (stated in docs/simulator.md): downlink collisions and the
+ * gateway being deaf while it transmits.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/sim_int.h"
+#include "util/util.h"
+
+void geo_stats_add(struct geo_stats *g, double err) {
+  if (g->n == g->cap) {
+    g->cap = g->cap ? 2 * g->cap : 4096;
+    float *e = realloc(g->err, g->cap * sizeof(*e));
+    if (!e) abort();
+    g->err = e;
+  }
+  g->err[g->n++] = (float)err;
+}
+
+/* A downlink of `size` bytes answering `t` through the gateway of reception `best`:
+ * RX1 (the uplink's channel and DR) if the gateway's sub-band allows it, else RX2. */
+static bool downlink(struct sim *s, struct tx *t, const struct reception *best, int size) {
+  const struct lg_region *r = s->sc->region;
+  struct gw_state *gs = &s->gw[best->gw];
+  int64_t d1 = t->kind == TX_JOIN ? r->join_accept_delay1_ns : r->receive_delay1_ns;
+  int64_t d2 = t->kind == TX_JOIN ? r->join_accept_delay2_ns : r->receive_delay2_ns;
+  s->tot.downlinks++;
+  for (int w = 1; w <= 2; w++) {
+    int dr = t->dr;
+    uint32_t freq = t->freq_hz;
+    if (w == 1) {
+      lg_region_rx1_dr(r, t->dr, 0, &dr);
+      lg_region_rx1_freq(r, t->freq_hz, &freq);
+    } else {
+      dr = r->rx2_dr, freq = r->rx2_freq_hz;
+    }
+    const struct lg_datarate *d = lg_region_dr(r, dr);
+    const struct lg_subband *b = lg_region_subband(r, freq);
+    int64_t at = t->end_ns + (w == 1 ? d1 : d2);
+    int band = b ? (int)((b - r->subbands) % SIM_MAX_BANDS) : -1;
+    if (s->sc->duty_cycle && b && gs->band_free_ns[band] > at) continue;
+    /* reach: the uplink's path loss, at the gateway's power (EIRP of the band) */
+    double p = b ? b->max_erp_dbm : r->default_max_eirp_dbm, snr, sens;
+    lg_lora_snr_floor_db(d->sf, d->bw_hz, &snr);
+    sens = lg_lora_noise_floor_dbm(d->bw_hz, 6) + snr;
+    if (best->rssi - t->power_dbm + p < sens) {
+      s->tot.downlinks_out_of_reach++;
+      continue;
+    }
+    struct lg_lora_tx lt = lg_lora_tx_lorawan(d->sf, d->bw_hz);
+    lt.crc = false;
+    struct lg_airtime air;
+    lg_lora_airtime(&lt, (size_t)size, &air);
+    if (s->sc->duty_cycle && b)
+      gs->band_free_ns[band] =
+          at + air.time_on_air_ns + lg_duty_cycle_off_ns(air.time_on_air_ns, b->duty_cycle);
+    gs->downlinks++;
+    t->dl_window = w;
+    t->dl_toa_ns = air.time_on_air_ns;
+    return true;
+  }
+  s->tot.downlinks_dc_blocked++;
+  return false;
+}
+
+static void adr(struct sim *s, struct device *d, const struct tx *t, const struct reception *best,
+                int gws) {
+  struct adr_hist *h = &d->hist[d->hist_pos];
+  *h = (struct adr_hist){best->snr,   best->rssi, t->f_cnt, (uint8_t)t->dr, (uint8_t)d->txp_index,
+                         (uint8_t)gws};
+  d->hist_pos = (uint8_t)((d->hist_pos + 1) % SIM_ADR_HIST);
+  if (d->hist_n < SIM_ADR_HIST) d->hist_n++;
+  const struct lg_sim_group *g = &s->sc->groups[d->group];
+  if (g->adr == LG_ADR_OFF || !t->adr) return;
+  struct lg_adr_uplink up[SIM_ADR_HIST];
+  for (int i = 0; i < d->hist_n; i++) {
+    const struct adr_hist *x =
+        &d->hist[(d->hist_pos + SIM_ADR_HIST - d->hist_n + i) % SIM_ADR_HIST];
+    up[i] = (struct lg_adr_uplink){x->f_cnt, x->dr, x->txp, x->snr, x->rssi, x->gws};
+  }
+  struct lg_adr_input in = {s->sc->region, up, d->hist_n, {d->dr, d->txp_index, d->nb_trans},
+                            true,          10};
+  struct lg_adr_decision dec;
+  lg_adr_decide(g->adr, &in, &dec);
+  if (dec.change) {
+    d->adr_pending = true;
+    d->adr_next = dec.next;
+    s->tot.adr_decisions++;
+  }
+}
+
+static void locate(struct sim *s, struct tx *t, struct device *d) {
+  const struct lg_sim_scenario *sc = s->sc;
+  const struct lg_sim_group *g = &sc->groups[d->group];
+  struct lg_geo_rx rx[LG_GEO_MAX_RX];
+  size_t n = 0;
+  for (uint32_t ri = t->rx_head; ri != UINT32_MAX && n < LG_GEO_MAX_RX; ri = s->rxs[ri].next) {
+    const struct reception *r = &s->rxs[ri];
+    if (r->lost) continue;
+    const struct lg_sim_gateway *gw = &sc->gateways[r->gw];
+    rx[n++] = (struct lg_geo_rx){gw->lat_deg, gw->lon_deg, gw->alt_m, true,
+                                 r->stamp_ns, 0,           true,      r->rssi};
+  }
+  if (n < (size_t)sc->geo_min_gateways) return;
+  struct lg_geodetic truth;
+  lg_enu_to_geodetic(&s->enu, (double[3]){d->e, d->n, 0}, &truth);
+  for (int m = 0; m < 8; m++) {
+    if (!(sc->geo_methods & (1u << m))) continue;
+    struct lg_geo_opts o = lg_geo_opts_default();
+    o.method = (enum lg_geo_method)m;
+    o.min_gateways = sc->geo_min_gateways;
+    o.sigma_ns = sc->geo_sigma_ns;
+    o.device_alt_m = g->alt_m;
+    o.pathloss = (struct lg_pathloss){t->power_dbm, sc->channel.pl0_db, sc->channel.d0_m,
+                                      sc->channel.exponent, sc->channel.sigma_db};
+    struct lg_geo_fix fix;
+    s->geo[m].tried++;
+    if (lg_geo_solve(s->solver, rx, n, &o, &fix, NULL, 0)) {
+      s->geo[m].failed++;
+      continue;
+    }
+    double err = lg_geo_distance_m(truth.lat_deg, truth.lon_deg, fix.lat_deg, fix.lon_deg);
+    geo_stats_add(&s->geo[m], err);
+    sim_output_fix(s, t, d, lg_geo_method_name((enum lg_geo_method)m), fix.lat_deg, fix.lon_deg,
+                   err, fix.gateways_used);
+    if (sc->geo_mean && g->mobility == LG_SIM_STATIC &&
+        (sc->geo_methods & ~(1u << m)) < (1u << m)) {
+      double enu[3]; /* the running mean of the first listed method's fixes */
+      lg_enu_from_geodetic(&s->enu, &(struct lg_geodetic){fix.lat_deg, fix.lon_deg, 0}, enu);
+      d->mean_sum_e += enu[0], d->mean_sum_n += enu[1], d->mean_count++;
+    }
+  }
+}
+
+void sim_offline_uplink(struct sim *s, struct tx *t, void *ctx) {
+  (void)ctx;
+  struct device *d = &s->dev[t->dev];
+  const struct reception *best = NULL;
+  int gws = 0;
+  for (uint32_t ri = t->rx_head; ri != UINT32_MAX; ri = s->rxs[ri].next) {
+    const struct reception *r = &s->rxs[ri];
+    if (r->lost) continue;
+    gws++;
+    if (!best || r->rssi > best->rssi) best = r;
+  }
+  if (!best) return;
+  if (s->sc->geo_methods && !s->live) locate(s, t, d);
+  if (t->kind == TX_RAW) return;
+  if (t->kind == TX_JOIN) {
+    if (downlink(s, t, best, 17)) /* join-accept without CFList */
+      sim_device_downlink(s, d, &(struct dl_effect){.join_accept = true, .dev_addr = d->dev_addr});
+    return;
+  }
+  bool fresh = !d->net_has_f_cnt || t->f_cnt > d->net_f_cnt;
+  if (fresh) {
+    d->net_f_cnt = t->f_cnt, d->net_has_f_cnt = true;
+    adr(s, d, t, best, gws);
+  }
+  if (!t->confirmed && !d->adr_pending && !t->adr_ack_req) return;
+  int size = 13 + (d->adr_pending ? 5 : 0); /* MHDR FHDR MIC (+ LinkADRReq in FOpts) */
+  if (!downlink(s, t, best, size)) return;
+  struct dl_effect e = {.ack = t->confirmed};
+  if (d->adr_pending) {
+    e.link_adr = true;
+    e.dr = d->adr_next.dr, e.txp_index = d->adr_next.tx_power_index,
+    e.nb_trans = d->adr_next.nb_trans;
+    d->adr_pending = false;
+  }
+  sim_device_downlink(s, d, &e);
+}

@@ -1,0 +1,252 @@
+/*
+ * Inside the simulator: random numbers, the event engine and its records, shared by the
+ * offline run (engine.c), the live run (live.c) and the outputs (output.c).
+ */
+#ifndef LG_SIM_INT_H
+#define LG_SIM_INT_H
+
+#include <math.h>
+#include <stdio.h>
+
+#include "sim/sim.h"
+
+/* ---- random numbers: xoshiro256** (Blackman & Vigna), one stream per device ------ */
+
+struct rng {
+  uint64_t s[4];
+  double spare; /* the second normal deviate of the polar method */
+  bool has_spare;
+};
+
+static inline uint64_t rng_splitmix(uint64_t *x) {
+  uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+static inline void rng_seed(struct rng *r, uint64_t seed, uint64_t stream) {
+  uint64_t x = seed ^ (stream * 0xd1342543de82ef95ULL);
+  for (int i = 0; i < 4; i++)
+    r->s[i] = rng_splitmix(&x);
+  r->has_spare = false;
+}
+static inline uint64_t rng_rotl(uint64_t x, int k) {
+  return (x << k) | (x >> (64 - k));
+}
+static inline uint64_t rng_next(struct rng *r) {
+  uint64_t *s = r->s, out = rng_rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+  s[2] ^= s[0], s[3] ^= s[1], s[1] ^= s[2], s[0] ^= s[3], s[2] ^= t, s[3] = rng_rotl(s[3], 45);
+  return out;
+}
+/* Uniform in [0, 1). */
+static inline double rng_uniform(struct rng *r) {
+  return (double)(rng_next(r) >> 11) * 0x1p-53;
+}
+static inline double rng_exp(struct rng *r, double mean) {
+  return -mean * log1p(-rng_uniform(r));
+}
+static inline double rng_normal(struct rng *r) {
+  if (r->has_spare) return r->has_spare = false, r->spare;
+  double u, v, q;
+  do {
+    u = 2 * rng_uniform(r) - 1, v = 2 * rng_uniform(r) - 1, q = u * u + v * v;
+  } while (q >= 1 || q == 0);
+  double f = sqrt(-2 * log(q) / q);
+  r->spare = v * f, r->has_spare = true;
+  return u * f;
+}
+
+/* ---- records ------------------------------------------------------------------ */
+
+#define SIM_MAX_BANDS 8
+#define SIM_ADR_HIST  LG_ADR_HISTORY
+
+struct adr_hist {
+  float snr, rssi;
+  uint32_t f_cnt;
+  uint8_t dr, txp, gws;
+};
+
+struct link {
+  uint32_t gw;
+  float mean_pl_db; /* mean path loss of this device-gateway pair */
+};
+
+struct device {
+  struct rng rng;
+  uint32_t group;
+  double e, n;         /* current position on the local plane (m) */
+  double ecef[3];      /* current position, ECEF (m) */
+  double way_e, way_n; /* waypoint mobility: the leg's start, target and timing */
+  double way_te, way_tn;
+  int64_t way_t0, way_t1;
+  double phase_m;            /* zigzag/square: distance along the path at t = 0 */
+  uint32_t link_off, link_n; /* static devices: gateways in reach (links[]) */
+  /* device MAC */
+  uint32_t dev_addr;
+  uint32_t f_cnt; /* last FCnt used */
+  uint16_t dev_nonce;
+  bool joined;
+  int dr, txp_index, nb_trans;
+  double tx_power_dbm;
+  int copies_left;  /* NbTrans repetitions still to send of the current message */
+  int retries_left; /* confirmed retransmissions still allowed */
+  bool confirmed, acked, adr_ack_req, has_message, msg_ok;
+  uint32_t adr_ack_cnt;
+  int join_attempts;
+  int64_t next_msg_ns;                 /* when the application produces its next message */
+  int64_t band_free_ns[SIM_MAX_BANDS]; /* device duty cycle per sub-band */
+  /* network side (offline) */
+  uint32_t net_f_cnt;
+  bool net_has_f_cnt;
+  uint8_t hist_n, hist_pos;
+  struct adr_hist hist[SIM_ADR_HIST];
+  bool adr_pending;
+  struct lg_adr_settings adr_next;
+  double mean_sum_e, mean_sum_n; /* running mean of this device's fixes */
+  uint32_t mean_count;
+  /* statistics */
+  uint32_t tx_count, msgs, msgs_delivered, msgs_lost;
+  double airtime_ms, energy_mj, energy_tx_mj;
+  /* live mode: keys, see live.c */
+  struct live_dev *live;
+};
+
+struct reception {
+  uint32_t tx, gw, next;    /* next: the transmission's next reception (UINT32_MAX: none) */
+  int64_t start_ns, end_ns; /* arrival at the gateway (true time) */
+  int64_t stamp_ns;         /* the gateway's timestamp of the arrival (with its errors) */
+  float rssi, snr;
+  bool lost, no_path;
+  double interf[6]; /* ns-3: interference energy (mW ns) per interferer SF 7..12 */
+};
+
+enum tx_kind { TX_RAW = 0, TX_JOIN, TX_DATA };
+
+struct tx {
+  uint32_t dev, rx_head, n_rx, next_free;
+  enum tx_kind kind;
+  int64_t start_ns, end_ns, toa_ns;
+  uint32_t freq_hz;
+  int sf, dr, cr, band;
+  uint32_t bw_hz;
+  double power_dbm;
+  uint32_t f_cnt;
+  bool confirmed, adr, adr_ack_req;
+  int dl_window;     /* the receive window a downlink answered in: 0 none, 1, 2 */
+  int64_t dl_toa_ns; /* that downlink's time on air */
+  int size;          /* PHYPayload bytes */
+  uint8_t phy[256];  /* live mode: the frame as sent */
+};
+
+struct event {
+  int64_t t_ns;
+  uint64_t seq;
+  uint32_t kind, idx;
+};
+enum { EV_TX = 0, EV_END };
+
+struct gw_state {
+  uint32_t *active; /* receptions on air at this gateway */
+  uint32_t n_active, cap_active;
+  int64_t band_free_ns[SIM_MAX_BANDS]; /* downlink duty cycle per sub-band */
+  uint64_t heard, lost_collision, lost_no_path, downlinks;
+  int64_t tmst_base_ns; /* live: concentrator counter offset */
+};
+
+struct geo_stats {
+  float *err;
+  size_t n, cap;
+  uint64_t tried, failed;
+};
+
+struct sim_totals {
+  uint64_t tx, tx_delivered, rx, rx_lost_collision, rx_lost_no_path;
+  uint64_t msgs, msgs_delivered, joins_sent, joins_accepted, confirmed_acked;
+  uint64_t downlinks, downlinks_dc_blocked, downlinks_out_of_reach;
+  uint64_t adr_decisions, dc_waits;
+  double airtime_ms, energy_mj;
+};
+
+struct sim;
+
+/* What happens to a finished transmission on the network's side. */
+struct sim_network {
+  /* The transmission `t` starts (may be NULL). */
+  void (*sent)(struct sim *s, struct tx *t, void *ctx);
+  /* The transmission `t` ended; its receptions are final (lost flags set). */
+  void (*uplink)(struct sim *s, struct tx *t, void *ctx);
+  void *ctx;
+};
+
+/* A closed path (zigzag, square) a group's devices follow. */
+struct path {
+  double *x, *y, *cum; /* vertices and the distance to each along the path */
+  size_t n;
+  double len;
+};
+
+struct sim {
+  const struct lg_sim_scenario *sc;
+  struct path *paths; /* per group */
+  struct lg_enu_frame enu;
+  int64_t now_ns;
+  struct device *dev;
+  size_t n_dev;
+  struct link *links;
+  size_t n_links;
+  struct gw_state *gw;
+  struct tx *txs;
+  uint32_t n_txs, cap_txs, free_tx;
+  struct reception *rxs;
+  uint32_t n_rxs, cap_rxs, free_rx;
+  struct event *heap;
+  size_t n_heap, cap_heap;
+  uint64_t seq;
+  double noise_floor_dbm[3]; /* per bandwidth 125/250/500 at the gateway's NF */
+  struct sim_network net;
+  struct sim_totals tot;
+  struct geo_stats geo[8]; /* per enum lg_geo_method */
+  struct geo_stats geo_mean;
+  struct lg_geo_solver *solver;
+  FILE *f_tx, *f_pos;
+  bool live;
+};
+
+/* engine.c */
+int sim_init(struct sim *s, const struct lg_sim_scenario *sc, struct sim_network net);
+void sim_free(struct sim *s);
+/* Processes events up to and including simulated time `until_ns`; false when none are left. */
+bool sim_run_until(struct sim *s, int64_t until_ns);
+int64_t sim_next_event_ns(const struct sim *s);
+void sim_schedule(struct sim *s, int64_t t_ns, uint32_t kind, uint32_t idx);
+/* The device's position (ENU and geodetic) at time t. */
+void sim_device_position(struct sim *s, struct device *d, int64_t t_ns);
+/* Applies what a downlink carried to the device. */
+struct dl_effect {
+  bool ack, join_accept, link_adr;
+  int dr, txp_index, nb_trans;
+  uint32_t dev_addr;
+};
+void sim_device_downlink(struct sim *s, struct device *d, const struct dl_effect *e);
+/* Energy (mJ) of an uplink of `toa_ns` at `dbm`, with the receive windows the device
+ * opened (rx1_ns / rx2_ns listening, 0 when skipped) after delays d1/d2. */
+double sim_uplink_energy_mj(const struct lg_sim_energy *e, int64_t toa_ns, double dbm,
+                            int64_t d1_ns, int64_t rx1_ns, int64_t d2_ns, int64_t rx2_ns);
+/* Listening time (ns) of an empty receive window at sf/bw: 8 symbols (ns-3). */
+int64_t sim_rx_window_ns(int sf, uint32_t bw_hz);
+
+/* network.c: the in-process network of the offline run */
+void sim_offline_uplink(struct sim *s, struct tx *t, void *ctx);
+
+/* output.c */
+int sim_outputs_open(struct sim *s, const char *dir, bool transmissions, char *why, size_t why_len);
+void sim_output_tx(struct sim *s, const struct tx *t, bool delivered);
+void sim_output_fix(struct sim *s, const struct tx *t, const struct device *d, const char *method,
+                    double lat, double lon, double err_m, int gws);
+char *sim_summary(struct sim *s);
+int sim_outputs_close(struct sim *s, const char *dir, bool plots, const char *summary, char *why,
+                      size_t why_len);
+void geo_stats_add(struct geo_stats *g, double err);
+
+#endif
