@@ -523,6 +523,11 @@ static void device_tx(struct sim *s, uint32_t di) {
   struct device *d = &s->dev[di];
   const struct lg_sim_group *g = &sc->groups[d->group];
   if (s->now_ns >= sc->duration_ns) return;
+  if (d->has_message && d->confirmed &&
+      d->acked) { /* live: the ACK came after the retry was planned */
+    finish_message(s, d);
+    if (d->next_msg_ns > s->now_ns) return sim_schedule(s, d->next_msg_ns, EV_TX, di);
+  }
   enum tx_kind kind = g->activation == LG_SIM_RAW ? TX_RAW : d->joined ? TX_DATA : TX_JOIN;
   /* channel: uniform among those whose sub-band is free */
   int cand[LG_SIM_MAX_FREQS], nc = 0;
@@ -561,6 +566,7 @@ static void device_tx(struct sim *s, uint32_t di) {
     t->adr = g->adr != LG_ADR_OFF;
     t->adr_ack_req = d->adr_ack_req;
   }
+  if (s->net.sent) s->net.sent(s, t, s->net.ctx); /* live: the frame is built (size known) */
   struct lg_lora_tx lt = lg_lora_tx_lorawan(t->sf, t->bw_hz);
   lt.cr = t->cr;
   struct lg_airtime at;
@@ -572,7 +578,6 @@ static void device_tx(struct sim *s, uint32_t di) {
   if (sc->duty_cycle && b)
     d->band_free_ns[t->band] = t->end_ns + lg_duty_cycle_off_ns(t->toa_ns, b->duty_cycle);
   if (kind == TX_JOIN) d->join_attempts++, s->tot.joins_sent++;
-  if (s->net.sent) s->net.sent(s, t, s->net.ctx); /* live: the frame is built now */
   /* who hears it */
   if (g->mobility == LG_SIM_STATIC) {
     for (uint32_t k = 0; k < d->link_n; k++) {

@@ -1,10 +1,647 @@
+/*
+ * Live mode: the simulated gateways are Semtech UDP packet forwarders (protocol v2) of a
+ * real `lorageo serve`, and the devices speak real LoRaWAN 1.0.x (lorawan/): OTAA joins
+ * with fresh DevNonces, FCnt, MICs and encryption, confirmed uplinks, ADR commands.
+ *
+ * Each gateway has its own UDP socket (a PULL_RESP carries no gateway EUI: the socket
+ * is how a forwarder knows a downlink is its own), sends PULL_DATA every 5 s and its
+ * `stat` every 30 s, pushes an `rxpk` for every reception the air model lets through,
+ * and answers every PULL_RESP with a TX_ACK (`TOO_LATE` when its `tmst` has passed).
+ * A downlink reaches its device when it falls in one of the device's receive windows
+ * (RX1 / RX2 on the right frequency) and its MIC checks out.
+ *
+ * Simulated time runs at --speed times wall-clock time; timestamps are those times
+ * plus the Unix time at the start, so the server sees a consistent clock.
+ */
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <netdb.h>
+#include <openssl/evp.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lorawan/lorawan.h"
 #include "sim/sim_int.h"
 #include "util/util.h"
-#include <stdio.h>
+
+#define SEC 1000000000LL
+
+struct live_dev {
+  uint64_t dev_eui, join_eui;
+  uint8_t app_key[16], nwk_s_key[16], app_s_key[16];
+  struct lg_key k_app, k_nwk, k_apps;
+  bool session;
+  uint8_t fopts[15]; /* MAC answers for the next uplink */
+  uint8_t fopts_len;
+  uint32_t f_cnt_down;
+  bool has_f_cnt_down;
+  int64_t last_end_ns; /* the last uplink: its end, channel and kind, for the windows */
+  uint32_t last_freq;
+  enum tx_kind last_kind;
+};
+
+struct live_counters {
+  uint64_t push_sent, push_acks, pull_acks, pull_resps, tx_ack_none, tx_ack_too_late;
+  uint64_t downlinks_received, downlinks_missed_window, downlinks_bad_mic, app_downlinks;
+  uint64_t send_errors;
+};
+
+struct live {
+  struct sim s;
+  const struct lg_sim_live_options *o;
+  struct lg_crypto crypto;
+  struct live_dev *ld;
+  int *fd;
+  int64_t epoch_ns; /* Unix time (ns) of simulated time 0 */
+  double wall0;
+  struct live_counters c;
+  uint16_t token;
+};
+
+static double wall_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int64_t virt_now(const struct live *L) {
+  return (int64_t)((wall_s() - L->wall0) * L->o->speed * 1e9);
+}
+
+/* ---- datagrams ------------------------------------------------------------------ */
+
+static size_t header(struct live *L, uint8_t type, uint64_t eui, uint8_t *b) {
+  L->token++;
+  b[0] = 2, b[1] = (uint8_t)(L->token >> 8), b[2] = (uint8_t)L->token, b[3] = type;
+  for (int i = 0; i < 8; i++)
+    b[4 + i] = (uint8_t)(eui >> (56 - 8 * i));
+  return 12;
+}
+
+static void send_dgram(struct live *L, size_t gi, const uint8_t *b, size_t n) {
+  if (send(L->fd[gi], b, n, 0) != (ssize_t)n) L->c.send_errors++;
+}
+
+static void rfc3339(int64_t unix_ns, int digits, char *out, size_t cap) {
+  time_t sec = (time_t)(unix_ns / SEC);
+  struct tm tm;
+  gmtime_r(&sec, &tm);
+  size_t n = strftime(out, cap, "%Y-%m-%dT%H:%M:%S", &tm);
+  long long frac = unix_ns % SEC;
+  if (digits == 6)
+    snprintf(out + n, cap - n, ".%06lldZ", frac / 1000);
+  else
+    snprintf(out + n, cap - n, ".%09lldZ", frac);
+}
+
+static void send_pull(struct live *L, size_t gi) {
+  uint8_t b[12];
+  send_dgram(L, gi, b, header(L, 2, L->s.sc->gateways[gi].eui, b));
+}
+
+static void send_stat(struct live *L, size_t gi) {
+  const struct lg_sim_gateway *g = &L->s.sc->gateways[gi];
+  const struct gw_state *gs = &L->s.gw[gi];
+  uint8_t b[512];
+  size_t n = header(L, 0, g->eui, b);
+  char t[40];
+  time_t now = time(NULL);
+  struct tm tm;
+  gmtime_r(&now, &tm);
+  strftime(t, sizeof(t), "%Y-%m-%d %H:%M:%S GMT", &tm);
+  n += (size_t)snprintf(
+      (char *)b + n, sizeof(b) - n,
+      "{\"stat\":{\"time\":\"%s\",\"lati\":%.7f,\"long\":%.7f,\"alti\":%.0f,"
+      "\"rxnb\":%llu,\"rxok\":%llu,\"rxfw\":%llu,\"ackr\":100.0,\"dwnb\":%llu,\"txnb\":%llu}}",
+      t, g->lat_deg, g->lon_deg, g->alt_m, (unsigned long long)gs->heard,
+      (unsigned long long)(gs->heard - gs->lost_collision - gs->lost_no_path),
+      (unsigned long long)(gs->heard - gs->lost_collision - gs->lost_no_path),
+      (unsigned long long)gs->downlinks, (unsigned long long)gs->downlinks);
+  send_dgram(L, gi, b, n);
+}
+
+/* ---- the device's frames -------------------------------------------------------- */
+
+static void live_sent(struct sim *s, struct tx *t, void *ctx) {
+  struct live *L = ctx;
+  struct device *d = &s->dev[t->dev];
+  struct live_dev *x = &L->ld[t->dev];
+  const struct lg_sim_group *g = &s->sc->groups[d->group];
+  struct lg_frame f;
+  memset(&f, 0, sizeof(f));
+  size_t len = 0;
+  x->last_kind = t->kind;
+  x->last_freq = t->freq_hz;
+  if (t->kind == TX_JOIN) {
+    f.mtype = LG_MTYPE_JOIN_REQUEST;
+    f.mhdr = 0x00;
+    f.u.join_req = (struct lg_join_request){x->join_eui, x->dev_eui, ++d->dev_nonce};
+    lg_frame_encode(&f, t->phy, sizeof(t->phy), &len);
+    lg_join_mic(&x->k_app, t->phy, len - 4, t->phy + len - 4);
+  } else if (t->kind == TX_DATA) {
+    f.mtype = t->confirmed ? LG_MTYPE_CONFIRMED_UP : LG_MTYPE_UNCONFIRMED_UP;
+    f.mhdr = (uint8_t)(f.mtype << 5);
+    struct lg_data_frame *df = &f.u.data;
+    df->dev_addr = d->dev_addr;
+    df->fctrl =
+        (uint8_t)((t->adr ? LG_FCTRL_ADR : 0) | (t->adr_ack_req ? LG_FCTRL_ADR_ACK_REQ : 0));
+    df->f_cnt16 = (uint16_t)t->f_cnt;
+    df->f_opts_len = x->fopts_len;
+    memcpy(df->f_opts, x->fopts, x->fopts_len);
+    x->fopts_len = 0;
+    df->has_f_port = true;
+    df->f_port = 1;
+    df->frm_payload_len = (size_t)g->payload_bytes;
+    for (size_t i = 0; i < df->frm_payload_len; i++)
+      df->frm_payload[i] = (uint8_t)(t->f_cnt + i);
+    lg_payload_crypt(&x->k_apps, d->dev_addr, t->f_cnt, false, df->frm_payload, df->frm_payload_len,
+                     df->frm_payload);
+    lg_frame_encode(&f, t->phy, sizeof(t->phy), &len);
+    lg_data_mic(&x->k_nwk, t->phy, len - 4, d->dev_addr, t->f_cnt, false, t->phy + len - 4);
+  } else {
+    len = (size_t)t->size;
+    for (size_t i = 0; i < len; i++)
+      t->phy[i] = (uint8_t)rng_next(&d->rng);
+  }
+  t->size = (int)len;
+}
+
+static void live_uplink(struct sim *s, struct tx *t, void *ctx) {
+  struct live *L = ctx;
+  L->ld[t->dev].last_end_ns = t->end_ns;
+  char data[400];
+  EVP_EncodeBlock((unsigned char *)data, t->phy, t->size);
+  for (uint32_t ri = t->rx_head; ri != UINT32_MAX; ri = s->rxs[ri].next) {
+    const struct reception *r = &s->rxs[ri];
+    if (r->lost) continue;
+    const struct lg_sim_gateway *g = &s->sc->gateways[r->gw];
+    uint8_t b[1024];
+    size_t n = header(L, 0, g->eui, b);
+    char ts[48], fine[32] = "";
+    int64_t unix_ns = L->epoch_ns + r->stamp_ns;
+    rfc3339(unix_ns, g->fine_timestamp ? 9 : 6, ts, sizeof(ts));
+    if (g->fine_timestamp)
+      snprintf(fine, sizeof(fine), "\"ftime\":%lld,", (long long)(unix_ns % SEC));
+    uint32_t tmst = (uint32_t)((s->gw[r->gw].tmst_base_ns + r->end_ns) / 1000);
+    n += (size_t)snprintf(
+        (char *)b + n, sizeof(b) - n,
+        "{\"rxpk\":[{\"time\":\"%s\",%s\"tmst\":%u,\"chan\":0,\"rfch\":0,"
+        "\"freq\":%.6f,\"stat\":1,\"modu\":\"LORA\",\"datr\":\"SF%dBW%u\",\"codr\":\"4/%d\","
+        "\"rssi\":%d,\"lsnr\":%.1f,\"size\":%d,\"data\":\"%s\"}]}",
+        ts, fine, tmst, t->freq_hz / 1e6, t->sf, t->bw_hz / 1000, 4 + t->cr, (int)lround(r->rssi),
+        fmin(r->snr, 13.5), t->size, data);
+    send_dgram(L, r->gw, b, n);
+    L->c.push_sent++;
+  }
+}
+
+/* ---- downlinks ------------------------------------------------------------------ */
+
+static bool in_window(const struct live *L, const struct live_dev *x, int64_t at_ns,
+                      uint32_t freq) {
+  const struct lg_region *r = L->s.sc->region;
+  int64_t d1 = x->last_kind == TX_JOIN ? r->join_accept_delay1_ns : r->receive_delay1_ns;
+  int64_t d2 = x->last_kind == TX_JOIN ? r->join_accept_delay2_ns : r->receive_delay2_ns;
+  uint32_t f1 = 0;
+  lg_region_rx1_freq(r, x->last_freq, &f1);
+  int64_t tol = 2000000; /* 2 ms: tmst is in microseconds, plus the path delay */
+  return (llabs(at_ns - (x->last_end_ns + d1)) < tol && freq == f1) ||
+         (llabs(at_ns - (x->last_end_ns + d2)) < tol && freq == r->rx2_freq_hz);
+}
+
+static void mac_answers(struct live_dev *x, const uint8_t *buf, size_t len, struct dl_effect *e) {
+  struct lg_mac_cmd cmds[16];
+  size_t n = 0;
+  if (lg_mac_parse(buf, len, false, cmds, 16, &n, NULL) != 0) return;
+  for (size_t i = 0; i < n; i++) {
+    uint8_t ans[2] = {cmds[i].cid, 0};
+    size_t alen = 1;
+    switch (cmds[i].cid) {
+    case LG_MAC_LINK_ADR:
+      e->link_adr = true;
+      e->dr = cmds[i].u.link_adr_req.dr;
+      e->txp_index = cmds[i].u.link_adr_req.tx_power;
+      e->nb_trans = cmds[i].u.link_adr_req.nb_trans;
+      ans[1] = 0x07, alen = 2;
+      break;
+    case LG_MAC_DEV_STATUS: { /* battery 254 (almost full), margin 10 dB */
+      if (x->fopts_len + 3 <= 15) {
+        uint8_t a[3] = {LG_MAC_DEV_STATUS, 254, 10};
+        memcpy(x->fopts + x->fopts_len, a, 3);
+        x->fopts_len += 3;
+      }
+      continue;
+    }
+    case LG_MAC_RX_PARAM_SETUP: ans[1] = 0x07, alen = 2; break;
+    case LG_MAC_RX_TIMING_SETUP:
+    case LG_MAC_DUTY_CYCLE: break;
+    default: continue;
+    }
+    if (x->fopts_len + alen <= 15) {
+      memcpy(x->fopts + x->fopts_len, ans, alen);
+      x->fopts_len = (uint8_t)(x->fopts_len + alen);
+    }
+  }
+}
+
+static bool data_downlink(struct live *L, struct device *d, struct live_dev *x, const uint8_t *phy,
+                          size_t len, const struct lg_frame *f) {
+  const struct lg_data_frame *df = &f->u.data;
+  uint32_t fcnt = x->has_f_cnt_down ? lg_fcnt_extend(x->f_cnt_down, df->f_cnt16) : df->f_cnt16;
+  uint8_t mic[4];
+  lg_data_mic(&x->k_nwk, phy, len - 4, d->dev_addr, fcnt, true, mic);
+  if (memcmp(mic, f->mic, 4) != 0) return false;
+  x->f_cnt_down = fcnt, x->has_f_cnt_down = true;
+  struct dl_effect e = {.ack = (df->fctrl & LG_FCTRL_ACK) != 0};
+  if (df->f_opts_len) mac_answers(x, df->f_opts, df->f_opts_len, &e);
+  if (df->has_f_port && df->frm_payload_len) {
+    uint8_t plain[LG_PHY_MAX];
+    lg_payload_crypt(df->f_port ? &x->k_apps : &x->k_nwk, d->dev_addr, fcnt, true, df->frm_payload,
+                     df->frm_payload_len, plain);
+    if (df->f_port == 0)
+      mac_answers(x, plain, df->frm_payload_len, &e);
+    else
+      L->c.app_downlinks++;
+  }
+  sim_device_downlink(&L->s, d, &e);
+  return true;
+}
+
+static bool join_accept(struct live *L, struct device *d, struct live_dev *x, const uint8_t *phy,
+                        size_t len) {
+  uint8_t plain[33], mic[4], calc[4];
+  plain[0] = phy[0];
+  lg_join_accept_decrypt(&x->k_app, phy + 1, len - 1, plain + 1);
+  struct lg_join_accept ja;
+  if (lg_join_accept_parse(plain + 1, len - 1, &ja, mic)) return false;
+  lg_join_mic(&x->k_app, plain, len - 4, calc);
+  if (memcmp(mic, calc, 4) != 0) return false;
+  lg_derive_session_keys_10(&x->k_app, ja.join_nonce, ja.net_id, d->dev_nonce, x->nwk_s_key,
+                            x->app_s_key);
+  lg_key_close(&x->k_nwk);
+  lg_key_close(&x->k_apps);
+  lg_key_init(&x->k_nwk, &L->crypto, x->nwk_s_key);
+  lg_key_init(&x->k_apps, &L->crypto, x->app_s_key);
+  x->session = true;
+  x->has_f_cnt_down = false;
+  x->fopts_len = 0;
+  sim_device_downlink(&L->s, d, &(struct dl_effect){.join_accept = true, .dev_addr = ja.dev_addr});
+  return true;
+}
+
+/* A downlink transmitted at simulated time at_ns on freq: which device takes it. */
+static void deliver(struct live *L, const uint8_t *phy, size_t len, int64_t at_ns, uint32_t freq) {
+  struct lg_frame f;
+  if (lg_frame_decode(phy, len, &f)) return;
+  bool matched_window = false;
+  for (size_t i = 0; i < L->s.n_dev; i++) {
+    struct device *d = &L->s.dev[i];
+    struct live_dev *x = &L->ld[i];
+    if (!in_window(L, x, at_ns, freq)) continue;
+    if (f.mtype == LG_MTYPE_JOIN_ACCEPT && x->last_kind == TX_JOIN) {
+      matched_window = true;
+      if (join_accept(L, d, x, phy, len)) return (void)L->c.downlinks_received++;
+    }
+    if ((f.mtype == LG_MTYPE_UNCONFIRMED_DOWN || f.mtype == LG_MTYPE_CONFIRMED_DOWN) &&
+        x->session && d->dev_addr == f.u.data.dev_addr) {
+      matched_window = true;
+      if (data_downlink(L, d, x, phy, len, &f)) return (void)L->c.downlinks_received++;
+    }
+  }
+  if (matched_window)
+    L->c.downlinks_bad_mic++;
+  else
+    L->c.downlinks_missed_window++;
+}
+
+static void on_pull_resp(struct live *L, size_t gi, const uint8_t *b, size_t n) {
+  L->c.pull_resps++;
+  json_error_t err;
+  json_t *root = json_loadb((const char *)b + 4, n - 4, 0, &err);
+  json_t *txpk = json_object_get(root, "txpk");
+  const char *error = "NONE";
+  int64_t now = virt_now(L), at = now;
+  json_t *tmst = json_object_get(txpk, "tmst"), *data = json_object_get(txpk, "data");
+  double freq_mhz = json_number_value(json_object_get(txpk, "freq"));
+  if (!json_is_object(txpk) || !json_is_string(data)) {
+    error = "TX_FREQ"; /* the closest refusal the protocol offers for a malformed txpk */
+  } else if (json_is_integer(tmst)) {
+    /* unwrap the 32-bit microsecond counter around now */
+    uint32_t cur = (uint32_t)((L->s.gw[gi].tmst_base_ns + now) / 1000);
+    int32_t ahead = (int32_t)((uint32_t)json_integer_value(tmst) - cur);
+    at = now + (int64_t)ahead * 1000;
+    if (ahead < 0)
+      error = "TOO_LATE";
+    else if (ahead > 10000000)
+      error = "TOO_EARLY"; /* more than 10 s ahead */
+  }
+  uint8_t ack[80];
+  size_t an = header(L, 5, L->s.sc->gateways[gi].eui, ack);
+  ack[1] = b[1], ack[2] = b[2]; /* the PULL_RESP's token */
+  an += (size_t)snprintf((char *)ack + an, sizeof(ack) - an, "{\"txpk_ack\":{\"error\":\"%s\"}}",
+                         error);
+  send_dgram(L, gi, ack, an);
+  if (strcmp(error, "NONE") == 0) {
+    L->c.tx_ack_none++;
+    L->s.gw[gi].downlinks++;
+    uint8_t phy[300];
+    const char *s64 = json_string_value(data);
+    size_t len = 0;
+    if (lg_base64_decode(s64, strlen(s64), phy, sizeof(phy), &len) == 0 && len >= 12)
+      deliver(L, phy, len, at, (uint32_t)llround(freq_mhz * 1e6));
+  } else if (strcmp(error, "TOO_LATE") == 0) {
+    L->c.tx_ack_too_late++;
+  }
+  json_decref(root);
+}
+
+static void receive(struct live *L, size_t gi) {
+  uint8_t b[4096];
+  ssize_t n;
+  while ((n = recv(L->fd[gi], b, sizeof(b), MSG_DONTWAIT)) > 0) {
+    if (n < 4 || b[0] < 1 || b[0] > 2) continue;
+    if (b[3] == 1)
+      L->c.push_acks++;
+    else if (b[3] == 4)
+      L->c.pull_acks++;
+    else if (b[3] == 3)
+      on_pull_resp(L, gi, b, (size_t)n);
+  }
+}
+
+/* ---- provisioning through the HTTP API ------------------------------------------ */
+
+static size_t discard(char *p, size_t sz, size_t n, void *u) {
+  (void)p, (void)u;
+  return sz * n;
+}
+
+static int post(CURL *h, const struct lg_sim_live_options *o, const char *path, json_t *body,
+                char *why, size_t why_len) {
+  char url[512], *txt = json_dumps(body, JSON_COMPACT), auth[300];
+  json_decref(body);
+  snprintf(url, sizeof(url), "%s%s", o->api_url, path);
+  struct curl_slist *hd = curl_slist_append(NULL, "Content-Type: application/json");
+  if (o->api_token && *o->api_token) {
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", o->api_token);
+    hd = curl_slist_append(hd, auth);
+  }
+  curl_easy_setopt(h, CURLOPT_URL, url);
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
+  curl_easy_setopt(h, CURLOPT_POSTFIELDS, txt);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
+  CURLcode rc = curl_easy_perform(h);
+  long status = 0;
+  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+  curl_slist_free_all(hd);
+  free(txt);
+  if (rc != CURLE_OK)
+    return snprintf(why, why_len, "POST %s: %s", url, curl_easy_strerror(rc)), LG_EIO;
+  if (status != 409 && (status < 200 || status > 299))
+    return snprintf(why, why_len, "POST %s: HTTP %ld", url, status), LG_EIO;
+  return 0;
+}
+
+static void hex(const uint8_t *b, size_t n, char *out) {
+  lg_hex_encode(b, n, out, 2 * n + 1);
+}
+
+static int provision(struct live *L, char *why, size_t why_len) {
+  CURL *h = curl_easy_init();
+  if (!h) return snprintf(why, why_len, "libcurl failed to start"), LG_EIO;
+  int rc = 0;
+  const struct lg_sim_scenario *sc = L->s.sc;
+  for (size_t i = 0; rc == 0 && i < sc->n_gateways; i++) {
+    const struct lg_sim_gateway *g = &sc->gateways[i];
+    char eui[17], name[32];
+    snprintf(eui, sizeof(eui), "%016llx", (unsigned long long)g->eui);
+    snprintf(name, sizeof(name), "sim-gw-%zu", i);
+    rc = post(h, L->o, "/api/gateways",
+              json_pack("{s:s,s:s,s:f,s:f,s:f}", "gateway_eui", eui, "name", name, "latitude",
+                        g->lat_deg, "longitude", g->lon_deg, "altitude", g->alt_m),
+              why, why_len);
+  }
+  for (size_t i = 0; rc == 0 && i < L->s.n_dev; i++) {
+    const struct device *d = &L->s.dev[i];
+    const struct lg_sim_group *g = &sc->groups[d->group];
+    const struct live_dev *x = &L->ld[i];
+    char de[17], je[17], k1[33], k2[33], addr[9], name[64];
+    snprintf(de, sizeof(de), "%016llx", (unsigned long long)x->dev_eui);
+    snprintf(je, sizeof(je), "%016llx", (unsigned long long)x->join_eui);
+    snprintf(addr, sizeof(addr), "%08x", d->dev_addr);
+    snprintf(name, sizeof(name), "%.31s-%zu", g->name, i);
+    json_t *b;
+    if (g->activation == LG_SIM_OTAA) {
+      hex(x->app_key, 16, k1);
+      b = json_pack("{s:s,s:s,s:s,s:s,s:s}", "dev_eui", de, "join_eui", je, "app_key", k1, "name",
+                    name, "adr", lg_adr_algo_name(g->adr));
+    } else {
+      hex(x->nwk_s_key, 16, k1);
+      hex(x->app_s_key, 16, k2);
+      b = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "dev_eui", de, "dev_addr", addr, "nwk_s_key", k1,
+                    "app_s_key", k2, "name", name, "adr", lg_adr_algo_name(g->adr));
+    }
+    rc = post(h, L->o, "/api/devices", b, why, why_len);
+  }
+  curl_easy_cleanup(h);
+  return rc;
+}
+
+/* ---- the run -------------------------------------------------------------------- */
+
+/* devices.csv: which simulated device (the `device` column of the other files) is which
+ * LoRaWAN device on the server. */
+static int write_devices(struct live *L, const char *dir, char *why, size_t why_len) {
+  char path[1200];
+  snprintf(path, sizeof(path), "%s/devices.csv", dir);
+  FILE *f = fopen(path, "w");
+  if (!f) return snprintf(why, why_len, "cannot write %s: %s", path, strerror(errno)), LG_EIO;
+  static const char *const acts[] = {"abp", "otaa", "none"};
+  fputs("device,dev_eui,group,activation\n", f);
+  for (size_t i = 0; i < L->s.n_dev; i++) {
+    const struct lg_sim_group *g = &L->s.sc->groups[L->s.dev[i].group];
+    fprintf(f, "%zu,%016llx,%s,%s\n", i, (unsigned long long)L->ld[i].dev_eui, g->name,
+            acts[g->activation]);
+  }
+  return fclose(f) ? LG_EIO : 0;
+}
+
+static int open_sockets(struct live *L, char *why, size_t why_len) {
+  char host[256];
+  const char *colon = strrchr(L->o->server, ':');
+  if (!colon || colon == L->o->server || (size_t)(colon - L->o->server) >= sizeof(host))
+    return snprintf(why, why_len, "--server: expected HOST:PORT, got '%s'", L->o->server),
+           LG_EINVAL;
+  memcpy(host, L->o->server, (size_t)(colon - L->o->server));
+  host[colon - L->o->server] = 0;
+  struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM}, *ai;
+  int e = getaddrinfo(host, colon + 1, &hints, &ai);
+  if (e) return snprintf(why, why_len, "--server %s: %s", L->o->server, gai_strerror(e)), LG_EINVAL;
+  int rc = 0;
+  for (size_t i = 0; i < L->s.sc->n_gateways; i++) {
+    L->fd[i] = socket(ai->ai_family, SOCK_DGRAM, 0);
+    if (L->fd[i] < 0 || connect(L->fd[i], ai->ai_addr, ai->ai_addrlen)) {
+      snprintf(why, why_len, "--server %s: %s", L->o->server, strerror(errno));
+      rc = LG_EIO;
+      break;
+    }
+  }
+  freeaddrinfo(ai);
+  return rc;
+}
+
+static void key_bytes(struct rng *r, uint8_t *k) {
+  for (int i = 0; i < 16; i++)
+    k[i] = (uint8_t)(rng_next(r) >> 32);
+}
+
+static int setup_devices(struct live *L) {
+  L->ld = calloc(L->s.n_dev ? L->s.n_dev : 1, sizeof(*L->ld));
+  if (!L->ld) return LG_ENOMEM;
+  for (size_t i = 0; i < L->s.n_dev; i++) {
+    struct live_dev *x = &L->ld[i];
+    struct device *d = &L->s.dev[i];
+    struct rng r;
+    rng_seed(&r, L->s.sc->seed, 0x100000000ULL + i); /* keys: a stream of their own */
+    x->dev_eui = 0x70b3d5e700000000ULL | ((uint64_t)(L->s.sc->seed & 0xff) << 24) | (uint64_t)i;
+    x->join_eui = 0x70b3d5e75e0000ffULL;
+    key_bytes(&r, x->app_key);
+    key_bytes(&r, x->nwk_s_key);
+    key_bytes(&r, x->app_s_key);
+    d->dev_addr = 0x01000000u | (uint32_t)(i & 0xffffff); /* NwkID 0 (NetID 000000) */
+    d->dev_nonce = (uint16_t)(rng_next(&r) & 0x7fff);
+    if (lg_key_init(&x->k_app, &L->crypto, x->app_key) ||
+        lg_key_init(&x->k_nwk, &L->crypto, x->nwk_s_key) ||
+        lg_key_init(&x->k_apps, &L->crypto, x->app_s_key))
+      return LG_ECRYPTO;
+    x->session = L->s.sc->groups[d->group].activation != LG_SIM_OTAA;
+  }
+  return 0;
+}
+
+static void teardown(struct live *L) {
+  for (size_t i = 0; L->ld && i < L->s.n_dev; i++) {
+    lg_key_close(&L->ld[i].k_app);
+    lg_key_close(&L->ld[i].k_nwk);
+    lg_key_close(&L->ld[i].k_apps);
+  }
+  for (size_t i = 0; L->fd && i < L->s.sc->n_gateways; i++)
+    if (L->fd[i] >= 0) close(L->fd[i]);
+  free(L->fd);
+  free(L->ld);
+  lg_crypto_close(&L->crypto);
+  sim_free(&L->s);
+}
+
+static char *live_summary(struct live *L) {
+  char *base = sim_summary(&L->s);
+  json_t *o = json_loads(base, 0, NULL);
+  free(base);
+  const struct live_counters *c = &L->c;
+  json_object_set_new(
+      o, "live",
+      json_pack("{s:s,s:f,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "server", L->o->server,
+                "speed", L->o->speed, "push_data_sent", (json_int_t)c->push_sent, "push_acks",
+                (json_int_t)c->push_acks, "pull_acks", (json_int_t)c->pull_acks, "pull_resps",
+                (json_int_t)c->pull_resps, "tx_ack_none", (json_int_t)c->tx_ack_none,
+                "tx_ack_too_late", (json_int_t)c->tx_ack_too_late, "downlinks_received",
+                (json_int_t)c->downlinks_received, "downlinks_missed_window",
+                (json_int_t)c->downlinks_missed_window, "downlinks_bad_mic",
+                (json_int_t)c->downlinks_bad_mic, "app_downlinks", (json_int_t)c->app_downlinks,
+                "send_errors", (json_int_t)c->send_errors));
+  char *txt = json_dumps(o, JSON_PRESERVE_ORDER | JSON_INDENT(2) | JSON_REAL_PRECISION(10));
+  json_decref(o);
+  return txt;
+}
+
 int lg_sim_run_live(const struct lg_sim_scenario *sc, const struct lg_sim_live_options *o,
                     char **summary_json, char *why, size_t why_len) {
-  (void)sc, (void)o;
+  struct live *L = calloc(1, sizeof(*L));
   *summary_json = NULL;
-  snprintf(why, why_len, "live mode: work in progress");
-  return LG_EINVAL;
+  if (!L) return LG_ENOMEM;
+  L->o = o;
+  int rc = lg_crypto_init(&L->crypto);
+  if (rc == 0) rc = sim_init(&L->s, sc, (struct sim_network){live_sent, live_uplink, L});
+  L->s.live = true;
+  L->fd = calloc(sc->n_gateways, sizeof(int));
+  if (rc || !L->fd || setup_devices(L)) {
+    snprintf(why, why_len, "out of memory or crypto failure setting up the devices");
+    teardown(L);
+    free(L);
+    return LG_ENOMEM;
+  }
+  for (size_t i = 0; i < sc->n_gateways; i++)
+    L->fd[i] = -1;
+  if ((rc = open_sockets(L, why, why_len)) || (o->api_url && (rc = provision(L, why, why_len))) ||
+      (o->out_dir && (rc = sim_outputs_open(&L->s, o->out_dir, true, why, why_len)))) {
+    teardown(L);
+    free(L);
+    return rc;
+  }
+  if (o->out_dir && (rc = write_devices(L, o->out_dir, why, why_len))) {
+    teardown(L);
+    free(L);
+    return rc;
+  }
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  L->epoch_ns = (int64_t)ts.tv_sec * SEC + ts.tv_nsec;
+  for (size_t i = 0; i < sc->n_gateways; i++) {
+    struct rng r;
+    rng_seed(&r, sc->seed, 0x200000000ULL + i);
+    L->s.gw[i].tmst_base_ns =
+        (int64_t)(rng_next(&r) % 4000000000ULL) * 1000; /* counters start anywhere */
+    send_pull(L, i);
+    send_stat(L, i);
+  }
+  L->wall0 = wall_s();
+  double last_pull = L->wall0, last_stat = L->wall0, last_progress = L->wall0;
+  struct pollfd *pf = calloc(sc->n_gateways, sizeof(*pf));
+  for (size_t i = 0; pf && i < sc->n_gateways; i++)
+    pf[i] = (struct pollfd){L->fd[i], POLLIN, 0};
+  int64_t end = sc->duration_ns + 8 * SEC; /* + the last uplink's receive windows */
+  while (pf) {
+    int64_t now = virt_now(L);
+    sim_run_until(&L->s, now < end ? now : end);
+    if (now >= end) break;
+    int64_t next = sim_next_event_ns(&L->s);
+    double wait_ms = next == INT64_MAX ? 50 : (double)(next - now) / 1e6 / o->speed;
+    int timeout = (int)fmin(fmax(wait_ms, 0), 50);
+    if (poll(pf, sc->n_gateways, timeout) > 0)
+      for (size_t i = 0; i < sc->n_gateways; i++)
+        if (pf[i].revents & POLLIN) receive(L, i);
+    double w = wall_s();
+    if (w - last_pull >= 5) {
+      last_pull = w;
+      for (size_t i = 0; i < sc->n_gateways; i++)
+        send_pull(L, i);
+    }
+    if (w - last_stat >= 30) {
+      last_stat = w;
+      for (size_t i = 0; i < sc->n_gateways; i++)
+        send_stat(L, i);
+    }
+    if (o->progress && w - last_progress >= 5) {
+      last_progress = w;
+      fprintf(
+          stderr,
+          "sim live: %.0f/%.0f s simulated, %llu transmissions, %llu rxpk sent, %llu downlinks\n",
+          (double)now / 1e9, (double)sc->duration_ns / 1e9, (unsigned long long)L->s.tot.tx,
+          (unsigned long long)L->c.push_sent, (unsigned long long)L->c.downlinks_received);
+    }
+  }
+  free(pf);
+  *summary_json = live_summary(L);
+  rc = sim_outputs_close(&L->s, o->out_dir, false, *summary_json ? *summary_json : "{}", why,
+                         why_len);
+  teardown(L);
+  free(L);
+  return rc;
 }
