@@ -383,28 +383,24 @@ static double mw(double dbm) {
   return pow(10, dbm / 10);
 }
 
-/* A new reception `p` arrives at a gateway where `q` is on air: apply the model. */
-static void interfere(struct sim *s, struct reception *p, struct reception *q) {
-  const struct tx *tp = &s->txs[p->tx], *tq = &s->txs[q->tx];
+void sim_interfere(const struct lg_sim_scenario *sc, struct reception *p, const struct tx *tp,
+                   struct reception *q, const struct tx *tq) {
   if (q->end_ns <= p->start_ns || tp->freq_hz != tq->freq_hz) return;
   bool same_sf = tp->sf == tq->sf;
-  if (!s->sc->capture) { /* ALOHA: any overlap of the same SF on the channel destroys both */
+  if (!sc->capture) { /* ALOHA: any overlap of the same SF on the channel destroys both */
     if (same_sf) p->lost = q->lost = true;
     return;
   }
-  switch (s->sc->collision) {
+  switch (sc->collision) {
   case LG_SIM_COLL_NONE: return;
   case LG_SIM_COLL_LORASIM: {
     if (!same_sf) return;
     int64_t tsym = (int64_t)((double)(1 << tp->sf) / tp->bw_hz * 1e9);
     if (q->end_ns <= p->start_ns + 3 * tsym) return; /* p's last 5 preamble symbols are clean */
     double diff = p->rssi - q->rssi;
-    if (fabs(diff) < 6)
-      p->lost = q->lost = true;
-    else if (diff < 0)
-      p->lost = true;
-    else
-      q->lost = true;
+    if (fabs(diff) < 6) p->lost = q->lost = true;
+    else if (diff < 0) p->lost = true;
+    else q->lost = true;
     return;
   }
   case LG_SIM_COLL_NS3: {
@@ -415,14 +411,21 @@ static void interfere(struct sim *s, struct reception *p, struct reception *q) {
   }
   case LG_SIM_COLL_FLORA: {
     int64_t tsym_p = (int64_t)((double)(1 << tp->sf) / tp->bw_hz * 1e9);
-    if (q->end_ns > p->start_ns + 2 * tsym_p &&
-        p->rssi - q->rssi < lg_sim_flora_threshold_db(tp->sf, tq->sf))
+    if (q->end_ns > p->start_ns + 2 * tsym_p && p->rssi - q->rssi < lg_sim_flora_threshold_db(tp->sf, tq->sf))
       p->lost = true;
     /* p (the interferer of q) ends after q's critical point, as it starts after q */
     if (q->rssi - p->rssi < lg_sim_flora_threshold_db(tq->sf, tp->sf)) q->lost = true;
     return;
   }
   }
+}
+
+bool sim_ns3_lost(const struct reception *r, const struct tx *t) {
+  double sig = mw(r->rssi) * (double)t->toa_ns;
+  for (int k = 0; k < 6; k++)
+    if (r->interf[k] > 0 && 10 * log10(sig / r->interf[k]) < lg_sim_ns3_isolation_db(t->sf, k + 7) - 1e-9)
+      return true; /* (1e-9: exactly at the threshold survives, as in ns-3) */
+  return false;
 }
 
 static void hear(struct sim *s, uint32_t ti, uint32_t gi, double dist_m, double mean_pl,
@@ -456,7 +459,7 @@ static void hear(struct sim *s, uint32_t ti, uint32_t gi, double dist_m, double 
     struct reception *q = &s->rxs[gs->active[k]];
     if (q->end_ns <= r->start_ns) continue;
     if (!q->no_path) busy++;
-    interfere(s, r, q);
+    sim_interfere(sc, r, &s->txs[r->tx], q, &s->txs[q->tx]);
   }
   if (g->paths > 0 && busy >= (uint32_t)g->paths) r->no_path = r->lost = true;
   if (gs->n_active == gs->cap_active) {

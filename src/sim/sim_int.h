@@ -236,6 +236,13 @@ double sim_uplink_energy_mj(const struct lg_sim_energy *e, int64_t toa_ns, doubl
 /* Listening time (ns) of an empty receive window at sf/bw: 8 symbols (ns-3). */
 int64_t sim_rx_window_ns(int sf, uint32_t bw_hz);
 
+/* Collision models: a new reception `p` (of `tp`) arrives where `q` (of `tq`) is on air;
+ * marks either lost (LoRaSim, FLoRa, ALOHA) or adds interference energy (ns-3). */
+void sim_interfere(const struct lg_sim_scenario *sc, struct reception *p, const struct tx *tp,
+                   struct reception *q, const struct tx *tq);
+/* ns-3, at the end of a reception: is any interferer SF's SIR below the Goursaud isolation? */
+bool sim_ns3_lost(const struct reception *r, const struct tx *t);
+
 /* network.c: the in-process network of the offline run */
 void sim_offline_uplink(struct sim *s, struct tx *t, void *ctx);
 
