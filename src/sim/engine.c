@@ -398,9 +398,12 @@ void sim_interfere(const struct lg_sim_scenario *sc, struct reception *p, const 
     int64_t tsym = (int64_t)((double)(1 << tp->sf) / tp->bw_hz * 1e9);
     if (q->end_ns <= p->start_ns + 3 * tsym) return; /* p's last 5 preamble symbols are clean */
     double diff = p->rssi - q->rssi;
-    if (fabs(diff) < 6) p->lost = q->lost = true;
-    else if (diff < 0) p->lost = true;
-    else q->lost = true;
+    if (fabs(diff) < 6)
+      p->lost = q->lost = true;
+    else if (diff < 0)
+      p->lost = true;
+    else
+      q->lost = true;
     return;
   }
   case LG_SIM_COLL_NS3: {
@@ -411,7 +414,8 @@ void sim_interfere(const struct lg_sim_scenario *sc, struct reception *p, const 
   }
   case LG_SIM_COLL_FLORA: {
     int64_t tsym_p = (int64_t)((double)(1 << tp->sf) / tp->bw_hz * 1e9);
-    if (q->end_ns > p->start_ns + 2 * tsym_p && p->rssi - q->rssi < lg_sim_flora_threshold_db(tp->sf, tq->sf))
+    if (q->end_ns > p->start_ns + 2 * tsym_p &&
+        p->rssi - q->rssi < lg_sim_flora_threshold_db(tp->sf, tq->sf))
       p->lost = true;
     /* p (the interferer of q) ends after q's critical point, as it starts after q */
     if (q->rssi - p->rssi < lg_sim_flora_threshold_db(tq->sf, tp->sf)) q->lost = true;
@@ -423,7 +427,8 @@ void sim_interfere(const struct lg_sim_scenario *sc, struct reception *p, const 
 bool sim_ns3_lost(const struct reception *r, const struct tx *t) {
   double sig = mw(r->rssi) * (double)t->toa_ns;
   for (int k = 0; k < 6; k++)
-    if (r->interf[k] > 0 && 10 * log10(sig / r->interf[k]) < lg_sim_ns3_isolation_db(t->sf, k + 7) - 1e-9)
+    if (r->interf[k] > 0 &&
+        10 * log10(sig / r->interf[k]) < lg_sim_ns3_isolation_db(t->sf, k + 7) - 1e-9)
       return true; /* (1e-9: exactly at the threshold survives, as in ns-3) */
   return false;
 }

@@ -113,6 +113,7 @@ static void locate(struct sim *s, struct tx *t, struct device *d) {
   if (n < (size_t)sc->geo_min_gateways) return;
   struct lg_geodetic truth;
   lg_enu_to_geodetic(&s->enu, (double[3]){d->e, d->n, 0}, &truth);
+  sim_output_frame(s, t, d);
   for (int m = 0; m < 8; m++) {
     if (!(sc->geo_methods & (1u << m))) continue;
     struct lg_geo_opts o = lg_geo_opts_default();

@@ -37,6 +37,7 @@ int sim_outputs_open(struct sim *s, const char *dir, bool transmissions, char *w
   if (s->sc->geo_methods) {
     if (!(s->f_pos = open_in(dir, "positions.csv", why, why_len))) return LG_EIO;
     fputs("t_s,device,method,true_lat,true_lon,est_lat,est_lon,error_m,gateways\n", s->f_pos);
+    if (!(s->f_frames = open_in(dir, "frames.jsonl", why, why_len))) return LG_EIO;
   }
   return 0;
 }
@@ -71,6 +72,29 @@ void sim_output_fix(struct sim *s, const struct tx *t, const struct device *d, c
   lg_enu_to_geodetic(&s->enu, (double[3]){d->e, d->n, 0}, &g);
   fprintf(s->f_pos, "%.6f,%u,%s,%.7f,%.7f,%.7f,%.7f,%.2f,%d\n", (double)t->start_ns / 1e9, t->dev,
           method, g.lat_deg, g.lon_deg, lat, lon, err_m, gws);
+}
+
+#define FRAME_EPOCH_NS 1767225600000000000LL /* 2026-01-01T00:00:00Z */
+
+void sim_output_frame(struct sim *s, const struct tx *t, const struct device *d) {
+  if (!s->f_frames) return;
+  struct lg_geodetic g;
+  lg_enu_to_geodetic(&s->enu, (double[3]){d->e, d->n, 0}, &g);
+  fprintf(s->f_frames, "{\"id\":\"f%llu\",\"device\":\"d%u\",\"rx\":[",
+          (unsigned long long)++s->frames_written, t->dev);
+  bool first = true;
+  for (uint32_t ri = t->rx_head; ri != UINT32_MAX; ri = s->rxs[ri].next) {
+    const struct reception *r = &s->rxs[ri];
+    if (r->lost) continue;
+    const struct lg_sim_gateway *gw = &s->sc->gateways[r->gw];
+    fprintf(s->f_frames,
+            "%s{\"gateway\":\"%016llx\",\"lat\":%.7f,\"lon\":%.7f,\"alt\":%.1f,\"time_ns\":%lld,"
+            "\"rssi\":%.1f,\"snr\":%.1f}",
+            first ? "" : ",", (unsigned long long)gw->eui, gw->lat_deg, gw->lon_deg, gw->alt_m,
+            (long long)(FRAME_EPOCH_NS + r->stamp_ns), r->rssi, r->snr);
+    first = false;
+  }
+  fprintf(s->f_frames, "],\"truth\":{\"lat\":%.7f,\"lon\":%.7f}}\n", g.lat_deg, g.lon_deg);
 }
 
 static int cmp_float(const void *a, const void *b) {
@@ -272,6 +296,7 @@ int sim_outputs_close(struct sim *s, const char *dir, bool want_plots, const cha
   int rc = 0;
   if (s->f_tx && fclose(s->f_tx)) rc = LG_EIO;
   if (s->f_pos && fclose(s->f_pos)) rc = LG_EIO;
+  if (s->f_frames && fclose(s->f_frames)) rc = LG_EIO;
   if (dir == NULL) return rc;
   FILE *f = open_in(dir, "summary.json", why, why_len);
   if (!f) return LG_EIO;
@@ -280,6 +305,6 @@ int sim_outputs_close(struct sim *s, const char *dir, bool want_plots, const cha
   if (rc) snprintf(why, why_len, "writing the outputs in %s failed", dir);
   if (rc == 0 && want_plots && system("command -v gnuplot >/dev/null 2>&1") == 0 && plots(s, dir))
     fprintf(stderr, "sim: gnuplot failed, see %s/gnuplot.log\n", dir);
-  s->f_tx = s->f_pos = NULL;
+  s->f_tx = s->f_pos = s->f_frames = NULL;
   return rc;
 }

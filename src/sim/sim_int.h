@@ -209,7 +209,8 @@ struct sim {
   struct geo_stats geo[8]; /* per enum lg_geo_method */
   struct geo_stats geo_mean;
   struct lg_geo_solver *solver;
-  FILE *f_tx, *f_pos;
+  FILE *f_tx, *f_pos, *f_frames;
+  uint64_t frames_written;
   bool live;
 };
 
@@ -251,6 +252,8 @@ int sim_outputs_open(struct sim *s, const char *dir, bool transmissions, char *w
 void sim_output_tx(struct sim *s, const struct tx *t, bool delivered);
 void sim_output_fix(struct sim *s, const struct tx *t, const struct device *d, const char *method,
                     double lat, double lon, double err_m, int gws);
+/* One `lorageo solve` record of a located frame (frames.jsonl), times since 2026-01-01. */
+void sim_output_frame(struct sim *s, const struct tx *t, const struct device *d);
 char *sim_summary(struct sim *s);
 int sim_outputs_close(struct sim *s, const char *dir, bool plots, const char *summary, char *why,
                       size_t why_len);

@@ -31,10 +31,11 @@ static void energy(void) {
   struct lg_airtime at;
   struct lg_lora_tx lt = lg_lora_tx_lorawan(7, 125000);
   lg_lora_airtime(&lt, 23, &at);
-  double mj = sim_uplink_energy_mj(&e, at.time_on_air_ns, 14, 1000000000LL, sim_rx_window_ns(7, 125000),
-                                   2000000000LL, sim_rx_window_ns(12, 125000));
+  double mj =
+      sim_uplink_energy_mj(&e, at.time_on_air_ns, 14, 1000000000LL, sim_rx_window_ns(7, 125000),
+                           2000000000LL, sim_rx_window_ns(12, 125000));
   LG_NEAR(mj, 28.2, 0.05);
-  LG_NEAR(sim_uplink_energy_mj(&e, at.time_on_air_ns, 14, 0, 0, 0, 0) , 8.96, 0.01);
+  LG_NEAR(sim_uplink_energy_mj(&e, at.time_on_air_ns, 14, 0, 0, 0, 0), 8.96, 0.01);
   /* R5, LoRaSim's convention (TX only, 3.0 V): 20 B SF12 CR4/8 = 1712.128 ms x 44 mA x 3 V. */
   struct lg_sim_energy tx_only = {3.0, 0, 0, false};
   lt = lg_lora_tx_lorawan(12, 125000);
@@ -161,12 +162,13 @@ static const char *bad(const char *json) {
   return why;
 }
 
-#define GW "\"gateways\":[{\"lat\":55.78,\"lon\":12.52}]"
+#define GW  "\"gateways\":[{\"lat\":55.78,\"lon\":12.52}]"
 #define GRP "{\"count\":2,\"traffic\":{\"kind\":\"periodic\",\"period_s\":60}}"
 
 static void expect_prefix(const char *got, const char *prefix) {
   lg_test_checks++;
-  if (strncmp(got, prefix, strlen(prefix)) != 0) LG_FAIL_AT("error '%s' should start with '%s'", got, prefix);
+  if (strncmp(got, prefix, strlen(prefix)) != 0)
+    LG_FAIL_AT("error '%s' should start with '%s'", got, prefix);
 }
 
 static void validation(void) {
@@ -178,52 +180,76 @@ static void validation(void) {
   LG_EQ_INT(sc.groups[0].count, 2);
   LG_EQ_INT(sc.collision, LG_SIM_COLL_LORASIM);
   LG_NEAR(sc.channel.pl0_db, 128.95, 0); /* Oulu by default */
-  LG_EQ_INT(sc.groups[0].sf, 12);          /* DR0 */
+  LG_EQ_INT(sc.groups[0].sf, 12);        /* DR0 */
   lg_sim_scenario_free(&sc);
   expect_prefix(bad("{"), "line 1");
   expect_prefix(bad("[]"), "scenario: expected a JSON object");
   expect_prefix(bad("{" GW ",\"groups\":[" GRP "]}"), "duration_s: required");
-  expect_prefix(bad("{\"duration_s\":60,\"region\":\"XX\"," GW ",\"groups\":[" GRP "]}"), "region:");
-  expect_prefix(bad("{\"duration_s\":60,\"gateways\":[]," "\"groups\":[" GRP "]}"), "gateways:");
-  expect_prefix(bad("{\"duration_s\":60,\"gateways\":[{\"lat\":95,\"lon\":1}],\"groups\":[" GRP "]}"),
-                "gateways[0].lat: 95 is outside");
-  expect_prefix(bad("{\"duration_s\":60," GW ",\"groups\":[" GRP ",{\"count\":1}]}"), "groups[1].traffic: required");
-  expect_prefix(bad("{\"duration_s\":60," GW ",\"groups\":[{\"count\":1,\"traffic\":{\"kind\":\"poisson\",\"period_s\":1}}]}"),
-                "groups[0].traffic.kind: expected one of periodic, exponential");
+  expect_prefix(bad("{\"duration_s\":60,\"region\":\"XX\"," GW ",\"groups\":[" GRP "]}"),
+                "region:");
+  expect_prefix(bad("{\"duration_s\":60,\"gateways\":[],"
+                    "\"groups\":[" GRP "]}"),
+                "gateways:");
+  expect_prefix(
+      bad("{\"duration_s\":60,\"gateways\":[{\"lat\":95,\"lon\":1}],\"groups\":[" GRP "]}"),
+      "gateways[0].lat: 95 is outside");
+  expect_prefix(bad("{\"duration_s\":60," GW ",\"groups\":[" GRP ",{\"count\":1}]}"),
+                "groups[1].traffic: required");
+  expect_prefix(
+      bad("{\"duration_s\":60," GW
+          ",\"groups\":[{\"count\":1,\"traffic\":{\"kind\":\"poisson\",\"period_s\":1}}]}"),
+      "groups[0].traffic.kind: expected one of periodic, exponential");
   expect_prefix(bad("{\"duration_s\":60," GW ",\"groups\":[{\"count\":1,\"trafic\":{}}]}"),
                 "groups[0].trafic: unknown key");
-  expect_prefix(bad("{\"duration_s\":60," GW ",\"groups\":[{\"count\":1,\"dr\":7,\"traffic\":{\"period_s\":1}}]}"),
+  expect_prefix(bad("{\"duration_s\":60," GW
+                    ",\"groups\":[{\"count\":1,\"dr\":7,\"traffic\":{\"period_s\":1}}]}"),
                 "groups[0].dr: DR7 is not a LoRa uplink data rate");
-  expect_prefix(bad("{\"duration_s\":60," GW ",\"groups\":[{\"count\":1,\"payload_bytes\":100,\"traffic\":{\"period_s\":1}}]}"),
-                "groups[0].payload_bytes: 100 bytes exceed DR0's maximum of 51");
-  expect_prefix(bad("{\"duration_s\":60," GW ",\"groups\":[{\"count\":1,\"adr\":\"eadr\",\"traffic\":{\"period_s\":1}}]}"),
+  expect_prefix(
+      bad("{\"duration_s\":60," GW
+          ",\"groups\":[{\"count\":1,\"payload_bytes\":100,\"traffic\":{\"period_s\":1}}]}"),
+      "groups[0].payload_bytes: 100 bytes exceed DR0's maximum of 51");
+  expect_prefix(bad("{\"duration_s\":60," GW
+                    ",\"groups\":[{\"count\":1,\"adr\":\"eadr\",\"traffic\":{\"period_s\":1}}]}"),
                 "groups[0].adr: \"eadr\" is not implemented yet");
-  expect_prefix(bad("{\"duration_s\":60," GW ",\"groups\":[{\"count\":1,\"traffic\":{\"period_s\":1},"
+  expect_prefix(bad("{\"duration_s\":60," GW
+                    ",\"groups\":[{\"count\":1,\"traffic\":{\"period_s\":1},"
                     "\"mobility\":{\"kind\":\"zigzag\",\"speed_mps\":3}}]}"),
                 "groups[0].mobility.bounds: expected");
-  expect_prefix(bad("{\"duration_s\":60," GW ",\"groups\":[{\"count\":1,\"traffic\":{\"period_s\":1},"
+  expect_prefix(bad("{\"duration_s\":60," GW
+                    ",\"groups\":[{\"count\":1,\"traffic\":{\"period_s\":1},"
                     "\"mobility\":{\"kind\":\"trace\",\"file\":\"/nonexistent.csv\"}}]}"),
                 "groups[0].mobility.file: cannot open /nonexistent.csv");
-  expect_prefix(bad("{\"duration_s\":60," GW ",\"groups\":[" GRP "],\"collisions\":{\"model\":\"ns2\"}}"),
-                "collisions.model: expected one of none, lorasim, ns3, flora");
-  expect_prefix(bad("{\"duration_s\":60," GW ",\"groups\":[" GRP "],\"channel\":{\"path_loss\":{\"exponent\":0}}}"),
+  expect_prefix(
+      bad("{\"duration_s\":60," GW ",\"groups\":[" GRP "],\"collisions\":{\"model\":\"ns2\"}}"),
+      "collisions.model: expected one of none, lorasim, ns3, flora");
+  expect_prefix(bad("{\"duration_s\":60," GW ",\"groups\":[" GRP
+                    "],\"channel\":{\"path_loss\":{\"exponent\":0}}}"),
                 "channel.path_loss.exponent: 0 is outside");
-  expect_prefix(bad("{\"duration_s\":60,\"gateways\":[{\"east_m\":0,\"north_m\":0}],\"groups\":[" GRP "]}"),
-                "origin: required");
-  expect_prefix(bad("{\"duration_s\":60,\"gateways\":[{\"lat\":1,\"lon\":1,\"eui\":\"00\"}],\"groups\":[" GRP "]}"),
-                "gateways[0].eui: expected 16 hex digits");
-  expect_prefix(bad("{\"duration_s\":60," GW ",\"groups\":[" GRP "],\"geolocation\":{\"methods\":[\"magic\"]}}"),
+  expect_prefix(
+      bad("{\"duration_s\":60,\"gateways\":[{\"east_m\":0,\"north_m\":0}],\"groups\":[" GRP "]}"),
+      "origin: required");
+  expect_prefix(
+      bad("{\"duration_s\":60,\"gateways\":[{\"lat\":1,\"lon\":1,\"eui\":\"00\"}],\"groups\":[" GRP
+          "]}"),
+      "gateways[0].eui: expected 16 hex digits");
+  expect_prefix(bad("{\"duration_s\":60," GW ",\"groups\":[" GRP
+                    "],\"geolocation\":{\"methods\":[\"magic\"]}}"),
                 "geolocation.methods: entry 0");
-  expect_prefix(bad("{\"duration_s\":60," GW ",\"groups\":[{\"count\":1,\"activation\":\"none\",\"traffic\":{\"period_s\":1}}]}"),
-                "groups[0].radio: required");
+  expect_prefix(
+      bad("{\"duration_s\":60," GW
+          ",\"groups\":[{\"count\":1,\"activation\":\"none\",\"traffic\":{\"period_s\":1}}]}"),
+      "groups[0].radio: required");
 }
 
 static void mobility(void) {
   /* a zigzag over 100 x 40 m with 20 m steps: sweeps at y = 0, 20, 40, then back */
-  const char *j = "{\"duration_s\":60,\"origin\":{\"lat\":55,\"lon\":12},\"gateways\":[{\"east_m\":0,\"north_m\":0}],"
-                  "\"groups\":[{\"count\":1,\"traffic\":{\"period_s\":1},\"placement\":{\"kind\":\"points\","
-                  "\"points\":[{\"east_m\":0,\"north_m\":0}]},\"mobility\":{\"kind\":\"zigzag\",\"speed_mps\":10,"
-                  "\"bounds\":{\"east_m\":[0,100],\"north_m\":[0,40]},\"step_m\":20}}]}";
+  const char *j =
+      "{\"duration_s\":60,\"origin\":{\"lat\":55,\"lon\":12},\"gateways\":[{\"east_m\":0,\"north_"
+      "m\":0}],"
+      "\"groups\":[{\"count\":1,\"traffic\":{\"period_s\":1},\"placement\":{\"kind\":\"points\","
+      "\"points\":[{\"east_m\":0,\"north_m\":0}]},\"mobility\":{\"kind\":\"zigzag\",\"speed_mps\":"
+      "10,"
+      "\"bounds\":{\"east_m\":[0,100],\"north_m\":[0,40]},\"step_m\":20}}]}";
   struct lg_sim_scenario sc;
   char why[256];
   LG_EQ_INT(lg_sim_scenario_parse(j, NULL, &sc, why, sizeof(why)), 0);
