@@ -1,0 +1,92 @@
+// `lorageo sim --server` against a real `lorageo serve`: the simulated gateways are
+// packet forwarders, the devices join (OTAA) or are provisioned (ABP) through the API,
+// send confirmed and unconfirmed uplinks, and take their join-accepts, ACKs and ADR
+// commands from the server's downlinks. Every uplink the air delivered is in the server's
+// database with exactly the receptions the air model produced; every downlink arrived
+// in its receive window with a good MIC; nothing was TOO_LATE.
+// Usage: node sim_live.mjs path/to/lorageo path/to/scenarios
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { api, armTimeout, BIN, check, dir, httpPort, server, start, stop, tally, udpPort, waitHealthy } from "./harness.mjs";
+
+armTimeout(120000);
+const scenario = path.join(dir, "live.json");
+fs.writeFileSync(scenario, JSON.stringify({
+  region: "EU868", seed: 5, duration_s: 66,
+  origin: { lat: 55.7819, lon: 12.5106 },
+  gateways: [{ east_m: -1500, north_m: -1500 }, { east_m: 1500, north_m: -1500 },
+             { east_m: 1500, north_m: 1500 }, { east_m: -1500, north_m: 1500 }],
+  groups: [
+    { name: "otaa", count: 4, activation: "otaa", dr: 5, adr: "standard", payload_bytes: 10,
+      confirmed_share: 0.5, traffic: { kind: "periodic", period_s: 8 },
+      placement: { kind: "disc", radius_m: 1000 } },
+    { name: "abp", count: 3, activation: "abp", dr: 4, payload_bytes: 6,
+      traffic: { kind: "periodic", period_s: 6, jitter_s: 1 }, placement: { kind: "disc", radius_m: 1000 } },
+  ],
+  channel: { path_loss: { sigma_db: 3 } },
+  duty_cycle: false,
+}));
+const out = path.join(dir, "sim-out");
+try {
+  start();
+  await waitHealthy();
+  const sim = spawnSync(BIN, ["sim", scenario, "--server", `127.0.0.1:${udpPort}`, "--api", `http://127.0.0.1:${httpPort}`,
+    "--speed", "3", "--out", out, "--quiet"], { encoding: "utf8", timeout: 90000 });
+  check(sim.status === 0, `sim exits 0 (${sim.stderr})`);
+  const sum = JSON.parse(sim.stdout);
+  const live = sum.live;
+  check(sum.joins.accepted === 4 && sum.joins.sent >= 4, `all 4 OTAA devices joined (${JSON.stringify(sum.joins)})`);
+  check(live.tx_ack_too_late === 0 && live.downlinks_bad_mic === 0 && live.downlinks_missed_window === 0,
+    `every downlink in its window with a good MIC (${JSON.stringify(live)})`);
+  check(live.downlinks_received >= 4 + 5, "join-accepts and ACKs received");
+  check(sum.downlinks.confirmed_acked > 0, "confirmed uplinks acknowledged");
+  check(live.push_acks >= live.push_data_sent + 4,
+    `every PUSH_DATA acknowledged (${live.push_acks} acks for ${live.push_data_sent} rxpk and 4+ stats)`);
+  check(live.pull_acks >= 4, "PULL_DATA acknowledged");
+
+  // the simulator's record of the air vs the server's database
+  const devs = Object.fromEntries(fs.readFileSync(path.join(out, "devices.csv"), "utf8").trim().split("\n").slice(1)
+    .map((l) => l.split(",")).map(([i, eui]) => [i, eui]));
+  const rows = fs.readFileSync(path.join(out, "transmissions.csv"), "utf8").trim().split("\n").slice(1).map((l) => l.split(","));
+  const heard = new Map(); // "eui/fcnt" -> set of gateways that decoded it (over all copies)
+  for (const r of rows) {
+    if (r[3] !== "data" || r[16] !== "1") continue;
+    const key = `${devs[r[1]]}/${r[4]}`;
+    const set = heard.get(key) ?? new Set();
+    for (const rx of r[17].split("|")) {
+      const [gw, , , , lost] = rx.split(":");
+      if (lost === "0") set.add(gw);
+    }
+    heard.set(key, set);
+  }
+  check(heard.size > 40, `a fleet's worth of delivered uplinks (${heard.size})`);
+  let found = 0, same = 0;
+  const missing = [];
+  for (const eui of Object.values(devs)) {
+    const ups = (await api("GET", `/api/devices/${eui}/uplinks?limit=1000`)).json.items;
+    const byFcnt = new Map(ups.map((u) => [`${eui}/${u.f_cnt}`, u]));
+    for (const [key, gws] of heard) {
+      if (!key.startsWith(eui)) continue;
+      const u = byFcnt.get(key);
+      if (!u) { missing.push(key); continue; }
+      found++;
+      const got = new Set(u.rx_info.map((x) => x.gateway_eui));
+      if (got.size === gws.size && [...gws].every((g) => got.has(g))) same++;
+      else if (missing.length < 5) missing.push(`${key}: server ${[...got]} sim ${[...gws]}`);
+    }
+  }
+  check(found === heard.size, `every delivered uplink is in the database (${found}/${heard.size}; ${missing.slice(0, 3)})`);
+  check(same === heard.size, `with exactly the receptions the air produced (${same}/${heard.size})`);
+  const one = (await api("GET", `/api/devices/${devs["4"]}/uplinks?limit=1`)).json.items[0];
+  check(one && one.rx_info.every((x) => Number.isInteger(x.time_ns) && x.time_ns > 1.7e18), "receptions keep their GPS times");
+  const locs = (await api("GET", `/api/devices/${devs["0"]}/locations?limit=100`)).json.items ?? [];
+  check(locs.length > 0, `frames heard by 3+ gateways were located (${locs.length} for device 0)`);
+} catch (e) {
+  check(false, `exception: ${e.stack}\n${server?.log}`);
+} finally {
+  await stop();
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+console.log(`sim_live: ${tally.checks} checks, ${tally.failures} failed`);
+process.exit(tally.failures ? 1 : 0);
