@@ -240,6 +240,38 @@ static int nearest_txp_index(const struct lg_region *r, double dbm) {
   return best;
 }
 
+static int link_cmp(const void *a, const void *b) {
+  float x = ((const struct link *)a)->mean_pl_db, y = ((const struct link *)b)->mean_pl_db;
+  return (x > y) - (x < y);
+}
+
+/* Installation margin of the initial data rate ("dr": "auto"), as ChirpStack's ADR. */
+#define AUTO_DR_MARGIN_DB 10.0
+
+/* The fastest LoRa 125 kHz DR whose floor the device clears by the margin at the gateway
+ * with the least mean path loss (the SF assignment of ns-3's helper, with a margin). */
+static int auto_dr(struct sim *s, struct device *d, const struct lg_sim_group *g) {
+  const struct lg_sim_scenario *sc = s->sc;
+  double best = 1e9;
+  for (size_t i = 0; i < sc->n_gateways; i++) {
+    const double *ge = sc->gateways[i].ecef;
+    double dist = sqrt((ge[0] - d->ecef[0]) * (ge[0] - d->ecef[0]) +
+                       (ge[1] - d->ecef[1]) * (ge[1] - d->ecef[1]) +
+                       (ge[2] - d->ecef[2]) * (ge[2] - d->ecef[2]));
+    double pl = lg_sim_path_loss_db(&sc->channel, dist) - sc->gateways[i].antenna_gain_db;
+    double sens = lg_lora_noise_floor_dbm(125000, sc->gateways[i].noise_figure_db);
+    if (pl + sens < best) best = pl + sens; /* what the floor must stay under */
+  }
+  for (int dr = sc->region->max_lora125_dr; dr > 0; dr--) {
+    const struct lg_datarate *x = lg_region_dr(sc->region, dr);
+    double floor_db;
+    if (!x || x->mod != LG_MOD_LORA || x->max_app_payload < g->payload_bytes) continue;
+    lg_lora_snr_floor_db(x->sf, x->bw_hz, &floor_db);
+    if (g->tx_power_dbm - best - floor_db >= AUTO_DR_MARGIN_DB) return dr;
+  }
+  return 0;
+}
+
 static int init_device(struct sim *s, size_t idx, uint32_t gi, size_t k, size_t *link_cap) {
   const struct lg_sim_scenario *sc = s->sc;
   const struct lg_sim_group *g = &sc->groups[gi];
@@ -292,7 +324,10 @@ static int init_device(struct sim *s, size_t idx, uint32_t gi, size_t k, size_t 
           (struct link){(uint32_t)i, (float)lg_sim_path_loss_db(&sc->channel, dist)};
     }
     d->link_n = (uint32_t)(s->n_links - d->link_off);
+    /* nearest first: a transmission stops at the first gateway it cannot reach */
+    qsort(s->links + d->link_off, d->link_n, sizeof(struct link), link_cmp);
   }
+  if (g->dr_auto) d->dr = auto_dr(s, d, g);
   sim_schedule(s, d->next_msg_ns, EV_TX, (uint32_t)idx);
   return 0;
 }
@@ -312,6 +347,11 @@ int sim_init(struct sim *s, const struct lg_sim_scenario *sc, struct sim_network
     if ((sc->groups[i].mobility == LG_SIM_ZIGZAG || sc->groups[i].mobility == LG_SIM_SQUARE) &&
         path_build(&s->paths[i], &sc->groups[i]))
       return LG_ENOMEM;
+  s->max_gain_db = -1e9, s->min_nf_db = 1e9;
+  for (size_t i = 0; i < sc->n_gateways; i++) {
+    s->max_gain_db = fmax(s->max_gain_db, sc->gateways[i].antenna_gain_db);
+    s->min_nf_db = fmin(s->min_nf_db, sc->gateways[i].noise_figure_db);
+  }
   s->cap_heap = 2 * s->n_dev + 1024;
   s->heap = malloc(s->cap_heap * sizeof(*s->heap));
   if (!s->heap) return LG_ENOMEM;
@@ -588,8 +628,14 @@ static void device_tx(struct sim *s, uint32_t di) {
   if (kind == TX_JOIN) d->join_attempts++, s->tot.joins_sent++;
   /* who hears it */
   if (g->mobility == LG_SIM_STATIC) {
+    double snr_floor, reach_db; /* the largest mean path loss a 4-sigma fade could still bridge */
+    lg_lora_snr_floor_db(t->sf, t->bw_hz, &snr_floor);
+    reach_db = t->power_dbm + s->max_gain_db -
+               (lg_lora_noise_floor_dbm(t->bw_hz, s->min_nf_db) + snr_floor) +
+               4 * sc->channel.sigma_db;
     for (uint32_t k = 0; k < d->link_n; k++) {
       const struct link *l = &s->links[d->link_off + k];
+      if (l->mean_pl_db > reach_db) break;
       const double *ge = sc->gateways[l->gw].ecef;
       double dist = sqrt((ge[0] - d->ecef[0]) * (ge[0] - d->ecef[0]) +
                          (ge[1] - d->ecef[1]) * (ge[1] - d->ecef[1]) +

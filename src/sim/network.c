@@ -26,49 +26,53 @@ void geo_stats_add(struct geo_stats *g, double err) {
   g->err[g->n++] = (float)err;
 }
 
-/* A downlink of `size` bytes answering `t` through the gateway of reception `best`:
- * RX1 (the uplink's channel and DR) if the gateway's sub-band allows it, else RX2. */
-static bool downlink(struct sim *s, struct tx *t, const struct reception *best, int size) {
+/* A downlink of `size` bytes answering `t`, as the server sends it: RX1 (the uplink's
+ * channel and DR) through the gateways that heard it best first (up to 4, as
+ * ns/downlink.c), each within its sub-band's duty cycle, then RX2 the same way. */
+static bool downlink(struct sim *s, struct tx *t, const struct reception *const *by_rssi, int n,
+                     int size) {
   const struct lg_region *r = s->sc->region;
-  struct gw_state *gs = &s->gw[best->gw];
   int64_t d1 = t->kind == TX_JOIN ? r->join_accept_delay1_ns : r->receive_delay1_ns;
   int64_t d2 = t->kind == TX_JOIN ? r->join_accept_delay2_ns : r->receive_delay2_ns;
   s->tot.downlinks++;
+  bool reach = false;
   for (int w = 1; w <= 2; w++) {
-    int dr = t->dr;
-    uint32_t freq = t->freq_hz;
+    int dr = r->rx2_dr;
+    uint32_t freq = r->rx2_freq_hz;
     if (w == 1) {
       lg_region_rx1_dr(r, t->dr, 0, &dr);
       lg_region_rx1_freq(r, t->freq_hz, &freq);
-    } else {
-      dr = r->rx2_dr, freq = r->rx2_freq_hz;
     }
     const struct lg_datarate *d = lg_region_dr(r, dr);
     const struct lg_subband *b = lg_region_subband(r, freq);
     int64_t at = t->end_ns + (w == 1 ? d1 : d2);
     int band = b ? (int)((b - r->subbands) % SIM_MAX_BANDS) : -1;
-    if (s->sc->duty_cycle && b && gs->band_free_ns[band] > at) continue;
-    /* reach: the uplink's path loss, at the gateway's power (EIRP of the band) */
     double p = b ? b->max_erp_dbm : r->default_max_eirp_dbm, snr, sens;
     lg_lora_snr_floor_db(d->sf, d->bw_hz, &snr);
     sens = lg_lora_noise_floor_dbm(d->bw_hz, 6) + snr;
-    if (best->rssi - t->power_dbm + p < sens) {
-      s->tot.downlinks_out_of_reach++;
-      continue;
-    }
     struct lg_lora_tx lt = lg_lora_tx_lorawan(d->sf, d->bw_hz);
     lt.crc = false;
     struct lg_airtime air;
     lg_lora_airtime(&lt, (size_t)size, &air);
-    if (s->sc->duty_cycle && b)
-      gs->band_free_ns[band] =
-          at + air.time_on_air_ns + lg_duty_cycle_off_ns(air.time_on_air_ns, b->duty_cycle);
-    gs->downlinks++;
-    t->dl_window = w;
-    t->dl_toa_ns = air.time_on_air_ns;
-    return true;
+    for (int k = 0; k < n && k < 4; k++) {
+      struct gw_state *gs = &s->gw[by_rssi[k]->gw];
+      /* reach: the uplink's path loss, at the gateway's power (max ERP of the band) */
+      if (by_rssi[k]->rssi - t->power_dbm + p < sens) continue;
+      reach = true;
+      if (s->sc->duty_cycle && b && gs->band_free_ns[band] > at) continue;
+      if (s->sc->duty_cycle && b)
+        gs->band_free_ns[band] =
+            at + air.time_on_air_ns + lg_duty_cycle_off_ns(air.time_on_air_ns, b->duty_cycle);
+      gs->downlinks++;
+      t->dl_window = w;
+      t->dl_toa_ns = air.time_on_air_ns;
+      return true;
+    }
   }
-  s->tot.downlinks_dc_blocked++;
+  if (reach)
+    s->tot.downlinks_dc_blocked++;
+  else
+    s->tot.downlinks_out_of_reach++;
   return false;
 }
 
@@ -91,7 +95,11 @@ static void adr(struct sim *s, struct device *d, const struct tx *t, const struc
                             true,          10};
   struct lg_adr_decision dec;
   lg_adr_decide(g->adr, &in, &dec);
-  if (dec.change) {
+  bool same = d->adr_pending && d->adr_next.dr == dec.next.dr &&
+              d->adr_next.tx_power_index == dec.next.tx_power_index &&
+              d->adr_next.nb_trans == dec.next.nb_trans;
+  if (dec.change &&
+      !same) { /* a new decision (one still waiting for a downlink is not counted again) */
     d->adr_pending = true;
     d->adr_next = dec.next;
     s->tot.adr_decisions++;
@@ -145,19 +153,25 @@ static void locate(struct sim *s, struct tx *t, struct device *d) {
 void sim_offline_uplink(struct sim *s, struct tx *t, void *ctx) {
   (void)ctx;
   struct device *d = &s->dev[t->dev];
-  const struct reception *best = NULL;
-  int gws = 0;
+  const struct reception *top[4] = {NULL}; /* the 4 best receptions, strongest first */
+  int gws = 0, n = 0;
   for (uint32_t ri = t->rx_head; ri != UINT32_MAX; ri = s->rxs[ri].next) {
     const struct reception *r = &s->rxs[ri];
     if (r->lost) continue;
     gws++;
-    if (!best || r->rssi > best->rssi) best = r;
+    int k = n < 4 ? n++ : 4;
+    while (k > 0 && top[k - 1]->rssi < r->rssi) {
+      if (k < 4) top[k] = top[k - 1];
+      k--;
+    }
+    if (k < 4) top[k] = r;
   }
-  if (!best) return;
+  if (n == 0) return;
+  const struct reception *best = top[0];
   if (s->sc->geo_methods && !s->live) locate(s, t, d);
   if (t->kind == TX_RAW) return;
   if (t->kind == TX_JOIN) {
-    if (downlink(s, t, best, 17)) /* join-accept without CFList */
+    if (downlink(s, t, top, n, 17)) /* join-accept without CFList */
       sim_device_downlink(s, d, &(struct dl_effect){.join_accept = true, .dev_addr = d->dev_addr});
     return;
   }
@@ -168,7 +182,7 @@ void sim_offline_uplink(struct sim *s, struct tx *t, void *ctx) {
   }
   if (!t->confirmed && !d->adr_pending && !t->adr_ack_req) return;
   int size = 13 + (d->adr_pending ? 5 : 0); /* MHDR FHDR MIC (+ LinkADRReq in FOpts) */
-  if (!downlink(s, t, best, size)) return;
+  if (!downlink(s, t, top, n, size)) return;
   struct dl_effect e = {.ack = t->confirmed};
   if (d->adr_pending) {
     e.link_adr = true;

@@ -508,7 +508,16 @@ static int group(struct ctx *c, const char *p, json_t *o, const struct lg_sim_sc
   if (integer(c, p, o, "payload_bytes", 10, 0, 222, &v)) return LG_EINVAL;
   g->payload_bytes = (int)v;
   if (num(c, p, o, "confirmed_share", 0, 0, 1, &g->confirmed_share)) return LG_EINVAL;
-  if (integer(c, p, o, "dr", 0, 0, LG_REGION_MAX_DR - 1, &v)) return LG_EINVAL;
+  json_t *dr = json_object_get(o, "dr");
+  if (json_is_string(dr) && strcmp(json_string_value(dr), "auto") == 0) {
+    g->dr_auto = true, v = 0; /* checked as DR0, the slowest, below */
+  } else if (dr && !json_is_integer(dr)) {
+    char dp[LG_PATH];
+    join_path(dp, sizeof(dp), p, "dr");
+    return fail(c, dp, "expected a data rate index or \"auto\"");
+  } else if (integer(c, p, o, "dr", 0, 0, LG_REGION_MAX_DR - 1, &v)) {
+    return LG_EINVAL;
+  }
   g->dr = (int)v;
   if (num(c, p, o, "tx_power_dbm", sc->region->default_max_eirp_dbm - 2, -10, 30, &g->tx_power_dbm))
     return LG_EINVAL;

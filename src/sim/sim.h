@@ -68,7 +68,9 @@ struct lg_sim_group {
   int payload_bytes;                /* application payload (FRMPayload) */
   double confirmed_share;           /* fraction of uplinks sent confirmed */
   int dr;                           /* initial data rate of the region */
-  int sf, cr;                       /* raw LoRa (activation "none"): SF and coding rate 1..4 */
+  bool
+      dr_auto; /* "auto": the fastest DR with a 10 dB margin at the best gateway (mean path loss) */
+  int sf, cr;  /* raw LoRa (activation "none"): SF and coding rate 1..4 */
   uint32_t bw_hz;
   double tx_power_dbm;
   enum lg_adr_algo adr;

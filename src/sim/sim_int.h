@@ -203,7 +203,7 @@ struct sim {
   struct event *heap;
   size_t n_heap, cap_heap;
   uint64_t seq;
-  double noise_floor_dbm[3]; /* per bandwidth 125/250/500 at the gateway's NF */
+  double max_gain_db, min_nf_db; /* over the gateways: bounds of any link's reach */
   struct sim_network net;
   struct sim_totals tot;
   struct geo_stats geo[8]; /* per enum lg_geo_method */
