@@ -70,6 +70,7 @@ struct adr_hist {
 struct link {
   uint32_t gw;
   float mean_pl_db; /* mean path loss of this device-gateway pair */
+  float dist_m;
 };
 
 struct device {
@@ -117,6 +118,7 @@ struct reception {
   int64_t start_ns, end_ns; /* arrival at the gateway (true time) */
   int64_t stamp_ns;         /* the gateway's timestamp of the arrival (with its errors) */
   float rssi, snr;
+  float mw; /* received power, mW (ns-3 interference) */
   bool lost, no_path;
   double interf[6]; /* ns-3: interference energy (mW ns) per interferer SF 7..12 */
 };
@@ -152,6 +154,7 @@ struct gw_state {
   int64_t band_free_ns[SIM_MAX_BANDS]; /* downlink duty cycle per sub-band */
   uint64_t heard, lost_collision, lost_no_path, downlinks;
   int64_t tmst_base_ns; /* live: concentrator counter offset */
+  double noise_floor_dbm[3]; /* at 125, 250, 500 kHz with this gateway's noise figure */
 };
 
 struct geo_stats {
@@ -204,6 +207,7 @@ struct sim {
   size_t n_heap, cap_heap;
   uint64_t seq;
   double max_gain_db, min_nf_db; /* over the gateways: bounds of any link's reach */
+  float q_table[801]; /* Q(z) = P(N(0,1) > z) for z = -4 .. 4 in steps of 0.01 */
   struct sim_network net;
   struct sim_totals tot;
   struct geo_stats geo[8]; /* per enum lg_geo_method */
