@@ -39,6 +39,7 @@ static const char usage[] =
     "  --method M           auto (default), nls, lls, grid, rssi, hybrid\n"
     "  --per-device         aggregate each static device's frames (GESD + sample mean)\n"
     "  --alpha A            GESD significance for --per-device (default 0.05)\n"
+    "  --no-outlier-test    --per-device: average every TDOA sample (no GESD)\n"
     "  --mode M             --per-device: static (default), mobile (Kalman track) or auto\n"
     "  --track              Kalman-filter each device's fixes (moving devices)\n"
     "  --alt M              device height above the ellipsoid, m (default 0)\n"
@@ -449,6 +450,7 @@ static int parse_args(int argc, char **argv, struct solve_args *a) {
     O_SIGMA,
     O_MIN_GW,
     O_NO_ROBUST,
+    O_NO_OUTLIER,
     O_GRID,
     O_CAL,
     O_TXP,
@@ -470,6 +472,7 @@ static int parse_args(int argc, char **argv, struct solve_args *a) {
       {"sigma-ns", required_argument, NULL, O_SIGMA},
       {"min-gateways", required_argument, NULL, O_MIN_GW},
       {"no-robust", no_argument, NULL, O_NO_ROBUST},
+      {"no-outlier-test", no_argument, NULL, O_NO_OUTLIER},
       {"grid-step", required_argument, NULL, O_GRID},
       {"calibration", required_argument, NULL, O_CAL},
       {"threads", required_argument, NULL, O_THREADS},
@@ -500,6 +503,7 @@ static int parse_args(int argc, char **argv, struct solve_args *a) {
   };
   long v;
   int c;
+  bool no_outlier = false;
   optind = 1;
   opterr = 0;
   while ((c = getopt_long(argc, argv, ":hi:", opts, NULL)) != -1) {
@@ -538,6 +542,7 @@ static int parse_args(int argc, char **argv, struct solve_args *a) {
     case O_TRACK: a->track = true; break;
     case O_3D: a->opts.solve_altitude = true; break;
     case O_NO_ROBUST: a->opts.robust = false; break;
+    case O_NO_OUTLIER: no_outlier = true; break;
     case O_CAL: a->calibration = optarg; break;
     case O_MIN_GW:
       if (lg_cli_parse_long(optarg, 2, LG_GEO_MAX_RX, &v))
@@ -553,6 +558,7 @@ static int parse_args(int argc, char **argv, struct solve_args *a) {
     }
   }
   if (optind != argc) return lg_cli_fail("solve", 2, "unexpected argument '%s'", argv[optind]);
+  if (no_outlier) a->alpha = 0; /* aggregate(): alpha 0 skips the GESD test */
   if (a->per_device && a->track)
     return lg_cli_fail("solve", 2, "--per-device and --track exclude each other");
   return 0;

@@ -197,7 +197,7 @@ static size_t aggregate(const struct lg_devices *d, const struct device *v, doub
     if (se->n > 0) {
       bool *is_out = calloc(se->n, sizeof(bool));
       size_t count = 0;
-      if (is_out && se->n >= 3 && g != ref)
+      if (is_out && se->n >= 3 && g != ref && alpha > 0)
         lg_gesd(se->tdoa_ns, se->n, se->n / 4 + 1, alpha, &count, is_out, NULL, NULL);
       double sum = 0, sum2 = 0;
       size_t k = 0;
