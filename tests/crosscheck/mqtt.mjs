@@ -5,7 +5,11 @@
 //     refused and the server serves on; an OTAA join is an event/join;
 //   - the broker is stopped mid-stream and restarted: every uplink sent meanwhile still
 //     arrives (at least once); with a small waiting queue the oldest are dropped and counted;
-//   - mqtts:// with a CA file and a password works; a wrong password is refused and said.
+//   - mqtts:// with a CA file and a password works; a wrong password is refused and said;
+//   - a simulated fleet (`lorageo sim --server`, real LoRaWAN devices over the real UDP
+//     protocol): every join and every uplink the air delivered is an event, frames heard by
+//     three gateways are located, and a downlink published on command/down reaches the
+//     simulated device.
 // Usage: node mqtt.mjs path/to/lorageo [path/to/mosquitto]
 import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
@@ -17,7 +21,7 @@ import {
   server, sleep, start, stop, tally, udpPort, waitHealthy,
 } from "./harness.mjs";
 
-armTimeout(90000);
+armTimeout(150000);
 const mqttPort = udpPort + 2;
 const conf = path.join(dir, "mosquitto.conf");
 // `user`: a broker started as root would otherwise switch to the mosquitto user, who
@@ -130,6 +134,42 @@ try {
   check(received.find((m) => m.topic === joinTopic)?.msg.dev_addr === dev.dev_addr,
         `event/join carries the DevAddr given: ${JSON.stringify(received.find((m) => m.topic === joinTopic)?.msg)}`);
 
+  // ---- a simulated fleet through the real protocol: joins, uplinks, locations, a command
+  const scn = path.join(dir, "fleet.json"), simOut = path.join(dir, "sim-out");
+  fs.writeFileSync(scn, JSON.stringify({
+    region: "EU868", seed: 21, duration_s: 40, origin: { lat: 55.7819, lon: 12.5106 },
+    gateways: [{ east_m: -1200, north_m: -1200 }, { east_m: 1200, north_m: -1200 }, { east_m: 1200, north_m: 1200 },
+               { east_m: -1200, north_m: 1200 }],
+    groups: [{ name: "fleet", count: 3, activation: "otaa", dr: 5, payload_bytes: 8,
+               traffic: { kind: "periodic", period_s: 5 }, placement: { kind: "disc", radius_m: 600 } }],
+    channel: { path_loss: { sigma_db: 2 } }, duty_cycle: false }));
+  const simEui = (i) => (0x70b3d5e715000000n + BigInt(i)).toString(16).padStart(16, "0");
+  const sim = spawn(process.argv[2] ?? "../../build/lorageo", ["sim", scn, "--server", `127.0.0.1:${udpPort}`,
+    "--api", `http://127.0.0.1:${udpPort + 1}`, "--speed", "2", "--out", simOut, "--quiet"], { stdio: ["ignore", "pipe", "pipe"] });
+  let simStdout = "", simStderr = "";
+  sim.stdout.on("data", (d) => (simStdout += d));
+  sim.stderr.on("data", (d) => (simStderr += d));
+  const simDone = new Promise((r) => sim.on("exit", r));
+  const joinOf = (i) => received.some((m) => m.topic === `lorageo/device/${simEui(i)}/event/join`);
+  check(await waitFor(() => joinOf(0), 20000), "a simulated device's join is an event/join");
+  await publish(`lorageo/device/${simEui(0)}/command/down`,
+                JSON.stringify({ f_port: 9, data: Buffer.from("set period 60").toString("base64") }));
+  const simCode = await simDone;
+  check(simCode === 0, `lorageo sim exits 0 (${simStderr})`);
+  const simSum = simCode === 0 ? JSON.parse(simStdout) : { live: {}, joins: {} };
+  check(simSum.joins.accepted === 3 && [0, 1, 2].every(joinOf), `all three simulated devices joined: ${JSON.stringify(simSum.joins)}`);
+  check(simSum.live.app_downlinks >= 1, `the command/down downlink reached the simulated device (${simSum.live.app_downlinks})`);
+  await sleep(500);
+  const devCsv = fs.readFileSync(path.join(simOut, "devices.csv"), "utf8").trim().split("\n").slice(1).map((l) => l.split(","));
+  const delivered = new Set(fs.readFileSync(path.join(simOut, "transmissions.csv"), "utf8").trim().split("\n").slice(1)
+    .map((l) => l.split(",")).filter((r) => r[3] === "data" && r[16] === "1").map((r) => `${devCsv[r[1]][1]}/${r[4]}`));
+  const events = new Set(received.filter((m) => /70b3d5e715/.test(m.topic) && m.topic.endsWith("/event/up"))
+    .map((m) => `${m.msg.dev_eui}/${m.msg.f_cnt}`));
+  check(delivered.size >= 15 && delivered.size === events.size && [...delivered].every((k) => events.has(k)),
+        `every uplink the air delivered is one event/up (${events.size} events, ${delivered.size} delivered)`);
+  check(received.some((m) => /70b3d5e715/.test(m.topic) && m.topic.endsWith("/event/location")),
+        "the simulated fleet's frames are located (event/location)");
+
   // ---- the broker goes away mid-stream and comes back: nothing lost
   await stopBroker();
   for (let f = 4; f <= 8; f++) {
@@ -143,7 +183,7 @@ try {
   check(/connected; [1-9]\d* waiting events sent/.test(server.log), "events waited and were sent on reconnect");
   check((await api("GET", "/api/health")).status === 200, "still serving");
   check(await metric('lorageo_mqtt_commands_total{result="refused"}') === 2 &&
-        await metric('lorageo_mqtt_commands_total{result="enqueued"}') === 1, "commands counted by result");
+        await metric('lorageo_mqtt_commands_total{result="enqueued"}') === 2, "commands counted by result (one from the fleet phase)");
   check(await metric("lorageo_mqtt_connected") === 1 && await metric("lorageo_mqtt_waiting") === 0 &&
         await metric("lorageo_mqtt_dropped_total") === 0, "connected, nothing waiting, nothing dropped");
   check(await metric("lorageo_mqtt_published_total") >= 18, "8 up, 8 location, ack and join events published");
