@@ -1,16 +1,20 @@
 // The web map in headless Chromium (Debian's chromium driven by playwright-core) against a
-// server fed over UDP: gateway and device markers appear, a new uplink from elsewhere moves
+// server fed over UDP, then by the simulator (`lorageo sim --server`: a cyclist and two
+// sensors joining through four simulated gateways): gateway and device markers appear, a new uplink from elsewhere moves
 // the device's marker live (server-sent events), the page loads nothing from a CDN; the
 // device page shows its uplinks with every reception, the gateways page lists them, the
 // add forms store a gateway and show why a bad device is refused.
 // Usage: node web.mjs path/to/lorageo [screenshot.png]
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
 import { chromium } from "playwright-core";
 import {
-  ABP, api, armTimeout, base, check, dataUp, frameFromAll, gateways, haversine, pull, server,
-  sleep, start, stop, tally, truth, waitHealthy,
+  ABP, api, armTimeout, base, BIN, check, dataUp, dir, frameFromAll, gateways, haversine, httpPort, pull, server,
+  sleep, start, stop, tally, truth, udpPort, waitHealthy,
 } from "./harness.mjs";
 
-armTimeout(60000);
+armTimeout(120000);
 const shot = process.argv[3];
 let browser = null;
 try {
@@ -98,6 +102,55 @@ try {
   await page.goto(`${base}/#/device/${ABP.dev_eui}`);
   await page.waitForSelector(".uplink .rx", { timeout: 5000 });
   if (shot) await page.screenshot({ path: shot.replace(/\.png$/, "-device.png") });
+
+  // ---- fed by the simulator: a cyclist and two sensors join through four more gateways
+  await page.goto(base + "/");
+  await sleep(500);
+  const scn = path.join(dir, "web-fleet.json");
+  fs.writeFileSync(scn, JSON.stringify({
+    region: "EU868", seed: 31, duration_s: 50, origin: { lat: 55.7819, lon: 12.5106 },
+    gateways: [{ east_m: -1500, north_m: -1500 }, { east_m: 1500, north_m: -1500 }, { east_m: 1500, north_m: 1500 },
+               { east_m: -1500, north_m: 1500 }],
+    groups: [
+      { name: "cyclist", count: 1, activation: "otaa", dr: 5, payload_bytes: 6, traffic: { kind: "periodic", period_s: 4 },
+        placement: { kind: "points", points: [{ east_m: -600, north_m: 0 }] },
+        mobility: { kind: "square", speed_mps: 30, bounds: { east_m: [-600, 600], north_m: [-400, 400] } } },
+      { name: "sensor", count: 2, activation: "abp", dr: 5, payload_bytes: 6, traffic: { kind: "periodic", period_s: 6 },
+        placement: { kind: "disc", radius_m: 500 } }],
+    channel: { path_loss: { sigma_db: 1 } }, duty_cycle: false }));
+  const sim = spawn(BIN, ["sim", scn, "--server", `127.0.0.1:${udpPort}`, "--api", `http://127.0.0.1:${httpPort}`,
+    "--speed", "2", "--quiet"], { stdio: ["ignore", "pipe", "pipe"] });
+  let simErr = "";
+  sim.stderr.on("data", (d) => (simErr += d));
+  const simDone = new Promise((r) => sim.on("exit", r));
+  const cyclist = (0x70b3d5e71f000000n).toString(16);
+  const cyclistAt = () => page.evaluate((eui) => {
+    const d = window.lorageo.devices.get(eui);
+    return d ? d.marker.getLatLng() : null;
+  }, cyclist);
+  let first = null;
+  for (let i = 0; i < 200 && !first; i++) { await sleep(100); first = await cyclistAt(); }
+  check(first !== null, "the simulated cyclist's marker appears once it has joined and been located");
+  let moved = 0;
+  for (let i = 0; i < 200 && moved < 100; i++) {
+    await sleep(100);
+    const at = await cyclistAt();
+    if (at && first) moved = haversine(at.lat, at.lng, first.lat, first.lng);
+  }
+  check(moved >= 100, `the cyclist's marker moves live as it rides (${moved.toFixed(0)} m)`);
+  check(await simDone === 0, `lorageo sim exits 0 ${simErr}`);
+  await sleep(300);
+  const fleet = await page.evaluate(() => ({ gateways: window.lorageo.gatewayLayer.getLayers().length,
+    devices: [...window.lorageo.devices.keys()] }));
+  check(fleet.gateways >= 8 && fleet.devices.filter((k) => k.startsWith("70b3d5e71f")).length === 3,
+        `the simulated gateways and all three devices are on the map (${fleet.gateways} gateways, ${fleet.devices})`);
+  if (shot) await page.screenshot({ path: shot.replace(/\.png$/, "-fleet.png") });
+  await page.goto(`${base}/#/device/${cyclist}`);
+  await page.waitForSelector(".uplink .rx", { timeout: 5000 });
+  const simRx = await page.$$eval(".uplink", (u) => u.map((x) => x.querySelectorAll(".rx").length));
+  const apiRx = (await api("GET", `/api/devices/${cyclist}/uplinks?limit=${simRx.length}`)).json.items.map((u) => u.rx_info.length);
+  check(simRx.length >= 3 && simRx.join() === apiRx.join() && simRx.some((n) => n >= 3),
+        `the cyclist's page shows its uplinks with every reception (${simRx} vs the API's ${apiRx})`);
 } catch (e) {
   tally.failures++;
   console.error(`FAIL ${e.stack}`);
