@@ -41,7 +41,8 @@ try {
              status: document.getElementById("status").textContent, list: document.getElementById("list").textContent };
   });
   let s = null;
-  for (let i = 0; i < 50 && !(s?.devices === 1); i++) { await sleep(100); s = await state(); }
+  // the markers and the side list come from separate requests: wait for both
+  for (let i = 0; i < 50 && !(s?.devices === 1 && s.list.includes("tracker")); i++) { await sleep(100); s = await state(); }
   check(s.gateways === 4, `four gateway markers (${s.gateways})`);
   check(s.devices === 1 && haversine(s.at.lat, s.at.lng, truth.lat, truth.lon) < 10,
         `the device's marker at its position: ${JSON.stringify(s.at)}`);
