@@ -18,7 +18,9 @@
 
 /* Field paths and messages are cut at LG_PATH / why_len on purpose: a long path only
  * shortens an error message. */
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wformat-truncation"
+#endif
 
 struct ctx {
   char *why;
@@ -27,7 +29,8 @@ struct ctx {
   struct lg_enu_frame enu;
 };
 
-static int fail(struct ctx *c, const char *path, const char *fmt, ...) {
+__attribute__((format(printf, 3, 4))) static int fail(struct ctx *c, const char *path,
+                                                      const char *fmt, ...) {
   va_list ap;
   int n = snprintf(c->why, c->why_len, "%s: ", path);
   va_start(ap, fmt);
