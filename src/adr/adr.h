@@ -29,6 +29,21 @@ struct lg_adr_uplink {
   double max_snr_db;  /* best SNR over the gateways that heard it */
   double max_rssi_dbm;
   int gateways;
+  int best_gateway; /* index into lg_adr_input.gateways of the best reception, -1 unknown */
+  int64_t t_ns;     /* when it was received */
+};
+
+/* A position estimate of the device (for eadr and predictive), on a local plane. */
+struct lg_adr_fix {
+  int64_t t_ns;
+  uint32_t f_cnt;
+  double e_m, n_m;
+  double accuracy_m; /* DRMS; <= 0: unknown */
+};
+
+/* A gateway's position on the same plane. */
+struct lg_adr_gateway {
+  double e_m, n_m;
 };
 
 struct lg_adr_settings {
@@ -44,7 +59,52 @@ struct lg_adr_input {
   struct lg_adr_settings current;
   bool adr_bit;                  /* the last uplink asked for network-controlled ADR */
   double installation_margin_db; /* default 10 dB (ChirpStack) */
+  /* mobility-aware algorithms (eadr, predictive); all optional */
+  const struct lg_adr_fix *fixes; /* oldest first */
+  size_t n_fixes;
+  const struct lg_adr_gateway *gateways;
+  size_t n_gateways;
+  bool has_bounds; /* the area the device moves in (its mobility model), e0 n0 e1 n1 */
+  double bounds[4];
+  int64_t period_ns;      /* expected time to the next uplink (predictive), 0: unknown */
+  double target_delivery; /* predictive: P(at least one gateway hears), default 0.99 */
 };
+
+#define LG_EADR_N         3   /* E-ADR adapts every n packets (paper §V) */
+#define LG_EADR_ALPHA     0.5 /* configuration change threshold (eq. 4) */
+#define LG_EADR_MARGIN_DB 3.0 /* LoRaWAN mode bounds: demodulator floor + this */
+
+/* A configuration mode of E-ADR: an RSSI interval [b_inf, b_sup] and what it means. */
+struct lg_eadr_mode {
+  double b_inf, b_sup; /* dBm */
+  int dr;              /* LoRaWAN table: the region's DR; Waspmote table: the mode number */
+};
+
+/* The paper's Table I (ten Waspmote SX1272 modes; mode 10's upper bound taken as
+ * b_inf + 20 dB) and the LoRaWAN table of `region` (125 kHz LoRa DRs, bounds at the
+ * gateway sensitivity, NF 6 dB, + LG_EADR_MARGIN_DB). Return the count (<= 16). */
+size_t lg_eadr_waspmote_modes(struct lg_eadr_mode *out);
+size_t lg_eadr_lorawan_modes(const struct lg_region *region, struct lg_eadr_mode *out);
+
+/* Eq. 4: R_change = |RSSI_real(n) - RSSI_estim(2n)| / |B_inf(n) - RSSI_estim(2n)|. */
+double lg_eadr_change_rate(double rssi_real, double rssi_estim, double b_inf_current);
+/* Eq. 5: R_{A->B} = (|B_sup(b) - B_inf(a)| / 2) / (|B_sup(b) - RSSI| + |B_inf(b) - RSSI|). */
+double lg_eadr_transition_rate(const struct lg_eadr_mode *a, const struct lg_eadr_mode *b,
+                               double rssi_estim);
+/* Eq. 6: the index in modes[] of the largest R_{A->B} from mode index `a`. */
+size_t lg_eadr_choose(const struct lg_eadr_mode *modes, size_t n, size_t a, double rssi_estim);
+
+/* A log-distance model fitted to a device's own uplinks: RSSI = a - 10 n log10(d) + N(0, s). */
+struct lg_adr_pathloss {
+  double a_dbm; /* at 1 m, for the device's power at the time (normalised to 0 dBm TX) */
+  double n;     /* exponent */
+  double sigma_db;
+  size_t points;
+};
+/* Fits from the uplinks that have a fix and a best gateway; with fewer than 3 usable
+ * points or too little spread in distance, n stays at 2.7 and only a is fitted (or,
+ * with none, LG_ENOTFOUND). */
+int lg_adr_fit_pathloss(const struct lg_adr_input *in, struct lg_adr_pathloss *m);
 
 #define LG_ADR_HISTORY 20
 
@@ -54,7 +114,7 @@ struct lg_adr_decision {
   double snr_margin_db;
   int steps;
   double loss_rate;
-  char reason[160];
+  char reason[256];
 };
 
 /* Decides for one device. Always fills *out (no change, with the reason, when the

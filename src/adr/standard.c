@@ -16,7 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "adr/adr.h"
+#include "adr/adr_int.h"
 #include "util/util.h"
 
 static const char *const names[] = {"off", "standard", "eadr", "predictive"};
@@ -47,7 +47,7 @@ static int nb_trans_for(double loss, int current) {
   return table[row][col];
 }
 
-static void standard(const struct lg_adr_input *in, struct lg_adr_decision *out) {
+void adr_standard(const struct lg_adr_input *in, struct lg_adr_decision *out) {
   const struct lg_region *r = in->region;
   /* Only uplinks at the current data rate count: ChirpStack clears the history when the
    * DR changes (an SNR measured at SF12 says little about SF7). They are the most recent
@@ -106,11 +106,23 @@ int lg_adr_decide(enum lg_adr_algo algo, const struct lg_adr_input *in,
       snprintf(out->reason, sizeof(out->reason), "the device did not set the ADR bit");
       return 0;
     }
-    standard(in, out);
+    adr_standard(in, out);
     return 0;
-  default:
-    snprintf(out->reason, sizeof(out->reason), "%s is not implemented yet: no change",
-             lg_adr_algo_name(algo));
+  case LG_ADR_EADR:
+  case LG_ADR_PREDICTIVE:
+    if (!in->adr_bit) {
+      snprintf(out->reason, sizeof(out->reason), "the device did not set the ADR bit");
+      return 0;
+    }
+    if (in->n == 0) {
+      snprintf(out->reason, sizeof(out->reason), "no uplink yet");
+      return 0;
+    }
+    if (algo == LG_ADR_EADR)
+      adr_eadr(in, out);
+    else
+      adr_predictive(in, out);
     return 0;
+  default: snprintf(out->reason, sizeof(out->reason), "unknown algorithm: no change"); return 0;
   }
 }

@@ -357,8 +357,13 @@ static void adr_step(struct lg_ns *ns, const struct lg_device_rec *d, const stru
   size_t n = 0;
   if (lg_store_adr_history(ns->store, d->dev_eui, sh, LG_ADR_HISTORY, &n) != 0) return;
   for (size_t i = 0; i < n; i++)
-    h[i] = (struct lg_adr_uplink){sh[i].f_cnt,      sh[i].dr,           sh[i].tx_power_index,
-                                  sh[i].max_snr_db, sh[i].max_rssi_dbm, sh[i].gateways};
+    h[i] = (struct lg_adr_uplink){.f_cnt = sh[i].f_cnt,
+                                  .dr = sh[i].dr,
+                                  .tx_power_index = sh[i].tx_power_index,
+                                  .max_snr_db = sh[i].max_snr_db,
+                                  .max_rssi_dbm = sh[i].max_rssi_dbm,
+                                  .gateways = sh[i].gateways,
+                                  .best_gateway = -1};
   struct lg_adr_input in = {
       .region = ns->region,
       .history = h,

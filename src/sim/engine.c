@@ -335,6 +335,10 @@ static int init_device(struct sim *s, size_t idx, uint32_t gi, size_t k, size_t 
     qsort(s->links + d->link_off, d->link_n, sizeof(struct link), link_cmp);
   }
   if (g->dr_auto) d->dr = auto_dr(s, d, g);
+  if (g->adr == LG_ADR_EADR || g->adr == LG_ADR_PREDICTIVE) {
+    d->trk = calloc(1, sizeof(*d->trk));
+    if (!d->trk) return LG_ENOMEM;
+  }
   sim_schedule(s, d->next_msg_ns, EV_TX, (uint32_t)idx);
   return 0;
 }
@@ -365,6 +369,14 @@ int sim_init(struct sim *s, const struct lg_sim_scenario *sc, struct sim_network
     s->max_gain_db = fmax(s->max_gain_db, sc->gateways[i].antenna_gain_db);
     s->min_nf_db = fmin(s->min_nf_db, sc->gateways[i].noise_figure_db);
   }
+  s->adr_gw = calloc(sc->n_gateways, sizeof(*s->adr_gw));
+  if (!s->adr_gw) return LG_ENOMEM;
+  for (size_t i = 0; i < sc->n_gateways; i++) {
+    double enu[3];
+    lg_enu_from_geodetic(
+        &s->enu, &(struct lg_geodetic){sc->gateways[i].lat_deg, sc->gateways[i].lon_deg, 0}, enu);
+    s->adr_gw[i] = (struct lg_adr_gateway){enu[0], enu[1]};
+  }
   s->cap_heap = 2 * s->n_dev + 1024;
   s->heap = malloc(s->cap_heap * sizeof(*s->heap));
   if (!s->heap) return LG_ENOMEM;
@@ -389,6 +401,9 @@ void sim_free(struct sim *s) {
     free(s->geo[i].err);
   free(s->geo_mean.err);
   lg_geo_solver_free(s->solver);
+  for (size_t i = 0; s->dev && i < s->n_dev; i++)
+    free(s->dev[i].trk);
+  free(s->adr_gw);
   free(s->paths);
   free(s->gw);
   free(s->dev);
@@ -554,6 +569,14 @@ static void hear(struct sim *s, uint32_t ti, uint32_t gi, double dist_m, double 
 /* ---- devices ------------------------------------------------------------------ */
 
 static void new_message(struct sim *s, struct device *d, const struct lg_sim_group *g) {
+  if (g->traffic == LG_SIM_PERIODIC) { /* slots that passed while the device waited (duty
+                                          cycle): the application overwrote those messages */
+    int64_t period = (int64_t)(g->period_s * 1e9);
+    while (s->now_ns >= d->next_msg_ns + period) {
+      d->msgs++, d->msgs_lost++, s->tot.msgs++, s->tot.msgs_overwritten++;
+      d->next_msg_ns += period;
+    }
+  }
   d->has_message = true;
   d->msg_ok = d->acked = false;
   d->msgs++;

@@ -76,10 +76,41 @@ static bool downlink(struct sim *s, struct tx *t, const struct reception *const 
   return false;
 }
 
+/* A fix of this uplink for a mobility-aware ADR: the server's solver (auto), as the
+ * server would have it; none when fewer than 3 gateways heard the frame. */
+static void adr_fix(struct sim *s, const struct tx *t, struct device *d) {
+  struct lg_geo_rx rx[LG_GEO_MAX_RX];
+  size_t n = 0;
+  for (uint32_t ri = t->rx_head; ri != UINT32_MAX && n < LG_GEO_MAX_RX; ri = s->rxs[ri].next) {
+    const struct reception *r = &s->rxs[ri];
+    if (r->lost) continue;
+    const struct lg_sim_gateway *gw = &s->sc->gateways[r->gw];
+    rx[n++] = (struct lg_geo_rx){gw->lat_deg, gw->lon_deg, gw->alt_m, true,
+                                 r->stamp_ns, 0,           true,      r->rssi};
+  }
+  struct lg_geo_opts o = lg_geo_opts_default();
+  o.sigma_ns = s->sc->geo_sigma_ns;
+  o.device_alt_m = s->sc->groups[d->group].alt_m;
+  struct lg_geo_fix fix;
+  if (n < 3 || lg_geo_solve(s->solver, rx, n, &o, &fix, NULL, 0)) return;
+  double enu[3];
+  lg_enu_from_geodetic(&s->enu, &(struct lg_geodetic){fix.lat_deg, fix.lon_deg, 0}, enu);
+  struct adr_track *k = d->trk;
+  k->fix[k->pos] = (struct lg_adr_fix){t->end_ns, t->f_cnt, enu[0], enu[1], fix.accuracy_m};
+  k->pos = (uint8_t)((k->pos + 1) % SIM_ADR_FIXES);
+  if (k->n < SIM_ADR_FIXES) k->n++;
+}
+
 static void adr(struct sim *s, struct device *d, const struct tx *t, const struct reception *best,
                 int gws) {
   struct adr_hist *h = &d->hist[d->hist_pos];
-  *h = (struct adr_hist){best->snr,   best->rssi, t->f_cnt, (uint8_t)t->dr, (uint8_t)d->txp_index,
+  *h = (struct adr_hist){best->snr,
+                         best->rssi,
+                         t->f_cnt,
+                         (uint32_t)(t->end_ns / 1000000),
+                         (uint16_t)best->gw,
+                         (uint8_t)t->dr,
+                         (uint8_t)d->txp_index,
                          (uint8_t)gws};
   d->hist_pos = (uint8_t)((d->hist_pos + 1) % SIM_ADR_HIST);
   if (d->hist_n < SIM_ADR_HIST) d->hist_n++;
@@ -89,10 +120,29 @@ static void adr(struct sim *s, struct device *d, const struct tx *t, const struc
   for (int i = 0; i < d->hist_n; i++) {
     const struct adr_hist *x =
         &d->hist[(d->hist_pos + SIM_ADR_HIST - d->hist_n + i) % SIM_ADR_HIST];
-    up[i] = (struct lg_adr_uplink){x->f_cnt, x->dr, x->txp, x->snr, x->rssi, x->gws};
+    up[i] = (struct lg_adr_uplink){x->f_cnt, x->dr,  x->txp,     x->snr,
+                                   x->rssi,  x->gws, x->best_gw, (int64_t)x->t_ms * 1000000};
   }
-  struct lg_adr_input in = {s->sc->region, up, d->hist_n, {d->dr, d->txp_index, d->nb_trans},
-                            true,          10};
+  struct lg_adr_input in = {.region = s->sc->region,
+                            .history = up,
+                            .n = d->hist_n,
+                            .current = {d->dr, d->txp_index, d->nb_trans},
+                            .adr_bit = true,
+                            .installation_margin_db = 10};
+  struct lg_adr_fix fixes[SIM_ADR_FIXES];
+  if (d->trk) { /* eadr, predictive: positions, gateways, the area, the period */
+    adr_fix(s, t, d);
+    for (int i = 0; i < d->trk->n; i++)
+      fixes[i] = d->trk->fix[(d->trk->pos + SIM_ADR_FIXES - d->trk->n + i) % SIM_ADR_FIXES];
+    in.fixes = fixes, in.n_fixes = d->trk->n;
+    in.gateways = s->adr_gw, in.n_gateways = s->sc->n_gateways;
+    if (g->mobility == LG_SIM_WAYPOINT || g->mobility == LG_SIM_ZIGZAG ||
+        g->mobility == LG_SIM_SQUARE) {
+      in.has_bounds = true;
+      in.bounds[0] = g->bx0, in.bounds[1] = g->by0, in.bounds[2] = g->bx1, in.bounds[3] = g->by1;
+    }
+    in.period_ns = (int64_t)(g->period_s * 1e9);
+  }
   struct lg_adr_decision dec;
   lg_adr_decide(g->adr, &in, &dec);
   bool same = d->adr_pending && d->adr_next.dr == dec.next.dr &&

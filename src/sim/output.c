@@ -149,6 +149,7 @@ char *sim_summary(struct sim *s) {
   json_object_set_new(o, "messages_delivered", json_integer((json_int_t)t->msgs_delivered));
   json_object_set_new(o, "delivery_ratio",
                       r3(t->msgs ? (double)t->msgs_delivered / (double)t->msgs : 0));
+  json_object_set_new(o, "messages_overwritten", json_integer((json_int_t)t->msgs_overwritten));
   json_object_set_new(o, "receptions", json_integer((json_int_t)t->rx));
   json_object_set_new(o, "receptions_lost_collision",
                       json_integer((json_int_t)t->rx_lost_collision));

@@ -526,12 +526,6 @@ static int group(struct ctx *c, const char *p, json_t *o, const struct lg_sim_sc
     return LG_EINVAL;
   if (choice(c, p, o, "adr", 0, adrs, &k)) return LG_EINVAL;
   g->adr = (enum lg_adr_algo)k;
-  if (g->adr == LG_ADR_EADR || g->adr == LG_ADR_PREDICTIVE) {
-    char ap[LG_PATH];
-    join_path(ap, sizeof(ap), p, "adr");
-    return fail(c, ap, "\"%s\" is not implemented yet (issue 6); use \"off\" or \"standard\"",
-                adrs[k]);
-  }
   if (g->activation == LG_SIM_RAW && g->adr != LG_ADR_OFF) {
     char ap[LG_PATH];
     join_path(ap, sizeof(ap), p, "adr");

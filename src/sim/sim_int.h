@@ -63,8 +63,17 @@ static inline double rng_normal(struct rng *r) {
 
 struct adr_hist {
   float snr, rssi;
-  uint32_t f_cnt;
+  uint32_t f_cnt, t_ms;
+  uint16_t best_gw;
   uint8_t dr, txp, gws;
+};
+
+/* The positions the network knows of a device under a mobility-aware ADR (eadr,
+ * predictive), newest last; allocated only for those devices. */
+#define SIM_ADR_FIXES 20
+struct adr_track {
+  struct lg_adr_fix fix[SIM_ADR_FIXES];
+  uint8_t n, pos;
 };
 
 struct link {
@@ -104,6 +113,7 @@ struct device {
   struct adr_hist hist[SIM_ADR_HIST];
   bool adr_pending;
   struct lg_adr_settings adr_next;
+  struct adr_track *trk;
   double mean_sum_e, mean_sum_n; /* running mean of this device's fixes */
   uint32_t mean_count;
   /* statistics */
@@ -153,7 +163,7 @@ struct gw_state {
   uint32_t n_active, cap_active;
   int64_t band_free_ns[SIM_MAX_BANDS]; /* downlink duty cycle per sub-band */
   uint64_t heard, lost_collision, lost_no_path, downlinks;
-  int64_t tmst_base_ns; /* live: concentrator counter offset */
+  int64_t tmst_base_ns;      /* live: concentrator counter offset */
   double noise_floor_dbm[3]; /* at 125, 250, 500 kHz with this gateway's noise figure */
 };
 
@@ -165,7 +175,7 @@ struct geo_stats {
 
 struct sim_totals {
   uint64_t tx, tx_delivered, rx, rx_lost_collision, rx_lost_no_path;
-  uint64_t msgs, msgs_delivered, joins_sent, joins_accepted, confirmed_acked;
+  uint64_t msgs, msgs_delivered, msgs_overwritten, joins_sent, joins_accepted, confirmed_acked;
   uint64_t downlinks, downlinks_dc_blocked, downlinks_out_of_reach;
   uint64_t adr_decisions, dc_waits;
   double airtime_ms, energy_mj;
@@ -207,12 +217,13 @@ struct sim {
   size_t n_heap, cap_heap;
   uint64_t seq;
   double max_gain_db, min_nf_db; /* over the gateways: bounds of any link's reach */
-  float q_table[801]; /* Q(z) = P(N(0,1) > z) for z = -4 .. 4 in steps of 0.01 */
+  float q_table[801];            /* Q(z) = P(N(0,1) > z) for z = -4 .. 4 in steps of 0.01 */
   struct sim_network net;
   struct sim_totals tot;
   struct geo_stats geo[8]; /* per enum lg_geo_method */
   struct geo_stats geo_mean;
   struct lg_geo_solver *solver;
+  struct lg_adr_gateway *adr_gw; /* gateway positions on the local plane, for ADR */
   FILE *f_tx, *f_pos, *f_frames;
   uint64_t frames_written;
   bool live;

@@ -3,6 +3,9 @@
  * (ChirpStack semantics, EU868): SF12 needs -20 dB, margin 10 dB, 3 dB per step.
  */
 #include "adr/adr.h"
+#include <math.h>
+#include <stdlib.h>
+
 #include "lg_test.h"
 
 static struct lg_adr_decision run(double snr, size_t n, int dr, int txp, int nb,
@@ -23,6 +26,140 @@ static struct lg_adr_decision run(double snr, size_t n, int dr, int txp, int nb,
   struct lg_adr_decision d;
   if (lg_adr_decide(LG_ADR_STANDARD, &in, &d)) LG_FAIL_AT("decide failed");
   return d;
+}
+
+/* E-ADR's equations on the paper's Table I, computed by hand. */
+static void eadr_cases(void) {
+  struct lg_eadr_mode m[16];
+  LG_EQ_INT(lg_eadr_waspmote_modes(m), 10);
+  LG_NEAR(m[0].b_inf, -134, 0);
+  LG_NEAR(m[2].b_sup, -128, 0); /* mode 3: [-129, -128] */
+  /* in mode 3, measured -127, predicted -121: R_change = 6 / 8 = 0.75 >= alpha */
+  LG_NEAR(lg_eadr_change_rate(-127, -121, m[2].b_inf), 0.75, 1e-12);
+  /* R_3->b at -121: mode 7 [-123,-120] 4.5/3 = 1.5; mode 8 6/5 = 1.2; mode 6 3/6.5;
+   * mode 9 7.5/11; mode 10 (upper bound -94) 17.5/34 -> mode 7 */
+  LG_NEAR(lg_eadr_transition_rate(&m[2], &m[6], -121), 1.5, 1e-12);
+  LG_NEAR(lg_eadr_transition_rate(&m[2], &m[7], -121), 1.2, 1e-12);
+  LG_NEAR(lg_eadr_transition_rate(&m[2], &m[5], -121), 3.0 / 6.5, 1e-12);
+  LG_NEAR(lg_eadr_transition_rate(&m[2], &m[8], -121), 7.5 / 11, 1e-12);
+  LG_NEAR(lg_eadr_transition_rate(&m[2], &m[9], -121), 17.5 / 34, 1e-12);
+  LG_EQ_INT(m[lg_eadr_choose(m, 10, 2, -121)].dr, 7);
+  /* measured -127.5, predicted -127: 0.5 / 2 = 0.25 < alpha: stay */
+  LG_NEAR(lg_eadr_change_rate(-127.5, -127, m[2].b_inf), 0.25, 1e-12);
+  /* LoRaWAN modes of EU868: DR0..DR5 from -137 + 3 dB up, 2.5 dB apart */
+  const struct lg_region *eu = lg_region_find("EU868");
+  LG_EQ_INT(lg_eadr_lorawan_modes(eu, m), 6);
+  LG_NEAR(m[0].b_inf, -134.0, 0.05);
+  LG_NEAR(m[5].b_inf, -121.5, 0.05);
+  LG_NEAR(m[1].b_sup, m[2].b_inf, 0);
+  /* A device walking away from a gateway at (0, 0): fixes at 50, 100, 150 m (FCnt 1-3),
+   * RSSI from -70 dB at 1 m with exponent 3 at 14 dBm (TXPower 1). The fit recovers the
+   * model; 3 packets ahead it is at 300 m: -130.3 dBm. At DR5, measured -121.3:
+   * R_change = 9.03 / 8.81 = 1.03 -> R to DR1 [-131.5, -129] = 3.75 / 2.5 = 1.5 wins. */
+  struct lg_adr_gateway gw = {0, 0};
+  struct lg_adr_fix fx[3];
+  struct lg_adr_uplink h[3];
+  for (int i = 0; i < 3; i++) {
+    double d = 50.0 * (i + 1);
+    fx[i] = (struct lg_adr_fix){(int64_t)(i + 1) * 10000000000LL, (uint32_t)(i + 1), d, 0, 5};
+    h[i] = (struct lg_adr_uplink){(uint32_t)(i + 1),       5, 1, 0,
+                                  14 - 70 - 30 * log10(d), 1, 0, (int64_t)(i + 1) * 10000000000LL};
+  }
+  struct lg_adr_input in = {.region = eu,
+                            .history = h,
+                            .n = 3,
+                            .current = {5, 1, 1},
+                            .adr_bit = true,
+                            .fixes = fx,
+                            .n_fixes = 3,
+                            .gateways = &gw,
+                            .n_gateways = 1};
+  struct lg_adr_pathloss pl;
+  LG_EQ_INT(lg_adr_fit_pathloss(&in, &pl), 0);
+  LG_NEAR(pl.n, 3, 1e-9);
+  LG_NEAR(pl.a_dbm, -70, 1e-9);
+  struct lg_adr_decision d;
+  LG_EQ_INT(lg_adr_decide(LG_ADR_EADR, &in, &d), 0);
+  LG_CHECK(d.change);
+  LG_EQ_INT(d.next.dr, 1);
+  LG_CHECK(strstr(d.reason, "R_change 1.03") != NULL);
+  /* walking toward it instead (150, 100, 50 m): 3 packets ahead it would be at -100 m;
+   * with bounds [0, 400] it bounces to 100 m: -116 dBm, in DR5's band -> DR5 */
+  for (int i = 0; i < 3; i++) {
+    double dd = 150.0 - 50.0 * i;
+    fx[i].e_m = dd;
+    h[i].max_rssi_dbm = 14 - 70 - 30 * log10(dd);
+  }
+  in.current.dr = 1;
+  in.has_bounds = true;
+  double b[4] = {0, -10, 400, 10};
+  memcpy(in.bounds, b, sizeof(b));
+  LG_EQ_INT(lg_adr_decide(LG_ADR_EADR, &in, &d), 0);
+  LG_EQ_INT(d.next.dr, 5);
+  LG_CHECK(strstr(d.reason, "predicted (100, 0)") != NULL);
+  /* not at a multiple of n packets: no decision */
+  h[2].f_cnt = 4;
+  LG_EQ_INT(lg_adr_decide(LG_ADR_EADR, &in, &d), 0);
+  LG_CHECK(!d.change && strstr(d.reason, "every 3 packets"));
+}
+
+/* predictive: the fastest DR at the lowest power that the next uplink's predicted RSSI
+ * still reaches with probability 0.99; standard when positions are missing. */
+static void predictive_cases(void) {
+  const struct lg_region *eu = lg_region_find("EU868");
+  struct lg_adr_gateway gw = {0, 0};
+  struct lg_adr_fix fx[20];
+  struct lg_adr_uplink h[20];
+  /* a static device 60 m from the gateway, 20 uplinks, 2 dB of scatter around -70/n=3 */
+  for (int i = 0; i < 20; i++) {
+    fx[i] = (struct lg_adr_fix){(int64_t)i * 60000000000LL, (uint32_t)i + 1, 60 + (i % 2), 0, 5};
+    h[i] = (struct lg_adr_uplink){(uint32_t)i + 1,
+                                  0,
+                                  1,
+                                  0,
+                                  14 - 70 - 30 * log10(60 + (i % 2)) + (i % 3 - 1) * 2.0,
+                                  1,
+                                  0,
+                                  (int64_t)i * 60000000000LL};
+  }
+  struct lg_adr_input in = {.region = eu,
+                            .history = h,
+                            .n = 20,
+                            .current = {0, 1, 1},
+                            .adr_bit = true,
+                            .fixes = fx,
+                            .n_fixes = 20,
+                            .gateways = &gw,
+                            .n_gateways = 1,
+                            .period_ns = 60000000000LL};
+  struct lg_adr_decision d;
+  LG_EQ_INT(lg_adr_decide(LG_ADR_PREDICTIVE, &in, &d), 0);
+  /* about -110 dBm at 14 dBm with 2 dB of scatter: SF7 (floor -124.5) holds with room to
+   * spare, so DR5 at less power than now (TXPower > 1), and the probability it promised
+   * is the target's */
+  LG_EQ_INT(d.next.dr, 5);
+  LG_CHECK(d.next.tx_power_index > 1);
+  const char *ph = strstr(d.reason, "P(heard) ");
+  LG_CHECK(ph != NULL && atof(ph + 9) >= 0.99);
+  /* the same device moving away at 1 m/s: 60 s later it is 60 m further, so it keeps
+   * more power (or a slower DR) than the static one */
+  struct lg_adr_decision still = d;
+  for (int i = 0; i < 20; i++) {
+    double dd = 60 + i * 60.0;
+    fx[i].e_m = dd;
+    h[i].max_rssi_dbm = 14 - 70 - 30 * log10(dd) + (i % 3 - 1) * 2.0;
+  }
+  LG_EQ_INT(lg_adr_decide(LG_ADR_PREDICTIVE, &in, &d), 0);
+  LG_CHECK(d.next.dr < still.next.dr || d.next.tx_power_index < still.next.tx_power_index);
+  LG_CHECK(strstr(d.reason, "next at (1") != NULL); /* predicted past 1,140 m */
+  /* without positions: standard's answer, said so */
+  in.n_fixes = 0;
+  LG_EQ_INT(lg_adr_decide(LG_ADR_PREDICTIVE, &in, &d), 0);
+  struct lg_adr_decision s;
+  lg_adr_decide(LG_ADR_STANDARD, &in, &s);
+  LG_CHECK(strstr(d.reason, "fewer than 2 positions") != NULL);
+  LG_EQ_INT(d.next.dr, s.next.dr);
+  LG_EQ_INT(d.next.tx_power_index, s.next.tx_power_index);
 }
 
 int main(void) {
@@ -68,7 +205,12 @@ int main(void) {
   LG_EQ_INT(lg_adr_decide(LG_ADR_OFF, &in, &d), 0);
   LG_CHECK(!d.change && strstr(d.reason, "off"));
   LG_EQ_INT(lg_adr_decide(LG_ADR_EADR, &in, &d), 0);
-  LG_CHECK(!d.change && strstr(d.reason, "not implemented"));
+  LG_CHECK(!d.change && strstr(d.reason, "ADR bit"));
+  in.adr_bit = true;
+  LG_EQ_INT(lg_adr_decide(LG_ADR_PREDICTIVE, &in, &d), 0);
+  LG_CHECK(!d.change && strstr(d.reason, "no uplink"));
+  eadr_cases();
+  predictive_cases();
   enum lg_adr_algo a;
   LG_EQ_INT(lg_adr_algo_parse("standard", &a), 0);
   LG_EQ_INT(a, LG_ADR_STANDARD);

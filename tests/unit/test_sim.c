@@ -210,8 +210,8 @@ static void validation(void) {
           ",\"groups\":[{\"count\":1,\"payload_bytes\":100,\"traffic\":{\"period_s\":1}}]}"),
       "groups[0].payload_bytes: 100 bytes exceed DR0's maximum of 51");
   expect_prefix(bad("{\"duration_s\":60," GW
-                    ",\"groups\":[{\"count\":1,\"adr\":\"eadr\",\"traffic\":{\"period_s\":1}}]}"),
-                "groups[0].adr: \"eadr\" is not implemented yet");
+                    ",\"groups\":[{\"count\":1,\"adr\":\"fast\",\"traffic\":{\"period_s\":1}}]}"),
+                "groups[0].adr: expected one of off, standard, eadr, predictive");
   expect_prefix(bad("{\"duration_s\":60," GW
                     ",\"groups\":[{\"count\":1,\"traffic\":{\"period_s\":1},"
                     "\"mobility\":{\"kind\":\"zigzag\",\"speed_mps\":3}}]}"),

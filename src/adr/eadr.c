@@ -1,0 +1,188 @@
+/*
+ * E-ADR (../shared/seeds/004_*.txt §IV), faithfully, and the pieces it shares with the
+ * predictive algorithm: the device's own path-loss model and the geometry.
+ *
+ * Every n = 3 packets the server
+ *   1. predicts the position n packets ahead from the average displacement of the last n
+ *      positions (eq. 3), kept inside the device's area by reflecting at its bounds (the
+ *      paper adjusts the estimate "according to the mobility model");
+ *   2. estimates the RSSI there (RSSI_estim(2n)) from a log-distance model fitted to the
+ *      device's own uplinks (the paper calibrates a curve per deployment; we fit per device);
+ *   3. computes R_change (eq. 4) against the measured RSSI of the n-th packet and the lower
+ *      bound of the current mode; at R_change >= alpha = 0.5 it moves to the mode with the
+ *      largest transition rate R_{A->B} (eq. 5, 6).
+ * Modes: the paper's Table I for reproduction, the region's LoRaWAN data rates for real
+ * networks (the mode is the DR; E-ADR leaves the power alone).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "adr/adr_int.h"
+#include "util/util.h"
+
+size_t lg_eadr_waspmote_modes(struct lg_eadr_mode *out) {
+  static const double b[11] = {-134, -131, -129, -128, -126, -125.5, -123, -120, -117, -114, -94};
+  for (int i = 0; i < 10; i++)
+    out[i] = (struct lg_eadr_mode){b[i], b[i + 1], i + 1};
+  return 10;
+}
+
+size_t lg_eadr_lorawan_modes(const struct lg_region *region, struct lg_eadr_mode *out) {
+  size_t n = 0;
+  for (int dr = 0; dr <= region->max_lora125_dr && n < 16; dr++) {
+    const struct lg_datarate *d = lg_region_dr(region, dr);
+    double floor_db;
+    if (!d || d->mod != LG_MOD_LORA || lg_lora_snr_floor_db(d->sf, d->bw_hz, &floor_db)) continue;
+    double b_inf = lg_lora_noise_floor_dbm(d->bw_hz, 6) + floor_db + LG_EADR_MARGIN_DB;
+    if (n > 0) out[n - 1].b_sup = b_inf;
+    out[n++] = (struct lg_eadr_mode){b_inf, b_inf + 20, dr};
+  }
+  return n;
+}
+
+double lg_eadr_change_rate(double rssi_real, double rssi_estim, double b_inf_current) {
+  double den = fabs(b_inf_current - rssi_estim);
+  return den > 1e-9 ? fabs(rssi_real - rssi_estim) / den : INFINITY;
+}
+
+double lg_eadr_transition_rate(const struct lg_eadr_mode *a, const struct lg_eadr_mode *b,
+                               double rssi_estim) {
+  double den = fabs(b->b_sup - rssi_estim) + fabs(b->b_inf - rssi_estim);
+  return den > 1e-9 ? 0.5 * fabs(b->b_sup - a->b_inf) / den : INFINITY;
+}
+
+size_t lg_eadr_choose(const struct lg_eadr_mode *modes, size_t n, size_t a, double rssi_estim) {
+  size_t best = a;
+  double r_best = -1;
+  for (size_t b = 0; b < n; b++) {
+    double r = lg_eadr_transition_rate(&modes[a], &modes[b], rssi_estim);
+    if (r > r_best) r_best = r, best = b;
+  }
+  return best;
+}
+
+/* ---- shared: geometry and the device's path loss -------------------------------- */
+
+double adr_nearest_gateway_m(const struct lg_adr_input *in, double e, double n, size_t *which) {
+  double best = INFINITY;
+  for (size_t i = 0; i < in->n_gateways; i++) {
+    double d = hypot(in->gateways[i].e_m - e, in->gateways[i].n_m - n);
+    if (d < best) best = d, *which = i;
+  }
+  return best;
+}
+
+void adr_reflect(const struct lg_adr_input *in, double *e, double *n) {
+  if (!in->has_bounds) return;
+  double *v[2] = {e, n};
+  for (int k = 0; k < 2; k++) {
+    double lo = in->bounds[k], hi = in->bounds[k + 2], w = hi - lo;
+    if (w <= 0) continue;
+    double x = fmod(*v[k] - lo, 2 * w);
+    if (x < 0) x += 2 * w;
+    *v[k] = lo + (x <= w ? x : 2 * w - x); /* bounce off the walls */
+  }
+}
+
+double adr_tx_power_dbm(const struct lg_adr_input *in, int index) {
+  int eirp = 14;
+  lg_region_tx_power_dbm(in->region, index, &eirp);
+  return eirp;
+}
+
+/* The fix of uplink f_cnt, or NULL. */
+static const struct lg_adr_fix *fix_of(const struct lg_adr_input *in, uint32_t f_cnt) {
+  for (size_t i = in->n_fixes; i-- > 0;)
+    if (in->fixes[i].f_cnt == f_cnt) return &in->fixes[i];
+  return NULL;
+}
+
+int lg_adr_fit_pathloss(const struct lg_adr_input *in, struct lg_adr_pathloss *m) {
+  double sx = 0, sy = 0, sxx = 0, sxy = 0, xs[LG_ADR_HISTORY], ys[LG_ADR_HISTORY];
+  size_t k = 0;
+  for (size_t i = 0; i < in->n && k < LG_ADR_HISTORY; i++) {
+    const struct lg_adr_uplink *u = &in->history[in->n - 1 - i]; /* newest first */
+    const struct lg_adr_fix *f = fix_of(in, u->f_cnt);
+    if (!f || u->best_gateway < 0 || (size_t)u->best_gateway >= in->n_gateways) continue;
+    const struct lg_adr_gateway *g = &in->gateways[u->best_gateway];
+    double d = fmax(hypot(g->e_m - f->e_m, g->n_m - f->n_m), 1.0);
+    xs[k] = log10(d);
+    ys[k] = u->max_rssi_dbm - adr_tx_power_dbm(in, u->tx_power_index);
+    sx += xs[k], sy += ys[k], sxx += xs[k] * xs[k], sxy += xs[k] * ys[k];
+    k++;
+  }
+  if (k == 0) return LG_ENOTFOUND;
+  double mx = sx / (double)k, var = sxx / (double)k - mx * mx;
+  m->points = k;
+  if (k >= 3 && var > 0.01) { /* distances spread by > ~26 %: fit the exponent too */
+    double slope = (sxy / (double)k - mx * (sy / (double)k)) / var;
+    m->n = fmin(fmax(-slope / 10, 1.5), 6);
+  } else {
+    m->n = 2.7;
+  }
+  m->a_dbm = sy / (double)k + 10 * m->n * mx;
+  double ss = 0;
+  for (size_t i = 0; i < k; i++) {
+    double r = ys[i] - (m->a_dbm - 10 * m->n * xs[i]);
+    ss += r * r;
+  }
+  /* residual spread, never below 2 dB; few points: a wide prior (6 dB) */
+  m->sigma_db = k >= 5 ? fmax(sqrt(ss / (double)(k - 2)), 2.0) : 6.0;
+  return 0;
+}
+
+double adr_expected_rssi(const struct lg_adr_pathloss *m, double tx_dbm, double dist_m) {
+  return tx_dbm + m->a_dbm - 10 * m->n * log10(fmax(dist_m, 1.0));
+}
+
+/* ---- the algorithm ------------------------------------------------------------- */
+
+void adr_eadr(const struct lg_adr_input *in, struct lg_adr_decision *out) {
+  const struct lg_adr_uplink *last = &in->history[in->n - 1];
+  if (last->f_cnt % LG_EADR_N != 0) {
+    snprintf(out->reason, sizeof(out->reason), "E-ADR adapts every %d packets (FCnt %u)", LG_EADR_N,
+             last->f_cnt);
+    return;
+  }
+  /* the last n positions: average displacement (eq. 3) */
+  size_t k = in->n_fixes < LG_EADR_N ? in->n_fixes : LG_EADR_N;
+  if (k < 2 || in->n_gateways == 0) {
+    snprintf(out->reason, sizeof(out->reason),
+             "E-ADR needs 2 positions and the gateways (%zu fixes)", in->n_fixes);
+    return;
+  }
+  const struct lg_adr_fix *p = in->fixes + in->n_fixes - k;
+  double de = (p[k - 1].e_m - p[0].e_m) / (double)(k - 1),
+         dn = (p[k - 1].n_m - p[0].n_m) / (double)(k - 1);
+  double e = p[k - 1].e_m + LG_EADR_N * de, n = p[k - 1].n_m + LG_EADR_N * dn;
+  adr_reflect(in, &e, &n);
+  struct lg_adr_pathloss m;
+  if (lg_adr_fit_pathloss(in, &m)) {
+    snprintf(out->reason, sizeof(out->reason), "E-ADR: no uplink with a position to calibrate on");
+    return;
+  }
+  size_t gw = 0;
+  double dist = adr_nearest_gateway_m(in, e, n, &gw);
+  double estim = adr_expected_rssi(&m, adr_tx_power_dbm(in, in->current.tx_power_index), dist);
+  struct lg_eadr_mode modes[16];
+  size_t nm = lg_eadr_lorawan_modes(in->region, modes), a = 0;
+  for (size_t i = 0; i < nm; i++)
+    if (modes[i].dr == in->current.dr) a = i;
+  double r_change = lg_eadr_change_rate(last->max_rssi_dbm, estim, modes[a].b_inf);
+  out->snr_margin_db = estim - modes[a].b_inf;
+  size_t b = a;
+  if (estim < modes[0].b_inf)
+    b = 0; /* below every mode: the most robust */
+  else if (r_change >= LG_EADR_ALPHA)
+    b = lg_eadr_choose(modes, nm, a, estim);
+  out->next = in->current;
+  out->next.dr = modes[b].dr;
+  out->next.nb_trans = 1;
+  out->change = memcmp(&out->next, &in->current, sizeof(out->next)) != 0;
+  snprintf(
+      out->reason, sizeof(out->reason),
+      "E-ADR: predicted (%.0f, %.0f) m, %.0f m from a gateway, RSSI %.1f dBm (n=%.2f, %zu pts); "
+      "R_change %.2f -> DR%d",
+      e, n, dist, estim, m.n, m.points, r_change, out->next.dr);
+}
