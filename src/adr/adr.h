@@ -70,6 +70,8 @@ struct lg_adr_input {
   double target_delivery; /* predictive: P(at least one gateway hears), default 0.99 */
 };
 
+#define LG_ADR_MAX_GW     64  /* predictive: gateways weighed per decision */
+#define LG_ADR_GEO_TARGET 0.9 /* predictive: P(3+ gateways hear) a moving device keeps */
 #define LG_EADR_N         3   /* E-ADR adapts every n packets (paper §V) */
 #define LG_EADR_ALPHA     0.5 /* configuration change threshold (eq. 4) */
 #define LG_EADR_MARGIN_DB 3.0 /* LoRaWAN mode bounds: demodulator floor + this */

@@ -25,11 +25,35 @@
 
 #define ACCEL_SIGMA 0.05 /* m/s^2 of the track; manoeuvres show in its misses (below) */
 
+/* Without usable positions: standard ADR once it has a full history (a static device
+ * one gateway hears is still served), otherwise keep the settings. */
 static void fallback(const struct lg_adr_input *in, struct lg_adr_decision *out, const char *why) {
+  if (in->n < LG_ADR_HISTORY) {
+    out->next = in->current;
+    out->change = false;
+    snprintf(out->reason, sizeof(out->reason), "predictive: %s; keeping the settings (%zu uplinks)",
+             why, in->n);
+    return;
+  }
   adr_standard(in, out);
   char r[sizeof(out->reason)];
   snprintf(r, sizeof(r), "predictive: %.40s; standard: %.180s", why, out->reason);
   memcpy(out->reason, r, sizeof(r));
+}
+
+/* P(at least k of the n gateways hear), each independently with probability p[g]
+ * (Poisson binomial, by dynamic programming over the gateways). */
+static double p_at_least(const double *p, size_t n, size_t k) {
+  double dp[LG_ADR_MAX_GW + 1] = {1};
+  for (size_t g = 0; g < n; g++) {
+    for (size_t j = g + 1; j >= 1; j--)
+      dp[j] = dp[j] * (1 - p[g]) + dp[j - 1] * p[g];
+    dp[0] *= 1 - p[g];
+  }
+  double sum = 0;
+  for (size_t j = k; j <= n; j++)
+    sum += dp[j];
+  return sum;
 }
 
 void adr_predictive(const struct lg_adr_input *in, struct lg_adr_decision *out) {
@@ -66,6 +90,9 @@ void adr_predictive(const struct lg_adr_input *in, struct lg_adr_decision *out) 
   double d_near = adr_nearest_gateway_m(in, e, n, &near);
   if (pos_sigma > 0.5 * fmax(d_near, 10))
     return fallback(in, out, "the predicted position is too uncertain");
+  /* moving: the track's speed above 0.2 m/s, or its misses above 20 m RMS */
+  bool moving = in->n_gateways >= 3 &&
+                (hypot(t.x[2], t.x[3]) > 0.2 || (k_innov >= 3 && innov / (double)k_innov > 400));
   /* RSSI spread: the model's residuals and the position's uncertainty (dRSSI/dd) */
   double target = in->target_delivery > 0 ? in->target_delivery : 0.99;
   const struct lg_region *r = in->region;
@@ -78,14 +105,20 @@ void adr_predictive(const struct lg_adr_input *in, struct lg_adr_decision *out) 
     if (!d || d->mod != LG_MOD_LORA || lg_lora_snr_floor_db(d->sf, d->bw_hz, &floor_db)) continue;
     double sens = lg_lora_noise_floor_dbm(d->bw_hz, 6) + floor_db;
     for (int txp = r->tx_power_max_index; txp >= 0 && !found; txp--) {
-      double tx = adr_tx_power_dbm(in, txp), miss = 1;
+      double tx = adr_tx_power_dbm(in, txp), miss = 1, p[LG_ADR_MAX_GW];
+      size_t np = 0;
       for (size_t g = 0; g < in->n_gateways; g++) {
         double dist = hypot(in->gateways[g].e_m - e, in->gateways[g].n_m - n);
         double pos_db = 10 * m.n / log(10) * pos_sigma / fmax(dist, 1);
-        double s = sqrt(m.sigma_db * m.sigma_db + pos_db * pos_db);
-        miss *= 1 - gsl_cdf_ugaussian_P((adr_expected_rssi(&m, tx, dist) - sens) / s);
+        double sd = sqrt(m.sigma_db * m.sigma_db + pos_db * pos_db);
+        double pg = gsl_cdf_ugaussian_P((adr_expected_rssi(&m, tx, dist) - sens) / sd);
+        miss *= 1 - pg;
+        if (pg > 1e-6 && np < LG_ADR_MAX_GW) p[np++] = pg;
       }
-      if (1 - miss >= target)
+      /* a moving device must stay locatable: the positions this decision rests on need
+       * three gateways (TDOA) */
+      double p3 = moving ? p_at_least(p, np, 3) : 1;
+      if (1 - miss >= target && p3 >= LG_ADR_GEO_TARGET)
         found = true, best = (struct lg_adr_settings){dr, txp, 1}, p_best = 1 - miss;
     }
   }
@@ -96,7 +129,7 @@ void adr_predictive(const struct lg_adr_input *in, struct lg_adr_decision *out) 
   snprintf(out->reason, sizeof(out->reason),
            "predictive: next at (%.0f, %.0f) m +-%.0f m, %.0f m from a gateway; model n=%.2f sigma "
            "%.1f dB "
-           "(%zu pts) -> DR%d TXPower %d, P(heard) %.3f",
-           e, n, pos_sigma, d_near, m.n, m.sigma_db, m.points, best.dr, best.tx_power_index,
-           found ? p_best : 0.0);
+           "(%zu pts)%s -> DR%d TXPower %d, P(heard) %.3f",
+           e, n, pos_sigma, d_near, m.n, m.sigma_db, m.points, moving ? ", moving: 3 gateways" : "",
+           best.dr, best.tx_power_index, found ? p_best : 0.0);
 }
