@@ -64,16 +64,28 @@ void adr_predictive(const struct lg_adr_input *in, struct lg_adr_decision *out) 
   lg_track_init(&t, ACCEL_SIGMA);
   double innov = 0; /* how far each fix fell from the track's prediction: manoeuvres */
   size_t k_innov = 0;
+  size_t used = 0;
   for (size_t i = 0; i < in->n_fixes; i++) {
     const struct lg_adr_fix *f = &in->fixes[i];
-    if (t.started && i >= 2) {
+    /* gate out fixes that cannot be right: outside the device's area, or (once the track
+     * has settled) far off its prediction; three-gateway TDOA sometimes picks the wrong
+     * branch of the hyperbolas */
+    if (in->has_bounds && (f->e_m < in->bounds[0] - 20 || f->e_m > in->bounds[2] + 20 ||
+                           f->n_m < in->bounds[1] - 20 || f->n_m > in->bounds[3] + 20))
+      continue;
+    if (t.started && used >= 2) {
       double h = (double)(f->t_ns - t.t_ns) / 1e9;
       double de = f->e_m - (t.x[0] + t.x[2] * h), dn = f->n_m - (t.x[1] + t.x[3] * h);
-      innov += de * de + dn * dn, k_innov++;
+      double miss2 = de * de + dn * dn,
+             spread = t.p[0][0] + t.p[1][1] + h * h * (t.p[2][2] + t.p[3][3]);
+      if (used >= 4 && miss2 > fmax(16 * (spread + (k_innov ? innov / (double)k_innov : 0)), 900))
+        continue;
+      innov += miss2, k_innov++;
     }
     double v = f->accuracy_m > 0 ? f->accuracy_m * f->accuracy_m / 2 : 400;
-    lg_track_update(&t, f->t_ns, f->e_m, f->n_m, (double[3]){v, 0, v});
+    if (lg_track_update(&t, f->t_ns, f->e_m, f->n_m, (double[3]){v, 0, v}) == 0) used++;
   }
+  if (used < 2) return fallback(in, out, "fewer than 2 plausible positions");
   int64_t last_t = in->history[in->n - 1].t_ns, period = in->period_ns;
   if (period <= 0 && in->n >= 2) period = (last_t - in->history[0].t_ns) / (int64_t)(in->n - 1);
   double dt = (double)(last_t + (period > 0 ? period : 0) - t.t_ns) / 1e9;
@@ -88,7 +100,7 @@ void adr_predictive(const struct lg_adr_input *in, struct lg_adr_decision *out) 
   double pos_sigma = sqrt(pos_var);
   size_t near = 0;
   double d_near = adr_nearest_gateway_m(in, e, n, &near);
-  if (pos_sigma > 0.5 * fmax(d_near, 10))
+  if (pos_sigma > fmax(2 * d_near, 200)) /* the probabilities below carry the rest */
     return fallback(in, out, "the predicted position is too uncertain");
   /* moving: the track's speed above 0.2 m/s, or its misses above 20 m RMS */
   bool moving = in->n_gateways >= 3 &&

@@ -308,6 +308,9 @@ static int init_device(struct sim *s, size_t idx, uint32_t gi, size_t k, size_t 
   d->dev_addr = 0x26000000u | (uint32_t)(idx & 0x1ffffff);
   for (int b = 0; b < SIM_MAX_BANDS; b++)
     d->band_free_ns[b] = 0;
+  for (int b = 0; b < sc->region->subband_count && b < SIM_MAX_BANDS;
+       b++) /* a full hour's budget */
+    d->dc_credit_ns[b] = (int64_t)(sc->region->subbands[b].duty_cycle * 3600e9);
   /* first message: spread over one period */
   double first = g->traffic == LG_SIM_EXPONENTIAL ? rng_exp(&d->rng, g->period_s)
                                                   : rng_uniform(&d->rng) * g->period_s;
@@ -568,6 +571,35 @@ static void hear(struct sim *s, uint32_t ti, uint32_t gi, double dist_m, double 
 
 /* ---- devices ------------------------------------------------------------------ */
 
+/* Hourly duty cycle (as LoRaMac-node's band time credits and the ETSI one-hour window):
+ * a budget of dc x 1 h per sub-band, refilled at the duty-cycle rate, full at start;
+ * band_free_ns holds the time of the last update. */
+static int64_t dc_credit(const struct device *d, const struct lg_subband *b, int band,
+                         int64_t now) {
+  int64_t cap = (int64_t)(b->duty_cycle * 3600e9);
+  int64_t c =
+      d->dc_credit_ns[band] + (int64_t)((double)(now - d->band_free_ns[band]) * b->duty_cycle);
+  return c > cap ? cap : c;
+}
+
+/* Time on air of the device's next frame as it stands (before a channel is chosen). */
+static int64_t planned_toa_ns(const struct sim *s, const struct device *d,
+                              const struct lg_sim_group *g, enum tx_kind kind) {
+  struct lg_lora_tx lt;
+  size_t size;
+  if (kind == TX_RAW) {
+    lt = lg_lora_tx_lorawan(g->sf, g->bw_hz);
+    lt.cr = g->cr, size = (size_t)g->payload_bytes;
+  } else {
+    const struct lg_datarate *dr = lg_region_dr(s->sc->region, d->dr);
+    lt = lg_lora_tx_lorawan(dr->sf, dr->bw_hz);
+    size = kind == TX_JOIN ? 23 : 13 + (size_t)g->payload_bytes;
+  }
+  struct lg_airtime at;
+  lg_lora_airtime(&lt, size, &at);
+  return at.time_on_air_ns;
+}
+
 static void new_message(struct sim *s, struct device *d, const struct lg_sim_group *g) {
   if (g->traffic == LG_SIM_PERIODIC) { /* slots that passed while the device waited (duty
                                           cycle): the application overwrote those messages */
@@ -632,13 +664,23 @@ static void device_tx(struct sim *s, uint32_t di) {
     if (d->next_msg_ns > s->now_ns) return sim_schedule(s, d->next_msg_ns, EV_TX, di);
   }
   enum tx_kind kind = g->activation == LG_SIM_RAW ? TX_RAW : d->joined ? TX_DATA : TX_JOIN;
+  int64_t planned = sc->dc_hourly ? planned_toa_ns(s, d, g, kind) : 0;
   /* channel: uniform among those whose sub-band is free */
   int cand[LG_SIM_MAX_FREQS], nc = 0;
   int64_t earliest = INT64_MAX;
   for (int i = 0; i < g->freq_count; i++) {
     const struct lg_subband *b =
         sc->duty_cycle ? lg_region_subband(sc->region, g->freqs_hz[i]) : NULL;
-    int64_t free_at = b ? d->band_free_ns[(b - sc->region->subbands) % SIM_MAX_BANDS] : 0;
+    int band = b ? (int)((b - sc->region->subbands) % SIM_MAX_BANDS) : 0;
+    int64_t free_at = 0;
+    if (b && sc->dc_hourly) { /* enough of the hour's budget left for this frame? */
+      int64_t credit = dc_credit(d, b, band, s->now_ns);
+      free_at = credit >= planned
+                    ? s->now_ns
+                    : s->now_ns + (int64_t)((double)(planned - credit) / b->duty_cycle) + 1;
+    } else if (b) {
+      free_at = d->band_free_ns[band];
+    }
     if (free_at <= s->now_ns)
       cand[nc++] = i;
     else if (free_at < earliest)
@@ -678,8 +720,12 @@ static void device_tx(struct sim *s, uint32_t di) {
   t->start_ns = s->now_ns, t->end_ns = s->now_ns + t->toa_ns;
   const struct lg_subband *b = lg_region_subband(sc->region, t->freq_hz);
   t->band = b ? (int)((b - sc->region->subbands) % SIM_MAX_BANDS) : -1;
-  if (sc->duty_cycle && b)
+  if (sc->duty_cycle && b && sc->dc_hourly) { /* spend the budget */
+    d->dc_credit_ns[t->band] = dc_credit(d, b, t->band, s->now_ns) - t->toa_ns;
+    d->band_free_ns[t->band] = s->now_ns;
+  } else if (sc->duty_cycle && b) {
     d->band_free_ns[t->band] = t->end_ns + lg_duty_cycle_off_ns(t->toa_ns, b->duty_cycle);
+  }
   if (kind == TX_JOIN) d->join_attempts++, s->tot.joins_sent++;
   /* who hears it */
   if (g->mobility == LG_SIM_STATIC) {

@@ -10,6 +10,7 @@
  * gateway being deaf while it transmits.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

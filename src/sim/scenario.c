@@ -612,9 +612,16 @@ static int rest(struct ctx *c, json_t *root, struct lg_sim_scenario *sc) {
     return LG_EINVAL;
   sc->collision = (enum lg_sim_collision)model;
   sc->capture = true;
-  if ((co && boolean(c, "collisions", co, "capture", true, &sc->capture)) ||
-      boolean(c, "", root, "duty_cycle", true, &sc->duty_cycle))
-    return LG_EINVAL;
+  if (co && boolean(c, "collisions", co, "capture", true, &sc->capture)) return LG_EINVAL;
+  json_t *dc = json_object_get(root, "duty_cycle");
+  if (json_is_string(dc) && strcmp(json_string_value(dc), "hourly") == 0) {
+    sc->duty_cycle = sc->dc_hourly = true;
+  } else if (dc && !json_is_boolean(dc)) {
+    return fail(c, "duty_cycle",
+                "expected true (an off time after each frame), \"hourly\" or false");
+  } else {
+    sc->duty_cycle = dc == NULL || json_is_true(dc);
+  }
   /* ns-3's currents at 3.3 V (phy-sim-adr.md §2.2); TX current from the PA_BOOST table. */
   sc->energy = (struct lg_sim_energy){3.3, 11.2, 1.4, true};
   if (en && (only_keys(c, "energy", en, ekeys) ||

@@ -117,6 +117,7 @@ struct lg_sim_scenario {
   enum lg_sim_collision collision;
   bool capture; /* false: any overlap of the same SF and channel destroys both */
   bool duty_cycle;
+  bool dc_hourly; /* "hourly": a budget per hour (bursts allowed); else an off time per frame */
   struct lg_sim_energy energy;
   /* geolocation of delivered uplinks (offline): a bit per enum lg_geo_method */
   unsigned geo_methods;

@@ -106,6 +106,7 @@ struct device {
   int join_attempts;
   int64_t next_msg_ns;                 /* when the application produces its next message */
   int64_t band_free_ns[SIM_MAX_BANDS]; /* device duty cycle per sub-band */
+  int64_t dc_credit_ns[SIM_MAX_BANDS]; /* hourly duty cycle: what is left of the budget */
   /* network side (offline) */
   uint32_t net_f_cnt;
   bool net_has_f_cnt;
