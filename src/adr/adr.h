@@ -68,6 +68,7 @@ struct lg_adr_input {
   double bounds[4];
   int64_t period_ns;      /* expected time to the next uplink (predictive), 0: unknown */
   double target_delivery; /* predictive: P(at least one gateway hears), default 0.99 */
+  bool keep_locatable; /* predictive: a moving device keeps P(3+ gateways) >= LG_ADR_GEO_TARGET */
 };
 
 #define LG_ADR_MAX_GW     64  /* predictive: gateways weighed per decision */

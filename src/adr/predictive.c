@@ -7,7 +7,9 @@
  *     (geo/), extrapolated by the uplink period, kept inside the device's area;
  *   - RSSI at every gateway from the device's own fitted log-distance model, with its
  *     residual spread plus the position's uncertainty turned into dB;
- *   - P(heard) = 1 - prod_g (1 - Phi((RSSI_g - floor_DR) / sigma)), gateways independent;
+ *   - P(heard) = Phi((RSSI_best - floor_DR) / sigma), the best gateway's RSSI predicted at
+ *     the distance of the nearest one (the model is fitted to best-gateway RSSIs);
+ *   - with keep_locatable, a moving device also keeps P(3+ gateways hear) >= 0.9;
  *   - the first (DR, power) from fastest/lowest that reaches the target; none: DR0 at full
  *     power. NbTrans 1.
  * When positions are poor (fewer than two fixes, no gateways, no calibration, or the
@@ -102,8 +104,9 @@ void adr_predictive(const struct lg_adr_input *in, struct lg_adr_decision *out) 
   double d_near = adr_nearest_gateway_m(in, e, n, &near);
   if (pos_sigma > fmax(2 * d_near, 200)) /* the probabilities below carry the rest */
     return fallback(in, out, "the predicted position is too uncertain");
-  /* moving: the track's speed above 0.2 m/s, or its misses above 20 m RMS */
-  bool moving = in->n_gateways >= 3 &&
+  /* keep_locatable and moving (the track's speed above 0.2 m/s, or its misses above 20 m
+   * RMS): the device must stay heard by three gateways */
+  bool moving = in->keep_locatable && in->n_gateways >= 3 &&
                 (hypot(t.x[2], t.x[3]) > 0.2 || (k_innov >= 3 && innov / (double)k_innov > 400));
   /* RSSI spread: the model's residuals and the position's uncertainty (dRSSI/dd) */
   double target = in->target_delivery > 0 ? in->target_delivery : 0.99;
@@ -117,21 +120,26 @@ void adr_predictive(const struct lg_adr_input *in, struct lg_adr_decision *out) 
     if (!d || d->mod != LG_MOD_LORA || lg_lora_snr_floor_db(d->sf, d->bw_hz, &floor_db)) continue;
     double sens = lg_lora_noise_floor_dbm(d->bw_hz, 6) + floor_db;
     for (int txp = r->tx_power_max_index; txp >= 0 && !found; txp--) {
-      double tx = adr_tx_power_dbm(in, txp), miss = 1, p[LG_ADR_MAX_GW];
-      size_t np = 0;
-      for (size_t g = 0; g < in->n_gateways; g++) {
-        double dist = hypot(in->gateways[g].e_m - e, in->gateways[g].n_m - n);
-        double pos_db = 10 * m.n / log(10) * pos_sigma / fmax(dist, 1);
-        double sd = sqrt(m.sigma_db * m.sigma_db + pos_db * pos_db);
-        double pg = gsl_cdf_ugaussian_P((adr_expected_rssi(&m, tx, dist) - sens) / sd);
-        miss *= 1 - pg;
-        if (pg > 1e-6 && np < LG_ADR_MAX_GW) p[np++] = pg;
+      double tx = adr_tx_power_dbm(in, txp), p[LG_ADR_MAX_GW];
+      /* P(heard): the model was fitted on the best gateway's RSSI against the distance to
+       * it, so it predicts the best gateway's RSSI, here from the nearest one (summing the
+       * other gateways' chances on top of a fit to maxima would count their luck twice) */
+      double pos_db = 10 * m.n / log(10) * pos_sigma / fmax(d_near, 1);
+      double sd = sqrt(m.sigma_db * m.sigma_db + pos_db * pos_db);
+      double heard = gsl_cdf_ugaussian_P((adr_expected_rssi(&m, tx, d_near) - sens) / sd);
+      double p3 = 1;
+      if (moving) { /* a moving device stays locatable: its positions need three gateways */
+        size_t np = 0;
+        for (size_t g = 0; g < in->n_gateways && np < LG_ADR_MAX_GW; g++) {
+          double dist = hypot(in->gateways[g].e_m - e, in->gateways[g].n_m - n);
+          double pd = 10 * m.n / log(10) * pos_sigma / fmax(dist, 1);
+          p[np++] = gsl_cdf_ugaussian_P((adr_expected_rssi(&m, tx, dist) - sens) /
+                                        sqrt(sd * sd + pd * pd - pos_db * pos_db));
+        }
+        p3 = p_at_least(p, np, 3);
       }
-      /* a moving device must stay locatable: the positions this decision rests on need
-       * three gateways (TDOA) */
-      double p3 = moving ? p_at_least(p, np, 3) : 1;
-      if (1 - miss >= target && p3 >= LG_ADR_GEO_TARGET)
-        found = true, best = (struct lg_adr_settings){dr, txp, 1}, p_best = 1 - miss;
+      if (heard >= target && p3 >= LG_ADR_GEO_TARGET)
+        found = true, best = (struct lg_adr_settings){dr, txp, 1}, p_best = heard;
     }
   }
   if (!found) best = (struct lg_adr_settings){0, 0, 1};

@@ -881,6 +881,19 @@ static void end_tx(struct sim *s, uint32_t ti) {
     finish_message(s, d);
 }
 
+void sim_finish(struct sim *s) {
+  for (size_t i = 0; i < s->n_dev; i++) { /* periodic slots a waiting device never reached */
+    struct device *d = &s->dev[i];
+    const struct lg_sim_group *g = &s->sc->groups[d->group];
+    if (g->traffic != LG_SIM_PERIODIC || g->activation == LG_SIM_RAW || !d->joined) continue;
+    int64_t period = (int64_t)(g->period_s * 1e9);
+    while (d->next_msg_ns < s->sc->duration_ns) {
+      d->msgs++, d->msgs_lost++, s->tot.msgs++, s->tot.msgs_overwritten++;
+      d->next_msg_ns += period;
+    }
+  }
+}
+
 bool sim_run_until(struct sim *s, int64_t until_ns) {
   while (s->n_heap && s->heap[0].t_ns <= until_ns) {
     struct event ev = pop(s);

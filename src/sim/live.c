@@ -638,6 +638,7 @@ int lg_sim_run_live(const struct lg_sim_scenario *sc, const struct lg_sim_live_o
     }
   }
   free(pf);
+  sim_finish(&L->s);
   *summary_json = live_summary(L);
   rc = sim_outputs_close(&L->s, o->out_dir, false, *summary_json ? *summary_json : "{}", why,
                          why_len);

@@ -43,6 +43,7 @@ int lg_sim_run(const struct lg_sim_scenario *sc, const struct lg_sim_options *o,
     if (!more || t >= sc->duration_ns + 10LL * 1000000000LL) break;
   }
   double wall = wall_s() - t0;
+  sim_finish(&s);
   *summary_json = sim_summary(&s);
   if (o->progress)
     fprintf(stderr, "sim: done: %llu transmissions in %.2f s wall (%.0f/s)\n",

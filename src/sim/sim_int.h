@@ -236,6 +236,9 @@ void sim_free(struct sim *s);
 /* Processes events up to and including simulated time `until_ns`; false when none are left. */
 bool sim_run_until(struct sim *s, int64_t until_ns);
 int64_t sim_next_event_ns(const struct sim *s);
+/* At the end of a run: count the periodic messages a device waiting for its duty cycle
+ * never got to send (as overwritten). */
+void sim_finish(struct sim *s);
 void sim_schedule(struct sim *s, int64_t t_ns, uint32_t kind, uint32_t idx);
 /* The device's position (ENU and geodetic) at time t. */
 void sim_device_position(struct sim *s, struct device *d, int64_t t_ns);
