@@ -22,6 +22,8 @@ enum lg_adr_algo { LG_ADR_OFF = 0, LG_ADR_STANDARD, LG_ADR_EADR, LG_ADR_PREDICTI
 int lg_adr_algo_parse(const char *name, enum lg_adr_algo *a);
 const char *lg_adr_algo_name(enum lg_adr_algo a);
 
+#define LG_ADR_MAX_RX 8 /* receptions of one uplink kept for the path-loss fit */
+
 struct lg_adr_uplink {
   uint32_t f_cnt;
   int dr;
@@ -31,6 +33,11 @@ struct lg_adr_uplink {
   int gateways;
   int best_gateway; /* index into lg_adr_input.gateways of the best reception, -1 unknown */
   int64_t t_ns;     /* when it was received */
+  int n_rx;         /* every gateway's reception (0: only the best is known) */
+  struct lg_adr_rx {
+    int gateway; /* index into lg_adr_input.gateways */
+    double rssi_dbm;
+  } rx[LG_ADR_MAX_RX];
 };
 
 /* A position estimate of the device (for eadr and predictive), on a local plane. */

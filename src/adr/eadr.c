@@ -98,38 +98,82 @@ static const struct lg_adr_fix *fix_of(const struct lg_adr_input *in, uint32_t f
   return NULL;
 }
 
-int lg_adr_fit_pathloss(const struct lg_adr_input *in, struct lg_adr_pathloss *m) {
-  double sx = 0, sy = 0, sxx = 0, sxy = 0, xs[LG_ADR_HISTORY], ys[LG_ADR_HISTORY];
-  size_t k = 0;
-  for (size_t i = 0; i < in->n && k < LG_ADR_HISTORY; i++) {
-    const struct lg_adr_uplink *u = &in->history[in->n - 1 - i]; /* newest first */
-    const struct lg_adr_fix *f = fix_of(in, u->f_cnt);
-    if (!f || u->best_gateway < 0 || (size_t)u->best_gateway >= in->n_gateways) continue;
-    const struct lg_adr_gateway *g = &in->gateways[u->best_gateway];
-    double d = fmax(hypot(g->e_m - f->e_m, g->n_m - f->n_m), 1.0);
-    xs[k] = log10(d);
-    ys[k] = u->max_rssi_dbm - adr_tx_power_dbm(in, u->tx_power_index);
-    sx += xs[k], sy += ys[k], sxx += xs[k] * xs[k], sxy += xs[k] * ys[k];
-    k++;
-  }
-  if (k == 0) return LG_ENOTFOUND;
-  double mx = sx / (double)k, var = sxx / (double)k - mx * mx;
-  m->points = k;
-  if (k >= 3 && var > 0.01) { /* distances spread by > ~26 %: fit the exponent too */
-    double slope = (sxy / (double)k - mx * (sy / (double)k)) / var;
+/* Least squares of y = a - 10 n x over the points with use[i]; n free when the x spread
+ * allows (else 2.7). */
+static void lsq(const double *xs, const double *ys, const bool *use, size_t k,
+                struct lg_adr_pathloss *m) {
+  double sx = 0, sy = 0, sxx = 0, sxy = 0;
+  size_t c = 0;
+  for (size_t i = 0; i < k; i++)
+    if (use[i]) sx += xs[i], sy += ys[i], sxx += xs[i] * xs[i], sxy += xs[i] * ys[i], c++;
+  double mx = sx / (double)c, var = sxx / (double)c - mx * mx;
+  m->points = c;
+  if (c >= 3 && var > 0.01) { /* distances spread by > ~26 %: fit the exponent too */
+    double slope = (sxy / (double)c - mx * (sy / (double)c)) / var;
     m->n = fmin(fmax(-slope / 10, 1.5), 6);
   } else {
     m->n = 2.7;
   }
-  m->a_dbm = sy / (double)k + 10 * m->n * mx;
+  m->a_dbm = sy / (double)c + 10 * m->n * mx;
   double ss = 0;
   for (size_t i = 0; i < k; i++) {
     double r = ys[i] - (m->a_dbm - 10 * m->n * xs[i]);
-    ss += r * r;
+    if (use[i]) ss += r * r;
   }
   /* residual spread, never below 2 dB; few points: a wide prior (6 dB) */
-  m->sigma_db = k >= 5 ? fmax(sqrt(ss / (double)(k - 2)), 2.0) : 6.0;
+  m->sigma_db = c >= 5 ? fmax(sqrt(ss / (double)(c - 2)), 2.0) : 6.0;
+}
+
+int adr_fit(const struct lg_adr_input *in, const double (*pos)[2], const bool *has_pos,
+            struct lg_adr_pathloss *m) {
+  enum { MAXP = LG_ADR_HISTORY * LG_ADR_MAX_RX };
+  double xs[MAXP], ys[MAXP], floors[MAXP];
+  bool use[MAXP];
+  size_t k = 0;
+  for (size_t i = 0; i < in->n; i++) {
+    const struct lg_adr_uplink *u = &in->history[i];
+    if (!has_pos[i]) continue;
+    double tx = adr_tx_power_dbm(in, u->tx_power_index), snr_floor = -20;
+    /* every gateway's reception when the history has them, else the best one */
+    struct lg_adr_rx best = {u->best_gateway, u->max_rssi_dbm};
+    const struct lg_adr_rx *rx = u->n_rx > 0 ? u->rx : &best;
+    int n_rx = u->n_rx > 0 ? u->n_rx : 1;
+    const struct lg_datarate *dr = lg_region_dr(in->region, u->dr);
+    if (dr && dr->mod == LG_MOD_LORA) lg_lora_snr_floor_db(dr->sf, dr->bw_hz, &snr_floor);
+    for (int j = 0; j < n_rx && k < MAXP; j++) {
+      if (rx[j].gateway < 0 || (size_t)rx[j].gateway >= in->n_gateways) continue;
+      const struct lg_adr_gateway *g = &in->gateways[rx[j].gateway];
+      xs[k] = log10(fmax(hypot(g->e_m - pos[i][0], g->n_m - pos[i][1]), 1.0));
+      ys[k] = rx[j].rssi_dbm - tx;
+      floors[k] = lg_lora_noise_floor_dbm(dr ? dr->bw_hz : 125000, 6) + snr_floor - tx;
+      use[k++] = true;
+    }
+  }
+  if (k == 0) return LG_ENOTFOUND;
+  lsq(xs, ys, use, k, m);
+  /* Only the frames that made it are here: where the model expects a gateway near its
+   * demodulation floor, the ones it heard were the lucky fades, which pull the fit up.
+   * Those points are dropped (by the expected value, not the observed one) and the model
+   * refitted, when enough remain. */
+  if (in->history[0].n_rx > 0 || k > in->n) {
+    size_t left = 0;
+    for (size_t i = 0; i < k; i++) {
+      use[i] = m->a_dbm - 10 * m->n * xs[i] >= floors[i] + 2 * m->sigma_db;
+      left += use[i];
+    }
+    if (left >= 5) lsq(xs, ys, use, k, m);
+  }
   return 0;
+}
+
+int lg_adr_fit_pathloss(const struct lg_adr_input *in, struct lg_adr_pathloss *m) {
+  double pos[LG_ADR_HISTORY][2];
+  bool has[LG_ADR_HISTORY] = {false};
+  for (size_t i = 0; i < in->n && i < LG_ADR_HISTORY; i++) {
+    const struct lg_adr_fix *f = fix_of(in, in->history[i].f_cnt);
+    if (f) pos[i][0] = f->e_m, pos[i][1] = f->n_m, has[i] = true;
+  }
+  return adr_fit(in, pos, has, m);
 }
 
 double adr_expected_rssi(const struct lg_adr_pathloss *m, double tx_dbm, double dist_m) {

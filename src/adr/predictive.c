@@ -58,36 +58,57 @@ static double p_at_least(const double *p, size_t n, size_t k) {
   return sum;
 }
 
+/* Folds fix f into the track unless it cannot be right: outside the device's area, or
+ * (once the track has settled) far off its prediction; three-gateway TDOA sometimes picks
+ * the wrong branch of the hyperbolas. Keeps the statistics of the track's misses. */
+static void track_fix(const struct lg_adr_input *in, struct lg_track *t, const struct lg_adr_fix *f,
+                      size_t *used, double *innov, size_t *k_innov) {
+  if (in->has_bounds && (f->e_m < in->bounds[0] - 20 || f->e_m > in->bounds[2] + 20 ||
+                         f->n_m < in->bounds[1] - 20 || f->n_m > in->bounds[3] + 20))
+    return;
+  if (t->started && *used >= 2) {
+    double h = (double)(f->t_ns - t->t_ns) / 1e9;
+    double de = f->e_m - (t->x[0] + t->x[2] * h), dn = f->n_m - (t->x[1] + t->x[3] * h);
+    double miss2 = de * de + dn * dn,
+           spread = t->p[0][0] + t->p[1][1] + h * h * (t->p[2][2] + t->p[3][3]);
+    if (*used >= 4 && miss2 > fmax(16 * (spread + (*k_innov ? *innov / (double)*k_innov : 0)), 900))
+      return;
+    *innov += miss2, (*k_innov)++;
+  }
+  double v = f->accuracy_m > 0 ? f->accuracy_m * f->accuracy_m / 2 : 400;
+  if (lg_track_update(t, f->t_ns, f->e_m, f->n_m, (double[3]){v, 0, v}) == 0) (*used)++;
+}
+
 void adr_predictive(const struct lg_adr_input *in, struct lg_adr_decision *out) {
   struct lg_adr_pathloss m;
   if (in->n_fixes < 2 || in->n_gateways == 0) return fallback(in, out, "fewer than 2 positions");
-  if (lg_adr_fit_pathloss(in, &m)) return fallback(in, out, "no uplink to calibrate on");
   struct lg_track t;
   lg_track_init(&t, ACCEL_SIGMA);
   double innov = 0; /* how far each fix fell from the track's prediction: manoeuvres */
-  size_t k_innov = 0;
-  size_t used = 0;
-  for (size_t i = 0; i < in->n_fixes; i++) {
-    const struct lg_adr_fix *f = &in->fixes[i];
-    /* gate out fixes that cannot be right: outside the device's area, or (once the track
-     * has settled) far off its prediction; three-gateway TDOA sometimes picks the wrong
-     * branch of the hyperbolas */
-    if (in->has_bounds && (f->e_m < in->bounds[0] - 20 || f->e_m > in->bounds[2] + 20 ||
-                           f->n_m < in->bounds[1] - 20 || f->n_m > in->bounds[3] + 20))
-      continue;
-    if (t.started && used >= 2) {
-      double h = (double)(f->t_ns - t.t_ns) / 1e9;
-      double de = f->e_m - (t.x[0] + t.x[2] * h), dn = f->n_m - (t.x[1] + t.x[3] * h);
-      double miss2 = de * de + dn * dn,
-             spread = t.p[0][0] + t.p[1][1] + h * h * (t.p[2][2] + t.p[3][3]);
-      if (used >= 4 && miss2 > fmax(16 * (spread + (k_innov ? innov / (double)k_innov : 0)), 900))
-        continue;
-      innov += miss2, k_innov++;
-    }
-    double v = f->accuracy_m > 0 ? f->accuracy_m * f->accuracy_m / 2 : 400;
-    if (lg_track_update(&t, f->t_ns, f->e_m, f->n_m, (double[3]){v, 0, v}) == 0) used++;
+  size_t k_innov = 0, used = 0, fi = 0;
+  /* Walk the history in time order: the fixes up to each uplink go into the track, and
+   * the uplink's receptions are placed where the track then puts the device (smoothed,
+   * and available for uplinks only one or two gateways heard). */
+  double pos[LG_ADR_HISTORY][2];
+  bool has_pos[LG_ADR_HISTORY] = {false};
+  for (size_t i = 0; i < in->n && i < LG_ADR_HISTORY; i++) {
+    const struct lg_adr_uplink *u = &in->history[i];
+    while (fi < in->n_fixes && in->fixes[fi].t_ns <= u->t_ns + 1000000000LL)
+      track_fix(in, &t, &in->fixes[fi++], &used, &innov, &k_innov);
+    if (used < 2) continue;
+    double h = (double)(u->t_ns - t.t_ns) / 1e9;
+    if (h > fmax(120, 2.0 * (double)in->period_ns / 1e9)) continue; /* too far from the last fix */
+    pos[i][0] = t.x[0] + t.x[2] * h, pos[i][1] = t.x[1] + t.x[3] * h;
+    has_pos[i] = true;
   }
+  while (fi < in->n_fixes)
+    track_fix(in, &t, &in->fixes[fi++], &used, &innov, &k_innov);
   if (used < 2) return fallback(in, out, "fewer than 2 plausible positions");
+  if (adr_fit(in, (const double(*)[2])pos, has_pos, &m))
+    return fallback(in, out, "no uplink to calibrate on");
+  bool all_rx = false; /* the history has every gateway's reception, not only the best */
+  for (size_t i = 0; i < in->n; i++)
+    all_rx |= in->history[i].n_rx > 0;
   int64_t last_t = in->history[in->n - 1].t_ns, period = in->period_ns;
   if (period <= 0 && in->n >= 2) period = (last_t - in->history[0].t_ns) / (int64_t)(in->n - 1);
   double dt = (double)(last_t + (period > 0 ? period : 0) - t.t_ns) / 1e9;
@@ -120,24 +141,25 @@ void adr_predictive(const struct lg_adr_input *in, struct lg_adr_decision *out) 
     if (!d || d->mod != LG_MOD_LORA || lg_lora_snr_floor_db(d->sf, d->bw_hz, &floor_db)) continue;
     double sens = lg_lora_noise_floor_dbm(d->bw_hz, 6) + floor_db;
     for (int txp = r->tx_power_max_index; txp >= 0 && !found; txp--) {
-      double tx = adr_tx_power_dbm(in, txp), p[LG_ADR_MAX_GW];
-      /* P(heard): the model was fitted on the best gateway's RSSI against the distance to
-       * it, so it predicts the best gateway's RSSI, here from the nearest one (summing the
-       * other gateways' chances on top of a fit to maxima would count their luck twice) */
-      double pos_db = 10 * m.n / log(10) * pos_sigma / fmax(d_near, 1);
-      double sd = sqrt(m.sigma_db * m.sigma_db + pos_db * pos_db);
-      double heard = gsl_cdf_ugaussian_P((adr_expected_rssi(&m, tx, d_near) - sens) / sd);
-      double p3 = 1;
-      if (moving) { /* a moving device stays locatable: its positions need three gateways */
-        size_t np = 0;
-        for (size_t g = 0; g < in->n_gateways && np < LG_ADR_MAX_GW; g++) {
-          double dist = hypot(in->gateways[g].e_m - e, in->gateways[g].n_m - n);
-          double pd = 10 * m.n / log(10) * pos_sigma / fmax(dist, 1);
-          p[np++] = gsl_cdf_ugaussian_P((adr_expected_rssi(&m, tx, dist) - sens) /
-                                        sqrt(sd * sd + pd * pd - pos_db * pos_db));
-        }
-        p3 = p_at_least(p, np, 3);
+      double tx = adr_tx_power_dbm(in, txp), p[LG_ADR_MAX_GW], miss = 1;
+      size_t np = 0;
+      for (size_t g = 0; g < in->n_gateways && np < LG_ADR_MAX_GW; g++) {
+        double dist = hypot(in->gateways[g].e_m - e, in->gateways[g].n_m - n);
+        double pd = 10 * m.n / log(10) * pos_sigma / fmax(dist, 1);
+        p[np] = gsl_cdf_ugaussian_P((adr_expected_rssi(&m, tx, dist) - sens) /
+                                    sqrt(m.sigma_db * m.sigma_db + pd * pd));
+        miss *= 1 - p[np++];
       }
+      /* P(heard): with every gateway's receptions in the fit, the chance that any of them
+       * hears; with only the best one's (the server today), the model predicts the best
+       * gateway's RSSI, taken at the nearest one (summing the others on a fit to maxima
+       * would count their luck twice) */
+      double pos_db = 10 * m.n / log(10) * pos_sigma / fmax(d_near, 1);
+      double heard = all_rx ? 1 - miss
+                            : gsl_cdf_ugaussian_P((adr_expected_rssi(&m, tx, d_near) - sens) /
+                                                  sqrt(m.sigma_db * m.sigma_db + pos_db * pos_db));
+      /* a moving device that must stay locatable: its positions need three gateways */
+      double p3 = moving ? p_at_least(p, np, 3) : 1;
       if (heard >= target && p3 >= LG_ADR_GEO_TARGET)
         found = true, best = (struct lg_adr_settings){dr, txp, 1}, p_best = heard;
     }

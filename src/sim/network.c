@@ -104,6 +104,15 @@ static void adr_fix(struct sim *s, const struct tx *t, struct device *d) {
 
 static void adr(struct sim *s, struct device *d, const struct tx *t, const struct reception *best,
                 int gws) {
+  if (d->trk) { /* mobility-aware ADR: keep every gateway's reception of this uplink */
+    uint8_t k = 0;
+    for (uint32_t ri = t->rx_head; ri != UINT32_MAX && k < LG_ADR_MAX_RX; ri = s->rxs[ri].next)
+      if (!s->rxs[ri].lost) {
+        d->trk->rx[d->hist_pos][k].gw = (uint16_t)s->rxs[ri].gw;
+        d->trk->rx[d->hist_pos][k++].rssi = s->rxs[ri].rssi;
+      }
+    d->trk->n_rx[d->hist_pos] = k;
+  }
   struct adr_hist *h = &d->hist[d->hist_pos];
   *h = (struct adr_hist){best->snr,
                          best->rssi,
@@ -121,8 +130,17 @@ static void adr(struct sim *s, struct device *d, const struct tx *t, const struc
   for (int i = 0; i < d->hist_n; i++) {
     const struct adr_hist *x =
         &d->hist[(d->hist_pos + SIM_ADR_HIST - d->hist_n + i) % SIM_ADR_HIST];
-    up[i] = (struct lg_adr_uplink){x->f_cnt, x->dr,  x->txp,     x->snr,
-                                   x->rssi,  x->gws, x->best_gw, (int64_t)x->t_ms * 1000000};
+    int at = (d->hist_pos + SIM_ADR_HIST - d->hist_n + i) % SIM_ADR_HIST;
+    up[i] = (struct lg_adr_uplink){.f_cnt = x->f_cnt,
+                                   .dr = x->dr,
+                                   .tx_power_index = x->txp,
+                                   .max_snr_db = x->snr,
+                                   .max_rssi_dbm = x->rssi,
+                                   .gateways = x->gws,
+                                   .best_gateway = x->best_gw,
+                                   .t_ns = (int64_t)x->t_ms * 1000000};
+    for (int j = 0; d->trk && j < d->trk->n_rx[at]; j++)
+      up[i].rx[up[i].n_rx++] = (struct lg_adr_rx){d->trk->rx[at][j].gw, d->trk->rx[at][j].rssi};
   }
   struct lg_adr_input in = {.region = s->sc->region,
                             .history = up,

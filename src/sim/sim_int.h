@@ -74,6 +74,12 @@ struct adr_hist {
 struct adr_track {
   struct lg_adr_fix fix[SIM_ADR_FIXES];
   uint8_t n, pos;
+  /* every gateway's reception of each history entry (same ring index as hist[]) */
+  uint8_t n_rx[SIM_ADR_HIST];
+  struct {
+    uint16_t gw;
+    float rssi;
+  } rx[SIM_ADR_HIST][LG_ADR_MAX_RX];
 };
 
 struct link {

@@ -62,8 +62,13 @@ static void eadr_cases(void) {
   for (int i = 0; i < 3; i++) {
     double d = 50.0 * (i + 1);
     fx[i] = (struct lg_adr_fix){(int64_t)(i + 1) * 10000000000LL, (uint32_t)(i + 1), d, 0, 5};
-    h[i] = (struct lg_adr_uplink){(uint32_t)(i + 1),       5, 1, 0,
-                                  14 - 70 - 30 * log10(d), 1, 0, (int64_t)(i + 1) * 10000000000LL};
+    h[i] = (struct lg_adr_uplink){.f_cnt = (uint32_t)(i + 1),
+                                  .dr = 5,
+                                  .tx_power_index = 1,
+                                  .max_rssi_dbm = 14 - 70 - 30 * log10(d),
+                                  .gateways = 1,
+                                  .best_gateway = 0,
+                                  .t_ns = (int64_t)(i + 1) * 10000000000LL};
   }
   struct lg_adr_input in = {.region = eu,
                             .history = h,
@@ -113,14 +118,13 @@ static void predictive_cases(void) {
   /* a static device 60 m from the gateway, 20 uplinks, 2 dB of scatter around -70/n=3 */
   for (int i = 0; i < 20; i++) {
     fx[i] = (struct lg_adr_fix){(int64_t)i * 60000000000LL, (uint32_t)i + 1, 60 + (i % 2), 0, 5};
-    h[i] = (struct lg_adr_uplink){(uint32_t)i + 1,
-                                  0,
-                                  1,
-                                  0,
-                                  14 - 70 - 30 * log10(60 + (i % 2)) + (i % 3 - 1) * 2.0,
-                                  1,
-                                  0,
-                                  (int64_t)i * 60000000000LL};
+    h[i] = (struct lg_adr_uplink){.f_cnt = (uint32_t)i + 1,
+                                  .dr = 0,
+                                  .tx_power_index = 1,
+                                  .max_rssi_dbm = 14 - 70 - 30 * log10(60 + (i % 2)) + (i % 3 - 1) * 2.0,
+                                  .gateways = 1,
+                                  .best_gateway = 0,
+                                  .t_ns = (int64_t)i * 60000000000LL};
   }
   struct lg_adr_input in = {.region = eu,
                             .history = h,
