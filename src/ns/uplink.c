@@ -345,6 +345,49 @@ static void mac_commands(struct lg_ns *ns, const struct ns_frame *f, const struc
   }
 }
 
+/* For eadr and predictive: the history's gateways, receptions and locations on a local
+ * plane (origin: the first gateway seen), as lg_adr_input wants them. */
+static void adr_positions(const struct lg_store_adr_uplink *sh, struct lg_adr_uplink *h, size_t n,
+                          struct lg_adr_input *in, struct lg_adr_gateway *gws,
+                          struct lg_adr_fix *fixes) {
+  uint64_t euis[LG_ADR_MAX_GW];
+  size_t ng = 0, nf = 0;
+  struct lg_enu_frame frame;
+  bool framed = false;
+  for (size_t i = 0; i < n; i++) {
+    int best = -1;
+    for (int j = 0; j < sh[i].n_rx && j < LG_ADR_MAX_RX; j++) {
+      if (!framed) {
+        lg_enu_init(&frame, &(struct lg_geodetic){sh[i].rx[j].lat_deg, sh[i].rx[j].lon_deg, 0});
+        framed = true;
+      }
+      size_t g = 0;
+      while (g < ng && euis[g] != sh[i].rx[j].gateway_eui)
+        g++;
+      if (g == ng) {
+        if (ng == LG_ADR_MAX_GW) continue;
+        double enu[3];
+        lg_enu_from_geodetic(
+            &frame, &(struct lg_geodetic){sh[i].rx[j].lat_deg, sh[i].rx[j].lon_deg, 0}, enu);
+        euis[ng] = sh[i].rx[j].gateway_eui;
+        gws[ng++] = (struct lg_adr_gateway){enu[0], enu[1]};
+      }
+      h[i].rx[h[i].n_rx++] = (struct lg_adr_rx){(int)g, sh[i].rx[j].rssi_dbm};
+      if (best < 0 || sh[i].rx[j].rssi_dbm > sh[i].rx[best].rssi_dbm) best = j;
+    }
+    if (best >= 0) h[i].best_gateway = h[i].rx[best].gateway;
+    if (sh[i].has_fix && framed) {
+      double enu[3];
+      lg_enu_from_geodetic(&frame, &(struct lg_geodetic){sh[i].fix_lat_deg, sh[i].fix_lon_deg, 0},
+                           enu);
+      fixes[nf++] =
+          (struct lg_adr_fix){sh[i].received_ns, sh[i].f_cnt, enu[0], enu[1], sh[i].fix_accuracy_m};
+    }
+  }
+  in->gateways = gws, in->n_gateways = ng;
+  in->fixes = fixes, in->n_fixes = nf;
+}
+
 /* The ADR hook: the device's history to its algorithm; a change goes out as LinkADRReq in
  * this uplink's answer and waits for its LinkADRAns. Every decision is stored with its
  * reason (GET /api/devices/{dev_eui}/adr). */
@@ -352,10 +395,11 @@ static void adr_step(struct lg_ns *ns, const struct lg_device_rec *d, const stru
                      bool adr_bit, uint8_t *answers, size_t *ans_len) {
   enum lg_adr_algo algo;
   if (lg_adr_algo_parse(d->adr, &algo) != 0 || algo == LG_ADR_OFF || u->dr < 0) return;
-  struct lg_store_adr_uplink sh[LG_ADR_HISTORY];
-  struct lg_adr_uplink h[LG_ADR_HISTORY];
+  static _Thread_local struct lg_store_adr_uplink sh[LG_ADR_HISTORY];
+  static _Thread_local struct lg_adr_uplink h[LG_ADR_HISTORY];
   size_t n = 0;
-  if (lg_store_adr_history(ns->store, d->dev_eui, sh, LG_ADR_HISTORY, &n) != 0) return;
+  bool mobile = algo == LG_ADR_EADR || algo == LG_ADR_PREDICTIVE;
+  if (lg_store_adr_history(ns->store, d->dev_eui, sh, LG_ADR_HISTORY, &n, mobile) != 0) return;
   for (size_t i = 0; i < n; i++)
     h[i] = (struct lg_adr_uplink){.f_cnt = sh[i].f_cnt,
                                   .dr = sh[i].dr,
@@ -363,7 +407,8 @@ static void adr_step(struct lg_ns *ns, const struct lg_device_rec *d, const stru
                                   .max_snr_db = sh[i].max_snr_db,
                                   .max_rssi_dbm = sh[i].max_rssi_dbm,
                                   .gateways = sh[i].gateways,
-                                  .best_gateway = -1};
+                                  .best_gateway = -1,
+                                  .t_ns = sh[i].received_ns};
   struct lg_adr_input in = {
       .region = ns->region,
       .history = h,
@@ -371,6 +416,9 @@ static void adr_step(struct lg_ns *ns, const struct lg_device_rec *d, const stru
       .current = {u->dr, d->tx_power_index, d->nb_trans > 0 ? d->nb_trans : 1},
       .adr_bit = adr_bit,
       .installation_margin_db = 10};
+  struct lg_adr_gateway gws[LG_ADR_MAX_GW];
+  struct lg_adr_fix fixes[LG_ADR_HISTORY];
+  if (mobile) adr_positions(sh, h, n, &in, gws, fixes);
   struct lg_adr_decision dec;
   if (lg_adr_decide(algo, &in, &dec) != 0) return;
   atomic_fetch_add(&ns->m.adr_decisions[dec.change ? 1 : 0], 1);

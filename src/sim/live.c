@@ -218,8 +218,8 @@ static bool in_window(const struct live *L, const struct live_dev *x, int64_t at
 
 static void mac_answers(struct live_dev *x, const uint8_t *buf, size_t len, struct dl_effect *e) {
   struct lg_mac_cmd cmds[16];
-  size_t n = 0;
-  if (lg_mac_parse(buf, len, false, cmds, 16, &n, NULL) != 0) return;
+  size_t n = 0, bad = 0;
+  if (lg_mac_parse(buf, len, false, cmds, 16, &n, &bad) != 0) return;
   for (size_t i = 0; i < n; i++) {
     uint8_t ans[2] = {cmds[i].cid, 0};
     size_t alen = 1;

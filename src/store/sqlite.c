@@ -906,26 +906,60 @@ int lg_store_queue_pop(struct lg_store *s, uint64_t dev_eui, int *f_port, uint8_
 
 /* ---- ADR ------------------------------------------------------------------------ */
 
+static void adr_detail(struct lg_store *s, int64_t uplink_id, struct lg_store_adr_uplink *u) {
+  sqlite3_stmt *st = prep(s, "SELECT gateway_eui, latitude, longitude, rssi FROM receptions"
+                             " WHERE uplink_id = ?1 AND latitude IS NOT NULL AND rssi IS NOT NULL"
+                             " ORDER BY rssi DESC LIMIT 8");
+  if (st != NULL) {
+    sqlite3_bind_int64(st, 1, uplink_id);
+    while (u->n_rx < LG_STORE_ADR_RX && sqlite3_step(st) == SQLITE_ROW) {
+      u->rx[u->n_rx].gateway_eui = eui_from(st, 0);
+      u->rx[u->n_rx].lat_deg = sqlite3_column_double(st, 1);
+      u->rx[u->n_rx].lon_deg = sqlite3_column_double(st, 2);
+      u->rx[u->n_rx++].rssi_dbm = sqlite3_column_double(st, 3);
+    }
+    release(st);
+  }
+  st = prep(s, "SELECT latitude, longitude, accuracy_m FROM locations WHERE uplink_id = ?1"
+               " ORDER BY id DESC LIMIT 1");
+  if (st != NULL) {
+    sqlite3_bind_int64(st, 1, uplink_id);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+      u->has_fix = true;
+      u->fix_lat_deg = sqlite3_column_double(st, 0);
+      u->fix_lon_deg = sqlite3_column_double(st, 1);
+      u->fix_accuracy_m = sqlite3_column_double(st, 2);
+    }
+    release(st);
+  }
+}
+
 int lg_store_adr_history(struct lg_store *s, uint64_t dev_eui, struct lg_store_adr_uplink *out,
-                         size_t cap, size_t *n) {
+                         size_t cap, size_t *n, bool detail) {
   sqlite3_stmt *st = prep(s, "SELECT u.f_cnt, u.dr, COALESCE(u.tx_power_index, 0), MAX(r.snr),"
-                             " MAX(r.rssi), COUNT(DISTINCT r.gateway_eui) FROM uplinks u"
-                             " JOIN receptions r ON r.uplink_id = u.id WHERE u.dev_eui = ?1"
-                             " GROUP BY u.id ORDER BY u.id DESC LIMIT ?2");
+                             " MAX(r.rssi), COUNT(DISTINCT r.gateway_eui), u.id, u.received_ns"
+                             " FROM uplinks u JOIN receptions r ON r.uplink_id = u.id"
+                             " WHERE u.dev_eui = ?1 GROUP BY u.id ORDER BY u.id DESC LIMIT ?2");
   if (st == NULL) return LG_EIO;
   bind_eui(st, 1, dev_eui);
   sqlite3_bind_int(st, 2, (int)cap);
   size_t k = 0;
+  int64_t ids[64];
   while (k < cap && sqlite3_step(st) == SQLITE_ROW) {
-    out[k] = (struct lg_store_adr_uplink){(uint32_t)sqlite3_column_int64(st, 0),
-                                          sqlite3_column_int(st, 1),
-                                          sqlite3_column_int(st, 2),
-                                          sqlite3_column_double(st, 3),
-                                          sqlite3_column_double(st, 4),
-                                          sqlite3_column_int(st, 5)};
+    memset(&out[k], 0, sizeof(out[k]));
+    out[k].f_cnt = (uint32_t)sqlite3_column_int64(st, 0);
+    out[k].dr = sqlite3_column_int(st, 1);
+    out[k].tx_power_index = sqlite3_column_int(st, 2);
+    out[k].max_snr_db = sqlite3_column_double(st, 3);
+    out[k].max_rssi_dbm = sqlite3_column_double(st, 4);
+    out[k].gateways = sqlite3_column_int(st, 5);
+    out[k].received_ns = sqlite3_column_int64(st, 7);
+    if (k < 64) ids[k] = sqlite3_column_int64(st, 6);
     k++;
   }
   release(st);
+  for (size_t i = 0; detail && i < k && i < 64; i++)
+    adr_detail(s, ids[i], &out[i]);
   for (size_t i = 0; i < k / 2; i++) { /* oldest first */
     struct lg_store_adr_uplink t = out[i];
     out[i] = out[k - 1 - i];

@@ -173,16 +173,29 @@ struct json_t *lg_store_locations_json(struct lg_store *s, uint64_t dev_eui, int
 
 /* ---- ADR ------------------------------------------------------------------------ */
 
+#define LG_STORE_ADR_RX 8
+
 struct lg_store_adr_uplink {
   uint32_t f_cnt;
   int dr, tx_power_index;
   double max_snr_db, max_rssi_dbm;
   int gateways;
+  /* with `detail` (mobility-aware ADR): when, each gateway's reception (strongest first,
+   * up to LG_STORE_ADR_RX, with the gateway's position), and the uplink's location */
+  int64_t received_ns;
+  int n_rx;
+  struct {
+    uint64_t gateway_eui;
+    double lat_deg, lon_deg, rssi_dbm;
+  } rx[LG_STORE_ADR_RX];
+  bool has_fix;
+  double fix_lat_deg, fix_lon_deg, fix_accuracy_m;
 };
 
-/* The device's last `cap` uplinks, oldest first, with their best SNR and RSSI. */
+/* The device's last `cap` uplinks, oldest first, with their best SNR and RSSI (and with
+ * `detail`, the fields above: two more queries per uplink). */
 int lg_store_adr_history(struct lg_store *s, uint64_t dev_eui, struct lg_store_adr_uplink *out,
-                         size_t cap, size_t *n);
+                         size_t cap, size_t *n, bool detail);
 /* Records (set) or clears a LinkADRReq awaiting its answer. */
 int lg_store_adr_pending(struct lg_store *s, uint64_t dev_eui, bool set, int dr, int txp, int nb);
 /* The device accepted the pending LinkADRReq: its power and NbTrans become current. */

@@ -23,6 +23,9 @@ fs.writeFileSync(scenario, JSON.stringify({
       placement: { kind: "disc", radius_m: 1000 } },
     { name: "abp", count: 3, activation: "abp", dr: 4, payload_bytes: 6,
       traffic: { kind: "periodic", period_s: 6, jitter_s: 1 }, placement: { kind: "disc", radius_m: 1000 } },
+    { name: "walker", count: 1, activation: "abp", dr: 3, adr: "predictive", payload_bytes: 6,
+      traffic: { kind: "periodic", period_s: 5 }, placement: { kind: "points", points: [{ east_m: -500, north_m: 0 }] },
+      mobility: { kind: "waypoint", speed_mps: 2, bounds: { east_m: [-800, 800], north_m: [-800, 800] } } },
   ],
   channel: { path_loss: { sigma_db: 3 } },
   duty_cycle: false,
@@ -80,6 +83,11 @@ try {
   check(same === heard.size, `with exactly the receptions the air produced (${same}/${heard.size})`);
   const one = (await api("GET", `/api/devices/${devs["4"]}/uplinks?limit=1`)).json.items[0];
   check(one && one.rx_info.every((x) => Number.isInteger(x.time_ns) && x.time_ns > 1.7e18), "receptions keep their GPS times");
+  // the walker's ADR is `predictive`: the server fed it the walker's positions and receptions
+  const adr = (await api("GET", `/api/devices/${devs["7"]}/adr?limit=100`)).json.items ?? [];
+  check(adr.length > 5 && adr.every((a) => a.algorithm === "predictive"), `predictive ADR decisions stored (${adr.length})`);
+  check(adr.some((a) => /^predictive: next at \(/.test(a.reason)),
+        `some decided on positions: ${adr.map((a) => a.reason).slice(0, 2).join(" | ")}`);
   const locs = (await api("GET", `/api/devices/${devs["0"]}/locations?limit=100`)).json.items ?? [];
   check(locs.length > 0, `frames heard by 3+ gateways were located (${locs.length} for device 0)`);
 } catch (e) {
