@@ -43,13 +43,16 @@ static void join_path(char *out, size_t cap, const char *path, const char *key) 
   snprintf(out, cap, "%s%s%s", path, *path ? "." : "", key);
 }
 
-/* Refuses keys of `o` not in the NULL-terminated `allowed`. */
-static int only_keys(struct ctx *c, const char *path, json_t *o, const char *const *allowed) {
+/* Refuses keys of `o` in neither of the NULL-terminated lists (`more` may be NULL). */
+static int only_keys2(struct ctx *c, const char *path, json_t *o, const char *const *allowed,
+                      const char *const *more) {
   const char *key;
   json_t *v;
   json_object_foreach(o, key, v) {
     bool ok = false;
     for (const char *const *a = allowed; *a && !ok; a++)
+      ok = strcmp(*a, key) == 0;
+    for (const char *const *a = more; a && *a && !ok; a++)
       ok = strcmp(*a, key) == 0;
     if (!ok) {
       char p[LG_PATH];
@@ -58,6 +61,10 @@ static int only_keys(struct ctx *c, const char *path, json_t *o, const char *con
     }
   }
   return 0;
+}
+
+static int only_keys(struct ctx *c, const char *path, json_t *o, const char *const *allowed) {
+  return only_keys2(c, path, o, allowed, NULL);
 }
 
 static int num(struct ctx *c, const char *path, json_t *o, const char *key, double def, double lo,
@@ -159,20 +166,18 @@ static void enu_to_latlon(struct ctx *c, double e, double n, double *lat, double
   *lat = g.lat_deg, *lon = g.lon_deg;
 }
 
-static const char *const gw_keys[] = {"eui",
-                                      "lat",
-                                      "lon",
-                                      "east_m",
-                                      "north_m",
-                                      "alt",
-                                      "antenna_height_m",
-                                      "timing_jitter_ns",
-                                      "fine_timestamp",
-                                      "clock_offset_ns",
-                                      "noise_figure_db",
-                                      "antenna_gain_db",
-                                      "paths",
-                                      NULL};
+/* What every gateway (or the grid's template) may set, besides where it stands. */
+static const char *const gw_setting_keys[] = {"alt",
+                                              "antenna_height_m",
+                                              "timing_jitter_ns",
+                                              "fine_timestamp",
+                                              "clock_offset_ns",
+                                              "noise_figure_db",
+                                              "antenna_gain_db",
+                                              "paths",
+                                              NULL};
+static const char *const gw_place_keys[] = {"eui", "lat", "lon", "east_m", "north_m", NULL};
+static const char *const grid_keys[] = {"rows", "cols", "spacing_m", NULL};
 
 /* The settings of one gateway (position excluded) from `o`, defaults from `def`. */
 static int gateway_settings(struct ctx *c, const char *p, json_t *o,
@@ -201,22 +206,10 @@ static int gateways(struct ctx *c, json_t *root, struct lg_sim_scenario *sc) {
     json_t *grid = json_object_get(gws, "grid");
     if (only_keys(c, "gateways", gws, keys)) return LG_EINVAL;
     if (!json_is_object(grid)) return fail(c, "gateways.grid", "expected an object");
-    static const char *const gkeys[] = {"rows",
-                                        "cols",
-                                        "spacing_m",
-                                        "alt",
-                                        "antenna_height_m",
-                                        "timing_jitter_ns",
-                                        "fine_timestamp",
-                                        "clock_offset_ns",
-                                        "noise_figure_db",
-                                        "antenna_gain_db",
-                                        "paths",
-                                        NULL};
     long long rows, cols;
     double spacing, alt, height = 0;
     struct lg_sim_gateway g = def;
-    if (only_keys(c, "gateways.grid", grid, gkeys) ||
+    if (only_keys2(c, "gateways.grid", grid, grid_keys, gw_setting_keys) ||
         integer(c, "gateways.grid", grid, "rows", 0, 1, 1000, &rows) ||
         integer(c, "gateways.grid", grid, "cols", 0, 1, 1000, &cols) ||
         num(c, "gateways.grid", grid, "spacing_m", NAN, 1, 1e6, &spacing) ||
@@ -252,8 +245,8 @@ static int gateways(struct ctx *c, json_t *root, struct lg_sim_scenario *sc) {
     *g = def;
     double e, n, alt, height = 0;
     if (!json_is_object(o)) return fail(c, p, "expected an object");
-    if (only_keys(c, p, o, gw_keys) || gateway_settings(c, p, o, &def, g, &height) ||
-        num(c, p, o, "alt", 0, -500, 9000, &alt))
+    if (only_keys2(c, p, o, gw_place_keys, gw_setting_keys) ||
+        gateway_settings(c, p, o, &def, g, &height) || num(c, p, o, "alt", 0, -500, 9000, &alt))
       return LG_EINVAL;
     json_t *pos = json_pack("{}");
     const char *const pk[] = {"lat", "lon", "east_m", "north_m"};
