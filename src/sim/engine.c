@@ -338,6 +338,7 @@ static int init_device(struct sim *s, size_t idx, uint32_t gi, size_t k, size_t 
     qsort(s->links + d->link_off, d->link_n, sizeof(struct link), link_cmp);
   }
   if (g->dr_auto) d->dr = auto_dr(s, d, g);
+  if (g->adr != LG_ADR_OFF && !(d->ah = calloc(1, sizeof(*d->ah)))) return LG_ENOMEM;
   if (g->adr == LG_ADR_EADR || g->adr == LG_ADR_PREDICTIVE) {
     d->trk = calloc(1, sizeof(*d->trk));
     if (!d->trk) return LG_ENOMEM;
@@ -769,7 +770,7 @@ void sim_device_downlink(struct sim *s, struct device *d, const struct dl_effect
     d->f_cnt = 0;
     d->join_attempts = 0;
     d->net_has_f_cnt = false;
-    d->hist_n = d->hist_pos = 0;
+    if (d->ah) d->ah->n = d->ah->pos = 0;
     s->tot.joins_accepted++;
   }
   if (e->ack && d->has_message && d->confirmed) {

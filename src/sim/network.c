@@ -104,16 +104,18 @@ static void adr_fix(struct sim *s, const struct tx *t, struct device *d) {
 
 static void adr(struct sim *s, struct device *d, const struct tx *t, const struct reception *best,
                 int gws) {
-  if (d->trk) { /* mobility-aware ADR: keep every gateway's reception of this uplink */
+  struct adr_ring *r = d->ah;
+  if (r == NULL) return; /* ADR off: the network keeps no history */
+  if (d->trk) {          /* mobility-aware ADR: keep every gateway's reception of this uplink */
     uint8_t k = 0;
     for (uint32_t ri = t->rx_head; ri != UINT32_MAX && k < LG_ADR_MAX_RX; ri = s->rxs[ri].next)
       if (!s->rxs[ri].lost) {
-        d->trk->rx[d->hist_pos][k].gw = (uint16_t)s->rxs[ri].gw;
-        d->trk->rx[d->hist_pos][k++].rssi = s->rxs[ri].rssi;
+        d->trk->rx[r->pos][k].gw = (uint16_t)s->rxs[ri].gw;
+        d->trk->rx[r->pos][k++].rssi = s->rxs[ri].rssi;
       }
-    d->trk->n_rx[d->hist_pos] = k;
+    d->trk->n_rx[r->pos] = k;
   }
-  struct adr_hist *h = &d->hist[d->hist_pos];
+  struct adr_hist *h = &r->h[r->pos];
   *h = (struct adr_hist){best->snr,
                          best->rssi,
                          t->f_cnt,
@@ -122,15 +124,14 @@ static void adr(struct sim *s, struct device *d, const struct tx *t, const struc
                          (uint8_t)t->dr,
                          (uint8_t)d->txp_index,
                          (uint8_t)gws};
-  d->hist_pos = (uint8_t)((d->hist_pos + 1) % SIM_ADR_HIST);
-  if (d->hist_n < SIM_ADR_HIST) d->hist_n++;
+  r->pos = (uint8_t)((r->pos + 1) % SIM_ADR_HIST);
+  if (r->n < SIM_ADR_HIST) r->n++;
   const struct lg_sim_group *g = &s->sc->groups[d->group];
   if (g->adr == LG_ADR_OFF || !t->adr) return;
   struct lg_adr_uplink up[SIM_ADR_HIST];
-  for (int i = 0; i < d->hist_n; i++) {
-    const struct adr_hist *x =
-        &d->hist[(d->hist_pos + SIM_ADR_HIST - d->hist_n + i) % SIM_ADR_HIST];
-    int at = (d->hist_pos + SIM_ADR_HIST - d->hist_n + i) % SIM_ADR_HIST;
+  for (int i = 0; i < r->n; i++) {
+    const struct adr_hist *x = &r->h[(r->pos + SIM_ADR_HIST - r->n + i) % SIM_ADR_HIST];
+    int at = (r->pos + SIM_ADR_HIST - r->n + i) % SIM_ADR_HIST;
     up[i] = (struct lg_adr_uplink){.f_cnt = x->f_cnt,
                                    .dr = x->dr,
                                    .tx_power_index = x->txp,
@@ -144,7 +145,7 @@ static void adr(struct sim *s, struct device *d, const struct tx *t, const struc
   }
   struct lg_adr_input in = {.region = s->sc->region,
                             .history = up,
-                            .n = d->hist_n,
+                            .n = r->n,
                             .current = {d->dr, d->txp_index, d->nb_trans},
                             .adr_bit = true,
                             .installation_margin_db = 10};

@@ -68,6 +68,12 @@ struct adr_hist {
   uint8_t dr, txp, gws;
 };
 
+/* The network's ADR history of a device (allocated only when its ADR is on). */
+struct adr_ring {
+  uint8_t n, pos;
+  struct adr_hist h[SIM_ADR_HIST];
+};
+
 /* The positions the network knows of a device under a mobility-aware ADR (eadr,
  * predictive), newest last; allocated only for those devices. */
 #define SIM_ADR_FIXES 20
@@ -116,8 +122,7 @@ struct device {
   /* network side (offline) */
   uint32_t net_f_cnt;
   bool net_has_f_cnt;
-  uint8_t hist_n, hist_pos;
-  struct adr_hist hist[SIM_ADR_HIST];
+  struct adr_ring *ah; /* the network's ADR history, for devices with ADR on */
   bool adr_pending;
   struct lg_adr_settings adr_next;
   struct adr_track *trk;
