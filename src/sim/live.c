@@ -639,6 +639,11 @@ int lg_sim_run_live(const struct lg_sim_scenario *sc, const struct lg_sim_live_o
   }
   free(pf);
   sim_finish(&L->s);
+  if (L->c.push_sent + L->c.pull_acks > 0 && L->c.push_acks == 0 && L->c.pull_acks == 0)
+    fprintf(stderr,
+            "lorageo sim: warning: no PUSH_ACK or PULL_ACK from %s: is `lorageo serve` listening "
+            "there?\n",
+            o->server);
   *summary_json = live_summary(L);
   rc = sim_outputs_close(&L->s, o->out_dir, false, *summary_json ? *summary_json : "{}", why,
                          why_len);
