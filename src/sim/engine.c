@@ -405,8 +405,10 @@ void sim_free(struct sim *s) {
     free(s->geo[i].err);
   free(s->geo_mean.err);
   lg_geo_solver_free(s->solver);
-  for (size_t i = 0; s->dev && i < s->n_dev; i++)
+  for (size_t i = 0; s->dev && i < s->n_dev; i++) {
     free(s->dev[i].trk);
+    free(s->dev[i].ah);
+  }
   free(s->adr_gw);
   free(s->paths);
   free(s->gw);
