@@ -150,6 +150,8 @@ refuse '.channel.nlos.probability = 2' 'channel.nlos.probability: 2 is outside 0
 refuse '.groups[0].colour = "red"' 'groups[0].colour: unknown key'
 refuse '.duration_s = 0' 'duration_s: 0 is outside'
 refuse 'del(.groups)' 'groups: expected a non-empty array'
+refuse '.duty_cycle = "weekly"' 'duty_cycle: expected true (an off time after each frame), "hourly" or false'
+refuse '.groups[0].dr = "fast"' 'groups[0].dr: expected a data rate index or "auto"'
 refuse '.gateways[1].eui = .gateways[0].eui | .gateways[0].eui = "0000000000000001" | .gateways[1].eui = "0000000000000001"' \
   'gateways[1].eui: the same as gateways[0]'
 printf '{"region": "EU868",' > "$tmp/trunc.json"
