@@ -9,6 +9,7 @@
  */
 #include <geodesic.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdbool.h>
 
 #include "geo/geo.h"
@@ -86,11 +87,19 @@ void lg_enu_to_geodetic(const struct lg_enu_frame *f, const double enu[3], struc
   lg_geo_from_ecef(ecef, g);
 }
 
+/* The ellipsoid's series coefficients, computed once (geod_init costs as much as a
+ * short inverse problem) and read-only after. */
+static struct geod_geodesic wgs84_geod;
+static pthread_once_t wgs84_geod_once = PTHREAD_ONCE_INIT;
+
+static void wgs84_geod_init(void) {
+  geod_init(&wgs84_geod, LG_WGS84_A, LG_WGS84_F);
+}
+
 double lg_geo_distance_m(double lat1_deg, double lon1_deg, double lat2_deg, double lon2_deg) {
-  struct geod_geodesic g;
   double s12 = 0.0;
-  geod_init(&g, LG_WGS84_A, LG_WGS84_F);
-  geod_inverse(&g, lat1_deg, lon1_deg, lat2_deg, lon2_deg, &s12, NULL, NULL);
+  pthread_once(&wgs84_geod_once, wgs84_geod_init);
+  geod_inverse(&wgs84_geod, lat1_deg, lon1_deg, lat2_deg, lon2_deg, &s12, NULL, NULL);
   return s12;
 }
 

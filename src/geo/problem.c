@@ -15,17 +15,16 @@ int geo_problem_init(struct geo_problem *p, const struct lg_geo_rx *rx, size_t n
   memset(p, 0, sizeof(*p));
   if (n > LG_GEO_MAX_RX) return LG_ETOOLONG;
   if (n == 0) return LG_EINVAL;
-  double sum[3] = {0, 0, 0};
+  double sum[3] = {0, 0, 0}, ecef[LG_GEO_MAX_RX][3];
   int64_t t_min = INT64_MAX;
   for (size_t i = 0; i < n; i++) {
     if (!(fabs(rx[i].lat_deg) <= 90.0) || !(fabs(rx[i].lon_deg) <= 360.0) ||
         !(fabs(rx[i].alt_m) < 1e5))
       return LG_EINVAL;
     struct lg_geodetic g = {rx[i].lat_deg, rx[i].lon_deg, rx[i].alt_m};
-    double ecef[3];
-    lg_geo_to_ecef(&g, ecef);
+    lg_geo_to_ecef(&g, ecef[i]);
     for (int k = 0; k < 3; k++)
-      sum[k] += ecef[k];
+      sum[k] += ecef[i][k];
     if (rx[i].has_time && rx[i].time_ns < t_min) t_min = rx[i].time_ns;
   }
   double mean[3] = {sum[0] / (double)n, sum[1] / (double)n, sum[2] / (double)n};
@@ -37,9 +36,8 @@ int geo_problem_init(struct geo_problem *p, const struct lg_geo_rx *rx, size_t n
   double spread = 0.0;
   for (size_t i = 0; i < n; i++) {
     struct geo_gw *g = &p->gw[i];
-    struct lg_geodetic gd = {rx[i].lat_deg, rx[i].lon_deg, rx[i].alt_m};
-    lg_enu_from_geodetic(&p->frame, &gd, g->enu);
-    spread = fmax(spread, hypot(g->enu[0], g->enu[1]));
+    lg_enu_from_ecef(&p->frame, ecef[i], g->enu);
+    spread = fmax(spread, sqrt(g->enu[0] * g->enu[0] + g->enu[1] * g->enu[1]));
     g->timed = rx[i].has_time;
     if (g->timed) {
       /* Receptions more than 1 s apart are not one frame's: reject them. */

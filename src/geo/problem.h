@@ -52,6 +52,10 @@ double geo_device_up(const struct geo_problem *p, double e, double n);
 struct lg_geo_solver;
 int geo_solve_iterative(struct lg_geo_solver *s, struct geo_problem *p, enum lg_geo_method method,
                         struct lg_geo_fix *out, char *why, size_t why_len);
+/* Solves with Levenberg-Marquardt alone, without the Gauss-Newton first pass (tests). */
+void geo_solver_set_lm_only(struct lg_geo_solver *s, bool lm_only);
+/* How many fits the solver has run, and how many the Gauss-Newton pass finished. */
+void geo_solver_counts(const struct lg_geo_solver *s, uint64_t *fits, uint64_t *fits_gn);
 /* Fills the quality figures (and position) of *out for a 2D position found otherwise
  * (lls, grid), as if the time-of-arrival fit had stopped there. */
 int geo_quality_at(struct lg_geo_solver *s, struct geo_problem *p, double e, double n,

@@ -14,6 +14,8 @@
  */
 #include <gsl/gsl_blas.h>
 #include <gsl/gsl_cdf.h>
+#include <gsl/gsl_errno.h>
+#include <gsl/gsl_linalg.h>
 #include <gsl/gsl_multifit_nlinear.h>
 #include <math.h>
 #include <stdio.h>
@@ -32,9 +34,23 @@ struct lg_geo_solver {
   gsl_matrix *jac[MAX_RESID + 1];                    /* for the covariance, likewise */
   gsl_matrix *covar;
   double chi2_limit[MAX_RESID + 1]; /* 99.9 % chi-square quantile by degrees of freedom */
+  bool lm_only;                     /* skip the Gauss-Newton first pass (tests compare) */
+  uint64_t fits, fits_gn;           /* fits run, and those Gauss-Newton finished */
 };
 
+void geo_solver_counts(const struct lg_geo_solver *s, uint64_t *fits, uint64_t *fits_gn) {
+  *fits = s->fits;
+  *fits_gn = s->fits_gn;
+}
+
+void geo_solver_set_lm_only(struct lg_geo_solver *s, bool lm_only) {
+  s->lm_only = lm_only;
+}
+
 struct lg_geo_solver *lg_geo_solver_new(void) {
+  /* Every failure is reported by return code; GSL's default handler would abort the
+   * whole server on one singular frame. */
+  gsl_set_error_handler_off();
   struct lg_geo_solver *s = calloc(1, sizeof(*s));
   if (s == NULL) return NULL;
   s->covar = gsl_matrix_alloc(NP, NP);
@@ -77,11 +93,13 @@ static double height_at(const struct geo_problem *p, const double enu[3], double
   const double e2 = f * (2 - f), b = a * (1 - f), ep2 = e2 / (1 - e2);
   double x[3];
   lg_enu_to_ecef(&p->frame, enu, x);
-  double pr = hypot(x[0], x[1]);
-  double tn = x[2] * a, td = pr * b, tr = hypot(tn, td); /* theta = atan2(z a, p b) */
+  /* sqrt rather than hypot: Earth-sized values cannot overflow, and hypot's care costs
+   * a tenth of a fix. */
+  double pr = sqrt(x[0] * x[0] + x[1] * x[1]);
+  double tn = x[2] * a, td = pr * b, tr = sqrt(tn * tn + td * td); /* theta = atan2(z a, p b) */
   double st = tn / tr, ct = td / tr;
   double num = x[2] + ep2 * b * st * st * st, den = pr - e2 * a * ct * ct * ct;
-  double r = hypot(num, den);
+  double r = sqrt(num * num + den * den);
   double sp = num / r, cp = den / r; /* sin, cos of the latitude */
   double cl = pr > 0 ? x[0] / pr : 1.0, sl = pr > 0 ? x[1] / pr : 0.0;
   double up_ecef[3] = {cp * cl, cp * sl, sp};
@@ -89,6 +107,16 @@ static double height_at(const struct geo_problem *p, const double enu[3], double
     up_enu[i] = p->frame.rot[i][0] * up_ecef[0] + p->frame.rot[i][1] * up_ecef[1] +
                 p->frame.rot[i][2] * up_ecef[2];
   return pr * cp + x[2] * sp - a * sqrt(1.0 - e2 * sp * sp);
+}
+
+/* Element writes straight into GSL's storage: gsl_vector_set and gsl_matrix_set are
+ * out-of-line calls in the shared library, one per element, a fifth of a fix. */
+static inline void set_f(gsl_vector *f, size_t row, double v) {
+  f->data[row * f->stride] = v;
+}
+
+static inline void set_j(gsl_matrix *J, size_t row, size_t col, double v) {
+  J->data[row * J->tda + col] = v;
 }
 
 /* Evaluates residuals f (if non-NULL) and the Jacobian J (if non-NULL) at x. */
@@ -102,23 +130,25 @@ static void evaluate(const struct geo_problem *p, const double *x, gsl_vector *f
     double r = sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
     double rr = fmax(r, 1e-3);
     if (p->use_toa && g->timed) {
-      if (f) gsl_vector_set(f, row, (r + x[3] - g->toa_m) / g->sigma_m);
+      double w = 1.0 / g->sigma_m;
+      if (f) set_f(f, row, (r + x[3] - g->toa_m) * w);
       if (J) {
-        for (int k = 0; k < 3; k++)
-          gsl_matrix_set(J, row, (size_t)k, d[k] / rr / g->sigma_m);
-        gsl_matrix_set(J, row, 3, 1.0 / g->sigma_m);
+        double wr = w / rr;
+        for (size_t k = 0; k < 3; k++)
+          set_j(J, row, k, d[k] * wr);
+        set_j(J, row, 3, w);
       }
       row++;
     }
     if (p->use_rssi && g->has_rssi) {
       const struct lg_pathloss *m = &p->opts->pathloss;
       double dist = fmax(r, 1.0);
-      if (f) gsl_vector_set(f, row, (g->rssi_dbm - lg_pathloss_rssi(m, dist)) / p->rssi_sigma_db);
+      if (f) set_f(f, row, (g->rssi_dbm - lg_pathloss_rssi(m, dist)) / p->rssi_sigma_db);
       if (J) {
         double k10 = 10.0 * m->exponent / ln10 / (dist * dist) / p->rssi_sigma_db;
-        for (int k = 0; k < 3; k++)
-          gsl_matrix_set(J, row, (size_t)k, k10 * d[k]);
-        gsl_matrix_set(J, row, 3, 0.0);
+        for (size_t k = 0; k < 3; k++)
+          set_j(J, row, k, k10 * d[k]);
+        set_j(J, row, 3, 0.0);
       }
       row++;
     }
@@ -126,27 +156,27 @@ static void evaluate(const struct geo_problem *p, const double *x, gsl_vector *f
   if (p->fix_alt) {
     double up[3];
     double h = height_at(p, x, up);
-    if (f) gsl_vector_set(f, row, (h - p->device_alt_m) / HEIGHT_SIGMA_M);
+    if (f) set_f(f, row, (h - p->device_alt_m) / HEIGHT_SIGMA_M);
     if (J) {
-      for (int k = 0; k < 3; k++)
-        gsl_matrix_set(J, row, (size_t)k, up[k] / HEIGHT_SIGMA_M);
-      gsl_matrix_set(J, row, 3, 0.0);
+      for (size_t k = 0; k < 3; k++)
+        set_j(J, row, k, up[k] / HEIGHT_SIGMA_M);
+      set_j(J, row, 3, 0.0);
     }
     row++;
   }
-  for (int k = 0; k < 2 && p->use_prior; k++) {
-    if (f) gsl_vector_set(f, row, (x[k] - p->prior_center[k]) / p->prior_sigma_m);
+  for (size_t k = 0; k < 2 && p->use_prior; k++) {
+    if (f) set_f(f, row, (x[k] - p->prior_center[k]) / p->prior_sigma_m);
     if (J) {
       for (size_t c = 0; c < NP; c++)
-        gsl_matrix_set(J, row, c, c == (size_t)k ? 1.0 / p->prior_sigma_m : 0.0);
+        set_j(J, row, c, c == k ? 1.0 / p->prior_sigma_m : 0.0);
     }
     row++;
   }
   if (!p->use_toa) { /* b is unobservable without times: pin it */
-    if (f) gsl_vector_set(f, row, x[3] / 1000.0);
+    if (f) set_f(f, row, x[3] / 1000.0);
     if (J)
       for (size_t c = 0; c < NP; c++)
-        gsl_matrix_set(J, row, c, c == 3 ? 1e-3 : 0.0);
+        set_j(J, row, c, c == 3 ? 1e-3 : 0.0);
     row++;
   }
 }
@@ -175,7 +205,7 @@ static gsl_multifit_nlinear_workspace *workspace(struct lg_geo_solver *s, size_t
     gsl_multifit_nlinear_parameters params = gsl_multifit_nlinear_default_parameters();
     params.trs = gsl_multifit_nlinear_trs_lm;
     params.scale = gsl_multifit_nlinear_scale_more;
-    params.solver = gsl_multifit_nlinear_solver_qr;
+    params.solver = gsl_multifit_nlinear_solver_cholesky;
     s->ws[m] = gsl_multifit_nlinear_alloc(gsl_multifit_nlinear_trust, &params, m, NP);
   }
   return s->ws[m];
@@ -191,10 +221,88 @@ static double measurement_chi2(const struct geo_problem *p, const gsl_vector *f,
   return chi2;
 }
 
+/*
+ * First pass: plain Gauss-Newton steps, each the normal equations J^T J dx = -J^T f solved
+ * by GSL's Cholesky factorisation. From the closed-form start of a well-heard frame it
+ * converges in two or three steps, a fifth of the trust-region driver's cost, to the
+ * same minimum. It gives up, leaving the frame to Levenberg-Marquardt from the same
+ * start, as soon as a step fails to lower the cost or the normal matrix is not positive
+ * definite; tests/unit/test_geo.c checks both passes agree.
+ */
+#define GN_MAX_STEPS 8
+
+static bool gauss_newton(const struct geo_problem *p, size_t m, const double start[NP],
+                         struct fit *out) {
+  double x[NP], xn[NP], a[NP * NP], g[NP], dx[NP];
+  double fbuf[2][MAX_RESID], jbuf[2][MAX_RESID * NP];
+  int cur = 0; /* fbuf/jbuf[cur] hold f and J at x, [1 - cur] the trial point's */
+  gsl_vector_view fv[2] = {gsl_vector_view_array(fbuf[0], m), gsl_vector_view_array(fbuf[1], m)};
+  gsl_matrix_view jv[2] = {gsl_matrix_view_array(jbuf[0], m, NP),
+                           gsl_matrix_view_array(jbuf[1], m, NP)};
+  gsl_matrix_view A = gsl_matrix_view_array(a, NP, NP);
+  gsl_vector_view gv = gsl_vector_view_array(g, NP), dv = gsl_vector_view_array(dx, NP);
+  memcpy(x, start, sizeof(x));
+  evaluate(p, x, &fv[cur].vector, &jv[cur].matrix);
+  double cost = 0;
+  for (size_t i = 0; i < m; i++)
+    cost += fbuf[cur][i] * fbuf[cur][i];
+  for (int step = 0; step < GN_MAX_STEPS; step++) {
+    const double *f = fbuf[cur], *jx = jbuf[cur];
+    for (size_t r = 0; r < NP; r++) {
+      g[r] = 0;
+      for (size_t i = 0; i < m; i++)
+        g[r] -= jx[i * NP + r] * f[i];
+      for (size_t c = 0; c <= r; c++) {
+        double sum = 0;
+        for (size_t i = 0; i < m; i++)
+          sum += jx[i * NP + r] * jx[i * NP + c];
+        a[r * NP + c] = a[c * NP + r] = sum;
+      }
+    }
+    if (gsl_linalg_cholesky_decomp1(&A.matrix) ||
+        gsl_linalg_cholesky_solve(&A.matrix, &gv.vector, &dv.vector))
+      return false;
+    bool small = true;
+    for (size_t k = 0; k < NP; k++) {
+      xn[k] = x[k] + dx[k];
+      small = small && fabs(dx[k]) <= 1e-6 * (fabs(xn[k]) + 1e-6);
+    }
+    int nxt = 1 - cur;
+    evaluate(p, xn, &fv[nxt].vector, &jv[nxt].matrix);
+    double next = 0;
+    for (size_t i = 0; i < m; i++)
+      next += fbuf[nxt][i] * fbuf[nxt][i];
+    /* A step that does not lower the cost ends the pass: at the minimum already when
+     * the step was below the tolerance (rounding), otherwise a case for LM. */
+    bool better = next <= cost;
+    if (!better && !small) return false;
+    if (better) {
+      memcpy(x, xn, sizeof(x));
+      cost = next;
+      cur = nxt;
+    }
+    if (small) {
+      memcpy(out->x, x, sizeof(x));
+      int count = 0;
+      out->chi2 = measurement_chi2(p, &fv[cur].vector, &count);
+      out->dof = count - (p->use_toa ? NP : NP - 1);
+      out->ok = true;
+      return true;
+    }
+  }
+  return false;
+}
+
 static void fit_from(struct lg_geo_solver *s, struct geo_problem *p, const double start[NP],
                      struct fit *out) {
   size_t m = residual_count(p);
   out->ok = false;
+  if (m > MAX_RESID) return;
+  s->fits++;
+  if (!s->lm_only && m >= NP && gauss_newton(p, m, start, out)) {
+    s->fits_gn++;
+    return;
+  }
   gsl_multifit_nlinear_workspace *w = workspace(s, m);
   if (w == NULL) return;
   gsl_multifit_nlinear_fdf fdf = {
@@ -204,7 +312,7 @@ static void fit_from(struct lg_geo_solver *s, struct geo_problem *p, const doubl
   gsl_vector_view xv = gsl_vector_view_array(x0, NP);
   if (gsl_multifit_nlinear_init(&xv.vector, &fdf, w) != GSL_SUCCESS) return;
   int info = 0;
-  int status = gsl_multifit_nlinear_driver(60, 1e-7, 1e-10, 0.0, NULL, NULL, &info, w);
+  int status = gsl_multifit_nlinear_driver(60, 1e-6, 1e-10, 0.0, NULL, NULL, &info, w);
   const gsl_vector *x = gsl_multifit_nlinear_position(w);
   for (int k = 0; k < NP; k++)
     out->x[k] = gsl_vector_get(x, (size_t)k);
@@ -261,9 +369,17 @@ static void best_fit(struct lg_geo_solver *s, struct geo_problem *p, struct fit 
 
 static void best_fit_once(struct lg_geo_solver *s, struct geo_problem *p, struct fit *best) {
   double starts[4][2];
-  size_t ns = geo_start_points(p, starts, 4);
+  /* The first (closed-form) start alone, as it almost always fits; the rest only when
+   * it does not (they begin with the same first point). */
+  size_t ns = geo_start_points(p, starts, 1);
+  bool all = false;
   best->ok = false;
-  for (size_t k = 0; k < ns; k++) {
+  for (size_t k = 0;; k++) {
+    if (k == ns) {
+      if (all) break;
+      all = true;
+      if ((ns = geo_start_points(p, starts, 4)) <= k) break;
+    }
     double x0[NP] = {starts[k][0], starts[k][1], geo_device_up(p, starts[k][0], starts[k][1]), 0};
     x0[3] = start_bias(p, x0);
     struct fit f;
@@ -307,6 +423,29 @@ static void reject_nlos(struct lg_geo_solver *s, struct geo_problem *p, struct f
   }
 }
 
+static int cholesky_covariance(const gsl_matrix *J, gsl_matrix *covar);
+
+/* (J^T J)^-1 through GSL's Cholesky factorisation: the normal matrix is 4 x 4, so this is
+ * a tenth of the cost of the pivoted QR in gsl_multifit_nlinear_covar. Forming J^T J
+ * squares the condition number, so an ill-conditioned frame (three gateways, exactly
+ * determined) goes to the pivoted QR, which also tells a truly singular one. */
+static int covariance(const gsl_matrix *J, gsl_matrix *covar) {
+  if (J->size1 > NP && cholesky_covariance(J, covar) == GSL_SUCCESS) return GSL_SUCCESS;
+  return gsl_multifit_nlinear_covar(J, 1e-12, covar);
+}
+
+static int cholesky_covariance(const gsl_matrix *J, gsl_matrix *covar) {
+  for (size_t a = 0; a < NP; a++)
+    for (size_t b = 0; b <= a; b++) {
+      double sum = 0;
+      for (size_t r = 0; r < J->size1; r++)
+        sum += J->data[r * J->tda + a] * J->data[r * J->tda + b];
+      covar->data[a * covar->tda + b] = covar->data[b * covar->tda + a] = sum;
+    }
+  int rc = gsl_linalg_cholesky_decomp1(covar);
+  return rc ? rc : gsl_linalg_cholesky_invert(covar);
+}
+
 /* Fills accuracy, GDOP, residual and the fix position from a converged state. */
 static int finish(struct lg_geo_solver *s, struct geo_problem *p, const struct fit *fit,
                   struct lg_geo_fix *out) {
@@ -315,7 +454,7 @@ static int finish(struct lg_geo_solver *s, struct geo_problem *p, const struct f
   if (s->jac[m] == NULL && (s->jac[m] = gsl_matrix_alloc(m, NP)) == NULL) return LG_ENOMEM;
   gsl_matrix *J = s->jac[m];
   evaluate(p, fit->x, NULL, J);
-  if (gsl_multifit_nlinear_covar(J, 1e-12, s->covar) != GSL_SUCCESS) return LG_ENOTFOUND;
+  if (covariance(J, s->covar) != GSL_SUCCESS) return LG_ENOTFOUND;
   double scale = fit->dof >= 1 ? fmax(1.0, fit->chi2 / fit->dof) : 1.0;
   out->cov_en[0] = gsl_matrix_get(s->covar, 0, 0) * scale;
   out->cov_en[1] = gsl_matrix_get(s->covar, 0, 1) * scale;
