@@ -1,6 +1,7 @@
 /*
  * The iterative solvers: `nls` (time of arrival), `rssi` and `hybrid`, one weighted
- * least-squares problem solved by GSL's Levenberg-Marquardt (trust region, QR).
+ * least-squares problem: Gauss-Newton steps first, GSL's Levenberg-Marquardt (trust
+ * region) for the frames that need damping.
  *
  * State x = (e, n, u, b): the device in the local frame and b = c * (emission time -
  * earliest reception), all in metres. Residuals, each divided by its standard deviation:
