@@ -4,11 +4,14 @@
  * API runs in libmicrohttpd's thread. SIGINT/SIGTERM stop it cleanly; every accepted
  * counter and nonce is already in the database, so a restart reopens no replay window.
  */
+#define _GNU_SOURCE /* sendmmsg */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <uv.h>
 
@@ -27,6 +30,9 @@ static const char usage[] =
     "Without -c the defaults serve (udp 0.0.0.0:1700, http 127.0.0.1:8080, ./lorageo.db);\n"
     "every key can be set from the environment as LORAGEO_<SECTION>_<KEY>.\n";
 
+#define ACK_BATCH 64 /* answers per sendmmsg */
+#define ACK_MAX   64 /* longer datagrams (PULL_RESP) are sent at once */
+
 struct server {
   uv_loop_t *loop;
   uv_udp_t udp;
@@ -37,7 +43,35 @@ struct server {
   /* Room for a batch of datagrams: with recvmmsg libuv fills it with up to 64 at once
    * (one syscall instead of 64) and hands them over one by one. */
   char buf[64 * 2048];
+  /* The short answers (PUSH_ACK, PULL_ACK) to one such batch, sent together by sendmmsg
+   * when the batch ends: one syscall instead of one per datagram. */
+  bool in_batch;
+  unsigned n_acks;
+  struct mmsghdr ack_msg[ACK_BATCH];
+  struct iovec ack_iov[ACK_BATCH];
+  struct sockaddr_storage ack_to[ACK_BATCH];
+  uint8_t ack_data[ACK_BATCH][ACK_MAX];
 };
+
+static void flush_acks(struct server *s) {
+  unsigned sent = 0;
+  uv_os_fd_t fd;
+  if (s->n_acks == 0 || uv_fileno((uv_handle_t *)&s->udp, &fd) != 0) {
+    s->n_acks = 0;
+    return;
+  }
+  while (sent < s->n_acks) {
+    int rc = sendmmsg(fd, s->ack_msg + sent, s->n_acks - sent, MSG_DONTWAIT);
+    if (rc <= 0) {
+      if (rc < 0 && errno == EINTR) continue;
+      fprintf(stderr, "lorageo: UDP send of %u answers failed: %s\n", s->n_acks - sent,
+              rc < 0 ? strerror(errno) : "nothing sent");
+      break;
+    }
+    sent += (unsigned)rc;
+  }
+  s->n_acks = 0;
+}
 
 static void on_event(void *ctx, uint64_t dev_eui, const char *type, json_t *payload) {
   struct server *s = ctx;
@@ -56,8 +90,20 @@ static int64_t wall_ns(void *ctx) {
 
 static void udp_send(void *ctx, const struct sockaddr *to, socklen_t len, const uint8_t *buf,
                      size_t n) {
-  (void)len;
   struct server *s = ctx;
+  if (s->in_batch && n <= ACK_MAX && len <= sizeof(struct sockaddr_storage)) {
+    unsigned i = s->n_acks++;
+    memcpy(s->ack_data[i], buf, n);
+    memcpy(&s->ack_to[i], to, len);
+    s->ack_iov[i] = (struct iovec){.iov_base = s->ack_data[i], .iov_len = n};
+    s->ack_msg[i] = (struct mmsghdr){.msg_hdr = {.msg_name = &s->ack_to[i],
+                                                 .msg_namelen = len,
+                                                 .msg_iov = &s->ack_iov[i],
+                                                 .msg_iovlen = 1}};
+    if (s->n_acks == ACK_BATCH) flush_acks(s);
+    return;
+  }
+  flush_acks(s); /* keep the order of what was already answered */
   uv_buf_t b = uv_buf_init((char *)buf, (unsigned)n);
   int rc = uv_udp_try_send(&s->udp, &b, 1, to);
   if (rc < 0) fprintf(stderr, "lorageo: UDP send failed: %s\n", uv_strerror(rc));
@@ -72,11 +118,17 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
 static void on_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf, const struct sockaddr *from,
                     unsigned flags) {
   struct server *s = h->data;
-  /* n == 0 with UV_UDP_MMSG_FREE ends a recvmmsg batch: the buffer is static, nothing to free. */
-  if (n <= 0 || from == NULL || (flags & UV_UDP_PARTIAL)) return;
+  /* n == 0 with UV_UDP_MMSG_FREE ends a recvmmsg batch: the buffer is static, nothing to
+   * free; the batch's answers go out. */
+  if (n <= 0 || from == NULL || (flags & UV_UDP_PARTIAL)) {
+    if (flags & UV_UDP_MMSG_FREE || n < 0 || from == NULL) flush_acks(s), s->in_batch = false;
+    return;
+  }
   socklen_t len =
       from->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+  s->in_batch = (flags & UV_UDP_MMSG_CHUNK) != 0;
   lg_ns_datagram(s->ns, from, len, (const uint8_t *)buf->base, (size_t)n);
+  if (!s->in_batch) flush_acks(s);
 }
 
 static void on_tick(uv_timer_t *t) {
