@@ -33,6 +33,7 @@ struct lg_adr_uplink {
   int gateways;
   int best_gateway; /* index into lg_adr_input.gateways of the best reception, -1 unknown */
   int64_t t_ns;     /* when it was received */
+  int size;         /* PHYPayload bytes (0: unknown): its time on air at another DR */
   int n_rx;         /* every gateway's reception (0: only the best is known) */
   struct lg_adr_rx {
     int gateway; /* index into lg_adr_input.gateways */
@@ -66,11 +67,19 @@ struct lg_adr_input {
   struct lg_adr_settings current;
   bool adr_bit;                  /* the last uplink asked for network-controlled ADR */
   double installation_margin_db; /* default 10 dB (ChirpStack) */
+  /* standard: 0 decides on any history (ChirpStack); N decides only on each N-th frame
+   * with N uplinks at the current DR (Semtech's recommended algorithm as the E-ADR
+   * paper's "basic ADR" runs it: a new configuration after each set of 20 frames) */
+  int standard_every;
+  /* the data rates are the Waspmote modes of lg_region_waspmote (eadr: the paper's
+   * Table I RSSI bounds instead of the LoRaWAN ones) */
+  bool waspmote_modes;
   /* mobility-aware algorithms (eadr, predictive); all optional */
   const struct lg_adr_fix *fixes; /* oldest first */
   size_t n_fixes;
   const struct lg_adr_gateway *gateways;
   size_t n_gateways;
+  bool stationary; /* the device is known not to move (its mobility model) */
   bool has_bounds; /* the area the device moves in (its mobility model), e0 n0 e1 n1 */
   double bounds[4];
   int64_t period_ns;      /* expected time to the next uplink (predictive), 0: unknown */

@@ -210,10 +210,27 @@ void adr_eadr(const struct lg_adr_input *in, struct lg_adr_decision *out) {
   double dist = adr_nearest_gateway_m(in, e, n, &gw);
   double estim = adr_expected_rssi(&m, adr_tx_power_dbm(in, in->current.tx_power_index), dist);
   struct lg_eadr_mode modes[16];
-  size_t nm = lg_eadr_lorawan_modes(in->region, modes), a = 0;
+  size_t nm = 0, a = 0;
+  if (in->waspmote_modes) {
+    nm = lg_eadr_waspmote_modes(modes);
+    for (size_t i = 0; i < nm; i++)
+      modes[i].dr -= 1; /* mode m is data rate m - 1 */
+  } else {
+    nm = lg_eadr_lorawan_modes(in->region, modes);
+  }
   for (size_t i = 0; i < nm; i++)
     if (modes[i].dr == in->current.dr) a = i;
-  double r_change = lg_eadr_change_rate(last->max_rssi_dbm, estim, modes[a].b_inf);
+  /* Eq. 4 takes the RSSI to sit in the current mode's interval, which E-ADR keeps true
+   * once it runs; a device whose RSSI is outside it (the join's mode 1 near a gateway) is
+   * in another mode's zone already, and that zone is "the current mode" of eq. 4-5. */
+  double real = last->max_rssi_dbm;
+  if (real < modes[a].b_inf || real >= modes[a].b_sup) {
+    size_t z = real < modes[0].b_inf ? 0 : nm - 1;
+    for (size_t i = 0; i < nm; i++)
+      if (real >= modes[i].b_inf && real < modes[i].b_sup) z = i;
+    a = z;
+  }
+  double r_change = lg_eadr_change_rate(real, estim, modes[a].b_inf);
   out->snr_margin_db = estim - modes[a].b_inf;
   size_t b = a;
   if (estim < modes[0].b_inf)

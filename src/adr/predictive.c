@@ -25,6 +25,7 @@
 #include "geo/geo.h"
 #include "util/util.h"
 
+#define HYSTERESIS  1.0  /* keep settings whose miss chance is up to twice the target's */
 #define ACCEL_SIGMA 0.05 /* m/s^2 of the track; manoeuvres show in its misses (below) */
 
 /* Without usable positions: standard ADR once it has a full history (a static device
@@ -79,9 +80,158 @@ static void track_fix(const struct lg_adr_input *in, struct lg_track *t, const s
   if (lg_track_update(t, f->t_ns, f->e_m, f->n_m, (double[3]){v, 0, v}) == 0) (*used)++;
 }
 
+/*
+ * The share of a device's messages that a data rate lets it send at all: where the
+ * region limits the duty cycle, a frame of the last uplink's size at `dr` every `period`
+ * may need more air time than the sub-band allows (1 % in EU868: 36 s an hour); the
+ * messages beyond it wait and are overwritten. A slow data rate that cannot be afforded
+ * is no safer. 1 where the size, the period or a duty-cycle rule is unknown.
+ */
+static void sent_share(const struct lg_adr_input *in, int64_t period_ns, double *sent) {
+  const struct lg_adr_uplink *last = &in->history[in->n - 1];
+  double dc = 1; /* the sub-band of the region's default channels (1 % in EU868) */
+  const struct lg_subband *b =
+      in->region->default_ch_count > 0
+          ? lg_region_subband(in->region, in->region->default_ch[0].freq_hz)
+          : NULL;
+  if (b) dc = b->duty_cycle;
+  for (int dr = 0; dr < LG_REGION_MAX_DR; dr++) {
+    sent[dr] = 1;
+    const struct lg_datarate *d = lg_region_dr(in->region, dr);
+    if (!d || d->mod != LG_MOD_LORA || last->size <= 0 || period_ns <= 0 || dc >= 1) continue;
+    struct lg_lora_tx lt = lg_lora_tx_lorawan(d->sf, d->bw_hz);
+    struct lg_airtime at;
+    if (lg_lora_airtime(&lt, (size_t)last->size, &at)) continue;
+    sent[dr] = fmin(1, dc * (double)period_ns / (double)at.time_on_air_ns);
+  }
+}
+
+/* Gauss-Hermite rule (probabilists', 5 points): E[f(X)], X ~ N(0, 1), as sum w_i f(x_i). */
+static const double gh_x[5] = {-2.856970013872806, -1.355626179974266, 0, 1.355626179974266,
+                               2.856970013872806};
+static const double gh_w[5] = {0.011257411327721, 0.222075922005613, 0.533333333333333,
+                               0.222075922005613, 0.011257411327721};
+
+/* The chance that the next uplink is heard at (dr's sensitivity sens, tx dBm), averaged
+ * over where the device may be: N((e, n), pos_sigma^2) on a 5 x 5 Gauss-Hermite grid,
+ * each point kept inside the device's area by reflection (as its mobility bounces). At
+ * each point: with every gateway's receptions in the fit, the chance that any gateway
+ * hears; with only the best one's (the server today), the model predicts the best
+ * gateway's RSSI, taken at the nearest one (summing the others on a fit to maxima would
+ * count their luck twice). *p3 likewise for three or more gateways. */
+static double p_heard(const struct lg_adr_input *in, const struct lg_adr_pathloss *m, double e,
+                      double n, double pos_sigma, double tx, double sens, bool all_rx, double *p3) {
+  double heard = 0, three = 0;
+  for (int i = 0; i < 5; i++)
+    for (int j = 0; j < 5; j++) {
+      double w = gh_w[i] * gh_w[j], pe = e + pos_sigma * gh_x[i], pn = n + pos_sigma * gh_x[j];
+      adr_reflect(in, &pe, &pn);
+      double p[LG_ADR_MAX_GW], miss = 1;
+      size_t np = 0;
+      for (size_t g = 0; g < in->n_gateways && np < LG_ADR_MAX_GW; g++) {
+        double dist = hypot(in->gateways[g].e_m - pe, in->gateways[g].n_m - pn);
+        p[np] = gsl_cdf_ugaussian_P((adr_expected_rssi(m, tx, dist) - sens) / m->sigma_db);
+        miss *= 1 - p[np++];
+      }
+      size_t near = 0;
+      double d_near = adr_nearest_gateway_m(in, pe, pn, &near);
+      heard +=
+          w * (all_rx
+                   ? 1 - miss
+                   : gsl_cdf_ugaussian_P((adr_expected_rssi(m, tx, d_near) - sens) / m->sigma_db));
+      three += w * p_at_least(p, np, 3);
+    }
+  *p3 = three;
+  return heard;
+}
+
+/*
+ * A device known not to move needs no positions: each gateway's RSSI from it is a sample
+ * of one distribution. Per gateway that heard at least 90 % of the history's uplinks (so
+ * the samples are hardly censored by the ones it missed): mean and spread of RSSI - TX
+ * power (spread at least 2 dB; a 6 dB prior below 5 samples); P(heard) = 1 - prod over
+ * those gateways of P(below the data rate's sensitivity). With only the best gateway's
+ * reception known (the server today), that gateway alone.
+ */
+/* P(heard) of a stationary device from its gateways' RSSI statistics (sums of RSSI - TX
+ * power by gateway), sending at tx dBm to a data rate of sensitivity sens. */
+static double stationary_p(const double *sum, const double *sum2, const size_t *cnt, size_t n,
+                           bool all_rx, double tx, double sens, size_t *used) {
+  double miss = 1;
+  *used = 0;
+  for (size_t g = 0; g < LG_ADR_MAX_GW; g++) {
+    if (cnt[g] == 0 || (all_rx && (double)cnt[g] < 0.9 * (double)n)) continue;
+    double mean = sum[g] / (double)cnt[g],
+           var = cnt[g] >= 5 ? (sum2[g] - sum[g] * mean) / (double)(cnt[g] - 1) : 36;
+    miss *= 1 - gsl_cdf_ugaussian_P((mean + tx - sens) / fmax(sqrt(fmax(var, 0)), 2.0));
+    (*used)++;
+  }
+  return 1 - miss;
+}
+
+static void stationary(const struct lg_adr_input *in, struct lg_adr_decision *out) {
+  double sum[LG_ADR_MAX_GW] = {0}, sum2[LG_ADR_MAX_GW] = {0};
+  size_t cnt[LG_ADR_MAX_GW] = {0}, n = in->n;
+  bool all_rx = false;
+  for (size_t i = 0; i < n; i++) {
+    const struct lg_adr_uplink *u = &in->history[i];
+    double tx = adr_tx_power_dbm(in, u->tx_power_index);
+    struct lg_adr_rx best = {0, u->max_rssi_dbm};
+    const struct lg_adr_rx *rx = u->n_rx > 0 ? u->rx : &best;
+    all_rx |= u->n_rx > 0;
+    for (int j = 0; j < (u->n_rx > 0 ? u->n_rx : 1); j++) {
+      int g = rx[j].gateway;
+      if (g < 0 || g >= LG_ADR_MAX_GW) continue;
+      double v = rx[j].rssi_dbm - tx;
+      sum[g] += v, sum2[g] += v * v, cnt[g]++;
+    }
+  }
+  double target = in->target_delivery > 0 ? in->target_delivery : 0.99;
+  const struct lg_region *r = in->region;
+  struct lg_adr_settings best = {0, 0, 1};
+  bool found = false;
+  double p_best = 0;
+  size_t used = 0;
+  for (int pass = 0; pass < 2 && !found; pass++) /* top power last, as below */
+    for (int dr = r->max_lora125_dr; dr >= 0 && !found; dr--) {
+      const struct lg_datarate *d = lg_region_dr(r, dr);
+      double floor_db;
+      if (!d || d->mod != LG_MOD_LORA || lg_lora_snr_floor_db(d->sf, d->bw_hz, &floor_db)) continue;
+      double sens = lg_lora_noise_floor_dbm(d->bw_hz, 6) + floor_db;
+      int min_txp = pass == 0 && r->tx_power_max_index > 0 ? 1 : 0;
+      for (int txp = r->tx_power_max_index; txp >= min_txp && !found; txp--) {
+        double p = stationary_p(sum, sum2, cnt, n, all_rx, adr_tx_power_dbm(in, txp), sens, &used);
+        if (used > 0 && p >= target)
+          found = true, best = (struct lg_adr_settings){dr, txp, 1}, p_best = p;
+      }
+    }
+  if (used == 0) return fallback(in, out, "no gateway hears it steadily");
+  /* hysteresis, as for moving devices (below) */
+  const struct lg_datarate *cur = lg_region_dr(r, in->current.dr);
+  double cur_floor;
+  size_t cur_used = 0;
+  if (found && best.dr <= in->current.dr && cur && cur->mod == LG_MOD_LORA &&
+      lg_lora_snr_floor_db(cur->sf, cur->bw_hz, &cur_floor) == 0) {
+    double p =
+        stationary_p(sum, sum2, cnt, n, all_rx, adr_tx_power_dbm(in, in->current.tx_power_index),
+                     lg_lora_noise_floor_dbm(cur->bw_hz, 6) + cur_floor, &cur_used);
+    if (cur_used > 0 && p >= target - HYSTERESIS * (1 - target))
+      best = in->current, best.nb_trans = 1, p_best = p;
+  }
+  out->next = best;
+  out->change = memcmp(&out->next, &in->current, sizeof(out->next)) != 0;
+  snprintf(out->reason, sizeof(out->reason),
+           "predictive (stationary): %zu gateway(s) over %zu uplinks -> DR%d TXPower %d, P(heard) "
+           "%.3f",
+           used, n, best.dr, best.tx_power_index, found ? p_best : 0.0);
+}
+
 void adr_predictive(const struct lg_adr_input *in, struct lg_adr_decision *out) {
+  if (in->stationary) return stationary(in, out);
   struct lg_adr_pathloss m;
-  if (in->n_fixes < 2 || in->n_gateways == 0) return fallback(in, out, "fewer than 2 positions");
+  /* In a known area one fix is enough to start: where it may go is bounded. */
+  size_t min_fixes = in->has_bounds ? 1 : 2;
+  if (in->n_fixes < min_fixes || in->n_gateways == 0) return fallback(in, out, "too few positions");
   struct lg_track t;
   lg_track_init(&t, ACCEL_SIGMA);
   double innov = 0; /* how far each fix fell from the track's prediction: manoeuvres */
@@ -95,7 +245,7 @@ void adr_predictive(const struct lg_adr_input *in, struct lg_adr_decision *out) 
     const struct lg_adr_uplink *u = &in->history[i];
     while (fi < in->n_fixes && in->fixes[fi].t_ns <= u->t_ns + 1000000000LL)
       track_fix(in, &t, &in->fixes[fi++], &used, &innov, &k_innov);
-    if (used < 2) continue;
+    if (used < min_fixes) continue;
     double h = (double)(u->t_ns - t.t_ns) / 1e9;
     if (h > fmax(120, 2.0 * (double)in->period_ns / 1e9)) continue; /* too far from the last fix */
     pos[i][0] = t.x[0] + t.x[2] * h, pos[i][1] = t.x[1] + t.x[3] * h;
@@ -103,7 +253,7 @@ void adr_predictive(const struct lg_adr_input *in, struct lg_adr_decision *out) 
   }
   while (fi < in->n_fixes)
     track_fix(in, &t, &in->fixes[fi++], &used, &innov, &k_innov);
-  if (used < 2) return fallback(in, out, "fewer than 2 plausible positions");
+  if (used < min_fixes) return fallback(in, out, "too few plausible positions");
   if (adr_fit(in, (const double(*)[2])pos, has_pos, &m))
     return fallback(in, out, "no uplink to calibrate on");
   bool all_rx = false; /* the history has every gateway's reception, not only the best */
@@ -120,10 +270,10 @@ void adr_predictive(const struct lg_adr_input *in, struct lg_adr_decision *out) 
    * filter's covariance carried dt ahead. */
   double pos_var = t.p[0][0] + t.p[1][1] +
                    (k_innov >= 3 ? innov / (double)k_innov : dt * dt * (t.p[2][2] + t.p[3][3]));
-  double pos_sigma = sqrt(pos_var);
+  double pos_sigma = sqrt(pos_var / 2); /* per axis: pos_var sums east and north */
   size_t near = 0;
   double d_near = adr_nearest_gateway_m(in, e, n, &near);
-  if (pos_sigma > fmax(2 * d_near, 200)) /* the probabilities below carry the rest */
+  if (!in->has_bounds && pos_sigma > fmax(2 * d_near, 200)) /* the grid carries the rest */
     return fallback(in, out, "the predicted position is too uncertain");
   /* keep_locatable and moving (the track's speed above 0.2 m/s, or its misses above 20 m
    * RMS): the device must stay heard by three gateways */
@@ -135,43 +285,54 @@ void adr_predictive(const struct lg_adr_input *in, struct lg_adr_decision *out) 
   struct lg_adr_settings best = {0, 0, 1};
   bool found = false;
   double p_best = 0;
-  for (int dr = r->max_lora125_dr; dr >= 0 && !found; dr--) {
-    const struct lg_datarate *d = lg_region_dr(r, dr);
-    double floor_db;
-    if (!d || d->mod != LG_MOD_LORA || lg_lora_snr_floor_db(d->sf, d->bw_hz, &floor_db)) continue;
-    double sens = lg_lora_noise_floor_dbm(d->bw_hz, 6) + floor_db;
-    for (int txp = r->tx_power_max_index; txp >= 0 && !found; txp--) {
-      double tx = adr_tx_power_dbm(in, txp), p[LG_ADR_MAX_GW], miss = 1;
-      size_t np = 0;
-      for (size_t g = 0; g < in->n_gateways && np < LG_ADR_MAX_GW; g++) {
-        double dist = hypot(in->gateways[g].e_m - e, in->gateways[g].n_m - n);
-        double pd = 10 * m.n / log(10) * pos_sigma / fmax(dist, 1);
-        p[np] = gsl_cdf_ugaussian_P((adr_expected_rssi(&m, tx, dist) - sens) /
-                                    sqrt(m.sigma_db * m.sigma_db + pd * pd));
-        miss *= 1 - p[np++];
+  double sent[LG_REGION_MAX_DR], p_fallback = -1;
+  struct lg_adr_settings fallback_set = {0, 0, 1};
+  sent_share(in, period, sent);
+  /* Two passes: the region's top power (TXPower 0, 16 dBm EIRP in EU868) only when no
+   * data rate meets the target at the next one: on an SX127x PA_BOOST those 2 dB cost about
+   * twice the transmit current, more than a one-step slower data rate costs in air time. */
+  for (int pass = 0; pass < 2 && !found; pass++)
+    for (int dr = r->max_lora125_dr; dr >= 0 && !found; dr--) {
+      const struct lg_datarate *d = lg_region_dr(r, dr);
+      double floor_db;
+      if (!d || d->mod != LG_MOD_LORA || lg_lora_snr_floor_db(d->sf, d->bw_hz, &floor_db)) continue;
+      double sens = lg_lora_noise_floor_dbm(d->bw_hz, 6) + floor_db;
+      int min_txp = pass == 0 && r->tx_power_max_index > 0 ? 1 : 0;
+      for (int txp = r->tx_power_max_index; txp >= min_txp && !found; txp--) {
+        double p3 = 1, heard = p_heard(in, &m, e, n, pos_sigma, adr_tx_power_dbm(in, txp), sens,
+                                       all_rx, &p3);
+        /* a moving device that must stay locatable: its positions need three gateways */
+        heard *= sent[dr];
+        if (heard >= target && (!moving || p3 >= LG_ADR_GEO_TARGET))
+          found = true, best = (struct lg_adr_settings){dr, txp, 1}, p_best = heard;
+        else if (heard > p_fallback)
+          p_fallback = heard, fallback_set = (struct lg_adr_settings){dr, txp, 1};
       }
-      /* P(heard): with every gateway's receptions in the fit, the chance that any of them
-       * hears; with only the best one's (the server today), the model predicts the best
-       * gateway's RSSI, taken at the nearest one (summing the others on a fit to maxima
-       * would count their luck twice) */
-      double pos_db = 10 * m.n / log(10) * pos_sigma / fmax(d_near, 1);
-      double heard = all_rx ? 1 - miss
-                            : gsl_cdf_ugaussian_P((adr_expected_rssi(&m, tx, d_near) - sens) /
-                                                  sqrt(m.sigma_db * m.sigma_db + pos_db * pos_db));
-      /* a moving device that must stay locatable: its positions need three gateways */
-      double p3 = moving ? p_at_least(p, np, 3) : 1;
-      if (heard >= target && p3 >= LG_ADR_GEO_TARGET)
-        found = true, best = (struct lg_adr_settings){dr, txp, 1}, p_best = heard;
     }
+  /* none reaches the target: the most likely to be sent and heard */
+  if (!found) best = fallback_set, p_best = p_fallback;
+  /* Hysteresis: every change costs a downlink and a LinkADRAns; the settings in use are
+   * kept while they still meet the target, unless a faster data rate does too. */
+  const struct lg_datarate *cur = lg_region_dr(r, in->current.dr);
+  double cur_floor;
+  if (found && best.dr <= in->current.dr && cur && cur->mod == LG_MOD_LORA &&
+      lg_lora_snr_floor_db(cur->sf, cur->bw_hz, &cur_floor) == 0) {
+    double p3 = 1, p_cur = p_heard(in, &m, e, n, pos_sigma,
+                                   adr_tx_power_dbm(in, in->current.tx_power_index),
+                                   lg_lora_noise_floor_dbm(cur->bw_hz, 6) + cur_floor, all_rx, &p3);
+    p_cur *= sent[in->current.dr < LG_REGION_MAX_DR && in->current.dr >= 0 ? in->current.dr : 0];
+    /* a band below the target too, so that noise in the fit does not flip the settings */
+    if (p_cur >= target - HYSTERESIS * (1 - target) && (!moving || p3 >= LG_ADR_GEO_TARGET))
+      best = in->current, best.nb_trans = 1, p_best = p_cur;
   }
-  if (!found) best = (struct lg_adr_settings){0, 0, 1};
   out->next = best;
   out->change = memcmp(&out->next, &in->current, sizeof(out->next)) != 0;
   out->snr_margin_db = 0;
   snprintf(out->reason, sizeof(out->reason),
            "predictive: next at (%.0f, %.0f) m +-%.0f m, %.0f m from a gateway; model n=%.2f sigma "
            "%.1f dB "
-           "(%zu pts)%s -> DR%d TXPower %d, P(heard) %.3f",
+           "(%zu pts)%s -> DR%d TXPower %d, P(sent and heard) %.3f%s",
            e, n, pos_sigma, d_near, m.n, m.sigma_db, m.points, moving ? ", moving: 3 gateways" : "",
-           best.dr, best.tx_power_index, found ? p_best : 0.0);
+           best.dr, best.tx_power_index, p_best,
+           found ? "" : " (below the target: the best there is)");
 }

@@ -64,6 +64,12 @@ void adr_standard(const struct lg_adr_input *in, struct lg_adr_decision *out) {
     snprintf(out->reason, sizeof(out->reason), "no history at a LoRa data rate");
     return;
   }
+  if (in->standard_every > 0 && ((size_t)in->standard_every > n ||
+                                 (h[n - 1].f_cnt + 1) % (uint32_t)in->standard_every != 0)) {
+    snprintf(out->reason, sizeof(out->reason),
+             "decides on each set of %d frames (%zu at this data rate)", in->standard_every, n);
+    return;
+  }
   double max_snr = -INFINITY;
   for (size_t i = 0; i < n; i++)
     max_snr = fmax(max_snr, h[i].max_snr_db);

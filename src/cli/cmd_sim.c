@@ -93,6 +93,14 @@ int lg_cmd_sim(int argc, char **argv) {
   if (duration > 0) sc.duration_ns = (int64_t)(duration * 1e9);
   char *summary = NULL;
   int rc;
+  if (server && (sc.waspmote_modes || sc.standard_every)) {
+    lg_sim_scenario_free(&sc);
+    return lg_cli_fail("sim", 2,
+                       "%s: \"modes\": \"waspmote\" and \"adr_standard\": \"semtech\" are "
+                       "for offline runs (a live server speaks LoRaWAN data rates and runs "
+                       "ChirpStack's standard ADR)",
+                       argv[optind]);
+  }
   if (server) {
     struct lg_sim_live_options lo = {server, api, getenv("LORAGEO_API_TOKEN"), speed, out, !quiet};
     rc = lg_sim_run_live(&sc, &lo, &summary, why, sizeof(why));

@@ -127,6 +127,11 @@ struct lg_region {
 /* The region called `name` (case-insensitive), or NULL. */
 const struct lg_region *lg_region_find(const char *name);
 
+/* `base` with its data rates replaced by the ten Waspmote SX1272 configuration modes of
+ * the E-ADR paper's Table I (mode m = data rate m - 1), for reproducing it; the rest
+ * (channels, sub-bands, power, windows) is `base`'s. */
+void lg_region_waspmote(const struct lg_region *base, struct lg_region *out);
+
 /* The data rate `dr` of `region`, or NULL if undefined (RFU) or out of range. */
 const struct lg_datarate *lg_region_dr(const struct lg_region *region, int dr);
 

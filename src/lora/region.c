@@ -6,6 +6,7 @@
  * Payload limits are the repeater-compatible M/N values; LR-FHSS data rates are left
  * undefined (lorageo handles LoRa and FSK only).
  */
+#include <string.h>
 #include <strings.h>
 
 #include "lora/lora.h"
@@ -128,6 +129,26 @@ const struct lg_region *lg_region_find(const char *name) {
   if (strcasecmp(name, "EU868") == 0) return &eu868;
   if (strcasecmp(name, "US915") == 0) return &us915;
   return NULL;
+}
+
+void lg_region_waspmote(const struct lg_region *base, struct lg_region *out) {
+  /* The E-ADR paper's Table I (../shared/seeds/004_*.txt §II): the ten configuration modes
+   * of Libelium's Waspmote SX1272, all CR 4/5; mode m is data rate m - 1 here. Raw LoRa
+   * carries up to 255 bytes, so no LoRaWAN dwell limit applies. */
+  static const struct {
+    int sf;
+    uint32_t bw_hz, bps;
+  } modes[10] = {{12, 125000, 293},  {12, 250000, 585},  {10, 125000, 976},  {12, 500000, 1718},
+                 {10, 250000, 1953}, {11, 500000, 2148}, {9, 250000, 3515},  {9, 500000, 7031},
+                 {8, 500000, 12500}, {7, 500000, 21875}};
+  *out = *base;
+  out->name = "Waspmote";
+  memset(out->dr, 0, sizeof(out->dr));
+  for (int i = 0; i < 10; i++)
+    out->dr[i] = (struct lg_datarate)LORA(modes[i].sf, modes[i].bw_hz, modes[i].bps, 242, true,
+                                          true);
+  out->dr_count = 10;
+  out->max_lora125_dr = 9; /* every mode is LoRa; ADR may use them all */
 }
 
 const struct lg_datarate *lg_region_dr(const struct lg_region *region, int dr) {

@@ -408,7 +408,8 @@ static void adr_step(struct lg_ns *ns, const struct lg_device_rec *d, const stru
                                   .max_rssi_dbm = sh[i].max_rssi_dbm,
                                   .gateways = sh[i].gateways,
                                   .best_gateway = -1,
-                                  .t_ns = sh[i].received_ns};
+                                  .t_ns = sh[i].received_ns,
+                                  .size = sh[i].size};
   struct lg_adr_input in = {
       .region = ns->region,
       .history = h,

@@ -123,7 +123,8 @@ static void adr(struct sim *s, struct device *d, const struct tx *t, const struc
                          (uint16_t)best->gw,
                          (uint8_t)t->dr,
                          (uint8_t)d->txp_index,
-                         (uint8_t)gws};
+                         (uint8_t)gws,
+                         (uint8_t)(t->size > 255 ? 255 : t->size)};
   r->pos = (uint8_t)((r->pos + 1) % SIM_ADR_HIST);
   if (r->n < SIM_ADR_HIST) r->n++;
   const struct lg_sim_group *g = &s->sc->groups[d->group];
@@ -139,7 +140,8 @@ static void adr(struct sim *s, struct device *d, const struct tx *t, const struc
                                    .max_rssi_dbm = x->rssi,
                                    .gateways = x->gws,
                                    .best_gateway = x->best_gw,
-                                   .t_ns = (int64_t)x->t_ms * 1000000};
+                                   .t_ns = (int64_t)x->t_ms * 1000000,
+                                   .size = x->size};
     for (int j = 0; d->trk && j < d->trk->n_rx[at]; j++)
       up[i].rx[up[i].n_rx++] = (struct lg_adr_rx){d->trk->rx[at][j].gw, d->trk->rx[at][j].rssi};
   }
@@ -148,7 +150,9 @@ static void adr(struct sim *s, struct device *d, const struct tx *t, const struc
                             .n = r->n,
                             .current = {d->dr, d->txp_index, d->nb_trans},
                             .adr_bit = true,
-                            .installation_margin_db = 10};
+                            .installation_margin_db = 10,
+                            .standard_every = s->sc->standard_every,
+                            .waspmote_modes = s->sc->waspmote_modes};
   struct lg_adr_fix fixes[SIM_ADR_FIXES];
   if (d->trk) { /* eadr, predictive: positions, gateways, the area, the period */
     adr_fix(s, t, d);
@@ -156,6 +160,7 @@ static void adr(struct sim *s, struct device *d, const struct tx *t, const struc
       fixes[i] = d->trk->fix[(d->trk->pos + SIM_ADR_FIXES - d->trk->n + i) % SIM_ADR_FIXES];
     in.fixes = fixes, in.n_fixes = d->trk->n;
     in.gateways = s->adr_gw, in.n_gateways = s->sc->n_gateways;
+    in.stationary = g->mobility == LG_SIM_STATIC;
     if (g->mobility == LG_SIM_WAYPOINT || g->mobility == LG_SIM_ZIGZAG ||
         g->mobility == LG_SIM_SQUARE) {
       in.has_bounds = true;
@@ -165,6 +170,7 @@ static void adr(struct sim *s, struct device *d, const struct tx *t, const struc
   }
   struct lg_adr_decision dec;
   lg_adr_decide(g->adr, &in, &dec);
+  sim_output_adr(s, t, d, &dec);
   bool same = d->adr_pending && d->adr_next.dr == dec.next.dr &&
               d->adr_next.tx_power_index == dec.next.tx_power_index &&
               d->adr_next.nb_trans == dec.next.nb_trans;

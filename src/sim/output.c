@@ -39,7 +39,25 @@ int sim_outputs_open(struct sim *s, const char *dir, bool transmissions, char *w
     fputs("t_s,device,method,true_lat,true_lon,est_lat,est_lon,error_m,gateways\n", s->f_pos);
     if (!(s->f_frames = open_in(dir, "frames.jsonl", why, why_len))) return LG_EIO;
   }
+  bool adr = false;
+  for (size_t i = 0; i < s->sc->n_groups; i++)
+    adr |= s->sc->groups[i].adr != LG_ADR_OFF;
+  if (adr) {
+    if (!(s->f_adr = open_in(dir, "adr.csv", why, why_len))) return LG_EIO;
+    fputs("t_s,device,f_cnt,dr,tx_power_index,next_dr,next_tx_power_index,change,reason\n",
+          s->f_adr);
+  }
   return 0;
+}
+
+void sim_output_adr(struct sim *s, const struct tx *t, const struct device *d,
+                    const struct lg_adr_decision *dec) {
+  if (!s->f_adr) return;
+  fprintf(s->f_adr, "%.3f,%u,%u,%d,%d,%d,%d,%d,\"", (double)t->end_ns / 1e9, t->dev, t->f_cnt,
+          t->dr, d->txp_index, dec->next.dr, dec->next.tx_power_index, dec->change);
+  for (const char *c = dec->reason; *c; c++) /* CSV: quotes doubled */
+    fputs(*c == '"' ? "\"\"" : (char[2]){*c, 0}, s->f_adr);
+  fputs("\"\n", s->f_adr);
 }
 
 void sim_output_tx(struct sim *s, const struct tx *t, bool delivered) {
@@ -298,6 +316,7 @@ int sim_outputs_close(struct sim *s, const char *dir, bool want_plots, const cha
   if (s->f_tx && fclose(s->f_tx)) rc = LG_EIO;
   if (s->f_pos && fclose(s->f_pos)) rc = LG_EIO;
   if (s->f_frames && fclose(s->f_frames)) rc = LG_EIO;
+  if (s->f_adr && fclose(s->f_adr)) rc = LG_EIO;
   if (dir == NULL) return rc;
   FILE *f = open_in(dir, "summary.json", why, why_len);
   if (!f) return LG_EIO;
@@ -306,6 +325,6 @@ int sim_outputs_close(struct sim *s, const char *dir, bool want_plots, const cha
   if (rc) snprintf(why, why_len, "writing the outputs in %s failed", dir);
   if (rc == 0 && want_plots && system("command -v gnuplot >/dev/null 2>&1") == 0 && plots(s, dir))
     fprintf(stderr, "sim: gnuplot failed, see %s/gnuplot.log\n", dir);
-  s->f_tx = s->f_pos = s->f_frames = NULL;
+  s->f_tx = s->f_pos = s->f_frames = s->f_adr = NULL;
   return rc;
 }

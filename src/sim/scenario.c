@@ -656,9 +656,10 @@ static int rest(struct ctx *c, json_t *root, struct lg_sim_scenario *sc) {
 
 int lg_sim_scenario_parse(const char *text, const char *base_dir, struct lg_sim_scenario *sc,
                           char *why, size_t why_len) {
-  static const char *const keys[] = {
-      "name",   "description", "region",     "seed",       "duration_s", "origin",      "gateways",
-      "groups", "channel",     "collisions", "duty_cycle", "energy",     "geolocation", NULL};
+  static const char *const keys[] = {"name",        "description", "region",       "seed",
+                                     "duration_s",  "origin",      "gateways",     "groups",
+                                     "channel",     "collisions",  "duty_cycle",   "energy",
+                                     "geolocation", "modes",       "adr_standard", NULL};
   struct ctx c;
   memset(&c, 0, sizeof(c));
   c.why = why, c.why_len = why_len, c.base_dir = base_dir;
@@ -683,6 +684,28 @@ int lg_sim_scenario_parse(const char *text, const char *base_dir, struct lg_sim_
     fail(&c, "region", "expected \"EU868\" or \"US915\"");
     goto out;
   }
+  /* The E-ADR paper's devices use Waspmote modes, not LoRaWAN data rates: "modes":
+   * "waspmote" makes the scenario's data rates its Table I (mode m = DR m - 1). */
+  static const char *const mode_tables[] = {"lorawan", "waspmote", NULL};
+  static const char *const standards[] = {"chirpstack", "semtech", NULL};
+  int table = 0, standard = 0;
+  if (choice(&c, "", root, "modes", 0, mode_tables, &table) ||
+      choice(&c, "", root, "adr_standard", 0, standards, &standard))
+    goto out;
+  if (table == 1) {
+    if (strcmp(sc->region->name, "EU868") != 0) {
+      fail(&c, "modes", "\"waspmote\" needs region EU868 (the paper's band)");
+      goto out;
+    }
+    if (!(sc->custom_region = malloc(sizeof(*sc->custom_region)))) {
+      fail(&c, "modes", "out of memory");
+      goto out;
+    }
+    lg_region_waspmote(sc->region, sc->custom_region);
+    sc->region = sc->custom_region;
+    sc->waspmote_modes = true;
+  }
+  sc->standard_every = standard == 1 ? LG_ADR_HISTORY : 0;
   if (integer(&c, "", root, "seed", 1, 0, INT64_MAX, &seed) ||
       num(&c, "", root, "duration_s", NAN, 0.001, 1e9, &dur))
     goto out;
@@ -769,5 +792,6 @@ void lg_sim_scenario_free(struct lg_sim_scenario *sc) {
   }
   free(sc->groups);
   free(sc->gateways);
+  free(sc->custom_region);
   memset(sc, 0, sizeof(*sc));
 }

@@ -106,6 +106,9 @@ struct lg_sim_energy {
 
 struct lg_sim_scenario {
   const struct lg_region *region;
+  struct lg_region *custom_region; /* owned: the Waspmote modes ("modes": "waspmote") */
+  bool waspmote_modes;
+  int standard_every; /* "adr_standard": "semtech": standard decides each 20 frames */
   uint64_t seed;
   int64_t duration_ns;
   double origin_lat, origin_lon; /* ENU origin (default: the first gateway) */

@@ -65,7 +65,7 @@ struct adr_hist {
   float snr, rssi;
   uint32_t f_cnt, t_ms;
   uint16_t best_gw;
-  uint8_t dr, txp, gws;
+  uint8_t dr, txp, gws, size;
 };
 
 /* The network's ADR history of a device (allocated only when its ADR is on). */
@@ -236,7 +236,7 @@ struct sim {
   struct geo_stats geo_mean;
   struct lg_geo_solver *solver;
   struct lg_adr_gateway *adr_gw; /* gateway positions on the local plane, for ADR */
-  FILE *f_tx, *f_pos, *f_frames;
+  FILE *f_tx, *f_pos, *f_frames, *f_adr;
   uint64_t frames_written;
   bool live;
 };
@@ -284,6 +284,9 @@ void sim_output_fix(struct sim *s, const struct tx *t, const struct device *d, c
                     double lat, double lon, double err_m, int gws);
 /* One `lorageo solve` record of a located frame (frames.jsonl), times since 2026-01-01. */
 void sim_output_frame(struct sim *s, const struct tx *t, const struct device *d);
+/* adr.csv: one line per ADR run of the network, its decision and reason. */
+void sim_output_adr(struct sim *s, const struct tx *t, const struct device *d,
+                    const struct lg_adr_decision *dec);
 char *sim_summary(struct sim *s);
 int sim_outputs_close(struct sim *s, const char *dir, bool plots, const char *summary, char *why,
                       size_t why_len);

@@ -937,7 +937,7 @@ static void adr_detail(struct lg_store *s, int64_t uplink_id, struct lg_store_ad
 int lg_store_adr_history(struct lg_store *s, uint64_t dev_eui, struct lg_store_adr_uplink *out,
                          size_t cap, size_t *n, bool detail) {
   sqlite3_stmt *st = prep(s, "SELECT u.f_cnt, u.dr, COALESCE(u.tx_power_index, 0), MAX(r.snr),"
-                             " MAX(r.rssi), COUNT(DISTINCT r.gateway_eui), u.id, u.received_ns"
+                             " MAX(r.rssi), COUNT(DISTINCT r.gateway_eui), u.id, u.received_ns, length(u.phy)"
                              " FROM uplinks u JOIN receptions r ON r.uplink_id = u.id"
                              " WHERE u.dev_eui = ?1 GROUP BY u.id ORDER BY u.id DESC LIMIT ?2");
   if (st == NULL) return LG_EIO;
@@ -954,6 +954,7 @@ int lg_store_adr_history(struct lg_store *s, uint64_t dev_eui, struct lg_store_a
     out[k].max_rssi_dbm = sqlite3_column_double(st, 4);
     out[k].gateways = sqlite3_column_int(st, 5);
     out[k].received_ns = sqlite3_column_int64(st, 7);
+    out[k].size = sqlite3_column_int(st, 8);
     if (k < 64) ids[k] = sqlite3_column_int64(st, 6);
     k++;
   }

@@ -180,6 +180,7 @@ struct lg_store_adr_uplink {
   int dr, tx_power_index;
   double max_snr_db, max_rssi_dbm;
   int gateways;
+  int size; /* PHYPayload bytes */
   /* with `detail` (mobility-aware ADR): when, each gateway's reception (strongest first,
    * up to LG_STORE_ADR_RX, with the gateway's position), and the uplink's location */
   int64_t received_ns;

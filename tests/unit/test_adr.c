@@ -5,6 +5,7 @@
 #include "adr/adr.h"
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "lg_test.h"
 
@@ -121,7 +122,8 @@ static void predictive_cases(void) {
     h[i] = (struct lg_adr_uplink){.f_cnt = (uint32_t)i + 1,
                                   .dr = 0,
                                   .tx_power_index = 1,
-                                  .max_rssi_dbm = 14 - 70 - 30 * log10(60 + (i % 2)) + (i % 3 - 1) * 2.0,
+                                  .max_rssi_dbm =
+                                      14 - 70 - 30 * log10(60 + (i % 2)) + (i % 3 - 1) * 2.0,
                                   .gateways = 1,
                                   .best_gateway = 0,
                                   .t_ns = (int64_t)i * 60000000000LL};
@@ -143,8 +145,8 @@ static void predictive_cases(void) {
    * is the target's */
   LG_EQ_INT(d.next.dr, 5);
   LG_CHECK(d.next.tx_power_index > 1);
-  const char *ph = strstr(d.reason, "P(heard) ");
-  LG_CHECK(ph != NULL && atof(ph + 9) >= 0.99);
+  const char *ph = strstr(d.reason, "P(sent and heard) ");
+  LG_CHECK(ph != NULL && atof(ph + 18) >= 0.99);
   /* the same device moving away at 1 m/s: 60 s later it is 60 m further, so it keeps
    * more power (or a slower DR) than the static one */
   struct lg_adr_decision still = d;
@@ -161,12 +163,146 @@ static void predictive_cases(void) {
   LG_EQ_INT(lg_adr_decide(LG_ADR_PREDICTIVE, &in, &d), 0);
   struct lg_adr_decision s;
   lg_adr_decide(LG_ADR_STANDARD, &in, &s);
-  LG_CHECK(strstr(d.reason, "fewer than 2 positions") != NULL);
+  LG_CHECK(strstr(d.reason, "too few positions") != NULL);
   LG_EQ_INT(d.next.dr, s.next.dr);
   LG_EQ_INT(d.next.tx_power_index, s.next.tx_power_index);
 }
 
+/* The Waspmote modes (the paper's Table I) as data rates; Semtech's "each set of 20
+ * frames" for standard; E-ADR's zone rule; predictive for a stationary device and with a
+ * duty cycle it cannot afford. */
+static void reproduction_cases(void) {
+  const struct lg_region *eu = lg_region_find("EU868");
+  struct lg_region w;
+  lg_region_waspmote(eu, &w);
+  static const int sf[10] = {12, 12, 10, 12, 10, 11, 9, 9, 8, 7};
+  static const int bw[10] = {125, 250, 125, 500, 250, 500, 250, 500, 500, 500};
+  for (int i = 0; i < 10; i++) {
+    const struct lg_datarate *d = lg_region_dr(&w, i);
+    LG_CHECK(d && d->sf == sf[i] && d->bw_hz == (uint32_t)bw[i] * 1000);
+  }
+  LG_CHECK(lg_region_dr(&w, 10) == NULL);
+  LG_EQ_INT(w.max_lora125_dr, 9);
+  LG_CHECK(w.subbands == eu->subbands && w.rx2_freq_hz == eu->rx2_freq_hz);
+  /* mode 1 of 156 bytes: 5,906.432 ms, the drone's frame (8 + 160 symbols + 12.25) */
+  struct lg_lora_tx lt = lg_lora_tx_lorawan(12, 125000);
+  struct lg_airtime at;
+  LG_EQ_INT(lg_lora_airtime(&lt, 156, &at), 0);
+  LG_NEAR((double)at.time_on_air_ns / 1e6, 5906.432, 1e-6);
+
+  /* standard, Semtech's way: nothing until the 20th frame, then ChirpStack's steps */
+  struct lg_adr_uplink h[20];
+  for (int i = 0; i < 20; i++)
+    h[i] = (struct lg_adr_uplink){.f_cnt = (uint32_t)i, .dr = 0, .max_snr_db = 5, .gateways = 1};
+  struct lg_adr_input in = {.region = eu,
+                            .history = h,
+                            .n = 19,
+                            .current = {0, 0, 1},
+                            .adr_bit = true,
+                            .installation_margin_db = 10,
+                            .standard_every = 20};
+  struct lg_adr_decision d;
+  LG_EQ_INT(lg_adr_decide(LG_ADR_STANDARD, &in, &d), 0);
+  LG_CHECK(!d.change && strstr(d.reason, "each set of 20 frames"));
+  in.n = 20; /* FCnt 19: the 20th frame; margin 5 + 20 - 10 = 15 dB: 5 steps */
+  LG_EQ_INT(lg_adr_decide(LG_ADR_STANDARD, &in, &d), 0);
+  LG_CHECK(d.change);
+  LG_EQ_INT(d.next.dr, 5);
+  in.standard_every = 0, in.n = 1; /* ChirpStack: at once */
+  LG_EQ_INT(lg_adr_decide(LG_ADR_STANDARD, &in, &d), 0);
+  LG_EQ_INT(d.next.dr, 5);
+
+  /* E-ADR on the Waspmote modes, a device in mode 1 near its gateway (RSSI -70 dB at 1 m,
+   * n = 3, 14 dBm) at 5, 7.5 and 10 m: measured -86 dBm, far outside mode 1's
+   * [-134, -131] and inside mode 10's zone (>= -114), which is then "the current mode" of
+   * eq. 4-5. */
+  struct lg_adr_gateway gw = {0, 0};
+  struct lg_adr_fix fx[3];
+  struct lg_adr_uplink u[3];
+  for (int i = 0; i < 3; i++) {
+    double dd = 5.0 + 2.5 * i; /* moving away, 2.5 m per uplink */
+    fx[i] = (struct lg_adr_fix){(int64_t)(i + 1) * 10000000000LL, (uint32_t)(i + 1), dd, 0, 1};
+    u[i] = (struct lg_adr_uplink){.f_cnt = (uint32_t)(i + 1),
+                                  .dr = 0,
+                                  .tx_power_index = 1,
+                                  .max_rssi_dbm = 14 - 70 - 30 * log10(dd),
+                                  .gateways = 1,
+                                  .best_gateway = 0,
+                                  .t_ns = (int64_t)(i + 1) * 10000000000LL};
+  }
+  struct lg_adr_input e = {.region = &w,
+                           .history = u,
+                           .n = 3,
+                           .current = {0, 1, 1},
+                           .adr_bit = true,
+                           .fixes = fx,
+                           .n_fixes = 3,
+                           .gateways = &gw,
+                           .n_gateways = 1,
+                           .waspmote_modes = true};
+  /* predicted 3 packets on at 17.5 m: 14 - 70 - 37.3 = -93.3 dBm, in mode 10's band */
+  LG_EQ_INT(lg_adr_decide(LG_ADR_EADR, &e, &d), 0);
+  LG_CHECK(d.change);
+  LG_EQ_INT(d.next.dr, 9); /* mode 10: -93.3 is above -114 */
+  LG_CHECK(strstr(d.reason, "RSSI -93.3") != NULL);
+  /* farther: 60, 70, 80 m. Measured -113.09 dBm (mode 10's zone); predicted at 110 m
+   * -117.24 dBm. R_change = 4.15 / 3.24 = 1.28 >= 0.5; eq. 5 from mode 10 (B_inf -114):
+   * mode 8 [-120, -117] 1.5 / 3.0 = 0.50, mode 10 10 / 26.48 = 0.38, mode 7 3 / 8.52 =
+   * 0.35, mode 9 0 -> mode 8, DR 7. */
+  for (int i = 0; i < 3; i++) {
+    double dd = 60.0 + 10 * i;
+    fx[i].e_m = dd;
+    u[i].max_rssi_dbm = 14 - 70 - 30 * log10(dd);
+  }
+  LG_EQ_INT(lg_adr_decide(LG_ADR_EADR, &e, &d), 0);
+  LG_EQ_INT(d.next.dr, 7);
+
+  /* predictive, stationary: one gateway, RSSI - TX = -125 dB +- 1 dB (20 uplinks at
+   * 14 dBm). SF7/125's sensitivity (NF 6 dB): -174 + 51.0 + 6 - 7.5 = -124.53 dBm; the
+   * spread is 2 dB (its floor), so DR5 at the lowest power whose margin is >= 2.326
+   * sigma = 4.65 dB: (16 - 2k) - 125 >= -124.53 + 4.65 -> k <= 5.4: TXPower 5 (6 dBm). */
+  struct lg_adr_uplink sh[20];
+  for (int i = 0; i < 20; i++)
+    sh[i] = (struct lg_adr_uplink){.f_cnt = (uint32_t)i,
+                                   .dr = 0,
+                                   .tx_power_index = 1,
+                                   .max_rssi_dbm = 14 - 125 + (i % 2 ? 1.0 : -1.0),
+                                   .gateways = 1,
+                                   .best_gateway = 0};
+  struct lg_adr_input st = {.region = eu,
+                            .history = sh,
+                            .n = 20,
+                            .current = {0, 1, 1},
+                            .adr_bit = true,
+                            .stationary = true};
+  LG_EQ_INT(lg_adr_decide(LG_ADR_PREDICTIVE, &st, &d), 0);
+  LG_EQ_INT(d.next.dr, 5);
+  LG_EQ_INT(d.next.tx_power_index, 5);
+  LG_CHECK(strstr(d.reason, "stationary") != NULL);
+  /* already there, and still meeting the target: kept (no downlink for nothing) */
+  st.current = d.next;
+  LG_EQ_INT(lg_adr_decide(LG_ADR_PREDICTIVE, &st, &d), 0);
+  LG_CHECK(!d.change);
+
+  /* the duty cycle: a 156-byte frame every 10 s in EU868 (1 %) affords 100 ms of air
+   * per frame; at mode 1 (5.9 s) 1.7 % of the messages could be sent at all. A device
+   * whose fixes say it is 5 m from a gateway and which would be heard at any mode is put
+   * on a fast one; with no duty-cycle rule (size unknown) the same holds. */
+  for (int i = 0; i < 3; i++) {
+    fx[i].e_m = 5;
+    u[i].max_rssi_dbm = 14 - 70 - 30 * log10(5.0);
+    u[i].size = 156;
+  }
+  e.period_ns = 10000000000LL;
+  e.has_bounds = true;
+  double b[4] = {0, -5, 10, 5};
+  memcpy(e.bounds, b, sizeof(b));
+  LG_EQ_INT(lg_adr_decide(LG_ADR_PREDICTIVE, &e, &d), 0);
+  LG_CHECK(d.change && d.next.dr >= 8);
+}
+
 int main(void) {
+  reproduction_cases();
   /* SNRmax -10 at SF12: margin 0, no step. */
   struct lg_adr_decision d = run(-10, 5, 0, 0, 1, 1);
   LG_NEAR(d.snr_margin_db, 0, 1e-12);
