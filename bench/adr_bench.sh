@@ -15,7 +15,7 @@
 # Usage: bench/adr_bench.sh [build/lorageo] [first-seed] [seeds]
 set -eu
 BIN=${1:-build/lorageo}
-S0=${2:-11}
+S0=${2:-31}
 NS=${3:-20}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 tmp=$(mktemp -d)

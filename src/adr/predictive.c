@@ -62,11 +62,22 @@ static double p_at_least(const double *p, size_t n, size_t k) {
 /* Folds fix f into the track unless it cannot be right: outside the device's area, or
  * (once the track has settled) far off its prediction; three-gateway TDOA sometimes picks
  * the wrong branch of the hyperbolas. Keeps the statistics of the track's misses. */
-static void track_fix(const struct lg_adr_input *in, struct lg_track *t, const struct lg_adr_fix *f,
-                      size_t *used, double *innov, size_t *k_innov) {
+static void track_fix(const struct lg_adr_input *in, struct lg_track *t,
+                      const struct lg_adr_fix *fix, size_t *used, double *innov, size_t *k_innov) {
+  struct lg_adr_fix c = *fix;
+  const struct lg_adr_fix *f = &c;
+  double v = f->accuracy_m > 0 ? f->accuracy_m * f->accuracy_m / 2 : 400;
   if (in->has_bounds && (f->e_m < in->bounds[0] - 20 || f->e_m > in->bounds[2] + 20 ||
-                         f->n_m < in->bounds[1] - 20 || f->n_m > in->bounds[3] + 20))
-    return;
+                         f->n_m < in->bounds[1] - 20 || f->n_m > in->bounds[3] + 20)) {
+    /* The device is inside its area: a fix outside says little, but not nothing while
+     * the track has nothing better. Before the track has settled it is taken at the
+     * nearest point of the area, as uncertain as it was far outside; after, dropped. */
+    if (*used >= 2) return;
+    double e = fmin(fmax(c.e_m, in->bounds[0]), in->bounds[2]),
+           n = fmin(fmax(c.n_m, in->bounds[1]), in->bounds[3]);
+    v = fmax(v, (e - c.e_m) * (e - c.e_m) + (n - c.n_m) * (n - c.n_m));
+    c.e_m = e, c.n_m = n;
+  }
   if (t->started && *used >= 2) {
     double h = (double)(f->t_ns - t->t_ns) / 1e9;
     double de = f->e_m - (t->x[0] + t->x[2] * h), dn = f->n_m - (t->x[1] + t->x[3] * h);
@@ -76,7 +87,6 @@ static void track_fix(const struct lg_adr_input *in, struct lg_track *t, const s
       return;
     *innov += miss2, (*k_innov)++;
   }
-  double v = f->accuracy_m > 0 ? f->accuracy_m * f->accuracy_m / 2 : 400;
   if (lg_track_update(t, f->t_ns, f->e_m, f->n_m, (double[3]){v, 0, v}) == 0) (*used)++;
 }
 
