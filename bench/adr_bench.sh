@@ -49,24 +49,21 @@ header() {
   echo "|---|---|---|---|---|---|---|---|---|---|"
 }
 
-echo "### 1. The paper's setting (Waspmote modes, mode 1 at the start, standard = Semtech's each 20 frames), seeds $S0-$((S0 + NS - 1)) pooled"
-echo
-header
-for s in "$ROOT"/scenarios/eadr-*.json; do
-  for a in off standard eadr predictive; do
-    run "$s" "$a" '.modes = "waspmote" | .adr_standard = "semtech" | .groups[].dr = 0' "$S0" "$NS"
+# farm TITLE EDIT: the four farm cases x the four algorithms
+farm() {
+  echo "### $1, seeds $S0-$((S0 + NS - 1)) pooled"
+  echo
+  header
+  for s in "$ROOT"/scenarios/eadr-*.json; do
+    for a in off standard eadr predictive; do
+      run "$s" "$a" "$2" "$S0" "$NS"
+    done
   done
-done
-echo
-echo "### 2. The same cases on LoRaWAN data rates, standard = ChirpStack's, seeds $S0-$((S0 + NS - 1)) pooled"
-echo
-header
-for s in "$ROOT"/scenarios/eadr-*.json; do
-  for a in off standard eadr predictive; do
-    run "$s" "$a" '.' "$S0" "$NS"
-  done
-done
-echo
+  echo
+}
+farm "1. The paper's setting (Waspmote modes, mode 1 at the start, standard = Semtech's each 20 frames)" \
+  '.modes = "waspmote" | .adr_standard = "semtech" | .groups[].dr = 0'
+farm "2. The same cases on LoRaWAN data rates, standard = ChirpStack's" '.'
 echo "### 3. A static fleet: 200 meters in a 2.5 km disc, 4 gateways, 12 h, LoRaWAN, seeds 5-7 pooled"
 echo
 header

@@ -2,19 +2,18 @@
  * `predictive` — lorageo's own mobility-aware ADR. Where E-ADR extrapolates the last
  * three positions and compares one RSSI with fixed mode bounds, this one asks the
  * question ADR is for: which is the fastest data rate, at the lowest power, at which the
- * next uplink will still be heard with the target probability (0.99)?
- *   - position at the next uplink: a constant-velocity Kalman track of the device's fixes
- *     (geo/), extrapolated by the uplink period, kept inside the device's area;
- *   - RSSI at every gateway from the device's own fitted log-distance model, with its
- *     residual spread plus the position's uncertainty turned into dB;
- *   - P(heard) = Phi((RSSI_best - floor_DR) / sigma), the best gateway's RSSI predicted at
- *     the distance of the nearest one (the model is fitted to best-gateway RSSIs);
+ * next uplink will still be sent and heard with the target probability (0.99)?
+ *   - where the device will be: a constant-velocity Kalman track of its fixes (geo/),
+ *     extrapolated by the uplink period, with the spread its own misses show; the chance
+ *     is averaged over that spread (Gauss-Hermite), kept inside the device's area;
+ *   - what each gateway will hear there: the device's own fitted log-distance model and
+ *     its residual spread;
+ *   - what the duty cycle lets it send at each data rate (a slow one it cannot afford is
+ *     no safer); the top power last; hysteresis against flapping (choose());
  *   - with keep_locatable, a moving device also keeps P(3+ gateways hear) >= 0.9;
- *   - the first (DR, power) from fastest/lowest that reaches the target; none: DR0 at full
- *     power. NbTrans 1.
- * When positions are poor (fewer than two fixes, no gateways, no calibration, or the
- * predicted position uncertain by more than half the distance to the nearest gateway) it
- * falls back to `standard`.
+ *   - a device known to be stationary needs no positions: its gateways' RSSI statistics.
+ * Without usable positions it keeps the settings until 20 uplinks, then falls back to
+ * `standard`. docs/adr.md has the whole story and bench/RESULTS.md what it gives.
  */
 #include <gsl/gsl_cdf.h>
 #include <math.h>
@@ -163,20 +162,84 @@ static double p_heard(const struct lg_adr_input *in, const struct lg_adr_pathlos
  * those gateways of P(below the data rate's sensitivity). With only the best gateway's
  * reception known (the server today), that gateway alone.
  */
-/* P(heard) of a stationary device from its gateways' RSSI statistics (sums of RSSI - TX
- * power by gateway), sending at tx dBm to a data rate of sensitivity sens. */
-static double stationary_p(const double *sum, const double *sum2, const size_t *cnt, size_t n,
-                           bool all_rx, double tx, double sens, size_t *used) {
-  double miss = 1;
-  *used = 0;
-  for (size_t g = 0; g < LG_ADR_MAX_GW; g++) {
-    if (cnt[g] == 0 || (all_rx && (double)cnt[g] < 0.9 * (double)n)) continue;
-    double mean = sum[g] / (double)cnt[g],
-           var = cnt[g] >= 5 ? (sum2[g] - sum[g] * mean) / (double)(cnt[g] - 1) : 36;
-    miss *= 1 - gsl_cdf_ugaussian_P((mean + tx - sens) / fmax(sqrt(fmax(var, 0)), 2.0));
-    (*used)++;
+/* The sensitivity (dBm) of a LoRa data rate of region r at a gateway of 6 dB noise figure. */
+static int dr_sensitivity(const struct lg_region *r, int dr, double *sens) {
+  const struct lg_datarate *d = lg_region_dr(r, dr);
+  double floor_db;
+  if (!d || d->mod != LG_MOD_LORA || lg_lora_snr_floor_db(d->sf, d->bw_hz, &floor_db))
+    return LG_EINVAL;
+  *sens = lg_lora_noise_floor_dbm(d->bw_hz, 6) + floor_db;
+  return 0;
+}
+
+/* The chance that a frame at data rate dr (sensitivity sens dBm) and TXPower index txp is
+ * sent and heard; *ok: it also meets any side condition (a locatable mover's 3 gateways). */
+typedef double chance_fn(const void *ctx, int dr, int txp, double sens, bool *ok);
+
+/*
+ * The fastest DR, then the lowest power, whose chance reaches `target`; the region's top
+ * power (TXPower 0, 16 dBm EIRP in EU868) only when none does below it: on an SX127x
+ * PA_BOOST those 2 dB cost about twice the transmit current, more than a one-step slower
+ * data rate costs in air time. None at all: the likeliest setting. Hysteresis: every
+ * change costs a downlink and a LinkADRAns, so the settings in use are kept while their
+ * miss chance is within HYSTERESIS times the target's, unless a faster DR reaches it.
+ * Returns whether the target was reached.
+ */
+static bool choose(const struct lg_adr_input *in, double target, chance_fn *chance, const void *ctx,
+                   struct lg_adr_settings *best, double *p_best) {
+  const struct lg_region *r = in->region;
+  bool found = false;
+  double p_likeliest = -1;
+  struct lg_adr_settings likeliest = {0, 0, 1};
+  for (int pass = 0; pass < 2 && !found; pass++)
+    for (int dr = r->max_lora125_dr; dr >= 0 && !found; dr--) {
+      double sens;
+      if (dr_sensitivity(r, dr, &sens)) continue;
+      int min_txp = pass == 0 && r->tx_power_max_index > 0 ? 1 : 0;
+      for (int txp = r->tx_power_max_index; txp >= min_txp && !found; txp--) {
+        bool ok = true;
+        double p = chance(ctx, dr, txp, sens, &ok);
+        if (p >= target && ok)
+          found = true, *best = (struct lg_adr_settings){dr, txp, 1}, *p_best = p;
+        else if (p > p_likeliest)
+          p_likeliest = p, likeliest = (struct lg_adr_settings){dr, txp, 1};
+      }
+    }
+  if (!found) *best = likeliest, *p_best = p_likeliest;
+  double sens;
+  if (found && best->dr <= in->current.dr && dr_sensitivity(r, in->current.dr, &sens) == 0) {
+    bool ok = true;
+    double p = chance(ctx, in->current.dr, in->current.tx_power_index, sens, &ok);
+    if (p >= target - HYSTERESIS * (1 - target) && ok)
+      *best = in->current, best->nb_trans = 1, *p_best = p;
   }
-  return 1 - miss;
+  return found;
+}
+
+/* A stationary device's gateways: sums of RSSI - TX power by gateway over the history. */
+struct stationary_ctx {
+  const struct lg_adr_input *in;
+  const double *sum, *sum2;
+  const size_t *cnt;
+  size_t n;
+  bool all_rx;
+  size_t used; /* gateways weighed by the last call */
+};
+
+/* chance_fn: P(heard) from the gateways that heard at least 90 % of the history. */
+static double stationary_p(const void *ctx, int dr, int txp, double sens, bool *ok) {
+  struct stationary_ctx *c = (struct stationary_ctx *)ctx;
+  (void)dr, (void)ok;
+  double tx = adr_tx_power_dbm(c->in, txp), miss = 1;
+  c->used = 0;
+  for (size_t g = 0; g < LG_ADR_MAX_GW; g++) {
+    if (c->cnt[g] == 0 || (c->all_rx && (double)c->cnt[g] < 0.9 * (double)c->n)) continue;
+    double mean = c->sum[g] / (double)c->cnt[g],
+           var = c->cnt[g] >= 5 ? (c->sum2[g] - c->sum[g] * mean) / (double)(c->cnt[g] - 1) : 36;
+    miss *= 1 - gsl_cdf_ugaussian_P((mean + tx - sens) / fmax(sqrt(fmax(var, 0)), 2.0));
+    c->used++;
+  }
+  return c->used ? 1 - miss : 0;
 }
 
 static void stationary(const struct lg_adr_input *in, struct lg_adr_decision *out) {
@@ -186,8 +249,8 @@ static void stationary(const struct lg_adr_input *in, struct lg_adr_decision *ou
   for (size_t i = 0; i < n; i++) {
     const struct lg_adr_uplink *u = &in->history[i];
     double tx = adr_tx_power_dbm(in, u->tx_power_index);
-    struct lg_adr_rx best = {0, u->max_rssi_dbm};
-    const struct lg_adr_rx *rx = u->n_rx > 0 ? u->rx : &best;
+    struct lg_adr_rx only = {0, u->max_rssi_dbm}; /* the best gateway's, when that is all */
+    const struct lg_adr_rx *rx = u->n_rx > 0 ? u->rx : &only;
     all_rx |= u->n_rx > 0;
     for (int j = 0; j < (u->n_rx > 0 ? u->n_rx : 1); j++) {
       int g = rx[j].gateway;
@@ -196,44 +259,39 @@ static void stationary(const struct lg_adr_input *in, struct lg_adr_decision *ou
       sum[g] += v, sum2[g] += v * v, cnt[g]++;
     }
   }
-  double target = in->target_delivery > 0 ? in->target_delivery : 0.99;
-  const struct lg_region *r = in->region;
-  struct lg_adr_settings best = {0, 0, 1};
-  bool found = false;
-  double p_best = 0;
-  size_t used = 0;
-  for (int pass = 0; pass < 2 && !found; pass++) /* top power last, as below */
-    for (int dr = r->max_lora125_dr; dr >= 0 && !found; dr--) {
-      const struct lg_datarate *d = lg_region_dr(r, dr);
-      double floor_db;
-      if (!d || d->mod != LG_MOD_LORA || lg_lora_snr_floor_db(d->sf, d->bw_hz, &floor_db)) continue;
-      double sens = lg_lora_noise_floor_dbm(d->bw_hz, 6) + floor_db;
-      int min_txp = pass == 0 && r->tx_power_max_index > 0 ? 1 : 0;
-      for (int txp = r->tx_power_max_index; txp >= min_txp && !found; txp--) {
-        double p = stationary_p(sum, sum2, cnt, n, all_rx, adr_tx_power_dbm(in, txp), sens, &used);
-        if (used > 0 && p >= target)
-          found = true, best = (struct lg_adr_settings){dr, txp, 1}, p_best = p;
-      }
-    }
+  struct stationary_ctx c = {in, sum, sum2, cnt, n, all_rx, 0};
+  stationary_p(&c, 0, 0, 0, &(bool){true}); /* counts the gateways it can use */
+  size_t used = c.used;
   if (used == 0) return fallback(in, out, "no gateway hears it steadily");
-  /* hysteresis, as for moving devices (below) */
-  const struct lg_datarate *cur = lg_region_dr(r, in->current.dr);
-  double cur_floor;
-  size_t cur_used = 0;
-  if (found && best.dr <= in->current.dr && cur && cur->mod == LG_MOD_LORA &&
-      lg_lora_snr_floor_db(cur->sf, cur->bw_hz, &cur_floor) == 0) {
-    double p =
-        stationary_p(sum, sum2, cnt, n, all_rx, adr_tx_power_dbm(in, in->current.tx_power_index),
-                     lg_lora_noise_floor_dbm(cur->bw_hz, 6) + cur_floor, &cur_used);
-    if (cur_used > 0 && p >= target - HYSTERESIS * (1 - target))
-      best = in->current, best.nb_trans = 1, p_best = p;
-  }
+  struct lg_adr_settings best;
+  double p_best = 0;
+  double target = in->target_delivery > 0 ? in->target_delivery : 0.99;
+  bool found = choose(in, target, stationary_p, &c, &best, &p_best);
   out->next = best;
   out->change = memcmp(&out->next, &in->current, sizeof(out->next)) != 0;
   snprintf(out->reason, sizeof(out->reason),
            "predictive (stationary): %zu gateway(s) over %zu uplinks -> DR%d TXPower %d, P(heard) "
-           "%.3f",
-           used, n, best.dr, best.tx_power_index, found ? p_best : 0.0);
+           "%.3f%s",
+           used, n, best.dr, best.tx_power_index, p_best, found ? "" : " (below the target)");
+}
+
+/* A moving device: its model, where it may be next, and what the duty cycle lets it send. */
+struct moving_ctx {
+  const struct lg_adr_input *in;
+  const struct lg_adr_pathloss *m;
+  double e, n, pos_sigma;
+  bool all_rx, moving;
+  double sent[LG_REGION_MAX_DR];
+};
+
+/* chance_fn: P(sent and heard) over the position's spread; a locatable mover also needs
+ * P(3+ gateways) >= LG_ADR_GEO_TARGET. */
+static double moving_p(const void *ctx, int dr, int txp, double sens, bool *ok) {
+  const struct moving_ctx *c = ctx;
+  double p3 = 1, heard = p_heard(c->in, c->m, c->e, c->n, c->pos_sigma,
+                                 adr_tx_power_dbm(c->in, txp), sens, c->all_rx, &p3);
+  *ok = !c->moving || p3 >= LG_ADR_GEO_TARGET;
+  return heard * c->sent[dr >= 0 && dr < LG_REGION_MAX_DR ? dr : 0];
 }
 
 void adr_predictive(const struct lg_adr_input *in, struct lg_adr_decision *out) {
@@ -289,52 +347,12 @@ void adr_predictive(const struct lg_adr_input *in, struct lg_adr_decision *out) 
    * RMS): the device must stay heard by three gateways */
   bool moving = in->keep_locatable && in->n_gateways >= 3 &&
                 (hypot(t.x[2], t.x[3]) > 0.2 || (k_innov >= 3 && innov / (double)k_innov > 400));
-  /* RSSI spread: the model's residuals and the position's uncertainty (dRSSI/dd) */
   double target = in->target_delivery > 0 ? in->target_delivery : 0.99;
-  const struct lg_region *r = in->region;
-  struct lg_adr_settings best = {0, 0, 1};
-  bool found = false;
+  struct moving_ctx c = {in, &m, e, n, pos_sigma, all_rx, moving, {0}};
+  sent_share(in, period, c.sent);
+  struct lg_adr_settings best;
   double p_best = 0;
-  double sent[LG_REGION_MAX_DR], p_fallback = -1;
-  struct lg_adr_settings fallback_set = {0, 0, 1};
-  sent_share(in, period, sent);
-  /* Two passes: the region's top power (TXPower 0, 16 dBm EIRP in EU868) only when no
-   * data rate meets the target at the next one: on an SX127x PA_BOOST those 2 dB cost about
-   * twice the transmit current, more than a one-step slower data rate costs in air time. */
-  for (int pass = 0; pass < 2 && !found; pass++)
-    for (int dr = r->max_lora125_dr; dr >= 0 && !found; dr--) {
-      const struct lg_datarate *d = lg_region_dr(r, dr);
-      double floor_db;
-      if (!d || d->mod != LG_MOD_LORA || lg_lora_snr_floor_db(d->sf, d->bw_hz, &floor_db)) continue;
-      double sens = lg_lora_noise_floor_dbm(d->bw_hz, 6) + floor_db;
-      int min_txp = pass == 0 && r->tx_power_max_index > 0 ? 1 : 0;
-      for (int txp = r->tx_power_max_index; txp >= min_txp && !found; txp--) {
-        double p3 = 1, heard = p_heard(in, &m, e, n, pos_sigma, adr_tx_power_dbm(in, txp), sens,
-                                       all_rx, &p3);
-        /* a moving device that must stay locatable: its positions need three gateways */
-        heard *= sent[dr];
-        if (heard >= target && (!moving || p3 >= LG_ADR_GEO_TARGET))
-          found = true, best = (struct lg_adr_settings){dr, txp, 1}, p_best = heard;
-        else if (heard > p_fallback)
-          p_fallback = heard, fallback_set = (struct lg_adr_settings){dr, txp, 1};
-      }
-    }
-  /* none reaches the target: the most likely to be sent and heard */
-  if (!found) best = fallback_set, p_best = p_fallback;
-  /* Hysteresis: every change costs a downlink and a LinkADRAns; the settings in use are
-   * kept while they still meet the target, unless a faster data rate does too. */
-  const struct lg_datarate *cur = lg_region_dr(r, in->current.dr);
-  double cur_floor;
-  if (found && best.dr <= in->current.dr && cur && cur->mod == LG_MOD_LORA &&
-      lg_lora_snr_floor_db(cur->sf, cur->bw_hz, &cur_floor) == 0) {
-    double p3 = 1, p_cur = p_heard(in, &m, e, n, pos_sigma,
-                                   adr_tx_power_dbm(in, in->current.tx_power_index),
-                                   lg_lora_noise_floor_dbm(cur->bw_hz, 6) + cur_floor, all_rx, &p3);
-    p_cur *= sent[in->current.dr < LG_REGION_MAX_DR && in->current.dr >= 0 ? in->current.dr : 0];
-    /* a band below the target too, so that noise in the fit does not flip the settings */
-    if (p_cur >= target - HYSTERESIS * (1 - target) && (!moving || p3 >= LG_ADR_GEO_TARGET))
-      best = in->current, best.nb_trans = 1, p_best = p_cur;
-  }
+  bool found = choose(in, target, moving_p, &c, &best, &p_best);
   out->next = best;
   out->change = memcmp(&out->next, &in->current, sizeof(out->next)) != 0;
   out->snr_margin_db = 0;
