@@ -12,11 +12,14 @@
 # eq. 7 without sleep), messages delivered, lost on the air, overwritten while waiting for the
 # duty cycle (the farm counts it as the paper does: 36 s per hour), both per delivered
 # message, and the ADR decisions (each is a LinkADRReq downlink).
-# Usage: bench/adr_bench.sh [build/lorageo] [first-seed] [seeds]
+# With a fourth argument, a directory: the DR over time of one run (the first seed) per
+# case and algorithm in the paper's setting, as CASE-ADR.png (the simulator's dr.png).
+# Usage: bench/adr_bench.sh [build/lorageo] [first-seed] [seeds] [plot-dir]
 set -eu
 BIN=${1:-build/lorageo}
 S0=${2:-31}
 NS=${3:-20}
+PLOTS=${4:-}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -64,6 +67,18 @@ farm() {
 farm "1. The paper's setting (Waspmote modes, mode 1 at the start, standard = Semtech's each 20 frames)" \
   '.modes = "waspmote" | .adr_standard = "semtech" | .groups[].dr = 0'
 farm "2. The same cases on LoRaWAN data rates, standard = ChirpStack's" '.'
+if [ -n "$PLOTS" ]; then
+  mkdir -p "$PLOTS"
+  for s in "$ROOT"/scenarios/eadr-*.json; do
+    for a in off standard eadr predictive; do
+      jq ".groups[].adr = \"$a\" | .seed = $S0 | .modes = \"waspmote\" | .adr_standard = \"semtech\" | .groups[].dr = 0" \
+        "$s" > "$tmp/run.json"
+      rm -rf "$tmp/out"
+      "$BIN" sim "$tmp/run.json" --quiet --out "$tmp/out" > /dev/null
+      cp "$tmp/out/dr.png" "$PLOTS/$(basename "$s" .json | sed 's/^eadr-//')-$a.png"
+    done
+  done
+fi
 echo "### 3. A static fleet: 200 meters in a 2.5 km disc, 4 gateways, 12 h, LoRaWAN, seeds 5-7 pooled"
 echo
 header

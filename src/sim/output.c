@@ -298,12 +298,13 @@ static int plots(struct sim *s, const char *dir) {
                "plot 'gateways.csv' every ::1 using 3:2 with points pt 5 ps 1.5 title "
                "'gateways'\nset size noratio\n");
   }
-  if (s->f_tx)
-    fprintf(
-        f,
-        "set output 'dr.png'\nset title 'Data rate of each transmission'\nset xlabel 'time (s)'\n"
-        "set ylabel 'DR'\nset yrange [-0.5:7.5]\nplot 'transmissions.csv' every ::1 using 1:6 with "
-        "points pt 7 ps 0.3 title 'DR'\n");
+  if (s->f_tx) /* the region's data rates (the Waspmote modes: DR m - 1 is mode m) */
+    fprintf(f,
+            "set output 'dr.png'\nset title 'Data rate of each transmission%s'\n"
+            "set xlabel 'time (s)'\nset ylabel 'DR'\nset yrange [-0.5:%d.5]\nset ytics 1\n"
+            "plot 'transmissions.csv' every ::1 using 1:6 with points pt 7 ps %s title 'DR'\n",
+            s->sc->waspmote_modes ? " (DR m-1 = Waspmote mode m)" : "", s->sc->region->dr_count - 1,
+            s->n_dev <= 10 ? "0.8" : "0.3");
   fclose(f);
   char cmd[1400];
   snprintf(cmd, sizeof(cmd), "cd '%s' && gnuplot plots.gp 2>gnuplot.log", dir);
