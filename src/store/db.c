@@ -1,0 +1,310 @@
+/*
+ * db.h over SQLite and over PostgreSQL (libpq). PostgreSQL statements are prepared once per
+ * connection (PQprepare) with ?N rewritten to $N; parameters go as text (numbers printed
+ * exactly: %lld, %.17g) or binary (blobs); results come back as text, bytea in its hex
+ * form, decoded here.
+ */
+#include "store/db.h"
+
+#include <libpq-fe.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/util.h"
+
+#define STMT_CACHE 64
+#define MAX_PARAMS 24
+
+struct db_stmt {
+  struct db *db;
+  const char *sql; /* the cache key */
+  sqlite3_stmt *sq;
+  /* PostgreSQL */
+  char name[16];
+  int n_params;
+  char *val[MAX_PARAMS];
+  int len[MAX_PARAMS], fmt[MAX_PARAMS];
+  char num[MAX_PARAMS][32]; /* numbers printed here, val[] points in */
+  PGresult *res;
+  int row, rows;
+  bool ran;
+  int64_t changes;
+  uint8_t *blob; /* a decoded bytea column */
+  size_t blob_cap;
+};
+
+struct db {
+  sqlite3 *sq;
+  PGconn *pg;
+  char err[256];
+  struct db_stmt cache[STMT_CACHE];
+};
+
+static bool is_pg_target(const char *t) {
+  return strncmp(t, "postgresql://", 13) == 0 || strncmp(t, "postgres://", 11) == 0;
+}
+
+bool db_is_pg(const struct db *db) {
+  return db->pg != NULL;
+}
+
+const char *db_errmsg(const struct db *db) {
+  if (db->err[0]) return db->err;
+  return db->pg ? PQerrorMessage(db->pg) : db->sq ? sqlite3_errmsg(db->sq) : "no database";
+}
+
+int db_open(struct db **out, const char *target, char *why, size_t why_len) {
+  struct db *db = calloc(1, sizeof(*db));
+  if (db == NULL) return LG_ENOMEM;
+  if (is_pg_target(target)) {
+    db->pg = PQconnectdb(target);
+    if (PQstatus(db->pg) != CONNECTION_OK) {
+      snprintf(why, why_len, "cannot connect to PostgreSQL: %s", PQerrorMessage(db->pg));
+      db_close(db);
+      return LG_EIO;
+    }
+    PQclear(PQexec(db->pg, "SET client_min_messages = warning"));
+  } else if (sqlite3_open_v2(target, &db->sq,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                             NULL) != SQLITE_OK) {
+    snprintf(why, why_len, "cannot open database %s: %s", target,
+             db->sq ? sqlite3_errmsg(db->sq) : "no memory");
+    db_close(db);
+    return LG_EIO;
+  }
+  *out = db;
+  return 0;
+}
+
+static void clear_params(struct db_stmt *st) {
+  for (int i = 0; i < st->n_params; i++) {
+    if (st->val[i] && st->val[i] != st->num[i]) free(st->val[i]);
+    st->val[i] = NULL, st->len[i] = 0, st->fmt[i] = 0;
+  }
+}
+
+void db_close(struct db *db) {
+  if (db == NULL) return;
+  for (int i = 0; i < STMT_CACHE; i++) {
+    struct db_stmt *st = &db->cache[i];
+    if (st->sq) sqlite3_finalize(st->sq);
+    if (st->res) PQclear(st->res);
+    clear_params(st);
+    free(st->blob);
+  }
+  if (db->sq) sqlite3_close(db->sq);
+  if (db->pg) PQfinish(db->pg);
+  free(db);
+}
+
+int db_exec(struct db *db, const char *sql) {
+  db->err[0] = 0;
+  if (db->sq) return sqlite3_exec(db->sq, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : LG_EIO;
+  if (strcmp(sql, "BEGIN IMMEDIATE") == 0) sql = "BEGIN"; /* SQLite's write lock up front */
+  PGresult *r = PQexec(db->pg, sql);
+  ExecStatusType t = PQresultStatus(r);
+  int rc = t == PGRES_COMMAND_OK || t == PGRES_TUPLES_OK ? 0 : LG_EIO;
+  if (rc) snprintf(db->err, sizeof(db->err), "%s", PQresultErrorMessage(r));
+  PQclear(r);
+  return rc;
+}
+
+/* ?N -> $N for PostgreSQL; the largest N. */
+static char *pg_sql(const char *sql, int *n_params) {
+  size_t n = strlen(sql);
+  char *out = malloc(n + 1);
+  if (out == NULL) return NULL;
+  int max = 0;
+  for (size_t i = 0; i <= n; i++) {
+    out[i] = sql[i] == '?' ? '$' : sql[i];
+    if (sql[i] == '?') {
+      int v = atoi(sql + i + 1);
+      if (v > max) max = v;
+    }
+  }
+  *n_params = max;
+  return out;
+}
+
+struct db_stmt *db_prep(struct db *db, const char *sql) {
+  for (int i = 0; i < STMT_CACHE; i++) {
+    struct db_stmt *st = &db->cache[i];
+    if (st->sql == sql) return st;
+    if (st->sql != NULL) continue;
+    st->db = db;
+    if (db->sq) {
+      if (sqlite3_prepare_v3(db->sq, sql, -1, SQLITE_PREPARE_PERSISTENT, &st->sq, NULL) !=
+          SQLITE_OK)
+        return NULL;
+    } else {
+      int n = 0;
+      char *text = pg_sql(sql, &n);
+      if (text == NULL || n > MAX_PARAMS) {
+        free(text);
+        return NULL;
+      }
+      snprintf(st->name, sizeof(st->name), "lg%d", i);
+      PGresult *r = PQprepare(db->pg, st->name, text, n, NULL);
+      free(text);
+      bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+      if (!ok) snprintf(db->err, sizeof(db->err), "%s", PQresultErrorMessage(r));
+      PQclear(r);
+      if (!ok) return NULL;
+      st->n_params = n;
+    }
+    st->sql = sql;
+    return st;
+  }
+  return NULL; /* more call sites than the cache: raise STMT_CACHE */
+}
+
+/* PostgreSQL: parameter i (1-based) set from a copy of v (n bytes; fmt 1 = binary). */
+static void pg_set(struct db_stmt *st, int i, const char *v, size_t n, int fmt) {
+  if (i < 1 || i > st->n_params) return; /* as SQLite: out of range is ignored */
+  int k = i - 1;
+  if (st->val[k] && st->val[k] != st->num[k]) free(st->val[k]);
+  st->val[k] = NULL;
+  if (v == NULL) return;
+  if (n < sizeof(st->num[k])) {
+    st->val[k] = st->num[k];
+  } else if ((st->val[k] = malloc(n + 1)) == NULL) {
+    return;
+  }
+  memcpy(st->val[k], v, n);
+  st->val[k][n] = 0;
+  st->len[k] = (int)n, st->fmt[k] = fmt;
+}
+
+void db_bind_int64(struct db_stmt *st, int i, int64_t v) {
+  if (st->sq) {
+    sqlite3_bind_int64(st->sq, i, v);
+    return;
+  }
+  char b[32];
+  pg_set(st, i, b, (size_t)snprintf(b, sizeof(b), "%lld", (long long)v), 0);
+}
+
+void db_bind_double(struct db_stmt *st, int i, double v) {
+  if (st->sq) {
+    sqlite3_bind_double(st->sq, i, v);
+    return;
+  }
+  char b[32];
+  pg_set(st, i, b, (size_t)snprintf(b, sizeof(b), "%.17g", v), 0);
+}
+
+void db_bind_text(struct db_stmt *st, int i, const char *v) {
+  if (st->sq)
+    sqlite3_bind_text(st->sq, i, v, -1, SQLITE_TRANSIENT);
+  else
+    pg_set(st, i, v, strlen(v), 0);
+}
+
+void db_bind_blob(struct db_stmt *st, int i, const void *v, size_t n) {
+  if (st->sq)
+    sqlite3_bind_blob(st->sq, i, v, (int)n, SQLITE_TRANSIENT);
+  else
+    pg_set(st, i, n ? v : "", n, 1);
+}
+
+void db_bind_null(struct db_stmt *st, int i) {
+  if (st->sq)
+    sqlite3_bind_null(st->sq, i);
+  else
+    pg_set(st, i, NULL, 0, 0);
+}
+
+int db_step(struct db_stmt *st) {
+  if (st == NULL) return DB_ERROR;
+  if (st->sq) {
+    int rc = sqlite3_step(st->sq);
+    if (rc == SQLITE_DONE) st->changes = sqlite3_changes(sqlite3_db_handle(st->sq));
+    return rc == SQLITE_ROW ? DB_ROW : rc == SQLITE_DONE ? DB_DONE : DB_ERROR;
+  }
+  if (!st->ran) {
+    st->ran = true;
+    st->res = PQexecPrepared(st->db->pg, st->name, st->n_params, (const char *const *)st->val,
+                             st->len, st->fmt, 0);
+    ExecStatusType t = PQresultStatus(st->res);
+    if (t != PGRES_TUPLES_OK && t != PGRES_COMMAND_OK) {
+      snprintf(st->db->err, sizeof(st->db->err), "%s", PQresultErrorMessage(st->res));
+      return DB_ERROR;
+    }
+    st->db->err[0] = 0;
+    st->rows = t == PGRES_TUPLES_OK ? PQntuples(st->res) : 0;
+    st->row = -1;
+    st->changes = atoll(PQcmdTuples(st->res));
+  }
+  if (PQresultStatus(st->res) != PGRES_TUPLES_OK && PQresultStatus(st->res) != PGRES_COMMAND_OK)
+    return DB_ERROR;
+  return ++st->row < st->rows ? DB_ROW : DB_DONE;
+}
+
+static const char *pg_val(struct db_stmt *st, int col) {
+  if (!st->res || st->row < 0 || st->row >= st->rows || col >= PQnfields(st->res) ||
+      PQgetisnull(st->res, st->row, col))
+    return NULL;
+  return PQgetvalue(st->res, st->row, col);
+}
+
+bool db_col_null(struct db_stmt *st, int col) {
+  if (st->sq) return sqlite3_column_type(st->sq, col) == SQLITE_NULL;
+  return pg_val(st, col) == NULL;
+}
+
+int64_t db_col_int64(struct db_stmt *st, int col) {
+  if (st->sq) return sqlite3_column_int64(st->sq, col);
+  const char *v = pg_val(st, col);
+  return v ? strtoll(v, NULL, 10) : 0;
+}
+
+int db_col_int(struct db_stmt *st, int col) {
+  return (int)db_col_int64(st, col);
+}
+
+double db_col_double(struct db_stmt *st, int col) {
+  if (st->sq) return sqlite3_column_double(st->sq, col);
+  const char *v = pg_val(st, col);
+  return v ? strtod(v, NULL) : 0.0;
+}
+
+const char *db_col_text(struct db_stmt *st, int col) {
+  if (st->sq) return (const char *)sqlite3_column_text(st->sq, col);
+  return pg_val(st, col);
+}
+
+const void *db_col_blob(struct db_stmt *st, int col, size_t *n) {
+  if (st->sq) {
+    *n = (size_t)sqlite3_column_bytes(st->sq, col);
+    return sqlite3_column_blob(st->sq, col);
+  }
+  const char *v = pg_val(st, col);
+  *n = 0;
+  if (v == NULL || strncmp(v, "\\x", 2) != 0) return v;
+  size_t hex = strlen(v + 2), len = hex / 2;
+  if (len + 1 > st->blob_cap) {
+    uint8_t *b = realloc(st->blob, len + 1);
+    if (b == NULL) return NULL;
+    st->blob = b, st->blob_cap = len + 1;
+  }
+  if (lg_hex_decode(v + 2, hex, st->blob, st->blob_cap, n)) return NULL;
+  return st->blob;
+}
+
+int64_t db_changes(struct db_stmt *st) {
+  return st ? st->changes : 0;
+}
+
+void db_done(struct db_stmt *st) {
+  if (st == NULL) return;
+  if (st->sq) {
+    sqlite3_reset(st->sq);
+    sqlite3_clear_bindings(st->sq);
+    return;
+  }
+  if (st->res) PQclear(st->res);
+  st->res = NULL, st->ran = false, st->rows = 0, st->row = -1;
+  clear_params(st);
+}

@@ -1,0 +1,1159 @@
+/*
+ * store.h on SQLite (the default: a file, WAL mode, synchronous=NORMAL — a crash loses at
+ * most the last transactions, never corrupts — and a busy timeout so the server's and the
+ * API's connections wait for each other) or on PostgreSQL (`database =
+ * postgresql://...`), through db.h: one set of queries for both. Schema changes are
+ * numbered migrations recorded in `schema_version`, written in SQLite's dialect and
+ * translated for PostgreSQL (pg_ddl).
+ */
+#include <jansson.h>
+#include <math.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "store/db.h"
+#include "store/store.h"
+#include "util/util.h"
+
+struct lg_store {
+  struct db *db;
+  bool in_tx; /* inside lg_store_begin() */
+};
+
+static const char *const migrations[] = {
+    /* 1: the first schema */
+    "CREATE TABLE gateways (gateway_eui TEXT PRIMARY KEY, name TEXT NOT NULL DEFAULT '',"
+    " latitude REAL, longitude REAL, altitude REAL, last_seen_ns INTEGER,"
+    " rx_packets INTEGER NOT NULL DEFAULT 0, stat_latitude REAL, stat_longitude REAL,"
+    " stat_altitude REAL);"
+    "CREATE TABLE devices (dev_eui TEXT PRIMARY KEY, name TEXT NOT NULL DEFAULT '',"
+    " adr TEXT NOT NULL DEFAULT 'off', otaa INTEGER NOT NULL, join_eui TEXT, app_key TEXT,"
+    " has_session INTEGER NOT NULL DEFAULT 0, dev_addr INTEGER, nwk_s_key TEXT, app_s_key TEXT,"
+    " fcnt_up_next INTEGER NOT NULL DEFAULT 0, fcnt_down INTEGER NOT NULL DEFAULT 0,"
+    " join_nonce INTEGER NOT NULL DEFAULT 0, fcnt_resets_allowed INTEGER NOT NULL DEFAULT 0,"
+    " battery INTEGER, margin INTEGER, last_seen_ns INTEGER);"
+    "CREATE INDEX devices_dev_addr ON devices(dev_addr);"
+    "CREATE TABLE dev_nonces (dev_eui TEXT NOT NULL, dev_nonce INTEGER NOT NULL,"
+    " PRIMARY KEY (dev_eui, dev_nonce));"
+    "CREATE TABLE uplinks (id INTEGER PRIMARY KEY, dev_eui TEXT NOT NULL, dev_addr INTEGER,"
+    " f_cnt INTEGER, f_port INTEGER, data BLOB, confirmed INTEGER, adr INTEGER, dr INTEGER,"
+    " frequency INTEGER, phy BLOB NOT NULL, received_ns INTEGER NOT NULL);"
+    "CREATE INDEX uplinks_dev ON uplinks(dev_eui, id);"
+    "CREATE TABLE receptions (id INTEGER PRIMARY KEY, uplink_id INTEGER NOT NULL,"
+    " gateway_eui TEXT NOT NULL, time_ns INTEGER, sigma_ns REAL, tmst INTEGER, tmms INTEGER,"
+    " ftime INTEGER, rssi REAL, snr REAL, channel INTEGER, rf_chain INTEGER, antennas INTEGER,"
+    " frequency INTEGER, latitude REAL, longitude REAL, altitude REAL,"
+    " late INTEGER NOT NULL DEFAULT 0, received_ns INTEGER NOT NULL);"
+    "CREATE INDEX receptions_uplink ON receptions(uplink_id);"
+    "CREATE TABLE locations (id INTEGER PRIMARY KEY, uplink_id INTEGER, dev_eui TEXT NOT NULL,"
+    " f_cnt INTEGER, latitude REAL, longitude REAL, altitude REAL, accuracy_m REAL, gdop REAL,"
+    " method TEXT, gateways INTEGER, created_ns INTEGER);"
+    "CREATE INDEX locations_dev ON locations(dev_eui, id);"
+    "CREATE TABLE queue (id INTEGER PRIMARY KEY, dev_eui TEXT NOT NULL, f_port INTEGER NOT NULL,"
+    " data BLOB, confirmed INTEGER NOT NULL, created_ns INTEGER);"
+    "CREATE INDEX queue_dev ON queue(dev_eui, id);",
+    /* 2: ADR — the device's power and NbTrans, a pending LinkADRReq, the decisions */
+    "ALTER TABLE devices ADD COLUMN tx_power_index INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE devices ADD COLUMN nb_trans INTEGER NOT NULL DEFAULT 1;"
+    "ALTER TABLE devices ADD COLUMN adr_pending_dr INTEGER;"
+    "ALTER TABLE devices ADD COLUMN adr_pending_txp INTEGER;"
+    "ALTER TABLE devices ADD COLUMN adr_pending_nb INTEGER;"
+    "ALTER TABLE uplinks ADD COLUMN tx_power_index INTEGER;"
+    "CREATE TABLE adr_decisions (id INTEGER PRIMARY KEY, dev_eui TEXT NOT NULL, f_cnt INTEGER,"
+    " algorithm TEXT NOT NULL, change INTEGER NOT NULL, dr_from INTEGER, dr_to INTEGER,"
+    " tx_power_from INTEGER, tx_power_to INTEGER, nb_trans_from INTEGER, nb_trans_to INTEGER,"
+    " snr_margin_db REAL, reason TEXT, state TEXT NOT NULL, created_ns INTEGER);"
+    "CREATE INDEX adr_decisions_dev ON adr_decisions(dev_eui, id);",
+    /* 3: downlinks sent, and whether a confirmed one was acknowledged */
+    "CREATE TABLE downlinks (id INTEGER PRIMARY KEY, dev_eui TEXT NOT NULL, f_cnt INTEGER NOT NULL,"
+    " f_port INTEGER, confirmed INTEGER NOT NULL, ack INTEGER NOT NULL, mac_bytes INTEGER NOT NULL,"
+    " state TEXT NOT NULL, created_ns INTEGER, acked_ns INTEGER);"
+    "CREATE INDEX downlinks_dev ON downlinks(dev_eui, id);",
+    /* 4: every OTAA activation, kept (the device row holds only the current session) */
+    "CREATE TABLE activations (id INTEGER PRIMARY KEY, dev_eui TEXT NOT NULL, dev_addr INTEGER NOT "
+    "NULL,"
+    " join_nonce INTEGER NOT NULL, dev_nonce INTEGER NOT NULL, created_ns INTEGER);"
+    "CREATE INDEX activations_dev ON activations(dev_eui, id);",
+    /* 5: each antenna's measure of a reception (rsig[]), raw */
+    "CREATE TABLE reception_antennas (reception_id INTEGER NOT NULL, antenna INTEGER, channel "
+    "INTEGER,"
+    " rssi REAL, snr REAL, ftime INTEGER);"
+    "CREATE INDEX reception_antennas_rx ON reception_antennas(reception_id);",
+    /* 6: a gateway's fixed receive-time delay (cable, LNA, GPS antenna), set by operators */
+    "ALTER TABLE gateways ADD COLUMN timing_offset_ns REAL NOT NULL DEFAULT 0;",
+    /* 7: what happened to each device, in order (up, join, location, ack, adr, downlink) */
+    "CREATE TABLE events (id INTEGER PRIMARY KEY, dev_eui TEXT NOT NULL, type TEXT NOT NULL,"
+    " payload TEXT NOT NULL, created_ns INTEGER NOT NULL);"
+    "CREATE INDEX events_dev ON events(dev_eui, id);",
+};
+
+/* A migration in PostgreSQL's types: 64-bit integers, doubles, bytea, identity keys. */
+static char *pg_ddl(const char *sql) {
+  static const char *const from[] = {"INTEGER PRIMARY KEY", "INTEGER", "REAL", "BLOB"};
+  static const char *const to[] = {"BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY", "BIGINT",
+                                   "DOUBLE PRECISION", "BYTEA"};
+  size_t n = strlen(sql), cap = n * 4 + 1, o = 0;
+  char *out = malloc(cap);
+  if (out == NULL) return NULL;
+  for (size_t i = 0; i < n;) {
+    size_t k = 0;
+    while (k < LG_ARRAY_LEN(from) && strncmp(sql + i, from[k], strlen(from[k])) != 0)
+      k++;
+    if (k < LG_ARRAY_LEN(from)) {
+      size_t l = strlen(to[k]);
+      memcpy(out + o, to[k], l);
+      o += l, i += strlen(from[k]);
+    } else {
+      out[o++] = sql[i++];
+    }
+  }
+  out[o] = 0;
+  return out;
+}
+
+static int migrate(struct lg_store *s, char *why, size_t why_len) {
+  struct db *db = s->db;
+  if (db_exec(db, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"))
+    goto fail;
+  /* two instances starting together: one migrates, the other waits (PostgreSQL) */
+  if (db_is_pg(db) && db_exec(db, "SELECT pg_advisory_lock(7411)")) goto fail;
+  struct db_stmt *st = db_prep(db, "SELECT MAX(version) FROM schema_version");
+  int version = 0;
+  if (st == NULL) goto fail;
+  if (db_step(st) == DB_ROW) version = db_col_int(st, 0);
+  db_done(st);
+  for (int v = version; v < (int)LG_ARRAY_LEN(migrations); v++) {
+    char bump[64];
+    snprintf(bump, sizeof(bump), "INSERT INTO schema_version VALUES (%d)", v + 1);
+    char *ddl = db_is_pg(db) ? pg_ddl(migrations[v]) : NULL;
+    int rc = db_exec(db, "BEGIN IMMEDIATE") || db_exec(db, ddl ? ddl : migrations[v]) ||
+             db_exec(db, bump) || db_exec(db, "COMMIT");
+    free(ddl);
+    if (rc) {
+      db_exec(db, "ROLLBACK");
+      goto fail;
+    }
+  }
+  if (db_is_pg(db)) db_exec(db, "SELECT pg_advisory_unlock(7411)");
+  return 0;
+fail:
+  snprintf(why, why_len, "schema migration failed: %s", db_errmsg(db));
+  if (db_is_pg(db)) db_exec(db, "SELECT pg_advisory_unlock(7411)");
+  return LG_EIO;
+}
+
+int lg_store_open(struct lg_store **out, const char *path, char *why, size_t why_len) {
+  struct lg_store *s = calloc(1, sizeof(*s));
+  if (s == NULL) return LG_ENOMEM;
+  int rc = db_open(&s->db, path, why, why_len);
+  if (rc) {
+    free(s);
+    return rc;
+  }
+  if (!db_is_pg(s->db) &&
+      (db_exec(s->db, "PRAGMA busy_timeout=5000") || db_exec(s->db, "PRAGMA journal_mode=WAL") ||
+       db_exec(s->db, "PRAGMA synchronous=NORMAL") || db_exec(s->db, "PRAGMA foreign_keys=ON"))) {
+    snprintf(why, why_len, "database %s: %s", path, db_errmsg(s->db));
+    lg_store_close(s);
+    return LG_EIO;
+  }
+  rc = migrate(s, why, why_len);
+  if (rc) {
+    lg_store_close(s);
+    return rc;
+  }
+  *out = s;
+  return 0;
+}
+
+void lg_store_close(struct lg_store *s) {
+  if (s == NULL) return;
+  db_close(s->db);
+  free(s);
+}
+
+/* ---- helpers -------------------------------------------------------------------- */
+
+static void eui_hex(uint64_t v, char out[17]) {
+  snprintf(out, 17, "%016llx", (unsigned long long)v);
+}
+
+static uint64_t eui_from(struct db_stmt *st, int col) {
+  const char *t = db_col_text(st, col);
+  return t ? strtoull(t, NULL, 16) : 0;
+}
+
+static void key_hex(const uint8_t k[16], char out[33]) {
+  lg_hex_encode(k, 16, out, 33);
+}
+
+static void key_from(struct db_stmt *st, int col, uint8_t k[16]) {
+  const char *t = db_col_text(st, col);
+  size_t n = 0;
+  memset(k, 0, 16);
+  if (t) lg_hex_decode(t, strlen(t), k, 16, &n);
+}
+
+static int step_done(struct db_stmt *st) {
+  int rc = db_step(st);
+  db_done(st);
+  return rc == DB_DONE ? 0 : LG_EIO;
+}
+
+/* Runs an INSERT ... RETURNING id: the new row's id in *id. */
+static int step_id(struct db_stmt *st, int64_t *id) {
+  int rc = db_step(st);
+  if (rc == DB_ROW) *id = db_col_int64(st, 0);
+  db_done(st);
+  return rc == DB_ROW ? 0 : LG_EIO;
+}
+
+static void bind_eui(struct db_stmt *st, int i, uint64_t eui) {
+  char h[17];
+  eui_hex(eui, h);
+  db_bind_text(st, i, h);
+}
+
+static void bind_opt_real(struct db_stmt *st, int i, bool has, double v) {
+  if (has)
+    db_bind_double(st, i, v);
+  else
+    db_bind_null(st, i);
+}
+
+int lg_store_begin(struct lg_store *s) {
+  if (s->in_tx) return 0;
+  if (db_exec(s->db, "BEGIN IMMEDIATE")) return LG_EIO;
+  s->in_tx = true;
+  return 0;
+}
+
+int lg_store_commit(struct lg_store *s) {
+  if (!s->in_tx) return 0;
+  s->in_tx = false;
+  if (db_exec(s->db, "COMMIT") == 0) return 0;
+  db_exec(s->db, "ROLLBACK");
+  return LG_EIO;
+}
+
+/* ---- gateways ------------------------------------------------------------------- */
+
+int lg_store_gateway_put(struct lg_store *s, const struct lg_gateway_rec *g) {
+  struct db_stmt *st = db_prep(
+      s->db, "INSERT INTO gateways (gateway_eui, name, latitude, longitude, altitude,"
+             " timing_offset_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(gateway_eui) DO UPDATE"
+             " SET name = ?2, latitude = ?3, longitude = ?4, altitude = ?5, timing_offset_ns = ?6");
+  if (st == NULL) return LG_EIO;
+  bind_eui(st, 1, g->eui);
+  db_bind_text(st, 2, g->name);
+  bind_opt_real(st, 3, g->has_position, g->lat_deg);
+  bind_opt_real(st, 4, g->has_position, g->lon_deg);
+  bind_opt_real(st, 5, g->has_position, g->alt_m);
+  db_bind_double(st, 6, g->timing_offset_ns);
+  return step_done(st);
+}
+
+int lg_store_gateway_get(struct lg_store *s, uint64_t eui, struct lg_gateway_rec *g) {
+  struct db_stmt *st =
+      db_prep(s->db, "SELECT name, latitude, longitude, altitude, stat_latitude,"
+                     " stat_longitude, stat_altitude, timing_offset_ns FROM gateways"
+                     " WHERE gateway_eui = ?1");
+  if (st == NULL) return LG_EIO;
+  bind_eui(st, 1, eui);
+  int rc = db_step(st);
+  if (rc != DB_ROW) {
+    db_done(st);
+    return rc == DB_DONE ? LG_ENOTFOUND : LG_EIO;
+  }
+  memset(g, 0, sizeof(*g));
+  g->eui = eui;
+  snprintf(g->name, sizeof(g->name), "%s", db_col_text(st, 0));
+  /* The provisioned position wins; the one from the gateway's GPS (stat) fills in. */
+  int col = !db_col_null(st, 1) ? 1 : !db_col_null(st, 4) ? 4 : -1;
+  if (col > 0) {
+    g->has_position = true;
+    g->lat_deg = db_col_double(st, col);
+    g->lon_deg = db_col_double(st, col + 1);
+    g->alt_m = db_col_double(st, col + 2);
+  }
+  g->timing_offset_ns = db_col_double(st, 7);
+  db_done(st);
+  return 0;
+}
+
+int lg_store_gateway_delete(struct lg_store *s, uint64_t eui) {
+  struct db_stmt *st = db_prep(s->db, "DELETE FROM gateways WHERE gateway_eui = ?1");
+  if (st == NULL) return LG_EIO;
+  bind_eui(st, 1, eui);
+  int rc = step_done(st);
+  return rc ? rc : db_changes(st) ? 0 : LG_ENOTFOUND;
+}
+
+int lg_store_gateway_seen(struct lg_store *s, uint64_t eui, int64_t now_ns, int rx_packets,
+                          bool has_stat_pos, double lat, double lon, double alt) {
+  struct db_stmt *st =
+      db_prep(s->db, "UPDATE gateways SET last_seen_ns = ?2, rx_packets = rx_packets + ?3,"
+                     " stat_latitude = COALESCE(?4, stat_latitude),"
+                     " stat_longitude = COALESCE(?5, stat_longitude),"
+                     " stat_altitude = COALESCE(?6, stat_altitude) WHERE gateway_eui = ?1");
+  if (st == NULL) return LG_EIO;
+  bind_eui(st, 1, eui);
+  db_bind_int64(st, 2, now_ns);
+  db_bind_int64(st, 3, rx_packets);
+  bind_opt_real(st, 4, has_stat_pos, lat);
+  bind_opt_real(st, 5, has_stat_pos, lon);
+  bind_opt_real(st, 6, has_stat_pos, alt);
+  return step_done(st);
+}
+
+static json_t *real_or_null(struct db_stmt *st, int col) {
+  return db_col_null(st, col) ? json_null() : json_real(db_col_double(st, col));
+}
+
+static json_t *int_or_null(struct db_stmt *st, int col) {
+  return db_col_null(st, col) ? json_null() : json_integer(db_col_int64(st, col));
+}
+
+static json_t *gateway_row(struct db_stmt *st) {
+  json_t *o = json_object();
+  json_object_set_new(o, "gateway_eui", json_string(db_col_text(st, 0)));
+  json_object_set_new(o, "name", json_string(db_col_text(st, 1)));
+  json_object_set_new(o, "latitude", real_or_null(st, 2));
+  json_object_set_new(o, "longitude", real_or_null(st, 3));
+  json_object_set_new(o, "altitude", real_or_null(st, 4));
+  json_object_set_new(o, "last_seen_ns", int_or_null(st, 5));
+  json_object_set_new(o, "rx_packets", json_integer(db_col_int64(st, 6)));
+  json_object_set_new(o, "timing_offset_ns", json_real(db_col_double(st, 7)));
+  return o;
+}
+
+#define GATEWAY_COLS                                                                               \
+  "gateway_eui, name, COALESCE(latitude, stat_latitude),"                                          \
+  " COALESCE(longitude, stat_longitude), COALESCE(altitude, stat_altitude), last_seen_ns, "        \
+  "rx_packets, timing_offset_ns"
+
+/* {"items": [row...]} of every row of a prepared statement, or one row (NULL when none),
+ * each built by `row`. */
+static json_t *rows_json(struct db_stmt *st, json_t *(*row)(struct db_stmt *)) {
+  json_t *items = json_array();
+  while (st && db_step(st) == DB_ROW)
+    json_array_append_new(items, row(st));
+  db_done(st);
+  json_t *o = json_object();
+  json_object_set_new(o, "items", items);
+  return o;
+}
+
+static json_t *one_row_json(struct db_stmt *st, uint64_t eui, json_t *(*row)(struct db_stmt *)) {
+  if (st == NULL) return NULL;
+  bind_eui(st, 1, eui);
+  json_t *o = db_step(st) == DB_ROW ? row(st) : NULL;
+  db_done(st);
+  return o;
+}
+
+/* {"items": [...]} of a device's rows, newest first: the statement takes the DevEUI as ?1
+ * and the limit as ?2; `row` builds each item. */
+static json_t *device_rows_json(struct db_stmt *st, uint64_t dev_eui, int limit,
+                                json_t *(*row)(struct db_stmt *)) {
+  if (st) {
+    bind_eui(st, 1, dev_eui);
+    db_bind_int64(st, 2, limit);
+  }
+  return rows_json(st, row);
+}
+
+json_t *lg_store_gateways_json(struct lg_store *s) {
+  return rows_json(db_prep(s->db, "SELECT " GATEWAY_COLS " FROM gateways ORDER BY gateway_eui"),
+                   gateway_row);
+}
+
+json_t *lg_store_gateway_json(struct lg_store *s, uint64_t eui) {
+  return one_row_json(
+      db_prep(s->db, "SELECT " GATEWAY_COLS " FROM gateways WHERE gateway_eui = ?1"), eui,
+      gateway_row);
+}
+
+/* ---- devices -------------------------------------------------------------------- */
+
+#define DEVICE_COLS                                                                                \
+  "dev_eui, name, adr, otaa, join_eui, app_key, has_session, dev_addr,"                            \
+  " nwk_s_key, app_s_key, fcnt_up_next, fcnt_down, join_nonce, fcnt_resets_allowed,"               \
+  " battery, margin, last_seen_ns, tx_power_index, nb_trans, adr_pending_dr, adr_pending_txp,"     \
+  " adr_pending_nb"
+
+static void device_from(struct db_stmt *st, struct lg_device_rec *d) {
+  memset(d, 0, sizeof(*d));
+  d->dev_eui = eui_from(st, 0);
+  snprintf(d->name, sizeof(d->name), "%s", db_col_text(st, 1));
+  snprintf(d->adr, sizeof(d->adr), "%s", db_col_text(st, 2));
+  d->otaa = db_col_int(st, 3);
+  d->join_eui = eui_from(st, 4);
+  key_from(st, 5, d->app_key);
+  d->has_session = db_col_int(st, 6);
+  d->dev_addr = (uint32_t)db_col_int64(st, 7);
+  key_from(st, 8, d->nwk_s_key);
+  key_from(st, 9, d->app_s_key);
+  d->fcnt_up_next = (uint32_t)db_col_int64(st, 10);
+  d->fcnt_down = (uint32_t)db_col_int64(st, 11);
+  d->join_nonce = (uint32_t)db_col_int64(st, 12);
+  d->fcnt_resets_allowed = db_col_int(st, 13);
+  d->tx_power_index = db_col_int(st, 17);
+  d->nb_trans = db_col_int(st, 18);
+  d->has_adr_pending = !db_col_null(st, 19);
+  d->adr_pending_dr = db_col_int(st, 19);
+  d->adr_pending_tx_power_index = db_col_int(st, 20);
+  d->adr_pending_nb_trans = db_col_int(st, 21);
+}
+
+int lg_store_device_put(struct lg_store *s, const struct lg_device_rec *d) {
+  struct db_stmt *st =
+      db_prep(s->db,
+              /* the whole row replaced, as a new device: what the old one had learnt (power,
+               * pending ADR, status) goes back to the defaults */
+              "INSERT INTO devices (dev_eui, name, adr, otaa, join_eui, app_key, has_session,"
+              " dev_addr, nwk_s_key, app_s_key, fcnt_up_next, fcnt_down, join_nonce,"
+              " fcnt_resets_allowed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
+              " ?13, ?14) ON CONFLICT(dev_eui) DO UPDATE SET name = ?2, adr = ?3, otaa = ?4,"
+              " join_eui = ?5, app_key = ?6, has_session = ?7, dev_addr = ?8, nwk_s_key = ?9,"
+              " app_s_key = ?10, fcnt_up_next = ?11, fcnt_down = ?12, join_nonce = ?13,"
+              " fcnt_resets_allowed = ?14, battery = NULL, margin = NULL, last_seen_ns = NULL,"
+              " tx_power_index = 0, nb_trans = 1, adr_pending_dr = NULL, adr_pending_txp = NULL,"
+              " adr_pending_nb = NULL");
+  if (st == NULL) return LG_EIO;
+  char k1[33], k2[33], k3[33];
+  bind_eui(st, 1, d->dev_eui);
+  db_bind_text(st, 2, d->name);
+  db_bind_text(st, 3, d->adr[0] ? d->adr : "off");
+  db_bind_int64(st, 4, d->otaa);
+  if (d->otaa) {
+    bind_eui(st, 5, d->join_eui);
+    key_hex(d->app_key, k1);
+    db_bind_text(st, 6, k1);
+  }
+  db_bind_int64(st, 7, d->has_session);
+  if (d->has_session) {
+    db_bind_int64(st, 8, d->dev_addr);
+    key_hex(d->nwk_s_key, k2);
+    key_hex(d->app_s_key, k3);
+    db_bind_text(st, 9, k2);
+    db_bind_text(st, 10, k3);
+  }
+  db_bind_int64(st, 11, d->fcnt_up_next);
+  db_bind_int64(st, 12, d->fcnt_down);
+  db_bind_int64(st, 13, d->join_nonce);
+  db_bind_int64(st, 14, d->fcnt_resets_allowed);
+  return step_done(st);
+}
+
+int lg_store_device_get(struct lg_store *s, uint64_t dev_eui, struct lg_device_rec *d) {
+  struct db_stmt *st = db_prep(s->db, "SELECT " DEVICE_COLS " FROM devices WHERE dev_eui = ?1");
+  if (st == NULL) return LG_EIO;
+  bind_eui(st, 1, dev_eui);
+  int rc = db_step(st);
+  if (rc == DB_ROW) device_from(st, d);
+  db_done(st);
+  return rc == DB_ROW ? 0 : rc == DB_DONE ? LG_ENOTFOUND : LG_EIO;
+}
+
+int lg_store_device_delete(struct lg_store *s, uint64_t dev_eui) {
+  struct db_stmt *st = db_prep(s->db, "DELETE FROM devices WHERE dev_eui = ?1");
+  if (st == NULL) return LG_EIO;
+  bind_eui(st, 1, dev_eui);
+  int rc = step_done(st);
+  return rc ? rc : db_changes(st) ? 0 : LG_ENOTFOUND;
+}
+
+int lg_store_devices_by_addr(struct lg_store *s, uint32_t dev_addr, struct lg_device_rec *out,
+                             size_t cap, size_t *n) {
+  struct db_stmt *st =
+      db_prep(s->db, "SELECT " DEVICE_COLS " FROM devices WHERE dev_addr = ?1 AND has_session = 1");
+  if (st == NULL) return LG_EIO;
+  db_bind_int64(st, 1, dev_addr);
+  *n = 0;
+  while (*n < cap && db_step(st) == DB_ROW)
+    device_from(st, &out[(*n)++]);
+  db_done(st);
+  return 0;
+}
+
+static json_t *device_row(struct db_stmt *st) {
+  json_t *o = json_object();
+  json_object_set_new(o, "dev_eui", json_string(db_col_text(st, 0)));
+  json_object_set_new(o, "name", json_string(db_col_text(st, 1)));
+  json_object_set_new(o, "adr", json_string(db_col_text(st, 2)));
+  json_object_set_new(o, "activation", json_string(db_col_int(st, 3) ? "otaa" : "abp"));
+  if (!db_col_null(st, 4)) json_object_set_new(o, "join_eui", json_string(db_col_text(st, 4)));
+  if (db_col_int(st, 6)) {
+    char addr[9];
+    snprintf(addr, sizeof(addr), "%08llx", (unsigned long long)db_col_int64(st, 7));
+    json_object_set_new(o, "dev_addr", json_string(addr));
+    json_object_set_new(o, "f_cnt_up_next", json_integer(db_col_int64(st, 10)));
+    json_object_set_new(o, "f_cnt_down_next", json_integer(db_col_int64(st, 11)));
+  } else {
+    json_object_set_new(o, "dev_addr", json_null());
+  }
+  json_object_set_new(o, "fcnt_resets_allowed", json_boolean(db_col_int(st, 13)));
+  json_object_set_new(o, "battery", int_or_null(st, 14));
+  json_object_set_new(o, "margin_db", int_or_null(st, 15));
+  json_object_set_new(o, "last_seen_ns", int_or_null(st, 16));
+  json_object_set_new(o, "tx_power_index", json_integer(db_col_int(st, 17)));
+  json_object_set_new(o, "nb_trans", json_integer(db_col_int(st, 18)));
+  if (!db_col_null(st, 19)) {
+    json_t *p = json_object();
+    json_object_set_new(p, "dr", json_integer(db_col_int(st, 19)));
+    json_object_set_new(p, "tx_power_index", json_integer(db_col_int(st, 20)));
+    json_object_set_new(p, "nb_trans", json_integer(db_col_int(st, 21)));
+    json_object_set_new(o, "adr_pending", p);
+  } else {
+    json_object_set_new(o, "adr_pending", json_null());
+  }
+  return o; /* keys never leave the server through the API */
+}
+
+json_t *lg_store_devices_json(struct lg_store *s) {
+  return rows_json(db_prep(s->db, "SELECT " DEVICE_COLS " FROM devices ORDER BY dev_eui"),
+                   device_row);
+}
+
+json_t *lg_store_device_json(struct lg_store *s, uint64_t dev_eui) {
+  return one_row_json(db_prep(s->db, "SELECT " DEVICE_COLS " FROM devices WHERE dev_eui = ?1"),
+                      dev_eui, device_row);
+}
+
+int lg_store_fcnt_up_cas(struct lg_store *s, uint64_t dev_eui, uint32_t expected, uint32_t fcnt) {
+  struct db_stmt *st = db_prep(s->db, "UPDATE devices SET fcnt_up_next = ?3"
+                                      " WHERE dev_eui = ?1 AND fcnt_up_next = ?2");
+  if (st == NULL) return LG_EIO;
+  bind_eui(st, 1, dev_eui);
+  db_bind_int64(st, 2, expected);
+  db_bind_int64(st, 3, (uint32_t)(fcnt + 1));
+  int rc = step_done(st);
+  return rc ? rc : db_changes(st) == 1 ? 0 : LG_EBUSY;
+}
+
+int lg_store_fcnt_down_take(struct lg_store *s, uint64_t dev_eui, uint32_t *fcnt) {
+  struct db_stmt *st =
+      db_prep(s->db, "UPDATE devices SET fcnt_down = fcnt_down + 1 WHERE dev_eui = ?1"
+                     " RETURNING fcnt_down - 1");
+  if (st == NULL) return LG_EIO;
+  bind_eui(st, 1, dev_eui);
+  int rc = db_step(st);
+  if (rc == DB_ROW) *fcnt = (uint32_t)db_col_int64(st, 0);
+  db_done(st);
+  return rc == DB_ROW ? 0 : LG_ENOTFOUND;
+}
+
+int lg_store_devnonce_use(struct lg_store *s, uint64_t dev_eui, uint16_t dev_nonce) {
+  /* DO NOTHING rather than a constraint error: in PostgreSQL an error would abort the
+   * batch's transaction */
+  struct db_stmt *st = db_prep(s->db, "INSERT INTO dev_nonces (dev_eui, dev_nonce) VALUES (?1, ?2)"
+                                      " ON CONFLICT DO NOTHING");
+  if (st == NULL) return LG_EIO;
+  bind_eui(st, 1, dev_eui);
+  db_bind_int64(st, 2, dev_nonce);
+  int rc = step_done(st);
+  return rc ? rc : db_changes(st) == 1 ? 0 : LG_EEXIST;
+}
+
+int lg_store_activation_add(struct lg_store *s, uint64_t dev_eui, uint32_t dev_addr,
+                            uint32_t join_nonce, uint16_t dev_nonce, int64_t now_ns) {
+  struct db_stmt *st = db_prep(
+      s->db, "INSERT INTO activations (dev_eui, dev_addr, join_nonce, dev_nonce, created_ns)"
+             " VALUES (?1, ?2, ?3, ?4, ?5)");
+  if (st == NULL) return LG_EIO;
+  bind_eui(st, 1, dev_eui);
+  db_bind_int64(st, 2, dev_addr);
+  db_bind_int64(st, 3, join_nonce);
+  db_bind_int64(st, 4, dev_nonce);
+  db_bind_int64(st, 5, now_ns);
+  return step_done(st);
+}
+
+int lg_store_activate(struct lg_store *s, uint64_t dev_eui, uint32_t dev_addr, uint32_t join_nonce,
+                      const uint8_t nwk_s_key[16], const uint8_t app_s_key[16]) {
+  struct db_stmt *st =
+      db_prep(s->db, "UPDATE devices SET has_session = 1, dev_addr = ?2, join_nonce = ?3,"
+                     " nwk_s_key = ?4, app_s_key = ?5, fcnt_up_next = 0, fcnt_down = 0"
+                     " WHERE dev_eui = ?1");
+  if (st == NULL) return LG_EIO;
+  char k1[33], k2[33];
+  key_hex(nwk_s_key, k1);
+  key_hex(app_s_key, k2);
+  bind_eui(st, 1, dev_eui);
+  db_bind_int64(st, 2, dev_addr);
+  db_bind_int64(st, 3, join_nonce);
+  db_bind_text(st, 4, k1);
+  db_bind_text(st, 5, k2);
+  return step_done(st);
+}
+
+int lg_store_dev_addr_used(struct lg_store *s, uint32_t dev_addr, bool *used) {
+  struct db_stmt *st =
+      db_prep(s->db, "SELECT 1 FROM devices WHERE dev_addr = ?1 AND has_session = 1 LIMIT 1");
+  if (st == NULL) return LG_EIO;
+  db_bind_int64(st, 1, dev_addr);
+  *used = db_step(st) == DB_ROW;
+  db_done(st);
+  return 0;
+}
+
+int lg_store_device_status(struct lg_store *s, uint64_t dev_eui, int battery, int margin_db) {
+  struct db_stmt *st =
+      db_prep(s->db, "UPDATE devices SET battery = ?2, margin = ?3 WHERE dev_eui = ?1");
+  if (st == NULL) return LG_EIO;
+  bind_eui(st, 1, dev_eui);
+  db_bind_int64(st, 2, battery);
+  db_bind_int64(st, 3, margin_db);
+  return step_done(st);
+}
+
+/* ---- uplinks -------------------------------------------------------------------- */
+
+static int insert_reception(struct lg_store *s, int64_t uplink_id, const struct lg_reception_rec *r,
+                            bool late) {
+  struct db_stmt *st =
+      db_prep(s->db, "INSERT INTO receptions (uplink_id, gateway_eui, time_ns, sigma_ns, tmst,"
+                     " tmms, ftime, rssi, snr, channel, rf_chain, antennas, frequency, latitude,"
+                     " longitude, altitude, late, received_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
+                     " ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18) RETURNING id");
+  if (st == NULL) return LG_EIO;
+  db_bind_int64(st, 1, uplink_id);
+  bind_eui(st, 2, r->gateway_eui);
+  if (r->has_time) {
+    db_bind_int64(st, 3, r->time_ns);
+    db_bind_double(st, 4, r->sigma_ns);
+  }
+  if (r->has_tmst) db_bind_int64(st, 5, r->tmst);
+  if (r->has_tmms) db_bind_int64(st, 6, r->tmms_ms);
+  if (r->has_ftime) db_bind_int64(st, 7, r->ftime_ns);
+  db_bind_double(st, 8, r->rssi_dbm);
+  db_bind_double(st, 9, r->snr_db);
+  db_bind_int64(st, 10, r->channel);
+  db_bind_int64(st, 11, r->rf_chain);
+  db_bind_int64(st, 12, r->antennas);
+  db_bind_int64(st, 13, r->freq_hz);
+  bind_opt_real(st, 14, r->has_position, r->lat_deg);
+  bind_opt_real(st, 15, r->has_position, r->lon_deg);
+  bind_opt_real(st, 16, r->has_position, r->alt_m);
+  db_bind_int64(st, 17, late);
+  db_bind_int64(st, 18, r->received_ns);
+  int64_t rx_id = 0;
+  int rc = step_id(st, &rx_id);
+  if (rc || r->n_ant == 0) return rc;
+  struct db_stmt *a = db_prep(
+      s->db, "INSERT INTO reception_antennas (reception_id, antenna, channel, rssi, snr, ftime)"
+             " VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+  for (size_t k = 0; a && rc == 0 && k < r->n_ant && k < 8; k++) {
+    db_bind_int64(a, 1, rx_id);
+    db_bind_int64(a, 2, r->ant[k].ant);
+    db_bind_int64(a, 3, r->ant[k].chan);
+    bind_opt_real(a, 4, r->ant[k].has_rssi, r->ant[k].rssi_dbm);
+    bind_opt_real(a, 5, r->ant[k].has_snr, r->ant[k].snr_db);
+    if (r->ant[k].has_ftime) db_bind_int64(a, 6, r->ant[k].ftime_ns);
+    rc = step_done(a);
+  }
+  return a ? rc : LG_EIO;
+}
+
+int lg_store_uplink_add(struct lg_store *s, const struct lg_uplink_rec *u,
+                        const struct lg_reception_rec *rx, size_t n, int64_t *id) {
+  /* A savepoint: its own transaction alone, nested inside a batch (lg_store_begin), so a
+   * failed uplink is undone without undoing the batch's others. */
+  if (db_exec(s->db, "SAVEPOINT uplink")) return LG_EIO;
+  struct db_stmt *st = db_prep(
+      s->db, "INSERT INTO uplinks (dev_eui, dev_addr, f_cnt, f_port, data, confirmed,"
+             " adr, dr, frequency, phy, received_ns, tx_power_index) VALUES (?1, ?2, ?3, ?4,"
+             " ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) RETURNING id");
+  int rc = LG_EIO;
+  if (st) {
+    bind_eui(st, 1, u->dev_eui);
+    db_bind_int64(st, 2, u->dev_addr);
+    db_bind_int64(st, 3, u->f_cnt);
+    if (u->f_port >= 0) db_bind_int64(st, 4, u->f_port);
+    db_bind_blob(st, 5, u->data, u->data_len);
+    db_bind_int64(st, 6, u->confirmed);
+    db_bind_int64(st, 7, u->adr);
+    db_bind_int64(st, 8, u->dr);
+    db_bind_int64(st, 9, u->freq_hz);
+    db_bind_blob(st, 10, u->phy, u->phy_len);
+    db_bind_int64(st, 11, u->received_ns);
+    db_bind_int64(st, 12, u->tx_power_index);
+    rc = step_id(st, id);
+  }
+  for (size_t i = 0; rc == 0 && i < n; i++)
+    rc = insert_reception(s, *id, &rx[i], false);
+  if (rc == 0) {
+    struct db_stmt *seen =
+        db_prep(s->db, "UPDATE devices SET last_seen_ns = ?2 WHERE dev_eui = ?1");
+    if (seen) {
+      bind_eui(seen, 1, u->dev_eui);
+      db_bind_int64(seen, 2, u->received_ns);
+      rc = step_done(seen);
+    }
+  }
+  if (rc == 0 && db_exec(s->db, "RELEASE uplink") == 0) return 0;
+  db_exec(s->db, "ROLLBACK TO uplink");
+  db_exec(s->db, "RELEASE uplink");
+  return LG_EIO;
+}
+
+int lg_store_reception_add(struct lg_store *s, int64_t uplink_id, const struct lg_reception_rec *r,
+                           bool late) {
+  return insert_reception(s, uplink_id, r, late);
+}
+
+json_t *lg_store_uplinks_json(struct lg_store *s, uint64_t dev_eui, int limit) {
+  struct db_stmt *st =
+      db_prep(s->db, "SELECT id, dev_eui, dev_addr, f_cnt, f_port, data, confirmed, adr, dr,"
+                     " frequency, received_ns FROM uplinks WHERE dev_eui = ?1"
+                     " ORDER BY id DESC LIMIT ?2");
+  struct db_stmt *rs =
+      db_prep(s->db, "SELECT gateway_eui, time_ns, tmst, rssi, snr, channel, latitude,"
+                     " longitude, altitude, late, sigma_ns, id FROM receptions WHERE uplink_id = ?1"
+                     " ORDER BY id");
+  struct db_stmt *as =
+      db_prep(s->db, "SELECT antenna, channel, rssi, snr, ftime FROM reception_antennas"
+                     " WHERE reception_id = ?1");
+  json_t *items = json_array();
+  if (st && rs && as) {
+    bind_eui(st, 1, dev_eui);
+    db_bind_int64(st, 2, limit);
+    while (db_step(st) == DB_ROW) {
+      json_t *o = json_object();
+      char addr[9], b64[400];
+      snprintf(addr, sizeof(addr), "%08llx", (unsigned long long)db_col_int64(st, 2));
+      size_t data_len = 0;
+      const void *data = db_col_blob(st, 5, &data_len);
+      EVP_EncodeBlock((unsigned char *)b64, data, (int)(data_len < 290 ? data_len : 290));
+      json_object_set_new(o, "dev_eui", json_string(db_col_text(st, 1)));
+      json_object_set_new(o, "dev_addr", json_string(addr));
+      json_object_set_new(o, "f_cnt", json_integer(db_col_int64(st, 3)));
+      json_object_set_new(o, "f_port", int_or_null(st, 4));
+      json_object_set_new(o, "data", json_string(b64));
+      json_object_set_new(o, "confirmed", json_boolean(db_col_int(st, 6)));
+      json_object_set_new(o, "adr", json_boolean(db_col_int(st, 7)));
+      json_object_set_new(o, "dr", json_integer(db_col_int(st, 8)));
+      json_object_set_new(o, "frequency", json_integer(db_col_int64(st, 9)));
+      json_object_set_new(o, "received_ns", json_integer(db_col_int64(st, 10)));
+      json_t *rx = json_array();
+      db_done(rs);
+      db_bind_int64(rs, 1, db_col_int64(st, 0));
+      while (db_step(rs) == DB_ROW) {
+        json_t *r = json_object();
+        json_object_set_new(r, "gateway_eui", json_string(db_col_text(rs, 0)));
+        if (!db_col_null(rs, 1)) {
+          int64_t t = db_col_int64(rs, 1);
+          char when[48];
+          time_t secs = (time_t)(t / 1000000000LL);
+          struct tm tm;
+          gmtime_r(&secs, &tm);
+          size_t k = strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+          snprintf(when + k, sizeof(when) - k, ".%09lldZ", (long long)(t % 1000000000LL));
+          json_object_set_new(r, "time", json_string(when));
+          json_object_set_new(r, "time_ns", json_integer(t));
+          json_object_set_new(r, "time_sigma_ns", json_real(db_col_double(rs, 10)));
+        }
+        json_object_set_new(r, "tmst", int_or_null(rs, 2));
+        json_object_set_new(r, "rssi", json_real(db_col_double(rs, 3)));
+        json_object_set_new(r, "snr", json_real(db_col_double(rs, 4)));
+        json_object_set_new(r, "channel", json_integer(db_col_int(rs, 5)));
+        json_object_set_new(r, "latitude", real_or_null(rs, 6));
+        json_object_set_new(r, "longitude", real_or_null(rs, 7));
+        json_object_set_new(r, "altitude", real_or_null(rs, 8));
+        json_object_set_new(r, "late", json_boolean(db_col_int(rs, 9)));
+        json_t *ants = json_array(); /* each antenna's own measure, when the gateway gave them */
+        db_done(as);
+        db_bind_int64(as, 1, db_col_int64(rs, 11));
+        while (db_step(as) == DB_ROW) {
+          json_t *a = json_object();
+          json_object_set_new(a, "antenna", json_integer(db_col_int(as, 0)));
+          json_object_set_new(a, "channel", json_integer(db_col_int(as, 1)));
+          json_object_set_new(a, "rssi", real_or_null(as, 2));
+          json_object_set_new(a, "snr", real_or_null(as, 3));
+          json_object_set_new(a, "ftime", int_or_null(as, 4));
+          json_array_append_new(ants, a);
+        }
+        json_object_set_new(r, "antennas", ants);
+        json_array_append_new(rx, r);
+      }
+      json_object_set_new(o, "rx_info", rx);
+      json_array_append_new(items, o);
+    }
+  }
+  db_done(st);
+  db_done(as);
+  db_done(rs);
+  json_t *o = json_object();
+  json_object_set_new(o, "items", items);
+  return o;
+}
+
+int lg_store_location_add(struct lg_store *s, const struct lg_location_rec *l) {
+  struct db_stmt *st =
+      db_prep(s->db, "INSERT INTO locations (uplink_id, dev_eui, f_cnt, latitude, longitude,"
+                     " altitude, accuracy_m, gdop, method, gateways, created_ns) VALUES (?1,"
+                     " ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
+  if (st == NULL) return LG_EIO;
+  db_bind_int64(st, 1, l->uplink_id);
+  bind_eui(st, 2, l->dev_eui);
+  db_bind_int64(st, 3, l->f_cnt);
+  db_bind_double(st, 4, l->lat_deg);
+  db_bind_double(st, 5, l->lon_deg);
+  db_bind_double(st, 6, l->alt_m);
+  db_bind_double(st, 7, l->accuracy_m);
+  bind_opt_real(st, 8, l->gdop == l->gdop, l->gdop);
+  db_bind_text(st, 9, l->method);
+  db_bind_int64(st, 10, l->gateways);
+  db_bind_int64(st, 11, l->created_ns);
+  return step_done(st);
+}
+
+static json_t *locations_row(struct db_stmt *st) {
+  json_t *o = json_object();
+  json_object_set_new(o, "latitude", json_real(db_col_double(st, 0)));
+  json_object_set_new(o, "longitude", json_real(db_col_double(st, 1)));
+  json_object_set_new(o, "altitude", json_real(db_col_double(st, 2)));
+  json_object_set_new(o, "accuracy_m", json_real(db_col_double(st, 3)));
+  json_object_set_new(o, "method", json_string(db_col_text(st, 4)));
+  json_object_set_new(o, "gateways", json_integer(db_col_int(st, 5)));
+  json_object_set_new(o, "f_cnt", json_integer(db_col_int64(st, 6)));
+  json_object_set_new(o, "gdop", real_or_null(st, 7));
+  json_object_set_new(o, "uplink_id", json_integer(db_col_int64(st, 8)));
+  json_object_set_new(o, "created_ns", json_integer(db_col_int64(st, 9)));
+  return o;
+}
+
+json_t *lg_store_locations_json(struct lg_store *s, uint64_t dev_eui, int limit) {
+  return device_rows_json(
+      db_prep(s->db, "SELECT latitude, longitude, altitude, accuracy_m, method, gateways, f_cnt,"
+                     " gdop, uplink_id, created_ns FROM locations WHERE dev_eui = ?1"
+                     " ORDER BY id DESC LIMIT ?2"),
+      dev_eui, limit, locations_row);
+}
+
+/* Every located device (with since_id > 0: those located after that location id) with its
+ * latest position and its last `per_device` positions as [lat, lon] pairs, newest first,
+ * and "last_id" (the web map; compact, as it may carry every device). */
+json_t *lg_store_tracks_json(struct lg_store *s, int per_device, int64_t since_id) {
+#define TRACKS(filter)                                                                             \
+  "SELECT l.dev_eui, COALESCE(d.name, ''), l.latitude, l.longitude, l.accuracy_m, l.method,"       \
+  " l.created_ns FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY dev_eui ORDER BY id DESC) AS rn"  \
+  " FROM locations " filter ") l LEFT JOIN devices d ON d.dev_eui = l.dev_eui WHERE l.rn <= ?1"    \
+  " ORDER BY l.dev_eui, l.id DESC"
+  struct db_stmt *st =
+      since_id > 0
+          ? db_prep(s->db, TRACKS("WHERE dev_eui IN (SELECT dev_eui FROM locations WHERE id > ?2)"))
+          : db_prep(s->db, TRACKS(""));
+#undef TRACKS
+  struct db_stmt *last = db_prep(s->db, "SELECT COALESCE(MAX(id), 0) FROM locations");
+  if (st == NULL || last == NULL) {
+    db_done(st);
+    db_done(last);
+    return NULL;
+  }
+  db_bind_int64(st, 1, per_device);
+  if (since_id > 0) db_bind_int64(st, 2, since_id);
+  int64_t last_id = db_step(last) == DB_ROW ? db_col_int64(last, 0) : 0;
+  db_done(last);
+  json_t *items = json_array(), *dev = NULL;
+  while (db_step(st) == DB_ROW) {
+    const char *eui = db_col_text(st, 0);
+    double lat = round(db_col_double(st, 2) * 1e6) / 1e6; /* 0.1 m */
+    double lon = round(db_col_double(st, 3) * 1e6) / 1e6;
+    if (dev == NULL || strcmp(json_string_value(json_object_get(dev, "dev_eui")), eui) != 0) {
+      dev = json_pack("{s:s, s:s, s:{s:f, s:f, s:f, s:s, s:I}, s:[]}", "dev_eui", eui, "name",
+                      db_col_text(st, 1), "latest", "latitude", lat, "longitude", lon, "accuracy_m",
+                      round(db_col_double(st, 4) * 10) / 10, "method", db_col_text(st, 5),
+                      "time_ns", (json_int_t)db_col_int64(st, 6), "track");
+      json_array_append_new(items, dev);
+    }
+    json_array_append_new(json_object_get(dev, "track"), json_pack("[f, f]", lat, lon));
+  }
+  db_done(st);
+  json_t *o = json_object();
+  json_object_set_new(o, "items", items);
+  json_object_set_new(o, "last_id", json_integer(last_id));
+  return o;
+}
+
+/* ---- queue ---------------------------------------------------------------------- */
+
+int lg_store_queue_push(struct lg_store *s, uint64_t dev_eui, int f_port, const uint8_t *data,
+                        size_t len, bool confirmed) {
+  struct db_stmt *st = db_prep(
+      s->db, "INSERT INTO queue (dev_eui, f_port, data, confirmed) VALUES (?1, ?2, ?3, ?4)");
+  if (st == NULL) return LG_EIO;
+  bind_eui(st, 1, dev_eui);
+  db_bind_int64(st, 2, f_port);
+  db_bind_blob(st, 3, data, len);
+  db_bind_int64(st, 4, confirmed);
+  return step_done(st);
+}
+
+int lg_store_queue_pop(struct lg_store *s, uint64_t dev_eui, int *f_port, uint8_t *data, size_t cap,
+                       size_t *len, bool *confirmed, bool *more) {
+  struct db_stmt *st =
+      db_prep(s->db, "SELECT id, f_port, data, confirmed FROM queue WHERE dev_eui = ?1"
+                     " ORDER BY id LIMIT 2");
+  if (st == NULL) return LG_EIO;
+  bind_eui(st, 1, dev_eui);
+  if (db_step(st) != DB_ROW) {
+    db_done(st);
+    return LG_ENOTFOUND;
+  }
+  int64_t id = db_col_int64(st, 0);
+  *f_port = db_col_int(st, 1);
+  size_t n = 0;
+  const void *blob = db_col_blob(st, 2, &n);
+  *len = n < cap ? n : cap;
+  if (*len) memcpy(data, blob, *len);
+  *confirmed = db_col_int(st, 3);
+  *more = db_step(st) == DB_ROW;
+  db_done(st);
+  struct db_stmt *del = db_prep(s->db, "DELETE FROM queue WHERE id = ?1");
+  if (del == NULL) return LG_EIO;
+  db_bind_int64(del, 1, id);
+  return step_done(del);
+}
+
+/* ---- ADR ------------------------------------------------------------------------ */
+
+static void adr_detail(struct lg_store *s, int64_t uplink_id, struct lg_store_adr_uplink *u) {
+  struct db_stmt *st =
+      db_prep(s->db, "SELECT gateway_eui, latitude, longitude, rssi FROM receptions"
+                     " WHERE uplink_id = ?1 AND latitude IS NOT NULL AND rssi IS NOT NULL"
+                     " ORDER BY rssi DESC LIMIT 8");
+  if (st != NULL) {
+    db_bind_int64(st, 1, uplink_id);
+    while (u->n_rx < LG_STORE_ADR_RX && db_step(st) == DB_ROW) {
+      u->rx[u->n_rx].gateway_eui = eui_from(st, 0);
+      u->rx[u->n_rx].lat_deg = db_col_double(st, 1);
+      u->rx[u->n_rx].lon_deg = db_col_double(st, 2);
+      u->rx[u->n_rx++].rssi_dbm = db_col_double(st, 3);
+    }
+    db_done(st);
+  }
+  st = db_prep(s->db, "SELECT latitude, longitude, accuracy_m FROM locations WHERE uplink_id = ?1"
+                      " ORDER BY id DESC LIMIT 1");
+  if (st != NULL) {
+    db_bind_int64(st, 1, uplink_id);
+    if (db_step(st) == DB_ROW) {
+      u->has_fix = true;
+      u->fix_lat_deg = db_col_double(st, 0);
+      u->fix_lon_deg = db_col_double(st, 1);
+      u->fix_accuracy_m = db_col_double(st, 2);
+    }
+    db_done(st);
+  }
+}
+
+int lg_store_adr_history(struct lg_store *s, uint64_t dev_eui, struct lg_store_adr_uplink *out,
+                         size_t cap, size_t *n, bool detail) {
+  struct db_stmt *st = db_prep(
+      s->db, "SELECT u.f_cnt, u.dr, COALESCE(u.tx_power_index, 0), MAX(r.snr),"
+             " MAX(r.rssi), COUNT(DISTINCT r.gateway_eui), u.id, u.received_ns, length(u.phy)"
+             " FROM uplinks u JOIN receptions r ON r.uplink_id = u.id"
+             " WHERE u.dev_eui = ?1 GROUP BY u.id ORDER BY u.id DESC LIMIT ?2");
+  if (st == NULL) return LG_EIO;
+  bind_eui(st, 1, dev_eui);
+  db_bind_int64(st, 2, (int)cap);
+  size_t k = 0;
+  int64_t ids[64];
+  while (k < cap && db_step(st) == DB_ROW) {
+    memset(&out[k], 0, sizeof(out[k]));
+    out[k].f_cnt = (uint32_t)db_col_int64(st, 0);
+    out[k].dr = db_col_int(st, 1);
+    out[k].tx_power_index = db_col_int(st, 2);
+    out[k].max_snr_db = db_col_double(st, 3);
+    out[k].max_rssi_dbm = db_col_double(st, 4);
+    out[k].gateways = db_col_int(st, 5);
+    out[k].received_ns = db_col_int64(st, 7);
+    out[k].size = db_col_int(st, 8);
+    if (k < 64) ids[k] = db_col_int64(st, 6);
+    k++;
+  }
+  db_done(st);
+  for (size_t i = 0; detail && i < k && i < 64; i++)
+    adr_detail(s, ids[i], &out[i]);
+  for (size_t i = 0; i < k / 2; i++) { /* oldest first */
+    struct lg_store_adr_uplink t = out[i];
+    out[i] = out[k - 1 - i];
+    out[k - 1 - i] = t;
+  }
+  *n = k;
+  return 0;
+}
+
+int lg_store_adr_pending(struct lg_store *s, uint64_t dev_eui, bool set, int dr, int txp, int nb) {
+  struct db_stmt *st =
+      db_prep(s->db, "UPDATE devices SET adr_pending_dr = ?2, adr_pending_txp = ?3,"
+                     " adr_pending_nb = ?4 WHERE dev_eui = ?1");
+  if (st == NULL) return LG_EIO;
+  bind_eui(st, 1, dev_eui);
+  if (set) {
+    db_bind_int64(st, 2, dr);
+    db_bind_int64(st, 3, txp);
+    db_bind_int64(st, 4, nb);
+  }
+  return step_done(st);
+}
+
+int lg_store_adr_applied(struct lg_store *s, uint64_t dev_eui) {
+  struct db_stmt *st = db_prep(
+      s->db, "UPDATE devices SET tx_power_index = adr_pending_txp, nb_trans = adr_pending_nb,"
+             " adr_pending_dr = NULL, adr_pending_txp = NULL, adr_pending_nb = NULL"
+             " WHERE dev_eui = ?1 AND adr_pending_dr IS NOT NULL");
+  if (st == NULL) return LG_EIO;
+  bind_eui(st, 1, dev_eui);
+  int rc = step_done(st);
+  if (rc) return rc;
+  struct db_stmt *d =
+      db_prep(s->db, "UPDATE adr_decisions SET state = 'applied' WHERE id ="
+                     " (SELECT MAX(id) FROM adr_decisions WHERE dev_eui = ?1 AND state = 'sent')");
+  if (d == NULL) return LG_EIO;
+  bind_eui(d, 1, dev_eui);
+  return step_done(d);
+}
+
+int lg_store_adr_decision_add(struct lg_store *s, const struct lg_store_adr_decision *r) {
+  struct db_stmt *st =
+      db_prep(s->db, "INSERT INTO adr_decisions (dev_eui, f_cnt, algorithm, change, dr_from, dr_to,"
+                     " tx_power_from, tx_power_to, nb_trans_from, nb_trans_to, snr_margin_db,"
+                     " reason, state, created_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
+                     " ?11, ?12, ?13, ?14)");
+  if (st == NULL) return LG_EIO;
+  bind_eui(st, 1, r->dev_eui);
+  db_bind_int64(st, 2, r->f_cnt);
+  db_bind_text(st, 3, r->algorithm);
+  db_bind_int64(st, 4, r->change);
+  db_bind_int64(st, 5, r->dr_from);
+  db_bind_int64(st, 6, r->dr_to);
+  db_bind_int64(st, 7, r->tx_power_from);
+  db_bind_int64(st, 8, r->tx_power_to);
+  db_bind_int64(st, 9, r->nb_trans_from);
+  db_bind_int64(st, 10, r->nb_trans_to);
+  db_bind_double(st, 11, r->snr_margin_db);
+  db_bind_text(st, 12, r->reason);
+  db_bind_text(st, 13, r->change ? "sent" : "none");
+  db_bind_int64(st, 14, r->created_ns);
+  return step_done(st);
+}
+
+static json_t *adr_row(struct db_stmt *st) {
+  json_t *o = json_object();
+  static const char *const keys[] = {"dr_from",           "dr_to",         "tx_power_index_from",
+                                     "tx_power_index_to", "nb_trans_from", "nb_trans_to"};
+  json_object_set_new(o, "f_cnt", json_integer(db_col_int64(st, 0)));
+  json_object_set_new(o, "algorithm", json_string(db_col_text(st, 1)));
+  json_object_set_new(o, "change", json_boolean(db_col_int(st, 2)));
+  for (int k = 0; k < 6; k++)
+    json_object_set_new(o, keys[k], json_integer(db_col_int(st, 3 + k)));
+  json_object_set_new(o, "snr_margin_db", json_real(db_col_double(st, 9)));
+  json_object_set_new(o, "reason", json_string(db_col_text(st, 10)));
+  json_object_set_new(o, "state", json_string(db_col_text(st, 11)));
+  json_object_set_new(o, "created_ns", json_integer(db_col_int64(st, 12)));
+  return o;
+}
+
+json_t *lg_store_adr_json(struct lg_store *s, uint64_t dev_eui, int limit) {
+  return device_rows_json(
+      db_prep(s->db, "SELECT f_cnt, algorithm, change, dr_from, dr_to, tx_power_from, tx_power_to,"
+                     " nb_trans_from, nb_trans_to, snr_margin_db, reason, state, created_ns"
+                     " FROM adr_decisions WHERE dev_eui = ?1 ORDER BY id DESC LIMIT ?2"),
+      dev_eui, limit, adr_row);
+}
+
+/* ---- downlinks ------------------------------------------------------------------ */
+
+int lg_store_downlink_add(struct lg_store *s, uint64_t dev_eui, uint32_t f_cnt, int f_port,
+                          bool confirmed, bool ack, size_t mac_bytes, int64_t now_ns) {
+  struct db_stmt *st = db_prep(
+      s->db, "INSERT INTO downlinks (dev_eui, f_cnt, f_port, confirmed, ack, mac_bytes, state,"
+             " created_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+  if (st == NULL) return LG_EIO;
+  bind_eui(st, 1, dev_eui);
+  db_bind_int64(st, 2, f_cnt);
+  if (f_port >= 0) db_bind_int64(st, 3, f_port);
+  db_bind_int64(st, 4, confirmed);
+  db_bind_int64(st, 5, ack);
+  db_bind_int64(st, 6, (int64_t)mac_bytes);
+  db_bind_text(st, 7, confirmed ? "awaiting_ack" : "sent");
+  db_bind_int64(st, 8, now_ns);
+  return step_done(st);
+}
+
+int lg_store_downlink_acked(struct lg_store *s, uint64_t dev_eui, int64_t now_ns, uint32_t *f_cnt) {
+  struct db_stmt *st = db_prep(
+      s->db, "UPDATE downlinks SET state = 'acknowledged', acked_ns = ?2 WHERE id ="
+             " (SELECT MAX(id) FROM downlinks WHERE dev_eui = ?1 AND state = 'awaiting_ack')"
+             " RETURNING f_cnt");
+  if (st == NULL) return LG_EIO;
+  bind_eui(st, 1, dev_eui);
+  db_bind_int64(st, 2, now_ns);
+  int rc = db_step(st);
+  if (rc == DB_ROW && f_cnt) *f_cnt = (uint32_t)db_col_int64(st, 0);
+  db_done(st);
+  return rc == DB_ROW ? 0 : LG_ENOTFOUND;
+}
+
+static json_t *downlinks_row(struct db_stmt *st) {
+  json_t *o = json_object();
+  json_object_set_new(o, "f_cnt", json_integer(db_col_int64(st, 0)));
+  json_object_set_new(o, "f_port", int_or_null(st, 1));
+  json_object_set_new(o, "confirmed", json_boolean(db_col_int(st, 2)));
+  json_object_set_new(o, "ack", json_boolean(db_col_int(st, 3)));
+  json_object_set_new(o, "mac_bytes", json_integer(db_col_int(st, 4)));
+  json_object_set_new(o, "state", json_string(db_col_text(st, 5)));
+  json_object_set_new(o, "created_ns", int_or_null(st, 6));
+  json_object_set_new(o, "acked_ns", int_or_null(st, 7));
+  return o;
+}
+
+json_t *lg_store_downlinks_json(struct lg_store *s, uint64_t dev_eui, int limit) {
+  return device_rows_json(
+      db_prep(s->db, "SELECT f_cnt, f_port, confirmed, ack, mac_bytes, state, created_ns, acked_ns"
+                     " FROM downlinks WHERE dev_eui = ?1 ORDER BY id DESC LIMIT ?2"),
+      dev_eui, limit, downlinks_row);
+}
+
+/* ---- events --------------------------------------------------------------------- */
+
+int lg_store_event_add(struct lg_store *s, uint64_t dev_eui, const char *type, json_t *payload,
+                       int64_t now_ns) {
+  char *text = json_dumps(payload, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
+  json_decref(payload);
+  if (text == NULL) return LG_ENOMEM;
+  struct db_stmt *st = db_prep(
+      s->db, "INSERT INTO events (dev_eui, type, payload, created_ns) VALUES (?1, ?2, ?3, ?4)");
+  int rc = LG_EIO;
+  if (st) {
+    bind_eui(st, 1, dev_eui);
+    db_bind_text(st, 2, type);
+    db_bind_text(st, 3, text);
+    db_bind_int64(st, 4, now_ns);
+    rc = step_done(st);
+  }
+  free(text);
+  return rc;
+}
+
+static json_t *events_row(struct db_stmt *st) {
+  json_error_t e;
+  json_t *o = json_object();
+  json_t *p = json_loads(db_col_text(st, 1), 0, &e);
+  json_object_set_new(o, "type", json_string(db_col_text(st, 0)));
+  json_object_set_new(o, "time_ns", json_integer(db_col_int64(st, 2)));
+  json_object_set_new(o, "payload", p ? p : json_null());
+  return o;
+}
+
+json_t *lg_store_events_json(struct lg_store *s, uint64_t dev_eui, int limit) {
+  return device_rows_json(db_prep(s->db,
+                                  "SELECT type, payload, created_ns FROM events WHERE dev_eui = ?1"
+                                  " ORDER BY id DESC LIMIT ?2"),
+                          dev_eui, limit, events_row);
+}
