@@ -14,6 +14,8 @@ if [ "${1:-}" = "--sanitize" ]; then
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 fi
-cmake -S . -B "$dir" "${args[@]}" >/dev/null
+# PostgreSQL: the end-to-end tests run a second time against it (scripts/pg.sh starts it)
+pg=$(scripts/pg.sh)
+cmake -S . -B "$dir" "${args[@]}" -DLORAGEO_TEST_PG="$pg" >/dev/null
 cmake --build "$dir" -j"$(nproc)"
 ctest --test-dir "$dir" --output-on-failure -j"$(nproc)"

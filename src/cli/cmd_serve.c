@@ -160,8 +160,6 @@ int lg_cmd_serve(int argc, char **argv) {
   struct lg_config cfg;
   char why[512];
   if (lg_config_load(&cfg, path, why, sizeof(why))) return lg_cli_fail("serve", 2, "%s", why);
-  if (strncmp(cfg.database, "postgresql://", 13) == 0)
-    return lg_cli_fail("serve", 2, "database: PostgreSQL is not supported yet; use a SQLite path");
 
   static struct server s;
   struct lg_store *store = NULL;

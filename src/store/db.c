@@ -62,6 +62,8 @@ int db_open(struct db **out, const char *target, char *why, size_t why_len) {
     db->pg = PQconnectdb(target);
     if (PQstatus(db->pg) != CONNECTION_OK) {
       snprintf(why, why_len, "cannot connect to PostgreSQL: %s", PQerrorMessage(db->pg));
+      for (char *c = why; *c; c++) /* libpq's messages end in (and may hold) newlines */
+        if (*c == '\n') *c = c[1] ? ' ' : 0;
       db_close(db);
       return LG_EIO;
     }

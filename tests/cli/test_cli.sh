@@ -125,7 +125,7 @@ printf 'not ini at all\n' > "$ini"
 bad "serve not ini" 2 "not INI syntax|unknown key" serve -c "$ini"
 bad "serve missing file" 2 "cannot read" serve -c /nonexistent.ini
 LORAGEO_NETWORK_DEDUP_WINDOW_MS=abc bad "serve bad env" 2 "LORAGEO_NETWORK_DEDUP_WINDOW_MS.*expected 10..5000" serve
-LORAGEO_SERVER_DATABASE=postgresql://x bad "serve postgres" 2 "PostgreSQL is not supported yet" serve
+LORAGEO_SERVER_DATABASE=postgresql://nohost.invalid/x bad "serve postgres unreachable" 1 "cannot connect to PostgreSQL: .*nohost.invalid" serve
 db=$(mktemp -d)
 printf '[server]\nudp_bind = 127.0.0.1:0\nhttp_bind = 127.0.0.1:0\ndatabase = %s/l.db\n[mqtt]\nurl = tcp://broker\n' "$db" > "$ini"
 bad "serve bad mqtt url" 2 "url 'tcp://broker': expected mqtt://HOST\[:PORT\] or mqtts://" serve -c "$ini"

@@ -1,7 +1,7 @@
 // Shared by the end-to-end tests: a lorageo server on random ports, four gateways on the
 // Semtech UDP protocol at known positions, frames built by lora-packet (an independent
 // LoRaWAN implementation) and timestamped from the true geometry.
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import dgram from "node:dgram";
 import fs from "node:fs";
 import os from "node:os";
@@ -16,6 +16,19 @@ export const httpPort = udpPort + 1;
 export const base = `http://127.0.0.1:${httpPort}`;
 export const tally = { checks: 0, failures: 0 };
 export let server = null;
+// The database: a SQLite file, or with LORAGEO_TEST_PG (a PostgreSQL URI without the
+// database, e.g. postgresql:///) a fresh database of its own on that server.
+export const database = (() => {
+  const pg = process.env.LORAGEO_TEST_PG;
+  if (!pg) return path.join(dir, "lorageo.db");
+  const name = `lorageo_test_${process.pid}_${Math.floor(Math.random() * 1e9)}`;
+  const admin = `${pg.replace(/\/$/, "")}/postgres`;
+  execFileSync("psql", [admin, "-qc", `CREATE DATABASE ${name}`]);
+  process.on("exit", () => { /* the server is gone by then (or is killed: FORCE) */
+    try { execFileSync("psql", [admin, "-qc", `DROP DATABASE ${name} WITH (FORCE)`]); } catch {}
+  });
+  return `${pg.replace(/\/$/, "")}/${name}`;
+})();
 
 export function check(cond, what) {
   tally.checks++;
@@ -30,7 +43,7 @@ export function start(extraEnv = {}) {
   server = spawn(BIN, ["serve"], {
     env: { ...process.env, ...extraEnv, LORAGEO_SERVER_UDP_BIND: `127.0.0.1:${udpPort}`,
            LORAGEO_SERVER_HTTP_BIND: `127.0.0.1:${httpPort}`,
-           LORAGEO_SERVER_DATABASE: path.join(dir, "lorageo.db"), LORAGEO_GEO_SIGMA_NS: "5" },
+           LORAGEO_SERVER_DATABASE: database, LORAGEO_GEO_SIGMA_NS: "5" },
     stdio: ["ignore", "inherit", "pipe"],
   });
   server.log = "";

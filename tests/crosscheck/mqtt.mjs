@@ -195,7 +195,10 @@ try {
   start({ LORAGEO_MQTT_URL: `mqtt://127.0.0.1:${mqttPort}`, LORAGEO_MQTT_QUEUE_MAX: "3" });
   await waitHealthy();
   for (let f = 9; f <= 11; f++) await frameFromAll(dataUp(f, `overflow ${f}`));
-  await sleep(500);
+  /* the three uplinks' events, once processed (a loaded machine may take a while) */
+  for (let t = 0; t < 10000 && (await metric("lorageo_mqtt_dropped_total")) < 3; t += 100)
+    await sleep(100);
+  await sleep(300); /* nothing more comes */
   check(await metric("lorageo_mqtt_dropped_total") === 3 && await metric("lorageo_mqtt_waiting") === 3,
         `bounded queue: dropped ${await metric("lorageo_mqtt_dropped_total")}, waiting ${await metric("lorageo_mqtt_waiting")}`);
   startBroker();
