@@ -1,0 +1,107 @@
+// Two `lorageo serve` instances sharing one PostgreSQL database (issue 8, its first part:
+// the storage). Frames built by lora-packet reach the instances over the Semtech UDP
+// protocol, as gateways attached to different instances would send them:
+//   - what one instance stores, the other's API serves;
+//   - a counter one instance accepted is a replay at the other (the frame counters live in
+//     the database, updated by a compare-and-set in SQL);
+//   - one frame arriving at both at once is stored once: the instance that loses the
+//     compare-and-set refuses it ("taken concurrently", or a retransmission if the other
+//     had committed first), so no counter is accepted twice. (Gathering both instances'
+//     receptions into that one uplink is the shared de-duplication, not built yet.)
+// Needs LORAGEO_TEST_PG (scripts/test.sh sets it); usage: node pg_instances.mjs LORAGEO
+import { spawn } from "node:child_process";
+import {
+  ABP, BIN, armTimeout, check, database, dataUp, gateways, header, rxpkFor, sleep, tally,
+} from "./harness.mjs";
+
+if (!process.env.LORAGEO_TEST_PG) {
+  console.log("pg_instances: skipped (LORAGEO_TEST_PG not set)");
+  process.exit(0);
+}
+armTimeout(60000);
+
+const base0 = 24000 + Math.floor(Math.random() * 15000);
+const instances = [0, 1].map((k) => ({ udp: base0 + 10 * k, http: base0 + 10 * k + 1, log: "" }));
+function start(inst) {
+  inst.proc = spawn(BIN, ["serve"], {
+    env: { ...process.env, LORAGEO_SERVER_UDP_BIND: `127.0.0.1:${inst.udp}`,
+           LORAGEO_SERVER_HTTP_BIND: `127.0.0.1:${inst.http}`, LORAGEO_SERVER_DATABASE: database },
+    stdio: ["ignore", "inherit", "pipe"],
+  });
+  inst.proc.stderr.on("data", (d) => (inst.log += d));
+}
+async function healthy(inst) {
+  for (let i = 0; i < 100; i++) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${inst.http}/api/health`)).ok) return;
+    } catch {}
+    await sleep(50);
+  }
+  throw new Error("instance did not come up:\n" + inst.log);
+}
+async function api(inst, method, url, body) {
+  const r = await fetch(`http://127.0.0.1:${inst.http}${url}`,
+    { method, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await r.text();
+  return { status: r.status, json: text ? JSON.parse(text) : null };
+}
+async function metric(inst, name) {
+  const text = await (await fetch(`http://127.0.0.1:${inst.http}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith(name + " "));
+  return line ? Number(line.split(" ")[1]) : NaN;
+}
+const pushTo = (g, inst, rxpk) => new Promise((r) =>
+  g.sock.send(Buffer.concat([header(0, g.eui), Buffer.from(`{"rxpk":[${rxpk}]}`)]), inst.udp, "127.0.0.1", r));
+let emit = BigInt(Date.now()) * 1000000n;
+async function frame(phy, route) { // route[i]: the instance gateway i sends to
+  emit += 10000000000n;
+  for (let i = 0; i < gateways.length; i++) await pushTo(gateways[i], route[i], rxpkFor(gateways[i], phy, emit));
+}
+const uplinks = async (inst) =>
+  (await api(inst, "GET", `/api/devices/${ABP.dev_eui}/uplinks?limit=20`)).json.items.map((u) => u.f_cnt).sort((a, b) => a - b);
+
+try {
+  const [a, b] = instances;
+  start(a);
+  await healthy(a);
+  start(b); // the second one finds the schema migrated (an advisory lock orders them)
+  await healthy(b);
+  for (const g of gateways)
+    check((await api(a, "POST", "/api/gateways", { gateway_eui: g.eui, latitude: g.lat, longitude: g.lon, altitude: g.alt })).status === 201, `gateway ${g.eui} added`);
+  check((await api(a, "POST", "/api/devices", ABP)).status === 201, "device added through instance A");
+  check((await api(b, "GET", `/api/devices/${ABP.dev_eui}`)).status === 200, "instance B sees it");
+
+  await frame(dataUp(1, "via A"), [a, a, a, a]);
+  await sleep(500);
+  await frame(dataUp(2, "via B"), [b, b, b, b]);
+  await sleep(500);
+  check(JSON.stringify(await uplinks(a)) === "[1,2]" && JSON.stringify(await uplinks(b)) === "[1,2]",
+        `both instances serve both uplinks: A ${await uplinks(a)}, B ${await uplinks(b)}`);
+
+  // FCnt 1 again, at B, which never saw it: a replay all the same
+  await frame(dataUp(1, "via A"), [b, b, b, b]);
+  await sleep(500);
+  check(await metric(b, 'lorageo_rx_dropped_total{reason="replay"}') === 1, "the replay refused by the other instance");
+
+  // one frame, half its gateways on each instance, at the same moment: stored once
+  await frame(dataUp(3, "both"), [a, b, a, b]);
+  await sleep(700);
+  const ups = await uplinks(a);
+  check(JSON.stringify(ups) === "[1,2,3]", `FCnt 3 stored once: ${ups}`);
+  const accepted = (await metric(a, "lorageo_uplinks_total")) + (await metric(b, "lorageo_uplinks_total"));
+  check(accepted === 3, `3 uplinks accepted across the two instances, got ${accepted}`);
+  // the other instance refused its copy: as taken concurrently (it lost the SQL
+  // compare-and-set) or, if the winner had already committed, as a retransmission
+  let refused = -1; /* the replay of FCnt 1 above */
+  for (const i of [a, b])
+    refused += (await metric(i, 'lorageo_rx_dropped_total{reason="replay"}')) +
+               (await metric(i, "lorageo_retransmissions_total"));
+  check(refused === 1, `the instance that lost FCnt 3 refused it (${refused} refusals)`);
+} catch (e) {
+  check(false, `exception: ${e.stack}\nA:\n${instances[0].log}\nB:\n${instances[1].log}`);
+}
+for (const i of instances) i.proc?.kill("SIGTERM");
+await sleep(300);
+for (const g of gateways) g.sock.close();
+console.log(`pg_instances: ${tally.checks} checks, ${tally.failures} failed`);
+process.exit(tally.failures ? 1 : 0);
