@@ -9,7 +9,8 @@
  * with GPS times so each is also located. Then it reads /metrics until every uplink is
  * accounted for (accepted or dropped), and reports uplinks/s and what was lost.
  *
- * usage: ns_load path/to/lorageo [uplinks, default 20000] [devices, default 1000]
+ * usage: ns_load path/to/lorageo [uplinks, default 20000] [devices, default 1000] [database]
+ * (database: a fresh SQLite file by default, or an empty PostgreSQL database's URI)
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -109,13 +110,14 @@ static double raw_rate(struct mmsghdr *msgs, size_t n) {
 
 int main(int argc, char **argv) {
   if (argc < 2) {
-    fprintf(stderr, "usage: ns_load path/to/lorageo [uplinks] [devices]\n");
+    fprintf(stderr, "usage: ns_load path/to/lorageo [uplinks] [devices] [database]\n");
     return 2;
   }
   long uplinks = argc > 2 ? atol(argv[2]) : 20000, devices = argc > 3 ? atol(argv[3]) : 1000;
-  char dir[] = "/tmp/ns_load.XXXXXX", db[128], udp[32], http[32];
+  char dir[] = "/tmp/ns_load.XXXXXX", db[512], udp[32], http[32];
   if (!mkdtemp(dir)) return 1;
   snprintf(db, sizeof(db), "%s/lorageo.db", dir);
+  if (argc > 4) snprintf(db, sizeof(db), "%s", argv[4]);
   int port = 30000 + (int)(getpid() % 20000);
   snprintf(udp, sizeof(udp), "127.0.0.1:%d", port);
   snprintf(http, sizeof(http), "127.0.0.1:%d", port + 1);
@@ -270,10 +272,11 @@ int main(int argc, char **argv) {
   kill(server, SIGTERM);
   waitpid(server, NULL, 0);
   double secs = t_end - t0;
-  printf("ns_load: %ld uplinks x %d gateways (%zu datagrams), %ld ABP devices, SQLite\n", uplinks,
-         PER_FRAME, n_msgs, devices);
+  const char *engine = strncmp(db, "postgres", 8) == 0 ? "PostgreSQL" : "SQLite";
+  printf("ns_load: %ld uplinks x %d gateways (%zu datagrams), %ld ABP devices, %s\n", uplinks,
+         PER_FRAME, n_msgs, devices, engine);
   printf("provisioning %ld sessions: %.2f s; server up and serving them %.3f s after start "
-         "(sessions stay in SQLite, none loaded)\n",
+         "(sessions stay in the database, none loaded)\n",
          devices, t_prov, t_start);
   printf("raw_loopback_datagrams_per_s %.0f\n", raw);
   printf("server_datagrams_received %lld of %zu (lost in the socket buffer: %lld)\n", datagrams,

@@ -108,7 +108,8 @@ try {
         "malformed commands refused with a reason");
   for (const g of gateways) g.inbox.length = 0;
   await frameFromAll(dataUp(2, "anything for me?"));
-  await sleep(450);
+  await waitFor(() => gateways.some((g) => pullResps(g).length > 0), 3000);
+  await sleep(200); /* and no second one */
   const resp = gateways.flatMap((g) => pullResps(g));
   check(resp.length === 1, `the commanded downlink is sent (got ${resp.length})`);
   if (resp.length) {

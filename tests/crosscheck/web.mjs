@@ -54,7 +54,7 @@ try {
   truth.lat += 0.004;
   truth.lon += 0.005;
   await frameFromAll(dataUp(2, "moved"));
-  for (let i = 0; i < 50; i++) {
+  for (let i = 0; i < 150; i++) { /* up to 15 s: a sanitizer build on a loaded machine */
     await sleep(100);
     s = await state();
     if (haversine(s.at.lat, s.at.lng, before.lat, before.lng) > 100) break;
