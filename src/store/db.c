@@ -23,6 +23,8 @@ struct db_stmt {
   sqlite3_stmt *sq;
   /* PostgreSQL */
   char name[16];
+  char *pg_text; /* the statement with $N, kept to prepare it again on a new connection */
+  bool prepared; /* on the current connection */
   int n_params;
   char *val[MAX_PARAMS];
   int len[MAX_PARAMS], fmt[MAX_PARAMS];
@@ -41,6 +43,32 @@ struct db {
   char err[256];
   struct db_stmt cache[STMT_CACHE];
 };
+
+/* PostgreSQL: a dropped connection (server restart, network, an administrator) is
+ * re-established before the next statement, and the statements prepared on the old one
+ * are prepared again on first use. What was in flight when it dropped failed and said
+ * so; what follows goes through. */
+static bool pg_alive(struct db *db) {
+  if (PQstatus(db->pg) == CONNECTION_OK) return true;
+  PQreset(db->pg);
+  if (PQstatus(db->pg) != CONNECTION_OK) {
+    snprintf(db->err, sizeof(db->err), "PostgreSQL connection lost: %s", PQerrorMessage(db->pg));
+    return false;
+  }
+  for (int i = 0; i < STMT_CACHE; i++)
+    db->cache[i].prepared = false;
+  PQclear(PQexec(db->pg, "SET client_min_messages = warning"));
+  return true;
+}
+
+static bool pg_prepare(struct db_stmt *st) {
+  if (st->prepared) return true;
+  PGresult *r = PQprepare(st->db->pg, st->name, st->pg_text, st->n_params, NULL);
+  st->prepared = PQresultStatus(r) == PGRES_COMMAND_OK;
+  if (!st->prepared) snprintf(st->db->err, sizeof(st->db->err), "%s", PQresultErrorMessage(r));
+  PQclear(r);
+  return st->prepared;
+}
 
 static bool is_pg_target(const char *t) {
   return strncmp(t, "postgresql://", 13) == 0 || strncmp(t, "postgres://", 11) == 0;
@@ -95,6 +123,7 @@ void db_close(struct db *db) {
     if (st->res) PQclear(st->res);
     clear_params(st);
     free(st->blob);
+    free(st->pg_text);
   }
   if (db->sq) sqlite3_close(db->sq);
   if (db->pg) PQfinish(db->pg);
@@ -105,6 +134,7 @@ int db_exec(struct db *db, const char *sql) {
   db->err[0] = 0;
   if (db->sq) return sqlite3_exec(db->sq, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : LG_EIO;
   if (strcmp(sql, "BEGIN IMMEDIATE") == 0) sql = "BEGIN"; /* SQLite's write lock up front */
+  if (!pg_alive(db)) return LG_EIO;
   PGresult *r = PQexec(db->pg, sql);
   ExecStatusType t = PQresultStatus(r);
   int rc = t == PGRES_COMMAND_OK || t == PGRES_TUPLES_OK ? 0 : LG_EIO;
@@ -148,13 +178,12 @@ struct db_stmt *db_prep(struct db *db, const char *sql) {
         return NULL;
       }
       snprintf(st->name, sizeof(st->name), "lg%d", i);
-      PGresult *r = PQprepare(db->pg, st->name, text, n, NULL);
-      free(text);
-      bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-      if (!ok) snprintf(db->err, sizeof(db->err), "%s", PQresultErrorMessage(r));
-      PQclear(r);
-      if (!ok) return NULL;
-      st->n_params = n;
+      st->pg_text = text, st->n_params = n, st->prepared = false;
+      if (!pg_alive(db) || !pg_prepare(st)) {
+        free(st->pg_text);
+        st->pg_text = NULL;
+        return NULL;
+      }
     }
     st->sql = sql;
     return st;
@@ -227,9 +256,19 @@ int db_step(struct db_stmt *st) {
   }
   if (!st->ran) {
     st->ran = true;
+    if (!pg_alive(st->db) || !pg_prepare(st)) return DB_ERROR;
     st->res = PQexecPrepared(st->db->pg, st->name, st->n_params, (const char *const *)st->val,
                              st->len, st->fmt, 0);
     ExecStatusType t = PQresultStatus(st->res);
+    /* a read that found the connection gone is asked again on a new one (a write is not:
+     * it may have been applied before the answer was lost) */
+    if (t != PGRES_TUPLES_OK && PQstatus(st->db->pg) == CONNECTION_BAD &&
+        strncmp(st->sql, "SELECT", 6) == 0 && pg_alive(st->db) && pg_prepare(st)) {
+      PQclear(st->res);
+      st->res = PQexecPrepared(st->db->pg, st->name, st->n_params, (const char *const *)st->val,
+                               st->len, st->fmt, 0);
+      t = PQresultStatus(st->res);
+    }
     if (t != PGRES_TUPLES_OK && t != PGRES_COMMAND_OK) {
       snprintf(st->db->err, sizeof(st->db->err), "%s", PQresultErrorMessage(st->res));
       return DB_ERROR;

@@ -6,10 +6,12 @@
 //     the database, updated by a compare-and-set in SQL);
 //   - one frame arriving at both at once is stored once: the instance that loses the
 //     compare-and-set refuses it ("taken concurrently", or a retransmission if the other
-//     had committed first), so no counter is accepted twice. (Gathering both instances'
+//     had committed first), so no counter is accepted twice;
+//   - every connection to the database dropped by the server (an administrator, a
+//     restart): both instances reconnect and go on storing. (Gathering both instances'
 //     receptions into that one uplink is the shared de-duplication, not built yet.)
 // Needs LORAGEO_TEST_PG (scripts/test.sh sets it); usage: node pg_instances.mjs LORAGEO
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import {
   ABP, BIN, armTimeout, check, database, dataUp, gateways, header, rxpkFor, sleep, tally,
 } from "./harness.mjs";
@@ -85,7 +87,7 @@ try {
 
   // one frame, half its gateways on each instance, at the same moment: stored once
   await frame(dataUp(3, "both"), [a, b, a, b]);
-  await sleep(700);
+  await sleep(1000);
   const ups = await uplinks(a);
   check(JSON.stringify(ups) === "[1,2,3]", `FCnt 3 stored once: ${ups}`);
   const accepted = (await metric(a, "lorageo_uplinks_total")) + (await metric(b, "lorageo_uplinks_total"));
@@ -97,6 +99,19 @@ try {
     refused += (await metric(i, 'lorageo_rx_dropped_total{reason="replay"}')) +
                (await metric(i, "lorageo_retransmissions_total"));
   check(refused === 1, `the instance that lost FCnt 3 refused it (${refused} refusals)`);
+
+  // PostgreSQL drops every connection to the database; both instances carry on
+  const db = database.slice(database.lastIndexOf("/") + 1);
+  execFileSync("psql", [`${process.env.LORAGEO_TEST_PG.replace(/\/$/, "")}/postgres`, "-qAtc",
+    `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${db}'`]);
+  /* what was in flight at each may fail (and is logged); what follows is stored */
+  for (const [f, inst] of [[4, a], [5, b], [6, a], [7, b], [8, a], [9, b]]) {
+    await frame(dataUp(f, "after the drop"), [inst, inst, inst, inst]);
+    await sleep(500);
+  }
+  const after = await uplinks(b);
+  check(after.includes(8) && after.includes(9), `stored again after the connections dropped: ${after}`);
+  check((await api(a, "GET", `/api/devices/${ABP.dev_eui}`)).status === 200, "instance A's API reconnected too");
 } catch (e) {
   check(false, `exception: ${e.stack}\nA:\n${instances[0].log}\nB:\n${instances[1].log}`);
 }
