@@ -125,12 +125,14 @@ try {
   // ---- TX_ACK TOO_LATE -> RX2
   for (const g of gateways) g.inbox.length = 0;
   await frameFromAll(dataUp(4, "ack me", true));
-  await sleep(450);
-  const first = gateways.flatMap((g) => pullResps(g).map((p) => ({ g, ...p })));
+  const allResps = () => gateways.flatMap((g) => pullResps(g).map((p) => ({ g, ...p })));
+  for (let t = 0; t < 2000 && allResps().length === 0; t += 50) await sleep(50);
+  await sleep(150); /* and no second one */
+  const first = allResps();
   check(first.length === 1, "ACK sent");
   if (first.length) {
     await send(first[0].g, Buffer.concat([header(5, first[0].g.eui, first[0].token), Buffer.from('{"txpk_ack":{"error":"TOO_LATE"}}')]));
-    await sleep(150);
+    for (let t = 0; t < 2000 && pullResps(first[0].g).length < 2; t += 50) await sleep(50);
     const rx2 = pullResps(first[0].g).filter((p) => p.token !== first[0].token);
     check(rx2.length === 1 && rx2[0].txpk.freq === 869.525 && rx2[0].txpk.datr === "SF12BW125" &&
           rx2[0].txpk.tmst === first[0].txpk.tmst + 1000000, `RX2 retry: ${JSON.stringify(rx2.map((p) => p.txpk))}`);
@@ -142,11 +144,13 @@ try {
   // after that nothing more.
   for (const g of gateways) g.inbox.length = 0;
   await frameFromAll(dataUp(5, "ack me too", true));
-  await sleep(450);
   const tried = [];
   const seen = new Set();
+  const freshResps = () => gateways.flatMap((g) => pullResps(g).map((p) => ({ g, ...p }))).filter((p) => !seen.has(p.token));
   for (let attempt = 0; attempt < 6; attempt++) {
-    const fresh = gateways.flatMap((g) => pullResps(g).map((p) => ({ g, ...p }))).filter((p) => !seen.has(p.token));
+    /* the next try, if one comes (up to 2 s: a sanitizer build on a loaded machine) */
+    for (let t = 0; t < 2000 && freshResps().length === 0; t += 50) await sleep(50);
+    const fresh = freshResps();
     if (fresh.length !== 1) break;
     tried.push(fresh[0]);
     seen.add(fresh[0].token);
