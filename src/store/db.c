@@ -230,7 +230,7 @@ void db_bind_text(struct db_stmt *st, int i, const char *v) {
   if (st->sq)
     sqlite3_bind_text(st->sq, i, v, -1, SQLITE_TRANSIENT);
   else
-    pg_set(st, i, v, strlen(v), 0);
+    pg_set(st, i, v, v ? strlen(v) : 0, 0); /* NULL text is SQL NULL, as in SQLite */
 }
 
 void db_bind_blob(struct db_stmt *st, int i, const void *v, size_t n) {
