@@ -5,14 +5,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Build: compiler, CMake, libraries (libpq for PostgreSQL storage). Tests: PostgreSQL
-# (the end-to-end tests run against it too), clang (libFuzzer + sanitizers), jq,
+# Build: compiler, CMake, libraries (libpq for PostgreSQL storage, hiredis for the
+# cluster). Tests: PostgreSQL (the end-to-end tests run against it too), redis-server
+# (the cluster test starts its own), clang (libFuzzer + sanitizers), jq,
 # Node.js for the lora-packet cross-check, the mosquitto broker and clients for the MQTT
 # test (the test starts its own broker on a free port), Chromium for the web map test.
 packages=(
   build-essential cmake pkg-config
   libssl-dev libjansson-dev libgsl-dev libproj-dev libjsmn-dev uthash-dev
-  libsqlite3-dev libpq-dev postgresql libuv1-dev libmicrohttpd-dev libinih-dev libmosquitto-dev
+  libsqlite3-dev libpq-dev postgresql libhiredis-dev redis-server libuv1-dev libmicrohttpd-dev libinih-dev libmosquitto-dev
   mosquitto mosquitto-clients openssl
   chromium
   clang libclang-rt-14-dev

@@ -107,6 +107,10 @@ static int s_sigma(struct lg_config *c, const char *v) {
 static int s_alt(struct lg_config *c, const char *v) {
   return set_double(&c->geo_device_alt_m, v, -1000, 20000);
 }
+static int s_redis(struct lg_config *c, const char *v) {
+  if (v[0] && strncmp(v, "redis://", 8) != 0) return LG_EINVAL;
+  return set_str(c->cluster_redis, sizeof(c->cluster_redis), v);
+}
 static int s_cal(struct lg_config *c, const char *v) {
   return set_str(c->geo_calibration, sizeof(c->geo_calibration), v);
 }
@@ -117,7 +121,7 @@ static const struct {
 } keys[] = {
     {"server", "udp_bind", "HOST:PORT", s_udp},
     {"server", "http_bind", "HOST:PORT", s_http},
-    {"server", "database", "a SQLite path", s_db},
+    {"server", "database", "a SQLite path or postgresql://...", s_db},
     {"network", "region", "EU868 or US915", s_region},
     {"network", "net_id", "6 hex digits", s_netid},
     {"network", "dedup_window_ms", "10..5000", s_dedup},
@@ -137,6 +141,7 @@ static const struct {
     {"geo", "sigma_ns", "0.1..1e6", s_sigma},
     {"geo", "device_alt_m", "-1000..20000", s_alt},
     {"geo", "calibration", "a file path", s_cal},
+    {"cluster", "redis", "redis://HOST[:PORT]", s_redis},
 };
 
 struct parse_ctx {

@@ -34,6 +34,7 @@ struct lg_config {
   double geo_sigma_ns;           /* [geo] sigma_ns = 50: timing noise of a fine timestamp */
   double geo_device_alt_m;       /* [geo] device_alt_m = 0 */
   char geo_calibration[256];     /* [geo] calibration = (file from `lorageo calibrate`) */
+  char cluster_redis[256];       /* [cluster] redis = (empty: one instance) redis://HOST:PORT */
 };
 
 /* Defaults, then the file `path` (NULL: none), then the environment. On error returns

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ns/cluster.h"
 #include "ns/ns_int.h"
 #include "util/util.h"
 
@@ -102,11 +103,19 @@ struct lg_ns *lg_ns_new(const struct lg_config *cfg, struct lg_store *store,
     ns_log(ns, "calibration %s: %zu gateway offsets%s", cfg->geo_calibration, ns->cal->n,
            ns->cal->has_path_loss ? ", path-loss model" : "");
   }
+  if (cfg->cluster_redis[0]) {
+    if (ns_cluster_open(&ns->cluster, cfg->cluster_redis, ns_random(ns), why, why_len) != 0) {
+      lg_ns_free(ns);
+      return NULL;
+    }
+    ns_log(ns, "cluster: sharing frames with the other instances through %s", cfg->cluster_redis);
+  }
   return ns;
 }
 
 void lg_ns_free(struct lg_ns *ns) {
   if (ns == NULL) return;
+  ns_cluster_close(ns->cluster);
   struct ns_gateway *g, *gt;
   HASH_ITER(hh, ns->gateways, g, gt) {
     HASH_DEL(ns->gateways, g);
@@ -230,6 +239,32 @@ static void frame_free(struct lg_ns *ns, struct ns_frame *f) {
   ns->n_free++;
 }
 
+/* How long the cluster's keys of a frame live: its window, its late horizon, and margin. */
+static int cluster_ttl_ms(const struct lg_ns *ns) {
+  return 2 * (ns->cfg.dedup_window_ms + ns->cfg.late_horizon_ms) + 1000;
+}
+
+/* Redis came and went: said once each way. */
+static void cluster_state(struct lg_ns *ns, bool ok) {
+  if (ok == !ns->cluster_down) return;
+  ns->cluster_down = !ok;
+  ns_log(ns, ok ? "cluster: Redis is back"
+                : "cluster: Redis unreachable; frames are processed "
+                  "by the instance that received them");
+}
+
+/* A copy of a frame another instance owns: handed over; attached here if the owner has
+ * stored the frame already. */
+static void hand_over(struct lg_ns *ns, struct ns_frame *f, const struct ns_rx *rx) {
+  bool ok = true;
+  int64_t id = ns_cluster_hand_over(ns->cluster, f->key, f->key_len, rx, cluster_ttl_ms(ns), &ok);
+  cluster_state(ns, ok);
+  if (id > 0) {
+    atomic_fetch_add(&ns->m.late_copies, 1);
+    ns_attach_copy(ns, id, f->first_ns, rx);
+  }
+}
+
 static void add_reception(struct lg_ns *ns, struct ns_gateway *g, const struct lg_gw_rxpk *r) {
   /* The frame's identity: frequency, data rate and PHYPayload. */
   uint8_t key[sizeof(((struct ns_frame *)0)->key)];
@@ -243,6 +278,11 @@ static void add_reception(struct lg_ns *ns, struct ns_gateway *g, const struct l
   struct ns_frame *f;
   HASH_FIND(hh, ns->frames, key, key_len, f);
   struct ns_rx rx = {.gateway_eui = g->eui, .rxpk = *r, .received_ns = now};
+  if (f != NULL && f->remote) {
+    atomic_fetch_add(&ns->m.duplicates, 1);
+    hand_over(ns, f, &rx);
+    return;
+  }
   if (f != NULL && f->processed) {
     if (f->n < LG_GEO_MAX_RX) f->rx[f->n++] = rx;
     atomic_fetch_add(&ns->m.late_copies, 1);
@@ -258,6 +298,8 @@ static void add_reception(struct lg_ns *ns, struct ns_gateway *g, const struct l
   memcpy(f->key, key, key_len);
   f->key_len = key_len;
   f->processed = false;
+  f->remote = false;
+  f->taken = 0;
   f->uplink_id = 0;
   f->dev_eui = 0;
   f->f_cnt = 0;
@@ -275,6 +317,32 @@ static void add_reception(struct lg_ns *ns, struct ns_gateway *g, const struct l
   ns->newest = f;
   if (ns->next_due == NULL) ns->next_due = f;
   atomic_fetch_add(&ns->m.open_windows, 1);
+  if (ns->cluster) { /* the first instance to see a copy owns the frame */
+    bool ok = true;
+    f->remote = !ns_cluster_claim(ns->cluster, key, key_len, cluster_ttl_ms(ns), &ok);
+    cluster_state(ns, ok);
+    if (f->remote) hand_over(ns, f, &rx);
+  }
+}
+
+/* The owner, before processing: the copies the other instances handed over join its own. */
+static void cluster_collect(struct lg_ns *ns, struct ns_frame *f) {
+  struct ns_rx got[LG_GEO_MAX_RX];
+  size_t n = ns_cluster_collect(ns->cluster, f->key, f->key_len, got, LG_GEO_MAX_RX, &f->taken);
+  for (size_t i = 0; i < n && f->n < LG_GEO_MAX_RX; i++)
+    f->rx[f->n++] = got[i];
+}
+
+/* The owner, after: the stored uplink is published; copies handed over meanwhile are late. */
+static void cluster_done(struct lg_ns *ns, struct ns_frame *f) {
+  struct ns_rx late[LG_GEO_MAX_RX];
+  size_t n = ns_cluster_done(ns->cluster, f->key, f->key_len, f->uplink_id, f->taken,
+                             cluster_ttl_ms(ns), late, LG_GEO_MAX_RX);
+  for (size_t i = 0; i < n; i++) {
+    if (f->n < LG_GEO_MAX_RX) f->rx[f->n++] = late[i];
+    atomic_fetch_add(&ns->m.late_copies, 1);
+    ns_late_copy(ns, f, &late[i]);
+  }
 }
 
 static void push_data(struct lg_ns *ns, struct ns_gateway *g, const char *body, size_t len) {
@@ -367,7 +435,11 @@ void lg_ns_tick(struct lg_ns *ns) {
     if (!batch) batch = lg_store_begin(ns->store) == 0; /* this tick's writes: one commit */
     f->processed = true;
     atomic_fetch_sub(&ns->m.open_windows, 1);
-    ns_process_frame(ns, f);
+    if (!f->remote) { /* a frame another instance owns is its to process */
+      if (ns->cluster) cluster_collect(ns, f);
+      ns_process_frame(ns, f);
+      if (ns->cluster) cluster_done(ns, f);
+    }
     ns->next_due = f->next;
   }
   if (batch && lg_store_commit(ns->store) != 0)

@@ -44,6 +44,8 @@ struct ns_frame {
   size_t key_len;
   int64_t first_ns, deadline_ns, forget_ns;
   bool processed;
+  bool remote;       /* another instance owns it: copies are handed over, not processed */
+  size_t taken;      /* the owner: copies taken from the other instances so far */
   int64_t uplink_id; /* stored uplink, for late copies (0: none) */
   uint64_t dev_eui;
   uint32_t f_cnt;
@@ -83,8 +85,12 @@ struct ns_pending {
   UT_hash_handle hh;
 };
 
+struct ns_cluster;
+
 struct lg_ns {
   struct lg_config cfg;
+  struct ns_cluster *cluster; /* [cluster] redis: frames shared with other instances */
+  bool cluster_down;          /* Redis unreachable (said once until it is back) */
   const struct lg_region *region;
   struct lg_store *store;
   struct lg_ns_io io;
@@ -122,6 +128,8 @@ struct lg_key *ns_key(struct lg_ns *ns, const uint8_t bytes[16]);
 void ns_process_frame(struct lg_ns *ns, struct ns_frame *f);
 /* uplink.c: a copy that came after the window (stored, location refined). */
 void ns_late_copy(struct lg_ns *ns, struct ns_frame *f, const struct ns_rx *rx);
+/* uplink.c: a late copy of a frame another instance stored as uplink_id: kept with it. */
+void ns_attach_copy(struct lg_ns *ns, int64_t uplink_id, int64_t first_ns, const struct ns_rx *rx);
 
 /* downlink.c */
 struct ns_dl {

@@ -163,14 +163,18 @@ static void locate(struct lg_ns *ns, const struct ns_frame *f) {
                   l.method, "gateways", fix.gateways_used, "f_cnt", (json_int_t)f->f_cnt));
 }
 
-void ns_late_copy(struct lg_ns *ns, struct ns_frame *f, const struct ns_rx *rx) {
-  if (f->uplink_id == 0) return; /* the frame was refused: nothing to attach to */
+void ns_attach_copy(struct lg_ns *ns, int64_t uplink_id, int64_t first_ns, const struct ns_rx *rx) {
   struct lg_reception_rec r;
   reception_of(ns, rx, &r);
-  lg_store_reception_add(ns->store, f->uplink_id, &r, true);
+  lg_store_reception_add(ns->store, uplink_id, &r, true);
   ns_log(ns, "late copy from %016llx attached to uplink %lld (%.0f ms after the first)",
-         (unsigned long long)rx->gateway_eui, (long long)f->uplink_id,
-         (double)(rx->received_ns - f->first_ns) / 1e6);
+         (unsigned long long)rx->gateway_eui, (long long)uplink_id,
+         (double)(rx->received_ns - first_ns) / 1e6);
+}
+
+void ns_late_copy(struct lg_ns *ns, struct ns_frame *f, const struct ns_rx *rx) {
+  if (f->uplink_id == 0) return; /* the frame was refused: nothing to attach to */
+  ns_attach_copy(ns, f->uplink_id, f->first_ns, rx);
   locate(ns, f); /* one more reception may refine the position */
 }
 
