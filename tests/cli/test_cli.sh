@@ -126,6 +126,11 @@ bad "serve not ini" 2 "not INI syntax|unknown key" serve -c "$ini"
 bad "serve missing file" 2 "cannot read" serve -c /nonexistent.ini
 LORAGEO_NETWORK_DEDUP_WINDOW_MS=abc bad "serve bad env" 2 "LORAGEO_NETWORK_DEDUP_WINDOW_MS.*expected 10..5000" serve
 LORAGEO_SERVER_DATABASE=postgresql://nohost.invalid/x bad "serve postgres unreachable" 1 "cannot connect to PostgreSQL: .*nohost.invalid" serve
+LORAGEO_CLUSTER_REDIS=http://cache bad "serve bad redis url" 2 "LORAGEO_CLUSTER_REDIS.*expected redis://HOST\[:PORT\]" serve
+db2=$(mktemp -d)
+LORAGEO_SERVER_DATABASE=$db2/l.db LORAGEO_SERVER_UDP_BIND=127.0.0.1:0 LORAGEO_SERVER_HTTP_BIND=127.0.0.1:0 \
+  LORAGEO_CLUSTER_REDIS=redis://127.0.0.1:1 bad "serve redis unreachable" 1 "\[cluster\] redis redis://127.0.0.1:1: .*refused" serve
+rm -rf "$db2"
 db=$(mktemp -d)
 printf '[server]\nudp_bind = 127.0.0.1:0\nhttp_bind = 127.0.0.1:0\ndatabase = %s/l.db\n[mqtt]\nurl = tcp://broker\n' "$db" > "$ini"
 bad "serve bad mqtt url" 2 "url 'tcp://broker': expected mqtt://HOST\[:PORT\] or mqtts://" serve -c "$ini"
