@@ -34,7 +34,10 @@ static bool reconnect(struct ns_cluster *c) {
   if (c->r) redisFree(c->r);
   struct timeval tv = {1, 0};
   c->r = redisConnectWithTimeout(c->host, c->port, tv);
-  return c->r && !c->r->err;
+  if (c->r == NULL || c->r->err) return false;
+  /* the packet loop waits on these calls: a Redis that hangs costs at most 200 ms a call */
+  redisSetTimeout(c->r, (struct timeval){0, 200000});
+  return true;
 }
 
 int ns_cluster_open(struct ns_cluster **out, const char *url, uint64_t instance, char *why,
