@@ -4,6 +4,7 @@
 import { execFileSync, spawn } from "node:child_process";
 import dgram from "node:dgram";
 import fs from "node:fs";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import lora from "lora-packet";
@@ -82,6 +83,53 @@ export async function metric(name) {
   const text = await (await fetch(`${base}/metrics`)).text();
   const line = text.split("\n").find((l) => l.startsWith(name + " "));
   return line ? Number(line.split(" ")[1]) : NaN;
+}
+
+// ---- several servers on one database (issue 8's tests): instance k on its own ports
+export async function listening(port, ms = 10000) {
+  for (let t = 0; t < ms; t += 50) {
+    const ok = await new Promise((r) => {
+      const c = net.connect(port, "127.0.0.1", () => { c.destroy(); r(true); });
+      c.on("error", () => r(false));
+    });
+    if (ok) return;
+    await sleep(50);
+  }
+  throw new Error(`nothing listens on port ${port}`);
+}
+const instanceBase = 24000 + Math.floor(Math.random() * 15000);
+export function instance(k, extraEnv = {}) {
+  const inst = { udp: instanceBase + 10 * k, http: instanceBase + 10 * k + 1, log: "" };
+  const url = (u) => `http://127.0.0.1:${inst.http}${u}`;
+  inst.start = () => {
+    inst.proc = spawn(BIN, ["serve"], {
+      env: { ...process.env, ...extraEnv, LORAGEO_SERVER_UDP_BIND: `127.0.0.1:${inst.udp}`,
+             LORAGEO_SERVER_HTTP_BIND: `127.0.0.1:${inst.http}`, LORAGEO_SERVER_DATABASE: database },
+      stdio: ["ignore", "inherit", "pipe"],
+    });
+    inst.proc.stderr.on("data", (d) => (inst.log += d));
+  };
+  inst.healthy = async () => {
+    for (let i = 0; i < 100; i++) {
+      try {
+        if ((await fetch(url("/api/health"))).ok) return;
+      } catch {}
+      await sleep(50);
+    }
+    throw new Error("instance did not come up:\n" + inst.log);
+  };
+  inst.api = async (method, u, body) => {
+    const r = await fetch(url(u), { method, body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await r.text();
+    return { status: r.status, json: text ? JSON.parse(text) : null };
+  };
+  inst.metric = async (name) => {
+    const line = (await (await fetch(url("/metrics"))).text()).split("\n").find((l) => l.startsWith(name + " "));
+    return line ? Number(line.split(" ")[1]) : NaN;
+  };
+  inst.push = (g, rxpk) => new Promise((r) =>
+    g.sock.send(Buffer.concat([header(0, g.eui), Buffer.from(`{"rxpk":[${rxpk}]}`)]), inst.udp, "127.0.0.1", r));
+  return inst;
 }
 
 // ---- geometry: WGS-84, written here from the formulas (independent of lorageo) ----

@@ -13,12 +13,11 @@
 // Usage: node mqtt.mjs path/to/lorageo [path/to/mosquitto]
 import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import lora from "lora-packet";
 import {
-  ABP, api, app, armTimeout, check, metric, dataUp, dir, frameFromAll, gateways, nwk, pull, pullResps,
+  ABP, api, app, armTimeout, check, metric, dataUp, dir, frameFromAll, gateways, listening, nwk, pull, pullResps,
   server, sleep, start, stop, tally, udpPort, waitHealthy,
 } from "./harness.mjs";
 
@@ -33,18 +32,6 @@ fs.writeFileSync(conf, `listener ${mqttPort} 127.0.0.1\nallow_anonymous true\npe
 let broker = null;
 function startBroker(file = conf) {
   broker = spawn(process.argv[3] ?? "mosquitto", ["-c", file], { stdio: "ignore" });
-}
-// Until the broker listens (a loaded machine may take well over the usual few ms).
-async function brokerUp(ms = 10000, port = mqttPort) {
-  for (let t = 0; t < ms; t += 50) {
-    const ok = await new Promise((r) => {
-      const c = net.connect(port, "127.0.0.1", () => { c.destroy(); r(true); });
-      c.on("error", () => r(false));
-    });
-    if (ok) return;
-    await sleep(50);
-  }
-  throw new Error("the broker did not start");
 }
 async function stopBroker() {
   const exited = new Promise((r) => broker.on("exit", r));
@@ -85,7 +72,7 @@ const ups = () => received.filter((m) => m.topic === topic("up"));
 
 try {
   startBroker();
-  await brokerUp();
+  await listening(mqttPort);
   startSubscriber();
   await sleep(300);
   start({ LORAGEO_MQTT_URL: `mqtt://127.0.0.1:${mqttPort}` });
@@ -236,7 +223,7 @@ try {
   fs.writeFileSync(f("tls.conf"), `listener ${tlsPort} 127.0.0.1\ncafile ${f("ca.crt")}\ncertfile ${f("srv.crt")}\n` +
     `keyfile ${f("srv.key")}\nallow_anonymous false\npassword_file ${f("passwd")}\nlog_dest none\n${user}`);
   startBroker(f("tls.conf"));
-  await brokerUp(10000, tlsPort);
+  await listening(tlsPort);
   startSubscriber(["-p", String(tlsPort), "--cafile", f("ca.crt"), "-u", "lorageo", "-P", "s3cret"]);
   await sleep(300);
   const tlsEnv = { LORAGEO_MQTT_URL: `mqtts://127.0.0.1:${tlsPort}`, LORAGEO_MQTT_CA_FILE: f("ca.crt"),

@@ -11,9 +11,9 @@
 //     restart): both instances reconnect and go on storing. (Gathering both instances'
 //     receptions into that one uplink is the shared de-duplication, not built yet.)
 // Needs LORAGEO_TEST_PG (scripts/test.sh sets it); usage: node pg_instances.mjs LORAGEO
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import {
-  ABP, BIN, armTimeout, check, database, dataUp, gateways, header, rxpkFor, sleep, tally,
+  ABP, armTimeout, check, database, dataUp, gateways, instance, rxpkFor, sleep, tally,
 } from "./harness.mjs";
 
 if (!process.env.LORAGEO_TEST_PG) {
@@ -22,56 +22,25 @@ if (!process.env.LORAGEO_TEST_PG) {
 }
 armTimeout(60000);
 
-const base0 = 24000 + Math.floor(Math.random() * 15000);
-const instances = [0, 1].map((k) => ({ udp: base0 + 10 * k, http: base0 + 10 * k + 1, log: "" }));
-function start(inst) {
-  inst.proc = spawn(BIN, ["serve"], {
-    env: { ...process.env, LORAGEO_SERVER_UDP_BIND: `127.0.0.1:${inst.udp}`,
-           LORAGEO_SERVER_HTTP_BIND: `127.0.0.1:${inst.http}`, LORAGEO_SERVER_DATABASE: database },
-    stdio: ["ignore", "inherit", "pipe"],
-  });
-  inst.proc.stderr.on("data", (d) => (inst.log += d));
-}
-async function healthy(inst) {
-  for (let i = 0; i < 100; i++) {
-    try {
-      if ((await fetch(`http://127.0.0.1:${inst.http}/api/health`)).ok) return;
-    } catch {}
-    await sleep(50);
-  }
-  throw new Error("instance did not come up:\n" + inst.log);
-}
-async function api(inst, method, url, body) {
-  const r = await fetch(`http://127.0.0.1:${inst.http}${url}`,
-    { method, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await r.text();
-  return { status: r.status, json: text ? JSON.parse(text) : null };
-}
-async function metric(inst, name) {
-  const text = await (await fetch(`http://127.0.0.1:${inst.http}/metrics`)).text();
-  const line = text.split("\n").find((l) => l.startsWith(name + " "));
-  return line ? Number(line.split(" ")[1]) : NaN;
-}
-const pushTo = (g, inst, rxpk) => new Promise((r) =>
-  g.sock.send(Buffer.concat([header(0, g.eui), Buffer.from(`{"rxpk":[${rxpk}]}`)]), inst.udp, "127.0.0.1", r));
+const instances = [instance(0), instance(1)];
 let emit = BigInt(Date.now()) * 1000000n;
 async function frame(phy, route) { // route[i]: the instance gateway i sends to
   emit += 10000000000n;
-  for (let i = 0; i < gateways.length; i++) await pushTo(gateways[i], route[i], rxpkFor(gateways[i], phy, emit));
+  for (let i = 0; i < gateways.length; i++) await route[i].push(gateways[i], rxpkFor(gateways[i], phy, emit));
 }
 const uplinks = async (inst) =>
-  (await api(inst, "GET", `/api/devices/${ABP.dev_eui}/uplinks?limit=20`)).json.items.map((u) => u.f_cnt).sort((a, b) => a - b);
+  (await inst.api("GET", `/api/devices/${ABP.dev_eui}/uplinks?limit=20`)).json.items.map((u) => u.f_cnt).sort((a, b) => a - b);
 
 try {
   const [a, b] = instances;
-  start(a);
-  await healthy(a);
-  start(b); // the second one finds the schema migrated (an advisory lock orders them)
-  await healthy(b);
+  a.start();
+  await a.healthy();
+  b.start(); // the second one finds the schema migrated (an advisory lock orders them)
+  await b.healthy();
   for (const g of gateways)
-    check((await api(a, "POST", "/api/gateways", { gateway_eui: g.eui, latitude: g.lat, longitude: g.lon, altitude: g.alt })).status === 201, `gateway ${g.eui} added`);
-  check((await api(a, "POST", "/api/devices", ABP)).status === 201, "device added through instance A");
-  check((await api(b, "GET", `/api/devices/${ABP.dev_eui}`)).status === 200, "instance B sees it");
+    check((await a.api("POST", "/api/gateways", { gateway_eui: g.eui, latitude: g.lat, longitude: g.lon, altitude: g.alt })).status === 201, `gateway ${g.eui} added`);
+  check((await a.api("POST", "/api/devices", ABP)).status === 201, "device added through instance A");
+  check((await b.api("GET", `/api/devices/${ABP.dev_eui}`)).status === 200, "instance B sees it");
 
   await frame(dataUp(1, "via A"), [a, a, a, a]);
   await sleep(500);
@@ -83,21 +52,21 @@ try {
   // FCnt 1 again, at B, which never saw it: a replay all the same
   await frame(dataUp(1, "via A"), [b, b, b, b]);
   await sleep(500);
-  check(await metric(b, 'lorageo_rx_dropped_total{reason="replay"}') === 1, "the replay refused by the other instance");
+  check(await b.metric('lorageo_rx_dropped_total{reason="replay"}') === 1, "the replay refused by the other instance");
 
   // one frame, half its gateways on each instance, at the same moment: stored once
   await frame(dataUp(3, "both"), [a, b, a, b]);
   await sleep(1000);
   const ups = await uplinks(a);
   check(JSON.stringify(ups) === "[1,2,3]", `FCnt 3 stored once: ${ups}`);
-  const accepted = (await metric(a, "lorageo_uplinks_total")) + (await metric(b, "lorageo_uplinks_total"));
+  const accepted = (await a.metric("lorageo_uplinks_total")) + (await b.metric("lorageo_uplinks_total"));
   check(accepted === 3, `3 uplinks accepted across the two instances, got ${accepted}`);
   // the other instance refused its copy: as taken concurrently (it lost the SQL
   // compare-and-set) or, if the winner had already committed, as a retransmission
   let refused = -1; /* the replay of FCnt 1 above */
   for (const i of [a, b])
-    refused += (await metric(i, 'lorageo_rx_dropped_total{reason="replay"}')) +
-               (await metric(i, "lorageo_retransmissions_total"));
+    refused += (await i.metric('lorageo_rx_dropped_total{reason="replay"}')) +
+               (await i.metric("lorageo_retransmissions_total"));
   check(refused === 1, `the instance that lost FCnt 3 refused it (${refused} refusals)`);
 
   // PostgreSQL drops every connection to the database; both instances carry on
@@ -111,7 +80,7 @@ try {
   }
   const after = await uplinks(b);
   check(after.includes(8) && after.includes(9), `stored again after the connections dropped: ${after}`);
-  check((await api(a, "GET", `/api/devices/${ABP.dev_eui}`)).status === 200, "instance A's API reconnected too");
+  check((await a.api("GET", `/api/devices/${ABP.dev_eui}`)).status === 200, "instance A's API reconnected too");
 } catch (e) {
   check(false, `exception: ${e.stack}\nA:\n${instances[0].log}\nB:\n${instances[1].log}`);
 }
