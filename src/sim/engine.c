@@ -533,7 +533,8 @@ static void receive(struct sim *s, uint32_t ti, uint32_t gi, double dist_m, doub
  * Does gateway gi hear transmission ti over a link of mean path loss mean_pl? The
  * shadowing N(0, sigma) is drawn by inversion: with u uniform, N = Q^-1(u), the link
  * closes iff N >= z, i.e. u <= Q(z) — decided from a table of Q, so a far gateway costs
- * one uniform draw; Q^-1 (GSL) runs only for the receptions that happen.
+ * one uniform draw (hear_links thins a static device's far ones further); Q^-1 (GSL) runs
+ * only for the receptions that happen.
  */
 static void hear(struct sim *s, uint32_t ti, uint32_t gi, double dist_m, double mean_pl,
                  double snr_floor, struct device *d) {

@@ -43,36 +43,31 @@ try {
     await a.api("POST", "/api/gateways", { gateway_eui: g.eui, latitude: g.lat, longitude: g.lon, altitude: g.alt });
   check((await a.api("POST", "/api/devices", ABP)).status === 201, "device added");
 
+  // one frame: copies from gateways [index, instance] at once, then optionally a late one
+  // 600 ms after (past the 200 ms window); the stored uplinks with that FCnt, as read at A
+  const frame = async (fcnt, onTime, late = null) => {
+    emit += 10000000000n;
+    const phy = dataUp(fcnt, `frame ${fcnt}`);
+    for (const [i, inst] of onTime) await inst.push(gateways[i], rxpkFor(gateways[i], phy, emit));
+    await sleep(600);
+    if (late) await late[1].push(gateways[late[0]], rxpkFor(gateways[late[0]], phy, emit));
+    await sleep(late ? 400 : 200);
+    const u = await uplink(a, fcnt);
+    const shape = JSON.stringify(u.map((x) => x.rx_info.map((r) => [r.gateway_eui.slice(-1), r.late])));
+    return { u, shape, lateCount: u.length === 1 ? u[0].rx_info.filter((r) => r.late).length : -1 };
+  };
   // 1. half the gateways on each instance: one uplink, four receptions, none late
-  emit += 10000000000n;
-  let phy = dataUp(1, "split");
-  for (const [i, inst] of [[0, a], [1, b], [2, a], [3, b]]) await inst.push(gateways[i], rxpkFor(gateways[i], phy, emit));
-  await sleep(800);
-  let u = await uplink(b, 1);
-  check(u.length === 1 && u[0].rx_info.length === 4 && u[0].rx_info.every((r) => !r.late),
-        `one uplink with the four receptions: ${JSON.stringify(u.map((x) => x.rx_info.map((r) => [r.gateway_eui.slice(-1), r.late])))}`);
-
+  let f = await frame(1, [[0, a], [1, b], [2, a], [3, b]]);
+  check(f.u.length === 1 && f.u[0].rx_info.length === 4 && f.lateCount === 0,
+        `one uplink with the four receptions: ${f.shape}`);
   // 2. a late copy on the instance that does not own the frame (A saw it first)
-  emit += 10000000000n;
-  phy = dataUp(2, "late elsewhere");
-  for (const [i, inst] of [[0, a], [1, b], [2, a]]) await inst.push(gateways[i], rxpkFor(gateways[i], phy, emit));
-  await sleep(600);
-  await b.push(gateways[3], rxpkFor(gateways[3], phy, emit));
-  await sleep(400);
-  u = await uplink(a, 2);
-  check(u.length === 1 && u[0].rx_info.length === 4 && u[0].rx_info.filter((r) => r.late).length === 1,
-        `the late copy at B attached to A's uplink: ${JSON.stringify(u.map((x) => x.rx_info.map((r) => [r.gateway_eui.slice(-1), r.late])))}`);
-
+  f = await frame(2, [[0, a], [1, b], [2, a]], [3, b]);
+  check(f.u.length === 1 && f.u[0].rx_info.length === 4 && f.lateCount === 1,
+        `the late copy at B attached to A's uplink: ${f.shape}`);
   // 3. and one on the owner (B saw it first)
-  emit += 10000000000n;
-  phy = dataUp(3, "late at the owner");
-  for (const [i, inst] of [[1, b], [0, a], [2, a]]) await inst.push(gateways[i], rxpkFor(gateways[i], phy, emit));
-  await sleep(600);
-  await b.push(gateways[3], rxpkFor(gateways[3], phy, emit));
-  await sleep(400);
-  u = await uplink(a, 3);
-  check(u.length === 1 && u[0].rx_info.length === 4 && u[0].rx_info.filter((r) => r.late).length === 1,
-        `the late copy at the owner attached: ${JSON.stringify(u.map((x) => x.rx_info.map((r) => [r.gateway_eui.slice(-1), r.late])))}`);
+  f = await frame(3, [[1, b], [0, a], [2, a]], [3, b]);
+  check(f.u.length === 1 && f.u[0].rx_info.length === 4 && f.lateCount === 1,
+        `the late copy at the owner attached: ${f.shape}`);
 
   const processed = (await a.metric("lorageo_uplinks_total")) + (await b.metric("lorageo_uplinks_total"));
   check(processed === 3, `each frame processed once across the instances: ${processed}`);
@@ -81,10 +76,10 @@ try {
   redis.kill("SIGTERM");
   await new Promise((r) => redis.on("exit", r));
   emit += 10000000000n;
-  phy = dataUp(4, "no redis");
+  const phy = dataUp(4, "no redis");
   for (const g of gateways) await a.push(g, rxpkFor(g, phy, emit));
   await sleep(800);
-  u = await uplink(b, 4);
+  const u = await uplink(b, 4);
   check(u.length === 1 && u[0].rx_info.length === 4, `stored without Redis: ${u.length}`);
   check(/Redis unreachable/.test(a.log), "and said so");
 } catch (e) {
