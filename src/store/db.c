@@ -323,7 +323,7 @@ const void *db_col_blob(struct db_stmt *st, int col, size_t *n) {
   }
   const char *v = pg_val(st, col);
   *n = 0;
-  if (v == NULL || strncmp(v, "\\x", 2) != 0) return v;
+  if (v == NULL || strncmp(v, "\\x", 2) != 0) return NULL; /* bytea comes as hex: \x... */
   size_t hex = strlen(v + 2), len = hex / 2;
   if (len + 1 > st->blob_cap) {
     uint8_t *b = realloc(st->blob, len + 1);

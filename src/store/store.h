@@ -1,8 +1,8 @@
 /*
  * store — lorageo's storage: gateways, devices and their sessions, DevNonces, uplinks
  * with every gateway's reception (raw PHYPayload kept, so any result can be recomputed),
- * locations and the downlink queue. SQLite in WAL mode is the default; the interface is
- * shaped so a PostgreSQL implementation can follow (no SQLite type leaks out).
+ * locations and the downlink queue. SQLite in WAL mode is the default, PostgreSQL the
+ * choice for several instances (store.c, db.c); no engine's type leaks out.
  *
  * One struct lg_store is one connection and is used from one thread at a time; the
  * network server and the HTTP API each open their own (WAL lets readers run beside the
@@ -20,7 +20,8 @@
 struct json_t;
 struct lg_store;
 
-/* Opens (creating and migrating) the database at `path`. LG_EIO with a reason. */
+/* Opens (creating and migrating) the database at `path`: a SQLite file, or a
+ * postgresql:// (postgres://) URI. LG_EIO with a reason. */
 int lg_store_open(struct lg_store **s, const char *path, char *why, size_t why_len);
 void lg_store_close(struct lg_store *s);
 
