@@ -11,8 +11,10 @@ as_postgres() {
   if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else sudo -u postgres "$@"; fi
 }
 if [ "$status" != "online" ]; then
-  if [ "$(id -u)" -eq 0 ]; then pg_ctlcluster "$ver" "$name" start; else sudo pg_ctlcluster "$ver" "$name" start; fi
+  if [ "$(id -u)" -eq 0 ]; then pg_ctlcluster "$ver" "$name" start >&2; else sudo pg_ctlcluster "$ver" "$name" start >&2; fi
 fi
+# wait until it accepts connections (a fresh start takes a moment)
+for _ in $(seq 50); do pg_isready -q && break; sleep 0.2; done
 user=$(id -un)
 as_postgres psql -qAtc "SELECT 1 FROM pg_roles WHERE rolname = '$user'" | grep -q 1 ||
   as_postgres psql -qc "CREATE ROLE \"$user\" LOGIN CREATEDB" >&2

@@ -15,7 +15,8 @@ if [ "${1:-}" = "--sanitize" ]; then
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 fi
 # PostgreSQL: the end-to-end tests run a second time against it (scripts/pg.sh starts it)
-pg=$(scripts/pg.sh)
+pg=$(scripts/pg.sh | tail -n 1)
+case "$pg" in postgresql://*|"") ;; *) echo "scripts/pg.sh printed '$pg', not a URI" >&2; exit 1 ;; esac
 cmake -S . -B "$dir" "${args[@]}" -DLORAGEO_TEST_PG="$pg" >/dev/null
 cmake --build "$dir" -j"$(nproc)"
 ctest --test-dir "$dir" --output-on-failure -j"$(nproc)"
