@@ -157,6 +157,15 @@ static enum MHD_Result metrics(struct lg_api *api, struct MHD_Connection *c) {
   COUNTER("lorageo_retransmissions_total", "Uplinks repeating the last frame counter.",
           atomic_load(&m->retransmissions));
   COUNTER("lorageo_joins_total", "Join-accepts sent.", atomic_load(&m->joins));
+  COUNTER("lorageo_cluster_recovered_total",
+          "Frames of a silent instance picked up and processed here.",
+          atomic_load(&m->cluster_recovered));
+  COUNTER("lorageo_cluster_downlinks_out_total",
+          "Downlinks handed to the instance holding the gateway's PULL path.",
+          atomic_load(&m->cluster_dl_out));
+  COUNTER("lorageo_cluster_downlinks_in_total",
+          "Downlinks sent through a gateway held here for another instance.",
+          atomic_load(&m->cluster_dl_in));
   lg_out_printf(&b, "# HELP lorageo_downlinks_total Downlinks by result.\n# TYPE "
                     "lorageo_downlinks_total counter\n");
   for (int i = 0; i < LG_DL_COUNT; i++)

@@ -5,11 +5,15 @@
  * or another gateway that heard the uplink when the gateway reports a failure (TX_ACK
  * with an error such as TOO_LATE or COLLISION_PACKET); see advance() for the order.
  * PULL_RESP carries a server token (protocol v2) that the TX_ACK echoes.
+ * In a cluster, a gateway whose PULL path another instance holds is a candidate too: the
+ * downlink goes to that instance, which sends it if the gateway's duty cycle allows and
+ * returns the TX_ACK (cluster.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ns/cluster.h"
 #include "ns/ns_int.h"
 #include "util/util.h"
 
@@ -46,20 +50,57 @@ static int64_t airtime_ns(const struct lg_gw_txpk *tx) {
 
 /* Whether the gateway may transmit tx now under the region's duty cycle. */
 static bool duty_cycle_allows(struct lg_ns *ns, struct ns_gateway *g, const struct lg_gw_txpk *tx) {
-  if (g->dc == NULL && (g->dc = calloc(1, sizeof(*g->dc))) == NULL) return false;
+  if (g->dc == NULL) { /* the first downlink here: in a cluster, the last holder's record */
+    if ((g->dc = calloc(1, sizeof(*g->dc))) == NULL) return false;
+    if (ns->cluster) ns_cluster_dc_load(ns->cluster, g->eui, g->dc);
+  }
   int64_t budget = 0;
   return lg_dc_allows(g->dc, ns->region, tx->freq_hz, airtime_ns(tx), ns_now(ns), &budget);
 }
 
-static void send_pull_resp(struct lg_ns *ns, struct ns_gateway *g, struct ns_pending *p,
-                           struct lg_gw_txpk *tx) {
+static void send_pull_resp(struct lg_ns *ns, struct ns_gateway *g, uint16_t token,
+                           const uint8_t *data, struct lg_gw_txpk *tx) {
   uint8_t buf[1000];
-  tx->data = p->data;
-  int n = lg_gw_build_pull_resp(g->version ? g->version : 2, p->token, tx, buf, sizeof(buf));
+  tx->data = data;
+  int n = lg_gw_build_pull_resp(g->version ? g->version : 2, token, tx, buf, sizeof(buf));
   if (n < 0) return;
   ns->io.send(ns->io.ctx, (const struct sockaddr *)&g->pull_addr, g->pull_len, buf, (size_t)n);
-  if (g->dc) lg_dc_record(g->dc, ns->region, tx->freq_hz, airtime_ns(tx), ns_now(ns));
+  if (g->dc) {
+    lg_dc_record(g->dc, ns->region, tx->freq_hz, airtime_ns(tx), ns_now(ns));
+    if (ns->cluster) ns_cluster_dc_save(ns->cluster, g->eui, g->dc); /* for the next holder */
+  }
   atomic_fetch_add(&ns->m.downlinks[LG_DL_SENT], 1);
+}
+
+/* p in ns->pending under a fresh token. */
+static void track(struct lg_ns *ns, struct ns_pending *p) {
+  struct ns_pending *old;
+  p->token = ns->next_token++;
+  HASH_FIND(hh, ns->pending, &p->token, sizeof(p->token), old);
+  if (old) {
+    HASH_DEL(ns->pending, old);
+    free(old);
+  }
+  p->sent_ns = ns_now(ns);
+  HASH_ADD(hh, ns->pending, token, sizeof(p->token), p);
+}
+
+/* The attempt in flight handed to the instance holding its gateway's PULL path. */
+static bool hand_to_holder(struct lg_ns *ns, struct ns_pending *p, const struct ns_dl_path *path,
+                           const struct lg_gw_txpk *tx) {
+  track(ns, p);
+  struct ns_cluster_dl d = {.owner = ns_cluster_self(ns->cluster),
+                            .gateway_eui = path->gateway_eui,
+                            .token = p->token,
+                            .tx = *tx};
+  d.tx.data = NULL;
+  memcpy(d.data, p->data, tx->size);
+  if (!ns_cluster_send_dl(ns->cluster, path->holder, &d)) {
+    HASH_DEL(ns->pending, p);
+    return false;
+  }
+  atomic_fetch_add(&ns->m.cluster_dl_out, 1);
+  return true;
 }
 
 /* The attempt after the one in flight failed. A failure about time or budget in RX1
@@ -87,19 +128,12 @@ static bool dispatch(struct lg_ns *ns, struct ns_pending *p, bool *budget) {
     const struct lg_gw_txpk *tx = p->in_rx2 ? &path->rx2 : &path->rx1;
     bool has = p->in_rx2 ? path->has_rx2 : path->has_rx1;
     struct ns_gateway *g = ns_gateway(ns, path->gateway_eui);
-    if (has && g && g->has_pull) {
+    if (has && path->holder && hand_to_holder(ns, p, path, tx)) return true;
+    if (has && !path->holder && g && g->has_pull) {
       if (duty_cycle_allows(ns, g, tx)) {
-        struct ns_pending *old;
-        p->token = ns->next_token++;
-        HASH_FIND(hh, ns->pending, &p->token, sizeof(p->token), old);
-        if (old) {
-          HASH_DEL(ns->pending, old);
-          free(old);
-        }
-        p->sent_ns = ns_now(ns);
-        HASH_ADD(hh, ns->pending, token, sizeof(p->token), p);
+        track(ns, p);
         struct lg_gw_txpk t = *tx;
-        send_pull_resp(ns, g, p, &t);
+        send_pull_resp(ns, g, p->token, p->data, &t);
         return true;
       }
       *budget = true;
@@ -110,35 +144,46 @@ static bool dispatch(struct lg_ns *ns, struct ns_pending *p, bool *budget) {
   }
 }
 
-/* The gateways that heard the frame with a live downlink path and a tmst, best SNR first
- * (all copies share the uplink's data rate, so SNR orders them by link margin). */
-static int candidates(struct lg_ns *ns, const struct ns_frame *f, const struct ns_rx **out) {
+/* The gateways that heard the frame with a live downlink path (here, or in a cluster at
+ * another instance) and a tmst, best SNR first (all copies share the uplink's data rate,
+ * so SNR orders them by link margin). */
+struct candidate {
+  const struct ns_rx *rx;
+  uint64_t holder;
+};
+
+static int candidates(struct lg_ns *ns, const struct ns_frame *f, struct candidate *out) {
   int n = 0;
   for (size_t i = 0; i < f->n; i++) {
-    struct ns_gateway *g = ns_gateway(ns, f->rx[i].gateway_eui);
-    if (!g || !g->known || !g->has_pull || !f->rx[i].rxpk.has_tmst) continue;
+    const struct ns_rx *r = &f->rx[i];
+    struct ns_gateway *g = ns_gateway(ns, r->gateway_eui);
+    if (!g || !g->known || !r->rxpk.has_tmst) continue;
     bool seen = false; /* one path per gateway (a gateway may report two antennas) */
     for (int k = 0; k < n; k++)
-      seen |= out[k]->gateway_eui == f->rx[i].gateway_eui;
+      seen |= out[k].rx->gateway_eui == r->gateway_eui;
     if (seen) continue;
-    const struct ns_rx *r = &f->rx[i];
+    uint64_t holder = 0;
+    if (!g->has_pull) {
+      if (ns->cluster) holder = ns_cluster_holder(ns->cluster, g->eui);
+      if (holder == 0 || holder == (ns->cluster ? ns_cluster_self(ns->cluster) : 0)) continue;
+    }
     int k = n < NS_DL_CANDIDATES ? n++ : NS_DL_CANDIDATES;
-    for (; k > 0 && out[k - 1]->rxpk.snr_db < r->rxpk.snr_db; k--)
+    for (; k > 0 && out[k - 1].rx->rxpk.snr_db < r->rxpk.snr_db; k--)
       if (k < NS_DL_CANDIDATES) out[k] = out[k - 1];
-    if (k < NS_DL_CANDIDATES) out[k] = r;
+    if (k < NS_DL_CANDIDATES) out[k] = (struct candidate){r, holder};
   }
   return n;
 }
 
 void ns_send_downlink(struct lg_ns *ns, const struct ns_frame *f, const struct ns_dl *dl) {
-  const struct ns_rx *best[NS_DL_CANDIDATES];
+  struct candidate best[NS_DL_CANDIDATES];
   int n = candidates(ns, f, best);
   if (n == 0) {
     atomic_fetch_add(&ns->m.downlinks[LG_DL_NO_GATEWAY], 1);
     ns_log(ns, "downlink dropped: no gateway that heard the frame has a downlink path");
     return;
   }
-  const struct lg_gw_rxpk *up = &best[0]->rxpk;
+  const struct lg_gw_rxpk *up = &best[0].rx->rxpk;
   int up_dr = 0, rx1_dr = 0;
   uint32_t rx1_freq = 0;
   if (lg_region_dr_for(ns->region, up->sf, up->bw_hz, true, &up_dr) ||
@@ -154,11 +199,12 @@ void ns_send_downlink(struct lg_ns *ns, const struct ns_frame *f, const struct n
   memcpy(p->data, dl->phy, dl->len);
   for (int i = 0; i < n; i++) {
     struct ns_dl_path *path = &p->paths[p->n_paths++];
-    path->gateway_eui = best[i]->gateway_eui;
-    path->has_rx1 =
-        txpk_for(ns, &best[i]->rxpk, rx1_dr, rx1_freq, dl->rx1_delay_ns, dl, &path->rx1);
-    path->has_rx2 = txpk_for(ns, &best[i]->rxpk, ns->region->rx2_dr, ns->region->rx2_freq_hz,
-                             dl->rx2_delay_ns, dl, &path->rx2);
+    path->gateway_eui = best[i].rx->gateway_eui;
+    path->holder = best[i].holder;
+    const struct lg_gw_rxpk *rx = &best[i].rx->rxpk;
+    path->has_rx1 = txpk_for(ns, rx, rx1_dr, rx1_freq, dl->rx1_delay_ns, dl, &path->rx1);
+    path->has_rx2 = txpk_for(ns, rx, ns->region->rx2_dr, ns->region->rx2_freq_hz, dl->rx2_delay_ns,
+                             dl, &path->rx2);
   }
   bool budget = false;
   if (!dispatch(ns, p, &budget)) {
@@ -184,10 +230,14 @@ void ns_tx_ack(struct lg_ns *ns, uint16_t token, uint64_t gateway_eui, const cha
     free(p);
     return;
   }
-  bool too_late = strcmp(error, "TOO_LATE") == 0;
-  atomic_fetch_add(&ns->m.downlinks[too_late ? LG_DL_TOO_LATE : LG_DL_ERROR], 1);
+  /* DUTY_CYCLE and NO_PATH are a cluster holder's answers (ns_cluster_tick) */
+  bool too_late = strcmp(error, "TOO_LATE") == 0, no_budget = strcmp(error, "DUTY_CYCLE") == 0;
+  atomic_fetch_add(&ns->m.downlinks[too_late    ? LG_DL_TOO_LATE
+                                    : no_budget ? LG_DL_DUTY_CYCLE
+                                                : LG_DL_ERROR],
+                   1);
   bool budget = false;
-  if (advance(p, too_late) && dispatch(ns, p, &budget)) {
+  if (advance(p, too_late || no_budget) && dispatch(ns, p, &budget)) {
     atomic_fetch_add(&ns->m.downlinks[LG_DL_RETRIED], 1);
     ns_log(ns, "downlink %04x refused by %016llx (%s): retrying in %s on %016llx", token,
            (unsigned long long)gateway_eui, error, p->in_rx2 ? "RX2" : "RX1",
@@ -206,5 +256,63 @@ void ns_pending_expire(struct lg_ns *ns, int64_t now_ns) {
       HASH_DEL(ns->pending, p);
       free(p);
     }
+  }
+}
+
+bool ns_tx_ack_forwarded(struct lg_ns *ns, uint16_t token, uint64_t gateway_eui,
+                         const char *error) {
+  struct ns_pending *p;
+  HASH_FIND(hh, ns->pending, &token, sizeof(token), p);
+  if (p && p->paths[p->path].gateway_eui == gateway_eui) return false; /* this one's own */
+  int64_t now = ns_now(ns);
+  for (int i = 0; i < NS_FORWARDED; i++) {
+    struct ns_forwarded *w = &ns->forwarded[i];
+    if (w->owner == 0 || w->token != token || w->gateway_eui != gateway_eui ||
+        now - w->sent_ns > 30000000000LL)
+      continue;
+    struct ns_cluster_ack a = {.gateway_eui = gateway_eui, .token = token};
+    snprintf(a.error, sizeof(a.error), "%s", error);
+    if (!ns_cluster_send_ack(ns->cluster, w->owner, &a))
+      ns_log(ns, "cluster: TX_ACK %04x of %016llx could not be returned (Redis)", token,
+             (unsigned long long)gateway_eui);
+    w->owner = 0;
+    return true;
+  }
+  return false;
+}
+
+/* A downlink another instance decided, for a gateway held here: sent if the gateway's
+ * duty cycle allows, else refused back to it with the reason. */
+static void send_for(struct lg_ns *ns, struct ns_cluster_dl *d) {
+  struct ns_gateway *g = ns_gateway(ns, d->gateway_eui);
+  const char *refused = NULL;
+  if (g == NULL || !g->has_pull || d->tx.size > sizeof(d->data))
+    refused = "NO_PATH";
+  else if (!duty_cycle_allows(ns, g, &d->tx))
+    refused = "DUTY_CYCLE";
+  if (refused) {
+    struct ns_cluster_ack a = {.gateway_eui = d->gateway_eui, .token = d->token};
+    snprintf(a.error, sizeof(a.error), "%s", refused);
+    ns_cluster_send_ack(ns->cluster, d->owner, &a);
+    ns_log(ns, "cluster: downlink %04x for %016llx refused here: %s", d->token,
+           (unsigned long long)d->gateway_eui, refused);
+    return;
+  }
+  ns->forwarded[ns->n_forwarded++ % NS_FORWARDED] = (struct ns_forwarded){
+      .owner = d->owner, .gateway_eui = d->gateway_eui, .token = d->token, .sent_ns = ns_now(ns)};
+  atomic_fetch_add(&ns->m.cluster_dl_in, 1);
+  send_pull_resp(ns, g, d->token, d->data, &d->tx);
+}
+
+void ns_cluster_tick(struct lg_ns *ns, int64_t now_ns) {
+  struct ns_cluster_dl dl[16];
+  struct ns_cluster_ack ack[64];
+  size_t n_dl = 0, n_ack = 0;
+  ns_cluster_poll(ns->cluster, now_ns, dl, 16, &n_dl, ack, 64, &n_ack);
+  for (size_t i = 0; i < n_dl; i++)
+    send_for(ns, &dl[i]);
+  for (size_t i = 0; i < n_ack; i++) {
+    ack[i].error[sizeof(ack[i].error) - 1] = 0;
+    ns_tx_ack(ns, ack[i].token, ack[i].gateway_eui, ack[i].error);
   }
 }

@@ -6,6 +6,7 @@
  * from gateways on slow backhaul are still attached to the stored uplink and offered to
  * the geolocation engine — without a second MAC or integration pass.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -253,16 +254,19 @@ static void cluster_state(struct lg_ns *ns, bool ok) {
                   "by the instance that received them");
 }
 
-/* A copy of a frame another instance owns: handed over; attached here if the owner has
- * stored the frame already. */
-static void hand_over(struct lg_ns *ns, struct ns_frame *f, const struct ns_rx *rx) {
+/* A copy kept in Redis with the frame's others (for its owner, or for whoever picks the
+ * frame up if the owner dies). Returns whether this instance owns the frame; a copy of a
+ * frame another instance stored already is attached here as a late one. */
+static bool share_copy(struct lg_ns *ns, struct ns_frame *f, const struct ns_rx *rx) {
   bool ok = true;
-  int64_t id = ns_cluster_hand_over(ns->cluster, f->key, f->key_len, rx, cluster_ttl_ms(ns), &ok);
+  int64_t id = 0;
+  bool mine = ns_cluster_copy(ns->cluster, f->key, f->key_len, rx, cluster_ttl_ms(ns), &id, &ok);
   cluster_state(ns, ok);
-  if (id > 0) {
+  if (!mine && id > 0) {
     atomic_fetch_add(&ns->m.late_copies, 1);
     ns_attach_copy(ns, id, f->first_ns, rx);
   }
+  return mine;
 }
 
 static void add_reception(struct lg_ns *ns, struct ns_gateway *g, const struct lg_gw_rxpk *r) {
@@ -280,7 +284,7 @@ static void add_reception(struct lg_ns *ns, struct ns_gateway *g, const struct l
   struct ns_rx rx = {.gateway_eui = g->eui, .rxpk = *r, .received_ns = now};
   if (f != NULL && f->remote) {
     atomic_fetch_add(&ns->m.duplicates, 1);
-    hand_over(ns, f, &rx);
+    share_copy(ns, f, &rx);
     return;
   }
   if (f != NULL && f->processed) {
@@ -292,6 +296,7 @@ static void add_reception(struct lg_ns *ns, struct ns_gateway *g, const struct l
   if (f != NULL) {
     if (f->n < LG_GEO_MAX_RX) f->rx[f->n++] = rx;
     atomic_fetch_add(&ns->m.duplicates, 1);
+    if (ns->cluster) share_copy(ns, f, &rx);
     return;
   }
   if ((f = frame_alloc(ns)) == NULL) return;
@@ -317,23 +322,20 @@ static void add_reception(struct lg_ns *ns, struct ns_gateway *g, const struct l
   ns->newest = f;
   if (ns->next_due == NULL) ns->next_due = f;
   atomic_fetch_add(&ns->m.open_windows, 1);
-  if (ns->cluster) { /* the first instance to see a copy owns the frame */
-    bool ok = true;
-    f->remote = !ns_cluster_claim(ns->cluster, key, key_len, cluster_ttl_ms(ns), &ok);
-    cluster_state(ns, ok);
-    if (f->remote) hand_over(ns, f, &rx);
-  }
+  if (ns->cluster) f->remote = !share_copy(ns, f, &rx); /* the first to hand one in owns it */
 }
 
 /* The owner, before processing: the copies the other instances handed over join its own. */
 static void cluster_collect(struct lg_ns *ns, struct ns_frame *f) {
   struct ns_rx got[LG_GEO_MAX_RX];
-  size_t n = ns_cluster_collect(ns->cluster, f->key, f->key_len, got, LG_GEO_MAX_RX, &f->taken);
+  size_t n =
+      ns_cluster_collect(ns->cluster, f->key, f->key_len, false, got, LG_GEO_MAX_RX, &f->taken);
   for (size_t i = 0; i < n && f->n < LG_GEO_MAX_RX; i++)
     f->rx[f->n++] = got[i];
 }
 
-/* The owner, after: the stored uplink is published; copies handed over meanwhile are late. */
+/* The owner, after committing: the stored uplink is published; copies handed over
+ * meanwhile are late. (After the commit: a frame closed in Redis is a frame stored.) */
 static void cluster_done(struct lg_ns *ns, struct ns_frame *f) {
   struct ns_rx late[LG_GEO_MAX_RX];
   size_t n = ns_cluster_done(ns->cluster, f->key, f->key_len, f->uplink_id, f->taken,
@@ -406,6 +408,10 @@ void lg_ns_datagram(struct lg_ns *ns, const struct sockaddr *from, socklen_t fro
     g->version = h.version;
     memcpy(&g->pull_addr, from, from_len < sizeof(g->pull_addr) ? from_len : sizeof(g->pull_addr));
     g->pull_len = from_len;
+    if (ns->cluster && ns_now(ns) - g->announced_ns > 5000000000LL) {
+      ns_cluster_gateway(ns->cluster, g->eui); /* any instance can reach it through here */
+      g->announced_ns = ns_now(ns);
+    }
     if (ns_now(ns) - g->seen_written_ns > 10000000000LL) {
       lg_store_gateway_seen(ns->store, g->eui, ns_now(ns), g->rx_unwritten, false, 0, 0, 0);
       g->seen_written_ns = ns_now(ns);
@@ -419,18 +425,54 @@ void lg_ns_datagram(struct lg_ns *ns, const struct sockaddr *from, socklen_t fro
               (unsigned long long)g->eui);
       return;
     }
-    ns_tx_ack(ns, h.token, g->eui, error);
+    if (!ns->cluster || !ns_tx_ack_forwarded(ns, h.token, g->eui, error))
+      ns_tx_ack(ns, h.token, g->eui, error);
     break;
   }
   default: push_data(ns, g, body, body_len); break;
   }
 }
 
+/* Frames whose owner died, picked up here (at most ORPHANS_MAX a tick): processed from
+ * every copy kept in Redis. Returns them (heap frames, closed by the caller after the
+ * commit). */
+#define ORPHANS_MAX 32
+static size_t recover_orphans(struct lg_ns *ns, struct ns_frame **out) {
+  uint8_t keys[ORPHANS_MAX][sizeof(((struct ns_frame *)0)->key)];
+  size_t key_len[ORPHANS_MAX];
+  size_t n = ns_cluster_orphans(ns->cluster, &keys[0][0], sizeof(keys[0]), key_len, ORPHANS_MAX);
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++) {
+    struct ns_frame *f = malloc(sizeof(*f));
+    if (f == NULL) break;
+    memset(f, 0, offsetof(struct ns_frame, rx));
+    memcpy(f->key, keys[i], key_len[i]);
+    f->key_len = key_len[i];
+    f->n =
+        ns_cluster_collect(ns->cluster, f->key, f->key_len, true, f->rx, LG_GEO_MAX_RX, &f->taken);
+    if (f->n == 0) { /* its copies expired: nothing left to process */
+      free(f);
+      continue;
+    }
+    f->first_ns = f->rx[0].received_ns;
+    for (size_t j = 1; j < f->n; j++)
+      if (f->rx[j].received_ns < f->first_ns) f->first_ns = f->rx[j].received_ns;
+    f->processed = true;
+    ns_log(ns, "cluster: picked up a frame of a silent instance (%zu copies)", f->n);
+    ns_process_frame(ns, f);
+    atomic_fetch_add(&ns->m.cluster_recovered, 1);
+    out[k++] = f;
+  }
+  return k;
+}
+
 void lg_ns_tick(struct lg_ns *ns) {
   int64_t now = ns_now(ns);
+  if (ns->cluster) ns_cluster_tick(ns, now); /* downlinks and TX_ACKs from the others */
   /* Windows close in creation order (the window is the same for all): walk from the
    * first unprocessed frame while its deadline has passed. */
   bool batch = false;
+  struct ns_frame *first = ns->next_due;
   for (struct ns_frame *f = ns->next_due; f && now >= f->deadline_ns; f = ns->next_due) {
     if (!batch) batch = lg_store_begin(ns->store) == 0; /* this tick's writes: one commit */
     f->processed = true;
@@ -438,12 +480,26 @@ void lg_ns_tick(struct lg_ns *ns) {
     if (!f->remote) { /* a frame another instance owns is its to process */
       if (ns->cluster) cluster_collect(ns, f);
       ns_process_frame(ns, f);
-      if (ns->cluster) cluster_done(ns, f);
     }
     ns->next_due = f->next;
   }
+  struct ns_frame *orphans[ORPHANS_MAX];
+  size_t n_orphans = 0;
+  if (ns->cluster && now - ns->orphans_checked_ns >= 1000000000LL) {
+    ns->orphans_checked_ns = now;
+    if (!batch) batch = lg_store_begin(ns->store) == 0;
+    n_orphans = recover_orphans(ns, orphans);
+  }
   if (batch && lg_store_commit(ns->store) != 0)
     ns_log(ns, "storage: committing a batch failed; its uplinks are lost");
+  if (ns->cluster) {
+    for (struct ns_frame *f = first; f && f != ns->next_due; f = f->next)
+      if (!f->remote) cluster_done(ns, f);
+    for (size_t i = 0; i < n_orphans; i++) {
+      cluster_done(ns, orphans[i]);
+      free(orphans[i]);
+    }
+  }
   /* Forget frames past the late-copy horizon, oldest first. */
   while (ns->oldest && ns->oldest->processed && now >= ns->oldest->forget_ns) {
     struct ns_frame *f = ns->oldest;

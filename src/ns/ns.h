@@ -98,6 +98,10 @@ struct lg_ns_metrics {
   atomic_uint_fast64_t accuracy_sum_mm;                     /* for the histogram's _sum */
   atomic_uint_fast64_t adr_decisions[2];                    /* no change, change */
   atomic_uint_fast64_t open_windows;
+  /* [cluster] redis */
+  atomic_uint_fast64_t cluster_recovered; /* frames of a silent instance processed here */
+  atomic_uint_fast64_t cluster_dl_out;    /* downlinks handed to a gateway's holder */
+  atomic_uint_fast64_t cluster_dl_in;     /* downlinks sent here for another instance */
   /* The MQTT integration (integ/mqtt.c writes them when [mqtt] url is set). */
   atomic_uint_fast64_t mqtt_published;   /* events handed to the broker connection */
   atomic_uint_fast64_t mqtt_waiting;     /* events waiting for the broker now */

@@ -28,6 +28,7 @@ struct ns_gateway {
   int64_t seen_written_ns; /* last-seen goes to the database at most every 10 s */
   int rx_unwritten;        /* packets counted since */
   struct lg_dutycycle *dc; /* downlink airtime per sub-band, made on the first downlink */
+  int64_t announced_ns;    /* [cluster]: when this instance last said it holds the PULL path */
   UT_hash_handle hh;
 };
 
@@ -68,6 +69,7 @@ struct ns_key {
 enum { NS_DL_CANDIDATES = 4 };
 struct ns_dl_path {
   uint64_t gateway_eui;
+  uint64_t holder; /* [cluster]: the instance holding its PULL path; 0: this one */
   bool has_rx1, has_rx2;
   struct lg_gw_txpk rx1, rx2;
 };
@@ -87,10 +89,21 @@ struct ns_pending {
 
 struct ns_cluster;
 
+/* [cluster]: a downlink sent here for another instance, until its TX_ACK goes back. */
+enum { NS_FORWARDED = 256 };
+struct ns_forwarded {
+  uint64_t owner, gateway_eui;
+  uint16_t token;
+  int64_t sent_ns;
+};
+
 struct lg_ns {
   struct lg_config cfg;
   struct ns_cluster *cluster; /* [cluster] redis: frames shared with other instances */
   bool cluster_down;          /* Redis unreachable (said once until it is back) */
+  int64_t orphans_checked_ns; /* last look for frames of silent instances */
+  struct ns_forwarded forwarded[NS_FORWARDED]; /* a ring: the oldest is overwritten */
+  unsigned n_forwarded;
   const struct lg_region *region;
   struct lg_store *store;
   struct lg_ns_io io;
@@ -142,5 +155,11 @@ struct ns_dl {
 void ns_send_downlink(struct lg_ns *ns, const struct ns_frame *f, const struct ns_dl *dl);
 void ns_tx_ack(struct lg_ns *ns, uint16_t token, uint64_t gateway_eui, const char *error);
 void ns_pending_expire(struct lg_ns *ns, int64_t now_ns);
+/* [cluster]: a TX_ACK from a gateway held here, for a downlink another instance decided:
+ * returned to it. False when the token is not such a downlink's. */
+bool ns_tx_ack_forwarded(struct lg_ns *ns, uint16_t token, uint64_t gateway_eui, const char *error);
+/* [cluster], every tick: downlinks the others hand to gateways held here, and the TX_ACKs
+ * of downlinks this instance handed over. */
+void ns_cluster_tick(struct lg_ns *ns, int64_t now_ns);
 
 #endif
