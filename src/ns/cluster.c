@@ -14,7 +14,7 @@
  * takes the copies that came meanwhile (they are late) in one MULTI. A copy handed in after
  * lg:u is set is a late one: its instance attaches it to the stored uplink itself.
  *
- * Instances. Each says it is alive every half second (lg:live:<id>, 5 s) and is listed in
+ * Instances. Each says it is alive every half second (lg:live:<id>, 3 s) and is listed in
  * lg:instances. When one falls silent, a survivor takes its open frames (script TAKE:
  * each frame to exactly one survivor) and processes them from the copies in lg:r — its
  * own copies included, as the dead instance kept them there before acknowledging them.
@@ -40,7 +40,7 @@
 #include "util/util.h"
 
 #define ALIVE_EVERY_NS 500000000LL
-#define ALIVE_TTL_MS   5000
+#define ALIVE_TTL_MS   3000
 #define GATEWAY_TTL_MS 60000
 #define KEY_MAX        (8 + 300)
 

@@ -240,9 +240,10 @@ static void frame_free(struct lg_ns *ns, struct ns_frame *f) {
   ns->n_free++;
 }
 
-/* How long the cluster's keys of a frame live: its window, its late horizon, and margin. */
+/* How long the cluster's keys of a frame live: its window, its late horizon, and time for a
+ * survivor to notice that its owner died and pick it up (cluster.c: 3 s of silence). */
 static int cluster_ttl_ms(const struct lg_ns *ns) {
-  return 2 * (ns->cfg.dedup_window_ms + ns->cfg.late_horizon_ms) + 1000;
+  return 2 * (ns->cfg.dedup_window_ms + ns->cfg.late_horizon_ms) + 10000;
 }
 
 /* Redis came and went: said once each way. */
@@ -304,6 +305,7 @@ static void add_reception(struct lg_ns *ns, struct ns_gateway *g, const struct l
   f->key_len = key_len;
   f->processed = false;
   f->remote = false;
+  f->recovered = false;
   f->taken = 0;
   f->uplink_id = 0;
   f->dev_eui = 0;
@@ -457,7 +459,7 @@ static size_t recover_orphans(struct lg_ns *ns, struct ns_frame **out) {
     f->first_ns = f->rx[0].received_ns;
     for (size_t j = 1; j < f->n; j++)
       if (f->rx[j].received_ns < f->first_ns) f->first_ns = f->rx[j].received_ns;
-    f->processed = true;
+    f->processed = f->recovered = true;
     ns_log(ns, "cluster: picked up a frame of a silent instance (%zu copies)", f->n);
     ns_process_frame(ns, f);
     atomic_fetch_add(&ns->m.cluster_recovered, 1);

@@ -46,6 +46,7 @@ struct ns_frame {
   int64_t first_ns, deadline_ns, forget_ns;
   bool processed;
   bool remote;       /* another instance owns it: copies are handed over, not processed */
+  bool recovered;    /* picked up from an instance that died before processing it */
   size_t taken;      /* the owner: copies taken from the other instances so far */
   int64_t uplink_id; /* stored uplink, for late copies (0: none) */
   uint64_t dev_eui;

@@ -511,28 +511,46 @@ static void data_uplink(struct lg_ns *ns, struct ns_frame *f, const struct lg_fr
   const struct lg_gw_rxpk *up = &f->rx[0].rxpk;
   const struct lg_data_frame *df = &fr->u.data;
   struct session_match m;
-  if (!match_session(ns, up, fr, &m)) {
-    ns_drop(ns, LG_DROP_MIC, "DevAddr %08x FCnt %u: no session's key verifies the MIC",
-            df->dev_addr, df->f_cnt16);
-    return;
-  }
   bool confirmed = fr->mtype == LG_MTYPE_CONFIRMED_UP;
-  f->dev_eui = m.dev.dev_eui;
-  f->f_cnt = m.f_cnt;
-  if (m.kind == M_REPLAY) {
-    ns_drop(ns, LG_DROP_REPLAY, "%016llx: FCnt %u replayed (expected %u or more)",
-            (unsigned long long)m.dev.dev_eui, m.f_cnt, m.dev.fcnt_up_next);
-    return;
-  }
-  if (m.kind == M_RETRANSMISSION) {
-    atomic_fetch_add(&ns->m.retransmissions, 1);
-    if (confirmed) answer(ns, f, &m.dev, true, NULL, 0); /* the ACK was lost: say it again */
-    return;
-  }
-  if (lg_store_fcnt_up_cas(ns->store, m.dev.dev_eui, m.dev.fcnt_up_next, m.f_cnt) != 0) {
-    ns_drop(ns, LG_DROP_REPLAY, "%016llx: FCnt %u taken concurrently",
-            (unsigned long long)m.dev.dev_eui, m.f_cnt);
-    return;
+  bool recovered = false;
+  /* The counter's compare-and-set fails when another instance accepted one of the
+   * device's frames since the device was read: read it again and judge again. */
+  for (int attempt = 0;; attempt++) {
+    if (!match_session(ns, up, fr, &m)) {
+      ns_drop(ns, LG_DROP_MIC, "DevAddr %08x FCnt %u: no session's key verifies the MIC",
+              df->dev_addr, df->f_cnt16);
+      return;
+    }
+    f->dev_eui = m.dev.dev_eui;
+    f->f_cnt = m.f_cnt;
+    /* A frame picked up from an instance that died (cluster.c) comes seconds late: the
+     * device's counter may have moved past it. It was accepted then; it is kept if no
+     * uplink with its counter was stored since it was sent, and never answered (its
+     * receive windows have passed). */
+    recovered =
+        f->recovered && m.kind != M_NEW && m.kind != M_RESET &&
+        lg_store_uplink_has(ns->store, m.dev.dev_eui, m.f_cnt, f->first_ns - 60000000000LL) == 0;
+    if (recovered) {
+      ns_log(ns, "%016llx: FCnt %u kept, received by a silent instance %.1f s ago",
+             (unsigned long long)m.dev.dev_eui, m.f_cnt, (double)(ns_now(ns) - f->first_ns) / 1e9);
+      break;
+    }
+    if (m.kind == M_REPLAY) {
+      ns_drop(ns, LG_DROP_REPLAY, "%016llx: FCnt %u replayed (expected %u or more)",
+              (unsigned long long)m.dev.dev_eui, m.f_cnt, m.dev.fcnt_up_next);
+      return;
+    }
+    if (m.kind == M_RETRANSMISSION) {
+      atomic_fetch_add(&ns->m.retransmissions, 1);
+      if (confirmed) answer(ns, f, &m.dev, true, NULL, 0); /* the ACK was lost: say it again */
+      return;
+    }
+    if (lg_store_fcnt_up_cas(ns->store, m.dev.dev_eui, m.dev.fcnt_up_next, m.f_cnt) == 0) break;
+    if (attempt == 2) {
+      ns_drop(ns, LG_DROP_REPLAY, "%016llx: FCnt %u taken concurrently",
+              (unsigned long long)m.dev.dev_eui, m.f_cnt);
+      return;
+    }
   }
   if (m.kind == M_RESET)
     ns_log(ns, "%016llx: frame counter reset to %u", (unsigned long long)m.dev.dev_eui, m.f_cnt);
@@ -587,6 +605,7 @@ static void data_uplink(struct lg_ns *ns, struct ns_frame *f, const struct lg_fr
                   (json_int_t)u.freq_hz, "confirmed", u.confirmed, "adr", u.adr, "gateways",
                   distinct_gateways(f)));
   locate(ns, f);
+  if (f->recovered) return;     /* its receive windows are long gone */
   struct lg_device_rec now_dev; /* after this uplink's LinkADRAns, if any */
   if (lg_store_device_get(ns->store, m.dev.dev_eui, &now_dev) == 0)
     adr_step(ns, &now_dev, &u, df->fctrl & LG_FCTRL_ADR, answers, &ans_len);

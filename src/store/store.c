@@ -1086,6 +1086,18 @@ int lg_store_downlink_add(struct lg_store *s, uint64_t dev_eui, uint32_t f_cnt, 
   return step_done(st);
 }
 
+int lg_store_uplink_has(struct lg_store *s, uint64_t dev_eui, uint32_t f_cnt, int64_t since_ns) {
+  struct db_stmt *st = db_prep(s->db, "SELECT 1 FROM uplinks WHERE dev_eui = ?1 AND f_cnt = ?2"
+                                      " AND received_ns >= ?3 LIMIT 1");
+  if (st == NULL) return LG_EIO;
+  bind_eui(st, 1, dev_eui);
+  db_bind_int64(st, 2, f_cnt);
+  db_bind_int64(st, 3, since_ns);
+  int rc = db_step(st);
+  db_done(st);
+  return rc == DB_ROW ? 1 : rc == DB_DONE ? 0 : LG_EIO;
+}
+
 int lg_store_downlink_acked(struct lg_store *s, uint64_t dev_eui, int64_t now_ns, uint32_t *f_cnt) {
   struct db_stmt *st = db_prep(
       s->db, "UPDATE downlinks SET state = 'acknowledged', acked_ns = ?2 WHERE id ="

@@ -154,6 +154,9 @@ struct lg_uplink_rec {
 /* Stores an uplink and its receptions in one transaction; its id goes to *id. */
 int lg_store_uplink_add(struct lg_store *s, const struct lg_uplink_rec *u,
                         const struct lg_reception_rec *rx, size_t n, int64_t *id);
+/* Whether the device has an uplink with this frame counter received at or after since_ns:
+ * 1 yes, 0 no, < 0 an error. */
+int lg_store_uplink_has(struct lg_store *s, uint64_t dev_eui, uint32_t f_cnt, int64_t since_ns);
 /* A copy that arrived after the de-duplication window, attached to its uplink. */
 int lg_store_reception_add(struct lg_store *s, int64_t uplink_id, const struct lg_reception_rec *r,
                            bool late);

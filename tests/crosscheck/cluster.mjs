@@ -4,12 +4,16 @@
 //   - a late copy that lands on the instance that did not store the frame is attached to
 //     it all the same; one that lands on the owner too;
 //   - no frame is processed twice (uplinks counted across the instances);
+//   - an OTAA join heard through a gateway whose PULL path the other instance holds: the
+//     join-accept goes out through that instance in time, its TX_ACK (TOO_LATE) comes back
+//     and the retry in RX2 goes out the same way;
 //   - with Redis gone, each instance goes on processing what it receives, and says so.
 // A real redis-server is started on a free port. Needs LORAGEO_TEST_PG (scripts/test.sh).
 // usage: node cluster.mjs LORAGEO REDIS-SERVER
 import { spawn } from "node:child_process";
+import lora from "lora-packet";
 import {
-  ABP, armTimeout, check, dataUp, gateways, instance, listening, rxpkFor, sleep, tally,
+  ABP, armTimeout, check, dataUp, gateways, instance, listening, pullResps, rxpkFor, sleep, tally,
 } from "./harness.mjs";
 
 if (!process.env.LORAGEO_TEST_PG) {
@@ -72,7 +76,52 @@ try {
   const processed = (await a.metric("lorageo_uplinks_total")) + (await b.metric("lorageo_uplinks_total"));
   check(processed === 3, `each frame processed once across the instances: ${processed}`);
 
-  // 4. Redis goes away: each instance processes what it receives, and says so
+  // 4. an OTAA join heard by gateway 1 at A, whose PULL path B holds
+  const g1 = gateways[1];
+  await b.pull(g1);
+  await sleep(100);
+  const appKey = Buffer.from("5a6b7c8d9e0f11223344556677889900", "hex");
+  const OTAA = { dev_eui: "0004a30b001a2b3d", join_eui: "70b3d57ed0000002", app_key: appKey.toString("hex") };
+  check((await a.api("POST", "/api/devices", OTAA)).status === 201, "OTAA device added");
+  g1.inbox.length = 0;
+  const devNonce = Buffer.from("2c3d", "hex");
+  const jr = lora.fromFields({ MType: "Join Request", AppEUI: Buffer.from(OTAA.join_eui, "hex"),
+    DevEUI: Buffer.from(OTAA.dev_eui, "hex"), DevNonce: devNonce }, undefined, undefined, appKey).getPHYPayload();
+  emit += 10000000000n;
+  const sent = Date.now();
+  check(await a.pushAcked(g1, rxpkFor(g1, jr, emit)), "join request accepted by A");
+  const pullResp = async (n) => {
+    for (let t = 0; t < 3000; t += 10) {
+      const r = pullResps(g1);
+      if (r.length >= n) return r[n - 1];
+      await sleep(10);
+    }
+    return null;
+  };
+  const ja = await pullResp(1);
+  const took = Date.now() - sent;
+  check(ja !== null, "a join-accept reached the gateway through B");
+  if (ja) {
+    // the RX1 window opens 5 s after the uplink; the gateway needs it some 100s of ms before
+    check(took < 1000, `in time: ${took} ms after the request (window at 5000 ms)`);
+    check(ja.txpk.tmst === 1000000 + 5000000 && ja.txpk.freq === 868.1, `RX1 at +5 s: ${JSON.stringify(ja.txpk)}`);
+    const plain = lora.fromWire(lora.decryptJoinAccept(lora.fromWire(Buffer.from(ja.txpk.data, "base64")), appKey));
+    check(lora.verifyMIC(plain, undefined, appKey), "join-accept MIC verifies (lora-packet)");
+    // the gateway answers B: too late; A hears of it and retries in RX2, again through B
+    await b.txAck(g1, ja.token, "TOO_LATE");
+    const rx2 = await pullResp(2);
+    check(rx2 !== null && rx2.txpk.tmst === 1000000 + 6000000 && rx2.txpk.freq === 869.525 &&
+          rx2.txpk.datr === "SF12BW125", `retried in RX2 through B: ${JSON.stringify(rx2?.txpk)}`);
+    if (rx2) await b.txAck(g1, rx2.token, "NONE");
+    await sleep(200);
+  }
+  check((await a.metric("lorageo_cluster_downlinks_out_total")) === 2 &&
+        (await b.metric("lorageo_cluster_downlinks_in_total")) === 2, "both attempts handed from A to B");
+  check((await a.metric('lorageo_downlinks_total{result="too_late"}')) === 1 &&
+        (await a.metric('lorageo_downlinks_total{result="ok"}')) === 1, "A learned both TX_ACKs");
+  check((await a.metric("lorageo_joins_total")) + (await b.metric("lorageo_joins_total")) === 1, "one join");
+
+  // 5. Redis goes away: each instance processes what it receives, and says so
   redis.kill("SIGTERM");
   await new Promise((r) => redis.on("exit", r));
   emit += 10000000000n;

@@ -129,6 +129,21 @@ export function instance(k, extraEnv = {}) {
   };
   inst.push = (g, rxpk) => new Promise((r) =>
     g.sock.send(Buffer.concat([header(0, g.eui), Buffer.from(`{"rxpk":[${rxpk}]}`)]), inst.udp, "127.0.0.1", r));
+  // true when the instance answered with the PUSH_ACK (the copy is accepted)
+  inst.pushAcked = async (g, rxpk, ms = 500) => {
+    const token = Math.floor(Math.random() * 65536);
+    const acked = (m) => m.length === 4 && m[3] === 1 && m.readUInt16BE(1) === token;
+    await new Promise((r) => g.sock.send(Buffer.concat([header(0, g.eui, token),
+      Buffer.from(`{"rxpk":[${rxpk}]}`)]), inst.udp, "127.0.0.1", r));
+    for (let t = 0; t < ms; t += 5) {
+      if (g.inbox.some(acked)) return true;
+      await sleep(5);
+    }
+    return false;
+  };
+  inst.pull = (g) => new Promise((r) => g.sock.send(header(2, g.eui), inst.udp, "127.0.0.1", r));
+  inst.txAck = (g, token, error) => new Promise((r) => g.sock.send(Buffer.concat([
+    header(5, g.eui, token), Buffer.from(JSON.stringify({ txpk_ack: { error } }))]), inst.udp, "127.0.0.1", r));
   return inst;
 }
 
