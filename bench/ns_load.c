@@ -10,7 +10,11 @@
  * accounted for (accepted or dropped), and reports uplinks/s and what was lost.
  *
  * usage: ns_load path/to/lorageo [uplinks, default 20000] [devices, default 1000] [database]
- * (database: a fresh SQLite file by default, or an empty PostgreSQL database's URI)
+ *                [instances, default 1] [redis://HOST:PORT]
+ * (database: a fresh SQLite file by default, or an empty PostgreSQL database's URI.) With a
+ * Redis URL, that many instances run as a cluster ([cluster] redis) on one database, each
+ * holding every instance-th gateway, as behind a UDP load balancer: a frame's 4 copies land
+ * on different instances. Their counters are summed.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -20,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -31,6 +36,7 @@
 
 #define GATEWAYS  8
 #define PER_FRAME 4
+#define INSTANCES 8
 
 static double now_s(void) {
   struct timespec ts;
@@ -72,6 +78,17 @@ static long long metric(int port, const char *name) {
   return found ? total : -1;
 }
 
+/* A counter summed over the instances' HTTP ports (port + 1 + 2k). */
+static long long metric_sum(int port, int instances, const char *name) {
+  long long total = 0;
+  for (int k = 0; k < instances; k++) {
+    long long v = metric(port + 1 + 2 * k, name);
+    if (v < 0) return -1;
+    total += v;
+  }
+  return total;
+}
+
 /* The raw loopback receive rate: the same datagrams to our own socket, counted. */
 static double raw_rate(struct mmsghdr *msgs, size_t n) {
   int rx = socket(AF_INET, SOCK_DGRAM, 0), tx = socket(AF_INET, SOCK_DGRAM, 0);
@@ -110,17 +127,22 @@ static double raw_rate(struct mmsghdr *msgs, size_t n) {
 
 int main(int argc, char **argv) {
   if (argc < 2) {
-    fprintf(stderr, "usage: ns_load path/to/lorageo [uplinks] [devices] [database]\n");
+    fprintf(stderr, "usage: ns_load path/to/lorageo [uplinks] [devices] [database] [instances] "
+                    "[redis-url]\n");
+    return 2;
+  }
+  int instances = argc > 5 ? atoi(argv[5]) : 1;
+  const char *redis = argc > 6 ? argv[6] : NULL;
+  if (instances < 1 || instances > INSTANCES || (instances > 1 && redis == NULL)) {
+    fprintf(stderr, "ns_load: 1 to %d instances; more than one needs a redis:// URL\n", INSTANCES);
     return 2;
   }
   long uplinks = argc > 2 ? atol(argv[2]) : 20000, devices = argc > 3 ? atol(argv[3]) : 1000;
-  char dir[] = "/tmp/ns_load.XXXXXX", db[512], udp[32], http[32];
+  char dir[] = "/tmp/ns_load.XXXXXX", db[512];
   if (!mkdtemp(dir)) return 1;
   snprintf(db, sizeof(db), "%s/lorageo.db", dir);
-  if (argc > 4) snprintf(db, sizeof(db), "%s", argv[4]);
-  int port = 30000 + (int)(getpid() % 20000);
-  snprintf(udp, sizeof(udp), "127.0.0.1:%d", port);
-  snprintf(http, sizeof(http), "127.0.0.1:%d", port + 1);
+  if (argc > 4 && strcmp(argv[4], "-") != 0) snprintf(db, sizeof(db), "%s", argv[4]);
+  int port = 30000 + (int)(getpid() % 20000); /* instance k: UDP port + 2k, HTTP port + 2k + 1 */
 
   /* Provision gateways around Lyngby and ABP devices. */
   struct lg_store *st;
@@ -206,24 +228,36 @@ int main(int argc, char **argv) {
   }
   double raw = raw_rate(msgs, n_msgs);
 
-  pid_t server = fork();
-  if (server == 0) {
+  pid_t servers[INSTANCES];
+  for (int k = 0; k < instances; k++) {
+    if ((servers[k] = fork()) != 0) continue;
+    char udp[32], http[32];
+    snprintf(udp, sizeof(udp), "127.0.0.1:%d", port + 2 * k);
+    snprintf(http, sizeof(http), "127.0.0.1:%d", port + 2 * k + 1);
     setenv("LORAGEO_SERVER_UDP_BIND", udp, 1);
     setenv("LORAGEO_SERVER_HTTP_BIND", http, 1);
     setenv("LORAGEO_SERVER_DATABASE", db, 1);
+    if (redis) setenv("LORAGEO_CLUSTER_REDIS", redis, 1);
     freopen("/dev/null", "w", stderr);
     execl(argv[1], argv[1], "serve", (char *)NULL);
     _exit(127);
   }
   double t_start = now_s();
-  for (int i = 0; i < 2000 && metric(port + 1, "lorageo_uplinks_total") < 0; i++)
+  for (int i = 0; i < 2000 && metric_sum(port, instances, "lorageo_uplinks_total") < 0; i++)
     usleep(5000);
   t_start = now_s() - t_start;
   int tx = socket(AF_INET, SOCK_DGRAM, 0);
-  struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-  inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
-  for (size_t i = 0; i < n_msgs; i++)
-    msgs[i].msg_hdr.msg_name = &to, msgs[i].msg_hdr.msg_namelen = sizeof(to);
+  struct sockaddr_in to[INSTANCES];
+  for (int k = 0; k < instances; k++) {
+    to[k] =
+        (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons((uint16_t)(port + 2 * k))};
+    inet_pton(AF_INET, "127.0.0.1", &to[k].sin_addr);
+  }
+  for (size_t i = 0; i < n_msgs; i++) { /* the gateway's instance */
+    int g = (int)((i / PER_FRAME + i % PER_FRAME) % GATEWAYS);
+    msgs[i].msg_hdr.msg_name = &to[g % instances];
+    msgs[i].msg_hdr.msg_namelen = sizeof(to[0]);
+  }
   double t0 = now_s();
   /* Closed loop: at most WINDOW datagrams in flight beyond what the server has counted,
    * so the socket buffer (not this sender) never overflows; a stall of 1 s counts the
@@ -233,11 +267,11 @@ int main(int argc, char **argv) {
   for (size_t off = 0; off < n_msgs;) {
     int s = sendmmsg(tx, msgs + off, (unsigned)(n_msgs - off < 128 ? n_msgs - off : 128), 0);
     if (s > 0) off += (size_t)s;
-    long long done = metric(port + 1, "lorageo_gateway_datagrams_total") + lost;
+    long long done = metric_sum(port, instances, "lorageo_gateway_datagrams_total") + lost;
     double since = now_s();
     while ((long long)off - done > window) {
-      usleep(200);
-      long long d = metric(port + 1, "lorageo_gateway_datagrams_total") + lost;
+      usleep(2000); /* each look is an HTTP request per instance: sparingly */
+      long long d = metric_sum(port, instances, "lorageo_gateway_datagrams_total") + lost;
       if (d != done) since = now_s();
       done = d;
       if (now_s() - since > 1.0) lost += (long long)off - done;
@@ -246,9 +280,9 @@ int main(int argc, char **argv) {
   long long accepted = 0, dropped = 0, datagrams = 0;
   double t_end = t0;
   for (int i = 0; i < 6000; i++) {
-    accepted = metric(port + 1, "lorageo_uplinks_total");
-    dropped = metric(port + 1, "lorageo_rx_dropped_total");
-    datagrams = metric(port + 1, "lorageo_gateway_datagrams_total");
+    accepted = metric_sum(port, instances, "lorageo_uplinks_total");
+    dropped = metric_sum(port, instances, "lorageo_rx_dropped_total");
+    datagrams = metric_sum(port, instances, "lorageo_gateway_datagrams_total");
     t_end = now_s();
     if (accepted + dropped >= uplinks) break;
     if (datagrams + lost >= (long long)n_msgs) { /* all in: wait until the backlog is done */
@@ -261,20 +295,40 @@ int main(int argc, char **argv) {
     }
     usleep(10000);
   }
-  long long located = metric(port + 1, "lorageo_locations_total");
-  char status[64], line[256];
-  long hwm_kb = -1;
-  snprintf(status, sizeof(status), "/proc/%d/status", (int)server);
-  FILE *ps = fopen(status, "r");
-  while (ps && fgets(line, sizeof(line), ps))
-    if (strncmp(line, "VmHWM:", 6) == 0) hwm_kb = atol(line + 6);
-  if (ps) fclose(ps);
-  kill(server, SIGTERM);
-  waitpid(server, NULL, 0);
+  long long located = metric_sum(port, instances, "lorageo_locations_total");
+  static const char *const reasons[] = {"replay", "mic", "unknown_device", "storage", "json"};
+  for (size_t r = 0; r < sizeof(reasons) / sizeof(reasons[0]); r++) {
+    char name[96];
+    snprintf(name, sizeof(name), "lorageo_rx_dropped_total{reason=\"%s\"}", reasons[r]);
+    long long v = metric_sum(port, instances, name);
+    if (v > 0) printf("dropped as %s: %lld\n", reasons[r], v);
+  }
+  long hwm_kb = 0; /* the largest instance's */
+  for (int k = 0; k < instances; k++) {
+    char status[64], line[256];
+    snprintf(status, sizeof(status), "/proc/%d/status", (int)servers[k]);
+    FILE *ps = fopen(status, "r");
+    while (ps && fgets(line, sizeof(line), ps))
+      if (strncmp(line, "VmHWM:", 6) == 0 && atol(line + 6) > hwm_kb) hwm_kb = atol(line + 6);
+    if (ps) fclose(ps);
+  }
+  for (int k = 0; k < instances; k++)
+    kill(servers[k], SIGTERM);
+  struct rusage before, after; /* the instances' CPU: children's, less the raw-rate child's */
+  getrusage(RUSAGE_CHILDREN, &before);
+  for (int k = 0; k < instances; k++)
+    waitpid(servers[k], NULL, 0);
+  getrusage(RUSAGE_CHILDREN, &after);
+  double cpu_s = (double)(after.ru_utime.tv_sec - before.ru_utime.tv_sec) +
+                 (double)(after.ru_stime.tv_sec - before.ru_stime.tv_sec) +
+                 (double)(after.ru_utime.tv_usec - before.ru_utime.tv_usec) / 1e6 +
+                 (double)(after.ru_stime.tv_usec - before.ru_stime.tv_usec) / 1e6;
   double secs = t_end - t0;
   const char *engine = strncmp(db, "postgres", 8) == 0 ? "PostgreSQL" : "SQLite";
-  printf("ns_load: %ld uplinks x %d gateways (%zu datagrams), %ld ABP devices, %s\n", uplinks,
-         PER_FRAME, n_msgs, devices, engine);
+  printf(
+      "ns_load: %ld uplinks x %d gateways (%zu datagrams), %ld ABP devices, %s, %d instance%s%s\n",
+      uplinks, PER_FRAME, n_msgs, devices, engine, instances, instances > 1 ? "s" : "",
+      redis ? " sharing Redis" : "");
   printf("provisioning %ld sessions: %.2f s; server up and serving them %.3f s after start "
          "(sessions stay in the database, none loaded)\n",
          devices, t_prov, t_start);
@@ -285,6 +339,8 @@ int main(int argc, char **argv) {
          dropped, located);
   printf("server peak resident memory %ld KiB (%.1f bytes per provisioned session)\n", hwm_kb,
          hwm_kb * 1024.0 / (double)devices);
+  printf("server_cpu_us_per_uplink %.0f (all instances, user + system)\n",
+         accepted > 0 ? cpu_s * 1e6 / (double)accepted : 0);
   printf("uplinks_per_s %.0f   datagrams_per_s %.0f   (%.2f s)\n", (double)accepted / secs,
          (double)datagrams / secs, secs);
   char cmd[200];

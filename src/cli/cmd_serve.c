@@ -121,14 +121,15 @@ static void on_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf, const struct so
   /* n == 0 with UV_UDP_MMSG_FREE ends a recvmmsg batch: the buffer is static, nothing to
    * free; the batch's answers go out. */
   if (n <= 0 || from == NULL || (flags & UV_UDP_PARTIAL)) {
-    if (flags & UV_UDP_MMSG_FREE || n < 0 || from == NULL) flush_acks(s), s->in_batch = false;
+    if (flags & UV_UDP_MMSG_FREE || n < 0 || from == NULL)
+      lg_ns_flush(s->ns), flush_acks(s), s->in_batch = false;
     return;
   }
   socklen_t len =
       from->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
   s->in_batch = (flags & UV_UDP_MMSG_CHUNK) != 0;
   lg_ns_datagram(s->ns, from, len, (const uint8_t *)buf->base, (size_t)n);
-  if (!s->in_batch) flush_acks(s);
+  if (!s->in_batch) lg_ns_flush(s->ns), flush_acks(s);
 }
 
 static void on_tick(uv_timer_t *t) {

@@ -8,8 +8,9 @@
  *   lg:r:<key>  every copy any instance received (a list; each tagged with its instance)
  *   lg:u:<key>  once the owner processed the frame: the stored uplink's id (0: refused)
  * and lg:open:<instance>, the frames an instance owns and has not closed. One script
- * (COPY) claims the frame if nobody has, appends the copy and reads lg:u, so a copy costs
- * one round trip and each frame has exactly one owner. The owner takes the others' copies
+ * (COPY) claims the frame if nobody has, appends the copy and reads lg:u, so each frame has
+ * exactly one owner; the copies of one batch of datagrams go in one round trip, before
+ * the batch is acknowledged. The owner takes the others' copies
  * at its window's end (LRANGE) and, after committing, publishes lg:u, closes the frame and
  * takes the copies that came meanwhile (they are late) in one MULTI. A copy handed in after
  * lg:u is set is a late one: its instance attaches it to the stored uplink itself.
@@ -73,9 +74,12 @@ struct ns_cluster {
   uint64_t self;
   char id[24]; /* self in hex, as written in Redis */
   int64_t alive_ns;
+  size_t asked; /* pipelined questions whose answers are still to be read */
 };
 
 static bool reconnect(struct ns_cluster *c) {
+  /* a call in the middle of a pipeline would read another question's answer */
+  if (c->asked) return false;
   if (c->r && !c->r->err) return true;
   if (c->r) redisFree(c->r);
   struct timeval tv = {1, 0};
@@ -158,27 +162,37 @@ static size_t rkey(char *out, char kind, const uint8_t *key, size_t key_len) {
   return 5 + key_len;
 }
 
-bool ns_cluster_copy(struct ns_cluster *c, const uint8_t *key, size_t key_len,
-                     const struct ns_rx *rx, int ttl_ms, int64_t *uplink_id, bool *ok) {
-  char kw[KEY_MAX], kr[KEY_MAX], ku[KEY_MAX], ko[48];
-  size_t lw = rkey(kw, 'w', key, key_len), lr = rkey(kr, 'r', key, key_len),
-         lu = rkey(ku, 'u', key, key_len);
+bool ns_cluster_copies(struct ns_cluster *c, struct ns_cluster_copy *copies, size_t n, int ttl_ms) {
+  char ko[48];
   snprintf(ko, sizeof(ko), "lg:open:%s", c->id);
-  struct copy cp = {.instance = c->self, .rx = *rx};
-  *uplink_id = 0;
-  *ok = reconnect(c);
-  if (!*ok) return true;
-  redisReply *rep =
-      redisCommand(c->r, "EVAL %s 4 %b %b %b %s %s %b %d %b", COPY, kw, lw, kr, lr, ku, lu, ko,
-                   c->id, (const char *)&cp, sizeof(cp), ttl_ms, key, key_len);
-  *ok = rep != NULL && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2;
-  bool mine = !*ok || rep->element[0]->integer == 1;
-  if (*ok && rep->element[1]->type == REDIS_REPLY_STRING && rep->element[1]->len > 0) {
-    long long id = atoll(rep->element[1]->str);
-    *uplink_id = id > 0 ? id : -1;
+  for (size_t i = 0; i < n; i++)
+    copies[i].mine = true, copies[i].uplink_id = 0;
+  if (!reconnect(c)) return false;
+  for (size_t i = 0; i < n; i++) {
+    char kw[KEY_MAX], kr[KEY_MAX], ku[KEY_MAX];
+    const struct ns_cluster_copy *q = &copies[i];
+    size_t lw = rkey(kw, 'w', q->key, q->key_len), lr = rkey(kr, 'r', q->key, q->key_len),
+           lu = rkey(ku, 'u', q->key, q->key_len);
+    struct copy cp = {.instance = c->self, .rx = *q->rx};
+    redisAppendCommand(c->r, "EVAL %s 4 %b %b %b %s %s %b %d %b", COPY, kw, lw, kr, lr, ku, lu, ko,
+                       c->id, (const char *)&cp, sizeof(cp), ttl_ms, q->key, q->key_len);
   }
-  if (rep) freeReplyObject(rep);
-  return mine;
+  bool ok = true;
+  for (size_t i = 0; i < n; i++) {
+    redisReply *rep = NULL;
+    if (redisGetReply(c->r, (void **)&rep) != REDIS_OK) return false;
+    if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 2) {
+      copies[i].mine = rep->element[0]->integer == 1;
+      if (rep->element[1]->type == REDIS_REPLY_STRING && rep->element[1]->len > 0) {
+        long long id = atoll(rep->element[1]->str);
+        copies[i].uplink_id = id > 0 ? id : -1;
+      }
+    } else {
+      ok = false;
+    }
+    freeReplyObject(rep);
+  }
+  return ok;
 }
 
 /* The copies in a reply's list, into out[] (up to cap), skipping this instance's own
@@ -197,23 +211,43 @@ static size_t take(const struct ns_cluster *c, redisReply *list, bool all, struc
   return k;
 }
 
-size_t ns_cluster_collect(struct ns_cluster *c, const uint8_t *key, size_t key_len, bool all,
-                          struct ns_rx *out, size_t cap, size_t *taken) {
+bool ns_cluster_ready(struct ns_cluster *c) {
+  if (c->asked && c->r) { /* answers never read: the connection is out of step */
+    redisFree(c->r);
+    c->r = NULL;
+  }
+  c->asked = 0;
+  return reconnect(c);
+}
+
+/* Whether a pipelined question can go out (the connection is up; ready() reconnects). */
+static bool can_ask(struct ns_cluster *c) {
+  return c->r && !c->r->err;
+}
+
+void ns_cluster_collect_ask(struct ns_cluster *c, const uint8_t *key, size_t key_len) {
   char kr[KEY_MAX];
   size_t lr = rkey(kr, 'r', key, key_len);
+  if (can_ask(c) && redisAppendCommand(c->r, "LRANGE %b 0 -1", kr, lr) == REDIS_OK) c->asked++;
+}
+
+size_t ns_cluster_collect_read(struct ns_cluster *c, bool all, struct ns_rx *out, size_t cap,
+                               size_t *taken) {
   *taken = 0;
-  if (!reconnect(c)) return 0;
-  redisReply *rep = redisCommand(c->r, "LRANGE %b 0 -1", kr, lr);
+  if (c->asked == 0) return 0;
+  c->asked--;
+  redisReply *rep;
+  if (!replies(c, 1, &rep)) return 0;
   size_t k = take(c, rep, all, out, cap, taken);
-  if (rep) freeReplyObject(rep);
+  freeReplyObject(rep);
   return k;
 }
 
-size_t ns_cluster_done(struct ns_cluster *c, const uint8_t *key, size_t key_len, int64_t uplink_id,
-                       size_t taken, int ttl_ms, struct ns_rx *out, size_t cap) {
+void ns_cluster_done_ask(struct ns_cluster *c, const uint8_t *key, size_t key_len,
+                         int64_t uplink_id, size_t taken, int ttl_ms) {
   char kr[KEY_MAX], ku[KEY_MAX];
   size_t lr = rkey(kr, 'r', key, key_len), lu = rkey(ku, 'u', key, key_len);
-  if (!reconnect(c)) return 0;
+  if (!can_ask(c)) return;
   char id[24];
   snprintf(id, sizeof(id), "%lld", (long long)uplink_id);
   redisAppendCommand(c->r, "MULTI");
@@ -221,11 +255,18 @@ size_t ns_cluster_done(struct ns_cluster *c, const uint8_t *key, size_t key_len,
   redisAppendCommand(c->r, "ZREM lg:open:%s %b", c->id, key, key_len);
   redisAppendCommand(c->r, "LRANGE %b %lld -1", kr, lr, (long long)taken);
   redisAppendCommand(c->r, "EXEC");
+  c->asked++;
+}
+
+size_t ns_cluster_done_read(struct ns_cluster *c, struct ns_rx *out, size_t cap) {
+  if (c->asked == 0) return 0;
+  c->asked--;
   size_t k = 0, n = 0;
   redisReply *rep;
-  if (replies(c, 5, &rep) && rep->type == REDIS_REPLY_ARRAY && rep->elements == 3)
+  if (!replies(c, 5, &rep)) return 0;
+  if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 3)
     k = take(c, rep->element[2], false, out, cap, &n);
-  if (rep) freeReplyObject(rep);
+  freeReplyObject(rep);
   return k;
 }
 

@@ -16,20 +16,32 @@ void ns_cluster_close(struct ns_cluster *c);
 uint64_t ns_cluster_self(const struct ns_cluster *c);
 
 /* ---- frames */
-/* A copy of a frame received here, kept in Redis with the frame's other copies. Returns
- * whether this instance owns (processes) the frame: the first instance to hand in a copy
- * does. *uplink_id: the stored uplink when the frame was processed already (-1: refused,
- * 0: not yet). Redis unreachable: *ok false, and true (the frame is processed here). */
-bool ns_cluster_copy(struct ns_cluster *c, const uint8_t *key, size_t key_len,
-                     const struct ns_rx *rx, int ttl_ms, int64_t *uplink_id, bool *ok);
-/* The copies kept so far (up to cap) into out[]: the other instances' only, or all of
- * them (`all`, for a frame picked up from a dead owner); the list's length in *taken. */
-size_t ns_cluster_collect(struct ns_cluster *c, const uint8_t *key, size_t key_len, bool all,
-                          struct ns_rx *out, size_t cap, size_t *taken);
+/* Copies of frames received here, kept in Redis with each frame's other copies, in one
+ * round trip. For each: whether this instance owns (processes) the frame — the first
+ * instance to hand in a copy does — and the stored uplink if the frame was processed
+ * already (-1: refused, 0: not yet). False when Redis is unreachable (then every frame
+ * is this instance's). */
+struct ns_cluster_copy {
+  const uint8_t *key;
+  size_t key_len;
+  const struct ns_rx *rx;
+  bool mine;         /* out */
+  int64_t uplink_id; /* out */
+};
+bool ns_cluster_copies(struct ns_cluster *c, struct ns_cluster_copy *copies, size_t n, int ttl_ms);
+/* Pipelined, for the frames whose windows close in one tick: ready() once (false: Redis
+ * unreachable), then each frame's *_ask, then its *_read in the same order. */
+bool ns_cluster_ready(struct ns_cluster *c);
+/* The copies kept so far: the other instances' only, or all of them (`all`, for a frame
+ * picked up from a dead owner), up to cap into out[]; the list's length in *taken. */
+void ns_cluster_collect_ask(struct ns_cluster *c, const uint8_t *key, size_t key_len);
+size_t ns_cluster_collect_read(struct ns_cluster *c, bool all, struct ns_rx *out, size_t cap,
+                               size_t *taken);
 /* After processing (and committing): publishes the uplink's id (0: refused), closes the
- * frame, and returns the other instances' copies that came since `taken` (late ones). */
-size_t ns_cluster_done(struct ns_cluster *c, const uint8_t *key, size_t key_len, int64_t uplink_id,
-                       size_t taken, int ttl_ms, struct ns_rx *out, size_t cap);
+ * frame, and reads the other instances' copies that came since `taken` (late ones). */
+void ns_cluster_done_ask(struct ns_cluster *c, const uint8_t *key, size_t key_len,
+                         int64_t uplink_id, size_t taken, int ttl_ms);
+size_t ns_cluster_done_read(struct ns_cluster *c, struct ns_rx *out, size_t cap);
 /* Frames owned by instances that stopped answering and not closed by them: taken from
  * the first dead instance found (each frame by exactly one survivor), up to cap keys of
  * up to key_cap bytes into keys (key_len[i] each). */

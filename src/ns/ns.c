@@ -255,19 +255,31 @@ static void cluster_state(struct lg_ns *ns, bool ok) {
                   "by the instance that received them");
 }
 
-/* A copy kept in Redis with the frame's others (for its owner, or for whoever picks the
- * frame up if the owner dies). Returns whether this instance owns the frame; a copy of a
- * frame another instance stored already is attached here as a late one. */
-static bool share_copy(struct lg_ns *ns, struct ns_frame *f, const struct ns_rx *rx) {
-  bool ok = true;
-  int64_t id = 0;
-  bool mine = ns_cluster_copy(ns->cluster, f->key, f->key_len, rx, cluster_ttl_ms(ns), &id, &ok);
-  cluster_state(ns, ok);
-  if (!mine && id > 0) {
-    atomic_fetch_add(&ns->m.late_copies, 1);
-    ns_attach_copy(ns, id, f->first_ns, rx);
+/* A copy for Redis at the batch's end, kept with the frame's others (for its owner, or for
+ * whoever picks the frame up if the owner dies). */
+static void share_copy(struct lg_ns *ns, struct ns_frame *f, const struct ns_rx *rx, bool first) {
+  if (ns->n_shared == NS_SHARED_MAX) lg_ns_flush(ns);
+  ns->shared[ns->n_shared++] = (struct ns_shared){f, first, *rx};
+}
+
+void lg_ns_flush(struct lg_ns *ns) {
+  if (ns->n_shared == 0) return;
+  struct ns_cluster_copy q[NS_SHARED_MAX];
+  size_t n = ns->n_shared;
+  for (size_t i = 0; i < n; i++) {
+    struct ns_frame *f = ns->shared[i].f;
+    q[i] = (struct ns_cluster_copy){.key = f->key, .key_len = f->key_len, .rx = &ns->shared[i].rx};
   }
-  return mine;
+  cluster_state(ns, ns_cluster_copies(ns->cluster, q, n, cluster_ttl_ms(ns)));
+  for (size_t i = 0; i < n; i++) {
+    struct ns_shared *s = &ns->shared[i];
+    if (s->first) s->f->remote = !q[i].mine; /* the first to hand one in owns it */
+    if (!q[i].mine && q[i].uplink_id > 0) {  /* the owner stored it already: a late copy */
+      atomic_fetch_add(&ns->m.late_copies, 1);
+      ns_attach_copy(ns, q[i].uplink_id, s->f->first_ns, &s->rx);
+    }
+  }
+  ns->n_shared = 0;
 }
 
 static void add_reception(struct lg_ns *ns, struct ns_gateway *g, const struct lg_gw_rxpk *r) {
@@ -285,7 +297,7 @@ static void add_reception(struct lg_ns *ns, struct ns_gateway *g, const struct l
   struct ns_rx rx = {.gateway_eui = g->eui, .rxpk = *r, .received_ns = now};
   if (f != NULL && f->remote) {
     atomic_fetch_add(&ns->m.duplicates, 1);
-    share_copy(ns, f, &rx);
+    share_copy(ns, f, &rx, false);
     return;
   }
   if (f != NULL && f->processed) {
@@ -297,7 +309,7 @@ static void add_reception(struct lg_ns *ns, struct ns_gateway *g, const struct l
   if (f != NULL) {
     if (f->n < LG_GEO_MAX_RX) f->rx[f->n++] = rx;
     atomic_fetch_add(&ns->m.duplicates, 1);
-    if (ns->cluster) share_copy(ns, f, &rx);
+    if (ns->cluster) share_copy(ns, f, &rx, false);
     return;
   }
   if ((f = frame_alloc(ns)) == NULL) return;
@@ -324,24 +336,22 @@ static void add_reception(struct lg_ns *ns, struct ns_gateway *g, const struct l
   ns->newest = f;
   if (ns->next_due == NULL) ns->next_due = f;
   atomic_fetch_add(&ns->m.open_windows, 1);
-  if (ns->cluster) f->remote = !share_copy(ns, f, &rx); /* the first to hand one in owns it */
+  if (ns->cluster) share_copy(ns, f, &rx, true);
 }
 
-/* The owner, before processing: the copies the other instances handed over join its own. */
+/* The owner, before processing: the copies the other instances handed in join its own. */
 static void cluster_collect(struct lg_ns *ns, struct ns_frame *f) {
   struct ns_rx got[LG_GEO_MAX_RX];
-  size_t n =
-      ns_cluster_collect(ns->cluster, f->key, f->key_len, false, got, LG_GEO_MAX_RX, &f->taken);
+  size_t n = ns_cluster_collect_read(ns->cluster, false, got, LG_GEO_MAX_RX, &f->taken);
   for (size_t i = 0; i < n && f->n < LG_GEO_MAX_RX; i++)
     f->rx[f->n++] = got[i];
 }
 
-/* The owner, after committing: the stored uplink is published; copies handed over
- * meanwhile are late. (After the commit: a frame closed in Redis is a frame stored.) */
+/* The owner, after committing (a frame closed in Redis is a frame stored): the stored
+ * uplink was published (ns_cluster_done_ask); copies handed in meanwhile are late. */
 static void cluster_done(struct lg_ns *ns, struct ns_frame *f) {
   struct ns_rx late[LG_GEO_MAX_RX];
-  size_t n = ns_cluster_done(ns->cluster, f->key, f->key_len, f->uplink_id, f->taken,
-                             cluster_ttl_ms(ns), late, LG_GEO_MAX_RX);
+  size_t n = ns_cluster_done_read(ns->cluster, late, LG_GEO_MAX_RX);
   for (size_t i = 0; i < n; i++) {
     if (f->n < LG_GEO_MAX_RX) f->rx[f->n++] = late[i];
     atomic_fetch_add(&ns->m.late_copies, 1);
@@ -450,8 +460,9 @@ static size_t recover_orphans(struct lg_ns *ns, struct ns_frame **out) {
     memset(f, 0, offsetof(struct ns_frame, rx));
     memcpy(f->key, keys[i], key_len[i]);
     f->key_len = key_len[i];
-    f->n =
-        ns_cluster_collect(ns->cluster, f->key, f->key_len, true, f->rx, LG_GEO_MAX_RX, &f->taken);
+    ns_cluster_ready(ns->cluster);
+    ns_cluster_collect_ask(ns->cluster, f->key, f->key_len);
+    f->n = ns_cluster_collect_read(ns->cluster, true, f->rx, LG_GEO_MAX_RX, &f->taken);
     if (f->n == 0) { /* its copies expired: nothing left to process */
       free(f);
       continue;
@@ -470,21 +481,28 @@ static size_t recover_orphans(struct lg_ns *ns, struct ns_frame **out) {
 
 void lg_ns_tick(struct lg_ns *ns) {
   int64_t now = ns_now(ns);
+  lg_ns_flush(ns);
   if (ns->cluster) ns_cluster_tick(ns, now); /* downlinks and TX_ACKs from the others */
   /* Windows close in creation order (the window is the same for all): walk from the
-   * first unprocessed frame while its deadline has passed. */
+   * first unprocessed frame while its deadline has passed. In a cluster, the copies the
+   * others handed in are asked for all these frames at once. */
   bool batch = false;
-  struct ns_frame *first = ns->next_due;
-  for (struct ns_frame *f = ns->next_due; f && now >= f->deadline_ns; f = ns->next_due) {
+  struct ns_frame *first = ns->next_due, *end = first;
+  while (end && now >= end->deadline_ns)
+    end = end->next;
+  if (ns->cluster && first != end && ns_cluster_ready(ns->cluster)) {
+    for (struct ns_frame *f = first; f != end; f = f->next)
+      if (!f->remote) ns_cluster_collect_ask(ns->cluster, f->key, f->key_len);
+    for (struct ns_frame *f = first; f != end; f = f->next) /* all read before processing */
+      if (!f->remote) cluster_collect(ns, f);
+  }
+  for (struct ns_frame *f = first; f != end; f = f->next) {
     if (!batch) batch = lg_store_begin(ns->store) == 0; /* this tick's writes: one commit */
     f->processed = true;
     atomic_fetch_sub(&ns->m.open_windows, 1);
-    if (!f->remote) { /* a frame another instance owns is its to process */
-      if (ns->cluster) cluster_collect(ns, f);
-      ns_process_frame(ns, f);
-    }
-    ns->next_due = f->next;
+    if (!f->remote) ns_process_frame(ns, f); /* another instance's frame is its to process */
   }
+  ns->next_due = end;
   struct ns_frame *orphans[ORPHANS_MAX];
   size_t n_orphans = 0;
   if (ns->cluster && now - ns->orphans_checked_ns >= 1000000000LL) {
@@ -494,14 +512,21 @@ void lg_ns_tick(struct lg_ns *ns) {
   }
   if (batch && lg_store_commit(ns->store) != 0)
     ns_log(ns, "storage: committing a batch failed; its uplinks are lost");
-  if (ns->cluster) {
-    for (struct ns_frame *f = first; f && f != ns->next_due; f = f->next)
+  if (ns->cluster && (first != end || n_orphans) && ns_cluster_ready(ns->cluster)) {
+    int ttl = cluster_ttl_ms(ns);
+    for (struct ns_frame *f = first; f != end; f = f->next)
+      if (!f->remote)
+        ns_cluster_done_ask(ns->cluster, f->key, f->key_len, f->uplink_id, f->taken, ttl);
+    for (size_t i = 0; i < n_orphans; i++)
+      ns_cluster_done_ask(ns->cluster, orphans[i]->key, orphans[i]->key_len, orphans[i]->uplink_id,
+                          orphans[i]->taken, ttl);
+    for (struct ns_frame *f = first; f != end; f = f->next)
       if (!f->remote) cluster_done(ns, f);
-    for (size_t i = 0; i < n_orphans; i++) {
+    for (size_t i = 0; i < n_orphans; i++)
       cluster_done(ns, orphans[i]);
-      free(orphans[i]);
-    }
   }
+  for (size_t i = 0; i < n_orphans; i++)
+    free(orphans[i]);
   /* Forget frames past the late-copy horizon, oldest first. */
   while (ns->oldest && ns->oldest->processed && now >= ns->oldest->forget_ns) {
     struct ns_frame *f = ns->oldest;

@@ -125,6 +125,10 @@ void lg_ns_free(struct lg_ns *ns);
 void lg_ns_datagram(struct lg_ns *ns, const struct sockaddr *from, socklen_t from_len,
                     const uint8_t *buf, size_t len);
 
+/* The end of a batch of datagrams ([cluster]: their copies go to Redis in one round trip).
+ * Call it before answering them: a PUSH_ACK then means the copy is in the cluster's hands. */
+void lg_ns_flush(struct lg_ns *ns);
+
 /* Closes the de-duplication windows that have run out and forgets old ones. */
 void lg_ns_tick(struct lg_ns *ns);
 

@@ -91,7 +91,7 @@ struct ns_pending {
 struct ns_cluster;
 
 /* [cluster]: a downlink sent here for another instance, until its TX_ACK goes back. */
-enum { NS_FORWARDED = 256 };
+enum { NS_FORWARDED = 256, NS_SHARED_MAX = 64 };
 struct ns_forwarded {
   uint64_t owner, gateway_eui;
   uint16_t token;
@@ -103,6 +103,13 @@ struct lg_ns {
   struct ns_cluster *cluster; /* [cluster] redis: frames shared with other instances */
   bool cluster_down;          /* Redis unreachable (said once until it is back) */
   int64_t orphans_checked_ns; /* last look for frames of silent instances */
+  /* copies of this batch of datagrams, for Redis at its end (lg_ns_flush) */
+  struct ns_shared {
+    struct ns_frame *f;
+    bool first; /* the frame's first copy here: Redis says who owns it */
+    struct ns_rx rx;
+  } shared[NS_SHARED_MAX];
+  size_t n_shared;
   struct ns_forwarded forwarded[NS_FORWARDED]; /* a ring: the oldest is overwritten */
   unsigned n_forwarded;
   const struct lg_region *region;
