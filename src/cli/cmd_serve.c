@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "api/api.h"
@@ -132,6 +133,23 @@ static void on_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf, const struct so
   if (!s->in_batch) lg_ns_flush(s->ns), flush_acks(s);
 }
 
+/* The gateways' socket. With reuse_port, several instances bind one port (SO_REUSEPORT)
+ * and the kernel spreads the gateways over them by source address and port; without it, a
+ * port in use is an error rather than a socket that silently gets nothing. */
+static int bind_udp(uv_udp_t *udp, const struct sockaddr_storage *addr, socklen_t len,
+                    bool reuse_port) {
+  if (!reuse_port) return uv_udp_bind(udp, (const struct sockaddr *)addr, 0);
+  int fd = socket(addr->ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
+  if (fd < 0) return uv_translate_sys_error(errno);
+  if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0 ||
+      bind(fd, (const struct sockaddr *)addr, len) != 0) {
+    int err = uv_translate_sys_error(errno);
+    close(fd);
+    return err;
+  }
+  return uv_udp_open(udp, fd);
+}
+
 static void on_tick(uv_timer_t *t) {
   struct server *s = t->data;
   lg_ns_tick(s->ns);
@@ -188,9 +206,11 @@ int lg_cmd_serve(int argc, char **argv) {
     lg_cli_fail("serve", 1, "%s", why);
     goto out;
   }
-  uv_udp_init_ex(s.loop, &s.udp, (unsigned)addr.ss_family | UV_UDP_RECVMMSG);
+  /* with reuse_port the socket is made here (bind_udp), not by libuv */
+  uv_udp_init_ex(s.loop, &s.udp,
+                 (cfg.udp_reuse_port ? AF_UNSPEC : (unsigned)addr.ss_family) | UV_UDP_RECVMMSG);
   s.udp.data = &s;
-  int err = uv_udp_bind(&s.udp, (const struct sockaddr *)&addr, UV_UDP_REUSEADDR);
+  int err = bind_udp(&s.udp, &addr, addr_len, cfg.udp_reuse_port);
   if (err == 0) {
     /* Gateways burst (every PUSH_DATA of a busy area at once): ask for 8 MiB of socket
      * buffer; the kernel caps it at net.core.rmem_max. */

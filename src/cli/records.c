@@ -173,7 +173,8 @@ static void where_of(size_t i, char out[24]) {
   } while (i && n < 20);
   size_t o = 0;
   out[o++] = 'r', out[o++] = 'x', out[o++] = '[';
-  while (n) out[o++] = digits[--n];
+  while (n)
+    out[o++] = digits[--n];
   out[o++] = ']', out[o] = '\0';
 }
 

@@ -111,6 +111,11 @@ static int s_redis(struct lg_config *c, const char *v) {
   if (v[0] && strncmp(v, "redis://", 8) != 0) return LG_EINVAL;
   return set_str(c->cluster_redis, sizeof(c->cluster_redis), v);
 }
+static int s_reuse(struct lg_config *c, const char *v) {
+  if (strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0) return c->udp_reuse_port = true, 0;
+  if (strcasecmp(v, "false") == 0 || strcmp(v, "0") == 0) return c->udp_reuse_port = false, 0;
+  return LG_EINVAL;
+}
 static int s_cal(struct lg_config *c, const char *v) {
   return set_str(c->geo_calibration, sizeof(c->geo_calibration), v);
 }
@@ -120,6 +125,7 @@ static const struct {
   setter set;
 } keys[] = {
     {"server", "udp_bind", "HOST:PORT", s_udp},
+    {"server", "reuse_port", "true or false", s_reuse},
     {"server", "http_bind", "HOST:PORT", s_http},
     {"server", "database", "a SQLite path or postgresql://...", s_db},
     {"network", "region", "EU868 or US915", s_region},

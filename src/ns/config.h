@@ -13,6 +13,7 @@
 
 struct lg_config {
   char udp_bind[64];   /* [server] udp_bind = 0.0.0.0:1700 */
+  bool udp_reuse_port; /* [server] reuse_port = false: share udp_bind with other instances */
   char http_bind[64];  /* [server] http_bind = 127.0.0.1:8080 */
   char database[256];  /* [server] database = ./lorageo.db */
   char region[16];     /* [network] region = EU868 */

@@ -41,12 +41,13 @@ int64_t ns_now(struct lg_ns *ns) {
 void ns_log(struct lg_ns *ns, const char *fmt, ...) {
   (void)ns;
   va_list ap;
-  time_t t = time(NULL);
+  struct timespec ts; /* milliseconds: what happened within one de-duplication window */
+  clock_gettime(CLOCK_REALTIME, &ts);
   struct tm tm;
   char when[32];
-  gmtime_r(&t, &tm);
-  strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  fprintf(stderr, "%s lorageo: ", when);
+  gmtime_r(&ts.tv_sec, &tm);
+  strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+  fprintf(stderr, "%s.%03dZ lorageo: ", when, (int)(ts.tv_nsec / 1000000));
   va_start(ap, fmt);
   vfprintf(stderr, fmt, ap);
   va_end(ap);

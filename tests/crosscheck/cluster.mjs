@@ -7,13 +7,17 @@
 //   - an OTAA join heard through a gateway whose PULL path the other instance holds: the
 //     join-accept goes out through that instance in time, its TX_ACK (TOO_LATE) comes back
 //     and the retry in RX2 goes out the same way;
+//   - two instances on one UDP port ([server] reuse_port): the kernel spreads the gateways'
+//     sockets over both, and each frame is still one uplink with all its receptions; without
+//     reuse_port a second instance on a port in use is refused with the reason;
 //   - with Redis gone, each instance goes on processing what it receives, and says so.
 // A real redis-server is started on a free port. Needs LORAGEO_TEST_PG (scripts/test.sh).
 // usage: node cluster.mjs LORAGEO REDIS-SERVER
 import { spawn } from "node:child_process";
+import dgram from "node:dgram";
 import lora from "lora-packet";
 import {
-  ABP, armTimeout, check, dataUp, gateways, instance, listening, pullResps, rxpkFor, sleep, tally,
+  ABP, armTimeout, check, dataUp, gateways, header, instance, listening, pullResps, rxpkFor, sleep, tally,
 } from "./harness.mjs";
 
 if (!process.env.LORAGEO_TEST_PG) {
@@ -25,6 +29,9 @@ armTimeout(60000);
 const redisPort = 20000 + Math.floor(Math.random() * 3000);
 const env = { LORAGEO_CLUSTER_REDIS: `redis://127.0.0.1:${redisPort}` };
 const instances = [instance(0, env), instance(1, env)];
+const shared = { ...env, LORAGEO_SERVER_REUSE_PORT: "true" }; // D and E: one UDP port
+instances.push(instance(3, shared));
+instances.push(instance(4, shared, instances[2].udp), instance(5, env, instances[2].udp));
 let redis = null;
 async function uplink(inst, fcnt) {
   const items = (await inst.api("GET", `/api/devices/${ABP.dev_eui}/uplinks?limit=20`)).json.items;
@@ -47,6 +54,18 @@ try {
     await a.api("POST", "/api/gateways", { gateway_eui: g.eui, latitude: g.lat, longitude: g.lon, altitude: g.alt });
   check((await a.api("POST", "/api/devices", ABP)).status === 201, "device added");
 
+  // the stored uplinks with that FCnt, as read at inst, once there are `want` receptions
+  // (a PostgreSQL commit can take a few hundred ms on a busy disk: wait up to 3 s)
+  const stored = async (inst, fcnt, want) => {
+    let u = [];
+    for (let t = 0; t < 3000; t += 50) {
+      u = await uplink(inst, fcnt);
+      if (u.length > 1 || (u.length === 1 && u[0].rx_info.length >= want)) break;
+      await sleep(50);
+    }
+    await sleep(100); // and nothing more comes
+    return uplink(inst, fcnt);
+  };
   // one frame: copies from gateways [index, instance] at once, then optionally a late one
   // 600 ms after (past the 200 ms window); the stored uplinks with that FCnt, as read at A
   const frame = async (fcnt, onTime, late = null) => {
@@ -55,8 +74,7 @@ try {
     for (const [i, inst] of onTime) await inst.push(gateways[i], rxpkFor(gateways[i], phy, emit));
     await sleep(600);
     if (late) await late[1].push(gateways[late[0]], rxpkFor(gateways[late[0]], phy, emit));
-    await sleep(late ? 400 : 200);
-    const u = await uplink(a, fcnt);
+    const u = await stored(a, fcnt, onTime.length + (late ? 1 : 0));
     const shape = JSON.stringify(u.map((x) => x.rx_info.map((r) => [r.gateway_eui.slice(-1), r.late])));
     return { u, shape, lateCount: u.length === 1 ? u[0].rx_info.filter((r) => r.late).length : -1 };
   };
@@ -121,23 +139,57 @@ try {
         (await a.metric('lorageo_downlinks_total{result="ok"}')) === 1, "A learned both TX_ACKs");
   check((await a.metric("lorageo_joins_total")) + (await b.metric("lorageo_joins_total")) === 1, "one join");
 
-  // 5. Redis goes away: each instance processes what it receives, and says so
+  // 5. D and E on one UDP port; F on it too, without reuse_port
+  const [, , d, e, f2] = instances;
+  d.start();
+  await d.healthy();
+  e.start();
+  await e.healthy();
+  f2.start();
+  const fExit = await new Promise((r) => f2.proc.on("exit", (code) => r(code)));
+  check(fExit !== 0 && /cannot listen for UDP on .*address already in use/.test(f2.log),
+        `a second instance on a port in use without reuse_port is refused: ${f2.log.trim()}`);
+  // 16 sockets speak for the four gateways (a forwarder's source port changes when it
+  // restarts): the kernel's hash spreads them over D and E
+  const socks = Array.from({ length: 16 }, () => dgram.createSocket("udp4"));
+  const before = (await d.metric("lorageo_uplinks_total")) + (await e.metric("lorageo_uplinks_total"));
+  const dBefore = await d.metric("lorageo_gateway_datagrams_total"), eBefore = await e.metric("lorageo_gateway_datagrams_total");
+  const shapes = [];
+  for (let fcnt = 10; fcnt < 18; fcnt++) {
+    emit += 10000000000n;
+    const phy = dataUp(fcnt, `one port ${fcnt}`);
+    for (const [i, g] of gateways.entries()) {
+      const sock = socks[(fcnt * 4 + i) % 16];
+      await new Promise((r) => sock.send(Buffer.concat([header(0, g.eui),
+        Buffer.from(`{"rxpk":[${rxpkFor(g, phy, emit)}]}`)]), d.udp, "127.0.0.1", r));
+    }
+    const u = await stored(d, fcnt, 4);
+    shapes.push(u.length === 1 ? u[0].rx_info.length : -u.length);
+  }
+  const dGot = (await d.metric("lorageo_gateway_datagrams_total")) - dBefore;
+  const eGot = (await e.metric("lorageo_gateway_datagrams_total")) - eBefore;
+  check(dGot > 0 && eGot > 0 && dGot + eGot === 32, `the kernel spread the datagrams: D ${dGot}, E ${eGot}`);
+  check(shapes.every((n) => n === 4), `each frame one uplink with its 4 receptions: ${shapes.join(" ")}`);
+  const after = (await d.metric("lorageo_uplinks_total")) + (await e.metric("lorageo_uplinks_total"));
+  check(after - before === 8, `each processed once: ${after - before}`);
+  for (const s of socks) s.close();
+
+  // 6. Redis goes away: each instance processes what it receives, and says so
   redis.kill("SIGTERM");
   await new Promise((r) => redis.on("exit", r));
   emit += 10000000000n;
-  const phy = dataUp(4, "no redis");
+  const phy = dataUp(20, "no redis");
   for (const g of gateways) await a.push(g, rxpkFor(g, phy, emit));
-  await sleep(800);
-  const u = await uplink(b, 4);
+  const u = await stored(b, 20, 4);
   check(u.length === 1 && u[0].rx_info.length === 4, `stored without Redis: ${u.length}`);
   check(/Redis unreachable/.test(a.log), "and said so");
 } catch (e) {
-  check(false, `exception: ${e.stack}\nA:\n${instances[0].log}\nB:\n${instances[1].log}`);
+  check(false, `exception: ${e.stack}`);
 }
-for (const i of instances) i.proc?.kill("SIGTERM");
+for (const i of instances) if (i.proc && i.proc.exitCode === null) i.proc.kill("SIGTERM");
 if (redis && redis.exitCode === null) redis.kill("SIGTERM");
 await sleep(300);
 for (const g of gateways) g.sock.close();
-if (tally.failures) console.error(`A:\n${instances[0].log}\nB:\n${instances[1].log}`);
+if (tally.failures) for (const [k, i] of instances.entries()) console.error(`instance ${k}:\n${i.log}`);
 console.log(`cluster: ${tally.checks} checks, ${tally.failures} failed`);
 process.exit(tally.failures ? 1 : 0);

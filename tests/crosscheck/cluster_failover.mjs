@@ -26,7 +26,7 @@ const instances = [instance(0, env), instance(1, env), instance(2, env)];
 const [a, b, c] = instances;
 let redis = null;
 let emit = BigInt(Date.now()) * 1000000n;
-const FRAMES = 40, KILL_AFTER = 21; // frames 20 (all gateways) and 21 (gateway 0 only) are A's
+const FRAMES = 30, KILL_AFTER = 16; // frames 15 (all gateways) and 16 (gateway 0 only) are A's
 
 try {
   redis = spawn(process.argv[3] ?? "redis-server",
@@ -47,7 +47,7 @@ try {
     emit += 10000000000n;
     const phy = dataUp(fcnt, `stream ${fcnt}`);
     // gateway k's instance: 0 -> A (B once A is gone), 1 -> B, 2 -> C; the order rotates
-    // so that every instance owns some frames; A owns 20 and 21
+    // so that every instance owns some frames; A owns 15 and 16
     let route = [[0, aAlive ? a : b], [1, b], [2, c]];
     if (fcnt === KILL_AFTER) route = [[0, a]];
     else if (fcnt !== KILL_AFTER - 1) route = route.slice(fcnt % 3).concat(route.slice(0, fcnt % 3));
@@ -57,13 +57,14 @@ try {
     }));
     if (got.length) accepted.set(fcnt, got);
     if (fcnt === KILL_AFTER) {
-      a.proc.kill("SIGKILL"); // inside the window of frames 20 and 21
+      a.proc.kill("SIGKILL"); // inside frame 16's window (and 15's, unless A was quick)
       aAlive = false;
     }
-    await sleep(fcnt === KILL_AFTER - 1 ? 20 : 120); // 20 and 21 share A's window
+    // 15 and 16 share A's window; the others come as a device under the duty cycle would
+    await sleep(fcnt === KILL_AFTER - 1 ? 20 : 500);
   }
   check(accepted.size === FRAMES, `every frame acknowledged by some instance: ${accepted.size}`);
-  check(accepted.get(KILL_AFTER)?.length === 1, "frame 21 acknowledged by A alone");
+  check(accepted.get(KILL_AFTER)?.length === 1, "frame 16 acknowledged by A alone");
 
   // a survivor notices A's silence within 3 s and looks for its frames every second
   let stored = [];
@@ -87,10 +88,11 @@ try {
           `frame ${f} (A's) stored with every acknowledged reception: ${euis.join(" ")}`);
   }
   const recovered = (await b.metric("lorageo_cluster_recovered_total")) + (await c.metric("lorageo_cluster_recovered_total"));
-  check(recovered >= 2, `the survivors picked up A's open frames: ${recovered}`);
+  // frame 16 for sure; 15 too unless A closed its window before it died
+  check(recovered >= 1 && recovered <= 2, `the survivors picked up A's open frames: ${recovered}`);
   check(/picked up a frame of a silent instance/.test(b.log + c.log), "and said so");
   // by then the device's counter had moved past them: kept all the same, as never stored
-  check(/FCnt 2[01] kept, received by a silent instance/.test(b.log + c.log),
+  check(/FCnt 1[56] kept, received by a silent instance/.test(b.log + c.log),
         "kept although the device's counter had moved past them");
 } catch (e) {
   check(false, `exception: ${e.stack}`);

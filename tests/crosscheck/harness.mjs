@@ -98,8 +98,9 @@ export async function listening(port, ms = 10000) {
   throw new Error(`nothing listens on port ${port}`);
 }
 const instanceBase = 24000 + Math.floor(Math.random() * 15000);
-export function instance(k, extraEnv = {}) {
-  const inst = { udp: instanceBase + 10 * k, http: instanceBase + 10 * k + 1, log: "" };
+// udp: another instance's UDP port to share (with [server] reuse_port)
+export function instance(k, extraEnv = {}, udp = instanceBase + 10 * k) {
+  const inst = { udp, http: instanceBase + 10 * k + 1, log: "" };
   const url = (u) => `http://127.0.0.1:${inst.http}${u}`;
   inst.start = () => {
     inst.proc = spawn(BIN, ["serve"], {
