@@ -480,54 +480,73 @@ static size_t recover_orphans(struct lg_ns *ns, struct ns_frame **out) {
   return k;
 }
 
-void lg_ns_tick(struct lg_ns *ns) {
-  int64_t now = ns_now(ns);
-  lg_ns_flush(ns);
-  if (ns->cluster) ns_cluster_tick(ns, now); /* downlinks and TX_ACKs from the others */
-  /* Windows close in creation order (the window is the same for all): walk from the
-   * first unprocessed frame while its deadline has passed. In a cluster, the copies the
-   * others handed in are asked for all these frames at once. */
-  bool batch = false;
+/* The owner's side of a cluster round after the commit: the stored uplinks published,
+ * late copies taken (pipelined, in the order asked). */
+static void cluster_close(struct lg_ns *ns, struct ns_frame *first, struct ns_frame *end,
+                          struct ns_frame **extra, size_t n_extra) {
+  if (!ns_cluster_ready(ns->cluster)) return;
+  int ttl = cluster_ttl_ms(ns);
+  for (struct ns_frame *f = first; f != end; f = f->next)
+    if (!f->remote)
+      ns_cluster_done_ask(ns->cluster, f->key, f->key_len, f->uplink_id, f->taken, ttl);
+  for (size_t i = 0; i < n_extra; i++)
+    ns_cluster_done_ask(ns->cluster, extra[i]->key, extra[i]->key_len, extra[i]->uplink_id,
+                        extra[i]->taken, ttl);
+  for (struct ns_frame *f = first; f != end; f = f->next)
+    if (!f->remote) cluster_done(ns, f);
+  for (size_t i = 0; i < n_extra; i++)
+    cluster_done(ns, extra[i]);
+}
+
+/* Closes up to `max` windows whose deadline has passed, in creation order (the window is
+ * the same for all), in one transaction. In a cluster, the copies the others handed in are
+ * asked for all of them at once. Returns whether more are due. */
+static bool close_windows(struct lg_ns *ns, int64_t now, int max) {
   struct ns_frame *first = ns->next_due, *end = first;
-  while (end && now >= end->deadline_ns)
+  for (int k = 0; end && now >= end->deadline_ns && k < max; k++)
     end = end->next;
-  if (ns->cluster && first != end && ns_cluster_ready(ns->cluster)) {
+  if (first == end) return false;
+  if (ns->cluster && ns_cluster_ready(ns->cluster)) {
     for (struct ns_frame *f = first; f != end; f = f->next)
       if (!f->remote) ns_cluster_collect_ask(ns->cluster, f->key, f->key_len);
     for (struct ns_frame *f = first; f != end; f = f->next) /* all read before processing */
       if (!f->remote) cluster_collect(ns, f);
   }
+  bool batch = lg_store_begin(ns->store) == 0; /* these frames' writes: one commit */
   for (struct ns_frame *f = first; f != end; f = f->next) {
-    if (!batch) batch = lg_store_begin(ns->store) == 0; /* this tick's writes: one commit */
     f->processed = true;
     atomic_fetch_sub(&ns->m.open_windows, 1);
     if (!f->remote) ns_process_frame(ns, f); /* another instance's frame is its to process */
   }
   ns->next_due = end;
-  struct ns_frame *orphans[ORPHANS_MAX];
-  size_t n_orphans = 0;
-  if (ns->cluster && now - ns->orphans_checked_ns >= 1000000000LL) {
-    ns->orphans_checked_ns = now;
-    if (!batch) batch = lg_store_begin(ns->store) == 0;
-    n_orphans = recover_orphans(ns, orphans);
-  }
   if (batch && lg_store_commit(ns->store) != 0)
     ns_log(ns, "storage: committing a batch failed; its uplinks are lost");
-  if (ns->cluster && (first != end || n_orphans) && ns_cluster_ready(ns->cluster)) {
-    int ttl = cluster_ttl_ms(ns);
-    for (struct ns_frame *f = first; f != end; f = f->next)
-      if (!f->remote)
-        ns_cluster_done_ask(ns->cluster, f->key, f->key_len, f->uplink_id, f->taken, ttl);
-    for (size_t i = 0; i < n_orphans; i++)
-      ns_cluster_done_ask(ns->cluster, orphans[i]->key, orphans[i]->key_len, orphans[i]->uplink_id,
-                          orphans[i]->taken, ttl);
-    for (struct ns_frame *f = first; f != end; f = f->next)
-      if (!f->remote) cluster_done(ns, f);
-    for (size_t i = 0; i < n_orphans; i++)
-      cluster_done(ns, orphans[i]);
+  if (ns->cluster) cluster_close(ns, first, end, NULL, 0);
+  return end && now >= end->deadline_ns;
+}
+
+/* Windows closed per transaction, and how long one tick may keep closing them: a backlog
+ * is worked off in slices, so the loop keeps reading (and acknowledging) datagrams. */
+#define TICK_FRAMES    64
+#define TICK_BUDGET_NS 50000000LL
+
+void lg_ns_tick(struct lg_ns *ns) {
+  int64_t now = ns_now(ns);
+  lg_ns_flush(ns);
+  if (ns->cluster) ns_cluster_tick(ns, now); /* downlinks and TX_ACKs from the others */
+  while (close_windows(ns, now, TICK_FRAMES) && ns_now(ns) - now < TICK_BUDGET_NS)
+    ;
+  if (ns->cluster && now - ns->orphans_checked_ns >= 1000000000LL) {
+    ns->orphans_checked_ns = now;
+    struct ns_frame *orphans[ORPHANS_MAX];
+    bool batch = lg_store_begin(ns->store) == 0;
+    size_t n = recover_orphans(ns, orphans);
+    if (batch && lg_store_commit(ns->store) != 0)
+      ns_log(ns, "storage: committing a batch failed; its uplinks are lost");
+    if (n) cluster_close(ns, NULL, NULL, orphans, n);
+    for (size_t i = 0; i < n; i++)
+      free(orphans[i]);
   }
-  for (size_t i = 0; i < n_orphans; i++)
-    free(orphans[i]);
   /* Forget frames past the late-copy horizon, oldest first. */
   while (ns->oldest && ns->oldest->processed && now >= ns->oldest->forget_ns) {
     struct ns_frame *f = ns->oldest;
