@@ -186,7 +186,7 @@ try {
 } catch (e) {
   check(false, `exception: ${e.stack}`);
 }
-for (const i of instances) if (i.proc && i.proc.exitCode === null) i.proc.kill("SIGTERM");
+for (const i of instances) await i.stop();
 if (redis && redis.exitCode === null) redis.kill("SIGTERM");
 await sleep(300);
 for (const g of gateways) g.sock.close();

@@ -84,7 +84,7 @@ try {
 } catch (e) {
   check(false, `exception: ${e.stack}\nA:\n${instances[0].log}\nB:\n${instances[1].log}`);
 }
-for (const i of instances) i.proc?.kill("SIGTERM");
+for (const i of instances) await i.stop();
 await sleep(300);
 for (const g of gateways) g.sock.close();
 console.log(`pg_instances: ${tally.checks} checks, ${tally.failures} failed`);
