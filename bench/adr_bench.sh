@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Issue 6's comparison, seeded, pooled over seeds (each farm case is one or two devices
 # and 17-55 messages: one run says little).
-#  1. The E-ADR paper's setting: its four farm cases (scenarios/eadr-*.json) with the
+#  1. The E-ADR paper's setting: its four farm cases (scenarios/eadr-*.json; the drone also
+#     in line of sight, eadr-drone-los.json) with the
 #     Waspmote modes of its Table I ("modes": "waspmote"), every device starting in mode 1,
 #     `standard` as the paper's basic ADR (Semtech's algorithm deciding on each set of 20
 #     frames, "adr_standard": "semtech"), eadr and predictive; off = mode 1 throughout.
