@@ -12,6 +12,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
+
 #include "ns/cluster.h"
 #include "ns/ns_int.h"
 #include "util/util.h"
@@ -36,6 +38,45 @@ const char *lg_dl_result_name(enum lg_dl_result r) {
 
 int64_t ns_now(struct lg_ns *ns) {
   return ns->io.now_ns(ns->io.ctx);
+}
+
+void ns_batch_begin(struct lg_ns *ns) {
+  ns->batch_open = lg_store_begin(ns->store) == 0;
+}
+
+void ns_batch_end(struct lg_ns *ns) {
+  if (!ns->batch_open) return;
+  ns->batch_open = false;
+  bool ok = lg_store_commit(ns->store) == 0;
+  if (!ok) ns_log(ns, "storage: committing a batch failed; its uplinks are lost");
+  for (size_t i = 0; i < ns->n_events; i++) { /* a lost batch's events announce nothing */
+    struct ns_event *e = &ns->events[i];
+    if (ok)
+      ns->io.on_event(ns->io.ctx, e->dev_eui, e->type, e->payload);
+    else
+      json_decref(e->payload);
+  }
+  ns->n_events = 0;
+}
+
+void ns_event(struct lg_ns *ns, uint64_t dev_eui, const char *type, json_t *payload) {
+  if (!ns->batch_open) {
+    ns->io.on_event(ns->io.ctx, dev_eui, type, payload);
+    return;
+  }
+  if (ns->n_events == ns->cap_events) {
+    size_t cap = ns->cap_events ? 2 * ns->cap_events : 64;
+    struct ns_event *e = realloc(ns->events, cap * sizeof(*e));
+    if (e == NULL) { /* no room to wait: out now rather than never */
+      ns->io.on_event(ns->io.ctx, dev_eui, type, payload);
+      return;
+    }
+    ns->events = e, ns->cap_events = cap;
+  }
+  struct ns_event *e = &ns->events[ns->n_events++];
+  e->dev_eui = dev_eui;
+  snprintf(e->type, sizeof(e->type), "%s", type);
+  e->payload = payload;
 }
 
 void ns_log(struct lg_ns *ns, const char *fmt, ...) {
@@ -144,6 +185,9 @@ void lg_ns_free(struct lg_ns *ns) {
     lg_key_close(&k->key);
     free(k);
   }
+  for (size_t i = 0; i < ns->n_events; i++)
+    json_decref(ns->events[i].payload);
+  free(ns->events);
   lg_geo_solver_free(ns->solver);
   free(ns->cal);
   lg_crypto_close(&ns->crypto);
@@ -512,15 +556,14 @@ static bool close_windows(struct lg_ns *ns, int64_t now, int max) {
     for (struct ns_frame *f = first; f != end; f = f->next) /* all read before processing */
       if (!f->remote) cluster_collect(ns, f);
   }
-  bool batch = lg_store_begin(ns->store) == 0; /* these frames' writes: one commit */
+  ns_batch_begin(ns); /* these frames' writes: one commit */
   for (struct ns_frame *f = first; f != end; f = f->next) {
     f->processed = true;
     atomic_fetch_sub(&ns->m.open_windows, 1);
     if (!f->remote) ns_process_frame(ns, f); /* another instance's frame is its to process */
   }
   ns->next_due = end;
-  if (batch && lg_store_commit(ns->store) != 0)
-    ns_log(ns, "storage: committing a batch failed; its uplinks are lost");
+  ns_batch_end(ns);
   if (ns->cluster) cluster_close(ns, first, end, NULL, 0);
   return end && now >= end->deadline_ns;
 }
@@ -539,10 +582,9 @@ void lg_ns_tick(struct lg_ns *ns) {
   if (ns->cluster && now - ns->orphans_checked_ns >= 1000000000LL) {
     ns->orphans_checked_ns = now;
     struct ns_frame *orphans[ORPHANS_MAX];
-    bool batch = lg_store_begin(ns->store) == 0;
+    ns_batch_begin(ns);
     size_t n = recover_orphans(ns, orphans);
-    if (batch && lg_store_commit(ns->store) != 0)
-      ns_log(ns, "storage: committing a batch failed; its uplinks are lost");
+    ns_batch_end(ns);
     if (n) cluster_close(ns, NULL, NULL, orphans, n);
     for (size_t i = 0; i < n; i++)
       free(orphans[i]);

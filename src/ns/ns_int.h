@@ -90,6 +90,13 @@ struct ns_pending {
 
 struct ns_cluster;
 
+/* An integration event (io.on_event) held until its batch is committed. */
+struct ns_event {
+  uint64_t dev_eui;
+  char type[16];
+  struct json_t *payload;
+};
+
 /* [cluster]: a downlink sent here for another instance, until its TX_ACK goes back. */
 enum { NS_FORWARDED = 256, NS_SHARED_MAX = 64 };
 struct ns_forwarded {
@@ -131,11 +138,21 @@ struct lg_ns {
   uint16_t next_token;
   unsigned gateways_seen; /* the io->gateways_changed value the cache reflects */
   uint64_t rng;
+  bool batch_open;         /* a tick's transaction is open: events wait for its commit */
+  struct ns_event *events; /* waiting for the commit */
+  size_t n_events, cap_events;
   struct lg_ns_metrics m;
   struct lg_gw_push push; /* scratch for one PUSH_DATA (large: kept off the stack) */
 };
 
 int64_t ns_now(struct lg_ns *ns);
+/* A tick's writes in one transaction; integration events raised meanwhile go out after
+ * the commit, so whoever reads the API on an event finds what it announces. */
+void ns_batch_begin(struct lg_ns *ns);
+void ns_batch_end(struct lg_ns *ns);
+/* An integration event: to io.on_event now, or after the open batch's commit (takes the
+ * payload's reference). */
+void ns_event(struct lg_ns *ns, uint64_t dev_eui, const char *type, struct json_t *payload);
 void ns_log(struct lg_ns *ns, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void ns_drop(struct lg_ns *ns, enum lg_drop why, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -29,10 +29,10 @@ static void event(struct lg_ns *ns, uint64_t dev_eui, const char *type, json_t *
   if (ns->io.on_event && strcmp(type, "up") == 0) {
     json_t *list = lg_store_uplinks_json(ns->store, dev_eui, 1);
     json_t *up = json_array_get(json_object_get(list, "items"), 0);
-    if (up) ns->io.on_event(ns->io.ctx, dev_eui, type, json_incref(up));
+    if (up) ns_event(ns, dev_eui, type, json_incref(up));
     json_decref(list);
   } else if (ns->io.on_event) {
-    ns->io.on_event(ns->io.ctx, dev_eui, type, json_incref(payload));
+    ns_event(ns, dev_eui, type, json_incref(payload));
   }
   lg_store_event_add(ns->store, dev_eui, type, payload, ns_now(ns));
 }

@@ -7,6 +7,8 @@
 //   - an OTAA join heard through a gateway whose PULL path the other instance holds: the
 //     join-accept goes out through that instance in time, its TX_ACK (TOO_LATE) comes back
 //     and the retry in RX2 goes out the same way;
+//   - one duty-cycle budget per gateway: the instance holding it refuses what would break
+//     it, whoever decided the downlink, and the next holder starts from its account;
 //   - two instances on one UDP port ([server] reuse_port): the kernel spreads the gateways'
 //     sockets over both, and each frame is still one uplink with all its receptions; without
 //     reuse_port a second instance on a port in use is refused with the reason;
@@ -174,13 +176,57 @@ try {
   check(after - before === 8, `each processed once: ${after - before}`);
   for (const s of socks) s.close();
 
-  // 6. Redis goes away: each instance processes what it receives, and says so
+  // 6. one duty-cycle budget per gateway: confirmed uplinks at SF12 heard through gateway 2
+  // at A, whose PULL path B holds; each ACK goes out in RX1 (868.1 MHz, 1 % sub-band: 36 s
+  // an hour) through B until B, which keeps the gateway's account, refuses; A then sends it
+  // in RX2 (869.525 MHz, 10 %). Then the gateway's PULL path moves to A, which starts from
+  // B's account (mirrored in Redis): RX1 is still refused.
+  const g2 = gateways[2];
+  await b.pull(g2);
+  await sleep(100);
+  g2.inbox.length = 0;
+  // time on air of a LoRaWAN downlink (no CRC, explicit header, CR 4/5), written here from
+  // the SX127x formula, independent of lorageo
+  const toa = (size, sf, bwHz) => {
+    const ts = 2 ** sf / bwHz, de = sf >= 11 && bwHz === 125000 ? 1 : 0;
+    const n = 8 + Math.max(Math.ceil((8 * size - 4 * sf + 28) / (4 * (sf - 2 * de))) * 5, 0);
+    return (n + 12.25) * ts;
+  };
+  const ACKS = 42; // an ACK (12 bytes) at SF12 is 0.99 s on air: 36 fit in the hour
+  for (let k = 0; k < ACKS; k++) {
+    emit += 10000000000n;
+    const phy = dataUp(30 + k, "c", true);
+    await a.push(g2, rxpkFor(g2, phy, emit, 0, 1000000, "868.100000", "SF12BW125"));
+    await sleep(80);
+  }
+  await sleep(2500);
+  const resps = pullResps(g2);
+  const rx1 = resps.filter((r) => r.txpk.freq === 868.1), rx2 = resps.filter((r) => r.txpk.freq === 869.525);
+  const rx1Air = rx1.reduce((t, r) => t + toa(r.txpk.size, 12, 125000), 0);
+  check(rx1.length >= 30 && rx1Air <= 36 && rx1Air + toa(rx2[0]?.txpk.size ?? 0, 12, 125000) > 36,
+        `RX1 through B until the sub-band's 36 s were spent: ${rx1.length} downlinks, ${rx1Air.toFixed(2)} s`);
+  check(rx1.length + rx2.length === ACKS && rx2.length >= 1,
+        `the rest in RX2, every ACK sent once: ${rx1.length} + ${rx2.length} of ${ACKS}`);
+  check(/DUTY_CYCLE/.test(b.log) && (await a.metric('lorageo_downlinks_total{result="duty_cycle"}')) === rx2.length,
+        "B refused them for the duty cycle; A counted each refusal");
+  // the PULL path moves to A: its first downlink to the gateway starts from B's account
+  await a.pull(g2);
+  await sleep(100);
+  g2.inbox.length = 0;
+  emit += 10000000000n;
+  await a.push(g2, rxpkFor(g2, dataUp(30 + ACKS, "c", true), emit, 0, 1000000, "868.100000", "SF12BW125"));
+  await sleep(600);
+  const moved = pullResps(g2);
+  check(moved.length === 1 && moved[0].txpk.freq === 869.525,
+        `A, now holding the gateway, knows its RX1 budget is spent: ${JSON.stringify(moved.map((r) => r.txpk.freq))}`);
+
+  // 7. Redis goes away: each instance processes what it receives, and says so
   redis.kill("SIGTERM");
   await new Promise((r) => redis.on("exit", r));
   emit += 10000000000n;
-  const phy = dataUp(20, "no redis");
+  const phy = dataUp(100, "no redis");
   for (const g of gateways) await a.push(g, rxpkFor(g, phy, emit));
-  const u = await stored(b, 20, 4);
+  const u = await stored(b, 100, 4);
   check(u.length === 1 && u[0].rx_info.length === 4, `stored without Redis: ${u.length}`);
   check(/Redis unreachable/.test(a.log), "and said so");
 } catch (e) {
