@@ -249,8 +249,8 @@ out:
     uv_close((uv_handle_t *)&s.sigterm, NULL);
     uv_run(s.loop, UV_RUN_NOWAIT);
   }
+  lg_mqtt_stop(s.mqtt); /* first: its thread writes the server's metrics until it stops */
   lg_ns_free(s.ns);
-  lg_mqtt_stop(s.mqtt);
   lg_store_close(store);
   return rc;
 }

@@ -72,6 +72,7 @@ export async function stop() {
 export function cleanExit(code, log, who) {
   const report = /(AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|runtime error)[^\n]*/.exec(log);
   check(code === 0 && !report, `${who} stopped cleanly (exit ${code}${report ? `: ${report[0]}` : ""})`);
+  if (report) console.error(log.slice(report.index, report.index + 6000)); // the whole report
 }
 // Never hang a CI run.
 export function armTimeout(ms) {

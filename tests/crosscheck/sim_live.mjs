@@ -35,7 +35,7 @@ try {
   start();
   await waitHealthy();
   const sim = spawnSync(BIN, ["sim", scenario, "--server", `127.0.0.1:${udpPort}`, "--api", `http://127.0.0.1:${httpPort}`,
-    "--speed", "3", "--out", out, "--quiet"], { encoding: "utf8", timeout: 90000 });
+    "--speed", process.env.LORAGEO_TEST_SPEED ?? "3", "--out", out, "--quiet"], { encoding: "utf8", timeout: 90000 });
   check(sim.status === 0, `sim exits 0 (${sim.stderr})`);
   const sum = JSON.parse(sim.stdout);
   const live = sum.live;
