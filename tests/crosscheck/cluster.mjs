@@ -15,11 +15,10 @@
 //   - with Redis gone, each instance goes on processing what it receives, and says so.
 // A real redis-server is started on a free port. Needs LORAGEO_TEST_PG (scripts/test.sh).
 // usage: node cluster.mjs LORAGEO REDIS-SERVER
-import { spawn } from "node:child_process";
 import dgram from "node:dgram";
 import lora from "lora-packet";
 import {
-  ABP, armTimeout, check, dataUp, gateways, header, instance, listening, pullResps, rxpkFor, sleep, tally,
+  ABP, armTimeout, check, dataUp, gateways, header, instance, redisServer, pullResps, rxpkFor, sleep, tally,
 } from "./harness.mjs";
 
 if (!process.env.LORAGEO_TEST_PG) {
@@ -28,13 +27,12 @@ if (!process.env.LORAGEO_TEST_PG) {
 }
 armTimeout(60000);
 
-const redisPort = 20000 + Math.floor(Math.random() * 3000);
-const env = { LORAGEO_CLUSTER_REDIS: `redis://127.0.0.1:${redisPort}` };
+const redis = redisServer();
+const env = { LORAGEO_CLUSTER_REDIS: redis.url };
 const instances = [instance(0, env), instance(1, env)];
 const shared = { ...env, LORAGEO_SERVER_REUSE_PORT: "true" }; // D and E: one UDP port
 instances.push(instance(3, shared));
 instances.push(instance(4, shared, instances[2].udp), instance(5, env, instances[2].udp));
-let redis = null;
 async function uplink(inst, fcnt) {
   const items = (await inst.api("GET", `/api/devices/${ABP.dev_eui}/uplinks?limit=20`)).json.items;
   return items.filter((u) => u.f_cnt === fcnt);
@@ -42,10 +40,7 @@ async function uplink(inst, fcnt) {
 let emit = BigInt(Date.now()) * 1000000n;
 
 try {
-  redis = spawn(process.argv[3] ?? "redis-server",
-                ["--port", String(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-                { stdio: "ignore" });
-  await listening(redisPort);
+  await redis.start();
   const [a, b] = instances;
   a.start();
   await a.healthy();
@@ -221,8 +216,7 @@ try {
         `A, now holding the gateway, knows its RX1 budget is spent: ${JSON.stringify(moved.map((r) => r.txpk.freq))}`);
 
   // 7. Redis goes away: each instance processes what it receives, and says so
-  redis.kill("SIGTERM");
-  await new Promise((r) => redis.on("exit", r));
+  await redis.stop();
   emit += 10000000000n;
   const phy = dataUp(100, "no redis");
   for (const g of gateways) await a.push(g, rxpkFor(g, phy, emit));
@@ -233,7 +227,7 @@ try {
   check(false, `exception: ${e.stack}`);
 }
 for (const i of instances) await i.stop();
-if (redis && redis.exitCode === null) redis.kill("SIGTERM");
+await redis.stop();
 await sleep(300);
 for (const g of gateways) g.sock.close();
 if (tally.failures) for (const [k, i] of instances.entries()) console.error(`instance ${k}:\n${i.log}`);

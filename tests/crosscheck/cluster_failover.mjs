@@ -9,9 +9,8 @@
 //   - the survivors say so in their logs and metrics; the frames are kept although the
 //     device's counter moved past them while A's silence went unnoticed (3 s).
 // usage: node cluster_failover.mjs LORAGEO REDIS-SERVER
-import { spawn } from "node:child_process";
 import {
-  ABP, armTimeout, check, dataUp, gateways, instance, listening, rxpkFor, sleep, tally,
+  ABP, armTimeout, check, dataUp, gateways, instance, redisServer, rxpkFor, sleep, tally,
 } from "./harness.mjs";
 
 if (!process.env.LORAGEO_TEST_PG) {
@@ -20,19 +19,15 @@ if (!process.env.LORAGEO_TEST_PG) {
 }
 armTimeout(90000);
 
-const redisPort = 20000 + Math.floor(Math.random() * 3000);
-const env = { LORAGEO_CLUSTER_REDIS: `redis://127.0.0.1:${redisPort}` };
+const redis = redisServer();
+const env = { LORAGEO_CLUSTER_REDIS: redis.url };
 const instances = [instance(0, env), instance(1, env), instance(2, env)];
 const [a, b, c] = instances;
-let redis = null;
 let emit = BigInt(Date.now()) * 1000000n;
 const FRAMES = 30, KILL_AFTER = 16; // frames 15 (all gateways) and 16 (gateway 0 only) are A's
 
 try {
-  redis = spawn(process.argv[3] ?? "redis-server",
-                ["--port", String(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-                { stdio: "ignore" });
-  await listening(redisPort);
+  await redis.start();
   for (const i of instances) {
     i.start();
     await i.healthy();
@@ -98,7 +93,7 @@ try {
   check(false, `exception: ${e.stack}`);
 }
 for (const i of instances) await i.stop();
-if (redis && redis.exitCode === null) redis.kill("SIGTERM");
+await redis.stop();
 await sleep(300);
 for (const g of gateways) g.sock.close();
 if (tally.failures) for (const [k, i] of instances.entries()) console.error(`instance ${k}:\n${i.log}`);

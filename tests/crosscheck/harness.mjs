@@ -105,6 +105,23 @@ export async function listening(port, ms = 10000) {
   }
   throw new Error(`nothing listens on port ${port}`);
 }
+// A real redis-server on a free port, nothing saved (the cluster tests); bin: argv[3]
+export function redisServer(bin = process.argv[3] ?? "redis-server") {
+  const port = 20000 + Math.floor(Math.random() * 3000);
+  const r = { port, url: `redis://127.0.0.1:${port}`, proc: null };
+  r.start = async () => {
+    r.proc = spawn(bin, ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+                   { stdio: "ignore" });
+    await listening(port);
+  };
+  r.stop = async () => {
+    if (!r.proc || r.proc.exitCode !== null || r.proc.signalCode !== null) return;
+    const exited = new Promise((done) => r.proc.on("exit", done));
+    r.proc.kill("SIGTERM");
+    await exited;
+  };
+  return r;
+}
 const instanceBase = 24000 + Math.floor(Math.random() * 15000);
 // udp: another instance's UDP port to share (with [server] reuse_port)
 export function instance(k, extraEnv = {}, udp = instanceBase + 10 * k) {
