@@ -80,9 +80,9 @@ if [ -n "$PLOTS" ]; then
     done
   done
 fi
-echo "### 3. A static fleet: 200 meters in a 2.5 km disc, 4 gateways, 12 h, LoRaWAN, seeds 5-7 pooled"
+echo "### 3. A static fleet: 200 meters in a 2.5 km disc, 4 gateways, 12 h, LoRaWAN, seeds $S0-$((S0 + 2)) pooled"
 echo
 header
 for a in off standard eadr predictive; do
-  run "$tmp/static.json" "$a" '.' 5 3
+  run "$tmp/static.json" "$a" '.' "$S0" 3
 done

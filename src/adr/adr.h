@@ -83,15 +83,16 @@ struct lg_adr_input {
   bool has_bounds; /* the area the device moves in (its mobility model), e0 n0 e1 n1 */
   double bounds[4];
   int64_t period_ns;      /* expected time to the next uplink (predictive), 0: unknown */
-  double target_delivery; /* predictive: P(at least one gateway hears), default 0.99 */
+  double target_delivery; /* predictive: P(sent and heard), 0: LG_ADR_TARGET */
   bool keep_locatable; /* predictive: a moving device keeps P(3+ gateways) >= LG_ADR_GEO_TARGET */
 };
 
-#define LG_ADR_MAX_GW     64  /* predictive: gateways weighed per decision */
-#define LG_ADR_GEO_TARGET 0.9 /* predictive: P(3+ gateways hear) a moving device keeps */
-#define LG_EADR_N         3   /* E-ADR adapts every n packets (paper §V) */
-#define LG_EADR_ALPHA     0.5 /* configuration change threshold (eq. 4) */
-#define LG_EADR_MARGIN_DB 3.0 /* LoRaWAN mode bounds: demodulator floor + this */
+#define LG_ADR_MAX_GW     64   /* predictive: gateways weighed per decision */
+#define LG_ADR_TARGET     0.96 /* predictive: default P(next uplink sent and heard) */
+#define LG_ADR_GEO_TARGET 0.9  /* predictive: P(3+ gateways hear) a moving device keeps */
+#define LG_EADR_N         3    /* E-ADR adapts every n packets (paper §V) */
+#define LG_EADR_ALPHA     0.5  /* configuration change threshold (eq. 4) */
+#define LG_EADR_MARGIN_DB 3.0  /* LoRaWAN mode bounds: demodulator floor + this */
 
 /* A configuration mode of E-ADR: an RSSI interval [b_inf, b_sup] and what it means. */
 struct lg_eadr_mode {

@@ -2,7 +2,8 @@
  * `predictive` — lorageo's own mobility-aware ADR. Where E-ADR extrapolates the last
  * three positions and compares one RSSI with fixed mode bounds, this one asks the
  * question ADR is for: which is the fastest data rate, at the lowest power, at which the
- * next uplink will still be sent and heard with the target probability (0.99)?
+ * next uplink will still be sent and heard with the target probability (0.96), and of
+ * those, which costs the device the least charge per message delivered?
  *   - where the device will be: a constant-velocity Kalman track of its fixes (geo/),
  *     extrapolated by the uplink period, with the spread its own misses show; the chance
  *     is averaged over that spread (Gauss-Hermite), kept inside the device's area;
@@ -25,7 +26,25 @@
 #include "util/util.h"
 
 #define HYSTERESIS  1.0  /* keep settings whose miss chance is up to twice the target's */
+#define KEEP_COST   1.25 /* ... and cost at most 25 % more per delivered message */
 #define ACCEL_SIGMA 0.05 /* m/s^2 of the track; manoeuvres show in its misses (below) */
+
+/*
+ * The delivery chance a setting must reach: the configured target (LG_ADR_TARGET
+ * by default), made stricter when the device's own history shows more loss than it
+ * allows (its frame counter's gaps: a model that is too hopeful for this device, or
+ * a bad patch). A missed uplink is worse than its share suggests: the network cannot
+ * correct a device it does not hear. With a lost share L above the allowed 1 - t, the
+ * allowed miss chance becomes (1 - t)^2 / L.
+ */
+static double adr_target(const struct lg_adr_input *in) {
+  double target = in->target_delivery > 0 ? in->target_delivery : LG_ADR_TARGET;
+  if (in->n < 2) return target;
+  uint32_t span = in->history[in->n - 1].f_cnt - in->history[0].f_cnt + 1;
+  double lost = span > in->n ? (double)(span - in->n) / (double)span : 0;
+  if (lost > 1 - target) target = 1 - (1 - target) * (1 - target) / lost;
+  return target;
+}
 
 /* Without usable positions: standard ADR once it has a full history (a static device
  * one gateway hears is still served), otherwise keep the settings. */
@@ -176,41 +195,55 @@ static int dr_sensitivity(const struct lg_region *r, int dr, double *sens) {
  * sent and heard; *ok: it also meets any side condition (a locatable mover's 3 gateways). */
 typedef double chance_fn(const void *ctx, int dr, int txp, double sens, bool *ok);
 
+/* The charge (mA s) a frame of the last uplink's size costs the device at data rate dr and
+ * TXPower index txp: its time on air times the transmit current at that power. */
+static double frame_charge(const struct lg_adr_input *in, int dr, int txp) {
+  const struct lg_datarate *d = lg_region_dr(in->region, dr);
+  int size = in->history[in->n - 1].size > 0 ? in->history[in->n - 1].size : 13;
+  struct lg_airtime at;
+  if (!d || d->mod != LG_MOD_LORA) return INFINITY;
+  struct lg_lora_tx lt = lg_lora_tx_lorawan(d->sf, d->bw_hz);
+  if (lg_lora_airtime(&lt, (size_t)size, &at)) return INFINITY;
+  return lg_lora_tx_current_ma(adr_tx_power_dbm(in, txp)) * (double)at.time_on_air_ns / 1e9;
+}
+
 /*
- * The fastest DR, then the lowest power, whose chance reaches `target`; the region's top
- * power (TXPower 0, 16 dBm EIRP in EU868) only when none does below it: on an SX127x
- * PA_BOOST those 2 dB cost about twice the transmit current, more than a one-step slower
- * data rate costs in air time. None at all: the likeliest setting. Hysteresis: every
- * change costs a downlink and a LinkADRAns, so the settings in use are kept while their
- * miss chance is within HYSTERESIS times the target's, unless a faster DR reaches it.
- * Returns whether the target was reached.
+ * Among the settings whose chance reaches `target`, the one that spends the least per
+ * message delivered: its frame's charge divided by its chance (a frame at half the air
+ * time that is heard a little less often is still the better buy, down to the target).
+ * None reaches it: the likeliest. Hysteresis: every change costs a downlink and a
+ * LinkADRAns, so the settings in use are kept while they reach the target within
+ * HYSTERESIS times its miss chance and cost at most KEEP_COST more per delivered
+ * message. Returns whether the target was reached.
  */
 static bool choose(const struct lg_adr_input *in, double target, chance_fn *chance, const void *ctx,
                    struct lg_adr_settings *best, double *p_best) {
   const struct lg_region *r = in->region;
   bool found = false;
-  double p_likeliest = -1;
+  double p_likeliest = -1, best_cost = INFINITY;
   struct lg_adr_settings likeliest = {0, 0, 1};
-  for (int pass = 0; pass < 2 && !found; pass++)
-    for (int dr = r->max_lora125_dr; dr >= 0 && !found; dr--) {
-      double sens;
-      if (dr_sensitivity(r, dr, &sens)) continue;
-      int min_txp = pass == 0 && r->tx_power_max_index > 0 ? 1 : 0;
-      for (int txp = r->tx_power_max_index; txp >= min_txp && !found; txp--) {
-        bool ok = true;
-        double p = chance(ctx, dr, txp, sens, &ok);
-        if (p >= target && ok)
-          found = true, *best = (struct lg_adr_settings){dr, txp, 1}, *p_best = p;
-        else if (p > p_likeliest)
-          p_likeliest = p, likeliest = (struct lg_adr_settings){dr, txp, 1};
+  for (int dr = r->max_lora125_dr; dr >= 0; dr--) {
+    double sens;
+    if (dr_sensitivity(r, dr, &sens)) continue;
+    for (int txp = r->tx_power_max_index; txp >= 0; txp--) {
+      bool ok = true;
+      double p = chance(ctx, dr, txp, sens, &ok);
+      if (p >= target && ok) {
+        double cost = frame_charge(in, dr, txp) / p;
+        if (cost < best_cost)
+          found = true, best_cost = cost, *best = (struct lg_adr_settings){dr, txp, 1}, *p_best = p;
+      } else if (!found && p > p_likeliest) {
+        p_likeliest = p, likeliest = (struct lg_adr_settings){dr, txp, 1};
       }
     }
+  }
   if (!found) *best = likeliest, *p_best = p_likeliest;
   double sens;
-  if (found && best->dr <= in->current.dr && dr_sensitivity(r, in->current.dr, &sens) == 0) {
+  if (found && dr_sensitivity(r, in->current.dr, &sens) == 0) {
     bool ok = true;
     double p = chance(ctx, in->current.dr, in->current.tx_power_index, sens, &ok);
-    if (p >= target - HYSTERESIS * (1 - target) && ok)
+    if (p >= target - HYSTERESIS * (1 - target) && ok && p > 0 &&
+        frame_charge(in, in->current.dr, in->current.tx_power_index) / p <= KEEP_COST * best_cost)
       *best = in->current, best->nb_trans = 1, *p_best = p;
   }
   return found;
@@ -265,14 +298,14 @@ static void stationary(const struct lg_adr_input *in, struct lg_adr_decision *ou
   if (used == 0) return fallback(in, out, "no gateway hears it steadily");
   struct lg_adr_settings best;
   double p_best = 0;
-  double target = in->target_delivery > 0 ? in->target_delivery : 0.99;
+  double target = adr_target(in);
   bool found = choose(in, target, stationary_p, &c, &best, &p_best);
   out->next = best;
   out->change = memcmp(&out->next, &in->current, sizeof(out->next)) != 0;
   snprintf(out->reason, sizeof(out->reason),
            "predictive (stationary): %zu gateway(s) over %zu uplinks -> DR%d TXPower %d, P(heard) "
-           "%.3f%s",
-           used, n, best.dr, best.tx_power_index, p_best, found ? "" : " (below the target)");
+           "%.3f (target %.3f)%s",
+           used, n, best.dr, best.tx_power_index, p_best, target, found ? "" : " (below it)");
 }
 
 /* A moving device: its model, where it may be next, and what the duty cycle lets it send. */
@@ -347,7 +380,7 @@ void adr_predictive(const struct lg_adr_input *in, struct lg_adr_decision *out) 
    * RMS): the device must stay heard by three gateways */
   bool moving = in->keep_locatable && in->n_gateways >= 3 &&
                 (hypot(t.x[2], t.x[3]) > 0.2 || (k_innov >= 3 && innov / (double)k_innov > 400));
-  double target = in->target_delivery > 0 ? in->target_delivery : 0.99;
+  double target = adr_target(in);
   struct moving_ctx c = {in, &m, e, n, pos_sigma, all_rx, moving, {0}};
   sent_share(in, period, c.sent);
   struct lg_adr_settings best;
@@ -359,8 +392,8 @@ void adr_predictive(const struct lg_adr_input *in, struct lg_adr_decision *out) 
   snprintf(out->reason, sizeof(out->reason),
            "predictive: next at (%.0f, %.0f) m +-%.0f m, %.0f m from a gateway; model n=%.2f sigma "
            "%.1f dB "
-           "(%zu pts)%s -> DR%d TXPower %d, P(sent and heard) %.3f%s",
+           "(%zu pts)%s -> DR%d TXPower %d, P(sent and heard) %.3f (target %.3f)%s",
            e, n, pos_sigma, d_near, m.n, m.sigma_db, m.points, moving ? ", moving: 3 gateways" : "",
-           best.dr, best.tx_power_index, p_best,
-           found ? "" : " (below the target: the best there is)");
+           best.dr, best.tx_power_index, p_best, target,
+           found ? "" : " (below it: the best there is)");
 }

@@ -72,6 +72,10 @@ int lg_lora_sensitivity_dbm(int sf, uint32_t bw_hz, double noise_figure_db, doub
 /* Noise floor of a receiver (dBm) in `bw_hz` with the given noise figure. */
 double lg_lora_noise_floor_dbm(uint32_t bw_hz, double noise_figure_db);
 
+/* A device's transmit current (mA) at `dbm`: the SX1272 PA_BOOST table LoRaSim and FLoRa
+ * use (phy-sim-adr.md §2.1: 14 dBm -> 44 mA, 17 dBm -> 90 mA), clamped to -2..20 dBm. */
+double lg_lora_tx_current_ma(double dbm);
+
 /* ---- regional parameters ------------------------------------------------------ */
 
 #define LG_REGION_MAX_DR         16

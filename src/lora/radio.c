@@ -34,3 +34,13 @@ int lg_lora_sensitivity_dbm(int sf, uint32_t bw_hz, double noise_figure_db, doub
   *dbm = lg_lora_noise_floor_dbm(bw_hz, noise_figure_db) + snr;
   return 0;
 }
+
+double lg_lora_tx_current_ma(double dbm) {
+  /* LoRaSim's table (phy-sim-adr.md §2.1), mA for -2..20 dBm; PA_BOOST row 2..14 dBm. */
+  static const double ma[] = {22, 22, 22, 23, 24, 24, 24, 25, 25,  25,  25, 26,
+                              31, 32, 34, 35, 44, 82, 85, 90, 105, 115, 125};
+  long i = lround(dbm) + 2;
+  if (i < 0) i = 0;
+  if (i > 22) i = 22;
+  return ma[i];
+}

@@ -138,15 +138,15 @@ void lg_region_waspmote(const struct lg_region *base, struct lg_region *out) {
   static const struct {
     int sf;
     uint32_t bw_hz, bps;
-  } modes[10] = {{12, 125000, 293},  {12, 250000, 585},  {10, 125000, 976},  {12, 500000, 1718},
-                 {10, 250000, 1953}, {11, 500000, 2148}, {9, 250000, 3515},  {9, 500000, 7031},
+  } modes[10] = {{12, 125000, 293},  {12, 250000, 585},  {10, 125000, 976}, {12, 500000, 1718},
+                 {10, 250000, 1953}, {11, 500000, 2148}, {9, 250000, 3515}, {9, 500000, 7031},
                  {8, 500000, 12500}, {7, 500000, 21875}};
   *out = *base;
   out->name = "Waspmote";
   memset(out->dr, 0, sizeof(out->dr));
   for (int i = 0; i < 10; i++)
-    out->dr[i] = (struct lg_datarate)LORA(modes[i].sf, modes[i].bw_hz, modes[i].bps, 242, true,
-                                          true);
+    out->dr[i] =
+        (struct lg_datarate)LORA(modes[i].sf, modes[i].bw_hz, modes[i].bps, 242, true, true);
   out->dr_count = 10;
   out->max_lora125_dr = 9; /* every mode is LoRa; ADR may use them all */
 }

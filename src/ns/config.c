@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "adr/adr.h"
 #include "lora/lora.h"
 #include "ns/config.h"
 #include "util/util.h"
@@ -116,6 +117,12 @@ static int s_reuse(struct lg_config *c, const char *v) {
   if (strcasecmp(v, "false") == 0 || strcmp(v, "0") == 0) return c->udp_reuse_port = false, 0;
   return LG_EINVAL;
 }
+static int s_margin(struct lg_config *c, const char *v) {
+  return set_double(&c->adr_installation_margin_db, v, 0, 30);
+}
+static int s_target(struct lg_config *c, const char *v) {
+  return set_double(&c->adr_target_delivery, v, 0.5, 0.9999);
+}
 static int s_cal(struct lg_config *c, const char *v) {
   return set_str(c->geo_calibration, sizeof(c->geo_calibration), v);
 }
@@ -147,6 +154,8 @@ static const struct {
     {"geo", "sigma_ns", "0.1..1e6", s_sigma},
     {"geo", "device_alt_m", "-1000..20000", s_alt},
     {"geo", "calibration", "a file path", s_cal},
+    {"adr", "installation_margin_db", "0..30", s_margin},
+    {"adr", "target_delivery", "0.5..0.9999", s_target},
     {"cluster", "redis", "redis://HOST[:PORT]", s_redis},
 };
 
@@ -192,6 +201,8 @@ int lg_config_load(struct lg_config *c, const char *path, char *why, size_t why_
   c->geo_method = LG_GEO_AUTO;
   c->geo_min_gateways = 3;
   c->geo_sigma_ns = 50;
+  c->adr_installation_margin_db = 10;
+  c->adr_target_delivery = LG_ADR_TARGET;
   why[0] = '\0';
   if (path) {
     struct parse_ctx p = {c, why, why_len, path};

@@ -30,12 +30,14 @@ struct lg_config {
   char mqtt_cert_file[256]; /* [mqtt] cert_file, key_file: a client certificate (optional) */
   char mqtt_key_file[256];
   int mqtt_queue_max; /* [mqtt] queue_max = 100000: events held while the broker is away */
-  enum lg_geo_method geo_method; /* [geo] method = auto */
-  int geo_min_gateways;          /* [geo] min_gateways = 3 */
-  double geo_sigma_ns;           /* [geo] sigma_ns = 50: timing noise of a fine timestamp */
-  double geo_device_alt_m;       /* [geo] device_alt_m = 0 */
-  char geo_calibration[256];     /* [geo] calibration = (file from `lorageo calibrate`) */
-  char cluster_redis[256];       /* [cluster] redis = (empty: one instance) redis://HOST:PORT */
+  enum lg_geo_method geo_method;     /* [geo] method = auto */
+  int geo_min_gateways;              /* [geo] min_gateways = 3 */
+  double geo_sigma_ns;               /* [geo] sigma_ns = 50: timing noise of a fine timestamp */
+  double geo_device_alt_m;           /* [geo] device_alt_m = 0 */
+  char geo_calibration[256];         /* [geo] calibration = (file from `lorageo calibrate`) */
+  double adr_installation_margin_db; /* [adr] installation_margin_db = 10 (standard) */
+  double adr_target_delivery;        /* [adr] target_delivery = 0.96 (predictive) */
+  char cluster_redis[256];           /* [cluster] redis = (empty: one instance) redis://HOST:PORT */
 };
 
 /* Defaults, then the file `path` (NULL: none), then the environment. On error returns

@@ -420,7 +420,8 @@ static void adr_step(struct lg_ns *ns, const struct lg_device_rec *d, const stru
       .n = n,
       .current = {u->dr, d->tx_power_index, d->nb_trans > 0 ? d->nb_trans : 1},
       .adr_bit = adr_bit,
-      .installation_margin_db = 10};
+      .installation_margin_db = ns->cfg.adr_installation_margin_db,
+      .target_delivery = ns->cfg.adr_target_delivery};
   struct lg_adr_gateway gws[LG_ADR_MAX_GW];
   struct lg_adr_fix fixes[LG_ADR_HISTORY];
   if (mobile) adr_positions(sh, h, n, &in, gws, fixes);

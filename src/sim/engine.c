@@ -26,16 +26,6 @@ double lg_sim_path_loss_db(const struct lg_sim_channel *c, double d_m) {
   return c->pl0_db + 10 * c->exponent * (c->natural_log ? log(r) : log10(r));
 }
 
-double lg_sim_tx_current_ma(double dbm) {
-  /* LoRaSim's table (phy-sim-adr.md §2.1), mA for -2..20 dBm; PA_BOOST row 2..14 dBm. */
-  static const double ma[] = {22, 22, 22, 23, 24, 24, 24, 25, 25,  25,  25, 26,
-                              31, 32, 34, 35, 44, 82, 85, 90, 105, 115, 125};
-  long i = lround(dbm) + 2;
-  if (i < 0) i = 0;
-  if (i > 22) i = 22;
-  return ma[i];
-}
-
 double lg_sim_ns3_isolation_db(int sf_w, int sf_i) {
   static const double m[6][6] = {{6, -16, -18, -19, -19, -20}, {-24, 6, -20, -22, -22, -22},
                                  {-27, -27, 6, -23, -25, -25}, {-30, -30, -30, 6, -26, -28},
@@ -56,7 +46,7 @@ int64_t sim_rx_window_ns(int sf, uint32_t bw_hz) {
 
 double sim_uplink_energy_mj(const struct lg_sim_energy *e, int64_t toa_ns, double dbm,
                             int64_t d1_ns, int64_t rx1_ns, int64_t d2_ns, int64_t rx2_ns) {
-  double tx = lg_sim_tx_current_ma(dbm) * (double)toa_ns;
+  double tx = lg_lora_tx_current_ma(dbm) * (double)toa_ns;
   double rx = 0, idle = 0;
   if (e->count_rx_windows) {
     rx = e->rx_ma * (double)(rx1_ns + rx2_ns);
@@ -908,7 +898,7 @@ static void end_tx(struct sim *s, uint32_t ti) {
   }
   d->energy_mj += e;
   d->energy_tx_mj +=
-      lg_sim_tx_current_ma(t->power_dbm) * (double)t->toa_ns * sc->energy.voltage_v * 1e-9;
+      lg_lora_tx_current_ma(t->power_dbm) * (double)t->toa_ns * sc->energy.voltage_v * 1e-9;
   s->tot.energy_mj += e;
   sim_output_tx(s, t, delivered);
   /* the device's next transmission */

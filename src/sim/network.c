@@ -151,6 +151,7 @@ static void adr(struct sim *s, struct device *d, const struct tx *t, const struc
                             .current = {d->dr, d->txp_index, d->nb_trans},
                             .adr_bit = true,
                             .installation_margin_db = 10,
+                            .target_delivery = g->adr_target,
                             .standard_every = s->sc->standard_every,
                             .waspmote_modes = s->sc->waspmote_modes};
   struct lg_adr_fix fixes[SIM_ADR_FIXES];

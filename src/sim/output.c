@@ -68,7 +68,7 @@ void sim_output_tx(struct sim *s, const struct tx *t, bool delivered) {
   for (uint32_t ri = t->rx_head; ri != UINT32_MAX; ri = s->rxs[ri].next)
     collided += s->rxs[ri].lost;
   double e =
-      lg_sim_tx_current_ma(t->power_dbm) * (double)t->toa_ns * s->sc->energy.voltage_v * 1e-9;
+      lg_lora_tx_current_ma(t->power_dbm) * (double)t->toa_ns * s->sc->energy.voltage_v * 1e-9;
   fprintf(s->f_tx, "%.6f,%u,%s,%s,%u,%d,%d,%u,%.3f,%.1f,%.3f,%.3f,%.1f,%.1f,%u,%d,%d,",
           (double)t->start_ns / 1e9, t->dev, s->sc->groups[d->group].name, kinds[t->kind], t->f_cnt,
           t->dr, t->sf, t->bw_hz / 1000, t->freq_hz / 1e6, t->power_dbm, (double)t->toa_ns / 1e6, e,

@@ -470,7 +470,7 @@ static int group(struct ctx *c, const char *p, json_t *o, const struct lg_sim_sc
   static const char *const keys[] = {
       "name",  "count",        "activation", "traffic", "payload_bytes",   "confirmed_share",
       "dr",    "tx_power_dbm", "adr",        "radio",   "frequencies_mhz", "placement",
-      "alt_m", "mobility",     NULL};
+      "alt_m", "mobility",     "adr_target", NULL};
   static const char *const acts[] = {"abp", "otaa", "none", NULL};
   static const char *const adrs[] = {"off", "standard", "eadr", "predictive", NULL};
   static const char *const traffics[] = {"periodic", "exponential", NULL};
@@ -519,6 +519,7 @@ static int group(struct ctx *c, const char *p, json_t *o, const struct lg_sim_sc
     return LG_EINVAL;
   if (choice(c, p, o, "adr", 0, adrs, &k)) return LG_EINVAL;
   g->adr = (enum lg_adr_algo)k;
+  if (num(c, p, o, "adr_target", LG_ADR_TARGET, 0.5, 0.9999, &g->adr_target)) return LG_EINVAL;
   if (g->activation == LG_SIM_RAW && g->adr != LG_ADR_OFF) {
     char ap[LG_PATH];
     join_path(ap, sizeof(ap), p, "adr");

@@ -74,6 +74,7 @@ struct lg_sim_group {
   uint32_t bw_hz;
   double tx_power_dbm;
   enum lg_adr_algo adr;
+  double adr_target; /* predictive: P(next uplink sent and heard), "adr_target" */
   int freq_count;
   uint32_t freqs_hz[LG_SIM_MAX_FREQS]; /* default: the region's default channels */
   /* placement, in metres east/north of the scenario origin */
@@ -166,10 +167,6 @@ int lg_sim_run_live(const struct lg_sim_scenario *sc, const struct lg_sim_live_o
 
 /* Mean path loss (dB) of the channel at distance d (m, clamped to >= 1 m). */
 double lg_sim_path_loss_db(const struct lg_sim_channel *c, double d_m);
-
-/* TX current (mA) at `dbm` from the SX1272 PA_BOOST table LoRaSim and FLoRa use
- * (phy-sim-adr.md §2.1: 14 dBm -> 44 mA). */
-double lg_sim_tx_current_ma(double dbm);
 
 /* ns-3 isolation (dB) a wanted SF `sf_w` needs against interferer SF `sf_i` (Goursaud). */
 double lg_sim_ns3_isolation_db(int sf_w, int sf_i);

@@ -152,6 +152,7 @@ refuse '.duration_s = 0' 'duration_s: 0 is outside'
 refuse 'del(.groups)' 'groups: expected a non-empty array'
 refuse '.duty_cycle = "weekly"' 'duty_cycle: expected true (an off time after each frame), "hourly" or false'
 refuse '.groups[0].dr = "fast"' 'groups[0].dr: expected a data rate index or "auto"'
+refuse '.groups[0].adr_target = 1.5' 'groups[0].adr_target: 1.5 is outside 0.5..0.9999'
 refuse '.gateways[1].eui = .gateways[0].eui | .gateways[0].eui = "0000000000000001" | .gateways[1].eui = "0000000000000001"' \
   'gateways[1].eui: the same as gateways[0]'
 refuse '.modes = "table"' 'modes: expected one of lorawan, waspmote'

@@ -32,7 +32,7 @@ fs.writeFileSync(scenario, JSON.stringify({
 }));
 const out = path.join(dir, "sim-out");
 try {
-  start();
+  start({ LORAGEO_ADR_TARGET_DELIVERY: "0.8" }); // [adr] target_delivery, for predictive
   await waitHealthy();
   const sim = spawnSync(BIN, ["sim", scenario, "--server", `127.0.0.1:${udpPort}`, "--api", `http://127.0.0.1:${httpPort}`,
     "--speed", process.env.LORAGEO_TEST_SPEED ?? "3", "--out", out, "--quiet"], { encoding: "utf8", timeout: 90000 });
@@ -88,6 +88,9 @@ try {
   check(adr.length > 5 && adr.every((a) => a.algorithm === "predictive"), `predictive ADR decisions stored (${adr.length})`);
   check(adr.some((a) => /^predictive: next at \(/.test(a.reason)),
         `some decided on positions: ${adr.map((a) => a.reason).slice(0, 2).join(" | ")}`);
+  check(adr.some((a) => /\(target 0\.800\)/.test(a.reason)) &&
+        adr.every((a) => !/\(target/.test(a.reason) || Number(/\(target ([0-9.]+)\)/.exec(a.reason)[1]) >= 0.8),
+        "decided against the configured target_delivery 0.8 (stricter only where the device lost uplinks)");
   const locs = (await api("GET", `/api/devices/${devs["0"]}/locations?limit=100`)).json.items ?? [];
   check(locs.length > 0, `frames heard by 3+ gateways were located (${locs.length} for device 0)`);
 } catch (e) {

@@ -44,10 +44,10 @@ static void energy(void) {
   lg_lora_airtime(&lt, 20, &at);
   LG_NEAR(at.time_on_air_ms, 1712.128, 1e-6);
   LG_NEAR(sim_uplink_energy_mj(&tx_only, at.time_on_air_ns, 14, 0, 0, 0, 0), 226.0, 0.05);
-  LG_NEAR(lg_sim_tx_current_ma(14), 44, 0);
-  LG_NEAR(lg_sim_tx_current_ma(17), 90, 0);
-  LG_NEAR(lg_sim_tx_current_ma(-5), 22, 0);
-  LG_NEAR(lg_sim_tx_current_ma(30), 125, 0);
+  LG_NEAR(lg_lora_tx_current_ma(14), 44, 0);
+  LG_NEAR(lg_lora_tx_current_ma(17), 90, 0);
+  LG_NEAR(lg_lora_tx_current_ma(-5), 22, 0);
+  LG_NEAR(lg_lora_tx_current_ma(30), 125, 0);
   LG_NEAR((double)sim_rx_window_ns(12, 125000) / 1e6, 262.144, 1e-6);
 }
 
