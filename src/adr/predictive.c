@@ -2,7 +2,7 @@
  * `predictive` — lorageo's own mobility-aware ADR. Where E-ADR extrapolates the last
  * three positions and compares one RSSI with fixed mode bounds, this one asks the
  * question ADR is for: which is the fastest data rate, at the lowest power, at which the
- * next uplink will still be sent and heard with the target probability (0.96), and of
+ * next uplink will still be sent and heard with the target probability (0.94), and of
  * those, which costs the device the least charge per message delivered?
  *   - where the device will be: a constant-velocity Kalman track of its fixes (geo/),
  *     extrapolated by the uplink period, with the spread its own misses show; the chance
@@ -46,20 +46,27 @@ static double adr_target(const struct lg_adr_input *in) {
   return target;
 }
 
-/* Without usable positions: standard ADR once it has a full history (a static device
- * one gateway hears is still served), otherwise keep the settings. */
+/* Nothing better to go on: standard ADR once it has a full history (a static device one
+ * gateway hears is still served), otherwise keep the settings. A device that has been
+ * located, or has an area to move in, may move: standard's answer is taken only where it
+ * is no bolder than the settings in use (standard trusts the best SNR of 20 uplinks, and
+ * a mover that just passed a gateway would go to its lowest power and fall silent). */
 static void fallback(const struct lg_adr_input *in, struct lg_adr_decision *out, const char *why) {
-  if (in->n < LG_ADR_HISTORY) {
-    out->next = in->current;
-    out->change = false;
-    snprintf(out->reason, sizeof(out->reason), "predictive: %s; keeping the settings (%zu uplinks)",
-             why, in->n);
-    return;
+  if (in->n >= LG_ADR_HISTORY) {
+    adr_standard(in, out);
+    bool bolder =
+        out->next.dr > in->current.dr || out->next.tx_power_index > in->current.tx_power_index;
+    if (!bolder || (in->n_fixes == 0 && !in->has_bounds)) {
+      char r[sizeof(out->reason)];
+      snprintf(r, sizeof(r), "predictive: %.60s; standard: %.170s", why, out->reason);
+      memcpy(out->reason, r, sizeof(r));
+      return;
+    }
   }
-  adr_standard(in, out);
-  char r[sizeof(out->reason)];
-  snprintf(r, sizeof(r), "predictive: %.40s; standard: %.180s", why, out->reason);
-  memcpy(out->reason, r, sizeof(r));
+  out->next = in->current;
+  out->change = false;
+  snprintf(out->reason, sizeof(out->reason), "predictive: %s; keeping the settings (%zu uplinks%s)",
+           why, in->n, in->n >= LG_ADR_HISTORY ? ", a mover: standard would be bolder" : "");
 }
 
 /* P(at least k of the n gateways hear), each independently with probability p[g]
@@ -140,34 +147,53 @@ static const double gh_x[5] = {-2.856970013872806, -1.355626179974266, 0, 1.3556
 static const double gh_w[5] = {0.011257411327721, 0.222075922005613, 0.533333333333333,
                                0.222075922005613, 0.011257411327721};
 
+/* The chance of being heard at (pe, pn): with every gateway's receptions in the fit, that
+ * any gateway hears; with only the best one's (the server today), the model predicts the
+ * best gateway's RSSI, taken at the nearest one (summing the others on a fit to maxima
+ * would count their luck twice). *p3: three or more gateways. */
+static double heard_at(const struct lg_adr_input *in, const struct lg_adr_pathloss *m, double pe,
+                       double pn, double tx, double sens, bool all_rx, double *p3) {
+  double p[LG_ADR_MAX_GW], miss = 1;
+  size_t np = 0;
+  for (size_t g = 0; g < in->n_gateways && np < LG_ADR_MAX_GW; g++) {
+    double dist = hypot(in->gateways[g].e_m - pe, in->gateways[g].n_m - pn);
+    p[np] = gsl_cdf_ugaussian_P((adr_expected_rssi(m, tx, dist) - sens) / m->sigma_db);
+    miss *= 1 - p[np++];
+  }
+  *p3 = p_at_least(p, np, 3);
+  if (all_rx) return 1 - miss;
+  size_t near = 0;
+  double d_near = adr_nearest_gateway_m(in, pe, pn, &near);
+  return gsl_cdf_ugaussian_P((adr_expected_rssi(m, tx, d_near) - sens) / m->sigma_db);
+}
+
 /* The chance that the next uplink is heard at (dr's sensitivity sens, tx dBm), averaged
  * over where the device may be: N((e, n), pos_sigma^2) on a 5 x 5 Gauss-Hermite grid,
- * each point kept inside the device's area by reflection (as its mobility bounces). At
- * each point: with every gateway's receptions in the fit, the chance that any gateway
- * hears; with only the best one's (the server today), the model predicts the best
- * gateway's RSSI, taken at the nearest one (summing the others on a fit to maxima would
- * count their luck twice). *p3 likewise for three or more gateways. */
+ * each point kept inside the device's area by reflection (as its mobility bounces). A
+ * spread wider than the area (a stale track) says the device may be anywhere in it: an
+ * 8 x 8 grid over the area, evenly weighted, which five reflected points cannot stand
+ * for. *p3 likewise for three or more gateways. */
 static double p_heard(const struct lg_adr_input *in, const struct lg_adr_pathloss *m, double e,
                       double n, double pos_sigma, double tx, double sens, bool all_rx, double *p3) {
-  double heard = 0, three = 0;
+  double heard = 0, three = 0, q3;
+  if (in->has_bounds &&
+      pos_sigma > fmax(in->bounds[2] - in->bounds[0], in->bounds[3] - in->bounds[1]) / 2) {
+    for (int i = 0; i < 8; i++)
+      for (int j = 0; j < 8; j++) {
+        double pe = in->bounds[0] + (in->bounds[2] - in->bounds[0]) * (i + 0.5) / 8,
+               pn = in->bounds[1] + (in->bounds[3] - in->bounds[1]) * (j + 0.5) / 8;
+        heard += heard_at(in, m, pe, pn, tx, sens, all_rx, &q3) / 64;
+        three += q3 / 64;
+      }
+    *p3 = three;
+    return heard;
+  }
   for (int i = 0; i < 5; i++)
     for (int j = 0; j < 5; j++) {
       double w = gh_w[i] * gh_w[j], pe = e + pos_sigma * gh_x[i], pn = n + pos_sigma * gh_x[j];
       adr_reflect(in, &pe, &pn);
-      double p[LG_ADR_MAX_GW], miss = 1;
-      size_t np = 0;
-      for (size_t g = 0; g < in->n_gateways && np < LG_ADR_MAX_GW; g++) {
-        double dist = hypot(in->gateways[g].e_m - pe, in->gateways[g].n_m - pn);
-        p[np] = gsl_cdf_ugaussian_P((adr_expected_rssi(m, tx, dist) - sens) / m->sigma_db);
-        miss *= 1 - p[np++];
-      }
-      size_t near = 0;
-      double d_near = adr_nearest_gateway_m(in, pe, pn, &near);
-      heard +=
-          w * (all_rx
-                   ? 1 - miss
-                   : gsl_cdf_ugaussian_P((adr_expected_rssi(m, tx, d_near) - sens) / m->sigma_db));
-      three += w * p_at_least(p, np, 3);
+      heard += w * heard_at(in, m, pe, pn, tx, sens, all_rx, &q3);
+      three += w * q3;
     }
   *p3 = three;
   return heard;
@@ -275,7 +301,9 @@ static double stationary_p(const void *ctx, int dr, int txp, double sens, bool *
   return c->used ? 1 - miss : 0;
 }
 
-static void stationary(const struct lg_adr_input *in, struct lg_adr_decision *out) {
+/* `label` says why the statistics serve: "stationary", or a mover without usable positions. */
+static void stationary(const struct lg_adr_input *in, struct lg_adr_decision *out,
+                       const char *label) {
   double sum[LG_ADR_MAX_GW] = {0}, sum2[LG_ADR_MAX_GW] = {0};
   size_t cnt[LG_ADR_MAX_GW] = {0}, n = in->n;
   bool all_rx = false;
@@ -303,16 +331,32 @@ static void stationary(const struct lg_adr_input *in, struct lg_adr_decision *ou
   out->next = best;
   out->change = memcmp(&out->next, &in->current, sizeof(out->next)) != 0;
   snprintf(out->reason, sizeof(out->reason),
-           "predictive (stationary): %zu gateway(s) over %zu uplinks -> DR%d TXPower %d, P(heard) "
+           "predictive (%s): %zu gateway(s) over %zu uplinks -> DR%d TXPower %d, P(heard) "
            "%.3f (target %.3f)%s",
-           used, n, best.dr, best.tx_power_index, p_best, target, found ? "" : " (below it)");
+           label, used, n, best.dr, best.tx_power_index, p_best, target,
+           found ? "" : " (below it)");
+}
+
+/*
+ * A device whose positions cannot be used now (too few fixes, none near its recent
+ * uplinks: a mover heard by fewer than three gateways is not located). Its gateways' RSSI
+ * statistics still say what reaches them; for a mover their spread includes its motion,
+ * which makes them careful. Standard ADR, which trusts the best SNR of 20 uplinks, would
+ * send a device that just passed a gateway to the lowest power. Below 5 uplinks: keep.
+ */
+static void no_positions(const struct lg_adr_input *in, struct lg_adr_decision *out,
+                         const char *why) {
+  char label[96];
+  snprintf(label, sizeof(label), "%s; its gateways' RSSI", why);
+  if (in->n < 5) return fallback(in, out, why);
+  stationary(in, out, label);
 }
 
 /* A moving device: its model, where it may be next, and what the duty cycle lets it send. */
 struct moving_ctx {
   const struct lg_adr_input *in;
   const struct lg_adr_pathloss *m;
-  double e, n, pos_sigma;
+  double e, n, pos_sigma; /* where the next uplink will be sent from */
   bool all_rx, moving;
   double sent[LG_REGION_MAX_DR];
 };
@@ -328,11 +372,12 @@ static double moving_p(const void *ctx, int dr, int txp, double sens, bool *ok) 
 }
 
 void adr_predictive(const struct lg_adr_input *in, struct lg_adr_decision *out) {
-  if (in->stationary) return stationary(in, out);
+  if (in->stationary) return stationary(in, out, "stationary");
   struct lg_adr_pathloss m;
   /* In a known area one fix is enough to start: where it may go is bounded. */
   size_t min_fixes = in->has_bounds ? 1 : 2;
-  if (in->n_fixes < min_fixes || in->n_gateways == 0) return fallback(in, out, "too few positions");
+  if (in->n_fixes < min_fixes || in->n_gateways == 0)
+    return no_positions(in, out, "too few positions");
   struct lg_track t;
   lg_track_init(&t, ACCEL_SIGMA);
   double innov = 0; /* how far each fix fell from the track's prediction: manoeuvres */
@@ -354,9 +399,9 @@ void adr_predictive(const struct lg_adr_input *in, struct lg_adr_decision *out) 
   }
   while (fi < in->n_fixes)
     track_fix(in, &t, &in->fixes[fi++], &used, &innov, &k_innov);
-  if (used < min_fixes) return fallback(in, out, "too few plausible positions");
+  if (used < min_fixes) return no_positions(in, out, "too few plausible positions");
   if (adr_fit(in, (const double(*)[2])pos, has_pos, &m))
-    return fallback(in, out, "no uplink to calibrate on");
+    return no_positions(in, out, "no uplink to calibrate on");
   bool all_rx = false; /* the history has every gateway's reception, not only the best */
   for (size_t i = 0; i < in->n; i++)
     all_rx |= in->history[i].n_rx > 0;
@@ -366,16 +411,19 @@ void adr_predictive(const struct lg_adr_input *in, struct lg_adr_decision *out) 
   if (dt < 0) dt = 0;
   double e = t.x[0] + t.x[2] * dt, n = t.x[1] + t.x[3] * dt;
   adr_reflect(in, &e, &n);
-  /* How wrong a one-period prediction is: measured by the track's own misses (each fix
-   * against the prediction made before it) once there are a few; before that, the
-   * filter's covariance carried dt ahead. */
-  double pos_var = t.p[0][0] + t.p[1][1] +
-                   (k_innov >= 3 ? innov / (double)k_innov : dt * dt * (t.p[2][2] + t.p[3][3]));
+  /* How wrong the prediction is: the track's own misses (each fix against the prediction
+   * made before it, about a period apart) once there are a few, growing with the periods
+   * since the last fix (a mover heard by fewer than three gateways is not located, and
+   * its track goes stale); before that, the filter's covariance carried dt ahead. */
+  double steps = period > 0 ? fmax(1, dt / ((double)period / 1e9)) : 1;
+  double pos_var =
+      t.p[0][0] + t.p[1][1] +
+      (k_innov >= 3 ? innov / (double)k_innov * steps * steps : dt * dt * (t.p[2][2] + t.p[3][3]));
   double pos_sigma = sqrt(pos_var / 2); /* per axis: pos_var sums east and north */
   size_t near = 0;
   double d_near = adr_nearest_gateway_m(in, e, n, &near);
   if (!in->has_bounds && pos_sigma > fmax(2 * d_near, 200)) /* the grid carries the rest */
-    return fallback(in, out, "the predicted position is too uncertain");
+    return no_positions(in, out, "the predicted position is too uncertain");
   /* keep_locatable and moving (the track's speed above 0.2 m/s, or its misses above 20 m
    * RMS): the device must stay heard by three gateways */
   bool moving = in->keep_locatable && in->n_gateways >= 3 &&

@@ -36,7 +36,7 @@ struct lg_config {
   double geo_device_alt_m;           /* [geo] device_alt_m = 0 */
   char geo_calibration[256];         /* [geo] calibration = (file from `lorageo calibrate`) */
   double adr_installation_margin_db; /* [adr] installation_margin_db = 10 (standard) */
-  double adr_target_delivery;        /* [adr] target_delivery = 0.96 (predictive) */
+  double adr_target_delivery;        /* [adr] target_delivery = 0.94 (predictive) */
   char cluster_redis[256];           /* [cluster] redis = (empty: one instance) redis://HOST:PORT */
 };
 
