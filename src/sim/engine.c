@@ -670,6 +670,7 @@ static void new_message(struct sim *s, struct device *d, const struct lg_sim_gro
     int64_t period = (int64_t)(g->period_s * 1e9);
     while (s->now_ns >= d->next_msg_ns + period) {
       d->msgs++, d->msgs_lost++, s->tot.msgs++, s->tot.msgs_overwritten++;
+      s->tot.airtime_unsent_ms += (double)planned_toa_ns(s, d, g, TX_DATA) / 1e6;
       d->next_msg_ns += period;
     }
   }
@@ -950,6 +951,7 @@ void sim_finish(struct sim *s) {
     int64_t period = (int64_t)(g->period_s * 1e9);
     while (d->next_msg_ns < s->sc->duration_ns) {
       d->msgs++, d->msgs_lost++, s->tot.msgs++, s->tot.msgs_overwritten++;
+      s->tot.airtime_unsent_ms += (double)planned_toa_ns(s, d, g, TX_DATA) / 1e6;
       d->next_msg_ns += period;
     }
   }

@@ -183,6 +183,8 @@ char *sim_summary(struct sim *s) {
                                 "confirmed_acked", (json_int_t)t->confirmed_acked));
   json_object_set_new(o, "adr_decisions", json_integer((json_int_t)t->adr_decisions));
   json_object_set_new(o, "air_time_s", r3(t->airtime_ms / 1e3));
+  /* the E-ADR paper's count: every message at the settings of its moment, sent or not */
+  json_object_set_new(o, "air_time_needed_s", r3((t->airtime_ms + t->airtime_unsent_ms) / 1e3));
   json_object_set_new(o, "energy_j", r3(t->energy_mj / 1e3));
   json_object_set_new(o, "energy_model",
                       json_pack("{s:f,s:s,s:f,s:f,s:b}", "voltage_v", sc->energy.voltage_v,

@@ -191,6 +191,7 @@ struct sim_totals {
   uint64_t downlinks, downlinks_dc_blocked, downlinks_out_of_reach;
   uint64_t adr_decisions, dc_waits;
   double airtime_ms, energy_mj;
+  double airtime_unsent_ms; /* what the overwritten messages would have taken, as planned */
 };
 
 struct sim;

@@ -163,13 +163,15 @@ jq '.modes = "waspmote"' "$tmp/fleet.json" > "$tmp/wasp.json"
 ok grep -q "are for offline runs" "$tmp/err"
 
 # --- the E-ADR paper's setting: Waspmote modes, Semtech's basic ADR (each 20 frames) ---
-paper() { # paper CASE ADR SEED -> "air delivered messages overwritten"
+paper() { # paper CASE ADR SEED -> "air delivered messages overwritten energy air-needed"
   jq ".groups[].adr = \"$2\" | .modes = \"waspmote\" | .adr_standard = \"semtech\" | .groups[].dr = 0 | .seed = $3" \
     "$SCN/eadr-$1.json" > "$tmp/paper.json"
-  "$BIN" sim "$tmp/paper.json" --quiet | jq -r '"\(.air_time_s) \(.messages_delivered) \(.messages) \(.messages_overwritten)"'
+  "$BIN" sim "$tmp/paper.json" --quiet |
+    jq -r '"\(.air_time_s) \(.messages_delivered) \(.messages) \(.messages_overwritten) \(.energy_j) \(.air_time_needed_s)"'
 }
 pool() { # pool CASE ADR -> sums over seeds 1-5
-  for k in 1 2 3 4 5; do paper "$1" "$2" $k; done | awk '{a += $1; d += $2; m += $3; o += $4} END {print a, d, m, o}'
+  for k in 1 2 3 4 5; do paper "$1" "$2" $k; done |
+    awk '{a += $1; d += $2; m += $3; o += $4; e += $5; n += $6} END {print a, d, m, o, e, n}'
 }
 read -r s_air s_del s_msg s_ow <<< "$(pool drone standard)"
 # the paper: "the drone can no longer send its data from the 8th packet as it exhausts its
@@ -180,6 +182,28 @@ ok awk -v o="$s_ow" -v m="$s_msg" 'BEGIN { exit !(o / m > 0.8) }'
 read -r s_air s_del s_msg s_ow <<< "$(pool cleaning-robot standard)"
 read -r e_air e_del e_msg e_ow <<< "$(pool cleaning-robot eadr)"
 ok awk -v e="$e_air" -v s="$s_air" 'BEGIN { exit !(e < 0.5 * s) }'
+# the drone in line of sight: E-ADR loses under 5 %, and by the paper's count (every
+# message's air time at the settings of its moment, sent or held back by the duty cycle:
+# standard's 55 frames at mode 1) cuts its time on air by more than half
+read -r s_air s_del s_msg s_ow s_en s_need <<< "$(pool drone-los standard)"
+read -r e_air e_del e_msg e_ow e_en e_need <<< "$(pool drone-los eadr)"
+ok awk -v d="$e_del" -v m="$e_msg" 'BEGIN { exit !(d / m > 0.95) }'
+ok awk -v e="$e_need" -v s="$s_need" -v a="$s_air" 'BEGIN { exit !(e < 0.5 * s && s > 5 * a) }'
+# predictive against E-ADR in the four farm cases: less air time and energy, at most one
+# point more of the messages lost
+for c in cleaning-robot drone feeding-temperature monitoring-robot; do
+  read -r e_air e_del e_msg e_ow e_en e_need <<< "$(pool "$c" eadr)"
+  read -r p_air p_del p_msg p_ow p_en p_need <<< "$(pool "$c" predictive)"
+  ok awk -v ea="$e_air" -v pa="$p_air" -v ee="$e_en" -v pe="$p_en" -v ed="$e_del" -v pd="$p_del" -v m="$e_msg" \
+    'BEGIN { exit !(pa < ea && pe < ee && pd / m >= ed / m - 0.01) }'
+done
+# and against standard on a static fleet: less air time and energy, more delivered
+static() { jq ".groups[].adr = \"$1\" | .seed = 1" "$SCN/adr-static-fleet.json" > "$tmp/static.json"
+  "$BIN" sim "$tmp/static.json" --quiet | jq -r '"\(.air_time_s) \(.energy_j) \(.messages_delivered)"'; }
+read -r s_air s_en s_del <<< "$(static standard)"
+read -r p_air p_en p_del <<< "$(static predictive)"
+ok awk -v sa="$s_air" -v pa="$p_air" -v se="$s_en" -v pe="$p_en" -v sd="$s_del" -v pd="$p_del" \
+  'BEGIN { exit !(pa < sa && pe < se && pd > sd) }'
 printf '{"region": "EU868",' > "$tmp/trunc.json"
 "$BIN" sim "$tmp/trunc.json" > /dev/null 2> "$tmp/err"; ok test $? -eq 1
 ok grep -q "line 1" "$tmp/err"
