@@ -89,6 +89,8 @@ struct lg_geo_rx {
   double sigma_ns; /* timing standard deviation; <= 0: the solver's default */
   bool has_rssi;
   double rssi_dbm;
+  bool has_ecef; /* the caller has the antenna's ECEF (m) at hand: not converted again */
+  double ecef[3];
 };
 
 enum lg_geo_method {
@@ -156,7 +158,7 @@ int lg_geo_crlb(const struct lg_geo_rx *rx, size_t n, const struct lg_geodetic *
 
 /* ---- calibration (calibration.c) ------------------------------------------------ */
 
-#define LG_CAL_MAX_GW 1024
+#define LG_CAL_MAX_GW   1024
 #define LG_CAL_NAME_MAX 64
 
 /* Per-deployment corrections learned by `lorageo calibrate`. */

@@ -41,7 +41,7 @@ static double k_term(const struct geo_gw *g, double z) {
 int geo_lls_ref(const struct geo_problem *p, size_t ref, double xy[2]) {
   const struct geo_gw *r = &p->gw[ref];
   if (!r->timed || !r->active) return LG_EINVAL;
-  double z = geo_device_up(p, 0.0, 0.0);
+  double z = p->up0;
   double ata[3][3] = {{0}}, atb[3] = {0};
   int rows = 0;
   for (size_t i = 0; i < p->n; i++) {
@@ -69,7 +69,7 @@ int geo_lls_ref(const struct geo_problem *p, size_t ref, double xy[2]) {
 static size_t three_gateway_roots(const struct geo_problem *p, const size_t idx[3], double (*xy)[2],
                                   size_t cap) {
   const struct geo_gw *r = &p->gw[idx[0]];
-  double z = geo_device_up(p, 0.0, 0.0);
+  double z = p->up0;
   double a[2][2], b[2], dd[2];
   for (int k = 0; k < 2; k++) {
     const struct geo_gw *g = &p->gw[idx[k + 1]];

@@ -21,8 +21,12 @@ int geo_problem_init(struct geo_problem *p, const struct lg_geo_rx *rx, size_t n
     if (!(fabs(rx[i].lat_deg) <= 90.0) || !(fabs(rx[i].lon_deg) <= 360.0) ||
         !(fabs(rx[i].alt_m) < 1e5))
       return LG_EINVAL;
-    struct lg_geodetic g = {rx[i].lat_deg, rx[i].lon_deg, rx[i].alt_m};
-    lg_geo_to_ecef(&g, ecef[i]);
+    if (rx[i].has_ecef) {
+      memcpy(ecef[i], rx[i].ecef, sizeof(ecef[i]));
+    } else {
+      struct lg_geodetic g = {rx[i].lat_deg, rx[i].lon_deg, rx[i].alt_m};
+      lg_geo_to_ecef(&g, ecef[i]);
+    }
     for (int k = 0; k < 3; k++)
       sum[k] += ecef[i][k];
     if (rx[i].has_time && rx[i].time_ns < t_min) t_min = rx[i].time_ns;
@@ -63,6 +67,7 @@ int geo_problem_init(struct geo_problem *p, const struct lg_geo_rx *rx, size_t n
    * with a weak Gaussian prior of this width around the gateways (solver.c). */
   p->prior_center[0] = p->prior_center[1] = 0.0;
   p->prior_sigma_m = spread + 15000.0;
+  p->up0 = geo_device_up(p, 0.0, 0.0);
   return 0;
 }
 

@@ -26,7 +26,8 @@ struct geo_problem {
   double rssi_sigma_db; /* per RSSI residual (inflated in hybrid) */
   bool fix_alt;         /* 2D: hold the height at device_alt_m */
   double device_alt_m;
-  bool use_prior;                        /* weak prior keeping fixes in the region: */
+  double up0;     /* geo_device_up(p, 0, 0): the device's up at the frame's origin */
+  bool use_prior; /* weak prior keeping fixes in the region: */
   double prior_center[2], prior_sigma_m; /* only used when a fit leaves the region */
   double sigma_ref_m;                    /* c * default sigma, for GDOP */
   const struct lg_geo_opts *opts;

@@ -23,7 +23,13 @@ int lg_lora_snr_floor_db(int sf, uint32_t bw_hz, double *snr_db) {
 }
 
 double lg_lora_noise_floor_dbm(uint32_t bw_hz, double noise_figure_db) {
-  return -174.0 + 10.0 * log10((double)bw_hz) + noise_figure_db;
+  /* 10 log10(BW) of the LoRa bandwidths, as log10 gives them (this runs for every
+   * simulated reception) */
+  double bw_db = bw_hz == 125000   ? 50.96910013008056
+                 : bw_hz == 250000 ? 53.979400086720375
+                 : bw_hz == 500000 ? 56.98970004336019
+                                   : 10.0 * log10((double)bw_hz);
+  return -174.0 + bw_db + noise_figure_db;
 }
 
 int lg_lora_sensitivity_dbm(int sf, uint32_t bw_hz, double noise_figure_db, double *dbm) {

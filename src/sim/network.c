@@ -86,8 +86,15 @@ static void adr_fix(struct sim *s, const struct tx *t, struct device *d) {
     const struct reception *r = &s->rxs[ri];
     if (r->lost) continue;
     const struct lg_sim_gateway *gw = &s->sc->gateways[r->gw];
-    rx[n++] = (struct lg_geo_rx){gw->lat_deg, gw->lon_deg, gw->alt_m, true,
-                                 r->stamp_ns, 0,           true,      r->rssi};
+    rx[n] = (struct lg_geo_rx){.lat_deg = gw->lat_deg,
+                               .lon_deg = gw->lon_deg,
+                               .alt_m = gw->alt_m,
+                               .has_time = true,
+                               .time_ns = r->stamp_ns,
+                               .has_rssi = true,
+                               .rssi_dbm = r->rssi,
+                               .has_ecef = true};
+    memcpy(rx[n++].ecef, gw->ecef, sizeof(gw->ecef));
   }
   struct lg_geo_opts o = lg_geo_opts_default();
   o.sigma_ns = s->sc->geo_sigma_ns;
@@ -192,8 +199,15 @@ static void locate(struct sim *s, struct tx *t, struct device *d) {
     const struct reception *r = &s->rxs[ri];
     if (r->lost) continue;
     const struct lg_sim_gateway *gw = &sc->gateways[r->gw];
-    rx[n++] = (struct lg_geo_rx){gw->lat_deg, gw->lon_deg, gw->alt_m, true,
-                                 r->stamp_ns, 0,           true,      r->rssi};
+    rx[n] = (struct lg_geo_rx){.lat_deg = gw->lat_deg,
+                               .lon_deg = gw->lon_deg,
+                               .alt_m = gw->alt_m,
+                               .has_time = true,
+                               .time_ns = r->stamp_ns,
+                               .has_rssi = true,
+                               .rssi_dbm = r->rssi,
+                               .has_ecef = true};
+    memcpy(rx[n++].ecef, gw->ecef, sizeof(gw->ecef));
   }
   if (n < (size_t)sc->geo_min_gateways) return;
   sim_output_frame(s, t, d);
