@@ -7,7 +7,9 @@
  * It provisions G gateways and N ABP devices in a fresh database, starts the server,
  * plays every gateway with sendmmsg(): each uplink is heard by 4 gateways (4 datagrams),
  * with GPS times so each is also located. Then it reads /metrics until every uplink is
- * accounted for (accepted or dropped), and reports uplinks/s and what was lost.
+ * accounted for (accepted or dropped), and reports uplinks/s and what was lost. A second
+ * thread reads the PUSH_ACKs and reports how long each took (a packet forwarder gives up on
+ * one after 100 ms and counts the datagram as unacknowledged).
  *
  * usage: ns_load path/to/lorageo [uplinks, default 20000] [devices, default 1000] [database]
  *                [instances, default 1] [redis://HOST:PORT]
@@ -20,7 +22,9 @@
 #include <arpa/inet.h>
 #include <math.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +46,35 @@ static double now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* PUSH_ACK latency: the send time of the datagram with each token (the token is the
+ * datagram's index mod 65536; at most a few hundred are in flight), and the latencies. */
+struct acks {
+  int fd;
+  _Atomic double sent[65536];
+  double *lat_ms;
+  size_t n, cap;
+  atomic_bool stop;
+};
+
+static void *ack_reader(void *arg) {
+  struct acks *a = arg;
+  struct timeval tv = {0, 100000};
+  setsockopt(a->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  uint8_t b[16];
+  while (!atomic_load(&a->stop)) {
+    ssize_t n = recv(a->fd, b, sizeof(b), 0);
+    if (n != 4 || b[3] != 1 || a->n == a->cap) continue; /* PUSH_ACK: version, token, 1 */
+    double t = atomic_load_explicit(&a->sent[b[1] | b[2] << 8], memory_order_relaxed);
+    a->lat_ms[a->n++] = (now_s() - t) * 1e3;
+  }
+  return NULL;
+}
+
+static int cmp_double(const void *x, const void *y) {
+  double a = *(const double *)x, b = *(const double *)y;
+  return (a > b) - (a < b);
 }
 
 /* Reads a counter from /metrics with a raw HTTP/1.0 request. -1 on failure. */
@@ -258,6 +291,10 @@ int main(int argc, char **argv) {
     msgs[i].msg_hdr.msg_name = &to[g % instances];
     msgs[i].msg_hdr.msg_namelen = sizeof(to[0]);
   }
+  static struct acks acks;
+  acks.fd = tx, acks.cap = n_msgs, acks.lat_ms = calloc(n_msgs, sizeof(double));
+  pthread_t acker;
+  if (!acks.lat_ms || pthread_create(&acker, NULL, ack_reader, &acks)) return 1;
   double t0 = now_s();
   /* Closed loop: at most WINDOW datagrams in flight beyond what the server has counted,
    * so the socket buffer (not this sender) never overflows; a stall of 1 s counts the
@@ -265,7 +302,11 @@ int main(int argc, char **argv) {
   const long long window = 400;
   long long lost = 0;
   for (size_t off = 0; off < n_msgs;) {
-    int s = sendmmsg(tx, msgs + off, (unsigned)(n_msgs - off < 128 ? n_msgs - off : 128), 0);
+    size_t batch = n_msgs - off < 128 ? n_msgs - off : 128;
+    double t_send = now_s();
+    for (size_t i = off; i < off + batch; i++)
+      atomic_store_explicit(&acks.sent[i & 0xffff], t_send, memory_order_relaxed);
+    int s = sendmmsg(tx, msgs + off, (unsigned)batch, 0);
     if (s > 0) off += (size_t)s;
     long long done = metric_sum(port, instances, "lorageo_gateway_datagrams_total") + lost;
     double since = now_s();
@@ -295,6 +336,10 @@ int main(int argc, char **argv) {
     }
     usleep(10000);
   }
+  usleep(200000); /* the last acknowledgements */
+  atomic_store(&acks.stop, true);
+  pthread_join(acker, NULL);
+  qsort(acks.lat_ms, acks.n, sizeof(double), cmp_double);
   long long located = metric_sum(port, instances, "lorageo_locations_total");
   static const char *const reasons[] = {"replay", "mic", "unknown_device", "storage", "json"};
   for (size_t r = 0; r < sizeof(reasons) / sizeof(reasons[0]); r++) {
@@ -341,6 +386,15 @@ int main(int argc, char **argv) {
          hwm_kb * 1024.0 / (double)devices);
   printf("server_cpu_us_per_uplink %.0f (all instances, user + system)\n",
          accepted > 0 ? cpu_s * 1e6 / (double)accepted : 0);
+  if (acks.n > 0) {
+    size_t late = 0;
+    for (size_t i = 0; i < acks.n; i++)
+      late += acks.lat_ms[i] > 100;
+    printf("push_ack_ms p50 %.2f  p99 %.2f  max %.2f  (%zu acks for %zu datagrams; over 100 ms: "
+           "%zu)\n",
+           acks.lat_ms[acks.n / 2], acks.lat_ms[acks.n * 99 / 100], acks.lat_ms[acks.n - 1], acks.n,
+           n_msgs, late);
+  }
   printf("uplinks_per_s %.0f   datagrams_per_s %.0f   (%.2f s)\n", (double)accepted / secs,
          (double)datagrams / secs, secs);
   char cmd[200];

@@ -133,6 +133,37 @@ static void on_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf, const struct so
   if (!s->in_batch) lg_ns_flush(s->ns), flush_acks(s);
 }
 
+/* lg_ns_io.poll: what is waiting on the socket, read and answered as the loop would (a
+ * batch's copies handed on, then its answers sent), a few batches at a time. */
+#define POLL_BATCHES 8
+static void poll_udp(void *ctx) {
+  struct server *s = ctx;
+  uv_os_fd_t fd;
+  if (uv_fileno((uv_handle_t *)&s->udp, &fd) != 0) return;
+  enum { N = 64, SIZE = sizeof(s->buf) / 64 };
+  struct mmsghdr msg[N];
+  struct iovec iov[N];
+  struct sockaddr_storage from[N];
+  for (int b = 0; b < POLL_BATCHES; b++) {
+    for (int i = 0; i < N; i++) {
+      iov[i] = (struct iovec){.iov_base = s->buf + i * SIZE, .iov_len = SIZE};
+      msg[i] = (struct mmsghdr){.msg_hdr = {.msg_name = &from[i],
+                                            .msg_namelen = sizeof(from[i]),
+                                            .msg_iov = &iov[i],
+                                            .msg_iovlen = 1}};
+    }
+    int n = recvmmsg(fd, msg, N, MSG_DONTWAIT, NULL);
+    if (n <= 0) return;
+    s->in_batch = true;
+    for (int i = 0; i < n; i++)
+      if (!(msg[i].msg_hdr.msg_flags & MSG_TRUNC))
+        lg_ns_datagram(s->ns, (const struct sockaddr *)&from[i], msg[i].msg_hdr.msg_namelen,
+                       (const uint8_t *)iov[i].iov_base, msg[i].msg_len);
+    lg_ns_flush(s->ns), flush_acks(s), s->in_batch = false;
+    if (n < N) return;
+  }
+}
+
 /* The gateways' socket. With reuse_port, several instances bind one port (SO_REUSEPORT)
  * and the kernel spreads the gateways over them by source address and port; without it, a
  * port in use is an error rather than a socket that silently gets nothing. */
@@ -200,7 +231,8 @@ int lg_cmd_serve(int argc, char **argv) {
                         .now_ns = wall_ns,
                         .send = udp_send,
                         .gateways_changed = &gateways_changed,
-                        .on_event = cfg.mqtt_url[0] ? on_event : NULL};
+                        .on_event = cfg.mqtt_url[0] ? on_event : NULL,
+                        .poll = poll_udp};
   s.ns = lg_ns_new(&cfg, store, &io, why, sizeof(why));
   if (s.ns == NULL) {
     lg_cli_fail("serve", 1, "%s", why);

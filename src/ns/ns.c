@@ -578,7 +578,7 @@ void lg_ns_tick(struct lg_ns *ns) {
   lg_ns_flush(ns);
   if (ns->cluster) ns_cluster_tick(ns, now); /* downlinks and TX_ACKs from the others */
   while (close_windows(ns, now, TICK_FRAMES) && ns_now(ns) - now < TICK_BUDGET_NS)
-    ;
+    if (ns->io.poll) ns->io.poll(ns->io.ctx);
   if (ns->cluster && now - ns->orphans_checked_ns >= 1000000000LL) {
     ns->orphans_checked_ns = now;
     struct ns_frame *orphans[ORPHANS_MAX];
