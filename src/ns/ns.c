@@ -542,6 +542,8 @@ static void cluster_close(struct lg_ns *ns, struct ns_frame *first, struct ns_fr
     cluster_done(ns, extra[i]);
 }
 
+#define POLL_EVERY_NS 5000000LL
+
 /* Closes up to `max` windows whose deadline has passed, in creation order (the window is
  * the same for all), in one transaction. In a cluster, the copies the others handed in are
  * asked for all of them at once. Returns whether more are due. */
@@ -557,10 +559,20 @@ static bool close_windows(struct lg_ns *ns, int64_t now, int max) {
       if (!f->remote) cluster_collect(ns, f);
   }
   ns_batch_begin(ns); /* these frames' writes: one commit */
+  int64_t polled = ns_now(ns);
   for (struct ns_frame *f = first; f != end; f = f->next) {
     f->processed = true;
     atomic_fetch_sub(&ns->m.open_windows, 1);
     if (!f->remote) ns_process_frame(ns, f); /* another instance's frame is its to process */
+    /* A slow store (PostgreSQL: ~1.5 ms a frame) makes a slice long: the socket is read
+     * every POLL_EVERY_NS within it too. A copy of a frame of this slice then joins it or,
+     * once it is stored, is attached as a late copy. In a cluster only between slices: a
+     * copy read here would also be handed to Redis, where this slice's frames were
+     * already collected. */
+    if (!ns->cluster && ns->io.poll && ns_now(ns) - polled > POLL_EVERY_NS) {
+      ns->io.poll(ns->io.ctx);
+      polled = ns_now(ns);
+    }
   }
   ns->next_due = end;
   ns_batch_end(ns);
