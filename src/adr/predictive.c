@@ -1,20 +1,24 @@
 /*
  * `predictive` — lorageo's own mobility-aware ADR. Where E-ADR extrapolates the last
  * three positions and compares one RSSI with fixed mode bounds, this one asks the
- * question ADR is for: which is the fastest data rate, at the lowest power, at which the
- * next uplink will still be sent and heard with the target probability (0.94), and of
- * those, which costs the device the least charge per message delivered?
+ * question ADR is for: of the data rates and powers with which the next uplink will
+ * still be sent and heard with the target probability (0.94 by default), which costs the
+ * device the least charge per message delivered?
  *   - where the device will be: a constant-velocity Kalman track of its fixes (geo/),
- *     extrapolated by the uplink period, with the spread its own misses show; the chance
- *     is averaged over that spread (Gauss-Hermite), kept inside the device's area;
+ *     extrapolated by the uplink period, with the spread its own misses show (growing
+ *     while the track is stale); the chance is averaged over that spread (Gauss-Hermite),
+ *     kept inside the device's area, or over the whole area when the spread exceeds it;
  *   - what each gateway will hear there: the device's own fitted log-distance model and
  *     its residual spread;
  *   - what the duty cycle lets it send at each data rate (a slow one it cannot afford is
- *     no safer); the top power last; hysteresis against flapping (choose());
+ *     no safer); what each setting costs (air time x transmit current); hysteresis against
+ *     flapping (choose()); a stricter target for a device that loses more than it allows;
  *   - with keep_locatable, a moving device also keeps P(3+ gateways hear) >= 0.9;
- *   - a device known to be stationary needs no positions: its gateways' RSSI statistics.
- * Without usable positions it keeps the settings until 20 uplinks, then falls back to
- * `standard`. docs/adr.md has the whole story and bench/RESULTS.md what it gives.
+ *   - a device known to be stationary, or a mover without usable positions, is served
+ *     from its gateways' RSSI statistics.
+ * With nothing to go on it keeps the settings until 20 uplinks, then takes `standard`'s
+ * answer (never a bolder one for a device that moves). docs/adr.md has the whole story
+ * and bench/RESULTS.md what it gives.
  */
 #include <gsl/gsl_cdf.h>
 #include <math.h>
