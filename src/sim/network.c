@@ -77,10 +77,10 @@ static bool downlink(struct sim *s, struct tx *t, const struct reception *const 
   return false;
 }
 
-/* A fix of this uplink for a mobility-aware ADR: the server's solver (auto), as the
- * server would have it; none when fewer than 3 gateways heard the frame. */
-static void adr_fix(struct sim *s, const struct tx *t, struct device *d) {
-  struct lg_geo_rx rx[LG_GEO_MAX_RX];
+/* The receptions of a frame the gateways decoded, as the solver takes them (each
+ * gateway's ECEF handed over: the solver need not convert it again). */
+static size_t frame_receptions(const struct sim *s, const struct tx *t,
+                               struct lg_geo_rx rx[LG_GEO_MAX_RX]) {
   size_t n = 0;
   for (uint32_t ri = t->rx_head; ri != UINT32_MAX && n < LG_GEO_MAX_RX; ri = s->rxs[ri].next) {
     const struct reception *r = &s->rxs[ri];
@@ -96,6 +96,14 @@ static void adr_fix(struct sim *s, const struct tx *t, struct device *d) {
                                .has_ecef = true};
     memcpy(rx[n++].ecef, gw->ecef, sizeof(gw->ecef));
   }
+  return n;
+}
+
+/* A fix of this uplink for a mobility-aware ADR: the server's solver (auto), as the
+ * server would have it; none when fewer than 3 gateways heard the frame. */
+static void adr_fix(struct sim *s, const struct tx *t, struct device *d) {
+  struct lg_geo_rx rx[LG_GEO_MAX_RX];
+  size_t n = frame_receptions(s, t, rx);
   struct lg_geo_opts o = lg_geo_opts_default();
   o.sigma_ns = s->sc->geo_sigma_ns;
   o.device_alt_m = s->sc->groups[d->group].alt_m;
@@ -194,21 +202,7 @@ static void locate(struct sim *s, struct tx *t, struct device *d) {
   const struct lg_sim_scenario *sc = s->sc;
   const struct lg_sim_group *g = &sc->groups[d->group];
   struct lg_geo_rx rx[LG_GEO_MAX_RX];
-  size_t n = 0;
-  for (uint32_t ri = t->rx_head; ri != UINT32_MAX && n < LG_GEO_MAX_RX; ri = s->rxs[ri].next) {
-    const struct reception *r = &s->rxs[ri];
-    if (r->lost) continue;
-    const struct lg_sim_gateway *gw = &sc->gateways[r->gw];
-    rx[n] = (struct lg_geo_rx){.lat_deg = gw->lat_deg,
-                               .lon_deg = gw->lon_deg,
-                               .alt_m = gw->alt_m,
-                               .has_time = true,
-                               .time_ns = r->stamp_ns,
-                               .has_rssi = true,
-                               .rssi_dbm = r->rssi,
-                               .has_ecef = true};
-    memcpy(rx[n++].ecef, gw->ecef, sizeof(gw->ecef));
-  }
+  size_t n = frame_receptions(s, t, rx);
   if (n < (size_t)sc->geo_min_gateways) return;
   sim_output_frame(s, t, d);
   for (int m = 0; m < 8; m++) {
