@@ -549,9 +549,10 @@ static void cluster_close(struct lg_ns *ns, struct ns_frame *first, struct ns_fr
  * asked for all of them at once. Returns whether more are due. */
 static bool close_windows(struct lg_ns *ns, int64_t now, int max) {
   struct ns_frame *first = ns->next_due, *end = first;
-  for (int k = 0; end && now >= end->deadline_ns && k < max; k++)
+  int count = 0;
+  for (; end && now >= end->deadline_ns && count < max; count++)
     end = end->next;
-  if (first == end) return false;
+  if (count == 0) return false;
   if (ns->cluster && ns_cluster_ready(ns->cluster)) {
     for (struct ns_frame *f = first; f != end; f = f->next)
       if (!f->remote) ns_cluster_collect_ask(ns->cluster, f->key, f->key_len);
@@ -560,24 +561,26 @@ static bool close_windows(struct lg_ns *ns, int64_t now, int max) {
   }
   ns_batch_begin(ns); /* these frames' writes: one commit */
   int64_t polled = ns_now(ns);
-  for (struct ns_frame *f = first; f != end; f = f->next) {
+  struct ns_frame *f = first;
+  for (int k = 0; k < count; k++, f = f->next) {
     f->processed = true;
     atomic_fetch_sub(&ns->m.open_windows, 1);
     if (!f->remote) ns_process_frame(ns, f); /* another instance's frame is its to process */
     /* A slow store (PostgreSQL: ~1.5 ms a frame) makes a slice long: the socket is read
      * every POLL_EVERY_NS within it too. A copy of a frame of this slice then joins it or,
-     * once it is stored, is attached as a late copy. In a cluster only between slices: a
-     * copy read here would also be handed to Redis, where this slice's frames were
-     * already collected. */
+     * once it is stored, is attached as a late copy; a new frame is appended to the list
+     * (hence the count: the slice ends where it was planned to, and the next one starts
+     * at whatever follows it now). In a cluster only between slices: a copy read here
+     * would also be handed to Redis, where this slice's frames were already collected. */
     if (!ns->cluster && ns->io.poll && ns_now(ns) - polled > POLL_EVERY_NS) {
       ns->io.poll(ns->io.ctx);
       polled = ns_now(ns);
     }
   }
-  ns->next_due = end;
+  ns->next_due = f;
   ns_batch_end(ns);
-  if (ns->cluster) cluster_close(ns, first, end, NULL, 0);
-  return end && now >= end->deadline_ns;
+  if (ns->cluster) cluster_close(ns, first, f, NULL, 0);
+  return f && now >= f->deadline_ns;
 }
 
 /* Windows closed per transaction, and how long one tick may keep closing them: a backlog

@@ -367,13 +367,14 @@ try {
   const rx1 = dcResps.filter((t) => t.freq === 868.1), rx2 = dcResps.filter((t) => t.freq === 869.525);
   check(rx1.length === 36 && rx2.length === 2 && rx1.every((t) => t.datr === "SF12BW125"),
         `36 in RX1 then RX2: ${rx1.length} / ${rx2.length}`);
-  // ---- a backlog: 2 x 1,000 frames, the second sent while the first is being stored.
+  // ---- a backlog: 2 x 1,000 frames heard by two gateways, the second 1,000 sent while
+  // the first are being stored.
   // Storage works in slices and reads the socket in between (the loop used to read 64
   // datagrams per 50 ms of storage): every frame stored once, every PUSH_DATA answered.
   // (20 devices, each on its own socket as a gateway's: one socket's receive buffer would
   // overflow with the answers; each sends its frames in counter order. How long the
   // answers take is bench/ns_load's measure: here node's own sending adds to it.)
-  const gb = gateways[1], sentAt = new Map(), ackMs = [];
+  const gb = gateways[1], gc = gateways[2], sentAt = new Map(), ackMs = [];
   const onAck = (m) => {
     const t = sentAt.get(m.readUInt16BE(1));
     if (m.length === 4 && m[3] === 1 && t !== undefined) ackMs.push(performance.now() - t);
@@ -382,16 +383,19 @@ try {
   const addr = (d) => (0x49be7e00 + d).toString(16);
   for (let d = 0; d < 20; d++)
     await api("POST", "/api/devices", { ...ABP, dev_eui: `01020304050607${(0x80 + d).toString(16)}`, dev_addr: addr(d) });
-  const before = await metric("lorageo_uplinks_total");
+  const before = await metric("lorageo_uplinks_total"), lateBefore = await metric("lorageo_late_copies_total");
   for (let b = 0; b < 2; b++) {
     await Promise.all(socks.map(async (sock, d) => {
       for (let k = 0; k < 50; k++) {
         const n = b * 1000 + d * 50 + k;
         const phy = lora.fromFields({ MType: "Unconfirmed Data Up", DevAddr: Buffer.from(addr(d), "hex"),
           FCnt: b * 50 + k, FPort: 2, payload: Buffer.from("backlog") }, app, nwk).getPHYPayload();
-        const buf = Buffer.concat([header(0, gb.eui, n), Buffer.from(`{"rxpk":[${rxpkFor(gb, phy, clock.emit + BigInt(n) * 1000000n)}]}`)]);
-        sentAt.set(n, performance.now());
-        await new Promise((r) => sock.send(buf, udpPort, "127.0.0.1", r));
+        // each frame heard by two gateways: its copies must meet in one window
+        for (const [g, token] of [[gb, n], [gc, 4096 + n]]) {
+          const buf = Buffer.concat([header(0, g.eui, token), Buffer.from(`{"rxpk":[${rxpkFor(g, phy, clock.emit + BigInt(n) * 1000000n)}]}`)]);
+          sentAt.set(token, performance.now());
+          await new Promise((r) => sock.send(buf, udpPort, "127.0.0.1", r));
+        }
       }
     }));
     if (b === 0) await sleep(210); /* the first burst's windows close: it is being stored */
@@ -402,7 +406,11 @@ try {
   for (const k of socks) k.close();
   ackMs.sort((a, b) => a - b);
   check((await metric("lorageo_uplinks_total")) - before === 2000, "a backlog of 2,000 frames: every one stored once");
-  check(ackMs.length === 2000, `every PUSH_DATA of the backlog answered (${ackMs.length}; p50 ${ackMs[1000]?.toFixed(1)} ms, p99 ${ackMs[1980]?.toFixed(1)} ms as node sees them)`);
+  check((await metric("lorageo_late_copies_total")) === lateBefore,
+        "each frame's two copies met in its window (none attached late, none processed early)");
+  const last = (await api("GET", `/api/devices/0102030405060793/uplinks?limit=1`)).json.items?.[0];
+  check(last?.f_cnt === 99 && last.rx_info.length === 2, `the last frame with both receptions (${JSON.stringify(last?.rx_info?.length)})`);
+  check(ackMs.length === 4000, `every PUSH_DATA of the backlog answered (${ackMs.length}; p50 ${ackMs[2000]?.toFixed(1)} ms, p99 ${ackMs[3960]?.toFixed(1)} ms as node sees them)`);
 
   // ---- [api] token: /api needs the bearer token; health and metrics stay open for probes
   await stop();
