@@ -43,9 +43,11 @@
  */
 static double adr_target(const struct lg_adr_input *in) {
   double target = in->target_delivery > 0 ? in->target_delivery : LG_ADR_TARGET;
-  if (in->n < 2) return target;
-  uint32_t span = in->history[in->n - 1].f_cnt - in->history[0].f_cnt + 1;
-  double lost = span > in->n ? (double)(span - in->n) / (double)span : 0;
+  uint32_t first = in->n ? in->history[0].f_cnt : 0,
+           last = in->n ? in->history[in->n - 1].f_cnt : 0;
+  if (in->n < 2 || last < first) return target; /* the counter was reset within the history */
+  double span = (double)last - first + 1;
+  double lost = span > (double)in->n ? (span - (double)in->n) / span : 0;
   if (lost > 1 - target) target = 1 - (1 - target) * (1 - target) / lost;
   return target;
 }
@@ -229,6 +231,7 @@ typedef double chance_fn(const void *ctx, int dr, int txp, double sens, bool *ok
  * TXPower index txp: its time on air times the transmit current at that power. */
 static double frame_charge(const struct lg_adr_input *in, int dr, int txp) {
   const struct lg_datarate *d = lg_region_dr(in->region, dr);
+  /* unknown size: the smallest data frame (MHDR, FHDR, FPort, MIC: 13 bytes) */
   int size = in->history[in->n - 1].size > 0 ? in->history[in->n - 1].size : 13;
   struct lg_airtime at;
   if (!d || d->mod != LG_MOD_LORA) return INFINITY;

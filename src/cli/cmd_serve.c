@@ -31,8 +31,10 @@ static const char usage[] =
     "Without -c the defaults serve (udp 0.0.0.0:1700, http 127.0.0.1:8080, ./lorageo.db);\n"
     "every key can be set from the environment as LORAGEO_<SECTION>_<KEY>.\n";
 
-#define ACK_BATCH 64 /* answers per sendmmsg */
-#define ACK_MAX   64 /* longer datagrams (PULL_RESP) are sent at once */
+#define RECV_SLOTS 20          /* datagrams per recvmmsg: libuv's most */
+#define RECV_SLOT  (64 * 1024) /* libuv's slot: any UDP datagram fits */
+#define ACK_BATCH  64          /* answers per sendmmsg */
+#define ACK_MAX    64          /* longer datagrams (PULL_RESP) are sent at once */
 
 struct server {
   uv_loop_t *loop;
@@ -41,9 +43,10 @@ struct server {
   uv_signal_t sigint, sigterm;
   struct lg_ns *ns;
   struct lg_mqtt *mqtt; /* NULL: MQTT off */
-  /* Room for a batch of datagrams: with recvmmsg libuv fills it with up to 64 at once
-   * (one syscall instead of 64) and hands them over one by one. */
-  char buf[64 * 2048];
+  /* Room for a batch of datagrams: with recvmmsg libuv cuts it into slots of 64 KiB (the
+   * largest datagram), at most 20, fills them in one syscall and hands them over one by
+   * one. (A buffer of 128 KiB meant two datagrams a syscall.) */
+  char buf[RECV_SLOTS * RECV_SLOT];
   /* The short answers (PUSH_ACK, PULL_ACK) to one such batch, sent together by sendmmsg
    * when the batch ends: one syscall instead of one per datagram. */
   bool in_batch;
@@ -135,18 +138,18 @@ static void on_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf, const struct so
 
 /* lg_ns_io.poll: what is waiting on the socket, read and answered as the loop would (a
  * batch's copies handed on, then its answers sent), a few batches at a time. */
-#define POLL_BATCHES 8
+#define POLL_BATCHES 24
 static void poll_udp(void *ctx) {
   struct server *s = ctx;
   uv_os_fd_t fd;
   if (uv_fileno((uv_handle_t *)&s->udp, &fd) != 0) return;
-  enum { N = 64, SIZE = sizeof(s->buf) / 64 };
+  enum { N = RECV_SLOTS };
   struct mmsghdr msg[N];
   struct iovec iov[N];
   struct sockaddr_storage from[N];
   for (int b = 0; b < POLL_BATCHES; b++) {
     for (int i = 0; i < N; i++) {
-      iov[i] = (struct iovec){.iov_base = s->buf + i * SIZE, .iov_len = SIZE};
+      iov[i] = (struct iovec){.iov_base = s->buf + i * RECV_SLOT, .iov_len = RECV_SLOT};
       msg[i] = (struct mmsghdr){.msg_hdr = {.msg_name = &from[i],
                                             .msg_namelen = sizeof(from[i]),
                                             .msg_iov = &iov[i],
@@ -155,10 +158,9 @@ static void poll_udp(void *ctx) {
     int n = recvmmsg(fd, msg, N, MSG_DONTWAIT, NULL);
     if (n <= 0) return;
     s->in_batch = true;
-    for (int i = 0; i < n; i++)
-      if (!(msg[i].msg_hdr.msg_flags & MSG_TRUNC))
-        lg_ns_datagram(s->ns, (const struct sockaddr *)&from[i], msg[i].msg_hdr.msg_namelen,
-                       (const uint8_t *)iov[i].iov_base, msg[i].msg_len);
+    for (int i = 0; i < n; i++) /* a slot holds any datagram: none is truncated */
+      lg_ns_datagram(s->ns, (const struct sockaddr *)&from[i], msg[i].msg_hdr.msg_namelen,
+                     (const uint8_t *)iov[i].iov_base, msg[i].msg_len);
     lg_ns_flush(s->ns), flush_acks(s), s->in_batch = false;
     if (n < N) return;
   }

@@ -318,6 +318,12 @@ static void reproduction_cases(void) {
   LG_EQ_INT(lg_adr_decide(LG_ADR_PREDICTIVE, &st, &d), 0);
   LG_EQ_INT(d.next.dr, 5);
   LG_EQ_INT(d.next.tx_power_index, 4);
+  /* a counter reset within the history (an ABP device that rebooted) is no loss: the
+   * first choice again */
+  for (int i = 0; i < 20; i++)
+    sh[i].f_cnt = (uint32_t)(i < 10 ? 1000 + i : i - 10);
+  LG_EQ_INT(lg_adr_decide(LG_ADR_PREDICTIVE, &st, &d), 0);
+  LG_EQ_INT(d.next.tx_power_index, 6);
   for (int i = 0; i < 20; i++)
     sh[i].f_cnt = (uint32_t)i;
   /* an explicit target replaces the default: 0.99999 needs 4.265 sigma = 8.53 dB, k <= 3.99:
