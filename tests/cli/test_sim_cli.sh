@@ -198,10 +198,10 @@ for c in cleaning-robot drone feeding-temperature monitoring-robot; do
     'BEGIN { exit !(pa < ea && pe < ee && pd / m >= ed / m - 0.01) }'
 done
 # and against standard on a static fleet: less air time and energy, more delivered
-static() { jq ".groups[].adr = \"$1\" | .seed = 1" "$SCN/adr-static-fleet.json" > "$tmp/static.json"
+static_fleet() { jq ".groups[].adr = \"$1\" | .seed = 1" "$SCN/adr-static-fleet.json" > "$tmp/static.json"
   "$BIN" sim "$tmp/static.json" --quiet | jq -r '"\(.air_time_s) \(.energy_j) \(.messages_delivered)"'; }
-read -r s_air s_en s_del <<< "$(static standard)"
-read -r p_air p_en p_del <<< "$(static predictive)"
+read -r s_air s_en s_del <<< "$(static_fleet standard)"
+read -r p_air p_en p_del <<< "$(static_fleet predictive)"
 ok awk -v sa="$s_air" -v pa="$p_air" -v se="$s_en" -v pe="$p_en" -v sd="$s_del" -v pd="$p_del" \
   'BEGIN { exit !(pa < sa && pe < se && pd > sd) }'
 printf '{"region": "EU868",' > "$tmp/trunc.json"
