@@ -174,7 +174,7 @@ static enum MHD_Result metrics(struct lg_api *api, struct MHD_Connection *c) {
                   (unsigned long long)atomic_load(&m->downlinks[i]));
   lg_out_printf(&b, "# HELP lorageo_locations_total Positions computed, by method.\n"
                     "# TYPE lorageo_locations_total counter\n");
-  for (int i = 1; i <= LG_GEO_HYBRID; i++)
+  for (int i = 1; i < LG_GEO_METHOD_COUNT; i++)
     lg_out_printf(&b, "lorageo_locations_total{method=\"%s\"} %llu\n",
                   lg_geo_method_name((enum lg_geo_method)i),
                   (unsigned long long)atomic_load(&m->locations[i]));

@@ -72,7 +72,7 @@ struct stream {
 static uint64_t version(const struct stream *s) {
   uint64_t v =
       atomic_load(&s->m->uplinks) + atomic_load(&s->m->late_copies) + atomic_load(&s->m->joins);
-  for (int i = 0; i < 8; i++)
+  for (int i = 0; i < LG_GEO_METHOD_COUNT; i++)
     v += atomic_load(&s->m->locations[i]);
   return v + (s->gateways_changed ? atomic_load(s->gateways_changed) : 0);
 }

@@ -36,7 +36,8 @@ static const char usage[] =
     "\"gdop\",\n"
     "\"gateways_used\", ...} or {\"id\", \"error\"}; with truth, a final {\"summary\": ...}.\n"
     "  -i, --input FILE     read FILE instead of stdin\n"
-    "  --method M           auto (default), nls, lls, grid, rssi, hybrid\n"
+    "  --method M           auto (default), nls, lls, grid, rssi, hybrid, fingerprint,\n"
+    "                       knn (both need a radio map: --calibration), centroid\n"
     "  --per-device         aggregate each static device's frames (GESD + sample mean)\n"
     "  --alpha A            GESD significance for --per-device (default 0.05)\n"
     "  --no-outlier-test    --per-device: average every TDOA sample (no GESD)\n"
@@ -78,6 +79,8 @@ void lg_solve_fix_fields(struct lg_outbuf *b, const struct lg_geo_fix *fix,
   lg_out_printf(b, "\"lat\":%.9f,\"lon\":%.9f,\"alt\":%.2f,\"method\":\"%s\",\"accuracy_m\":",
                 fix->lat_deg, fix->lon_deg, fix->alt_m, lg_geo_method_name(fix->method));
   lg_out_number(b, 3, fix->accuracy_m);
+  lg_out_printf(b, ",\"accuracy_95_m\":");
+  lg_out_number(b, 3, fix->accuracy_95_m);
   lg_out_printf(b, ",\"gdop\":");
   lg_out_number(b, 4, fix->gdop);
   lg_out_printf(b, ",\"gateways_used\":%d,\"residual_m\":", fix->gateways_used);
@@ -525,7 +528,8 @@ static int parse_args(int argc, char **argv, struct solve_args *a) {
     case O_METHOD:
       if (lg_geo_method_parse(optarg, &a->opts.method))
         return lg_cli_fail("solve", 2,
-                           "--method: expected auto, nls, lls, grid, rssi or hybrid, got '%s'",
+                           "--method: expected auto, nls, lls, grid, rssi, hybrid, fingerprint, "
+                           "knn or centroid, got '%s'",
                            optarg);
       break;
     case O_PER_DEVICE: a->per_device = true; break;
@@ -575,13 +579,25 @@ int lg_cmd_solve(int argc, char **argv) {
     a.cal = malloc(sizeof(*a.cal));
     if (a.cal == NULL) return lg_cli_fail("solve", 1, "out of memory");
     if (lg_calibration_load(a.calibration, a.cal, why, sizeof(why))) {
+      lg_calibration_close(a.cal);
       free(a.cal);
       return lg_cli_fail("solve", 1, "--calibration: %s", why);
     }
     if (a.cal->has_path_loss) a.opts.pathloss = a.cal->path_loss;
+    a.opts.radio_map = a.cal->radio_map;
+  }
+  if ((a.opts.method == LG_GEO_FINGERPRINT || a.opts.method == LG_GEO_KNN) &&
+      a.opts.radio_map == NULL) {
+    lg_calibration_close(a.cal);
+    free(a.cal);
+    return lg_cli_fail("solve", 2,
+                       "--method %s needs a radio map: --calibration FILE written by `lorageo "
+                       "calibrate` from records with RSSI and truth",
+                       lg_geo_method_name(a.opts.method));
   }
   FILE *in = stdin;
   if (a.input && (in = fopen(a.input, "r")) == NULL) {
+    lg_calibration_close(a.cal);
     free(a.cal);
     return lg_cli_fail("solve", 1, "cannot open %s", a.input);
   }
@@ -598,6 +614,7 @@ int lg_cmd_solve(int argc, char **argv) {
   }
   if (in != stdin) fclose(in);
   free(errs.v);
+  lg_calibration_close(a.cal);
   free(a.cal);
   if (rc == 0 && fflush(stdout) != 0) rc = -1;
   return rc ? lg_cli_fail("solve", 1, "cannot write output") : 0;

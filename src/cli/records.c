@@ -226,6 +226,7 @@ static int parse_rx(const struct cursor *c, int obj, struct lg_record *r, size_t
     return -1;
   }
   if (!has_gw) snprintf(r->gateway[i], LG_NAME_MAX, "#%zu", i); /* unnamed: by position */
+  x->name = has_gw ? r->gateway[i] : NULL; /* fingerprinting knows gateways by name only */
   if (x->has_time && (r->t_ns == 0 || x->time_ns < r->t_ns)) r->t_ns = x->time_ns;
   return 0;
 }

@@ -66,10 +66,35 @@ int lg_calibration_load(const char *path, struct lg_calibration *c, char *why, s
     c->has_path_loss = true;
     c->path_loss = m;
   }
+  json_t *map = json_object_get(root, "radio_map");
+  if (map != NULL && !json_is_null(map)) {
+    if (!json_is_string(map) || json_string_length(map) == 0 || json_string_length(map) > 4000) {
+      snprintf(why, why_len, "%s: \"radio_map\" must be a file name", path);
+      goto out;
+    }
+    /* relative to the calibration file's directory, as calibrate writes it */
+    char full[4200];
+    const char *name = json_string_value(map), *slash = strrchr(path, '/');
+    if (name[0] == '/' || slash == NULL)
+      snprintf(full, sizeof(full), "%s", name);
+    else
+      snprintf(full, sizeof(full), "%.*s/%s", (int)(slash - path), path, name);
+    char sub[300];
+    if (lg_radio_map_load(full, &c->radio_map, sub, sizeof(sub)) != 0) {
+      snprintf(why, why_len, "%s: radio_map: %s", path, sub);
+      goto out;
+    }
+  }
   rc = 0;
 out:
   json_decref(root);
   return rc;
+}
+
+void lg_calibration_close(struct lg_calibration *c) {
+  if (c == NULL) return;
+  lg_radio_map_free(c->radio_map);
+  c->radio_map = NULL;
 }
 
 double lg_calibration_offset_ns(const struct lg_calibration *c, const char *gateway) {

@@ -91,6 +91,7 @@ struct lg_geo_rx {
   double rssi_dbm;
   bool has_ecef; /* the caller has the antenna's ECEF (m) at hand: not converted again */
   double ecef[3];
+  const char *name; /* the gateway's name (fingerprinting looks it up); may be NULL */
 };
 
 enum lg_geo_method {
@@ -100,6 +101,10 @@ enum lg_geo_method {
   LG_GEO_GRID,   /* thesis §4.6.2 grid search with haversine distances */
   LG_GEO_RSSI,   /* log-distance ranging, least squares in dB */
   LG_GEO_HYBRID, /* time of arrival with RSSI as a weak prior */
+  LG_GEO_FINGERPRINT, /* radio map learned from ground truth (fingerprint.c) */
+  LG_GEO_KNN,         /* baseline: weighted kNN in signal space over the radio map's points */
+  LG_GEO_CENTROID,    /* baseline: RSSI-weighted centroid of the hearing gateways */
+  LG_GEO_METHOD_COUNT
 };
 
 const char *lg_geo_method_name(enum lg_geo_method m);
@@ -115,6 +120,7 @@ struct lg_geo_opts {
   bool robust;         /* detect and drop NLOS-delayed receptions, default true */
   double grid_step_m;  /* `grid`: step, default 10 m (thesis: 0.0001 deg) */
   struct lg_pathloss pathloss;
+  const struct lg_radio_map *radio_map; /* fingerprint/knn (and auto): NULL without one */
 };
 
 /* The defaults above. */
@@ -123,7 +129,8 @@ struct lg_geo_opts lg_geo_opts_default(void);
 struct lg_geo_fix {
   double lat_deg, lon_deg, alt_m;
   enum lg_geo_method method; /* the solver that produced it (never AUTO) */
-  double accuracy_m;         /* horizontal DRMS from the covariance */
+  double accuracy_m;         /* radius holding the true position with 68 % probability */
+  double accuracy_95_m;      /* the same at 95 % */
   double gdop;               /* geometric dilution of precision (unit timing noise) */
   double residual_m;         /* RMS of the receptions' residuals */
   int gateways_used;
@@ -161,6 +168,8 @@ int lg_geo_crlb(const struct lg_geo_rx *rx, size_t n, const struct lg_geodetic *
 #define LG_CAL_MAX_GW   1024
 #define LG_CAL_NAME_MAX 64
 
+struct lg_radio_map;
+
 /* Per-deployment corrections learned by `lorageo calibrate`. */
 struct lg_calibration {
   size_t n;
@@ -168,10 +177,15 @@ struct lg_calibration {
   double offset_ns[LG_CAL_MAX_GW]; /* subtract from that gateway's receive times */
   bool has_path_loss;
   struct lg_pathloss path_loss;
+  struct lg_radio_map *radio_map; /* the file's "radio_map", loaded; NULL without one */
 };
 
-/* Loads a calibration file; LG_EINVAL with a reason on error. */
+/* Loads a calibration file and the radio map it names ("radio_map": a path relative to
+ * the calibration file); LG_EINVAL with a reason on error. Release with
+ * lg_calibration_close(). */
 int lg_calibration_load(const char *path, struct lg_calibration *c, char *why, size_t why_len);
+/* Frees what lg_calibration_load() allocated inside *c (not c itself). */
+void lg_calibration_close(struct lg_calibration *c);
 /* The timing offset of `gateway` (0 when it has none; c may be NULL). */
 double lg_calibration_offset_ns(const struct lg_calibration *c, const char *gateway);
 
@@ -206,5 +220,59 @@ void lg_track_init(struct lg_track *t, double accel_sigma_mps2);
  * (non-decreasing). LG_EINVAL for a time going backwards or a bad covariance. */
 int lg_track_update(struct lg_track *t, int64_t t_ns, double e_m, double n_m,
                     const double cov_en[3]);
+
+/* ---- fingerprinting (fingerprint.c) -------------------------------------------- */
+
+/* How a radio map is derived from its points (defaults measured in docs/geolocation.md). */
+struct lg_fp_params {
+  double cell_m;    /* cell size of the model, default 50 m */
+  double kernel_m;  /* Gaussian kernel over the points, default 100 m */
+  double sigma_db;  /* prior RSSI spread, default 4 dB */
+  double floor_dbm; /* RSSI an unheard gateway stands for, default -125 dBm */
+  double k68, k95;  /* accuracy scales from cross-validation (0: Gaussian's) */
+  double knn_k68, knn_k95; /* the same for the kNN baseline */
+};
+
+struct lg_fp_params lg_fp_params_default(void);
+
+/* Collects training points (ground truth + receptions with RSSI and gateway names). */
+struct lg_fp_builder;
+struct lg_fp_builder *lg_fp_builder_new(void); /* NULL when out of memory */
+void lg_fp_builder_free(struct lg_fp_builder *b);
+/* Adds one frame heard at `truth`. LG_EINVAL when no reception has a name and an RSSI
+ * (nothing to learn), LG_ETOOLONG for a name >= LG_CAL_NAME_MAX or more than
+ * LG_CAL_MAX_GW gateways, LG_ENOMEM. */
+int lg_fp_builder_add(struct lg_fp_builder *b, const struct lg_geodetic *truth,
+                      const struct lg_geo_rx *rx, size_t n);
+size_t lg_fp_builder_count(const struct lg_fp_builder *b);
+
+/* Measures by two-fold cross-validation over the builder's points how far fixes fall
+ * from the truth relative to their spread: sets p's scales for accuracy_m (68 %) and
+ * accuracy_95_m, for `fingerprint` and `knn`. LG_EINVAL under 40 points. */
+int lg_fp_cross_validate(const struct lg_fp_builder *b, struct lg_fp_params *p);
+
+/* A radio map: owned by the caller, freed with lg_radio_map_free(). Read-only once built:
+ * any number of threads may locate with it at once. */
+int lg_fp_build(const struct lg_fp_builder *b, const struct lg_fp_params *p,
+                struct lg_radio_map **out);
+void lg_radio_map_free(struct lg_radio_map *m);
+size_t lg_radio_map_points(const struct lg_radio_map *m);
+size_t lg_radio_map_cells(const struct lg_radio_map *m);
+struct lg_fp_params lg_radio_map_params(const struct lg_radio_map *m);
+/* The versioned file ("format": "lorageo-radio-map", "version": 1): the parameters, the
+ * gateways' names and the points; the model is derived again on load. */
+int lg_radio_map_save(const struct lg_radio_map *m, const char *path);
+int lg_radio_map_load(const char *path, struct lg_radio_map **out, char *why, size_t why_len);
+
+/* Locates a frame from the names and RSSIs of its receptions. `scratch` holds
+ * lg_radio_map_cells(m) doubles. LG_EINVAL (with a reason) when no reception's gateway
+ * is in the map. lg_geo_solve() with LG_GEO_FINGERPRINT calls this with the solver's
+ * scratch. */
+int lg_radio_map_locate(const struct lg_radio_map *m, double *scratch,
+                        const struct lg_geo_rx *rx, size_t n, struct lg_geo_fix *fix, char *why,
+                        size_t why_len);
+/* The kNN baseline over the map's points (k = 5, weights 1 / distance in dB). */
+int lg_radio_map_knn(const struct lg_radio_map *m, const struct lg_geo_rx *rx, size_t n,
+                     struct lg_geo_fix *fix, char *why, size_t why_len);
 
 #endif

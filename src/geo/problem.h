@@ -55,6 +55,9 @@ int geo_solve_iterative(struct lg_geo_solver *s, struct geo_problem *p, enum lg_
                         struct lg_geo_fix *out, char *why, size_t why_len);
 /* Solves with Levenberg-Marquardt alone, without the Gauss-Newton first pass (tests). */
 void geo_solver_set_lm_only(struct lg_geo_solver *s, bool lm_only);
+/* A buffer of at least n doubles owned by the solver (grown on demand); NULL when out of
+ * memory. */
+double *geo_solver_scratch(struct lg_geo_solver *s, size_t n);
 /* How many fits the solver has run, and how many the Gauss-Newton pass finished. */
 void geo_solver_counts(const struct lg_geo_solver *s, uint64_t *fits, uint64_t *fits_gn);
 /* Fills the quality figures (and position) of *out for a 2D position found otherwise

@@ -11,7 +11,8 @@
 #include "geo/problem.h"
 #include "util/util.h"
 
-static const char *const method_names[] = {"auto", "nls", "lls", "grid", "rssi", "hybrid"};
+static const char *const method_names[] = {"auto", "nls",         "lls", "grid",    "rssi",
+                                            "hybrid", "fingerprint", "knn", "centroid"};
 
 const char *lg_geo_method_name(enum lg_geo_method m) {
   return (unsigned)m < LG_ARRAY_LEN(method_names) ? method_names[m] : "unknown";
@@ -44,8 +45,56 @@ static enum lg_geo_method pick_auto(const struct geo_problem *p, const struct lg
   size_t need = p->fix_alt ? 3 : 4;
   size_t min_timed = o->min_gateways > 0 ? (size_t)o->min_gateways : need;
   if (p->n_timed >= min_timed && p->n_timed >= need) return LG_GEO_NLS;
+  /* A radio map learned on the site beats ranging with a path-loss model several times
+   * over (docs/geolocation.md, the Antwerp split). */
+  if (o->radio_map && p->n_rssi > 0) return LG_GEO_FINGERPRINT;
   if (p->n_timed >= 2 && p->n_rssi >= need) return LG_GEO_HYBRID;
   return LG_GEO_RSSI;
+}
+
+/* The RSSI-weighted centroid of the hearing gateways (weights in amplitude,
+ * 10^(rssi/20)): the plainest RSSI method, and the baseline any other must beat. */
+static int solve_centroid(const struct geo_problem *p, struct lg_geo_fix *fix, char *why,
+                          size_t why_len) {
+  double w = 0, e = 0, n = 0, wmax = -1e300;
+  for (size_t i = 0; i < p->n; i++)
+    if (p->gw[i].has_rssi && p->gw[i].rssi_dbm > wmax) wmax = p->gw[i].rssi_dbm;
+  for (size_t i = 0; i < p->n; i++) {
+    if (!p->gw[i].has_rssi) {
+      fix->excluded |= 1ull << i;
+      continue;
+    }
+    double wi = pow(10.0, (p->gw[i].rssi_dbm - wmax) / 20.0);
+    w += wi;
+    e += wi * p->gw[i].enu[0];
+    n += wi * p->gw[i].enu[1];
+    fix->gateways_used++;
+  }
+  if (fix->gateways_used == 0) {
+    snprintf(why, why_len, "centroid needs receptions with an RSSI");
+    return LG_EINVAL;
+  }
+  double en[3] = {e / w, n / w, p->device_alt_m};
+  double spread = 0;
+  for (size_t i = 0; i < p->n; i++)
+    if (p->gw[i].has_rssi) {
+      double de = p->gw[i].enu[0] - en[0], dn = p->gw[i].enu[1] - en[1];
+      spread += pow(10.0, (p->gw[i].rssi_dbm - wmax) / 20.0) * (de * de + dn * dn);
+    }
+  spread = sqrt(spread / w);
+  struct lg_geodetic g;
+  lg_enu_to_geodetic(&p->frame, en, &g);
+  fix->lat_deg = g.lat_deg;
+  fix->lon_deg = g.lon_deg;
+  fix->alt_m = p->device_alt_m;
+  fix->method = LG_GEO_CENTROID;
+  /* No model of its error: a share of the gateways' weighted spread stands for it, with
+   * a floor of 500 m (one hearing gateway). The shares are the 68th and 95th percentiles
+   * of error / spread on the Antwerp development split (docs/geolocation.md). */
+  fix->accuracy_m = 0.45 * fmax(spread, 500.0);
+  fix->accuracy_95_m = 0.95 * fmax(spread, 500.0);
+  fix->cov_en[0] = fix->cov_en[2] = 0.5 * fix->accuracy_m * fix->accuracy_m;
+  return 0;
 }
 
 static int solve_closed_form(struct lg_geo_solver *s, struct geo_problem *p,
@@ -108,6 +157,21 @@ int lg_geo_solve(struct lg_geo_solver *s, const struct lg_geo_rx *rx, size_t n,
   }
   memset(fix, 0, sizeof(*fix));
   enum lg_geo_method m = o->method == LG_GEO_AUTO ? pick_auto(&p, o) : o->method;
+  if (m == LG_GEO_FINGERPRINT || m == LG_GEO_KNN) {
+    if (o->radio_map == NULL) {
+      snprintf(why, why_len, "%s needs a radio map (lorageo calibrate on records with truth)",
+               lg_geo_method_name(m));
+      return LG_EINVAL;
+    }
+    if (m == LG_GEO_KNN) return lg_radio_map_knn(o->radio_map, rx, n, fix, why, why_len);
+    double *ll = geo_solver_scratch(s, lg_radio_map_cells(o->radio_map));
+    if (ll == NULL) {
+      snprintf(why, why_len, "out of memory");
+      return LG_ENOMEM;
+    }
+    return lg_radio_map_locate(o->radio_map, ll, rx, n, fix, why, why_len);
+  }
+  if (m == LG_GEO_CENTROID) return solve_centroid(&p, fix, why, why_len);
   if (m == LG_GEO_LLS || m == LG_GEO_GRID)
     return solve_closed_form(s, &p, rx, m, fix, why, why_len);
   return geo_solve_iterative(s, &p, m, fix, why, why_len);

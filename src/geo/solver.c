@@ -37,7 +37,19 @@ struct lg_geo_solver {
   double chi2_limit[MAX_RESID + 1]; /* 99.9 % chi-square quantile by degrees of freedom */
   bool lm_only;                     /* skip the Gauss-Newton first pass (tests compare) */
   uint64_t fits, fits_gn;           /* fits run, and those Gauss-Newton finished */
+  double *scratch;                  /* fingerprinting's per-cell likelihoods */
+  size_t scratch_cap;
 };
+
+double *geo_solver_scratch(struct lg_geo_solver *s, size_t n) {
+  if (n > s->scratch_cap) {
+    double *p = realloc(s->scratch, n * sizeof(double));
+    if (p == NULL) return NULL;
+    s->scratch = p;
+    s->scratch_cap = n;
+  }
+  return s->scratch;
+}
 
 void geo_solver_counts(const struct lg_geo_solver *s, uint64_t *fits, uint64_t *fits_gn) {
   *fits = s->fits;
@@ -71,6 +83,7 @@ void lg_geo_solver_free(struct lg_geo_solver *s) {
     if (s->jac[i]) gsl_matrix_free(s->jac[i]);
   }
   gsl_matrix_free(s->covar);
+  free(s->scratch);
   free(s);
 }
 

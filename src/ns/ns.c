@@ -189,6 +189,7 @@ void lg_ns_free(struct lg_ns *ns) {
     json_decref(ns->events[i].payload);
   free(ns->events);
   lg_geo_solver_free(ns->solver);
+  lg_calibration_close(ns->cal);
   free(ns->cal);
   lg_crypto_close(&ns->crypto);
   free(ns);

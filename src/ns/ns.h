@@ -97,7 +97,7 @@ struct lg_ns_metrics {
   atomic_uint_fast64_t retransmissions; /* same FCnt again (NbTrans or a lost ACK) */
   atomic_uint_fast64_t joins;
   atomic_uint_fast64_t downlinks[LG_DL_COUNT];
-  atomic_uint_fast64_t locations[8];                        /* by lg_geo_method */
+  atomic_uint_fast64_t locations[LG_GEO_METHOD_COUNT];                      /* by lg_geo_method */
   atomic_uint_fast64_t accuracy_le[LG_NS_ACCURACY_BUCKETS]; /* fixes with accuracy <= bound */
   atomic_uint_fast64_t accuracy_sum_mm;                     /* for the histogram's _sum */
   atomic_uint_fast64_t adr_decisions[2];                    /* no change, change */

@@ -152,7 +152,7 @@ static void locate(struct lg_ns *ns, const struct ns_frame *f) {
                               .created_ns = ns_now(ns)};
   snprintf(l.method, sizeof(l.method), "%s", lg_geo_method_name(fix.method));
   if (lg_store_location_add(ns->store, &l) != 0) return;
-  atomic_fetch_add(&ns->m.locations[fix.method & 7], 1);
+  atomic_fetch_add(&ns->m.locations[(unsigned)fix.method % LG_GEO_METHOD_COUNT], 1);
   for (int b = 0; b < LG_NS_ACCURACY_BUCKETS; b++) /* cumulative, as Prometheus buckets are */
     if (b == LG_NS_ACCURACY_BUCKETS - 1 || fix.accuracy_m <= lg_ns_accuracy_bounds_m[b])
       atomic_fetch_add(&ns->m.accuracy_le[b], 1);
