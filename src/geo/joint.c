@@ -431,11 +431,26 @@ int lg_geo_joint_solve(const struct lg_joint_gateway *gw, size_t n_gw,
     double wr = c.plain ? 1 : weight_of(c.r_m[i] / (rel * scale), true);
     sw += wr, swr2 += c.w[i] * c.r_m[i] * c.r_m[i];
     down += wr < 0.5;
-    kept += wr > 0;
+    /* set aside: no biweight, or less than 1 % of a typical reception's weight (a
+     * gateway whose own scale is ten times the others') */
+    kept += wr > 0 && c.w[i] > 0.01;
   }
   double dof = sw - 2 - (double)n_frames;
   /* residual variance per unit relative scale, over the receptions the biweight kept */
   double s2 = dof > 1 ? swr2 / dof : scale * scale;
+  /* An M-estimate varies more than least squares on the data it kept: Huber's (1981,
+   * 7.6) factor sum psi^2 / (n - p) / (mean psi')^2 at the robust scale, never less. */
+  double spsi2 = 0, sdpsi = 0;
+  for (size_t i = 0; i < n_obs && !c.plain; i++) {
+    double u = c.r_m[i] / (c.rel[obs[i].gw] * scale), a = u / TUKEY_C;
+    if (fabs(a) >= 1) continue;
+    double q = 1 - a * a;
+    spsi2 += u * q * q * u * q * q;
+    sdpsi += q * (1 - 5 * a * a);
+  }
+  double nn = (double)n_obs, pp = 2 + (double)n_frames;
+  if (!c.plain && sdpsi > 0 && nn > pp + 1)
+    s2 = fmax(s2, scale * scale * spsi2 / (nn - pp) / ((sdpsi / nn) * (sdpsi / nn)));
   double inv[4], det = h[0] * h[3] - h[1] * h[2];
   if (!(det > 0)) {
     snprintf(why, why_len, "joint: the geometry does not fix a position");
