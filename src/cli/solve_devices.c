@@ -5,7 +5,15 @@
  * is cleaned with the Generalized ESD test and averaged; the means, with the standard
  * error of each as its timing noise, are located once. RSSI is averaged per gateway
  * (in dB) for devices without enough timed receptions.
+ *
+ * With a time-of-arrival method (auto, nls, hybrid) and the outlier test on, a static
+ * device is instead solved jointly (geo/joint.c: one position, one emission time per
+ * frame, Huber/Tukey weights with the noise scale from the residuals), which survives
+ * what the per-gateway mean does not: legacy microsecond timing, heavy tails and a
+ * gateway tens of microseconds off (issue 14 item 2, bench/legacy_timing.sh).
  */
+#include <gsl/gsl_sort.h>
+#include <gsl/gsl_statistics_double.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +33,7 @@ struct gateway {
   char name[LG_NAME_MAX];
   uint16_t index;
   double lat, lon, alt;
+  double sigma_ns; /* calibrated noise scale (lg_devices_set_noise), 0: unknown */
   UT_hash_handle hh;
 };
 
@@ -317,9 +326,105 @@ static bool print_track(const struct device *v, const struct lg_geo_fix *fx, con
   return true;
 }
 
+/* The coordinate-wise median of a device's single fixes: a start for the joint solve
+ * that half of the frames being far off does not move. */
+static bool median_fix(struct lg_geo_fix *fx, size_t n, double start[2]) {
+  if (n == 0) return false;
+  double *v = malloc(n * sizeof(double));
+  if (v == NULL) return false;
+  for (int a = 0; a < 2; a++) {
+    for (size_t i = 0; i < n; i++)
+      v[i] = a == 0 ? fx[i].lat_deg : fx[i].lon_deg;
+    gsl_sort(v, 1, n);
+    start[a] = gsl_stats_median_from_sorted_data(v, 1, n);
+  }
+  free(v);
+  return true;
+}
+
+/*
+ * A static device by the joint solve (geo/joint.c): every timed reception of every
+ * frame, one position, one emission time per frame, robust weights. Calibrated offsets
+ * are already in the times (lg_record_calibrate); calibrated noise scales come from
+ * d->sigma_ns. Starts: the median of the device's single fixes and the gateways' centre.
+ * Returns -1 when the device has too few timed receptions (the caller falls back).
+ */
+static int print_joint(const struct lg_devices *d, const struct device *v,
+                       struct lg_geo_solver *solver, const struct lg_geo_opts *o,
+                       struct lg_outbuf *out, struct lg_errors *errs) {
+  struct lg_joint_obs *obs = malloc((v->n + 1) * sizeof(*obs));
+  struct lg_joint_gateway *gw = calloc(d->n_gw + 1, sizeof(*gw));
+  uint32_t *gw_map = malloc((d->n_gw + 1) * sizeof(uint32_t));
+  struct lg_geo_fix *fx = malloc((v->frames + 1) * sizeof(*fx));
+  int64_t *t = malloc((v->frames + 1) * sizeof(*t));
+  int rc = -1;
+  if (!obs || !gw || !gw_map || !fx || !t) goto done;
+  /* only the gateways that timed this device, renumbered */
+  size_t n_gw = 0, n = 0;
+  for (size_t g = 0; g < d->n_gw; g++)
+    gw_map[g] = UINT32_MAX;
+  for (size_t i = 0; i < v->n; i++) {
+    const struct obs *ob = &v->obs[i];
+    if (!ob->has_time) continue;
+    if (gw_map[ob->gw] == UINT32_MAX) {
+      const struct gateway *g = d->gw[ob->gw];
+      gw[n_gw] = (struct lg_joint_gateway){g->lat, g->lon, g->alt, 0, g->sigma_ns};
+      gw_map[ob->gw] = (uint32_t)n_gw++;
+    }
+    obs[n++] = (struct lg_joint_obs){ob->frame, gw_map[ob->gw], ob->t_ns};
+  }
+  if (n_gw < 3) goto done;
+  size_t nf = frame_fixes(d, v, solver, o, fx, t);
+  double start[1][2];
+  bool has_start = median_fix(fx, nf, start[0]);
+  struct lg_joint_opts jo = lg_joint_opts_default();
+  jo.device_alt_m = o->device_alt_m;
+  struct lg_joint_fix fix;
+  char why[160];
+  rc = 0;
+  if (lg_geo_joint_solve(gw, n_gw, obs, n, v->frames, &jo, has_start ? start : NULL,
+                         has_start ? 1 : 0, &fix, why, sizeof(why)) != 0) {
+    lg_out_printf(out, "\"error\":");
+    lg_out_json_string(out, why);
+    goto done;
+  }
+  rc = 1;
+  lg_out_printf(out, "\"lat\":%.9f,\"lon\":%.9f,\"method\":\"joint\",\"accuracy_m\":", fix.lat_deg,
+                fix.lon_deg);
+  lg_out_number(out, 3, fix.accuracy_m);
+  lg_out_printf(out, ",\"accuracy_95_m\":");
+  lg_out_number(out, 3, fix.accuracy_95_m);
+  lg_out_printf(out,
+                ",\"gateways_used\":%zu,\"receptions\":%zu,\"receptions_used\":%zu,"
+                "\"outliers_removed\":%zu,\"scale_ns\":%.1f,\"gateway_bias_ns\":%.1f,"
+                "\"mode\":\"static\"",
+                n_gw, n, fix.receptions_used, n - fix.receptions_used, fix.scale_ns, fix.bias_ns);
+  if (v->has_truth) {
+    double e = lg_geo_distance_m(fix.lat_deg, fix.lon_deg, v->truth.lat_deg, v->truth.lon_deg);
+    lg_out_printf(out, ",\"error_m\":%.3f", e);
+    lg_errors_add(errs, e,
+                  lg_geo_haversine_m(fix.lat_deg, fix.lon_deg, v->truth.lat_deg, v->truth.lon_deg));
+  }
+done:
+  free(obs);
+  free(gw);
+  free(gw_map);
+  free(fx);
+  free(t);
+  return rc;
+}
+
 static bool print_static(const struct lg_devices *d, const struct device *v,
                          struct lg_geo_solver *solver, const struct lg_geo_opts *o, double alpha,
                          struct lg_outbuf *out, struct lg_errors *errs) {
+  /* The time-of-arrival methods solve all frames jointly; the thesis' algorithms (lls,
+   * grid), RSSI and --no-outlier-test keep its per-gateway sample mean (for reproducing
+   * its tables), as does a device heard with times by fewer than three gateways. */
+  bool toa = o->method == LG_GEO_AUTO || o->method == LG_GEO_NLS || o->method == LG_GEO_HYBRID;
+  if (toa && alpha > 0) {
+    int rc = print_joint(d, v, solver, o, out, errs);
+    if (rc >= 0) return rc == 1;
+  }
   struct lg_geo_rx rx[LG_GEO_MAX_RX];
   size_t outliers = 0;
   size_t n = aggregate(d, v, alpha, rx, &outliers);

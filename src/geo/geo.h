@@ -274,5 +274,60 @@ int lg_radio_map_locate(const struct lg_radio_map *m, double *scratch,
 /* The kNN baseline over the map's points (k = 5, weights 1 / distance in dB). */
 int lg_radio_map_knn(const struct lg_radio_map *m, const struct lg_geo_rx *rx, size_t n,
                      struct lg_geo_fix *fix, char *why, size_t why_len);
+/* ---- many frames of one static device, solved jointly (joint.c) ---------------- */
+
+/* One reception: frame index (0 .. n_frames - 1), gateway index, receive time. */
+struct lg_joint_obs {
+  uint32_t frame;
+  uint32_t gw;
+  int64_t time_ns;
+};
+
+struct lg_joint_gateway {
+  double lat_deg, lon_deg, alt_m;
+  double offset_ns; /* known fixed offset, subtracted from its times (calibration); 0 */
+  double sigma_ns;  /* known noise scale (calibration); <= 0: unknown */
+};
+
+struct lg_joint_opts {
+  double device_alt_m; /* the device's height (ellipsoidal), held */
+  bool robust;         /* false: plain unweighted least squares (for comparison) */
+  bool gateway_scales; /* estimate per-gateway noise scales from residuals when none given */
+  int max_iter;        /* per IRLS stage */
+};
+
+/* device_alt_m 0, robust and gateway_scales on, max_iter 50. */
+struct lg_joint_opts lg_joint_opts_default(void);
+
+struct lg_joint_fix {
+  double lat_deg, lon_deg;
+  double accuracy_m;    /* radius holding the true position with 68 % probability */
+  double accuracy_95_m; /* the same at 95 % */
+  double cov_en[3];     /* horizontal covariance (m^2): ee, en, nn */
+  double scale_ns;      /* the robust noise scale of a reception (MAD of the residuals) */
+  double bias_ns;       /* the estimated spread of fixed per-gateway errors */
+  size_t receptions_used;         /* with a non-zero final (Tukey) weight */
+  size_t receptions_downweighted; /* weight below one half: tails, offset gateways */
+  size_t frames;
+  int iterations;
+};
+
+/*
+ * One position for all `n_frames` frames of a static device from their `n_obs`
+ * receptions at the `n_gw` gateways: one emission time per frame, robust weights (Huber
+ * then Tukey IRLS, the noise scale from the residuals' MAD), calibrated offsets and
+ * scales applied when given. `starts` (n_starts lat/lon pairs in degrees, may be NULL)
+ * are tried besides the gateways' centroid; the end with the lowest robust objective
+ * wins. Errors: LG_EINVAL (fewer than 3 gateways or receptions, indices out of range,
+ * no frame heard twice, a geometry that fixes nothing), LG_ENOMEM; a reason in `why`.
+ */
+int lg_geo_joint_solve(const struct lg_joint_gateway *gw, size_t n_gw,
+                       const struct lg_joint_obs *obs, size_t n_obs, size_t n_frames,
+                       const struct lg_joint_opts *o, const double (*starts)[2], size_t n_starts,
+                       struct lg_joint_fix *fix, char *why, size_t why_len);
+
+/* The radius (m) holding a zero-mean 2-D Gaussian of horizontal covariance cov_en
+ * {ee, en, nn} with probability `prob` (0..1), computed exactly; 0 for a zero covariance. */
+double lg_geo_radius_for(const double cov_en[3], double prob);
 
 #endif

@@ -604,15 +604,11 @@ static void receive(struct sim *s, uint32_t ti, uint32_t gi, double dist_m, doub
   r->tx = ti, r->gw = gi;
   int64_t prop = (int64_t)(dist_m / C_MPS * 1e9 + 0.5); /* >= 0: llround's answer */
   r->start_ns = t->start_ns + prop, r->end_ns = t->end_ns + prop;
-  r->rssi = (float)rssi, r->snr = (float)(rssi - nf),
+  /* What the gateway reports is the demodulator's estimate, which saturates: no SX130x
+   * reports an SNR above LG_SIM_SNR_MAX_DB however strong the signal (see sim_int.h). */
+  r->rssi = (float)rssi, r->snr = (float)fmin(rssi - nf, LG_SIM_SNR_MAX_DB),
   r->mw = (float)exp(rssi * 0.23025850929940458); /* 10^(rssi / 10) */
-  /* the gateway's timestamp of the end of the frame: GPS jitter, clock offset, NLOS */
-  double stamp = (double)r->end_ns + (double)g->clock_offset_ns;
-  if (g->timing_jitter_ns > 0) stamp += g->timing_jitter_ns * rng_normal(&d->rng);
-  if (sc->channel.nlos_probability > 0 && rng_uniform(&d->rng) < sc->channel.nlos_probability)
-    stamp += rng_exp(&d->rng, sc->channel.nlos_delay_mean_ns);
-  r->stamp_ns = stamp >= 0 ? (int64_t)(stamp + 0.5) : (int64_t)llround(stamp);
-  if (!g->fine_timestamp) r->stamp_ns = r->stamp_ns / 1000 * 1000; /* microsecond counters */
+  r->stamp_ns = sim_gateway_stamp_ns(g, &sc->channel, r->end_ns, &d->rng);
   struct gw_state *gs = &s->gw[gi];
   uint32_t busy = 0;
   for (uint32_t k = 0; k < gs->n_active; k++) {

@@ -10,8 +10,9 @@
  * A downlink reaches its device when it falls in one of the device's receive windows
  * (RX1 / RX2 on the right frequency) and its MIC checks out.
  *
- * Simulated time runs at --speed times wall-clock time; timestamps are those times
- * plus the Unix time at the start, so the server sees a consistent clock.
+ * Simulated time runs at --speed times wall-clock time; a reception's `time` is the
+ * wall-clock moment its frame ends plus its own path delay and timing errors (see
+ * live_unix_ns), so the server never sees times ahead of its own clock.
  */
 #include <arpa/inet.h>
 #include <curl/curl.h>
@@ -173,6 +174,19 @@ static void live_sent(struct sim *s, struct tx *t, void *ctx) {
   t->size = (int)len;
 }
 
+/*
+ * The Unix time a gateway reports for a reception. Simulated time runs --speed times
+ * faster than the wall clock, so `epoch + stamp` would run ahead of the server's clock
+ * by (speed - 1) x the elapsed wall time (7 minutes after 140 s at --speed 4). The
+ * frame's end is therefore placed on the wall clock (epoch + end / speed, the moment
+ * the datagram goes out) and only the reception's offset from it, its path delay and
+ * its timing errors (what TDOA uses), is kept in nanoseconds, unscaled.
+ */
+static int64_t live_unix_ns(const struct live *L, const struct tx *t, const struct reception *r) {
+  int64_t frame_wall_ns = (int64_t)((double)t->end_ns / L->o->speed);
+  return L->epoch_ns + frame_wall_ns + (r->stamp_ns - t->end_ns);
+}
+
 static void live_uplink(struct sim *s, struct tx *t, void *ctx) {
   struct live *L = ctx;
   L->ld[t->dev].last_end_ns = t->end_ns;
@@ -185,7 +199,7 @@ static void live_uplink(struct sim *s, struct tx *t, void *ctx) {
     uint8_t b[1024];
     size_t n = header(L, 0, g->eui, b);
     char ts[48], fine[32] = "";
-    int64_t unix_ns = L->epoch_ns + r->stamp_ns;
+    int64_t unix_ns = live_unix_ns(L, t, r);
     rfc3339(unix_ns, g->fine_timestamp ? 9 : 6, ts, sizeof(ts));
     if (g->fine_timestamp)
       snprintf(fine, sizeof(fine), "\"ftime\":%lld,", (long long)(unix_ns % SEC));
@@ -196,7 +210,7 @@ static void live_uplink(struct sim *s, struct tx *t, void *ctx) {
         "\"freq\":%.6f,\"stat\":1,\"modu\":\"LORA\",\"datr\":\"SF%dBW%u\",\"codr\":\"4/%d\","
         "\"rssi\":%d,\"lsnr\":%.1f,\"size\":%d,\"data\":\"%s\"}]}",
         ts, fine, tmst, t->freq_hz / 1e6, t->sf, t->bw_hz / 1000, 4 + t->cr, (int)lround(r->rssi),
-        fmin(r->snr, 13.5), t->size, data);
+        (double)r->snr, t->size, data);
     send_dgram(L, r->gw, b, n);
     L->c.push_sent++;
   }
@@ -593,6 +607,7 @@ int lg_sim_run_live(const struct lg_sim_scenario *sc, const struct lg_sim_live_o
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   L->epoch_ns = (int64_t)ts.tv_sec * SEC + ts.tv_nsec;
+  L->wall0 = wall_s(); /* the same instant: simulated time 0 is the Unix time epoch_ns */
   for (size_t i = 0; i < sc->n_gateways; i++) {
     struct rng r;
     rng_seed(&r, sc->seed, 0x200000000ULL + i);
@@ -601,7 +616,6 @@ int lg_sim_run_live(const struct lg_sim_scenario *sc, const struct lg_sim_live_o
     send_pull(L, i);
     send_stat(L, i);
   }
-  L->wall0 = wall_s();
   double last_pull = L->wall0, last_stat = L->wall0, last_progress = L->wall0;
   struct pollfd *pf = calloc(sc->n_gateways, sizeof(*pf));
   for (size_t i = 0; pf && i < sc->n_gateways; i++)

@@ -83,6 +83,20 @@ void sim_output_tx(struct sim *s, const struct tx *t, bool delivered) {
   fputc('\n', s->f_tx);
 }
 
+/* Grows the site's box (map.png's frame) to hold a point. */
+static void site_add(struct sim *s, double lat_deg, double lon_deg) {
+  if (!s->has_site) {
+    s->site_lat_deg[0] = s->site_lat_deg[1] = lat_deg;
+    s->site_lon_deg[0] = s->site_lon_deg[1] = lon_deg;
+    s->has_site = true;
+    return;
+  }
+  s->site_lat_deg[0] = fmin(s->site_lat_deg[0], lat_deg);
+  s->site_lat_deg[1] = fmax(s->site_lat_deg[1], lat_deg);
+  s->site_lon_deg[0] = fmin(s->site_lon_deg[0], lon_deg);
+  s->site_lon_deg[1] = fmax(s->site_lon_deg[1], lon_deg);
+}
+
 void sim_output_fix(struct sim *s, const struct tx *t, const struct device *d, const char *method,
                     double lat, double lon, double err_m, int gws) {
   if (!s->f_pos) return;
@@ -90,6 +104,7 @@ void sim_output_fix(struct sim *s, const struct tx *t, const struct device *d, c
   lg_enu_to_geodetic(&s->enu, (double[3]){d->e, d->n, 0}, &g);
   fprintf(s->f_pos, "%.6f,%u,%s,%.7f,%.7f,%.7f,%.7f,%.2f,%d\n", (double)t->start_ns / 1e9, t->dev,
           method, g.lat_deg, g.lon_deg, lat, lon, err_m, gws);
+  site_add(s, g.lat_deg, g.lon_deg);
 }
 
 #define FRAME_EPOCH_NS 1767225600000000000LL /* 2026-01-01T00:00:00Z */
@@ -285,6 +300,15 @@ static int plots(struct sim *s, const char *dir) {
     }
     if (k == 0) fprintf(f, "0 notitle");
     fprintf(f, "\nunset logscale x\n");
+    /* The frame is the site (gateways and true positions) with a 15 % margin: a fix
+     * kilometres off is an outlier to read in error_cdf.png, not a reason to shrink the
+     * site to a dot. Fixes outside the frame are clipped. */
+    for (size_t i = 0; i < s->sc->n_gateways; i++)
+      site_add(s, s->sc->gateways[i].lat_deg, s->sc->gateways[i].lon_deg);
+    double pad_lat = fmax(0.15 * (s->site_lat_deg[1] - s->site_lat_deg[0]), 0.001);
+    double pad_lon = fmax(0.15 * (s->site_lon_deg[1] - s->site_lon_deg[0]), 0.001);
+    fprintf(f, "set xrange [%.7f:%.7f]\nset yrange [%.7f:%.7f]\n", s->site_lon_deg[0] - pad_lon,
+            s->site_lon_deg[1] + pad_lon, s->site_lat_deg[0] - pad_lat, s->site_lat_deg[1] + pad_lat);
     fprintf(f, "set output 'map.png'\nset title 'Gateways, true tracks and fixes'\nset xlabel "
                "'longitude'\n"
                "set ylabel 'latitude'\nset size ratio -1\n"
@@ -294,7 +318,7 @@ static int plots(struct sim *s, const char *dir) {
                "'true', "
                "'gateways.csv' every ::1 using 3:2 with points pt 5 ps 1.5 lc rgb '#d62728' title "
                "'gateways'\n"
-               "set size noratio\n");
+               "set size noratio\nset autoscale xy\n");
   } else {
     fprintf(f, "set output 'map.png'\nset title 'Gateways'\nset size ratio -1\n"
                "plot 'gateways.csv' every ::1 using 3:2 with points pt 5 ps 1.5 title "

@@ -175,18 +175,70 @@ static const char *const gw_setting_keys[] = {"alt",
                                               "noise_figure_db",
                                               "antenna_gain_db",
                                               "paths",
+                                              "timing",
                                               NULL};
 static const char *const gw_place_keys[] = {"eui", "lat", "lon", "east_m", "north_m", NULL};
 static const char *const grid_keys[] = {"rows", "cols", "spacing_m", NULL};
+
+/*
+ * A "timing" block (per gateway, or scenario-wide as every gateway's default): the
+ * legacy gateway timing model of issue 14 item 6. `offset_ns` a fixed error of the
+ * gateway's clock (cable and GPS antenna delays, a badly set PPS: tens of us seen),
+ * `noise_ns` the standard deviation of its Gaussian noise, `quantum_ns` the step its
+ * timestamps are truncated to (1000: a GPS time derived from the 1 us `tmst` counter),
+ * `tail` a heavy tail: with `probability` an extra delay, exponential (late only, as a
+ * missed first path or a late interrupt) or Laplace (either sign) of scale `mean_ns`.
+ * Fields not given keep the values from `g` (the defaults).
+ */
+static int timing_block(struct ctx *c, const char *p, json_t *t, struct lg_sim_gateway *g) {
+  static const char *const keys[] = {"offset_ns", "noise_ns", "quantum_ns", "tail", NULL};
+  static const char *const tkeys[] = {"probability", "mean_ns", "kind", NULL};
+  static const char *const kinds[] = {"exponential", "laplace", NULL};
+  char tp[LG_PATH];
+  long long offset, quantum;
+  json_t *tail;
+  if (!json_is_object(t)) return fail(c, p, "expected an object");
+  if (only_keys(c, p, t, keys) ||
+      integer(c, p, t, "offset_ns", g->clock_offset_ns, -1000000000, 1000000000, &offset) ||
+      num(c, p, t, "noise_ns", g->timing_jitter_ns, 0, 1e7, &g->timing_jitter_ns) ||
+      integer(c, p, t, "quantum_ns", g->timing_quantum_ns, 0, 1000000, &quantum) ||
+      object(c, p, t, "tail", &tail))
+    return LG_EINVAL;
+  g->clock_offset_ns = offset;
+  g->timing_quantum_ns = quantum;
+  g->fine_timestamp = quantum < 1000;
+  if (tail == NULL) return 0;
+  join_path(tp, sizeof(tp), p, "tail");
+  int kind = g->timing_tail_laplace;
+  if (only_keys(c, tp, tail, tkeys) ||
+      num(c, tp, tail, "probability", NAN, 0, 1, &g->timing_tail_probability) ||
+      num(c, tp, tail, "mean_ns", NAN, 0, 1e7, &g->timing_tail_mean_ns) ||
+      choice(c, tp, tail, "kind", 0, kinds, &kind))
+    return LG_EINVAL;
+  g->timing_tail_laplace = kind == 1;
+  if (g->timing_tail_probability > 0 && !(g->timing_tail_mean_ns > 0))
+    return fail(c, tp, "mean_ns must be > 0 when probability is > 0");
+  return 0;
+}
 
 /* The settings of one gateway (position excluded) from `o`, defaults from `def`. */
 static int gateway_settings(struct ctx *c, const char *p, json_t *o,
                             const struct lg_sim_gateway *def, struct lg_sim_gateway *g,
                             double *height) {
   long long paths, offset;
+  json_t *timing = json_object_get(o, "timing");
+  static const char *const old_keys[] = {"timing_jitter_ns", "fine_timestamp", "clock_offset_ns"};
+  for (int k = 0; timing && k < 3; k++)
+    if (json_object_get(o, old_keys[k])) {
+      char tp[LG_PATH];
+      join_path(tp, sizeof(tp), p, old_keys[k]);
+      return fail(c, tp, "not together with \"timing\" (use timing.%s)",
+                  k == 0 ? "noise_ns" : k == 1 ? "quantum_ns" : "offset_ns");
+    }
+  bool fine = def->fine_timestamp;
   if (num(c, p, o, "antenna_height_m", *height, 0, 1000, height) ||
       num(c, p, o, "timing_jitter_ns", def->timing_jitter_ns, 0, 1e7, &g->timing_jitter_ns) ||
-      boolean(c, p, o, "fine_timestamp", def->fine_timestamp, &g->fine_timestamp) ||
+      boolean(c, p, o, "fine_timestamp", def->fine_timestamp, &fine) ||
       integer(c, p, o, "clock_offset_ns", def->clock_offset_ns, -1000000000, 1000000000, &offset) ||
       num(c, p, o, "noise_figure_db", def->noise_figure_db, 0, 30, &g->noise_figure_db) ||
       num(c, p, o, "antenna_gain_db", def->antenna_gain_db, -10, 30, &g->antenna_gain_db) ||
@@ -194,6 +246,15 @@ static int gateway_settings(struct ctx *c, const char *p, json_t *o,
     return LG_EINVAL;
   g->paths = (int)paths;
   g->clock_offset_ns = offset;
+  if (json_object_get(o, "fine_timestamp")) { /* the older key: microsecond counters or none */
+    g->fine_timestamp = fine;
+    g->timing_quantum_ns = fine ? 0 : 1000;
+  }
+  if (timing) {
+    char tp[LG_PATH];
+    join_path(tp, sizeof(tp), p, "timing");
+    return timing_block(c, tp, timing, g);
+  }
   return 0;
 }
 
@@ -201,6 +262,8 @@ static int gateways(struct ctx *c, json_t *root, struct lg_sim_scenario *sc) {
   json_t *gws = json_object_get(root, "gateways");
   struct lg_sim_gateway def = {
       .timing_jitter_ns = 10, .fine_timestamp = true, .noise_figure_db = 6, .paths = 8};
+  json_t *timing = json_object_get(root, "timing"); /* every gateway's default timing */
+  if (timing && timing_block(c, "timing", timing, &def)) return LG_EINVAL;
   if (json_is_object(gws)) { /* {"grid": {...}}: rows x cols around the origin */
     static const char *const keys[] = {"grid", NULL};
     json_t *grid = json_object_get(gws, "grid");
@@ -660,7 +723,8 @@ int lg_sim_scenario_parse(const char *text, const char *base_dir, struct lg_sim_
   static const char *const keys[] = {"name",        "description", "region",       "seed",
                                      "duration_s",  "origin",      "gateways",     "groups",
                                      "channel",     "collisions",  "duty_cycle",   "energy",
-                                     "geolocation", "modes",       "adr_standard", NULL};
+                                     "geolocation", "modes",       "adr_standard", "timing",
+                                     NULL};
   struct ctx c;
   memset(&c, 0, sizeof(c));
   c.why = why, c.why_len = why_len, c.base_dir = base_dir;

@@ -45,9 +45,15 @@ enum lg_sim_activation { LG_SIM_ABP = 0, LG_SIM_OTAA, LG_SIM_RAW };
 struct lg_sim_gateway {
   uint64_t eui;
   double lat_deg, lon_deg, alt_m; /* alt includes the antenna height */
-  double timing_jitter_ns;        /* standard deviation of the GPS timestamp error */
-  bool fine_timestamp;            /* false: timestamps quantised to 1 us (no ftime) */
+  /* Timing of the gateway's receive timestamps (docs/simulator.md, "timing"):
+   * stamp = floor((arrival + offset + N(0, jitter) + tail) / quantum) * quantum. */
+  double timing_jitter_ns;        /* standard deviation of the timestamp noise */
+  bool fine_timestamp;            /* quantum_ns < 1000: live mode sends `ftime` */
   int64_t clock_offset_ns;        /* constant error of this gateway's clock */
+  int64_t timing_quantum_ns;      /* timestamps truncated to this step; 0: none */
+  double timing_tail_probability; /* a reception's chance of an extra delay (heavy tail) */
+  double timing_tail_mean_ns;     /* that delay's mean (exponential) or scale (Laplace) */
+  bool timing_tail_laplace;       /* the extra delay is Laplace (either sign), else late only */
   double noise_figure_db;
   double antenna_gain_db;
   int paths; /* parallel demodulators (SX1301: 8); 0 = unlimited */

@@ -56,6 +56,41 @@ static inline double rng_normal(struct rng *r) {
   return u * f;
 }
 
+/* ---- what a gateway reports ----------------------------------------------------- */
+
+/* The highest SNR (dB) a gateway reports. The SX1301/SX1302 `lsnr` is the
+ * demodulator's estimate of the de-spread signal against the noise, and it saturates:
+ * packet-forwarder logs of devices next to a gateway read +9 to +13.5 dB, never the
+ * 40-60 dB that RSSI minus the noise floor gives there. The simulator's `snr` (records,
+ * `lsnr`, the network's ADR) is therefore min(RSSI - noise floor, this). */
+#define LG_SIM_SNR_MAX_DB 13.5
+
+/* The gateway's timestamp (ns, simulated time) of a frame ending at `arrival_ns` at its
+ * antenna: its clock offset, Gaussian noise, its heavy tail (an extra delay with the
+ * tail's probability), the channel's NLOS delay, then truncation to its quantum (a
+ * counter reads the last tick passed). Draws from `rng` only for the terms that are on,
+ * so scenarios without a tail keep their random streams. */
+static inline int64_t sim_gateway_stamp_ns(const struct lg_sim_gateway *g,
+                                           const struct lg_sim_channel *ch, int64_t arrival_ns,
+                                           struct rng *rng) {
+  double stamp = (double)arrival_ns + (double)g->clock_offset_ns;
+  if (g->timing_jitter_ns > 0) stamp += g->timing_jitter_ns * rng_normal(rng);
+  if (g->timing_tail_probability > 0 && rng_uniform(rng) < g->timing_tail_probability) {
+    double extra = rng_exp(rng, g->timing_tail_mean_ns);
+    if (g->timing_tail_laplace && rng_uniform(rng) < 0.5) extra = -extra;
+    stamp += extra;
+  }
+  if (ch->nlos_probability > 0 && rng_uniform(rng) < ch->nlos_probability)
+    stamp += rng_exp(rng, ch->nlos_delay_mean_ns);
+  int64_t t_ns = stamp >= 0 ? (int64_t)(stamp + 0.5) : (int64_t)llround(stamp);
+  int64_t q = g->timing_quantum_ns;
+  if (q > 1) { /* floor, also for a negative time */
+    int64_t r = t_ns % q;
+    t_ns -= r < 0 ? r + q : r;
+  }
+  return t_ns;
+}
+
 /* ---- records ------------------------------------------------------------------ */
 
 #define SIM_MAX_BANDS 8
@@ -239,6 +274,9 @@ struct sim {
   struct lg_adr_gateway *adr_gw; /* gateway positions on the local plane, for ADR */
   FILE *f_tx, *f_pos, *f_frames, *f_adr;
   uint64_t frames_written;
+  /* map.png's frame: the site (gateways and every true position written), not the fixes */
+  double site_lat_deg[2], site_lon_deg[2];
+  bool has_site;
   bool live;
 };
 

@@ -147,6 +147,16 @@ refuse '.groups[1].mobility.speed_mps = -1' 'groups[1].mobility.speed_mps: -1 is
 refuse '.groups[0].dr = 9' 'groups[0].dr: DR9 is not a LoRa uplink data rate of EU868'
 refuse '.gateways[2].timing_jitter_ns = "x"' 'gateways[2].timing_jitter_ns: expected a number'
 refuse '.channel.nlos.probability = 2' 'channel.nlos.probability: 2 is outside 0..1'
+# the legacy timing block, per gateway and scenario-wide
+refuse '.gateways[1].timing = {"quantum_ns": -5}' 'gateways[1].timing.quantum_ns: -5 is outside 0..1000000'
+refuse '.gateways[1].timing = {"tail": {"probability": 0.1, "mean_ns": 0}}' 'gateways[1].timing.tail: mean_ns must be > 0 when probability is > 0'
+refuse '.gateways[1].timing = {"tail": {"probability": 1.5, "mean_ns": 10}}' 'gateways[1].timing.tail.probability: 1.5 is outside 0..1'
+refuse '.gateways[1].timing = {"tail": {"probability": 0.1, "mean_ns": 10, "kind": "pareto"}}' 'gateways[1].timing.tail.kind: expected one of exponential, laplace'
+refuse '.gateways[1].timing = {"offset_ns": 1.5}' 'gateways[1].timing.offset_ns: expected an integer'
+refuse '.gateways[1].timing = {"noise": 3}' 'gateways[1].timing.noise: unknown key'
+refuse '.gateways[1].timing = {"noise_ns": 3} | .gateways[1].clock_offset_ns = 5' 'gateways[1].clock_offset_ns: not together with "timing" (use timing.offset_ns)'
+refuse '.timing = {"noise_ns": -1}' 'timing.noise_ns: -1 is outside 0..1e+07'
+refuse '.timing = 3' 'timing: expected an object'
 refuse '.groups[0].colour = "red"' 'groups[0].colour: unknown key'
 refuse '.duration_s = 0' 'duration_s: 0 is outside'
 refuse 'del(.groups)' 'groups: expected a non-empty array'
@@ -207,6 +217,22 @@ ok awk -v sa="$s_air" -v pa="$p_air" -v se="$s_en" -v pe="$p_en" -v sd="$s_del" 
 printf '{"region": "EU868",' > "$tmp/trunc.json"
 "$BIN" sim "$tmp/trunc.json" > /dev/null 2> "$tmp/err"; ok test $? -eq 1
 ok grep -q "line 1" "$tmp/err"
+# legacy timing: the records carry the gateways' stamps as modelled (1 us quantum, the
+# 30 us gateway late against the others by its offset), SNR saturated as SX130x report it
+"$BIN" sim "$SCN/legacy-timing.json" --duration-s 1800 --out "$tmp/legacy" --quiet --no-plots > /dev/null ||
+  fail "legacy-timing exit $?"
+ok jq -e -s 'length > 200' "$tmp/legacy/frames.jsonl"
+# (the digits, not jq's doubles: 1.8e18 ns is past 2^53)
+ok awk 'BEGIN { n = 0 } { while (match($0, /"time_ns":[0-9]+/)) { t = substr($0, RSTART + 10, RLENGTH - 10);
+  if (substr(t, length(t) - 2) != "000") exit 1; n++; $0 = substr($0, RSTART + RLENGTH) } }
+  END { exit !(n > 1000) }' "$tmp/legacy/frames.jsonl"
+ok jq -e -s 'map(.rx[].snr) | max <= 13.5 and max >= 13.4' "$tmp/legacy/frames.jsonl"
+# a7 stands in the middle of the site, 1-3 km nearer every device than the median
+# gateway (3-10 us early); without its 30 us offset it would lead the frame's median
+# arrival, with it it trails it by ~19 us in median
+ok jq -e -s '[.[] | (.rx | map(.time_ns) | sort | .[length / 2 | floor]) as $m |
+  .rx[] | select(.gateway == "00000000000000a7") | .time_ns - $m] | sort | .[length / 2 | floor] |
+  . > 10000 and . < 30000' "$tmp/legacy/frames.jsonl"
 # every shipped scenario loads (run for one simulated second)
 for s in "$SCN"/*.json; do
   checks=$((checks + 1))
