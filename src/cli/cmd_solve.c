@@ -9,6 +9,13 @@
  * Records are independent, so they are located by a pool of worker threads in batches
  * of lines; the main thread reads and writes, batches leave in input order. Modes that
  * need a device's frames in order (`--per-device`, `--track`) run in the main thread.
+ *
+ * Without --sigma-ns (and records without their own sigma_ns) the timing noise is not
+ * known, and a wrong guess either drops good receptions as reflections or states an
+ * accuracy the fixes do not have. So the first PILOT_LINES records are solved once to
+ * measure it (lg_geo_noise_factor: the median of the fixes' normalised chi-square),
+ * and every record, those included, is then located with the measured sigma. The
+ * summary reports it as "timing_sigma_ns".
  */
 #include <getopt.h>
 #include <math.h>
@@ -55,9 +62,28 @@ static const char usage[] =
 
 #define BATCH_LINES 512
 #define NBATCH      16
+#define PILOT_LINES 1000
+
+/* Lines from the pilot's buffer first, then from the input. */
+struct lines {
+  FILE *pilot; /* NULL once drained */
+  FILE *in;
+};
+
+static ssize_t next_line(struct lines *src, char **line, size_t *cap) {
+  if (src->pilot) {
+    ssize_t n = getline(line, cap, src->pilot);
+    if (n != -1) return n;
+    fclose(src->pilot);
+    src->pilot = NULL;
+  }
+  return getline(line, cap, src->in);
+}
 
 struct solve_args {
   const char *input;
+  bool sigma_given;       /* --sigma-ns: the noise is known */
+  double timing_sigma_ns; /* measured by the pilot (0: not measured) */
   const char *calibration;
   bool per_device, track;
   enum lg_device_mode mode;
@@ -85,6 +111,9 @@ void lg_solve_fix_fields(struct lg_outbuf *b, const struct lg_geo_fix *fix,
   lg_out_number(b, 4, fix->gdop);
   lg_out_printf(b, ",\"gateways_used\":%d,\"residual_m\":", fix->gateways_used);
   lg_out_number(b, 3, fix->residual_m);
+  if (fix->n_alternatives > 0) /* the other root three gateways allow (design.md) */
+    lg_out_printf(b, ",\"alternatives\":[{\"lat\":%.9f,\"lon\":%.9f}]",
+                  fix->alternatives[0].lat_deg, fix->alternatives[0].lon_deg);
   if (gateway == NULL) return;
   lg_out_printf(b, ",\"excluded\":[");
   bool first = true;
@@ -256,12 +285,13 @@ static void *worker_main(void *arg) {
 }
 
 /* Reads up to BATCH_LINES lines into b; returns the number read (0 at EOF). */
-static size_t read_batch(FILE *in, struct batch *b, long *line_no, char **line, size_t *line_cap) {
+static size_t read_batch(struct lines *in, struct batch *b, long *line_no, char **line,
+                         size_t *line_cap) {
   b->len = 0;
   b->nlines = 0;
   b->first_line = *line_no + 1;
   ssize_t n;
-  while (b->nlines < BATCH_LINES && (n = getline(line, line_cap, in)) != -1) {
+  while (b->nlines < BATCH_LINES && (n = next_line(in, line, line_cap)) != -1) {
     if (b->len + (size_t)n > b->cap) {
       size_t cap = b->cap ? b->cap : 65536;
       while (cap < b->len + (size_t)n)
@@ -288,7 +318,7 @@ static int write_out(struct lg_outbuf *o) {
 }
 
 /* The threaded path: every record on its own. */
-static int solve_parallel(const struct solve_args *a, FILE *in, struct lg_errors *errs,
+static int solve_parallel(const struct solve_args *a, struct lines *in, struct lg_errors *errs,
                           long *records, long *fixes) {
   static struct pool p;
   memset(&p, 0, sizeof(p));
@@ -391,7 +421,7 @@ static void add_track(struct track_entry **tracks, size_t *n, const struct lg_re
       hypot(e->track.x[2], e->track.x[3]));
 }
 
-static int solve_in_order(const struct solve_args *a, FILE *in, struct lg_errors *errs,
+static int solve_in_order(const struct solve_args *a, struct lines *in, struct lg_errors *errs,
                           long *records, long *fixes) {
   struct worker *w = calloc(1, sizeof(*w));
   struct lg_devices *devices = a->per_device ? lg_devices_new() : NULL;
@@ -405,7 +435,7 @@ static int solve_in_order(const struct solve_args *a, FILE *in, struct lg_errors
   int rc = -1;
   if (w == NULL || (w->solver = lg_geo_solver_new()) == NULL || (a->per_device && !devices))
     goto out;
-  while ((len = getline(&line, &cap, in)) != -1) {
+  while ((len = next_line(in, &line, &cap)) != -1) {
     line_no++;
     if (blank(line, (size_t)len)) continue;
     (*records)++;
@@ -520,6 +550,10 @@ static int parse_args(int argc, char **argv, struct solve_args *a) {
                            nums[k].lo, nums[k].hi, optarg);
       *nums[k].dst = x;
       handled = true;
+      if (c == O_SIGMA) {
+        a->sigma_given = true;
+        a->opts.sigma_prior_dof = 1e9; /* the user knows it */
+      }
     }
     if (handled) continue;
     switch (c) {
@@ -546,6 +580,7 @@ static int parse_args(int argc, char **argv, struct solve_args *a) {
     case O_TRACK: a->track = true; break;
     case O_3D: a->opts.solve_altitude = true; break;
     case O_NO_ROBUST: a->opts.robust = false; break;
+    case O_SIGMA: break; /* parsed above */
     case O_NO_OUTLIER: no_outlier = true; break;
     case O_CAL: a->calibration = optarg; break;
     case O_MIN_GW:
@@ -566,6 +601,59 @@ static int parse_args(int argc, char **argv, struct solve_args *a) {
   if (a->per_device && a->track)
     return lg_cli_fail("solve", 2, "--per-device and --track exclude each other");
   return 0;
+}
+
+/*
+ * The pilot: reads up to PILOT_LINES lines into *text (given back as the stream *pilot,
+ * so every line is still located in order), solves them with the configured sigma as a
+ * weak prior, and sets a->opts.sigma_ns to what their residuals show, trusted as much as
+ * the degrees of freedom behind it. Returns -1 when out of memory.
+ */
+static int measure_noise(struct solve_args *a, FILE *in, char **text, FILE **pilot) {
+  size_t len = 0, cap = 0, n_fix = 0;
+  struct lg_geo_fix *fixes = malloc(PILOT_LINES * sizeof(*fixes));
+  struct worker *w = calloc(1, sizeof(*w));
+  char *line = NULL;
+  size_t line_cap = 0;
+  int rc = -1;
+  if (fixes == NULL || w == NULL || (w->solver = lg_geo_solver_new()) == NULL) goto out;
+  ssize_t n;
+  for (int k = 0; k < PILOT_LINES && (n = getline(&line, &line_cap, in)) != -1; k++) {
+    if (len + (size_t)n + 1 > cap) {
+      size_t c = cap ? 2 * cap : 1 << 16;
+      while (c < len + (size_t)n + 1)
+        c *= 2;
+      char *t = realloc(*text, c);
+      if (t == NULL) goto out;
+      *text = t;
+      cap = c;
+    }
+    memcpy(*text + len, line, (size_t)n);
+    len += (size_t)n;
+    char why[256];
+    if (blank(line, (size_t)n) || lg_record_parse(line, (size_t)n, &w->rec, why, sizeof(why)))
+      continue;
+    if (a->cal) lg_record_calibrate(a->cal, &w->rec);
+    if (lg_geo_solve(w->solver, w->rec.rx, w->rec.n, &a->opts, &fixes[n_fix], NULL, 0) == 0)
+      n_fix++;
+  }
+  double f = lg_geo_noise_factor(fixes, n_fix);
+  if (f > 0) {
+    double dof = 0;
+    for (size_t i = 0; i < n_fix; i++)
+      dof += fixes[i].dof;
+    a->opts.sigma_ns *= f;
+    a->opts.sigma_prior_dof = dof;
+    a->timing_sigma_ns = a->opts.sigma_ns;
+  }
+  rc = 0;
+  if (len > 0 && (*pilot = fmemopen(*text, len, "r")) == NULL) rc = -1;
+out:
+  free(line);
+  free(fixes);
+  if (w) lg_geo_solver_free(w->solver);
+  free(w);
+  return rc;
 }
 
 int lg_cmd_solve(int argc, char **argv) {
@@ -604,11 +692,25 @@ int lg_cmd_solve(int argc, char **argv) {
   struct lg_errors errs = {0};
   long records = 0, fixes = 0;
   bool in_order = a.per_device || a.track;
-  rc = in_order ? solve_in_order(&a, in, &errs, &records, &fixes)
-                : solve_parallel(&a, in, &errs, &records, &fixes);
+  struct lines lines = {.pilot = NULL, .in = in};
+  char *pilot_text = NULL;
+  if (!a.sigma_given && measure_noise(&a, in, &pilot_text, &lines.pilot) != 0) {
+    lg_calibration_close(a.cal);
+    free(a.cal);
+    if (in != stdin) fclose(in);
+    return lg_cli_fail("solve", 1, "out of memory");
+  }
+  rc = in_order ? solve_in_order(&a, &lines, &errs, &records, &fixes)
+                : solve_parallel(&a, &lines, &errs, &records, &fixes);
+  if (lines.pilot) fclose(lines.pilot);
+  free(pilot_text);
   if (rc == 0 && errs.n > 0) {
     struct lg_outbuf out = {0};
     lg_solve_summary_line(&out, &errs, records, fixes);
+    if (a.timing_sigma_ns > 0 && out.len > 3) { /* inside the summary object */
+      out.len -= 3;
+      lg_out_printf(&out, ",\"timing_sigma_ns\":%.1f}}\n", a.timing_sigma_ns);
+    }
     rc = write_out(&out);
     lg_out_free(&out);
   }

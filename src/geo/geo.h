@@ -117,6 +117,10 @@ struct lg_geo_opts {
   double device_alt_m; /* assumed device height (2D solutions), default 0 */
   bool solve_altitude; /* 3D: estimate the height too (needs 5+ gateways) */
   double sigma_ns;     /* default timing noise, default 50 ns */
+  /* How much the default sigma_ns is trusted against the residuals, in degrees of
+   * freedom of a scaled inverse chi-square prior: default 2 (a guess the residuals
+   * correct); >= 1e6: known. Receptions that carry their own sigma_ns are known. */
+  double sigma_prior_dof;
   bool robust;         /* detect and drop NLOS-delayed receptions, default true */
   double grid_step_m;  /* `grid`: step, default 10 m (thesis: 0.0001 deg) */
   struct lg_pathloss pathloss;
@@ -125,6 +129,7 @@ struct lg_geo_opts {
 
 /* The defaults above. */
 struct lg_geo_opts lg_geo_opts_default(void);
+
 
 struct lg_geo_fix {
   double lat_deg, lon_deg, alt_m;
@@ -136,7 +141,22 @@ struct lg_geo_fix {
   int gateways_used;
   uint64_t excluded; /* bit i: reception i rejected (NLOS or no data) */
   double cov_en[3];  /* horizontal covariance (m^2): ee, en, nn */
+  double chi2;       /* time-of-arrival fits: the residuals' chi-square at the assumed sigma */
+  int dof;           /* and its degrees of freedom (0: exactly determined) */
+  /* Three timed gateways can fit two positions exactly (the two roots of the
+   * intersection): the other one, when it lies within range too. */
+  int n_alternatives;
+  struct lg_geodetic alternatives[1];
 };
+
+/*
+ * The timing noise a set of fixes shows, as a factor on the sigma they were solved
+ * with: the 25th percentile over fixes of chi2 / (the same quantile of chi-square(dof)),
+ * fixes with dof >= 1 only (reflections only add to chi2: a low quantile stays right
+ * while most frames carry one). Returns 0 when fewer than 20 fixes have residual degrees
+ * of freedom.
+ */
+double lg_geo_noise_factor(const struct lg_geo_fix *fixes, size_t n);
 
 /* Solver workspace: GSL contexts allocated once and reused. */
 struct lg_geo_solver;

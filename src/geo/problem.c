@@ -10,6 +10,43 @@
 #include "geo/problem.h"
 #include "util/util.h"
 
+/* Co-located antennas (within this) are one place: their times say nothing new about
+ * where the device is, and counting them twice would claim geometry that is not there. */
+#define COLOCATED_M 1.0
+
+/* Folds reception i into an earlier one of the same gateway (same name) or at the same
+ * place: the pair counts once, with the earlier time (a later copy is a reflection or a
+ * retransmission) and the stronger RSSI. */
+static void merge_duplicate(struct geo_problem *p, const struct lg_geo_rx *rx, size_t i,
+                            const double (*ecef)[3]) {
+  for (size_t j = 0; j < i; j++) {
+    struct geo_gw *a = &p->gw[j], *b = &p->gw[i];
+    if (a->duplicate) continue;
+    bool same_name = rx[i].name && rx[j].name && strcmp(rx[i].name, rx[j].name) == 0;
+    double d2 = 0;
+    for (int k = 0; k < 3; k++)
+      d2 += (ecef[i][k] - ecef[j][k]) * (ecef[i][k] - ecef[j][k]);
+    if (!same_name && d2 > COLOCATED_M * COLOCATED_M) continue;
+    if (b->timed && (!a->timed || b->toa_m < a->toa_m)) {
+      if (!a->timed) p->n_timed++;
+      a->timed = true;
+      a->toa_m = b->toa_m;
+      a->sigma_m = b->sigma_m;
+    }
+    if (b->has_rssi && (!a->has_rssi || b->rssi_dbm > a->rssi_dbm)) {
+      if (!a->has_rssi) p->n_rssi++;
+      a->has_rssi = true;
+      a->rssi_dbm = b->rssi_dbm;
+    }
+    if (b->timed) p->n_timed--;
+    if (b->has_rssi) p->n_rssi--;
+    b->timed = b->has_rssi = b->active = false;
+    b->duplicate = true;
+    p->n_duplicates++;
+    return;
+  }
+}
+
 int geo_problem_init(struct geo_problem *p, const struct lg_geo_rx *rx, size_t n,
                      const struct lg_geo_opts *o) {
   memset(p, 0, sizeof(*p));
@@ -38,6 +75,7 @@ int geo_problem_init(struct geo_problem *p, const struct lg_geo_rx *rx, size_t n
   lg_enu_init(&p->frame, &origin);
 
   double spread = 0.0;
+  bool sigma_all = true;
   for (size_t i = 0; i < n; i++) {
     struct geo_gw *g = &p->gw[i];
     lg_enu_from_ecef(&p->frame, ecef[i], g->enu);
@@ -56,7 +94,10 @@ int geo_problem_init(struct geo_problem *p, const struct lg_geo_rx *rx, size_t n
     g->rssi_dbm = rx[i].rssi_dbm;
     if (g->has_rssi) p->n_rssi++;
     g->active = true;
+    if (g->timed && !(rx[i].sigma_ns > 0)) sigma_all = false;
+    merge_duplicate(p, rx, i, ecef);
   }
+  p->sigma_known = p->n_timed > 0 && sigma_all;
   p->n = n;
   p->opts = o;
   p->fix_alt = !o->solve_altitude;

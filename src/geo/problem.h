@@ -14,7 +14,8 @@ struct geo_gw {
   double sigma_m; /* c * sigma */
   bool has_rssi;
   double rssi_dbm;
-  bool active; /* used by the current fit */
+  bool active;    /* used by the current fit */
+  bool duplicate; /* another reception of the same gateway, or a co-located one */
 };
 
 struct geo_problem {
@@ -30,6 +31,8 @@ struct geo_problem {
   bool use_prior; /* weak prior keeping fixes in the region: */
   double prior_center[2], prior_sigma_m; /* only used when a fit leaves the region */
   double sigma_ref_m;                    /* c * default sigma, for GDOP */
+  bool sigma_known;                      /* every timed reception carries its sigma */
+  size_t n_duplicates;
   const struct lg_geo_opts *opts;
 };
 

@@ -4,8 +4,10 @@
  * a GPS time; `hybrid` when fewer are timed but RSSI completes the picture; `rssi`
  * otherwise.
  */
+#include <gsl/gsl_cdf.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "geo/problem.h"
@@ -34,6 +36,7 @@ struct lg_geo_opts lg_geo_opts_default(void) {
       .device_alt_m = 0.0,
       .solve_altitude = false,
       .sigma_ns = 50.0,
+      .sigma_prior_dof = 2.0,
       .robust = true,
       .grid_step_m = 10.0,
       .pathloss = lg_pathloss_default(),
@@ -172,7 +175,44 @@ int lg_geo_solve(struct lg_geo_solver *s, const struct lg_geo_rx *rx, size_t n,
     return lg_radio_map_locate(o->radio_map, ll, rx, n, fix, why, why_len);
   }
   if (m == LG_GEO_CENTROID) return solve_centroid(&p, fix, why, why_len);
-  if (m == LG_GEO_LLS || m == LG_GEO_GRID)
-    return solve_closed_form(s, &p, rx, m, fix, why, why_len);
-  return geo_solve_iterative(s, &p, m, fix, why, why_len);
+  rc = m == LG_GEO_LLS || m == LG_GEO_GRID ? solve_closed_form(s, &p, rx, m, fix, why, why_len)
+                                           : geo_solve_iterative(s, &p, m, fix, why, why_len);
+  if (rc == LG_EINVAL && p.n_duplicates > 0) {
+    /* say why there are fewer gateways than receptions */
+    size_t len = strlen(why);
+    snprintf(why + len, why_len - len,
+             " (%zu receptions, %zu of them repeat a gateway by name or position)", n,
+             p.n_duplicates);
+  }
+  if (rc == 0)
+    for (size_t i = 0; i < p.n; i++)
+      if (p.gw[i].duplicate) fix->excluded |= 1ull << i;
+  return rc;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* The quantile of the fixes' normalised chi-square that measures the noise: a lower
+ * one than the median, because reflections only ever add (a late reception the robust
+ * test missed inflates its frame's chi-square); the 25th percentile stays right while up
+ * to three frames in four carry one. */
+#define NOISE_QUANTILE 0.25
+
+double lg_geo_noise_factor(const struct lg_geo_fix *fixes, size_t n) {
+  double *u = malloc((n ? n : 1) * sizeof(double));
+  if (u == NULL) return 0;
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++)
+    if (fixes[i].dof >= 1 && isfinite(fixes[i].chi2))
+      u[k++] = fixes[i].chi2 / gsl_cdf_chisq_Pinv(NOISE_QUANTILE, fixes[i].dof);
+  double f = 0;
+  if (k >= 20) {
+    qsort(u, k, sizeof(double), cmp_double);
+    f = sqrt(u[(size_t)(NOISE_QUANTILE * (double)(k - 1))]);
+  }
+  free(u);
+  return f;
 }

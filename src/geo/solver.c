@@ -29,12 +29,20 @@
 #define NP             4   /* unknowns */
 #define HEIGHT_SIGMA_M 0.1 /* how tightly a 2D fix holds the assumed height */
 #define MAX_RESID      (LG_GEO_MAX_RX * 2 + 4)
+#define RADIUS_STEPS   64  /* the radius table over the axis ratio 0..1 */
 
 struct lg_geo_solver {
   gsl_multifit_nlinear_workspace *ws[MAX_RESID + 1]; /* by residual count, made on use */
   gsl_matrix *jac[MAX_RESID + 1];                    /* for the covariance, likewise */
   gsl_matrix *covar;
   double chi2_limit[MAX_RESID + 1]; /* 99.9 % chi-square quantile by degrees of freedom */
+  double f1_prior_dof;              /* f1q[d]: 99.9 % quantile of F(1, prior + d) */
+  double f1q[MAX_RESID + 1];
+  /* radius / major axis sigma holding 68 % and 95 % of a 2-D Gaussian, by axis ratio */
+  double radius_tab[2][RADIUS_STEPS + 1];
+  /* 2 F(2, nu) quantiles at 68 % and 95 %, for nu = prior_dof + dof (see finish()) */
+  double f2_prior_dof;
+  double f2q[2][MAX_RESID + 1];
   bool lm_only;                     /* skip the Gauss-Newton first pass (tests compare) */
   uint64_t fits, fits_gn;           /* fits run, and those Gauss-Newton finished */
   double *scratch;                  /* fingerprinting's per-cell likelihoods */
@@ -71,9 +79,63 @@ struct lg_geo_solver *lg_geo_solver_new(void) {
     free(s);
     return NULL;
   }
-  for (int dof = 1; dof <= MAX_RESID; dof++)
+  for (int dof = 1; dof <= MAX_RESID; dof++) {
     s->chi2_limit[dof] = gsl_cdf_chisq_Pinv(0.999, dof);
+  }
+  static const double prob[2] = {0.68, 0.95};
+  for (int k = 0; k < 2; k++)
+    for (int i = 0; i <= RADIUS_STEPS; i++) {
+      double q = (double)i / RADIUS_STEPS, cov[3] = {1, 0, q * q};
+      s->radius_tab[k][i] = lg_geo_radius_for(cov, prob[k]);
+    }
+  s->f2_prior_dof = s->f1_prior_dof = -1;
   return s;
+}
+
+/* The 99.9 % quantile of F(1, prior + dof) (chi-square(1)'s for a known scale): the
+ * reflection test's limit for one reception's excess over the others' noise scale. */
+static double f1_limit(struct lg_geo_solver *s, double prior_dof, int dof) {
+  if (prior_dof >= 1e6) return gsl_cdf_chisq_Pinv(0.999, 1);
+  if (prior_dof != s->f1_prior_dof) {
+    for (int d = 0; d <= MAX_RESID; d++)
+      s->f1q[d] = prior_dof + d > 0 ? gsl_cdf_fdist_Pinv(0.999, 1, prior_dof + d) : 1e300;
+    s->f1_prior_dof = prior_dof;
+  }
+  return s->f1q[dof];
+}
+
+/* The radius holding a zero-mean 2-D Gaussian of covariance cov {ee, en, nn} with
+ * probability 0.68 (k = 0) or 0.95 (k = 1), from the table (within 0.1 %). */
+static double radius(const struct lg_geo_solver *s, const double cov[3], int k) {
+  double tr = cov[0] + cov[2], det = cov[0] * cov[2] - cov[1] * cov[1];
+  double disc = sqrt(fmax(tr * tr / 4 - det, 0));
+  double s1 = sqrt(fmax(tr / 2 + disc, 0)), s2 = sqrt(fmax(tr / 2 - disc, 0));
+  if (!(s1 > 0)) return 0;
+  double x = s2 / s1 * RADIUS_STEPS;
+  int i = (int)x;
+  if (i >= RADIUS_STEPS) return s1 * s->radius_tab[k][RADIUS_STEPS];
+  double f = x - i;
+  return s1 * ((1 - f) * s->radius_tab[k][i] + f * s->radius_tab[k][i + 1]);
+}
+
+/* 2 F(2, nu) at 68 % and 95 % over the chi-square(2) quantile, nu = prior + dof: how
+ * much wider a radius is when the noise scale is estimated with nu degrees of freedom
+ * than when it is known (the fix's error over its estimated covariance is then F, not
+ * chi-square, distributed). */
+static double f2_widen(struct lg_geo_solver *s, double prior_dof, int dof, int k) {
+  if (prior_dof >= 1e6 || dof < 0 || dof > MAX_RESID) return 1.0;
+  if (prior_dof != s->f2_prior_dof) {
+    static const double prob[2] = {0.68, 0.95};
+    for (int j = 0; j < 2; j++)
+      for (int d = 0; d <= MAX_RESID; d++) {
+        double nu = prior_dof + d;
+        s->f2q[j][d] = nu > 0 ? 2 * gsl_cdf_fdist_Pinv(prob[j], 2, nu) /
+                                    gsl_cdf_chisq_Pinv(prob[j], 2)
+                              : 1.0;
+      }
+    s->f2_prior_dof = prior_dof;
+  }
+  return s->f2q[k][dof];
 }
 
 void lg_geo_solver_free(struct lg_geo_solver *s) {
@@ -409,6 +471,14 @@ static void best_fit_once(struct lg_geo_solver *s, struct geo_problem *p, struct
  * Non-line-of-sight rejection: while the fit is statistically inconsistent and enough
  * redundancy remains, drop the timed reception whose removal lowers chi^2 the most
  * (a reflection only ever arrives late). Marks dropped ones in *excluded.
+ *
+ * A reception is only dropped when its share of chi^2 stands out against the noise
+ * scale the other receptions show: with s^2 = (nu0 + chi2_rest) / (nu0 + dof_rest) (the
+ * configured sigma as a prior of nu0 degrees of freedom, as in finish()), the excess
+ * (chi2 - chi2_rest) / s^2 must pass the 99.9 % quantile of F(1, nu0 + dof_rest); with a
+ * known sigma that is chi-square(1)'s. Noise merely larger than the configured sigma
+ * raises every residual alike and drops nothing: the fix keeps its receptions and
+ * finish() widens its covariance instead.
  */
 static void reject_nlos(struct lg_geo_solver *s, struct geo_problem *p, struct fit *best,
                         uint64_t *excluded) {
@@ -431,6 +501,12 @@ static void reject_nlos(struct lg_geo_solver *s, struct geo_problem *p, struct f
       }
     }
     if (!cand.ok || drop == p->n || cand.chi2 > 0.5 * best->chi2) break;
+    int rest = cand.dof; /* = best->dof - 1 */
+    bool known = p->sigma_known || p->opts->sigma_prior_dof >= 1e6;
+    double nu0 = known ? 1e9 : p->opts->sigma_prior_dof;
+    double s2 = known ? 1.0 : (nu0 + cand.chi2) / (nu0 + rest);
+    if (rest < 1 || rest > MAX_RESID || (best->chi2 - cand.chi2) / s2 <= f1_limit(s, nu0, rest))
+      break;
     p->gw[drop].active = false;
     *excluded |= 1ull << drop;
     *best = cand;
@@ -469,11 +545,26 @@ static int finish(struct lg_geo_solver *s, struct geo_problem *p, const struct f
   gsl_matrix *J = s->jac[m];
   evaluate(p, fit->x, NULL, J);
   if (covariance(J, s->covar) != GSL_SUCCESS) return LG_ENOTFOUND;
-  double scale = fit->dof >= 1 ? fmax(1.0, fit->chi2 / fit->dof) : 1.0;
+  /*
+   * The noise scale. A known sigma (every reception carries its own) is kept, only
+   * widened when the residuals say it is too small. Otherwise the configured sigma is a
+   * prior worth `sigma_prior_dof` degrees of freedom and the residuals bring `dof`
+   * more: s^2 = (nu0 + chi2) / (nu0 + dof) in units of the assumed variance, in both
+   * directions, and the radii use the F(2, nu0 + dof) quantiles that an estimated scale
+   * calls for instead of chi-square(2)'s.
+   */
+  bool known = p->use_toa && (p->sigma_known || p->opts->sigma_prior_dof >= 1e6);
+  double nu0 = known ? 1e9 : p->opts->sigma_prior_dof;
+  int dof = fit->dof > 0 ? fit->dof : 0;
+  double scale = known ? (dof >= 1 ? fmax(1.0, fit->chi2 / dof) : 1.0)
+                       : (nu0 + fit->chi2) / (nu0 + dof > 0 ? nu0 + dof : 1);
   out->cov_en[0] = gsl_matrix_get(s->covar, 0, 0) * scale;
   out->cov_en[1] = gsl_matrix_get(s->covar, 0, 1) * scale;
   out->cov_en[2] = gsl_matrix_get(s->covar, 1, 1) * scale;
-  out->accuracy_m = sqrt(out->cov_en[0] + out->cov_en[2]);
+  out->chi2 = fit->chi2;
+  out->dof = dof;
+  out->accuracy_m = radius(s, out->cov_en, 0) * sqrt(f2_widen(s, nu0, dof, 0));
+  out->accuracy_95_m = radius(s, out->cov_en, 1) * sqrt(f2_widen(s, nu0, dof, 1));
   double trace = 0;
   for (size_t k = 0; k < NP; k++)
     trace += gsl_matrix_get(s->covar, k, k);
@@ -558,6 +649,65 @@ int lg_geo_crlb(const struct lg_geo_rx *rx, size_t n, const struct lg_geodetic *
   return rc;
 }
 
+/* A fix whose 95 % radius is wider than this says nothing (LoRa reaches ~15 km): it is
+ * refused with its reason rather than reported. */
+#define MAX_ACCURACY_M 50000.0
+
+/*
+ * Three timed gateways and a known height: as many equations as unknowns, and the two
+ * roots of the intersection (geo_start_points) can both fit exactly. When the other root
+ * also lies within range, the frame cannot tell them apart: *other gets its fit.
+ */
+static bool other_root(struct lg_geo_solver *s, struct geo_problem *p, const struct fit *best,
+                       struct fit *other) {
+  size_t timed = 0;
+  for (size_t i = 0; i < p->n; i++)
+    timed += p->gw[i].active && p->gw[i].timed;
+  if (!best->ok || !p->use_toa || p->use_rssi || !p->fix_alt || timed != 3 || best->dof > 0)
+    return false;
+  double starts[4][2];
+  size_t ns = geo_start_points(p, starts, 4);
+  for (size_t k = 0; k < ns; k++) {
+    if (hypot(starts[k][0] - best->x[0], starts[k][1] - best->x[1]) < 1.0) continue;
+    double x0[NP] = {starts[k][0], starts[k][1], geo_device_up(p, starts[k][0], starts[k][1]), 0};
+    x0[3] = start_bias(p, x0);
+    fit_from(s, p, x0, other);
+    if (other->ok && other->chi2 < 1e-6 && in_region(p, other) &&
+        hypot(other->x[0] - best->x[0], other->x[1] - best->x[1]) > 1.0)
+      return true;
+  }
+  return false;
+}
+
+/*
+ * Reports the other root: as `alternatives`, and in the radii, which then hold both
+ * candidates (with nothing to prefer one, each is as likely; a radius that covered only
+ * the chosen one would be right half the time). The chosen fix is the one nearer the
+ * gateways (devices are mostly heard from among them).
+ */
+static int add_alternative(struct lg_geo_solver *s, struct geo_problem *p, const struct fit *other,
+                           struct lg_geo_fix *out) {
+  struct lg_geo_fix alt;
+  if (finish(s, p, other, &alt) != 0) return 0; /* singular there: keep the first alone */
+  struct lg_enu_frame *f = &p->frame;
+  struct lg_geodetic g = {out->lat_deg, out->lon_deg, out->alt_m};
+  double here[3], there[3];
+  lg_enu_from_geodetic(f, &g, here);
+  g = (struct lg_geodetic){alt.lat_deg, alt.lon_deg, alt.alt_m};
+  lg_enu_from_geodetic(f, &g, there);
+  if (hypot(there[0], there[1]) < hypot(here[0], here[1])) {
+    struct lg_geo_fix t = *out;
+    *out = alt;
+    alt = t;
+  }
+  double d = lg_geo_distance_m(out->lat_deg, out->lon_deg, alt.lat_deg, alt.lon_deg);
+  out->accuracy_m = fmax(out->accuracy_m, d + alt.accuracy_m);
+  out->accuracy_95_m = fmax(out->accuracy_95_m, d + alt.accuracy_95_m);
+  out->n_alternatives = 1;
+  out->alternatives[0] = (struct lg_geodetic){alt.lat_deg, alt.lon_deg, alt.alt_m};
+  return 0;
+}
+
 int geo_solve_iterative(struct lg_geo_solver *s, struct geo_problem *p, enum lg_geo_method method,
                         struct lg_geo_fix *out, char *why, size_t why_len) {
   p->use_toa = method == LG_GEO_NLS || method == LG_GEO_HYBRID;
@@ -590,7 +740,16 @@ int geo_solve_iterative(struct lg_geo_solver *s, struct geo_problem *p, enum lg_
     return LG_ENOTFOUND;
   }
   if (p->use_toa && p->opts->robust) reject_nlos(s, p, &best, &excluded);
+  struct fit other;
+  bool ambiguous = other_root(s, p, &best, &other);
   int rc = finish(s, p, &best, out);
+  if (rc == 0 && ambiguous) rc = add_alternative(s, p, &other, out);
+  if (rc == 0 && !(out->accuracy_95_m < MAX_ACCURACY_M)) {
+    snprintf(why, why_len,
+             "%s: the geometry leaves the position undetermined (95 %% radius %.3g m)",
+             lg_geo_method_name(method), out->accuracy_95_m);
+    return LG_ENOTFOUND;
+  }
   if (rc) {
     snprintf(why, why_len, "%s: singular geometry", lg_geo_method_name(method));
     return rc;

@@ -106,6 +106,7 @@ static void adr_fix(struct sim *s, const struct tx *t, struct device *d) {
   size_t n = frame_receptions(s, t, rx);
   struct lg_geo_opts o = lg_geo_opts_default();
   o.sigma_ns = s->sc->geo_sigma_ns;
+  o.sigma_prior_dof = 1e9; /* the scenario states its timing noise */
   o.device_alt_m = s->sc->groups[d->group].alt_m;
   struct lg_geo_fix fix;
   if (n < 3 || lg_geo_solve(s->solver, rx, n, &o, &fix, NULL, 0)) return;
@@ -211,6 +212,7 @@ static void locate(struct sim *s, struct tx *t, struct device *d) {
     o.method = (enum lg_geo_method)m;
     o.min_gateways = sc->geo_min_gateways;
     o.sigma_ns = sc->geo_sigma_ns;
+    o.sigma_prior_dof = 1e9; /* the scenario states its timing noise */
     o.device_alt_m = g->alt_m;
     o.pathloss = (struct lg_pathloss){t->power_dbm, sc->channel.pl0_db, sc->channel.d0_m,
                                       sc->channel.exponent, sc->channel.sigma_db};
