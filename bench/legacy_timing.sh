@@ -26,6 +26,8 @@ jq -c 'select(.device | ltrimstr("d") | tonumber < 12)' "$tmp/test.jsonl" > "$tm
 
 "$PLAIN" < "$tmp/test.jsonl" > "$tmp/plain.jsonl" 2> /dev/null
 "$BIN" solve -i "$tmp/test.jsonl" --sigma-ns 1000 > "$tmp/nls.jsonl"
+"$BIN" solve -i "$tmp/test.jsonl" > "$tmp/nls_measured.jsonl"
+"$BIN" solve -i "$tmp/test.jsonl" --calibration "$tmp/cal.json" > "$tmp/nls_cal.jsonl"
 frames=$(wc -l < "$tmp/test.jsonl")
 median() { jq -s 'map(select(.error_m != null) | .error_m) | sort | if length == 0 then null else .[length / 2 | floor] end' "$@"; }
 located() { jq -s 'map(select(.error_m != null)) | length' "$@"; }
@@ -61,6 +63,11 @@ echo "| single frame | located | median error |"
 echo "|---|---|---|"
 printf "| plain unweighted least squares | %s / %s | %.0f m |\n" "$(located "$tmp/plain.jsonl")" "$frames" "$plain_med"
 printf "| \`nls\` (--sigma-ns 1000) | %s / %s | %.0f m |\n" "$(located "$tmp/nls.jsonl")" "$frames" "${nls_med:-0}"
+printf "| \`nls\`, noise measured by solve (%s ns) | %s / %s | %.0f m |\n" \
+  "$(jq -s '.[-1].summary.timing_sigma_ns' "$tmp/nls_measured.jsonl")" \
+  "$(located "$tmp/nls_measured.jsonl")" "$frames" "$(median "$tmp/nls_measured.jsonl")"
+printf "| \`nls\`, calibrated, noise measured | %s / %s | %.0f m |\n" \
+  "$(located "$tmp/nls_cal.jsonl")" "$frames" "$(median "$tmp/nls_cal.jsonl")"
 echo
 echo "| per device ($ndev static meters) | mean error | median error | within accuracy_m | within accuracy_95_m | vs the mean of plain fixes |"
 echo "|---|---|---|---|---|---|"

@@ -649,6 +649,37 @@ int lg_geo_crlb(const struct lg_geo_rx *rx, size_t n, const struct lg_geodetic *
   return rc;
 }
 
+/*
+ * One gross timing error (a gateway tens of microseconds off, kilometres of range) can
+ * pull every fit out of range, before the reflection test ever runs. With two receptions
+ * to spare, each timed one is left out in turn; the in-range fit with the least chi^2
+ * per degree of freedom wins, and the left-out reception is marked excluded.
+ */
+static void leave_one_out(struct lg_geo_solver *s, struct geo_problem *p, struct fit *best,
+                          uint64_t *excluded) {
+  size_t timed = 0, need = p->fix_alt ? 3 : 4;
+  for (size_t i = 0; i < p->n; i++)
+    timed += p->gw[i].active && p->gw[i].timed;
+  if (timed < need + 2) return;
+  size_t drop = p->n;
+  for (size_t i = 0; i < p->n; i++) {
+    struct geo_gw *g = &p->gw[i];
+    if (!g->active || !g->timed) continue;
+    g->active = false;
+    struct fit f;
+    best_fit(s, p, &f);
+    g->active = true;
+    if (f.ok && f.dof >= 1 &&
+        (drop == p->n || f.chi2 / f.dof < best->chi2 / best->dof)) {
+      *best = f;
+      drop = i;
+    }
+  }
+  if (drop == p->n) return;
+  p->gw[drop].active = false;
+  *excluded |= 1ull << drop;
+}
+
 /* A fix whose 95 % radius is wider than this says nothing (LoRa reaches ~15 km): it is
  * refused with its reason rather than reported. */
 #define MAX_ACCURACY_M 50000.0
@@ -734,6 +765,7 @@ int geo_solve_iterative(struct lg_geo_solver *s, struct geo_problem *p, enum lg_
   }
   struct fit best;
   best_fit(s, p, &best);
+  if (!best.ok && p->use_toa && p->opts->robust) leave_one_out(s, p, &best, &excluded);
   if (!best.ok) {
     snprintf(why, why_len, "%s: no position within range of these gateways fits the frame",
              lg_geo_method_name(method));
