@@ -425,6 +425,19 @@ size_t lg_radio_map_points(const struct lg_radio_map *m) {
   return m->n_pts;
 }
 
+size_t lg_radio_map_point(const struct lg_radio_map *m, size_t i, struct lg_geodetic *truth,
+                          struct lg_geo_rx rx[LG_GEO_MAX_RX]) {
+  double enu[3] = {m->pt_en[2 * i], m->pt_en[2 * i + 1], 0};
+  lg_enu_to_geodetic(&m->frame, enu, truth);
+  size_t k = 0;
+  for (size_t g = 0; g < m->n_gw && k < LG_GEO_MAX_RX; g++) {
+    float r = m->pt_rssi[i * m->n_gw + g];
+    if (r <= FP_NOT_HEARD_DB) continue;
+    rx[k++] = (struct lg_geo_rx){.has_rssi = true, .rssi_dbm = r, .name = m->gw[g]};
+  }
+  return k;
+}
+
 size_t lg_radio_map_cells(const struct lg_radio_map *m) {
   return m->n_cells;
 }

@@ -174,6 +174,11 @@ void lg_geo_solver_free(struct lg_geo_solver *s);
 int lg_geo_solve(struct lg_geo_solver *s, const struct lg_geo_rx *rx, size_t n,
                  const struct lg_geo_opts *o, struct lg_geo_fix *fix, char *why, size_t why_len);
 
+/* The radius (m) holding a 2-D Gaussian of covariance cov_en {ee, en, nn} with 68 %
+ * (p95 false) or 95 % probability: lg_geo_radius_for() tabulated by the solver (within
+ * 0.1 %, a few dozen instructions). */
+double lg_geo_solver_radius(const struct lg_geo_solver *s, const double cov_en[3], bool p95);
+
 /*
  * Cramér-Rao bound of the horizontal position (DRMS, m) for a device at `dev` heard by
  * the `n` gateways of `rx` (times ignored) with their timing noise (sigma_ns, or
@@ -240,6 +245,11 @@ void lg_track_init(struct lg_track *t, double accel_sigma_mps2);
  * (non-decreasing). LG_EINVAL for a time going backwards or a bad covariance. */
 int lg_track_update(struct lg_track *t, int64_t t_ns, double e_m, double n_m,
                     const double cov_en[3]);
+/* The squared Mahalanobis distance *d2 of a measurement from the track's prediction at
+ * t_ns (innovation over P' + R): chi-square(2) for a fix that fits the motion model. 0
+ * for a track not started. LG_EINVAL as lg_track_update. The track is not changed. */
+int lg_track_gate(const struct lg_track *t, int64_t t_ns, double e_m, double n_m,
+                  const double cov_en[3], double *d2);
 
 /* ---- fingerprinting (fingerprint.c) -------------------------------------------- */
 
@@ -278,6 +288,10 @@ int lg_fp_build(const struct lg_fp_builder *b, const struct lg_fp_params *p,
 void lg_radio_map_free(struct lg_radio_map *m);
 size_t lg_radio_map_points(const struct lg_radio_map *m);
 size_t lg_radio_map_cells(const struct lg_radio_map *m);
+/* Point i (< lg_radio_map_points) as it was learned: its position, and its receptions
+ * (RSSI and gateway name, the names owned by the map) in rx; returns their count. */
+size_t lg_radio_map_point(const struct lg_radio_map *m, size_t i, struct lg_geodetic *truth,
+                          struct lg_geo_rx rx[LG_GEO_MAX_RX]);
 struct lg_fp_params lg_radio_map_params(const struct lg_radio_map *m);
 /* The versioned file ("format": "lorageo-radio-map", "version": 1): the parameters, the
  * gateways' names and the points; the model is derived again on load. */
@@ -349,5 +363,59 @@ int lg_geo_joint_solve(const struct lg_joint_gateway *gw, size_t n_gw,
 /* The radius (m) holding a zero-mean 2-D Gaussian of horizontal covariance cov_en
  * {ee, en, nn} with probability `prob` (0..1), computed exactly; 0 for a zero covariance. */
 double lg_geo_radius_for(const double cov_en[3], double prob);
+
+/* ---- what a running server learns (live.c) ------------------------------------- */
+
+struct lg_geo_live_opts {
+  size_t max_devices;      /* Kalman tracks kept, least recently heard dropped (100,000) */
+  size_t window;           /* reference frames per method in the accuracy figures (500) */
+  size_t max_points;       /* reference frames kept for the radio map (20,000) */
+  size_t max_gateways;     /* gateways whose offset and noise are learned (4,096) */
+  double accel_sigma_mps2; /* the tracks' process noise (1 m/s^2) */
+  double gate_d2;          /* outlier gate, squared Mahalanobis (13.8: chi2(2) 99.9 %) */
+};
+struct lg_geo_live_opts lg_geo_live_opts_default(void);
+
+/* A filtered position: the device's track as of a frame. */
+struct lg_geo_track_point {
+  double lat_deg, lon_deg;
+  double accuracy_m; /* 68 % radius of the track's covariance */
+  double speed_mps;
+  bool outlier; /* the fix was gated out: the position is the track's prediction */
+};
+
+struct lg_geo_live;
+struct lg_geo_live *lg_geo_live_new(const struct lg_geo_live_opts *o); /* NULL: no memory */
+void lg_geo_live_free(struct lg_geo_live *l);
+/* A radio map from the configuration, used until reference frames build one. */
+void lg_geo_live_set_radio_map(struct lg_geo_live *l, const struct lg_radio_map *m);
+/* lg_geo_solve() with what was learned: gateways' offsets subtracted and their noise
+ * given (receptions need `name`), the measured timing noise, the radio map. */
+int lg_geo_live_locate(struct lg_geo_live *l, struct lg_geo_solver *s, const struct lg_geo_rx *rx,
+                       size_t n, const struct lg_geo_opts *base, struct lg_geo_fix *fix, char *why,
+                       size_t why_len);
+/* A frame whose true position is known (a reference device's own GPS): each method's
+ * error is recorded, then the frame teaches offsets, noise and the radio map. */
+int lg_geo_live_reference(struct lg_geo_live *l, struct lg_geo_solver *s,
+                          const struct lg_geo_rx *rx, size_t n, const struct lg_geodetic *truth,
+                          const struct lg_geo_opts *base);
+/* Median and 90th percentile of method m's errors over the last `window` reference
+ * frames (m = LG_GEO_AUTO: what the server reports). LG_ENOTFOUND with none yet. Safe
+ * from another thread. */
+int lg_geo_live_accuracy(struct lg_geo_live *l, enum lg_geo_method m, size_t *count,
+                         double *median_m, double *p90_m);
+uint64_t lg_geo_live_references(struct lg_geo_live *l);
+double lg_geo_live_offset_ns(const struct lg_geo_live *l, const char *gateway);
+double lg_geo_live_sigma_ns(const struct lg_geo_live *l, const char *gateway);
+double lg_geo_live_noise_factor(const struct lg_geo_live *l);
+/* Folds a fix into the device's track (outlier gate first); *out is the filtered
+ * position as of t_ns. LG_EINVAL for a frame older than the track or no covariance. */
+int lg_geo_live_track(struct lg_geo_live *l, const struct lg_geo_solver *s, uint64_t device,
+                      int64_t t_ns, const struct lg_geo_fix *fix, struct lg_geo_track_point *out);
+size_t lg_geo_live_tracks(const struct lg_geo_live *l);
+/* What was learned, as a calibration file (`solve --calibration` reads it) and its radio
+ * map beside it (PATH.radiomap.json); written to temporary files and renamed. */
+int lg_geo_live_save(struct lg_geo_live *l, const char *path, char *why, size_t why_len);
+int lg_geo_live_load(struct lg_geo_live *l, const char *path, char *why, size_t why_len);
 
 #endif

@@ -118,6 +118,10 @@ static double radius(const struct lg_geo_solver *s, const double cov[3], int k) 
   return s1 * ((1 - f) * s->radius_tab[k][i] + f * s->radius_tab[k][i + 1]);
 }
 
+double lg_geo_solver_radius(const struct lg_geo_solver *s, const double cov_en[3], bool p95) {
+  return radius(s, cov_en, p95 ? 1 : 0);
+}
+
 /* 2 F(2, nu) at 68 % and 95 % over the chi-square(2) quantile, nu = prior + dof: how
  * much wider a radius is when the noise scale is estimated with nu degrees of freedom
  * than when it is known (the fix's error over its estimated covariance is then F, not

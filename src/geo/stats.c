@@ -72,6 +72,49 @@ double lg_plan_samples(double sigma, double tolerance, double confidence) {
   return k * k;
 }
 
+/* Predict to t_ns: x' = F x, P' = F P F^T + Q, F = [I dt I; 0 I], Q from white
+ * acceleration. */
+static void predict(const struct lg_track *t, int64_t t_ns, double x[4], double p[4][4]) {
+  double dt = (double)(t_ns - t->t_ns) * 1e-9;
+  double f[4][4] = {{1, 0, dt, 0}, {0, 1, 0, dt}, {0, 0, 1, 0}, {0, 0, 0, 1}};
+  double q = t->accel_sigma * t->accel_sigma;
+  double q11 = q * dt * dt * dt * dt / 4, q12 = q * dt * dt * dt / 2, q22 = q * dt * dt;
+  double qm[4][4] = {{q11, 0, q12, 0}, {0, q11, 0, q12}, {q12, 0, q22, 0}, {0, q12, 0, q22}};
+  double fp[4][4] = {{0}};
+  for (int i = 0; i < 4; i++) {
+    x[i] = 0;
+    for (int k = 0; k < 4; k++)
+      x[i] += f[i][k] * t->x[k];
+  }
+  for (int i = 0; i < 4; i++)
+    for (int j = 0; j < 4; j++)
+      for (int k = 0; k < 4; k++)
+        fp[i][j] += f[i][k] * t->p[k][j];
+  for (int i = 0; i < 4; i++)
+    for (int j = 0; j < 4; j++) {
+      p[i][j] = qm[i][j];
+      for (int k = 0; k < 4; k++)
+        p[i][j] += fp[i][k] * f[j][k];
+    }
+}
+
+int lg_track_gate(const struct lg_track *t, int64_t t_ns, double e_m, double n_m,
+                  const double cov_en[3], double *d2) {
+  if (!t->started) {
+    *d2 = 0;
+    return 0;
+  }
+  if (t_ns < t->t_ns) return LG_EINVAL;
+  double x[4], p[4][4];
+  predict(t, t_ns, x, p);
+  double s00 = p[0][0] + cov_en[0], s01 = p[0][1] + cov_en[1], s11 = p[1][1] + cov_en[2];
+  double det = s00 * s11 - s01 * s01;
+  if (!(det > 0)) return LG_EINVAL;
+  double y0 = e_m - x[0], y1 = n_m - x[1];
+  *d2 = (s11 * y0 * y0 - 2 * s01 * y0 * y1 + s00 * y1 * y1) / det;
+  return 0;
+}
+
 void lg_track_init(struct lg_track *t, double accel_sigma_mps2) {
   memset(t, 0, sizeof(*t));
   t->accel_sigma = accel_sigma_mps2;
@@ -95,27 +138,9 @@ int lg_track_update(struct lg_track *t, int64_t t_ns, double e_m, double n_m,
     return 0;
   }
   if (t_ns < t->t_ns) return LG_EINVAL;
-  double dt = (double)(t_ns - t->t_ns) * 1e-9;
+  double x[4], p[4][4];
+  predict(t, t_ns, x, p);
   t->t_ns = t_ns;
-  /* Predict: x' = F x, P' = F P F^T + Q, F = [I dt I; 0 I], Q from white acceleration. */
-  double f[4][4] = {{1, 0, dt, 0}, {0, 1, 0, dt}, {0, 0, 1, 0}, {0, 0, 0, 1}};
-  double q = t->accel_sigma * t->accel_sigma;
-  double q11 = q * dt * dt * dt * dt / 4, q12 = q * dt * dt * dt / 2, q22 = q * dt * dt;
-  double qm[4][4] = {{q11, 0, q12, 0}, {0, q11, 0, q12}, {q12, 0, q22, 0}, {0, q12, 0, q22}};
-  double x[4] = {0}, fp[4][4] = {{0}}, p[4][4] = {{0}};
-  for (int i = 0; i < 4; i++)
-    for (int k = 0; k < 4; k++)
-      x[i] += f[i][k] * t->x[k];
-  for (int i = 0; i < 4; i++)
-    for (int j = 0; j < 4; j++)
-      for (int k = 0; k < 4; k++)
-        fp[i][j] += f[i][k] * t->p[k][j];
-  for (int i = 0; i < 4; i++)
-    for (int j = 0; j < 4; j++) {
-      for (int k = 0; k < 4; k++)
-        p[i][j] += fp[i][k] * f[j][k];
-      p[i][j] += qm[i][j];
-    }
   /* Update with z = (e, n): S = H P H^T + R, K = P H^T S^-1. */
   double s00 = p[0][0] + r00, s01 = p[0][1] + r01, s11 = p[1][1] + r11;
   double det = s00 * s11 - s01 * s01;

@@ -1,0 +1,546 @@
+/*
+ * What a running server learns about locating its devices (geo.h, "live"):
+ *  - the timing noise its fixes show (lg_geo_noise_factor over the last LIVE_NOISE_RING
+ *    fixes with residual degrees of freedom, re-measured every LIVE_NOISE_EVERY), so a
+ *    wrong configured sigma neither drops good receptions nor states false radii;
+ *  - from reference devices (frames with a known true position): each gateway's fixed
+ *    offset and noise scale (the online form of `lorageo calibrate`'s alternating least
+ *    squares: the frame's emission time from the current offsets, then each gateway's
+ *    residual folded into a decaying mean), and a radio map for fingerprinting, rebuilt
+ *    from the newest max_points reference frames every LIVE_REBUILD_EVERY new ones;
+ *  - how good each method really is: the errors of the last `window` reference frames
+ *    per method, located by every method the frame allows, as median and 90th percentile;
+ *  - one constant-velocity Kalman track per device (at most max_devices, the least
+ *    recently heard dropped first), with an outlier gate: a fix whose Mahalanobis distance
+ *    from the prediction exceeds the gate leaves the track as it was, and three in a row
+ *    restart it where the fixes now are.
+ * Everything is bounded by the options; all of it but the tracks survives a restart
+ * through lg_geo_live_save/load (a calibration file and its radio map, the formats
+ * `lorageo calibrate` writes). One thread locates; lg_geo_live_accuracy() may be called
+ * from another (a mutex guards the error windows).
+ */
+#include <jansson.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uthash.h>
+
+#include "geo/geo.h"
+#include "util/util.h"
+
+#define LIVE_NOISE_RING    512
+#define LIVE_NOISE_EVERY   64
+#define LIVE_REBUILD_EVERY 100
+#define LIVE_MIN_MAP       40    /* reference frames before a first radio map */
+#define LIVE_DECAY         0.995 /* a gateway's offset follows its last ~200 frames */
+#define LIVE_MIN_SAMPLES   20    /* before a gateway's learned sigma is used */
+#define LIVE_OUTLIERS      3     /* consecutive gated fixes that restart a track */
+
+struct live_gateway {
+  char name[LG_CAL_NAME_MAX];
+  double w, off_sum, var_sum; /* decaying weights and sums */
+  double offset_ns;           /* off_sum / w */
+  size_t samples;
+  UT_hash_handle hh;
+};
+
+struct live_track {
+  uint64_t device;
+  struct lg_track track;
+  struct lg_enu_frame frame;
+  int outliers;
+  UT_hash_handle hh;
+};
+
+struct live_point {
+  struct lg_geodetic truth;
+  size_t n;
+  struct lg_geo_rx rx[LG_GEO_MAX_RX]; /* names point into names[] */
+  char names[LG_GEO_MAX_RX][LG_CAL_NAME_MAX];
+};
+
+struct lg_geo_live {
+  struct lg_geo_live_opts o;
+  /* noise */
+  struct lg_geo_fix noise[LIVE_NOISE_RING];
+  size_t noise_n, noise_next, noise_since;
+  double noise_factor, noise_dof;
+  /* gateways */
+  struct live_gateway *gateways;
+  size_t n_gateways;
+  /* radio map */
+  struct live_point *points;
+  size_t n_points, next_point, since_build;
+  struct lg_radio_map *map; /* learned; NULL before LIVE_MIN_MAP points */
+  const struct lg_radio_map *base_map;
+  /* accuracy windows, by method */
+  pthread_mutex_t mu;
+  double *err[LG_GEO_METHOD_COUNT];
+  size_t err_n[LG_GEO_METHOD_COUNT], err_next[LG_GEO_METHOD_COUNT];
+  uint64_t references;
+  /* tracks */
+  struct live_track *tracks;
+  size_t n_tracks;
+};
+
+struct lg_geo_live_opts lg_geo_live_opts_default(void) {
+  return (struct lg_geo_live_opts){.max_devices = 100000,
+                                   .window = 500,
+                                   .max_points = 20000,
+                                   .max_gateways = 4096,
+                                   .accel_sigma_mps2 = 1.0,
+                                   .gate_d2 = 13.8155}; /* chi-square(2) at 99.9 % */
+}
+
+struct lg_geo_live *lg_geo_live_new(const struct lg_geo_live_opts *o) {
+  struct lg_geo_live *l = calloc(1, sizeof(*l));
+  if (l == NULL) return NULL;
+  l->o = *o;
+  if (l->o.window < 10) l->o.window = 10;
+  pthread_mutex_init(&l->mu, NULL);
+  for (int m = 0; m < LG_GEO_METHOD_COUNT; m++)
+    if ((l->err[m] = malloc(l->o.window * sizeof(double))) == NULL) {
+      lg_geo_live_free(l);
+      return NULL;
+    }
+  if (l->o.max_points > 0 && (l->points = calloc(l->o.max_points, sizeof(*l->points))) == NULL) {
+    lg_geo_live_free(l);
+    return NULL;
+  }
+  return l;
+}
+
+void lg_geo_live_free(struct lg_geo_live *l) {
+  if (l == NULL) return;
+  struct live_gateway *g, *gt;
+  HASH_ITER(hh, l->gateways, g, gt) {
+    HASH_DEL(l->gateways, g);
+    free(g);
+  }
+  struct live_track *t, *tt;
+  HASH_ITER(hh, l->tracks, t, tt) {
+    HASH_DEL(l->tracks, t);
+    free(t);
+  }
+  for (int m = 0; m < LG_GEO_METHOD_COUNT; m++)
+    free(l->err[m]);
+  free(l->points);
+  lg_radio_map_free(l->map);
+  pthread_mutex_destroy(&l->mu);
+  free(l);
+}
+
+void lg_geo_live_set_radio_map(struct lg_geo_live *l, const struct lg_radio_map *m) {
+  l->base_map = m;
+}
+
+/* ---- gateways ------------------------------------------------------------------- */
+
+static struct live_gateway *gateway(struct lg_geo_live *l, const char *name, bool create) {
+  struct live_gateway *g = NULL;
+  HASH_FIND_STR(l->gateways, name, g);
+  if (g || !create || strlen(name) >= LG_CAL_NAME_MAX || l->n_gateways >= l->o.max_gateways)
+    return g;
+  if ((g = calloc(1, sizeof(*g))) == NULL) return NULL;
+  snprintf(g->name, sizeof(g->name), "%s", name);
+  HASH_ADD_STR(l->gateways, name, g);
+  l->n_gateways++;
+  return g;
+}
+
+double lg_geo_live_offset_ns(const struct lg_geo_live *l, const char *name) {
+  struct live_gateway *g = NULL;
+  if (name) HASH_FIND_STR(l->gateways, name, g);
+  return g && g->samples >= LIVE_MIN_SAMPLES ? g->offset_ns : 0.0;
+}
+
+double lg_geo_live_sigma_ns(const struct lg_geo_live *l, const char *name) {
+  struct live_gateway *g = NULL;
+  if (name) HASH_FIND_STR(l->gateways, name, g);
+  return g && g->samples >= LIVE_MIN_SAMPLES && g->w > 0 ? sqrt(g->var_sum / g->w) : 0.0;
+}
+
+/* One reference frame's timed receptions: the online ALS step (see the top). */
+static void learn_offsets(struct lg_geo_live *l, const struct lg_geo_rx *rx, size_t n,
+                          const struct lg_geodetic *truth) {
+  double dev[3], r_ns[LG_GEO_MAX_RX];
+  struct live_gateway *g[LG_GEO_MAX_RX];
+  lg_geo_to_ecef(truth, dev);
+  int64_t t0 = 0;
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++)
+    if (rx[i].has_time && rx[i].name && (k == 0 || rx[i].time_ns < t0)) {
+      t0 = rx[i].time_ns;
+      k++;
+    }
+  if (k < 2) return;
+  double emit = 0;
+  k = 0;
+  for (size_t i = 0; i < n && k < LG_GEO_MAX_RX; i++) {
+    if (!rx[i].has_time || rx[i].name == NULL) continue;
+    if ((g[k] = gateway(l, rx[i].name, true)) == NULL) continue;
+    struct lg_geodetic p = {rx[i].lat_deg, rx[i].lon_deg, rx[i].alt_m};
+    double e[3];
+    lg_geo_to_ecef(&p, e);
+    double d = sqrt(pow(e[0] - dev[0], 2) + pow(e[1] - dev[1], 2) + pow(e[2] - dev[2], 2));
+    r_ns[k] = (double)(rx[i].time_ns - t0) - d / LG_GEO_C_MPS * 1e9;
+    emit += r_ns[k] - (g[k]->samples ? g[k]->offset_ns : 0);
+    k++;
+  }
+  if (k < 2) return;
+  emit /= (double)k;
+  for (size_t j = 0; j < k; j++) {
+    double r = r_ns[j] - emit;
+    struct live_gateway *gw = g[j];
+    double resid = r - (gw->samples ? gw->offset_ns : r);
+    gw->w = gw->w * LIVE_DECAY + 1;
+    gw->off_sum = gw->off_sum * LIVE_DECAY + r;
+    gw->var_sum = gw->var_sum * LIVE_DECAY + resid * resid;
+    gw->offset_ns = gw->off_sum / gw->w;
+    gw->samples++;
+  }
+}
+
+/* ---- locating ------------------------------------------------------------------- */
+
+static void learn_noise(struct lg_geo_live *l, const struct lg_geo_fix *fix) {
+  if (fix->dof < 1 || fix->method != LG_GEO_NLS) return;
+  l->noise[l->noise_next] = *fix;
+  l->noise_next = (l->noise_next + 1) % LIVE_NOISE_RING;
+  if (l->noise_n < LIVE_NOISE_RING) l->noise_n++;
+  if (++l->noise_since < LIVE_NOISE_EVERY) return;
+  l->noise_since = 0;
+  double f = lg_geo_noise_factor(l->noise, l->noise_n);
+  if (f > 0) {
+    /* fixes were solved at the learned sigma already: the factor compounds */
+    l->noise_factor = (l->noise_factor > 0 ? l->noise_factor : 1.0) * f;
+    double dof = 0;
+    for (size_t i = 0; i < l->noise_n; i++)
+      dof += l->noise[i].dof;
+    l->noise_dof = dof;
+    l->noise_n = l->noise_next = 0; /* the next measure at the new scale */
+  }
+}
+
+double lg_geo_live_noise_factor(const struct lg_geo_live *l) {
+  return l->noise_factor > 0 ? l->noise_factor : 1.0;
+}
+
+/* The receptions with learned offsets taken off and learned noise scales given, and the
+ * options with the learned noise and radio map. */
+static void prepare(const struct lg_geo_live *l, const struct lg_geo_rx *rx, size_t n,
+                    const struct lg_geo_opts *base, struct lg_geo_rx *out, struct lg_geo_opts *o) {
+  *o = *base;
+  if (l->noise_factor > 0) {
+    o->sigma_ns *= l->noise_factor;
+    o->sigma_prior_dof = fmax(o->sigma_prior_dof, l->noise_dof);
+  }
+  if (l->map)
+    o->radio_map = l->map;
+  else if (l->base_map)
+    o->radio_map = l->base_map;
+  for (size_t i = 0; i < n; i++) {
+    out[i] = rx[i];
+    if (!rx[i].has_time) continue;
+    out[i].time_ns -= llround(lg_geo_live_offset_ns(l, rx[i].name));
+    double s = lg_geo_live_sigma_ns(l, rx[i].name);
+    if (s > 0 && !(rx[i].sigma_ns > 0)) out[i].sigma_ns = s;
+  }
+}
+
+int lg_geo_live_locate(struct lg_geo_live *l, struct lg_geo_solver *s, const struct lg_geo_rx *rx,
+                       size_t n, const struct lg_geo_opts *base, struct lg_geo_fix *fix, char *why,
+                       size_t why_len) {
+  if (n > LG_GEO_MAX_RX) n = LG_GEO_MAX_RX;
+  struct lg_geo_rx adj[LG_GEO_MAX_RX];
+  struct lg_geo_opts o;
+  prepare(l, rx, n, base, adj, &o);
+  int rc = lg_geo_solve(s, adj, n, &o, fix, why, why_len);
+  if (rc == 0) learn_noise(l, fix);
+  return rc;
+}
+
+/* ---- reference frames ------------------------------------------------------------ */
+
+static void add_error(struct lg_geo_live *l, enum lg_geo_method m, double err_m) {
+  if ((unsigned)m >= LG_GEO_METHOD_COUNT) return;
+  l->err[m][l->err_next[m]] = err_m;
+  l->err_next[m] = (l->err_next[m] + 1) % l->o.window;
+  if (l->err_n[m] < l->o.window) l->err_n[m]++;
+}
+
+static void keep_point(struct lg_geo_live *l, const struct lg_geo_rx *rx, size_t n,
+                       const struct lg_geodetic *truth) {
+  if (l->o.max_points == 0) return;
+  struct live_point *p = &l->points[l->next_point];
+  p->truth = *truth;
+  p->n = 0;
+  for (size_t i = 0; i < n && p->n < LG_GEO_MAX_RX; i++) {
+    if (!rx[i].has_rssi || rx[i].name == NULL || strlen(rx[i].name) >= LG_CAL_NAME_MAX) continue;
+    snprintf(p->names[p->n], LG_CAL_NAME_MAX, "%s", rx[i].name);
+    p->rx[p->n] = rx[i];
+    p->rx[p->n].name = p->names[p->n];
+    p->n++;
+  }
+  if (p->n == 0) return;
+  l->next_point = (l->next_point + 1) % l->o.max_points;
+  if (l->n_points < l->o.max_points) l->n_points++;
+  l->since_build++;
+}
+
+/* A new radio map from the kept points (cross-validated radii); the old one stays
+ * when this fails. */
+static void rebuild_map(struct lg_geo_live *l) {
+  struct lg_fp_builder *b = lg_fp_builder_new();
+  if (b == NULL) return;
+  for (size_t i = 0; i < l->n_points; i++)
+    if (lg_fp_builder_add(b, &l->points[i].truth, l->points[i].rx, l->points[i].n) == LG_ENOMEM) {
+      lg_fp_builder_free(b);
+      return;
+    }
+  struct lg_fp_params p = lg_fp_params_default();
+  (void)lg_fp_cross_validate(b, &p); /* under 40 points: the Gaussian scales */
+  struct lg_radio_map *m = NULL;
+  if (lg_fp_build(b, &p, &m) == 0) {
+    lg_radio_map_free(l->map);
+    l->map = m;
+  }
+  lg_fp_builder_free(b);
+  l->since_build = 0;
+}
+
+int lg_geo_live_reference(struct lg_geo_live *l, struct lg_geo_solver *s,
+                          const struct lg_geo_rx *rx, size_t n, const struct lg_geodetic *truth,
+                          const struct lg_geo_opts *base) {
+  if (!(fabs(truth->lat_deg) <= 90 && fabs(truth->lon_deg) <= 180)) return LG_EINVAL;
+  if (n > LG_GEO_MAX_RX) n = LG_GEO_MAX_RX;
+  /* how good each method is, before this frame teaches anything */
+  struct lg_geo_rx adj[LG_GEO_MAX_RX];
+  struct lg_geo_opts o;
+  prepare(l, rx, n, base, adj, &o);
+  static const enum lg_geo_method methods[] = {LG_GEO_AUTO, LG_GEO_NLS, LG_GEO_FINGERPRINT,
+                                               LG_GEO_CENTROID, LG_GEO_RSSI};
+  double err[LG_ARRAY_LEN(methods)];
+  bool ok[LG_ARRAY_LEN(methods)];
+  for (size_t k = 0; k < LG_ARRAY_LEN(methods); k++) {
+    struct lg_geo_fix fix;
+    o.method = methods[k];
+    ok[k] = lg_geo_solve(s, adj, n, &o, &fix, NULL, 0) == 0;
+    err[k] = ok[k] ? lg_geo_distance_m(fix.lat_deg, fix.lon_deg, truth->lat_deg, truth->lon_deg)
+                   : 0;
+  }
+  pthread_mutex_lock(&l->mu);
+  for (size_t k = 0; k < LG_ARRAY_LEN(methods); k++)
+    if (ok[k]) add_error(l, methods[k], err[k]);
+  l->references++;
+  pthread_mutex_unlock(&l->mu);
+  /* then learn from it */
+  learn_offsets(l, rx, n, truth);
+  keep_point(l, rx, n, truth);
+  if (l->n_points >= LIVE_MIN_MAP &&
+      (l->map == NULL ? l->since_build >= LIVE_MIN_MAP : l->since_build >= LIVE_REBUILD_EVERY))
+    rebuild_map(l);
+  return 0;
+}
+
+static int cmp_dbl(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+int lg_geo_live_accuracy(struct lg_geo_live *l, enum lg_geo_method m, size_t *count,
+                         double *median_m, double *p90_m) {
+  if ((unsigned)m >= LG_GEO_METHOD_COUNT) return LG_EINVAL;
+  double v[4096];
+  pthread_mutex_lock(&l->mu);
+  size_t n = l->err_n[m] < LG_ARRAY_LEN(v) ? l->err_n[m] : LG_ARRAY_LEN(v);
+  memcpy(v, l->err[m], n * sizeof(double));
+  pthread_mutex_unlock(&l->mu);
+  *count = n;
+  if (n == 0) return LG_ENOTFOUND;
+  qsort(v, n, sizeof(double), cmp_dbl);
+  *median_m = v[(n - 1) / 2];
+  *p90_m = v[(size_t)(0.9 * (double)(n - 1))];
+  return 0;
+}
+
+uint64_t lg_geo_live_references(struct lg_geo_live *l) {
+  pthread_mutex_lock(&l->mu);
+  uint64_t n = l->references;
+  pthread_mutex_unlock(&l->mu);
+  return n;
+}
+
+/* ---- tracks ------------------------------------------------------------------- */
+
+int lg_geo_live_track(struct lg_geo_live *l, const struct lg_geo_solver *s, uint64_t device,
+                      int64_t t_ns, const struct lg_geo_fix *fix, struct lg_geo_track_point *out) {
+  struct live_track *t = NULL;
+  HASH_FIND(hh, l->tracks, &device, sizeof(device), t);
+  if (t) {
+    HASH_DEL(l->tracks, t); /* re-added below: the hash's order is then least recent first */
+  } else {
+    if (l->n_tracks >= l->o.max_devices && l->tracks) {
+      struct live_track *old = l->tracks;
+      HASH_DEL(l->tracks, old);
+      free(old);
+      l->n_tracks--;
+    }
+    if ((t = calloc(1, sizeof(*t))) == NULL) return LG_ENOMEM;
+    t->device = device;
+    lg_track_init(&t->track, l->o.accel_sigma_mps2);
+    struct lg_geodetic origin = {fix->lat_deg, fix->lon_deg, 0};
+    lg_enu_init(&t->frame, &origin);
+    l->n_tracks++;
+  }
+  HASH_ADD(hh, l->tracks, device, sizeof(t->device), t);
+  struct lg_geodetic g = {fix->lat_deg, fix->lon_deg, 0};
+  double enu[3];
+  lg_enu_from_geodetic(&t->frame, &g, enu);
+  double d2 = 0;
+  int rc = lg_track_gate(&t->track, t_ns, enu[0], enu[1], fix->cov_en, &d2);
+  if (rc) return rc; /* a frame older than the track, or no covariance */
+  out->outlier = t->track.started && d2 > l->o.gate_d2;
+  if (out->outlier && ++t->outliers >= LIVE_OUTLIERS) { /* it really is elsewhere now */
+    lg_track_init(&t->track, l->o.accel_sigma_mps2);
+    lg_enu_init(&t->frame, &g);
+    lg_enu_from_geodetic(&t->frame, &g, enu);
+    out->outlier = false;
+  }
+  if (!out->outlier) {
+    t->outliers = 0;
+    if ((rc = lg_track_update(&t->track, t_ns, enu[0], enu[1], fix->cov_en)) != 0) return rc;
+  }
+  double x[3] = {t->track.x[0], t->track.x[1], 0}, cov[3];
+  /* the position as of this frame: predicted to t_ns when the fix was gated out */
+  if (out->outlier) {
+    double dt = (double)(t_ns - t->track.t_ns) * 1e-9;
+    x[0] += t->track.x[2] * dt;
+    x[1] += t->track.x[3] * dt;
+  }
+  cov[0] = t->track.p[0][0];
+  cov[1] = t->track.p[0][1];
+  cov[2] = t->track.p[1][1];
+  lg_enu_to_geodetic(&t->frame, x, &g);
+  out->lat_deg = g.lat_deg;
+  out->lon_deg = g.lon_deg;
+  out->accuracy_m = lg_geo_solver_radius(s, cov, false);
+  out->speed_mps = hypot(t->track.x[2], t->track.x[3]);
+  return 0;
+}
+
+size_t lg_geo_live_tracks(const struct lg_geo_live *l) {
+  return l->n_tracks;
+}
+
+/* ---- persistence ----------------------------------------------------------------- */
+
+int lg_geo_live_save(struct lg_geo_live *l, const char *path, char *why, size_t why_len) {
+  char map_path[4200], tmp[4300];
+  snprintf(map_path, sizeof(map_path), "%s.radiomap.json", path);
+  json_t *o = json_object(), *offs = json_object(), *sig = json_object(), *w = json_object();
+  struct live_gateway *g, *gt;
+  HASH_ITER(hh, l->gateways, g, gt) {
+    json_object_set_new(offs, g->name, json_real(round(g->offset_ns * 10) / 10));
+    json_object_set_new(sig, g->name, json_real(g->w > 0 ? sqrt(g->var_sum / g->w) : 0));
+    json_t *st = json_pack("{s:f, s:f, s:f, s:I}", "w", g->w, "off_sum", g->off_sum, "var_sum",
+                           g->var_sum, "samples", (json_int_t)g->samples);
+    json_object_set_new(w, g->name, st);
+  }
+  json_object_set_new(o, "gateway_offsets_ns", offs);
+  json_object_set_new(o, "gateway_sigma_ns", sig);
+  json_object_set_new(o, "live", json_pack("{s:o, s:f, s:f, s:I}", "gateways", w, "noise_factor",
+                                           l->noise_factor, "noise_dof", l->noise_dof,
+                                           "references", (json_int_t)l->references));
+  int rc = 0;
+  if (l->n_points > 0) {
+    /* the points as a radio map file (built on the way, so the file is what solve reads) */
+    struct lg_fp_builder *b = lg_fp_builder_new();
+    struct lg_radio_map *m = NULL;
+    for (size_t i = 0; b && i < l->n_points; i++)
+      (void)lg_fp_builder_add(b, &l->points[i].truth, l->points[i].rx, l->points[i].n);
+    struct lg_fp_params p = l->map ? lg_radio_map_params(l->map) : lg_fp_params_default();
+    snprintf(tmp, sizeof(tmp), "%s.tmp", map_path);
+    if (b == NULL || lg_fp_build(b, &p, &m) != 0 || lg_radio_map_save(m, tmp) != 0 ||
+        rename(tmp, map_path) != 0) {
+      snprintf(why, why_len, "cannot write %s", map_path);
+      rc = LG_EIO;
+    }
+    lg_radio_map_free(m);
+    lg_fp_builder_free(b);
+    const char *base = strrchr(map_path, '/');
+    json_object_set_new(o, "radio_map", json_string(base ? base + 1 : map_path));
+  }
+  snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+  if (rc == 0 && (json_dump_file(o, tmp, JSON_INDENT(1)) != 0 || rename(tmp, path) != 0)) {
+    snprintf(why, why_len, "cannot write %s", path);
+    rc = LG_EIO;
+  }
+  json_decref(o);
+  return rc;
+}
+
+int lg_geo_live_load(struct lg_geo_live *l, const char *path, char *why, size_t why_len) {
+  json_error_t err;
+  json_t *root = json_load_file(path, 0, &err);
+  if (root == NULL) {
+    snprintf(why, why_len, "%s:%d: %s", path, err.line, err.text);
+    return LG_EINVAL;
+  }
+  json_t *live = json_object_get(root, "live"), *gws = json_object_get(live, "gateways");
+  int rc = LG_EINVAL;
+  if (!json_is_object(live) || !json_is_object(gws)) {
+    snprintf(why, why_len, "%s: not a file lorageo serve wrote (no \"live\")", path);
+    goto out;
+  }
+  const char *name;
+  json_t *v;
+  json_object_foreach(gws, name, v) {
+    struct live_gateway *g = gateway(l, name, true);
+    json_t *w = json_object_get(v, "w"), *o = json_object_get(v, "off_sum"),
+           *s = json_object_get(v, "var_sum"), *n = json_object_get(v, "samples");
+    if (g == NULL || !json_is_number(w) || !json_is_number(o) || !json_is_number(s) ||
+        !json_is_integer(n) || !(json_number_value(w) > 0)) {
+      snprintf(why, why_len, "%s: gateway \"%s\": bad learned state", path, name);
+      goto out;
+    }
+    g->w = json_number_value(w);
+    g->off_sum = json_number_value(o);
+    g->var_sum = json_number_value(s);
+    g->samples = (size_t)json_integer_value(n);
+    g->offset_ns = g->off_sum / g->w;
+  }
+  l->noise_factor = json_number_value(json_object_get(live, "noise_factor"));
+  l->noise_dof = json_number_value(json_object_get(live, "noise_dof"));
+  l->references = (uint64_t)json_integer_value(json_object_get(live, "references"));
+  const char *map = json_string_value(json_object_get(root, "radio_map"));
+  if (map) {
+    char full[4200];
+    const char *slash = strrchr(path, '/');
+    if (map[0] == '/' || slash == NULL)
+      snprintf(full, sizeof(full), "%s", map);
+    else
+      snprintf(full, sizeof(full), "%.*s/%s", (int)(slash - path), path, map);
+    char sub[300];
+    struct lg_radio_map *m = NULL;
+    if (lg_radio_map_load(full, &m, sub, sizeof(sub)) != 0) {
+      snprintf(why, why_len, "%s: %s", path, sub);
+      goto out;
+    }
+    /* the points back into the ring (the map file holds them), the map built again */
+    for (size_t i = 0; i < lg_radio_map_points(m); i++) {
+      struct lg_geodetic truth;
+      struct lg_geo_rx rx[LG_GEO_MAX_RX];
+      size_t k = lg_radio_map_point(m, i, &truth, rx);
+      keep_point(l, rx, k, &truth);
+    }
+    lg_radio_map_free(m);
+    if (l->n_points > 0) rebuild_map(l);
+  }
+  rc = 0;
+out:
+  json_decref(root);
+  return rc;
+}

@@ -1,0 +1,228 @@
+/*
+ * geo/live: what a running server learns. Seeded 6-gateway ring layouts:
+ *  - the timing noise (300 ns, configured 50 ns) is measured from the fixes;
+ *  - reference frames teach a gateway's 150 ns offset (too small for the reflection
+ *    test, large enough to bias fixes), after which fixes are as good as without it; the per-method accuracy windows fill;
+ *  - reference frames with RSSI build a radio map that locates RSSI-only frames;
+ *  - what was learned survives a save and a load;
+ *  - a track: an outlying fix is gated out, three in a row restart the track, the
+ *    number of tracks stays within its cap.
+ */
+#include <stdlib.h>
+
+#include "geo/geo.h"
+#include "lg_rng.h"
+#include "lg_test.h"
+
+static struct lg_rng rng = {0x11fe2026ull};
+static const struct lg_geodetic origin = {55.78, 12.46, 0};
+static struct lg_geodetic gw[6];
+static char gw_name[6][8];
+
+static void setup(void) {
+  struct lg_enu_frame fr;
+  lg_enu_init(&fr, &origin);
+  for (int i = 0; i < 6; i++) {
+    double th = 2 * LG_PI * i / 6.0, r = 3000;
+    double enu[3] = {r * cos(th), r * sin(th), 20};
+    lg_enu_to_geodetic(&fr, enu, &gw[i]);
+    snprintf(gw_name[i], sizeof(gw_name[i]), "gw%d", i);
+  }
+}
+
+/* A frame from a random spot within 2 km: times with noise, gateway 2 offset by
+ * offset_ns, RSSI from the Oulu model with a fixed field per gateway. */
+static size_t frame(struct lg_geodetic *dev, struct lg_geo_rx *rx, double sigma_ns,
+                    double offset_ns) {
+  struct lg_enu_frame fr;
+  lg_enu_init(&fr, &origin);
+  double r = 2000 * sqrt(lg_rng_uniform(&rng)), th = 2 * LG_PI * lg_rng_uniform(&rng);
+  double de[3] = {r * cos(th), r * sin(th), 0};
+  lg_enu_to_geodetic(&fr, de, dev);
+  dev->alt_m = 0;
+  double dx[3];
+  lg_geo_to_ecef(dev, dx);
+  struct lg_pathloss pl = lg_pathloss_default();
+  for (int i = 0; i < 6; i++) {
+    double e[3];
+    lg_geo_to_ecef(&gw[i], e);
+    double d = sqrt(pow(e[0] - dx[0], 2) + pow(e[1] - dx[1], 2) + pow(e[2] - dx[2], 2));
+    double t = d / LG_GEO_C_MPS * 1e9 + sigma_ns * lg_rng_gauss(&rng) + (i == 2 ? offset_ns : 0);
+    double field = 6 * sin(de[0] / 300.0 + i) * cos(de[1] / 400.0 - i);
+    rx[i] = (struct lg_geo_rx){.lat_deg = gw[i].lat_deg, .lon_deg = gw[i].lon_deg,
+                               .alt_m = gw[i].alt_m, .has_time = true,
+                               .time_ns = 1790000000000000000LL + llround(t), .has_rssi = true,
+                               .rssi_dbm = round(lg_pathloss_rssi(&pl, d) + field),
+                               .name = gw_name[i]};
+  }
+  return 6;
+}
+
+static double median_error(struct lg_geo_live *l, struct lg_geo_solver *s, double sigma_ns,
+                           double offset_ns, const struct lg_geo_opts *o, int frames) {
+  double e[400];
+  int n = 0;
+  for (int i = 0; i < frames && n < 400; i++) {
+    struct lg_geodetic dev;
+    struct lg_geo_rx rx[6];
+    frame(&dev, rx, sigma_ns, offset_ns);
+    struct lg_geo_fix fix;
+    int rc = l ? lg_geo_live_locate(l, s, rx, 6, o, &fix, NULL, 0)
+               : lg_geo_solve(s, rx, 6, o, &fix, NULL, 0);
+    if (rc == 0) e[n++] = lg_geo_distance_m(fix.lat_deg, fix.lon_deg, dev.lat_deg, dev.lon_deg);
+  }
+  for (int i = 1; i < n; i++) /* insertion sort: small n */
+    for (int j = i; j > 0 && e[j - 1] > e[j]; j--) {
+      double t = e[j];
+      e[j] = e[j - 1];
+      e[j - 1] = t;
+    }
+  return n ? e[n / 2] : 1e9;
+}
+
+static void test_noise(struct lg_geo_solver *s) {
+  struct lg_geo_live_opts lo = lg_geo_live_opts_default();
+  struct lg_geo_live *l = lg_geo_live_new(&lo);
+  struct lg_geo_opts o = lg_geo_opts_default(); /* 50 ns configured */
+  median_error(l, s, 300, 0, &o, 300);
+  double f = lg_geo_live_noise_factor(l);
+  printf("noise: 300 ns measured as %.0f ns\n", 50 * f);
+  LG_NEAR(50 * f, 300, 60);
+  lg_geo_live_free(l);
+}
+
+static void test_reference_and_persistence(struct lg_geo_solver *s) {
+  struct lg_geo_live_opts lo = lg_geo_live_opts_default();
+  lo.window = 100;
+  struct lg_geo_live *l = lg_geo_live_new(&lo);
+  struct lg_geo_opts o = lg_geo_opts_default();
+  o.sigma_ns = 20;
+  o.sigma_prior_dof = 1e9;
+  o.robust = false; /* the bias itself, not what the reflection test makes of it */
+  double before = median_error(l, s, 20, 150, &o, 200);
+  for (int i = 0; i < 300; i++) {
+    struct lg_geodetic dev;
+    struct lg_geo_rx rx[6];
+    frame(&dev, rx, 20, 150);
+    LG_EQ_INT(lg_geo_live_reference(l, s, rx, 6, &dev, &o), 0);
+  }
+  /* offsets are relative: gateway 2's against the others' */
+  double rel = lg_geo_live_offset_ns(l, "gw2") - lg_geo_live_offset_ns(l, "gw0");
+  LG_NEAR(rel, 150, 10);
+  double after = median_error(l, s, 20, 150, &o, 200);
+  double clean = median_error(NULL, s, 20, 0, &o, 200);
+  printf("150 ns offset: median %.1f m before learning, %.1f m after (%.1f m without offset)\n",
+         before, after, clean);
+  LG_CHECK(after < 2 * clean + 2);
+  LG_CHECK(before > 3 * after);
+  size_t count;
+  double med, p90;
+  LG_EQ_INT(lg_geo_live_accuracy(l, LG_GEO_AUTO, &count, &med, &p90), 0);
+  LG_EQ_INT(count, 100);
+  LG_CHECK(med < 50 && p90 >= med);
+  LG_EQ_INT(lg_geo_live_accuracy(l, LG_GEO_FINGERPRINT, &count, &med, &p90), 0);
+  LG_CHECK(count > 0);
+  /* RSSI-only frames now have a radio map */
+  struct lg_geodetic dev;
+  struct lg_geo_rx rx[6];
+  frame(&dev, rx, 20, 0);
+  for (int i = 0; i < 6; i++)
+    rx[i].has_time = false;
+  struct lg_geo_fix fix;
+  LG_EQ_INT(lg_geo_live_locate(l, s, rx, 6, &o, &fix, NULL, 0), 0);
+  LG_EQ_INT(fix.method, LG_GEO_FINGERPRINT);
+
+  /* save, load into a new one: the same offsets, the same fixes */
+  char why[256] = "";
+  LG_EQ_INT(lg_geo_live_save(l, "test_geo_live.json", why, sizeof(why)), 0);
+  struct lg_geo_live *l2 = lg_geo_live_new(&lo);
+  LG_EQ_INT(lg_geo_live_load(l2, "test_geo_live.json", why, sizeof(why)), 0);
+  if (why[0]) printf("%s\n", why);
+  LG_NEAR(lg_geo_live_offset_ns(l2, "gw2"), lg_geo_live_offset_ns(l, "gw2"), 0.1);
+  LG_EQ_INT(lg_geo_live_references(l2), 300);
+  struct lg_geo_fix f1, f2;
+  frame(&dev, rx, 20, 150);
+  LG_EQ_INT(lg_geo_live_locate(l, s, rx, 6, &o, &f1, NULL, 0), 0);
+  LG_EQ_INT(lg_geo_live_locate(l2, s, rx, 6, &o, &f2, NULL, 0), 0);
+  LG_NEAR(lg_geo_distance_m(f1.lat_deg, f1.lon_deg, f2.lat_deg, f2.lon_deg), 0, 0.01);
+  for (int i = 0; i < 6; i++)
+    rx[i].has_time = false;
+  LG_EQ_INT(lg_geo_live_locate(l2, s, rx, 6, &o, &f2, NULL, 0), 0);
+  LG_EQ_INT(f2.method, LG_GEO_FINGERPRINT);
+  /* a file that is not one */
+  FILE *bad = fopen("test_geo_live.bad", "w");
+  fputs("{\"gateway_offsets_ns\": {}}", bad);
+  fclose(bad);
+  LG_EQ_INT(lg_geo_live_load(l2, "test_geo_live.bad", why, sizeof(why)), LG_EINVAL);
+  LG_CHECK(strstr(why, "no \"live\"") != NULL);
+  remove("test_geo_live.bad");
+  remove("test_geo_live.json");
+  remove("test_geo_live.json.radiomap.json");
+  lg_geo_live_free(l2);
+  lg_geo_live_free(l);
+}
+
+static void test_tracks(struct lg_geo_solver *s) {
+  struct lg_geo_live_opts lo = lg_geo_live_opts_default();
+  lo.max_devices = 2;
+  lo.accel_sigma_mps2 = 0.05; /* a steady walker */
+  struct lg_geo_live *l = lg_geo_live_new(&lo);
+  struct lg_enu_frame fr;
+  lg_enu_init(&fr, &origin);
+  struct lg_geo_track_point tp;
+  double raw2 = 0, track2 = 0;
+  /* walking east at 1.5 m/s, a fix every 10 s with 20 m of noise */
+  for (int k = 0; k < 30; k++) {
+    double enu[3] = {15.0 * k + 20 * lg_rng_gauss(&rng), 20 * lg_rng_gauss(&rng), 0};
+    if (k == 20) enu[0] += 2000; /* one fix 2 km off */
+    struct lg_geodetic g;
+    lg_enu_to_geodetic(&fr, enu, &g);
+    struct lg_geo_fix fix = {.lat_deg = g.lat_deg, .lon_deg = g.lon_deg,
+                             .cov_en = {400, 0, 400}};
+    LG_EQ_INT(lg_geo_live_track(l, s, 1, (int64_t)k * 10000000000LL, &fix, &tp), 0);
+    struct lg_geodetic truth;
+    double t[3] = {15.0 * k, 0, 0};
+    lg_enu_to_geodetic(&fr, t, &truth);
+    double err = lg_geo_distance_m(tp.lat_deg, tp.lon_deg, truth.lat_deg, truth.lon_deg);
+    LG_EQ_INT(tp.outlier, k == 20);
+    double raw = lg_geo_distance_m(g.lat_deg, g.lon_deg, truth.lat_deg, truth.lon_deg);
+    if (k >= 10 && k != 20) {
+      raw2 += raw * raw;
+      track2 += err * err;
+    }
+    if (k == 20 && err > 60) LG_FAIL_AT("the outlier moved the track %.0f m off", err);
+  }
+  printf("track: RMS error %.1f m against %.1f m of the raw fixes\n", sqrt(track2 / 19),
+         sqrt(raw2 / 19));
+  LG_CHECK(track2 < 0.5 * raw2);
+  LG_CHECK(tp.speed_mps > 0.5 && tp.speed_mps < 3);
+  /* moved for real: three fixes in a row elsewhere restart the track there */
+  for (int k = 30; k < 33; k++) {
+    double enu[3] = {5000, 5000, 0};
+    struct lg_geodetic g;
+    lg_enu_to_geodetic(&fr, enu, &g);
+    struct lg_geo_fix fix = {.lat_deg = g.lat_deg, .lon_deg = g.lon_deg,
+                             .cov_en = {400, 0, 400}};
+    LG_EQ_INT(lg_geo_live_track(l, s, 1, (int64_t)k * 10000000000LL, &fix, &tp), 0);
+    LG_EQ_INT(tp.outlier, k < 32);
+    if (k == 32) LG_CHECK(lg_geo_distance_m(tp.lat_deg, tp.lon_deg, g.lat_deg, g.lon_deg) < 1);
+  }
+  /* three devices, room for two */
+  struct lg_geo_fix fix = {.lat_deg = 55.78, .lon_deg = 12.46, .cov_en = {400, 0, 400}};
+  LG_EQ_INT(lg_geo_live_track(l, s, 2, 0, &fix, &tp), 0);
+  LG_EQ_INT(lg_geo_live_track(l, s, 3, 0, &fix, &tp), 0);
+  LG_EQ_INT(lg_geo_live_tracks(l), 2);
+  /* a frame older than its track is refused */
+  LG_EQ_INT(lg_geo_live_track(l, s, 3, -5, &fix, &tp), LG_EINVAL);
+  lg_geo_live_free(l);
+}
+
+int main(void) {
+  setup();
+  struct lg_geo_solver *s = lg_geo_solver_new();
+  test_noise(s);
+  test_reference_and_persistence(s);
+  test_tracks(s);
+  lg_geo_solver_free(s);
+  return lg_test_report("test_geo_live");
+}
