@@ -1,8 +1,11 @@
 /*
  * `lorageo serve [-c FILE]`: the network server. One libuv loop owns the UDP socket of
  * the Semtech protocol and a 10 ms timer that closes de-duplication windows; the HTTP
- * API runs in libmicrohttpd's thread. SIGINT/SIGTERM stop it cleanly; every accepted
- * counter and nonce is already in the database, so a restart reopens no replay window.
+ * API runs in libmicrohttpd's thread. Every PUSH_DATA is journalled before its PUSH_ACK:
+ * the answers to everything read in one loop iteration wait in a queue, the journal is
+ * synced once (lg_ns_flush) in the loop's check phase, and then they go out with one
+ * sendmmsg. SIGINT/SIGTERM stop it cleanly: the socket is no longer read, open
+ * de-duplication windows are closed and stored, the journal's checkpoint written.
  */
 #define _GNU_SOURCE /* sendmmsg */
 #include <errno.h>
@@ -33,7 +36,7 @@ static const char usage[] =
 
 #define RECV_SLOTS 20          /* datagrams per recvmmsg: libuv's most */
 #define RECV_SLOT  (64 * 1024) /* libuv's slot: any UDP datagram fits */
-#define ACK_BATCH  64          /* answers per sendmmsg */
+#define ACK_BATCH  1024        /* answers held for one journal sync (sendmmsg's most) */
 #define ACK_MAX    64          /* longer datagrams (PULL_RESP) are sent at once */
 
 struct server {
@@ -41,15 +44,16 @@ struct server {
   uv_udp_t udp;
   uv_timer_t tick;
   uv_signal_t sigint, sigterm;
+  uv_check_t after_io; /* the end of a loop iteration's reads: journal synced, answers sent */
   struct lg_ns *ns;
   struct lg_mqtt *mqtt; /* NULL: MQTT off */
   /* Room for a batch of datagrams: with recvmmsg libuv cuts it into slots of 64 KiB (the
    * largest datagram), at most 20, fills them in one syscall and hands them over one by
    * one. (A buffer of 128 KiB meant two datagrams a syscall.) */
   char buf[RECV_SLOTS * RECV_SLOT];
-  /* The short answers (PUSH_ACK, PULL_ACK) to one such batch, sent together by sendmmsg
-   * when the batch ends: one syscall instead of one per datagram. */
-  bool in_batch;
+  /* The short answers (PUSH_ACK, PULL_ACK) to what one loop iteration read, sent together
+   * by sendmmsg once the journal holds their datagrams: one syscall instead of one per
+   * datagram. */
   unsigned n_acks;
   struct mmsghdr ack_msg[ACK_BATCH];
   struct iovec ack_iov[ACK_BATCH];
@@ -57,12 +61,20 @@ struct server {
   uint8_t ack_data[ACK_BATCH][ACK_MAX];
 };
 
-static void flush_acks(struct server *s) {
+/* Sends the queued answers. `journalled`: false when the journal could not be synced: then
+ * no PUSH_ACK goes out (their datagrams are not on disk), only PULL_ACKs. */
+static void send_acks(struct server *s, bool journalled) {
   unsigned sent = 0;
   uv_os_fd_t fd;
   if (s->n_acks == 0 || uv_fileno((uv_handle_t *)&s->udp, &fd) != 0) {
     s->n_acks = 0;
     return;
+  }
+  if (!journalled) { /* keep the PULL_ACKs (type 4) only */
+    unsigned k = 0;
+    for (unsigned i = 0; i < s->n_acks; i++)
+      if (s->ack_data[i][3] != 1) s->ack_msg[k++] = s->ack_msg[i];
+    s->n_acks = k;
   }
   while (sent < s->n_acks) {
     int rc = sendmmsg(fd, s->ack_msg + sent, s->n_acks - sent, MSG_DONTWAIT);
@@ -75,6 +87,12 @@ static void flush_acks(struct server *s) {
     sent += (unsigned)rc;
   }
   s->n_acks = 0;
+}
+
+/* The end of a batch of datagrams: journal synced, then the answers. */
+static void flush_acks(struct server *s) {
+  bool ok = lg_ns_flush(s->ns) == 0;
+  send_acks(s, ok);
 }
 
 static void on_event(void *ctx, uint64_t dev_eui, const char *type, json_t *payload) {
@@ -95,7 +113,7 @@ static int64_t wall_ns(void *ctx) {
 static void udp_send(void *ctx, const struct sockaddr *to, socklen_t len, const uint8_t *buf,
                      size_t n) {
   struct server *s = ctx;
-  if (s->in_batch && n <= ACK_MAX && len <= sizeof(struct sockaddr_storage)) {
+  if (n <= ACK_MAX && len <= sizeof(struct sockaddr_storage)) {
     unsigned i = s->n_acks++;
     memcpy(s->ack_data[i], buf, n);
     memcpy(&s->ack_to[i], to, len);
@@ -122,18 +140,19 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
 static void on_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf, const struct sockaddr *from,
                     unsigned flags) {
   struct server *s = h->data;
+  (void)buf;
   /* n == 0 with UV_UDP_MMSG_FREE ends a recvmmsg batch: the buffer is static, nothing to
-   * free; the batch's answers go out. */
-  if (n <= 0 || from == NULL || (flags & UV_UDP_PARTIAL)) {
-    if (flags & UV_UDP_MMSG_FREE || n < 0 || from == NULL)
-      lg_ns_flush(s->ns), flush_acks(s), s->in_batch = false;
-    return;
-  }
+   * free. The answers wait for the loop's check phase (after_io): one journal sync for
+   * every batch read in this iteration. */
+  if (n <= 0 || from == NULL || (flags & UV_UDP_PARTIAL)) return;
   socklen_t len =
       from->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
-  s->in_batch = (flags & UV_UDP_MMSG_CHUNK) != 0;
   lg_ns_datagram(s->ns, from, len, (const uint8_t *)buf->base, (size_t)n);
-  if (!s->in_batch) lg_ns_flush(s->ns), flush_acks(s);
+}
+
+static void on_after_io(uv_check_t *c) {
+  struct server *s = c->data;
+  flush_acks(s);
 }
 
 /* lg_ns_io.poll: what is waiting on the socket, read and answered as the loop would (a
@@ -157,11 +176,10 @@ static void poll_udp(void *ctx) {
     }
     int n = recvmmsg(fd, msg, N, MSG_DONTWAIT, NULL);
     if (n <= 0) return;
-    s->in_batch = true;
     for (int i = 0; i < n; i++) /* a slot holds any datagram: none is truncated */
       lg_ns_datagram(s->ns, (const struct sockaddr *)&from[i], msg[i].msg_hdr.msg_namelen,
                      (const uint8_t *)iov[i].iov_base, msg[i].msg_len);
-    lg_ns_flush(s->ns), flush_acks(s), s->in_batch = false;
+    flush_acks(s);
     if (n < N) return;
   }
 }
@@ -228,6 +246,8 @@ int lg_cmd_serve(int argc, char **argv) {
   s.tick.data = &s;
   uv_signal_init(s.loop, &s.sigint);
   uv_signal_init(s.loop, &s.sigterm);
+  uv_check_init(s.loop, &s.after_io);
+  s.after_io.data = &s;
   static atomic_uint gateways_changed;
   struct lg_ns_io io = {.ctx = &s,
                         .now_ns = wall_ns,
@@ -245,12 +265,15 @@ int lg_cmd_serve(int argc, char **argv) {
                  (cfg.udp_reuse_port ? AF_UNSPEC : (unsigned)addr.ss_family) | UV_UDP_RECVMMSG);
   s.udp.data = &s;
   int err = bind_udp(&s.udp, &addr, addr_len, cfg.udp_reuse_port);
+  uint64_t behind = lg_ns_recover(s.ns); /* journalled, not known to be stored */
+  if (behind) fprintf(stderr, "lorageo: catching up %llu journal records\n", (unsigned long long)behind);
   if (err == 0) {
     /* Gateways burst (every PUSH_DATA of a busy area at once): ask for 8 MiB of socket
      * buffer; the kernel caps it at net.core.rmem_max. */
     int rcvbuf = 8 << 20;
     uv_recv_buffer_size((uv_handle_t *)&s.udp, &rcvbuf);
     err = uv_udp_recv_start(&s.udp, on_alloc, on_recv);
+    uv_check_start(&s.after_io, on_after_io);
   }
   if (err) {
     lg_cli_fail("serve", 1, "cannot listen for UDP on %s: %s", cfg.udp_bind, uv_strerror(err));
@@ -272,7 +295,18 @@ int lg_cmd_serve(int argc, char **argv) {
   fprintf(stderr, "lorageo: serving %s: UDP %s, HTTP http://%s, database %s\n", cfg.region,
           cfg.udp_bind, cfg.http_bind, cfg.database);
   uv_run(s.loop, UV_RUN_DEFAULT);
-  fprintf(stderr, "lorageo: stopping\n");
+  /* A clean stop: nothing more is read; what was read is answered (journal synced first),
+   * then every open window is closed and stored. */
+  uv_udp_recv_stop(&s.udp);
+  flush_acks(&s);
+  struct lg_ns_metrics *m = lg_ns_metrics(s.ns);
+  uint64_t uplinks_before = atomic_load(&m->uplinks);
+  size_t drained = lg_ns_drain(s.ns);
+  fprintf(stderr, "lorageo: stopping: %zu open de-duplication windows drained (%llu uplinks "
+                  "stored), %s\n",
+          drained, (unsigned long long)(atomic_load(&m->uplinks) - uplinks_before),
+          lg_ns_catching_up(s.ns) ? "journal not yet caught up (continued on the next start)"
+          : cfg.journal[0] ? "journal checkpoint written" : "no journal");
   rc = 0;
 out:
   lg_api_stop(api);
@@ -281,6 +315,7 @@ out:
     uv_close((uv_handle_t *)&s.tick, NULL);
     uv_close((uv_handle_t *)&s.sigint, NULL);
     uv_close((uv_handle_t *)&s.sigterm, NULL);
+    uv_close((uv_handle_t *)&s.after_io, NULL);
     uv_run(s.loop, UV_RUN_NOWAIT);
   }
   lg_mqtt_stop(s.mqtt); /* first: its thread writes the server's metrics until it stops */

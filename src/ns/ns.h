@@ -72,6 +72,16 @@ enum lg_drop {
   LG_DROP_COUNT
 };
 
+/* Work given up when a cap is reached; the metrics' reason labels (lg_shed_name). */
+enum lg_shed {
+  LG_SHED_UNKNOWN_DEVICE, /* a new frame of an unknown DevAddr / DevEUI while frames are many */
+  LG_SHED_MIC,            /* a new frame whose MIC fails while frames are many */
+  LG_SHED_OPEN_FRAMES,    /* a new frame of a known device with max_open_frames reached */
+  LG_SHED_LATE_HORIZON,   /* a stored frame forgotten early (its late copies not attached) */
+  LG_SHED_UNKNOWN_GATEWAY, /* an unprovisioned gateway's entry evicted */
+  LG_SHED_COUNT
+};
+
 enum lg_dl_result {
   LG_DL_SENT,
   LG_DL_OK,
@@ -102,6 +112,20 @@ struct lg_ns_metrics {
   atomic_uint_fast64_t accuracy_sum_mm;                     /* for the histogram's _sum */
   atomic_uint_fast64_t adr_decisions[2];                    /* no change, change */
   atomic_uint_fast64_t open_windows;
+  atomic_uint_fast64_t dup_same_gateway; /* a gateway's second copy of a frame: not kept */
+  atomic_uint_fast64_t shed[LG_SHED_COUNT]; /* work given up under a cap, by reason */
+  atomic_uint_fast64_t unknown_gateways;    /* unprovisioned EUIs held now */
+  /* [server] journal */
+  atomic_uint_fast64_t journal_records;  /* datagrams journalled */
+  atomic_uint_fast64_t journal_errors;   /* appends or syncs that failed (not acknowledged) */
+  atomic_uint_fast64_t journal_replayed; /* records run again (recovery, catching up) */
+  atomic_uint_fast64_t journal_skipped;  /* their frames found stored already (or joins) */
+  atomic_uint_fast64_t journal_bytes;    /* size of the segments now */
+  atomic_uint_fast64_t journal_lag;      /* records journalled but not yet stored */
+  /* storage */
+  atomic_uint_fast64_t store_errors; /* failed writes and commits */
+  atomic_uint_fast64_t store_down;   /* 1 while storage fails (/api/health answers 503) */
+  _Atomic(const char *) store_reason; /* why, while it fails (a static string) */
   /* [cluster] redis */
   atomic_uint_fast64_t cluster_recovered; /* frames of a silent instance processed here */
   atomic_uint_fast64_t cluster_dl_out;    /* downlinks handed to a gateway's holder */
@@ -116,6 +140,7 @@ struct lg_ns_metrics {
 
 const char *lg_drop_name(enum lg_drop d);
 const char *lg_dl_result_name(enum lg_dl_result r);
+const char *lg_shed_name(enum lg_shed s);
 
 struct lg_ns;
 
@@ -129,9 +154,32 @@ void lg_ns_free(struct lg_ns *ns);
 void lg_ns_datagram(struct lg_ns *ns, const struct sockaddr *from, socklen_t from_len,
                     const uint8_t *buf, size_t len);
 
-/* The end of a batch of datagrams ([cluster]: their copies go to Redis in one round trip).
- * Call it before answering them: a PUSH_ACK then means the copy is in the cluster's hands. */
-void lg_ns_flush(struct lg_ns *ns);
+/* The end of a batch of datagrams: the journal is synced (one fdatasync for the batch) and
+ * ([cluster]) their copies go to Redis in one round trip. The transport holds the batch's
+ * answers until this returns: 0, send them (a PUSH_ACK then means the datagram is on
+ * disk); LG_EIO, the journal failed: send no PUSH_ACK of the batch. */
+int lg_ns_flush(struct lg_ns *ns);
+
+/* Before serving: frames journalled after the checkpoint (not known to be stored) are run
+ * through the pipeline again, with their journalled receive times; frames already stored
+ * are recognised (de-duplication, frame counter) and not stored again; none is answered.
+ * Done a slice at a time from lg_ns_tick (the socket is read meanwhile); this starts it.
+ * Returns the number of records to catch up. */
+uint64_t lg_ns_recover(struct lg_ns *ns);
+/* Whether the server is still catching up from its journal. */
+bool lg_ns_catching_up(const struct lg_ns *ns);
+
+/* `lorageo replay`: every record of the journal directory `dir` after `after_seq`, run
+ * through the pipeline into the store, at once. 0, or LG_EIO / LG_ENOTFOUND with a reason. */
+struct lg_ns_replay_stats {
+  uint64_t records, damaged;
+};
+int lg_ns_replay(struct lg_ns *ns, const char *dir, uint64_t after_seq,
+                 struct lg_ns_replay_stats *st, char *why, size_t why_len);
+
+/* A clean stop: the socket is no longer read; every open de-duplication window is closed
+ * now and its frame stored, the journal's checkpoint written. Returns the frames drained. */
+size_t lg_ns_drain(struct lg_ns *ns);
 
 /* Closes the de-duplication windows that have run out and forgets old ones. */
 void lg_ns_tick(struct lg_ns *ns);

@@ -166,7 +166,10 @@ static void locate(struct lg_ns *ns, const struct ns_frame *f) {
 void ns_attach_copy(struct lg_ns *ns, int64_t uplink_id, int64_t first_ns, const struct ns_rx *rx) {
   struct lg_reception_rec r;
   reception_of(ns, rx, &r);
-  lg_store_reception_add(ns->store, uplink_id, &r, true);
+  if (lg_store_reception_add(ns->store, uplink_id, &r, true) != 0) {
+    ns_store_error(ns, "storing a late copy");
+    return;
+  }
   ns_log(ns, "late copy from %016llx attached to uplink %lld (%.0f ms after the first)",
          (unsigned long long)rx->gateway_eui, (long long)uplink_id,
          (double)(rx->received_ns - first_ns) / 1e6);
@@ -184,6 +187,10 @@ static void join(struct lg_ns *ns, struct ns_frame *f, const struct lg_frame *fr
   const struct lg_gw_rxpk *up = &f->rx[0].rxpk;
   const struct lg_join_request *jr = &fr->u.join_req;
   struct lg_device_rec d;
+  if (f->from_journal) { /* its join-accept's moment has passed: the device joins again */
+    atomic_fetch_add(&ns->m.journal_skipped, 1);
+    return;
+  }
   if (lg_store_device_get(ns->store, jr->dev_eui, &d) != 0 || !d.otaa ||
       d.join_eui != jr->join_eui) {
     ns_drop(ns, LG_DROP_UNKNOWN_DEVICE,
@@ -536,6 +543,10 @@ static void data_uplink(struct lg_ns *ns, struct ns_frame *f, const struct lg_fr
              (unsigned long long)m.dev.dev_eui, m.f_cnt, (double)(ns_now(ns) - f->first_ns) / 1e9);
       break;
     }
+    if (f->from_journal && (m.kind == M_REPLAY || m.kind == M_RETRANSMISSION)) {
+      atomic_fetch_add(&ns->m.journal_skipped, 1); /* stored before the stop: not again */
+      return;
+    }
     if (m.kind == M_REPLAY) {
       ns_drop(ns, LG_DROP_REPLAY, "%016llx: FCnt %u replayed (expected %u or more)",
               (unsigned long long)m.dev.dev_eui, m.f_cnt, m.dev.fcnt_up_next);
@@ -606,11 +617,38 @@ static void data_uplink(struct lg_ns *ns, struct ns_frame *f, const struct lg_fr
                   (json_int_t)u.freq_hz, "confirmed", u.confirmed, "adr", u.adr, "gateways",
                   distinct_gateways(f)));
   locate(ns, f);
-  if (f->recovered) return;     /* its receive windows are long gone */
+  if (f->recovered || f->from_journal) return; /* its receive windows are long gone */
   struct lg_device_rec now_dev; /* after this uplink's LinkADRAns, if any */
   if (lg_store_device_get(ns->store, m.dev.dev_eui, &now_dev) == 0)
     adr_step(ns, &now_dev, &u, df->fctrl & LG_FCTRL_ADR, answers, &ans_len);
   answer(ns, f, &m.dev, confirmed, answers, ans_len);
+}
+
+bool ns_frame_worth(struct lg_ns *ns, const struct lg_gw_rxpk *r, enum lg_shed *why) {
+  struct lg_frame fr;
+  *why = LG_SHED_MIC;
+  if (lg_frame_decode(r->data, r->size, &fr) != 0) return false;
+  if (fr.mtype == LG_MTYPE_JOIN_REQUEST) {
+    struct lg_device_rec d;
+    const struct lg_join_request *jr = &fr.u.join_req;
+    if (lg_store_device_get(ns->store, jr->dev_eui, &d) != 0 || !d.otaa ||
+        d.join_eui != jr->join_eui) {
+      *why = LG_SHED_UNKNOWN_DEVICE;
+      return false;
+    }
+    struct lg_key *app = ns_key(ns, d.app_key);
+    uint8_t mic[4];
+    return app && lg_join_mic(app, r->data, r->size - 4, mic) == 0 &&
+           memcmp(mic, fr.mic, 4) == 0;
+  }
+  if (fr.mtype != LG_MTYPE_UNCONFIRMED_UP && fr.mtype != LG_MTYPE_CONFIRMED_UP) return false;
+  struct session_match m;
+  if (match_session(ns, r, &fr, &m)) return true;
+  size_t n = 0;
+  struct lg_device_rec one;
+  if (lg_store_devices_by_addr(ns->store, fr.u.data.dev_addr, &one, 1, &n) == 0 && n == 0)
+    *why = LG_SHED_UNKNOWN_DEVICE;
+  return false;
 }
 
 void ns_process_frame(struct lg_ns *ns, struct ns_frame *f) {

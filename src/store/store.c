@@ -239,6 +239,17 @@ int lg_store_commit(struct lg_store *s) {
   return LG_EIO;
 }
 
+const char *lg_store_errmsg(struct lg_store *s) {
+  const char *m = db_errmsg(s->db);
+  return m && *m ? m : "unknown error";
+}
+
+int lg_store_rollback(struct lg_store *s) {
+  if (!s->in_tx) return 0;
+  s->in_tx = false;
+  return db_exec(s->db, "ROLLBACK") ? LG_EIO : 0;
+}
+
 /* ---- gateways ------------------------------------------------------------------- */
 
 int lg_store_gateway_put(struct lg_store *s, const struct lg_gateway_rec *g) {

@@ -30,6 +30,10 @@ void lg_store_close(struct lg_store *s);
  * uplinks). Without it every write commits on its own. */
 int lg_store_begin(struct lg_store *s);
 int lg_store_commit(struct lg_store *s);
+/* The engine's message for the last failure on this connection (valid until the next call). */
+const char *lg_store_errmsg(struct lg_store *s);
+/* Undoes the open transaction (a batch with a failed write is not kept in part). */
+int lg_store_rollback(struct lg_store *s);
 
 /* ---- gateways ----------------------------------------------------------------- */
 
