@@ -645,9 +645,7 @@ void lg_ns_datagram(struct lg_ns *ns, const struct sockaddr *from, socklen_t fro
     return;
   }
   /* Catching up from the journal: this one is taken from there in its turn. */
-  if (h.type == LG_GW_PUSH_DATA && !ns->replaying &&
-      (ns->catchup || (ns->store_down && ns->journal)))
-    return;
+  if (h.type == LG_GW_PUSH_DATA && !ns->replaying && (ns->catchup || ns->store_waiting)) return;
   const char *body = (const char *)buf + h.body_off;
   size_t body_len = len - h.body_off;
   switch (h.type) {
@@ -737,7 +735,12 @@ static void cluster_close(struct lg_ns *ns, struct ns_frame *first, struct ns_fr
  * are processed in the order their first datagram came; each batch is committed or wholly
  * undone). Catching up, the journal's records after the last one run are not handled yet. */
 static void checkpoint(struct lg_ns *ns, bool force) {
-  if (!ns->journal || ns->store_down) return;
+  if (!ns->journal) return;
+  if (ns->store_down) {
+    atomic_store(&ns->m.journal_lag,
+                 lg_journal_last_seq(ns->journal) - lg_journal_checkpoint(ns->journal));
+    return;
+  }
   uint64_t upto = ns->catchup ? ns->replayed_seq : ns->seq;
   if (ns->next_due && ns->next_due->first_seq > 0 && ns->next_due->first_seq - 1 < upto)
     upto = ns->next_due->first_seq - 1;
@@ -777,10 +780,15 @@ static void store_failed(struct lg_ns *ns) {
   if (!ns->store_down) {
     ns_log(ns, "storage fails%s", ns->journal ? ": frames wait in the journal until it works"
                                               : " and no journal is kept: frames are lost");
-    atomic_store(&ns->m.store_reason, "storage fails: writes to the database are refused");
+    ns->store_reason_i ^= 1;
+    char *why = ns->store_reason[ns->store_reason_i];
+    snprintf(why, sizeof(ns->store_reason[0]), "storage fails: %s%s", lg_store_errmsg(ns->store),
+             ns->journal ? " (frames wait in the journal)" : "");
+    atomic_store(&ns->m.store_reason, why);
     atomic_store(&ns->m.store_down, 1);
   }
   ns->store_down = true;
+  ns->store_waiting = ns->journal != NULL;
   ns->store_retry_ns = ns->io.now_ns(ns->io.ctx) + 1000000000LL;
   if (!ns->journal) return;
   forget_all(ns);
@@ -866,7 +874,7 @@ static void replay_record(struct lg_ns *ns, const struct lg_journal_rec *r) {
   lg_ns_datagram(ns, (const struct sockaddr *)r->from, r->from_len, r->data, r->len);
   atomic_fetch_sub(&ns->m.datagrams, 1); /* counted when it came */
   atomic_fetch_add(&ns->m.journal_replayed, 1);
-  while (!ns->store_down && close_windows(ns, r->received_ns, TICK_FRAMES)) {
+  while (!ns->store_waiting && close_windows(ns, r->received_ns, TICK_FRAMES)) {
   }
   forget_expired(ns, r->received_ns);
   ns->replaying = false;
@@ -884,7 +892,7 @@ static void catch_up(struct lg_ns *ns, int64_t budget_ns) {
       ns_log(ns, "journal %s: reading failed; catching up again in 1 s", lg_journal_dir(ns->journal));
       lg_journal_reader_close(ns->catchup);
       ns->catchup = NULL;
-      ns->store_down = true; /* retried like a store failure */
+      ns->store_waiting = true; /* retried like a store failure */
       ns->store_retry_ns = t0 + 1000000000LL;
       return;
     }
@@ -922,7 +930,7 @@ uint64_t lg_ns_recover(struct lg_ns *ns) {
 }
 
 bool lg_ns_catching_up(const struct lg_ns *ns) {
-  return ns->catchup != NULL || (ns->store_down && ns->journal);
+  return ns->catchup != NULL || ns->store_waiting;
 }
 
 int lg_ns_replay(struct lg_ns *ns, const char *dir, uint64_t after_seq,
@@ -966,8 +974,10 @@ size_t lg_ns_drain(struct lg_ns *ns) {
 void lg_ns_tick(struct lg_ns *ns) {
   int64_t now = ns_now(ns);
   lg_ns_flush(ns);
-  if (ns->store_down && ns->journal && !ns->catchup && now >= ns->store_retry_ns)
-    start_catch_up(ns); /* storage may work again: run the journal from the checkpoint */
+  if (ns->store_waiting && now >= ns->store_retry_ns) { /* storage may work again */
+    ns->store_waiting = false;
+    if (start_catch_up(ns) != 0) ns->store_waiting = true, ns->store_retry_ns = now + 1000000000LL;
+  }
   if (ns->catchup) catch_up(ns, TICK_BUDGET_NS);
   if (ns->cluster) ns_cluster_tick(ns, now); /* downlinks and TX_ACKs from the others */
   while (close_windows(ns, now, TICK_FRAMES) && ns_now(ns) - now < TICK_BUDGET_NS)
@@ -984,6 +994,6 @@ void lg_ns_tick(struct lg_ns *ns) {
   }
   /* Forget frames past the late-copy horizon, oldest first. */
   forget_expired(ns, now);
-  if (ns->next_due == NULL) checkpoint(ns, false); /* idle: everything seen is stored */
+  if (ns->next_due == NULL || ns->store_down) checkpoint(ns, false); /* idle: all stored */
   ns_pending_expire(ns, now);
 }

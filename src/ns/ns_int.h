@@ -122,6 +122,9 @@ struct lg_ns {
   int64_t replay_now_ns;
   bool batch_failed;          /* a write of the open batch failed: the batch is undone */
   bool store_down;            /* storage fails: frames wait in the journal */
+  bool store_waiting;         /* ... and the journal is run again at store_retry_ns */
+  char store_reason[2][200];  /* /api/health's reason (two: one is rewritten, one read) */
+  int store_reason_i;
   int64_t store_retry_ns;     /* when to try it again */
   int64_t store_logged_ns;    /* storage failures are logged at most every 10 s */
   uint64_t store_unlogged;    /* failures since */
