@@ -219,6 +219,7 @@ void lg_ns_free(struct lg_ns *ns) {
   struct ns_frame *f, *ft;
   HASH_ITER(hh, ns->frames, f, ft) {
     HASH_DEL(ns->frames, f);
+    ns_frame_reset_rx(f);
     free(f);
   }
   while ((f = ns->free_frames) != NULL) {
@@ -360,6 +361,28 @@ struct ns_gateway *ns_gateway(struct lg_ns *ns, uint64_t eui) {
  * list keeps their pages mapped instead of faulting fresh ones in for every frame. */
 #define FREE_FRAMES_MAX 4096
 
+bool ns_frame_add_rx(struct ns_frame *f, const struct ns_rx *rx) {
+  if (f->n == f->cap) { /* doubled, up to LG_GEO_MAX_RX */
+    if (f->cap >= LG_GEO_MAX_RX) return false;
+    size_t cap = 2 * f->cap < LG_GEO_MAX_RX ? 2 * f->cap : LG_GEO_MAX_RX;
+    struct ns_rx *big = f->rx == f->rx_inline ? malloc(cap * sizeof(*big))
+                                              : realloc(f->rx, cap * sizeof(*big));
+    if (big == NULL) return false;
+    if (f->rx == f->rx_inline) memcpy(big, f->rx, f->n * sizeof(*big));
+    f->rx = big;
+    f->cap = cap;
+  }
+  f->rx[f->n++] = *rx;
+  return true;
+}
+
+void ns_frame_reset_rx(struct ns_frame *f) {
+  if (f->rx != f->rx_inline) free(f->rx);
+  f->rx = f->rx_inline;
+  f->cap = NS_RX_INLINE;
+  f->n = 0;
+}
+
 static struct ns_frame *frame_alloc(struct lg_ns *ns) {
   struct ns_frame *f = ns->free_frames;
   if (f) {
@@ -367,10 +390,15 @@ static struct ns_frame *frame_alloc(struct lg_ns *ns) {
     ns->n_free--;
     return f;
   }
-  return malloc(sizeof(*f));
+  if ((f = malloc(sizeof(*f))) == NULL) return NULL;
+  f->rx = f->rx_inline;
+  f->cap = NS_RX_INLINE;
+  f->n = 0;
+  return f;
 }
 
 static void frame_free(struct lg_ns *ns, struct ns_frame *f) {
+  ns_frame_reset_rx(f);
   if (ns->n_free >= FREE_FRAMES_MAX) {
     free(f);
     return;
@@ -502,13 +530,13 @@ static void add_reception(struct lg_ns *ns, struct ns_gateway *g, const struct l
     return;
   }
   if (f != NULL && f->processed) {
-    if (f->n < LG_GEO_MAX_RX) f->rx[f->n++] = rx;
+    ns_frame_add_rx(f, &rx);
     atomic_fetch_add(&ns->m.late_copies, 1);
     ns_late_copy(ns, f, &rx);
     return;
   }
   if (f != NULL) {
-    if (f->n < LG_GEO_MAX_RX) f->rx[f->n++] = rx;
+    ns_frame_add_rx(f, &rx);
     atomic_fetch_add(&ns->m.duplicates, 1);
     if (ns->cluster) share_copy(ns, f, &rx, false);
     return;
@@ -529,8 +557,8 @@ static void add_reception(struct lg_ns *ns, struct ns_gateway *g, const struct l
   f->first_ns = now;
   f->deadline_ns = now + (int64_t)ns->cfg.dedup_window_ms * 1000000;
   f->forget_ns = f->deadline_ns + (int64_t)ns->cfg.late_horizon_ms * 1000000;
-  f->rx[0] = rx;
-  f->n = 1;
+  ns_frame_reset_rx(f);
+  ns_frame_add_rx(f, &rx);
   HASH_ADD(hh, ns->frames, key, f->key_len, f);
   ns->n_frames++;
   f->next = NULL;
@@ -548,8 +576,8 @@ static void add_reception(struct lg_ns *ns, struct ns_gateway *g, const struct l
 static void cluster_collect(struct lg_ns *ns, struct ns_frame *f) {
   struct ns_rx got[LG_GEO_MAX_RX];
   size_t n = ns_cluster_collect_read(ns->cluster, false, got, LG_GEO_MAX_RX, &f->taken);
-  for (size_t i = 0; i < n && f->n < LG_GEO_MAX_RX; i++)
-    f->rx[f->n++] = got[i];
+  for (size_t i = 0; i < n; i++)
+    ns_frame_add_rx(f, &got[i]);
 }
 
 /* The owner, after committing (a frame closed in Redis is a frame stored): the stored
@@ -558,7 +586,7 @@ static void cluster_done(struct lg_ns *ns, struct ns_frame *f) {
   struct ns_rx late[LG_GEO_MAX_RX];
   size_t n = ns_cluster_done_read(ns->cluster, late, LG_GEO_MAX_RX);
   for (size_t i = 0; i < n; i++) {
-    if (f->n < LG_GEO_MAX_RX) f->rx[f->n++] = late[i];
+    ns_frame_add_rx(f, &late[i]);
     atomic_fetch_add(&ns->m.late_copies, 1);
     ns_late_copy(ns, f, &late[i]);
   }
@@ -690,14 +718,21 @@ static size_t recover_orphans(struct lg_ns *ns, struct ns_frame **out) {
   size_t k = 0;
   for (size_t i = 0; i < n; i++) {
     struct ns_frame *f = malloc(sizeof(*f));
-    if (f == NULL) break;
+    struct ns_rx *all = malloc(LG_GEO_MAX_RX * sizeof(*all)); /* every copy kept in Redis */
+    if (f == NULL || all == NULL) {
+      free(f), free(all);
+      break;
+    }
     memset(f, 0, offsetof(struct ns_frame, rx));
+    f->rx = all;
+    f->cap = LG_GEO_MAX_RX;
     memcpy(f->key, keys[i], key_len[i]);
     f->key_len = key_len[i];
     ns_cluster_ready(ns->cluster);
     ns_cluster_collect_ask(ns->cluster, f->key, f->key_len);
     f->n = ns_cluster_collect_read(ns->cluster, true, f->rx, LG_GEO_MAX_RX, &f->taken);
     if (f->n == 0) { /* its copies expired: nothing left to process */
+      ns_frame_reset_rx(f);
       free(f);
       continue;
     }
@@ -990,7 +1025,7 @@ void lg_ns_tick(struct lg_ns *ns) {
     ns_batch_end(ns);
     if (n) cluster_close(ns, NULL, NULL, orphans, n);
     for (size_t i = 0; i < n; i++)
-      free(orphans[i]);
+      ns_frame_reset_rx(orphans[i]), free(orphans[i]);
   }
   /* Forget frames past the late-copy horizon, oldest first. */
   forget_expired(ns, now);

@@ -42,7 +42,11 @@ struct ns_rx {
   int64_t received_ns;
 };
 
-/* All copies of one frame: PHYPayload + frequency + data rate. */
+/* All copies of one frame: PHYPayload + frequency + data rate. Room for NS_RX_INLINE
+ * receptions is in the frame (~3.2 KB: most frames are heard by a few gateways); a frame
+ * heard by more moves its receptions to the heap (room doubled as needed, at most
+ * LG_GEO_MAX_RX; one gateway gives one reception, so that is bounded by the gateways). */
+enum { NS_RX_INLINE = 4 };
 struct ns_frame {
   uint8_t key[4 + 4 + 256]; /* freq, sf|bw, phy */
   size_t key_len;
@@ -56,8 +60,9 @@ struct ns_frame {
   int64_t uplink_id; /* stored uplink, for late copies (0: none) */
   uint64_t dev_eui;
   uint32_t f_cnt;
-  size_t n;
-  struct ns_rx rx[LG_GEO_MAX_RX];
+  size_t n, cap;
+  struct ns_rx *rx; /* rx_inline, or a heap array of cap */
+  struct ns_rx rx_inline[NS_RX_INLINE];
   struct ns_frame *next_free; /* on the free list */
   struct ns_frame *next;      /* in creation order (= deadline order: the window is fixed) */
   UT_hash_handle hh;
@@ -170,6 +175,10 @@ struct lg_ns {
 };
 
 int64_t ns_now(struct lg_ns *ns);
+/* Adds a reception to `f` (false when it has LG_GEO_MAX_RX already or memory is out). */
+bool ns_frame_add_rx(struct ns_frame *f, const struct ns_rx *rx);
+/* A frame's receptions back to its own room (the heap array freed). */
+void ns_frame_reset_rx(struct ns_frame *f);
 /* A tick's writes in one transaction; integration events raised meanwhile go out after
  * the commit, so whoever reads the API on an event finds what it announces. */
 void ns_batch_begin(struct lg_ns *ns);
