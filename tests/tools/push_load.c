@@ -12,6 +12,10 @@
  *       ACKED_FILE as "dev_eui_hex|f_cnt" lines. Prints {"sent": N, "acked": M}.
  *   push_load repeat HOST:PORT COPIES SPACING_MS
  *       one uplink of device 0 (FCnt 0) from one gateway, COPIES times, SPACING_MS apart.
+ *   push_load flood HOST:PORT RATE SECONDS KIND
+ *       RATE distinct worthless frames a second through gateway 7, paced: KIND "mic" (a
+ *       provisioned DevAddr, wrong MIC), "unknown" (DevAddrs nobody has) or "join" (join-
+ *       requests from unknown DevEUIs). Prints {"sent": N}.
  *
  * A PUSH_ACK is matched to its datagram by the token (the datagram's number mod 65536): at
  * these rates a token is reused only after seconds, while an ACK comes within milliseconds.
@@ -237,11 +241,53 @@ static int repeat(const char *hostport, long copies, double spacing_ms) {
   return 0;
 }
 
+static int flood(const char *hostport, double rate, double secs, const char *kind) {
+  struct sockaddr_in to;
+  int fd = open_to(hostport, &to);
+  if (fd < 0) return fprintf(stderr, "push_load: bad address %s\n", hostport), 2;
+  long total = (long)(rate * secs);
+  double t0 = now_s();
+  int64_t gps = (int64_t)time(NULL) * 1000000000LL - 315964800000000000LL + 18000000000LL;
+  for (long i = 0; i < total; i++) {
+    while (now_s() - t0 < (double)i / rate)
+      usleep(100);
+    uint8_t phy[32];
+    size_t len;
+    if (strcmp(kind, "join") == 0) { /* MHDR, JoinEUI, DevEUI, DevNonce, MIC */
+      phy[0] = 0x00;
+      lg_put_le64(phy + 1, 0x70b3d57ed0000000ull);
+      lg_put_le64(phy + 9, 0xdead000000000000ull + (uint64_t)i);
+      lg_put_le16(phy + 17, (uint16_t)i);
+      lg_put_le32(phy + 19, (uint32_t)i);
+      len = 23;
+    } else { /* unconfirmed data up, FCtrl 0, FCnt, FPort 1, 4 bytes, MIC */
+      uint32_t addr = strcmp(kind, "mic") == 0 ? DEV_ADDR(i % 1000) : 0x7e000000u + (uint32_t)i;
+      phy[0] = 0x40;
+      lg_put_le32(phy + 1, addr);
+      phy[5] = 0;
+      lg_put_le16(phy + 6, (uint16_t)(i / 1000));
+      phy[8] = 1;
+      lg_put_le32(phy + 9, (uint32_t)i);
+      lg_put_le32(phy + 13, 0x12345678u ^ (uint32_t)i);
+      len = 17;
+    }
+    char b64[64];
+    EVP_EncodeBlock((unsigned char *)b64, phy, (int)len);
+    uint8_t b[600];
+    size_t n = push_data(b, sizeof(b), (uint16_t)i, GATEWAYS - 1, b64, len, (uint32_t)i, gps);
+    sendto(fd, b, n, 0, (struct sockaddr *)&to, sizeof(to));
+  }
+  printf("{\"sent\": %ld, \"seconds\": %.2f}\n", total, now_s() - t0);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   make_key();
   if (argc == 4 && strcmp(argv[1], "provision") == 0) return provision(argv[2], atol(argv[3]));
   if (argc == 8 && strcmp(argv[1], "send") == 0)
     return send_load(argv[2], atof(argv[3]), atof(argv[4]), atol(argv[5]), atol(argv[6]), argv[7]);
+  if (argc == 6 && strcmp(argv[1], "flood") == 0)
+    return flood(argv[2], atof(argv[3]), atof(argv[4]), argv[5]);
   if (argc == 5 && strcmp(argv[1], "repeat") == 0)
     return repeat(argv[2], atol(argv[3]), atof(argv[4]));
   fprintf(stderr, "usage: push_load provision DB DEVICES | send HOST:PORT RATE SECONDS DEVICES "
