@@ -203,9 +203,16 @@ static const struct {
 /* The journal beside its database: each database its own, so two servers never share one
  * and a journal is never replayed into another database. */
 static void default_journal(struct lg_config *c) {
-  if (strncmp(c->database, "postgres", 8) == 0) {
-    const char *port = strrchr(c->http_bind, ':');
-    snprintf(c->journal, sizeof(c->journal), "./lorageo-%s.journal", port ? port + 1 : "0");
+  if (strncmp(c->database, "postgres", 8) == 0) { /* ./lorageo-<database>-<HTTP port>.journal */
+    const char *port = strrchr(c->http_bind, ':'), *name = strrchr(c->database, '/');
+    name = name && name[1] && name > strstr(c->database, "//") + 1 ? name + 1 : "lorageo";
+    size_t len = strcspn(name, "?");
+    char safe[64];
+    size_t k = 0;
+    for (size_t i = 0; i < len && k < sizeof(safe) - 1; i++)
+      safe[k++] = isalnum((unsigned char)name[i]) || name[i] == '_' ? name[i] : '_';
+    safe[k] = '\0';
+    snprintf(c->journal, sizeof(c->journal), "./lorageo-%s-%s.journal", safe, port ? port + 1 : "0");
     return;
   }
   size_t n = strlen(c->database);

@@ -18,7 +18,8 @@ struct lg_config {
   char database[256];  /* [server] database = ./lorageo.db */
   /* [server] journal: the raw journal's directory (ns/journal.h); empty: off. Default: the
    * SQLite database's path with .journal for .db (./lorageo.journal), or for PostgreSQL
-   * ./lorageo-<HTTP port>.journal (instances on one machine each need their own). */
+   * ./lorageo-<database name>-<HTTP port>.journal (instances on one machine each need their
+   * own, and a journal belongs to one database). */
   char journal[256];
   bool journal_set;             /* given in the file or the environment */
   int journal_segment_mb;       /* [server] journal_segment_mb = 64: a segment's size */

@@ -110,6 +110,20 @@ for sig in TERM KILL; do
   done
 done
 
+# ---- one journal, one process -------------------------------------------------------------
+start "$dir/TERM1.db" || exit 1
+LORAGEO_SERVER_UDP_BIND=127.0.0.1:0 LORAGEO_SERVER_HTTP_BIND=127.0.0.1:0 \
+  LORAGEO_SERVER_DATABASE="$dir/TERM1.db" "$BIN" serve 2>"$dir/err" &
+second=$!
+sleep 1
+if ! kill -0 $second 2>/dev/null && grep -q "in use by another lorageo process" "$dir/err"; then
+  ok "a second server on the same journal refused: $(cat "$dir/err")"
+else
+  kill -KILL $second 2>/dev/null
+  ko "a second server on the same journal: $(cat "$dir/err")"
+fi
+stop TERM
+
 # ---- lorageo replay JOURNAL into a fresh database ------------------------------------------
 fresh="$dir/fresh.db"
 "$LOAD" provision "$fresh" $DEVICES
