@@ -77,7 +77,8 @@ bool ns_batch_end(struct lg_ns *ns) {
   ns->batch_open = false;
   bool ok;
   if (ns->batch_failed) { /* not kept in part: the journal runs it again once storage works */
-    lg_store_rollback(ns->store);
+    if (lg_store_rollback(ns->store) != 0) ns_log(ns, "storage: rolling back failed: %s",
+                                                  lg_store_errmsg(ns->store));
     ok = false;
   } else {
     ok = lg_store_commit(ns->store) == 0;
@@ -613,8 +614,9 @@ static void push_data(struct lg_ns *ns, struct ns_gateway *g, const char *body, 
   int64_t now = ns_now(ns);
   bool stat_pos = pp->has_stat && pp->stat.has_position;
   if (!ns->replaying && (stat_pos || now - g->seen_written_ns > 10000000000LL)) {
-    lg_store_gateway_seen(ns->store, g->eui, now, g->rx_unwritten, stat_pos, pp->stat.lat_deg,
-                          pp->stat.lon_deg, pp->stat.alt_m);
+    if (lg_store_gateway_seen(ns->store, g->eui, now, g->rx_unwritten, stat_pos, pp->stat.lat_deg,
+                              pp->stat.lon_deg, pp->stat.alt_m) != 0)
+      ns_store_error(ns, "recording a gateway's last-seen time");
     g->seen_written_ns = now;
     g->rx_unwritten = 0;
   }
@@ -687,7 +689,8 @@ void lg_ns_datagram(struct lg_ns *ns, const struct sockaddr *from, socklen_t fro
       g->announced_ns = ns_now(ns);
     }
     if (ns_now(ns) - g->seen_written_ns > 10000000000LL) {
-      lg_store_gateway_seen(ns->store, g->eui, ns_now(ns), g->rx_unwritten, false, 0, 0, 0);
+      if (lg_store_gateway_seen(ns->store, g->eui, ns_now(ns), g->rx_unwritten, false, 0, 0, 0))
+        ns_store_error(ns, "recording a gateway's last-seen time");
       g->seen_written_ns = ns_now(ns);
       g->rx_unwritten = 0;
     }

@@ -34,7 +34,8 @@ static void event(struct lg_ns *ns, uint64_t dev_eui, const char *type, json_t *
   } else if (ns->io.on_event) {
     ns_event(ns, dev_eui, type, json_incref(payload));
   }
-  lg_store_event_add(ns->store, dev_eui, type, payload, ns_now(ns));
+  if (lg_store_event_add(ns->store, dev_eui, type, payload, ns_now(ns)) != 0)
+    ns_store_error(ns, "recording an event");
 }
 
 /* ---- receptions --------------------------------------------------------------------- */
@@ -246,8 +247,9 @@ static void join(struct lg_ns *ns, struct ns_frame *f, const struct lg_frame *fr
     ns_drop(ns, LG_DROP_STORE, "join of %016llx: storage failed", (unsigned long long)jr->dev_eui);
     return;
   }
-  lg_store_activation_add(ns->store, jr->dev_eui, dev_addr, ja.join_nonce, jr->dev_nonce,
-                          ns_now(ns));
+  if (lg_store_activation_add(ns->store, jr->dev_eui, dev_addr, ja.join_nonce, jr->dev_nonce,
+                              ns_now(ns)) != 0)
+    ns_store_error(ns, "recording an activation");
   atomic_fetch_add(&ns->m.joins, 1);
   char addr_hex[9];
   snprintf(addr_hex, sizeof(addr_hex), "%08x", dev_addr);
@@ -281,7 +283,10 @@ static bool match_session(struct lg_ns *ns, const struct lg_gw_rxpk *up, const s
                           struct session_match *m) {
   struct lg_device_rec cand[MAX_CANDIDATES];
   size_t n = 0;
-  lg_store_devices_by_addr(ns->store, fr->u.data.dev_addr, cand, MAX_CANDIDATES, &n);
+  if (lg_store_devices_by_addr(ns->store, fr->u.data.dev_addr, cand, MAX_CANDIDATES, &n) != 0) {
+    ns_store_error(ns, "reading the sessions of a DevAddr");
+    n = 0;
+  }
   uint16_t wire = fr->u.data.f_cnt16;
   for (size_t i = 0; i < n; i++) {
     uint32_t next = cand[i].fcnt_up_next;
@@ -340,16 +345,18 @@ static void mac_commands(struct lg_ns *ns, const struct ns_frame *f, const struc
       /* LinkADRAns: all three bits set means the device took the pending settings. */
       if (c->u.link_adr_ans.power_ack && c->u.link_adr_ans.dr_ack &&
           c->u.link_adr_ans.ch_mask_ack) {
-        lg_store_adr_applied(ns->store, d->dev_eui);
+        if (lg_store_adr_applied(ns->store, d->dev_eui) != 0) ns_store_error(ns, "applying ADR");
       } else {
-        lg_store_adr_pending(ns->store, d->dev_eui, false, 0, 0, 0);
+        if (lg_store_adr_pending(ns->store, d->dev_eui, false, 0, 0, 0) != 0)
+          ns_store_error(ns, "clearing a LinkADRReq");
         ns_log(ns, "%016llx refused LinkADRReq (power %d, data rate %d, channel mask %d)",
                (unsigned long long)d->dev_eui, c->u.link_adr_ans.power_ack,
                c->u.link_adr_ans.dr_ack, c->u.link_adr_ans.ch_mask_ack);
       }
     } else if (c->cid == LG_MAC_DEV_STATUS) {
-      lg_store_device_status(ns->store, d->dev_eui, c->u.dev_status_ans.battery,
-                             c->u.dev_status_ans.margin_db);
+      if (lg_store_device_status(ns->store, d->dev_eui, c->u.dev_status_ans.battery,
+                                 c->u.dev_status_ans.margin_db) != 0)
+        ns_store_error(ns, "recording a DevStatusAns");
     } else {
       ns_log(ns, "%016llx: %s received", (unsigned long long)d->dev_eui, lg_mac_name(c->cid, true));
     }
@@ -449,7 +456,7 @@ static void adr_step(struct lg_ns *ns, const struct lg_device_rec *d, const stru
   snprintf(rec.algorithm, sizeof(rec.algorithm), "%s", lg_adr_algo_name(algo));
   snprintf(rec.reason, sizeof(rec.reason), "%s", dec.reason);
   if (!dec.change) {
-    lg_store_adr_decision_add(ns->store, &rec);
+    if (lg_store_adr_decision_add(ns->store, &rec) != 0) ns_store_error(ns, "recording ADR");
     return;
   }
   /* Channel mask: EU868's three default channels (ChMaskCntl 0); US915: all 125 kHz
@@ -464,15 +471,16 @@ static void adr_step(struct lg_ns *ns, const struct lg_device_rec *d, const stru
   if (lg_mac_encode(&req, answers, LG_FOPTS_MAX, ans_len) != 0) {
     snprintf(rec.reason, sizeof(rec.reason), "not sent (no room in FOpts): %.120s", dec.reason);
     rec.change = false;
-    lg_store_adr_decision_add(ns->store, &rec);
+    if (lg_store_adr_decision_add(ns->store, &rec) != 0) ns_store_error(ns, "recording ADR");
     return;
   }
-  lg_store_adr_decision_add(ns->store, &rec);
+  if (lg_store_adr_decision_add(ns->store, &rec) != 0) ns_store_error(ns, "recording ADR");
   event(ns, d->dev_eui, "adr",
         json_pack("{s:i, s:i, s:i, s:s}", "dr", dec.next.dr, "tx_power_index",
                   dec.next.tx_power_index, "nb_trans", dec.next.nb_trans, "reason", dec.reason));
-  lg_store_adr_pending(ns->store, d->dev_eui, true, dec.next.dr, dec.next.tx_power_index,
-                       dec.next.nb_trans);
+  if (lg_store_adr_pending(ns->store, d->dev_eui, true, dec.next.dr, dec.next.tx_power_index,
+                           dec.next.nb_trans) != 0)
+    ns_store_error(ns, "recording a LinkADRReq");
 }
 
 /* Builds and sends the Class A answer: ACK, MAC answers and/or one queued downlink. */
@@ -510,8 +518,9 @@ static void answer(struct lg_ns *ns, const struct ns_frame *f, const struct lg_d
   if (lg_frame_encode(&dn, dl.phy, sizeof(dl.phy), &dl.len) == 0 &&
       lg_data_mic(nwk, dl.phy, dl.len - 4, d->dev_addr, fcnt, true, dl.phy + dl.len - 4) == 0) {
     ns_send_downlink(ns, f, &dl);
-    lg_store_downlink_add(ns->store, d->dev_eui, fcnt, has_data ? f_port : -1,
-                          has_data && confirmed, ack, fopts_len, ns_now(ns));
+    if (lg_store_downlink_add(ns->store, d->dev_eui, fcnt, has_data ? f_port : -1,
+                              has_data && confirmed, ack, fopts_len, ns_now(ns)) != 0)
+      ns_store_error(ns, "recording a downlink");
   }
 }
 
