@@ -89,7 +89,7 @@ bool ns_batch_end(struct lg_ns *ns) {
   for (size_t i = 0; i < ns->n_events; i++) { /* a lost batch's events announce nothing */
     struct ns_event *e = &ns->events[i];
     if (ok)
-      ns->io.on_event(ns->io.ctx, e->dev_eui, e->type, e->payload);
+      ns->io.on_event(ns->io.event_ctx ? ns->io.event_ctx : ns->io.ctx, e->dev_eui, e->type, e->payload);
     else
       json_decref(e->payload);
   }
@@ -99,14 +99,14 @@ bool ns_batch_end(struct lg_ns *ns) {
 
 void ns_event(struct lg_ns *ns, uint64_t dev_eui, const char *type, json_t *payload) {
   if (!ns->batch_open) {
-    ns->io.on_event(ns->io.ctx, dev_eui, type, payload);
+    ns->io.on_event(ns->io.event_ctx ? ns->io.event_ctx : ns->io.ctx, dev_eui, type, payload);
     return;
   }
   if (ns->n_events == ns->cap_events) {
     size_t cap = ns->cap_events ? 2 * ns->cap_events : 64;
     struct ns_event *e = realloc(ns->events, cap * sizeof(*e));
     if (e == NULL) { /* no room to wait: out now rather than never */
-      ns->io.on_event(ns->io.ctx, dev_eui, type, payload);
+      ns->io.on_event(ns->io.event_ctx ? ns->io.event_ctx : ns->io.ctx, dev_eui, type, payload);
       return;
     }
     ns->events = e, ns->cap_events = cap;

@@ -46,6 +46,7 @@ struct lg_ns_io {
   /* Each device event (up, join, location, ack, adr) as it is recorded (NULL: none); the
    * callee takes the payload. MQTT publishes them. */
   void (*on_event)(void *ctx, uint64_t dev_eui, const char *type, json_t *payload);
+  void *event_ctx; /* on_event's ctx (NULL: ctx) */
   /* Reads and answers the datagrams waiting on the gateways' socket (NULL: none): called
    * between the slices of a tick that works off a backlog, so a PUSH_DATA is acknowledged
    * while storage is busy, not after it. */
