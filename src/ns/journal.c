@@ -17,6 +17,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,7 +57,17 @@ struct lg_journal {
   uint64_t seg_first;  /* first seq of the segment being written */
   int64_t seg_bytes;   /* its size, buffered bytes included */
   int64_t other_bytes; /* the other segments' sizes */
-  uint64_t last_seq, written_seq, synced_seq; /* appended, in the file, synced */
+  uint64_t last_seq, written_seq; /* appended, in the file */
+  _Atomic uint64_t synced_seq;     /* on disk */
+  uint64_t failed_from, failed_to; /* under mu: the last failed sync covered (from, to] */
+  /* the syncer thread (lg_journal_syncer_start): state under mu */
+  pthread_t thread;
+  bool thread_on, quit, busy; /* busy: fdatasync in progress (the fd must stay open) */
+  uint64_t want_seq;          /* sync requested up to */
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  void (*notify)(void *ctx);
+  void *notify_ctx;
   uint64_t checkpoint, checkpoint_written;
   int64_t checkpoint_at_ns, retention_at_ns;
   struct lg_journal_opts o;
@@ -188,6 +200,8 @@ int lg_journal_open(struct lg_journal **out, const struct lg_journal_opts *o, ch
   j->o = *o;
   j->o.dir = j->dir;
   j->fd = -1;
+  pthread_mutex_init(&j->mu, NULL);
+  pthread_cond_init(&j->cv, NULL);
   char p[300];
   snprintf(p, sizeof(p), "%s/lock", j->dir);
   j->lock_fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -221,10 +235,18 @@ int lg_journal_open(struct lg_journal **out, const struct lg_journal_opts *o, ch
     lg_journal_close(j);
     return rc;
   }
-  j->synced_seq = j->written_seq = j->last_seq;
+  atomic_store(&j->synced_seq, j->last_seq);
+  j->written_seq = j->last_seq;
   if (j->checkpoint > j->last_seq) j->checkpoint = j->last_seq; /* never past the records */
   *out = j;
   return 0;
+}
+
+static void set_failed(struct lg_journal *j, uint64_t from, uint64_t to) {
+  pthread_mutex_lock(&j->mu);
+  j->failed_from = from;
+  j->failed_to = to;
+  pthread_mutex_unlock(&j->mu);
 }
 
 int lg_journal_flush(struct lg_journal *j) {
@@ -233,13 +255,14 @@ int lg_journal_flush(struct lg_journal *j) {
     ssize_t w = write(j->fd, j->buf + done, j->n_buf - done);
     if (w < 0 && errno == EINTR) continue;
     if (w <= 0) {
-      /* The buffer's records are dropped and the file cut back to whole records; their
-       * numbers are given again (they were never acknowledged). */
+      /* The buffer's records are dropped (never acknowledged: failed_seq says up to where)
+       * and the file cut back to whole records; their numbers are not given again, so an
+       * answer waiting for one of them can never be sent for another record. */
       int64_t before = j->seg_bytes - (int64_t)j->n_buf;
       if (ftruncate(j->fd, (off_t)before) != 0) j->failed = true;
       j->seg_bytes = before;
       j->n_buf = 0;
-      j->last_seq = j->written_seq;
+      set_failed(j, j->written_seq, j->last_seq);
       j->failed = true;
       return LG_EIO;
     }
@@ -274,26 +297,127 @@ int lg_journal_append(struct lg_journal *j, struct lg_journal_rec *r) {
   return 0;
 }
 
-int lg_journal_sync(struct lg_journal *j) {
-  if (j->failed && j->n_buf == 0 && j->synced_seq == j->last_seq) j->failed = false; /* retry */
-  if (j->synced_seq == j->last_seq && j->n_buf == 0) return 0;
-  if (lg_journal_flush(j) != 0 || fdatasync(j->fd) != 0) {
+/* After everything written is on disk: a full segment is closed and the next one started
+ * (never while the syncer may be flushing the old one). Loop thread only. */
+static void synced_to(struct lg_journal *j, uint64_t seq);
+
+static int maybe_rotate(struct lg_journal *j) {
+  if (j->seg_bytes < j->o.segment_bytes || j->n_buf != 0) return 0;
+  if (atomic_load(&j->synced_seq) < j->written_seq) { /* once a segment: wait for the disk */
+    if (fdatasync(j->fd) != 0) return 0; /* the syncer reports it */
+    synced_to(j, j->written_seq);
+  }
+  pthread_mutex_lock(&j->mu);
+  while (j->busy) { /* the syncer is flushing the old file: let it finish (rare, short) */
+    pthread_mutex_unlock(&j->mu);
+    usleep(100);
+    pthread_mutex_lock(&j->mu);
+  }
+  close(j->fd);
+  j->other_bytes += j->seg_bytes;
+  j->seg_first = j->last_seq + 1;
+  j->seg_bytes = 0;
+  int rc = open_segment(j, NULL, 0);
+  pthread_mutex_unlock(&j->mu);
+  if (rc != 0) {
     j->failed = true;
     return LG_EIO;
   }
-  j->synced_seq = j->last_seq;
-  j->failed = false;
-  if (j->seg_bytes >= j->o.segment_bytes) { /* rotate: the next record starts a segment */
-    close(j->fd);
-    j->other_bytes += j->seg_bytes;
-    j->seg_first = j->last_seq + 1;
-    j->seg_bytes = 0;
-    if (open_segment(j, NULL, 0) != 0) {
-      j->failed = true;
-      return LG_EIO;
-    }
-  }
   return 0;
+}
+
+static void synced_to(struct lg_journal *j, uint64_t seq) {
+  uint64_t cur = atomic_load(&j->synced_seq);
+  while (seq > cur && !atomic_compare_exchange_weak(&j->synced_seq, &cur, seq)) {
+  }
+}
+
+int lg_journal_sync(struct lg_journal *j) {
+  if (atomic_load(&j->synced_seq) >= j->written_seq && j->n_buf == 0) {
+    j->failed = false; /* nothing waits (a dropped buffer's records were never acknowledged) */
+    return maybe_rotate(j);
+  }
+  uint64_t target = j->last_seq;
+  if (lg_journal_flush(j) != 0 || fdatasync(j->fd) != 0) {
+    j->failed = true;
+    set_failed(j, atomic_load(&j->synced_seq), target);
+    return LG_EIO;
+  }
+  synced_to(j, j->written_seq);
+  j->failed = false;
+  return maybe_rotate(j);
+}
+
+static void *syncer(void *arg) {
+  struct lg_journal *j = arg;
+  pthread_mutex_lock(&j->mu);
+  for (;;) {
+    while (!j->quit && j->want_seq <= atomic_load(&j->synced_seq))
+      pthread_cond_wait(&j->cv, &j->mu);
+    if (j->want_seq <= atomic_load(&j->synced_seq)) break; /* quit, nothing left */
+    uint64_t target = j->want_seq;
+    int fd = j->fd;
+    j->busy = true;
+    pthread_mutex_unlock(&j->mu);
+    int rc = fdatasync(fd);
+    pthread_mutex_lock(&j->mu);
+    j->busy = false;
+    if (rc == 0)
+      synced_to(j, target);
+    else
+      j->failed_from = atomic_load(&j->synced_seq), j->failed_to = target,
+      j->want_seq = atomic_load(&j->synced_seq);
+    pthread_mutex_unlock(&j->mu);
+    j->notify(j->notify_ctx);
+    pthread_mutex_lock(&j->mu);
+    if (rc != 0 && j->quit) break;
+  }
+  pthread_mutex_unlock(&j->mu);
+  return NULL;
+}
+
+int lg_journal_syncer_start(struct lg_journal *j, void (*notify)(void *ctx), void *ctx) {
+  if (j->thread_on) return 0;
+  j->notify = notify;
+  j->notify_ctx = ctx;
+  if (pthread_create(&j->thread, NULL, syncer, j) != 0) return LG_ENOMEM;
+  j->thread_on = true;
+  return 0;
+}
+
+void lg_journal_syncer_stop(struct lg_journal *j) {
+  if (!j->thread_on) return;
+  pthread_mutex_lock(&j->mu); /* it finishes the sync it is doing */
+  j->quit = true;
+  pthread_cond_signal(&j->cv);
+  pthread_mutex_unlock(&j->mu);
+  pthread_join(j->thread, NULL);
+  j->thread_on = false;
+  j->quit = false;
+}
+
+int lg_journal_sync_request(struct lg_journal *j) {
+  if (!j->thread_on) return lg_journal_sync(j);
+  if (lg_journal_flush(j) != 0) return LG_EIO;
+  j->failed = false;
+  if (j->written_seq > atomic_load(&j->synced_seq)) {
+    pthread_mutex_lock(&j->mu);
+    if (j->written_seq > j->want_seq) j->want_seq = j->written_seq;
+    pthread_cond_signal(&j->cv);
+    pthread_mutex_unlock(&j->mu);
+  }
+  return maybe_rotate(j);
+}
+
+uint64_t lg_journal_synced(struct lg_journal *j) {
+  return atomic_load(&j->synced_seq);
+}
+
+void lg_journal_sync_failed(struct lg_journal *j, uint64_t *from, uint64_t *to) {
+  pthread_mutex_lock(&j->mu);
+  *from = j->failed_from;
+  *to = j->failed_to;
+  pthread_mutex_unlock(&j->mu);
 }
 
 uint64_t lg_journal_last_seq(const struct lg_journal *j) {
@@ -363,27 +487,30 @@ int lg_journal_checkpoint_set(struct lg_journal *j, uint64_t seq, int64_t now_ns
 
 void lg_journal_close(struct lg_journal *j) {
   if (j == NULL) return;
+  lg_journal_syncer_stop(j);
   if (j->fd >= 0) {
     lg_journal_sync(j);
     close(j->fd);
   }
   if (j->checkpoint != j->checkpoint_written) write_checkpoint(j);
   if (j->lock_fd >= 0) close(j->lock_fd); /* releases the lock */
+  pthread_mutex_destroy(&j->mu);
+  pthread_cond_destroy(&j->cv);
   free(j);
 }
 
 /* ---- reading ------------------------------------------------------------------------ */
 
-/* Opens the segment holding next_seq (the last one starting at or before it). 0, or 1 when
- * there is none yet. */
-static int reader_seek(struct lg_journal_reader *rd) {
+/* Opens the segment holding next_seq (the last one starting at or before it), or with
+ * `after` the first segment after the one being read. 0, or 1 when there is none (yet). */
+static int reader_seek(struct lg_journal_reader *rd, bool after) {
   static uint64_t segs[SEG_MAX];
   int n = list_segments(rd->dir, segs, SEG_MAX);
   if (n < 0) return LG_EIO;
   int pick = -1;
   for (int i = 0; i < n; i++)
-    if (segs[i] <= rd->next_seq) pick = i;
-  if (pick < 0 && n > 0) pick = 0; /* older ones removed: start at the oldest kept */
+    if (after ? segs[i] > rd->seg_first && pick < 0 : segs[i] <= rd->next_seq) pick = i;
+  if (pick < 0 && n > 0 && !after) pick = 0; /* older ones removed: the oldest kept */
   if (pick < 0) return 1;
   if (rd->fd >= 0 && rd->seg_first == segs[pick]) return 0;
   char p[300];
@@ -410,7 +537,7 @@ int lg_journal_reader_open(struct lg_journal_reader **out, const char *dir, uint
   rd->fd = -1;
   rd->after_seq = after_seq;
   rd->next_seq = after_seq + 1;
-  if (reader_seek(rd) < 0) {
+  if (reader_seek(rd, false) < 0) {
     snprintf(why, why_len, "journal %s: %s", dir, strerror(errno));
     free(rd);
     return LG_EIO;
@@ -422,7 +549,7 @@ int lg_journal_reader_open(struct lg_journal_reader **out, const char *dir, uint
 int lg_journal_next(struct lg_journal_reader *rd, struct lg_journal_rec *r) {
   for (;;) {
     if (rd->fd < 0) {
-      int rc = reader_seek(rd);
+      int rc = reader_seek(rd, false);
       if (rc != 0) return rc < 0 ? rc : 0;
     }
     long k = parse_record(rd->buf + rd->off, rd->len - rd->off, r);
@@ -448,11 +575,22 @@ int lg_journal_next(struct lg_journal_reader *rd, struct lg_journal_rec *r) {
       rd->len += (size_t)got;
       continue;
     }
-    /* end of this segment: the next one, if it was started */
-    uint64_t cur = rd->seg_first;
-    int rc = reader_seek(rd);
+    /* End of this segment for now. Once a next one exists this one is complete; read it
+     * once more (what was written between that read and the listing), then move on. */
+    static uint64_t segs[SEG_MAX];
+    int n = list_segments(rd->dir, segs, SEG_MAX);
+    if (n < 0) return LG_EIO;
+    if (n == 0 || segs[n - 1] <= rd->seg_first) return 0;
+    got = read(rd->fd, rd->buf + rd->len, sizeof(rd->buf) - rd->len);
+    if (got < 0) return LG_EIO;
+    if (got > 0) {
+      rd->len += (size_t)got;
+      continue;
+    }
+    if (rd->len > 0) rd->damaged++; /* a part record where the segment ends: cut */
+    int rc = reader_seek(rd, true);
     if (rc < 0) return rc;
-    if (rc == 1 || rd->seg_first == cur) return 0;
+    if (rc == 1) return 0;
   }
 }
 

@@ -70,6 +70,20 @@ int lg_journal_flush(struct lg_journal *j);
  * records appended since the last good sync must not be acknowledged). */
 int lg_journal_sync(struct lg_journal *j);
 
+/* Syncing on a thread of its own, so the caller's loop never waits for the disk: after
+ * lg_journal_syncer_start(), lg_journal_sync_request() writes the buffer (no sync) and asks
+ * the thread to fdatasync() everything written; the thread calls `notify(ctx)` (from its
+ * own thread) after each sync, good or failed. lg_journal_synced() is how far records are
+ * on disk; lg_journal_sync_failed() the records (from, to] of the last sync that failed
+ * (they must not be acknowledged, even once a later sync covers their numbers). lg_journal_sync() still works
+ * (and waits). LG_EIO / LG_ENOMEM. */
+int lg_journal_syncer_start(struct lg_journal *j, void (*notify)(void *ctx), void *ctx);
+/* Stops the thread (after the sync it is doing); syncing waits again. */
+void lg_journal_syncer_stop(struct lg_journal *j);
+int lg_journal_sync_request(struct lg_journal *j);
+uint64_t lg_journal_synced(struct lg_journal *j);
+void lg_journal_sync_failed(struct lg_journal *j, uint64_t *from, uint64_t *to);
+
 uint64_t lg_journal_last_seq(const struct lg_journal *j); /* 0: nothing journalled yet */
 uint64_t lg_journal_checkpoint(const struct lg_journal *j);
 /* Everything up to `seq` is stored. Persisted (rename of a small file) at most every 100 ms

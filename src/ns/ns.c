@@ -432,9 +432,9 @@ static void share_copy(struct lg_ns *ns, struct ns_frame *f, const struct ns_rx 
 }
 
 /* The journal's group commit: one fdatasync for the datagrams of a batch. */
-static int journal_sync(struct lg_ns *ns) {
+static int journal_sync(struct lg_ns *ns, bool wait) {
   if (!ns->journal) return 0;
-  if (lg_journal_sync(ns->journal) == 0) return 0;
+  if ((wait ? lg_journal_sync(ns->journal) : lg_journal_sync_request(ns->journal)) == 0) return 0;
   atomic_fetch_add(&ns->m.journal_errors, 1);
   uint64_t n = atomic_load(&ns->m.journal_errors);
   if (n <= 10 || n % 1000 == 0)
@@ -443,8 +443,40 @@ static int journal_sync(struct lg_ns *ns) {
   return LG_EIO;
 }
 
+int lg_ns_journal_async(struct lg_ns *ns, void (*notify)(void *ctx), void *ctx) {
+  if (!ns->journal) return 0;
+  if (notify == NULL) {
+    lg_journal_syncer_stop(ns->journal);
+    return 0;
+  }
+  return lg_journal_syncer_start(ns->journal, notify, ctx);
+}
+
+uint64_t lg_ns_journal_seq(const struct lg_ns *ns) {
+  return ns->seq;
+}
+
+uint64_t lg_ns_journal_synced(const struct lg_ns *ns) {
+  return ns->journal ? lg_journal_synced(ns->journal) : UINT64_MAX;
+}
+
+void lg_ns_journal_failed(const struct lg_ns *ns, uint64_t *from, uint64_t *to) {
+  *from = *to = 0;
+  if (ns->journal) lg_journal_sync_failed(ns->journal, from, to);
+}
+
+static int flush_batch(struct lg_ns *ns, bool wait);
+
 int lg_ns_flush(struct lg_ns *ns) {
-  int rc = journal_sync(ns);
+  return flush_batch(ns, true);
+}
+
+int lg_ns_flush_request(struct lg_ns *ns) {
+  return flush_batch(ns, false);
+}
+
+static int flush_batch(struct lg_ns *ns, bool wait) {
+  int rc = journal_sync(ns, wait);
   if (ns->n_shared == 0) return rc;
   struct ns_cluster_copy q[NS_SHARED_MAX];
   size_t n = ns->n_shared;
@@ -1011,7 +1043,7 @@ size_t lg_ns_drain(struct lg_ns *ns) {
 
 void lg_ns_tick(struct lg_ns *ns) {
   int64_t now = ns_now(ns);
-  lg_ns_flush(ns);
+  lg_ns_flush_request(ns);
   if (ns->store_waiting && now >= ns->store_retry_ns) { /* storage may work again */
     ns->store_waiting = false;
     if (start_catch_up(ns) != 0) ns->store_waiting = true, ns->store_retry_ns = now + 1000000000LL;

@@ -161,6 +161,17 @@ void lg_ns_datagram(struct lg_ns *ns, const struct sockaddr *from, socklen_t fro
  * disk); LG_EIO, the journal failed: send no PUSH_ACK of the batch. */
 int lg_ns_flush(struct lg_ns *ns);
 
+/* The journal synced on a thread of its own (journal.h): lg_ns_flush_request() writes the
+ * batch and asks for its sync without waiting; the transport holds a PUSH_ACK until
+ * lg_ns_journal_synced() reaches the number lg_ns_journal_seq() gave when it was made, and
+ * drops it when that number is in the range (from, to] of lg_ns_journal_failed(). `notify` is called from the syncer's thread
+ * after each sync (NULL: stop the thread). Without a journal everything counts as synced. */
+int lg_ns_journal_async(struct lg_ns *ns, void (*notify)(void *ctx), void *ctx);
+int lg_ns_flush_request(struct lg_ns *ns);
+uint64_t lg_ns_journal_seq(const struct lg_ns *ns);
+uint64_t lg_ns_journal_synced(const struct lg_ns *ns);
+void lg_ns_journal_failed(const struct lg_ns *ns, uint64_t *from, uint64_t *to);
+
 /* Before serving: frames journalled after the checkpoint (not known to be stored) are run
  * through the pipeline again, with their journalled receive times; frames already stored
  * are recognised (de-duplication, frame counter) and not stored again; none is answered.

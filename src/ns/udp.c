@@ -14,7 +14,7 @@
 
 #define RECV_SLOTS 20          /* datagrams per recvmmsg: libuv's most */
 #define RECV_SLOT  (64 * 1024) /* libuv's slot: any UDP datagram fits */
-#define ACK_BATCH  1024        /* answers held for one journal sync (sendmmsg's most) */
+#define ACK_BATCH  1024        /* answers waiting for the journal's sync (sendmmsg's most) */
 #define ACK_MAX    64          /* longer datagrams (PULL_RESP) are sent at once */
 
 struct lg_udp {
@@ -22,72 +22,103 @@ struct lg_udp {
   uv_udp_t udp;
   bool udp_open; /* udp initialised */
   uv_timer_t tick;
-  uv_check_t after_io; /* the end of a loop iteration's reads: journal synced, answers sent */
+  uv_check_t after_io; /* the end of a loop iteration's reads: the journal's sync asked for */
+  uv_async_t synced;   /* the journal's syncer thread finished a sync */
   struct lg_ns *ns;
   /* Room for a batch of datagrams: with recvmmsg libuv cuts it into slots of 64 KiB (the
    * largest datagram), at most 20, fills them in one syscall and hands them over one by
    * one. (A buffer of 128 KiB meant two datagrams a syscall.) */
   char buf[RECV_SLOTS * RECV_SLOT];
-  /* The short answers (PUSH_ACK, PULL_ACK) to what one loop iteration read, sent together
-   * by sendmmsg once the journal holds their datagrams: one syscall instead of one per
-   * datagram. */
+  /* The short answers (PUSH_ACK, PULL_ACK), in order, each with the journal record its
+   * datagram got: sent together by sendmmsg once the journal's sync reaches them. */
   unsigned n_acks;
+  struct ack {
+    uint64_t need; /* journal record that must be on disk first (0: none) */
+    socklen_t to_len;
+    struct sockaddr_storage to;
+    size_t len;
+    uint8_t data[ACK_MAX];
+  } acks[ACK_BATCH];
   struct mmsghdr ack_msg[ACK_BATCH];
   struct iovec ack_iov[ACK_BATCH];
-  struct sockaddr_storage ack_to[ACK_BATCH];
-  uint8_t ack_data[ACK_BATCH][ACK_MAX];
+  uint64_t dropped; /* PUSH_ACKs not sent: their journal sync failed */
 };
 
-/* Sends the queued answers. `journalled`: false when the journal could not be synced: then
- * no PUSH_ACK goes out (their datagrams are not on disk), only PULL_ACKs. */
-static void send_acks(struct lg_udp *s, bool journalled) {
-  unsigned sent = 0;
+/* Sends the answers whose datagrams are on disk (in order, up to the first still waiting);
+ * a PUSH_ACK whose journal sync failed is not sent at all. */
+static void send_ready(struct lg_udp *s) {
   uv_os_fd_t fd;
-  if (s->n_acks == 0 || uv_fileno((uv_handle_t *)&s->udp, &fd) != 0) {
-    s->n_acks = 0;
-    return;
+  if (s->n_acks == 0 || uv_fileno((uv_handle_t *)&s->udp, &fd) != 0) return;
+  uint64_t failed_from, failed_to;
+  lg_ns_journal_failed(s->ns, &failed_from, &failed_to);
+  uint64_t synced = lg_ns_journal_synced(s->ns);
+  unsigned done = 0, n = 0;
+  for (; done < s->n_acks; done++) {
+    struct ack *a = &s->acks[done];
+    if (a->need > failed_from && a->need <= failed_to) { /* its sync failed */
+      s->dropped++;
+      continue;
+    }
+    if (a->need > synced) break; /* still waiting: so do all after it */
+    s->ack_iov[n] = (struct iovec){.iov_base = a->data, .iov_len = a->len};
+    s->ack_msg[n] = (struct mmsghdr){.msg_hdr = {.msg_name = &a->to,
+                                                 .msg_namelen = a->to_len,
+                                                 .msg_iov = &s->ack_iov[n],
+                                                 .msg_iovlen = 1}};
+    n++;
   }
-  if (!journalled) { /* keep the PULL_ACKs (type 4) only */
-    unsigned k = 0;
-    for (unsigned i = 0; i < s->n_acks; i++)
-      if (s->ack_data[i][3] != 1) s->ack_msg[k++] = s->ack_msg[i];
-    s->n_acks = k;
-  }
-  while (sent < s->n_acks) {
-    int rc = sendmmsg(fd, s->ack_msg + sent, s->n_acks - sent, MSG_DONTWAIT);
+  unsigned sent = 0;
+  while (sent < n) {
+    int rc = sendmmsg(fd, s->ack_msg + sent, n - sent, MSG_DONTWAIT);
     if (rc <= 0) {
       if (rc < 0 && errno == EINTR) continue;
-      fprintf(stderr, "lorageo: UDP send of %u answers failed: %s\n", s->n_acks - sent,
+      fprintf(stderr, "lorageo: UDP send of %u answers failed: %s\n", n - sent,
               rc < 0 ? strerror(errno) : "nothing sent");
       break;
     }
     sent += (unsigned)rc;
   }
-  s->n_acks = 0;
+  memmove(s->acks, s->acks + done, (s->n_acks - done) * sizeof(s->acks[0]));
+  s->n_acks -= done;
 }
 
-/* The end of a batch of datagrams: journal synced, then the answers. */
+/* The end of a batch of datagrams: the journal written and its sync asked for (on the
+ * syncer's thread, or here when there is none); what is on disk already is answered. */
 static void flush_acks(struct lg_udp *s) {
-  bool ok = lg_ns_flush(s->ns) == 0;
-  send_acks(s, ok);
+  lg_ns_flush_request(s->ns);
+  send_ready(s);
+}
+
+/* The same, waiting for the disk: every answer held goes out (or is dropped). */
+static void flush_acks_wait(struct lg_udp *s) {
+  lg_ns_flush(s->ns);
+  send_ready(s);
+}
+
+static void on_synced(uv_async_t *h) {
+  send_ready(h->data);
+}
+
+/* lg_journal's notify, on the syncer's thread. */
+static void journal_synced(void *ctx) {
+  struct lg_udp *s = ctx;
+  uv_async_send(&s->synced);
 }
 
 static void udp_send(void *ctx, const struct sockaddr *to, socklen_t len, const uint8_t *buf,
                      size_t n) {
   struct lg_udp *s = ctx;
   if (n <= ACK_MAX && len <= sizeof(struct sockaddr_storage)) {
-    unsigned i = s->n_acks++;
-    memcpy(s->ack_data[i], buf, n);
-    memcpy(&s->ack_to[i], to, len);
-    s->ack_iov[i] = (struct iovec){.iov_base = s->ack_data[i], .iov_len = n};
-    s->ack_msg[i] = (struct mmsghdr){.msg_hdr = {.msg_name = &s->ack_to[i],
-                                                 .msg_namelen = len,
-                                                 .msg_iov = &s->ack_iov[i],
-                                                 .msg_iovlen = 1}};
-    if (s->n_acks == ACK_BATCH) flush_acks(s);
+    if (s->n_acks == ACK_BATCH) flush_acks_wait(s);
+    struct ack *a = &s->acks[s->n_acks++];
+    a->need = n == 4 && buf[3] == 1 ? lg_ns_journal_seq(s->ns) : 0; /* PUSH_ACK */
+    a->to_len = len;
+    memcpy(&a->to, to, len);
+    a->len = n;
+    memcpy(a->data, buf, n);
     return;
   }
-  flush_acks(s); /* keep the order of what was already answered */
+  send_ready(s);
   uv_buf_t b = uv_buf_init((char *)buf, (unsigned)n);
   int rc = uv_udp_try_send(&s->udp, &b, 1, to);
   if (rc < 0) fprintf(stderr, "lorageo: UDP send failed: %s\n", uv_strerror(rc));
@@ -177,6 +208,9 @@ struct lg_udp *lg_udp_new(uv_loop_t *loop) {
   s->tick.data = s;
   uv_check_init(loop, &s->after_io);
   s->after_io.data = s;
+  uv_async_init(loop, &s->synced, on_synced);
+  s->synced.data = s;
+  uv_unref((uv_handle_t *)&s->synced); /* it does not keep the loop running */
   return s;
 }
 
@@ -203,18 +237,23 @@ int lg_udp_start(struct lg_udp *s, struct lg_ns *ns, const struct sockaddr_stora
   if ((err = uv_udp_recv_start(&s->udp, on_alloc, on_recv)) != 0) return err;
   uv_check_start(&s->after_io, on_after_io);
   uv_timer_start(&s->tick, on_tick, 10, 10);
-  return 0;
+  return lg_ns_journal_async(ns, journal_synced, s) ? UV_ENOMEM : 0;
 }
 
 void lg_udp_stop(struct lg_udp *s) {
   if (s->udp_open) uv_udp_recv_stop(&s->udp);
   uv_timer_stop(&s->tick);
-  if (s->ns) flush_acks(s);
+  if (s->ns) {
+    lg_ns_journal_async(s->ns, NULL, NULL); /* syncing waits from now on */
+    flush_acks_wait(s);
+  }
 }
 
 void lg_udp_free(struct lg_udp *s) {
   if (s == NULL) return;
+  if (s->ns) lg_ns_journal_async(s->ns, NULL, NULL); /* no notify after the handle is gone */
   if (s->udp_open) uv_close((uv_handle_t *)&s->udp, NULL);
+  uv_close((uv_handle_t *)&s->synced, NULL);
   uv_close((uv_handle_t *)&s->tick, NULL);
   uv_close((uv_handle_t *)&s->after_io, NULL);
   uv_run(s->loop, UV_RUN_NOWAIT);

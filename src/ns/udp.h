@@ -1,10 +1,12 @@
 /*
  * The Semtech UDP transport of `lorageo serve`: one libuv UDP socket read with recvmmsg,
- * the server's 10 ms tick, and the answers. Every PUSH_ACK and PULL_ACK produced while one
- * loop iteration reads is queued; in the loop's check phase the journal is synced once
- * (lg_ns_flush) and only then the queue goes out in one sendmmsg — so a PUSH_ACK always
- * means the datagram is on disk. Longer answers (PULL_RESP) go out at once, after the
- * queue. A tick that works off a backlog reads the socket between its slices (io.poll).
+ * the server's 10 ms tick, and the answers. Every PUSH_ACK and PULL_ACK is queued with the
+ * journal record its datagram got; in the loop's check phase the journal's sync is asked
+ * for (lg_ns_flush_request: its own thread does the fdatasync), and the queue goes out in
+ * sendmmsg as the syncs reach it (a uv_async wakes the loop) — so a PUSH_ACK always means
+ * the datagram is on disk, and the loop never waits for the disk. Longer answers
+ * (PULL_RESP) go out at once. A tick that works off a backlog reads the socket between its
+ * slices (io.poll).
  */
 #ifndef LG_NS_UDP_H
 #define LG_NS_UDP_H

@@ -6,7 +6,8 @@
 #  - `lorageo replay JOURNAL` into a fresh database stores the same uplinks;
 #  - 2,000 copies of one frame from one gateway: one uplink with one reception;
 #  - (as root, with tmpfs) a full disk: /api/health 503, lorageo_store_errors_total counts,
-#    and once space returns every acknowledged uplink is stored.
+#    and once space returns every acknowledged uplink is stored; the journal's disk full:
+#    no PUSH_ACK at all.
 # usage: test_journal.sh path/to/lorageo path/to/push_load   (RUNS=3 for three runs each)
 set -u
 BIN=$1
@@ -23,7 +24,7 @@ http=127.0.0.1:$((base + 1))
 
 cleanup() {
   [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
-  if [ -n "${mnt:-}" ]; then umount "$mnt" 2>/dev/null; fi
+  if [ -n "${mnt:-}" ]; then umount "$mnt" 2>/dev/null; umount "$dir/jsmall" 2>/dev/null; fi
   rm -rf "$dir"
 }
 trap cleanup EXIT; [ -n "${KEEP:-}" ] && trap "" EXIT
@@ -186,6 +187,24 @@ if [ "$(id -u)" = 0 ] && mkdir -p "$dir/small" && mount -t tmpfs -o size=32m tmp
   [ "$code" = 200 ] && ok "space back: /api/health 200" || ko "space back: /api/health $code"
   check "$db" "$dir/acked" "disk full, then space back: $(cat "$dir/load.json")"
   stop TERM
+  # the journal's own disk full: nothing may be acknowledged
+  mkdir -p "$dir/jsmall"
+  if mount -t tmpfs -o size=1m tmpfs "$dir/jsmall"; then
+    db="$dir/jfull.db"
+    "$LOAD" provision "$db" $DEVICES
+    start "$db" LORAGEO_SERVER_JOURNAL="$dir/jsmall/j" || exit 1
+    dd if=/dev/zero of="$dir/jsmall/filler" bs=4k 2>/dev/null
+    "$LOAD" send $udp 1000 1 $DEVICES 0 "$dir/acked" > "$dir/load.json"
+    jerr=$(metric lorageo_journal_errors_total)
+    acked=$(wc -l < "$dir/acked")
+    if [ "$acked" = 0 ] && [ "${jerr:-0}" -gt 0 ]; then
+      ok "journal's disk full: no PUSH_ACK sent ($(cat "$dir/load.json")), lorageo_journal_errors_total $jerr"
+    else
+      ko "journal's disk full: $acked acknowledged, lorageo_journal_errors_total $jerr"
+    fi
+    stop TERM
+    umount "$dir/jsmall"
+  fi
 else
   echo "skip: the full-disk test needs root and tmpfs"
 fi
