@@ -187,13 +187,13 @@ int main(int argc, char **argv) {
                                 .lat_deg = 55.78 + 0.02 * cos(g * 0.785),
                                 .lon_deg = 12.46 + 0.035 * sin(g * 0.785),
                                 .alt_m = 30};
-    lg_store_gateway_put(st, &gw);
+    if (lg_store_gateway_put(st, &gw)) return fprintf(stderr, "provisioning failed\n"), 1;
   }
   uint8_t key[16];
   for (int i = 0; i < 16; i++)
     key[i] = (uint8_t)(i * 17 + 3);
   double t_prov = now_s();
-  lg_store_begin(st); /* one transaction: provisioning is not what is measured */
+  if (lg_store_begin(st)) return 1; /* one transaction: provisioning is not measured */
   for (long d = 0; d < devices; d++) {
     struct lg_device_rec dev = {.dev_eui = 0x0102030400000000ull + (uint64_t)d,
                                 .has_session = true,
@@ -201,9 +201,9 @@ int main(int argc, char **argv) {
     memcpy(dev.nwk_s_key, key, 16);
     memcpy(dev.app_s_key, key, 16);
     snprintf(dev.adr, sizeof(dev.adr), "off");
-    lg_store_device_put(st, &dev);
+    if (lg_store_device_put(st, &dev)) return fprintf(stderr, "provisioning failed\n"), 1;
   }
-  lg_store_commit(st);
+  if (lg_store_commit(st)) return fprintf(stderr, "provisioning failed\n"), 1;
   t_prov = now_s() - t_prov;
   lg_store_close(st);
 

@@ -22,7 +22,7 @@ int main(int argc, char **argv) {
     return 1;
   }
   srand(1);
-  lg_store_begin(s);
+  if (lg_store_begin(s)) return 1;
   for (int i = 0; i < n; i++) {
     struct lg_device_rec d;
     memset(&d, 0, sizeof(d));
@@ -42,7 +42,7 @@ int main(int argc, char **argv) {
       if (lg_store_location_add(s, &l)) return 1;
     }
   }
-  lg_store_commit(s);
+  if (lg_store_commit(s)) return 1;
   lg_store_close(s);
   printf("{\"devices\": %d, \"positions\": %d}\n", n, n * track);
   return 0;

@@ -199,6 +199,32 @@ static enum MHD_Result metrics(struct lg_api *api, struct MHD_Connection *c) {
                atomic_load(&m->adr_decisions[0]), "true", atomic_load(&m->adr_decisions[1]));
   GAUGE("lorageo_dedup_open_windows", "Frames whose de-duplication window is open.",
         atomic_load(&m->open_windows));
+  COUNTER("lorageo_same_gateway_copies_total",
+          "Second copies of a frame from a gateway that gave it a reception already (not kept).",
+          atomic_load(&m->dup_same_gateway));
+  lg_out_printf(&b, "# HELP lorageo_shed_total Work given up under a memory cap, by reason.\n"
+                    "# TYPE lorageo_shed_total counter\n");
+  for (int i = 0; i < LG_SHED_COUNT; i++)
+    lg_out_printf(&b, "lorageo_shed_total{reason=\"%s\"} %llu\n", lg_shed_name((enum lg_shed)i),
+                  (unsigned long long)atomic_load(&m->shed[i]));
+  GAUGE("lorageo_unknown_gateways", "Unprovisioned gateway EUIs held in memory.",
+        atomic_load(&m->unknown_gateways));
+  COUNTER("lorageo_store_errors_total", "Database writes and commits that failed.",
+          atomic_load(&m->store_errors));
+  GAUGE("lorageo_store_down", "1 while storage fails (frames wait in the journal).",
+        atomic_load(&m->store_down));
+  COUNTER("lorageo_journal_records_total", "Datagrams written to the journal.",
+          atomic_load(&m->journal_records));
+  COUNTER("lorageo_journal_errors_total", "Journal writes that failed (not acknowledged).",
+          atomic_load(&m->journal_errors));
+  COUNTER("lorageo_journal_replayed_total", "Journal records run through the pipeline again.",
+          atomic_load(&m->journal_replayed));
+  COUNTER("lorageo_journal_already_stored_total",
+          "Frames run again from the journal that were stored already (not stored twice).",
+          atomic_load(&m->journal_skipped));
+  GAUGE("lorageo_journal_lag_records", "Journal records after the checkpoint (not yet stored).",
+        atomic_load(&m->journal_lag));
+  GAUGE("lorageo_journal_bytes", "Size of the journal's segments.", atomic_load(&m->journal_bytes));
   COUNTER("lorageo_mqtt_published_total", "Events handed to the MQTT broker connection.",
           atomic_load(&m->mqtt_published));
   COUNTER("lorageo_mqtt_dropped_total", "Events lost because the MQTT waiting queue was full.",
@@ -368,6 +394,8 @@ static enum MHD_Result route(struct lg_api *api, struct MHD_Connection *c, const
   if (strcmp(url, "/metrics") == 0 && get) return metrics(api, c);
   if (strncmp(url, "/api/", 5) != 0) return send_error(c, 404, "no such resource: %s", url);
   if (strcmp(url, "/api/health") == 0) {
+    const char *down = atomic_load(&api->m->store_reason);
+    if (atomic_load(&api->m->store_down) && down) return send_error(c, 503, "%s", down);
     json_t *o = json_object();
     json_object_set_new(o, "status", json_string("ok"));
     return send_json(c, 200, o);

@@ -18,6 +18,7 @@ int lg_cmd_solve(int argc, char **argv);
 int lg_cmd_calibrate(int argc, char **argv);
 int lg_cmd_plan(int argc, char **argv);
 int lg_cmd_serve(int argc, char **argv);
+int lg_cmd_replay(int argc, char **argv);
 int lg_cmd_device(int argc, char **argv);
 int lg_cmd_gateway(int argc, char **argv);
 int lg_cmd_sim(int argc, char **argv);

@@ -15,6 +15,7 @@ struct command {
 
 static const struct command commands[] = {
     {"serve", lg_cmd_serve, "run the network server (UDP gateways, HTTP API, SQLite)"},
+    {"replay", lg_cmd_replay, "run a journal's datagrams again into the database"},
     {"device", lg_cmd_device, "device add: provision a device (OTAA or ABP)"},
     {"gateway", lg_cmd_gateway, "gateway add: provision a gateway and its position"},
     {"decode", lg_cmd_decode, "decode a LoRaWAN PHYPayload (hex) to JSON, check MIC, decrypt"},

@@ -50,6 +50,41 @@ static int s_http(struct lg_config *c, const char *v) {
 static int s_db(struct lg_config *c, const char *v) {
   return *v ? set_str(c->database, sizeof(c->database), v) : -1;
 }
+static int s_journal(struct lg_config *c, const char *v) {
+  c->journal_set = true;
+  return set_str(c->journal, sizeof(c->journal), v);
+}
+static int s_segment(struct lg_config *c, const char *v) {
+  return set_int(&c->journal_segment_mb, v, 1, 4096);
+}
+/* An age ("90s", "30m", "12h", "7d") or a size ("500KB", "64MB", "10GB"); "0": keep all. */
+static int s_retention(struct lg_config *c, const char *v) {
+  char *end = NULL;
+  errno = 0;
+  long long x = strtoll(v, &end, 10);
+  if (errno || end == v || x < 0 || x > 1000000) return -1;
+  static const struct {
+    const char *unit;
+    int64_t ns, bytes;
+  } units[] = {{"s", 1000000000LL, 0}, {"m", 60000000000LL, 0},   {"h", 3600000000000LL, 0},
+               {"d", 86400000000000LL, 0}, {"KB", 0, 1LL << 10}, {"MB", 0, 1LL << 20},
+               {"GB", 0, 1LL << 30}};
+  c->journal_retention_ns = c->journal_retention_bytes = 0;
+  if (*end == '\0' && x == 0) return set_str(c->journal_retention, sizeof(c->journal_retention), v);
+  for (size_t i = 0; i < LG_ARRAY_LEN(units); i++) {
+    if (strcasecmp(end, units[i].unit) != 0) continue;
+    c->journal_retention_ns = x * units[i].ns;
+    c->journal_retention_bytes = x * units[i].bytes;
+    return set_str(c->journal_retention, sizeof(c->journal_retention), v);
+  }
+  return -1;
+}
+static int s_open_frames(struct lg_config *c, const char *v) {
+  return set_int(&c->max_open_frames, v, 16, 10000000);
+}
+static int s_unknown_gw(struct lg_config *c, const char *v) {
+  return set_int(&c->max_unknown_gateways, v, 1, 10000000);
+}
 static int s_region(struct lg_config *c, const char *v) {
   return lg_region_find(v) ? set_str(c->region, sizeof(c->region), v) : -1;
 }
@@ -135,6 +170,12 @@ static const struct {
     {"server", "reuse_port", "true or false", s_reuse},
     {"server", "http_bind", "HOST:PORT", s_http},
     {"server", "database", "a SQLite path or postgresql://...", s_db},
+    {"server", "journal", "a directory (empty: no journal)", s_journal},
+    {"server", "journal_segment_mb", "1..4096", s_segment},
+    {"server", "journal_retention", "an age (7d, 12h, 30m, 90s), a size (500KB, 64MB, 10GB) or 0",
+     s_retention},
+    {"server", "max_open_frames", "16..10000000", s_open_frames},
+    {"server", "max_unknown_gateways", "1..10000000", s_unknown_gw},
     {"network", "region", "EU868 or US915", s_region},
     {"network", "net_id", "6 hex digits", s_netid},
     {"network", "dedup_window_ms", "10..5000", s_dedup},
@@ -158,6 +199,30 @@ static const struct {
     {"adr", "target_delivery", "0.5..0.9999", s_target},
     {"cluster", "redis", "redis://HOST[:PORT]", s_redis},
 };
+
+/* The journal beside its database: each database its own, so two servers never share one
+ * and a journal is never replayed into another database. */
+static void default_journal(struct lg_config *c) {
+  if (strncmp(c->database, "postgres", 8) == 0) { /* ./lorageo-<database>-<HTTP port>.journal */
+    const char *port = strrchr(c->http_bind, ':'), *name = strrchr(c->database, '/');
+    name = name && name[1] && name > strstr(c->database, "//") + 1 ? name + 1 : "lorageo";
+    size_t len = strcspn(name, "?");
+    char safe[64];
+    size_t k = 0;
+    for (size_t i = 0; i < len && k < sizeof(safe) - 1; i++)
+      safe[k++] = isalnum((unsigned char)name[i]) || name[i] == '_' ? name[i] : '_';
+    safe[k] = '\0';
+    snprintf(c->journal, sizeof(c->journal), "./lorageo-%s-%s.journal", safe, port ? port + 1 : "0");
+    return;
+  }
+  size_t n = strlen(c->database);
+  if (n > 3 && strcmp(c->database + n - 3, ".db") == 0) n -= 3;
+  if (strcmp(c->database, ":memory:") == 0) {
+    c->journal[0] = '\0'; /* a database that does not outlive the process: nothing to replay */
+    return;
+  }
+  snprintf(c->journal, sizeof(c->journal), "%.*s.journal", (int)(n < 240 ? n : 240), c->database);
+}
 
 struct parse_ctx {
   struct lg_config *c;
@@ -193,6 +258,10 @@ int lg_config_load(struct lg_config *c, const char *path, char *why, size_t why_
   snprintf(c->http_bind, sizeof(c->http_bind), "127.0.0.1:8080");
   snprintf(c->database, sizeof(c->database), "./lorageo.db");
   snprintf(c->region, sizeof(c->region), "EU868");
+  c->journal_segment_mb = 64;
+  s_retention(c, "7d");
+  c->max_open_frames = 20000;
+  c->max_unknown_gateways = 4096;
   c->dedup_window_ms = 200;
   c->late_horizon_ms = 2000;
   snprintf(c->mqtt_topic_prefix, sizeof(c->mqtt_topic_prefix), "lorageo");
@@ -224,5 +293,6 @@ int lg_config_load(struct lg_config *c, const char *path, char *why, size_t why_
     const char *v = getenv(var);
     if (v && apply(c, keys[i].section, keys[i].key, v, var, why, why_len)) return LG_EINVAL;
   }
+  if (!c->journal_set) default_journal(c);
   return 0;
 }

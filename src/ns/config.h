@@ -16,6 +16,18 @@ struct lg_config {
   bool udp_reuse_port; /* [server] reuse_port = false: share udp_bind with other instances */
   char http_bind[64];  /* [server] http_bind = 127.0.0.1:8080 */
   char database[256];  /* [server] database = ./lorageo.db */
+  /* [server] journal: the raw journal's directory (ns/journal.h); empty: off. Default: the
+   * SQLite database's path with .journal for .db (./lorageo.journal), or for PostgreSQL
+   * ./lorageo-<database name>-<HTTP port>.journal (instances on one machine each need their
+   * own, and a journal belongs to one database). */
+  char journal[256];
+  bool journal_set;             /* given in the file or the environment */
+  int journal_segment_mb;       /* [server] journal_segment_mb = 64: a segment's size */
+  char journal_retention[32];   /* [server] journal_retention = 7d: age (s, m, h, d) or size */
+  int64_t journal_retention_ns; /*   (KB, MB, GB) of stored segments kept */
+  int64_t journal_retention_bytes;
+  int max_open_frames;      /* [server] max_open_frames = 20000: frames held for de-duplication */
+  int max_unknown_gateways; /* [server] max_unknown_gateways = 4096: unprovisioned EUIs held */
   char region[16];     /* [network] region = EU868 */
   uint32_t net_id;     /* [network] net_id = 000000 */
   int dedup_window_ms; /* [network] dedup_window_ms = 200 */

@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "ns/cluster.h"
+#include "ns/journal.h"
 #include "ns/ns_int.h"
 #include "util/util.h"
 
@@ -22,6 +23,8 @@ static const char *const drop_names[LG_DROP_COUNT] = {
     "short",           "version",  "type",   "zero_eui",        "json",
     "unknown_gateway", "bad_rxpk", "crc",    "bad_phy_payload", "unsupported_mtype",
     "unknown_device",  "mic",      "replay", "devnonce_reused", "storage"};
+static const char *const shed_names[LG_SHED_COUNT] = {
+    "unknown_device", "mic", "open_frames", "late_horizon", "unknown_gateway"};
 static const char *const dl_names[LG_DL_COUNT] = {"sent",       "ok",         "too_late", "error",
                                                   "no_gateway", "duty_cycle", "retried"};
 
@@ -32,43 +35,78 @@ const char *lg_drop_name(enum lg_drop d) {
   return (unsigned)d < LG_DROP_COUNT ? drop_names[d] : "unknown";
 }
 
+const char *lg_shed_name(enum lg_shed s) {
+  return (unsigned)s < LG_SHED_COUNT ? shed_names[s] : "unknown";
+}
+
 const char *lg_dl_result_name(enum lg_dl_result r) {
   return (unsigned)r < LG_DL_COUNT ? dl_names[r] : "unknown";
 }
 
 int64_t ns_now(struct lg_ns *ns) {
-  return ns->io.now_ns(ns->io.ctx);
+  return ns->replaying ? ns->replay_now_ns : ns->io.now_ns(ns->io.ctx);
+}
+
+void ns_store_error(struct lg_ns *ns, const char *what) {
+  atomic_fetch_add(&ns->m.store_errors, 1);
+  ns->batch_failed = true;
+  int64_t now = ns->io.now_ns(ns->io.ctx);
+  /* Rate-limited: one line per 10 s, saying how many failed since the last. */
+  if (ns->store_logged_ns != 0 && now - ns->store_logged_ns < 10000000000LL) {
+    ns->store_unlogged++;
+    return;
+  }
+  ns_log(ns, "storage: %s failed: %s (%llu more failures since the last such line)", what,
+         lg_store_errmsg(ns->store), (unsigned long long)ns->store_unlogged);
+  ns->store_logged_ns = now;
+  ns->store_unlogged = 0;
 }
 
 void ns_batch_begin(struct lg_ns *ns) {
+  ns->batch_failed = false;
   ns->batch_open = lg_store_begin(ns->store) == 0;
+  if (!ns->batch_open) ns_store_error(ns, "starting a transaction");
 }
 
-void ns_batch_end(struct lg_ns *ns) {
-  if (!ns->batch_open) return;
+bool ns_batch_end(struct lg_ns *ns) {
+  if (!ns->batch_open) {
+    bool ok = !ns->batch_failed;
+    ns->batch_failed = false;
+    return ok;
+  }
   ns->batch_open = false;
-  bool ok = lg_store_commit(ns->store) == 0;
-  if (!ok) ns_log(ns, "storage: committing a batch failed; its uplinks are lost");
+  bool ok;
+  if (ns->batch_failed) { /* not kept in part: the journal runs it again once storage works */
+    if (lg_store_rollback(ns->store) != 0) ns_log(ns, "storage: rolling back failed: %s",
+                                                  lg_store_errmsg(ns->store));
+    ok = false;
+  } else {
+    ok = lg_store_commit(ns->store) == 0;
+    if (!ok) ns_store_error(ns, "committing a batch");
+  }
+  ns->batch_failed = false;
+  if (!ok && !ns->journal) ns_log(ns, "storage: a batch was not stored; its uplinks are lost");
   for (size_t i = 0; i < ns->n_events; i++) { /* a lost batch's events announce nothing */
     struct ns_event *e = &ns->events[i];
     if (ok)
-      ns->io.on_event(ns->io.ctx, e->dev_eui, e->type, e->payload);
+      ns->io.on_event(ns->io.event_ctx ? ns->io.event_ctx : ns->io.ctx, e->dev_eui, e->type, e->payload);
     else
       json_decref(e->payload);
   }
   ns->n_events = 0;
+  return ok;
 }
 
 void ns_event(struct lg_ns *ns, uint64_t dev_eui, const char *type, json_t *payload) {
   if (!ns->batch_open) {
-    ns->io.on_event(ns->io.ctx, dev_eui, type, payload);
+    ns->io.on_event(ns->io.event_ctx ? ns->io.event_ctx : ns->io.ctx, dev_eui, type, payload);
     return;
   }
   if (ns->n_events == ns->cap_events) {
     size_t cap = ns->cap_events ? 2 * ns->cap_events : 64;
     struct ns_event *e = realloc(ns->events, cap * sizeof(*e));
     if (e == NULL) { /* no room to wait: out now rather than never */
-      ns->io.on_event(ns->io.ctx, dev_eui, type, payload);
+      ns->io.on_event(ns->io.event_ctx ? ns->io.event_ctx : ns->io.ctx, dev_eui, type, payload);
       return;
     }
     ns->events = e, ns->cap_events = cap;
@@ -96,6 +134,7 @@ void ns_log(struct lg_ns *ns, const char *fmt, ...) {
 }
 
 void ns_drop(struct lg_ns *ns, enum lg_drop why, const char *fmt, ...) {
+  if (why == LG_DROP_STORE) ns_store_error(ns, "a write");
   uint64_t n = atomic_fetch_add(&ns->m.dropped[why], 1) + 1;
   /* Rate-limited: the first ten of each reason, then every thousandth. */
   if (n > 10 && n % 1000 != 0) return;
@@ -146,6 +185,17 @@ struct lg_ns *lg_ns_new(const struct lg_config *cfg, struct lg_store *store,
     ns_log(ns, "calibration %s: %zu gateway offsets%s", cfg->geo_calibration, ns->cal->n,
            ns->cal->has_path_loss ? ", path-loss model" : "");
   }
+  if (cfg->journal[0]) {
+    struct lg_journal_opts jo = {.dir = cfg->journal,
+                                 .segment_bytes = (int64_t)cfg->journal_segment_mb << 20,
+                                 .retention_ns = cfg->journal_retention_ns,
+                                 .retention_bytes = cfg->journal_retention_bytes};
+    if (lg_journal_open(&ns->journal, &jo, why, why_len) != 0) {
+      lg_ns_free(ns);
+      return NULL;
+    }
+    ns->seq = lg_journal_last_seq(ns->journal);
+  }
   if (cfg->cluster_redis[0]) {
     if (ns_cluster_open(&ns->cluster, cfg->cluster_redis, ns_random(ns), why, why_len) != 0) {
       lg_ns_free(ns);
@@ -159,6 +209,8 @@ struct lg_ns *lg_ns_new(const struct lg_config *cfg, struct lg_store *store,
 void lg_ns_free(struct lg_ns *ns) {
   if (ns == NULL) return;
   ns_cluster_close(ns->cluster);
+  lg_journal_reader_close(ns->catchup);
+  lg_journal_close(ns->journal);
   struct ns_gateway *g, *gt;
   HASH_ITER(hh, ns->gateways, g, gt) {
     HASH_DEL(ns->gateways, g);
@@ -168,6 +220,7 @@ void lg_ns_free(struct lg_ns *ns) {
   struct ns_frame *f, *ft;
   HASH_ITER(hh, ns->frames, f, ft) {
     HASH_DEL(ns->frames, f);
+    ns_frame_reset_rx(f);
     free(f);
   }
   while ((f = ns->free_frames) != NULL) {
@@ -226,6 +279,45 @@ struct lg_ns_metrics *lg_ns_metrics(struct lg_ns *ns) {
   return &ns->m;
 }
 
+static void unknown_unlink(struct lg_ns *ns, struct ns_gateway *g) {
+  if (!g->unknown_listed) return;
+  if (g->unknown_prev)
+    g->unknown_prev->unknown_next = g->unknown_next;
+  else
+    ns->unknown_oldest = g->unknown_next;
+  if (g->unknown_next)
+    g->unknown_next->unknown_prev = g->unknown_prev;
+  else
+    ns->unknown_newest = g->unknown_prev;
+  g->unknown_prev = g->unknown_next = NULL;
+  g->unknown_listed = false;
+  ns->n_unknown--;
+}
+
+/* An unprovisioned gateway goes (back) to the end of the list; past max_unknown_gateways
+ * the least recently checked is forgotten (a flood of made-up EUIs costs bounded memory;
+ * a forgotten one is looked up again when it comes back). */
+static void unknown_touch(struct lg_ns *ns, struct ns_gateway *g) {
+  unknown_unlink(ns, g);
+  g->unknown_prev = ns->unknown_newest;
+  if (ns->unknown_newest)
+    ns->unknown_newest->unknown_next = g;
+  else
+    ns->unknown_oldest = g;
+  ns->unknown_newest = g;
+  g->unknown_listed = true;
+  ns->n_unknown++;
+  while (ns->n_unknown > (size_t)ns->cfg.max_unknown_gateways && ns->unknown_oldest != g) {
+    struct ns_gateway *old = ns->unknown_oldest;
+    unknown_unlink(ns, old);
+    HASH_DEL(ns->gateways, old);
+    free(old->dc);
+    free(old);
+    atomic_fetch_add(&ns->m.shed[LG_SHED_UNKNOWN_GATEWAY], 1);
+  }
+  atomic_store(&ns->m.unknown_gateways, ns->n_unknown);
+}
+
 struct ns_gateway *ns_gateway(struct lg_ns *ns, uint64_t eui) {
   struct ns_gateway *g;
   if (ns->io.gateways_changed) {
@@ -258,6 +350,11 @@ struct ns_gateway *ns_gateway(struct lg_ns *ns, uint64_t eui) {
     }
     g->timing_offset_ns = g->known ? rec.timing_offset_ns : 0;
     g->checked_ns = now;
+    if (g->known)
+      unknown_unlink(ns, g);
+    else
+      unknown_touch(ns, g);
+    atomic_store(&ns->m.unknown_gateways, ns->n_unknown);
   }
   return g;
 }
@@ -266,6 +363,28 @@ struct ns_gateway *ns_gateway(struct lg_ns *ns, uint64_t eui) {
  * list keeps their pages mapped instead of faulting fresh ones in for every frame. */
 #define FREE_FRAMES_MAX 4096
 
+bool ns_frame_add_rx(struct ns_frame *f, const struct ns_rx *rx) {
+  if (f->n == f->cap) { /* doubled, up to LG_GEO_MAX_RX */
+    if (f->cap >= LG_GEO_MAX_RX) return false;
+    size_t cap = 2 * f->cap < LG_GEO_MAX_RX ? 2 * f->cap : LG_GEO_MAX_RX;
+    struct ns_rx *big = f->rx == f->rx_inline ? malloc(cap * sizeof(*big))
+                                              : realloc(f->rx, cap * sizeof(*big));
+    if (big == NULL) return false;
+    if (f->rx == f->rx_inline) memcpy(big, f->rx, f->n * sizeof(*big));
+    f->rx = big;
+    f->cap = cap;
+  }
+  f->rx[f->n++] = *rx;
+  return true;
+}
+
+void ns_frame_reset_rx(struct ns_frame *f) {
+  if (f->rx != f->rx_inline) free(f->rx);
+  f->rx = f->rx_inline;
+  f->cap = NS_RX_INLINE;
+  f->n = 0;
+}
+
 static struct ns_frame *frame_alloc(struct lg_ns *ns) {
   struct ns_frame *f = ns->free_frames;
   if (f) {
@@ -273,10 +392,15 @@ static struct ns_frame *frame_alloc(struct lg_ns *ns) {
     ns->n_free--;
     return f;
   }
-  return malloc(sizeof(*f));
+  if ((f = malloc(sizeof(*f))) == NULL) return NULL;
+  f->rx = f->rx_inline;
+  f->cap = NS_RX_INLINE;
+  f->n = 0;
+  return f;
 }
 
 static void frame_free(struct lg_ns *ns, struct ns_frame *f) {
+  ns_frame_reset_rx(f);
   if (ns->n_free >= FREE_FRAMES_MAX) {
     free(f);
     return;
@@ -308,8 +432,53 @@ static void share_copy(struct lg_ns *ns, struct ns_frame *f, const struct ns_rx 
   ns->shared[ns->n_shared++] = (struct ns_shared){f, first, *rx};
 }
 
-void lg_ns_flush(struct lg_ns *ns) {
-  if (ns->n_shared == 0) return;
+/* The journal's group commit: one fdatasync for the datagrams of a batch. */
+static int journal_sync(struct lg_ns *ns, bool wait) {
+  if (!ns->journal) return 0;
+  if ((wait ? lg_journal_sync(ns->journal) : lg_journal_sync_request(ns->journal)) == 0) return 0;
+  atomic_fetch_add(&ns->m.journal_errors, 1);
+  uint64_t n = atomic_load(&ns->m.journal_errors);
+  if (n <= 10 || n % 1000 == 0)
+    ns_log(ns, "journal %s: writing failed (#%llu): these datagrams are not acknowledged",
+           lg_journal_dir(ns->journal), (unsigned long long)n);
+  return LG_EIO;
+}
+
+int lg_ns_journal_async(struct lg_ns *ns, void (*notify)(void *ctx), void *ctx) {
+  if (!ns->journal) return 0;
+  if (notify == NULL) {
+    lg_journal_syncer_stop(ns->journal);
+    return 0;
+  }
+  return lg_journal_syncer_start(ns->journal, notify, ctx);
+}
+
+uint64_t lg_ns_journal_seq(const struct lg_ns *ns) {
+  return ns->seq;
+}
+
+uint64_t lg_ns_journal_synced(const struct lg_ns *ns) {
+  return ns->journal ? lg_journal_synced(ns->journal) : UINT64_MAX;
+}
+
+void lg_ns_journal_failed(const struct lg_ns *ns, uint64_t *from, uint64_t *to) {
+  *from = *to = 0;
+  if (ns->journal) lg_journal_sync_failed(ns->journal, from, to);
+}
+
+static int flush_batch(struct lg_ns *ns, bool wait);
+
+int lg_ns_flush(struct lg_ns *ns) {
+  return flush_batch(ns, true);
+}
+
+int lg_ns_flush_request(struct lg_ns *ns) {
+  return flush_batch(ns, false);
+}
+
+static int flush_batch(struct lg_ns *ns, bool wait) {
+  int rc = journal_sync(ns, wait);
+  if (ns->n_shared == 0) return rc;
   struct ns_cluster_copy q[NS_SHARED_MAX];
   size_t n = ns->n_shared;
   for (size_t i = 0; i < n; i++) {
@@ -326,6 +495,50 @@ void lg_ns_flush(struct lg_ns *ns) {
     }
   }
   ns->n_shared = 0;
+  return rc;
+}
+
+/* Whether gateway `eui` gave `f` a reception in another datagram already: then this is a
+ * second copy from it (a replayed datagram, a forwarder sending twice, or a device repeating
+ * the frame on the same channel), not a reception of its own. Two receptions in one
+ * datagram (two RF chains of one gateway) are both kept. */
+static bool same_gateway_again(const struct lg_ns *ns, const struct ns_frame *f, uint64_t eui) {
+  for (size_t i = 0; i < f->n; i++)
+    if (f->rx[i].gateway_eui == eui && f->rx[i].seq != ns->seq) return true;
+  return false;
+}
+
+/* Forgets the oldest frame (processed: its late horizon is cut short). */
+static void forget_oldest(struct lg_ns *ns) {
+  struct ns_frame *f = ns->oldest;
+  ns->oldest = f->next;
+  if (ns->oldest == NULL) ns->newest = NULL;
+  HASH_DEL(ns->frames, f);
+  ns->n_frames--;
+  frame_free(ns, f);
+}
+
+/* Room for a new frame under max_open_frames. Past half of it, a new frame must show it is
+ * worth keeping (a known device's session whose key verifies it); at the cap, a stored
+ * frame's late horizon gives way first, then new frames are refused. Returns false (with
+ * the reason counted) when the frame is shed. */
+static bool admit_frame(struct lg_ns *ns, const struct lg_gw_rxpk *r) {
+  size_t cap = (size_t)ns->cfg.max_open_frames;
+  size_t open = (size_t)atomic_load(&ns->m.open_windows);
+  if (open >= cap / 2 && !ns->replaying) {
+    enum lg_shed why;
+    if (!ns_frame_worth(ns, r, &why)) {
+      atomic_fetch_add(&ns->m.shed[why], 1);
+      return false;
+    }
+  }
+  while (ns->n_frames >= cap && ns->oldest && ns->oldest->processed) {
+    forget_oldest(ns);
+    atomic_fetch_add(&ns->m.shed[LG_SHED_LATE_HORIZON], 1);
+  }
+  if (ns->n_frames < cap) return true;
+  atomic_fetch_add(&ns->m.shed[LG_SHED_OPEN_FRAMES], 1);
+  return false;
 }
 
 static void add_reception(struct lg_ns *ns, struct ns_gateway *g, const struct lg_gw_rxpk *r) {
@@ -340,30 +553,37 @@ static void add_reception(struct lg_ns *ns, struct ns_gateway *g, const struct l
 
   struct ns_frame *f;
   HASH_FIND(hh, ns->frames, key, key_len, f);
-  struct ns_rx rx = {.gateway_eui = g->eui, .rxpk = *r, .received_ns = now};
+  struct ns_rx rx = {.gateway_eui = g->eui, .seq = ns->seq, .rxpk = *r, .received_ns = now};
   if (f != NULL && f->remote) {
     atomic_fetch_add(&ns->m.duplicates, 1);
     share_copy(ns, f, &rx, false);
     return;
   }
+  if (f != NULL && same_gateway_again(ns, f, g->eui)) {
+    atomic_fetch_add(&ns->m.dup_same_gateway, 1);
+    return;
+  }
   if (f != NULL && f->processed) {
-    if (f->n < LG_GEO_MAX_RX) f->rx[f->n++] = rx;
+    ns_frame_add_rx(f, &rx);
     atomic_fetch_add(&ns->m.late_copies, 1);
     ns_late_copy(ns, f, &rx);
     return;
   }
   if (f != NULL) {
-    if (f->n < LG_GEO_MAX_RX) f->rx[f->n++] = rx;
+    ns_frame_add_rx(f, &rx);
     atomic_fetch_add(&ns->m.duplicates, 1);
     if (ns->cluster) share_copy(ns, f, &rx, false);
     return;
   }
+  if (!admit_frame(ns, r)) return;
   if ((f = frame_alloc(ns)) == NULL) return;
   memcpy(f->key, key, key_len);
   f->key_len = key_len;
   f->processed = false;
   f->remote = false;
   f->recovered = false;
+  f->from_journal = ns->replaying;
+  f->first_seq = ns->seq;
   f->taken = 0;
   f->uplink_id = 0;
   f->dev_eui = 0;
@@ -371,9 +591,10 @@ static void add_reception(struct lg_ns *ns, struct ns_gateway *g, const struct l
   f->first_ns = now;
   f->deadline_ns = now + (int64_t)ns->cfg.dedup_window_ms * 1000000;
   f->forget_ns = f->deadline_ns + (int64_t)ns->cfg.late_horizon_ms * 1000000;
-  f->rx[0] = rx;
-  f->n = 1;
+  ns_frame_reset_rx(f);
+  ns_frame_add_rx(f, &rx);
   HASH_ADD(hh, ns->frames, key, f->key_len, f);
+  ns->n_frames++;
   f->next = NULL;
   if (ns->newest)
     ns->newest->next = f;
@@ -389,8 +610,8 @@ static void add_reception(struct lg_ns *ns, struct ns_gateway *g, const struct l
 static void cluster_collect(struct lg_ns *ns, struct ns_frame *f) {
   struct ns_rx got[LG_GEO_MAX_RX];
   size_t n = ns_cluster_collect_read(ns->cluster, false, got, LG_GEO_MAX_RX, &f->taken);
-  for (size_t i = 0; i < n && f->n < LG_GEO_MAX_RX; i++)
-    f->rx[f->n++] = got[i];
+  for (size_t i = 0; i < n; i++)
+    ns_frame_add_rx(f, &got[i]);
 }
 
 /* The owner, after committing (a frame closed in Redis is a frame stored): the stored
@@ -399,7 +620,7 @@ static void cluster_done(struct lg_ns *ns, struct ns_frame *f) {
   struct ns_rx late[LG_GEO_MAX_RX];
   size_t n = ns_cluster_done_read(ns->cluster, late, LG_GEO_MAX_RX);
   for (size_t i = 0; i < n; i++) {
-    if (f->n < LG_GEO_MAX_RX) f->rx[f->n++] = late[i];
+    ns_frame_add_rx(f, &late[i]);
     atomic_fetch_add(&ns->m.late_copies, 1);
     ns_late_copy(ns, f, &late[i]);
   }
@@ -425,14 +646,34 @@ static void push_data(struct lg_ns *ns, struct ns_gateway *g, const char *body, 
   g->rx_unwritten += (int)pp->n_rxpk;
   int64_t now = ns_now(ns);
   bool stat_pos = pp->has_stat && pp->stat.has_position;
-  if (stat_pos || now - g->seen_written_ns > 10000000000LL) {
-    lg_store_gateway_seen(ns->store, g->eui, now, g->rx_unwritten, stat_pos, pp->stat.lat_deg,
-                          pp->stat.lon_deg, pp->stat.alt_m);
+  if (!ns->replaying && (stat_pos || now - g->seen_written_ns > 10000000000LL)) {
+    if (lg_store_gateway_seen(ns->store, g->eui, now, g->rx_unwritten, stat_pos, pp->stat.lat_deg,
+                              pp->stat.lon_deg, pp->stat.alt_m) != 0)
+      ns_store_error(ns, "recording a gateway's last-seen time");
     g->seen_written_ns = now;
     g->rx_unwritten = 0;
   }
   for (size_t i = 0; i < pp->n_rxpk; i++)
     if (pp->rxpk[i].mod == LG_GW_MOD_LORA) add_reception(ns, g, &pp->rxpk[i]);
+}
+
+/* A PUSH_DATA from a provisioned gateway into the journal (the batch's sync comes before
+ * its PUSH_ACKs: lg_ns_flush). False when it could not be written: not acknowledged. */
+static bool journal_append(struct lg_ns *ns, uint64_t eui, const struct sockaddr *from,
+                           socklen_t from_len, const uint8_t *buf, size_t len) {
+  struct lg_journal_rec r = {.received_ns = ns->io.now_ns(ns->io.ctx),
+                             .gateway_eui = eui,
+                             .data = buf,
+                             .len = len};
+  r.from_len = from_len <= LG_JOURNAL_ADDR_MAX ? from_len : 0;
+  memcpy(r.from, from, r.from_len);
+  if (lg_journal_append(ns->journal, &r) != 0) {
+    atomic_fetch_add(&ns->m.journal_errors, 1);
+    return false;
+  }
+  ns->seq = r.seq;
+  atomic_fetch_add(&ns->m.journal_records, 1);
+  return true;
 }
 
 void lg_ns_datagram(struct lg_ns *ns, const struct sockaddr *from, socklen_t from_len,
@@ -446,18 +687,28 @@ void lg_ns_datagram(struct lg_ns *ns, const struct sockaddr *from, socklen_t fro
     ns_drop(ns, drops[LG_GW_ESHORT - err], "datagram of %zu bytes: %s", len, lg_gw_strerror(err));
     return;
   }
-  if (h.type != LG_GW_TX_ACK) { /* PUSH_ACK / PULL_ACK at once, before anything else */
+  struct ns_gateway *g = ns_gateway(ns, h.gateway_eui);
+  bool keep = true; /* journalled, when it must be */
+  if (h.type == LG_GW_PUSH_DATA && !ns->replaying) {
+    if (ns->journal && g && g->known)
+      keep = journal_append(ns, h.gateway_eui, from, from_len, buf, len);
+    else if (!ns->journal)
+      ns->seq = ++ns->local_seq;
+  }
+  if (h.type != LG_GW_TX_ACK && keep && !ns->replaying) { /* the transport holds it until
+                                                          * lg_ns_flush says it is on disk */
     uint8_t ack[4];
     lg_gw_build_ack(&h, ack);
     ns->io.send(ns->io.ctx, from, from_len, ack, sizeof(ack));
   }
-  struct ns_gateway *g = ns_gateway(ns, h.gateway_eui);
   if (g == NULL) return;
   if (!g->known) {
     ns_drop(ns, LG_DROP_UNKNOWN_GATEWAY, "gateway %016llx is not provisioned (POST /api/gateways)",
             (unsigned long long)h.gateway_eui);
     return;
   }
+  /* Catching up from the journal: this one is taken from there in its turn. */
+  if (h.type == LG_GW_PUSH_DATA && !ns->replaying && (ns->catchup || ns->store_waiting)) return;
   const char *body = (const char *)buf + h.body_off;
   size_t body_len = len - h.body_off;
   switch (h.type) {
@@ -471,7 +722,8 @@ void lg_ns_datagram(struct lg_ns *ns, const struct sockaddr *from, socklen_t fro
       g->announced_ns = ns_now(ns);
     }
     if (ns_now(ns) - g->seen_written_ns > 10000000000LL) {
-      lg_store_gateway_seen(ns->store, g->eui, ns_now(ns), g->rx_unwritten, false, 0, 0, 0);
+      if (lg_store_gateway_seen(ns->store, g->eui, ns_now(ns), g->rx_unwritten, false, 0, 0, 0))
+        ns_store_error(ns, "recording a gateway's last-seen time");
       g->seen_written_ns = ns_now(ns);
       g->rx_unwritten = 0;
     }
@@ -502,14 +754,21 @@ static size_t recover_orphans(struct lg_ns *ns, struct ns_frame **out) {
   size_t k = 0;
   for (size_t i = 0; i < n; i++) {
     struct ns_frame *f = malloc(sizeof(*f));
-    if (f == NULL) break;
+    struct ns_rx *all = malloc(LG_GEO_MAX_RX * sizeof(*all)); /* every copy kept in Redis */
+    if (f == NULL || all == NULL) {
+      free(f), free(all);
+      break;
+    }
     memset(f, 0, offsetof(struct ns_frame, rx));
+    f->rx = all;
+    f->cap = LG_GEO_MAX_RX;
     memcpy(f->key, keys[i], key_len[i]);
     f->key_len = key_len[i];
     ns_cluster_ready(ns->cluster);
     ns_cluster_collect_ask(ns->cluster, f->key, f->key_len);
     f->n = ns_cluster_collect_read(ns->cluster, true, f->rx, LG_GEO_MAX_RX, &f->taken);
     if (f->n == 0) { /* its copies expired: nothing left to process */
+      ns_frame_reset_rx(f);
       free(f);
       continue;
     }
@@ -543,6 +802,80 @@ static void cluster_close(struct lg_ns *ns, struct ns_frame *first, struct ns_fr
     cluster_done(ns, extra[i]);
 }
 
+/* Everything up to the datagram before the oldest frame not yet processed is stored (frames
+ * are processed in the order their first datagram came; each batch is committed or wholly
+ * undone). Catching up, the journal's records after the last one run are not handled yet. */
+static void checkpoint(struct lg_ns *ns, bool force) {
+  if (!ns->journal) return;
+  if (ns->store_down) {
+    atomic_store(&ns->m.journal_lag,
+                 lg_journal_last_seq(ns->journal) - lg_journal_checkpoint(ns->journal));
+    return;
+  }
+  uint64_t upto = ns->catchup ? ns->replayed_seq : ns->seq;
+  if (ns->next_due && ns->next_due->first_seq > 0 && ns->next_due->first_seq - 1 < upto)
+    upto = ns->next_due->first_seq - 1;
+  if (lg_journal_checkpoint_set(ns->journal, upto, ns->io.now_ns(ns->io.ctx), force) != 0)
+    ns_log(ns, "journal %s: the checkpoint could not be written", lg_journal_dir(ns->journal));
+  uint64_t last = lg_journal_last_seq(ns->journal), cp = lg_journal_checkpoint(ns->journal);
+  atomic_store(&ns->m.journal_lag, last - cp);
+  atomic_store(&ns->m.journal_bytes, (uint64_t)lg_journal_bytes(ns->journal));
+}
+
+/* Every frame forgotten (their datagrams are in the journal, or, without one, lost). */
+static void forget_all(struct lg_ns *ns) {
+  while (ns->oldest) {
+    if (!ns->oldest->processed) atomic_fetch_sub(&ns->m.open_windows, 1);
+    forget_oldest(ns);
+  }
+  ns->next_due = NULL;
+}
+
+/* Runs the journal again from the checkpoint, a slice per tick (catch_up). */
+static int start_catch_up(struct lg_ns *ns) {
+  char why[256];
+  lg_journal_reader_close(ns->catchup);
+  ns->catchup = NULL;
+  if (lg_journal_flush(ns->journal) != 0) return LG_EIO;
+  uint64_t cp = lg_journal_checkpoint(ns->journal);
+  int rc = lg_journal_reader_open(&ns->catchup, lg_journal_dir(ns->journal), cp, why, sizeof(why));
+  if (rc) ns_log(ns, "journal: %s", why);
+  ns->replayed_seq = cp;
+  return rc;
+}
+
+/* A batch was not stored. With a journal its frames (and every frame in memory) wait there:
+ * the checkpoint stays where it is, and once storage works again the journal is run from
+ * it. /api/health says so meanwhile. */
+static void store_failed(struct lg_ns *ns) {
+  if (!ns->store_down) {
+    ns_log(ns, "storage fails%s", ns->journal ? ": frames wait in the journal until it works"
+                                              : " and no journal is kept: frames are lost");
+    ns->store_reason_i ^= 1;
+    char *why = ns->store_reason[ns->store_reason_i];
+    snprintf(why, sizeof(ns->store_reason[0]), "storage fails: %s%s", lg_store_errmsg(ns->store),
+             ns->journal ? " (frames wait in the journal)" : "");
+    atomic_store(&ns->m.store_reason, why);
+    atomic_store(&ns->m.store_down, 1);
+  }
+  ns->store_down = true;
+  ns->store_waiting = ns->journal != NULL;
+  ns->store_retry_ns = ns->io.now_ns(ns->io.ctx) + 1000000000LL;
+  if (!ns->journal) return;
+  forget_all(ns);
+  lg_journal_reader_close(ns->catchup);
+  ns->catchup = NULL; /* reopened at the checkpoint when it is time to try again */
+}
+
+/* Storage works again (a batch was stored): said once. */
+static void store_ok(struct lg_ns *ns) {
+  if (!ns->store_down) return;
+  ns->store_down = false;
+  atomic_store(&ns->m.store_down, 0);
+  atomic_store(&ns->m.store_reason, NULL);
+  ns_log(ns, "storage works again");
+}
+
 #define POLL_EVERY_NS 5000000LL
 
 /* Closes up to `max` windows whose deadline has passed, in creation order (the window is
@@ -561,6 +894,10 @@ static bool close_windows(struct lg_ns *ns, int64_t now, int max) {
       if (!f->remote) cluster_collect(ns, f);
   }
   ns_batch_begin(ns); /* these frames' writes: one commit */
+  if (!ns->batch_open) {
+    store_failed(ns);
+    return false;
+  }
   int64_t polled = ns_now(ns);
   struct ns_frame *f = first;
   for (int k = 0; k < count; k++, f = f->next) {
@@ -573,14 +910,19 @@ static bool close_windows(struct lg_ns *ns, int64_t now, int max) {
      * (hence the count: the slice ends where it was planned to, and the next one starts
      * at whatever follows it now). In a cluster only between slices: a copy read here
      * would also be handed to Redis, where this slice's frames were already collected. */
-    if (!ns->cluster && ns->io.poll && ns_now(ns) - polled > POLL_EVERY_NS) {
+    if (!ns->cluster && !ns->replaying && ns->io.poll && ns_now(ns) - polled > POLL_EVERY_NS) {
       ns->io.poll(ns->io.ctx);
       polled = ns_now(ns);
     }
   }
   ns->next_due = f;
-  ns_batch_end(ns);
+  if (!ns_batch_end(ns)) {
+    store_failed(ns);
+    return false;
+  }
+  store_ok(ns);
   if (ns->cluster) cluster_close(ns, first, f, NULL, 0);
+  checkpoint(ns, false);
   return f && now >= f->deadline_ns;
 }
 
@@ -589,9 +931,125 @@ static bool close_windows(struct lg_ns *ns, int64_t now, int max) {
 #define TICK_FRAMES    64
 #define TICK_BUDGET_NS 50000000LL
 
+static void forget_expired(struct lg_ns *ns, int64_t now) {
+  while (ns->oldest && ns->oldest->processed && now >= ns->oldest->forget_ns)
+    forget_oldest(ns);
+}
+
+/* One journal record through the pipeline as it came, at its own time: windows that its
+ * time closes are closed. No answer goes out (nothing is sent while replaying). */
+static void replay_record(struct lg_ns *ns, const struct lg_journal_rec *r) {
+  ns->replaying = true;
+  ns->replay_now_ns = r->received_ns;
+  ns->seq = r->seq;
+  lg_ns_datagram(ns, (const struct sockaddr *)r->from, r->from_len, r->data, r->len);
+  atomic_fetch_sub(&ns->m.datagrams, 1); /* counted when it came */
+  atomic_fetch_add(&ns->m.journal_replayed, 1);
+  while (!ns->store_waiting && close_windows(ns, r->received_ns, TICK_FRAMES)) {
+  }
+  forget_expired(ns, r->received_ns);
+  ns->replaying = false;
+  ns->replayed_seq = r->seq;
+}
+
+/* Catching up: journal records run for at most `budget_ns`, the socket read every 5 ms
+ * (its PUSH_DATA are journalled and acknowledged, and wait their turn). */
+static void catch_up(struct lg_ns *ns, int64_t budget_ns) {
+  int64_t t0 = ns->io.now_ns(ns->io.ctx), polled = t0;
+  while (ns->catchup && ns->io.now_ns(ns->io.ctx) - t0 < budget_ns) {
+    struct lg_journal_rec r;
+    int rc = lg_journal_next(ns->catchup, &r);
+    if (rc < 0) {
+      ns_log(ns, "journal %s: reading failed; catching up again in 1 s", lg_journal_dir(ns->journal));
+      lg_journal_reader_close(ns->catchup);
+      ns->catchup = NULL;
+      ns->store_waiting = true; /* retried like a store failure */
+      ns->store_retry_ns = t0 + 1000000000LL;
+      return;
+    }
+    if (rc == 0) {
+      if (ns->replayed_seq < lg_journal_last_seq(ns->journal)) { /* buffered: write it out */
+        if (lg_journal_flush(ns->journal) != 0) return;
+        if (lg_journal_next(ns->catchup, &r) != 1) return;
+      } else {
+        ns_log(ns, "journal: caught up (%llu records run again, %llu of their frames stored "
+                   "before)",
+               (unsigned long long)atomic_load(&ns->m.journal_replayed),
+               (unsigned long long)atomic_load(&ns->m.journal_skipped));
+        lg_journal_reader_close(ns->catchup);
+        ns->catchup = NULL;
+        checkpoint(ns, true);
+        return;
+      }
+    }
+    replay_record(ns, &r);
+    if (ns->io.poll && ns->catchup && ns->io.now_ns(ns->io.ctx) - polled > POLL_EVERY_NS) {
+      ns->io.poll(ns->io.ctx);
+      polled = ns->io.now_ns(ns->io.ctx);
+    }
+  }
+}
+
+uint64_t lg_ns_recover(struct lg_ns *ns) {
+  if (!ns->journal) return 0;
+  uint64_t last = lg_journal_last_seq(ns->journal), cp = lg_journal_checkpoint(ns->journal);
+  if (last <= cp) return 0;
+  ns_log(ns, "journal %s: %llu records after the checkpoint (%llu) run again", 
+         lg_journal_dir(ns->journal), (unsigned long long)(last - cp), (unsigned long long)cp);
+  if (start_catch_up(ns) != 0) return 0;
+  return last - cp;
+}
+
+bool lg_ns_catching_up(const struct lg_ns *ns) {
+  return ns->catchup != NULL || ns->store_waiting;
+}
+
+int lg_ns_replay(struct lg_ns *ns, const char *dir, uint64_t after_seq,
+                 struct lg_ns_replay_stats *st, char *why, size_t why_len) {
+  struct lg_journal_reader *rd;
+  memset(st, 0, sizeof(*st));
+  int rc = lg_journal_reader_open(&rd, dir, after_seq, why, why_len);
+  if (rc) return rc;
+  struct lg_journal_rec r;
+  int64_t last_ns = 0;
+  while ((rc = lg_journal_next(rd, &r)) == 1 && !ns->store_down) {
+    replay_record(ns, &r);
+    last_ns = r.received_ns;
+    st->records++;
+  }
+  st->damaged = lg_journal_reader_damaged(rd);
+  lg_journal_reader_close(rd);
+  if (rc < 0) return snprintf(why, why_len, "journal %s: reading failed", dir), LG_EIO;
+  ns->replaying = true; /* the last windows, at their own time */
+  ns->replay_now_ns = last_ns + (int64_t)(ns->cfg.dedup_window_ms + ns->cfg.late_horizon_ms) * 1000000 + 1;
+  while (!ns->store_down && close_windows(ns, ns->replay_now_ns, TICK_FRAMES)) {
+  }
+  ns->replaying = false;
+  forget_all(ns);
+  if (ns->store_down)
+    return snprintf(why, why_len, "storage failed: %s", lg_store_errmsg(ns->store)), LG_EIO;
+  return 0;
+}
+
+size_t lg_ns_drain(struct lg_ns *ns) {
+  size_t n = (size_t)atomic_load(&ns->m.open_windows);
+  ns->io.poll = NULL; /* the socket is closed for reading */
+  lg_ns_flush(ns);
+  while (!ns->store_down && close_windows(ns, INT64_MAX, TICK_FRAMES)) {
+  }
+  checkpoint(ns, true);
+  if (ns->store_down) return 0;
+  return n;
+}
+
 void lg_ns_tick(struct lg_ns *ns) {
   int64_t now = ns_now(ns);
-  lg_ns_flush(ns);
+  lg_ns_flush_request(ns);
+  if (ns->store_waiting && now >= ns->store_retry_ns) { /* storage may work again */
+    ns->store_waiting = false;
+    if (start_catch_up(ns) != 0) ns->store_waiting = true, ns->store_retry_ns = now + 1000000000LL;
+  }
+  if (ns->catchup) catch_up(ns, TICK_BUDGET_NS);
   if (ns->cluster) ns_cluster_tick(ns, now); /* downlinks and TX_ACKs from the others */
   while (close_windows(ns, now, TICK_FRAMES) && ns_now(ns) - now < TICK_BUDGET_NS)
     if (ns->io.poll) ns->io.poll(ns->io.ctx);
@@ -603,15 +1061,10 @@ void lg_ns_tick(struct lg_ns *ns) {
     ns_batch_end(ns);
     if (n) cluster_close(ns, NULL, NULL, orphans, n);
     for (size_t i = 0; i < n; i++)
-      free(orphans[i]);
+      ns_frame_reset_rx(orphans[i]), free(orphans[i]);
   }
   /* Forget frames past the late-copy horizon, oldest first. */
-  while (ns->oldest && ns->oldest->processed && now >= ns->oldest->forget_ns) {
-    struct ns_frame *f = ns->oldest;
-    ns->oldest = f->next;
-    if (ns->oldest == NULL) ns->newest = NULL;
-    HASH_DEL(ns->frames, f);
-    frame_free(ns, f);
-  }
+  forget_expired(ns, now);
+  if (ns->next_due == NULL || ns->store_down) checkpoint(ns, false); /* idle: all stored */
   ns_pending_expire(ns, now);
 }

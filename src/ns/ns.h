@@ -46,6 +46,7 @@ struct lg_ns_io {
   /* Each device event (up, join, location, ack, adr) as it is recorded (NULL: none); the
    * callee takes the payload. MQTT publishes them. */
   void (*on_event)(void *ctx, uint64_t dev_eui, const char *type, json_t *payload);
+  void *event_ctx; /* on_event's ctx (NULL: ctx) */
   /* Reads and answers the datagrams waiting on the gateways' socket (NULL: none): called
    * between the slices of a tick that works off a backlog, so a PUSH_DATA is acknowledged
    * while storage is busy, not after it. */
@@ -70,6 +71,16 @@ enum lg_drop {
   LG_DROP_DEVNONCE,
   LG_DROP_STORE,
   LG_DROP_COUNT
+};
+
+/* Work given up when a cap is reached; the metrics' reason labels (lg_shed_name). */
+enum lg_shed {
+  LG_SHED_UNKNOWN_DEVICE, /* a new frame of an unknown DevAddr / DevEUI while frames are many */
+  LG_SHED_MIC,            /* a new frame whose MIC fails while frames are many */
+  LG_SHED_OPEN_FRAMES,    /* a new frame of a known device with max_open_frames reached */
+  LG_SHED_LATE_HORIZON,   /* a stored frame forgotten early (its late copies not attached) */
+  LG_SHED_UNKNOWN_GATEWAY, /* an unprovisioned gateway's entry evicted */
+  LG_SHED_COUNT
 };
 
 enum lg_dl_result {
@@ -102,6 +113,20 @@ struct lg_ns_metrics {
   atomic_uint_fast64_t accuracy_sum_mm;                     /* for the histogram's _sum */
   atomic_uint_fast64_t adr_decisions[2];                    /* no change, change */
   atomic_uint_fast64_t open_windows;
+  atomic_uint_fast64_t dup_same_gateway; /* a gateway's second copy of a frame: not kept */
+  atomic_uint_fast64_t shed[LG_SHED_COUNT]; /* work given up under a cap, by reason */
+  atomic_uint_fast64_t unknown_gateways;    /* unprovisioned EUIs held now */
+  /* [server] journal */
+  atomic_uint_fast64_t journal_records;  /* datagrams journalled */
+  atomic_uint_fast64_t journal_errors;   /* appends or syncs that failed (not acknowledged) */
+  atomic_uint_fast64_t journal_replayed; /* records run again (recovery, catching up) */
+  atomic_uint_fast64_t journal_skipped;  /* their frames found stored already (or joins) */
+  atomic_uint_fast64_t journal_bytes;    /* size of the segments now */
+  atomic_uint_fast64_t journal_lag;      /* records journalled but not yet stored */
+  /* storage */
+  atomic_uint_fast64_t store_errors; /* failed writes and commits */
+  atomic_uint_fast64_t store_down;   /* 1 while storage fails (/api/health answers 503) */
+  _Atomic(const char *) store_reason; /* why, while it fails (a static string) */
   /* [cluster] redis */
   atomic_uint_fast64_t cluster_recovered; /* frames of a silent instance processed here */
   atomic_uint_fast64_t cluster_dl_out;    /* downlinks handed to a gateway's holder */
@@ -116,6 +141,7 @@ struct lg_ns_metrics {
 
 const char *lg_drop_name(enum lg_drop d);
 const char *lg_dl_result_name(enum lg_dl_result r);
+const char *lg_shed_name(enum lg_shed s);
 
 struct lg_ns;
 
@@ -129,9 +155,43 @@ void lg_ns_free(struct lg_ns *ns);
 void lg_ns_datagram(struct lg_ns *ns, const struct sockaddr *from, socklen_t from_len,
                     const uint8_t *buf, size_t len);
 
-/* The end of a batch of datagrams ([cluster]: their copies go to Redis in one round trip).
- * Call it before answering them: a PUSH_ACK then means the copy is in the cluster's hands. */
-void lg_ns_flush(struct lg_ns *ns);
+/* The end of a batch of datagrams: the journal is synced (one fdatasync for the batch) and
+ * ([cluster]) their copies go to Redis in one round trip. The transport holds the batch's
+ * answers until this returns: 0, send them (a PUSH_ACK then means the datagram is on
+ * disk); LG_EIO, the journal failed: send no PUSH_ACK of the batch. */
+int lg_ns_flush(struct lg_ns *ns);
+
+/* The journal synced on a thread of its own (journal.h): lg_ns_flush_request() writes the
+ * batch and asks for its sync without waiting; the transport holds a PUSH_ACK until
+ * lg_ns_journal_synced() reaches the number lg_ns_journal_seq() gave when it was made, and
+ * drops it when that number is in the range (from, to] of lg_ns_journal_failed(). `notify` is called from the syncer's thread
+ * after each sync (NULL: stop the thread). Without a journal everything counts as synced. */
+int lg_ns_journal_async(struct lg_ns *ns, void (*notify)(void *ctx), void *ctx);
+int lg_ns_flush_request(struct lg_ns *ns);
+uint64_t lg_ns_journal_seq(const struct lg_ns *ns);
+uint64_t lg_ns_journal_synced(const struct lg_ns *ns);
+void lg_ns_journal_failed(const struct lg_ns *ns, uint64_t *from, uint64_t *to);
+
+/* Before serving: frames journalled after the checkpoint (not known to be stored) are run
+ * through the pipeline again, with their journalled receive times; frames already stored
+ * are recognised (de-duplication, frame counter) and not stored again; none is answered.
+ * Done a slice at a time from lg_ns_tick (the socket is read meanwhile); this starts it.
+ * Returns the number of records to catch up. */
+uint64_t lg_ns_recover(struct lg_ns *ns);
+/* Whether the server is still catching up from its journal. */
+bool lg_ns_catching_up(const struct lg_ns *ns);
+
+/* `lorageo replay`: every record of the journal directory `dir` after `after_seq`, run
+ * through the pipeline into the store, at once. 0, or LG_EIO / LG_ENOTFOUND with a reason. */
+struct lg_ns_replay_stats {
+  uint64_t records, damaged;
+};
+int lg_ns_replay(struct lg_ns *ns, const char *dir, uint64_t after_seq,
+                 struct lg_ns_replay_stats *st, char *why, size_t why_len);
+
+/* A clean stop: the socket is no longer read; every open de-duplication window is closed
+ * now and its frame stored, the journal's checkpoint written. Returns the frames drained. */
+size_t lg_ns_drain(struct lg_ns *ns);
 
 /* Closes the de-duplication windows that have run out and forgets old ones. */
 void lg_ns_tick(struct lg_ns *ns);

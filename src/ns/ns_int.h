@@ -29,17 +29,24 @@ struct ns_gateway {
   int rx_unwritten;        /* packets counted since */
   struct lg_dutycycle *dc; /* downlink airtime per sub-band, made on the first downlink */
   int64_t announced_ns;    /* [cluster]: when this instance last said it holds the PULL path */
+  bool unknown_listed;                            /* on the unprovisioned list */
+  struct ns_gateway *unknown_prev, *unknown_next; /* (least recently checked first) */
   UT_hash_handle hh;
 };
 
 /* One gateway's reception of a frame, as kept by de-duplication. */
 struct ns_rx {
   uint64_t gateway_eui;
+  uint64_t seq; /* the datagram it came in (journal sequence number, or a local count) */
   struct lg_gw_rxpk rxpk;
   int64_t received_ns;
 };
 
-/* All copies of one frame: PHYPayload + frequency + data rate. */
+/* All copies of one frame: PHYPayload + frequency + data rate. Room for NS_RX_INLINE
+ * receptions is in the frame (~3.2 KB: most frames are heard by a few gateways); a frame
+ * heard by more moves its receptions to the heap (room doubled as needed, at most
+ * LG_GEO_MAX_RX; one gateway gives one reception, so that is bounded by the gateways). */
+enum { NS_RX_INLINE = 4 };
 struct ns_frame {
   uint8_t key[4 + 4 + 256]; /* freq, sf|bw, phy */
   size_t key_len;
@@ -47,12 +54,15 @@ struct ns_frame {
   bool processed;
   bool remote;       /* another instance owns it: copies are handed over, not processed */
   bool recovered;    /* picked up from an instance that died before processing it */
+  bool from_journal; /* run again from the journal: stored already, or never answered */
+  uint64_t first_seq; /* the datagram that opened it */
   size_t taken;      /* the owner: copies taken from the other instances so far */
   int64_t uplink_id; /* stored uplink, for late copies (0: none) */
   uint64_t dev_eui;
   uint32_t f_cnt;
-  size_t n;
-  struct ns_rx rx[LG_GEO_MAX_RX];
+  size_t n, cap;
+  struct ns_rx *rx; /* rx_inline, or a heap array of cap */
+  struct ns_rx rx_inline[NS_RX_INLINE];
   struct ns_frame *next_free; /* on the free list */
   struct ns_frame *next;      /* in creation order (= deadline order: the window is fixed) */
   UT_hash_handle hh;
@@ -107,6 +117,24 @@ struct ns_forwarded {
 
 struct lg_ns {
   struct lg_config cfg;
+  /* [server] journal: every PUSH_DATA before its PUSH_ACK (journal.h) */
+  struct lg_journal *journal;
+  struct lg_journal_reader *catchup; /* frames are taken from the journal, not the socket */
+  uint64_t seq;                      /* the datagram being handled */
+  uint64_t local_seq;                /* without a journal: datagrams counted */
+  uint64_t replayed_seq;             /* catching up: the last record run again */
+  bool replaying;                    /* a journal record is being run: ns_now is its time */
+  int64_t replay_now_ns;
+  bool batch_failed;          /* a write of the open batch failed: the batch is undone */
+  bool store_down;            /* storage fails: frames wait in the journal */
+  bool store_waiting;         /* ... and the journal is run again at store_retry_ns */
+  char store_reason[2][200];  /* /api/health's reason (two: one is rewritten, one read) */
+  int store_reason_i;
+  int64_t store_retry_ns;     /* when to try it again */
+  int64_t store_logged_ns;    /* storage failures are logged at most every 10 s */
+  uint64_t store_unlogged;    /* failures since */
+  struct ns_gateway *unknown_oldest, *unknown_newest; /* unprovisioned gateways held */
+  size_t n_unknown;
   struct ns_cluster *cluster; /* [cluster] redis: frames shared with other instances */
   bool cluster_down;          /* Redis unreachable (said once until it is back) */
   int64_t orphans_checked_ns; /* last look for frames of silent instances */
@@ -128,6 +156,7 @@ struct lg_ns {
   struct lg_pathloss pathloss;
   struct ns_gateway *gateways;
   struct ns_frame *frames;
+  size_t n_frames; /* in the table: open, and processed within the late horizon */
   struct ns_frame *free_frames;
   size_t n_free;
   struct ns_frame *oldest, *newest; /* all frames, in creation order */
@@ -146,10 +175,18 @@ struct lg_ns {
 };
 
 int64_t ns_now(struct lg_ns *ns);
+/* Adds a reception to `f` (false when it has LG_GEO_MAX_RX already or memory is out). */
+bool ns_frame_add_rx(struct ns_frame *f, const struct ns_rx *rx);
+/* A frame's receptions back to its own room (the heap array freed). */
+void ns_frame_reset_rx(struct ns_frame *f);
 /* A tick's writes in one transaction; integration events raised meanwhile go out after
  * the commit, so whoever reads the API on an event finds what it announces. */
 void ns_batch_begin(struct lg_ns *ns);
-void ns_batch_end(struct lg_ns *ns);
+/* Commits the batch (or rolls it back when one of its writes failed). False: nothing of
+ * it was kept. */
+bool ns_batch_end(struct lg_ns *ns);
+/* A write failed: counted, logged (rate-limited), and the open batch will be undone. */
+void ns_store_error(struct lg_ns *ns, const char *what);
 /* An integration event: to io.on_event now, or after the open batch's commit (takes the
  * payload's reference). */
 void ns_event(struct lg_ns *ns, uint64_t dev_eui, const char *type, struct json_t *payload);
@@ -162,6 +199,10 @@ uint64_t ns_random(struct lg_ns *ns);
  * NS_KEYS_MAX other keys have been asked for since. */
 struct lg_key *ns_key(struct lg_ns *ns, const uint8_t bytes[16]);
 
+/* uplink.c: whether a new frame is worth a de-duplication window when frames are many: a
+ * join-request of a provisioned device, or a data frame whose MIC a session verifies.
+ * False with the reason to count it under. */
+bool ns_frame_worth(struct lg_ns *ns, const struct lg_gw_rxpk *r, enum lg_shed *why);
 /* uplink.c: a frame whose window closed. */
 void ns_process_frame(struct lg_ns *ns, struct ns_frame *f);
 /* uplink.c: a copy that came after the window (stored, location refined). */

@@ -34,7 +34,8 @@ static void event(struct lg_ns *ns, uint64_t dev_eui, const char *type, json_t *
   } else if (ns->io.on_event) {
     ns_event(ns, dev_eui, type, json_incref(payload));
   }
-  lg_store_event_add(ns->store, dev_eui, type, payload, ns_now(ns));
+  if (lg_store_event_add(ns->store, dev_eui, type, payload, ns_now(ns)) != 0)
+    ns_store_error(ns, "recording an event");
 }
 
 /* ---- receptions --------------------------------------------------------------------- */
@@ -166,7 +167,10 @@ static void locate(struct lg_ns *ns, const struct ns_frame *f) {
 void ns_attach_copy(struct lg_ns *ns, int64_t uplink_id, int64_t first_ns, const struct ns_rx *rx) {
   struct lg_reception_rec r;
   reception_of(ns, rx, &r);
-  lg_store_reception_add(ns->store, uplink_id, &r, true);
+  if (lg_store_reception_add(ns->store, uplink_id, &r, true) != 0) {
+    ns_store_error(ns, "storing a late copy");
+    return;
+  }
   ns_log(ns, "late copy from %016llx attached to uplink %lld (%.0f ms after the first)",
          (unsigned long long)rx->gateway_eui, (long long)uplink_id,
          (double)(rx->received_ns - first_ns) / 1e6);
@@ -184,6 +188,10 @@ static void join(struct lg_ns *ns, struct ns_frame *f, const struct lg_frame *fr
   const struct lg_gw_rxpk *up = &f->rx[0].rxpk;
   const struct lg_join_request *jr = &fr->u.join_req;
   struct lg_device_rec d;
+  if (f->from_journal) { /* its join-accept's moment has passed: the device joins again */
+    atomic_fetch_add(&ns->m.journal_skipped, 1);
+    return;
+  }
   if (lg_store_device_get(ns->store, jr->dev_eui, &d) != 0 || !d.otaa ||
       d.join_eui != jr->join_eui) {
     ns_drop(ns, LG_DROP_UNKNOWN_DEVICE,
@@ -239,8 +247,9 @@ static void join(struct lg_ns *ns, struct ns_frame *f, const struct lg_frame *fr
     ns_drop(ns, LG_DROP_STORE, "join of %016llx: storage failed", (unsigned long long)jr->dev_eui);
     return;
   }
-  lg_store_activation_add(ns->store, jr->dev_eui, dev_addr, ja.join_nonce, jr->dev_nonce,
-                          ns_now(ns));
+  if (lg_store_activation_add(ns->store, jr->dev_eui, dev_addr, ja.join_nonce, jr->dev_nonce,
+                              ns_now(ns)) != 0)
+    ns_store_error(ns, "recording an activation");
   atomic_fetch_add(&ns->m.joins, 1);
   char addr_hex[9];
   snprintf(addr_hex, sizeof(addr_hex), "%08x", dev_addr);
@@ -274,7 +283,10 @@ static bool match_session(struct lg_ns *ns, const struct lg_gw_rxpk *up, const s
                           struct session_match *m) {
   struct lg_device_rec cand[MAX_CANDIDATES];
   size_t n = 0;
-  lg_store_devices_by_addr(ns->store, fr->u.data.dev_addr, cand, MAX_CANDIDATES, &n);
+  if (lg_store_devices_by_addr(ns->store, fr->u.data.dev_addr, cand, MAX_CANDIDATES, &n) != 0) {
+    ns_store_error(ns, "reading the sessions of a DevAddr");
+    n = 0;
+  }
   uint16_t wire = fr->u.data.f_cnt16;
   for (size_t i = 0; i < n; i++) {
     uint32_t next = cand[i].fcnt_up_next;
@@ -333,16 +345,18 @@ static void mac_commands(struct lg_ns *ns, const struct ns_frame *f, const struc
       /* LinkADRAns: all three bits set means the device took the pending settings. */
       if (c->u.link_adr_ans.power_ack && c->u.link_adr_ans.dr_ack &&
           c->u.link_adr_ans.ch_mask_ack) {
-        lg_store_adr_applied(ns->store, d->dev_eui);
+        if (lg_store_adr_applied(ns->store, d->dev_eui) != 0) ns_store_error(ns, "applying ADR");
       } else {
-        lg_store_adr_pending(ns->store, d->dev_eui, false, 0, 0, 0);
+        if (lg_store_adr_pending(ns->store, d->dev_eui, false, 0, 0, 0) != 0)
+          ns_store_error(ns, "clearing a LinkADRReq");
         ns_log(ns, "%016llx refused LinkADRReq (power %d, data rate %d, channel mask %d)",
                (unsigned long long)d->dev_eui, c->u.link_adr_ans.power_ack,
                c->u.link_adr_ans.dr_ack, c->u.link_adr_ans.ch_mask_ack);
       }
     } else if (c->cid == LG_MAC_DEV_STATUS) {
-      lg_store_device_status(ns->store, d->dev_eui, c->u.dev_status_ans.battery,
-                             c->u.dev_status_ans.margin_db);
+      if (lg_store_device_status(ns->store, d->dev_eui, c->u.dev_status_ans.battery,
+                                 c->u.dev_status_ans.margin_db) != 0)
+        ns_store_error(ns, "recording a DevStatusAns");
     } else {
       ns_log(ns, "%016llx: %s received", (unsigned long long)d->dev_eui, lg_mac_name(c->cid, true));
     }
@@ -442,7 +456,7 @@ static void adr_step(struct lg_ns *ns, const struct lg_device_rec *d, const stru
   snprintf(rec.algorithm, sizeof(rec.algorithm), "%s", lg_adr_algo_name(algo));
   snprintf(rec.reason, sizeof(rec.reason), "%s", dec.reason);
   if (!dec.change) {
-    lg_store_adr_decision_add(ns->store, &rec);
+    if (lg_store_adr_decision_add(ns->store, &rec) != 0) ns_store_error(ns, "recording ADR");
     return;
   }
   /* Channel mask: EU868's three default channels (ChMaskCntl 0); US915: all 125 kHz
@@ -457,15 +471,16 @@ static void adr_step(struct lg_ns *ns, const struct lg_device_rec *d, const stru
   if (lg_mac_encode(&req, answers, LG_FOPTS_MAX, ans_len) != 0) {
     snprintf(rec.reason, sizeof(rec.reason), "not sent (no room in FOpts): %.120s", dec.reason);
     rec.change = false;
-    lg_store_adr_decision_add(ns->store, &rec);
+    if (lg_store_adr_decision_add(ns->store, &rec) != 0) ns_store_error(ns, "recording ADR");
     return;
   }
-  lg_store_adr_decision_add(ns->store, &rec);
+  if (lg_store_adr_decision_add(ns->store, &rec) != 0) ns_store_error(ns, "recording ADR");
   event(ns, d->dev_eui, "adr",
         json_pack("{s:i, s:i, s:i, s:s}", "dr", dec.next.dr, "tx_power_index",
                   dec.next.tx_power_index, "nb_trans", dec.next.nb_trans, "reason", dec.reason));
-  lg_store_adr_pending(ns->store, d->dev_eui, true, dec.next.dr, dec.next.tx_power_index,
-                       dec.next.nb_trans);
+  if (lg_store_adr_pending(ns->store, d->dev_eui, true, dec.next.dr, dec.next.tx_power_index,
+                           dec.next.nb_trans) != 0)
+    ns_store_error(ns, "recording a LinkADRReq");
 }
 
 /* Builds and sends the Class A answer: ACK, MAC answers and/or one queued downlink. */
@@ -503,8 +518,9 @@ static void answer(struct lg_ns *ns, const struct ns_frame *f, const struct lg_d
   if (lg_frame_encode(&dn, dl.phy, sizeof(dl.phy), &dl.len) == 0 &&
       lg_data_mic(nwk, dl.phy, dl.len - 4, d->dev_addr, fcnt, true, dl.phy + dl.len - 4) == 0) {
     ns_send_downlink(ns, f, &dl);
-    lg_store_downlink_add(ns->store, d->dev_eui, fcnt, has_data ? f_port : -1,
-                          has_data && confirmed, ack, fopts_len, ns_now(ns));
+    if (lg_store_downlink_add(ns->store, d->dev_eui, fcnt, has_data ? f_port : -1,
+                              has_data && confirmed, ack, fopts_len, ns_now(ns)) != 0)
+      ns_store_error(ns, "recording a downlink");
   }
 }
 
@@ -535,6 +551,10 @@ static void data_uplink(struct lg_ns *ns, struct ns_frame *f, const struct lg_fr
       ns_log(ns, "%016llx: FCnt %u kept, received by a silent instance %.1f s ago",
              (unsigned long long)m.dev.dev_eui, m.f_cnt, (double)(ns_now(ns) - f->first_ns) / 1e9);
       break;
+    }
+    if (f->from_journal && (m.kind == M_REPLAY || m.kind == M_RETRANSMISSION)) {
+      atomic_fetch_add(&ns->m.journal_skipped, 1); /* stored before the stop: not again */
+      return;
     }
     if (m.kind == M_REPLAY) {
       ns_drop(ns, LG_DROP_REPLAY, "%016llx: FCnt %u replayed (expected %u or more)",
@@ -606,11 +626,38 @@ static void data_uplink(struct lg_ns *ns, struct ns_frame *f, const struct lg_fr
                   (json_int_t)u.freq_hz, "confirmed", u.confirmed, "adr", u.adr, "gateways",
                   distinct_gateways(f)));
   locate(ns, f);
-  if (f->recovered) return;     /* its receive windows are long gone */
+  if (f->recovered || f->from_journal) return; /* its receive windows are long gone */
   struct lg_device_rec now_dev; /* after this uplink's LinkADRAns, if any */
   if (lg_store_device_get(ns->store, m.dev.dev_eui, &now_dev) == 0)
     adr_step(ns, &now_dev, &u, df->fctrl & LG_FCTRL_ADR, answers, &ans_len);
   answer(ns, f, &m.dev, confirmed, answers, ans_len);
+}
+
+bool ns_frame_worth(struct lg_ns *ns, const struct lg_gw_rxpk *r, enum lg_shed *why) {
+  struct lg_frame fr;
+  *why = LG_SHED_MIC;
+  if (lg_frame_decode(r->data, r->size, &fr) != 0) return false;
+  if (fr.mtype == LG_MTYPE_JOIN_REQUEST) {
+    struct lg_device_rec d;
+    const struct lg_join_request *jr = &fr.u.join_req;
+    if (lg_store_device_get(ns->store, jr->dev_eui, &d) != 0 || !d.otaa ||
+        d.join_eui != jr->join_eui) {
+      *why = LG_SHED_UNKNOWN_DEVICE;
+      return false;
+    }
+    struct lg_key *app = ns_key(ns, d.app_key);
+    uint8_t mic[4];
+    return app && lg_join_mic(app, r->data, r->size - 4, mic) == 0 &&
+           memcmp(mic, fr.mic, 4) == 0;
+  }
+  if (fr.mtype != LG_MTYPE_UNCONFIRMED_UP && fr.mtype != LG_MTYPE_CONFIRMED_UP) return false;
+  struct session_match m;
+  if (match_session(ns, r, &fr, &m)) return true;
+  size_t n = 0;
+  struct lg_device_rec one;
+  if (lg_store_devices_by_addr(ns->store, fr.u.data.dev_addr, &one, 1, &n) == 0 && n == 0)
+    *why = LG_SHED_UNKNOWN_DEVICE;
+  return false;
 }
 
 void ns_process_frame(struct lg_ns *ns, struct ns_frame *f) {

@@ -21,6 +21,7 @@
 struct lg_store {
   struct db *db;
   bool in_tx; /* inside lg_store_begin() */
+  char commit_error[256]; /* why the last commit failed (the rollback's message would hide it) */
 };
 
 static const char *const migrations[] = {
@@ -226,6 +227,7 @@ static void bind_opt_real(struct db_stmt *st, int i, bool has, double v) {
 
 int lg_store_begin(struct lg_store *s) {
   if (s->in_tx) return 0;
+  s->commit_error[0] = '\0';
   if (db_exec(s->db, "BEGIN IMMEDIATE")) return LG_EIO;
   s->in_tx = true;
   return 0;
@@ -235,8 +237,21 @@ int lg_store_commit(struct lg_store *s) {
   if (!s->in_tx) return 0;
   s->in_tx = false;
   if (db_exec(s->db, "COMMIT") == 0) return 0;
+  snprintf(s->commit_error, sizeof(s->commit_error), "%s", db_errmsg(s->db));
   db_exec(s->db, "ROLLBACK");
   return LG_EIO;
+}
+
+const char *lg_store_errmsg(struct lg_store *s) {
+  if (s->commit_error[0]) return s->commit_error;
+  const char *m = db_errmsg(s->db);
+  return m && *m ? m : "unknown error";
+}
+
+int lg_store_rollback(struct lg_store *s) {
+  if (!s->in_tx) return 0;
+  s->in_tx = false;
+  return db_exec(s->db, "ROLLBACK") ? LG_EIO : 0;
 }
 
 /* ---- gateways ------------------------------------------------------------------- */

@@ -20,16 +20,24 @@
 struct json_t;
 struct lg_store;
 
+/* Every result says whether the write happened; a caller that ignores one loses data
+ * silently (the server rolls its batch back and runs it again from the journal). */
+#define LG_STORE_MUST __attribute__((warn_unused_result))
+
 /* Opens (creating and migrating) the database at `path`: a SQLite file, or a
  * postgresql:// (postgres://) URI. LG_EIO with a reason. */
-int lg_store_open(struct lg_store **s, const char *path, char *why, size_t why_len);
+LG_STORE_MUST int lg_store_open(struct lg_store **s, const char *path, char *why, size_t why_len);
 void lg_store_close(struct lg_store *s);
 
 /* Groups the writes that follow into one transaction until lg_store_commit() (the
  * server batches everything one timer tick processes: one commit, one lock, for many
  * uplinks). Without it every write commits on its own. */
-int lg_store_begin(struct lg_store *s);
-int lg_store_commit(struct lg_store *s);
+LG_STORE_MUST int lg_store_begin(struct lg_store *s);
+LG_STORE_MUST int lg_store_commit(struct lg_store *s);
+/* The engine's message for the last failure on this connection (valid until the next call). */
+const char *lg_store_errmsg(struct lg_store *s);
+/* Undoes the open transaction (a batch with a failed write is not kept in part). */
+LG_STORE_MUST int lg_store_rollback(struct lg_store *s);
 
 /* ---- gateways ----------------------------------------------------------------- */
 
@@ -42,13 +50,13 @@ struct lg_gateway_rec {
 };
 
 /* Inserts or replaces a gateway. */
-int lg_store_gateway_put(struct lg_store *s, const struct lg_gateway_rec *g);
+LG_STORE_MUST int lg_store_gateway_put(struct lg_store *s, const struct lg_gateway_rec *g);
 /* LG_ENOTFOUND when unknown. */
-int lg_store_gateway_get(struct lg_store *s, uint64_t eui, struct lg_gateway_rec *g);
-int lg_store_gateway_delete(struct lg_store *s, uint64_t eui);
+LG_STORE_MUST int lg_store_gateway_get(struct lg_store *s, uint64_t eui, struct lg_gateway_rec *g);
+LG_STORE_MUST int lg_store_gateway_delete(struct lg_store *s, uint64_t eui);
 /* Records a gateway's last-seen time, its packet counter, and the position from its
  * `stat` (kept apart from the provisioned one). */
-int lg_store_gateway_seen(struct lg_store *s, uint64_t eui, int64_t now_ns, int rx_packets,
+LG_STORE_MUST int lg_store_gateway_seen(struct lg_store *s, uint64_t eui, int64_t now_ns, int rx_packets,
                           bool has_stat_pos, double lat, double lon, double alt);
 /* New JSON: {"items": [...]} or one gateway object (NULL when unknown). */
 struct json_t *lg_store_gateways_json(struct lg_store *s);
@@ -76,12 +84,12 @@ struct lg_device_rec {
   int adr_pending_dr, adr_pending_tx_power_index, adr_pending_nb_trans;
 };
 
-int lg_store_device_put(struct lg_store *s, const struct lg_device_rec *d);
-int lg_store_device_get(struct lg_store *s, uint64_t dev_eui, struct lg_device_rec *d);
-int lg_store_device_delete(struct lg_store *s, uint64_t dev_eui);
+LG_STORE_MUST int lg_store_device_put(struct lg_store *s, const struct lg_device_rec *d);
+LG_STORE_MUST int lg_store_device_get(struct lg_store *s, uint64_t dev_eui, struct lg_device_rec *d);
+LG_STORE_MUST int lg_store_device_delete(struct lg_store *s, uint64_t dev_eui);
 /* Devices whose session uses `dev_addr` (DevAddrs may collide): up to `cap` into out,
  * count in *n. */
-int lg_store_devices_by_addr(struct lg_store *s, uint32_t dev_addr, struct lg_device_rec *out,
+LG_STORE_MUST int lg_store_devices_by_addr(struct lg_store *s, uint32_t dev_addr, struct lg_device_rec *out,
                              size_t cap, size_t *n);
 struct json_t *lg_store_devices_json(struct lg_store *s);
 /* {"items": [{"dev_eui", "name", "latest": {"latitude", "longitude", "accuracy_m", "method",
@@ -92,20 +100,20 @@ struct json_t *lg_store_device_json(struct lg_store *s, uint64_t dev_eui);
 
 /* Accepts uplink counter `fcnt`: sets fcnt_up_next = fcnt + 1 only if it still holds
  * `expected` (compare-and-set). LG_EBUSY when another writer got there first. */
-int lg_store_fcnt_up_cas(struct lg_store *s, uint64_t dev_eui, uint32_t expected, uint32_t fcnt);
+LG_STORE_MUST int lg_store_fcnt_up_cas(struct lg_store *s, uint64_t dev_eui, uint32_t expected, uint32_t fcnt);
 /* Takes the next downlink counter (returns it in *fcnt and advances it). */
-int lg_store_fcnt_down_take(struct lg_store *s, uint64_t dev_eui, uint32_t *fcnt);
+LG_STORE_MUST int lg_store_fcnt_down_take(struct lg_store *s, uint64_t dev_eui, uint32_t *fcnt);
 /* Records a DevNonce; LG_EEXIST when this device already used it (a replayed join). */
-int lg_store_devnonce_use(struct lg_store *s, uint64_t dev_eui, uint16_t dev_nonce);
+LG_STORE_MUST int lg_store_devnonce_use(struct lg_store *s, uint64_t dev_eui, uint16_t dev_nonce);
 /* Stores a new OTAA session (after a join-accept is built). */
-int lg_store_activate(struct lg_store *s, uint64_t dev_eui, uint32_t dev_addr, uint32_t join_nonce,
+LG_STORE_MUST int lg_store_activate(struct lg_store *s, uint64_t dev_eui, uint32_t dev_addr, uint32_t join_nonce,
                       const uint8_t nwk_s_key[16], const uint8_t app_s_key[16]);
 /* Keeps the record of one OTAA activation (all of them, not only the current one). */
-int lg_store_activation_add(struct lg_store *s, uint64_t dev_eui, uint32_t dev_addr,
+LG_STORE_MUST int lg_store_activation_add(struct lg_store *s, uint64_t dev_eui, uint32_t dev_addr,
                             uint32_t join_nonce, uint16_t dev_nonce, int64_t now_ns);
 /* Whether a session already uses this DevAddr. */
-int lg_store_dev_addr_used(struct lg_store *s, uint32_t dev_addr, bool *used);
-int lg_store_device_status(struct lg_store *s, uint64_t dev_eui, int battery, int margin_db);
+LG_STORE_MUST int lg_store_dev_addr_used(struct lg_store *s, uint32_t dev_addr, bool *used);
+LG_STORE_MUST int lg_store_device_status(struct lg_store *s, uint64_t dev_eui, int battery, int margin_db);
 
 /* ---- uplinks, receptions, locations ------------------------------------------ */
 
@@ -152,13 +160,13 @@ struct lg_uplink_rec {
 };
 
 /* Stores an uplink and its receptions in one transaction; its id goes to *id. */
-int lg_store_uplink_add(struct lg_store *s, const struct lg_uplink_rec *u,
+LG_STORE_MUST int lg_store_uplink_add(struct lg_store *s, const struct lg_uplink_rec *u,
                         const struct lg_reception_rec *rx, size_t n, int64_t *id);
 /* Whether the device has an uplink with this frame counter received at or after since_ns:
  * 1 yes, 0 no, < 0 an error. */
-int lg_store_uplink_has(struct lg_store *s, uint64_t dev_eui, uint32_t f_cnt, int64_t since_ns);
+LG_STORE_MUST int lg_store_uplink_has(struct lg_store *s, uint64_t dev_eui, uint32_t f_cnt, int64_t since_ns);
 /* A copy that arrived after the de-duplication window, attached to its uplink. */
-int lg_store_reception_add(struct lg_store *s, int64_t uplink_id, const struct lg_reception_rec *r,
+LG_STORE_MUST int lg_store_reception_add(struct lg_store *s, int64_t uplink_id, const struct lg_reception_rec *r,
                            bool late);
 struct json_t *lg_store_uplinks_json(struct lg_store *s, uint64_t dev_eui, int limit);
 
@@ -172,7 +180,7 @@ struct lg_location_rec {
   int64_t created_ns;
 };
 
-int lg_store_location_add(struct lg_store *s, const struct lg_location_rec *l);
+LG_STORE_MUST int lg_store_location_add(struct lg_store *s, const struct lg_location_rec *l);
 struct json_t *lg_store_locations_json(struct lg_store *s, uint64_t dev_eui, int limit);
 
 /* ---- ADR ------------------------------------------------------------------------ */
@@ -199,12 +207,12 @@ struct lg_store_adr_uplink {
 
 /* The device's last `cap` uplinks, oldest first, with their best SNR and RSSI (and with
  * `detail`, the fields above: two more queries per uplink). */
-int lg_store_adr_history(struct lg_store *s, uint64_t dev_eui, struct lg_store_adr_uplink *out,
+LG_STORE_MUST int lg_store_adr_history(struct lg_store *s, uint64_t dev_eui, struct lg_store_adr_uplink *out,
                          size_t cap, size_t *n, bool detail);
 /* Records (set) or clears a LinkADRReq awaiting its answer. */
-int lg_store_adr_pending(struct lg_store *s, uint64_t dev_eui, bool set, int dr, int txp, int nb);
+LG_STORE_MUST int lg_store_adr_pending(struct lg_store *s, uint64_t dev_eui, bool set, int dr, int txp, int nb);
 /* The device accepted the pending LinkADRReq: its power and NbTrans become current. */
-int lg_store_adr_applied(struct lg_store *s, uint64_t dev_eui);
+LG_STORE_MUST int lg_store_adr_applied(struct lg_store *s, uint64_t dev_eui);
 
 struct lg_store_adr_decision {
   uint64_t dev_eui;
@@ -217,14 +225,14 @@ struct lg_store_adr_decision {
   int64_t created_ns;
 };
 
-int lg_store_adr_decision_add(struct lg_store *s, const struct lg_store_adr_decision *d);
+LG_STORE_MUST int lg_store_adr_decision_add(struct lg_store *s, const struct lg_store_adr_decision *d);
 struct json_t *lg_store_adr_json(struct lg_store *s, uint64_t dev_eui, int limit);
 
 /* ---- events ----------------------------------------------------------------------- */
 
 /* Appends an event of `type` ("up", "join", "location", "ack", "adr", "downlink") with
  * its payload (the reference is taken) to the device's record. */
-int lg_store_event_add(struct lg_store *s, uint64_t dev_eui, const char *type,
+LG_STORE_MUST int lg_store_event_add(struct lg_store *s, uint64_t dev_eui, const char *type,
                        struct json_t *payload, int64_t now_ns);
 /* {"items": [{"type", "time_ns", "payload"}, ...]}, newest first. */
 struct json_t *lg_store_events_json(struct lg_store *s, uint64_t dev_eui, int limit);
@@ -232,19 +240,19 @@ struct json_t *lg_store_events_json(struct lg_store *s, uint64_t dev_eui, int li
 /* ---- downlinks sent -------------------------------------------------------------- */
 
 /* Records a data downlink; a confirmed one waits for the device's ACK. */
-int lg_store_downlink_add(struct lg_store *s, uint64_t dev_eui, uint32_t f_cnt, int f_port,
+LG_STORE_MUST int lg_store_downlink_add(struct lg_store *s, uint64_t dev_eui, uint32_t f_cnt, int f_port,
                           bool confirmed, bool ack, size_t mac_bytes, int64_t now_ns);
 /* An uplink with the ACK bit: the latest confirmed downlink awaiting it is acknowledged
  * (its FCntDown in *f_cnt). LG_ENOTFOUND when none waits. */
-int lg_store_downlink_acked(struct lg_store *s, uint64_t dev_eui, int64_t now_ns, uint32_t *f_cnt);
+LG_STORE_MUST int lg_store_downlink_acked(struct lg_store *s, uint64_t dev_eui, int64_t now_ns, uint32_t *f_cnt);
 struct json_t *lg_store_downlinks_json(struct lg_store *s, uint64_t dev_eui, int limit);
 
 /* ---- downlink queue ------------------------------------------------------------- */
 
-int lg_store_queue_push(struct lg_store *s, uint64_t dev_eui, int f_port, const uint8_t *data,
+LG_STORE_MUST int lg_store_queue_push(struct lg_store *s, uint64_t dev_eui, int f_port, const uint8_t *data,
                         size_t len, bool confirmed);
 /* Pops the oldest queued downlink (LG_ENOTFOUND when empty); *more tells if others wait. */
-int lg_store_queue_pop(struct lg_store *s, uint64_t dev_eui, int *f_port, uint8_t *data, size_t cap,
+LG_STORE_MUST int lg_store_queue_pop(struct lg_store *s, uint64_t dev_eui, int *f_port, uint8_t *data, size_t cap,
                        size_t *len, bool *confirmed, bool *more);
 
 #endif

@@ -126,6 +126,8 @@ bad "serve not ini" 2 "not INI syntax|unknown key" serve -c "$ini"
 bad "serve missing file" 2 "cannot read" serve -c /nonexistent.ini
 LORAGEO_NETWORK_DEDUP_WINDOW_MS=abc bad "serve bad env" 2 "LORAGEO_NETWORK_DEDUP_WINDOW_MS.*expected 10..5000" serve
 LORAGEO_SERVER_DATABASE=postgresql://nohost.invalid/x bad "serve postgres unreachable" 1 "cannot connect to PostgreSQL: .*nohost.invalid" serve
+LORAGEO_SERVER_JOURNAL_RETENTION=7x bad "serve bad journal retention" 2 "LORAGEO_SERVER_JOURNAL_RETENTION.*expected an age" serve
+LORAGEO_SERVER_MAX_OPEN_FRAMES=3 bad "serve bad max_open_frames" 2 "LORAGEO_SERVER_MAX_OPEN_FRAMES.*expected 16..10000000" serve
 LORAGEO_ADR_TARGET_DELIVERY=1 bad "serve bad adr target" 2 "LORAGEO_ADR_TARGET_DELIVERY.*expected 0.5..0.9999" serve
 LORAGEO_CLUSTER_REDIS=http://cache bad "serve bad redis url" 2 "LORAGEO_CLUSTER_REDIS.*expected redis://HOST\[:PORT\]" serve
 db2=$(mktemp -d)

@@ -41,8 +41,8 @@ export function check(cond, what) {
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 export function start(extraEnv = {}) {
-  server = spawn(BIN, ["serve"], {
-    env: { ...process.env, ...extraEnv, LORAGEO_SERVER_UDP_BIND: `127.0.0.1:${udpPort}`,
+  server = spawn(BIN, ["serve"], { // the journal in the test's directory, not the source tree
+    env: { ...process.env, LORAGEO_SERVER_JOURNAL: path.join(dir, "journal"), ...extraEnv, LORAGEO_SERVER_UDP_BIND: `127.0.0.1:${udpPort}`,
            LORAGEO_SERVER_HTTP_BIND: `127.0.0.1:${httpPort}`,
            LORAGEO_SERVER_DATABASE: database, LORAGEO_GEO_SIGMA_NS: "5" },
     stdio: ["ignore", "inherit", "pipe"],
@@ -129,7 +129,8 @@ export function instance(k, extraEnv = {}, udp = instanceBase + 10 * k) {
   const url = (u) => `http://127.0.0.1:${inst.http}${u}`;
   inst.start = () => {
     inst.proc = spawn(BIN, ["serve"], {
-      env: { ...process.env, ...extraEnv, LORAGEO_SERVER_UDP_BIND: `127.0.0.1:${inst.udp}`,
+      env: { ...process.env, LORAGEO_SERVER_JOURNAL: path.join(dir, `journal-${inst.http}`), ...extraEnv,
+             LORAGEO_SERVER_UDP_BIND: `127.0.0.1:${inst.udp}`,
              LORAGEO_SERVER_HTTP_BIND: `127.0.0.1:${inst.http}`, LORAGEO_SERVER_DATABASE: database },
       stdio: ["ignore", "inherit", "pipe"],
     });

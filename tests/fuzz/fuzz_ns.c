@@ -37,7 +37,7 @@ static void setup(void) {
                              .lat_deg = 55.78,
                              .lon_deg = 12.46,
                              .alt_m = 30};
-  lg_store_gateway_put(store, &g);
+  if (lg_store_gateway_put(store, &g)) abort();
   struct lg_device_rec d = {
       .dev_eui = 0x0102030405060708ull, .has_session = true, .dev_addr = 0x49be7df1};
   static const uint8_t k[16] = {0x44, 0x02, 0x42, 0x41, 0xed, 0x4c, 0xe9, 0xa6,
@@ -45,7 +45,7 @@ static void setup(void) {
   memcpy(d.nwk_s_key, k, 16);
   memcpy(d.app_s_key, k, 16);
   snprintf(d.adr, sizeof(d.adr), "standard");
-  lg_store_device_put(store, &d);
+  if (lg_store_device_put(store, &d)) abort();
   struct lg_config cfg;
   if (lg_config_load(&cfg, NULL, why, sizeof(why))) abort();
   struct lg_ns_io io = {.ctx = NULL, .now_ns = now_ns, .send = send_nothing};
