@@ -48,6 +48,7 @@ static void setup(void) {
   if (lg_store_device_put(store, &d)) abort();
   struct lg_config cfg;
   if (lg_config_load(&cfg, NULL, why, sizeof(why))) abort();
+  cfg.journal[0] = '\0'; /* the store is in memory: nothing to recover into */
   struct lg_ns_io io = {.ctx = NULL, .now_ns = now_ns, .send = send_nothing};
   if ((ns = lg_ns_new(&cfg, store, &io, why, sizeof(why))) == NULL) abort();
 }
