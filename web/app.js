@@ -1,5 +1,7 @@
-// The live map: gateways, each device's latest position with its accuracy circle, and its
-// track. Redrawn from /api/map whenever /api/stream says something changed.
+// The live map: gateways, each device's position with its accuracy circle (68 %), and its
+// track — as the server's Kalman filter has them, an outlying fix gated out; the raw fixes
+// on demand ("raw fixes"). Redrawn from /api/map whenever /api/stream says something
+// changed. The header says how good locating really is, from reference devices.
 "use strict";
 const token = new URLSearchParams(location.search).get("token");
 const auth = token ? { headers: { Authorization: `Bearer ${token}` } } : {};
@@ -23,8 +25,11 @@ L.tileLayer("https://tile.openstreetmap.org/{z}/{x}/{y}.png", {
 }).addTo(map);
 
 const gatewayLayer = L.layerGroup().addTo(map);
-const devices = new Map(); // dev_eui -> { marker, circle, track, last }
-window.lorageo = { devices, map, gatewayLayer, draw: (data) => draw(data) };
+const rawLayer = L.layerGroup(); // the fixes as located, shown with "raw fixes"
+const devices = new Map(); // dev_eui -> { marker, circle, track, raw, last }
+window.lorageo = { devices, map, gatewayLayer, rawLayer, draw: (data) => draw(data) };
+const rawToggle = document.getElementById("raw");
+rawToggle.addEventListener("change", () => (rawToggle.checked ? rawLayer.addTo(map) : rawLayer.remove()));
 let framed = false;
 
 function draw(data) {
@@ -44,13 +49,16 @@ function draw(data) {
       v = {
         circle: L.circle(at, { radius: p.accuracy_m, color: "#c33", weight: 1, fillOpacity: 0.1 }).addTo(map),
         track: L.polyline([], { color: "#c33", weight: 2, opacity: 0.6 }).addTo(map),
+        raw: L.polyline([], { color: "#777", weight: 1, dashArray: "3 4", opacity: 0.8 }).addTo(rawLayer),
         marker: L.circleMarker(at, { radius: 5, color: "#c33", fillOpacity: 1, className: "device" }).addTo(map),
       };
       devices.set(d.dev_eui, v);
     }
-    v.marker.setLatLng(at).bindTooltip(`${d.name || d.dev_eui}: ±${p.accuracy_m.toFixed(0)} m (${p.method})`);
+    const how = p.filtered ? `${p.method}, filtered; last fix ±${p.raw.accuracy_m.toFixed(0)} m` : p.method;
+    v.marker.setLatLng(at).bindTooltip(`${esc(d.name || d.dev_eui)}: ±${p.accuracy_m.toFixed(0)} m (${how})`);
     v.circle.setLatLng(at).setRadius(p.accuracy_m);
     v.track.setLatLngs(d.track);
+    v.raw.setLatLngs(d.raw ?? d.track);
     v.last = p;
     v.marker.off("click").on("click", () => (location.hash = `#/device/${d.dev_eui}`));
     bounds.push(at);
@@ -101,19 +109,30 @@ async function gatewaysPage() {
 }
 
 function addPage() {
-  const f = (id, fields) => `<form id="${id}">` + fields.map((n) => `<label>${n} <input name="${n}"></label>`).join("") +
+  const input = (n) => (n === "reference" ? `<input name="${n}" type="checkbox" value="true">` : `<input name="${n}">`);
+  const f = (id, fields) => `<form id="${id}">` + fields.map((n) => `<label>${n} ${input(n)}</label>`).join("") +
     `<button>add</button><p class="result"></p></form>`;
   return `<h3>Add a device</h3><p>OTAA: dev_eui, join_eui, app_key. ABP: dev_eui, dev_addr, nwk_s_key, app_s_key.</p>` +
-    f("add-device", ["dev_eui", "name", "join_eui", "app_key", "dev_addr", "nwk_s_key", "app_s_key"]) +
+    f("add-device", ["dev_eui", "name", "join_eui", "app_key", "dev_addr", "nwk_s_key", "app_s_key", "reference"]) +
     `<h3>Add a gateway</h3>` + f("add-gateway", ["gateway_eui", "name", "latitude", "longitude", "altitude"]);
 }
 
 async function submit(form, url, numeric) {
   const body = {};
-  for (const [k, v] of new FormData(form)) if (v !== "") body[k] = numeric.includes(k) ? Number(v) : v;
+  for (const [k, v] of new FormData(form))
+    if (v !== "") body[k] = k === "reference" ? true : numeric.includes(k) ? Number(v) : v;
   const r = await fetch(url, { method: "POST", body: JSON.stringify(body), ...auth });
   const j = await r.json();
   form.querySelector(".result").textContent = r.ok ? "added" : `refused: ${j.error}`;
+}
+
+// How good locating is, measured on reference devices (their own GPS against the fixes).
+async function showAccuracy() {
+  const a = await get("/api/geo/accuracy");
+  const m = a.methods?.auto;
+  document.getElementById("accuracy").textContent = m
+    ? `reference devices: median ${m.median_m.toFixed(0)} m, 90 % within ${m.p90_m.toFixed(0)} m (last ${m.frames} fixes)`
+    : "";
 }
 
 async function render() {
@@ -144,6 +163,7 @@ async function refresh() {
       draw(data);
       lastId = data.last_id;
     }
+    await showAccuracy();
     await render();
   } finally {
     busy = false;

@@ -130,6 +130,38 @@ static void counter_pair(struct lg_outbuf *b, const char *name, const char *help
                 (unsigned long long)n1);
 }
 
+/* The methods whose live accuracy reference devices measure (geo/live.c), "auto" being
+ * what the server reports. */
+static const enum lg_geo_method reference_methods[] = {LG_GEO_AUTO, LG_GEO_NLS, LG_GEO_FINGERPRINT,
+                                                       LG_GEO_CENTROID, LG_GEO_RSSI};
+
+static void reference_metrics(struct lg_outbuf *b, const struct lg_ns_metrics *m) {
+  lg_out_printf(b,
+                "# HELP lorageo_reference_frames_total Uplinks of reference devices that carried "
+                "their position.\n# TYPE lorageo_reference_frames_total counter\n"
+                "lorageo_reference_frames_total %llu\n",
+                (unsigned long long)(m->live ? lg_geo_live_references(m->live) : 0));
+  lg_out_printf(b,
+                "# HELP lorageo_reference_payload_errors_total Uplinks of reference devices whose "
+                "payload held no position.\n"
+                "# TYPE lorageo_reference_payload_errors_total counter\n"
+                "lorageo_reference_payload_errors_total %llu\n",
+                (unsigned long long)atomic_load(&m->reference_payload_errors));
+  lg_out_printf(b, "# HELP lorageo_reference_error_m Distance of each method's fix from reference "
+                   "devices' own positions, over their last uplinks.\n"
+                   "# TYPE lorageo_reference_error_m gauge\n");
+  for (size_t i = 0; m->live && i < LG_ARRAY_LEN(reference_methods); i++) {
+    size_t n;
+    double med, p90;
+    if (lg_geo_live_accuracy(m->live, reference_methods[i], &n, &med, &p90) != 0) continue;
+    const char *name = lg_geo_method_name(reference_methods[i]);
+    lg_out_printf(b,
+                  "lorageo_reference_error_m{method=\"%s\",quantile=\"0.5\"} %.1f\n"
+                  "lorageo_reference_error_m{method=\"%s\",quantile=\"0.9\"} %.1f\n",
+                  name, med, name, p90);
+  }
+}
+
 static enum MHD_Result metrics(struct lg_api *api, struct MHD_Connection *c) {
   const struct lg_ns_metrics *m = api->m;
   struct lg_outbuf b = {0};
@@ -194,6 +226,7 @@ static enum MHD_Result metrics(struct lg_api *api, struct MHD_Connection *c) {
                 "lorageo_location_accuracy_m_sum %.3f\nlorageo_location_accuracy_m_count %llu\n",
                 (double)atomic_load(&m->accuracy_sum_mm) / 1000.0,
                 (unsigned long long)atomic_load(&m->accuracy_le[LG_NS_ACCURACY_BUCKETS - 1]));
+  reference_metrics(&b, m);
   counter_pair(&b, "lorageo_adr_decisions_total",
                "ADR decisions, by whether they change the device.", "change", "false",
                atomic_load(&m->adr_decisions[0]), "true", atomic_load(&m->adr_decisions[1]));
@@ -280,6 +313,24 @@ int lg_api_parse_gateway(json_t *b, struct lg_gateway_rec *g, char *why, size_t 
   return 0;
 }
 
+/* GET /api/geo/accuracy: how good locating really is, measured on reference devices. */
+static json_t *geo_accuracy_json(const struct lg_ns_metrics *m) {
+  json_t *methods = json_object();
+  for (size_t i = 0; m->live && i < LG_ARRAY_LEN(reference_methods); i++) {
+    size_t n;
+    double med, p90;
+    if (lg_geo_live_accuracy(m->live, reference_methods[i], &n, &med, &p90) != 0) continue;
+    json_object_set_new(methods, lg_geo_method_name(reference_methods[i]),
+                        json_pack("{s:I, s:f, s:f}", "frames", (json_int_t)n, "median_m",
+                                  round(med * 10) / 10, "p90_m", round(p90 * 10) / 10));
+  }
+  return json_pack("{s:I, s:I, s:o, s:f}", "reference_frames",
+                   (json_int_t)(m->live ? lg_geo_live_references(m->live) : 0),
+                   "payload_errors", (json_int_t)atomic_load(&m->reference_payload_errors),
+                   "methods", methods, "timing_noise_factor",
+                   m->live ? lg_geo_live_noise_factor(m->live) : 1.0);
+}
+
 static enum MHD_Result post_gateway(struct lg_api *api, struct MHD_Connection *c, json_t *b) {
   struct lg_gateway_rec g;
   char why[160];
@@ -307,6 +358,10 @@ int lg_api_parse_device(json_t *b, struct lg_device_rec *d, char *why, size_t wh
                       strcmp(adr, "predictive")))
     return snprintf(why, why_len, "adr: expected off, standard, eadr or predictive"), -1;
   snprintf(d->adr, sizeof(d->adr), "%s", adr);
+  v = json_object_get(b, "reference");
+  if (v && !json_is_boolean(v))
+    return snprintf(why, why_len, "reference: expected true or false"), -1;
+  d->reference = v && json_is_true(v); /* its payload carries its GPS position */
   bool otaa = json_object_get(b, "app_key") != NULL, abp = json_object_get(b, "dev_addr") != NULL;
   if (otaa == abp)
     return snprintf(why, why_len,
@@ -392,6 +447,8 @@ static enum MHD_Result route(struct lg_api *api, struct MHD_Connection *c, const
   bool get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0,
        del = strcmp(method, "DELETE") == 0;
   if (strcmp(url, "/metrics") == 0 && get) return metrics(api, c);
+  if (strcmp(url, "/api/geo/accuracy") == 0)
+    return get ? send_json(c, 200, geo_accuracy_json(api->m)) : send_error(c, 405, "use GET");
   if (strncmp(url, "/api/", 5) != 0) return send_error(c, 404, "no such resource: %s", url);
   if (strcmp(url, "/api/health") == 0) {
     const char *down = atomic_load(&api->m->store_reason);

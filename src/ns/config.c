@@ -161,6 +161,10 @@ static int s_target(struct lg_config *c, const char *v) {
 static int s_cal(struct lg_config *c, const char *v) {
   return set_str(c->geo_calibration, sizeof(c->geo_calibration), v);
 }
+static int s_learned(struct lg_config *c, const char *v) {
+  c->geo_learned_set = true;
+  return set_str(c->geo_learned, sizeof(c->geo_learned), v);
+}
 
 static const struct {
   const char *section, *key, *expect;
@@ -195,33 +199,48 @@ static const struct {
     {"geo", "sigma_ns", "0.1..1e6", s_sigma},
     {"geo", "device_alt_m", "-1000..20000", s_alt},
     {"geo", "calibration", "a file path", s_cal},
+    {"geo", "learned", "a file path (empty: not kept)", s_learned},
     {"adr", "installation_margin_db", "0..30", s_margin},
     {"adr", "target_delivery", "0.5..0.9999", s_target},
     {"cluster", "redis", "redis://HOST[:PORT]", s_redis},
 };
 
 /* The journal beside its database: each database its own, so two servers never share one
- * and a journal is never replayed into another database. */
-static void default_journal(struct lg_config *c) {
-  if (strncmp(c->database, "postgres", 8) == 0) { /* ./lorageo-<database>-<HTTP port>.journal */
-    const char *port = strrchr(c->http_bind, ':'), *name = strrchr(c->database, '/');
-    name = name && name[1] && name > strstr(c->database, "//") + 1 ? name + 1 : "lorageo";
-    size_t len = strcspn(name, "?");
+ * and a journal is never replayed into another database. Empty for an in-memory one. */
+static void journal_name(const char *database, const char *http_bind, char *out, size_t len) {
+  if (strncmp(database, "postgres", 8) == 0) { /* ./lorageo-<database>-<HTTP port>.journal */
+    const char *port = strrchr(http_bind, ':'), *name = strrchr(database, '/');
+    name = name && name[1] && name > strstr(database, "//") + 1 ? name + 1 : "lorageo";
+    size_t n = strcspn(name, "?");
     char safe[64];
     size_t k = 0;
-    for (size_t i = 0; i < len && k < sizeof(safe) - 1; i++)
+    for (size_t i = 0; i < n && k < sizeof(safe) - 1; i++)
       safe[k++] = isalnum((unsigned char)name[i]) || name[i] == '_' ? name[i] : '_';
     safe[k] = '\0';
-    snprintf(c->journal, sizeof(c->journal), "./lorageo-%s-%s.journal", safe, port ? port + 1 : "0");
+    snprintf(out, len, "./lorageo-%s-%s.journal", safe, port ? port + 1 : "0");
     return;
   }
-  size_t n = strlen(c->database);
-  if (n > 3 && strcmp(c->database + n - 3, ".db") == 0) n -= 3;
-  if (strcmp(c->database, ":memory:") == 0) {
-    c->journal[0] = '\0'; /* a database that does not outlive the process: nothing to replay */
+  size_t n = strlen(database);
+  if (n > 3 && strcmp(database + n - 3, ".db") == 0) n -= 3;
+  if (strcmp(database, ":memory:") == 0) {
+    out[0] = '\0'; /* a database that does not outlive the process: nothing to replay */
     return;
   }
-  snprintf(c->journal, sizeof(c->journal), "%.*s.journal", (int)(n < 240 ? n : 240), c->database);
+  snprintf(out, len, "%.*s.journal", (int)(n < 240 ? n : 240), database);
+}
+
+/* What locating learns, beside the database as the default journal is: that name with
+ * .geo.json (./lorageo.geo.json); none for an in-memory database. */
+static void default_learned(struct lg_config *c) {
+  if (c->geo_learned_set) return;
+  char j[256];
+  journal_name(c->database, c->http_bind, j, sizeof(j));
+  size_t n = strlen(j);
+  if (n > 8 && strcmp(j + n - 8, ".journal") == 0) n -= 8;
+  if (n == 0)
+    c->geo_learned[0] = '\0';
+  else
+    snprintf(c->geo_learned, sizeof(c->geo_learned), "%.*s.geo.json", (int)n, j);
 }
 
 struct parse_ctx {
@@ -293,6 +312,7 @@ int lg_config_load(struct lg_config *c, const char *path, char *why, size_t why_
     const char *v = getenv(var);
     if (v && apply(c, keys[i].section, keys[i].key, v, var, why, why_len)) return LG_EINVAL;
   }
-  if (!c->journal_set) default_journal(c);
+  if (!c->journal_set) journal_name(c->database, c->http_bind, c->journal, sizeof(c->journal));
+  default_learned(c);
   return 0;
 }

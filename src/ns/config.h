@@ -47,6 +47,11 @@ struct lg_config {
   double geo_sigma_ns;               /* [geo] sigma_ns = 50: timing noise of a fine timestamp */
   double geo_device_alt_m;           /* [geo] device_alt_m = 0 */
   char geo_calibration[256];         /* [geo] calibration = (file from `lorageo calibrate`) */
+  /* [geo] learned = what locating learns (noise, reference devices' offsets and radio map),
+   * kept across restarts; default beside the database as the journal is (./lorageo.geo.json);
+   * empty: not kept */
+  char geo_learned[256];
+  bool geo_learned_set; /* given (possibly empty); otherwise the default applies */
   double adr_installation_margin_db; /* [adr] installation_margin_db = 10 (standard) */
   double adr_target_delivery;        /* [adr] target_delivery = 0.94 (predictive) */
   char cluster_redis[256];           /* [cluster] redis = (empty: one instance) redis://HOST:PORT */

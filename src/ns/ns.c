@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -153,6 +154,39 @@ uint64_t ns_random(struct lg_ns *ns) {
   return ns->rng;
 }
 
+/* What locating learns (geo/live.c), picked up from [geo] learned when the file exists:
+ * a server that restarts keeps its reference devices' lessons. */
+static int open_live(struct lg_ns *ns, const struct lg_config *cfg, char *why, size_t why_len) {
+  struct lg_geo_live_opts lo = lg_geo_live_opts_default();
+  if ((ns->live = lg_geo_live_new(&lo)) == NULL) {
+    snprintf(why, why_len, "out of memory");
+    return LG_ENOMEM;
+  }
+  ns->m.live = ns->live;
+  if (ns->cal && ns->cal->radio_map) lg_geo_live_set_radio_map(ns->live, ns->cal->radio_map);
+  if (cfg->geo_learned[0] == '\0' || access(cfg->geo_learned, F_OK) != 0) return 0;
+  char sub[300];
+  if (lg_geo_live_load(ns->live, cfg->geo_learned, sub, sizeof(sub)) != 0) {
+    snprintf(why, why_len, "[geo] learned: %s", sub);
+    return LG_EINVAL;
+  }
+  ns->live_saved_refs = lg_geo_live_references(ns->live);
+  ns_log(ns, "learned %s: %llu reference frames so far", cfg->geo_learned,
+         (unsigned long long)ns->live_saved_refs);
+  return 0;
+}
+
+void ns_save_live(struct lg_ns *ns) {
+  if (ns->live == NULL || ns->cfg.geo_learned[0] == '\0') return;
+  uint64_t refs = lg_geo_live_references(ns->live);
+  if (refs == ns->live_saved_refs && lg_geo_live_noise_factor(ns->live) == 1.0) return;
+  char why[300];
+  if (lg_geo_live_save(ns->live, ns->cfg.geo_learned, why, sizeof(why)) != 0)
+    ns_log(ns, "[geo] learned: %s", why);
+  else
+    ns->live_saved_refs = refs;
+}
+
 struct lg_ns *lg_ns_new(const struct lg_config *cfg, struct lg_store *store,
                         const struct lg_ns_io *io, char *why, size_t why_len) {
   struct lg_ns *ns = calloc(1, sizeof(*ns));
@@ -182,8 +216,13 @@ struct lg_ns *lg_ns_new(const struct lg_config *cfg, struct lg_store *store,
       return NULL;
     }
     if (ns->cal->has_path_loss) ns->pathloss = ns->cal->path_loss;
-    ns_log(ns, "calibration %s: %zu gateway offsets%s", cfg->geo_calibration, ns->cal->n,
-           ns->cal->has_path_loss ? ", path-loss model" : "");
+    ns_log(ns, "calibration %s: %zu gateway offsets%s%s", cfg->geo_calibration, ns->cal->n,
+           ns->cal->has_path_loss ? ", path-loss model" : "",
+           ns->cal->radio_map ? ", radio map" : "");
+  }
+  if (open_live(ns, cfg, why, why_len) != 0) {
+    lg_ns_free(ns);
+    return NULL;
   }
   if (cfg->journal[0]) {
     struct lg_journal_opts jo = {.dir = cfg->journal,
@@ -241,6 +280,8 @@ void lg_ns_free(struct lg_ns *ns) {
   for (size_t i = 0; i < ns->n_events; i++)
     json_decref(ns->events[i].payload);
   free(ns->events);
+  ns_save_live(ns);
+  lg_geo_live_free(ns->live);
   lg_geo_solver_free(ns->solver);
   lg_calibration_close(ns->cal);
   free(ns->cal);

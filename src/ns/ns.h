@@ -99,6 +99,8 @@ enum lg_dl_result {
 extern const double lg_ns_accuracy_bounds_m[LG_NS_ACCURACY_BUCKETS - 1];
 
 struct lg_ns_metrics {
+  struct lg_geo_live *live; /* reference accuracy figures (lg_geo_live_accuracy is thread-safe) */
+  atomic_uint_fast64_t reference_payload_errors; /* reference uplinks without a position */
   atomic_uint_fast64_t datagrams;
   atomic_uint_fast64_t dropped[LG_DROP_COUNT];
   atomic_uint_fast64_t receptions;

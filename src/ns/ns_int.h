@@ -153,6 +153,8 @@ struct lg_ns {
   struct lg_crypto crypto;
   struct lg_geo_solver *solver;
   struct lg_calibration *cal; /* [geo] calibration, or NULL */
+  struct lg_geo_live *live;   /* what locating has learned (geo/live.c) */
+  uint64_t live_saved_refs;   /* reference frames when it was last saved */
   struct lg_pathloss pathloss;
   struct ns_gateway *gateways;
   struct ns_frame *frames;
@@ -227,5 +229,9 @@ bool ns_tx_ack_forwarded(struct lg_ns *ns, uint16_t token, uint64_t gateway_eui,
 /* [cluster], every tick: downlinks the others hand to gateways held here, and the TX_ACKs
  * of downlinks this instance handed over. */
 void ns_cluster_tick(struct lg_ns *ns, int64_t now_ns);
+
+/* Writes what locating has learned to [geo] learned (when set and changed); a failure is
+ * logged. On a clean stop, and every 100 reference frames. */
+void ns_save_live(struct lg_ns *ns);
 
 #endif

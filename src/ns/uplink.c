@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "adr/adr.h"
+#include "codec/codec.h"
 #include "ns/ns_int.h"
 #include "util/util.h"
 
@@ -103,8 +104,17 @@ static int distinct_gateways(const struct ns_frame *f) {
 
 /* ---- geolocation hook ------------------------------------------------------------- */
 
-static void locate(struct lg_ns *ns, const struct ns_frame *f) {
+/*
+ * Locates a frame and keeps the device's filtered track. Gateways are named by their EUI
+ * (lower-case hex, as calibrations name them) so what was learned about each applies.
+ * `truth`: a reference device's own position, which first measures every method and
+ * then teaches the server (geo/live.c). `refine`: a late copy improving a fix already
+ * made; the track has had this frame.
+ */
+static void locate(struct lg_ns *ns, const struct ns_frame *f, const struct lg_geodetic *truth,
+                   bool refine) {
   struct lg_geo_rx rx[LG_GEO_MAX_RX];
+  char names[LG_GEO_MAX_RX][17];
   size_t n = 0;
   for (size_t i = 0; i < f->n && n < LG_GEO_MAX_RX; i++) {
     bool dup = false;
@@ -114,6 +124,7 @@ static void locate(struct lg_ns *ns, const struct ns_frame *f) {
     struct lg_reception_rec r;
     reception_of(ns, &f->rx[i], &r);
     if (!r.has_position) continue;
+    snprintf(names[n], sizeof(names[n]), "%016llx", (unsigned long long)r.gateway_eui);
     rx[n] = (struct lg_geo_rx){.lat_deg = r.lat_deg,
                                .lon_deg = r.lon_deg,
                                .alt_m = r.alt_m,
@@ -121,26 +132,34 @@ static void locate(struct lg_ns *ns, const struct ns_frame *f) {
                                .time_ns = r.time_ns,
                                .sigma_ns = r.sigma_ns,
                                .has_rssi = true,
-                               .rssi_dbm = r.rssi_dbm};
+                               .rssi_dbm = r.rssi_dbm,
+                               .name = names[n]};
     n++;
   }
-  size_t timed = 0;
-  for (size_t i = 0; i < n; i++)
-    timed += rx[i].has_time;
-  if (timed < (size_t)ns->cfg.geo_min_gateways && n < 3) return; /* nothing to locate with */
   struct lg_geo_opts o = lg_geo_opts_default();
   o.method = ns->cfg.geo_method;
   o.min_gateways = ns->cfg.geo_min_gateways;
   o.device_alt_m = ns->cfg.geo_device_alt_m;
   o.sigma_ns = ns->cfg.geo_sigma_ns;
   o.pathloss = ns->pathloss;
+  if (truth && n > 0) {
+    (void)lg_geo_live_reference(ns->live, ns->solver, rx, n, truth, &o);
+    if (lg_geo_live_references(ns->live) >= ns->live_saved_refs + 100) ns_save_live(ns);
+  }
+  size_t timed = 0;
+  for (size_t i = 0; i < n; i++)
+    timed += rx[i].has_time;
+  if (timed < (size_t)ns->cfg.geo_min_gateways && n < 3) return; /* nothing to locate with */
   struct lg_geo_fix fix;
   char why[160];
-  if (lg_geo_solve(ns->solver, rx, n, &o, &fix, why, sizeof(why)) != 0) {
+  if (lg_geo_live_locate(ns->live, ns->solver, rx, n, &o, &fix, why, sizeof(why)) != 0) {
     ns_log(ns, "no location for %016llx fcnt %u: %s", (unsigned long long)f->dev_eui, f->f_cnt,
            why);
     return;
   }
+  struct lg_geo_track_point tp = {0};
+  bool tracked = !refine && lg_geo_live_track(ns->live, ns->solver, f->dev_eui, f->first_ns,
+                                              &fix, &tp) == 0;
   struct lg_location_rec l = {.uplink_id = f->uplink_id,
                               .dev_eui = f->dev_eui,
                               .f_cnt = f->f_cnt,
@@ -148,20 +167,35 @@ static void locate(struct lg_ns *ns, const struct ns_frame *f) {
                               .lon_deg = fix.lon_deg,
                               .alt_m = fix.alt_m,
                               .accuracy_m = fix.accuracy_m,
+                              .accuracy_95_m = fix.accuracy_95_m,
                               .gdop = fix.gdop,
                               .gateways = fix.gateways_used,
-                              .created_ns = ns_now(ns)};
+                              .created_ns = ns_now(ns),
+                              .has_track = tracked,
+                              .track_lat_deg = tp.lat_deg,
+                              .track_lon_deg = tp.lon_deg,
+                              .track_accuracy_m = tp.accuracy_m,
+                              .outlier = tracked && tp.outlier};
   snprintf(l.method, sizeof(l.method), "%s", lg_geo_method_name(fix.method));
-  if (lg_store_location_add(ns->store, &l) != 0) return;
+  if (lg_store_location_add(ns->store, &l) != 0) {
+    ns_store_error(ns, "storing a location");
+    return;
+  }
   atomic_fetch_add(&ns->m.locations[(unsigned)fix.method % LG_GEO_METHOD_COUNT], 1);
   for (int b = 0; b < LG_NS_ACCURACY_BUCKETS; b++) /* cumulative, as Prometheus buckets are */
     if (b == LG_NS_ACCURACY_BUCKETS - 1 || fix.accuracy_m <= lg_ns_accuracy_bounds_m[b])
       atomic_fetch_add(&ns->m.accuracy_le[b], 1);
   atomic_fetch_add(&ns->m.accuracy_sum_mm, (uint64_t)llround(fmin(fix.accuracy_m, 1e9) * 1000));
-  event(ns, f->dev_eui, "location",
-        json_pack("{s:f, s:f, s:f, s:f, s:s, s:i, s:I}", "latitude", fix.lat_deg, "longitude",
-                  fix.lon_deg, "altitude", fix.alt_m, "accuracy_m", fix.accuracy_m, "method",
-                  l.method, "gateways", fix.gateways_used, "f_cnt", (json_int_t)f->f_cnt));
+  json_t *ev = json_pack("{s:f, s:f, s:f, s:f, s:f, s:s, s:i, s:I}", "latitude", fix.lat_deg,
+                         "longitude", fix.lon_deg, "altitude", fix.alt_m, "accuracy_m",
+                         fix.accuracy_m, "accuracy_95_m", fix.accuracy_95_m, "method", l.method,
+                         "gateways", fix.gateways_used, "f_cnt", (json_int_t)f->f_cnt);
+  if (ev && tracked)
+    json_object_set_new(ev, "track",
+                        json_pack("{s:f, s:f, s:f, s:f, s:b}", "latitude", tp.lat_deg, "longitude",
+                                  tp.lon_deg, "accuracy_m", tp.accuracy_m, "speed_mps",
+                                  tp.speed_mps, "outlier", tp.outlier));
+  event(ns, f->dev_eui, "location", ev);
 }
 
 void ns_attach_copy(struct lg_ns *ns, int64_t uplink_id, int64_t first_ns, const struct ns_rx *rx) {
@@ -179,7 +213,7 @@ void ns_attach_copy(struct lg_ns *ns, int64_t uplink_id, int64_t first_ns, const
 void ns_late_copy(struct lg_ns *ns, struct ns_frame *f, const struct ns_rx *rx) {
   if (f->uplink_id == 0) return; /* the frame was refused: nothing to attach to */
   ns_attach_copy(ns, f->uplink_id, f->first_ns, rx);
-  locate(ns, f); /* one more reception may refine the position */
+  locate(ns, f, NULL, true); /* one more reception may refine the position */
 }
 
 /* ---- joins ------------------------------------------------------------------------- */
@@ -603,6 +637,20 @@ static void data_uplink(struct lg_ns *ns, struct ns_frame *f, const struct lg_fr
   }
   if (df->f_opts_len)
     mac_commands(ns, f, &m.dev, df->f_opts, df->f_opts_len, answers, &ans_len, u.dr);
+  struct lg_geodetic truth;
+  if (m.dev.reference && df->has_f_port && df->f_port > 0) { /* it says where it is */
+    char why[160];
+    if (lg_codec_position(u.data, u.data_len, &truth, NULL, why, sizeof(why)) == 0) {
+      u.has_truth = true;
+      u.truth_lat_deg = truth.lat_deg;
+      u.truth_lon_deg = truth.lon_deg;
+      u.truth_alt_m = truth.alt_m;
+    } else {
+      atomic_fetch_add(&ns->m.reference_payload_errors, 1);
+      ns_log(ns, "reference device %016llx FCnt %u: no position in its payload: %s",
+             (unsigned long long)m.dev.dev_eui, m.f_cnt, why);
+    }
+  }
   uint32_t acked = 0; /* the ACK bit answers our latest confirmed downlink */
   if ((df->fctrl & LG_FCTRL_ACK) &&
       lg_store_downlink_acked(ns->store, m.dev.dev_eui, ns_now(ns), &acked) == 0) {
@@ -625,7 +673,7 @@ static void data_uplink(struct lg_ns *ns, struct ns_frame *f, const struct lg_fr
                   "f_cnt", (json_int_t)u.f_cnt, "f_port", u.f_port, "frequency",
                   (json_int_t)u.freq_hz, "confirmed", u.confirmed, "adr", u.adr, "gateways",
                   distinct_gateways(f)));
-  locate(ns, f);
+  locate(ns, f, u.has_truth ? &truth : NULL, false);
   if (f->recovered || f->from_journal) return; /* its receive windows are long gone */
   struct lg_device_rec now_dev; /* after this uplink's LinkADRAns, if any */
   if (lg_store_device_get(ns->store, m.dev.dev_eui, &now_dev) == 0)

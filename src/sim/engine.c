@@ -391,7 +391,7 @@ void sim_free(struct sim *s) {
     free(s->paths[i].y);
     free(s->paths[i].cum);
   }
-  for (int i = 0; i < 8; i++)
+  for (int i = 0; i < LG_GEO_METHOD_COUNT; i++)
     free(s->geo[i].err);
   free(s->geo_mean.err);
   lg_geo_solver_free(s->solver);

@@ -130,6 +130,24 @@ static void send_stat(struct live *L, size_t gi) {
 
 /* ---- the device's frames -------------------------------------------------------- */
 
+/* A reference device's payload: its position as a Cayenne LPP GPS item (channel 1, type
+ * 136; latitude and longitude in 0.0001 degree, altitude in 0.01 m, signed 24-bit). */
+static void gps_payload(const struct sim *s, const struct device *d, uint8_t out[11]) {
+  double enu[3] = {d->e, d->n, 0};
+  struct lg_geodetic g;
+  lg_enu_to_geodetic(&s->enu, enu, &g);
+  int32_t v[3] = {(int32_t)lround(g.lat_deg * 1e4), (int32_t)lround(g.lon_deg * 1e4),
+                  (int32_t)lround(g.alt_m * 100)};
+  out[0] = 1;
+  out[1] = 136;
+  for (int k = 0; k < 3; k++) {
+    uint32_t u = (uint32_t)v[k];
+    out[2 + 3 * k] = (uint8_t)(u >> 16);
+    out[3 + 3 * k] = (uint8_t)(u >> 8);
+    out[4 + 3 * k] = (uint8_t)u;
+  }
+}
+
 static void live_sent(struct sim *s, struct tx *t, void *ctx) {
   struct live *L = ctx;
   struct device *d = &s->dev[t->dev];
@@ -160,8 +178,11 @@ static void live_sent(struct sim *s, struct tx *t, void *ctx) {
     df->has_f_port = true;
     df->f_port = 1;
     df->frm_payload_len = (size_t)g->payload_bytes;
-    for (size_t i = 0; i < df->frm_payload_len; i++)
-      df->frm_payload[i] = (uint8_t)(t->f_cnt + i);
+    if (g->reference)
+      gps_payload(s, d, df->frm_payload); /* 11 bytes: where it is */
+    else
+      for (size_t i = 0; i < df->frm_payload_len; i++)
+        df->frm_payload[i] = (uint8_t)(t->f_cnt + i);
     lg_payload_crypt(&x->k_apps, d->dev_addr, t->f_cnt, false, df->frm_payload, df->frm_payload_len,
                      df->frm_payload);
     lg_frame_encode(&f, t->phy, sizeof(t->phy), &len);
@@ -462,6 +483,7 @@ static int provision(struct live *L, char *why, size_t why_len) {
       b = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "dev_eui", de, "dev_addr", addr, "nwk_s_key", k1,
                     "app_s_key", k2, "name", name, "adr", lg_adr_algo_name(g->adr));
     }
+    if (b && g->reference) json_object_set_new(b, "reference", json_true());
     rc = post(h, L->o, "/api/devices", b, why, why_len);
   }
   curl_easy_cleanup(h);

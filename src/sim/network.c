@@ -206,7 +206,7 @@ static void locate(struct sim *s, struct tx *t, struct device *d) {
   size_t n = frame_receptions(s, t, rx);
   if (n < (size_t)sc->geo_min_gateways) return;
   sim_output_frame(s, t, d);
-  for (int m = 0; m < 8; m++) {
+  for (int m = 0; m < LG_GEO_METHOD_COUNT; m++) {
     if (!(sc->geo_methods & (1u << m))) continue;
     struct lg_geo_opts o = lg_geo_opts_default();
     o.method = (enum lg_geo_method)m;

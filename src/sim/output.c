@@ -244,7 +244,7 @@ char *sim_summary(struct sim *s) {
   json_object_set_new(o, "groups", groups);
   if (sc->geo_methods) {
     json_t *geo = json_object();
-    for (int m = 0; m < 8; m++)
+    for (int m = 0; m < LG_GEO_METHOD_COUNT; m++)
       if (sc->geo_methods & (1u << m))
         json_object_set_new(geo, lg_geo_method_name((enum lg_geo_method)m),
                             error_stats(&s->geo[m]));
@@ -284,7 +284,7 @@ static int plots(struct sim *s, const char *dir) {
             "set output 'error_cdf.png'\nset title 'Position error (CDF)'\nset xlabel 'error (m)'\n"
             "set ylabel 'fraction of fixes'\nset logscale x\nplot ");
     int k = 0;
-    for (int m = 0; m < 8; m++) {
+    for (int m = 0; m < LG_GEO_METHOD_COUNT; m++) {
       struct geo_stats *gs = &s->geo[m];
       const char *name = lg_geo_method_name((enum lg_geo_method)m);
       if (!(s->sc->geo_methods & (1u << m)) || gs->n == 0) continue;

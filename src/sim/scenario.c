@@ -533,7 +533,7 @@ static int group(struct ctx *c, const char *p, json_t *o, const struct lg_sim_sc
   static const char *const keys[] = {
       "name",  "count",        "activation", "traffic", "payload_bytes",   "confirmed_share",
       "dr",    "tx_power_dbm", "adr",        "radio",   "frequencies_mhz", "placement",
-      "alt_m", "mobility",     "adr_target", NULL};
+      "alt_m", "mobility",     "adr_target", "reference", NULL};
   static const char *const acts[] = {"abp", "otaa", "none", NULL};
   static const char *const adrs[] = {"off", "standard", "eadr", "predictive", NULL};
   static const char *const traffics[] = {"periodic", "exponential", NULL};
@@ -583,6 +583,12 @@ static int group(struct ctx *c, const char *p, json_t *o, const struct lg_sim_sc
   if (choice(c, p, o, "adr", 0, adrs, &k)) return LG_EINVAL;
   g->adr = (enum lg_adr_algo)k;
   if (num(c, p, o, "adr_target", LG_ADR_TARGET, 0.5, 0.9999, &g->adr_target)) return LG_EINVAL;
+  if (boolean(c, p, o, "reference", false, &g->reference)) return LG_EINVAL;
+  if (g->reference) {
+    if (json_object_get(o, "payload_bytes") && g->payload_bytes != 11)
+      return fail(c, p, "a reference group's payload is its position: 11 bytes (Cayenne LPP GPS)");
+    g->payload_bytes = 11;
+  }
   if (g->activation == LG_SIM_RAW && g->adr != LG_ADR_OFF) {
     char ap[LG_PATH];
     join_path(ap, sizeof(ap), p, "adr");
@@ -708,9 +714,10 @@ static int rest(struct ctx *c, json_t *root, struct lg_sim_scenario *sc) {
   for (size_t i = 0; rc == 0 && i < json_array_size(m); i++) {
     enum lg_geo_method gm;
     json_t *x = json_array_get(m, i);
-    if (!json_is_string(x) || lg_geo_method_parse(json_string_value(x), &gm))
+    if (!json_is_string(x) || lg_geo_method_parse(json_string_value(x), &gm) ||
+        gm == LG_GEO_FINGERPRINT || gm == LG_GEO_KNN) /* they need a radio map */
       rc = fail(c, "geolocation.methods",
-                "entry %zu: expected nls, lls, grid, rssi, hybrid or auto", i);
+                "entry %zu: expected nls, lls, grid, rssi, hybrid, centroid or auto", i);
     else
       sc->geo_methods |= 1u << gm;
   }

@@ -81,6 +81,9 @@ struct lg_sim_group {
   double tx_power_dbm;
   enum lg_adr_algo adr;
   double adr_target; /* predictive: P(next uplink sent and heard), "adr_target" */
+  /* "reference": the devices send their own position (Cayenne LPP GPS, 11 bytes) and live
+   * mode provisions them as reference devices (issue 14) */
+  bool reference;
   int freq_count;
   uint32_t freqs_hz[LG_SIM_MAX_FREQS]; /* default: the region's default channels */
   /* placement, in metres east/north of the scenario origin */

@@ -268,7 +268,7 @@ struct sim {
   float q_table[801];            /* Q(z) = P(N(0,1) > z) for z = -4 .. 4 in steps of 0.01 */
   struct sim_network net;
   struct sim_totals tot;
-  struct geo_stats geo[8]; /* per enum lg_geo_method */
+  struct geo_stats geo[LG_GEO_METHOD_COUNT]; /* per enum lg_geo_method */
   struct geo_stats geo_mean;
   struct lg_geo_solver *solver;
   struct lg_adr_gateway *adr_gw; /* gateway positions on the local plane, for ADR */

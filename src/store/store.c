@@ -89,6 +89,17 @@ static const char *const migrations[] = {
     "CREATE TABLE events (id INTEGER PRIMARY KEY, dev_eui TEXT NOT NULL, type TEXT NOT NULL,"
     " payload TEXT NOT NULL, created_ns INTEGER NOT NULL);"
     "CREATE INDEX events_dev ON events(dev_eui, id);",
+    /* 8: reference devices (their payload carries their GPS position: the uplink's truth)
+     * and each location's 95 % radius and the device's filtered track as of that fix */
+    "ALTER TABLE devices ADD COLUMN reference INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE uplinks ADD COLUMN truth_latitude REAL;"
+    "ALTER TABLE uplinks ADD COLUMN truth_longitude REAL;"
+    "ALTER TABLE uplinks ADD COLUMN truth_altitude REAL;"
+    "ALTER TABLE locations ADD COLUMN accuracy_95_m REAL;"
+    "ALTER TABLE locations ADD COLUMN track_latitude REAL;"
+    "ALTER TABLE locations ADD COLUMN track_longitude REAL;"
+    "ALTER TABLE locations ADD COLUMN track_accuracy_m REAL;"
+    "ALTER TABLE locations ADD COLUMN outlier INTEGER NOT NULL DEFAULT 0;",
 };
 
 /* A migration in PostgreSQL's types: 64-bit integers, doubles, bytea, identity keys. */
@@ -398,7 +409,7 @@ json_t *lg_store_gateway_json(struct lg_store *s, uint64_t eui) {
   "dev_eui, name, adr, otaa, join_eui, app_key, has_session, dev_addr,"                            \
   " nwk_s_key, app_s_key, fcnt_up_next, fcnt_down, join_nonce, fcnt_resets_allowed,"               \
   " battery, margin, last_seen_ns, tx_power_index, nb_trans, adr_pending_dr, adr_pending_txp,"     \
-  " adr_pending_nb"
+  " adr_pending_nb, reference"
 
 static void device_from(struct db_stmt *st, struct lg_device_rec *d) {
   memset(d, 0, sizeof(*d));
@@ -422,6 +433,7 @@ static void device_from(struct db_stmt *st, struct lg_device_rec *d) {
   d->adr_pending_dr = db_col_int(st, 19);
   d->adr_pending_tx_power_index = db_col_int(st, 20);
   d->adr_pending_nb_trans = db_col_int(st, 21);
+  d->reference = db_col_int(st, 22);
 }
 
 int lg_store_device_put(struct lg_store *s, const struct lg_device_rec *d) {
@@ -431,11 +443,11 @@ int lg_store_device_put(struct lg_store *s, const struct lg_device_rec *d) {
                * pending ADR, status) goes back to the defaults */
               "INSERT INTO devices (dev_eui, name, adr, otaa, join_eui, app_key, has_session,"
               " dev_addr, nwk_s_key, app_s_key, fcnt_up_next, fcnt_down, join_nonce,"
-              " fcnt_resets_allowed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
-              " ?13, ?14) ON CONFLICT(dev_eui) DO UPDATE SET name = ?2, adr = ?3, otaa = ?4,"
-              " join_eui = ?5, app_key = ?6, has_session = ?7, dev_addr = ?8, nwk_s_key = ?9,"
-              " app_s_key = ?10, fcnt_up_next = ?11, fcnt_down = ?12, join_nonce = ?13,"
-              " fcnt_resets_allowed = ?14, battery = NULL, margin = NULL, last_seen_ns = NULL,"
+              " fcnt_resets_allowed, reference) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
+              " ?11, ?12, ?13, ?14, ?15) ON CONFLICT(dev_eui) DO UPDATE SET name = ?2, adr = ?3,"
+              " otaa = ?4, join_eui = ?5, app_key = ?6, has_session = ?7, dev_addr = ?8,"
+              " nwk_s_key = ?9, app_s_key = ?10, fcnt_up_next = ?11, fcnt_down = ?12,"
+              " join_nonce = ?13, fcnt_resets_allowed = ?14, reference = ?15, battery = NULL, margin = NULL, last_seen_ns = NULL,"
               " tx_power_index = 0, nb_trans = 1, adr_pending_dr = NULL, adr_pending_txp = NULL,"
               " adr_pending_nb = NULL");
   if (st == NULL) return LG_EIO;
@@ -461,6 +473,7 @@ int lg_store_device_put(struct lg_store *s, const struct lg_device_rec *d) {
   db_bind_int64(st, 12, d->fcnt_down);
   db_bind_int64(st, 13, d->join_nonce);
   db_bind_int64(st, 14, d->fcnt_resets_allowed);
+  db_bind_int64(st, 15, d->reference);
   return step_done(st);
 }
 
@@ -512,6 +525,7 @@ static json_t *device_row(struct db_stmt *st) {
     json_object_set_new(o, "dev_addr", json_null());
   }
   json_object_set_new(o, "fcnt_resets_allowed", json_boolean(db_col_int(st, 13)));
+  json_object_set_new(o, "reference", json_boolean(db_col_int(st, 22)));
   json_object_set_new(o, "battery", int_or_null(st, 14));
   json_object_set_new(o, "margin_db", int_or_null(st, 15));
   json_object_set_new(o, "last_seen_ns", int_or_null(st, 16));
@@ -681,8 +695,9 @@ int lg_store_uplink_add(struct lg_store *s, const struct lg_uplink_rec *u,
   if (db_exec(s->db, "SAVEPOINT uplink")) return LG_EIO;
   struct db_stmt *st = db_prep(
       s->db, "INSERT INTO uplinks (dev_eui, dev_addr, f_cnt, f_port, data, confirmed,"
-             " adr, dr, frequency, phy, received_ns, tx_power_index) VALUES (?1, ?2, ?3, ?4,"
-             " ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) RETURNING id");
+             " adr, dr, frequency, phy, received_ns, tx_power_index, truth_latitude,"
+             " truth_longitude, truth_altitude) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
+             " ?11, ?12, ?13, ?14, ?15) RETURNING id");
   int rc = LG_EIO;
   if (st) {
     bind_eui(st, 1, u->dev_eui);
@@ -697,6 +712,9 @@ int lg_store_uplink_add(struct lg_store *s, const struct lg_uplink_rec *u,
     db_bind_blob(st, 10, u->phy, u->phy_len);
     db_bind_int64(st, 11, u->received_ns);
     db_bind_int64(st, 12, u->tx_power_index);
+    bind_opt_real(st, 13, u->has_truth, u->truth_lat_deg);
+    bind_opt_real(st, 14, u->has_truth, u->truth_lon_deg);
+    bind_opt_real(st, 15, u->has_truth, u->truth_alt_m);
     rc = step_id(st, id);
   }
   for (size_t i = 0; rc == 0 && i < n; i++)
@@ -724,8 +742,8 @@ int lg_store_reception_add(struct lg_store *s, int64_t uplink_id, const struct l
 json_t *lg_store_uplinks_json(struct lg_store *s, uint64_t dev_eui, int limit) {
   struct db_stmt *st =
       db_prep(s->db, "SELECT id, dev_eui, dev_addr, f_cnt, f_port, data, confirmed, adr, dr,"
-                     " frequency, received_ns FROM uplinks WHERE dev_eui = ?1"
-                     " ORDER BY id DESC LIMIT ?2");
+                     " frequency, received_ns, truth_latitude, truth_longitude, truth_altitude"
+                     " FROM uplinks WHERE dev_eui = ?1 ORDER BY id DESC LIMIT ?2");
   struct db_stmt *rs =
       db_prep(s->db, "SELECT gateway_eui, time_ns, tmst, rssi, snr, channel, latitude,"
                      " longitude, altitude, late, sigma_ns, id FROM receptions WHERE uplink_id = ?1"
@@ -754,6 +772,11 @@ json_t *lg_store_uplinks_json(struct lg_store *s, uint64_t dev_eui, int limit) {
       json_object_set_new(o, "dr", json_integer(db_col_int(st, 8)));
       json_object_set_new(o, "frequency", json_integer(db_col_int64(st, 9)));
       json_object_set_new(o, "received_ns", json_integer(db_col_int64(st, 10)));
+      if (!db_col_null(st, 11)) /* a reference device's own GPS position */
+        json_object_set_new(o, "truth",
+                            json_pack("{s:f, s:f, s:o}", "latitude", db_col_double(st, 11),
+                                      "longitude", db_col_double(st, 12), "altitude",
+                                      real_or_null(st, 13)));
       json_t *rx = json_array();
       db_done(rs);
       db_bind_int64(rs, 1, db_col_int64(st, 0));
@@ -810,8 +833,9 @@ json_t *lg_store_uplinks_json(struct lg_store *s, uint64_t dev_eui, int limit) {
 int lg_store_location_add(struct lg_store *s, const struct lg_location_rec *l) {
   struct db_stmt *st =
       db_prep(s->db, "INSERT INTO locations (uplink_id, dev_eui, f_cnt, latitude, longitude,"
-                     " altitude, accuracy_m, gdop, method, gateways, created_ns) VALUES (?1,"
-                     " ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
+                     " altitude, accuracy_m, gdop, method, gateways, created_ns, accuracy_95_m,"
+                     " track_latitude, track_longitude, track_accuracy_m, outlier) VALUES (?1,"
+                     " ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)");
   if (st == NULL) return LG_EIO;
   db_bind_int64(st, 1, l->uplink_id);
   bind_eui(st, 2, l->dev_eui);
@@ -824,6 +848,11 @@ int lg_store_location_add(struct lg_store *s, const struct lg_location_rec *l) {
   db_bind_text(st, 9, l->method);
   db_bind_int64(st, 10, l->gateways);
   db_bind_int64(st, 11, l->created_ns);
+  bind_opt_real(st, 12, l->accuracy_95_m > 0, l->accuracy_95_m);
+  bind_opt_real(st, 13, l->has_track, l->track_lat_deg);
+  bind_opt_real(st, 14, l->has_track, l->track_lon_deg);
+  bind_opt_real(st, 15, l->has_track, l->track_accuracy_m);
+  db_bind_int64(st, 16, l->outlier);
   return step_done(st);
 }
 
@@ -839,24 +868,33 @@ static json_t *locations_row(struct db_stmt *st) {
   json_object_set_new(o, "gdop", real_or_null(st, 7));
   json_object_set_new(o, "uplink_id", json_integer(db_col_int64(st, 8)));
   json_object_set_new(o, "created_ns", json_integer(db_col_int64(st, 9)));
+  json_object_set_new(o, "accuracy_95_m", real_or_null(st, 10));
+  if (!db_col_null(st, 11)) /* the filtered track as of this fix */
+    json_object_set_new(o, "track",
+                        json_pack("{s:f, s:f, s:f}", "latitude", db_col_double(st, 11), "longitude",
+                                  db_col_double(st, 12), "accuracy_m", db_col_double(st, 13)));
+  json_object_set_new(o, "outlier", json_boolean(db_col_int(st, 14)));
   return o;
 }
 
 json_t *lg_store_locations_json(struct lg_store *s, uint64_t dev_eui, int limit) {
   return device_rows_json(
       db_prep(s->db, "SELECT latitude, longitude, altitude, accuracy_m, method, gateways, f_cnt,"
-                     " gdop, uplink_id, created_ns FROM locations WHERE dev_eui = ?1"
-                     " ORDER BY id DESC LIMIT ?2"),
+                     " gdop, uplink_id, created_ns, accuracy_95_m, track_latitude,"
+                     " track_longitude, track_accuracy_m, outlier FROM locations"
+                     " WHERE dev_eui = ?1 ORDER BY id DESC LIMIT ?2"),
       dev_eui, limit, locations_row);
 }
 
 /* Every located device (with since_id > 0: those located after that location id) with its
  * latest position and its last `per_device` positions as [lat, lon] pairs, newest first,
- * and "last_id" (the web map; compact, as it may carry every device). */
+ * and "last_id" (the web map; compact, as it may carry every device). Where the server
+ * filtered a track, "track" holds its positions and "latest" its position and radius
+ * ("raw" the fix); "raw" always holds the fixes as located. */
 json_t *lg_store_tracks_json(struct lg_store *s, int per_device, int64_t since_id) {
 #define TRACKS(filter)                                                                             \
   "SELECT l.dev_eui, COALESCE(d.name, ''), l.latitude, l.longitude, l.accuracy_m, l.method,"       \
-  " l.created_ns FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY dev_eui ORDER BY id DESC) AS rn"  \
+  " l.created_ns, l.track_latitude, l.track_longitude, l.track_accuracy_m FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY dev_eui ORDER BY id DESC) AS rn"  \
   " FROM locations " filter ") l LEFT JOIN devices d ON d.dev_eui = l.dev_eui WHERE l.rn <= ?1"    \
   " ORDER BY l.dev_eui, l.id DESC"
   struct db_stmt *st =
@@ -879,14 +917,21 @@ json_t *lg_store_tracks_json(struct lg_store *s, int per_device, int64_t since_i
     const char *eui = db_col_text(st, 0);
     double lat = round(db_col_double(st, 2) * 1e6) / 1e6; /* 0.1 m */
     double lon = round(db_col_double(st, 3) * 1e6) / 1e6;
+    bool filtered = !db_col_null(st, 7);
+    double tlat = filtered ? round(db_col_double(st, 7) * 1e6) / 1e6 : lat;
+    double tlon = filtered ? round(db_col_double(st, 8) * 1e6) / 1e6 : lon;
     if (dev == NULL || strcmp(json_string_value(json_object_get(dev, "dev_eui")), eui) != 0) {
-      dev = json_pack("{s:s, s:s, s:{s:f, s:f, s:f, s:s, s:I}, s:[]}", "dev_eui", eui, "name",
-                      db_col_text(st, 1), "latest", "latitude", lat, "longitude", lon, "accuracy_m",
-                      round(db_col_double(st, 4) * 10) / 10, "method", db_col_text(st, 5),
-                      "time_ns", (json_int_t)db_col_int64(st, 6), "track");
+      double acc = filtered ? db_col_double(st, 9) : db_col_double(st, 4);
+      dev = json_pack("{s:s, s:s, s:{s:f, s:f, s:f, s:s, s:I, s:b, s:{s:f, s:f, s:f}}, s:[], s:[]}",
+                      "dev_eui", eui, "name", db_col_text(st, 1), "latest", "latitude", tlat,
+                      "longitude", tlon, "accuracy_m", round(acc * 10) / 10, "method",
+                      db_col_text(st, 5), "time_ns", (json_int_t)db_col_int64(st, 6), "filtered",
+                      filtered, "raw", "latitude", lat, "longitude", lon, "accuracy_m",
+                      round(db_col_double(st, 4) * 10) / 10, "track", "raw");
       json_array_append_new(items, dev);
     }
-    json_array_append_new(json_object_get(dev, "track"), json_pack("[f, f]", lat, lon));
+    json_array_append_new(json_object_get(dev, "track"), json_pack("[f, f]", tlat, tlon));
+    json_array_append_new(json_object_get(dev, "raw"), json_pack("[f, f]", lat, lon));
   }
   db_done(st);
   json_t *o = json_object();

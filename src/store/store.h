@@ -82,6 +82,7 @@ struct lg_device_rec {
   int nb_trans;
   bool has_adr_pending; /* a LinkADRReq sent and not yet answered */
   int adr_pending_dr, adr_pending_tx_power_index, adr_pending_nb_trans;
+  bool reference; /* carries its own GPS position in its payload (issue 14) */
 };
 
 LG_STORE_MUST int lg_store_device_put(struct lg_store *s, const struct lg_device_rec *d);
@@ -157,6 +158,8 @@ struct lg_uplink_rec {
   size_t phy_len;
   int64_t received_ns;
   int tx_power_index; /* the device's power setting at the time */
+  bool has_truth;     /* a reference device's own GPS position, from its payload */
+  double truth_lat_deg, truth_lon_deg, truth_alt_m;
 };
 
 /* Stores an uplink and its receptions in one transaction; its id goes to *id. */
@@ -175,9 +178,13 @@ struct lg_location_rec {
   uint64_t dev_eui;
   uint32_t f_cnt;
   double lat_deg, lon_deg, alt_m, accuracy_m, gdop;
+  double accuracy_95_m; /* 0: unknown */
   char method[16];
   int gateways;
   int64_t created_ns;
+  bool has_track; /* the device's filtered track as of this fix */
+  double track_lat_deg, track_lon_deg, track_accuracy_m;
+  bool outlier; /* the fix was gated out of the track */
 };
 
 LG_STORE_MUST int lg_store_location_add(struct lg_store *s, const struct lg_location_rec *l);

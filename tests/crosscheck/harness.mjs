@@ -42,7 +42,8 @@ export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 export function start(extraEnv = {}) {
   server = spawn(BIN, ["serve"], { // the journal in the test's directory, not the source tree
-    env: { ...process.env, LORAGEO_SERVER_JOURNAL: path.join(dir, "journal"), ...extraEnv, LORAGEO_SERVER_UDP_BIND: `127.0.0.1:${udpPort}`,
+    env: { ...process.env, LORAGEO_SERVER_JOURNAL: path.join(dir, "journal"),
+           LORAGEO_GEO_LEARNED: path.join(dir, "learned.geo.json"), ...extraEnv, LORAGEO_SERVER_UDP_BIND: `127.0.0.1:${udpPort}`,
            LORAGEO_SERVER_HTTP_BIND: `127.0.0.1:${httpPort}`,
            LORAGEO_SERVER_DATABASE: database, LORAGEO_GEO_SIGMA_NS: "5" },
     stdio: ["ignore", "inherit", "pipe"],

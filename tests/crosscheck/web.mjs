@@ -1,7 +1,9 @@
 // The web map in headless Chromium (Debian's chromium driven by playwright-core) against a
 // server fed over UDP, then by the simulator (`lorageo sim --server`: a cyclist and two
-// sensors joining through four simulated gateways): gateway and device markers appear, a new uplink from elsewhere moves
-// the device's marker live (server-sent events), the page loads nothing from a CDN; the
+// sensors joining through four simulated gateways): gateway and device markers appear; the
+// marker is the server's filtered track, so one fix 600 m away is gated out (its raw fix
+// shown with "raw fixes") and three in a row move the marker live (server-sent events);
+// the header shows no reference accuracy without reference devices; the page loads nothing from a CDN; the
 // device page shows its uplinks with every reception, the gateways page lists them, the
 // add forms store a gateway and show why a bad device is refused.
 // Usage: node web.mjs path/to/lorageo [screenshot.png]
@@ -49,29 +51,47 @@ try {
   check(s.accuracy > 0 && s.accuracy < 50, `an accuracy circle (${s.accuracy} m)`);
   check(s.status === "live" && s.list.includes("tracker"), `live, device listed: ${s.status} / ${s.list.slice(0, 60)}`);
 
-  // the device moves ~600 m north-east; its next uplink moves the marker without a reload
+  // the device is ~600 m north-east a second later: no device moves so, so the server's
+  // tracker gates the fix out and the marker stays; the raw fix is on the map on demand
   const before = s.at;
   truth.lat += 0.004;
   truth.lon += 0.005;
+  const rawEnd = () => page.evaluate(() => {
+    const r = [...window.lorageo.devices.values()][0].raw.getLatLngs();
+    return { n: r.length, first: r[0] };
+  });
   await frameFromAll(dataUp(2, "moved"));
+  let r = null;
+  for (let i = 0; i < 150 && !(r?.n === 2); i++) { await sleep(100); r = await rawEnd(); }
+  s = await state();
+  check(r.n === 2 && haversine(r.first.lat, r.first.lng, truth.lat, truth.lon) < 10, "the raw fix is at the new place");
+  check(haversine(s.at.lat, s.at.lng, before.lat, before.lng) < 10, "one outlying fix leaves the filtered marker where it was");
+  check(!(await page.evaluate(() => window.lorageo.map.hasLayer(window.lorageo.rawLayer))), "raw fixes hidden by default");
+  await page.check("#raw");
+  check(await page.evaluate(() => window.lorageo.map.hasLayer(window.lorageo.rawLayer)), "and shown on demand");
+  check((await page.textContent("#accuracy")) === "", "no reference devices: no accuracy claimed");
+  // two more fixes there: it really is there now, and the marker follows live
+  await frameFromAll(dataUp(3, "moved"));
+  await frameFromAll(dataUp(4, "moved"));
   for (let i = 0; i < 150; i++) { /* up to 15 s: a sanitizer build on a loaded machine */
     await sleep(100);
     s = await state();
     if (haversine(s.at.lat, s.at.lng, before.lat, before.lng) > 100) break;
   }
   check(haversine(s.at.lat, s.at.lng, truth.lat, truth.lon) < 10,
-        `the marker moved live to the new position (${haversine(s.at.lat, s.at.lng, truth.lat, truth.lon).toFixed(1)} m off)`);
+        `three fixes in a row moved the marker live to the new position (${haversine(s.at.lat, s.at.lng, truth.lat, truth.lon).toFixed(1)} m off)`);
   let m = await api("GET", "/api/map");
   check(m.json.devices.length === 1 && m.json.last_id > 0, `/api/map: ${m.text.slice(0, 100)}`);
   const lastId = m.json.last_id;
   m = await api("GET", `/api/map?since=${lastId}`);
   check(m.status === 200 && m.json.devices.length === 0, "nothing located since the last id: no devices");
   m = await api("GET", `/api/map?since=${lastId - 1}`);
-  check(m.json.devices.length === 1 && m.json.devices[0].track.length === 2, "since the one before: the device, whole track");
+  check(m.json.devices.length === 1 && m.json.devices[0].track.length === 4 && m.json.devices[0].raw.length === 4,
+        "since the one before: the device, whole track and raw fixes");
   m = await api("GET", "/api/map?since=soon");
   check(m.status === 400 && m.json.error.includes("since"), "a bad since -> 400");
   const track = await page.evaluate(() => [...window.lorageo.devices.values()][0].track.getLatLngs().length);
-  check(track === 2, `the track has both positions (${track})`);
+  check(track === 4, `the track has every position (${track})`);
   const foreign = requests.filter((u) => !u.startsWith(base) && !u.includes("tile.openstreetmap.org"));
   check(foreign.length === 0, `no request leaves the server but map tiles: ${foreign}`);
   check(errors.length === 0, `no script errors: ${errors}`);
@@ -82,8 +102,8 @@ try {
   await page.waitForSelector(".uplink .rx", { timeout: 5000 });
   const rx = await page.$$eval(".uplink", (u) => u.map((x) => x.querySelectorAll(".rx").length));
   const text = await page.textContent("#list");
-  check(rx.length === 2 && rx.every((n) => n === 4) && text.includes("DR5") && text.includes(ABP.dev_addr),
-        `device page: 2 uplinks with 4 receptions each, DR, DevAddr (${rx}) ${text.slice(0, 120)}`);
+  check(rx.length === 4 && rx.every((n) => n === 4) && text.includes("DR5") && text.includes(ABP.dev_addr),
+        `device page: 4 uplinks with 4 receptions each, DR, DevAddr (${rx}) ${text.slice(0, 120)}`);
   await page.goto(`${base}/#/gateways`);
   await page.waitForSelector(".gw", { timeout: 5000 });
   check((await page.$$(".gw")).length === 4, "gateways page lists four");
