@@ -84,7 +84,11 @@ export function armTimeout(ms) {
   }, ms).unref();
 }
 export async function api(method, url, body) {
-  const r = await fetch(base + url, { method, body: body === undefined ? undefined : JSON.stringify(body) });
+  const go = () => fetch(base + url, { method, body: body === undefined ? undefined : JSON.stringify(body) });
+  // A keep-alive connection idle past the server's 30 s timeout may be closed just as it is
+  // reused: that is no answer from the server, so the request goes once more on a new one
+  // (a server that is gone fails the second time too).
+  const r = await go().catch((e) => (e.cause?.code === "UND_ERR_SOCKET" ? go() : Promise.reject(e)));
   const text = await r.text();
   return { status: r.status, json: text ? JSON.parse(text) : null, text };
 }
