@@ -26,7 +26,8 @@ static const char *const drop_names[LG_DROP_COUNT] = {
 static const char *const shed_names[LG_SHED_COUNT] = {
     "unknown_device", "mic", "open_frames", "late_horizon", "unknown_gateway"};
 static const char *const dl_names[LG_DL_COUNT] = {"sent",       "ok",         "too_late", "error",
-                                                  "no_gateway", "duty_cycle", "retried"};
+                                                  "no_gateway", "duty_cycle", "retried",
+                                                  "ack_limit"};
 
 const double lg_ns_accuracy_bounds_m[LG_NS_ACCURACY_BUCKETS - 1] = {5,   10,  20,  50,
                                                                     100, 200, 500, 1000};
@@ -214,6 +215,7 @@ void lg_ns_free(struct lg_ns *ns) {
   struct ns_gateway *g, *gt;
   HASH_ITER(hh, ns->gateways, g, gt) {
     HASH_DEL(ns->gateways, g);
+    if (g->dc) lg_dc_free(g->dc);
     free(g->dc);
     free(g);
   }
@@ -231,6 +233,11 @@ void lg_ns_free(struct lg_ns *ns) {
   HASH_ITER(hh, ns->pending, p, pt) {
     HASH_DEL(ns->pending, p);
     free(p);
+  }
+  struct ns_acked *a, *at;
+  HASH_ITER(hh, ns->acked, a, at) {
+    HASH_DEL(ns->acked, a);
+    free(a);
   }
   struct ns_key *k, *kt;
   HASH_ITER(hh, ns->keys, k, kt) {
@@ -311,6 +318,7 @@ static void unknown_touch(struct lg_ns *ns, struct ns_gateway *g) {
     struct ns_gateway *old = ns->unknown_oldest;
     unknown_unlink(ns, old);
     HASH_DEL(ns->gateways, old);
+    if (old->dc) lg_dc_free(old->dc);
     free(old->dc);
     free(old);
     atomic_fetch_add(&ns->m.shed[LG_SHED_UNKNOWN_GATEWAY], 1);

@@ -91,6 +91,7 @@ enum lg_dl_result {
   LG_DL_NO_GATEWAY,
   LG_DL_DUTY_CYCLE, /* refused: it would break the sub-band's duty cycle */
   LG_DL_RETRIED,    /* sent again in RX2 or through another gateway after a TX_ACK error */
+  LG_DL_ACK_LIMIT,  /* not sent: the frame's retransmissions had their NbTrans ACKs already */
   LG_DL_COUNT
 };
 

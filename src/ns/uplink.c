@@ -563,7 +563,8 @@ static void data_uplink(struct lg_ns *ns, struct ns_frame *f, const struct lg_fr
     }
     if (m.kind == M_RETRANSMISSION) {
       atomic_fetch_add(&ns->m.retransmissions, 1);
-      if (confirmed) answer(ns, f, &m.dev, true, NULL, 0); /* the ACK was lost: say it again */
+      if (confirmed && ns_ack_take(ns, m.dev.dev_eui, m.f_cnt, true, m.dev.nb_trans))
+        answer(ns, f, &m.dev, true, NULL, 0); /* the ACK was lost: say it again */
       return;
     }
     if (lg_store_fcnt_up_cas(ns->store, m.dev.dev_eui, m.dev.fcnt_up_next, m.f_cnt) == 0) break;
@@ -630,6 +631,7 @@ static void data_uplink(struct lg_ns *ns, struct ns_frame *f, const struct lg_fr
   struct lg_device_rec now_dev; /* after this uplink's LinkADRAns, if any */
   if (lg_store_device_get(ns->store, m.dev.dev_eui, &now_dev) == 0)
     adr_step(ns, &now_dev, &u, df->fctrl & LG_FCTRL_ADR, answers, &ans_len);
+  if (confirmed) ns_ack_take(ns, m.dev.dev_eui, m.f_cnt, false, m.dev.nb_trans);
   answer(ns, f, &m.dev, confirmed, answers, ans_len);
 }
 
