@@ -82,8 +82,9 @@ export function armTimeout(ms) {
     process.exit(1);
   }, ms).unref();
 }
+export const json = { "Content-Type": "application/json" }; // the API takes JSON bodies only so
 export async function api(method, url, body) {
-  const r = await fetch(base + url, { method, body: body === undefined ? undefined : JSON.stringify(body) });
+  const r = await fetch(base + url, { method, body: body === undefined ? undefined : JSON.stringify(body), headers: json });
   const text = await r.text();
   return { status: r.status, json: text ? JSON.parse(text) : null, text };
 }
@@ -153,7 +154,7 @@ export function instance(k, extraEnv = {}, udp = instanceBase + 10 * k) {
     throw new Error("instance did not come up:\n" + inst.log);
   };
   inst.api = async (method, u, body) => {
-    const r = await fetch(url(u), { method, body: body === undefined ? undefined : JSON.stringify(body) });
+    const r = await fetch(url(u), { method, body: body === undefined ? undefined : JSON.stringify(body), headers: json });
     const text = await r.text();
     return { status: r.status, json: text ? JSON.parse(text) : null };
   };

@@ -42,7 +42,7 @@ try {
     r = await api("POST", "/api/devices", body);
     check(r.status === 400 && r.json.error.includes(field), `bad device body -> 400 naming ${field}: ${r.text}`);
   }
-  r = await fetch(`${base}/api/devices`, { method: "POST", body: "{not json" });
+  r = await fetch(`${base}/api/devices`, { method: "POST", body: "{not json", headers: { "Content-Type": "application/json" } });
   check(r.status === 400, "non-JSON body -> 400");
   r = await api("GET", "/api/devices/0000000000000999");
   check(r.status === 404 && r.json.error, "unknown device -> 404");
