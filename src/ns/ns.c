@@ -22,7 +22,8 @@
 static const char *const drop_names[LG_DROP_COUNT] = {
     "short",           "version",  "type",   "zero_eui",        "json",
     "unknown_gateway", "bad_rxpk", "crc",    "bad_phy_payload", "unsupported_mtype",
-    "unknown_device",  "mic",      "replay", "devnonce_reused", "storage"};
+    "unknown_device",  "mic",      "replay", "devnonce_reused", "storage",
+    "frequency",       "data_rate"};
 static const char *const shed_names[LG_SHED_COUNT] = {
     "unknown_device", "mic", "open_frames", "late_horizon", "unknown_gateway"};
 static const char *const dl_names[LG_DL_COUNT] = {"sent",       "ok",         "too_late", "error",
@@ -634,6 +635,34 @@ static void cluster_done(struct lg_ns *ns, struct ns_frame *f) {
   }
 }
 
+/* Whether a reception's radio settings are the region's (issue 16: a frame at 100 MHz is
+ * no LoRaWAN uplink here): the frequency inside the region's band (regulated regions: the
+ * span of its duty-cycle sub-bands, EU868 863-870 MHz) or one of its uplink channels
+ * (US915), and (SF, bandwidth) one of its uplink data rates. Dropped with the reason. */
+static bool radio_ok(struct lg_ns *ns, const struct ns_gateway *g, const struct lg_gw_rxpk *r) {
+  const struct lg_region *reg = ns->region;
+  bool freq_ok = false;
+  if (reg->subband_count > 0) {
+    freq_ok = r->freq_hz >= reg->subbands[0].lo_hz &&
+              r->freq_hz <= reg->subbands[reg->subband_count - 1].hi_hz;
+  } else {
+    for (int i = 0; i < reg->default_ch_count && !freq_ok; i++)
+      freq_ok = reg->default_ch[i].freq_hz == r->freq_hz;
+  }
+  if (!freq_ok) {
+    ns_drop(ns, LG_DROP_FREQUENCY, "gateway %016llx: %.6f MHz is no %s uplink frequency",
+            (unsigned long long)g->eui, r->freq_hz / 1e6, reg->name);
+    return false;
+  }
+  int dr = 0;
+  if (lg_region_dr_for(reg, r->sf, r->bw_hz, true, &dr) != 0) {
+    ns_drop(ns, LG_DROP_DATA_RATE, "gateway %016llx: SF%d BW%u kHz is no %s uplink data rate",
+            (unsigned long long)g->eui, r->sf, r->bw_hz / 1000, reg->name);
+    return false;
+  }
+  return true;
+}
+
 static void push_data(struct lg_ns *ns, struct ns_gateway *g, const char *body, size_t len) {
   struct lg_gw_push *pp = &ns->push;
   char why[160];
@@ -662,7 +691,8 @@ static void push_data(struct lg_ns *ns, struct ns_gateway *g, const char *body, 
     g->rx_unwritten = 0;
   }
   for (size_t i = 0; i < pp->n_rxpk; i++)
-    if (pp->rxpk[i].mod == LG_GW_MOD_LORA) add_reception(ns, g, &pp->rxpk[i]);
+    if (pp->rxpk[i].mod == LG_GW_MOD_LORA && radio_ok(ns, g, &pp->rxpk[i]))
+      add_reception(ns, g, &pp->rxpk[i]);
 }
 
 /* A PUSH_DATA from a provisioned gateway into the journal (the batch's sync comes before

@@ -70,6 +70,8 @@ enum lg_drop {
   LG_DROP_REPLAY,
   LG_DROP_DEVNONCE,
   LG_DROP_STORE,
+  LG_DROP_FREQUENCY, /* not an uplink frequency of the region */
+  LG_DROP_DATA_RATE, /* spreading factor / bandwidth not an uplink data rate of the region */
   LG_DROP_COUNT
 };
 

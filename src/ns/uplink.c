@@ -305,7 +305,8 @@ static bool match_session(struct lg_ns *ns, const struct lg_gw_rxpk *up, const s
     uint32_t behind = ahead - 0x10000u; /* the same low bits, one epoch back: an old frame */
     if (ahead >= 0x10000u && mic_ok(ns, &cand[i], up, fr, behind)) {
       m->f_cnt = behind;
-      m->kind = M_REPLAY;
+      /* behind == wire: the first epoch, which is also what a rebooted device sends */
+      m->kind = behind == wire && cand[i].fcnt_resets_allowed ? M_RESET : M_REPLAY;
       return true;
     }
     if (wire < next && ahead != wire && mic_ok(ns, &cand[i], up, fr, wire)) {
@@ -574,8 +575,12 @@ static void data_uplink(struct lg_ns *ns, struct ns_frame *f, const struct lg_fr
       return;
     }
   }
-  if (m.kind == M_RESET)
+  if (m.kind == M_RESET) {
     ns_log(ns, "%016llx: frame counter reset to %u", (unsigned long long)m.dev.dev_eui, m.f_cnt);
+    event(ns, m.dev.dev_eui, "reset",
+          json_pack("{s:I, s:I}", "f_cnt", (json_int_t)m.f_cnt, "f_cnt_expected",
+                    (json_int_t)m.dev.fcnt_up_next));
+  }
 
   struct lg_uplink_rec u;
   memset(&u, 0, sizeof(u));
