@@ -19,7 +19,7 @@ import {
 import fs from "node:fs";
 import http from "node:http";
 import net from "node:net";
-import { httpPort } from "./harness.mjs";
+import { database, httpPort } from "./harness.mjs";
 
 // A raw request (fetch may not set Host): { status, json }.
 function raw(method, path, headers = {}, body) {
@@ -190,6 +190,13 @@ try {
   r = await raw("POST", "/api/gateways", { ...bearer, "Content-Type": "application/json", Origin: "https://ui.example" },
                 JSON.stringify({ gateway_eui: "aa555a00000000ff", latitude: 1, longitude: 2 }));
   check(r.status === 201, `a listed Origin served: ${r.status} ${r.text}`);
+
+  // ---- the database's files (it holds keys) readable by their owner only
+  if (!process.env.LORAGEO_TEST_PG) {
+    const files = [database, `${database}-wal`, `${database}-shm`].filter((f) => fs.existsSync(f));
+    const modes = files.map((f) => (fs.statSync(f).mode & 0o777).toString(8));
+    check(files.length === 3 && modes.every((m) => m === "600"), `database, -wal and -shm are 0600: ${modes}`);
+  }
 } catch (e) {
   tally.failures++;
   console.error("FAIL exception:", e);
