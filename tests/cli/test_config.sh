@@ -47,11 +47,25 @@ LORAGEO_API_TOKN=x timeout 10 "$BIN" serve >"$dir/out" 2>"$dir/err"
 grep -q "did you mean LORAGEO_API_TOKEN?" "$dir/err" || fail "closest name: $(cat "$dir/err")"
 
 # ---- bind failures: a server holds the ports; a second one says the address and why
-port=$((30000 + RANDOM % 20000))
-LORAGEO_SERVER_UDP_BIND=127.0.0.1:$port LORAGEO_SERVER_HTTP_BIND=127.0.0.1:$((port + 1)) \
-  "$BIN" serve 2>"$dir/first.log" &
-pid=$!
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$((port + 1))/api/health" >/dev/null && break; sleep 0.1; done
+# (the ports are drawn at random: other tests run alongside; another draw if they are taken)
+for attempt in 1 2 3 4 5; do
+  port=$((30000 + RANDOM % 20000))
+  LORAGEO_SERVER_UDP_BIND=127.0.0.1:$port LORAGEO_SERVER_HTTP_BIND=127.0.0.1:$((port + 1)) \
+    "$BIN" serve 2>"$dir/first.log" &
+  pid=$!
+  up=
+  for _ in $(seq 100); do
+    kill -0 "$pid" 2>/dev/null || break
+    curl -sf "http://127.0.0.1:$((port + 1))/api/health" >/dev/null && { up=1; break; }
+    sleep 0.1
+  done
+  [ -n "$up" ] && break
+  kill "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  pid=
+  echo "first server did not come up (attempt $attempt): $(cat "$dir/first.log")" >&2
+done
+[ -n "$pid" ] || fail "the first server never came up"
 checks=$((checks + 1))
 LORAGEO_SERVER_UDP_BIND=127.0.0.1:$port LORAGEO_SERVER_HTTP_BIND=127.0.0.1:$((port + 2)) \
   LORAGEO_SERVER_DATABASE=$dir/db2.sqlite LORAGEO_SERVER_JOURNAL=$dir/journal2 \
