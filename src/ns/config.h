@@ -34,6 +34,14 @@ struct lg_config {
   int late_horizon_ms; /* [network] late_horizon_ms = 2000: late copies still attached */
   char api_token[128]; /* [api] token = (empty: no auth) */
   char web_root[256];  /* [api] web_root: the web UI's files (default: the source tree's web/) */
+  /* [api] allowed_hosts: Host names served besides IP literals, localhost and http_bind's
+   * host (comma-separated; "*": any); allowed_origins: Origins (scheme://host[:port]) let
+   * in besides the server's own (comma-separated; "*": any). */
+  char api_allowed_hosts[512];
+  char api_allowed_origins[512];
+  int api_max_connections; /* [api] max_connections = 2048 */
+  int api_max_streams;     /* [api] max_streams = 64: live streams (/api/stream) at once */
+  int api_timeout_s;       /* [api] timeout_s = 15: an idle connection is closed after it */
   char mqtt_url[256];  /* [mqtt] url = (empty: off) */
   char mqtt_topic_prefix[64];
   char mqtt_username[128];  /* [mqtt] username = (empty: none) */

@@ -23,11 +23,13 @@
 static const char *const drop_names[LG_DROP_COUNT] = {
     "short",           "version",  "type",   "zero_eui",        "json",
     "unknown_gateway", "bad_rxpk", "crc",    "bad_phy_payload", "unsupported_mtype",
-    "unknown_device",  "mic",      "replay", "devnonce_reused", "storage"};
+    "unknown_device",  "mic",      "replay", "devnonce_reused", "storage",
+    "frequency",       "data_rate"};
 static const char *const shed_names[LG_SHED_COUNT] = {
     "unknown_device", "mic", "open_frames", "late_horizon", "unknown_gateway"};
 static const char *const dl_names[LG_DL_COUNT] = {"sent",       "ok",         "too_late", "error",
-                                                  "no_gateway", "duty_cycle", "retried"};
+                                                  "no_gateway", "duty_cycle", "retried",
+                                                  "ack_limit"};
 
 const double lg_ns_accuracy_bounds_m[LG_NS_ACCURACY_BUCKETS - 1] = {5,   10,  20,  50,
                                                                     100, 200, 500, 1000};
@@ -253,6 +255,7 @@ void lg_ns_free(struct lg_ns *ns) {
   struct ns_gateway *g, *gt;
   HASH_ITER(hh, ns->gateways, g, gt) {
     HASH_DEL(ns->gateways, g);
+    if (g->dc) lg_dc_free(g->dc);
     free(g->dc);
     free(g);
   }
@@ -270,6 +273,11 @@ void lg_ns_free(struct lg_ns *ns) {
   HASH_ITER(hh, ns->pending, p, pt) {
     HASH_DEL(ns->pending, p);
     free(p);
+  }
+  struct ns_acked *a, *at;
+  HASH_ITER(hh, ns->acked, a, at) {
+    HASH_DEL(ns->acked, a);
+    free(a);
   }
   struct ns_key *k, *kt;
   HASH_ITER(hh, ns->keys, k, kt) {
@@ -352,6 +360,7 @@ static void unknown_touch(struct lg_ns *ns, struct ns_gateway *g) {
     struct ns_gateway *old = ns->unknown_oldest;
     unknown_unlink(ns, old);
     HASH_DEL(ns->gateways, old);
+    if (old->dc) lg_dc_free(old->dc);
     free(old->dc);
     free(old);
     atomic_fetch_add(&ns->m.shed[LG_SHED_UNKNOWN_GATEWAY], 1);
@@ -667,6 +676,34 @@ static void cluster_done(struct lg_ns *ns, struct ns_frame *f) {
   }
 }
 
+/* Whether a reception's radio settings are the region's (issue 16: a frame at 100 MHz is
+ * no LoRaWAN uplink here): the frequency inside the region's band (regulated regions: the
+ * span of its duty-cycle sub-bands, EU868 863-870 MHz) or one of its uplink channels
+ * (US915), and (SF, bandwidth) one of its uplink data rates. Dropped with the reason. */
+static bool radio_ok(struct lg_ns *ns, const struct ns_gateway *g, const struct lg_gw_rxpk *r) {
+  const struct lg_region *reg = ns->region;
+  bool freq_ok = false;
+  if (reg->subband_count > 0) {
+    freq_ok = r->freq_hz >= reg->subbands[0].lo_hz &&
+              r->freq_hz <= reg->subbands[reg->subband_count - 1].hi_hz;
+  } else {
+    for (int i = 0; i < reg->default_ch_count && !freq_ok; i++)
+      freq_ok = reg->default_ch[i].freq_hz == r->freq_hz;
+  }
+  if (!freq_ok) {
+    ns_drop(ns, LG_DROP_FREQUENCY, "gateway %016llx: %.6f MHz is no %s uplink frequency",
+            (unsigned long long)g->eui, r->freq_hz / 1e6, reg->name);
+    return false;
+  }
+  int dr = 0;
+  if (lg_region_dr_for(reg, r->sf, r->bw_hz, true, &dr) != 0) {
+    ns_drop(ns, LG_DROP_DATA_RATE, "gateway %016llx: SF%d BW%u kHz is no %s uplink data rate",
+            (unsigned long long)g->eui, r->sf, r->bw_hz / 1000, reg->name);
+    return false;
+  }
+  return true;
+}
+
 static void push_data(struct lg_ns *ns, struct ns_gateway *g, const char *body, size_t len) {
   struct lg_gw_push *pp = &ns->push;
   char why[160];
@@ -695,7 +732,8 @@ static void push_data(struct lg_ns *ns, struct ns_gateway *g, const char *body, 
     g->rx_unwritten = 0;
   }
   for (size_t i = 0; i < pp->n_rxpk; i++)
-    if (pp->rxpk[i].mod == LG_GW_MOD_LORA) add_reception(ns, g, &pp->rxpk[i]);
+    if (pp->rxpk[i].mod == LG_GW_MOD_LORA && radio_ok(ns, g, &pp->rxpk[i]))
+      add_reception(ns, g, &pp->rxpk[i]);
 }
 
 /* A PUSH_DATA from a provisioned gateway into the journal (the batch's sync comes before

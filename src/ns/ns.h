@@ -70,6 +70,8 @@ enum lg_drop {
   LG_DROP_REPLAY,
   LG_DROP_DEVNONCE,
   LG_DROP_STORE,
+  LG_DROP_FREQUENCY, /* not an uplink frequency of the region */
+  LG_DROP_DATA_RATE, /* spreading factor / bandwidth not an uplink data rate of the region */
   LG_DROP_COUNT
 };
 
@@ -91,6 +93,7 @@ enum lg_dl_result {
   LG_DL_NO_GATEWAY,
   LG_DL_DUTY_CYCLE, /* refused: it would break the sub-band's duty cycle */
   LG_DL_RETRIED,    /* sent again in RX2 or through another gateway after a TX_ACK error */
+  LG_DL_ACK_LIMIT,  /* not sent: the frame's retransmissions had their NbTrans ACKs already */
   LG_DL_COUNT
 };
 

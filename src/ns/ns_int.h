@@ -98,6 +98,15 @@ struct ns_pending {
   UT_hash_handle hh;
 };
 
+/* The ACKs given to a device's last confirmed uplink (LoRaWAN: a retransmission of it, the
+ * same FCnt, is answered again, at most NbTrans times in all; an older frame never). */
+struct ns_acked {
+  uint64_t dev_eui;
+  uint32_t f_cnt;
+  int acks;
+  UT_hash_handle hh;
+};
+
 struct ns_cluster;
 
 /* An integration event (io.on_event) held until its batch is committed. */
@@ -164,6 +173,7 @@ struct lg_ns {
   struct ns_frame *oldest, *newest; /* all frames, in creation order */
   struct ns_frame *next_due;        /* the first not yet processed */
   struct ns_pending *pending;
+  struct ns_acked *acked; /* one per device that sent a confirmed uplink */
   struct ns_key *keys; /* least recently used first */
   size_t n_keys;
   uint16_t next_token;
@@ -223,6 +233,11 @@ struct ns_dl {
 void ns_send_downlink(struct lg_ns *ns, const struct ns_frame *f, const struct ns_dl *dl);
 void ns_tx_ack(struct lg_ns *ns, uint16_t token, uint64_t gateway_eui, const char *error);
 void ns_pending_expire(struct lg_ns *ns, int64_t now_ns);
+/* Whether the confirmed uplink f_cnt of dev_eui may be ACKed once more (taken if so):
+ * always for a new frame, for retransmissions while its ACKs are below nb_trans (at least
+ * 1). A refusal is counted (downlinks_total{result="ack_limit"}). */
+bool ns_ack_take(struct lg_ns *ns, uint64_t dev_eui, uint32_t f_cnt, bool retransmission,
+                 int nb_trans);
 /* [cluster]: a TX_ACK from a gateway held here, for a downlink another instance decided:
  * returned to it. False when the token is not such a downlink's. */
 bool ns_tx_ack_forwarded(struct lg_ns *ns, uint16_t token, uint64_t gateway_eui, const char *error);

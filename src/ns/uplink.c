@@ -339,7 +339,8 @@ static bool match_session(struct lg_ns *ns, const struct lg_gw_rxpk *up, const s
     uint32_t behind = ahead - 0x10000u; /* the same low bits, one epoch back: an old frame */
     if (ahead >= 0x10000u && mic_ok(ns, &cand[i], up, fr, behind)) {
       m->f_cnt = behind;
-      m->kind = M_REPLAY;
+      /* behind == wire: the first epoch, which is also what a rebooted device sends */
+      m->kind = behind == wire && cand[i].fcnt_resets_allowed ? M_RESET : M_REPLAY;
       return true;
     }
     if (wire < next && ahead != wire && mic_ok(ns, &cand[i], up, fr, wire)) {
@@ -597,7 +598,8 @@ static void data_uplink(struct lg_ns *ns, struct ns_frame *f, const struct lg_fr
     }
     if (m.kind == M_RETRANSMISSION) {
       atomic_fetch_add(&ns->m.retransmissions, 1);
-      if (confirmed) answer(ns, f, &m.dev, true, NULL, 0); /* the ACK was lost: say it again */
+      if (confirmed && ns_ack_take(ns, m.dev.dev_eui, m.f_cnt, true, m.dev.nb_trans))
+        answer(ns, f, &m.dev, true, NULL, 0); /* the ACK was lost: say it again */
       return;
     }
     if (lg_store_fcnt_up_cas(ns->store, m.dev.dev_eui, m.dev.fcnt_up_next, m.f_cnt) == 0) break;
@@ -607,8 +609,12 @@ static void data_uplink(struct lg_ns *ns, struct ns_frame *f, const struct lg_fr
       return;
     }
   }
-  if (m.kind == M_RESET)
+  if (m.kind == M_RESET) {
     ns_log(ns, "%016llx: frame counter reset to %u", (unsigned long long)m.dev.dev_eui, m.f_cnt);
+    event(ns, m.dev.dev_eui, "reset",
+          json_pack("{s:I, s:I}", "f_cnt", (json_int_t)m.f_cnt, "f_cnt_expected",
+                    (json_int_t)m.dev.fcnt_up_next));
+  }
 
   struct lg_uplink_rec u;
   memset(&u, 0, sizeof(u));
@@ -678,6 +684,7 @@ static void data_uplink(struct lg_ns *ns, struct ns_frame *f, const struct lg_fr
   struct lg_device_rec now_dev; /* after this uplink's LinkADRAns, if any */
   if (lg_store_device_get(ns->store, m.dev.dev_eui, &now_dev) == 0)
     adr_step(ns, &now_dev, &u, df->fctrl & LG_FCTRL_ADR, answers, &ans_len);
+  if (confirmed) ns_ack_take(ns, m.dev.dev_eui, m.f_cnt, false, m.dev.nb_trans);
   answer(ns, f, &m.dev, confirmed, answers, ans_len);
 }
 

@@ -83,9 +83,10 @@ export function armTimeout(ms) {
     process.exit(1);
   }, ms).unref();
 }
+export const json = { "Content-Type": "application/json" }; // the API takes JSON bodies only so
 export async function api(method, url, body) {
-  const go = () => fetch(base + url, { method, body: body === undefined ? undefined : JSON.stringify(body) });
-  // A keep-alive connection idle past the server's 30 s timeout may be closed just as it is
+  const go = () => fetch(base + url, { method, body: body === undefined ? undefined : JSON.stringify(body), headers: json });
+  // A keep-alive connection idle past the server's timeout may be closed just as it is
   // reused: that is no answer from the server, so the request goes once more on a new one
   // (a server that is gone fails the second time too).
   const r = await go().catch((e) => (e.cause?.code === "UND_ERR_SOCKET" ? go() : Promise.reject(e)));
@@ -158,7 +159,7 @@ export function instance(k, extraEnv = {}, udp = instanceBase + 10 * k) {
     throw new Error("instance did not come up:\n" + inst.log);
   };
   inst.api = async (method, u, body) => {
-    const r = await fetch(url(u), { method, body: body === undefined ? undefined : JSON.stringify(body) });
+    const r = await fetch(url(u), { method, body: body === undefined ? undefined : JSON.stringify(body), headers: json });
     const text = await r.text();
     return { status: r.status, json: text ? JSON.parse(text) : null };
   };
