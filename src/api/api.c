@@ -689,7 +689,8 @@ struct lg_api *lg_api_start(const struct lg_config *cfg, const struct lg_ns_metr
   api->m = metrics;
   api->gateways_changed = gateways_changed;
   pthread_mutex_init(&api->mu, NULL);
-  if (lg_store_open(&api->store, cfg->database, why, why_len)) {
+  char note[512]; /* the server's own store said it already */
+  if (lg_config_open_store(cfg, NULL, &api->store, NULL, note, sizeof(note), why, why_len)) {
     free(api);
     return NULL;
   }

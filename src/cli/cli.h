@@ -21,6 +21,7 @@ int lg_cmd_serve(int argc, char **argv);
 int lg_cmd_replay(int argc, char **argv);
 int lg_cmd_device(int argc, char **argv);
 int lg_cmd_gateway(int argc, char **argv);
+int lg_cmd_keys(int argc, char **argv);
 int lg_cmd_sim(int argc, char **argv);
 
 /* Prints "lorageo <cmd>: <message>\n" to stderr and returns `status`. */

@@ -18,6 +18,7 @@ static const struct command commands[] = {
     {"replay", lg_cmd_replay, "run a journal's datagrams again into the database"},
     {"device", lg_cmd_device, "device add: provision a device (OTAA or ABP)"},
     {"gateway", lg_cmd_gateway, "gateway add: provision a gateway and its position"},
+    {"keys", lg_cmd_keys, "keys wrap: wrap device keys stored in clear with the key-encryption key"},
     {"decode", lg_cmd_decode, "decode a LoRaWAN PHYPayload (hex) to JSON, check MIC, decrypt"},
     {"airtime", lg_cmd_airtime, "time on air of a LoRa packet"},
     {"sim", lg_cmd_sim, "simulate devices, gateways and the air, offline or against a server"},

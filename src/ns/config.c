@@ -181,6 +181,15 @@ static int s_target(struct lg_config *c, const char *v) {
 static int s_cal(struct lg_config *c, const char *v) {
   return set_str(c->geo_calibration, sizeof(c->geo_calibration), v);
 }
+static int s_kek(struct lg_config *c, const char *v) {
+  c->kek_file_set = true;
+  return set_str(c->kek_file, sizeof(c->kek_file), v);
+}
+static int s_plain(struct lg_config *c, const char *v) {
+  if (strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0) return c->allow_plaintext_keys = true, 0;
+  if (strcasecmp(v, "false") == 0 || strcmp(v, "0") == 0) return c->allow_plaintext_keys = false, 0;
+  return LG_EINVAL;
+}
 static int s_learned(struct lg_config *c, const char *v) {
   c->geo_learned_set = true;
   return set_str(c->geo_learned, sizeof(c->geo_learned), v);
@@ -225,6 +234,8 @@ static const struct {
     {"geo", "device_alt_m", "-1000..20000", s_alt},
     {"geo", "calibration", "a file path", s_cal},
     {"geo", "learned", "a file path (empty: not kept)", s_learned},
+    {"security", "kek_file", "a file of 32 or 64 hex digits", s_kek},
+    {"security", "allow_plaintext_keys", "true or false", s_plain},
     {"adr", "installation_margin_db", "0..30", s_margin},
     {"adr", "target_delivery", "0.5..0.9999", s_target},
     {"cluster", "redis", "redis://HOST[:PORT]", s_redis},

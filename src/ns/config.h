@@ -60,6 +60,13 @@ struct lg_config {
    * empty: not kept */
   char geo_learned[256];
   bool geo_learned_set; /* given (possibly empty); otherwise the default applies */
+  /* [security] kek_file = the key-encryption key that wraps device keys in the database (a
+   * file of 32 or 64 hex digits); for SQLite it defaults to one beside the database
+   * (./lorageo.kek), created on first use; PostgreSQL needs it given (several instances
+   * must share one) */
+  char kek_file[256];
+  bool kek_file_set;
+  bool allow_plaintext_keys; /* [security] allow_plaintext_keys = false */
   double adr_installation_margin_db; /* [adr] installation_margin_db = 10 (standard) */
   double adr_target_delivery;        /* [adr] target_delivery = 0.94 (predictive) */
   char cluster_redis[256];           /* [cluster] redis = (empty: one instance) redis://HOST:PORT */
@@ -68,5 +75,18 @@ struct lg_config {
 /* Defaults, then the file `path` (NULL: none), then the environment. On error returns
  * LG_EINVAL with a one-line reason naming the file, line and key. */
 int lg_config_load(struct lg_config *c, const char *path, char *why, size_t why_len);
+
+struct lg_store;
+/*
+ * Opens the configured database (or `database` when not NULL) with the keys-at-rest rules:
+ * the key-encryption key from [security] kek_file (SQLite: beside the database, created
+ * when missing), checked against the database and used to wrap any key still in clear;
+ * without one, refused unless [security] allow_plaintext_keys (and always refused when
+ * the database's keys are wrapped). What it did worth saying (a KEK created, keys
+ * wrapped) goes to `note` (empty otherwise), the devices whose keys it wrapped to
+ * *wrapped (may be NULL). Returns 0, or LG_E* with the reason.
+ */
+int lg_config_open_store(const struct lg_config *c, const char *database, struct lg_store **s,
+                         size_t *wrapped, char *note, size_t note_len, char *why, size_t why_len);
 
 #endif

@@ -3,6 +3,7 @@
 // LoRaWAN implementation) and timestamped from the true geometry.
 import { execFileSync, spawn } from "node:child_process";
 import dgram from "node:dgram";
+import crypto from "node:crypto";
 import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
@@ -14,6 +15,13 @@ export const C = 299792458;
 export const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lorageo-serve-"));
 export const udpPort = 21000 + Math.floor(Math.random() * 20000);
 export const httpPort = udpPort + 1;
+// Device keys are wrapped with a key-encryption key ([security] kek_file). SQLite makes one
+// beside its database; PostgreSQL needs it given, and every instance of a test the same.
+if (!process.env.LORAGEO_SECURITY_KEK_FILE) {
+  const kek = path.join(dir, "test.kek");
+  fs.writeFileSync(kek, crypto.randomBytes(32).toString("hex") + "\n", { mode: 0o600 });
+  process.env.LORAGEO_SECURITY_KEK_FILE = kek;
+}
 export const base = `http://127.0.0.1:${httpPort}`;
 export const tally = { checks: 0, failures: 0 };
 export let server = null;
