@@ -20,6 +20,7 @@ static const struct command commands[] = {
     {"gateway", lg_cmd_gateway, "gateway add: provision a gateway and its position"},
     {"decode", lg_cmd_decode, "decode a LoRaWAN PHYPayload (hex) to JSON, check MIC, decrypt"},
     {"airtime", lg_cmd_airtime, "time on air of a LoRa packet"},
+    {"region", lg_cmd_region, "LoRaWAN regional parameters (RP002-1.0.4): list, or one as JSON"},
     {"sim", lg_cmd_sim, "simulate devices, gateways and the air, offline or against a server"},
     {"solve", lg_cmd_solve, "locate frames from gateway timestamps / RSSI (JSON lines)"},
     {"calibrate", lg_cmd_calibrate,
