@@ -147,7 +147,8 @@ int lg_cmd_airtime(int argc, char **argv) {
     json_object_set_new(o, "bw_khz", json_integer(d->bw_hz / 1000));
     /* MHDR + MACPayload (M) + MIC */
     json_object_set_new(o, "max_phy_payload",
-                        d->max_mac_payload < 0 ? json_null() : json_integer(d->max_mac_payload + 5));
+                        d->max_mac_payload < 0 ? json_null()
+                                               : json_integer(d->max_mac_payload + 5));
   }
   return lg_cli_print_json(stdout, o) ? lg_cli_fail("airtime", 1, "cannot write output") : 0;
 }

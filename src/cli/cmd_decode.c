@@ -236,10 +236,11 @@ static void annotate_region(json_t *o, const struct lg_region *r) {
     const char *name = json_string_value(json_object_get(c, "name"));
     if (name == NULL || strcmp(name, "LinkADRReq") != 0) continue;
     int eirp = 0;
-    json_object_set_new(c, "data_rate", dr_json(r, (int)json_integer_value(json_object_get(c, "dr"))));
+    json_object_set_new(c, "data_rate",
+                        dr_json(r, (int)json_integer_value(json_object_get(c, "dr"))));
     json_object_set_new(c, "tx_power_eirp_dbm",
-                        lg_region_tx_power_dbm(r, (int)json_integer_value(json_object_get(c, "tx_power")),
-                                               &eirp) == 0
+                        lg_region_tx_power_dbm(
+                            r, (int)json_integer_value(json_object_get(c, "tx_power")), &eirp) == 0
                             ? json_integer(eirp)
                             : json_null());
   }
@@ -252,18 +253,22 @@ static void annotate_region(json_t *o, const struct lg_region *r) {
     size_t n = 0;
     if (lg_hex_decode(cf, strlen(cf), b, sizeof(b), &n) || n != LG_CFLIST_LEN) return;
     json_object_set_new(o, "cf_list_type",
-                        json_string(b[15] == 0 ? "frequencies" : b[15] == 1 ? "channel_mask" : "rfu"));
-    json_object_set_new(o, "cf_list_type_expected",
-                        json_string(r->cflist_type == LG_CFLIST_CHANNEL_MASK ? "channel_mask"
-                                                                             : "frequencies"));
+                        json_string(b[15] == 0   ? "frequencies"
+                                    : b[15] == 1 ? "channel_mask"
+                                                 : "rfu"));
+    json_object_set_new(
+        o, "cf_list_type_expected",
+        json_string(r->cflist_type == LG_CFLIST_CHANNEL_MASK ? "channel_mask" : "frequencies"));
     if (b[15] == 0) { /* five 24-bit little-endian frequencies in 100 Hz (TS001 §6.2.4.1) */
       json_t *f = json_array();
       for (int k = 0; k < 5; k++)
-        json_array_append_new(f, json_integer(100LL * (b[3 * k] | b[3 * k + 1] << 8 | b[3 * k + 2] << 16)));
+        json_array_append_new(
+            f, json_integer(100LL * (b[3 * k] | b[3 * k + 1] << 8 | b[3 * k + 2] << 16)));
       json_object_set_new(o, "cf_list_frequencies_hz", f);
     } else if (b[15] == 1) { /* ChMask0..4, 16 bits little-endian each */
       json_t *m = json_array();
-      for (int k = 0; k < 5; k++) json_array_append_new(m, json_integer(b[2 * k] | b[2 * k + 1] << 8));
+      for (int k = 0; k < 5; k++)
+        json_array_append_new(m, json_integer(b[2 * k] | b[2 * k + 1] << 8));
       json_object_set_new(o, "cf_list_ch_masks", m);
     }
   }
@@ -271,10 +276,13 @@ static void annotate_region(json_t *o, const struct lg_region *r) {
 
 int lg_cmd_decode(int argc, char **argv) {
   static const struct option opts[] = {
-      {"nwkskey", required_argument, NULL, 'n'}, {"appskey", required_argument, NULL, 's'},
-      {"appkey", required_argument, NULL, 'a'},  {"fcnt-msb", required_argument, NULL, 'm'},
+      {"nwkskey", required_argument, NULL, 'n'},
+      {"appskey", required_argument, NULL, 's'},
+      {"appkey", required_argument, NULL, 'a'},
+      {"fcnt-msb", required_argument, NULL, 'm'},
       {"region", required_argument, NULL, 'g'},
-      {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0},
   };
   struct decode_keys keys = {0};
   const struct lg_region *region = NULL;

@@ -19,7 +19,9 @@ static const char usage[] =
     "object: channels, data rates with their payload limits, RX1/RX2, TX power, CFList.\n"
     "  -h, --help     this text\n";
 
-static json_t *payload(int v) { return v < 0 ? json_null() : json_integer(v); }
+static json_t *payload(int v) {
+  return v < 0 ? json_null() : json_integer(v);
+}
 
 static const char *mod_name(enum lg_modulation m) {
   switch (m) {
@@ -77,9 +79,9 @@ static json_t *region_json(const struct lg_region *r) {
   json_t *ch = json_array(), *chs = json_array();
   for (int i = 0; i < r->default_ch_count; i++) {
     json_array_append_new(ch, json_integer(r->default_ch[i].freq_hz));
-    json_array_append_new(chs, json_pack("{s:I, s:i, s:i}", "frequency_hz",
-                                         (json_int_t)r->default_ch[i].freq_hz, "min_dr",
-                                         r->default_ch[i].min_dr, "max_dr", r->default_ch[i].max_dr));
+    json_array_append_new(
+        chs, json_pack("{s:I, s:i, s:i}", "frequency_hz", (json_int_t)r->default_ch[i].freq_hz,
+                       "min_dr", r->default_ch[i].min_dr, "max_dr", r->default_ch[i].max_dr));
   }
   json_object_set_new(o, "default_channels_hz", ch);
   json_object_set_new(o, "default_channels", chs);
@@ -104,8 +106,9 @@ static json_t *region_json(const struct lg_region *r) {
                                   "step_hz", (json_int_t)r->rx1_step_hz, "count", r->rx1_channels));
   else
     json_object_set_new(o, "rx1_channels", json_string("uplink"));
-  json_object_set_new(o, "rx2", json_pack("{s:I, s:i}", "frequency_hz",
-                                          (json_int_t)r->rx2_freq_hz, "dr", r->rx2_dr));
+  json_object_set_new(
+      o, "rx2",
+      json_pack("{s:I, s:i}", "frequency_hz", (json_int_t)r->rx2_freq_hz, "dr", r->rx2_dr));
   json_object_set_new(o, "max_eirp_dbm", json_real(r->max_eirp_dbm));
   json_t *txp = json_array();
   for (int i = 0; i <= r->tx_power_max_index; i++)
@@ -119,9 +122,9 @@ static json_t *region_json(const struct lg_region *r) {
                       json_integer(r->join_accept_delay2_ns / 1000000000LL));
   json_object_set_new(o, "adr_ack_limit", json_integer(r->adr_ack_limit));
   json_object_set_new(o, "adr_ack_delay", json_integer(r->adr_ack_delay));
-  json_object_set_new(o, "cflist_type", json_string(r->cflist_type == LG_CFLIST_CHANNEL_MASK
-                                                        ? "channel_mask"
-                                                        : "frequencies"));
+  json_object_set_new(
+      o, "cflist_type",
+      json_string(r->cflist_type == LG_CFLIST_CHANNEL_MASK ? "channel_mask" : "frequencies"));
   json_object_set_new(o, "link_adr_ch_mask",
                       json_pack("{s:i, s:i}", "ch_mask_cntl", r->link_adr_ch_mask_cntl, "ch_mask",
                                 (int)r->link_adr_ch_mask));
@@ -145,11 +148,10 @@ static json_t *region_json(const struct lg_region *r) {
   }
   json_t *dc = json_array();
   for (int i = 0; i < r->subband_count; i++)
-    json_array_append_new(dc, json_pack("{s:[I, I], s:f, s:f}", "range_hz",
-                                        (json_int_t)r->subbands[i].lo_hz,
-                                        (json_int_t)r->subbands[i].hi_hz, "duty_cycle",
-                                        r->subbands[i].duty_cycle, "max_erp_dbm",
-                                        r->subbands[i].max_erp_dbm));
+    json_array_append_new(
+        dc, json_pack("{s:[I, I], s:f, s:f}", "range_hz", (json_int_t)r->subbands[i].lo_hz,
+                      (json_int_t)r->subbands[i].hi_hz, "duty_cycle", r->subbands[i].duty_cycle,
+                      "max_erp_dbm", r->subbands[i].max_erp_dbm));
   json_object_set_new(o, "duty_cycle_bands", dc);
   json_object_set_new(o, "duty_cycle", json_boolean(r->duty_cycle));
   json_object_set_new(o, "dwell_time", json_boolean(r->uses_dwell_time));

@@ -122,13 +122,13 @@ struct lg_subband {
 enum lg_cflist_type { LG_CFLIST_FREQUENCIES = 0, LG_CFLIST_CHANNEL_MASK = 1 };
 
 struct lg_region {
-  const char *name;        /* "EU868", "US915", "AS923-1", ... */
-  const char *rp002_section; /* where its tables are, e.g. "RP002-1.0.4 §2.4" */
+  const char *name;                  /* "EU868", "US915", "AS923-1", ... */
+  const char *rp002_section;         /* where its tables are, e.g. "RP002-1.0.4 §2.4" */
   uint32_t freq_min_hz, freq_max_hz; /* the band's edges */
   struct lg_datarate dr[LG_REGION_MAX_DR];
-  int dr_count;       /* number of entries in dr[] (defined or RFU) */
-  int max_lora125_dr; /* highest 125 kHz LoRa uplink DR, for ADR */
-  bool dwell_table;   /* dr[] carries separate payload limits under a 400 ms dwell time */
+  int dr_count;             /* number of entries in dr[] (defined or RFU) */
+  int max_lora125_dr;       /* highest 125 kHz LoRa uplink DR, for ADR */
+  bool dwell_table;         /* dr[] carries separate payload limits under a 400 ms dwell time */
   int default_max_eirp_dbm; /* max EIRP rounded down to whole dB (see max_eirp_dbm) */
   double max_eirp_dbm;      /* the default max EIRP as RP002 states it, e.g. 12.15 */
   int tx_power_offsets_db[LG_REGION_MAX_TXPOWER]; /* TXPower i: max EIRP + offset[i] */
@@ -159,10 +159,10 @@ struct lg_region {
    * US915/AU915: ChMaskCntl 6 "all 125 kHz on" with the 500 kHz mask; CN470: 6). */
   int link_adr_ch_mask_cntl;
   uint16_t link_adr_ch_mask;
-  const char *subband_rules; /* the fixed-plan sub-band rules in one sentence, or NULL */
+  const char *subband_rules;         /* the fixed-plan sub-band rules in one sentence, or NULL */
   const struct lg_subband *subbands; /* NULL when the region has no duty-cycle rule */
   int subband_count;
-  bool uses_dwell_time; /* a 400 ms dwell-time limit applies (FCC/ACMA/ARIB...) */
+  bool uses_dwell_time;    /* a 400 ms dwell-time limit applies (FCC/ACMA/ARIB...) */
   bool listen_before_talk; /* LBT required by the region's regulation (KR920, AS923 JP) */
   bool duty_cycle;         /* a duty-cycle limit applies to end-devices */
   const char *notes;       /* what RP002 says that the tables do not carry, or NULL */

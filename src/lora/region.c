@@ -19,7 +19,9 @@ static const struct lg_region *const regions[] = {
     &lg_region_in865,   &lg_region_ru864,   &lg_region_eu433,   &lg_region_cn470,
 };
 
-int lg_region_count(void) { return (int)LG_ARRAY_LEN(regions); }
+int lg_region_count(void) {
+  return (int)LG_ARRAY_LEN(regions);
+}
 
 const struct lg_region *lg_region_at(int i) {
   return i >= 0 && i < lg_region_count() ? regions[i] : NULL;
@@ -114,7 +116,8 @@ int lg_region_rx1_freq(const struct lg_region *region, uint32_t up_freq_hz,
   }
   for (int i = 0; i < region->default_ch_count; i++) {
     if (region->default_ch[i].freq_hz == up_freq_hz) {
-      *down_freq_hz = region->rx1_base_hz + region->rx1_step_hz * (uint32_t)(i % region->rx1_channels);
+      *down_freq_hz =
+          region->rx1_base_hz + region->rx1_step_hz * (uint32_t)(i % region->rx1_channels);
       return 0;
     }
   }

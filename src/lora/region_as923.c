@@ -45,12 +45,11 @@
     .default_ch = {{(ch1_), 0, 5}, {(ch1_) + 200000u, 0, 5}}, /* §2.10.2 */                       \
         .default_ch_count = 2, .rx1_dr_offset_max = 7, .rx1_dr = AS923_RX1,                        \
     .has_rx1_dr_dwell = true, .rx1_dr_dwell = AS923_RX1_DWELL,                                     \
-    .rx2_freq_hz = (ch1_), /* §2.10.7: the first default channel / DR2 */                          \
+    .rx2_freq_hz = (ch1_), /* §2.10.7: the first default channel / DR2 */                         \
         .rx2_dr = 2, LG_REGION_DEFAULT_TIMING,                                                     \
     .cflist_type = LG_CFLIST_FREQUENCIES, /* §2.10.4: five frequencies, CFListType 0 */           \
         .link_adr_ch_mask_cntl = 0, .link_adr_ch_mask = 0x0003, .subbands = NULL,                  \
-    .subband_count = 0, .uses_dwell_time = true, .listen_before_talk = true,                       \
-    .duty_cycle = false,                                                                           \
+    .subband_count = 0, .uses_dwell_time = true, .listen_before_talk = true, .duty_cycle = false,  \
     .notes = "dwell time, listen-before-talk (Japan: ARIB STD-T108) and any duty cycle follow "    \
              "the country's rules (RP002 §2.10.1); UplinkDwellTime is country-specific",           \
   }
@@ -59,9 +58,8 @@
  * AS923-3 915-921 MHz; AS923-4 917-920 MHz. The -3 and -4 edges are from the group
  * descriptions as remembered and cross-read with TTN's frequency plans, not checked
  * against the RP002-1.0.4 text (docs/regions.md). */
-const struct lg_region lg_region_as923_1 =
-    AS923_REGION("AS923-1", "RP002-1.0.4 §2.10 (AS923, group AS923-1)", 915000000, 928000000,
-                 923200000u);
+const struct lg_region lg_region_as923_1 = AS923_REGION(
+    "AS923-1", "RP002-1.0.4 §2.10 (AS923, group AS923-1)", 915000000, 928000000, 923200000u);
 const struct lg_region lg_region_as923_2 =
     AS923_REGION("AS923-2", "RP002-1.0.4 §2.10 (AS923, group AS923-2)", 920000000, 923000000,
                  923200000u - 1800000u);

@@ -41,8 +41,8 @@ const struct lg_region lg_region_cn470 = {
     .tx_power_offsets_db = LG_TXP_2DB,
     .tx_power_step_db = 2,
     .tx_power_max_index = 7,
-    .default_ch = {CN_CH8(0), CN_CH8(8), CN_CH8(16), CN_CH8(24), CN_CH8(32), CN_CH8(40),
-                   CN_CH8(48), CN_CH8(56), CN_CH8(64), CN_CH8(72), CN_CH8(80), CN_CH8(88)},
+    .default_ch = {CN_CH8(0), CN_CH8(8), CN_CH8(16), CN_CH8(24), CN_CH8(32), CN_CH8(40), CN_CH8(48),
+                   CN_CH8(56), CN_CH8(64), CN_CH8(72), CN_CH8(80), CN_CH8(88)},
     .default_ch_count = 96,
     .rx1_base_hz = 500300000, /* RX1 channel = uplink channel mod 48 */
     .rx1_step_hz = 200000,

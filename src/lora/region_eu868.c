@@ -25,14 +25,10 @@ const struct lg_region lg_region_eu868 = {
      * compatible (M; N = M - 8). */
     .dr =
         {
-            LG_LORA(12, 125000, 250, 59, true, true),
-            LG_LORA(11, 125000, 440, 59, true, true),
-            LG_LORA(10, 125000, 980, 59, true, true),
-            LG_LORA(9, 125000, 1760, 123, true, true),
-            LG_LORA(8, 125000, 3125, 250, true, true),
-            LG_LORA(7, 125000, 5470, 250, true, true),
-            LG_LORA(7, 250000, 11000, 250, true, true),
-            LG_FSK(50000, 250),
+            LG_LORA(12, 125000, 250, 59, true, true), LG_LORA(11, 125000, 440, 59, true, true),
+            LG_LORA(10, 125000, 980, 59, true, true), LG_LORA(9, 125000, 1760, 123, true, true),
+            LG_LORA(8, 125000, 3125, 250, true, true), LG_LORA(7, 125000, 5470, 250, true, true),
+            LG_LORA(7, 250000, 11000, 250, true, true), LG_FSK(50000, 250),
             LG_LRFHSS(1, 137000, 162, 58),  /* DR8: CR1/3, 137 kHz OCW */
             LG_LRFHSS(2, 137000, 325, 123), /* DR9: CR2/3, 137 kHz OCW */
             LG_LRFHSS(1, 336000, 162, 58),  /* DR10: CR1/3, 336 kHz OCW */

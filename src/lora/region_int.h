@@ -9,7 +9,7 @@
 #include "lora/lora.h"
 #include "util/util.h"
 
-#define LG_NA LG_REGION_NA
+#define LG_NA      LG_REGION_NA
 #define LG_N_OF(m) ((m) < 0 ? LG_NA : (m)-8)
 
 /* A LoRa data rate with max MACPayload M (N = M - 8) and, for dwell-time regions, M under
@@ -54,8 +54,8 @@
 #define LG_TXP_2DB                                                                                 \
   { 0, -2, -4, -6, -8, -10, -12, -14, -16, -18, -20, -22, -24, -26, -28, -30 }
 
-extern const struct lg_region lg_region_eu868, lg_region_us915, lg_region_au915,
-    lg_region_as923_1, lg_region_as923_2, lg_region_as923_3, lg_region_as923_4, lg_region_kr920,
-    lg_region_in865, lg_region_ru864, lg_region_eu433, lg_region_cn470;
+extern const struct lg_region lg_region_eu868, lg_region_us915, lg_region_au915, lg_region_as923_1,
+    lg_region_as923_2, lg_region_as923_3, lg_region_as923_4, lg_region_kr920, lg_region_in865,
+    lg_region_ru864, lg_region_eu433, lg_region_cn470;
 
 #endif

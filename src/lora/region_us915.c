@@ -70,7 +70,7 @@ const struct lg_region lg_region_us915 = {
     .rx2_dr = 8,
     LG_REGION_DEFAULT_TIMING,
     .cflist_type = LG_CFLIST_CHANNEL_MASK, /* §2.5.4: ChMask0..4 (channels 0-71), CFListType 1 */
-    .link_adr_ch_mask_cntl = 6, /* §2.5.5: 6 = all 125 kHz on, ChMask for 64-71 */
+    .link_adr_ch_mask_cntl = 6,            /* §2.5.5: 6 = all 125 kHz on, ChMask for 64-71 */
     .link_adr_ch_mask = 0x00ff,
     .subband_rules =
         "8 sub-bands: sub-band k (1..8) is 125 kHz channels 8(k-1)..8(k-1)+7 and 500 kHz "

@@ -15,11 +15,11 @@ struct want {
   int n_ch;
   uint32_t ch[3]; /* the first default channels */
   int dr_count;
-  int sf[16];        /* 0: not LoRa */
-  int bw_khz[16];    /* LoRa bandwidth / LR-FHSS OCW; 0 for FSK or RFU */
-  int bps[16];       /* 0: RFU */
-  int m[16];         /* M, NA: not allowed */
-  int m_dwell[16];   /* M under dwell (dwell regions only) */
+  int sf[16];      /* 0: not LoRa */
+  int bw_khz[16];  /* LoRa bandwidth / LR-FHSS OCW; 0 for FSK or RFU */
+  int bps[16];     /* 0: RFU */
+  int m[16];       /* M, NA: not allowed */
+  int m_dwell[16]; /* M under dwell (dwell regions only) */
   bool dwell;
   int rx1_max;
   int rx1_row0[8], rx1_row_last_lora125[8];
@@ -31,60 +31,211 @@ struct want {
   bool dc, lbt, dwell_rule;
 };
 
-#define EU_SF {12, 11, 10, 9, 8, 7, 7, 0}
-#define EU_BW {125, 125, 125, 125, 125, 125, 250, 0}
-#define EU_BPS {250, 440, 980, 1760, 3125, 5470, 11000, 50000}
-#define EU_M {59, 59, 59, 123, 250, 250, 250, 250}
+#define EU_SF                                                                                      \
+  { 12, 11, 10, 9, 8, 7, 7, 0 }
+#define EU_BW                                                                                      \
+  { 125, 125, 125, 125, 125, 125, 250, 0 }
+#define EU_BPS                                                                                     \
+  { 250, 440, 980, 1760, 3125, 5470, 11000, 50000 }
+#define EU_M                                                                                       \
+  { 59, 59, 59, 123, 250, 250, 250, 250 }
 
 static const struct want wants[] = {
-    {"EU868", 863000000, 870000000, 3, {868100000, 868300000, 868500000}, 12,
+    {"EU868",
+     863000000,
+     870000000,
+     3,
+     {868100000, 868300000, 868500000},
+     12,
      {12, 11, 10, 9, 8, 7, 7, 0, 0, 0, 0, 0},
      {125, 125, 125, 125, 125, 125, 250, 0, 137, 137, 336, 336},
      {250, 440, 980, 1760, 3125, 5470, 11000, 50000, 162, 325, 162, 325},
-     {59, 59, 59, 123, 250, 250, 250, 250, 58, 123, 58, 123}, {0}, false, 5,
-     {0, 0, 0, 0, 0, 0}, {5, 4, 3, 2, 1, 0}, 869525000, 0, 16, 7, LG_CFLIST_FREQUENCIES, true,
-     false, false},
-    {"US915", 902000000, 928000000, 72, {902300000, 902500000, 902700000}, 14,
+     {59, 59, 59, 123, 250, 250, 250, 250, 58, 123, 58, 123},
+     {0},
+     false,
+     5,
+     {0, 0, 0, 0, 0, 0},
+     {5, 4, 3, 2, 1, 0},
+     869525000,
+     0,
+     16,
+     7,
+     LG_CFLIST_FREQUENCIES,
+     true,
+     false,
+     false},
+    {"US915",
+     902000000,
+     928000000,
+     72,
+     {902300000, 902500000, 902700000},
+     14,
      {10, 9, 8, 7, 8, 0, 0, 0, 12, 11, 10, 9, 8, 7},
      {125, 125, 125, 125, 500, 1523, 1523, 0, 500, 500, 500, 500, 500, 500},
      {980, 1760, 3125, 5470, 12500, 162, 325, 0, 980, 1760, 3900, 7000, 12500, 21900},
-     {19, 61, 133, 250, 250, 58, 133, 0, 61, 137, 250, 250, 250, 250}, {0}, false, 3,
-     {10, 9, 8, 8}, {13, 12, 11, 10}, 923300000, 8, 30, 14, LG_CFLIST_CHANNEL_MASK, false, false,
+     {19, 61, 133, 250, 250, 58, 133, 0, 61, 137, 250, 250, 250, 250},
+     {0},
+     false,
+     3,
+     {10, 9, 8, 8},
+     {13, 12, 11, 10},
+     923300000,
+     8,
+     30,
+     14,
+     LG_CFLIST_CHANNEL_MASK,
+     false,
+     false,
      true},
-    {"AU915", 915000000, 928000000, 72, {915200000, 915400000, 915600000}, 14,
+    {"AU915",
+     915000000,
+     928000000,
+     72,
+     {915200000, 915400000, 915600000},
+     14,
      {12, 11, 10, 9, 8, 7, 8, 0, 12, 11, 10, 9, 8, 7},
      {125, 125, 125, 125, 125, 125, 500, 1523, 500, 500, 500, 500, 500, 500},
      {250, 440, 980, 1760, 3125, 5470, 12500, 162, 980, 1760, 3900, 7000, 12500, 21900},
      {59, 59, 59, 123, 250, 250, 250, 58, 61, 137, 250, 250, 250, 250},
-     {NA, NA, 19, 61, 133, 250, 250, 58, 61, 137, 250, 250, 250, 250}, true, 5,
-     {8, 8, 8, 8, 8, 8}, {13, 12, 11, 10, 9, 8}, 923300000, 8, 30, 14, LG_CFLIST_CHANNEL_MASK,
-     false, false, true},
+     {NA, NA, 19, 61, 133, 250, 250, 58, 61, 137, 250, 250, 250, 250},
+     true,
+     5,
+     {8, 8, 8, 8, 8, 8},
+     {13, 12, 11, 10, 9, 8},
+     923300000,
+     8,
+     30,
+     14,
+     LG_CFLIST_CHANNEL_MASK,
+     false,
+     false,
+     true},
 #define AS923(name, f1)                                                                            \
-  {name, 0, 0, 2, {f1, f1 + 200000}, 8, EU_SF, EU_BW, EU_BPS,                                      \
-   {59, 59, 123, 123, 250, 250, 250, 250}, {NA, NA, 19, 61, 133, 250, 250, 250}, true, 7,          \
-   {0, 0, 0, 0, 0, 0, 1, 2}, {5, 4, 3, 2, 1, 0, 5, 5}, f1, 2, 16, 7, LG_CFLIST_FREQUENCIES,        \
-   false, true, true}
-    AS923("AS923-1", 923200000), AS923("AS923-2", 921400000), AS923("AS923-3", 916600000),
+  {                                                                                                \
+    name, 0, 0, 2, {f1, f1 + 200000}, 8, EU_SF, EU_BW, EU_BPS,                                     \
+        {59, 59, 123, 123, 250, 250, 250, 250}, {NA, NA, 19, 61, 133, 250, 250, 250}, true, 7,     \
+        {0, 0, 0, 0, 0, 0, 1, 2}, {5, 4, 3, 2, 1, 0, 5, 5}, f1, 2, 16, 7, LG_CFLIST_FREQUENCIES,   \
+        false, true, true                                                                          \
+  }
+    AS923("AS923-1", 923200000),
+    AS923("AS923-2", 921400000),
+    AS923("AS923-3", 916600000),
     AS923("AS923-4", 917300000),
-    {"KR920", 920900000, 923300000, 3, {922100000, 922300000, 922500000}, 6, EU_SF, EU_BW, EU_BPS,
-     EU_M, {0}, false, 5, {0, 0, 0, 0, 0, 0}, {5, 4, 3, 2, 1, 0}, 921900000, 0, 14, 7,
-     LG_CFLIST_FREQUENCIES, false, true, false},
-    {"IN865", 865000000, 867000000, 3, {865062500, 865402500, 865985000}, 8,
-     {12, 11, 10, 9, 8, 7, 0, 0}, {125, 125, 125, 125, 125, 125, 0, 0},
-     {250, 440, 980, 1760, 3125, 5470, 0, 50000}, {59, 59, 59, 123, 250, 250, 0, 250}, {0}, false,
-     7, {0, 0, 0, 0, 0, 0, 1, 2}, {5, 4, 3, 2, 1, 0, 5, 5}, 866550000, 2, 30, 10,
-     LG_CFLIST_FREQUENCIES, false, false, false},
-    {"RU864", 864000000, 870000000, 2, {868900000, 869100000}, 8, EU_SF, EU_BW, EU_BPS, EU_M, {0},
-     false, 5, {0, 0, 0, 0, 0, 0}, {5, 4, 3, 2, 1, 0}, 869100000, 0, 16, 7, LG_CFLIST_FREQUENCIES,
-     true, false, false},
-    {"EU433", 433175000, 434665000, 3, {433175000, 433375000, 433575000}, 8, EU_SF, EU_BW, EU_BPS,
-     EU_M, {0}, false, 5, {0, 0, 0, 0, 0, 0}, {5, 4, 3, 2, 1, 0}, 434665000, 0, 12.15, 5,
-     LG_CFLIST_FREQUENCIES, true, false, false},
-    {"CN470", 470000000, 510000000, 96, {470300000, 470500000, 470700000}, 8,
-     {12, 11, 10, 9, 8, 7, 7, 0}, {125, 125, 125, 125, 125, 125, 500, 0},
-     {250, 440, 980, 1760, 3125, 5470, 21900, 50000}, {NA, 31, 94, 192, 250, 250, 250, 250}, {0},
-     false, 5, {0, 0, 0, 0, 0, 0}, {5, 4, 3, 2, 1, 0}, 505300000, 0, 19.15, 7,
-     LG_CFLIST_CHANNEL_MASK, false, false, false},
+    {"KR920",
+     920900000,
+     923300000,
+     3,
+     {922100000, 922300000, 922500000},
+     6,
+     EU_SF,
+     EU_BW,
+     EU_BPS,
+     EU_M,
+     {0},
+     false,
+     5,
+     {0, 0, 0, 0, 0, 0},
+     {5, 4, 3, 2, 1, 0},
+     921900000,
+     0,
+     14,
+     7,
+     LG_CFLIST_FREQUENCIES,
+     false,
+     true,
+     false},
+    {"IN865",
+     865000000,
+     867000000,
+     3,
+     {865062500, 865402500, 865985000},
+     8,
+     {12, 11, 10, 9, 8, 7, 0, 0},
+     {125, 125, 125, 125, 125, 125, 0, 0},
+     {250, 440, 980, 1760, 3125, 5470, 0, 50000},
+     {59, 59, 59, 123, 250, 250, 0, 250},
+     {0},
+     false,
+     7,
+     {0, 0, 0, 0, 0, 0, 1, 2},
+     {5, 4, 3, 2, 1, 0, 5, 5},
+     866550000,
+     2,
+     30,
+     10,
+     LG_CFLIST_FREQUENCIES,
+     false,
+     false,
+     false},
+    {"RU864",
+     864000000,
+     870000000,
+     2,
+     {868900000, 869100000},
+     8,
+     EU_SF,
+     EU_BW,
+     EU_BPS,
+     EU_M,
+     {0},
+     false,
+     5,
+     {0, 0, 0, 0, 0, 0},
+     {5, 4, 3, 2, 1, 0},
+     869100000,
+     0,
+     16,
+     7,
+     LG_CFLIST_FREQUENCIES,
+     true,
+     false,
+     false},
+    {"EU433",
+     433175000,
+     434665000,
+     3,
+     {433175000, 433375000, 433575000},
+     8,
+     EU_SF,
+     EU_BW,
+     EU_BPS,
+     EU_M,
+     {0},
+     false,
+     5,
+     {0, 0, 0, 0, 0, 0},
+     {5, 4, 3, 2, 1, 0},
+     434665000,
+     0,
+     12.15,
+     5,
+     LG_CFLIST_FREQUENCIES,
+     true,
+     false,
+     false},
+    {"CN470",
+     470000000,
+     510000000,
+     96,
+     {470300000, 470500000, 470700000},
+     8,
+     {12, 11, 10, 9, 8, 7, 7, 0},
+     {125, 125, 125, 125, 125, 125, 500, 0},
+     {250, 440, 980, 1760, 3125, 5470, 21900, 50000},
+     {NA, 31, 94, 192, 250, 250, 250, 250},
+     {0},
+     false,
+     5,
+     {0, 0, 0, 0, 0, 0},
+     {5, 4, 3, 2, 1, 0},
+     505300000,
+     0,
+     19.15,
+     7,
+     LG_CFLIST_CHANNEL_MASK,
+     false,
+     false,
+     false},
 };
 
 static void check_region(const struct want *w) {
@@ -98,7 +249,8 @@ static void check_region(const struct want *w) {
   }
   /* default channels */
   LG_EQ_INT(r->default_ch_count, w->n_ch);
-  for (int i = 0; i < 3 && i < w->n_ch; i++) LG_EQ_INT(r->default_ch[i].freq_hz, w->ch[i]);
+  for (int i = 0; i < 3 && i < w->n_ch; i++)
+    LG_EQ_INT(r->default_ch[i].freq_hz, w->ch[i]);
   for (int i = 0; i < r->default_ch_count; i++) {
     LG_CHECK(r->default_ch[i].freq_hz >= r->freq_min_hz);
     LG_CHECK(r->default_ch[i].freq_hz <= r->freq_max_hz);
@@ -155,7 +307,8 @@ static void check_region(const struct want *w) {
   LG_CHECK(lg_region_dr(r, r->rx2_dr) && lg_region_dr(r, r->rx2_dr)->downlink);
   LG_NEAR(r->max_eirp_dbm, w->max_eirp, 1e-9);
   LG_EQ_INT(r->tx_power_max_index, w->txp_max);
-  for (int i = 0; i <= w->txp_max; i++) LG_EQ_INT(r->tx_power_offsets_db[i], -2 * i);
+  for (int i = 0; i <= w->txp_max; i++)
+    LG_EQ_INT(r->tx_power_offsets_db[i], -2 * i);
   int p = 0;
   LG_EQ_INT(lg_region_tx_power_dbm(r, w->txp_max + 1, &p), LG_EINVAL);
   LG_EQ_INT(r->cflist_type, w->cflist);
@@ -221,7 +374,8 @@ static void test_list(void) {
 }
 
 int main(void) {
-  for (size_t i = 0; i < sizeof(wants) / sizeof(wants[0]); i++) check_region(&wants[i]);
+  for (size_t i = 0; i < sizeof(wants) / sizeof(wants[0]); i++)
+    check_region(&wants[i]);
   test_fixed_plans();
   test_list();
   return lg_test_report("test_region");
