@@ -91,7 +91,8 @@ static int s_unknown_gw(struct lg_config *c, const char *v) {
   return set_int(&c->max_unknown_gateways, v, 1, 10000000);
 }
 static int s_region(struct lg_config *c, const char *v) {
-  return lg_region_find(v) ? set_str(c->region, sizeof(c->region), v) : -1;
+  const struct lg_region *r = lg_region_find(v); /* stored by its canonical name */
+  return r ? set_str(c->region, sizeof(c->region), r->name) : -1;
 }
 static int s_netid(struct lg_config *c, const char *v) {
   size_t n = 0;
@@ -209,7 +210,10 @@ static const struct {
      s_retention},
     {"server", "max_open_frames", "16..10000000", s_open_frames},
     {"server", "max_unknown_gateways", "1..10000000", s_unknown_gw},
-    {"network", "region", "EU868 or US915", s_region},
+    {"network", "region",
+     "EU868, US915, AU915, AS923-1, AS923-2, AS923-3, AS923-4, KR920, IN865, RU864, EU433 or "
+     "CN470",
+     s_region},
     {"network", "net_id", "6 hex digits", s_netid},
     {"network", "dedup_window_ms", "10..5000", s_dedup},
     {"network", "late_horizon_ms", "0..60000", s_late},

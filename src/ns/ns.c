@@ -677,19 +677,12 @@ static void cluster_done(struct lg_ns *ns, struct ns_frame *f) {
 }
 
 /* Whether a reception's radio settings are the region's (issue 16: a frame at 100 MHz is
- * no LoRaWAN uplink here): the frequency inside the region's band (regulated regions: the
- * span of its duty-cycle sub-bands, EU868 863-870 MHz) or one of its uplink channels
- * (US915), and (SF, bandwidth) one of its uplink data rates. Dropped with the reason. */
+ * no LoRaWAN uplink here): the frequency one of a fixed plan's uplink channels (US915,
+ * AU915, CN470) or inside the band's edges (EU868 863-870 MHz ...), and (SF, bandwidth)
+ * one of its uplink data rates. Dropped with the reason. */
 static bool radio_ok(struct lg_ns *ns, const struct ns_gateway *g, const struct lg_gw_rxpk *r) {
   const struct lg_region *reg = ns->region;
-  bool freq_ok = false;
-  if (reg->subband_count > 0) {
-    freq_ok = r->freq_hz >= reg->subbands[0].lo_hz &&
-              r->freq_hz <= reg->subbands[reg->subband_count - 1].hi_hz;
-  } else {
-    for (int i = 0; i < reg->default_ch_count && !freq_ok; i++)
-      freq_ok = reg->default_ch[i].freq_hz == r->freq_hz;
-  }
+  bool freq_ok = lg_region_uplink_freq_ok(reg, r->freq_hz);
   if (!freq_ok) {
     ns_drop(ns, LG_DROP_FREQUENCY, "gateway %016llx: %.6f MHz is no %s uplink frequency",
             (unsigned long long)g->eui, r->freq_hz / 1e6, reg->name);

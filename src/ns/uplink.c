@@ -494,14 +494,13 @@ static void adr_step(struct lg_ns *ns, const struct lg_device_rec *d, const stru
     if (lg_store_adr_decision_add(ns->store, &rec) != 0) ns_store_error(ns, "recording ADR");
     return;
   }
-  /* Channel mask: EU868's three default channels (ChMaskCntl 0); US915: all 125 kHz
-   * channels on and the 500 kHz ones by the mask (ChMaskCntl 6). */
-  bool us = ns->region->subband_count == 0;
+  /* Channel mask: the region's (EU-style plans: the default channels, ChMaskCntl 0;
+   * US915/AU915: all 125 kHz channels on and the 500 kHz ones by the mask, ChMaskCntl 6). */
   struct lg_mac_cmd req = {.cid = LG_MAC_LINK_ADR, .uplink = false};
   req.u.link_adr_req.dr = (uint8_t)dec.next.dr;
   req.u.link_adr_req.tx_power = (uint8_t)dec.next.tx_power_index;
-  req.u.link_adr_req.ch_mask = us ? 0x00ff : 0x0007;
-  req.u.link_adr_req.ch_mask_cntl = us ? 6 : 0;
+  req.u.link_adr_req.ch_mask = ns->region->link_adr_ch_mask;
+  req.u.link_adr_req.ch_mask_cntl = (uint8_t)ns->region->link_adr_ch_mask_cntl;
   req.u.link_adr_req.nb_trans = (uint8_t)dec.next.nb_trans;
   if (lg_mac_encode(&req, answers, LG_FOPTS_MAX, ans_len) != 0) {
     snprintf(rec.reason, sizeof(rec.reason), "not sent (no room in FOpts): %.120s", dec.reason);
