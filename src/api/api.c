@@ -191,6 +191,9 @@ static enum MHD_Result metrics(struct lg_api *api, struct MHD_Connection *c) {
   for (int i = 0; i < LG_DROP_COUNT; i++)
     lg_out_printf(&b, "lorageo_rx_dropped_total{reason=\"%s\"} %llu\n",
                   lg_drop_name((enum lg_drop)i), (unsigned long long)atomic_load(&m->dropped[i]));
+  COUNTER("lorageo_gateway_moves_total",
+          "Gateways whose pinned source address moved ([security] gateway_move_after_s).",
+          atomic_load(&m->gateway_moves));
   COUNTER("lorageo_receptions_total", "Gateway receptions of LoRa frames.",
           atomic_load(&m->receptions));
   COUNTER("lorageo_uplinks_total", "De-duplicated device uplinks accepted.",

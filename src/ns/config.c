@@ -191,6 +191,9 @@ static int s_plain(struct lg_config *c, const char *v) {
   if (strcasecmp(v, "false") == 0 || strcmp(v, "0") == 0) return c->allow_plaintext_keys = false, 0;
   return LG_EINVAL;
 }
+static int s_move(struct lg_config *c, const char *v) {
+  return set_int(&c->gateway_move_after_s, v, 0, 86400);
+}
 static int s_learned(struct lg_config *c, const char *v) {
   c->geo_learned_set = true;
   return set_str(c->geo_learned, sizeof(c->geo_learned), v);
@@ -240,6 +243,7 @@ static const struct {
     {"geo", "learned", "a file path (empty: not kept)", s_learned},
     {"security", "kek_file", "a file of 32 or 64 hex digits", s_kek},
     {"security", "allow_plaintext_keys", "true or false", s_plain},
+    {"security", "gateway_move_after_s", "0..86400 (seconds)", s_move},
     {"adr", "installation_margin_db", "0..30", s_margin},
     {"adr", "target_delivery", "0.5..0.9999", s_target},
     {"cluster", "redis", "redis://HOST[:PORT]", s_redis},
@@ -448,6 +452,7 @@ int lg_config_load(struct lg_config *c, const char *path, char *why, size_t why_
   c->geo_method = LG_GEO_AUTO;
   c->geo_min_gateways = 3;
   c->geo_sigma_ns = 50;
+  c->gateway_move_after_s = 60;
   c->adr_installation_margin_db = 10;
   c->adr_target_delivery = LG_ADR_TARGET;
   why[0] = '\0';

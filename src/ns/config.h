@@ -67,6 +67,11 @@ struct lg_config {
   char kek_file[256];
   bool kek_file_set;
   bool allow_plaintext_keys; /* [security] allow_plaintext_keys = false */
+  /* [security] gateway_move_after_s = 60: a gateway's datagrams from a new source address
+   * are refused until that address has kept coming for this long with nothing from the
+   * pinned one (a re-addressed gateway moves; a spoofer racing the real one does not);
+   * 0: a pinned address never moves (until the server restarts) */
+  int gateway_move_after_s;
   double adr_installation_margin_db; /* [adr] installation_margin_db = 10 (standard) */
   double adr_target_delivery;        /* [adr] target_delivery = 0.94 (predictive) */
   char cluster_redis[256];           /* [cluster] redis = (empty: one instance) redis://HOST:PORT */

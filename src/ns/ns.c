@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <netinet/in.h>
 
 #include "ns/cluster.h"
 #include "ns/journal.h"
@@ -24,7 +25,7 @@ static const char *const drop_names[LG_DROP_COUNT] = {
     "short",           "version",  "type",   "zero_eui",        "json",
     "unknown_gateway", "bad_rxpk", "crc",    "bad_phy_payload", "unsupported_mtype",
     "unknown_device",  "mic",      "replay", "devnonce_reused", "storage",
-    "frequency",       "data_rate"};
+    "frequency",       "data_rate",      "gateway_address"};
 static const char *const shed_names[LG_SHED_COUNT] = {
     "unknown_device", "mic", "open_frames", "late_horizon", "unknown_gateway"};
 static const char *const dl_names[LG_DL_COUNT] = {"sent",       "ok",         "too_late", "error",
@@ -748,6 +749,62 @@ static bool journal_append(struct lg_ns *ns, uint64_t eui, const struct sockaddr
   return true;
 }
 
+/* The same host: address family and IP address (the port is not compared). */
+static bool same_host(const struct sockaddr *a, const struct sockaddr_storage *b) {
+  if (a->sa_family != b->ss_family) return false;
+  if (a->sa_family == AF_INET)
+    return memcmp(&((const struct sockaddr_in *)a)->sin_addr,
+                  &((const struct sockaddr_in *)b)->sin_addr, sizeof(struct in_addr)) == 0;
+  if (a->sa_family == AF_INET6)
+    return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+                  &((const struct sockaddr_in6 *)b)->sin6_addr, sizeof(struct in6_addr)) == 0;
+  return false;
+}
+
+/*
+ * Gateway trust on a protocol without authentication: a provisioned gateway's source host
+ * is pinned at its first datagram; the same EUI from another host is refused — not
+ * acknowledged, not journalled, counted as "gateway_address" — so a spoofer elsewhere
+ * cannot take the downlink path (PULL_DATA) or add forged receptions. The port is free: a
+ * forwarder's two sockets and a restarted forwarder's new ones come from its host. A
+ * gateway that really moved (a new address) keeps sending from it while nothing comes from
+ * the old one: after gateway_move_after_s of that the pin moves, logged and counted. What
+ * this cannot stop — a spoofer on the gateway's host or its path, forging its address — is
+ * in docs/security.md.
+ */
+static bool address_ok(struct lg_ns *ns, struct ns_gateway *g, const struct sockaddr *from,
+                       socklen_t from_len) {
+  struct ns_pin *p = &g->pin;
+  if (from_len == 0 || from_len > sizeof(p->addr) ||
+      (from->sa_family != AF_INET && from->sa_family != AF_INET6))
+    return true; /* no address to judge */
+  if (!p->set || same_host(from, &p->addr)) {
+    if (!p->set) {
+      memcpy(&p->addr, from, from_len);
+      p->set = true;
+    }
+    p->cand_since_ns = 0; /* the pinned host speaks: no move under way */
+    return true;
+  }
+  int64_t now = ns_now(ns);
+  if (p->cand_since_ns == 0 || !same_host(from, &p->cand)) {
+    memcpy(&p->cand, from, from_len);
+    p->cand_since_ns = now;
+  } else if (ns->cfg.gateway_move_after_s > 0 &&
+             now - p->cand_since_ns >= (int64_t)ns->cfg.gateway_move_after_s * 1000000000LL) {
+    memcpy(&p->addr, from, from_len);
+    p->cand_since_ns = 0;
+    atomic_fetch_add(&ns->m.gateway_moves, 1);
+    ns_log(ns, "gateway %016llx now sends from a new address (nothing from the old one for %d s)",
+           (unsigned long long)g->eui, ns->cfg.gateway_move_after_s);
+    return true;
+  }
+  ns_drop(ns, LG_DROP_GATEWAY_ADDRESS,
+          "gateway %016llx: a datagram from another host than the one it was first heard from",
+          (unsigned long long)g->eui);
+  return false;
+}
+
 void lg_ns_datagram(struct lg_ns *ns, const struct sockaddr *from, socklen_t from_len,
                     const uint8_t *buf, size_t len) {
   static const enum lg_drop drops[] = {LG_DROP_SHORT, LG_DROP_VERSION, LG_DROP_TYPE,
@@ -760,6 +817,9 @@ void lg_ns_datagram(struct lg_ns *ns, const struct sockaddr *from, socklen_t fro
     return;
   }
   struct ns_gateway *g = ns_gateway(ns, h.gateway_eui);
+  if (g && g->known && !ns->replaying &&
+      !address_ok(ns, g, from, from_len))
+    return;
   bool keep = true; /* journalled, when it must be */
   if (h.type == LG_GW_PUSH_DATA && !ns->replaying) {
     if (ns->journal && g && g->known)

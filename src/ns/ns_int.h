@@ -29,6 +29,15 @@ struct ns_gateway {
   int rx_unwritten;        /* packets counted since */
   struct lg_dutycycle *dc; /* downlink airtime per sub-band, made on the first downlink */
   int64_t announced_ns;    /* [cluster]: when this instance last said it holds the PULL path */
+  /* The host it sends from (IP address, any port: a forwarder's up and down sockets and a
+   * restarted forwarder's new ones all share it), pinned at its first datagram; a move is
+   * only accepted when the new host keeps sending for [security] gateway_move_after_s with
+   * nothing from the old one meanwhile (ns.c, address_ok) */
+  struct ns_pin {
+    struct sockaddr_storage addr, cand;
+    bool set;
+    int64_t cand_since_ns; /* 0: no candidate */
+  } pin;
   bool unknown_listed;                            /* on the unprovisioned list */
   struct ns_gateway *unknown_prev, *unknown_next; /* (least recently checked first) */
   UT_hash_handle hh;
