@@ -9,6 +9,7 @@
 #include <jansson.h>
 #include <math.h>
 #include <openssl/evp.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,6 +189,18 @@ void lg_store_close(struct lg_store *s) {
 }
 
 /* ---- helpers -------------------------------------------------------------------- */
+
+/* Process-wide: the API's connection writes devices and queues, the packet path caches
+ * them (lg_store_devices_generation, lg_store_queue_generation). */
+static atomic_uint devices_gen, queue_gen;
+
+unsigned lg_store_devices_generation(void) {
+  return atomic_load(&devices_gen);
+}
+
+unsigned lg_store_queue_generation(void) {
+  return atomic_load(&queue_gen);
+}
 
 static void eui_hex(uint64_t v, char out[17]) {
   snprintf(out, 17, "%016llx", (unsigned long long)v);
@@ -437,6 +450,7 @@ static void device_from(struct db_stmt *st, struct lg_device_rec *d) {
 }
 
 int lg_store_device_put(struct lg_store *s, const struct lg_device_rec *d) {
+  atomic_fetch_add(&devices_gen, 1);
   struct db_stmt *st =
       db_prep(s->db,
               /* the whole row replaced, as a new device: what the old one had learnt (power,
@@ -488,6 +502,7 @@ int lg_store_device_get(struct lg_store *s, uint64_t dev_eui, struct lg_device_r
 }
 
 int lg_store_device_delete(struct lg_store *s, uint64_t dev_eui) {
+  atomic_fetch_add(&devices_gen, 1);
   struct db_stmt *st = db_prep(s->db, "DELETE FROM devices WHERE dev_eui = ?1");
   if (st == NULL) return LG_EIO;
   bind_eui(st, 1, dev_eui);
@@ -564,6 +579,19 @@ int lg_store_fcnt_up_cas(struct lg_store *s, uint64_t dev_eui, uint32_t expected
   return rc ? rc : db_changes(st) == 1 ? 0 : LG_EBUSY;
 }
 
+int lg_store_fcnt_up_advance(struct lg_store *s, uint64_t dev_eui, uint32_t fcnt,
+                             int64_t seen_ns) {
+  struct db_stmt *st = db_prep(s->db, "UPDATE devices SET fcnt_up_next = ?2, last_seen_ns = ?3"
+                                      " WHERE dev_eui = ?1 AND fcnt_up_next <= ?4");
+  if (st == NULL) return LG_EIO;
+  bind_eui(st, 1, dev_eui);
+  db_bind_int64(st, 2, (int64_t)fcnt + 1);
+  db_bind_int64(st, 3, seen_ns);
+  db_bind_int64(st, 4, fcnt);
+  int rc = step_done(st);
+  return rc ? rc : db_changes(st) == 1 ? 0 : LG_EBUSY;
+}
+
 int lg_store_fcnt_down_take(struct lg_store *s, uint64_t dev_eui, uint32_t *fcnt) {
   struct db_stmt *st =
       db_prep(s->db, "UPDATE devices SET fcnt_down = fcnt_down + 1 WHERE dev_eui = ?1"
@@ -604,6 +632,7 @@ int lg_store_activation_add(struct lg_store *s, uint64_t dev_eui, uint32_t dev_a
 
 int lg_store_activate(struct lg_store *s, uint64_t dev_eui, uint32_t dev_addr, uint32_t join_nonce,
                       const uint8_t nwk_s_key[16], const uint8_t app_s_key[16]) {
+  atomic_fetch_add(&devices_gen, 1);
   struct db_stmt *st =
       db_prep(s->db, "UPDATE devices SET has_session = 1, dev_addr = ?2, join_nonce = ?3,"
                      " nwk_s_key = ?4, app_s_key = ?5, fcnt_up_next = 0, fcnt_down = 0"
@@ -830,6 +859,72 @@ json_t *lg_store_uplinks_json(struct lg_store *s, uint64_t dev_eui, int limit) {
   return o;
 }
 
+json_t *lg_store_uplink_json_of(const struct lg_uplink_rec *u,
+                                const struct lg_reception_rec *rx, size_t n) {
+  /* The keys, order and types of lg_store_uplinks_json's items (tests/unit/test_store.c
+   * compares the two for one stored uplink). */
+  json_t *o = json_object();
+  char eui[17], addr[9], b64[400];
+  eui_hex(u->dev_eui, eui);
+  snprintf(addr, sizeof(addr), "%08llx", (unsigned long long)u->dev_addr);
+  EVP_EncodeBlock((unsigned char *)b64, u->data, (int)(u->data_len < 290 ? u->data_len : 290));
+  json_object_set_new(o, "dev_eui", json_string(eui));
+  json_object_set_new(o, "dev_addr", json_string(addr));
+  json_object_set_new(o, "f_cnt", json_integer(u->f_cnt));
+  json_object_set_new(o, "f_port", u->f_port >= 0 ? json_integer(u->f_port) : json_null());
+  json_object_set_new(o, "data", json_string(b64));
+  json_object_set_new(o, "confirmed", json_boolean(u->confirmed));
+  json_object_set_new(o, "adr", json_boolean(u->adr));
+  json_object_set_new(o, "dr", json_integer(u->dr));
+  json_object_set_new(o, "frequency", json_integer(u->freq_hz));
+  json_object_set_new(o, "received_ns", json_integer(u->received_ns));
+  if (u->has_truth)
+    json_object_set_new(o, "truth",
+                        json_pack("{s:f, s:f, s:f}", "latitude", u->truth_lat_deg, "longitude",
+                                  u->truth_lon_deg, "altitude", u->truth_alt_m));
+  json_t *list = json_array();
+  for (size_t i = 0; i < n; i++) {
+    const struct lg_reception_rec *x = &rx[i];
+    json_t *r = json_object();
+    eui_hex(x->gateway_eui, eui);
+    json_object_set_new(r, "gateway_eui", json_string(eui));
+    if (x->has_time) {
+      char when[48];
+      time_t secs = (time_t)(x->time_ns / 1000000000LL);
+      struct tm tm;
+      gmtime_r(&secs, &tm);
+      size_t k = strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+      snprintf(when + k, sizeof(when) - k, ".%09lldZ", (long long)(x->time_ns % 1000000000LL));
+      json_object_set_new(r, "time", json_string(when));
+      json_object_set_new(r, "time_ns", json_integer(x->time_ns));
+      json_object_set_new(r, "time_sigma_ns", json_real(x->sigma_ns));
+    }
+    json_object_set_new(r, "tmst", x->has_tmst ? json_integer(x->tmst) : json_null());
+    json_object_set_new(r, "rssi", json_real(x->rssi_dbm));
+    json_object_set_new(r, "snr", json_real(x->snr_db));
+    json_object_set_new(r, "channel", json_integer(x->channel));
+    json_object_set_new(r, "latitude", x->has_position ? json_real(x->lat_deg) : json_null());
+    json_object_set_new(r, "longitude", x->has_position ? json_real(x->lon_deg) : json_null());
+    json_object_set_new(r, "altitude", x->has_position ? json_real(x->alt_m) : json_null());
+    json_object_set_new(r, "late", json_false());
+    json_t *ants = json_array();
+    for (size_t k = 0; k < x->n_ant && k < 8; k++) {
+      json_t *a = json_object();
+      json_object_set_new(a, "antenna", json_integer(x->ant[k].ant));
+      json_object_set_new(a, "channel", json_integer(x->ant[k].chan));
+      json_object_set_new(a, "rssi", x->ant[k].has_rssi ? json_real(x->ant[k].rssi_dbm) : json_null());
+      json_object_set_new(a, "snr", x->ant[k].has_snr ? json_real(x->ant[k].snr_db) : json_null());
+      json_object_set_new(a, "ftime",
+                          x->ant[k].has_ftime ? json_integer(x->ant[k].ftime_ns) : json_null());
+      json_array_append_new(ants, a);
+    }
+    json_object_set_new(r, "antennas", ants);
+    json_array_append_new(list, r);
+  }
+  json_object_set_new(o, "rx_info", list);
+  return o;
+}
+
 int lg_store_location_add(struct lg_store *s, const struct lg_location_rec *l) {
   struct db_stmt *st =
       db_prep(s->db, "INSERT INTO locations (uplink_id, dev_eui, f_cnt, latitude, longitude,"
@@ -944,6 +1039,7 @@ json_t *lg_store_tracks_json(struct lg_store *s, int per_device, int64_t since_i
 
 int lg_store_queue_push(struct lg_store *s, uint64_t dev_eui, int f_port, const uint8_t *data,
                         size_t len, bool confirmed) {
+  atomic_fetch_add(&queue_gen, 1);
   struct db_stmt *st = db_prep(
       s->db, "INSERT INTO queue (dev_eui, f_port, data, confirmed) VALUES (?1, ?2, ?3, ?4)");
   if (st == NULL) return LG_EIO;
@@ -1049,6 +1145,7 @@ int lg_store_adr_history(struct lg_store *s, uint64_t dev_eui, struct lg_store_a
 }
 
 int lg_store_adr_pending(struct lg_store *s, uint64_t dev_eui, bool set, int dr, int txp, int nb) {
+  atomic_fetch_add(&devices_gen, 1);
   struct db_stmt *st =
       db_prep(s->db, "UPDATE devices SET adr_pending_dr = ?2, adr_pending_txp = ?3,"
                      " adr_pending_nb = ?4 WHERE dev_eui = ?1");
@@ -1063,6 +1160,7 @@ int lg_store_adr_pending(struct lg_store *s, uint64_t dev_eui, bool set, int dr,
 }
 
 int lg_store_adr_applied(struct lg_store *s, uint64_t dev_eui) {
+  atomic_fetch_add(&devices_gen, 1);
   struct db_stmt *st = db_prep(
       s->db, "UPDATE devices SET tx_power_index = adr_pending_txp, nb_trans = adr_pending_nb,"
              " adr_pending_dr = NULL, adr_pending_txp = NULL, adr_pending_nb = NULL"
