@@ -336,6 +336,14 @@ int main(int argc, char **argv) {
     }
     usleep(10000);
   }
+  /* Stored, not only accepted: with storage behind the packet path (src/ns/behind.c) an
+   * uplink is counted when it is decided and queued for writing; the journal's lag at 0
+   * means every journalled datagram's writes are committed (the checkpoint is written at
+   * most every 100 ms, so this errs on the slow side). */
+  double t_accepted = t_end;
+  for (int i = 0; i < 15000 && metric_sum(port, instances, "lorageo_journal_lag_records") > 0; i++)
+    usleep(2000);
+  t_end = now_s();
   usleep(200000); /* the last acknowledgements */
   atomic_store(&acks.stop, true);
   pthread_join(acker, NULL);
@@ -395,8 +403,10 @@ int main(int argc, char **argv) {
            acks.lat_ms[acks.n / 2], acks.lat_ms[acks.n * 99 / 100], acks.lat_ms[acks.n - 1], acks.n,
            n_msgs, late);
   }
-  printf("uplinks_per_s %.0f   datagrams_per_s %.0f   (%.2f s)\n", (double)accepted / secs,
-         (double)datagrams / secs, secs);
+  printf("accepted_uplinks_per_s %.0f   (%.2f s until the last was counted)\n",
+         (double)accepted / (t_accepted - t0), t_accepted - t0);
+  printf("uplinks_per_s %.0f   datagrams_per_s %.0f   (%.2f s until all were stored)\n",
+         (double)accepted / secs, (double)datagrams / secs, secs);
   char cmd[200];
   snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
   if (system(cmd) != 0) return 1;

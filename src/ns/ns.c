@@ -592,7 +592,7 @@ static bool admit_frame(struct lg_ns *ns, const struct lg_gw_rxpk *r) {
       return false;
     }
   }
-  while (ns->n_frames >= cap && ns->oldest && ns->oldest->processed) {
+  while (ns->n_frames >= cap && ns->oldest && ns->oldest->processed && ns->oldest != ns->closing) {
     forget_oldest(ns);
     atomic_fetch_add(&ns->m.shed[LG_SHED_LATE_HORIZON], 1);
   }
@@ -1015,7 +1015,9 @@ static bool close_windows(struct lg_ns *ns, int64_t now, int max) {
      * at whatever follows it now). In a cluster only between slices: a copy read here
      * would also be handed to Redis, where this slice's frames were already collected. */
     if (!ns->cluster && !ns->replaying && ns->io.poll && ns_now(ns) - polled > POLL_EVERY_NS) {
+      ns->closing = f; /* a new frame at the cap must not forget this one: its next is read */
       ns->io.poll(ns->io.ctx);
+      ns->closing = NULL;
       polled = ns_now(ns);
     }
   }

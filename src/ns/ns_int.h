@@ -166,6 +166,7 @@ struct lg_ns {
   size_t n_free;
   struct ns_frame *oldest, *newest; /* all frames, in creation order */
   struct ns_frame *next_due;        /* the first not yet processed */
+  struct ns_frame *closing;         /* being closed while the socket is read (kept) */
   struct ns_pending *pending;
   struct ns_key *keys; /* least recently used first */
   size_t n_keys;
