@@ -87,6 +87,7 @@ struct ns_writer {
   /* the packet thread's */
   struct wbatch *cur;
   uint64_t next_no, pushed_no, epoch, next_ticket;
+  uint64_t written; /* the storage thread's: uplinks written in the open transaction */
   atomic_size_t backlog; /* operations pushed and not done */
   /* the storage thread's: ticket -> uplink id (-1: refused), the last TICKETS uplinks */
   struct {
@@ -125,7 +126,6 @@ static int apply(struct ns_writer *w, struct wop *o) {
     size_t slot = o->ticket % TICKETS;
     w->ids[slot].ticket = o->ticket, w->ids[slot].id = -1;
     if (rc == LG_EBUSY) { /* accepted elsewhere meanwhile: this one is a replay */
-      atomic_fetch_sub(&ns->m.uplinks, 1);
       atomic_fetch_add(&ns->m.dropped[LG_DROP_REPLAY], 1);
       ns_log(ns, "%016llx: FCnt %u taken meanwhile (another instance, or a stale session): "
                  "not stored",
@@ -137,8 +137,12 @@ static int apply(struct ns_writer *w, struct wop *o) {
       return 0;
     }
     int64_t id = 0;
-    if (rc || lg_store_uplink_add(w->store, o->u, o->rx, o->n, &id) != 0) return LG_EIO;
+    if (rc) return LG_EIO;
+    rc = o->exact ? lg_store_uplink_add(w->store, o->u, o->rx, o->n, &id) /* sets last-seen */
+                  : lg_store_uplink_add_in_batch(w->store, o->u, o->rx, o->n, &id);
+    if (rc) return LG_EIO;
     w->ids[slot].id = id;
+    w->written++;
     json_t *ev = json_pack("{s:I, s:I, s:i, s:I, s:b, s:b, s:i}", "uplink_id", (json_int_t)id,
                            "f_cnt", (json_int_t)o->u->f_cnt, "f_port", o->u->f_port, "frequency",
                            (json_int_t)o->u->freq_hz, "confirmed", o->u->confirmed, "adr",
@@ -196,6 +200,7 @@ static void *run(void *arg) {
       if (skip_failed && b->epoch <= failed_epoch) b->n = (size_t)-1; /* discarded */
       else any = true;
     }
+    w->written = 0;
     if (any) {
       ok = lg_store_begin(w->store) == 0;
       for (struct wbatch *b = list; ok && b; b = b->next) {
@@ -206,6 +211,9 @@ static void *run(void *arg) {
       }
       if (ok) {
         ok = lg_store_commit(w->store) == 0;
+        /* lorageo_uplinks_total counts uplinks stored, as it did when they were written
+         * on the packet thread (a test or a dashboard reading the API after it finds them) */
+        if (ok) atomic_fetch_add(&ns->m.uplinks, w->written);
       } else if (lg_store_rollback(w->store) != 0) {
         ns_log(ns, "storage: rolling back failed: %s", lg_store_errmsg(w->store));
       }
@@ -453,8 +461,8 @@ struct ns_session {
   unsigned gen;
   uint64_t inflight; /* the writer batch whose commit brings the store up to this entry */
   unsigned queue_gen[SESSION_DEVS]; /* 1 + the queue generation its queue was seen empty at */
-  struct lg_device_rec dev[SESSION_DEVS];
   UT_hash_handle hh; /* insertion order = the order they were read: the oldest go first */
+  struct lg_device_rec dev[]; /* n of them (most DevAddrs have one session) */
 };
 
 static void session_drop(struct lg_ns *ns, struct ns_session *s) {
@@ -480,7 +488,7 @@ int ns_sessions_by_addr(struct lg_ns *ns, uint32_t dev_addr, struct lg_device_re
     int rc = lg_store_devices_by_addr(ns->store, dev_addr, d, SESSION_DEVS, &k);
     if (rc) return rc;
     if (k == 0) return *n = 0, 0; /* unknown DevAddrs are not remembered: floods */
-    if ((s = calloc(1, sizeof(*s))) == NULL)
+    if ((s = calloc(1, sizeof(*s) + k * sizeof(*d))) == NULL)
       return *n = k < cap ? k : cap, memcpy(out, d, *n * sizeof(*d)), 0;
     s->dev_addr = dev_addr;
     s->n = k;

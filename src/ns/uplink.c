@@ -685,8 +685,7 @@ static void data_uplink(struct lg_ns *ns, struct ns_frame *f, const struct lg_fr
     f->ticket = ns_write_uplink(ns, &u, rx, f->n, m.kind == M_RESET, m.dev.fcnt_up_next,
                                 distinct_gateways(f));
     if (f->ticket == 0) return;
-    ns->cur_ticket = f->ticket;
-    atomic_fetch_add(&ns->m.uplinks, 1);
+    ns->cur_ticket = f->ticket; /* counted in lorageo_uplinks_total once committed */
   } else if (lg_store_uplink_add(ns->store, &u, rx, f->n, &f->uplink_id) != 0) {
     ns_drop(ns, LG_DROP_STORE, "%016llx FCnt %u: storing the uplink failed",
             (unsigned long long)u.dev_eui, u.f_cnt);

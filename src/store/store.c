@@ -717,11 +717,11 @@ static int insert_reception(struct lg_store *s, int64_t uplink_id, const struct 
   return a ? rc : LG_EIO;
 }
 
-int lg_store_uplink_add(struct lg_store *s, const struct lg_uplink_rec *u,
-                        const struct lg_reception_rec *rx, size_t n, int64_t *id) {
+static int uplink_insert(struct lg_store *s, const struct lg_uplink_rec *u,
+                         const struct lg_reception_rec *rx, size_t n, int64_t *id, bool alone) {
   /* A savepoint: its own transaction alone, nested inside a batch (lg_store_begin), so a
    * failed uplink is undone without undoing the batch's others. */
-  if (db_exec(s->db, "SAVEPOINT uplink")) return LG_EIO;
+  if (alone && db_exec(s->db, "SAVEPOINT uplink")) return LG_EIO;
   struct db_stmt *st = db_prep(
       s->db, "INSERT INTO uplinks (dev_eui, dev_addr, f_cnt, f_port, data, confirmed,"
              " adr, dr, frequency, phy, received_ns, tx_power_index, truth_latitude,"
@@ -748,6 +748,7 @@ int lg_store_uplink_add(struct lg_store *s, const struct lg_uplink_rec *u,
   }
   for (size_t i = 0; rc == 0 && i < n; i++)
     rc = insert_reception(s, *id, &rx[i], false);
+  if (!alone) return rc ? LG_EIO : 0;
   if (rc == 0) {
     struct db_stmt *seen =
         db_prep(s->db, "UPDATE devices SET last_seen_ns = ?2 WHERE dev_eui = ?1");
@@ -761,6 +762,16 @@ int lg_store_uplink_add(struct lg_store *s, const struct lg_uplink_rec *u,
   db_exec(s->db, "ROLLBACK TO uplink");
   db_exec(s->db, "RELEASE uplink");
   return LG_EIO;
+}
+
+int lg_store_uplink_add(struct lg_store *s, const struct lg_uplink_rec *u,
+                        const struct lg_reception_rec *rx, size_t n, int64_t *id) {
+  return uplink_insert(s, u, rx, n, id, true);
+}
+
+int lg_store_uplink_add_in_batch(struct lg_store *s, const struct lg_uplink_rec *u,
+                                 const struct lg_reception_rec *rx, size_t n, int64_t *id) {
+  return uplink_insert(s, u, rx, n, id, false);
 }
 
 int lg_store_reception_add(struct lg_store *s, int64_t uplink_id, const struct lg_reception_rec *r,
