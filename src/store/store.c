@@ -9,6 +9,7 @@
 #include <jansson.h>
 #include <math.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -671,34 +672,82 @@ int lg_store_device_status(struct lg_store *s, uint64_t dev_eui, int battery, in
 
 /* ---- uplinks -------------------------------------------------------------------- */
 
+#define RX_COLS "INSERT INTO receptions (uplink_id, gateway_eui, time_ns, sigma_ns, tmst," \
+                " tmms, ftime, rssi, snr, channel, rf_chain, antennas, frequency, latitude," \
+                " longitude, altitude, late, received_ns) VALUES "
+enum { RX_PARAMS = 18, RX_ROWS = 4 };
+
+/* One reception's 18 values from parameter b + 1 on. */
+static void bind_reception(struct db_stmt *st, int b, int64_t uplink_id,
+                           const struct lg_reception_rec *r, bool late) {
+  db_bind_int64(st, b + 1, uplink_id);
+  bind_eui(st, b + 2, r->gateway_eui);
+  if (r->has_time) {
+    db_bind_int64(st, b + 3, r->time_ns);
+    db_bind_double(st, b + 4, r->sigma_ns);
+  }
+  if (r->has_tmst) db_bind_int64(st, b + 5, r->tmst);
+  if (r->has_tmms) db_bind_int64(st, b + 6, r->tmms_ms);
+  if (r->has_ftime) db_bind_int64(st, b + 7, r->ftime_ns);
+  db_bind_double(st, b + 8, r->rssi_dbm);
+  db_bind_double(st, b + 9, r->snr_db);
+  db_bind_int64(st, b + 10, r->channel);
+  db_bind_int64(st, b + 11, r->rf_chain);
+  db_bind_int64(st, b + 12, r->antennas);
+  db_bind_int64(st, b + 13, r->freq_hz);
+  bind_opt_real(st, b + 14, r->has_position, r->lat_deg);
+  bind_opt_real(st, b + 15, r->has_position, r->lon_deg);
+  bind_opt_real(st, b + 16, r->has_position, r->alt_m);
+  db_bind_int64(st, b + 17, late);
+  db_bind_int64(st, b + 18, r->received_ns);
+}
+
+/* "INSERT ... VALUES (?1..?18), (?19..?36), ..." for k rows (statements are cached by the
+ * text's address: one static text per k, made once). */
+static char rx_rows_sql[RX_ROWS + 1][RX_ROWS * RX_PARAMS * 5 + 512];
+static pthread_once_t rx_rows_once = PTHREAD_ONCE_INIT;
+static void rx_rows_make(void) {
+  for (int k = 2; k <= RX_ROWS; k++) {
+    char *p = rx_rows_sql[k];
+    size_t cap = sizeof(rx_rows_sql[k]);
+    size_t n = (size_t)snprintf(p, cap, "%s", RX_COLS);
+    for (int row = 0; row < k; row++)
+      for (int c = 1; c <= RX_PARAMS; c++)
+        n += (size_t)snprintf(p + n, cap - n, "%s?%d%s", c == 1 ? (row ? ", (" : "(") : ", ",
+                              row * RX_PARAMS + c, c == RX_PARAMS ? ")" : "");
+  }
+}
+
+static int insert_reception(struct lg_store *s, int64_t uplink_id, const struct lg_reception_rec *r,
+                            bool late);
+
+/* Receptions without per-antenna rows (whose ids nothing needs) in one multi-row INSERT
+ * of up to RX_ROWS: one statement (on PostgreSQL one round trip) instead of one each. The
+ * rows get their ids in the VALUES order, the order the API lists them in. */
+static int insert_receptions_plain(struct lg_store *s, int64_t uplink_id,
+                                   const struct lg_reception_rec *rx, size_t n) {
+  pthread_once(&rx_rows_once, rx_rows_make);
+  for (size_t i = 0; i < n;) {
+    size_t k = n - i < RX_ROWS ? n - i : RX_ROWS;
+    if (k == 1) return insert_reception(s, uplink_id, &rx[i], false);
+    struct db_stmt *st = db_prep(s->db, rx_rows_sql[k]);
+    if (st == NULL) return LG_EIO;
+    for (size_t j = 0; j < k; j++)
+      bind_reception(st, (int)j * RX_PARAMS, uplink_id, &rx[i + j], false);
+    int rc = step_done(st);
+    if (rc) return rc;
+    i += k;
+  }
+  return 0;
+}
+
 static int insert_reception(struct lg_store *s, int64_t uplink_id, const struct lg_reception_rec *r,
                             bool late) {
   struct db_stmt *st =
-      db_prep(s->db, "INSERT INTO receptions (uplink_id, gateway_eui, time_ns, sigma_ns, tmst,"
-                     " tmms, ftime, rssi, snr, channel, rf_chain, antennas, frequency, latitude,"
-                     " longitude, altitude, late, received_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
+      db_prep(s->db, RX_COLS "(?1, ?2, ?3, ?4, ?5, ?6,"
                      " ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18) RETURNING id");
   if (st == NULL) return LG_EIO;
-  db_bind_int64(st, 1, uplink_id);
-  bind_eui(st, 2, r->gateway_eui);
-  if (r->has_time) {
-    db_bind_int64(st, 3, r->time_ns);
-    db_bind_double(st, 4, r->sigma_ns);
-  }
-  if (r->has_tmst) db_bind_int64(st, 5, r->tmst);
-  if (r->has_tmms) db_bind_int64(st, 6, r->tmms_ms);
-  if (r->has_ftime) db_bind_int64(st, 7, r->ftime_ns);
-  db_bind_double(st, 8, r->rssi_dbm);
-  db_bind_double(st, 9, r->snr_db);
-  db_bind_int64(st, 10, r->channel);
-  db_bind_int64(st, 11, r->rf_chain);
-  db_bind_int64(st, 12, r->antennas);
-  db_bind_int64(st, 13, r->freq_hz);
-  bind_opt_real(st, 14, r->has_position, r->lat_deg);
-  bind_opt_real(st, 15, r->has_position, r->lon_deg);
-  bind_opt_real(st, 16, r->has_position, r->alt_m);
-  db_bind_int64(st, 17, late);
-  db_bind_int64(st, 18, r->received_ns);
+  bind_reception(st, 0, uplink_id, r, late);
   int64_t rx_id = 0;
   int rc = step_id(st, &rx_id);
   if (rc || r->n_ant == 0) return rc;
@@ -746,7 +795,12 @@ static int uplink_insert(struct lg_store *s, const struct lg_uplink_rec *u,
     bind_opt_real(st, 15, u->has_truth, u->truth_alt_m);
     rc = step_id(st, id);
   }
-  for (size_t i = 0; rc == 0 && i < n; i++)
+  bool plain = true; /* no antenna rows: the receptions' ids are not needed */
+  for (size_t i = 0; i < n; i++)
+    plain = plain && rx[i].n_ant == 0;
+  if (rc == 0 && plain)
+    rc = insert_receptions_plain(s, *id, rx, n);
+  for (size_t i = 0; rc == 0 && !plain && i < n; i++)
     rc = insert_reception(s, *id, &rx[i], false);
   if (!alone) return rc ? LG_EIO : 0;
   if (rc == 0) {
