@@ -13,7 +13,7 @@ set -u
 B=$(cd "$1" && pwd)
 rate=$2 secs=$3 db=${4:-./l.db}
 d=$(mktemp -d /tmp/paced.XXXXXX)
-port=$((30000 + $$ % 20000))
+port=$((30000 + $(od -An -N2 -tu2 /dev/urandom) % 20000))
 cd "$d" || exit 1
 case $db in
 postgres*)

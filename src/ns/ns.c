@@ -750,6 +750,16 @@ void lg_ns_datagram(struct lg_ns *ns, const struct sockaddr *from, socklen_t fro
   }
   struct ns_gateway *g = ns_gateway(ns, h.gateway_eui);
   bool keep = true; /* journalled, when it must be */
+  /* At max_open_frames with no stored frame left to forget (storage is behind and every
+   * frame held waits for it), a PUSH_DATA would be acknowledged and its frames then shed:
+   * lost after the promise. It is refused unacknowledged instead (the forwarder knows; the
+   * socket is still read). */
+  if (h.type == LG_GW_PUSH_DATA && !ns->replaying && g && g->known &&
+      ns->n_frames >= (size_t)ns->cfg.max_open_frames &&
+      !(ns->oldest && ns->oldest->processed && ns->oldest != ns->closing)) {
+    atomic_fetch_add(&ns->m.shed[LG_SHED_OPEN_FRAMES], 1);
+    return;
+  }
   if (h.type == LG_GW_PUSH_DATA && !ns->replaying) {
     if (ns->journal && g && g->known)
       keep = journal_append(ns, h.gateway_eui, from, from_len, buf, len);
