@@ -8,7 +8,7 @@ set -u
 B=$(cd "$1" && pwd)
 kind=$2 flood=$3 good=$4 secs=$5
 d=$(mktemp -d /tmp/flood.XXXXXX)
-port=$((30000 + $$ % 20000))
+port=$((30000 + $(od -An -N2 -tu2 /dev/urandom) % 20000))
 cd "$d" || exit 1
 "$B/tests/push_load" provision ./l.db 1000
 LORAGEO_SERVER_UDP_BIND=127.0.0.1:$port LORAGEO_SERVER_HTTP_BIND=127.0.0.1:$((port + 1)) \

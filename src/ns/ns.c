@@ -51,9 +51,15 @@ int64_t ns_now(struct lg_ns *ns) {
   return ns->replaying ? ns->replay_now_ns : ns->io.now_ns(ns->io.ctx);
 }
 
+static void store_error_log(struct lg_ns *ns, const char *what, const char *msg);
+
 void ns_store_error(struct lg_ns *ns, const char *what) {
   atomic_fetch_add(&ns->m.store_errors, 1);
   ns->batch_failed = true;
+  store_error_log(ns, what, lg_store_errmsg(ns->store));
+}
+
+static void store_error_log(struct lg_ns *ns, const char *what, const char *msg) {
   int64_t now = ns->io.now_ns(ns->io.ctx);
   /* Rate-limited: one line per 10 s, saying how many failed since the last. */
   if (ns->store_logged_ns != 0 && now - ns->store_logged_ns < 10000000000LL) {
@@ -61,7 +67,7 @@ void ns_store_error(struct lg_ns *ns, const char *what) {
     return;
   }
   ns_log(ns, "storage: %s failed: %s (%llu more failures since the last such line)", what,
-         lg_store_errmsg(ns->store), (unsigned long long)ns->store_unlogged);
+         msg, (unsigned long long)ns->store_unlogged);
   ns->store_logged_ns = now;
   ns->store_unlogged = 0;
 }
@@ -245,11 +251,24 @@ struct lg_ns *lg_ns_new(const struct lg_config *cfg, struct lg_store *store,
     }
     ns_log(ns, "cluster: sharing frames with the other instances through %s", cfg->cluster_redis);
   }
+  /* Storage behind the packet path (behind.c) needs a second connection to the same
+   * database (not ":memory:", which is one per connection). In a cluster the frames' owners
+   * publish the stored uplink's id through Redis right after the commit, so storage stays
+   * on this thread there. LORAGEO_STORE_THREAD=0 keeps it here too (to compare). */
+  const char *st_env = getenv("LORAGEO_STORE_THREAD");
+  if (!ns->cluster && strcmp(cfg->database, ":memory:") != 0 && cfg->database[0] &&
+      !(st_env && strcmp(st_env, "0") == 0) &&
+      ns_writer_open(ns, ns->journal ? lg_journal_checkpoint(ns->journal) : 0, why, why_len) != 0) {
+    lg_ns_free(ns);
+    return NULL;
+  }
   return ns;
 }
 
 void lg_ns_free(struct lg_ns *ns) {
   if (ns == NULL) return;
+  ns_writer_close(ns);
+  ns_sessions_clear(ns);
   ns_cluster_close(ns->cluster);
   lg_journal_reader_close(ns->catchup);
   lg_journal_close(ns->journal);
@@ -583,7 +602,7 @@ static bool admit_frame(struct lg_ns *ns, const struct lg_gw_rxpk *r) {
       return false;
     }
   }
-  while (ns->n_frames >= cap && ns->oldest && ns->oldest->processed) {
+  while (ns->n_frames >= cap && ns->oldest && ns->oldest->processed && ns->oldest != ns->closing) {
     forget_oldest(ns);
     atomic_fetch_add(&ns->m.shed[LG_SHED_LATE_HORIZON], 1);
   }
@@ -637,6 +656,7 @@ static void add_reception(struct lg_ns *ns, struct ns_gateway *g, const struct l
   f->first_seq = ns->seq;
   f->taken = 0;
   f->uplink_id = 0;
+  f->ticket = 0;
   f->dev_eui = 0;
   f->f_cnt = 0;
   f->first_ns = now;
@@ -821,6 +841,16 @@ void lg_ns_datagram(struct lg_ns *ns, const struct sockaddr *from, socklen_t fro
       !address_ok(ns, g, from, from_len))
     return;
   bool keep = true; /* journalled, when it must be */
+  /* At max_open_frames with no stored frame left to forget (storage is behind and every
+   * frame held waits for it), a PUSH_DATA would be acknowledged and its frames then shed:
+   * lost after the promise. It is refused unacknowledged instead (the forwarder knows; the
+   * socket is still read). */
+  if (h.type == LG_GW_PUSH_DATA && !ns->replaying && g && g->known &&
+      ns->n_frames >= (size_t)ns->cfg.max_open_frames &&
+      !(ns->oldest && ns->oldest->processed && ns->oldest != ns->closing)) {
+    atomic_fetch_add(&ns->m.shed[LG_SHED_OPEN_FRAMES], 1);
+    return;
+  }
   if (h.type == LG_GW_PUSH_DATA && !ns->replaying) {
     if (ns->journal && g && g->known)
       keep = journal_append(ns, h.gateway_eui, from, from_len, buf, len);
@@ -937,6 +967,13 @@ static void cluster_close(struct lg_ns *ns, struct ns_frame *first, struct ns_fr
 /* Everything up to the datagram before the oldest frame not yet processed is stored (frames
  * are processed in the order their first datagram came; each batch is committed or wholly
  * undone). Catching up, the journal's records after the last one run are not handled yet. */
+static uint64_t decided_upto(const struct lg_ns *ns) {
+  uint64_t upto = ns->catchup ? ns->replayed_seq : ns->seq;
+  if (ns->next_due && ns->next_due->first_seq > 0 && ns->next_due->first_seq - 1 < upto)
+    upto = ns->next_due->first_seq - 1;
+  return upto;
+}
+
 static void checkpoint(struct lg_ns *ns, bool force) {
   if (!ns->journal) return;
   if (ns->store_down) {
@@ -944,9 +981,8 @@ static void checkpoint(struct lg_ns *ns, bool force) {
                  lg_journal_last_seq(ns->journal) - lg_journal_checkpoint(ns->journal));
     return;
   }
-  uint64_t upto = ns->catchup ? ns->replayed_seq : ns->seq;
-  if (ns->next_due && ns->next_due->first_seq > 0 && ns->next_due->first_seq - 1 < upto)
-    upto = ns->next_due->first_seq - 1;
+  uint64_t upto = decided_upto(ns);
+  if (ns->writer) ns_writer_upto(ns, &upto); /* not past writes still queued */
   if (lg_journal_checkpoint_set(ns->journal, upto, ns->io.now_ns(ns->io.ctx), force) != 0)
     ns_log(ns, "journal %s: the checkpoint could not be written", lg_journal_dir(ns->journal));
   uint64_t last = lg_journal_last_seq(ns->journal), cp = lg_journal_checkpoint(ns->journal);
@@ -985,12 +1021,18 @@ static void store_failed(struct lg_ns *ns) {
                                               : " and no journal is kept: frames are lost");
     ns->store_reason_i ^= 1;
     char *why = ns->store_reason[ns->store_reason_i];
-    snprintf(why, sizeof(ns->store_reason[0]), "storage fails: %s%s", lg_store_errmsg(ns->store),
+    snprintf(why, sizeof(ns->store_reason[0]), "storage fails: %s%s",
+             ns->store_why ? ns->store_why : lg_store_errmsg(ns->store),
              ns->journal ? " (frames wait in the journal)" : "");
     atomic_store(&ns->m.store_reason, why);
     atomic_store(&ns->m.store_down, 1);
   }
   ns->store_down = true;
+  ns->store_why = NULL;
+  if (ns->writer) { /* the cached counters count frames that were not stored */
+    ns_writer_abort(ns);
+    ns_sessions_clear(ns);
+  }
   ns->store_waiting = ns->journal != NULL;
   ns->store_retry_ns = ns->io.now_ns(ns->io.ctx) + 1000000000LL;
   if (!ns->journal) return;
@@ -1009,6 +1051,29 @@ static void store_ok(struct lg_ns *ns) {
 }
 
 #define POLL_EVERY_NS 5000000LL
+/* Writes queued for the storage thread at most (~1 KB each: ~32 MB). */
+#define WRITER_BACKLOG_MAX 32768
+
+/* Storage behind: a failed write is handled as a failed batch was (frames and cached
+ * sessions forgotten, the journal run again from the checkpoint); a commit after that
+ * means storage works again; sessions whose counter was taken meanwhile are read again. */
+static void writer_check(struct lg_ns *ns) {
+  char why[256];
+  uint64_t commits, conflicts[64];
+  size_t n = 0;
+  int failed = ns_writer_poll(ns, why, sizeof(why), &commits, conflicts, &n);
+  for (size_t i = 0; i < n; i++)
+    ns_session_stale(ns, conflicts[i]);
+  if (failed) {
+    store_error_log(ns, "a batch of writes", why); /* counted by the storage thread */
+    snprintf(ns->store_why_buf, sizeof(ns->store_why_buf), "%s", why);
+    ns->store_why = ns->store_why_buf;
+    store_failed(ns);
+  } else if (commits != ns->writer_commits && ns->store_down && !ns->store_waiting) {
+    store_ok(ns);
+  }
+  ns->writer_commits = commits;
+}
 
 /* Closes up to `max` windows whose deadline has passed, in creation order (the window is
  * the same for all), in one transaction. In a cluster, the copies the others handed in are
@@ -1025,10 +1090,18 @@ static bool close_windows(struct lg_ns *ns, int64_t now, int max) {
     for (struct ns_frame *f = first; f != end; f = f->next) /* all read before processing */
       if (!f->remote) cluster_collect(ns, f);
   }
-  ns_batch_begin(ns); /* these frames' writes: one commit */
-  if (!ns->batch_open) {
-    store_failed(ns);
-    return false;
+  if (ns->writer) {
+    /* Storage behind: a backlog past its bound holds the windows open (their frames are
+     * in the journal), and max_open_frames then sheds new frames, counted, rather than
+     * memory growing or the loop waiting. */
+    if (ns_writer_backlog(ns) > WRITER_BACKLOG_MAX) return false;
+    ns->batch_failed = false; /* this thread's own writes (joins, downlinks) autocommit */
+  } else {
+    ns_batch_begin(ns); /* these frames' writes: one commit */
+    if (!ns->batch_open) {
+      store_failed(ns);
+      return false;
+    }
   }
   int64_t polled = ns_now(ns);
   struct ns_frame *f = first;
@@ -1043,16 +1116,26 @@ static bool close_windows(struct lg_ns *ns, int64_t now, int max) {
      * at whatever follows it now). In a cluster only between slices: a copy read here
      * would also be handed to Redis, where this slice's frames were already collected. */
     if (!ns->cluster && !ns->replaying && ns->io.poll && ns_now(ns) - polled > POLL_EVERY_NS) {
+      ns->closing = f; /* a new frame at the cap must not forget this one: its next is read */
       ns->io.poll(ns->io.ctx);
+      ns->closing = NULL;
       polled = ns_now(ns);
     }
   }
   ns->next_due = f;
-  if (!ns_batch_end(ns)) {
+  if (ns->writer) {
+    if (ns->batch_failed) { /* a write of this thread failed: the slice runs again */
+      ns->batch_failed = false;
+      store_failed(ns);
+      return false;
+    }
+    ns_writer_push(ns, true, decided_upto(ns));
+  } else if (!ns_batch_end(ns)) {
     store_failed(ns);
     return false;
+  } else {
+    store_ok(ns);
   }
-  store_ok(ns);
   if (ns->cluster) cluster_close(ns, first, f, NULL, 0);
   checkpoint(ns, false);
   return f && now >= f->deadline_ns;
@@ -1155,7 +1238,9 @@ int lg_ns_replay(struct lg_ns *ns, const char *dir, uint64_t after_seq,
   ns->replaying = true; /* the last windows, at their own time */
   ns->replay_now_ns = last_ns + (int64_t)(ns->cfg.dedup_window_ms + ns->cfg.late_horizon_ms) * 1000000 + 1;
   while (!ns->store_down && close_windows(ns, ns->replay_now_ns, TICK_FRAMES)) {
+    if (ns->writer) writer_check(ns);
   }
+  if (ns->writer && !ns_writer_wait(ns)) writer_check(ns);
   ns->replaying = false;
   forget_all(ns);
   if (ns->store_down)
@@ -1168,7 +1253,9 @@ size_t lg_ns_drain(struct lg_ns *ns) {
   ns->io.poll = NULL; /* the socket is closed for reading */
   lg_ns_flush(ns);
   while (!ns->store_down && close_windows(ns, INT64_MAX, TICK_FRAMES)) {
+    if (ns->writer) writer_check(ns);
   }
+  if (ns->writer && !ns_writer_wait(ns)) writer_check(ns); /* everything written */
   checkpoint(ns, true);
   if (ns->store_down) return 0;
   return n;
@@ -1177,6 +1264,7 @@ size_t lg_ns_drain(struct lg_ns *ns) {
 void lg_ns_tick(struct lg_ns *ns) {
   int64_t now = ns_now(ns);
   lg_ns_flush_request(ns);
+  if (ns->writer) writer_check(ns);
   if (ns->store_waiting && now >= ns->store_retry_ns) { /* storage may work again */
     ns->store_waiting = false;
     if (start_catch_up(ns) != 0) ns->store_waiting = true, ns->store_retry_ns = now + 1000000000LL;
@@ -1197,6 +1285,7 @@ void lg_ns_tick(struct lg_ns *ns) {
   }
   /* Forget frames past the late-copy horizon, oldest first. */
   forget_expired(ns, now);
+  if (ns->writer) ns_writer_push(ns, false, 0); /* late copies and events of this tick */
   if (ns->next_due == NULL || ns->store_down) checkpoint(ns, false); /* idle: all stored */
   ns_pending_expire(ns, now);
 }

@@ -67,6 +67,7 @@ struct ns_frame {
   uint64_t first_seq; /* the datagram that opened it */
   size_t taken;      /* the owner: copies taken from the other instances so far */
   int64_t uplink_id; /* stored uplink, for late copies (0: none) */
+  uint64_t ticket;   /* with storage behind: the uplink queued for writing (0: none) */
   uint64_t dev_eui;
   uint32_t f_cnt;
   size_t n, cap;
@@ -117,6 +118,8 @@ struct ns_acked {
 };
 
 struct ns_cluster;
+struct ns_writer;
+struct ns_session;
 
 /* An integration event (io.on_event) held until its batch is committed. */
 struct ns_event {
@@ -181,6 +184,7 @@ struct lg_ns {
   size_t n_free;
   struct ns_frame *oldest, *newest; /* all frames, in creation order */
   struct ns_frame *next_due;        /* the first not yet processed */
+  struct ns_frame *closing;         /* being closed while the socket is read (kept) */
   struct ns_pending *pending;
   struct ns_acked *acked; /* one per device that sent a confirmed uplink */
   struct ns_key *keys; /* least recently used first */
@@ -191,6 +195,13 @@ struct lg_ns {
   bool batch_open;         /* a tick's transaction is open: events wait for its commit */
   struct ns_event *events; /* waiting for the commit */
   size_t n_events, cap_events;
+  /* storage behind the packet path (behind.c; NULL: written on this thread) */
+  struct ns_writer *writer;
+  struct ns_session *sessions; /* the sessions the packet thread judges frames with */
+  uint64_t cur_ticket;         /* the uplink being processed, for the writes that hang on it */
+  uint64_t writer_commits;     /* its successful commits, as last seen */
+  const char *store_why;       /* why storage fails, when the storage thread said so */
+  char store_why_buf[256];
   struct lg_ns_metrics m;
   struct lg_gw_push push; /* scratch for one PUSH_DATA (large: kept off the stack) */
 };
@@ -230,6 +241,56 @@ void ns_process_frame(struct lg_ns *ns, struct ns_frame *f);
 void ns_late_copy(struct lg_ns *ns, struct ns_frame *f, const struct ns_rx *rx);
 /* uplink.c: a late copy of a frame another instance stored as uplink_id: kept with it. */
 void ns_attach_copy(struct lg_ns *ns, int64_t uplink_id, int64_t first_ns, const struct ns_rx *rx);
+
+/* behind.c: storage on a thread of its own, and the sessions cached for the packet thread
+ * (the file's comment has the design). */
+int ns_writer_open(struct lg_ns *ns, uint64_t checkpoint, char *why, size_t why_len);
+/* Writes what is queued and stops the thread. */
+void ns_writer_close(struct lg_ns *ns);
+/* Hands the open batch to the storage thread; `advance`: once it is committed the journal's
+ * checkpoint may go to `upto`. */
+void ns_writer_push(struct lg_ns *ns, bool advance, uint64_t upto);
+/* The open batch thrown away unwritten (its slice failed). */
+void ns_writer_abort(struct lg_ns *ns);
+/* Pushes the open batch and waits until everything pushed is done: false when a write
+ * failed. (A clean stop, a replay's end, ADR reading the history.) */
+bool ns_writer_wait(struct lg_ns *ns);
+/* Operations pushed and not yet done. */
+size_t ns_writer_backlog(struct lg_ns *ns);
+/* The number of the open batch (its writes are committed once ns_writer_committed() reaches
+ * it). */
+uint64_t ns_writer_batch_no(struct lg_ns *ns);
+uint64_t ns_writer_committed(struct lg_ns *ns);
+/* Whether everything handed over is committed; if not, *upto is lowered to what the
+ * committed batches allow. */
+bool ns_writer_upto(struct lg_ns *ns, uint64_t *upto);
+/* Every tick: whether a write failed since (reason in why; the batches behind it are
+ * discarded, the open one too), the successful commits so far, and the DevEUIs whose
+ * counter's compare-and-set failed (their cached sessions are read again). */
+int ns_writer_poll(struct lg_ns *ns, char *why, size_t why_len, uint64_t *ok_commits,
+                   uint64_t *conflicts, size_t *n_conflicts);
+/* Writes queued in the open batch; the uplink's returns its ticket (0: not queued). */
+uint64_t ns_write_uplink(struct lg_ns *ns, const struct lg_uplink_rec *u,
+                         const struct lg_reception_rec *rx, size_t n, bool exact,
+                         uint32_t expected, int gateways);
+void ns_write_late_rx(struct lg_ns *ns, uint64_t ticket, const struct lg_reception_rec *r);
+void ns_write_location(struct lg_ns *ns, uint64_t ticket, const struct lg_location_rec *l);
+/* Takes the payload. */
+void ns_write_event(struct lg_ns *ns, uint64_t ticket, uint64_t dev_eui, const char *type,
+                    struct json_t *payload);
+/* The sessions using a DevAddr: from the cache with storage behind, else from the store. */
+int ns_sessions_by_addr(struct lg_ns *ns, uint32_t dev_addr, struct lg_device_rec *out, size_t cap,
+                        size_t *n);
+/* A counter accepted: the cached session moves past it (its write is in the open batch). */
+void ns_session_accepted(struct lg_ns *ns, uint32_t dev_addr, uint64_t dev_eui, uint32_t f_cnt);
+/* Read again from the store once its writes are committed. */
+void ns_session_stale(struct lg_ns *ns, uint64_t dev_eui);
+void ns_sessions_clear(struct lg_ns *ns);
+/* Whether the device's downlink queue is known empty (nothing queued since it was seen so,
+ * at queue generation `queue_gen`: lg_store_queue_generation). */
+bool ns_session_queue_empty(struct lg_ns *ns, uint32_t dev_addr, uint64_t dev_eui);
+void ns_session_queue_seen_empty(struct lg_ns *ns, uint32_t dev_addr, uint64_t dev_eui,
+                                 unsigned queue_gen);
 
 /* downlink.c */
 struct ns_dl {

@@ -27,12 +27,11 @@
  * every gateway's reception (the keys of GET /api/devices/{dev_eui}/uplinks). */
 static void event(struct lg_ns *ns, uint64_t dev_eui, const char *type, json_t *payload) {
   if (payload == NULL) return;
-  if (ns->io.on_event && strcmp(type, "up") == 0) {
-    json_t *list = lg_store_uplinks_json(ns->store, dev_eui, 1);
-    json_t *up = json_array_get(json_object_get(list, "items"), 0);
-    if (up) ns_event(ns, dev_eui, type, json_incref(up));
-    json_decref(list);
-  } else if (ns->io.on_event) {
+  if (ns->writer) { /* written and published after its batch's commit, in order */
+    ns_write_event(ns, ns->cur_ticket, dev_eui, type, payload);
+    return;
+  }
+  if (ns->io.on_event) {
     ns_event(ns, dev_eui, type, json_incref(payload));
   }
   if (lg_store_event_add(ns->store, dev_eui, type, payload, ns_now(ns)) != 0)
@@ -177,7 +176,9 @@ static void locate(struct lg_ns *ns, const struct ns_frame *f, const struct lg_g
                               .track_accuracy_m = tp.accuracy_m,
                               .outlier = tracked && tp.outlier};
   snprintf(l.method, sizeof(l.method), "%s", lg_geo_method_name(fix.method));
-  if (lg_store_location_add(ns->store, &l) != 0) {
+  if (ns->writer) {
+    ns_write_location(ns, ns->cur_ticket, &l); /* its uplink_id: the ticket's, once written */
+  } else if (lg_store_location_add(ns->store, &l) != 0) {
     ns_store_error(ns, "storing a location");
     return;
   }
@@ -211,9 +212,20 @@ void ns_attach_copy(struct lg_ns *ns, int64_t uplink_id, int64_t first_ns, const
 }
 
 void ns_late_copy(struct lg_ns *ns, struct ns_frame *f, const struct ns_rx *rx) {
-  if (f->uplink_id == 0) return; /* the frame was refused: nothing to attach to */
-  ns_attach_copy(ns, f->uplink_id, f->first_ns, rx);
+  if (f->uplink_id == 0 && f->ticket == 0) return; /* the frame was refused: nothing to attach to */
+  if (ns->writer) {
+    struct lg_reception_rec r;
+    reception_of(ns, rx, &r);
+    ns_write_late_rx(ns, f->ticket, &r);
+    ns_log(ns, "late copy from %016llx attached to %016llx FCnt %u (%.0f ms after the first)",
+           (unsigned long long)rx->gateway_eui, (unsigned long long)f->dev_eui, f->f_cnt,
+           (double)(rx->received_ns - f->first_ns) / 1e6);
+  } else {
+    ns_attach_copy(ns, f->uplink_id, f->first_ns, rx);
+  }
+  ns->cur_ticket = f->ticket;
   locate(ns, f, NULL, true); /* one more reception may refine the position */
+  ns->cur_ticket = 0;
 }
 
 /* ---- joins ------------------------------------------------------------------------- */
@@ -317,7 +329,7 @@ static bool match_session(struct lg_ns *ns, const struct lg_gw_rxpk *up, const s
                           struct session_match *m) {
   struct lg_device_rec cand[MAX_CANDIDATES];
   size_t n = 0;
-  if (lg_store_devices_by_addr(ns->store, fr->u.data.dev_addr, cand, MAX_CANDIDATES, &n) != 0) {
+  if (ns_sessions_by_addr(ns, fr->u.data.dev_addr, cand, MAX_CANDIDATES, &n) != 0) {
     ns_store_error(ns, "reading the sessions of a DevAddr");
     n = 0;
   }
@@ -524,8 +536,11 @@ static void answer(struct lg_ns *ns, const struct ns_frame *f, const struct lg_d
   uint8_t data[242];
   size_t data_len = 0;
   bool confirmed = false, more = false;
-  bool has_data = lg_store_queue_pop(ns->store, d->dev_eui, &f_port, data, sizeof(data), &data_len,
+  unsigned queue_gen = lg_store_queue_generation();
+  bool has_data = !ns_session_queue_empty(ns, d->dev_addr, d->dev_eui) &&
+                  lg_store_queue_pop(ns->store, d->dev_eui, &f_port, data, sizeof(data), &data_len,
                                      &confirmed, &more) == 0;
+  if (!has_data) ns_session_queue_seen_empty(ns, d->dev_addr, d->dev_eui, queue_gen);
   if (!ack && fopts_len == 0 && !has_data) return;
   uint32_t fcnt = 0;
   if (lg_store_fcnt_down_take(ns->store, d->dev_eui, &fcnt)) return;
@@ -601,6 +616,10 @@ static void data_uplink(struct lg_ns *ns, struct ns_frame *f, const struct lg_fr
         answer(ns, f, &m.dev, true, NULL, 0); /* the ACK was lost: say it again */
       return;
     }
+    if (ns->writer) { /* the compare-and-set goes with the uplink's write (behind.c) */
+      ns_session_accepted(ns, df->dev_addr, m.dev.dev_eui, m.f_cnt);
+      break;
+    }
     if (lg_store_fcnt_up_cas(ns->store, m.dev.dev_eui, m.dev.fcnt_up_next, m.f_cnt) == 0) break;
     if (attempt == 2) {
       ns_drop(ns, LG_DROP_REPLAY, "%016llx: FCnt %u taken concurrently",
@@ -667,21 +686,39 @@ static void data_uplink(struct lg_ns *ns, struct ns_frame *f, const struct lg_fr
   struct lg_reception_rec rx[LG_GEO_MAX_RX];
   for (size_t i = 0; i < f->n; i++)
     reception_of(ns, &f->rx[i], &rx[i]);
-  if (lg_store_uplink_add(ns->store, &u, rx, f->n, &f->uplink_id) != 0) {
+  if (ns->writer) { /* written behind, with the counter's compare-and-set and its `up` event */
+    f->ticket = ns_write_uplink(ns, &u, rx, f->n, m.kind == M_RESET, m.dev.fcnt_up_next,
+                                distinct_gateways(f));
+    if (f->ticket == 0) return;
+    ns->cur_ticket = f->ticket; /* counted in lorageo_uplinks_total once committed */
+  } else if (lg_store_uplink_add(ns->store, &u, rx, f->n, &f->uplink_id) != 0) {
     ns_drop(ns, LG_DROP_STORE, "%016llx FCnt %u: storing the uplink failed",
             (unsigned long long)u.dev_eui, u.f_cnt);
     return;
+  } else {
+    atomic_fetch_add(&ns->m.uplinks, 1);
+    /* MQTT's `up` is the uplink as the API shows it, built from the records in hand */
+    if (ns->io.on_event) ns_event(ns, u.dev_eui, "up", lg_store_uplink_json_of(&u, rx, f->n));
+    json_t *up_ev = json_pack("{s:I, s:I, s:i, s:I, s:b, s:b, s:i}", "uplink_id",
+                              (json_int_t)f->uplink_id, "f_cnt", (json_int_t)u.f_cnt, "f_port",
+                              u.f_port, "frequency", (json_int_t)u.freq_hz, "confirmed",
+                              u.confirmed, "adr", u.adr, "gateways", distinct_gateways(f));
+    if (up_ev && lg_store_event_add(ns->store, u.dev_eui, "up", up_ev, ns_now(ns)) != 0)
+      ns_store_error(ns, "recording an event");
   }
-  atomic_fetch_add(&ns->m.uplinks, 1);
-  event(ns, u.dev_eui, "up",
-        json_pack("{s:I, s:I, s:i, s:I, s:b, s:b, s:i}", "uplink_id", (json_int_t)f->uplink_id,
-                  "f_cnt", (json_int_t)u.f_cnt, "f_port", u.f_port, "frequency",
-                  (json_int_t)u.freq_hz, "confirmed", u.confirmed, "adr", u.adr, "gateways",
-                  distinct_gateways(f)));
   locate(ns, f, u.has_truth ? &truth : NULL, false);
   if (f->recovered || f->from_journal) return; /* its receive windows are long gone */
   struct lg_device_rec now_dev; /* after this uplink's LinkADRAns, if any */
-  if (lg_store_device_get(ns->store, m.dev.dev_eui, &now_dev) == 0)
+  /* With storage behind: no ADR, no read; with ADR, its history must hold this uplink and
+   * the ones before it, so the packet thread waits for their commit (a cost only devices
+   * with ADR pay; an in-memory history is what would remove it). */
+  bool have_dev;
+  if (ns->writer && strcmp(m.dev.adr, "off") == 0)
+    now_dev = m.dev, have_dev = true;
+  else
+    have_dev = (ns->writer == NULL || ns_writer_wait(ns)) &&
+               lg_store_device_get(ns->store, m.dev.dev_eui, &now_dev) == 0;
+  if (have_dev)
     adr_step(ns, &now_dev, &u, df->fctrl & LG_FCTRL_ADR, answers, &ans_len);
   if (confirmed) ns_ack_take(ns, m.dev.dev_eui, m.f_cnt, false, m.dev.nb_trans);
   answer(ns, f, &m.dev, confirmed, answers, ans_len);
@@ -728,4 +765,5 @@ void ns_process_frame(struct lg_ns *ns, struct ns_frame *f) {
   case LG_MTYPE_CONFIRMED_UP: data_uplink(ns, f, &fr); break;
   default: ns_drop(ns, LG_DROP_MTYPE, "%s from a gateway", lg_mtype_name(fr.mtype)); break;
   }
+  ns->cur_ticket = 0;
 }

@@ -18,7 +18,7 @@
 #include "util/util.h"
 
 #define STMT_CACHE 64
-#define MAX_PARAMS 24
+#define MAX_PARAMS 80 /* four receptions in one INSERT (store.c) */
 
 struct db_stmt {
   struct db *db;

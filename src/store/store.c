@@ -9,6 +9,8 @@
 #include <jansson.h>
 #include <math.h>
 #include <openssl/evp.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,6 +197,18 @@ void lg_store_close(struct lg_store *s) {
 }
 
 /* ---- helpers -------------------------------------------------------------------- */
+
+/* Process-wide: the API's connection writes devices and queues, the packet path caches
+ * them (lg_store_devices_generation, lg_store_queue_generation). */
+static atomic_uint devices_gen, queue_gen;
+
+unsigned lg_store_devices_generation(void) {
+  return atomic_load(&devices_gen);
+}
+
+unsigned lg_store_queue_generation(void) {
+  return atomic_load(&queue_gen);
+}
 
 static void eui_hex(uint64_t v, char out[17]) {
   snprintf(out, 17, "%016llx", (unsigned long long)v);
@@ -457,6 +471,7 @@ static int device_from(struct lg_store *s, struct db_stmt *st, struct lg_device_
 }
 
 int lg_store_device_put(struct lg_store *s, const struct lg_device_rec *d) {
+  atomic_fetch_add(&devices_gen, 1);
   struct db_stmt *st =
       db_prep(s->db,
               /* the whole row replaced, as a new device: what the old one had learnt (power,
@@ -508,6 +523,7 @@ int lg_store_device_get(struct lg_store *s, uint64_t dev_eui, struct lg_device_r
 }
 
 int lg_store_device_delete(struct lg_store *s, uint64_t dev_eui) {
+  atomic_fetch_add(&devices_gen, 1);
   struct db_stmt *st = db_prep(s->db, "DELETE FROM devices WHERE dev_eui = ?1");
   if (st == NULL) return LG_EIO;
   bind_eui(st, 1, dev_eui);
@@ -588,6 +604,19 @@ int lg_store_fcnt_up_cas(struct lg_store *s, uint64_t dev_eui, uint32_t expected
   return rc ? rc : db_changes(st) == 1 ? 0 : LG_EBUSY;
 }
 
+int lg_store_fcnt_up_advance(struct lg_store *s, uint64_t dev_eui, uint32_t fcnt,
+                             int64_t seen_ns) {
+  struct db_stmt *st = db_prep(s->db, "UPDATE devices SET fcnt_up_next = ?2, last_seen_ns = ?3"
+                                      " WHERE dev_eui = ?1 AND fcnt_up_next <= ?4");
+  if (st == NULL) return LG_EIO;
+  bind_eui(st, 1, dev_eui);
+  db_bind_int64(st, 2, (int64_t)fcnt + 1);
+  db_bind_int64(st, 3, seen_ns);
+  db_bind_int64(st, 4, fcnt);
+  int rc = step_done(st);
+  return rc ? rc : db_changes(st) == 1 ? 0 : LG_EBUSY;
+}
+
 int lg_store_fcnt_down_take(struct lg_store *s, uint64_t dev_eui, uint32_t *fcnt) {
   struct db_stmt *st =
       db_prep(s->db, "UPDATE devices SET fcnt_down = fcnt_down + 1 WHERE dev_eui = ?1"
@@ -628,6 +657,7 @@ int lg_store_activation_add(struct lg_store *s, uint64_t dev_eui, uint32_t dev_a
 
 int lg_store_activate(struct lg_store *s, uint64_t dev_eui, uint32_t dev_addr, uint32_t join_nonce,
                       const uint8_t nwk_s_key[16], const uint8_t app_s_key[16]) {
+  atomic_fetch_add(&devices_gen, 1);
   struct db_stmt *st =
       db_prep(s->db, "UPDATE devices SET has_session = 1, dev_addr = ?2, join_nonce = ?3,"
                      " nwk_s_key = ?4, app_s_key = ?5, fcnt_up_next = 0, fcnt_down = 0"
@@ -665,34 +695,82 @@ int lg_store_device_status(struct lg_store *s, uint64_t dev_eui, int battery, in
 
 /* ---- uplinks -------------------------------------------------------------------- */
 
+#define RX_COLS "INSERT INTO receptions (uplink_id, gateway_eui, time_ns, sigma_ns, tmst," \
+                " tmms, ftime, rssi, snr, channel, rf_chain, antennas, frequency, latitude," \
+                " longitude, altitude, late, received_ns) VALUES "
+enum { RX_PARAMS = 18, RX_ROWS = 4 };
+
+/* One reception's 18 values from parameter b + 1 on. */
+static void bind_reception(struct db_stmt *st, int b, int64_t uplink_id,
+                           const struct lg_reception_rec *r, bool late) {
+  db_bind_int64(st, b + 1, uplink_id);
+  bind_eui(st, b + 2, r->gateway_eui);
+  if (r->has_time) {
+    db_bind_int64(st, b + 3, r->time_ns);
+    db_bind_double(st, b + 4, r->sigma_ns);
+  }
+  if (r->has_tmst) db_bind_int64(st, b + 5, r->tmst);
+  if (r->has_tmms) db_bind_int64(st, b + 6, r->tmms_ms);
+  if (r->has_ftime) db_bind_int64(st, b + 7, r->ftime_ns);
+  db_bind_double(st, b + 8, r->rssi_dbm);
+  db_bind_double(st, b + 9, r->snr_db);
+  db_bind_int64(st, b + 10, r->channel);
+  db_bind_int64(st, b + 11, r->rf_chain);
+  db_bind_int64(st, b + 12, r->antennas);
+  db_bind_int64(st, b + 13, r->freq_hz);
+  bind_opt_real(st, b + 14, r->has_position, r->lat_deg);
+  bind_opt_real(st, b + 15, r->has_position, r->lon_deg);
+  bind_opt_real(st, b + 16, r->has_position, r->alt_m);
+  db_bind_int64(st, b + 17, late);
+  db_bind_int64(st, b + 18, r->received_ns);
+}
+
+/* "INSERT ... VALUES (?1..?18), (?19..?36), ..." for k rows (statements are cached by the
+ * text's address: one static text per k, made once). */
+static char rx_rows_sql[RX_ROWS + 1][RX_ROWS * RX_PARAMS * 5 + 512];
+static pthread_once_t rx_rows_once = PTHREAD_ONCE_INIT;
+static void rx_rows_make(void) {
+  for (int k = 2; k <= RX_ROWS; k++) {
+    char *p = rx_rows_sql[k];
+    size_t cap = sizeof(rx_rows_sql[k]);
+    size_t n = (size_t)snprintf(p, cap, "%s", RX_COLS);
+    for (int row = 0; row < k; row++)
+      for (int c = 1; c <= RX_PARAMS; c++)
+        n += (size_t)snprintf(p + n, cap - n, "%s?%d%s", c == 1 ? (row ? ", (" : "(") : ", ",
+                              row * RX_PARAMS + c, c == RX_PARAMS ? ")" : "");
+  }
+}
+
+static int insert_reception(struct lg_store *s, int64_t uplink_id, const struct lg_reception_rec *r,
+                            bool late);
+
+/* Receptions without per-antenna rows (whose ids nothing needs) in one multi-row INSERT
+ * of up to RX_ROWS: one statement (on PostgreSQL one round trip) instead of one each. The
+ * rows get their ids in the VALUES order, the order the API lists them in. */
+static int insert_receptions_plain(struct lg_store *s, int64_t uplink_id,
+                                   const struct lg_reception_rec *rx, size_t n) {
+  pthread_once(&rx_rows_once, rx_rows_make);
+  for (size_t i = 0; i < n;) {
+    size_t k = n - i < RX_ROWS ? n - i : RX_ROWS;
+    if (k == 1) return insert_reception(s, uplink_id, &rx[i], false);
+    struct db_stmt *st = db_prep(s->db, rx_rows_sql[k]);
+    if (st == NULL) return LG_EIO;
+    for (size_t j = 0; j < k; j++)
+      bind_reception(st, (int)j * RX_PARAMS, uplink_id, &rx[i + j], false);
+    int rc = step_done(st);
+    if (rc) return rc;
+    i += k;
+  }
+  return 0;
+}
+
 static int insert_reception(struct lg_store *s, int64_t uplink_id, const struct lg_reception_rec *r,
                             bool late) {
   struct db_stmt *st =
-      db_prep(s->db, "INSERT INTO receptions (uplink_id, gateway_eui, time_ns, sigma_ns, tmst,"
-                     " tmms, ftime, rssi, snr, channel, rf_chain, antennas, frequency, latitude,"
-                     " longitude, altitude, late, received_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
+      db_prep(s->db, RX_COLS "(?1, ?2, ?3, ?4, ?5, ?6,"
                      " ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18) RETURNING id");
   if (st == NULL) return LG_EIO;
-  db_bind_int64(st, 1, uplink_id);
-  bind_eui(st, 2, r->gateway_eui);
-  if (r->has_time) {
-    db_bind_int64(st, 3, r->time_ns);
-    db_bind_double(st, 4, r->sigma_ns);
-  }
-  if (r->has_tmst) db_bind_int64(st, 5, r->tmst);
-  if (r->has_tmms) db_bind_int64(st, 6, r->tmms_ms);
-  if (r->has_ftime) db_bind_int64(st, 7, r->ftime_ns);
-  db_bind_double(st, 8, r->rssi_dbm);
-  db_bind_double(st, 9, r->snr_db);
-  db_bind_int64(st, 10, r->channel);
-  db_bind_int64(st, 11, r->rf_chain);
-  db_bind_int64(st, 12, r->antennas);
-  db_bind_int64(st, 13, r->freq_hz);
-  bind_opt_real(st, 14, r->has_position, r->lat_deg);
-  bind_opt_real(st, 15, r->has_position, r->lon_deg);
-  bind_opt_real(st, 16, r->has_position, r->alt_m);
-  db_bind_int64(st, 17, late);
-  db_bind_int64(st, 18, r->received_ns);
+  bind_reception(st, 0, uplink_id, r, late);
   int64_t rx_id = 0;
   int rc = step_id(st, &rx_id);
   if (rc || r->n_ant == 0) return rc;
@@ -711,11 +789,11 @@ static int insert_reception(struct lg_store *s, int64_t uplink_id, const struct 
   return a ? rc : LG_EIO;
 }
 
-int lg_store_uplink_add(struct lg_store *s, const struct lg_uplink_rec *u,
-                        const struct lg_reception_rec *rx, size_t n, int64_t *id) {
+static int uplink_insert(struct lg_store *s, const struct lg_uplink_rec *u,
+                         const struct lg_reception_rec *rx, size_t n, int64_t *id, bool alone) {
   /* A savepoint: its own transaction alone, nested inside a batch (lg_store_begin), so a
    * failed uplink is undone without undoing the batch's others. */
-  if (db_exec(s->db, "SAVEPOINT uplink")) return LG_EIO;
+  if (alone && db_exec(s->db, "SAVEPOINT uplink")) return LG_EIO;
   struct db_stmt *st = db_prep(
       s->db, "INSERT INTO uplinks (dev_eui, dev_addr, f_cnt, f_port, data, confirmed,"
              " adr, dr, frequency, phy, received_ns, tx_power_index, truth_latitude,"
@@ -740,8 +818,14 @@ int lg_store_uplink_add(struct lg_store *s, const struct lg_uplink_rec *u,
     bind_opt_real(st, 15, u->has_truth, u->truth_alt_m);
     rc = step_id(st, id);
   }
-  for (size_t i = 0; rc == 0 && i < n; i++)
+  bool plain = true; /* no antenna rows: the receptions' ids are not needed */
+  for (size_t i = 0; i < n; i++)
+    plain = plain && rx[i].n_ant == 0;
+  if (rc == 0 && plain)
+    rc = insert_receptions_plain(s, *id, rx, n);
+  for (size_t i = 0; rc == 0 && !plain && i < n; i++)
     rc = insert_reception(s, *id, &rx[i], false);
+  if (!alone) return rc ? LG_EIO : 0;
   if (rc == 0) {
     struct db_stmt *seen =
         db_prep(s->db, "UPDATE devices SET last_seen_ns = ?2 WHERE dev_eui = ?1");
@@ -755,6 +839,16 @@ int lg_store_uplink_add(struct lg_store *s, const struct lg_uplink_rec *u,
   db_exec(s->db, "ROLLBACK TO uplink");
   db_exec(s->db, "RELEASE uplink");
   return LG_EIO;
+}
+
+int lg_store_uplink_add(struct lg_store *s, const struct lg_uplink_rec *u,
+                        const struct lg_reception_rec *rx, size_t n, int64_t *id) {
+  return uplink_insert(s, u, rx, n, id, true);
+}
+
+int lg_store_uplink_add_in_batch(struct lg_store *s, const struct lg_uplink_rec *u,
+                                 const struct lg_reception_rec *rx, size_t n, int64_t *id) {
+  return uplink_insert(s, u, rx, n, id, false);
 }
 
 int lg_store_reception_add(struct lg_store *s, int64_t uplink_id, const struct lg_reception_rec *r,
@@ -850,6 +944,72 @@ json_t *lg_store_uplinks_json(struct lg_store *s, uint64_t dev_eui, int limit) {
   db_done(rs);
   json_t *o = json_object();
   json_object_set_new(o, "items", items);
+  return o;
+}
+
+json_t *lg_store_uplink_json_of(const struct lg_uplink_rec *u,
+                                const struct lg_reception_rec *rx, size_t n) {
+  /* The keys, order and types of lg_store_uplinks_json's items (tests/unit/test_store.c
+   * compares the two for one stored uplink). */
+  json_t *o = json_object();
+  char eui[17], addr[9], b64[400];
+  eui_hex(u->dev_eui, eui);
+  snprintf(addr, sizeof(addr), "%08llx", (unsigned long long)u->dev_addr);
+  EVP_EncodeBlock((unsigned char *)b64, u->data, (int)(u->data_len < 290 ? u->data_len : 290));
+  json_object_set_new(o, "dev_eui", json_string(eui));
+  json_object_set_new(o, "dev_addr", json_string(addr));
+  json_object_set_new(o, "f_cnt", json_integer(u->f_cnt));
+  json_object_set_new(o, "f_port", u->f_port >= 0 ? json_integer(u->f_port) : json_null());
+  json_object_set_new(o, "data", json_string(b64));
+  json_object_set_new(o, "confirmed", json_boolean(u->confirmed));
+  json_object_set_new(o, "adr", json_boolean(u->adr));
+  json_object_set_new(o, "dr", json_integer(u->dr));
+  json_object_set_new(o, "frequency", json_integer(u->freq_hz));
+  json_object_set_new(o, "received_ns", json_integer(u->received_ns));
+  if (u->has_truth)
+    json_object_set_new(o, "truth",
+                        json_pack("{s:f, s:f, s:f}", "latitude", u->truth_lat_deg, "longitude",
+                                  u->truth_lon_deg, "altitude", u->truth_alt_m));
+  json_t *list = json_array();
+  for (size_t i = 0; i < n; i++) {
+    const struct lg_reception_rec *x = &rx[i];
+    json_t *r = json_object();
+    eui_hex(x->gateway_eui, eui);
+    json_object_set_new(r, "gateway_eui", json_string(eui));
+    if (x->has_time) {
+      char when[48];
+      time_t secs = (time_t)(x->time_ns / 1000000000LL);
+      struct tm tm;
+      gmtime_r(&secs, &tm);
+      size_t k = strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+      snprintf(when + k, sizeof(when) - k, ".%09lldZ", (long long)(x->time_ns % 1000000000LL));
+      json_object_set_new(r, "time", json_string(when));
+      json_object_set_new(r, "time_ns", json_integer(x->time_ns));
+      json_object_set_new(r, "time_sigma_ns", json_real(x->sigma_ns));
+    }
+    json_object_set_new(r, "tmst", x->has_tmst ? json_integer(x->tmst) : json_null());
+    json_object_set_new(r, "rssi", json_real(x->rssi_dbm));
+    json_object_set_new(r, "snr", json_real(x->snr_db));
+    json_object_set_new(r, "channel", json_integer(x->channel));
+    json_object_set_new(r, "latitude", x->has_position ? json_real(x->lat_deg) : json_null());
+    json_object_set_new(r, "longitude", x->has_position ? json_real(x->lon_deg) : json_null());
+    json_object_set_new(r, "altitude", x->has_position ? json_real(x->alt_m) : json_null());
+    json_object_set_new(r, "late", json_false());
+    json_t *ants = json_array();
+    for (size_t k = 0; k < x->n_ant && k < 8; k++) {
+      json_t *a = json_object();
+      json_object_set_new(a, "antenna", json_integer(x->ant[k].ant));
+      json_object_set_new(a, "channel", json_integer(x->ant[k].chan));
+      json_object_set_new(a, "rssi", x->ant[k].has_rssi ? json_real(x->ant[k].rssi_dbm) : json_null());
+      json_object_set_new(a, "snr", x->ant[k].has_snr ? json_real(x->ant[k].snr_db) : json_null());
+      json_object_set_new(a, "ftime",
+                          x->ant[k].has_ftime ? json_integer(x->ant[k].ftime_ns) : json_null());
+      json_array_append_new(ants, a);
+    }
+    json_object_set_new(r, "antennas", ants);
+    json_array_append_new(list, r);
+  }
+  json_object_set_new(o, "rx_info", list);
   return o;
 }
 
@@ -967,6 +1127,7 @@ json_t *lg_store_tracks_json(struct lg_store *s, int per_device, int64_t since_i
 
 int lg_store_queue_push(struct lg_store *s, uint64_t dev_eui, int f_port, const uint8_t *data,
                         size_t len, bool confirmed) {
+  atomic_fetch_add(&queue_gen, 1);
   struct db_stmt *st = db_prep(
       s->db, "INSERT INTO queue (dev_eui, f_port, data, confirmed) VALUES (?1, ?2, ?3, ?4)");
   if (st == NULL) return LG_EIO;
@@ -1072,6 +1233,7 @@ int lg_store_adr_history(struct lg_store *s, uint64_t dev_eui, struct lg_store_a
 }
 
 int lg_store_adr_pending(struct lg_store *s, uint64_t dev_eui, bool set, int dr, int txp, int nb) {
+  atomic_fetch_add(&devices_gen, 1);
   struct db_stmt *st =
       db_prep(s->db, "UPDATE devices SET adr_pending_dr = ?2, adr_pending_txp = ?3,"
                      " adr_pending_nb = ?4 WHERE dev_eui = ?1");
@@ -1086,6 +1248,7 @@ int lg_store_adr_pending(struct lg_store *s, uint64_t dev_eui, bool set, int dr,
 }
 
 int lg_store_adr_applied(struct lg_store *s, uint64_t dev_eui) {
+  atomic_fetch_add(&devices_gen, 1);
   struct db_stmt *st = db_prep(
       s->db, "UPDATE devices SET tx_power_index = adr_pending_txp, nb_trans = adr_pending_nb,"
              " adr_pending_dr = NULL, adr_pending_txp = NULL, adr_pending_nb = NULL"

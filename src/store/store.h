@@ -99,6 +99,20 @@ struct json_t *lg_store_devices_json(struct lg_store *s);
 struct json_t *lg_store_tracks_json(struct lg_store *s, int per_device, int64_t since_id);
 struct json_t *lg_store_device_json(struct lg_store *s, uint64_t dev_eui);
 
+/* Accepts frame counter `fcnt` if no counter at or above it was accepted: the next
+ * expected becomes fcnt + 1 only while it is <= fcnt, and last-seen is set. 0, LG_EBUSY when
+ * a counter at or above it was accepted already (by this server or another instance), or
+ * LG_EIO. The storage thread's compare-and-set: exact even when the packet thread judged
+ * the frame from a cached counter another instance has since moved. */
+LG_STORE_MUST int lg_store_fcnt_up_advance(struct lg_store *s, uint64_t dev_eui, uint32_t fcnt,
+                                           int64_t seen_ns);
+/* Bumped (process-wide) whenever a device's session or settings are written through any
+ * connection (put, delete, join, ADR state): caches of devices compare it to know they are
+ * stale. */
+unsigned lg_store_devices_generation(void);
+/* Bumped (process-wide) whenever a downlink is queued: a cache that saw a device's queue
+ * empty knows it still is while this has not moved. */
+unsigned lg_store_queue_generation(void);
 /* Accepts uplink counter `fcnt`: sets fcnt_up_next = fcnt + 1 only if it still holds
  * `expected` (compare-and-set). LG_EBUSY when another writer got there first. */
 LG_STORE_MUST int lg_store_fcnt_up_cas(struct lg_store *s, uint64_t dev_eui, uint32_t expected, uint32_t fcnt);
@@ -165,6 +179,18 @@ struct lg_uplink_rec {
 /* Stores an uplink and its receptions in one transaction; its id goes to *id. */
 LG_STORE_MUST int lg_store_uplink_add(struct lg_store *s, const struct lg_uplink_rec *u,
                         const struct lg_reception_rec *rx, size_t n, int64_t *id);
+/* The uplink as GET /api/devices/{dev_eui}/uplinks shows it (its "items"' elements), built
+ * from the records in memory: the MQTT `up` event is made from what the server has, not
+ * read back from the database (which, with storage behind the packet path, may not hold it
+ * yet). */
+struct json_t *lg_store_uplink_json_of(const struct lg_uplink_rec *u,
+                                       const struct lg_reception_rec *rx, size_t n);
+/* The same inside a batch that a failure undoes whole (the storage thread's): no savepoint,
+ * and the device's last-seen left to lg_store_fcnt_up_advance, which sets it with the
+ * counter — two statements fewer per uplink. */
+LG_STORE_MUST int lg_store_uplink_add_in_batch(struct lg_store *s, const struct lg_uplink_rec *u,
+                                               const struct lg_reception_rec *rx, size_t n,
+                                               int64_t *id);
 /* Whether the device has an uplink with this frame counter received at or after since_ns:
  * 1 yes, 0 no, < 0 an error. */
 LG_STORE_MUST int lg_store_uplink_has(struct lg_store *s, uint64_t dev_eui, uint32_t f_cnt, int64_t since_ns);
