@@ -18,6 +18,11 @@ redis_pid=$!
 trap 'kill $redis_pid 2>/dev/null || true' EXIT
 for _ in $(seq 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
 admin="${pg%/}/postgres"
+# PostgreSQL instances share one key-encryption key ([security] kek_file, docs/security.md)
+if [ -z "${LORAGEO_SECURITY_KEK_FILE:-}" ]; then
+  export LORAGEO_SECURITY_KEK_FILE=$(mktemp)
+  od -An -tx1 -N32 /dev/urandom | tr -d ' \n' > "$LORAGEO_SECURITY_KEK_FILE"
+fi
 busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; } # user nice system irq softirq
 
 run() { # label database [instances redis]

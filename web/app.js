@@ -3,8 +3,10 @@
 // on demand ("raw fixes"). Redrawn from /api/map whenever /api/stream says something
 // changed. The header says how good locating really is, from reference devices.
 "use strict";
-const token = new URLSearchParams(location.search).get("token");
-const auth = token ? { headers: { Authorization: `Bearer ${token}` } } : {};
+const token = new URLSearchParams(location.search).get("token") ?? sessionStorage.getItem("lorageo_token");
+if (token) sessionStorage.setItem("lorageo_token", token); /* kept for the tab, not in the URL: */
+if (location.search.includes("token=")) history.replaceState(null, "", location.pathname + location.hash);
+const auth = token ? { headers: { Authorization: `Bearer ${token}` } } : { headers: {} };
 const map = L.map("map", { preferCanvas: true }).setView([0, 0], 2);
 L.control.scale().addTo(map);
 
@@ -121,7 +123,7 @@ async function submit(form, url, numeric) {
   const body = {};
   for (const [k, v] of new FormData(form))
     if (v !== "") body[k] = k === "reference" ? true : numeric.includes(k) ? Number(v) : v;
-  const r = await fetch(url, { method: "POST", body: JSON.stringify(body), ...auth });
+  const r = await fetch(url, { method: "POST", body: JSON.stringify(body), headers: { ...auth.headers, "Content-Type": "application/json" } });
   const j = await r.json();
   form.querySelector(".result").textContent = r.ok ? "added" : `refused: ${j.error}`;
 }
@@ -173,7 +175,30 @@ async function refresh() {
     }
   }
 }
-const stream = new EventSource("/api/stream" + (token ? `?token=${encodeURIComponent(token)}` : ""));
-stream.addEventListener("update", () => refresh());
-stream.onopen = () => (document.getElementById("status").textContent = "live");
-stream.onerror = () => (document.getElementById("status").textContent = "reconnecting…");
+// The live stream read with fetch, so the token goes in the Authorization header (an
+// EventSource cannot send one); each "event: update" refreshes; reconnects after 2 s.
+async function live() {
+  const status = document.getElementById("status");
+  for (;;) {
+    try {
+      const r = await fetch("/api/stream", auth);
+      if (!r.ok || !r.body) throw new Error(`HTTP ${r.status}`);
+      status.textContent = "live";
+      const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buf = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buf += value;
+        let end;
+        while ((end = buf.indexOf("\n\n")) >= 0) {
+          if (/^event: update$/m.test(buf.slice(0, end))) refresh();
+          buf = buf.slice(end + 2);
+        }
+      }
+    } catch {}
+    status.textContent = "reconnecting…";
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+}
+live();

@@ -1,10 +1,20 @@
 /*
  * HTTP API over libmicrohttpd. Request bodies are bounded (64 KiB), parsed with
  * jansson and validated field by field; a bad body gets 400 with the field named. The
- * bearer token, when configured, guards /api (health and metrics stay open for probes).
+ * bearer token, when configured, guards /api (health and metrics stay open for probes);
+ * it is taken from the Authorization header only (a URL lands in logs and histories).
  * Device keys are accepted but never returned.
+ *
+ * Before any route (guard()): the Host header must be an IP literal, localhost or a name
+ * of [api] allowed_hosts (DNS rebinding); a browser's Origin must be the server's own or
+ * one of [api] allowed_origins (cross-site requests); a POST must say application/json
+ * (a cross-site form or text/plain POST needs no CORS preflight). Connections are capped
+ * ([api] max_connections, max_streams) and closed after [api] timeout_s idle, each on its
+ * own thread, so slow or streaming clients cannot starve the others.
  */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <unistd.h>
 #include <jansson.h>
 #include <math.h>
 #include <microhttpd.h>
@@ -14,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api/api.h"
 #include "api/web.h"
@@ -31,12 +42,14 @@ struct lg_api {
   pthread_mutex_t mu; /* one connection: one request at a time on it */
   struct MHD_Daemon *daemon;
   atomic_bool stopping; /* ends the live streams */
+  atomic_int streams;   /* live streams open */
 };
 
 struct body {
   char *p;
   size_t len;
   bool too_big;
+  bool streaming; /* counted in api->streams until on_done */
 };
 
 int lg_parse_bind(const char *s, struct sockaddr_storage *out, socklen_t *len) {
@@ -178,6 +191,9 @@ static enum MHD_Result metrics(struct lg_api *api, struct MHD_Connection *c) {
   for (int i = 0; i < LG_DROP_COUNT; i++)
     lg_out_printf(&b, "lorageo_rx_dropped_total{reason=\"%s\"} %llu\n",
                   lg_drop_name((enum lg_drop)i), (unsigned long long)atomic_load(&m->dropped[i]));
+  COUNTER("lorageo_gateway_moves_total",
+          "Gateways whose pinned source address moved ([security] gateway_move_after_s).",
+          atomic_load(&m->gateway_moves));
   COUNTER("lorageo_receptions_total", "Gateway receptions of LoRa frames.",
           atomic_load(&m->receptions));
   COUNTER("lorageo_uplinks_total", "De-duplicated device uplinks accepted.",
@@ -431,14 +447,70 @@ static int query_limit(struct MHD_Connection *c) {
   return end != v && *end == '\0' && n >= 1 && n <= 10000 ? (int)n : -1;
 }
 
-/* The bearer token when [api] token is set; a browser's EventSource cannot send headers,
- * so ?token= is taken too. */
+/* The bearer token when [api] token is set, from the Authorization header only. */
 static bool authorized(struct lg_api *api, struct MHD_Connection *c) {
   if (api->cfg.api_token[0] == '\0') return true;
   const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-  const char *q = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "token");
-  return (auth && strncmp(auth, "Bearer ", 7) == 0 && strcmp(auth + 7, api->cfg.api_token) == 0) ||
-         (q && strcmp(q, api->cfg.api_token) == 0);
+  return auth && strncmp(auth, "Bearer ", 7) == 0 && strcmp(auth + 7, api->cfg.api_token) == 0;
+}
+
+/* Whether `item` (len bytes) is in the comma-separated `list` (case-insensitive; "*": all). */
+static bool listed(const char *list, const char *item, size_t len) {
+  for (const char *p = list; *p;) {
+    while (*p == ' ' || *p == ',') p++;
+    size_t n = strcspn(p, ",");
+    size_t m = n;
+    while (m > 0 && p[m - 1] == ' ') m--;
+    if ((m == 1 && *p == '*') || (m == len && m > 0 && strncasecmp(p, item, len) == 0)) return true;
+    p += n;
+  }
+  return false;
+}
+
+/* Host: an IP literal (no name to rebind), localhost, or a configured name. */
+static bool host_allowed(const struct lg_api *api, const char *host) {
+  if (host == NULL || *host == '\0' || strlen(host) > 255) return false;
+  if (host[0] == '[') return strchr(host, ']') != NULL; /* [IPv6]:port */
+  char name[256];
+  size_t n = strcspn(host, ":");
+  snprintf(name, sizeof(name), "%.*s", (int)n, host);
+  struct in_addr a4;
+  return inet_pton(AF_INET, name, &a4) == 1 || strcasecmp(name, "localhost") == 0 ||
+         listed(api->cfg.api_allowed_hosts, name, n);
+}
+
+/* Origin: none (not a browser's cross-site request), the server's own (scheme://Host), or
+ * a configured one. */
+static bool origin_allowed(const struct lg_api *api, const char *origin, const char *host) {
+  if (origin == NULL) return true;
+  if (listed(api->cfg.api_allowed_origins, origin, strlen(origin))) return true;
+  const char *rest = strncasecmp(origin, "http://", 7) == 0    ? origin + 7
+                     : strncasecmp(origin, "https://", 8) == 0 ? origin + 8
+                                                               : NULL;
+  return rest && host && strcasecmp(rest, host) == 0;
+}
+
+/* The request's Host, Origin and (POST) Content-Type checked before any route; an answer
+ * queued when refused (*refused set). */
+static enum MHD_Result guard(const struct lg_api *api, struct MHD_Connection *c,
+                             const char *method, bool *refused) {
+  const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
+  const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+  *refused = true;
+  if (!host_allowed(api, host))
+    return send_error(c, 421, "Host '%.100s' is not served here ([api] allowed_hosts)",
+                      host ? host : "");
+  if (!origin_allowed(api, origin, host))
+    return send_error(c, 403, "Origin '%.100s' is not allowed ([api] allowed_origins)", origin);
+  if (strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0) {
+    const char *type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+    size_t n = strlen("application/json");
+    if (type == NULL || strncasecmp(type, "application/json", n) != 0 ||
+        (type[n] != '\0' && type[n] != ';' && type[n] != ' '))
+      return send_error(c, 415, "a body must be sent as Content-Type: application/json");
+  }
+  *refused = false;
+  return MHD_YES;
 }
 
 /* Routes one request (the store lock held). */
@@ -572,11 +644,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     *upload_size = 0;
     return MHD_YES;
   }
+  bool refused = false;
+  enum MHD_Result g = guard(api, c, method, &refused);
+  if (refused) return g;
   /* The web UI's files and the live stream need no database (nor its lock). */
   if (strcmp(method, "GET") == 0 && strncmp(url, "/api/", 5) != 0 && strcmp(url, "/metrics") != 0)
     return lg_web_file(c, api->cfg.web_root, url);
-  if (strcmp(method, "GET") == 0 && strcmp(url, "/api/stream") == 0 && authorized(api, c))
+  if (strcmp(method, "GET") == 0 && strcmp(url, "/api/stream") == 0 && authorized(api, c)) {
+    if (atomic_fetch_add(&api->streams, 1) >= api->cfg.api_max_streams) {
+      atomic_fetch_sub(&api->streams, 1);
+      return send_error(c, 503, "too many live streams (%d, [api] max_streams)",
+                        api->cfg.api_max_streams);
+    }
+    body->streaming = true;
     return lg_web_stream(c, api->m, api->gateways_changed, &api->stopping);
+  }
   pthread_mutex_lock(&api->mu);
   enum MHD_Result r = route(api, c, url, method, body);
   pthread_mutex_unlock(&api->mu);
@@ -585,10 +667,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 static void on_done(void *cls, struct MHD_Connection *c, void **con_cls,
                     enum MHD_RequestTerminationCode t) {
-  (void)cls;
   (void)c;
   (void)t;
   struct body *b = *con_cls;
+  if (b && b->streaming) atomic_fetch_sub(&((struct lg_api *)cls)->streams, 1);
   if (b) {
     free(b->p);
     free(b);
@@ -610,20 +692,35 @@ struct lg_api *lg_api_start(const struct lg_config *cfg, const struct lg_ns_metr
   api->m = metrics;
   api->gateways_changed = gateways_changed;
   pthread_mutex_init(&api->mu, NULL);
-  if (lg_store_open(&api->store, cfg->database, why, why_len)) {
+  char note[512]; /* the server's own store said it already */
+  if (lg_config_open_store(cfg, NULL, &api->store, NULL, note, sizeof(note), why, why_len)) {
     free(api);
     return NULL;
   }
-  /* A thread per connection: a live stream waits on its own thread, never blocking the API. */
+  /* The socket is made here, so a failure says the OS's reason (libmicrohttpd's own says
+   * "Failed to bind to port 0"). */
+  int fd = socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+  if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+      bind(fd, (const struct sockaddr *)&addr, len) != 0 || listen(fd, 512) != 0) {
+    snprintf(why, why_len, "cannot listen for HTTP on %s: %s", cfg->http_bind, strerror(errno));
+    if (fd >= 0) close(fd);
+    lg_store_close(api->store);
+    free(api);
+    return NULL;
+  }
+  /* A thread per connection: a live stream waits on its own thread, never blocking the API;
+   * capped, each idle one closed after timeout_s, with a 1 MiB stack (not 8). */
   unsigned flags =
       MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG;
   if (addr.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
-  api->daemon =
-      MHD_start_daemon(flags, 0, NULL, NULL, on_request, api, MHD_OPTION_SOCK_ADDR, &addr,
-                       MHD_OPTION_NOTIFY_COMPLETED, on_done, api, MHD_OPTION_CONNECTION_LIMIT, 256u,
-                       MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
+  api->daemon = MHD_start_daemon(
+      flags, 0, NULL, NULL, on_request, api, MHD_OPTION_LISTEN_SOCKET, fd,
+      MHD_OPTION_NOTIFY_COMPLETED, on_done, api, MHD_OPTION_CONNECTION_LIMIT,
+      (unsigned)cfg->api_max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+      (unsigned)cfg->api_timeout_s, MHD_OPTION_THREAD_STACK_SIZE, (size_t)1 << 20, MHD_OPTION_END);
   if (api->daemon == NULL) {
-    snprintf(why, why_len, "cannot listen for HTTP on %s", cfg->http_bind);
+    snprintf(why, why_len, "cannot serve HTTP on %s (libmicrohttpd)", cfg->http_bind);
+    close(fd);
     lg_store_close(api->store);
     free(api);
     return NULL;

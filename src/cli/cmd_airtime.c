@@ -1,6 +1,8 @@
 /*
  * `lorageo airtime --sf N --bw KHZ --payload BYTES [--cr 1..4] [--preamble N]
  *                  [--no-crc] [--implicit-header] [--ldro auto|on|off]`
+ * or `lorageo airtime --region NAME --dr N --payload BYTES ...` (SF and bandwidth from the
+ * region's LoRa data rate N).
  * Prints {"time_on_air_ms": .., "payload_symbols": .., ...} for a PHYPayload of BYTES.
  */
 #include <getopt.h>
@@ -15,6 +17,7 @@
 static const char usage[] =
     "usage: lorageo airtime --sf N --bw KHZ --payload BYTES [--cr 1..4] [--preamble N]\n"
     "                       [--no-crc] [--implicit-header] [--ldro auto|on|off]\n"
+    "       lorageo airtime --region NAME --dr N --payload BYTES [...]\n"
     "\n"
     "Time on air of one LoRa packet (Semtech AN1200.13). Defaults are LoRaWAN's:\n"
     "CR 4/5 (--cr 1), 8 preamble symbols, explicit header, CRC on, low-data-rate\n"
@@ -26,7 +29,9 @@ static const char usage[] =
     "  --preamble N     programmed preamble symbols (6..65535)\n"
     "  --no-crc         no payload CRC (LoRaWAN downlinks)\n"
     "  --implicit-header\n"
-    "  --ldro MODE      auto (default), on or off\n";
+    "  --ldro MODE      auto (default), on or off\n"
+    "  --region NAME    a region (lorageo region lists them); with --dr instead of --sf/--bw\n"
+    "  --dr N           the region's LoRa data rate N; adds \"max_phy_payload\" (M + 5)\n";
 
 static int parse_bw_khz(const char *s, uint32_t *bw_hz) {
   char *end = NULL;
@@ -46,11 +51,14 @@ int lg_cmd_airtime(int argc, char **argv) {
       {"no-crc", no_argument, NULL, 'n'},
       {"implicit-header", no_argument, NULL, 'i'},
       {"ldro", required_argument, NULL, 'l'},
+      {"region", required_argument, NULL, 'g'},
+      {"dr", required_argument, NULL, 'd'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
   struct lg_lora_tx tx = lg_lora_tx_lorawan(0, 0);
-  long v = 0, payload = -1;
+  long v = 0, payload = -1, dr = -1;
+  const struct lg_region *region = NULL;
   int c;
   optind = 1;
   opterr = 0; /* we report bad options ourselves, on one line */
@@ -92,10 +100,34 @@ int lg_cmd_airtime(int argc, char **argv) {
       else
         return lg_cli_fail("airtime", 2, "--ldro: expected auto, on or off, got '%s'", optarg);
       break;
+    case 'g':
+      if ((region = lg_region_find(optarg)) == NULL) {
+        char names[256];
+        return lg_cli_fail("airtime", 2, "--region: unknown region '%s': expected one of %s",
+                           optarg, lg_region_names(names, sizeof(names)));
+      }
+      break;
+    case 'd':
+      if (lg_cli_parse_long(optarg, 0, 15, &dr))
+        return lg_cli_fail("airtime", 2, "--dr: expected 0..15, got '%s'", optarg);
+      break;
     default: return lg_cli_bad_option("airtime", c, argv);
     }
   }
   if (optind != argc) return lg_cli_fail("airtime", 2, "unexpected argument '%s'", argv[optind]);
+  const struct lg_datarate *d = NULL;
+  if ((region == NULL) != (dr < 0))
+    return lg_cli_fail("airtime", 2, "--region and --dr go together (see --help)");
+  if (region) {
+    if (tx.sf != 0 || tx.bw_hz != 0)
+      return lg_cli_fail("airtime", 2, "--dr replaces --sf and --bw: give one or the other");
+    d = lg_region_dr(region, (int)dr);
+    if (d == NULL || d->mod != LG_MOD_LORA)
+      return lg_cli_fail("airtime", 2, "--dr: DR%ld is not a LoRa data rate of %s", dr,
+                         region->name);
+    tx.sf = d->sf;
+    tx.bw_hz = d->bw_hz;
+  }
   if (tx.sf == 0 || tx.bw_hz == 0 || payload < 0)
     return lg_cli_fail("airtime", 2, "--sf, --bw and --payload are required (see --help)");
 
@@ -108,5 +140,15 @@ int lg_cmd_airtime(int argc, char **argv) {
   json_object_set_new(o, "symbol_ms", json_real((double)at.symbol_ns / 1e6));
   json_object_set_new(o, "preamble_ms", json_real(at.preamble_ms));
   json_object_set_new(o, "ldro", json_boolean(at.ldro));
+  if (d) {
+    json_object_set_new(o, "region", json_string(region->name));
+    json_object_set_new(o, "dr", json_integer(dr));
+    json_object_set_new(o, "sf", json_integer(d->sf));
+    json_object_set_new(o, "bw_khz", json_integer(d->bw_hz / 1000));
+    /* MHDR + MACPayload (M) + MIC */
+    json_object_set_new(o, "max_phy_payload",
+                        d->max_mac_payload < 0 ? json_null()
+                                               : json_integer(d->max_mac_payload + 5));
+  }
   return lg_cli_print_json(stdout, o) ? lg_cli_fail("airtime", 1, "cannot write output") : 0;
 }

@@ -1,5 +1,5 @@
 /*
- * `lorageo decode HEX [--nwkskey K] [--appskey K] [--appkey K] [--fcnt-msb N]`
+ * `lorageo decode HEX [--nwkskey K] [--appskey K] [--appkey K] [--fcnt-msb N] [--region R]`
  *
  * Decodes one PHYPayload and prints one JSON object (keys in design.md, "decode
  * output keys"). With keys it also verifies the MIC (`mic_ok`) and decrypts (`data`):
@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "lora/lora.h"
 #include "lorawan/lorawan.h"
 #include "util/util.h"
 
@@ -25,6 +26,8 @@ static const char usage[] =
     "  --appskey K    AppSKey: decrypts FRMPayload of FPort > 0 into \"data\"\n"
     "  --appkey K     AppKey: verifies a join-request MIC, decrypts a join-accept\n"
     "  --fcnt-msb N   upper 16 bits of the 32-bit frame counter (0..65535, default 0)\n"
+    "  --region R     read data rates, TX power and a join-accept's CFList as region R's\n"
+    "                 (lorageo region lists them): adds \"region\" and the readings\n"
     "  -h, --help     this text\n";
 
 struct decode_keys {
@@ -209,13 +212,80 @@ static void close_keys(struct decode_ctx *ctx) {
   lg_crypto_close(&ctx->crypto);
 }
 
+/* A data rate of `r` in words: {"modulation", "sf", "bw_khz"}, or null if undefined. */
+static json_t *dr_json(const struct lg_region *r, int dr) {
+  const struct lg_datarate *d = lg_region_dr(r, dr);
+  if (d == NULL) return json_null();
+  const char *m = d->mod == LG_MOD_LORA ? "LORA" : d->mod == LG_MOD_FSK ? "FSK" : "LR-FHSS";
+  json_t *o = json_pack("{s:s}", "modulation", m);
+  if (d->mod == LG_MOD_LORA) {
+    json_object_set_new(o, "sf", json_integer(d->sf));
+    json_object_set_new(o, "bw_khz", json_integer(d->bw_hz / 1000));
+  }
+  return o;
+}
+
+/* --region: what the region makes of the decoded fields (LinkADRReq's DR and TXPower, a
+ * join-accept's RX2 DR and CFList). */
+static void annotate_region(json_t *o, const struct lg_region *r) {
+  json_object_set_new(o, "region", json_string(r->name));
+  json_t *cmds = json_object_get(o, "mac_commands");
+  size_t i;
+  json_t *c;
+  json_array_foreach(cmds, i, c) {
+    const char *name = json_string_value(json_object_get(c, "name"));
+    if (name == NULL || strcmp(name, "LinkADRReq") != 0) continue;
+    int eirp = 0;
+    json_object_set_new(c, "data_rate",
+                        dr_json(r, (int)json_integer_value(json_object_get(c, "dr"))));
+    json_object_set_new(c, "tx_power_eirp_dbm",
+                        lg_region_tx_power_dbm(
+                            r, (int)json_integer_value(json_object_get(c, "tx_power")), &eirp) == 0
+                            ? json_integer(eirp)
+                            : json_null());
+  }
+  if (json_object_get(o, "rx2_dr"))
+    json_object_set_new(o, "rx2_data_rate",
+                        dr_json(r, (int)json_integer_value(json_object_get(o, "rx2_dr"))));
+  const char *cf = json_string_value(json_object_get(o, "cf_list"));
+  if (cf && strlen(cf) == 2 * LG_CFLIST_LEN) {
+    uint8_t b[LG_CFLIST_LEN];
+    size_t n = 0;
+    if (lg_hex_decode(cf, strlen(cf), b, sizeof(b), &n) || n != LG_CFLIST_LEN) return;
+    json_object_set_new(o, "cf_list_type",
+                        json_string(b[15] == 0   ? "frequencies"
+                                    : b[15] == 1 ? "channel_mask"
+                                                 : "rfu"));
+    json_object_set_new(
+        o, "cf_list_type_expected",
+        json_string(r->cflist_type == LG_CFLIST_CHANNEL_MASK ? "channel_mask" : "frequencies"));
+    if (b[15] == 0) { /* five 24-bit little-endian frequencies in 100 Hz (TS001 §6.2.4.1) */
+      json_t *f = json_array();
+      for (int k = 0; k < 5; k++)
+        json_array_append_new(
+            f, json_integer(100LL * (b[3 * k] | b[3 * k + 1] << 8 | b[3 * k + 2] << 16)));
+      json_object_set_new(o, "cf_list_frequencies_hz", f);
+    } else if (b[15] == 1) { /* ChMask0..4, 16 bits little-endian each */
+      json_t *m = json_array();
+      for (int k = 0; k < 5; k++)
+        json_array_append_new(m, json_integer(b[2 * k] | b[2 * k + 1] << 8));
+      json_object_set_new(o, "cf_list_ch_masks", m);
+    }
+  }
+}
+
 int lg_cmd_decode(int argc, char **argv) {
   static const struct option opts[] = {
-      {"nwkskey", required_argument, NULL, 'n'}, {"appskey", required_argument, NULL, 's'},
-      {"appkey", required_argument, NULL, 'a'},  {"fcnt-msb", required_argument, NULL, 'm'},
-      {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+      {"nwkskey", required_argument, NULL, 'n'},
+      {"appskey", required_argument, NULL, 's'},
+      {"appkey", required_argument, NULL, 'a'},
+      {"fcnt-msb", required_argument, NULL, 'm'},
+      {"region", required_argument, NULL, 'g'},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0},
   };
   struct decode_keys keys = {0};
+  const struct lg_region *region = NULL;
   long msb = 0;
   int c;
   optind = 1;
@@ -242,6 +312,13 @@ int lg_cmd_decode(int argc, char **argv) {
       if (lg_cli_parse_long(optarg, 0, 0xffff, &msb))
         return lg_cli_fail("decode", 2, "--fcnt-msb: expected an integer 0..65535, got '%s'",
                            optarg);
+      break;
+    case 'g':
+      if ((region = lg_region_find(optarg)) == NULL) {
+        char names[256];
+        return lg_cli_fail("decode", 2, "--region: unknown region '%s': expected one of %s", optarg,
+                           lg_region_names(names, sizeof(names)));
+      }
       break;
     default: return lg_cli_bad_option("decode", c, argv);
     }
@@ -276,5 +353,6 @@ int lg_cmd_decode(int argc, char **argv) {
     json_decref(o);
     return rc;
   }
+  if (region) annotate_region(o, region);
   return lg_cli_print_json(stdout, o) ? lg_cli_fail("decode", 1, "cannot write output") : 0;
 }

@@ -69,8 +69,10 @@ int lg_cmd_replay(int argc, char **argv) {
   cfg.journal[0] = '\0'; /* read, never written: the server's journal stays its own */
   cfg.cluster_redis[0] = '\0';
   struct lg_store *store = NULL;
-  if (lg_store_open(&store, cfg.database, why, sizeof(why)))
+  char note[512];
+  if (lg_config_open_store(&cfg, NULL, &store, NULL, note, sizeof(note), why, sizeof(why)))
     return lg_cli_fail("replay", 1, "%s", why);
+  if (note[0]) fprintf(stderr, "lorageo replay: %s\n", note);
   struct lg_ns_io io = {.now_ns = wall_ns, .send = send_nothing};
   struct lg_ns *ns = lg_ns_new(&cfg, store, &io, why, sizeof(why));
   if (ns == NULL) {

@@ -89,7 +89,8 @@ int lg_cmd_serve(int argc, char **argv) {
   int rc = 1;
   if (lg_parse_bind(cfg.udp_bind, &addr, &addr_len))
     return lg_cli_fail("serve", 2, "udp_bind '%s': expected HOST:PORT", cfg.udp_bind);
-  if (lg_store_open(&store, cfg.database, why, sizeof(why)))
+  char note[512];
+  if (lg_config_open_store(&cfg, NULL, &store, NULL, note, sizeof(note), why, sizeof(why)))
     return lg_cli_fail("serve", 1, "%s", why);
   s.loop = uv_default_loop();
   uv_signal_init(s.loop, &s.sigint); /* all handles set up first, so `out` may close them all */
@@ -129,6 +130,7 @@ int lg_cmd_serve(int argc, char **argv) {
     rc = lg_cli_fail("serve", 2, "%s", why);
     goto out;
   }
+  if (note[0]) fprintf(stderr, "lorageo: %s\n", note); /* once serving: a failure is one line */
   fprintf(stderr, "lorageo: serving %s: UDP %s, HTTP http://%s, database %s\n", cfg.region,
           cfg.udp_bind, cfg.http_bind, cfg.database);
   uv_run(s.loop, UV_RUN_DEFAULT);

@@ -32,6 +32,10 @@ struct geo_problem {
   double prior_center[2], prior_sigma_m; /* only used when a fit leaves the region */
   double sigma_ref_m;                    /* c * default sigma, for GDOP */
   bool sigma_known;                      /* every timed reception carries its sigma */
+  /* a position from other evidence (the radio map) that chooses between the two roots of
+   * a three-gateway frame, with its 95 % radius (solve.c sets it under auto) */
+  bool has_prefer;
+  double prefer_en[2], prefer_r95_m;
   size_t n_duplicates;
   const struct lg_geo_opts *opts;
 };

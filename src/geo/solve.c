@@ -100,6 +100,24 @@ static int solve_centroid(const struct geo_problem *p, struct lg_geo_fix *fix, c
   return 0;
 }
 
+/* Three timed gateways leave two candidate positions; the radio map's fix of the same
+ * frame, when it has one, says which (solver.c, add_alternative). */
+static void prefer_by_map(struct lg_geo_solver *s, struct geo_problem *p,
+                          const struct lg_geo_rx *rx, size_t n, const struct lg_geo_opts *o) {
+  double *ll = geo_solver_scratch(s, lg_radio_map_cells(o->radio_map));
+  struct lg_geo_fix fp;
+  char why[8];
+  if (ll == NULL || lg_radio_map_locate(o->radio_map, ll, rx, n, &fp, why, sizeof(why)) != 0)
+    return;
+  struct lg_geodetic g = {fp.lat_deg, fp.lon_deg, p->device_alt_m};
+  double enu[3];
+  lg_enu_from_geodetic(&p->frame, &g, enu);
+  p->has_prefer = true;
+  p->prefer_en[0] = enu[0];
+  p->prefer_en[1] = enu[1];
+  p->prefer_r95_m = fp.accuracy_95_m;
+}
+
 static int solve_closed_form(struct lg_geo_solver *s, struct geo_problem *p,
                              const struct lg_geo_rx *rx, enum lg_geo_method method,
                              struct lg_geo_fix *fix, char *why, size_t why_len) {
@@ -175,6 +193,9 @@ int lg_geo_solve(struct lg_geo_solver *s, const struct lg_geo_rx *rx, size_t n,
     return lg_radio_map_locate(o->radio_map, ll, rx, n, fix, why, why_len);
   }
   if (m == LG_GEO_CENTROID) return solve_centroid(&p, fix, why, why_len);
+  if (o->method == LG_GEO_AUTO && m == LG_GEO_NLS && o->radio_map && p.n_timed == 3 &&
+      p.n_rssi > 0)
+    prefer_by_map(s, &p, rx, n, o);
   rc = m == LG_GEO_LLS || m == LG_GEO_GRID ? solve_closed_form(s, &p, rx, m, fix, why, why_len)
                                            : geo_solve_iterative(s, &p, m, fix, why, why_len);
   if (rc == LG_EINVAL && p.n_duplicates > 0) {

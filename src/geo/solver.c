@@ -718,7 +718,9 @@ static bool other_root(struct lg_geo_solver *s, struct geo_problem *p, const str
  * Reports the other root: as `alternatives`, and in the radii, which then hold both
  * candidates (with nothing to prefer one, each is as likely; a radius that covered only
  * the chosen one would be right half the time). The chosen fix is the one nearer the
- * gateways (devices are mostly heard from among them).
+ * gateways (devices are mostly heard from among them) — or, when the radio map placed the
+ * frame (p->has_prefer), the one nearer that place; and when only the chosen root lies
+ * within the map's 95 % radius, the map has settled it: the radii are the root's own.
  */
 static int add_alternative(struct lg_geo_solver *s, struct geo_problem *p, const struct fit *other,
                            struct lg_geo_fix *out) {
@@ -730,14 +732,23 @@ static int add_alternative(struct lg_geo_solver *s, struct geo_problem *p, const
   lg_enu_from_geodetic(f, &g, here);
   g = (struct lg_geodetic){alt.lat_deg, alt.lon_deg, alt.alt_m};
   lg_enu_from_geodetic(f, &g, there);
-  if (hypot(there[0], there[1]) < hypot(here[0], here[1])) {
+  double c[2] = {p->has_prefer ? p->prefer_en[0] : 0, p->has_prefer ? p->prefer_en[1] : 0};
+  double d_here = hypot(here[0] - c[0], here[1] - c[1]);
+  double d_there = hypot(there[0] - c[0], there[1] - c[1]);
+  if (d_there < d_here) {
     struct lg_geo_fix t = *out;
     *out = alt;
     alt = t;
+    double tmp = d_here;
+    d_here = d_there;
+    d_there = tmp;
   }
+  bool settled = p->has_prefer && d_here <= p->prefer_r95_m && d_there > p->prefer_r95_m;
   double d = lg_geo_distance_m(out->lat_deg, out->lon_deg, alt.lat_deg, alt.lon_deg);
-  out->accuracy_m = fmax(out->accuracy_m, d + alt.accuracy_m);
-  out->accuracy_95_m = fmax(out->accuracy_95_m, d + alt.accuracy_95_m);
+  if (!settled) {
+    out->accuracy_m = fmax(out->accuracy_m, d + alt.accuracy_m);
+    out->accuracy_95_m = fmax(out->accuracy_95_m, d + alt.accuracy_95_m);
+  }
   out->n_alternatives = 1;
   out->alternatives[0] = (struct lg_geodetic){alt.lat_deg, alt.lon_deg, alt.alt_m};
   return 0;

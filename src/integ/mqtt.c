@@ -157,12 +157,13 @@ struct lg_mqtt *lg_mqtt_start(const struct lg_config *cfg, struct lg_ns_metrics 
   pthread_mutex_init(&m->mu, NULL);
   m->metrics = metrics;
   snprintf(m->prefix, sizeof(m->prefix), "%s", cfg->mqtt_topic_prefix);
+  char note[512];
   m->cap = (size_t)cfg->mqtt_queue_max;
   m->q = calloc(m->cap, sizeof(*m->q));
   mosquitto_lib_init();
   m->mosq = mosquitto_new(NULL, true, m);
   if (m->q == NULL || m->mosq == NULL ||
-      lg_store_open(&m->store, cfg->database, why, why_len) != 0) {
+      lg_config_open_store(cfg, NULL, &m->store, NULL, note, sizeof(note), why, why_len) != 0) {
     if (m->q == NULL || m->mosq == NULL) snprintf(why, why_len, "mqtt: out of memory");
     lg_mqtt_stop(m);
     return NULL;

@@ -261,7 +261,8 @@ int ns_writer_open(struct lg_ns *ns, uint64_t checkpoint, char *why, size_t why_
   w->ns = ns;
   w->epoch = 1; /* failed_epoch 0: nothing discarded */
   w->committed_upto = checkpoint;
-  if (lg_store_open(&w->store, ns->cfg.database, why, why_len) != 0) {
+  char note[512]; /* the storage thread's connection wraps keys as the server's does */
+  if (lg_config_open_store(&ns->cfg, NULL, &w->store, NULL, note, sizeof(note), why, why_len) != 0) {
     free(w);
     return LG_EIO;
   }

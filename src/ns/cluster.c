@@ -364,13 +364,17 @@ void ns_cluster_poll(struct ns_cluster *c, int64_t now_ns, struct ns_cluster_dl 
 bool ns_cluster_dc_load(struct ns_cluster *c, uint64_t eui, struct lg_dutycycle *dc) {
   if (!reconnect(c)) return false;
   redisReply *rep = redisCommand(c->r, "GET lg:dc:%016llx", (unsigned long long)eui);
-  bool ok = rep && rep->type == REDIS_REPLY_STRING && rep->len == sizeof(*dc);
-  if (ok) memcpy(dc, rep->str, sizeof(*dc));
+  bool ok = rep && rep->type == REDIS_REPLY_STRING &&
+            lg_dc_decode(dc, (const uint8_t *)rep->str, rep->len) == 0;
   if (rep) freeReplyObject(rep);
   return ok;
 }
 
 void ns_cluster_dc_save(struct ns_cluster *c, uint64_t eui, const struct lg_dutycycle *dc) {
-  command(c, "SET lg:dc:%016llx %b PX %lld", (unsigned long long)eui, (const char *)dc, sizeof(*dc),
+  uint8_t *buf = NULL;
+  size_t len = 0;
+  if (lg_dc_encode(dc, &buf, &len) != 0) return;
+  command(c, "SET lg:dc:%016llx %b PX %lld", (unsigned long long)eui, (const char *)buf, len,
           (long long)(LG_DC_WINDOW_NS / 1000000));
+  free(buf);
 }

@@ -1,7 +1,10 @@
 /*
  * Configuration loading: inih reads the file, a table of known keys validates and
- * stores each value, the environment overrides last. An unknown section or key is an
- * error, not silently ignored: a typo in a config file should not go unnoticed.
+ * stores each value, the environment overrides last. Nothing is guessed: an unknown
+ * section or key, a key given twice, a path that is not a regular file, a file with NUL
+ * bytes, and a LORAGEO_* variable that names no key (LORAGEO_TEST_* excepted: the tests'
+ * own) are errors naming the file, line and key (or the variable and the closest valid
+ * name), never silently ignored: a typo should not start a server on defaults.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -10,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "adr/adr.h"
 #include "lora/lora.h"
@@ -86,7 +91,8 @@ static int s_unknown_gw(struct lg_config *c, const char *v) {
   return set_int(&c->max_unknown_gateways, v, 1, 10000000);
 }
 static int s_region(struct lg_config *c, const char *v) {
-  return lg_region_find(v) ? set_str(c->region, sizeof(c->region), v) : -1;
+  const struct lg_region *r = lg_region_find(v); /* stored by its canonical name */
+  return r ? set_str(c->region, sizeof(c->region), r->name) : -1;
 }
 static int s_netid(struct lg_config *c, const char *v) {
   size_t n = 0;
@@ -106,6 +112,21 @@ static int s_token(struct lg_config *c, const char *v) {
 }
 static int s_web(struct lg_config *c, const char *v) {
   return set_str(c->web_root, sizeof(c->web_root), v);
+}
+static int s_hosts(struct lg_config *c, const char *v) {
+  return set_str(c->api_allowed_hosts, sizeof(c->api_allowed_hosts), v);
+}
+static int s_origins(struct lg_config *c, const char *v) {
+  return set_str(c->api_allowed_origins, sizeof(c->api_allowed_origins), v);
+}
+static int s_maxconn(struct lg_config *c, const char *v) {
+  return set_int(&c->api_max_connections, v, 4, 60000);
+}
+static int s_maxstreams(struct lg_config *c, const char *v) {
+  return set_int(&c->api_max_streams, v, 0, 60000);
+}
+static int s_timeout(struct lg_config *c, const char *v) {
+  return set_int(&c->api_timeout_s, v, 1, 3600);
 }
 static int s_mqtt(struct lg_config *c, const char *v) {
   return set_str(c->mqtt_url, sizeof(c->mqtt_url), v);
@@ -161,6 +182,18 @@ static int s_target(struct lg_config *c, const char *v) {
 static int s_cal(struct lg_config *c, const char *v) {
   return set_str(c->geo_calibration, sizeof(c->geo_calibration), v);
 }
+static int s_kek(struct lg_config *c, const char *v) {
+  c->kek_file_set = true;
+  return set_str(c->kek_file, sizeof(c->kek_file), v);
+}
+static int s_plain(struct lg_config *c, const char *v) {
+  if (strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0) return c->allow_plaintext_keys = true, 0;
+  if (strcasecmp(v, "false") == 0 || strcmp(v, "0") == 0) return c->allow_plaintext_keys = false, 0;
+  return LG_EINVAL;
+}
+static int s_move(struct lg_config *c, const char *v) {
+  return set_int(&c->gateway_move_after_s, v, 0, 86400);
+}
 static int s_learned(struct lg_config *c, const char *v) {
   c->geo_learned_set = true;
   return set_str(c->geo_learned, sizeof(c->geo_learned), v);
@@ -180,12 +213,20 @@ static const struct {
      s_retention},
     {"server", "max_open_frames", "16..10000000", s_open_frames},
     {"server", "max_unknown_gateways", "1..10000000", s_unknown_gw},
-    {"network", "region", "EU868 or US915", s_region},
+    {"network", "region",
+     "EU868, US915, AU915, AS923-1, AS923-2, AS923-3, AS923-4, KR920, IN865, RU864, EU433 or "
+     "CN470",
+     s_region},
     {"network", "net_id", "6 hex digits", s_netid},
     {"network", "dedup_window_ms", "10..5000", s_dedup},
     {"network", "late_horizon_ms", "0..60000", s_late},
     {"api", "token", "a string", s_token},
     {"api", "web_root", "a directory", s_web},
+    {"api", "allowed_hosts", "host names, comma-separated", s_hosts},
+    {"api", "allowed_origins", "origins (https://host[:port]), comma-separated", s_origins},
+    {"api", "max_connections", "4..60000", s_maxconn},
+    {"api", "max_streams", "0..60000", s_maxstreams},
+    {"api", "timeout_s", "1..3600", s_timeout},
     {"mqtt", "url", "mqtt://HOST:PORT or mqtts://HOST:PORT", s_mqtt},
     {"mqtt", "topic_prefix", "a topic prefix", s_prefix},
     {"mqtt", "username", "a string", s_muser},
@@ -200,6 +241,9 @@ static const struct {
     {"geo", "device_alt_m", "-1000..20000", s_alt},
     {"geo", "calibration", "a file path", s_cal},
     {"geo", "learned", "a file path (empty: not kept)", s_learned},
+    {"security", "kek_file", "a file of 32 or 64 hex digits", s_kek},
+    {"security", "allow_plaintext_keys", "true or false", s_plain},
+    {"security", "gateway_move_after_s", "0..86400 (seconds)", s_move},
     {"adr", "installation_margin_db", "0..30", s_margin},
     {"adr", "target_delivery", "0.5..0.9999", s_target},
     {"cluster", "redis", "redis://HOST[:PORT]", s_redis},
@@ -248,6 +292,10 @@ struct parse_ctx {
   char *why;
   size_t why_len;
   const char *path;
+  const char *buf; /* the file's text, read line by line by read_line */
+  size_t len, pos;
+  int line;                          /* the line being parsed (1-based) */
+  int seen_line[LG_ARRAY_LEN(keys)]; /* where each key was given (0: not yet) */
 };
 
 static int apply(struct lg_config *c, const char *section, const char *key, const char *value,
@@ -267,8 +315,120 @@ static int on_entry(void *user, const char *section, const char *name, const cha
   struct parse_ctx *p = user;
   if (p->why[0]) return 0; /* keep the first error */
   char where[300];
-  snprintf(where, sizeof(where), "%s", p->path);
+  snprintf(where, sizeof(where), "%s:%d", p->path, p->line);
+  for (size_t i = 0; i < LG_ARRAY_LEN(keys); i++) {
+    if (strcasecmp(section, keys[i].section) || strcasecmp(name, keys[i].key)) continue;
+    if (p->seen_line[i]) {
+      snprintf(p->why, p->why_len, "%s: [%s] %s given twice (first on line %d)", where,
+               keys[i].section, keys[i].key, p->seen_line[i]);
+      return 0;
+    }
+    p->seen_line[i] = p->line;
+  }
   return apply(p->c, section, name, value, where, p->why, p->why_len) == 0;
+}
+
+/* inih's reader (fgets-like) over the file's text; counts the lines it hands out, so the
+ * handler knows the line of the entry it gets (inih calls it before reading the next). */
+static char *read_line(char *str, int num, void *stream) {
+  struct parse_ctx *p = stream;
+  if (p->pos >= p->len || num < 2) return NULL;
+  size_t n = 0;
+  while (p->pos < p->len && n < (size_t)num - 1) {
+    char ch = p->buf[p->pos++];
+    str[n++] = ch;
+    if (ch == '\n') break;
+  }
+  str[n] = '\0';
+  p->line++;
+  return str;
+}
+
+/* The file's text (a regular file of at most 1 MiB without NUL bytes); *buf malloc'ed. */
+static int read_file(const char *path, char **buf, size_t *len, char *why, size_t why_len) {
+  FILE *f = fopen(path, "rb");
+  struct stat st;
+  if (f == NULL || fstat(fileno(f), &st) != 0) {
+    snprintf(why, why_len, "%s: cannot read the file: %s", path, strerror(errno));
+    if (f) fclose(f);
+    return LG_EINVAL;
+  }
+  if (!S_ISREG(st.st_mode) || st.st_size > (1 << 20)) {
+    snprintf(why, why_len, "%s: not a configuration file (%s)", path,
+             S_ISDIR(st.st_mode) ? "a directory" : !S_ISREG(st.st_mode) ? "not a regular file"
+                                                                       : "larger than 1 MiB");
+    fclose(f);
+    return LG_EINVAL;
+  }
+  *buf = malloc((size_t)st.st_size + 1);
+  *len = *buf ? fread(*buf, 1, (size_t)st.st_size, f) : 0;
+  fclose(f);
+  if (*buf == NULL) return snprintf(why, why_len, "%s: out of memory", path), LG_ENOMEM;
+  const char *nul = memchr(*buf, '\0', *len);
+  if (nul) {
+    int line = 1;
+    for (const char *q = *buf; q < nul; q++)
+      line += *q == '\n';
+    snprintf(why, why_len, "%s:%d: not a configuration file (binary: a NUL byte)", path, line);
+    free(*buf);
+    return LG_EINVAL;
+  }
+  return 0;
+}
+
+/* Edit distance (Levenshtein) of two short strings, for "did you mean". */
+static size_t distance(const char *a, const char *b) {
+  size_t la = strlen(a), lb = strlen(b), row[128];
+  if (la > 120 || lb > 120) return SIZE_MAX;
+  for (size_t j = 0; j <= lb; j++)
+    row[j] = j;
+  for (size_t i = 1; i <= la; i++) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= lb; j++) {
+      size_t up = row[j], best = diag + (toupper((unsigned char)a[i - 1]) !=
+                                         toupper((unsigned char)b[j - 1]));
+      if (up + 1 < best) best = up + 1;
+      if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+      row[j] = best;
+      diag = up;
+    }
+  }
+  return row[lb];
+}
+
+static void env_name(size_t i, char *var, size_t cap) {
+  snprintf(var, cap, "LORAGEO_%s_%s", keys[i].section, keys[i].key);
+  for (char *q = var; *q; q++)
+    *q = (char)toupper((unsigned char)*q);
+}
+
+extern char **environ;
+
+/* Every LORAGEO_* variable must name a key (LORAGEO_TEST_*: the test suite's own). */
+static int check_environment(char *why, size_t why_len) {
+  for (char **e = environ; e && *e; e++) {
+    if (strncmp(*e, "LORAGEO_", 8) != 0 || strncmp(*e, "LORAGEO_TEST_", 13) == 0) continue;
+    char name[128];
+    size_t n = strcspn(*e, "=");
+    snprintf(name, sizeof(name), "%.*s", (int)(n < 127 ? n : 127), *e);
+    size_t best = SIZE_MAX, best_i = 0;
+    bool known = false;
+    for (size_t i = 0; i < LG_ARRAY_LEN(keys) && !known; i++) {
+      char var[96];
+      env_name(i, var, sizeof(var));
+      known = strcmp(var, name) == 0;
+      size_t d = distance(var, name);
+      if (d < best) best = d, best_i = i;
+    }
+    if (known) continue;
+    char var[96];
+    env_name(best_i, var, sizeof(var));
+    snprintf(why, why_len, "environment: %s names no configuration key (did you mean %s?)", name,
+             var);
+    return LG_EINVAL;
+  }
+  return 0;
 }
 
 int lg_config_load(struct lg_config *c, const char *path, char *why, size_t why_len) {
@@ -285,30 +445,35 @@ int lg_config_load(struct lg_config *c, const char *path, char *why, size_t why_
   c->late_horizon_ms = 2000;
   snprintf(c->mqtt_topic_prefix, sizeof(c->mqtt_topic_prefix), "lorageo");
   c->mqtt_queue_max = 100000;
+  c->api_max_connections = 2048;
+  c->api_max_streams = 64;
+  c->api_timeout_s = 15;
   snprintf(c->web_root, sizeof(c->web_root), "%s", LG_WEB_DIR);
   c->geo_method = LG_GEO_AUTO;
   c->geo_min_gateways = 3;
   c->geo_sigma_ns = 50;
+  c->gateway_move_after_s = 60;
   c->adr_installation_margin_db = 10;
   c->adr_target_delivery = LG_ADR_TARGET;
   why[0] = '\0';
+  if (check_environment(why, why_len)) return LG_EINVAL;
   if (path) {
-    struct parse_ctx p = {c, why, why_len, path};
-    int line = ini_parse(path, on_entry, &p);
-    if (line < 0) {
-      snprintf(why, why_len, "%s: cannot read the file", path);
-      return LG_EINVAL;
-    }
-    if (why[0] || line > 0) {
+    char *text = NULL;
+    size_t len = 0;
+    int rc = read_file(path, &text, &len, why, why_len);
+    if (rc) return rc;
+    struct parse_ctx p = (struct parse_ctx){.c = c, .why = why, .why_len = why_len, .path = path, .buf = text,
+                           .len = len};
+    int line = ini_parse_stream(read_line, &p, on_entry, &p);
+    free(text);
+    if (why[0] || line != 0) {
       if (!why[0]) snprintf(why, why_len, "%s:%d: not INI syntax", path, line);
       return LG_EINVAL;
     }
   }
   for (size_t i = 0; i < LG_ARRAY_LEN(keys); i++) {
     char var[96];
-    snprintf(var, sizeof(var), "LORAGEO_%s_%s", keys[i].section, keys[i].key);
-    for (char *q = var; *q; q++)
-      *q = (char)toupper((unsigned char)*q);
+    env_name(i, var, sizeof(var));
     const char *v = getenv(var);
     if (v && apply(c, keys[i].section, keys[i].key, v, var, why, why_len)) return LG_EINVAL;
   }

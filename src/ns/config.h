@@ -34,6 +34,14 @@ struct lg_config {
   int late_horizon_ms; /* [network] late_horizon_ms = 2000: late copies still attached */
   char api_token[128]; /* [api] token = (empty: no auth) */
   char web_root[256];  /* [api] web_root: the web UI's files (default: the source tree's web/) */
+  /* [api] allowed_hosts: Host names served besides IP literals, localhost and http_bind's
+   * host (comma-separated; "*": any); allowed_origins: Origins (scheme://host[:port]) let
+   * in besides the server's own (comma-separated; "*": any). */
+  char api_allowed_hosts[512];
+  char api_allowed_origins[512];
+  int api_max_connections; /* [api] max_connections = 2048 */
+  int api_max_streams;     /* [api] max_streams = 64: live streams (/api/stream) at once */
+  int api_timeout_s;       /* [api] timeout_s = 15: an idle connection is closed after it */
   char mqtt_url[256];  /* [mqtt] url = (empty: off) */
   char mqtt_topic_prefix[64];
   char mqtt_username[128];  /* [mqtt] username = (empty: none) */
@@ -52,6 +60,18 @@ struct lg_config {
    * empty: not kept */
   char geo_learned[256];
   bool geo_learned_set; /* given (possibly empty); otherwise the default applies */
+  /* [security] kek_file = the key-encryption key that wraps device keys in the database (a
+   * file of 32 or 64 hex digits); for SQLite it defaults to one beside the database
+   * (./lorageo.kek), created on first use; PostgreSQL needs it given (several instances
+   * must share one) */
+  char kek_file[256];
+  bool kek_file_set;
+  bool allow_plaintext_keys; /* [security] allow_plaintext_keys = false */
+  /* [security] gateway_move_after_s = 60: a gateway's datagrams from a new source address
+   * are refused until that address has kept coming for this long with nothing from the
+   * pinned one (a re-addressed gateway moves; a spoofer racing the real one does not);
+   * 0: a pinned address never moves (until the server restarts) */
+  int gateway_move_after_s;
   double adr_installation_margin_db; /* [adr] installation_margin_db = 10 (standard) */
   double adr_target_delivery;        /* [adr] target_delivery = 0.94 (predictive) */
   char cluster_redis[256];           /* [cluster] redis = (empty: one instance) redis://HOST:PORT */
@@ -60,5 +80,18 @@ struct lg_config {
 /* Defaults, then the file `path` (NULL: none), then the environment. On error returns
  * LG_EINVAL with a one-line reason naming the file, line and key. */
 int lg_config_load(struct lg_config *c, const char *path, char *why, size_t why_len);
+
+struct lg_store;
+/*
+ * Opens the configured database (or `database` when not NULL) with the keys-at-rest rules:
+ * the key-encryption key from [security] kek_file (SQLite: beside the database, created
+ * when missing), checked against the database and used to wrap any key still in clear;
+ * without one, refused unless [security] allow_plaintext_keys (and always refused when
+ * the database's keys are wrapped). What it did worth saying (a KEK created, keys
+ * wrapped) goes to `note` (empty otherwise), the devices whose keys it wrapped to
+ * *wrapped (may be NULL). Returns 0, or LG_E* with the reason.
+ */
+int lg_config_open_store(const struct lg_config *c, const char *database, struct lg_store **s,
+                         size_t *wrapped, char *note, size_t note_len, char *why, size_t why_len);
 
 #endif

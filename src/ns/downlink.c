@@ -249,6 +249,25 @@ void ns_tx_ack(struct lg_ns *ns, uint16_t token, uint64_t gateway_eui, const cha
   free(p);
 }
 
+bool ns_ack_take(struct lg_ns *ns, uint64_t dev_eui, uint32_t f_cnt, bool retransmission,
+                 int nb_trans) {
+  struct ns_acked *a;
+  HASH_FIND(hh, ns->acked, &dev_eui, sizeof(dev_eui), a);
+  if (a == NULL) {
+    if ((a = calloc(1, sizeof(*a))) == NULL) return false;
+    a->dev_eui = dev_eui;
+    HASH_ADD(hh, ns->acked, dev_eui, sizeof(a->dev_eui), a);
+  } else if (retransmission && a->f_cnt == f_cnt && a->acks >= (nb_trans > 1 ? nb_trans : 1)) {
+    atomic_fetch_add(&ns->m.downlinks[LG_DL_ACK_LIMIT], 1);
+    ns_log(ns, "%016llx: FCnt %u retransmitted again, not ACKed (%d ACKs given, NbTrans %d)",
+           (unsigned long long)dev_eui, f_cnt, a->acks, nb_trans);
+    return false;
+  }
+  if (a->f_cnt != f_cnt || !retransmission) a->f_cnt = f_cnt, a->acks = 0;
+  a->acks++;
+  return true;
+}
+
 void ns_pending_expire(struct lg_ns *ns, int64_t now_ns) {
   struct ns_pending *p, *tmp;
   HASH_ITER(hh, ns->pending, p, tmp) {

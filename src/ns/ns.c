@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <netinet/in.h>
 
 #include "ns/cluster.h"
 #include "ns/journal.h"
@@ -23,11 +24,13 @@
 static const char *const drop_names[LG_DROP_COUNT] = {
     "short",           "version",  "type",   "zero_eui",        "json",
     "unknown_gateway", "bad_rxpk", "crc",    "bad_phy_payload", "unsupported_mtype",
-    "unknown_device",  "mic",      "replay", "devnonce_reused", "storage"};
+    "unknown_device",  "mic",      "replay", "devnonce_reused", "storage",
+    "frequency",       "data_rate",      "gateway_address"};
 static const char *const shed_names[LG_SHED_COUNT] = {
     "unknown_device", "mic", "open_frames", "late_horizon", "unknown_gateway"};
 static const char *const dl_names[LG_DL_COUNT] = {"sent",       "ok",         "too_late", "error",
-                                                  "no_gateway", "duty_cycle", "retried"};
+                                                  "no_gateway", "duty_cycle", "retried",
+                                                  "ack_limit"};
 
 const double lg_ns_accuracy_bounds_m[LG_NS_ACCURACY_BUCKETS - 1] = {5,   10,  20,  50,
                                                                     100, 200, 500, 1000};
@@ -272,6 +275,7 @@ void lg_ns_free(struct lg_ns *ns) {
   struct ns_gateway *g, *gt;
   HASH_ITER(hh, ns->gateways, g, gt) {
     HASH_DEL(ns->gateways, g);
+    if (g->dc) lg_dc_free(g->dc);
     free(g->dc);
     free(g);
   }
@@ -289,6 +293,11 @@ void lg_ns_free(struct lg_ns *ns) {
   HASH_ITER(hh, ns->pending, p, pt) {
     HASH_DEL(ns->pending, p);
     free(p);
+  }
+  struct ns_acked *a, *at;
+  HASH_ITER(hh, ns->acked, a, at) {
+    HASH_DEL(ns->acked, a);
+    free(a);
   }
   struct ns_key *k, *kt;
   HASH_ITER(hh, ns->keys, k, kt) {
@@ -371,6 +380,7 @@ static void unknown_touch(struct lg_ns *ns, struct ns_gateway *g) {
     struct ns_gateway *old = ns->unknown_oldest;
     unknown_unlink(ns, old);
     HASH_DEL(ns->gateways, old);
+    if (old->dc) lg_dc_free(old->dc);
     free(old->dc);
     free(old);
     atomic_fetch_add(&ns->m.shed[LG_SHED_UNKNOWN_GATEWAY], 1);
@@ -687,6 +697,27 @@ static void cluster_done(struct lg_ns *ns, struct ns_frame *f) {
   }
 }
 
+/* Whether a reception's radio settings are the region's (issue 16: a frame at 100 MHz is
+ * no LoRaWAN uplink here): the frequency one of a fixed plan's uplink channels (US915,
+ * AU915, CN470) or inside the band's edges (EU868 863-870 MHz ...), and (SF, bandwidth)
+ * one of its uplink data rates. Dropped with the reason. */
+static bool radio_ok(struct lg_ns *ns, const struct ns_gateway *g, const struct lg_gw_rxpk *r) {
+  const struct lg_region *reg = ns->region;
+  bool freq_ok = lg_region_uplink_freq_ok(reg, r->freq_hz);
+  if (!freq_ok) {
+    ns_drop(ns, LG_DROP_FREQUENCY, "gateway %016llx: %.6f MHz is no %s uplink frequency",
+            (unsigned long long)g->eui, r->freq_hz / 1e6, reg->name);
+    return false;
+  }
+  int dr = 0;
+  if (lg_region_dr_for(reg, r->sf, r->bw_hz, true, &dr) != 0) {
+    ns_drop(ns, LG_DROP_DATA_RATE, "gateway %016llx: SF%d BW%u kHz is no %s uplink data rate",
+            (unsigned long long)g->eui, r->sf, r->bw_hz / 1000, reg->name);
+    return false;
+  }
+  return true;
+}
+
 static void push_data(struct lg_ns *ns, struct ns_gateway *g, const char *body, size_t len) {
   struct lg_gw_push *pp = &ns->push;
   char why[160];
@@ -715,7 +746,8 @@ static void push_data(struct lg_ns *ns, struct ns_gateway *g, const char *body, 
     g->rx_unwritten = 0;
   }
   for (size_t i = 0; i < pp->n_rxpk; i++)
-    if (pp->rxpk[i].mod == LG_GW_MOD_LORA) add_reception(ns, g, &pp->rxpk[i]);
+    if (pp->rxpk[i].mod == LG_GW_MOD_LORA && radio_ok(ns, g, &pp->rxpk[i]))
+      add_reception(ns, g, &pp->rxpk[i]);
 }
 
 /* A PUSH_DATA from a provisioned gateway into the journal (the batch's sync comes before
@@ -737,6 +769,62 @@ static bool journal_append(struct lg_ns *ns, uint64_t eui, const struct sockaddr
   return true;
 }
 
+/* The same host: address family and IP address (the port is not compared). */
+static bool same_host(const struct sockaddr *a, const struct sockaddr_storage *b) {
+  if (a->sa_family != b->ss_family) return false;
+  if (a->sa_family == AF_INET)
+    return memcmp(&((const struct sockaddr_in *)a)->sin_addr,
+                  &((const struct sockaddr_in *)b)->sin_addr, sizeof(struct in_addr)) == 0;
+  if (a->sa_family == AF_INET6)
+    return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+                  &((const struct sockaddr_in6 *)b)->sin6_addr, sizeof(struct in6_addr)) == 0;
+  return false;
+}
+
+/*
+ * Gateway trust on a protocol without authentication: a provisioned gateway's source host
+ * is pinned at its first datagram; the same EUI from another host is refused — not
+ * acknowledged, not journalled, counted as "gateway_address" — so a spoofer elsewhere
+ * cannot take the downlink path (PULL_DATA) or add forged receptions. The port is free: a
+ * forwarder's two sockets and a restarted forwarder's new ones come from its host. A
+ * gateway that really moved (a new address) keeps sending from it while nothing comes from
+ * the old one: after gateway_move_after_s of that the pin moves, logged and counted. What
+ * this cannot stop — a spoofer on the gateway's host or its path, forging its address — is
+ * in docs/security.md.
+ */
+static bool address_ok(struct lg_ns *ns, struct ns_gateway *g, const struct sockaddr *from,
+                       socklen_t from_len) {
+  struct ns_pin *p = &g->pin;
+  if (from_len == 0 || from_len > sizeof(p->addr) ||
+      (from->sa_family != AF_INET && from->sa_family != AF_INET6))
+    return true; /* no address to judge */
+  if (!p->set || same_host(from, &p->addr)) {
+    if (!p->set) {
+      memcpy(&p->addr, from, from_len);
+      p->set = true;
+    }
+    p->cand_since_ns = 0; /* the pinned host speaks: no move under way */
+    return true;
+  }
+  int64_t now = ns_now(ns);
+  if (p->cand_since_ns == 0 || !same_host(from, &p->cand)) {
+    memcpy(&p->cand, from, from_len);
+    p->cand_since_ns = now;
+  } else if (ns->cfg.gateway_move_after_s > 0 &&
+             now - p->cand_since_ns >= (int64_t)ns->cfg.gateway_move_after_s * 1000000000LL) {
+    memcpy(&p->addr, from, from_len);
+    p->cand_since_ns = 0;
+    atomic_fetch_add(&ns->m.gateway_moves, 1);
+    ns_log(ns, "gateway %016llx now sends from a new address (nothing from the old one for %d s)",
+           (unsigned long long)g->eui, ns->cfg.gateway_move_after_s);
+    return true;
+  }
+  ns_drop(ns, LG_DROP_GATEWAY_ADDRESS,
+          "gateway %016llx: a datagram from another host than the one it was first heard from",
+          (unsigned long long)g->eui);
+  return false;
+}
+
 void lg_ns_datagram(struct lg_ns *ns, const struct sockaddr *from, socklen_t from_len,
                     const uint8_t *buf, size_t len) {
   static const enum lg_drop drops[] = {LG_DROP_SHORT, LG_DROP_VERSION, LG_DROP_TYPE,
@@ -749,6 +837,9 @@ void lg_ns_datagram(struct lg_ns *ns, const struct sockaddr *from, socklen_t fro
     return;
   }
   struct ns_gateway *g = ns_gateway(ns, h.gateway_eui);
+  if (g && g->known && !ns->replaying &&
+      !address_ok(ns, g, from, from_len))
+    return;
   bool keep = true; /* journalled, when it must be */
   /* At max_open_frames with no stored frame left to forget (storage is behind and every
    * frame held waits for it), a PUSH_DATA would be acknowledged and its frames then shed:

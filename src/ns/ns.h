@@ -70,6 +70,9 @@ enum lg_drop {
   LG_DROP_REPLAY,
   LG_DROP_DEVNONCE,
   LG_DROP_STORE,
+  LG_DROP_FREQUENCY, /* not an uplink frequency of the region */
+  LG_DROP_DATA_RATE, /* spreading factor / bandwidth not an uplink data rate of the region */
+  LG_DROP_GATEWAY_ADDRESS, /* a provisioned gateway's EUI from another address than its own */
   LG_DROP_COUNT
 };
 
@@ -91,6 +94,7 @@ enum lg_dl_result {
   LG_DL_NO_GATEWAY,
   LG_DL_DUTY_CYCLE, /* refused: it would break the sub-band's duty cycle */
   LG_DL_RETRIED,    /* sent again in RX2 or through another gateway after a TX_ACK error */
+  LG_DL_ACK_LIMIT,  /* not sent: the frame's retransmissions had their NbTrans ACKs already */
   LG_DL_COUNT
 };
 
@@ -101,6 +105,7 @@ extern const double lg_ns_accuracy_bounds_m[LG_NS_ACCURACY_BUCKETS - 1];
 struct lg_ns_metrics {
   struct lg_geo_live *live; /* reference accuracy figures (lg_geo_live_accuracy is thread-safe) */
   atomic_uint_fast64_t reference_payload_errors; /* reference uplinks without a position */
+  atomic_uint_fast64_t gateway_moves; /* gateways whose pinned source address moved */
   atomic_uint_fast64_t datagrams;
   atomic_uint_fast64_t dropped[LG_DROP_COUNT];
   atomic_uint_fast64_t receptions;

@@ -29,6 +29,15 @@ struct ns_gateway {
   int rx_unwritten;        /* packets counted since */
   struct lg_dutycycle *dc; /* downlink airtime per sub-band, made on the first downlink */
   int64_t announced_ns;    /* [cluster]: when this instance last said it holds the PULL path */
+  /* The host it sends from (IP address, any port: a forwarder's up and down sockets and a
+   * restarted forwarder's new ones all share it), pinned at its first datagram; a move is
+   * only accepted when the new host keeps sending for [security] gateway_move_after_s with
+   * nothing from the old one meanwhile (ns.c, address_ok) */
+  struct ns_pin {
+    struct sockaddr_storage addr, cand;
+    bool set;
+    int64_t cand_since_ns; /* 0: no candidate */
+  } pin;
   bool unknown_listed;                            /* on the unprovisioned list */
   struct ns_gateway *unknown_prev, *unknown_next; /* (least recently checked first) */
   UT_hash_handle hh;
@@ -96,6 +105,15 @@ struct ns_pending {
   struct ns_dl_path paths[NS_DL_CANDIDATES];
   uint8_t data[256];
   int64_t sent_ns;
+  UT_hash_handle hh;
+};
+
+/* The ACKs given to a device's last confirmed uplink (LoRaWAN: a retransmission of it, the
+ * same FCnt, is answered again, at most NbTrans times in all; an older frame never). */
+struct ns_acked {
+  uint64_t dev_eui;
+  uint32_t f_cnt;
+  int acks;
   UT_hash_handle hh;
 };
 
@@ -168,6 +186,7 @@ struct lg_ns {
   struct ns_frame *next_due;        /* the first not yet processed */
   struct ns_frame *closing;         /* being closed while the socket is read (kept) */
   struct ns_pending *pending;
+  struct ns_acked *acked; /* one per device that sent a confirmed uplink */
   struct ns_key *keys; /* least recently used first */
   size_t n_keys;
   uint16_t next_token;
@@ -284,6 +303,11 @@ struct ns_dl {
 void ns_send_downlink(struct lg_ns *ns, const struct ns_frame *f, const struct ns_dl *dl);
 void ns_tx_ack(struct lg_ns *ns, uint16_t token, uint64_t gateway_eui, const char *error);
 void ns_pending_expire(struct lg_ns *ns, int64_t now_ns);
+/* Whether the confirmed uplink f_cnt of dev_eui may be ACKed once more (taken if so):
+ * always for a new frame, for retransmissions while its ACKs are below nb_trans (at least
+ * 1). A refusal is counted (downlinks_total{result="ack_limit"}). */
+bool ns_ack_take(struct lg_ns *ns, uint64_t dev_eui, uint32_t f_cnt, bool retransmission,
+                 int nb_trans);
 /* [cluster]: a TX_ACK from a gateway held here, for a downlink another instance decided:
  * returned to it. False when the token is not such a downlink's. */
 bool ns_tx_ack_forwarded(struct lg_ns *ns, uint16_t token, uint64_t gateway_eui, const char *error);

@@ -351,7 +351,8 @@ static bool match_session(struct lg_ns *ns, const struct lg_gw_rxpk *up, const s
     uint32_t behind = ahead - 0x10000u; /* the same low bits, one epoch back: an old frame */
     if (ahead >= 0x10000u && mic_ok(ns, &cand[i], up, fr, behind)) {
       m->f_cnt = behind;
-      m->kind = M_REPLAY;
+      /* behind == wire: the first epoch, which is also what a rebooted device sends */
+      m->kind = behind == wire && cand[i].fcnt_resets_allowed ? M_RESET : M_REPLAY;
       return true;
     }
     if (wire < next && ahead != wire && mic_ok(ns, &cand[i], up, fr, wire)) {
@@ -505,14 +506,13 @@ static void adr_step(struct lg_ns *ns, const struct lg_device_rec *d, const stru
     if (lg_store_adr_decision_add(ns->store, &rec) != 0) ns_store_error(ns, "recording ADR");
     return;
   }
-  /* Channel mask: EU868's three default channels (ChMaskCntl 0); US915: all 125 kHz
-   * channels on and the 500 kHz ones by the mask (ChMaskCntl 6). */
-  bool us = ns->region->subband_count == 0;
+  /* Channel mask: the region's (EU-style plans: the default channels, ChMaskCntl 0;
+   * US915/AU915: all 125 kHz channels on and the 500 kHz ones by the mask, ChMaskCntl 6). */
   struct lg_mac_cmd req = {.cid = LG_MAC_LINK_ADR, .uplink = false};
   req.u.link_adr_req.dr = (uint8_t)dec.next.dr;
   req.u.link_adr_req.tx_power = (uint8_t)dec.next.tx_power_index;
-  req.u.link_adr_req.ch_mask = us ? 0x00ff : 0x0007;
-  req.u.link_adr_req.ch_mask_cntl = us ? 6 : 0;
+  req.u.link_adr_req.ch_mask = ns->region->link_adr_ch_mask;
+  req.u.link_adr_req.ch_mask_cntl = (uint8_t)ns->region->link_adr_ch_mask_cntl;
   req.u.link_adr_req.nb_trans = (uint8_t)dec.next.nb_trans;
   if (lg_mac_encode(&req, answers, LG_FOPTS_MAX, ans_len) != 0) {
     snprintf(rec.reason, sizeof(rec.reason), "not sent (no room in FOpts): %.120s", dec.reason);
@@ -612,7 +612,8 @@ static void data_uplink(struct lg_ns *ns, struct ns_frame *f, const struct lg_fr
     }
     if (m.kind == M_RETRANSMISSION) {
       atomic_fetch_add(&ns->m.retransmissions, 1);
-      if (confirmed) answer(ns, f, &m.dev, true, NULL, 0); /* the ACK was lost: say it again */
+      if (confirmed && ns_ack_take(ns, m.dev.dev_eui, m.f_cnt, true, m.dev.nb_trans))
+        answer(ns, f, &m.dev, true, NULL, 0); /* the ACK was lost: say it again */
       return;
     }
     if (ns->writer) { /* the compare-and-set goes with the uplink's write (behind.c) */
@@ -626,8 +627,12 @@ static void data_uplink(struct lg_ns *ns, struct ns_frame *f, const struct lg_fr
       return;
     }
   }
-  if (m.kind == M_RESET)
+  if (m.kind == M_RESET) {
     ns_log(ns, "%016llx: frame counter reset to %u", (unsigned long long)m.dev.dev_eui, m.f_cnt);
+    event(ns, m.dev.dev_eui, "reset",
+          json_pack("{s:I, s:I}", "f_cnt", (json_int_t)m.f_cnt, "f_cnt_expected",
+                    (json_int_t)m.dev.fcnt_up_next));
+  }
 
   struct lg_uplink_rec u;
   memset(&u, 0, sizeof(u));
@@ -715,6 +720,7 @@ static void data_uplink(struct lg_ns *ns, struct ns_frame *f, const struct lg_fr
                lg_store_device_get(ns->store, m.dev.dev_eui, &now_dev) == 0;
   if (have_dev)
     adr_step(ns, &now_dev, &u, df->fctrl & LG_FCTRL_ADR, answers, &ans_len);
+  if (confirmed) ns_ack_take(ns, m.dev.dev_eui, m.f_cnt, false, m.dev.nb_trans);
   answer(ns, f, &m.dev, confirmed, answers, ans_len);
 }
 

@@ -753,7 +753,8 @@ int lg_sim_scenario_parse(const char *text, const char *base_dir, struct lg_sim_
   if (only_keys(&c, "", root, keys)) goto out;
   sc->region = lg_region_find(reg ? (json_is_string(reg) ? json_string_value(reg) : "?") : "EU868");
   if (!sc->region) {
-    fail(&c, "region", "expected \"EU868\" or \"US915\"");
+    char names[256];
+    fail(&c, "region", "expected one of %s", lg_region_names(names, sizeof(names)));
     goto out;
   }
   /* The E-ADR paper's devices use Waspmote modes, not LoRaWAN data rates: "modes":

@@ -11,6 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "util/util.h"
 
@@ -83,6 +86,17 @@ const char *db_errmsg(const struct db *db) {
   return db->pg ? PQerrorMessage(db->pg) : db->sq ? sqlite3_errmsg(db->sq) : "no database";
 }
 
+/* A SQLite database file made (or kept) readable by its owner only: it holds device keys.
+ * SQLite gives its -wal and -shm files the database file's mode. */
+static void private_file(const char *path) {
+  if (strcmp(path, ":memory:") == 0 || strncmp(path, "file:", 5) == 0) return;
+  int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  struct stat st;
+  if (fd >= 0 && fstat(fd, &st) == 0 && (st.st_mode & 077) && S_ISREG(st.st_mode))
+    (void)fchmod(fd, st.st_mode & 0700);
+  if (fd >= 0) close(fd);
+}
+
 int db_open(struct db **out, const char *target, char *why, size_t why_len) {
   struct db *db = calloc(1, sizeof(*db));
   if (db == NULL) return LG_ENOMEM;
@@ -96,7 +110,7 @@ int db_open(struct db **out, const char *target, char *why, size_t why_len) {
       return LG_EIO;
     }
     PQclear(PQexec(db->pg, "SET client_min_messages = warning"));
-  } else if (sqlite3_open_v2(target, &db->sq,
+  } else if (private_file(target), sqlite3_open_v2(target, &db->sq,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                              NULL) != SQLITE_OK) {
     snprintf(why, why_len, "cannot open database %s: %s", target,

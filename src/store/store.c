@@ -17,11 +17,14 @@
 #include <time.h>
 
 #include "store/db.h"
+#include "store/kek.h"
 #include "store/store.h"
 #include "util/util.h"
 
 struct lg_store {
   struct db *db;
+  struct lg_kek kek;       /* wraps device keys (kek.c); len 0: keys in clear */
+  char key_error[160];     /* why a device's keys could not be read */
   bool in_tx; /* inside lg_store_begin() */
   char commit_error[256]; /* why the last commit failed (the rollback's message would hide it) */
 };
@@ -102,6 +105,8 @@ static const char *const migrations[] = {
     "ALTER TABLE locations ADD COLUMN track_longitude REAL;"
     "ALTER TABLE locations ADD COLUMN track_accuracy_m REAL;"
     "ALTER TABLE locations ADD COLUMN outlier INTEGER NOT NULL DEFAULT 0;",
+    /* 9: settings of the database itself (the key-encryption key's check value) */
+    "CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);",
 };
 
 /* A migration in PostgreSQL's types: 64-bit integers, doubles, bytea, identity keys. */
@@ -169,7 +174,9 @@ int lg_store_open(struct lg_store **out, const char *path, char *why, size_t why
   }
   if (!db_is_pg(s->db) &&
       (db_exec(s->db, "PRAGMA busy_timeout=5000") || db_exec(s->db, "PRAGMA journal_mode=WAL") ||
-       db_exec(s->db, "PRAGMA synchronous=NORMAL") || db_exec(s->db, "PRAGMA foreign_keys=ON"))) {
+       db_exec(s->db, "PRAGMA synchronous=NORMAL") || db_exec(s->db, "PRAGMA foreign_keys=ON") ||
+       /* a key overwritten by its wrapped form leaves no copy in a freed page */
+       db_exec(s->db, "PRAGMA secure_delete=ON"))) {
     snprintf(why, why_len, "database %s: %s", path, db_errmsg(s->db));
     lg_store_close(s);
     return LG_EIO;
@@ -212,15 +219,26 @@ static uint64_t eui_from(struct db_stmt *st, int col) {
   return t ? strtoull(t, NULL, 16) : 0;
 }
 
-static void key_hex(const uint8_t k[16], char out[33]) {
-  lg_hex_encode(k, 16, out, 33);
+/* A device key as stored: wrapped with the KEK when the store has one (kek.c), else hex. */
+static int key_text(const struct lg_store *s, const uint8_t k[16], char out[LG_KEK_WRAPPED_LEN]) {
+  if (s->kek.len) return lg_kek_wrap(&s->kek, k, out);
+  lg_hex_encode(k, 16, out, LG_KEK_WRAPPED_LEN);
+  return 0;
 }
 
-static void key_from(struct db_stmt *st, int col, uint8_t k[16]) {
+/* A stored key back: unwrapped, or hex as stored before keys were wrapped. */
+static int key_from(struct lg_store *s, struct db_stmt *st, int col, uint8_t k[16]) {
   const char *t = db_col_text(st, col);
   size_t n = 0;
   memset(k, 0, 16);
-  if (t) lg_hex_decode(t, strlen(t), k, 16, &n);
+  if (t == NULL) return 0;
+  if (!lg_kek_is_wrapped(t)) return lg_hex_decode(t, strlen(t), k, 16, &n) == 0 ? 0 : LG_EINVAL;
+  int rc = lg_kek_unwrap(&s->kek, t, k);
+  if (rc)
+    snprintf(s->key_error, sizeof(s->key_error), "%s",
+             rc == LG_ENOTFOUND ? "device keys are wrapped and no key-encryption key was given"
+                                : "a device key does not unwrap with this key-encryption key");
+  return rc;
 }
 
 static int step_done(struct db_stmt *st) {
@@ -269,6 +287,7 @@ int lg_store_commit(struct lg_store *s) {
 
 const char *lg_store_errmsg(struct lg_store *s) {
   if (s->commit_error[0]) return s->commit_error;
+  if (s->key_error[0]) return s->key_error;
   const char *m = db_errmsg(s->db);
   return m && *m ? m : "unknown error";
 }
@@ -425,18 +444,18 @@ json_t *lg_store_gateway_json(struct lg_store *s, uint64_t eui) {
   " battery, margin, last_seen_ns, tx_power_index, nb_trans, adr_pending_dr, adr_pending_txp,"     \
   " adr_pending_nb, reference"
 
-static void device_from(struct db_stmt *st, struct lg_device_rec *d) {
+static int device_from(struct lg_store *s, struct db_stmt *st, struct lg_device_rec *d) {
   memset(d, 0, sizeof(*d));
   d->dev_eui = eui_from(st, 0);
   snprintf(d->name, sizeof(d->name), "%s", db_col_text(st, 1));
   snprintf(d->adr, sizeof(d->adr), "%s", db_col_text(st, 2));
   d->otaa = db_col_int(st, 3);
   d->join_eui = eui_from(st, 4);
-  key_from(st, 5, d->app_key);
+  int rc = key_from(s, st, 5, d->app_key);
   d->has_session = db_col_int(st, 6);
   d->dev_addr = (uint32_t)db_col_int64(st, 7);
-  key_from(st, 8, d->nwk_s_key);
-  key_from(st, 9, d->app_s_key);
+  if (rc == 0) rc = key_from(s, st, 8, d->nwk_s_key);
+  if (rc == 0) rc = key_from(s, st, 9, d->app_s_key);
   d->fcnt_up_next = (uint32_t)db_col_int64(st, 10);
   d->fcnt_down = (uint32_t)db_col_int64(st, 11);
   d->join_nonce = (uint32_t)db_col_int64(st, 12);
@@ -448,6 +467,7 @@ static void device_from(struct db_stmt *st, struct lg_device_rec *d) {
   d->adr_pending_tx_power_index = db_col_int(st, 20);
   d->adr_pending_nb_trans = db_col_int(st, 21);
   d->reference = db_col_int(st, 22);
+  return rc;
 }
 
 int lg_store_device_put(struct lg_store *s, const struct lg_device_rec *d) {
@@ -466,21 +486,21 @@ int lg_store_device_put(struct lg_store *s, const struct lg_device_rec *d) {
               " tx_power_index = 0, nb_trans = 1, adr_pending_dr = NULL, adr_pending_txp = NULL,"
               " adr_pending_nb = NULL");
   if (st == NULL) return LG_EIO;
-  char k1[33], k2[33], k3[33];
+  char k1[LG_KEK_WRAPPED_LEN], k2[LG_KEK_WRAPPED_LEN], k3[LG_KEK_WRAPPED_LEN];
   bind_eui(st, 1, d->dev_eui);
   db_bind_text(st, 2, d->name);
   db_bind_text(st, 3, d->adr[0] ? d->adr : "off");
   db_bind_int64(st, 4, d->otaa);
   if (d->otaa) {
     bind_eui(st, 5, d->join_eui);
-    key_hex(d->app_key, k1);
+    if (key_text(s, d->app_key, k1)) return db_done(st), LG_ECRYPTO;
     db_bind_text(st, 6, k1);
   }
   db_bind_int64(st, 7, d->has_session);
   if (d->has_session) {
     db_bind_int64(st, 8, d->dev_addr);
-    key_hex(d->nwk_s_key, k2);
-    key_hex(d->app_s_key, k3);
+    if (key_text(s, d->nwk_s_key, k2) || key_text(s, d->app_s_key, k3))
+      return db_done(st), LG_ECRYPTO;
     db_bind_text(st, 9, k2);
     db_bind_text(st, 10, k3);
   }
@@ -496,10 +516,10 @@ int lg_store_device_get(struct lg_store *s, uint64_t dev_eui, struct lg_device_r
   struct db_stmt *st = db_prep(s->db, "SELECT " DEVICE_COLS " FROM devices WHERE dev_eui = ?1");
   if (st == NULL) return LG_EIO;
   bind_eui(st, 1, dev_eui);
-  int rc = db_step(st);
-  if (rc == DB_ROW) device_from(st, d);
+  int rc = db_step(st), keys = 0;
+  if (rc == DB_ROW) keys = device_from(s, st, d);
   db_done(st);
-  return rc == DB_ROW ? 0 : rc == DB_DONE ? LG_ENOTFOUND : LG_EIO;
+  return rc == DB_ROW ? (keys ? LG_ECRYPTO : 0) : rc == DB_DONE ? LG_ENOTFOUND : LG_EIO;
 }
 
 int lg_store_device_delete(struct lg_store *s, uint64_t dev_eui) {
@@ -518,10 +538,14 @@ int lg_store_devices_by_addr(struct lg_store *s, uint32_t dev_addr, struct lg_de
   if (st == NULL) return LG_EIO;
   db_bind_int64(st, 1, dev_addr);
   *n = 0;
+  int rc = 0;
   while (*n < cap && db_step(st) == DB_ROW)
-    device_from(st, &out[(*n)++]);
+    if (device_from(s, st, &out[*n]) == 0)
+      (*n)++;
+    else
+      rc = LG_ECRYPTO; /* a device whose keys cannot be read is no candidate */
   db_done(st);
-  return 0;
+  return rc && *n == 0 ? rc : 0;
 }
 
 static json_t *device_row(struct db_stmt *st) {
@@ -639,9 +663,8 @@ int lg_store_activate(struct lg_store *s, uint64_t dev_eui, uint32_t dev_addr, u
                      " nwk_s_key = ?4, app_s_key = ?5, fcnt_up_next = 0, fcnt_down = 0"
                      " WHERE dev_eui = ?1");
   if (st == NULL) return LG_EIO;
-  char k1[33], k2[33];
-  key_hex(nwk_s_key, k1);
-  key_hex(app_s_key, k2);
+  char k1[LG_KEK_WRAPPED_LEN], k2[LG_KEK_WRAPPED_LEN];
+  if (key_text(s, nwk_s_key, k1) || key_text(s, app_s_key, k2)) return db_done(st), LG_ECRYPTO;
   bind_eui(st, 1, dev_eui);
   db_bind_int64(st, 2, dev_addr);
   db_bind_int64(st, 3, join_nonce);
@@ -1391,4 +1414,114 @@ json_t *lg_store_events_json(struct lg_store *s, uint64_t dev_eui, int limit) {
                                   "SELECT type, payload, created_ns FROM events WHERE dev_eui = ?1"
                                   " ORDER BY id DESC LIMIT ?2"),
                           dev_eui, limit, events_row);
+}
+
+/* ---- keys at rest (kek.c) ---------------------------------------------------------- */
+
+static int meta_get(struct lg_store *s, const char *name, char *out, size_t len) {
+  struct db_stmt *st = db_prep(s->db, "SELECT value FROM meta WHERE name = ?1");
+  if (st == NULL) return LG_EIO;
+  db_bind_text(st, 1, name);
+  int rc = db_step(st);
+  if (rc == DB_ROW) snprintf(out, len, "%s", db_col_text(st, 0));
+  db_done(st);
+  return rc == DB_ROW ? 0 : rc == DB_DONE ? LG_ENOTFOUND : LG_EIO;
+}
+
+int lg_store_kek_required(struct lg_store *s) {
+  char v[LG_KEK_WRAPPED_LEN];
+  int rc = meta_get(s, "kek_check", v, sizeof(v));
+  return rc == 0 ? 1 : rc == LG_ENOTFOUND ? 0 : rc;
+}
+
+int lg_store_use_kek(struct lg_store *s, const struct lg_kek *k, char *why, size_t why_len) {
+  static const uint8_t zero[16] = {0};
+  char check[LG_KEK_WRAPPED_LEN], have[LG_KEK_WRAPPED_LEN];
+  if (lg_kek_wrap(k, zero, check) != 0) {
+    snprintf(why, why_len, "the key-encryption key does not work with OpenSSL's AES key wrap");
+    return LG_ECRYPTO;
+  }
+  int rc = meta_get(s, "kek_check", have, sizeof(have));
+  if (rc == 0 && strcmp(have, check) != 0) {
+    snprintf(why, why_len, "the key-encryption key is not the one this database's keys were "
+                           "wrapped with");
+    return LG_ECRYPTO;
+  }
+  if (rc == LG_ENOTFOUND) {
+    struct db_stmt *st = db_prep(s->db, "INSERT INTO meta (name, value) VALUES ('kek_check', ?1)");
+    if (st == NULL) return LG_EIO;
+    db_bind_text(st, 1, check);
+    if ((rc = step_done(st)) != 0) {
+      snprintf(why, why_len, "storing the key check: %s", lg_store_errmsg(s));
+      return rc;
+    }
+  } else if (rc) {
+    snprintf(why, why_len, "reading the key check: %s", lg_store_errmsg(s));
+    return rc;
+  }
+  s->kek = *k;
+  return 0;
+}
+
+int lg_store_wrap_keys(struct lg_store *s, size_t *n) {
+  *n = 0;
+  if (s->kek.len == 0) return LG_EINVAL;
+  struct db_stmt *st = db_prep(s->db, "SELECT dev_eui, app_key, nwk_s_key, app_s_key FROM devices");
+  if (st == NULL) return LG_EIO;
+  /* constant strings: db_prep() caches statements by the SQL text's address */
+  static const char *const updates[] = {"UPDATE devices SET app_key = ?2 WHERE dev_eui = ?1",
+                                        "UPDATE devices SET nwk_s_key = ?2 WHERE dev_eui = ?1",
+                                        "UPDATE devices SET app_s_key = ?2 WHERE dev_eui = ?1"};
+  struct row {
+    char eui[17];
+    char key[3][LG_KEK_WRAPPED_LEN];
+  } *rows = NULL;
+  size_t count = 0, cap = 0;
+  int rc = 0;
+  while (rc == 0 && db_step(st) == DB_ROW) { /* collected first: no update under a cursor */
+    if (count == cap) {
+      size_t c = cap ? 2 * cap : 64;
+      struct row *r = realloc(rows, c * sizeof(*r));
+      if (r == NULL) {
+        rc = LG_ENOMEM;
+        break;
+      }
+      rows = r, cap = c;
+    }
+    struct row *r = &rows[count];
+    snprintf(r->eui, sizeof(r->eui), "%s", db_col_text(st, 0));
+    bool plain = false;
+    for (int k = 0; k < 3; k++) {
+      const char *t = db_col_text(st, 1 + k);
+      uint8_t key[16];
+      size_t got = 0;
+      r->key[k][0] = '\0';
+      if (t == NULL || lg_kek_is_wrapped(t)) continue;
+      if (lg_hex_decode(t, strlen(t), key, 16, &got) != 0 || got != 16 ||
+          lg_kek_wrap(&s->kek, key, r->key[k]) != 0) {
+        rc = LG_ECRYPTO;
+        break;
+      }
+      plain = true;
+    }
+    if (plain) count++;
+  }
+  db_done(st);
+  for (size_t i = 0; rc == 0 && i < count; i++)
+    for (int k = 0; rc == 0 && k < 3; k++) {
+      if (rows[i].key[k][0] == '\0') continue;
+      struct db_stmt *u = db_prep(s->db, updates[k]);
+      if (u == NULL) {
+        rc = LG_EIO;
+        break;
+      }
+      db_bind_text(u, 1, rows[i].eui);
+      db_bind_text(u, 2, rows[i].key[k]);
+      rc = step_done(u);
+    }
+  if (rc == 0) *n = count;
+  free(rows);
+  /* the old pages, keys in clear, leave the write-ahead log too */
+  if (rc == 0 && count > 0 && !db_is_pg(s->db)) (void)db_exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE)");
+  return rc;
 }

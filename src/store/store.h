@@ -288,4 +288,17 @@ LG_STORE_MUST int lg_store_queue_push(struct lg_store *s, uint64_t dev_eui, int 
 LG_STORE_MUST int lg_store_queue_pop(struct lg_store *s, uint64_t dev_eui, int *f_port, uint8_t *data, size_t cap,
                        size_t *len, bool *confirmed, bool *more);
 
+/* ---- keys at rest (store/kek.h) --------------------------------------------------- */
+
+struct lg_kek;
+/* Device keys are wrapped with `k` from now on (and unwrapped on read). The first KEK a
+ * database sees is recorded by a check value; another one is refused (LG_ECRYPTO, with
+ * the reason). The KEK is copied. */
+LG_STORE_MUST int lg_store_use_kek(struct lg_store *s, const struct lg_kek *k, char *why,
+                                   size_t why_len);
+/* 1 when this database's keys are wrapped (a KEK is needed to read them), 0 when not. */
+LG_STORE_MUST int lg_store_kek_required(struct lg_store *s);
+/* Wraps every key still stored in clear (after lg_store_use_kek); *n devices rewritten. */
+LG_STORE_MUST int lg_store_wrap_keys(struct lg_store *s, size_t *n);
+
 #endif

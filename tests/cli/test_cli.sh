@@ -119,8 +119,8 @@ bad "airtime missing" 2 "required" airtime --sf 7
 ini=$(mktemp)
 printf '[server]\nudp_bind = 127.0.0.1:0\n[network]\ndedup_windw_ms = 100\n' > "$ini"
 bad "serve unknown key" 2 "unknown key \[network\] dedup_windw_ms" serve -c "$ini"
-printf '[network]\nregion = EU433\n' > "$ini"
-bad "serve bad region" 2 "region = 'EU433': expected EU868 or US915" serve -c "$ini"
+printf '[network]\nregion = XX999\n' > "$ini"
+bad "serve bad region" 2 "region = 'XX999': expected EU868, US915, AU915, AS923-1" serve -c "$ini"
 printf 'not ini at all\n' > "$ini"
 bad "serve not ini" 2 "not INI syntax|unknown key" serve -c "$ini"
 bad "serve missing file" 2 "cannot read" serve -c /nonexistent.ini

@@ -3,6 +3,7 @@
 // LoRaWAN implementation) and timestamped from the true geometry.
 import { execFileSync, spawn } from "node:child_process";
 import dgram from "node:dgram";
+import crypto from "node:crypto";
 import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
@@ -14,6 +15,13 @@ export const C = 299792458;
 export const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lorageo-serve-"));
 export const udpPort = 21000 + Math.floor(Math.random() * 20000);
 export const httpPort = udpPort + 1;
+// Device keys are wrapped with a key-encryption key ([security] kek_file). SQLite makes one
+// beside its database; PostgreSQL needs it given, and every instance of a test the same.
+if (!process.env.LORAGEO_SECURITY_KEK_FILE) {
+  const kek = path.join(dir, "test.kek");
+  fs.writeFileSync(kek, crypto.randomBytes(32).toString("hex") + "\n", { mode: 0o600 });
+  process.env.LORAGEO_SECURITY_KEK_FILE = kek;
+}
 export const base = `http://127.0.0.1:${httpPort}`;
 export const tally = { checks: 0, failures: 0 };
 export let server = null;
@@ -83,8 +91,13 @@ export function armTimeout(ms) {
     process.exit(1);
   }, ms).unref();
 }
+export const json = { "Content-Type": "application/json" }; // the API takes JSON bodies only so
 export async function api(method, url, body) {
-  const r = await fetch(base + url, { method, body: body === undefined ? undefined : JSON.stringify(body) });
+  const go = () => fetch(base + url, { method, body: body === undefined ? undefined : JSON.stringify(body), headers: json });
+  // A keep-alive connection idle past the server's timeout may be closed just as it is
+  // reused: that is no answer from the server, so the request goes once more on a new one
+  // (a server that is gone fails the second time too).
+  const r = await go().catch((e) => (e.cause?.code === "UND_ERR_SOCKET" ? go() : Promise.reject(e)));
   const text = await r.text();
   return { status: r.status, json: text ? JSON.parse(text) : null, text };
 }
@@ -154,7 +167,7 @@ export function instance(k, extraEnv = {}, udp = instanceBase + 10 * k) {
     throw new Error("instance did not come up:\n" + inst.log);
   };
   inst.api = async (method, u, body) => {
-    const r = await fetch(url(u), { method, body: body === undefined ? undefined : JSON.stringify(body) });
+    const r = await fetch(url(u), { method, body: body === undefined ? undefined : JSON.stringify(body), headers: json });
     const text = await r.text();
     return { status: r.status, json: text ? JSON.parse(text) : null };
   };

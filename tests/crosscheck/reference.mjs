@@ -85,6 +85,11 @@ try {
   start({ LORAGEO_GEO_SIGMA_NS: "20" });
   const code = await new Promise((r) => { const s = setTimeout(() => r(null), 5000); import("./harness.mjs").then((h) => h.server.on("exit", (c) => { clearTimeout(s); r(c); })); });
   check(code !== 0 && code !== null, "a broken learned file is refused at start");
+} catch (e) {
+  tally.failures++;
+  console.error(`FAIL ${e.stack}`);
+  const h = await import("./harness.mjs");
+  console.error(h.server?.log ?? "");
 } finally {
   await stop().catch(() => {});
 }

@@ -5,7 +5,8 @@
  * with truth (6,000 frames on 25 streets) must locate 1,000 new frames better than the kNN baseline on the same map
  * and far better than the RSSI-weighted centroid; its stated accuracies must hold as
  * often as they say; the file must round-trip exactly; bad files and frames must be
- * refused with a reason.
+ * refused with a reason. And fusion: frames whose three strongest gateways also give a
+ * GPS time (two candidate positions) are settled by the map under `auto`.
  */
 #include <stdlib.h>
 
@@ -107,6 +108,59 @@ static struct result run(struct lg_geo_solver *s, const struct lg_geo_opts *o,
   return res;
 }
 
+/* Three-gateway time of arrival (50 ns) on the city's frames, without and with the map. */
+static void test_fusion(struct lg_geo_solver *s, const struct lg_radio_map *m,
+                        struct lg_enu_frame *f) {
+  struct lg_rng r = {31337};
+  int plain_alt = 0, fused_alt = 0, settled = 0, fixes = 0, in95 = 0, beyond = 0;
+  double plain_err = 0, fused_err = 0, plain_r95 = 0, fused_r95 = 0;
+  for (int i = 0; i < 2000; i++) {
+    struct lg_geo_rx rx[N_GW];
+    struct lg_geodetic truth;
+    size_t n = frame(&r, f, &truth, rx);
+    if (n < 3) continue;
+    double dev[3];
+    lg_geo_to_ecef(&truth, dev);
+    for (size_t k = 0; k < 3; k++) { /* the first three heard give a GPS time too */
+      struct lg_geodetic g = {rx[k].lat_deg, rx[k].lon_deg, rx[k].alt_m};
+      double e[3];
+      lg_geo_to_ecef(&g, e);
+      double d = sqrt(pow(e[0] - dev[0], 2) + pow(e[1] - dev[1], 2) + pow(e[2] - dev[2], 2));
+      rx[k].has_time = true;
+      rx[k].time_ns = 1790000000000000000LL + llround(d / LG_GEO_C_MPS * 1e9 + 50 * lg_rng_gauss(&r));
+      rx[k].sigma_ns = 50;
+    }
+    struct lg_geo_opts o = lg_geo_opts_default();
+    struct lg_geo_fix a, b;
+    if (lg_geo_solve(s, rx, n, &o, &a, NULL, 0) != 0) continue; /* no map: nls */
+    o.radio_map = m;
+    if (lg_geo_solve(s, rx, n, &o, &b, NULL, 0) != 0) continue;
+    LG_EQ_INT(b.method, LG_GEO_NLS);
+    fixes++;
+    double ea = lg_geo_distance_m(a.lat_deg, a.lon_deg, truth.lat_deg, truth.lon_deg);
+    double eb = lg_geo_distance_m(b.lat_deg, b.lon_deg, truth.lat_deg, truth.lon_deg);
+    plain_err += ea;
+    fused_err += eb;
+    plain_r95 += a.accuracy_95_m;
+    fused_r95 += b.accuracy_95_m;
+    plain_alt += a.n_alternatives;
+    fused_alt += b.n_alternatives;
+    settled += b.n_alternatives && b.accuracy_95_m < a.accuracy_95_m;
+    in95 += eb <= b.accuracy_95_m;
+    beyond += eb > 3 * b.accuracy_95_m;
+  }
+  printf("fusion: %d three-gateway fixes, %d with two roots; the map settled %d; mean error %.0f m "
+         "-> %.0f m, mean 95 %% radius %.0f m -> %.0f m; within it %.3f, beyond 3x %d\n",
+         fixes, plain_alt, settled, plain_err / fixes, fused_err / fixes, plain_r95 / fixes,
+         fused_r95 / fixes, (double)in95 / fixes, beyond);
+  LG_EQ_INT(fused_alt, plain_alt); /* the other root is still reported */
+  LG_CHECK(plain_alt > 50 && settled > plain_alt / 2);
+  LG_CHECK(fused_err < plain_err);
+  LG_CHECK(fused_r95 < 0.8 * plain_r95);
+  LG_CHECK((double)in95 / fixes >= 0.9 && (double)in95 / fixes <= 0.99);
+  LG_CHECK(beyond <= fixes / 50);
+}
+
 static void test_city(void) {
   struct lg_rng rng = {20261206};
   setup(&rng);
@@ -184,6 +238,7 @@ static void test_city(void) {
   LG_EQ_INT(lg_geo_solve(s, &stranger, 1, &o, &fix, why, sizeof(why)), LG_EINVAL);
   LG_CHECK(strstr(why, "needs a radio map") != NULL);
 
+  test_fusion(s, m, &f);
   remove(path);
   lg_radio_map_free(m2);
   lg_radio_map_free(m);

@@ -141,7 +141,8 @@ static void test_eu868(void) {
       LG_EQ_INT(d->mod, LG_MOD_FSK);
     }
   }
-  LG_CHECK(lg_region_dr(eu, 8) == NULL);
+  LG_CHECK(lg_region_dr(eu, 8) && lg_region_dr(eu, 8)->mod == LG_MOD_LR_FHSS); /* RP002 DR8 */
+  LG_CHECK(lg_region_dr(eu, 12) == NULL);
   LG_CHECK(lg_region_dr(eu, -1) == NULL);
   int dr = -1;
   LG_EQ_INT(lg_region_dr_for(eu, 9, 125000, true, &dr), 0);
@@ -192,12 +193,14 @@ static void test_us915(void) {
   const struct lg_region *us = lg_region_find("US915");
   LG_CHECK(us != NULL);
   if (us == NULL) return;
-  LG_CHECK(lg_region_find("AS923") == NULL);
+  LG_CHECK(lg_region_find("AS923") == lg_region_find("AS923-1"));
+  LG_CHECK(lg_region_find("XX915") == NULL);
   const struct lg_datarate *d = lg_region_dr(us, 0);
   LG_CHECK(d && d->sf == 10 && d->bw_hz == 125000 && d->max_app_payload == 11);
   d = lg_region_dr(us, 4);
   LG_CHECK(d && d->sf == 8 && d->bw_hz == 500000 && d->uplink && !d->downlink);
-  LG_CHECK(lg_region_dr(us, 5) == NULL);
+  LG_CHECK(lg_region_dr(us, 5) && lg_region_dr(us, 5)->mod == LG_MOD_LR_FHSS);
+  LG_CHECK(lg_region_dr(us, 7) == NULL);
   d = lg_region_dr(us, 8);
   LG_CHECK(d && d->sf == 12 && d->bw_hz == 500000 && d->downlink && d->max_app_payload == 53);
   d = lg_region_dr(us, 13);
