@@ -80,7 +80,7 @@ struct ns_writer {
   uint64_t committed_upto; /* the checkpoint the committed batches allow */
   uint64_t ok_commits;
   bool failed;
-  uint64_t failed_epoch;
+  uint64_t failed_epoch; /* batches of this epoch and before are discarded */
   char why[256];
   uint64_t conflicts[64]; /* DevEUIs whose compare-and-set failed, for the packet thread */
   size_t n_conflicts;
@@ -187,7 +187,9 @@ static void *run(void *arg) {
     if (w->q_head == NULL) break;
     struct wbatch *list = w->q_head;
     w->q_head = w->q_tail = NULL;
-    bool skip_failed = w->failed;
+    /* Batches of an epoch that failed are discarded unwritten — also those taken after the
+     * packet thread heard of the failure: their frames were judged by counters that counted
+     * the failed batch's frames, which the journal runs again. */
     uint64_t failed_epoch = w->failed_epoch;
     pthread_mutex_unlock(&w->mu);
 
@@ -197,7 +199,7 @@ static void *run(void *arg) {
     for (struct wbatch *b = list; b; b = b->next) {
       last_no = b->no;
       ops += b->n;
-      if (skip_failed && b->epoch <= failed_epoch) b->n = (size_t)-1; /* discarded */
+      if (b->epoch <= failed_epoch) b->n = (size_t)-1; /* discarded */
       else any = true;
     }
     w->written = 0;
@@ -257,6 +259,7 @@ int ns_writer_open(struct lg_ns *ns, uint64_t checkpoint, char *why, size_t why_
   struct ns_writer *w = calloc(1, sizeof(*w));
   if (w == NULL) return snprintf(why, why_len, "out of memory"), LG_ENOMEM;
   w->ns = ns;
+  w->epoch = 1; /* failed_epoch 0: nothing discarded */
   w->committed_upto = checkpoint;
   if (lg_store_open(&w->store, ns->cfg.database, why, why_len) != 0) {
     free(w);
@@ -385,8 +388,7 @@ int ns_writer_poll(struct lg_ns *ns, char *why, size_t why_len, uint64_t *ok_com
   if (failed) {
     snprintf(why, why_len, "%s", w->why);
     w->failed = false;
-    w->failed_epoch = w->epoch; /* everything pushed so far is discarded unwritten... */
-    w->epoch++;                 /* ...what comes after starts afresh */
+    w->epoch++; /* what comes after starts afresh (the failed epoch is discarded) */
   }
   *ok_commits = w->ok_commits;
   memcpy(conflicts, w->conflicts, w->n_conflicts * sizeof(*conflicts));

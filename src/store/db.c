@@ -90,10 +90,17 @@ const char *db_errmsg(const struct db *db) {
  * SQLite gives its -wal and -shm files the database file's mode. */
 static void private_file(const char *path) {
   if (strcmp(path, ":memory:") == 0 || strncmp(path, "file:", 5) == 0) return;
-  int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  /* An existing file is never opened here: another connection of this process (the packet
+   * thread's, the storage thread's, the API's) may hold SQLite's locks on it, and closing
+   * any descriptor of a file drops every POSIX lock the process holds on it — SQLite's
+   * included, which let two connections write at once ("database disk image is malformed"
+   * after a restart under load). chmod by name instead; only a new file is created. */
   struct stat st;
-  if (fd >= 0 && fstat(fd, &st) == 0 && (st.st_mode & 077) && S_ISREG(st.st_mode))
-    (void)fchmod(fd, st.st_mode & 0700);
+  if (stat(path, &st) == 0) {
+    if (S_ISREG(st.st_mode) && (st.st_mode & 077)) (void)chmod(path, st.st_mode & 0700);
+    return;
+  }
+  int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd >= 0) close(fd);
 }
 

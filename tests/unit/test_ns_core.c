@@ -150,7 +150,15 @@ static void run(const char *db, const char *journal) {
   fprintf(stderr, "-- %s\n", db);
   struct lg_store *s;
   char why[256];
-  if (lg_store_open(&s, db, why, sizeof(why))) {
+  /* opened as the server opens its stores: device keys wrapped with the key-encryption key
+   * beside the database (the storage thread's connection uses the same) */
+  struct lg_config cfg;
+  char note[512];
+  if (lg_config_load(&cfg, NULL, why, sizeof(why)) == 0)
+    snprintf(cfg.database, sizeof(cfg.database), "%s", db);
+  bool mem = strcmp(db, ":memory:") == 0; /* one connection: nothing to wrap keys for */
+  if (mem ? lg_store_open(&s, db, why, sizeof(why))
+          : lg_config_open_store(&cfg, db, &s, NULL, note, sizeof(note), why, sizeof(why))) {
     LG_FAIL_AT("%s", why);
     return;
   }
