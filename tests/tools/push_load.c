@@ -206,6 +206,8 @@ static int send_load(const char *hostport, double rate, double secs, long device
   usleep(500000); /* the last PUSH_ACKs */
   atomic_store(&a.stop, true);
   pthread_join(th, NULL);
+  lg_key_close(&k);
+  lg_crypto_close(&crypto);
   FILE *out = fopen(acked_path, "w");
   if (out == NULL) return 1;
   long acked = 0;
@@ -216,6 +218,7 @@ static int send_load(const char *hostport, double rate, double secs, long device
     acked++;
   }
   fclose(out);
+  free(a.acked);
   printf("{\"sent\": %ld, \"acked\": %ld, \"seconds\": %.2f}\n", total, acked, now_s() - t0);
   return 0;
 }
