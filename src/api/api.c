@@ -710,9 +710,9 @@ struct lg_api *lg_api_start(const struct lg_config *cfg, const struct lg_ns_metr
   }
   /* A thread per connection: a live stream waits on its own thread, never blocking the API;
    * capped, each idle one closed after timeout_s, with a 1 MiB stack (not 8). */
-  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-                   MHD_USE_POLL | /* poll(), not select(): no socket refused past FD_SETSIZE */
-                   MHD_USE_ERROR_LOG;
+  unsigned flags =
+      MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
+      MHD_USE_ERROR_LOG; /* poll(), not select(): no FD_SETSIZE (1,024) ceiling on connections */
   if (addr.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
   api->daemon = MHD_start_daemon(
       flags, 0, NULL, NULL, on_request, api, MHD_OPTION_LISTEN_SOCKET, fd,

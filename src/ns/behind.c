@@ -261,11 +261,11 @@ int ns_writer_open(struct lg_ns *ns, uint64_t checkpoint, char *why, size_t why_
   w->ns = ns;
   w->epoch = 1; /* failed_epoch 0: nothing discarded */
   w->committed_upto = checkpoint;
-  char note[512]; /* the storage thread's connection wraps keys as the server's does */
-  if (lg_config_open_store(&ns->cfg, NULL, &w->store, NULL, note, sizeof(note), why, why_len) != 0) {
+  if (lg_store_open(&w->store, ns->cfg.database, why, why_len) != 0) {
     free(w);
     return LG_EIO;
   }
+  lg_store_share_kek(w->store, ns->store); /* it wraps keys as the server's connection does */
   pthread_mutex_init(&w->mu, NULL);
   pthread_cond_init(&w->work, NULL);
   pthread_cond_init(&w->done, NULL);

@@ -1525,3 +1525,7 @@ int lg_store_wrap_keys(struct lg_store *s, size_t *n) {
   if (rc == 0 && count > 0 && !db_is_pg(s->db)) (void)db_exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE)");
   return rc;
 }
+
+void lg_store_share_kek(struct lg_store *dst, const struct lg_store *src) {
+  dst->kek = src->kek;
+}

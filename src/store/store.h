@@ -298,6 +298,9 @@ LG_STORE_MUST int lg_store_use_kek(struct lg_store *s, const struct lg_kek *k, c
                                    size_t why_len);
 /* 1 when this database's keys are wrapped (a KEK is needed to read them), 0 when not. */
 LG_STORE_MUST int lg_store_kek_required(struct lg_store *s);
+/* dst wraps and unwraps keys with src's KEK (none when src has none): another connection of
+ * the same server. */
+void lg_store_share_kek(struct lg_store *dst, const struct lg_store *src);
 /* Wraps every key still stored in clear (after lg_store_use_kek); *n devices rewritten. */
 LG_STORE_MUST int lg_store_wrap_keys(struct lg_store *s, size_t *n);
 
