@@ -366,7 +366,9 @@ size_t ns_writer_backlog(struct lg_ns *ns) {
 bool ns_writer_upto(struct lg_ns *ns, uint64_t *upto) {
   struct ns_writer *w = ns->writer;
   pthread_mutex_lock(&w->mu);
-  bool idle = w->committed_no >= w->pushed_no && (w->cur == NULL || w->cur->n == 0);
+  /* A failed batch is done but not stored: until the packet thread has heard of it (and
+   * stopped advancing the checkpoint), the checkpoint stays at what was committed. */
+  bool idle = !w->failed && w->committed_no >= w->pushed_no && (w->cur == NULL || w->cur->n == 0);
   if (!idle) *upto = w->committed_upto < *upto ? w->committed_upto : *upto;
   pthread_mutex_unlock(&w->mu);
   return idle;
