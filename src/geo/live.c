@@ -214,18 +214,23 @@ static void learn_noise(struct lg_geo_live *l, const struct lg_geo_fix *fix) {
   l->noise_since = 0;
   double f = lg_geo_noise_factor(l->noise, l->noise_n);
   if (f > 0) {
-    /* fixes were solved at the learned sigma already: the factor compounds */
-    l->noise_factor = (l->noise_factor > 0 ? l->noise_factor : 1.0) * f;
     double dof = 0;
     for (size_t i = 0; i < l->noise_n; i++)
       dof += l->noise[i].dof;
+    pthread_mutex_lock(&l->mu); /* the API reads the factor */
+    /* fixes were solved at the learned sigma already: the factor compounds */
+    l->noise_factor = (l->noise_factor > 0 ? l->noise_factor : 1.0) * f;
+    pthread_mutex_unlock(&l->mu);
     l->noise_dof = dof;
     l->noise_n = l->noise_next = 0; /* the next measure at the new scale */
   }
 }
 
-double lg_geo_live_noise_factor(const struct lg_geo_live *l) {
-  return l->noise_factor > 0 ? l->noise_factor : 1.0;
+double lg_geo_live_noise_factor(struct lg_geo_live *l) {
+  pthread_mutex_lock(&l->mu);
+  double f = l->noise_factor > 0 ? l->noise_factor : 1.0;
+  pthread_mutex_unlock(&l->mu);
+  return f;
 }
 
 /* The receptions with learned offsets taken off and learned noise scales given, and the

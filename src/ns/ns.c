@@ -725,6 +725,7 @@ static void push_data(struct lg_ns *ns, struct ns_gateway *g, const char *body, 
     ns_drop(ns, LG_DROP_JSON, "gateway %016llx: %s", (unsigned long long)g->eui, why);
     return;
   }
+  atomic_fetch_add(&ns->m.datagrams_handled, 1);
   for (size_t i = 0; i < pp->n_crc_bad; i++)
     ns_drop(ns, LG_DROP_CRC, "gateway %016llx: CRC failed", (unsigned long long)g->eui);
   for (size_t i = pp->n_crc_bad; i < pp->n_rejected; i++)
@@ -870,11 +871,15 @@ void lg_ns_datagram(struct lg_ns *ns, const struct sockaddr *from, socklen_t fro
     return;
   }
   /* Catching up from the journal: this one is taken from there in its turn. */
-  if (h.type == LG_GW_PUSH_DATA && !ns->replaying && (ns->catchup || ns->store_waiting)) return;
+  if (h.type == LG_GW_PUSH_DATA && !ns->replaying && (ns->catchup || ns->store_waiting)) {
+    atomic_fetch_add(&ns->m.datagrams_handled, 1); /* handled when its record's turn comes */
+    return;
+  }
   const char *body = (const char *)buf + h.body_off;
   size_t body_len = len - h.body_off;
   switch (h.type) {
   case LG_GW_PULL_DATA:
+    atomic_fetch_add(&ns->m.datagrams_handled, 1);
     g->has_pull = true;
     g->version = h.version;
     memcpy(&g->pull_addr, from, from_len < sizeof(g->pull_addr) ? from_len : sizeof(g->pull_addr));
@@ -897,6 +902,7 @@ void lg_ns_datagram(struct lg_ns *ns, const struct sockaddr *from, socklen_t fro
               (unsigned long long)g->eui);
       return;
     }
+    atomic_fetch_add(&ns->m.datagrams_handled, 1);
     if (!ns->cluster || !ns_tx_ack_forwarded(ns, h.token, g->eui, error))
       ns_tx_ack(ns, h.token, g->eui, error);
     break;

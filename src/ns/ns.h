@@ -106,6 +106,9 @@ struct lg_ns_metrics {
   struct lg_geo_live *live; /* reference accuracy figures (lg_geo_live_accuracy is thread-safe) */
   atomic_uint_fast64_t reference_payload_errors; /* reference uplinks without a position */
   atomic_uint_fast64_t gateway_moves; /* gateways whose pinned source address moved */
+  /* datagrams whose body was taken up (parsed and acted on, or left to the journal): with
+   * the datagram-level drops they account for every datagram (tests/fuzz/fuzz_ns.c) */
+  atomic_uint_fast64_t datagrams_handled;
   atomic_uint_fast64_t datagrams;
   atomic_uint_fast64_t dropped[LG_DROP_COUNT];
   atomic_uint_fast64_t receptions;
