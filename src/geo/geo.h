@@ -369,7 +369,7 @@ double lg_geo_radius_for(const double cov_en[3], double prob);
 struct lg_geo_live_opts {
   size_t max_devices;      /* Kalman tracks kept, least recently heard dropped (100,000) */
   size_t window;           /* reference frames per method in the accuracy figures (500) */
-  size_t max_points;       /* reference frames kept for the radio map (20,000) */
+  size_t max_points;       /* reference frames kept for the radio map (5,000) */
   size_t max_gateways;     /* gateways whose offset and noise are learned (4,096) */
   double accel_sigma_mps2; /* the tracks' process noise (1 m/s^2) */
   double gate_d2;          /* outlier gate, squared Mahalanobis (13.8: chi2(2) 99.9 %) */

@@ -7,7 +7,8 @@
  *    offset and noise scale (the online form of `lorageo calibrate`'s alternating least
  *    squares: the frame's emission time from the current offsets, then each gateway's
  *    residual folded into a decaying mean), and a radio map for fingerprinting, rebuilt
- *    from the newest max_points reference frames every LIVE_REBUILD_EVERY new ones;
+ *    from the newest max_points reference frames every LIVE_REBUILD_EVERY new ones (a
+ *    fifth of those kept, when more: a rebuild runs on the packet thread, ~0.2 s at 5,000);
  *  - how good each method really is: the errors of the last `window` reference frames
  *    per method, located by every method the frame allows, as median and 90th percentile;
  *  - one constant-velocity Kalman track per device (at most max_devices, the least
@@ -32,7 +33,8 @@
 
 #define LIVE_NOISE_RING    512
 #define LIVE_NOISE_EVERY   64
-#define LIVE_REBUILD_EVERY 100
+#define LIVE_REBUILD_EVERY 100   /* new reference frames, or a fifth of those kept if more */
+#define LIVE_CV_POINTS     2000  /* the newest points that measure the radii */
 #define LIVE_MIN_MAP       40    /* reference frames before a first radio map */
 #define LIVE_DECAY         0.995 /* a gateway's offset follows its last ~200 frames */
 #define LIVE_MIN_SAMPLES   20    /* before a gateway's learned sigma is used */
@@ -88,7 +90,7 @@ struct lg_geo_live {
 struct lg_geo_live_opts lg_geo_live_opts_default(void) {
   return (struct lg_geo_live_opts){.max_devices = 100000,
                                    .window = 500,
-                                   .max_points = 20000,
+                                   .max_points = 5000,
                                    .max_gateways = 4096,
                                    .accel_sigma_mps2 = 1.0,
                                    .gate_d2 = 13.8155}; /* chi-square(2) at 99.9 % */
@@ -298,15 +300,28 @@ static void keep_point(struct lg_geo_live *l, const struct lg_geo_rx *rx, size_t
 /* A new radio map from the kept points (cross-validated radii); the old one stays
  * when this fails. */
 static void rebuild_map(struct lg_geo_live *l) {
-  struct lg_fp_builder *b = lg_fp_builder_new();
-  if (b == NULL) return;
-  for (size_t i = 0; i < l->n_points; i++)
-    if (lg_fp_builder_add(b, &l->points[i].truth, l->points[i].rx, l->points[i].n) == LG_ENOMEM) {
+  struct lg_fp_builder *b = lg_fp_builder_new(), *cv = lg_fp_builder_new();
+  if (b == NULL || cv == NULL) {
+    lg_fp_builder_free(b);
+    lg_fp_builder_free(cv);
+    return;
+  }
+  for (size_t k = 0; k < l->n_points; k++) {
+    /* oldest first; the newest LIVE_CV_POINTS also measure the radii (cross-validation
+     * grows with the square of the points: 2,000 take ~0.1 s, 20,000 ~9 s) */
+    size_t i = (l->next_point + l->o.max_points - l->n_points + k) % l->o.max_points;
+    const struct live_point *pt = &l->points[i];
+    if (lg_fp_builder_add(b, &pt->truth, pt->rx, pt->n) == LG_ENOMEM ||
+        (l->n_points - k <= LIVE_CV_POINTS &&
+         lg_fp_builder_add(cv, &pt->truth, pt->rx, pt->n) == LG_ENOMEM)) {
       lg_fp_builder_free(b);
+      lg_fp_builder_free(cv);
       return;
     }
+  }
   struct lg_fp_params p = lg_fp_params_default();
-  (void)lg_fp_cross_validate(b, &p); /* under 40 points: the Gaussian scales */
+  (void)lg_fp_cross_validate(cv, &p); /* under 40 points: the Gaussian scales */
+  lg_fp_builder_free(cv);
   struct lg_radio_map *m = NULL;
   if (lg_fp_build(b, &p, &m) == 0) {
     lg_radio_map_free(l->map);
@@ -344,8 +359,9 @@ int lg_geo_live_reference(struct lg_geo_live *l, struct lg_geo_solver *s,
   /* then learn from it */
   learn_offsets(l, rx, n, truth);
   keep_point(l, rx, n, truth);
+  size_t every = l->n_points / 5 > LIVE_REBUILD_EVERY ? l->n_points / 5 : LIVE_REBUILD_EVERY;
   if (l->n_points >= LIVE_MIN_MAP &&
-      (l->map == NULL ? l->since_build >= LIVE_MIN_MAP : l->since_build >= LIVE_REBUILD_EVERY))
+      (l->map == NULL ? l->since_build >= LIVE_MIN_MAP : l->since_build >= every))
     rebuild_map(l);
   return 0;
 }
