@@ -34,6 +34,7 @@ function startBroker(file = conf) {
   broker = spawn(process.argv[3] ?? "mosquitto", ["-c", file], { stdio: "ignore" });
 }
 async function stopBroker() {
+  if (broker.exitCode !== null || broker.signalCode !== null) return; /* gone already */
   const exited = new Promise((r) => broker.on("exit", r));
   broker.kill("SIGTERM");
   await exited;
@@ -219,11 +220,22 @@ try {
   sh("openssl", ["x509", "-req", "-in", f("srv.csr"), "-CA", f("ca.crt"), "-CAkey", f("ca.key"), "-CAcreateserial",
                  "-out", f("srv.crt"), "-days", "1", "-extfile", f("san.ext")]);
   sh("mosquitto_passwd", ["-c", "-b", f("passwd"), "lorageo", "s3cret"]);
-  const tlsPort = udpPort + 3;
-  fs.writeFileSync(f("tls.conf"), `listener ${tlsPort} 127.0.0.1\ncafile ${f("ca.crt")}\ncertfile ${f("srv.crt")}\n` +
-    `keyfile ${f("srv.key")}\nallow_anonymous false\npassword_file ${f("passwd")}\nlog_dest none\n${user}`);
-  startBroker(f("tls.conf"));
-  await listening(tlsPort);
+  // the TLS broker on a port of the test's own; another test running beside this one may
+  // hold it, so a broker that does not come up is tried on the next
+  let tlsPort = 0;
+  for (let k = 0; ; k++) {
+    tlsPort = udpPort + 3 + 11 * k;
+    fs.writeFileSync(f("tls.conf"), `listener ${tlsPort} 127.0.0.1\ncafile ${f("ca.crt")}\ncertfile ${f("srv.crt")}\n` +
+      `keyfile ${f("srv.key")}\nallow_anonymous false\npassword_file ${f("passwd")}\nlog_dest none\n${user}`);
+    startBroker(f("tls.conf"));
+    try {
+      await listening(tlsPort);
+      break;
+    } catch (e) {
+      await stopBroker();
+      if (k === 2) throw e;
+    }
+  }
   startSubscriber(["-p", String(tlsPort), "--cafile", f("ca.crt"), "-u", "lorageo", "-P", "s3cret"]);
   await sleep(300);
   const tlsEnv = { LORAGEO_MQTT_URL: `mqtts://127.0.0.1:${tlsPort}`, LORAGEO_MQTT_CA_FILE: f("ca.crt"),
