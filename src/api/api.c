@@ -25,9 +25,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "api/api.h"
 #include "api/web.h"
+#include "lora/lora.h"
 #include "store/store.h"
 #include "util/outbuf.h"
 #include "util/util.h"
@@ -94,6 +96,12 @@ static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, cons
   enum MHD_Result ret = MHD_queue_response(c, status, r);
   MHD_destroy_response(r);
   return ret;
+}
+
+static int64_t unix_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
 static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, json_t *o) {
@@ -205,6 +213,13 @@ static enum MHD_Result metrics(struct lg_api *api, struct MHD_Connection *c) {
   COUNTER("lorageo_retransmissions_total", "Uplinks repeating the last frame counter.",
           atomic_load(&m->retransmissions));
   COUNTER("lorageo_joins_total", "Join-accepts sent.", atomic_load(&m->joins));
+  COUNTER("lorageo_class_c_downlinks_total", "Downlinks sent at once to Class C devices.",
+          atomic_load(&m->class_c_downlinks));
+  COUNTER("lorageo_multicast_downlinks_total", "Multicast group frames sent.",
+          atomic_load(&m->multicast_downlinks));
+  COUNTER("lorageo_multicast_transmissions_total",
+          "Transmissions of multicast frames (one per gateway of a group's cover).",
+          atomic_load(&m->multicast_transmissions));
   COUNTER("lorageo_cluster_recovered_total",
           "Frames of a silent instance picked up and processed here.",
           atomic_load(&m->cluster_recovered));
@@ -378,6 +393,11 @@ int lg_api_parse_device(json_t *b, struct lg_device_rec *d, char *why, size_t wh
   if (v && !json_is_boolean(v))
     return snprintf(why, why_len, "reference: expected true or false"), -1;
   d->reference = v && json_is_true(v); /* its payload carries its GPS position */
+  v = json_object_get(b, "class");
+  const char *cls = v ? json_string_value(v) : "A";
+  if (cls == NULL || (strcmp(cls, "A") && strcmp(cls, "C")))
+    return snprintf(why, why_len, "class: expected \"A\" or \"C\" (Class B is not supported)"), -1;
+  d->class_c = cls[0] == 'C';
   bool otaa = json_object_get(b, "app_key") != NULL, abp = json_object_get(b, "dev_addr") != NULL;
   if (otaa == abp)
     return snprintf(why, why_len,
@@ -581,6 +601,11 @@ static enum MHD_Result route(struct lg_api *api, struct MHD_Connection *c, const
                   : send_error(c, rc == LG_ENOTFOUND ? 404 : 500, "no gateway %s", rest);
     } else
       r = send_error(c, 405, "use GET or DELETE");
+  } else if (strncmp(url, "/api/multicast-groups", 21) == 0) {
+    json_t *o = NULL;
+    int status = lg_api_multicast(api->store, lg_region_find(api->cfg.region), url, method, b,
+                                  unix_now_ns(), &o);
+    r = send_json(c, (unsigned)status, o);
   } else if (strncmp(url, "/api/devices/", 13) == 0) {
     const char *p = url + 13, *slash = strchr(p, '/');
     char id[24];

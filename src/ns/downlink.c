@@ -216,6 +216,40 @@ void ns_send_downlink(struct lg_ns *ns, const struct ns_frame *f, const struct n
   }
 }
 
+bool ns_send_now(struct lg_ns *ns, const uint64_t *gws, size_t n, uint32_t freq_hz, int dr,
+                 const struct ns_dl *dl, uint64_t *via, bool *budget) {
+  const struct lg_datarate *d = lg_region_dr(ns->region, dr);
+  *budget = false;
+  if (d == NULL || d->mod != LG_MOD_LORA || dl->len > sizeof(((struct ns_pending *)0)->data))
+    return false;
+  struct ns_pending *p = calloc(1, sizeof(*p));
+  if (p == NULL) return false;
+  memcpy(p->data, dl->phy, dl->len);
+  for (size_t i = 0; i < n && p->n_paths < NS_DL_CANDIDATES; i++) {
+    struct ns_gateway *g = ns_gateway(ns, gws[i]);
+    if (g == NULL || !g->known || !g->has_pull) continue; /* (a cluster peer's: not yet) */
+    struct ns_dl_path *path = &p->paths[p->n_paths++];
+    path->gateway_eui = gws[i];
+    struct lg_gw_txpk *tx = &path->rx1;
+    tx->immediate = true;
+    tx->freq_hz = freq_hz;
+    tx->power_dbm = downlink_power_dbm(ns->region);
+    tx->sf = d->sf;
+    tx->bw_hz = d->bw_hz;
+    snprintf(tx->codr, sizeof(tx->codr), "4/5");
+    tx->ipol = true;
+    tx->size = dl->len;
+    path->rx2 = *tx; /* "RX2" of an immediate send: the same again (after TOO_LATE) */
+    path->has_rx1 = path->has_rx2 = true;
+  }
+  if (p->n_paths == 0 || !dispatch(ns, p, budget)) {
+    free(p);
+    return false;
+  }
+  *via = p->paths[p->path].gateway_eui;
+  return true;
+}
+
 void ns_tx_ack(struct lg_ns *ns, uint16_t token, uint64_t gateway_eui, const char *error) {
   struct ns_pending *p;
   HASH_FIND(hh, ns->pending, &token, sizeof(token), p);

@@ -1293,5 +1293,6 @@ void lg_ns_tick(struct lg_ns *ns) {
   forget_expired(ns, now);
   if (ns->writer) ns_writer_push(ns, false, 0); /* late copies and events of this tick */
   if (ns->next_due == NULL || ns->store_down) checkpoint(ns, false); /* idle: all stored */
+  if (!ns->catchup && !ns->store_down) ns_classc_tick(ns); /* Class C and multicast */
   ns_pending_expire(ns, now);
 }

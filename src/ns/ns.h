@@ -117,6 +117,9 @@ struct lg_ns_metrics {
   atomic_uint_fast64_t late_copies;     /* copies attached after the window */
   atomic_uint_fast64_t retransmissions; /* same FCnt again (NbTrans or a lost ACK) */
   atomic_uint_fast64_t joins;
+  atomic_uint_fast64_t class_c_downlinks;      /* sent at once to Class C devices */
+  atomic_uint_fast64_t multicast_downlinks;    /* group frames sent */
+  atomic_uint_fast64_t multicast_transmissions; /* ... counted per gateway that sent one */
   atomic_uint_fast64_t downlinks[LG_DL_COUNT];
   atomic_uint_fast64_t locations[LG_GEO_METHOD_COUNT];                      /* by lg_geo_method */
   atomic_uint_fast64_t accuracy_le[LG_NS_ACCURACY_BUCKETS]; /* fixes with accuracy <= bound */

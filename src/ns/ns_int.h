@@ -202,6 +202,9 @@ struct lg_ns {
   uint64_t writer_commits;     /* its successful commits, as last seen */
   const char *store_why;       /* why storage fails, when the storage thread said so */
   char store_why_buf[256];
+  /* Class C and multicast (classc.c) */
+  unsigned classc_queue_gen; /* 1 + the queue generation last worked off */
+  int64_t classc_retry_ns;   /* a device's send was put off (its Class A windows, budget) */
   struct lg_ns_metrics m;
   struct lg_gw_push push; /* scratch for one PUSH_DATA (large: kept off the stack) */
 };
@@ -301,6 +304,31 @@ struct ns_dl {
 };
 /* Sends `dl` in RX1 through the best gateway of `f` (RX2 kept as the fallback). */
 void ns_send_downlink(struct lg_ns *ns, const struct ns_frame *f, const struct ns_dl *dl);
+/* Class C / multicast: sends `dl` at once (txpk "imme") on freq_hz / dr through the first
+ * of `gws` (in order of preference) with a downlink path and duty-cycle budget; the others
+ * are tried in turn when its TX_ACK reports an error. The gateway used in *via. False when
+ * none could take it (*budget: the duty cycle was what stopped it). */
+bool ns_send_now(struct lg_ns *ns, const uint64_t *gws, size_t n, uint32_t freq_hz, int dr,
+                 const struct ns_dl *dl, uint64_t *via, bool *budget);
+
+/* downframe.c: what a data downlink carries, for its record. */
+struct ns_down_info {
+  uint32_t f_cnt;
+  int f_port; /* -1: none (an ACK or MAC commands only) */
+  bool confirmed, more;
+  uint8_t data[242]; /* the item as queued (to queue it again if it cannot be sent) */
+  size_t len;
+};
+/* The device's next data downlink: ACK, FOpts, the oldest queued item. False when there is
+ * nothing to send (no ACK, no MAC command, empty queue) or it cannot be built. */
+bool ns_data_down(struct lg_ns *ns, const struct lg_device_rec *d, bool ack, const uint8_t *fopts,
+                  size_t fopts_len, struct ns_dl *dl, struct ns_down_info *info);
+/* A multicast group's frame (unconfirmed, FCnt fcnt, to McAddr). */
+bool ns_mcast_down(struct lg_ns *ns, const struct lg_mcast_group *g, uint32_t fcnt, int f_port,
+                   const uint8_t *data, size_t len, struct ns_dl *dl);
+/* classc.c: Class C and multicast downlinks waiting in the queues go out (every tick; the
+ * store is read only when something was queued or a send is due again). */
+void ns_classc_tick(struct lg_ns *ns);
 void ns_tx_ack(struct lg_ns *ns, uint16_t token, uint64_t gateway_eui, const char *error);
 void ns_pending_expire(struct lg_ns *ns, int64_t now_ns);
 /* Whether the confirmed uplink f_cnt of dev_eui may be ACKed once more (taken if so):

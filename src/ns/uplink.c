@@ -364,6 +364,25 @@ static bool match_session(struct lg_ns *ns, const struct lg_gw_rxpk *up, const s
   return false;
 }
 
+/* DeviceTimeAns: GPS time at the end of the uplink, from the first reception that carries
+ * a GPS time (tmms, else the gateway's GPS-synchronised "time"), else the server's clock. */
+static void device_time(const struct ns_frame *f, uint8_t *answers,
+                        size_t *ans_len) {
+  int64_t gps_ns = -1;
+  for (size_t k = 0; k < f->n && gps_ns < 0; k++) {
+    const struct lg_gw_rxpk *r = &f->rx[k].rxpk;
+    if (r->has_tmms)
+      gps_ns = r->tmms_ms * 1000000LL;
+    else if (r->has_time)
+      gps_ns = lg_gw_unix_to_gps_ns(r->time_ns);
+  }
+  if (gps_ns < 0) gps_ns = lg_gw_unix_to_gps_ns(f->first_ns);
+  struct lg_mac_cmd a = {.cid = LG_MAC_DEVICE_TIME, .uplink = false};
+  a.u.device_time_ans.gps_seconds = (uint32_t)(gps_ns / 1000000000LL);
+  a.u.device_time_ans.fraction = (uint8_t)((gps_ns % 1000000000LL) * 256 / 1000000000LL);
+  lg_mac_encode(&a, answers, LG_FOPTS_MAX, ans_len);
+}
+
 /* MAC commands of an uplink; answers go into `answers` (FOpts of the reply). */
 static void mac_commands(struct lg_ns *ns, const struct ns_frame *f, const struct lg_device_rec *d,
                          const uint8_t *buf, size_t len, uint8_t *answers, size_t *ans_len,
@@ -404,6 +423,22 @@ static void mac_commands(struct lg_ns *ns, const struct ns_frame *f, const struc
       if (lg_store_device_status(ns->store, d->dev_eui, c->u.dev_status_ans.battery,
                                  c->u.dev_status_ans.margin_db) != 0)
         ns_store_error(ns, "recording a DevStatusAns");
+    } else if (c->cid == LG_MAC_DEVICE_TIME) {
+      device_time(f, answers, ans_len);
+    } else if (c->cid == LG_MAC_DEVICE_MODE) {
+      /* DeviceModeInd: the device switched class; confirmed with the class it runs now */
+      uint8_t cls = c->u.device_mode.device_class;
+      if (cls == LG_DEVICE_CLASS_A || cls == LG_DEVICE_CLASS_C) {
+        if (lg_store_device_class_set(ns->store, d->dev_eui, cls == LG_DEVICE_CLASS_C) != 0)
+          ns_store_error(ns, "recording a DeviceModeInd");
+        ns_log(ns, "%016llx: DeviceModeInd, now Class %c", (unsigned long long)d->dev_eui,
+               cls == LG_DEVICE_CLASS_C ? 'C' : 'A');
+      } else {
+        cls = d->class_c ? LG_DEVICE_CLASS_C : LG_DEVICE_CLASS_A; /* RFU: stays as it was */
+      }
+      struct lg_mac_cmd a = {.cid = LG_MAC_DEVICE_MODE, .uplink = false};
+      a.u.device_mode.device_class = cls;
+      lg_mac_encode(&a, answers, LG_FOPTS_MAX, ans_len);
     } else {
       ns_log(ns, "%016llx: %s received", (unsigned long long)d->dev_eui, lg_mac_name(c->cid, true));
     }
@@ -532,45 +567,14 @@ static void adr_step(struct lg_ns *ns, const struct lg_device_rec *d, const stru
 /* Builds and sends the Class A answer: ACK, MAC answers and/or one queued downlink. */
 static void answer(struct lg_ns *ns, const struct ns_frame *f, const struct lg_device_rec *d,
                    bool ack, const uint8_t *fopts, size_t fopts_len) {
-  int f_port = 0;
-  uint8_t data[242];
-  size_t data_len = 0;
-  bool confirmed = false, more = false;
-  unsigned queue_gen = lg_store_queue_generation();
-  bool has_data = !ns_session_queue_empty(ns, d->dev_addr, d->dev_eui) &&
-                  lg_store_queue_pop(ns->store, d->dev_eui, &f_port, data, sizeof(data), &data_len,
-                                     &confirmed, &more) == 0;
-  if (!has_data) ns_session_queue_seen_empty(ns, d->dev_addr, d->dev_eui, queue_gen);
-  if (!ack && fopts_len == 0 && !has_data) return;
-  uint32_t fcnt = 0;
-  if (lg_store_fcnt_down_take(ns->store, d->dev_eui, &fcnt)) return;
-  struct lg_frame dn;
-  memset(&dn, 0, sizeof(dn));
-  dn.mtype = has_data && confirmed ? LG_MTYPE_CONFIRMED_DOWN : LG_MTYPE_UNCONFIRMED_DOWN;
-  dn.u.data.dev_addr = d->dev_addr;
-  dn.u.data.fctrl = (uint8_t)((ack ? LG_FCTRL_ACK : 0) | (more ? LG_FCTRL_FPENDING : 0));
-  dn.u.data.f_cnt16 = (uint16_t)fcnt;
-  dn.u.data.f_opts_len = (uint8_t)fopts_len;
-  if (fopts_len) memcpy(dn.u.data.f_opts, fopts, fopts_len);
-  struct lg_key *nwk = ns_key(ns, d->nwk_s_key);
-  struct lg_key *app = ns_key(ns, d->app_s_key); /* nwk was just used: not the one evicted */
-  if (nwk == NULL || app == NULL) return;
-  if (has_data) {
-    dn.u.data.has_f_port = true;
-    dn.u.data.f_port = (uint8_t)f_port;
-    dn.u.data.frm_payload_len = data_len;
-    lg_payload_crypt(f_port == 0 ? nwk : app, d->dev_addr, fcnt, true, data, data_len,
-                     dn.u.data.frm_payload);
-  }
   struct ns_dl dl = {.rx1_delay_ns = ns->region->receive_delay1_ns,
                      .rx2_delay_ns = ns->region->receive_delay2_ns};
-  if (lg_frame_encode(&dn, dl.phy, sizeof(dl.phy), &dl.len) == 0 &&
-      lg_data_mic(nwk, dl.phy, dl.len - 4, d->dev_addr, fcnt, true, dl.phy + dl.len - 4) == 0) {
-    ns_send_downlink(ns, f, &dl);
-    if (lg_store_downlink_add(ns->store, d->dev_eui, fcnt, has_data ? f_port : -1,
-                              has_data && confirmed, ack, fopts_len, ns_now(ns)) != 0)
-      ns_store_error(ns, "recording a downlink");
-  }
+  struct ns_down_info in;
+  if (!ns_data_down(ns, d, ack, fopts, fopts_len, &dl, &in)) return;
+  ns_send_downlink(ns, f, &dl);
+  if (lg_store_downlink_add(ns->store, d->dev_eui, in.f_cnt, in.f_port, in.confirmed, ack,
+                            fopts_len, ns_now(ns)) != 0)
+    ns_store_error(ns, "recording a downlink");
 }
 
 static void data_uplink(struct lg_ns *ns, struct ns_frame *f, const struct lg_frame *fr) {

@@ -83,6 +83,7 @@ struct lg_device_rec {
   bool has_adr_pending; /* a LinkADRReq sent and not yet answered */
   int adr_pending_dr, adr_pending_tx_power_index, adr_pending_nb_trans;
   bool reference; /* carries its own GPS position in its payload (issue 14) */
+  bool class_c;   /* Class C: listens on RX2 whenever it does not transmit (else Class A) */
 };
 
 LG_STORE_MUST int lg_store_device_put(struct lg_store *s, const struct lg_device_rec *d);
@@ -287,6 +288,54 @@ LG_STORE_MUST int lg_store_queue_push(struct lg_store *s, uint64_t dev_eui, int 
 /* Pops the oldest queued downlink (LG_ENOTFOUND when empty); *more tells if others wait. */
 LG_STORE_MUST int lg_store_queue_pop(struct lg_store *s, uint64_t dev_eui, int *f_port, uint8_t *data, size_t cap,
                        size_t *len, bool *confirmed, bool *more);
+
+/* ---- Class C and multicast ------------------------------------------------------ */
+
+/* DeviceModeInd: the device now runs Class C (or back to Class A). */
+LG_STORE_MUST int lg_store_device_class_set(struct lg_store *s, uint64_t dev_eui, bool class_c);
+/* Class C devices with a session and at least one queued downlink (up to cap). */
+LG_STORE_MUST int lg_store_queue_class_c(struct lg_store *s, uint64_t *out, size_t cap, size_t *n);
+struct lg_store_heard {
+  uint64_t gateway_eui;
+  double snr_db;
+};
+/* The gateways that heard the device's newest uplink in its window, best SNR first, and
+ * when it was received. LG_ENOTFOUND when it never sent one. */
+LG_STORE_MUST int lg_store_last_heard(struct lg_store *s, uint64_t dev_eui,
+                                      struct lg_store_heard *out, size_t cap, size_t *n,
+                                      int64_t *received_ns);
+
+/* A multicast group: frames to McAddr, MIC and encryption with its own session keys, sent
+ * as Class C downlinks on its frequency / data rate (0 / -1: the region's RX2). */
+struct lg_mcast_group {
+  int64_t id;
+  char name[64];
+  uint32_t mc_addr;
+  uint8_t nwk_s_key[16], app_s_key[16];
+  uint32_t f_cnt; /* the next downlink counter */
+  uint32_t freq_hz;
+  int dr;
+};
+/* Inserts g (its id set). */
+LG_STORE_MUST int lg_store_mcast_put(struct lg_store *s, struct lg_mcast_group *g, int64_t now_ns);
+LG_STORE_MUST int lg_store_mcast_get(struct lg_store *s, int64_t id, struct lg_mcast_group *g);
+/* The group, its members and its queue. LG_ENOTFOUND when there is no such group. */
+LG_STORE_MUST int lg_store_mcast_delete(struct lg_store *s, int64_t id);
+/* Adds (or removes: LG_ENOTFOUND when not a member) a device. */
+LG_STORE_MUST int lg_store_mcast_member(struct lg_store *s, int64_t id, uint64_t dev_eui, bool add);
+LG_STORE_MUST int lg_store_mcast_members(struct lg_store *s, int64_t id, uint64_t *out, size_t cap,
+                                         size_t *n);
+/* Takes the group's next downlink counter. */
+LG_STORE_MUST int lg_store_mcast_fcnt_take(struct lg_store *s, int64_t id, uint32_t *fcnt);
+LG_STORE_MUST int lg_store_mcast_queue_push(struct lg_store *s, int64_t id, int f_port,
+                                            const uint8_t *data, size_t len, int64_t now_ns);
+/* Pops the oldest queued group downlink of any group (LG_ENOTFOUND when none). */
+LG_STORE_MUST int lg_store_mcast_queue_pop(struct lg_store *s, int64_t *id, int *f_port,
+                                           uint8_t *data, size_t cap, size_t *len);
+/* {"items": [{"id", "name", "mc_addr", "f_cnt", "frequency", "dr"}]}, and one group with its
+ * "devices" (NULL when unknown). Keys are never shown. */
+struct json_t *lg_store_mcasts_json(struct lg_store *s);
+struct json_t *lg_store_mcast_json(struct lg_store *s, int64_t id);
 
 /* ---- keys at rest (store/kek.h) --------------------------------------------------- */
 
