@@ -30,16 +30,16 @@ bool ns_data_down(struct lg_ns *ns, const struct lg_device_rec *d, bool ack, con
   dn.u.data.f_cnt16 = (uint16_t)fcnt;
   dn.u.data.f_opts_len = (uint8_t)fopts_len;
   if (fopts_len) memcpy(dn.u.data.f_opts, fopts, fopts_len);
-  struct lg_key *nwk = ns_key(ns, d->nwk_s_key);
-  struct lg_key *app = ns_key(ns, d->app_s_key); /* nwk was just used: not the one evicted */
-  if (nwk == NULL || app == NULL) return false;
-  if (has_data) {
+  if (has_data) { /* FPort 0 (MAC commands): NwkSEncKey; else AppSKey */
+    struct lg_key *k = ns_key(ns, f_port == 0 ? lg_device_nwk_enc_key(d) : d->app_s_key);
+    if (k == NULL) return false;
     dn.u.data.has_f_port = true;
     dn.u.data.f_port = (uint8_t)f_port;
     dn.u.data.frm_payload_len = data_len;
-    lg_payload_crypt(f_port == 0 ? nwk : app, d->dev_addr, fcnt, true, data, data_len,
-                     dn.u.data.frm_payload);
+    lg_payload_crypt(k, d->dev_addr, fcnt, true, data, data_len, dn.u.data.frm_payload);
   }
+  struct lg_key *mic = ns_key(ns, lg_device_snwk_key(d)); /* SNwkSIntKey */
+  if (mic == NULL) return false;
   *info = (struct ns_down_info){.f_cnt = fcnt,
                                 .f_port = has_data ? f_port : -1,
                                 .confirmed = has_data && confirmed,
@@ -47,7 +47,7 @@ bool ns_data_down(struct lg_ns *ns, const struct lg_device_rec *d, bool ack, con
                                 .len = data_len};
   memcpy(info->data, data, data_len);
   return lg_frame_encode(&dn, dl->phy, sizeof(dl->phy), &dl->len) == 0 &&
-         lg_data_mic(nwk, dl->phy, dl->len - 4, d->dev_addr, fcnt, true,
+         lg_data_mic(mic, dl->phy, dl->len - 4, d->dev_addr, fcnt, true,
                      dl->phy + dl->len - 4) == 0;
 }
 

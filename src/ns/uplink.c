@@ -656,7 +656,7 @@ static void data_uplink(struct lg_ns *ns, struct ns_frame *f, const struct lg_fr
   uint8_t answers[LG_FOPTS_MAX];
   size_t ans_len = 0;
   if (df->has_f_port) {
-    struct lg_key *k = ns_key(ns, df->f_port == 0 ? m.dev.nwk_s_key : m.dev.app_s_key);
+    struct lg_key *k = ns_key(ns, df->f_port == 0 ? lg_device_nwk_enc_key(&m.dev) : m.dev.app_s_key);
     if (k)
       lg_payload_crypt(k, df->dev_addr, m.f_cnt, false, df->frm_payload, df->frm_payload_len,
                        u.data);

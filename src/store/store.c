@@ -110,6 +110,8 @@ static const char *const migrations[] = {
     /* 10: Class C devices, multicast groups (keys stored as device keys are), their members
      * and their queue */
     "ALTER TABLE devices ADD COLUMN device_class TEXT NOT NULL DEFAULT 'A';"
+    "ALTER TABLE devices ADD COLUMN s_nwk_s_int_key TEXT;"
+    "ALTER TABLE devices ADD COLUMN nwk_s_enc_key TEXT;"
     "CREATE TABLE multicast_groups (id INTEGER PRIMARY KEY, name TEXT NOT NULL DEFAULT '',"
     " mc_addr INTEGER NOT NULL, mc_nwk_s_key TEXT NOT NULL, mc_app_s_key TEXT NOT NULL,"
     " f_cnt INTEGER NOT NULL DEFAULT 0, frequency INTEGER, dr INTEGER, created_ns INTEGER);"
@@ -452,7 +454,7 @@ json_t *lg_store_gateway_json(struct lg_store *s, uint64_t eui) {
   "dev_eui, name, adr, otaa, join_eui, app_key, has_session, dev_addr,"                            \
   " nwk_s_key, app_s_key, fcnt_up_next, fcnt_down, join_nonce, fcnt_resets_allowed,"               \
   " battery, margin, last_seen_ns, tx_power_index, nb_trans, adr_pending_dr, adr_pending_txp,"     \
-  " adr_pending_nb, reference, device_class"
+  " adr_pending_nb, reference, device_class, s_nwk_s_int_key, nwk_s_enc_key"
 
 static int device_from(struct lg_store *s, struct db_stmt *st, struct lg_device_rec *d) {
   memset(d, 0, sizeof(*d));
@@ -479,6 +481,9 @@ static int device_from(struct lg_store *s, struct db_stmt *st, struct lg_device_
   d->reference = db_col_int(st, 22);
   const char *cls = db_col_text(st, 23);
   d->class_c = cls && cls[0] == 'C';
+  d->has_11_keys = !db_col_null(st, 24);
+  if (rc == 0 && d->has_11_keys) rc = key_from(s, st, 24, d->s_nwk_s_int_key);
+  if (rc == 0 && d->has_11_keys) rc = key_from(s, st, 25, d->nwk_s_enc_key);
   return rc;
 }
 
@@ -490,11 +495,13 @@ int lg_store_device_put(struct lg_store *s, const struct lg_device_rec *d) {
                * pending ADR, status) goes back to the defaults */
               "INSERT INTO devices (dev_eui, name, adr, otaa, join_eui, app_key, has_session,"
               " dev_addr, nwk_s_key, app_s_key, fcnt_up_next, fcnt_down, join_nonce,"
-              " fcnt_resets_allowed, reference, device_class) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7,"
-              " ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16) ON CONFLICT(dev_eui) DO UPDATE SET name = ?2, adr = ?3,"
+              " fcnt_resets_allowed, reference, device_class, s_nwk_s_int_key, nwk_s_enc_key) VALUES"
+              " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
+              " ON CONFLICT(dev_eui) DO UPDATE SET name = ?2, adr = ?3,"
               " otaa = ?4, join_eui = ?5, app_key = ?6, has_session = ?7, dev_addr = ?8,"
               " nwk_s_key = ?9, app_s_key = ?10, fcnt_up_next = ?11, fcnt_down = ?12,"
-              " join_nonce = ?13, fcnt_resets_allowed = ?14, reference = ?15, device_class = ?16, battery = NULL, margin = NULL, last_seen_ns = NULL,"
+              " join_nonce = ?13, fcnt_resets_allowed = ?14, reference = ?15, device_class = ?16, s_nwk_s_int_key = ?17, nwk_s_enc_key = ?18,"
+              " battery = NULL, margin = NULL, last_seen_ns = NULL,"
               " tx_power_index = 0, nb_trans = 1, adr_pending_dr = NULL, adr_pending_txp = NULL,"
               " adr_pending_nb = NULL");
   if (st == NULL) return LG_EIO;
@@ -522,6 +529,16 @@ int lg_store_device_put(struct lg_store *s, const struct lg_device_rec *d) {
   db_bind_int64(st, 14, d->fcnt_resets_allowed);
   db_bind_int64(st, 15, d->reference);
   db_bind_text(st, 16, d->class_c ? "C" : "A");
+  char k4[LG_KEK_WRAPPED_LEN], k5[LG_KEK_WRAPPED_LEN];
+  if (d->has_session && d->has_11_keys) {
+    if (key_text(s, d->s_nwk_s_int_key, k4) || key_text(s, d->nwk_s_enc_key, k5))
+      return db_done(st), LG_ECRYPTO;
+    db_bind_text(st, 17, k4);
+    db_bind_text(st, 18, k5);
+  } else {
+    db_bind_null(st, 17);
+    db_bind_null(st, 18);
+  }
   return step_done(st);
 }
 

@@ -73,7 +73,12 @@ struct lg_device_rec {
   uint8_t app_key[16];
   bool has_session; /* ABP, or OTAA after a join */
   uint32_t dev_addr;
+  /* LoRaWAN 1.0.x: NwkSKey and AppSKey. 1.1 splits NwkSKey in three: FNwkSIntKey (uplink
+   * MIC: nwk_s_key), SNwkSIntKey (downlink MIC) and NwkSEncKey (FOpts, FPort 0); without
+   * has_11_keys all three are nwk_s_key (lg_device_snwk_key, lg_device_nwk_enc_key). */
   uint8_t nwk_s_key[16], app_s_key[16];
+  bool has_11_keys;
+  uint8_t s_nwk_s_int_key[16], nwk_s_enc_key[16];
   uint32_t fcnt_up_next;    /* the next expected 32-bit uplink counter */
   uint32_t fcnt_down;       /* the next downlink counter */
   uint32_t join_nonce;      /* the last one sent */
@@ -85,6 +90,13 @@ struct lg_device_rec {
   bool reference; /* carries its own GPS position in its payload (issue 14) */
   bool class_c;   /* Class C: listens on RX2 whenever it does not transmit (else Class A) */
 };
+
+static inline const uint8_t *lg_device_snwk_key(const struct lg_device_rec *d) {
+  return d->has_11_keys ? d->s_nwk_s_int_key : d->nwk_s_key;
+}
+static inline const uint8_t *lg_device_nwk_enc_key(const struct lg_device_rec *d) {
+  return d->has_11_keys ? d->nwk_s_enc_key : d->nwk_s_key;
+}
 
 LG_STORE_MUST int lg_store_device_put(struct lg_store *s, const struct lg_device_rec *d);
 LG_STORE_MUST int lg_store_device_get(struct lg_store *s, uint64_t dev_eui, struct lg_device_rec *d);

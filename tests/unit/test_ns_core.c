@@ -333,6 +333,16 @@ static void mac_and_class_c(void) {
   LG_EQ_INT(lg_store_device_get(s, DEV_A, &d), 0);
   LG_CHECK(d.class_c);
 
+  /* the session laid out for LoRaWAN 1.1: downlinks signed with SNwkSIntKey */
+  static const uint8_t s_key[16] = {0x51, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+  d.has_11_keys = true;
+  memcpy(d.s_nwk_s_int_key, s_key, 16);
+  memcpy(d.nwk_s_enc_key, key, 16);
+  LG_EQ_INT(lg_store_device_put(s, &d), 0);
+  struct lg_device_rec back;
+  LG_EQ_INT(lg_store_device_get(s, DEV_A, &back), 0);
+  LG_CHECK(back.has_11_keys && memcmp(back.s_nwk_s_int_key, s_key, 16) == 0 && back.class_c);
+
   /* queued 1 s after the uplink: its Class A windows (RX2 at 2 s) come first */
   n_sent = 0;
   LG_EQ_INT(lg_store_queue_push(s, DEV_A, 7, (const uint8_t *)"go", 2, false), 0);
@@ -346,6 +356,24 @@ static void mac_and_class_c(void) {
   n = sent_frame(0, &f, cmds, 4);
   LG_EQ_INT(f.u.data.dev_addr, ADDR(DEV_A));
   LG_CHECK(f.u.data.has_f_port && f.u.data.f_port == 7);
+  {
+    struct lg_crypto c;
+    struct lg_key ks, kn;
+    lg_crypto_init(&c);
+    lg_key_init(&ks, &c, s_key);
+    lg_key_init(&kn, &c, key);
+    uint8_t phy[64], m1[4], m2[4];
+    const char *d64 = strstr(sent_txpk[0], "\"data\":\"") + 8;
+    int len = EVP_DecodeBlock(phy, (const unsigned char *)d64, (int)(strchr(d64, '"') - d64));
+    len -= (d64[strchr(d64, '"') - d64 - 1] == '=') + (d64[strchr(d64, '"') - d64 - 2] == '=');
+    lg_data_mic(&ks, phy, (size_t)len - 4, ADDR(DEV_A), f.u.data.f_cnt16, true, m1);
+    lg_data_mic(&kn, phy, (size_t)len - 4, ADDR(DEV_A), f.u.data.f_cnt16, true, m2);
+    LG_CHECK(memcmp(m1, phy + len - 4, 4) == 0); /* SNwkSIntKey's, */
+    LG_CHECK(memcmp(m2, phy + len - 4, 4) != 0); /* not FNwkSIntKey's */
+    lg_key_close(&ks);
+    lg_key_close(&kn);
+    lg_crypto_close(&c);
+  }
   LG_EQ_INT(lg_ns_metrics(ns)->class_c_downlinks, 1);
   wait_ms(ns, 1000); /* sent once only */
   LG_EQ_INT(n_sent, 1);
