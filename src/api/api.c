@@ -328,6 +328,10 @@ int lg_api_parse_gateway(json_t *b, struct lg_gateway_rec *g, char *why, size_t 
   if (off && (!json_is_number(off) || fabs(json_number_value(off)) > 1e6))
     return snprintf(why, why_len, "timing_offset_ns: expected a number of ns in [-1e6, 1e6]"), -1;
   g->timing_offset_ns = off ? json_number_value(off) : 0;
+  json_t *from_gw = json_object_get(b, "position_from_gateway");
+  if (from_gw && !json_is_boolean(from_gw))
+    return snprintf(why, why_len, "position_from_gateway: expected true or false"), -1;
+  g->position_from_gateway = from_gw && json_is_true(from_gw);
   return 0;
 }
 

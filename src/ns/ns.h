@@ -73,6 +73,7 @@ enum lg_drop {
   LG_DROP_FREQUENCY, /* not an uplink frequency of the region */
   LG_DROP_DATA_RATE, /* spreading factor / bandwidth not an uplink data rate of the region */
   LG_DROP_GATEWAY_ADDRESS, /* a provisioned gateway's EUI from another address than its own */
+  LG_DROP_GATEWAY_NETWORK, /* a datagram from outside [security] gateway_networks */
   LG_DROP_COUNT
 };
 

@@ -23,6 +23,7 @@ struct ns_gateway {
   socklen_t pull_len;
   uint8_t version;
   bool has_position;
+  bool position_from_gateway; /* its stat positions move it (else only fill a missing one) */
   double lat_deg, lon_deg, alt_m;
   double timing_offset_ns; /* provisioned fixed delay of its receive times */
   int64_t seen_written_ns; /* last-seen goes to the database at most every 10 s */

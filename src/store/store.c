@@ -107,6 +107,10 @@ static const char *const migrations[] = {
     "ALTER TABLE locations ADD COLUMN outlier INTEGER NOT NULL DEFAULT 0;",
     /* 9: settings of the database itself (the key-encryption key's check value) */
     "CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);",
+    /* 10: a gateway whose own GPS (stat) gives its position, over a surveyed one; each
+     * reception whose timing disagreed with the frame's others (kept out of its fix) */
+    "ALTER TABLE gateways ADD COLUMN position_from_gateway INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE receptions ADD COLUMN timing_outlier INTEGER NOT NULL DEFAULT 0;",
 };
 
 /* A migration in PostgreSQL's types: 64-bit integers, doubles, bytea, identity keys. */
@@ -303,8 +307,9 @@ int lg_store_rollback(struct lg_store *s) {
 int lg_store_gateway_put(struct lg_store *s, const struct lg_gateway_rec *g) {
   struct db_stmt *st = db_prep(
       s->db, "INSERT INTO gateways (gateway_eui, name, latitude, longitude, altitude,"
-             " timing_offset_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(gateway_eui) DO UPDATE"
-             " SET name = ?2, latitude = ?3, longitude = ?4, altitude = ?5, timing_offset_ns = ?6");
+             " timing_offset_ns, position_from_gateway) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+             " ON CONFLICT(gateway_eui) DO UPDATE SET name = ?2, latitude = ?3, longitude = ?4,"
+             " altitude = ?5, timing_offset_ns = ?6, position_from_gateway = ?7");
   if (st == NULL) return LG_EIO;
   bind_eui(st, 1, g->eui);
   db_bind_text(st, 2, g->name);
@@ -312,14 +317,15 @@ int lg_store_gateway_put(struct lg_store *s, const struct lg_gateway_rec *g) {
   bind_opt_real(st, 4, g->has_position, g->lon_deg);
   bind_opt_real(st, 5, g->has_position, g->alt_m);
   db_bind_double(st, 6, g->timing_offset_ns);
+  db_bind_int64(st, 7, g->position_from_gateway);
   return step_done(st);
 }
 
 int lg_store_gateway_get(struct lg_store *s, uint64_t eui, struct lg_gateway_rec *g) {
   struct db_stmt *st =
       db_prep(s->db, "SELECT name, latitude, longitude, altitude, stat_latitude,"
-                     " stat_longitude, stat_altitude, timing_offset_ns FROM gateways"
-                     " WHERE gateway_eui = ?1");
+                     " stat_longitude, stat_altitude, timing_offset_ns, position_from_gateway"
+                     " FROM gateways WHERE gateway_eui = ?1");
   if (st == NULL) return LG_EIO;
   bind_eui(st, 1, eui);
   int rc = db_step(st);
@@ -330,8 +336,13 @@ int lg_store_gateway_get(struct lg_store *s, uint64_t eui, struct lg_gateway_rec
   memset(g, 0, sizeof(*g));
   g->eui = eui;
   snprintf(g->name, sizeof(g->name), "%s", db_col_text(st, 0));
-  /* The provisioned position wins; the one from the gateway's GPS (stat) fills in. */
-  int col = !db_col_null(st, 1) ? 1 : !db_col_null(st, 4) ? 4 : -1;
+  /* The provisioned (surveyed) position wins, unless the gateway is marked
+   * position_from_gateway; the one from the gateway's GPS (stat) fills in. */
+  g->position_from_gateway = db_col_int64(st, 8) != 0;
+  int col = g->position_from_gateway && !db_col_null(st, 4) ? 4
+            : !db_col_null(st, 1)                           ? 1
+            : !db_col_null(st, 4)                           ? 4
+                                                            : -1;
   if (col > 0) {
     g->has_position = true;
     g->lat_deg = db_col_double(st, col);
@@ -386,13 +397,17 @@ static json_t *gateway_row(struct db_stmt *st) {
   json_object_set_new(o, "last_seen_ns", int_or_null(st, 5));
   json_object_set_new(o, "rx_packets", json_integer(db_col_int64(st, 6)));
   json_object_set_new(o, "timing_offset_ns", json_real(db_col_double(st, 7)));
+  json_object_set_new(o, "position_from_gateway", json_boolean(db_col_int64(st, 8) != 0));
   return o;
 }
 
+/* The position lg_store_gateway_get gives (stat over surveyed only with the flag). */
+#define GATEWAY_POS(c)                                                                             \
+  " CASE WHEN position_from_gateway <> 0 AND stat_latitude IS NOT NULL THEN stat_" c               \
+  " ELSE COALESCE(" c ", stat_" c ") END"
 #define GATEWAY_COLS                                                                               \
-  "gateway_eui, name, COALESCE(latitude, stat_latitude),"                                          \
-  " COALESCE(longitude, stat_longitude), COALESCE(altitude, stat_altitude), last_seen_ns, "        \
-  "rx_packets, timing_offset_ns"
+  "gateway_eui, name," GATEWAY_POS("latitude") "," GATEWAY_POS("longitude") ","                     \
+  GATEWAY_POS("altitude") ", last_seen_ns, rx_packets, timing_offset_ns, position_from_gateway"
 
 /* {"items": [row...]} of every row of a prepared statement, or one row (NULL when none),
  * each built by `row`. */

@@ -47,6 +47,10 @@ struct lg_gateway_rec {
   bool has_position;
   double lat_deg, lon_deg, alt_m;
   double timing_offset_ns; /* subtracted from its receive times (e.g. from `lorageo calibrate`) */
+  /* The position its `stat` messages report (its GPS) is its position, over a surveyed one.
+   * Without it a `stat` position only places a gateway provisioned without any (issue 16:
+   * the Semtech UDP protocol lets anyone send a `stat`). */
+  bool position_from_gateway;
 };
 
 /* Inserts or replaces a gateway. */
@@ -55,7 +59,8 @@ LG_STORE_MUST int lg_store_gateway_put(struct lg_store *s, const struct lg_gatew
 LG_STORE_MUST int lg_store_gateway_get(struct lg_store *s, uint64_t eui, struct lg_gateway_rec *g);
 LG_STORE_MUST int lg_store_gateway_delete(struct lg_store *s, uint64_t eui);
 /* Records a gateway's last-seen time, its packet counter, and the position from its
- * `stat` (kept apart from the provisioned one). */
+ * `stat` (kept apart from the provisioned one; lg_store_gateway_get returns it only for a
+ * gateway with position_from_gateway or without a surveyed position). */
 LG_STORE_MUST int lg_store_gateway_seen(struct lg_store *s, uint64_t eui, int64_t now_ns, int rx_packets,
                           bool has_stat_pos, double lat, double lon, double alt);
 /* New JSON: {"items": [...]} or one gateway object (NULL when unknown). */
