@@ -198,6 +198,10 @@ static enum MHD_Result metrics(struct lg_api *api, struct MHD_Connection *c) {
           atomic_load(&m->gateway_moves));
   COUNTER("lorageo_receptions_total", "Gateway receptions of LoRa frames.",
           atomic_load(&m->receptions));
+  COUNTER("lorageo_timing_outliers_total",
+          "Receptions kept out of a fix: their time disagreed with the frame's other "
+          "receptions and the gateways' positions.",
+          atomic_load(&m->timing_outliers));
   COUNTER("lorageo_uplinks_total", "De-duplicated device uplinks accepted.",
           atomic_load(&m->uplinks));
   COUNTER("lorageo_duplicates_total", "Copies folded into an open de-duplication window.",

@@ -113,6 +113,7 @@ struct lg_ns_metrics {
   atomic_uint_fast64_t datagrams;
   atomic_uint_fast64_t dropped[LG_DROP_COUNT];
   atomic_uint_fast64_t receptions;
+  atomic_uint_fast64_t timing_outliers; /* receptions kept out of a fix for their timing */
   atomic_uint_fast64_t uplinks;         /* de-duplicated device uplinks accepted */
   atomic_uint_fast64_t duplicates;      /* copies folded into an open window */
   atomic_uint_fast64_t late_copies;     /* copies attached after the window */

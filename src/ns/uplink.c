@@ -114,6 +114,7 @@ static void locate(struct lg_ns *ns, const struct ns_frame *f, const struct lg_g
                    bool refine) {
   struct lg_geo_rx rx[LG_GEO_MAX_RX];
   char names[LG_GEO_MAX_RX][17];
+  uint64_t euis[LG_GEO_MAX_RX];
   size_t n = 0;
   for (size_t i = 0; i < f->n && n < LG_GEO_MAX_RX; i++) {
     bool dup = false;
@@ -124,6 +125,7 @@ static void locate(struct lg_ns *ns, const struct ns_frame *f, const struct lg_g
     reception_of(ns, &f->rx[i], &r);
     if (!r.has_position) continue;
     snprintf(names[n], sizeof(names[n]), "%016llx", (unsigned long long)r.gateway_eui);
+    euis[n] = r.gateway_eui;
     rx[n] = (struct lg_geo_rx){.lat_deg = r.lat_deg,
                                .lon_deg = r.lon_deg,
                                .alt_m = r.alt_m,
@@ -176,10 +178,22 @@ static void locate(struct lg_ns *ns, const struct ns_frame *f, const struct lg_g
                               .track_accuracy_m = tp.accuracy_m,
                               .outlier = tracked && tp.outlier};
   snprintf(l.method, sizeof(l.method), "%s", lg_geo_method_name(fix.method));
+  json_t *outliers = json_array(); /* receptions whose timing the others contradict */
+  for (size_t i = 0; i < n; i++) {
+    if (!(fix.timing_outliers & (1ull << i))) continue;
+    if (l.n_timing_outliers < LG_STORE_MAX_OUTLIERS)
+      l.timing_outliers[l.n_timing_outliers++] = euis[i];
+    json_array_append_new(outliers, json_string(names[i]));
+    atomic_fetch_add(&ns->m.timing_outliers, 1);
+    ns_log(ns, "%016llx FCnt %u: gateway %s's time disagrees with the other receptions: "
+               "kept out of the fix",
+           (unsigned long long)f->dev_eui, f->f_cnt, names[i]);
+  }
   if (ns->writer) {
     ns_write_location(ns, ns->cur_ticket, &l); /* its uplink_id: the ticket's, once written */
   } else if (lg_store_location_add(ns->store, &l) != 0) {
     ns_store_error(ns, "storing a location");
+    json_decref(outliers);
     return;
   }
   atomic_fetch_add(&ns->m.locations[(unsigned)fix.method % LG_GEO_METHOD_COUNT], 1);
@@ -191,6 +205,8 @@ static void locate(struct lg_ns *ns, const struct ns_frame *f, const struct lg_g
                          "longitude", fix.lon_deg, "altitude", fix.alt_m, "accuracy_m",
                          fix.accuracy_m, "accuracy_95_m", fix.accuracy_95_m, "method", l.method,
                          "gateways", fix.gateways_used, "f_cnt", (json_int_t)f->f_cnt);
+  if (ev) json_object_set_new(ev, "timing_outliers", outliers);
+  else json_decref(outliers);
   if (ev && tracked)
     json_object_set_new(ev, "track",
                         json_pack("{s:f, s:f, s:f, s:f, s:b}", "latitude", tp.lat_deg, "longitude",

@@ -878,8 +878,8 @@ json_t *lg_store_uplinks_json(struct lg_store *s, uint64_t dev_eui, int limit) {
                      " FROM uplinks WHERE dev_eui = ?1 ORDER BY id DESC LIMIT ?2");
   struct db_stmt *rs =
       db_prep(s->db, "SELECT gateway_eui, time_ns, tmst, rssi, snr, channel, latitude,"
-                     " longitude, altitude, late, sigma_ns, id FROM receptions WHERE uplink_id = ?1"
-                     " ORDER BY id");
+                     " longitude, altitude, late, sigma_ns, id, timing_outlier FROM receptions"
+                     " WHERE uplink_id = ?1 ORDER BY id");
   struct db_stmt *as =
       db_prep(s->db, "SELECT antenna, channel, rssi, snr, ftime FROM reception_antennas"
                      " WHERE reception_id = ?1");
@@ -935,6 +935,7 @@ json_t *lg_store_uplinks_json(struct lg_store *s, uint64_t dev_eui, int limit) {
         json_object_set_new(r, "longitude", real_or_null(rs, 7));
         json_object_set_new(r, "altitude", real_or_null(rs, 8));
         json_object_set_new(r, "late", json_boolean(db_col_int(rs, 9)));
+        json_object_set_new(r, "timing_outlier", json_boolean(db_col_int(rs, 12)));
         json_t *ants = json_array(); /* each antenna's own measure, when the gateway gave them */
         db_done(as);
         db_bind_int64(as, 1, db_col_int64(rs, 11));
@@ -1010,6 +1011,7 @@ json_t *lg_store_uplink_json_of(const struct lg_uplink_rec *u,
     json_object_set_new(r, "longitude", x->has_position ? json_real(x->lon_deg) : json_null());
     json_object_set_new(r, "altitude", x->has_position ? json_real(x->alt_m) : json_null());
     json_object_set_new(r, "late", json_false());
+    json_object_set_new(r, "timing_outlier", json_false()); /* judged when it is located */
     json_t *ants = json_array();
     for (size_t k = 0; k < x->n_ant && k < 8; k++) {
       json_t *a = json_object();
@@ -1051,7 +1053,16 @@ int lg_store_location_add(struct lg_store *s, const struct lg_location_rec *l) {
   bind_opt_real(st, 14, l->has_track, l->track_lon_deg);
   bind_opt_real(st, 15, l->has_track, l->track_accuracy_m);
   db_bind_int64(st, 16, l->outlier);
-  return step_done(st);
+  int rc = step_done(st);
+  for (int i = 0; rc == 0 && i < l->n_timing_outliers && i < LG_STORE_MAX_OUTLIERS; i++) {
+    st = db_prep(s->db, "UPDATE receptions SET timing_outlier = 1 WHERE uplink_id = ?1"
+                        " AND gateway_eui = ?2");
+    if (st == NULL) return LG_EIO;
+    db_bind_int64(st, 1, l->uplink_id);
+    bind_eui(st, 2, l->timing_outliers[i]);
+    rc = step_done(st);
+  }
+  return rc;
 }
 
 static json_t *locations_row(struct db_stmt *st) {

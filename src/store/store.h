@@ -204,6 +204,8 @@ LG_STORE_MUST int lg_store_reception_add(struct lg_store *s, int64_t uplink_id, 
                            bool late);
 struct json_t *lg_store_uplinks_json(struct lg_store *s, uint64_t dev_eui, int limit);
 
+#define LG_STORE_MAX_OUTLIERS 8
+
 struct lg_location_rec {
   int64_t uplink_id;
   uint64_t dev_eui;
@@ -216,6 +218,10 @@ struct lg_location_rec {
   bool has_track; /* the device's filtered track as of this fix */
   double track_lat_deg, track_lon_deg, track_accuracy_m;
   bool outlier; /* the fix was gated out of the track */
+  /* gateways whose reception's timing disagreed with the others' (lg_geo_fix's
+   * timing_outliers): their receptions of this uplink are marked timing_outlier */
+  uint64_t timing_outliers[LG_STORE_MAX_OUTLIERS];
+  int n_timing_outliers;
 };
 
 LG_STORE_MUST int lg_store_location_add(struct lg_store *s, const struct lg_location_rec *l);
