@@ -198,6 +198,12 @@ static enum MHD_Result metrics(struct lg_api *api, struct MHD_Connection *c) {
           atomic_load(&m->gateway_moves));
   COUNTER("lorageo_receptions_total", "Gateway receptions of LoRa frames.",
           atomic_load(&m->receptions));
+  COUNTER("lorageo_dwell_time_exceeded_total",
+          "Uplinks on air longer than the region's 400 ms dwell time (counted, not dropped).",
+          atomic_load(&m->dwell_uplinks));
+  COUNTER("lorageo_queue_discarded_total",
+          "Queued downlinks removed: larger than the downlink's data rate allows.",
+          atomic_load(&m->queue_discarded));
   COUNTER("lorageo_timing_outliers_total",
           "Receptions kept out of a fix: their time disagreed with the frame's other "
           "receptions and the gateways' positions.",

@@ -31,7 +31,7 @@ static const char *const shed_names[LG_SHED_COUNT] = {
     "unknown_device", "mic", "open_frames", "late_horizon", "unknown_gateway"};
 static const char *const dl_names[LG_DL_COUNT] = {"sent",       "ok",         "too_late", "error",
                                                   "no_gateway", "duty_cycle", "retried",
-                                                  "ack_limit"};
+                                                  "ack_limit",  "dwell_time"};
 
 const double lg_ns_accuracy_bounds_m[LG_NS_ACCURACY_BUCKETS - 1] = {5,   10,  20,  50,
                                                                     100, 200, 500, 1000};
@@ -299,6 +299,11 @@ void lg_ns_free(struct lg_ns *ns) {
   HASH_ITER(hh, ns->acked, a, at) {
     HASH_DEL(ns->acked, a);
     free(a);
+  }
+  struct ns_txparam *x, *xt;
+  HASH_ITER(hh, ns->txparam, x, xt) {
+    HASH_DEL(ns->txparam, x);
+    free(x);
   }
   struct ns_key *k, *kt;
   HASH_ITER(hh, ns->keys, k, kt) {

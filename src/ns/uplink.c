@@ -320,6 +320,8 @@ static void join(struct lg_ns *ns, struct ns_frame *f, const struct lg_frame *fr
                   "dev_nonce", (json_int_t)jr->dev_nonce));
   ns_log(ns, "join: %016llx has DevAddr %08x (JoinNonce %u, DevNonce %u)",
          (unsigned long long)jr->dev_eui, dev_addr, ja.join_nonce, jr->dev_nonce);
+  ns_txparam_reset(ns, jr->dev_eui); /* a new session starts from the region's defaults */
+  dl.device_dwell = ns_device_downlink_dwell(ns, jr->dev_eui);
   ns_send_downlink(ns, f, &dl);
 }
 
@@ -416,6 +418,10 @@ static void mac_commands(struct lg_ns *ns, const struct ns_frame *f, const struc
                (unsigned long long)d->dev_eui, c->u.link_adr_ans.power_ack,
                c->u.link_adr_ans.dr_ack, c->u.link_adr_ans.ch_mask_ack);
       }
+    } else if (c->cid == LG_MAC_TX_PARAM_SETUP) {
+      ns_txparam_answered(ns, d->dev_eui); /* its dwell settings are ours now (dwell.c) */
+      ns_log(ns, "%016llx took the dwell-time settings (TxParamSetupAns)",
+             (unsigned long long)d->dev_eui);
     } else if (c->cid == LG_MAC_DEV_STATUS) {
       if (lg_store_device_status(ns->store, d->dev_eui, c->u.dev_status_ans.battery,
                                  c->u.dev_status_ans.margin_db) != 0)
@@ -504,6 +510,18 @@ static void adr_step(struct lg_ns *ns, const struct lg_device_rec *d, const stru
   if (mobile) adr_positions(sh, h, n, &in, gws, fixes);
   struct lg_adr_decision dec;
   if (lg_adr_decide(algo, &in, &dec) != 0) return;
+  /* Under a 400 ms dwell time no LinkADRReq may ask for a data rate at which the device's
+   * frames (this one's size) would stay on air longer, nor one RP002 forbids under it. */
+  int min_dr = ns_dwell_min_uplink_dr(ns, d->dev_eui, u->phy_len);
+  if (dec.next.dr < min_dr) {
+    char why[sizeof(dec.reason)];
+    snprintf(why, sizeof(why), "%.90s; DR%d raised to DR%d (400 ms dwell time)", dec.reason,
+             dec.next.dr, min_dr);
+    snprintf(dec.reason, sizeof(dec.reason), "%s", why);
+    dec.next.dr = min_dr;
+    dec.change = dec.next.dr != in.current.dr || dec.next.tx_power_index !=
+                 in.current.tx_power_index || dec.next.nb_trans != in.current.nb_trans;
+  }
   atomic_fetch_add(&ns->m.adr_decisions[dec.change ? 1 : 0], 1);
   struct lg_store_adr_decision rec = {.dev_eui = d->dev_eui,
                                       .f_cnt = u->f_cnt,
@@ -545,6 +563,21 @@ static void adr_step(struct lg_ns *ns, const struct lg_device_rec *d, const stru
     ns_store_error(ns, "recording a LinkADRReq");
 }
 
+/* The most FRMPayload bytes a queued downlink may carry in this answer: what RX1's data
+ * rate allows (the region's M, under dwell its dwell table's, and 400 ms on air under
+ * downlink dwell) less the frame's overhead (MHDR, FHDR with FOpts, FPort, MIC). */
+static size_t queue_cap(struct lg_ns *ns, const struct ns_frame *f, bool device_dwell,
+                        size_t fopts_len) {
+  const struct lg_gw_rxpk *up = &f->rx[0].rxpk;
+  int up_dr = 0, rx1_dr = 0;
+  if (lg_region_dr_for(ns->region, up->sf, up->bw_hz, true, &up_dr) ||
+      lg_region_rx1_dr_dwell(ns->region, up_dr, 0, device_dwell, &rx1_dr))
+    return 242;
+  size_t phy = ns_downlink_max_phy(ns, rx1_dr, device_dwell), overhead = 13 + fopts_len;
+  size_t n = phy > overhead ? phy - overhead : 0;
+  return n < 242 ? n : 242;
+}
+
 /* Builds and sends the Class A answer: ACK, MAC answers and/or one queued downlink. */
 static void answer(struct lg_ns *ns, const struct ns_frame *f, const struct lg_device_rec *d,
                    bool ack, const uint8_t *fopts, size_t fopts_len) {
@@ -552,11 +585,25 @@ static void answer(struct lg_ns *ns, const struct ns_frame *f, const struct lg_d
   uint8_t data[242];
   size_t data_len = 0;
   bool confirmed = false, more = false;
+  bool device_dwell = ns_device_downlink_dwell(ns, d->dev_eui);
+  size_t cap = queue_cap(ns, f, device_dwell, fopts_len);
   unsigned queue_gen = lg_store_queue_generation();
-  bool has_data = !ns_session_queue_empty(ns, d->dev_addr, d->dev_eui) &&
-                  lg_store_queue_pop(ns->store, d->dev_eui, &f_port, data, sizeof(data), &data_len,
-                                     &confirmed, &more) == 0;
-  if (!has_data) ns_session_queue_seen_empty(ns, d->dev_addr, d->dev_eui, queue_gen);
+  bool queued = !ns_session_queue_empty(ns, d->dev_addr, d->dev_eui);
+  int qrc = queued ? lg_store_queue_pop(ns->store, d->dev_eui, &f_port, data, cap, &data_len,
+                                        &confirmed, &more)
+                   : LG_ENOTFOUND;
+  if (qrc == LG_ETOOLONG) { /* removed: it would never fit this device's downlinks */
+    atomic_fetch_add(&ns->m.queue_discarded, 1);
+    ns_log(ns, "%016llx: queued downlink of %zu bytes discarded: at most %zu fit this downlink",
+           (unsigned long long)d->dev_eui, data_len, cap);
+    event(ns, d->dev_eui, "queue_discarded",
+          json_pack("{s:i, s:I, s:I, s:s}", "f_port", f_port, "bytes", (json_int_t)data_len,
+                    "max_bytes", (json_int_t)cap, "reason",
+                    "larger than the downlink's data rate allows (dwell time or region limit)"));
+  }
+  bool has_data = qrc == 0;
+  if (!queued || qrc == LG_ENOTFOUND)
+    ns_session_queue_seen_empty(ns, d->dev_addr, d->dev_eui, queue_gen);
   if (!ack && fopts_len == 0 && !has_data) return;
   uint32_t fcnt = 0;
   if (lg_store_fcnt_down_take(ns->store, d->dev_eui, &fcnt)) return;
@@ -579,7 +626,8 @@ static void answer(struct lg_ns *ns, const struct ns_frame *f, const struct lg_d
                      dn.u.data.frm_payload);
   }
   struct ns_dl dl = {.rx1_delay_ns = ns->region->receive_delay1_ns,
-                     .rx2_delay_ns = ns->region->receive_delay2_ns};
+                     .rx2_delay_ns = ns->region->receive_delay2_ns,
+                     .device_dwell = device_dwell};
   if (lg_frame_encode(&dn, dl.phy, sizeof(dl.phy), &dl.len) == 0 &&
       lg_data_mic(nwk, dl.phy, dl.len - 4, d->dev_addr, fcnt, true, dl.phy + dl.len - 4) == 0) {
     ns_send_downlink(ns, f, &dl);
@@ -723,6 +771,7 @@ static void data_uplink(struct lg_ns *ns, struct ns_frame *f, const struct lg_fr
       ns_store_error(ns, "recording an event");
   }
   locate(ns, f, u.has_truth ? &truth : NULL, false);
+  ns_dwell_uplink_check(ns, f); /* counted, not dropped: dwell.c says why */
   if (f->recovered || f->from_journal) return; /* its receive windows are long gone */
   struct lg_device_rec now_dev; /* after this uplink's LinkADRAns, if any */
   /* With storage behind: no ADR, no read; with ADR, its history must hold this uplink and
@@ -736,6 +785,7 @@ static void data_uplink(struct lg_ns *ns, struct ns_frame *f, const struct lg_fr
                lg_store_device_get(ns->store, m.dev.dev_eui, &now_dev) == 0;
   if (have_dev)
     adr_step(ns, &now_dev, &u, df->fctrl & LG_FCTRL_ADR, answers, &ans_len);
+  ns_txparam_request(ns, m.dev.dev_eui, answers, &ans_len); /* dwell settings (dwell.c) */
   if (confirmed) ns_ack_take(ns, m.dev.dev_eui, m.f_cnt, false, m.dev.nb_trans);
   answer(ns, f, &m.dev, confirmed, answers, ans_len);
 }

@@ -1179,15 +1179,17 @@ int lg_store_queue_pop(struct lg_store *s, uint64_t dev_eui, int *f_port, uint8_
   *f_port = db_col_int(st, 1);
   size_t n = 0;
   const void *blob = db_col_blob(st, 2, &n);
-  *len = n < cap ? n : cap;
-  if (*len) memcpy(data, blob, *len);
+  *len = n;
+  bool fits = n <= cap;
+  if (fits && n) memcpy(data, blob, n);
   *confirmed = db_col_int(st, 3);
   *more = db_step(st) == DB_ROW;
   db_done(st);
   struct db_stmt *del = db_prep(s->db, "DELETE FROM queue WHERE id = ?1");
   if (del == NULL) return LG_EIO;
   db_bind_int64(del, 1, id);
-  return step_done(del);
+  int rc = step_done(del);
+  return rc ? rc : fits ? 0 : LG_ETOOLONG;
 }
 
 /* ---- ADR ------------------------------------------------------------------------ */

@@ -295,7 +295,9 @@ struct json_t *lg_store_downlinks_json(struct lg_store *s, uint64_t dev_eui, int
 
 LG_STORE_MUST int lg_store_queue_push(struct lg_store *s, uint64_t dev_eui, int f_port, const uint8_t *data,
                         size_t len, bool confirmed);
-/* Pops the oldest queued downlink (LG_ENOTFOUND when empty); *more tells if others wait. */
+/* Pops the oldest queued downlink (LG_ENOTFOUND when empty); *more tells if others wait.
+ * One larger than `cap` bytes is removed all the same and LG_ETOOLONG returned with its
+ * size in *len (it would never fit: the caller reports it), nothing copied. */
 LG_STORE_MUST int lg_store_queue_pop(struct lg_store *s, uint64_t dev_eui, int *f_port, uint8_t *data, size_t cap,
                        size_t *len, bool *confirmed, bool *more);
 
