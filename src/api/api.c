@@ -807,6 +807,43 @@ struct lg_api *lg_api_start(const struct lg_config *cfg, const struct lg_ns_metr
   return api;
 }
 
+struct lg_api *lg_api_start_unthreaded(const struct lg_config *cfg,
+                                       const struct lg_ns_metrics *metrics, char *why,
+                                       size_t why_len) {
+  struct lg_api *api = calloc(1, sizeof(*api));
+  if (api == NULL) return NULL;
+  api->cfg = *cfg;
+  api->m = metrics;
+  pthread_mutex_init(&api->mu, NULL);
+  char note[512];
+  if (lg_config_open_store(cfg, NULL, &api->store, NULL, note, sizeof(note), why, why_len)) {
+    api->store = NULL;
+    api_free(api);
+    return NULL;
+  }
+  api->daemon = MHD_start_daemon(MHD_USE_NO_LISTEN_SOCKET, 0, NULL, NULL, on_request, api,
+                                 MHD_OPTION_NOTIFY_COMPLETED, on_done, api,
+                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)1, MHD_OPTION_END);
+  if (api->daemon == NULL) {
+    snprintf(why, why_len, "libmicrohttpd refused to start");
+    api_free(api);
+    return NULL;
+  }
+  return api;
+}
+
+int lg_api_serve_fd(struct lg_api *api, int fd) {
+  struct sockaddr_in peer = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  return MHD_add_connection(api->daemon, fd, (const struct sockaddr *)&peer, sizeof(peer)) ==
+                 MHD_YES
+             ? 0
+             : -1;
+}
+
+void lg_api_run(struct lg_api *api) {
+  MHD_run(api->daemon);
+}
+
 void lg_api_stop(struct lg_api *api) {
   if (api == NULL) return;
   atomic_store(&api->stopping, true);
