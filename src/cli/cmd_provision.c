@@ -122,6 +122,9 @@ static int device_add(int argc, char **argv) {
 
 static const char gateway_usage[] =
     "usage: lorageo gateway add --gateway-eui EUI [--name N] [--lat DEG --lon DEG [--alt M]]\n"
+    "         [--timing-offset-ns NS]\n"
+    "         [--position-from-gateway]  (its own GPS, in its stat messages, gives its position\n"
+    "                                     over --lat/--lon; otherwise a stat never moves it)\n"
     "         [-c CONFIG] [--database PATH]\n";
 
 static int gateway_add(int argc, char **argv) {
@@ -130,7 +133,8 @@ static int gateway_add(int argc, char **argv) {
                                         {"lat", "latitude", F_NUMBER},
                                         {"lon", "longitude", F_NUMBER},
                                         {"alt", "altitude", F_NUMBER},
-                                        {"timing-offset-ns", "timing_offset_ns", F_NUMBER}};
+                                        {"timing-offset-ns", "timing_offset_ns", F_NUMBER},
+                                        {"position-from-gateway", "position_from_gateway", F_FLAG}};
   const char *cfg = NULL, *db = NULL;
   json_t *body = json_object();
   int rc = options_to_json("gateway add", gateway_usage, fields, LG_ARRAY_LEN(fields), argc, argv,

@@ -54,9 +54,18 @@ static bool send_class_c(struct lg_ns *ns, uint64_t dev_eui, int64_t now) {
     return false;
   }
   if (now < free_at) return false; /* its Class A windows: the answer takes it */
-  struct ns_dl dl = {0};
+  bool device_dwell = ns_device_downlink_dwell(ns, dev_eui);
+  size_t phy = ns_downlink_max_phy(ns, ns->region->rx2_dr, device_dwell);
+  size_t cap = phy > 13 ? phy - 13 : 0; /* MHDR, FHDR without FOpts, FPort, MIC */
+  struct ns_dl dl = {.device_dwell = device_dwell};
   struct ns_down_info in;
-  if (!ns_data_down(ns, &d, false, NULL, 0, &dl, &in)) return true;
+  bool built = ns_data_down(ns, &d, false, NULL, 0, cap < 242 ? cap : 242, &dl, &in);
+  if (in.discarded)
+    ns_event(ns, dev_eui, "queue_discarded",
+             json_pack("{s:i, s:I, s:I, s:s}", "f_port", in.f_port_discarded, "bytes",
+                       (json_int_t)in.len_discarded, "max_bytes", (json_int_t)in.cap, "reason",
+                       "larger than RX2's data rate allows (dwell time or region limit)"));
+  if (!built) return true;
   uint64_t via = 0;
   bool budget = false;
   if (!ns_send_now(ns, gws, n, ns->region->rx2_freq_hz, ns->region->rx2_dr, &dl, &via, &budget)) {

@@ -7,18 +7,30 @@
 #include <string.h>
 
 #include "ns/ns_int.h"
+#include "util/util.h"
 
 bool ns_data_down(struct lg_ns *ns, const struct lg_device_rec *d, bool ack, const uint8_t *fopts,
-                  size_t fopts_len, struct ns_dl *dl, struct ns_down_info *info) {
+                  size_t fopts_len, size_t cap, struct ns_dl *dl, struct ns_down_info *info) {
   int f_port = 0;
   uint8_t data[242];
   size_t data_len = 0;
   bool confirmed = false, more = false;
+  memset(info, 0, sizeof(*info));
+  info->cap = cap;
   unsigned queue_gen = lg_store_queue_generation();
-  bool has_data = !ns_session_queue_empty(ns, d->dev_addr, d->dev_eui) &&
-                  lg_store_queue_pop(ns->store, d->dev_eui, &f_port, data, sizeof(data), &data_len,
-                                     &confirmed, &more) == 0;
-  if (!has_data) ns_session_queue_seen_empty(ns, d->dev_addr, d->dev_eui, queue_gen);
+  bool queued = !ns_session_queue_empty(ns, d->dev_addr, d->dev_eui);
+  int qrc = queued ? lg_store_queue_pop(ns->store, d->dev_eui, &f_port, data, cap, &data_len,
+                                        &confirmed, &more)
+                   : LG_ENOTFOUND;
+  if (qrc == LG_ETOOLONG) { /* removed: it would never fit this device's downlinks */
+    atomic_fetch_add(&ns->m.queue_discarded, 1);
+    ns_log(ns, "%016llx: queued downlink of %zu bytes discarded: at most %zu fit this downlink",
+           (unsigned long long)d->dev_eui, data_len, cap);
+    info->discarded = true, info->f_port_discarded = f_port, info->len_discarded = data_len;
+  }
+  bool has_data = qrc == 0;
+  if (!queued || qrc == LG_ENOTFOUND)
+    ns_session_queue_seen_empty(ns, d->dev_addr, d->dev_eui, queue_gen);
   if (!ack && fopts_len == 0 && !has_data) return false;
   uint32_t fcnt = 0;
   if (lg_store_fcnt_down_take(ns->store, d->dev_eui, &fcnt)) return false;
@@ -40,11 +52,11 @@ bool ns_data_down(struct lg_ns *ns, const struct lg_device_rec *d, bool ack, con
   }
   struct lg_key *mic = ns_key(ns, lg_device_snwk_key(d)); /* SNwkSIntKey */
   if (mic == NULL) return false;
-  *info = (struct ns_down_info){.f_cnt = fcnt,
-                                .f_port = has_data ? f_port : -1,
-                                .confirmed = has_data && confirmed,
-                                .more = more,
-                                .len = data_len};
+  info->f_cnt = fcnt;
+  info->f_port = has_data ? f_port : -1;
+  info->confirmed = has_data && confirmed;
+  info->more = more;
+  info->len = data_len;
   memcpy(info->data, data, data_len);
   return lg_frame_encode(&dn, dl->phy, sizeof(dl->phy), &dl->len) == 0 &&
          lg_data_mic(mic, dl->phy, dl->len - 4, d->dev_addr, fcnt, true,

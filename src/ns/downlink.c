@@ -40,6 +40,17 @@ static bool txpk_for(const struct lg_ns *ns, const struct lg_gw_rxpk *up, int dr
   return true;
 }
 
+/* Under the region's downlink dwell time a window whose transmission would last longer
+ * than 400 ms is not used (*has cleared, *cut counted); 1 when the window remains usable. */
+static int dwell_ok(const struct lg_ns *ns, bool *has, const struct lg_gw_txpk *tx, int *cut) {
+  if (*has && ns_dwell_downlink(ns) &&
+      ns_airtime_ns(tx->sf, tx->bw_hz, tx->size, false) > LG_DWELL_LIMIT_NS) {
+    *has = false;
+    (*cut)++;
+  }
+  return *has ? 1 : 0;
+}
+
 /* Time on air of a downlink (LoRaWAN: no payload CRC, CR 4/5, explicit header). */
 static int64_t airtime_ns(const struct lg_gw_txpk *tx) {
   struct lg_lora_tx lt = lg_lora_tx_lorawan(tx->sf, tx->bw_hz);
@@ -187,7 +198,7 @@ void ns_send_downlink(struct lg_ns *ns, const struct ns_frame *f, const struct n
   int up_dr = 0, rx1_dr = 0;
   uint32_t rx1_freq = 0;
   if (lg_region_dr_for(ns->region, up->sf, up->bw_hz, true, &up_dr) ||
-      lg_region_rx1_dr(ns->region, up_dr, 0, &rx1_dr) ||
+      lg_region_rx1_dr_dwell(ns->region, up_dr, 0, dl->device_dwell, &rx1_dr) ||
       lg_region_rx1_freq(ns->region, up->freq_hz, &rx1_freq)) {
     atomic_fetch_add(&ns->m.downlinks[LG_DL_ERROR], 1);
     ns_log(ns, "downlink dropped: the uplink's channel or data rate is not in %s",
@@ -197,6 +208,7 @@ void ns_send_downlink(struct lg_ns *ns, const struct ns_frame *f, const struct n
   struct ns_pending *p = calloc(1, sizeof(*p));
   if (p == NULL) return;
   memcpy(p->data, dl->phy, dl->len);
+  int usable = 0, cut = 0; /* windows left once the dwell time is applied, and cut by it */
   for (int i = 0; i < n; i++) {
     struct ns_dl_path *path = &p->paths[p->n_paths++];
     path->gateway_eui = best[i].rx->gateway_eui;
@@ -205,6 +217,16 @@ void ns_send_downlink(struct lg_ns *ns, const struct ns_frame *f, const struct n
     path->has_rx1 = txpk_for(ns, rx, rx1_dr, rx1_freq, dl->rx1_delay_ns, dl, &path->rx1);
     path->has_rx2 = txpk_for(ns, rx, ns->region->rx2_dr, ns->region->rx2_freq_hz, dl->rx2_delay_ns,
                              dl, &path->rx2);
+    usable += dwell_ok(ns, &path->has_rx1, &path->rx1, &cut) +
+              dwell_ok(ns, &path->has_rx2, &path->rx2, &cut);
+  }
+  if (usable == 0 && cut > 0) {
+    atomic_fetch_add(&ns->m.downlinks[LG_DL_DWELL_TIME], 1);
+    ns_log(ns, "downlink refused: %zu bytes stay on air longer than %s's 400 ms dwell time in "
+               "RX1 and RX2",
+           dl->len, ns->region->name);
+    free(p);
+    return;
   }
   bool budget = false;
   if (!dispatch(ns, p, &budget)) {

@@ -107,7 +107,11 @@ static const char *const migrations[] = {
     "ALTER TABLE locations ADD COLUMN outlier INTEGER NOT NULL DEFAULT 0;",
     /* 9: settings of the database itself (the key-encryption key's check value) */
     "CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);",
-    /* 10: Class C devices, multicast groups (keys stored as device keys are), their members
+    /* 10: a gateway whose own GPS (stat) gives its position, over a surveyed one; each
+     * reception whose timing disagreed with the frame's others (kept out of its fix) */
+    "ALTER TABLE gateways ADD COLUMN position_from_gateway INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE receptions ADD COLUMN timing_outlier INTEGER NOT NULL DEFAULT 0;",
+    /* 11: Class C devices, multicast groups (keys stored as device keys are), their members
      * and their queue */
     "ALTER TABLE devices ADD COLUMN device_class TEXT NOT NULL DEFAULT 'A';"
     "ALTER TABLE devices ADD COLUMN s_nwk_s_int_key TEXT;"
@@ -315,8 +319,9 @@ int lg_store_rollback(struct lg_store *s) {
 int lg_store_gateway_put(struct lg_store *s, const struct lg_gateway_rec *g) {
   struct db_stmt *st = db_prep(
       s->db, "INSERT INTO gateways (gateway_eui, name, latitude, longitude, altitude,"
-             " timing_offset_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(gateway_eui) DO UPDATE"
-             " SET name = ?2, latitude = ?3, longitude = ?4, altitude = ?5, timing_offset_ns = ?6");
+             " timing_offset_ns, position_from_gateway) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+             " ON CONFLICT(gateway_eui) DO UPDATE SET name = ?2, latitude = ?3, longitude = ?4,"
+             " altitude = ?5, timing_offset_ns = ?6, position_from_gateway = ?7");
   if (st == NULL) return LG_EIO;
   bind_eui(st, 1, g->eui);
   db_bind_text(st, 2, g->name);
@@ -324,14 +329,15 @@ int lg_store_gateway_put(struct lg_store *s, const struct lg_gateway_rec *g) {
   bind_opt_real(st, 4, g->has_position, g->lon_deg);
   bind_opt_real(st, 5, g->has_position, g->alt_m);
   db_bind_double(st, 6, g->timing_offset_ns);
+  db_bind_int64(st, 7, g->position_from_gateway);
   return step_done(st);
 }
 
 int lg_store_gateway_get(struct lg_store *s, uint64_t eui, struct lg_gateway_rec *g) {
   struct db_stmt *st =
       db_prep(s->db, "SELECT name, latitude, longitude, altitude, stat_latitude,"
-                     " stat_longitude, stat_altitude, timing_offset_ns FROM gateways"
-                     " WHERE gateway_eui = ?1");
+                     " stat_longitude, stat_altitude, timing_offset_ns, position_from_gateway"
+                     " FROM gateways WHERE gateway_eui = ?1");
   if (st == NULL) return LG_EIO;
   bind_eui(st, 1, eui);
   int rc = db_step(st);
@@ -342,8 +348,13 @@ int lg_store_gateway_get(struct lg_store *s, uint64_t eui, struct lg_gateway_rec
   memset(g, 0, sizeof(*g));
   g->eui = eui;
   snprintf(g->name, sizeof(g->name), "%s", db_col_text(st, 0));
-  /* The provisioned position wins; the one from the gateway's GPS (stat) fills in. */
-  int col = !db_col_null(st, 1) ? 1 : !db_col_null(st, 4) ? 4 : -1;
+  /* The provisioned (surveyed) position wins, unless the gateway is marked
+   * position_from_gateway; the one from the gateway's GPS (stat) fills in. */
+  g->position_from_gateway = db_col_int64(st, 8) != 0;
+  int col = g->position_from_gateway && !db_col_null(st, 4) ? 4
+            : !db_col_null(st, 1)                           ? 1
+            : !db_col_null(st, 4)                           ? 4
+                                                            : -1;
   if (col > 0) {
     g->has_position = true;
     g->lat_deg = db_col_double(st, col);
@@ -398,13 +409,17 @@ static json_t *gateway_row(struct db_stmt *st) {
   json_object_set_new(o, "last_seen_ns", int_or_null(st, 5));
   json_object_set_new(o, "rx_packets", json_integer(db_col_int64(st, 6)));
   json_object_set_new(o, "timing_offset_ns", json_real(db_col_double(st, 7)));
+  json_object_set_new(o, "position_from_gateway", json_boolean(db_col_int64(st, 8) != 0));
   return o;
 }
 
+/* The position lg_store_gateway_get gives (stat over surveyed only with the flag). */
+#define GATEWAY_POS(c)                                                                             \
+  " CASE WHEN position_from_gateway <> 0 AND stat_latitude IS NOT NULL THEN stat_" c               \
+  " ELSE COALESCE(" c ", stat_" c ") END"
 #define GATEWAY_COLS                                                                               \
-  "gateway_eui, name, COALESCE(latitude, stat_latitude),"                                          \
-  " COALESCE(longitude, stat_longitude), COALESCE(altitude, stat_altitude), last_seen_ns, "        \
-  "rx_packets, timing_offset_ns"
+  "gateway_eui, name," GATEWAY_POS("latitude") "," GATEWAY_POS("longitude") ","                     \
+  GATEWAY_POS("altitude") ", last_seen_ns, rx_packets, timing_offset_ns, position_from_gateway"
 
 /* {"items": [row...]} of every row of a prepared statement, or one row (NULL when none),
  * each built by `row`. */
@@ -894,8 +909,8 @@ json_t *lg_store_uplinks_json(struct lg_store *s, uint64_t dev_eui, int limit) {
                      " FROM uplinks WHERE dev_eui = ?1 ORDER BY id DESC LIMIT ?2");
   struct db_stmt *rs =
       db_prep(s->db, "SELECT gateway_eui, time_ns, tmst, rssi, snr, channel, latitude,"
-                     " longitude, altitude, late, sigma_ns, id FROM receptions WHERE uplink_id = ?1"
-                     " ORDER BY id");
+                     " longitude, altitude, late, sigma_ns, id, timing_outlier FROM receptions"
+                     " WHERE uplink_id = ?1 ORDER BY id");
   struct db_stmt *as =
       db_prep(s->db, "SELECT antenna, channel, rssi, snr, ftime FROM reception_antennas"
                      " WHERE reception_id = ?1");
@@ -951,6 +966,7 @@ json_t *lg_store_uplinks_json(struct lg_store *s, uint64_t dev_eui, int limit) {
         json_object_set_new(r, "longitude", real_or_null(rs, 7));
         json_object_set_new(r, "altitude", real_or_null(rs, 8));
         json_object_set_new(r, "late", json_boolean(db_col_int(rs, 9)));
+        json_object_set_new(r, "timing_outlier", json_boolean(db_col_int(rs, 12)));
         json_t *ants = json_array(); /* each antenna's own measure, when the gateway gave them */
         db_done(as);
         db_bind_int64(as, 1, db_col_int64(rs, 11));
@@ -1026,6 +1042,7 @@ json_t *lg_store_uplink_json_of(const struct lg_uplink_rec *u,
     json_object_set_new(r, "longitude", x->has_position ? json_real(x->lon_deg) : json_null());
     json_object_set_new(r, "altitude", x->has_position ? json_real(x->alt_m) : json_null());
     json_object_set_new(r, "late", json_false());
+    json_object_set_new(r, "timing_outlier", json_false()); /* judged when it is located */
     json_t *ants = json_array();
     for (size_t k = 0; k < x->n_ant && k < 8; k++) {
       json_t *a = json_object();
@@ -1067,7 +1084,16 @@ int lg_store_location_add(struct lg_store *s, const struct lg_location_rec *l) {
   bind_opt_real(st, 14, l->has_track, l->track_lon_deg);
   bind_opt_real(st, 15, l->has_track, l->track_accuracy_m);
   db_bind_int64(st, 16, l->outlier);
-  return step_done(st);
+  int rc = step_done(st);
+  for (int i = 0; rc == 0 && i < l->n_timing_outliers && i < LG_STORE_MAX_OUTLIERS; i++) {
+    st = db_prep(s->db, "UPDATE receptions SET timing_outlier = 1 WHERE uplink_id = ?1"
+                        " AND gateway_eui = ?2");
+    if (st == NULL) return LG_EIO;
+    db_bind_int64(st, 1, l->uplink_id);
+    bind_eui(st, 2, l->timing_outliers[i]);
+    rc = step_done(st);
+  }
+  return rc;
 }
 
 static json_t *locations_row(struct db_stmt *st) {
@@ -1184,15 +1210,17 @@ int lg_store_queue_pop(struct lg_store *s, uint64_t dev_eui, int *f_port, uint8_
   *f_port = db_col_int(st, 1);
   size_t n = 0;
   const void *blob = db_col_blob(st, 2, &n);
-  *len = n < cap ? n : cap;
-  if (*len) memcpy(data, blob, *len);
+  *len = n;
+  bool fits = n <= cap;
+  if (fits && n) memcpy(data, blob, n);
   *confirmed = db_col_int(st, 3);
   *more = db_step(st) == DB_ROW;
   db_done(st);
   struct db_stmt *del = db_prep(s->db, "DELETE FROM queue WHERE id = ?1");
   if (del == NULL) return LG_EIO;
   db_bind_int64(del, 1, id);
-  return step_done(del);
+  int rc = step_done(del);
+  return rc ? rc : fits ? 0 : LG_ETOOLONG;
 }
 
 /* ---- ADR ------------------------------------------------------------------------ */

@@ -47,6 +47,10 @@ struct lg_gateway_rec {
   bool has_position;
   double lat_deg, lon_deg, alt_m;
   double timing_offset_ns; /* subtracted from its receive times (e.g. from `lorageo calibrate`) */
+  /* The position its `stat` messages report (its GPS) is its position, over a surveyed one.
+   * Without it a `stat` position only places a gateway provisioned without any (issue 16:
+   * the Semtech UDP protocol lets anyone send a `stat`). */
+  bool position_from_gateway;
 };
 
 /* Inserts or replaces a gateway. */
@@ -55,7 +59,8 @@ LG_STORE_MUST int lg_store_gateway_put(struct lg_store *s, const struct lg_gatew
 LG_STORE_MUST int lg_store_gateway_get(struct lg_store *s, uint64_t eui, struct lg_gateway_rec *g);
 LG_STORE_MUST int lg_store_gateway_delete(struct lg_store *s, uint64_t eui);
 /* Records a gateway's last-seen time, its packet counter, and the position from its
- * `stat` (kept apart from the provisioned one). */
+ * `stat` (kept apart from the provisioned one; lg_store_gateway_get returns it only for a
+ * gateway with position_from_gateway or without a surveyed position). */
 LG_STORE_MUST int lg_store_gateway_seen(struct lg_store *s, uint64_t eui, int64_t now_ns, int rx_packets,
                           bool has_stat_pos, double lat, double lon, double alt);
 /* New JSON: {"items": [...]} or one gateway object (NULL when unknown). */
@@ -212,6 +217,8 @@ LG_STORE_MUST int lg_store_reception_add(struct lg_store *s, int64_t uplink_id, 
                            bool late);
 struct json_t *lg_store_uplinks_json(struct lg_store *s, uint64_t dev_eui, int limit);
 
+#define LG_STORE_MAX_OUTLIERS 8
+
 struct lg_location_rec {
   int64_t uplink_id;
   uint64_t dev_eui;
@@ -224,6 +231,10 @@ struct lg_location_rec {
   bool has_track; /* the device's filtered track as of this fix */
   double track_lat_deg, track_lon_deg, track_accuracy_m;
   bool outlier; /* the fix was gated out of the track */
+  /* gateways whose reception's timing disagreed with the others' (lg_geo_fix's
+   * timing_outliers): their receptions of this uplink are marked timing_outlier */
+  uint64_t timing_outliers[LG_STORE_MAX_OUTLIERS];
+  int n_timing_outliers;
 };
 
 LG_STORE_MUST int lg_store_location_add(struct lg_store *s, const struct lg_location_rec *l);
@@ -297,7 +308,9 @@ struct json_t *lg_store_downlinks_json(struct lg_store *s, uint64_t dev_eui, int
 
 LG_STORE_MUST int lg_store_queue_push(struct lg_store *s, uint64_t dev_eui, int f_port, const uint8_t *data,
                         size_t len, bool confirmed);
-/* Pops the oldest queued downlink (LG_ENOTFOUND when empty); *more tells if others wait. */
+/* Pops the oldest queued downlink (LG_ENOTFOUND when empty); *more tells if others wait.
+ * One larger than `cap` bytes is removed all the same and LG_ETOOLONG returned with its
+ * size in *len (it would never fit: the caller reports it), nothing copied. */
 LG_STORE_MUST int lg_store_queue_pop(struct lg_store *s, uint64_t dev_eui, int *f_port, uint8_t *data, size_t cap,
                        size_t *len, bool *confirmed, bool *more);
 

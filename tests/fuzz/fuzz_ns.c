@@ -59,7 +59,7 @@ static uint64_t datagram_drops(struct lg_ns_metrics *m) {
   static const enum lg_drop reasons[] = {LG_DROP_SHORT,           LG_DROP_VERSION,
                                          LG_DROP_TYPE,            LG_DROP_ZERO_EUI,
                                          LG_DROP_JSON,            LG_DROP_UNKNOWN_GATEWAY,
-                                         LG_DROP_GATEWAY_ADDRESS};
+                                         LG_DROP_GATEWAY_ADDRESS, LG_DROP_GATEWAY_NETWORK};
   uint64_t n = 0;
   for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
     n += atomic_load(&m->dropped[reasons[i]]);
