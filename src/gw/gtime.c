@@ -102,6 +102,14 @@ int64_t lg_gw_gps_to_unix_ns(int64_t gps_ns) {
   return gps_ns + (GPS_EPOCH_UNIX_S - leap) * 1000000000LL;
 }
 
+int64_t lg_gw_unix_to_gps_ns(int64_t unix_ns) {
+  int64_t unix_s = unix_ns / 1000000000LL;
+  int leap = 0;
+  for (size_t k = 0; k < LG_ARRAY_LEN(leap_dates); k++)
+    if (unix_s >= days_from_civil(leap_dates[k].y, leap_dates[k].m, 1) * 86400) leap = (int)(k + 1);
+  return unix_ns - (GPS_EPOCH_UNIX_S - leap) * 1000000000LL;
+}
+
 size_t lg_gw_combine_antennas(const struct lg_gw_rxpk *r, int64_t *ftime_ns, double *rssi_dbm) {
   double best = -INFINITY;
   for (size_t i = 0; i < r->n_ant; i++)
