@@ -199,6 +199,23 @@ static int s_learned(struct lg_config *c, const char *v) {
   return set_str(c->geo_learned, sizeof(c->geo_learned), v);
 }
 
+static int s_bs_bind(struct lg_config *c, const char *v) {
+  if (v[0] && !strrchr(v, ':')) return -1;
+  return set_str(c->bs_bind, sizeof(c->bs_bind), v);
+}
+static int s_bs_cert(struct lg_config *c, const char *v) {
+  return set_str(c->bs_cert_file, sizeof(c->bs_cert_file), v);
+}
+static int s_bs_key(struct lg_config *c, const char *v) {
+  return set_str(c->bs_key_file, sizeof(c->bs_key_file), v);
+}
+static int s_bs_ca(struct lg_config *c, const char *v) {
+  return set_str(c->bs_client_ca_file, sizeof(c->bs_client_ca_file), v);
+}
+static int s_bs_max(struct lg_config *c, const char *v) {
+  return set_int(&c->bs_max_connections, v, 1, 100000);
+}
+
 static const struct {
   const char *section, *key, *expect;
   setter set;
@@ -247,6 +264,11 @@ static const struct {
     {"adr", "installation_margin_db", "0..30", s_margin},
     {"adr", "target_delivery", "0.5..0.9999", s_target},
     {"cluster", "redis", "redis://HOST[:PORT]", s_redis},
+    {"basicstation", "bind", "HOST:PORT (empty: off)", s_bs_bind},
+    {"basicstation", "cert_file", "a PEM file", s_bs_cert},
+    {"basicstation", "key_file", "a PEM file", s_bs_key},
+    {"basicstation", "client_ca_file", "a PEM file", s_bs_ca},
+    {"basicstation", "max_connections", "1..100000", s_bs_max},
 };
 
 /* The journal beside its database: each database its own, so two servers never share one
@@ -446,6 +468,7 @@ int lg_config_load(struct lg_config *c, const char *path, char *why, size_t why_
   snprintf(c->mqtt_topic_prefix, sizeof(c->mqtt_topic_prefix), "lorageo");
   c->mqtt_queue_max = 100000;
   c->api_max_connections = 2048;
+  c->bs_max_connections = 1000;
   c->api_max_streams = 64;
   c->api_timeout_s = 15;
   snprintf(c->web_root, sizeof(c->web_root), "%s", LG_WEB_DIR);
@@ -476,6 +499,11 @@ int lg_config_load(struct lg_config *c, const char *path, char *why, size_t why_
     env_name(i, var, sizeof(var));
     const char *v = getenv(var);
     if (v && apply(c, keys[i].section, keys[i].key, v, var, why, why_len)) return LG_EINVAL;
+  }
+  if (!c->bs_cert_file[0] != !c->bs_key_file[0] || (c->bs_client_ca_file[0] && !c->bs_cert_file[0])) {
+    snprintf(why, why_len, "[basicstation] cert_file and key_file go together (TLS), and "
+                           "client_ca_file needs them");
+    return LG_EINVAL;
   }
   if (!c->journal_set) journal_name(c->database, c->http_bind, c->journal, sizeof(c->journal));
   default_learned(c);

@@ -19,6 +19,7 @@ struct ns_gateway {
   bool known;         /* provisioned in the database */
   int64_t checked_ns; /* when `known` was last read from the database */
   bool has_pull;
+  bool station; /* a Basics Station traffic connection is up: downlinks go through io.gw_send */
   struct sockaddr_storage pull_addr;
   socklen_t pull_len;
   uint8_t version;
@@ -93,6 +94,10 @@ struct ns_dl_path {
   uint64_t holder; /* [cluster]: the instance holding its PULL path; 0: this one */
   bool has_rx1, has_rx2;
   struct lg_gw_txpk rx1, rx2;
+  /* for a Basics Station: the uplink's xtime/rctx, the windows' data rates and delays */
+  bool has_xtime;
+  int64_t xtime, rctx;
+  int rx1_dr, rx2_dr, rx1_delay_s, rx2_delay_s;
 };
 
 /* A downlink waiting for its TX_ACK, with the paths still untried: the gateways that heard
@@ -104,6 +109,7 @@ struct ns_pending {
   int n_paths;
   struct ns_dl_path paths[NS_DL_CANDIDATES];
   uint8_t data[256];
+  uint64_t dev_eui; /* the device it goes to (Basics Station's dnmsg names it) */
   int64_t sent_ns;
   UT_hash_handle hh;
 };
@@ -204,6 +210,7 @@ struct lg_ns {
   char store_why_buf[256];
   struct lg_ns_metrics m;
   struct lg_gw_push push; /* scratch for one PUSH_DATA (large: kept off the stack) */
+  bool from_station;      /* the datagram being handled came from a Basics Station */
 };
 
 int64_t ns_now(struct lg_ns *ns);

@@ -107,6 +107,8 @@ static const char *const migrations[] = {
     "ALTER TABLE locations ADD COLUMN outlier INTEGER NOT NULL DEFAULT 0;",
     /* 9: settings of the database itself (the key-encryption key's check value) */
     "CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);",
+    /* 10: a Basics Station's token (its SHA-256, hex: the token itself is never kept) */
+    "ALTER TABLE gateways ADD COLUMN station_token TEXT;",
 };
 
 /* A migration in PostgreSQL's types: 64-bit integers, doubles, bytea, identity keys. */
@@ -303,8 +305,10 @@ int lg_store_rollback(struct lg_store *s) {
 int lg_store_gateway_put(struct lg_store *s, const struct lg_gateway_rec *g) {
   struct db_stmt *st = db_prep(
       s->db, "INSERT INTO gateways (gateway_eui, name, latitude, longitude, altitude,"
-             " timing_offset_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(gateway_eui) DO UPDATE"
-             " SET name = ?2, latitude = ?3, longitude = ?4, altitude = ?5, timing_offset_ns = ?6");
+             " timing_offset_ns, station_token) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+             " ON CONFLICT(gateway_eui) DO UPDATE"
+             " SET name = ?2, latitude = ?3, longitude = ?4, altitude = ?5, timing_offset_ns = ?6,"
+             " station_token = CASE WHEN ?8 = 1 THEN ?7 ELSE gateways.station_token END");
   if (st == NULL) return LG_EIO;
   bind_eui(st, 1, g->eui);
   db_bind_text(st, 2, g->name);
@@ -312,13 +316,18 @@ int lg_store_gateway_put(struct lg_store *s, const struct lg_gateway_rec *g) {
   bind_opt_real(st, 4, g->has_position, g->lon_deg);
   bind_opt_real(st, 5, g->has_position, g->alt_m);
   db_bind_double(st, 6, g->timing_offset_ns);
+  if (g->set_station_token && g->station_token_hash[0])
+    db_bind_text(st, 7, g->station_token_hash);
+  else
+    db_bind_null(st, 7);
+  db_bind_int64(st, 8, g->set_station_token ? 1 : 0);
   return step_done(st);
 }
 
 int lg_store_gateway_get(struct lg_store *s, uint64_t eui, struct lg_gateway_rec *g) {
   struct db_stmt *st =
       db_prep(s->db, "SELECT name, latitude, longitude, altitude, stat_latitude,"
-                     " stat_longitude, stat_altitude, timing_offset_ns FROM gateways"
+                     " stat_longitude, stat_altitude, timing_offset_ns, station_token FROM gateways"
                      " WHERE gateway_eui = ?1");
   if (st == NULL) return LG_EIO;
   bind_eui(st, 1, eui);
@@ -339,6 +348,8 @@ int lg_store_gateway_get(struct lg_store *s, uint64_t eui, struct lg_gateway_rec
     g->alt_m = db_col_double(st, col + 2);
   }
   g->timing_offset_ns = db_col_double(st, 7);
+  const char *tok = db_col_text(st, 8);
+  snprintf(g->station_token_hash, sizeof(g->station_token_hash), "%s", tok ? tok : "");
   db_done(st);
   return 0;
 }
@@ -386,13 +397,14 @@ static json_t *gateway_row(struct db_stmt *st) {
   json_object_set_new(o, "last_seen_ns", int_or_null(st, 5));
   json_object_set_new(o, "rx_packets", json_integer(db_col_int64(st, 6)));
   json_object_set_new(o, "timing_offset_ns", json_real(db_col_double(st, 7)));
+  json_object_set_new(o, "has_station_token", json_boolean(db_col_int(st, 8) != 0));
   return o;
 }
 
 #define GATEWAY_COLS                                                                               \
   "gateway_eui, name, COALESCE(latitude, stat_latitude),"                                          \
   " COALESCE(longitude, stat_longitude), COALESCE(altitude, stat_altitude), last_seen_ns, "        \
-  "rx_packets, timing_offset_ns"
+  "rx_packets, timing_offset_ns, CASE WHEN station_token IS NULL THEN 0 ELSE 1 END"
 
 /* {"items": [row...]} of every row of a prepared statement, or one row (NULL when none),
  * each built by `row`. */
