@@ -929,6 +929,14 @@ bool lg_ns_gateway_known(struct lg_ns *ns, uint64_t eui) {
   return g && g->known;
 }
 
+int lg_ns_gateway_token(struct lg_ns *ns, uint64_t eui, char hash[65]) {
+  struct lg_gateway_rec rec;
+  int rc = lg_store_gateway_get(ns->store, eui, &rec);
+  if (rc) return rc;
+  memcpy(hash, rec.station_token_hash, 65);
+  return 0;
+}
+
 void lg_ns_station_txed(struct lg_ns *ns, uint64_t eui, int64_t diid) {
   if (diid < 0 || diid > UINT16_MAX) {
     ns_log(ns, "station %016llx: dntxed for diid %lld, which no downlink of this server has",

@@ -221,6 +221,9 @@ int lg_ns_replay(struct lg_ns *ns, const char *dir, uint64_t after_seq,
 void lg_ns_station_link(struct lg_ns *ns, uint64_t eui, bool up);
 /* Whether `eui` is a provisioned gateway (read from the store as for UDP). */
 bool lg_ns_gateway_known(struct lg_ns *ns, uint64_t eui);
+/* A provisioned gateway's station token hash (lg_store_token_hash; "" when it has none).
+ * 0, LG_ENOTFOUND (not provisioned) or LG_EIO. */
+int lg_ns_gateway_token(struct lg_ns *ns, uint64_t eui, char hash[65]);
 /* A station's reception as the PUSH_DATA datagram lg_station_push_datagram builds: journalled
  * and handled as a UDP gateway's (de-duplication, sessions, storage, locating), without UDP's
  * source-address pinning and PUSH_ACK (the connection is authenticated). */
