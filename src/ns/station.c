@@ -51,6 +51,7 @@ struct lg_station {
   const struct lg_region *region;
   bool tls, client_certs;
   int max_connections, n_connections;
+  int port; /* the bind's: added to a Host header that carries none */
   struct conn *traffic; /* by gateway EUI: the open traffic connections */
   struct lg_gw_push scratch;
 };
@@ -180,7 +181,11 @@ static void router_info(struct lg_station *st, struct conn *c) {
     atomic_fetch_add(&st->m->station_refused, 1);
     n = lg_station_router_info(eui, NULL, "gateway not provisioned", out, sizeof(out));
   } else {
-    snprintf(uri, sizeof(uri), "%s://%s/traffic/%016llx", st->tls ? "wss" : "ws", c->host,
+    const char *close_br = strrchr(c->host, ']'), *colon = strrchr(c->host, ':');
+    bool has_port = colon && (!close_br || colon > close_br);
+    char port[16] = "";
+    if (!has_port) snprintf(port, sizeof(port), ":%d", st->port);
+    snprintf(uri, sizeof(uri), "%s://%s%s/traffic/%016llx", st->tls ? "wss" : "ws", c->host, port,
              (unsigned long long)eui);
     n = lg_station_router_info(eui, uri, NULL, out, sizeof(out));
     atomic_fetch_add(&st->m->station_router_info, 1);
@@ -346,6 +351,7 @@ int lg_station_start(struct lg_station *st, const struct lg_config *cfg, struct 
   if (!colon || port <= 0 || port > 65535 || (size_t)(colon - cfg->bs_bind) >= sizeof(host))
     return snprintf(why, why_len, "[basicstation] bind '%s': expected HOST:PORT", cfg->bs_bind),
            LG_EINVAL;
+  st->port = port;
   memcpy(host, cfg->bs_bind, (size_t)(colon - cfg->bs_bind));
   host[colon - cfg->bs_bind] = '\0';
   lws_set_log_level(LLL_ERR | LLL_WARN, lws_log);
