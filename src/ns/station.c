@@ -391,9 +391,11 @@ void lg_station_free(struct lg_station *st) {
   if (st == NULL) return;
   if (st->ctx) {
     lws_context_destroy(st->ctx);
-    /* a foreign loop: libwebsockets' handles close as the loop runs */
+    /* a foreign loop: libwebsockets' handles close as the loop runs, then a second destroy
+     * frees the context (libwebsockets' foreign-loop teardown) */
     for (int i = 0; i < 100 && uv_run(st->loop, UV_RUN_NOWAIT); i++) {
     }
+    lws_context_destroy(st->ctx);
   }
   free(st);
 }

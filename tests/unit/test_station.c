@@ -204,7 +204,7 @@ static void test_push_roundtrip(void) {
   LG_EQ_INT(b->rctx, a->rctx);
   LG_NEAR(b->rssi_dbm, a->rssi_dbm, 1e-9);
   LG_NEAR(b->snr_db, a->snr_db, 1e-9);
-  int64_t ta, tb;
+  int64_t ta = 0, tb = 1;
   double sa, sb;
   LG_CHECK(lg_gw_best_time(a, 50, &ta, &sa) && lg_gw_best_time(b, 50, &tb, &sb));
   LG_EQ_INT(ta, tb);
