@@ -29,7 +29,8 @@
 static const char usage[] =
     "usage: lorageo serve [-c FILE]\n"
     "\n"
-    "Runs the network server: Semtech UDP packet-forwarder protocol on [server] udp_bind,\n"
+    "Runs the network server: Semtech UDP packet-forwarder protocol on [server] udp_bind\n"
+    "(and LoRa Basics Station on [basicstation] bind when set: docs/gateways.md),\n"
     "HTTP API, /metrics on [server] http_bind, storage in [server] database (SQLite).\n"
     "Without -c the defaults serve (udp 0.0.0.0:1700, http 127.0.0.1:8080, ./lorageo.db);\n"
     "every key can be set from the environment as LORAGEO_<SECTION>_<KEY>.\n";

@@ -8,6 +8,7 @@
 
 #include <ctype.h>
 #include <libwebsockets.h>
+#include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -280,6 +281,14 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, "websocket endpoints only");
     return -1;
   case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: return admit(st, wsi) ? 0 : 1;
+  case LWS_CALLBACK_OPENSSL_PERFORM_CLIENT_CERT_VERIFICATION:
+    /* libwebsockets takes this callback's word over OpenSSL's (0 accepts): keep OpenSSL's
+     * verdict (len is its preverify_ok), so a certificate client_ca_file did not sign fails */
+    if (len) return 0;
+    if (st) atomic_fetch_add(&st->m->station_refused, 1);
+    fprintf(stderr, "lorageo: basicstation: refused a client certificate: %s\n",
+            X509_verify_cert_error_string(X509_STORE_CTX_get_error((X509_STORE_CTX *)user)));
+    return 1;
   case LWS_CALLBACK_ESTABLISHED:
     memset(c, 0, sizeof(*c));
     c->wsi = wsi;

@@ -6,7 +6,7 @@
 // stations' uplinks must be located as accurately (median error within 20 % + 5 m).
 // Refused: a wrong token, no token for a gateway that has one, an unprovisioned gateway.
 // Usage: node station.mjs path/to/lorageo
-import { spawnSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { api, armTimeout, BIN, check, dir, httpPort, metric as metricOnce, server, start, stop, tally,
@@ -130,6 +130,41 @@ try {
   check(unk.status !== 0 && /not provisioned/.test(unk.stderr), `router-info refuses an unprovisioned gateway (${unk.stderr.trim()})`);
   // the server is still up and serving
   check((await api("GET", "/api/health")).status === 200, "the server survived the refusals");
+
+  // 4. TLS with client certificates: a station with a certificate the configured CA signed
+  // (and its token) connects over wss://; one signed by another CA is refused
+  const ssl = (...a) => execFileSync("openssl", a, { cwd: dir, stdio: "pipe" });
+  const selfSigned = (n) => ssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+                                `/CN=${n}`, "-keyout", `${n}.key`, "-out", `${n}.crt`);
+  const signed = (n, ca, ext) => {
+    ssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", `${n}.key`, "-out", `${n}.csr`);
+    ssl("x509", "-req", "-in", `${n}.csr`, "-CA", `${ca}.crt`, "-CAkey", `${ca}.key`, "-CAcreateserial",
+        "-days", "2", "-out", `${n}.crt`, ...(ext ? ["-extfile", ext] : []));
+  };
+  selfSigned("ca"), selfSigned("rogue");
+  fs.writeFileSync(path.join(dir, "san.ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\n");
+  signed("srv", "ca", "san.ext"), signed("st", "ca"), signed("bad", "rogue");
+  await stop();
+  const f = (n) => path.join(dir, n);
+  start({ LORAGEO_BASICSTATION_BIND: `127.0.0.1:${stationPort}`, LORAGEO_BASICSTATION_CERT_FILE: f("srv.crt"),
+          LORAGEO_BASICSTATION_KEY_FILE: f("srv.key"), LORAGEO_BASICSTATION_CLIENT_CA_FILE: f("ca.crt") });
+  await waitHealthy();
+  const tlsShort = path.join(dir, "tls.json");
+  scenario(tlsShort, 12, 0x00bb000000000001n);
+  const wss = `wss://localhost:${stationPort}`;
+  const good = sim([tlsShort, "--duration-s", "6", "--station", wss, "--station-token", TOKEN, "--station-ca",
+                    f("ca.crt"), "--station-cert", f("st.crt"), "--station-key", f("st.key")]);
+  check(good.status === 0 && JSON.parse(good.stdout || "{}").live?.station?.timesync === 5,
+        `wss:// with a client certificate of the CA connects (${good.stderr.trim()})`);
+  const refusedTls = await metric("lorageo_station_refused_total");
+  const rogue = sim([tlsShort, "--duration-s", "6", "--station", wss, "--station-token", TOKEN, "--station-ca",
+                     f("ca.crt"), "--station-cert", f("bad.crt"), "--station-key", f("bad.key")]);
+  check(rogue.status !== 0, `a client certificate of another CA is refused (${rogue.stderr.trim()})`);
+  const noCert = sim([tlsShort, "--duration-s", "6", "--station", wss, "--station-token", TOKEN, "--station-ca",
+                      f("ca.crt")]);
+  check(noCert.status !== 0, `no client certificate is refused (${noCert.stderr.trim()})`);
+  check(await metric("lorageo_station_refused_total") > refusedTls, "certificate refusals counted");
+  check(/refused a client certificate/.test(server.log), "and logged");
 } catch (e) {
   check(false, `exception: ${e.stack}\n${server?.log}`);
 } finally {
