@@ -18,6 +18,7 @@
 #include <jansson.h>
 #include <math.h>
 #include <microhttpd.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -25,9 +26,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "api/api.h"
 #include "api/web.h"
+#include "lora/lora.h"
 #include "store/store.h"
 #include "util/outbuf.h"
 #include "util/util.h"
@@ -43,6 +46,7 @@ struct lg_api {
   struct MHD_Daemon *daemon;
   atomic_bool stopping; /* ends the live streams */
   atomic_int streams;   /* live streams open */
+  char *tls_cert, *tls_key; /* PEM text when [api] tls_cert_file is set (owned) */
 };
 
 struct body {
@@ -94,6 +98,12 @@ static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, cons
   enum MHD_Result ret = MHD_queue_response(c, status, r);
   MHD_destroy_response(r);
   return ret;
+}
+
+static int64_t unix_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
 static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, json_t *o) {
@@ -196,6 +206,16 @@ static enum MHD_Result metrics(struct lg_api *api, struct MHD_Connection *c) {
           atomic_load(&m->gateway_moves));
   COUNTER("lorageo_receptions_total", "Gateway receptions of LoRa frames.",
           atomic_load(&m->receptions));
+  COUNTER("lorageo_dwell_time_exceeded_total",
+          "Uplinks on air longer than the region's 400 ms dwell time (counted, not dropped).",
+          atomic_load(&m->dwell_uplinks));
+  COUNTER("lorageo_queue_discarded_total",
+          "Queued downlinks removed: larger than the downlink's data rate allows.",
+          atomic_load(&m->queue_discarded));
+  COUNTER("lorageo_timing_outliers_total",
+          "Receptions kept out of a fix: their time disagreed with the frame's other "
+          "receptions and the gateways' positions.",
+          atomic_load(&m->timing_outliers));
   COUNTER("lorageo_uplinks_total", "De-duplicated device uplinks accepted.",
           atomic_load(&m->uplinks));
   COUNTER("lorageo_duplicates_total", "Copies folded into an open de-duplication window.",
@@ -205,6 +225,13 @@ static enum MHD_Result metrics(struct lg_api *api, struct MHD_Connection *c) {
   COUNTER("lorageo_retransmissions_total", "Uplinks repeating the last frame counter.",
           atomic_load(&m->retransmissions));
   COUNTER("lorageo_joins_total", "Join-accepts sent.", atomic_load(&m->joins));
+  COUNTER("lorageo_class_c_downlinks_total", "Downlinks sent at once to Class C devices.",
+          atomic_load(&m->class_c_downlinks));
+  COUNTER("lorageo_multicast_downlinks_total", "Multicast group frames sent.",
+          atomic_load(&m->multicast_downlinks));
+  COUNTER("lorageo_multicast_transmissions_total",
+          "Transmissions of multicast frames (one per gateway of a group's cover).",
+          atomic_load(&m->multicast_transmissions));
   COUNTER("lorageo_cluster_recovered_total",
           "Frames of a silent instance picked up and processed here.",
           atomic_load(&m->cluster_recovered));
@@ -361,6 +388,10 @@ int lg_api_parse_gateway(json_t *b, struct lg_gateway_rec *g, char *why, size_t 
     if (json_is_string(tok) && json_string_length(tok))
       lg_store_token_hash(json_string_value(tok), json_string_length(tok), g->station_token_hash);
   }
+  json_t *from_gw = json_object_get(b, "position_from_gateway");
+  if (from_gw && !json_is_boolean(from_gw))
+    return snprintf(why, why_len, "position_from_gateway: expected true or false"), -1;
+  g->position_from_gateway = from_gw && json_is_true(from_gw);
   return 0;
 }
 
@@ -440,6 +471,11 @@ int lg_api_parse_device(json_t *b, struct lg_device_rec *d, char *why, size_t wh
   if (v && !json_is_boolean(v))
     return snprintf(why, why_len, "reference: expected true or false"), -1;
   d->reference = v && json_is_true(v); /* its payload carries its GPS position */
+  v = json_object_get(b, "class");
+  const char *cls = v ? json_string_value(v) : "A";
+  if (cls == NULL || (strcmp(cls, "A") && strcmp(cls, "C")))
+    return snprintf(why, why_len, "class: expected \"A\" or \"C\" (Class B is not supported)"), -1;
+  d->class_c = cls[0] == 'C';
   bool otaa = json_object_get(b, "app_key") != NULL, abp = json_object_get(b, "dev_addr") != NULL;
   if (otaa == abp)
     return snprintf(why, why_len,
@@ -509,11 +545,23 @@ static int query_limit(struct MHD_Connection *c) {
   return end != v && *end == '\0' && n >= 1 && n <= 10000 ? (int)n : -1;
 }
 
-/* The bearer token when [api] token is set, from the Authorization header only. */
-static bool authorized(struct lg_api *api, struct MHD_Connection *c) {
-  if (api->cfg.api_token[0] == '\0') return true;
+/* What a request may do: [api] token gives read-write, [api] read_token read-only (GET);
+ * no token configured: read-write for all. Taken from the Authorization header only, and
+ * compared in constant time (CRYPTO_memcmp). */
+enum access { ACCESS_NONE = 0, ACCESS_READ, ACCESS_WRITE };
+
+static bool token_is(const char *given, const char *token) {
+  size_t n = strlen(token);
+  return n > 0 && strlen(given) == n && CRYPTO_memcmp(given, token, n) == 0;
+}
+
+static enum access access_of(const struct lg_api *api, struct MHD_Connection *c) {
+  if (api->cfg.api_token[0] == '\0') return ACCESS_WRITE;
   const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-  return auth && strncmp(auth, "Bearer ", 7) == 0 && strcmp(auth + 7, api->cfg.api_token) == 0;
+  if (auth == NULL || strncmp(auth, "Bearer ", 7) != 0) return ACCESS_NONE;
+  if (token_is(auth + 7, api->cfg.api_token)) return ACCESS_WRITE;
+  if (token_is(auth + 7, api->cfg.api_read_token)) return ACCESS_READ;
+  return ACCESS_NONE;
 }
 
 /* Whether `item` (len bytes) is in the comma-separated `list` (case-insensitive; "*": all). */
@@ -591,7 +639,11 @@ static enum MHD_Result route(struct lg_api *api, struct MHD_Connection *c, const
     json_object_set_new(o, "status", json_string("ok"));
     return send_json(c, 200, o);
   }
-  if (!authorized(api, c)) return send_error(c, 401, "missing or wrong bearer token");
+  enum access access = access_of(api, c);
+  if (access == ACCESS_NONE) return send_error(c, 401, "missing or wrong bearer token");
+  if (access == ACCESS_READ && !get)
+    return send_error(c, 403, "%s needs the read-write token ([api] token); this one reads only",
+                      method);
   json_t *b = NULL;
   if (post || patch) {
     if (body->too_big) return send_error(c, 413, "body larger than %d bytes", MAX_BODY);
@@ -645,6 +697,11 @@ static enum MHD_Result route(struct lg_api *api, struct MHD_Connection *c, const
       r = patch_gateway(api, c, eui, rest, b);
     } else
       r = send_error(c, 405, "use GET, PATCH or DELETE");
+  } else if (strncmp(url, "/api/multicast-groups", 21) == 0) {
+    json_t *o = NULL;
+    int status = lg_api_multicast(api->store, lg_region_find(api->cfg.region), url, method, b,
+                                  unix_now_ns(), &o);
+    r = send_json(c, (unsigned)status, o);
   } else if (strncmp(url, "/api/devices/", 13) == 0) {
     const char *p = url + 13, *slash = strchr(p, '/');
     char id[24];
@@ -714,7 +771,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
   /* The web UI's files and the live stream need no database (nor its lock). */
   if (strcmp(method, "GET") == 0 && strncmp(url, "/api/", 5) != 0 && strcmp(url, "/metrics") != 0)
     return lg_web_file(c, api->cfg.web_root, url);
-  if (strcmp(method, "GET") == 0 && strcmp(url, "/api/stream") == 0 && authorized(api, c)) {
+  if (strcmp(method, "GET") == 0 && strcmp(url, "/api/stream") == 0 &&
+      access_of(api, c) != ACCESS_NONE) {
     if (atomic_fetch_add(&api->streams, 1) >= api->cfg.api_max_streams) {
       atomic_fetch_sub(&api->streams, 1);
       return send_error(c, 503, "too many live streams (%d, [api] max_streams)",
@@ -742,6 +800,33 @@ static void on_done(void *cls, struct MHD_Connection *c, void **con_cls,
   *con_cls = NULL;
 }
 
+/* A PEM file's text (at most 1 MiB), malloc'ed into *out; -1 with the reason. */
+static int read_pem(const char *path, const char *key, char **out, char *why, size_t why_len) {
+  FILE *f = fopen(path, "rb");
+  char *buf = f ? malloc((1 << 20) + 1) : NULL;
+  size_t n = buf ? fread(buf, 1, 1 << 20, f) : 0;
+  bool too_big = buf && n == (1 << 20) && fgetc(f) != EOF;
+  int err = errno;
+  if (f) fclose(f);
+  if (buf == NULL || n == 0 || too_big || memchr(buf, '\0', n) ||
+      strstr((buf[n] = '\0', buf), "-----BEGIN ") == NULL) {
+    snprintf(why, why_len, "[api] %s '%s': %s", key, path,
+             f == NULL ? strerror(err) : too_big ? "larger than 1 MiB" : "not a PEM file");
+    free(buf);
+    return -1;
+  }
+  *out = buf;
+  return 0;
+}
+
+static void api_free(struct lg_api *api) {
+  if (api->store) lg_store_close(api->store);
+  pthread_mutex_destroy(&api->mu);
+  free(api->tls_cert);
+  free(api->tls_key);
+  free(api);
+}
+
 struct lg_api *lg_api_start(const struct lg_config *cfg, const struct lg_ns_metrics *metrics,
                             atomic_uint *gateways_changed, char *why, size_t why_len) {
   struct sockaddr_storage addr;
@@ -756,9 +841,16 @@ struct lg_api *lg_api_start(const struct lg_config *cfg, const struct lg_ns_metr
   api->m = metrics;
   api->gateways_changed = gateways_changed;
   pthread_mutex_init(&api->mu, NULL);
+  bool tls = cfg->api_tls_cert_file[0] != '\0';
+  if (tls && (read_pem(cfg->api_tls_cert_file, "tls_cert_file", &api->tls_cert, why, why_len) ||
+              read_pem(cfg->api_tls_key_file, "tls_key_file", &api->tls_key, why, why_len))) {
+    api_free(api);
+    return NULL;
+  }
   char note[512]; /* the server's own store said it already */
   if (lg_config_open_store(cfg, NULL, &api->store, NULL, note, sizeof(note), why, why_len)) {
-    free(api);
+    api->store = NULL;
+    api_free(api);
     return NULL;
   }
   /* The socket is made here, so a failure says the OS's reason (libmicrohttpd's own says
@@ -768,36 +860,82 @@ struct lg_api *lg_api_start(const struct lg_config *cfg, const struct lg_ns_metr
       bind(fd, (const struct sockaddr *)&addr, len) != 0 || listen(fd, 512) != 0) {
     snprintf(why, why_len, "cannot listen for HTTP on %s: %s", cfg->http_bind, strerror(errno));
     if (fd >= 0) close(fd);
-    lg_store_close(api->store);
-    free(api);
+    api_free(api);
     return NULL;
   }
   /* A thread per connection: a live stream waits on its own thread, never blocking the API;
-   * capped, each idle one closed after timeout_s, with a 1 MiB stack (not 8). */
+   * capped, each idle one closed after timeout_s, with a 1 MiB stack (not 8). With TLS
+   * (libmicrohttpd's HTTPS through GnuTLS) the port speaks HTTPS only. */
   unsigned flags =
       MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
       MHD_USE_ERROR_LOG; /* poll(), not select(): no FD_SETSIZE (1,024) ceiling on connections */
   if (addr.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
+  if (tls) flags |= MHD_USE_TLS;
+  struct MHD_OptionItem tls_opts[] = {
+      {tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, api->tls_cert},
+      {MHD_OPTION_HTTPS_MEM_KEY, 0, api->tls_key},
+      {MHD_OPTION_END, 0, NULL}};
   api->daemon = MHD_start_daemon(
       flags, 0, NULL, NULL, on_request, api, MHD_OPTION_LISTEN_SOCKET, fd,
       MHD_OPTION_NOTIFY_COMPLETED, on_done, api, MHD_OPTION_CONNECTION_LIMIT,
       (unsigned)cfg->api_max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-      (unsigned)cfg->api_timeout_s, MHD_OPTION_THREAD_STACK_SIZE, (size_t)1 << 20, MHD_OPTION_END);
+      (unsigned)cfg->api_timeout_s, MHD_OPTION_THREAD_STACK_SIZE, (size_t)1 << 20,
+      MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
   if (api->daemon == NULL) {
-    snprintf(why, why_len, "cannot serve HTTP on %s (libmicrohttpd)", cfg->http_bind);
+    if (tls)
+      snprintf(why, why_len,
+               "cannot serve HTTPS on %s: libmicrohttpd refused [api] tls_cert_file '%s' or "
+               "tls_key_file '%s' (PEM, the key matching the certificate)",
+               cfg->http_bind, cfg->api_tls_cert_file, cfg->api_tls_key_file);
+    else
+      snprintf(why, why_len, "cannot serve HTTP on %s (libmicrohttpd)", cfg->http_bind);
     close(fd);
-    lg_store_close(api->store);
-    free(api);
+    api_free(api);
     return NULL;
   }
   return api;
+}
+
+struct lg_api *lg_api_start_unthreaded(const struct lg_config *cfg,
+                                       const struct lg_ns_metrics *metrics, char *why,
+                                       size_t why_len) {
+  struct lg_api *api = calloc(1, sizeof(*api));
+  if (api == NULL) return NULL;
+  api->cfg = *cfg;
+  api->m = metrics;
+  pthread_mutex_init(&api->mu, NULL);
+  char note[512];
+  if (lg_config_open_store(cfg, NULL, &api->store, NULL, note, sizeof(note), why, why_len)) {
+    api->store = NULL;
+    api_free(api);
+    return NULL;
+  }
+  api->daemon = MHD_start_daemon(MHD_USE_NO_LISTEN_SOCKET, 0, NULL, NULL, on_request, api,
+                                 MHD_OPTION_NOTIFY_COMPLETED, on_done, api,
+                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)1, MHD_OPTION_END);
+  if (api->daemon == NULL) {
+    snprintf(why, why_len, "libmicrohttpd refused to start");
+    api_free(api);
+    return NULL;
+  }
+  return api;
+}
+
+int lg_api_serve_fd(struct lg_api *api, int fd) {
+  struct sockaddr_in peer = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  return MHD_add_connection(api->daemon, fd, (const struct sockaddr *)&peer, sizeof(peer)) ==
+                 MHD_YES
+             ? 0
+             : -1;
+}
+
+void lg_api_run(struct lg_api *api) {
+  MHD_run(api->daemon);
 }
 
 void lg_api_stop(struct lg_api *api) {
   if (api == NULL) return;
   atomic_store(&api->stopping, true);
   MHD_stop_daemon(api->daemon);
-  lg_store_close(api->store);
-  pthread_mutex_destroy(&api->mu);
-  free(api);
+  api_free(api);
 }

@@ -20,12 +20,28 @@ struct lg_api *lg_api_start(const struct lg_config *cfg, const struct lg_ns_metr
                             atomic_uint *gateways_changed, char *why, size_t why_len);
 void lg_api_stop(struct lg_api *api);
 
+/*
+ * The same API without a socket or threads of its own, for the HTTP fuzzer (tests/fuzz/
+ * fuzz_http.c): lg_api_serve_fd hands it one end of a connected socket (a socketpair),
+ * which it then owns; lg_api_run does what is ready on its connections (libmicrohttpd's
+ * parser, then the same guard and routes as lg_api_start's). NULL / -1 on error.
+ */
+struct lg_api *lg_api_start_unthreaded(const struct lg_config *cfg,
+                                       const struct lg_ns_metrics *metrics, char *why,
+                                       size_t why_len);
+int lg_api_serve_fd(struct lg_api *api, int fd);
+void lg_api_run(struct lg_api *api);
+
 struct json_t;
 struct lg_device_rec;
 struct lg_gateway_rec;
 
 /* Validates a device / gateway body (the POST /api/devices and /api/gateways rules,
  * also used by `lorageo device add` and `gateway add`); -1 with the field named in why. */
+/* /api/multicast-groups[/...] (multicast.c): the HTTP status, and the answer in *out. */
+struct lg_region;
+int lg_api_multicast(struct lg_store *s, const struct lg_region *region, const char *url,
+                     const char *method, struct json_t *b, int64_t now_ns, struct json_t **out);
 int lg_api_parse_device(struct json_t *b, struct lg_device_rec *d, char *why, size_t why_len);
 int lg_api_parse_gateway(struct json_t *b, struct lg_gateway_rec *g, char *why, size_t why_len);
 

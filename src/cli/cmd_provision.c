@@ -81,7 +81,7 @@ static int options_to_json(const char *cmd, const char *usage, const struct fiel
 
 static const char device_usage[] =
     "usage: lorageo device add --dev-eui EUI [--name N] [--adr off|standard|eadr|predictive]\n"
-    "         [--reference]   (its payload carries its own GPS position: Cayenne LPP or\n"
+    "         [--class A|C] [--reference]   (its payload carries its own GPS position: Cayenne LPP or\n"
     "                          the TDOA thesis' 11 bytes; the server learns from it)\n"
     "         (--join-eui EUI --app-key KEY | --dev-addr ADDR --nwk-s-key KEY --app-s-key KEY\n"
     "          [--fcnt-resets-allowed]) [-c CONFIG] [--database PATH]\n";
@@ -96,7 +96,8 @@ static int device_add(int argc, char **argv) {
                                         {"nwk-s-key", "nwk_s_key", F_STRING},
                                         {"app-s-key", "app_s_key", F_STRING},
                                         {"fcnt-resets-allowed", "fcnt_resets_allowed", F_FLAG},
-                                        {"reference", "reference", F_FLAG}};
+                                        {"reference", "reference", F_FLAG},
+                                        {"class", "class", F_STRING}};
   const char *cfg = NULL, *db = NULL;
   json_t *body = json_object();
   int rc = options_to_json("device add", device_usage, fields, LG_ARRAY_LEN(fields), argc, argv,
@@ -121,6 +122,9 @@ static int device_add(int argc, char **argv) {
 
 static const char gateway_usage[] =
     "usage: lorageo gateway add --gateway-eui EUI [--name N] [--lat DEG --lon DEG [--alt M]]\n"
+    "         [--timing-offset-ns NS]\n"
+    "         [--position-from-gateway]  (its own GPS, in its stat messages, gives its position\n"
+    "                                     over --lat/--lon; otherwise a stat never moves it)\n"
     "         [-c CONFIG] [--database PATH]\n";
 
 static int gateway_add(int argc, char **argv) {
@@ -129,7 +133,8 @@ static int gateway_add(int argc, char **argv) {
                                         {"lat", "latitude", F_NUMBER},
                                         {"lon", "longitude", F_NUMBER},
                                         {"alt", "altitude", F_NUMBER},
-                                        {"timing-offset-ns", "timing_offset_ns", F_NUMBER}};
+                                        {"timing-offset-ns", "timing_offset_ns", F_NUMBER},
+                                        {"position-from-gateway", "position_from_gateway", F_FLAG}};
   const char *cfg = NULL, *db = NULL;
   json_t *body = json_object();
   int rc = options_to_json("gateway add", gateway_usage, fields, LG_ARRAY_LEN(fields), argc, argv,

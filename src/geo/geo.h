@@ -140,6 +140,10 @@ struct lg_geo_fix {
   double residual_m;         /* RMS of the receptions' residuals */
   int gateways_used;
   uint64_t excluded; /* bit i: reception i rejected (NLOS or no data) */
+  /* bit i: reception i's time disagreed with the frame's other receptions and the known
+   * geometry (left out to bring a fit in range, or dropped by the reflection test): kept
+   * out of the fix. A subset of `excluded`; a forged or faulty timestamp shows here. */
+  uint64_t timing_outliers;
   double cov_en[3];  /* horizontal covariance (m^2): ee, en, nn */
   double chi2;       /* time-of-arrival fits: the residuals' chi-square at the assumed sigma */
   int dof;           /* and its degrees of freedom (0: exactly determined) */

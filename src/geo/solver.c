@@ -778,6 +778,7 @@ int geo_solve_iterative(struct lg_geo_solver *s, struct geo_problem *p, enum lg_
     bool usable = (p->use_toa && g->timed) || (p->use_rssi && g->has_rssi);
     if (!usable) excluded |= 1ull << i;
   }
+  uint64_t unusable = excluded; /* what remains excluded beyond these: timing outliers */
   struct fit best;
   best_fit(s, p, &best);
   if (!best.ok && p->use_toa && p->opts->robust) leave_one_out(s, p, &best, &excluded);
@@ -803,5 +804,6 @@ int geo_solve_iterative(struct lg_geo_solver *s, struct geo_problem *p, enum lg_
   }
   out->method = method;
   out->excluded = excluded;
+  out->timing_outliers = excluded & ~unusable;
   return 0;
 }

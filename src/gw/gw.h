@@ -141,6 +141,8 @@ int lg_gw_parse_time(const char *s, size_t len, int64_t *ns, int *digits);
 /* GPS time (ns since 1980-01-06T00:00:00) to Unix time (ns), minus the leap seconds
  * inserted since 1980 (18 since 2017-01-01, IERS Bulletin C). */
 int64_t lg_gw_gps_to_unix_ns(int64_t gps_ns);
+/* The inverse: ns since the Unix epoch (UTC) to ns since the GPS epoch. */
+int64_t lg_gw_unix_to_gps_ns(int64_t unix_ns);
 
 /*
  * The best receive time a reception offers for TDOA, in ns since the Unix epoch, and

@@ -201,6 +201,15 @@ int lg_region_tx_power_dbm(const struct lg_region *region, int index, int *eirp_
  */
 int lg_region_rx1_dr(const struct lg_region *region, int up_dr, int offset, int *down_dr);
 
+/* The same under the device's DownlinkDwellTime: with `downlink_dwell` in a region that
+ * has a separate table (AS923, RP002-1.0.4 §2.8.7) that table, else lg_region_rx1_dr's. */
+int lg_region_rx1_dr_dwell(const struct lg_region *region, int up_dr, int offset,
+                           bool downlink_dwell, int *down_dr);
+
+/* The dwell-time limit on one transmission, 400 ms (FCC 47 CFR 15.247 for US915; ARIB
+ * STD-T108 / ACMA as RP002-1.0.4 carries them through TxParamSetupReq for AS923, AU915). */
+#define LG_DWELL_LIMIT_NS 400000000LL
+
 /*
  * RX1 downlink frequency for an uplink at `up_freq_hz` (EU-style plans: the same
  * frequency; fixed plans: the RX1 channel of the uplink channel). LG_EINVAL for a

@@ -108,6 +108,20 @@ int lg_region_rx1_dr(const struct lg_region *region, int up_dr, int offset, int 
   return 0;
 }
 
+int lg_region_rx1_dr_dwell(const struct lg_region *region, int up_dr, int offset,
+                           bool downlink_dwell, int *down_dr) {
+  if (!downlink_dwell || !region->has_rx1_dr_dwell)
+    return lg_region_rx1_dr(region, up_dr, offset, down_dr);
+  if (offset < 0 || offset > region->rx1_dr_offset_max || offset >= LG_REGION_MAX_RX1_OFFSET)
+    return LG_EINVAL;
+  const struct lg_datarate *d = lg_region_dr(region, up_dr);
+  if (d == NULL || !d->uplink) return LG_EINVAL;
+  int dr = region->rx1_dr_dwell[up_dr][offset];
+  if (dr < 0 || lg_region_dr(region, dr) == NULL) return LG_EINVAL;
+  *down_dr = dr;
+  return 0;
+}
+
 int lg_region_rx1_freq(const struct lg_region *region, uint32_t up_freq_hz,
                        uint32_t *down_freq_hz) {
   if (region->rx1_channels <= 0) {

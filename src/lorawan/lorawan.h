@@ -243,7 +243,11 @@ enum lg_mac_cid {
   LG_MAC_PING_SLOT_INFO = 0x10,
   LG_MAC_PING_SLOT_CHANNEL = 0x11,
   LG_MAC_BEACON_FREQ = 0x13,
+  LG_MAC_DEVICE_MODE = 0x20, /* DeviceModeInd / DeviceModeConf (LoRaWAN 1.1 §5.15) */
 };
+
+/* DeviceModeInd's class byte. */
+enum { LG_DEVICE_CLASS_A = 0, LG_DEVICE_CLASS_C = 2 };
 
 /*
  * One MAC command. `uplink` says the direction (and so whether cid means the Req
@@ -319,6 +323,9 @@ struct lg_mac_cmd {
     struct {
       bool beacon_freq_ok;
     } beacon_freq_ans;
+    struct {
+      uint8_t device_class; /* LG_DEVICE_CLASS_A or _C (1: RFU) */
+    } device_mode;          /* DeviceModeInd up, DeviceModeConf down */
   } u;
 };
 

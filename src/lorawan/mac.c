@@ -34,6 +34,7 @@ static const struct mac_def mac_defs[] = {
     {LG_MAC_PING_SLOT_INFO, "PingSlotInfoReq", 1, "PingSlotInfoAns", 0},
     {LG_MAC_PING_SLOT_CHANNEL, "PingSlotChannelAns", 1, "PingSlotChannelReq", 4},
     {LG_MAC_BEACON_FREQ, "BeaconFreqAns", 1, "BeaconFreqReq", 3},
+    {LG_MAC_DEVICE_MODE, "DeviceModeInd", 1, "DeviceModeConf", 1},
 };
 
 static const struct mac_def *find_def(uint8_t cid) {
@@ -103,6 +104,7 @@ static void parse_payload(struct lg_mac_cmd *c, const uint8_t *p) {
       c->u.ping_slot_channel_ans.channel_freq_ok = bit(p[0], 0);
       break;
     case LG_MAC_BEACON_FREQ: c->u.beacon_freq_ans.beacon_freq_ok = bit(p[0], 0); break;
+    case LG_MAC_DEVICE_MODE: c->u.device_mode.device_class = p[0]; break;
     default: break; /* no payload */
     }
     return;
@@ -150,6 +152,7 @@ static void parse_payload(struct lg_mac_cmd *c, const uint8_t *p) {
     c->u.ping_slot_channel_req.dr = p[3] & 0x0f;
     break;
   case LG_MAC_BEACON_FREQ: c->u.beacon_freq_req.freq_hz = get_freq(p); break;
+  case LG_MAC_DEVICE_MODE: c->u.device_mode.device_class = p[0]; break;
   default: break; /* no payload */
   }
 }
@@ -220,6 +223,7 @@ static int write_up(const struct lg_mac_cmd *c, uint8_t *p) {
         bits3(false, c->u.ping_slot_channel_ans.dr_ok, c->u.ping_slot_channel_ans.channel_freq_ok);
     break;
   case LG_MAC_BEACON_FREQ: p[0] = bits3(false, false, c->u.beacon_freq_ans.beacon_freq_ok); break;
+  case LG_MAC_DEVICE_MODE: p[0] = c->u.device_mode.device_class; break;
   default: break;
   }
   return 0;
@@ -276,6 +280,7 @@ static int write_down(const struct lg_mac_cmd *c, uint8_t *p) {
     p[3] = c->u.ping_slot_channel_req.dr;
     return put_freq(p, c->u.ping_slot_channel_req.freq_hz);
   case LG_MAC_BEACON_FREQ: return put_freq(p, c->u.beacon_freq_req.freq_hz);
+  case LG_MAC_DEVICE_MODE: p[0] = c->u.device_mode.device_class; return 0;
   default: return 0;
   }
 }

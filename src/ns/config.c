@@ -110,6 +110,33 @@ static int s_late(struct lg_config *c, const char *v) {
 static int s_token(struct lg_config *c, const char *v) {
   return set_str(c->api_token, sizeof(c->api_token), v);
 }
+static int s_read_token(struct lg_config *c, const char *v) {
+  return set_str(c->api_read_token, sizeof(c->api_read_token), v);
+}
+static int s_tls_cert(struct lg_config *c, const char *v) {
+  return set_str(c->api_tls_cert_file, sizeof(c->api_tls_cert_file), v);
+}
+static int s_tls_key(struct lg_config *c, const char *v) {
+  return set_str(c->api_tls_key_file, sizeof(c->api_tls_key_file), v);
+}
+static int s_gw_nets(struct lg_config *c, const char *v) {
+  char why[128];
+  if (set_str(c->gateway_networks, sizeof(c->gateway_networks), v)) return -1;
+  return lg_netlist_parse(v, &c->gateway_nets, why, sizeof(why));
+}
+/* auto | true | false into -2 (auto, resolved by the region later), 1, 0 */
+static int set_auto_bool(int *dst, const char *v) {
+  if (strcasecmp(v, "auto") == 0) return *dst = -2, 0;
+  if (strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0) return *dst = 1, 0;
+  if (strcasecmp(v, "false") == 0 || strcmp(v, "0") == 0) return *dst = 0, 0;
+  return -1;
+}
+static int s_up_dwell(struct lg_config *c, const char *v) {
+  return set_auto_bool(&c->uplink_dwell_time, v);
+}
+static int s_down_dwell(struct lg_config *c, const char *v) {
+  return set_auto_bool(&c->downlink_dwell_time, v);
+}
 static int s_web(struct lg_config *c, const char *v) {
   return set_str(c->web_root, sizeof(c->web_root), v);
 }
@@ -237,7 +264,12 @@ static const struct {
     {"network", "net_id", "6 hex digits", s_netid},
     {"network", "dedup_window_ms", "10..5000", s_dedup},
     {"network", "late_horizon_ms", "0..60000", s_late},
+    {"network", "uplink_dwell_time", "auto, true or false", s_up_dwell},
+    {"network", "downlink_dwell_time", "auto, true or false", s_down_dwell},
     {"api", "token", "a string", s_token},
+    {"api", "read_token", "a string", s_read_token},
+    {"api", "tls_cert_file", "a PEM certificate file", s_tls_cert},
+    {"api", "tls_key_file", "a PEM private key file", s_tls_key},
     {"api", "web_root", "a directory", s_web},
     {"api", "allowed_hosts", "host names, comma-separated", s_hosts},
     {"api", "allowed_origins", "origins (https://host[:port]), comma-separated", s_origins},
@@ -261,6 +293,8 @@ static const struct {
     {"security", "kek_file", "a file of 32 or 64 hex digits", s_kek},
     {"security", "allow_plaintext_keys", "true or false", s_plain},
     {"security", "gateway_move_after_s", "0..86400 (seconds)", s_move},
+    {"security", "gateway_networks", "CIDR networks (10.0.0.0/8, ::1/128), comma-separated",
+     s_gw_nets},
     {"adr", "installation_margin_db", "0..30", s_margin},
     {"adr", "target_delivery", "0.5..0.9999", s_target},
     {"cluster", "redis", "redis://HOST[:PORT]", s_redis},
@@ -453,7 +487,7 @@ static int check_environment(char *why, size_t why_len) {
   return 0;
 }
 
-int lg_config_load(struct lg_config *c, const char *path, char *why, size_t why_len) {
+static void defaults(struct lg_config *c) {
   memset(c, 0, sizeof(*c));
   snprintf(c->udp_bind, sizeof(c->udp_bind), "0.0.0.0:1700");
   snprintf(c->http_bind, sizeof(c->http_bind), "127.0.0.1:8080");
@@ -465,6 +499,7 @@ int lg_config_load(struct lg_config *c, const char *path, char *why, size_t why_
   c->max_unknown_gateways = 4096;
   c->dedup_window_ms = 200;
   c->late_horizon_ms = 2000;
+  c->uplink_dwell_time = c->downlink_dwell_time = -2; /* auto */
   snprintf(c->mqtt_topic_prefix, sizeof(c->mqtt_topic_prefix), "lorageo");
   c->mqtt_queue_max = 100000;
   c->api_max_connections = 2048;
@@ -478,6 +513,66 @@ int lg_config_load(struct lg_config *c, const char *path, char *why, size_t why_
   c->gateway_move_after_s = 60;
   c->adr_installation_margin_db = 10;
   c->adr_target_delivery = LG_ADR_TARGET;
+}
+
+/* The INI text (`len` bytes, no NUL inside) of the file called `name` into c. */
+static int parse_text(struct lg_config *c, const char *name, const char *text, size_t len,
+                      char *why, size_t why_len) {
+  struct parse_ctx p = (struct parse_ctx){
+      .c = c, .why = why, .why_len = why_len, .path = name, .buf = text, .len = len};
+  int line = ini_parse_stream(read_line, &p, on_entry, &p);
+  if (why[0] || line != 0) {
+    if (!why[0]) snprintf(why, why_len, "%s:%d: not INI syntax", name, line);
+    return LG_EINVAL;
+  }
+  return 0;
+}
+
+/* Rules between keys, once every source is read; derived values. */
+static int finish(struct lg_config *c, char *why, size_t why_len) {
+  if (c->api_read_token[0] && c->api_token[0] == '\0')
+    return snprintf(why, why_len,
+                    "[api] read_token needs [api] token (without it every request may write)"),
+           LG_EINVAL;
+  if (c->api_read_token[0] && strcmp(c->api_read_token, c->api_token) == 0)
+    return snprintf(why, why_len, "[api] read_token must differ from [api] token"), LG_EINVAL;
+  if ((c->api_tls_cert_file[0] == '\0') != (c->api_tls_key_file[0] == '\0'))
+    return snprintf(why, why_len, "[api] tls_cert_file and tls_key_file go together"), LG_EINVAL;
+  if (!c->bs_cert_file[0] != !c->bs_key_file[0] || (c->bs_client_ca_file[0] && !c->bs_cert_file[0]))
+    return snprintf(why, why_len, "[basicstation] cert_file and key_file go together (TLS), and "
+                                  "client_ca_file needs them"),
+           LG_EINVAL;
+  const struct lg_region *r = lg_region_find(c->region);
+  int *dwell[2] = {&c->uplink_dwell_time, &c->downlink_dwell_time};
+  static const char *const names[2] = {"uplink_dwell_time", "downlink_dwell_time"};
+  for (int i = 0; i < 2; i++) {
+    bool settable = r && r->dwell_table; /* AS923, AU915: TxParamSetupReq */
+    if (*dwell[i] != -2 && !settable)
+      return snprintf(why, why_len,
+                      "[network] %s: only AS923 and AU915 let it be set (TxParamSetupReq); %s %s",
+                      names[i], c->region,
+                      r && r->uses_dwell_time ? "always has the FCC's 400 ms" : "has none"),
+             LG_EINVAL;
+    if (*dwell[i] == -2) *dwell[i] = settable ? 1 : -1;
+  }
+  if (!c->journal_set) journal_name(c->database, c->http_bind, c->journal, sizeof(c->journal));
+  default_learned(c);
+  return 0;
+}
+
+int lg_config_parse_text(struct lg_config *c, const char *name, const char *text, size_t len,
+                         char *why, size_t why_len) {
+  defaults(c);
+  why[0] = '\0';
+  if (memchr(text, '\0', len))
+    return snprintf(why, why_len, "%s: not a configuration file (binary: a NUL byte)", name),
+           LG_EINVAL;
+  int rc = parse_text(c, name, text, len, why, why_len);
+  return rc ? rc : finish(c, why, why_len);
+}
+
+int lg_config_load(struct lg_config *c, const char *path, char *why, size_t why_len) {
+  defaults(c);
   why[0] = '\0';
   if (check_environment(why, why_len)) return LG_EINVAL;
   if (path) {
@@ -485,14 +580,9 @@ int lg_config_load(struct lg_config *c, const char *path, char *why, size_t why_
     size_t len = 0;
     int rc = read_file(path, &text, &len, why, why_len);
     if (rc) return rc;
-    struct parse_ctx p = (struct parse_ctx){.c = c, .why = why, .why_len = why_len, .path = path, .buf = text,
-                           .len = len};
-    int line = ini_parse_stream(read_line, &p, on_entry, &p);
+    rc = parse_text(c, path, text, len, why, why_len);
     free(text);
-    if (why[0] || line != 0) {
-      if (!why[0]) snprintf(why, why_len, "%s:%d: not INI syntax", path, line);
-      return LG_EINVAL;
-    }
+    if (rc) return rc;
   }
   for (size_t i = 0; i < LG_ARRAY_LEN(keys); i++) {
     char var[96];
@@ -500,12 +590,5 @@ int lg_config_load(struct lg_config *c, const char *path, char *why, size_t why_
     const char *v = getenv(var);
     if (v && apply(c, keys[i].section, keys[i].key, v, var, why, why_len)) return LG_EINVAL;
   }
-  if (!c->bs_cert_file[0] != !c->bs_key_file[0] || (c->bs_client_ca_file[0] && !c->bs_cert_file[0])) {
-    snprintf(why, why_len, "[basicstation] cert_file and key_file go together (TLS), and "
-                           "client_ca_file needs them");
-    return LG_EINVAL;
-  }
-  if (!c->journal_set) journal_name(c->database, c->http_bind, c->journal, sizeof(c->journal));
-  default_learned(c);
-  return 0;
+  return finish(c, why, why_len);
 }

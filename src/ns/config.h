@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "geo/geo.h"
+#include "util/netlist.h"
 
 struct lg_config {
   char udp_bind[64];   /* [server] udp_bind = 0.0.0.0:1700 */
@@ -32,7 +33,17 @@ struct lg_config {
   uint32_t net_id;     /* [network] net_id = 000000 */
   int dedup_window_ms; /* [network] dedup_window_ms = 200 */
   int late_horizon_ms; /* [network] late_horizon_ms = 2000: late copies still attached */
-  char api_token[128]; /* [api] token = (empty: no auth) */
+  /* [network] uplink_dwell_time, downlink_dwell_time = auto | true | false: the 400 ms
+   * dwell-time limit (RP002-1.0.4 TxParamSetupReq) the server has devices use, in regions
+   * where it is a setting (AS923, AU915); auto: the region's default (on, as ChirpStack's
+   * region files). US915's is the FCC's and always on; other regions have none. Resolved by
+   * lg_config_load: -1 (the region has no such setting), 0 off, 1 on. */
+  int uplink_dwell_time, downlink_dwell_time;
+  char api_token[128]; /* [api] token = (empty: no auth): read-write */
+  char api_read_token[128]; /* [api] read_token = (empty: none): GET only; needs token */
+  /* [api] tls_cert_file, tls_key_file: PEM files; both given: the API speaks HTTPS only */
+  char api_tls_cert_file[256];
+  char api_tls_key_file[256];
   char web_root[256];  /* [api] web_root: the web UI's files (default: the source tree's web/) */
   /* [api] allowed_hosts: Host names served besides IP literals, localhost and http_bind's
    * host (comma-separated; "*": any); allowed_origins: Origins (scheme://host[:port]) let
@@ -72,6 +83,10 @@ struct lg_config {
    * pinned one (a re-addressed gateway moves; a spoofer racing the real one does not);
    * 0: a pinned address never moves (until the server restarts) */
   int gateway_move_after_s;
+  /* [security] gateway_networks = CIDR networks gateways may send from (comma-separated;
+   * empty: any); datagrams from elsewhere are dropped and counted */
+  char gateway_networks[512];
+  struct lg_netlist gateway_nets;
   double adr_installation_margin_db; /* [adr] installation_margin_db = 10 (standard) */
   double adr_target_delivery;        /* [adr] target_delivery = 0.94 (predictive) */
   char cluster_redis[256];           /* [cluster] redis = (empty: one instance) redis://HOST:PORT */
@@ -88,6 +103,12 @@ struct lg_config {
 /* Defaults, then the file `path` (NULL: none), then the environment. On error returns
  * LG_EINVAL with a one-line reason naming the file, line and key. */
 int lg_config_load(struct lg_config *c, const char *path, char *why, size_t why_len);
+
+/* Defaults, then the INI `text` (`len` bytes) as if read from a file called `name`; the
+ * environment is not read (the fuzzer's entry: the same rules as a file). LG_EINVAL with
+ * the reason as lg_config_load gives it. */
+int lg_config_parse_text(struct lg_config *c, const char *name, const char *text, size_t len,
+                         char *why, size_t why_len);
 
 struct lg_store;
 /*

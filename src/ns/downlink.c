@@ -40,6 +40,17 @@ static bool txpk_for(const struct lg_ns *ns, const struct lg_gw_rxpk *up, int dr
   return true;
 }
 
+/* Under the region's downlink dwell time a window whose transmission would last longer
+ * than 400 ms is not used (*has cleared, *cut counted); 1 when the window remains usable. */
+static int dwell_ok(const struct lg_ns *ns, bool *has, const struct lg_gw_txpk *tx, int *cut) {
+  if (*has && ns_dwell_downlink(ns) &&
+      ns_airtime_ns(tx->sf, tx->bw_hz, tx->size, false) > LG_DWELL_LIMIT_NS) {
+    *has = false;
+    (*cut)++;
+  }
+  return *has ? 1 : 0;
+}
+
 /* Time on air of a downlink (LoRaWAN: no payload CRC, CR 4/5, explicit header). */
 static int64_t airtime_ns(const struct lg_gw_txpk *tx) {
   struct lg_lora_tx lt = lg_lora_tx_lorawan(tx->sf, tx->bw_hz);
@@ -92,6 +103,22 @@ static void track(struct lg_ns *ns, struct ns_pending *p) {
 static bool send_station(struct lg_ns *ns, struct ns_gateway *g, struct ns_pending *p,
                          const struct ns_dl_path *path, const struct lg_gw_txpk *tx) {
   track(ns, p);
+  if (tx->immediate) { /* Class C / multicast: "dC" 2, sent now on the RX2 settings given */
+    struct lg_gw_dl c = {.diid = p->token,
+                         .dev_eui = p->dev_eui,
+                         .dev_class = LG_GW_DL_CLASS_C,
+                         .pdu = p->data,
+                         .len = tx->size,
+                         .rx2_dr = path->rx2_dr,
+                         .rx2_freq_hz = tx->freq_hz};
+    if (ns->io.gw_send(ns->io.gw_ctx, g->eui, &c) != 0) {
+      HASH_DEL(ns->pending, p);
+      return false;
+    }
+    if (g->dc) lg_dc_record(g->dc, ns->region, tx->freq_hz, airtime_ns(tx), ns_now(ns));
+    atomic_fetch_add(&ns->m.downlinks[LG_DL_SENT], 1);
+    return true;
+  }
   struct lg_gw_dl dl = {.diid = p->token,
                         .dev_eui = p->dev_eui,
                         .dev_class = LG_GW_DL_CLASS_A,
@@ -159,7 +186,8 @@ static bool dispatch(struct lg_ns *ns, struct ns_pending *p, bool *budget) {
     bool has = p->in_rx2 ? path->has_rx2 : path->has_rx1;
     struct ns_gateway *g = ns_gateway(ns, path->gateway_eui);
     if (has && path->holder && hand_to_holder(ns, p, path, tx)) return true;
-    if (has && !path->holder && g && g->station && path->has_xtime && ns->io.gw_send) {
+    if (has && !path->holder && g && g->station && (path->has_xtime || tx->immediate) &&
+        ns->io.gw_send) {
       if (duty_cycle_allows(ns, g, tx)) {
         if (send_station(ns, g, p, path, tx)) return true;
       } else {
@@ -224,7 +252,7 @@ void ns_send_downlink(struct lg_ns *ns, const struct ns_frame *f, const struct n
   int up_dr = 0, rx1_dr = 0;
   uint32_t rx1_freq = 0;
   if (lg_region_dr_for(ns->region, up->sf, up->bw_hz, true, &up_dr) ||
-      lg_region_rx1_dr(ns->region, up_dr, 0, &rx1_dr) ||
+      lg_region_rx1_dr_dwell(ns->region, up_dr, 0, dl->device_dwell, &rx1_dr) ||
       lg_region_rx1_freq(ns->region, up->freq_hz, &rx1_freq)) {
     atomic_fetch_add(&ns->m.downlinks[LG_DL_ERROR], 1);
     ns_log(ns, "downlink dropped: the uplink's channel or data rate is not in %s",
@@ -238,6 +266,7 @@ void ns_send_downlink(struct lg_ns *ns, const struct ns_frame *f, const struct n
   const struct lg_gw_rxpk *first = &f->rx[0].rxpk;
   if (p->dev_eui == 0 && first->size == 23 && (first->data[0] >> 5) == 0)
     p->dev_eui = lg_get_le64(first->data + 9); /* a join-request's DevEUI */
+  int usable = 0, cut = 0; /* windows left once the dwell time is applied, and cut by it */
   for (int i = 0; i < n; i++) {
     struct ns_dl_path *path = &p->paths[p->n_paths++];
     path->gateway_eui = best[i].rx->gateway_eui;
@@ -253,6 +282,16 @@ void ns_send_downlink(struct lg_ns *ns, const struct ns_frame *f, const struct n
     path->rx2_dr = ns->region->rx2_dr;
     path->rx1_delay_s = (int)(dl->rx1_delay_ns / 1000000000LL);
     path->rx2_delay_s = (int)(dl->rx2_delay_ns / 1000000000LL);
+    usable += dwell_ok(ns, &path->has_rx1, &path->rx1, &cut) +
+              dwell_ok(ns, &path->has_rx2, &path->rx2, &cut);
+  }
+  if (usable == 0 && cut > 0) {
+    atomic_fetch_add(&ns->m.downlinks[LG_DL_DWELL_TIME], 1);
+    ns_log(ns, "downlink refused: %zu bytes stay on air longer than %s's 400 ms dwell time in "
+               "RX1 and RX2",
+           dl->len, ns->region->name);
+    free(p);
+    return;
   }
   bool budget = false;
   if (!dispatch(ns, p, &budget)) {
@@ -262,6 +301,43 @@ void ns_send_downlink(struct lg_ns *ns, const struct ns_frame *f, const struct n
                   : "no gateway can carry it");
     free(p);
   }
+}
+
+bool ns_send_now(struct lg_ns *ns, uint64_t dev_eui, const uint64_t *gws, size_t n, uint32_t freq_hz,
+                 int dr, const struct ns_dl *dl, uint64_t *via, bool *budget) {
+  const struct lg_datarate *d = lg_region_dr(ns->region, dr);
+  *budget = false;
+  if (d == NULL || d->mod != LG_MOD_LORA || dl->len > sizeof(((struct ns_pending *)0)->data))
+    return false;
+  struct ns_pending *p = calloc(1, sizeof(*p));
+  if (p == NULL) return false;
+  memcpy(p->data, dl->phy, dl->len);
+  p->dev_eui = dev_eui; /* (a Basics Station's dnmsg names it; 0 for a multicast group) */
+  for (size_t i = 0; i < n && p->n_paths < NS_DL_CANDIDATES; i++) {
+    struct ns_gateway *g = ns_gateway(ns, gws[i]);
+    if (g == NULL || !g->known || (!g->has_pull && !(g->station && ns->io.gw_send)))
+      continue; /* (a cluster peer's: not yet) */
+    struct ns_dl_path *path = &p->paths[p->n_paths++];
+    path->gateway_eui = gws[i];
+    path->rx2_dr = dr;
+    struct lg_gw_txpk *tx = &path->rx1;
+    tx->immediate = true;
+    tx->freq_hz = freq_hz;
+    tx->power_dbm = downlink_power_dbm(ns->region);
+    tx->sf = d->sf;
+    tx->bw_hz = d->bw_hz;
+    snprintf(tx->codr, sizeof(tx->codr), "4/5");
+    tx->ipol = true;
+    tx->size = dl->len;
+    path->rx2 = *tx; /* "RX2" of an immediate send: the same again (after TOO_LATE) */
+    path->has_rx1 = path->has_rx2 = true;
+  }
+  if (p->n_paths == 0 || !dispatch(ns, p, budget)) {
+    free(p);
+    return false;
+  }
+  *via = p->paths[p->path].gateway_eui;
+  return true;
 }
 
 void ns_tx_ack(struct lg_ns *ns, uint16_t token, uint64_t gateway_eui, const char *error) {

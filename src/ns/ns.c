@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 
 #include "ns/cluster.h"
@@ -25,12 +26,12 @@ static const char *const drop_names[LG_DROP_COUNT] = {
     "short",           "version",  "type",   "zero_eui",        "json",
     "unknown_gateway", "bad_rxpk", "crc",    "bad_phy_payload", "unsupported_mtype",
     "unknown_device",  "mic",      "replay", "devnonce_reused", "storage",
-    "frequency",       "data_rate",      "gateway_address"};
+    "frequency",       "data_rate",      "gateway_address", "gateway_network"};
 static const char *const shed_names[LG_SHED_COUNT] = {
     "unknown_device", "mic", "open_frames", "late_horizon", "unknown_gateway"};
 static const char *const dl_names[LG_DL_COUNT] = {"sent",       "ok",         "too_late", "error",
                                                   "no_gateway", "duty_cycle", "retried",
-                                                  "ack_limit"};
+                                                  "ack_limit",  "dwell_time"};
 
 const double lg_ns_accuracy_bounds_m[LG_NS_ACCURACY_BUCKETS - 1] = {5,   10,  20,  50,
                                                                     100, 200, 500, 1000};
@@ -299,6 +300,11 @@ void lg_ns_free(struct lg_ns *ns) {
     HASH_DEL(ns->acked, a);
     free(a);
   }
+  struct ns_txparam *x, *xt;
+  HASH_ITER(hh, ns->txparam, x, xt) {
+    HASH_DEL(ns->txparam, x);
+    free(x);
+  }
   struct ns_key *k, *kt;
   HASH_ITER(hh, ns->keys, k, kt) {
     HASH_DEL(ns->keys, k);
@@ -414,6 +420,7 @@ struct ns_gateway *ns_gateway(struct lg_ns *ns, uint64_t eui) {
     g->known = lg_store_gateway_get(ns->store, eui, &rec) == 0;
     if (g->known) {
       g->has_position = rec.has_position;
+      g->position_from_gateway = rec.position_from_gateway;
       g->lat_deg = rec.lat_deg;
       g->lon_deg = rec.lon_deg;
       g->alt_m = rec.alt_m;
@@ -730,7 +737,9 @@ static void push_data(struct lg_ns *ns, struct ns_gateway *g, const char *body, 
     ns_drop(ns, LG_DROP_CRC, "gateway %016llx: CRC failed", (unsigned long long)g->eui);
   for (size_t i = pp->n_crc_bad; i < pp->n_rejected; i++)
     ns_drop(ns, LG_DROP_RXPK, "gateway %016llx: %s", (unsigned long long)g->eui, why);
-  if (pp->has_stat && pp->stat.has_position && !g->has_position) {
+  /* A stat's position (anyone can send one: docs/security.md) never moves a surveyed
+   * gateway, unless it is marked position_from_gateway; it places one without a position. */
+  if (pp->has_stat && pp->stat.has_position && (!g->has_position || g->position_from_gateway)) {
     g->has_position = true;
     g->lat_deg = pp->stat.lat_deg;
     g->lon_deg = pp->stat.lon_deg;
@@ -826,11 +835,31 @@ static bool address_ok(struct lg_ns *ns, struct ns_gateway *g, const struct sock
   return false;
 }
 
+/* [security] gateway_networks: when set, only datagrams from those networks are read at
+ * all (no ACK, no journal); the rest are dropped and counted. Journal records were judged
+ * when they came. */
+static bool network_ok(struct lg_ns *ns, const struct sockaddr *from, socklen_t from_len) {
+  if (ns->cfg.gateway_nets.n == 0 || ns->replaying) return true;
+  if (from_len > 0 && lg_netlist_has(&ns->cfg.gateway_nets, from)) return true;
+  char host[INET6_ADDRSTRLEN] = "?";
+  if (from_len > 0 && from->sa_family == AF_INET)
+    inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)from)->sin_addr, host,
+              sizeof(host));
+  else if (from_len > 0 && from->sa_family == AF_INET6)
+    inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)from)->sin6_addr, host,
+              sizeof(host));
+  ns_drop(ns, LG_DROP_GATEWAY_NETWORK,
+          "a datagram from %s, outside [security] gateway_networks (%.200s)", host,
+          ns->cfg.gateway_networks);
+  return false;
+}
+
 void lg_ns_datagram(struct lg_ns *ns, const struct sockaddr *from, socklen_t from_len,
                     const uint8_t *buf, size_t len) {
   static const enum lg_drop drops[] = {LG_DROP_SHORT, LG_DROP_VERSION, LG_DROP_TYPE,
                                        LG_DROP_ZERO_EUI};
   atomic_fetch_add(&ns->m.datagrams, 1);
+  if (!network_ok(ns, from, from_len)) return;
   struct lg_gw_header h;
   int err = lg_gw_parse_header(buf, len, &h);
   if (err) {
@@ -1328,5 +1357,6 @@ void lg_ns_tick(struct lg_ns *ns) {
   forget_expired(ns, now);
   if (ns->writer) ns_writer_push(ns, false, 0); /* late copies and events of this tick */
   if (ns->next_due == NULL || ns->store_down) checkpoint(ns, false); /* idle: all stored */
+  if (!ns->catchup && !ns->store_down) ns_classc_tick(ns); /* Class C and multicast */
   ns_pending_expire(ns, now);
 }

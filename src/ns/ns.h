@@ -80,6 +80,7 @@ enum lg_drop {
   LG_DROP_FREQUENCY, /* not an uplink frequency of the region */
   LG_DROP_DATA_RATE, /* spreading factor / bandwidth not an uplink data rate of the region */
   LG_DROP_GATEWAY_ADDRESS, /* a provisioned gateway's EUI from another address than its own */
+  LG_DROP_GATEWAY_NETWORK, /* a datagram from outside [security] gateway_networks */
   LG_DROP_COUNT
 };
 
@@ -102,6 +103,7 @@ enum lg_dl_result {
   LG_DL_DUTY_CYCLE, /* refused: it would break the sub-band's duty cycle */
   LG_DL_RETRIED,    /* sent again in RX2 or through another gateway after a TX_ACK error */
   LG_DL_ACK_LIMIT,  /* not sent: the frame's retransmissions had their NbTrans ACKs already */
+  LG_DL_DWELL_TIME, /* not sent: longer than the region's 400 ms dwell time in every window */
   LG_DL_COUNT
 };
 
@@ -119,11 +121,17 @@ struct lg_ns_metrics {
   atomic_uint_fast64_t datagrams;
   atomic_uint_fast64_t dropped[LG_DROP_COUNT];
   atomic_uint_fast64_t receptions;
+  atomic_uint_fast64_t timing_outliers; /* receptions kept out of a fix for their timing */
+  atomic_uint_fast64_t dwell_uplinks;   /* uplinks on air longer than the dwell time */
+  atomic_uint_fast64_t queue_discarded; /* queued downlinks larger than the DR allows */
   atomic_uint_fast64_t uplinks;         /* de-duplicated device uplinks accepted */
   atomic_uint_fast64_t duplicates;      /* copies folded into an open window */
   atomic_uint_fast64_t late_copies;     /* copies attached after the window */
   atomic_uint_fast64_t retransmissions; /* same FCnt again (NbTrans or a lost ACK) */
   atomic_uint_fast64_t joins;
+  atomic_uint_fast64_t class_c_downlinks;      /* sent at once to Class C devices */
+  atomic_uint_fast64_t multicast_downlinks;    /* group frames sent */
+  atomic_uint_fast64_t multicast_transmissions; /* ... counted per gateway that sent one */
   atomic_uint_fast64_t downlinks[LG_DL_COUNT];
   atomic_uint_fast64_t locations[LG_GEO_METHOD_COUNT];                      /* by lg_geo_method */
   atomic_uint_fast64_t accuracy_le[LG_NS_ACCURACY_BUCKETS]; /* fixes with accuracy <= bound */

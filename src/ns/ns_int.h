@@ -24,6 +24,7 @@ struct ns_gateway {
   socklen_t pull_len;
   uint8_t version;
   bool has_position;
+  bool position_from_gateway; /* its stat positions move it (else only fill a missing one) */
   double lat_deg, lon_deg, alt_m;
   double timing_offset_ns; /* provisioned fixed delay of its receive times */
   int64_t seen_written_ns; /* last-seen goes to the database at most every 10 s */
@@ -123,6 +124,15 @@ struct ns_acked {
   UT_hash_handle hh;
 };
 
+/* A device's dwell-time settings as TxParamSetupReq set them (dwell.c): until it answers
+ * TxParamSetupAns it keeps the region's defaults (AS923, AU915: 400 ms up and down). */
+struct ns_txparam {
+  uint64_t dev_eui;
+  bool acked;   /* it answered: the configured settings are its own */
+  int attempts; /* requests sent unanswered (a LoRaWAN 1.0.0/1.0.1 device never answers) */
+  UT_hash_handle hh;
+};
+
 struct ns_cluster;
 struct ns_writer;
 struct ns_session;
@@ -193,6 +203,7 @@ struct lg_ns {
   struct ns_frame *closing;         /* being closed while the socket is read (kept) */
   struct ns_pending *pending;
   struct ns_acked *acked; /* one per device that sent a confirmed uplink */
+  struct ns_txparam *txparam; /* dwell-time settings per device, where TxParamSetupReq applies */
   struct ns_key *keys; /* least recently used first */
   size_t n_keys;
   uint16_t next_token;
@@ -208,6 +219,9 @@ struct lg_ns {
   uint64_t writer_commits;     /* its successful commits, as last seen */
   const char *store_why;       /* why storage fails, when the storage thread said so */
   char store_why_buf[256];
+  /* Class C and multicast (classc.c) */
+  unsigned classc_queue_gen; /* 1 + the queue generation last worked off */
+  int64_t classc_retry_ns;   /* a device's send was put off (its Class A windows, budget) */
   struct lg_ns_metrics m;
   struct lg_gw_push push; /* scratch for one PUSH_DATA (large: kept off the stack) */
   bool from_station;      /* the datagram being handled came from a Basics Station */
@@ -305,9 +319,71 @@ struct ns_dl {
   size_t len;
   int64_t rx1_delay_ns; /* from the uplink's tmst */
   int64_t rx2_delay_ns;
+  bool device_dwell; /* the device believes DownlinkDwellTime = 1 (AS923's RX1 table) */
 };
+/* ---- dwell time (dwell.c), RP002-1.0.4: 400 ms per transmission where it applies ---- */
+
+/* Whether a downlink transmission is held to 400 ms: US915 always (as its uplinks; a
+ * conservative reading), AS923/AU915 per [network] downlink_dwell_time. */
+bool ns_dwell_downlink(const struct lg_ns *ns);
+/* Whether device dev_eui's uplinks are held to it: US915 always; AS923/AU915 until the
+ * device acknowledged [network] uplink_dwell_time = false through TxParamSetupAns. */
+bool ns_dwell_uplink(struct lg_ns *ns, uint64_t dev_eui);
+/* Whether the device believes DownlinkDwellTime = 1 (AS923's RX1 table depends on it). */
+bool ns_device_downlink_dwell(struct lg_ns *ns, uint64_t dev_eui);
+/* Time on air (ns) of `size` PHYPayload bytes at (sf, bw); uplinks carry a CRC. */
+int64_t ns_airtime_ns(int sf, uint32_t bw_hz, size_t size, bool uplink);
+/* Counts an uplink (its first reception's radio settings) on air longer than the dwell
+ * time where uplink dwell applies; true when it was. */
+bool ns_dwell_uplink_check(struct lg_ns *ns, const struct ns_frame *f);
+/* The lowest uplink DR an ADR command may give a device whose frames are `phy_len` bytes:
+ * under uplink dwell the DR must be allowed (RP002's dwell payload table) and the frame
+ * must fit 400 ms; otherwise 0. */
+int ns_dwell_min_uplink_dr(struct lg_ns *ns, uint64_t dev_eui, size_t phy_len);
+/* The largest PHYPayload a downlink at `dr` may have: the region's M (under dwell its
+ * dwell table's) + 5, and under downlink dwell no longer than 400 ms on air. */
+size_t ns_downlink_max_phy(const struct lg_ns *ns, int dr, bool device_dwell);
+/* Appends a TxParamSetupReq to `answers` (FOpts) when the configured dwell settings differ
+ * from the region's defaults and the device has not acknowledged them (3 tries). */
+void ns_txparam_request(struct lg_ns *ns, uint64_t dev_eui, uint8_t *answers, size_t *ans_len);
+/* The device answered TxParamSetupAns: the configured settings are its own now. */
+void ns_txparam_answered(struct lg_ns *ns, uint64_t dev_eui);
+/* A device that joined again starts from the region's defaults. */
+void ns_txparam_reset(struct lg_ns *ns, uint64_t dev_eui);
+
 /* Sends `dl` in RX1 through the best gateway of `f` (RX2 kept as the fallback). */
 void ns_send_downlink(struct lg_ns *ns, const struct ns_frame *f, const struct ns_dl *dl);
+/* Class C / multicast: sends `dl` at once (txpk "imme") on freq_hz / dr through the first
+ * of `gws` (in order of preference) with a downlink path and duty-cycle budget; the others
+ * are tried in turn when its TX_ACK reports an error. The gateway used in *via. False when
+ * none could take it (*budget: the duty cycle was what stopped it). Through a Basics Station
+ * it is a Class C dnmsg ("dC" 2). */
+bool ns_send_now(struct lg_ns *ns, uint64_t dev_eui, const uint64_t *gws, size_t n, uint32_t freq_hz,
+                 int dr, const struct ns_dl *dl, uint64_t *via, bool *budget);
+
+/* downframe.c: what a data downlink carries, for its record. */
+struct ns_down_info {
+  uint32_t f_cnt;
+  int f_port; /* -1: none (an ACK or MAC commands only) */
+  bool confirmed, more;
+  uint8_t data[242]; /* the item as queued (to queue it again if it cannot be sent) */
+  size_t len;
+  size_t cap;     /* the most payload this downlink could carry */
+  bool discarded; /* the oldest item was larger: removed from the queue (counted, logged) */
+  int f_port_discarded;
+  size_t len_discarded;
+};
+/* The device's next data downlink: ACK, FOpts, the oldest queued item if it fits in `cap`
+ * bytes (else it is removed: info->discarded). False when there is nothing to send (no
+ * ACK, no MAC command, empty queue) or it cannot be built. */
+bool ns_data_down(struct lg_ns *ns, const struct lg_device_rec *d, bool ack, const uint8_t *fopts,
+                  size_t fopts_len, size_t cap, struct ns_dl *dl, struct ns_down_info *info);
+/* A multicast group's frame (unconfirmed, FCnt fcnt, to McAddr). */
+bool ns_mcast_down(struct lg_ns *ns, const struct lg_mcast_group *g, uint32_t fcnt, int f_port,
+                   const uint8_t *data, size_t len, struct ns_dl *dl);
+/* classc.c: Class C and multicast downlinks waiting in the queues go out (every tick; the
+ * store is read only when something was queued or a send is due again). */
+void ns_classc_tick(struct lg_ns *ns);
 void ns_tx_ack(struct lg_ns *ns, uint16_t token, uint64_t gateway_eui, const char *error);
 void ns_pending_expire(struct lg_ns *ns, int64_t now_ns);
 /* Whether the confirmed uplink f_cnt of dev_eui may be ACKed once more (taken if so):

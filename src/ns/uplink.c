@@ -114,6 +114,7 @@ static void locate(struct lg_ns *ns, const struct ns_frame *f, const struct lg_g
                    bool refine) {
   struct lg_geo_rx rx[LG_GEO_MAX_RX];
   char names[LG_GEO_MAX_RX][17];
+  uint64_t euis[LG_GEO_MAX_RX];
   size_t n = 0;
   for (size_t i = 0; i < f->n && n < LG_GEO_MAX_RX; i++) {
     bool dup = false;
@@ -124,6 +125,7 @@ static void locate(struct lg_ns *ns, const struct ns_frame *f, const struct lg_g
     reception_of(ns, &f->rx[i], &r);
     if (!r.has_position) continue;
     snprintf(names[n], sizeof(names[n]), "%016llx", (unsigned long long)r.gateway_eui);
+    euis[n] = r.gateway_eui;
     rx[n] = (struct lg_geo_rx){.lat_deg = r.lat_deg,
                                .lon_deg = r.lon_deg,
                                .alt_m = r.alt_m,
@@ -176,10 +178,22 @@ static void locate(struct lg_ns *ns, const struct ns_frame *f, const struct lg_g
                               .track_accuracy_m = tp.accuracy_m,
                               .outlier = tracked && tp.outlier};
   snprintf(l.method, sizeof(l.method), "%s", lg_geo_method_name(fix.method));
+  json_t *outliers = json_array(); /* receptions whose timing the others contradict */
+  for (size_t i = 0; i < n; i++) {
+    if (!(fix.timing_outliers & (1ull << i))) continue;
+    if (l.n_timing_outliers < LG_STORE_MAX_OUTLIERS)
+      l.timing_outliers[l.n_timing_outliers++] = euis[i];
+    json_array_append_new(outliers, json_string(names[i]));
+    atomic_fetch_add(&ns->m.timing_outliers, 1);
+    ns_log(ns, "%016llx FCnt %u: gateway %s's time disagrees with the other receptions: "
+               "kept out of the fix",
+           (unsigned long long)f->dev_eui, f->f_cnt, names[i]);
+  }
   if (ns->writer) {
     ns_write_location(ns, ns->cur_ticket, &l); /* its uplink_id: the ticket's, once written */
   } else if (lg_store_location_add(ns->store, &l) != 0) {
     ns_store_error(ns, "storing a location");
+    json_decref(outliers);
     return;
   }
   atomic_fetch_add(&ns->m.locations[(unsigned)fix.method % LG_GEO_METHOD_COUNT], 1);
@@ -191,6 +205,8 @@ static void locate(struct lg_ns *ns, const struct ns_frame *f, const struct lg_g
                          "longitude", fix.lon_deg, "altitude", fix.alt_m, "accuracy_m",
                          fix.accuracy_m, "accuracy_95_m", fix.accuracy_95_m, "method", l.method,
                          "gateways", fix.gateways_used, "f_cnt", (json_int_t)f->f_cnt);
+  if (ev) json_object_set_new(ev, "timing_outliers", outliers);
+  else json_decref(outliers);
   if (ev && tracked)
     json_object_set_new(ev, "track",
                         json_pack("{s:f, s:f, s:f, s:f, s:b}", "latitude", tp.lat_deg, "longitude",
@@ -304,6 +320,8 @@ static void join(struct lg_ns *ns, struct ns_frame *f, const struct lg_frame *fr
                   "dev_nonce", (json_int_t)jr->dev_nonce));
   ns_log(ns, "join: %016llx has DevAddr %08x (JoinNonce %u, DevNonce %u)",
          (unsigned long long)jr->dev_eui, dev_addr, ja.join_nonce, jr->dev_nonce);
+  ns_txparam_reset(ns, jr->dev_eui); /* a new session starts from the region's defaults */
+  dl.device_dwell = ns_device_downlink_dwell(ns, jr->dev_eui);
   ns_send_downlink(ns, f, &dl);
 }
 
@@ -364,6 +382,25 @@ static bool match_session(struct lg_ns *ns, const struct lg_gw_rxpk *up, const s
   return false;
 }
 
+/* DeviceTimeAns: GPS time at the end of the uplink, from the first reception that carries
+ * a GPS time (tmms, else the gateway's GPS-synchronised "time"), else the server's clock. */
+static void device_time(const struct ns_frame *f, uint8_t *answers,
+                        size_t *ans_len) {
+  int64_t gps_ns = -1;
+  for (size_t k = 0; k < f->n && gps_ns < 0; k++) {
+    const struct lg_gw_rxpk *r = &f->rx[k].rxpk;
+    if (r->has_tmms)
+      gps_ns = r->tmms_ms * 1000000LL;
+    else if (r->has_time)
+      gps_ns = lg_gw_unix_to_gps_ns(r->time_ns);
+  }
+  if (gps_ns < 0) gps_ns = lg_gw_unix_to_gps_ns(f->first_ns);
+  struct lg_mac_cmd a = {.cid = LG_MAC_DEVICE_TIME, .uplink = false};
+  a.u.device_time_ans.gps_seconds = (uint32_t)(gps_ns / 1000000000LL);
+  a.u.device_time_ans.fraction = (uint8_t)((gps_ns % 1000000000LL) * 256 / 1000000000LL);
+  lg_mac_encode(&a, answers, LG_FOPTS_MAX, ans_len);
+}
+
 /* MAC commands of an uplink; answers go into `answers` (FOpts of the reply). */
 static void mac_commands(struct lg_ns *ns, const struct ns_frame *f, const struct lg_device_rec *d,
                          const uint8_t *buf, size_t len, uint8_t *answers, size_t *ans_len,
@@ -400,10 +437,30 @@ static void mac_commands(struct lg_ns *ns, const struct ns_frame *f, const struc
                (unsigned long long)d->dev_eui, c->u.link_adr_ans.power_ack,
                c->u.link_adr_ans.dr_ack, c->u.link_adr_ans.ch_mask_ack);
       }
+    } else if (c->cid == LG_MAC_TX_PARAM_SETUP) {
+      ns_txparam_answered(ns, d->dev_eui); /* its dwell settings are ours now (dwell.c) */
+      ns_log(ns, "%016llx took the dwell-time settings (TxParamSetupAns)",
+             (unsigned long long)d->dev_eui);
     } else if (c->cid == LG_MAC_DEV_STATUS) {
       if (lg_store_device_status(ns->store, d->dev_eui, c->u.dev_status_ans.battery,
                                  c->u.dev_status_ans.margin_db) != 0)
         ns_store_error(ns, "recording a DevStatusAns");
+    } else if (c->cid == LG_MAC_DEVICE_TIME) {
+      device_time(f, answers, ans_len);
+    } else if (c->cid == LG_MAC_DEVICE_MODE) {
+      /* DeviceModeInd: the device switched class; confirmed with the class it runs now */
+      uint8_t cls = c->u.device_mode.device_class;
+      if (cls == LG_DEVICE_CLASS_A || cls == LG_DEVICE_CLASS_C) {
+        if (lg_store_device_class_set(ns->store, d->dev_eui, cls == LG_DEVICE_CLASS_C) != 0)
+          ns_store_error(ns, "recording a DeviceModeInd");
+        ns_log(ns, "%016llx: DeviceModeInd, now Class %c", (unsigned long long)d->dev_eui,
+               cls == LG_DEVICE_CLASS_C ? 'C' : 'A');
+      } else {
+        cls = d->class_c ? LG_DEVICE_CLASS_C : LG_DEVICE_CLASS_A; /* RFU: stays as it was */
+      }
+      struct lg_mac_cmd a = {.cid = LG_MAC_DEVICE_MODE, .uplink = false};
+      a.u.device_mode.device_class = cls;
+      lg_mac_encode(&a, answers, LG_FOPTS_MAX, ans_len);
     } else {
       ns_log(ns, "%016llx: %s received", (unsigned long long)d->dev_eui, lg_mac_name(c->cid, true));
     }
@@ -488,6 +545,18 @@ static void adr_step(struct lg_ns *ns, const struct lg_device_rec *d, const stru
   if (mobile) adr_positions(sh, h, n, &in, gws, fixes);
   struct lg_adr_decision dec;
   if (lg_adr_decide(algo, &in, &dec) != 0) return;
+  /* Under a 400 ms dwell time no LinkADRReq may ask for a data rate at which the device's
+   * frames (this one's size) would stay on air longer, nor one RP002 forbids under it. */
+  int min_dr = ns_dwell_min_uplink_dr(ns, d->dev_eui, u->phy_len);
+  if (dec.next.dr < min_dr) {
+    char why[sizeof(dec.reason)];
+    snprintf(why, sizeof(why), "%.90s; DR%d raised to DR%d (400 ms dwell time)", dec.reason,
+             dec.next.dr, min_dr);
+    snprintf(dec.reason, sizeof(dec.reason), "%s", why);
+    dec.next.dr = min_dr;
+    dec.change = dec.next.dr != in.current.dr || dec.next.tx_power_index !=
+                 in.current.tx_power_index || dec.next.nb_trans != in.current.nb_trans;
+  }
   atomic_fetch_add(&ns->m.adr_decisions[dec.change ? 1 : 0], 1);
   struct lg_store_adr_decision rec = {.dev_eui = d->dev_eui,
                                       .f_cnt = u->f_cnt,
@@ -529,48 +598,41 @@ static void adr_step(struct lg_ns *ns, const struct lg_device_rec *d, const stru
     ns_store_error(ns, "recording a LinkADRReq");
 }
 
+/* The most FRMPayload bytes a queued downlink may carry in this answer: what RX1's data
+ * rate allows (the region's M, under dwell its dwell table's, and 400 ms on air under
+ * downlink dwell) less the frame's overhead (MHDR, FHDR with FOpts, FPort, MIC). */
+static size_t queue_cap(struct lg_ns *ns, const struct ns_frame *f, bool device_dwell,
+                        size_t fopts_len) {
+  const struct lg_gw_rxpk *up = &f->rx[0].rxpk;
+  int up_dr = 0, rx1_dr = 0;
+  if (lg_region_dr_for(ns->region, up->sf, up->bw_hz, true, &up_dr) ||
+      lg_region_rx1_dr_dwell(ns->region, up_dr, 0, device_dwell, &rx1_dr))
+    return 242;
+  size_t phy = ns_downlink_max_phy(ns, rx1_dr, device_dwell), overhead = 13 + fopts_len;
+  size_t n = phy > overhead ? phy - overhead : 0;
+  return n < 242 ? n : 242;
+}
+
 /* Builds and sends the Class A answer: ACK, MAC answers and/or one queued downlink. */
 static void answer(struct lg_ns *ns, const struct ns_frame *f, const struct lg_device_rec *d,
                    bool ack, const uint8_t *fopts, size_t fopts_len) {
-  int f_port = 0;
-  uint8_t data[242];
-  size_t data_len = 0;
-  bool confirmed = false, more = false;
-  unsigned queue_gen = lg_store_queue_generation();
-  bool has_data = !ns_session_queue_empty(ns, d->dev_addr, d->dev_eui) &&
-                  lg_store_queue_pop(ns->store, d->dev_eui, &f_port, data, sizeof(data), &data_len,
-                                     &confirmed, &more) == 0;
-  if (!has_data) ns_session_queue_seen_empty(ns, d->dev_addr, d->dev_eui, queue_gen);
-  if (!ack && fopts_len == 0 && !has_data) return;
-  uint32_t fcnt = 0;
-  if (lg_store_fcnt_down_take(ns->store, d->dev_eui, &fcnt)) return;
-  struct lg_frame dn;
-  memset(&dn, 0, sizeof(dn));
-  dn.mtype = has_data && confirmed ? LG_MTYPE_CONFIRMED_DOWN : LG_MTYPE_UNCONFIRMED_DOWN;
-  dn.u.data.dev_addr = d->dev_addr;
-  dn.u.data.fctrl = (uint8_t)((ack ? LG_FCTRL_ACK : 0) | (more ? LG_FCTRL_FPENDING : 0));
-  dn.u.data.f_cnt16 = (uint16_t)fcnt;
-  dn.u.data.f_opts_len = (uint8_t)fopts_len;
-  if (fopts_len) memcpy(dn.u.data.f_opts, fopts, fopts_len);
-  struct lg_key *nwk = ns_key(ns, d->nwk_s_key);
-  struct lg_key *app = ns_key(ns, d->app_s_key); /* nwk was just used: not the one evicted */
-  if (nwk == NULL || app == NULL) return;
-  if (has_data) {
-    dn.u.data.has_f_port = true;
-    dn.u.data.f_port = (uint8_t)f_port;
-    dn.u.data.frm_payload_len = data_len;
-    lg_payload_crypt(f_port == 0 ? nwk : app, d->dev_addr, fcnt, true, data, data_len,
-                     dn.u.data.frm_payload);
-  }
+  bool device_dwell = ns_device_downlink_dwell(ns, d->dev_eui);
   struct ns_dl dl = {.rx1_delay_ns = ns->region->receive_delay1_ns,
-                     .rx2_delay_ns = ns->region->receive_delay2_ns};
-  if (lg_frame_encode(&dn, dl.phy, sizeof(dl.phy), &dl.len) == 0 &&
-      lg_data_mic(nwk, dl.phy, dl.len - 4, d->dev_addr, fcnt, true, dl.phy + dl.len - 4) == 0) {
-    ns_send_downlink(ns, f, &dl);
-    if (lg_store_downlink_add(ns->store, d->dev_eui, fcnt, has_data ? f_port : -1,
-                              has_data && confirmed, ack, fopts_len, ns_now(ns)) != 0)
-      ns_store_error(ns, "recording a downlink");
-  }
+                     .rx2_delay_ns = ns->region->receive_delay2_ns,
+                     .device_dwell = device_dwell};
+  struct ns_down_info in;
+  bool built = ns_data_down(ns, d, ack, fopts, fopts_len, queue_cap(ns, f, device_dwell, fopts_len),
+                            &dl, &in);
+  if (in.discarded)
+    event(ns, d->dev_eui, "queue_discarded",
+          json_pack("{s:i, s:I, s:I, s:s}", "f_port", in.f_port_discarded, "bytes",
+                    (json_int_t)in.len_discarded, "max_bytes", (json_int_t)in.cap, "reason",
+                    "larger than the downlink's data rate allows (dwell time or region limit)"));
+  if (!built) return;
+  ns_send_downlink(ns, f, &dl);
+  if (lg_store_downlink_add(ns->store, d->dev_eui, in.f_cnt, in.f_port, in.confirmed, ack,
+                            fopts_len, ns_now(ns)) != 0)
+    ns_store_error(ns, "recording a downlink");
 }
 
 static void data_uplink(struct lg_ns *ns, struct ns_frame *f, const struct lg_frame *fr) {
@@ -652,7 +714,7 @@ static void data_uplink(struct lg_ns *ns, struct ns_frame *f, const struct lg_fr
   uint8_t answers[LG_FOPTS_MAX];
   size_t ans_len = 0;
   if (df->has_f_port) {
-    struct lg_key *k = ns_key(ns, df->f_port == 0 ? m.dev.nwk_s_key : m.dev.app_s_key);
+    struct lg_key *k = ns_key(ns, df->f_port == 0 ? lg_device_nwk_enc_key(&m.dev) : m.dev.app_s_key);
     if (k)
       lg_payload_crypt(k, df->dev_addr, m.f_cnt, false, df->frm_payload, df->frm_payload_len,
                        u.data);
@@ -707,6 +769,7 @@ static void data_uplink(struct lg_ns *ns, struct ns_frame *f, const struct lg_fr
       ns_store_error(ns, "recording an event");
   }
   locate(ns, f, u.has_truth ? &truth : NULL, false);
+  ns_dwell_uplink_check(ns, f); /* counted, not dropped: dwell.c says why */
   if (f->recovered || f->from_journal) return; /* its receive windows are long gone */
   struct lg_device_rec now_dev; /* after this uplink's LinkADRAns, if any */
   /* With storage behind: no ADR, no read; with ADR, its history must hold this uplink and
@@ -720,6 +783,7 @@ static void data_uplink(struct lg_ns *ns, struct ns_frame *f, const struct lg_fr
                lg_store_device_get(ns->store, m.dev.dev_eui, &now_dev) == 0;
   if (have_dev)
     adr_step(ns, &now_dev, &u, df->fctrl & LG_FCTRL_ADR, answers, &ans_len);
+  ns_txparam_request(ns, m.dev.dev_eui, answers, &ans_len); /* dwell settings (dwell.c) */
   if (confirmed) ns_ack_take(ns, m.dev.dev_eui, m.f_cnt, false, m.dev.nb_trans);
   answer(ns, f, &m.dev, confirmed, answers, ans_len);
 }

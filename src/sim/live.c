@@ -47,11 +47,15 @@ struct live_dev {
   int64_t last_end_ns; /* the last uplink: its end, channel and kind, for the windows */
   uint32_t last_freq;
   enum tx_kind last_kind;
+  uint32_t mc_f_cnt; /* its multicast group's last frame counter taken */
+  bool has_mc_f_cnt;
 };
 
 struct live_counters {
   uint64_t push_sent, push_acks, pull_acks, pull_resps, tx_ack_none, tx_ack_too_late;
   uint64_t downlinks_received, downlinks_missed_window, downlinks_bad_mic, app_downlinks;
+  uint64_t class_c_downlinks; /* taken by Class C devices outside their Class A windows */
+  uint64_t multicast_received; /* group frames taken, once per member and frame counter */
   uint64_t send_errors;
   uint64_t dnmsg, dntxed, dn_too_late, timesyncs; /* --station */
 };
@@ -61,6 +65,7 @@ struct live {
   const struct lg_sim_live_options *o;
   struct lg_crypto crypto;
   struct live_dev *ld;
+  struct lg_key *mc_nwk, *mc_app; /* per scenario group with "multicast" */
   int *fd;
   int64_t epoch_ns; /* Unix time (ns) of simulated time 0 */
   double wall0;
@@ -391,26 +396,54 @@ static bool join_accept(struct live *L, struct device *d, struct live_dev *x, co
   return true;
 }
 
-/* A downlink transmitted at simulated time at_ns on freq: which device takes it. */
+/* A multicast frame for member x of group g: taken once per frame counter. */
+static bool multicast_downlink(struct live *L, size_t gi, struct live_dev *x, const uint8_t *phy,
+                               size_t len, const struct lg_frame *f) {
+  const struct lg_data_frame *df = &f->u.data;
+  uint32_t fcnt = x->has_mc_f_cnt ? lg_fcnt_extend(x->mc_f_cnt, df->f_cnt16) : df->f_cnt16;
+  uint8_t mic[4];
+  lg_data_mic(&L->mc_nwk[gi], phy, len - 4, df->dev_addr, fcnt, true, mic);
+  if (memcmp(mic, f->mic, 4) != 0) return false;
+  if (!x->has_mc_f_cnt || fcnt > x->mc_f_cnt) L->c.multicast_received++; /* not a copy */
+  x->mc_f_cnt = fcnt, x->has_mc_f_cnt = true;
+  return true;
+}
+
+/* A downlink transmitted at simulated time at_ns on freq: which devices take it. A device
+ * listens in its receive windows; a Class C device also on RX2's frequency whenever it is
+ * not transmitting, where its multicast group's frames reach it too. */
 static void deliver(struct live *L, const uint8_t *phy, size_t len, int64_t at_ns, uint32_t freq) {
   struct lg_frame f;
   if (lg_frame_decode(phy, len, &f)) return;
-  bool matched_window = false;
+  bool data = f.mtype == LG_MTYPE_UNCONFIRMED_DOWN || f.mtype == LG_MTYPE_CONFIRMED_DOWN;
+  bool matched_window = false, taken = false;
   for (size_t i = 0; i < L->s.n_dev; i++) {
     struct device *d = &L->s.dev[i];
     struct live_dev *x = &L->ld[i];
-    if (!in_window(L, x, at_ns, freq)) continue;
-    if (f.mtype == LG_MTYPE_JOIN_ACCEPT && x->last_kind == TX_JOIN) {
+    const struct lg_sim_group *g = &L->s.sc->groups[d->group];
+    bool window = in_window(L, x, at_ns, freq);
+    bool listening = g->class_c && x->session && freq == L->s.sc->region->rx2_freq_hz &&
+                     at_ns > x->last_end_ns;
+    if (!window && !listening) continue;
+    if (f.mtype == LG_MTYPE_JOIN_ACCEPT && x->last_kind == TX_JOIN && window) {
       matched_window = true;
       if (join_accept(L, d, x, phy, len)) return (void)L->c.downlinks_received++;
     }
-    if ((f.mtype == LG_MTYPE_UNCONFIRMED_DOWN || f.mtype == LG_MTYPE_CONFIRMED_DOWN) &&
-        x->session && d->dev_addr == f.u.data.dev_addr) {
+    if (data && x->session && d->dev_addr == f.u.data.dev_addr) {
       matched_window = true;
-      if (data_downlink(L, d, x, phy, len, &f)) return (void)L->c.downlinks_received++;
+      if (data_downlink(L, d, x, phy, len, &f)) {
+        if (!window) L->c.class_c_downlinks++;
+        return (void)L->c.downlinks_received++;
+      }
+    }
+    if (data && listening && g->multicast && g->mc_addr == f.u.data.dev_addr) {
+      matched_window = true;
+      taken |= multicast_downlink(L, d->group, x, phy, len, &f); /* every member takes it */
     }
   }
-  if (matched_window)
+  if (taken)
+    L->c.downlinks_received++;
+  else if (matched_window)
     L->c.downlinks_bad_mic++;
   else
     L->c.downlinks_missed_window++;
@@ -522,13 +555,25 @@ static void receive(struct live *L, size_t gi) {
 
 /* ---- provisioning through the HTTP API ------------------------------------------ */
 
-static size_t discard(char *p, size_t sz, size_t n, void *u) {
-  (void)p, (void)u;
-  return sz * n;
+struct answer {
+  char buf[4096];
+  size_t len;
+};
+
+static size_t keep(char *p, size_t sz, size_t n, void *u) {
+  struct answer *a = u;
+  size_t k = sz * n;
+  if (a && a->len + k < sizeof(a->buf)) {
+    memcpy(a->buf + a->len, p, k);
+    a->len += k;
+    a->buf[a->len] = 0;
+  }
+  return k;
 }
 
+/* POSTs body (taken); a 409 (already there) is fine. The answer in *ans when given. */
 static int post(CURL *h, const struct lg_sim_live_options *o, const char *path, json_t *body,
-                char *why, size_t why_len) {
+                char *why, size_t why_len, struct answer *ans) {
   char url[512], *txt = json_dumps(body, JSON_COMPACT), auth[300];
   json_decref(body);
   snprintf(url, sizeof(url), "%s%s", o->api_url, path);
@@ -540,7 +585,9 @@ static int post(CURL *h, const struct lg_sim_live_options *o, const char *path, 
   curl_easy_setopt(h, CURLOPT_URL, url);
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
   curl_easy_setopt(h, CURLOPT_POSTFIELDS, txt);
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, keep);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, ans);
+  if (ans) ans->len = 0, ans->buf[0] = 0;
   CURLcode rc = curl_easy_perform(h);
   long status = 0;
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
@@ -555,6 +602,34 @@ static int post(CURL *h, const struct lg_sim_live_options *o, const char *path, 
 
 static void hex(const uint8_t *b, size_t n, char *out) {
   lg_hex_encode(b, n, out, 2 * n + 1);
+}
+
+/* A group with "multicast": the multicast group (named as the scenario group) and its
+ * members. */
+static int provision_group(struct live *L, CURL *h, size_t gi, char *why, size_t why_len) {
+  const struct lg_sim_group *g = &L->s.sc->groups[gi];
+  char addr[9], k1[33], k2[33], path[128];
+  snprintf(addr, sizeof(addr), "%08x", g->mc_addr);
+  hex(g->mc_nwk_s_key, 16, k1);
+  hex(g->mc_app_s_key, 16, k2);
+  struct answer a;
+  int rc = post(h, L->o, "/api/multicast-groups",
+                json_pack("{s:s,s:s,s:s,s:s}", "name", g->name, "mc_addr", addr, "mc_nwk_s_key", k1,
+                          "mc_app_s_key", k2),
+                why, why_len, &a);
+  json_t *o = rc == 0 ? json_loads(a.buf, 0, NULL) : NULL;
+  json_int_t id = json_integer_value(json_object_get(o, "id"));
+  json_decref(o);
+  if (rc == 0 && id <= 0)
+    return snprintf(why, why_len, "POST /api/multicast-groups: no group id in the answer"), LG_EIO;
+  snprintf(path, sizeof(path), "/api/multicast-groups/%lld/devices", (long long)id);
+  for (size_t i = 0; rc == 0 && i < L->s.n_dev; i++) {
+    if (L->s.dev[i].group != gi) continue;
+    char de[17];
+    snprintf(de, sizeof(de), "%016llx", (unsigned long long)L->ld[i].dev_eui);
+    rc = post(h, L->o, path, json_pack("{s:s}", "dev_eui", de), why, why_len, NULL);
+  }
+  return rc;
 }
 
 static int provision(struct live *L, char *why, size_t why_len) {
@@ -575,7 +650,7 @@ static int provision(struct live *L, char *why, size_t why_len) {
                   : json_pack("{s:s,s:s,s:f,s:f,s:f}", "gateway_eui", eui, "name", name,
                               "latitude", g->lat_deg, "longitude", g->lon_deg, "altitude",
                               g->alt_m),
-              why, why_len);
+              why, why_len, NULL);
   }
   for (size_t i = 0; rc == 0 && i < L->s.n_dev; i++) {
     const struct device *d = &L->s.dev[i];
@@ -598,8 +673,11 @@ static int provision(struct live *L, char *why, size_t why_len) {
                     "app_s_key", k2, "name", name, "adr", lg_adr_algo_name(g->adr));
     }
     if (b && g->reference) json_object_set_new(b, "reference", json_true());
-    rc = post(h, L->o, "/api/devices", b, why, why_len);
+    if (b && g->class_c) json_object_set_new(b, "class", json_string("C"));
+    rc = post(h, L->o, "/api/devices", b, why, why_len, NULL);
   }
+  for (size_t gi = 0; rc == 0 && gi < sc->n_groups; gi++)
+    if (sc->groups[gi].multicast) rc = provision_group(L, h, gi, why, why_len);
   curl_easy_cleanup(h);
   return rc;
 }
@@ -673,6 +751,15 @@ static int setup_devices(struct live *L) {
       return LG_ECRYPTO;
     x->session = L->s.sc->groups[d->group].activation != LG_SIM_OTAA;
   }
+  const struct lg_sim_scenario *sc = L->s.sc;
+  L->mc_nwk = calloc(sc->n_groups, sizeof(*L->mc_nwk));
+  L->mc_app = calloc(sc->n_groups, sizeof(*L->mc_app));
+  if (!L->mc_nwk || !L->mc_app) return LG_ENOMEM;
+  for (size_t gi = 0; gi < sc->n_groups; gi++)
+    if (sc->groups[gi].multicast &&
+        (lg_key_init(&L->mc_nwk[gi], &L->crypto, sc->groups[gi].mc_nwk_s_key) ||
+         lg_key_init(&L->mc_app[gi], &L->crypto, sc->groups[gi].mc_app_s_key)))
+      return LG_ECRYPTO;
   return 0;
 }
 
@@ -682,6 +769,13 @@ static void teardown(struct live *L) {
     lg_key_close(&L->ld[i].k_nwk);
     lg_key_close(&L->ld[i].k_apps);
   }
+  for (size_t gi = 0; L->mc_nwk && L->mc_app && gi < L->s.sc->n_groups; gi++)
+    if (L->s.sc->groups[gi].multicast) {
+      lg_key_close(&L->mc_nwk[gi]);
+      lg_key_close(&L->mc_app[gi]);
+    }
+  free(L->mc_nwk);
+  free(L->mc_app);
   for (size_t i = 0; L->fd && i < L->s.sc->n_gateways; i++)
     if (L->fd[i] >= 0) close(L->fd[i]);
   free(L->fd);
@@ -698,7 +792,8 @@ static char *live_summary(struct live *L) {
   const struct live_counters *c = &L->c;
   json_object_set_new(
       o, "live",
-      json_pack("{s:s,s:f,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "server", L->o->server ? L->o->server : L->o->station_uri,
+      json_pack("{s:s,s:f,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "server",
+                L->o->server ? L->o->server : L->o->station_uri,
                 "speed", L->o->speed, "push_data_sent", (json_int_t)c->push_sent, "push_acks",
                 (json_int_t)c->push_acks, "pull_acks", (json_int_t)c->pull_acks, "pull_resps",
                 (json_int_t)c->pull_resps, "tx_ack_none", (json_int_t)c->tx_ack_none,
@@ -706,6 +801,8 @@ static char *live_summary(struct live *L) {
                 (json_int_t)c->downlinks_received, "downlinks_missed_window",
                 (json_int_t)c->downlinks_missed_window, "downlinks_bad_mic",
                 (json_int_t)c->downlinks_bad_mic, "app_downlinks", (json_int_t)c->app_downlinks,
+                "class_c_downlinks", (json_int_t)c->class_c_downlinks, "multicast_received",
+                (json_int_t)c->multicast_received,
                 "send_errors", (json_int_t)c->send_errors));
   if (L->stations)
     json_object_set_new(json_object_get(o, "live"), "station",

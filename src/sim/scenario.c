@@ -528,13 +528,43 @@ static int frequencies(struct ctx *c, const char *gp, json_t *o, const struct lg
   return 0;
 }
 
+/* "multicast": {"mc_addr", "mc_nwk_s_key", "mc_app_s_key"}: the group's devices are the
+ * members of one multicast group (Class C: they listen on RX2 between uplinks). */
+static int multicast(struct ctx *c, const char *p, json_t *o, struct lg_sim_group *g) {
+  static const char *const keys[] = {"mc_addr", "mc_nwk_s_key", "mc_app_s_key", NULL};
+  static const char *const names[] = {"mc_addr", "mc_nwk_s_key", "mc_app_s_key"};
+  json_t *m;
+  char mp[LG_PATH];
+  join_path(mp, sizeof(mp), p, "multicast");
+  if (object(c, p, o, "multicast", &m)) return LG_EINVAL;
+  if (m == NULL) return 0;
+  if (only_keys(c, mp, m, keys)) return LG_EINVAL;
+  if (!g->class_c) return fail(c, mp, "multicast members must be \"class\": \"C\"");
+  uint8_t addr[4], *out[3] = {addr, g->mc_nwk_s_key, g->mc_app_s_key};
+  size_t len[3] = {4, 16, 16};
+  for (int i = 0; i < 3; i++) {
+    json_t *v = json_object_get(m, names[i]);
+    size_t n = 0;
+    if (!json_is_string(v) || json_string_length(v) != 2 * len[i] ||
+        lg_hex_decode(json_string_value(v), 2 * len[i], out[i], len[i], &n)) {
+      char kp[LG_PATH];
+      join_path(kp, sizeof(kp), mp, names[i]);
+      return fail(c, kp, "expected %zu hex digits", 2 * len[i]);
+    }
+  }
+  g->multicast = true;
+  g->mc_addr = (uint32_t)addr[0] << 24 | (uint32_t)addr[1] << 16 | (uint32_t)addr[2] << 8 | addr[3];
+  return 0;
+}
+
 static int group(struct ctx *c, const char *p, json_t *o, const struct lg_sim_scenario *sc,
                  struct lg_sim_group *g) {
   static const char *const keys[] = {
       "name",  "count",        "activation", "traffic", "payload_bytes",   "confirmed_share",
       "dr",    "tx_power_dbm", "adr",        "radio",   "frequencies_mhz", "placement",
-      "alt_m", "mobility",     "adr_target", "reference", NULL};
+      "alt_m", "mobility",     "adr_target", "reference", "class",           "multicast", NULL};
   static const char *const acts[] = {"abp", "otaa", "none", NULL};
+  static const char *const classes[] = {"A", "C", NULL};
   static const char *const adrs[] = {"off", "standard", "eadr", "predictive", NULL};
   static const char *const traffics[] = {"periodic", "exponential", NULL};
   static const char *const tkeys[] = {"kind", "period_s", "jitter_s", NULL};
@@ -589,6 +619,11 @@ static int group(struct ctx *c, const char *p, json_t *o, const struct lg_sim_sc
       return fail(c, p, "a reference group's payload is its position: 11 bytes (Cayenne LPP GPS)");
     g->payload_bytes = 11;
   }
+  if (choice(c, p, o, "class", 0, classes, &k)) return LG_EINVAL;
+  g->class_c = k == 1;
+  if (multicast(c, p, o, g)) return LG_EINVAL;
+  if (g->activation == LG_SIM_RAW && (g->class_c || g->multicast))
+    return fail(c, p, "raw LoRa devices (activation \"none\") have no class or multicast group");
   if (g->activation == LG_SIM_RAW && g->adr != LG_ADR_OFF) {
     char ap[LG_PATH];
     join_path(ap, sizeof(ap), p, "adr");

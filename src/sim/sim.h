@@ -84,6 +84,12 @@ struct lg_sim_group {
   /* "reference": the devices send their own position (Cayenne LPP GPS, 11 bytes) and live
    * mode provisions them as reference devices (issue 14) */
   bool reference;
+  /* "class": "C": listens on RX2 between its uplinks (live mode: provisioned so, and takes
+   * downlinks sent at any time); "multicast": its devices form one multicast group */
+  bool class_c;
+  bool multicast;
+  uint32_t mc_addr;
+  uint8_t mc_nwk_s_key[16], mc_app_s_key[16];
   int freq_count;
   uint32_t freqs_hz[LG_SIM_MAX_FREQS]; /* default: the region's default channels */
   /* placement, in metres east/north of the scenario origin */

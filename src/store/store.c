@@ -107,8 +107,24 @@ static const char *const migrations[] = {
     "ALTER TABLE locations ADD COLUMN outlier INTEGER NOT NULL DEFAULT 0;",
     /* 9: settings of the database itself (the key-encryption key's check value) */
     "CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);",
-    /* 10: a Basics Station's token (its SHA-256, hex: the token itself is never kept) */
+    /* 10: a gateway whose own GPS (stat) gives its position, over a surveyed one; each
+     * reception whose timing disagreed with the frame's others (kept out of its fix) */
+    "ALTER TABLE gateways ADD COLUMN position_from_gateway INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE receptions ADD COLUMN timing_outlier INTEGER NOT NULL DEFAULT 0;",
+    /* 11: a Basics Station's token (its SHA-256, hex: the token itself is never kept) */
     "ALTER TABLE gateways ADD COLUMN station_token TEXT;",
+    /* 12: Class C devices, multicast groups (keys stored as device keys are), their members
+     * and their queue */
+    "ALTER TABLE devices ADD COLUMN device_class TEXT NOT NULL DEFAULT 'A';"
+    "ALTER TABLE devices ADD COLUMN s_nwk_s_int_key TEXT;"
+    "ALTER TABLE devices ADD COLUMN nwk_s_enc_key TEXT;"
+    "CREATE TABLE multicast_groups (id INTEGER PRIMARY KEY, name TEXT NOT NULL DEFAULT '',"
+    " mc_addr INTEGER NOT NULL, mc_nwk_s_key TEXT NOT NULL, mc_app_s_key TEXT NOT NULL,"
+    " f_cnt INTEGER NOT NULL DEFAULT 0, frequency INTEGER, dr INTEGER, created_ns INTEGER);"
+    "CREATE TABLE multicast_members (group_id INTEGER NOT NULL, dev_eui TEXT NOT NULL,"
+    " PRIMARY KEY (group_id, dev_eui));"
+    "CREATE TABLE multicast_queue (id INTEGER PRIMARY KEY, group_id INTEGER NOT NULL,"
+    " f_port INTEGER NOT NULL, data BLOB, created_ns INTEGER);",
 };
 
 /* A migration in PostgreSQL's types: 64-bit integers, doubles, bytea, identity keys. */
@@ -305,10 +321,10 @@ int lg_store_rollback(struct lg_store *s) {
 int lg_store_gateway_put(struct lg_store *s, const struct lg_gateway_rec *g) {
   struct db_stmt *st = db_prep(
       s->db, "INSERT INTO gateways (gateway_eui, name, latitude, longitude, altitude,"
-             " timing_offset_ns, station_token) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
-             " ON CONFLICT(gateway_eui) DO UPDATE"
-             " SET name = ?2, latitude = ?3, longitude = ?4, altitude = ?5, timing_offset_ns = ?6,"
-             " station_token = CASE WHEN ?8 = 1 THEN ?7 ELSE gateways.station_token END");
+             " timing_offset_ns, position_from_gateway, station_token) VALUES (?1, ?2, ?3, ?4, ?5,"
+             " ?6, ?7, ?8) ON CONFLICT(gateway_eui) DO UPDATE SET name = ?2, latitude = ?3,"
+             " longitude = ?4, altitude = ?5, timing_offset_ns = ?6, position_from_gateway = ?7,"
+             " station_token = CASE WHEN ?9 = 1 THEN ?8 ELSE gateways.station_token END");
   if (st == NULL) return LG_EIO;
   bind_eui(st, 1, g->eui);
   db_bind_text(st, 2, g->name);
@@ -316,19 +332,20 @@ int lg_store_gateway_put(struct lg_store *s, const struct lg_gateway_rec *g) {
   bind_opt_real(st, 4, g->has_position, g->lon_deg);
   bind_opt_real(st, 5, g->has_position, g->alt_m);
   db_bind_double(st, 6, g->timing_offset_ns);
+  db_bind_int64(st, 7, g->position_from_gateway);
   if (g->set_station_token && g->station_token_hash[0])
-    db_bind_text(st, 7, g->station_token_hash);
+    db_bind_text(st, 8, g->station_token_hash);
   else
-    db_bind_null(st, 7);
-  db_bind_int64(st, 8, g->set_station_token ? 1 : 0);
+    db_bind_null(st, 8);
+  db_bind_int64(st, 9, g->set_station_token ? 1 : 0);
   return step_done(st);
 }
 
 int lg_store_gateway_get(struct lg_store *s, uint64_t eui, struct lg_gateway_rec *g) {
   struct db_stmt *st =
       db_prep(s->db, "SELECT name, latitude, longitude, altitude, stat_latitude,"
-                     " stat_longitude, stat_altitude, timing_offset_ns, station_token FROM gateways"
-                     " WHERE gateway_eui = ?1");
+                     " stat_longitude, stat_altitude, timing_offset_ns, position_from_gateway,"
+                     " station_token FROM gateways WHERE gateway_eui = ?1");
   if (st == NULL) return LG_EIO;
   bind_eui(st, 1, eui);
   int rc = db_step(st);
@@ -339,8 +356,13 @@ int lg_store_gateway_get(struct lg_store *s, uint64_t eui, struct lg_gateway_rec
   memset(g, 0, sizeof(*g));
   g->eui = eui;
   snprintf(g->name, sizeof(g->name), "%s", db_col_text(st, 0));
-  /* The provisioned position wins; the one from the gateway's GPS (stat) fills in. */
-  int col = !db_col_null(st, 1) ? 1 : !db_col_null(st, 4) ? 4 : -1;
+  /* The provisioned (surveyed) position wins, unless the gateway is marked
+   * position_from_gateway; the one from the gateway's GPS (stat) fills in. */
+  g->position_from_gateway = db_col_int64(st, 8) != 0;
+  int col = g->position_from_gateway && !db_col_null(st, 4) ? 4
+            : !db_col_null(st, 1)                           ? 1
+            : !db_col_null(st, 4)                           ? 4
+                                                            : -1;
   if (col > 0) {
     g->has_position = true;
     g->lat_deg = db_col_double(st, col);
@@ -348,7 +370,7 @@ int lg_store_gateway_get(struct lg_store *s, uint64_t eui, struct lg_gateway_rec
     g->alt_m = db_col_double(st, col + 2);
   }
   g->timing_offset_ns = db_col_double(st, 7);
-  const char *tok = db_col_text(st, 8);
+  const char *tok = db_col_text(st, 9);
   snprintf(g->station_token_hash, sizeof(g->station_token_hash), "%s", tok ? tok : "");
   db_done(st);
   return 0;
@@ -397,14 +419,19 @@ static json_t *gateway_row(struct db_stmt *st) {
   json_object_set_new(o, "last_seen_ns", int_or_null(st, 5));
   json_object_set_new(o, "rx_packets", json_integer(db_col_int64(st, 6)));
   json_object_set_new(o, "timing_offset_ns", json_real(db_col_double(st, 7)));
-  json_object_set_new(o, "has_station_token", json_boolean(db_col_int(st, 8) != 0));
+  json_object_set_new(o, "position_from_gateway", json_boolean(db_col_int64(st, 8) != 0));
+  json_object_set_new(o, "has_station_token", json_boolean(db_col_int(st, 9) != 0));
   return o;
 }
 
+/* The position lg_store_gateway_get gives (stat over surveyed only with the flag). */
+#define GATEWAY_POS(c)                                                                             \
+  " CASE WHEN position_from_gateway <> 0 AND stat_latitude IS NOT NULL THEN stat_" c               \
+  " ELSE COALESCE(" c ", stat_" c ") END"
 #define GATEWAY_COLS                                                                               \
-  "gateway_eui, name, COALESCE(latitude, stat_latitude),"                                          \
-  " COALESCE(longitude, stat_longitude), COALESCE(altitude, stat_altitude), last_seen_ns, "        \
-  "rx_packets, timing_offset_ns, CASE WHEN station_token IS NULL THEN 0 ELSE 1 END"
+  "gateway_eui, name," GATEWAY_POS("latitude") "," GATEWAY_POS("longitude") ","                     \
+  GATEWAY_POS("altitude") ", last_seen_ns, rx_packets, timing_offset_ns, position_from_gateway,"    \
+  " CASE WHEN station_token IS NULL THEN 0 ELSE 1 END"
 
 /* {"items": [row...]} of every row of a prepared statement, or one row (NULL when none),
  * each built by `row`. */
@@ -454,7 +481,7 @@ json_t *lg_store_gateway_json(struct lg_store *s, uint64_t eui) {
   "dev_eui, name, adr, otaa, join_eui, app_key, has_session, dev_addr,"                            \
   " nwk_s_key, app_s_key, fcnt_up_next, fcnt_down, join_nonce, fcnt_resets_allowed,"               \
   " battery, margin, last_seen_ns, tx_power_index, nb_trans, adr_pending_dr, adr_pending_txp,"     \
-  " adr_pending_nb, reference"
+  " adr_pending_nb, reference, device_class, s_nwk_s_int_key, nwk_s_enc_key"
 
 static int device_from(struct lg_store *s, struct db_stmt *st, struct lg_device_rec *d) {
   memset(d, 0, sizeof(*d));
@@ -479,6 +506,11 @@ static int device_from(struct lg_store *s, struct db_stmt *st, struct lg_device_
   d->adr_pending_tx_power_index = db_col_int(st, 20);
   d->adr_pending_nb_trans = db_col_int(st, 21);
   d->reference = db_col_int(st, 22);
+  const char *cls = db_col_text(st, 23);
+  d->class_c = cls && cls[0] == 'C';
+  d->has_11_keys = !db_col_null(st, 24);
+  if (rc == 0 && d->has_11_keys) rc = key_from(s, st, 24, d->s_nwk_s_int_key);
+  if (rc == 0 && d->has_11_keys) rc = key_from(s, st, 25, d->nwk_s_enc_key);
   return rc;
 }
 
@@ -490,11 +522,13 @@ int lg_store_device_put(struct lg_store *s, const struct lg_device_rec *d) {
                * pending ADR, status) goes back to the defaults */
               "INSERT INTO devices (dev_eui, name, adr, otaa, join_eui, app_key, has_session,"
               " dev_addr, nwk_s_key, app_s_key, fcnt_up_next, fcnt_down, join_nonce,"
-              " fcnt_resets_allowed, reference) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
-              " ?11, ?12, ?13, ?14, ?15) ON CONFLICT(dev_eui) DO UPDATE SET name = ?2, adr = ?3,"
+              " fcnt_resets_allowed, reference, device_class, s_nwk_s_int_key, nwk_s_enc_key) VALUES"
+              " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
+              " ON CONFLICT(dev_eui) DO UPDATE SET name = ?2, adr = ?3,"
               " otaa = ?4, join_eui = ?5, app_key = ?6, has_session = ?7, dev_addr = ?8,"
               " nwk_s_key = ?9, app_s_key = ?10, fcnt_up_next = ?11, fcnt_down = ?12,"
-              " join_nonce = ?13, fcnt_resets_allowed = ?14, reference = ?15, battery = NULL, margin = NULL, last_seen_ns = NULL,"
+              " join_nonce = ?13, fcnt_resets_allowed = ?14, reference = ?15, device_class = ?16, s_nwk_s_int_key = ?17, nwk_s_enc_key = ?18,"
+              " battery = NULL, margin = NULL, last_seen_ns = NULL,"
               " tx_power_index = 0, nb_trans = 1, adr_pending_dr = NULL, adr_pending_txp = NULL,"
               " adr_pending_nb = NULL");
   if (st == NULL) return LG_EIO;
@@ -521,6 +555,17 @@ int lg_store_device_put(struct lg_store *s, const struct lg_device_rec *d) {
   db_bind_int64(st, 13, d->join_nonce);
   db_bind_int64(st, 14, d->fcnt_resets_allowed);
   db_bind_int64(st, 15, d->reference);
+  db_bind_text(st, 16, d->class_c ? "C" : "A");
+  char k4[LG_KEK_WRAPPED_LEN], k5[LG_KEK_WRAPPED_LEN];
+  if (d->has_session && d->has_11_keys) {
+    if (key_text(s, d->s_nwk_s_int_key, k4) || key_text(s, d->nwk_s_enc_key, k5))
+      return db_done(st), LG_ECRYPTO;
+    db_bind_text(st, 17, k4);
+    db_bind_text(st, 18, k5);
+  } else {
+    db_bind_null(st, 17);
+    db_bind_null(st, 18);
+  }
   return step_done(st);
 }
 
@@ -578,6 +623,7 @@ static json_t *device_row(struct db_stmt *st) {
   }
   json_object_set_new(o, "fcnt_resets_allowed", json_boolean(db_col_int(st, 13)));
   json_object_set_new(o, "reference", json_boolean(db_col_int(st, 22)));
+  json_object_set_new(o, "class", json_string(db_col_text(st, 23) ? db_col_text(st, 23) : "A"));
   json_object_set_new(o, "battery", int_or_null(st, 14));
   json_object_set_new(o, "margin_db", int_or_null(st, 15));
   json_object_set_new(o, "last_seen_ns", int_or_null(st, 16));
@@ -875,8 +921,8 @@ json_t *lg_store_uplinks_json(struct lg_store *s, uint64_t dev_eui, int limit) {
                      " FROM uplinks WHERE dev_eui = ?1 ORDER BY id DESC LIMIT ?2");
   struct db_stmt *rs =
       db_prep(s->db, "SELECT gateway_eui, time_ns, tmst, rssi, snr, channel, latitude,"
-                     " longitude, altitude, late, sigma_ns, id FROM receptions WHERE uplink_id = ?1"
-                     " ORDER BY id");
+                     " longitude, altitude, late, sigma_ns, id, timing_outlier FROM receptions"
+                     " WHERE uplink_id = ?1 ORDER BY id");
   struct db_stmt *as =
       db_prep(s->db, "SELECT antenna, channel, rssi, snr, ftime FROM reception_antennas"
                      " WHERE reception_id = ?1");
@@ -932,6 +978,7 @@ json_t *lg_store_uplinks_json(struct lg_store *s, uint64_t dev_eui, int limit) {
         json_object_set_new(r, "longitude", real_or_null(rs, 7));
         json_object_set_new(r, "altitude", real_or_null(rs, 8));
         json_object_set_new(r, "late", json_boolean(db_col_int(rs, 9)));
+        json_object_set_new(r, "timing_outlier", json_boolean(db_col_int(rs, 12)));
         json_t *ants = json_array(); /* each antenna's own measure, when the gateway gave them */
         db_done(as);
         db_bind_int64(as, 1, db_col_int64(rs, 11));
@@ -1007,6 +1054,7 @@ json_t *lg_store_uplink_json_of(const struct lg_uplink_rec *u,
     json_object_set_new(r, "longitude", x->has_position ? json_real(x->lon_deg) : json_null());
     json_object_set_new(r, "altitude", x->has_position ? json_real(x->alt_m) : json_null());
     json_object_set_new(r, "late", json_false());
+    json_object_set_new(r, "timing_outlier", json_false()); /* judged when it is located */
     json_t *ants = json_array();
     for (size_t k = 0; k < x->n_ant && k < 8; k++) {
       json_t *a = json_object();
@@ -1048,7 +1096,16 @@ int lg_store_location_add(struct lg_store *s, const struct lg_location_rec *l) {
   bind_opt_real(st, 14, l->has_track, l->track_lon_deg);
   bind_opt_real(st, 15, l->has_track, l->track_accuracy_m);
   db_bind_int64(st, 16, l->outlier);
-  return step_done(st);
+  int rc = step_done(st);
+  for (int i = 0; rc == 0 && i < l->n_timing_outliers && i < LG_STORE_MAX_OUTLIERS; i++) {
+    st = db_prep(s->db, "UPDATE receptions SET timing_outlier = 1 WHERE uplink_id = ?1"
+                        " AND gateway_eui = ?2");
+    if (st == NULL) return LG_EIO;
+    db_bind_int64(st, 1, l->uplink_id);
+    bind_eui(st, 2, l->timing_outliers[i]);
+    rc = step_done(st);
+  }
+  return rc;
 }
 
 static json_t *locations_row(struct db_stmt *st) {
@@ -1165,15 +1222,17 @@ int lg_store_queue_pop(struct lg_store *s, uint64_t dev_eui, int *f_port, uint8_
   *f_port = db_col_int(st, 1);
   size_t n = 0;
   const void *blob = db_col_blob(st, 2, &n);
-  *len = n < cap ? n : cap;
-  if (*len) memcpy(data, blob, *len);
+  *len = n;
+  bool fits = n <= cap;
+  if (fits && n) memcpy(data, blob, n);
   *confirmed = db_col_int(st, 3);
   *more = db_step(st) == DB_ROW;
   db_done(st);
   struct db_stmt *del = db_prep(s->db, "DELETE FROM queue WHERE id = ?1");
   if (del == NULL) return LG_EIO;
   db_bind_int64(del, 1, id);
-  return step_done(del);
+  int rc = step_done(del);
+  return rc ? rc : fits ? 0 : LG_ETOOLONG;
 }
 
 /* ---- ADR ------------------------------------------------------------------------ */
@@ -1540,4 +1599,230 @@ int lg_store_wrap_keys(struct lg_store *s, size_t *n) {
 
 void lg_store_share_kek(struct lg_store *dst, const struct lg_store *src) {
   dst->kek = src->kek;
+}
+
+/* ---- Class C and multicast -------------------------------------------------------- */
+
+int lg_store_device_class_set(struct lg_store *s, uint64_t dev_eui, bool class_c) {
+  atomic_fetch_add(&devices_gen, 1);
+  struct db_stmt *st = db_prep(s->db, "UPDATE devices SET device_class = ?2 WHERE dev_eui = ?1");
+  if (st == NULL) return LG_EIO;
+  bind_eui(st, 1, dev_eui);
+  db_bind_text(st, 2, class_c ? "C" : "A");
+  return step_done(st);
+}
+
+int lg_store_queue_class_c(struct lg_store *s, uint64_t *out, size_t cap, size_t *n) {
+  struct db_stmt *st = db_prep(
+      s->db, "SELECT DISTINCT q.dev_eui FROM queue q JOIN devices d ON d.dev_eui = q.dev_eui"
+             " WHERE d.device_class = 'C' AND d.has_session = 1 ORDER BY q.dev_eui LIMIT ?1");
+  if (st == NULL) return LG_EIO;
+  db_bind_int64(st, 1, (int64_t)cap);
+  *n = 0;
+  int rc;
+  while ((rc = db_step(st)) == DB_ROW && *n < cap)
+    out[(*n)++] = eui_from(st, 0);
+  db_done(st);
+  return rc == DB_ROW || rc == DB_DONE ? 0 : LG_EIO;
+}
+
+int lg_store_last_heard(struct lg_store *s, uint64_t dev_eui, struct lg_store_heard *out,
+                        size_t cap, size_t *n, int64_t *received_ns) {
+  struct db_stmt *u = db_prep(
+      s->db, "SELECT id, received_ns FROM uplinks WHERE dev_eui = ?1 ORDER BY id DESC LIMIT 1");
+  if (u == NULL) return LG_EIO;
+  bind_eui(u, 1, dev_eui);
+  *n = 0;
+  int rc = db_step(u);
+  if (rc != DB_ROW) {
+    db_done(u);
+    return rc == DB_DONE ? LG_ENOTFOUND : LG_EIO;
+  }
+  int64_t id = db_col_int64(u, 0);
+  *received_ns = db_col_int64(u, 1);
+  db_done(u);
+  struct db_stmt *st = db_prep(s->db, "SELECT gateway_eui, snr FROM receptions WHERE uplink_id = ?1"
+                                      " AND late = 0 ORDER BY snr DESC");
+  if (st == NULL) return LG_EIO;
+  db_bind_int64(st, 1, id);
+  while ((rc = db_step(st)) == DB_ROW && *n < cap)
+    out[(*n)++] = (struct lg_store_heard){eui_from(st, 0), db_col_double(st, 1)};
+  db_done(st);
+  return rc == DB_ROW || rc == DB_DONE ? 0 : LG_EIO;
+}
+
+#define MCAST_COLS "id, name, mc_addr, mc_nwk_s_key, mc_app_s_key, f_cnt, frequency, dr"
+
+int lg_store_mcast_put(struct lg_store *s, struct lg_mcast_group *g, int64_t now_ns) {
+  struct db_stmt *st = db_prep(
+      s->db, "INSERT INTO multicast_groups (name, mc_addr, mc_nwk_s_key, mc_app_s_key, f_cnt,"
+             " frequency, dr, created_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id");
+  if (st == NULL) return LG_EIO;
+  char k1[LG_KEK_WRAPPED_LEN], k2[LG_KEK_WRAPPED_LEN];
+  if (key_text(s, g->nwk_s_key, k1) || key_text(s, g->app_s_key, k2))
+    return db_done(st), LG_ECRYPTO;
+  db_bind_text(st, 1, g->name);
+  db_bind_int64(st, 2, g->mc_addr);
+  db_bind_text(st, 3, k1);
+  db_bind_text(st, 4, k2);
+  db_bind_int64(st, 5, g->f_cnt);
+  if (g->freq_hz)
+    db_bind_int64(st, 6, g->freq_hz);
+  else
+    db_bind_null(st, 6);
+  if (g->dr >= 0)
+    db_bind_int64(st, 7, g->dr);
+  else
+    db_bind_null(st, 7);
+  db_bind_int64(st, 8, now_ns);
+  return step_id(st, &g->id);
+}
+
+int lg_store_mcast_get(struct lg_store *s, int64_t id, struct lg_mcast_group *g) {
+  struct db_stmt *st = db_prep(s->db, "SELECT " MCAST_COLS " FROM multicast_groups WHERE id = ?1");
+  if (st == NULL) return LG_EIO;
+  db_bind_int64(st, 1, id);
+  int rc = db_step(st), keys = 0;
+  if (rc == DB_ROW) {
+    memset(g, 0, sizeof(*g));
+    g->id = db_col_int64(st, 0);
+    snprintf(g->name, sizeof(g->name), "%s", db_col_text(st, 1));
+    g->mc_addr = (uint32_t)db_col_int64(st, 2);
+    keys = key_from(s, st, 3, g->nwk_s_key);
+    if (keys == 0) keys = key_from(s, st, 4, g->app_s_key);
+    g->f_cnt = (uint32_t)db_col_int64(st, 5);
+    g->freq_hz = db_col_null(st, 6) ? 0 : (uint32_t)db_col_int64(st, 6);
+    g->dr = db_col_null(st, 7) ? -1 : db_col_int(st, 7);
+  }
+  db_done(st);
+  return rc == DB_ROW ? (keys ? LG_ECRYPTO : 0) : rc == DB_DONE ? LG_ENOTFOUND : LG_EIO;
+}
+
+int lg_store_mcast_delete(struct lg_store *s, int64_t id) {
+  static const char *const sql[] = {"DELETE FROM multicast_members WHERE group_id = ?1",
+                                     "DELETE FROM multicast_queue WHERE group_id = ?1"};
+  struct db_stmt *st = db_prep(s->db, "DELETE FROM multicast_groups WHERE id = ?1");
+  if (st == NULL) return LG_EIO;
+  db_bind_int64(st, 1, id);
+  int rc = step_done(st);
+  if (rc) return rc;
+  if (db_changes(st) == 0) return LG_ENOTFOUND;
+  for (int i = 0; i < 2; i++) {
+    struct db_stmt *d = db_prep(s->db, sql[i]);
+    if (d == NULL) return LG_EIO;
+    db_bind_int64(d, 1, id);
+    if ((rc = step_done(d))) return rc;
+  }
+  return 0;
+}
+
+int lg_store_mcast_member(struct lg_store *s, int64_t id, uint64_t dev_eui, bool add) {
+  struct db_stmt *st =
+      db_prep(s->db, add ? "INSERT INTO multicast_members (group_id, dev_eui) VALUES (?1, ?2)"
+                           " ON CONFLICT DO NOTHING"
+                         : "DELETE FROM multicast_members WHERE group_id = ?1 AND dev_eui = ?2");
+  if (st == NULL) return LG_EIO;
+  db_bind_int64(st, 1, id);
+  bind_eui(st, 2, dev_eui);
+  int rc = step_done(st);
+  return rc ? rc : !add && db_changes(st) == 0 ? LG_ENOTFOUND : 0;
+}
+
+int lg_store_mcast_members(struct lg_store *s, int64_t id, uint64_t *out, size_t cap, size_t *n) {
+  struct db_stmt *st = db_prep(
+      s->db, "SELECT dev_eui FROM multicast_members WHERE group_id = ?1 ORDER BY dev_eui");
+  if (st == NULL) return LG_EIO;
+  db_bind_int64(st, 1, id);
+  *n = 0;
+  int rc;
+  while ((rc = db_step(st)) == DB_ROW && *n < cap)
+    out[(*n)++] = eui_from(st, 0);
+  db_done(st);
+  return rc == DB_ROW || rc == DB_DONE ? 0 : LG_EIO;
+}
+
+int lg_store_mcast_fcnt_take(struct lg_store *s, int64_t id, uint32_t *fcnt) {
+  struct db_stmt *st = db_prep(
+      s->db, "UPDATE multicast_groups SET f_cnt = f_cnt + 1 WHERE id = ?1 RETURNING f_cnt - 1");
+  if (st == NULL) return LG_EIO;
+  db_bind_int64(st, 1, id);
+  int rc = db_step(st);
+  if (rc == DB_ROW) *fcnt = (uint32_t)db_col_int64(st, 0);
+  db_done(st);
+  return rc == DB_ROW ? 0 : rc == DB_DONE ? LG_ENOTFOUND : LG_EIO;
+}
+
+int lg_store_mcast_queue_push(struct lg_store *s, int64_t id, int f_port, const uint8_t *data,
+                              size_t len, int64_t now_ns) {
+  atomic_fetch_add(&queue_gen, 1);
+  struct db_stmt *st = db_prep(s->db, "INSERT INTO multicast_queue (group_id, f_port, data,"
+                                      " created_ns) VALUES (?1, ?2, ?3, ?4)");
+  if (st == NULL) return LG_EIO;
+  db_bind_int64(st, 1, id);
+  db_bind_int64(st, 2, f_port);
+  db_bind_blob(st, 3, data, len);
+  db_bind_int64(st, 4, now_ns);
+  return step_done(st);
+}
+
+int lg_store_mcast_queue_pop(struct lg_store *s, int64_t *id, int *f_port, uint8_t *data,
+                             size_t cap, size_t *len) {
+  struct db_stmt *st = db_prep(
+      s->db, "SELECT id, group_id, f_port, data FROM multicast_queue ORDER BY id LIMIT 1");
+  if (st == NULL) return LG_EIO;
+  int rc = db_step(st);
+  if (rc != DB_ROW) {
+    db_done(st);
+    return rc == DB_DONE ? LG_ENOTFOUND : LG_EIO;
+  }
+  int64_t row = db_col_int64(st, 0);
+  *id = db_col_int64(st, 1);
+  *f_port = db_col_int(st, 2);
+  size_t n = 0;
+  const void *blob = db_col_blob(st, 3, &n);
+  *len = n < cap ? n : cap;
+  if (*len) memcpy(data, blob, *len);
+  db_done(st);
+  struct db_stmt *del = db_prep(s->db, "DELETE FROM multicast_queue WHERE id = ?1");
+  if (del == NULL) return LG_EIO;
+  db_bind_int64(del, 1, row);
+  return step_done(del);
+}
+
+static json_t *mcast_row(struct db_stmt *st) {
+  char addr[9];
+  snprintf(addr, sizeof(addr), "%08llx", (unsigned long long)db_col_int64(st, 2));
+  json_t *o = json_object();
+  json_object_set_new(o, "id", json_integer(db_col_int64(st, 0)));
+  json_object_set_new(o, "name", json_string(db_col_text(st, 1)));
+  json_object_set_new(o, "mc_addr", json_string(addr));
+  json_object_set_new(o, "f_cnt", json_integer(db_col_int64(st, 5)));
+  json_object_set_new(o, "frequency", int_or_null(st, 6));
+  json_object_set_new(o, "dr", int_or_null(st, 7));
+  return o; /* keys never leave the server through the API */
+}
+
+json_t *lg_store_mcasts_json(struct lg_store *s) {
+  return rows_json(db_prep(s->db, "SELECT " MCAST_COLS " FROM multicast_groups ORDER BY id"),
+                   mcast_row);
+}
+
+json_t *lg_store_mcast_json(struct lg_store *s, int64_t id) {
+  struct db_stmt *st = db_prep(s->db, "SELECT " MCAST_COLS " FROM multicast_groups WHERE id = ?1");
+  if (st == NULL) return NULL;
+  db_bind_int64(st, 1, id);
+  json_t *o = db_step(st) == DB_ROW ? mcast_row(st) : NULL;
+  db_done(st);
+  if (o == NULL) return NULL;
+  uint64_t devs[1024];
+  size_t n = 0;
+  json_t *m = json_array();
+  if (lg_store_mcast_members(s, id, devs, LG_ARRAY_LEN(devs), &n) == 0)
+    for (size_t i = 0; i < n; i++) {
+      char h[17];
+      eui_hex(devs[i], h);
+      json_array_append_new(m, json_string(h));
+    }
+  json_object_set_new(o, "devices", m);
+  return o;
 }

@@ -52,6 +52,10 @@ struct lg_gateway_rec {
    * stored one stays. */
   char station_token_hash[65];
   bool set_station_token;
+  /* The position its `stat` messages report (its GPS) is its position, over a surveyed one.
+   * Without it a `stat` position only places a gateway provisioned without any (issue 16:
+   * the Semtech UDP protocol lets anyone send a `stat`). */
+  bool position_from_gateway;
 };
 
 /* SHA-256 of a gateway token, 64 hex digits: what the database keeps of it. */
@@ -65,7 +69,8 @@ LG_STORE_MUST int lg_store_gateway_put(struct lg_store *s, const struct lg_gatew
 LG_STORE_MUST int lg_store_gateway_get(struct lg_store *s, uint64_t eui, struct lg_gateway_rec *g);
 LG_STORE_MUST int lg_store_gateway_delete(struct lg_store *s, uint64_t eui);
 /* Records a gateway's last-seen time, its packet counter, and the position from its
- * `stat` (kept apart from the provisioned one). */
+ * `stat` (kept apart from the provisioned one; lg_store_gateway_get returns it only for a
+ * gateway with position_from_gateway or without a surveyed position). */
 LG_STORE_MUST int lg_store_gateway_seen(struct lg_store *s, uint64_t eui, int64_t now_ns, int rx_packets,
                           bool has_stat_pos, double lat, double lon, double alt);
 /* New JSON: {"items": [...]} or one gateway object (NULL when unknown). */
@@ -83,7 +88,12 @@ struct lg_device_rec {
   uint8_t app_key[16];
   bool has_session; /* ABP, or OTAA after a join */
   uint32_t dev_addr;
+  /* LoRaWAN 1.0.x: NwkSKey and AppSKey. 1.1 splits NwkSKey in three: FNwkSIntKey (uplink
+   * MIC: nwk_s_key), SNwkSIntKey (downlink MIC) and NwkSEncKey (FOpts, FPort 0); without
+   * has_11_keys all three are nwk_s_key (lg_device_snwk_key, lg_device_nwk_enc_key). */
   uint8_t nwk_s_key[16], app_s_key[16];
+  bool has_11_keys;
+  uint8_t s_nwk_s_int_key[16], nwk_s_enc_key[16];
   uint32_t fcnt_up_next;    /* the next expected 32-bit uplink counter */
   uint32_t fcnt_down;       /* the next downlink counter */
   uint32_t join_nonce;      /* the last one sent */
@@ -93,7 +103,15 @@ struct lg_device_rec {
   bool has_adr_pending; /* a LinkADRReq sent and not yet answered */
   int adr_pending_dr, adr_pending_tx_power_index, adr_pending_nb_trans;
   bool reference; /* carries its own GPS position in its payload (issue 14) */
+  bool class_c;   /* Class C: listens on RX2 whenever it does not transmit (else Class A) */
 };
+
+static inline const uint8_t *lg_device_snwk_key(const struct lg_device_rec *d) {
+  return d->has_11_keys ? d->s_nwk_s_int_key : d->nwk_s_key;
+}
+static inline const uint8_t *lg_device_nwk_enc_key(const struct lg_device_rec *d) {
+  return d->has_11_keys ? d->nwk_s_enc_key : d->nwk_s_key;
+}
 
 LG_STORE_MUST int lg_store_device_put(struct lg_store *s, const struct lg_device_rec *d);
 LG_STORE_MUST int lg_store_device_get(struct lg_store *s, uint64_t dev_eui, struct lg_device_rec *d);
@@ -209,6 +227,8 @@ LG_STORE_MUST int lg_store_reception_add(struct lg_store *s, int64_t uplink_id, 
                            bool late);
 struct json_t *lg_store_uplinks_json(struct lg_store *s, uint64_t dev_eui, int limit);
 
+#define LG_STORE_MAX_OUTLIERS 8
+
 struct lg_location_rec {
   int64_t uplink_id;
   uint64_t dev_eui;
@@ -221,6 +241,10 @@ struct lg_location_rec {
   bool has_track; /* the device's filtered track as of this fix */
   double track_lat_deg, track_lon_deg, track_accuracy_m;
   bool outlier; /* the fix was gated out of the track */
+  /* gateways whose reception's timing disagreed with the others' (lg_geo_fix's
+   * timing_outliers): their receptions of this uplink are marked timing_outlier */
+  uint64_t timing_outliers[LG_STORE_MAX_OUTLIERS];
+  int n_timing_outliers;
 };
 
 LG_STORE_MUST int lg_store_location_add(struct lg_store *s, const struct lg_location_rec *l);
@@ -294,9 +318,59 @@ struct json_t *lg_store_downlinks_json(struct lg_store *s, uint64_t dev_eui, int
 
 LG_STORE_MUST int lg_store_queue_push(struct lg_store *s, uint64_t dev_eui, int f_port, const uint8_t *data,
                         size_t len, bool confirmed);
-/* Pops the oldest queued downlink (LG_ENOTFOUND when empty); *more tells if others wait. */
+/* Pops the oldest queued downlink (LG_ENOTFOUND when empty); *more tells if others wait.
+ * One larger than `cap` bytes is removed all the same and LG_ETOOLONG returned with its
+ * size in *len (it would never fit: the caller reports it), nothing copied. */
 LG_STORE_MUST int lg_store_queue_pop(struct lg_store *s, uint64_t dev_eui, int *f_port, uint8_t *data, size_t cap,
                        size_t *len, bool *confirmed, bool *more);
+
+/* ---- Class C and multicast ------------------------------------------------------ */
+
+/* DeviceModeInd: the device now runs Class C (or back to Class A). */
+LG_STORE_MUST int lg_store_device_class_set(struct lg_store *s, uint64_t dev_eui, bool class_c);
+/* Class C devices with a session and at least one queued downlink (up to cap). */
+LG_STORE_MUST int lg_store_queue_class_c(struct lg_store *s, uint64_t *out, size_t cap, size_t *n);
+struct lg_store_heard {
+  uint64_t gateway_eui;
+  double snr_db;
+};
+/* The gateways that heard the device's newest uplink in its window, best SNR first, and
+ * when it was received. LG_ENOTFOUND when it never sent one. */
+LG_STORE_MUST int lg_store_last_heard(struct lg_store *s, uint64_t dev_eui,
+                                      struct lg_store_heard *out, size_t cap, size_t *n,
+                                      int64_t *received_ns);
+
+/* A multicast group: frames to McAddr, MIC and encryption with its own session keys, sent
+ * as Class C downlinks on its frequency / data rate (0 / -1: the region's RX2). */
+struct lg_mcast_group {
+  int64_t id;
+  char name[64];
+  uint32_t mc_addr;
+  uint8_t nwk_s_key[16], app_s_key[16];
+  uint32_t f_cnt; /* the next downlink counter */
+  uint32_t freq_hz;
+  int dr;
+};
+/* Inserts g (its id set). */
+LG_STORE_MUST int lg_store_mcast_put(struct lg_store *s, struct lg_mcast_group *g, int64_t now_ns);
+LG_STORE_MUST int lg_store_mcast_get(struct lg_store *s, int64_t id, struct lg_mcast_group *g);
+/* The group, its members and its queue. LG_ENOTFOUND when there is no such group. */
+LG_STORE_MUST int lg_store_mcast_delete(struct lg_store *s, int64_t id);
+/* Adds (or removes: LG_ENOTFOUND when not a member) a device. */
+LG_STORE_MUST int lg_store_mcast_member(struct lg_store *s, int64_t id, uint64_t dev_eui, bool add);
+LG_STORE_MUST int lg_store_mcast_members(struct lg_store *s, int64_t id, uint64_t *out, size_t cap,
+                                         size_t *n);
+/* Takes the group's next downlink counter. */
+LG_STORE_MUST int lg_store_mcast_fcnt_take(struct lg_store *s, int64_t id, uint32_t *fcnt);
+LG_STORE_MUST int lg_store_mcast_queue_push(struct lg_store *s, int64_t id, int f_port,
+                                            const uint8_t *data, size_t len, int64_t now_ns);
+/* Pops the oldest queued group downlink of any group (LG_ENOTFOUND when none). */
+LG_STORE_MUST int lg_store_mcast_queue_pop(struct lg_store *s, int64_t *id, int *f_port,
+                                           uint8_t *data, size_t cap, size_t *len);
+/* {"items": [{"id", "name", "mc_addr", "f_cnt", "frequency", "dr"}]}, and one group with its
+ * "devices" (NULL when unknown). Keys are never shown. */
+struct json_t *lg_store_mcasts_json(struct lg_store *s);
+struct json_t *lg_store_mcast_json(struct lg_store *s, int64_t id);
 
 /* ---- keys at rest (store/kek.h) --------------------------------------------------- */
 

@@ -141,5 +141,16 @@ printf '[server]\nudp_bind = 127.0.0.1:0\nhttp_bind = 127.0.0.1:0\ndatabase = %s
 bad "serve missing mqtt CA file" 2 "\[mqtt\] TLS files" serve -c "$ini"
 rm -rf "$ini" "$db"
 
+# --- gateway add: a gateway's own GPS (stat) gives its position only when it says so
+gdb=$(mktemp -d)
+ok "gateway add surveyed" '.position_from_gateway == false and .latitude == 55.8' \
+  gateway add --database "$gdb/g.db" --gateway-eui aa555a0000000001 --lat 55.8 --lon 12.45
+ok "gateway add --position-from-gateway" '.position_from_gateway == true and .latitude == 55.8' \
+  gateway add --database "$gdb/g.db" --gateway-eui aa555a0000000002 --lat 55.8 --lon 12.45 \
+  --position-from-gateway
+bad "gateway add --position-from-gateway=maybe" 2 "position-from-gateway" \
+  gateway add --database "$gdb/g.db" --gateway-eui aa555a0000000003 --position-from-gateway=maybe
+rm -rf "$gdb"
+
 echo "test_cli: $checks checks, $fails failed"
 [ "$fails" -eq 0 ]

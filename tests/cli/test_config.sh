@@ -14,13 +14,13 @@ fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
 for v in $(env | grep -o '^LORAGEO_[A-Z_]*' | grep -v '^LORAGEO_TEST_'); do unset "$v"; done
 export LORAGEO_SERVER_DATABASE=$dir/db.sqlite LORAGEO_SERVER_JOURNAL=$dir/journal
 
-# refused NAME PATTERN ARGS...: serve exits 2 within 10 s, stderr matches PATTERN.
+# refused NAME PATTERN ARGS...: serve exits 2 (WANT_RC) within 10 s, stderr matches PATTERN.
 refused() {
   local name=$1 pattern=$2; shift 2
   checks=$((checks + 1))
   timeout 10 "$BIN" serve "$@" >"$dir/out" 2>"$dir/err"
   local rc=$?
-  [ "$rc" -eq 2 ] || { fail "$name: exit $rc, want 2 ($(cat "$dir/err"))"; return; }
+  [ "$rc" -eq "${WANT_RC:-2}" ] || { fail "$name: exit $rc, want 2 ($(cat "$dir/err"))"; return; }
   grep -qE -e "$pattern" "$dir/err" || fail "$name: stderr '$(cat "$dir/err")' does not match /$pattern/"
 }
 
@@ -37,6 +37,24 @@ refused "an unknown key" "key.ini:3: unknown key \[server\] udp_bnd" -c "$dir/ke
 printf '[server]\nthis is no INI\n' >"$dir/syntax.ini"
 refused "bad syntax" "syntax.ini:2: not INI syntax" -c "$dir/syntax.ini"
 refused "a missing file" "nothing.ini: cannot read the file: No such file" -c "$dir/nothing.ini"
+# issue 16, second part: keys that go together, networks, dwell time where it is a setting
+printf '[api]\nread_token = ro\n' >"$dir/ro.ini"
+refused "read_token alone" "read_token needs \[api\] token" -c "$dir/ro.ini"
+printf '[api]\ntoken = same\nread_token = same\n' >"$dir/same.ini"
+refused "read_token = token" "read_token must differ from \[api\] token" -c "$dir/same.ini"
+printf '[api]\ntls_cert_file = %s/cert.pem\n' "$dir" >"$dir/tls.ini"
+refused "a certificate without its key" "tls_cert_file and tls_key_file go together" -c "$dir/tls.ini"
+printf '[api]\ntls_cert_file = %s/none.pem\ntls_key_file = %s/none.pem\n' "$dir" "$dir" >"$dir/tls2.ini"
+WANT_RC=1 LORAGEO_SERVER_UDP_BIND=127.0.0.1:0 LORAGEO_SERVER_HTTP_BIND=127.0.0.1:0 \
+  refused "a missing certificate" "\[api\] tls_cert_file '.*none.pem': No such file" -c "$dir/tls2.ini"
+printf '[security]\ngateway_networks = 10.0.0.0/8, 192.168.1.1/24\n' >"$dir/nets.ini"
+refused "host bits in a network" "nets.ini:2: \[security\] gateway_networks = .*expected CIDR networks" -c "$dir/nets.ini"
+LORAGEO_SECURITY_GATEWAY_NETWORKS=10.0.0/8 \
+  refused "a network that is not one" "LORAGEO_SECURITY_GATEWAY_NETWORKS: \[security\] gateway_networks = '10.0.0/8'"
+printf '[network]\nregion = US915\nuplink_dwell_time = false\n' >"$dir/dwell.ini"
+refused "dwell time in US915" "uplink_dwell_time: only AS923 and AU915 let it be set.*FCC" -c "$dir/dwell.ini"
+printf '[network]\nregion = AS923-1\ndownlink_dwell_time = maybe\n' >"$dir/dwell2.ini"
+refused "a dwell time that is no boolean" "dwell2.ini:3: \[network\] downlink_dwell_time = 'maybe': expected auto, true or false" -c "$dir/dwell2.ini"
 checks=$((checks + 1))
 LORAGEO_SERVER_UDP_BIDN=0.0.0.0:1 timeout 10 "$BIN" serve >"$dir/out" 2>"$dir/err"
 rc=$?

@@ -32,7 +32,10 @@ static struct lg_ns *ns;
 
 static void setup(void) {
   char why[256];
-  if (lg_store_open(&store, ":memory:", why, sizeof(why))) abort();
+  if (lg_store_open(&store, ":memory:", why, sizeof(why))) {
+    fprintf(stderr, "fuzz_ns: %s\n", why);
+    abort();
+  }
   struct lg_gateway_rec g = {.eui = 0xaa555a0000000001ull,
                              .has_position = true,
                              .lat_deg = 55.78,
@@ -50,6 +53,9 @@ static void setup(void) {
   struct lg_config cfg;
   if (lg_config_load(&cfg, NULL, why, sizeof(why))) abort();
   cfg.journal[0] = '\0'; /* the store is in memory: nothing to recover into */
+  /* and the server's own database is that one (else a storage thread would open
+   * ./lorageo.db in the working directory: a second run there found it and failed) */
+  snprintf(cfg.database, sizeof(cfg.database), ":memory:");
   struct lg_ns_io io = {.ctx = NULL, .now_ns = now_ns, .send = send_nothing};
   if ((ns = lg_ns_new(&cfg, store, &io, why, sizeof(why))) == NULL) abort();
 }
@@ -59,7 +65,7 @@ static uint64_t datagram_drops(struct lg_ns_metrics *m) {
   static const enum lg_drop reasons[] = {LG_DROP_SHORT,           LG_DROP_VERSION,
                                          LG_DROP_TYPE,            LG_DROP_ZERO_EUI,
                                          LG_DROP_JSON,            LG_DROP_UNKNOWN_GATEWAY,
-                                         LG_DROP_GATEWAY_ADDRESS};
+                                         LG_DROP_GATEWAY_ADDRESS, LG_DROP_GATEWAY_NETWORK};
   uint64_t n = 0;
   for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
     n += atomic_load(&m->dropped[reasons[i]]);

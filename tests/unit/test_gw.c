@@ -79,6 +79,14 @@ static void test_time(void) {
   LG_EQ_INT(lg_gw_gps_to_unix_ns((unix_2016 - 315964800 + 17) * 1000000000LL),
             unix_2016 * 1000000000LL);
   LG_EQ_INT(lg_gw_gps_to_unix_ns(0), 315964800LL * 1000000000LL);
+  /* and back (DeviceTimeAns), on both sides of a leap second and at the epoch */
+  LG_EQ_INT(lg_gw_unix_to_gps_ns(unix_2026 * 1000000000LL + 5),
+            (unix_2026 - 315964800 + 18) * 1000000000LL + 5);
+  LG_EQ_INT(lg_gw_unix_to_gps_ns(unix_2016 * 1000000000LL), (unix_2016 - 315964800 + 17) * 1000000000LL);
+  LG_EQ_INT(lg_gw_unix_to_gps_ns(315964800LL * 1000000000LL), 0);
+  for (int64_t u = 1400000000LL; u < 1800000000LL; u += 7777777)
+    if (lg_gw_gps_to_unix_ns(lg_gw_unix_to_gps_ns(u * 1000000000LL)) != u * 1000000000LL)
+      LG_FAIL_AT("unix %lld does not come back from GPS time", (long long)u);
 }
 
 static void test_best_time(void) {

@@ -70,8 +70,14 @@ static void provision(struct lg_store *s) {
   }
 }
 
-/* Gateway g's PUSH_DATA carrying device dev's uplink with counter fcnt. */
+/* Gateway g's PUSH_DATA carrying device dev's uplink with counter fcnt (and FOpts). */
+static void push_opts(struct lg_ns *ns, int g, uint64_t dev, uint32_t fcnt, const uint8_t *fopts,
+                      size_t fopts_len);
 static void push(struct lg_ns *ns, int g, uint64_t dev, uint32_t fcnt) {
+  push_opts(ns, g, dev, fcnt, NULL, 0);
+}
+static void push_opts(struct lg_ns *ns, int g, uint64_t dev, uint32_t fcnt, const uint8_t *fopts,
+                      size_t fopts_len) {
   struct lg_crypto c;
   struct lg_key k;
   lg_crypto_init(&c);
@@ -84,6 +90,8 @@ static void push(struct lg_ns *ns, int g, uint64_t dev, uint32_t fcnt) {
   f.u.data.has_f_port = true;
   f.u.data.f_port = 1;
   f.u.data.frm_payload_len = 4;
+  f.u.data.f_opts_len = (uint8_t)fopts_len;
+  if (fopts_len) memcpy(f.u.data.f_opts, fopts, fopts_len);
   uint8_t plain[4] = "test";
   lg_payload_crypt(&k, f.u.data.dev_addr, fcnt, false, plain, 4, f.u.data.frm_payload);
   uint8_t phy[64];
@@ -252,6 +260,127 @@ static void run(const char *db, const char *journal) {
   lg_store_close(s);
 }
 
+/* PULL_RESPs the server sent: their txpk JSON. */
+static char sent_txpk[8][1024];
+static int n_sent;
+static void capture(void *ctx, const struct sockaddr *to, socklen_t len, const uint8_t *buf,
+                    size_t n) {
+  (void)ctx, (void)to, (void)len;
+  if (n > 4 && buf[3] == 3 && n_sent < 8) snprintf(sent_txpk[n_sent++], 1024, "%.*s", (int)(n - 4), buf + 4);
+}
+
+/* A txpk's frame decoded (session keys `key`); its FOpts parsed into cmds. */
+static size_t sent_frame(int i, struct lg_frame *f, struct lg_mac_cmd *cmds, size_t cap) {
+  json_t *o = json_loads(sent_txpk[i], 0, NULL);
+  const char *d = json_string_value(json_object_get(json_object_get(o, "txpk"), "data"));
+  uint8_t phy[300];
+  int len = d ? EVP_DecodeBlock(phy, (const unsigned char *)d, (int)strlen(d)) : -1;
+  json_decref(o);
+  size_t n = 0, bad = 0;
+  if (len < 12) return 0;
+  size_t l = strlen(d); /* EVP_DecodeBlock counts the padding's bytes too */
+  len -= (d[l - 1] == '=') + (d[l - 2] == '=');
+  if (lg_frame_decode(phy, (size_t)len, f)) return 0;
+  lg_mac_parse(f->u.data.f_opts, f->u.data.f_opts_len, false, cmds, cap, &n, &bad);
+  return n;
+}
+
+/* LoRaWAN 1.0.4 / 1.1 MAC answers and Class C: DeviceTimeReq gets the GPS time of the
+ * uplink's reception, DeviceModeInd switches the device to Class C (and is confirmed);
+ * then a queued item goes out at once on RX2 ("imme"), but not while the device's Class A
+ * windows after an uplink may be open. */
+static void mac_and_class_c(void) {
+  fprintf(stderr, "-- MAC answers and Class C\n");
+  struct lg_store *s;
+  char why[256];
+  if (lg_store_open(&s, ":memory:", why, sizeof(why))) {
+    LG_FAIL_AT("%s", why);
+    return;
+  }
+  provision(s);
+  fake_now = 1800000000000000000LL;
+  struct lg_config cfg;
+  if (lg_config_load(&cfg, NULL, why, sizeof(why))) return;
+  snprintf(cfg.database, sizeof(cfg.database), ":memory:");
+  cfg.journal[0] = '\0';
+  cfg.geo_learned[0] = '\0';
+  cfg.geo_learned_set = true;
+  struct lg_ns_io io = {.now_ns = now_ns, .send = capture, .on_event = on_event};
+  struct lg_ns *ns = lg_ns_new(&cfg, s, &io, why, sizeof(why));
+  LG_CHECK(ns != NULL);
+  if (ns == NULL) return;
+  uint8_t pull[12] = {2, 0, 1, 2};
+  for (int i = 0; i < 8; i++)
+    pull[4 + i] = (uint8_t)(GW(0) >> (56 - 8 * i));
+  struct sockaddr_in from = {.sin_family = AF_INET};
+  lg_ns_datagram(ns, (struct sockaddr *)&from, sizeof(from), pull, sizeof(pull));
+  n_sent = 0;
+  const uint8_t opts[] = {LG_MAC_DEVICE_TIME, LG_MAC_DEVICE_MODE, LG_DEVICE_CLASS_C};
+  push_opts(ns, 0, DEV_A, 1, opts, sizeof(opts));
+  int64_t gps_ns = fake_now - 315964800000000000LL + 18000000000LL; /* push()'s tmms, 2026 */
+  wait_ms(ns, 300);
+  LG_EQ_INT(n_sent, 1);
+  struct lg_frame f;
+  struct lg_mac_cmd cmds[4];
+  size_t n = sent_frame(0, &f, cmds, 4);
+  LG_EQ_INT(n, 2);
+  LG_EQ_INT(cmds[0].cid, LG_MAC_DEVICE_TIME);
+  LG_EQ_INT(cmds[0].u.device_time_ans.gps_seconds, (long long)(gps_ns / 1000000000LL));
+  LG_EQ_INT(cmds[0].u.device_time_ans.fraction, (long long)((gps_ns / 1000000 % 1000) * 256 / 1000));
+  LG_EQ_INT(cmds[1].cid, LG_MAC_DEVICE_MODE);
+  LG_EQ_INT(cmds[1].u.device_mode.device_class, LG_DEVICE_CLASS_C);
+  struct lg_device_rec d;
+  LG_EQ_INT(lg_store_device_get(s, DEV_A, &d), 0);
+  LG_CHECK(d.class_c);
+
+  /* the session laid out for LoRaWAN 1.1: downlinks signed with SNwkSIntKey */
+  static const uint8_t s_key[16] = {0x51, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+  d.has_11_keys = true;
+  memcpy(d.s_nwk_s_int_key, s_key, 16);
+  memcpy(d.nwk_s_enc_key, key, 16);
+  LG_EQ_INT(lg_store_device_put(s, &d), 0);
+  struct lg_device_rec back;
+  LG_EQ_INT(lg_store_device_get(s, DEV_A, &back), 0);
+  LG_CHECK(back.has_11_keys && memcmp(back.s_nwk_s_int_key, s_key, 16) == 0 && back.class_c);
+
+  /* queued 1 s after the uplink: its Class A windows (RX2 at 2 s) come first */
+  n_sent = 0;
+  LG_EQ_INT(lg_store_queue_push(s, DEV_A, 7, (const uint8_t *)"go", 2, false), 0);
+  wait_ms(ns, 500);
+  LG_EQ_INT(n_sent, 0);
+  wait_ms(ns, 3000);
+  LG_EQ_INT(n_sent, 1);
+  LG_CHECK(strstr(sent_txpk[0], "\"imme\":true") != NULL);
+  LG_CHECK(strstr(sent_txpk[0], "\"freq\":869.525") != NULL);
+  LG_CHECK(strstr(sent_txpk[0], "\"datr\":\"SF12BW125\"") != NULL);
+  n = sent_frame(0, &f, cmds, 4);
+  LG_EQ_INT(f.u.data.dev_addr, ADDR(DEV_A));
+  LG_CHECK(f.u.data.has_f_port && f.u.data.f_port == 7);
+  {
+    struct lg_crypto c;
+    struct lg_key ks, kn;
+    lg_crypto_init(&c);
+    lg_key_init(&ks, &c, s_key);
+    lg_key_init(&kn, &c, key);
+    uint8_t phy[64], m1[4], m2[4];
+    const char *d64 = strstr(sent_txpk[0], "\"data\":\"") + 8;
+    int len = EVP_DecodeBlock(phy, (const unsigned char *)d64, (int)(strchr(d64, '"') - d64));
+    len -= (d64[strchr(d64, '"') - d64 - 1] == '=') + (d64[strchr(d64, '"') - d64 - 2] == '=');
+    lg_data_mic(&ks, phy, (size_t)len - 4, ADDR(DEV_A), f.u.data.f_cnt16, true, m1);
+    lg_data_mic(&kn, phy, (size_t)len - 4, ADDR(DEV_A), f.u.data.f_cnt16, true, m2);
+    LG_CHECK(memcmp(m1, phy + len - 4, 4) == 0); /* SNwkSIntKey's, */
+    LG_CHECK(memcmp(m2, phy + len - 4, 4) != 0); /* not FNwkSIntKey's */
+    lg_key_close(&ks);
+    lg_key_close(&kn);
+    lg_crypto_close(&c);
+  }
+  LG_EQ_INT(lg_ns_metrics(ns)->class_c_downlinks, 1);
+  wait_ms(ns, 1000); /* sent once only */
+  LG_EQ_INT(n_sent, 1);
+  lg_ns_free(ns);
+  lg_store_close(s);
+}
+
 int main(void) {
   char dir[] = "/tmp/lg_ns_core.XXXXXX";
   if (mkdtemp(dir) == NULL) return 1;
@@ -261,6 +390,7 @@ int main(void) {
   snprintf(journal, sizeof(journal), "%s/core.journal", dir);
   run(":memory:", mem_journal);
   run(db, journal);
+  mac_and_class_c();
   json_decref(last_up);
   char cmd[200];
   snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);

@@ -1,5 +1,9 @@
-/* util: hex conversion bounds and little-endian helpers. */
+/* util: hex conversion bounds, little-endian helpers, CIDR allow-lists. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include "lg_test.h"
+#include "util/netlist.h"
 #include "util/util.h"
 
 static void test_hex(void) {
@@ -37,7 +41,51 @@ static void test_strerror(void) {
   LG_EQ_STR(lg_strerror(12345), "unknown error");
 }
 
+/* Whether `addr` (IPv4 or IPv6 text) is in the list. */
+static bool in_list(const struct lg_netlist *l, const char *addr) {
+  struct sockaddr_in v4 = {.sin_family = AF_INET};
+  struct sockaddr_in6 v6 = {.sin6_family = AF_INET6};
+  if (inet_pton(AF_INET, addr, &v4.sin_addr) == 1)
+    return lg_netlist_has(l, (const struct sockaddr *)&v4);
+  if (inet_pton(AF_INET6, addr, &v6.sin6_addr) == 1)
+    return lg_netlist_has(l, (const struct sockaddr *)&v6);
+  return false;
+}
+
+static void test_netlist(void) {
+  struct lg_netlist l;
+  char why[128];
+  LG_EQ_INT(lg_netlist_parse("10.0.0.0/8, 192.168.1.0/24,::1/128 , 2001:db8::/33", &l, why,
+                             sizeof(why)),
+            0);
+  LG_EQ_INT(l.n, 4);
+  LG_CHECK(in_list(&l, "10.255.3.4"));
+  LG_CHECK(!in_list(&l, "11.0.0.1"));
+  LG_CHECK(in_list(&l, "192.168.1.200"));
+  LG_CHECK(!in_list(&l, "192.168.2.1"));
+  LG_CHECK(in_list(&l, "::1"));
+  LG_CHECK(!in_list(&l, "::2"));
+  LG_CHECK(in_list(&l, "2001:db8:7fff::1"));  /* bit 33 is 0 */
+  LG_CHECK(!in_list(&l, "2001:db8:8000::1")); /* bit 33 is 1 */
+  LG_CHECK(in_list(&l, "::ffff:10.1.2.3"));   /* an IPv4 peer on a dual-stack socket */
+  LG_CHECK(!in_list(&l, "::ffff:11.1.2.3"));
+  LG_EQ_INT(lg_netlist_parse("127.0.0.1", &l, why, sizeof(why)), 0); /* a bare host: /32 */
+  LG_CHECK(in_list(&l, "127.0.0.1") && !in_list(&l, "127.0.0.2"));
+  LG_EQ_INT(lg_netlist_parse("0.0.0.0/0", &l, why, sizeof(why)), 0);
+  LG_CHECK(in_list(&l, "8.8.8.8") && !in_list(&l, "::1"));
+  LG_EQ_INT(lg_netlist_parse("", &l, why, sizeof(why)), 0);
+  LG_EQ_INT(l.n, 0);
+  static const char *const bad[] = {"10.0.0.1/8", "10.0.0/8", "10.0.0.0/33", "::1/129",
+                                    "10.0.0.0/", "10.0.0.0/8,,", "host.example", "10.0.0.0/-1"};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    why[0] = '\0';
+    LG_EQ_INT(lg_netlist_parse(bad[i], &l, why, sizeof(why)), LG_EINVAL);
+    LG_CHECK(strstr(why, "is no network") != NULL);
+  }
+}
+
 int main(void) {
+  test_netlist();
   test_hex();
   test_le();
   test_strerror();
