@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Build: compiler, CMake, libraries (libpq for PostgreSQL storage, hiredis for the
-# cluster). Tests: PostgreSQL (the end-to-end tests run against it too), redis-server
+# cluster, libwebsockets for LoRa Basics Station). Tests: PostgreSQL (the end-to-end tests run against it too), redis-server
 # (the cluster test starts its own), clang (libFuzzer + sanitizers), jq,
 # Node.js for the lora-packet cross-check, the mosquitto broker and clients for the MQTT
 # test (the test starts its own broker on a free port), Chromium for the web map test.
@@ -14,6 +14,7 @@ packages=(
   build-essential cmake pkg-config
   libssl-dev libjansson-dev libgsl-dev libproj-dev libjsmn-dev uthash-dev
   libsqlite3-dev libpq-dev postgresql libhiredis-dev redis-server libuv1-dev libmicrohttpd-dev libinih-dev libmosquitto-dev
+  libwebsockets-dev
   mosquitto mosquitto-clients openssl
   chromium
   clang libclang-rt-14-dev

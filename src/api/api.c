@@ -312,6 +312,27 @@ static enum MHD_Result metrics(struct lg_api *api, struct MHD_Connection *c) {
         atomic_load(&m->mqtt_waiting));
   GAUGE("lorageo_mqtt_connected", "1 while connected to the MQTT broker.",
         atomic_load(&m->mqtt_connected));
+  GAUGE("lorageo_station_connected", "LoRa Basics Station traffic connections open.",
+        atomic_load(&m->station_connected));
+  static const char *const st_types[] = {"other",  "version", "updf",    "jreq",
+                                         "propdf", "dntxed",  "timesync"};
+  lg_out_printf(&b, "# HELP lorageo_station_messages_total Basics Station messages, by msgtype.\n"
+                    "# TYPE lorageo_station_messages_total counter\n");
+  for (size_t i = 0; i < LG_ARRAY_LEN(st_types); i++)
+    lg_out_printf(&b, "lorageo_station_messages_total{msgtype=\"%s\"} %llu\n", st_types[i],
+                  (unsigned long long)atomic_load(&m->station_messages[i]));
+  COUNTER("lorageo_station_malformed_total",
+          "Basics Station messages refused: not JSON, a field missing or out of range.",
+          atomic_load(&m->station_malformed));
+  COUNTER("lorageo_station_refused_total",
+          "Basics Station connections refused: wrong token or certificate, unknown gateway, full.",
+          atomic_load(&m->station_refused));
+  COUNTER("lorageo_station_router_info_total", "Basics Station /router-info discoveries answered.",
+          atomic_load(&m->station_router_info));
+  COUNTER("lorageo_station_dnmsg_total", "Downlinks sent to Basics Stations (dnmsg).",
+          atomic_load(&m->station_dnmsg));
+  COUNTER("lorageo_station_dntxed_total", "Downlinks Basics Stations confirmed sent (dntxed).",
+          atomic_load(&m->station_dntxed));
 #undef COUNTER
 #undef GAUGE
   if (b.failed || b.p == NULL) {
@@ -353,6 +374,20 @@ int lg_api_parse_gateway(json_t *b, struct lg_gateway_rec *g, char *why, size_t 
   if (off && (!json_is_number(off) || fabs(json_number_value(off)) > 1e6))
     return snprintf(why, why_len, "timing_offset_ns: expected a number of ns in [-1e6, 1e6]"), -1;
   g->timing_offset_ns = off ? json_number_value(off) : 0;
+  /* A Basics Station's bearer token: kept as its hash, never returned (GET says
+   * has_station_token); "" or null clears it; absent leaves the stored one. */
+  json_t *tok = json_object_get(b, "station_token");
+  if (tok && !json_is_null(tok) &&
+      (!json_is_string(tok) || (json_string_length(tok) != 0 &&
+                                (json_string_length(tok) < 16 || json_string_length(tok) > 512))))
+    return snprintf(why, why_len, "station_token: expected a string of 16..512 characters "
+                                  "(\"\" or null clears it)"),
+           -1;
+  if (tok) {
+    g->set_station_token = true;
+    if (json_is_string(tok) && json_string_length(tok))
+      lg_store_token_hash(json_string_value(tok), json_string_length(tok), g->station_token_hash);
+  }
   json_t *from_gw = json_object_get(b, "position_from_gateway");
   if (from_gw && !json_is_boolean(from_gw))
     return snprintf(why, why_len, "position_from_gateway: expected true or false"), -1;
@@ -376,6 +411,33 @@ static json_t *geo_accuracy_json(const struct lg_ns_metrics *m) {
                    "payload_errors", (json_int_t)atomic_load(&m->reference_payload_errors),
                    "methods", methods, "timing_noise_factor",
                    m->live ? lg_geo_live_noise_factor(m->live) : 1.0);
+}
+
+/* PATCH /api/gateways/{eui}: the fields given replace the stored ones. */
+static enum MHD_Result patch_gateway(struct lg_api *api, struct MHD_Connection *c, uint64_t eui,
+                                     const char *id, json_t *b) {
+  if (!json_is_object(b)) return send_error(c, 400, "expected a JSON object");
+  json_t *cur = lg_store_gateway_json(api->store, eui);
+  if (cur == NULL) return send_error(c, 404, "no gateway %s", id);
+  static const char *const keep[] = {"name", "latitude", "longitude", "altitude",
+                                     "timing_offset_ns"};
+  json_t *m = json_object();
+  for (size_t i = 0; i < LG_ARRAY_LEN(keep); i++) {
+    json_t *v = json_object_get(cur, keep[i]);
+    if (v && !json_is_null(v)) json_object_set(m, keep[i], v);
+  }
+  json_object_update(m, b);
+  json_object_set(m, "gateway_eui", json_object_get(cur, "gateway_eui"));
+  json_decref(cur);
+  struct lg_gateway_rec g;
+  char why[160];
+  int bad = lg_api_parse_gateway(m, &g, why, sizeof(why));
+  json_decref(m);
+  if (bad) return send_error(c, 400, "%s", why);
+  if (lg_store_gateway_put(api->store, &g)) return send_error(c, 500, "storage failed");
+  if (api->gateways_changed) atomic_fetch_add(api->gateways_changed, 1);
+  json_t *o = lg_store_gateway_json(api->store, g.eui);
+  return o ? send_json(c, 200, o) : send_error(c, 500, "storage failed");
 }
 
 static enum MHD_Result post_gateway(struct lg_api *api, struct MHD_Connection *c, json_t *b) {
@@ -565,7 +627,7 @@ static enum MHD_Result guard(const struct lg_api *api, struct MHD_Connection *c,
 static enum MHD_Result route(struct lg_api *api, struct MHD_Connection *c, const char *url,
                              const char *method, struct body *body) {
   bool get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0,
-       del = strcmp(method, "DELETE") == 0;
+       del = strcmp(method, "DELETE") == 0, patch = strcmp(method, "PATCH") == 0;
   if (strcmp(url, "/metrics") == 0 && get) return metrics(api, c);
   if (strcmp(url, "/api/geo/accuracy") == 0)
     return get ? send_json(c, 200, geo_accuracy_json(api->m)) : send_error(c, 405, "use GET");
@@ -583,7 +645,7 @@ static enum MHD_Result route(struct lg_api *api, struct MHD_Connection *c, const
     return send_error(c, 403, "%s needs the read-write token ([api] token); this one reads only",
                       method);
   json_t *b = NULL;
-  if (post) {
+  if (post || patch) {
     if (body->too_big) return send_error(c, 413, "body larger than %d bytes", MAX_BODY);
     json_error_t e;
     b = json_loadb(body->p ? body->p : "", body->len, 0, &e);
@@ -631,8 +693,10 @@ static enum MHD_Result route(struct lg_api *api, struct MHD_Connection *c, const
       if (rc == 0 && api->gateways_changed) atomic_fetch_add(api->gateways_changed, 1);
       r = rc == 0 ? send_json(c, 200, json_object())
                   : send_error(c, rc == LG_ENOTFOUND ? 404 : 500, "no gateway %s", rest);
+    } else if (patch) {
+      r = patch_gateway(api, c, eui, rest, b);
     } else
-      r = send_error(c, 405, "use GET or DELETE");
+      r = send_error(c, 405, "use GET, PATCH or DELETE");
   } else if (strncmp(url, "/api/multicast-groups", 21) == 0) {
     json_t *o = NULL;
     int status = lg_api_multicast(api->store, lg_region_find(api->cfg.region), url, method, b,

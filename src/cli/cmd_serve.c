@@ -22,13 +22,15 @@
 #include "integ/mqtt.h"
 #include "ns/config.h"
 #include "ns/ns.h"
+#include "ns/station.h"
 #include "ns/udp.h"
 #include "store/store.h"
 
 static const char usage[] =
     "usage: lorageo serve [-c FILE]\n"
     "\n"
-    "Runs the network server: Semtech UDP packet-forwarder protocol on [server] udp_bind,\n"
+    "Runs the network server: Semtech UDP packet-forwarder protocol on [server] udp_bind\n"
+    "(and LoRa Basics Station on [basicstation] bind when set: docs/gateways.md),\n"
     "HTTP API, /metrics on [server] http_bind, storage in [server] database (SQLite).\n"
     "Without -c the defaults serve (udp 0.0.0.0:1700, http 127.0.0.1:8080, ./lorageo.db);\n"
     "every key can be set from the environment as LORAGEO_<SECTION>_<KEY>.\n";
@@ -37,6 +39,7 @@ struct server {
   uv_loop_t *loop;
   uv_signal_t sigint, sigterm;
   struct lg_udp *udp;
+  struct lg_station *station; /* NULL: [basicstation] bind not set */
   struct lg_mqtt *mqtt; /* NULL: MQTT off */
   struct lg_ns *ns;
 };
@@ -106,6 +109,13 @@ int lg_cmd_serve(int argc, char **argv) {
                         .on_event = cfg.mqtt_url[0] ? on_event : NULL,
                         .event_ctx = &s};
   lg_udp_io(s.udp, &io);
+  if (cfg.bs_bind[0]) {
+    if ((s.station = lg_station_new(s.loop)) == NULL) {
+      lg_cli_fail("serve", 1, "out of memory");
+      goto out;
+    }
+    lg_station_io(s.station, &io);
+  }
   s.ns = lg_ns_new(&cfg, store, &io, why, sizeof(why));
   if (s.ns == NULL) {
     lg_cli_fail("serve", 1, "%s", why);
@@ -116,6 +126,10 @@ int lg_cmd_serve(int argc, char **argv) {
   int err = lg_udp_start(s.udp, s.ns, &addr, addr_len, cfg.udp_reuse_port);
   if (err) {
     lg_cli_fail("serve", 1, "cannot listen for UDP on %s: %s", cfg.udp_bind, uv_strerror(err));
+    goto out;
+  }
+  if (s.station && lg_station_start(s.station, &cfg, s.ns, why, sizeof(why))) {
+    lg_cli_fail("serve", 1, "%s", why);
     goto out;
   }
   api = lg_api_start(&cfg, lg_ns_metrics(s.ns), &gateways_changed, why, sizeof(why));
@@ -131,12 +145,15 @@ int lg_cmd_serve(int argc, char **argv) {
     goto out;
   }
   if (note[0]) fprintf(stderr, "lorageo: %s\n", note); /* once serving: a failure is one line */
-  fprintf(stderr, "lorageo: serving %s: UDP %s, HTTP http://%s, database %s\n", cfg.region,
-          cfg.udp_bind, cfg.http_bind, cfg.database);
+  fprintf(stderr, "lorageo: serving %s: UDP %s, HTTP http://%s, database %s%s%s%s\n", cfg.region,
+          cfg.udp_bind, cfg.http_bind, cfg.database, s.station ? ", Basics Station " : "",
+          s.station ? (cfg.bs_cert_file[0] ? "wss://" : "ws://") : "", s.station ? cfg.bs_bind : "");
   uv_run(s.loop, UV_RUN_DEFAULT);
   /* A clean stop: nothing more is read; what was read is answered (journal synced first),
    * then every open window is closed and stored. */
   lg_udp_stop(s.udp);
+  lg_station_free(s.station); /* its connections closed: no more receptions */
+  s.station = NULL;
   struct lg_ns_metrics *m = lg_ns_metrics(s.ns);
   uint64_t uplinks_before = atomic_load(&m->uplinks);
   size_t drained = lg_ns_drain(s.ns);
@@ -150,6 +167,7 @@ out:
   lg_api_stop(api);
   uv_close((uv_handle_t *)&s.sigint, NULL);
   uv_close((uv_handle_t *)&s.sigterm, NULL);
+  lg_station_free(s.station);
   lg_udp_free(s.udp); /* runs the loop once: the closes above complete too */
   lg_mqtt_stop(s.mqtt); /* first: its thread writes the server's metrics until it stops */
   lg_ns_free(s.ns);

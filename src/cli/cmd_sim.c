@@ -21,6 +21,8 @@
 static const char usage[] =
     "usage: lorageo sim SCENARIO.json [--out DIR] [--seed N] [--duration-s T]\n"
     "                   [--server HOST:PORT [--api URL] [--speed K]]\n"
+    "                   [--station ws[s]://HOST:PORT [--station-token T] [--station-ca F]\n"
+    "                    [--station-cert F --station-key F]]\n"
     "                   [--no-transmissions] [--no-plots] [--quiet]\n"
     "\n"
     "Plays the devices, gateways and radio channel of a scenario (docs/simulator.md).\n"
@@ -31,6 +33,11 @@ static const char usage[] =
     "  --api URL           live: provision the gateways and devices through this HTTP API\n"
     "                      first (token from LORAGEO_API_TOKEN)\n"
     "  --speed K           live: simulated seconds per second (default 1)\n"
+    "  --station URI       live: the gateways are LoRa Basics Stations of the server's\n"
+    "                      [basicstation] bind (router-info, then traffic) instead of UDP\n"
+    "  --station-token T   their bearer token (also set on the gateways when --api is given)\n"
+    "  --station-ca F      wss://: the server's CA;  --station-cert/--station-key: a client\n"
+    "                      certificate\n"
     "  --no-transmissions  do not write transmissions.csv (large runs)\n"
     "  --no-plots          do not draw PNG plots\n"
     "  --quiet             no progress line on stderr\n"
@@ -43,12 +50,18 @@ int lg_cmd_sim(int argc, char **argv) {
                                        {"server", required_argument, NULL, 'S'},
                                        {"api", required_argument, NULL, 'a'},
                                        {"speed", required_argument, NULL, 'k'},
+                                       {"station", required_argument, NULL, 'B'},
+                                       {"station-token", required_argument, NULL, 'K'},
+                                       {"station-ca", required_argument, NULL, 'C'},
+                                       {"station-cert", required_argument, NULL, 'E'},
+                                       {"station-key", required_argument, NULL, 'Y'},
                                        {"no-transmissions", no_argument, NULL, 'T'},
                                        {"no-plots", no_argument, NULL, 'P'},
                                        {"quiet", no_argument, NULL, 'q'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
-  const char *out = NULL, *server = NULL, *api = NULL;
+  const char *out = NULL, *server = NULL, *api = NULL, *station = NULL, *st_token = NULL,
+             *st_ca = NULL, *st_cert = NULL, *st_key = NULL;
   long seed = -1;
   double duration = 0, speed = 1;
   bool tx = true, plots = true, quiet = false;
@@ -61,6 +74,11 @@ int lg_cmd_sim(int argc, char **argv) {
     case 'o': out = optarg; break;
     case 'S': server = optarg; break;
     case 'a': api = optarg; break;
+    case 'B': station = optarg; break;
+    case 'K': st_token = optarg; break;
+    case 'C': st_ca = optarg; break;
+    case 'E': st_cert = optarg; break;
+    case 'Y': st_key = optarg; break;
     case 'T': tx = false; break;
     case 'P': plots = false; break;
     case 'q': quiet = true; break;
@@ -93,7 +111,11 @@ int lg_cmd_sim(int argc, char **argv) {
   if (duration > 0) sc.duration_ns = (int64_t)(duration * 1e9);
   char *summary = NULL;
   int rc;
-  if (server && (sc.waspmote_modes || sc.standard_every)) {
+  if (!station && (st_token || st_ca || st_cert || st_key)) {
+    lg_sim_scenario_free(&sc);
+    return lg_cli_fail("sim", 2, "--station-token/-ca/-cert/-key need --station URI");
+  }
+  if ((server || station) && (sc.waspmote_modes || sc.standard_every)) {
     lg_sim_scenario_free(&sc);
     return lg_cli_fail("sim", 2,
                        "%s: \"modes\": \"waspmote\" and \"adr_standard\": \"semtech\" are "
@@ -101,8 +123,11 @@ int lg_cmd_sim(int argc, char **argv) {
                        "ChirpStack's standard ADR)",
                        argv[optind]);
   }
-  if (server) {
-    struct lg_sim_live_options lo = {server, api, getenv("LORAGEO_API_TOKEN"), speed, out, !quiet};
+  if (server || station) {
+    struct lg_sim_live_options lo = {server, api,     getenv("LORAGEO_API_TOKEN"),
+                                     speed,  out,     !quiet,
+                                     station, st_token, st_ca,
+                                     st_cert, st_key};
     rc = lg_sim_run_live(&sc, &lo, &summary, why, sizeof(why));
   } else {
     struct lg_sim_options o = {out, !quiet && isatty(2), plots, tx};

@@ -95,6 +95,11 @@ struct lg_gw_rxpk {
   struct lg_gw_antenna ant[LG_GW_MAX_ANTENNAS];
   size_t size; /* PHYPayload bytes */
   uint8_t data[256];
+  /* Basics Station receptions (journalled as rxpk with these two extra fields): the
+   * station's 64-bit `xtime` (radio session and µs counter; tmst is its low 32 bits) and
+   * `rctx`, both echoed in a downlink answering this reception. */
+  bool has_xtime;
+  int64_t xtime, rctx;
 };
 
 struct lg_gw_stat {
@@ -178,5 +183,119 @@ struct lg_gw_txpk {
  * datagram length, or LG_ENOSPC / LG_EINVAL. The gateway reads at most 1000 bytes. */
 int lg_gw_build_pull_resp(uint8_t version, uint16_t token, const struct lg_gw_txpk *tx,
                           uint8_t *out, size_t cap);
+
+/* ---- downlinks through a transport other than PULL_RESP (Basics Station) ------ */
+
+enum lg_gw_dl_class { LG_GW_DL_CLASS_A = 0, LG_GW_DL_CLASS_C = 2 };
+
+/*
+ * A downlink as the scheduler hands it to a gateway that schedules its own receive windows
+ * (a Basics Station `dnmsg`). Class A: the uplink's `xtime`/`rctx`, RX1 after
+ * `rx_delay_s` and RX2 one second later (the station falls back to RX2 itself). Class C
+ * ("send now on RX2 parameters"): `rx2_*` only, `has_xtime` optional (when set the station
+ * may still use RX1 of that uplink).
+ */
+struct lg_gw_dl {
+  uint32_t diid; /* the scheduler's token: the confirmation (dntxed) echoes it */
+  uint64_t dev_eui;
+  enum lg_gw_dl_class dev_class;
+  const uint8_t *pdu;
+  size_t len;
+  bool has_rx1;
+  int rx_delay_s; /* 1..15: RX1 this many seconds after the uplink (Class A) */
+  int rx1_dr;
+  uint32_t rx1_freq_hz;
+  int rx2_dr;
+  uint32_t rx2_freq_hz;
+  bool has_xtime;
+  int64_t xtime, rctx; /* from the uplink being answered */
+  int priority;        /* 0..255 */
+};
+
+/* ---- LoRa Basics Station: the LNS protocol's messages (station_msg.c) ----------- */
+
+struct lg_region;
+
+enum lg_station_type {
+  LG_STATION_UNKNOWN = 0, /* a msgtype this server does not use (counted, ignored) */
+  LG_STATION_VERSION,
+  LG_STATION_UPDF,
+  LG_STATION_JREQ,
+  LG_STATION_PROPDF,
+  LG_STATION_DNTXED,
+  LG_STATION_TIMESYNC,
+};
+
+/* One message from a station, parsed. */
+struct lg_station_up {
+  enum lg_station_type type;
+  char msgtype[24];
+  /* updf, jreq, propdf: the reception as the UDP path keeps one (PHYPayload rebuilt from
+   * the message's fields; tmms/ftime from gpstime/fts; tmst/xtime/rctx from upinfo) */
+  struct lg_gw_rxpk rx;
+  int dr;
+  /* dntxed */
+  int64_t diid;
+  /* timesync: the station's txtime (µs, its own clock) */
+  int64_t txtime_us;
+  /* version */
+  char station[64], features[128];
+  int protocol;
+};
+
+/*
+ * Parses one text message of a station's traffic connection (at most `len` bytes of JSON;
+ * DR indices are read in `region`'s table). 0, or LG_EINVAL with the reason in `why`
+ * (not JSON, no msgtype, a field missing or out of range) — the caller logs and counts it.
+ */
+int lg_station_parse(const char *json, size_t len, const struct lg_region *region,
+                     struct lg_station_up *m, char *why, size_t why_len);
+
+/*
+ * EUIs as stations write them: "01-23-45-67-89-ab-cd-ef", "0123456789abcdef", ID6
+ * ("123:4567:89ab:cdef", "::1", "1::") and, in router-info, a JSON integer (see
+ * lg_station_parse_router). 0 or LG_EINVAL.
+ */
+int lg_station_parse_eui(const char *s, size_t len, uint64_t *eui);
+
+/* The `router` of a router-info request ({"router": EUI}). 0 or LG_EINVAL with why. */
+int lg_station_parse_router(const char *json, size_t len, uint64_t *eui, char *why,
+                            size_t why_len);
+
+/*
+ * Messages to a station, written into out (NUL-terminated). Each returns the length, or
+ * LG_ENOSPC. `mux_time_s` is the server's Unix time (s) for the station's round-trip
+ * measure (MuxTime).
+ * - router_config: region, hwspec sx1301/1, freq_range, DRs, sx1301_conf built from the
+ *   region's uplink channels (at most 8 multi-SF + one 500 kHz channel on two radios),
+ *   nocca / nodc / nodwell where the region has no such rule.
+ * - dnmsg: from lg_gw_dl (dC 0 Class A with RxDelay/RX1/RX2/xtime/rctx; dC 2 Class C).
+ * - timesync: the answer to a station's timesync (its txtime, the GPS time in µs).
+ * - router-info: {"router": .., "muxs": "lorageo", "uri": uri} or {"router":.., "error":..}.
+ */
+int lg_station_router_config(const struct lg_region *region, double mux_time_s, char *out,
+                             size_t cap);
+int lg_station_dnmsg(const struct lg_gw_dl *dl, double mux_time_s, char *out, size_t cap);
+int lg_station_timesync(int64_t txtime_us, int64_t gpstime_us, double mux_time_s, char *out,
+                        size_t cap);
+int lg_station_router_info(uint64_t eui, const char *uri, const char *error, char *out,
+                           size_t cap);
+
+/* Station region names (RP002 name → the station's: EU868 → EU863, US915 → US902). */
+const char *lg_station_region_name(const struct lg_region *region);
+
+/*
+ * A reception from a station as a Semtech PUSH_DATA datagram (protocol 2, token 0) whose
+ * one rxpk carries everything lg_gw_parse_push reads back into the same lg_gw_rxpk
+ * (xtime and rctx as extra fields): the form the journal keeps, so a station's uplinks are
+ * journalled, replayed and processed exactly as a UDP gateway's. Returns the length or
+ * LG_ENOSPC.
+ */
+int lg_station_push_datagram(uint64_t gateway_eui, const struct lg_gw_rxpk *r, uint8_t *out,
+                             size_t cap);
+
+/* Unix time (ns) to GPS time (ns since 1980-01-06, leap seconds added): the inverse of
+ * lg_gw_gps_to_unix_ns. */
+int64_t lg_gw_unix_to_gps_ns(int64_t unix_ns);
 
 #endif

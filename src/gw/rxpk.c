@@ -108,6 +108,12 @@ static const char *parse_rxpk(json_t *o, struct lg_gw_rxpk *r) {
   r->has_rssi = get_num(o, "rssi", -200, 50, &r->rssi_dbm);
   r->has_snr = get_num(o, "lsnr", -50, 50, &r->snr_db);
   r->has_foff = get_num(o, "foff", -1e6, 1e6, &r->foff_hz);
+  /* a Basics Station's reception, journalled as an rxpk (lg_station_push_datagram) */
+  if (json_object_get(o, "xtime")) {
+    if (!get_int(o, "xtime", 0, INT64_MAX, &r->xtime) || !get_int(o, "rctx", INT64_MIN, INT64_MAX, &r->rctx))
+      return "bad \"xtime\" or \"rctx\"";
+    r->has_xtime = true;
+  }
   json_t *rsig = json_object_get(o, "rsig");
   if (json_is_array(rsig)) parse_antennas(rsig, r);
   json_t *data = json_object_get(o, "data");

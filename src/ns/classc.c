@@ -68,7 +68,8 @@ static bool send_class_c(struct lg_ns *ns, uint64_t dev_eui, int64_t now) {
   if (!built) return true;
   uint64_t via = 0;
   bool budget = false;
-  if (!ns_send_now(ns, gws, n, ns->region->rx2_freq_hz, ns->region->rx2_dr, &dl, &via, &budget)) {
+  if (!ns_send_now(ns, dev_eui, gws, n, ns->region->rx2_freq_hz, ns->region->rx2_dr, &dl, &via,
+                   &budget)) {
     atomic_fetch_add(&ns->m.downlinks[budget ? LG_DL_DUTY_CYCLE : LG_DL_NO_GATEWAY], 1);
     ns_log(ns, "%016llx: Class C downlink FCnt %u not sent: %s", (unsigned long long)dev_eui,
            in.f_cnt, budget ? "no duty-cycle budget" : "no gateway with a downlink path");
@@ -103,7 +104,8 @@ static size_t cover(struct lg_ns *ns, const uint64_t *members, size_t n_members,
     size_t k = 0; /* only gateways that can send now */
     for (size_t j = 0; j < h[i].n; j++) {
       struct ns_gateway *g = ns_gateway(ns, h[i].gws[j]);
-      if (g && g->known && g->has_pull) h[i].gws[k] = h[i].gws[j], h[i].snr[k++] = h[i].snr[j];
+      if (g && g->known && (g->has_pull || g->station))
+        h[i].gws[k] = h[i].gws[j], h[i].snr[k++] = h[i].snr[j];
     }
     h[i].n = k;
     if (k == 0) h[i].covered = true, (*unreached)++;
@@ -163,7 +165,7 @@ static void send_group(struct lg_ns *ns, int64_t id, int f_port, const uint8_t *
   for (size_t i = 0; i < n_gw; i++) {
     uint64_t via = 0;
     bool budget = false;
-    if (ns_send_now(ns, &gws[i], 1, freq, dr, &dl, &via, &budget))
+    if (ns_send_now(ns, 0, &gws[i], 1, freq, dr, &dl, &via, &budget))
       sent++;
     else
       ns_log(ns, "multicast group %lld: %016llx cannot send (%s)", (long long)id,

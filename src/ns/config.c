@@ -226,6 +226,23 @@ static int s_learned(struct lg_config *c, const char *v) {
   return set_str(c->geo_learned, sizeof(c->geo_learned), v);
 }
 
+static int s_bs_bind(struct lg_config *c, const char *v) {
+  if (v[0] && !strrchr(v, ':')) return -1;
+  return set_str(c->bs_bind, sizeof(c->bs_bind), v);
+}
+static int s_bs_cert(struct lg_config *c, const char *v) {
+  return set_str(c->bs_cert_file, sizeof(c->bs_cert_file), v);
+}
+static int s_bs_key(struct lg_config *c, const char *v) {
+  return set_str(c->bs_key_file, sizeof(c->bs_key_file), v);
+}
+static int s_bs_ca(struct lg_config *c, const char *v) {
+  return set_str(c->bs_client_ca_file, sizeof(c->bs_client_ca_file), v);
+}
+static int s_bs_max(struct lg_config *c, const char *v) {
+  return set_int(&c->bs_max_connections, v, 1, 100000);
+}
+
 static const struct {
   const char *section, *key, *expect;
   setter set;
@@ -281,6 +298,11 @@ static const struct {
     {"adr", "installation_margin_db", "0..30", s_margin},
     {"adr", "target_delivery", "0.5..0.9999", s_target},
     {"cluster", "redis", "redis://HOST[:PORT]", s_redis},
+    {"basicstation", "bind", "HOST:PORT (empty: off)", s_bs_bind},
+    {"basicstation", "cert_file", "a PEM file", s_bs_cert},
+    {"basicstation", "key_file", "a PEM file", s_bs_key},
+    {"basicstation", "client_ca_file", "a PEM file", s_bs_ca},
+    {"basicstation", "max_connections", "1..100000", s_bs_max},
 };
 
 /* The journal beside its database: each database its own, so two servers never share one
@@ -481,6 +503,7 @@ static void defaults(struct lg_config *c) {
   snprintf(c->mqtt_topic_prefix, sizeof(c->mqtt_topic_prefix), "lorageo");
   c->mqtt_queue_max = 100000;
   c->api_max_connections = 2048;
+  c->bs_max_connections = 1000;
   c->api_max_streams = 64;
   c->api_timeout_s = 15;
   snprintf(c->web_root, sizeof(c->web_root), "%s", LG_WEB_DIR);
@@ -515,6 +538,10 @@ static int finish(struct lg_config *c, char *why, size_t why_len) {
     return snprintf(why, why_len, "[api] read_token must differ from [api] token"), LG_EINVAL;
   if ((c->api_tls_cert_file[0] == '\0') != (c->api_tls_key_file[0] == '\0'))
     return snprintf(why, why_len, "[api] tls_cert_file and tls_key_file go together"), LG_EINVAL;
+  if (!c->bs_cert_file[0] != !c->bs_key_file[0] || (c->bs_client_ca_file[0] && !c->bs_cert_file[0]))
+    return snprintf(why, why_len, "[basicstation] cert_file and key_file go together (TLS), and "
+                                  "client_ca_file needs them"),
+           LG_EINVAL;
   const struct lg_region *r = lg_region_find(c->region);
   int *dwell[2] = {&c->uplink_dwell_time, &c->downlink_dwell_time};
   static const char *const names[2] = {"uplink_dwell_time", "downlink_dwell_time"};

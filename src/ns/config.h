@@ -90,6 +90,14 @@ struct lg_config {
   double adr_installation_margin_db; /* [adr] installation_margin_db = 10 (standard) */
   double adr_target_delivery;        /* [adr] target_delivery = 0.94 (predictive) */
   char cluster_redis[256];           /* [cluster] redis = (empty: one instance) redis://HOST:PORT */
+  /* [basicstation] bind = HOST:PORT of the LoRa Basics Station LNS (empty: off); with
+   * cert_file + key_file it is TLS (wss://), with client_ca_file stations must present a
+   * certificate that CA signed; max_connections caps the stations connected at once. */
+  char bs_bind[64];
+  char bs_cert_file[256];
+  char bs_key_file[256];
+  char bs_client_ca_file[256];
+  int bs_max_connections; /* = 1000 */
 };
 
 /* Defaults, then the file `path` (NULL: none), then the environment. On error returns

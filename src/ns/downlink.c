@@ -96,6 +96,52 @@ static void track(struct lg_ns *ns, struct ns_pending *p) {
   HASH_ADD(hh, ns->pending, token, sizeof(p->token), p);
 }
 
+/* The attempt in flight handed to a Basics Station: one dnmsg with RX1 and RX2 (the station
+ * falls back to RX2 itself); an attempt already in RX2 goes as a dnmsg whose first window
+ * is RX2 (its delay, frequency and data rate). p is tracked under a fresh token (the
+ * dnmsg's diid, echoed by dntxed). False when the station's connection is gone. */
+static bool send_station(struct lg_ns *ns, struct ns_gateway *g, struct ns_pending *p,
+                         const struct ns_dl_path *path, const struct lg_gw_txpk *tx) {
+  track(ns, p);
+  if (tx->immediate) { /* Class C / multicast: "dC" 2, sent now on the RX2 settings given */
+    struct lg_gw_dl c = {.diid = p->token,
+                         .dev_eui = p->dev_eui,
+                         .dev_class = LG_GW_DL_CLASS_C,
+                         .pdu = p->data,
+                         .len = tx->size,
+                         .rx2_dr = path->rx2_dr,
+                         .rx2_freq_hz = tx->freq_hz};
+    if (ns->io.gw_send(ns->io.gw_ctx, g->eui, &c) != 0) {
+      HASH_DEL(ns->pending, p);
+      return false;
+    }
+    if (g->dc) lg_dc_record(g->dc, ns->region, tx->freq_hz, airtime_ns(tx), ns_now(ns));
+    atomic_fetch_add(&ns->m.downlinks[LG_DL_SENT], 1);
+    return true;
+  }
+  struct lg_gw_dl dl = {.diid = p->token,
+                        .dev_eui = p->dev_eui,
+                        .dev_class = LG_GW_DL_CLASS_A,
+                        .pdu = p->data,
+                        .len = tx->size,
+                        .has_rx1 = true,
+                        .rx_delay_s = p->in_rx2 ? path->rx2_delay_s : path->rx1_delay_s,
+                        .rx1_dr = p->in_rx2 ? path->rx2_dr : path->rx1_dr,
+                        .rx1_freq_hz = p->in_rx2 ? path->rx2.freq_hz : path->rx1.freq_hz,
+                        .rx2_dr = path->rx2_dr,
+                        .rx2_freq_hz = path->rx2.freq_hz,
+                        .has_xtime = path->has_xtime,
+                        .xtime = path->xtime,
+                        .rctx = path->rctx};
+  if (ns->io.gw_send(ns->io.gw_ctx, g->eui, &dl) != 0) {
+    HASH_DEL(ns->pending, p);
+    return false;
+  }
+  if (g->dc) lg_dc_record(g->dc, ns->region, tx->freq_hz, airtime_ns(tx), ns_now(ns));
+  atomic_fetch_add(&ns->m.downlinks[LG_DL_SENT], 1);
+  return true;
+}
+
 /* The attempt in flight handed to the instance holding its gateway's PULL path. */
 static bool hand_to_holder(struct lg_ns *ns, struct ns_pending *p, const struct ns_dl_path *path,
                            const struct lg_gw_txpk *tx) {
@@ -140,6 +186,14 @@ static bool dispatch(struct lg_ns *ns, struct ns_pending *p, bool *budget) {
     bool has = p->in_rx2 ? path->has_rx2 : path->has_rx1;
     struct ns_gateway *g = ns_gateway(ns, path->gateway_eui);
     if (has && path->holder && hand_to_holder(ns, p, path, tx)) return true;
+    if (has && !path->holder && g && g->station && (path->has_xtime || tx->immediate) &&
+        ns->io.gw_send) {
+      if (duty_cycle_allows(ns, g, tx)) {
+        if (send_station(ns, g, p, path, tx)) return true;
+      } else {
+        *budget = true;
+      }
+    }
     if (has && !path->holder && g && g->has_pull) {
       if (duty_cycle_allows(ns, g, tx)) {
         track(ns, p);
@@ -174,7 +228,7 @@ static int candidates(struct lg_ns *ns, const struct ns_frame *f, struct candida
       seen |= out[k].rx->gateway_eui == r->gateway_eui;
     if (seen) continue;
     uint64_t holder = 0;
-    if (!g->has_pull) {
+    if (!g->has_pull && !(g->station && r->rxpk.has_xtime)) {
       if (ns->cluster) holder = ns_cluster_holder(ns->cluster, g->eui);
       if (holder == 0 || holder == (ns->cluster ? ns_cluster_self(ns->cluster) : 0)) continue;
     }
@@ -208,6 +262,10 @@ void ns_send_downlink(struct lg_ns *ns, const struct ns_frame *f, const struct n
   struct ns_pending *p = calloc(1, sizeof(*p));
   if (p == NULL) return;
   memcpy(p->data, dl->phy, dl->len);
+  p->dev_eui = f->dev_eui;
+  const struct lg_gw_rxpk *first = &f->rx[0].rxpk;
+  if (p->dev_eui == 0 && first->size == 23 && (first->data[0] >> 5) == 0)
+    p->dev_eui = lg_get_le64(first->data + 9); /* a join-request's DevEUI */
   int usable = 0, cut = 0; /* windows left once the dwell time is applied, and cut by it */
   for (int i = 0; i < n; i++) {
     struct ns_dl_path *path = &p->paths[p->n_paths++];
@@ -217,6 +275,13 @@ void ns_send_downlink(struct lg_ns *ns, const struct ns_frame *f, const struct n
     path->has_rx1 = txpk_for(ns, rx, rx1_dr, rx1_freq, dl->rx1_delay_ns, dl, &path->rx1);
     path->has_rx2 = txpk_for(ns, rx, ns->region->rx2_dr, ns->region->rx2_freq_hz, dl->rx2_delay_ns,
                              dl, &path->rx2);
+    path->has_xtime = rx->has_xtime;
+    path->xtime = rx->xtime;
+    path->rctx = rx->rctx;
+    path->rx1_dr = rx1_dr;
+    path->rx2_dr = ns->region->rx2_dr;
+    path->rx1_delay_s = (int)(dl->rx1_delay_ns / 1000000000LL);
+    path->rx2_delay_s = (int)(dl->rx2_delay_ns / 1000000000LL);
     usable += dwell_ok(ns, &path->has_rx1, &path->rx1, &cut) +
               dwell_ok(ns, &path->has_rx2, &path->rx2, &cut);
   }
@@ -238,8 +303,8 @@ void ns_send_downlink(struct lg_ns *ns, const struct ns_frame *f, const struct n
   }
 }
 
-bool ns_send_now(struct lg_ns *ns, const uint64_t *gws, size_t n, uint32_t freq_hz, int dr,
-                 const struct ns_dl *dl, uint64_t *via, bool *budget) {
+bool ns_send_now(struct lg_ns *ns, uint64_t dev_eui, const uint64_t *gws, size_t n, uint32_t freq_hz,
+                 int dr, const struct ns_dl *dl, uint64_t *via, bool *budget) {
   const struct lg_datarate *d = lg_region_dr(ns->region, dr);
   *budget = false;
   if (d == NULL || d->mod != LG_MOD_LORA || dl->len > sizeof(((struct ns_pending *)0)->data))
@@ -247,11 +312,14 @@ bool ns_send_now(struct lg_ns *ns, const uint64_t *gws, size_t n, uint32_t freq_
   struct ns_pending *p = calloc(1, sizeof(*p));
   if (p == NULL) return false;
   memcpy(p->data, dl->phy, dl->len);
+  p->dev_eui = dev_eui; /* (a Basics Station's dnmsg names it; 0 for a multicast group) */
   for (size_t i = 0; i < n && p->n_paths < NS_DL_CANDIDATES; i++) {
     struct ns_gateway *g = ns_gateway(ns, gws[i]);
-    if (g == NULL || !g->known || !g->has_pull) continue; /* (a cluster peer's: not yet) */
+    if (g == NULL || !g->known || (!g->has_pull && !(g->station && ns->io.gw_send)))
+      continue; /* (a cluster peer's: not yet) */
     struct ns_dl_path *path = &p->paths[p->n_paths++];
     path->gateway_eui = gws[i];
+    path->rx2_dr = dr;
     struct lg_gw_txpk *tx = &path->rx1;
     tx->immediate = true;
     tx->freq_hz = freq_hz;

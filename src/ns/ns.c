@@ -867,7 +867,7 @@ void lg_ns_datagram(struct lg_ns *ns, const struct sockaddr *from, socklen_t fro
     return;
   }
   struct ns_gateway *g = ns_gateway(ns, h.gateway_eui);
-  if (g && g->known && !ns->replaying &&
+  if (g && g->known && !ns->replaying && !ns->from_station &&
       !address_ok(ns, g, from, from_len))
     return;
   bool keep = true; /* journalled, when it must be */
@@ -887,7 +887,7 @@ void lg_ns_datagram(struct lg_ns *ns, const struct sockaddr *from, socklen_t fro
     else if (!ns->journal)
       ns->seq = ++ns->local_seq;
   }
-  if (h.type != LG_GW_TX_ACK && keep && !ns->replaying) { /* the transport holds it until
+  if (h.type != LG_GW_TX_ACK && keep && !ns->replaying && !ns->from_station) { /* the transport holds it until
                                                           * lg_ns_flush says it is on disk */
     uint8_t ack[4];
     lg_gw_build_ack(&h, ack);
@@ -938,6 +938,41 @@ void lg_ns_datagram(struct lg_ns *ns, const struct sockaddr *from, socklen_t fro
   }
   default: push_data(ns, g, body, body_len); break;
   }
+}
+
+void lg_ns_station_datagram(struct lg_ns *ns, const uint8_t *buf, size_t len) {
+  struct sockaddr_storage none; /* no source address: nothing to pin */
+  memset(&none, 0, sizeof(none));
+  ns->from_station = true;
+  lg_ns_datagram(ns, (const struct sockaddr *)&none, 0, buf, len);
+  ns->from_station = false;
+}
+
+void lg_ns_station_link(struct lg_ns *ns, uint64_t eui, bool up) {
+  struct ns_gateway *g = ns_gateway(ns, eui);
+  if (g) g->station = up;
+}
+
+bool lg_ns_gateway_known(struct lg_ns *ns, uint64_t eui) {
+  struct ns_gateway *g = ns_gateway(ns, eui);
+  return g && g->known;
+}
+
+int lg_ns_gateway_token(struct lg_ns *ns, uint64_t eui, char hash[65]) {
+  struct lg_gateway_rec rec;
+  int rc = lg_store_gateway_get(ns->store, eui, &rec);
+  if (rc) return rc;
+  memcpy(hash, rec.station_token_hash, 65);
+  return 0;
+}
+
+void lg_ns_station_txed(struct lg_ns *ns, uint64_t eui, int64_t diid) {
+  if (diid < 0 || diid > UINT16_MAX) {
+    ns_log(ns, "station %016llx: dntxed for diid %lld, which no downlink of this server has",
+           (unsigned long long)eui, (long long)diid);
+    return;
+  }
+  ns_tx_ack(ns, (uint16_t)diid, eui, "NONE");
 }
 
 /* Frames whose owner died, picked up here (at most ORPHANS_MAX a tick): processed from

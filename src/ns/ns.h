@@ -23,6 +23,7 @@
 #include "ns/config.h"
 
 struct lg_store;
+struct lg_gw_dl;
 
 /* A downlink queue item: {"f_port": 1..223, "data": base64, "confirmed": bool}, as
  * POST /api/devices/{dev_eui}/queue and MQTT command/down take it. */
@@ -51,6 +52,12 @@ struct lg_ns_io {
    * between the slices of a tick that works off a backlog, so a PUSH_DATA is acknowledged
    * while storage is busy, not after it. */
   void (*poll)(void *ctx);
+  /* A downlink for a gateway connected over LoRa Basics Station (NULL: none; ns/station.c
+   * serves it): 0 when it was handed to the gateway's connection, negative when that
+   * gateway has none. The request carries RX1 and RX2 (Class A) or only RX2 ("send now",
+   * Class C); the station schedules the window itself. */
+  int (*gw_send)(void *ctx, uint64_t gateway_eui, const struct lg_gw_dl *dl);
+  void *gw_ctx; /* gw_send's ctx */
 };
 
 /* Why a datagram or a reception was not used; the metrics' reason labels. */
@@ -155,6 +162,14 @@ struct lg_ns_metrics {
   atomic_uint_fast64_t mqtt_dropped;     /* events lost: the waiting queue was full */
   atomic_uint_fast64_t mqtt_commands[2]; /* command/down: refused, enqueued */
   atomic_uint_fast64_t mqtt_connected;   /* 1 while connected */
+  /* [basicstation] (ns/station.c writes them when a bind is set) */
+  atomic_uint_fast64_t station_connected;     /* traffic connections open now */
+  atomic_uint_fast64_t station_messages[8];   /* by lg_station_type (gw.h) */
+  atomic_uint_fast64_t station_malformed;     /* messages refused (bad JSON or fields) */
+  atomic_uint_fast64_t station_refused;       /* connections refused: token, certificate, EUI */
+  atomic_uint_fast64_t station_router_info;   /* /router-info discoveries answered */
+  atomic_uint_fast64_t station_dnmsg;         /* dnmsg sent */
+  atomic_uint_fast64_t station_dntxed;        /* of those, confirmed sent by the station */
 };
 
 const char *lg_drop_name(enum lg_drop d);
@@ -206,6 +221,23 @@ struct lg_ns_replay_stats {
 };
 int lg_ns_replay(struct lg_ns *ns, const char *dir, uint64_t after_seq,
                  struct lg_ns_replay_stats *st, char *why, size_t why_len);
+
+/*
+ * LoRa Basics Station (ns/station.c), on the loop thread. A traffic connection of gateway
+ * `eui` came up or went down: while up, downlinks through it go to io.gw_send.
+ */
+void lg_ns_station_link(struct lg_ns *ns, uint64_t eui, bool up);
+/* Whether `eui` is a provisioned gateway (read from the store as for UDP). */
+bool lg_ns_gateway_known(struct lg_ns *ns, uint64_t eui);
+/* A provisioned gateway's station token hash (lg_store_token_hash; "" when it has none).
+ * 0, LG_ENOTFOUND (not provisioned) or LG_EIO. */
+int lg_ns_gateway_token(struct lg_ns *ns, uint64_t eui, char hash[65]);
+/* A station's reception as the PUSH_DATA datagram lg_station_push_datagram builds: journalled
+ * and handled as a UDP gateway's (de-duplication, sessions, storage, locating), without UDP's
+ * source-address pinning and PUSH_ACK (the connection is authenticated). */
+void lg_ns_station_datagram(struct lg_ns *ns, const uint8_t *buf, size_t len);
+/* A station's dntxed: downlink `diid` went out (a TX_ACK without error). */
+void lg_ns_station_txed(struct lg_ns *ns, uint64_t eui, int64_t diid);
 
 /* A clean stop: the socket is no longer read; every open de-duplication window is closed
  * now and its frame stored, the journal's checkpoint written. Returns the frames drained. */

@@ -19,6 +19,7 @@ struct ns_gateway {
   bool known;         /* provisioned in the database */
   int64_t checked_ns; /* when `known` was last read from the database */
   bool has_pull;
+  bool station; /* a Basics Station traffic connection is up: downlinks go through io.gw_send */
   struct sockaddr_storage pull_addr;
   socklen_t pull_len;
   uint8_t version;
@@ -94,6 +95,10 @@ struct ns_dl_path {
   uint64_t holder; /* [cluster]: the instance holding its PULL path; 0: this one */
   bool has_rx1, has_rx2;
   struct lg_gw_txpk rx1, rx2;
+  /* for a Basics Station: the uplink's xtime/rctx, the windows' data rates and delays */
+  bool has_xtime;
+  int64_t xtime, rctx;
+  int rx1_dr, rx2_dr, rx1_delay_s, rx2_delay_s;
 };
 
 /* A downlink waiting for its TX_ACK, with the paths still untried: the gateways that heard
@@ -105,6 +110,7 @@ struct ns_pending {
   int n_paths;
   struct ns_dl_path paths[NS_DL_CANDIDATES];
   uint8_t data[256];
+  uint64_t dev_eui; /* the device it goes to (Basics Station's dnmsg names it) */
   int64_t sent_ns;
   UT_hash_handle hh;
 };
@@ -218,6 +224,7 @@ struct lg_ns {
   int64_t classc_retry_ns;   /* a device's send was put off (its Class A windows, budget) */
   struct lg_ns_metrics m;
   struct lg_gw_push push; /* scratch for one PUSH_DATA (large: kept off the stack) */
+  bool from_station;      /* the datagram being handled came from a Basics Station */
 };
 
 int64_t ns_now(struct lg_ns *ns);
@@ -349,9 +356,10 @@ void ns_send_downlink(struct lg_ns *ns, const struct ns_frame *f, const struct n
 /* Class C / multicast: sends `dl` at once (txpk "imme") on freq_hz / dr through the first
  * of `gws` (in order of preference) with a downlink path and duty-cycle budget; the others
  * are tried in turn when its TX_ACK reports an error. The gateway used in *via. False when
- * none could take it (*budget: the duty cycle was what stopped it). */
-bool ns_send_now(struct lg_ns *ns, const uint64_t *gws, size_t n, uint32_t freq_hz, int dr,
-                 const struct ns_dl *dl, uint64_t *via, bool *budget);
+ * none could take it (*budget: the duty cycle was what stopped it). Through a Basics Station
+ * it is a Class C dnmsg ("dC" 2). */
+bool ns_send_now(struct lg_ns *ns, uint64_t dev_eui, const uint64_t *gws, size_t n, uint32_t freq_hz,
+                 int dr, const struct ns_dl *dl, uint64_t *via, bool *budget);
 
 /* downframe.c: what a data downlink carries, for its record. */
 struct ns_down_info {

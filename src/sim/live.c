@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gw/gw.h"
 #include "lorawan/lorawan.h"
 #include "sim/sim_int.h"
 #include "util/util.h"
@@ -56,6 +57,7 @@ struct live_counters {
   uint64_t class_c_downlinks; /* taken by Class C devices outside their Class A windows */
   uint64_t multicast_received; /* group frames taken, once per member and frame counter */
   uint64_t send_errors;
+  uint64_t dnmsg, dntxed, dn_too_late, timesyncs; /* --station */
 };
 
 struct live {
@@ -69,6 +71,7 @@ struct live {
   double wall0;
   struct live_counters c;
   uint16_t token;
+  struct sim_stations *stations; /* --station: the gateways are Basics Stations */
 };
 
 static double wall_s(void) {
@@ -213,9 +216,66 @@ static int64_t live_unix_ns(const struct live *L, const struct tx *t, const stru
   return L->epoch_ns + frame_wall_ns + (r->stamp_ns - t->end_ns);
 }
 
+/* A station's xtime for a simulated concentrator time: radio session 1 in the top bits,
+ * the 48-bit µs counter below (Basics Station glossary, "xtime"). */
+static int64_t station_xtime(const struct live *L, size_t gi, int64_t virt_ns) {
+  return (1LL << 48) | (((L->s.gw[gi].tmst_base_ns + virt_ns) / 1000) & 0xffffffffffffLL);
+}
+
+/* A reception as the station sends it: the frame's fields (updf, jreq; other frames as
+ * propdf), its DR in the region's table, and upinfo's xtime, gpstime (µs) and fts (ns
+ * since the PPS, -1 without fine timestamps) from the same receive time the UDP mode puts
+ * in `time`/`ftime`. */
+static void station_uplink(struct live *L, const struct tx *t, const struct reception *r) {
+  const struct lg_sim_gateway *g = &L->s.sc->gateways[r->gw];
+  const uint8_t *p = t->phy;
+  size_t n = (size_t)t->size;
+  int dr = 0;
+  if (lg_region_dr_for(L->s.sc->region, t->sf, t->bw_hz, true, &dr)) return;
+  int64_t gps_ns = lg_gw_unix_to_gps_ns(live_unix_ns(L, t, r));
+  long long fts = g->fine_timestamp ? (long long)(gps_ns % SEC) : -1;
+  char up[256], head[1024], hex1[520], hex2[40];
+  snprintf(up, sizeof(up),
+           "\"DR\":%d,\"Freq\":%u,\"upinfo\":{\"rctx\":0,\"xtime\":%lld,\"gpstime\":%lld,"
+           "\"fts\":%lld,\"rssi\":%.1f,\"snr\":%.1f,\"rxtime\":%.6f}}",
+           dr, t->freq_hz, (long long)station_xtime(L, r->gw, r->end_ns),
+           (long long)(gps_ns / 1000), fts, r->rssi, (double)r->snr,
+           (double)live_unix_ns(L, t, r) / 1e9);
+  int mtype = p[0] >> 5, len;
+  if (mtype == 0 && n == 23) {
+    len = snprintf(head, sizeof(head),
+                   "{\"msgtype\":\"jreq\",\"MHdr\":%d,\"JoinEui\":\"%016llx\",\"DevEui\":\"%016llx\","
+                   "\"DevNonce\":%u,\"MIC\":%d,%s",
+                   p[0], (unsigned long long)lg_get_le64(p + 1), (unsigned long long)lg_get_le64(p + 9),
+                   lg_get_le16(p + 17), (int32_t)lg_get_le32(p + 19), up);
+  } else if ((mtype == 2 || mtype == 4) && n >= 12 && (size_t)(8 + (p[5] & 15) + 4) <= n) {
+    size_t fo = (size_t)(p[5] & 15), rest = n - 8 - fo - 4;
+    lg_hex_encode(p + 8, fo, hex2, sizeof(hex2));
+    lg_hex_encode(p + 8 + fo + (rest ? 1 : 0), rest ? rest - 1 : 0, hex1, sizeof(hex1));
+    len = snprintf(head, sizeof(head),
+                   "{\"msgtype\":\"updf\",\"MHdr\":%d,\"DevAddr\":%d,\"FCtrl\":%d,\"FCnt\":%u,"
+                   "\"FOpts\":\"%s\",\"FPort\":%d,\"FRMPayload\":\"%s\",\"MIC\":%d,%s",
+                   p[0], (int32_t)lg_get_le32(p + 1), p[5], lg_get_le16(p + 6), hex2,
+                   rest ? p[8 + fo] : -1, hex1, (int32_t)lg_get_le32(p + n - 4), up);
+  } else {
+    lg_hex_encode(p, n, hex1, sizeof(hex1));
+    len = snprintf(head, sizeof(head), "{\"msgtype\":\"propdf\",\"FRMPayload\":\"%s\",%s", hex1,
+                   up);
+  }
+  if (len > 0 && (size_t)len < sizeof(head)) {
+    sim_stations_send(L->stations, r->gw, head, (size_t)len);
+    L->c.push_sent++;
+  }
+}
+
 static void live_uplink(struct sim *s, struct tx *t, void *ctx) {
   struct live *L = ctx;
   L->ld[t->dev].last_end_ns = t->end_ns;
+  if (L->stations) {
+    for (uint32_t ri = t->rx_head; ri != UINT32_MAX; ri = s->rxs[ri].next)
+      if (!s->rxs[ri].lost) station_uplink(L, t, &s->rxs[ri]);
+    return;
+  }
   char data[400];
   EVP_EncodeBlock((unsigned char *)data, t->phy, t->size);
   for (uint32_t ri = t->rx_head; ri != UINT32_MAX; ri = s->rxs[ri].next) {
@@ -430,6 +490,55 @@ static void on_pull_resp(struct live *L, size_t gi, const uint8_t *b, size_t n) 
   json_decref(root);
 }
 
+/* A message from the server to station gi: a dnmsg goes on air in RX1 (the uplink's xtime
+ * + RxDelay) or, when that has passed, RX2 a second later — as a station schedules it —
+ * and is confirmed with dntxed; Class C (no xtime) goes out now on RX2. */
+static void on_station_msg(void *ctx, size_t gi, const char *json, size_t len) {
+  struct live *L = ctx;
+  json_t *o = json_loadb(json, len, 0, NULL);
+  const char *type = json_string_value(json_object_get(o, "msgtype"));
+  if (type && strcmp(type, "timesync") == 0) L->c.timesyncs++;
+  if (!type || strcmp(type, "dnmsg") != 0) {
+    json_decref(o);
+    return;
+  }
+  L->c.dnmsg++;
+  uint8_t phy[300];
+  size_t n = 0;
+  const char *pdu = json_string_value(json_object_get(o, "pdu"));
+  json_t *xt = json_object_get(o, "xtime");
+  int64_t now = virt_now(L), at = now;
+  uint32_t freq = (uint32_t)json_integer_value(json_object_get(o, "RX2Freq"));
+  bool sent = pdu && lg_hex_decode(pdu, strlen(pdu), phy, sizeof(phy), &n) == 0 && n >= 12;
+  if (sent && json_is_integer(xt)) {
+    int64_t up_ns = (json_integer_value(xt) & 0xffffffffffffLL) * 1000 - L->s.gw[gi].tmst_base_ns;
+    int64_t rx1 = up_ns + json_integer_value(json_object_get(o, "RxDelay")) * SEC;
+    if (rx1 >= now) {
+      at = rx1;
+      freq = (uint32_t)json_integer_value(json_object_get(o, "RX1Freq"));
+    } else if (rx1 + SEC >= now) {
+      at = rx1 + SEC;
+    } else {
+      sent = false;
+      L->c.dn_too_late++;
+    }
+  }
+  if (sent) {
+    L->s.gw[gi].downlinks++;
+    deliver(L, phy, n, at, freq);
+    char m[256];
+    int k = snprintf(m, sizeof(m),
+                     "{\"msgtype\":\"dntxed\",\"diid\":%lld,\"DevEui\":\"%s\",\"rctx\":0,"
+                     "\"xtime\":%lld,\"txtime\":%.6f,\"gpstime\":0}",
+                     (long long)json_integer_value(json_object_get(o, "diid")),
+                     json_string_value(json_object_get(o, "DevEui")) ? json_string_value(json_object_get(o, "DevEui")) : "",
+                     (long long)station_xtime(L, gi, at), (double)at / 1e9);
+    sim_stations_send(L->stations, gi, m, (size_t)k);
+    L->c.dntxed++;
+  }
+  json_decref(o);
+}
+
 static void receive(struct live *L, size_t gi) {
   uint8_t b[4096];
   ssize_t n;
@@ -534,8 +643,13 @@ static int provision(struct live *L, char *why, size_t why_len) {
     snprintf(eui, sizeof(eui), "%016llx", (unsigned long long)g->eui);
     snprintf(name, sizeof(name), "sim-gw-%zu", i);
     rc = post(h, L->o, "/api/gateways",
-              json_pack("{s:s,s:s,s:f,s:f,s:f}", "gateway_eui", eui, "name", name, "latitude",
-                        g->lat_deg, "longitude", g->lon_deg, "altitude", g->alt_m),
+              L->o->station_token
+                  ? json_pack("{s:s,s:s,s:f,s:f,s:f,s:s}", "gateway_eui", eui, "name", name,
+                              "latitude", g->lat_deg, "longitude", g->lon_deg, "altitude",
+                              g->alt_m, "station_token", L->o->station_token)
+                  : json_pack("{s:s,s:s,s:f,s:f,s:f}", "gateway_eui", eui, "name", name,
+                              "latitude", g->lat_deg, "longitude", g->lon_deg, "altitude",
+                              g->alt_m),
               why, why_len, NULL);
   }
   for (size_t i = 0; rc == 0 && i < L->s.n_dev; i++) {
@@ -666,6 +780,7 @@ static void teardown(struct live *L) {
     if (L->fd[i] >= 0) close(L->fd[i]);
   free(L->fd);
   free(L->ld);
+  sim_stations_close(L->stations);
   lg_crypto_close(&L->crypto);
   sim_free(&L->s);
 }
@@ -678,7 +793,7 @@ static char *live_summary(struct live *L) {
   json_object_set_new(
       o, "live",
       json_pack("{s:s,s:f,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "server",
-                L->o->server,
+                L->o->server ? L->o->server : L->o->station_uri,
                 "speed", L->o->speed, "push_data_sent", (json_int_t)c->push_sent, "push_acks",
                 (json_int_t)c->push_acks, "pull_acks", (json_int_t)c->pull_acks, "pull_resps",
                 (json_int_t)c->pull_resps, "tx_ack_none", (json_int_t)c->tx_ack_none,
@@ -689,6 +804,12 @@ static char *live_summary(struct live *L) {
                 "class_c_downlinks", (json_int_t)c->class_c_downlinks, "multicast_received",
                 (json_int_t)c->multicast_received,
                 "send_errors", (json_int_t)c->send_errors));
+  if (L->stations)
+    json_object_set_new(json_object_get(o, "live"), "station",
+                        json_pack("{s:s,s:I,s:I,s:I,s:I}", "uri", L->o->station_uri, "dnmsg",
+                                  (json_int_t)c->dnmsg, "dntxed", (json_int_t)c->dntxed,
+                                  "too_late", (json_int_t)c->dn_too_late, "timesync",
+                                  (json_int_t)c->timesyncs));
   char *txt = json_dumps(o, JSON_PRESERVE_ORDER | JSON_INDENT(2) | JSON_REAL_PRECISION(10));
   json_decref(o);
   return txt;
@@ -712,7 +833,8 @@ int lg_sim_run_live(const struct lg_sim_scenario *sc, const struct lg_sim_live_o
   }
   for (size_t i = 0; i < sc->n_gateways; i++)
     L->fd[i] = -1;
-  if ((rc = open_sockets(L, why, why_len)) || (o->api_url && (rc = provision(L, why, why_len))) ||
+  if ((!o->station_uri && (rc = open_sockets(L, why, why_len))) ||
+      (o->api_url && (rc = provision(L, why, why_len))) ||
       (o->out_dir && (rc = sim_outputs_open(&L->s, o->out_dir, true, why, why_len)))) {
     teardown(L);
     free(L);
@@ -723,6 +845,20 @@ int lg_sim_run_live(const struct lg_sim_scenario *sc, const struct lg_sim_live_o
     free(L);
     return rc;
   }
+  if (o->station_uri) {
+    uint64_t *euis = calloc(sc->n_gateways ? sc->n_gateways : 1, sizeof(*euis));
+    for (size_t i = 0; euis && i < sc->n_gateways; i++)
+      euis[i] = sc->gateways[i].eui;
+    rc = euis ? sim_stations_open(&L->stations, o, euis, sc->n_gateways, on_station_msg, L, why,
+                                  why_len)
+              : LG_ENOMEM;
+    free(euis);
+    if (rc) {
+      teardown(L);
+      free(L);
+      return rc;
+    }
+  }
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   L->epoch_ns = (int64_t)ts.tv_sec * SEC + ts.tv_nsec;
@@ -732,8 +868,7 @@ int lg_sim_run_live(const struct lg_sim_scenario *sc, const struct lg_sim_live_o
     rng_seed(&r, sc->seed, 0x200000000ULL + i);
     L->s.gw[i].tmst_base_ns =
         (int64_t)(rng_next(&r) % 4000000000ULL) * 1000; /* counters start anywhere */
-    send_pull(L, i);
-    send_stat(L, i);
+    if (!L->stations) send_pull(L, i), send_stat(L, i);
   }
   double last_pull = L->wall0, last_stat = L->wall0, last_progress = L->wall0;
   struct pollfd *pf = calloc(sc->n_gateways, sizeof(*pf));
@@ -747,10 +882,18 @@ int lg_sim_run_live(const struct lg_sim_scenario *sc, const struct lg_sim_live_o
     int64_t next = sim_next_event_ns(&L->s);
     double wait_ms = next == INT64_MAX ? 50 : (double)(next - now) / 1e6 / o->speed;
     int timeout = (int)fmin(fmax(wait_ms, 0), 50);
-    if (poll(pf, sc->n_gateways, timeout) > 0)
+    if (L->stations) {
+      sim_stations_service(L->stations, timeout);
+      if (sim_stations_failed(L->stations, why, why_len)) {
+        rc = LG_EIO;
+        break;
+      }
+    } else if (poll(pf, sc->n_gateways, timeout) > 0) {
       for (size_t i = 0; i < sc->n_gateways; i++)
         if (pf[i].revents & POLLIN) receive(L, i);
+    }
     double w = wall_s();
+    if (L->stations) last_pull = last_stat = w; /* stations: no PULL_DATA, no stat */
     if (w - last_pull >= 5) {
       last_pull = w;
       for (size_t i = 0; i < sc->n_gateways; i++)
@@ -771,8 +914,13 @@ int lg_sim_run_live(const struct lg_sim_scenario *sc, const struct lg_sim_live_o
     }
   }
   free(pf);
+  if (rc) {
+    teardown(L);
+    free(L);
+    return rc;
+  }
   sim_finish(&L->s);
-  if (L->c.push_acks == 0 && L->c.pull_acks == 0) /* PULL_DATA went out at the start */
+  if (!L->stations && L->c.push_acks == 0 && L->c.pull_acks == 0) /* PULL_DATA went out at the start */
     fprintf(stderr,
             "lorageo sim: warning: no PUSH_ACK or PULL_ACK from %s: is `lorageo serve` listening "
             "there?\n",

@@ -172,6 +172,12 @@ struct lg_sim_live_options {
   double speed;          /* simulated seconds per wall-clock second (>= 1) */
   const char *out_dir;
   bool progress;
+  /* --station ws[s]://HOST:PORT: the gateways are LoRa Basics Stations of the server's
+   * [basicstation] bind (router-info, then traffic) instead of UDP forwarders; with a
+   * bearer token, and over TLS a CA file and an optional client certificate and key */
+  const char *station_uri;
+  const char *station_token;
+  const char *station_ca, *station_cert, *station_key;
 };
 
 /* Runs a scenario live against a server. */

@@ -331,4 +331,22 @@ int sim_outputs_close(struct sim *s, const char *dir, bool plots, const char *su
                       size_t why_len);
 void geo_stats_add(struct geo_stats *g, double err);
 
+/* ---- station.c: the gateways as LoRa Basics Stations (live mode) ---------------- */
+
+struct sim_stations;
+/* A text message from the server to station `gi` (router_config, dnmsg, timesync). */
+typedef void (*sim_station_msg_fn)(void *ctx, size_t gi, const char *json, size_t len);
+/* Connects one station per EUI to o->station_uri (router-info, then traffic, version →
+ * router_config), waiting up to 10 s. 0, or LG_E* with the first refusal's reason. *out is
+ * set either way (free it with sim_stations_close). */
+int sim_stations_open(struct sim_stations **out, const struct lg_sim_live_options *o,
+                      const uint64_t *euis, size_t n, sim_station_msg_fn on_msg, void *cb_ctx,
+                      char *why, size_t why_len);
+void sim_stations_send(struct sim_stations *a, size_t gi, const char *msg, size_t len);
+/* Services the connections for about wait_ms (at least once). */
+void sim_stations_service(struct sim_stations *a, int wait_ms);
+/* 1 with a reason when a station lost its connection. */
+int sim_stations_failed(const struct sim_stations *a, char *why, size_t why_len);
+void sim_stations_close(struct sim_stations *a);
+
 #endif

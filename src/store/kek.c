@@ -15,7 +15,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "store/kek.h"
+#include "store/store.h"
 #include "util/util.h"
 
 int lg_kek_load(const char *path, struct lg_kek *k, char *why, size_t why_len) {
@@ -108,4 +111,22 @@ int lg_kek_unwrap(const struct lg_kek *k, const char *text, uint8_t key[16]) {
 
 bool lg_kek_is_wrapped(const char *text) {
   return text && strncmp(text, "w1:", 3) == 0;
+}
+
+/* Gateway tokens (Basics Station): kept as their SHA-256, as a password would be; a token
+ * is a long random secret, so no salt or slow hash is needed against guessing. */
+void lg_store_token_hash(const char *token, size_t len, char out[65]) {
+  uint8_t md[32];
+  unsigned n = 0;
+  if (EVP_Digest(token, len, md, &n, EVP_sha256(), NULL) != 1 || n != 32) {
+    out[0] = '\0';
+    return;
+  }
+  lg_hex_encode(md, 32, out, 65);
+}
+
+bool lg_store_token_ok(const char *token, size_t len, const char *hash) {
+  char h[65];
+  lg_store_token_hash(token, len, h);
+  return h[0] && strlen(hash) == 64 && CRYPTO_memcmp(h, hash, 64) == 0;
 }

@@ -111,7 +111,9 @@ static const char *const migrations[] = {
      * reception whose timing disagreed with the frame's others (kept out of its fix) */
     "ALTER TABLE gateways ADD COLUMN position_from_gateway INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE receptions ADD COLUMN timing_outlier INTEGER NOT NULL DEFAULT 0;",
-    /* 11: Class C devices, multicast groups (keys stored as device keys are), their members
+    /* 11: a Basics Station's token (its SHA-256, hex: the token itself is never kept) */
+    "ALTER TABLE gateways ADD COLUMN station_token TEXT;",
+    /* 12: Class C devices, multicast groups (keys stored as device keys are), their members
      * and their queue */
     "ALTER TABLE devices ADD COLUMN device_class TEXT NOT NULL DEFAULT 'A';"
     "ALTER TABLE devices ADD COLUMN s_nwk_s_int_key TEXT;"
@@ -319,9 +321,10 @@ int lg_store_rollback(struct lg_store *s) {
 int lg_store_gateway_put(struct lg_store *s, const struct lg_gateway_rec *g) {
   struct db_stmt *st = db_prep(
       s->db, "INSERT INTO gateways (gateway_eui, name, latitude, longitude, altitude,"
-             " timing_offset_ns, position_from_gateway) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
-             " ON CONFLICT(gateway_eui) DO UPDATE SET name = ?2, latitude = ?3, longitude = ?4,"
-             " altitude = ?5, timing_offset_ns = ?6, position_from_gateway = ?7");
+             " timing_offset_ns, position_from_gateway, station_token) VALUES (?1, ?2, ?3, ?4, ?5,"
+             " ?6, ?7, ?8) ON CONFLICT(gateway_eui) DO UPDATE SET name = ?2, latitude = ?3,"
+             " longitude = ?4, altitude = ?5, timing_offset_ns = ?6, position_from_gateway = ?7,"
+             " station_token = CASE WHEN ?9 = 1 THEN ?8 ELSE gateways.station_token END");
   if (st == NULL) return LG_EIO;
   bind_eui(st, 1, g->eui);
   db_bind_text(st, 2, g->name);
@@ -330,14 +333,19 @@ int lg_store_gateway_put(struct lg_store *s, const struct lg_gateway_rec *g) {
   bind_opt_real(st, 5, g->has_position, g->alt_m);
   db_bind_double(st, 6, g->timing_offset_ns);
   db_bind_int64(st, 7, g->position_from_gateway);
+  if (g->set_station_token && g->station_token_hash[0])
+    db_bind_text(st, 8, g->station_token_hash);
+  else
+    db_bind_null(st, 8);
+  db_bind_int64(st, 9, g->set_station_token ? 1 : 0);
   return step_done(st);
 }
 
 int lg_store_gateway_get(struct lg_store *s, uint64_t eui, struct lg_gateway_rec *g) {
   struct db_stmt *st =
       db_prep(s->db, "SELECT name, latitude, longitude, altitude, stat_latitude,"
-                     " stat_longitude, stat_altitude, timing_offset_ns, position_from_gateway"
-                     " FROM gateways WHERE gateway_eui = ?1");
+                     " stat_longitude, stat_altitude, timing_offset_ns, position_from_gateway,"
+                     " station_token FROM gateways WHERE gateway_eui = ?1");
   if (st == NULL) return LG_EIO;
   bind_eui(st, 1, eui);
   int rc = db_step(st);
@@ -362,6 +370,8 @@ int lg_store_gateway_get(struct lg_store *s, uint64_t eui, struct lg_gateway_rec
     g->alt_m = db_col_double(st, col + 2);
   }
   g->timing_offset_ns = db_col_double(st, 7);
+  const char *tok = db_col_text(st, 9);
+  snprintf(g->station_token_hash, sizeof(g->station_token_hash), "%s", tok ? tok : "");
   db_done(st);
   return 0;
 }
@@ -410,6 +420,7 @@ static json_t *gateway_row(struct db_stmt *st) {
   json_object_set_new(o, "rx_packets", json_integer(db_col_int64(st, 6)));
   json_object_set_new(o, "timing_offset_ns", json_real(db_col_double(st, 7)));
   json_object_set_new(o, "position_from_gateway", json_boolean(db_col_int64(st, 8) != 0));
+  json_object_set_new(o, "has_station_token", json_boolean(db_col_int(st, 9) != 0));
   return o;
 }
 
@@ -419,7 +430,8 @@ static json_t *gateway_row(struct db_stmt *st) {
   " ELSE COALESCE(" c ", stat_" c ") END"
 #define GATEWAY_COLS                                                                               \
   "gateway_eui, name," GATEWAY_POS("latitude") "," GATEWAY_POS("longitude") ","                     \
-  GATEWAY_POS("altitude") ", last_seen_ns, rx_packets, timing_offset_ns, position_from_gateway"
+  GATEWAY_POS("altitude") ", last_seen_ns, rx_packets, timing_offset_ns, position_from_gateway,"    \
+  " CASE WHEN station_token IS NULL THEN 0 ELSE 1 END"
 
 /* {"items": [row...]} of every row of a prepared statement, or one row (NULL when none),
  * each built by `row`. */

@@ -47,11 +47,21 @@ struct lg_gateway_rec {
   bool has_position;
   double lat_deg, lon_deg, alt_m;
   double timing_offset_ns; /* subtracted from its receive times (e.g. from `lorageo calibrate`) */
+  /* A Basics Station's token, as lg_store_token_hash gives it ("": none). lg_store_gateway_put
+   * writes it only with set_station_token (an empty hash then clears it); otherwise the
+   * stored one stays. */
+  char station_token_hash[65];
+  bool set_station_token;
   /* The position its `stat` messages report (its GPS) is its position, over a surveyed one.
    * Without it a `stat` position only places a gateway provisioned without any (issue 16:
    * the Semtech UDP protocol lets anyone send a `stat`). */
   bool position_from_gateway;
 };
+
+/* SHA-256 of a gateway token, 64 hex digits: what the database keeps of it. */
+void lg_store_token_hash(const char *token, size_t len, char out[65]);
+/* Whether `token` is the one whose hash is `hash` (constant time in the hash's length). */
+bool lg_store_token_ok(const char *token, size_t len, const char *hash);
 
 /* Inserts or replaces a gateway. */
 LG_STORE_MUST int lg_store_gateway_put(struct lg_store *s, const struct lg_gateway_rec *g);
