@@ -4,13 +4,17 @@
 // Class C device (sent at once, not in a receive window) and two group frames. Every
 // device takes its own, every member takes each group frame once, the server says how it
 // sent them (/metrics), and bad multicast requests are refused with a reason.
-// Usage: node class_c.mjs path/to/lorageo
+// With "station" as the second argument the gateways are LoRa Basics Stations (sim --station,
+// a token each): Class C and group frames go out as dnmsg "dC": 2.
+// Usage: node class_c.mjs path/to/lorageo [station]
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { api, armTimeout, BIN, check, dir, httpPort, metric, sleep, start, stop, tally, udpPort, waitHealthy } from "./harness.mjs";
 
 armTimeout(150000);
+const viaStation = process.argv[3] === "station";
+const stationPort = udpPort + 2, TOKEN = "class-c-station-token-0123";
 const MC = { mc_addr: "fc00ab01", mc_nwk_s_key: "2b7e151628aed2a6abf7158809cf4f3c",
              mc_app_s_key: "3c4fcf098815f7aba6d2ae2816157e2b" };
 const scenario = path.join(dir, "classc.json");
@@ -33,10 +37,12 @@ fs.writeFileSync(scenario, JSON.stringify({
 }));
 const out = path.join(dir, "sim-out");
 try {
-  start();
+  start(viaStation ? { LORAGEO_BASICSTATION_BIND: `127.0.0.1:${stationPort}` } : {});
   await waitHealthy();
   const speed = process.env.LORAGEO_TEST_SPEED ?? "3";
-  const sim = spawn(BIN, ["sim", scenario, "--server", `127.0.0.1:${udpPort}`, "--api", `http://127.0.0.1:${httpPort}`,
+  const gateways = viaStation ? ["--station", `ws://127.0.0.1:${stationPort}`, "--station-token", TOKEN]
+                              : ["--server", `127.0.0.1:${udpPort}`];
+  const sim = spawn(BIN, ["sim", scenario, ...gateways, "--api", `http://127.0.0.1:${httpPort}`,
     "--speed", speed, "--out", out, "--quiet"], { stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "", stderr = "";
   sim.stdout.on("data", (d) => (stdout += d));
@@ -96,6 +102,7 @@ try {
   const live = JSON.parse(stdout).live;
   check(live.multicast_received === 4 * 2, `every member took each group frame once (${live.multicast_received} of 8)`);
   check(live.downlinks_bad_mic === 0, `no downlink failed its MIC (${JSON.stringify(live)})`);
+
   const cC = await metric("lorageo_class_c_downlinks_total");
   // a device that sent an uplink just then takes its item in that uplink's RX1 (Class A)
   check(live.app_downlinks === classC.length, `each Class C device took its downlink (${live.app_downlinks} of ${classC.length})`);
@@ -103,6 +110,9 @@ try {
     `${cC} sent at once by the server, ${live.class_c_downlinks} taken outside a Class A window`);
   const mcd = await metric("lorageo_multicast_downlinks_total"), mct = await metric("lorageo_multicast_transmissions_total");
   check(mcd === 2 && mct >= 2 && mct <= 8, `2 group frames, ${mct} transmissions (1..4 gateways each)`);
+  if (viaStation) // join-accepts, each device's item, each group transmission: all as dnmsg
+    check(live.station?.dnmsg >= 4 + classC.length + mct && live.station?.dntxed === live.station?.dnmsg,
+      `every downlink went as a station's dnmsg, confirmed by dntxed (${JSON.stringify(live.station)})`);
   const after = (await api("GET", `/api/multicast-groups/${group.id}`)).json;
   check(after.f_cnt === 2, `the group's counter moved by 2 (${after.f_cnt})`);
   check((await api("DELETE", `/api/multicast-groups/${group.id}/devices/${classC[0]}`)).json.devices.length === 3, "a member removed");
@@ -111,5 +121,5 @@ try {
 } finally {
   await stop();
 }
-console.log(`class_c: ${tally.checks} checks, ${tally.failures} failures`);
+console.log(`class_c${viaStation ? " (Basics Station)" : ""}: ${tally.checks} checks, ${tally.failures} failures`);
 process.exit(tally.failures ? 1 : 0);
