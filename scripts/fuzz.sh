@@ -4,19 +4,19 @@
 # fuzz_corpus_* tests). The harnesses: phy (PHYPayload), mac (MAC commands), record
 # (`solve` records), udp (Semtech UDP datagrams), ns (datagrams through the whole network
 # server), http (raw HTTP requests through libmicrohttpd into the API), config (the INI
-# configuration). Usage: scripts/fuzz.sh [SECONDS] [HARNESS...]
+# configuration), station (LoRa Basics Station messages). Usage: scripts/fuzz.sh [SECONDS] [HARNESS...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-60}
 shift || true
 harnesses=("$@")
-[ ${#harnesses[@]} -gt 0 ] || harnesses=(phy mac record udp ns http config)
+[ ${#harnesses[@]} -gt 0 ] || harnesses=(phy mac record udp ns http config station)
 cmake -S . -B build-fuzz -DLG_FUZZ=ON -DLG_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug \
   -DCMAKE_C_COMPILER=clang >/dev/null
 cmake --build build-fuzz -j"$(nproc)" --target "${harnesses[@]/#/fuzz_}"
 for h in "${harnesses[@]}"; do
   work=$(mktemp -d)
-  case $h in http | config) max_len=4096 ;; *) max_len=256 ;; esac # requests and files are longer
+  case $h in http | config | station) max_len=4096 ;; *) max_len=256 ;; esac # requests and files are longer
   ./build-fuzz/tests/fuzz_$h -max_total_time="$secs" -max_len=$max_len "$work" tests/fuzz/corpus/$h
   ./build-fuzz/tests/fuzz_$h -merge=1 tests/fuzz/corpus/$h "$work"
   rm -rf "$work"

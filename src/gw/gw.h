@@ -294,8 +294,5 @@ const char *lg_station_region_name(const struct lg_region *region);
 int lg_station_push_datagram(uint64_t gateway_eui, const struct lg_gw_rxpk *r, uint8_t *out,
                              size_t cap);
 
-/* Unix time (ns) to GPS time (ns since 1980-01-06, leap seconds added): the inverse of
- * lg_gw_gps_to_unix_ns. */
-int64_t lg_gw_unix_to_gps_ns(int64_t unix_ns);
 
 #endif

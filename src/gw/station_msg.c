@@ -185,9 +185,10 @@ static const char *parse_radio(json_t *o, const struct lg_region *region, struct
   if (!get_int(o, "Freq", 100000000, 3000000000LL, &freq)) return "missing or bad \"Freq\" (Hz)";
   const struct lg_datarate *d = lg_region_dr(region, (int)dr);
   if (d == NULL || !d->uplink) return "\"DR\" is no uplink data rate of the region";
+  if (d->mod != LG_MOD_LORA && d->mod != LG_MOD_FSK) /* LR-FHSS: not in the LNS protocol's updf */
+    return "\"DR\" is neither LoRa nor FSK (LR-FHSS frames are not taken from stations)";
   r->freq_hz = (uint32_t)freq;
-  r->mod = d->mod == LG_MOD_LORA ? LG_GW_MOD_LORA : d->mod == LG_MOD_FSK ? LG_GW_MOD_FSK
-                                                                         : LG_GW_MOD_OTHER;
+  r->mod = d->mod == LG_MOD_LORA ? LG_GW_MOD_LORA : LG_GW_MOD_FSK;
   r->sf = d->sf;
   r->bw_hz = d->bw_hz;
   r->fsk_bps = d->mod == LG_MOD_FSK ? d->bit_rate_bps : 0;
@@ -265,8 +266,8 @@ int lg_station_parse(const char *json, size_t len, const struct lg_region *regio
     return LG_EINVAL;
   }
   json_t *t = json_object_get(o, "msgtype");
-  if (!json_is_string(t) || json_string_length(t) >= sizeof(m->msgtype)) {
-    snprintf(why, why_len, "no \"msgtype\" string");
+  if (!json_is_string(t) || json_string_length(t) == 0 || json_string_length(t) >= sizeof(m->msgtype)) {
+    snprintf(why, why_len, "no \"msgtype\" string (1..23 characters)");
     json_decref(o);
     return LG_EINVAL;
   }
