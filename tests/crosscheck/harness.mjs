@@ -13,7 +13,29 @@ import lora from "lora-packet";
 export const BIN = process.argv[2] ?? "../../build/lorageo";
 export const C = 299792458;
 export const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lorageo-serve-"));
-export const udpPort = 21000 + Math.floor(Math.random() * 20000);
+// Ports: `count` in a row (from a random start) that nothing on the machine holds now, as
+// TCP and as UDP; tests run side by side (ctest -j) and beside other work, and a port taken
+// by another process made a server fail to start ("Address already in use").
+async function portFree(port) {
+  const tcp = await new Promise((r) => {
+    const s = net.createServer().once("error", () => r(false)).listen(port, "127.0.0.1", () => s.close(() => r(true)));
+  });
+  if (!tcp) return false;
+  return new Promise((r) => {
+    const u = dgram.createSocket("udp4").once("error", () => r(false));
+    u.bind(port, "127.0.0.1", () => u.close(() => r(true)));
+  });
+}
+export async function freePorts(count, from = 21000, span = 30000) {
+  for (let tries = 0; tries < 200; tries++) {
+    const start = from + Math.floor(Math.random() * (span - count));
+    let ok = true;
+    for (let p = start; p < start + count && ok; p++) ok = await portFree(p);
+    if (ok) return start;
+  }
+  throw new Error(`no ${count} free ports in a row between ${from} and ${from + span}`);
+}
+export const udpPort = await freePorts(4); // UDP, HTTP, and two more (a Basics Station bind)
 export const httpPort = udpPort + 1;
 // Device keys are wrapped with a key-encryption key ([security] kek_file). SQLite makes one
 // beside its database; PostgreSQL needs it given, and every instance of a test the same.
@@ -136,7 +158,7 @@ export function redisServer(bin = process.argv[3] ?? "redis-server") {
   };
   return r;
 }
-const instanceBase = 24000 + Math.floor(Math.random() * 15000);
+const instanceBase = await freePorts(40, 24000, 15000); // instance k: instanceBase + 10 k ...
 // udp: another instance's UDP port to share (with [server] reuse_port)
 export function instance(k, extraEnv = {}, udp = instanceBase + 10 * k) {
   const inst = { udp, http: instanceBase + 10 * k + 1, log: "" };

@@ -7,14 +7,13 @@
 import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { armTimeout, BIN, check, cleanExit, dir, sleep, tally } from "./harness.mjs";
+import { armTimeout, BIN, check, cleanExit, dir, freePorts, sleep, tally } from "./harness.mjs";
 
 armTimeout(600000);
 const REGIONS = ["EU868", "US915", "AU915", "AS923-1", "AS923-2", "AS923-3", "AS923-4", "KR920", "IN865", "RU864", "EU433", "CN470"];
 const speed = process.env.LORAGEO_TEST_SPEED ?? "4";
-let port = 23000 + Math.floor(Math.random() * 20000);
 for (const region of REGIONS) {
-  port += 2;
+  const port = await freePorts(2);
   const db = path.join(dir, `${region}.db`);
   const srv = spawn(BIN, ["serve"], {
     env: { ...process.env, LORAGEO_SERVER_UDP_BIND: `127.0.0.1:${port}`, LORAGEO_SERVER_HTTP_BIND: `127.0.0.1:${port + 1}`,
