@@ -444,42 +444,144 @@ static void check_region(const struct want *w) {
       LG_CHECK(lg_region_subband(r, r->default_ch[i].freq_hz) != NULL);
 }
 
+/* Fixed channel plans, every channel: uplink frequency, DR range and RX1 frequency (S1
+ * us902928UplinkChannels / au915928UplinkChannels / cn470510UplinkChannels and the
+ * downlink channel lists, S2 us915.rs / au915.rs / cn470.rs channel loops and tests). */
 static void test_fixed_plans(void) {
-  uint32_t f = 0;
-  const struct lg_region *au = lg_region_find("AU915");
-  LG_EQ_INT(au->default_ch[63].freq_hz, 927800000);
-  LG_EQ_INT(au->default_ch[64].freq_hz, 915900000);
-  LG_EQ_INT(au->default_ch[71].freq_hz, 927100000);
-  LG_EQ_INT(lg_region_rx1_freq(au, 915200000, &f), 0);
-  LG_EQ_INT(f, 923300000);
-  LG_EQ_INT(lg_region_rx1_freq(au, 915200000 + 9 * 200000, &f), 0); /* ch 9 -> 1 */
-  LG_EQ_INT(f, 923900000);
-  LG_CHECK(!lg_region_uplink_freq_ok(au, 915300000));
-  int dr = 0;
-  LG_EQ_INT(lg_region_rx1_dr(au, 7, 0, &dr), 0); /* LR-FHSS DR7 -> DR9 */
-  LG_EQ_INT(dr, 9);
-  const struct lg_region *cn = lg_region_find("CN470");
-  LG_EQ_INT(cn->default_ch[95].freq_hz, 489300000);
-  LG_EQ_INT(lg_region_rx1_freq(cn, 489300000, &f), 0); /* ch 95 -> 47 */
-  LG_EQ_INT(f, 509700000);
-  const struct lg_region *us = lg_region_find("US915");
-  LG_EQ_INT(lg_region_rx1_dr(us, 5, 0, &dr), 0); /* LR-FHSS DR5 -> DR10 */
-  LG_EQ_INT(dr, 10);
-  LG_EQ_INT(us->link_adr_ch_mask_cntl, 6);
-  /* AS923 under DownlinkDwellTime = 1: MinDR 2 (ChirpStack's test points agree) */
-  const struct lg_region *as = lg_region_find("AS923");
-  LG_CHECK(as == lg_region_find("as923-1"));
-  LG_CHECK(as->has_rx1_dr_dwell);
-  LG_EQ_INT(as->rx1_dr_dwell[5][4], 2);
-  LG_EQ_INT(as->rx1_dr_dwell[5][3], 2);
-  LG_EQ_INT(as->rx1_dr_dwell[2][6], 3);
-  LG_EQ_INT(as->rx1_dr_dwell[2][7], 4);
-  /* EU-style plans take any frequency inside the band (CFList / NewChannelReq) */
+  static const struct {
+    const char *name;
+    int n125, n500;
+    uint32_t base125, step125, base500, step500;
+    int min125, max125, dr500;
+    uint32_t rx1_base, rx1_step;
+    int rx1_n;
+  } plans[] = {
+      {"US915", 64, 8, 902300000, 200000, 903000000, 1600000, 0, 3, 4, 923300000, 600000, 8},
+      {"AU915", 64, 8, 915200000, 200000, 915900000, 1600000, 0, 5, 6, 923300000, 600000, 8},
+      /* pre-RP002 plan (S1 cn_470_510.go, S2), RP002's DR1-5 (S3) */
+      {"CN470", 96, 0, 470300000, 200000, 0, 0, 1, 5, 0, 500300000, 200000, 48},
+  };
+  for (size_t k = 0; k < sizeof(plans) / sizeof(plans[0]); k++) {
+    const struct lg_region *r = lg_region_find(plans[k].name);
+    LG_EQ_INT(r->default_ch_count, plans[k].n125 + plans[k].n500);
+    LG_EQ_INT(r->rx1_channels, plans[k].rx1_n);
+    for (int i = 0; i < r->default_ch_count; i++) {
+      bool wide = i >= plans[k].n125;
+      uint32_t want = wide ? plans[k].base500 + plans[k].step500 * (uint32_t)(i - plans[k].n125)
+                           : plans[k].base125 + plans[k].step125 * (uint32_t)i;
+      LG_EQ_INT(r->default_ch[i].freq_hz, want);
+      LG_EQ_INT(r->default_ch[i].min_dr, wide ? plans[k].dr500 : plans[k].min125);
+      LG_EQ_INT(r->default_ch[i].max_dr, wide ? plans[k].dr500 : plans[k].max125);
+      uint32_t f = 0;
+      LG_EQ_INT(lg_region_rx1_freq(r, want, &f), 0);
+      LG_EQ_INT(f, plans[k].rx1_base + plans[k].rx1_step * (uint32_t)(i % plans[k].rx1_n));
+    }
+    uint32_t f = 0;
+    LG_EQ_INT(lg_region_rx1_freq(r, plans[k].base125 + plans[k].step125 / 2, &f), LG_EINVAL);
+    LG_CHECK(!lg_region_uplink_freq_ok(r, plans[k].base125 + plans[k].step125 / 2));
+  }
+  /* LinkADRReq: ChMaskCntl 6 = all 125 kHz channels on, ChMask for the 500 kHz ones
+   * (T103 US902-928 ChMaskCntl table; S2 get_link_adr_req_payloads); EU-style plans
+   * ChMaskCntl 0 with one bit per default channel */
+  static const struct {
+    const char *name;
+    int cntl, mask;
+  } adr[] = {{"US915", 6, 0xff}, {"AU915", 6, 0xff}, {"CN470", 6, 0},    {"EU868", 0, 0x7},
+             {"AS923-2", 0, 0x3}, {"KR920", 0, 0x7}, {"IN865", 0, 0x7}, {"RU864", 0, 0x3},
+             {"EU433", 0, 0x7}};
+  for (size_t k = 0; k < sizeof(adr) / sizeof(adr[0]); k++) {
+    const struct lg_region *r = lg_region_find(adr[k].name);
+    LG_EQ_INT(r->link_adr_ch_mask_cntl, adr[k].cntl);
+    LG_EQ_INT(r->link_adr_ch_mask, adr[k].mask);
+  }
+}
+
+/* LR-FHSS coding rates (S1 makeLRFHSSDataRate "1/3" / "2/3"; S2 "2/6" / "4/6"). */
+static void test_lrfhss(void) {
+  static const struct {
+    const char *name;
+    int dr, cr;
+  } t[] = {{"EU868", 8, 1},  {"EU868", 9, 2}, {"EU868", 10, 1}, {"EU868", 11, 2},
+           {"US915", 5, 1},  {"US915", 6, 2}, {"AU915", 7, 1}};
+  for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+    const struct lg_datarate *d = lg_region_dr(lg_region_find(t[i].name), t[i].dr);
+    LG_CHECK(d != NULL && d->mod == LG_MOD_LR_FHSS);
+    if (d) LG_EQ_INT(d->lrfhss_cr_num, t[i].cr);
+  }
+  /* LoRa and FSK rows carry no LR-FHSS coding rate */
+  LG_EQ_INT(lg_region_dr(lg_region_find("EU868"), 7)->lrfhss_cr_num, 0);
+}
+
+/* AS923: the group offsets and S3's RP002 tables cell by cell where they differ from the
+ * DR5 cap ChirpStack (S2) uses: EffectiveRx1DrOffsetDownlinkDwell0AS923 /
+ * ...Dwell1AS923 rows DR4-DR7, offsets 6 and 7. */
+static void test_as923(void) {
+  const struct lg_region *g1 = lg_region_find("AS923");
+  LG_CHECK(g1 == lg_region_find("as923-1"));
+  static const struct {
+    const char *name;
+    int32_t shift_hz;
+  } groups[] = {{"AS923-1", 0}, {"AS923-2", -1800000}, {"AS923-3", -6600000}, {"AS923-4", -5900000}};
+  for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
+    const struct lg_region *r = lg_region_find(groups[i].name);
+    LG_EQ_INT(r->default_ch[0].freq_hz, (uint32_t)(923200000 + groups[i].shift_hz));
+    LG_EQ_INT(r->default_ch[1].freq_hz, (uint32_t)(923400000 + groups[i].shift_hz));
+    LG_EQ_INT(r->rx2_freq_hz, (uint32_t)(923200000 + groups[i].shift_hz));
+  }
+  static const int8_t dwell0[4][2] = {{5, 6}, {6, 7}, {7, 7}, {7, 7}}; /* DR4..7, o 6/7 */
+  static const int8_t dwell1[4][2] = {{5, 6}, {6, 7}, {7, 7}, {7, 7}};
+  for (int dr = 4; dr <= 7; dr++)
+    for (int o = 6; o <= 7; o++) {
+      int got = -1;
+      LG_EQ_INT(lg_region_rx1_dr_dwell(g1, dr, o, false, &got), 0);
+      LG_EQ_INT(got, dwell0[dr - 4][o - 6]);
+      LG_EQ_INT(lg_region_rx1_dr_dwell(g1, dr, o, true, &got), 0);
+      LG_EQ_INT(got, dwell1[dr - 4][o - 6]);
+    }
+  /* DownlinkDwellTime = 1: MinDR 2 (S2's test points, S3) */
+  LG_EQ_INT(g1->rx1_dr_dwell[5][4], 2);
+  LG_EQ_INT(g1->rx1_dr_dwell[5][3], 2);
+  LG_EQ_INT(g1->rx1_dr_dwell[2][6], 3);
+  LG_EQ_INT(g1->rx1_dr_dwell[1][7], 3);
+  LG_EQ_INT(g1->rx1_dr_dwell[0][7], 2);
+}
+
+/* Duty-cycle sub-bands: EU868 per ETSI EN 300 220 as S1 eu_863_870_rp2_v1_0_4.go lists
+ * them (K, L, M, N, P, R; 27 dBm ERP in P) and S3's EU868 bands; RU864 and EU433 one 1 %
+ * band over the channel range (S3 RU864_BAND0 / EU433_BAND0 1 %, S1 RU864 1 %; S1 gives
+ * EU433 10 %, T103 §2.5.2 "<10 %" overall and "<1 %" on the default channels). */
+static void test_subbands(void) {
+  static const struct {
+    const char *name;
+    uint32_t lo, hi;
+    double dc, erp;
+  } t[] = {
+      {"EU868", 863000000, 865000000, 0.001, 14}, {"EU868", 865000000, 868000000, 0.01, 14},
+      {"EU868", 868000000, 868600000, 0.01, 14},  {"EU868", 868700000, 869200000, 0.001, 14},
+      {"EU868", 869400000, 869650000, 0.10, 27},  {"EU868", 869700000, 870000000, 0.01, 14},
+      {"RU864", 864000000, 870000000, 0.01, 14},  {"EU433", 433175000, 434665000, 0.01, 10},
+  };
+  for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+    const struct lg_region *r = lg_region_find(t[i].name);
+    const struct lg_subband *b = lg_region_subband(r, t[i].lo + (t[i].hi - t[i].lo) / 2);
+    LG_CHECK(b != NULL);
+    if (b == NULL) continue;
+    LG_EQ_INT(b->lo_hz, t[i].lo);
+    LG_EQ_INT(b->hi_hz, t[i].hi);
+    LG_NEAR(b->duty_cycle, t[i].dc, 1e-12);
+    LG_NEAR(b->max_erp_dbm, t[i].erp, 1e-12);
+  }
   const struct lg_region *eu = lg_region_find("EU868");
+  LG_EQ_INT(eu->subband_count, 6);
+  LG_CHECK(lg_region_subband(eu, 868650000) == NULL); /* between M and N */
+  LG_CHECK(lg_region_subband(eu, 869300000) == NULL); /* band O: not for LoRaWAN (S1) */
+  /* the EU-style plans take any frequency inside the band (CFList / NewChannelReq) */
   LG_CHECK(lg_region_uplink_freq_ok(eu, 867100000));
   LG_CHECK(!lg_region_uplink_freq_ok(eu, 902300000));
-  LG_EQ_INT(lg_region_dr(eu, 8)->lrfhss_cr_num, 1);
-  LG_EQ_INT(lg_region_dr(eu, 9)->lrfhss_cr_num, 2);
+  for (int i = 0; i < lg_region_count(); i++) {
+    const struct lg_region *r = lg_region_at(i);
+    LG_EQ_INT(r->subbands != NULL, r->duty_cycle);
+  }
 }
 
 static void test_list(void) {
@@ -499,6 +601,9 @@ int main(void) {
   for (size_t i = 0; i < sizeof(wants) / sizeof(wants[0]); i++)
     check_region(&wants[i]);
   test_fixed_plans();
+  test_lrfhss();
+  test_as923();
+  test_subbands();
   test_list();
   return lg_test_report("test_region");
 }
