@@ -33,7 +33,9 @@ size_t lg_eadr_lorawan_modes(const struct lg_region *region, struct lg_eadr_mode
   for (int dr = 0; dr <= region->max_lora125_dr && n < 16; dr++) {
     const struct lg_datarate *d = lg_region_dr(region, dr);
     double floor_db;
-    if (!d || d->mod != LG_MOD_LORA || lg_lora_snr_floor_db(d->sf, d->bw_hz, &floor_db)) continue;
+    if (!d || d->mod != LG_MOD_LORA || !d->uplink ||
+        lg_lora_snr_floor_db(d->sf, d->bw_hz, &floor_db))
+      continue; /* (CN470 DR0: no uplinks in RP002) */
     double b_inf = lg_lora_noise_floor_dbm(d->bw_hz, 6) + floor_db + LG_EADR_MARGIN_DB;
     if (n > 0) out[n - 1].b_sup = b_inf;
     out[n++] = (struct lg_eadr_mode){b_inf, b_inf + 20, dr};

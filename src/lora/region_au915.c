@@ -1,6 +1,7 @@
 /*
- * AU915-928 (AU915): LoRaWAN Regional Parameters RP002-1.0.4 §2.8. Cross-read with
- * ChirpStack's lrwn region/au915.rs (its RP002-1.0.2..1.0.4 tables); see docs/regions.md.
+ * AU915-928 (AU915): LoRaWAN Regional Parameters RP002-1.0.4 §2.8. Checked against The
+ * Things Stack's pkg/band/au_915_928_rp2_v1_0_4.go and ChirpStack's lrwn region/au915.rs
+ * (its RP002-1.0.2..1.0.4 tables); see docs/regions.md.
  */
 #include "lora/region_int.h"
 

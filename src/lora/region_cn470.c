@@ -3,13 +3,14 @@
  * payload sizes, TXPower and CFList type. RP002-1.0.1 and later define four channel plans
  * (20 MHz and 26 MHz antennas, types A and B) that lorageo does NOT implement yet: the
  * channels here are the single pre-RP002 plan (96 uplink channels 470.3 + 0.2n MHz, 48
- * downlink channels 500.3 + 0.2n MHz, RX2 505.3 MHz / DR0) that ChirpStack's lrwn
- * region/cn470.rs still uses. See docs/regions.md.
+ * downlink channels 500.3 + 0.2n MHz, RX2 505.3 MHz) that ChirpStack's lrwn
+ * region/cn470.rs still uses, with RP002's data rates (DR1-5 on every channel, RX2 at DR1).
+ * See docs/regions.md.
  */
 #include "lora/region_int.h"
 
 #define CN_CH(n)                                                                                   \
-  { 470300000u + 200000u * (n), 0, 5 }
+  { 470300000u + 200000u * (n), 1, 5 }
 #define CN_CH8(n)                                                                                  \
   CN_CH(n), CN_CH(n + 1), CN_CH(n + 2), CN_CH(n + 3), CN_CH(n + 4), CN_CH(n + 5), CN_CH(n + 6),    \
       CN_CH(n + 7)
@@ -19,12 +20,16 @@ const struct lg_region lg_region_cn470 = {
     .rp002_section = "RP002-1.0.4 §2.9 (CN470-510)",
     .freq_min_hz = 470000000,
     .freq_max_hz = 510000000,
-    /* §2.9.3 data rates (DR6 SF7/500 kHz, DR7 FSK, DR8-15 RFU) and §2.9.6 maximum payload
-     * size, not repeater compatible: DR0 not allowed, 31, 94, 192, 250, 250, 250, 250
-     * (ChirpStack's RP002-1.0.1..1.0.3 table; the 1.0.4 text itself not seen). */
+    /* §2.9.3 data rates (DR6 SF7/500 kHz, DR7 FSK 50 kbit/s, DR8-15 RFU: TTS's
+     * cn_470_510_*_rp2_v1_0_4.go, ChirpStack's cn470.rs, LoRaMac-node's RegionCN470.h) and
+     * §2.9.6 maximum payload size, not repeater compatible: DR0 not defined, 31, 94, 192,
+     * 250, 250, 250, 250 (ChirpStack's RP002-1.0.1+ table and LoRaMac-node's
+     * MaxPayloadOfDatarateCN470 N = 0, 23, 86, 184, 242...; TTS's 172 for DR3 is the
+     * repeater-compatible value). With no payload defined, DR0 carries neither uplinks nor
+     * downlinks (LoRaMac-node: CN470_TX_MIN_DATARATE and CN470_RX_MIN_DATARATE DR1). */
     .dr =
         {
-            LG_LORA(12, 125000, 250, LG_NA, true, true),
+            LG_LORA(12, 125000, 250, LG_NA, false, false),
             LG_LORA(11, 125000, 440, 31, true, true),
             LG_LORA(10, 125000, 980, 94, true, true),
             LG_LORA(9, 125000, 1760, 192, true, true),
@@ -47,22 +52,27 @@ const struct lg_region lg_region_cn470 = {
     .rx1_base_hz = 500300000, /* RX1 channel = uplink channel mod 48 */
     .rx1_step_hz = 200000,
     .rx1_channels = 48,
-    /* §2.9.7: RX1DROffset 0..5, RX1 DR = MAX(0, uplink DR - offset) (the DR6-7 rows by the
-     * same rule). */
+    /* §2.9.7: RX1DROffset 0..5; LoRaMac-node's RP002 DatarateOffsetsCN470[8][6]: RX1 DR =
+     * MAX(1, uplink DR - offset), DR0 -> DR0 (unused: DR0 carries no uplink), rows for DR6
+     * and DR7. ChirpStack's cn470.rs and TTS's rp2_v1_0_4 ("unchanged from the pre-RP2
+     * band") keep the pre-RP002 MAX(0, DR - offset) for DR0-5 only (docs/regions.md). */
     .rx1_dr_offset_max = 5,
     .rx1_dr =
         {
             {0, 0, 0, 0, 0, 0},
-            {1, 0, 0, 0, 0, 0},
-            {2, 1, 0, 0, 0, 0},
-            {3, 2, 1, 0, 0, 0},
-            {4, 3, 2, 1, 0, 0},
-            {5, 4, 3, 2, 1, 0},
+            {1, 1, 1, 1, 1, 1},
+            {2, 1, 1, 1, 1, 1},
+            {3, 2, 1, 1, 1, 1},
+            {4, 3, 2, 1, 1, 1},
+            {5, 4, 3, 2, 1, 1},
             {6, 5, 4, 3, 2, 1},
             {7, 6, 5, 4, 3, 2},
         },
+    /* RX2: the pre-RP002 plan's 505.3 MHz with RP002's DR1 (LoRaMac-node CN470_RX_WND_2_DR;
+     * DR0 has no payload size in RP002; TTS's rp2 files say DR0, ChirpStack keeps the
+     * pre-RP002 DR0). */
     .rx2_freq_hz = 505300000,
-    .rx2_dr = 0,
+    .rx2_dr = 1,
     LG_REGION_DEFAULT_TIMING,
     .cflist_type = LG_CFLIST_CHANNEL_MASK, /* §2.9.4: channel mask, CFListType 1 */
     .link_adr_ch_mask_cntl = 6,            /* §2.9.5: ChMaskCntl 6 = all channels on */

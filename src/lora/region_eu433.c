@@ -5,7 +5,10 @@
  */
 #include "lora/region_int.h"
 
-/* §2.7.2: the default channels' duty cycle is < 1 %; one sub-band over the band. */
+/* §2.7.2: the default channels' duty cycle is < 1 % (LoRaWAN 1.0.3revA Table 28,
+ * LoRaMac-node EU433_BAND0 1 %); one sub-band over the channel range. The same text allows
+ * the device < 10 % overall, which The Things Stack's eu_433_rp2_v1_0_4.go uses for its one
+ * sub-band (docs/regions.md). ERP 10 dBm = the 12.15 dBm EIRP limit. */
 static const struct lg_subband eu433_subbands[] = {
     {433175000, 434665000, 0.01, 10.0},
 };

@@ -1,18 +1,20 @@
 /*
  * EU863-870 (EU868): LoRaWAN Regional Parameters RP002-1.0.4 §2.4 (section numbering as in
- * RP002-1.0.3, which 1.0.4 keeps for this band). Cross-read with ChirpStack's lrwn
- * region/eu868.rs for the LR-FHSS rows; see docs/regions.md.
+ * RP002-1.0.3, which 1.0.4 keeps for this band). Checked against The Things Stack's
+ * pkg/band/eu_863_870_rp2_v1_0_4.go and ChirpStack's lrwn region/eu868.rs (both carry the
+ * LR-FHSS rows, payloads and RX1 rows); see docs/regions.md.
  */
 #include "lora/region_int.h"
 
-/* ETSI EN 300 220-2 sub-bands as listed in RP002 §2.4.3 (and LoRaMac-node's band map). */
+/* ETSI EN 300 220-2 sub-bands as The Things Stack's eu_863_870_rp2_v1_0_4.go lists them
+ * (band O, 869.2-869.4 MHz, left out) and LoRaMac-node's EU868 band map. */
 static const struct lg_subband eu868_subbands[] = {
     {863000000, 865000000, 0.001, 14.0}, /* band K */
     {865000000, 868000000, 0.01, 14.0},  /* band L */
     {868000000, 868600000, 0.01, 14.0},  /* band M: the three default channels */
     {868700000, 869200000, 0.001, 14.0}, /* band N */
     {869400000, 869650000, 0.10, 27.0},  /* band P: RX2 869.525 MHz, 500 mW */
-    {869700000, 870000000, 0.01, 14.0},  /* band Q */
+    {869700000, 870000000, 0.01, 14.0},  /* band R */
 };
 
 const struct lg_region lg_region_eu868 = {

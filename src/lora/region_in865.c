@@ -1,7 +1,7 @@
 /*
- * IN865-867 (IN865): LoRaWAN Regional Parameters RP002-1.0.4 §2.12. Cross-read with the
- * LoRaWAN 1.0.3revA regional parameters and ChirpStack's lrwn region/in865.rs; see
- * docs/regions.md (the TXPower range and max EIRP are flagged there).
+ * IN865-867 (IN865): LoRaWAN Regional Parameters RP002-1.0.4 §2.12. Checked against The
+ * Things Stack's pkg/band/in_865_867_rp2_v1_0_4.go, ChirpStack's lrwn region/in865.rs and
+ * LoRaMac-node's RegionIN865.h; see docs/regions.md.
  */
 #include "lora/region_int.h"
 
@@ -25,9 +25,9 @@ const struct lg_region lg_region_in865 = {
         },
     .dr_count = 8,
     .max_lora125_dr = 5,
-    /* §2.12.3: MaxEIRP +30 dBm by default and TXPower 0..10 = MaxEIRP - 2i as in
-     * RP002-1.0.3 / LoRaWAN 1.0.3revA. RP002-1.0.5 states 29.2 dBm and indices up to 14;
-     * which of the two RP002-1.0.4 has was not verified (docs/regions.md). */
+    /* §2.12.3: MaxEIRP +30 dBm by default and TXPower 0..10 = MaxEIRP - 2i: TTS's
+     * in_865_867_rp2_v1_0_4.go, ChirpStack's in865.rs and LoRaMac-node's RegionIN865.h.
+     * RP002-1.0.5 (Table 94) changes this to 29.2 dBm and TXPower 1..14 (docs/regions.md). */
     .default_max_eirp_dbm = 30,
     .max_eirp_dbm = 30.0,
     .tx_power_offsets_db = LG_TXP_2DB,
@@ -36,8 +36,11 @@ const struct lg_region lg_region_in865 = {
     .default_ch = {{865062500, 0, 5}, {865402500, 0, 5}, {865985000, 0, 5}}, /* §2.12.2 */
     .default_ch_count = 3,
     /* §2.12.7: RX1 on the uplink's channel; RX1DROffset 0..7, effective offsets
-     * 0,1,2,3,4,5,-1,-2, RX1 DR = MIN(5, MAX(0, uplink DR - effective offset)) (the DR7
-     * row by the same rule: not verified against a printed table). */
+     * 0,1,2,3,4,5,-1,-2. The table is LoRaMac-node's RP002 EffectiveRx1DrOffsetIN865[8][8]:
+     * MIN(5, MAX(0, DR - offset)) except that it never lands on the RFU DR6 (DR5 + offset 7
+     * and DR7 + offsets 0, 6, 7 give DR7; DR7 + offset 1 gives DR5). ChirpStack's
+     * in865.rs (DR7 row 7,6,5,...) and TTS's in_865_867_rp2_v1_0_4.go (MIN(7, ...)) both
+     * map onto the RFU DR6 there (docs/regions.md). */
     .rx1_dr_offset_max = 7,
     .rx1_dr =
         {
@@ -46,9 +49,9 @@ const struct lg_region lg_region_in865 = {
             {2, 1, 0, 0, 0, 0, 3, 4},
             {3, 2, 1, 0, 0, 0, 4, 5},
             {4, 3, 2, 1, 0, 0, 5, 5},
-            {5, 4, 3, 2, 1, 0, 5, 5},
+            {5, 4, 3, 2, 1, 0, 5, 7},
             {LG_NA, LG_NA, LG_NA, LG_NA, LG_NA, LG_NA, LG_NA, LG_NA},
-            {5, 5, 5, 4, 3, 2, 5, 5},
+            {7, 5, 5, 4, 3, 2, 7, 7},
         },
     .rx2_freq_hz = 866550000, /* §2.12.7: 866.550 MHz / DR2 */
     .rx2_dr = 2,

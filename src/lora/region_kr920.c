@@ -1,7 +1,9 @@
 /*
- * KR920-923 (KR920): LoRaWAN Regional Parameters RP002-1.0.4 §2.11. Cross-read with the
- * LoRaWAN 1.0.3revA regional parameters §2.9 text and ChirpStack's lrwn region/kr920.rs;
- * see docs/regions.md.
+ * KR920-923 (KR920): LoRaWAN Regional Parameters RP002-1.0.4 §2.11. Checked against the
+ * LoRaWAN 1.0.3revA regional parameters §2.9 text, The Things Stack's
+ * pkg/band/kr_920_923_rp2_v1_0_4.go and ChirpStack's lrwn region/kr920.rs; the band edges
+ * are the channel centre range 920.9-923.3 MHz that LoRaMac-node's RegionKR920.c
+ * VerifyTxFreq accepts (TTS's sub-band is 920-923 MHz); see docs/regions.md.
  */
 #include "lora/region_int.h"
 

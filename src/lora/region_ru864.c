@@ -5,9 +5,10 @@
  */
 #include "lora/region_int.h"
 
-/* RP002 §2.13.2 gives the default channels a duty cycle of 1 %; the Russian sub-band map
- * (0.1 % / 1 % / 10 % bands) is not modelled, so the whole band is one 1 % sub-band here
- * (not verified line by line: docs/regions.md). */
+/* RP002 §2.13.2 gives the default channels a duty cycle of 1 %. One 1 % sub-band over
+ * 864-870 MHz, as The Things Stack's ru_864_870_rp2_v1_0_4.go and LoRaMac-node's
+ * RU864_BAND0 have it; the national sub-band map is not modelled. The 14 dBm ERP is this
+ * table's own (TTS gives 20 dBm ERP; docs/regions.md). */
 static const struct lg_subband ru864_subbands[] = {
     {864000000, 870000000, 0.01, 14.0},
 };

@@ -1,6 +1,7 @@
 /*
- * US902-928 (US915): LoRaWAN Regional Parameters RP002-1.0.4 §2.5. Cross-read with
- * ChirpStack's lrwn region/us915.rs and LoRaMac-node RegionUS915.h; see docs/regions.md.
+ * US902-928 (US915): LoRaWAN Regional Parameters RP002-1.0.4 §2.5. Checked against The
+ * Things Stack's pkg/band/us_902_928_rp2_v1_0_4.go, ChirpStack's lrwn region/us915.rs and
+ * LoRaMac-node RegionUS915.h; see docs/regions.md.
  */
 #include "lora/region_int.h"
 

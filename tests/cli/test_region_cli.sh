@@ -58,6 +58,17 @@ ok jq -e '.data_rates[0].max_app_payload_dwell == null and .data_rates[4].max_ma
   <("$BIN" region AU915)
 ok jq -e '.rx1_dr[0].rx1_dr == [10, 9, 8, 8] and .rx1_channels.base_hz == 923300000' <("$BIN" region US915)
 ok jq -e '.data_rates[0].max_mac_payload == null and .max_eirp_dbm == 19.15' <("$BIN" region CN470)
+# RX1 tables and DR use as checked against RP002-1.0.4 implementations (docs/regions.md):
+# AS923 reaches DR7, IN865 skips the RFU DR6, CN470 carries nothing at DR0 (RX2 DR1)
+ok jq -e '(.rx1_dr[] | select(.uplink_dr == 5) | .rx1_dr) == [5, 4, 3, 2, 1, 0, 6, 7]
+  and (.rx1_dr_dwell[] | select(.uplink_dr == 1) | .rx1_dr) == [2, 2, 2, 2, 2, 2, 2, 3]' \
+  <("$BIN" region AS923-2)
+ok jq -e '(.rx1_dr[] | select(.uplink_dr == 7) | .rx1_dr) == [7, 5, 5, 4, 3, 2, 7, 7]
+  and .uplink_drs == [0, 1, 2, 3, 4, 5, 7] and .max_eirp_dbm == 30 and (.tx_power_offsets_db | length == 11)' \
+  <("$BIN" region IN865)
+ok jq -e '.uplink_drs == [1, 2, 3, 4, 5, 6, 7] and .rx2 == {"frequency_hz": 505300000, "dr": 1}
+  and (.rx1_dr[0] == {"uplink_dr": 1, "rx1_dr": [1, 1, 1, 1, 1, 1]})
+  and (.default_channels | all(.min_dr == 1 and .max_dr == 5))' <("$BIN" region CN470)
 
 # --- unknown name: exit 2, one line naming the choices, nothing on stdout
 checks=$((checks + 1))
