@@ -34,15 +34,28 @@ ko() { echo "FAIL: $1"; fail=1; }
 metric() { # the value of one metric line (exact name with labels), empty when absent
   curl -sf "http://$http/metrics" | awk -v n="$1" '$1 == n { print $2 }'
 }
+started=  # the ports are kept once a server has started on them (restarts reuse them)
 start() { # start DB [extra env...]
   db=$1
   shift
-  env LORAGEO_SERVER_UDP_BIND=$udp LORAGEO_SERVER_HTTP_BIND=$http LORAGEO_SERVER_DATABASE="$db" \
-    "$@" "$BIN" serve 2>>"$dir/serve.log" &
-  pid=$!
-  for _ in $(seq 100); do
-    curl -sf "http://$http/metrics" > /dev/null && return 0
-    sleep 0.1
+  for attempt in 1 2 3 4 5; do
+    lines=$(cat "$dir/serve.log" 2>/dev/null | wc -l)
+    env LORAGEO_SERVER_UDP_BIND=$udp LORAGEO_SERVER_HTTP_BIND=$http LORAGEO_SERVER_DATABASE="$db" \
+      "$@" "$BIN" serve 2>>"$dir/serve.log" &
+    pid=$!
+    for _ in $(seq 100); do
+      kill -0 "$pid" 2>/dev/null || break
+      curl -sf "http://$http/metrics" > /dev/null && { started=1; return 0; }
+      sleep 0.1
+    done
+    # another process holds a port (tests run side by side): other ports, before the first start
+    if [ -z "$started" ] && tail -n +$((lines + 1)) "$dir/serve.log" | grep -q "Address already in use"; then
+      wait "$pid" 2>/dev/null
+      base=$((20000 + $(od -An -N2 -tu2 /dev/urandom) % 30000))
+      udp=127.0.0.1:$base http=127.0.0.1:$((base + 1))
+      continue
+    fi
+    break
   done
   ko "the server did not start"; tail -5 "$dir/serve.log"; return 1
 }
