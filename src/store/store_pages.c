@@ -172,6 +172,14 @@ int lg_store_downlink_unacked_uplink(struct lg_store *s, uint64_t dev_eui, int m
 
 int lg_store_downlinks_expire(struct lg_store *s, int64_t sent_before_ns, int64_t now_ns,
                               struct lg_store_nack *out, size_t cap, size_t *n) {
+  *n = 0;
+  struct db_stmt *any = db_prep(s->db, "SELECT 1 FROM downlinks WHERE state = 'awaiting_ack'"
+                                       " AND created_ns < ?1 LIMIT 1");
+  if (any == NULL) return LG_EIO;
+  db_bind_int64(any, 1, sent_before_ns);
+  int rc = db_step(any);
+  db_done(any);
+  if (rc != DB_ROW) return rc == DB_DONE ? 0 : LG_EIO; /* none due: no write */
   struct db_stmt *st =
       db_prep(s->db, "UPDATE downlinks SET state = 'nacked', acked_ns = ?2 WHERE"
                      " state = 'awaiting_ack' AND created_ns < ?1 RETURNING dev_eui, f_cnt");
