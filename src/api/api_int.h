@@ -126,7 +126,5 @@ int lg_api_key(struct lg_api_req *r, json_t **out);
 /* The scope of a bearer token (NULL: none given): 0, or -1 with why (401). */
 int lg_api_scope_of(struct lg_store *s, const struct lg_config *cfg, const char *bearer,
                     struct lg_api_scope *scope, char *why, size_t why_len);
-/* A new API key's text (the only time it exists) into key (at least 64 bytes). */
-int lg_api_key_make(char *key, size_t len);
 
 #endif

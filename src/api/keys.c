@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "api/api.h"
 #include "api/api_int.h"
 #include "util/util.h"
 
