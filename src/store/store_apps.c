@@ -126,35 +126,44 @@ static void bind_opt_int(struct db_stmt *st, int i, int v) {
     db_bind_null(st, i);
 }
 
+/* The profile's fields as parameters ?k .. ?k+11, and now_ns as ?k+12. */
+static void bind_profile(struct db_stmt *st, int k, const struct lg_profile_rec *p, int64_t now_ns) {
+  db_bind_text(st, k, p->name);
+  db_bind_text(st, k + 1, p->region);
+  db_bind_text(st, k + 2, p->class_c ? "C" : "A");
+  db_bind_text(st, k + 3, p->mac_version);
+  db_bind_text(st, k + 4, p->adr_algorithm);
+  lgs_bind_opt_real(st, k + 5, p->has_adr_margin, p->adr_margin_db);
+  bind_opt_int(st, k + 6, p->uplink_interval_s);
+  db_bind_text(st, k + 7, p->payload_codec);
+  db_bind_int64(st, k + 8, p->reference);
+  bind_opt_int(st, k + 9, p->max_uplinks_per_day);
+  bind_opt_int(st, k + 10, p->max_downlinks_per_day);
+  db_bind_int64(st, k + 11, now_ns);
+}
+
 int lg_store_profile_put(struct lg_store *s, struct lg_profile_rec *p, int64_t now_ns) {
+  lgs_devices_touch(); /* its devices' settings may change */
+  if (p->id == 0) {
+    struct db_stmt *st =
+        db_prep(s->db, "INSERT INTO device_profiles (name, region, device_class, mac_version,"
+                       " adr_algorithm, adr_margin_db, uplink_interval_s, payload_codec,"
+                       " reference, max_uplinks_per_day, max_downlinks_per_day, created_ns,"
+                       " updated_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
+                       " ?12) RETURNING id");
+    if (st == NULL) return LG_EIO;
+    bind_profile(st, 1, p, now_ns);
+    return lgs_step_id(st, &p->id);
+  }
   struct db_stmt *st =
-      p->id > 0
-          ? db_prep(s->db, "UPDATE device_profiles SET name = ?2, region = ?3, device_class = ?4,"
-                           " mac_version = ?5, adr_algorithm = ?6, adr_margin_db = ?7,"
-                           " uplink_interval_s = ?8, payload_codec = ?9, reference = ?10,"
-                           " max_uplinks_per_day = ?11, max_downlinks_per_day = ?12,"
-                           " updated_ns = ?13 WHERE id = ?1")
-          : db_prep(s->db, "INSERT INTO device_profiles (name, region, device_class, mac_version,"
-                           " adr_algorithm, adr_margin_db, uplink_interval_s, payload_codec,"
-                           " reference, max_uplinks_per_day, max_downlinks_per_day, created_ns,"
-                           " updated_ns) VALUES (?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
-                           " ?13, ?13) RETURNING id");
+      db_prep(s->db, "UPDATE device_profiles SET name = ?2, region = ?3, device_class = ?4,"
+                     " mac_version = ?5, adr_algorithm = ?6, adr_margin_db = ?7,"
+                     " uplink_interval_s = ?8, payload_codec = ?9, reference = ?10,"
+                     " max_uplinks_per_day = ?11, max_downlinks_per_day = ?12,"
+                     " updated_ns = ?13 WHERE id = ?1");
   if (st == NULL) return LG_EIO;
-  if (p->id > 0) db_bind_int64(st, 1, p->id);
-  db_bind_text(st, 2, p->name);
-  db_bind_text(st, 3, p->region);
-  db_bind_text(st, 4, p->class_c ? "C" : "A");
-  db_bind_text(st, 5, p->mac_version);
-  db_bind_text(st, 6, p->adr_algorithm);
-  lgs_bind_opt_real(st, 7, p->has_adr_margin, p->adr_margin_db);
-  bind_opt_int(st, 8, p->uplink_interval_s);
-  db_bind_text(st, 9, p->payload_codec);
-  db_bind_int64(st, 10, p->reference);
-  bind_opt_int(st, 11, p->max_uplinks_per_day);
-  bind_opt_int(st, 12, p->max_downlinks_per_day);
-  db_bind_int64(st, 13, now_ns);
-  lgs_devices_touch(); /* its devices' settings may have changed */
-  if (p->id == 0) return lgs_step_id(st, &p->id);
+  db_bind_int64(st, 1, p->id);
+  bind_profile(st, 2, p, now_ns);
   int rc = lgs_step_done(st);
   return rc ? rc : db_changes(st) ? 0 : LG_ENOTFOUND;
 }
