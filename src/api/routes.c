@@ -18,6 +18,16 @@ static int openapi(struct lg_api_req *r, json_t **out) {
 }
 
 static int multicast(struct lg_api_req *r, json_t **out) {
+  if (lg_api_is(r, "GET") && strcmp(r->url, "/api/multicast-groups") == 0) { /* a page */
+    int limit, bad;
+    const char *after;
+    int64_t from = 0;
+    if ((bad = lg_api_page(r, 1000, &limit, &after, out))) return bad;
+    if (after && lg_api_id(after, &from))
+      return lg_api_fail(out, 400, "after: expected the \"next\" of the page before (an id)");
+    *out = lg_store_mcasts_json(r->store, from, limit);
+    return *out ? 200 : lg_api_fail(out, 500, "storage failed");
+  }
   return lg_api_multicast(r->store, r->region, r->url, r->method, r->body, r->now_ns, out);
 }
 

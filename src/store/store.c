@@ -1876,9 +1876,14 @@ static json_t *mcast_row(struct db_stmt *st) {
   return o; /* keys never leave the server through the API */
 }
 
-json_t *lg_store_mcasts_json(struct lg_store *s) {
-  return lgs_rows_json(db_prep(s->db, "SELECT " MCAST_COLS " FROM multicast_groups ORDER BY id"),
-                   mcast_row);
+json_t *lg_store_mcasts_json(struct lg_store *s, int64_t after_id, int limit) {
+  struct db_stmt *st = db_prep(s->db, "SELECT " MCAST_COLS " FROM multicast_groups WHERE id > ?1"
+                                      " ORDER BY id LIMIT ?2");
+  if (st) {
+    db_bind_int64(st, 1, after_id);
+    db_bind_int64(st, 2, (int64_t)limit + 1);
+  }
+  return lgs_page_json(st, limit, 0, mcast_row);
 }
 
 json_t *lg_store_mcast_json(struct lg_store *s, int64_t id) {

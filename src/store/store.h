@@ -388,7 +388,8 @@ LG_STORE_MUST int lg_store_mcast_queue_pop(struct lg_store *s, int64_t *id, int 
                                            uint8_t *data, size_t cap, size_t *len);
 /* {"items": [{"id", "name", "mc_addr", "f_cnt", "frequency", "dr"}]}, and one group with its
  * "devices" (NULL when unknown). Keys are never shown. */
-struct json_t *lg_store_mcasts_json(struct lg_store *s);
+/* (a page in id order, after_id the cursor) */
+struct json_t *lg_store_mcasts_json(struct lg_store *s, int64_t after_id, int limit);
 struct json_t *lg_store_mcast_json(struct lg_store *s, int64_t id);
 
 /* ---- applications, device profiles, API keys (store_apps.c) ---------------------- */
