@@ -68,7 +68,7 @@ int lg_api_app(struct lg_api_req *r, json_t **out) {
       return lg_api_fail(out, 409, "application 1 is the default one: devices provisioned "
                                    "without application_id go there");
     int64_t n = 0;
-    int rc = lg_store_app_delete(r->store, id, &n);
+    int rc = lg_store_app_delete(r->store, id, r->now_ns, &n);
     if (rc == LG_EBUSY)
       return lg_api_fail(out, 409,
                          "application %lld has %lld devices: delete them or move them "

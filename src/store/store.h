@@ -405,8 +405,10 @@ struct lg_app_rec {
 /* Inserts (a->id 0: its new id set) or updates (a->id given; LG_ENOTFOUND when unknown). */
 LG_STORE_MUST int lg_store_app_put(struct lg_store *s, struct lg_app_rec *a, int64_t now_ns);
 LG_STORE_MUST int lg_store_app_get(struct lg_store *s, int64_t id, struct lg_app_rec *a);
-/* LG_EBUSY (with its device count in *devices) while devices belong to it; LG_ENOTFOUND. */
-LG_STORE_MUST int lg_store_app_delete(struct lg_store *s, int64_t id, int64_t *devices);
+/* LG_EBUSY (with its device count in *devices) while devices belong to it; LG_ENOTFOUND.
+ * Its API keys are revoked (at now_ns). */
+LG_STORE_MUST int lg_store_app_delete(struct lg_store *s, int64_t id, int64_t now_ns,
+                                      int64_t *devices);
 /* {"id", "name", "description", "devices", "created_ns"}; a page ordered by id (after_id:
  * the cursor; only_id > 0: that application alone), or one (NULL when unknown). */
 struct json_t *lg_store_apps_json(struct lg_store *s, int64_t only_id, int64_t after_id, int limit);

@@ -61,7 +61,7 @@ static int count_of(struct lg_store *s, struct db_stmt *st, int64_t id, int64_t 
   return rc == DB_ROW ? 0 : LG_EIO;
 }
 
-int lg_store_app_delete(struct lg_store *s, int64_t id, int64_t *devices) {
+int lg_store_app_delete(struct lg_store *s, int64_t id, int64_t now_ns, int64_t *devices) {
   int rc = count_of(s, db_prep(s->db, "SELECT COUNT(*) FROM devices WHERE application_id = ?1"),
                     id, devices);
   if (rc) return rc;
@@ -72,11 +72,12 @@ int lg_store_app_delete(struct lg_store *s, int64_t id, int64_t *devices) {
   rc = lgs_step_done(st);
   if (rc == 0 && db_changes(st) == 0) return LG_ENOTFOUND;
   /* its keys go with it: a key of no application would be an admin key */
-  struct db_stmt *keys = db_prep(s->db, "UPDATE api_keys SET revoked_ns = COALESCE(revoked_ns,"
-                                        " created_ns) WHERE application_id = ?1");
+  struct db_stmt *keys = db_prep(s->db, "UPDATE api_keys SET revoked_ns = ?2"
+                                        " WHERE application_id = ?1 AND revoked_ns IS NULL");
   if (rc == 0 && keys == NULL) return LG_EIO;
   if (rc == 0) {
     db_bind_int64(keys, 1, id);
+    db_bind_int64(keys, 2, now_ns);
     rc = lgs_step_done(keys);
   }
   return rc;

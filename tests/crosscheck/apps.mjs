@@ -107,7 +107,10 @@ try {
   check(isErr(await admin("DELETE", `/api/applications/${B.id}`), 409, "devices"), "an application with devices stays");
   check(isErr(await admin("DELETE", "/api/applications/1"), 409, "default"), "the default application stays");
   const C = (await admin("POST", "/api/applications", { name: "empty" })).json;
+  const kC = await mk({ name: "empty-rw", application_id: C.id });
+  check((await call(kC.key, "GET", "/api/devices")).json?.items?.length === 0, "C's key works while C exists");
   check((await admin("DELETE", `/api/applications/${C.id}`)).status === 200 && (await admin("GET", `/api/applications/${C.id}`)).status === 404, "an empty application deleted");
+  check(isErr(await call(kC.key, "GET", "/api/devices"), 401), "its keys revoked with it");
   check((await admin("PATCH", `/api/applications/${A.id}`, { description: "meters, v2" })).json?.name === "meters", "PATCH keeps what it does not give");
   check(isErr(await admin("PATCH", `/api/applications/${A.id}`, { id: 77 }), 400, "id"), "an application's id cannot change");
 
