@@ -29,6 +29,7 @@
 #include <time.h>
 
 #include "api/api.h"
+#include "api/api_int.h"
 #include "api/web.h"
 #include "lora/lora.h"
 #include "store/store.h"
@@ -124,23 +125,6 @@ static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, con
   json_t *o = json_object();
   json_object_set_new(o, "error", json_string(msg));
   return send_json(c, status, o);
-}
-
-static int parse_eui(const char *s, uint64_t *eui) {
-  uint8_t b[8];
-  size_t n = 0;
-  if (s == NULL || strlen(s) != 16 || lg_hex_decode(s, 16, b, 8, &n)) return -1;
-  *eui = 0;
-  for (int i = 0; i < 8; i++)
-    *eui = (*eui << 8) | b[i];
-  return 0;
-}
-
-static int hex_field(json_t *o, const char *key, uint8_t *out, size_t bytes) {
-  json_t *v = json_object_get(o, key);
-  size_t n = 0;
-  if (!json_is_string(v) || json_string_length(v) != 2 * bytes) return -1;
-  return lg_hex_decode(json_string_value(v), 2 * bytes, out, bytes, &n);
 }
 
 /* ---- /metrics --------------------------------------------------------------------- */
@@ -342,59 +326,6 @@ static enum MHD_Result metrics(struct lg_api *api, struct MHD_Connection *c) {
   return send_text(c, MHD_HTTP_OK, "text/plain; version=0.0.4", b.p); /* MHD frees it */
 }
 
-/* ---- gateways and devices ------------------------------------------------------- */
-
-int lg_api_parse_gateway(json_t *b, struct lg_gateway_rec *g, char *why, size_t why_len) {
-  memset(g, 0, sizeof(*g));
-  json_t *eui = json_object_get(b, "gateway_eui");
-  if (!json_is_string(eui) || parse_eui(json_string_value(eui), &g->eui) || g->eui == 0)
-    return snprintf(why, why_len, "gateway_eui: expected 16 hex digits, not all zero"), -1;
-  json_t *name = json_object_get(b, "name");
-  if (name && (!json_is_string(name) || json_string_length(name) >= sizeof(g->name)))
-    return snprintf(why, why_len, "name: expected a string of at most %zu characters",
-                    sizeof(g->name) - 1),
-           -1;
-  if (name) snprintf(g->name, sizeof(g->name), "%s", json_string_value(name));
-  json_t *lat = json_object_get(b, "latitude"), *lon = json_object_get(b, "longitude"),
-         *alt = json_object_get(b, "altitude");
-  if (lat || lon) {
-    if (!json_is_number(lat) || !json_is_number(lon) || fabs(json_number_value(lat)) > 90 ||
-        fabs(json_number_value(lon)) > 180)
-      return snprintf(why, why_len,
-                      "latitude and longitude: expected numbers in [-90, 90] and [-180, 180]"),
-             -1;
-    if (alt && (!json_is_number(alt) || fabs(json_number_value(alt)) > 20000))
-      return snprintf(why, why_len, "altitude: expected metres in [-20000, 20000]"), -1;
-    g->has_position = true;
-    g->lat_deg = json_number_value(lat);
-    g->lon_deg = json_number_value(lon);
-    g->alt_m = alt ? json_number_value(alt) : 0;
-  }
-  json_t *off = json_object_get(b, "timing_offset_ns");
-  if (off && (!json_is_number(off) || fabs(json_number_value(off)) > 1e6))
-    return snprintf(why, why_len, "timing_offset_ns: expected a number of ns in [-1e6, 1e6]"), -1;
-  g->timing_offset_ns = off ? json_number_value(off) : 0;
-  /* A Basics Station's bearer token: kept as its hash, never returned (GET says
-   * has_station_token); "" or null clears it; absent leaves the stored one. */
-  json_t *tok = json_object_get(b, "station_token");
-  if (tok && !json_is_null(tok) &&
-      (!json_is_string(tok) || (json_string_length(tok) != 0 &&
-                                (json_string_length(tok) < 16 || json_string_length(tok) > 512))))
-    return snprintf(why, why_len, "station_token: expected a string of 16..512 characters "
-                                  "(\"\" or null clears it)"),
-           -1;
-  if (tok) {
-    g->set_station_token = true;
-    if (json_is_string(tok) && json_string_length(tok))
-      lg_store_token_hash(json_string_value(tok), json_string_length(tok), g->station_token_hash);
-  }
-  json_t *from_gw = json_object_get(b, "position_from_gateway");
-  if (from_gw && !json_is_boolean(from_gw))
-    return snprintf(why, why_len, "position_from_gateway: expected true or false"), -1;
-  g->position_from_gateway = from_gw && json_is_true(from_gw);
-  return 0;
-}
-
 /* GET /api/geo/accuracy: how good locating really is, measured on reference devices. */
 static json_t *geo_accuracy_json(const struct lg_ns_metrics *m) {
   json_t *methods = json_object();
@@ -411,157 +342,6 @@ static json_t *geo_accuracy_json(const struct lg_ns_metrics *m) {
                    "payload_errors", (json_int_t)atomic_load(&m->reference_payload_errors),
                    "methods", methods, "timing_noise_factor",
                    m->live ? lg_geo_live_noise_factor(m->live) : 1.0);
-}
-
-/* PATCH /api/gateways/{eui}: the fields given replace the stored ones. */
-static enum MHD_Result patch_gateway(struct lg_api *api, struct MHD_Connection *c, uint64_t eui,
-                                     const char *id, json_t *b) {
-  if (!json_is_object(b)) return send_error(c, 400, "expected a JSON object");
-  json_t *cur = lg_store_gateway_json(api->store, eui);
-  if (cur == NULL) return send_error(c, 404, "no gateway %s", id);
-  static const char *const keep[] = {"name", "latitude", "longitude", "altitude",
-                                     "timing_offset_ns"};
-  json_t *m = json_object();
-  for (size_t i = 0; i < LG_ARRAY_LEN(keep); i++) {
-    json_t *v = json_object_get(cur, keep[i]);
-    if (v && !json_is_null(v)) json_object_set(m, keep[i], v);
-  }
-  json_object_update(m, b);
-  json_object_set(m, "gateway_eui", json_object_get(cur, "gateway_eui"));
-  json_decref(cur);
-  struct lg_gateway_rec g;
-  char why[160];
-  int bad = lg_api_parse_gateway(m, &g, why, sizeof(why));
-  json_decref(m);
-  if (bad) return send_error(c, 400, "%s", why);
-  if (lg_store_gateway_put(api->store, &g)) return send_error(c, 500, "storage failed");
-  if (api->gateways_changed) atomic_fetch_add(api->gateways_changed, 1);
-  json_t *o = lg_store_gateway_json(api->store, g.eui);
-  return o ? send_json(c, 200, o) : send_error(c, 500, "storage failed");
-}
-
-static enum MHD_Result post_gateway(struct lg_api *api, struct MHD_Connection *c, json_t *b) {
-  struct lg_gateway_rec g;
-  char why[160];
-  if (lg_api_parse_gateway(b, &g, why, sizeof(why))) return send_error(c, 400, "%s", why);
-  if (lg_store_gateway_put(api->store, &g)) return send_error(c, 500, "storage failed");
-  if (api->gateways_changed) atomic_fetch_add(api->gateways_changed, 1);
-  json_t *o = lg_store_gateway_json(api->store, g.eui);
-  return o ? send_json(c, 201, o) : send_error(c, 500, "storage failed");
-}
-
-int lg_api_parse_device(json_t *b, struct lg_device_rec *d, char *why, size_t why_len) {
-  memset(d, 0, sizeof(*d));
-  json_t *v = json_object_get(b, "dev_eui");
-  if (!json_is_string(v) || parse_eui(json_string_value(v), &d->dev_eui))
-    return snprintf(why, why_len, "dev_eui: expected 16 hex digits"), -1;
-  v = json_object_get(b, "name");
-  if (v && (!json_is_string(v) || json_string_length(v) >= sizeof(d->name)))
-    return snprintf(why, why_len, "name: expected a string of at most %zu characters",
-                    sizeof(d->name) - 1),
-           -1;
-  if (v) snprintf(d->name, sizeof(d->name), "%s", json_string_value(v));
-  v = json_object_get(b, "adr");
-  const char *adr = v ? json_string_value(v) : "off";
-  if (adr == NULL || (strcmp(adr, "off") && strcmp(adr, "standard") && strcmp(adr, "eadr") &&
-                      strcmp(adr, "predictive")))
-    return snprintf(why, why_len, "adr: expected off, standard, eadr or predictive"), -1;
-  snprintf(d->adr, sizeof(d->adr), "%s", adr);
-  v = json_object_get(b, "reference");
-  if (v && !json_is_boolean(v))
-    return snprintf(why, why_len, "reference: expected true or false"), -1;
-  d->reference = v && json_is_true(v); /* its payload carries its GPS position */
-  v = json_object_get(b, "class");
-  const char *cls = v ? json_string_value(v) : "A";
-  if (cls == NULL || (strcmp(cls, "A") && strcmp(cls, "C")))
-    return snprintf(why, why_len, "class: expected \"A\" or \"C\" (Class B is not supported)"), -1;
-  d->class_c = cls[0] == 'C';
-  bool otaa = json_object_get(b, "app_key") != NULL, abp = json_object_get(b, "dev_addr") != NULL;
-  if (otaa == abp)
-    return snprintf(why, why_len,
-                    "give either app_key and join_eui (OTAA) or dev_addr, nwk_s_key and app_s_key "
-                    "(ABP)"),
-           -1;
-  if (otaa) {
-    d->otaa = true;
-    v = json_object_get(b, "join_eui");
-    if (!json_is_string(v) || parse_eui(json_string_value(v), &d->join_eui))
-      return snprintf(why, why_len, "join_eui: expected 16 hex digits"), -1;
-    if (hex_field(b, "app_key", d->app_key, 16))
-      return snprintf(why, why_len, "app_key: expected 32 hex digits"), -1;
-    return 0;
-  }
-  uint8_t a[4];
-  if (hex_field(b, "dev_addr", a, 4))
-    return snprintf(why, why_len, "dev_addr: expected 8 hex digits"), -1;
-  d->dev_addr = (uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 | (uint32_t)a[2] << 8 | a[3];
-  if (hex_field(b, "nwk_s_key", d->nwk_s_key, 16))
-    return snprintf(why, why_len, "nwk_s_key: expected 32 hex digits"), -1;
-  if (hex_field(b, "app_s_key", d->app_s_key, 16))
-    return snprintf(why, why_len, "app_s_key: expected 32 hex digits"), -1;
-  d->has_session = true;
-  v = json_object_get(b, "fcnt_resets_allowed");
-  if (v && !json_is_boolean(v))
-    return snprintf(why, why_len, "fcnt_resets_allowed: expected true or false"), -1;
-  d->fcnt_resets_allowed = v && json_is_true(v);
-  return 0;
-}
-
-static enum MHD_Result post_device(struct lg_api *api, struct MHD_Connection *c, json_t *b) {
-  struct lg_device_rec d, old;
-  char why[160];
-  if (lg_api_parse_device(b, &d, why, sizeof(why))) return send_error(c, 400, "%s", why);
-  if (lg_store_device_get(api->store, d.dev_eui, &old) == 0)
-    return send_error(
-        c, 409, "device %016llx exists (DELETE it first: its counters and nonces would be lost)",
-        (unsigned long long)d.dev_eui);
-  if (lg_store_device_put(api->store, &d)) return send_error(c, 500, "storage failed");
-  json_t *o = lg_store_device_json(api->store, d.dev_eui);
-  return o ? send_json(c, 201, o) : send_error(c, 500, "storage failed");
-}
-
-static enum MHD_Result post_queue(struct lg_api *api, struct MHD_Connection *c, uint64_t dev_eui,
-                                  json_t *b) {
-  struct lg_queue_item q;
-  char why[128];
-  if (lg_queue_item_parse(b, &q, why, sizeof(why))) return send_error(c, 400, "%s", why);
-  struct lg_device_rec d;
-  if (lg_store_device_get(api->store, dev_eui, &d))
-    return send_error(c, 404, "no device %016llx", (unsigned long long)dev_eui);
-  if (lg_store_queue_push(api->store, dev_eui, q.f_port, q.data, q.len, q.confirmed))
-    return send_error(c, 500, "storage failed");
-  json_t *o = json_object();
-  json_object_set_new(o, "queued", json_true());
-  json_object_set_new(o, "bytes", json_integer((json_int_t)q.len));
-  return send_json(c, 202, o);
-}
-
-/* ?limit=N (1..10000, default 100); -1 when given but not such a number. */
-static int query_limit(struct MHD_Connection *c) {
-  const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
-  if (v == NULL) return 100;
-  char *end = NULL;
-  long n = strtol(v, &end, 10);
-  return end != v && *end == '\0' && n >= 1 && n <= 10000 ? (int)n : -1;
-}
-
-/* What a request may do: [api] token gives read-write, [api] read_token read-only (GET);
- * no token configured: read-write for all. Taken from the Authorization header only, and
- * compared in constant time (CRYPTO_memcmp). */
-enum access { ACCESS_NONE = 0, ACCESS_READ, ACCESS_WRITE };
-
-static bool token_is(const char *given, const char *token) {
-  size_t n = strlen(token);
-  return n > 0 && strlen(given) == n && CRYPTO_memcmp(given, token, n) == 0;
-}
-
-static enum access access_of(const struct lg_api *api, struct MHD_Connection *c) {
-  if (api->cfg.api_token[0] == '\0') return ACCESS_WRITE;
-  const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-  if (auth == NULL || strncmp(auth, "Bearer ", 7) != 0) return ACCESS_NONE;
-  if (token_is(auth + 7, api->cfg.api_token)) return ACCESS_WRITE;
-  if (token_is(auth + 7, api->cfg.api_read_token)) return ACCESS_READ;
-  return ACCESS_NONE;
 }
 
 /* Whether `item` (len bytes) is in the comma-separated `list` (case-insensitive; "*": all). */
@@ -623,121 +403,96 @@ static enum MHD_Result guard(const struct lg_api *api, struct MHD_Connection *c,
   return MHD_YES;
 }
 
-/* Routes one request (the store lock held). */
+static const char *query_arg(void *cls, const char *name) {
+  return MHD_lookup_connection_value(cls, MHD_GET_ARGUMENT_KIND, name);
+}
+
+/* The bearer token (NULL: no Authorization header). Taken from the header only: a URL
+ * lands in logs and histories. */
+static const char *bearer_of(struct MHD_Connection *c) {
+  const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+  if (auth == NULL) return NULL;
+  return strncmp(auth, "Bearer ", 7) == 0 ? auth + 7 : "";
+}
+
+/* The answers api.c gives itself (not JSON from a handler, or from the metrics). */
+static enum MHD_Result raw_route(struct lg_api *api, struct MHD_Connection *c, const char *url) {
+  if (strcmp(url, "/metrics") == 0) return metrics(api, c);
+  if (strcmp(url, "/api/geo/accuracy") == 0) return send_json(c, 200, geo_accuracy_json(api->m));
+  const char *down = atomic_load(&api->m->store_reason); /* /api/health */
+  if (atomic_load(&api->m->store_down) && down) return send_error(c, 503, "%s", down);
+  return send_json(c, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+/* The route table's entry for this method and path; NULL with the status to answer (404:
+ * no such path, 405: not with this method, `allow` listing the methods that are). */
+static const struct lg_api_route *find_route(const char *url, const char *method, const char **var,
+                                             size_t *n_var, char *buf, size_t len, char *allow,
+                                             size_t allow_len, unsigned *status) {
+  const struct lg_api_route *found = NULL;
+  size_t k = 0;
+  *status = 404;
+  for (size_t i = 0; i < lg_api_n_routes; i++) {
+    const struct lg_api_route *rt = &lg_api_routes[i];
+    const char *v[LG_API_MAX_VARS];
+    size_t n = 0;
+    char tmp[256];
+    if (!lg_api_match(rt->pattern, url, v, &n, tmp, sizeof(tmp))) continue;
+    *status = 405;
+    if (k < allow_len) k += (size_t)snprintf(allow + k, allow_len - k, "%s%s", k ? ", " : "", rt->method);
+    if (found || strcmp(rt->method, method) != 0) continue;
+    found = rt;
+    lg_api_match(rt->pattern, url, var, n_var, buf, len); /* into the caller's buffer */
+  }
+  return found;
+}
+
+/* Routes one request (the store lock held): the route table, the caller's scope, the
+ * body, then the route's handler. */
 static enum MHD_Result route(struct lg_api *api, struct MHD_Connection *c, const char *url,
                              const char *method, struct body *body) {
-  bool get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0,
-       del = strcmp(method, "DELETE") == 0, patch = strcmp(method, "PATCH") == 0;
-  if (strcmp(url, "/metrics") == 0 && get) return metrics(api, c);
-  if (strcmp(url, "/api/geo/accuracy") == 0)
-    return get ? send_json(c, 200, geo_accuracy_json(api->m)) : send_error(c, 405, "use GET");
-  if (strncmp(url, "/api/", 5) != 0) return send_error(c, 404, "no such resource: %s", url);
-  if (strcmp(url, "/api/health") == 0) {
-    const char *down = atomic_load(&api->m->store_reason);
-    if (atomic_load(&api->m->store_down) && down) return send_error(c, 503, "%s", down);
-    json_t *o = json_object();
-    json_object_set_new(o, "status", json_string("ok"));
-    return send_json(c, 200, o);
+  struct lg_api_req req = {.store = api->store, .cfg = &api->cfg,
+                           .region = lg_region_find(api->cfg.region),
+                           .gateways_changed = api->gateways_changed, .method = method,
+                           .url = url, .query = query_arg, .query_cls = c,
+                           .now_ns = unix_now_ns()};
+  char vars[256], allow[64] = "", why[160];
+  size_t n_var = 0;
+  unsigned status;
+  const struct lg_api_route *rt = find_route(url, method, req.var, &n_var, vars, sizeof(vars),
+                                             allow, sizeof(allow), &status);
+  if (rt == NULL)
+    return status == 405 ? send_error(c, 405, "%s %s: use %s", method, url, allow)
+                         : send_error(c, 404, "no such resource: %s", url);
+  if ((rt->flags & LG_ROUTE_RAW) && (rt->flags & LG_ROUTE_OPEN)) return raw_route(api, c, url);
+  if (!(rt->flags & LG_ROUTE_OPEN)) {
+    if (lg_api_scope_of(api->store, &api->cfg, bearer_of(c), &req.scope, why, sizeof(why)))
+      return send_error(c, 401, "%s", why);
+    bool get = strcmp(method, "GET") == 0, admin = req.scope.application_id == 0;
+    if (!get && !req.scope.write)
+      return send_error(c, 403, "%s needs a read-write token ([api] token or a read-write API "
+                                "key); this one reads only", method);
+    if ((rt->flags & LG_ROUTE_ADMIN) && !admin)
+      return send_error(c, 403, "%s needs an admin token; this API key is application %lld's",
+                        url, (long long)req.scope.application_id);
+    if ((rt->flags & LG_ROUTE_ADMIN_WRITE) && !get && !admin)
+      return send_error(c, 403, "%s %s needs an admin token: an application's key only reads it",
+                        method, url);
   }
-  enum access access = access_of(api, c);
-  if (access == ACCESS_NONE) return send_error(c, 401, "missing or wrong bearer token");
-  if (access == ACCESS_READ && !get)
-    return send_error(c, 403, "%s needs the read-write token ([api] token); this one reads only",
-                      method);
-  json_t *b = NULL;
-  if (post || patch) {
+  if (strcmp(method, "POST") == 0 || strcmp(method, "PATCH") == 0) {
     if (body->too_big) return send_error(c, 413, "body larger than %d bytes", MAX_BODY);
     json_error_t e;
-    b = json_loadb(body->p ? body->p : "", body->len, 0, &e);
-    if (!json_is_object(b)) {
-      json_decref(b);
+    req.body = json_loadb(body->p ? body->p : "", body->len, 0, &e);
+    if (!json_is_object(req.body)) {
+      json_decref(req.body);
       return send_error(c, 400, "body: expected a JSON object (%s)", e.text);
     }
   }
-  enum MHD_Result r;
-  uint64_t eui = 0;
-  char rest[64] = "";
-  if (strcmp(url, "/api/map") == 0 && get) { /* the web map: gateways, tracks of 20 */
-    const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "since");
-    char *end = NULL;
-    long long since = v ? strtoll(v, &end, 10) : 0;
-    if (v && (end == v || *end || since < 0))
-      return send_error(c, 400, "since: expected a location id (0 or more)");
-    json_t *gws = lg_store_gateways_json(api->store),
-           *devs = lg_store_tracks_json(api->store, 20, since);
-    json_t *o =
-        gws && devs
-            ? json_pack("{s:O, s:O, s:O}", "gateways", json_object_get(gws, "items"), "devices",
-                        json_object_get(devs, "items"), "last_id", json_object_get(devs, "last_id"))
-            : NULL;
-    json_decref(gws);
-    json_decref(devs);
-    return o ? send_json(c, 200, o) : send_error(c, 500, "storage failed");
-  }
-  if (strcmp(url, "/api/gateways") == 0) {
-    r = get    ? send_json(c, 200, lg_store_gateways_json(api->store))
-        : post ? post_gateway(api, c, b)
-               : send_error(c, 405, "use GET or POST");
-  } else if (strcmp(url, "/api/devices") == 0) {
-    r = get    ? send_json(c, 200, lg_store_devices_json(api->store))
-        : post ? post_device(api, c, b)
-               : send_error(c, 405, "use GET or POST");
-  } else if (sscanf(url, "/api/gateways/%63s", rest) == 1) {
-    if (parse_eui(rest, &eui))
-      r = send_error(c, 400, "gateway EUI: expected 16 hex digits");
-    else if (get) {
-      json_t *o = lg_store_gateway_json(api->store, eui);
-      r = o ? send_json(c, 200, o) : send_error(c, 404, "no gateway %s", rest);
-    } else if (del) {
-      int rc = lg_store_gateway_delete(api->store, eui);
-      if (rc == 0 && api->gateways_changed) atomic_fetch_add(api->gateways_changed, 1);
-      r = rc == 0 ? send_json(c, 200, json_object())
-                  : send_error(c, rc == LG_ENOTFOUND ? 404 : 500, "no gateway %s", rest);
-    } else if (patch) {
-      r = patch_gateway(api, c, eui, rest, b);
-    } else
-      r = send_error(c, 405, "use GET, PATCH or DELETE");
-  } else if (strncmp(url, "/api/multicast-groups", 21) == 0) {
-    json_t *o = NULL;
-    int status = lg_api_multicast(api->store, lg_region_find(api->cfg.region), url, method, b,
-                                  unix_now_ns(), &o);
-    r = send_json(c, (unsigned)status, o);
-  } else if (strncmp(url, "/api/devices/", 13) == 0) {
-    const char *p = url + 13, *slash = strchr(p, '/');
-    char id[24];
-    size_t n = slash ? (size_t)(slash - p) : strlen(p);
-    snprintf(id, sizeof(id), "%.*s", (int)(n < 23 ? n : 23), p);
-    const char *sub = slash ? slash + 1 : "";
-    if (n != 16 || parse_eui(id, &eui))
-      r = send_error(c, 400, "DevEUI: expected 16 hex digits");
-    else if (get && *sub && query_limit(c) < 0)
-      r = send_error(c, 400, "limit: expected an integer 1..10000");
-    else if (!*sub && get) {
-      json_t *o = lg_store_device_json(api->store, eui);
-      r = o ? send_json(c, 200, o) : send_error(c, 404, "no device %s", id);
-    } else if (!*sub && del) {
-      int rc = lg_store_device_delete(api->store, eui);
-      r = rc == 0 ? send_json(c, 200, json_object())
-                  : send_error(c, rc == LG_ENOTFOUND ? 404 : 500, "no device %s", id);
-    } else if (strcmp(sub, "uplinks") == 0 && get) {
-      r = send_json(c, 200, lg_store_uplinks_json(api->store, eui, query_limit(c)));
-    } else if (strcmp(sub, "events") == 0 && get) {
-      r = send_json(c, 200, lg_store_events_json(api->store, eui, query_limit(c)));
-    } else if (strcmp(sub, "downlinks") == 0 && get) {
-      r = send_json(c, 200, lg_store_downlinks_json(api->store, eui, query_limit(c)));
-    } else if (strcmp(sub, "adr") == 0 && get) {
-      r = send_json(c, 200, lg_store_adr_json(api->store, eui, query_limit(c)));
-    } else if (strcmp(sub, "locations") == 0 && get) {
-      r = send_json(c, 200, lg_store_locations_json(api->store, eui, query_limit(c)));
-    } else if (strcmp(sub, "queue") == 0 && post) {
-      r = post_queue(api, c, eui, b);
-    } else
-      r = send_error(c, 404, "no such resource: %s %s", method, url);
-  } else {
-    r = send_error(c, 404, "no such resource: %s", url);
-  }
-  json_decref(b);
-  return r;
+  json_t *out = NULL;
+  status = (unsigned)rt->fn(&req, &out);
+  json_decref(req.body);
+  if (out == NULL) return send_error(c, 500, "out of memory");
+  return send_json(c, status, out);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -771,8 +526,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
   /* The web UI's files and the live stream need no database (nor its lock). */
   if (strcmp(method, "GET") == 0 && strncmp(url, "/api/", 5) != 0 && strcmp(url, "/metrics") != 0)
     return lg_web_file(c, api->cfg.web_root, url);
-  if (strcmp(method, "GET") == 0 && strcmp(url, "/api/stream") == 0 &&
-      access_of(api, c) != ACCESS_NONE) {
+  if (strcmp(method, "GET") == 0 && strcmp(url, "/api/stream") == 0) {
+    struct lg_api_scope scope; /* any scope: the stream says only "something changed" */
+    char why[160];
+    pthread_mutex_lock(&api->mu);
+    int denied = lg_api_scope_of(api->store, &api->cfg, bearer_of(c), &scope, why, sizeof(why));
+    pthread_mutex_unlock(&api->mu);
+    if (denied) return send_error(c, 401, "%s", why);
     if (atomic_fetch_add(&api->streams, 1) >= api->cfg.api_max_streams) {
       atomic_fetch_sub(&api->streams, 1);
       return send_error(c, 503, "too many live streams (%d, [api] max_streams)",

@@ -45,6 +45,11 @@ int lg_api_multicast(struct lg_store *s, const struct lg_region *region, const c
 int lg_api_parse_device(struct json_t *b, struct lg_device_rec *d, char *why, size_t why_len);
 int lg_api_parse_gateway(struct json_t *b, struct lg_gateway_rec *g, char *why, size_t why_len);
 
+/* A new API key's text ("lgk_" and 64 hex digits: the only time it exists) into key (at
+ * least 69 bytes); LG_ECRYPTO without random bytes. Its SHA-256 (lg_store_token_hash) is
+ * what the store keeps (keys.c). */
+int lg_api_key_make(char *key, size_t len);
+
 /* Parses "HOST:PORT" (IPv4 or [IPv6]) into a socket address; -1 when malformed. */
 int lg_parse_bind(const char *s, struct sockaddr_storage *out, socklen_t *len);
 

@@ -154,7 +154,7 @@ int lg_api_multicast(struct lg_store *s, const struct lg_region *region, const c
   const char *rest = url + strlen("/api/multicast-groups");
   if (*rest == '\0') {
     if (strcmp(method, "GET") == 0)
-      return (*out = lg_store_mcasts_json(s)) ? 200 : storage_failed(out);
+      return (*out = lg_store_mcasts_json(s, 0, 10000)) ? 200 : storage_failed(out);
     if (strcmp(method, "POST") != 0) return *out = error("use GET or POST"), 405;
     struct lg_mcast_group g;
     if ((*out = parse_group(b, region, &g)) != NULL) return 400;

@@ -29,7 +29,7 @@ static int open_db(const char *cfg_path, const char *db, struct lg_store **s, co
 
 struct field {
   const char *option, *key;
-  enum { F_STRING, F_NUMBER, F_FLAG } type;
+  enum { F_STRING, F_NUMBER, F_FLAG, F_INT } type;
 };
 
 /* Parses options named in `fields` into a JSON object with the API's keys. Returns 0,
@@ -62,6 +62,12 @@ static int options_to_json(const char *cmd, const char *usage, const struct fiel
       const struct field *f = &fields[c - 256];
       if (f->type == F_FLAG) {
         json_object_set_new(body, f->key, json_true());
+      } else if (f->type == F_INT) {
+        long v;
+        if (lg_cli_parse_long(optarg, 1, INT32_MAX, &v))
+          return lg_cli_fail(cmd, 2, "--%s: expected an id (an integer >= 1), got '%s'", f->option,
+                             optarg);
+        json_object_set_new(body, f->key, json_integer(v));
       } else if (f->type == F_NUMBER) {
         char *end = NULL;
         double v = strtod(optarg, &end);
@@ -81,6 +87,8 @@ static int options_to_json(const char *cmd, const char *usage, const struct fiel
 
 static const char device_usage[] =
     "usage: lorageo device add --dev-eui EUI [--name N] [--adr off|standard|eadr|predictive]\n"
+    "         [--application ID] [--profile ID]  (the default application: 1; a device\n"
+    "                          profile gives adr, class and reference unless they are given)\n"
     "         [--class A|C] [--reference]   (its payload carries its own GPS position: Cayenne LPP or\n"
     "                          the TDOA thesis' 11 bytes; the server learns from it)\n"
     "         (--join-eui EUI --app-key KEY | --dev-addr ADDR --nwk-s-key KEY --app-s-key KEY\n"
@@ -97,7 +105,9 @@ static int device_add(int argc, char **argv) {
                                         {"app-s-key", "app_s_key", F_STRING},
                                         {"fcnt-resets-allowed", "fcnt_resets_allowed", F_FLAG},
                                         {"reference", "reference", F_FLAG},
-                                        {"class", "class", F_STRING}};
+                                        {"class", "class", F_STRING},
+                                        {"application", "application_id", F_INT},
+                                        {"profile", "profile_id", F_INT}};
   const char *cfg = NULL, *db = NULL;
   json_t *body = json_object();
   int rc = options_to_json("device add", device_usage, fields, LG_ARRAY_LEN(fields), argc, argv,
@@ -110,8 +120,17 @@ static int device_add(int argc, char **argv) {
   if (rc) return rc < 0 ? 0 : rc;
   struct lg_store *s = NULL;
   if ((rc = open_db(cfg, db, &s, "device add"))) return rc;
+  struct lg_app_rec app;
+  struct lg_profile_rec prof;
+  if (d.application_id == 0) d.application_id = 1;
   if (lg_store_device_get(s, d.dev_eui, &old) == 0)
     rc = lg_cli_fail("device add", 1, "device %016llx exists", (unsigned long long)d.dev_eui);
+  else if (lg_store_app_get(s, d.application_id, &app) != 0)
+    rc = lg_cli_fail("device add", 1, "--application: no application %lld",
+                     (long long)d.application_id);
+  else if (d.profile_id > 0 && lg_store_profile_get(s, d.profile_id, &prof) != 0)
+    rc = lg_cli_fail("device add", 1, "--profile: no device profile %lld",
+                     (long long)d.profile_id);
   else if (lg_store_device_put(s, &d))
     rc = lg_cli_fail("device add", 1, "storage failed");
   else

@@ -136,6 +136,7 @@ int lg_cmd_sim(int argc, char **argv) {
   }
   lg_sim_scenario_free(&sc);
   if (rc) {
+    if (summary) printf("%s\n", summary); /* a live run that failed: what it did, then why */
     free(summary);
     return lg_cli_fail("sim", 1, "%s", why);
   }

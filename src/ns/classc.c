@@ -84,6 +84,7 @@ static bool send_class_c(struct lg_ns *ns, uint64_t dev_eui, int64_t now) {
          in.f_cnt, (unsigned long long)via);
   if (lg_store_downlink_add(ns->store, dev_eui, in.f_cnt, in.f_port, in.confirmed, false, 0, now))
     ns_store_error(ns, "recording a downlink");
+  if (in.confirmed) ns_nack_awaiting(ns, dev_eui, true);
   return !in.more;
 }
 

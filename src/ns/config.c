@@ -200,6 +200,12 @@ static int s_reuse(struct lg_config *c, const char *v) {
   if (strcasecmp(v, "false") == 0 || strcmp(v, "0") == 0) return c->udp_reuse_port = false, 0;
   return LG_EINVAL;
 }
+static int s_ack_uplinks(struct lg_config *c, const char *v) {
+  return set_int(&c->ack_uplinks, v, 1, 100);
+}
+static int s_ack_timeout(struct lg_config *c, const char *v) {
+  return set_int(&c->ack_timeout_s, v, 0, 30 * 86400);
+}
 static int s_margin(struct lg_config *c, const char *v) {
   return set_double(&c->adr_installation_margin_db, v, 0, 30);
 }
@@ -264,6 +270,8 @@ static const struct {
     {"network", "net_id", "6 hex digits", s_netid},
     {"network", "dedup_window_ms", "10..5000", s_dedup},
     {"network", "late_horizon_ms", "0..60000", s_late},
+    {"network", "ack_uplinks", "1..100", s_ack_uplinks},
+    {"network", "ack_timeout_s", "0..2592000", s_ack_timeout},
     {"network", "uplink_dwell_time", "auto, true or false", s_up_dwell},
     {"network", "downlink_dwell_time", "auto, true or false", s_down_dwell},
     {"api", "token", "a string", s_token},
@@ -512,6 +520,8 @@ static void defaults(struct lg_config *c) {
   c->geo_sigma_ns = 50;
   c->gateway_move_after_s = 60;
   c->adr_installation_margin_db = 10;
+  c->ack_uplinks = 1;
+  c->ack_timeout_s = 3600;
   c->adr_target_delivery = LG_ADR_TARGET;
 }
 

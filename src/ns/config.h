@@ -39,6 +39,11 @@ struct lg_config {
    * region files). US915's is the FCC's and always on; other regions have none. Resolved by
    * lg_config_load: -1 (the region has no such setting), 0 off, 1 on. */
   int uplink_dwell_time, downlink_dwell_time;
+  /* A confirmed downlink not acknowledged by the device's next ack_uplinks uplinks
+   * (ChirpStack and The Things Stack: the next one), or within ack_timeout_s, is nacked:
+   * [network] ack_uplinks = 1, ack_timeout_s = 3600 (0: no time limit). */
+  int ack_uplinks;
+  int ack_timeout_s;
   char api_token[128]; /* [api] token = (empty: no auth): read-write */
   char api_read_token[128]; /* [api] read_token = (empty: none): GET only; needs token */
   /* [api] tls_cert_file, tls_key_file: PEM files; both given: the API speaks HTTPS only */

@@ -295,6 +295,7 @@ void lg_ns_free(struct lg_ns *ns) {
     HASH_DEL(ns->pending, p);
     free(p);
   }
+  ns_nack_free(ns);
   struct ns_acked *a, *at;
   HASH_ITER(hh, ns->acked, a, at) {
     HASH_DEL(ns->acked, a);
@@ -1358,5 +1359,6 @@ void lg_ns_tick(struct lg_ns *ns) {
   if (ns->writer) ns_writer_push(ns, false, 0); /* late copies and events of this tick */
   if (ns->next_due == NULL || ns->store_down) checkpoint(ns, false); /* idle: all stored */
   if (!ns->catchup && !ns->store_down) ns_classc_tick(ns); /* Class C and multicast */
+  if (!ns->catchup && !ns->store_down) ns_nack_tick(ns, now);
   ns_pending_expire(ns, now);
 }

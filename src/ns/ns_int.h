@@ -124,6 +124,13 @@ struct ns_acked {
   UT_hash_handle hh;
 };
 
+/* A device with a confirmed downlink sent by this process and not yet acknowledged (nack.c):
+ * only its uplinks without ACK need a write to count against it. */
+struct ns_awaiting {
+  uint64_t dev_eui;
+  UT_hash_handle hh;
+};
+
 /* A device's dwell-time settings as TxParamSetupReq set them (dwell.c): until it answers
  * TxParamSetupAns it keeps the region's defaults (AS923, AU915: 400 ms up and down). */
 struct ns_txparam {
@@ -175,6 +182,7 @@ struct lg_ns {
   struct ns_cluster *cluster; /* [cluster] redis: frames shared with other instances */
   bool cluster_down;          /* Redis unreachable (said once until it is back) */
   int64_t orphans_checked_ns; /* last look for frames of silent instances */
+  int64_t nacks_checked_ns;   /* last look for confirmed downlinks past [network] ack_timeout_s */
   /* copies of this batch of datagrams, for Redis at its end (lg_ns_flush) */
   struct ns_shared {
     struct ns_frame *f;
@@ -203,6 +211,7 @@ struct lg_ns {
   struct ns_frame *closing;         /* being closed while the socket is read (kept) */
   struct ns_pending *pending;
   struct ns_acked *acked; /* one per device that sent a confirmed uplink */
+  struct ns_awaiting *awaiting; /* devices owing an ACK for a confirmed downlink */
   struct ns_txparam *txparam; /* dwell-time settings per device, where TxParamSetupReq applies */
   struct ns_key *keys; /* least recently used first */
   size_t n_keys;
@@ -243,6 +252,16 @@ void ns_store_error(struct lg_ns *ns, const char *what);
 /* An integration event: to io.on_event now, or after the open batch's commit (takes the
  * payload's reference). */
 void ns_event(struct lg_ns *ns, uint64_t dev_eui, const char *type, struct json_t *payload);
+/* Appends to the device's event record (GET /api/devices/{dev_eui}/events) and hands the
+ * event to the integration hook (nack.c); takes the payload (NULL: nothing). */
+void ns_device_event(struct lg_ns *ns, uint64_t dev_eui, const char *type, struct json_t *payload);
+/* Confirmed downlinks not acknowledged (nack.c): an uplink without ACK counts against the
+ * device's; [network] ack_timeout_s ends any (called every tick, works once a second). */
+void ns_nack_uplink(struct lg_ns *ns, uint64_t dev_eui);
+/* A confirmed downlink went to the device (sent: true) or it acknowledged (false). */
+void ns_nack_awaiting(struct lg_ns *ns, uint64_t dev_eui, bool sent);
+void ns_nack_free(struct lg_ns *ns);
+void ns_nack_tick(struct lg_ns *ns, int64_t now_ns);
 void ns_log(struct lg_ns *ns, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void ns_drop(struct lg_ns *ns, enum lg_drop why, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

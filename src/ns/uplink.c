@@ -22,20 +22,8 @@
 
 #define MAX_CANDIDATES 8
 
-/* Appends to the device's event record (GET /api/devices/{dev_eui}/events) and hands the
- * event to the integration hook. An `up` event goes out there as the full uplink, with
- * every gateway's reception (the keys of GET /api/devices/{dev_eui}/uplinks). */
 static void event(struct lg_ns *ns, uint64_t dev_eui, const char *type, json_t *payload) {
-  if (payload == NULL) return;
-  if (ns->writer) { /* written and published after its batch's commit, in order */
-    ns_write_event(ns, ns->cur_ticket, dev_eui, type, payload);
-    return;
-  }
-  if (ns->io.on_event) {
-    ns_event(ns, dev_eui, type, json_incref(payload));
-  }
-  if (lg_store_event_add(ns->store, dev_eui, type, payload, ns_now(ns)) != 0)
-    ns_store_error(ns, "recording an event");
+  ns_device_event(ns, dev_eui, type, payload);
 }
 
 /* ---- receptions --------------------------------------------------------------------- */
@@ -538,7 +526,9 @@ static void adr_step(struct lg_ns *ns, const struct lg_device_rec *d, const stru
       .n = n,
       .current = {u->dr, d->tx_power_index, d->nb_trans > 0 ? d->nb_trans : 1},
       .adr_bit = adr_bit,
-      .installation_margin_db = ns->cfg.adr_installation_margin_db,
+      /* its profile's margin, else the server's */
+      .installation_margin_db =
+          d->has_adr_margin ? d->adr_margin_db : ns->cfg.adr_installation_margin_db,
       .target_delivery = ns->cfg.adr_target_delivery};
   struct lg_adr_gateway gws[LG_ADR_MAX_GW];
   struct lg_adr_fix fixes[LG_ADR_HISTORY];
@@ -633,6 +623,7 @@ static void answer(struct lg_ns *ns, const struct ns_frame *f, const struct lg_d
   if (lg_store_downlink_add(ns->store, d->dev_eui, in.f_cnt, in.f_port, in.confirmed, ack,
                             fopts_len, ns_now(ns)) != 0)
     ns_store_error(ns, "recording a downlink");
+  if (in.confirmed) ns_nack_awaiting(ns, d->dev_eui, true);
 }
 
 static void data_uplink(struct lg_ns *ns, struct ns_frame *f, const struct lg_frame *fr) {
@@ -742,7 +733,11 @@ static void data_uplink(struct lg_ns *ns, struct ns_frame *f, const struct lg_fr
       lg_store_downlink_acked(ns->store, m.dev.dev_eui, ns_now(ns), &acked) == 0) {
     ns_log(ns, "%016llx acknowledged confirmed downlink FCnt %u", (unsigned long long)m.dev.dev_eui,
            acked);
-    event(ns, m.dev.dev_eui, "ack", json_pack("{s:I}", "f_cnt_down", (json_int_t)acked));
+    event(ns, m.dev.dev_eui, "ack",
+          json_pack("{s:I, s:b}", "f_cnt_down", (json_int_t)acked, "acknowledged", 1));
+    ns_nack_awaiting(ns, m.dev.dev_eui, false);
+  } else if (!(df->fctrl & LG_FCTRL_ACK)) { /* a confirmed downlink it did not get */
+    ns_nack_uplink(ns, m.dev.dev_eui);
   }
 
   struct lg_reception_rec rx[LG_GEO_MAX_RX];

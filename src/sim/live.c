@@ -58,6 +58,9 @@ struct live_counters {
   uint64_t multicast_received; /* group frames taken, once per member and frame counter */
   uint64_t send_errors;
   uint64_t dnmsg, dntxed, dn_too_late, timesyncs; /* --station */
+  /* --api: devices that existed on the server with another session or counters, and the
+   * uplinks of this run the server stored (read back at the end) */
+  uint64_t provision_conflicts, server_uplinks, server_devices;
 };
 
 struct live {
@@ -571,9 +574,50 @@ static size_t keep(char *p, size_t sz, size_t n, void *u) {
   return k;
 }
 
-/* POSTs body (taken); a 409 (already there) is fine. The answer in *ans when given. */
-static int post(CURL *h, const struct lg_sim_live_options *o, const char *path, json_t *body,
-                char *why, size_t why_len, struct answer *ans) {
+struct grown {
+  char *p;
+  size_t len;
+};
+
+static size_t grow(char *p, size_t sz, size_t n, void *u) {
+  struct grown *g = u;
+  size_t k = sz * n;
+  if (g->len + k > (64u << 20)) return 0; /* 64 MiB: not an answer of lorageo's */
+  char *q = realloc(g->p, g->len + k + 1);
+  if (q == NULL) return 0;
+  memcpy(q + g->len, p, k);
+  g->p = q, g->len += k, q[g->len] = 0;
+  return k;
+}
+
+/* GETs path: the JSON answer of a 200 (new reference) or NULL. */
+static json_t *get_json(CURL *h, const struct lg_sim_live_options *o, const char *path) {
+  char url[600], auth[300];
+  snprintf(url, sizeof(url), "%s%s", o->api_url, path);
+  struct curl_slist *hd = NULL;
+  if (o->api_token && *o->api_token) {
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", o->api_token);
+    hd = curl_slist_append(hd, auth);
+  }
+  struct grown g = {0};
+  curl_easy_setopt(h, CURLOPT_URL, url);
+  curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, grow);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &g);
+  CURLcode rc = curl_easy_perform(h);
+  long status = 0;
+  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+  curl_slist_free_all(hd);
+  json_t *o2 = rc == CURLE_OK && status == 200 && g.p ? json_loads(g.p, 0, NULL) : NULL;
+  free(g.p);
+  return o2;
+}
+
+/* POSTs body (taken); a 409 (already there) is fine, and said in *exists when given. The
+ * answer in *ans when given. */
+static int post_x(CURL *h, const struct lg_sim_live_options *o, const char *path, json_t *body,
+                  char *why, size_t why_len, struct answer *ans, bool *exists) {
   char url[512], *txt = json_dumps(body, JSON_COMPACT), auth[300];
   json_decref(body);
   snprintf(url, sizeof(url), "%s%s", o->api_url, path);
@@ -595,9 +639,52 @@ static int post(CURL *h, const struct lg_sim_live_options *o, const char *path, 
   free(txt);
   if (rc != CURLE_OK)
     return snprintf(why, why_len, "POST %s: %s", url, curl_easy_strerror(rc)), LG_EIO;
+  if (exists) *exists = status == 409;
   if (status != 409 && (status < 200 || status > 299))
-    return snprintf(why, why_len, "POST %s: HTTP %ld", url, status), LG_EIO;
+    return snprintf(why, why_len, "POST %s: HTTP %ld%s%.200s", url, status,
+                    ans && ans->len ? ": " : "", ans ? ans->buf : ""),
+           LG_EIO;
   return 0;
+}
+
+static int post(CURL *h, const struct lg_sim_live_options *o, const char *path, json_t *body,
+                char *why, size_t why_len, struct answer *ans) {
+  struct answer own;
+  return post_x(h, o, path, body, why, why_len, ans ? ans : &own, NULL);
+}
+
+/* A device the server had already (POST answered 409): its session and counters are the
+ * server's, not this run's — an ABP device whose counter is past 0 or with another DevAddr,
+ * an OTAA device that joined (its DevNonces are used) refuse what the simulator sends.
+ * Said on stderr and counted; 1 when it conflicts. */
+static int conflict(struct live *L, CURL *h, const char *dev_eui, bool otaa, uint32_t dev_addr) {
+  char path[96], addr[9];
+  snprintf(path, sizeof(path), "/api/devices/%s", dev_eui);
+  snprintf(addr, sizeof(addr), "%08x", dev_addr);
+  json_t *d = get_json(h, L->o, path);
+  const char *act = json_string_value(json_object_get(d, "activation"));
+  const char *have = json_string_value(json_object_get(d, "dev_addr"));
+  json_int_t next = json_integer_value(json_object_get(d, "f_cnt_up_next"));
+  char what[160] = "";
+  if (d == NULL)
+    snprintf(what, sizeof(what), "it could not be read back");
+  else if (act && strcmp(act, otaa ? "otaa" : "abp") != 0)
+    snprintf(what, sizeof(what), "it is %s there", act);
+  else if (!otaa && have && strcmp(have, addr) != 0)
+    snprintf(what, sizeof(what), "its DevAddr there is %s, not %s", have, addr);
+  else if (!otaa && next > 0)
+    snprintf(what, sizeof(what), "its uplink counter there is at %lld: this run's are replays",
+             (long long)next);
+  else if (otaa && have)
+    snprintf(what, sizeof(what), "it joined before: its DevNonces are used");
+  json_decref(d);
+  if (!what[0]) return 0;
+  L->c.provision_conflicts++;
+  fprintf(stderr,
+          "lorageo sim: provisioning conflict: device %s exists on the server with other keys or "
+          "counters (%s); DELETE it or run on a fresh database\n",
+          dev_eui, what);
+  return 1;
 }
 
 static void hex(const uint8_t *b, size_t n, char *out) {
@@ -674,12 +761,44 @@ static int provision(struct live *L, char *why, size_t why_len) {
     }
     if (b && g->reference) json_object_set_new(b, "reference", json_true());
     if (b && g->class_c) json_object_set_new(b, "class", json_string("C"));
-    rc = post(h, L->o, "/api/devices", b, why, why_len, NULL);
+    bool exists = false;
+    struct answer a;
+    rc = post_x(h, L->o, "/api/devices", b, why, why_len, &a, &exists);
+    if (rc == 0 && exists) conflict(L, h, de, g->activation == LG_SIM_OTAA, d->dev_addr);
   }
   for (size_t gi = 0; rc == 0 && gi < sc->n_groups; gi++)
     if (sc->groups[gi].multicast) rc = provision_group(L, h, gi, why, why_len);
   curl_easy_cleanup(h);
   return rc;
+}
+
+/* --api, at the end: the uplinks of this run the server stored (received since it began). */
+static void count_delivered(struct live *L) {
+  CURL *h = curl_easy_init();
+  for (size_t i = 0; h && i < L->s.n_dev; i++) {
+    char path[160], cursor[32] = "";
+    uint64_t mine = 0;
+    for (int pages = 0; pages < 100; pages++) {
+      snprintf(path, sizeof(path), "/api/devices/%016llx/uplinks?limit=500%s%s",
+               (unsigned long long)L->ld[i].dev_eui, cursor[0] ? "&after=" : "", cursor);
+      json_t *o = get_json(h, L->o, path), *u;
+      size_t k;
+      bool older = false;
+      json_array_foreach(json_object_get(o, "items"), k, u) {
+        if (json_integer_value(json_object_get(u, "received_ns")) < L->epoch_ns - SEC)
+          older = true;
+        else
+          mine++;
+      }
+      const char *next = json_string_value(json_object_get(o, "next"));
+      snprintf(cursor, sizeof(cursor), "%s", next && !older ? next : "");
+      json_decref(o);
+      if (!cursor[0]) break;
+    }
+    L->c.server_uplinks += mine;
+    L->c.server_devices += mine > 0;
+  }
+  if (h) curl_easy_cleanup(h);
 }
 
 /* ---- the run -------------------------------------------------------------------- */
@@ -804,6 +923,12 @@ static char *live_summary(struct live *L) {
                 "class_c_downlinks", (json_int_t)c->class_c_downlinks, "multicast_received",
                 (json_int_t)c->multicast_received,
                 "send_errors", (json_int_t)c->send_errors));
+  if (L->o->api_url)
+    json_object_set_new(json_object_get(o, "live"), "server",
+                        json_pack("{s:I,s:I,s:I}", "uplinks_stored", (json_int_t)c->server_uplinks,
+                                  "devices_heard", (json_int_t)c->server_devices,
+                                  "provisioning_conflicts",
+                                  (json_int_t)c->provision_conflicts));
   if (L->stations)
     json_object_set_new(json_object_get(o, "live"), "station",
                         json_pack("{s:s,s:I,s:I,s:I,s:I}", "uri", L->o->station_uri, "dnmsg",
@@ -925,9 +1050,18 @@ int lg_sim_run_live(const struct lg_sim_scenario *sc, const struct lg_sim_live_o
             "lorageo sim: warning: no PUSH_ACK or PULL_ACK from %s: is `lorageo serve` listening "
             "there?\n",
             o->server);
+  if (o->api_url) count_delivered(L);
   *summary_json = live_summary(L);
   rc = sim_outputs_close(&L->s, o->out_dir, false, *summary_json ? *summary_json : "{}", why,
                          why_len);
+  /* A run the server kept nothing of failed, whatever it sent (its summary still printed) */
+  if (rc == 0 && o->api_url && L->c.push_sent > 0 && L->c.server_uplinks == 0) {
+    snprintf(why, why_len,
+             "the server stored none of this run's uplinks (%llu rxpk sent, %llu provisioning "
+             "conflicts)",
+             (unsigned long long)L->c.push_sent, (unsigned long long)L->c.provision_conflicts);
+    rc = LG_EIO;
+  }
   teardown(L);
   free(L);
   return rc;

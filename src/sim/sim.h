@@ -180,7 +180,11 @@ struct lg_sim_live_options {
   const char *station_ca, *station_cert, *station_key;
 };
 
-/* Runs a scenario live against a server. */
+/* Runs a scenario live against a server. With api_url, the devices are provisioned through
+ * the API (one that exists there with other counters or keys is a provisioning conflict,
+ * said on stderr and counted in the summary), and at the end the summary says how many of
+ * this run's uplinks the server stored: none of those it sent is an error (LG_EIO, why set,
+ * *summary_json still given). */
 int lg_sim_run_live(const struct lg_sim_scenario *sc, const struct lg_sim_live_options *o,
                     char **summary_json, char *why, size_t why_len);
 

@@ -17,7 +17,7 @@
 
 #include "util/util.h"
 
-#define STMT_CACHE 64
+#define STMT_CACHE 160
 #define MAX_PARAMS 80 /* four receptions in one INSERT (store.c) */
 
 struct db_stmt {

@@ -19,15 +19,9 @@
 #include "store/db.h"
 #include "store/kek.h"
 #include "store/store.h"
+#include "store/store_int.h"
 #include "util/util.h"
 
-struct lg_store {
-  struct db *db;
-  struct lg_kek kek;       /* wraps device keys (kek.c); len 0: keys in clear */
-  char key_error[160];     /* why a device's keys could not be read */
-  bool in_tx; /* inside lg_store_begin() */
-  char commit_error[256]; /* why the last commit failed (the rollback's message would hide it) */
-};
 
 static const char *const migrations[] = {
     /* 1: the first schema */
@@ -125,6 +119,29 @@ static const char *const migrations[] = {
     " PRIMARY KEY (group_id, dev_eui));"
     "CREATE TABLE multicast_queue (id INTEGER PRIMARY KEY, group_id INTEGER NOT NULL,"
     " f_port INTEGER NOT NULL, data BLOB, created_ns INTEGER);",
+    /* 13: applications (every device in one; the default, id 1, holds the devices from
+     * before), device profiles (a device's settings given by its profile: `inherit`),
+     * scoped API keys (their SHA-256 only), and a confirmed downlink's uplinks without ACK */
+    "CREATE TABLE applications (id INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+    " description TEXT NOT NULL DEFAULT '', created_ns INTEGER NOT NULL DEFAULT 0);"
+    "INSERT INTO applications (name, description) VALUES ('default',"
+    " 'devices provisioned without an application');"
+    "CREATE TABLE device_profiles (id INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+    " region TEXT NOT NULL, device_class TEXT NOT NULL DEFAULT 'A',"
+    " mac_version TEXT NOT NULL DEFAULT '1.0.3', adr_algorithm TEXT NOT NULL DEFAULT 'standard',"
+    " adr_margin_db REAL, uplink_interval_s INTEGER, payload_codec TEXT NOT NULL DEFAULT '',"
+    " reference INTEGER NOT NULL DEFAULT 0, max_uplinks_per_day INTEGER,"
+    " max_downlinks_per_day INTEGER, created_ns INTEGER NOT NULL DEFAULT 0,"
+    " updated_ns INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE api_keys (id INTEGER PRIMARY KEY, name TEXT NOT NULL DEFAULT '',"
+    " key_hash TEXT NOT NULL UNIQUE, application_id INTEGER, read_only INTEGER NOT NULL DEFAULT 0,"
+    " created_ns INTEGER NOT NULL DEFAULT 0, revoked_ns INTEGER);"
+    "ALTER TABLE devices ADD COLUMN application_id INTEGER NOT NULL DEFAULT 1;"
+    "ALTER TABLE devices ADD COLUMN profile_id INTEGER;"
+    "ALTER TABLE devices ADD COLUMN inherit INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX devices_application ON devices(application_id, dev_eui);"
+    "ALTER TABLE downlinks ADD COLUMN uplinks_since INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX downlinks_state ON downlinks(state, created_ns);",
 };
 
 /* A migration in PostgreSQL's types: 64-bit integers, doubles, bytea, identity keys. */
@@ -220,6 +237,10 @@ void lg_store_close(struct lg_store *s) {
  * them (lg_store_devices_generation, lg_store_queue_generation). */
 static atomic_uint devices_gen, queue_gen;
 
+void lgs_devices_touch(void) {
+  atomic_fetch_add(&devices_gen, 1);
+}
+
 unsigned lg_store_devices_generation(void) {
   return atomic_load(&devices_gen);
 }
@@ -228,11 +249,11 @@ unsigned lg_store_queue_generation(void) {
   return atomic_load(&queue_gen);
 }
 
-static void eui_hex(uint64_t v, char out[17]) {
+void lgs_eui_hex(uint64_t v, char out[17]) {
   snprintf(out, 17, "%016llx", (unsigned long long)v);
 }
 
-static uint64_t eui_from(struct db_stmt *st, int col) {
+uint64_t lgs_eui_from(struct db_stmt *st, int col) {
   const char *t = db_col_text(st, col);
   return t ? strtoull(t, NULL, 16) : 0;
 }
@@ -259,27 +280,27 @@ static int key_from(struct lg_store *s, struct db_stmt *st, int col, uint8_t k[1
   return rc;
 }
 
-static int step_done(struct db_stmt *st) {
+int lgs_step_done(struct db_stmt *st) {
   int rc = db_step(st);
   db_done(st);
   return rc == DB_DONE ? 0 : LG_EIO;
 }
 
 /* Runs an INSERT ... RETURNING id: the new row's id in *id. */
-static int step_id(struct db_stmt *st, int64_t *id) {
+int lgs_step_id(struct db_stmt *st, int64_t *id) {
   int rc = db_step(st);
   if (rc == DB_ROW) *id = db_col_int64(st, 0);
   db_done(st);
   return rc == DB_ROW ? 0 : LG_EIO;
 }
 
-static void bind_eui(struct db_stmt *st, int i, uint64_t eui) {
+void lgs_bind_eui(struct db_stmt *st, int i, uint64_t eui) {
   char h[17];
-  eui_hex(eui, h);
+  lgs_eui_hex(eui, h);
   db_bind_text(st, i, h);
 }
 
-static void bind_opt_real(struct db_stmt *st, int i, bool has, double v) {
+void lgs_bind_opt_real(struct db_stmt *st, int i, bool has, double v) {
   if (has)
     db_bind_double(st, i, v);
   else
@@ -326,11 +347,11 @@ int lg_store_gateway_put(struct lg_store *s, const struct lg_gateway_rec *g) {
              " longitude = ?4, altitude = ?5, timing_offset_ns = ?6, position_from_gateway = ?7,"
              " station_token = CASE WHEN ?9 = 1 THEN ?8 ELSE gateways.station_token END");
   if (st == NULL) return LG_EIO;
-  bind_eui(st, 1, g->eui);
+  lgs_bind_eui(st, 1, g->eui);
   db_bind_text(st, 2, g->name);
-  bind_opt_real(st, 3, g->has_position, g->lat_deg);
-  bind_opt_real(st, 4, g->has_position, g->lon_deg);
-  bind_opt_real(st, 5, g->has_position, g->alt_m);
+  lgs_bind_opt_real(st, 3, g->has_position, g->lat_deg);
+  lgs_bind_opt_real(st, 4, g->has_position, g->lon_deg);
+  lgs_bind_opt_real(st, 5, g->has_position, g->alt_m);
   db_bind_double(st, 6, g->timing_offset_ns);
   db_bind_int64(st, 7, g->position_from_gateway);
   if (g->set_station_token && g->station_token_hash[0])
@@ -338,7 +359,7 @@ int lg_store_gateway_put(struct lg_store *s, const struct lg_gateway_rec *g) {
   else
     db_bind_null(st, 8);
   db_bind_int64(st, 9, g->set_station_token ? 1 : 0);
-  return step_done(st);
+  return lgs_step_done(st);
 }
 
 int lg_store_gateway_get(struct lg_store *s, uint64_t eui, struct lg_gateway_rec *g) {
@@ -347,7 +368,7 @@ int lg_store_gateway_get(struct lg_store *s, uint64_t eui, struct lg_gateway_rec
                      " stat_longitude, stat_altitude, timing_offset_ns, position_from_gateway,"
                      " station_token FROM gateways WHERE gateway_eui = ?1");
   if (st == NULL) return LG_EIO;
-  bind_eui(st, 1, eui);
+  lgs_bind_eui(st, 1, eui);
   int rc = db_step(st);
   if (rc != DB_ROW) {
     db_done(st);
@@ -379,8 +400,8 @@ int lg_store_gateway_get(struct lg_store *s, uint64_t eui, struct lg_gateway_rec
 int lg_store_gateway_delete(struct lg_store *s, uint64_t eui) {
   struct db_stmt *st = db_prep(s->db, "DELETE FROM gateways WHERE gateway_eui = ?1");
   if (st == NULL) return LG_EIO;
-  bind_eui(st, 1, eui);
-  int rc = step_done(st);
+  lgs_bind_eui(st, 1, eui);
+  int rc = lgs_step_done(st);
   return rc ? rc : db_changes(st) ? 0 : LG_ENOTFOUND;
 }
 
@@ -392,31 +413,31 @@ int lg_store_gateway_seen(struct lg_store *s, uint64_t eui, int64_t now_ns, int 
                      " stat_longitude = COALESCE(?5, stat_longitude),"
                      " stat_altitude = COALESCE(?6, stat_altitude) WHERE gateway_eui = ?1");
   if (st == NULL) return LG_EIO;
-  bind_eui(st, 1, eui);
+  lgs_bind_eui(st, 1, eui);
   db_bind_int64(st, 2, now_ns);
   db_bind_int64(st, 3, rx_packets);
-  bind_opt_real(st, 4, has_stat_pos, lat);
-  bind_opt_real(st, 5, has_stat_pos, lon);
-  bind_opt_real(st, 6, has_stat_pos, alt);
-  return step_done(st);
+  lgs_bind_opt_real(st, 4, has_stat_pos, lat);
+  lgs_bind_opt_real(st, 5, has_stat_pos, lon);
+  lgs_bind_opt_real(st, 6, has_stat_pos, alt);
+  return lgs_step_done(st);
 }
 
-static json_t *real_or_null(struct db_stmt *st, int col) {
+json_t *lgs_real_or_null(struct db_stmt *st, int col) {
   return db_col_null(st, col) ? json_null() : json_real(db_col_double(st, col));
 }
 
-static json_t *int_or_null(struct db_stmt *st, int col) {
+json_t *lgs_int_or_null(struct db_stmt *st, int col) {
   return db_col_null(st, col) ? json_null() : json_integer(db_col_int64(st, col));
 }
 
-static json_t *gateway_row(struct db_stmt *st) {
+json_t *lgs_gateway_row(struct db_stmt *st) {
   json_t *o = json_object();
   json_object_set_new(o, "gateway_eui", json_string(db_col_text(st, 0)));
   json_object_set_new(o, "name", json_string(db_col_text(st, 1)));
-  json_object_set_new(o, "latitude", real_or_null(st, 2));
-  json_object_set_new(o, "longitude", real_or_null(st, 3));
-  json_object_set_new(o, "altitude", real_or_null(st, 4));
-  json_object_set_new(o, "last_seen_ns", int_or_null(st, 5));
+  json_object_set_new(o, "latitude", lgs_real_or_null(st, 2));
+  json_object_set_new(o, "longitude", lgs_real_or_null(st, 3));
+  json_object_set_new(o, "altitude", lgs_real_or_null(st, 4));
+  json_object_set_new(o, "last_seen_ns", lgs_int_or_null(st, 5));
   json_object_set_new(o, "rx_packets", json_integer(db_col_int64(st, 6)));
   json_object_set_new(o, "timing_offset_ns", json_real(db_col_double(st, 7)));
   json_object_set_new(o, "position_from_gateway", json_boolean(db_col_int64(st, 8) != 0));
@@ -424,18 +445,9 @@ static json_t *gateway_row(struct db_stmt *st) {
   return o;
 }
 
-/* The position lg_store_gateway_get gives (stat over surveyed only with the flag). */
-#define GATEWAY_POS(c)                                                                             \
-  " CASE WHEN position_from_gateway <> 0 AND stat_latitude IS NOT NULL THEN stat_" c               \
-  " ELSE COALESCE(" c ", stat_" c ") END"
-#define GATEWAY_COLS                                                                               \
-  "gateway_eui, name," GATEWAY_POS("latitude") "," GATEWAY_POS("longitude") ","                     \
-  GATEWAY_POS("altitude") ", last_seen_ns, rx_packets, timing_offset_ns, position_from_gateway,"    \
-  " CASE WHEN station_token IS NULL THEN 0 ELSE 1 END"
-
 /* {"items": [row...]} of every row of a prepared statement, or one row (NULL when none),
  * each built by `row`. */
-static json_t *rows_json(struct db_stmt *st, json_t *(*row)(struct db_stmt *)) {
+json_t *lgs_rows_json(struct db_stmt *st, json_t *(*row)(struct db_stmt *)) {
   json_t *items = json_array();
   while (st && db_step(st) == DB_ROW)
     json_array_append_new(items, row(st));
@@ -445,51 +457,65 @@ static json_t *rows_json(struct db_stmt *st, json_t *(*row)(struct db_stmt *)) {
   return o;
 }
 
-static json_t *one_row_json(struct db_stmt *st, uint64_t eui, json_t *(*row)(struct db_stmt *)) {
+json_t *lgs_page_json(struct db_stmt *st, int limit, int cursor_col,
+                      json_t *(*row)(struct db_stmt *)) {
+  json_t *items = json_array(), *next = NULL;
+  char last[64] = ""; /* the cursor of the last item given */
+  int n = 0;
+  while (st && db_step(st) == DB_ROW) {
+    if (n++ == limit) { /* one more row than asked for: there is a next page */
+      next = json_string(last);
+      break;
+    }
+    json_array_append_new(items, row(st));
+    const char *c = db_col_text(st, cursor_col);
+    snprintf(last, sizeof(last), "%s", c ? c : "");
+  }
+  db_done(st);
+  return json_pack("{s:o, s:o}", "items", items, "next", next ? next : json_null());
+}
+
+static json_t *lgs_one_row_json(struct db_stmt *st, uint64_t eui, json_t *(*row)(struct db_stmt *)) {
   if (st == NULL) return NULL;
-  bind_eui(st, 1, eui);
+  lgs_bind_eui(st, 1, eui);
   json_t *o = db_step(st) == DB_ROW ? row(st) : NULL;
   db_done(st);
   return o;
 }
 
-/* {"items": [...]} of a device's rows, newest first: the statement takes the DevEUI as ?1
- * and the limit as ?2; `row` builds each item. */
-static json_t *device_rows_json(struct db_stmt *st, uint64_t dev_eui, int limit,
-                                json_t *(*row)(struct db_stmt *)) {
+/* One page of a device's rows, newest first: the statement takes the DevEUI as ?1, the
+ * limit as ?2 and the id to start below as ?3, and gives the row's id in column id_col;
+ * `row` builds each item. */
+static json_t *device_rows_json(struct db_stmt *st, uint64_t dev_eui, int64_t before_id, int limit,
+                                int id_col, json_t *(*row)(struct db_stmt *)) {
   if (st) {
-    bind_eui(st, 1, dev_eui);
-    db_bind_int64(st, 2, limit);
+    lgs_bind_eui(st, 1, dev_eui);
+    db_bind_int64(st, 2, (int64_t)limit + 1);
+    db_bind_int64(st, 3, before_id > 0 ? before_id : INT64_MAX);
   }
-  return rows_json(st, row);
+  return lgs_page_json(st, limit, id_col, row);
 }
 
 json_t *lg_store_gateways_json(struct lg_store *s) {
-  return rows_json(db_prep(s->db, "SELECT " GATEWAY_COLS " FROM gateways ORDER BY gateway_eui"),
-                   gateway_row);
+  return lgs_rows_json(db_prep(s->db, "SELECT " GATEWAY_COLS " FROM gateways ORDER BY gateway_eui"),
+                   lgs_gateway_row);
 }
 
 json_t *lg_store_gateway_json(struct lg_store *s, uint64_t eui) {
-  return one_row_json(
+  return lgs_one_row_json(
       db_prep(s->db, "SELECT " GATEWAY_COLS " FROM gateways WHERE gateway_eui = ?1"), eui,
-      gateway_row);
+      lgs_gateway_row);
 }
 
 /* ---- devices -------------------------------------------------------------------- */
 
-#define DEVICE_COLS                                                                                \
-  "dev_eui, name, adr, otaa, join_eui, app_key, has_session, dev_addr,"                            \
-  " nwk_s_key, app_s_key, fcnt_up_next, fcnt_down, join_nonce, fcnt_resets_allowed,"               \
-  " battery, margin, last_seen_ns, tx_power_index, nb_trans, adr_pending_dr, adr_pending_txp,"     \
-  " adr_pending_nb, reference, device_class, s_nwk_s_int_key, nwk_s_enc_key"
-
 static int device_from(struct lg_store *s, struct db_stmt *st, struct lg_device_rec *d) {
   memset(d, 0, sizeof(*d));
-  d->dev_eui = eui_from(st, 0);
+  d->dev_eui = lgs_eui_from(st, 0);
   snprintf(d->name, sizeof(d->name), "%s", db_col_text(st, 1));
   snprintf(d->adr, sizeof(d->adr), "%s", db_col_text(st, 2));
   d->otaa = db_col_int(st, 3);
-  d->join_eui = eui_from(st, 4);
+  d->join_eui = lgs_eui_from(st, 4);
   int rc = key_from(s, st, 5, d->app_key);
   d->has_session = db_col_int(st, 6);
   d->dev_addr = (uint32_t)db_col_int64(st, 7);
@@ -511,6 +537,11 @@ static int device_from(struct lg_store *s, struct db_stmt *st, struct lg_device_
   d->has_11_keys = !db_col_null(st, 24);
   if (rc == 0 && d->has_11_keys) rc = key_from(s, st, 24, d->s_nwk_s_int_key);
   if (rc == 0 && d->has_11_keys) rc = key_from(s, st, 25, d->nwk_s_enc_key);
+  d->application_id = db_col_int64(st, 26);
+  d->profile_id = db_col_null(st, 27) ? 0 : db_col_int64(st, 27);
+  d->inherit = (unsigned)db_col_int(st, 28);
+  d->has_adr_margin = !db_col_null(st, 29);
+  d->adr_margin_db = d->has_adr_margin ? db_col_double(st, 29) : 0;
   return rc;
 }
 
@@ -522,23 +553,26 @@ int lg_store_device_put(struct lg_store *s, const struct lg_device_rec *d) {
                * pending ADR, status) goes back to the defaults */
               "INSERT INTO devices (dev_eui, name, adr, otaa, join_eui, app_key, has_session,"
               " dev_addr, nwk_s_key, app_s_key, fcnt_up_next, fcnt_down, join_nonce,"
-              " fcnt_resets_allowed, reference, device_class, s_nwk_s_int_key, nwk_s_enc_key) VALUES"
-              " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
+              " fcnt_resets_allowed, reference, device_class, s_nwk_s_int_key, nwk_s_enc_key,"
+              " application_id, profile_id, inherit) VALUES"
+              " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,"
+              " ?19, ?20, ?21)"
               " ON CONFLICT(dev_eui) DO UPDATE SET name = ?2, adr = ?3,"
               " otaa = ?4, join_eui = ?5, app_key = ?6, has_session = ?7, dev_addr = ?8,"
               " nwk_s_key = ?9, app_s_key = ?10, fcnt_up_next = ?11, fcnt_down = ?12,"
               " join_nonce = ?13, fcnt_resets_allowed = ?14, reference = ?15, device_class = ?16, s_nwk_s_int_key = ?17, nwk_s_enc_key = ?18,"
+              " application_id = ?19, profile_id = ?20, inherit = ?21,"
               " battery = NULL, margin = NULL, last_seen_ns = NULL,"
               " tx_power_index = 0, nb_trans = 1, adr_pending_dr = NULL, adr_pending_txp = NULL,"
               " adr_pending_nb = NULL");
   if (st == NULL) return LG_EIO;
   char k1[LG_KEK_WRAPPED_LEN], k2[LG_KEK_WRAPPED_LEN], k3[LG_KEK_WRAPPED_LEN];
-  bind_eui(st, 1, d->dev_eui);
+  lgs_bind_eui(st, 1, d->dev_eui);
   db_bind_text(st, 2, d->name);
   db_bind_text(st, 3, d->adr[0] ? d->adr : "off");
   db_bind_int64(st, 4, d->otaa);
   if (d->otaa) {
-    bind_eui(st, 5, d->join_eui);
+    lgs_bind_eui(st, 5, d->join_eui);
     if (key_text(s, d->app_key, k1)) return db_done(st), LG_ECRYPTO;
     db_bind_text(st, 6, k1);
   }
@@ -566,13 +600,19 @@ int lg_store_device_put(struct lg_store *s, const struct lg_device_rec *d) {
     db_bind_null(st, 17);
     db_bind_null(st, 18);
   }
-  return step_done(st);
+  db_bind_int64(st, 19, d->application_id > 0 ? d->application_id : 1);
+  if (d->profile_id > 0)
+    db_bind_int64(st, 20, d->profile_id);
+  else
+    db_bind_null(st, 20);
+  db_bind_int64(st, 21, d->inherit); /* what it takes from a profile, now or later */
+  return lgs_step_done(st);
 }
 
 int lg_store_device_get(struct lg_store *s, uint64_t dev_eui, struct lg_device_rec *d) {
-  struct db_stmt *st = db_prep(s->db, "SELECT " DEVICE_COLS " FROM devices WHERE dev_eui = ?1");
+  struct db_stmt *st = db_prep(s->db, "SELECT " DEVICE_COLS DEVICE_FROM " WHERE d.dev_eui = ?1");
   if (st == NULL) return LG_EIO;
-  bind_eui(st, 1, dev_eui);
+  lgs_bind_eui(st, 1, dev_eui);
   int rc = db_step(st), keys = 0;
   if (rc == DB_ROW) keys = device_from(s, st, d);
   db_done(st);
@@ -583,15 +623,16 @@ int lg_store_device_delete(struct lg_store *s, uint64_t dev_eui) {
   atomic_fetch_add(&devices_gen, 1);
   struct db_stmt *st = db_prep(s->db, "DELETE FROM devices WHERE dev_eui = ?1");
   if (st == NULL) return LG_EIO;
-  bind_eui(st, 1, dev_eui);
-  int rc = step_done(st);
+  lgs_bind_eui(st, 1, dev_eui);
+  int rc = lgs_step_done(st);
   return rc ? rc : db_changes(st) ? 0 : LG_ENOTFOUND;
 }
 
 int lg_store_devices_by_addr(struct lg_store *s, uint32_t dev_addr, struct lg_device_rec *out,
                              size_t cap, size_t *n) {
   struct db_stmt *st =
-      db_prep(s->db, "SELECT " DEVICE_COLS " FROM devices WHERE dev_addr = ?1 AND has_session = 1");
+      db_prep(s->db, "SELECT " DEVICE_COLS DEVICE_FROM
+                     " WHERE d.dev_addr = ?1 AND d.has_session = 1");
   if (st == NULL) return LG_EIO;
   db_bind_int64(st, 1, dev_addr);
   *n = 0;
@@ -605,7 +646,7 @@ int lg_store_devices_by_addr(struct lg_store *s, uint32_t dev_addr, struct lg_de
   return rc && *n == 0 ? rc : 0;
 }
 
-static json_t *device_row(struct db_stmt *st) {
+json_t *lgs_device_row(struct db_stmt *st) {
   json_t *o = json_object();
   json_object_set_new(o, "dev_eui", json_string(db_col_text(st, 0)));
   json_object_set_new(o, "name", json_string(db_col_text(st, 1)));
@@ -624,9 +665,17 @@ static json_t *device_row(struct db_stmt *st) {
   json_object_set_new(o, "fcnt_resets_allowed", json_boolean(db_col_int(st, 13)));
   json_object_set_new(o, "reference", json_boolean(db_col_int(st, 22)));
   json_object_set_new(o, "class", json_string(db_col_text(st, 23) ? db_col_text(st, 23) : "A"));
-  json_object_set_new(o, "battery", int_or_null(st, 14));
-  json_object_set_new(o, "margin_db", int_or_null(st, 15));
-  json_object_set_new(o, "last_seen_ns", int_or_null(st, 16));
+  json_object_set_new(o, "application_id", json_integer(db_col_int64(st, 26)));
+  json_object_set_new(o, "profile_id", lgs_int_or_null(st, 27));
+  json_t *inh = json_array(); /* the settings its profile gives it */
+  int bits = db_col_null(st, 27) ? 0 : db_col_int(st, 28);
+  if (bits & LG_INHERIT_ADR) json_array_append_new(inh, json_string("adr"));
+  if (bits & LG_INHERIT_CLASS) json_array_append_new(inh, json_string("class"));
+  if (bits & LG_INHERIT_REFERENCE) json_array_append_new(inh, json_string("reference"));
+  json_object_set_new(o, "inherited", inh);
+  json_object_set_new(o, "battery", lgs_int_or_null(st, 14));
+  json_object_set_new(o, "margin_db", lgs_int_or_null(st, 15));
+  json_object_set_new(o, "last_seen_ns", lgs_int_or_null(st, 16));
   json_object_set_new(o, "tx_power_index", json_integer(db_col_int(st, 17)));
   json_object_set_new(o, "nb_trans", json_integer(db_col_int(st, 18)));
   if (!db_col_null(st, 19)) {
@@ -642,23 +691,23 @@ static json_t *device_row(struct db_stmt *st) {
 }
 
 json_t *lg_store_devices_json(struct lg_store *s) {
-  return rows_json(db_prep(s->db, "SELECT " DEVICE_COLS " FROM devices ORDER BY dev_eui"),
-                   device_row);
+  return lgs_rows_json(db_prep(s->db, "SELECT " DEVICE_COLS DEVICE_FROM " ORDER BY d.dev_eui"),
+                       lgs_device_row);
 }
 
 json_t *lg_store_device_json(struct lg_store *s, uint64_t dev_eui) {
-  return one_row_json(db_prep(s->db, "SELECT " DEVICE_COLS " FROM devices WHERE dev_eui = ?1"),
-                      dev_eui, device_row);
+  return lgs_one_row_json(db_prep(s->db, "SELECT " DEVICE_COLS DEVICE_FROM " WHERE d.dev_eui = ?1"),
+                      dev_eui, lgs_device_row);
 }
 
 int lg_store_fcnt_up_cas(struct lg_store *s, uint64_t dev_eui, uint32_t expected, uint32_t fcnt) {
   struct db_stmt *st = db_prep(s->db, "UPDATE devices SET fcnt_up_next = ?3"
                                       " WHERE dev_eui = ?1 AND fcnt_up_next = ?2");
   if (st == NULL) return LG_EIO;
-  bind_eui(st, 1, dev_eui);
+  lgs_bind_eui(st, 1, dev_eui);
   db_bind_int64(st, 2, expected);
   db_bind_int64(st, 3, (uint32_t)(fcnt + 1));
-  int rc = step_done(st);
+  int rc = lgs_step_done(st);
   return rc ? rc : db_changes(st) == 1 ? 0 : LG_EBUSY;
 }
 
@@ -667,11 +716,11 @@ int lg_store_fcnt_up_advance(struct lg_store *s, uint64_t dev_eui, uint32_t fcnt
   struct db_stmt *st = db_prep(s->db, "UPDATE devices SET fcnt_up_next = ?2, last_seen_ns = ?3"
                                       " WHERE dev_eui = ?1 AND fcnt_up_next <= ?4");
   if (st == NULL) return LG_EIO;
-  bind_eui(st, 1, dev_eui);
+  lgs_bind_eui(st, 1, dev_eui);
   db_bind_int64(st, 2, (int64_t)fcnt + 1);
   db_bind_int64(st, 3, seen_ns);
   db_bind_int64(st, 4, fcnt);
-  int rc = step_done(st);
+  int rc = lgs_step_done(st);
   return rc ? rc : db_changes(st) == 1 ? 0 : LG_EBUSY;
 }
 
@@ -680,7 +729,7 @@ int lg_store_fcnt_down_take(struct lg_store *s, uint64_t dev_eui, uint32_t *fcnt
       db_prep(s->db, "UPDATE devices SET fcnt_down = fcnt_down + 1 WHERE dev_eui = ?1"
                      " RETURNING fcnt_down - 1");
   if (st == NULL) return LG_EIO;
-  bind_eui(st, 1, dev_eui);
+  lgs_bind_eui(st, 1, dev_eui);
   int rc = db_step(st);
   if (rc == DB_ROW) *fcnt = (uint32_t)db_col_int64(st, 0);
   db_done(st);
@@ -693,9 +742,9 @@ int lg_store_devnonce_use(struct lg_store *s, uint64_t dev_eui, uint16_t dev_non
   struct db_stmt *st = db_prep(s->db, "INSERT INTO dev_nonces (dev_eui, dev_nonce) VALUES (?1, ?2)"
                                       " ON CONFLICT DO NOTHING");
   if (st == NULL) return LG_EIO;
-  bind_eui(st, 1, dev_eui);
+  lgs_bind_eui(st, 1, dev_eui);
   db_bind_int64(st, 2, dev_nonce);
-  int rc = step_done(st);
+  int rc = lgs_step_done(st);
   return rc ? rc : db_changes(st) == 1 ? 0 : LG_EEXIST;
 }
 
@@ -705,12 +754,12 @@ int lg_store_activation_add(struct lg_store *s, uint64_t dev_eui, uint32_t dev_a
       s->db, "INSERT INTO activations (dev_eui, dev_addr, join_nonce, dev_nonce, created_ns)"
              " VALUES (?1, ?2, ?3, ?4, ?5)");
   if (st == NULL) return LG_EIO;
-  bind_eui(st, 1, dev_eui);
+  lgs_bind_eui(st, 1, dev_eui);
   db_bind_int64(st, 2, dev_addr);
   db_bind_int64(st, 3, join_nonce);
   db_bind_int64(st, 4, dev_nonce);
   db_bind_int64(st, 5, now_ns);
-  return step_done(st);
+  return lgs_step_done(st);
 }
 
 int lg_store_activate(struct lg_store *s, uint64_t dev_eui, uint32_t dev_addr, uint32_t join_nonce,
@@ -723,12 +772,12 @@ int lg_store_activate(struct lg_store *s, uint64_t dev_eui, uint32_t dev_addr, u
   if (st == NULL) return LG_EIO;
   char k1[LG_KEK_WRAPPED_LEN], k2[LG_KEK_WRAPPED_LEN];
   if (key_text(s, nwk_s_key, k1) || key_text(s, app_s_key, k2)) return db_done(st), LG_ECRYPTO;
-  bind_eui(st, 1, dev_eui);
+  lgs_bind_eui(st, 1, dev_eui);
   db_bind_int64(st, 2, dev_addr);
   db_bind_int64(st, 3, join_nonce);
   db_bind_text(st, 4, k1);
   db_bind_text(st, 5, k2);
-  return step_done(st);
+  return lgs_step_done(st);
 }
 
 int lg_store_dev_addr_used(struct lg_store *s, uint32_t dev_addr, bool *used) {
@@ -745,10 +794,10 @@ int lg_store_device_status(struct lg_store *s, uint64_t dev_eui, int battery, in
   struct db_stmt *st =
       db_prep(s->db, "UPDATE devices SET battery = ?2, margin = ?3 WHERE dev_eui = ?1");
   if (st == NULL) return LG_EIO;
-  bind_eui(st, 1, dev_eui);
+  lgs_bind_eui(st, 1, dev_eui);
   db_bind_int64(st, 2, battery);
   db_bind_int64(st, 3, margin_db);
-  return step_done(st);
+  return lgs_step_done(st);
 }
 
 /* ---- uplinks -------------------------------------------------------------------- */
@@ -762,7 +811,7 @@ enum { RX_PARAMS = 18, RX_ROWS = 4 };
 static void bind_reception(struct db_stmt *st, int b, int64_t uplink_id,
                            const struct lg_reception_rec *r, bool late) {
   db_bind_int64(st, b + 1, uplink_id);
-  bind_eui(st, b + 2, r->gateway_eui);
+  lgs_bind_eui(st, b + 2, r->gateway_eui);
   if (r->has_time) {
     db_bind_int64(st, b + 3, r->time_ns);
     db_bind_double(st, b + 4, r->sigma_ns);
@@ -776,9 +825,9 @@ static void bind_reception(struct db_stmt *st, int b, int64_t uplink_id,
   db_bind_int64(st, b + 11, r->rf_chain);
   db_bind_int64(st, b + 12, r->antennas);
   db_bind_int64(st, b + 13, r->freq_hz);
-  bind_opt_real(st, b + 14, r->has_position, r->lat_deg);
-  bind_opt_real(st, b + 15, r->has_position, r->lon_deg);
-  bind_opt_real(st, b + 16, r->has_position, r->alt_m);
+  lgs_bind_opt_real(st, b + 14, r->has_position, r->lat_deg);
+  lgs_bind_opt_real(st, b + 15, r->has_position, r->lon_deg);
+  lgs_bind_opt_real(st, b + 16, r->has_position, r->alt_m);
   db_bind_int64(st, b + 17, late);
   db_bind_int64(st, b + 18, r->received_ns);
 }
@@ -815,7 +864,7 @@ static int insert_receptions_plain(struct lg_store *s, int64_t uplink_id,
     if (st == NULL) return LG_EIO;
     for (size_t j = 0; j < k; j++)
       bind_reception(st, (int)j * RX_PARAMS, uplink_id, &rx[i + j], false);
-    int rc = step_done(st);
+    int rc = lgs_step_done(st);
     if (rc) return rc;
     i += k;
   }
@@ -830,7 +879,7 @@ static int insert_reception(struct lg_store *s, int64_t uplink_id, const struct 
   if (st == NULL) return LG_EIO;
   bind_reception(st, 0, uplink_id, r, late);
   int64_t rx_id = 0;
-  int rc = step_id(st, &rx_id);
+  int rc = lgs_step_id(st, &rx_id);
   if (rc || r->n_ant == 0) return rc;
   struct db_stmt *a = db_prep(
       s->db, "INSERT INTO reception_antennas (reception_id, antenna, channel, rssi, snr, ftime)"
@@ -839,10 +888,10 @@ static int insert_reception(struct lg_store *s, int64_t uplink_id, const struct 
     db_bind_int64(a, 1, rx_id);
     db_bind_int64(a, 2, r->ant[k].ant);
     db_bind_int64(a, 3, r->ant[k].chan);
-    bind_opt_real(a, 4, r->ant[k].has_rssi, r->ant[k].rssi_dbm);
-    bind_opt_real(a, 5, r->ant[k].has_snr, r->ant[k].snr_db);
+    lgs_bind_opt_real(a, 4, r->ant[k].has_rssi, r->ant[k].rssi_dbm);
+    lgs_bind_opt_real(a, 5, r->ant[k].has_snr, r->ant[k].snr_db);
     if (r->ant[k].has_ftime) db_bind_int64(a, 6, r->ant[k].ftime_ns);
-    rc = step_done(a);
+    rc = lgs_step_done(a);
   }
   return a ? rc : LG_EIO;
 }
@@ -859,7 +908,7 @@ static int uplink_insert(struct lg_store *s, const struct lg_uplink_rec *u,
              " ?11, ?12, ?13, ?14, ?15) RETURNING id");
   int rc = LG_EIO;
   if (st) {
-    bind_eui(st, 1, u->dev_eui);
+    lgs_bind_eui(st, 1, u->dev_eui);
     db_bind_int64(st, 2, u->dev_addr);
     db_bind_int64(st, 3, u->f_cnt);
     if (u->f_port >= 0) db_bind_int64(st, 4, u->f_port);
@@ -871,10 +920,10 @@ static int uplink_insert(struct lg_store *s, const struct lg_uplink_rec *u,
     db_bind_blob(st, 10, u->phy, u->phy_len);
     db_bind_int64(st, 11, u->received_ns);
     db_bind_int64(st, 12, u->tx_power_index);
-    bind_opt_real(st, 13, u->has_truth, u->truth_lat_deg);
-    bind_opt_real(st, 14, u->has_truth, u->truth_lon_deg);
-    bind_opt_real(st, 15, u->has_truth, u->truth_alt_m);
-    rc = step_id(st, id);
+    lgs_bind_opt_real(st, 13, u->has_truth, u->truth_lat_deg);
+    lgs_bind_opt_real(st, 14, u->has_truth, u->truth_lon_deg);
+    lgs_bind_opt_real(st, 15, u->has_truth, u->truth_alt_m);
+    rc = lgs_step_id(st, id);
   }
   bool plain = true; /* no antenna rows: the receptions' ids are not needed */
   for (size_t i = 0; i < n; i++)
@@ -888,9 +937,9 @@ static int uplink_insert(struct lg_store *s, const struct lg_uplink_rec *u,
     struct db_stmt *seen =
         db_prep(s->db, "UPDATE devices SET last_seen_ns = ?2 WHERE dev_eui = ?1");
     if (seen) {
-      bind_eui(seen, 1, u->dev_eui);
+      lgs_bind_eui(seen, 1, u->dev_eui);
       db_bind_int64(seen, 2, u->received_ns);
-      rc = step_done(seen);
+      rc = lgs_step_done(seen);
     }
   }
   if (rc == 0 && db_exec(s->db, "RELEASE uplink") == 0) return 0;
@@ -914,11 +963,11 @@ int lg_store_reception_add(struct lg_store *s, int64_t uplink_id, const struct l
   return insert_reception(s, uplink_id, r, late);
 }
 
-json_t *lg_store_uplinks_json(struct lg_store *s, uint64_t dev_eui, int limit) {
+json_t *lg_store_uplinks_json(struct lg_store *s, uint64_t dev_eui, int64_t before_id, int limit) {
   struct db_stmt *st =
       db_prep(s->db, "SELECT id, dev_eui, dev_addr, f_cnt, f_port, data, confirmed, adr, dr,"
                      " frequency, received_ns, truth_latitude, truth_longitude, truth_altitude"
-                     " FROM uplinks WHERE dev_eui = ?1 ORDER BY id DESC LIMIT ?2");
+                     " FROM uplinks WHERE dev_eui = ?1 AND id < ?3 ORDER BY id DESC LIMIT ?2");
   struct db_stmt *rs =
       db_prep(s->db, "SELECT gateway_eui, time_ns, tmst, rssi, snr, channel, latitude,"
                      " longitude, altitude, late, sigma_ns, id, timing_outlier FROM receptions"
@@ -926,11 +975,20 @@ json_t *lg_store_uplinks_json(struct lg_store *s, uint64_t dev_eui, int limit) {
   struct db_stmt *as =
       db_prep(s->db, "SELECT antenna, channel, rssi, snr, ftime FROM reception_antennas"
                      " WHERE reception_id = ?1");
-  json_t *items = json_array();
+  json_t *items = json_array(), *next = NULL;
   if (st && rs && as) {
-    bind_eui(st, 1, dev_eui);
-    db_bind_int64(st, 2, limit);
-    while (db_step(st) == DB_ROW) {
+    lgs_bind_eui(st, 1, dev_eui);
+    db_bind_int64(st, 2, (int64_t)limit + 1);
+    db_bind_int64(st, 3, before_id > 0 ? before_id : INT64_MAX);
+    int64_t last_id = 0;
+    for (int rows = 0; db_step(st) == DB_ROW; rows++) {
+      if (rows == limit) { /* one more than asked for: the next page starts below last_id */
+        char c[24];
+        snprintf(c, sizeof(c), "%lld", (long long)last_id);
+        next = json_string(c);
+        break;
+      }
+      last_id = db_col_int64(st, 0);
       json_t *o = json_object();
       char addr[9], b64[400];
       snprintf(addr, sizeof(addr), "%08llx", (unsigned long long)db_col_int64(st, 2));
@@ -940,7 +998,7 @@ json_t *lg_store_uplinks_json(struct lg_store *s, uint64_t dev_eui, int limit) {
       json_object_set_new(o, "dev_eui", json_string(db_col_text(st, 1)));
       json_object_set_new(o, "dev_addr", json_string(addr));
       json_object_set_new(o, "f_cnt", json_integer(db_col_int64(st, 3)));
-      json_object_set_new(o, "f_port", int_or_null(st, 4));
+      json_object_set_new(o, "f_port", lgs_int_or_null(st, 4));
       json_object_set_new(o, "data", json_string(b64));
       json_object_set_new(o, "confirmed", json_boolean(db_col_int(st, 6)));
       json_object_set_new(o, "adr", json_boolean(db_col_int(st, 7)));
@@ -951,7 +1009,7 @@ json_t *lg_store_uplinks_json(struct lg_store *s, uint64_t dev_eui, int limit) {
         json_object_set_new(o, "truth",
                             json_pack("{s:f, s:f, s:o}", "latitude", db_col_double(st, 11),
                                       "longitude", db_col_double(st, 12), "altitude",
-                                      real_or_null(st, 13)));
+                                      lgs_real_or_null(st, 13)));
       json_t *rx = json_array();
       db_done(rs);
       db_bind_int64(rs, 1, db_col_int64(st, 0));
@@ -968,15 +1026,16 @@ json_t *lg_store_uplinks_json(struct lg_store *s, uint64_t dev_eui, int limit) {
           snprintf(when + k, sizeof(when) - k, ".%09lldZ", (long long)(t % 1000000000LL));
           json_object_set_new(r, "time", json_string(when));
           json_object_set_new(r, "time_ns", json_integer(t));
+          json_object_set_new(r, "time_ns_str", json_string(db_col_text(rs, 1)));
           json_object_set_new(r, "time_sigma_ns", json_real(db_col_double(rs, 10)));
         }
-        json_object_set_new(r, "tmst", int_or_null(rs, 2));
+        json_object_set_new(r, "tmst", lgs_int_or_null(rs, 2));
         json_object_set_new(r, "rssi", json_real(db_col_double(rs, 3)));
         json_object_set_new(r, "snr", json_real(db_col_double(rs, 4)));
         json_object_set_new(r, "channel", json_integer(db_col_int(rs, 5)));
-        json_object_set_new(r, "latitude", real_or_null(rs, 6));
-        json_object_set_new(r, "longitude", real_or_null(rs, 7));
-        json_object_set_new(r, "altitude", real_or_null(rs, 8));
+        json_object_set_new(r, "latitude", lgs_real_or_null(rs, 6));
+        json_object_set_new(r, "longitude", lgs_real_or_null(rs, 7));
+        json_object_set_new(r, "altitude", lgs_real_or_null(rs, 8));
         json_object_set_new(r, "late", json_boolean(db_col_int(rs, 9)));
         json_object_set_new(r, "timing_outlier", json_boolean(db_col_int(rs, 12)));
         json_t *ants = json_array(); /* each antenna's own measure, when the gateway gave them */
@@ -986,9 +1045,9 @@ json_t *lg_store_uplinks_json(struct lg_store *s, uint64_t dev_eui, int limit) {
           json_t *a = json_object();
           json_object_set_new(a, "antenna", json_integer(db_col_int(as, 0)));
           json_object_set_new(a, "channel", json_integer(db_col_int(as, 1)));
-          json_object_set_new(a, "rssi", real_or_null(as, 2));
-          json_object_set_new(a, "snr", real_or_null(as, 3));
-          json_object_set_new(a, "ftime", int_or_null(as, 4));
+          json_object_set_new(a, "rssi", lgs_real_or_null(as, 2));
+          json_object_set_new(a, "snr", lgs_real_or_null(as, 3));
+          json_object_set_new(a, "ftime", lgs_int_or_null(as, 4));
           json_array_append_new(ants, a);
         }
         json_object_set_new(r, "antennas", ants);
@@ -1003,6 +1062,7 @@ json_t *lg_store_uplinks_json(struct lg_store *s, uint64_t dev_eui, int limit) {
   db_done(rs);
   json_t *o = json_object();
   json_object_set_new(o, "items", items);
+  json_object_set_new(o, "next", next ? next : json_null());
   return o;
 }
 
@@ -1012,7 +1072,7 @@ json_t *lg_store_uplink_json_of(const struct lg_uplink_rec *u,
    * compares the two for one stored uplink). */
   json_t *o = json_object();
   char eui[17], addr[9], b64[400];
-  eui_hex(u->dev_eui, eui);
+  lgs_eui_hex(u->dev_eui, eui);
   snprintf(addr, sizeof(addr), "%08llx", (unsigned long long)u->dev_addr);
   EVP_EncodeBlock((unsigned char *)b64, u->data, (int)(u->data_len < 290 ? u->data_len : 290));
   json_object_set_new(o, "dev_eui", json_string(eui));
@@ -1033,7 +1093,7 @@ json_t *lg_store_uplink_json_of(const struct lg_uplink_rec *u,
   for (size_t i = 0; i < n; i++) {
     const struct lg_reception_rec *x = &rx[i];
     json_t *r = json_object();
-    eui_hex(x->gateway_eui, eui);
+    lgs_eui_hex(x->gateway_eui, eui);
     json_object_set_new(r, "gateway_eui", json_string(eui));
     if (x->has_time) {
       char when[48];
@@ -1044,6 +1104,9 @@ json_t *lg_store_uplink_json_of(const struct lg_uplink_rec *u,
       snprintf(when + k, sizeof(when) - k, ".%09lldZ", (long long)(x->time_ns % 1000000000LL));
       json_object_set_new(r, "time", json_string(when));
       json_object_set_new(r, "time_ns", json_integer(x->time_ns));
+      char digits[24]; /* the same as a string: JavaScript and jq round 19-digit numbers */
+      snprintf(digits, sizeof(digits), "%lld", (long long)x->time_ns);
+      json_object_set_new(r, "time_ns_str", json_string(digits));
       json_object_set_new(r, "time_sigma_ns", json_real(x->sigma_ns));
     }
     json_object_set_new(r, "tmst", x->has_tmst ? json_integer(x->tmst) : json_null());
@@ -1081,29 +1144,29 @@ int lg_store_location_add(struct lg_store *s, const struct lg_location_rec *l) {
                      " ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)");
   if (st == NULL) return LG_EIO;
   db_bind_int64(st, 1, l->uplink_id);
-  bind_eui(st, 2, l->dev_eui);
+  lgs_bind_eui(st, 2, l->dev_eui);
   db_bind_int64(st, 3, l->f_cnt);
   db_bind_double(st, 4, l->lat_deg);
   db_bind_double(st, 5, l->lon_deg);
   db_bind_double(st, 6, l->alt_m);
   db_bind_double(st, 7, l->accuracy_m);
-  bind_opt_real(st, 8, l->gdop == l->gdop, l->gdop);
+  lgs_bind_opt_real(st, 8, l->gdop == l->gdop, l->gdop);
   db_bind_text(st, 9, l->method);
   db_bind_int64(st, 10, l->gateways);
   db_bind_int64(st, 11, l->created_ns);
-  bind_opt_real(st, 12, l->accuracy_95_m > 0, l->accuracy_95_m);
-  bind_opt_real(st, 13, l->has_track, l->track_lat_deg);
-  bind_opt_real(st, 14, l->has_track, l->track_lon_deg);
-  bind_opt_real(st, 15, l->has_track, l->track_accuracy_m);
+  lgs_bind_opt_real(st, 12, l->accuracy_95_m > 0, l->accuracy_95_m);
+  lgs_bind_opt_real(st, 13, l->has_track, l->track_lat_deg);
+  lgs_bind_opt_real(st, 14, l->has_track, l->track_lon_deg);
+  lgs_bind_opt_real(st, 15, l->has_track, l->track_accuracy_m);
   db_bind_int64(st, 16, l->outlier);
-  int rc = step_done(st);
+  int rc = lgs_step_done(st);
   for (int i = 0; rc == 0 && i < l->n_timing_outliers && i < LG_STORE_MAX_OUTLIERS; i++) {
     st = db_prep(s->db, "UPDATE receptions SET timing_outlier = 1 WHERE uplink_id = ?1"
                         " AND gateway_eui = ?2");
     if (st == NULL) return LG_EIO;
     db_bind_int64(st, 1, l->uplink_id);
-    bind_eui(st, 2, l->timing_outliers[i]);
-    rc = step_done(st);
+    lgs_bind_eui(st, 2, l->timing_outliers[i]);
+    rc = lgs_step_done(st);
   }
   return rc;
 }
@@ -1117,10 +1180,10 @@ static json_t *locations_row(struct db_stmt *st) {
   json_object_set_new(o, "method", json_string(db_col_text(st, 4)));
   json_object_set_new(o, "gateways", json_integer(db_col_int(st, 5)));
   json_object_set_new(o, "f_cnt", json_integer(db_col_int64(st, 6)));
-  json_object_set_new(o, "gdop", real_or_null(st, 7));
+  json_object_set_new(o, "gdop", lgs_real_or_null(st, 7));
   json_object_set_new(o, "uplink_id", json_integer(db_col_int64(st, 8)));
   json_object_set_new(o, "created_ns", json_integer(db_col_int64(st, 9)));
-  json_object_set_new(o, "accuracy_95_m", real_or_null(st, 10));
+  json_object_set_new(o, "accuracy_95_m", lgs_real_or_null(st, 10));
   if (!db_col_null(st, 11)) /* the filtered track as of this fix */
     json_object_set_new(o, "track",
                         json_pack("{s:f, s:f, s:f}", "latitude", db_col_double(st, 11), "longitude",
@@ -1129,13 +1192,14 @@ static json_t *locations_row(struct db_stmt *st) {
   return o;
 }
 
-json_t *lg_store_locations_json(struct lg_store *s, uint64_t dev_eui, int limit) {
+json_t *lg_store_locations_json(struct lg_store *s, uint64_t dev_eui, int64_t before_id,
+                                int limit) {
   return device_rows_json(
       db_prep(s->db, "SELECT latitude, longitude, altitude, accuracy_m, method, gateways, f_cnt,"
                      " gdop, uplink_id, created_ns, accuracy_95_m, track_latitude,"
-                     " track_longitude, track_accuracy_m, outlier FROM locations"
-                     " WHERE dev_eui = ?1 ORDER BY id DESC LIMIT ?2"),
-      dev_eui, limit, locations_row);
+                     " track_longitude, track_accuracy_m, outlier, id FROM locations"
+                     " WHERE dev_eui = ?1 AND id < ?3 ORDER BY id DESC LIMIT ?2"),
+      dev_eui, before_id, limit, 15, locations_row);
 }
 
 /* Every located device (with since_id > 0: those located after that location id) with its
@@ -1198,13 +1262,17 @@ int lg_store_queue_push(struct lg_store *s, uint64_t dev_eui, int f_port, const 
                         size_t len, bool confirmed) {
   atomic_fetch_add(&queue_gen, 1);
   struct db_stmt *st = db_prep(
-      s->db, "INSERT INTO queue (dev_eui, f_port, data, confirmed) VALUES (?1, ?2, ?3, ?4)");
+      s->db, "INSERT INTO queue (dev_eui, f_port, data, confirmed, created_ns) VALUES (?1, ?2, ?3,"
+             " ?4, ?5)");
   if (st == NULL) return LG_EIO;
-  bind_eui(st, 1, dev_eui);
+  lgs_bind_eui(st, 1, dev_eui);
   db_bind_int64(st, 2, f_port);
   db_bind_blob(st, 3, data, len);
   db_bind_int64(st, 4, confirmed);
-  return step_done(st);
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  db_bind_int64(st, 5, (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec);
+  return lgs_step_done(st);
 }
 
 int lg_store_queue_pop(struct lg_store *s, uint64_t dev_eui, int *f_port, uint8_t *data, size_t cap,
@@ -1213,7 +1281,7 @@ int lg_store_queue_pop(struct lg_store *s, uint64_t dev_eui, int *f_port, uint8_
       db_prep(s->db, "SELECT id, f_port, data, confirmed FROM queue WHERE dev_eui = ?1"
                      " ORDER BY id LIMIT 2");
   if (st == NULL) return LG_EIO;
-  bind_eui(st, 1, dev_eui);
+  lgs_bind_eui(st, 1, dev_eui);
   if (db_step(st) != DB_ROW) {
     db_done(st);
     return LG_ENOTFOUND;
@@ -1231,7 +1299,7 @@ int lg_store_queue_pop(struct lg_store *s, uint64_t dev_eui, int *f_port, uint8_
   struct db_stmt *del = db_prep(s->db, "DELETE FROM queue WHERE id = ?1");
   if (del == NULL) return LG_EIO;
   db_bind_int64(del, 1, id);
-  int rc = step_done(del);
+  int rc = lgs_step_done(del);
   return rc ? rc : fits ? 0 : LG_ETOOLONG;
 }
 
@@ -1245,7 +1313,7 @@ static void adr_detail(struct lg_store *s, int64_t uplink_id, struct lg_store_ad
   if (st != NULL) {
     db_bind_int64(st, 1, uplink_id);
     while (u->n_rx < LG_STORE_ADR_RX && db_step(st) == DB_ROW) {
-      u->rx[u->n_rx].gateway_eui = eui_from(st, 0);
+      u->rx[u->n_rx].gateway_eui = lgs_eui_from(st, 0);
       u->rx[u->n_rx].lat_deg = db_col_double(st, 1);
       u->rx[u->n_rx].lon_deg = db_col_double(st, 2);
       u->rx[u->n_rx++].rssi_dbm = db_col_double(st, 3);
@@ -1274,7 +1342,7 @@ int lg_store_adr_history(struct lg_store *s, uint64_t dev_eui, struct lg_store_a
              " FROM uplinks u JOIN receptions r ON r.uplink_id = u.id"
              " WHERE u.dev_eui = ?1 GROUP BY u.id ORDER BY u.id DESC LIMIT ?2");
   if (st == NULL) return LG_EIO;
-  bind_eui(st, 1, dev_eui);
+  lgs_bind_eui(st, 1, dev_eui);
   db_bind_int64(st, 2, (int)cap);
   size_t k = 0;
   int64_t ids[64];
@@ -1309,13 +1377,13 @@ int lg_store_adr_pending(struct lg_store *s, uint64_t dev_eui, bool set, int dr,
       db_prep(s->db, "UPDATE devices SET adr_pending_dr = ?2, adr_pending_txp = ?3,"
                      " adr_pending_nb = ?4 WHERE dev_eui = ?1");
   if (st == NULL) return LG_EIO;
-  bind_eui(st, 1, dev_eui);
+  lgs_bind_eui(st, 1, dev_eui);
   if (set) {
     db_bind_int64(st, 2, dr);
     db_bind_int64(st, 3, txp);
     db_bind_int64(st, 4, nb);
   }
-  return step_done(st);
+  return lgs_step_done(st);
 }
 
 int lg_store_adr_applied(struct lg_store *s, uint64_t dev_eui) {
@@ -1325,15 +1393,15 @@ int lg_store_adr_applied(struct lg_store *s, uint64_t dev_eui) {
              " adr_pending_dr = NULL, adr_pending_txp = NULL, adr_pending_nb = NULL"
              " WHERE dev_eui = ?1 AND adr_pending_dr IS NOT NULL");
   if (st == NULL) return LG_EIO;
-  bind_eui(st, 1, dev_eui);
-  int rc = step_done(st);
+  lgs_bind_eui(st, 1, dev_eui);
+  int rc = lgs_step_done(st);
   if (rc) return rc;
   struct db_stmt *d =
       db_prep(s->db, "UPDATE adr_decisions SET state = 'applied' WHERE id ="
                      " (SELECT MAX(id) FROM adr_decisions WHERE dev_eui = ?1 AND state = 'sent')");
   if (d == NULL) return LG_EIO;
-  bind_eui(d, 1, dev_eui);
-  return step_done(d);
+  lgs_bind_eui(d, 1, dev_eui);
+  return lgs_step_done(d);
 }
 
 int lg_store_adr_decision_add(struct lg_store *s, const struct lg_store_adr_decision *r) {
@@ -1343,7 +1411,7 @@ int lg_store_adr_decision_add(struct lg_store *s, const struct lg_store_adr_deci
                      " reason, state, created_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
                      " ?11, ?12, ?13, ?14)");
   if (st == NULL) return LG_EIO;
-  bind_eui(st, 1, r->dev_eui);
+  lgs_bind_eui(st, 1, r->dev_eui);
   db_bind_int64(st, 2, r->f_cnt);
   db_bind_text(st, 3, r->algorithm);
   db_bind_int64(st, 4, r->change);
@@ -1357,7 +1425,7 @@ int lg_store_adr_decision_add(struct lg_store *s, const struct lg_store_adr_deci
   db_bind_text(st, 12, r->reason);
   db_bind_text(st, 13, r->change ? "sent" : "none");
   db_bind_int64(st, 14, r->created_ns);
-  return step_done(st);
+  return lgs_step_done(st);
 }
 
 static json_t *adr_row(struct db_stmt *st) {
@@ -1376,12 +1444,13 @@ static json_t *adr_row(struct db_stmt *st) {
   return o;
 }
 
-json_t *lg_store_adr_json(struct lg_store *s, uint64_t dev_eui, int limit) {
+json_t *lg_store_adr_json(struct lg_store *s, uint64_t dev_eui, int64_t before_id, int limit) {
   return device_rows_json(
       db_prep(s->db, "SELECT f_cnt, algorithm, change, dr_from, dr_to, tx_power_from, tx_power_to,"
-                     " nb_trans_from, nb_trans_to, snr_margin_db, reason, state, created_ns"
-                     " FROM adr_decisions WHERE dev_eui = ?1 ORDER BY id DESC LIMIT ?2"),
-      dev_eui, limit, adr_row);
+                     " nb_trans_from, nb_trans_to, snr_margin_db, reason, state, created_ns, id"
+                     " FROM adr_decisions WHERE dev_eui = ?1 AND id < ?3 ORDER BY id DESC"
+                     " LIMIT ?2"),
+      dev_eui, before_id, limit, 13, adr_row);
 }
 
 /* ---- downlinks ------------------------------------------------------------------ */
@@ -1392,7 +1461,7 @@ int lg_store_downlink_add(struct lg_store *s, uint64_t dev_eui, uint32_t f_cnt, 
       s->db, "INSERT INTO downlinks (dev_eui, f_cnt, f_port, confirmed, ack, mac_bytes, state,"
              " created_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
   if (st == NULL) return LG_EIO;
-  bind_eui(st, 1, dev_eui);
+  lgs_bind_eui(st, 1, dev_eui);
   db_bind_int64(st, 2, f_cnt);
   if (f_port >= 0) db_bind_int64(st, 3, f_port);
   db_bind_int64(st, 4, confirmed);
@@ -1400,14 +1469,14 @@ int lg_store_downlink_add(struct lg_store *s, uint64_t dev_eui, uint32_t f_cnt, 
   db_bind_int64(st, 6, (int64_t)mac_bytes);
   db_bind_text(st, 7, confirmed ? "awaiting_ack" : "sent");
   db_bind_int64(st, 8, now_ns);
-  return step_done(st);
+  return lgs_step_done(st);
 }
 
 int lg_store_uplink_has(struct lg_store *s, uint64_t dev_eui, uint32_t f_cnt, int64_t since_ns) {
   struct db_stmt *st = db_prep(s->db, "SELECT 1 FROM uplinks WHERE dev_eui = ?1 AND f_cnt = ?2"
                                       " AND received_ns >= ?3 LIMIT 1");
   if (st == NULL) return LG_EIO;
-  bind_eui(st, 1, dev_eui);
+  lgs_bind_eui(st, 1, dev_eui);
   db_bind_int64(st, 2, f_cnt);
   db_bind_int64(st, 3, since_ns);
   int rc = db_step(st);
@@ -1421,7 +1490,7 @@ int lg_store_downlink_acked(struct lg_store *s, uint64_t dev_eui, int64_t now_ns
              " (SELECT MAX(id) FROM downlinks WHERE dev_eui = ?1 AND state = 'awaiting_ack')"
              " RETURNING f_cnt");
   if (st == NULL) return LG_EIO;
-  bind_eui(st, 1, dev_eui);
+  lgs_bind_eui(st, 1, dev_eui);
   db_bind_int64(st, 2, now_ns);
   int rc = db_step(st);
   if (rc == DB_ROW && f_cnt) *f_cnt = (uint32_t)db_col_int64(st, 0);
@@ -1432,21 +1501,22 @@ int lg_store_downlink_acked(struct lg_store *s, uint64_t dev_eui, int64_t now_ns
 static json_t *downlinks_row(struct db_stmt *st) {
   json_t *o = json_object();
   json_object_set_new(o, "f_cnt", json_integer(db_col_int64(st, 0)));
-  json_object_set_new(o, "f_port", int_or_null(st, 1));
+  json_object_set_new(o, "f_port", lgs_int_or_null(st, 1));
   json_object_set_new(o, "confirmed", json_boolean(db_col_int(st, 2)));
   json_object_set_new(o, "ack", json_boolean(db_col_int(st, 3)));
   json_object_set_new(o, "mac_bytes", json_integer(db_col_int(st, 4)));
   json_object_set_new(o, "state", json_string(db_col_text(st, 5)));
-  json_object_set_new(o, "created_ns", int_or_null(st, 6));
-  json_object_set_new(o, "acked_ns", int_or_null(st, 7));
+  json_object_set_new(o, "created_ns", lgs_int_or_null(st, 6));
+  json_object_set_new(o, "acked_ns", lgs_int_or_null(st, 7));
   return o;
 }
 
-json_t *lg_store_downlinks_json(struct lg_store *s, uint64_t dev_eui, int limit) {
+json_t *lg_store_downlinks_json(struct lg_store *s, uint64_t dev_eui, int64_t before_id,
+                                int limit) {
   return device_rows_json(
-      db_prep(s->db, "SELECT f_cnt, f_port, confirmed, ack, mac_bytes, state, created_ns, acked_ns"
-                     " FROM downlinks WHERE dev_eui = ?1 ORDER BY id DESC LIMIT ?2"),
-      dev_eui, limit, downlinks_row);
+      db_prep(s->db, "SELECT f_cnt, f_port, confirmed, ack, mac_bytes, state, created_ns, acked_ns,"
+                     " id FROM downlinks WHERE dev_eui = ?1 AND id < ?3 ORDER BY id DESC LIMIT ?2"),
+      dev_eui, before_id, limit, 8, downlinks_row);
 }
 
 /* ---- events --------------------------------------------------------------------- */
@@ -1460,11 +1530,11 @@ int lg_store_event_add(struct lg_store *s, uint64_t dev_eui, const char *type, j
       s->db, "INSERT INTO events (dev_eui, type, payload, created_ns) VALUES (?1, ?2, ?3, ?4)");
   int rc = LG_EIO;
   if (st) {
-    bind_eui(st, 1, dev_eui);
+    lgs_bind_eui(st, 1, dev_eui);
     db_bind_text(st, 2, type);
     db_bind_text(st, 3, text);
     db_bind_int64(st, 4, now_ns);
-    rc = step_done(st);
+    rc = lgs_step_done(st);
   }
   free(text);
   return rc;
@@ -1476,15 +1546,15 @@ static json_t *events_row(struct db_stmt *st) {
   json_t *p = json_loads(db_col_text(st, 1), 0, &e);
   json_object_set_new(o, "type", json_string(db_col_text(st, 0)));
   json_object_set_new(o, "time_ns", json_integer(db_col_int64(st, 2)));
+  json_object_set_new(o, "time_ns_str", json_string(db_col_text(st, 2)));
   json_object_set_new(o, "payload", p ? p : json_null());
   return o;
 }
 
-json_t *lg_store_events_json(struct lg_store *s, uint64_t dev_eui, int limit) {
-  return device_rows_json(db_prep(s->db,
-                                  "SELECT type, payload, created_ns FROM events WHERE dev_eui = ?1"
-                                  " ORDER BY id DESC LIMIT ?2"),
-                          dev_eui, limit, events_row);
+json_t *lg_store_events_json(struct lg_store *s, uint64_t dev_eui, int64_t before_id, int limit) {
+  return device_rows_json(db_prep(s->db, "SELECT type, payload, created_ns, id FROM events"
+                                         " WHERE dev_eui = ?1 AND id < ?3 ORDER BY id DESC LIMIT ?2"),
+                          dev_eui, before_id, limit, 3, events_row);
 }
 
 /* ---- keys at rest (kek.c) ---------------------------------------------------------- */
@@ -1522,7 +1592,7 @@ int lg_store_use_kek(struct lg_store *s, const struct lg_kek *k, char *why, size
     struct db_stmt *st = db_prep(s->db, "INSERT INTO meta (name, value) VALUES ('kek_check', ?1)");
     if (st == NULL) return LG_EIO;
     db_bind_text(st, 1, check);
-    if ((rc = step_done(st)) != 0) {
+    if ((rc = lgs_step_done(st)) != 0) {
       snprintf(why, why_len, "storing the key check: %s", lg_store_errmsg(s));
       return rc;
     }
@@ -1588,7 +1658,7 @@ int lg_store_wrap_keys(struct lg_store *s, size_t *n) {
       }
       db_bind_text(u, 1, rows[i].eui);
       db_bind_text(u, 2, rows[i].key[k]);
-      rc = step_done(u);
+      rc = lgs_step_done(u);
     }
   if (rc == 0) *n = count;
   free(rows);
@@ -1605,23 +1675,27 @@ void lg_store_share_kek(struct lg_store *dst, const struct lg_store *src) {
 
 int lg_store_device_class_set(struct lg_store *s, uint64_t dev_eui, bool class_c) {
   atomic_fetch_add(&devices_gen, 1);
-  struct db_stmt *st = db_prep(s->db, "UPDATE devices SET device_class = ?2 WHERE dev_eui = ?1");
+  /* the device says so: its own class from now on, over its profile's */
+  struct db_stmt *st = db_prep(s->db, "UPDATE devices SET device_class = ?2, inherit = inherit & ~2"
+                                      " WHERE dev_eui = ?1");
   if (st == NULL) return LG_EIO;
-  bind_eui(st, 1, dev_eui);
+  lgs_bind_eui(st, 1, dev_eui);
   db_bind_text(st, 2, class_c ? "C" : "A");
-  return step_done(st);
+  return lgs_step_done(st);
 }
 
 int lg_store_queue_class_c(struct lg_store *s, uint64_t *out, size_t cap, size_t *n) {
   struct db_stmt *st = db_prep(
       s->db, "SELECT DISTINCT q.dev_eui FROM queue q JOIN devices d ON d.dev_eui = q.dev_eui"
-             " WHERE d.device_class = 'C' AND d.has_session = 1 ORDER BY q.dev_eui LIMIT ?1");
+             " LEFT JOIN device_profiles p ON p.id = d.profile_id WHERE (CASE WHEN p.id IS NOT NULL"
+             " AND (d.inherit & 2) <> 0 THEN p.device_class ELSE d.device_class END) = 'C'"
+             " AND d.has_session = 1 ORDER BY q.dev_eui LIMIT ?1");
   if (st == NULL) return LG_EIO;
   db_bind_int64(st, 1, (int64_t)cap);
   *n = 0;
   int rc;
   while ((rc = db_step(st)) == DB_ROW && *n < cap)
-    out[(*n)++] = eui_from(st, 0);
+    out[(*n)++] = lgs_eui_from(st, 0);
   db_done(st);
   return rc == DB_ROW || rc == DB_DONE ? 0 : LG_EIO;
 }
@@ -1631,7 +1705,7 @@ int lg_store_last_heard(struct lg_store *s, uint64_t dev_eui, struct lg_store_he
   struct db_stmt *u = db_prep(
       s->db, "SELECT id, received_ns FROM uplinks WHERE dev_eui = ?1 ORDER BY id DESC LIMIT 1");
   if (u == NULL) return LG_EIO;
-  bind_eui(u, 1, dev_eui);
+  lgs_bind_eui(u, 1, dev_eui);
   *n = 0;
   int rc = db_step(u);
   if (rc != DB_ROW) {
@@ -1646,7 +1720,7 @@ int lg_store_last_heard(struct lg_store *s, uint64_t dev_eui, struct lg_store_he
   if (st == NULL) return LG_EIO;
   db_bind_int64(st, 1, id);
   while ((rc = db_step(st)) == DB_ROW && *n < cap)
-    out[(*n)++] = (struct lg_store_heard){eui_from(st, 0), db_col_double(st, 1)};
+    out[(*n)++] = (struct lg_store_heard){lgs_eui_from(st, 0), db_col_double(st, 1)};
   db_done(st);
   return rc == DB_ROW || rc == DB_DONE ? 0 : LG_EIO;
 }
@@ -1675,7 +1749,7 @@ int lg_store_mcast_put(struct lg_store *s, struct lg_mcast_group *g, int64_t now
   else
     db_bind_null(st, 7);
   db_bind_int64(st, 8, now_ns);
-  return step_id(st, &g->id);
+  return lgs_step_id(st, &g->id);
 }
 
 int lg_store_mcast_get(struct lg_store *s, int64_t id, struct lg_mcast_group *g) {
@@ -1704,14 +1778,14 @@ int lg_store_mcast_delete(struct lg_store *s, int64_t id) {
   struct db_stmt *st = db_prep(s->db, "DELETE FROM multicast_groups WHERE id = ?1");
   if (st == NULL) return LG_EIO;
   db_bind_int64(st, 1, id);
-  int rc = step_done(st);
+  int rc = lgs_step_done(st);
   if (rc) return rc;
   if (db_changes(st) == 0) return LG_ENOTFOUND;
   for (int i = 0; i < 2; i++) {
     struct db_stmt *d = db_prep(s->db, sql[i]);
     if (d == NULL) return LG_EIO;
     db_bind_int64(d, 1, id);
-    if ((rc = step_done(d))) return rc;
+    if ((rc = lgs_step_done(d))) return rc;
   }
   return 0;
 }
@@ -1723,8 +1797,8 @@ int lg_store_mcast_member(struct lg_store *s, int64_t id, uint64_t dev_eui, bool
                          : "DELETE FROM multicast_members WHERE group_id = ?1 AND dev_eui = ?2");
   if (st == NULL) return LG_EIO;
   db_bind_int64(st, 1, id);
-  bind_eui(st, 2, dev_eui);
-  int rc = step_done(st);
+  lgs_bind_eui(st, 2, dev_eui);
+  int rc = lgs_step_done(st);
   return rc ? rc : !add && db_changes(st) == 0 ? LG_ENOTFOUND : 0;
 }
 
@@ -1736,7 +1810,7 @@ int lg_store_mcast_members(struct lg_store *s, int64_t id, uint64_t *out, size_t
   *n = 0;
   int rc;
   while ((rc = db_step(st)) == DB_ROW && *n < cap)
-    out[(*n)++] = eui_from(st, 0);
+    out[(*n)++] = lgs_eui_from(st, 0);
   db_done(st);
   return rc == DB_ROW || rc == DB_DONE ? 0 : LG_EIO;
 }
@@ -1762,7 +1836,7 @@ int lg_store_mcast_queue_push(struct lg_store *s, int64_t id, int f_port, const 
   db_bind_int64(st, 2, f_port);
   db_bind_blob(st, 3, data, len);
   db_bind_int64(st, 4, now_ns);
-  return step_done(st);
+  return lgs_step_done(st);
 }
 
 int lg_store_mcast_queue_pop(struct lg_store *s, int64_t *id, int *f_port, uint8_t *data,
@@ -1786,7 +1860,7 @@ int lg_store_mcast_queue_pop(struct lg_store *s, int64_t *id, int *f_port, uint8
   struct db_stmt *del = db_prep(s->db, "DELETE FROM multicast_queue WHERE id = ?1");
   if (del == NULL) return LG_EIO;
   db_bind_int64(del, 1, row);
-  return step_done(del);
+  return lgs_step_done(del);
 }
 
 static json_t *mcast_row(struct db_stmt *st) {
@@ -1797,14 +1871,19 @@ static json_t *mcast_row(struct db_stmt *st) {
   json_object_set_new(o, "name", json_string(db_col_text(st, 1)));
   json_object_set_new(o, "mc_addr", json_string(addr));
   json_object_set_new(o, "f_cnt", json_integer(db_col_int64(st, 5)));
-  json_object_set_new(o, "frequency", int_or_null(st, 6));
-  json_object_set_new(o, "dr", int_or_null(st, 7));
+  json_object_set_new(o, "frequency", lgs_int_or_null(st, 6));
+  json_object_set_new(o, "dr", lgs_int_or_null(st, 7));
   return o; /* keys never leave the server through the API */
 }
 
-json_t *lg_store_mcasts_json(struct lg_store *s) {
-  return rows_json(db_prep(s->db, "SELECT " MCAST_COLS " FROM multicast_groups ORDER BY id"),
-                   mcast_row);
+json_t *lg_store_mcasts_json(struct lg_store *s, int64_t after_id, int limit) {
+  struct db_stmt *st = db_prep(s->db, "SELECT " MCAST_COLS " FROM multicast_groups WHERE id > ?1"
+                                      " ORDER BY id LIMIT ?2");
+  if (st) {
+    db_bind_int64(st, 1, after_id);
+    db_bind_int64(st, 2, (int64_t)limit + 1);
+  }
+  return lgs_page_json(st, limit, 0, mcast_row);
 }
 
 json_t *lg_store_mcast_json(struct lg_store *s, int64_t id) {
@@ -1820,7 +1899,7 @@ json_t *lg_store_mcast_json(struct lg_store *s, int64_t id) {
   if (lg_store_mcast_members(s, id, devs, LG_ARRAY_LEN(devs), &n) == 0)
     for (size_t i = 0; i < n; i++) {
       char h[17];
-      eui_hex(devs[i], h);
+      lgs_eui_hex(devs[i], h);
       json_array_append_new(m, json_string(h));
     }
   json_object_set_new(o, "devices", m);

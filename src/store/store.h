@@ -104,7 +104,17 @@ struct lg_device_rec {
   int adr_pending_dr, adr_pending_tx_power_index, adr_pending_nb_trans;
   bool reference; /* carries its own GPS position in its payload (issue 14) */
   bool class_c;   /* Class C: listens on RX2 whenever it does not transmit (else Class A) */
+  /* Its application (0 on a put: the default application, 1) and device profile (0: none).
+   * `inherit` (LG_INHERIT_*): the settings the profile gives it, the device's own being
+   * ignored; lg_store_device_get returns adr, class_c and reference as they apply (the
+   * profile's where inherited) and the profile's ADR margin (has_adr_margin). */
+  int64_t application_id, profile_id;
+  unsigned inherit;
+  bool has_adr_margin;
+  double adr_margin_db;
 };
+
+enum { LG_INHERIT_ADR = 1, LG_INHERIT_CLASS = 2, LG_INHERIT_REFERENCE = 4 };
 
 static inline const uint8_t *lg_device_snwk_key(const struct lg_device_rec *d) {
   return d->has_11_keys ? d->s_nwk_s_int_key : d->nwk_s_key;
@@ -159,6 +169,10 @@ LG_STORE_MUST int lg_store_dev_addr_used(struct lg_store *s, uint32_t dev_addr, 
 LG_STORE_MUST int lg_store_device_status(struct lg_store *s, uint64_t dev_eui, int battery, int margin_db);
 
 /* ---- uplinks, receptions, locations ------------------------------------------ */
+
+/* The lists of one device (uplinks, locations, ADR decisions, events, downlinks) are pages,
+ * newest first: at most `limit` items whose id is below before_id (0: from the newest),
+ * {"items": [...], "next": cursor or null}; the cursor is the before_id of the next page. */
 
 struct lg_reception_rec {
   uint64_t gateway_eui;
@@ -225,7 +239,8 @@ LG_STORE_MUST int lg_store_uplink_has(struct lg_store *s, uint64_t dev_eui, uint
 /* A copy that arrived after the de-duplication window, attached to its uplink. */
 LG_STORE_MUST int lg_store_reception_add(struct lg_store *s, int64_t uplink_id, const struct lg_reception_rec *r,
                            bool late);
-struct json_t *lg_store_uplinks_json(struct lg_store *s, uint64_t dev_eui, int limit);
+struct json_t *lg_store_uplinks_json(struct lg_store *s, uint64_t dev_eui, int64_t before_id,
+                                 int limit);
 
 #define LG_STORE_MAX_OUTLIERS 8
 
@@ -248,7 +263,8 @@ struct lg_location_rec {
 };
 
 LG_STORE_MUST int lg_store_location_add(struct lg_store *s, const struct lg_location_rec *l);
-struct json_t *lg_store_locations_json(struct lg_store *s, uint64_t dev_eui, int limit);
+struct json_t *lg_store_locations_json(struct lg_store *s, uint64_t dev_eui, int64_t before_id,
+                                 int limit);
 
 /* ---- ADR ------------------------------------------------------------------------ */
 
@@ -293,7 +309,8 @@ struct lg_store_adr_decision {
 };
 
 LG_STORE_MUST int lg_store_adr_decision_add(struct lg_store *s, const struct lg_store_adr_decision *d);
-struct json_t *lg_store_adr_json(struct lg_store *s, uint64_t dev_eui, int limit);
+struct json_t *lg_store_adr_json(struct lg_store *s, uint64_t dev_eui, int64_t before_id,
+                                 int limit);
 
 /* ---- events ----------------------------------------------------------------------- */
 
@@ -302,7 +319,8 @@ struct json_t *lg_store_adr_json(struct lg_store *s, uint64_t dev_eui, int limit
 LG_STORE_MUST int lg_store_event_add(struct lg_store *s, uint64_t dev_eui, const char *type,
                        struct json_t *payload, int64_t now_ns);
 /* {"items": [{"type", "time_ns", "payload"}, ...]}, newest first. */
-struct json_t *lg_store_events_json(struct lg_store *s, uint64_t dev_eui, int limit);
+struct json_t *lg_store_events_json(struct lg_store *s, uint64_t dev_eui, int64_t before_id,
+                                 int limit);
 
 /* ---- downlinks sent -------------------------------------------------------------- */
 
@@ -312,7 +330,8 @@ LG_STORE_MUST int lg_store_downlink_add(struct lg_store *s, uint64_t dev_eui, ui
 /* An uplink with the ACK bit: the latest confirmed downlink awaiting it is acknowledged
  * (its FCntDown in *f_cnt). LG_ENOTFOUND when none waits. */
 LG_STORE_MUST int lg_store_downlink_acked(struct lg_store *s, uint64_t dev_eui, int64_t now_ns, uint32_t *f_cnt);
-struct json_t *lg_store_downlinks_json(struct lg_store *s, uint64_t dev_eui, int limit);
+struct json_t *lg_store_downlinks_json(struct lg_store *s, uint64_t dev_eui, int64_t before_id,
+                                 int limit);
 
 /* ---- downlink queue ------------------------------------------------------------- */
 
@@ -369,8 +388,119 @@ LG_STORE_MUST int lg_store_mcast_queue_pop(struct lg_store *s, int64_t *id, int 
                                            uint8_t *data, size_t cap, size_t *len);
 /* {"items": [{"id", "name", "mc_addr", "f_cnt", "frequency", "dr"}]}, and one group with its
  * "devices" (NULL when unknown). Keys are never shown. */
-struct json_t *lg_store_mcasts_json(struct lg_store *s);
+/* (a page in id order, after_id the cursor) */
+struct json_t *lg_store_mcasts_json(struct lg_store *s, int64_t after_id, int limit);
 struct json_t *lg_store_mcast_json(struct lg_store *s, int64_t id);
+
+/* ---- applications, device profiles, API keys (store_apps.c) ---------------------- */
+
+/* An application: devices belong to one. Id 1 is the default application, made by the
+ * migration that introduced them: it holds the devices provisioned before, and those
+ * provisioned without one. */
+struct lg_app_rec {
+  int64_t id;
+  char name[64];
+  char description[256];
+};
+/* Inserts (a->id 0: its new id set) or updates (a->id given; LG_ENOTFOUND when unknown). */
+LG_STORE_MUST int lg_store_app_put(struct lg_store *s, struct lg_app_rec *a, int64_t now_ns);
+LG_STORE_MUST int lg_store_app_get(struct lg_store *s, int64_t id, struct lg_app_rec *a);
+/* LG_EBUSY (with its device count in *devices) while devices belong to it; LG_ENOTFOUND.
+ * Its API keys are revoked (at now_ns). */
+LG_STORE_MUST int lg_store_app_delete(struct lg_store *s, int64_t id, int64_t now_ns,
+                                      int64_t *devices);
+/* {"id", "name", "description", "devices", "created_ns"}; a page ordered by id (after_id:
+ * the cursor; only_id > 0: that application alone), or one (NULL when unknown). */
+struct json_t *lg_store_apps_json(struct lg_store *s, int64_t only_id, int64_t after_id, int limit);
+struct json_t *lg_store_app_json(struct lg_store *s, int64_t id);
+
+/* A device profile: what a kind of device is and how the server treats it. Its devices
+ * take adr_algorithm, class and reference from it unless they set their own (struct
+ * lg_device_rec's inherit); a change applies from their next uplink. */
+struct lg_profile_rec {
+  int64_t id;
+  char name[64];
+  char region[16];      /* a region name (lg_region_find) */
+  bool class_c;         /* else Class A */
+  char mac_version[16]; /* 1.0.0 .. 1.1.0 */
+  char adr_algorithm[16]; /* off | standard | eadr | predictive */
+  bool has_adr_margin;
+  double adr_margin_db; /* ADR's installation margin for its devices (else [adr]'s) */
+  int uplink_interval_s; /* expected; 0: not said */
+  char payload_codec[64];  /* a codec's name ("": none) */
+  bool reference;
+  int max_uplinks_per_day, max_downlinks_per_day; /* 0: no limit */
+};
+LG_STORE_MUST int lg_store_profile_put(struct lg_store *s, struct lg_profile_rec *p, int64_t now_ns);
+LG_STORE_MUST int lg_store_profile_get(struct lg_store *s, int64_t id, struct lg_profile_rec *p);
+/* LG_EBUSY (count in *devices) while devices use it; LG_ENOTFOUND. */
+LG_STORE_MUST int lg_store_profile_delete(struct lg_store *s, int64_t id, int64_t *devices);
+struct json_t *lg_store_profiles_json(struct lg_store *s, int64_t after_id, int limit);
+struct json_t *lg_store_profile_json(struct lg_store *s, int64_t id);
+
+/* An API key: admin (application_id 0) or one application's, read-only or read-write.
+ * Only its SHA-256 (lg_store_token_hash) is kept. */
+struct lg_apikey_rec {
+  int64_t id;
+  char name[64];
+  int64_t application_id;
+  bool read_only;
+  char key_hash[65];
+  int64_t created_ns, revoked_ns; /* revoked_ns 0: in force */
+};
+LG_STORE_MUST int lg_store_apikey_add(struct lg_store *s, struct lg_apikey_rec *k, int64_t now_ns);
+/* The key in force whose hash this is; LG_ENOTFOUND when none (or revoked). */
+LG_STORE_MUST int lg_store_apikey_find(struct lg_store *s, const char *key_hash,
+                                       struct lg_apikey_rec *k);
+/* LG_ENOTFOUND when unknown or revoked already. */
+LG_STORE_MUST int lg_store_apikey_revoke(struct lg_store *s, int64_t id, int64_t now_ns);
+/* {"id", "name", "application_id" (null: admin), "read_only", "created_ns", "revoked_ns"}:
+ * never the key nor its hash. */
+struct json_t *lg_store_apikeys_json(struct lg_store *s, int64_t after_id, int limit);
+struct json_t *lg_store_apikey_json(struct lg_store *s, int64_t id);
+
+/* ---- paged lists, device updates, the queue (store_pages.c) ----------------------- */
+
+/* Which devices a list holds (0: any). Seen: last uplink at or after / before. */
+struct lg_device_filter {
+  int64_t application_id, profile_id;
+  int64_t seen_after_ns, seen_before_ns;
+};
+/* A page of devices in DevEUI order after `after` (0: from the first), {"items", "next"}. */
+struct json_t *lg_store_devices_page_json(struct lg_store *s, const struct lg_device_filter *f,
+                                          uint64_t after, int limit);
+struct json_t *lg_store_gateways_page_json(struct lg_store *s, uint64_t after, int limit);
+/* Writes what a PATCH may change (name, adr, class, reference, fcnt_resets_allowed,
+ * application, profile, inherit) and keeps keys, counters and what the device learnt. */
+LG_STORE_MUST int lg_store_device_update(struct lg_store *s, const struct lg_device_rec *d);
+/* The device's queue, oldest first: {"items": [{"id", "f_port", "data", "confirmed",
+ * "created_ns"}], "next"}. */
+struct json_t *lg_store_queue_json(struct lg_store *s, uint64_t dev_eui, int64_t after_id,
+                                   int limit);
+/* Empties the device's queue; how many were removed in *n. */
+LG_STORE_MUST int lg_store_queue_flush(struct lg_store *s, uint64_t dev_eui, int64_t *n);
+/* Application downlinks sent since since_ns plus those queued (a profile's daily limit). */
+LG_STORE_MUST int lg_store_downlinks_count(struct lg_store *s, uint64_t dev_eui, int64_t since_ns,
+                                           int64_t *n);
+LG_STORE_MUST int lg_store_uplinks_count(struct lg_store *s, uint64_t dev_eui, int64_t since_ns,
+                                         int64_t *n);
+
+/* A confirmed downlink that is not acknowledged: nacked. */
+struct lg_store_nack {
+  uint64_t dev_eui;
+  uint32_t f_cnt;
+};
+/* An uplink without ACK from the device: each of its confirmed downlinks awaiting an ACK
+ * counts it, and those that counted `max_uplinks` are nacked (up to cap into out, *n). */
+LG_STORE_MUST int lg_store_downlink_unacked_uplink(struct lg_store *s, uint64_t dev_eui,
+                                                   int max_uplinks, int64_t now_ns,
+                                                   struct lg_store_nack *out, size_t cap,
+                                                   size_t *n);
+/* Confirmed downlinks of any device awaiting an ACK since before `sent_before_ns`: nacked
+ * (up to cap into out, *n). */
+LG_STORE_MUST int lg_store_downlinks_expire(struct lg_store *s, int64_t sent_before_ns,
+                                            int64_t now_ns, struct lg_store_nack *out,
+                                            size_t cap, size_t *n);
 
 /* ---- keys at rest (store/kek.h) --------------------------------------------------- */
 

@@ -244,6 +244,17 @@ try {
   await waitHealthy();
   await frameFromAll(dataUp(12, "over TLS"));
   check(await waitFor(() => ups().some((m) => m.msg.f_cnt === 12)), "event/up over TLS with a password");
+  // a confirmed downlink the device does not acknowledge (its next uplink has no ACK): event/nack
+  for (const g of gateways) await pull(g);
+  check((await api("POST", `/api/devices/${ABP.dev_eui}/queue`, { f_port: 7, data: "AQ==", confirmed: true })).status === 202,
+        "a confirmed downlink queued");
+  await frameFromAll(dataUp(13, "anything for me?"));
+  await sleep(500);
+  await frameFromAll(dataUp(14, "no ack"));
+  check(await waitFor(() => received.some((m) => m.topic === topic("nack"))),
+        `event/nack: ${JSON.stringify(received.find((m) => m.topic === topic("nack"))?.msg)}`);
+  const nack = received.find((m) => m.topic === topic("nack"))?.msg;
+  check(nack?.acknowledged === false && Number.isInteger(nack?.f_cnt_down), `nack payload: ${JSON.stringify(nack)}`);
   await stop();
   start({ ...tlsEnv, LORAGEO_MQTT_PASSWORD: "wrong" });
   await waitHealthy();

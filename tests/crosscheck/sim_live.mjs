@@ -47,6 +47,8 @@ try {
   check(live.push_acks >= live.push_data_sent + 4,
     `every PUSH_DATA acknowledged (${live.push_acks} acks for ${live.push_data_sent} rxpk and 4+ stats)`);
   check(live.pull_acks >= 4, "PULL_DATA acknowledged");
+  check(live.server?.uplinks_stored > 40 && live.server.provisioning_conflicts === 0 && live.server.devices_heard === 8,
+    `the server's count of this run's uplinks (${JSON.stringify(live.server)})`);
 
   // the simulator's record of the air vs the server's database
   const devs = Object.fromEntries(fs.readFileSync(path.join(out, "devices.csv"), "utf8").trim().split("\n").slice(1)
@@ -93,6 +95,18 @@ try {
         "decided against the configured target_delivery 0.8 (stricter only where the device lost uplinks)");
   const locs = (await api("GET", `/api/devices/${devs["0"]}/locations?limit=100`)).json.items ?? [];
   check(locs.length > 0, `frames heard by 3+ gateways were located (${locs.length} for device 0)`);
+
+  // the same run again: every device exists with the server's counters (ABP past 0, OTAA
+  // joined): each a provisioning conflict, nothing stored, the simulator exits non-zero
+  const again = path.join(dir, "again.json");
+  fs.writeFileSync(again, JSON.stringify({ ...JSON.parse(fs.readFileSync(scenario, "utf8")), duration_s: 20 }));
+  const rerun = spawnSync(BIN, ["sim", again, "--server", `127.0.0.1:${udpPort}`, "--api", `http://127.0.0.1:${httpPort}`,
+    "--speed", process.env.LORAGEO_TEST_SPEED ?? "3", "--quiet"], { encoding: "utf8", timeout: 60000 });
+  const conflicts = (rerun.stderr.match(/provisioning conflict: device [0-9a-f]{16} exists/g) ?? []).length;
+  check(conflicts === 8, `each device a provisioning conflict on stderr (${conflicts}): ${rerun.stderr.slice(0, 300)}`);
+  check(rerun.status !== 0 && /stored none of this run's uplinks/.test(rerun.stderr), `a run that delivered nothing exits non-zero (${rerun.status})`);
+  const res = rerun.stdout ? JSON.parse(rerun.stdout).live?.server : null;
+  check(res?.uplinks_stored === 0 && res?.provisioning_conflicts === 8, `its summary says so: ${JSON.stringify(res)}`);
 } catch (e) {
   check(false, `exception: ${e.stack}\n${server?.log}`);
 } finally {

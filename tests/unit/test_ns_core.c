@@ -127,7 +127,7 @@ static void wait_ms(struct lg_ns *ns, int ms) {
 }
 
 static json_t *uplinks(struct lg_store *s, uint64_t dev) {
-  json_t *o = lg_store_uplinks_json(s, dev, 100);
+  json_t *o = lg_store_uplinks_json(s, dev, 0, 100);
   json_t *items = json_incref(json_object_get(o, "items"));
   json_decref(o);
   return items;

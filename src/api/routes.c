@@ -1,0 +1,105 @@
+/*
+ * Every route the HTTP server answers, in one table: api.c dispatches by it (405 for a
+ * known path with another method, 404 for an unknown path), and tests/unit/test_openapi.c
+ * compares it with docs/openapi.json both ways, so the description cannot forget a route
+ * nor describe one that is not there.
+ */
+#include <string.h>
+
+#include "api/api.h"
+#include "api/api_int.h"
+#include "lora/lora.h"
+
+static int openapi(struct lg_api_req *r, json_t **out) {
+  (void)r;
+  json_error_t e;
+  *out = json_loadb((const char *)lg_api_openapi_json, lg_api_openapi_json_len, 0, &e);
+  return *out ? 200 : lg_api_fail(out, 500, "docs/openapi.json: %s", e.text);
+}
+
+static int multicast(struct lg_api_req *r, json_t **out) {
+  if (lg_api_is(r, "GET") && strcmp(r->url, "/api/multicast-groups") == 0) { /* a page */
+    int limit, bad;
+    const char *after;
+    int64_t from = 0;
+    if ((bad = lg_api_page(r, 1000, &limit, &after, out))) return bad;
+    if (after && lg_api_id(after, &from))
+      return lg_api_fail(out, 400, "after: expected the \"next\" of the page before (an id)");
+    *out = lg_store_mcasts_json(r->store, from, limit);
+    return *out ? 200 : lg_api_fail(out, 500, "storage failed");
+  }
+  return lg_api_multicast(r->store, r->region, r->url, r->method, r->body, r->now_ns, out);
+}
+
+#define DEV "/api/devices/{dev_eui}"
+#define MC "/api/multicast-groups"
+const struct lg_api_route lg_api_routes[] = {
+    {"GET", "/metrics", NULL, LG_ROUTE_OPEN | LG_ROUTE_RAW},
+    {"GET", "/api/health", NULL, LG_ROUTE_OPEN | LG_ROUTE_RAW},
+    {"GET", "/api/geo/accuracy", NULL, LG_ROUTE_OPEN | LG_ROUTE_RAW},
+    {"GET", "/api/stream", NULL, LG_ROUTE_RAW},
+    {"GET", "/api/openapi.json", openapi, LG_ROUTE_OPEN},
+    {"GET", "/api/map", lg_api_map, 0},
+    {"GET", "/api/gateways", lg_api_gateways, LG_ROUTE_ADMIN_WRITE},
+    {"POST", "/api/gateways", lg_api_gateways, LG_ROUTE_ADMIN_WRITE},
+    {"GET", "/api/gateways/{gateway_eui}", lg_api_gateway, LG_ROUTE_ADMIN_WRITE},
+    {"PATCH", "/api/gateways/{gateway_eui}", lg_api_gateway, LG_ROUTE_ADMIN_WRITE},
+    {"DELETE", "/api/gateways/{gateway_eui}", lg_api_gateway, LG_ROUTE_ADMIN_WRITE},
+    {"GET", "/api/devices", lg_api_devices, 0},
+    {"POST", "/api/devices", lg_api_devices, 0},
+    {"GET", DEV, lg_api_device, 0},
+    {"PATCH", DEV, lg_api_device, 0},
+    {"DELETE", DEV, lg_api_device, 0},
+    {"GET", DEV "/uplinks", lg_api_device_list, 0},
+    {"GET", DEV "/events", lg_api_device_list, 0},
+    {"GET", DEV "/downlinks", lg_api_device_list, 0},
+    {"GET", DEV "/adr", lg_api_device_list, 0},
+    {"GET", DEV "/locations", lg_api_device_list, 0},
+    {"GET", DEV "/queue", lg_api_device_queue, 0},
+    {"POST", DEV "/queue", lg_api_device_queue, 0},
+    {"DELETE", DEV "/queue", lg_api_device_queue, 0},
+    {"GET", "/api/applications", lg_api_apps, 0},
+    {"POST", "/api/applications", lg_api_apps, 0},
+    {"GET", "/api/applications/{id}", lg_api_app, 0},
+    {"PATCH", "/api/applications/{id}", lg_api_app, 0},
+    {"DELETE", "/api/applications/{id}", lg_api_app, 0},
+    {"GET", "/api/device-profiles", lg_api_profiles, LG_ROUTE_ADMIN_WRITE},
+    {"POST", "/api/device-profiles", lg_api_profiles, LG_ROUTE_ADMIN_WRITE},
+    {"GET", "/api/device-profiles/{id}", lg_api_profile, LG_ROUTE_ADMIN_WRITE},
+    {"PATCH", "/api/device-profiles/{id}", lg_api_profile, LG_ROUTE_ADMIN_WRITE},
+    {"DELETE", "/api/device-profiles/{id}", lg_api_profile, LG_ROUTE_ADMIN_WRITE},
+    {"GET", "/api/api-keys", lg_api_keys, LG_ROUTE_ADMIN},
+    {"POST", "/api/api-keys", lg_api_keys, LG_ROUTE_ADMIN},
+    {"GET", "/api/api-keys/{id}", lg_api_key, LG_ROUTE_ADMIN},
+    {"DELETE", "/api/api-keys/{id}", lg_api_key, LG_ROUTE_ADMIN},
+    {"GET", MC, multicast, LG_ROUTE_ADMIN},
+    {"POST", MC, multicast, LG_ROUTE_ADMIN},
+    {"GET", MC "/{id}", multicast, LG_ROUTE_ADMIN},
+    {"DELETE", MC "/{id}", multicast, LG_ROUTE_ADMIN},
+    {"POST", MC "/{id}/devices", multicast, LG_ROUTE_ADMIN},
+    {"DELETE", MC "/{id}/devices/{dev_eui}", multicast, LG_ROUTE_ADMIN},
+    {"POST", MC "/{id}/queue", multicast, LG_ROUTE_ADMIN},
+};
+const size_t lg_api_n_routes = sizeof(lg_api_routes) / sizeof(lg_api_routes[0]);
+
+bool lg_api_match(const char *pattern, const char *path, const char **var, size_t *n, char *buf,
+                  size_t len) {
+  size_t used = 0;
+  *n = 0;
+  while (*pattern && *path) {
+    if (*pattern == '{') { /* one segment, not empty, into buf */
+      const char *pe = strchr(pattern, '}');
+      size_t seg = strcspn(path, "/");
+      if (pe == NULL || seg == 0 || *n == LG_API_MAX_VARS || used + seg + 1 > len) return false;
+      memcpy(buf + used, path, seg);
+      buf[used + seg] = '\0';
+      var[(*n)++] = buf + used;
+      used += seg + 1;
+      pattern = pe + 1;
+      path += seg;
+    } else if (*pattern++ != *path++) {
+      return false;
+    }
+  }
+  return *pattern == '\0' && *path == '\0';
+}

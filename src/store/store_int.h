@@ -1,0 +1,71 @@
+/*
+ * Internal to store/: what store.c shares with the store's other files (store_apps.c:
+ * applications, device profiles, API keys; store_pages.c: paged lists). Nothing outside
+ * store/ includes it.
+ */
+#ifndef LG_STORE_INT_H
+#define LG_STORE_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "store/db.h"
+#include "store/kek.h"
+
+struct json_t;
+
+struct lg_store {
+  struct db *db;
+  struct lg_kek kek;   /* wraps device keys (kek.c); len 0: keys in clear */
+  char key_error[160]; /* why a device's keys could not be read */
+  bool in_tx;          /* inside lg_store_begin() */
+  char commit_error[256]; /* why the last commit failed (the rollback's message would hide it) */
+};
+
+/* Devices' settings changed (a profile's, say): caches of devices are stale. */
+void lgs_devices_touch(void);
+void lgs_eui_hex(uint64_t v, char out[17]);
+uint64_t lgs_eui_from(struct db_stmt *st, int col);
+/* Runs a statement without rows: 0 or LG_EIO (the statement given back either way). */
+int lgs_step_done(struct db_stmt *st);
+/* Runs an INSERT ... RETURNING id: the new row's id in *id. */
+int lgs_step_id(struct db_stmt *st, int64_t *id);
+void lgs_bind_eui(struct db_stmt *st, int i, uint64_t eui);
+void lgs_bind_opt_real(struct db_stmt *st, int i, bool has, double v);
+struct json_t *lgs_real_or_null(struct db_stmt *st, int col);
+struct json_t *lgs_int_or_null(struct db_stmt *st, int col);
+/* {"items": [row...]} of every row of a prepared statement. */
+struct json_t *lgs_rows_json(struct db_stmt *st, struct json_t *(*row)(struct db_stmt *));
+/* The rows of a statement run with LIMIT limit + 1, as one page: {"items": [...], "next":
+ * cursor or null}. The cursor is the text of column `cursor_col` of the last item given
+ * (an id or an EUI: what the list is ordered by). */
+struct json_t *lgs_page_json(struct db_stmt *st, int limit, int cursor_col,
+                             struct json_t *(*row)(struct db_stmt *));
+
+/* The position lg_store_gateway_get gives (stat over surveyed only with the flag). */
+#define GATEWAY_POS(c)                                                                             \
+  " CASE WHEN position_from_gateway <> 0 AND stat_latitude IS NOT NULL THEN stat_" c               \
+  " ELSE COALESCE(" c ", stat_" c ") END"
+#define GATEWAY_COLS                                                                               \
+  "gateway_eui, name," GATEWAY_POS("latitude") "," GATEWAY_POS("longitude") ","                     \
+  GATEWAY_POS("altitude") ", last_seen_ns, rx_packets, timing_offset_ns, position_from_gateway,"    \
+  " CASE WHEN station_token IS NULL THEN 0 ELSE 1 END"
+
+/* A device's settings as they apply: the profile's where the device inherits them. */
+#define DEVICE_COLS                                                                                \
+  "d.dev_eui, d.name,"                                                                             \
+  " CASE WHEN p.id IS NOT NULL AND (d.inherit & 1) <> 0 THEN p.adr_algorithm ELSE d.adr END,"      \
+  " d.otaa, d.join_eui, d.app_key, d.has_session, d.dev_addr,"                                     \
+  " d.nwk_s_key, d.app_s_key, d.fcnt_up_next, d.fcnt_down, d.join_nonce, d.fcnt_resets_allowed,"   \
+  " d.battery, d.margin, d.last_seen_ns, d.tx_power_index, d.nb_trans, d.adr_pending_dr,"          \
+  " d.adr_pending_txp, d.adr_pending_nb,"                                                          \
+  " CASE WHEN p.id IS NOT NULL AND (d.inherit & 4) <> 0 THEN p.reference ELSE d.reference END,"    \
+  " CASE WHEN p.id IS NOT NULL AND (d.inherit & 2) <> 0 THEN p.device_class"                       \
+  " ELSE d.device_class END, d.s_nwk_s_int_key, d.nwk_s_enc_key, d.application_id,"               \
+  " d.profile_id, d.inherit, p.adr_margin_db"
+#define DEVICE_FROM " FROM devices d LEFT JOIN device_profiles p ON p.id = d.profile_id"
+
+struct json_t *lgs_gateway_row(struct db_stmt *st);  /* of GATEWAY_COLS */
+struct json_t *lgs_device_row(struct db_stmt *st);   /* of DEVICE_COLS */
+
+#endif
