@@ -29,6 +29,7 @@
 #include <time.h>
 
 #include "api/api.h"
+#include "codec/codec.h"
 #include "api/web.h"
 #include "lora/lora.h"
 #include "store/store.h"
@@ -39,6 +40,7 @@
 
 struct lg_api {
   struct lg_config cfg;
+  _Atomic(struct lg_codecs *) codecs; /* decodes uplinks into `object` (NULL: none) */
   const struct lg_ns_metrics *m;
   atomic_uint *gateways_changed;
   struct lg_store *store;
@@ -151,6 +153,21 @@ static void counter_pair(struct lg_outbuf *b, const char *name, const char *help
   lg_out_printf(b, "# HELP %s %s\n# TYPE %s counter\n%s{%s=\"%s\"} %llu\n%s{%s=\"%s\"} %llu\n",
                 name, help, name, name, label, v0, (unsigned long long)n0, name, label, v1,
                 (unsigned long long)n1);
+}
+
+/* Uplinks as their device's codec decodes them: "object", or "object_error" with why
+ * (codec.h; the device's codec comes from the hook the profiles fill). */
+static json_t *with_objects(struct lg_api *api, json_t *list) {
+  struct lg_codecs *codecs = atomic_load(&api->codecs);
+  size_t i;
+  json_t *u;
+  if (codecs == NULL || list == NULL) return list;
+  json_array_foreach(json_object_get(list, "items"), i, u) {
+    char why[512];
+    if (lg_codecs_uplink_object(codecs, u, why, sizeof(why)) != 0)
+      json_object_set_new(u, "object_error", json_string(why));
+  }
+  return list;
 }
 
 /* The methods whose live accuracy reference devices measure (geo/live.c), "auto" being
@@ -312,6 +329,22 @@ static enum MHD_Result metrics(struct lg_api *api, struct MHD_Connection *c) {
         atomic_load(&m->mqtt_waiting));
   GAUGE("lorageo_mqtt_connected", "1 while connected to the MQTT broker.",
         atomic_load(&m->mqtt_connected));
+  COUNTER("lorageo_integration_dropped_total",
+          "Events lost because the integration queue (codecs, MQTT, webhooks) was full.",
+          atomic_load(&m->integ_dropped));
+  counter_pair(&b, "lorageo_codec_uplinks_total", "Uplinks run through their device's codec.",
+               "result", "decoded", atomic_load(&m->codec_decoded), "error",
+               atomic_load(&m->codec_errors));
+  counter_pair(&b, "lorageo_webhook_requests_total", "Webhook POSTs, by result.", "result",
+               "failed", atomic_load(&m->webhook_requests[0]), "ok",
+               atomic_load(&m->webhook_requests[1]));
+  COUNTER("lorageo_webhook_sent_total", "Events delivered to the webhook (a 2xx answer).",
+          atomic_load(&m->webhook_sent));
+  counter_pair(&b, "lorageo_webhook_dropped_total", "Webhook events given up, by reason.",
+               "reason", "queue_full", atomic_load(&m->webhook_dropped[0]), "attempts",
+               atomic_load(&m->webhook_dropped[1]));
+  GAUGE("lorageo_webhook_waiting", "Events waiting for the webhook.",
+        atomic_load(&m->webhook_waiting));
   GAUGE("lorageo_station_connected", "LoRa Basics Station traffic connections open.",
         atomic_load(&m->station_connected));
   static const char *const st_types[] = {"other",  "version", "updf",    "jreq",
@@ -720,7 +753,7 @@ static enum MHD_Result route(struct lg_api *api, struct MHD_Connection *c, const
       r = rc == 0 ? send_json(c, 200, json_object())
                   : send_error(c, rc == LG_ENOTFOUND ? 404 : 500, "no device %s", id);
     } else if (strcmp(sub, "uplinks") == 0 && get) {
-      r = send_json(c, 200, lg_store_uplinks_json(api->store, eui, query_limit(c)));
+      r = send_json(c, 200, with_objects(api, lg_store_uplinks_json(api->store, eui, query_limit(c))));
     } else if (strcmp(sub, "events") == 0 && get) {
       r = send_json(c, 200, lg_store_events_json(api->store, eui, query_limit(c)));
     } else if (strcmp(sub, "downlinks") == 0 && get) {
@@ -825,6 +858,10 @@ static void api_free(struct lg_api *api) {
   free(api->tls_cert);
   free(api->tls_key);
   free(api);
+}
+
+void lg_api_set_codecs(struct lg_api *api, struct lg_codecs *codecs) {
+  atomic_store(&api->codecs, codecs);
 }
 
 struct lg_api *lg_api_start(const struct lg_config *cfg, const struct lg_ns_metrics *metrics,
