@@ -33,7 +33,12 @@ static const char usage[] =
     "(and LoRa Basics Station on [basicstation] bind when set: docs/gateways.md),\n"
     "HTTP API, /metrics on [server] http_bind, storage in [server] database (SQLite).\n"
     "Without -c the defaults serve (udp 0.0.0.0:1700, http 127.0.0.1:8080, ./lorageo.db);\n"
-    "every key can be set from the environment as LORAGEO_<SECTION>_<KEY>.\n";
+    "every key can be set from the environment as LORAGEO_<SECTION>_<KEY>.\n"
+    "\n"
+    "Storage: [server] database (a SQLite path, or postgresql://... for PostgreSQL),\n"
+    "[server] journal / journal_segment_mb / journal_retention (the raw journal), [security]\n"
+    "kek_file / allow_plaintext_keys (device keys at rest), [geo] learned (what locating\n"
+    "learns); docs/server.md says what each does. Every key:\n";
 
 struct server {
   uv_loop_t *loop;
@@ -74,7 +79,7 @@ int lg_cmd_serve(int argc, char **argv) {
   opterr = 0;
   while ((c = getopt_long(argc, argv, ":hc:", opts, NULL)) != -1) {
     switch (c) {
-    case 'h': fputs(usage, stdout); return 0;
+    case 'h': fputs(usage, stdout); lg_config_help(stdout); return 0;
     case 'c': path = optarg; break;
     default: return lg_cli_bad_option("serve", c, argv);
     }

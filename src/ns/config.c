@@ -372,6 +372,17 @@ static const struct {
     {"basicstation", "max_connections", "1..100000", s_bs_max},
 };
 
+void lg_config_help(FILE *out) {
+  const char *section = "";
+  for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+    if (strcmp(section, keys[i].section) != 0) {
+      section = keys[i].section;
+      fprintf(out, "  [%s]\n", section);
+    }
+    fprintf(out, "    %-22s %s\n", keys[i].key, keys[i].expect);
+  }
+}
+
 /* The journal beside its database: each database its own, so two servers never share one
  * and a journal is never replayed into another database. Empty for an in-memory one. */
 static void journal_name(const char *database, const char *http_bind, char *out, size_t len) {

@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "geo/geo.h"
 #include "util/netlist.h"
@@ -131,6 +132,9 @@ int lg_config_load(struct lg_config *c, const char *path, char *why, size_t why_
  * the reason as lg_config_load gives it. */
 int lg_config_parse_text(struct lg_config *c, const char *name, const char *text, size_t len,
                          char *why, size_t why_len);
+
+/* Every configuration key by section, with what it takes (serve --help). */
+void lg_config_help(FILE *out);
 
 struct lg_store;
 /*
