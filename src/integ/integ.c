@@ -150,7 +150,9 @@ struct lg_integ *lg_integ_start(const struct lg_config *cfg, struct lg_ns_metric
   struct lg_integ *i = calloc(1, sizeof(*i));
   if (i == NULL) return NULL;
   i->m = metrics;
-  i->cap = (size_t)cfg->mqtt_queue_max; /* the same bound as MQTT's own waiting queue */
+  /* Events pile up here only while a codec is slow (MQTT and the webhook queue on their
+   * own, with their own bounds and counters): 20000 of ~1-2 KB at most. */
+  i->cap = 20000;
   pthread_mutex_init(&i->mu, NULL);
   pthread_cond_init(&i->cv, NULL);
   i->chirpstack = cfg->mqtt_chirpstack;
