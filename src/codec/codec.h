@@ -75,7 +75,8 @@ void lg_js_free(struct lg_js *js);
  * is_uplink: input.recvTime, milliseconds in the JSON, becomes a Date) and returns what it
  * returned as JSON text in *out (caller frees). Errors, with the reason in why: LG_EINVAL
  * (the script threw, ran out of memory, returned nothing), LG_ENOTFOUND (no such
- * function), LG_EBUSY (the time budget ran out: the interpreter was discarded and the
+ * function), LG_EIO (the time budget cannot be armed: nothing runs), LG_EBUSY (the time
+ * budget ran out: the interpreter was discarded and the
  * script is compiled again at the next call). fn NULL: compiles only. */
 int lg_js_call(struct lg_js *js, const char *fn, const char *input_json, int is_uplink,
                char **out, char *why, size_t why_len);

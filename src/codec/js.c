@@ -367,6 +367,11 @@ int lg_js_call(struct lg_js *js, const char *fn, const char *input_json, int is_
     sev._sigev_un._tid = (pid_t)syscall(SYS_gettid);
     js->has_timer = timer_create(CLOCK_MONOTONIC, &sev, &js->timer) == 0;
   }
+  if (!js->has_timer) { /* never run a script without its budget */
+    snprintf(why, why_len, "%s", can_interrupt ? "cannot arm the time budget's timer"
+                                               : "the time budget cannot be enforced here");
+    return LG_EIO;
+  }
   int rc = 0;
   running = js;
   if (sigsetjmp(js->escape, 1)) { /* the budget ran out */
@@ -377,11 +382,11 @@ int lg_js_call(struct lg_js *js, const char *fn, const char *input_json, int is_
              (long long)(js->budget_ns / 1000000));
     return LG_EBUSY;
   }
-  if (js->has_timer) arm(js, js->budget_ns);
+  arm(js, js->budget_ns);
   if (js->J == NULL) rc = compile(js, why, why_len);
   if (rc == 0 && fn) rc = invoke(js, fn, input_json, is_uplink, out, why, why_len);
   running = NULL;
-  if (js->has_timer) timer_delete(js->timer);
+  timer_delete(js->timer);
   if (rc == LG_EINVAL && js->J && js->mem_used > js->mem_cap / 2)
     js_gc(js->J, 0); /* after an out-of-memory, give the next call its room back */
   return rc;
