@@ -89,7 +89,7 @@ sed -e "s|/var/lib/lorageo|$state|g" -e "s|/usr/share/lorageo/web|$root/usr/shar
 FAIL_MSG="the installed configuration differs in more than its paths" \
   ok test "$(diff "$conf" "$tmp/lorageo.ini" | grep -c '^<')" -eq \
           "$(grep -cE '/var/lib/lorageo|/usr/share/lorageo/web|/etc/lorageo/codecs' "$conf")"
-port=$((41100 + RANDOM % 800)) # outside the crosscheck harness's 21000-41003
+port=$((32100 + RANDOM % 600)) # above the crosscheck harness's ports, below the ephemeral ones
 (cd "$tmp" && LORAGEO_SERVER_UDP_BIND=127.0.0.1:$port LORAGEO_SERVER_HTTP_BIND=127.0.0.1:$((port + 1)) \
   exec "$bin" serve -c "$tmp/lorageo.ini" >"$tmp/serve.out" 2>"$tmp/serve.log") &
 pid=$!

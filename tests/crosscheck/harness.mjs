@@ -13,7 +13,9 @@ import lora from "lora-packet";
 export const BIN = process.argv[2] ?? "../../build/lorageo";
 export const C = 299792458;
 export const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lorageo-serve-"));
-export const udpPort = 21000 + Math.floor(Math.random() * 20000);
+// Below 32768: the kernel hands out 32768-60999 as the local ports of outgoing connections
+// (ip_local_port_range), and a test server that draws one in use cannot listen on it.
+export const udpPort = 21000 + Math.floor(Math.random() * 11000);
 export const httpPort = udpPort + 1;
 // Device keys are wrapped with a key-encryption key ([security] kek_file). SQLite makes one
 // beside its database; PostgreSQL needs it given, and every instance of a test the same.
@@ -136,7 +138,7 @@ export function redisServer(bin = process.argv[3] ?? "redis-server") {
   };
   return r;
 }
-const instanceBase = 24000 + Math.floor(Math.random() * 15000);
+const instanceBase = 24000 + Math.floor(Math.random() * 8000); /* below 32768 too */
 // udp: another instance's UDP port to share (with [server] reuse_port)
 export function instance(k, extraEnv = {}, udp = instanceBase + 10 * k) {
   const inst = { udp, http: instanceBase + 10 * k + 1, log: "" };

@@ -12,7 +12,7 @@ import { armTimeout, BIN, check, cleanExit, dir, sleep, tally } from "./harness.
 armTimeout(600000);
 const REGIONS = ["EU868", "US915", "AU915", "AS923-1", "AS923-2", "AS923-3", "AS923-4", "KR920", "IN865", "RU864", "EU433", "CN470"];
 const speed = process.env.LORAGEO_TEST_SPEED ?? "4";
-let port = 23000 + Math.floor(Math.random() * 20000);
+let port = 23000 + Math.floor(Math.random() * 9000); // below the ephemeral ports (harness.mjs)
 for (const region of REGIONS) {
   port += 2;
   const db = path.join(dir, `${region}.db`);
