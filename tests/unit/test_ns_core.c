@@ -275,11 +275,13 @@ static size_t sent_frame(int i, struct lg_frame *f, struct lg_mac_cmd *cmds, siz
   const char *d = json_string_value(json_object_get(json_object_get(o, "txpk"), "data"));
   uint8_t phy[300];
   int len = d ? EVP_DecodeBlock(phy, (const unsigned char *)d, (int)strlen(d)) : -1;
-  json_decref(o);
   size_t n = 0, bad = 0;
+  if (len >= 12) { /* EVP_DecodeBlock counts the padding's bytes too (d lives with o) */
+    size_t l = strlen(d);
+    len -= (d[l - 1] == '=') + (d[l - 2] == '=');
+  }
+  json_decref(o);
   if (len < 12) return 0;
-  size_t l = strlen(d); /* EVP_DecodeBlock counts the padding's bytes too */
-  len -= (d[l - 1] == '=') + (d[l - 2] == '=');
   if (lg_frame_decode(phy, (size_t)len, f)) return 0;
   lg_mac_parse(f->u.data.f_opts, f->u.data.f_opts_len, false, cmds, cap, &n, &bad);
   return n;
