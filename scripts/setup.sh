@@ -9,7 +9,9 @@ cd "$(dirname "$0")/.."
 # cluster, libwebsockets for LoRa Basics Station). Tests: PostgreSQL (the end-to-end tests run against it too), redis-server
 # (the cluster test starts its own), clang (libFuzzer + sanitizers), jq,
 # Node.js for the lora-packet cross-check, the mosquitto broker and clients for the MQTT
-# test (the test starts its own broker on a free port), Chromium for the web map test.
+# test (the test starts its own broker on a free port), Chromium for the web map test;
+# MuJS for JavaScript payload codecs; curl, which the README's quick start uses; dpkg-dev
+# and systemd (systemd-analyze) for the Debian package and its test.
 packages=(
   build-essential cmake pkg-config
   libssl-dev libjansson-dev libgsl-dev libproj-dev libjsmn-dev uthash-dev
@@ -20,6 +22,8 @@ packages=(
   clang libclang-rt-14-dev
   jq
   gnuplot-nox libcurl4-openssl-dev
+  libmujs-dev
+  curl dpkg-dev systemd
 )
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || packages+=(npm)
@@ -38,7 +42,7 @@ fi
 
 # npm packages, exactly as locked (no network lookups beyond the registry).
 (cd web && npm ci --no-audit --no-fund --loglevel=error)            # Leaflet for the web UI
-(cd tests/crosscheck && npm ci --no-audit --no-fund --loglevel=error) # lora-packet, playwright-core
+(cd tests/crosscheck && npm ci --no-audit --no-fund --loglevel=error) # lora-packet, playwright-core, cayenne-lpp
 
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$(nproc)"

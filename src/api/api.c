@@ -30,6 +30,7 @@
 
 #include "api/api.h"
 #include "api/api_int.h"
+#include "codec/codec.h"
 #include "api/web.h"
 #include "lora/lora.h"
 #include "store/store.h"
@@ -40,6 +41,7 @@
 
 struct lg_api {
   struct lg_config cfg;
+  _Atomic(struct lg_codecs *) codecs; /* decodes uplinks into `object` (NULL: none) */
   const struct lg_ns_metrics *m;
   atomic_uint *gateways_changed;
   struct lg_store *store;
@@ -296,6 +298,22 @@ static enum MHD_Result metrics(struct lg_api *api, struct MHD_Connection *c) {
         atomic_load(&m->mqtt_waiting));
   GAUGE("lorageo_mqtt_connected", "1 while connected to the MQTT broker.",
         atomic_load(&m->mqtt_connected));
+  COUNTER("lorageo_integration_dropped_total",
+          "Events lost because the integration queue (codecs, MQTT, webhooks) was full.",
+          atomic_load(&m->integ_dropped));
+  counter_pair(&b, "lorageo_codec_uplinks_total", "Uplinks run through their device's codec.",
+               "result", "decoded", atomic_load(&m->codec_decoded), "error",
+               atomic_load(&m->codec_errors));
+  counter_pair(&b, "lorageo_webhook_requests_total", "Webhook POSTs, by result.", "result",
+               "failed", atomic_load(&m->webhook_requests[0]), "ok",
+               atomic_load(&m->webhook_requests[1]));
+  COUNTER("lorageo_webhook_sent_total", "Events delivered to the webhook (a 2xx answer).",
+          atomic_load(&m->webhook_sent));
+  counter_pair(&b, "lorageo_webhook_dropped_total", "Webhook events given up, by reason.",
+               "reason", "queue_full", atomic_load(&m->webhook_dropped[0]), "attempts",
+               atomic_load(&m->webhook_dropped[1]));
+  GAUGE("lorageo_webhook_waiting", "Events waiting for the webhook.",
+        atomic_load(&m->webhook_waiting));
   GAUGE("lorageo_station_connected", "LoRa Basics Station traffic connections open.",
         atomic_load(&m->station_connected));
   static const char *const st_types[] = {"other",  "version", "updf",    "jreq",
@@ -455,7 +473,7 @@ static enum MHD_Result route(struct lg_api *api, struct MHD_Connection *c, const
                            .region = lg_region_find(api->cfg.region),
                            .gateways_changed = api->gateways_changed, .method = method,
                            .url = url, .query = query_arg, .query_cls = c,
-                           .now_ns = unix_now_ns()};
+                           .now_ns = unix_now_ns(), .codecs = atomic_load(&api->codecs)};
   char vars[256], allow[64] = "", why[160];
   size_t n_var = 0;
   unsigned status;
@@ -585,6 +603,10 @@ static void api_free(struct lg_api *api) {
   free(api->tls_cert);
   free(api->tls_key);
   free(api);
+}
+
+void lg_api_set_codecs(struct lg_api *api, struct lg_codecs *codecs) {
+  atomic_store(&api->codecs, codecs);
 }
 
 struct lg_api *lg_api_start(const struct lg_config *cfg, const struct lg_ns_metrics *metrics,

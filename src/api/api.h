@@ -20,6 +20,10 @@ struct lg_api *lg_api_start(const struct lg_config *cfg, const struct lg_ns_metr
                             atomic_uint *gateways_changed, char *why, size_t why_len);
 void lg_api_stop(struct lg_api *api);
 
+/* Uplinks (GET .../uplinks) carry "object" decoded by their device's codec from now on. */
+struct lg_codecs;
+void lg_api_set_codecs(struct lg_api *api, struct lg_codecs *codecs);
+
 /*
  * The same API without a socket or threads of its own, for the HTTP fuzzer (tests/fuzz/
  * fuzz_http.c): lg_api_serve_fd hands it one end of a connected socket (a socketpair),

@@ -46,6 +46,7 @@ struct lg_api_req {
   const char *(*query)(void *cls, const char *name);
   void *query_cls;
   int64_t now_ns;
+  struct lg_codecs *codecs; /* decodes uplinks into `object` (NULL: none; codec.h) */
 };
 
 typedef int (*lg_api_fn)(struct lg_api_req *r, json_t **out);

@@ -17,6 +17,7 @@
 #include "adr/adr.h"
 #include "api/api.h"
 #include "api/api_int.h"
+#include "codec/codec.h"
 #include "ns/ns.h"
 #include "util/util.h"
 
@@ -296,7 +297,16 @@ int lg_api_device_list(struct lg_api_req *r, json_t **out) {
       : strcmp(what, "adr") == 0       ? lg_store_adr_json
                                        : lg_store_locations_json;
   *out = list(r->store, eui, before, limit);
-  return *out ? 200 : lg_api_fail(out, 500, "storage failed");
+  if (*out == NULL) return lg_api_fail(out, 500, "storage failed");
+  size_t i;
+  json_t *u;
+  if (list == lg_store_uplinks_json && r->codecs) /* as the device's codec decodes them */
+    json_array_foreach(json_object_get(*out, "items"), i, u) {
+      char why[512];
+      if (lg_codecs_uplink_object(r->codecs, u, why, sizeof(why)) != 0)
+        json_object_set_new(u, "object_error", json_string(why));
+    }
+  return 200;
 }
 
 /* ---- the queue ---------------------------------------------------------------------- */

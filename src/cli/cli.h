@@ -25,6 +25,7 @@ int lg_cmd_keys(int argc, char **argv);
 int lg_cmd_apikey(int argc, char **argv);
 int lg_cmd_sim(int argc, char **argv);
 int lg_cmd_region(int argc, char **argv);
+int lg_cmd_codec(int argc, char **argv);
 
 /* Prints "lorageo <cmd>: <message>\n" to stderr and returns `status`. */
 int lg_cli_fail(const char *cmd, int status, const char *fmt, ...)

@@ -19,7 +19,7 @@
 
 #include "api/api.h"
 #include "cli/cli.h"
-#include "integ/mqtt.h"
+#include "integ/integ.h"
 #include "ns/config.h"
 #include "ns/ns.h"
 #include "ns/station.h"
@@ -33,21 +33,26 @@ static const char usage[] =
     "(and LoRa Basics Station on [basicstation] bind when set: docs/gateways.md),\n"
     "HTTP API, /metrics on [server] http_bind, storage in [server] database (SQLite).\n"
     "Without -c the defaults serve (udp 0.0.0.0:1700, http 127.0.0.1:8080, ./lorageo.db);\n"
-    "every key can be set from the environment as LORAGEO_<SECTION>_<KEY>.\n";
+    "every key can be set from the environment as LORAGEO_<SECTION>_<KEY>.\n"
+    "\n"
+    "Storage: [server] database (a SQLite path, or postgresql://... for PostgreSQL),\n"
+    "[server] journal / journal_segment_mb / journal_retention (the raw journal), [security]\n"
+    "kek_file / allow_plaintext_keys (device keys at rest), [geo] learned (what locating\n"
+    "learns); docs/server.md says what each does. Every key:\n";
 
 struct server {
   uv_loop_t *loop;
   uv_signal_t sigint, sigterm;
   struct lg_udp *udp;
   struct lg_station *station; /* NULL: [basicstation] bind not set */
-  struct lg_mqtt *mqtt; /* NULL: MQTT off */
+  struct lg_integ *integ; /* codecs, MQTT, webhooks */
   struct lg_ns *ns;
 };
 
 static void on_event(void *ctx, uint64_t dev_eui, const char *type, json_t *payload) {
   struct server *s = ctx;
-  if (s->mqtt)
-    lg_mqtt_event(s->mqtt, dev_eui, type, payload);
+  if (s->integ)
+    lg_integ_event(s->integ, dev_eui, type, payload);
   else
     json_decref(payload);
 }
@@ -74,7 +79,7 @@ int lg_cmd_serve(int argc, char **argv) {
   opterr = 0;
   while ((c = getopt_long(argc, argv, ":hc:", opts, NULL)) != -1) {
     switch (c) {
-    case 'h': fputs(usage, stdout); return 0;
+    case 'h': fputs(usage, stdout); lg_config_help(stdout); return 0;
     case 'c': path = optarg; break;
     default: return lg_cli_bad_option("serve", c, argv);
     }
@@ -106,7 +111,7 @@ int lg_cmd_serve(int argc, char **argv) {
   struct lg_ns_io io = {.ctx = NULL,
                         .now_ns = wall_ns,
                         .gateways_changed = &gateways_changed,
-                        .on_event = cfg.mqtt_url[0] ? on_event : NULL,
+                        .on_event = cfg.mqtt_url[0] || cfg.webhook_url[0] ? on_event : NULL,
                         .event_ctx = &s};
   lg_udp_io(s.udp, &io);
   if (cfg.bs_bind[0]) {
@@ -139,11 +144,11 @@ int lg_cmd_serve(int argc, char **argv) {
   }
   uv_signal_start(&s.sigint, on_signal, SIGINT);
   uv_signal_start(&s.sigterm, on_signal, SIGTERM);
-  if (cfg.mqtt_url[0] &&
-      (s.mqtt = lg_mqtt_start(&cfg, lg_ns_metrics(s.ns), why, sizeof(why))) == NULL) {
+  if ((s.integ = lg_integ_start(&cfg, lg_ns_metrics(s.ns), why, sizeof(why))) == NULL) {
     rc = lg_cli_fail("serve", 2, "%s", why);
     goto out;
   }
+  lg_api_set_codecs(api, lg_integ_codecs(s.integ));
   if (note[0]) fprintf(stderr, "lorageo: %s\n", note); /* once serving: a failure is one line */
   fprintf(stderr, "lorageo: serving %s: UDP %s, HTTP http://%s, database %s%s%s%s\n", cfg.region,
           cfg.udp_bind, cfg.http_bind, cfg.database, s.station ? ", Basics Station " : "",
@@ -169,7 +174,7 @@ out:
   uv_close((uv_handle_t *)&s.sigterm, NULL);
   lg_station_free(s.station);
   lg_udp_free(s.udp); /* runs the loop once: the closes above complete too */
-  lg_mqtt_stop(s.mqtt); /* first: its thread writes the server's metrics until it stops */
+  lg_integ_stop(s.integ); /* first: its threads write the server's metrics until they stop */
   lg_ns_free(s.ns);
   lg_store_close(store);
   return rc;

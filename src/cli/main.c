@@ -23,6 +23,7 @@ static const struct command commands[] = {
     {"decode", lg_cmd_decode, "decode a LoRaWAN PHYPayload (hex) to JSON, check MIC, decrypt"},
     {"airtime", lg_cmd_airtime, "time on air of a LoRa packet"},
     {"region", lg_cmd_region, "LoRaWAN regional parameters (RP002-1.0.4): list, or one as JSON"},
+    {"codec", lg_cmd_codec, "run a payload codec (cayenne_lpp, js:NAME) on a payload or an object"},
     {"sim", lg_cmd_sim, "simulate devices, gateways and the air, offline or against a server"},
     {"solve", lg_cmd_solve, "locate frames from gateway timestamps / RSSI (JSON lines)"},
     {"calibrate", lg_cmd_calibrate,

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "integ/integ.h"
 #include "store/store.h"
 #include "util/util.h"
 
@@ -26,6 +27,7 @@ struct lg_mqtt {
   struct mosquitto *mosq;
   struct lg_store *store; /* this thread's own handle, for command/down */
   char prefix[64];
+  bool chirpstack; /* [mqtt] format = chirpstack: its topics for commands */
   pthread_mutex_t mu;
   bool connected;
   struct waiting *q; /* ring of cap entries */
@@ -70,7 +72,10 @@ static void on_connect(struct mosquitto *mosq, void *ctx, int rc) {
     return;
   }
   char topic[128];
-  snprintf(topic, sizeof(topic), "%s/device/+/command/down", m->prefix);
+  if (m->chirpstack)
+    snprintf(topic, sizeof(topic), "application/+/device/+/command/down");
+  else
+    snprintf(topic, sizeof(topic), "%s/device/+/command/down", m->prefix);
   mosquitto_subscribe(mosq, NULL, topic, 1);
   pthread_mutex_lock(&m->mu);
   m->connected = true;
@@ -91,7 +96,9 @@ static void on_disconnect(struct mosquitto *mosq, void *ctx, int rc) {
   if (rc) log_line("connection lost (%s); reconnecting", mosquitto_strerror(rc));
 }
 
-/* {prefix}/device/{dev_eui}/command/down: the API's queue body. */
+/* {prefix}/device/{dev_eui}/command/down: the API's queue body; with format = chirpstack,
+ * application/{application_id}/device/{dev_eui}/command/down: ChirpStack's
+ * {devEui, confirmed, fPort, data}. */
 static void on_message(struct mosquitto *mosq, void *ctx, const struct mosquitto_message *msg) {
   (void)mosq;
   struct lg_mqtt *m = ctx;
@@ -99,14 +106,23 @@ static void on_message(struct mosquitto *mosq, void *ctx, const struct mosquitto
   uint64_t dev_eui = 0;
   size_t plen = strlen(m->prefix);
   const char *t = msg->topic;
-  bool ok = strncmp(t, m->prefix, plen) == 0 &&
-            sscanf(t + plen, "/device/%16[0-9a-fA-F]/", eui_hex) == 1 && strlen(eui_hex) == 16;
+  const char *dev = m->chirpstack && strncmp(t, "application/", 12) == 0
+                        ? strstr(t + 12, "/device/")
+                    : strncmp(t, m->prefix, plen) == 0 ? t + plen
+                                                       : NULL;
+  bool ok = dev && sscanf(dev, "/device/%16[0-9a-fA-F]/", eui_hex) == 1 && strlen(eui_hex) == 16;
   if (ok) dev_eui = strtoull(eui_hex, NULL, 16);
   json_error_t je;
   json_t *b = ok ? json_loadb(msg->payload, (size_t)msg->payloadlen, 0, &je) : NULL;
+  if (b && m->chirpstack) { /* ChirpStack's names into ours */
+    json_t *ours = lg_chirpstack_command(b);
+    json_decref(b);
+    b = ours;
+  }
   struct lg_queue_item q;
   struct lg_device_rec d;
-  char why[200] = "topic: expected {prefix}/device/{16 hex digits}/command/down";
+  char why[200] = "topic: expected {prefix}/device/{16 hex digits}/command/down, or "
+                  "application/{id}/device/{16 hex digits}/command/down";
   if (ok && b == NULL) snprintf(why, sizeof(why), "not JSON: %s", je.text);
   ok = ok && b && lg_queue_item_parse(b, &q, why, sizeof(why)) == 0;
   if (ok && lg_store_device_get(m->store, dev_eui, &d)) {
@@ -157,6 +173,7 @@ struct lg_mqtt *lg_mqtt_start(const struct lg_config *cfg, struct lg_ns_metrics 
   pthread_mutex_init(&m->mu, NULL);
   m->metrics = metrics;
   snprintf(m->prefix, sizeof(m->prefix), "%s", cfg->mqtt_topic_prefix);
+  m->chirpstack = cfg->mqtt_chirpstack;
   char note[512];
   m->cap = (size_t)cfg->mqtt_queue_max;
   m->q = calloc(m->cap, sizeof(*m->q));
@@ -225,6 +242,10 @@ void lg_mqtt_stop(struct lg_mqtt *m) {
 void lg_mqtt_event(struct lg_mqtt *m, uint64_t dev_eui, const char *type, json_t *payload) {
   char topic[160];
   snprintf(topic, sizeof(topic), "%s/device/%016" PRIx64 "/event/%s", m->prefix, dev_eui, type);
+  lg_mqtt_publish(m, topic, payload);
+}
+
+void lg_mqtt_publish(struct lg_mqtt *m, const char *topic, json_t *payload) {
   char *text = json_dumps(payload, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
   json_decref(payload);
   if (text == NULL) return;

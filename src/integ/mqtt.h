@@ -5,7 +5,8 @@
  * reconnects with back-off (1 s doubling to 30 s). While the broker is away, events wait
  * in a bounded queue (oldest dropped first, counted) and go out in order on reconnect;
  * events already handed to libmosquitto but not acknowledged are re-sent by it. Delivery
- * is at least once.
+ * is at least once. With [mqtt] format = chirpstack the integration (integ.c) publishes
+ * ChirpStack's JSON on ChirpStack's topics, and commands come on them too.
  */
 #ifndef LG_INTEG_MQTT_H
 #define LG_INTEG_MQTT_H
@@ -26,7 +27,10 @@ struct lg_mqtt *lg_mqtt_start(const struct lg_config *cfg, struct lg_ns_metrics 
                               size_t why_len);
 void lg_mqtt_stop(struct lg_mqtt *m);
 
-/* Publishes one event (thread-safe); takes ownership of payload. */
+/* Publishes one event on {prefix}/device/{dev_eui}/event/{type} (thread-safe); takes
+ * ownership of payload. */
 void lg_mqtt_event(struct lg_mqtt *m, uint64_t dev_eui, const char *type, json_t *payload);
+/* The same on a topic of the caller's (ChirpStack's, integ.h). */
+void lg_mqtt_publish(struct lg_mqtt *m, const char *topic, json_t *payload);
 
 #endif

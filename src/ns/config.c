@@ -179,6 +179,60 @@ static int s_mkey(struct lg_config *c, const char *v) {
 static int s_mqueue(struct lg_config *c, const char *v) {
   return set_int(&c->mqtt_queue_max, v, 1, 10000000);
 }
+static int s_mformat(struct lg_config *c, const char *v) {
+  if (strcmp(v, "chirpstack") == 0) return c->mqtt_chirpstack = true, 0;
+  if (strcmp(v, "lorageo") == 0) return c->mqtt_chirpstack = false, 0;
+  return LG_EINVAL;
+}
+static int s_mapp(struct lg_config *c, const char *v) {
+  if (!v[0] || strpbrk(v, "/+#")) return LG_EINVAL; /* one topic level */
+  return set_str(c->mqtt_application_id, sizeof(c->mqtt_application_id), v);
+}
+static int s_codec_dir(struct lg_config *c, const char *v) {
+  return set_str(c->codec_dir, sizeof(c->codec_dir), v);
+}
+static int s_codec_timeout(struct lg_config *c, const char *v) {
+  return set_int(&c->codec_js_timeout_ms, v, 1, 10000);
+}
+static int s_codec_memory(struct lg_config *c, const char *v) {
+  return set_int(&c->codec_js_memory_kb, v, 256, 1048576);
+}
+static int s_wh_url(struct lg_config *c, const char *v) {
+  if (v[0] && strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0) return LG_EINVAL;
+  return set_str(c->webhook_url, sizeof(c->webhook_url), v);
+}
+static int s_wh_headers(struct lg_config *c, const char *v) {
+  /* each "Name: value", separated by '|'; no CR or LF (header injection) */
+  if (strpbrk(v, "\r\n")) return LG_EINVAL;
+  char copy[1024];
+  if (set_str(copy, sizeof(copy), v)) return LG_EINVAL;
+  for (char *save = NULL, *h = strtok_r(copy, "|", &save); h; h = strtok_r(NULL, "|", &save)) {
+    while (*h == ' ') h++;
+    char *colon = strchr(h, ':');
+    if (colon == NULL || colon == h) return LG_EINVAL;
+    for (char *p = h; p < colon; p++)
+      if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_') return LG_EINVAL;
+  }
+  return set_str(c->webhook_headers, sizeof(c->webhook_headers), v);
+}
+static int s_wh_events(struct lg_config *c, const char *v) {
+  return set_str(c->webhook_events, sizeof(c->webhook_events), v);
+}
+static int s_wh_queue(struct lg_config *c, const char *v) {
+  return set_int(&c->webhook_queue_max, v, 1, 10000000);
+}
+static int s_wh_attempts(struct lg_config *c, const char *v) {
+  return set_int(&c->webhook_max_attempts, v, 1, 100);
+}
+static int s_wh_retry(struct lg_config *c, const char *v) {
+  return set_int(&c->webhook_retry_ms, v, 1, 3600000);
+}
+static int s_wh_retry_max(struct lg_config *c, const char *v) {
+  return set_int(&c->webhook_retry_max_ms, v, 1, 86400000);
+}
+static int s_wh_timeout(struct lg_config *c, const char *v) {
+  return set_int(&c->webhook_timeout_ms, v, 100, 600000);
+}
 static int s_method(struct lg_config *c, const char *v) {
   return lg_geo_method_parse(v, &c->geo_method);
 }
@@ -292,6 +346,19 @@ static const struct {
     {"mqtt", "ca_file", "a PEM file", s_mca},
     {"mqtt", "cert_file", "a PEM file", s_mcert},
     {"mqtt", "key_file", "a PEM file", s_mkey},
+    {"mqtt", "format", "lorageo or chirpstack", s_mformat},
+    {"mqtt", "application_id", "one topic level (no /, +, #)", s_mapp},
+    {"codec", "dir", "a directory of JavaScript codecs (NAME.js)", s_codec_dir},
+    {"codec", "js_timeout_ms", "1..10000", s_codec_timeout},
+    {"codec", "js_memory_kb", "256..1048576", s_codec_memory},
+    {"webhook", "url", "http://... or https://... (empty: off)", s_wh_url},
+    {"webhook", "headers", "Name: value pairs separated by |", s_wh_headers},
+    {"webhook", "events", "event types, comma-separated (empty: all)", s_wh_events},
+    {"webhook", "queue_max", "1..10000000", s_wh_queue},
+    {"webhook", "max_attempts", "1..100", s_wh_attempts},
+    {"webhook", "retry_ms", "1..3600000", s_wh_retry},
+    {"webhook", "retry_max_ms", "1..86400000", s_wh_retry_max},
+    {"webhook", "timeout_ms", "100..600000", s_wh_timeout},
     {"geo", "method", "auto, nls, lls, grid, rssi or hybrid", s_method},
     {"geo", "min_gateways", "2..64", s_mingw},
     {"geo", "sigma_ns", "0.1..1e6", s_sigma},
@@ -312,6 +379,17 @@ static const struct {
     {"basicstation", "client_ca_file", "a PEM file", s_bs_ca},
     {"basicstation", "max_connections", "1..100000", s_bs_max},
 };
+
+void lg_config_help(FILE *out) {
+  const char *section = "";
+  for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+    if (strcmp(section, keys[i].section) != 0) {
+      section = keys[i].section;
+      fprintf(out, "  [%s]\n", section);
+    }
+    fprintf(out, "    %-22s %s\n", keys[i].key, keys[i].expect);
+  }
+}
 
 /* The journal beside its database: each database its own, so two servers never share one
  * and a journal is never replayed into another database. Empty for an in-memory one. */
@@ -510,6 +588,15 @@ static void defaults(struct lg_config *c) {
   c->uplink_dwell_time = c->downlink_dwell_time = -2; /* auto */
   snprintf(c->mqtt_topic_prefix, sizeof(c->mqtt_topic_prefix), "lorageo");
   c->mqtt_queue_max = 100000;
+  snprintf(c->mqtt_application_id, sizeof(c->mqtt_application_id),
+           "00000000-0000-0000-0000-000000000000");
+  c->codec_js_timeout_ms = 100;
+  c->codec_js_memory_kb = 16384;
+  c->webhook_queue_max = 10000;
+  c->webhook_max_attempts = 8;
+  c->webhook_retry_ms = 500;
+  c->webhook_retry_max_ms = 60000;
+  c->webhook_timeout_ms = 5000;
   c->api_max_connections = 2048;
   c->bs_max_connections = 1000;
   c->api_max_streams = 64;

@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "geo/geo.h"
 #include "util/netlist.h"
@@ -66,6 +67,28 @@ struct lg_config {
   char mqtt_cert_file[256]; /* [mqtt] cert_file, key_file: a client certificate (optional) */
   char mqtt_key_file[256];
   int mqtt_queue_max; /* [mqtt] queue_max = 100000: events held while the broker is away */
+  /* [mqtt] format = lorageo | chirpstack: ChirpStack v4's integration JSON on its topics
+   * (application/{application_id}/device/{dev_eui}/event/{type}); application_id names the
+   * application until applications exist (issue 18) */
+  bool mqtt_chirpstack;
+  char mqtt_application_id[64]; /* [mqtt] application_id = 00000000-0000-0000-0000-000000000000 */
+  /* [codec] dir: JavaScript codecs (NAME.js for the spec js:NAME); js_timeout_ms = 100 and
+   * js_memory_kb = 16384: each script's time budget per call and memory cap */
+  char codec_dir[256];
+  int codec_js_timeout_ms;
+  int codec_js_memory_kb;
+  /* [webhook] url (empty: off): events POSTed as JSON; headers: "Name: value" pairs
+   * separated by '|' ; events: which types (comma-separated; empty: all); queue_max = 10000
+   * events waiting; max_attempts = 8 tries each, back-off from retry_ms = 500 doubling to
+   * retry_max_ms = 60000; timeout_ms = 5000 per request */
+  char webhook_url[512];
+  char webhook_headers[1024];
+  char webhook_events[256];
+  int webhook_queue_max;
+  int webhook_max_attempts;
+  int webhook_retry_ms;
+  int webhook_retry_max_ms;
+  int webhook_timeout_ms;
   enum lg_geo_method geo_method;     /* [geo] method = auto */
   int geo_min_gateways;              /* [geo] min_gateways = 3 */
   double geo_sigma_ns;               /* [geo] sigma_ns = 50: timing noise of a fine timestamp */
@@ -114,6 +137,9 @@ int lg_config_load(struct lg_config *c, const char *path, char *why, size_t why_
  * the reason as lg_config_load gives it. */
 int lg_config_parse_text(struct lg_config *c, const char *name, const char *text, size_t len,
                          char *why, size_t why_len);
+
+/* Every configuration key by section, with what it takes (serve --help). */
+void lg_config_help(FILE *out);
 
 struct lg_store;
 /*

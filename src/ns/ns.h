@@ -162,6 +162,14 @@ struct lg_ns_metrics {
   atomic_uint_fast64_t mqtt_dropped;     /* events lost: the waiting queue was full */
   atomic_uint_fast64_t mqtt_commands[2]; /* command/down: refused, enqueued */
   atomic_uint_fast64_t mqtt_connected;   /* 1 while connected */
+  /* The integration's queue, payload codecs and webhooks (integ/) */
+  atomic_uint_fast64_t integ_dropped;       /* events lost: the integration queue was full */
+  atomic_uint_fast64_t codec_decoded;       /* uplinks decoded by their device's codec */
+  atomic_uint_fast64_t codec_errors;        /* uplinks whose codec failed (a log event each) */
+  atomic_uint_fast64_t webhook_requests[2]; /* POSTs: failed (retried or dropped), 2xx */
+  atomic_uint_fast64_t webhook_sent;        /* events delivered */
+  atomic_uint_fast64_t webhook_dropped[2];  /* events lost: queue full (or at exit), attempts */
+  atomic_uint_fast64_t webhook_waiting;     /* events waiting now */
   /* [basicstation] (ns/station.c writes them when a bind is set) */
   atomic_uint_fast64_t station_connected;     /* traffic connections open now */
   atomic_uint_fast64_t station_messages[8];   /* by lg_station_type (gw.h) */

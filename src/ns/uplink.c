@@ -433,6 +433,9 @@ static void mac_commands(struct lg_ns *ns, const struct ns_frame *f, const struc
       if (lg_store_device_status(ns->store, d->dev_eui, c->u.dev_status_ans.battery,
                                  c->u.dev_status_ans.margin_db) != 0)
         ns_store_error(ns, "recording a DevStatusAns");
+      event(ns, d->dev_eui, "status",
+            json_pack("{s:i, s:i}", "battery", c->u.dev_status_ans.battery, "margin",
+                      c->u.dev_status_ans.margin_db));
     } else if (c->cid == LG_MAC_DEVICE_TIME) {
       device_time(f, answers, ans_len);
     } else if (c->cid == LG_MAC_DEVICE_MODE) {

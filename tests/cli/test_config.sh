@@ -102,5 +102,21 @@ kill "$pid"
 wait "$pid"
 pid=
 
+# serve --help lists every key of the configuration table (storage ones included), by section
+src=$(cd "$(dirname "$0")/../.." && pwd)/src/ns/config.c
+"$BIN" serve --help >"$dir/help" || fail "serve --help exits non-zero"
+n=0
+while read -r section key; do
+  n=$((n + 1))
+  checks=$((checks + 1))
+  awk -v s="  [$section]" -v k="$key" '$0 == s { on = 1; next } /^  \[/ { on = 0 } on && $1 == k { found = 1 }
+    END { exit !found }' "$dir/help" || fail "serve --help lacks [$section] $key"
+done < <(grep -oE '^    \{"[a-z]+", "[a-z_]+"' "$src" | tr -d '{",' | awk '{print $1, $2}')
+[ "$n" -gt 60 ] || fail "only $n keys found in $src"
+for k in database journal journal_segment_mb journal_retention kek_file allow_plaintext_keys learned; do
+  checks=$((checks + 1))
+  grep -q "^    $k " "$dir/help" || fail "serve --help lacks the storage option $k"
+done
+
 echo "test_config: $checks checks, $fails failed"
 [ "$fails" -eq 0 ]

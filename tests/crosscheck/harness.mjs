@@ -26,7 +26,9 @@ async function portFree(port) {
     u.bind(port, "127.0.0.1", () => u.close(() => r(true)));
   });
 }
-export async function freePorts(count, from = 21000, span = 30000) {
+// Below 32768: the kernel hands out 32768-60999 as the local ports of outgoing connections
+// (ip_local_port_range), which come and go faster than any check.
+export async function freePorts(count, from = 21000, span = 11000) {
   for (let tries = 0; tries < 200; tries++) {
     const start = from + Math.floor(Math.random() * (span - count));
     let ok = true;
@@ -158,7 +160,7 @@ export function redisServer(bin = process.argv[3] ?? "redis-server") {
   };
   return r;
 }
-const instanceBase = await freePorts(40, 24000, 15000); // instance k: instanceBase + 10 k ...
+const instanceBase = await freePorts(40, 24000, 8000); // instance k: instanceBase + 10 k ...
 // udp: another instance's UDP port to share (with [server] reuse_port)
 export function instance(k, extraEnv = {}, udp = instanceBase + 10 * k) {
   const inst = { udp, http: instanceBase + 10 * k + 1, log: "" };
