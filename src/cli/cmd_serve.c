@@ -92,6 +92,7 @@ int lg_cmd_serve(int argc, char **argv) {
   static struct server s;
   struct lg_store *store = NULL;
   struct lg_api *api = NULL;
+  struct lg_codec_lookup *lookup = NULL;
   struct sockaddr_storage addr;
   socklen_t addr_len;
   int rc = 1;
@@ -148,6 +149,12 @@ int lg_cmd_serve(int argc, char **argv) {
     rc = lg_cli_fail("serve", 2, "%s", why);
     goto out;
   }
+  /* devices' codecs come from their profiles */
+  if ((lookup = lg_codec_lookup_open(&cfg, why, sizeof(why))) == NULL) {
+    rc = lg_cli_fail("serve", 1, "%s", why);
+    goto out;
+  }
+  lg_codecs_set_lookup(lg_integ_codecs(s.integ), lg_codec_lookup_profile, lookup);
   lg_api_set_codecs(api, lg_integ_codecs(s.integ));
   if (note[0]) fprintf(stderr, "lorageo: %s\n", note); /* once serving: a failure is one line */
   fprintf(stderr, "lorageo: serving %s: UDP %s, HTTP http://%s, database %s%s%s%s\n", cfg.region,
@@ -175,6 +182,7 @@ out:
   lg_station_free(s.station);
   lg_udp_free(s.udp); /* runs the loop once: the closes above complete too */
   lg_integ_stop(s.integ); /* first: its threads write the server's metrics until they stop */
+  lg_codec_lookup_close(lookup); /* (after the API and the integration: their hook) */
   lg_ns_free(s.ns);
   lg_store_close(store);
   return rc;

@@ -101,4 +101,13 @@ void lg_integ_event(struct lg_integ *i, uint64_t dev_eui, const char *type, json
 struct lg_codecs *lg_integ_codecs(struct lg_integ *i);
 void lg_integ_set_device_info(struct lg_integ *i, lg_integ_device_fn fn, void *ctx);
 
+/* codec_lookup.c: the codec hook filled from device profiles (`payload_codec`), with a
+ * store connection and a cache of its own; lg_codec_lookup_profile is an lg_codec_lookup_fn
+ * whose ctx is the lookup. */
+struct lg_codec_lookup;
+struct lg_codec_lookup *lg_codec_lookup_open(const struct lg_config *cfg, char *why,
+                                             size_t why_len);
+void lg_codec_lookup_close(struct lg_codec_lookup *l);
+int lg_codec_lookup_profile(void *ctx, uint64_t dev_eui, char *spec, size_t spec_len);
+
 #endif

@@ -1,0 +1,93 @@
+/*
+ * A device's payload codec, from its profile (`payload_codec`: "cayenne_lpp", "js:NAME"):
+ * the hook codec.h asks through (lg_codecs_set_lookup), called once per uplink from the
+ * integration thread and from the API's threads. Answers come from a cache of DevEUI ->
+ * spec, valid while no device or profile was written (lg_store_devices_generation: a
+ * profile's change reaches its devices at their next uplink); a miss reads the device and
+ * its profile on a store connection of the lookup's own, under a mutex. The cache is
+ * bounded: full, it starts again empty.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uthash.h>
+
+#include "integ/integ.h"
+#include "store/store.h"
+#include "util/util.h"
+
+enum { CACHE_MAX = 100000 };
+
+struct entry {
+  uint64_t dev_eui;
+  char spec[64];
+  UT_hash_handle hh;
+};
+
+struct lg_codec_lookup {
+  pthread_mutex_t mu;
+  struct lg_store *store;
+  struct entry *cache;
+  size_t n;
+  unsigned gen; /* the devices' generation the cache holds */
+};
+
+struct lg_codec_lookup *lg_codec_lookup_open(const struct lg_config *cfg, char *why,
+                                             size_t why_len) {
+  struct lg_codec_lookup *l = calloc(1, sizeof(*l));
+  char note[512];
+  if (l == NULL) return NULL;
+  if (lg_config_open_store(cfg, NULL, &l->store, NULL, note, sizeof(note), why, why_len)) {
+    free(l);
+    return NULL;
+  }
+  pthread_mutex_init(&l->mu, NULL);
+  l->gen = lg_store_devices_generation();
+  return l;
+}
+
+static void clear(struct lg_codec_lookup *l) {
+  struct entry *e, *tmp;
+  HASH_ITER(hh, l->cache, e, tmp) {
+    HASH_DEL(l->cache, e);
+    free(e);
+  }
+  l->n = 0;
+}
+
+void lg_codec_lookup_close(struct lg_codec_lookup *l) {
+  if (l == NULL) return;
+  clear(l);
+  lg_store_close(l->store);
+  pthread_mutex_destroy(&l->mu);
+  free(l);
+}
+
+/* The profile's codec of a device ("" without a profile or a codec). */
+static void read_spec(struct lg_store *s, uint64_t dev_eui, char *spec, size_t len) {
+  struct lg_device_rec d;
+  struct lg_profile_rec p;
+  spec[0] = '\0';
+  if (lg_store_device_get(s, dev_eui, &d) == 0 && d.profile_id > 0 &&
+      lg_store_profile_get(s, d.profile_id, &p) == 0)
+    snprintf(spec, len, "%s", p.payload_codec);
+}
+
+int lg_codec_lookup_profile(void *ctx, uint64_t dev_eui, char *spec, size_t spec_len) {
+  struct lg_codec_lookup *l = ctx;
+  pthread_mutex_lock(&l->mu);
+  unsigned gen = lg_store_devices_generation();
+  if (gen != l->gen) clear(l), l->gen = gen;
+  struct entry *e;
+  HASH_FIND(hh, l->cache, &dev_eui, sizeof(dev_eui), e);
+  if (e == NULL && (e = calloc(1, sizeof(*e))) != NULL) {
+    if (l->n >= CACHE_MAX) clear(l);
+    e->dev_eui = dev_eui;
+    read_spec(l->store, dev_eui, e->spec, sizeof(e->spec));
+    HASH_ADD(hh, l->cache, dev_eui, sizeof(e->dev_eui), e);
+    l->n++;
+  }
+  snprintf(spec, spec_len, "%s", e ? e->spec : "");
+  pthread_mutex_unlock(&l->mu);
+  return 0;
+}
