@@ -89,6 +89,8 @@ schemas = {
     "QueueItem": obj({"id": I(), "f_port": I(), "data": S("base64"), "confirmed": B(), "created_ns": nullable(NS)},
                      ["id", "f_port", "data", "confirmed", "created_ns"]),
     "QueueIn": obj({"f_port": I(minimum=1, maximum=223), "data": S("base64"), "confirmed": B()}, ["f_port", "data"]),
+    "DeviceQueueIn": obj({"f_port": I(minimum=1, maximum=223), "data": S("base64"), "confirmed": B(),
+                          "object": {"type": "object", "description": "instead of data: encoded by the device's payload codec (encodeDownlink)"}}),
     "Queued": obj({"queued": B(), "bytes": I()}, ["queued", "bytes"]),
     "Deleted": obj({"deleted": I("how many were removed")}, ["deleted"]),
     "Application": obj({"id": I(), "name": S(), "description": S(), "devices": I(), "created_ns": NS},
@@ -200,7 +202,7 @@ paths["/api/devices/{dev_eui}/queue"] = {
     "parameters": [DEV],
     "get": op("downlinks waiting, oldest first", "QueueItemPage", errors=[("404", "no such device"), ("400", "bad argument")], params=PAGE, tag="devices"),
     "post": op("queue a downlink", "Queued", "202", [B400, W403, ("404", "no such device"),
-                                                     ("429", "its profile's max_downlinks_per_day reached")], "QueueIn", tag="devices"),
+                                                     ("429", "its profile's max_downlinks_per_day reached")], "DeviceQueueIn", tag="devices"),
     "delete": op("empty the queue", "Deleted", errors=[W403, ("404", "no such device")], tag="devices")}
 paths["/api/applications"] = {
     "get": op("applications (an application's key: its own)", "ApplicationPage", errors=[("400", "bad page arguments")], params=PAGE, tag="applications"),

@@ -311,13 +311,44 @@ int lg_api_device_list(struct lg_api_req *r, json_t **out) {
 
 /* ---- the queue ---------------------------------------------------------------------- */
 
+/* A queue item given as `object`: the bytes from the device's codec (its profile's
+ * payload_codec, encodeDownlink), FPort the body's or the codec's. */
+static int queue_item_from_object(struct lg_api_req *r, const struct lg_device_rec *d,
+                                  struct lg_queue_item *q, json_t **out) {
+  char spec[64] = "", why[512];
+  json_t *port = json_object_get(r->body, "f_port"), *conf = json_object_get(r->body, "confirmed");
+  if (json_object_get(r->body, "data"))
+    return lg_api_fail(out, 400, "give either data (bytes) or object (for the codec), not both");
+  if (r->codecs) lg_codecs_lookup(r->codecs, d->dev_eui, spec, sizeof(spec));
+  if (spec[0] == '\0')
+    return lg_api_fail(out, 400, "object: device %016llx has no payload codec (its profile's "
+                                 "payload_codec); send data instead",
+                       (unsigned long long)d->dev_eui);
+  if (port && (!json_is_integer(port) || json_integer_value(port) < 1 ||
+               json_integer_value(port) > 223))
+    return lg_api_fail(out, 400, "f_port: expected 1..223");
+  if (conf && !json_is_boolean(conf)) return lg_api_fail(out, 400, "confirmed: expected true or false");
+  int f_port = port ? (int)json_integer_value(port) : -1;
+  if (lg_codec_encode(r->codecs, spec, json_object_get(r->body, "object"), q->data,
+                      sizeof(q->data), &q->len, &f_port, why, sizeof(why)) != 0)
+    return lg_api_fail(out, 400, "object: %s", why);
+  if (f_port < 1 || f_port > 223)
+    return lg_api_fail(out, 400, "f_port: expected 1..223 (the codec chose none)");
+  q->f_port = f_port;
+  q->confirmed = conf && json_is_true(conf);
+  return 0;
+}
+
 static int queue_push(struct lg_api_req *r, const struct lg_device_rec *d, json_t **out) {
-  static const char *const keys[] = {"f_port", "data", "confirmed"};
+  static const char *const keys[] = {"f_port", "data", "confirmed", "object"};
   struct lg_queue_item q;
   char why[300];
-  if (lg_api_known_keys(r->body, keys, LG_ARRAY_LEN(keys), why, sizeof(why)) ||
-      lg_queue_item_parse(r->body, &q, why, sizeof(why)))
+  if (lg_api_known_keys(r->body, keys, LG_ARRAY_LEN(keys), why, sizeof(why)))
     return lg_api_fail(out, 400, "%s", why);
+  int bad = json_object_get(r->body, "object") ? queue_item_from_object(r, d, &q, out)
+            : lg_queue_item_parse(r->body, &q, why, sizeof(why)) ? lg_api_fail(out, 400, "%s", why)
+                                                                  : 0;
+  if (bad) return bad;
   struct lg_profile_rec p;
   int64_t n = 0;
   if (d->profile_id > 0 && lg_store_profile_get(r->store, d->profile_id, &p) == 0 &&

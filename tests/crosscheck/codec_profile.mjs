@@ -14,7 +14,9 @@ fs.mkdirSync(codecs);
 fs.writeFileSync(path.join(codecs, "meter.js"),
   "function decodeUplink(input) {\n" +
   "  if (input.bytes[0] === 0xff) throw new Error('bad frame');\n" +
-  "  return { data: { litres: input.bytes[0] * 256 + input.bytes[1], port: input.fPort } };\n}\n");
+  "  return { data: { litres: input.bytes[0] * 256 + input.bytes[1], port: input.fPort } };\n}\n" +
+  "function encodeDownlink(input) {\n" +
+  "  return { bytes: [input.data.valve ? 1 : 0, input.data.minutes & 255], fPort: 9 };\n}\n");
 async function lastUplink() {
   for (let i = 0; i < 40; i++) {
     const u = (await api("GET", `/api/devices/${ABP.dev_eui}/uplinks?limit=1`)).json?.items?.[0];
@@ -49,6 +51,16 @@ try {
   u = await uplink([0x01, 0x02]);
   check(u?.object?.litres === 258 && u?.object?.port === 2, `the JavaScript codec after the PATCH (${JSON.stringify(u?.object)})`);
 
+  // a downlink given as an object: the codec's encodeDownlink makes the bytes and the port
+  let q = await api("POST", `/api/devices/${ABP.dev_eui}/queue`, { object: { valve: true, minutes: 30 } });
+  check(q.status === 202 && q.json.bytes === 2, `queued from an object (${q.status} ${JSON.stringify(q.json)})`);
+  const item = (await api("GET", `/api/devices/${ABP.dev_eui}/queue`)).json?.items?.[0];
+  check(item?.f_port === 9 && item?.data === Buffer.from([1, 30]).toString("base64"),
+    `the codec's bytes and port queued (${JSON.stringify(item)})`);
+  q = await api("POST", `/api/devices/${ABP.dev_eui}/queue`, { object: { valve: true }, data: "AQ==" });
+  check(q.status === 400 && /not both/.test(q.json?.error), `object and data together refused (${q.json?.error})`);
+  check((await api("DELETE", `/api/devices/${ABP.dev_eui}/queue`)).status === 200, "queue emptied");
+
   // a codec that throws: stored all the same, with the reason
   u = await uplink([0xff, 0x00]);
   check(u && u.object === undefined && /bad frame/.test(u.object_error ?? ""), `a throwing codec: object_error (${u?.object_error})`);
@@ -57,6 +69,8 @@ try {
   check((await api("PATCH", `/api/devices/${ABP.dev_eui}`, { profile_id: null })).status === 200, "profile removed from the device");
   u = await uplink([0x03, 0x67, 0x01, 0x10]);
   check(u && u.object === undefined && u.object_error === undefined, `no profile, no codec: no object (${JSON.stringify(u?.object)})`);
+  q = await api("POST", `/api/devices/${ABP.dev_eui}/queue`, { object: { valve: true } });
+  check(q.status === 400 && /no payload codec/.test(q.json?.error), `an object without a codec refused (${q.json?.error})`);
 } catch (e) {
   check(false, `exception: ${e.stack}`);
 } finally {
