@@ -1,4 +1,7 @@
 /*
+ * What the integration asks about a device, from the store: its payload codec (from its
+ * profile, below) and its ChirpStack deviceInfo (lg_device_lookup_info).
+ *
  * A device's payload codec, from its profile (`payload_codec`: "cayenne_lpp", "js:NAME"):
  * the hook codec.h asks through (lg_codecs_set_lookup), called once per uplink from the
  * integration thread and from the API's threads. Answers come from a cache of DevEUI ->
@@ -26,6 +29,7 @@ struct entry {
 
 struct lg_codec_lookup {
   pthread_mutex_t mu;
+  bool own_app_ids; /* [mqtt] application_id left at its default: each device's own */
   struct lg_store *store;
   struct entry *cache;
   size_t n;
@@ -43,6 +47,7 @@ struct lg_codec_lookup *lg_codec_lookup_open(const struct lg_config *cfg, char *
   }
   pthread_mutex_init(&l->mu, NULL);
   l->gen = lg_store_devices_generation();
+  l->own_app_ids = strcmp(cfg->mqtt_application_id, "00000000-0000-0000-0000-000000000000") == 0;
   return l;
 }
 
@@ -90,4 +95,29 @@ int lg_codec_lookup_profile(void *ctx, uint64_t dev_eui, char *spec, size_t spec
   snprintf(spec, spec_len, "%s", e ? e->spec : "");
   pthread_mutex_unlock(&l->mu);
   return 0;
+}
+
+/* ChirpStack's ids are UUIDs: lorageo's integer ids written as one (1 ->
+ * 00000000-0000-0000-0000-000000000001), so consumers that parse them keep working. */
+static void uuid_of(int64_t id, char *out, size_t len) {
+  snprintf(out, len, "00000000-0000-0000-0000-%012llx", (unsigned long long)id);
+}
+
+int lg_device_lookup_info(void *ctx, uint64_t dev_eui, struct lg_integ_device *d) {
+  struct lg_codec_lookup *l = ctx;
+  struct lg_device_rec rec;
+  struct lg_app_rec app;
+  struct lg_profile_rec prof;
+  pthread_mutex_lock(&l->mu);
+  int rc = lg_store_device_get(l->store, dev_eui, &rec);
+  if (rc == 0 && rec.application_id > 0 && lg_store_app_get(l->store, rec.application_id, &app) == 0) {
+    if (l->own_app_ids) uuid_of(app.id, d->application_id, sizeof(d->application_id));
+    snprintf(d->application_name, sizeof(d->application_name), "%s", app.name);
+  }
+  if (rc == 0 && rec.profile_id > 0 && lg_store_profile_get(l->store, rec.profile_id, &prof) == 0) {
+    uuid_of(prof.id, d->device_profile_id, sizeof(d->device_profile_id));
+    snprintf(d->device_profile_name, sizeof(d->device_profile_name), "%s", prof.name);
+  }
+  pthread_mutex_unlock(&l->mu);
+  return rc;
 }

@@ -109,5 +109,9 @@ struct lg_codec_lookup *lg_codec_lookup_open(const struct lg_config *cfg, char *
                                              size_t why_len);
 void lg_codec_lookup_close(struct lg_codec_lookup *l);
 int lg_codec_lookup_profile(void *ctx, uint64_t dev_eui, char *spec, size_t spec_len);
+/* An lg_integ_device_fn on the same lookup: the device's application (its id as a UUID,
+ * 00000000-0000-0000-0000-000000000001 for 1, unless [mqtt] application_id is set) and
+ * name, its profile's id and name. */
+int lg_device_lookup_info(void *ctx, uint64_t dev_eui, struct lg_integ_device *d);
 
 #endif

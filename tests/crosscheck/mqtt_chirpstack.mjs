@@ -64,7 +64,8 @@ try {
   await waitHealthy();
   for (const g of gateways)
     await api("POST", "/api/gateways", { gateway_eui: g.eui, latitude: g.lat, longitude: g.lon, altitude: g.alt });
-  check((await api("POST", "/api/devices", { ...ABP, name: "valve-7" })).status === 201, "device provisioned");
+  const prof = await api("POST", "/api/device-profiles", { name: "valves" });
+  check((await api("POST", "/api/devices", { ...ABP, name: "valve-7", profile_id: prof.json?.id })).status === 201, "device provisioned");
   for (const g of gateways) await pull(g);
   await sleep(200);
 
@@ -74,7 +75,9 @@ try {
   const up = msgs("up")[0] ?? {};
   const di = up.deviceInfo ?? {};
   check(di.devEui === ABP.dev_eui && di.applicationId === APP && di.deviceName === "valve-7" &&
-        "tenantId" in di && "deviceProfileName" in di && di.deviceClassEnabled === "CLASS_A",
+        "tenantId" in di && di.deviceProfileName === "valves" && di.applicationName === "default" &&
+        di.deviceProfileId === `00000000-0000-0000-0000-${prof.json?.id.toString(16).padStart(12, "0")}` &&
+        di.deviceClassEnabled === "CLASS_A",
         `deviceInfo: ${JSON.stringify(di)}`);
   check(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(up.deduplicationId ?? "") &&
         !Number.isNaN(Date.parse(up.time)), `deduplicationId (UUID) and time: ${up.deduplicationId} ${up.time}`);
