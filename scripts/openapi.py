@@ -126,6 +126,13 @@ schemas = {
     "MulticastIn": obj({"name": S(), "mc_addr": S(), "mc_nwk_s_key": KEY, "mc_app_s_key": KEY, "frequency": I(),
                         "dr": I(), "f_cnt": I()}, ["mc_addr", "mc_nwk_s_key", "mc_app_s_key"]),
     "MemberIn": obj({"dev_eui": EUI}, ["dev_eui"]),
+    "Webhook": obj({"id": I(), "application_id": I(), "url": S(), "headers": {"type": "object", "additionalProperties": S()},
+                    "events": {"type": "array", "items": S()}, "format": S(enum=["lorageo", "chirpstack"]), "created_ns": NS},
+                   ["id", "application_id", "url", "headers", "events", "format"]),
+    "WebhookList": obj({"items": {"type": "array", "items": ref("Webhook")}}, ["items"]),
+    "WebhookIn": obj({"url": S("http:// or https://"), "headers": {"type": "object", "additionalProperties": S()},
+                      "events": {"type": "array", "items": S("up, join, location, ack, nack, ... (none: all)")},
+                      "format": S(enum=["lorageo", "chirpstack"])}, ["url"]),
 }
 for item in ["Gateway", "Device", "Uplink", "Event", "Downlink", "AdrDecision", "Location", "QueueItem",
              "Application", "Profile", "ApiKey", "MulticastGroup"]:
@@ -213,6 +220,14 @@ paths["/api/applications/{id}"] = {
     "patch": op("rename or describe it", "Application", errors=[B400, W403, ("404", "no such application")], body="ApplicationIn", tag="applications"),
     "delete": op("delete it (admin; empty, not the default one)", "Empty",
                  errors=[W403, ("404", "no such application"), ("409", "it has devices, or it is the default one")], tag="applications")}
+paths["/api/applications/{id}/webhooks"] = {
+    "parameters": [ID],
+    "get": op("the application's webhooks", "WebhookList", errors=[("404", "no such application"), ("400", "bad id")], tag="applications"),
+    "post": op("add a webhook: the application's devices' events POSTed to it", "Webhook", "201",
+               [B400, W403, ("404", "no such application")], "WebhookIn", tag="applications")}
+paths["/api/applications/{id}/webhooks/{webhook_id}"] = {
+    "parameters": [ID, path_param("webhook_id", I(minimum=1))],
+    "delete": op("remove a webhook", "Empty", errors=[W403, ("404", "no such application or webhook"), ("400", "bad id")], tag="applications")}
 paths["/api/device-profiles"] = {
     "get": op("device profiles", "ProfilePage", errors=[("400", "bad page arguments")], params=PAGE, tag="device-profiles"),
     "post": op("make a device profile (admin)", "Profile", "201", [B400, W403], "ProfileIn", tag="device-profiles")}

@@ -118,6 +118,8 @@ int lg_api_map(struct lg_api_req *r, json_t **out);
 /* apps.c */
 int lg_api_apps(struct lg_api_req *r, json_t **out);
 int lg_api_app(struct lg_api_req *r, json_t **out);
+int lg_api_app_webhooks(struct lg_api_req *r, json_t **out); /* GET, POST .../webhooks */
+int lg_api_app_webhook(struct lg_api_req *r, json_t **out);  /* DELETE .../webhooks/{id} */
 /* profiles.c */
 int lg_api_profiles(struct lg_api_req *r, json_t **out);
 int lg_api_profile(struct lg_api_req *r, json_t **out);

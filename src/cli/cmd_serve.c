@@ -112,7 +112,9 @@ int lg_cmd_serve(int argc, char **argv) {
   struct lg_ns_io io = {.ctx = NULL,
                         .now_ns = wall_ns,
                         .gateways_changed = &gateways_changed,
-                        .on_event = cfg.mqtt_url[0] || cfg.webhook_url[0] ? on_event : NULL,
+                        /* events go to the integration even without MQTT or [webhook]:
+                         * applications' webhooks can be added at any time */
+                        .on_event = on_event,
                         .event_ctx = &s};
   lg_udp_io(s.udp, &io);
   if (cfg.bs_bind[0]) {

@@ -110,7 +110,8 @@ int lg_device_lookup_info(void *ctx, uint64_t dev_eui, struct lg_integ_device *d
   struct lg_profile_rec prof;
   pthread_mutex_lock(&l->mu);
   int rc = lg_store_device_get(l->store, dev_eui, &rec);
-  if (rc == 0 && rec.application_id > 0 && lg_store_app_get(l->store, rec.application_id, &app) == 0) {
+  if (rc == 0 && rec.application_id > 0 &&
+      lg_store_app_get(l->store, rec.application_id, &app) == 0) {
     if (l->own_app_ids) uuid_of(app.id, d->application_id, sizeof(d->application_id));
     snprintf(d->application_name, sizeof(d->application_name), "%s", app.name);
   }

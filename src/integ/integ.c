@@ -33,7 +33,17 @@ struct lg_integ {
   bool chirpstack; /* [mqtt] format */
   char application_id[64];
   const struct lg_region *region;
-  struct lg_store *store; /* this thread's own, for device names */
+  struct lg_store *store; /* this thread's own, for device names and applications' webhooks */
+  /* applications' webhooks (store.h lg_webhook_rec), reloaded when they change */
+  struct app_hook {
+    int64_t id, app_id;
+    struct lg_webhook_target t;
+    struct lg_webhook *w;
+  } *hooks;
+  size_t n_hooks;
+  unsigned hooks_gen; /* 1 + lg_store_webhooks_generation() as loaded (0: never) */
+  struct lg_webhook_target hook_defaults; /* retries and timeouts: [webhook]'s */
+  size_t hook_queue_max;
   lg_integ_device_fn device_fn;
   void *device_ctx;
   pthread_t thread;
@@ -72,8 +82,86 @@ static void device_of(struct lg_integ *i, uint64_t dev_eui, struct lg_integ_devi
   if (fn) fn(ctx, dev_eui, d);
 }
 
-/* One event to MQTT and the webhook, in the configured format; consumes payload. */
+/* The applications' webhooks as the store has them now: senders of removed ones stopped
+ * (what they still hold is dropped, counted), new ones started, the others kept running. */
+static void reload_hooks(struct lg_integ *i) {
+  unsigned gen = lg_store_webhooks_generation();
+  if (i->store == NULL || i->hooks_gen == gen + 1) return;
+  struct lg_webhook_rec *rows = calloc(256, sizeof(*rows));
+  struct app_hook *next = calloc(256, sizeof(*next));
+  size_t n = 0, k = 0;
+  if (rows == NULL || next == NULL || lg_store_webhooks_all(i->store, rows, 256, &n) != 0) {
+    free(rows), free(next);
+    return; /* tried again with the next event */
+  }
+  i->hooks_gen = gen + 1;
+  for (size_t r = 0; r < n; r++) {
+    struct app_hook *h = &next[k];
+    for (size_t o = 0; o < i->n_hooks; o++)
+      if (i->hooks[o].w && i->hooks[o].id == rows[r].id) *h = i->hooks[o], i->hooks[o].w = NULL;
+    if (h->w == NULL) {
+      char why[256];
+      h->id = rows[r].id, h->app_id = rows[r].application_id;
+      h->t = i->hook_defaults;
+      snprintf(h->t.url, sizeof(h->t.url), "%s", rows[r].url);
+      snprintf(h->t.headers, sizeof(h->t.headers), "%s", rows[r].headers);
+      snprintf(h->t.events, sizeof(h->t.events), "%s", rows[r].events);
+      h->t.chirpstack = rows[r].chirpstack;
+      if ((h->w = lg_webhook_start(&h->t, i->hook_queue_max, i->m, why, sizeof(why))) == NULL) {
+        fprintf(stderr, "lorageo: webhook %lld of application %lld: %s\n", (long long)h->id,
+                (long long)h->app_id, why);
+        continue;
+      }
+    }
+    k++;
+  }
+  for (size_t o = 0; o < i->n_hooks; o++)
+    lg_webhook_stop(i->hooks[o].w); /* removed ones */
+  free(i->hooks);
+  free(rows);
+  i->hooks = next, i->n_hooks = k;
+}
+
+/* An event's body for a webhook: lorageo's (the event with its dev_eui, which MQTT's topic
+ * carries) or ChirpStack's. The text, or NULL. */
+static char *hook_body(json_t *payload, json_t *cs, bool chirpstack, uint64_t dev_eui) {
+  json_t *body = chirpstack ? json_incref(cs) : json_copy(payload);
+  if (body && !chirpstack && json_object_get(body, "dev_eui") == NULL) {
+    char eui[17];
+    snprintf(eui, sizeof(eui), "%016" PRIx64, dev_eui);
+    json_object_set_new(body, "dev_eui", json_string(eui));
+  }
+  char *text = body ? json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
+  json_decref(body);
+  return text;
+}
+
+/* One event to the webhooks of the device's application. */
+static void to_app_hooks(struct lg_integ *i, uint64_t dev_eui, const char *type, json_t *payload) {
+  reload_hooks(i);
+  struct lg_device_rec rec;
+  if (i->n_hooks == 0 || lg_store_device_get(i->store, dev_eui, &rec) != 0) return;
+  json_t *cs = NULL;
+  const char *cs_type = type;
+  struct lg_integ_device dev;
+  for (size_t k = 0; k < i->n_hooks; k++) {
+    struct app_hook *h = &i->hooks[k];
+    if (h->app_id != rec.application_id || !lg_webhook_wants(&h->t, type)) continue;
+    if (h->t.chirpstack && cs == NULL) {
+      device_of(i, dev_eui, &dev);
+      cs = lg_chirpstack_event(type, dev_eui, payload, &dev, i->region, &cs_type);
+      if (cs == NULL) continue; /* no ChirpStack event of this type */
+    }
+    char *text = hook_body(payload, cs, h->t.chirpstack, dev_eui);
+    if (text) lg_webhook_post(h->w, h->t.chirpstack ? cs_type : type, text);
+    free(text);
+  }
+  json_decref(cs);
+}
+
+/* One event to MQTT and the webhooks, in the configured format; consumes payload. */
 static void fan_out(struct lg_integ *i, uint64_t dev_eui, const char *type, json_t *payload) {
+  to_app_hooks(i, dev_eui, type, payload);
   bool to_hook = i->webhook && lg_webhook_wants(&i->target, type);
   json_t *cs = NULL;
   const char *cs_type = NULL;
@@ -83,17 +171,9 @@ static void fan_out(struct lg_integ *i, uint64_t dev_eui, const char *type, json
     cs = lg_chirpstack_event(type, dev_eui, payload, &dev, i->region, &cs_type);
   }
   if (to_hook) {
-    /* lorageo's body: the event with its dev_eui, which MQTT's topic carries */
-    json_t *body = i->target.chirpstack ? json_incref(cs) : json_copy(payload);
-    if (body && !i->target.chirpstack && json_object_get(body, "dev_eui") == NULL) {
-      char eui[17];
-      snprintf(eui, sizeof(eui), "%016" PRIx64, dev_eui);
-      json_object_set_new(body, "dev_eui", json_string(eui));
-    }
-    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
+    char *text = hook_body(payload, cs, i->target.chirpstack, dev_eui);
     if (text) lg_webhook_post(i->webhook, i->target.chirpstack ? cs_type : type, text);
     free(text);
-    json_decref(body);
   }
   if (i->mqtt && !i->chirpstack) {
     lg_mqtt_event(i->mqtt, dev_eui, type, json_incref(payload));
@@ -167,9 +247,14 @@ struct lg_integ *lg_integ_start(const struct lg_config *cfg, struct lg_ns_metric
     return NULL;
   }
   char note[256];
-  if (i->chirpstack || cfg->webhook_url[0]) /* device names for deviceInfo; best effort */
-    if (lg_config_open_store(cfg, NULL, &i->store, NULL, note, sizeof(note), why, why_len) != 0)
-      i->store = NULL;
+  /* device names for deviceInfo, applications' webhooks; best effort */
+  if (lg_config_open_store(cfg, NULL, &i->store, NULL, note, sizeof(note), why, why_len) != 0)
+    i->store = NULL;
+  i->hook_defaults = (struct lg_webhook_target){.max_attempts = cfg->webhook_max_attempts,
+                                                .retry_ms = cfg->webhook_retry_ms,
+                                                .retry_max_ms = cfg->webhook_retry_max_ms,
+                                                .timeout_ms = cfg->webhook_timeout_ms};
+  i->hook_queue_max = (size_t)cfg->webhook_queue_max;
   if (cfg->mqtt_url[0] && (i->mqtt = lg_mqtt_start(cfg, metrics, why, why_len)) == NULL) {
     lg_integ_stop(i);
     return NULL;
@@ -211,6 +296,9 @@ void lg_integ_stop(struct lg_integ *i) {
   for (size_t k = 0; k < i->n; k++)
     json_decref(i->q[(i->head + k) % i->cap].payload);
   lg_webhook_stop(i->webhook);
+  for (size_t k = 0; k < i->n_hooks; k++)
+    lg_webhook_stop(i->hooks[k].w);
+  free(i->hooks);
   lg_mqtt_stop(i->mqtt);
   lg_store_close(i->store);
   lg_codecs_free(i->codecs);

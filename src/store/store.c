@@ -142,6 +142,11 @@ static const char *const migrations[] = {
     "CREATE INDEX devices_application ON devices(application_id, dev_eui);"
     "ALTER TABLE downlinks ADD COLUMN uplinks_since INTEGER NOT NULL DEFAULT 0;"
     "CREATE INDEX downlinks_state ON downlinks(state, created_ns);",
+    /* 14: an application's webhooks (its events POSTed to its own HTTP endpoints) */
+    "CREATE TABLE webhooks (id INTEGER PRIMARY KEY, application_id INTEGER NOT NULL,"
+    " url TEXT NOT NULL, headers TEXT NOT NULL DEFAULT '', events TEXT NOT NULL DEFAULT '',"
+    " format TEXT NOT NULL DEFAULT 'lorageo', created_ns INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX webhooks_application ON webhooks(application_id, id);",
 };
 
 /* A migration in PostgreSQL's types: 64-bit integers, doubles, bytea, identity keys. */

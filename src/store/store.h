@@ -438,6 +438,27 @@ LG_STORE_MUST int lg_store_profile_delete(struct lg_store *s, int64_t id, int64_
 struct json_t *lg_store_profiles_json(struct lg_store *s, int64_t after_id, int limit);
 struct json_t *lg_store_profile_json(struct lg_store *s, int64_t id);
 
+/* An application's webhook: its devices' events POSTed to url (integ/webhook.c). headers
+ * as "Name: value" pairs separated by '|', events comma-separated ("": all). */
+struct lg_webhook_rec {
+  int64_t id, application_id;
+  char url[512];
+  char headers[1024];
+  char events[256];
+  bool chirpstack; /* the body in ChirpStack's JSON, else lorageo's */
+};
+LG_STORE_MUST int lg_store_webhook_add(struct lg_store *s, struct lg_webhook_rec *w, int64_t now_ns);
+/* LG_ENOTFOUND when the application has no such webhook. */
+LG_STORE_MUST int lg_store_webhook_delete(struct lg_store *s, int64_t application_id, int64_t id);
+/* Every application's webhooks (up to cap). */
+LG_STORE_MUST int lg_store_webhooks_all(struct lg_store *s, struct lg_webhook_rec *out, size_t cap,
+                                        size_t *n);
+/* {"items": [{"id", "application_id", "url", "headers": {...}, "events": [...], "format"}]} */
+struct json_t *lg_store_webhooks_json(struct lg_store *s, int64_t application_id);
+struct json_t *lg_store_webhook_json(struct lg_store *s, int64_t id);
+/* Bumped (process-wide) whenever a webhook is added or removed: the integration reloads. */
+unsigned lg_store_webhooks_generation(void);
+
 /* An API key: admin (application_id 0) or one application's, read-only or read-write.
  * Only its SHA-256 (lg_store_token_hash) is kept. */
 struct lg_apikey_rec {

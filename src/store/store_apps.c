@@ -3,15 +3,19 @@
  * Applications and profiles are small tables read by id; a profile is joined into every
  * device read (store.c's DEVICE_COLS), so a profile's change reaches its devices at their
  * next uplink — the caches of devices are told (lgs_devices_touch). An API key is kept
- * as its SHA-256 only, looked up by that hash.
+ * as its SHA-256 only, looked up by that hash. An application's webhooks are rows the
+ * integration reloads when lg_store_webhooks_generation moves.
  */
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "store/store.h"
 #include "store/store_int.h"
 #include "util/util.h"
+
+static atomic_uint webhooks_gen; /* process-wide: the API writes, the integration reads */
 
 /* ---- applications --------------------------------------------------------------- */
 
@@ -71,6 +75,13 @@ int lg_store_app_delete(struct lg_store *s, int64_t id, int64_t now_ns, int64_t 
   db_bind_int64(st, 1, id);
   rc = lgs_step_done(st);
   if (rc == 0 && db_changes(st) == 0) return LG_ENOTFOUND;
+  /* its webhooks go with it */
+  struct db_stmt *hooks = db_prep(s->db, "DELETE FROM webhooks WHERE application_id = ?1");
+  if (rc == 0 && hooks == NULL) return LG_EIO;
+  if (rc == 0) {
+    db_bind_int64(hooks, 1, id);
+    if ((rc = lgs_step_done(hooks)) == 0) atomic_fetch_add(&webhooks_gen, 1);
+  }
   /* its keys go with it: a key of no application would be an admin key */
   struct db_stmt *keys = db_prep(s->db, "UPDATE api_keys SET revoked_ns = ?2"
                                         " WHERE application_id = ?1 AND revoked_ns IS NULL");
@@ -314,6 +325,100 @@ json_t *lg_store_apikey_json(struct lg_store *s, int64_t id) {
   if (st == NULL) return NULL;
   db_bind_int64(st, 1, id);
   json_t *o = db_step(st) == DB_ROW ? apikey_row(st) : NULL;
+  db_done(st);
+  return o;
+}
+
+/* ---- an application's webhooks ----------------------------------------------------- */
+
+unsigned lg_store_webhooks_generation(void) {
+  return atomic_load(&webhooks_gen);
+}
+
+int lg_store_webhook_add(struct lg_store *s, struct lg_webhook_rec *w, int64_t now_ns) {
+  struct db_stmt *st = db_prep(s->db, "INSERT INTO webhooks (application_id, url, headers, events,"
+                                      " format, created_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+                                      " RETURNING id");
+  if (st == NULL) return LG_EIO;
+  db_bind_int64(st, 1, w->application_id);
+  db_bind_text(st, 2, w->url);
+  db_bind_text(st, 3, w->headers);
+  db_bind_text(st, 4, w->events);
+  db_bind_text(st, 5, w->chirpstack ? "chirpstack" : "lorageo");
+  db_bind_int64(st, 6, now_ns);
+  int rc = lgs_step_id(st, &w->id);
+  if (rc == 0) atomic_fetch_add(&webhooks_gen, 1);
+  return rc;
+}
+
+int lg_store_webhook_delete(struct lg_store *s, int64_t application_id, int64_t id) {
+  struct db_stmt *st =
+      db_prep(s->db, "DELETE FROM webhooks WHERE id = ?1 AND application_id = ?2");
+  if (st == NULL) return LG_EIO;
+  db_bind_int64(st, 1, id);
+  db_bind_int64(st, 2, application_id);
+  int rc = lgs_step_done(st);
+  if (rc == 0 && db_changes(st) == 0) return LG_ENOTFOUND;
+  if (rc == 0) atomic_fetch_add(&webhooks_gen, 1);
+  return rc;
+}
+
+#define WEBHOOK_COLS "id, application_id, url, headers, events, format, created_ns"
+
+static void webhook_from(struct db_stmt *st, struct lg_webhook_rec *w) {
+  memset(w, 0, sizeof(*w));
+  w->id = db_col_int64(st, 0);
+  w->application_id = db_col_int64(st, 1);
+  snprintf(w->url, sizeof(w->url), "%s", db_col_text(st, 2));
+  snprintf(w->headers, sizeof(w->headers), "%s", db_col_text(st, 3));
+  snprintf(w->events, sizeof(w->events), "%s", db_col_text(st, 4));
+  w->chirpstack = strcmp(db_col_text(st, 5), "chirpstack") == 0;
+}
+
+int lg_store_webhooks_all(struct lg_store *s, struct lg_webhook_rec *out, size_t cap, size_t *n) {
+  struct db_stmt *st = db_prep(s->db, "SELECT " WEBHOOK_COLS " FROM webhooks ORDER BY id");
+  if (st == NULL) return LG_EIO;
+  *n = 0;
+  int rc;
+  while ((rc = db_step(st)) == DB_ROW && *n < cap)
+    webhook_from(st, &out[(*n)++]);
+  db_done(st);
+  return rc == DB_ROW || rc == DB_DONE ? 0 : LG_EIO;
+}
+
+/* The headers as stored ("Name: value|...") back into an object; no secrets are kept out:
+ * the application's own keys read them, as they wrote them. */
+static json_t *webhook_row(struct db_stmt *st) {
+  struct lg_webhook_rec w;
+  webhook_from(st, &w);
+  json_t *h = json_object(), *ev = json_array();
+  for (char *save = NULL, *p = strtok_r(w.headers, "|", &save); p; p = strtok_r(NULL, "|", &save)) {
+    char *colon = strchr(p, ':');
+    if (colon == NULL) continue;
+    *colon = '\0';
+    json_object_set_new(h, p, json_string(colon + 1 + (colon[1] == ' ')));
+  }
+  for (char *save = NULL, *p = strtok_r(w.events, ",", &save); p; p = strtok_r(NULL, ",", &save))
+    json_array_append_new(ev, json_string(p));
+  return json_pack("{s:I, s:I, s:s, s:o, s:o, s:s, s:I}", "id", (json_int_t)w.id,
+                   "application_id", (json_int_t)w.application_id, "url", w.url, "headers", h,
+                   "events", ev, "format", w.chirpstack ? "chirpstack" : "lorageo", "created_ns",
+                   (json_int_t)db_col_int64(st, 6));
+}
+
+json_t *lg_store_webhooks_json(struct lg_store *s, int64_t application_id) {
+  struct db_stmt *st = db_prep(s->db, "SELECT " WEBHOOK_COLS " FROM webhooks"
+                                      " WHERE application_id = ?1 ORDER BY id");
+  if (st == NULL) return NULL;
+  db_bind_int64(st, 1, application_id);
+  return lgs_rows_json(st, webhook_row);
+}
+
+json_t *lg_store_webhook_json(struct lg_store *s, int64_t id) {
+  struct db_stmt *st = db_prep(s->db, "SELECT " WEBHOOK_COLS " FROM webhooks WHERE id = ?1");
+  if (st == NULL) return NULL;
+  db_bind_int64(st, 1, id);
+  json_t *o = db_step(st) == DB_ROW ? webhook_row(st) : NULL;
   db_done(st);
   return o;
 }

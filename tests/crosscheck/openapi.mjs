@@ -27,6 +27,10 @@ const requests = () => [
   ["get", "/api/applications", "/api/applications"],
   ["get", "/api/applications/{id}", () => `/api/applications/${ids.app}`],
   ["patch", "/api/applications/{id}", () => `/api/applications/${ids.app}`, { description: "d" }],
+  ["post", "/api/applications/{id}/webhooks", () => `/api/applications/${ids.app}/webhooks`,
+   { url: "http://127.0.0.1:9/hook", headers: { "X-Token": "t" }, events: ["up"] }],
+  ["get", "/api/applications/{id}/webhooks", () => `/api/applications/${ids.app}/webhooks`],
+  ["delete", "/api/applications/{id}/webhooks/{webhook_id}", () => `/api/applications/${ids.app}/webhooks/${ids.webhook}`],
   ["post", "/api/device-profiles", "/api/device-profiles", { name: "prof" }],
   ["get", "/api/device-profiles", "/api/device-profiles"],
   ["get", "/api/device-profiles/{id}", () => `/api/device-profiles/${ids.profile}`],
@@ -122,6 +126,7 @@ try {
     const gaps = missing(schema, json);
     check(schema && gaps.length === 0, `${method.toUpperCase()} ${url} (${r.status}): required fields present ${gaps.slice(0, 5)} ${text.slice(0, 200)}`);
     if (method === "post" && r.status === 201) {
+      if (doc === "/api/applications/{id}/webhooks") ids.webhook = json.id;
       if (doc === "/api/applications") ids.app = json.id;
       if (doc === "/api/device-profiles") ids.profile = json.id;
       if (doc === "/api/api-keys") ids.key = json.id;
