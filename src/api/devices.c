@@ -315,25 +315,18 @@ int lg_api_device_list(struct lg_api_req *r, json_t **out) {
  * payload_codec, encodeDownlink), FPort the body's or the codec's. */
 static int queue_item_from_object(struct lg_api_req *r, const struct lg_device_rec *d,
                                   struct lg_queue_item *q, json_t **out) {
-  char spec[64] = "", why[512];
+  char why[512];
   json_t *port = json_object_get(r->body, "f_port"), *conf = json_object_get(r->body, "confirmed");
   if (json_object_get(r->body, "data"))
     return lg_api_fail(out, 400, "give either data (bytes) or object (for the codec), not both");
-  if (r->codecs) lg_codecs_lookup(r->codecs, d->dev_eui, spec, sizeof(spec));
-  if (spec[0] == '\0')
-    return lg_api_fail(out, 400, "object: device %016llx has no payload codec (its profile's "
-                                 "payload_codec); send data instead",
-                       (unsigned long long)d->dev_eui);
   if (port && (!json_is_integer(port) || json_integer_value(port) < 1 ||
                json_integer_value(port) > 223))
     return lg_api_fail(out, 400, "f_port: expected 1..223");
   if (conf && !json_is_boolean(conf)) return lg_api_fail(out, 400, "confirmed: expected true or false");
   int f_port = port ? (int)json_integer_value(port) : -1;
-  if (lg_codec_encode(r->codecs, spec, json_object_get(r->body, "object"), q->data,
-                      sizeof(q->data), &q->len, &f_port, why, sizeof(why)) != 0)
-    return lg_api_fail(out, 400, "object: %s", why);
-  if (f_port < 1 || f_port > 223)
-    return lg_api_fail(out, 400, "f_port: expected 1..223 (the codec chose none)");
+  if (lg_codec_downlink(r->codecs, d->dev_eui, json_object_get(r->body, "object"), &f_port, q->data,
+                        sizeof(q->data), &q->len, why, sizeof(why)) != 0)
+    return lg_api_fail(out, 400, "%s", why);
   q->f_port = f_port;
   q->confirmed = conf && json_is_true(conf);
   return 0;

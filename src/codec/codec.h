@@ -126,6 +126,13 @@ int lg_codec_decode(struct lg_codecs *c, const char *spec, const struct lg_codec
 int lg_codec_encode(struct lg_codecs *c, const char *spec, json_t *object, uint8_t *out,
                     size_t cap, size_t *len, int *f_port, char *why, size_t why_len);
 
+/* A downlink given as an object, for device dev_eui: encoded by the device's codec (the
+ * lookup hook's spec). *f_port: the one given (-1: none), replaced by the codec's when it
+ * names one; 1..223 in the end. 0, or an error with a reason naming `object` or `f_port`
+ * (LG_ENOTFOUND: the device has no codec). */
+int lg_codec_downlink(struct lg_codecs *c, uint64_t dev_eui, json_t *object, int *f_port,
+                      uint8_t *out, size_t cap, size_t *len, char *why, size_t why_len);
+
 /* Adds "object" (and "object_warnings") to an `up` event / uplink JSON (the keys of GET
  * /api/devices/{dev_eui}/uplinks) when the hook names a codec for its device. 0: nothing
  * to do or done; otherwise the codec's error, with the reason in why. */

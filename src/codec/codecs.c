@@ -81,6 +81,28 @@ void lg_codecs_lookup(struct lg_codecs *c, uint64_t dev_eui, char *spec, size_t 
   spec[spec_len - 1] = '\0';
 }
 
+int lg_codec_downlink(struct lg_codecs *c, uint64_t dev_eui, json_t *object, int *f_port,
+                      uint8_t *out, size_t cap, size_t *len, char *why, size_t why_len) {
+  char spec[64] = "";
+  if (c) lg_codecs_lookup(c, dev_eui, spec, sizeof(spec));
+  if (spec[0] == '\0') {
+    snprintf(why, why_len, "object: device %016llx has no payload codec (its profile's "
+                           "payload_codec); send data instead", (unsigned long long)dev_eui);
+    return LG_ENOTFOUND;
+  }
+  char err[400];
+  int rc = lg_codec_encode(c, spec, object, out, cap, len, f_port, err, sizeof(err));
+  if (rc) {
+    snprintf(why, why_len, "object: %s", err);
+    return rc;
+  }
+  if (*f_port < 1 || *f_port > 223) {
+    snprintf(why, why_len, "f_port: expected 1..223 (the codec chose none)");
+    return LG_EINVAL;
+  }
+  return 0;
+}
+
 static bool name_ok(const char *name) {
   size_t n = strlen(name);
   if (n == 0 || n > 64) return false;

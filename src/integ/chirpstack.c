@@ -245,5 +245,6 @@ json_t *lg_chirpstack_command(json_t *body) {
   copy(o, "f_port", body, "fPort");
   copy(o, "data", body, "data");
   copy(o, "confirmed", body, "confirmed");
+  copy(o, "object", body, "object");
   return o;
 }

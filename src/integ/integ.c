@@ -259,6 +259,7 @@ struct lg_integ *lg_integ_start(const struct lg_config *cfg, struct lg_ns_metric
     lg_integ_stop(i);
     return NULL;
   }
+  if (i->mqtt) lg_mqtt_set_codecs(i->mqtt, i->codecs);
   if (cfg->webhook_url[0]) {
     struct lg_webhook_target *t = &i->target;
     snprintf(t->url, sizeof(t->url), "%s", cfg->webhook_url);

@@ -33,7 +33,32 @@ struct lg_mqtt {
   struct waiting *q; /* ring of cap entries */
   size_t cap, head, n;
   struct lg_ns_metrics *metrics;
+  _Atomic(struct lg_codecs *) codecs; /* command/down's `object` (NULL: refused) */
 };
+
+void lg_mqtt_set_codecs(struct lg_mqtt *m, struct lg_codecs *c) {
+  atomic_store(&m->codecs, c);
+}
+
+/* A command's queue item: `data`, or `object` through the device's codec. */
+static int command_item(struct lg_mqtt *m, uint64_t dev_eui, json_t *b, struct lg_queue_item *q,
+                        char *why, size_t why_len) {
+  json_t *object = json_object_get(b, "object");
+  if (object == NULL) return lg_queue_item_parse(b, q, why, why_len);
+  json_t *port = json_object_get(b, "f_port"), *conf = json_object_get(b, "confirmed");
+  if (json_object_get(b, "data") && !json_is_null(json_object_get(b, "data")) &&
+      json_string_length(json_object_get(b, "data")) > 0)
+    return snprintf(why, why_len, "give either data or object, not both"), LG_EINVAL;
+  if (port && (!json_is_integer(port) || json_integer_value(port) < 0 ||
+               json_integer_value(port) > 223))
+    return snprintf(why, why_len, "f_port: expected 1..223"), LG_EINVAL;
+  int f_port = port && json_integer_value(port) > 0 ? (int)json_integer_value(port) : -1;
+  int rc = lg_codec_downlink(atomic_load(&m->codecs), dev_eui, object, &f_port, q->data,
+                             sizeof(q->data), &q->len, why, why_len);
+  q->f_port = f_port;
+  q->confirmed = conf && json_is_true(conf);
+  return rc;
+}
 
 static void log_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void log_line(const char *fmt, ...) {
@@ -124,7 +149,7 @@ static void on_message(struct mosquitto *mosq, void *ctx, const struct mosquitto
   char why[200] = "topic: expected {prefix}/device/{16 hex digits}/command/down, or "
                   "application/{id}/device/{16 hex digits}/command/down";
   if (ok && b == NULL) snprintf(why, sizeof(why), "not JSON: %s", je.text);
-  ok = ok && b && lg_queue_item_parse(b, &q, why, sizeof(why)) == 0;
+  ok = ok && b && command_item(m, dev_eui, b, &q, why, sizeof(why)) == 0;
   if (ok && lg_store_device_get(m->store, dev_eui, &d)) {
     snprintf(why, sizeof(why), "no device %016" PRIx64, dev_eui);
     ok = false;

@@ -33,4 +33,8 @@ void lg_mqtt_event(struct lg_mqtt *m, uint64_t dev_eui, const char *type, json_t
 /* The same on a topic of the caller's (ChirpStack's, integ.h). */
 void lg_mqtt_publish(struct lg_mqtt *m, const char *topic, json_t *payload);
 
+/* The codecs command/down's `object` is encoded with (codec.h; NULL: refused). */
+struct lg_codecs;
+void lg_mqtt_set_codecs(struct lg_mqtt *m, struct lg_codecs *c);
+
 #endif

@@ -120,6 +120,20 @@ try {
   check(ack.acknowledged === true && Number.isInteger(ack.fCntDown) && ack.deviceInfo?.devEui === ABP.dev_eui,
         `event/ack: ${JSON.stringify(ack)}`);
 
+  // a command given as an object: the profile's codec (Cayenne LPP) makes the bytes
+  check((await api("PATCH", `/api/device-profiles/${prof.json.id}`, { payload_codec: "cayenne_lpp" })).status === 200,
+        "the profile's codec set");
+  await publish(`application/${APP}/device/${ABP.dev_eui}/command/down`,
+                JSON.stringify({ devEui: ABP.dev_eui, confirmed: false, fPort: 5, object: { digitalOutput: { 3: 1 } } }));
+  await sleep(300);
+  for (const g of gateways) g.inbox.length = 0;
+  await frameFromAll(dataUp(4, "and now?"));
+  await waitFor(() => gateways.some((g) => pullResps(g).length > 0), 3000);
+  const lpp = gateways.flatMap((g) => pullResps(g));
+  const dn4 = lpp.length ? lora.fromWire(Buffer.from(lpp[0].txpk.data, "base64")) : null;
+  check(dn4 && dn4.getFPort() === 5 && lora.decrypt(dn4, app, nwk).toString("hex") === "030101",
+        `command/down with an object: LPP bytes 03 01 01 on FPort 5 (${dn4 ? lora.decrypt(dn4, app, nwk).toString("hex") : "none"})`);
+
   // OTAA join
   const appKey = Buffer.from("2b7e151628aed2a6abf7158809cf4f3c", "hex");
   const OTAA = { dev_eui: "0004a30b001a2b3c", join_eui: "70b3d57ed0000001", app_key: appKey.toString("hex") };
