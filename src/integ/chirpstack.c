@@ -14,7 +14,8 @@
  *    UDP bridge sets it; uplinkId is the reception's index;
  *  - events with no ChirpStack counterpart (adr, reset, queue_discarded) become log events
  *    (level and code as close as the enum allows), with lorageo's payload as context;
- *  - txack: lorageo does not publish one yet (a TX_ACK is not an event); nothing maps to it.
+ *  - txack: the gateway's TX_ACK (or a station's dntxed) of a downlink to the device, with
+ *    its gatewayId and fCntDown (null for a join-accept); downlinkId and txInfo are not kept.
  */
 #include <inttypes.h>
 #include <math.h>
@@ -199,6 +200,12 @@ json_t *lg_chirpstack_event(const char *type, uint64_t dev_eui, json_t *p,
     json_t *o = json_pack("{s:o, s:o, s:b}", "time", time_json(t), "deviceInfo",
                           device_info(dev_eui, dev), "acknowledged", 1);
     copy(o, "fCntDown", p, "f_cnt_down");
+    return o;
+  }
+  if (strcmp(type, "txack") == 0) {
+    json_t *o = json_pack("{s:o, s:o}", "time", time_json(t), "deviceInfo", device_info(dev_eui, dev));
+    copy(o, "fCntDown", p, "f_cnt_down");
+    copy(o, "gatewayId", p, "gateway_eui");
     return o;
   }
   if (strcmp(type, "status") == 0) {

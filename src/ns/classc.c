@@ -66,6 +66,7 @@ static bool send_class_c(struct lg_ns *ns, uint64_t dev_eui, int64_t now) {
                        (json_int_t)in.len_discarded, "max_bytes", (json_int_t)in.cap, "reason",
                        "larger than RX2's data rate allows (dwell time or region limit)"));
   if (!built) return true;
+  dl.has_f_cnt = true, dl.f_cnt = in.f_cnt;
   uint64_t via = 0;
   bool budget = false;
   if (!ns_send_now(ns, dev_eui, gws, n, ns->region->rx2_freq_hz, ns->region->rx2_dr, &dl, &via,

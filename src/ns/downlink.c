@@ -263,6 +263,7 @@ void ns_send_downlink(struct lg_ns *ns, const struct ns_frame *f, const struct n
   if (p == NULL) return;
   memcpy(p->data, dl->phy, dl->len);
   p->dev_eui = f->dev_eui;
+  p->has_f_cnt = dl->has_f_cnt, p->f_cnt = dl->f_cnt;
   const struct lg_gw_rxpk *first = &f->rx[0].rxpk;
   if (p->dev_eui == 0 && first->size == 23 && (first->data[0] >> 5) == 0)
     p->dev_eui = lg_get_le64(first->data + 9); /* a join-request's DevEUI */
@@ -313,6 +314,7 @@ bool ns_send_now(struct lg_ns *ns, uint64_t dev_eui, const uint64_t *gws, size_t
   if (p == NULL) return false;
   memcpy(p->data, dl->phy, dl->len);
   p->dev_eui = dev_eui; /* (a Basics Station's dnmsg names it; 0 for a multicast group) */
+  p->has_f_cnt = dl->has_f_cnt, p->f_cnt = dl->f_cnt;
   for (size_t i = 0; i < n && p->n_paths < NS_DL_CANDIDATES; i++) {
     struct ns_gateway *g = ns_gateway(ns, gws[i]);
     if (g == NULL || !g->known || (!g->has_pull && !(g->station && ns->io.gw_send)))
@@ -351,6 +353,13 @@ void ns_tx_ack(struct lg_ns *ns, uint16_t token, uint64_t gateway_eui, const cha
   HASH_DEL(ns->pending, p);
   if (strcmp(error, "NONE") == 0) {
     atomic_fetch_add(&ns->m.downlinks[LG_DL_OK], 1);
+    if (p->dev_eui) { /* the gateway sent it (ChirpStack's txack) */
+      char gw[17];
+      snprintf(gw, sizeof(gw), "%016llx", (unsigned long long)gateway_eui);
+      ns_event(ns, p->dev_eui, "txack",
+               json_pack("{s:s, s:o, s:b}", "gateway_eui", gw, "f_cnt_down",
+                         p->has_f_cnt ? json_integer(p->f_cnt) : json_null(), "rx2", p->in_rx2));
+    }
     free(p);
     return;
   }

@@ -109,6 +109,10 @@ bool ns_batch_end(struct lg_ns *ns) {
 }
 
 void ns_event(struct lg_ns *ns, uint64_t dev_eui, const char *type, json_t *payload) {
+  if (ns->io.on_event == NULL) { /* nobody listens (tests, tools) */
+    json_decref(payload);
+    return;
+  }
   if (!ns->batch_open) {
     ns->io.on_event(ns->io.event_ctx ? ns->io.event_ctx : ns->io.ctx, dev_eui, type, payload);
     return;

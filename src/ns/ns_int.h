@@ -111,6 +111,8 @@ struct ns_pending {
   struct ns_dl_path paths[NS_DL_CANDIDATES];
   uint8_t data[256];
   uint64_t dev_eui; /* the device it goes to (Basics Station's dnmsg names it) */
+  bool has_f_cnt;   /* a data downlink: its FCntDown, for the txack event */
+  uint32_t f_cnt;
   int64_t sent_ns;
   UT_hash_handle hh;
 };
@@ -339,6 +341,8 @@ struct ns_dl {
   int64_t rx1_delay_ns; /* from the uplink's tmst */
   int64_t rx2_delay_ns;
   bool device_dwell; /* the device believes DownlinkDwellTime = 1 (AS923's RX1 table) */
+  bool has_f_cnt;    /* a data downlink's FCntDown (the txack event says it) */
+  uint32_t f_cnt;
 };
 /* ---- dwell time (dwell.c), RP002-1.0.4: 400 ms per transmission where it applies ---- */
 

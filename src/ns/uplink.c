@@ -622,6 +622,7 @@ static void answer(struct lg_ns *ns, const struct ns_frame *f, const struct lg_d
                     (json_int_t)in.len_discarded, "max_bytes", (json_int_t)in.cap, "reason",
                     "larger than the downlink's data rate allows (dwell time or region limit)"));
   if (!built) return;
+  dl.has_f_cnt = true, dl.f_cnt = in.f_cnt;
   ns_send_downlink(ns, f, &dl);
   if (lg_store_downlink_add(ns->store, d->dev_eui, in.f_cnt, in.f_port, in.confirmed, ack,
                             fopts_len, ns_now(ns)) != 0)

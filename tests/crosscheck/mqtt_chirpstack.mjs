@@ -17,7 +17,7 @@ import os from "node:os";
 import path from "node:path";
 import lora from "lora-packet";
 import {
-  ABP, api, app, armTimeout, check, dataUp, dir, frameFromAll, gateways, listening, nwk, pull, pullResps,
+  ABP, api, app, armTimeout, check, dataUp, dir, frameFromAll, gateways, header, listening, nwk, pull, pullResps, send,
   server, sleep, start, stop, tally, udpPort, waitHealthy,
 } from "./harness.mjs";
 
@@ -44,6 +44,8 @@ const APP = "3f1c2b4a-0000-4000-8000-00000000beef";
 const topic = (type, eui = ABP.dev_eui) => `application/${APP}/device/${eui}/event/${type}`;
 const msgs = (type, eui) => received.filter((m) => m.topic === topic(type, eui)).map((m) => m.msg);
 
+// a TX_ACK without error for the PULL_RESP with this token (protocol v2)
+const txAckFrom = (g, token) => send(g, Buffer.concat([header(5, g.eui, token), Buffer.from('{"txpk_ack":{"error":"NONE"}}')]));
 try {
   await listening(mqttPort);
   sub = spawn("mosquitto_sub", ["-h", "127.0.0.1", "-p", String(mqttPort), "-q", "1", "-t", "application/+/device/+/event/+",
@@ -109,6 +111,13 @@ try {
   const resp = gateways.flatMap((g) => pullResps(g));
   check(resp.length === 1, `the command is sent (${resp.length} downlinks)`);
   if (resp.length) {
+    // the gateway says it sent it: ChirpStack's txack
+    const g = gateways.find((x) => pullResps(x).length > 0);
+    await txAckFrom(g, resp[0].token);
+    check(await waitFor(() => msgs("txack").length >= 1), "event/txack after the gateway's TX_ACK");
+    const tx = msgs("txack")[0] ?? {};
+    check(tx.gatewayId === g.eui && Number.isInteger(tx.fCntDown) && tx.deviceInfo?.devEui === ABP.dev_eui,
+          `txack: ${JSON.stringify(tx)}`);
     const dn = lora.fromWire(Buffer.from(resp[0].txpk.data, "base64"));
     check(dn.getFPort() === 7 && lora.decrypt(dn, app, nwk).toString() === "valve 1 on",
           "command/down on ChirpStack's topic: FPort 7, decrypts (lora-packet)");
