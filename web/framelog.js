@@ -37,8 +37,12 @@ function details(type, p) {
   }
 }
 
+// Newest first by the event's time (a downlink is recorded before the uplink it answers,
+// which waits for its storage batch; their times say the order).
 function add(li) {
-  list.prepend(li);
+  const t = Number(li.dataset.t);
+  const after = [...list.children].find((x) => Number(x.dataset.t) <= t);
+  list.insertBefore(li, after ?? null);
   while (list.children.length > MAX_LINES) list.lastElementChild.remove();
 }
 
@@ -46,6 +50,7 @@ function line(cls, kind, timeNs, who, text) {
   const li = document.createElement("li");
   li.className = `frame ${cls}`;
   li.dataset.type = kind;
+  li.dataset.t = String(timeNs);
   li.innerHTML = `<time>${esc(when(timeNs).slice(11))}</time> <b class="kind">${esc(kind)}</b> ${who} <span>${esc(text)}</span>`;
   return li;
 }

@@ -33,6 +33,7 @@ async function send(formEl, method, url, body, okText) {
 function onSubmit(formEl, fn) {
   formEl.addEventListener("submit", async (e) => {
     e.preventDefault();
+    result(formEl, "");
     try {
       await fn(formEl);
     } catch (err) {
