@@ -1,169 +1,139 @@
-// The live map: gateways, each device's position with its accuracy circle (68 %), and its
-// track — as the server's Kalman filter has them, an outlying fix gated out; the raw fixes
-// on demand ("raw fixes"). Redrawn from /api/map whenever /api/stream says something
-// changed. The header says how good locating really is, from reference devices.
-"use strict";
-const token = new URLSearchParams(location.search).get("token") ?? sessionStorage.getItem("lorageo_token");
-if (token) sessionStorage.setItem("lorageo_token", token); /* kept for the tab, not in the URL: */
+// The operator's console: log in with an API key (or none, where the API is open), then
+// the live map, a side panel of pages (devices, gateways, profiles, applications, their
+// add/edit/delete forms, a device's downlink queue) and the live frame log. Plain ES
+// modules, no build step; everything is served by lorageo (Leaflet from web/node_modules).
+//
+// One refresh at a time from /api/map (after the first, only the devices located since:
+// ?since=); /api/stream's "update" starts one, its "error" goes to the frame log, and any
+// message of it lets the frame log ask for new events.
+import { errorText, get, headers, token } from "./api.js";
+import * as framelog from "./framelog.js";
+import * as mapView from "./map.js";
+import * as pages from "./pages.js";
+import { esc } from "./ui.js";
+
+// A ?token= in the URL (older links) moves into this tab's session storage and out of sight.
+const fromUrl = new URLSearchParams(location.search).get("token");
+if (fromUrl) token.set(fromUrl);
 if (location.search.includes("token=")) history.replaceState(null, "", location.pathname + location.hash);
-const auth = token ? { headers: { Authorization: `Bearer ${token}` } } : { headers: {} };
-const map = L.map("map", { preferCanvas: true }).setView([0, 0], 2);
-L.control.scale().addTo(map);
 
-// A plain grid under the tiles: what remains when OpenStreetMap cannot be reached.
-const Grid = L.GridLayer.extend({
-  createTile() {
-    const t = document.createElement("canvas");
-    t.width = t.height = 256;
-    const g = t.getContext("2d");
-    g.strokeStyle = "#ccc";
-    g.strokeRect(0, 0, 256, 256);
-    return t;
-  },
-});
-new Grid({ zIndex: 0 }).addTo(map);
-L.tileLayer("https://tile.openstreetmap.org/{z}/{x}/{y}.png", {
-  maxZoom: 19, zIndex: 1, attribution: "© OpenStreetMap contributors",
-}).addTo(map);
-
-const gatewayLayer = L.layerGroup().addTo(map);
-const rawLayer = L.layerGroup(); // the fixes as located, shown with "raw fixes"
-const devices = new Map(); // dev_eui -> { marker, circle, track, raw, last }
-window.lorageo = { devices, map, gatewayLayer, rawLayer, draw: (data) => draw(data) };
+const panel = document.getElementById("list");
+const status = document.getElementById("status");
+const ctx = { me: null };
+window.lorageo = {
+  devices: mapView.devices, map: mapView.map, gatewayLayer: mapView.gatewayLayer, rawLayer: mapView.rawLayer,
+  draw: (data) => mapView.draw(data), console: { ctx, render: () => render(true) },
+};
 const rawToggle = document.getElementById("raw");
-rawToggle.addEventListener("change", () => (rawToggle.checked ? rawLayer.addTo(map) : rawLayer.remove()));
-let framed = false;
+rawToggle.addEventListener("change", () => (rawToggle.checked ? mapView.rawLayer.addTo(mapView.map) : mapView.rawLayer.remove()));
 
-function draw(data) {
-  gatewayLayer.clearLayers();
-  const bounds = [];
-  for (const g of data.gateways) {
-    if (g.latitude == null) continue;
-    L.circleMarker([g.latitude, g.longitude], { radius: 6, color: "#236", fillOpacity: 0.9, className: "gateway" })
-      .bindTooltip(`gateway ${g.gateway_eui}`).addTo(gatewayLayer);
-    bounds.push([g.latitude, g.longitude]);
-  }
-  for (const d of data.devices) {
-    const p = d.latest;
-    const at = [p.latitude, p.longitude];
-    let v = devices.get(d.dev_eui);
-    if (!v) {
-      v = {
-        circle: L.circle(at, { radius: p.accuracy_m, color: "#c33", weight: 1, fillOpacity: 0.1 }).addTo(map),
-        track: L.polyline([], { color: "#c33", weight: 2, opacity: 0.6 }).addTo(map),
-        raw: L.polyline([], { color: "#777", weight: 1, dashArray: "3 4", opacity: 0.8 }).addTo(rawLayer),
-        marker: L.circleMarker(at, { radius: 5, color: "#c33", fillOpacity: 1, className: "device" }).addTo(map),
-      };
-      devices.set(d.dev_eui, v);
+// ---- logging in: GET /api/whoami with the key says what it may do
+function loginForm(message = "") {
+  panel.innerHTML = `<h3>Log in</h3><form id="login"><label for="login-key">API key (or the server's [api] token)</label>` +
+    `<input id="login-key" name="key" type="password" autocomplete="current-password">` +
+    `<button type="submit">log in</button><p id="login-error" class="error" role="alert">${esc(message)}</p></form>` +
+    `<p><small>Make a key with <code>lorageo apikey add --name NAME</code> (or an admin's console/API). ` +
+    `It is kept for this browser tab only.</small></p>`;
+  panel.querySelector("#login").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const key = panel.querySelector("#login-key").value.trim();
+    if (!key) return void (panel.querySelector("#login-error").textContent = "enter an API key");
+    const before = token.get();
+    token.set(key);
+    const r = await get("/api/whoami");
+    if (!r.ok) {
+      token.set(before);
+      panel.querySelector("#login-error").textContent = r.status === 401 ? `refused: ${r.json?.error ?? "unknown key"}` : errorText(r);
+      return;
     }
-    const how = p.filtered ? `${p.method}, filtered; last fix ±${p.raw.accuracy_m.toFixed(0)} m` : p.method;
-    v.marker.setLatLng(at).bindTooltip(`${esc(d.name || d.dev_eui)}: ±${p.accuracy_m.toFixed(0)} m (${how})`);
-    v.circle.setLatLng(at).setRadius(p.accuracy_m);
-    v.track.setLatLngs(d.track);
-    v.raw.setLatLngs(d.raw ?? d.track);
-    v.last = p;
-    v.marker.off("click").on("click", () => (location.hash = `#/device/${d.dev_eui}`));
-    bounds.push(at);
-  }
-  for (const d of data.devices) lastPos.set(d.dev_eui, d.latest);
-  if (!framed && bounds.length) {
-    map.fitBounds(bounds, { padding: [40, 40], maxZoom: 16 });
-    framed = true;
-  }
+    await start(r.json);
+  });
+  panel.querySelector("#login-key").focus();
 }
 
-// ---- the side panel: devices, one device, gateways, the add forms (hash routes)
-const lastPos = new Map(); // dev_eui -> latest position
-const esc = (x) => String(x ?? "").replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-const when = (ns) => (ns ? new Date(ns / 1e6).toISOString().replace("T", " ").slice(0, 19) : "never");
-const get = async (url) => (await fetch(url, auth)).json();
-const nav = `<nav><a href="#/">devices</a> · <a href="#/gateways">gateways</a> · <a href="#/add">add</a></nav>`;
-
-async function devicesPage() {
-  const devs = (await get("/api/devices")).items;
-  return `<h3>Devices (${devs.length})</h3>` + devs.map((d) => {
-    const p = lastPos.get(d.dev_eui);
-    return `<div class="device"><a href="#/device/${esc(d.dev_eui)}"><b>${esc(d.name || d.dev_eui)}</b></a><br>` +
-      `last seen ${when(d.last_seen_ns)}` + (p ? `<br>${p.latitude.toFixed(5)}, ${p.longitude.toFixed(5)} ±${p.accuracy_m.toFixed(0)} m` : "") + `</div>`;
-  }).join("");
+function showWho() {
+  const me = ctx.me, who = document.getElementById("who");
+  if (!me) return void (who.innerHTML = "");
+  const scope = me.admin ? "admin" : `application ${me.application_id}`;
+  const what = me.auth === "open" ? "open API (no key)" : `${me.key_name ? `key “${esc(me.key_name)}”: ` : ""}${scope}, ${me.read_only ? "read-only" : "read-write"}`;
+  who.innerHTML = `<span id="scope">${what}</span> <button type="button" id="logout">${me.auth === "open" ? "log in with a key" : "log out"}</button>`;
+  who.querySelector("#logout").addEventListener("click", () => {
+    token.set(null);
+    ctx.me = null;
+    stopLive();
+    mapView.clear();
+    showWho();
+    loginForm();
+  });
 }
 
-async function devicePage(eui) {
-  const d = await get(`/api/devices/${eui}`);
-  if (d.error) return `<p>${esc(d.error)}</p>`;
-  const ups = (await get(`/api/devices/${eui}/uplinks?limit=10`)).items;
-  return `<h3>${esc(d.name || d.dev_eui)}</h3><table>` +
-    [["DevEUI", d.dev_eui], ["DevAddr", d.dev_addr], ["last seen", when(d.last_seen_ns)], ["data rate", `DR${d.dr ?? ups[0]?.dr ?? "?"}`],
-     ["TX power index", d.tx_power_index], ["ADR", d.adr], ["battery", d.battery == null ? "unknown" : d.battery],
-     ["link margin", d.margin_db == null ? "unknown" : `${d.margin_db} dB`], ["next FCnt", d.f_cnt_up_next]]
-      .map(([k, v]) => `<tr><th>${k}</th><td>${esc(v)}</td></tr>`).join("") + `</table><h4>Uplinks</h4>` +
-    ups.map((u) => `<div class="uplink">FCnt ${u.f_cnt} · ${(u.frequency / 1e6).toFixed(1)} MHz · DR${u.dr}<ul>` +
-      u.rx_info.map((r) => `<li class="rx">${esc(r.gateway_eui)}: ${r.rssi} dBm, SNR ${r.snr} dB${r.late ? " (late)" : ""}</li>`).join("") +
-      `</ul></div>`).join("");
+async function start(me) {
+  const changed = ctx.me && (ctx.me.key_id !== me.key_id || ctx.me.auth !== me.auth);
+  ctx.me = me;
+  showWho();
+  if (changed) mapView.clear();
+  lastId = 0;
+  framelog.restart();
+  restartLive();
+  await render(true);
 }
 
-async function gatewaysPage() {
-  const gws = (await get("/api/gateways")).items;
-  return `<h3>Gateways (${gws.length})</h3>` + gws.map((g) =>
-    `<div class="gw"><b>${esc(g.name || g.gateway_eui)}</b> ${esc(g.gateway_eui)}<br>` +
-    `${g.latitude == null ? "no position" : `${g.latitude.toFixed(5)}, ${g.longitude.toFixed(5)}`}<br>` +
-    `last seen ${when(g.last_seen_ns)} · ${g.rx_packets} frames</div>`).join("");
-}
+window.addEventListener("lorageo-unauthorized", (e) => {
+  if (!ctx.me) return;
+  token.set(null);
+  ctx.me = null;
+  stopLive();
+  mapView.clear();
+  showWho();
+  loginForm(`logged out: ${e.detail ?? "the key is no longer valid"}`);
+});
 
-function addPage() {
-  const input = (n) => (n === "reference" ? `<input name="${n}" type="checkbox" value="true">` : `<input name="${n}">`);
-  const f = (id, fields) => `<form id="${id}">` + fields.map((n) => `<label>${n} ${input(n)}</label>`).join("") +
-    `<button>add</button><p class="result"></p></form>`;
-  return `<h3>Add a device</h3><p>OTAA: dev_eui, join_eui, app_key. ABP: dev_eui, dev_addr, nwk_s_key, app_s_key.</p>` +
-    f("add-device", ["dev_eui", "name", "join_eui", "app_key", "dev_addr", "nwk_s_key", "app_s_key", "reference"]) +
-    `<h3>Add a gateway</h3>` + f("add-gateway", ["gateway_eui", "name", "latitude", "longitude", "altitude"]);
+// ---- the panel's pages
+let current = null, currentHash = null;
+async function render(force = false) {
+  if (!ctx.me) return;
+  const hash = location.hash || "#/";
+  if (!force && hash === currentHash && current) return void current.refresh?.();
+  const [, page, arg] = hash.split("/");
+  if (page !== "device") mapView.forgetCentre();
+  current?.leave?.();
+  currentHash = hash;
+  const p = page === "device" ? await pages.devicePage(ctx, decodeURIComponent(arg ?? ""), mapView)
+          : page === "gateways" ? pages.gatewaysPage(ctx)
+          : page === "gateway" ? await pages.gatewayPage(ctx, decodeURIComponent(arg ?? ""))
+          : page === "add" ? await pages.addPage(ctx)
+          : page === "profiles" ? await pages.profilesPage(ctx)
+          : page === "profile" ? await pages.profilePage(ctx, arg)
+          : page === "applications" ? await pages.applicationsPage(ctx)
+          : page === "application" ? await pages.applicationPage(ctx, arg)
+          : pages.devicesPage(ctx, mapView.lastPos);
+  if (hash !== (location.hash || "#/")) return; /* navigated away meanwhile */
+  current = p;
+  panel.innerHTML = p.html;
+  panel.scrollTop = 0;
+  await p.mount?.(panel);
 }
-
-async function submit(form, url, numeric) {
-  const body = {};
-  for (const [k, v] of new FormData(form))
-    if (v !== "") body[k] = k === "reference" ? true : numeric.includes(k) ? Number(v) : v;
-  const r = await fetch(url, { method: "POST", body: JSON.stringify(body), headers: { ...auth.headers, "Content-Type": "application/json" } });
-  const j = await r.json();
-  form.querySelector(".result").textContent = r.ok ? "added" : `refused: ${j.error}`;
-}
+window.addEventListener("hashchange", () => render(true));
 
 // How good locating is, measured on reference devices (their own GPS against the fixes).
 async function showAccuracy() {
   const a = await get("/api/geo/accuracy");
-  const m = a.methods?.auto;
+  const m = a.json?.methods?.auto;
   document.getElementById("accuracy").textContent = m
     ? `reference devices: median ${m.median_m.toFixed(0)} m, 90 % within ${m.p90_m.toFixed(0)} m (last ${m.frames} fixes)`
     : "";
 }
 
-async function render() {
-  const [, page, arg] = location.hash.split("/");
-  const panel = document.getElementById("list");
-  const html = page === "device" ? await devicePage(arg) : page === "gateways" ? await gatewaysPage()
-             : page === "add" ? addPage() : await devicesPage();
-  if (page === "add" && panel.querySelector("#add-device")) return; /* keep what is typed */
-  panel.innerHTML = nav + html;
-  panel.querySelector("#add-device")?.addEventListener("submit", (e) => { e.preventDefault(); submit(e.target, "/api/devices", []); });
-  panel.querySelector("#add-gateway")?.addEventListener("submit", (e) => {
-    e.preventDefault();
-    submit(e.target, "/api/gateways", ["latitude", "longitude", "altitude"]);
-  });
-}
-window.addEventListener("hashchange", render);
-
-// One refresh at a time; updates that arrive meanwhile fold into one more. After the first,
-// only the devices located since the last one come (?since=).
 let busy = false, again = false, lastId = 0;
 async function refresh() {
+  if (!ctx.me) return;
   if (busy) return void (again = true);
   busy = true;
   try {
-    const r = await fetch(`/api/map?since=${lastId}`, auth);
+    const r = await get(`/api/map?since=${lastId}`);
     if (r.ok) {
-      const data = await r.json();
-      draw(data);
-      lastId = data.last_id;
+      mapView.draw(r.json);
+      lastId = r.json.last_id;
     }
     await showAccuracy();
     await render();
@@ -175,30 +145,59 @@ async function refresh() {
     }
   }
 }
-// The live stream read with fetch, so the token goes in the Authorization header (an
-// EventSource cannot send one); each "event: update" refreshes; reconnects after 2 s.
-async function live() {
-  const status = document.getElementById("status");
-  for (;;) {
-    try {
-      const r = await fetch("/api/stream", auth);
-      if (!r.ok || !r.body) throw new Error(`HTTP ${r.status}`);
-      status.textContent = "live";
-      const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
-      let buf = "";
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        buf += value;
-        let end;
-        while ((end = buf.indexOf("\n\n")) >= 0) {
-          if (/^event: update$/m.test(buf.slice(0, end))) refresh();
-          buf = buf.slice(end + 2);
-        }
-      }
-    } catch {}
-    status.textContent = "reconnecting…";
-    await new Promise((r) => setTimeout(r, 2000));
-  }
+
+// The live stream read with fetch, so the key goes in the Authorization header (an
+// EventSource cannot send one); reconnects after 2 s; a new key makes a new stream.
+let live = null;
+function stopLive() {
+  live?.abort();
+  live = null;
+  status.textContent = "logged out";
 }
-live();
+function restartLive() {
+  live?.abort();
+  const ctl = (live = new AbortController());
+  (async () => {
+    while (!ctl.signal.aborted) {
+      try {
+        const r = await fetch("/api/stream", { headers: headers(), signal: ctl.signal });
+        if (!r.ok || !r.body) throw new Error(`HTTP ${r.status}`);
+        status.textContent = "live";
+        const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
+        let buf = "";
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          buf += value;
+          let end;
+          while ((end = buf.indexOf("\n\n")) >= 0) {
+            const block = buf.slice(0, end);
+            buf = buf.slice(end + 2);
+            if (/^event: update$/m.test(block)) refresh();
+            const err = /^event: error$/m.test(block) && /^data: (.*)$/m.exec(block);
+            if (err) {
+              try {
+                framelog.error(JSON.parse(err[1]));
+              } catch {}
+            }
+            framelog.poll();
+          }
+        }
+      } catch {}
+      if (ctl.signal.aborted) return;
+      status.textContent = "reconnecting…";
+      await new Promise((res) => setTimeout(res, 2000));
+    }
+  })();
+}
+
+// ---- at load: an open API or a kept key goes straight in; otherwise the login form
+(async () => {
+  const r = await get("/api/whoami");
+  if (r.ok) await start(r.json);
+  else {
+    token.set(null);
+    status.textContent = "logged out";
+    loginForm(token.get() === null && r.status === 401 && fromUrl ? `refused: ${r.json?.error}` : "");
+  }
+})();

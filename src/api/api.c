@@ -557,7 +557,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                         api->cfg.api_max_streams);
     }
     body->streaming = true;
-    return lg_web_stream(c, api->m, api->gateways_changed, &api->stopping);
+    return lg_web_stream(c, api->m, api->gateways_changed, &api->stopping,
+                         scope.application_id == 0);
   }
   pthread_mutex_lock(&api->mu);
   enum MHD_Result r = route(api, c, url, method, body);

@@ -123,6 +123,9 @@ int lg_api_app_webhook(struct lg_api_req *r, json_t **out);  /* DELETE .../webho
 /* profiles.c */
 int lg_api_profiles(struct lg_api_req *r, json_t **out);
 int lg_api_profile(struct lg_api_req *r, json_t **out);
+/* console.c */
+int lg_api_whoami(struct lg_api_req *r, json_t **out); /* GET /api/whoami */
+int lg_api_events(struct lg_api_req *r, json_t **out); /* GET /api/events: every device's */
 /* keys.c */
 int lg_api_keys(struct lg_api_req *r, json_t **out);
 int lg_api_key(struct lg_api_req *r, json_t **out);

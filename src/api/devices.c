@@ -170,6 +170,9 @@ static int list_devices(struct lg_api_req *r, json_t **out) {
     return bad;
   if (after && lg_api_eui(after, &from))
     return lg_api_fail(out, 400, "after: expected a DevEUI (the \"next\" of the page before)");
+  f.search = r->query(r->query_cls, "q");
+  if (f.search && strlen(f.search) > 64)
+    return lg_api_fail(out, 400, "q: expected at most 64 characters (a part of a DevEUI or a name)");
   static const char *const seen[] = {"seen_after_ns", "seen_before_ns"};
   for (int i = 0; i < 2; i++) {
     const char *v = r->query(r->query_cls, seen[i]);

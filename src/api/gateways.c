@@ -65,9 +65,33 @@ int lg_api_parse_gateway(json_t *b, struct lg_gateway_rec *g, char *why, size_t 
   return 0;
 }
 
+/* Each gateway's "online": seen (a stat, PULL_DATA or uplink) within [api] gateway_online_s. */
+static json_t *with_online(const struct lg_api_req *r, json_t *gws) {
+  size_t i;
+  json_t *g;
+  int64_t window_ns = (int64_t)r->cfg->api_gateway_online_s * 1000000000LL;
+  json_t *list = json_is_array(gws) ? gws : NULL;
+  if (list == NULL && gws) { /* one gateway */
+    json_t *seen = json_object_get(gws, "last_seen_ns");
+    json_object_set_new(gws, "online", json_boolean(json_is_integer(seen) &&
+                                                    r->now_ns - json_integer_value(seen) <= window_ns));
+    return gws;
+  }
+  json_array_foreach(list, i, g) with_online(r, g);
+  return gws;
+}
+
+/* ?q: a part of the EUI or the name (at most 64 characters); a 400 answer when longer. */
+static int search_arg(struct lg_api_req *r, const char **q, json_t **out) {
+  *q = r->query(r->query_cls, "q");
+  if (*q && strlen(*q) > 64)
+    return lg_api_fail(out, 400, "q: expected at most 64 characters (a part of an EUI or a name)");
+  return 0;
+}
+
 static int gateway_written(struct lg_api_req *r, uint64_t eui, int status, json_t **out) {
   if (r->gateways_changed) atomic_fetch_add(r->gateways_changed, 1);
-  *out = lg_store_gateway_json(r->store, eui);
+  *out = with_online(r, lg_store_gateway_json(r->store, eui));
   return *out ? status : lg_api_fail(out, 500, "storage failed");
 }
 
@@ -81,12 +105,13 @@ int lg_api_gateways(struct lg_api_req *r, json_t **out) {
     return gateway_written(r, g.eui, 201, out);
   }
   int limit, bad;
-  const char *after;
+  const char *after, *q;
   uint64_t from = 0;
-  if ((bad = lg_api_page(r, 1000, &limit, &after, out))) return bad;
+  if ((bad = lg_api_page(r, 1000, &limit, &after, out)) || (bad = search_arg(r, &q, out))) return bad;
   if (after && lg_api_eui(after, &from))
     return lg_api_fail(out, 400, "after: expected a gateway EUI (the \"next\" of the page before)");
-  *out = lg_store_gateways_page_json(r->store, from, limit);
+  *out = lg_store_gateways_page_json(r->store, from, limit, q);
+  if (*out) with_online(r, json_object_get(*out, "items"));
   return *out ? 200 : lg_api_fail(out, 500, "storage failed");
 }
 
@@ -126,7 +151,7 @@ int lg_api_gateway(struct lg_api_req *r, json_t **out) {
   if (cur == NULL) return lg_api_fail(out, 404, "no gateway %s", r->var[0]);
   int status = 200;
   if (lg_api_is(r, "GET")) {
-    *out = json_incref(cur);
+    *out = with_online(r, json_incref(cur));
   } else if (lg_api_is(r, "DELETE")) {
     int rc = lg_store_gateway_delete(r->store, eui);
     if (rc == 0 && r->gateways_changed) atomic_fetch_add(r->gateways_changed, 1);
@@ -151,6 +176,7 @@ int lg_api_map(struct lg_api_req *r, json_t **out) {
     json_decref(devs);
     return lg_api_fail(out, 500, "storage failed");
   }
+  with_online(r, json_object_get(gws, "items"));
   json_t *items = json_object_get(devs, "items");
   for (size_t i = 0; !lg_api_admin(r) && i < json_array_size(items);) {
     uint64_t eui = 0;

@@ -40,6 +40,8 @@ const struct lg_api_route lg_api_routes[] = {
     {"GET", "/api/stream", NULL, LG_ROUTE_RAW},
     {"GET", "/api/openapi.json", openapi, LG_ROUTE_OPEN},
     {"GET", "/api/map", lg_api_map, 0},
+    {"GET", "/api/whoami", lg_api_whoami, 0},
+    {"GET", "/api/events", lg_api_events, 0},
     {"GET", "/api/gateways", lg_api_gateways, LG_ROUTE_ADMIN_WRITE},
     {"POST", "/api/gateways", lg_api_gateways, LG_ROUTE_ADMIN_WRITE},
     {"GET", "/api/gateways/{gateway_eui}", lg_api_gateway, LG_ROUTE_ADMIN_WRITE},

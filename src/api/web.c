@@ -1,4 +1,10 @@
-/* The web UI's HTTP side; the page itself is web/index.html and web/app.js. */
+/*
+ * The web UI's HTTP side: its files (web/: index.html and the console's modules; Leaflet
+ * from web/node_modules as /vendor/leaflet/) and the live stream, /api/stream: server-sent
+ * events, "update" when uplinks, joins, locations or gateways changed (the console then
+ * reads what it shows), "error" for each refused frame or failed downlink (an admin's
+ * stream), and an ": idle" comment every second so a dead connection is noticed.
+ */
 #define _DEFAULT_SOURCE /* usleep */
 #include "api/web.h"
 
@@ -67,7 +73,41 @@ struct stream {
   const atomic_uint *gateways_changed;
   const atomic_bool *stopping;
   uint64_t seen;
+  bool errors; /* an admin's stream: frames refused and downlinks that failed are told */
+  uint64_t dropped_seen[LG_DROP_COUNT], dl_seen[LG_DL_COUNT];
 };
+
+/* The downlink results that are failures (not sent, ok, or a retry). */
+static bool dl_failed(int i) {
+  return i != LG_DL_SENT && i != LG_DL_OK && i != LG_DL_RETRIED;
+}
+
+/* One "error" event for a counter of refused frames or failed downlinks that grew since the
+ * last look (0 when none grew): the console's frame log shows errors as they happen. These
+ * frames belong to no device the server knows (or failed its checks), so only an admin's
+ * stream tells them. */
+static int error_event(struct stream *s, char *buf, size_t max) {
+  for (int i = 0; s->errors && i < LG_DROP_COUNT; i++) {
+    uint64_t v = atomic_load(&s->m->dropped[i]);
+    if (v == s->dropped_seen[i]) continue;
+    uint64_t n = v - s->dropped_seen[i];
+    s->dropped_seen[i] = v;
+    return snprintf(buf, max, "event: error\ndata: {\"kind\": \"uplink_dropped\", \"reason\": \"%s\", "
+                              "\"count\": %llu, \"total\": %llu}\n\n",
+                    lg_drop_name((enum lg_drop)i), (unsigned long long)n, (unsigned long long)v);
+  }
+  for (int i = 0; s->errors && i < LG_DL_COUNT; i++) {
+    uint64_t v = atomic_load(&s->m->downlinks[i]);
+    if (!dl_failed(i) || v == s->dl_seen[i]) continue;
+    uint64_t n = v - s->dl_seen[i];
+    s->dl_seen[i] = v;
+    return snprintf(buf, max, "event: error\ndata: {\"kind\": \"downlink_failed\", \"reason\": \"%s\", "
+                              "\"count\": %llu, \"total\": %llu}\n\n",
+                    lg_dl_result_name((enum lg_dl_result)i), (unsigned long long)n,
+                    (unsigned long long)v);
+  }
+  return 0;
+}
 
 static uint64_t version(const struct stream *s) {
   uint64_t v =
@@ -83,6 +123,8 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
   struct stream *s = cls;
   for (int i = 0; i < 5; i++) {
     if (atomic_load(s->stopping)) return MHD_CONTENT_READER_END_OF_STREAM;
+    int n = error_event(s, buf, max);
+    if (n > 0) return n;
     uint64_t v = version(s);
     if (v != s->seen) {
       s->seen = v;
@@ -94,10 +136,16 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
 }
 
 enum MHD_Result lg_web_stream(struct MHD_Connection *c, const struct lg_ns_metrics *m,
-                              const atomic_uint *gateways_changed, const atomic_bool *stopping) {
+                              const atomic_uint *gateways_changed, const atomic_bool *stopping,
+                              bool errors) {
   struct stream *s = calloc(1, sizeof(*s));
   if (s == NULL) return MHD_NO;
-  *s = (struct stream){.m = m, .gateways_changed = gateways_changed, .stopping = stopping};
+  *s = (struct stream){.m = m, .gateways_changed = gateways_changed, .stopping = stopping,
+                       .errors = errors};
+  for (int i = 0; i < LG_DROP_COUNT; i++) /* from now on: what came before is in /metrics */
+    s->dropped_seen[i] = atomic_load(&m->dropped[i]);
+  for (int i = 0; i < LG_DL_COUNT; i++)
+    s->dl_seen[i] = atomic_load(&m->downlinks[i]);
   s->seen = version(s) - 1; /* the first read says "update": the page draws at once */
   struct MHD_Response *r =
       MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 256, stream_read, s, free);

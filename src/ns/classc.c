@@ -83,7 +83,8 @@ static bool send_class_c(struct lg_ns *ns, uint64_t dev_eui, int64_t now) {
   atomic_fetch_add(&ns->m.class_c_downlinks, 1);
   ns_log(ns, "%016llx: Class C downlink FCnt %u sent via %016llx", (unsigned long long)dev_eui,
          in.f_cnt, (unsigned long long)via);
-  if (lg_store_downlink_add(ns->store, dev_eui, in.f_cnt, in.f_port, in.confirmed, false, 0, now))
+  if (lg_store_downlink_add(ns->store, dev_eui, in.f_cnt, in.f_port, in.confirmed, false, 0, now) ||
+      ns_downlink_event(ns, dev_eui, &in, false, 0, "C"))
     ns_store_error(ns, "recording a downlink");
   if (in.confirmed) ns_nack_awaiting(ns, dev_eui, true);
   return !in.more;

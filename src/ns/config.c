@@ -155,6 +155,9 @@ static int s_maxstreams(struct lg_config *c, const char *v) {
 static int s_timeout(struct lg_config *c, const char *v) {
   return set_int(&c->api_timeout_s, v, 1, 3600);
 }
+static int s_gw_online(struct lg_config *c, const char *v) {
+  return set_int(&c->api_gateway_online_s, v, 15, 86400);
+}
 static int s_mqtt(struct lg_config *c, const char *v) {
   return set_str(c->mqtt_url, sizeof(c->mqtt_url), v);
 }
@@ -338,6 +341,7 @@ static const struct {
     {"api", "max_connections", "4..60000", s_maxconn},
     {"api", "max_streams", "0..60000", s_maxstreams},
     {"api", "timeout_s", "1..3600", s_timeout},
+    {"api", "gateway_online_s", "15..86400", s_gw_online},
     {"mqtt", "url", "mqtt://HOST:PORT or mqtts://HOST:PORT", s_mqtt},
     {"mqtt", "topic_prefix", "a topic prefix", s_prefix},
     {"mqtt", "username", "a string", s_muser},
@@ -601,6 +605,7 @@ static void defaults(struct lg_config *c) {
   c->bs_max_connections = 1000;
   c->api_max_streams = 64;
   c->api_timeout_s = 15;
+  c->api_gateway_online_s = 60;
   snprintf(c->web_root, sizeof(c->web_root), "%s", LG_WEB_DIR);
   c->geo_method = LG_GEO_AUTO;
   c->geo_min_gateways = 3;

@@ -59,6 +59,10 @@ struct lg_config {
   int api_max_connections; /* [api] max_connections = 2048 */
   int api_max_streams;     /* [api] max_streams = 64: live streams (/api/stream) at once */
   int api_timeout_s;       /* [api] timeout_s = 15: an idle connection is closed after it */
+  /* [api] gateway_online_s = 60: a gateway seen (stat, PULL_DATA, uplink) within it is
+   * `online` in the API and the console (twice the packet forwarder's 30-s stat interval,
+   * as ChirpStack judges; the last-seen time is written at most every 10 s) */
+  int api_gateway_online_s;
   char mqtt_url[256];  /* [mqtt] url = (empty: off) */
   char mqtt_topic_prefix[64];
   char mqtt_username[128];  /* [mqtt] username = (empty: none) */

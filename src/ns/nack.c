@@ -28,6 +28,17 @@ void ns_device_event(struct lg_ns *ns, uint64_t dev_eui, const char *type, json_
     ns_store_error(ns, "recording an event");
 }
 
+int ns_downlink_event(struct lg_ns *ns, uint64_t dev_eui, const struct ns_down_info *in, bool ack,
+                      size_t mac_bytes, const char *cls) {
+  if (ns->replaying) return 0; /* recorded when it was sent */
+  json_t *p = json_pack("{s:I, s:o, s:I, s:b, s:b, s:I, s:s}", "f_cnt", (json_int_t)in->f_cnt,
+                        "f_port", in->f_port >= 0 ? json_integer(in->f_port) : json_null(),
+                        "bytes", (json_int_t)(in->f_port >= 0 ? in->len : 0), "confirmed",
+                        in->confirmed, "ack", ack, "mac_bytes", (json_int_t)mac_bytes, "class", cls);
+  if (p == NULL) return LG_ENOMEM;
+  return lg_store_event_add(ns->store, dev_eui, "downlink", p, ns_now(ns));
+}
+
 static void nacked(struct lg_ns *ns, const struct lg_store_nack *x, size_t n, const char *why) {
   for (size_t i = 0; i < n; i++) {
     ns_log(ns, "%016llx did not acknowledge confirmed downlink FCnt %u (%s)",

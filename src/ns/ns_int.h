@@ -401,6 +401,12 @@ struct ns_down_info {
  * ACK, no MAC command, empty queue) or it cannot be built. */
 bool ns_data_down(struct lg_ns *ns, const struct lg_device_rec *d, bool ack, const uint8_t *fopts,
                   size_t fopts_len, size_t cap, struct ns_dl *dl, struct ns_down_info *info);
+/* Records a data downlink sent as the device's "downlink" event (the events list and the
+ * console's frame log; not published: MQTT and webhooks carry what the device sent and
+ * its acks): f_cnt, f_port (null: ACK or MAC commands only), bytes, confirmed, ack,
+ * mac_bytes, class ("A": in a receive window, "C": at once). 0, or a storage error. */
+int ns_downlink_event(struct lg_ns *ns, uint64_t dev_eui, const struct ns_down_info *in, bool ack,
+                      size_t mac_bytes, const char *cls);
 /* A multicast group's frame (unconfirmed, FCnt fcnt, to McAddr). */
 bool ns_mcast_down(struct lg_ns *ns, const struct lg_mcast_group *g, uint32_t fcnt, int f_port,
                    const uint8_t *data, size_t len, struct ns_dl *dl);

@@ -625,7 +625,8 @@ static void answer(struct lg_ns *ns, const struct ns_frame *f, const struct lg_d
   dl.has_f_cnt = true, dl.f_cnt = in.f_cnt;
   ns_send_downlink(ns, f, &dl);
   if (lg_store_downlink_add(ns->store, d->dev_eui, in.f_cnt, in.f_port, in.confirmed, ack,
-                            fopts_len, ns_now(ns)) != 0)
+                            fopts_len, ns_now(ns)) != 0 ||
+      ns_downlink_event(ns, d->dev_eui, &in, ack, fopts_len, "A") != 0)
     ns_store_error(ns, "recording a downlink");
   if (in.confirmed) ns_nack_awaiting(ns, d->dev_eui, true);
 }

@@ -1562,6 +1562,43 @@ json_t *lg_store_events_json(struct lg_store *s, uint64_t dev_eui, int64_t befor
                           dev_eui, before_id, limit, 3, events_row);
 }
 
+/* An event of every device's feed: events_row's fields and its id, DevEUI, device name. */
+static json_t *events_all_row(struct db_stmt *st) {
+  json_t *o = json_object();
+  json_object_set_new(o, "id", json_integer(db_col_int64(st, 3)));
+  json_object_set_new(o, "dev_eui", json_string(db_col_text(st, 4)));
+  json_object_set_new(o, "name", db_col_null(st, 5) ? json_null() : json_string(db_col_text(st, 5)));
+  json_object_update_missing_new(o, events_row(st));
+  return o;
+}
+
+json_t *lg_store_events_all_json(struct lg_store *s, int64_t application_id, int64_t since_id,
+                                 int64_t before_id, int limit) {
+#define EVENTS_ALL(where, order)                                                                   \
+  "SELECT e.type, e.payload, e.created_ns, e.id, e.dev_eui, d.name FROM events e"                 \
+  " LEFT JOIN devices d ON d.dev_eui = e.dev_eui WHERE " where                                     \
+  " AND (CAST(?1 AS BIGINT) = 0 OR d.application_id = CAST(?1 AS BIGINT))"                         \
+  " ORDER BY e.id " order " LIMIT ?3"
+  struct db_stmt *st = db_prep(s->db, since_id >= 0 ? EVENTS_ALL("e.id > ?2", "ASC")
+                                                   : EVENTS_ALL("e.id < ?2", "DESC"));
+#undef EVENTS_ALL
+  if (st) {
+    db_bind_int64(st, 1, application_id);
+    db_bind_int64(st, 2, since_id >= 0 ? since_id : before_id > 0 ? before_id : INT64_MAX);
+    db_bind_int64(st, 3, (int64_t)limit + 1);
+  }
+  json_t *page = lgs_page_json(st, limit, 3, events_all_row);
+  struct db_stmt *last = page ? db_prep(s->db, "SELECT COALESCE(MAX(id), 0) FROM events") : NULL;
+  if (last == NULL || db_step(last) != DB_ROW) {
+    if (last) db_done(last);
+    json_decref(page);
+    return NULL;
+  }
+  json_object_set_new(page, "last_id", json_integer(db_col_int64(last, 0)));
+  db_done(last);
+  return page;
+}
+
 /* ---- keys at rest (kek.c) ---------------------------------------------------------- */
 
 static int meta_get(struct lg_store *s, const char *name, char *out, size_t len) {

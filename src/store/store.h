@@ -321,6 +321,12 @@ LG_STORE_MUST int lg_store_event_add(struct lg_store *s, uint64_t dev_eui, const
 /* {"items": [{"type", "time_ns", "payload"}, ...]}, newest first. */
 struct json_t *lg_store_events_json(struct lg_store *s, uint64_t dev_eui, int64_t before_id,
                                  int limit);
+/* Every device's events (application_id > 0: that application's devices only), each with
+ * its "id", "dev_eui" and device "name": with since_id >= 0 those after it, oldest first
+ * (a live feed: "next" is the last id given, null when no more wait); since_id < 0: newest first
+ * below before_id (0: from the newest). "last_id" is the newest event's id of all. */
+struct json_t *lg_store_events_all_json(struct lg_store *s, int64_t application_id,
+                                        int64_t since_id, int64_t before_id, int limit);
 
 /* ---- downlinks sent -------------------------------------------------------------- */
 
@@ -486,11 +492,14 @@ struct json_t *lg_store_apikey_json(struct lg_store *s, int64_t id);
 struct lg_device_filter {
   int64_t application_id, profile_id;
   int64_t seen_after_ns, seen_before_ns;
+  const char *search; /* a part of the DevEUI (hex) or of the name, any case (NULL: none) */
 };
 /* A page of devices in DevEUI order after `after` (0: from the first), {"items", "next"}. */
 struct json_t *lg_store_devices_page_json(struct lg_store *s, const struct lg_device_filter *f,
                                           uint64_t after, int limit);
-struct json_t *lg_store_gateways_page_json(struct lg_store *s, uint64_t after, int limit);
+/* search: a part of the gateway EUI (hex) or of the name, any case (NULL: every gateway). */
+struct json_t *lg_store_gateways_page_json(struct lg_store *s, uint64_t after, int limit,
+                                           const char *search);
 /* Writes what a PATCH may change (name, adr, class, reference, fcnt_resets_allowed,
  * application, profile, inherit) and keeps keys, counters and what the device learnt. */
 LG_STORE_MUST int lg_store_device_update(struct lg_store *s, const struct lg_device_rec *d);

@@ -16,6 +16,25 @@
 #include "store/store_int.h"
 #include "util/util.h"
 
+/* A LIKE pattern matching `search` anywhere, lower-cased, its own %, _ and \ escaped; "" for
+ * none. */
+static void like_pattern(const char *search, char *out, size_t len) {
+  size_t n = 0;
+  out[0] = '\0';
+  if (search == NULL || search[0] == '\0' || len < 4) return;
+  out[n++] = '%';
+  for (const char *p = search; *p && n + 4 < len; p++) {
+    if (*p == '%' || *p == '_' || *p == '\\') out[n++] = '\\';
+    out[n++] = (char)((*p >= 'A' && *p <= 'Z') ? *p - 'A' + 'a' : *p);
+  }
+  out[n++] = '%';
+  out[n] = '\0';
+}
+
+#define SEARCH(eui, name, param)                                                                   \
+  " AND (CAST(" param " AS TEXT) = '' OR " eui " LIKE CAST(" param " AS TEXT) ESCAPE '\\' OR"     \
+  " LOWER(" name ") LIKE CAST(" param " AS TEXT) ESCAPE '\\')"
+
 json_t *lg_store_devices_page_json(struct lg_store *s, const struct lg_device_filter *f,
                                    uint64_t after, int limit) {
   struct db_stmt *st = db_prep(
@@ -24,9 +43,11 @@ json_t *lg_store_devices_page_json(struct lg_store *s, const struct lg_device_fi
              " AND (CAST(?3 AS BIGINT) = 0 OR d.profile_id = CAST(?3 AS BIGINT))"
              " AND (CAST(?4 AS BIGINT) = 0 OR d.last_seen_ns >= CAST(?4 AS BIGINT))"
              " AND (CAST(?5 AS BIGINT) = 0 OR d.last_seen_ns < CAST(?5 AS BIGINT))"
-             " ORDER BY d.dev_eui LIMIT ?6");
+             SEARCH("d.dev_eui", "d.name", "?7") " ORDER BY d.dev_eui LIMIT ?6");
   if (st) {
-    char h[17];
+    char h[17], like[160];
+    like_pattern(f->search, like, sizeof(like));
+    db_bind_text(st, 7, like);
     lgs_eui_hex(after, h);
     if (after == 0) h[0] = '\0'; /* every EUI sorts after "" (0000000000000000 included) */
     db_bind_text(st, 1, h);
@@ -39,11 +60,14 @@ json_t *lg_store_devices_page_json(struct lg_store *s, const struct lg_device_fi
   return lgs_page_json(st, limit, 0, lgs_device_row);
 }
 
-json_t *lg_store_gateways_page_json(struct lg_store *s, uint64_t after, int limit) {
+json_t *lg_store_gateways_page_json(struct lg_store *s, uint64_t after, int limit,
+                                    const char *search) {
   struct db_stmt *st = db_prep(s->db, "SELECT " GATEWAY_COLS " FROM gateways WHERE gateway_eui > ?1"
-                                      " ORDER BY gateway_eui LIMIT ?2");
+                                      SEARCH("gateway_eui", "name", "?3") " ORDER BY gateway_eui LIMIT ?2");
   if (st) {
-    char h[17];
+    char h[17], like[160];
+    like_pattern(search, like, sizeof(like));
+    db_bind_text(st, 3, like);
     lgs_eui_hex(after, h);
     if (after == 0) h[0] = '\0';
     db_bind_text(st, 1, h);

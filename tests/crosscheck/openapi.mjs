@@ -44,6 +44,8 @@ const requests = () => [
   ["get", "/api/devices/{dev_eui}/downlinks", `/api/devices/${ABP.dev_eui}/downlinks`],
   ["get", "/api/devices/{dev_eui}/adr", `/api/devices/${ABP.dev_eui}/adr`],
   ["get", "/api/devices/{dev_eui}/locations", `/api/devices/${ABP.dev_eui}/locations`],
+  ["get", "/api/events", "/api/events?since=0&limit=5"],
+  ["get", "/api/whoami", "/api/whoami"],
   ["post", "/api/devices/{dev_eui}/queue", `/api/devices/${ABP.dev_eui}/queue`, { f_port: 2, data: "AQ==" }],
   ["get", "/api/devices/{dev_eui}/queue", `/api/devices/${ABP.dev_eui}/queue`],
   ["delete", "/api/devices/{dev_eui}/queue", `/api/devices/${ABP.dev_eui}/queue`],
