@@ -301,6 +301,9 @@ static enum MHD_Result metrics(struct lg_api *api, struct MHD_Connection *c) {
   COUNTER("lorageo_integration_dropped_total",
           "Events lost because the integration queue (codecs, MQTT, webhooks) was full.",
           atomic_load(&m->integ_dropped));
+  COUNTER("lorageo_uplinks_over_limit_total",
+          "Uplinks past their profile's max_uplinks_per_day within 24 h (kept and forwarded).",
+          atomic_load(&m->uplinks_over_limit));
   counter_pair(&b, "lorageo_codec_uplinks_total", "Uplinks run through their device's codec.",
                "result", "decoded", atomic_load(&m->codec_decoded), "error",
                atomic_load(&m->codec_errors));

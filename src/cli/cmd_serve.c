@@ -158,6 +158,7 @@ int lg_cmd_serve(int argc, char **argv) {
   }
   lg_codecs_set_lookup(lg_integ_codecs(s.integ), lg_codec_lookup_profile, lookup);
   lg_integ_set_device_info(s.integ, lg_device_lookup_info, lookup); /* ChirpStack's deviceInfo */
+  lg_integ_set_uplink_limit(s.integ, lg_device_lookup_uplink_limit, lookup);
   lg_api_set_codecs(api, lg_integ_codecs(s.integ));
   if (note[0]) fprintf(stderr, "lorageo: %s\n", note); /* once serving: a failure is one line */
   fprintf(stderr, "lorageo: serving %s: UDP %s, HTTP http://%s, database %s%s%s%s\n", cfg.region,

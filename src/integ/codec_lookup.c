@@ -24,6 +24,7 @@ enum { CACHE_MAX = 100000 };
 struct entry {
   uint64_t dev_eui;
   char spec[64];
+  int max_up; /* the profile's max_uplinks_per_day (0: none) */
   UT_hash_handle hh;
 };
 
@@ -68,19 +69,22 @@ void lg_codec_lookup_close(struct lg_codec_lookup *l) {
   free(l);
 }
 
-/* The profile's codec of a device ("" without a profile or a codec). */
-static void read_spec(struct lg_store *s, uint64_t dev_eui, char *spec, size_t len) {
+/* What a device's profile says: its codec ("" without a profile or a codec) and its daily
+ * uplink limit. */
+static void read_profile(struct lg_store *s, struct entry *e) {
   struct lg_device_rec d;
   struct lg_profile_rec p;
-  spec[0] = '\0';
-  if (lg_store_device_get(s, dev_eui, &d) == 0 && d.profile_id > 0 &&
-      lg_store_profile_get(s, d.profile_id, &p) == 0)
-    snprintf(spec, len, "%s", p.payload_codec);
+  e->spec[0] = '\0';
+  e->max_up = 0;
+  if (lg_store_device_get(s, e->dev_eui, &d) == 0 && d.profile_id > 0 &&
+      lg_store_profile_get(s, d.profile_id, &p) == 0) {
+    snprintf(e->spec, sizeof(e->spec), "%s", p.payload_codec);
+    e->max_up = p.max_uplinks_per_day;
+  }
 }
 
-int lg_codec_lookup_profile(void *ctx, uint64_t dev_eui, char *spec, size_t spec_len) {
-  struct lg_codec_lookup *l = ctx;
-  pthread_mutex_lock(&l->mu);
+/* The cached entry of a device (read on a miss); NULL when out of memory. The mutex held. */
+static struct entry *entry_of(struct lg_codec_lookup *l, uint64_t dev_eui) {
   unsigned gen = lg_store_devices_generation();
   if (gen != l->gen) clear(l), l->gen = gen;
   struct entry *e;
@@ -88,13 +92,29 @@ int lg_codec_lookup_profile(void *ctx, uint64_t dev_eui, char *spec, size_t spec
   if (e == NULL && (e = calloc(1, sizeof(*e))) != NULL) {
     if (l->n >= CACHE_MAX) clear(l);
     e->dev_eui = dev_eui;
-    read_spec(l->store, dev_eui, e->spec, sizeof(e->spec));
+    read_profile(l->store, e);
     HASH_ADD(hh, l->cache, dev_eui, sizeof(e->dev_eui), e);
     l->n++;
   }
+  return e;
+}
+
+int lg_codec_lookup_profile(void *ctx, uint64_t dev_eui, char *spec, size_t spec_len) {
+  struct lg_codec_lookup *l = ctx;
+  pthread_mutex_lock(&l->mu);
+  struct entry *e = entry_of(l, dev_eui);
   snprintf(spec, spec_len, "%s", e ? e->spec : "");
   pthread_mutex_unlock(&l->mu);
   return 0;
+}
+
+int lg_device_lookup_uplink_limit(void *ctx, uint64_t dev_eui) {
+  struct lg_codec_lookup *l = ctx;
+  pthread_mutex_lock(&l->mu);
+  struct entry *e = entry_of(l, dev_eui);
+  int max_up = e ? e->max_up : 0;
+  pthread_mutex_unlock(&l->mu);
+  return max_up;
 }
 
 /* ChirpStack's ids are UUIDs: lorageo's integer ids written as one (1 ->

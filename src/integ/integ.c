@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <uthash.h>
 
 #include "integ/integ.h"
 #include "integ/mqtt.h"
@@ -46,6 +48,15 @@ struct lg_integ {
   size_t hook_queue_max;
   lg_integ_device_fn device_fn;
   void *device_ctx;
+  lg_integ_limit_fn limit_fn; /* set before events flow (serve's start) */
+  void *limit_ctx;
+  struct day { /* a device's uplinks in the day from its first one counted */
+    uint64_t dev_eui;
+    int64_t start_ns;
+    int count;
+    UT_hash_handle hh;
+  } *days;
+  size_t n_days;
   pthread_t thread;
   pthread_mutex_t mu;
   pthread_cond_t cv;
@@ -56,6 +67,48 @@ struct lg_integ {
 
 struct lg_codecs *lg_integ_codecs(struct lg_integ *i) {
   return i->codecs;
+}
+
+void lg_integ_set_uplink_limit(struct lg_integ *i, lg_integ_limit_fn fn, void *ctx) {
+  pthread_mutex_lock(&i->mu);
+  i->limit_fn = fn, i->limit_ctx = ctx;
+  pthread_mutex_unlock(&i->mu);
+}
+
+/* Counts an uplink against its device's daily limit: the `log` event to raise (the first
+ * past the limit in its day), or NULL. Bounded: past 100,000 devices the counts start over. */
+static json_t *over_limit(struct lg_integ *i, uint64_t dev_eui, int64_t now_ns) {
+  pthread_mutex_lock(&i->mu);
+  lg_integ_limit_fn fn = i->limit_fn;
+  void *ctx = i->limit_ctx;
+  pthread_mutex_unlock(&i->mu);
+  int max_up = fn ? fn(ctx, dev_eui) : 0;
+  if (max_up <= 0) return NULL;
+  struct day *d;
+  HASH_FIND(hh, i->days, &dev_eui, sizeof(dev_eui), d);
+  if (d == NULL) {
+    if (i->n_days >= 100000) {
+      struct day *x, *tmp;
+      HASH_ITER(hh, i->days, x, tmp) {
+        HASH_DEL(i->days, x);
+        free(x);
+      }
+      i->n_days = 0;
+    }
+    if ((d = calloc(1, sizeof(*d))) == NULL) return NULL;
+    d->dev_eui = dev_eui;
+    HASH_ADD(hh, i->days, dev_eui, sizeof(d->dev_eui), d);
+    i->n_days++;
+  }
+  if (d->count == 0 || now_ns - d->start_ns >= 86400000000000LL) d->start_ns = now_ns, d->count = 0;
+  if (++d->count <= max_up) return NULL;
+  atomic_fetch_add(&i->m->uplinks_over_limit, 1);
+  if (d->count != max_up + 1) return NULL;
+  char why[200];
+  snprintf(why, sizeof(why), "more than %d uplinks within 24 h: its profile allows %d a day "
+           "(max_uplinks_per_day); they are kept", max_up, max_up);
+  return json_pack("{s:s, s:s, s:s}", "level", "WARNING", "code", "UPLINK_LIMIT", "description",
+                   why);
 }
 
 void lg_integ_set_device_info(struct lg_integ *i, lg_integ_device_fn fn, void *ctx) {
@@ -203,8 +256,12 @@ static void handle(struct lg_integ *i, struct ev *e) {
     log = json_pack("{s:s, s:s, s:s, s:O}", "level", "ERROR", "code", "UPLINK_CODEC",
                     "description", why, "f_cnt", json_object_get(e->payload, "f_cnt"));
   }
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  json_t *limit = over_limit(i, e->dev_eui, (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec);
   fan_out(i, e->dev_eui, "up", e->payload);
   if (log) fan_out(i, e->dev_eui, "log", log);
+  if (limit) fan_out(i, e->dev_eui, "log", limit);
 }
 
 static void *run(void *arg) {
@@ -300,6 +357,11 @@ void lg_integ_stop(struct lg_integ *i) {
   for (size_t k = 0; k < i->n_hooks; k++)
     lg_webhook_stop(i->hooks[k].w);
   free(i->hooks);
+  struct day *d, *tmp;
+  HASH_ITER(hh, i->days, d, tmp) {
+    HASH_DEL(i->days, d);
+    free(d);
+  }
   lg_mqtt_stop(i->mqtt);
   lg_store_close(i->store);
   lg_codecs_free(i->codecs);

@@ -100,6 +100,11 @@ void lg_integ_event(struct lg_integ *i, uint64_t dev_eui, const char *type, json
 /* The codecs registry (for its hook, and for the API's uplinks). */
 struct lg_codecs *lg_integ_codecs(struct lg_integ *i);
 void lg_integ_set_device_info(struct lg_integ *i, lg_integ_device_fn fn, void *ctx);
+/* A device's daily uplink limit (0: none). Past it, in a day from the first uplink counted,
+ * each uplink is counted (lorageo_uplinks_over_limit_total) and the first one raises a
+ * `log` event (code UPLINK_LIMIT); the uplinks themselves are kept and forwarded. */
+typedef int (*lg_integ_limit_fn)(void *ctx, uint64_t dev_eui);
+void lg_integ_set_uplink_limit(struct lg_integ *i, lg_integ_limit_fn fn, void *ctx);
 
 /* codec_lookup.c: the codec hook filled from device profiles (`payload_codec`), with a
  * store connection and a cache of its own; lg_codec_lookup_profile is an lg_codec_lookup_fn
@@ -113,5 +118,7 @@ int lg_codec_lookup_profile(void *ctx, uint64_t dev_eui, char *spec, size_t spec
  * 00000000-0000-0000-0000-000000000001 for 1, unless [mqtt] application_id is set) and
  * name, its profile's id and name. */
 int lg_device_lookup_info(void *ctx, uint64_t dev_eui, struct lg_integ_device *d);
+/* The device's profile's max_uplinks_per_day (0: none): an lg_integ_limit_fn. */
+int lg_device_lookup_uplink_limit(void *ctx, uint64_t dev_eui);
 
 #endif

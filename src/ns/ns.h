@@ -165,6 +165,7 @@ struct lg_ns_metrics {
   /* The integration's queue, payload codecs and webhooks (integ/) */
   atomic_uint_fast64_t integ_dropped;       /* events lost: the integration queue was full */
   atomic_uint_fast64_t codec_decoded;       /* uplinks decoded by their device's codec */
+  atomic_uint_fast64_t uplinks_over_limit; /* past a profile's max_uplinks_per_day (kept) */
   atomic_uint_fast64_t codec_errors;        /* uplinks whose codec failed (a log event each) */
   atomic_uint_fast64_t webhook_requests[2]; /* POSTs: failed (retried or dropped), 2xx */
   atomic_uint_fast64_t webhook_sent;        /* events delivered */

@@ -83,6 +83,19 @@ try {
   await frameFromAll(dataUp(2, "a2"));
   await sleep(800);
   check(got.length === before, `no POST after the webhook was removed (${got.length - before})`);
+
+  // a profile's daily uplink limit: the first uplink past it raises one log event; all are kept
+  const logs = await api("POST", `/api/applications/${a.id}/webhooks`, { url: `http://127.0.0.1:${hookPort}/log`, events: ["log"] });
+  const limited = (await api("POST", "/api/device-profiles", { name: "limited", max_uplinks_per_day: 2 })).json;
+  check(logs.status === 201 && (await api("PATCH", `/api/devices/${ABP.dev_eui}`, { profile_id: limited.id })).status === 200,
+    "a log webhook, and the device on a profile allowing 2 uplinks a day");
+  for (const f of [3, 4, 5, 6]) await frameFromAll(dataUp(f, `a${f}`));
+  await waitFor(() => got.some((g) => g.url === "/log?event=log"));
+  await sleep(500);
+  const limitLogs = got.filter((g) => g.url === "/log?event=log" && g.body?.code === "UPLINK_LIMIT");
+  const over = Number((await (await fetch(`http://127.0.0.1:${udpPort + 1}/metrics`)).text()).match(/^lorageo_uplinks_over_limit_total (\d+)/m)?.[1]);
+  check(limitLogs.length === 1 && over === 2, `one UPLINK_LIMIT log event, 2 uplinks counted over (${limitLogs.length}, ${over})`);
+  check((await api("GET", `/api/devices/${ABP.dev_eui}/uplinks?limit=10`)).json.items.length === 6, "every uplink kept");
 } catch (e) {
   check(false, `exception: ${e.stack}`);
 } finally {
