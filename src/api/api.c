@@ -37,6 +37,9 @@
 #include "util/util.h"
 
 #define MAX_BODY 65536
+/* POST /api/devices/import: a fleet's inventory in one call (10,000 devices are ~2 MB) */
+#define MAX_IMPORT_BODY (32 * 1024 * 1024)
+#define IMPORT_URL "/api/devices/import"
 
 struct lg_api {
   struct lg_config cfg;
@@ -383,7 +386,7 @@ static bool origin_allowed(const struct lg_api *api, const char *origin, const c
 /* The request's Host, Origin and (POST) Content-Type checked before any route; an answer
  * queued when refused (*refused set). */
 static enum MHD_Result guard(const struct lg_api *api, struct MHD_Connection *c,
-                             const char *method, bool *refused) {
+                             const char *method, const char *url, bool *refused) {
   const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
   const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
   *refused = true;
@@ -395,9 +398,13 @@ static enum MHD_Result guard(const struct lg_api *api, struct MHD_Connection *c,
   if (strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0) {
     const char *type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
     size_t n = strlen("application/json");
+    bool import = strcmp(url, IMPORT_URL) == 0;
+    if (type && strncasecmp(type, "text/csv", 8) == 0 && import)
+      return *refused = false, MHD_YES; /* the inventory as CSV (POST /api/devices/import) */
     if (type == NULL || strncasecmp(type, "application/json", n) != 0 ||
         (type[n] != '\0' && type[n] != ';' && type[n] != ' '))
-      return send_error(c, 415, "a body must be sent as Content-Type: application/json");
+      return send_error(c, 415, "a body must be sent as Content-Type: application/json%s",
+                        import ? " (or text/csv)" : "");
   }
   *refused = false;
   return MHD_YES;
@@ -480,9 +487,16 @@ static enum MHD_Result route(struct lg_api *api, struct MHD_Connection *c, const
                         method, url);
   }
   if (strcmp(method, "POST") == 0 || strcmp(method, "PATCH") == 0) {
-    if (body->too_big) return send_error(c, 413, "body larger than %d bytes", MAX_BODY);
+    if (body->too_big)
+      return send_error(c, 413, "body larger than %d bytes",
+                        strcmp(url, IMPORT_URL) == 0 ? MAX_IMPORT_BODY : MAX_BODY);
     json_error_t e;
-    req.body = json_loadb(body->p ? body->p : "", body->len, 0, &e);
+    const char *type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+    if (type && strncasecmp(type, "text/csv", 8) == 0) /* handed over as {"csv": text} */
+      req.body = json_pack("{s:s%}", "csv", body->p ? body->p : "", body->len);
+    else
+      req.body = json_loadb(body->p ? body->p : "", body->len, 0, &e);
+    if (req.body == NULL) snprintf(e.text, sizeof(e.text), "not UTF-8 text");
     if (!json_is_object(req.body)) {
       json_decref(req.body);
       return send_error(c, 400, "body: expected a JSON object (%s)", e.text);
@@ -492,6 +506,11 @@ static enum MHD_Result route(struct lg_api *api, struct MHD_Connection *c, const
   status = (unsigned)rt->fn(&req, &out);
   json_decref(req.body);
   if (out == NULL) return send_error(c, 500, "out of memory");
+  if (json_is_string(out)) { /* a handler's text answer: CSV (the inventory's export) */
+    char *text = strdup(json_string_value(out));
+    json_decref(out);
+    return text ? send_text(c, status, "text/csv; charset=utf-8", text) : MHD_NO;
+  }
   return send_json(c, status, out);
 }
 
@@ -507,7 +526,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     return MHD_YES;
   }
   if (*upload_size) {
-    if (body->len + *upload_size > MAX_BODY) {
+    size_t max = strcmp(url, IMPORT_URL) == 0 ? MAX_IMPORT_BODY : MAX_BODY;
+    if (body->len + *upload_size > max) {
       body->too_big = true;
     } else {
       char *p = realloc(body->p, body->len + *upload_size + 1);
@@ -521,7 +541,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     return MHD_YES;
   }
   bool refused = false;
-  enum MHD_Result g = guard(api, c, method, &refused);
+  enum MHD_Result g = guard(api, c, method, url, &refused);
   if (refused) return g;
   /* The web UI's files and the live stream need no database (nor its lock). */
   if (strcmp(method, "GET") == 0 && strncmp(url, "/api/", 5) != 0 && strcmp(url, "/metrics") != 0)

@@ -24,6 +24,10 @@ json_t *lg_store_devices_page_json(struct lg_store *s, const struct lg_device_fi
              " AND (CAST(?3 AS BIGINT) = 0 OR d.profile_id = CAST(?3 AS BIGINT))"
              " AND (CAST(?4 AS BIGINT) = 0 OR d.last_seen_ns >= CAST(?4 AS BIGINT))"
              " AND (CAST(?5 AS BIGINT) = 0 OR d.last_seen_ns < CAST(?5 AS BIGINT))"
+             " AND (CAST(?7 AS TEXT) = '' OR d.lifecycle = CAST(?7 AS TEXT))"
+             " AND (CAST(?8 AS TEXT) = '' OR EXISTS (SELECT 1 FROM device_tags t WHERE"
+             " t.dev_eui = d.dev_eui AND t.tag_key = CAST(?8 AS TEXT)"
+             " AND t.tag_value = CAST(?9 AS TEXT)))"
              " ORDER BY d.dev_eui LIMIT ?6");
   if (st) {
     char h[17];
@@ -35,6 +39,9 @@ json_t *lg_store_devices_page_json(struct lg_store *s, const struct lg_device_fi
     db_bind_int64(st, 4, f->seen_after_ns);
     db_bind_int64(st, 5, f->seen_before_ns);
     db_bind_int64(st, 6, (int64_t)limit + 1);
+    db_bind_text(st, 7, f->lifecycle);
+    db_bind_text(st, 8, f->tag_key);
+    db_bind_text(st, 9, f->tag_value);
   }
   return lgs_page_json(st, limit, 0, lgs_device_row);
 }
