@@ -22,6 +22,7 @@
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,12 +103,6 @@ static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, cons
   enum MHD_Result ret = MHD_queue_response(c, status, r);
   MHD_destroy_response(r);
   return ret;
-}
-
-static int64_t unix_now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
 static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, json_t *o) {
@@ -212,6 +207,25 @@ static enum MHD_Result metrics(struct lg_api *api, struct MHD_Connection *c) {
   COUNTER("lorageo_retransmissions_total", "Uplinks repeating the last frame counter.",
           atomic_load(&m->retransmissions));
   COUNTER("lorageo_joins_total", "Join-accepts sent.", atomic_load(&m->joins));
+  static const struct {
+    const char *name, *help, *type;
+    size_t off;
+  } alarm_series[] = { /* the fleet's alarms by kind (docs/fleet.md) */
+      {"lorageo_alarms_raised_total", "Fleet alarms raised (a raise while open counted again).",
+       "counter", offsetof(struct lg_ns_metrics, alarms_raised)},
+      {"lorageo_alarms_cleared_total", "Fleet alarms cleared.", "counter",
+       offsetof(struct lg_ns_metrics, alarms_cleared)},
+      {"lorageo_alarms_open", "Fleet alarms open now.", "gauge",
+       offsetof(struct lg_ns_metrics, alarms_open)}};
+  for (size_t k = 0; k < LG_ARRAY_LEN(alarm_series); k++) {
+    lg_out_printf(&b, "# HELP %s %s\n# TYPE %s %s\n", alarm_series[k].name, alarm_series[k].help,
+                  alarm_series[k].name, alarm_series[k].type);
+    const atomic_uint_fast64_t *v =
+        (const atomic_uint_fast64_t *)(const void *)((const char *)m + alarm_series[k].off);
+    for (int i = 0; i < LG_ALARM_KIND_COUNT; i++)
+      lg_out_printf(&b, "%s{kind=\"%s\"} %llu\n", alarm_series[k].name,
+                    lg_alarm_kind_name((enum lg_alarm_kind)i), (unsigned long long)atomic_load(&v[i]));
+  }
   COUNTER("lorageo_class_c_downlinks_total", "Downlinks sent at once to Class C devices.",
           atomic_load(&m->class_c_downlinks));
   COUNTER("lorageo_multicast_downlinks_total", "Multicast group frames sent.",
@@ -462,7 +476,7 @@ static enum MHD_Result route(struct lg_api *api, struct MHD_Connection *c, const
                            .region = lg_region_find(api->cfg.region),
                            .gateways_changed = api->gateways_changed, .method = method,
                            .url = url, .query = query_arg, .query_cls = c,
-                           .now_ns = unix_now_ns()};
+                           .now_ns = lg_config_now_ns(&api->cfg)};
   char vars[256], allow[64] = "", why[160];
   size_t n_var = 0;
   unsigned status;

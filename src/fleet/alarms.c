@@ -276,6 +276,7 @@ __attribute__((format(printf, 8, 9))) static void set(struct lg_alarms *a, struc
                               .subject_type = kinds[kind].subject,
                               .subject = s->id,
                               .raised = on,
+                              .again = on && is_open,
                               .t_ns = t_ns,
                               .value = value_threshold ? value_threshold[0] : 0,
                               .threshold = value_threshold ? value_threshold[1] : 0};

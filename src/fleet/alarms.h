@@ -83,6 +83,7 @@ struct lg_alarm_change {
   enum lg_alarm_subject subject_type;
   uint64_t subject; /* DevEUI, gateway EUI, or DevAddr */
   bool raised;      /* else cleared */
+  bool again;       /* raised while open already (a second reboot): the same alarm */
   int64_t t_ns;
   double value, threshold; /* what crossed what (units of the rule) */
   char detail[200];

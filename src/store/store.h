@@ -530,6 +530,8 @@ int lg_lifecycle_parse(const char *name); /* -1 when unknown */
 LG_STORE_MUST int lg_store_lifecycle_set(struct lg_store *s, uint64_t dev_eui, int state,
                                          int64_t t_ns);
 LG_STORE_MUST int lg_store_lifecycle_get(struct lg_store *s, uint64_t dev_eui, int *state);
+/* Bumped (process-wide) by every lg_store_lifecycle_set: caches of states know they are stale. */
+unsigned lg_store_lifecycle_generation(void);
 
 /* A profile's alarm thresholds (JSON object text; "{}" when none): new reference in *out. */
 LG_STORE_MUST int lg_store_profile_thresholds_get(struct lg_store *s, int64_t profile_id,

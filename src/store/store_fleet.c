@@ -16,7 +16,11 @@
 #include "store/store_int.h"
 #include "util/util.h"
 
-static atomic_uint shadow_gen;
+static atomic_uint shadow_gen, lifecycle_gen;
+
+unsigned lg_store_lifecycle_generation(void) {
+  return atomic_load(&lifecycle_gen);
+}
 
 unsigned lg_store_shadow_generation(void) {
   return atomic_load(&shadow_gen);
@@ -93,6 +97,7 @@ int lg_store_inventory_set(struct lg_store *s, uint64_t dev_eui, const struct lg
 }
 
 int lg_store_lifecycle_set(struct lg_store *s, uint64_t dev_eui, int state, int64_t t_ns) {
+  atomic_fetch_add(&lifecycle_gen, 1);
   struct db_stmt *st = db_prep(
       s->db, "UPDATE devices SET lifecycle = ?2,"
              " active_ns = CASE WHEN ?2 = 'active' THEN ?3 ELSE active_ns END,"
