@@ -442,7 +442,8 @@ static enum MHD_Result raw_route(struct lg_api *api, struct MHD_Connection *c, c
   if (strcmp(url, "/api/geo/accuracy") == 0) return send_json(c, 200, geo_accuracy_json(api->m));
   const char *down = atomic_load(&api->m->store_reason); /* /api/health */
   if (atomic_load(&api->m->store_down) && down) return send_error(c, 503, "%s", down);
-  return send_json(c, 200, json_pack("{s:s}", "status", "ok"));
+  return send_json(c, 200, json_pack("{s:s, s:I}", "status", "ok", "time_ns",
+                                     (json_int_t)lg_config_now_ns(&api->cfg))); /* its clock */
 }
 
 /* The route table's entry for this method and path; NULL with the status to answer (404:
