@@ -5,8 +5,9 @@
  *
  *   reboot          raised by the event; clears itself after reboot_hold_s (a reboot has no
  *                   end to watch); another reboot meanwhile keeps it open and is said again
- *   silent          now - last uplink > silent_intervals x the expected interval; clears at
- *                   the next uplink
+ *   silent          now - last uplink > (silent_intervals + silent_grace_intervals) x the
+ *                   expected interval (N uplinks missed, with room for their jitter); clears
+ *                   at the next uplink
  *   frame_loss      counter gaps over the last frame_loss_window received frames: raise
  *                   above frame_loss_raise_pct, clear below frame_loss_clear_pct
  *   battery_low     raise at or below battery_raise, clear at or above battery_clear
@@ -64,6 +65,7 @@ static const struct threshold {
 #define D(f, lo, hi, d) {#f, offsetof(struct lg_alarm_rules, f), T_DOUBLE, lo, hi, d}
 #define I(f, lo, hi, d) {#f, offsetof(struct lg_alarm_rules, f), T_INT, lo, hi, d}
     D(silent_intervals, 1, 1000, 3),
+    D(silent_grace_intervals, 0, 100, 0.5),
     D(default_interval_s, 1, 30 * 86400, 3600),
     D(frame_loss_raise_pct, 0, 100, 20),
     D(frame_loss_clear_pct, 0, 100, 10),
@@ -306,7 +308,9 @@ void lg_alarms_uplink(struct lg_alarms *a, uint64_t dev_eui, int64_t t_ns, uint3
   r = rules_of(a, r);
   double iv = interval_s > 0 ? interval_s : r->default_interval_s;
   s->last_ns = t_ns;
-  s->silent_after_ns = r->enabled[LG_ALARM_SILENT] ? (int64_t)(iv * r->silent_intervals * 1e9) : 0;
+  s->silent_after_ns = r->enabled[LG_ALARM_SILENT]
+                           ? (int64_t)(iv * (r->silent_intervals + r->silent_grace_intervals) * 1e9)
+                           : 0;
   double vt[2] = {0, r->silent_intervals};
   set(a, s, LG_ALARM_SILENT, false, false, t_ns, vt, "heard again (FCnt %u)", f_cnt);
   /* frame loss: the frames missing between this counter and the last */

@@ -40,7 +40,8 @@ enum lg_alarm_subject { LG_ALARM_DEVICE, LG_ALARM_GATEWAY, LG_ALARM_DEV_ADDR };
 /* The thresholds, by rule. Times in seconds, shares in percent. */
 struct lg_alarm_rules {
   bool enabled[LG_ALARM_KIND_COUNT];
-  double silent_intervals;        /* raise after this many expected intervals without uplink */
+  double silent_intervals;        /* raise after this many expected uplinks missed ... */
+  double silent_grace_intervals;  /* ... and this much more of an interval (their jitter) */
   double default_interval_s;      /* a device whose profile says no interval: this one */
   double frame_loss_raise_pct;    /* raise above, over the last frame_loss_window frames */
   double frame_loss_clear_pct;    /* clear below */

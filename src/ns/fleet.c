@@ -63,6 +63,12 @@ struct ns_fleet {
   int64_t last_tick_ns;
 };
 
+/* When what is observed happened: the frame being processed was received then (processing
+ * may lag behind reception under load; an alarm's time is its evidence's). */
+static int64_t obs_ns(struct lg_ns *ns) {
+  return ns->frame_ns ? ns->frame_ns : ns_now(ns);
+}
+
 /* ---- alarms: stored, published, counted --------------------------------------------- */
 
 static void on_alarm(void *ctx, const struct lg_alarm_change *c) {
@@ -278,7 +284,7 @@ void ns_fleet_uplink(struct lg_ns *ns, const struct lg_device_rec *dev, uint32_t
   const struct lg_alarm_rules *r = rules_of(ns, dev, &interval_s);
   if (d->reported.has & LG_SHADOW_UPLINK_INTERVAL) /* what the device itself said it does */
     interval_s = (int)d->reported.uplink_interval_s;
-  lg_alarms_uplink(ns->fleet->alarms, dev->dev_eui, now, f_cnt, interval_s, r);
+  lg_alarms_uplink(ns->fleet->alarms, dev->dev_eui, obs_ns(ns), f_cnt, interval_s, r);
   if (f_port == ns->cfg.fleet_config_port && len > 0) { /* the device reports its settings */
     struct lg_shadow_cfg rep = d->reported;
     if (lg_shadow_app_report(data, len, &rep) != 0) {
@@ -302,7 +308,7 @@ void ns_fleet_reboot(struct lg_ns *ns, const struct lg_device_rec *dev, const ch
   if (d == NULL || d->lifecycle == LG_LC_RETIRED) return;
   int interval_s;
   const struct lg_alarm_rules *r = rules_of(ns, dev, &interval_s);
-  lg_alarms_reboot(ns->fleet->alarms, dev->dev_eui, ns_now(ns), why, r);
+  lg_alarms_reboot(ns->fleet->alarms, dev->dev_eui, obs_ns(ns), why, r);
   /* a rebooted device may have lost what it was told: MAC settings are its session's */
   unsigned lost = d->reported.has & LG_SHADOW_MAC;
   if (lost && strstr(why, "rejoin")) {
@@ -320,7 +326,7 @@ void ns_fleet_mac_answer(struct lg_ns *ns, const struct lg_device_rec *dev,
   if (c->cid == LG_MAC_DEV_STATUS) {
     int interval_s;
     const struct lg_alarm_rules *r = rules_of(ns, dev, &interval_s);
-    lg_alarms_status(ns->fleet->alarms, dev->dev_eui, ns_now(ns), c->u.dev_status_ans.battery,
+    lg_alarms_status(ns->fleet->alarms, dev->dev_eui, obs_ns(ns), c->u.dev_status_ans.battery,
                      c->u.dev_status_ans.margin_db, r);
     return;
   }
@@ -460,7 +466,7 @@ void ns_fleet_adr_limits(struct lg_ns *ns, uint64_t dev_eui, struct ns_fleet_lim
 }
 
 void ns_fleet_mic_failure(struct lg_ns *ns, uint32_t dev_addr) {
-  if (ns->fleet) lg_alarms_mic_failure(ns->fleet->alarms, dev_addr, ns_now(ns));
+  if (ns->fleet) lg_alarms_mic_failure(ns->fleet->alarms, dev_addr, obs_ns(ns));
 }
 
 void ns_fleet_gateway_rx(struct lg_ns *ns, uint64_t gateway_eui, bool located, bool outlier) {
@@ -470,11 +476,15 @@ void ns_fleet_gateway_rx(struct lg_ns *ns, uint64_t gateway_eui, bool located, b
 void ns_fleet_position(struct lg_ns *ns, uint64_t dev_eui, double lat_deg, double lon_deg,
                        double accuracy_m) {
   if (ns->fleet) /* the server's rules: a fix is judged without reading the device again */
-    lg_alarms_position(ns->fleet->alarms, dev_eui, ns_now(ns), lat_deg, lon_deg, accuracy_m, NULL);
+    lg_alarms_position(ns->fleet->alarms, dev_eui, obs_ns(ns), lat_deg, lon_deg, accuracy_m, NULL);
 }
 
 void ns_fleet_tick(struct lg_ns *ns, int64_t now_ns) {
   if (ns->fleet == NULL || now_ns - ns->fleet->last_tick_ns < TICK_NS) return;
   ns->fleet->last_tick_ns = now_ns;
-  lg_alarms_tick(ns->fleet->alarms, now_ns);
+  /* Silence is judged only up to what has been processed: a frame received and not yet
+   * processed (a backlog) is not silence. */
+  int64_t upto = now_ns;
+  if (ns->next_due && ns->next_due->first_ns - 1 < upto) upto = ns->next_due->first_ns - 1;
+  lg_alarms_tick(ns->fleet->alarms, upto);
 }

@@ -232,6 +232,7 @@ struct lg_ns {
   unsigned classc_queue_gen; /* 1 + the queue generation last worked off */
   int64_t classc_retry_ns;   /* a device's send was put off (its Class A windows, budget) */
   struct ns_fleet *fleet; /* the fleet's alarms and configuration shadow (fleet.c) */
+  int64_t frame_ns;       /* the frame being processed: when it was received (0: none) */
   struct lg_ns_metrics m;
   struct lg_gw_push push; /* scratch for one PUSH_DATA (large: kept off the stack) */
   bool from_station;      /* the datagram being handled came from a Basics Station */

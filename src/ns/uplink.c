@@ -857,6 +857,7 @@ bool ns_frame_worth(struct lg_ns *ns, const struct lg_gw_rxpk *r, enum lg_shed *
 }
 
 void ns_process_frame(struct lg_ns *ns, struct ns_frame *f) {
+  ns->frame_ns = f->first_ns; /* what the fleet observes happened then (fleet.c) */
   const struct lg_gw_rxpk *up = &f->rx[0].rxpk;
   struct lg_frame fr;
   int rc = lg_frame_decode(up->data, up->size, &fr);
@@ -871,4 +872,5 @@ void ns_process_frame(struct lg_ns *ns, struct ns_frame *f) {
   default: ns_drop(ns, LG_DROP_MTYPE, "%s from a gateway", lg_mtype_name(fr.mtype)); break;
   }
   ns->cur_ticket = 0;
+  ns->frame_ns = 0;
 }

@@ -819,6 +819,8 @@ static int provision(struct live *L, char *why, size_t why_len) {
     if (b && g->reference) json_object_set_new(b, "reference", json_true());
     if (b && g->class_c) json_object_set_new(b, "class", json_string("C"));
     if (b && g->profile_id > 0) json_object_set_new(b, "profile_id", json_integer(g->profile_id));
+    if (b && g->activation == LG_SIM_ABP && sc->faults.reboots > 0) /* they restart from 0 */
+      json_object_set_new(b, "fcnt_resets_allowed", json_true());
     bool exists = false;
     struct answer a;
     rc = post_x(h, L->o, "/api/devices", b, why, why_len, &a, &exists);

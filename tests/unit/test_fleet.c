@@ -34,10 +34,10 @@ static void test_silent_and_reboot(void) {
   n_log = 0;
   struct lg_alarms *a = lg_alarms_new(&r, on_change, NULL);
   int64_t t = 1000 * SEC;
-  lg_alarms_uplink(a, DEV, t, 10, 600, &r); /* every 10 min: silent after 30 min */
-  lg_alarms_tick(a, t + 29 * 60 * SEC);
+  lg_alarms_uplink(a, DEV, t, 10, 600, &r); /* every 10 min: silent after 3 missed + 5 min */
+  lg_alarms_tick(a, t + 34 * 60 * SEC);
   LG_CHECK(!lg_alarms_open(a, LG_ALARM_SILENT, DEV));
-  lg_alarms_tick(a, t + 31 * 60 * SEC);
+  lg_alarms_tick(a, t + 36 * 60 * SEC);
   LG_CHECK(lg_alarms_open(a, LG_ALARM_SILENT, DEV));
   LG_CHECK(last(LG_ALARM_SILENT) && last(LG_ALARM_SILENT)->raised);
   int before = n_log;
