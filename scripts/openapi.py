@@ -28,7 +28,7 @@ def page(item):
 
 schemas = {
     "Error": obj({"error": S("what is wrong, naming the field")}, ["error"]),
-    "Health": obj({"status": S(enum=["ok"])}, ["status"]),
+    "Health": obj({"status": S(enum=["ok"]), "time_ns": I("the server's clock (ns since the Unix epoch; [server] time_scale runs it faster)")}, ["status"]),
     "Empty": obj({}),
     "Gateway": obj({"gateway_eui": EUI, "name": S(), "latitude": nullable(N()), "longitude": nullable(N()),
                     "altitude": nullable(N()), "last_seen_ns": nullable(NS), "rx_packets": I(),
