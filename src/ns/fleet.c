@@ -42,8 +42,8 @@ struct fdev {
   unsigned mac_inflight; /* LG_SHADOW_MAC bits sent, no answer yet */
   unsigned app_inflight; /* LG_SHADOW_APP bits queued, no report yet */
   int mac_uplinks, app_uplinks; /* uplinks since they went out */
-  int tries;                    /* attempts of the pending change */
-  int64_t failed_ns;            /* when it was recorded failed (0: not) */
+  int tries[2];                 /* attempts of the pending MAC / application change */
+  int64_t failed_ns[2];         /* when it was recorded failed (0: not) */
   int64_t status_asked_ns;
 };
 
@@ -202,7 +202,7 @@ static void shadow_load(struct lg_ns *ns, struct fdev *d) {
   json_decref(rj);
   if (lg_shadow_diff(&d->desired, &before) || lg_shadow_diff(&before, &d->desired)) {
     d->mac_inflight = d->app_inflight = 0; /* a new desired state: a new attempt */
-    d->tries = 0, d->failed_ns = 0;
+    d->tries[0] = d->tries[1] = 0, d->failed_ns[0] = d->failed_ns[1] = 0;
   }
 }
 
@@ -297,7 +297,7 @@ void ns_fleet_uplink(struct lg_ns *ns, const struct lg_device_rec *dev, uint32_t
     unsigned reported = LG_SHADOW_APP & (lg_shadow_diff(&rep, &d->reported) | (before & ~now_diff));
     d->reported = rep;
     d->app_inflight &= now_diff;
-    if (!(now_diff & LG_SHADOW_APP)) d->app_uplinks = 0;
+    if (!(now_diff & LG_SHADOW_APP)) d->app_uplinks = 0, d->tries[1] = 0;
     if (reported) shadow_save(ns, d, reported, "applied", "reported by the device");
   }
 }
@@ -347,18 +347,19 @@ void ns_fleet_mac_answer(struct lg_ns *ns, const struct lg_device_rec *dev,
   struct lg_shadow_cfg got = d->desired;
   got.has &= bit;
   lg_shadow_merge(&d->reported, &got);
+  if (!(lg_shadow_diff(&d->desired, &d->reported) & LG_SHADOW_MAC)) d->tries[0] = 0;
   shadow_save(ns, d, bit, "applied",
               bit == LG_SHADOW_CHANNEL_MASK ? "LinkADRAns acknowledged the channel mask"
                                             : "RXParamSetupAns acknowledged");
 }
 
-/* Whether a pending change may be (re)sent now: its attempts not used up, or a day after
- * they were. */
-static bool may_try(struct lg_ns *ns, struct fdev *d, unsigned fields) {
-  if (d->failed_ns && ns_now(ns) - d->failed_ns < RETRY_AFTER_FAILED_NS) return false;
-  if (d->failed_ns) d->failed_ns = 0, d->tries = 0;
-  if (d->tries >= ns->cfg.fleet_config_retries) {
-    d->failed_ns = ns_now(ns);
+/* Whether a pending change (k: 0 MAC, 1 application) may be (re)sent now: its attempts not
+ * used up, or a day after they were. */
+static bool may_try(struct lg_ns *ns, struct fdev *d, int k, unsigned fields) {
+  if (d->failed_ns[k] && ns_now(ns) - d->failed_ns[k] < RETRY_AFTER_FAILED_NS) return false;
+  if (d->failed_ns[k]) d->failed_ns[k] = 0, d->tries[k] = 0;
+  if (d->tries[k] >= ns->cfg.fleet_config_retries) {
+    d->failed_ns[k] = ns_now(ns);
     shadow_save(ns, d, fields, "failed", "no answer after [fleet] config_retries attempts");
     return false;
   }
@@ -386,7 +387,7 @@ void ns_fleet_answer(struct lg_ns *ns, const struct lg_device_rec *dev, int up_d
     d->mac_inflight = 0;
   }
   unsigned mac = diff & LG_SHADOW_MAC & ~d->mac_inflight;
-  if (mac && may_try(ns, d, mac)) {
+  if (mac && may_try(ns, d, 0, mac)) {
     uint8_t buf[LG_FOPTS_MAX];
     size_t n = *ans_len;
     memcpy(buf, answers, n);
@@ -418,7 +419,7 @@ void ns_fleet_answer(struct lg_ns *ns, const struct lg_device_rec *dev, int up_d
       *ans_len = n;
       d->mac_inflight |= sent;
       d->mac_uplinks = 0;
-      d->tries++;
+      d->tries[0]++;
       shadow_save(ns, d, sent, "sent", "MAC command in the Class A answer");
     }
   }
@@ -428,14 +429,14 @@ void ns_fleet_answer(struct lg_ns *ns, const struct lg_device_rec *dev, int up_d
     d->app_inflight = 0;
   }
   unsigned app = diff & LG_SHADOW_APP & ~d->app_inflight;
-  if (app && may_try(ns, d, app)) {
+  if (app && may_try(ns, d, 1, app)) {
     uint8_t frame[64];
     size_t n = lg_shadow_app_frame(&d->desired, app, frame, sizeof(frame));
     if (n && lg_store_queue_push(ns->store, dev->dev_eui, ns->cfg.fleet_config_port, frame, n,
                                  false) == 0) {
       d->app_inflight |= app;
       d->app_uplinks = 0;
-      d->tries++;
+      d->tries[1]++;
       shadow_save(ns, d, app, "sent", "queued on the configuration port");
     } else {
       ns_store_error(ns, "queueing a configuration downlink");
