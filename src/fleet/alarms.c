@@ -19,8 +19,9 @@
  *   gateway_clock   share of its located receptions kept out of fixes for their timing, over
  *                   its last clock_window: raise above clock_raise_pct, clear below
  *                   clock_clear_pct
- *   position_jump   two fixes further apart than max_speed_mps allows in their time, beyond
- *                   both accuracies; clears after jump_clear_fixes plausible fixes in a row
+ *   position_jump   a fix further from the device's last tracked position (its Kalman track,
+ *                   geo/live.c; else its last fix) than max_speed_mps allows in their time,
+ *                   beyond both accuracies; clears after jump_clear_fixes plausible fixes
  */
 #include "fleet/alarms.h"
 
@@ -412,6 +413,14 @@ void lg_alarms_position(struct lg_alarms *a, uint64_t dev_eui, int64_t t_ns, dou
   s->lat = lat_deg, s->lon = lon_deg;
   s->acc = isfinite(accuracy_m) ? accuracy_m : 0;
   s->fix_ns = t_ns;
+}
+
+void lg_alarms_track(struct lg_alarms *a, uint64_t dev_eui, double lat_deg, double lon_deg,
+                     double accuracy_m) {
+  struct subj *s = find(a, LG_ALARM_DEVICE, dev_eui);
+  if (s == NULL || !s->has_fix || !isfinite(lat_deg) || !isfinite(lon_deg)) return;
+  s->lat = lat_deg, s->lon = lon_deg;
+  s->acc = isfinite(accuracy_m) ? accuracy_m : s->acc;
 }
 
 void lg_alarms_forget(struct lg_alarms *a, uint64_t dev_eui, int64_t t_ns) {

@@ -117,6 +117,11 @@ void lg_alarms_gateway_rx(struct lg_alarms *a, uint64_t gateway_eui, int64_t t_n
 /* A device's fix (degrees, 68 % radius in m). */
 void lg_alarms_position(struct lg_alarms *a, uint64_t dev_eui, int64_t t_ns, double lat_deg,
                         double lon_deg, double accuracy_m, const struct lg_alarm_rules *r);
+/* The device's filtered track after that fix (geo/live.c's Kalman tracker; call it only
+ * when the tracker took the fix): the reference the next fix is judged against, in place
+ * of the raw fix. */
+void lg_alarms_track(struct lg_alarms *a, uint64_t dev_eui, double lat_deg, double lon_deg,
+                     double accuracy_m);
 /* The device is gone (deleted, retired): its open alarms clear, its record goes. */
 void lg_alarms_forget(struct lg_alarms *a, uint64_t dev_eui, int64_t t_ns);
 /* Time-driven rules (silence, a reboot's hold, the end of a MIC burst): call often enough

@@ -475,9 +475,12 @@ void ns_fleet_gateway_rx(struct lg_ns *ns, uint64_t gateway_eui, bool located, b
 }
 
 void ns_fleet_position(struct lg_ns *ns, uint64_t dev_eui, double lat_deg, double lon_deg,
-                       double accuracy_m) {
-  if (ns->fleet) /* the server's rules: a fix is judged without reading the device again */
-    lg_alarms_position(ns->fleet->alarms, dev_eui, obs_ns(ns), lat_deg, lon_deg, accuracy_m, NULL);
+                       double accuracy_m, const struct lg_geo_track_point *track) {
+  if (ns->fleet == NULL) return;
+  /* the server's rules: a fix is judged without reading the device again */
+  lg_alarms_position(ns->fleet->alarms, dev_eui, obs_ns(ns), lat_deg, lon_deg, accuracy_m, NULL);
+  if (track && !track->outlier) /* the tracker took it: its track is the next reference */
+    lg_alarms_track(ns->fleet->alarms, dev_eui, track->lat_deg, track->lon_deg, track->accuracy_m);
 }
 
 void ns_fleet_tick(struct lg_ns *ns, int64_t now_ns) {

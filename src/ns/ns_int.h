@@ -360,8 +360,9 @@ struct ns_fleet_limits {
 void ns_fleet_adr_limits(struct lg_ns *ns, uint64_t dev_eui, struct ns_fleet_limits *l);
 void ns_fleet_mic_failure(struct lg_ns *ns, uint32_t dev_addr);
 void ns_fleet_gateway_rx(struct lg_ns *ns, uint64_t gateway_eui, bool located, bool outlier);
+/* A fix, and the device's track after it (NULL: not tracked). */
 void ns_fleet_position(struct lg_ns *ns, uint64_t dev_eui, double lat_deg, double lon_deg,
-                       double accuracy_m);
+                       double accuracy_m, const struct lg_geo_track_point *track);
 /* Every tick: the time-driven rules, every 10 s of the server's clock. */
 void ns_fleet_tick(struct lg_ns *ns, int64_t now_ns);
 

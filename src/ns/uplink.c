@@ -149,6 +149,8 @@ static void locate(struct lg_ns *ns, const struct ns_frame *f, const struct lg_g
   struct lg_geo_track_point tp = {0};
   bool tracked = !refine && lg_geo_live_track(ns->live, ns->solver, f->dev_eui, f->first_ns,
                                               &fix, &tp) == 0;
+  if (!refine) /* a position jump (fleet.c), judged against the device's track */
+    ns_fleet_position(ns, f->dev_eui, fix.lat_deg, fix.lon_deg, fix.accuracy_m, tracked ? &tp : NULL);
   struct lg_location_rec l = {.uplink_id = f->uplink_id,
                               .dev_eui = f->dev_eui,
                               .f_cnt = f->f_cnt,
@@ -170,7 +172,6 @@ static void locate(struct lg_ns *ns, const struct ns_frame *f, const struct lg_g
   for (size_t i = 0; i < n && !refine; i++) /* gateway clocks (fleet.c: an alarm) */
     if (rx[i].has_time)
       ns_fleet_gateway_rx(ns, euis[i], true, (fix.timing_outliers & (1ull << i)) != 0);
-  if (!refine) ns_fleet_position(ns, f->dev_eui, fix.lat_deg, fix.lon_deg, fix.accuracy_m);
   for (size_t i = 0; i < n; i++) {
     if (!(fix.timing_outliers & (1ull << i))) continue;
     if (l.n_timing_outliers < LG_STORE_MAX_OUTLIERS)

@@ -164,6 +164,12 @@ static void test_gateways_mic_position(void) {
   LG_CHECK(lg_alarms_open(a, LG_ALARM_POSITION_JUMP, DEV));
   lg_alarms_position(a, DEV, t += 60 * SEC, 55.0093, 12.0, 20, &r); /* 3 plausible */
   LG_CHECK(!lg_alarms_open(a, LG_ALARM_POSITION_JUMP, DEV));
+  /* against the track: a fix 300 m from a track point (10 m accuracy) 2 s later is a
+   * jump, though only 150 m from the last raw fix */
+  lg_alarms_position(a, DEV, t += 60 * SEC, 55.0200, 12.0, 10, &r);
+  lg_alarms_track(a, DEV, 55.0213, 12.0, 10); /* the filtered position */
+  lg_alarms_position(a, DEV, t += 2 * SEC, 55.0186, 12.0, 10, &r);
+  LG_CHECK(lg_alarms_open(a, LG_ALARM_POSITION_JUMP, DEV));
   lg_alarms_forget(a, DEV, t);
   LG_EQ_INT(lg_alarms_subjects(a), 2); /* the gateway and the DevAddr */
   lg_alarms_free(a);
