@@ -45,6 +45,7 @@ struct fdev {
   int tries[2];                 /* attempts of the pending MAC / application change */
   int64_t failed_ns[2];         /* when it was recorded failed (0: not) */
   int64_t status_asked_ns;
+  bool rx_refused; /* RX2 settings refused to this Class C device (recorded once) */
 };
 
 struct profile_rules {
@@ -203,6 +204,7 @@ static void shadow_load(struct lg_ns *ns, struct fdev *d) {
   if (lg_shadow_diff(&d->desired, &before) || lg_shadow_diff(&before, &d->desired)) {
     d->mac_inflight = d->app_inflight = 0; /* a new desired state: a new attempt */
     d->tries[0] = d->tries[1] = 0, d->failed_ns[0] = d->failed_ns[1] = 0;
+    d->rx_refused = false;
   }
 }
 
@@ -406,6 +408,11 @@ void ns_fleet_answer(struct lg_ns *ns, const struct lg_device_rec *dev, int up_d
       req.u.link_adr_req.ch_mask_cntl = 0;
       req.u.link_adr_req.nb_trans = (uint8_t)(dev->nb_trans > 0 ? dev->nb_trans : 1);
       if (lg_mac_encode(&req, buf, LG_FOPTS_MAX, &n) == 0) sent |= LG_SHADOW_CHANNEL_MASK;
+    }
+    if ((mac & LG_SHADOW_RX_PARAMS) && dev->class_c && !d->rx_refused) {
+      d->rx_refused = true; /* said once: it stays pending until the desired state changes */
+      shadow_save(ns, d, LG_SHADOW_RX_PARAMS, "refused",
+                  "not sent: a Class C device listens on its RX2, which stays the region's");
     }
     if ((mac & LG_SHADOW_RX_PARAMS) && !dev->class_c) {
       struct lg_mac_cmd req = {.cid = LG_MAC_RX_PARAM_SETUP, .uplink = false};
