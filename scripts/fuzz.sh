@@ -4,13 +4,14 @@
 # fuzz_corpus_* tests). The harnesses: phy (PHYPayload), mac (MAC commands), record
 # (`solve` records), udp (Semtech UDP datagrams), ns (datagrams through the whole network
 # server), http (raw HTTP requests through libmicrohttpd into the API), config (the INI
-# configuration), station (LoRa Basics Station messages). Usage: scripts/fuzz.sh [SECONDS] [HARNESS...]
+# configuration), station (LoRa Basics Station messages), fleet (a device's configuration
+# report, a desired configuration, alarm thresholds). Usage: scripts/fuzz.sh [SECONDS] [HARNESS...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-60}
 shift || true
 harnesses=("$@")
-[ ${#harnesses[@]} -gt 0 ] || harnesses=(phy mac record udp ns http config station)
+[ ${#harnesses[@]} -gt 0 ] || harnesses=(phy mac record udp ns http config station fleet)
 cmake -S . -B build-fuzz -DLG_FUZZ=ON -DLG_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug \
   -DCMAKE_C_COMPILER=clang >/dev/null
 cmake --build build-fuzz -j"$(nproc)" --target "${harnesses[@]/#/fuzz_}"

@@ -28,7 +28,7 @@ def page(item):
 
 schemas = {
     "Error": obj({"error": S("what is wrong, naming the field")}, ["error"]),
-    "Health": obj({"status": S(enum=["ok"])}, ["status"]),
+    "Health": obj({"status": S(enum=["ok"]), "time_ns": I("the server's clock (ns since the Unix epoch; [server] time_scale runs it faster)")}, ["status"]),
     "Empty": obj({}),
     "Gateway": obj({"gateway_eui": EUI, "name": S(), "latitude": nullable(N()), "longitude": nullable(N()),
                     "altitude": nullable(N()), "last_seen_ns": nullable(NS), "rx_packets": I(),
@@ -51,7 +51,12 @@ schemas = {
                    "inherited": {"type": "array", "items": S(enum=["adr", "class", "reference"]),
                                  "description": "the settings its profile gives it"},
                    "battery": nullable(I()), "margin_db": nullable(I()), "last_seen_ns": nullable(NS),
-                   "tx_power_index": I(), "nb_trans": I(), "adr_pending": nullable(obj({"dr": I(), "tx_power_index": I(), "nb_trans": I()}))},
+                   "tx_power_index": I(), "nb_trans": I(), "adr_pending": nullable(obj({"dr": I(), "tx_power_index": I(), "nb_trans": I()})),
+                   "tags": obj({}, desc="key: value strings"), "hardware": S(), "firmware": S(),
+                   "lifecycle": S("provisioned, active from its first uplink, silent past its expected intervals, retired by an operator",
+                                  enum=["provisioned", "active", "silent", "retired"]),
+                   "lifecycle_dates": obj({"provisioned_ns": nullable(NS), "active_ns": nullable(NS), "silent_ns": nullable(NS),
+                                           "retired_ns": nullable(NS)}, desc="when it last entered each state")},
                   ["dev_eui", "name", "adr", "activation", "dev_addr", "fcnt_resets_allowed", "reference", "class",
                    "application_id", "profile_id", "inherited", "last_seen_ns", "tx_power_index", "nb_trans"],
                   "keys are never returned"),
@@ -59,7 +64,11 @@ schemas = {
                      "class": nullable(S(enum=["A", "C"])), "reference": nullable(B()),
                      "join_eui": EUI, "app_key": KEY, "dev_addr": S(pattern="^[0-9a-fA-F]{8}$"), "nwk_s_key": KEY,
                      "app_s_key": KEY, "fcnt_resets_allowed": B("ABP only"), "application_id": I(minimum=1),
-                     "profile_id": nullable(I(minimum=1))}, ["dev_eui"],
+                     "profile_id": nullable(I(minimum=1)),
+                     "tags": obj({}, desc="at most 16; keys 1..32 of [A-Za-z0-9_.-], values strings of at most 64 (a PATCH replaces them all)"),
+                     "hardware": S(maxLength=63), "firmware": S(maxLength=63),
+                     "lifecycle": S("PATCH only: retired, or provisioned to bring a retired device back", enum=["retired", "provisioned"])},
+                    ["dev_eui"],
                     "OTAA: app_key and join_eui; ABP: dev_addr, nwk_s_key, app_s_key. adr, class and reference "
                     "left out (or null in a PATCH) come from the device profile. PATCH refuses what names the device "
                     "or its session (dev_eui, activation, keys, dev_addr) with the reason; unknown keys are refused."),
@@ -120,13 +129,15 @@ schemas = {
                     "uplink_interval_s": nullable(I("expected")), "payload_codec": S("a codec's name (\"\": none)"),
                     "reference": B("its devices carry their GPS position"),
                     "max_uplinks_per_day": nullable(I()), "max_downlinks_per_day": nullable(I("queueing past it: 429")),
-                    "created_ns": NS, "updated_ns": NS},
+                    "created_ns": NS, "updated_ns": NS, "alarm_thresholds": obj({})},
                    ["id", "name", "region", "class", "mac_version", "adr_algorithm", "adr_margin_db", "uplink_interval_s",
                     "payload_codec", "reference", "max_uplinks_per_day", "max_downlinks_per_day", "created_ns", "updated_ns"]),
     "ProfileIn": obj({"name": S(minLength=1, maxLength=63), "region": S("the server's [network] region"),
                       "class": S(enum=["A", "C"]), "mac_version": S(), "adr_algorithm": S(), "adr_margin_db": nullable(N(minimum=0, maximum=30)),
                       "uplink_interval_s": nullable(I()), "payload_codec": S(), "reference": B(),
-                      "max_uplinks_per_day": nullable(I()), "max_downlinks_per_day": nullable(I())}, [], "POST needs name"),
+                      "max_uplinks_per_day": nullable(I()), "max_downlinks_per_day": nullable(I()),
+                      "alarm_thresholds": obj({}, desc="thresholds of the alarm rules by name (docs/fleet.md), over the defaults; "
+                                                       "\"enabled\": {kind: bool}")}, [], "POST needs name"),
     "ApiKey": obj({"id": I(), "name": S(), "application_id": nullable(I("null: an admin key")), "read_only": B(),
                    "created_ns": NS, "revoked_ns": nullable(NS)},
                   ["id", "name", "application_id", "read_only", "created_ns", "revoked_ns"]),
@@ -149,9 +160,42 @@ schemas = {
     "WebhookIn": obj({"url": S("http:// or https://"), "headers": {"type": "object", "additionalProperties": S()},
                       "events": {"type": "array", "items": S("up, join, location, ack, nack, ... (none: all)")},
                       "format": S(enum=["lorageo", "chirpstack"])}, ["url"]),
+    "ImportIn": obj({"devices": {"type": "array", "items": ref("DeviceIn")},
+                     "csv": S("the inventory as CSV: a header naming columns among dev_eui, name, join_eui, app_key, dev_addr, "
+                              "nwk_s_key, app_s_key, application_id, profile_id, class, adr, reference, hardware, firmware, "
+                              "tags (key=value;key=value), fcnt_resets_allowed")},
+                    desc="one of devices or csv (a body of Content-Type text/csv is the same as csv)"),
+    "Imported": obj({"imported": I()}, ["imported"]),
+    "ImportRefused": obj({"error": S(), "refused": I(), "rows": I(),
+                          "errors": {"type": "array", "items": obj({"row": I("1: the first device"), "dev_eui": nullable(S()), "error": S()})}},
+                         ["error", "refused", "rows", "errors"], "nothing was imported"),
+    "Export": obj({"devices": {"type": "array", "items": ref("Device")}}, ["devices"]),
+    "Alarm": obj({"id": I(), "kind": S(enum=["reboot", "silent", "frame_loss", "battery_low", "margin_falling", "mic_burst",
+                                                "gateway_silent", "gateway_clock", "position_jump"]),
+                  "subject_type": S(enum=["device", "gateway", "dev_addr"]), "subject": S("an EUI or a DevAddr, hex"),
+                  "raised_ns": NS, "cleared_ns": nullable(NS), "open": B(), "value": nullable(N()), "threshold": nullable(N()),
+                  "detail": S(), "clear_detail": nullable(S()), "raises": I("raises while open"), "acknowledged": B(),
+                  "acked_ns": nullable(NS), "acked_by": nullable(S()), "ack_note": nullable(S())},
+                 ["id", "kind", "subject_type", "subject", "raised_ns", "cleared_ns", "open", "detail", "raises", "acknowledged"]),
+    "AckIn": obj({"by": S(minLength=1, maxLength=64), "note": S(maxLength=500)}, ["by"]),
+    "Config": obj({"dev_eui": EUI, "desired": obj({}), "reported": obj({}), "in_sync": B(),
+                   "pending": {"type": "array", "items": S()}, "pending_since_ns": nullable(NS), "updated_ns": nullable(NS)},
+                  ["dev_eui", "desired", "reported", "in_sync", "pending", "pending_since_ns", "updated_ns"]),
+    "ConfigIn": obj({"adr_algorithm": nullable(S(enum=["off", "standard", "eadr", "predictive"])),
+                     "adr_margin_db": nullable(N(minimum=0, maximum=30)), "max_dr": nullable(I(minimum=0, maximum=15)),
+                     "min_tx_power_index": nullable(I(minimum=0, maximum=15)),
+                     "channel_mask": nullable(S("4 hex digits, bit 0: channel 0", pattern="^[0-9a-fA-F]{4}$")),
+                     "rx1_dr_offset": nullable(I(minimum=0, maximum=7)), "rx2_dr": nullable(I(minimum=0, maximum=15)),
+                     "rx2_frequency": nullable(I()), "uplink_interval_s": nullable(I(minimum=1, maximum=2592000)),
+                     "app_params": nullable(S("hex, 1..32 bytes"))}, [],
+                    "the desired fields given (null removes one); rx1_dr_offset, rx2_dr and rx2_frequency go together"),
+    "ConfigChange": obj({"id": I(), "field": S(), "value": {}, "action": S("desired, removed, sent, retried, applied, refused, failed"),
+                         "detail": S(), "time_ns": NS}, ["id", "field", "action", "detail", "time_ns"]),
+    "FleetSummary": obj({"devices": I(), "lifecycle": obj({}), "alarms_open": obj({}), "config": obj({"in_sync": I(), "pending": I()}),
+                         "attention": {"type": "array", "items": obj({})}}, ["devices", "lifecycle", "alarms_open", "config", "attention"]),
 }
 for item in ["Gateway", "Device", "Uplink", "Event", "Downlink", "AdrDecision", "Location", "QueueItem",
-             "Application", "Profile", "ApiKey", "MulticastGroup"]:
+             "Application", "Profile", "ApiKey", "MulticastGroup", "Alarm", "ConfigChange"]:
     schemas[item + "Page"] = page(item)
 
 def resp(schema, desc="OK"):
@@ -216,7 +260,9 @@ paths = {
                                  q("application_id", I(minimum=1), "one application's"),
                                  q("profile_id", I(minimum=1), "one profile's"),
                                  q("seen_after_ns", I(), "last uplink at or after"),
-                                 q("seen_before_ns", I(), "last uplink before")]),
+                                 q("seen_before_ns", I(), "last uplink before"),
+                                 q("lifecycle", S(enum=["provisioned", "active", "silent", "retired"]), "in this state"),
+                                 q("tag", S(), "key=value: with this tag")]),
         "post": op("provision a device", "Device", "201", [B400, W403, ("409", "it exists (PATCH changes it)")], "DeviceIn", tag="devices")},
     "/api/devices/{dev_eui}": {
         "parameters": [DEV],
@@ -238,6 +284,40 @@ paths["/api/devices/{dev_eui}/queue"] = {
     "post": op("queue a downlink", "Queued", "202", [B400, W403, ("404", "no such device"),
                                                      ("429", "its profile's max_downlinks_per_day reached")], "DeviceQueueIn", tag="devices"),
     "delete": op("empty the queue", "Deleted", errors=[W403, ("404", "no such device")], tag="devices")}
+paths["/api/devices/import"] = {
+    "post": op("provision many devices at once, all or nothing (JSON or CSV; up to 100,000)", "Imported", "201",
+               [("400", "rows refused (each with its reason): nothing imported"), W403, ("413", "body over 32 MiB")],
+               "ImportIn", tag="fleet")}
+paths["/api/devices/import"]["post"]["responses"]["400"] = resp("ImportRefused", "rows refused (each with its reason): nothing imported")
+paths["/api/devices/export"] = {
+    "get": op("the inventory: every device the token sees (keys never), JSON or CSV", "Export", errors=[("400", "bad argument")],
+              params=[q("format", S(enum=["json", "csv"]), "csv: text/csv, one line per device"),
+                      q("application_id", I(minimum=1), "one application's"), q("profile_id", I(minimum=1), "one profile's"),
+                      q("lifecycle", S(enum=["provisioned", "active", "silent", "retired"]), "in this state")], tag="fleet")}
+paths["/api/devices/{dev_eui}/config"] = {
+    "parameters": [DEV],
+    "get": op("its configuration shadow: desired, reported, in sync or pending since", "Config",
+              errors=[("404", "no such device"), ("400", "bad EUI")], tag="fleet"),
+    "patch": op("set desired fields (null removes one); sent as the device becomes reachable", "Config",
+                errors=[B400, W403, ("404", "no such device")], body="ConfigIn", tag="fleet")}
+paths["/api/devices/{dev_eui}/config/history"] = {
+    "parameters": [DEV],
+    "get": op("every change of its configuration with its time and outcome, newest first", "ConfigChangePage",
+              errors=[("404", "no such device"), ("400", "bad argument")], params=PAGE, tag="fleet")}
+paths["/api/alarms"] = {
+    "get": op("alarms (admin), newest first", "AlarmPage", errors=[("400", "bad argument"), W403], tag="fleet",
+              params=PAGE + [q("open", B(), "true: open ones only"), q("unacked", B(), "true: not acknowledged only"),
+                             q("kind", S(), "one kind"), q("subject", S(), "one device, gateway (EUI) or DevAddr")])}
+paths["/api/alarms/{id}"] = {
+    "parameters": [ID],
+    "get": op("one alarm", "Alarm", errors=[W403, ("404", "no such alarm"), ("400", "bad id")], tag="fleet")}
+paths["/api/alarms/{id}/ack"] = {
+    "parameters": [ID],
+    "post": op("acknowledge an alarm (an operator)", "Alarm", errors=[B400, W403, ("404", "no such alarm"),
+                                                                    ("409", "acknowledged already")], body="AckIn", tag="fleet")}
+paths["/api/fleet/summary"] = {
+    "get": op("the fleet at a glance (admin): devices by state, open alarms by kind, configuration in sync, devices needing attention",
+              "FleetSummary", errors=[W403], tag="fleet")}
 paths["/api/applications"] = {
     "get": op("applications (an application's key: its own)", "ApplicationPage", errors=[("400", "bad page arguments")], params=PAGE, tag="applications"),
     "post": op("make an application (admin)", "Application", "201", [B400, W403], "ApplicationIn", tag="applications")}

@@ -22,6 +22,7 @@
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,9 @@
 #include "util/util.h"
 
 #define MAX_BODY 65536
+/* POST /api/devices/import: a fleet's inventory in one call (10,000 devices are ~2 MB) */
+#define MAX_IMPORT_BODY (32 * 1024 * 1024)
+#define IMPORT_URL "/api/devices/import"
 
 struct lg_api {
   struct lg_config cfg;
@@ -101,12 +105,6 @@ static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, cons
   enum MHD_Result ret = MHD_queue_response(c, status, r);
   MHD_destroy_response(r);
   return ret;
-}
-
-static int64_t unix_now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
 static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, json_t *o) {
@@ -211,6 +209,25 @@ static enum MHD_Result metrics(struct lg_api *api, struct MHD_Connection *c) {
   COUNTER("lorageo_retransmissions_total", "Uplinks repeating the last frame counter.",
           atomic_load(&m->retransmissions));
   COUNTER("lorageo_joins_total", "Join-accepts sent.", atomic_load(&m->joins));
+  static const struct {
+    const char *name, *help, *type;
+    size_t off;
+  } alarm_series[] = { /* the fleet's alarms by kind (docs/fleet.md) */
+      {"lorageo_alarms_raised_total", "Fleet alarms raised (a raise while open counted again).",
+       "counter", offsetof(struct lg_ns_metrics, alarms_raised)},
+      {"lorageo_alarms_cleared_total", "Fleet alarms cleared.", "counter",
+       offsetof(struct lg_ns_metrics, alarms_cleared)},
+      {"lorageo_alarms_open", "Fleet alarms open now.", "gauge",
+       offsetof(struct lg_ns_metrics, alarms_open)}};
+  for (size_t k = 0; k < LG_ARRAY_LEN(alarm_series); k++) {
+    lg_out_printf(&b, "# HELP %s %s\n# TYPE %s %s\n", alarm_series[k].name, alarm_series[k].help,
+                  alarm_series[k].name, alarm_series[k].type);
+    const atomic_uint_fast64_t *v =
+        (const atomic_uint_fast64_t *)(const void *)((const char *)m + alarm_series[k].off);
+    for (int i = 0; i < LG_ALARM_KIND_COUNT; i++)
+      lg_out_printf(&b, "%s{kind=\"%s\"} %llu\n", alarm_series[k].name,
+                    lg_alarm_kind_name((enum lg_alarm_kind)i), (unsigned long long)atomic_load(&v[i]));
+  }
   COUNTER("lorageo_class_c_downlinks_total", "Downlinks sent at once to Class C devices.",
           atomic_load(&m->class_c_downlinks));
   COUNTER("lorageo_multicast_downlinks_total", "Multicast group frames sent.",
@@ -404,7 +421,7 @@ static bool origin_allowed(const struct lg_api *api, const char *origin, const c
 /* The request's Host, Origin and (POST) Content-Type checked before any route; an answer
  * queued when refused (*refused set). */
 static enum MHD_Result guard(const struct lg_api *api, struct MHD_Connection *c,
-                             const char *method, bool *refused) {
+                             const char *method, const char *url, bool *refused) {
   const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
   const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
   *refused = true;
@@ -416,9 +433,13 @@ static enum MHD_Result guard(const struct lg_api *api, struct MHD_Connection *c,
   if (strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0) {
     const char *type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
     size_t n = strlen("application/json");
+    bool import = strcmp(url, IMPORT_URL) == 0;
+    if (type && strncasecmp(type, "text/csv", 8) == 0 && import)
+      return *refused = false, MHD_YES; /* the inventory as CSV (POST /api/devices/import) */
     if (type == NULL || strncasecmp(type, "application/json", n) != 0 ||
         (type[n] != '\0' && type[n] != ';' && type[n] != ' '))
-      return send_error(c, 415, "a body must be sent as Content-Type: application/json");
+      return send_error(c, 415, "a body must be sent as Content-Type: application/json%s",
+                        import ? " (or text/csv)" : "");
   }
   *refused = false;
   return MHD_YES;
@@ -442,7 +463,8 @@ static enum MHD_Result raw_route(struct lg_api *api, struct MHD_Connection *c, c
   if (strcmp(url, "/api/geo/accuracy") == 0) return send_json(c, 200, geo_accuracy_json(api->m));
   const char *down = atomic_load(&api->m->store_reason); /* /api/health */
   if (atomic_load(&api->m->store_down) && down) return send_error(c, 503, "%s", down);
-  return send_json(c, 200, json_pack("{s:s}", "status", "ok"));
+  return send_json(c, 200, json_pack("{s:s, s:I}", "status", "ok", "time_ns",
+                                     (json_int_t)lg_config_now_ns(&api->cfg))); /* its clock */
 }
 
 /* The route table's entry for this method and path; NULL with the status to answer (404:
@@ -476,7 +498,8 @@ static enum MHD_Result route(struct lg_api *api, struct MHD_Connection *c, const
                            .region = lg_region_find(api->cfg.region),
                            .gateways_changed = api->gateways_changed, .method = method,
                            .url = url, .query = query_arg, .query_cls = c,
-                           .now_ns = unix_now_ns(), .codecs = atomic_load(&api->codecs)};
+                           .now_ns = lg_config_now_ns(&api->cfg),
+                           .codecs = atomic_load(&api->codecs)};
   char vars[256], allow[64] = "", why[160];
   size_t n_var = 0;
   unsigned status;
@@ -501,9 +524,16 @@ static enum MHD_Result route(struct lg_api *api, struct MHD_Connection *c, const
                         method, url);
   }
   if (strcmp(method, "POST") == 0 || strcmp(method, "PATCH") == 0) {
-    if (body->too_big) return send_error(c, 413, "body larger than %d bytes", MAX_BODY);
+    if (body->too_big)
+      return send_error(c, 413, "body larger than %d bytes",
+                        strcmp(url, IMPORT_URL) == 0 ? MAX_IMPORT_BODY : MAX_BODY);
     json_error_t e;
-    req.body = json_loadb(body->p ? body->p : "", body->len, 0, &e);
+    const char *type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+    if (type && strncasecmp(type, "text/csv", 8) == 0) /* handed over as {"csv": text} */
+      req.body = json_pack("{s:s%}", "csv", body->p ? body->p : "", body->len);
+    else
+      req.body = json_loadb(body->p ? body->p : "", body->len, 0, &e);
+    if (req.body == NULL) snprintf(e.text, sizeof(e.text), "not UTF-8 text");
     if (!json_is_object(req.body)) {
       json_decref(req.body);
       return send_error(c, 400, "body: expected a JSON object (%s)", e.text);
@@ -513,6 +543,11 @@ static enum MHD_Result route(struct lg_api *api, struct MHD_Connection *c, const
   status = (unsigned)rt->fn(&req, &out);
   json_decref(req.body);
   if (out == NULL) return send_error(c, 500, "out of memory");
+  if (json_is_string(out)) { /* a handler's text answer: CSV (the inventory's export) */
+    char *text = strdup(json_string_value(out));
+    json_decref(out);
+    return text ? send_text(c, status, "text/csv; charset=utf-8", text) : MHD_NO;
+  }
   return send_json(c, status, out);
 }
 
@@ -528,7 +563,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     return MHD_YES;
   }
   if (*upload_size) {
-    if (body->len + *upload_size > MAX_BODY) {
+    size_t max = strcmp(url, IMPORT_URL) == 0 ? MAX_IMPORT_BODY : MAX_BODY;
+    if (body->len + *upload_size > max) {
       body->too_big = true;
     } else {
       char *p = realloc(body->p, body->len + *upload_size + 1);
@@ -542,7 +578,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     return MHD_YES;
   }
   bool refused = false;
-  enum MHD_Result g = guard(api, c, method, &refused);
+  enum MHD_Result g = guard(api, c, method, url, &refused);
   if (refused) return g;
   /* The web UI's files and the live stream need no database (nor its lock). */
   if (strcmp(method, "GET") == 0 && strncmp(url, "/api/", 5) != 0 && strcmp(url, "/metrics") != 0)

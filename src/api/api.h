@@ -47,6 +47,9 @@ struct lg_region;
 int lg_api_multicast(struct lg_store *s, const struct lg_region *region, const char *url,
                      const char *method, struct json_t *b, int64_t now_ns, struct json_t **out);
 int lg_api_parse_device(struct json_t *b, struct lg_device_rec *d, char *why, size_t why_len);
+/* "tags", "hardware", "firmware" of b over inv (those not given kept). -1 with why. */
+struct lg_inventory;
+int lg_api_parse_inventory(struct json_t *b, struct lg_inventory *inv, char *why, size_t why_len);
 int lg_api_parse_gateway(struct json_t *b, struct lg_gateway_rec *g, char *why, size_t why_len);
 
 /* A new API key's text ("lgk_" and 64 hex digits: the only time it exists) into key (at

@@ -126,6 +126,17 @@ int lg_api_profile(struct lg_api_req *r, json_t **out);
 /* console.c */
 int lg_api_whoami(struct lg_api_req *r, json_t **out); /* GET /api/whoami */
 int lg_api_events(struct lg_api_req *r, json_t **out); /* GET /api/events: every device's */
+/* fleet.c (issue 19) */
+int lg_api_devices_import(struct lg_api_req *r, json_t **out); /* POST /api/devices/import */
+int lg_api_devices_export(struct lg_api_req *r, json_t **out); /* GET /api/devices/export */
+int lg_api_alarms(struct lg_api_req *r, json_t **out);         /* GET /api/alarms */
+int lg_api_alarm(struct lg_api_req *r, json_t **out);          /* GET one, POST .../ack */
+int lg_api_fleet_summary(struct lg_api_req *r, json_t **out);  /* GET /api/fleet/summary */
+int lg_api_device_config(struct lg_api_req *r, json_t **out);  /* .../config, .../history */
+/* The shadow as GET .../config shows it (references to desired and reported are taken:
+ * borrowed, the caller keeps its own). */
+json_t *lg_api_config_view(uint64_t dev_eui, json_t *desired, json_t *reported,
+                           int64_t pending_since_ns, int64_t updated_ns);
 /* keys.c */
 int lg_api_keys(struct lg_api_req *r, json_t **out);
 int lg_api_key(struct lg_api_req *r, json_t **out);

@@ -24,7 +24,7 @@
 static const char *const device_keys[] = {
     "dev_eui",   "name",      "adr",       "class",    "reference",           "join_eui",
     "app_key",   "dev_addr",  "nwk_s_key", "app_s_key", "fcnt_resets_allowed", "application_id",
-    "profile_id"};
+    "profile_id", "tags",     "hardware",  "firmware", "lifecycle"};
 
 #define WHY(...) (snprintf(why, why_len, __VA_ARGS__), -1)
 
@@ -80,10 +80,57 @@ static int parse_links(json_t *b, struct lg_device_rec *d, char *why, size_t why
   return 0;
 }
 
+/* A tag's key: 1..32 of [A-Za-z0-9_.-]. */
+static bool tag_key_ok(const char *k) {
+  size_t n = strlen(k);
+  if (n == 0 || n > 32) return false;
+  for (size_t i = 0; i < n; i++)
+    if (!((k[i] >= 'a' && k[i] <= 'z') || (k[i] >= 'A' && k[i] <= 'Z') ||
+          (k[i] >= '0' && k[i] <= '9') || k[i] == '_' || k[i] == '-' || k[i] == '.'))
+      return false;
+  return true;
+}
+
+int lg_api_parse_inventory(json_t *b, struct lg_inventory *inv, char *why, size_t why_len) {
+  json_t *v = json_object_get(b, "tags");
+  if (v) {
+    const char *k;
+    json_t *x;
+    if (!json_is_object(v)) return WHY("tags: expected an object of \"key\": \"value\" strings");
+    if (json_object_size(v) > LG_TAGS_MAX) return WHY("tags: at most %d", LG_TAGS_MAX);
+    inv->n_tags = 0;
+    json_object_foreach(v, k, x) {
+      if (!tag_key_ok(k))
+        return WHY("tags: key '%.40s': expected 1..32 letters, digits, '_', '-' or '.'", k);
+      if (!json_is_string(x) || json_string_length(x) >= sizeof(inv->tags[0].value))
+        return WHY("tags.%s: expected a string of at most %zu characters", k,
+                   sizeof(inv->tags[0].value) - 1);
+      snprintf(inv->tags[inv->n_tags].key, sizeof(inv->tags[0].key), "%s", k);
+      snprintf(inv->tags[inv->n_tags].value, sizeof(inv->tags[0].value), "%s", json_string_value(x));
+      inv->n_tags++;
+    }
+  }
+  static const char *const text[] = {"hardware", "firmware"};
+  for (int i = 0; i < 2; i++) {
+    char *dst = i ? inv->firmware : inv->hardware;
+    if ((v = json_object_get(b, text[i])) == NULL) continue;
+    if (!json_is_string(v) || json_string_length(v) >= sizeof(inv->hardware))
+      return WHY("%s: expected a string of at most %zu characters", text[i],
+                 sizeof(inv->hardware) - 1);
+    snprintf(dst, sizeof(inv->hardware), "%s", json_string_value(v));
+  }
+  return 0;
+}
+
 int lg_api_parse_device(json_t *b, struct lg_device_rec *d, char *why, size_t why_len) {
   memset(d, 0, sizeof(*d));
   snprintf(d->adr, sizeof(d->adr), "off");
   if (lg_api_known_keys(b, device_keys, LG_ARRAY_LEN(device_keys), why, why_len)) return -1;
+  if (json_object_get(b, "lifecycle"))
+    return WHY("lifecycle: set by the server (provisioned, then active at the first uplink); "
+               "PATCH it to \"retired\"");
+  struct lg_inventory inv = {0};
+  if (lg_api_parse_inventory(b, &inv, why, why_len)) return -1;
   json_t *v = json_object_get(b, "dev_eui");
   if (!json_is_string(v) || lg_api_eui(json_string_value(v), &d->dev_eui))
     return WHY("dev_eui: expected 16 hex digits");
@@ -154,7 +201,11 @@ static int post_device(struct lg_api_req *r, json_t **out) {
                        "device %016llx exists (PATCH changes it; DELETE loses its counters and "
                        "nonces)",
                        (unsigned long long)d.dev_eui);
-  if (lg_store_device_put(r->store, &d)) return lg_api_fail(out, 500, "storage failed");
+  struct lg_inventory inv = {0};
+  (void)lg_api_parse_inventory(r->body, &inv, why, sizeof(why)); /* checked by the parse */
+  if (lg_store_device_put(r->store, &d) ||
+      lg_store_inventory_set(r->store, d.dev_eui, &inv, r->now_ns))
+    return lg_api_fail(out, 500, "storage failed");
   *out = lg_store_device_json(r->store, d.dev_eui);
   return *out ? 201 : lg_api_fail(out, 500, "storage failed");
 }
@@ -181,6 +232,19 @@ static int list_devices(struct lg_api_req *r, json_t **out) {
     if (v && (end == v || *end || t <= 0))
       return lg_api_fail(out, 400, "%s: expected ns since the Unix epoch", seen[i]);
     *(i ? &f.seen_before_ns : &f.seen_after_ns) = t;
+  }
+  const char *lc = r->query(r->query_cls, "lifecycle"), *tag = r->query(r->query_cls, "tag");
+  if (lc && lg_lifecycle_parse(lc) < 0)
+    return lg_api_fail(out, 400, "lifecycle: expected provisioned, active, silent or retired");
+  if (lc) snprintf(f.lifecycle, sizeof(f.lifecycle), "%s", lc);
+  if (tag) {
+    const char *eq = strchr(tag, '=');
+    size_t kn = eq ? (size_t)(eq - tag) : 0;
+    if (!eq || kn == 0 || kn >= sizeof(f.tag_key) || strlen(eq + 1) >= sizeof(f.tag_value))
+      return lg_api_fail(out, 400, "tag: expected key=value (a tag's key and value)");
+    memcpy(f.tag_key, tag, kn);
+    f.tag_key[kn] = '\0';
+    snprintf(f.tag_value, sizeof(f.tag_value), "%s", eq + 1);
   }
   if (!lg_api_admin(r)) {
     if (f.application_id && f.application_id != r->scope.application_id)
@@ -258,7 +322,29 @@ static int patch_device(struct lg_api_req *r, struct lg_device_rec *d, json_t **
                                  "application");
   int bad = links_ok(r, d, out);
   if (bad) return bad;
-  if (lg_store_device_update(r->store, d)) return lg_api_fail(out, 500, "storage failed");
+  int lc = -1;
+  if ((v = json_object_get(b, "lifecycle"))) {
+    lc = lg_lifecycle_parse(json_string_value(v));
+    if (lc != LG_LC_RETIRED && lc != LG_LC_PROVISIONED)
+      return lg_api_fail(out, 400, "lifecycle: only \"retired\" (or \"provisioned\" to bring a "
+                                   "retired device back) is set by hand; active and silent are "
+                                   "the server's");
+  }
+  bool inv_given = json_object_get(b, "tags") || json_object_get(b, "hardware") ||
+                   json_object_get(b, "firmware");
+  struct lg_inventory inv = {0};
+  if (inv_given) { /* what is not given stays as it is */
+    json_t *cur = lg_store_device_json(r->store, d->dev_eui);
+    if (cur == NULL) return lg_api_fail(out, 500, "storage failed");
+    bad = lg_api_parse_inventory(cur, &inv, why, sizeof(why)) ||
+          lg_api_parse_inventory(b, &inv, why, sizeof(why));
+    json_decref(cur);
+    if (bad) return lg_api_fail(out, 400, "%s", why);
+  }
+  if (lg_store_device_update(r->store, d) ||
+      (inv_given && lg_store_inventory_set(r->store, d->dev_eui, &inv, 0)) ||
+      (lc >= 0 && lg_store_lifecycle_set(r->store, d->dev_eui, lc, r->now_ns)))
+    return lg_api_fail(out, 500, "storage failed");
   *out = lg_store_device_json(r->store, d->dev_eui);
   return *out ? 200 : lg_api_fail(out, 500, "storage failed");
 }

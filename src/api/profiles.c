@@ -12,6 +12,7 @@
 
 #include "adr/adr.h"
 #include "api/api_int.h"
+#include "fleet/alarms.h"
 #include "lora/lora.h"
 #include "util/util.h"
 
@@ -43,7 +44,8 @@ static int parse_profile(struct lg_api_req *r, json_t *b, struct lg_profile_rec 
   static const char *const keys[] = {
       "id",           "name",          "region",         "class",
       "mac_version",  "adr_algorithm", "adr_margin_db",  "uplink_interval_s",
-      "payload_codec", "reference",    "max_uplinks_per_day", "max_downlinks_per_day"};
+      "payload_codec", "reference",    "max_uplinks_per_day", "max_downlinks_per_day",
+      "alarm_thresholds"};
   char why[400];
   if (lg_api_known_keys(b, keys, LG_ARRAY_LEN(keys), why, sizeof(why))) return BAD("%s", why);
   json_t *v = json_object_get(b, "id");
@@ -94,6 +96,10 @@ static int parse_profile(struct lg_api_req *r, json_t *b, struct lg_profile_rec 
     return BAD("max_uplinks_per_day: expected 1..1000000 (null: no limit)");
   if (int_field(b, "max_downlinks_per_day", 1000000, &p->max_downlinks_per_day))
     return BAD("max_downlinks_per_day: expected 1..1000000 (null: no limit)");
+  v = json_object_get(b, "alarm_thresholds"); /* checked by name and range (fleet/alarms.h) */
+  struct lg_alarm_rules rules;
+  lg_alarm_rules_default(&rules);
+  if (v && lg_alarm_rules_apply_json(&rules, v, why, sizeof(why))) return BAD("%s", why);
   return 0;
 }
 
@@ -106,7 +112,9 @@ int lg_api_profiles(struct lg_api_req *r, json_t **out) {
     if (json_object_get(r->body, "name") == NULL) return BAD("name: required");
     int bad = parse_profile(r, r->body, &p, out);
     if (bad) return bad;
-    if (lg_store_profile_put(r->store, &p, r->now_ns))
+    json_t *th = json_object_get(r->body, "alarm_thresholds");
+    if (lg_store_profile_put(r->store, &p, r->now_ns) ||
+        (th && lg_store_profile_thresholds_set(r->store, p.id, th)))
       return lg_api_fail(out, 500, "storage failed");
     *out = lg_store_profile_json(r->store, p.id);
     return *out ? 201 : lg_api_fail(out, 500, "storage failed");
@@ -141,7 +149,9 @@ int lg_api_profile(struct lg_api_req *r, json_t **out) {
   if (lg_api_is(r, "PATCH")) {
     int bad = parse_profile(r, r->body, &p, out);
     if (bad) return bad;
-    if (lg_store_profile_put(r->store, &p, r->now_ns))
+    json_t *th = json_object_get(r->body, "alarm_thresholds");
+    if (lg_store_profile_put(r->store, &p, r->now_ns) ||
+        (th && lg_store_profile_thresholds_set(r->store, p.id, th)))
       return lg_api_fail(out, 500, "storage failed");
   }
   *out = lg_store_profile_json(r->store, id);

@@ -23,6 +23,7 @@ int lg_cmd_device(int argc, char **argv);
 int lg_cmd_gateway(int argc, char **argv);
 int lg_cmd_keys(int argc, char **argv);
 int lg_cmd_apikey(int argc, char **argv);
+int lg_cmd_fleet(int argc, char **argv);
 int lg_cmd_sim(int argc, char **argv);
 int lg_cmd_region(int argc, char **argv);
 int lg_cmd_codec(int argc, char **argv);

@@ -47,6 +47,7 @@ struct server {
   struct lg_station *station; /* NULL: [basicstation] bind not set */
   struct lg_integ *integ; /* codecs, MQTT, webhooks */
   struct lg_ns *ns;
+  const struct lg_config *cfg; /* its clock ([server] time_scale) */
 };
 
 static void on_event(void *ctx, uint64_t dev_eui, const char *type, json_t *payload) {
@@ -57,11 +58,12 @@ static void on_event(void *ctx, uint64_t dev_eui, const char *type, json_t *payl
     json_decref(payload);
 }
 
+static struct server s;
+
+/* The server's clock: the wall clock, or its scaled run ([server] time_scale, simulations). */
 static int64_t wall_ns(void *ctx) {
   (void)ctx;
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+  return lg_config_now_ns(s.cfg);
 }
 
 static void on_signal(uv_signal_t *sig, int signum) {
@@ -89,8 +91,9 @@ int lg_cmd_serve(int argc, char **argv) {
   char why[512];
   if (lg_config_load(&cfg, path, why, sizeof(why))) return lg_cli_fail("serve", 2, "%s", why);
 
-  static struct server s;
   struct lg_store *store = NULL;
+  cfg.clock_origin_ns = lg_config_now_ns(&cfg); /* before time_scale applies: the wall clock */
+  s.cfg = &cfg;
   struct lg_api *api = NULL;
   struct lg_codec_lookup *lookup = NULL;
   struct sockaddr_storage addr;

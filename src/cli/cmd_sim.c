@@ -20,7 +20,7 @@
 
 static const char usage[] =
     "usage: lorageo sim SCENARIO.json [--out DIR] [--seed N] [--duration-s T]\n"
-    "                   [--server HOST:PORT [--api URL] [--speed K]]\n"
+    "                   [--server HOST:PORT [--api URL] [--speed K] [--downlink-grace-ms M]]\n"
     "                   [--station ws[s]://HOST:PORT [--station-token T] [--station-ca F]\n"
     "                    [--station-cert F --station-key F]]\n"
     "                   [--no-transmissions] [--no-plots] [--quiet]\n"
@@ -33,6 +33,9 @@ static const char usage[] =
     "  --api URL           live: provision the gateways and devices through this HTTP API\n"
     "                      first (token from LORAGEO_API_TOKEN)\n"
     "  --speed K           live: simulated seconds per second (default 1)\n"
+    "  --downlink-grace-ms M  live: a downlink late by up to M ms of wall-clock time still\n"
+    "                      goes out in the window it asked for (at a high --speed no\n"
+    "                      server answers within RX1's 1 s / K; default 0: TOO_LATE)\n"
     "  --station URI       live: the gateways are LoRa Basics Stations of the server's\n"
     "                      [basicstation] bind (router-info, then traffic) instead of UDP\n"
     "  --station-token T   their bearer token (also set on the gateways when --api is given)\n"
@@ -50,6 +53,7 @@ int lg_cmd_sim(int argc, char **argv) {
                                        {"server", required_argument, NULL, 'S'},
                                        {"api", required_argument, NULL, 'a'},
                                        {"speed", required_argument, NULL, 'k'},
+                                       {"downlink-grace-ms", required_argument, NULL, 'g'},
                                        {"station", required_argument, NULL, 'B'},
                                        {"station-token", required_argument, NULL, 'K'},
                                        {"station-ca", required_argument, NULL, 'C'},
@@ -63,7 +67,7 @@ int lg_cmd_sim(int argc, char **argv) {
   const char *out = NULL, *server = NULL, *api = NULL, *station = NULL, *st_token = NULL,
              *st_ca = NULL, *st_cert = NULL, *st_key = NULL;
   long seed = -1;
-  double duration = 0, speed = 1;
+  double duration = 0, speed = 1, grace_ms = 0;
   bool tx = true, plots = true, quiet = false;
   int c;
   optind = 1;
@@ -98,6 +102,13 @@ int lg_cmd_sim(int argc, char **argv) {
         speed = v;
       break;
     }
+    case 'g': {
+      double v = strtod(optarg, &end);
+      if (end == optarg || *end || !isfinite(v) || v < 0 || v > 10000)
+        return lg_cli_fail("sim", 2, "--downlink-grace-ms: expected ms 0..10000, got '%s'", optarg);
+      grace_ms = v;
+      break;
+    }
     case 'h': fputs(usage, stdout); return 0;
     default: return lg_cli_bad_option("sim", c, argv);
     }
@@ -124,10 +135,18 @@ int lg_cmd_sim(int argc, char **argv) {
                        argv[optind]);
   }
   if (server || station) {
-    struct lg_sim_live_options lo = {server, api,     getenv("LORAGEO_API_TOKEN"),
-                                     speed,  out,     !quiet,
-                                     station, st_token, st_ca,
-                                     st_cert, st_key};
+    struct lg_sim_live_options lo = {.server = server,
+                                     .api_url = api,
+                                     .api_token = getenv("LORAGEO_API_TOKEN"),
+                                     .speed = speed,
+                                     .out_dir = out,
+                                     .progress = !quiet,
+                                     .downlink_grace_ms = grace_ms,
+                                     .station_uri = station,
+                                     .station_token = st_token,
+                                     .station_ca = st_ca,
+                                     .station_cert = st_cert,
+                                     .station_key = st_key};
     rc = lg_sim_run_live(&sc, &lo, &summary, why, sizeof(why));
   } else {
     struct lg_sim_options o = {out, !quiet && isatty(2), plots, tx};

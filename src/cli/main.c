@@ -20,6 +20,7 @@ static const struct command commands[] = {
     {"gateway", lg_cmd_gateway, "gateway add: provision a gateway and its position"},
     {"keys", lg_cmd_keys, "keys wrap: wrap device keys stored in clear with the key-encryption key"},
     {"apikey", lg_cmd_apikey, "apikey add|list|revoke: API keys (admin or one application's)"},
+    {"fleet", lg_cmd_fleet, "fleet report: the fleet's state, alarms and configuration (JSON or CSV)"},
     {"decode", lg_cmd_decode, "decode a LoRaWAN PHYPayload (hex) to JSON, check MIC, decrypt"},
     {"airtime", lg_cmd_airtime, "time on air of a LoRa packet"},
     {"region", lg_cmd_region, "LoRaWAN regional parameters (RP002-1.0.4): list, or one as JSON"},

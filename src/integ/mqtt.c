@@ -266,7 +266,13 @@ void lg_mqtt_stop(struct lg_mqtt *m) {
 
 void lg_mqtt_event(struct lg_mqtt *m, uint64_t dev_eui, const char *type, json_t *payload) {
   char topic[160];
-  snprintf(topic, sizeof(topic), "%s/device/%016" PRIx64 "/event/%s", m->prefix, dev_eui, type);
+  const char *slash = strchr(type, '/');
+  if (slash && strncmp(type, "gateway/", 8) == 0) /* a gateway's event: gateway/{eui}/event/... */
+    snprintf(topic, sizeof(topic), "%s/gateway/%016" PRIx64 "/event/%s", m->prefix, dev_eui, slash + 1);
+  else if (slash && strncmp(type, "dev_addr/", 9) == 0) /* a DevAddr's (MIC failures) */
+    snprintf(topic, sizeof(topic), "%s/dev_addr/%08" PRIx64 "/event/%s", m->prefix, dev_eui, slash + 1);
+  else
+    snprintf(topic, sizeof(topic), "%s/device/%016" PRIx64 "/event/%s", m->prefix, dev_eui, type);
   lg_mqtt_publish(m, topic, payload);
 }
 

@@ -14,9 +14,13 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "adr/adr.h"
+#include "fleet/alarms.h"
 #include "lora/lora.h"
 #include "ns/config.h"
 #include "util/util.h"
@@ -266,6 +270,36 @@ static int s_ack_timeout(struct lg_config *c, const char *v) {
 static int s_margin(struct lg_config *c, const char *v) {
   return set_double(&c->adr_installation_margin_db, v, 0, 30);
 }
+static int s_time_scale(struct lg_config *c, const char *v) {
+  return set_double(&c->time_scale, v, 1, 100000);
+}
+static int s_fleet_port(struct lg_config *c, const char *v) {
+  return set_int(&c->fleet_config_port, v, 1, 223);
+}
+static int s_fleet_status(struct lg_config *c, const char *v) {
+  return set_int(&c->fleet_status_interval_s, v, 0, 30 * 86400);
+}
+static int s_fleet_retries(struct lg_config *c, const char *v) {
+  return set_int(&c->fleet_config_retries, v, 1, 100);
+}
+static int s_fleet_thresholds(struct lg_config *c, const char *v) {
+  struct lg_alarm_rules r;
+  json_t *o = json_loads(v, 0, NULL);
+  char why[200];
+  lg_alarm_rules_default(&r);
+  int bad = o == NULL || lg_alarm_rules_apply_json(&r, o, why, sizeof(why));
+  json_decref(o);
+  return bad ? -1 : set_str(c->fleet_alarm_thresholds, sizeof(c->fleet_alarm_thresholds), v);
+}
+
+int64_t lg_config_now_ns(const struct lg_config *c) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  int64_t wall = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+  if (c->time_scale <= 1 || c->clock_origin_ns == 0) return wall;
+  return c->clock_origin_ns + (int64_t)((double)(wall - c->clock_origin_ns) * c->time_scale);
+}
+
 static int s_target(struct lg_config *c, const char *v) {
   return set_double(&c->adr_target_delivery, v, 0.5, 0.9999);
 }
@@ -382,6 +416,11 @@ static const struct {
     {"basicstation", "key_file", "a PEM file", s_bs_key},
     {"basicstation", "client_ca_file", "a PEM file", s_bs_ca},
     {"basicstation", "max_connections", "1..100000", s_bs_max},
+    {"server", "time_scale", "1..100000 (simulations only)", s_time_scale},
+    {"fleet", "config_port", "1..223", s_fleet_port},
+    {"fleet", "status_interval_s", "0..2592000", s_fleet_status},
+    {"fleet", "config_retries", "1..100", s_fleet_retries},
+    {"fleet", "alarm_thresholds", "a JSON object of alarm thresholds (docs/fleet.md)", s_fleet_thresholds},
 };
 
 void lg_config_help(FILE *out) {
@@ -615,6 +654,10 @@ static void defaults(struct lg_config *c) {
   c->ack_uplinks = 1;
   c->ack_timeout_s = 3600;
   c->adr_target_delivery = LG_ADR_TARGET;
+  c->time_scale = 1;
+  c->fleet_config_port = 222;
+  c->fleet_status_interval_s = 21600;
+  c->fleet_config_retries = 5;
 }
 
 /* The INI text (`len` bytes, no NUL inside) of the file called `name` into c. */

@@ -130,7 +130,26 @@ struct lg_config {
   char bs_key_file[256];
   char bs_client_ca_file[256];
   int bs_max_connections; /* = 1000 */
+  /* [server] time_scale = 1: the server's clock runs this many times faster than the wall
+   * clock from its start (simulations only: with `lorageo sim --speed` the same, a week of a
+   * fleet's life passes in minutes; docs/fleet.md). clock_origin_ns: the wall-clock moment
+   * it counts from (set by serve at its start). */
+  double time_scale;
+  int64_t clock_origin_ns;
+  /* [fleet] (issue 19): the application port configuration frames go on and devices report
+   * theirs on (config_port = 222), how often a device is asked its battery and margin
+   * (status_interval_s = 21600; 0: never), attempts of one configuration change before it
+   * is recorded failed (config_retries = 5), and the alarm thresholds over the defaults
+   * (alarm_thresholds = a JSON object, as a profile's) */
+  int fleet_config_port;
+  int fleet_status_interval_s;
+  int fleet_config_retries;
+  char fleet_alarm_thresholds[1024];
 };
+
+/* The server's clock (ns since the Unix epoch): the wall clock, or with [server] time_scale
+ * its scaled run from clock_origin_ns. */
+int64_t lg_config_now_ns(const struct lg_config *c);
 
 /* Defaults, then the file `path` (NULL: none), then the environment. On error returns
  * LG_EINVAL with a one-line reason naming the file, line and key. */

@@ -252,7 +252,8 @@ void ns_send_downlink(struct lg_ns *ns, const struct ns_frame *f, const struct n
   int up_dr = 0, rx1_dr = 0;
   uint32_t rx1_freq = 0;
   if (lg_region_dr_for(ns->region, up->sf, up->bw_hz, true, &up_dr) ||
-      lg_region_rx1_dr_dwell(ns->region, up_dr, 0, dl->device_dwell, &rx1_dr) ||
+      lg_region_rx1_dr_dwell(ns->region, up_dr, dl->own_rx ? dl->rx1_dr_offset : 0,
+                             dl->device_dwell, &rx1_dr) ||
       lg_region_rx1_freq(ns->region, up->freq_hz, &rx1_freq)) {
     atomic_fetch_add(&ns->m.downlinks[LG_DL_ERROR], 1);
     ns_log(ns, "downlink dropped: the uplink's channel or data rate is not in %s",
@@ -274,13 +275,14 @@ void ns_send_downlink(struct lg_ns *ns, const struct ns_frame *f, const struct n
     path->holder = best[i].holder;
     const struct lg_gw_rxpk *rx = &best[i].rx->rxpk;
     path->has_rx1 = txpk_for(ns, rx, rx1_dr, rx1_freq, dl->rx1_delay_ns, dl, &path->rx1);
-    path->has_rx2 = txpk_for(ns, rx, ns->region->rx2_dr, ns->region->rx2_freq_hz, dl->rx2_delay_ns,
-                             dl, &path->rx2);
+    int rx2_dr = dl->own_rx ? dl->rx2_dr : ns->region->rx2_dr;
+    path->has_rx2 = txpk_for(ns, rx, rx2_dr, dl->own_rx ? dl->rx2_freq_hz : ns->region->rx2_freq_hz,
+                             dl->rx2_delay_ns, dl, &path->rx2);
     path->has_xtime = rx->has_xtime;
     path->xtime = rx->xtime;
     path->rctx = rx->rctx;
     path->rx1_dr = rx1_dr;
-    path->rx2_dr = ns->region->rx2_dr;
+    path->rx2_dr = rx2_dr;
     path->rx1_delay_s = (int)(dl->rx1_delay_ns / 1000000000LL);
     path->rx2_delay_s = (int)(dl->rx2_delay_ns / 1000000000LL);
     usable += dwell_ok(ns, &path->has_rx1, &path->rx1, &cut) +

@@ -256,6 +256,10 @@ struct lg_ns *lg_ns_new(const struct lg_config *cfg, struct lg_store *store,
     }
     ns_log(ns, "cluster: sharing frames with the other instances through %s", cfg->cluster_redis);
   }
+  if (ns_fleet_open(ns, why, why_len) != 0) { /* alarms and configuration shadow */
+    lg_ns_free(ns);
+    return NULL;
+  }
   /* Storage behind the packet path (behind.c) needs a second connection to the same
    * database (not ":memory:", which is one per connection). In a cluster the frames' owners
    * publish the stored uplink's id through Redis right after the commit, so storage stays
@@ -273,6 +277,7 @@ struct lg_ns *lg_ns_new(const struct lg_config *cfg, struct lg_store *store,
 void lg_ns_free(struct lg_ns *ns) {
   if (ns == NULL) return;
   ns_writer_close(ns);
+  ns_fleet_close(ns);
   ns_sessions_clear(ns);
   ns_cluster_close(ns->cluster);
   lg_journal_reader_close(ns->catchup);
@@ -632,6 +637,7 @@ static void add_reception(struct lg_ns *ns, struct ns_gateway *g, const struct l
   size_t key_len = 8 + r->size;
   int64_t now = ns_now(ns);
   atomic_fetch_add(&ns->m.receptions, 1);
+  ns_fleet_gateway_rx(ns, g->eui, false, false); /* a gateway silent: an alarm (fleet.c) */
 
   struct ns_frame *f;
   HASH_FIND(hh, ns->frames, key, key_len, f);
@@ -1364,5 +1370,6 @@ void lg_ns_tick(struct lg_ns *ns) {
   if (ns->next_due == NULL || ns->store_down) checkpoint(ns, false); /* idle: all stored */
   if (!ns->catchup && !ns->store_down) ns_classc_tick(ns); /* Class C and multicast */
   if (!ns->catchup && !ns->store_down) ns_nack_tick(ns, now);
+  if (!ns->catchup && !ns->store_down) ns_fleet_tick(ns, now); /* silent devices and gateways */
   ns_pending_expire(ns, now);
 }

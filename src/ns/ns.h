@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "fleet/alarms.h"
 #include "ns/config.h"
 
 struct lg_store;
@@ -179,6 +180,10 @@ struct lg_ns_metrics {
   atomic_uint_fast64_t station_router_info;   /* /router-info discoveries answered */
   atomic_uint_fast64_t station_dnmsg;         /* dnmsg sent */
   atomic_uint_fast64_t station_dntxed;        /* of those, confirmed sent by the station */
+  /* the fleet's alarms (ns/fleet.c), by lg_alarm_kind */
+  atomic_uint_fast64_t alarms_raised[LG_ALARM_KIND_COUNT];
+  atomic_uint_fast64_t alarms_cleared[LG_ALARM_KIND_COUNT];
+  atomic_uint_fast64_t alarms_open[LG_ALARM_KIND_COUNT];
 };
 
 const char *lg_drop_name(enum lg_drop d);

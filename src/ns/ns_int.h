@@ -233,6 +233,8 @@ struct lg_ns {
   /* Class C and multicast (classc.c) */
   unsigned classc_queue_gen; /* 1 + the queue generation last worked off */
   int64_t classc_retry_ns;   /* a device's send was put off (its Class A windows, budget) */
+  struct ns_fleet *fleet; /* the fleet's alarms and configuration shadow (fleet.c) */
+  int64_t frame_ns;       /* the frame being processed: when it was received (0: none) */
   struct lg_ns_metrics m;
   struct lg_gw_push push; /* scratch for one PUSH_DATA (large: kept off the stack) */
   bool from_station;      /* the datagram being handled came from a Basics Station */
@@ -334,6 +336,38 @@ bool ns_session_queue_empty(struct lg_ns *ns, uint32_t dev_addr, uint64_t dev_eu
 void ns_session_queue_seen_empty(struct lg_ns *ns, uint32_t dev_addr, uint64_t dev_eui,
                                  unsigned queue_gen);
 
+/* fleet.c (issue 19): the fleet on the packet path (the file's comment has the design) */
+int ns_fleet_open(struct lg_ns *ns, char *why, size_t why_len);
+void ns_fleet_close(struct lg_ns *ns);
+/* A new uplink accepted (not a retransmission), its FPort and decrypted payload. */
+void ns_fleet_uplink(struct lg_ns *ns, const struct lg_device_rec *d, uint32_t f_cnt, int f_port,
+                     const uint8_t *data, size_t len);
+/* A frame-counter reset, or a rejoin after the device's session ran. */
+void ns_fleet_reboot(struct lg_ns *ns, const struct lg_device_rec *d, const char *why);
+/* A MAC answer of the device (LinkADRAns, RXParamSetupAns, DevStatusAns). */
+void ns_fleet_mac_answer(struct lg_ns *ns, const struct lg_device_rec *d, const struct lg_mac_cmd *c);
+/* Before the Class A answer: configuration MAC commands and DevStatusReq appended to
+ * answers (FOpts), the application's configuration queued. */
+void ns_fleet_answer(struct lg_ns *ns, const struct lg_device_rec *d, int up_dr, uint8_t *answers,
+                     size_t *ans_len);
+/* What the device's reported configuration asks of ADR and downlinks. */
+struct ns_fleet_limits {
+  bool has_max_dr, has_min_txp, has_margin, has_ch_mask, has_rx;
+  int max_dr, min_tx_power_index;
+  double margin_db;
+  uint16_t ch_mask;
+  int rx1_dr_offset, rx2_dr;
+  uint32_t rx2_freq_hz;
+};
+void ns_fleet_adr_limits(struct lg_ns *ns, uint64_t dev_eui, struct ns_fleet_limits *l);
+void ns_fleet_mic_failure(struct lg_ns *ns, uint32_t dev_addr);
+void ns_fleet_gateway_rx(struct lg_ns *ns, uint64_t gateway_eui, bool located, bool outlier);
+/* A fix, and the device's track after it (NULL: not tracked). */
+void ns_fleet_position(struct lg_ns *ns, uint64_t dev_eui, double lat_deg, double lon_deg,
+                       double accuracy_m, const struct lg_geo_track_point *track);
+/* Every tick: the time-driven rules, every 10 s of the server's clock. */
+void ns_fleet_tick(struct lg_ns *ns, int64_t now_ns);
+
 /* downlink.c */
 struct ns_dl {
   uint8_t phy[256];
@@ -343,6 +377,10 @@ struct ns_dl {
   bool device_dwell; /* the device believes DownlinkDwellTime = 1 (AS923's RX1 table) */
   bool has_f_cnt;    /* a data downlink's FCntDown (the txack event says it) */
   uint32_t f_cnt;
+  /* the device's own RX1 offset and RX2 (RXParamSetupReq acknowledged), else the region's */
+  bool own_rx;
+  int rx1_dr_offset, rx2_dr;
+  uint32_t rx2_freq_hz;
 };
 /* ---- dwell time (dwell.c), RP002-1.0.4: 400 ms per transmission where it applies ---- */
 

@@ -149,6 +149,8 @@ static void locate(struct lg_ns *ns, const struct ns_frame *f, const struct lg_g
   struct lg_geo_track_point tp = {0};
   bool tracked = !refine && lg_geo_live_track(ns->live, ns->solver, f->dev_eui, f->first_ns,
                                               &fix, &tp) == 0;
+  if (!refine) /* a position jump (fleet.c), judged against the device's track */
+    ns_fleet_position(ns, f->dev_eui, fix.lat_deg, fix.lon_deg, fix.accuracy_m, tracked ? &tp : NULL);
   struct lg_location_rec l = {.uplink_id = f->uplink_id,
                               .dev_eui = f->dev_eui,
                               .f_cnt = f->f_cnt,
@@ -167,6 +169,9 @@ static void locate(struct lg_ns *ns, const struct ns_frame *f, const struct lg_g
                               .outlier = tracked && tp.outlier};
   snprintf(l.method, sizeof(l.method), "%s", lg_geo_method_name(fix.method));
   json_t *outliers = json_array(); /* receptions whose timing the others contradict */
+  for (size_t i = 0; i < n && !refine; i++) /* gateway clocks (fleet.c: an alarm) */
+    if (rx[i].has_time)
+      ns_fleet_gateway_rx(ns, euis[i], true, (fix.timing_outliers & (1ull << i)) != 0);
   for (size_t i = 0; i < n; i++) {
     if (!(fix.timing_outliers & (1ull << i))) continue;
     if (l.n_timing_outliers < LG_STORE_MAX_OUTLIERS)
@@ -258,6 +263,8 @@ static void join(struct lg_ns *ns, struct ns_frame *f, const struct lg_frame *fr
             (unsigned long long)jr->dev_eui);
     return;
   }
+  /* a device whose session ran (an uplink accepted on it) joining again has rebooted */
+  bool rejoin = d.has_session && d.fcnt_up_next > 0;
   int rc = lg_store_devnonce_use(ns->store, jr->dev_eui, jr->dev_nonce);
   if (rc == LG_EEXIST) {
     ns_drop(ns, LG_DROP_DEVNONCE, "join-request from %016llx reuses DevNonce %u (replay?)",
@@ -309,6 +316,12 @@ static void join(struct lg_ns *ns, struct ns_frame *f, const struct lg_frame *fr
   ns_log(ns, "join: %016llx has DevAddr %08x (JoinNonce %u, DevNonce %u)",
          (unsigned long long)jr->dev_eui, dev_addr, ja.join_nonce, jr->dev_nonce);
   ns_txparam_reset(ns, jr->dev_eui); /* a new session starts from the region's defaults */
+  if (rejoin) {
+    char why[96];
+    snprintf(why, sizeof(why), "unexpected rejoin (its session had reached FCnt %u)",
+             d.fcnt_up_next - 1);
+    ns_fleet_reboot(ns, &d, why);
+  }
   dl.device_dwell = ns_device_downlink_dwell(ns, jr->dev_eui);
   ns_send_downlink(ns, f, &dl);
 }
@@ -319,6 +332,7 @@ struct session_match {
   struct lg_device_rec dev;
   uint32_t f_cnt;
   enum { M_NEW, M_RETRANSMISSION, M_RESET, M_REPLAY } kind;
+  size_t candidates; /* sessions that use the DevAddr */
 };
 
 static bool mic_ok(struct lg_ns *ns, const struct lg_device_rec *d, const struct lg_gw_rxpk *up,
@@ -339,6 +353,7 @@ static bool match_session(struct lg_ns *ns, const struct lg_gw_rxpk *up, const s
     ns_store_error(ns, "reading the sessions of a DevAddr");
     n = 0;
   }
+  m->candidates = n;
   uint16_t wire = fr->u.data.f_cnt16;
   for (size_t i = 0; i < n; i++) {
     uint32_t next = cand[i].fcnt_up_next;
@@ -414,8 +429,11 @@ static void mac_commands(struct lg_ns *ns, const struct ns_frame *f, const struc
       a.u.link_check_ans.gw_cnt = (uint8_t)distinct_gateways(f);
       lg_mac_encode(&a, answers, LG_FOPTS_MAX, ans_len);
     } else if (c->cid == LG_MAC_LINK_ADR) {
+      ns_fleet_mac_answer(ns, d, c); /* a channel mask of the configuration shadow */
       /* LinkADRAns: all three bits set means the device took the pending settings. */
-      if (c->u.link_adr_ans.power_ack && c->u.link_adr_ans.dr_ack &&
+      if (!d->has_adr_pending) {
+        /* not ADR's: the shadow's channel mask (fleet.c) */
+      } else if (c->u.link_adr_ans.power_ack && c->u.link_adr_ans.dr_ack &&
           c->u.link_adr_ans.ch_mask_ack) {
         if (lg_store_adr_applied(ns->store, d->dev_eui) != 0) ns_store_error(ns, "applying ADR");
       } else {
@@ -436,6 +454,9 @@ static void mac_commands(struct lg_ns *ns, const struct ns_frame *f, const struc
       event(ns, d->dev_eui, "status",
             json_pack("{s:i, s:i}", "battery", c->u.dev_status_ans.battery, "margin",
                       c->u.dev_status_ans.margin_db));
+      ns_fleet_mac_answer(ns, d, c); /* battery and margin alarms */
+    } else if (c->cid == LG_MAC_RX_PARAM_SETUP) {
+      ns_fleet_mac_answer(ns, d, c); /* the configuration shadow's RX2 */
     } else if (c->cid == LG_MAC_DEVICE_TIME) {
       device_time(f, answers, ans_len);
     } else if (c->cid == LG_MAC_DEVICE_MODE) {
@@ -536,8 +557,21 @@ static void adr_step(struct lg_ns *ns, const struct lg_device_rec *d, const stru
   struct lg_adr_gateway gws[LG_ADR_MAX_GW];
   struct lg_adr_fix fixes[LG_ADR_HISTORY];
   if (mobile) adr_positions(sh, h, n, &in, gws, fixes);
+  struct ns_fleet_limits lim; /* the device's configuration shadow (fleet.c) */
+  ns_fleet_adr_limits(ns, d->dev_eui, &lim);
+  if (lim.has_margin) in.installation_margin_db = lim.margin_db;
   struct lg_adr_decision dec;
   if (lg_adr_decide(algo, &in, &dec) != 0) return;
+  if ((lim.has_max_dr && dec.next.dr > lim.max_dr) ||
+      (lim.has_min_txp && dec.next.tx_power_index < lim.min_tx_power_index)) {
+    if (lim.has_max_dr && dec.next.dr > lim.max_dr) dec.next.dr = lim.max_dr;
+    if (lim.has_min_txp && dec.next.tx_power_index < lim.min_tx_power_index)
+      dec.next.tx_power_index = lim.min_tx_power_index;
+    size_t l = strlen(dec.reason);
+    snprintf(dec.reason + l, sizeof(dec.reason) - l, "; within its configured caps");
+    dec.change = dec.next.dr != in.current.dr || dec.next.tx_power_index !=
+                 in.current.tx_power_index || dec.next.nb_trans != in.current.nb_trans;
+  }
   /* Under a 400 ms dwell time no LinkADRReq may ask for a data rate at which the device's
    * frames (this one's size) would stay on air longer, nor one RP002 forbids under it. */
   int min_dr = ns_dwell_min_uplink_dr(ns, d->dev_eui, u->phy_len);
@@ -573,8 +607,9 @@ static void adr_step(struct lg_ns *ns, const struct lg_device_rec *d, const stru
   struct lg_mac_cmd req = {.cid = LG_MAC_LINK_ADR, .uplink = false};
   req.u.link_adr_req.dr = (uint8_t)dec.next.dr;
   req.u.link_adr_req.tx_power = (uint8_t)dec.next.tx_power_index;
-  req.u.link_adr_req.ch_mask = ns->region->link_adr_ch_mask;
-  req.u.link_adr_req.ch_mask_cntl = (uint8_t)ns->region->link_adr_ch_mask_cntl;
+  req.u.link_adr_req.ch_mask = lim.has_ch_mask ? lim.ch_mask : ns->region->link_adr_ch_mask;
+  req.u.link_adr_req.ch_mask_cntl =
+      (uint8_t)(lim.has_ch_mask ? 0 : ns->region->link_adr_ch_mask_cntl);
   req.u.link_adr_req.nb_trans = (uint8_t)dec.next.nb_trans;
   if (lg_mac_encode(&req, answers, LG_FOPTS_MAX, ans_len) != 0) {
     snprintf(rec.reason, sizeof(rec.reason), "not sent (no room in FOpts): %.120s", dec.reason);
@@ -613,6 +648,11 @@ static void answer(struct lg_ns *ns, const struct ns_frame *f, const struct lg_d
   struct ns_dl dl = {.rx1_delay_ns = ns->region->receive_delay1_ns,
                      .rx2_delay_ns = ns->region->receive_delay2_ns,
                      .device_dwell = device_dwell};
+  struct ns_fleet_limits lim; /* RX2 as its RXParamSetupAns accepted */
+  ns_fleet_adr_limits(ns, d->dev_eui, &lim);
+  if (lim.has_rx)
+    dl.own_rx = true, dl.rx1_dr_offset = lim.rx1_dr_offset, dl.rx2_dr = lim.rx2_dr,
+    dl.rx2_freq_hz = lim.rx2_freq_hz;
   struct ns_down_info in;
   bool built = ns_data_down(ns, d, ack, fopts, fopts_len, queue_cap(ns, f, device_dwell, fopts_len),
                             &dl, &in);
@@ -643,6 +683,7 @@ static void data_uplink(struct lg_ns *ns, struct ns_frame *f, const struct lg_fr
     if (!match_session(ns, up, fr, &m)) {
       ns_drop(ns, LG_DROP_MIC, "DevAddr %08x FCnt %u: no session's key verifies the MIC",
               df->dev_addr, df->f_cnt16);
+      if (m.candidates > 0) ns_fleet_mic_failure(ns, df->dev_addr); /* a DevAddr of ours */
       return;
     }
     f->dev_eui = m.dev.dev_eui;
@@ -686,6 +727,10 @@ static void data_uplink(struct lg_ns *ns, struct ns_frame *f, const struct lg_fr
     }
   }
   if (m.kind == M_RESET) {
+    char why[64];
+    snprintf(why, sizeof(why), "frame counter reset to %u (expected %u)", m.f_cnt,
+             m.dev.fcnt_up_next);
+    ns_fleet_reboot(ns, &m.dev, why);
     ns_log(ns, "%016llx: frame counter reset to %u", (unsigned long long)m.dev.dev_eui, m.f_cnt);
     event(ns, m.dev.dev_eui, "reset",
           json_pack("{s:I, s:I}", "f_cnt", (json_int_t)m.f_cnt, "f_cnt_expected",
@@ -768,6 +813,7 @@ static void data_uplink(struct lg_ns *ns, struct ns_frame *f, const struct lg_fr
     if (up_ev && lg_store_event_add(ns->store, u.dev_eui, "up", up_ev, ns_now(ns)) != 0)
       ns_store_error(ns, "recording an event");
   }
+  ns_fleet_uplink(ns, &m.dev, m.f_cnt, u.f_port, u.data, u.data_len); /* alarms, life cycle */
   locate(ns, f, u.has_truth ? &truth : NULL, false);
   ns_dwell_uplink_check(ns, f); /* counted, not dropped: dwell.c says why */
   if (f->recovered || f->from_journal) return; /* its receive windows are long gone */
@@ -784,6 +830,7 @@ static void data_uplink(struct lg_ns *ns, struct ns_frame *f, const struct lg_fr
   if (have_dev)
     adr_step(ns, &now_dev, &u, df->fctrl & LG_FCTRL_ADR, answers, &ans_len);
   ns_txparam_request(ns, m.dev.dev_eui, answers, &ans_len); /* dwell settings (dwell.c) */
+  ns_fleet_answer(ns, have_dev ? &now_dev : &m.dev, u.dr, answers, &ans_len); /* the shadow */
   if (confirmed) ns_ack_take(ns, m.dev.dev_eui, m.f_cnt, false, m.dev.nb_trans);
   answer(ns, f, &m.dev, confirmed, answers, ans_len);
 }
@@ -816,6 +863,7 @@ bool ns_frame_worth(struct lg_ns *ns, const struct lg_gw_rxpk *r, enum lg_shed *
 }
 
 void ns_process_frame(struct lg_ns *ns, struct ns_frame *f) {
+  ns->frame_ns = f->first_ns; /* what the fleet observes happened then (fleet.c) */
   const struct lg_gw_rxpk *up = &f->rx[0].rxpk;
   struct lg_frame fr;
   int rc = lg_frame_decode(up->data, up->size, &fr);
@@ -830,4 +878,5 @@ void ns_process_frame(struct lg_ns *ns, struct ns_frame *f) {
   default: ns_drop(ns, LG_DROP_MTYPE, "%s from a gateway", lg_mtype_name(fr.mtype)); break;
   }
   ns->cur_ticket = 0;
+  ns->frame_ns = 0;
 }

@@ -337,6 +337,51 @@ static int init_device(struct sim *s, size_t idx, uint32_t gi, size_t k, size_t 
   return 0;
 }
 
+/* Which devices get which fault and when: a shuffle of the LoRaWAN devices (a stream of
+ * its own, so scenarios without faults keep theirs), reboots first, then batteries, then
+ * silences; each device at most one. */
+static int plan_faults(struct sim *s) {
+  const struct lg_sim_faults *f = &s->sc->faults;
+  for (size_t i = 0; i < s->n_dev; i++)
+    s->dev[i].reboot_ns = s->dev[i].silent_from_ns = s->dev[i].silent_to_ns =
+        s->dev[i].battery_from_ns = INT64_MAX;
+  int total = f->reboots + f->batteries + f->silences;
+  if (total == 0) return 0;
+  uint32_t *ids = malloc(s->n_dev * sizeof(*ids));
+  if (ids == NULL) return LG_ENOMEM;
+  size_t n = 0;
+  for (size_t i = 0; i < s->n_dev; i++)
+    if (s->sc->groups[s->dev[i].group].activation != LG_SIM_RAW) ids[n++] = (uint32_t)i;
+  struct rng r;
+  rng_seed(&r, s->sc->seed, 0x300000000ULL);
+  for (size_t i = n; i > 1; i--) { /* Fisher-Yates */
+    size_t j = (size_t)(rng_uniform(&r) * (double)i);
+    uint32_t t = ids[i - 1];
+    ids[i - 1] = ids[j], ids[j] = t;
+  }
+  size_t k = 0;
+#define AT(lo, hi) ((int64_t)(((lo) + rng_uniform(&r) * ((hi) - (lo))) * 1e9))
+  for (int i = 0; i < f->reboots && k < n; i++)
+    s->dev[ids[k++]].reboot_ns = AT(f->reboot_from_s, f->reboot_to_s);
+  for (int i = 0; i < f->batteries && k < n; i++)
+    s->dev[ids[k++]].battery_from_ns = AT(f->battery_from_s, f->battery_to_s);
+  for (int i = 0; i < f->silences && k < n; i++) {
+    struct device *d = &s->dev[ids[k++]];
+    d->silent_from_ns = AT(f->silence_from_s, f->silence_to_s);
+    d->silent_to_ns = d->silent_from_ns + AT(f->silence_min_s, f->silence_max_s);
+  }
+#undef AT
+  free(ids);
+  return 0;
+}
+
+int sim_device_battery(const struct sim *s, const struct device *d, int64_t t_ns) {
+  if (t_ns <= d->battery_from_ns) return 254;
+  double over_ns = s->sc->faults.battery_over_s * 1e9;
+  double level = 254 - 253 * (double)(t_ns - d->battery_from_ns) / over_ns;
+  return level < 1 ? 1 : (int)level;
+}
+
 int sim_init(struct sim *s, const struct lg_sim_scenario *sc, struct sim_network net) {
   memset(s, 0, sizeof(*s));
   s->sc = sc;
@@ -378,6 +423,7 @@ int sim_init(struct sim *s, const struct lg_sim_scenario *sc, struct sim_network
   for (uint32_t gi = 0; gi < sc->n_groups; gi++)
     for (size_t k = 0; k < (size_t)sc->groups[gi].count; k++)
       if (init_device(s, idx++, gi, k, &link_cap)) return LG_ENOMEM;
+  if (plan_faults(s)) return LG_ENOMEM;
   s->free_tx = s->free_rx = UINT32_MAX;
   s->solver = lg_geo_solver_new();
   return s->solver ? 0 : LG_ENOMEM;
@@ -664,7 +710,7 @@ static int64_t planned_toa_ns(const struct sim *s, const struct device *d,
 static void new_message(struct sim *s, struct device *d, const struct lg_sim_group *g) {
   if (g->traffic == LG_SIM_PERIODIC) { /* slots that passed while the device waited (duty
                                           cycle): the application overwrote those messages */
-    int64_t period = (int64_t)(g->period_s * 1e9);
+    int64_t period = (int64_t)(sim_device_period_s(s, d) * 1e9);
     while (s->now_ns >= d->next_msg_ns + period) {
       d->msgs++, d->msgs_lost++, s->tot.msgs++, s->tot.msgs_overwritten++;
       s->tot.airtime_unsent_ms += (double)planned_toa_ns(s, d, g, TX_DATA) / 1e6;
@@ -681,7 +727,7 @@ static void new_message(struct sim *s, struct device *d, const struct lg_sim_gro
   d->retries_left = d->confirmed ? 7 : 0; /* 8 transmissions at most (ns-3 MaxTransmissions) */
   if (g->traffic == LG_SIM_PERIODIC) {
     double j = g->period_jitter_s > 0 ? (2 * rng_uniform(&d->rng) - 1) * g->period_jitter_s : 0;
-    d->next_msg_ns += (int64_t)((g->period_s + j) * 1e9);
+    d->next_msg_ns += (int64_t)((sim_device_period_s(s, d) + j) * 1e9);
   } else if (g->activation != LG_SIM_RAW) {
     d->next_msg_ns += (int64_t)(rng_exp(&d->rng, g->period_s) * 1e9);
   }
@@ -721,6 +767,20 @@ static void device_tx(struct sim *s, uint32_t di) {
   const struct lg_sim_group *g = &sc->groups[d->group];
   if (d->link_n) __builtin_prefetch(&s->links[d->link_off]); /* read once the frame is made */
   if (s->now_ns >= sc->duration_ns) return;
+  if (s->now_ns >= d->silent_from_ns && s->now_ns < d->silent_to_ns) { /* off: back later */
+    d->has_message = false;
+    d->next_msg_ns = d->silent_to_ns;
+    if (d->silent_to_ns < sc->duration_ns) sim_schedule(s, d->silent_to_ns, EV_TX, di);
+    return;
+  }
+  if (s->now_ns >= d->reboot_ns) { /* a reboot: its session (OTAA) or its counter (ABP) lost */
+    d->reboot_ns = INT64_MAX;
+    d->has_message = false;
+    if (g->activation == LG_SIM_OTAA)
+      d->joined = false, d->join_attempts = 0;
+    else
+      d->f_cnt = 0;
+  }
   if (d->has_message && d->confirmed &&
       d->acked) { /* live: the ACK came after the retry was planned */
     finish_message(s, d);
@@ -732,6 +792,7 @@ static void device_tx(struct sim *s, uint32_t di) {
   int cand[LG_SIM_MAX_FREQS], nc = 0;
   int64_t earliest = INT64_MAX;
   for (int i = 0; i < g->freq_count; i++) {
+    if (d->ch_mask && i < 16 && !(d->ch_mask >> i & 1)) continue; /* off by a LinkADRReq */
     const struct lg_subband *b =
         sc->duty_cycle ? lg_region_subband(sc->region, g->freqs_hz[i]) : NULL;
     int band = b ? (int)((b - sc->region->subbands) % SIM_MAX_BANDS) : 0;
@@ -843,6 +904,9 @@ void sim_device_downlink(struct sim *s, struct device *d, const struct dl_effect
       d->tx_power_dbm = eirp;
       d->nb_trans = e->nb_trans > 0 ? e->nb_trans : 1;
     }
+    const struct lg_sim_group *g = &s->sc->groups[d->group];
+    uint16_t usable = (uint16_t)(g->freq_count >= 16 ? 0xffff : (1u << g->freq_count) - 1);
+    if (e->ch_mask & usable) d->ch_mask = e->ch_mask & usable; /* none of its own: ignored */
   }
 }
 

@@ -49,6 +49,13 @@ struct live_dev {
   enum tx_kind last_kind;
   uint32_t mc_f_cnt; /* its multicast group's last frame counter taken */
   bool has_mc_f_cnt;
+  /* configuration (issue 19): a frame on the scenario's config_port set it; the device says
+   * what it has in its next uplink on that port. RX2 as RXParamSetupReq set it (0: the
+   * region's). */
+  bool report_pending;
+  uint8_t app_params[32];
+  size_t app_params_len;
+  uint32_t rx2_freq_hz;
 };
 
 struct live_counters {
@@ -56,6 +63,8 @@ struct live_counters {
   uint64_t downlinks_received, downlinks_missed_window, downlinks_bad_mic, app_downlinks;
   uint64_t class_c_downlinks; /* taken by Class C devices outside their Class A windows */
   uint64_t multicast_received; /* group frames taken, once per member and frame counter */
+  uint64_t config_frames;      /* configuration frames taken (the scenario's config_port) */
+  uint64_t late_accepted;      /* downlinks late by less than --downlink-grace-ms, sent */
   uint64_t send_errors;
   uint64_t dnmsg, dntxed, dn_too_late, timesyncs; /* --station */
   /* --api: devices that existed on the server with another session or counters, and the
@@ -75,6 +84,7 @@ struct live {
   struct live_counters c;
   uint16_t token;
   struct sim_stations *stations; /* --station: the gateways are Basics Stations */
+  int64_t server_t0_ns; /* --api: the server's clock at simulated time 0 (its /api/health) */
 };
 
 static double wall_s(void) {
@@ -189,7 +199,23 @@ static void live_sent(struct sim *s, struct tx *t, void *ctx) {
     df->has_f_port = true;
     df->f_port = 1;
     df->frm_payload_len = (size_t)g->payload_bytes;
-    if (g->reference)
+    if (x->report_pending) { /* what it has now, on the configuration port */
+      uint32_t iv = (uint32_t)llround(sim_device_period_s(s, d));
+      uint8_t *p = df->frm_payload;
+      size_t n = 0;
+      p[n++] = 0x01;
+      for (int k = 3; k >= 0; k--)
+        p[n++] = (uint8_t)(iv >> (8 * k));
+      if (x->app_params_len) {
+        p[n++] = 0x02;
+        p[n++] = (uint8_t)x->app_params_len;
+        memcpy(p + n, x->app_params, x->app_params_len);
+        n += x->app_params_len;
+      }
+      df->f_port = (uint8_t)s->sc->faults.config_port;
+      df->frm_payload_len = n;
+      x->report_pending = false;
+    } else if (g->reference)
       gps_payload(s, d, df->frm_payload); /* 11 bytes: where it is */
     else
       for (size_t i = 0; i < df->frm_payload_len; i++)
@@ -316,10 +342,12 @@ static bool in_window(const struct live *L, const struct live_dev *x, int64_t at
   lg_region_rx1_freq(r, x->last_freq, &f1);
   int64_t tol = 2000000; /* 2 ms: tmst is in microseconds, plus the path delay */
   return (llabs(at_ns - (x->last_end_ns + d1)) < tol && freq == f1) ||
-         (llabs(at_ns - (x->last_end_ns + d2)) < tol && freq == r->rx2_freq_hz);
+         (llabs(at_ns - (x->last_end_ns + d2)) < tol &&
+          freq == (x->rx2_freq_hz ? x->rx2_freq_hz : r->rx2_freq_hz));
 }
 
-static void mac_answers(struct live_dev *x, const uint8_t *buf, size_t len, struct dl_effect *e) {
+static void mac_answers(struct live *L, struct device *d, struct live_dev *x, const uint8_t *buf,
+                        size_t len, struct dl_effect *e) {
   struct lg_mac_cmd cmds[16];
   size_t n = 0, bad = 0;
   if (lg_mac_parse(buf, len, false, cmds, 16, &n, &bad) != 0) return;
@@ -332,17 +360,21 @@ static void mac_answers(struct live_dev *x, const uint8_t *buf, size_t len, stru
       e->dr = cmds[i].u.link_adr_req.dr;
       e->txp_index = cmds[i].u.link_adr_req.tx_power;
       e->nb_trans = cmds[i].u.link_adr_req.nb_trans;
+      if (cmds[i].u.link_adr_req.ch_mask_cntl == 0) e->ch_mask = cmds[i].u.link_adr_req.ch_mask;
       ans[1] = 0x07, alen = 2;
       break;
-    case LG_MAC_DEV_STATUS: { /* battery 254 (almost full), margin 10 dB */
+    case LG_MAC_DEV_STATUS: { /* its battery (254: full, falling with a fault), margin 10 dB */
       if (x->fopts_len + 3 <= 15) {
-        uint8_t a[3] = {LG_MAC_DEV_STATUS, 254, 10};
+        uint8_t a[3] = {LG_MAC_DEV_STATUS, (uint8_t)sim_device_battery(&L->s, d, L->s.now_ns), 10};
         memcpy(x->fopts + x->fopts_len, a, 3);
         x->fopts_len += 3;
       }
       continue;
     }
-    case LG_MAC_RX_PARAM_SETUP: ans[1] = 0x07, alen = 2; break;
+    case LG_MAC_RX_PARAM_SETUP:
+      x->rx2_freq_hz = cmds[i].u.rx_param_setup_req.freq_hz; /* its RX2 from now on */
+      ans[1] = 0x07, alen = 2;
+      break;
     case LG_MAC_RX_TIMING_SETUP:
     case LG_MAC_DUTY_CYCLE: break;
     default: continue;
@@ -354,6 +386,27 @@ static void mac_answers(struct live_dev *x, const uint8_t *buf, size_t len, stru
   }
 }
 
+/* A configuration frame (fleet/shadow.h's format): 0x01 + the period (s, 4 bytes), 0x02 + a
+ * length + application parameters. Applied, and reported in the next uplink. */
+static void config_frame(struct live *L, struct device *d, struct live_dev *x, const uint8_t *p,
+                         size_t n) {
+  L->c.config_frames++;
+  for (size_t i = 0; i < n;) {
+    if (p[i] == 0x01 && i + 5 <= n) {
+      uint32_t iv = (uint32_t)p[i + 1] << 24 | (uint32_t)p[i + 2] << 16 | (uint32_t)p[i + 3] << 8 | p[i + 4];
+      if (iv > 0) d->period_s = iv;
+      i += 5;
+    } else if (p[i] == 0x02 && i + 2 <= n && i + 2 + p[i + 1] <= n && p[i + 1] <= 32) {
+      memcpy(x->app_params, p + i + 2, p[i + 1]);
+      x->app_params_len = p[i + 1];
+      i += 2 + p[i + 1];
+    } else {
+      break; /* not understood: the rest ignored, what it has is reported */
+    }
+  }
+  x->report_pending = true;
+}
+
 static bool data_downlink(struct live *L, struct device *d, struct live_dev *x, const uint8_t *phy,
                           size_t len, const struct lg_frame *f) {
   const struct lg_data_frame *df = &f->u.data;
@@ -363,13 +416,15 @@ static bool data_downlink(struct live *L, struct device *d, struct live_dev *x, 
   if (memcmp(mic, f->mic, 4) != 0) return false;
   x->f_cnt_down = fcnt, x->has_f_cnt_down = true;
   struct dl_effect e = {.ack = (df->fctrl & LG_FCTRL_ACK) != 0};
-  if (df->f_opts_len) mac_answers(x, df->f_opts, df->f_opts_len, &e);
+  if (df->f_opts_len) mac_answers(L, d, x, df->f_opts, df->f_opts_len, &e);
   if (df->has_f_port && df->frm_payload_len) {
     uint8_t plain[LG_PHY_MAX];
     lg_payload_crypt(df->f_port ? &x->k_apps : &x->k_nwk, d->dev_addr, fcnt, true, df->frm_payload,
                      df->frm_payload_len, plain);
     if (df->f_port == 0)
-      mac_answers(x, plain, df->frm_payload_len, &e);
+      mac_answers(L, d, x, plain, df->frm_payload_len, &e);
+    else if (df->f_port == L->s.sc->faults.config_port)
+      config_frame(L, d, x, plain, df->frm_payload_len);
     else
       L->c.app_downlinks++;
   }
@@ -468,7 +523,9 @@ static void on_pull_resp(struct live *L, size_t gi, const uint8_t *b, size_t n) 
     uint32_t cur = (uint32_t)((L->s.gw[gi].tmst_base_ns + now) / 1000);
     int32_t ahead = (int32_t)((uint32_t)json_integer_value(tmst) - cur);
     at = now + (int64_t)ahead * 1000;
-    if (ahead < 0)
+    if (ahead < 0 && -(double)ahead / 1000.0 / L->o->speed <= L->o->downlink_grace_ms)
+      L->c.late_accepted++; /* late only because simulated time runs fast: in its window */
+    else if (ahead < 0)
       error = "TOO_LATE";
     else if (ahead > 10000000)
       error = "TOO_EARLY"; /* more than 10 s ahead */
@@ -761,6 +818,9 @@ static int provision(struct live *L, char *why, size_t why_len) {
     }
     if (b && g->reference) json_object_set_new(b, "reference", json_true());
     if (b && g->class_c) json_object_set_new(b, "class", json_string("C"));
+    if (b && g->profile_id > 0) json_object_set_new(b, "profile_id", json_integer(g->profile_id));
+    if (b && g->activation == LG_SIM_ABP && sc->faults.reboots > 0) /* they restart from 0 */
+      json_object_set_new(b, "fcnt_resets_allowed", json_true());
     bool exists = false;
     struct answer a;
     rc = post_x(h, L->o, "/api/devices", b, why, why_len, &a, &exists);
@@ -799,6 +859,52 @@ static void count_delivered(struct live *L) {
     L->c.server_devices += mine > 0;
   }
   if (h) curl_easy_cleanup(h);
+}
+
+/* --api: the server's clock now (its /api/health's time_ns; 0 when it does not say). */
+static int64_t server_now_ns(struct live *L) {
+  CURL *h = curl_easy_init();
+  json_t *o = h ? get_json(h, L->o, "/api/health") : NULL;
+  int64_t t = json_integer_value(json_object_get(o, "time_ns"));
+  json_decref(o);
+  if (h) curl_easy_cleanup(h);
+  return t;
+}
+
+/* faults.csv: the ground truth of the faults injected (scenario "faults"): kind, the
+ * device's DevEUI or the gateway's EUI, start and end in simulated seconds and on the
+ * server's clock (--api; else simulated ns), and what it is. A battery's start is when its
+ * fall begins; "end" is empty for what lasts to the end of the run. */
+static int write_faults(struct live *L, const char *dir, char *why, size_t why_len) {
+  char path[1200];
+  snprintf(path, sizeof(path), "%s/faults.csv", dir);
+  FILE *f = fopen(path, "w");
+  if (!f) return snprintf(why, why_len, "cannot write %s: %s", path, strerror(errno)), LG_EIO;
+  const struct lg_sim_faults *fa = &L->s.sc->faults;
+  int64_t t0 = L->server_t0_ns;
+  fputs("kind,subject,start_s,end_s,start_ns,end_ns,detail\n", f);
+  for (size_t i = 0; i < L->s.n_dev; i++) {
+    const struct device *d = &L->s.dev[i];
+    unsigned long long eui = (unsigned long long)L->ld[i].dev_eui;
+    if (d->reboot_ns != INT64_MAX)
+      fprintf(f, "reboot,%016llx,%.3f,,%lld,,%s\n", eui, (double)d->reboot_ns / 1e9,
+              (long long)(t0 + d->reboot_ns),
+              L->s.sc->groups[d->group].activation == LG_SIM_OTAA ? "joins again" : "counter reset");
+    if (d->battery_from_ns != INT64_MAX)
+      fprintf(f, "battery,%016llx,%.3f,,%lld,,254 to 1 over %.0f s\n", eui,
+              (double)d->battery_from_ns / 1e9, (long long)(t0 + d->battery_from_ns),
+              fa->battery_over_s);
+    if (d->silent_from_ns != INT64_MAX)
+      fprintf(f, "silent,%016llx,%.3f,%.3f,%lld,%lld,off\n", eui, (double)d->silent_from_ns / 1e9,
+              (double)d->silent_to_ns / 1e9, (long long)(t0 + d->silent_from_ns),
+              (long long)(t0 + d->silent_to_ns));
+  }
+  for (size_t k = 0; k < fa->n_drifts; k++) {
+    const struct lg_sim_gateway *g = &L->s.sc->gateways[fa->drift[k].gateway];
+    fprintf(f, "gateway_clock,%016llx,%.3f,,%lld,,%g ns/s\n", (unsigned long long)g->eui,
+            fa->drift[k].start_s, (long long)(t0 + g->drift_start_ns), fa->drift[k].ns_per_s);
+  }
+  return fclose(f) ? LG_EIO : 0;
 }
 
 /* ---- the run -------------------------------------------------------------------- */
@@ -923,6 +1029,9 @@ static char *live_summary(struct live *L) {
                 "class_c_downlinks", (json_int_t)c->class_c_downlinks, "multicast_received",
                 (json_int_t)c->multicast_received,
                 "send_errors", (json_int_t)c->send_errors));
+  json_object_set_new(json_object_get(o, "live"), "config_frames", json_integer((json_int_t)c->config_frames));
+  json_object_set_new(json_object_get(o, "live"), "downlinks_late_accepted",
+                      json_integer((json_int_t)c->late_accepted));
   if (L->o->api_url)
     json_object_set_new(json_object_get(o, "live"), "server",
                         json_pack("{s:I,s:I,s:I}", "uplinks_stored", (json_int_t)c->server_uplinks,
@@ -983,6 +1092,12 @@ int lg_sim_run_live(const struct lg_sim_scenario *sc, const struct lg_sim_live_o
       free(L);
       return rc;
     }
+  }
+  if (o->api_url) L->server_t0_ns = server_now_ns(L); /* the ground truth on its clock */
+  if (o->out_dir && (rc = write_faults(L, o->out_dir, why, why_len))) {
+    teardown(L);
+    free(L);
+    return rc;
   }
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);

@@ -562,7 +562,8 @@ static int group(struct ctx *c, const char *p, json_t *o, const struct lg_sim_sc
   static const char *const keys[] = {
       "name",  "count",        "activation", "traffic", "payload_bytes",   "confirmed_share",
       "dr",    "tx_power_dbm", "adr",        "radio",   "frequencies_mhz", "placement",
-      "alt_m", "mobility",     "adr_target", "reference", "class",           "multicast", NULL};
+      "alt_m", "mobility",     "adr_target", "reference", "class",           "multicast",
+      "profile_id", NULL};
   static const char *const acts[] = {"abp", "otaa", "none", NULL};
   static const char *const classes[] = {"A", "C", NULL};
   static const char *const adrs[] = {"off", "standard", "eadr", "predictive", NULL};
@@ -596,6 +597,8 @@ static int group(struct ctx *c, const char *p, json_t *o, const struct lg_sim_sc
   if (g->period_jitter_s > g->period_s) return fail(c, tp, "jitter_s must not exceed period_s");
   if (integer(c, p, o, "payload_bytes", 10, 0, 222, &v)) return LG_EINVAL;
   g->payload_bytes = (int)v;
+  if (integer(c, p, o, "profile_id", 0, 0, INT64_MAX, &v)) return LG_EINVAL;
+  g->profile_id = v;
   if (num(c, p, o, "confirmed_share", 0, 0, 1, &g->confirmed_share)) return LG_EINVAL;
   json_t *dr = json_object_get(o, "dr");
   if (json_is_string(dr) && strcmp(json_string_value(dr), "auto") == 0) {
@@ -695,6 +698,85 @@ static int channel(struct ctx *c, json_t *root, struct lg_sim_scenario *sc) {
   return 0;
 }
 
+/* "faults": {"config_port", "reboots": {"devices", "from_s", "to_s"}, "dying_batteries":
+ * {"devices", "over_s", "from_s", "to_s"}, "silences": {"devices", "min_s", "max_s", "from_s",
+ * "to_s"}, "gateway_drift": [{"gateway", "start_s", "ns_per_s"}]} (docs/simulator.md) */
+static int faults(struct ctx *c, json_t *root, struct lg_sim_scenario *sc) {
+  static const char *const keys[] = {"config_port", "reboots", "dying_batteries", "silences",
+                                     "gateway_drift", NULL};
+  static const char *const rkeys[] = {"devices", "from_s", "to_s", NULL};
+  static const char *const bkeys[] = {"devices", "over_s", "from_s", "to_s", NULL};
+  static const char *const skeys[] = {"devices", "min_s", "max_s", "from_s", "to_s", NULL};
+  static const char *const dkeys[] = {"gateway", "start_s", "ns_per_s", NULL};
+  struct lg_sim_faults *f = &sc->faults;
+  double end = (double)sc->duration_ns / 1e9;
+  json_t *o, *r, *b, *si;
+  long long v;
+  f->config_port = 222;
+  if (object(c, "", root, "faults", &o)) return LG_EINVAL;
+  if (o == NULL) return 0;
+  if (only_keys(c, "faults", o, keys) || integer(c, "faults", o, "config_port", 222, 1, 223, &v))
+    return LG_EINVAL;
+  f->config_port = (int)v;
+  if (object(c, "faults", o, "reboots", &r) || object(c, "faults", o, "dying_batteries", &b) ||
+      object(c, "faults", o, "silences", &si))
+    return LG_EINVAL;
+  if (r) {
+    if (only_keys(c, "faults.reboots", r, rkeys) ||
+        integer(c, "faults.reboots", r, "devices", 0, 0, 10000000, &v) ||
+        num(c, "faults.reboots", r, "from_s", 0, 0, end, &f->reboot_from_s) ||
+        num(c, "faults.reboots", r, "to_s", end, f->reboot_from_s, end, &f->reboot_to_s))
+      return LG_EINVAL;
+    f->reboots = (int)v;
+  }
+  if (b) {
+    if (only_keys(c, "faults.dying_batteries", b, bkeys) ||
+        integer(c, "faults.dying_batteries", b, "devices", 0, 0, 10000000, &v) ||
+        num(c, "faults.dying_batteries", b, "over_s", 3 * 86400, 1, 1e9, &f->battery_over_s) ||
+        num(c, "faults.dying_batteries", b, "from_s", 0, 0, end, &f->battery_from_s) ||
+        num(c, "faults.dying_batteries", b, "to_s", end, f->battery_from_s, end, &f->battery_to_s))
+      return LG_EINVAL;
+    f->batteries = (int)v;
+  }
+  if (si) {
+    if (only_keys(c, "faults.silences", si, skeys) ||
+        integer(c, "faults.silences", si, "devices", 0, 0, 10000000, &v) ||
+        num(c, "faults.silences", si, "min_s", 3600, 1, 1e9, &f->silence_min_s) ||
+        num(c, "faults.silences", si, "max_s", f->silence_min_s, f->silence_min_s, 1e9,
+            &f->silence_max_s) ||
+        num(c, "faults.silences", si, "from_s", 0, 0, end, &f->silence_from_s) ||
+        num(c, "faults.silences", si, "to_s", end, f->silence_from_s, end, &f->silence_to_s))
+      return LG_EINVAL;
+    f->silences = (int)v;
+  }
+  json_t *d = json_object_get(o, "gateway_drift"), *x;
+  size_t i;
+  if (d && (!json_is_array(d) || json_array_size(d) > LG_SIM_MAX_DRIFTS))
+    return fail(c, "faults.gateway_drift", "expected an array of at most %d", LG_SIM_MAX_DRIFTS);
+  json_array_foreach(d, i, x) {
+    char p[LG_PATH];
+    snprintf(p, sizeof(p), "faults.gateway_drift[%zu]", i);
+    if (!json_is_object(x)) return fail(c, p, "expected {\"gateway\", \"start_s\", \"ns_per_s\"}");
+    if (only_keys(c, p, x, dkeys) ||
+        integer(c, p, x, "gateway", -1, 0, (long long)sc->n_gateways - 1, &v) ||
+        num(c, p, x, "start_s", 0, 0, end, &f->drift[i].start_s) ||
+        num(c, p, x, "ns_per_s", NAN, -1e6, 1e6, &f->drift[i].ns_per_s))
+      return LG_EINVAL;
+    if (v < 0) return fail(c, p, "gateway: required (its index in gateways)");
+    f->drift[i].gateway = (int)v;
+    sc->gateways[v].drift_start_ns = (int64_t)(f->drift[i].start_s * 1e9);
+    sc->gateways[v].drift_ns_per_s = f->drift[i].ns_per_s;
+    f->n_drifts = i + 1;
+  }
+  long long devices = 0;
+  for (size_t k = 0; k < sc->n_groups; k++)
+    devices += sc->groups[k].activation == LG_SIM_RAW ? 0 : sc->groups[k].count;
+  if ((long long)f->reboots + f->batteries + f->silences > devices)
+    return fail(c, "faults", "%d faulty devices of %lld LoRaWAN devices: each has at most one fault",
+                f->reboots + f->batteries + f->silences, devices);
+  return 0;
+}
+
 static int rest(struct ctx *c, json_t *root, struct lg_sim_scenario *sc) {
   static const char *const ckeys[] = {"model", "capture", NULL};
   static const char *const models[] = {"none", "lorasim", "ns3", "flora", NULL};
@@ -766,7 +848,7 @@ int lg_sim_scenario_parse(const char *text, const char *base_dir, struct lg_sim_
                                      "duration_s",  "origin",      "gateways",     "groups",
                                      "channel",     "collisions",  "duty_cycle",   "energy",
                                      "geolocation", "modes",       "adr_standard", "timing",
-                                     NULL};
+                                     "faults",      NULL};
   struct ctx c;
   memset(&c, 0, sizeof(c));
   c.why = why, c.why_len = why_len, c.base_dir = base_dir;
@@ -839,7 +921,8 @@ int lg_sim_scenario_parse(const char *text, const char *base_dir, struct lg_sim_
     goto out;
   }
   lg_enu_init(&c.enu, &(struct lg_geodetic){sc->origin_lat, sc->origin_lon, 0});
-  if (gateways(&c, root, sc) || groups(&c, root, sc) || channel(&c, root, sc) || rest(&c, root, sc))
+  if (gateways(&c, root, sc) || groups(&c, root, sc) || channel(&c, root, sc) || rest(&c, root, sc) ||
+      faults(&c, root, sc))
     goto out;
   for (size_t i = 0; i < sc->n_gateways; i++) {
     struct lg_sim_gateway *g = &sc->gateways[i];

@@ -53,6 +53,8 @@ struct lg_sim_gateway {
   int64_t timing_quantum_ns;      /* timestamps truncated to this step; 0: none */
   double timing_tail_probability; /* a reception's chance of an extra delay (heavy tail) */
   double timing_tail_mean_ns;     /* that delay's mean (exponential) or scale (Laplace) */
+  int64_t drift_start_ns;         /* a fault: its clock drifts from then on ... */
+  double drift_ns_per_s;          /* ... by this much per second (0: never) */
   bool timing_tail_laplace;       /* the extra delay is Laplace (either sign), else late only */
   double noise_figure_db;
   double antenna_gain_db;
@@ -88,6 +90,7 @@ struct lg_sim_group {
    * downlinks sent at any time); "multicast": its devices form one multicast group */
   bool class_c;
   bool multicast;
+  int64_t profile_id; /* live mode with --api: provisioned with this device profile (0: none) */
   uint32_t mc_addr;
   uint8_t mc_nwk_s_key[16], mc_app_s_key[16];
   int freq_count;
@@ -120,7 +123,26 @@ struct lg_sim_energy {
   bool count_rx_windows; /* add RX1/RX2 listening to the energy per uplink */
 };
 
+/* Faults the simulator injects (issue 19: what the fleet's alarms must find), each device at
+ * most one of them, picked from the seed; ground truth in faults.csv (live mode's --out). */
+#define LG_SIM_MAX_DRIFTS 8
+struct lg_sim_faults {
+  int config_port; /* devices take configuration frames on it and report theirs (222) */
+  int reboots;     /* devices that reboot once in [reboot_from_s, reboot_to_s] */
+  double reboot_from_s, reboot_to_s;
+  int batteries; /* devices whose battery falls from 254 to 1 over battery_over_s, */
+  double battery_over_s, battery_from_s, battery_to_s; /* starting in [from, to] */
+  int silences; /* devices off for min_s..max_s, starting in [silence_from_s, silence_to_s] */
+  double silence_min_s, silence_max_s, silence_from_s, silence_to_s;
+  size_t n_drifts; /* gateways whose clock drifts from start_s at ns_per_s */
+  struct {
+    int gateway;
+    double start_s, ns_per_s;
+  } drift[LG_SIM_MAX_DRIFTS];
+};
+
 struct lg_sim_scenario {
+  struct lg_sim_faults faults;
   const struct lg_region *region;
   struct lg_region *custom_region; /* owned: the Waspmote modes ("modes": "waspmote") */
   bool waspmote_modes;
@@ -172,6 +194,9 @@ struct lg_sim_live_options {
   double speed;          /* simulated seconds per wall-clock second (>= 1) */
   const char *out_dir;
   bool progress;
+  /* A downlink up to this late (wall-clock ms) is still sent at the time it asked for: at
+   * a high --speed no server answers within RX1's 1 s / speed (0: TOO_LATE as a gateway). */
+  double downlink_grace_ms;
   /* --station ws[s]://HOST:PORT: the gateways are LoRa Basics Stations of the server's
    * [basicstation] bind (router-info, then traffic) instead of UDP forwarders; with a
    * bearer token, and over TLS a CA file and an optional client certificate and key */

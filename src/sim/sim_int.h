@@ -74,6 +74,8 @@ static inline int64_t sim_gateway_stamp_ns(const struct lg_sim_gateway *g,
                                            const struct lg_sim_channel *ch, int64_t arrival_ns,
                                            struct rng *rng) {
   double stamp = (double)arrival_ns + (double)g->clock_offset_ns;
+  if (g->drift_ns_per_s != 0 && arrival_ns > g->drift_start_ns) /* a fault: a drifting clock */
+    stamp += g->drift_ns_per_s * (double)(arrival_ns - g->drift_start_ns) * 1e-9;
   if (g->timing_jitter_ns > 0) stamp += g->timing_jitter_ns * rng_normal(rng);
   if (g->timing_tail_probability > 0 && rng_uniform(rng) < g->timing_tail_probability) {
     double extra = rng_exp(rng, g->timing_tail_mean_ns);
@@ -168,6 +170,12 @@ struct device {
   double airtime_ms, energy_mj, energy_tx_mj;
   /* live mode: keys, see live.c */
   struct live_dev *live;
+  /* faults (issue 19): its reboot, its silence [from, to), its battery's fall (INT64_MAX:
+   * none); and what configuration frames set: its own period (0: its group's) and the
+   * channels it may use (bit i: its group's i-th frequency; 0: all) */
+  int64_t reboot_ns, silent_from_ns, silent_to_ns, battery_from_ns;
+  double period_s;
+  uint16_t ch_mask;
 };
 
 struct reception {
@@ -296,8 +304,15 @@ void sim_device_position(struct sim *s, struct device *d, int64_t t_ns);
 struct dl_effect {
   bool ack, join_accept, link_adr;
   int dr, txp_index, nb_trans;
+  uint16_t ch_mask; /* LinkADRReq's (ChMaskCntl 0); 0: unchanged */
   uint32_t dev_addr;
 };
+/* The device's battery as DevStatusAns reports it (1..254) at time t. */
+int sim_device_battery(const struct sim *s, const struct device *d, int64_t t_ns);
+/* Its uplink period (s): its own, set by a configuration frame, or its group's. */
+static inline double sim_device_period_s(const struct sim *s, const struct device *d) {
+  return d->period_s > 0 ? d->period_s : s->sc->groups[d->group].period_s;
+}
 void sim_device_downlink(struct sim *s, struct device *d, const struct dl_effect *e);
 /* Energy (mJ) of an uplink of `toa_ns` at `dbm`, with the receive windows the device
  * opened (rx1_ns / rx2_ns listening, 0 when skipped) after delays d1/d2. */

@@ -147,6 +147,34 @@ static const char *const migrations[] = {
     " url TEXT NOT NULL, headers TEXT NOT NULL DEFAULT '', events TEXT NOT NULL DEFAULT '',"
     " format TEXT NOT NULL DEFAULT 'lorageo', created_ns INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX webhooks_application ON webhooks(application_id, id);",
+    /* 15: the fleet (issue 19) — a device's inventory (tags, hardware, firmware), its life
+     * cycle with dates, alarms, the configuration shadow and its history, a profile's alarm
+     * thresholds */
+    "ALTER TABLE devices ADD COLUMN tags TEXT NOT NULL DEFAULT '{}';"
+    "ALTER TABLE devices ADD COLUMN hardware TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE devices ADD COLUMN firmware TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE devices ADD COLUMN lifecycle TEXT NOT NULL DEFAULT 'provisioned';"
+    "ALTER TABLE devices ADD COLUMN provisioned_ns INTEGER;"
+    "ALTER TABLE devices ADD COLUMN active_ns INTEGER;"
+    "ALTER TABLE devices ADD COLUMN silent_ns INTEGER;"
+    "ALTER TABLE devices ADD COLUMN retired_ns INTEGER;"
+    "CREATE INDEX devices_lifecycle ON devices(lifecycle, dev_eui);"
+    "CREATE TABLE device_tags (dev_eui TEXT NOT NULL, tag_key TEXT NOT NULL,"
+    " tag_value TEXT NOT NULL, PRIMARY KEY (dev_eui, tag_key));"
+    "CREATE INDEX device_tags_kv ON device_tags(tag_key, tag_value, dev_eui);"
+    "ALTER TABLE device_profiles ADD COLUMN alarm_thresholds TEXT NOT NULL DEFAULT '{}';"
+    "CREATE TABLE alarms (id INTEGER PRIMARY KEY, kind TEXT NOT NULL, subject_type TEXT NOT NULL,"
+    " subject TEXT NOT NULL, raised_ns INTEGER NOT NULL, cleared_ns INTEGER, value REAL,"
+    " threshold REAL, detail TEXT NOT NULL DEFAULT '', clear_detail TEXT, raises INTEGER NOT NULL"
+    " DEFAULT 1, acked_ns INTEGER, acked_by TEXT, ack_note TEXT);"
+    "CREATE INDEX alarms_open ON alarms(cleared_ns, id);"
+    "CREATE INDEX alarms_subject ON alarms(subject, kind, id);"
+    "CREATE TABLE shadows (dev_eui TEXT PRIMARY KEY, desired TEXT NOT NULL DEFAULT '{}',"
+    " reported TEXT NOT NULL DEFAULT '{}', pending_since_ns INTEGER, updated_ns INTEGER);"
+    "CREATE TABLE shadow_history (id INTEGER PRIMARY KEY, dev_eui TEXT NOT NULL,"
+    " field TEXT NOT NULL, value TEXT, action TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '',"
+    " created_ns INTEGER NOT NULL);"
+    "CREATE INDEX shadow_history_dev ON shadow_history(dev_eui, id);",
 };
 
 /* A migration in PostgreSQL's types: 64-bit integers, doubles, bytea, identity keys. */
@@ -692,6 +720,7 @@ json_t *lgs_device_row(struct db_stmt *st) {
   } else {
     json_object_set_new(o, "adr_pending", json_null());
   }
+  lgs_inventory_json(st, 30, o);
   return o; /* keys never leave the server through the API */
 }
 

@@ -488,11 +488,14 @@ struct json_t *lg_store_apikey_json(struct lg_store *s, int64_t id);
 
 /* ---- paged lists, device updates, the queue (store_pages.c) ----------------------- */
 
-/* Which devices a list holds (0: any). Seen: last uplink at or after / before. */
+/* Which devices a list holds (0 / "": any). Seen: last uplink at or after / before;
+ * lifecycle: a state's name; tag: devices with tag_key = tag_value. */
 struct lg_device_filter {
   int64_t application_id, profile_id;
   int64_t seen_after_ns, seen_before_ns;
   const char *search; /* a part of the DevEUI (hex) or of the name, any case (NULL: none) */
+  char lifecycle[16];
+  char tag_key[33], tag_value[65];
 };
 /* A page of devices in DevEUI order after `after` (0: from the first), {"items", "next"}. */
 struct json_t *lg_store_devices_page_json(struct lg_store *s, const struct lg_device_filter *f,
@@ -531,6 +534,94 @@ LG_STORE_MUST int lg_store_downlink_unacked_uplink(struct lg_store *s, uint64_t 
 LG_STORE_MUST int lg_store_downlinks_expire(struct lg_store *s, int64_t sent_before_ns,
                                             int64_t now_ns, struct lg_store_nack *out,
                                             size_t cap, size_t *n);
+
+/* ---- the fleet: inventory, life cycle, alarms, configuration shadow (store_fleet.c) ---- */
+
+#define LG_TAGS_MAX 16
+/* What the inventory says of a device besides its LoRaWAN identity. */
+struct lg_inventory {
+  int n_tags;
+  struct {
+    char key[33], value[65];
+  } tags[LG_TAGS_MAX];
+  char hardware[64], firmware[64];
+};
+/* Writes the device's tags, hardware and firmware (tags replaced as a whole); with
+ * provisioned_ns > 0 also its provisioning date. LG_ENOTFOUND when no such device. */
+LG_STORE_MUST int lg_store_inventory_set(struct lg_store *s, uint64_t dev_eui,
+                                         const struct lg_inventory *inv, int64_t provisioned_ns);
+
+/* provisioned -> active (first uplink) -> silent (quiet for its expected intervals) ->
+ * active again, or retired (by the operator). */
+enum lg_lifecycle { LG_LC_PROVISIONED, LG_LC_ACTIVE, LG_LC_SILENT, LG_LC_RETIRED, LG_LC_COUNT };
+const char *lg_lifecycle_name(int state);
+int lg_lifecycle_parse(const char *name); /* -1 when unknown */
+/* Moves the device to `state` at t_ns (its date for that state written). */
+LG_STORE_MUST int lg_store_lifecycle_set(struct lg_store *s, uint64_t dev_eui, int state,
+                                         int64_t t_ns);
+LG_STORE_MUST int lg_store_lifecycle_get(struct lg_store *s, uint64_t dev_eui, int *state);
+/* Bumped (process-wide) by every lg_store_lifecycle_set: caches of states know they are stale. */
+unsigned lg_store_lifecycle_generation(void);
+
+/* A profile's alarm thresholds (JSON object text; "{}" when none): new reference in *out. */
+LG_STORE_MUST int lg_store_profile_thresholds_get(struct lg_store *s, int64_t profile_id,
+                                                  struct json_t **out);
+LG_STORE_MUST int lg_store_profile_thresholds_set(struct lg_store *s, int64_t profile_id,
+                                                  const struct json_t *thresholds);
+
+struct lg_alarm_rec {
+  char kind[24];
+  char subject_type[12]; /* device | gateway | dev_addr */
+  char subject[17];      /* EUI or DevAddr in hex */
+  int64_t t_ns;
+  double value, threshold;
+  char detail[200];
+};
+/* Opens an alarm (or, when one of this kind and subject is open, counts the raise again
+ * on it); its id in *id. */
+LG_STORE_MUST int lg_store_alarm_raise(struct lg_store *s, const struct lg_alarm_rec *a,
+                                       int64_t *id);
+/* Closes the open alarm of this kind and subject (LG_ENOTFOUND when none). */
+LG_STORE_MUST int lg_store_alarm_clear(struct lg_store *s, const struct lg_alarm_rec *a);
+/* Closes every open alarm (a server starting again evaluates afresh); how many in *n. */
+LG_STORE_MUST int lg_store_alarms_close_all(struct lg_store *s, int64_t t_ns, const char *why,
+                                            int64_t *n);
+struct lg_alarm_filter {
+  bool open_only, unacked_only;
+  char kind[24], subject[17];
+};
+/* A page newest first ({"items", "next"}); each {"id", "kind", "subject_type", "subject",
+ * "raised_ns", "cleared_ns", "open", "value", "threshold", "detail", "clear_detail",
+ * "raises", "acknowledged", "acked_ns", "acked_by", "ack_note"}. */
+struct json_t *lg_store_alarms_json(struct lg_store *s, const struct lg_alarm_filter *f,
+                                    int64_t before_id, int limit);
+struct json_t *lg_store_alarm_json(struct lg_store *s, int64_t id);
+/* An operator acknowledges an alarm. LG_ENOTFOUND; LG_EEXIST when acknowledged already. */
+LG_STORE_MUST int lg_store_alarm_ack(struct lg_store *s, int64_t id, int64_t t_ns,
+                                     const char *by, const char *note);
+
+/* A device's configuration shadow: desired and reported (JSON objects, new references),
+ * pending since (0: in sync) and last change. Empty objects and 0 when it has none. */
+LG_STORE_MUST int lg_store_shadow_get(struct lg_store *s, uint64_t dev_eui, struct json_t **desired,
+                                      struct json_t **reported, int64_t *pending_since_ns,
+                                      int64_t *updated_ns);
+/* Writes what is given (NULL: kept); pending_since_ns -1: kept, 0: in sync. */
+LG_STORE_MUST int lg_store_shadow_put(struct lg_store *s, uint64_t dev_eui,
+                                      const struct json_t *desired, const struct json_t *reported,
+                                      int64_t pending_since_ns, int64_t now_ns);
+/* Bumped (process-wide) when a desired state is written: the packet path re-reads. */
+unsigned lg_store_shadow_generation(void);
+LG_STORE_MUST int lg_store_shadow_history_add(struct lg_store *s, uint64_t dev_eui,
+                                              const char *field, const char *value,
+                                              const char *action, const char *detail,
+                                              int64_t t_ns);
+/* Newest first: {"items": [{"id", "field", "value", "action", "detail", "time_ns"}], "next"}. */
+struct json_t *lg_store_shadow_history_json(struct lg_store *s, uint64_t dev_eui,
+                                            int64_t before_id, int limit);
+/* The fleet at a glance: {"devices", "lifecycle": {state: n}, "alarms_open": {kind: n},
+ * "config": {"in_sync", "pending"}, "attention": [{"dev_eui", "name", "lifecycle",
+ * "last_seen_ns", "alarms": [kind...]}...]} (devices with open alarms, at most `attention`). */
+struct json_t *lg_store_fleet_summary_json(struct lg_store *s, int attention);
 
 /* ---- keys at rest (store/kek.h) --------------------------------------------------- */
 

@@ -129,7 +129,7 @@ json_t *lg_store_app_json(struct lg_store *s, int64_t id) {
 #define PROFILE_COLS                                                                               \
   "id, name, region, device_class, mac_version, adr_algorithm, adr_margin_db,"                     \
   " uplink_interval_s, payload_codec, reference, max_uplinks_per_day, max_downlinks_per_day,"      \
-  " created_ns, updated_ns"
+  " created_ns, updated_ns, alarm_thresholds"
 
 static void bind_opt_int(struct db_stmt *st, int i, int v) {
   if (v > 0)
@@ -228,6 +228,9 @@ static json_t *profile_row(struct db_stmt *st) {
       db_col_int(st, 9) != 0, "max_uplinks_per_day", lgs_int_or_null(st, 10),
       "max_downlinks_per_day", lgs_int_or_null(st, 11), "created_ns",
       (json_int_t)db_col_int64(st, 12), "updated_ns", (json_int_t)db_col_int64(st, 13));
+  const char *th = db_col_text(st, 14); /* the alarm thresholds it sets (issue 19) */
+  json_t *t = th ? json_loads(th, 0, NULL) : NULL;
+  json_object_set_new(o, "alarm_thresholds", t ? t : json_object());
   return o;
 }
 

@@ -51,6 +51,13 @@ struct json_t *lgs_page_json(struct db_stmt *st, int limit, int cursor_col,
   GATEWAY_POS("altitude") ", last_seen_ns, rx_packets, timing_offset_ns, position_from_gateway,"    \
   " CASE WHEN station_token IS NULL THEN 0 ELSE 1 END"
 
+/* A device's inventory and life cycle (store_fleet.c), columns from 30 of DEVICE_COLS. */
+#define INVENTORY_COLS                                                                             \
+  " d.tags, d.hardware, d.firmware, d.lifecycle, d.provisioned_ns, d.active_ns, d.silent_ns,"      \
+  " d.retired_ns"
+/* Adds "tags", "hardware", "firmware", "lifecycle", "lifecycle_dates" from column `col` on. */
+void lgs_inventory_json(struct db_stmt *st, int col, struct json_t *o);
+
 /* A device's settings as they apply: the profile's where the device inherits them. */
 #define DEVICE_COLS                                                                                \
   "d.dev_eui, d.name,"                                                                             \
@@ -62,7 +69,7 @@ struct json_t *lgs_page_json(struct db_stmt *st, int limit, int cursor_col,
   " CASE WHEN p.id IS NOT NULL AND (d.inherit & 4) <> 0 THEN p.reference ELSE d.reference END,"    \
   " CASE WHEN p.id IS NOT NULL AND (d.inherit & 2) <> 0 THEN p.device_class"                       \
   " ELSE d.device_class END, d.s_nwk_s_int_key, d.nwk_s_enc_key, d.application_id,"               \
-  " d.profile_id, d.inherit, p.adr_margin_db"
+  " d.profile_id, d.inherit, p.adr_margin_db," INVENTORY_COLS
 #define DEVICE_FROM " FROM devices d LEFT JOIN device_profiles p ON p.id = d.profile_id"
 
 struct json_t *lgs_gateway_row(struct db_stmt *st);  /* of GATEWAY_COLS */

@@ -43,11 +43,15 @@ json_t *lg_store_devices_page_json(struct lg_store *s, const struct lg_device_fi
              " AND (CAST(?3 AS BIGINT) = 0 OR d.profile_id = CAST(?3 AS BIGINT))"
              " AND (CAST(?4 AS BIGINT) = 0 OR d.last_seen_ns >= CAST(?4 AS BIGINT))"
              " AND (CAST(?5 AS BIGINT) = 0 OR d.last_seen_ns < CAST(?5 AS BIGINT))"
-             SEARCH("d.dev_eui", "d.name", "?7") " ORDER BY d.dev_eui LIMIT ?6");
+             " AND (CAST(?7 AS TEXT) = '' OR d.lifecycle = CAST(?7 AS TEXT))"
+             " AND (CAST(?8 AS TEXT) = '' OR EXISTS (SELECT 1 FROM device_tags t WHERE"
+             " t.dev_eui = d.dev_eui AND t.tag_key = CAST(?8 AS TEXT)"
+             " AND t.tag_value = CAST(?9 AS TEXT)))"
+             SEARCH("d.dev_eui", "d.name", "?10") " ORDER BY d.dev_eui LIMIT ?6");
   if (st) {
     char h[17], like[160];
     like_pattern(f->search, like, sizeof(like));
-    db_bind_text(st, 7, like);
+    db_bind_text(st, 10, like);
     lgs_eui_hex(after, h);
     if (after == 0) h[0] = '\0'; /* every EUI sorts after "" (0000000000000000 included) */
     db_bind_text(st, 1, h);
@@ -56,6 +60,9 @@ json_t *lg_store_devices_page_json(struct lg_store *s, const struct lg_device_fi
     db_bind_int64(st, 4, f->seen_after_ns);
     db_bind_int64(st, 5, f->seen_before_ns);
     db_bind_int64(st, 6, (int64_t)limit + 1);
+    db_bind_text(st, 7, f->lifecycle);
+    db_bind_text(st, 8, f->tag_key);
+    db_bind_text(st, 9, f->tag_value);
   }
   return lgs_page_json(st, limit, 0, lgs_device_row);
 }

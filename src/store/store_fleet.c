@@ -1,0 +1,433 @@
+/*
+ * The fleet's side of the store (store.h, issue 19): a device's inventory (tags kept both
+ * as a JSON object on the device, for reading, and as rows of device_tags, for finding
+ * devices by tag through an index), its life cycle with the date of each state, alarms
+ * (one row per raise-to-clear episode; a raise while open counts on the open row), the
+ * configuration shadow (desired and reported as JSON objects) and its history, and the
+ * fleet summary that `lorageo fleet report` and GET /api/fleet/summary give.
+ */
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store.h"
+#include "store/store_int.h"
+#include "util/util.h"
+
+static atomic_uint shadow_gen, lifecycle_gen;
+
+unsigned lg_store_lifecycle_generation(void) {
+  return atomic_load(&lifecycle_gen);
+}
+
+unsigned lg_store_shadow_generation(void) {
+  return atomic_load(&shadow_gen);
+}
+
+/* ---- inventory and life cycle ------------------------------------------------------ */
+
+static const char *const lifecycle_names[LG_LC_COUNT] = {"provisioned", "active", "silent",
+                                                         "retired"};
+
+const char *lg_lifecycle_name(int state) {
+  return state >= 0 && state < LG_LC_COUNT ? lifecycle_names[state] : "provisioned";
+}
+
+int lg_lifecycle_parse(const char *name) {
+  for (int i = 0; name && i < LG_LC_COUNT; i++)
+    if (strcmp(name, lifecycle_names[i]) == 0) return i;
+  return -1;
+}
+
+void lgs_inventory_json(struct db_stmt *st, int col, json_t *o) {
+  const char *tags = db_col_text(st, col);
+  json_t *t = tags ? json_loads(tags, 0, NULL) : NULL;
+  json_object_set_new(o, "tags", json_is_object(t) ? t : (json_decref(t), json_object()));
+  json_object_set_new(o, "hardware", json_string(db_col_text(st, col + 1) ? db_col_text(st, col + 1) : ""));
+  json_object_set_new(o, "firmware", json_string(db_col_text(st, col + 2) ? db_col_text(st, col + 2) : ""));
+  json_object_set_new(o, "lifecycle",
+                      json_string(db_col_text(st, col + 3) ? db_col_text(st, col + 3) : "provisioned"));
+  json_object_set_new(o, "lifecycle_dates",
+                      json_pack("{s:o, s:o, s:o, s:o}", "provisioned_ns", lgs_int_or_null(st, col + 4),
+                                "active_ns", lgs_int_or_null(st, col + 5), "silent_ns",
+                                lgs_int_or_null(st, col + 6), "retired_ns",
+                                lgs_int_or_null(st, col + 7)));
+}
+
+int lg_store_inventory_set(struct lg_store *s, uint64_t dev_eui, const struct lg_inventory *inv,
+                           int64_t provisioned_ns) {
+  json_t *tags = json_object();
+  for (int i = 0; i < inv->n_tags; i++)
+    json_object_set_new(tags, inv->tags[i].key, json_string(inv->tags[i].value));
+  char *text = json_dumps(tags, JSON_COMPACT | JSON_SORT_KEYS);
+  json_decref(tags);
+  if (text == NULL) return LG_ENOMEM;
+  struct db_stmt *st = db_prep(
+      s->db, "UPDATE devices SET tags = ?2, hardware = ?3, firmware = ?4,"
+             " provisioned_ns = CASE WHEN CAST(?5 AS BIGINT) > 0 THEN CAST(?5 AS BIGINT)"
+             " ELSE provisioned_ns END WHERE dev_eui = ?1");
+  int rc = LG_EIO;
+  if (st) {
+    lgs_bind_eui(st, 1, dev_eui);
+    db_bind_text(st, 2, text);
+    db_bind_text(st, 3, inv->hardware);
+    db_bind_text(st, 4, inv->firmware);
+    db_bind_int64(st, 5, provisioned_ns);
+    rc = lgs_step_done(st);
+    if (rc == 0 && db_changes(st) == 0) rc = LG_ENOTFOUND;
+  }
+  free(text);
+  if (rc) return rc;
+  struct db_stmt *del = db_prep(s->db, "DELETE FROM device_tags WHERE dev_eui = ?1");
+  if (del == NULL) return LG_EIO;
+  lgs_bind_eui(del, 1, dev_eui);
+  if ((rc = lgs_step_done(del))) return rc;
+  for (int i = 0; i < inv->n_tags && rc == 0; i++) {
+    struct db_stmt *ins = db_prep(
+        s->db, "INSERT INTO device_tags (dev_eui, tag_key, tag_value) VALUES (?1, ?2, ?3)");
+    if (ins == NULL) return LG_EIO;
+    lgs_bind_eui(ins, 1, dev_eui);
+    db_bind_text(ins, 2, inv->tags[i].key);
+    db_bind_text(ins, 3, inv->tags[i].value);
+    rc = lgs_step_done(ins);
+  }
+  return rc;
+}
+
+int lg_store_lifecycle_set(struct lg_store *s, uint64_t dev_eui, int state, int64_t t_ns) {
+  atomic_fetch_add(&lifecycle_gen, 1);
+  struct db_stmt *st = db_prep(
+      s->db, "UPDATE devices SET lifecycle = ?2,"
+             " active_ns = CASE WHEN ?2 = 'active' THEN ?3 ELSE active_ns END,"
+             " silent_ns = CASE WHEN ?2 = 'silent' THEN ?3 ELSE silent_ns END,"
+             " retired_ns = CASE WHEN ?2 = 'retired' THEN ?3 ELSE retired_ns END,"
+             " provisioned_ns = CASE WHEN ?2 = 'provisioned' THEN ?3 ELSE provisioned_ns END"
+             " WHERE dev_eui = ?1");
+  if (st == NULL) return LG_EIO;
+  lgs_bind_eui(st, 1, dev_eui);
+  db_bind_text(st, 2, lg_lifecycle_name(state));
+  db_bind_int64(st, 3, t_ns);
+  int rc = lgs_step_done(st);
+  return rc ? rc : db_changes(st) ? 0 : LG_ENOTFOUND;
+}
+
+int lg_store_lifecycle_get(struct lg_store *s, uint64_t dev_eui, int *state) {
+  struct db_stmt *st = db_prep(s->db, "SELECT lifecycle FROM devices WHERE dev_eui = ?1");
+  if (st == NULL) return LG_EIO;
+  lgs_bind_eui(st, 1, dev_eui);
+  int rc = db_step(st);
+  if (rc == DB_ROW) *state = lg_lifecycle_parse(db_col_text(st, 0));
+  if (rc == DB_ROW && *state < 0) *state = LG_LC_PROVISIONED;
+  db_done(st);
+  return rc == DB_ROW ? 0 : rc == DB_DONE ? LG_ENOTFOUND : LG_EIO;
+}
+
+int lg_store_profile_thresholds_get(struct lg_store *s, int64_t profile_id, json_t **out) {
+  struct db_stmt *st =
+      db_prep(s->db, "SELECT alarm_thresholds FROM device_profiles WHERE id = ?1");
+  *out = NULL;
+  if (st == NULL) return LG_EIO;
+  db_bind_int64(st, 1, profile_id);
+  int rc = db_step(st);
+  if (rc == DB_ROW) *out = json_loads(db_col_text(st, 0) ? db_col_text(st, 0) : "{}", 0, NULL);
+  db_done(st);
+  if (rc == DB_ROW && *out == NULL) *out = json_object();
+  return rc == DB_ROW ? 0 : rc == DB_DONE ? LG_ENOTFOUND : LG_EIO;
+}
+
+int lg_store_profile_thresholds_set(struct lg_store *s, int64_t profile_id, const json_t *t) {
+  char *text = json_dumps(t, JSON_COMPACT | JSON_SORT_KEYS);
+  if (text == NULL) return LG_ENOMEM;
+  struct db_stmt *st =
+      db_prep(s->db, "UPDATE device_profiles SET alarm_thresholds = ?2 WHERE id = ?1");
+  int rc = LG_EIO;
+  if (st) {
+    db_bind_int64(st, 1, profile_id);
+    db_bind_text(st, 2, text);
+    rc = lgs_step_done(st);
+    if (rc == 0 && db_changes(st) == 0) rc = LG_ENOTFOUND;
+  }
+  free(text);
+  lgs_devices_touch();
+  return rc;
+}
+
+/* ---- alarms ------------------------------------------------------------------------ */
+
+int lg_store_alarm_raise(struct lg_store *s, const struct lg_alarm_rec *a, int64_t *id) {
+  struct db_stmt *st = db_prep(
+      s->db, "UPDATE alarms SET raises = raises + 1, detail = ?3, value = ?4"
+             " WHERE kind = ?1 AND subject = ?2 AND cleared_ns IS NULL RETURNING id");
+  if (st == NULL) return LG_EIO;
+  db_bind_text(st, 1, a->kind);
+  db_bind_text(st, 2, a->subject);
+  db_bind_text(st, 3, a->detail);
+  db_bind_double(st, 4, a->value);
+  int rc = db_step(st);
+  if (rc == DB_ROW) *id = db_col_int64(st, 0);
+  db_done(st);
+  if (rc == DB_ROW) return 0;
+  if (rc != DB_DONE) return LG_EIO;
+  st = db_prep(s->db, "INSERT INTO alarms (kind, subject_type, subject, raised_ns, value,"
+                      " threshold, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id");
+  if (st == NULL) return LG_EIO;
+  db_bind_text(st, 1, a->kind);
+  db_bind_text(st, 2, a->subject_type);
+  db_bind_text(st, 3, a->subject);
+  db_bind_int64(st, 4, a->t_ns);
+  db_bind_double(st, 5, a->value);
+  db_bind_double(st, 6, a->threshold);
+  db_bind_text(st, 7, a->detail);
+  return lgs_step_id(st, id);
+}
+
+int lg_store_alarm_clear(struct lg_store *s, const struct lg_alarm_rec *a) {
+  struct db_stmt *st =
+      db_prep(s->db, "UPDATE alarms SET cleared_ns = ?3, clear_detail = ?4"
+                     " WHERE kind = ?1 AND subject = ?2 AND cleared_ns IS NULL");
+  if (st == NULL) return LG_EIO;
+  db_bind_text(st, 1, a->kind);
+  db_bind_text(st, 2, a->subject);
+  db_bind_int64(st, 3, a->t_ns);
+  db_bind_text(st, 4, a->detail);
+  int rc = lgs_step_done(st);
+  return rc ? rc : db_changes(st) ? 0 : LG_ENOTFOUND;
+}
+
+int lg_store_alarms_close_all(struct lg_store *s, int64_t t_ns, const char *why, int64_t *n) {
+  struct db_stmt *st = db_prep(s->db, "UPDATE alarms SET cleared_ns = ?1, clear_detail = ?2"
+                                      " WHERE cleared_ns IS NULL");
+  if (st == NULL) return LG_EIO;
+  db_bind_int64(st, 1, t_ns);
+  db_bind_text(st, 2, why);
+  int rc = lgs_step_done(st);
+  *n = rc ? 0 : db_changes(st);
+  return rc;
+}
+
+#define ALARM_COLS                                                                                 \
+  "id, kind, subject_type, subject, raised_ns, cleared_ns, value, threshold, detail,"              \
+  " clear_detail, raises, acked_ns, acked_by, ack_note"
+
+static json_t *text_or_null(struct db_stmt *st, int col) {
+  return db_col_null(st, col) ? json_null() : json_string(db_col_text(st, col));
+}
+
+static json_t *alarm_row(struct db_stmt *st) {
+  json_t *o = json_object();
+  json_object_set_new(o, "id", json_integer(db_col_int64(st, 0)));
+  json_object_set_new(o, "kind", json_string(db_col_text(st, 1)));
+  json_object_set_new(o, "subject_type", json_string(db_col_text(st, 2)));
+  json_object_set_new(o, "subject", json_string(db_col_text(st, 3)));
+  json_object_set_new(o, "raised_ns", json_integer(db_col_int64(st, 4)));
+  json_object_set_new(o, "cleared_ns", lgs_int_or_null(st, 5));
+  json_object_set_new(o, "open", json_boolean(db_col_null(st, 5)));
+  json_object_set_new(o, "value", lgs_real_or_null(st, 6));
+  json_object_set_new(o, "threshold", lgs_real_or_null(st, 7));
+  json_object_set_new(o, "detail", json_string(db_col_text(st, 8) ? db_col_text(st, 8) : ""));
+  json_object_set_new(o, "clear_detail", text_or_null(st, 9));
+  json_object_set_new(o, "raises", json_integer(db_col_int64(st, 10)));
+  json_object_set_new(o, "acknowledged", json_boolean(!db_col_null(st, 11)));
+  json_object_set_new(o, "acked_ns", lgs_int_or_null(st, 11));
+  json_object_set_new(o, "acked_by", text_or_null(st, 12));
+  json_object_set_new(o, "ack_note", text_or_null(st, 13));
+  return o;
+}
+
+json_t *lg_store_alarms_json(struct lg_store *s, const struct lg_alarm_filter *f, int64_t before_id,
+                             int limit) {
+  struct db_stmt *st = db_prep(
+      s->db, "SELECT " ALARM_COLS " FROM alarms WHERE id < ?1"
+             " AND (CAST(?2 AS BIGINT) = 0 OR cleared_ns IS NULL)"
+             " AND (CAST(?3 AS BIGINT) = 0 OR acked_ns IS NULL)"
+             " AND (CAST(?4 AS TEXT) = '' OR kind = CAST(?4 AS TEXT))"
+             " AND (CAST(?5 AS TEXT) = '' OR subject = CAST(?5 AS TEXT))"
+             " ORDER BY id DESC LIMIT ?6");
+  if (st) {
+    db_bind_int64(st, 1, before_id > 0 ? before_id : INT64_MAX);
+    db_bind_int64(st, 2, f->open_only);
+    db_bind_int64(st, 3, f->unacked_only);
+    db_bind_text(st, 4, f->kind);
+    db_bind_text(st, 5, f->subject);
+    db_bind_int64(st, 6, (int64_t)limit + 1);
+  }
+  return lgs_page_json(st, limit, 0, alarm_row);
+}
+
+json_t *lg_store_alarm_json(struct lg_store *s, int64_t id) {
+  struct db_stmt *st = db_prep(s->db, "SELECT " ALARM_COLS " FROM alarms WHERE id = ?1");
+  if (st == NULL) return NULL;
+  db_bind_int64(st, 1, id);
+  json_t *o = db_step(st) == DB_ROW ? alarm_row(st) : NULL;
+  db_done(st);
+  return o;
+}
+
+int lg_store_alarm_ack(struct lg_store *s, int64_t id, int64_t t_ns, const char *by,
+                       const char *note) {
+  struct db_stmt *st = db_prep(s->db, "SELECT acked_ns FROM alarms WHERE id = ?1");
+  if (st == NULL) return LG_EIO;
+  db_bind_int64(st, 1, id);
+  int rc = db_step(st);
+  bool acked = rc == DB_ROW && !db_col_null(st, 0);
+  db_done(st);
+  if (rc == DB_DONE) return LG_ENOTFOUND;
+  if (rc != DB_ROW) return LG_EIO;
+  if (acked) return LG_EEXIST;
+  st = db_prep(s->db, "UPDATE alarms SET acked_ns = ?2, acked_by = ?3, ack_note = ?4 WHERE id = ?1");
+  if (st == NULL) return LG_EIO;
+  db_bind_int64(st, 1, id);
+  db_bind_int64(st, 2, t_ns);
+  db_bind_text(st, 3, by);
+  db_bind_text(st, 4, note);
+  return lgs_step_done(st);
+}
+
+/* ---- the configuration shadow ------------------------------------------------------ */
+
+int lg_store_shadow_get(struct lg_store *s, uint64_t dev_eui, json_t **desired, json_t **reported,
+                        int64_t *pending_since_ns, int64_t *updated_ns) {
+  struct db_stmt *st = db_prep(s->db, "SELECT desired, reported, pending_since_ns, updated_ns"
+                                      " FROM shadows WHERE dev_eui = ?1");
+  *desired = *reported = NULL;
+  *pending_since_ns = *updated_ns = 0;
+  if (st == NULL) return LG_EIO;
+  lgs_bind_eui(st, 1, dev_eui);
+  int rc = db_step(st);
+  if (rc == DB_ROW) {
+    *desired = json_loads(db_col_text(st, 0), 0, NULL);
+    *reported = json_loads(db_col_text(st, 1), 0, NULL);
+    *pending_since_ns = db_col_null(st, 2) ? 0 : db_col_int64(st, 2);
+    *updated_ns = db_col_null(st, 3) ? 0 : db_col_int64(st, 3);
+  }
+  db_done(st);
+  if (*desired == NULL) *desired = json_object();
+  if (*reported == NULL) *reported = json_object();
+  return rc == DB_ROW || rc == DB_DONE ? 0 : LG_EIO;
+}
+
+int lg_store_shadow_put(struct lg_store *s, uint64_t dev_eui, const json_t *desired,
+                        const json_t *reported, int64_t pending_since_ns, int64_t now_ns) {
+  char *d = desired ? json_dumps(desired, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+  char *r = reported ? json_dumps(reported, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+  struct db_stmt *st = db_prep(
+      s->db, "INSERT INTO shadows (dev_eui, desired, reported, pending_since_ns, updated_ns)"
+             " VALUES (?1, COALESCE(?2, '{}'), COALESCE(?3, '{}'),"
+             " CASE WHEN CAST(?4 AS BIGINT) > 0 THEN CAST(?4 AS BIGINT) ELSE NULL END, ?5)"
+             " ON CONFLICT(dev_eui) DO UPDATE SET desired = COALESCE(?2, shadows.desired),"
+             " reported = COALESCE(?3, shadows.reported),"
+             " pending_since_ns = CASE WHEN CAST(?4 AS BIGINT) < 0 THEN shadows.pending_since_ns"
+             " WHEN CAST(?4 AS BIGINT) = 0 THEN NULL ELSE CAST(?4 AS BIGINT) END,"
+             " updated_ns = ?5");
+  int rc = LG_EIO;
+  if (st) {
+    lgs_bind_eui(st, 1, dev_eui);
+    if (d)
+      db_bind_text(st, 2, d);
+    else
+      db_bind_null(st, 2);
+    if (r)
+      db_bind_text(st, 3, r);
+    else
+      db_bind_null(st, 3);
+    db_bind_int64(st, 4, pending_since_ns);
+    db_bind_int64(st, 5, now_ns);
+    rc = lgs_step_done(st);
+  }
+  free(d);
+  free(r);
+  if (desired) atomic_fetch_add(&shadow_gen, 1);
+  return rc;
+}
+
+int lg_store_shadow_history_add(struct lg_store *s, uint64_t dev_eui, const char *field,
+                                const char *value, const char *action, const char *detail,
+                                int64_t t_ns) {
+  struct db_stmt *st = db_prep(
+      s->db, "INSERT INTO shadow_history (dev_eui, field, value, action, detail, created_ns)"
+             " VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+  if (st == NULL) return LG_EIO;
+  lgs_bind_eui(st, 1, dev_eui);
+  db_bind_text(st, 2, field);
+  if (value)
+    db_bind_text(st, 3, value);
+  else
+    db_bind_null(st, 3);
+  db_bind_text(st, 4, action);
+  db_bind_text(st, 5, detail ? detail : "");
+  db_bind_int64(st, 6, t_ns);
+  return lgs_step_done(st);
+}
+
+static json_t *history_row(struct db_stmt *st) {
+  const char *v = db_col_text(st, 2);
+  json_t *val = v ? json_loads(v, JSON_DECODE_ANY, NULL) : NULL;
+  return json_pack("{s:I, s:s, s:o, s:s, s:s, s:I}", "id", (json_int_t)db_col_int64(st, 0),
+                   "field", db_col_text(st, 1), "value",
+                   val ? val : v ? json_string(v) : json_null(), "action", db_col_text(st, 3),
+                   "detail", db_col_text(st, 4) ? db_col_text(st, 4) : "", "time_ns",
+                   (json_int_t)db_col_int64(st, 5));
+}
+
+json_t *lg_store_shadow_history_json(struct lg_store *s, uint64_t dev_eui, int64_t before_id,
+                                     int limit) {
+  struct db_stmt *st = db_prep(s->db, "SELECT id, field, value, action, detail, created_ns"
+                                      " FROM shadow_history WHERE dev_eui = ?1 AND id < ?3"
+                                      " ORDER BY id DESC LIMIT ?2");
+  if (st) {
+    lgs_bind_eui(st, 1, dev_eui);
+    db_bind_int64(st, 2, (int64_t)limit + 1);
+    db_bind_int64(st, 3, before_id > 0 ? before_id : INT64_MAX);
+  }
+  return lgs_page_json(st, limit, 0, history_row);
+}
+
+/* ---- the fleet at a glance --------------------------------------------------------- */
+
+json_t *lg_store_fleet_summary_json(struct lg_store *s, int attention) {
+  json_t *o = json_object(), *lc = json_object(), *al = json_object(), *att = json_array();
+  int64_t total = 0, pending = 0, shadows = 0;
+  for (int i = 0; i < LG_LC_COUNT; i++)
+    json_object_set_new(lc, lg_lifecycle_name(i), json_integer(0));
+  struct db_stmt *st = db_prep(s->db, "SELECT lifecycle, COUNT(*) FROM devices GROUP BY lifecycle");
+  while (st && db_step(st) == DB_ROW) {
+    json_object_set_new(lc, db_col_text(st, 0), json_integer(db_col_int64(st, 1)));
+    total += db_col_int64(st, 1);
+  }
+  db_done(st);
+  st = db_prep(s->db, "SELECT kind, COUNT(*) FROM alarms WHERE cleared_ns IS NULL GROUP BY kind");
+  while (st && db_step(st) == DB_ROW)
+    json_object_set_new(al, db_col_text(st, 0), json_integer(db_col_int64(st, 1)));
+  db_done(st);
+  st = db_prep(s->db, "SELECT COUNT(*), COUNT(pending_since_ns) FROM shadows WHERE desired <> '{}'");
+  if (st && db_step(st) == DB_ROW) shadows = db_col_int64(st, 0), pending = db_col_int64(st, 1);
+  db_done(st);
+  st = db_prep(s->db,
+               "SELECT d.dev_eui, d.name, d.lifecycle, d.last_seen_ns, a.kind FROM devices d"
+               " JOIN alarms a ON a.subject = d.dev_eui AND a.cleared_ns IS NULL"
+               " ORDER BY d.dev_eui, a.kind");
+  json_t *cur = NULL;
+  char last[17] = "";
+  while (st && db_step(st) == DB_ROW) {
+    const char *eui = db_col_text(st, 0);
+    if (strcmp(eui, last) != 0) {
+      if ((int)json_array_size(att) >= attention) break;
+      snprintf(last, sizeof(last), "%s", eui);
+      cur = json_pack("{s:s, s:s, s:s, s:o, s:[]}", "dev_eui", eui, "name", db_col_text(st, 1),
+                      "lifecycle", db_col_text(st, 2), "last_seen_ns", lgs_int_or_null(st, 3),
+                      "alarms");
+      json_array_append_new(att, cur);
+    }
+    json_array_append_new(json_object_get(cur, "alarms"), json_string(db_col_text(st, 4)));
+  }
+  db_done(st);
+  json_object_set_new(o, "devices", json_integer(total));
+  json_object_set_new(o, "lifecycle", lc);
+  json_object_set_new(o, "alarms_open", al);
+  json_object_set_new(o, "config", json_pack("{s:I, s:I}", "in_sync", (json_int_t)(shadows - pending),
+                                             "pending", (json_int_t)pending));
+  json_object_set_new(o, "attention", att);
+  return o;
+}
