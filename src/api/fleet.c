@@ -516,7 +516,11 @@ static int config_patch(struct lg_api_req *r, struct lg_device_rec *dev, json_t 
   char why[300];
   if (lg_shadow_parse(desired, &d, why, sizeof(why))) memset(&d, 0, sizeof(d));
   old = d;
-  if (lg_shadow_patch(r->body, &d, why, sizeof(why))) return lg_api_fail(out, 400, "%s", why);
+  if (lg_shadow_patch(r->body, &d, why, sizeof(why))) {
+    json_decref(desired); /* (taken, as on every path) */
+    json_decref(reported);
+    return lg_api_fail(out, 400, "%s", why);
+  }
   if (lg_shadow_parse(reported, &rep, why, sizeof(why))) memset(&rep, 0, sizeof(rep));
   /* the server's own settings apply at once */
   struct lg_shadow_cfg server = d;
@@ -527,7 +531,11 @@ static int config_patch(struct lg_api_req *r, struct lg_device_rec *dev, json_t 
   if ((applied & LG_SHADOW_ADR_ALGORITHM)) {
     snprintf(dev->adr, sizeof(dev->adr), "%s", d.adr_algorithm);
     dev->inherit &= ~(unsigned)LG_INHERIT_ADR;
-    if (lg_store_device_update(r->store, dev)) return lg_api_fail(out, 500, "storage failed");
+    if (lg_store_device_update(r->store, dev)) {
+      json_decref(desired);
+      json_decref(reported);
+      return lg_api_fail(out, 500, "storage failed");
+    }
   }
   unsigned changed = lg_shadow_diff(&d, &old) | (old.has & ~d.has);
   json_t *dj = lg_shadow_json(&d), *rj = lg_shadow_json(&rep);
