@@ -10,9 +10,10 @@
 #include <string.h>
 
 #include "gw/gw.h"
+#include "gw/gw_int.h"
 #include "util/util.h"
 
-static bool get_int(json_t *o, const char *key, int64_t lo, int64_t hi, int64_t *out) {
+bool lg_gw_json_int(json_t *o, const char *key, int64_t lo, int64_t hi, int64_t *out) {
   json_t *v = json_object_get(o, key);
   if (!json_is_integer(v)) return false;
   int64_t x = (int64_t)json_integer_value(v);
@@ -21,7 +22,7 @@ static bool get_int(json_t *o, const char *key, int64_t lo, int64_t hi, int64_t 
   return true;
 }
 
-static bool get_num(json_t *o, const char *key, double lo, double hi, double *out) {
+bool lg_gw_json_num(json_t *o, const char *key, double lo, double hi, double *out) {
   json_t *v = json_object_get(o, key);
   if (!json_is_number(v)) return false;
   double x = json_number_value(v);
@@ -62,12 +63,12 @@ static void parse_antennas(json_t *rsig, struct lg_gw_rxpk *r) {
     struct lg_gw_antenna *x = &r->ant[r->n_ant];
     memset(x, 0, sizeof(*x));
     int64_t v;
-    x->ant = get_int(a, "ant", 0, 255, &v) ? (int)v : (int)r->n_ant;
-    x->chan = get_int(a, "chan", 0, 255, &v) ? (int)v : r->chan;
-    x->has_rssi =
-        get_num(a, "rssic", -200, 50, &x->rssi_dbm) || get_num(a, "rssis", -200, 50, &x->rssi_dbm);
-    x->has_snr = get_num(a, "lsnr", -50, 50, &x->snr_db);
-    x->has_ftime = get_int(a, "ftime", 0, 999999999, &x->ftime_ns);
+    x->ant = lg_gw_json_int(a, "ant", 0, 255, &v) ? (int)v : (int)r->n_ant;
+    x->chan = lg_gw_json_int(a, "chan", 0, 255, &v) ? (int)v : r->chan;
+    x->has_rssi = lg_gw_json_num(a, "rssic", -200, 50, &x->rssi_dbm) ||
+                  lg_gw_json_num(a, "rssis", -200, 50, &x->rssi_dbm);
+    x->has_snr = lg_gw_json_num(a, "lsnr", -50, 50, &x->snr_db);
+    x->has_ftime = lg_gw_json_int(a, "ftime", 0, 999999999, &x->ftime_ns);
     r->n_ant++;
   }
 }
@@ -78,7 +79,7 @@ static const char *parse_rxpk(json_t *o, struct lg_gw_rxpk *r) {
   if (!json_is_object(o)) return "rxpk entry is not an object";
   int64_t v;
   double d;
-  r->crc = get_int(o, "stat", -1, 1, &v) ? (int)v : 0;
+  r->crc = lg_gw_json_int(o, "stat", -1, 1, &v) ? (int)v : 0;
   if (r->crc != 1) return "CRC failed or absent";
   json_t *t = json_object_get(o, "time");
   if (t != NULL) {
@@ -88,29 +89,30 @@ static const char *parse_rxpk(json_t *o, struct lg_gw_rxpk *r) {
     r->has_time = true;
   }
   if (json_object_get(o, "tmms") &&
-      !(r->has_tmms = get_int(o, "tmms", 0, 7000000000000LL, &r->tmms_ms)))
+      !(r->has_tmms = lg_gw_json_int(o, "tmms", 0, 7000000000000LL, &r->tmms_ms)))
     return "bad \"tmms\"";
   if (json_object_get(o, "ftime") &&
-      !(r->has_ftime = get_int(o, "ftime", 0, 999999999, &r->ftime_ns)))
+      !(r->has_ftime = lg_gw_json_int(o, "ftime", 0, 999999999, &r->ftime_ns)))
     return "bad \"ftime\"";
   if (json_object_get(o, "tmst")) {
-    if (!get_int(o, "tmst", 0, UINT32_MAX, &v)) return "bad \"tmst\"";
+    if (!lg_gw_json_int(o, "tmst", 0, UINT32_MAX, &v)) return "bad \"tmst\"";
     r->has_tmst = true;
     r->tmst = (uint32_t)v;
   }
-  if (!get_num(o, "freq", 100, 3000, &d)) return "missing or bad \"freq\"";
+  if (!lg_gw_json_num(o, "freq", 100, 3000, &d)) return "missing or bad \"freq\"";
   r->freq_hz = (uint32_t)llround(d * 1e6);
-  r->chan = get_int(o, "chan", 0, 255, &v) ? (int)v : -1;
-  r->rfch = get_int(o, "rfch", 0, 255, &v) ? (int)v : -1;
+  r->chan = lg_gw_json_int(o, "chan", 0, 255, &v) ? (int)v : -1;
+  r->rfch = lg_gw_json_int(o, "rfch", 0, 255, &v) ? (int)v : -1;
   if (parse_datr(json_object_get(o, "datr"), r)) return "missing or bad \"datr\"";
   json_t *codr = json_object_get(o, "codr");
   if (json_is_string(codr)) snprintf(r->codr, sizeof(r->codr), "%s", json_string_value(codr));
-  r->has_rssi = get_num(o, "rssi", -200, 50, &r->rssi_dbm);
-  r->has_snr = get_num(o, "lsnr", -50, 50, &r->snr_db);
-  r->has_foff = get_num(o, "foff", -1e6, 1e6, &r->foff_hz);
+  r->has_rssi = lg_gw_json_num(o, "rssi", -200, 50, &r->rssi_dbm);
+  r->has_snr = lg_gw_json_num(o, "lsnr", -50, 50, &r->snr_db);
+  r->has_foff = lg_gw_json_num(o, "foff", -1e6, 1e6, &r->foff_hz);
   /* a Basics Station's reception, journalled as an rxpk (lg_station_push_datagram) */
   if (json_object_get(o, "xtime")) {
-    if (!get_int(o, "xtime", 0, INT64_MAX, &r->xtime) || !get_int(o, "rctx", INT64_MIN, INT64_MAX, &r->rctx))
+    if (!lg_gw_json_int(o, "xtime", 0, INT64_MAX, &r->xtime) ||
+        !lg_gw_json_int(o, "rctx", INT64_MIN, INT64_MAX, &r->rctx))
       return "bad \"xtime\" or \"rctx\"";
     r->has_xtime = true;
   }
@@ -120,27 +122,27 @@ static const char *parse_rxpk(json_t *o, struct lg_gw_rxpk *r) {
   if (!json_is_string(data) ||
       lg_base64_decode(json_string_value(data), json_string_length(data), r->data, 255, &r->size))
     return "missing or bad \"data\" (base64 PHYPayload up to 255 bytes)";
-  if (get_int(o, "size", 0, 255, &v) && (size_t)v != r->size)
+  if (lg_gw_json_int(o, "size", 0, 255, &v) && (size_t)v != r->size)
     return "\"size\" differs from \"data\"";
   return NULL;
 }
 
 static void parse_stat(json_t *o, struct lg_gw_stat *s) {
   memset(s, 0, sizeof(*s));
-  s->has_position =
-      get_num(o, "lati", -90, 90, &s->lat_deg) && get_num(o, "long", -180, 180, &s->lon_deg);
-  if (s->has_position && !get_num(o, "alti", -1000, 20000, &s->alt_m)) s->alt_m = 0;
+  s->has_position = lg_gw_json_num(o, "lati", -90, 90, &s->lat_deg) &&
+                    lg_gw_json_num(o, "long", -180, 180, &s->lon_deg);
+  if (s->has_position && !lg_gw_json_num(o, "alti", -1000, 20000, &s->alt_m)) s->alt_m = 0;
   if (s->has_position && s->lat_deg == 0 && s->lon_deg == 0) s->has_position = false; /* no fix */
   int64_t v;
-  if (get_int(o, "rxnb", 0, UINT32_MAX, &v)) {
+  if (lg_gw_json_int(o, "rxnb", 0, UINT32_MAX, &v)) {
     s->has_counters = true;
     s->rxnb = (uint32_t)v;
   }
-  if (get_int(o, "rxok", 0, UINT32_MAX, &v)) s->rxok = (uint32_t)v;
-  if (get_int(o, "rxfw", 0, UINT32_MAX, &v)) s->rxfw = (uint32_t)v;
-  if (get_int(o, "dwnb", 0, UINT32_MAX, &v)) s->dwnb = (uint32_t)v;
-  if (get_int(o, "txnb", 0, UINT32_MAX, &v)) s->txnb = (uint32_t)v;
-  get_num(o, "ackr", 0, 100, &s->ackr);
+  if (lg_gw_json_int(o, "rxok", 0, UINT32_MAX, &v)) s->rxok = (uint32_t)v;
+  if (lg_gw_json_int(o, "rxfw", 0, UINT32_MAX, &v)) s->rxfw = (uint32_t)v;
+  if (lg_gw_json_int(o, "dwnb", 0, UINT32_MAX, &v)) s->dwnb = (uint32_t)v;
+  if (lg_gw_json_int(o, "txnb", 0, UINT32_MAX, &v)) s->txnb = (uint32_t)v;
+  lg_gw_json_num(o, "ackr", 0, 100, &s->ackr);
 }
 
 int lg_gw_parse_push(const char *json, size_t len, struct lg_gw_push *p, char *why,
