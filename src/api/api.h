@@ -42,10 +42,6 @@ struct lg_gateway_rec;
 
 /* Validates a device / gateway body (the POST /api/devices and /api/gateways rules,
  * also used by `lorageo device add` and `gateway add`); -1 with the field named in why. */
-/* /api/multicast-groups[/...] (multicast.c): the HTTP status, and the answer in *out. */
-struct lg_region;
-int lg_api_multicast(struct lg_store *s, const struct lg_region *region, const char *url,
-                     const char *method, struct json_t *b, int64_t now_ns, struct json_t **out);
 int lg_api_parse_device(struct json_t *b, struct lg_device_rec *d, char *why, size_t why_len);
 /* "tags", "hardware", "firmware" of b over inv (those not given kept). -1 with why. */
 struct lg_inventory;

@@ -118,6 +118,11 @@ int lg_api_map(struct lg_api_req *r, json_t **out);
 /* apps.c */
 int lg_api_apps(struct lg_api_req *r, json_t **out);
 int lg_api_app(struct lg_api_req *r, json_t **out);
+/* multicast.c */
+int lg_api_mcasts(struct lg_api_req *r, json_t **out);       /* GET, POST /api/multicast-groups */
+int lg_api_mcast(struct lg_api_req *r, json_t **out);        /* GET, DELETE one */
+int lg_api_mcast_member(struct lg_api_req *r, json_t **out); /* its devices */
+int lg_api_mcast_queue(struct lg_api_req *r, json_t **out);  /* its queue */
 int lg_api_app_webhooks(struct lg_api_req *r, json_t **out); /* GET, POST .../webhooks */
 int lg_api_app_webhook(struct lg_api_req *r, json_t **out);  /* DELETE .../webhooks/{id} */
 /* profiles.c */

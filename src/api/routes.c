@@ -17,20 +17,6 @@ static int openapi(struct lg_api_req *r, json_t **out) {
   return *out ? 200 : lg_api_fail(out, 500, "docs/openapi.json: %s", e.text);
 }
 
-static int multicast(struct lg_api_req *r, json_t **out) {
-  if (lg_api_is(r, "GET") && strcmp(r->url, "/api/multicast-groups") == 0) { /* a page */
-    int limit, bad;
-    const char *after;
-    int64_t from = 0;
-    if ((bad = lg_api_page(r, 1000, &limit, &after, out))) return bad;
-    if (after && lg_api_id(after, &from))
-      return lg_api_fail(out, 400, "after: expected the \"next\" of the page before (an id)");
-    *out = lg_store_mcasts_json(r->store, from, limit);
-    return *out ? 200 : lg_api_fail(out, 500, "storage failed");
-  }
-  return lg_api_multicast(r->store, r->region, r->url, r->method, r->body, r->now_ns, out);
-}
-
 #define DEV "/api/devices/{dev_eui}"
 #define MC "/api/multicast-groups"
 const struct lg_api_route lg_api_routes[] = {
@@ -86,13 +72,13 @@ const struct lg_api_route lg_api_routes[] = {
     {"POST", "/api/api-keys", lg_api_keys, LG_ROUTE_ADMIN},
     {"GET", "/api/api-keys/{id}", lg_api_key, LG_ROUTE_ADMIN},
     {"DELETE", "/api/api-keys/{id}", lg_api_key, LG_ROUTE_ADMIN},
-    {"GET", MC, multicast, LG_ROUTE_ADMIN},
-    {"POST", MC, multicast, LG_ROUTE_ADMIN},
-    {"GET", MC "/{id}", multicast, LG_ROUTE_ADMIN},
-    {"DELETE", MC "/{id}", multicast, LG_ROUTE_ADMIN},
-    {"POST", MC "/{id}/devices", multicast, LG_ROUTE_ADMIN},
-    {"DELETE", MC "/{id}/devices/{dev_eui}", multicast, LG_ROUTE_ADMIN},
-    {"POST", MC "/{id}/queue", multicast, LG_ROUTE_ADMIN},
+    {"GET", MC, lg_api_mcasts, LG_ROUTE_ADMIN},
+    {"POST", MC, lg_api_mcasts, LG_ROUTE_ADMIN},
+    {"GET", MC "/{id}", lg_api_mcast, LG_ROUTE_ADMIN},
+    {"DELETE", MC "/{id}", lg_api_mcast, LG_ROUTE_ADMIN},
+    {"POST", MC "/{id}/devices", lg_api_mcast_member, LG_ROUTE_ADMIN},
+    {"DELETE", MC "/{id}/devices/{dev_eui}", lg_api_mcast_member, LG_ROUTE_ADMIN},
+    {"POST", MC "/{id}/queue", lg_api_mcast_queue, LG_ROUTE_ADMIN},
 };
 const size_t lg_api_n_routes = sizeof(lg_api_routes) / sizeof(lg_api_routes[0]);
 
