@@ -103,36 +103,23 @@ static void track(struct lg_ns *ns, struct ns_pending *p) {
 static bool send_station(struct lg_ns *ns, struct ns_gateway *g, struct ns_pending *p,
                          const struct ns_dl_path *path, const struct lg_gw_txpk *tx) {
   track(ns, p);
+  struct lg_gw_dl dl = {.diid = p->token, .dev_eui = p->dev_eui, .pdu = p->data, .len = tx->size};
   if (tx->immediate) { /* Class C / multicast: "dC" 2, sent now on the RX2 settings given */
-    struct lg_gw_dl c = {.diid = p->token,
-                         .dev_eui = p->dev_eui,
-                         .dev_class = LG_GW_DL_CLASS_C,
-                         .pdu = p->data,
-                         .len = tx->size,
-                         .rx2_dr = path->rx2_dr,
-                         .rx2_freq_hz = tx->freq_hz};
-    if (ns->io.gw_send(ns->io.gw_ctx, g->eui, &c) != 0) {
-      HASH_DEL(ns->pending, p);
-      return false;
-    }
-    if (g->dc) lg_dc_record(g->dc, ns->region, tx->freq_hz, airtime_ns(tx), ns_now(ns));
-    atomic_fetch_add(&ns->m.downlinks[LG_DL_SENT], 1);
-    return true;
+    dl.dev_class = LG_GW_DL_CLASS_C;
+    dl.rx2_dr = path->rx2_dr;
+    dl.rx2_freq_hz = tx->freq_hz;
+  } else { /* Class A: the uplink's xtime, RX1 (or RX2 as the first window) and RX2 */
+    dl.dev_class = LG_GW_DL_CLASS_A;
+    dl.has_rx1 = true;
+    dl.rx_delay_s = p->in_rx2 ? path->rx2_delay_s : path->rx1_delay_s;
+    dl.rx1_dr = p->in_rx2 ? path->rx2_dr : path->rx1_dr;
+    dl.rx1_freq_hz = p->in_rx2 ? path->rx2.freq_hz : path->rx1.freq_hz;
+    dl.rx2_dr = path->rx2_dr;
+    dl.rx2_freq_hz = path->rx2.freq_hz;
+    dl.has_xtime = path->has_xtime;
+    dl.xtime = path->xtime;
+    dl.rctx = path->rctx;
   }
-  struct lg_gw_dl dl = {.diid = p->token,
-                        .dev_eui = p->dev_eui,
-                        .dev_class = LG_GW_DL_CLASS_A,
-                        .pdu = p->data,
-                        .len = tx->size,
-                        .has_rx1 = true,
-                        .rx_delay_s = p->in_rx2 ? path->rx2_delay_s : path->rx1_delay_s,
-                        .rx1_dr = p->in_rx2 ? path->rx2_dr : path->rx1_dr,
-                        .rx1_freq_hz = p->in_rx2 ? path->rx2.freq_hz : path->rx1.freq_hz,
-                        .rx2_dr = path->rx2_dr,
-                        .rx2_freq_hz = path->rx2.freq_hz,
-                        .has_xtime = path->has_xtime,
-                        .xtime = path->xtime,
-                        .rctx = path->rctx};
   if (ns->io.gw_send(ns->io.gw_ctx, g->eui, &dl) != 0) {
     HASH_DEL(ns->pending, p);
     return false;
