@@ -71,6 +71,19 @@ export function check(cond, what) {
   }
 }
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+// Polls pred every 50 ms until it holds or ms pass; its last answer.
+export async function waitFor(pred, ms = 8000) {
+  for (let t = 0; t < ms; t += 50) {
+    if (pred()) return true;
+    await sleep(50);
+  }
+  return pred();
+}
+// Publishes one message (QoS 1) with the broker's own client, mosquitto_pub.
+export function mqttPublish(port, topic, payload) {
+  return new Promise((r) => spawn("mosquitto_pub", ["-h", "127.0.0.1", "-p", String(port), "-q", "1",
+    "-t", topic, "-m", payload]).on("exit", r));
+}
 
 export function start(extraEnv = {}) {
   server = spawn(BIN, ["serve"], { // the journal in the test's directory, not the source tree

@@ -17,8 +17,7 @@ import os from "node:os";
 import path from "node:path";
 import lora from "lora-packet";
 import {
-  ABP, api, app, armTimeout, check, metric, dataUp, dir, frameFromAll, gateways, listening, nwk, pull, pullResps,
-  server, sleep, start, stop, tally, udpPort, waitHealthy,
+  ABP, api, app, armTimeout, check, dataUp, dir, frameFromAll, gateways, listening, metric, mqttPublish, nwk, pull, pullResps, server, sleep, start, stop, tally, udpPort, waitFor, waitHealthy,
 } from "./harness.mjs";
 
 armTimeout(150000);
@@ -57,17 +56,7 @@ function startSubscriber(args = ["-p", String(mqttPort), "-c", "-i", "lorageo-te
     }
   });
 }
-function publish(topic, payload) {
-  return new Promise((r) => spawn("mosquitto_pub", ["-h", "127.0.0.1", "-p", String(mqttPort), "-q", "1",
-    "-t", topic, "-m", payload]).on("exit", r));
-}
-async function waitFor(pred, ms = 5000) {
-  for (let t = 0; t < ms; t += 50) {
-    if (pred()) return true;
-    await sleep(50);
-  }
-  return pred();
-}
+const publish = (topic, payload) => mqttPublish(mqttPort, topic, payload);
 const topic = (type) => `lorageo/device/${ABP.dev_eui}/event/${type}`;
 const ups = () => received.filter((m) => m.topic === topic("up"));
 

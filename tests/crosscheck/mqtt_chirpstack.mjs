@@ -17,8 +17,7 @@ import os from "node:os";
 import path from "node:path";
 import lora from "lora-packet";
 import {
-  ABP, api, app, armTimeout, check, dataUp, dir, frameFromAll, gateways, header, listening, nwk, pull, pullResps, send,
-  server, sleep, start, stop, tally, udpPort, waitHealthy,
+  ABP, api, app, armTimeout, check, dataUp, dir, frameFromAll, gateways, header, listening, mqttPublish, nwk, pull, pullResps, send, server, sleep, start, stop, tally, udpPort, waitFor, waitHealthy,
 } from "./harness.mjs";
 
 armTimeout(90000);
@@ -29,17 +28,7 @@ fs.writeFileSync(conf, `listener ${mqttPort} 127.0.0.1\nallow_anonymous true\nlo
 const broker = spawn(process.argv[3] ?? "mosquitto", ["-c", conf], { stdio: "ignore" });
 const received = [];
 let sub = null;
-function publish(topic, payload) {
-  return new Promise((r) => spawn("mosquitto_pub", ["-h", "127.0.0.1", "-p", String(mqttPort), "-q", "1",
-    "-t", topic, "-m", payload]).on("exit", r));
-}
-async function waitFor(pred, ms = 6000) {
-  for (let t = 0; t < ms; t += 50) {
-    if (pred()) return true;
-    await sleep(50);
-  }
-  return pred();
-}
+const publish = (topic, payload) => mqttPublish(mqttPort, topic, payload);
 const APP = "3f1c2b4a-0000-4000-8000-00000000beef";
 const topic = (type, eui = ABP.dev_eui) => `application/${APP}/device/${eui}/event/${type}`;
 const msgs = (type, eui) => received.filter((m) => m.topic === topic(type, eui)).map((m) => m.msg);

@@ -13,8 +13,7 @@
 import { spawnSync } from "node:child_process";
 import http from "node:http";
 import {
-  ABP, BIN, api, armTimeout, check, dataUp, frameFromAll, gateways, metric, pull, server, sleep, start,
-  stop, tally, udpPort, waitHealthy,
+  ABP, api, armTimeout, BIN, check, dataUp, frameFromAll, gateways, metric, pull, server, sleep, start, stop, tally, udpPort, waitFor, waitHealthy,
 } from "./harness.mjs";
 
 armTimeout(120000);
@@ -35,13 +34,6 @@ const receiver = http.createServer((req, res) => {
   });
 });
 await new Promise((r) => receiver.listen(hookPort, "127.0.0.1", r));
-async function waitFor(pred, ms = 8000) {
-  for (let t = 0; t < ms; t += 50) {
-    if (pred()) return true;
-    await sleep(50);
-  }
-  return pred();
-}
 const delivered = (type) => got.filter((g) => g.answered === 200 && g.url.endsWith(`event=${type}`));
 const base = {
   LORAGEO_WEBHOOK_URL: `http://127.0.0.1:${hookPort}/lorawan`,

@@ -7,7 +7,7 @@
 import http from "node:http";
 import lora from "lora-packet";
 import {
-  ABP, api, armTimeout, check, dataUp, frameFromAll, gateways, sleep, start, stop, tally, udpPort, waitHealthy,
+  ABP, api, armTimeout, check, dataUp, frameFromAll, gateways, sleep, start, stop, tally, udpPort, waitFor, waitHealthy,
 } from "./harness.mjs";
 
 armTimeout(60000);
@@ -22,13 +22,6 @@ const receiver = http.createServer((req, res) => {
   });
 });
 await new Promise((r) => receiver.listen(hookPort, "127.0.0.1", r));
-async function waitFor(pred, ms = 5000) {
-  for (let t = 0; t < ms; t += 50) {
-    if (pred()) return true;
-    await sleep(50);
-  }
-  return pred();
-}
 const call = async (method, url, body, key) => {
   const r = await fetch(`http://127.0.0.1:${udpPort + 1}${url}`, { method, body: body && JSON.stringify(body),
     headers: { "Content-Type": "application/json", ...(key ? { Authorization: `Bearer ${key}` } : {}) } });
