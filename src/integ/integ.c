@@ -148,6 +148,8 @@ static void reload_hooks(struct lg_integ *i) {
     return; /* tried again with the next event */
   }
   i->hooks_gen = gen + 1;
+  if (n == 256) /* the table may hold more: said, not hidden */
+    fprintf(stderr, "lorageo: applications' webhooks: only the first 256 are served\n");
   for (size_t r = 0; r < n; r++) {
     struct app_hook *h = &next[k];
     for (size_t o = 0; o < i->n_hooks; o++)

@@ -151,6 +151,9 @@ static void send_group(struct lg_ns *ns, int64_t id, int f_port, const uint8_t *
     free(members);
     return;
   }
+  if (n == MAX_MEMBERS)
+    ns_log(ns, "multicast group %lld: only its first %d members are covered", (long long)id,
+           MAX_MEMBERS);
   uint64_t gws[32];
   size_t n_gw = cover(ns, members, n, gws, LG_ARRAY_LEN(gws), &unreached);
   free(members);
