@@ -39,21 +39,18 @@ static int64_t last_heard(struct lg_ns *ns, uint64_t dev_eui, uint64_t *gws, dou
   return at + ns->region->receive_delay2_ns + SEC;
 }
 
-/* One Class C device's oldest queued item; false when it must wait (retry later). */
-static bool send_class_c(struct lg_ns *ns, uint64_t dev_eui, int64_t now) {
+/* One Class C device's oldest queued item: 0 when done with it, else how long until it is
+ * worth trying again (its Class A windows, a budget that comes back, more items). */
+static int64_t send_class_c(struct lg_ns *ns, uint64_t dev_eui, int64_t now) {
   struct lg_device_rec d;
   if (lg_store_device_get(ns->store, dev_eui, &d) != 0 || !d.has_session || !d.class_c)
-    return true; /* gone or changed: nothing to do for it here */
+    return 0; /* gone or changed: nothing to do for it here */
   uint64_t gws[MAX_HEARD];
   double snr[MAX_HEARD];
   size_t n = 0;
   int64_t free_at = last_heard(ns, dev_eui, gws, snr, &n);
-  if (n == 0) {
-    ns_log(ns, "%016llx: Class C downlink waits: no gateway has heard the device yet",
-           (unsigned long long)dev_eui);
-    return false;
-  }
-  if (now < free_at) return false; /* its Class A windows: the answer takes it */
+  if (n == 0) return 5 * SEC; /* never heard: it waits in its queue (GET .../queue shows it) */
+  if (now < free_at) return SEC / 2; /* its Class A windows: the answer takes it */
   bool device_dwell = ns_device_downlink_dwell(ns, dev_eui);
   size_t phy = ns_downlink_max_phy(ns, ns->region->rx2_dr, device_dwell);
   size_t cap = phy > 13 ? phy - 13 : 0; /* MHDR, FHDR without FOpts, FPort, MIC */
@@ -65,7 +62,7 @@ static bool send_class_c(struct lg_ns *ns, uint64_t dev_eui, int64_t now) {
              json_pack("{s:i, s:I, s:I, s:s}", "f_port", in.f_port_discarded, "bytes",
                        (json_int_t)in.len_discarded, "max_bytes", (json_int_t)in.cap, "reason",
                        "larger than RX2's data rate allows (dwell time or region limit)"));
-  if (!built) return true;
+  if (!built) return 0;
   dl.has_f_cnt = true, dl.f_cnt = in.f_cnt;
   uint64_t via = 0;
   bool budget = false;
@@ -78,7 +75,7 @@ static bool send_class_c(struct lg_ns *ns, uint64_t dev_eui, int64_t now) {
     if (in.f_port >= 0 &&
         lg_store_queue_push(ns->store, dev_eui, in.f_port, in.data, in.len, in.confirmed) != 0)
       ns_store_error(ns, "re-queueing a Class C downlink");
-    return false;
+    return 10 * SEC; /* the budget or a path comes back slowly */
   }
   atomic_fetch_add(&ns->m.class_c_downlinks, 1);
   ns_log(ns, "%016llx: Class C downlink FCnt %u sent via %016llx", (unsigned long long)dev_eui,
@@ -87,7 +84,7 @@ static bool send_class_c(struct lg_ns *ns, uint64_t dev_eui, int64_t now) {
       ns_downlink_event(ns, dev_eui, &in, false, 0, "C"))
     ns_store_error(ns, "recording a downlink");
   if (in.confirmed) ns_nack_awaiting(ns, dev_eui, true);
-  return !in.more;
+  return in.more ? SEC / 2 : 0;
 }
 
 /* The gateways through which one frame reaches every member: greedy set cover. */
@@ -179,8 +176,9 @@ static void send_group(struct lg_ns *ns, int64_t id, int f_port, const uint8_t *
   }
   atomic_fetch_add(&ns->m.multicast_downlinks, 1);
   atomic_fetch_add(&ns->m.multicast_transmissions, sent);
-  ns_log(ns, "multicast group %lld: FCnt %u to %zu members through %zu of %zu gateways"
-             " (%zu members never heard)",
+  ns_log(ns,
+         "multicast group %lld: FCnt %u to %zu members through %zu of %zu gateways"
+         " (%zu members never heard)",
          (long long)id, fcnt, n, sent, n_gw, unreached);
 }
 
@@ -196,15 +194,20 @@ void ns_classc_tick(struct lg_ns *ns) {
   uint8_t data[242];
   size_t len;
   int groups = 0;
-  for (; groups < 16 && lg_store_mcast_queue_pop(ns->store, &id, &f_port, data, sizeof(data),
-                                                 &len) == 0;
+  for (; groups < 16 &&
+         lg_store_mcast_queue_pop(ns->store, &id, &f_port, data, sizeof(data), &len) == 0;
        groups++)
     send_group(ns, id, f_port, data, len);
   uint64_t devs[MAX_CLASS_C];
   size_t n = 0;
-  bool wait = false;
+  int64_t again = INT64_MAX;
   if (lg_store_queue_class_c(ns->store, devs, MAX_CLASS_C, &n) == 0)
-    for (size_t i = 0; i < n; i++)
-      wait |= !send_class_c(ns, devs[i], now);
-  if (wait || n == MAX_CLASS_C || groups == 16) ns->classc_retry_ns = now + SEC / 2;
+    for (size_t i = 0; i < n; i++) {
+      int64_t wait = send_class_c(ns, devs[i], now);
+      if (wait > 0 && wait < again) again = wait;
+    }
+  if (n == MAX_CLASS_C || groups == 16) again = SEC / 2;
+  if (again != INT64_MAX) ns->classc_retry_ns = now + again;
+  /* items this pass put back (no budget) are not news: the retry time says when */
+  ns->classc_queue_gen = lg_store_queue_generation() + 1;
 }
