@@ -11,7 +11,8 @@ cd "$(dirname "$0")/.."
 # Node.js for the lora-packet cross-check, the mosquitto broker and clients for the MQTT
 # test (the test starts its own broker on a free port), Chromium for the web map test;
 # MuJS for JavaScript payload codecs; curl, which the README's quick start uses; dpkg-dev
-# and systemd (systemd-analyze) for the Debian package and its test.
+# and systemd (systemd-analyze) for the Debian package and its test; debootstrap for the
+# test that installs that package into a minimal Debian and starts it (LORAGEO_TEST_INSTALL=1).
 packages=(
   build-essential cmake pkg-config
   libssl-dev libjansson-dev libgsl-dev libproj-dev libjsmn-dev uthash-dev
@@ -23,7 +24,7 @@ packages=(
   jq
   gnuplot-nox libcurl4-openssl-dev
   libmujs-dev
-  curl dpkg-dev systemd
+  curl dpkg-dev systemd debootstrap
 )
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || packages+=(npm)
