@@ -484,6 +484,20 @@ static void best_fit_once(struct lg_geo_solver *s, struct geo_problem *p, struct
  * raises every residual alike and drops nothing: the fix keeps its receptions and
  * finish() widens its covariance instead.
  */
+/*
+ * How far one reception's share of chi^2 (chi2_with - rest->chi2, rest being the fit
+ * without it) stands out against the noise scale the others show, as a multiple of the
+ * 99.9 % quantile of F(1, nu0 + dof_rest): above 1 it is an outlier (see reject_nlos).
+ */
+static double excess_over_noise(struct lg_geo_solver *s, const struct geo_problem *p,
+                                double chi2_with, const struct fit *rest) {
+  bool known = p->sigma_known || p->opts->sigma_prior_dof >= 1e6;
+  double nu0 = known ? 1e9 : p->opts->sigma_prior_dof;
+  double s2 = known ? 1.0 : (nu0 + rest->chi2) / (nu0 + rest->dof);
+  if (rest->dof < 1 || rest->dof > MAX_RESID) return 0.0;
+  return (chi2_with - rest->chi2) / s2 / f1_limit(s, nu0, rest->dof);
+}
+
 static void reject_nlos(struct lg_geo_solver *s, struct geo_problem *p, struct fit *best,
                         uint64_t *excluded) {
   while (best->ok && best->dof >= 2 && best->chi2 > chi2_limit(s, best->dof)) {
@@ -505,12 +519,7 @@ static void reject_nlos(struct lg_geo_solver *s, struct geo_problem *p, struct f
       }
     }
     if (!cand.ok || drop == p->n || cand.chi2 > 0.5 * best->chi2) break;
-    int rest = cand.dof; /* = best->dof - 1 */
-    bool known = p->sigma_known || p->opts->sigma_prior_dof >= 1e6;
-    double nu0 = known ? 1e9 : p->opts->sigma_prior_dof;
-    double s2 = known ? 1.0 : (nu0 + cand.chi2) / (nu0 + rest);
-    if (rest < 1 || rest > MAX_RESID || (best->chi2 - cand.chi2) / s2 <= f1_limit(s, nu0, rest))
-      break;
+    if (excess_over_noise(s, p, best->chi2, &cand) <= 1.0) break;
     p->gw[drop].active = false;
     *excluded |= 1ull << drop;
     *best = cand;
@@ -653,6 +662,83 @@ int lg_geo_crlb(const struct lg_geo_rx *rx, size_t n, const struct lg_geodetic *
   return rc;
 }
 
+/* A reception this many times beyond the outlier test's limit is a gross error: a clock
+ * off by microseconds, not a reflection the search should weigh. */
+#define GROSS_EXCESS 100.0
+
+/* Plain Gauss-Newton from the closed-form start of the active receptions, no fallback. */
+static bool quick_fit(struct lg_geo_solver *s, const struct geo_problem *p, struct fit *out) {
+  double start[1][2];
+  out->ok = false;
+  size_t m = residual_count(p);
+  if (m > MAX_RESID || m < NP || geo_start_points(p, start, 1) < 1) return false;
+  double x0[NP] = {start[0][0], start[0][1], geo_device_up(p, start[0][0], start[0][1]), 0};
+  x0[3] = start_bias(p, x0);
+  s->fits++; /* a Gauss-Newton pass whether or not it converges: never LM */
+  s->fits_gn++;
+  return gauss_newton(p, m, x0, out) && in_region(p, out);
+}
+
+/* chi^2 of the active receptions at x, and its degrees of freedom. */
+static double chi2_at(const struct geo_problem *p, const double x[NP], int *dof) {
+  double res[MAX_RESID];
+  size_t m = residual_count(p);
+  *dof = 0;
+  if (m > MAX_RESID) return INFINITY;
+  gsl_vector_view fv = gsl_vector_view_array(res, m);
+  evaluate(p, x, &fv.vector, NULL);
+  int count = 0;
+  double chi2 = measurement_chi2(p, &fv.vector, &count);
+  *dof = count - NP;
+  return chi2;
+}
+
+/*
+ * A gateway whose clock is off by far more than the noise (it drifts or jumps, or the
+ * frame is forged) makes every fit of the whole set inconsistent, and the search below
+ * (every start, then the prior, then each reception left out with all of that again)
+ * costs tens of fits a frame, most of them Levenberg-Marquardt grinding against it: a
+ * server hearing one such gateway located 30-60 times slower (bench/gross_timing.sh).
+ * The screen asks cheaply first. When the closed-form start of the whole set is grossly
+ * inconsistent, each timed reception is left out in turn with one Gauss-Newton pass from
+ * that subset's own closed-form start; if the best subset fits the noise and the
+ * reception left out exceeds the outlier test (reject_nlos's) GROSS_EXCESS times over,
+ * it is excluded before the search, which then starts from a consistent set. Frames
+ * without a gross error pay one residual evaluation.
+ */
+static void screen_gross(struct lg_geo_solver *s, struct geo_problem *p, uint64_t *excluded) {
+  size_t timed = 0, need = p->fix_alt ? 3 : 4;
+  for (size_t i = 0; i < p->n; i++)
+    timed += p->gw[i].active && p->gw[i].timed;
+  if (timed < need + 2) return;
+  p->use_prior = false;
+  double start[1][2];
+  if (geo_start_points(p, start, 1) < 1) return;
+  double x0[NP] = {start[0][0], start[0][1], geo_device_up(p, start[0][0], start[0][1]), 0};
+  x0[3] = start_bias(p, x0);
+  int dof;
+  double chi2 = chi2_at(p, x0, &dof);
+  if (!(chi2 > GROSS_EXCESS * chi2_limit(s, dof))) return;
+  struct fit cand = {.ok = false};
+  size_t drop = p->n;
+  for (size_t i = 0; i < p->n; i++) {
+    struct geo_gw *g = &p->gw[i];
+    if (!g->active || !g->timed) continue;
+    g->active = false;
+    struct fit f;
+    bool ok = quick_fit(s, p, &f);
+    g->active = true;
+    if (ok && f.dof >= 1 && (!cand.ok || f.chi2 / f.dof < cand.chi2 / cand.dof)) {
+      cand = f;
+      drop = i;
+    }
+  }
+  if (drop == p->n) return;
+  if (excess_over_noise(s, p, chi2_at(p, cand.x, &dof), &cand) <= GROSS_EXCESS) return;
+  p->gw[drop].active = false;
+  *excluded |= 1ull << drop;
+}
+
 /*
  * One gross timing error (a gateway tens of microseconds off, kilometres of range) can
  * pull every fit out of range, before the reflection test ever runs. With two receptions
@@ -779,6 +865,7 @@ int geo_solve_iterative(struct lg_geo_solver *s, struct geo_problem *p, enum lg_
     if (!usable) excluded |= 1ull << i;
   }
   uint64_t unusable = excluded; /* what remains excluded beyond these: timing outliers */
+  if (p->use_toa && p->opts->robust) screen_gross(s, p, &excluded);
   struct fit best;
   best_fit(s, p, &best);
   if (!best.ok && p->use_toa && p->opts->robust) leave_one_out(s, p, &best, &excluded);

@@ -1,7 +1,7 @@
 /*
  * geo: geodesy against reference values and round trips; every solver recovers a known
  * position from noise-free receptions on layouts anywhere on Earth; the Cramér-Rao bound
- * against its closed form; GESD against Rosner's (1983) worked example; the planner
+ * against its closed form; one gateway's clock microseconds off excluded cheaply; GESD against Rosner's (1983) worked example; the planner
  * against the thesis' eq. 5.6; the Kalman filter on a straight track.
  */
 #include <stdlib.h>
@@ -243,6 +243,51 @@ static void test_gauss_newton_agrees(void) {
   lg_geo_solver_free(lm);
 }
 
+/* One gateway's clock microseconds off (drifting, jumping, forged): the frame is located
+ * from the others with that gateway excluded, exactly as the full search does it, and
+ * cheaply: before the gross-error screen the search cost ~25 fits a frame, nearly all
+ * of them Levenberg-Marquardt (a server hearing such a gateway located 30-60x slower). */
+static void test_gross_timing(void) {
+  struct lg_geo_solver *s = lg_geo_solver_new();
+  struct lg_pathloss pl = lg_pathloss_default();
+  unsigned seed = 11;
+  static const long long offsets_ns[] = {2000, 20000, 200000, 2000000};
+  for (size_t k = 0; k < LG_ARRAY_LEN(offsets_ns); k++) {
+    uint64_t fits0, gn0, fits, gn;
+    geo_solver_counts(s, &fits0, &gn0);
+    int frames = 200, located = 0;
+    for (int f = 0; f < frames; f++) {
+      struct lg_geodetic dev = {55.78 + 0.01 * gauss(&seed), 12.46 + 0.01 * gauss(&seed), 10};
+      struct lg_geo_rx rx[6];
+      make_layout(rx, 6, &dev, 3000, 40, &pl);
+      for (size_t i = 0; i < 6; i++)
+        rx[i].time_ns += llround(50 * gauss(&seed));
+      size_t bad = (size_t)f % 6;
+      rx[bad].time_ns += offsets_ns[k];
+      struct lg_geo_opts o = lg_geo_opts_default();
+      o.method = LG_GEO_NLS;
+      o.device_alt_m = dev.alt_m;
+      struct lg_geo_fix fix;
+      char why[128];
+      if (lg_geo_solve(s, rx, 6, &o, &fix, why, sizeof(why)) != 0) {
+        LG_FAIL_AT("offset %lld ns frame %d: %s", offsets_ns[k], f, why);
+        continue;
+      }
+      located++;
+      if (fix.excluded != 1ull << bad || fix.timing_outliers != 1ull << bad)
+        LG_FAIL_AT("offset %lld ns frame %d: excluded %#llx, gateway %zu was off", offsets_ns[k], f,
+                   (unsigned long long)fix.excluded, bad);
+      if (fix_error(&fix, &dev) > 100)
+        LG_FAIL_AT("offset %lld ns frame %d: %.1f m off", offsets_ns[k], f, fix_error(&fix, &dev));
+    }
+    geo_solver_counts(s, &fits, &gn);
+    double per = (double)(fits - fits0) / located, lm = (double)((fits - fits0) - (gn - gn0)) / located;
+    if (per > 8.0 || lm > 1.0)
+      LG_FAIL_AT("offset %lld ns: %.2f fits a frame, %.2f of them LM", offsets_ns[k], per, lm);
+  }
+  lg_geo_solver_free(s);
+}
+
 static void test_errors(void) {
   struct lg_geo_solver *s = lg_geo_solver_new();
   struct lg_geo_rx rx[LG_GEO_MAX_RX + 1];
@@ -366,6 +411,7 @@ int main(void) {
   test_geodesy();
   test_exact_recovery();
   test_gauss_newton_agrees();
+  test_gross_timing();
   test_errors();
   test_crlb();
   test_gesd();
