@@ -88,7 +88,7 @@ export function fleetPage(ctx, mapView, nav) {
         `<ul id="fleet-attention">${att.map((d) => `<li class="attention" data-eui="${esc(d.dev_eui)}" data-health="${esc(d.health)}">` +
           `<a href="#/device/${esc(d.dev_eui)}"><b>${esc(d.name || d.dev_eui)}</b></a> <small>${esc(d.lifecycle)}, last seen ${ago(d.last_seen_ns)}</small><br>` +
           `${reasons(d)}</li>`).join("")}</ul>` +
-        `<h4>Open alarms</h4>` + (al.ok ? "" : `<p class="error">${esc(errorText(al))}</p>`) +
+        `<h4>Open alarms</h4>` + (al.ok ? (al.json.next ? `<p>the newest ${alarms.length} shown</p>` : "") : `<p class="error">${esc(errorText(al))}</p>`) +
         `<ul id="fleet-alarms">${alarms.map((a) => alarmItem(a, names, canAck)).join("") || "<li>none</li>"}</ul>`;
       for (const b of box.querySelectorAll("button.ack")) b.addEventListener("click", () => ack(panel, b));
       // the map, coloured by health

@@ -522,8 +522,9 @@ int lg_api_device_timeline(struct lg_api_req *r, json_t **out) {
   struct lg_timeline_cursor from;
   if ((bad = lg_api_page(r, 100, &limit, &after, out))) return bad;
   if (limit > 1000) return lg_api_fail(out, 400, "limit: expected an integer 1..1000");
-  if (after && lg_timeline_cursor_parse(after, &from))
-    return lg_api_fail(out, 400, "after: expected the \"next\" of the page before (time.source.id)");
+  if (after && lg_store_timeline_cursor_parse(after, &from))
+    return lg_api_fail(out, 400,
+                       "after: expected the \"next\" of the page before (time.source.id)");
   *out = lg_store_timeline_json(r->store, eui, after ? &from : NULL, limit);
   return *out ? 200 : lg_api_fail(out, 500, "storage failed");
 }

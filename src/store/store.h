@@ -637,7 +637,7 @@ struct lg_timeline_cursor {
   int64_t id;
 };
 /* "time.source.id" into *c; LG_EINVAL when it is not one. */
-int lg_timeline_cursor_parse(const char *text, struct lg_timeline_cursor *c);
+int lg_store_timeline_cursor_parse(const char *text, struct lg_timeline_cursor *c);
 /* A device's timeline, newest first, below `from` (NULL: from the newest): its joins and
  * frame-counter resets (events), configuration changes (shadow history), alarms raised,
  * cleared and acknowledged, and the latest entry into each life-cycle state. {"items":

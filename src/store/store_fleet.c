@@ -451,7 +451,8 @@ static json_t *fleet_device_row(struct db_stmt *st) {
 
 /* A page of FLEET_DEVICE_SQL (after: "" from the first) as {"items", "next"}, each device
  * with its open alarms' kinds. */
-static json_t *fleet_devices_page(struct lg_store *s, const char *after, int limit, bool attention) {
+static json_t *fleet_devices_page(struct lg_store *s, const char *after, int limit,
+                                  bool attention) {
   struct db_stmt *st = db_prep(s->db, FLEET_DEVICE_SQL);
   if (st == NULL) return NULL;
   db_bind_text(st, 1, after);
@@ -470,9 +471,9 @@ static json_t *fleet_devices_page(struct lg_store *s, const char *after, int lim
   }
   db_done(st);
   size_t k = json_array_size(items);
-  json_t *alarms = rc != DB_DONE ? NULL : k == 0 ? json_object() :
-      open_device_alarms(s, json_string_value(json_object_get(json_array_get(items, 0), "dev_eui")),
-                         json_string_value(json_object_get(json_array_get(items, k - 1), "dev_eui")));
+  const char *lo = json_string_value(json_object_get(json_array_get(items, 0), "dev_eui"));
+  const char *hi = json_string_value(json_object_get(json_array_get(items, k - 1), "dev_eui"));
+  json_t *alarms = rc != DB_DONE ? NULL : k == 0 ? json_object() : open_device_alarms(s, lo, hi);
   if (alarms == NULL) {
     json_decref(items);
     json_decref(next);
@@ -513,8 +514,8 @@ json_t *lg_store_fleet_summary_json(struct lg_store *s, int attention) {
   st = db_prep(s->db, "SELECT COUNT(*), COUNT(pending_since_ns) FROM shadows WHERE desired <> '{}'");
   if (st && db_step(st) == DB_ROW) shadows = db_col_int64(st, 0), pending = db_col_int64(st, 1);
   db_done(st);
-  st = db_prep(s->db, "SELECT COUNT(*) FROM devices d LEFT JOIN shadows sh ON sh.dev_eui = d.dev_eui"
-                      " WHERE " FLEET_ATTENTION);
+  st = db_prep(s->db, "SELECT COUNT(*) FROM devices d"
+                      " LEFT JOIN shadows sh ON sh.dev_eui = d.dev_eui WHERE " FLEET_ATTENTION);
   if (st && db_step(st) == DB_ROW) needing = db_col_int64(st, 0);
   db_done(st);
   json_t *att = fleet_devices_page(s, "", attention, true);
@@ -626,7 +627,8 @@ static json_t *tl_config_row(struct db_stmt *st, int src) {
   const char *v = db_col_text(st, 3);
   json_t *val = v ? json_loads(v, JSON_DECODE_ANY, NULL) : NULL;
   return json_pack("{s:s, s:s, s:s, s:o, s:s}", "kind", "config", "action", db_col_text(st, 4),
-                   "field", db_col_text(st, 2), "value", val ? val : v ? json_string(v) : json_null(),
+                   "field", db_col_text(st, 2), "value",
+                   val ? val : v ? json_string(v) : json_null(),
                    "detail", text_or_empty(st, 5));
 }
 
@@ -716,7 +718,7 @@ json_t *lg_store_timeline_json(struct lg_store *s, uint64_t dev_eui,
   return json_pack("{s:o, s:o}", "items", items, "next", next);
 }
 
-int lg_timeline_cursor_parse(const char *text, struct lg_timeline_cursor *c) {
+int lg_store_timeline_cursor_parse(const char *text, struct lg_timeline_cursor *c) {
   long long t, id;
   int src, used = 0;
   if (text == NULL || sscanf(text, "%lld.%d.%lld%n", &t, &src, &id, &used) != 3 ||
