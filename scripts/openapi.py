@@ -191,11 +191,33 @@ schemas = {
                     "the desired fields given (null removes one); rx1_dr_offset, rx2_dr and rx2_frequency go together"),
     "ConfigChange": obj({"id": I(), "field": S(), "value": {}, "action": S("desired, removed, sent, retried, applied, refused, failed"),
                          "detail": S(), "time_ns": NS}, ["id", "field", "action", "detail", "time_ns"]),
-    "FleetSummary": obj({"devices": I(), "lifecycle": obj({}), "alarms_open": obj({}), "config": obj({"in_sync": I(), "pending": I()}),
-                         "attention": {"type": "array", "items": obj({})}}, ["devices", "lifecycle", "alarms_open", "config", "attention"]),
+    "FleetDevice": obj({"dev_eui": EUI, "name": S(), "lifecycle": S(enum=["provisioned", "active", "silent", "retired"]),
+                        "last_seen_ns": nullable(NS), "battery": nullable(I("DevStatusAns: 1..254, 0 external power, 255 unknown")),
+                        "alarms": {"type": "array", "items": S(), "description": "the kinds of its open alarms"},
+                        "config_pending_since_ns": nullable(NS),
+                        "health": S("the first that holds: retired; alarm (an open alarm, or silent); pending (a desired "
+                                    "configuration not yet reported); provisioned (never heard); ok",
+                                    enum=["retired", "alarm", "pending", "provisioned", "ok"])},
+                       ["dev_eui", "name", "lifecycle", "last_seen_ns", "battery", "alarms", "config_pending_since_ns", "health"]),
+    "FleetSummary": obj({"devices": I(), "lifecycle": obj({}, desc="devices by state (all four states)"),
+                         "alarms_open": obj({}, desc="open alarms by kind (devices, gateways, DevAddrs)"),
+                         "config": obj({"in_sync": I(), "pending": I()}, desc="devices with a desired configuration"),
+                         "attention": {"type": "array", "items": ref("FleetDevice"),
+                                       "description": "devices not retired that are silent, have an open alarm or a configuration "
+                                                      "pending, by DevEUI (the first attention_limit)"},
+                         "attention_total": I("how many devices need attention (all of them)")},
+                        ["devices", "lifecycle", "alarms_open", "config", "attention", "attention_total"]),
+    "TimelineEntry": obj({"time_ns": NS, "kind": S(enum=["join", "reset", "config", "alarm", "lifecycle"]),
+                          "action": S("join, reset; config: desired, removed, sent, retried, applied, refused, failed, lost; "
+                                      "alarm: raised, cleared, acknowledged; lifecycle: the state entered"),
+                          "detail": S(), "data": nullable(obj({}, desc="join and reset: the event's payload")),
+                          "field": S("config: the field"), "value": {"description": "config: the value"},
+                          "alarm_id": I("alarm: the alarm (POST /api/alarms/{id}/ack)"), "alarm_kind": S(),
+                          "raises": I(), "open": B("alarm: open now"), "acknowledged": B("alarm: acknowledged now")},
+                         ["time_ns", "kind", "action", "detail"]),
 }
 for item in ["Gateway", "Device", "Uplink", "Event", "Downlink", "AdrDecision", "Location", "QueueItem",
-             "Application", "Profile", "ApiKey", "MulticastGroup", "Alarm", "ConfigChange"]:
+             "Application", "Profile", "ApiKey", "MulticastGroup", "Alarm", "ConfigChange", "FleetDevice", "TimelineEntry"]:
     schemas[item + "Page"] = page(item)
 
 def resp(schema, desc="OK"):
@@ -315,9 +337,20 @@ paths["/api/alarms/{id}/ack"] = {
     "parameters": [ID],
     "post": op("acknowledge an alarm (an operator)", "Alarm", errors=[B400, W403, ("404", "no such alarm"),
                                                                     ("409", "acknowledged already")], body="AckIn", tag="fleet")}
+paths["/api/devices/{dev_eui}/timeline"] = {
+    "parameters": [DEV],
+    "get": op("its timeline, newest first: joins, frame-counter resets, configuration changes, alarms raised, cleared and "
+              "acknowledged, the latest entry into each life-cycle state", "TimelineEntryPage",
+              errors=[("404", "no such device"), ("400", "bad argument")], tag="fleet",
+              params=[q("limit", I(minimum=1, maximum=1000), "at most this many entries (100 by default)"),
+                      q("after", S(), "the previous page's next (time.source.id)")])}
 paths["/api/fleet/summary"] = {
     "get": op("the fleet at a glance (admin): devices by state, open alarms by kind, configuration in sync, devices needing attention",
-              "FleetSummary", errors=[W403], tag="fleet")}
+              "FleetSummary", errors=[W403, ("400", "bad argument")], tag="fleet",
+              params=[q("attention_limit", I(minimum=1, maximum=10000), "at most this many devices needing attention (100 by default)")])}
+paths["/api/fleet/devices"] = {
+    "get": op("every device's health (admin), by DevEUI: the console's fleet map", "FleetDevicePage",
+              errors=[W403, ("400", "bad argument")], params=PAGE, tag="fleet")}
 paths["/api/applications"] = {
     "get": op("applications (an application's key: its own)", "ApplicationPage", errors=[("400", "bad page arguments")], params=PAGE, tag="applications"),
     "post": op("make an application (admin)", "Application", "201", [B400, W403], "ApplicationIn", tag="applications")}

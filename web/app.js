@@ -1,12 +1,14 @@
 // The operator's console: log in with an API key (or none, where the API is open), then
-// the live map, a side panel of pages (devices, gateways, profiles, applications, their
-// add/edit/delete forms, a device's downlink queue) and the live frame log. Plain ES
+// the live map, a side panel of pages (devices, the fleet dashboard, gateways, profiles,
+// applications, their add/edit/delete forms, a device's downlink queue and timeline) and
+// the live frame log. Plain ES
 // modules, no build step; everything is served by lorageo (Leaflet from web/node_modules).
 //
 // One refresh at a time from /api/map (after the first, only the devices located since:
 // ?since=); /api/stream's "update" starts one, its "error" goes to the frame log, and any
 // message of it lets the frame log ask for new events.
 import { errorText, get, headers, token } from "./api.js";
+import * as fleet from "./fleet.js";
 import * as framelog from "./framelog.js";
 import * as mapView from "./map.js";
 import * as pages from "./pages.js";
@@ -99,6 +101,7 @@ async function render(force = false) {
   current?.leave?.();
   currentHash = hash;
   const p = page === "device" ? await pages.devicePage(ctx, decodeURIComponent(arg ?? ""), mapView)
+          : page === "fleet" ? fleet.fleetPage(ctx, mapView, pages.nav)
           : page === "gateways" ? pages.gatewaysPage(ctx)
           : page === "gateway" ? await pages.gatewayPage(ctx, decodeURIComponent(arg ?? ""))
           : page === "add" ? await pages.addPage(ctx)

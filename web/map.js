@@ -1,6 +1,7 @@
 // The live map: gateways (grey when offline), each device's position with its accuracy
 // circle (68 %), and its track — as the server's Kalman filter has them, an outlying fix
-// gated out; the raw fixes on demand ("raw fixes"). Drawn from /api/map; after the first
+// gated out; the raw fixes on demand ("raw fixes"); coloured by health while the fleet
+// dashboard is shown (colourBy). Drawn from /api/map; after the first
 // draw only the devices located since come (?since=). No tiles from outside unless
 // OpenStreetMap answers: a plain grid lies under them.
 import { esc } from "./ui.js";
@@ -22,6 +23,7 @@ L.tileLayer("https://tile.openstreetmap.org/{z}/{x}/{y}.png", {
   maxZoom: 19, zIndex: 1, attribution: "© OpenStreetMap contributors",
 }).addTo(map);
 
+const USUAL = "#c33"; // a device's colour on the map (but for the fleet dashboard's)
 export const gatewayLayer = L.layerGroup().addTo(map);
 export const rawLayer = L.layerGroup(); // the fixes as located, shown with "raw fixes"
 export const devices = new Map(); // dev_eui -> { marker, circle, track, raw, last }
@@ -45,10 +47,10 @@ export function draw(data) {
     let v = devices.get(d.dev_eui);
     if (!v) {
       v = {
-        circle: L.circle(at, { radius: p.accuracy_m, color: "#c33", weight: 1, fillOpacity: 0.1 }).addTo(map),
+        circle: L.circle(at, { radius: p.accuracy_m, color: USUAL, weight: 1, fillOpacity: 0.1 }).addTo(map),
         track: L.polyline([], { color: "#c33", weight: 2, opacity: 0.6 }).addTo(map),
         raw: L.polyline([], { color: "#777", weight: 1, dashArray: "3 4", opacity: 0.8 }).addTo(rawLayer),
-        marker: L.circleMarker(at, { radius: 5, color: "#c33", fillOpacity: 1, className: "device" }).addTo(map),
+        marker: L.circleMarker(at, { radius: 5, color: USUAL, fillOpacity: 1, className: "device" }).addTo(map),
       };
       devices.set(d.dev_eui, v);
     }
@@ -58,6 +60,7 @@ export function draw(data) {
     v.track.setLatLngs(d.track);
     v.raw.setLatLngs(d.raw ?? d.track);
     v.last = p;
+    paint(d.dev_eui, v);
     v.marker.off("click").on("click", () => (location.hash = `#/device/${d.dev_eui}`));
     lastPos.set(d.dev_eui, p);
     bounds.push(at);
@@ -67,6 +70,20 @@ export function draw(data) {
     framed = true;
   }
   centre();
+}
+
+// The fleet dashboard colours the devices by health: colourOf(dev_eui) gives a CSS colour
+// (undefined: the usual one); null gives every device its usual colour back.
+let colourOf = null;
+function paint(eui, v) {
+  const c = (colourOf && colourOf(eui)) || USUAL;
+  if (v.marker.options.color === c) return;
+  v.marker.setStyle({ color: c, fillColor: c });
+  v.circle.setStyle({ color: c, fillColor: c });
+}
+export function colourBy(fn) {
+  colourOf = fn;
+  for (const [eui, v] of devices) paint(eui, v);
 }
 
 // Another key sees other devices: everything drawn goes.

@@ -4,6 +4,7 @@
 // form. Edit controls appear only where the key's scope (GET /api/whoami) may write; a
 // write the server refuses anyway shows the server's reason.
 import { errorText, get, query, request } from "./api.js";
+import { timeline } from "./fleet.js";
 import { ago, esc, form, hexToBase64, values, when } from "./ui.js";
 
 const PAGE = 50; // devices and gateways per page
@@ -13,7 +14,7 @@ const INHERIT = ["", "from the profile"];
 // What the scope may do: write (read-write key), admin (every application).
 const can = (ctx) => ({ write: !ctx.me.read_only, admin: ctx.me.admin, adminWrite: ctx.me.admin && !ctx.me.read_only });
 
-export const nav = `<nav aria-label="Console sections"><a href="#/">devices</a> · <a href="#/gateways">gateways</a> · ` +
+export const nav = `<nav aria-label="Console sections"><a href="#/">devices</a> · <a href="#/fleet">fleet</a> · <a href="#/gateways">gateways</a> · ` +
   `<a href="#/profiles">profiles</a> · <a href="#/applications">applications</a> · <a href="#/add">add</a></nav>`;
 
 function result(formEl, text, ok) {
@@ -142,7 +143,7 @@ export function gatewaysPage(ctx) {
   });
 }
 
-// ---- one device: its settings, edit, delete, the downlink queue, its uplinks
+// ---- one device: its settings, edit, delete, the downlink queue, its uplinks, its timeline
 const deviceEditFields = (d, pk, ctx) => {
   const inh = new Set(d.inherited ?? []);
   const f = [{ name: "name", label: "Name", value: d.name, keepEmpty: true }];
@@ -185,6 +186,7 @@ export async function devicePage(ctx, eui, map) {
     ["link margin", d.margin_db == null ? "unknown" : `${d.margin_db} dB`], ["next FCnt", d.f_cnt_up_next]];
   let panelRef = null;
   const located = map.centreOn(d.dev_eui);
+  const tl = timeline(d.dev_eui);
   const loadLive = async (panel) => {
     const [ups, queue] = await Promise.all([get(`/api/devices/${eui}/uplinks?limit=10`), get(`/api/devices/${eui}/queue`)]);
     const u = ups.ok ? ups.json.items : [];
@@ -213,7 +215,7 @@ export async function devicePage(ctx, eui, map) {
         `<h4>Queue a downlink</h4>` + form("queue-form", qF, "queue", `<p><small>hex: 01ff…; base64: Af8=; object: {"led": 1}</small></p>`) : "") +
       `<h4>Queue</h4><ul id="queue-list"></ul>` +
       (c.write ? `<p><button type="button" id="queue-flush">empty the queue</button> <span id="queue-flush-result" role="status"></span></p>` : "") +
-      `<h4>Uplinks</h4><div id="uplinks"></div>`,
+      `<h4>Uplinks</h4><div id="uplinks"></div>` + tl.html,
     async mount(panel) {
       panelRef = panel;
       const edit = panel.querySelector("#edit-device");
@@ -245,9 +247,9 @@ export async function devicePage(ctx, eui, map) {
         panel.querySelector("#queue-flush-result").textContent = res.ok ? `${res.json.deleted} removed` : errorText(res);
         loadLive(panel);
       });
-      await loadLive(panel);
+      await Promise.all([loadLive(panel), tl.mount(panel)]);
     },
-    refresh: () => panelRef && loadLive(panelRef),
+    refresh: () => panelRef && Promise.all([loadLive(panelRef), tl.refresh(panelRef)]),
   };
 }
 

@@ -137,6 +137,8 @@ int lg_api_devices_export(struct lg_api_req *r, json_t **out); /* GET /api/devic
 int lg_api_alarms(struct lg_api_req *r, json_t **out);         /* GET /api/alarms */
 int lg_api_alarm(struct lg_api_req *r, json_t **out);          /* GET one, POST .../ack */
 int lg_api_fleet_summary(struct lg_api_req *r, json_t **out);  /* GET /api/fleet/summary */
+int lg_api_fleet_devices(struct lg_api_req *r, json_t **out);
+int lg_api_device_timeline(struct lg_api_req *r, json_t **out);
 int lg_api_device_config(struct lg_api_req *r, json_t **out);  /* .../config, .../history */
 /* The shadow as GET .../config shows it (references to desired and reported are taken:
  * borrowed, the caller keeps its own). */

@@ -1,7 +1,7 @@
 /*
  * The fleet's API (issue 19): the inventory's bulk import and export (JSON or CSV), alarms
  * and their acknowledgement, a device's configuration shadow and its history, the fleet
- * summary.
+ * summary, every device's health and a device's timeline (the console's fleet dashboard).
  *
  * An import is all or nothing: every row is checked first (the same checks as POST
  * /api/devices, plus duplicates in the file and devices that exist), the refused rows are
@@ -483,9 +483,49 @@ int lg_api_alarm(struct lg_api_req *r, json_t **out) {
   return *out ? 200 : lg_api_fail(out, 404, "no alarm %lld", (long long)id);
 }
 
-/* GET /api/fleet/summary */
+/* GET /api/fleet/summary?attention_limit= (1..10000, 100 by default) */
 int lg_api_fleet_summary(struct lg_api_req *r, json_t **out) {
-  *out = lg_store_fleet_summary_json(r->store, 100);
+  const char *v = r->query(r->query_cls, "attention_limit");
+  long n = 100;
+  if (v) {
+    char *end = NULL;
+    n = strtol(v, &end, 10);
+    if (end == v || *end || n < 1 || n > 10000)
+      return lg_api_fail(out, 400, "attention_limit: expected an integer 1..10000");
+  }
+  *out = lg_store_fleet_summary_json(r->store, (int)n);
+  return *out ? 200 : lg_api_fail(out, 500, "storage failed");
+}
+
+/* GET /api/fleet/devices?after=&limit=: every device's health (the console's fleet map). */
+int lg_api_fleet_devices(struct lg_api_req *r, json_t **out) {
+  int limit, bad;
+  const char *after;
+  uint64_t from = 0;
+  if ((bad = lg_api_page(r, 1000, &limit, &after, out))) return bad;
+  if (after && lg_api_eui(after, &from))
+    return lg_api_fail(out, 400, "after: expected the \"next\" of the page before (a DevEUI)");
+  *out = lg_store_fleet_devices_json(r->store, from, limit);
+  return *out ? 200 : lg_api_fail(out, 500, "storage failed");
+}
+
+/* GET /api/devices/{dev_eui}/timeline?after=&limit=: joins, resets, configuration changes,
+ * alarms and life-cycle dates, newest first. */
+int lg_api_device_timeline(struct lg_api_req *r, json_t **out) {
+  uint64_t eui;
+  struct lg_device_rec dev;
+  if (lg_api_eui(r->var[0], &eui)) return lg_api_fail(out, 400, "DevEUI: expected 16 hex digits");
+  int bad = lg_api_device_in_scope(r, eui, &dev, out);
+  if (bad) return bad;
+  int limit;
+  const char *after;
+  struct lg_timeline_cursor from;
+  if ((bad = lg_api_page(r, 100, &limit, &after, out))) return bad;
+  if (limit > 1000) return lg_api_fail(out, 400, "limit: expected an integer 1..1000");
+  if (after && lg_store_timeline_cursor_parse(after, &from))
+    return lg_api_fail(out, 400,
+                       "after: expected the \"next\" of the page before (time.source.id)");
+  *out = lg_store_timeline_json(r->store, eui, after ? &from : NULL, limit);
   return *out ? 200 : lg_api_fail(out, 500, "storage failed");
 }
 

@@ -1,6 +1,6 @@
 /*
  * `lorageo fleet report`: the fleet at a glance, from the database, as the console's
- * dashboard will show it (issue 19 item 4): devices by life-cycle state, alarms open by
+ * dashboard shows it (issue 19 item 4, web/fleet.js): devices by life-cycle state, alarms open by
  * kind, configuration in sync or pending, the devices that need attention, and every
  * open alarm (JSON); or one line per device with its state, battery, open alarms and
  * configuration (CSV).
@@ -21,7 +21,8 @@ static const char usage[] =
     "usage: lorageo fleet report [--format json|csv] [-o FILE] [-c CONFIG] [--database PATH]\n"
     "\n"
     "json (default): {\"generated_ns\", \"devices\", \"lifecycle\": {state: n}, \"alarms_open\":\n"
-    "{kind: n}, \"config\": {\"in_sync\", \"pending\"}, \"attention\": [devices with open alarms],\n"
+    "{kind: n}, \"config\": {\"in_sync\", \"pending\"}, \"attention\": [devices silent, with open\n"
+    "alarms or a configuration pending, each with its health], \"attention_total\",\n"
     "\"open_alarms\": [...]}. csv: dev_eui,name,lifecycle,last_seen_ns,battery,open_alarms,\n"
     "config_in_sync,config_pending_since_ns — one line per device. Written to FILE or stdout.\n";
 

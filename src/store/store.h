@@ -619,9 +619,34 @@ LG_STORE_MUST int lg_store_shadow_history_add(struct lg_store *s, uint64_t dev_e
 struct json_t *lg_store_shadow_history_json(struct lg_store *s, uint64_t dev_eui,
                                             int64_t before_id, int limit);
 /* The fleet at a glance: {"devices", "lifecycle": {state: n}, "alarms_open": {kind: n},
- * "config": {"in_sync", "pending"}, "attention": [{"dev_eui", "name", "lifecycle",
- * "last_seen_ns", "alarms": [kind...]}...]} (devices with open alarms, at most `attention`). */
+ * "config": {"in_sync", "pending"}, "attention": [device...], "attention_total"}. The
+ * devices needing attention are those not retired that are silent, have an open alarm or a
+ * configuration pending: the first `attention` by DevEUI, each as lg_store_fleet_devices_json
+ * gives it. NULL when storage fails. */
 struct json_t *lg_store_fleet_summary_json(struct lg_store *s, int attention);
+/* Every device's health, a page by DevEUI after `after` (0: from the first): {"items":
+ * [{"dev_eui", "name", "lifecycle", "last_seen_ns", "battery", "alarms": [open kinds],
+ * "config_pending_since_ns", "health"}], "next"}. health: retired, alarm (an open alarm or
+ * silent), pending (configuration), provisioned (never heard) or ok, the first that holds. */
+struct json_t *lg_store_fleet_devices_json(struct lg_store *s, uint64_t after, int limit);
+
+/* Where a page of a timeline ended: time, source, id (lg_store_timeline_json's "next"). */
+struct lg_timeline_cursor {
+  int64_t t_ns;
+  int src;
+  int64_t id;
+};
+/* "time.source.id" into *c; LG_EINVAL when it is not one. */
+int lg_store_timeline_cursor_parse(const char *text, struct lg_timeline_cursor *c);
+/* A device's timeline, newest first, below `from` (NULL: from the newest): its joins and
+ * frame-counter resets (events), configuration changes (shadow history), alarms raised,
+ * cleared and acknowledged, and the latest entry into each life-cycle state. {"items":
+ * [{"time_ns", "kind": join|reset|config|alarm|lifecycle, "action", "detail", ...}],
+ * "next": cursor text or null}; config entries add "field", "value"; alarm entries
+ * "alarm_id", "alarm_kind", "raises", "open", "acknowledged"; join and reset "data" (the
+ * event's payload). NULL when storage fails. */
+struct json_t *lg_store_timeline_json(struct lg_store *s, uint64_t dev_eui,
+                                      const struct lg_timeline_cursor *from, int limit);
 
 /* ---- keys at rest (store/kek.h) --------------------------------------------------- */
 

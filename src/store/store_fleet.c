@@ -3,8 +3,10 @@
  * as a JSON object on the device, for reading, and as rows of device_tags, for finding
  * devices by tag through an index), its life cycle with the date of each state, alarms
  * (one row per raise-to-clear episode; a raise while open counts on the open row), the
- * configuration shadow (desired and reported as JSON objects) and its history, and the
- * fleet summary that `lorageo fleet report` and GET /api/fleet/summary give.
+ * configuration shadow (desired and reported as JSON objects) and its history, the fleet
+ * summary that `lorageo fleet report` and GET /api/fleet/summary give, every device's health
+ * (the console's fleet map) and a device's timeline (its joins, resets, configuration
+ * changes, alarms and life-cycle dates merged, newest first).
  */
 #include <jansson.h>
 #include <stdatomic.h>
@@ -386,9 +388,117 @@ json_t *lg_store_shadow_history_json(struct lg_store *s, uint64_t dev_eui, int64
 
 /* ---- the fleet at a glance --------------------------------------------------------- */
 
+/* A device's health, one word for the dashboard's colours: retired (nothing expected of it),
+ * alarm (an open alarm, or silent), pending (a desired configuration not yet reported),
+ * provisioned (never heard), ok. The first that holds, in that order. */
+static const char *health_of(const char *lifecycle, bool alarm, bool pending) {
+  if (strcmp(lifecycle, "retired") == 0) return "retired";
+  if (alarm || strcmp(lifecycle, "silent") == 0) return "alarm";
+  if (pending) return "pending";
+  if (strcmp(lifecycle, "provisioned") == 0) return "provisioned";
+  return "ok";
+}
+
+/* The open alarms of the devices whose DevEUIs lie in [lo, hi]: {dev_eui: [kind, ...]}. */
+static json_t *open_device_alarms(struct lg_store *s, const char *lo, const char *hi) {
+  struct db_stmt *st = db_prep(
+      s->db, "SELECT subject, kind FROM alarms WHERE cleared_ns IS NULL AND subject_type = 'device'"
+             " AND subject >= ?1 AND subject <= ?2 ORDER BY subject, kind");
+  if (st == NULL) return NULL;
+  db_bind_text(st, 1, lo);
+  db_bind_text(st, 2, hi);
+  json_t *by = json_object();
+  int rc;
+  while ((rc = db_step(st)) == DB_ROW) {
+    const char *eui = db_col_text(st, 0);
+    json_t *list = json_object_get(by, eui);
+    if (list == NULL) json_object_set_new(by, eui, list = json_array());
+    json_array_append_new(list, json_string(db_col_text(st, 1)));
+  }
+  db_done(st);
+  if (rc != DB_DONE) {
+    json_decref(by);
+    return NULL;
+  }
+  return by;
+}
+
+/* Columns of FLEET_DEVICE_SQL: the device, its shadow's pending time, whether an alarm is
+ * open. ?1 the DevEUI to start after ("" from the first), ?2 the limit, ?3 non-zero: only
+ * the devices that need attention (not retired, and silent, pending or with an alarm). */
+#define FLEET_OPEN_ALARM                                                                           \
+  "EXISTS (SELECT 1 FROM alarms a WHERE a.subject = d.dev_eui AND a.cleared_ns IS NULL)"
+#define FLEET_ATTENTION                                                                            \
+  "(d.lifecycle <> 'retired' AND (d.lifecycle = 'silent' OR sh.pending_since_ns IS NOT NULL"      \
+  " OR " FLEET_OPEN_ALARM "))"
+#define FLEET_DEVICE_SQL                                                                           \
+  "SELECT d.dev_eui, d.name, d.lifecycle, d.last_seen_ns, d.battery, sh.pending_since_ns,"        \
+  " CASE WHEN " FLEET_OPEN_ALARM " THEN 1 ELSE 0 END"                                              \
+  " FROM devices d LEFT JOIN shadows sh ON sh.dev_eui = d.dev_eui"                                 \
+  " WHERE d.dev_eui > ?1 AND (CAST(?3 AS BIGINT) = 0 OR " FLEET_ATTENTION ")"                      \
+  " ORDER BY d.dev_eui LIMIT ?2"
+
+/* One row of FLEET_DEVICE_SQL; its "alarms" and "health" are filled by fleet_devices_page. */
+static json_t *fleet_device_row(struct db_stmt *st) {
+  const char *lc = db_col_text(st, 2) ? db_col_text(st, 2) : "provisioned";
+  bool pending = !db_col_null(st, 5), alarm = db_col_int(st, 6) != 0;
+  return json_pack("{s:s, s:s, s:s, s:o, s:o, s:[], s:o, s:s}", "dev_eui", db_col_text(st, 0),
+                   "name", db_col_text(st, 1) ? db_col_text(st, 1) : "", "lifecycle", lc,
+                   "last_seen_ns", lgs_int_or_null(st, 3), "battery", lgs_int_or_null(st, 4),
+                   "alarms", "config_pending_since_ns", lgs_int_or_null(st, 5), "health",
+                   health_of(lc, alarm, pending));
+}
+
+/* A page of FLEET_DEVICE_SQL (after: "" from the first) as {"items", "next"}, each device
+ * with its open alarms' kinds. */
+static json_t *fleet_devices_page(struct lg_store *s, const char *after, int limit,
+                                  bool attention) {
+  struct db_stmt *st = db_prep(s->db, FLEET_DEVICE_SQL);
+  if (st == NULL) return NULL;
+  db_bind_text(st, 1, after);
+  db_bind_int64(st, 2, (int64_t)limit + 1);
+  db_bind_int64(st, 3, attention);
+  json_t *items = json_array(), *next = json_null();
+  int rc, n = 0;
+  while ((rc = db_step(st)) == DB_ROW) {
+    if (n++ == limit) { /* one more than asked for: a next page, after the last given */
+      json_decref(next);
+      next = json_incref(json_object_get(json_array_get(items, (size_t)limit - 1), "dev_eui"));
+      rc = DB_DONE;
+      break;
+    }
+    json_array_append_new(items, fleet_device_row(st));
+  }
+  db_done(st);
+  size_t k = json_array_size(items);
+  const char *lo = json_string_value(json_object_get(json_array_get(items, 0), "dev_eui"));
+  const char *hi = json_string_value(json_object_get(json_array_get(items, k - 1), "dev_eui"));
+  json_t *alarms = rc != DB_DONE ? NULL : k == 0 ? json_object() : open_device_alarms(s, lo, hi);
+  if (alarms == NULL) {
+    json_decref(items);
+    json_decref(next);
+    return NULL;
+  }
+  size_t i;
+  json_t *d;
+  json_array_foreach(items, i, d) {
+    json_t *kinds = json_object_get(alarms, json_string_value(json_object_get(d, "dev_eui")));
+    if (kinds) json_object_set(d, "alarms", kinds);
+  }
+  json_decref(alarms);
+  return json_pack("{s:o, s:o}", "items", items, "next", next);
+}
+
+json_t *lg_store_fleet_devices_json(struct lg_store *s, uint64_t after, int limit) {
+  char h[17];
+  lgs_eui_hex(after, h);
+  if (after == 0) h[0] = '\0'; /* every EUI sorts after "" */
+  return fleet_devices_page(s, h, limit, false);
+}
+
 json_t *lg_store_fleet_summary_json(struct lg_store *s, int attention) {
-  json_t *o = json_object(), *lc = json_object(), *al = json_object(), *att = json_array();
-  int64_t total = 0, pending = 0, shadows = 0;
+  json_t *o = json_object(), *lc = json_object(), *al = json_object();
+  int64_t total = 0, pending = 0, shadows = 0, needing = 0;
   for (int i = 0; i < LG_LC_COUNT; i++)
     json_object_set_new(lc, lg_lifecycle_name(i), json_integer(0));
   struct db_stmt *st = db_prep(s->db, "SELECT lifecycle, COUNT(*) FROM devices GROUP BY lifecycle");
@@ -404,30 +514,216 @@ json_t *lg_store_fleet_summary_json(struct lg_store *s, int attention) {
   st = db_prep(s->db, "SELECT COUNT(*), COUNT(pending_since_ns) FROM shadows WHERE desired <> '{}'");
   if (st && db_step(st) == DB_ROW) shadows = db_col_int64(st, 0), pending = db_col_int64(st, 1);
   db_done(st);
-  st = db_prep(s->db,
-               "SELECT d.dev_eui, d.name, d.lifecycle, d.last_seen_ns, a.kind FROM devices d"
-               " JOIN alarms a ON a.subject = d.dev_eui AND a.cleared_ns IS NULL"
-               " ORDER BY d.dev_eui, a.kind");
-  json_t *cur = NULL;
-  char last[17] = "";
-  while (st && db_step(st) == DB_ROW) {
-    const char *eui = db_col_text(st, 0);
-    if (strcmp(eui, last) != 0) {
-      if ((int)json_array_size(att) >= attention) break;
-      snprintf(last, sizeof(last), "%s", eui);
-      cur = json_pack("{s:s, s:s, s:s, s:o, s:[]}", "dev_eui", eui, "name", db_col_text(st, 1),
-                      "lifecycle", db_col_text(st, 2), "last_seen_ns", lgs_int_or_null(st, 3),
-                      "alarms");
-      json_array_append_new(att, cur);
-    }
-    json_array_append_new(json_object_get(cur, "alarms"), json_string(db_col_text(st, 4)));
-  }
+  st = db_prep(s->db, "SELECT COUNT(*) FROM devices d"
+                      " LEFT JOIN shadows sh ON sh.dev_eui = d.dev_eui WHERE " FLEET_ATTENTION);
+  if (st && db_step(st) == DB_ROW) needing = db_col_int64(st, 0);
   db_done(st);
+  json_t *att = fleet_devices_page(s, "", attention, true);
+  if (att == NULL) {
+    json_decref(o);
+    json_decref(lc);
+    json_decref(al);
+    return NULL;
+  }
   json_object_set_new(o, "devices", json_integer(total));
   json_object_set_new(o, "lifecycle", lc);
   json_object_set_new(o, "alarms_open", al);
   json_object_set_new(o, "config", json_pack("{s:I, s:I}", "in_sync", (json_int_t)(shadows - pending),
                                              "pending", (json_int_t)pending));
-  json_object_set_new(o, "attention", att);
+  json_object_set_new(o, "attention", json_incref(json_object_get(att, "items")));
+  json_object_set_new(o, "attention_total", json_integer(needing));
+  json_decref(att);
   return o;
+}
+
+/* ---- a device's timeline ----------------------------------------------------------- */
+
+/* The timeline merges sources that each keep their own order; an entry's place is (time,
+ * source, id), newest first, and the cursor "time.source.id" says where a page ended. Each
+ * source is read below the cursor ((t, id) < (T, ID), with ID adjusted by the source's rank
+ * against the cursor's), limit + 1 rows at most, then all are merged here. */
+enum { TL_EVENT, TL_CONFIG, TL_RAISED, TL_CLEARED, TL_ACKED, TL_LIFECYCLE, TL_SOURCES };
+
+struct tl_entry {
+  int64_t t_ns, id;
+  int src;
+  json_t *o;
+};
+
+struct tl_list {
+  struct tl_entry *e;
+  size_t n, cap;
+};
+
+static const char *text_or_empty(struct db_stmt *st, int col) {
+  return db_col_text(st, col) ? db_col_text(st, col) : "";
+}
+
+static int tl_add(struct tl_list *l, int64_t t_ns, int src, int64_t id, json_t *o) {
+  if (o == NULL) return LG_ENOMEM;
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? 2 * l->cap : 64;
+    struct tl_entry *e = realloc(l->e, cap * sizeof(*e));
+    if (e == NULL) return json_decref(o), LG_ENOMEM;
+    l->e = e;
+    l->cap = cap;
+  }
+  json_object_set_new(o, "time_ns", json_integer(t_ns));
+  l->e[l->n++] = (struct tl_entry){t_ns, id, src, o};
+  return 0;
+}
+
+static int tl_cmp(const void *a, const void *b) { /* newest first */
+  const struct tl_entry *x = a, *y = b;
+  if (x->t_ns != y->t_ns) return x->t_ns < y->t_ns ? 1 : -1;
+  if (x->src != y->src) return x->src < y->src ? 1 : -1;
+  return x->id < y->id ? 1 : x->id > y->id ? -1 : 0;
+}
+
+/* The id bound for source `src` below cursor (t, src0, id0): every id at t when the source
+ * ranks below the cursor's, those below id0 in the cursor's own, none in a higher one. */
+static int64_t tl_id_bound(const struct lg_timeline_cursor *c, int src) {
+  return src < c->src ? INT64_MAX : src == c->src ? c->id : 0;
+}
+
+/* Reads one source: the statement takes the DevEUI ?1, the time bound ?2, the id bound ?3
+ * and the limit ?4, and gives time, id, then what `row` makes the entry of. */
+static int tl_read(struct lg_store *s, const char *sql, uint64_t dev_eui,
+                   const struct lg_timeline_cursor *c, int src, int limit, struct tl_list *l,
+                   json_t *(*row)(struct db_stmt *, int src)) {
+  struct db_stmt *st = db_prep(s->db, sql);
+  if (st == NULL) return LG_EIO;
+  lgs_bind_eui(st, 1, dev_eui);
+  db_bind_int64(st, 2, c->t_ns);
+  db_bind_int64(st, 3, tl_id_bound(c, src));
+  db_bind_int64(st, 4, (int64_t)limit + 1);
+  int rc;
+  while ((rc = db_step(st)) == DB_ROW)
+    if (tl_add(l, db_col_int64(st, 0), src, db_col_int64(st, 1), row(st, src))) break;
+  db_done(st);
+  return rc == DB_DONE ? 0 : LG_EIO;
+}
+
+#define TL_BELOW(t, id) " AND (" t " < ?2 OR (" t " = ?2 AND " id " < ?3))"
+
+static json_t *tl_event_row(struct db_stmt *st, int src) {
+  (void)src;
+  const char *type = db_col_text(st, 2), *p = db_col_text(st, 3);
+  json_t *data = p ? json_loads(p, 0, NULL) : NULL;
+  char detail[160] = "";
+  const char *addr = json_string_value(json_object_get(data, "dev_addr"));
+  if (strcmp(type, "join") == 0)
+    snprintf(detail, sizeof(detail), "joined: DevAddr %s", addr ? addr : "?");
+  else
+    snprintf(detail, sizeof(detail), "frame counter reset to %lld (expected %lld)",
+             (long long)json_integer_value(json_object_get(data, "f_cnt")),
+             (long long)json_integer_value(json_object_get(data, "f_cnt_expected")));
+  return json_pack("{s:s, s:s, s:s, s:o}", "kind", type, "action", type, "detail", detail, "data",
+                   data ? data : json_null());
+}
+
+static json_t *tl_config_row(struct db_stmt *st, int src) {
+  (void)src;
+  const char *v = db_col_text(st, 3);
+  json_t *val = v ? json_loads(v, JSON_DECODE_ANY, NULL) : NULL;
+  return json_pack("{s:s, s:s, s:s, s:o, s:s}", "kind", "config", "action", db_col_text(st, 4),
+                   "field", db_col_text(st, 2), "value",
+                   val ? val : v ? json_string(v) : json_null(),
+                   "detail", text_or_empty(st, 5));
+}
+
+/* Columns: time, id, kind, detail, clear_detail, raises, acked_by, ack_note, open, acked. */
+static json_t *tl_alarm_row(struct db_stmt *st, int src) {
+  static const char *const action[] = {[TL_RAISED] = "raised", [TL_CLEARED] = "cleared",
+                                       [TL_ACKED] = "acknowledged"};
+  char detail[800];
+  if (src == TL_ACKED)
+    snprintf(detail, sizeof(detail), "by %s%s%s", text_or_empty(st, 6),
+             *text_or_empty(st, 7) ? ": " : "", text_or_empty(st, 7));
+  else
+    snprintf(detail, sizeof(detail), "%s", text_or_empty(st, src == TL_CLEARED ? 4 : 3));
+  return json_pack("{s:s, s:s, s:s, s:I, s:s, s:I, s:b, s:b}", "kind", "alarm", "action",
+                   action[src], "alarm_kind", db_col_text(st, 2), "alarm_id",
+                   (json_int_t)db_col_int64(st, 1), "detail", detail, "raises",
+                   (json_int_t)db_col_int64(st, 5), "open", db_col_int(st, 8) != 0,
+                   "acknowledged", db_col_int(st, 9) != 0);
+}
+
+/* The life-cycle dates (each state's latest entry) below the cursor. */
+static int tl_lifecycle(struct lg_store *s, uint64_t dev_eui, const struct lg_timeline_cursor *c,
+                        struct tl_list *l) {
+  struct db_stmt *st = db_prep(s->db, "SELECT provisioned_ns, active_ns, silent_ns, retired_ns"
+                                      " FROM devices WHERE dev_eui = ?1");
+  if (st == NULL) return LG_EIO;
+  lgs_bind_eui(st, 1, dev_eui);
+  int rc = db_step(st);
+  for (int i = 0; rc == DB_ROW && i < LG_LC_COUNT; i++) {
+    int64_t t = db_col_null(st, i) ? 0 : db_col_int64(st, i), bound = tl_id_bound(c, TL_LIFECYCLE);
+    if (t <= 0 || !(t < c->t_ns || (t == c->t_ns && i + 1 < bound))) continue;
+    if (tl_add(l, t, TL_LIFECYCLE, i + 1,
+               json_pack("{s:s, s:s, s:s}", "kind", "lifecycle", "action", lg_lifecycle_name(i),
+                         "detail", "entered (its latest entry into this state)")))
+      break;
+  }
+  db_done(st);
+  return rc == DB_ROW || rc == DB_DONE ? 0 : LG_EIO;
+}
+
+#define TL_ALARM_COLS(t)                                                                           \
+  "SELECT " t ", id, kind, detail, clear_detail, raises, acked_by, ack_note,"                      \
+  " CASE WHEN cleared_ns IS NULL THEN 1 ELSE 0 END, CASE WHEN acked_ns IS NULL THEN 0 ELSE 1 END"  \
+  " FROM alarms WHERE subject = ?1 AND subject_type = 'device' AND " t " IS NOT NULL"             \
+  TL_BELOW(t, "id") " ORDER BY " t " DESC, id DESC LIMIT ?4"
+
+json_t *lg_store_timeline_json(struct lg_store *s, uint64_t dev_eui,
+                               const struct lg_timeline_cursor *from, int limit) {
+  static const char *const sql[TL_SOURCES] = {
+      [TL_EVENT] = "SELECT created_ns, id, type, payload FROM events WHERE dev_eui = ?1"
+                   " AND type IN ('join', 'reset')" TL_BELOW("created_ns", "id")
+                   " ORDER BY created_ns DESC, id DESC LIMIT ?4",
+      [TL_CONFIG] = "SELECT created_ns, id, field, value, action, detail FROM shadow_history"
+                    " WHERE dev_eui = ?1" TL_BELOW("created_ns", "id")
+                    " ORDER BY created_ns DESC, id DESC LIMIT ?4",
+      [TL_RAISED] = TL_ALARM_COLS("raised_ns"),
+      [TL_CLEARED] = TL_ALARM_COLS("cleared_ns"),
+      [TL_ACKED] = TL_ALARM_COLS("acked_ns"),
+  };
+  struct lg_timeline_cursor first = {INT64_MAX, TL_SOURCES, 0};
+  const struct lg_timeline_cursor *c = from && from->t_ns > 0 ? from : &first;
+  struct tl_list l = {0};
+  int rc = 0;
+  for (int src = 0; rc == 0 && src < TL_LIFECYCLE; src++)
+    rc = tl_read(s, sql[src], dev_eui, c, src, limit, &l,
+                 src == TL_EVENT ? tl_event_row : src == TL_CONFIG ? tl_config_row : tl_alarm_row);
+  if (rc == 0) rc = tl_lifecycle(s, dev_eui, c, &l);
+  json_t *items = rc ? NULL : json_array(), *next = json_null();
+  if (l.n) qsort(l.e, l.n, sizeof(*l.e), tl_cmp);
+  for (size_t i = 0; i < l.n; i++) {
+    if (items && i < (size_t)limit) {
+      json_array_append_new(items, l.e[i].o);
+      continue;
+    }
+    json_decref(l.e[i].o);
+    if (items && i == (size_t)limit) {
+      const struct tl_entry *last = &l.e[limit - 1];
+      json_decref(next);
+      next = json_sprintf("%lld.%d.%lld", (long long)last->t_ns, last->src, (long long)last->id);
+    }
+  }
+  free(l.e);
+  if (items == NULL) {
+    json_decref(next);
+    return NULL;
+  }
+  return json_pack("{s:o, s:o}", "items", items, "next", next);
+}
+
+int lg_store_timeline_cursor_parse(const char *text, struct lg_timeline_cursor *c) {
+  long long t, id;
+  int src, used = 0;
+  if (text == NULL || sscanf(text, "%lld.%d.%lld%n", &t, &src, &id, &used) != 3 ||
+      text[used] != '\0' || t <= 0 || src < 0 || src >= TL_SOURCES || id < 0)
+    return LG_EINVAL;
+  *c = (struct lg_timeline_cursor){t, src, id};
+  return 0;
 }

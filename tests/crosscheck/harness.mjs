@@ -259,8 +259,9 @@ for (const g of gateways) {
   g.sock.on("message", (m) => g.inbox.push(m));
 }
 
-export function rxpkFor(g, phy, emitNs, extraDelayNs = 0, tmst = 1000000, freq = "868.100000", datr = "SF7BW125") {
-  const d = dist(ecef(truth.lat, truth.lon, 0), ecef(g.lat, g.lon, g.alt));
+// at: where the device is ({lat, lon}; truth unless given)
+export function rxpkFor(g, phy, emitNs, extraDelayNs = 0, tmst = 1000000, freq = "868.100000", datr = "SF7BW125", at = truth) {
+  const d = dist(ecef(at.lat, at.lon, 0), ecef(g.lat, g.lon, g.alt));
   const arrival = emitNs + BigInt(Math.round((d / C) * 1e9 + extraDelayNs));
   const gpsNs = arrival - 315964800000000000n + 18000000000n;
   const iso = new Date(Number(arrival / 1000000n)).toISOString().replace(/\.\d+Z$/, "");
@@ -299,6 +300,6 @@ export function dataUp(fcnt, payload, confirmed = false, key = nwk) {
 export const clock = { emit: BigInt(Date.now()) * 1000000n }; // the next frame's emission, ns
 export async function frameFromAll(phy, gws = gateways, opts = {}) {
   clock.emit += 10000000000n;
-  for (const g of gws) await push(g, rxpkFor(g, phy, clock.emit, opts.delay?.[g.eui] ?? 0, 1000000, opts.freq));
+  for (const g of gws) await push(g, rxpkFor(g, phy, clock.emit, opts.delay?.[g.eui] ?? 0, 1000000, opts.freq, undefined, opts.at));
 }
 
