@@ -6,7 +6,8 @@
 # its kNN baseline on the same map, the RSSI-weighted centroid, and path-loss ranging
 # (`rssi`) with the model calibrate fits. Prints one JSON line per method (pooled over
 # both folds): median/mean/p90 error, and the shares of fixes within accuracy_m and
-# accuracy_95_m.
+# accuracy_95_m; then fingerprint's median and mean over kNN's, from the unrounded errors
+# (a ratio of rounded figures can claim a percent that is not there).
 # Usage: bench/fingerprint_antwerp.sh [build/lorageo] [DATA.jsonl]
 set -euo pipefail
 BIN=${1:-build/lorageo}
@@ -35,3 +36,9 @@ for m in fingerprint knn centroid rssi; do
      within_accuracy_m: (map(select(.[0] <= .[1])) | length / $n * 1000 | round / 1000),
      within_accuracy_95_m: (map(select(.[0] <= .[2])) | length / $n * 1000 | round / 1000)}' "$tmp/$m.err"
 done
+jq -n -c --slurpfile f "$tmp/fingerprint.err" --slurpfile k "$tmp/knn.err" '
+  def med: sort | .[length / 2 | floor];
+  def mean: add / length;
+  ($f | map(.[0])) as $fe | ($k | map(.[0])) as $ke |
+  {compare: "fingerprint / knn", median_ratio: (($fe | med) / ($ke | med) * 10000 | round / 10000),
+   mean_ratio: (($fe | mean) / ($ke | mean) * 10000 | round / 10000)}'

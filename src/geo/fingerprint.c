@@ -15,17 +15,34 @@
  *
  * — "not heard by gateway G" is information: a frame nobody near G missed cannot be
  * near G. The unheard sum is precomputed per cell over all gateways (`base`) and the
- * heard gateways' terms are corrected, so a query costs (cells x heard gateways). The
- * fix is the likelihood-weighted mean of the best cells (a posterior mean, which is
- * what minimises the expected squared error), and its spread, scaled by factors the
- * calibration measured by cross-validation, gives `accuracy_m` (68 %) and
- * `accuracy_95_m`.
+ * heard gateways' terms are corrected, so a query costs (cells x heard gateways).
+ *
+ * A frame's RSSIs share an error the map cannot know: its transmitter's antenna and
+ * power, the vehicle around it, the fading of the moment at the device. With that
+ * common offset b ~ N(0, tau^2) (tau = `offset_db`) integrated out, the heard gateways'
+ * Gaussian terms (residuals d_g, inverse variances w_g) become
+ *
+ *   -1/2 sum w_g d_g^2 + 1/2 (sum w_g d_g)^2 / (1/tau^2 + sum w_g) - 1/2 log(1 + tau^2 sum w_g)
+ *
+ * (the marginal of a Gaussian linear model, e.g. Bishop, PRML eq. 2.115): a frame
+ * uniformly a few dB louder or quieter than the map no longer counts as a mismatch at
+ * every gateway, while the differences between gateways keep their full weight. tau
+ * is not set by hand: lg_fp_cross_validate picks it by two-fold cross-validation over
+ * the training points themselves.
+ *
+ * The fix is the weighted mean of the best cells, each weighed by its likelihood to the
+ * power `sharpen`: 1 is the posterior mean (what minimises the expected squared error
+ * if the model were exact), larger values lean towards the most likely cell (the MAP,
+ * sharpen -> infinity). Where between the two is best depends on how far the model is
+ * from the truth, so cross-validation over the training points chooses it, with tau.
+ * The fix's spread, scaled by factors the same cross-validation measured, gives
+ * `accuracy_m` (68 %) and `accuracy_95_m`.
  *
  * Choices measured on the Antwerp development split (docs/geolocation.md): 50 m cells,
  * a 100 m kernel, a per-cell RSSI variance shrunk towards 4 dB with the weight of two
  * points (the city's spread varies from street to street), a Beta(0.5, 1) prior on p.
  * Against a weighted kNN in signal space on the same split the median error falls by
- * about 40 %.
+ * about 45 % and the mean by 20 %.
  *
  * The two baselines live here too, so they run from the same map: `knn` (weighted
  * k-nearest neighbours in signal space, an unheard gateway at the map's floor) and
@@ -42,7 +59,7 @@
 
 #define FP_FORMAT       "lorageo-radio-map"
 #define FP_VERSION      1
-#define FP_TOP_CELLS    20  /* the posterior mean runs over the best cells */
+#define FP_TOP_CELLS    20  /* the fix is a weighted mean of the best cells */
 #define FP_KNN_K        5   /* neighbours of the kNN baseline */
 #define FP_P_HEARD      0.5 /* Beta prior of p: pseudo-counts heard ... */
 #define FP_P_UNHEARD    1.0 /* ... and not heard */
@@ -81,6 +98,8 @@ struct lg_fp_params lg_fp_params_default(void) {
       .kernel_m = 100.0,
       .sigma_db = 4.0,
       .floor_dbm = -125.0,
+      .offset_db = 0.0,
+      .sharpen = 1.0,
       .k68 = 0.0,
       .k95 = 0.0,
   };
@@ -548,14 +567,43 @@ int lg_radio_map_locate(const struct lg_radio_map *m, double *scratch,
   size_t n_cand = m->heard_start[gw[strongest] + 1] - m->heard_start[gw[strongest]];
   bool all = n_cand == 0;
   if (all) n_cand = m->n_cells;
+  float rssi_f[LG_GEO_MAX_RX];
+  for (size_t j = 0; j < q; j++)
+    rssi_f[j] = (float)rssi[j];
+  const double tau2 = m->prm.offset_db * m->prm.offset_db;
+  const double inv_tau2 = tau2 > 0 ? 1.0 / tau2 : 0.0;
   for (size_t i = 0; i < n_cand; i++) {
     size_t c = all ? i : cand[i];
     double l = m->base[c];
     const struct fp_term *t = &m->term[c * G];
-    for (size_t j = 0; j < q; j++) {
-      const struct fp_term *tg = &t[gw[j]];
-      double d = rssi[j] - tg->mu;
-      l += tg->gain - 0.5 * d * d * tg->iv;
+    if (tau2 <= 0) {
+      for (size_t j = 0; j < q; j++) {
+        const struct fp_term *tg = &t[gw[j]];
+        double d = rssi[j] - tg->mu;
+        l += tg->gain - 0.5 * d * d * tg->iv;
+      }
+    } else {
+      /* in float, as the terms are: a few parts in 1e7 of a likelihood of tens */
+      float lf = 0, sw = 0, swd = 0;
+      for (size_t j = 0; j < q; j++) {
+        const struct fp_term *tg = &t[gw[j]];
+        float d = rssi_f[j] - tg->mu, wd = tg->iv * d;
+        lf += tg->gain - 0.5f * d * wd;
+        sw += tg->iv;
+        swd += wd;
+      }
+      l += lf;
+      /* The frame's common offset integrated out (top of file). Its two terms cost a
+       * division and a log: a cell that cannot reach the best ones even with the
+       * bound 0.5 tau^2 swd^2 on the first (the log term is never positive) is left
+       * at that bound, which keeps it out. */
+      double bound = l + 0.5 * tau2 * swd * swd;
+      if (k < FP_TOP_CELLS || bound > ll[best[k - 1]]) {
+        l += 0.5 * swd * swd / (inv_tau2 + sw);
+        if (k < FP_TOP_CELLS || l > ll[best[k - 1]]) l -= 0.5 * log1p(tau2 * sw);
+      } else {
+        l = bound;
+      }
     }
     ll[c] = l;
     k = top_insert(ll, best, k, FP_TOP_CELLS, c);
@@ -564,7 +612,7 @@ int lg_radio_map_locate(const struct lg_radio_map *m, double *scratch,
   for (size_t i = 0; i < k; i++) {
     en[2 * i] = m->cell_en[2 * best[i]];
     en[2 * i + 1] = m->cell_en[2 * best[i] + 1];
-    w[i] = exp(ll[best[i]] - ll[best[0]]);
+    w[i] = exp(m->prm.sharpen * (ll[best[i]] - ll[best[0]]));
   }
   memset(fix, 0, sizeof(*fix));
   /* a cell's own extent: uniform over the square, cell^2 / 12 per axis */
@@ -629,10 +677,11 @@ int lg_radio_map_save(const struct lg_radio_map *m, const char *path) {
   if (f == NULL) return LG_EIO;
   fprintf(f,
           "{\"format\":\"%s\",\"version\":%d,\n\"params\":{\"cell_m\":%.3f,\"kernel_m\":%.3f,"
-          "\"sigma_db\":%.3f,\"floor_dbm\":%.2f,\"k68\":%.5f,\"k95\":%.5f,\"knn_k68\":%.5f,"
-          "\"knn_k95\":%.5f},\n\"gateways\":[",
+          "\"sigma_db\":%.3f,\"floor_dbm\":%.2f,\"offset_db\":%.3f,\"sharpen\":%.3f,"
+          "\"k68\":%.5f,\"k95\":%.5f,\"knn_k68\":%.5f,\"knn_k95\":%.5f},\n\"gateways\":[",
           FP_FORMAT, FP_VERSION, m->prm.cell_m, m->prm.kernel_m, m->prm.sigma_db,
-          m->prm.floor_dbm, m->prm.k68, m->prm.k95, m->prm.knn_k68, m->prm.knn_k95);
+          m->prm.floor_dbm, m->prm.offset_db, m->prm.sharpen, m->prm.k68, m->prm.k95,
+          m->prm.knn_k68, m->prm.knn_k95);
   for (size_t g = 0; g < m->n_gw; g++) {
     json_t *s = json_string(m->gw[g]);
     char *t = s ? json_dumps(s, JSON_ENCODE_ANY) : NULL;
@@ -737,7 +786,12 @@ int lg_radio_map_load(const char *path, struct lg_radio_map **out, char *why, si
       param_in(prm, "k68", 0, 1000, &p.k68, sub, sizeof(sub)) ||
       param_in(prm, "k95", 0, 1000, &p.k95, sub, sizeof(sub)) ||
       param_in(prm, "knn_k68", 0, 1000, &p.knn_k68, sub, sizeof(sub)) ||
-      param_in(prm, "knn_k95", 0, 1000, &p.knn_k95, sub, sizeof(sub))) {
+      param_in(prm, "knn_k95", 0, 1000, &p.knn_k95, sub, sizeof(sub)) ||
+      /* absent from maps written before they existed: no common offset, the mean */
+      (json_object_get(prm, "offset_db") != NULL &&
+       param_in(prm, "offset_db", 0, 40, &p.offset_db, sub, sizeof(sub))) ||
+      (json_object_get(prm, "sharpen") != NULL &&
+       param_in(prm, "sharpen", 0.1, 100, &p.sharpen, sub, sizeof(sub)))) {
     snprintf(why, why_len, "%s: %s", path, sub);
     goto out;
   }
@@ -788,66 +842,160 @@ static int cmp_dbl(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
+/* What cross-validation chooses among: the common-offset spread (dB; 0: none) and the
+ * posterior's power in the fix (1: its mean). */
+static const double fp_offsets_db[] = {0.0, 1.0, 2.0, 3.0, 4.0, 6.0};
+static const double fp_sharpens[] = {1.0, 1.5, 2.0, 3.0};
+#define FP_N_OFFSETS  (sizeof(fp_offsets_db) / sizeof(fp_offsets_db[0]))
+#define FP_N_SHARPENS (sizeof(fp_sharpens) / sizeof(fp_sharpens[0]))
+
+/* The two half maps of a cross-validation: maps[f] is built from the points i with
+ * i % 2 == f and locates the others. */
+struct fp_cv {
+  const struct lg_fp_builder *b;
+  struct lg_radio_map *maps[2];
+  double *scratch[2];
+};
+
+static void cv_clear(struct fp_cv *cv) {
+  for (size_t f = 0; f < 2; f++) {
+    free(cv->scratch[f]);
+    lg_radio_map_free(cv->maps[f]);
+    cv->scratch[f] = NULL;
+    cv->maps[f] = NULL;
+  }
+}
+
+/* Builds both half maps with p (its scales zeroed: spreads as Gaussian DRMS x 1.0676). */
+static int cv_build(struct fp_cv *cv, struct lg_fp_builder *half, const struct lg_fp_params *p) {
+  cv_clear(cv);
+  for (size_t f = 0; f < 2; f++) {
+    half->n = 0;
+    for (size_t i = f; i < cv->b->n; i += 2)
+      half->pts[half->n++] = cv->b->pts[i];
+    struct lg_fp_params q = *p;
+    q.k68 = q.k95 = q.knn_k68 = q.knn_k95 = 0;
+    int rc = lg_fp_build(half, &q, &cv->maps[f]);
+    if (rc) return rc;
+    if ((cv->scratch[f] = malloc(cv->maps[f]->n_cells * sizeof(double))) == NULL)
+      return LG_ENOMEM;
+  }
+  return 0;
+}
+
+/* Held-out point i of the builder as a query. */
+static size_t cv_query(const struct lg_fp_builder *b, size_t i, struct lg_geo_rx *rx) {
+  const struct fp_point *pt = &b->pts[i];
+  for (size_t k = 0; k < pt->n; k++)
+    rx[k] = (struct lg_geo_rx){.has_rssi = true, .rssi_dbm = pt->rssi[k],
+                               .name = b->gw[pt->gw[k]]};
+  return pt->n;
+}
+
+/* Mean error (m) of the fingerprint fixes of every held-out point, the maps' common
+ * offset and power set to offset_db and sharpen. */
+static double cv_mean_error(struct fp_cv *cv, double offset_db, double sharpen) {
+  struct lg_geo_rx rx[LG_GEO_MAX_RX];
+  struct lg_geo_fix fix;
+  char why[128];
+  double sum = 0;
+  size_t n_fix = 0;
+  for (size_t f = 0; f < 2; f++) {
+    cv->maps[f]->prm.offset_db = offset_db;
+    cv->maps[f]->prm.sharpen = sharpen;
+    for (size_t i = 1 - f; i < cv->b->n; i += 2) {
+      size_t n = cv_query(cv->b, i, rx);
+      if (lg_radio_map_locate(cv->maps[f], cv->scratch[f], rx, n, &fix, why, sizeof(why)) != 0)
+        continue;
+      sum += lg_geo_distance_m(fix.lat_deg, fix.lon_deg, cv->b->pts[i].lat_deg,
+                               cv->b->pts[i].lon_deg);
+      n_fix++;
+    }
+  }
+  return n_fix ? sum / (double)n_fix : INFINITY;
+}
+
 /*
- * The ratio of the error to the fix's spread, measured by two-fold cross-validation
- * over the builder's points (even and odd in the order added: consecutive frames of a
- * moving device fall on both sides, as new frames of a known area would), and its 68th
- * and 95th percentiles taken as the scales of accuracy_m and accuracy_95_m. Maps built
- * on half the points are sparser than the full one, so the scales err on the safe side.
+ * Two-fold cross-validation over the builder's points (even and odd in the order
+ * added: consecutive frames of a moving device fall on both sides, as new frames of a
+ * known area would). Each half's map locates the other half. Chosen on the training
+ * points alone, never on the frames a benchmark then tests:
+ * 1. the common-offset spread (offset_db) and the posterior's power (sharpen): the pair
+ *    of fp_offsets_db x fp_sharpens with the least mean error over both held-out
+ *    halves. Both act when a frame is located, not on the model, so what is measured
+ *    on the half maps carries over to the full one; a parameter of the model's
+ *    derivation would not (the half maps are half as dense as the one built after:
+ *    a weaker detection prior, best on the half maps, was worse on the full one).
+ *    (lg_fp_cross_validate_scales skips this step and keeps p's.)
+ * 2. with them, the ratio of the error to the fix's spread; its 68th and 95th
+ *    percentiles are the scales of accuracy_m and accuracy_95_m (likewise for kNN).
+ *    Maps built on half the points are sparser than the full one, so the scales err on
+ *    the safe side.
  */
-int lg_fp_cross_validate(const struct lg_fp_builder *b, struct lg_fp_params *p) {
+static int cross_validate(const struct lg_fp_builder *b, struct lg_fp_params *p, bool choose) {
   if (b->n < 40) return LG_EINVAL;
   double *ratio = malloc(2 * b->n * sizeof(double)), *ratio_knn = ratio + b->n;
   struct lg_fp_builder half = *b;
   half.pts = malloc(((b->n + 1) / 2) * sizeof(*half.pts));
+  struct fp_cv cv = {.b = b};
+  struct lg_fp_params chosen = *p;
   int rc = LG_ENOMEM;
   size_t nr = 0, nk = 0;
   if (!ratio || !half.pts) goto out;
-  for (size_t fold = 0; fold < 2; fold++) {
-    half.n = 0;
-    for (size_t i = fold; i < b->n; i += 2)
-      half.pts[half.n++] = b->pts[i];
-    struct lg_fp_params q = *p;
-    q.k68 = q.k95 = q.knn_k68 = q.knn_k95 = 0; /* spreads as Gaussian DRMS x 1.0676 */
-    struct lg_radio_map *m = NULL;
-    if ((rc = lg_fp_build(&half, &q, &m)) != 0) goto out;
-    double *scratch = malloc(m->n_cells * sizeof(double));
-    if (scratch == NULL) {
-      lg_radio_map_free(m);
-      rc = LG_ENOMEM;
-      goto out;
+  if ((rc = cv_build(&cv, &half, &chosen)) != 0) goto out;
+  double best = INFINITY;
+  for (size_t o = 0; choose && o < FP_N_OFFSETS; o++)
+    for (size_t k = 0; k < FP_N_SHARPENS; k++) {
+      double e = cv_mean_error(&cv, fp_offsets_db[o], fp_sharpens[k]);
+      if (e < best) {
+        best = e;
+        chosen.offset_db = fp_offsets_db[o];
+        chosen.sharpen = fp_sharpens[k];
+      }
     }
-    for (size_t i = 1 - fold; i < b->n; i += 2) {
+  for (size_t f = 0; f < 2; f++) {
+    cv.maps[f]->prm.offset_db = chosen.offset_db;
+    cv.maps[f]->prm.sharpen = chosen.sharpen;
+  }
+  struct lg_geo_rx rx[LG_GEO_MAX_RX];
+  struct lg_geo_fix fix;
+  char why[128];
+  for (size_t f = 0; f < 2; f++) {
+    struct lg_radio_map *m = cv.maps[f];
+    for (size_t i = 1 - f; i < b->n; i += 2) {
       const struct fp_point *pt = &b->pts[i];
-      struct lg_geo_rx rx[LG_GEO_MAX_RX];
-      for (size_t k = 0; k < pt->n; k++)
-        rx[k] = (struct lg_geo_rx){.has_rssi = true, .rssi_dbm = pt->rssi[k],
-                                   .name = b->gw[pt->gw[k]]};
-      struct lg_geo_fix fix;
-      char why[128];
-      if (lg_radio_map_locate(m, scratch, rx, pt->n, &fix, why, sizeof(why)) != 0) continue;
+      size_t n = cv_query(b, i, rx);
+      if (lg_radio_map_locate(m, cv.scratch[f], rx, n, &fix, why, sizeof(why)) != 0) continue;
       double spread = fix.accuracy_m / 1.0676;
       double err = lg_geo_distance_m(fix.lat_deg, fix.lon_deg, pt->lat_deg, pt->lon_deg);
       if (spread > 0) ratio[nr++] = err / spread;
-      if (lg_radio_map_knn(m, rx, pt->n, &fix, why, sizeof(why)) != 0) continue;
+      if (lg_radio_map_knn(m, rx, n, &fix, why, sizeof(why)) != 0) continue;
       spread = fix.accuracy_m / 1.0676;
       err = lg_geo_distance_m(fix.lat_deg, fix.lon_deg, pt->lat_deg, pt->lon_deg);
       if (spread > 0) ratio_knn[nk++] = err / spread;
     }
-    free(scratch);
-    lg_radio_map_free(m);
   }
   rc = LG_EINVAL;
   if (nr < 20 || nk < 20) goto out;
   qsort(ratio, nr, sizeof(double), cmp_dbl);
   qsort(ratio_knn, nk, sizeof(double), cmp_dbl);
-  p->k68 = ratio[(size_t)(0.68 * (double)(nr - 1))];
-  p->k95 = ratio[(size_t)(0.95 * (double)(nr - 1))];
-  p->knn_k68 = ratio_knn[(size_t)(0.68 * (double)(nk - 1))];
-  p->knn_k95 = ratio_knn[(size_t)(0.95 * (double)(nk - 1))];
+  chosen.k68 = ratio[(size_t)(0.68 * (double)(nr - 1))];
+  chosen.k95 = ratio[(size_t)(0.95 * (double)(nr - 1))];
+  chosen.knn_k68 = ratio_knn[(size_t)(0.68 * (double)(nk - 1))];
+  chosen.knn_k95 = ratio_knn[(size_t)(0.95 * (double)(nk - 1))];
+  *p = chosen;
   rc = 0;
 out:
+  cv_clear(&cv);
   free(ratio);
   free(half.pts);
   return rc;
+}
+
+int lg_fp_cross_validate(const struct lg_fp_builder *b, struct lg_fp_params *p) {
+  return cross_validate(b, p, true);
+}
+
+int lg_fp_cross_validate_scales(const struct lg_fp_builder *b, struct lg_fp_params *p) {
+  return cross_validate(b, p, false);
 }

@@ -8,7 +8,9 @@
  *    squares: the frame's emission time from the current offsets, then each gateway's
  *    residual folded into a decaying mean), and a radio map for fingerprinting, rebuilt
  *    from the newest max_points reference frames every LIVE_REBUILD_EVERY new ones (a
- *    fifth of those kept, when more: a rebuild runs on the packet thread, ~0.2 s at 5,000);
+ *    fifth of those kept, when more: a rebuild runs on the packet thread, ~0.2 s at 5,000;
+ *    every LIVE_CHOOSE_EVERY-th, the first included, also lets cross-validation choose the
+ *    map's common-offset spread and posterior power, ~0.5 s at 5,000);
  *  - how good each method really is: the errors of the last `window` reference frames
  *    per method, located by every method the frame allows, as median and 90th percentile;
  *  - one constant-velocity Kalman track per device (at most max_devices, the least
@@ -35,6 +37,7 @@
 #define LIVE_NOISE_EVERY   64
 #define LIVE_REBUILD_EVERY 100   /* new reference frames, or a fifth of those kept if more */
 #define LIVE_CV_POINTS     2000  /* the newest points that measure the radii */
+#define LIVE_CHOOSE_EVERY  5     /* map rebuilds; the others keep the last choice */
 #define LIVE_MIN_MAP       40    /* reference frames before a first radio map */
 #define LIVE_DECAY         0.995 /* a gateway's offset follows its last ~200 frames */
 #define LIVE_MIN_SAMPLES   20    /* before a gateway's learned sigma is used */
@@ -74,7 +77,8 @@ struct lg_geo_live {
   size_t n_gateways;
   /* radio map */
   struct live_point *points;
-  size_t n_points, next_point, since_build;
+  size_t n_points, next_point, since_build, builds;
+  struct lg_fp_params fp_choice; /* offset_db and sharpen, as cross-validation chose */
   struct lg_radio_map *map; /* learned; NULL before LIVE_MIN_MAP points */
   const struct lg_radio_map *base_map;
   /* accuracy windows, by method */
@@ -100,6 +104,7 @@ struct lg_geo_live *lg_geo_live_new(const struct lg_geo_live_opts *o) {
   struct lg_geo_live *l = calloc(1, sizeof(*l));
   if (l == NULL) return NULL;
   l->o = *o;
+  l->fp_choice = lg_fp_params_default();
   if (l->o.window < 10) l->o.window = 10;
   pthread_mutex_init(&l->mu, NULL);
   for (int m = 0; m < LG_GEO_METHOD_COUNT; m++)
@@ -320,7 +325,14 @@ static void rebuild_map(struct lg_geo_live *l) {
     }
   }
   struct lg_fp_params p = lg_fp_params_default();
-  (void)lg_fp_cross_validate(cv, &p); /* under 40 points: the Gaussian scales */
+  p.offset_db = l->fp_choice.offset_db;
+  p.sharpen = l->fp_choice.sharpen;
+  /* under 40 points: the defaults and the Gaussian scales */
+  if (l->builds++ % LIVE_CHOOSE_EVERY == 0) {
+    if (lg_fp_cross_validate(cv, &p) == 0) l->fp_choice = p;
+  } else {
+    (void)lg_fp_cross_validate_scales(cv, &p);
+  }
   lg_fp_builder_free(cv);
   struct lg_radio_map *m = NULL;
   if (lg_fp_build(b, &p, &m) == 0) {

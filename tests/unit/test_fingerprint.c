@@ -6,7 +6,10 @@
  * and far better than the RSSI-weighted centroid; its stated accuracies must hold as
  * often as they say; the file must round-trip exactly; bad files and frames must be
  * refused with a reason. And fusion: frames whose three strongest gateways also give a
- * GPS time (two candidate positions) are settled by the map under `auto`.
+ * GPS time (two candidate positions) are settled by the map under `auto`. And a common
+ * offset: when each frame is louder or quieter at every gateway at once (a device's
+ * antenna, its vehicle), cross-validation must see it (offset_db > 0) and integrating
+ * it out must locate better than ignoring it.
  */
 #include <stdlib.h>
 
@@ -24,6 +27,8 @@ static char gw_name[N_GW][16];
 static double gw_en[N_GW][2];
 /* the shadowing field: a few plane waves per gateway, seeded */
 static double wave[N_GW][6][3];
+/* standard deviation of a frame's common RSSI offset at all gateways (dB; 0: none) */
+static double common_sd_db;
 
 static double shadowing_db(int g, double e, double n) {
   double s = 0;
@@ -57,10 +62,11 @@ static size_t frame(struct lg_rng *r, struct lg_enu_frame *f, struct lg_geodetic
   double en[3] = {a[0] + t * (b[0] - a[0]), a[1] + t * (b[1] - a[1]), 0};
   lg_enu_to_geodetic(f, en, truth);
   size_t n = 0;
+  double common_db = common_sd_db > 0 ? common_sd_db * lg_rng_gauss(r) : 0.0;
   for (int g = 0; g < N_GW; g++) {
     double d_m = fmax(10.0, hypot(en[0] - gw_en[g][0], en[1] - gw_en[g][1]));
     double rssi = 14 - 128.95 - 23.2 * log10(d_m / 1000.0) + shadowing_db(g, en[0], en[1]) +
-                  2.0 * lg_rng_gauss(r);
+                  2.0 * lg_rng_gauss(r) + common_db;
     if (rssi < -125) continue;
     double gen[3] = {gw_en[g][0], gw_en[g][1], 30};
     struct lg_geodetic gg;
@@ -246,6 +252,62 @@ static void test_city(void) {
   lg_fp_builder_free(b);
 }
 
+/* Frames with a 5 dB common offset: chosen by cross-validation, and better integrated
+ * out than ignored on the same map. */
+static void test_common_offset(void) {
+  struct lg_rng rng = {20261207};
+  setup(&rng);
+  common_sd_db = 5.0;
+  struct lg_enu_frame f;
+  lg_enu_init(&f, &origin);
+  struct lg_fp_builder *b = lg_fp_builder_new();
+  LG_CHECK(b != NULL);
+  for (int i = 0; i < N_TRAIN; i++) {
+    struct lg_geo_rx rx[N_GW];
+    struct lg_geodetic truth;
+    size_t n = frame(&rng, &f, &truth, rx);
+    if (n > 0) LG_EQ_INT(lg_fp_builder_add(b, &truth, rx, n), 0);
+  }
+  struct lg_fp_params p = lg_fp_params_default();
+  LG_EQ_INT(lg_fp_cross_validate(b, &p), 0);
+  fprintf(stderr, "common offset 5 dB: cross-validation chose offset_db %.1f, sharpen %.1f\n",
+          p.offset_db, p.sharpen);
+  LG_CHECK(p.offset_db >= 2.0);
+  LG_CHECK(p.sharpen >= 1.0 && p.sharpen <= 3.0);
+  struct lg_fp_params ignored = p;
+  ignored.offset_db = 0;
+  struct lg_radio_map *m = NULL, *m0 = NULL;
+  LG_EQ_INT(lg_fp_build(b, &p, &m), 0);
+  LG_EQ_INT(lg_fp_build(b, &ignored, &m0), 0);
+  struct lg_geo_solver *s = lg_geo_solver_new();
+  struct lg_geo_opts o = lg_geo_opts_default();
+  o.method = LG_GEO_FINGERPRINT;
+  struct lg_rng test_rng = {778};
+  o.radio_map = m;
+  struct result with = run(s, &o, test_rng, &f);
+  o.radio_map = m0;
+  struct result without = run(s, &o, test_rng, &f);
+  LG_CHECK(with.mean_m < 0.95 * without.mean_m);
+  LG_CHECK(with.median_m < without.median_m);
+  /* both round-trip through the file */
+  const char *path = "test_fingerprint.offset.json";
+  LG_EQ_INT(lg_radio_map_save(m, path), 0);
+  struct lg_radio_map *m2 = NULL;
+  char why[256] = "";
+  LG_EQ_INT(lg_radio_map_load(path, &m2, why, sizeof(why)), 0);
+  if (m2) {
+    LG_NEAR(lg_radio_map_params(m2).offset_db, p.offset_db, 1e-3);
+    LG_NEAR(lg_radio_map_params(m2).sharpen, p.sharpen, 1e-3);
+  }
+  remove(path);
+  common_sd_db = 0;
+  lg_radio_map_free(m2);
+  lg_radio_map_free(m0);
+  lg_radio_map_free(m);
+  lg_geo_solver_free(s);
+  lg_fp_builder_free(b);
+}
+
 static void expect_refused(const char *text, const char *reason) {
   const char *path = "test_fingerprint.bad.json";
   FILE *f = fopen(path, "w");
@@ -279,10 +341,35 @@ static void test_bad_files(void) {
   expect_refused("{\"format\":\"lorageo-radio-map\",\"version\":1,\"params\":{\"cell_m\":0},"
                  "\"gateways\":[\"a\"],\"points\":[[51,4,[]]]}",
                  "cell_m");
+  /* a map written before offset_db and sharpen existed: none and the posterior mean */
+  const char *path = "test_fingerprint.old.json";
+  snprintf(buf, sizeof(buf),
+           "{\"format\":\"lorageo-radio-map\",\"version\":1,%s,\"gateways\":[\"a\"],"
+           "\"points\":[[51.2,4.4,[[0,-100]]]]}",
+           params);
+  FILE *f = fopen(path, "w");
+  fputs(buf, f);
+  fclose(f);
+  struct lg_radio_map *m = NULL;
+  char why[256] = "";
+  LG_EQ_INT(lg_radio_map_load(path, &m, why, sizeof(why)), 0);
+  if (m) {
+    LG_NEAR(lg_radio_map_params(m).offset_db, 0.0, 0);
+    LG_NEAR(lg_radio_map_params(m).sharpen, 1.0, 0);
+  }
+  lg_radio_map_free(m);
+  remove(path);
+  snprintf(buf, sizeof(buf),
+           "{\"format\":\"lorageo-radio-map\",\"version\":1,\"params\":{\"cell_m\":50,"
+           "\"kernel_m\":100,\"sigma_db\":4,\"floor_dbm\":-125,\"offset_db\":2,\"sharpen\":0,"
+           "\"k68\":1,\"k95\":2,\"knn_k68\":1,\"knn_k95\":2},\"gateways\":[\"a\"],"
+           "\"points\":[[51.2,4.4,[[0,-100]]]]}");
+  expect_refused(buf, "sharpen");
 }
 
 int main(void) {
   test_city();
+  test_common_offset();
   test_bad_files();
   return lg_test_report("test_fingerprint");
 }
