@@ -372,6 +372,7 @@ static void keep_point(struct lg_geo_live *l, const struct lg_geo_rx *rx, size_t
  * cost grows with the square of the points, 2,000 take ~0.1 s, 20,000 ~9 s). Runs on the
  * worker, or inline; touches nothing but the job. */
 static void job_run(struct live_job *job) {
+  lg_radio_map_free(job->map); /* NULL: take_map emptied the slot before it was queued */
   job->map = NULL;
   job->chosen = false;
   struct lg_fp_builder *b = lg_fp_builder_new(), *cv = lg_fp_builder_new();
@@ -519,7 +520,6 @@ static bool rebuild_map(struct lg_geo_live *l) {
   if (busy) return false;
   /* idle: only this thread leaves JOB_IDLE, so the job is this thread's until queued */
   if (job_fill(l, &l->job) != 0) return true;
-  /* under 40 points: the defaults and the Gaussian scales */
   l->job.choose = l->builds++ % LIVE_CHOOSE_EVERY == 0;
   if (!l->o.rebuild_inline && !l->worker_started)
     l->worker_started = pthread_create(&l->worker, NULL, rebuild_worker, l) == 0;
