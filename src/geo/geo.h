@@ -389,6 +389,7 @@ struct lg_geo_live_opts {
   size_t max_gateways;     /* gateways whose offset and noise are learned (4,096) */
   double accel_sigma_mps2; /* the tracks' process noise (1 m/s^2) */
   double gate_d2;          /* outlier gate, squared Mahalanobis (13.8: chi2(2) 99.9 %) */
+  bool rebuild_inline;     /* radio map rebuilt on the calling thread (false: a worker) */
 };
 struct lg_geo_live_opts lg_geo_live_opts_default(void);
 
@@ -411,13 +412,20 @@ int lg_geo_live_locate(struct lg_geo_live *l, struct lg_geo_solver *s, const str
                        size_t n, const struct lg_geo_opts *base, struct lg_geo_fix *fix, char *why,
                        size_t why_len);
 /* A frame whose true position is known (a reference device's own GPS): each method's
- * error is recorded, then the frame teaches offsets, noise and the radio map. */
+ * error is recorded, then the frame teaches offsets, noise and the radio map. A radio map
+ * rebuild it makes due runs on the object's worker thread (up to ~1 s at 5,000 points);
+ * the new map is used from the first locate or reference call after it is done. */
 int lg_geo_live_reference(struct lg_geo_live *l, struct lg_geo_solver *s,
                           const struct lg_geo_rx *rx, size_t n, const struct lg_geodetic *truth,
                           const struct lg_geo_opts *base);
 /* Median and 90th percentile of method m's errors over the last `window` reference
  * frames (m = LG_GEO_AUTO: what the server reports). LG_ENOTFOUND with none yet. Safe
  * from another thread. */
+/* Waits until no radio map rebuild is queued or running and puts its map in use: for
+ * tests, and before a final save. Only from the thread that locates. */
+void lg_geo_live_wait_idle(struct lg_geo_live *l);
+/* A radio map rebuild is queued or running (from any thread). */
+bool lg_geo_live_rebuilding(struct lg_geo_live *l);
 int lg_geo_live_accuracy(struct lg_geo_live *l, enum lg_geo_method m, size_t *count,
                          double *median_m, double *p90_m);
 uint64_t lg_geo_live_references(struct lg_geo_live *l);
@@ -430,7 +438,10 @@ int lg_geo_live_track(struct lg_geo_live *l, const struct lg_geo_solver *s, uint
                       int64_t t_ns, const struct lg_geo_fix *fix, struct lg_geo_track_point *out);
 size_t lg_geo_live_tracks(const struct lg_geo_live *l);
 /* What was learned, as a calibration file (`solve --calibration` reads it) and its radio
- * map beside it (PATH.radiomap.json); written to temporary files and renamed. */
+ * map beside it (PATH.radiomap.json); written to temporary files and renamed. The map file
+ * holds every kept point with the parameters of the map in use; a rebuild still running
+ * is not waited for (lg_geo_live_wait_idle() first for its choice). Load waits for the
+ * rebuild it starts; free waits for a running one and joins the worker. */
 int lg_geo_live_save(struct lg_geo_live *l, const char *path, char *why, size_t why_len);
 int lg_geo_live_load(struct lg_geo_live *l, const char *path, char *why, size_t why_len);
 

@@ -8,9 +8,8 @@
  *    squares: the frame's emission time from the current offsets, then each gateway's
  *    residual folded into a decaying mean), and a radio map for fingerprinting, rebuilt
  *    from the newest max_points reference frames every LIVE_REBUILD_EVERY new ones (a
- *    fifth of those kept, when more: a rebuild runs on the packet thread, ~0.2 s at 5,000;
- *    every LIVE_CHOOSE_EVERY-th, the first included, also lets cross-validation choose the
- *    map's common-offset spread and posterior power, ~0.5 s at 5,000);
+ *    fifth of those kept, when more; every LIVE_CHOOSE_EVERY-th, the first included, also
+ *    lets cross-validation choose the map's common-offset spread and posterior power);
  *  - how good each method really is: the errors of the last `window` reference frames
  *    per method, located by every method the frame allows, as median and 90th percentile;
  *  - one constant-velocity Kalman track per device (at most max_devices, the least
@@ -21,10 +20,28 @@
  * through lg_geo_live_save/load (a calibration file and its radio map, the formats
  * `lorageo calibrate` writes). One thread locates; lg_geo_live_accuracy() may be called
  * from another (a mutex guards the error windows).
+ *
+ * A rebuild takes 0.05-1 s at 5,000 points (cross-validation is most of it), far longer
+ * than a forwarder waits for its PUSH_ACK, so it never runs on the thread that locates
+ * (issue 15). That thread hands a worker thread, started with the first rebuild and owned
+ * by this object, a snapshot: a compact copy of the kept points, oldest first, with the
+ * parameters to start from (~1 ms at 5,000). There is one job slot: while a rebuild is
+ * queued or running, a due one waits and is handed over at the first reference frame after
+ * the slot is free, with every point kept by then (due rebuilds coalesce; nothing queues
+ * up). The worker builds and cross-validates exactly as the synchronous path did (the same
+ * map from the same points) and leaves the map in the slot; the locating thread takes it
+ * out under the mutex at its next locate or reference call and swaps it in. Only that
+ * thread reads or frees the map in use, so locating never sees one being freed. The job
+ * slot's state says who owns the snapshot: the locating thread while idle, the worker
+ * while queued or running. lg_geo_live_wait_idle() waits for a running rebuild (load
+ * does, so a restarted server locates with its map at once; the tests do); free waits for
+ * it and joins the worker. opts.rebuild_inline (or a worker that cannot start) rebuilds on
+ * the calling thread through the same code.
  */
 #include <jansson.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +83,23 @@ struct live_point {
   char names[LG_GEO_MAX_RX][LG_CAL_NAME_MAX];
 };
 
+/* A rebuild's input and output (see the top): points oldest first, each a run of rx[]
+ * whose names point into name[]. */
+struct live_job {
+  size_t n_points, cap_points;
+  struct lg_geodetic *truth;
+  size_t *first, *count; /* a point's receptions: rx[first .. first + count) */
+  size_t n_rx, cap_rx;
+  struct lg_geo_rx *rx;
+  char (*name)[LG_CAL_NAME_MAX];
+  struct lg_fp_params choice; /* in: offset_db and sharpen to start from */
+  bool choose;                /* in: cross-validation chooses them too */
+  bool chosen;                /* out: choice holds what it chose */
+  struct lg_radio_map *map;   /* out: NULL when the build failed */
+};
+
+enum live_job_state { JOB_IDLE, JOB_QUEUED, JOB_RUNNING, JOB_DONE };
+
 struct lg_geo_live {
   struct lg_geo_live_opts o;
   /* noise */
@@ -79,8 +113,17 @@ struct lg_geo_live {
   struct live_point *points;
   size_t n_points, next_point, since_build, builds;
   struct lg_fp_params fp_choice; /* offset_db and sharpen, as cross-validation chose */
-  struct lg_radio_map *map; /* learned; NULL before LIVE_MIN_MAP points */
+  struct lg_radio_map *map; /* learned; NULL before LIVE_MIN_MAP points; only the
+                             * locating thread reads, swaps and frees it */
   const struct lg_radio_map *base_map;
+  /* the rebuild worker; job_mu guards job_state and quit, the state who owns job */
+  struct live_job job;
+  pthread_mutex_t job_mu;
+  pthread_cond_t job_wake, job_idle;
+  enum live_job_state job_state;
+  atomic_bool job_done; /* job_state == JOB_DONE, read without the lock */
+  bool quit, worker_started;
+  pthread_t worker;
   /* accuracy windows, by method */
   pthread_mutex_t mu;
   double *err[LG_GEO_METHOD_COUNT];
@@ -90,6 +133,9 @@ struct lg_geo_live {
   struct live_track *tracks;
   size_t n_tracks;
 };
+
+static void job_free(struct live_job *job);
+static void take_map(struct lg_geo_live *l);
 
 struct lg_geo_live_opts lg_geo_live_opts_default(void) {
   return (struct lg_geo_live_opts){.max_devices = 100000,
@@ -107,6 +153,9 @@ struct lg_geo_live *lg_geo_live_new(const struct lg_geo_live_opts *o) {
   l->fp_choice = lg_fp_params_default();
   if (l->o.window < 10) l->o.window = 10;
   pthread_mutex_init(&l->mu, NULL);
+  pthread_mutex_init(&l->job_mu, NULL);
+  pthread_cond_init(&l->job_wake, NULL);
+  pthread_cond_init(&l->job_idle, NULL);
   for (int m = 0; m < LG_GEO_METHOD_COUNT; m++)
     if ((l->err[m] = malloc(l->o.window * sizeof(double))) == NULL) {
       lg_geo_live_free(l);
@@ -121,6 +170,13 @@ struct lg_geo_live *lg_geo_live_new(const struct lg_geo_live_opts *o) {
 
 void lg_geo_live_free(struct lg_geo_live *l) {
   if (l == NULL) return;
+  if (l->worker_started) { /* a running rebuild ends first; a queued one is dropped */
+    pthread_mutex_lock(&l->job_mu);
+    l->quit = true;
+    pthread_cond_signal(&l->job_wake);
+    pthread_mutex_unlock(&l->job_mu);
+    pthread_join(l->worker, NULL);
+  }
   struct live_gateway *g, *gt;
   HASH_ITER(hh, l->gateways, g, gt) {
     HASH_DEL(l->gateways, g);
@@ -135,6 +191,10 @@ void lg_geo_live_free(struct lg_geo_live *l) {
     free(l->err[m]);
   free(l->points);
   lg_radio_map_free(l->map);
+  job_free(&l->job); /* and a finished map nobody took */
+  pthread_cond_destroy(&l->job_idle);
+  pthread_cond_destroy(&l->job_wake);
+  pthread_mutex_destroy(&l->job_mu);
   pthread_mutex_destroy(&l->mu);
   free(l);
 }
@@ -268,6 +328,7 @@ int lg_geo_live_locate(struct lg_geo_live *l, struct lg_geo_solver *s, const str
   if (n > LG_GEO_MAX_RX) n = LG_GEO_MAX_RX;
   struct lg_geo_rx adj[LG_GEO_MAX_RX];
   struct lg_geo_opts o;
+  take_map(l);
   prepare(l, rx, n, base, adj, &o);
   int rc = lg_geo_solve(s, adj, n, &o, fix, why, why_len);
   if (rc == 0) learn_noise(l, fix);
@@ -285,7 +346,10 @@ static void add_error(struct lg_geo_live *l, enum lg_geo_method m, double err_m)
 
 static void keep_point(struct lg_geo_live *l, const struct lg_geo_rx *rx, size_t n,
                        const struct lg_geodetic *truth) {
-  if (l->o.max_points == 0) return;
+  size_t usable = 0;
+  for (size_t i = 0; i < n; i++)
+    usable += rx[i].has_rssi && rx[i].name && strlen(rx[i].name) < LG_CAL_NAME_MAX;
+  if (l->o.max_points == 0 || usable == 0) return; /* the oldest point stays */
   struct live_point *p = &l->points[l->next_point];
   p->truth = *truth;
   p->n = 0;
@@ -296,51 +360,182 @@ static void keep_point(struct lg_geo_live *l, const struct lg_geo_rx *rx, size_t
     p->rx[p->n].name = p->names[p->n];
     p->n++;
   }
-  if (p->n == 0) return;
   l->next_point = (l->next_point + 1) % l->o.max_points;
   if (l->n_points < l->o.max_points) l->n_points++;
   l->since_build++;
 }
 
-/* A new radio map from the kept points (cross-validated radii); the old one stays
- * when this fails. */
-static void rebuild_map(struct lg_geo_live *l) {
+/* ---- the radio map's rebuilds (see the top) --------------------------------------- */
+
+/* The job's map from its points: all of them build it, the newest LIVE_CV_POINTS
+ * cross-validate its radii (and, when job->choose, its offset spread and power: the
+ * cost grows with the square of the points, 2,000 take ~0.1 s, 20,000 ~9 s). Runs on the
+ * worker, or inline; touches nothing but the job. */
+static void job_run(struct live_job *job) {
+  lg_radio_map_free(job->map); /* NULL: take_map emptied the slot before it was queued */
+  job->map = NULL;
+  job->chosen = false;
   struct lg_fp_builder *b = lg_fp_builder_new(), *cv = lg_fp_builder_new();
-  if (b == NULL || cv == NULL) {
-    lg_fp_builder_free(b);
-    lg_fp_builder_free(cv);
-    return;
+  bool ok = b != NULL && cv != NULL;
+  for (size_t k = 0; ok && k < job->n_points; k++) {
+    const struct lg_geo_rx *rx = &job->rx[job->first[k]];
+    ok = lg_fp_builder_add(b, &job->truth[k], rx, job->count[k]) != LG_ENOMEM &&
+         (job->n_points - k > LIVE_CV_POINTS ||
+          lg_fp_builder_add(cv, &job->truth[k], rx, job->count[k]) != LG_ENOMEM);
   }
-  for (size_t k = 0; k < l->n_points; k++) {
-    /* oldest first; the newest LIVE_CV_POINTS also measure the radii (cross-validation
-     * grows with the square of the points: 2,000 take ~0.1 s, 20,000 ~9 s) */
-    size_t i = (l->next_point + l->o.max_points - l->n_points + k) % l->o.max_points;
-    const struct live_point *pt = &l->points[i];
-    if (lg_fp_builder_add(b, &pt->truth, pt->rx, pt->n) == LG_ENOMEM ||
-        (l->n_points - k <= LIVE_CV_POINTS &&
-         lg_fp_builder_add(cv, &pt->truth, pt->rx, pt->n) == LG_ENOMEM)) {
-      lg_fp_builder_free(b);
-      lg_fp_builder_free(cv);
-      return;
+  if (ok) {
+    struct lg_fp_params p = lg_fp_params_default();
+    p.offset_db = job->choice.offset_db;
+    p.sharpen = job->choice.sharpen;
+    /* under 40 points: the defaults and the Gaussian scales */
+    if (job->choose) {
+      if (lg_fp_cross_validate(cv, &p) == 0) {
+        job->choice = p;
+        job->chosen = true;
+      }
+    } else {
+      (void)lg_fp_cross_validate_scales(cv, &p);
     }
-  }
-  struct lg_fp_params p = lg_fp_params_default();
-  p.offset_db = l->fp_choice.offset_db;
-  p.sharpen = l->fp_choice.sharpen;
-  /* under 40 points: the defaults and the Gaussian scales */
-  if (l->builds++ % LIVE_CHOOSE_EVERY == 0) {
-    if (lg_fp_cross_validate(cv, &p) == 0) l->fp_choice = p;
-  } else {
-    (void)lg_fp_cross_validate_scales(cv, &p);
+    if (lg_fp_build(b, &p, &job->map) != 0) job->map = NULL;
   }
   lg_fp_builder_free(cv);
-  struct lg_radio_map *m = NULL;
-  if (lg_fp_build(b, &p, &m) == 0) {
+  lg_fp_builder_free(b);
+}
+
+static void job_free(struct live_job *job) {
+  free(job->truth);
+  free(job->first);
+  free(job->count);
+  free(job->rx);
+  free(job->name);
+  lg_radio_map_free(job->map);
+}
+
+/* Copies the kept points, oldest first, into the job (its arrays grow to fit and are
+ * kept for the next one: at most max_points x LG_GEO_MAX_RX receptions). Only while the
+ * locating thread owns the job. */
+static int job_fill(struct lg_geo_live *l, struct live_job *job) {
+  size_t n_rx = 0;
+  for (size_t i = 0; i < l->n_points; i++)
+    n_rx += l->points[i].n;
+  if (job->cap_points < l->n_points) {
+    size_t cap = l->o.max_points;
+    struct lg_geodetic *t = realloc(job->truth, cap * sizeof(*t));
+    if (t) job->truth = t;
+    size_t *f = realloc(job->first, cap * sizeof(*f));
+    if (f) job->first = f;
+    size_t *c = realloc(job->count, cap * sizeof(*c));
+    if (c) job->count = c;
+    if (!t || !f || !c) return LG_ENOMEM;
+    job->cap_points = cap;
+  }
+  if (job->cap_rx < n_rx) {
+    size_t cap = 2 * n_rx;
+    if (cap > l->o.max_points * LG_GEO_MAX_RX) cap = l->o.max_points * LG_GEO_MAX_RX;
+    struct lg_geo_rx *r = realloc(job->rx, cap * sizeof(*r));
+    if (r) job->rx = r;
+    char(*nm)[LG_CAL_NAME_MAX] = realloc(job->name, cap * sizeof(*nm));
+    if (nm) job->name = nm;
+    if (!r || !nm) return LG_ENOMEM;
+    job->cap_rx = cap;
+  }
+  job->n_points = job->n_rx = 0;
+  for (size_t k = 0; k < l->n_points; k++) {
+    size_t i = (l->next_point + l->o.max_points - l->n_points + k) % l->o.max_points;
+    const struct live_point *pt = &l->points[i];
+    job->truth[k] = pt->truth;
+    job->first[k] = job->n_rx;
+    job->count[k] = pt->n;
+    for (size_t j = 0; j < pt->n; j++, job->n_rx++) {
+      job->rx[job->n_rx] = pt->rx[j];
+      memcpy(job->name[job->n_rx], pt->names[j], LG_CAL_NAME_MAX);
+      job->rx[job->n_rx].name = job->name[job->n_rx];
+    }
+  }
+  job->n_points = l->n_points;
+  job->choice = l->fp_choice;
+  return 0;
+}
+
+static void *rebuild_worker(void *arg) {
+  struct lg_geo_live *l = arg;
+  pthread_mutex_lock(&l->job_mu);
+  for (;;) {
+    while (!l->quit && l->job_state != JOB_QUEUED)
+      pthread_cond_wait(&l->job_wake, &l->job_mu);
+    if (l->quit) break;
+    l->job_state = JOB_RUNNING;
+    pthread_mutex_unlock(&l->job_mu);
+    job_run(&l->job);
+    pthread_mutex_lock(&l->job_mu);
+    l->job_state = JOB_DONE;
+    atomic_store(&l->job_done, true);
+    pthread_cond_broadcast(&l->job_idle);
+  }
+  pthread_mutex_unlock(&l->job_mu);
+  return NULL;
+}
+
+/* A finished rebuild into use (the locating thread; cheap when there is none): the map
+ * taken out of the slot under the mutex, the one it replaces freed here, where nothing
+ * else reads it. The old map stays when the build failed. */
+static void take_map(struct lg_geo_live *l) {
+  if (!atomic_load(&l->job_done)) return;
+  pthread_mutex_lock(&l->job_mu);
+  struct lg_radio_map *m = l->job.map;
+  l->job.map = NULL;
+  if (l->job.chosen) l->fp_choice = l->job.choice;
+  l->job_state = JOB_IDLE;
+  atomic_store(&l->job_done, false);
+  pthread_mutex_unlock(&l->job_mu);
+  if (m) {
     lg_radio_map_free(l->map);
     l->map = m;
   }
-  lg_fp_builder_free(b);
-  l->since_build = 0;
+}
+
+void lg_geo_live_wait_idle(struct lg_geo_live *l) {
+  pthread_mutex_lock(&l->job_mu);
+  while (l->job_state == JOB_QUEUED || l->job_state == JOB_RUNNING)
+    pthread_cond_wait(&l->job_idle, &l->job_mu);
+  pthread_mutex_unlock(&l->job_mu);
+  take_map(l);
+}
+
+bool lg_geo_live_rebuilding(struct lg_geo_live *l) {
+  pthread_mutex_lock(&l->job_mu);
+  bool busy = l->job_state == JOB_QUEUED || l->job_state == JOB_RUNNING;
+  pthread_mutex_unlock(&l->job_mu);
+  return busy;
+}
+
+/* A new radio map from the kept points, on the worker (see the top); false when the job
+ * slot is taken (the rebuild stays due) or the snapshot found no memory (the old map
+ * stays, as when a build fails). */
+static bool rebuild_map(struct lg_geo_live *l) {
+  take_map(l);
+  pthread_mutex_lock(&l->job_mu);
+  bool busy = l->job_state != JOB_IDLE; /* queued or running: it waits */
+  pthread_mutex_unlock(&l->job_mu);
+  if (busy) return false;
+  /* idle: only this thread leaves JOB_IDLE, so the job is this thread's until queued */
+  if (job_fill(l, &l->job) != 0) return true;
+  l->job.choose = l->builds++ % LIVE_CHOOSE_EVERY == 0;
+  if (!l->o.rebuild_inline && !l->worker_started)
+    l->worker_started = pthread_create(&l->worker, NULL, rebuild_worker, l) == 0;
+  pthread_mutex_lock(&l->job_mu);
+  l->job_state = l->worker_started ? JOB_QUEUED : JOB_RUNNING;
+  pthread_cond_signal(&l->job_wake);
+  pthread_mutex_unlock(&l->job_mu);
+  if (!l->worker_started) { /* inline: the same code, on this thread */
+    job_run(&l->job);
+    pthread_mutex_lock(&l->job_mu);
+    l->job_state = JOB_DONE;
+    atomic_store(&l->job_done, true);
+    pthread_mutex_unlock(&l->job_mu);
+    take_map(l);
+  }
+  return true;
 }
 
 int lg_geo_live_reference(struct lg_geo_live *l, struct lg_geo_solver *s,
@@ -351,6 +546,7 @@ int lg_geo_live_reference(struct lg_geo_live *l, struct lg_geo_solver *s,
   /* how good each method is, before this frame teaches anything */
   struct lg_geo_rx adj[LG_GEO_MAX_RX];
   struct lg_geo_opts o;
+  take_map(l);
   prepare(l, rx, n, base, adj, &o);
   static const enum lg_geo_method methods[] = {LG_GEO_AUTO, LG_GEO_NLS, LG_GEO_FINGERPRINT,
                                                LG_GEO_CENTROID, LG_GEO_RSSI};
@@ -373,8 +569,9 @@ int lg_geo_live_reference(struct lg_geo_live *l, struct lg_geo_solver *s,
   keep_point(l, rx, n, truth);
   size_t every = l->n_points / 5 > LIVE_REBUILD_EVERY ? l->n_points / 5 : LIVE_REBUILD_EVERY;
   if (l->n_points >= LIVE_MIN_MAP &&
-      (l->map == NULL ? l->since_build >= LIVE_MIN_MAP : l->since_build >= every))
-    rebuild_map(l);
+      (l->map == NULL ? l->since_build >= LIVE_MIN_MAP : l->since_build >= every) &&
+      rebuild_map(l))
+    l->since_build = 0;
   return 0;
 }
 
@@ -488,12 +685,18 @@ int lg_geo_live_save(struct lg_geo_live *l, const char *path, char *why, size_t 
                                            l->noise_factor, "noise_dof", l->noise_dof,
                                            "references", (json_int_t)l->references));
   int rc = 0;
+  take_map(l);
   if (l->n_points > 0) {
-    /* the points as a radio map file (built on the way, so the file is what solve reads) */
+    /* the points, oldest first, as a radio map file (built on the way, so the file is what
+     * solve reads) with the parameters of the map in use: both this thread's, so they are
+     * consistent while a rebuild runs on the worker (its map is not waited for) */
     struct lg_fp_builder *b = lg_fp_builder_new();
     struct lg_radio_map *m = NULL;
-    for (size_t i = 0; b && i < l->n_points; i++)
-      (void)lg_fp_builder_add(b, &l->points[i].truth, l->points[i].rx, l->points[i].n);
+    for (size_t k = 0; b && k < l->n_points; k++) {
+      const struct live_point *pt =
+          &l->points[(l->next_point + l->o.max_points - l->n_points + k) % l->o.max_points];
+      (void)lg_fp_builder_add(b, &pt->truth, pt->rx, pt->n);
+    }
     struct lg_fp_params p = l->map ? lg_radio_map_params(l->map) : lg_fp_params_default();
     snprintf(tmp, sizeof(tmp), "%s.tmp", map_path);
     if (b == NULL || lg_fp_build(b, &p, &m) != 0 || lg_radio_map_save(m, tmp) != 0 ||
@@ -528,6 +731,7 @@ int lg_geo_live_load(struct lg_geo_live *l, const char *path, char *why, size_t 
     snprintf(why, why_len, "%s: not a file lorageo serve wrote (no \"live\")", path);
     goto out;
   }
+  lg_geo_live_wait_idle(l); /* no rebuild runs while the points change under it */
   const char *name;
   json_t *v;
   json_object_foreach(gws, name, v) {
@@ -570,7 +774,8 @@ int lg_geo_live_load(struct lg_geo_live *l, const char *path, char *why, size_t 
       keep_point(l, rx, k, &truth);
     }
     lg_radio_map_free(m);
-    if (l->n_points > 0) rebuild_map(l);
+    if (l->n_points > 0 && rebuild_map(l)) l->since_build = 0;
+    lg_geo_live_wait_idle(l); /* a restarted server locates with its map at once */
   }
   rc = 0;
 out:

@@ -324,6 +324,7 @@ void lg_ns_free(struct lg_ns *ns) {
   for (size_t i = 0; i < ns->n_events; i++)
     json_decref(ns->events[i].payload);
   free(ns->events);
+  if (ns->live) lg_geo_live_wait_idle(ns->live); /* the last rebuild's map in the file */
   ns_save_live(ns);
   lg_geo_live_free(ns->live);
   lg_geo_solver_free(ns->solver);

@@ -5,10 +5,16 @@
  *    test, large enough to bias fixes), after which fixes are as good as without it; the per-method accuracy windows fill;
  *  - reference frames with RSSI build a radio map that locates RSSI-only frames;
  *  - what was learned survives a save and a load;
+ *  - the radio map rebuilt on the worker thread is the one the inline rebuild makes from
+ *    the same points (and the one the fingerprint module builds from them directly);
+ *  - a reference call never waits for a rebuild: at 5,000 points the longest call while
+ *    rebuilds run stays far below a rebuild's own time; freeing the object while one
+ *    runs is clean (the sanitizer build checks the leaks and the races' aftermath);
  *  - a track: an outlying fix is gated out, three in a row restart the track, the
  *    number of tracks stays within its cap.
  */
 #include <stdlib.h>
+#include <time.h>
 
 #include "geo/geo.h"
 #include "lg_rng.h"
@@ -162,6 +168,149 @@ static void test_reference_and_persistence(struct lg_geo_solver *s) {
   lg_geo_live_free(l);
 }
 
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* The same reference frames into an inline and a background object (the latter waited
+ * for after each frame, so both rebuild at the same points): every map, the choosing ones
+ * included, locates RSSI-only frames identically. The first map (40 points, choosing)
+ * is also the one lg_fp_cross_validate and lg_fp_build make from the points directly. */
+static void test_background_map(struct lg_geo_solver *s) {
+  struct lg_geo_live_opts lo = lg_geo_live_opts_default();
+  struct lg_geo_live *bg = lg_geo_live_new(&lo);
+  lo.rebuild_inline = true;
+  struct lg_geo_live *in = lg_geo_live_new(&lo);
+  struct lg_geo_opts o = lg_geo_opts_default();
+  o.sigma_ns = 20;
+  struct lg_fp_builder *b = lg_fp_builder_new();
+  struct lg_geo_opts fo = lg_geo_opts_default();
+  fo.method = LG_GEO_FINGERPRINT;
+  struct lg_radio_map *direct = NULL;
+  int differ = 0, located = 0;
+  for (int i = 0; i < 700; i++) {
+    struct lg_geodetic dev;
+    struct lg_geo_rx rx[6];
+    frame(&dev, rx, 20, 0);
+    LG_EQ_INT(lg_geo_live_reference(in, s, rx, 6, &dev, &o), 0);
+    LG_EQ_INT(lg_geo_live_reference(bg, s, rx, 6, &dev, &o), 0);
+    lg_geo_live_wait_idle(bg);
+    LG_CHECK(!lg_geo_live_rebuilding(bg));
+    if (i < 40) LG_EQ_INT(lg_fp_builder_add(b, &dev, rx, 6), 0);
+    if (i == 39) {
+      struct lg_fp_params p = lg_fp_params_default();
+      LG_EQ_INT(lg_fp_cross_validate(b, &p), 0);
+      LG_EQ_INT(lg_fp_build(b, &p, &direct), 0);
+    }
+    if (i < 39 || (i % 10 != 0 && i != 39)) continue;
+    frame(&dev, rx, 20, 0); /* an RSSI-only frame, located with each object's map */
+    for (int k = 0; k < 6; k++)
+      rx[k].has_time = false;
+    struct lg_geo_fix f1, f2, f3;
+    LG_EQ_INT(lg_geo_live_locate(in, s, rx, 6, &fo, &f1, NULL, 0), 0);
+    LG_EQ_INT(lg_geo_live_locate(bg, s, rx, 6, &fo, &f2, NULL, 0), 0);
+    differ += f1.lat_deg != f2.lat_deg || f1.lon_deg != f2.lon_deg ||
+              f1.accuracy_m != f2.accuracy_m;
+    located++;
+    if (i == 39) { /* the first map: the fingerprint module's own, from the same points */
+      struct lg_geo_opts d = fo;
+      d.radio_map = direct;
+      LG_EQ_INT(lg_geo_solve(s, rx, 6, &d, &f3, NULL, 0), 0);
+      LG_NEAR(f3.lat_deg, f2.lat_deg, 0);
+      LG_NEAR(f3.lon_deg, f2.lon_deg, 0);
+    }
+  }
+  printf("background map: %d of %d RSSI-only fixes differ from the inline rebuild's\n", differ,
+         located);
+  LG_EQ_INT(differ, 0);
+  LG_CHECK(located > 60);
+  lg_radio_map_free(direct);
+  lg_fp_builder_free(b);
+  lg_geo_live_free(in);
+  lg_geo_live_free(bg);
+}
+
+/* What a rebuild at n points costs by itself (the fingerprint module timed directly, as
+ * live.c calls it: all points build, the newest 2,000 cross-validate). */
+static double rebuild_s(const struct lg_geodetic *truth, struct lg_geo_rx (*rx)[6], size_t n,
+                        bool choose) {
+  double t0 = now_s();
+  struct lg_fp_builder *b = lg_fp_builder_new(), *cv = lg_fp_builder_new();
+  for (size_t i = 0; i < n; i++) {
+    (void)lg_fp_builder_add(b, &truth[i], rx[i], 6);
+    if (n - i <= 2000) (void)lg_fp_builder_add(cv, &truth[i], rx[i], 6);
+  }
+  struct lg_fp_params p = lg_fp_params_default();
+  if (choose)
+    (void)lg_fp_cross_validate(cv, &p);
+  else
+    (void)lg_fp_cross_validate_scales(cv, &p);
+  struct lg_radio_map *m = NULL;
+  (void)lg_fp_build(b, &p, &m);
+  lg_radio_map_free(m);
+  lg_fp_builder_free(cv);
+  lg_fp_builder_free(b);
+  return now_s() - t0;
+}
+
+/* 8,000 reference frames into 5,000 kept points (rebuilds due every 1,000 once full, a
+ * choosing one among them on the synchronous schedule): the longest reference call once
+ * the ring is full must be far below what one rebuild costs by itself. On the packet
+ * thread (the old code) that call was the rebuild, ~1 s. Then the object is freed in the
+ * middle of a rebuild. */
+static void test_no_stall(struct lg_geo_solver *s) {
+  enum { POINTS = 5000, REFS = 8000 };
+  struct lg_geo_live_opts lo = lg_geo_live_opts_default();
+  lo.max_points = POINTS;
+  struct lg_geo_live *l = lg_geo_live_new(&lo);
+  struct lg_geodetic *truth = malloc(REFS * sizeof(*truth));
+  struct lg_geo_rx(*rx)[6] = malloc(REFS * sizeof(*rx));
+  struct lg_geo_opts o = lg_geo_opts_default();
+  o.sigma_ns = 20;
+  double longest = 0, longest_rebuilding = 0;
+  size_t during = 0;
+  for (size_t i = 0; i < REFS; i++) {
+    frame(&truth[i], rx[i], 20, 0);
+    double t0 = now_s();
+    LG_EQ_INT(lg_geo_live_reference(l, s, rx[i], 6, &truth[i], &o), 0);
+    double dt = now_s() - t0;
+    if (i < POINTS) continue;
+    if (dt > longest) longest = dt;
+    if (lg_geo_live_rebuilding(l)) {
+      during++;
+      if (dt > longest_rebuilding) longest_rebuilding = dt;
+    }
+  }
+  double radii = rebuild_s(truth + REFS - POINTS, rx + REFS - POINTS, POINTS, false);
+  double choosing = rebuild_s(truth + REFS - POINTS, rx + REFS - POINTS, POINTS, true);
+  printf("5,000 points: longest reference call %.1f ms (%.1f ms over %zu calls while a rebuild "
+         "ran); a rebuild by itself %.0f ms, %.0f ms when it chooses\n",
+         longest * 1e3, longest_rebuilding * 1e3, during, radii * 1e3, choosing * 1e3);
+  LG_CHECK(during > 0);
+  if (!(longest < 0.1 * choosing))
+    LG_FAIL_AT("a reference call took %.1f ms, a rebuild %.0f ms: the call waited for it",
+               longest * 1e3, choosing * 1e3);
+  /* freed while a rebuild runs: the worker finishes it, is joined, its map freed */
+  lg_geo_live_wait_idle(l);
+  size_t i = 0;
+  for (; !lg_geo_live_rebuilding(l) && i < REFS; i++)
+    LG_EQ_INT(lg_geo_live_reference(l, s, rx[i], 6, &truth[i], &o), 0);
+  LG_CHECK(lg_geo_live_rebuilding(l));
+  /* a few more frames meanwhile (~20 ms of them: the worker has taken the job by then) */
+  double t0 = now_s();
+  for (size_t k = 0; now_s() - t0 < 0.02 && k < REFS; k++)
+    LG_EQ_INT(lg_geo_live_reference(l, s, rx[k], 6, &truth[k], &o), 0);
+  bool running = lg_geo_live_rebuilding(l);
+  t0 = now_s();
+  lg_geo_live_free(l);
+  printf("freed %s a rebuild (due %zu frames after the last one) in %.0f ms\n",
+         running ? "in the middle of" : "just after", i, (now_s() - t0) * 1e3);
+  free(rx);
+  free(truth);
+}
+
 static void test_tracks(struct lg_geo_solver *s) {
   struct lg_geo_live_opts lo = lg_geo_live_opts_default();
   lo.max_devices = 2;
@@ -222,6 +371,8 @@ int main(void) {
   struct lg_geo_solver *s = lg_geo_solver_new();
   test_noise(s);
   test_reference_and_persistence(s);
+  test_background_map(s);
+  test_no_stall(s);
   test_tracks(s);
   lg_geo_solver_free(s);
   return lg_test_report("test_geo_live");
