@@ -10,7 +10,10 @@
 #  3. `systemctl stop` ends it cleanly (SIGTERM, exit 0) with its database, key-encryption
 #     key and journal in /var/lib/lorageo, owned by lorageo;
 #  4. `apt-get remove` keeps configuration and data, `apt-get purge` removes both and the user.
-# It changes nothing outside its temporary directory, but it needs root, debootstrap and
+# It changes nothing outside its temporary directory (the container gets a /dev of its own
+# and read-only /sys and /proc/sys; units that would touch the kernel's settings, modules,
+# consoles or ttys are masked; what systemd leaves are empty control groups under the
+# test's own), but it needs root, debootstrap and
 # Debian's mirror (the dependencies are resolved by apt as a user's would be), so it runs
 # only when LORAGEO_TEST_INSTALL=1 (.ci/run sets it); otherwise ctest reports it skipped.
 # A machine that cannot host the container (no namespaces, Debian's mirror unreachable,
@@ -34,7 +37,9 @@ mirror=${LORAGEO_TEST_MIRROR:-http://deb.debian.org/debian}
 checks=0 fails=0
 fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
 ok() { checks=$((checks + 1)); "$@" || fail "${FAIL_MSG:-$*}"; }
-tmp=$(mktemp -d /var/tmp/lorageo-install.XXXXXX)
+tmp=$(mktemp -d /var/tmp/lorageo-install.XXXXXX) && [ -d "$tmp" ] ||
+  { echo "FAIL: mktemp" >&2; exit 1; }
+case $tmp in /var/tmp/lorageo-install.?*) ;; *) echo "FAIL: odd temporary directory '$tmp'" >&2; exit 1 ;; esac
 root=$tmp/root
 ns=          # the unshare process whose child is the container's systemd
 sd=          # that systemd, PID 1 of the container: killing it ends everything in there
@@ -55,7 +60,8 @@ trap cleanup EXIT
   { cat "$tmp/cpack.log" >&2; echo "FAIL: cpack" >&2; exit 1; }
 deb=$(ls "$tmp"/out/lorageo_*.deb 2>/dev/null | head -n 1)
 [ -f "$deb" ] || { echo "FAIL: no .deb made" >&2; exit 1; }
-debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus,curl,procps,ca-certificates \
+# in a mount namespace of its own: what it mounts in the tree goes with it, even if killed
+unshare --mount debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus,curl,procps,ca-certificates \
   bookworm "$root" "$mirror" >"$tmp/debootstrap.log" 2>&1 ||
   { tail -n 20 "$tmp/debootstrap.log" >&2; skip "debootstrap from $mirror failed"; }
 cp "$deb" "$root/root/lorageo.deb"
@@ -68,15 +74,36 @@ inroot apt-get update -q >"$tmp/fetch.log" 2>&1 ||
 inroot apt-get install -y -q --download-only /root/lorageo.deb >>"$tmp/fetch.log" 2>&1 ||
   { tail -n 20 "$tmp/fetch.log" >&2; echo "FAIL: apt-get could not resolve or fetch the package's dependencies" >&2; exit 1; }
 
-# ---- boot systemd in the tree
+# ---- boot systemd in the tree, kept off the machine's own kernel settings and devices:
+# a /dev of its own with only the harmless nodes, /sys and /proc/sys read-only (systemd
+# skips what needs them writable), and the units that touch kernel, consoles or ttys masked
+for u in systemd-sysctl.service systemd-tmpfiles-setup-dev.service systemd-modules-load.service \
+         systemd-binfmt.service proc-sys-fs-binfmt_misc.automount sys-kernel-debug.mount \
+         sys-kernel-tracing.mount sys-kernel-config.mount sys-fs-fuse-connections.mount \
+         getty@.service serial-getty@.service console-getty.service getty.target \
+         systemd-remount-fs.service; do
+  ln -sf /dev/null "$root/etc/systemd/system/$u"
+done
 cat >"$tmp/boot.sh" <<EOF
 #!/bin/sh
 set -e
 mount --make-rprivate /
 mount --bind '$root' '$root'
 mount -t proc proc '$root/proc'
+mount --bind '$root/proc/sys' '$root/proc/sys'
+mount -o remount,bind,ro '$root/proc/sys'
+mount --bind '$root/proc/sysrq-trigger' '$root/proc/sysrq-trigger' 2>/dev/null &&
+  mount -o remount,bind,ro '$root/proc/sysrq-trigger' || true
 mount --rbind /sys '$root/sys'
-mount --rbind /dev '$root/dev'
+mount -o remount,bind,ro '$root/sys'
+mount -t tmpfs -o mode=755,nosuid tmpfs '$root/dev'
+for d in null zero full random urandom tty; do
+  touch '$root/dev/'\$d && mount --bind /dev/\$d '$root/dev/'\$d
+done
+mkdir -p '$root/dev/pts' '$root/dev/shm'
+mount -t devpts -o newinstance,ptmxmode=0666 devpts '$root/dev/pts'
+ln -s pts/ptmx '$root/dev/ptmx'
+mount -t tmpfs -o nosuid,nodev tmpfs '$root/dev/shm'
 exec chroot '$root' /usr/bin/env -i container=lorageo-test /lib/systemd/systemd
 EOF
 chmod +x "$tmp/boot.sh"
