@@ -427,7 +427,8 @@ static json_t *open_device_alarms(struct lg_store *s, const char *lo, const char
  * open. ?1 the DevEUI to start after ("" from the first), ?2 the limit, ?3 non-zero: only
  * the devices that need attention (not retired, and silent, pending or with an alarm). */
 #define FLEET_OPEN_ALARM                                                                           \
-  "EXISTS (SELECT 1 FROM alarms a WHERE a.subject = d.dev_eui AND a.cleared_ns IS NULL)"
+  "EXISTS (SELECT 1 FROM alarms a WHERE a.subject = d.dev_eui AND a.subject_type = 'device'"    \
+  " AND a.cleared_ns IS NULL)"
 #define FLEET_ATTENTION                                                                            \
   "(d.lifecycle <> 'retired' AND (d.lifecycle = 'silent' OR sh.pending_since_ns IS NOT NULL"      \
   " OR " FLEET_OPEN_ALARM "))"
