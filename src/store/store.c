@@ -175,6 +175,10 @@ static const char *const migrations[] = {
     " field TEXT NOT NULL, value TEXT, action TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '',"
     " created_ns INTEGER NOT NULL);"
     "CREATE INDEX shadow_history_dev ON shadow_history(dev_eui, id);",
+    /* 16: a device's timeline reads its joins and resets newest first; partial, so the
+     * two events of every uplink do not pay for it */
+    "CREATE INDEX events_dev_lifeline ON events(dev_eui, created_ns, id)"
+    " WHERE type IN ('join', 'reset');",
 };
 
 /* A migration in PostgreSQL's types: 64-bit integers, doubles, bytea, identity keys. */
