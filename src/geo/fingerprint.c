@@ -58,7 +58,7 @@
 #include "util/util.h"
 
 #define FP_FORMAT       "lorageo-radio-map"
-#define FP_VERSION      1
+#define FP_VERSION      2 /* 2: offset_db and sharpen (version 1 files read as 0 and 1) */
 #define FP_TOP_CELLS    20  /* the fix is a weighted mean of the best cells */
 #define FP_KNN_K        5   /* neighbours of the kNN baseline */
 #define FP_P_HEARD      0.5 /* Beta prior of p: pseudo-counts heard ... */
@@ -765,9 +765,10 @@ int lg_radio_map_load(const char *path, struct lg_radio_map **out, char *why, si
     snprintf(why, why_len, "%s: not a radio map (\"format\" is not \"%s\")", path, FP_FORMAT);
     goto out;
   }
-  if (json_integer_value(json_object_get(root, "version")) != FP_VERSION) {
-    snprintf(why, why_len, "%s: radio map version %lld, this lorageo reads version %d", path,
-             (long long)json_integer_value(json_object_get(root, "version")), FP_VERSION);
+  json_int_t version = json_integer_value(json_object_get(root, "version"));
+  if (version < 1 || version > FP_VERSION) { /* an older lorageo refuses version 2 by name */
+    snprintf(why, why_len, "%s: radio map version %lld, this lorageo reads versions 1-%d", path,
+             (long long)version, FP_VERSION);
     goto out;
   }
   if (!json_is_object(prm) || !json_is_array(gws) || !json_is_array(pts) ||
