@@ -526,7 +526,17 @@ int lg_api_device_timeline(struct lg_api_req *r, json_t **out) {
     return lg_api_fail(out, 400,
                        "after: expected the \"next\" of the page before (time.source.id)");
   *out = lg_store_timeline_json(r->store, eui, after ? &from : NULL, limit);
-  return *out ? 200 : lg_api_fail(out, 500, "storage failed");
+  if (*out == NULL) return lg_api_fail(out, 500, "storage failed");
+  if (!lg_api_admin(r)) { /* who acknowledged an alarm, and their note, are the operator's */
+    size_t i;
+    json_t *item;
+    json_array_foreach(json_object_get(*out, "items"), i, item) {
+      const char *action = json_string_value(json_object_get(item, "action"));
+      if (action && strcmp(action, "acknowledged") == 0)
+        json_object_set_new(item, "detail", json_string("by an operator"));
+    }
+  }
+  return 200;
 }
 
 /* ---- the configuration shadow ------------------------------------------------------ */

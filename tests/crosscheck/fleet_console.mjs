@@ -228,6 +228,14 @@ try {
   await page.goto(base + "/#/fleet");
   await page.waitForFunction(() => /needs an admin key/.test(document.getElementById("list").textContent), null, { timeout: 5000 });
   check(await page.$("#fleet-total") === null, "an application's key gets no dashboard");
+  // ...and reads its device's timeline without who acknowledged an alarm, or their note
+  const appTl = await as(appKey, "GET", `/api/devices/${A.dev_eui}/timeline?limit=100`);
+  const acks = (appTl.json?.items ?? []).filter((e) => e.kind === "alarm" && e.action === "acknowledged");
+  const admAcks = (await adm("GET", `/api/devices/${A.dev_eui}/timeline?limit=100`)).json.items
+    .filter((e) => e.kind === "alarm" && e.action === "acknowledged");
+  check(appTl.status === 200 && acks.length > 0 && acks.every((e) => e.detail === "by an operator") &&
+        admAcks.every((e) => /admin token/.test(e.detail)),
+        `the acknowledger is the operator's: an application key reads ${JSON.stringify(acks.map((e) => e.detail))}, admin ${JSON.stringify(admAcks.map((e) => e.detail))}`);
   check(errors.length === 0, `no script errors: ${errors}`);
 } catch (e) {
   tally.failures++;
