@@ -216,10 +216,12 @@ static int send_op(struct ns_writer *w, struct wop *o, int64_t new_id) {
     size_t slot = o->ticket % TICKETS;
     w->ids[slot].ticket = o->ticket, w->ids[slot].id = id; /* -1 once refused */
     int64_t seen_ns = o->exact ? o->u->received_ns : o->at_ns; /* as apply()'s two paths */
-    if (lg_store_pipe_uplink(s, o->u, o->rx, o->n, id, o->exact, o->expected, seen_ns, &o->mark))
-      return LG_EIO;
     json_t *ev = up_payload(o, id);
-    return ev == NULL || lg_store_pipe_event(s, o->dev_eui, "up", ev, o->at_ns, id) ? LG_EIO : 0;
+    if (ev == NULL) return LG_ENOMEM;
+    return lg_store_pipe_uplink(s, o->u, o->rx, o->n, id, o->exact, o->expected, seen_ns, ev,
+                                o->at_ns, &o->mark)
+               ? LG_EIO
+               : 0;
   }
   case W_LATE_RX:
     if (id <= 0) return 0; /* refused, or older than the map */

@@ -18,7 +18,7 @@
 #include "util/util.h"
 
 #define STMT_CACHE 160
-#define MAX_PARAMS 80 /* four receptions in one INSERT (store.c) */
+#define MAX_PARAMS 96 /* an uplink, its event and four receptions in one statement (store_pipe.c) */
 
 struct db_stmt {
   struct db *db;

@@ -278,14 +278,15 @@ LG_STORE_MUST int lg_store_uplink_ids(struct lg_store *s, size_t n, int64_t *ids
  * statements without waiting for the answers; lg_store_pipe_end waits for all of them. */
 LG_STORE_MUST int lg_store_pipe_begin(struct lg_store *s);
 /* The counter's compare-and-set and, only if it holds, the uplink with id `id` (from
- * lg_store_uplink_ids), its receptions, and the device's last-seen set to seen_ns, in one
- * statement. exact: the counter must still be `expected` (a reset, lg_store_fcnt_up_cas);
- * else at most u->f_cnt (lg_store_fcnt_up_advance). lg_store_pipe_stored(*mark) says, after
- * lg_store_pipe_end, whether it held. */
+ * lg_store_uplink_ids), its receptions and its `up` event (payload taken, recorded at
+ * event_ns), with the device's last-seen set to seen_ns: one statement. exact: the counter
+ * must still be `expected` (a reset, lg_store_fcnt_up_cas); else at most u->f_cnt
+ * (lg_store_fcnt_up_advance). lg_store_pipe_stored(*mark) says, after lg_store_pipe_end,
+ * whether it held. */
 LG_STORE_MUST int lg_store_pipe_uplink(struct lg_store *s, const struct lg_uplink_rec *u,
                                        const struct lg_reception_rec *rx, size_t n, int64_t id,
                                        bool exact, uint32_t expected, int64_t seen_ns,
-                                       size_t *mark);
+                                       struct json_t *up_event, int64_t event_ns, size_t *mark);
 /* Rows hanging on an uplink, written only if that uplink is (stored before, or by this
  * pipeline): a late copy; a location (l->uplink_id <= 0: unconditionally); an event
  * (if_uplink <= 0: unconditionally; the payload's reference is taken). */

@@ -32,47 +32,67 @@
 #include "store/store_int.h"
 #include "util/util.h"
 
-/* ?1..?15 the uplink's values (as store.c's uplink INSERT), ?16 its id, ?17 the next
- * counter, ?18 last-seen; the condition names the counter it compares. */
-#define UPLINK_CAS(cond)                                                                           \
-  "WITH cas AS (UPDATE devices SET fcnt_up_next = ?17, last_seen_ns = ?18 WHERE dev_eui = ?1"      \
-  " AND " cond " RETURNING 1) INSERT INTO uplinks (id, dev_eui, dev_addr, f_cnt, f_port, data,"    \
-  " confirmed, adr, dr, frequency, phy, received_ns, tx_power_index, truth_latitude,"             \
-  " truth_longitude, truth_altitude) SELECT ?16, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,"    \
-  " ?12, ?13, ?14, ?15 FROM cas"
-static const char uplink_advance_sql[] = UPLINK_CAS("fcnt_up_next <= ?3");
-static const char uplink_reset_sql[] = UPLINK_CAS("fcnt_up_next = ?19");
-
 #define IF_UPLINK(p) " WHERE EXISTS (SELECT 1 FROM uplinks WHERE id = " p ")"
 
-/* "INSERT ... SELECT * FROM (VALUES (...), ...) AS v WHERE EXISTS (the uplink ?1)" for k
- * rows. The first row's values are cast to the columns' types: PostgreSQL types a VALUES
- * list in a sub-select from its own rows, not from the INSERT's columns. */
+/* A VALUES list of k receptions, parameters from b + 1 on, the first row's values cast to
+ * the columns' types: PostgreSQL types a VALUES list in a sub-select from its own rows, not
+ * from the INSERT's columns. */
 static const char *const rx_types[RX_PARAMS] = {
     "BIGINT", "TEXT",   "BIGINT", "DOUBLE PRECISION", "BIGINT",           "BIGINT",
     "BIGINT", "DOUBLE PRECISION", "DOUBLE PRECISION", "BIGINT",           "BIGINT",
     "BIGINT", "BIGINT", "DOUBLE PRECISION", "DOUBLE PRECISION", "DOUBLE PRECISION",
     "BIGINT", "BIGINT"};
-static char rx_if_sql[RX_ROWS + 1][RX_ROWS * RX_PARAMS * 12 + 1024];
-static pthread_once_t rx_if_once = PTHREAD_ONCE_INIT;
-static void rx_if_make(void) {
-  for (int k = 1; k <= RX_ROWS; k++) {
-    char *p = rx_if_sql[k];
-    size_t cap = sizeof(rx_if_sql[k]);
-    size_t n = (size_t)snprintf(p, cap, "%s SELECT * FROM (VALUES ", RX_INSERT);
-    for (int row = 0; row < k; row++)
-      for (int c = 1; c <= RX_PARAMS; c++) {
-        const char *open = c == 1 ? (row ? ", (" : "(") : ", ";
-        const char *close = c == RX_PARAMS ? ")" : "";
-        int i = row * RX_PARAMS + c;
-        if (row == 0)
-          n += (size_t)snprintf(p + n, cap - n, "%sCAST(?%d AS %s)%s", open, i, rx_types[c - 1],
-                                close);
-        else
-          n += (size_t)snprintf(p + n, cap - n, "%s?%d%s", open, i, close);
+static size_t rx_values(char *p, size_t cap, int k, int b) {
+  size_t n = (size_t)snprintf(p, cap, "SELECT * FROM (VALUES ");
+  for (int row = 0; row < k; row++)
+    for (int c = 1; c <= RX_PARAMS; c++) {
+      const char *open = c == 1 ? (row ? ", (" : "(") : ", ";
+      const char *close = c == RX_PARAMS ? ")" : "";
+      int i = b + row * RX_PARAMS + c;
+      if (row == 0)
+        n += (size_t)snprintf(p + n, cap - n, "%sCAST(?%d AS %s)%s", open, i, rx_types[c - 1],
+                              close);
+      else
+        n += (size_t)snprintf(p + n, cap - n, "%s?%d%s", open, i, close);
+    }
+  return n + (size_t)snprintf(p + n, cap - n, ") AS v");
+}
+
+/* The uplink's statement: the counter's compare-and-set, and only if it held the uplink,
+ * its `up` event and its k receptions (data-modifying WITHs, each run once; the rows after
+ * the uplink's follow its RETURNING). It answers one row if the uplink was stored, none if
+ * not. Parameters: ?1..?15 the uplink's values (as store.c's INSERT), ?16 its id, ?17 the
+ * next counter, ?18 last-seen, ?19 the counter compared with (a reset: the one expected;
+ * else the uplink's own: nothing at or above it accepted yet), ?20 the event's payload,
+ * ?21 its time, from ?22 the receptions. */
+enum { UP_RX_BASE = 21 };
+#define UPLINK_CAS(cond)                                                                           \
+  "WITH cas AS (UPDATE devices SET fcnt_up_next = ?17, last_seen_ns = ?18 WHERE dev_eui = ?1"      \
+  " AND " cond " RETURNING 1), up AS (INSERT INTO uplinks (id, dev_eui, dev_addr, f_cnt, f_port,"  \
+  " data, confirmed, adr, dr, frequency, phy, received_ns, tx_power_index, truth_latitude,"        \
+  " truth_longitude, truth_altitude) SELECT ?16, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,"    \
+  " ?12, ?13, ?14, ?15 FROM cas RETURNING id), ev AS (" EVENT_INSERT " SELECT ?1, 'up', ?20, ?21"  \
+  " FROM up)"
+static char uplink_sql[2][RX_ROWS + 1][RX_ROWS * RX_PARAMS * 12 + 2048];
+static char rx_if_sql[RX_ROWS * RX_PARAMS * 12 + 1024]; /* one reception, if its uplink is */
+static pthread_once_t sql_once = PTHREAD_ONCE_INIT;
+static void sql_make(void) {
+  for (int exact = 0; exact < 2; exact++)
+    for (int k = 0; k <= RX_ROWS; k++) {
+      char *p = uplink_sql[exact][k];
+      size_t cap = sizeof(uplink_sql[exact][k]), n = 0;
+      const char *head = exact ? UPLINK_CAS("fcnt_up_next = ?19") : UPLINK_CAS("fcnt_up_next <= ?19");
+      n += (size_t)snprintf(p + n, cap - n, "%s", head);
+      if (k > 0) {
+        n += (size_t)snprintf(p + n, cap - n, ", rx AS (%s ", RX_INSERT);
+        n += rx_values(p + n, cap - n, k, UP_RX_BASE);
+        n += (size_t)snprintf(p + n, cap - n, " WHERE EXISTS (SELECT 1 FROM up))");
       }
-    snprintf(p + n, cap - n, ") AS v" IF_UPLINK("?1"));
-  }
+      snprintf(p + n, cap - n, " SELECT 1 FROM up");
+    }
+  size_t n = (size_t)snprintf(rx_if_sql, sizeof(rx_if_sql), "%s ", RX_INSERT);
+  n += rx_values(rx_if_sql + n, sizeof(rx_if_sql) - n, 1, 0);
+  snprintf(rx_if_sql + n, sizeof(rx_if_sql) - n, IF_UPLINK("?1"));
 }
 
 bool lg_store_pipelined(const struct lg_store *s) {
@@ -86,8 +106,10 @@ static int cmp_id(const void *a, const void *b) {
 
 int lg_store_uplink_ids(struct lg_store *s, size_t n, int64_t *ids) {
   if (n == 0) return 0;
-  struct db_stmt *st = db_prep(s->db, "SELECT nextval(pg_get_serial_sequence('uplinks', 'id'))"
-                                      " FROM generate_series(1, ?1)");
+  /* the sequence's name looked up once, not per row (OFFSET 0 keeps the sub-select apart) */
+  struct db_stmt *st = db_prep(s->db, "SELECT nextval(q.seq) FROM (SELECT CAST("
+                                      "pg_get_serial_sequence('uplinks', 'id') AS regclass) AS seq"
+                                      " OFFSET 0) AS q, generate_series(1, ?1)");
   if (st == NULL) return LG_EIO;
   db_bind_int64(st, 1, (int64_t)n);
   size_t k = 0;
@@ -101,7 +123,7 @@ int lg_store_uplink_ids(struct lg_store *s, size_t n, int64_t *ids) {
 }
 
 int lg_store_pipe_begin(struct lg_store *s) {
-  pthread_once(&rx_if_once, rx_if_make);
+  pthread_once(&sql_once, sql_make);
   return db_pipeline_begin(s->db) ? LG_EIO : 0;
 }
 
@@ -120,7 +142,7 @@ bool lg_store_pipe_stored(const struct lg_store *s, size_t mark) {
  * the id the INSERT just took from its sequence in this session (currval). */
 static int reception_if(struct lg_store *s, int64_t uplink_id, const struct lg_reception_rec *r,
                         bool late) {
-  struct db_stmt *st = db_prep(s->db, rx_if_sql[1]);
+  struct db_stmt *st = db_prep(s->db, rx_if_sql);
   if (st == NULL) return LG_EIO;
   lgs_bind_reception(st, 0, uplink_id, r, late);
   int rc = lgs_step_done(st);
@@ -141,36 +163,20 @@ static int reception_if(struct lg_store *s, int64_t uplink_id, const struct lg_r
   return rc;
 }
 
-/* Receptions without antenna rows: up to RX_ROWS in one INSERT, ids in their order. */
-static int receptions_if(struct lg_store *s, int64_t uplink_id, const struct lg_reception_rec *rx,
-                         size_t n) {
-  bool plain = true;
-  for (size_t i = 0; i < n; i++)
-    plain = plain && rx[i].n_ant == 0;
-  for (size_t i = 0; i < n;) {
-    size_t k = !plain ? 1 : n - i < RX_ROWS ? n - i : RX_ROWS;
-    if (!plain) {
-      int rc = reception_if(s, uplink_id, &rx[i], false);
-      if (rc) return rc;
-      i++;
-      continue;
-    }
-    struct db_stmt *st = db_prep(s->db, rx_if_sql[k]);
-    if (st == NULL) return LG_EIO;
-    for (size_t j = 0; j < k; j++)
-      lgs_bind_reception(st, (int)j * RX_PARAMS, uplink_id, &rx[i + j], false);
-    int rc = lgs_step_done(st);
-    if (rc) return rc;
-    i += k;
-  }
-  return 0;
-}
-
 int lg_store_pipe_uplink(struct lg_store *s, const struct lg_uplink_rec *u,
                          const struct lg_reception_rec *rx, size_t n, int64_t id, bool exact,
-                         uint32_t expected, int64_t seen_ns, size_t *mark) {
-  struct db_stmt *st = db_prep(s->db, exact ? uplink_reset_sql : uplink_advance_sql);
-  if (st == NULL) return LG_EIO;
+                         uint32_t expected, int64_t seen_ns, struct json_t *up_event,
+                         int64_t event_ns, size_t *mark) {
+  char *event = lgs_event_text(up_event);
+  if (event == NULL) return LG_ENOMEM;
+  /* Receptions without antenna rows (nearly all) go in the uplink's statement, up to
+   * RX_ROWS of them, ids in their order; the others follow it, each if the uplink is. */
+  bool plain = n <= RX_ROWS;
+  for (size_t i = 0; i < n; i++)
+    plain = plain && rx[i].n_ant == 0;
+  size_t k = plain ? n : 0;
+  struct db_stmt *st = db_prep(s->db, uplink_sql[exact][k]);
+  if (st == NULL) return free(event), LG_EIO;
   lgs_bind_eui(st, 1, u->dev_eui);
   db_bind_int64(st, 2, u->dev_addr);
   db_bind_int64(st, 3, u->f_cnt);
@@ -189,10 +195,17 @@ int lg_store_pipe_uplink(struct lg_store *s, const struct lg_uplink_rec *u,
   db_bind_int64(st, 16, id);
   db_bind_int64(st, 17, (int64_t)u->f_cnt + 1);
   db_bind_int64(st, 18, seen_ns);
-  if (exact) db_bind_int64(st, 19, expected);
+  db_bind_int64(st, 19, exact ? expected : u->f_cnt);
+  db_bind_text(st, 20, event);
+  db_bind_int64(st, 21, event_ns);
+  for (size_t j = 0; j < k; j++)
+    lgs_bind_reception(st, UP_RX_BASE + (int)j * RX_PARAMS, id, &rx[j], false);
+  free(event);
   int rc = lgs_step_done(st);
   *mark = db_pipeline_last(s->db);
-  return rc ? rc : receptions_if(s, id, rx, n);
+  for (size_t i = 0; rc == 0 && k == 0 && i < n; i++)
+    rc = reception_if(s, id, &rx[i], false);
+  return rc;
 }
 
 int lg_store_pipe_reception(struct lg_store *s, int64_t uplink_id, const struct lg_reception_rec *r,

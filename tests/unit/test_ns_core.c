@@ -317,17 +317,18 @@ static void run(const char *db, const char *journal) {
   LG_EQ_INT(n_uplinks(s, DEV_A), journal[0] ? 6 : 5);
   LG_EQ_INT(ups, ups_before + 1);
 
-  /* PostgreSQL: a statement failing inside the pipeline (a trigger refuses the `up` event of
-   * A's counter 22, sent after its uplink and receptions) rolls the whole batch back — the
-   * uplink is not kept without its event, nothing is published — and the journal runs it
-   * again until it goes through: stored once, announced once */
+  /* PostgreSQL: a statement failing inside the pipeline (a trigger refuses A's uplink with
+   * counter 22, sent after B's in the same batch) rolls the whole batch back — B's uplink,
+   * whose statement went through, is not kept either, nothing is published — and the
+   * journal runs it again until it goes through: each stored once, announced once */
   if (strncmp(db, "postgresql:", 11) == 0) {
     LG_EQ_INT(psql(db, "CREATE FUNCTION lg_refuse() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION"
                        " 'refused by the test'; END $$ LANGUAGE plpgsql;"
-                       " CREATE TRIGGER lg_refuse BEFORE INSERT ON events FOR EACH ROW"
-                       " WHEN (NEW.payload LIKE '%\"f_cnt\":22,%') EXECUTE FUNCTION lg_refuse();"),
+                       " CREATE TRIGGER lg_refuse BEFORE INSERT ON uplinks FOR EACH ROW"
+                       " WHEN (NEW.f_cnt = 22) EXECUTE FUNCTION lg_refuse();"),
               0);
     uint64_t errors = atomic_load(&m->store_errors);
+    push(ns, 0, DEV_B, 2);
     push(ns, 0, DEV_A, 22);
     push(ns, 1, DEV_A, 22);
     wait_ms(ns, 300);
@@ -337,13 +338,15 @@ static void run(const char *db, const char *journal) {
     }
     wait_ms(ns, 2500); /* tried again from the journal, failing again */
     LG_EQ_INT(n_uplinks(s, DEV_A), 6);
+    LG_EQ_INT(n_uplinks(s, DEV_B), 3);
     LG_CHECK(atomic_load(&m->store_errors) > errors);
     LG_EQ_INT(ups, ups_before + 1);
-    LG_EQ_INT(psql(db, "DROP TRIGGER lg_refuse ON events;"), 0);
+    LG_EQ_INT(psql(db, "DROP TRIGGER lg_refuse ON uplinks;"), 0);
     wait_ms(ns, 3000);
     lg_ns_drain(ns);
     LG_EQ_INT(n_uplinks(s, DEV_A), 7);
-    LG_EQ_INT(ups, ups_before + 2);
+    LG_EQ_INT(n_uplinks(s, DEV_B), 4);
+    LG_EQ_INT(ups, ups_before + 3);
     LG_EQ_INT(lg_store_device_get(s, DEV_A, &d), 0);
     LG_EQ_INT(d.fcnt_up_next, 23);
     push(ns, 0, DEV_A, 23); /* the next commit says storage works again */
