@@ -50,8 +50,8 @@ struct pipe_item {
 
 /* Answers read while sending: at most this many statements between syncs, and at most two
  * syncs' answers unread, so neither side blocks writing while the other does (the answers
- * of ~1,000 statements, ~40 KB, fit a socket's buffers). */
-#define PIPE_CHUNK 512
+ * of ~750 statements, ~50 KB, fit a socket's buffers). */
+#define PIPE_CHUNK 256
 #define PIPE_UNREAD_SYNCS 2
 
 struct db {

@@ -37,11 +37,10 @@
 /* A VALUES list of k receptions, parameters from b + 1 on, the first row's values cast to
  * the columns' types: PostgreSQL types a VALUES list in a sub-select from its own rows, not
  * from the INSERT's columns. */
-static const char *const rx_types[RX_PARAMS] = {
-    "BIGINT", "TEXT",   "BIGINT", "DOUBLE PRECISION", "BIGINT",           "BIGINT",
-    "BIGINT", "DOUBLE PRECISION", "DOUBLE PRECISION", "BIGINT",           "BIGINT",
-    "BIGINT", "BIGINT", "DOUBLE PRECISION", "DOUBLE PRECISION", "DOUBLE PRECISION",
-    "BIGINT", "BIGINT"};
+#define F8 "DOUBLE PRECISION"
+static const char *const rx_types[RX_PARAMS] = /* RX_INSERT's columns */
+    {"BIGINT", "TEXT",   "BIGINT", F8,       "BIGINT", "BIGINT", "BIGINT", F8,       F8,
+     "BIGINT", "BIGINT", "BIGINT", "BIGINT", F8,       F8,       F8,       "BIGINT", "BIGINT"};
 static size_t rx_values(char *p, size_t cap, int k, int b) {
   size_t n = (size_t)snprintf(p, cap, "SELECT * FROM (VALUES ");
   for (int row = 0; row < k; row++)
@@ -81,7 +80,8 @@ static void sql_make(void) {
     for (int k = 0; k <= RX_ROWS; k++) {
       char *p = uplink_sql[exact][k];
       size_t cap = sizeof(uplink_sql[exact][k]), n = 0;
-      const char *head = exact ? UPLINK_CAS("fcnt_up_next = ?19") : UPLINK_CAS("fcnt_up_next <= ?19");
+      const char *head =
+          exact ? UPLINK_CAS("fcnt_up_next = ?19") : UPLINK_CAS("fcnt_up_next <= ?19");
       n += (size_t)snprintf(p + n, cap - n, "%s", head);
       if (k > 0) {
         n += (size_t)snprintf(p + n, cap - n, ", rx AS (%s ", RX_INSERT);
