@@ -21,7 +21,12 @@
  * - the uplink's database id is not known when the packet thread moves on: later writes
  *   (locations, late copies) name the uplink by a ticket the storage thread maps to the id;
  * - MQTT events are built from the records in memory (lg_store_uplink_json_of) and go out
- *   after their commit, in order, from this thread.
+ *   after their commit, in order, from this thread;
+ * - on PostgreSQL, where each answer waited for is a round trip, a transaction's operations
+ *   are sent in one pipeline (send_all, store_pipe.c): the uplinks' ids taken beforehand, the
+ *   compare-and-set in the uplink's own statement, the rows hanging on an uplink written only
+ *   if it is; which uplinks were refused is read once every answer is in (settle), with the
+ *   same consequences as above. SQLite answers in-process: one operation at a time (apply).
  *
  * A failed write or commit rolls the transaction back; every batch queued behind it (same
  * epoch) is discarded unwritten, and the packet thread, told at its next tick, forgets its
