@@ -21,7 +21,12 @@
  * - the uplink's database id is not known when the packet thread moves on: later writes
  *   (locations, late copies) name the uplink by a ticket the storage thread maps to the id;
  * - MQTT events are built from the records in memory (lg_store_uplink_json_of) and go out
- *   after their commit, in order, from this thread.
+ *   after their commit, in order, from this thread;
+ * - on PostgreSQL, where each answer waited for is a round trip, a transaction's operations
+ *   are sent in one pipeline (send_all, store_pipe.c): the uplinks' ids taken beforehand, the
+ *   compare-and-set in the uplink's own statement, the rows hanging on an uplink written only
+ *   if it is; which uplinks were refused is read once every answer is in (settle), with the
+ *   same consequences as above. SQLite answers in-process: one operation at a time (apply).
  *
  * A failed write or commit rolls the transaction back; every batch queued behind it (same
  * epoch) is discarded unwritten, and the packet thread, told at its next tick, forgets its
@@ -50,6 +55,7 @@ struct wop {
   bool exact; /* a counter reset: compare-and-set against `expected` */
   uint32_t expected;
   int gateways;
+  size_t mark; /* PostgreSQL: its compare-and-set's answer, read after the pipeline */
   /* W_LOCATION */
   struct lg_location_rec l;
   /* W_EVENT */
@@ -94,6 +100,8 @@ struct ns_writer {
     uint64_t ticket;
     int64_t id;
   } ids[TICKETS];
+  int64_t *new_ids; /* the storage thread's, PostgreSQL: the open transaction's uplink ids */
+  size_t new_ids_cap;
 };
 
 static void free_op(struct wop *o, bool published) {
@@ -115,7 +123,39 @@ static int64_t ticket_id(struct ns_writer *w, uint64_t ticket) {
   return w->ids[ticket % TICKETS].ticket == ticket ? w->ids[ticket % TICKETS].id : 0;
 }
 
-/* One operation in the open transaction: LG_EIO fails the transaction. */
+/* An uplink whose counter was accepted elsewhere meanwhile (another instance, or a stale
+ * session): a replay, not stored; its session is read again. */
+static void refused(struct ns_writer *w, struct wop *o) {
+  struct lg_ns *ns = w->ns;
+  atomic_fetch_add(&ns->m.dropped[LG_DROP_REPLAY], 1);
+  ns_log(ns, "%016llx: FCnt %u taken meanwhile (another instance, or a stale session): "
+             "not stored",
+         (unsigned long long)o->dev_eui, o->u->f_cnt);
+  pthread_mutex_lock(&w->mu);
+  if (w->n_conflicts < sizeof(w->conflicts) / sizeof(w->conflicts[0]))
+    w->conflicts[w->n_conflicts++] = o->dev_eui;
+  pthread_mutex_unlock(&w->mu);
+}
+
+/* The `up` event's payload (stored; MQTT gets the uplink itself, lg_store_uplink_json_of). */
+static json_t *up_payload(const struct wop *o, int64_t id) {
+  return json_pack("{s:I, s:I, s:i, s:I, s:b, s:b, s:i}", "uplink_id", (json_int_t)id, "f_cnt",
+                   (json_int_t)o->u->f_cnt, "f_port", o->u->f_port, "frequency",
+                   (json_int_t)o->u->freq_hz, "confirmed", o->u->confirmed, "adr", o->u->adr,
+                   "gateways", o->gateways);
+}
+
+/* A stored uplink: counted, and its MQTT `up` made ready for after the commit. */
+static void stored(struct ns_writer *w, struct wop *o) {
+  w->written++;
+  if (w->ns->io.on_event != NULL) {
+    o->publish = lg_store_uplink_json_of(o->u, o->rx, o->n);
+    snprintf(o->type, sizeof(o->type), "up");
+  }
+}
+
+/* One operation in the open transaction, each statement's answer waited for (SQLite):
+ * LG_EIO fails the transaction. */
 static int apply(struct ns_writer *w, struct wop *o) {
   struct lg_ns *ns = w->ns;
   bool publish = ns->io.on_event != NULL;
@@ -125,34 +165,17 @@ static int apply(struct ns_writer *w, struct wop *o) {
                       : lg_store_fcnt_up_advance(w->store, o->dev_eui, o->u->f_cnt, o->at_ns);
     size_t slot = o->ticket % TICKETS;
     w->ids[slot].ticket = o->ticket, w->ids[slot].id = -1;
-    if (rc == LG_EBUSY) { /* accepted elsewhere meanwhile: this one is a replay */
-      atomic_fetch_add(&ns->m.dropped[LG_DROP_REPLAY], 1);
-      ns_log(ns, "%016llx: FCnt %u taken meanwhile (another instance, or a stale session): "
-                 "not stored",
-             (unsigned long long)o->dev_eui, o->u->f_cnt);
-      pthread_mutex_lock(&w->mu);
-      if (w->n_conflicts < sizeof(w->conflicts) / sizeof(w->conflicts[0]))
-        w->conflicts[w->n_conflicts++] = o->dev_eui;
-      pthread_mutex_unlock(&w->mu);
-      return 0;
-    }
+    if (rc == LG_EBUSY) return refused(w, o), 0;
     int64_t id = 0;
     if (rc) return LG_EIO;
     rc = o->exact ? lg_store_uplink_add(w->store, o->u, o->rx, o->n, &id) /* sets last-seen */
                   : lg_store_uplink_add_in_batch(w->store, o->u, o->rx, o->n, &id);
     if (rc) return LG_EIO;
     w->ids[slot].id = id;
-    w->written++;
-    json_t *ev = json_pack("{s:I, s:I, s:i, s:I, s:b, s:b, s:i}", "uplink_id", (json_int_t)id,
-                           "f_cnt", (json_int_t)o->u->f_cnt, "f_port", o->u->f_port, "frequency",
-                           (json_int_t)o->u->freq_hz, "confirmed", o->u->confirmed, "adr",
-                           o->u->adr, "gateways", o->gateways);
+    json_t *ev = up_payload(o, id);
     if (ev == NULL || lg_store_event_add(w->store, o->dev_eui, "up", ev, o->at_ns) != 0)
       return LG_EIO;
-    if (publish) {
-      o->publish = lg_store_uplink_json_of(o->u, o->rx, o->n);
-      snprintf(o->type, sizeof(o->type), "up");
-    }
+    stored(w, o);
     return 0;
   }
   case W_LATE_RX: {
@@ -174,6 +197,91 @@ static int apply(struct ns_writer *w, struct wop *o) {
     return lg_store_event_add(w->store, o->dev_eui, o->type, p, o->at_ns) ? LG_EIO : 0;
   }
   }
+  return 0;
+}
+
+static int apply_all(struct ns_writer *w, struct wbatch *list) {
+  for (struct wbatch *b = list; b; b = b->next) {
+    if (b->n == (size_t)-1) continue; /* discarded */
+    for (struct wop *o = b->head; o; o = o->next)
+      if (apply(w, o)) return LG_EIO;
+  }
+  return 0;
+}
+
+/* PostgreSQL: one operation sent in the pipeline, its uplink's id (W_UPLINK) taken before.
+ * What apply() decides from each answer is decided by the statements themselves (an
+ * uplink's rows are written only if its compare-and-set held) and, for the storage thread's
+ * own records, after every answer is in (settle). */
+static int send_op(struct ns_writer *w, struct wop *o, int64_t new_id) {
+  struct lg_store *s = w->store;
+  int64_t id = o->kind == W_UPLINK ? new_id : ticket_id(w, o->ticket);
+  switch (o->kind) {
+  case W_UPLINK: {
+    size_t slot = o->ticket % TICKETS;
+    w->ids[slot].ticket = o->ticket, w->ids[slot].id = id; /* -1 once refused */
+    int64_t seen_ns = o->exact ? o->u->received_ns : o->at_ns; /* as apply()'s two paths */
+    json_t *ev = up_payload(o, id);
+    if (ev == NULL) return LG_ENOMEM;
+    return lg_store_pipe_uplink(s, o->u, o->rx, o->n, id, o->exact, o->expected, seen_ns, ev,
+                                o->at_ns, &o->mark)
+               ? LG_EIO
+               : 0;
+  }
+  case W_LATE_RX:
+    if (id <= 0) return 0; /* refused, or older than the map */
+    return lg_store_pipe_reception(s, id, o->rx, true) ? LG_EIO : 0;
+  case W_LOCATION:
+    if (id < 0) return 0;
+    o->l.uplink_id = id;
+    return lg_store_pipe_location(s, &o->l) ? LG_EIO : 0;
+  case W_EVENT: {
+    if (id < 0) return 0;
+    json_t *p = o->payload;
+    o->payload = NULL;
+    if (w->ns->io.on_event != NULL) o->publish = json_incref(p); /* withdrawn if refused */
+    return lg_store_pipe_event(s, o->dev_eui, o->type, p, o->at_ns, id) ? LG_EIO : 0;
+  }
+  }
+  return 0;
+}
+
+/* After the pipeline's answers: each uplink stored or refused, as apply() decides at once. */
+static void settle(struct ns_writer *w, struct wop *o) {
+  if (o->kind == W_UPLINK) {
+    if (lg_store_pipe_stored(w->store, o->mark)) {
+      stored(w, o);
+      return;
+    }
+    size_t slot = o->ticket % TICKETS;
+    if (w->ids[slot].ticket == o->ticket) w->ids[slot].id = -1;
+    refused(w, o);
+  } else if (o->kind == W_EVENT && o->publish && ticket_id(w, o->ticket) < 0) {
+    json_decref(o->publish); /* its uplink was refused: not written, not announced */
+    o->publish = NULL;
+  }
+}
+
+static int send_all(struct ns_writer *w, struct wbatch *list) {
+  size_t n = 0, k = 0;
+  for (struct wbatch *b = list; b; b = b->next)
+    for (struct wop *o = b->head; b->n != (size_t)-1 && o; o = o->next)
+      n += o->kind == W_UPLINK;
+  if (n > w->new_ids_cap) {
+    int64_t *ids = realloc(w->new_ids, n * sizeof(*ids));
+    if (ids == NULL) return LG_ENOMEM;
+    w->new_ids = ids, w->new_ids_cap = n;
+  }
+  if (lg_store_uplink_ids(w->store, n, w->new_ids) || lg_store_pipe_begin(w->store))
+    return LG_EIO;
+  int rc = 0;
+  for (struct wbatch *b = list; rc == 0 && b; b = b->next)
+    for (struct wop *o = b->head; rc == 0 && b->n != (size_t)-1 && o; o = o->next)
+      rc = send_op(w, o, o->kind == W_UPLINK ? w->new_ids[k++] : 0);
+  if (lg_store_pipe_end(w->store) || rc) return LG_EIO; /* ended either way */
+  for (struct wbatch *b = list; b; b = b->next)
+    for (struct wop *o = b->head; b->n != (size_t)-1 && o; o = o->next)
+      settle(w, o);
   return 0;
 }
 
@@ -204,13 +312,10 @@ static void *run(void *arg) {
     }
     w->written = 0;
     if (any) {
-      ok = lg_store_begin(w->store) == 0;
-      for (struct wbatch *b = list; ok && b; b = b->next) {
-        if (b->n == (size_t)-1) continue;
-        for (struct wop *o = b->head; ok && o; o = o->next)
-          ok = apply(w, o) == 0;
-        if (b->advance) advance = true, upto = b->upto;
-      }
+      ok = lg_store_begin(w->store) == 0 &&
+           (lg_store_pipelined(w->store) ? send_all(w, list) : apply_all(w, list)) == 0;
+      for (struct wbatch *b = list; b; b = b->next)
+        if (b->n != (size_t)-1 && b->advance) advance = true, upto = b->upto;
       if (ok) {
         ok = lg_store_commit(w->store) == 0;
         /* lorageo_uplinks_total counts uplinks stored, as it did when they were written
@@ -288,6 +393,7 @@ void ns_writer_close(struct lg_ns *ns) {
   pthread_mutex_unlock(&w->mu);
   pthread_join(w->th, NULL);
   lg_store_close(w->store);
+  free(w->new_ids);
   pthread_mutex_destroy(&w->mu);
   pthread_cond_destroy(&w->work);
   pthread_cond_destroy(&w->done);

@@ -18,7 +18,7 @@
 #include "util/util.h"
 
 #define STMT_CACHE 160
-#define MAX_PARAMS 80 /* four receptions in one INSERT (store.c) */
+#define MAX_PARAMS 96 /* an uplink, its event and four receptions in one statement (store_pipe.c) */
 
 struct db_stmt {
   struct db *db;
@@ -40,11 +40,29 @@ struct db_stmt {
   size_t blob_cap;
 };
 
+/* PostgreSQL's pipeline mode: what was sent, in order, whose answers are still to come. */
+enum pipe_kind { PIPE_PREPARE, PIPE_QUERY, PIPE_SYNC };
+struct pipe_item {
+  enum pipe_kind kind;
+  struct db_stmt *st; /* PIPE_PREPARE: the statement prepared */
+  int64_t changes;    /* PIPE_QUERY, once read: rows changed, -1 if it failed */
+};
+
+/* Answers read while sending: at most this many statements between syncs, and at most two
+ * syncs' answers unread, so neither side blocks writing while the other does (the answers
+ * of ~750 statements, ~50 KB, fit a socket's buffers). */
+#define PIPE_CHUNK 256
+#define PIPE_UNREAD_SYNCS 2
+
 struct db {
   sqlite3 *sq;
   PGconn *pg;
   char err[256];
   struct db_stmt cache[STMT_CACHE];
+  /* pipeline mode (db_pipeline_begin .. db_pipeline_end) */
+  bool pipe, pipe_failed, pipe_broken;
+  struct pipe_item *items; /* grown, kept for the next pipeline */
+  size_t n_items, cap_items, n_read, since_sync, syncs_unread, last_query;
 };
 
 /* PostgreSQL: a dropped connection (server restart, network, an administrator) is
@@ -52,7 +70,10 @@ struct db {
  * are prepared again on first use. What was in flight when it dropped failed and said
  * so; what follows goes through. */
 static bool pg_alive(struct db *db) {
-  if (PQstatus(db->pg) == CONNECTION_OK) return true;
+  if (db->pipe) return PQstatus(db->pg) == CONNECTION_OK; /* no reset with answers in flight */
+  /* a pipeline that could not be ended (its connection broke while answers were read) */
+  if (PQstatus(db->pg) == CONNECTION_OK && PQpipelineStatus(db->pg) == PQ_PIPELINE_OFF)
+    return true;
   PQreset(db->pg);
   if (PQstatus(db->pg) != CONNECTION_OK) {
     snprintf(db->err, sizeof(db->err), "PostgreSQL connection lost: %s", PQerrorMessage(db->pg));
@@ -65,7 +86,7 @@ static bool pg_alive(struct db *db) {
 }
 
 static bool pg_prepare(struct db_stmt *st) {
-  if (st->prepared) return true;
+  if (st->prepared || st->db->pipe) return true; /* in a pipeline: sent before its first run */
   PGresult *r = PQprepare(st->db->pg, st->name, st->pg_text, st->n_params, NULL);
   st->prepared = PQresultStatus(r) == PGRES_COMMAND_OK;
   if (!st->prepared) snprintf(st->db->err, sizeof(st->db->err), "%s", PQresultErrorMessage(r));
@@ -146,6 +167,7 @@ void db_close(struct db *db) {
     free(st->blob);
     free(st->pg_text);
   }
+  free(db->items);
   if (db->sq) sqlite3_close(db->sq);
   if (db->pg) PQfinish(db->pg);
   free(db);
@@ -155,6 +177,10 @@ int db_exec(struct db *db, const char *sql) {
   db->err[0] = 0;
   if (db->sq) return sqlite3_exec(db->sq, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : LG_EIO;
   if (strcmp(sql, "BEGIN IMMEDIATE") == 0) sql = "BEGIN"; /* SQLite's write lock up front */
+  if (db->pipe) {
+    snprintf(db->err, sizeof(db->err), "db_exec inside a pipeline");
+    return LG_EIO;
+  }
   if (!pg_alive(db)) return LG_EIO;
   PGresult *r = PQexec(db->pg, sql);
   ExecStatusType t = PQresultStatus(r);
@@ -268,6 +294,136 @@ void db_bind_null(struct db_stmt *st, int i) {
     pg_set(st, i, NULL, 0, 0);
 }
 
+/* ---- PostgreSQL's pipeline mode ------------------------------------------------------ */
+
+static void pipe_fail(struct db *db, const char *why) {
+  if (!db->pipe_failed) { /* the first failure is the one to tell */
+    snprintf(db->err, sizeof(db->err), "%s", why && *why ? why : "PostgreSQL pipeline failed");
+    for (char *c = db->err; *c; c++)
+      if (*c == '\n') *c = c[1] ? ' ' : 0;
+  }
+  db->pipe_failed = true;
+}
+
+/* Room for one more item (before it is sent: the items mirror the connection exactly). */
+static bool pipe_room(struct db *db) {
+  if (db->n_items < db->cap_items) return true;
+  size_t cap = db->cap_items ? db->cap_items * 2 : 1024;
+  struct pipe_item *it = realloc(db->items, cap * sizeof(*it));
+  if (it == NULL) return pipe_fail(db, "out of memory"), false;
+  db->items = it, db->cap_items = cap;
+  return true;
+}
+
+static void pipe_push(struct db *db, enum pipe_kind kind, struct db_stmt *st) {
+  db->items[db->n_items++] = (struct pipe_item){kind, st, -1};
+}
+
+/* Reads the answer to the oldest item not read yet; false once nothing more can come (the
+ * connection broke). A prepare's answer says whether its statement exists on the server; a
+ * statement's, how many rows it changed; after a failure every statement up to the next
+ * sync is answered "aborted". */
+static bool pipe_read_one(struct db *db) {
+  if (db->pipe_broken) return false;
+  struct pipe_item *it = &db->items[db->n_read++];
+  PGresult *r = PQgetResult(db->pg);
+  if (r == NULL) {
+    db->pipe_broken = true;
+    pipe_fail(db, PQerrorMessage(db->pg));
+    return false;
+  }
+  ExecStatusType t = PQresultStatus(r);
+  if (it->kind == PIPE_SYNC) {
+    db->syncs_unread--;
+    if (t != PGRES_PIPELINE_SYNC) pipe_fail(db, PQresultErrorMessage(r));
+    PQclear(r);
+    return true; /* a sync's answer is not followed by NULL */
+  }
+  bool good = t == PGRES_COMMAND_OK || t == PGRES_TUPLES_OK;
+  if (it->kind == PIPE_PREPARE) it->st->prepared = good;
+  else it->changes = good ? atoll(PQcmdTuples(r)) : -1;
+  if (!good) pipe_fail(db, t == PGRES_PIPELINE_ABORTED ? "" : PQresultErrorMessage(r));
+  PQclear(r);
+  while ((r = PQgetResult(db->pg)) != NULL) /* the NULL that ends a statement's answer */
+    PQclear(r);
+  return true;
+}
+
+static int pipe_sync(struct db *db) {
+  if (!pipe_room(db)) return LG_ENOMEM;
+  if (!PQpipelineSync(db->pg)) {
+    pipe_fail(db, PQerrorMessage(db->pg));
+    return LG_EIO;
+  }
+  pipe_push(db, PIPE_SYNC, NULL);
+  db->since_sync = 0;
+  db->syncs_unread++;
+  while (db->syncs_unread > PIPE_UNREAD_SYNCS && pipe_read_one(db)) {
+  }
+  return 0;
+}
+
+/* db_step inside a pipeline: sent (prepared first if this connection has not got it), not
+ * waited for. */
+static int pipe_send(struct db_stmt *st) {
+  struct db *db = st->db;
+  if (db->pipe_failed) return DB_ERROR; /* the rest would be aborted anyway */
+  if (!st->prepared) {
+    if (!pipe_room(db)) return DB_ERROR;
+    if (!PQsendPrepare(db->pg, st->name, st->pg_text, st->n_params, NULL)) {
+      pipe_fail(db, PQerrorMessage(db->pg));
+      return DB_ERROR;
+    }
+    pipe_push(db, PIPE_PREPARE, st);
+    st->prepared = true; /* until its answer says otherwise */
+  }
+  if (!pipe_room(db)) return DB_ERROR;
+  if (!PQsendQueryPrepared(db->pg, st->name, st->n_params, (const char *const *)st->val, st->len,
+                           st->fmt, 0)) {
+    pipe_fail(db, PQerrorMessage(db->pg));
+    return DB_ERROR;
+  }
+  db->last_query = db->n_items;
+  pipe_push(db, PIPE_QUERY, NULL);
+  st->ran = true, st->rows = 0, st->row = -1, st->changes = -1;
+  if (++db->since_sync >= PIPE_CHUNK && pipe_sync(db) != 0) return DB_ERROR;
+  return DB_DONE;
+}
+
+int db_pipeline_begin(struct db *db) {
+  if (db->pg == NULL || db->pipe) return LG_EINVAL;
+  if (!pg_alive(db)) return LG_EIO;
+  if (!PQenterPipelineMode(db->pg)) {
+    snprintf(db->err, sizeof(db->err), "%s", PQerrorMessage(db->pg));
+    return LG_EIO;
+  }
+  db->pipe = true, db->pipe_failed = false, db->pipe_broken = false;
+  db->n_items = db->n_read = db->since_sync = db->syncs_unread = 0;
+  db->err[0] = 0;
+  return 0;
+}
+
+size_t db_pipeline_last(const struct db *db) {
+  return db->last_query;
+}
+
+int db_pipeline_end(struct db *db) {
+  if (!db->pipe) return LG_EINVAL;
+  if (db->n_items > 0 && db->items[db->n_items - 1].kind != PIPE_SYNC) (void)pipe_sync(db);
+  while (db->n_read < db->n_items && pipe_read_one(db)) {
+  }
+  for (size_t i = db->n_read; i < db->n_items; i++) /* never answered: the connection broke */
+    if (db->items[i].kind == PIPE_PREPARE) db->items[i].st->prepared = false;
+  if (!PQexitPipelineMode(db->pg)) pipe_fail(db, PQerrorMessage(db->pg));
+  db->pipe = false; /* a connection left in pipeline mode is reset by the next pg_alive */
+  return db->pipe_failed ? LG_EIO : 0;
+}
+
+int64_t db_pipeline_changes(const struct db *db, size_t mark) {
+  if (mark >= db->n_read || db->items[mark].kind != PIPE_QUERY) return -1;
+  return db->items[mark].changes;
+}
+
 int db_step(struct db_stmt *st) {
   if (st == NULL) return DB_ERROR;
   if (st->sq) {
@@ -275,6 +431,7 @@ int db_step(struct db_stmt *st) {
     if (rc == SQLITE_DONE) st->changes = sqlite3_changes(sqlite3_db_handle(st->sq));
     return rc == SQLITE_ROW ? DB_ROW : rc == SQLITE_DONE ? DB_DONE : DB_ERROR;
   }
+  if (st->db->pipe) return pipe_send(st);
   if (!st->ran) {
     st->ran = true;
     if (!pg_alive(st->db) || !pg_prepare(st)) return DB_ERROR;

@@ -45,4 +45,20 @@ int64_t db_changes(struct db_stmt *st);
 /* Gives the statement back: results freed, bindings cleared. NULL is fine. */
 void db_done(struct db_stmt *st);
 
+/* PostgreSQL's pipeline mode: between db_pipeline_begin and db_pipeline_end, db_step sends
+ * its statement and returns DB_DONE without waiting for the answer (no rows, db_changes
+ * unknown; statements not prepared on this connection yet are prepared in the same stream);
+ * db_exec is refused. Use it inside a transaction (BEGIN before, COMMIT or ROLLBACK after):
+ * after a failed statement the server skips the rest, and the transaction is to be rolled
+ * back. LG_EINVAL on SQLite (nothing to wait for) or when already in one. */
+int db_pipeline_begin(struct db *db);
+/* The mark of the statement the last db_step sent, for db_pipeline_changes. */
+size_t db_pipeline_last(const struct db *db);
+/* Sends what is left, reads every answer and leaves pipeline mode: 0, or LG_EIO when any
+ * statement failed (the first failure in db_errmsg). */
+int db_pipeline_end(struct db *db);
+/* After db_pipeline_end: the rows changed by the statement with this mark, -1 if it failed
+ * or was not run. */
+int64_t db_pipeline_changes(const struct db *db, size_t mark);
+
 #endif

@@ -840,14 +840,11 @@ int lg_store_device_status(struct lg_store *s, uint64_t dev_eui, int battery, in
 
 /* ---- uplinks -------------------------------------------------------------------- */
 
-#define RX_COLS "INSERT INTO receptions (uplink_id, gateway_eui, time_ns, sigma_ns, tmst," \
-                " tmms, ftime, rssi, snr, channel, rf_chain, antennas, frequency, latitude," \
-                " longitude, altitude, late, received_ns) VALUES "
-enum { RX_PARAMS = 18, RX_ROWS = 4 };
+#define RX_COLS RX_INSERT " VALUES "
 
 /* One reception's 18 values from parameter b + 1 on. */
-static void bind_reception(struct db_stmt *st, int b, int64_t uplink_id,
-                           const struct lg_reception_rec *r, bool late) {
+void lgs_bind_reception(struct db_stmt *st, int b, int64_t uplink_id,
+                        const struct lg_reception_rec *r, bool late) {
   db_bind_int64(st, b + 1, uplink_id);
   lgs_bind_eui(st, b + 2, r->gateway_eui);
   if (r->has_time) {
@@ -901,7 +898,7 @@ static int insert_receptions_plain(struct lg_store *s, int64_t uplink_id,
     struct db_stmt *st = db_prep(s->db, rx_rows_sql[k]);
     if (st == NULL) return LG_EIO;
     for (size_t j = 0; j < k; j++)
-      bind_reception(st, (int)j * RX_PARAMS, uplink_id, &rx[i + j], false);
+      lgs_bind_reception(st, (int)j * RX_PARAMS, uplink_id, &rx[i + j], false);
     int rc = lgs_step_done(st);
     if (rc) return rc;
     i += k;
@@ -915,7 +912,7 @@ static int insert_reception(struct lg_store *s, int64_t uplink_id, const struct 
       db_prep(s->db, RX_COLS "(?1, ?2, ?3, ?4, ?5, ?6,"
                      " ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18) RETURNING id");
   if (st == NULL) return LG_EIO;
-  bind_reception(st, 0, uplink_id, r, late);
+  lgs_bind_reception(st, 0, uplink_id, r, late);
   int64_t rx_id = 0;
   int rc = lgs_step_id(st, &rx_id);
   if (rc || r->n_ant == 0) return rc;
@@ -1174,13 +1171,7 @@ json_t *lg_store_uplink_json_of(const struct lg_uplink_rec *u,
   return o;
 }
 
-int lg_store_location_add(struct lg_store *s, const struct lg_location_rec *l) {
-  struct db_stmt *st =
-      db_prep(s->db, "INSERT INTO locations (uplink_id, dev_eui, f_cnt, latitude, longitude,"
-                     " altitude, accuracy_m, gdop, method, gateways, created_ns, accuracy_95_m,"
-                     " track_latitude, track_longitude, track_accuracy_m, outlier) VALUES (?1,"
-                     " ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)");
-  if (st == NULL) return LG_EIO;
+void lgs_bind_location(struct db_stmt *st, const struct lg_location_rec *l) {
   db_bind_int64(st, 1, l->uplink_id);
   lgs_bind_eui(st, 2, l->dev_eui);
   db_bind_int64(st, 3, l->f_cnt);
@@ -1197,16 +1188,28 @@ int lg_store_location_add(struct lg_store *s, const struct lg_location_rec *l) {
   lgs_bind_opt_real(st, 14, l->has_track, l->track_lon_deg);
   lgs_bind_opt_real(st, 15, l->has_track, l->track_accuracy_m);
   db_bind_int64(st, 16, l->outlier);
-  int rc = lgs_step_done(st);
+}
+
+int lgs_location_outliers(struct lg_store *s, const struct lg_location_rec *l) {
+  int rc = 0;
   for (int i = 0; rc == 0 && i < l->n_timing_outliers && i < LG_STORE_MAX_OUTLIERS; i++) {
-    st = db_prep(s->db, "UPDATE receptions SET timing_outlier = 1 WHERE uplink_id = ?1"
-                        " AND gateway_eui = ?2");
+    struct db_stmt *st = db_prep(s->db, "UPDATE receptions SET timing_outlier = 1"
+                                        " WHERE uplink_id = ?1 AND gateway_eui = ?2");
     if (st == NULL) return LG_EIO;
     db_bind_int64(st, 1, l->uplink_id);
     lgs_bind_eui(st, 2, l->timing_outliers[i]);
     rc = lgs_step_done(st);
   }
   return rc;
+}
+
+int lg_store_location_add(struct lg_store *s, const struct lg_location_rec *l) {
+  struct db_stmt *st = db_prep(s->db, LOCATION_INSERT " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
+                                                      " ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)");
+  if (st == NULL) return LG_EIO;
+  lgs_bind_location(st, l);
+  int rc = lgs_step_done(st);
+  return rc ? rc : lgs_location_outliers(s, l);
 }
 
 static json_t *locations_row(struct db_stmt *st) {
@@ -1559,13 +1562,17 @@ json_t *lg_store_downlinks_json(struct lg_store *s, uint64_t dev_eui, int64_t be
 
 /* ---- events --------------------------------------------------------------------- */
 
-int lg_store_event_add(struct lg_store *s, uint64_t dev_eui, const char *type, json_t *payload,
-                       int64_t now_ns) {
+char *lgs_event_text(json_t *payload) {
   char *text = json_dumps(payload, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
   json_decref(payload);
+  return text;
+}
+
+int lg_store_event_add(struct lg_store *s, uint64_t dev_eui, const char *type, json_t *payload,
+                       int64_t now_ns) {
+  char *text = lgs_event_text(payload);
   if (text == NULL) return LG_ENOMEM;
-  struct db_stmt *st = db_prep(
-      s->db, "INSERT INTO events (dev_eui, type, payload, created_ns) VALUES (?1, ?2, ?3, ?4)");
+  struct db_stmt *st = db_prep(s->db, EVENT_INSERT " VALUES (?1, ?2, ?3, ?4)");
   int rc = LG_EIO;
   if (st) {
     lgs_bind_eui(st, 1, dev_eui);

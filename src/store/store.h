@@ -266,6 +266,43 @@ LG_STORE_MUST int lg_store_location_add(struct lg_store *s, const struct lg_loca
 struct json_t *lg_store_locations_json(struct lg_store *s, uint64_t dev_eui, int64_t before_id,
                                  int limit);
 
+/* ---- the storage thread's batches on PostgreSQL (store_pipe.c) ---- */
+
+/* Whether a batch's writes go through the lg_store_pipe_* calls below: on PostgreSQL, where
+ * every answer waited for is a round trip. SQLite answers in-process: the calls above. */
+bool lg_store_pipelined(const struct lg_store *s);
+/* n new uplink ids, ascending, from the uplinks' sequence in one query: given to no other
+ * writer (an id left unused is a gap, as a rolled-back INSERT leaves). */
+LG_STORE_MUST int lg_store_uplink_ids(struct lg_store *s, size_t n, int64_t *ids);
+/* Inside lg_store_begin's transaction: the lg_store_pipe_* calls that follow send their
+ * statements without waiting for the answers; lg_store_pipe_end waits for all of them. */
+LG_STORE_MUST int lg_store_pipe_begin(struct lg_store *s);
+/* The counter's compare-and-set and, only if it holds, the uplink with id `id` (from
+ * lg_store_uplink_ids), its receptions and its `up` event (payload taken, recorded at
+ * event_ns), with the device's last-seen set to seen_ns: one statement. exact: the counter
+ * must still be `expected` (a reset, lg_store_fcnt_up_cas); else at most u->f_cnt
+ * (lg_store_fcnt_up_advance). lg_store_pipe_stored(*mark) says, after lg_store_pipe_end,
+ * whether it held. */
+LG_STORE_MUST int lg_store_pipe_uplink(struct lg_store *s, const struct lg_uplink_rec *u,
+                                       const struct lg_reception_rec *rx, size_t n, int64_t id,
+                                       bool exact, uint32_t expected, int64_t seen_ns,
+                                       struct json_t *up_event, int64_t event_ns, size_t *mark);
+/* Rows hanging on an uplink, written only if that uplink is (stored before, or by this
+ * pipeline): a late copy; a location (l->uplink_id <= 0: unconditionally); an event
+ * (if_uplink <= 0: unconditionally; the payload's reference is taken). */
+LG_STORE_MUST int lg_store_pipe_reception(struct lg_store *s, int64_t uplink_id,
+                                          const struct lg_reception_rec *r, bool late);
+LG_STORE_MUST int lg_store_pipe_location(struct lg_store *s, const struct lg_location_rec *l);
+LG_STORE_MUST int lg_store_pipe_event(struct lg_store *s, uint64_t dev_eui, const char *type,
+                                      struct json_t *payload, int64_t now_ns, int64_t if_uplink);
+/* Sends what is left and waits for every answer, leaving pipeline mode: 0, or LG_EIO when
+ * a statement failed (PostgreSQL skipped the rest; the transaction is to be rolled back
+ * whole; lg_store_errmsg says why). */
+LG_STORE_MUST int lg_store_pipe_end(struct lg_store *s);
+/* After lg_store_pipe_end: whether the uplink sent with `mark` was stored (false: its
+ * counter was taken meanwhile, by another instance or since the session was read). */
+bool lg_store_pipe_stored(const struct lg_store *s, size_t mark);
+
 /* ---- ADR ------------------------------------------------------------------------ */
 
 #define LG_STORE_ADR_RX 8

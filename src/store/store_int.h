@@ -42,6 +42,31 @@ struct json_t *lgs_rows_json(struct db_stmt *st, struct json_t *(*row)(struct db
 struct json_t *lgs_page_json(struct db_stmt *st, int limit, int cursor_col,
                              struct json_t *(*row)(struct db_stmt *));
 
+/* The storage thread's rows, shared by store.c (each statement waited for) and store_pipe.c
+ * (PostgreSQL's pipeline): the INSERTs' heads and their values' binding. */
+#define RX_INSERT                                                                                  \
+  "INSERT INTO receptions (uplink_id, gateway_eui, time_ns, sigma_ns, tmst, tmms, ftime, rssi,"   \
+  " snr, channel, rf_chain, antennas, frequency, latitude, longitude, altitude, late,"            \
+  " received_ns)"
+enum { RX_PARAMS = 18, RX_ROWS = 4 };
+#define LOCATION_INSERT                                                                            \
+  "INSERT INTO locations (uplink_id, dev_eui, f_cnt, latitude, longitude, altitude, accuracy_m,"  \
+  " gdop, method, gateways, created_ns, accuracy_95_m, track_latitude, track_longitude,"          \
+  " track_accuracy_m, outlier)"
+#define EVENT_INSERT "INSERT INTO events (dev_eui, type, payload, created_ns)"
+struct lg_reception_rec;
+struct lg_location_rec;
+/* A reception's 18 values as parameters b + 1 .. b + 18 (the uplink's id first). */
+void lgs_bind_reception(struct db_stmt *st, int b, int64_t uplink_id,
+                        const struct lg_reception_rec *r, bool late);
+/* A location's 16 values as parameters 1 .. 16 (the uplink's id first). */
+void lgs_bind_location(struct db_stmt *st, const struct lg_location_rec *l);
+/* Marks the receptions of l's uplink whose timing disagreed (l->timing_outliers). */
+int lgs_location_outliers(struct lg_store *s, const struct lg_location_rec *l);
+/* An event's payload as stored (compact JSON; the reference is taken), malloc'd; NULL: no
+ * memory. */
+char *lgs_event_text(struct json_t *payload);
+
 /* The position lg_store_gateway_get gives (stat over surveyed only with the flag). */
 #define GATEWAY_POS(c)                                                                             \
   " CASE WHEN position_from_gateway <> 0 AND stat_latitude IS NOT NULL THEN stat_" c               \

@@ -61,7 +61,13 @@ try {
   await frameFromAll(phy1);
   await sleep(150);
   check(gateways.every((g) => g.inbox.some((m) => m[3] === 1)), "PUSH_ACK to every gateway");
-  await sleep(300);
+  // stored behind the packet path: its commit may come a moment after the PUSH_ACK (a
+  // loaded machine, PostgreSQL's fsync), so wait for it, with its location, up to 5 s
+  for (let t = 0; t < 5000; t += 100) {
+    await sleep(100);
+    r = await api("GET", `/api/devices/${ABP.dev_eui}/locations`);
+    if (t >= 200 && r.json.items?.length) break;
+  }
   r = await api("GET", `/api/devices/${ABP.dev_eui}/uplinks?limit=10`);
   check(r.json.items.length === 1, `one uplink: ${r.text.slice(0, 300)}`);
   const up = r.json.items[0];

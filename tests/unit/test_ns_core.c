@@ -154,6 +154,19 @@ static struct lg_ns *server(const char *db, const char *journal, struct lg_store
   return ns;
 }
 
+/* Runs SQL on a PostgreSQL database with psql (what the store does not offer): its status. */
+static int psql(const char *uri, const char *sql) {
+  char path[] = "/tmp/lg_ns_core_sql.XXXXXX", cmd[600];
+  int fd = mkstemp(path);
+  if (fd < 0) return -1;
+  ssize_t n = write(fd, sql, strlen(sql));
+  close(fd);
+  snprintf(cmd, sizeof(cmd), "psql '%s' -v ON_ERROR_STOP=1 -qf %s", uri, path);
+  int rc = n == (ssize_t)strlen(sql) ? system(cmd) : -1;
+  unlink(path);
+  return rc;
+}
+
 static void run(const char *db, const char *journal) {
   fprintf(stderr, "-- %s\n", db);
   struct lg_store *s;
@@ -164,6 +177,13 @@ static void run(const char *db, const char *journal) {
   char note[512];
   if (lg_config_load(&cfg, NULL, why, sizeof(why)) == 0)
     snprintf(cfg.database, sizeof(cfg.database), "%s", db);
+  if (strncmp(db, "postgresql:", 11) == 0) { /* a key of its own beside the journal */
+    snprintf(cfg.kek_file, sizeof(cfg.kek_file), "%s.kek", journal);
+    FILE *f = fopen(cfg.kek_file, "w");
+    if (f) fprintf(f, "%064d\n", 7);
+    if (f) fclose(f);
+    cfg.kek_file_set = true;
+  }
   bool mem = strcmp(db, ":memory:") == 0; /* one connection: nothing to wrap keys for */
   if (mem ? lg_store_open(&s, db, why, sizeof(why))
           : lg_config_open_store(&cfg, db, &s, NULL, note, sizeof(note), why, sizeof(why))) {
@@ -257,6 +277,85 @@ static void run(const char *db, const char *journal) {
       json_decref(it);
     }
   }
+
+  /* another instance takes A's counters behind this server's cached session: the next
+   * frame passes the cache and is refused by the storage thread's compare-and-set (on
+   * :memory:, by the packet thread reading the store) — a replay, and nothing of it (the
+   * uplink, its receptions, location, events, its MQTT `up`) stored or published */
+  ns = server(db, journal, s);
+  LG_CHECK(ns != NULL);
+  if (ns == NULL) return;
+  m = lg_ns_metrics(ns);
+  wait_ms(ns, 50);
+  push(ns, 0, DEV_A, 12);
+  push(ns, 1, DEV_A, 12);
+  wait_ms(ns, 300);
+  lg_ns_drain(ns); /* stored, and A's session cached with counter 13 next */
+  LG_EQ_INT(n_uplinks(s, DEV_A), journal[0] ? 5 : 4);
+  LG_EQ_INT(lg_store_fcnt_up_advance(s, DEV_A, 20, fake_now), 0);
+  json_t *ev = lg_store_events_json(s, DEV_A, 0, 100);
+  size_t events = json_array_size(json_object_get(ev, "items"));
+  json_decref(ev);
+  int ups_before = ups;
+  uint64_t replays = atomic_load(&m->dropped[LG_DROP_REPLAY]);
+  push(ns, 0, DEV_A, 13);
+  push(ns, 1, DEV_A, 13);
+  wait_ms(ns, 300);
+  lg_ns_drain(ns);
+  LG_EQ_INT(n_uplinks(s, DEV_A), journal[0] ? 5 : 4);
+  LG_EQ_INT(atomic_load(&m->dropped[LG_DROP_REPLAY]), replays + 1);
+  LG_EQ_INT(ups, ups_before);
+  ev = lg_store_events_json(s, DEV_A, 0, 100);
+  LG_EQ_INT(json_array_size(json_object_get(ev, "items")), events);
+  json_decref(ev);
+  LG_EQ_INT(lg_store_device_get(s, DEV_A, &d), 0);
+  LG_EQ_INT(d.fcnt_up_next, 21);
+  /* and the session read again: counter 21 is taken */
+  push(ns, 0, DEV_A, 21);
+  wait_ms(ns, 1300);
+  lg_ns_drain(ns);
+  LG_EQ_INT(n_uplinks(s, DEV_A), journal[0] ? 6 : 5);
+  LG_EQ_INT(ups, ups_before + 1);
+
+  /* PostgreSQL: a statement failing inside the pipeline (a trigger refuses A's uplink with
+   * counter 22, sent after B's in the same batch) rolls the whole batch back — B's uplink,
+   * whose statement went through, is not kept either, nothing is published — and the
+   * journal runs it again until it goes through: each stored once, announced once */
+  if (strncmp(db, "postgresql:", 11) == 0) {
+    LG_EQ_INT(psql(db, "CREATE FUNCTION lg_refuse() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION"
+                       " 'refused by the test'; END $$ LANGUAGE plpgsql;"
+                       " CREATE TRIGGER lg_refuse BEFORE INSERT ON uplinks FOR EACH ROW"
+                       " WHEN (NEW.f_cnt = 22) EXECUTE FUNCTION lg_refuse();"),
+              0);
+    uint64_t errors = atomic_load(&m->store_errors);
+    push(ns, 0, DEV_B, 2);
+    push(ns, 0, DEV_A, 22);
+    push(ns, 1, DEV_A, 22);
+    wait_ms(ns, 300);
+    for (int i = 0; i < 500 && atomic_load(&m->store_errors) == errors; i++) {
+      usleep(10000); /* the storage thread's real time */
+      wait_ms(ns, 10);
+    }
+    wait_ms(ns, 2500); /* tried again from the journal, failing again */
+    LG_EQ_INT(n_uplinks(s, DEV_A), 6);
+    LG_EQ_INT(n_uplinks(s, DEV_B), 3);
+    LG_CHECK(atomic_load(&m->store_errors) > errors);
+    LG_EQ_INT(ups, ups_before + 1);
+    LG_EQ_INT(psql(db, "DROP TRIGGER lg_refuse ON uplinks;"), 0);
+    wait_ms(ns, 3000);
+    lg_ns_drain(ns);
+    LG_EQ_INT(n_uplinks(s, DEV_A), 7);
+    LG_EQ_INT(n_uplinks(s, DEV_B), 4);
+    LG_EQ_INT(ups, ups_before + 3);
+    LG_EQ_INT(lg_store_device_get(s, DEV_A, &d), 0);
+    LG_EQ_INT(d.fcnt_up_next, 23);
+    push(ns, 0, DEV_A, 23); /* the next commit says storage works again */
+    wait_ms(ns, 300);
+    lg_ns_drain(ns);
+    LG_EQ_INT(n_uplinks(s, DEV_A), 8);
+    LG_EQ_INT(atomic_load(&m->store_down), 0);
+  }
+  lg_ns_free(ns);
   lg_store_close(s);
 }
 
@@ -390,11 +489,28 @@ int main(void) {
   snprintf(mem_journal, sizeof(mem_journal), "%s/mem.journal", dir);
   snprintf(db, sizeof(db), "%s/core.db", dir);
   snprintf(journal, sizeof(journal), "%s/core.journal", dir);
+  char cmd[800];
   run(":memory:", mem_journal);
   run(db, journal);
+  /* with LORAGEO_TEST_PG (a PostgreSQL URI without the database): once more on a fresh
+   * PostgreSQL database, where the storage thread pipelines its writes (store_pipe.c) */
+  const char *pg = getenv("LORAGEO_TEST_PG");
+  if (pg && *pg) {
+    char base[256], name[64], uri[384], pg_journal[128];
+    snprintf(base, sizeof(base), "%s", pg);
+    size_t l = strlen(base);
+    if (l && base[l - 1] == '/') base[l - 1] = 0;
+    snprintf(name, sizeof(name), "lorageo_ns_core_%d", (int)getpid());
+    snprintf(cmd, sizeof(cmd), "psql '%s/postgres' -qc 'CREATE DATABASE %s'", base, name);
+    LG_EQ_INT(system(cmd), 0);
+    snprintf(uri, sizeof(uri), "%s/%s", base, name);
+    snprintf(pg_journal, sizeof(pg_journal), "%s/pg.journal", dir);
+    run(uri, pg_journal);
+    snprintf(cmd, sizeof(cmd), "psql '%s/postgres' -qc 'DROP DATABASE %s WITH (FORCE)'", base, name);
+    LG_EQ_INT(system(cmd), 0);
+  }
   mac_and_class_c();
   json_decref(last_up);
-  char cmd[200];
   snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
   if (system(cmd) != 0) return 1;
   printf("test_ns_core: %d checks, %d failures\n", lg_test_checks, lg_test_failures);
