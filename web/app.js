@@ -91,11 +91,14 @@ window.addEventListener("lorageo-unauthorized", (e) => {
 });
 
 // ---- the panel's pages
-let current = null, currentHash = null;
+let current = null, currentHash = null, renders = 0;
 async function render(force = false) {
   if (!ctx.me) return;
   const hash = location.hash || "#/";
-  if (!force && hash === currentHash && current) return void current.refresh?.();
+  /* a refresh while this page is still being built leaves it to that build: a second build
+   * would replace the panel under the user's fingers (what they typed in a form gone) */
+  if (!force && hash === currentHash) return void current?.refresh?.();
+  const mine = ++renders;
   const [, page, arg] = hash.split("/");
   if (page !== "device") mapView.forgetCentre();
   current?.leave?.();
@@ -110,7 +113,7 @@ async function render(force = false) {
           : page === "applications" ? await pages.applicationsPage(ctx)
           : page === "application" ? await pages.applicationPage(ctx, arg)
           : pages.devicesPage(ctx, mapView.lastPos);
-  if (hash !== (location.hash || "#/")) return; /* navigated away meanwhile */
+  if (hash !== (location.hash || "#/") || mine !== renders) return; /* navigated away, or rebuilt, meanwhile */
   current = p;
   panel.innerHTML = p.html;
   panel.scrollTop = 0;
