@@ -344,6 +344,24 @@ void lgs_bind_opt_real(struct db_stmt *st, int i, bool has, double v) {
     db_bind_null(st, i);
 }
 
+void lgs_bind_uplink(struct db_stmt *st, const struct lg_uplink_rec *u) {
+  lgs_bind_eui(st, 1, u->dev_eui);
+  db_bind_int64(st, 2, u->dev_addr);
+  db_bind_int64(st, 3, u->f_cnt);
+  if (u->f_port >= 0) db_bind_int64(st, 4, u->f_port);
+  db_bind_blob(st, 5, u->data, u->data_len);
+  db_bind_int64(st, 6, u->confirmed);
+  db_bind_int64(st, 7, u->adr);
+  db_bind_int64(st, 8, u->dr);
+  db_bind_int64(st, 9, u->freq_hz);
+  db_bind_blob(st, 10, u->phy, u->phy_len);
+  db_bind_int64(st, 11, u->received_ns);
+  db_bind_int64(st, 12, u->tx_power_index);
+  lgs_bind_opt_real(st, 13, u->has_truth, u->truth_lat_deg);
+  lgs_bind_opt_real(st, 14, u->has_truth, u->truth_lon_deg);
+  lgs_bind_opt_real(st, 15, u->has_truth, u->truth_alt_m);
+}
+
 int lg_store_begin(struct lg_store *s) {
   if (s->in_tx) return 0;
   s->commit_error[0] = '\0';
@@ -943,21 +961,7 @@ static int uplink_insert(struct lg_store *s, const struct lg_uplink_rec *u,
              " ?11, ?12, ?13, ?14, ?15) RETURNING id");
   int rc = LG_EIO;
   if (st) {
-    lgs_bind_eui(st, 1, u->dev_eui);
-    db_bind_int64(st, 2, u->dev_addr);
-    db_bind_int64(st, 3, u->f_cnt);
-    if (u->f_port >= 0) db_bind_int64(st, 4, u->f_port);
-    db_bind_blob(st, 5, u->data, u->data_len);
-    db_bind_int64(st, 6, u->confirmed);
-    db_bind_int64(st, 7, u->adr);
-    db_bind_int64(st, 8, u->dr);
-    db_bind_int64(st, 9, u->freq_hz);
-    db_bind_blob(st, 10, u->phy, u->phy_len);
-    db_bind_int64(st, 11, u->received_ns);
-    db_bind_int64(st, 12, u->tx_power_index);
-    lgs_bind_opt_real(st, 13, u->has_truth, u->truth_lat_deg);
-    lgs_bind_opt_real(st, 14, u->has_truth, u->truth_lon_deg);
-    lgs_bind_opt_real(st, 15, u->has_truth, u->truth_alt_m);
+    lgs_bind_uplink(st, u);
     rc = lgs_step_id(st, id);
   }
   bool plain = true; /* no antenna rows: the receptions' ids are not needed */

@@ -32,6 +32,11 @@ int lgs_step_done(struct db_stmt *st);
 int lgs_step_id(struct db_stmt *st, int64_t *id);
 void lgs_bind_eui(struct db_stmt *st, int i, uint64_t eui);
 void lgs_bind_opt_real(struct db_stmt *st, int i, bool has, double v);
+struct lg_uplink_rec;
+/* An uplink's columns as ?1..?15, in the order of the uplinks table's INSERTs
+ * (dev_eui, dev_addr, f_cnt, f_port, data, confirmed, adr, dr, frequency, phy,
+ * received_ns, tx_power_index, truth latitude, longitude, altitude). */
+void lgs_bind_uplink(struct db_stmt *st, const struct lg_uplink_rec *u);
 struct json_t *lgs_real_or_null(struct db_stmt *st, int col);
 struct json_t *lgs_int_or_null(struct db_stmt *st, int col);
 /* {"items": [row...]} of every row of a prepared statement. */

@@ -13,19 +13,13 @@ import fs from "node:fs";
 import path from "node:path";
 import { chromium } from "playwright-core";
 import {
-  ABP, armTimeout, base, check, dataUp, dir, frameFromAll, gateways, haversine, json, pull, server, sleep, start,
+  ABP, armTimeout, as, base, check, dataUp, dir, frameFromAll, gateways, haversine, pull, server, sleep, start,
   stop, tally, waitHealthy,
 } from "./harness.mjs";
 
 armTimeout(240000);
 const shot = process.argv[3];
 const TOKEN = "console-admin-token-0123456789";
-async function as(key, method, url, body) {
-  const r = await fetch(base + url, { method, headers: { ...json, Authorization: `Bearer ${key}` },
-    body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await r.text();
-  return { status: r.status, json: text ? JSON.parse(text) : null, text };
-}
 const adm = (m, u, b) => as(TOKEN, m, u, b);
 const hex = (n, w) => n.toString(16).padStart(w, "0");
 let browser = null;

@@ -13,18 +13,12 @@
 import { chromium } from "playwright-core";
 import lora from "lora-packet";
 import {
-  armTimeout, base, check, frameFromAll, gateways, json, pull, server, sleep, start, stop, tally, truth, waitHealthy,
+  armTimeout, as, base, check, frameFromAll, gateways, pull, server, sleep, start, stop, tally, truth, waitHealthy,
 } from "./harness.mjs";
 
 armTimeout(180000);
 const shot = process.argv[3];
 const TOKEN = "fleet-console-admin-token-0123";
-async function as(key, method, url, body) {
-  const r = await fetch(base + url, { method, headers: { ...json, Authorization: `Bearer ${key}` },
-    body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await r.text();
-  return { status: r.status, json: text ? JSON.parse(text) : null, text };
-}
 const adm = (m, u, b) => as(TOKEN, m, u, b);
 
 // ABP devices, each with its own address, keys and place (around the harness's truth)

@@ -129,6 +129,13 @@ export function armTimeout(ms) {
   }, ms).unref();
 }
 export const json = { "Content-Type": "application/json" }; // the API takes JSON bodies only so
+/* A request with an API key (or the [api] token): status, parsed JSON, text. */
+export async function as(key, method, url, body) {
+  const r = await fetch(base + url, { method, headers: { ...json, Authorization: `Bearer ${key}` },
+    body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await r.text();
+  return { status: r.status, json: text ? JSON.parse(text) : null, text };
+}
 export async function api(method, url, body) {
   const go = () => fetch(base + url, { method, body: body === undefined ? undefined : JSON.stringify(body), headers: json });
   // A keep-alive connection idle past the server's timeout may be closed just as it is
