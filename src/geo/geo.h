@@ -418,14 +418,22 @@ int lg_geo_live_locate(struct lg_geo_live *l, struct lg_geo_solver *s, const str
 int lg_geo_live_reference(struct lg_geo_live *l, struct lg_geo_solver *s,
                           const struct lg_geo_rx *rx, size_t n, const struct lg_geodetic *truth,
                           const struct lg_geo_opts *base);
-/* Median and 90th percentile of method m's errors over the last `window` reference
- * frames (m = LG_GEO_AUTO: what the server reports). LG_ENOTFOUND with none yet. Safe
- * from another thread. */
 /* Waits until no radio map rebuild is queued or running and puts its map in use: for
  * tests, and before a final save. Only from the thread that locates. */
 void lg_geo_live_wait_idle(struct lg_geo_live *l);
 /* A radio map rebuild is queued or running (from any thread). */
 bool lg_geo_live_rebuilding(struct lg_geo_live *l);
+/* What a rebuild runs (exposed so its cost can be measured): the radio map of n reference
+ * frames given oldest first, frame k's receptions rx[first[k]] .. rx[first[k] + count[k] - 1].
+ * All of them build it, the newest 2,000 cross-validate its radii and, when `choose`, *p's
+ * common-offset spread and power (*chosen says whether they were; *p holds what built it).
+ * *out is NULL when the build failed. */
+void lg_geo_live_build_map(const struct lg_geodetic *truth, const struct lg_geo_rx *rx,
+                           const size_t *first, const size_t *count, size_t n, bool choose,
+                           struct lg_fp_params *p, bool *chosen, struct lg_radio_map **out);
+/* Median and 90th percentile of method m's errors over the last `window` reference
+ * frames (m = LG_GEO_AUTO: what the server reports). LG_ENOTFOUND with none yet. Safe
+ * from another thread. */
 int lg_geo_live_accuracy(struct lg_geo_live *l, enum lg_geo_method m, size_t *count,
                          double *median_m, double *p90_m);
 uint64_t lg_geo_live_references(struct lg_geo_live *l);

@@ -367,39 +367,40 @@ static void keep_point(struct lg_geo_live *l, const struct lg_geo_rx *rx, size_t
 
 /* ---- the radio map's rebuilds (see the top) --------------------------------------- */
 
-/* The job's map from its points: all of them build it, the newest LIVE_CV_POINTS
- * cross-validate its radii (and, when job->choose, its offset spread and power: the
- * cost grows with the square of the points, 2,000 take ~0.1 s, 20,000 ~9 s). Runs on the
- * worker, or inline; touches nothing but the job. */
-static void job_run(struct live_job *job) {
-  lg_radio_map_free(job->map); /* NULL: take_map emptied the slot before it was queued */
-  job->map = NULL;
-  job->chosen = false;
+void lg_geo_live_build_map(const struct lg_geodetic *truth, const struct lg_geo_rx *rx,
+                           const size_t *first, const size_t *count, size_t n, bool choose,
+                           struct lg_fp_params *p, bool *chosen, struct lg_radio_map **out) {
+  *out = NULL;
+  *chosen = false;
   struct lg_fp_builder *b = lg_fp_builder_new(), *cv = lg_fp_builder_new();
   bool ok = b != NULL && cv != NULL;
-  for (size_t k = 0; ok && k < job->n_points; k++) {
-    const struct lg_geo_rx *rx = &job->rx[job->first[k]];
-    ok = lg_fp_builder_add(b, &job->truth[k], rx, job->count[k]) != LG_ENOMEM &&
-         (job->n_points - k > LIVE_CV_POINTS ||
-          lg_fp_builder_add(cv, &job->truth[k], rx, job->count[k]) != LG_ENOMEM);
-  }
+  for (size_t k = 0; ok && k < n; k++)
+    ok = lg_fp_builder_add(b, &truth[k], &rx[first[k]], count[k]) != LG_ENOMEM &&
+         (n - k > LIVE_CV_POINTS ||
+          lg_fp_builder_add(cv, &truth[k], &rx[first[k]], count[k]) != LG_ENOMEM);
   if (ok) {
-    struct lg_fp_params p = lg_fp_params_default();
-    p.offset_db = job->choice.offset_db;
-    p.sharpen = job->choice.sharpen;
     /* under 40 points: the defaults and the Gaussian scales */
-    if (job->choose) {
-      if (lg_fp_cross_validate(cv, &p) == 0) {
-        job->choice = p;
-        job->chosen = true;
-      }
-    } else {
-      (void)lg_fp_cross_validate_scales(cv, &p);
-    }
-    if (lg_fp_build(b, &p, &job->map) != 0) job->map = NULL;
+    if (choose)
+      *chosen = lg_fp_cross_validate(cv, p) == 0;
+    else
+      (void)lg_fp_cross_validate_scales(cv, p);
+    if (lg_fp_build(b, p, out) != 0) *out = NULL;
   }
   lg_fp_builder_free(cv);
   lg_fp_builder_free(b);
+}
+
+/* The job's map from its points (lg_geo_live_build_map: the cost grows with the square of
+ * the points when it chooses, 2,000 take ~0.1 s, 20,000 ~9 s). Runs on the worker, or
+ * inline; touches nothing but the job. */
+static void job_run(struct live_job *job) {
+  lg_radio_map_free(job->map); /* NULL: take_map emptied the slot before it was queued */
+  struct lg_fp_params p = lg_fp_params_default();
+  p.offset_db = job->choice.offset_db;
+  p.sharpen = job->choice.sharpen;
+  lg_geo_live_build_map(job->truth, job->rx, job->first, job->count, job->n_points, job->choose,
+                        &p, &job->chosen, &job->map);
+  if (job->chosen) job->choice = p;
 }
 
 static void job_free(struct live_job *job) {

@@ -232,27 +232,23 @@ static void test_background_map(struct lg_geo_solver *s) {
   lg_geo_live_free(bg);
 }
 
-/* What a rebuild at n points costs by itself (the fingerprint module timed directly, as
- * live.c calls it: all points build, the newest 2,000 cross-validate). */
+/* What a rebuild at n points costs by itself (lg_geo_live_build_map, what the worker runs). */
 static double rebuild_s(const struct lg_geodetic *truth, struct lg_geo_rx (*rx)[6], size_t n,
                         bool choose) {
-  double t0 = now_s();
-  struct lg_fp_builder *b = lg_fp_builder_new(), *cv = lg_fp_builder_new();
-  for (size_t i = 0; i < n; i++) {
-    (void)lg_fp_builder_add(b, &truth[i], rx[i], 6);
-    if (n - i <= 2000) (void)lg_fp_builder_add(cv, &truth[i], rx[i], 6);
-  }
+  size_t *first = malloc(n * sizeof(*first)), *count = malloc(n * sizeof(*count));
+  for (size_t i = 0; first && count && i < n; i++)
+    first[i] = 6 * i, count[i] = 6;
   struct lg_fp_params p = lg_fp_params_default();
-  if (choose)
-    (void)lg_fp_cross_validate(cv, &p);
-  else
-    (void)lg_fp_cross_validate_scales(cv, &p);
   struct lg_radio_map *m = NULL;
-  (void)lg_fp_build(b, &p, &m);
+  bool chosen;
+  double t0 = now_s();
+  if (first && count)
+    lg_geo_live_build_map(truth, &rx[0][0], first, count, n, choose, &p, &chosen, &m);
+  double t = now_s() - t0;
   lg_radio_map_free(m);
-  lg_fp_builder_free(cv);
-  lg_fp_builder_free(b);
-  return now_s() - t0;
+  free(first);
+  free(count);
+  return t;
 }
 
 /* 8,000 reference frames into 5,000 kept points (rebuilds due every 1,000 once full, a
