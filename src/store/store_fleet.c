@@ -8,6 +8,8 @@
  * (the console's fleet map) and a device's timeline (its joins, resets, configuration
  * changes, alarms and life-cycle dates merged, newest first).
  */
+#include <ctype.h>
+#include <errno.h>
 #include <jansson.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -719,12 +721,23 @@ json_t *lg_store_timeline_json(struct lg_store *s, uint64_t dev_eui,
   return json_pack("{s:o, s:o}", "items", items, "next", next);
 }
 
+/* One decimal field of a cursor ending at `stop`: digits only, no overflow. */
+static bool cursor_field(const char **p, char stop, long long *v) {
+  char *end;
+  if (!isdigit((unsigned char)**p)) return false;
+  errno = 0;
+  *v = strtoll(*p, &end, 10);
+  if (errno == ERANGE || *end != stop) return false;
+  *p = end + (stop != '\0');
+  return true;
+}
+
 int lg_store_timeline_cursor_parse(const char *text, struct lg_timeline_cursor *c) {
-  long long t, id;
-  int src, used = 0;
-  if (text == NULL || sscanf(text, "%lld.%d.%lld%n", &t, &src, &id, &used) != 3 ||
-      text[used] != '\0' || t <= 0 || src < 0 || src >= TL_SOURCES || id < 0)
+  long long t, src, id;
+  const char *p = text;
+  if (p == NULL || !cursor_field(&p, '.', &t) || !cursor_field(&p, '.', &src) ||
+      !cursor_field(&p, '\0', &id) || t <= 0 || src >= TL_SOURCES)
     return LG_EINVAL;
-  *c = (struct lg_timeline_cursor){t, src, id};
+  *c = (struct lg_timeline_cursor){t, (int)src, id};
   return 0;
 }

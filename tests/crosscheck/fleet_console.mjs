@@ -202,7 +202,11 @@ try {
     }
     check(JSON.stringify(paged) === JSON.stringify(tl), `${d.name}: its timeline a page at a time is the same as in one read (${paged.length} vs ${tl.length})`);
   }
-  check((await adm("GET", `/api/devices/${A.dev_eui}/timeline?after=nonsense`)).status === 400, "a bad cursor is refused");
+  const badCursors = ["nonsense", "99999999999999999999.1.1", "1.99999999999.1", "1.1.-1", "1.1.1x", "-5.1.1", "1..1", " 1.1.1"];
+  const cursorStatus = [];
+  for (const c of badCursors)
+    cursorStatus.push((await adm("GET", `/api/devices/${A.dev_eui}/timeline?after=${encodeURIComponent(c)}`)).status);
+  check(cursorStatus.every((x) => x === 400), `bad cursors are refused (${JSON.stringify(cursorStatus)})`);
 
   await page.goto(`${base}/#/device/${A.dev_eui}`);
   await page.waitForSelector("#timeline li.tl", { timeout: 5000 });
