@@ -8,7 +8,7 @@
 // received it when they came back.
 //
 // How a week fits in CI: the server runs with [server] time_scale = S and the simulator with
-// --speed S (S = 5000: a week in ~2 minutes); both clocks run S times faster than the wall
+// --speed S (S = 2000: a week in ~5 minutes); both clocks run S times faster than the wall
 // clock. At that speed no server answers inside RX1 (1 s / S of wall time), so the simulated
 // gateways send a downlink that comes late by less than --downlink-grace-ms of wall time
 // at the moment it asked for (docs/fleet.md says why this keeps the test honest).
@@ -18,7 +18,11 @@ import fs from "node:fs";
 import path from "node:path";
 import { api, armTimeout, BIN, check, dir, httpPort, sleep, start, stop, tally, udpPort, waitHealthy } from "./harness.mjs";
 
-const SPEED = Number(process.env.LORAGEO_FLEET_SPEED ?? 5000);
+// The speed also multiplies the machine's hiccups: a server or simulator stopped for 2.5 s of
+// wall time is 3.5 simulated hours late at 5000x (more than the hour a silence's alarm is
+// given beyond its rule), 1.4 hours at 2000x. At 5000x a busy CI machine missed 5 silences
+// and made 7 false ones; a 2.5 s SIGSTOP of the server here reproduced the misses.
+const SPEED = Number(process.env.LORAGEO_FLEET_SPEED ?? 2000);
 // Under the sanitizers (scripts/test.sh --sanitize sets LORAGEO_TEST_SPEED) the server runs
 // 2-3x slower and a week at 5,000x cannot keep its timing: the run still goes through every
 // path (what the sanitizers check, and the server must stop cleanly), but the scores are
@@ -26,7 +30,7 @@ const SPEED = Number(process.env.LORAGEO_FLEET_SPEED ?? 5000);
 const asserted = process.env.LORAGEO_TEST_SPEED === undefined;
 const claim = asserted ? check : (cond, what) => { if (!cond) console.log(`(not asserted under the sanitizers) ${what}`); };
 const DAY = 86400, PERIOD = 7200, NEW_PERIOD = 6000;
-armTimeout(330000);
+armTimeout(Math.round((7 * 86400 / SPEED) * 1000 * 1.6) + 90000);
 const scenario = path.join(dir, "fleet.json");
 fs.writeFileSync(scenario, JSON.stringify({
   region: "EU868", seed: 19, duration_s: 7 * DAY,
@@ -124,7 +128,7 @@ try {
   }
   // a battery's alarm is due once its level crosses battery_raise (50 of 254)
   const due = (f) => f.kind === "battery" ? f.start + (204 / 253) * 2 * DAY * 1e9 : f.start;
-  const stats = {};
+  const stats = {}, falseAlarms = [];
   for (const k of scored) stats[k] = { alarms: 0, true_alarms: 0, faults: 0, detected: 0, ended: 0, cleared: 0 };
   for (const a of alarms) {
     if (!scored.has(a.kind)) continue;
@@ -132,6 +136,8 @@ try {
     const fs_ = byKey.get(`${a.kind}/${a.subject}`) ?? [];
     if (fs_.some((f) => a.raised_ns >= f.start - 600e9 && a.raised_ns <= (f.end === Infinity ? Infinity : f.end + DELAY[a.kind])))
       stats[a.kind].true_alarms++;
+    else falseAlarms.push(`${a.kind} ${a.subject} raised at ${((a.raised_ns - t0) / 1e9).toFixed(0)} s` +
+      ` (${a.detail ?? ""})${fs_.length ? `; its faults: ${fs_.map((f) => `${f.start_s}-${f.end_s}`)}` : ""}`);
   }
   const late = [];
   for (const f of faults) {
@@ -154,10 +160,12 @@ try {
   const others = {};
   for (const a of alarms) if (!scored.has(a.kind)) others[a.kind] = (others[a.kind] ?? 0) + 1;
   const report = { wall_s: wall, speed: SPEED, uplinks_stored: sum.live?.server?.uplinks_stored,
-    late_downlinks_accepted: sum.live?.downlinks_late_accepted, precision: +precision.toFixed(4), recall: +recall.toFixed(4),
+    late_downlinks_accepted: sum.live?.downlinks_late_accepted,
+    push_data_sent: sum.live?.push_data_sent, push_acks: sum.live?.push_acks, precision: +precision.toFixed(4), recall: +recall.toFixed(4),
     by_kind: Object.fromEntries(Object.entries(stats).map(([k, s]) => [k, { ...s,
       precision: +(s.true_alarms / Math.max(1, s.alarms)).toFixed(4), recall: +(s.detected / Math.max(1, s.faults)).toFixed(4) }])),
-    silences_cleared_when_ended: `${tot.cleared}/${tot.ended}`, unscored_alarms: others, missed: late.slice(0, 10) };
+    silences_cleared_when_ended: `${tot.cleared}/${tot.ended}`, unscored_alarms: others, missed: late.slice(0, 10),
+    false_alarms: falseAlarms.slice(0, 10) };
   console.log(JSON.stringify(report));
   fs.mkdirSync(path.join(process.cwd(), "..", "artifacts"), { recursive: true });
   fs.writeFileSync(path.join(process.cwd(), "..", "artifacts", "fleet-score.json"), JSON.stringify(report, null, 1) + "\n");
@@ -205,7 +213,7 @@ try {
   claim(fleet.devices === 1000 && fleet.lifecycle.provisioned === neverHeard &&
         fleet.lifecycle.active + fleet.lifecycle.silent === 1000 - neverHeard,
     `the fleet summary counts the life cycle (${JSON.stringify(fleet.lifecycle)}; never heard: ${neverHeard})`);
-  claim(wall < 200, `a week simulated in ${wall.toFixed(0)} s`);
+  claim(wall < 1.3 * 7 * DAY / SPEED, `a week simulated in ${wall.toFixed(0)} s (${(7 * DAY / SPEED).toFixed(0)} s at ${SPEED}x)`);
 } catch (e) {
   tally.failures++;
   console.error(`FAIL ${e.stack}`);
