@@ -252,7 +252,7 @@ static int list_devices(struct lg_api_req *r, json_t **out) {
                          (long long)r->scope.application_id);
     f.application_id = r->scope.application_id;
   }
-  *out = lg_store_devices_page_json(r->store, &f, from, limit);
+  *out = lg_store_devices_page_json(r->store, &f, after ? &from : NULL, limit);
   return 200;
 }
 

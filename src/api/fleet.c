@@ -388,8 +388,8 @@ int lg_api_devices_export(struct lg_api_req *r, json_t **out) {
   if (!lg_api_admin(r)) f.application_id = r->scope.application_id;
   json_t *all = json_array();
   uint64_t after = 0;
-  for (;;) {
-    json_t *page = lg_store_devices_page_json(r->store, &f, after, 1000);
+  for (bool first = true;; first = false) {
+    json_t *page = lg_store_devices_page_json(r->store, &f, first ? NULL : &after, 1000);
     if (page == NULL) {
       json_decref(all);
       return lg_api_fail(out, 500, "storage failed");
@@ -505,7 +505,7 @@ int lg_api_fleet_devices(struct lg_api_req *r, json_t **out) {
   if ((bad = lg_api_page(r, 1000, &limit, &after, out))) return bad;
   if (after && lg_api_eui(after, &from))
     return lg_api_fail(out, 400, "after: expected the \"next\" of the page before (a DevEUI)");
-  *out = lg_store_fleet_devices_json(r->store, from, limit);
+  *out = lg_store_fleet_devices_json(r->store, after ? &from : NULL, limit);
   return *out ? 200 : lg_api_fail(out, 500, "storage failed");
 }
 

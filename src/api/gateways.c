@@ -110,7 +110,7 @@ int lg_api_gateways(struct lg_api_req *r, json_t **out) {
   if ((bad = lg_api_page(r, 1000, &limit, &after, out)) || (bad = search_arg(r, &q, out))) return bad;
   if (after && lg_api_eui(after, &from))
     return lg_api_fail(out, 400, "after: expected a gateway EUI (the \"next\" of the page before)");
-  *out = lg_store_gateways_page_json(r->store, from, limit, q);
+  *out = lg_store_gateways_page_json(r->store, after ? &from : NULL, limit, q);
   if (*out) with_online(r, json_object_get(*out, "items"));
   return *out ? 200 : lg_api_fail(out, 500, "storage failed");
 }

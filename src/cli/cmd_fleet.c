@@ -75,8 +75,8 @@ static int report_csv(struct lg_store *s, FILE *out) {
   struct lg_device_filter f = {0};
   uint64_t after = 0;
   int rc = 0;
-  for (bool more = true; more;) {
-    json_t *page = lg_store_devices_page_json(s, &f, after, 1000), *d;
+  for (bool more = true, first = true; more; first = false) {
+    json_t *page = lg_store_devices_page_json(s, &f, first ? NULL : &after, 1000), *d;
     if (page == NULL) {
       rc = 1;
       break;

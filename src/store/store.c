@@ -290,6 +290,13 @@ void lgs_eui_hex(uint64_t v, char out[17]) {
   snprintf(out, 17, "%016llx", (unsigned long long)v);
 }
 
+void lgs_after_hex(const uint64_t *after, char out[17]) {
+  if (after)
+    lgs_eui_hex(*after, out);
+  else
+    out[0] = '\0';
+}
+
 uint64_t lgs_eui_from(struct db_stmt *st, int col) {
   const char *t = db_col_text(st, col);
   return t ? strtoull(t, NULL, 16) : 0;

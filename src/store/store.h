@@ -534,11 +534,12 @@ struct lg_device_filter {
   char lifecycle[16];
   char tag_key[33], tag_value[65];
 };
-/* A page of devices in DevEUI order after `after` (0: from the first), {"items", "next"}. */
+/* A page of devices in DevEUI order after *after (NULL: from the first; a DevEUI of 0 is a
+ * device like any other), {"items", "next"}. */
 struct json_t *lg_store_devices_page_json(struct lg_store *s, const struct lg_device_filter *f,
-                                          uint64_t after, int limit);
+                                          const uint64_t *after, int limit);
 /* search: a part of the gateway EUI (hex) or of the name, any case (NULL: every gateway). */
-struct json_t *lg_store_gateways_page_json(struct lg_store *s, uint64_t after, int limit,
+struct json_t *lg_store_gateways_page_json(struct lg_store *s, const uint64_t *after, int limit,
                                            const char *search);
 /* Writes what a PATCH may change (name, adr, class, reference, fcnt_resets_allowed,
  * application, profile, inherit) and keeps keys, counters and what the device learnt. */
@@ -665,7 +666,7 @@ struct json_t *lg_store_fleet_summary_json(struct lg_store *s, int attention);
  * [{"dev_eui", "name", "lifecycle", "last_seen_ns", "battery", "alarms": [open kinds],
  * "config_pending_since_ns", "health"}], "next"}. health: retired, alarm (an open alarm or
  * silent), pending (configuration), provisioned (never heard) or ok, the first that holds. */
-struct json_t *lg_store_fleet_devices_json(struct lg_store *s, uint64_t after, int limit);
+struct json_t *lg_store_fleet_devices_json(struct lg_store *s, const uint64_t *after, int limit);
 
 /* Where a page of a timeline ended: time, source, id (lg_store_timeline_json's "next"). */
 struct lg_timeline_cursor {

@@ -492,10 +492,9 @@ static json_t *fleet_devices_page(struct lg_store *s, const char *after, int lim
   return json_pack("{s:o, s:o}", "items", items, "next", next);
 }
 
-json_t *lg_store_fleet_devices_json(struct lg_store *s, uint64_t after, int limit) {
+json_t *lg_store_fleet_devices_json(struct lg_store *s, const uint64_t *after, int limit) {
   char h[17];
-  lgs_eui_hex(after, h);
-  if (after == 0) h[0] = '\0'; /* every EUI sorts after "" */
+  lgs_after_hex(after, h);
   return fleet_devices_page(s, h, limit, false);
 }
 

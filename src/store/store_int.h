@@ -25,6 +25,9 @@ struct lg_store {
 /* Devices' settings changed (a profile's, say): caches of devices are stale. */
 void lgs_devices_touch(void);
 void lgs_eui_hex(uint64_t v, char out[17]);
+/* A keyset cursor's bound: the EUI's hex, or "" (before every EUI, 0000000000000000
+ * included) when there is none. */
+void lgs_after_hex(const uint64_t *after, char out[17]);
 uint64_t lgs_eui_from(struct db_stmt *st, int col);
 /* Runs a statement without rows: 0 or LG_EIO (the statement given back either way). */
 int lgs_step_done(struct db_stmt *st);

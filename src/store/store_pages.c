@@ -36,7 +36,7 @@ static void like_pattern(const char *search, char *out, size_t len) {
   " LOWER(" name ") LIKE CAST(" param " AS TEXT) ESCAPE '\\')"
 
 json_t *lg_store_devices_page_json(struct lg_store *s, const struct lg_device_filter *f,
-                                   uint64_t after, int limit) {
+                                   const uint64_t *after, int limit) {
   struct db_stmt *st = db_prep(
       s->db, "SELECT " DEVICE_COLS DEVICE_FROM " WHERE d.dev_eui > ?1"
              " AND (CAST(?2 AS BIGINT) = 0 OR d.application_id = CAST(?2 AS BIGINT))"
@@ -52,8 +52,7 @@ json_t *lg_store_devices_page_json(struct lg_store *s, const struct lg_device_fi
     char h[17], like[160];
     like_pattern(f->search, like, sizeof(like));
     db_bind_text(st, 10, like);
-    lgs_eui_hex(after, h);
-    if (after == 0) h[0] = '\0'; /* every EUI sorts after "" (0000000000000000 included) */
+    lgs_after_hex(after, h);
     db_bind_text(st, 1, h);
     db_bind_int64(st, 2, f->application_id);
     db_bind_int64(st, 3, f->profile_id);
@@ -67,7 +66,7 @@ json_t *lg_store_devices_page_json(struct lg_store *s, const struct lg_device_fi
   return lgs_page_json(st, limit, 0, lgs_device_row);
 }
 
-json_t *lg_store_gateways_page_json(struct lg_store *s, uint64_t after, int limit,
+json_t *lg_store_gateways_page_json(struct lg_store *s, const uint64_t *after, int limit,
                                     const char *search) {
   struct db_stmt *st = db_prep(s->db, "SELECT " GATEWAY_COLS " FROM gateways WHERE gateway_eui > ?1"
                                       SEARCH("gateway_eui", "name", "?3") " ORDER BY gateway_eui LIMIT ?2");
@@ -75,8 +74,7 @@ json_t *lg_store_gateways_page_json(struct lg_store *s, uint64_t after, int limi
     char h[17], like[160];
     like_pattern(search, like, sizeof(like));
     db_bind_text(st, 3, like);
-    lgs_eui_hex(after, h);
-    if (after == 0) h[0] = '\0';
+    lgs_after_hex(after, h);
     db_bind_text(st, 1, h);
     db_bind_int64(st, 2, (int64_t)limit + 1);
   }

@@ -114,6 +114,23 @@ try {
   const s = (await api("GET", "/api/fleet/summary")).json;
   check(s.devices === 6 && s.lifecycle.retired === 1 && s.lifecycle.active === 1 && s.alarms_open.mic_burst === 1,
     `the fleet summary (${JSON.stringify(s)})`);
+
+  // ---- pages one item long: a DevEUI of zeros is an EUI like any other, not "from the
+  // start" (a page ending on it used to send the reader back to the first, for ever)
+  r = await api("POST", "/api/devices/import", { devices: [otaa(0, { dev_eui: "0000000000000000" })] });
+  check(r.status === 201, `a device with DevEUI 0000000000000000 (${r.text})`);
+  for (const [url, field, total] of [["/api/devices", "dev_eui", 7], ["/api/fleet/devices", "dev_eui", 7]]) {
+    const seen = [];
+    let after = null;
+    for (let pages = 0; pages < total + 3; pages++) {
+      const p = await api("GET", `${url}?limit=1${after !== null ? `&after=${after}` : ""}`);
+      seen.push(...p.json.items.map((x) => x[field]));
+      if (!p.json.next) break;
+      after = p.json.next;
+    }
+    check(seen.length === total && new Set(seen).size === total && seen[0] === "0000000000000000",
+      `${url}, one item a page: each of ${total} once, zeros first (${seen.join(" ")})`);
+  }
 } catch (e) {
   tally.failures++;
   console.error(`FAIL ${e.stack}`);
