@@ -17,7 +17,8 @@ if [ "${1:-}" = "--sanitize" ]; then
   # RX1 window (1 s / speed) keeps the margin it has in the normal build
   export LORAGEO_TEST_SPEED=2
   # the fleet's week: its scores are not asserted under the sanitizers, only its paths run
-  export LORAGEO_FLEET_SPEED=5000
+  # (LORAGEO_TEST_*: the one prefix the server does not take for a configuration key)
+  export LORAGEO_TEST_FLEET_SPEED=5000
 fi
 # PostgreSQL: the end-to-end tests run a second time against it (scripts/pg.sh starts it)
 pg=$(scripts/pg.sh | tail -n 1)

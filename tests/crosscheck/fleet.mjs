@@ -22,7 +22,7 @@ import { api, armTimeout, BIN, check, dir, httpPort, sleep, start, stop, tally, 
 // wall time is 3.5 simulated hours late at 5000x (more than the hour a silence's alarm is
 // given beyond its rule), 1.4 hours at 2000x. At 5000x a busy CI machine missed 5 silences
 // and made 7 false ones; a 2.5 s SIGSTOP of the server here reproduced the misses.
-const SPEED = Number(process.env.LORAGEO_FLEET_SPEED ?? 2000);
+const SPEED = Number(process.env.LORAGEO_TEST_FLEET_SPEED ?? 2000);
 // Under the sanitizers (scripts/test.sh --sanitize sets LORAGEO_TEST_SPEED) the server runs
 // 2-3x slower and a week at 5,000x cannot keep its timing: the run still goes through every
 // path (what the sanitizers check, and the server must stop cleanly), but the scores are
