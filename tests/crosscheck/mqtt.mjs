@@ -13,6 +13,7 @@
 // Usage: node mqtt.mjs path/to/lorageo [path/to/mosquitto]
 import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import lora from "lora-packet";
@@ -249,6 +250,22 @@ try {
   await waitHealthy();
   check(await waitFor(() => /broker refused the connection/.test(server.log)) &&
         await metric("lorageo_mqtt_connected") === 0, "a wrong password: refused, said, and not connected");
+
+  // ---- a "broker" that takes the TCP connection and never answers: the server waits for
+  // it without spinning
+  await stop();
+  const mute = net.createServer(() => {});
+  await new Promise((r) => mute.listen(0, "127.0.0.1", r));
+  start({ LORAGEO_MQTT_URL: `mqtt://127.0.0.1:${mute.address().port}` });
+  await waitHealthy();
+  const ticks = () => { const f = fs.readFileSync(`/proc/${server.pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return Number(f[11]) + Number(f[12]); }; // utime + stime, in clock ticks (1/100 s)
+  const t0 = ticks();
+  await sleep(3000);
+  const used = ticks() - t0;
+  check(used < 60 && await metric("lorageo_mqtt_connected") === 0,
+    `an unanswering broker: not connected, ${used / 100} s of CPU in 3 s`);
+  mute.close();
 } catch (e) {
   tally.failures++;
   console.error(`FAIL ${e.stack}`);
