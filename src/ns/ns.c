@@ -1132,6 +1132,22 @@ static void store_ok(struct lg_ns *ns) {
   ns_log(ns, "storage works again");
 }
 
+/* The journal was run again and storage is still said to fail: its frames had all been
+ * stored before (a failed batch held only other writes, or a later one went through before
+ * the failure was heard of), so no commit is coming to say it works. Once nothing is
+ * waiting to be written, a write of its own asks; if that fails too, the journal is run
+ * again in a second, as after any failure. */
+static void probe_store(struct lg_ns *ns) {
+  uint64_t upto = UINT64_MAX;
+  if (ns->writer && !ns_writer_upto(ns, &upto)) return; /* their commit will say */
+  if (lg_store_probe_write(ns->store, ns_now(ns)) == 0) {
+    store_ok(ns);
+    return;
+  }
+  ns->store_why = NULL;
+  store_failed(ns);
+}
+
 #define POLL_EVERY_NS 5000000LL
 /* Writes queued for the storage thread at most (~1 KB each: ~32 MB). */
 #define WRITER_BACKLOG_MAX 32768
@@ -1275,6 +1291,7 @@ static void catch_up(struct lg_ns *ns, int64_t budget_ns) {
                (unsigned long long)atomic_load(&ns->m.journal_skipped));
         lg_journal_reader_close(ns->catchup);
         ns->catchup = NULL;
+        if (ns->store_down) probe_store(ns);
         checkpoint(ns, true);
         return;
       }

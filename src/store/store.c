@@ -399,6 +399,16 @@ int lg_store_rollback(struct lg_store *s) {
   return db_exec(s->db, "ROLLBACK") ? LG_EIO : 0;
 }
 
+int lg_store_probe_write(struct lg_store *s, int64_t now_ns) {
+  struct db_stmt *st = db_prep(s->db, "INSERT INTO meta (name, value) VALUES ('store_probe', ?1)"
+                                      " ON CONFLICT (name) DO UPDATE SET value = excluded.value");
+  if (st == NULL) return LG_EIO;
+  char v[24];
+  snprintf(v, sizeof(v), "%lld", (long long)now_ns);
+  db_bind_text(st, 1, v);
+  return lgs_step_done(st);
+}
+
 /* ---- gateways ------------------------------------------------------------------- */
 
 int lg_store_gateway_put(struct lg_store *s, const struct lg_gateway_rec *g) {

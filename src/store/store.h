@@ -38,6 +38,9 @@ LG_STORE_MUST int lg_store_commit(struct lg_store *s);
 const char *lg_store_errmsg(struct lg_store *s);
 /* Undoes the open transaction (a batch with a failed write is not kept in part). */
 LG_STORE_MUST int lg_store_rollback(struct lg_store *s);
+/* One small write of its own (the time, in `meta`), committed: whether storage takes
+ * writes now, asked when nothing else is waiting to be written (ns.c, after a failure). */
+LG_STORE_MUST int lg_store_probe_write(struct lg_store *s, int64_t now_ns);
 
 /* ---- gateways ----------------------------------------------------------------- */
 

@@ -349,7 +349,8 @@ static void run(const char *db, const char *journal) {
     LG_EQ_INT(ups, ups_before + 3);
     LG_EQ_INT(lg_store_device_get(s, DEV_A, &d), 0);
     LG_EQ_INT(d.fcnt_up_next, 23);
-    push(ns, 0, DEV_A, 23); /* the next commit says storage works again */
+    LG_EQ_INT(atomic_load(&m->store_down), 0); /* the journal's frames stored: it works */
+    push(ns, 0, DEV_A, 23);
     wait_ms(ns, 300);
     lg_ns_drain(ns);
     LG_EQ_INT(n_uplinks(s, DEV_A), 8);
