@@ -7,8 +7,9 @@
  * after another as the packet thread would. Once the ring holds max_points, a rebuild
  * is due every fifth of them; the program prints the longest call and the percentiles
  * of the calls from then on, and, for scale, the rebuild's own cost on the same points
- * (the fingerprint builder, cross-validation and the build, timed directly), and one
- * lg_geo_live_save. Deterministic frames (fixed seed); the times are the machine's.
+ * (the fingerprint builder, cross-validation and the build, timed directly), and the two
+ * saves: the periodic one (lg_geo_live_save_soon, what the packet thread pays) and the one
+ * at stop. Deterministic frames (fixed seed); the times are the machine's.
  *
  *   live_stall [max_points [references]]     (5000, 11000)
  */
@@ -132,9 +133,15 @@ int main(int argc, char **argv) {
          rebuild_s(truth + first, rx + first, max_points, false) * 1e3,
          rebuild_s(truth + first, rx + first, max_points, true) * 1e3);
   char why[256] = "";
+  lg_geo_live_wait_idle(l);
   double t0 = now_s();
-  int rc = lg_geo_live_save(l, "/tmp/live_stall.json", why, sizeof(why));
-  printf("lg_geo_live_save: %.0f ms%s%s\n", (now_s() - t0) * 1e3, rc ? ", failed: " : "", why);
+  int rc = lg_geo_live_save_soon(l, "/tmp/live_stall.json", why, sizeof(why));
+  printf("lg_geo_live_save_soon (the periodic save; the map file by the worker): %.1f ms%s%s\n",
+         (now_s() - t0) * 1e3, rc ? ", failed: " : "", why);
+  t0 = now_s();
+  rc = lg_geo_live_save(l, "/tmp/live_stall.json", why, sizeof(why));
+  printf("lg_geo_live_save (at stop: waits for that, builds the map here): %.0f ms%s%s\n",
+         (now_s() - t0) * 1e3, rc ? ", failed: " : "", why);
   remove("/tmp/live_stall.json");
   remove("/tmp/live_stall.json.radiomap.json");
   t0 = now_s();

@@ -447,10 +447,15 @@ int lg_geo_live_track(struct lg_geo_live *l, const struct lg_geo_solver *s, uint
 size_t lg_geo_live_tracks(const struct lg_geo_live *l);
 /* What was learned, as a calibration file (`solve --calibration` reads it) and its radio
  * map beside it (PATH.radiomap.json); written to temporary files and renamed. The map file
- * holds every kept point with the parameters of the map in use; a rebuild still running
- * is not waited for (lg_geo_live_wait_idle() first for its choice). Load waits for the
- * rebuild it starts; free waits for a running one and joins the worker. */
+ * holds every kept point with the parameters of the map in use; a running rebuild is
+ * waited for first. Load waits for the rebuild it starts; free waits for a running one and
+ * joins the worker. */
 int lg_geo_live_save(struct lg_geo_live *l, const char *path, char *why, size_t why_len);
+/* The same without building the map on this thread (the periodic save of a server): the
+ * calibration file now, the map file when the rebuild worker has built a map (one is
+ * started if none runs; points kept after its snapshot wait for the next save). Says a
+ * failure of the previous background write as its own. */
+int lg_geo_live_save_soon(struct lg_geo_live *l, const char *path, char *why, size_t why_len);
 int lg_geo_live_load(struct lg_geo_live *l, const char *path, char *why, size_t why_len);
 
 #endif

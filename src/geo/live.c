@@ -37,6 +37,13 @@
  * does, so a restarted server locates with its map at once; the tests do); free waits for
  * it and joins the worker. opts.rebuild_inline (or a worker that cannot start) rebuilds on
  * the calling thread through the same code.
+ *
+ * Saving writes the radio map file from a map built over every kept point (~20 ms at
+ * 5,000), so the periodic save (lg_geo_live_save_soon) does not build it on the locating
+ * thread either: it writes the small state file there and leaves the map file to the job
+ * slot — a rebuild is started if the slot is free, and the job in the slot (that one, or
+ * the one already running) writes its map to the file when it is built. The save at stop
+ * (lg_geo_live_save) waits for the slot and writes both itself.
  */
 #include <jansson.h>
 #include <math.h>
@@ -96,6 +103,9 @@ struct live_job {
   bool choose;                /* in: cross-validation chooses them too */
   bool chosen;                /* out: choice holds what it chose */
   struct lg_radio_map *map;   /* out: NULL when the build failed */
+  /* the radio map file the built map is also written to ("": none); set and cleared
+   * under job_mu (a save may ask while the job runs) */
+  char save_path[4200];
 };
 
 enum live_job_state { JOB_IDLE, JOB_QUEUED, JOB_RUNNING, JOB_DONE };
@@ -123,6 +133,7 @@ struct lg_geo_live {
   enum live_job_state job_state;
   atomic_bool job_done; /* job_state == JOB_DONE, read without the lock */
   bool quit, worker_started;
+  char save_why[300]; /* under job_mu: the last background map write that failed ("": ok) */
   pthread_t worker;
   /* accuracy windows, by method */
   pthread_mutex_t mu;
@@ -458,6 +469,28 @@ static int job_fill(struct lg_geo_live *l, struct live_job *job) {
   return 0;
 }
 
+/* The radio map file, written beside and renamed into place. */
+static int write_map_file(const struct lg_radio_map *m, const char *map_path) {
+  char tmp[4300];
+  snprintf(tmp, sizeof(tmp), "%s.tmp", map_path);
+  return m && lg_radio_map_save(m, tmp) == 0 && rename(tmp, map_path) == 0 ? 0 : LG_EIO;
+}
+
+/* After a build, by whoever ran it (the slot still theirs): the map into the file a save
+ * asked for, if one did. */
+static void job_save(struct lg_geo_live *l) {
+  char path[sizeof(l->job.save_path)];
+  pthread_mutex_lock(&l->job_mu);
+  memcpy(path, l->job.save_path, sizeof(path));
+  l->job.save_path[0] = '\0';
+  pthread_mutex_unlock(&l->job_mu);
+  if (path[0] == '\0') return;
+  int rc = write_map_file(l->job.map, path);
+  pthread_mutex_lock(&l->job_mu);
+  if (rc) snprintf(l->save_why, sizeof(l->save_why), "cannot write %s", path);
+  pthread_mutex_unlock(&l->job_mu);
+}
+
 static void *rebuild_worker(void *arg) {
   struct lg_geo_live *l = arg;
   pthread_mutex_lock(&l->job_mu);
@@ -468,6 +501,7 @@ static void *rebuild_worker(void *arg) {
     l->job_state = JOB_RUNNING;
     pthread_mutex_unlock(&l->job_mu);
     job_run(&l->job);
+    job_save(l);
     pthread_mutex_lock(&l->job_mu);
     l->job_state = JOB_DONE;
     atomic_store(&l->job_done, true);
@@ -530,6 +564,7 @@ static bool rebuild_map(struct lg_geo_live *l) {
   pthread_mutex_unlock(&l->job_mu);
   if (!l->worker_started) { /* inline: the same code, on this thread */
     job_run(&l->job);
+    job_save(l);
     pthread_mutex_lock(&l->job_mu);
     l->job_state = JOB_DONE;
     atomic_store(&l->job_done, true);
@@ -668,9 +703,10 @@ size_t lg_geo_live_tracks(const struct lg_geo_live *l) {
 
 /* ---- persistence ----------------------------------------------------------------- */
 
-int lg_geo_live_save(struct lg_geo_live *l, const char *path, char *why, size_t why_len) {
-  char map_path[4200], tmp[4300];
-  snprintf(map_path, sizeof(map_path), "%s.radiomap.json", path);
+/* The state file (offsets, noise scales, the learning's sums), naming the radio map file
+ * beside it when there are points; written beside and renamed into place. */
+static int write_state(struct lg_geo_live *l, const char *path, const char *map_path, char *why,
+                       size_t why_len) {
   json_t *o = json_object(), *offs = json_object(), *sig = json_object(), *w = json_object();
   struct live_gateway *g, *gt;
   HASH_ITER(hh, l->gateways, g, gt) {
@@ -685,37 +721,64 @@ int lg_geo_live_save(struct lg_geo_live *l, const char *path, char *why, size_t 
   json_object_set_new(o, "live", json_pack("{s:o, s:f, s:f, s:I}", "gateways", w, "noise_factor",
                                            l->noise_factor, "noise_dof", l->noise_dof,
                                            "references", (json_int_t)l->references));
-  int rc = 0;
-  take_map(l);
-  if (l->n_points > 0) {
-    /* the points, oldest first, as a radio map file (built on the way, so the file is what
-     * solve reads) with the parameters of the map in use: both this thread's, so they are
-     * consistent while a rebuild runs on the worker (its map is not waited for) */
-    struct lg_fp_builder *b = lg_fp_builder_new();
-    struct lg_radio_map *m = NULL;
-    for (size_t k = 0; b && k < l->n_points; k++) {
-      const struct live_point *pt =
-          &l->points[(l->next_point + l->o.max_points - l->n_points + k) % l->o.max_points];
-      (void)lg_fp_builder_add(b, &pt->truth, pt->rx, pt->n);
-    }
-    struct lg_fp_params p = l->map ? lg_radio_map_params(l->map) : lg_fp_params_default();
-    snprintf(tmp, sizeof(tmp), "%s.tmp", map_path);
-    if (b == NULL || lg_fp_build(b, &p, &m) != 0 || lg_radio_map_save(m, tmp) != 0 ||
-        rename(tmp, map_path) != 0) {
-      snprintf(why, why_len, "cannot write %s", map_path);
-      rc = LG_EIO;
-    }
-    lg_radio_map_free(m);
-    lg_fp_builder_free(b);
+  if (map_path) {
     const char *base = strrchr(map_path, '/');
     json_object_set_new(o, "radio_map", json_string(base ? base + 1 : map_path));
   }
+  char tmp[4300];
   snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-  if (rc == 0 && (json_dump_file(o, tmp, JSON_INDENT(1)) != 0 || rename(tmp, path) != 0)) {
+  int rc = 0;
+  if (json_dump_file(o, tmp, JSON_INDENT(1)) != 0 || rename(tmp, path) != 0) {
     snprintf(why, why_len, "cannot write %s", path);
     rc = LG_EIO;
   }
   json_decref(o);
+  return rc;
+}
+
+int lg_geo_live_save(struct lg_geo_live *l, const char *path, char *why, size_t why_len) {
+  char map_path[4200];
+  snprintf(map_path, sizeof(map_path), "%s.radiomap.json", path);
+  lg_geo_live_wait_idle(l); /* the slot's job writes the same file: it finishes first */
+  if (l->n_points == 0) return write_state(l, path, NULL, why, why_len);
+  /* the points, oldest first, as a radio map file (built on the way, so the file is what
+   * solve reads) with the parameters of the map in use */
+  struct lg_fp_builder *b = lg_fp_builder_new();
+  struct lg_radio_map *m = NULL;
+  for (size_t k = 0; b && k < l->n_points; k++) {
+    const struct live_point *pt =
+        &l->points[(l->next_point + l->o.max_points - l->n_points + k) % l->o.max_points];
+    (void)lg_fp_builder_add(b, &pt->truth, pt->rx, pt->n);
+  }
+  struct lg_fp_params p = l->map ? lg_radio_map_params(l->map) : lg_fp_params_default();
+  int rc = b && lg_fp_build(b, &p, &m) == 0 ? write_map_file(m, map_path) : LG_EIO;
+  lg_radio_map_free(m);
+  lg_fp_builder_free(b);
+  if (rc) {
+    snprintf(why, why_len, "cannot write %s", map_path);
+    return rc;
+  }
+  return write_state(l, path, map_path, why, why_len);
+}
+
+int lg_geo_live_save_soon(struct lg_geo_live *l, const char *path, char *why, size_t why_len) {
+  char map_path[4200];
+  snprintf(map_path, sizeof(map_path), "%s.radiomap.json", path);
+  take_map(l);
+  pthread_mutex_lock(&l->job_mu);
+  char failed[sizeof(l->save_why)];
+  memcpy(failed, l->save_why, sizeof(failed));
+  l->save_why[0] = '\0';
+  bool idle = l->job_state == JOB_IDLE;
+  if (l->n_points > 0) snprintf(l->job.save_path, sizeof(l->job.save_path), "%s", map_path);
+  pthread_mutex_unlock(&l->job_mu);
+  /* a free slot gets a rebuild that writes the file; a busy one's job writes it */
+  if (l->n_points > 0 && idle && rebuild_map(l)) l->since_build = 0;
+  int rc = write_state(l, path, l->n_points > 0 ? map_path : NULL, why, why_len);
+  if (rc == 0 && failed[0]) { /* the last background write's failure, said now */
+    snprintf(why, why_len, "%s", failed);
+    rc = LG_EIO;
+  }
   return rc;
 }
 

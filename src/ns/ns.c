@@ -190,12 +190,13 @@ static int open_live(struct lg_ns *ns, const struct lg_config *cfg, char *why, s
   return 0;
 }
 
-void ns_save_live(struct lg_ns *ns) {
+void ns_save_live(struct lg_ns *ns, bool soon) {
   if (ns->live == NULL || ns->cfg.geo_learned[0] == '\0') return;
   uint64_t refs = lg_geo_live_references(ns->live);
   if (refs == ns->live_saved_refs && lg_geo_live_noise_factor(ns->live) == 1.0) return;
   char why[300];
-  if (lg_geo_live_save(ns->live, ns->cfg.geo_learned, why, sizeof(why)) != 0)
+  if ((soon ? lg_geo_live_save_soon : lg_geo_live_save)(ns->live, ns->cfg.geo_learned, why,
+                                                         sizeof(why)) != 0)
     ns_log(ns, "[geo] learned: %s", why);
   else
     ns->live_saved_refs = refs;
@@ -324,8 +325,7 @@ void lg_ns_free(struct lg_ns *ns) {
   for (size_t i = 0; i < ns->n_events; i++)
     json_decref(ns->events[i].payload);
   free(ns->events);
-  if (ns->live) lg_geo_live_wait_idle(ns->live); /* the last rebuild's map in the file */
-  ns_save_live(ns);
+  ns_save_live(ns, false); /* waits for a running rebuild, writes both files */
   lg_geo_live_free(ns->live);
   lg_geo_solver_free(ns->solver);
   lg_calibration_close(ns->cal);

@@ -466,7 +466,8 @@ bool ns_tx_ack_forwarded(struct lg_ns *ns, uint16_t token, uint64_t gateway_eui,
 void ns_cluster_tick(struct lg_ns *ns, int64_t now_ns);
 
 /* Writes what locating has learned to [geo] learned (when set and changed); a failure is
- * logged. On a clean stop, and every 100 reference frames. */
-void ns_save_live(struct lg_ns *ns);
+ * logged. On a clean stop, and every 100 reference frames `soon` (the radio map file left
+ * to the rebuild worker, lg_geo_live_save_soon: nothing built on the packet thread). */
+void ns_save_live(struct lg_ns *ns, bool soon);
 
 #endif

@@ -133,7 +133,7 @@ static void locate(struct lg_ns *ns, const struct ns_frame *f, const struct lg_g
   o.pathloss = ns->pathloss;
   if (truth && n > 0) {
     (void)lg_geo_live_reference(ns->live, ns->solver, rx, n, truth, &o);
-    if (lg_geo_live_references(ns->live) >= ns->live_saved_refs + 100) ns_save_live(ns);
+    if (lg_geo_live_references(ns->live) >= ns->live_saved_refs + 100) ns_save_live(ns, true);
   }
   size_t timed = 0;
   for (size_t i = 0; i < n; i++)

@@ -14,7 +14,9 @@
  *    number of tracks stays within its cap.
  */
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "geo/geo.h"
 #include "lg_rng.h"
@@ -290,6 +292,38 @@ static void test_no_stall(struct lg_geo_solver *s) {
   if (!(longest < 0.5 * choosing))
     LG_FAIL_AT("a reference call took %.1f ms, a rebuild %.0f ms: the call waited for it",
                longest * 1e3, choosing * 1e3);
+  /* the periodic save: the calibration file at once, the radio map file by the worker;
+   * the save at stop builds the map on the calling thread */
+  char why[256] = "";
+  lg_geo_live_wait_idle(l);
+  double t1 = now_s();
+  LG_EQ_INT(lg_geo_live_save_soon(l, "test_geo_live_soon.json", why, sizeof(why)), 0);
+  double soon = now_s() - t1;
+  lg_geo_live_wait_idle(l);
+  struct lg_radio_map *m = NULL;
+  LG_EQ_INT(lg_radio_map_load("test_geo_live_soon.json.radiomap.json", &m, why, sizeof(why)), 0);
+  LG_EQ_INT(m ? lg_radio_map_points(m) : 0, POINTS);
+  lg_radio_map_free(m);
+  t1 = now_s();
+  LG_EQ_INT(lg_geo_live_save(l, "test_geo_live_soon.json", why, sizeof(why)), 0);
+  double sync = now_s() - t1;
+  printf("saving at 5,000 points: %.1f ms on the calling thread (soon), %.1f ms (at stop)\n",
+         soon * 1e3, sync * 1e3);
+  if (!(soon < 0.5 * sync))
+    LG_FAIL_AT("the periodic save took %.1f ms, the whole save %.1f ms: it built the map",
+               soon * 1e3, sync * 1e3);
+  /* a map file that cannot be written (a directory in its place): said by the next save */
+  LG_EQ_INT(mkdir("test_geo_live_bad.json.radiomap.json", 0700), 0);
+  LG_EQ_INT(lg_geo_live_save_soon(l, "test_geo_live_bad.json", why, sizeof(why)), 0);
+  lg_geo_live_wait_idle(l);
+  LG_EQ_INT(lg_geo_live_save_soon(l, "test_geo_live_bad.json", why, sizeof(why)), LG_EIO);
+  LG_CHECK(strstr(why, "cannot write test_geo_live_bad.json.radiomap.json") != NULL);
+  lg_geo_live_wait_idle(l);
+  rmdir("test_geo_live_bad.json.radiomap.json");
+  remove("test_geo_live_bad.json");
+  remove("test_geo_live_bad.json.radiomap.json.tmp");
+  remove("test_geo_live_soon.json");
+  remove("test_geo_live_soon.json.radiomap.json");
   /* freed while a rebuild runs: the worker finishes it, is joined, its map freed */
   lg_geo_live_wait_idle(l);
   size_t i = 0;
