@@ -295,7 +295,12 @@ void lg_mqtt_publish(struct lg_mqtt *m, const char *topic, json_t *payload) {
     atomic_fetch_add(&m->metrics->mqtt_dropped, 1);
   }
   struct waiting *w = &m->q[(m->head + m->n) % m->cap];
-  w->topic = strdup(topic);
+  if ((w->topic = strdup(topic)) == NULL) { /* out of memory: dropped, counted */
+    free(text);
+    atomic_fetch_add(&m->metrics->mqtt_dropped, 1);
+    pthread_mutex_unlock(&m->mu);
+    return;
+  }
   w->payload = text;
   m->n++;
   atomic_store(&m->metrics->mqtt_waiting, m->n);
