@@ -368,6 +368,16 @@ void ns_tx_ack(struct lg_ns *ns, uint16_t token, uint64_t gateway_eui, const cha
   }
   ns_log(ns, "downlink %04x failed at %016llx: %s; no other path%s", token,
          (unsigned long long)gateway_eui, error, budget ? " with duty-cycle budget" : "");
+  if (p->dev_eui) { /* the application hears of it (ChirpStack's log code DOWNLINK_GATEWAY) */
+    char desc[200];
+    snprintf(desc, sizeof(desc), "the downlink was not transmitted: gateway %016llx answered %s "
+             "and no other path%s is left", (unsigned long long)gateway_eui, error,
+             budget ? " with duty-cycle budget" : "");
+    ns_device_event(ns, p->dev_eui, "log",
+                    json_pack("{s:s, s:s, s:s, s:o}", "level", "ERROR", "code", "DOWNLINK_GATEWAY",
+                              "description", desc, "f_cnt_down",
+                              p->has_f_cnt ? json_integer(p->f_cnt) : json_null()));
+  }
   free(p);
 }
 

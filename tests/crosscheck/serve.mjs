@@ -176,6 +176,11 @@ try {
     check(tried[4].g === tried[3].g && tried[4].txpk.freq === 869.525 && tried[4].txpk.tmst === 3000000,
           `then RX2 on the last gateway: ${JSON.stringify(tried[4].txpk)}`);
   check((await metric('lorageo_downlinks_total{result="retried"}')) === 5, "1 RX2 retry + 4 retries counted");
+  // the application is told the downlink never went out (ChirpStack's log event and code)
+  const failed = (await api("GET", `/api/devices/${ABP.dev_eui}/events?limit=50`)).json.items
+    .filter((e) => e.type === "log" && /DOWNLINK_GATEWAY/.test(JSON.stringify(e)));
+  check(failed.length === 1 && /TX_FREQ|COLLISION_PACKET/.test(JSON.stringify(failed[0])),
+    `a log event DOWNLINK_GATEWAY for the downlink no gateway sent: ${JSON.stringify(failed)}`);
   check((await metric('lorageo_downlinks_total{result="error"}')) === 5, "5 gateway errors counted");
 
   // ---- the downlink queue: a confirmed downlink goes out with the next uplink's answer and
