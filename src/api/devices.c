@@ -253,7 +253,7 @@ static int list_devices(struct lg_api_req *r, json_t **out) {
     f.application_id = r->scope.application_id;
   }
   *out = lg_store_devices_page_json(r->store, &f, after ? &from : NULL, limit);
-  return 200;
+  return *out ? 200 : lg_api_fail(out, 500, "storage failed");
 }
 
 int lg_api_devices(struct lg_api_req *r, json_t **out) {

@@ -451,10 +451,14 @@ size_t lg_geo_live_tracks(const struct lg_geo_live *l);
  * waited for first. Load waits for the rebuild it starts; free waits for a running one and
  * joins the worker. */
 int lg_geo_live_save(struct lg_geo_live *l, const char *path, char *why, size_t why_len);
-/* The same without building the map on this thread (the periodic save of a server): the
- * calibration file now, the map file when the rebuild worker has built a map (one is
- * started if none runs; points kept after its snapshot wait for the next save). Says a
- * failure of the previous background write as its own. */
+/* Where saves go: from then on every rebuild the worker runs also writes its map to
+ * PATH.radiomap.json (a server sets it at start). */
+void lg_geo_live_set_save_path(struct lg_geo_live *l, const char *path);
+/* The periodic save of a server, which builds nothing on this thread: the calibration file
+ * now, naming the map file only once a rebuild (or lg_geo_live_save) has written a map
+ * there; that file holds the points of the last rebuild. Nonzero only when the calibration
+ * file could not be written; a failed background map write since the last call is in why
+ * (why[0] != '\0') with 0 returned. */
 int lg_geo_live_save_soon(struct lg_geo_live *l, const char *path, char *why, size_t why_len);
 int lg_geo_live_load(struct lg_geo_live *l, const char *path, char *why, size_t why_len);
 

@@ -38,12 +38,15 @@
  * it and joins the worker. opts.rebuild_inline (or a worker that cannot start) rebuilds on
  * the calling thread through the same code.
  *
- * Saving writes the radio map file from a map built over every kept point (~20 ms at
+ * Saving writes the radio map file from a map built over the kept points (~20 ms at
  * 5,000), so the periodic save (lg_geo_live_save_soon) does not build it on the locating
- * thread either: it writes the small state file there and leaves the map file to the job
- * slot — a rebuild is started if the slot is free, and the job in the slot (that one, or
- * the one already running) writes its map to the file when it is built. The save at stop
- * (lg_geo_live_save) waits for the slot and writes both itself.
+ * thread either. Once a save path is known (lg_geo_live_set_save_path), every rebuild the
+ * worker runs anyway also writes its map to the map file (written beside and renamed: the
+ * file on disk is always a whole map); the periodic save writes only the small state file,
+ * and names the map file in it only once a map has been written there, so a state file
+ * never points at a missing map. The map file holds the points of the last rebuild (points
+ * kept since then are saved by the next one, or at stop); no rebuild is started for a save.
+ * The save at stop (lg_geo_live_save) waits for the slot and writes both itself.
  */
 #include <jansson.h>
 #include <math.h>
@@ -103,9 +106,6 @@ struct live_job {
   bool choose;                /* in: cross-validation chooses them too */
   bool chosen;                /* out: choice holds what it chose */
   struct lg_radio_map *map;   /* out: NULL when the build failed */
-  /* the radio map file the built map is also written to ("": none); set and cleared
-   * under job_mu (a save may ask while the job runs) */
-  char save_path[4200];
 };
 
 enum live_job_state { JOB_IDLE, JOB_QUEUED, JOB_RUNNING, JOB_DONE };
@@ -133,7 +133,11 @@ struct lg_geo_live {
   enum live_job_state job_state;
   atomic_bool job_done; /* job_state == JOB_DONE, read without the lock */
   bool quit, worker_started;
-  char save_why[300]; /* under job_mu: the last background map write that failed ("": ok) */
+  /* under job_mu: the map file each built map is written to ("": none yet), whether one
+   * was written there, and the last background write that failed ("": none) */
+  char map_path[4200];
+  bool map_written;
+  char save_why[300];
   pthread_t worker;
   /* accuracy windows, by method */
   pthread_mutex_t mu;
@@ -476,18 +480,20 @@ static int write_map_file(const struct lg_radio_map *m, const char *map_path) {
   return m && lg_radio_map_save(m, tmp) == 0 && rename(tmp, map_path) == 0 ? 0 : LG_EIO;
 }
 
-/* After a build, by whoever ran it (the slot still theirs): the map into the file a save
- * asked for, if one did. */
+/* After a build, by whoever ran it (the slot still theirs): its map into the map file,
+ * once a save path is known. */
 static void job_save(struct lg_geo_live *l) {
-  char path[sizeof(l->job.save_path)];
+  char path[sizeof(l->map_path)];
   pthread_mutex_lock(&l->job_mu);
-  memcpy(path, l->job.save_path, sizeof(path));
-  l->job.save_path[0] = '\0';
+  memcpy(path, l->map_path, sizeof(path));
   pthread_mutex_unlock(&l->job_mu);
-  if (path[0] == '\0') return;
+  if (path[0] == '\0' || l->job.map == NULL) return;
   int rc = write_map_file(l->job.map, path);
   pthread_mutex_lock(&l->job_mu);
-  if (rc) snprintf(l->save_why, sizeof(l->save_why), "cannot write %s", path);
+  if (rc)
+    snprintf(l->save_why, sizeof(l->save_why), "cannot write %s", path);
+  else
+    l->map_written = true;
   pthread_mutex_unlock(&l->job_mu);
 }
 
@@ -736,11 +742,23 @@ static int write_state(struct lg_geo_live *l, const char *path, const char *map_
   return rc;
 }
 
-int lg_geo_live_save(struct lg_geo_live *l, const char *path, char *why, size_t why_len) {
-  char map_path[4200];
+void lg_geo_live_set_save_path(struct lg_geo_live *l, const char *path) {
+  char map_path[sizeof(l->map_path)];
   snprintf(map_path, sizeof(map_path), "%s.radiomap.json", path);
+  pthread_mutex_lock(&l->job_mu);
+  if (strcmp(l->map_path, map_path) != 0) {
+    memcpy(l->map_path, map_path, sizeof(map_path));
+    l->map_written = false; /* a map file there is not one this object wrote (load reads it) */
+  }
+  pthread_mutex_unlock(&l->job_mu);
+}
+
+int lg_geo_live_save(struct lg_geo_live *l, const char *path, char *why, size_t why_len) {
+  lg_geo_live_set_save_path(l, path);
   lg_geo_live_wait_idle(l); /* the slot's job writes the same file: it finishes first */
   if (l->n_points == 0) return write_state(l, path, NULL, why, why_len);
+  char map_path[sizeof(l->map_path)];
+  snprintf(map_path, sizeof(map_path), "%s.radiomap.json", path);
   /* the points, oldest first, as a radio map file (built on the way, so the file is what
    * solve reads) with the parameters of the map in use */
   struct lg_fp_builder *b = lg_fp_builder_new();
@@ -758,27 +776,25 @@ int lg_geo_live_save(struct lg_geo_live *l, const char *path, char *why, size_t 
     snprintf(why, why_len, "cannot write %s", map_path);
     return rc;
   }
+  pthread_mutex_lock(&l->job_mu);
+  l->map_written = true;
+  pthread_mutex_unlock(&l->job_mu);
   return write_state(l, path, map_path, why, why_len);
 }
 
 int lg_geo_live_save_soon(struct lg_geo_live *l, const char *path, char *why, size_t why_len) {
-  char map_path[4200];
-  snprintf(map_path, sizeof(map_path), "%s.radiomap.json", path);
-  take_map(l);
+  lg_geo_live_set_save_path(l, path);
   pthread_mutex_lock(&l->job_mu);
+  bool written = l->map_written;
   char failed[sizeof(l->save_why)];
   memcpy(failed, l->save_why, sizeof(failed));
   l->save_why[0] = '\0';
-  bool idle = l->job_state == JOB_IDLE;
-  if (l->n_points > 0) snprintf(l->job.save_path, sizeof(l->job.save_path), "%s", map_path);
   pthread_mutex_unlock(&l->job_mu);
-  /* a free slot gets a rebuild that writes the file; a busy one's job writes it */
-  if (l->n_points > 0 && idle && rebuild_map(l)) l->since_build = 0;
-  int rc = write_state(l, path, l->n_points > 0 ? map_path : NULL, why, why_len);
-  if (rc == 0 && failed[0]) { /* the last background write's failure, said now */
+  char map_path[sizeof(l->map_path)];
+  snprintf(map_path, sizeof(map_path), "%s.radiomap.json", path);
+  int rc = write_state(l, path, written ? map_path : NULL, why, why_len);
+  if (rc == 0) /* the state is saved; a failed background write is said all the same */
     snprintf(why, why_len, "%s", failed);
-    rc = LG_EIO;
-  }
   return rc;
 }
 
@@ -830,6 +846,9 @@ int lg_geo_live_load(struct lg_geo_live *l, const char *path, char *why, size_t 
       snprintf(why, why_len, "%s: %s", path, sub);
       goto out;
     }
+    pthread_mutex_lock(&l->job_mu); /* the map file the saves write holds a whole map */
+    if (strcmp(full, l->map_path) == 0) l->map_written = true;
+    pthread_mutex_unlock(&l->job_mu);
     /* the points back into the ring (the map file holds them), the map built again */
     for (size_t i = 0; i < lg_radio_map_points(m); i++) {
       struct lg_geodetic truth;

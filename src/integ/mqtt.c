@@ -286,6 +286,13 @@ void lg_mqtt_publish(struct lg_mqtt *m, const char *topic, json_t *payload) {
     free(text);
     return;
   }
+  char *copy = strdup(topic);
+  if (copy == NULL) { /* out of memory: this one is dropped, counted */
+    free(text);
+    atomic_fetch_add(&m->metrics->mqtt_dropped, 1);
+    pthread_mutex_unlock(&m->mu);
+    return;
+  }
   if (m->n == m->cap) { /* full: the oldest goes */
     struct waiting *w = &m->q[m->head];
     free(w->topic);
@@ -295,12 +302,7 @@ void lg_mqtt_publish(struct lg_mqtt *m, const char *topic, json_t *payload) {
     atomic_fetch_add(&m->metrics->mqtt_dropped, 1);
   }
   struct waiting *w = &m->q[(m->head + m->n) % m->cap];
-  if ((w->topic = strdup(topic)) == NULL) { /* out of memory: dropped, counted */
-    free(text);
-    atomic_fetch_add(&m->metrics->mqtt_dropped, 1);
-    pthread_mutex_unlock(&m->mu);
-    return;
-  }
+  w->topic = copy;
   w->payload = text;
   m->n++;
   atomic_store(&m->metrics->mqtt_waiting, m->n);

@@ -227,6 +227,19 @@ static int candidates(struct lg_ns *ns, const struct ns_frame *f, struct candida
   return n;
 }
 
+/* A device's downlink that will not go out: its application hears of it (a `log` event
+ * with ChirpStack's code DOWNLINK_GATEWAY), besides the count and the server's log line. */
+static void not_sent(struct lg_ns *ns, const struct ns_pending *p, const char *why) {
+  if (p->dev_eui == 0) return; /* multicast: no device to tell */
+  char desc[240];
+  snprintf(desc, sizeof(desc), "the downlink was not transmitted: %s", why);
+  ns_device_event(ns, p->dev_eui, "log",
+                  json_pack("{s:s, s:s, s:s, s:o}", "level", "ERROR", "code", "DOWNLINK_GATEWAY",
+                            "description", desc, "f_cnt_down",
+                            p->has_f_cnt ? json_integer(p->f_cnt) : json_null()));
+}
+
+
 void ns_send_downlink(struct lg_ns *ns, const struct ns_frame *f, const struct ns_dl *dl) {
   struct candidate best[NS_DL_CANDIDATES];
   int n = candidates(ns, f, best);
@@ -280,15 +293,17 @@ void ns_send_downlink(struct lg_ns *ns, const struct ns_frame *f, const struct n
     ns_log(ns, "downlink refused: %zu bytes stay on air longer than %s's 400 ms dwell time in "
                "RX1 and RX2",
            dl->len, ns->region->name);
+    not_sent(ns, p, "it stays on air longer than the 400 ms dwell time in RX1 and RX2");
     free(p);
     return;
   }
   bool budget = false;
   if (!dispatch(ns, p, &budget)) {
     atomic_fetch_add(&ns->m.downlinks[budget ? LG_DL_DUTY_CYCLE : LG_DL_ERROR], 1);
-    ns_log(ns, "downlink refused: %s",
-           budget ? "no gateway has duty-cycle budget left in RX1 or RX2"
-                  : "no gateway can carry it");
+    const char *why = budget ? "no gateway has duty-cycle budget left in RX1 or RX2"
+                             : "no gateway can carry it";
+    ns_log(ns, "downlink refused: %s", why);
+    not_sent(ns, p, why);
     free(p);
   }
 }
@@ -368,16 +383,10 @@ void ns_tx_ack(struct lg_ns *ns, uint16_t token, uint64_t gateway_eui, const cha
   }
   ns_log(ns, "downlink %04x failed at %016llx: %s; no other path%s", token,
          (unsigned long long)gateway_eui, error, budget ? " with duty-cycle budget" : "");
-  if (p->dev_eui) { /* the application hears of it (ChirpStack's log code DOWNLINK_GATEWAY) */
-    char desc[200];
-    snprintf(desc, sizeof(desc), "the downlink was not transmitted: gateway %016llx answered %s "
-             "and no other path%s is left", (unsigned long long)gateway_eui, error,
-             budget ? " with duty-cycle budget" : "");
-    ns_device_event(ns, p->dev_eui, "log",
-                    json_pack("{s:s, s:s, s:s, s:o}", "level", "ERROR", "code", "DOWNLINK_GATEWAY",
-                              "description", desc, "f_cnt_down",
-                              p->has_f_cnt ? json_integer(p->f_cnt) : json_null()));
-  }
+  char why[160];
+  snprintf(why, sizeof(why), "%016llx answered %s and no other path%s is left",
+           (unsigned long long)gateway_eui, error, budget ? " with duty-cycle budget" : "");
+  not_sent(ns, p, why);
   free(p);
 }
 

@@ -178,7 +178,9 @@ static int open_live(struct lg_ns *ns, const struct lg_config *cfg, char *why, s
   }
   ns->m.live = ns->live;
   if (ns->cal && ns->cal->radio_map) lg_geo_live_set_radio_map(ns->live, ns->cal->radio_map);
-  if (cfg->geo_learned[0] == '\0' || access(cfg->geo_learned, F_OK) != 0) return 0;
+  if (cfg->geo_learned[0] == '\0') return 0;
+  lg_geo_live_set_save_path(ns->live, cfg->geo_learned); /* each rebuild's map saved */
+  if (access(cfg->geo_learned, F_OK) != 0) return 0;
   char sub[300];
   if (lg_geo_live_load(ns->live, cfg->geo_learned, sub, sizeof(sub)) != 0) {
     snprintf(why, why_len, "[geo] learned: %s", sub);
@@ -193,13 +195,19 @@ static int open_live(struct lg_ns *ns, const struct lg_config *cfg, char *why, s
 void ns_save_live(struct lg_ns *ns, bool soon) {
   if (ns->live == NULL || ns->cfg.geo_learned[0] == '\0') return;
   uint64_t refs = lg_geo_live_references(ns->live);
-  if (refs == ns->live_saved_refs && lg_geo_live_noise_factor(ns->live) == 1.0) return;
-  char why[300];
+  /* unchanged: nothing to save — but at stop, once anything was learned, the files are
+   * written whole (a rebuild may have written the map file since the last save) */
+  if (refs == ns->live_saved_refs && lg_geo_live_noise_factor(ns->live) == 1.0 &&
+      (soon || refs == 0))
+    return;
+  char why[300] = "";
   if ((soon ? lg_geo_live_save_soon : lg_geo_live_save)(ns->live, ns->cfg.geo_learned, why,
-                                                         sizeof(why)) != 0)
+                                                         sizeof(why)) != 0) {
     ns_log(ns, "[geo] learned: %s", why);
-  else
-    ns->live_saved_refs = refs;
+    return;
+  }
+  if (why[0]) ns_log(ns, "[geo] learned: %s (the radio map file stays as it was)", why);
+  ns->live_saved_refs = refs;
 }
 
 struct lg_ns *lg_ns_new(const struct lg_config *cfg, struct lg_store *store,
@@ -325,7 +333,8 @@ void lg_ns_free(struct lg_ns *ns) {
   for (size_t i = 0; i < ns->n_events; i++)
     json_decref(ns->events[i].payload);
   free(ns->events);
-  ns_save_live(ns, false); /* waits for a running rebuild, writes both files */
+  if (ns->live) lg_geo_live_wait_idle(ns->live); /* a queued rebuild's map in the file */
+  ns_save_live(ns, false); /* when changed: both files, written here */
   lg_geo_live_free(ns->live);
   lg_geo_solver_free(ns->solver);
   lg_calibration_close(ns->cal);
@@ -1144,6 +1153,7 @@ static void probe_store(struct lg_ns *ns) {
     store_ok(ns);
     return;
   }
+  ns_store_error(ns, "a probe write after the journal's run"); /* counted, logged */
   ns->store_why = NULL;
   store_failed(ns);
 }

@@ -104,6 +104,9 @@ try {
   check(air.P <= 360, `RX2 band P (10 %): ${air.P.toFixed(2)} s of 360 s`);
   check(air.other === 0, "nothing outside the sub-bands");
   check((await metric('lorageo_downlinks_total{result="duty_cycle"}')) > 0, "duty-cycle refusals counted");
+  const told = (await api("GET", `/api/devices/${ABP.dev_eui}/events?limit=100`)).json.items
+    .filter((e) => e.type === "log" && /DOWNLINK_GATEWAY/.test(JSON.stringify(e)) && /duty-cycle budget/.test(JSON.stringify(e)));
+  check(told.length > 0, `the device's application is told of ACKs the duty cycle kept back (${told.length} log events of the last 100)`);
   console.log(`security: ACK airtime of 1,500 fresh confirmed uplinks: band M ${air.M.toFixed(2)} s, band P ${air.P.toFixed(2)} s; ` +
               `${pullResps(g).length} ACKs`);
 
