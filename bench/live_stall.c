@@ -18,65 +18,13 @@
 #include <time.h>
 
 #include "geo/geo.h"
-#include "lg_rng.h"
+#include "live_site.h"
 
-static struct lg_rng rng = {0x5a11ull};
-static const struct lg_geodetic origin = {55.78, 12.46, 0};
-static struct lg_geodetic gw[6];
-static char gw_name[6][8];
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static void frame(struct lg_geodetic *dev, struct lg_geo_rx *rx) {
-  struct lg_enu_frame fr;
-  lg_enu_init(&fr, &origin);
-  double r = 2000 * sqrt(lg_rng_uniform(&rng)), th = 2 * LG_PI * lg_rng_uniform(&rng);
-  double de[3] = {r * cos(th), r * sin(th), 0};
-  lg_enu_to_geodetic(&fr, de, dev);
-  dev->alt_m = 0;
-  double dx[3];
-  lg_geo_to_ecef(dev, dx);
-  struct lg_pathloss pl = lg_pathloss_default();
-  for (int i = 0; i < 6; i++) {
-    double e[3];
-    lg_geo_to_ecef(&gw[i], e);
-    double d = sqrt(pow(e[0] - dx[0], 2) + pow(e[1] - dx[1], 2) + pow(e[2] - dx[2], 2));
-    double t = d / LG_GEO_C_MPS * 1e9 + 20 * lg_rng_gauss(&rng);
-    double field = 6 * sin(de[0] / 300.0 + i) * cos(de[1] / 400.0 - i);
-    rx[i] = (struct lg_geo_rx){.lat_deg = gw[i].lat_deg, .lon_deg = gw[i].lon_deg,
-                               .alt_m = gw[i].alt_m, .has_time = true,
-                               .time_ns = 1790000000000000000LL + llround(t), .has_rssi = true,
-                               .rssi_dbm = round(lg_pathloss_rssi(&pl, d) + field),
-                               .name = gw_name[i]};
-  }
-}
+static struct live_site site;
 
 static int cmp_dbl(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return (x > y) - (x < y);
-}
-
-/* What a rebuild at n points costs by itself (lg_geo_live_build_map, what the worker runs). */
-static double rebuild_s(const struct lg_geodetic *truth, struct lg_geo_rx (*rx)[6], size_t n,
-                        bool choose) {
-  size_t *first = malloc(n * sizeof(*first)), *count = malloc(n * sizeof(*count));
-  for (size_t i = 0; first && count && i < n; i++)
-    first[i] = 6 * i, count[i] = 6;
-  struct lg_fp_params p = lg_fp_params_default();
-  struct lg_radio_map *m = NULL;
-  bool chosen;
-  double t0 = now_s();
-  if (first && count)
-    lg_geo_live_build_map(truth, &rx[0][0], first, count, n, choose, &p, &chosen, &m);
-  double t = now_s() - t0;
-  lg_radio_map_free(m);
-  free(first);
-  free(count);
-  return t;
 }
 
 int main(int argc, char **argv) {
@@ -86,13 +34,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: live_stall [max_points >= 100 [references > max_points]]\n");
     return 2;
   }
-  struct lg_enu_frame fr;
-  lg_enu_init(&fr, &origin);
-  for (int i = 0; i < 6; i++) {
-    double th = 2 * LG_PI * i / 6.0, enu[3] = {3000 * cos(th), 3000 * sin(th), 20};
-    lg_enu_to_geodetic(&fr, enu, &gw[i]);
-    snprintf(gw_name[i], sizeof(gw_name[i]), "gw%d", i);
-  }
+  live_site_init(&site, 0x5a11ull);
   struct lg_geo_live_opts lo = lg_geo_live_opts_default();
   lo.max_points = max_points;
   struct lg_geo_live *l = lg_geo_live_new(&lo);
@@ -105,18 +47,18 @@ int main(int argc, char **argv) {
   struct lg_geo_opts o = lg_geo_opts_default();
   o.sigma_ns = 20;
   size_t n_full = 0;
-  double worst_fill = 0, t_start = now_s();
+  double worst_fill = 0, t_start = live_site_now_s();
   for (size_t i = 0; i < refs; i++) {
-    frame(&truth[i], rx[i]);
-    double t0 = now_s();
+    live_site_frame(&site, &truth[i], rx[i], 20, 0);
+    double t0 = live_site_now_s();
     (void)lg_geo_live_reference(l, s, rx[i], 6, &truth[i], &o);
-    double dt = now_s() - t0;
+    double dt = live_site_now_s() - t0;
     if (i >= max_points)
       full[n_full++] = dt;
     else if (dt > worst_fill)
       worst_fill = dt;
   }
-  double total = now_s() - t_start;
+  double total = live_site_now_s() - t_start;
   qsort(full, n_full, sizeof(double), cmp_dbl);
   size_t over = 0;
   for (size_t i = 0; i < n_full; i++)
@@ -131,23 +73,23 @@ int main(int argc, char **argv) {
          full[(size_t)(0.99 * (double)(n_full - 1))] * 1e3, full[(n_full - 1) / 2] * 1e3, over);
   size_t first = refs - max_points;
   printf("the rebuild itself at %zu points: %.0f ms (radii), %.0f ms (choosing)\n", max_points,
-         rebuild_s(truth + first, rx + first, max_points, false) * 1e3,
-         rebuild_s(truth + first, rx + first, max_points, true) * 1e3);
+         live_site_rebuild_s(truth + first, rx + first, max_points, false) * 1e3,
+         live_site_rebuild_s(truth + first, rx + first, max_points, true) * 1e3);
   char why[256] = "";
   lg_geo_live_wait_idle(l);
-  double t0 = now_s();
+  double t0 = live_site_now_s();
   int rc = lg_geo_live_save_soon(l, "/tmp/live_stall.json", why, sizeof(why));
   printf("lg_geo_live_save_soon (the periodic save; rebuilds write the map file): %.2f ms%s%s\n",
-         (now_s() - t0) * 1e3, rc ? ", failed: " : "", why);
-  t0 = now_s();
+         (live_site_now_s() - t0) * 1e3, rc ? ", failed: " : "", why);
+  t0 = live_site_now_s();
   rc = lg_geo_live_save(l, "/tmp/live_stall.json", why, sizeof(why));
   printf("lg_geo_live_save (at stop: builds the map here): %.0f ms%s%s\n",
-         (now_s() - t0) * 1e3, rc ? ", failed: " : "", why);
+         (live_site_now_s() - t0) * 1e3, rc ? ", failed: " : "", why);
   remove("/tmp/live_stall.json");
   remove("/tmp/live_stall.json.radiomap.json");
-  t0 = now_s();
+  t0 = live_site_now_s();
   lg_geo_live_free(l);
-  printf("lg_geo_live_free: %.1f ms\n", (now_s() - t0) * 1e3);
+  printf("lg_geo_live_free: %.1f ms\n", (live_site_now_s() - t0) * 1e3);
   lg_geo_solver_free(s);
   free(full);
   free(rx);

@@ -20,50 +20,19 @@
 #include <unistd.h>
 
 #include "geo/geo.h"
-#include "lg_rng.h"
+#include "live_site.h"
 #include "lg_test.h"
 
-static struct lg_rng rng = {0x11fe2026ull};
-static const struct lg_geodetic origin = {55.78, 12.46, 0};
-static struct lg_geodetic gw[6];
-static char gw_name[6][8];
+static struct live_site site;
 
 static void setup(void) {
-  struct lg_enu_frame fr;
-  lg_enu_init(&fr, &origin);
-  for (int i = 0; i < 6; i++) {
-    double th = 2 * LG_PI * i / 6.0, r = 3000;
-    double enu[3] = {r * cos(th), r * sin(th), 20};
-    lg_enu_to_geodetic(&fr, enu, &gw[i]);
-    snprintf(gw_name[i], sizeof(gw_name[i]), "gw%d", i);
-  }
+  live_site_init(&site, 0x11fe2026ull);
 }
 
-/* A frame from a random spot within 2 km: times with noise, gateway 2 offset by
- * offset_ns, RSSI from the Oulu model with a fixed field per gateway. */
+/* A frame from a random spot within 2 km (live_site.h): gateway 2 offset by offset_ns. */
 static size_t frame(struct lg_geodetic *dev, struct lg_geo_rx *rx, double sigma_ns,
                     double offset_ns) {
-  struct lg_enu_frame fr;
-  lg_enu_init(&fr, &origin);
-  double r = 2000 * sqrt(lg_rng_uniform(&rng)), th = 2 * LG_PI * lg_rng_uniform(&rng);
-  double de[3] = {r * cos(th), r * sin(th), 0};
-  lg_enu_to_geodetic(&fr, de, dev);
-  dev->alt_m = 0;
-  double dx[3];
-  lg_geo_to_ecef(dev, dx);
-  struct lg_pathloss pl = lg_pathloss_default();
-  for (int i = 0; i < 6; i++) {
-    double e[3];
-    lg_geo_to_ecef(&gw[i], e);
-    double d = sqrt(pow(e[0] - dx[0], 2) + pow(e[1] - dx[1], 2) + pow(e[2] - dx[2], 2));
-    double t = d / LG_GEO_C_MPS * 1e9 + sigma_ns * lg_rng_gauss(&rng) + (i == 2 ? offset_ns : 0);
-    double field = 6 * sin(de[0] / 300.0 + i) * cos(de[1] / 400.0 - i);
-    rx[i] = (struct lg_geo_rx){.lat_deg = gw[i].lat_deg, .lon_deg = gw[i].lon_deg,
-                               .alt_m = gw[i].alt_m, .has_time = true,
-                               .time_ns = 1790000000000000000LL + llround(t), .has_rssi = true,
-                               .rssi_dbm = round(lg_pathloss_rssi(&pl, d) + field),
-                               .name = gw_name[i]};
-  }
+  live_site_frame(&site, dev, rx, sigma_ns, offset_ns);
   return 6;
 }
 
@@ -171,11 +140,6 @@ static void test_reference_and_persistence(struct lg_geo_solver *s) {
   lg_geo_live_free(l);
 }
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 /* The same reference frames into an inline and a background object (the latter waited
  * for after each frame, so both rebuild at the same points): every map, the choosing ones
@@ -235,24 +199,6 @@ static void test_background_map(struct lg_geo_solver *s) {
   lg_geo_live_free(bg);
 }
 
-/* What a rebuild at n points costs by itself (lg_geo_live_build_map, what the worker runs). */
-static double rebuild_s(const struct lg_geodetic *truth, struct lg_geo_rx (*rx)[6], size_t n,
-                        bool choose) {
-  size_t *first = malloc(n * sizeof(*first)), *count = malloc(n * sizeof(*count));
-  for (size_t i = 0; first && count && i < n; i++)
-    first[i] = 6 * i, count[i] = 6;
-  struct lg_fp_params p = lg_fp_params_default();
-  struct lg_radio_map *m = NULL;
-  bool chosen;
-  double t0 = now_s();
-  if (first && count)
-    lg_geo_live_build_map(truth, &rx[0][0], first, count, n, choose, &p, &chosen, &m);
-  double t = now_s() - t0;
-  lg_radio_map_free(m);
-  free(first);
-  free(count);
-  return t;
-}
 
 /* 8,000 reference frames into 5,000 kept points (rebuilds due every 1,000 once full, a
  * choosing one among them on the synchronous schedule): the longest reference call once
@@ -289,9 +235,9 @@ static void test_no_stall(struct lg_geo_solver *s) {
   size_t during = 0;
   for (size_t i = 0; i < REFS; i++) {
     frame(&truth[i], rx[i], 20, 0);
-    double t0 = now_s();
+    double t0 = live_site_now_s();
     LG_EQ_INT(lg_geo_live_reference(l, s, rx[i], 6, &truth[i], &o), 0);
-    double dt = now_s() - t0;
+    double dt = live_site_now_s() - t0;
     if (i < POINTS) continue;
     if (dt > longest) longest = dt;
     if (lg_geo_live_rebuilding(l)) {
@@ -299,8 +245,8 @@ static void test_no_stall(struct lg_geo_solver *s) {
       if (dt > longest_rebuilding) longest_rebuilding = dt;
     }
   }
-  double radii = rebuild_s(truth + REFS - POINTS, rx + REFS - POINTS, POINTS, false);
-  double choosing = rebuild_s(truth + REFS - POINTS, rx + REFS - POINTS, POINTS, true);
+  double radii = live_site_rebuild_s(truth + REFS - POINTS, rx + REFS - POINTS, POINTS, false);
+  double choosing = live_site_rebuild_s(truth + REFS - POINTS, rx + REFS - POINTS, POINTS, true);
   printf("5,000 points: longest reference call %.1f ms (%.1f ms over %zu calls while a rebuild "
          "ran); a rebuild by itself %.0f ms, %.0f ms when it chooses\n",
          longest * 1e3, longest_rebuilding * 1e3, during, radii * 1e3, choosing * 1e3);
@@ -320,9 +266,9 @@ static void test_no_stall(struct lg_geo_solver *s) {
   LG_CHECK(why[0] == '\0');
   LG_CHECK(!names_map("test_geo_live_soon.json")); /* no map written there yet */
   rebuild_once(l, s, rx, truth, REFS, &o);
-  double t1 = now_s();
+  double t1 = live_site_now_s();
   LG_EQ_INT(lg_geo_live_save_soon(l, "test_geo_live_soon.json", why, sizeof(why)), 0);
-  double soon = now_s() - t1;
+  double soon = live_site_now_s() - t1;
   LG_CHECK(why[0] == '\0' && names_map("test_geo_live_soon.json"));
   struct lg_radio_map *m = NULL;
   LG_EQ_INT(lg_radio_map_load("test_geo_live_soon.json.radiomap.json", &m, why, sizeof(why)), 0);
@@ -331,9 +277,9 @@ static void test_no_stall(struct lg_geo_solver *s) {
   struct lg_geo_live *l2 = lg_geo_live_new(&lo);
   LG_EQ_INT(lg_geo_live_load(l2, "test_geo_live_soon.json", why, sizeof(why)), 0);
   lg_geo_live_free(l2);
-  t1 = now_s();
+  t1 = live_site_now_s();
   LG_EQ_INT(lg_geo_live_save(l, "test_geo_live_soon.json", why, sizeof(why)), 0);
-  double sync = now_s() - t1;
+  double sync = live_site_now_s() - t1;
   printf("saving at 5,000 points: %.2f ms on the calling thread (periodic), %.1f ms (at stop)\n",
          soon * 1e3, sync * 1e3);
   if (!(soon < 0.5 * sync))
@@ -341,6 +287,8 @@ static void test_no_stall(struct lg_geo_solver *s) {
                soon * 1e3, sync * 1e3);
   /* a map file that cannot be written (a directory in its place): the rebuild's write fails,
    * the next save says so, and its calibration file names no map it would not find */
+  rmdir("test_geo_live_bad.json.radiomap.json"); /* left by a run that stopped early */
+  remove("test_geo_live_bad.json.radiomap.json");
   LG_EQ_INT(mkdir("test_geo_live_bad.json.radiomap.json", 0700), 0);
   lg_geo_live_set_save_path(l, "test_geo_live_bad.json");
   rebuild_once(l, s, rx, truth, REFS, &o);
@@ -351,6 +299,7 @@ static void test_no_stall(struct lg_geo_solver *s) {
   LG_EQ_INT(lg_geo_live_load(l2, "test_geo_live_bad.json", why, sizeof(why)), 0);
   lg_geo_live_free(l2);
   rmdir("test_geo_live_bad.json.radiomap.json");
+  lg_geo_live_set_save_path(l, "test_geo_live_soon.json"); /* the rebuilds below write there */
   remove("test_geo_live_bad.json");
   remove("test_geo_live_bad.json.radiomap.json.tmp");
   remove("test_geo_live_soon.json");
@@ -362,14 +311,15 @@ static void test_no_stall(struct lg_geo_solver *s) {
     LG_EQ_INT(lg_geo_live_reference(l, s, rx[i], 6, &truth[i], &o), 0);
   LG_CHECK(lg_geo_live_rebuilding(l));
   /* a few more frames meanwhile (~20 ms of them: the worker has taken the job by then) */
-  double t0 = now_s();
-  for (size_t k = 0; now_s() - t0 < 0.02 && k < REFS; k++)
+  double t0 = live_site_now_s();
+  for (size_t k = 0; live_site_now_s() - t0 < 0.02 && k < REFS; k++)
     LG_EQ_INT(lg_geo_live_reference(l, s, rx[k], 6, &truth[k], &o), 0);
   bool running = lg_geo_live_rebuilding(l);
-  t0 = now_s();
+  t0 = live_site_now_s();
   lg_geo_live_free(l);
   printf("freed %s a rebuild (due %zu frames after the last one) in %.0f ms\n",
-         running ? "in the middle of" : "just after", i, (now_s() - t0) * 1e3);
+         running ? "in the middle of" : "just after", i, (live_site_now_s() - t0) * 1e3);
+  remove("test_geo_live_soon.json.radiomap.json"); /* the last rebuilds' map */
   free(rx);
   free(truth);
 }
@@ -380,12 +330,12 @@ static void test_tracks(struct lg_geo_solver *s) {
   lo.accel_sigma_mps2 = 0.05; /* a steady walker */
   struct lg_geo_live *l = lg_geo_live_new(&lo);
   struct lg_enu_frame fr;
-  lg_enu_init(&fr, &origin);
+  lg_enu_init(&fr, &site.origin);
   struct lg_geo_track_point tp;
   double raw2 = 0, track2 = 0;
   /* walking east at 1.5 m/s, a fix every 10 s with 20 m of noise */
   for (int k = 0; k < 30; k++) {
-    double enu[3] = {15.0 * k + 20 * lg_rng_gauss(&rng), 20 * lg_rng_gauss(&rng), 0};
+    double enu[3] = {15.0 * k + 20 * lg_rng_gauss(&site.rng), 20 * lg_rng_gauss(&site.rng), 0};
     if (k == 20) enu[0] += 2000; /* one fix 2 km off */
     struct lg_geodetic g;
     lg_enu_to_geodetic(&fr, enu, &g);
