@@ -1589,21 +1589,28 @@ char *lgs_event_text(json_t *payload) {
   return text;
 }
 
-int lg_store_event_add(struct lg_store *s, uint64_t dev_eui, const char *type, json_t *payload,
-                       int64_t now_ns) {
+int lgs_event_insert(struct lg_store *s, const char *sql, uint64_t dev_eui, const char *type,
+                     json_t *payload, int64_t now_ns, int64_t if_uplink) {
   char *text = lgs_event_text(payload);
   if (text == NULL) return LG_ENOMEM;
-  struct db_stmt *st = db_prep(s->db, EVENT_INSERT " VALUES (?1, ?2, ?3, ?4)");
+  struct db_stmt *st = db_prep(s->db, sql);
   int rc = LG_EIO;
   if (st) {
     lgs_bind_eui(st, 1, dev_eui);
     db_bind_text(st, 2, type);
     db_bind_text(st, 3, text);
     db_bind_int64(st, 4, now_ns);
+    if (if_uplink > 0) db_bind_int64(st, 5, if_uplink);
     rc = lgs_step_done(st);
   }
   free(text);
   return rc;
+}
+
+int lg_store_event_add(struct lg_store *s, uint64_t dev_eui, const char *type, json_t *payload,
+                       int64_t now_ns) {
+  return lgs_event_insert(s, EVENT_INSERT " VALUES (?1, ?2, ?3, ?4)", dev_eui, type, payload,
+                          now_ns, 0);
 }
 
 static json_t *events_row(struct db_stmt *st) {

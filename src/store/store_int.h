@@ -74,6 +74,11 @@ int lgs_location_outliers(struct lg_store *s, const struct lg_location_rec *l);
 /* An event's payload as stored (compact JSON; the reference is taken), malloc'd; NULL: no
  * memory. */
 char *lgs_event_text(struct json_t *payload);
+/* An event row written with `sql` (EVENT_INSERT and its values ?1-?4: DevEUI, type, payload
+ * text, time; ?5 bound to if_uplink when it is > 0, for a statement that writes only if
+ * that uplink's row exists). */
+int lgs_event_insert(struct lg_store *s, const char *sql, uint64_t dev_eui, const char *type,
+                     struct json_t *payload, int64_t now_ns, int64_t if_uplink);
 
 /* The position lg_store_gateway_get gives (stat over surveyed only with the flag). */
 #define GATEWAY_POS(c)                                                                             \

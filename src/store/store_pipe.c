@@ -213,18 +213,6 @@ int lg_store_pipe_location(struct lg_store *s, const struct lg_location_rec *l) 
 int lg_store_pipe_event(struct lg_store *s, uint64_t dev_eui, const char *type,
                         struct json_t *payload, int64_t now_ns, int64_t if_uplink) {
   if (if_uplink <= 0) return lg_store_event_add(s, dev_eui, type, payload, now_ns);
-  char *text = lgs_event_text(payload);
-  if (text == NULL) return LG_ENOMEM;
-  struct db_stmt *st = db_prep(s->db, EVENT_INSERT " SELECT ?1, ?2, ?3, ?4" IF_UPLINK("?5"));
-  int rc = LG_EIO;
-  if (st) {
-    lgs_bind_eui(st, 1, dev_eui);
-    db_bind_text(st, 2, type);
-    db_bind_text(st, 3, text);
-    db_bind_int64(st, 4, now_ns);
-    db_bind_int64(st, 5, if_uplink);
-    rc = lgs_step_done(st);
-  }
-  free(text);
-  return rc;
+  return lgs_event_insert(s, EVENT_INSERT " SELECT ?1, ?2, ?3, ?4" IF_UPLINK("?5"), dev_eui, type,
+                          payload, now_ns, if_uplink);
 }
