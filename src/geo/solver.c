@@ -739,6 +739,35 @@ static double chi2_at(const struct geo_problem *p, const double x[NP], int *dof)
   return chi2;
 }
 
+/* Active receptions with a usable time. */
+static size_t active_timed(const struct geo_problem *p) {
+  size_t timed = 0;
+  for (size_t i = 0; i < p->n; i++)
+    timed += p->gw[i].active && p->gw[i].timed;
+  return timed;
+}
+
+/* Each active timed reception left out in turn, the rest fitted (quick: one Gauss-Newton
+ * pass; else the full search): the fit with the least chi^2 per degree of freedom, at least
+ * one, in *best, and the index of the reception it left out (p->n: no fit). */
+static size_t best_left_out(struct lg_geo_solver *s, struct geo_problem *p, bool quick,
+                            struct fit *best) {
+  size_t drop = p->n;
+  for (size_t i = 0; i < p->n; i++) {
+    struct geo_gw *g = &p->gw[i];
+    if (!g->active || !g->timed) continue;
+    g->active = false;
+    struct fit f;
+    bool ok = quick ? quick_fit(s, p, &f) : (best_fit(s, p, &f), f.ok);
+    g->active = true;
+    if (ok && f.dof >= 1 && (drop == p->n || f.chi2 / f.dof < best->chi2 / best->dof)) {
+      *best = f;
+      drop = i;
+    }
+  }
+  return drop;
+}
+
 /*
  * A gateway whose clock is off by far more than the noise (it drifts or jumps, or the
  * frame is forged) makes every fit of the whole set inconsistent, and the search below
@@ -757,10 +786,7 @@ static double chi2_at(const struct geo_problem *p, const double x[NP], int *dof)
  * start is consistent pay one residual evaluation; others n Gauss-Newton passes.
  */
 static void screen_gross(struct lg_geo_solver *s, struct geo_problem *p, uint64_t *excluded) {
-  size_t timed = 0, need = p->fix_alt ? 3 : 4;
-  for (size_t i = 0; i < p->n; i++)
-    timed += p->gw[i].active && p->gw[i].timed;
-  if (timed < need + 2) return;
+  if (active_timed(p) < (p->fix_alt ? 3u : 4u) + 2) return;
   p->use_prior = false;
   double start[1][2];
   if (geo_start_points(p, start, 1) < 1) return;
@@ -770,19 +796,7 @@ static void screen_gross(struct lg_geo_solver *s, struct geo_problem *p, uint64_
   double chi2 = chi2_at(p, x0, &dof);
   if (!(chi2 > GROSS_EXCESS * chi2_limit(s, dof))) return;
   struct fit cand = {.ok = false};
-  size_t drop = p->n;
-  for (size_t i = 0; i < p->n; i++) {
-    struct geo_gw *g = &p->gw[i];
-    if (!g->active || !g->timed) continue;
-    g->active = false;
-    struct fit f;
-    bool ok = quick_fit(s, p, &f);
-    g->active = true;
-    if (ok && f.dof >= 1 && (!cand.ok || f.chi2 / f.dof < cand.chi2 / cand.dof)) {
-      cand = f;
-      drop = i;
-    }
-  }
+  size_t drop = best_left_out(s, p, true, &cand);
   if (drop == p->n) return;
   p->gw[drop].active = false;
   double share = deleted_share(p, &cand, &p->gw[drop]);
@@ -803,24 +817,8 @@ static void screen_gross(struct lg_geo_solver *s, struct geo_problem *p, uint64_
  */
 static void leave_one_out(struct lg_geo_solver *s, struct geo_problem *p, struct fit *best,
                           uint64_t *excluded) {
-  size_t timed = 0, need = p->fix_alt ? 3 : 4;
-  for (size_t i = 0; i < p->n; i++)
-    timed += p->gw[i].active && p->gw[i].timed;
-  if (timed < need + 2) return;
-  size_t drop = p->n;
-  for (size_t i = 0; i < p->n; i++) {
-    struct geo_gw *g = &p->gw[i];
-    if (!g->active || !g->timed) continue;
-    g->active = false;
-    struct fit f;
-    best_fit(s, p, &f);
-    g->active = true;
-    if (f.ok && f.dof >= 1 &&
-        (drop == p->n || f.chi2 / f.dof < best->chi2 / best->dof)) {
-      *best = f;
-      drop = i;
-    }
-  }
+  if (active_timed(p) < (p->fix_alt ? 3u : 4u) + 2) return;
+  size_t drop = best_left_out(s, p, false, best);
   if (drop == p->n) return;
   p->gw[drop].active = false;
   *excluded |= 1ull << drop;
@@ -837,10 +835,8 @@ static void leave_one_out(struct lg_geo_solver *s, struct geo_problem *p, struct
  */
 static bool other_root(struct lg_geo_solver *s, struct geo_problem *p, const struct fit *best,
                        struct fit *other) {
-  size_t timed = 0;
-  for (size_t i = 0; i < p->n; i++)
-    timed += p->gw[i].active && p->gw[i].timed;
-  if (!best->ok || !p->use_toa || p->use_rssi || !p->fix_alt || timed != 3 || best->dof > 0)
+  if (!best->ok || !p->use_toa || p->use_rssi || !p->fix_alt || active_timed(p) != 3 ||
+      best->dof > 0)
     return false;
   double starts[4][2];
   size_t ns = geo_start_points(p, starts, 4);
