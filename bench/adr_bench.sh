@@ -8,7 +8,12 @@
 #     frames, "adr_standard": "semtech"), eadr and predictive; off = mode 1 throughout.
 #  2. The same cases as a LoRaWAN network runs them today: EU868 data rates, `standard` as
 #     ChirpStack runs it (deciding from the first uplink).
-#  3. A static fleet (200 meters, 12 h), LoRaWAN, ChirpStack's standard.
+#  3. A static fleet (200 meters, 12 h), LoRaWAN, ChirpStack's standard; predictive once
+#     more without being told the fleet is static ("adr_mobility": "classify", the server's
+#     case).
+#  4. The city of issue 20 (scenarios/adr-city.json: meters, walkers, vehicles, a drone),
+#     predictive classifying each device's mobility; the last column scores its verdicts
+#     against the simulator's mobility models.
 # Columns: time on air (what was sent), time on air needed (the paper's count: every
 # message at the settings of its moment, also those the duty cycle held back), energy
 # (TX + receive windows at 3.3 V, the paper's eq. 7 without sleep), messages delivered,
@@ -33,16 +38,17 @@ run() {
   for ((k = $4; k < $4 + $5; k++)); do
     jq ".groups[].adr = \"$a\" | .seed = $k | $edit" "$s" > "$tmp/run.json"
     "$BIN" sim "$tmp/run.json" --quiet |
-      jq -r '"\(.air_time_s) \(.energy_j) \(.messages_delivered) \(.messages) \(.messages_overwritten) \(.adr_decisions) \(.air_time_needed_s)"'
+      jq -r '"\(.air_time_s) \(.energy_j) \(.messages_delivered) \(.messages) \(.messages_overwritten) \(.adr_decisions) \(.air_time_needed_s) \(.adr_mobility.verdicts // 0) \((.adr_mobility.static_correct // 0) + (.adr_mobility.moving_correct // 0))"'
   done | awk -v c="$(basename "$s" .json)" -v a="$a" '
-    { air += $1; e += $2; d += $3; m += $4; o += $5; dec += $6; need += $7 }
-    END { printf "| %s | %s | %.1f | %.1f | %.2f | %d / %d (%.1f %%) | %d | %d | %.3f | %.4f | %d |\n",
-          c, a, air, need, e, d, m, 100 * d / m, m - d - o, o, air / d, e / d, dec }'
+    { air += $1; e += $2; d += $3; m += $4; o += $5; dec += $6; need += $7; v += $8; ok += $9 }
+    END { printf "| %s | %s | %.1f | %.1f | %.2f | %d / %d (%.1f %%) | %d | %d | %.3f | %.4f | %d | %s |\n",
+          c, a, air, need, e, d, m, 100 * d / m, m - d - o, o, air / d, e / d, dec,
+          v ? sprintf("%.1f %% of %d", 100 * ok / v, v) : "-" }'
 }
 
 header() {
-  echo "| case | ADR | air time (s) | air time needed (s) | energy (J) | delivered / messages | lost | overwritten | air time / delivered (s) | energy / delivered (J) | ADR decisions |"
-  echo "|---|---|---|---|---|---|---|---|---|---|---|"
+  echo "| case | ADR | air time (s) | air time needed (s) | energy (J) | delivered / messages | lost | overwritten | air time / delivered (s) | energy / delivered (J) | ADR decisions | mobility classified right |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 }
 
 # farm TITLE EDIT: the four farm cases x the four algorithms
@@ -77,4 +83,13 @@ echo
 header
 for a in off standard eadr predictive; do
   run "$ROOT/scenarios/adr-static-fleet.json" "$a" '.' "$S0" 3
+done
+run "$ROOT/scenarios/adr-static-fleet.json" predictive '.adr_mobility = "classify"' "$S0" 3 |
+  sed 's/| predictive |/| predictive, not told it is static |/'
+echo
+echo "### 4. The city (scenarios/adr-city.json): 361 devices, 9 gateways, 24 h, LoRaWAN; predictive classifies who moves; seed $S0"
+echo
+header
+for a in off standard eadr predictive; do
+  run "$ROOT/scenarios/adr-city.json" "$a" '.' "$S0" 1
 done

@@ -22,6 +22,9 @@ enum lg_adr_algo { LG_ADR_OFF = 0, LG_ADR_STANDARD, LG_ADR_EADR, LG_ADR_PREDICTI
 int lg_adr_algo_parse(const char *name, enum lg_adr_algo *a);
 const char *lg_adr_algo_name(enum lg_adr_algo a);
 
+/* Whether a device moves (adr/mobility.c classifies it from what the server sees). */
+enum lg_adr_mobility_class { LG_ADR_MOB_UNKNOWN = 0, LG_ADR_MOB_STATIC, LG_ADR_MOB_MOBILE };
+
 #define LG_ADR_MAX_RX 8 /* receptions of one uplink kept for the path-loss fit */
 
 struct lg_adr_uplink {
@@ -79,7 +82,9 @@ struct lg_adr_input {
   size_t n_fixes;
   const struct lg_adr_gateway *gateways;
   size_t n_gateways;
-  bool stationary; /* the device is known not to move (its mobility model) */
+  /* what the caller knows of the device's motion (the simulator: its mobility model);
+   * LG_ADR_MOB_UNKNOWN (the server): predictive classifies it from the history */
+  enum lg_adr_mobility_class mobility;
   bool has_bounds; /* the area the device moves in (its mobility model), e0 n0 e1 n1 */
   double bounds[4];
   int64_t period_ns;      /* expected time to the next uplink (predictive), 0: unknown */
@@ -128,14 +133,27 @@ int lg_adr_fit_pathloss(const struct lg_adr_input *in, struct lg_adr_pathloss *m
 
 #define LG_ADR_HISTORY 20
 
+#define LG_ADR_MOB_MIN 8 /* uplinks in the history before a mobility verdict */
+struct lg_adr_mobility {
+  enum lg_adr_mobility_class cls;
+  bool classified; /* by lg_adr_classify_mobility (false: what the caller said) */
+  char why[200];
+};
+
 struct lg_adr_decision {
   bool change;
   struct lg_adr_settings next;
   double snr_margin_db;
   int steps;
   double loss_rate;
-  char reason[256];
+  struct lg_adr_mobility mobility; /* predictive: how it took the device's motion */
+  char reason[512];
 };
+
+/* Mobility from what the server sees (adr/mobility.c): the device's positions, its RSSI
+ * at each gateway in time order, which gateways hear it. `why` gives the figures. */
+int lg_adr_classify_mobility(const struct lg_adr_input *in, struct lg_adr_mobility *out);
+const char *lg_adr_mobility_name(enum lg_adr_mobility_class c);
 
 /* Decides for one device. Always fills *out (no change, with the reason, when the
  * algorithm does not apply). LG_EINVAL for an unusable input (no region). */

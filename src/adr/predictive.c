@@ -207,11 +207,11 @@ static double p_heard(const struct lg_adr_input *in, const struct lg_adr_pathlos
 
 /*
  * A device known not to move needs no positions: each gateway's RSSI from it is a sample
- * of one distribution. Per gateway that heard at least 90 % of the history's uplinks (so
- * the samples are hardly censored by the ones it missed): mean and spread of RSSI - TX
- * power (spread at least 2 dB; a 6 dB prior below 5 samples); P(heard) = 1 - prod over
- * those gateways of P(below the data rate's sensitivity). With only the best gateway's
- * reception known (the server today), that gateway alone.
+ * of one distribution, RSSI - TX power ~ N(mean, spread), fitted to what the gateway
+ * heard and to the uplinks it missed (censored below their data rate's sensitivity;
+ * spread at least 2 dB, 6 dB below 5 receptions); P(heard) = 1 - prod over the gateways
+ * of P(below the data rate's sensitivity). With only the best gateway's reception known,
+ * that gateway alone.
  */
 /* The sensitivity (dBm) of a LoRa data rate of region r at a gateway of 6 dB noise figure. */
 static int dr_sensitivity(const struct lg_region *r, int dr, double *sens) {
@@ -282,55 +282,102 @@ static bool choose(const struct lg_adr_input *in, double target, chance_fn *chan
   return found;
 }
 
-/* A stationary device's gateways: sums of RSSI - TX power by gateway over the history. */
+/* A stationary device's gateways: each one's RSSI - TX power as a normal law (mean,
+ * spread) fitted to what it heard and what it missed (censored_fit). */
 struct stationary_ctx {
   const struct lg_adr_input *in;
-  const double *sum, *sum2;
-  const size_t *cnt;
-  size_t n;
-  bool all_rx;
-  size_t used; /* gateways weighed by the last call */
+  const double *mu, *sigma;
+  const bool *use;
+  size_t used;
 };
 
-/* chance_fn: P(heard) from the gateways that heard at least 90 % of the history. */
+/* chance_fn: P(heard by at least one of the gateways, independent fades). */
 static double stationary_p(const void *ctx, int dr, int txp, double sens, bool *ok) {
-  struct stationary_ctx *c = (struct stationary_ctx *)ctx;
+  const struct stationary_ctx *c = ctx;
   (void)dr, (void)ok;
   double tx = adr_tx_power_dbm(c->in, txp), miss = 1;
-  c->used = 0;
-  for (size_t g = 0; g < LG_ADR_MAX_GW; g++) {
-    if (c->cnt[g] == 0 || (c->all_rx && (double)c->cnt[g] < 0.9 * (double)c->n)) continue;
-    double mean = c->sum[g] / (double)c->cnt[g],
-           var = c->cnt[g] >= 5 ? (c->sum2[g] - c->sum[g] * mean) / (double)(c->cnt[g] - 1) : 36;
-    miss *= 1 - gsl_cdf_ugaussian_P((mean + tx - sens) / fmax(sqrt(fmax(var, 0)), 2.0));
-    c->used++;
-  }
+  for (size_t g = 0; g < LG_ADR_MAX_GW; g++)
+    if (c->use[g]) miss *= gsl_cdf_ugaussian_P((sens - tx - c->mu[g]) / c->sigma[g]);
   return c->used ? 1 - miss : 0;
+}
+
+/*
+ * A normal law fitted to censored samples (a Tobit model, by expectation-maximisation):
+ * x[] the levels heard, t[] the levels below which the ones not heard must have been
+ * (the sensitivity of their data rate). Fitting only what was heard makes a gateway at
+ * the edge of reach look stronger and steadier than it is (only its kind fades are
+ * heard), and a setting chosen on that promise loses more than the target allows. With
+ * fewer than 5 heard, the spread is not fitted: 6 dB.
+ */
+static void censored_fit(const double *x, size_t nx, const double *t, size_t nt, double *mu,
+                         double *sigma) {
+  double m = 0, v = 0, n = (double)(nx + nt);
+  for (size_t i = 0; i < nx; i++)
+    m += x[i] / (double)nx;
+  for (size_t i = 0; i < nx; i++)
+    v += (x[i] - m) * (x[i] - m) / (nx > 1 ? (double)(nx - 1) : 1);
+  double s = nx >= 5 ? fmax(sqrt(v), 2.0) : 6.0;
+  for (int it = 0; it < 40 && nt > 0; it++) {
+    double s1 = 0, s2 = 0;
+    for (size_t i = 0; i < nx; i++)
+      s1 += x[i], s2 += x[i] * x[i];
+    for (size_t j = 0; j < nt; j++) { /* E[X | X < t] and E[X^2 | X < t] */
+      double a = (t[j] - m) / s, cdf = gsl_cdf_ugaussian_P(a);
+      double lam = cdf > 1e-12 ? exp(-a * a / 2) / 2.5066282746310002 / cdf : -a;
+      double e1 = m - s * lam, var = s * s * fmax(1 - a * lam - lam * lam, 0.01);
+      s1 += e1, s2 += var + e1 * e1;
+    }
+    double m_next = s1 / n;
+    if (nx >= 5) s = fmax(sqrt(fmax(s2 / n - m_next * m_next, 0)), 2.0);
+    bool done = fabs(m_next - m) < 0.01;
+    m = m_next;
+    if (done) break;
+  }
+  *mu = m, *sigma = s;
 }
 
 /* `label` says why the statistics serve: "stationary", or a mover without usable positions. */
 static void stationary(const struct lg_adr_input *in, struct lg_adr_decision *out,
                        const char *label) {
-  double sum[LG_ADR_MAX_GW] = {0}, sum2[LG_ADR_MAX_GW] = {0};
-  size_t cnt[LG_ADR_MAX_GW] = {0}, n = in->n;
-  bool all_rx = false;
+  static _Thread_local double x[LG_ADR_MAX_GW][LG_ADR_HISTORY],
+      t[LG_ADR_MAX_GW][2 * LG_ADR_HISTORY];
+  double mu[LG_ADR_MAX_GW], sigma[LG_ADR_MAX_GW];
+  size_t nx[LG_ADR_MAX_GW] = {0}, nt[LG_ADR_MAX_GW] = {0}, n = in->n;
+  bool use[LG_ADR_MAX_GW] = {false}, all_rx = false;
+  for (size_t i = 0; i < n; i++)
+    all_rx |= in->history[i].n_rx > 0;
   for (size_t i = 0; i < n; i++) {
     const struct lg_adr_uplink *u = &in->history[i];
-    double tx = adr_tx_power_dbm(in, u->tx_power_index);
-    struct lg_adr_rx only = {0, u->max_rssi_dbm}; /* the best gateway's, when that is all */
+    double tx = adr_tx_power_dbm(in, u->tx_power_index), sens;
+    bool has_sens = dr_sensitivity(in->region, u->dr, &sens) == 0;
+    struct lg_adr_rx only = {u->best_gateway >= 0 ? u->best_gateway : 0, u->max_rssi_dbm};
     const struct lg_adr_rx *rx = u->n_rx > 0 ? u->rx : &only;
-    all_rx |= u->n_rx > 0;
+    bool heard[LG_ADR_MAX_GW] = {false};
     for (int j = 0; j < (u->n_rx > 0 ? u->n_rx : 1); j++) {
       int g = rx[j].gateway;
-      if (g < 0 || g >= LG_ADR_MAX_GW) continue;
-      double v = rx[j].rssi_dbm - tx;
-      sum[g] += v, sum2[g] += v * v, cnt[g]++;
+      if (g < 0 || g >= LG_ADR_MAX_GW || heard[g]) continue;
+      x[g][nx[g]++] = rx[j].rssi_dbm - tx;
+      heard[g] = true;
     }
+    if (!all_rx || !has_sens) continue;
+    /* the frames lost before this one (its counter's gap) were sent at its settings, as
+     * far as the network knows, and no gateway heard them */
+    uint32_t gap =
+        i > 0 && u->f_cnt > in->history[i - 1].f_cnt ? u->f_cnt - in->history[i - 1].f_cnt - 1 : 0;
+    for (size_t g = 0; g < LG_ADR_MAX_GW; g++)
+      for (uint32_t k = 0; k < gap + !heard[g] && nt[g] < 2 * LG_ADR_HISTORY; k++)
+        t[g][nt[g]++] = sens - tx;
   }
-  struct stationary_ctx c = {in, sum, sum2, cnt, n, all_rx, 0};
-  stationary_p(&c, 0, 0, 0, &(bool){true}); /* counts the gateways it can use */
-  size_t used = c.used;
+  size_t used = 0;
+  for (size_t g = 0; g < LG_ADR_MAX_GW; g++) {
+    /* a gateway heard at least twice once there are 3 uplinks (a single reception of a far
+     * gateway says little); with only the best gateway known, that one */
+    if (nx[g] < (all_rx && n >= 3 ? 2 : 1)) continue;
+    censored_fit(x[g], nx[g], t[g], nt[g], &mu[g], &sigma[g]);
+    use[g] = true, used++;
+  }
   if (used == 0) return fallback(in, out, "no gateway hears it steadily");
+  struct stationary_ctx c = {in, mu, sigma, use, used};
   struct lg_adr_settings best;
   double p_best = 0;
   double target = adr_target(in);
@@ -355,7 +402,9 @@ static void no_positions(const struct lg_adr_input *in, struct lg_adr_decision *
                          const char *why) {
   char label[96];
   snprintf(label, sizeof(label), "%s; its gateways' RSSI", why);
-  if (in->n < 5) return fallback(in, out, why);
+  /* a device not yet known to move (too few uplinks to tell) is served from the first:
+   * most devices are static, and the spread assumed before five uplinks is 6 dB */
+  if (in->n < 5 && out->mobility.cls != LG_ADR_MOB_UNKNOWN) return fallback(in, out, why);
   stationary(in, out, label);
 }
 
@@ -379,7 +428,10 @@ static double moving_p(const void *ctx, int dr, int txp, double sens, bool *ok) 
 }
 
 void adr_predictive(const struct lg_adr_input *in, struct lg_adr_decision *out) {
-  if (in->stationary) return stationary(in, out, "stationary");
+  out->mobility = (struct lg_adr_mobility){.cls = in->mobility};
+  if (in->mobility == LG_ADR_MOB_UNKNOWN) lg_adr_classify_mobility(in, &out->mobility);
+  if (out->mobility.cls == LG_ADR_MOB_STATIC)
+    return stationary(in, out, out->mobility.classified ? "classified static" : "stationary");
   struct lg_adr_pathloss m;
   /* In a known area one fix is enough to start: where it may go is bounded. */
   size_t min_fixes = in->has_bounds ? 1 : 2;

@@ -128,6 +128,11 @@ int lg_adr_decide(enum lg_adr_algo algo, const struct lg_adr_input *in,
       adr_eadr(in, out);
     else
       adr_predictive(in, out);
+    if (out->mobility.classified) { /* the ADR log says how the device was taken, and why */
+      size_t l = strlen(out->reason);
+      snprintf(out->reason + l, sizeof(out->reason) - l, "; mobility %s: %s",
+               lg_adr_mobility_name(out->mobility.cls), out->mobility.why);
+    }
     return 0;
   default: snprintf(out->reason, sizeof(out->reason), "unknown algorithm: no change"); return 0;
   }

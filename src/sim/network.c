@@ -177,7 +177,8 @@ static void adr(struct sim *s, struct device *d, const struct tx *t, const struc
       fixes[i] = d->trk->fix[(d->trk->pos + SIM_ADR_FIXES - d->trk->n + i) % SIM_ADR_FIXES];
     in.fixes = fixes, in.n_fixes = d->trk->n;
     in.gateways = s->adr_gw, in.n_gateways = s->sc->n_gateways;
-    in.stationary = g->mobility == LG_SIM_STATIC;
+    if (!s->sc->adr_classify) /* told the model (the default), or classified as the server does */
+      in.mobility = g->mobility == LG_SIM_STATIC ? LG_ADR_MOB_STATIC : LG_ADR_MOB_MOBILE;
     if (g->mobility == LG_SIM_WAYPOINT || g->mobility == LG_SIM_ZIGZAG ||
         g->mobility == LG_SIM_SQUARE) {
       in.has_bounds = true;
@@ -188,6 +189,15 @@ static void adr(struct sim *s, struct device *d, const struct tx *t, const struc
   struct lg_adr_decision dec;
   lg_adr_decide(g->adr, &in, &dec);
   sim_output_adr(s, t, d, &dec);
+  if (dec.mobility.classified) { /* scored against the truth: the mobility model */
+    bool moves = g->mobility != LG_SIM_STATIC;
+    if (dec.mobility.cls == LG_ADR_MOB_UNKNOWN)
+      s->tot.mob_unknown++;
+    else
+      s->tot.mob_verdicts++,
+          s->tot.mob_correct[moves] += (dec.mobility.cls == LG_ADR_MOB_MOBILE) == moves,
+          s->tot.mob_truth[moves]++;
+  }
   bool same = d->adr_pending && d->adr_next.dr == dec.next.dr &&
               d->adr_next.tx_power_index == dec.next.tx_power_index &&
               d->adr_next.nb_trans == dec.next.nb_trans;

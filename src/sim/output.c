@@ -197,6 +197,17 @@ char *sim_summary(struct sim *s) {
                                 "out_of_reach", (json_int_t)t->downlinks_out_of_reach,
                                 "confirmed_acked", (json_int_t)t->confirmed_acked));
   json_object_set_new(o, "adr_decisions", json_integer((json_int_t)t->adr_decisions));
+  if (t->mob_verdicts + t->mob_unknown) /* predictive's mobility classifier, scored */
+    json_object_set_new(
+        o, "adr_mobility",
+        json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:f}", "verdicts", (json_int_t)t->mob_verdicts,
+                  "unknown", (json_int_t)t->mob_unknown, "static_truth",
+                  (json_int_t)t->mob_truth[0], "static_correct", (json_int_t)t->mob_correct[0],
+                  "moving_truth", (json_int_t)t->mob_truth[1], "moving_correct",
+                  (json_int_t)t->mob_correct[1], "accuracy",
+                  t->mob_verdicts
+                      ? (double)(t->mob_correct[0] + t->mob_correct[1]) / (double)t->mob_verdicts
+                      : 0.0));
   json_object_set_new(o, "air_time_s", r3(t->airtime_ms / 1e3));
   /* the E-ADR paper's count: every message at the settings of its moment, sent or not */
   json_object_set_new(o, "air_time_needed_s", r3((t->airtime_ms + t->airtime_unsent_ms) / 1e3));
@@ -308,7 +319,8 @@ static int plots(struct sim *s, const char *dir) {
     double pad_lat = fmax(0.15 * (s->site_lat_deg[1] - s->site_lat_deg[0]), 0.001);
     double pad_lon = fmax(0.15 * (s->site_lon_deg[1] - s->site_lon_deg[0]), 0.001);
     fprintf(f, "set xrange [%.7f:%.7f]\nset yrange [%.7f:%.7f]\n", s->site_lon_deg[0] - pad_lon,
-            s->site_lon_deg[1] + pad_lon, s->site_lat_deg[0] - pad_lat, s->site_lat_deg[1] + pad_lat);
+            s->site_lon_deg[1] + pad_lon, s->site_lat_deg[0] - pad_lat,
+            s->site_lat_deg[1] + pad_lat);
     fprintf(f, "set output 'map.png'\nset title 'Gateways, true tracks and fixes'\nset xlabel "
                "'longitude'\n"
                "set ylabel 'latitude'\nset size ratio -1\n"

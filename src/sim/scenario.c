@@ -233,7 +233,9 @@ static int gateway_settings(struct ctx *c, const char *p, json_t *o,
       char tp[LG_PATH];
       join_path(tp, sizeof(tp), p, old_keys[k]);
       return fail(c, tp, "not together with \"timing\" (use timing.%s)",
-                  k == 0 ? "noise_ns" : k == 1 ? "quantum_ns" : "offset_ns");
+                  k == 0   ? "noise_ns"
+                  : k == 1 ? "quantum_ns"
+                           : "offset_ns");
     }
   bool fine = def->fine_timestamp;
   if (num(c, p, o, "antenna_height_m", *height, 0, 1000, height) ||
@@ -559,11 +561,26 @@ static int multicast(struct ctx *c, const char *p, json_t *o, struct lg_sim_grou
 
 static int group(struct ctx *c, const char *p, json_t *o, const struct lg_sim_scenario *sc,
                  struct lg_sim_group *g) {
-  static const char *const keys[] = {
-      "name",  "count",        "activation", "traffic", "payload_bytes",   "confirmed_share",
-      "dr",    "tx_power_dbm", "adr",        "radio",   "frequencies_mhz", "placement",
-      "alt_m", "mobility",     "adr_target", "reference", "class",           "multicast",
-      "profile_id", NULL};
+  static const char *const keys[] = {"name",
+                                     "count",
+                                     "activation",
+                                     "traffic",
+                                     "payload_bytes",
+                                     "confirmed_share",
+                                     "dr",
+                                     "tx_power_dbm",
+                                     "adr",
+                                     "radio",
+                                     "frequencies_mhz",
+                                     "placement",
+                                     "alt_m",
+                                     "mobility",
+                                     "adr_target",
+                                     "reference",
+                                     "class",
+                                     "multicast",
+                                     "profile_id",
+                                     NULL};
   static const char *const acts[] = {"abp", "otaa", "none", NULL};
   static const char *const classes[] = {"A", "C", NULL};
   static const char *const adrs[] = {"off", "standard", "eadr", "predictive", NULL};
@@ -702,8 +719,8 @@ static int channel(struct ctx *c, json_t *root, struct lg_sim_scenario *sc) {
  * {"devices", "over_s", "from_s", "to_s"}, "silences": {"devices", "min_s", "max_s", "from_s",
  * "to_s"}, "gateway_drift": [{"gateway", "start_s", "ns_per_s"}]} (docs/simulator.md) */
 static int faults(struct ctx *c, json_t *root, struct lg_sim_scenario *sc) {
-  static const char *const keys[] = {"config_port", "reboots", "dying_batteries", "silences",
-                                     "gateway_drift", NULL};
+  static const char *const keys[] = {"config_port", "reboots",       "dying_batteries",
+                                     "silences",    "gateway_drift", NULL};
   static const char *const rkeys[] = {"devices", "from_s", "to_s", NULL};
   static const char *const bkeys[] = {"devices", "over_s", "from_s", "to_s", NULL};
   static const char *const skeys[] = {"devices", "min_s", "max_s", "from_s", "to_s", NULL};
@@ -772,7 +789,8 @@ static int faults(struct ctx *c, json_t *root, struct lg_sim_scenario *sc) {
   for (size_t k = 0; k < sc->n_groups; k++)
     devices += sc->groups[k].activation == LG_SIM_RAW ? 0 : sc->groups[k].count;
   if ((long long)f->reboots + f->batteries + f->silences > devices)
-    return fail(c, "faults", "%d faulty devices of %lld LoRaWAN devices: each has at most one fault",
+    return fail(c, "faults",
+                "%d faulty devices of %lld LoRaWAN devices: each has at most one fault",
                 f->reboots + f->batteries + f->silences, devices);
   return 0;
 }
@@ -844,11 +862,11 @@ static int rest(struct ctx *c, json_t *root, struct lg_sim_scenario *sc) {
 
 int lg_sim_scenario_parse(const char *text, const char *base_dir, struct lg_sim_scenario *sc,
                           char *why, size_t why_len) {
-  static const char *const keys[] = {"name",        "description", "region",       "seed",
-                                     "duration_s",  "origin",      "gateways",     "groups",
-                                     "channel",     "collisions",  "duty_cycle",   "energy",
-                                     "geolocation", "modes",       "adr_standard", "timing",
-                                     "faults",      NULL};
+  static const char *const keys[] = {
+      "name",       "description", "region",       "seed",    "duration_s",
+      "origin",     "gateways",    "groups",       "channel", "collisions",
+      "duty_cycle", "energy",      "geolocation",  "modes",   "adr_standard",
+      "timing",     "faults",      "adr_mobility", NULL};
   struct ctx c;
   memset(&c, 0, sizeof(c));
   c.why = why, c.why_len = why_len, c.base_dir = base_dir;
@@ -878,10 +896,13 @@ int lg_sim_scenario_parse(const char *text, const char *base_dir, struct lg_sim_
    * "waspmote" makes the scenario's data rates its Table I (mode m = DR m - 1). */
   static const char *const mode_tables[] = {"lorawan", "waspmote", NULL};
   static const char *const standards[] = {"chirpstack", "semtech", NULL};
-  int table = 0, standard = 0;
+  static const char *const mobilities[] = {"model", "classify", NULL};
+  int table = 0, standard = 0, mobility_from = 0;
   if (choice(&c, "", root, "modes", 0, mode_tables, &table) ||
-      choice(&c, "", root, "adr_standard", 0, standards, &standard))
+      choice(&c, "", root, "adr_standard", 0, standards, &standard) ||
+      choice(&c, "", root, "adr_mobility", 0, mobilities, &mobility_from))
     goto out;
+  sc->adr_classify = mobility_from == 1;
   if (table == 1) {
     if (strcmp(sc->region->name, "EU868") != 0) {
       fail(&c, "modes", "\"waspmote\" needs region EU868 (the paper's band)");
@@ -921,8 +942,8 @@ int lg_sim_scenario_parse(const char *text, const char *base_dir, struct lg_sim_
     goto out;
   }
   lg_enu_init(&c.enu, &(struct lg_geodetic){sc->origin_lat, sc->origin_lon, 0});
-  if (gateways(&c, root, sc) || groups(&c, root, sc) || channel(&c, root, sc) || rest(&c, root, sc) ||
-      faults(&c, root, sc))
+  if (gateways(&c, root, sc) || groups(&c, root, sc) || channel(&c, root, sc) ||
+      rest(&c, root, sc) || faults(&c, root, sc))
     goto out;
   for (size_t i = 0; i < sc->n_gateways; i++) {
     struct lg_sim_gateway *g = &sc->gateways[i];

@@ -147,6 +147,9 @@ struct lg_sim_scenario {
   struct lg_region *custom_region; /* owned: the Waspmote modes ("modes": "waspmote") */
   bool waspmote_modes;
   int standard_every; /* "adr_standard": "semtech": standard decides each 20 frames */
+  /* "adr_mobility": "model" (default: predictive is told each group's mobility model) or
+   * "classify" (it tells movers from static devices as the server does, from what it sees) */
+  bool adr_classify;
   uint64_t seed;
   int64_t duration_ns;
   double origin_lat, origin_lon; /* ENU origin (default: the first gateway) */

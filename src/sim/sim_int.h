@@ -233,6 +233,8 @@ struct sim_totals {
   uint64_t msgs, msgs_delivered, msgs_overwritten, joins_sent, joins_accepted, confirmed_acked;
   uint64_t downlinks, downlinks_dc_blocked, downlinks_out_of_reach;
   uint64_t adr_decisions, dc_waits;
+  /* predictive's mobility verdicts against the mobility model ([0] static, [1] moving) */
+  uint64_t mob_verdicts, mob_unknown, mob_correct[2], mob_truth[2];
   double airtime_ms, energy_mj;
   double airtime_unsent_ms; /* what the overwritten messages would have taken, as planned */
 };

@@ -344,7 +344,7 @@ struct lg_store_adr_decision {
   bool change;
   int dr_from, dr_to, tx_power_from, tx_power_to, nb_trans_from, nb_trans_to;
   double snr_margin_db;
-  char reason[256];
+  char reason[512];
   int64_t created_ns;
 };
 

@@ -94,6 +94,10 @@ try {
   check(adr.length > 5 && adr.every((a) => a.algorithm === "predictive"), `predictive ADR decisions stored (${adr.length})`);
   check(adr.some((a) => /^predictive: next at \(/.test(a.reason)),
         `some decided on positions: ${adr.map((a) => a.reason).slice(0, 2).join(" | ")}`);
+  // not told who moves, the server classifies the walker from what it sees (issue 20)
+  const told = adr.filter((a) => /; mobility (static|mobile): /.test(a.reason));
+  check(told.length > 0 && told.filter((a) => /; mobility mobile: /.test(a.reason)).length >= told.length / 2,
+        `the walker classified as moving in most decisions (${told.filter((a) => /; mobility mobile: /.test(a.reason)).length}/${told.length}): ${told.map((a) => a.reason.replace(/.*; mobility /, "")).slice(-1)}`);
   check(adr.some((a) => /\(target 0\.800\)/.test(a.reason)) &&
         adr.every((a) => !/\(target/.test(a.reason) || Number(/\(target ([0-9.]+)\)/.exec(a.reason)[1]) >= 0.8),
         "decided against the configured target_delivery 0.8 (stricter only where the device lost uplinks)");

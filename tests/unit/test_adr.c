@@ -138,7 +138,8 @@ static void predictive_cases(void) {
                             .n_fixes = 20,
                             .gateways = &gw,
                             .n_gateways = 1,
-                            .period_ns = 60000000000LL};
+                            .period_ns = 60000000000LL,
+                            .mobility = LG_ADR_MOB_MOBILE}; /* the track, also when still */
   struct lg_adr_decision d;
   LG_EQ_INT(lg_adr_decide(LG_ADR_PREDICTIVE, &in, &d), 0);
   /* about -110 dBm at 14 dBm with 2 dB of scatter: SF7 (floor -124.5) holds with room to
@@ -167,13 +168,13 @@ static void predictive_cases(void) {
   LG_CHECK(strstr(d.reason, "too few positions; its gateways' RSSI") != NULL);
   LG_EQ_INT(d.next.dr, 0);
   LG_EQ_INT(d.next.tx_power_index, 0);
-  /* every gateway's receptions known, and none heard 90 % of them (three gateways in
-   * turn): nothing steady to go on. A device never located, with no area: standard's
-   * answer, said so */
+  /* every gateway's receptions known, and each gateway heard once (twenty in turn):
+   * nothing steady to go on. A device never located, with no area: standard's answer,
+   * said so */
   struct lg_adr_gateway gw3[3] = {{0, 0}, {100, 0}, {0, 100}};
   in.gateways = gw3, in.n_gateways = 3;
   for (int i = 0; i < 20; i++)
-    h[i].n_rx = 1, h[i].rx[0] = (struct lg_adr_rx){i % 3, h[i].max_rssi_dbm};
+    h[i].n_rx = 1, h[i].rx[0] = (struct lg_adr_rx){i, h[i].max_rssi_dbm};
   LG_EQ_INT(lg_adr_decide(LG_ADR_PREDICTIVE, &in, &d), 0);
   struct lg_adr_decision s;
   lg_adr_decide(LG_ADR_STANDARD, &in, &s);
@@ -298,7 +299,7 @@ static void reproduction_cases(void) {
                             .n = 20,
                             .current = {0, 1, 1},
                             .adr_bit = true,
-                            .stationary = true};
+                            .mobility = LG_ADR_MOB_STATIC};
   LG_EQ_INT(lg_adr_decide(LG_ADR_PREDICTIVE, &st, &d), 0);
   LG_EQ_INT(d.next.dr, 5);
   LG_EQ_INT(d.next.tx_power_index, 6);
@@ -351,6 +352,102 @@ static void reproduction_cases(void) {
   LG_CHECK(d.change && d.next.dr >= 8);
 }
 
+/* A seeded normal deviate (Box-Muller on a 64-bit LCG): test data, not a model. */
+static double gauss(uint64_t *st) {
+  *st = *st * 6364136223846793005ULL + 1442695040888963407ULL;
+  double u1 = ((double)(*st >> 11) + 0.5) / 9007199254740992.0;
+  *st = *st * 6364136223846793005ULL + 1442695040888963407ULL;
+  double u2 = ((double)(*st >> 11) + 0.5) / 9007199254740992.0;
+  return sqrt(-2 * log(u1)) * cos(6.283185307179586 * u2);
+}
+
+/* A device 3 gateways hear: `step_m` east per uplink from 300 m (0: static), RSSI from a
+ * log-distance law with 4 dB of fresh fading per uplink, fixes with 30 m of error. */
+static void mobility_history(struct lg_adr_uplink *h, struct lg_adr_fix *fx, size_t n,
+                             double step_m, uint64_t seed) {
+  const struct lg_adr_gateway gw[3] = {{0, 0}, {2000, 0}, {1000, 1500}};
+  uint64_t st = seed;
+  for (size_t i = 0; i < n; i++) {
+    double e = 300 + step_m * (double)i, no = 200;
+    h[i] = (struct lg_adr_uplink){.f_cnt = (uint32_t)i + 1,
+                                  .dr = 0,
+                                  .tx_power_index = 0,
+                                  .gateways = 3,
+                                  .t_ns = (int64_t)i * 300000000000LL,
+                                  .n_rx = 3};
+    for (int g = 0; g < 3; g++) {
+      double d = hypot(e - gw[g].e_m, no - gw[g].n_m);
+      h[i].rx[g] = (struct lg_adr_rx){g, 14 - 40 - 35 * log10(d) + 4 * gauss(&st)};
+    }
+    h[i].max_rssi_dbm = h[i].rx[0].rssi_dbm;
+    fx[i] =
+        (struct lg_adr_fix){h[i].t_ns, h[i].f_cnt, e + 21 * gauss(&st), no + 21 * gauss(&st), 30};
+  }
+}
+
+/* The mobility classifier (adr/mobility.c): what the server sees tells static from moving,
+ * an ADR change is not motion, too little history is "unknown", and predictive says how it
+ * took the device in its reason. */
+static void mobility_cases(void) {
+  const struct lg_region *eu = lg_region_find("EU868");
+  const struct lg_adr_gateway gw[3] = {{0, 0}, {2000, 0}, {1000, 1500}};
+  struct lg_adr_uplink h[20];
+  struct lg_adr_fix fx[20];
+  struct lg_adr_input in = {.region = eu,
+                            .history = h,
+                            .n = 20,
+                            .current = {0, 0, 1},
+                            .adr_bit = true,
+                            .fixes = fx,
+                            .n_fixes = 20,
+                            .gateways = gw,
+                            .n_gateways = 3,
+                            .period_ns = 300000000000LL};
+  struct lg_adr_mobility m;
+  int wrong_static = 0, wrong_moving = 0;
+  for (uint64_t seed = 1; seed <= 50; seed++) {
+    mobility_history(h, fx, 20, 0, seed);
+    LG_EQ_INT(lg_adr_classify_mobility(&in, &m), 0);
+    wrong_static += m.cls != LG_ADR_MOB_STATIC;
+    mobility_history(h, fx, 20, 60, seed); /* a walker: 60 m per 5-minute period */
+    LG_EQ_INT(lg_adr_classify_mobility(&in, &m), 0);
+    wrong_moving += m.cls != LG_ADR_MOB_MOBILE;
+  }
+  LG_CHECK(wrong_static <= 1);
+  LG_CHECK(wrong_moving <= 1);
+  /* without positions the RSSI alone: the walker's trend, the static device's fades */
+  in.n_fixes = 0;
+  mobility_history(h, fx, 20, 60, 7);
+  lg_adr_classify_mobility(&in, &m);
+  LG_EQ_INT(m.cls, LG_ADR_MOB_MOBILE);
+  LG_CHECK(strstr(m.why, "successive/overall") != NULL);
+  mobility_history(h, fx, 20, 0, 7);
+  lg_adr_classify_mobility(&in, &m);
+  LG_EQ_INT(m.cls, LG_ADR_MOB_STATIC);
+  /* a static device whose ADR moved it to DR5 after 10 uplinks: the far gateway stops
+   * hearing it, which is no run of motion (only the uplinks at the latest settings count) */
+  for (int i = 10; i < 20; i++)
+    h[i].dr = 5, h[i].n_rx = 2;
+  lg_adr_classify_mobility(&in, &m);
+  LG_CHECK(m.cls != LG_ADR_MOB_MOBILE);
+  /* too little to go on */
+  in.n = LG_ADR_MOB_MIN - 1;
+  lg_adr_classify_mobility(&in, &m);
+  LG_EQ_INT(m.cls, LG_ADR_MOB_UNKNOWN);
+  /* predictive, not told: the decision's reason says how it took the device, and why */
+  in.n = 20, in.n_fixes = 20;
+  mobility_history(h, fx, 20, 0, 3);
+  struct lg_adr_decision d;
+  LG_EQ_INT(lg_adr_decide(LG_ADR_PREDICTIVE, &in, &d), 0);
+  LG_CHECK(d.mobility.classified && d.mobility.cls == LG_ADR_MOB_STATIC);
+  LG_CHECK(strstr(d.reason, "classified static") != NULL);
+  LG_CHECK(strstr(d.reason, "; mobility static: ") != NULL);
+  /* told (the simulator's model): no classification, no such words */
+  in.mobility = LG_ADR_MOB_MOBILE;
+  LG_EQ_INT(lg_adr_decide(LG_ADR_PREDICTIVE, &in, &d), 0);
+  LG_CHECK(!d.mobility.classified && strstr(d.reason, "; mobility ") == NULL);
+}
+
 int main(void) {
   reproduction_cases();
   /* SNRmax -10 at SF12: margin 0, no step. */
@@ -401,6 +498,7 @@ int main(void) {
   LG_CHECK(!d.change && strstr(d.reason, "no uplink"));
   eadr_cases();
   predictive_cases();
+  mobility_cases();
   enum lg_adr_algo a;
   LG_EQ_INT(lg_adr_algo_parse("standard", &a), 0);
   LG_EQ_INT(a, LG_ADR_STANDARD);
