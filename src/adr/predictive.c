@@ -31,18 +31,22 @@
 
 #define HYSTERESIS  1.0  /* keep settings whose miss chance is up to twice the target's */
 #define KEEP_COST   1.25 /* ... and cost at most 25 % more per delivered message */
+#define OTHER_LOSS  0.02 /* a miss's prior chance of a cause other than a fade */
 #define ACCEL_SIGMA 0.05 /* m/s^2 of the track; manoeuvres show in its misses (below) */
 
 /*
- * The delivery chance a setting must reach: the configured target (LG_ADR_TARGET
- * by default), made stricter when the device's own history shows more loss than it
+ * The delivery chance a setting must reach: the configured target (by default
+ * LG_ADR_TARGET for a mover, LG_ADR_TARGET_STATIC for a device that is static or not yet
+ * seen to move: `still`), made stricter when the device's own history shows more loss than it
  * allows (its frame counter's gaps: a model that is too hopeful for this device, or
  * a bad patch). A missed uplink is worse than its share suggests: the network cannot
  * correct a device it does not hear. With a lost share L above the allowed 1 - t, the
  * allowed miss chance becomes (1 - t)^2 / L.
  */
-static double adr_target(const struct lg_adr_input *in) {
-  double target = in->target_delivery > 0 ? in->target_delivery : LG_ADR_TARGET;
+static double adr_target(const struct lg_adr_input *in, bool still) {
+  double target = in->target_delivery > 0 ? in->target_delivery
+                  : still                 ? LG_ADR_TARGET_STATIC
+                                          : LG_ADR_TARGET;
   uint32_t first = in->n ? in->history[0].f_cnt : 0,
            last = in->n ? in->history[in->n - 1].f_cnt : 0;
   if (in->n < 2 || last < first) return target; /* the counter was reset within the history */
@@ -311,21 +315,24 @@ static double stationary_p(const void *ctx, int dr, int txp, double sens, bool *
  */
 static void censored_fit(const double *x, size_t nx, const double *t, size_t nt, double *mu,
                          double *sigma) {
-  double m = 0, v = 0, n = (double)(nx + nt);
+  double m = 0, v = 0;
   for (size_t i = 0; i < nx; i++)
     m += x[i] / (double)nx;
   for (size_t i = 0; i < nx; i++)
     v += (x[i] - m) * (x[i] - m) / (nx > 1 ? (double)(nx - 1) : 1);
   double s = nx >= 5 ? fmax(sqrt(v), 2.0) : 6.0;
   for (int it = 0; it < 40 && nt > 0; it++) {
-    double s1 = 0, s2 = 0;
+    double s1 = 0, s2 = 0, n = (double)nx;
     for (size_t i = 0; i < nx; i++)
       s1 += x[i], s2 += x[i] * x[i];
     for (size_t j = 0; j < nt; j++) { /* E[X | X < t] and E[X^2 | X < t] */
       double a = (t[j] - m) / s, cdf = gsl_cdf_ugaussian_P(a);
       double lam = cdf > 1e-12 ? exp(-a * a / 2) / 2.5066282746310002 / cdf : -a;
       double e1 = m - s * lam, var = s * s * fmax(1 - a * lam - lam * lam, 0.01);
-      s1 += e1, s2 += var + e1 * e1;
+      /* a miss the fades cannot explain was lost to something else (a collision): it
+       * counts as a fade in proportion to how likely a fade is to have caused it */
+      double w = cdf / (cdf + OTHER_LOSS);
+      s1 += w * e1, s2 += w * (var + e1 * e1), n += w;
     }
     double m_next = s1 / n;
     if (nx >= 5) s = fmax(sqrt(fmax(s2 / n - m_next * m_next, 0)), 2.0);
@@ -374,13 +381,18 @@ static void stationary(const struct lg_adr_input *in, struct lg_adr_decision *ou
      * gateway says little); with only the best gateway known, that one */
     if (nx[g] < (all_rx && n >= 3 ? 2 : 1)) continue;
     censored_fit(x[g], nx[g], t[g], nt[g], &mu[g], &sigma[g]);
+    /* the next uplink's spread: the fades' and the mean's own uncertainty (few samples) */
+    sigma[g] *= sqrt(1 + 1 / (double)nx[g]);
     use[g] = true, used++;
   }
   if (used == 0) return fallback(in, out, "no gateway hears it steadily");
   struct stationary_ctx c = {in, mu, sigma, use, used};
   struct lg_adr_settings best;
   double p_best = 0;
-  double target = adr_target(in);
+  /* by default a static device, or one not yet seen to move, aims higher: its link does
+   * not change, so a stricter target costs little, and operators of meters do not trade
+   * data for air time */
+  double target = adr_target(in, out->mobility.cls != LG_ADR_MOB_MOBILE);
   bool found = choose(in, target, stationary_p, &c, &best, &p_best);
   out->next = best;
   out->change = memcmp(&out->next, &in->current, sizeof(out->next)) != 0;
@@ -487,7 +499,7 @@ void adr_predictive(const struct lg_adr_input *in, struct lg_adr_decision *out) 
    * RMS): the device must stay heard by three gateways */
   bool moving = in->keep_locatable && in->n_gateways >= 3 &&
                 (hypot(t.x[2], t.x[3]) > 0.2 || (k_innov >= 3 && innov / (double)k_innov > 400));
-  double target = adr_target(in);
+  double target = adr_target(in, false);
   struct moving_ctx c = {in, &m, e, n, pos_sigma, all_rx, moving, {0}};
   sent_share(in, period, c.sent);
   struct lg_adr_settings best;

@@ -653,7 +653,7 @@ static void defaults(struct lg_config *c) {
   c->adr_installation_margin_db = 10;
   c->ack_uplinks = 1;
   c->ack_timeout_s = 3600;
-  c->adr_target_delivery = LG_ADR_TARGET;
+  c->adr_target_delivery = 0; /* by the device's mobility: LG_ADR_TARGET, LG_ADR_TARGET_STATIC */
   c->time_scale = 1;
   c->fleet_config_port = 222;
   c->fleet_status_interval_s = 21600;

@@ -632,7 +632,7 @@ static int group(struct ctx *c, const char *p, json_t *o, const struct lg_sim_sc
     return LG_EINVAL;
   if (choice(c, p, o, "adr", 0, adrs, &k)) return LG_EINVAL;
   g->adr = (enum lg_adr_algo)k;
-  if (num(c, p, o, "adr_target", LG_ADR_TARGET, 0.5, 0.9999, &g->adr_target)) return LG_EINVAL;
+  if (num(c, p, o, "adr_target", 0, 0.5, 0.9999, &g->adr_target)) return LG_EINVAL;
   if (boolean(c, p, o, "reference", false, &g->reference)) return LG_EINVAL;
   if (g->reference) {
     if (json_object_get(o, "payload_bytes") && g->payload_bytes != 11)
