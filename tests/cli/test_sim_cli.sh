@@ -214,6 +214,15 @@ read -r s_air s_en s_del <<< "$(static_fleet standard)"
 read -r p_air p_en p_del <<< "$(static_fleet predictive)"
 ok awk -v sa="$s_air" -v pa="$p_air" -v se="$s_en" -v pe="$p_en" -v sd="$s_del" -v pd="$p_del" \
   'BEGIN { exit !(pa < sa && pe < se && pd > sd) }'
+# issue 20: not told the fleet is static ("adr_mobility": "classify", as in the server),
+# predictive tells it from what it sees (>= 95 % of its verdicts right) and delivers
+# >= 99 % with less air than E-ADR and standard
+jq '.groups[].adr = "predictive" | .seed = 1 | .adr_mobility = "classify"' "$SCN/adr-static-fleet.json" > "$tmp/static.json"
+"$BIN" sim "$tmp/static.json" --quiet > "$tmp/classify.json" || fail "static fleet, classify: exit $?"
+read -r e_air e_en e_del <<< "$(static_fleet eadr)"
+ok jq -e --argjson ea "$e_air" --argjson sa "$s_air" '.adr_mobility.accuracy >= 0.95 and
+  .adr_mobility.verdicts > 1000 and .messages_delivered / .messages >= 0.99 and
+  .air_time_s < $ea and .air_time_s < $sa' "$tmp/classify.json"
 printf '{"region": "EU868",' > "$tmp/trunc.json"
 "$BIN" sim "$tmp/trunc.json" > /dev/null 2> "$tmp/err"; ok test $? -eq 1
 ok grep -q "line 1" "$tmp/err"
