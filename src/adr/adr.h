@@ -93,7 +93,7 @@ struct lg_adr_input {
 };
 
 #define LG_ADR_MAX_GW     64   /* predictive: gateways weighed per decision */
-#define LG_ADR_TARGET     0.94 /* predictive: default P(next uplink sent and heard) */
+#define LG_ADR_TARGET     0.985 /* predictive: default P(next uplink sent and heard) */
 #define LG_ADR_TARGET_STATIC 0.995/* predictive: at least this for a static device */
 #define LG_ADR_GEO_TARGET 0.9  /* predictive: P(3+ gateways hear) a moving device keeps */
 #define LG_EADR_N         3    /* E-ADR adapts every n packets (paper §V) */

@@ -14,6 +14,7 @@
  * Modes: the paper's Table I for reproduction, the region's LoRaWAN data rates for real
  * networks (the mode is the DR; E-ADR leaves the power alone).
  */
+#include <gsl/gsl_cdf.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -126,12 +127,55 @@ static void lsq(const double *xs, const double *ys, const bool *use, size_t k,
   m->sigma_db = c >= 5 ? fmax(sqrt(ss / (double)(c - 2)), 2.0) : 6.0;
 }
 
+/*
+ * The Tobit fit: the points heard (xs, ys) and, for each gateway that did not hear a
+ * positioned uplink, its distance cx and the level ct below which it must have been (the
+ * sensitivity of the uplink's data rate). Expectation-maximisation from the fit to what
+ * was heard: each miss is replaced by its expected level below ct under the current model
+ * (weighted by the chance that a fade, not a collision, caused it), then least squares
+ * again. Fitting only what was heard flattens the slope (far gateways are heard only on
+ * kind fades) and promises reach where there is none.
+ */
+static void tobit(const double *xs, const double *ys, size_t k, const double *cx, const double *ct,
+                  size_t nc, struct lg_adr_pathloss *m) {
+  for (int it = 0; it < 100; it++) {
+    double sw = 0, sx = 0, sy = 0, sxx = 0, sxy = 0, extra = 0;
+    for (size_t i = 0; i < k; i++)
+      sw += 1, sx += xs[i], sy += ys[i], sxx += xs[i] * xs[i], sxy += xs[i] * ys[i];
+    for (size_t j = 0; j < nc; j++) {
+      double mu = m->a_dbm - 10 * m->n * cx[j], s = m->sigma_db;
+      double a = (ct[j] - mu) / s, cdf = gsl_cdf_ugaussian_P(a);
+      double lam = cdf > 1e-12 ? exp(-a * a / 2) / 2.5066282746310002 / cdf : -a;
+      double e1 = mu - s * lam, var = s * s * fmax(1 - a * lam - lam * lam, 0.01);
+      double w = cdf / (cdf + 0.02); /* a miss no fade explains: a collision */
+      sw += w, sx += w * cx[j], sy += w * e1, sxx += w * cx[j] * cx[j], sxy += w * cx[j] * e1;
+      extra += w * var;
+    }
+    double mx = sx / sw, var = sxx / sw - mx * mx, slope = (sxy / sw - mx * (sy / sw)) / var;
+    double n = var > 0.01 ? fmin(fmax(-slope / 10, 1.5), 6) : m->n;
+    double a0 = sy / sw + 10 * n * mx, ss = extra;
+    for (size_t i = 0; i < k; i++)
+      ss += pow(ys[i] - (a0 - 10 * n * xs[i]), 2);
+    for (size_t j = 0; j < nc; j++) { /* the misses' expected squared residual, re-taken */
+      double mu = m->a_dbm - 10 * m->n * cx[j], s = m->sigma_db;
+      double a = (ct[j] - mu) / s, cdf = gsl_cdf_ugaussian_P(a);
+      double lam = cdf > 1e-12 ? exp(-a * a / 2) / 2.5066282746310002 / cdf : -a;
+      double w = cdf / (cdf + 0.02);
+      ss += w * pow(mu - s * lam - (a0 - 10 * n * cx[j]), 2);
+    }
+    double sigma = k >= 5 ? fmax(sqrt(ss / fmax(sw - 2, 1)), 2.0) : m->sigma_db;
+    bool done = fabs(a0 - m->a_dbm) < 0.01 && fabs(n - m->n) < 0.001;
+    m->a_dbm = a0, m->n = n, m->sigma_db = sigma;
+    if (done) break;
+  }
+}
+
 int adr_fit(const struct lg_adr_input *in, const double (*pos)[2], const bool *has_pos,
-            struct lg_adr_pathloss *m) {
-  enum { MAXP = LG_ADR_HISTORY * LG_ADR_MAX_RX };
-  double xs[MAXP], ys[MAXP], floors[MAXP];
+            bool censored, struct lg_adr_pathloss *m) {
+  enum { MAXP = LG_ADR_HISTORY * LG_ADR_MAX_RX, MAXC = LG_ADR_HISTORY * 16 };
+  double xs[MAXP], ys[MAXP], floors[MAXP], cx[MAXC], ct[MAXC];
   bool use[MAXP];
-  size_t k = 0;
+  size_t k = 0, nc = 0;
   for (size_t i = 0; i < in->n; i++) {
     const struct lg_adr_uplink *u = &in->history[i];
     if (!has_pos[i]) continue;
@@ -142,17 +186,31 @@ int adr_fit(const struct lg_adr_input *in, const double (*pos)[2], const bool *h
     int n_rx = u->n_rx > 0 ? u->n_rx : 1;
     const struct lg_datarate *dr = lg_region_dr(in->region, u->dr);
     if (dr && dr->mod == LG_MOD_LORA) lg_lora_snr_floor_db(dr->sf, dr->bw_hz, &snr_floor);
+    double floor_db = lg_lora_noise_floor_dbm(dr ? dr->bw_hz : 125000, 6) + snr_floor - tx;
+    bool heard[LG_ADR_MAX_GW] = {false};
     for (int j = 0; j < n_rx && k < MAXP; j++) {
       if (rx[j].gateway < 0 || (size_t)rx[j].gateway >= in->n_gateways) continue;
       const struct lg_adr_gateway *g = &in->gateways[rx[j].gateway];
       xs[k] = log10(fmax(hypot(g->e_m - pos[i][0], g->n_m - pos[i][1]), 1.0));
       ys[k] = rx[j].rssi_dbm - tx;
-      floors[k] = lg_lora_noise_floor_dbm(dr ? dr->bw_hz : 125000, 6) + snr_floor - tx;
+      floors[k] = floor_db;
       use[k++] = true;
+      if (rx[j].gateway < LG_ADR_MAX_GW) heard[rx[j].gateway] = true;
     }
+    if (!censored || u->n_rx == 0) continue;
+    for (size_t g = 0; g < in->n_gateways && g < LG_ADR_MAX_GW && nc < MAXC; g++)
+      if (!heard[g]) {
+        cx[nc] = log10(
+            fmax(hypot(in->gateways[g].e_m - pos[i][0], in->gateways[g].n_m - pos[i][1]), 1.0));
+        ct[nc++] = floor_db;
+      }
   }
   if (k == 0) return LG_ENOTFOUND;
   lsq(xs, ys, use, k, m);
+  if (nc > 0) {
+    tobit(xs, ys, k, cx, ct, nc, m);
+    return 0;
+  }
   /* Only the frames that made it are here: where the model expects a gateway near its
    * demodulation floor, the ones it heard were the lucky fades, which pull the fit up.
    * Those points are dropped (by the expected value, not the observed one) and the model
@@ -175,7 +233,7 @@ int lg_adr_fit_pathloss(const struct lg_adr_input *in, struct lg_adr_pathloss *m
     const struct lg_adr_fix *f = fix_of(in, in->history[i].f_cnt);
     if (f) pos[i][0] = f->e_m, pos[i][1] = f->n_m, has[i] = true;
   }
-  return adr_fit(in, pos, has, m);
+  return adr_fit(in, pos, has, false, m);
 }
 
 double adr_expected_rssi(const struct lg_adr_pathloss *m, double tx_dbm, double dist_m) {

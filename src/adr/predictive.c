@@ -259,12 +259,19 @@ static bool choose(const struct lg_adr_input *in, double target, chance_fn *chan
   bool found = false;
   double p_likeliest = -1, best_cost = INFINITY;
   struct lg_adr_settings likeliest = {0, 0, 1};
+  struct {
+    struct lg_adr_settings set;
+    double p, cost;
+  } tried[LG_REGION_MAX_DR * 16];
+  size_t n_tried = 0;
   for (int dr = r->max_lora125_dr; dr >= 0; dr--) {
     double sens;
     if (dr_sensitivity(r, dr, &sens)) continue;
     for (int txp = r->tx_power_max_index; txp >= 0; txp--) {
       bool ok = true;
       double p = chance(ctx, dr, txp, sens, &ok);
+      if (ok && p > 0 && n_tried < LG_ARRAY_LEN(tried))
+        tried[n_tried++] = (__typeof__(tried[0])){{dr, txp, 1}, p, frame_charge(in, dr, txp) / p};
       if (p >= target && ok) {
         double cost = frame_charge(in, dr, txp) / p;
         if (cost < best_cost)
@@ -274,7 +281,13 @@ static bool choose(const struct lg_adr_input *in, double target, chance_fn *chan
       }
     }
   }
-  if (!found) *best = likeliest, *p_best = p_likeliest;
+  if (!found) { /* out of reach: the cheapest per delivered message near the likeliest */
+    *best = likeliest, *p_best = p_likeliest;
+    double cheapest = INFINITY;
+    for (size_t i = 0; i < n_tried; i++)
+      if (tried[i].p >= p_likeliest - (1 - target) && tried[i].cost < cheapest)
+        cheapest = tried[i].cost, *best = tried[i].set, *p_best = tried[i].p;
+  }
   double sens;
   if (found && dr_sensitivity(r, in->current.dr, &sens) == 0) {
     bool ok = true;
@@ -471,7 +484,7 @@ void adr_predictive(const struct lg_adr_input *in, struct lg_adr_decision *out) 
   while (fi < in->n_fixes)
     track_fix(in, &t, &in->fixes[fi++], &used, &innov, &k_innov);
   if (used < min_fixes) return no_positions(in, out, "too few plausible positions");
-  if (adr_fit(in, (const double(*)[2])pos, has_pos, &m))
+  if (adr_fit(in, (const double(*)[2])pos, has_pos, true, &m))
     return no_positions(in, out, "no uplink to calibrate on");
   bool all_rx = false; /* the history has every gateway's reception, not only the best */
   for (size_t i = 0; i < in->n; i++)
