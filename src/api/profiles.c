@@ -45,7 +45,7 @@ static int parse_profile(struct lg_api_req *r, json_t *b, struct lg_profile_rec 
       "id",           "name",          "region",         "class",
       "mac_version",  "adr_algorithm", "adr_margin_db",  "uplink_interval_s",
       "payload_codec", "reference",    "max_uplinks_per_day", "max_downlinks_per_day",
-      "alarm_thresholds"};
+      "alarm_thresholds", "adr_target"};
   char why[400];
   if (lg_api_known_keys(b, keys, LG_ARRAY_LEN(keys), why, sizeof(why))) return BAD("%s", why);
   json_t *v = json_object_get(b, "id");
@@ -83,6 +83,15 @@ static int parse_profile(struct lg_api_req *r, json_t *b, struct lg_profile_rec 
   if (v) {
     p->has_adr_margin = !json_is_null(v);
     p->adr_margin_db = p->has_adr_margin ? json_number_value(v) : 0;
+  }
+  v = json_object_get(b, "adr_target");
+  if (v && !json_is_null(v) && (!json_is_number(v) || json_number_value(v) < 0.5 ||
+                                json_number_value(v) > 0.9999))
+    return BAD("adr_target: expected a probability in [0.5, 0.9999] (null: the server's [adr] "
+               "target_delivery)");
+  if (v) {
+    p->has_adr_target = !json_is_null(v);
+    p->adr_target = p->has_adr_target ? json_number_value(v) : 0;
   }
   if (int_field(b, "uplink_interval_s", 30 * 86400, &p->uplink_interval_s))
     return BAD("uplink_interval_s: expected seconds 1..2592000 (null: not said)");

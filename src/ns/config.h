@@ -120,7 +120,7 @@ struct lg_config {
   char gateway_networks[512];
   struct lg_netlist gateway_nets;
   double adr_installation_margin_db; /* [adr] installation_margin_db = 10 (standard) */
-  double adr_target_delivery; /* [adr] target_delivery (predictive); 0: 0.94 moving, 0.995 static */
+  double adr_target_delivery; /* [adr] target_delivery (predictive); 0: 0.985 moving, 0.995 static */
   char cluster_redis[256];           /* [cluster] redis = (empty: one instance) redis://HOST:PORT */
   /* [basicstation] bind = HOST:PORT of the LoRa Basics Station LNS (empty: off); with
    * cert_file + key_file it is TLS (wss://), with client_ca_file stations must present a

@@ -553,7 +553,8 @@ static void adr_step(struct lg_ns *ns, const struct lg_device_rec *d, const stru
       /* its profile's margin, else the server's */
       .installation_margin_db =
           d->has_adr_margin ? d->adr_margin_db : ns->cfg.adr_installation_margin_db,
-      .target_delivery = ns->cfg.adr_target_delivery};
+      /* its profile's target, else the server's (0: by mobility, adr.h) */
+      .target_delivery = d->has_adr_target ? d->adr_target : ns->cfg.adr_target_delivery};
   struct lg_adr_gateway gws[LG_ADR_MAX_GW];
   struct lg_adr_fix fixes[LG_ADR_HISTORY];
   if (mobile) adr_positions(sh, h, n, &in, gws, fixes);

@@ -179,6 +179,8 @@ static const char *const migrations[] = {
      * two events of every uplink do not pay for it */
     "CREATE INDEX events_dev_lifeline ON events(dev_eui, created_ns, id)"
     " WHERE type IN ('join', 'reset');",
+    /* 17: a profile's ADR delivery target (predictive; NULL: the server's) */
+    "ALTER TABLE device_profiles ADD COLUMN adr_target REAL;",
 };
 
 /* A migration in PostgreSQL's types: 64-bit integers, doubles, bytea, identity keys. */
@@ -614,6 +616,8 @@ static int device_from(struct lg_store *s, struct db_stmt *st, struct lg_device_
   d->inherit = (unsigned)db_col_int(st, 28);
   d->has_adr_margin = !db_col_null(st, 29);
   d->adr_margin_db = d->has_adr_margin ? db_col_double(st, 29) : 0;
+  d->has_adr_target = !db_col_null(st, 38);
+  d->adr_target = d->has_adr_target ? db_col_double(st, 38) : 0;
   return rc;
 }
 

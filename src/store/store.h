@@ -115,6 +115,8 @@ struct lg_device_rec {
   unsigned inherit;
   bool has_adr_margin;
   double adr_margin_db;
+  bool has_adr_target; /* its profile's ADR delivery target (predictive) */
+  double adr_target;
 };
 
 enum { LG_INHERIT_ADR = 1, LG_INHERIT_CLASS = 2, LG_INHERIT_REFERENCE = 4 };
@@ -472,6 +474,8 @@ struct lg_profile_rec {
   char adr_algorithm[16]; /* off | standard | eadr | predictive */
   bool has_adr_margin;
   double adr_margin_db; /* ADR's installation margin for its devices (else [adr]'s) */
+  bool has_adr_target;
+  double adr_target; /* predictive's delivery target for its devices (else [adr]'s) */
   int uplink_interval_s; /* expected; 0: not said */
   char payload_codec[64];  /* a codec's name ("": none) */
   bool reference;

@@ -129,7 +129,7 @@ json_t *lg_store_app_json(struct lg_store *s, int64_t id) {
 #define PROFILE_COLS                                                                               \
   "id, name, region, device_class, mac_version, adr_algorithm, adr_margin_db,"                     \
   " uplink_interval_s, payload_codec, reference, max_uplinks_per_day, max_downlinks_per_day,"      \
-  " created_ns, updated_ns, alarm_thresholds"
+  " created_ns, updated_ns, alarm_thresholds, adr_target"
 
 static void bind_opt_int(struct db_stmt *st, int i, int v) {
   if (v > 0)
@@ -138,7 +138,7 @@ static void bind_opt_int(struct db_stmt *st, int i, int v) {
     db_bind_null(st, i);
 }
 
-/* The profile's fields as parameters ?k .. ?k+11, and now_ns as ?k+12. */
+/* The profile's fields as parameters ?k .. ?k+10 and ?k+12, and now_ns as ?k+11. */
 static void bind_profile(struct db_stmt *st, int k, const struct lg_profile_rec *p, int64_t now_ns) {
   db_bind_text(st, k, p->name);
   db_bind_text(st, k + 1, p->region);
@@ -152,6 +152,7 @@ static void bind_profile(struct db_stmt *st, int k, const struct lg_profile_rec 
   bind_opt_int(st, k + 9, p->max_uplinks_per_day);
   bind_opt_int(st, k + 10, p->max_downlinks_per_day);
   db_bind_int64(st, k + 11, now_ns);
+  lgs_bind_opt_real(st, k + 12, p->has_adr_target, p->adr_target);
 }
 
 int lg_store_profile_put(struct lg_store *s, struct lg_profile_rec *p, int64_t now_ns) {
@@ -161,8 +162,8 @@ int lg_store_profile_put(struct lg_store *s, struct lg_profile_rec *p, int64_t n
         db_prep(s->db, "INSERT INTO device_profiles (name, region, device_class, mac_version,"
                        " adr_algorithm, adr_margin_db, uplink_interval_s, payload_codec,"
                        " reference, max_uplinks_per_day, max_downlinks_per_day, created_ns,"
-                       " updated_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
-                       " ?12) RETURNING id");
+                       " updated_ns, adr_target) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
+                       " ?11, ?12, ?12, ?13) RETURNING id");
     if (st == NULL) return LG_EIO;
     bind_profile(st, 1, p, now_ns);
     return lgs_step_id(st, &p->id);
@@ -172,7 +173,7 @@ int lg_store_profile_put(struct lg_store *s, struct lg_profile_rec *p, int64_t n
                      " mac_version = ?5, adr_algorithm = ?6, adr_margin_db = ?7,"
                      " uplink_interval_s = ?8, payload_codec = ?9, reference = ?10,"
                      " max_uplinks_per_day = ?11, max_downlinks_per_day = ?12,"
-                     " updated_ns = ?13 WHERE id = ?1");
+                     " updated_ns = ?13, adr_target = ?14 WHERE id = ?1");
   if (st == NULL) return LG_EIO;
   db_bind_int64(st, 1, p->id);
   bind_profile(st, 2, p, now_ns);
@@ -201,6 +202,8 @@ int lg_store_profile_get(struct lg_store *s, int64_t id, struct lg_profile_rec *
     p->reference = db_col_int(st, 9) != 0;
     p->max_uplinks_per_day = db_col_int(st, 10);
     p->max_downlinks_per_day = db_col_int(st, 11);
+    p->has_adr_target = !db_col_null(st, 15);
+    p->adr_target = p->has_adr_target ? db_col_double(st, 15) : 0;
   }
   db_done(st);
   return rc == DB_ROW ? 0 : rc == DB_DONE ? LG_ENOTFOUND : LG_EIO;
@@ -231,6 +234,7 @@ static json_t *profile_row(struct db_stmt *st) {
   const char *th = db_col_text(st, 14); /* the alarm thresholds it sets (issue 19) */
   json_t *t = th ? json_loads(th, 0, NULL) : NULL;
   json_object_set_new(o, "alarm_thresholds", t ? t : json_object());
+  json_object_set_new(o, "adr_target", lgs_real_or_null(st, 15));
   return o;
 }
 

@@ -107,7 +107,7 @@ void lgs_inventory_json(struct db_stmt *st, int col, struct json_t *o);
   " CASE WHEN p.id IS NOT NULL AND (d.inherit & 4) <> 0 THEN p.reference ELSE d.reference END,"    \
   " CASE WHEN p.id IS NOT NULL AND (d.inherit & 2) <> 0 THEN p.device_class"                       \
   " ELSE d.device_class END, d.s_nwk_s_int_key, d.nwk_s_enc_key, d.application_id,"               \
-  " d.profile_id, d.inherit, p.adr_margin_db," INVENTORY_COLS
+  " d.profile_id, d.inherit, p.adr_margin_db," INVENTORY_COLS ", p.adr_target"
 #define DEVICE_FROM " FROM devices d LEFT JOIN device_profiles p ON p.id = d.profile_id"
 
 struct json_t *lgs_gateway_row(struct db_stmt *st);  /* of GATEWAY_COLS */

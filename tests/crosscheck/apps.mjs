@@ -121,6 +121,13 @@ try {
   const P = (await admin("POST", "/api/device-profiles", { name: "class C meters", class: "C", adr_algorithm: "standard",
     adr_margin_db: 5, mac_version: "1.0.3", uplink_interval_s: 3600, payload_codec: "cayenne_lpp", max_downlinks_per_day: 2 })).json;
   check(P?.id > 0 && P.region === "EU868" && P.class === "C" && P.adr_margin_db === 5 && P.payload_codec === "cayenne_lpp", `profile made: ${JSON.stringify(P)}`);
+  // predictive's delivery target by profile (issue 20): a probability, null for the server's
+  check(isErr(await admin("POST", "/api/device-profiles", { name: "p", adr_target: 1 }), 400, "adr_target"), "adr_target 1 refused");
+  check(isErr(await admin("POST", "/api/device-profiles", { name: "p", adr_target: "high" }), 400, "adr_target"), "adr_target not a number refused");
+  check(P.adr_target === null, `no adr_target: the server's (${P.adr_target})`);
+  check((await admin("PATCH", `/api/device-profiles/${P.id}`, { adr_target: 0.97 })).json?.adr_target === 0.97 &&
+        (await admin("GET", `/api/device-profiles/${P.id}`)).json?.adr_target === 0.97, "adr_target set and read back");
+  check((await admin("PATCH", `/api/device-profiles/${P.id}`, { adr_target: null })).json?.adr_target === null, "adr_target: null, the server's again");
   const devP = "d0000000000000d1", devOwn = "d0000000000000d2";
   r = await admin("POST", "/api/devices", otaa(devP, { profile_id: P.id }));
   check(r.json?.class === "C" && r.json?.adr === "standard" && r.json?.profile_id === P.id &&
