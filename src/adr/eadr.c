@@ -138,30 +138,25 @@ static void lsq(const double *xs, const double *ys, const bool *use, size_t k,
  */
 static void tobit(const double *xs, const double *ys, size_t k, const double *cx, const double *ct,
                   size_t nc, struct lg_adr_pathloss *m) {
+  enum { MAXC = LG_ADR_HISTORY * 16 };
+  double w[MAXC], e1[MAXC], e2[MAXC];
   for (int it = 0; it < 100; it++) {
-    double sw = 0, sx = 0, sy = 0, sxx = 0, sxy = 0, extra = 0;
+    double sw = (double)k, sx = 0, sy = 0, sxx = 0, sxy = 0;
     for (size_t i = 0; i < k; i++)
-      sw += 1, sx += xs[i], sy += ys[i], sxx += xs[i] * xs[i], sxy += xs[i] * ys[i];
-    for (size_t j = 0; j < nc; j++) {
-      double mu = m->a_dbm - 10 * m->n * cx[j], s = m->sigma_db;
-      double a = (ct[j] - mu) / s, cdf = gsl_cdf_ugaussian_P(a);
-      double lam = cdf > 1e-12 ? exp(-a * a / 2) / 2.5066282746310002 / cdf : -a;
-      double e1 = mu - s * lam, var = s * s * fmax(1 - a * lam - lam * lam, 0.01);
-      double w = cdf / (cdf + 0.02); /* a miss no fade explains: a collision */
-      sw += w, sx += w * cx[j], sy += w * e1, sxx += w * cx[j] * cx[j], sxy += w * cx[j] * e1;
-      extra += w * var;
+      sx += xs[i], sy += ys[i], sxx += xs[i] * xs[i], sxy += xs[i] * ys[i];
+    for (size_t j = 0; j < nc && j < MAXC; j++) { /* E-step: each miss's expected level */
+      adr_censored_moments(m->a_dbm - 10 * m->n * cx[j], m->sigma_db, ct[j], &w[j], &e1[j], &e2[j]);
+      sw += w[j], sx += w[j] * cx[j], sy += w[j] * e1[j], sxx += w[j] * cx[j] * cx[j];
+      sxy += w[j] * cx[j] * e1[j];
     }
     double mx = sx / sw, var = sxx / sw - mx * mx, slope = (sxy / sw - mx * (sy / sw)) / var;
     double n = var > 0.01 ? fmin(fmax(-slope / 10, 1.5), 6) : m->n;
-    double a0 = sy / sw + 10 * n * mx, ss = extra;
+    double a0 = sy / sw + 10 * n * mx, ss = 0;
     for (size_t i = 0; i < k; i++)
       ss += pow(ys[i] - (a0 - 10 * n * xs[i]), 2);
-    for (size_t j = 0; j < nc; j++) { /* the misses' expected squared residual, re-taken */
-      double mu = m->a_dbm - 10 * m->n * cx[j], s = m->sigma_db;
-      double a = (ct[j] - mu) / s, cdf = gsl_cdf_ugaussian_P(a);
-      double lam = cdf > 1e-12 ? exp(-a * a / 2) / 2.5066282746310002 / cdf : -a;
-      double w = cdf / (cdf + 0.02);
-      ss += w * pow(mu - s * lam - (a0 - 10 * n * cx[j]), 2);
+    for (size_t j = 0; j < nc && j < MAXC; j++) { /* E[(X - fit)^2 | X < t] */
+      double f = a0 - 10 * n * cx[j];
+      ss += w[j] * (e2[j] - 2 * f * e1[j] + f * f);
     }
     double sigma = k >= 5 ? fmax(sqrt(ss / fmax(sw - 2, 1)), 2.0) : m->sigma_db;
     bool done = fabs(a0 - m->a_dbm) < 0.01 && fabs(n - m->n) < 0.001;

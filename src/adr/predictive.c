@@ -31,7 +31,6 @@
 
 #define HYSTERESIS  1.0  /* keep settings whose miss chance is up to twice the target's */
 #define KEEP_COST   1.25 /* ... and cost at most 25 % more per delivered message */
-#define OTHER_LOSS  0.02 /* a miss's prior chance of a cause other than a fade */
 #define ACCEL_SIGMA 0.05 /* m/s^2 of the track; manoeuvres show in its misses (below) */
 
 /*
@@ -166,8 +165,13 @@ static double heard_at(const struct lg_adr_input *in, const struct lg_adr_pathlo
   double p[LG_ADR_MAX_GW], miss = 1;
   size_t np = 0;
   for (size_t g = 0; g < in->n_gateways && np < LG_ADR_MAX_GW; g++) {
-    double dist = hypot(in->gateways[g].e_m - pe, in->gateways[g].n_m - pn);
-    p[np] = gsl_cdf_ugaussian_P((adr_expected_rssi(m, tx, dist) - sens) / m->sigma_db);
+    double mu, sg; /* what the network learned there, else the device's own model */
+    if (lg_linkmap_law(in->links, (int)g, pe, pn, &mu, &sg)) {
+      p[np] = gsl_cdf_ugaussian_P((mu + tx - sens) / sg);
+    } else {
+      double dist = hypot(in->gateways[g].e_m - pe, in->gateways[g].n_m - pn);
+      p[np] = gsl_cdf_ugaussian_P((adr_expected_rssi(m, tx, dist) - sens) / m->sigma_db);
+    }
     miss *= 1 - p[np++];
   }
   *p3 = p_at_least(p, np, 3);
@@ -218,7 +222,7 @@ static double p_heard(const struct lg_adr_input *in, const struct lg_adr_pathlos
  * that gateway alone.
  */
 /* The sensitivity (dBm) of a LoRa data rate of region r at a gateway of 6 dB noise figure. */
-static int dr_sensitivity(const struct lg_region *r, int dr, double *sens) {
+int adr_dr_sensitivity(const struct lg_region *r, int dr, double *sens) {
   const struct lg_datarate *d = lg_region_dr(r, dr);
   double floor_db;
   if (!d || d->mod != LG_MOD_LORA || lg_lora_snr_floor_db(d->sf, d->bw_hz, &floor_db))
@@ -266,7 +270,7 @@ static bool choose(const struct lg_adr_input *in, double target, chance_fn *chan
   size_t n_tried = 0;
   for (int dr = r->max_lora125_dr; dr >= 0; dr--) {
     double sens;
-    if (dr_sensitivity(r, dr, &sens)) continue;
+    if (adr_dr_sensitivity(r, dr, &sens)) continue;
     for (int txp = r->tx_power_max_index; txp >= 0; txp--) {
       bool ok = true;
       double p = chance(ctx, dr, txp, sens, &ok);
@@ -289,7 +293,7 @@ static bool choose(const struct lg_adr_input *in, double target, chance_fn *chan
         cheapest = tried[i].cost, *best = tried[i].set, *p_best = tried[i].p;
   }
   double sens;
-  if (found && dr_sensitivity(r, in->current.dr, &sens) == 0) {
+  if (found && adr_dr_sensitivity(r, in->current.dr, &sens) == 0) {
     bool ok = true;
     double p = chance(ctx, in->current.dr, in->current.tx_power_index, sens, &ok);
     if (p >= target - HYSTERESIS * (1 - target) && ok && p > 0 &&
@@ -318,42 +322,13 @@ static double stationary_p(const void *ctx, int dr, int txp, double sens, bool *
   return c->used ? 1 - miss : 0;
 }
 
-/*
- * A normal law fitted to censored samples (a Tobit model, by expectation-maximisation):
- * x[] the levels heard, t[] the levels below which the ones not heard must have been
- * (the sensitivity of their data rate). Fitting only what was heard makes a gateway at
- * the edge of reach look stronger and steadier than it is (only its kind fades are
- * heard), and a setting chosen on that promise loses more than the target allows. With
- * fewer than 5 heard, the spread is not fitted: 6 dB.
- */
+/* A gateway's law from what it heard (x[]) and missed (below t[]): adr_censored_normal. */
 static void censored_fit(const double *x, size_t nx, const double *t, size_t nt, double *mu,
                          double *sigma) {
-  double m = 0, v = 0;
+  double sx = 0, sxx = 0;
   for (size_t i = 0; i < nx; i++)
-    m += x[i] / (double)nx;
-  for (size_t i = 0; i < nx; i++)
-    v += (x[i] - m) * (x[i] - m) / (nx > 1 ? (double)(nx - 1) : 1);
-  double s = nx >= 5 ? fmax(sqrt(v), 2.0) : 6.0;
-  for (int it = 0; it < 40 && nt > 0; it++) {
-    double s1 = 0, s2 = 0, n = (double)nx;
-    for (size_t i = 0; i < nx; i++)
-      s1 += x[i], s2 += x[i] * x[i];
-    for (size_t j = 0; j < nt; j++) { /* E[X | X < t] and E[X^2 | X < t] */
-      double a = (t[j] - m) / s, cdf = gsl_cdf_ugaussian_P(a);
-      double lam = cdf > 1e-12 ? exp(-a * a / 2) / 2.5066282746310002 / cdf : -a;
-      double e1 = m - s * lam, var = s * s * fmax(1 - a * lam - lam * lam, 0.01);
-      /* a miss the fades cannot explain was lost to something else (a collision): it
-       * counts as a fade in proportion to how likely a fade is to have caused it */
-      double w = cdf / (cdf + OTHER_LOSS);
-      s1 += w * e1, s2 += w * (var + e1 * e1), n += w;
-    }
-    double m_next = s1 / n;
-    if (nx >= 5) s = fmax(sqrt(fmax(s2 / n - m_next * m_next, 0)), 2.0);
-    bool done = fabs(m_next - m) < 0.01;
-    m = m_next;
-    if (done) break;
-  }
-  *mu = m, *sigma = s;
+    sx += x[i], sxx += x[i] * x[i];
+  adr_censored_normal(nx, sx, sxx, t, NULL, nt, mu, sigma);
 }
 
 /* `label` says why the statistics serve: "stationary", or a mover without usable positions. */
@@ -369,7 +344,7 @@ static void stationary(const struct lg_adr_input *in, struct lg_adr_decision *ou
   for (size_t i = 0; i < n; i++) {
     const struct lg_adr_uplink *u = &in->history[i];
     double tx = adr_tx_power_dbm(in, u->tx_power_index), sens;
-    bool has_sens = dr_sensitivity(in->region, u->dr, &sens) == 0;
+    bool has_sens = adr_dr_sensitivity(in->region, u->dr, &sens) == 0;
     struct lg_adr_rx only = {u->best_gateway >= 0 ? u->best_gateway : 0, u->max_rssi_dbm};
     const struct lg_adr_rx *rx = u->n_rx > 0 ? u->rx : &only;
     bool heard[LG_ADR_MAX_GW] = {false};

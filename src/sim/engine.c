@@ -416,6 +416,10 @@ int sim_init(struct sim *s, const struct lg_sim_scenario *sc, struct sim_network
         &s->enu, &(struct lg_geodetic){sc->gateways[i].lat_deg, sc->gateways[i].lon_deg, 0}, enu);
     s->adr_gw[i] = (struct lg_adr_gateway){enu[0], enu[1]};
   }
+  for (uint32_t gi = 0; gi < sc->n_groups && !s->linkmap; gi++) /* a network running predictive */
+    if (sc->groups[gi].adr == LG_ADR_PREDICTIVE &&
+        !(s->linkmap = lg_linkmap_new(SIM_LINK_CELL_M, SIM_LINK_ENTRIES)))
+      return LG_ENOMEM;
   s->cap_heap = 2 * s->n_dev + 1024;
   s->heap = malloc(s->cap_heap * sizeof(*s->heap));
   if (!s->heap) return LG_ENOMEM;
@@ -446,6 +450,7 @@ void sim_free(struct sim *s) {
     free(s->dev[i].ah);
   }
   free(s->adr_gw);
+  lg_linkmap_free(s->linkmap);
   free(s->paths);
   free(s->gw);
   free(s->dev);

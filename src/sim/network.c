@@ -118,6 +118,24 @@ static void adr_fix(struct sim *s, const struct tx *t, struct device *d) {
   if (k->n < SIM_ADR_FIXES) k->n++;
 }
 
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* The network learns its links from a device it takes to be static: its latest uplink,
+ * heard or missed by each gateway, at the median of its fixes (four at least). */
+static void learn_link(struct sim *s, const struct lg_adr_input *in) {
+  double e[SIM_ADR_FIXES], n[SIM_ADR_FIXES];
+  size_t k = in->n_fixes < SIM_ADR_FIXES ? in->n_fixes : SIM_ADR_FIXES;
+  if (k < 4 || in->n == 0) return;
+  for (size_t i = 0; i < k; i++)
+    e[i] = in->fixes[in->n_fixes - k + i].e_m, n[i] = in->fixes[in->n_fixes - k + i].n_m;
+  qsort(e, k, sizeof(double), cmp_double);
+  qsort(n, k, sizeof(double), cmp_double);
+  lg_linkmap_uplink(s->linkmap, in, in->n - 1, e[k / 2], n[k / 2]);
+}
+
 static void adr(struct sim *s, struct device *d, const struct tx *t, const struct reception *best,
                 int gws) {
   struct adr_ring *r = d->ah;
@@ -185,10 +203,13 @@ static void adr(struct sim *s, struct device *d, const struct tx *t, const struc
       in.bounds[0] = g->bx0, in.bounds[1] = g->by0, in.bounds[2] = g->bx1, in.bounds[3] = g->by1;
     }
     in.period_ns = (int64_t)(g->period_s * 1e9);
+    in.links = s->linkmap;
   }
   struct lg_adr_decision dec;
   lg_adr_decide(g->adr, &in, &dec);
   sim_output_adr(s, t, d, &dec);
+  if (g->adr == LG_ADR_PREDICTIVE && dec.mobility.cls == LG_ADR_MOB_STATIC)
+    learn_link(s, &in);
   if (dec.mobility.classified) { /* scored against the truth: the mobility model */
     bool moves = g->mobility != LG_SIM_STATIC;
     if (dec.mobility.cls == LG_ADR_MOB_UNKNOWN)

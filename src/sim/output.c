@@ -197,6 +197,12 @@ char *sim_summary(struct sim *s) {
                                 "out_of_reach", (json_int_t)t->downlinks_out_of_reach,
                                 "confirmed_acked", (json_int_t)t->confirmed_acked));
   json_object_set_new(o, "adr_decisions", json_integer((json_int_t)t->adr_decisions));
+  if (s->linkmap) { /* what predictive's network learned of its links */
+    uint64_t refused;
+    size_t cells = lg_linkmap_size(s->linkmap, &refused);
+    json_object_set_new(o, "adr_links", json_pack("{s:I,s:I}", "gateway_cells", (json_int_t)cells,
+                                                  "refused", (json_int_t)refused));
+  }
   if (t->mob_verdicts + t->mob_unknown) /* predictive's mobility classifier, scored */
     json_object_set_new(
         o, "adr_mobility",

@@ -113,7 +113,9 @@ struct adr_ring {
 
 /* The positions the network knows of a device under a mobility-aware ADR (eadr,
  * predictive), newest last; allocated only for those devices. */
-#define SIM_ADR_FIXES 20
+#define SIM_ADR_FIXES    20
+#define SIM_LINK_CELL_M  250.0 /* the link map's cells (predictive) */
+#define SIM_LINK_ENTRIES 65536 /* its (gateway, cell) pairs at most */
 struct adr_track {
   struct lg_adr_fix fix[SIM_ADR_FIXES];
   uint8_t n, pos;
@@ -282,6 +284,7 @@ struct sim {
   struct geo_stats geo_mean;
   struct lg_geo_solver *solver;
   struct lg_adr_gateway *adr_gw; /* gateway positions on the local plane, for ADR */
+  struct lg_linkmap *linkmap;    /* what predictive's network learns of its links */
   FILE *f_tx, *f_pos, *f_frames, *f_adr;
   uint64_t frames_written;
   /* map.png's frame: the site (gateways and every true position written), not the fixes */

@@ -501,6 +501,34 @@ static void censored_fit_cases(void) {
   LG_CHECK(fabs(all.a_dbm - 10 * all.n * log10(2000) - (-30 - 35 * log10(2000))) < 3);
 }
 
+/* The link map: a (gateway, cell)'s law fitted to what was heard and what was missed
+ * (the heard alone look 3+ dB stronger), nothing where nothing was learned, a cap kept. */
+static void linkmap_cases(void) {
+  struct lg_linkmap *m = lg_linkmap_new(250, 4);
+  LG_CHECK(m != NULL);
+  uint64_t st = 5;
+  double sum = 0, mu, sg;
+  int heard = 0;
+  for (int i = 0; i < 300; i++) {
+    double v = -130 + 6 * gauss(&st);
+    if (v >= -132)
+      lg_linkmap_heard(m, 2, 100, 100, v), sum += v, heard++;
+    else
+      lg_linkmap_missed(m, 2, 120, 90, -132);
+  }
+  LG_CHECK(sum / heard > -127);
+  LG_CHECK(lg_linkmap_law(m, 2, 200, 10, &mu, &sg)); /* the same 250 m cell */
+  LG_CHECK(fabs(mu + 130) < 1.0 && fabs(sg - 6) < 1.0);
+  LG_CHECK(!lg_linkmap_law(m, 2, 300, 10, &mu, &sg)); /* the next cell: nothing learned */
+  LG_CHECK(!lg_linkmap_law(m, 3, 100, 100, &mu, &sg)); /* another gateway */
+  for (int c = 0; c < 10; c++)
+    lg_linkmap_heard(m, 1, 250.0 * c + 1, 0, -100);
+  uint64_t refused = 0;
+  LG_EQ_INT(lg_linkmap_size(m, &refused), 4);
+  LG_CHECK(refused == 7);
+  lg_linkmap_free(m);
+}
+
 int main(void) {
   reproduction_cases();
   /* SNRmax -10 at SF12: margin 0, no step. */
@@ -553,6 +581,7 @@ int main(void) {
   predictive_cases();
   mobility_cases();
   censored_fit_cases();
+  linkmap_cases();
   enum lg_adr_algo a;
   LG_EQ_INT(lg_adr_algo_parse("standard", &a), 0);
   LG_EQ_INT(a, LG_ADR_STANDARD);
