@@ -22,6 +22,7 @@
 #include <stdlib.h>
 
 #include "adr/adr_int.h"
+#include "util/util.h"
 
 #define FIX_MIN        4   /* fixes for the position test */
 #define FIX_SPREAD     1.5 /* median distance > this x the median accuracy + FIX_SLACK_M */
@@ -36,16 +37,6 @@ struct ztest {
   bool valid;
   double z;
 };
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-static double median(double *v, size_t n) {
-  qsort(v, n, sizeof(*v), cmp_double);
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 /*
  * The positions. A static device's fixes scatter about one point, each fix's error drawn
@@ -64,13 +55,14 @@ static struct ztest by_fixes(const struct lg_adr_input *in, bool *far, char *why
     e[i] = f[i].e_m, no[i] = f[i].n_m;
     if (f[i].accuracy_m > 0) acc[na++] = f[i].accuracy_m;
   }
-  double me = median(e, n), mn = median(no, n), ss = 0, succ = 0;
+  double me = lg_median(e, n), mn = lg_median(no, n), ss = 0, succ = 0;
   for (size_t i = 0; i < n; i++) {
     d[i] = hypot(f[i].e_m - me, f[i].n_m - mn);
     ss += d[i] * d[i];
     if (i) succ += pow(f[i].e_m - f[i - 1].e_m, 2) + pow(f[i].n_m - f[i - 1].n_m, 2);
   }
-  double md = median(d, n), ma = na ? median(acc, na) : 50, limit = FIX_SPREAD * ma + FIX_SLACK_M;
+  double md = lg_median(d, n), ma = na ? lg_median(acc, na) : 50,
+         limit = FIX_SPREAD * ma + FIX_SLACK_M;
   *far = md > limit;
   double k = 2.0 * (double)(n - 1), z = ss > 0 ? (succ / 2 / ss - 1) * sqrt(k) : 0;
   snprintf(why, len,

@@ -30,6 +30,18 @@ static int int_field(json_t *b, const char *key, int max, int *v) {
   return 0;
 }
 
+/* An optional number in [lo, hi]; null clears it (*has false). -1 for anything else. */
+static int real_field(json_t *b, const char *key, double lo, double hi, bool *has, double *v) {
+  json_t *x = json_object_get(b, key);
+  if (x == NULL) return 0;
+  if (!json_is_null(x) &&
+      (!json_is_number(x) || json_number_value(x) < lo || json_number_value(x) > hi))
+    return -1;
+  *has = !json_is_null(x);
+  *v = *has ? json_number_value(x) : 0;
+  return 0;
+}
+
 static int str_field(json_t *b, const char *key, char *dst, size_t cap, bool empty_ok) {
   json_t *x = json_object_get(b, key);
   if (x == NULL) return 0;
@@ -75,24 +87,12 @@ static int parse_profile(struct lg_api_req *r, json_t *b, struct lg_profile_rec 
   if (str_field(b, "adr_algorithm", p->adr_algorithm, sizeof(p->adr_algorithm), false) ||
       lg_adr_algo_parse(p->adr_algorithm, &algo))
     return BAD("adr_algorithm: expected off, standard, eadr or predictive");
-  v = json_object_get(b, "adr_margin_db");
-  if (v && !json_is_null(v) && (!json_is_number(v) || json_number_value(v) < 0 ||
-                                json_number_value(v) > 30))
+  if (real_field(b, "adr_margin_db", 0, 30, &p->has_adr_margin, &p->adr_margin_db))
     return BAD("adr_margin_db: expected dB in [0, 30] (null: the server's [adr] "
                "installation_margin_db)");
-  if (v) {
-    p->has_adr_margin = !json_is_null(v);
-    p->adr_margin_db = p->has_adr_margin ? json_number_value(v) : 0;
-  }
-  v = json_object_get(b, "adr_target");
-  if (v && !json_is_null(v) && (!json_is_number(v) || json_number_value(v) < 0.5 ||
-                                json_number_value(v) > 0.9999))
+  if (real_field(b, "adr_target", 0.5, 0.9999, &p->has_adr_target, &p->adr_target))
     return BAD("adr_target: expected a probability in [0.5, 0.9999] (null: the server's [adr] "
                "target_delivery)");
-  if (v) {
-    p->has_adr_target = !json_is_null(v);
-    p->adr_target = p->has_adr_target ? json_number_value(v) : 0;
-  }
   if (int_field(b, "uplink_interval_s", 30 * 86400, &p->uplink_interval_s))
     return BAD("uplink_interval_s: expected seconds 1..2592000 (null: not said)");
   if (str_field(b, "payload_codec", p->payload_codec, sizeof(p->payload_codec), true))

@@ -153,16 +153,11 @@ void lg_errors_merge(struct lg_errors *to, const struct lg_errors *from) {
   to->male_sum += from->male_sum;
 }
 
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
 void lg_solve_summary_line(struct lg_outbuf *b, struct lg_errors *e, long records, long fixes) {
   lg_out_printf(b, "{\"summary\":{\"records\":%ld,\"fixes\":%ld,\"with_truth\":%zu", records, fixes,
                 e->n);
   if (e->n > 0) {
-    qsort(e->v, e->n, sizeof(double), cmp_double);
+    qsort(e->v, e->n, sizeof(double), lg_cmp_double);
     double sum = 0;
     for (size_t i = 0; i < e->n; i++)
       sum += e->v[i];

@@ -211,11 +211,6 @@ int lg_geo_solve(struct lg_geo_solver *s, const struct lg_geo_rx *rx, size_t n,
   return rc;
 }
 
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
 /* The quantile of the fixes' normalised chi-square that measures the noise: a lower
  * one than the median, because reflections only ever add (a late reception the robust
  * test missed inflates its frame's chi-square); the 25th percentile stays right while up
@@ -231,7 +226,7 @@ double lg_geo_noise_factor(const struct lg_geo_fix *fixes, size_t n) {
       u[k++] = fixes[i].chi2 / gsl_cdf_chisq_Pinv(NOISE_QUANTILE, fixes[i].dof);
   double f = 0;
   if (k >= 20) {
-    qsort(u, k, sizeof(double), cmp_double);
+    qsort(u, k, sizeof(double), lg_cmp_double);
     f = sqrt(u[(size_t)(NOISE_QUANTILE * (double)(k - 1))]);
   }
   free(u);

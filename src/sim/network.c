@@ -118,11 +118,6 @@ static void adr_fix(struct sim *s, const struct tx *t, struct device *d) {
   if (k->n < SIM_ADR_FIXES) k->n++;
 }
 
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
 /* The network learns its links from a device it takes to be static: its latest uplink,
  * heard or missed by each gateway, at the median of its fixes (four at least). */
 static void learn_link(struct sim *s, const struct lg_adr_input *in) {
@@ -131,9 +126,7 @@ static void learn_link(struct sim *s, const struct lg_adr_input *in) {
   if (k < 4 || in->n == 0) return;
   for (size_t i = 0; i < k; i++)
     e[i] = in->fixes[in->n_fixes - k + i].e_m, n[i] = in->fixes[in->n_fixes - k + i].n_m;
-  qsort(e, k, sizeof(double), cmp_double);
-  qsort(n, k, sizeof(double), cmp_double);
-  lg_linkmap_uplink(s->linkmap, in, in->n - 1, e[k / 2], n[k / 2]);
+  lg_linkmap_uplink(s->linkmap, in, in->n - 1, lg_median(e, k), lg_median(n, k));
 }
 
 static void adr(struct sim *s, struct device *d, const struct tx *t, const struct reception *best,

@@ -84,4 +84,9 @@ static inline void lg_put_le64(uint8_t *p, uint64_t v) {
 
 #define LG_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
+/* qsort's comparator for doubles, ascending (util/sort.c). */
+int lg_cmp_double(const void *a, const void *b);
+/* The median of v[0..n) (0 when empty); sorts v. */
+double lg_median(double *v, size_t n);
+
 #endif
