@@ -52,9 +52,11 @@ struct lg_adr_fix {
   double accuracy_m; /* DRMS; <= 0: unknown */
 };
 
-/* A gateway's position on the same plane. */
+/* A gateway's position on the same plane, and what names it to the link map (stable
+ * across decisions: the server's gateway EUI, the simulator's gateway index). */
 struct lg_adr_gateway {
   double e_m, n_m;
+  uint64_t id;
 };
 
 struct lg_adr_settings {
@@ -90,8 +92,8 @@ struct lg_adr_input {
   int64_t period_ns;      /* expected time to the next uplink (predictive), 0: unknown */
   double target_delivery; /* predictive: P(sent and heard), 0: LG_ADR_TARGET */
   bool keep_locatable; /* predictive: a moving device keeps P(3+ gateways) >= LG_ADR_GEO_TARGET */
-  /* predictive: what the network learned of its links (lg_linkmap), its gateway ids the
-   * indices of `gateways`, on the same plane; NULL: the device's own model only */
+  /* predictive: what the network learned of its links (lg_linkmap), keyed by the
+   * gateways' ids, on the same plane; NULL: the device's own model only */
   struct lg_linkmap *links;
 };
 
@@ -159,22 +161,31 @@ struct lg_adr_decision {
 int lg_adr_classify_mobility(const struct lg_adr_input *in, struct lg_adr_mobility *out);
 const char *lg_adr_mobility_name(enum lg_adr_mobility_class c);
 
-/* What the network learns of its links (adr/linkmap.c): per gateway and square cell of
- * the plane, levels (RSSI - TX power) heard and the sensitivities missed uplinks were
- * below; a cell's law is their censored fit. At most max_entries (gateway, cell) pairs. */
+/* What the network learns of its links (adr/linkmap.c): per gateway (its id) and square
+ * cell of the plane, levels (RSSI - TX power) heard and the sensitivities missed uplinks
+ * were below; a cell's law is their censored fit. At most max_entries (gateway, cell)
+ * pairs. Not thread-safe: one thread learns and reads it (the server's packet thread). */
 struct lg_linkmap;
 struct lg_linkmap *lg_linkmap_new(double cell_m, size_t max_entries);
 void lg_linkmap_free(struct lg_linkmap *m);
-void lg_linkmap_heard(struct lg_linkmap *m, int gw, double e, double n, double level_db);
-void lg_linkmap_missed(struct lg_linkmap *m, int gw, double e, double n, double below_db);
+void lg_linkmap_heard(struct lg_linkmap *m, uint64_t gw, double e, double n, double level_db);
+void lg_linkmap_missed(struct lg_linkmap *m, uint64_t gw, double e, double n, double below_db);
 /* Uplink i of in->history sent from (e, n): every gateway of in->gateways heard it (its
  * level) or missed it (below the sensitivity of its data rate). */
 void lg_linkmap_uplink(struct lg_linkmap *m, const struct lg_adr_input *in, size_t i, double e,
                        double n);
 /* The law of gateway gw's level in the cell of (e, n); false: not enough learned there. */
-bool lg_linkmap_law(struct lg_linkmap *m, int gw, double e, double n, double *mu, double *sigma);
+bool lg_linkmap_law(struct lg_linkmap *m, uint64_t gw, double e, double n, double *mu,
+                    double *sigma);
 /* (gateway, cell) pairs learned; *refused: new ones not learned for the cap. */
 size_t lg_linkmap_size(const struct lg_linkmap *m, uint64_t *refused);
+/* The map to a file and back (JSON, written beside and renamed), with the geodetic origin
+ * of its plane (lat, lon in degrees), which the caller keeps. Load: into a new map of
+ * max_entries; LG_EINVAL with the reason for a file that is not one. */
+int lg_linkmap_save(const struct lg_linkmap *m, const double origin[2], const char *path,
+                    char *why, size_t why_len);
+int lg_linkmap_load(const char *path, size_t max_entries, struct lg_linkmap **out,
+                    double origin[2], char *why, size_t why_len);
 
 /* Decides for one device. Always fills *out (no change, with the reason, when the
  * algorithm does not apply). LG_EINVAL for an unusable input (no region). */

@@ -14,13 +14,18 @@
  * uplinks it missed were below, fitted the same way when asked (and kept until the cell
  * learns more). `predictive` takes a cell's law instead of the device's own path-loss
  * model where the cell has enough. Bounded: at most `max_entries` (gateway, cell) pairs;
- * past that, new ones are not learned (counted).
+ * past that, new ones are not learned (counted). Saved to and loaded from a JSON file
+ * (the server keeps it across restarts).
  */
 #include <gsl/gsl_cdf.h>
+#include <jansson.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "adr/adr_int.h"
+#include "util/util.h"
 
 #define OTHER_LOSS 0.02 /* a miss's prior chance of a cause other than a fade */
 #define LEVELS     4    /* distinct sensitivities a cell keeps its misses at */
@@ -59,7 +64,8 @@ void adr_censored_normal(size_t nx, double sx, double sxx, const double *t, cons
 
 struct cell {
   int32_t cx, cy;
-  int gw; /* -1: free */
+  uint64_t gw;
+  bool used;
   uint32_t heard;
   double sx, sxx;
   float level[LEVELS], missed[LEVELS]; /* misses by the sensitivity they fell below */
@@ -79,14 +85,12 @@ struct lg_linkmap *lg_linkmap_new(double cell_m, size_t max_entries) {
   size_t cap = 16;
   while (cap < 2 * max_entries)
     cap *= 2;
-  if (m) m->c = malloc(cap * sizeof(*m->c));
-  if (m == NULL || m->c == NULL || cell_m <= 0) {
+  if (m) m->c = calloc(cap, sizeof(*m->c));
+  if (m == NULL || m->c == NULL || !(cell_m > 0)) {
     if (m) free(m->c);
     free(m);
     return NULL;
   }
-  for (size_t i = 0; i < cap; i++)
-    m->c[i].gw = -1;
   m->cell_m = cell_m, m->cap = cap, m->max = max_entries;
   return m;
 }
@@ -96,36 +100,43 @@ void lg_linkmap_free(struct lg_linkmap *m) {
   free(m);
 }
 
-/* The slot of (gw, the cell of (e, n)): found, or a free one taken (create), or NULL. */
-static struct cell *slot(struct lg_linkmap *m, int gw, double e, double n, bool create) {
-  int32_t cx = (int32_t)floor(e / m->cell_m), cy = (int32_t)floor(n / m->cell_m);
+/* The slot of gateway gw in cell (cx, cy): found, or a free one taken (create), or NULL. */
+static struct cell *cell_at(struct lg_linkmap *m, uint64_t gw, int32_t cx, int32_t cy,
+                            bool create) {
   uint64_t h = ((uint64_t)(uint32_t)cx * 0x9E3779B97F4A7C15ULL) ^
-               ((uint64_t)(uint32_t)cy * 0xC2B2AE3D27D4EB4FULL) ^ ((uint64_t)(uint32_t)gw * 0x165667B1ULL);
+               ((uint64_t)(uint32_t)cy * 0xC2B2AE3D27D4EB4FULL) ^ (gw * 0x165667B19E3779F9ULL);
   for (size_t i = (size_t)(h ^ (h >> 29)) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
     struct cell *c = &m->c[i];
-    if (c->gw == gw && c->cx == cx && c->cy == cy) return c;
-    if (c->gw >= 0) continue;
+    if (c->used && c->gw == gw && c->cx == cx && c->cy == cy) return c;
+    if (c->used) continue;
     if (!create) return NULL;
     if (m->used >= m->max) {
       m->refused++;
       return NULL;
     }
     m->used++;
-    *c = (struct cell){.cx = cx, .cy = cy, .gw = gw};
+    *c = (struct cell){.cx = cx, .cy = cy, .gw = gw, .used = true};
     return c;
   }
 }
 
-void lg_linkmap_heard(struct lg_linkmap *m, int gw, double e, double n, double level_db) {
-  struct cell *c = gw >= 0 ? slot(m, gw, e, n, true) : NULL;
+/* The slot of (gw, the cell of (e, n)). */
+static struct cell *slot(struct lg_linkmap *m, uint64_t gw, double e, double n, bool create) {
+  double x = floor(e / m->cell_m), y = floor(n / m->cell_m);
+  if (!(fabs(x) < 2e9 && fabs(y) < 2e9)) return NULL; /* not a place on the plane */
+  return cell_at(m, gw, (int32_t)x, (int32_t)y, create);
+}
+
+void lg_linkmap_heard(struct lg_linkmap *m, uint64_t gw, double e, double n, double level_db) {
+  struct cell *c = m && isfinite(level_db) ? slot(m, gw, e, n, true) : NULL;
   if (c == NULL) return;
   c->heard++, c->sx += level_db, c->sxx += level_db * level_db, c->fresh = false;
 }
 
-void lg_linkmap_missed(struct lg_linkmap *m, int gw, double e, double n, double below_db) {
-  struct cell *c = gw >= 0 ? slot(m, gw, e, n, true) : NULL;
-  if (c == NULL) return;
-  size_t k = 0, near = 0; /* its sensitivity's bucket, a free one, or the nearest */
+/* Counts a miss below `below_db` in c: its sensitivity's bucket, a free one, or the
+ * nearest. */
+static void add_missed(struct cell *c, double below_db, float count) {
+  size_t k = 0, near = 0;
   while (k < LEVELS && c->missed[k] > 0 && fabsf(c->level[k] - (float)below_db) > 0.5f)
     k++;
   if (k == LEVELS) {
@@ -134,7 +145,12 @@ void lg_linkmap_missed(struct lg_linkmap *m, int gw, double e, double n, double 
     k = near;
   }
   if (c->missed[k] == 0) c->level[k] = (float)below_db;
-  c->missed[k]++, c->fresh = false;
+  c->missed[k] += count, c->fresh = false;
+}
+
+void lg_linkmap_missed(struct lg_linkmap *m, uint64_t gw, double e, double n, double below_db) {
+  struct cell *c = m && isfinite(below_db) ? slot(m, gw, e, n, true) : NULL;
+  if (c) add_missed(c, below_db, 1);
 }
 
 void lg_linkmap_uplink(struct lg_linkmap *m, const struct lg_adr_input *in, size_t i, double e,
@@ -147,14 +163,15 @@ void lg_linkmap_uplink(struct lg_linkmap *m, const struct lg_adr_input *in, size
     while (j < u->n_rx && (size_t)u->rx[j].gateway != g)
       j++;
     if (j < u->n_rx)
-      lg_linkmap_heard(m, (int)g, e, n, u->rx[j].rssi_dbm - tx);
+      lg_linkmap_heard(m, in->gateways[g].id, e, n, u->rx[j].rssi_dbm - tx);
     else
-      lg_linkmap_missed(m, (int)g, e, n, sens - tx);
+      lg_linkmap_missed(m, in->gateways[g].id, e, n, sens - tx);
   }
 }
 
-bool lg_linkmap_law(struct lg_linkmap *m, int gw, double e, double n, double *mu, double *sigma) {
-  struct cell *c = m && gw >= 0 ? slot(m, gw, e, n, false) : NULL;
+bool lg_linkmap_law(struct lg_linkmap *m, uint64_t gw, double e, double n, double *mu,
+                    double *sigma) {
+  struct cell *c = m ? slot(m, gw, e, n, false) : NULL;
   if (c == NULL) return false;
   double seen = c->heard;
   for (size_t k = 0; k < LEVELS; k++)
@@ -175,4 +192,112 @@ bool lg_linkmap_law(struct lg_linkmap *m, int gw, double e, double n, double *mu
 size_t lg_linkmap_size(const struct lg_linkmap *m, uint64_t *refused) {
   if (refused) *refused = m ? m->refused : 0;
   return m ? m->used : 0;
+}
+
+/*
+ * The file: {"format": "lorageo-linkmap", "version": 1, "origin": {"lat", "lon"},
+ * "cell_m", "cells": [[gateway (16 hex digits), cx, cy, heard, sum of levels, sum of their
+ * squares, [[below_db, misses], ...]], ...]}.
+ */
+int lg_linkmap_save(const struct lg_linkmap *m, const double origin[2], const char *path,
+                    char *why, size_t why_len) {
+  json_t *cells = json_array(), *o = NULL;
+  for (size_t i = 0; cells && i < m->cap; i++) {
+    const struct cell *c = &m->c[i];
+    if (!c->used) continue;
+    json_t *missed = json_array();
+    for (size_t k = 0; missed && k < LEVELS; k++)
+      if (c->missed[k] > 0)
+        json_array_append_new(missed, json_pack("[f, f]", (double)c->level[k], (double)c->missed[k]));
+    char eui[17];
+    snprintf(eui, sizeof(eui), "%016llx", (unsigned long long)c->gw);
+    json_array_append_new(cells, json_pack("[s, i, i, I, f, f, o]", eui, (json_int_t)c->cx,
+                                           (json_int_t)c->cy, (json_int_t)c->heard, c->sx, c->sxx,
+                                           missed));
+  }
+  if (cells)
+    o = json_pack("{s:s, s:i, s:{s:f, s:f}, s:f, s:o}", "format", "lorageo-linkmap", "version", 1,
+                  "origin", "lat", origin[0], "lon", origin[1], "cell_m", m->cell_m, "cells", cells);
+  char tmp[4200];
+  int rc = LG_EIO;
+  if (o && snprintf(tmp, sizeof(tmp), "%s.tmp", path) < (int)sizeof(tmp) &&
+      json_dump_file(o, tmp, JSON_COMPACT) == 0 && rename(tmp, path) == 0)
+    rc = 0;
+  else
+    snprintf(why, why_len, "cannot write %s", path);
+  json_decref(o);
+  return rc;
+}
+
+static int bad(char *why, size_t why_len, const char *path, const char *what) {
+  snprintf(why, why_len, "%s: %s", path, what);
+  return LG_EINVAL;
+}
+
+int lg_linkmap_load(const char *path, size_t max_entries, struct lg_linkmap **out,
+                    double origin[2], char *why, size_t why_len) {
+  json_error_t err;
+  json_t *o = json_load_file(path, 0, &err), *cells = NULL;
+  const char *format = NULL;
+  int version = 0;
+  double cell_m = 0;
+  *out = NULL;
+  if (o == NULL) {
+    snprintf(why, why_len, "%s: %s (line %d)", path, err.text, err.line);
+    return LG_EINVAL;
+  }
+  if (json_unpack(o, "{s:s, s:i, s:{s:F, s:F}, s:F, s:o}", "format", &format, "version", &version,
+                  "origin", "lat", &origin[0], "lon", &origin[1], "cell_m", &cell_m, "cells",
+                  &cells) != 0 ||
+      strcmp(format, "lorageo-linkmap") != 0 || !json_is_array(cells)) {
+    json_decref(o);
+    return bad(why, why_len, path, "not a link map (format, version, origin, cell_m, cells)");
+  }
+  if (version != 1 || !(cell_m >= 1 && cell_m <= 1e5) || !(fabs(origin[0]) <= 90) ||
+      !(fabs(origin[1]) <= 180)) {
+    json_decref(o);
+    return bad(why, why_len, path, "unsupported version, cell size or origin");
+  }
+  struct lg_linkmap *m = lg_linkmap_new(cell_m, max_entries);
+  if (m == NULL) {
+    json_decref(o);
+    return bad(why, why_len, path, "out of memory");
+  }
+  size_t i;
+  json_t *e;
+  json_array_foreach(cells, i, e) {
+    const char *eui;
+    json_int_t cx, cy, heard;
+    double sx, sxx;
+    json_t *missed;
+    uint8_t b[8];
+    size_t nb = 0;
+    if (json_unpack(e, "[s, I, I, I, F, F, o]", &eui, &cx, &cy, &heard, &sx, &sxx, &missed) != 0 ||
+        strlen(eui) != 16 || lg_hex_decode(eui, 16, b, sizeof(b), &nb) != 0 ||
+        cx < INT32_MIN || cx > INT32_MAX || cy < INT32_MIN || cy > INT32_MAX || heard < 0 ||
+        heard > UINT32_MAX || !isfinite(sx) || !isfinite(sxx) || !json_is_array(missed)) {
+      char what[100];
+      snprintf(what, sizeof(what), "cell %zu is not [gateway, cx, cy, heard, sum, sum of squares, misses]", i);
+      lg_linkmap_free(m);
+      json_decref(o);
+      return bad(why, why_len, path, what);
+    }
+    uint64_t gw = 0;
+    for (size_t k = 0; k < 8; k++)
+      gw = gw << 8 | b[k];
+    struct cell *c = cell_at(m, gw, (int32_t)cx, (int32_t)cy, true);
+    if (c == NULL) continue; /* over this server's cap: counted as refused */
+    c->heard += (uint32_t)heard, c->sx += sx, c->sxx += sxx, c->fresh = false;
+    size_t k;
+    json_t *mv;
+    json_array_foreach(missed, k, mv) {
+      double below, count;
+      if (json_unpack(mv, "[F, F]", &below, &count) == 0 && isfinite(below) && count > 0 &&
+          count < 1e9)
+        add_missed(c, below, (float)count);
+    }
+  }
+  json_decref(o);
+  *out = m;
+  return 0;
 }

@@ -166,7 +166,7 @@ static double heard_at(const struct lg_adr_input *in, const struct lg_adr_pathlo
   size_t np = 0;
   for (size_t g = 0; g < in->n_gateways && np < LG_ADR_MAX_GW; g++) {
     double mu, sg; /* what the network learned there, else the device's own model */
-    if (lg_linkmap_law(in->links, (int)g, pe, pn, &mu, &sg)) {
+    if (lg_linkmap_law(in->links, in->gateways[g].id, pe, pn, &mu, &sg)) {
       p[np] = gsl_cdf_ugaussian_P((mu + tx - sens) / sg);
     } else {
       double dist = hypot(in->gateways[g].e_m - pe, in->gateways[g].n_m - pn);
@@ -496,11 +496,20 @@ void adr_predictive(const struct lg_adr_input *in, struct lg_adr_decision *out) 
   out->next = best;
   out->change = memcmp(&out->next, &in->current, sizeof(out->next)) != 0;
   out->snr_margin_db = 0;
+  size_t learned = 0; /* gateways whose link there the network has learned */
+  for (size_t g = 0; in->links && g < in->n_gateways && g < LG_ADR_MAX_GW; g++) {
+    double mu, sg;
+    learned += lg_linkmap_law(in->links, in->gateways[g].id, e, n, &mu, &sg);
+  }
+  char links[64] = "";
+  if (learned)
+    snprintf(links, sizeof(links), "; links learned there: %zu of %zu gateways", learned,
+             in->n_gateways < LG_ADR_MAX_GW ? in->n_gateways : (size_t)LG_ADR_MAX_GW);
   snprintf(out->reason, sizeof(out->reason),
            "predictive: next at (%.0f, %.0f) m +-%.0f m, %.0f m from a gateway; model n=%.2f sigma "
            "%.1f dB "
-           "(%zu pts)%s -> DR%d TXPower %d, P(sent and heard) %.3f (target %.3f)%s",
+           "(%zu pts)%s -> DR%d TXPower %d, P(sent and heard) %.3f (target %.3f)%s%s",
            e, n, pos_sigma, d_near, m.n, m.sigma_db, m.points, moving ? ", moving: 3 gateways" : "",
            best.dr, best.tx_power_index, p_best, target,
-           found ? "" : " (below it: the best there is)");
+           found ? "" : " (below it: the best there is)", links);
 }

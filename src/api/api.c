@@ -276,6 +276,15 @@ static enum MHD_Result metrics(struct lg_api *api, struct MHD_Connection *c) {
   counter_pair(&b, "lorageo_adr_decisions_total",
                "ADR decisions, by whether they change the device.", "change", "false",
                atomic_load(&m->adr_decisions[0]), "true", atomic_load(&m->adr_decisions[1]));
+  GAUGE("lorageo_adr_link_cells",
+        "(gateway, 250 m cell) links ADR has learned from static devices ([adr] learned).",
+        atomic_load(&m->adr_link_cells));
+  COUNTER("lorageo_adr_link_refused_total",
+          "New (gateway, cell) links not learned: the map is at its cap.",
+          atomic_load(&m->adr_link_refused));
+  COUNTER("lorageo_adr_link_uplinks_total",
+          "Uplinks of devices predictive takes to be static that the link map learned from.",
+          atomic_load(&m->adr_link_uplinks));
   GAUGE("lorageo_dedup_open_windows", "Frames whose de-duplication window is open.",
         atomic_load(&m->open_windows));
   COUNTER("lorageo_same_gateway_copies_total",

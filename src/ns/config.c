@@ -322,6 +322,10 @@ static int s_learned(struct lg_config *c, const char *v) {
   c->geo_learned_set = true;
   return set_str(c->geo_learned, sizeof(c->geo_learned), v);
 }
+static int s_adr_learned(struct lg_config *c, const char *v) {
+  c->adr_learned_set = true;
+  return set_str(c->adr_learned, sizeof(c->adr_learned), v);
+}
 
 static int s_bs_bind(struct lg_config *c, const char *v) {
   if (v[0] && !strrchr(v, ':')) return -1;
@@ -410,6 +414,7 @@ static const struct {
      s_gw_nets},
     {"adr", "installation_margin_db", "0..30", s_margin},
     {"adr", "target_delivery", "0.5..0.9999", s_target},
+    {"adr", "learned", "a file path (empty: not kept)", s_adr_learned},
     {"cluster", "redis", "redis://HOST[:PORT]", s_redis},
     {"basicstation", "bind", "HOST:PORT (empty: off)", s_bs_bind},
     {"basicstation", "cert_file", "a PEM file", s_bs_cert},
@@ -458,18 +463,17 @@ static void journal_name(const char *database, const char *http_bind, char *out,
   snprintf(out, len, "%.*s.journal", (int)(n < 240 ? n : 240), database);
 }
 
-/* What locating learns, beside the database as the default journal is: that name with
- * .geo.json (./lorageo.geo.json); none for an in-memory database. */
+/* What locating and ADR learn, beside the database as the default journal is: that name
+ * with .geo.json (./lorageo.geo.json) and .adr.json; none for an in-memory database. */
 static void default_learned(struct lg_config *c) {
-  if (c->geo_learned_set) return;
   char j[256];
   journal_name(c->database, c->http_bind, j, sizeof(j));
   size_t n = strlen(j);
   if (n > 8 && strcmp(j + n - 8, ".journal") == 0) n -= 8;
-  if (n == 0)
-    c->geo_learned[0] = '\0';
-  else
-    snprintf(c->geo_learned, sizeof(c->geo_learned), "%.*s.geo.json", (int)n, j);
+  if (!c->geo_learned_set)
+    snprintf(c->geo_learned, sizeof(c->geo_learned), "%.*s%s", (int)n, j, n ? ".geo.json" : "");
+  if (!c->adr_learned_set)
+    snprintf(c->adr_learned, sizeof(c->adr_learned), "%.*s%s", (int)n, j, n ? ".adr.json" : "");
 }
 
 struct parse_ctx {

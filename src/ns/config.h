@@ -121,6 +121,8 @@ struct lg_config {
   struct lg_netlist gateway_nets;
   double adr_installation_margin_db; /* [adr] installation_margin_db = 10 (standard) */
   double adr_target_delivery; /* [adr] target_delivery (predictive); 0: 0.985 moving, 0.995 static */
+  char adr_learned[256];      /* [adr] learned: the link map's file (empty: not kept) */
+  bool adr_learned_set;       /* given (possibly empty); otherwise the default applies */
   char cluster_redis[256];           /* [cluster] redis = (empty: one instance) redis://HOST:PORT */
   /* [basicstation] bind = HOST:PORT of the LoRa Basics Station LNS (empty: off); with
    * cert_file + key_file it is TLS (wss://), with client_ca_file stations must present a

@@ -210,6 +210,45 @@ void ns_save_live(struct lg_ns *ns, bool soon) {
   ns->live_saved_refs = refs;
 }
 
+/* What ADR learns of the links (adr/linkmap.c), picked up from [adr] learned when the file
+ * exists; its plane's origin comes with it. */
+static int open_links(struct lg_ns *ns, const struct lg_config *cfg, char *why, size_t why_len) {
+  char sub[300];
+  if (cfg->adr_learned[0] && access(cfg->adr_learned, F_OK) == 0) {
+    if (lg_linkmap_load(cfg->adr_learned, NS_LINK_CELLS, &ns->links, ns->links_origin, sub,
+                        sizeof(sub)) != 0) {
+      snprintf(why, why_len, "[adr] learned: %s", sub);
+      return LG_EINVAL;
+    }
+    lg_enu_init(&ns->links_frame, &(struct lg_geodetic){ns->links_origin[0], ns->links_origin[1], 0});
+    ns->links_framed = true;
+    uint64_t refused = 0;
+    size_t cells = lg_linkmap_size(ns->links, &refused);
+    atomic_store(&ns->m.adr_link_cells, cells);
+    atomic_store(&ns->m.adr_link_refused, refused);
+    ns_log(ns, "learned %s: %zu links (gateway, %.0f m cell)%s", cfg->adr_learned, cells,
+           (double)NS_LINK_CELL_M, refused ? ", some over the cap not loaded" : "");
+    return 0;
+  }
+  if ((ns->links = lg_linkmap_new(NS_LINK_CELL_M, NS_LINK_CELLS)) == NULL) {
+    snprintf(why, why_len, "out of memory");
+    return LG_ENOMEM;
+  }
+  return 0;
+}
+
+void ns_save_links(struct lg_ns *ns) {
+  if (ns->links == NULL || !ns->links_framed || ns->cfg.adr_learned[0] == '\0' ||
+      ns->links_unsaved == 0)
+    return;
+  char why[300];
+  if (lg_linkmap_save(ns->links, ns->links_origin, ns->cfg.adr_learned, why, sizeof(why)) != 0) {
+    ns_log(ns, "[adr] learned: %s", why);
+    return;
+  }
+  ns->links_unsaved = 0;
+}
+
 struct lg_ns *lg_ns_new(const struct lg_config *cfg, struct lg_store *store,
                         const struct lg_ns_io *io, char *why, size_t why_len) {
   struct lg_ns *ns = calloc(1, sizeof(*ns));
@@ -243,7 +282,7 @@ struct lg_ns *lg_ns_new(const struct lg_config *cfg, struct lg_store *store,
            ns->cal->has_path_loss ? ", path-loss model" : "",
            ns->cal->radio_map ? ", radio map" : "");
   }
-  if (open_live(ns, cfg, why, why_len) != 0) {
+  if (open_live(ns, cfg, why, why_len) != 0 || open_links(ns, cfg, why, why_len) != 0) {
     lg_ns_free(ns);
     return NULL;
   }
@@ -335,6 +374,8 @@ void lg_ns_free(struct lg_ns *ns) {
   free(ns->events);
   if (ns->live) lg_geo_live_wait_idle(ns->live); /* a queued rebuild's map in the file */
   ns_save_live(ns, false); /* when changed: both files, written here */
+  ns_save_links(ns);
+  lg_linkmap_free(ns->links);
   lg_geo_live_free(ns->live);
   lg_geo_solver_free(ns->solver);
   lg_calibration_close(ns->cal);

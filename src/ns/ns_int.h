@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <uthash.h>
 
+#include "adr/adr.h"
 #include "geo/geo.h"
 #include "gw/gw.h"
 #include "lora/lora.h"
@@ -202,6 +203,14 @@ struct lg_ns {
   struct lg_calibration *cal; /* [geo] calibration, or NULL */
   struct lg_geo_live *live;   /* what locating has learned (geo/live.c) */
   uint64_t live_saved_refs;   /* reference frames when it was last saved */
+  /* what ADR learns of the links (adr/linkmap.c), on one plane for the whole network;
+   * used on the packet thread only */
+  struct lg_linkmap *links;
+  double links_origin[2];  /* the plane's origin, lat and lon; taken from the file or the
+                              first gateway the ADR hook sees */
+  struct lg_enu_frame links_frame;
+  bool links_framed;
+  uint64_t links_unsaved; /* uplinks learned since the last save */
   struct lg_pathloss pathloss;
   struct ns_gateway *gateways;
   struct ns_frame *frames;
@@ -469,5 +478,13 @@ void ns_cluster_tick(struct lg_ns *ns, int64_t now_ns);
  * logged. On a clean stop, and every 100 reference frames `soon` (the radio map file left
  * to the rebuild worker, lg_geo_live_save_soon: nothing built on the packet thread). */
 void ns_save_live(struct lg_ns *ns, bool soon);
+
+/* What ADR learns of the links: 250 m cells, at most 65,536 (gateway, cell) pairs (about
+ * 10 MB); written to [adr] learned on a clean stop and every NS_LINK_SAVE_EVERY uplinks it
+ * learned from (when set and changed); a failure is logged. */
+#define NS_LINK_CELL_M     250.0
+#define NS_LINK_CELLS      65536
+#define NS_LINK_SAVE_EVERY 1000
+void ns_save_links(struct lg_ns *ns);
 
 #endif

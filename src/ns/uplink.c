@@ -479,47 +479,65 @@ static void mac_commands(struct lg_ns *ns, const struct ns_frame *f, const struc
   }
 }
 
-/* For eadr and predictive: the history's gateways, receptions and locations on a local
- * plane (origin: the first gateway seen), as lg_adr_input wants them. */
-static void adr_positions(const struct lg_store_adr_uplink *sh, struct lg_adr_uplink *h, size_t n,
-                          struct lg_adr_input *in, struct lg_adr_gateway *gws,
-                          struct lg_adr_fix *fixes) {
-  uint64_t euis[LG_ADR_MAX_GW];
+/* For eadr and predictive: the history's gateways, receptions and locations on the
+ * network's plane (origin: the link map's, or the first gateway the hook saw), as
+ * lg_adr_input wants them. */
+static void adr_positions(struct lg_ns *ns, const struct lg_store_adr_uplink *sh,
+                          struct lg_adr_uplink *h, size_t n, struct lg_adr_input *in,
+                          struct lg_adr_gateway *gws, struct lg_adr_fix *fixes) {
   size_t ng = 0, nf = 0;
-  struct lg_enu_frame frame;
-  bool framed = false;
   for (size_t i = 0; i < n; i++) {
     int best = -1;
     for (int j = 0; j < sh[i].n_rx && j < LG_ADR_MAX_RX; j++) {
-      if (!framed) {
-        lg_enu_init(&frame, &(struct lg_geodetic){sh[i].rx[j].lat_deg, sh[i].rx[j].lon_deg, 0});
-        framed = true;
+      const struct lg_store_adr_rx *r = &sh[i].rx[j];
+      if (!ns->links_framed) {
+        ns->links_origin[0] = r->lat_deg, ns->links_origin[1] = r->lon_deg;
+        lg_enu_init(&ns->links_frame, &(struct lg_geodetic){r->lat_deg, r->lon_deg, 0});
+        ns->links_framed = true;
       }
       size_t g = 0;
-      while (g < ng && euis[g] != sh[i].rx[j].gateway_eui)
+      while (g < ng && gws[g].id != r->gateway_eui)
         g++;
       if (g == ng) {
         if (ng == LG_ADR_MAX_GW) continue;
         double enu[3];
-        lg_enu_from_geodetic(
-            &frame, &(struct lg_geodetic){sh[i].rx[j].lat_deg, sh[i].rx[j].lon_deg, 0}, enu);
-        euis[ng] = sh[i].rx[j].gateway_eui;
-        gws[ng++] = (struct lg_adr_gateway){enu[0], enu[1]};
+        lg_enu_from_geodetic(&ns->links_frame, &(struct lg_geodetic){r->lat_deg, r->lon_deg, 0},
+                             enu);
+        gws[ng++] = (struct lg_adr_gateway){enu[0], enu[1], r->gateway_eui};
       }
-      h[i].rx[h[i].n_rx++] = (struct lg_adr_rx){(int)g, sh[i].rx[j].rssi_dbm};
-      if (best < 0 || sh[i].rx[j].rssi_dbm > sh[i].rx[best].rssi_dbm) best = j;
+      h[i].rx[h[i].n_rx++] = (struct lg_adr_rx){(int)g, r->rssi_dbm};
+      if (best < 0 || r->rssi_dbm > sh[i].rx[best].rssi_dbm) best = j;
     }
     if (best >= 0) h[i].best_gateway = h[i].rx[best].gateway;
-    if (sh[i].has_fix && framed) {
+    if (sh[i].has_fix && ns->links_framed) {
       double enu[3];
-      lg_enu_from_geodetic(&frame, &(struct lg_geodetic){sh[i].fix_lat_deg, sh[i].fix_lon_deg, 0},
-                           enu);
+      lg_enu_from_geodetic(&ns->links_frame,
+                           &(struct lg_geodetic){sh[i].fix_lat_deg, sh[i].fix_lon_deg, 0}, enu);
       fixes[nf++] =
           (struct lg_adr_fix){sh[i].received_ns, sh[i].f_cnt, enu[0], enu[1], sh[i].fix_accuracy_m};
     }
   }
   in->gateways = gws, in->n_gateways = ng;
   in->fixes = fixes, in->n_fixes = nf;
+}
+
+/* The network learns its links from a device predictive took to be static: its latest
+ * uplink, heard or missed by each gateway that heard it in its history, at the median of
+ * its fixes (four at least), as the simulator does. */
+static void learn_links(struct lg_ns *ns, const struct lg_adr_input *in,
+                        const struct lg_adr_decision *dec) {
+  if (ns->links == NULL || dec->mobility.cls != LG_ADR_MOB_STATIC || in->n_fixes < 4 || in->n == 0)
+    return;
+  double e[LG_ADR_HISTORY], n[LG_ADR_HISTORY];
+  size_t k = in->n_fixes < LG_ADR_HISTORY ? in->n_fixes : LG_ADR_HISTORY;
+  for (size_t i = 0; i < k; i++)
+    e[i] = in->fixes[in->n_fixes - k + i].e_m, n[i] = in->fixes[in->n_fixes - k + i].n_m;
+  lg_linkmap_uplink(ns->links, in, in->n - 1, lg_median(e, k), lg_median(n, k));
+  uint64_t refused = 0;
+  atomic_store(&ns->m.adr_link_cells, lg_linkmap_size(ns->links, &refused));
+  atomic_store(&ns->m.adr_link_refused, refused);
+  atomic_fetch_add(&ns->m.adr_link_uplinks, 1);
+  if (++ns->links_unsaved >= NS_LINK_SAVE_EVERY) ns_save_links(ns);
 }
 
 /* The ADR hook: the device's history to its algorithm; a change goes out as LinkADRReq in
@@ -557,12 +575,14 @@ static void adr_step(struct lg_ns *ns, const struct lg_device_rec *d, const stru
       .target_delivery = d->has_adr_target ? d->adr_target : ns->cfg.adr_target_delivery};
   struct lg_adr_gateway gws[LG_ADR_MAX_GW];
   struct lg_adr_fix fixes[LG_ADR_HISTORY];
-  if (mobile) adr_positions(sh, h, n, &in, gws, fixes);
+  if (mobile) adr_positions(ns, sh, h, n, &in, gws, fixes);
+  if (algo == LG_ADR_PREDICTIVE) in.links = ns->links;
   struct ns_fleet_limits lim; /* the device's configuration shadow (fleet.c) */
   ns_fleet_adr_limits(ns, d->dev_eui, &lim);
   if (lim.has_margin) in.installation_margin_db = lim.margin_db;
   struct lg_adr_decision dec;
   if (lg_adr_decide(algo, &in, &dec) != 0) return;
+  if (algo == LG_ADR_PREDICTIVE) learn_links(ns, &in, &dec);
   if ((lim.has_max_dr && dec.next.dr > lim.max_dr) ||
       (lim.has_min_txp && dec.next.tx_power_index < lim.min_tx_power_index)) {
     if (lim.has_max_dr && dec.next.dr > lim.max_dr) dec.next.dr = lim.max_dr;

@@ -414,7 +414,7 @@ int sim_init(struct sim *s, const struct lg_sim_scenario *sc, struct sim_network
     double enu[3];
     lg_enu_from_geodetic(
         &s->enu, &(struct lg_geodetic){sc->gateways[i].lat_deg, sc->gateways[i].lon_deg, 0}, enu);
-    s->adr_gw[i] = (struct lg_adr_gateway){enu[0], enu[1]};
+    s->adr_gw[i] = (struct lg_adr_gateway){enu[0], enu[1], i};
   }
   for (uint32_t gi = 0; gi < sc->n_groups && !s->linkmap; gi++) /* a network running predictive */
     if (sc->groups[gi].adr == LG_ADR_PREDICTIVE &&

@@ -322,7 +322,7 @@ struct lg_store_adr_uplink {
    * up to LG_STORE_ADR_RX, with the gateway's position), and the uplink's location */
   int64_t received_ns;
   int n_rx;
-  struct {
+  struct lg_store_adr_rx {
     uint64_t gateway_eui;
     double lat_deg, lon_deg, rssi_dbm;
   } rx[LG_STORE_ADR_RX];

@@ -76,7 +76,7 @@ else
 fi
 conf=$root/etc/lorageo/lorageo.ini
 for k in "database = /var/lib/lorageo/lorageo.db" "journal = /var/lib/lorageo/lorageo.journal" \
-         "learned = /var/lib/lorageo/lorageo.geo.json" \
+         "learned = /var/lib/lorageo/lorageo.geo.json" "learned = /var/lib/lorageo/lorageo.adr.json" \
          "web_root = /usr/share/lorageo/web"; do
   FAIL_MSG="the configuration lacks '$k'" ok grep -q "^$k" "$conf"
 done

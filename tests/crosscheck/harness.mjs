@@ -88,7 +88,7 @@ export function mqttPublish(port, topic, payload) {
 export function start(extraEnv = {}) {
   server = spawn(BIN, ["serve"], { // the journal in the test's directory, not the source tree
     env: { ...process.env, LORAGEO_SERVER_JOURNAL: path.join(dir, "journal"),
-           LORAGEO_GEO_LEARNED: path.join(dir, "learned.geo.json"), ...extraEnv, LORAGEO_SERVER_UDP_BIND: `127.0.0.1:${udpPort}`,
+           LORAGEO_GEO_LEARNED: path.join(dir, "learned.geo.json"), LORAGEO_ADR_LEARNED: path.join(dir, "learned.adr.json"), ...extraEnv, LORAGEO_SERVER_UDP_BIND: `127.0.0.1:${udpPort}`,
            LORAGEO_SERVER_HTTP_BIND: `127.0.0.1:${httpPort}`,
            LORAGEO_SERVER_DATABASE: database, LORAGEO_GEO_SIGMA_NS: "5" },
     stdio: ["ignore", "inherit", "pipe"],
@@ -187,7 +187,8 @@ export function instance(k, extraEnv = {}, udp = instanceBase + 10 * k) {
   const url = (u) => `http://127.0.0.1:${inst.http}${u}`;
   inst.start = () => {
     inst.proc = spawn(BIN, ["serve"], {
-      env: { ...process.env, LORAGEO_SERVER_JOURNAL: path.join(dir, `journal-${inst.http}`), ...extraEnv,
+      env: { ...process.env, LORAGEO_SERVER_JOURNAL: path.join(dir, `journal-${inst.http}`),
+             LORAGEO_ADR_LEARNED: path.join(dir, `learned-${inst.http}.adr.json`), ...extraEnv,
              LORAGEO_SERVER_UDP_BIND: `127.0.0.1:${inst.udp}`,
              LORAGEO_SERVER_HTTP_BIND: `127.0.0.1:${inst.http}`, LORAGEO_SERVER_DATABASE: database },
       stdio: ["ignore", "inherit", "pipe"],

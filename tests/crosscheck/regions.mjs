@@ -18,7 +18,7 @@ for (const region of REGIONS) {
   const srv = spawn(BIN, ["serve"], {
     env: { ...process.env, LORAGEO_SERVER_UDP_BIND: `127.0.0.1:${port}`, LORAGEO_SERVER_HTTP_BIND: `127.0.0.1:${port + 1}`,
            LORAGEO_SERVER_DATABASE: db, LORAGEO_SERVER_JOURNAL: path.join(dir, `${region}.journal`),
-           LORAGEO_GEO_LEARNED: "", LORAGEO_NETWORK_REGION: region },
+           LORAGEO_GEO_LEARNED: "", LORAGEO_ADR_LEARNED: "", LORAGEO_NETWORK_REGION: region },
     stdio: ["ignore", "ignore", "pipe"] });
   let log = "";
   srv.stderr.on("data", (d) => (log += d));

@@ -8,7 +8,7 @@
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { api, armTimeout, BIN, check, dir, httpPort, server, start, stop, tally, udpPort, waitHealthy } from "./harness.mjs";
+import { api, armTimeout, BIN, check, dir, httpPort, metric, server, start, stop, tally, udpPort, waitHealthy } from "./harness.mjs";
 
 armTimeout(120000);
 const scenario = path.join(dir, "live.json");
@@ -26,6 +26,11 @@ fs.writeFileSync(scenario, JSON.stringify({
     { name: "walker", count: 1, activation: "abp", dr: 3, adr: "predictive", payload_bytes: 6,
       traffic: { kind: "periodic", period_s: 5 }, placement: { kind: "points", points: [{ east_m: -500, north_m: 0 }] },
       mobility: { kind: "waypoint", speed_mps: 2, bounds: { east_m: [-800, 800], north_m: [-800, 800] } } },
+    // static meters on predictive: the server takes them to be static and learns the links
+    // to its gateways from their uplinks (issue 20, the link map)
+    { name: "meter", count: 2, activation: "abp", dr: 3, adr: "predictive", payload_bytes: 6,
+      traffic: { kind: "periodic", period_s: 4 },
+      placement: { kind: "points", points: [{ east_m: 200, north_m: 300 }, { east_m: -300, north_m: -200 }] } },
   ],
   channel: { path_loss: { sigma_db: 3 } },
   duty_cycle: false,
@@ -51,7 +56,7 @@ try {
   check(live.push_acks >= live.push_data_sent + 4,
     `every PUSH_DATA acknowledged (${live.push_acks} acks for ${live.push_data_sent} rxpk and 4+ stats)`);
   check(live.pull_acks >= 4, "PULL_DATA acknowledged");
-  check(live.server?.uplinks_stored > 40 && live.server.provisioning_conflicts === 0 && live.server.devices_heard === 8,
+  check(live.server?.uplinks_stored > 40 && live.server.provisioning_conflicts === 0 && live.server.devices_heard === 10,
     `the server's count of this run's uplinks (${JSON.stringify(live.server)})`);
 
   // the simulator's record of the air vs the server's database
@@ -101,6 +106,13 @@ try {
   check(adr.some((a) => /\(target 0\.800\)/.test(a.reason)) &&
         adr.every((a) => !/\(target/.test(a.reason) || Number(/\(target ([0-9.]+)\)/.exec(a.reason)[1]) >= 0.8),
         "decided against the configured target_delivery 0.8 (stricter only where the device lost uplinks)");
+  // the meters, classified static, taught the network its links (the link map)
+  const meterAdr = (await api("GET", `/api/devices/${devs["8"]}/adr?limit=100`)).json.items ?? [];
+  check(meterAdr.some((a) => /; mobility static: /.test(a.reason)),
+        `a meter classified static (${meterAdr.map((a) => a.reason.replace(/.*; mobility /, "")).slice(-1)})`);
+  const cells = await metric("lorageo_adr_link_cells"), learnedUps = await metric("lorageo_adr_link_uplinks_total");
+  check(cells >= 4 && learnedUps >= 4, `the link map learned from the static meters (${cells} links, ${learnedUps} uplinks)`);
+  console.log(`sim_live: the link map learned ${cells} (gateway, cell) links from ${learnedUps} uplinks of static meters`);
   const locs = (await api("GET", `/api/devices/${devs["0"]}/locations?limit=100`)).json.items ?? [];
   check(locs.length > 0, `frames heard by 3+ gateways were located (${locs.length} for device 0)`);
 
@@ -111,10 +123,21 @@ try {
   const rerun = spawnSync(BIN, ["sim", again, "--server", `127.0.0.1:${udpPort}`, "--api", `http://127.0.0.1:${httpPort}`,
     "--speed", process.env.LORAGEO_TEST_SPEED ?? "3", "--quiet"], { encoding: "utf8", timeout: 60000 });
   const conflicts = (rerun.stderr.match(/provisioning conflict: device [0-9a-f]{16} exists/g) ?? []).length;
-  check(conflicts === 8, `each device a provisioning conflict on stderr (${conflicts}): ${rerun.stderr.slice(0, 300)}`);
+  check(conflicts === 10, `each device a provisioning conflict on stderr (${conflicts}): ${rerun.stderr.slice(0, 300)}`);
   check(rerun.status !== 0 && /stored none of this run's uplinks/.test(rerun.stderr), `a run that delivered nothing exits non-zero (${rerun.status})`);
   const res = rerun.stdout ? JSON.parse(rerun.stdout).live?.server : null;
-  check(res?.uplinks_stored === 0 && res?.provisioning_conflicts === 8, `its summary says so: ${JSON.stringify(res)}`);
+  check(res?.uplinks_stored === 0 && res?.provisioning_conflicts === 10, `its summary says so: ${JSON.stringify(res)}`);
+
+  // a restart keeps what the network learned of its links ([adr] learned)
+  const before = await metric("lorageo_adr_link_cells");
+  await stop();
+  const file = JSON.parse(fs.readFileSync(path.join(dir, "learned.adr.json"), "utf8"));
+  check(file.format === "lorageo-linkmap" && file.cells.length === before,
+        `the link map saved at stop (${file.cells?.length} of ${before} links)`);
+  start({ LORAGEO_ADR_TARGET_DELIVERY: "0.8" });
+  await waitHealthy();
+  check(await metric("lorageo_adr_link_cells") === before && /learned .*learned\.adr\.json: \d+ links/.test(server.log),
+        `the links learned before the restart are back (${await metric("lorageo_adr_link_cells")} of ${before})`);
 } catch (e) {
   check(false, `exception: ${e.stack}\n${server?.log}`);
 } finally {

@@ -7,6 +7,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
+#include <unistd.h>
 
 #include "lg_test.h"
 
@@ -58,7 +60,7 @@ static void eadr_cases(void) {
    * RSSI from -70 dB at 1 m with exponent 3 at 14 dBm (TXPower 1). The fit recovers the
    * model; 3 packets ahead it is at 300 m: -130.3 dBm. At DR5, measured -121.3:
    * R_change = 9.03 / 8.81 = 1.03 -> R to DR1 [-131.5, -129] = 3.75 / 2.5 = 1.5 wins. */
-  struct lg_adr_gateway gw = {0, 0};
+  struct lg_adr_gateway gw = {0, 0, 0};
   struct lg_adr_fix fx[3];
   struct lg_adr_uplink h[3];
   for (int i = 0; i < 3; i++) {
@@ -115,7 +117,7 @@ static void eadr_cases(void) {
  * statistics when positions are missing; standard, no bolder than now, as the last resort. */
 static void predictive_cases(void) {
   const struct lg_region *eu = lg_region_find("EU868");
-  struct lg_adr_gateway gw = {0, 0};
+  struct lg_adr_gateway gw = {0, 0, 0};
   struct lg_adr_fix fx[20];
   struct lg_adr_uplink h[20];
   /* a static device 60 m from the gateway, 20 uplinks, 2 dB of scatter around -70/n=3 */
@@ -173,7 +175,7 @@ static void predictive_cases(void) {
   /* every gateway's receptions known, and each gateway heard once (twenty in turn):
    * nothing steady to go on. A device never located, with no area: standard's answer,
    * said so */
-  struct lg_adr_gateway gw3[3] = {{0, 0}, {100, 0}, {0, 100}};
+  struct lg_adr_gateway gw3[3] = {{0, 0, 0}, {100, 0, 1}, {0, 100, 2}};
   in.gateways = gw3, in.n_gateways = 3;
   for (int i = 0; i < 20; i++)
     h[i].n_rx = 1, h[i].rx[0] = (struct lg_adr_rx){i, h[i].max_rssi_dbm};
@@ -240,7 +242,7 @@ static void reproduction_cases(void) {
    * n = 3, 14 dBm) at 5, 7.5 and 10 m: measured -86 dBm, far outside mode 1's
    * [-134, -131] and inside mode 10's zone (>= -114), which is then "the current mode" of
    * eq. 4-5. */
-  struct lg_adr_gateway gw = {0, 0};
+  struct lg_adr_gateway gw = {0, 0, 0};
   struct lg_adr_fix fx[3];
   struct lg_adr_uplink u[3];
   for (int i = 0; i < 3; i++) {
@@ -380,7 +382,7 @@ static double gauss(uint64_t *st) {
  * log-distance law with 4 dB of fresh fading per uplink, fixes with 30 m of error. */
 static void mobility_history(struct lg_adr_uplink *h, struct lg_adr_fix *fx, size_t n,
                              double step_m, uint64_t seed) {
-  const struct lg_adr_gateway gw[3] = {{0, 0}, {2000, 0}, {1000, 1500}};
+  const struct lg_adr_gateway gw[3] = {{0, 0, 0}, {2000, 0, 1}, {1000, 1500, 2}};
   uint64_t st = seed;
   for (size_t i = 0; i < n; i++) {
     double e = 300 + step_m * (double)i, no = 200;
@@ -405,7 +407,7 @@ static void mobility_history(struct lg_adr_uplink *h, struct lg_adr_fix *fx, siz
  * took the device in its reason. */
 static void mobility_cases(void) {
   const struct lg_region *eu = lg_region_find("EU868");
-  const struct lg_adr_gateway gw[3] = {{0, 0}, {2000, 0}, {1000, 1500}};
+  const struct lg_adr_gateway gw[3] = {{0, 0, 0}, {2000, 0, 1}, {1000, 1500, 2}};
   struct lg_adr_uplink h[20];
   struct lg_adr_fix fx[20];
   struct lg_adr_input in = {.region = eu,
@@ -461,6 +463,27 @@ static void mobility_cases(void) {
   in.mobility = LG_ADR_MOB_MOBILE;
   LG_EQ_INT(lg_adr_decide(LG_ADR_PREDICTIVE, &in, &d), 0);
   LG_CHECK(!d.mobility.classified && strstr(d.reason, "; mobility ") == NULL);
+  /* what the network learned there replaces the device's own model: its three gateways'
+   * links around it learned 25 dB weaker than its fit says, the decision takes a more
+   * robust data rate, and its reason says where its laws came from */
+  LG_CHECK(strstr(d.reason, "links learned") == NULL);
+  struct lg_linkmap *links = lg_linkmap_new(250, 1000);
+  uint64_t st = 11;
+  for (int g = 0; g < 3; g++)
+    for (double e = -250; e <= 1000; e += 250)
+      for (double no = -250; no <= 750; no += 250)
+        for (int k = 0; k < 12; k++) {
+          double dist = hypot(e + 125 - gw[g].e_m, no + 125 - gw[g].n_m);
+          lg_linkmap_heard(links, (uint64_t)g, e + 125, no + 125,
+                           -40 - 35 * log10(dist) - 25 + 3 * gauss(&st));
+        }
+  in.links = links;
+  struct lg_adr_decision dl;
+  LG_EQ_INT(lg_adr_decide(LG_ADR_PREDICTIVE, &in, &dl), 0);
+  LG_CHECK(strstr(dl.reason, "; links learned there: 3 of 3 gateways") != NULL);
+  LG_CHECK(dl.next.dr < d.next.dr || dl.next.tx_power_index < d.next.tx_power_index);
+  in.links = NULL;
+  lg_linkmap_free(links);
 }
 
 /* predictive's path-loss fit with the misses censored (a Tobit fit): a mover's uplinks at
@@ -472,7 +495,7 @@ static void censored_fit_cases(void) {
   const struct lg_region *eu = lg_region_find("EU868");
   struct lg_adr_gateway gw[12];
   for (int g = 0; g < 12; g++)
-    gw[g] = (struct lg_adr_gateway){2500.0 * (g % 4) - 3750, 2500.0 * (g / 4) - 2500};
+    gw[g] = (struct lg_adr_gateway){2500.0 * (g % 4) - 3750, 2500.0 * (g / 4) - 2500, (uint64_t)g};
   struct lg_adr_uplink h[20];
   double pos[20][2];
   bool has[20];
@@ -526,6 +549,51 @@ static void linkmap_cases(void) {
   uint64_t refused = 0;
   LG_EQ_INT(lg_linkmap_size(m, &refused), 4);
   LG_CHECK(refused == 7);
+
+  /* to a file and back: the same law, the origin kept, the cap of the loading side */
+  char path[] = "/tmp/lorageo-linkmap-XXXXXX", why[300] = "";
+  int fd = mkstemp(path);
+  LG_CHECK(fd >= 0);
+  close(fd);
+  const double origin[2] = {51.2194, 4.4025};
+  double o2[2] = {0, 0}, mu2, sg2;
+  LG_CHECK(lg_linkmap_law(m, 2, 200, 10, &mu, &sg));
+  LG_CHECK(lg_linkmap_save(m, origin, path, why, sizeof(why)) == 0);
+  struct lg_linkmap *back = NULL;
+  LG_CHECK(lg_linkmap_load(path, 100, &back, o2, why, sizeof(why)) == 0);
+  LG_CHECK(back != NULL && o2[0] == origin[0] && o2[1] == origin[1]);
+  LG_EQ_INT(lg_linkmap_size(back, NULL), 4);
+  LG_CHECK(lg_linkmap_law(back, 2, 200, 10, &mu2, &sg2));
+  LG_CHECK(fabs(mu2 - mu) < 1e-6 && fabs(sg2 - sg) < 1e-6);
+  LG_CHECK(!lg_linkmap_law(back, 3, 100, 100, &mu2, &sg2));
+  lg_linkmap_free(back);
+  struct lg_linkmap *small = NULL; /* a smaller cap: what does not fit is counted */
+  LG_CHECK(lg_linkmap_load(path, 2, &small, o2, why, sizeof(why)) == 0);
+  LG_EQ_INT(lg_linkmap_size(small, &refused), 2);
+  LG_CHECK(refused == 2);
+  lg_linkmap_free(small);
+  /* files that are not link maps: refused with the reason, nothing loaded */
+  static const char *const broken[] = {
+      "{\"format\": \"lorageo-linkmap\"",
+      "{\"format\": \"other\", \"version\": 1, \"origin\": {\"lat\": 1, \"lon\": 2}, "
+      "\"cell_m\": 250, \"cells\": []}",
+      "{\"format\": \"lorageo-linkmap\", \"version\": 1, \"origin\": {\"lat\": 91, "
+      "\"lon\": 2}, \"cell_m\": 250, \"cells\": []}",
+      "{\"format\": \"lorageo-linkmap\", \"version\": 1, \"origin\": {\"lat\": 1, \"lon\": 2}, "
+      "\"cell_m\": 250, \"cells\": [[\"00000000000000zz\", 0, 0, 3, -300, 30000, []]]}",
+      "{\"format\": \"lorageo-linkmap\", \"version\": 1, \"origin\": {\"lat\": 1, \"lon\": 2}, "
+      "\"cell_m\": 250, \"cells\": [[\"0000000000000001\", 0, 0, -3, -300, 30000, []]]}"};
+  for (size_t i = 0; i < sizeof(broken) / sizeof(broken[0]); i++) {
+    FILE *f = fopen(path, "w");
+    LG_CHECK(f != NULL);
+    fputs(broken[i], f);
+    fclose(f);
+    struct lg_linkmap *x = (struct lg_linkmap *)1;
+    why[0] = '\0';
+    LG_CHECK(lg_linkmap_load(path, 100, &x, o2, why, sizeof(why)) == LG_EINVAL);
+    LG_CHECK(x == NULL && strstr(why, path) != NULL);
+  }
+  unlink(path);
   lg_linkmap_free(m);
 }
 

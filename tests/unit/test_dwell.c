@@ -56,6 +56,8 @@ static struct lg_ns *server(const char *region, const char *up_dwell) {
   cfg.journal[0] = '\0';
   cfg.geo_learned[0] = '\0';
   cfg.geo_learned_set = true;
+  cfg.adr_learned[0] = '\0';
+  cfg.adr_learned_set = true;
   if (lg_store_open(&store, ":memory:", why, sizeof(why))) return NULL;
   struct lg_gateway_rec gw = {.eui = GW, .has_position = true, .lat_deg = 1, .lon_deg = 2};
   struct lg_device_rec d = {.dev_eui = DEV, .has_session = true, .dev_addr = ADDR};

@@ -148,6 +148,8 @@ static struct lg_ns *server(const char *db, const char *journal, struct lg_store
   snprintf(cfg.journal, sizeof(cfg.journal), "%s", journal);
   cfg.geo_learned[0] = '\0';
   cfg.geo_learned_set = true;
+  cfg.adr_learned[0] = '\0';
+  cfg.adr_learned_set = true;
   struct lg_ns_io io = {.now_ns = now_ns, .send = send_nothing, .on_event = on_event};
   struct lg_ns *ns = lg_ns_new(&cfg, s, &io, why, sizeof(why));
   if (ns == NULL) fprintf(stderr, "lg_ns_new: %s\n", why);
@@ -412,6 +414,8 @@ static void mac_and_class_c(void) {
   cfg.journal[0] = '\0';
   cfg.geo_learned[0] = '\0';
   cfg.geo_learned_set = true;
+  cfg.adr_learned[0] = '\0';
+  cfg.adr_learned_set = true;
   struct lg_ns_io io = {.now_ns = now_ns, .send = capture, .on_event = on_event};
   struct lg_ns *ns = lg_ns_new(&cfg, s, &io, why, sizeof(why));
   LG_CHECK(ns != NULL);
