@@ -182,6 +182,8 @@ size_t lg_linkmap_size(const struct lg_linkmap *m, uint64_t *refused);
 /* The map to a file and back (JSON, written beside and renamed), with the geodetic origin
  * of its plane (lat, lon in degrees), which the caller keeps. Load: into a new map of
  * max_entries; LG_EINVAL with the reason for a file that is not one. */
+/* A copy (to save on another thread while this one goes on learning); NULL: no memory. */
+struct lg_linkmap *lg_linkmap_clone(const struct lg_linkmap *m);
 int lg_linkmap_save(const struct lg_linkmap *m, const double origin[2], const char *path,
                     char *why, size_t why_len);
 int lg_linkmap_load(const char *path, size_t max_entries, struct lg_linkmap **out,

@@ -189,6 +189,17 @@ bool lg_linkmap_law(struct lg_linkmap *m, uint64_t gw, double e, double n, doubl
   return true;
 }
 
+struct lg_linkmap *lg_linkmap_clone(const struct lg_linkmap *m) {
+  struct lg_linkmap *c = malloc(sizeof(*c));
+  if (c) *c = *m, c->c = malloc(m->cap * sizeof(*m->c));
+  if (c == NULL || c->c == NULL) {
+    free(c);
+    return NULL;
+  }
+  memcpy(c->c, m->c, m->cap * sizeof(*m->c));
+  return c;
+}
+
 size_t lg_linkmap_size(const struct lg_linkmap *m, uint64_t *refused) {
   if (refused) *refused = m ? m->refused : 0;
   return m ? m->used : 0;

@@ -237,16 +237,55 @@ static int open_links(struct lg_ns *ns, const struct lg_config *cfg, char *why, 
   return 0;
 }
 
-void ns_save_links(struct lg_ns *ns) {
+struct links_save {
+  struct lg_ns *ns;
+  struct lg_linkmap *copy;
+};
+
+static void *save_links_copy(void *arg) {
+  struct links_save *job = arg;
+  char why[300];
+  if (lg_linkmap_save(job->copy, job->ns->links_origin, job->ns->cfg.adr_learned, why,
+                      sizeof(why)) != 0)
+    ns_log(job->ns, "[adr] learned: %s", why);
+  lg_linkmap_free(job->copy);
+  atomic_store(&job->ns->links_saved, true);
+  free(job);
+  return NULL;
+}
+
+/* Joins the last periodic save if it is over (or, wait, in any case). False: still writing. */
+static bool links_saver_idle(struct lg_ns *ns, bool wait) {
+  if (!ns->links_saving) return true;
+  if (!wait && !atomic_load(&ns->links_saved)) return false;
+  pthread_join(ns->links_saver, NULL);
+  ns->links_saving = false;
+  return true;
+}
+
+void ns_save_links(struct lg_ns *ns, bool soon) {
   if (ns->links == NULL || !ns->links_framed || ns->cfg.adr_learned[0] == '\0' ||
-      ns->links_unsaved == 0)
+      ns->links_unsaved == 0 || !links_saver_idle(ns, !soon))
     return;
   char why[300];
-  if (lg_linkmap_save(ns->links, ns->links_origin, ns->cfg.adr_learned, why, sizeof(why)) != 0) {
-    ns_log(ns, "[adr] learned: %s", why);
+  if (!soon) {
+    if (lg_linkmap_save(ns->links, ns->links_origin, ns->cfg.adr_learned, why, sizeof(why)) != 0)
+      ns_log(ns, "[adr] learned: %s", why);
+    else
+      ns->links_unsaved = 0;
     return;
   }
-  ns->links_unsaved = 0;
+  struct links_save *job = malloc(sizeof(*job));
+  if (job) *job = (struct links_save){ns, lg_linkmap_clone(ns->links)};
+  atomic_store(&ns->links_saved, false);
+  if (job && job->copy && pthread_create(&ns->links_saver, NULL, save_links_copy, job) == 0) {
+    ns->links_saving = true;
+    ns->links_unsaved = 0;
+    return;
+  }
+  if (job) lg_linkmap_free(job->copy);
+  free(job);
+  ns_log(ns, "[adr] learned: no memory or thread for a save (tried again later)");
 }
 
 struct lg_ns *lg_ns_new(const struct lg_config *cfg, struct lg_store *store,
@@ -374,7 +413,8 @@ void lg_ns_free(struct lg_ns *ns) {
   free(ns->events);
   if (ns->live) lg_geo_live_wait_idle(ns->live); /* a queued rebuild's map in the file */
   ns_save_live(ns, false); /* when changed: both files, written here */
-  ns_save_links(ns);
+  ns_save_links(ns, false); /* after the last periodic save, if one runs */
+  links_saver_idle(ns, true);
   lg_linkmap_free(ns->links);
   lg_geo_live_free(ns->live);
   lg_geo_solver_free(ns->solver);

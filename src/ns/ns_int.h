@@ -2,7 +2,9 @@
 #ifndef LG_NS_INT_H
 #define LG_NS_INT_H
 
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <uthash.h>
 
 #include "adr/adr.h"
@@ -211,6 +213,9 @@ struct lg_ns {
   struct lg_enu_frame links_frame;
   bool links_framed;
   uint64_t links_unsaved; /* uplinks learned since the last save */
+  pthread_t links_saver;  /* a periodic save, writing a copy of the map */
+  bool links_saving;      /* links_saver was started and not joined */
+  atomic_bool links_saved; /* ... and has finished */
   struct lg_pathloss pathloss;
   struct ns_gateway *gateways;
   struct ns_frame *frames;
@@ -479,12 +484,14 @@ void ns_cluster_tick(struct lg_ns *ns, int64_t now_ns);
  * to the rebuild worker, lg_geo_live_save_soon: nothing built on the packet thread). */
 void ns_save_live(struct lg_ns *ns, bool soon);
 
-/* What ADR learns of the links: 250 m cells, at most 65,536 (gateway, cell) pairs (about
- * 10 MB); written to [adr] learned on a clean stop and every NS_LINK_SAVE_EVERY uplinks it
- * learned from (when set and changed); a failure is logged. */
+/* What ADR learns of the links: 250 m cells, at most 65,536 (gateway, cell) pairs (12 MB
+ * of slots, their pages touched as they fill); written to [adr] learned on a clean stop
+ * and every NS_LINK_SAVE_EVERY uplinks it learned from (when set and changed): then a copy
+ * of the map (~3 ms when full) is written by a thread of its own (a full map takes ~140 ms
+ * to write), one at a time. A failure is logged. */
 #define NS_LINK_CELL_M     250.0
 #define NS_LINK_CELLS      65536
 #define NS_LINK_SAVE_EVERY 1000
-void ns_save_links(struct lg_ns *ns);
+void ns_save_links(struct lg_ns *ns, bool soon);
 
 #endif

@@ -537,7 +537,7 @@ static void learn_links(struct lg_ns *ns, const struct lg_adr_input *in,
   atomic_store(&ns->m.adr_link_cells, lg_linkmap_size(ns->links, &refused));
   atomic_store(&ns->m.adr_link_refused, refused);
   atomic_fetch_add(&ns->m.adr_link_uplinks, 1);
-  if (++ns->links_unsaved >= NS_LINK_SAVE_EVERY) ns_save_links(ns);
+  if (++ns->links_unsaved >= NS_LINK_SAVE_EVERY) ns_save_links(ns, true);
 }
 
 /* The ADR hook: the device's history to its algorithm; a change goes out as LinkADRReq in

@@ -47,6 +47,10 @@ refused "a certificate without its key" "tls_cert_file and tls_key_file go toget
 printf '[api]\ntls_cert_file = %s/none.pem\ntls_key_file = %s/none.pem\n' "$dir" "$dir" >"$dir/tls2.ini"
 WANT_RC=1 LORAGEO_SERVER_UDP_BIND=127.0.0.1:0 LORAGEO_SERVER_HTTP_BIND=127.0.0.1:0 \
   refused "a missing certificate" "\[api\] tls_cert_file '.*none.pem': No such file" -c "$dir/tls2.ini"
+# what ADR learned, in a file that is not a link map: the server does not start on it
+echo '{"format": "something else"}' >"$dir/bad.adr.json"
+WANT_RC=1 LORAGEO_SERVER_UDP_BIND=127.0.0.1:0 LORAGEO_SERVER_HTTP_BIND=127.0.0.1:0 LORAGEO_ADR_LEARNED=$dir/bad.adr.json \
+  refused "a broken link map" "\[adr\] learned: .*bad.adr.json: not a link map"
 printf '[security]\ngateway_networks = 10.0.0.0/8, 192.168.1.1/24\n' >"$dir/nets.ini"
 refused "host bits in a network" "nets.ini:2: \[security\] gateway_networks = .*expected CIDR networks" -c "$dir/nets.ini"
 LORAGEO_SECURITY_GATEWAY_NETWORKS=10.0.0/8 \
