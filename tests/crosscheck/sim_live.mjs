@@ -12,7 +12,7 @@ import { api, armTimeout, BIN, check, dir, httpPort, metric, server, start, stop
 
 armTimeout(120000);
 const scenario = path.join(dir, "live.json");
-fs.writeFileSync(scenario, JSON.stringify({
+const liveScenario = (meterProfile) => ({
   region: "EU868", seed: 5, duration_s: 66,
   origin: { lat: 55.7819, lon: 12.5106 },
   gateways: [{ east_m: -1500, north_m: -1500 }, { east_m: 1500, north_m: -1500 },
@@ -29,16 +29,20 @@ fs.writeFileSync(scenario, JSON.stringify({
     // static meters on predictive: the server takes them to be static and learns the links
     // to its gateways from their uplinks (issue 20, the link map)
     { name: "meter", count: 2, activation: "abp", dr: 3, adr: "predictive", payload_bytes: 6,
-      traffic: { kind: "periodic", period_s: 4 },
+      traffic: { kind: "periodic", period_s: 4 }, profile_id: meterProfile,
       placement: { kind: "points", points: [{ east_m: 200, north_m: 300 }, { east_m: -300, north_m: -200 }] } },
   ],
   channel: { path_loss: { sigma_db: 3 } },
   duty_cycle: false,
-}));
+});
 const out = path.join(dir, "sim-out");
 try {
   start({ LORAGEO_ADR_TARGET_DELIVERY: "0.8" }); // [adr] target_delivery, for predictive
   await waitHealthy();
+  // the meters' device profile sets their target (issue 20: the profile, not a global dial)
+  const profile = await api("POST", "/api/device-profiles", { name: "meters", adr_target: 0.9 });
+  check(profile.status === 201 && profile.json?.adr_target === 0.9, `a profile with adr_target 0.9 (${profile.text})`);
+  fs.writeFileSync(scenario, JSON.stringify(liveScenario(profile.json?.id)));
   const sim = spawnSync(BIN, ["sim", scenario, "--server", `127.0.0.1:${udpPort}`, "--api", `http://127.0.0.1:${httpPort}`,
     // at --speed 3 RX1 is 333 ms of wall-clock time, most of it the de-duplication window;
     // CI under load had 2 of 15 late (as regions.mjs had): 300 ms of grace, less than the
@@ -110,6 +114,9 @@ try {
   const meterAdr = (await api("GET", `/api/devices/${devs["8"]}/adr?limit=100`)).json.items ?? [];
   check(meterAdr.some((a) => /; mobility static: /.test(a.reason)),
         `a meter classified static (${meterAdr.map((a) => a.reason.replace(/.*; mobility /, "")).slice(-1)})`);
+  const targets = meterAdr.map((a) => /\(target ([0-9.]+)\)/.exec(a.reason)).filter(Boolean).map((m) => Number(m[1]));
+  check(targets.length > 0 && targets.includes(0.9) && targets.every((t) => t >= 0.9),
+        `the meters decided against their profile's target 0.9, not the server's 0.8 (${[...new Set(targets)]})`);
   const cells = await metric("lorageo_adr_link_cells"), learnedUps = await metric("lorageo_adr_link_uplinks_total");
   check(cells >= 4 && learnedUps >= 4, `the link map learned from the static meters (${cells} links, ${learnedUps} uplinks)`);
   console.log(`sim_live: the link map learned ${cells} (gateway, cell) links from ${learnedUps} uplinks of static meters`);
