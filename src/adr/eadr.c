@@ -192,7 +192,8 @@ int adr_fit(const struct lg_adr_input *in, const double (*pos)[2], const bool *h
       use[k++] = true;
       if (rx[j].gateway < LG_ADR_MAX_GW) heard[rx[j].gateway] = true;
     }
-    if (!censored || u->n_rx == 0) continue;
+    /* misses: the gateways that did not hear it, when every one that did is known */
+    if (!censored || u->n_rx == 0 || u->gateways > u->n_rx) continue;
     for (size_t g = 0; g < in->n_gateways && g < LG_ADR_MAX_GW && nc < MAXC; g++)
       if (!heard[g]) {
         cx[nc] = log10(

@@ -17,12 +17,15 @@
  * past that, new ones are not learned (counted). Saved to and loaded from a JSON file
  * (the server keeps it across restarts).
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <gsl/gsl_cdf.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "adr/adr_int.h"
 #include "util/util.h"
@@ -158,13 +161,16 @@ void lg_linkmap_uplink(struct lg_linkmap *m, const struct lg_adr_input *in, size
   const struct lg_adr_uplink *u = &in->history[i];
   double tx = adr_tx_power_dbm(in, u->tx_power_index), sens;
   if (m == NULL || u->n_rx == 0 || adr_dr_sensitivity(in->region, u->dr, &sens)) return;
+  /* more gateways heard it than receptions are kept (the strongest LG_ADR_MAX_RX): one
+   * not among them may have heard it too, so no gateway is taken to have missed it */
+  bool complete = u->gateways <= u->n_rx;
   for (size_t g = 0; g < in->n_gateways && g < LG_ADR_MAX_GW; g++) {
     int j = 0;
     while (j < u->n_rx && (size_t)u->rx[j].gateway != g)
       j++;
     if (j < u->n_rx)
       lg_linkmap_heard(m, in->gateways[g].id, e, n, u->rx[j].rssi_dbm - tx);
-    else
+    else if (complete)
       lg_linkmap_missed(m, in->gateways[g].id, e, n, sens - tx);
   }
 }
@@ -222,20 +228,25 @@ int lg_linkmap_save(const struct lg_linkmap *m, const double origin[2], const ch
         json_array_append_new(missed, json_pack("[f, f]", (double)c->level[k], (double)c->missed[k]));
     char eui[17];
     snprintf(eui, sizeof(eui), "%016llx", (unsigned long long)c->gw);
-    json_array_append_new(cells, json_pack("[s, i, i, I, f, f, o]", eui, (json_int_t)c->cx,
-                                           (json_int_t)c->cy, (json_int_t)c->heard, c->sx, c->sxx,
-                                           missed));
+    json_array_append_new(cells, json_pack("[s, i, i, I, f, f, o]", eui, (int)c->cx, (int)c->cy,
+                                           (json_int_t)c->heard, c->sx, c->sxx, missed));
   }
   if (cells)
     o = json_pack("{s:s, s:i, s:{s:f, s:f}, s:f, s:o}", "format", "lorageo-linkmap", "version", 1,
                   "origin", "lat", origin[0], "lon", origin[1], "cell_m", m->cell_m, "cells", cells);
   char tmp[4200];
-  int rc = LG_EIO;
-  if (o && snprintf(tmp, sizeof(tmp), "%s.tmp", path) < (int)sizeof(tmp) &&
-      json_dump_file(o, tmp, JSON_COMPACT) == 0 && rename(tmp, path) == 0)
+  int rc = LG_EIO, fd = -1;
+  if (o == NULL || snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
+    snprintf(why, why_len, "cannot write %s: out of memory or too long a name", path);
+  } else if (json_dump_file(o, tmp, JSON_COMPACT) != 0 || (fd = open(tmp, O_RDONLY)) < 0 ||
+             fsync(fd) != 0 || rename(tmp, path) != 0) {
+    /* written whole and on disk before it replaces the last one: a crash leaves either */
+    snprintf(why, why_len, "cannot write %s: %s", path, strerror(errno));
+    unlink(tmp);
+  } else {
     rc = 0;
-  else
-    snprintf(why, why_len, "cannot write %s", path);
+  }
+  if (fd >= 0) close(fd);
   json_decref(o);
   return rc;
 }
@@ -286,9 +297,12 @@ int lg_linkmap_load(const char *path, size_t max_entries, struct lg_linkmap **ou
     if (json_unpack(e, "[s, I, I, I, F, F, o]", &eui, &cx, &cy, &heard, &sx, &sxx, &missed) != 0 ||
         strlen(eui) != 16 || lg_hex_decode(eui, 16, b, sizeof(b), &nb) != 0 ||
         cx < INT32_MIN || cx > INT32_MAX || cy < INT32_MIN || cy > INT32_MAX || heard < 0 ||
-        heard > UINT32_MAX || !isfinite(sx) || !isfinite(sxx) || !json_is_array(missed)) {
+        heard > 1000000000 || !(heard == 0 ? sx == 0 && sxx == 0
+                                           : fabs(sx) <= 400.0 * (double)heard &&
+                                                 sxx >= 0 && sxx <= 160000.0 * (double)heard) ||
+        !json_is_array(missed)) {
       char what[100];
-      snprintf(what, sizeof(what), "cell %zu is not [gateway, cx, cy, heard, sum, sum of squares, misses]", i);
+      snprintf(what, sizeof(what), "cell %zu is not [gateway, cx, cy, heard, sum, sum of squares, misses] in range", i);
       lg_linkmap_free(m);
       json_decref(o);
       return bad(why, why_len, path, what);
@@ -298,12 +312,17 @@ int lg_linkmap_load(const char *path, size_t max_entries, struct lg_linkmap **ou
       gw = gw << 8 | b[k];
     struct cell *c = cell_at(m, gw, (int32_t)cx, (int32_t)cy, true);
     if (c == NULL) continue; /* over this server's cap: counted as refused */
-    c->heard += (uint32_t)heard, c->sx += sx, c->sxx += sxx, c->fresh = false;
+    if (c->heard > 0 || c->missed[0] > 0) {
+      lg_linkmap_free(m);
+      json_decref(o);
+      return bad(why, why_len, path, "a (gateway, cell) pair given twice");
+    }
+    c->heard = (uint32_t)heard, c->sx = sx, c->sxx = sxx, c->fresh = false;
     size_t k;
     json_t *mv;
     json_array_foreach(missed, k, mv) {
       double below, count;
-      if (json_unpack(mv, "[F, F]", &below, &count) == 0 && isfinite(below) && count > 0 &&
+      if (json_unpack(mv, "[F, F]", &below, &count) == 0 && fabs(below) <= 400 && count > 0 &&
           count < 1e9)
         add_missed(c, below, (float)count);
     }

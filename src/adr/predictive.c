@@ -359,8 +359,10 @@ static void stationary(const struct lg_adr_input *in, struct lg_adr_decision *ou
      * far as the network knows, and no gateway heard them */
     uint32_t gap =
         i > 0 && u->f_cnt > in->history[i - 1].f_cnt ? u->f_cnt - in->history[i - 1].f_cnt - 1 : 0;
+    /* not heard this time: a miss, unless more gateways heard it than receptions are kept */
+    bool complete = u->n_rx == 0 || u->gateways <= u->n_rx;
     for (size_t g = 0; g < LG_ADR_MAX_GW; g++)
-      for (uint32_t k = 0; k < gap + !heard[g] && nt[g] < 2 * LG_ADR_HISTORY; k++)
+      for (uint32_t k = 0; k < gap + (!heard[g] && complete) && nt[g] < 2 * LG_ADR_HISTORY; k++)
         t[g][nt[g]++] = sens - tx;
   }
   size_t used = 0;

@@ -285,6 +285,9 @@ static enum MHD_Result metrics(struct lg_api *api, struct MHD_Connection *c) {
   COUNTER("lorageo_adr_link_uplinks_total",
           "Uplinks of devices predictive takes to be static that the link map learned from.",
           atomic_load(&m->adr_link_uplinks));
+  COUNTER("lorageo_adr_link_save_errors_total",
+          "Writes of the link map to [adr] learned that failed (it is written again later).",
+          atomic_load(&m->adr_link_save_errors));
   GAUGE("lorageo_dedup_open_windows", "Frames whose de-duplication window is open.",
         atomic_load(&m->open_windows));
   COUNTER("lorageo_same_gateway_copies_total",

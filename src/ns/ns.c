@@ -6,6 +6,8 @@
  * from gateways on slow backhaul are still attached to the stored uplink and offered to
  * the geolocation engine — without a second MAC or integration pass.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -226,14 +228,21 @@ static int open_links(struct lg_ns *ns, const struct lg_config *cfg, char *why, 
     size_t cells = lg_linkmap_size(ns->links, &refused);
     atomic_store(&ns->m.adr_link_cells, cells);
     atomic_store(&ns->m.adr_link_refused, refused);
-    ns_log(ns, "learned %s: %zu links (gateway, %.0f m cell)%s", cfg->adr_learned, cells,
-           (double)NS_LINK_CELL_M, refused ? ", some over the cap not loaded" : "");
-    return 0;
-  }
-  if ((ns->links = lg_linkmap_new(NS_LINK_CELL_M, NS_LINK_CELLS)) == NULL) {
+    ns_log(ns, "learned %s: %zu links (gateway, cell)%s", cfg->adr_learned, cells,
+           refused ? ", some over the cap not loaded" : "");
+  } else if ((ns->links = lg_linkmap_new(NS_LINK_CELL_M, NS_LINK_CELLS)) == NULL) {
     snprintf(why, why_len, "out of memory");
     return LG_ENOMEM;
   }
+  /* a path it cannot write to would only show at the first save, perhaps days on */
+  char tmp[sizeof(cfg->adr_learned) + 8];
+  snprintf(tmp, sizeof(tmp), "%s.tmp", cfg->adr_learned);
+  int fd = cfg->adr_learned[0] ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600) : 0;
+  if (fd < 0) {
+    snprintf(why, why_len, "[adr] learned: cannot write %s: %s", tmp, strerror(errno));
+    return LG_EINVAL;
+  }
+  if (cfg->adr_learned[0]) close(fd), unlink(tmp);
   return 0;
 }
 
@@ -246,8 +255,11 @@ static void *save_links_copy(void *arg) {
   struct links_save *job = arg;
   char why[300];
   if (lg_linkmap_save(job->copy, job->ns->links_origin, job->ns->cfg.adr_learned, why,
-                      sizeof(why)) != 0)
+                      sizeof(why)) != 0) {
     ns_log(job->ns, "[adr] learned: %s", why);
+    atomic_fetch_add(&job->ns->m.adr_link_save_errors, 1);
+    atomic_store(&job->ns->links_save_failed, true);
+  }
   lg_linkmap_free(job->copy);
   atomic_store(&job->ns->links_saved, true);
   free(job);
@@ -260,6 +272,8 @@ static bool links_saver_idle(struct lg_ns *ns, bool wait) {
   if (!wait && !atomic_load(&ns->links_saved)) return false;
   pthread_join(ns->links_saver, NULL);
   ns->links_saving = false;
+  if (atomic_exchange(&ns->links_save_failed, false) && ns->links_unsaved == 0)
+    ns->links_unsaved = 1; /* what it held is still unsaved: again later, and at stop */
   return true;
 }
 
@@ -269,10 +283,12 @@ void ns_save_links(struct lg_ns *ns, bool soon) {
     return;
   char why[300];
   if (!soon) {
-    if (lg_linkmap_save(ns->links, ns->links_origin, ns->cfg.adr_learned, why, sizeof(why)) != 0)
+    if (lg_linkmap_save(ns->links, ns->links_origin, ns->cfg.adr_learned, why, sizeof(why)) != 0) {
       ns_log(ns, "[adr] learned: %s", why);
-    else
+      atomic_fetch_add(&ns->m.adr_link_save_errors, 1);
+    } else {
       ns->links_unsaved = 0;
+    }
     return;
   }
   struct links_save *job = malloc(sizeof(*job));
@@ -285,6 +301,8 @@ void ns_save_links(struct lg_ns *ns, bool soon) {
   }
   if (job) lg_linkmap_free(job->copy);
   free(job);
+  ns->links_unsaved = 1; /* tried again after as many more learned uplinks, and at stop */
+  atomic_fetch_add(&ns->m.adr_link_save_errors, 1);
   ns_log(ns, "[adr] learned: no memory or thread for a save (tried again later)");
 }
 

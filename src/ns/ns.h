@@ -141,6 +141,7 @@ struct lg_ns_metrics {
   atomic_uint_fast64_t adr_link_cells;   /* (gateway, cell) pairs of the link map */
   atomic_uint_fast64_t adr_link_refused; /* new pairs not learned for the cap */
   atomic_uint_fast64_t adr_link_uplinks; /* uplinks of static devices it learned from */
+  atomic_uint_fast64_t adr_link_save_errors; /* [adr] learned writes that failed */
   atomic_uint_fast64_t open_windows;
   atomic_uint_fast64_t dup_same_gateway; /* a gateway's second copy of a frame: not kept */
   atomic_uint_fast64_t shed[LG_SHED_COUNT]; /* work given up under a cap, by reason */

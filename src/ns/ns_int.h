@@ -216,6 +216,7 @@ struct lg_ns {
   pthread_t links_saver;  /* a periodic save, writing a copy of the map */
   bool links_saving;      /* links_saver was started and not joined */
   atomic_bool links_saved; /* ... and has finished */
+  atomic_bool links_save_failed; /* ... and could not write the file */
   struct lg_pathloss pathloss;
   struct ns_gateway *gateways;
   struct ns_frame *frames;
@@ -487,8 +488,9 @@ void ns_save_live(struct lg_ns *ns, bool soon);
 /* What ADR learns of the links: 250 m cells, at most 65,536 (gateway, cell) pairs (12 MB
  * of slots, their pages touched as they fill); written to [adr] learned on a clean stop
  * and every NS_LINK_SAVE_EVERY uplinks it learned from (when set and changed): then a copy
- * of the map (~3 ms when full) is written by a thread of its own (a full map takes ~140 ms
- * to write), one at a time. A failure is logged. */
+ * of the map (a few milliseconds: bench/linkmap_bench) is written by a thread of its own
+ * (a full map takes ~140 ms to write), one at a time. A failure is logged and counted
+ * (lorageo_adr_link_save_errors_total), and the map saved again later and at stop. */
 #define NS_LINK_CELL_M     250.0
 #define NS_LINK_CELLS      65536
 #define NS_LINK_SAVE_EVERY 1000

@@ -51,6 +51,8 @@ WANT_RC=1 LORAGEO_SERVER_UDP_BIND=127.0.0.1:0 LORAGEO_SERVER_HTTP_BIND=127.0.0.1
 echo '{"format": "something else"}' >"$dir/bad.adr.json"
 WANT_RC=1 LORAGEO_SERVER_UDP_BIND=127.0.0.1:0 LORAGEO_SERVER_HTTP_BIND=127.0.0.1:0 LORAGEO_ADR_LEARNED=$dir/bad.adr.json \
   refused "a broken link map" "\[adr\] learned: .*bad.adr.json: not a link map"
+WANT_RC=1 LORAGEO_SERVER_UDP_BIND=127.0.0.1:0 LORAGEO_SERVER_HTTP_BIND=127.0.0.1:0 LORAGEO_ADR_LEARNED=$dir/none/x.adr.json \
+  refused "a link map it cannot write" "\[adr\] learned: cannot write .*none/x.adr.json.tmp: No such file or directory"
 printf '[security]\ngateway_networks = 10.0.0.0/8, 192.168.1.1/24\n' >"$dir/nets.ini"
 refused "host bits in a network" "nets.ini:2: \[security\] gateway_networks = .*expected CIDR networks" -c "$dir/nets.ini"
 LORAGEO_SECURITY_GATEWAY_NETWORKS=10.0.0/8 \

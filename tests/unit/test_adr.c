@@ -567,6 +567,24 @@ static void linkmap_cases(void) {
   LG_CHECK(fabs(mu2 - mu) < 1e-6 && fabs(sg2 - sg) < 1e-6);
   LG_CHECK(!lg_linkmap_law(back, 3, 100, 100, &mu2, &sg2));
   lg_linkmap_free(back);
+  /* a copy saved (what the server writes on a thread of its own), with a cell west and
+   * south of the origin and a gateway EUI with its top bit set */
+  const uint64_t eui = 0xFFFE024B080E1039ULL;
+  struct lg_linkmap *m2 = lg_linkmap_new(250, 100);
+  for (int k = 0; k < 10; k++)
+    lg_linkmap_heard(m2, eui, -600, -10, -120 + k);
+  struct lg_linkmap *copy = lg_linkmap_clone(m2);
+  LG_CHECK(copy != NULL);
+  lg_linkmap_heard(m2, eui, -600, -10, -50); /* the original goes on; the copy does not */
+  lg_linkmap_free(m2);
+  LG_CHECK(lg_linkmap_save(copy, origin, path, why, sizeof(why)) == 0);
+  lg_linkmap_free(copy);
+  LG_CHECK(lg_linkmap_load(path, 100, &back, o2, why, sizeof(why)) == 0);
+  LG_CHECK(lg_linkmap_law(back, eui, -510, -200, &mu2, &sg2)); /* cell (-3, -1) */
+  LG_CHECK(fabs(mu2 + 115.5) < 1e-6);
+  LG_CHECK(!lg_linkmap_law(back, eui, -400, -10, &mu2, &sg2)); /* cell (-2, -1): nothing */
+  lg_linkmap_free(back);
+  LG_CHECK(lg_linkmap_save(m, origin, path, why, sizeof(why)) == 0); /* the four-pair map again */
   struct lg_linkmap *small = NULL; /* a smaller cap: what does not fit is counted */
   LG_CHECK(lg_linkmap_load(path, 2, &small, o2, why, sizeof(why)) == 0);
   LG_EQ_INT(lg_linkmap_size(small, &refused), 2);
@@ -582,7 +600,14 @@ static void linkmap_cases(void) {
       "{\"format\": \"lorageo-linkmap\", \"version\": 1, \"origin\": {\"lat\": 1, \"lon\": 2}, "
       "\"cell_m\": 250, \"cells\": [[\"00000000000000zz\", 0, 0, 3, -300, 30000, []]]}",
       "{\"format\": \"lorageo-linkmap\", \"version\": 1, \"origin\": {\"lat\": 1, \"lon\": 2}, "
-      "\"cell_m\": 250, \"cells\": [[\"0000000000000001\", 0, 0, -3, -300, 30000, []]]}"};
+      "\"cell_m\": 250, \"cells\": [[\"0000000000000001\", 0, 0, -3, -300, 30000, []]]}",
+      /* a level sum no level could give */
+      "{\"format\": \"lorageo-linkmap\", \"version\": 1, \"origin\": {\"lat\": 1, \"lon\": 2}, "
+      "\"cell_m\": 250, \"cells\": [[\"0000000000000001\", 0, 0, 3, -1e300, 30000, []]]}",
+      /* one (gateway, cell) twice */
+      "{\"format\": \"lorageo-linkmap\", \"version\": 1, \"origin\": {\"lat\": 1, \"lon\": 2}, "
+      "\"cell_m\": 250, \"cells\": [[\"0000000000000001\", 0, 0, 3, -300, 30000, []], "
+      "[\"0000000000000001\", 0, 0, 3, -300, 30000, []]]}"};
   for (size_t i = 0; i < sizeof(broken) / sizeof(broken[0]); i++) {
     FILE *f = fopen(path, "w");
     LG_CHECK(f != NULL);
