@@ -30,6 +30,16 @@ schemas = {
     "Error": obj({"error": S("what is wrong, naming the field")}, ["error"]),
     "Health": obj({"status": S(enum=["ok"]), "time_ns": I("the server's clock (ns since the Unix epoch; [server] time_scale runs it faster)")}, ["status"]),
     "Empty": obj({}),
+    "GatewayLinks": obj({"gateway_eui": EUI, "cell_m": N("the cells' size, m (0: no link map)"),
+                         "total": I("cells learned (items holds at most 4,096)"),
+                         "items": {"type": "array", "items": obj({
+                             "latitude": N("the cell's centre"), "longitude": N(),
+                             "heard": I("uplinks of static devices there the gateway heard"),
+                             "missed": I("... and missed"),
+                             "level_db": nullable(N("mean RSSI - TX power, censored fit (null until the cell has 8 uplinks, 3 heard)")),
+                             "sigma_db": nullable(N("its spread"))},
+                             ["latitude", "longitude", "heard", "missed", "level_db", "sigma_db"])}},
+                        ["gateway_eui", "cell_m", "total", "items"]),
     "Gateway": obj({"gateway_eui": EUI, "name": S(), "latitude": nullable(N()), "longitude": nullable(N()),
                     "altitude": nullable(N()), "last_seen_ns": nullable(NS), "rx_packets": I(),
                     "timing_offset_ns": N("subtracted from its receive times"),
@@ -278,6 +288,10 @@ paths = {
         "patch": op("change a gateway (admin): the fields given", "Gateway", errors=[B400, W403, ("404", "no such gateway")],
                     body="GatewayIn", tag="gateways"),
         "delete": op("delete a gateway (admin)", "Empty", errors=[W403, ("404", "no such gateway")], tag="gateways")},
+    "/api/gateways/{gateway_eui}/links": {
+        "parameters": [GW],
+        "get": op("what ADR learned of the gateway's links from static devices, per cell (docs/adr.md, the link map)",
+                  "GatewayLinks", errors=[("404", "no such gateway"), ("400", "bad EUI")], tag="gateways")},
     "/api/devices": {
         "get": op("devices the token sees, by DevEUI", "DevicePage", errors=[("400", "bad argument"), W403], tag="devices",
                   params=PAGE + [q("q", S(maxLength=64), "a part of the DevEUI or the name, any case"),

@@ -182,6 +182,18 @@ size_t lg_linkmap_size(const struct lg_linkmap *m, uint64_t *refused);
 /* The map to a file and back (JSON, written beside and renamed), with the geodetic origin
  * of its plane (lat, lon in degrees), which the caller keeps. Load: into a new map of
  * max_entries; LG_EINVAL with the reason for a file that is not one. */
+/* What a gateway learned in one cell (cx, cy: the cell's index on the plane, its corner at
+ * (cx, cy) x cell_m); has_law: enough for a law (mu, sigma of RSSI - TX power, dB). */
+struct lg_linkmap_cell {
+  int32_t cx, cy;
+  uint32_t heard;
+  double missed;
+  bool has_law;
+  double mu, sigma;
+};
+/* Gateway gw's cells, at most cap into out (any order); the count of all of them. */
+size_t lg_linkmap_cells(struct lg_linkmap *m, uint64_t gw, struct lg_linkmap_cell *out, size_t cap);
+double lg_linkmap_cell_m(const struct lg_linkmap *m);
 /* A copy (to save on another thread while this one goes on learning); NULL: no memory. */
 struct lg_linkmap *lg_linkmap_clone(const struct lg_linkmap *m);
 int lg_linkmap_save(const struct lg_linkmap *m, const double origin[2], const char *path,

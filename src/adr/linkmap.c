@@ -195,6 +195,28 @@ bool lg_linkmap_law(struct lg_linkmap *m, uint64_t gw, double e, double n, doubl
   return true;
 }
 
+size_t lg_linkmap_cells(struct lg_linkmap *m, uint64_t gw, struct lg_linkmap_cell *out, size_t cap) {
+  size_t n = 0;
+  for (size_t i = 0; m && i < m->cap; i++) {
+    struct cell *c = &m->c[i];
+    if (!c->used || c->gw != gw) continue;
+    if (n < cap) {
+      double missed = 0;
+      for (size_t k = 0; k < LEVELS; k++)
+        missed += c->missed[k];
+      out[n] = (struct lg_linkmap_cell){c->cx, c->cy, c->heard, missed, false, 0, 0};
+      double ce = (c->cx + 0.5) * m->cell_m, cn = (c->cy + 0.5) * m->cell_m;
+      out[n].has_law = lg_linkmap_law(m, gw, ce, cn, &out[n].mu, &out[n].sigma);
+    }
+    n++;
+  }
+  return n;
+}
+
+double lg_linkmap_cell_m(const struct lg_linkmap *m) {
+  return m ? m->cell_m : 0;
+}
+
 struct lg_linkmap *lg_linkmap_clone(const struct lg_linkmap *m) {
   struct lg_linkmap *c = malloc(sizeof(*c));
   if (c) *c = *m, c->c = malloc(m->cap * sizeof(*m->c));

@@ -511,7 +511,8 @@ static enum MHD_Result route(struct lg_api *api, struct MHD_Connection *c, const
                            .gateways_changed = api->gateways_changed, .method = method,
                            .url = url, .query = query_arg, .query_cls = c,
                            .now_ns = lg_config_now_ns(&api->cfg),
-                           .codecs = atomic_load(&api->codecs)};
+                           .codecs = atomic_load(&api->codecs),
+                           .links = api->m ? api->m->links : NULL};
   char vars[256], allow[64] = "", why[160];
   size_t n_var = 0;
   unsigned status;

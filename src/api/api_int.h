@@ -47,6 +47,7 @@ struct lg_api_req {
   void *query_cls;
   int64_t now_ns;
   struct lg_codecs *codecs; /* decodes uplinks into `object` (NULL: none; codec.h) */
+  struct lg_ns_links *links; /* what ADR learned of the links (NULL: none) */
 };
 
 typedef int (*lg_api_fn)(struct lg_api_req *r, json_t **out);
@@ -114,6 +115,7 @@ int lg_api_device_queue(struct lg_api_req *r, json_t **out);  /* GET, POST, DELE
 /* gateways.c */
 int lg_api_gateways(struct lg_api_req *r, json_t **out);
 int lg_api_gateway(struct lg_api_req *r, json_t **out);
+int lg_api_gateway_links(struct lg_api_req *r, json_t **out);
 int lg_api_map(struct lg_api_req *r, json_t **out);
 /* apps.c */
 int lg_api_apps(struct lg_api_req *r, json_t **out);

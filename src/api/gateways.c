@@ -163,6 +163,38 @@ int lg_api_gateway(struct lg_api_req *r, json_t **out) {
   return status;
 }
 
+/* GET /api/gateways/{gateway_eui}/links: what ADR learned of the gateway's links, per cell
+ * of the network's plane (docs/adr.md, the link map): the cell's centre, the uplinks heard
+ * and missed there, and where it has enough the law of RSSI - TX power (level_db, sigma_db;
+ * null before). */
+int lg_api_gateway_links(struct lg_api_req *r, json_t **out) {
+  uint64_t eui;
+  if (lg_api_eui(r->var[0], &eui))
+    return lg_api_fail(out, 400, "gateway EUI: expected 16 hex digits");
+  json_t *cur = lg_store_gateway_json(r->store, eui);
+  if (cur == NULL) return lg_api_fail(out, 404, "no gateway %s", r->var[0]);
+  json_decref(cur);
+  enum { CAP = 4096 };
+  struct lg_ns_link_cell *c = malloc(CAP * sizeof(*c));
+  if (c == NULL) return lg_api_fail(out, 500, "out of memory");
+  double cell_m = 0;
+  size_t total = r->links ? lg_ns_link_cells(r->links, eui, c, CAP, &cell_m) : 0;
+  json_t *items = json_array();
+  for (size_t i = 0; i < total && i < CAP; i++)
+    json_array_append_new(
+        items, json_pack("{s:f, s:f, s:I, s:I, s:o, s:o}", "latitude", round(c[i].lat_deg * 1e7) / 1e7,
+                         "longitude", round(c[i].lon_deg * 1e7) / 1e7, "heard", (json_int_t)c[i].heard,
+                         "missed", (json_int_t)llround(c[i].missed), "level_db",
+                         c[i].has_law ? json_real(round(c[i].level_db * 10) / 10) : json_null(),
+                         "sigma_db", c[i].has_law ? json_real(round(c[i].sigma_db * 10) / 10) : json_null()));
+  free(c);
+  char name[17];
+  snprintf(name, sizeof(name), "%016llx", (unsigned long long)eui);
+  *out = json_pack("{s:s, s:f, s:I, s:o}", "gateway_eui", name, "cell_m", cell_m, "total",
+                   (json_int_t)total, "items", items);
+  return 200;
+}
+
 /* GET /api/map: gateways and the tracks of the devices the scope sees (20 positions each). */
 int lg_api_map(struct lg_api_req *r, json_t **out) {
   const char *v = r->query(r->query_cls, "since");

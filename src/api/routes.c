@@ -33,6 +33,7 @@ const struct lg_api_route lg_api_routes[] = {
     {"GET", "/api/gateways/{gateway_eui}", lg_api_gateway, LG_ROUTE_ADMIN_WRITE},
     {"PATCH", "/api/gateways/{gateway_eui}", lg_api_gateway, LG_ROUTE_ADMIN_WRITE},
     {"DELETE", "/api/gateways/{gateway_eui}", lg_api_gateway, LG_ROUTE_ADMIN_WRITE},
+    {"GET", "/api/gateways/{gateway_eui}/links", lg_api_gateway_links, LG_ROUTE_ADMIN_WRITE},
     {"GET", "/api/devices", lg_api_devices, 0},
     {"POST", "/api/devices", lg_api_devices, 0},
     {"POST", "/api/devices/import", lg_api_devices_import, 0},

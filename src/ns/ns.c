@@ -217,20 +217,20 @@ void ns_save_live(struct lg_ns *ns, bool soon) {
 static int open_links(struct lg_ns *ns, const struct lg_config *cfg, char *why, size_t why_len) {
   char sub[300];
   if (cfg->adr_learned[0] && access(cfg->adr_learned, F_OK) == 0) {
-    if (lg_linkmap_load(cfg->adr_learned, NS_LINK_CELLS, &ns->links, ns->links_origin, sub,
+    if (lg_linkmap_load(cfg->adr_learned, NS_LINK_CELLS, &ns->links.map, ns->links.origin, sub,
                         sizeof(sub)) != 0) {
       snprintf(why, why_len, "[adr] learned: %s", sub);
       return LG_EINVAL;
     }
-    lg_enu_init(&ns->links_frame, &(struct lg_geodetic){ns->links_origin[0], ns->links_origin[1], 0});
-    ns->links_framed = true;
+    lg_enu_init(&ns->links.frame, &(struct lg_geodetic){ns->links.origin[0], ns->links.origin[1], 0});
+    ns->links.framed = true;
     uint64_t refused = 0;
-    size_t cells = lg_linkmap_size(ns->links, &refused);
+    size_t cells = lg_linkmap_size(ns->links.map, &refused);
     atomic_store(&ns->m.adr_link_cells, cells);
     atomic_store(&ns->m.adr_link_refused, refused);
     ns_log(ns, "learned %s: %zu links (gateway, cell)%s", cfg->adr_learned, cells,
            refused ? ", some over the cap not loaded" : "");
-  } else if ((ns->links = lg_linkmap_new(NS_LINK_CELL_M, NS_LINK_CELLS)) == NULL) {
+  } else if ((ns->links.map = lg_linkmap_new(NS_LINK_CELL_M, NS_LINK_CELLS)) == NULL) {
     snprintf(why, why_len, "out of memory");
     return LG_ENOMEM;
   }
@@ -249,12 +249,13 @@ static int open_links(struct lg_ns *ns, const struct lg_config *cfg, char *why, 
 struct links_save {
   struct lg_ns *ns;
   struct lg_linkmap *copy;
+  double origin[2];
 };
 
 static void *save_links_copy(void *arg) {
   struct links_save *job = arg;
   char why[300];
-  if (lg_linkmap_save(job->copy, job->ns->links_origin, job->ns->cfg.adr_learned, why,
+  if (lg_linkmap_save(job->copy, job->origin, job->ns->cfg.adr_learned, why,
                       sizeof(why)) != 0) {
     ns_log(job->ns, "[adr] learned: %s", why);
     atomic_fetch_add(&job->ns->m.adr_link_save_errors, 1);
@@ -277,13 +278,34 @@ static bool links_saver_idle(struct lg_ns *ns, bool wait) {
   return true;
 }
 
+size_t lg_ns_link_cells(struct lg_ns_links *l, uint64_t gateway_eui, struct lg_ns_link_cell *out,
+                        size_t cap, double *cell_m) {
+  static _Thread_local struct lg_linkmap_cell c[4096];
+  size_t total = 0, n = 0;
+  pthread_mutex_lock(&l->mu);
+  *cell_m = lg_linkmap_cell_m(l->map);
+  total = lg_linkmap_cells(l->map, gateway_eui, c, cap < 4096 ? cap : 4096);
+  for (; l->framed && n < total && n < cap && n < 4096; n++) {
+    double enu[3] = {(c[n].cx + 0.5) * *cell_m, (c[n].cy + 0.5) * *cell_m, 0};
+    struct lg_geodetic g;
+    lg_enu_to_geodetic(&l->frame, enu, &g);
+    out[n] = (struct lg_ns_link_cell){g.lat_deg, g.lon_deg, c[n].heard, c[n].missed,
+                                      c[n].has_law, c[n].mu, c[n].sigma};
+  }
+  pthread_mutex_unlock(&l->mu);
+  return total;
+}
+
 void ns_save_links(struct lg_ns *ns, bool soon) {
-  if (ns->links == NULL || !ns->links_framed || ns->cfg.adr_learned[0] == '\0' ||
+  if (ns->links.map == NULL || !ns->links.framed || ns->cfg.adr_learned[0] == '\0' ||
       ns->links_unsaved == 0 || !links_saver_idle(ns, !soon))
     return;
   char why[300];
   if (!soon) {
-    if (lg_linkmap_save(ns->links, ns->links_origin, ns->cfg.adr_learned, why, sizeof(why)) != 0) {
+    pthread_mutex_lock(&ns->links.mu);
+    int rc = lg_linkmap_save(ns->links.map, ns->links.origin, ns->cfg.adr_learned, why, sizeof(why));
+    pthread_mutex_unlock(&ns->links.mu);
+    if (rc != 0) {
       ns_log(ns, "[adr] learned: %s", why);
       atomic_fetch_add(&ns->m.adr_link_save_errors, 1);
     } else {
@@ -292,7 +314,9 @@ void ns_save_links(struct lg_ns *ns, bool soon) {
     return;
   }
   struct links_save *job = malloc(sizeof(*job));
-  if (job) *job = (struct links_save){ns, lg_linkmap_clone(ns->links)};
+  pthread_mutex_lock(&ns->links.mu);
+  if (job) *job = (struct links_save){ns, lg_linkmap_clone(ns->links.map), {ns->links.origin[0], ns->links.origin[1]}};
+  pthread_mutex_unlock(&ns->links.mu);
   atomic_store(&ns->links_saved, false);
   if (job && job->copy && pthread_create(&ns->links_saver, NULL, save_links_copy, job) == 0) {
     ns->links_saving = true;
@@ -313,6 +337,8 @@ struct lg_ns *lg_ns_new(const struct lg_config *cfg, struct lg_store *store,
     snprintf(why, why_len, "out of memory");
     return NULL;
   }
+  pthread_mutex_init(&ns->links.mu, NULL);
+  ns->m.links = &ns->links;
   ns->cfg = *cfg;
   ns->store = store;
   ns->io = *io;
@@ -433,7 +459,8 @@ void lg_ns_free(struct lg_ns *ns) {
   ns_save_live(ns, false); /* when changed: both files, written here */
   ns_save_links(ns, false); /* after the last periodic save, if one runs */
   links_saver_idle(ns, true);
-  lg_linkmap_free(ns->links);
+  lg_linkmap_free(ns->links.map);
+  pthread_mutex_destroy(&ns->links.mu);
   lg_geo_live_free(ns->live);
   lg_geo_solver_free(ns->solver);
   lg_calibration_close(ns->cal);

@@ -142,6 +142,7 @@ struct lg_ns_metrics {
   atomic_uint_fast64_t adr_link_refused; /* new pairs not learned for the cap */
   atomic_uint_fast64_t adr_link_uplinks; /* uplinks of static devices it learned from */
   atomic_uint_fast64_t adr_link_save_errors; /* [adr] learned writes that failed */
+  struct lg_ns_links *links; /* what ADR learned of the links, for the API (lg_ns_link_cells) */
   atomic_uint_fast64_t open_windows;
   atomic_uint_fast64_t dup_same_gateway; /* a gateway's second copy of a frame: not kept */
   atomic_uint_fast64_t shed[LG_SHED_COUNT]; /* work given up under a cap, by reason */
@@ -266,5 +267,20 @@ void lg_ns_tick(struct lg_ns *ns);
 
 /* The counters (valid as long as ns). */
 struct lg_ns_metrics *lg_ns_metrics(struct lg_ns *ns);
+
+/* What ADR learned of one gateway's links (adr/linkmap.c), for the API: each cell it learned,
+ * its centre, what was heard and missed there, and its law when it has enough
+ * (level_db: the mean of RSSI - TX power, sigma_db its spread). Thread-safe. */
+struct lg_ns_link_cell {
+  double lat_deg, lon_deg;
+  uint32_t heard;
+  double missed;
+  bool has_law;
+  double level_db, sigma_db;
+};
+/* At most cap cells of gateway_eui into out; returns how many it has in all; *cell_m: the
+ * cells' size (0 with no map). */
+size_t lg_ns_link_cells(struct lg_ns_links *l, uint64_t gateway_eui, struct lg_ns_link_cell *out,
+                        size_t cap, double *cell_m);
 
 #endif

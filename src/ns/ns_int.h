@@ -164,6 +164,17 @@ struct ns_forwarded {
   int64_t sent_ns;
 };
 
+/* What ADR learns of the links: learned and used on the packet thread, read by the API, both
+ * under mu. */
+struct lg_ns_links {
+  pthread_mutex_t mu;
+  struct lg_linkmap *map;
+  double origin[2]; /* the plane's origin, lat and lon: from the file or the first gateway
+                       the ADR hook sees */
+  struct lg_enu_frame frame;
+  bool framed;
+};
+
 struct lg_ns {
   struct lg_config cfg;
   /* [server] journal: every PUSH_DATA before its PUSH_ACK (journal.h) */
@@ -205,13 +216,8 @@ struct lg_ns {
   struct lg_calibration *cal; /* [geo] calibration, or NULL */
   struct lg_geo_live *live;   /* what locating has learned (geo/live.c) */
   uint64_t live_saved_refs;   /* reference frames when it was last saved */
-  /* what ADR learns of the links (adr/linkmap.c), on one plane for the whole network;
-   * used on the packet thread only */
-  struct lg_linkmap *links;
-  double links_origin[2];  /* the plane's origin, lat and lon; taken from the file or the
-                              first gateway the ADR hook sees */
-  struct lg_enu_frame links_frame;
-  bool links_framed;
+  /* what ADR learns of the links (adr/linkmap.c), on one plane for the whole network */
+  struct lg_ns_links links;
   uint64_t links_unsaved; /* uplinks learned since the last save */
   pthread_t links_saver;  /* a periodic save, writing a copy of the map */
   bool links_saving;      /* links_saver was started and not joined */

@@ -490,10 +490,12 @@ static void adr_positions(struct lg_ns *ns, const struct lg_store_adr_uplink *sh
     int best = -1;
     for (int j = 0; j < sh[i].n_rx && j < LG_ADR_MAX_RX; j++) {
       const struct lg_store_adr_rx *r = &sh[i].rx[j];
-      if (!ns->links_framed) {
-        ns->links_origin[0] = r->lat_deg, ns->links_origin[1] = r->lon_deg;
-        lg_enu_init(&ns->links_frame, &(struct lg_geodetic){r->lat_deg, r->lon_deg, 0});
-        ns->links_framed = true;
+      if (!ns->links.framed) { /* set once; the API reads it under the lock */
+        pthread_mutex_lock(&ns->links.mu);
+        ns->links.origin[0] = r->lat_deg, ns->links.origin[1] = r->lon_deg;
+        lg_enu_init(&ns->links.frame, &(struct lg_geodetic){r->lat_deg, r->lon_deg, 0});
+        ns->links.framed = true;
+        pthread_mutex_unlock(&ns->links.mu);
       }
       size_t g = 0;
       while (g < ng && gws[g].id != r->gateway_eui)
@@ -501,7 +503,7 @@ static void adr_positions(struct lg_ns *ns, const struct lg_store_adr_uplink *sh
       if (g == ng) {
         if (ng == LG_ADR_MAX_GW) continue;
         double enu[3];
-        lg_enu_from_geodetic(&ns->links_frame, &(struct lg_geodetic){r->lat_deg, r->lon_deg, 0},
+        lg_enu_from_geodetic(&ns->links.frame, &(struct lg_geodetic){r->lat_deg, r->lon_deg, 0},
                              enu);
         gws[ng++] = (struct lg_adr_gateway){enu[0], enu[1], r->gateway_eui};
       }
@@ -509,9 +511,9 @@ static void adr_positions(struct lg_ns *ns, const struct lg_store_adr_uplink *sh
       if (best < 0 || r->rssi_dbm > sh[i].rx[best].rssi_dbm) best = j;
     }
     if (best >= 0) h[i].best_gateway = h[i].rx[best].gateway;
-    if (sh[i].has_fix && ns->links_framed) {
+    if (sh[i].has_fix && ns->links.framed) {
       double enu[3];
-      lg_enu_from_geodetic(&ns->links_frame,
+      lg_enu_from_geodetic(&ns->links.frame,
                            &(struct lg_geodetic){sh[i].fix_lat_deg, sh[i].fix_lon_deg, 0}, enu);
       fixes[nf++] =
           (struct lg_adr_fix){sh[i].received_ns, sh[i].f_cnt, enu[0], enu[1], sh[i].fix_accuracy_m};
@@ -526,15 +528,19 @@ static void adr_positions(struct lg_ns *ns, const struct lg_store_adr_uplink *sh
  * its fixes (four at least), as the simulator does. */
 static void learn_links(struct lg_ns *ns, const struct lg_adr_input *in,
                         const struct lg_adr_decision *dec) {
-  if (ns->links == NULL || dec->mobility.cls != LG_ADR_MOB_STATIC || in->n_fixes < 4 || in->n == 0)
+  if (ns->links.map == NULL || dec->mobility.cls != LG_ADR_MOB_STATIC || in->n_fixes < 4 ||
+      in->n == 0)
     return;
   double e[LG_ADR_HISTORY], n[LG_ADR_HISTORY];
   size_t k = in->n_fixes < LG_ADR_HISTORY ? in->n_fixes : LG_ADR_HISTORY;
   for (size_t i = 0; i < k; i++)
     e[i] = in->fixes[in->n_fixes - k + i].e_m, n[i] = in->fixes[in->n_fixes - k + i].n_m;
-  lg_linkmap_uplink(ns->links, in, in->n - 1, lg_median(e, k), lg_median(n, k));
   uint64_t refused = 0;
-  atomic_store(&ns->m.adr_link_cells, lg_linkmap_size(ns->links, &refused));
+  pthread_mutex_lock(&ns->links.mu);
+  lg_linkmap_uplink(ns->links.map, in, in->n - 1, lg_median(e, k), lg_median(n, k));
+  size_t cells = lg_linkmap_size(ns->links.map, &refused);
+  pthread_mutex_unlock(&ns->links.mu);
+  atomic_store(&ns->m.adr_link_cells, cells);
   atomic_store(&ns->m.adr_link_refused, refused);
   atomic_fetch_add(&ns->m.adr_link_uplinks, 1);
   if (++ns->links_unsaved >= NS_LINK_SAVE_EVERY) ns_save_links(ns, true);
@@ -576,12 +582,15 @@ static void adr_step(struct lg_ns *ns, const struct lg_device_rec *d, const stru
   struct lg_adr_gateway gws[LG_ADR_MAX_GW];
   struct lg_adr_fix fixes[LG_ADR_HISTORY];
   if (mobile) adr_positions(ns, sh, h, n, &in, gws, fixes);
-  if (algo == LG_ADR_PREDICTIVE) in.links = ns->links;
+  if (algo == LG_ADR_PREDICTIVE) in.links = ns->links.map;
   struct ns_fleet_limits lim; /* the device's configuration shadow (fleet.c) */
   ns_fleet_adr_limits(ns, d->dev_eui, &lim);
   if (lim.has_margin) in.installation_margin_db = lim.margin_db;
   struct lg_adr_decision dec;
-  if (lg_adr_decide(algo, &in, &dec) != 0) return;
+  if (in.links) pthread_mutex_lock(&ns->links.mu); /* its laws are fitted when asked */
+  int decided = lg_adr_decide(algo, &in, &dec);
+  if (in.links) pthread_mutex_unlock(&ns->links.mu);
+  if (decided != 0) return;
   if (algo == LG_ADR_PREDICTIVE) learn_links(ns, &in, &dec);
   if ((lim.has_max_dr && dec.next.dr > lim.max_dr) ||
       (lim.has_min_txp && dec.next.tx_power_index < lim.min_tx_power_index)) {

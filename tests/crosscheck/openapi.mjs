@@ -23,6 +23,7 @@ const requests = () => [
   ["get", "/api/gateways", "/api/gateways?limit=2"],
   ["get", "/api/gateways/{gateway_eui}", "/api/gateways/aa555a00000000e1"],
   ["patch", "/api/gateways/{gateway_eui}", "/api/gateways/aa555a00000000e1", { name: "renamed" }],
+  ["get", "/api/gateways/{gateway_eui}/links", "/api/gateways/aa555a00000000e1/links"],
   ["post", "/api/applications", "/api/applications", { name: "app" }],
   ["get", "/api/applications", "/api/applications"],
   ["get", "/api/applications/{id}", () => `/api/applications/${ids.app}`],

@@ -120,6 +120,20 @@ try {
   const cells = await metric("lorageo_adr_link_cells"), learnedUps = await metric("lorageo_adr_link_uplinks_total");
   check(cells >= 4 && learnedUps >= 4, `the link map learned from the static meters (${cells} links, ${learnedUps} uplinks)`);
   console.log(`sim_live: the link map learned ${cells} (gateway, cell) links from ${learnedUps} uplinks of static meters`);
+  // ... and the API shows each gateway's: cells near the meters, with what was heard there
+  const gwEuis = ((await api("GET", "/api/gateways?limit=100")).json?.items ?? []).map((g) => g.gateway_eui);
+  const links = await Promise.all(gwEuis.map(async (g) => (await api("GET", `/api/gateways/${g}/links`)).json));
+  const all = links.flatMap((l) => l?.items ?? []);
+  check(links.every((l) => l?.cell_m === 250) && links.reduce((s, l) => s + l.total, 0) === cells && all.length === cells,
+        `GET /api/gateways/{eui}/links: ${cells} cells over ${gwEuis.length} gateways (${links.map((l) => l?.total)})`);
+  // the meters stand 200 m east, 300 m north and 300 m west, 200 m south of the origin
+  const near = (c) => [[200, 300], [-300, -200]].some(([e, n]) =>
+    Math.hypot((c.longitude - 12.5106) * 111320 * Math.cos(55.7819 * Math.PI / 180) - e, (c.latitude - 55.7819) * 110574 - n) < 400);
+  check(all.length > 0 && all.every((c) => near(c) && c.heard + c.missed > 0 &&
+        (c.level_db === null || (c.level_db < -60 && c.level_db > -160 && c.sigma_db > 0))),
+        `every cell lies by a meter, with what was heard there: ${JSON.stringify(all.slice(0, 2))}`);
+  check((await api("GET", "/api/gateways/00000000000000aa/links")).status === 404, "an unknown gateway's links: 404");
+  console.log(`sim_live: a gateway's links: ${JSON.stringify(links.find((l) => l.total > 0))}`);
   const locs = (await api("GET", `/api/devices/${devs["0"]}/locations?limit=100`)).json.items ?? [];
   check(locs.length > 0, `frames heard by 3+ gateways were located (${locs.length} for device 0)`);
 
