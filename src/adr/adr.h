@@ -194,6 +194,9 @@ struct lg_linkmap_cell {
 /* Gateway gw's cells, at most cap into out (any order); the count of all of them. */
 size_t lg_linkmap_cells(struct lg_linkmap *m, uint64_t gw, struct lg_linkmap_cell *out, size_t cap);
 double lg_linkmap_cell_m(const struct lg_linkmap *m);
+/* A new map holding gateway gw's cells only (at most max_entries): taken under a lock, its
+ * laws fitted after it is released; NULL: no memory. */
+struct lg_linkmap *lg_linkmap_extract(const struct lg_linkmap *m, uint64_t gw, size_t max_entries);
 /* A copy (to save on another thread while this one goes on learning); NULL: no memory. */
 struct lg_linkmap *lg_linkmap_clone(const struct lg_linkmap *m);
 int lg_linkmap_save(const struct lg_linkmap *m, const double origin[2], const char *path,

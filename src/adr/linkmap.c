@@ -213,6 +213,16 @@ size_t lg_linkmap_cells(struct lg_linkmap *m, uint64_t gw, struct lg_linkmap_cel
   return n;
 }
 
+struct lg_linkmap *lg_linkmap_extract(const struct lg_linkmap *m, uint64_t gw, size_t max_entries) {
+  struct lg_linkmap *x = lg_linkmap_new(m ? m->cell_m : 1, max_entries);
+  for (size_t i = 0; x && m && i < m->cap; i++) {
+    const struct cell *c = &m->c[i];
+    struct cell *d = c->used && c->gw == gw ? cell_at(x, gw, c->cx, c->cy, true) : NULL;
+    if (d) *d = *c;
+  }
+  return x;
+}
+
 double lg_linkmap_cell_m(const struct lg_linkmap *m) {
   return m ? m->cell_m : 0;
 }

@@ -585,6 +585,16 @@ static void linkmap_cases(void) {
   LG_CHECK(!lg_linkmap_law(back, eui, -400, -10, &mu2, &sg2)); /* cell (-2, -1): nothing */
   lg_linkmap_free(back);
   LG_CHECK(lg_linkmap_save(m, origin, path, why, sizeof(why)) == 0); /* the four-pair map again */
+  /* one gateway's cells apart (what the API fits outside the server's lock) */
+  struct lg_linkmap *one = lg_linkmap_extract(m, 2, 16);
+  struct lg_linkmap_cell cells[4];
+  LG_EQ_INT(lg_linkmap_size(one, NULL), 1);
+  LG_EQ_INT(lg_linkmap_cells(one, 2, cells, 4), 1);
+  LG_CHECK(cells[0].cx == 0 && cells[0].cy == 0 && cells[0].has_law && fabs(cells[0].mu - mu) < 1e-9);
+  LG_CHECK(cells[0].heard + cells[0].missed == 300);
+  LG_EQ_INT(lg_linkmap_cells(one, 1, cells, 4), 0);
+  LG_EQ_INT(lg_linkmap_cells(m, 1, cells, 2), 3); /* gateway 1 has 3 cells; 2 given */
+  lg_linkmap_free(one);
   struct lg_linkmap *small = NULL; /* a smaller cap: what does not fit is counted */
   LG_CHECK(lg_linkmap_load(path, 2, &small, o2, why, sizeof(why)) == 0);
   LG_EQ_INT(lg_linkmap_size(small, &refused), 2);
