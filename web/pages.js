@@ -262,14 +262,26 @@ const gatewayFields = (g = {}, add = false) => [
   { name: "altitude", label: "Altitude (m)", type: "number", nullable: true, value: g.altitude ?? "" },
 ];
 
+// What ADR learned of a gateway's links (GET .../links): cells, and the range of their levels.
+function linksText(l) {
+  if (!l) return "not available";
+  const laws = l.items.filter((x) => x.level_db !== null).map((x) => x.level_db);
+  if (l.total === 0) return "none yet (learned from static devices on predictive ADR)";
+  return `${l.total} cells of ${l.cell_m} m` + (laws.length
+    ? `, ${laws.length} with enough uplinks: RSSI - TX power ${Math.min(...laws)} to ${Math.max(...laws)} dB`
+    : ", none with enough uplinks yet");
+}
+
 export async function gatewayPage(ctx, eui) {
-  const r = await get(`/api/gateways/${encodeURIComponent(eui)}`);
+  const [r, lr] = await Promise.all([get(`/api/gateways/${encodeURIComponent(eui)}`),
+                                     get(`/api/gateways/${encodeURIComponent(eui)}/links`)]);
   if (!r.ok) return { html: `${nav}<p class="error">${esc(errorText(r))}</p>` };
   const g = r.json, c = can(ctx), f = gatewayFields(g);
   return {
     html: `${nav}<h3>${esc(g.name || g.gateway_eui)} <span class="badge ${g.online ? "online" : "offline"}">${g.online ? "online" : "offline"}</span></h3>` +
       `<table><tr><th>EUI</th><td>${esc(g.gateway_eui)}</td></tr><tr><th>last seen</th><td>${ago(g.last_seen_ns)}</td></tr>` +
-      `<tr><th>frames</th><td>${g.rx_packets}</td></tr></table>` +
+      `<tr><th>frames</th><td>${g.rx_packets}</td></tr>` +
+      `<tr><th>links learned</th><td class="links">${esc(linksText(lr.ok ? lr.json : null))}</td></tr></table>` +
       (c.adminWrite ? `<h4>Edit</h4>` + form("edit-gateway", f, "save") + deleteControl("delete-gateway", "gateway") : ""),
     mount(panel) {
       const e = panel.querySelector("#edit-gateway");

@@ -226,6 +226,8 @@ try {
   await submit("#add-gateway", "added");
   await page.goto(base + "/#/gateway/aa555a00000000ee");
   await page.waitForSelector("#edit-gateway");
+  const linksRow = await page.textContent("td.links");
+  check(/^none yet/.test(linksRow), `the gateway page says what ADR learned of its links (${linksRow})`);
   await page.fill("#edit-gateway input[name=name]", "mast-2");
   await page.fill("#edit-gateway input[name=latitude]", "95");
   check((await submit("#edit-gateway")).startsWith("refused: latitude"), "a latitude of 95 refused naming it");
