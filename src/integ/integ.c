@@ -186,7 +186,7 @@ static char *hook_body(json_t *payload, json_t *cs, bool chirpstack, uint64_t de
     snprintf(eui, sizeof(eui), "%016" PRIx64, dev_eui);
     json_object_set_new(body, "dev_eui", json_string(eui));
   }
-  char *text = body ? json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
+  char *text = body ? lg_json_text(body, NULL) : NULL;
   json_decref(body);
   return text;
 }

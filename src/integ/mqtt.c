@@ -277,7 +277,7 @@ void lg_mqtt_event(struct lg_mqtt *m, uint64_t dev_eui, const char *type, json_t
 }
 
 void lg_mqtt_publish(struct lg_mqtt *m, const char *topic, json_t *payload) {
-  char *text = json_dumps(payload, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
+  char *text = lg_json_text(payload, NULL); /* json_dumps' bytes, faster (json_text.c) */
   json_decref(payload);
   if (text == NULL) return;
   pthread_mutex_lock(&m->mu);
