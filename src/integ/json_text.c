@@ -88,11 +88,10 @@ static bool put_decimal(struct text *t, double v, int places, double scale, doub
   long long k = a >= 1e-4 && a < below ? llround(v * scale) : 0;
   if (k == 0 || (double)k / scale != v) return false;
   long long unit = (long long)scale;
-  put_int(t, k / unit);
-  if (k < 0 && k > -unit) { /* -0.xxx: the integer part lost its sign */
-    t->len -= 1;
-    put(t, "-0", 2);
-  }
+  if (k < 0 && k > -unit)
+    put(t, "-0", 2); /* -0.xxx: k / unit alone would lose the sign */
+  else
+    put_int(t, k / unit);
   long long frac = llabs(k % unit);
   char d[12];
   d[0] = '.';
