@@ -174,6 +174,11 @@ void lg_linkmap_missed(struct lg_linkmap *m, uint64_t gw, double e, double n, do
  * level) or missed it (below the sensitivity of its data rate). */
 void lg_linkmap_uplink(struct lg_linkmap *m, const struct lg_adr_input *in, size_t i, double e,
                        double n);
+/* Whether gateway gw has learned anything in the cell of (e, n). */
+bool lg_linkmap_has(struct lg_linkmap *m, uint64_t gw, double e, double n);
+/* The sensitivity (dBm) of the region's LoRa data rate dr at a gateway (6 dB noise figure):
+ * what a level is censored below when a gateway misses a frame; LG_EINVAL: not LoRa. */
+int lg_adr_sensitivity_dbm(const struct lg_region *r, int dr, double *sens);
 /* The law of gateway gw's level in the cell of (e, n); false: not enough learned there. */
 bool lg_linkmap_law(struct lg_linkmap *m, uint64_t gw, double e, double n, double *mu,
                     double *sigma);

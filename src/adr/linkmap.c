@@ -175,6 +175,14 @@ void lg_linkmap_uplink(struct lg_linkmap *m, const struct lg_adr_input *in, size
   }
 }
 
+bool lg_linkmap_has(struct lg_linkmap *m, uint64_t gw, double e, double n) {
+  return m && slot(m, gw, e, n, false) != NULL;
+}
+
+int lg_adr_sensitivity_dbm(const struct lg_region *r, int dr, double *sens) {
+  return adr_dr_sensitivity(r, dr, sens);
+}
+
 bool lg_linkmap_law(struct lg_linkmap *m, uint64_t gw, double e, double n, double *mu,
                     double *sigma) {
   struct cell *c = m ? slot(m, gw, e, n, false) : NULL;

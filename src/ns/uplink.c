@@ -546,6 +546,46 @@ static void learn_links(struct lg_ns *ns, const struct lg_adr_input *in,
   if (++ns->links_unsaved >= NS_LINK_SAVE_EVERY) ns_save_links(ns, true);
 }
 
+/* A reference device says where it is (its payload): whatever its ADR, each gateway that
+ * heard this uplink learns its link at that place, and each gateway that has learned there
+ * before and missed it learns that its level was below the data rate's sensitivity (one
+ * never heard there is not counted: it may be off, far or new). */
+static void learn_reference_links(struct lg_ns *ns, const struct ns_frame *f,
+                                  const struct lg_geodetic *truth, int dr, int txp) {
+  double sens;
+  int eirp = 14;
+  if (ns->links.map == NULL || lg_adr_sensitivity_dbm(ns->region, dr, &sens) != 0) return;
+  lg_region_tx_power_dbm(ns->region, txp, &eirp);
+  pthread_mutex_lock(&ns->links.mu);
+  if (!ns->links.framed) {
+    ns->links.origin[0] = truth->lat_deg, ns->links.origin[1] = truth->lon_deg;
+    lg_enu_init(&ns->links.frame, &(struct lg_geodetic){truth->lat_deg, truth->lon_deg, 0});
+    ns->links.framed = true;
+  }
+  double enu[3];
+  lg_enu_from_geodetic(&ns->links.frame, &(struct lg_geodetic){truth->lat_deg, truth->lon_deg, 0},
+                       enu);
+  for (size_t i = 0; i < f->n; i++) /* heard (one reception per gateway: issue 15) */
+    if (f->rx[i].rxpk.has_rssi)
+      lg_linkmap_heard(ns->links.map, f->rx[i].gateway_eui, enu[0], enu[1],
+                       f->rx[i].rxpk.rssi_dbm - eirp);
+  struct ns_gateway *g, *gt;
+  HASH_ITER(hh, ns->gateways, g, gt) { /* missed, where it has heard before */
+    bool heard = false;
+    for (size_t i = 0; i < f->n && !heard; i++)
+      heard = f->rx[i].gateway_eui == g->eui;
+    if (!heard && lg_linkmap_has(ns->links.map, g->eui, enu[0], enu[1]))
+      lg_linkmap_missed(ns->links.map, g->eui, enu[0], enu[1], sens - eirp);
+  }
+  uint64_t refused = 0;
+  size_t cells = lg_linkmap_size(ns->links.map, &refused);
+  pthread_mutex_unlock(&ns->links.mu);
+  atomic_store(&ns->m.adr_link_cells, cells);
+  atomic_store(&ns->m.adr_link_refused, refused);
+  atomic_fetch_add(&ns->m.adr_link_uplinks, 1);
+  if (++ns->links_unsaved >= NS_LINK_SAVE_EVERY) ns_save_links(ns, true);
+}
+
 /* The ADR hook: the device's history to its algorithm; a change goes out as LinkADRReq in
  * this uplink's answer and waits for its LinkADRAns. Every decision is stored with its
  * reason (GET /api/devices/{dev_eui}/adr). */
@@ -845,6 +885,7 @@ static void data_uplink(struct lg_ns *ns, struct ns_frame *f, const struct lg_fr
   }
   ns_fleet_uplink(ns, &m.dev, m.f_cnt, u.f_port, u.data, u.data_len); /* alarms, life cycle */
   locate(ns, f, u.has_truth ? &truth : NULL, false);
+  if (u.has_truth) learn_reference_links(ns, f, &truth, u.dr, u.tx_power_index);
   ns_dwell_uplink_check(ns, f); /* counted, not dropped: dwell.c says why */
   if (f->recovered || f->from_journal) return; /* its receive windows are long gone */
   struct lg_device_rec now_dev; /* after this uplink's LinkADRAns, if any */

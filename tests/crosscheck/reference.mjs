@@ -63,6 +63,18 @@ try {
   check(m && Math.abs(Number(m[1]) - auto.median_m) < 0.2, "the same figure in /metrics");
   check(/lorageo_reference_frames_total [1-9]/.test(metrics), "reference frames in /metrics");
 
+  // ADR's link map learns from them too (their own positions; no device here runs predictive)
+  const cells = Number(/lorageo_adr_link_cells ([0-9]+)/.exec(metrics)?.[1] ?? NaN);
+  const gws = (await api("GET", "/api/gateways?limit=100")).json.items.map((g) => g.gateway_eui);
+  const links = await Promise.all(gws.map(async (g) => (await api("GET", `/api/gateways/${g}/links`)).json));
+  const all = links.flatMap((l) => l.items);
+  const east = (c) => (c.longitude - 12.5106) * 111320 * Math.cos(55.7819 * Math.PI / 180), north = (c) => (c.latitude - 55.7819) * 110574;
+  check(cells > 0 && all.length === cells && all.every((c) => Math.abs(east(c)) < 1500 && Math.abs(north(c)) < 1500 && c.heard + c.missed > 0),
+        `the link map learned from the reference devices where they went (${cells} links over ${gws.length} gateways)`);
+  console.log(`reference: the link map learned ${cells} (gateway, cell) links, ${all.filter((c) => c.level_db !== null).length} with a level`);
+  check(all.some((c) => c.level_db !== null && c.level_db < -60 && c.level_db > -160),
+        `cells with enough uplinks have a level (${JSON.stringify(all.find((c) => c.level_db !== null))})`);
+
   // the filtered track: on every location of a moving device, gated fixes named
   const locs = (await api("GET", `/api/devices/${ref[1]}/locations?limit=50`)).json.items;
   check(locs.length > 5 && locs.every((l) => l.track && l.track.accuracy_m > 0), "every location carries the filtered track");
@@ -79,6 +91,8 @@ try {
   await waitHealthy();
   const again = (await api("GET", "/api/geo/accuracy")).json;
   check(again.reference_frames === acc.reference_frames, `the reference frames survive a restart (${again.reference_frames})`);
+  const cellsAgain = Number(/lorageo_adr_link_cells ([0-9]+)/.exec(await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text())?.[1]);
+  check(cellsAgain === cells, `and so does the link map (${cellsAgain} of ${cells})`);
   await stop();
   // a learned file that is not one stops the server with its reason
   fs.writeFileSync(path.join(dir, "learned.geo.json"), "{\"live\": 3}");

@@ -544,6 +544,8 @@ static void linkmap_cases(void) {
   LG_CHECK(fabs(mu + 130) < 1.0 && fabs(sg - 6) < 1.0);
   LG_CHECK(!lg_linkmap_law(m, 2, 300, 10, &mu, &sg)); /* the next cell: nothing learned */
   LG_CHECK(!lg_linkmap_law(m, 3, 100, 100, &mu, &sg)); /* another gateway */
+  LG_CHECK(lg_linkmap_has(m, 2, 200, 10) && !lg_linkmap_has(m, 3, 100, 100) &&
+           !lg_linkmap_has(m, 2, 300, 10));
   for (int c = 0; c < 10; c++)
     lg_linkmap_heard(m, 1, 250.0 * c + 1, 0, -100);
   uint64_t refused = 0;
