@@ -34,7 +34,7 @@ schemas = {
                          "total": I("cells learned (items holds at most 4,096)"),
                          "items": {"type": "array", "items": obj({
                              "latitude": N("the cell's centre"), "longitude": N(),
-                             "heard": I("uplinks of static devices there the gateway heard"),
+                             "heard": I("uplinks there (of static and reference devices) the gateway heard"),
                              "missed": I("... and missed"),
                              "level_db": nullable(N("mean RSSI - TX power, censored fit (null until the cell has 8 uplinks, 3 heard)")),
                              "sigma_db": nullable(N("its spread"))},
@@ -290,7 +290,7 @@ paths = {
         "delete": op("delete a gateway (admin)", "Empty", errors=[W403, ("404", "no such gateway")], tag="gateways")},
     "/api/gateways/{gateway_eui}/links": {
         "parameters": [GW],
-        "get": op("what ADR learned of the gateway's links from static devices, per cell (docs/adr.md, the link map)",
+        "get": op("what ADR learned of the gateway's links from static and reference devices, per cell (docs/adr.md, the link map)",
                   "GatewayLinks", errors=[("404", "no such gateway"), ("400", "bad EUI")], tag="gateways")},
     "/api/devices": {
         "get": op("devices the token sees, by DevEUI", "DevicePage", errors=[("400", "bad argument"), W403], tag="devices",

@@ -281,7 +281,6 @@ static bool links_saver_idle(struct lg_ns *ns, bool wait) {
 size_t lg_ns_link_cells(struct lg_ns_links *l, uint64_t gateway_eui, struct lg_ns_link_cell *out,
                         size_t cap, double *cell_m) {
   static _Thread_local struct lg_linkmap_cell c[4096];
-  size_t total = 0, n = 0;
   /* the gateway's cells copied under the lock (a scan of the slots, ~0.2 ms at the cap),
    * their laws fitted after: the packet thread decides under the same lock */
   pthread_mutex_lock(&l->mu);
@@ -289,13 +288,13 @@ size_t lg_ns_link_cells(struct lg_ns_links *l, uint64_t gateway_eui, struct lg_n
   struct lg_linkmap *x = l->map ? lg_linkmap_extract(l->map, gateway_eui, 4096) : NULL;
   struct lg_enu_frame frame = l->frame;
   bool framed = l->framed;
-  uint64_t over = 0;
+  uint64_t over = 0; /* beyond the 4,096 taken */
   size_t kept = lg_linkmap_size(x, &over);
   pthread_mutex_unlock(&l->mu);
-  total = lg_linkmap_cells(x, gateway_eui, c, cap < 4096 ? cap : 4096);
-  total = kept + (size_t)over > total ? kept + (size_t)over : total;
+  size_t total = kept + (size_t)over;
+  lg_linkmap_cells(x, gateway_eui, c, cap < 4096 ? cap : 4096);
   lg_linkmap_free(x);
-  for (; framed && n < kept && n < cap && n < 4096; n++) {
+  for (size_t n = 0; framed && n < kept && n < cap && n < 4096; n++) {
     double enu[3] = {(c[n].cx + 0.5) * *cell_m, (c[n].cy + 0.5) * *cell_m, 0};
     struct lg_geodetic g;
     lg_enu_to_geodetic(&frame, enu, &g);

@@ -479,6 +479,26 @@ static void mac_commands(struct lg_ns *ns, const struct ns_frame *f, const struc
   }
 }
 
+/* The network's plane, set at the first place the link map hears of (the lock held). */
+static void links_frame(struct lg_ns *ns, double lat_deg, double lon_deg) {
+  if (ns->links.framed) return;
+  ns->links.origin[0] = lat_deg, ns->links.origin[1] = lon_deg;
+  lg_enu_init(&ns->links.frame, &(struct lg_geodetic){lat_deg, lon_deg, 0});
+  ns->links.framed = true;
+}
+
+/* After the map learned from an uplink (the lock held, and released here): its figures in
+ * /metrics, and a save every NS_LINK_SAVE_EVERY such uplinks. */
+static void links_learned(struct lg_ns *ns) {
+  uint64_t refused = 0;
+  size_t cells = lg_linkmap_size(ns->links.map, &refused);
+  pthread_mutex_unlock(&ns->links.mu);
+  atomic_store(&ns->m.adr_link_cells, cells);
+  atomic_store(&ns->m.adr_link_refused, refused);
+  atomic_fetch_add(&ns->m.adr_link_uplinks, 1);
+  if (++ns->links_unsaved >= NS_LINK_SAVE_EVERY) ns_save_links(ns, true);
+}
+
 /* For eadr and predictive: the history's gateways, receptions and locations on the
  * network's plane (origin: the link map's, or the first gateway the hook saw), as
  * lg_adr_input wants them. */
@@ -492,9 +512,7 @@ static void adr_positions(struct lg_ns *ns, const struct lg_store_adr_uplink *sh
       const struct lg_store_adr_rx *r = &sh[i].rx[j];
       if (!ns->links.framed) { /* set once; the API reads it under the lock */
         pthread_mutex_lock(&ns->links.mu);
-        ns->links.origin[0] = r->lat_deg, ns->links.origin[1] = r->lon_deg;
-        lg_enu_init(&ns->links.frame, &(struct lg_geodetic){r->lat_deg, r->lon_deg, 0});
-        ns->links.framed = true;
+        links_frame(ns, r->lat_deg, r->lon_deg);
         pthread_mutex_unlock(&ns->links.mu);
       }
       size_t g = 0;
@@ -535,15 +553,9 @@ static void learn_links(struct lg_ns *ns, const struct lg_adr_input *in,
   size_t k = in->n_fixes < LG_ADR_HISTORY ? in->n_fixes : LG_ADR_HISTORY;
   for (size_t i = 0; i < k; i++)
     e[i] = in->fixes[in->n_fixes - k + i].e_m, n[i] = in->fixes[in->n_fixes - k + i].n_m;
-  uint64_t refused = 0;
   pthread_mutex_lock(&ns->links.mu);
   lg_linkmap_uplink(ns->links.map, in, in->n - 1, lg_median(e, k), lg_median(n, k));
-  size_t cells = lg_linkmap_size(ns->links.map, &refused);
-  pthread_mutex_unlock(&ns->links.mu);
-  atomic_store(&ns->m.adr_link_cells, cells);
-  atomic_store(&ns->m.adr_link_refused, refused);
-  atomic_fetch_add(&ns->m.adr_link_uplinks, 1);
-  if (++ns->links_unsaved >= NS_LINK_SAVE_EVERY) ns_save_links(ns, true);
+  links_learned(ns);
 }
 
 /* A reference device says where it is (its payload): whatever its ADR, each gateway that
@@ -557,11 +569,7 @@ static void learn_reference_links(struct lg_ns *ns, const struct ns_frame *f,
   if (ns->links.map == NULL || lg_adr_sensitivity_dbm(ns->region, dr, &sens) != 0) return;
   lg_region_tx_power_dbm(ns->region, txp, &eirp);
   pthread_mutex_lock(&ns->links.mu);
-  if (!ns->links.framed) {
-    ns->links.origin[0] = truth->lat_deg, ns->links.origin[1] = truth->lon_deg;
-    lg_enu_init(&ns->links.frame, &(struct lg_geodetic){truth->lat_deg, truth->lon_deg, 0});
-    ns->links.framed = true;
-  }
+  links_frame(ns, truth->lat_deg, truth->lon_deg);
   double enu[3];
   lg_enu_from_geodetic(&ns->links.frame, &(struct lg_geodetic){truth->lat_deg, truth->lon_deg, 0},
                        enu);
@@ -577,13 +585,7 @@ static void learn_reference_links(struct lg_ns *ns, const struct ns_frame *f,
     if (!heard && lg_linkmap_has(ns->links.map, g->eui, enu[0], enu[1]))
       lg_linkmap_missed(ns->links.map, g->eui, enu[0], enu[1], sens - eirp);
   }
-  uint64_t refused = 0;
-  size_t cells = lg_linkmap_size(ns->links.map, &refused);
-  pthread_mutex_unlock(&ns->links.mu);
-  atomic_store(&ns->m.adr_link_cells, cells);
-  atomic_store(&ns->m.adr_link_refused, refused);
-  atomic_fetch_add(&ns->m.adr_link_uplinks, 1);
-  if (++ns->links_unsaved >= NS_LINK_SAVE_EVERY) ns_save_links(ns, true);
+  links_learned(ns);
 }
 
 /* The ADR hook: the device's history to its algorithm; a change goes out as LinkADRReq in
