@@ -1451,6 +1451,10 @@ static void catch_up(struct lg_ns *ns, int64_t budget_ns) {
 uint64_t lg_ns_recover(struct lg_ns *ns) {
   if (!ns->journal) return 0;
   uint64_t last = lg_journal_last_seq(ns->journal), cp = lg_journal_checkpoint(ns->journal);
+  /* /metrics shows the lag from the start: it answers before the first tick runs the
+   * journal, and a lag of 0 there would say everything journalled is stored already */
+  atomic_store(&ns->m.journal_lag, last > cp ? last - cp : 0);
+  atomic_store(&ns->m.journal_bytes, (uint64_t)lg_journal_bytes(ns->journal));
   if (last <= cp) return 0;
   ns_log(ns, "journal %s: %llu records after the checkpoint (%llu) run again", 
          lg_journal_dir(ns->journal), (unsigned long long)(last - cp), (unsigned long long)cp);

@@ -240,6 +240,9 @@ static int repeat(const char *hostport, long copies, double spacing_ms) {
     sendto(fd, b, n, 0, (struct sockaddr *)&to, sizeof(to));
     usleep((useconds_t)(spacing_ms * 1000));
   }
+  lg_key_close(&k);
+  lg_crypto_close(&crypto);
+  close(fd);
   printf("{\"sent\": %ld}\n", copies);
   return 0;
 }
