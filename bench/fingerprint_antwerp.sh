@@ -40,5 +40,5 @@ jq -n -c --slurpfile f "$tmp/fingerprint.err" --slurpfile k "$tmp/knn.err" '
   def med: sort | .[length / 2 | floor];
   def mean: add / length;
   ($f | map(.[0])) as $fe | ($k | map(.[0])) as $ke |
-  {compare: "fingerprint / knn", median_ratio: (($fe | med) / ($ke | med) * 10000 | round / 10000),
-   mean_ratio: (($fe | mean) / ($ke | mean) * 10000 | round / 10000)}'
+  {compare: "fingerprint / knn", median_ratio: (($fe | med) / ($ke | med)),
+   mean_ratio: (($fe | mean) / ($ke | mean))}'
