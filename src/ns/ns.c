@@ -1,13 +1,13 @@
 /*
- * The packet path's front: datagrams from gateways, the gateway registry (downlink
- * paths, positions), and de-duplication. A frame is its PHYPayload + frequency + data
+ * The packet path's entry: datagrams from gateways, de-duplication, the journal's
+ * recovery and the ticks. It calls the stages (uplink.c, downlink.c, classc.c, nack.c,
+ * fleet.c, behind.c, cluster.c) and they call helpers (base.c, gateways.c, learned.c),
+ * never back up here: a one-way chain. A frame is its PHYPayload + frequency + data
  * rate; copies are collected for dedup_window_ms from the first, then processed once
  * with every reception (uplink.c). The set is kept for late_horizon_ms more, so copies
  * from gateways on slow backhaul are still attached to the stored uplink and offered to
  * the geolocation engine — without a second MAC or integration pass.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,320 +23,6 @@
 #include "ns/journal.h"
 #include "ns/ns_int.h"
 #include "util/util.h"
-
-static const char *const drop_names[LG_DROP_COUNT] = {
-    "short",           "version",  "type",   "zero_eui",        "json",
-    "unknown_gateway", "bad_rxpk", "crc",    "bad_phy_payload", "unsupported_mtype",
-    "unknown_device",  "mic",      "replay", "devnonce_reused", "storage",
-    "frequency",       "data_rate",      "gateway_address", "gateway_network"};
-static const char *const shed_names[LG_SHED_COUNT] = {
-    "unknown_device", "mic", "open_frames", "late_horizon", "unknown_gateway"};
-static const char *const dl_names[LG_DL_COUNT] = {"sent",       "ok",         "too_late", "error",
-                                                  "no_gateway", "duty_cycle", "retried",
-                                                  "ack_limit",  "dwell_time"};
-
-const double lg_ns_accuracy_bounds_m[LG_NS_ACCURACY_BUCKETS - 1] = {5,   10,  20,  50,
-                                                                    100, 200, 500, 1000};
-
-const char *lg_drop_name(enum lg_drop d) {
-  return (unsigned)d < LG_DROP_COUNT ? drop_names[d] : "unknown";
-}
-
-const char *lg_shed_name(enum lg_shed s) {
-  return (unsigned)s < LG_SHED_COUNT ? shed_names[s] : "unknown";
-}
-
-const char *lg_dl_result_name(enum lg_dl_result r) {
-  return (unsigned)r < LG_DL_COUNT ? dl_names[r] : "unknown";
-}
-
-int64_t ns_now(struct lg_ns *ns) {
-  return ns->replaying ? ns->replay_now_ns : ns->io.now_ns(ns->io.ctx);
-}
-
-static void store_error_log(struct lg_ns *ns, const char *what, const char *msg);
-
-void ns_store_error(struct lg_ns *ns, const char *what) {
-  atomic_fetch_add(&ns->m.store_errors, 1);
-  ns->batch_failed = true;
-  store_error_log(ns, what, lg_store_errmsg(ns->store));
-}
-
-static void store_error_log(struct lg_ns *ns, const char *what, const char *msg) {
-  int64_t now = ns->io.now_ns(ns->io.ctx);
-  /* Rate-limited: one line per 10 s, saying how many failed since the last. */
-  if (ns->store_logged_ns != 0 && now - ns->store_logged_ns < 10000000000LL) {
-    ns->store_unlogged++;
-    return;
-  }
-  ns_log(ns, "storage: %s failed: %s (%llu more failures since the last such line)", what,
-         msg, (unsigned long long)ns->store_unlogged);
-  ns->store_logged_ns = now;
-  ns->store_unlogged = 0;
-}
-
-void ns_batch_begin(struct lg_ns *ns) {
-  ns->batch_failed = false;
-  ns->batch_open = lg_store_begin(ns->store) == 0;
-  if (!ns->batch_open) ns_store_error(ns, "starting a transaction");
-}
-
-bool ns_batch_end(struct lg_ns *ns) {
-  if (!ns->batch_open) {
-    bool ok = !ns->batch_failed;
-    ns->batch_failed = false;
-    return ok;
-  }
-  ns->batch_open = false;
-  bool ok;
-  if (ns->batch_failed) { /* not kept in part: the journal runs it again once storage works */
-    if (lg_store_rollback(ns->store) != 0) ns_log(ns, "storage: rolling back failed: %s",
-                                                  lg_store_errmsg(ns->store));
-    ok = false;
-  } else {
-    ok = lg_store_commit(ns->store) == 0;
-    if (!ok) ns_store_error(ns, "committing a batch");
-  }
-  ns->batch_failed = false;
-  if (!ok && !ns->journal) ns_log(ns, "storage: a batch was not stored; its uplinks are lost");
-  for (size_t i = 0; i < ns->n_events; i++) { /* a lost batch's events announce nothing */
-    struct ns_event *e = &ns->events[i];
-    if (ok)
-      ns->io.on_event(ns->io.event_ctx ? ns->io.event_ctx : ns->io.ctx, e->dev_eui, e->type, e->payload);
-    else
-      json_decref(e->payload);
-  }
-  ns->n_events = 0;
-  return ok;
-}
-
-void ns_event(struct lg_ns *ns, uint64_t dev_eui, const char *type, json_t *payload) {
-  if (ns->io.on_event == NULL) { /* nobody listens (tests, tools) */
-    json_decref(payload);
-    return;
-  }
-  if (!ns->batch_open) {
-    ns->io.on_event(ns->io.event_ctx ? ns->io.event_ctx : ns->io.ctx, dev_eui, type, payload);
-    return;
-  }
-  if (ns->n_events == ns->cap_events) {
-    size_t cap = ns->cap_events ? 2 * ns->cap_events : 64;
-    struct ns_event *e = realloc(ns->events, cap * sizeof(*e));
-    if (e == NULL) { /* no room to wait: out now rather than never */
-      ns->io.on_event(ns->io.event_ctx ? ns->io.event_ctx : ns->io.ctx, dev_eui, type, payload);
-      return;
-    }
-    ns->events = e, ns->cap_events = cap;
-  }
-  struct ns_event *e = &ns->events[ns->n_events++];
-  e->dev_eui = dev_eui;
-  snprintf(e->type, sizeof(e->type), "%s", type);
-  e->payload = payload;
-}
-
-void ns_log(struct lg_ns *ns, const char *fmt, ...) {
-  (void)ns;
-  va_list ap;
-  struct timespec ts; /* milliseconds: what happened within one de-duplication window */
-  clock_gettime(CLOCK_REALTIME, &ts);
-  struct tm tm;
-  char when[32];
-  gmtime_r(&ts.tv_sec, &tm);
-  strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-  fprintf(stderr, "%s.%03dZ lorageo: ", when, (int)(ts.tv_nsec / 1000000));
-  va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
-  va_end(ap);
-  fputc('\n', stderr);
-}
-
-void ns_drop(struct lg_ns *ns, enum lg_drop why, const char *fmt, ...) {
-  if (why == LG_DROP_STORE) ns_store_error(ns, "a write");
-  uint64_t n = atomic_fetch_add(&ns->m.dropped[why], 1) + 1;
-  /* Rate-limited: the first ten of each reason, then every thousandth. */
-  if (n > 10 && n % 1000 != 0) return;
-  char msg[256];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof(msg), fmt, ap);
-  va_end(ap);
-  ns_log(ns, "dropped (%s, #%llu): %s", drop_names[why], (unsigned long long)n, msg);
-}
-
-uint64_t ns_random(struct lg_ns *ns) {
-  ns->rng ^= ns->rng << 13;
-  ns->rng ^= ns->rng >> 7;
-  ns->rng ^= ns->rng << 17;
-  return ns->rng;
-}
-
-/* What locating learns (geo/live.c), picked up from [geo] learned when the file exists:
- * a server that restarts keeps its reference devices' lessons. */
-static int open_live(struct lg_ns *ns, const struct lg_config *cfg, char *why, size_t why_len) {
-  struct lg_geo_live_opts lo = lg_geo_live_opts_default();
-  if ((ns->live = lg_geo_live_new(&lo)) == NULL) {
-    snprintf(why, why_len, "out of memory");
-    return LG_ENOMEM;
-  }
-  ns->m.live = ns->live;
-  if (ns->cal && ns->cal->radio_map) lg_geo_live_set_radio_map(ns->live, ns->cal->radio_map);
-  if (cfg->geo_learned[0] == '\0') return 0;
-  lg_geo_live_set_save_path(ns->live, cfg->geo_learned); /* each rebuild's map saved */
-  if (access(cfg->geo_learned, F_OK) != 0) return 0;
-  char sub[300];
-  if (lg_geo_live_load(ns->live, cfg->geo_learned, sub, sizeof(sub)) != 0) {
-    snprintf(why, why_len, "[geo] learned: %s", sub);
-    return LG_EINVAL;
-  }
-  ns->live_saved_refs = lg_geo_live_references(ns->live);
-  ns_log(ns, "learned %s: %llu reference frames so far", cfg->geo_learned,
-         (unsigned long long)ns->live_saved_refs);
-  return 0;
-}
-
-void ns_save_live(struct lg_ns *ns, bool soon) {
-  if (ns->live == NULL || ns->cfg.geo_learned[0] == '\0') return;
-  uint64_t refs = lg_geo_live_references(ns->live);
-  /* unchanged: nothing to save — but at stop, once anything was learned, the files are
-   * written whole (a rebuild may have written the map file since the last save) */
-  if (refs == ns->live_saved_refs && lg_geo_live_noise_factor(ns->live) == 1.0 &&
-      (soon || refs == 0))
-    return;
-  char why[300] = "";
-  if ((soon ? lg_geo_live_save_soon : lg_geo_live_save)(ns->live, ns->cfg.geo_learned, why,
-                                                         sizeof(why)) != 0) {
-    ns_log(ns, "[geo] learned: %s", why);
-    return;
-  }
-  if (why[0]) ns_log(ns, "[geo] learned: %s (the radio map file stays as it was)", why);
-  ns->live_saved_refs = refs;
-}
-
-/* What ADR learns of the links (adr/linkmap.c), picked up from [adr] learned when the file
- * exists; its plane's origin comes with it. */
-static int open_links(struct lg_ns *ns, const struct lg_config *cfg, char *why, size_t why_len) {
-  char sub[300];
-  if (cfg->adr_learned[0] && access(cfg->adr_learned, F_OK) == 0) {
-    if (lg_linkmap_load(cfg->adr_learned, NS_LINK_CELLS, &ns->links.map, ns->links.origin, sub,
-                        sizeof(sub)) != 0) {
-      snprintf(why, why_len, "[adr] learned: %s", sub);
-      return LG_EINVAL;
-    }
-    lg_enu_init(&ns->links.frame, &(struct lg_geodetic){ns->links.origin[0], ns->links.origin[1], 0});
-    ns->links.framed = true;
-    uint64_t refused = 0;
-    size_t cells = lg_linkmap_size(ns->links.map, &refused);
-    atomic_store(&ns->m.adr_link_cells, cells);
-    atomic_store(&ns->m.adr_link_refused, refused);
-    ns_log(ns, "learned %s: %zu links (gateway, cell)%s", cfg->adr_learned, cells,
-           refused ? ", some over the cap not loaded" : "");
-  } else if ((ns->links.map = lg_linkmap_new(NS_LINK_CELL_M, NS_LINK_CELLS)) == NULL) {
-    snprintf(why, why_len, "out of memory");
-    return LG_ENOMEM;
-  }
-  /* a path it cannot write to would only show at the first save, perhaps days on */
-  char tmp[sizeof(cfg->adr_learned) + 8];
-  snprintf(tmp, sizeof(tmp), "%s.tmp", cfg->adr_learned);
-  int fd = cfg->adr_learned[0] ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600) : 0;
-  if (fd < 0) {
-    snprintf(why, why_len, "[adr] learned: cannot write %s: %s", tmp, strerror(errno));
-    return LG_EINVAL;
-  }
-  if (cfg->adr_learned[0]) close(fd), unlink(tmp);
-  return 0;
-}
-
-struct links_save {
-  struct lg_ns *ns;
-  struct lg_linkmap *copy;
-  double origin[2];
-};
-
-static void *save_links_copy(void *arg) {
-  struct links_save *job = arg;
-  char why[300];
-  if (lg_linkmap_save(job->copy, job->origin, job->ns->cfg.adr_learned, why,
-                      sizeof(why)) != 0) {
-    ns_log(job->ns, "[adr] learned: %s", why);
-    atomic_fetch_add(&job->ns->m.adr_link_save_errors, 1);
-    atomic_store(&job->ns->links_save_failed, true);
-  }
-  lg_linkmap_free(job->copy);
-  atomic_store(&job->ns->links_saved, true);
-  free(job);
-  return NULL;
-}
-
-/* Joins the last periodic save if it is over (or, wait, in any case). False: still writing. */
-static bool links_saver_idle(struct lg_ns *ns, bool wait) {
-  if (!ns->links_saving) return true;
-  if (!wait && !atomic_load(&ns->links_saved)) return false;
-  pthread_join(ns->links_saver, NULL);
-  ns->links_saving = false;
-  if (atomic_exchange(&ns->links_save_failed, false) && ns->links_unsaved == 0)
-    ns->links_unsaved = 1; /* what it held is still unsaved: again later, and at stop */
-  return true;
-}
-
-size_t lg_ns_link_cells(struct lg_ns_links *l, uint64_t gateway_eui, struct lg_ns_link_cell *out,
-                        size_t cap, double *cell_m) {
-  static _Thread_local struct lg_linkmap_cell c[4096];
-  /* the gateway's cells copied under the lock (a scan of the slots, ~0.2 ms at the cap),
-   * their laws fitted after: the packet thread decides under the same lock */
-  pthread_mutex_lock(&l->mu);
-  *cell_m = lg_linkmap_cell_m(l->map);
-  struct lg_linkmap *x = l->map ? lg_linkmap_extract(l->map, gateway_eui, 4096) : NULL;
-  struct lg_enu_frame frame = l->frame;
-  bool framed = l->framed;
-  uint64_t over = 0; /* beyond the 4,096 taken */
-  size_t kept = lg_linkmap_size(x, &over);
-  pthread_mutex_unlock(&l->mu);
-  size_t total = kept + (size_t)over;
-  lg_linkmap_cells(x, gateway_eui, c, cap < 4096 ? cap : 4096);
-  lg_linkmap_free(x);
-  for (size_t n = 0; framed && n < kept && n < cap && n < 4096; n++) {
-    double enu[3] = {(c[n].cx + 0.5) * *cell_m, (c[n].cy + 0.5) * *cell_m, 0};
-    struct lg_geodetic g;
-    lg_enu_to_geodetic(&frame, enu, &g);
-    out[n] = (struct lg_ns_link_cell){g.lat_deg, g.lon_deg, c[n].heard, c[n].missed,
-                                      c[n].has_law, c[n].mu, c[n].sigma};
-  }
-  return total;
-}
-
-void ns_save_links(struct lg_ns *ns, bool soon) {
-  if (ns->links.map == NULL || !ns->links.framed || ns->cfg.adr_learned[0] == '\0' ||
-      ns->links_unsaved == 0 || !links_saver_idle(ns, !soon))
-    return;
-  char why[300];
-  if (!soon) {
-    pthread_mutex_lock(&ns->links.mu);
-    int rc = lg_linkmap_save(ns->links.map, ns->links.origin, ns->cfg.adr_learned, why, sizeof(why));
-    pthread_mutex_unlock(&ns->links.mu);
-    if (rc != 0) {
-      ns_log(ns, "[adr] learned: %s", why);
-      atomic_fetch_add(&ns->m.adr_link_save_errors, 1);
-    } else {
-      ns->links_unsaved = 0;
-    }
-    return;
-  }
-  struct links_save *job = malloc(sizeof(*job));
-  pthread_mutex_lock(&ns->links.mu);
-  if (job) *job = (struct links_save){ns, lg_linkmap_clone(ns->links.map), {ns->links.origin[0], ns->links.origin[1]}};
-  pthread_mutex_unlock(&ns->links.mu);
-  atomic_store(&ns->links_saved, false);
-  if (job && job->copy && pthread_create(&ns->links_saver, NULL, save_links_copy, job) == 0) {
-    ns->links_saving = true;
-    ns->links_unsaved = 0;
-    return;
-  }
-  if (job) lg_linkmap_free(job->copy);
-  free(job);
-  ns->links_unsaved = 1; /* tried again after as many more learned uplinks, and at stop */
-  atomic_fetch_add(&ns->m.adr_link_save_errors, 1);
-  ns_log(ns, "[adr] learned: no memory or thread for a save (tried again later)");
-}
 
 struct lg_ns *lg_ns_new(const struct lg_config *cfg, struct lg_store *store,
                         const struct lg_ns_io *io, char *why, size_t why_len) {
@@ -373,7 +59,7 @@ struct lg_ns *lg_ns_new(const struct lg_config *cfg, struct lg_store *store,
            ns->cal->has_path_loss ? ", path-loss model" : "",
            ns->cal->radio_map ? ", radio map" : "");
   }
-  if (open_live(ns, cfg, why, why_len) != 0 || open_links(ns, cfg, why, why_len) != 0) {
+  if (ns_open_live(ns, cfg, why, why_len) != 0 || ns_open_links(ns, cfg, why, why_len) != 0) {
     lg_ns_free(ns);
     return NULL;
   }
@@ -466,7 +152,7 @@ void lg_ns_free(struct lg_ns *ns) {
   if (ns->live) lg_geo_live_wait_idle(ns->live); /* a queued rebuild's map in the file */
   ns_save_live(ns, false); /* when changed: both files, written here */
   ns_save_links(ns, false); /* after the last periodic save, if one runs */
-  links_saver_idle(ns, true);
+  ns_links_wait(ns);
   lg_linkmap_free(ns->links.map);
   pthread_mutex_destroy(&ns->links.mu);
   lg_geo_live_free(ns->live);
@@ -477,117 +163,8 @@ void lg_ns_free(struct lg_ns *ns) {
   free(ns);
 }
 
-#define NS_KEYS_MAX 4096
-
-struct lg_key *ns_key(struct lg_ns *ns, const uint8_t bytes[16]) {
-  struct ns_key *k;
-  HASH_FIND(hh, ns->keys, bytes, 16, k);
-  if (k) { /* most recently used goes last */
-    HASH_DEL(ns->keys, k);
-    HASH_ADD(hh, ns->keys, bytes, 16, k);
-    return &k->key;
-  }
-  if (ns->n_keys >= NS_KEYS_MAX && (k = ns->keys) != NULL) { /* evict the least recent */
-    HASH_DEL(ns->keys, k);
-    lg_key_close(&k->key); /* wipes the key bytes too */
-    ns->n_keys--;
-  } else if ((k = malloc(sizeof(*k))) == NULL) {
-    return NULL;
-  }
-  memcpy(k->bytes, bytes, 16);
-  if (lg_key_init(&k->key, &ns->crypto, bytes) != 0) {
-    free(k);
-    return NULL;
-  }
-  HASH_ADD(hh, ns->keys, bytes, 16, k);
-  ns->n_keys++;
-  return &k->key;
-}
-
 struct lg_ns_metrics *lg_ns_metrics(struct lg_ns *ns) {
   return &ns->m;
-}
-
-static void unknown_unlink(struct lg_ns *ns, struct ns_gateway *g) {
-  if (!g->unknown_listed) return;
-  if (g->unknown_prev)
-    g->unknown_prev->unknown_next = g->unknown_next;
-  else
-    ns->unknown_oldest = g->unknown_next;
-  if (g->unknown_next)
-    g->unknown_next->unknown_prev = g->unknown_prev;
-  else
-    ns->unknown_newest = g->unknown_prev;
-  g->unknown_prev = g->unknown_next = NULL;
-  g->unknown_listed = false;
-  ns->n_unknown--;
-}
-
-/* An unprovisioned gateway goes (back) to the end of the list; past max_unknown_gateways
- * the least recently checked is forgotten (a flood of made-up EUIs costs bounded memory;
- * a forgotten one is looked up again when it comes back). */
-static void unknown_touch(struct lg_ns *ns, struct ns_gateway *g) {
-  unknown_unlink(ns, g);
-  g->unknown_prev = ns->unknown_newest;
-  if (ns->unknown_newest)
-    ns->unknown_newest->unknown_next = g;
-  else
-    ns->unknown_oldest = g;
-  ns->unknown_newest = g;
-  g->unknown_listed = true;
-  ns->n_unknown++;
-  while (ns->n_unknown > (size_t)ns->cfg.max_unknown_gateways && ns->unknown_oldest != g) {
-    struct ns_gateway *old = ns->unknown_oldest;
-    unknown_unlink(ns, old);
-    HASH_DEL(ns->gateways, old);
-    if (old->dc) lg_dc_free(old->dc);
-    free(old->dc);
-    free(old);
-    atomic_fetch_add(&ns->m.shed[LG_SHED_UNKNOWN_GATEWAY], 1);
-  }
-  atomic_store(&ns->m.unknown_gateways, ns->n_unknown);
-}
-
-struct ns_gateway *ns_gateway(struct lg_ns *ns, uint64_t eui) {
-  struct ns_gateway *g;
-  if (ns->io.gateways_changed) {
-    unsigned gen = atomic_load(ns->io.gateways_changed);
-    if (gen != ns->gateways_seen) { /* provisioning changed: read every gateway again */
-      ns->gateways_seen = gen;
-      for (g = ns->gateways; g; g = g->hh.next)
-        g->checked_ns = 0;
-    }
-  }
-  HASH_FIND(hh, ns->gateways, &eui, sizeof(eui), g);
-  int64_t now = ns_now(ns);
-  if (g == NULL) {
-    if ((g = calloc(1, sizeof(*g))) == NULL) return NULL;
-    g->eui = eui;
-    HASH_ADD(hh, ns->gateways, eui, sizeof(eui), g);
-  }
-  /* Provisioning happens through the API's own connection: re-read a known gateway
-   * every 30 s (its position may change), an unknown one at most every second (a flood
-   * of datagrams from an unprovisioned EUI must not become a flood of queries). */
-  int64_t every = g->known ? 30000000000LL : 1000000000LL;
-  if (g->checked_ns == 0 || now - g->checked_ns > every) {
-    struct lg_gateway_rec rec;
-    g->known = lg_store_gateway_get(ns->store, eui, &rec) == 0;
-    if (g->known) {
-      g->has_position = rec.has_position;
-      g->position_from_gateway = rec.position_from_gateway;
-      g->lat_deg = rec.lat_deg;
-      g->lon_deg = rec.lon_deg;
-      g->alt_m = rec.alt_m;
-    }
-    g->timing_offset_ns = g->known ? rec.timing_offset_ns : 0;
-    g->checked_ns = now;
-    if (g->known)
-      unknown_unlink(ns, g);
-    else
-      unknown_touch(ns, g);
-    atomic_store(&ns->m.unknown_gateways, ns->n_unknown);
-  }
-  return g;
 }
 
 /* Frames are large (room for 64 receptions) and come and go at the uplink rate: a free
@@ -1307,7 +884,7 @@ static void writer_check(struct lg_ns *ns) {
   for (size_t i = 0; i < n; i++)
     ns_session_stale(ns, conflicts[i]);
   if (failed) {
-    store_error_log(ns, "a batch of writes", why); /* counted by the storage thread */
+    ns_store_error_log(ns, "a batch of writes", why); /* counted by the storage thread */
     snprintf(ns->store_why_buf, sizeof(ns->store_why_buf), "%s", why);
     ns->store_why = ns->store_why_buf;
     store_failed(ns);

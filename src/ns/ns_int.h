@@ -274,6 +274,9 @@ void ns_batch_begin(struct lg_ns *ns);
 bool ns_batch_end(struct lg_ns *ns);
 /* A write failed: counted, logged (rate-limited), and the open batch will be undone. */
 void ns_store_error(struct lg_ns *ns, const char *what);
+/* The log line alone (one per 10 s, with how many failed since): for a failure counted
+ * elsewhere (the storage thread's). */
+void ns_store_error_log(struct lg_ns *ns, const char *what, const char *msg);
 /* An integration event: to io.on_event now, or after the open batch's commit (takes the
  * payload's reference). */
 void ns_event(struct lg_ns *ns, uint64_t dev_eui, const char *type, struct json_t *payload);
@@ -290,6 +293,8 @@ void ns_nack_tick(struct lg_ns *ns, int64_t now_ns);
 void ns_log(struct lg_ns *ns, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void ns_drop(struct lg_ns *ns, enum lg_drop why, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* gateways.c: the registry's entry for `eui` (made on first sight, read from the store
+ * again when due); NULL when out of memory. */
 struct ns_gateway *ns_gateway(struct lg_ns *ns, uint64_t eui);
 uint64_t ns_random(struct lg_ns *ns);
 /* The cached key with these bytes (made on first use; NULL when OpenSSL fails). Valid until
@@ -501,5 +506,11 @@ void ns_save_live(struct lg_ns *ns, bool soon);
 #define NS_LINK_CELLS      65536
 #define NS_LINK_SAVE_EVERY 1000
 void ns_save_links(struct lg_ns *ns, bool soon);
+/* learned.c, at start: what was learned before, from [geo] learned and [adr] learned (a
+ * file that is not what it should be: LG_EINVAL with the reason; [adr] learned's
+ * directory must be writable). At stop, ns_links_wait joins a periodic save. */
+int ns_open_live(struct lg_ns *ns, const struct lg_config *cfg, char *why, size_t why_len);
+int ns_open_links(struct lg_ns *ns, const struct lg_config *cfg, char *why, size_t why_len);
+void ns_links_wait(struct lg_ns *ns);
 
 #endif
