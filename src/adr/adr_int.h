@@ -20,7 +20,7 @@ double adr_tx_power_dbm(const struct lg_adr_input *in, int index);
  * the history has every gateway's reception. */
 int adr_fit(const struct lg_adr_input *in, const double (*pos)[2], const bool *has_pos,
             bool censored, struct lg_adr_pathloss *m);
-/* A level's law censored below t (adr/linkmap.c): under N(mu, sigma), E[X | X < t] in *e1,
+/* A level's law censored below t (adr/link.c): under N(mu, sigma), E[X | X < t] in *e1,
  * E[X^2 | X < t] in *e2, and in *w the weight of a miss at t as a fade (not a collision). */
 void adr_censored_moments(double mu, double sigma, double t, double *w, double *e1, double *e2);
 /* N(mu, sigma) fitted to nx levels heard (their sum sx and sum of squares sxx) and to

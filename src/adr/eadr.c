@@ -88,12 +88,6 @@ void adr_reflect(const struct lg_adr_input *in, double *e, double *n) {
   }
 }
 
-double adr_tx_power_dbm(const struct lg_adr_input *in, int index) {
-  int eirp = 14;
-  lg_region_tx_power_dbm(in->region, index, &eirp);
-  return eirp;
-}
-
 /* The fix of uplink f_cnt, or NULL. */
 static const struct lg_adr_fix *fix_of(const struct lg_adr_input *in, uint32_t f_cnt) {
   for (size_t i = in->n_fixes; i-- > 0;)

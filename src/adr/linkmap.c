@@ -30,40 +30,8 @@
 #include "adr/adr_int.h"
 #include "util/util.h"
 
-#define OTHER_LOSS 0.02 /* a miss's prior chance of a cause other than a fade */
 #define LEVELS     4    /* distinct sensitivities a cell keeps its misses at */
 #define LAW_MIN    8    /* observations of a (gateway, cell) before its law is used */
-
-void adr_censored_moments(double mu, double sigma, double t, double *w, double *e1, double *e2) {
-  double a = (t - mu) / sigma, cdf = gsl_cdf_ugaussian_P(a);
-  double lam = cdf > 1e-12 ? exp(-a * a / 2) / 2.5066282746310002 / cdf : -a;
-  *e1 = mu - sigma * lam;
-  *e2 = sigma * sigma * fmax(1 - a * lam - lam * lam, 0.01) + *e1 * *e1;
-  *w = cdf / (cdf + OTHER_LOSS);
-}
-
-void adr_censored_normal(size_t nx, double sx, double sxx, const double *t, const double *count,
-                         size_t nt, double *mu, double *sigma) {
-  double m = nx ? sx / (double)nx : (nt ? t[0] - 6 : 0);
-  double v = nx > 1 ? (sxx - sx * m) / (double)(nx - 1) : 0;
-  double s = nx >= 5 ? fmax(sqrt(fmax(v, 0)), 2.0) : 6.0;
-  for (int it = 0; it < 40 && nt > 0; it++) {
-    double s1 = sx, s2 = sxx, n = (double)nx;
-    for (size_t j = 0; j < nt; j++) {
-      double w, e1, e2;
-      adr_censored_moments(m, s, t[j], &w, &e1, &e2);
-      w *= count ? count[j] : 1;
-      s1 += w * e1, s2 += w * e2, n += w;
-    }
-    if (n <= 0) break;
-    double m_next = s1 / n;
-    if (nx >= 5) s = fmax(sqrt(fmax(s2 / n - m_next * m_next, 0)), 2.0);
-    bool done = fabs(m_next - m) < 0.01;
-    m = m_next;
-    if (done) break;
-  }
-  *mu = m, *sigma = s;
-}
 
 struct cell {
   int32_t cx, cy;
@@ -177,10 +145,6 @@ void lg_linkmap_uplink(struct lg_linkmap *m, const struct lg_adr_input *in, size
 
 bool lg_linkmap_has(struct lg_linkmap *m, uint64_t gw, double e, double n) {
   return m && slot(m, gw, e, n, false) != NULL;
-}
-
-int lg_adr_sensitivity_dbm(const struct lg_region *r, int dr, double *sens) {
-  return adr_dr_sensitivity(r, dr, sens);
 }
 
 bool lg_linkmap_law(struct lg_linkmap *m, uint64_t gw, double e, double n, double *mu,

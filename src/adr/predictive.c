@@ -221,16 +221,6 @@ static double p_heard(const struct lg_adr_input *in, const struct lg_adr_pathlos
  * of P(below the data rate's sensitivity). With only the best gateway's reception known,
  * that gateway alone.
  */
-/* The sensitivity (dBm) of a LoRa data rate of region r at a gateway of 6 dB noise figure. */
-int adr_dr_sensitivity(const struct lg_region *r, int dr, double *sens) {
-  const struct lg_datarate *d = lg_region_dr(r, dr);
-  double floor_db;
-  if (!d || d->mod != LG_MOD_LORA || lg_lora_snr_floor_db(d->sf, d->bw_hz, &floor_db))
-    return LG_EINVAL;
-  *sens = lg_lora_noise_floor_dbm(d->bw_hz, 6) + floor_db;
-  return 0;
-}
-
 /* The chance that a frame at data rate dr (sensitivity sens dBm) and TXPower index txp is
  * sent and heard; *ok: it also meets any side condition (a locatable mover's 3 gateways). */
 typedef double chance_fn(const void *ctx, int dr, int txp, double sens, bool *ok);

@@ -10,6 +10,23 @@
 #include "geo/problem.h"
 #include "util/util.h"
 
+/* The methods' names, as `solve --method` and the records say them. */
+static const char *const method_names[] = {"auto", "nls",         "lls", "grid",    "rssi",
+                                            "hybrid", "fingerprint", "knn", "centroid"};
+
+const char *lg_geo_method_name(enum lg_geo_method m) {
+  return (unsigned)m < LG_ARRAY_LEN(method_names) ? method_names[m] : "unknown";
+}
+
+int lg_geo_method_parse(const char *name, enum lg_geo_method *m) {
+  for (size_t i = 0; i < LG_ARRAY_LEN(method_names); i++)
+    if (strcmp(name, method_names[i]) == 0) {
+      *m = (enum lg_geo_method)i;
+      return 0;
+    }
+  return LG_EINVAL;
+}
+
 /* Co-located antennas (within this) are one place: their times say nothing new about
  * where the device is, and counting them twice would claim geometry that is not there. */
 #define COLOCATED_M 1.0

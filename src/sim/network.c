@@ -17,16 +17,6 @@
 #include "sim/sim_int.h"
 #include "util/util.h"
 
-void geo_stats_add(struct geo_stats *g, double err) {
-  if (g->n == g->cap) {
-    g->cap = g->cap ? 2 * g->cap : 4096;
-    float *e = realloc(g->err, g->cap * sizeof(*e));
-    if (!e) abort();
-    g->err = e;
-  }
-  g->err[g->n++] = (float)err;
-}
-
 /* A downlink of `size` bytes answering `t`, as the server sends it: RX1 (the uplink's
  * channel and DR) through the gateways that heard it best first (up to 4, as
  * ns/downlink.c), each within its sub-band's duty cycle, then RX2 the same way. */

@@ -14,6 +14,17 @@
 #include "sim/sim_int.h"
 #include "util/util.h"
 
+/* One fix's error into a method's statistics (network.c adds them, the summary reads them). */
+void geo_stats_add(struct geo_stats *g, double err) {
+  if (g->n == g->cap) {
+    g->cap = g->cap ? 2 * g->cap : 4096;
+    float *e = realloc(g->err, g->cap * sizeof(*e));
+    if (!e) abort();
+    g->err = e;
+  }
+  g->err[g->n++] = (float)err;
+}
+
 static FILE *open_in(const char *dir, const char *name, char *why, size_t why_len) {
   char path[1200];
   snprintf(path, sizeof(path), "%s/%s", dir, name);
