@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/records.h"
+#include "solve/records.h"
 #include "geo/geo.h"
 
 int main(void) {

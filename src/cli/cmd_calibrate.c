@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "cli/records.h"
+#include "solve/records.h"
 #include "util/util.h"
 
 static const char usage[] =

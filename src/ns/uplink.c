@@ -743,61 +743,184 @@ static void answer(struct lg_ns *ns, const struct ns_frame *f, const struct lg_d
   if (in.confirmed) ns_nack_awaiting(ns, d->dev_eui, true);
 }
 
-static void data_uplink(struct lg_ns *ns, struct ns_frame *f, const struct lg_frame *fr) {
+/* The frame's session and counter: true when it is a new uplink to store (m filled in);
+ * false when it ends here — no session verifies it, a replay, a retransmission (its ACK
+ * said again when lost), or a journal record stored before the stop. */
+static bool accept_frame(struct lg_ns *ns, struct ns_frame *f, const struct lg_frame *fr,
+                         struct session_match *m) {
   const struct lg_gw_rxpk *up = &f->rx[0].rxpk;
   const struct lg_data_frame *df = &fr->u.data;
-  struct session_match m;
   bool confirmed = fr->mtype == LG_MTYPE_CONFIRMED_UP;
-  bool recovered = false;
   /* The counter's compare-and-set fails when another instance accepted one of the
    * device's frames since the device was read: read it again and judge again. */
   for (int attempt = 0;; attempt++) {
-    if (!match_session(ns, up, fr, &m)) {
+    if (!match_session(ns, up, fr, m)) {
       ns_drop(ns, LG_DROP_MIC, "DevAddr %08x FCnt %u: no session's key verifies the MIC",
               df->dev_addr, df->f_cnt16);
-      if (m.candidates > 0) ns_fleet_mic_failure(ns, df->dev_addr); /* a DevAddr of ours */
-      return;
+      if (m->candidates > 0) ns_fleet_mic_failure(ns, df->dev_addr); /* a DevAddr of ours */
+      return false;
     }
-    f->dev_eui = m.dev.dev_eui;
-    f->f_cnt = m.f_cnt;
+    f->dev_eui = m->dev.dev_eui;
+    f->f_cnt = m->f_cnt;
     /* A frame picked up from an instance that died (cluster.c) comes seconds late: the
      * device's counter may have moved past it. It was accepted then; it is kept if no
      * uplink with its counter was stored since it was sent, and never answered (its
      * receive windows have passed). */
-    recovered =
-        f->recovered && m.kind != M_NEW && m.kind != M_RESET &&
-        lg_store_uplink_has(ns->store, m.dev.dev_eui, m.f_cnt, f->first_ns - 60000000000LL) == 0;
-    if (recovered) {
+    if (f->recovered && m->kind != M_NEW && m->kind != M_RESET &&
+        lg_store_uplink_has(ns->store, m->dev.dev_eui, m->f_cnt, f->first_ns - 60000000000LL) == 0) {
       ns_log(ns, "%016llx: FCnt %u kept, received by a silent instance %.1f s ago",
-             (unsigned long long)m.dev.dev_eui, m.f_cnt, (double)(ns_now(ns) - f->first_ns) / 1e9);
-      break;
+             (unsigned long long)m->dev.dev_eui, m->f_cnt,
+             (double)(ns_now(ns) - f->first_ns) / 1e9);
+      return true;
     }
-    if (f->from_journal && (m.kind == M_REPLAY || m.kind == M_RETRANSMISSION)) {
+    if (f->from_journal && (m->kind == M_REPLAY || m->kind == M_RETRANSMISSION)) {
       atomic_fetch_add(&ns->m.journal_skipped, 1); /* stored before the stop: not again */
-      return;
+      return false;
     }
-    if (m.kind == M_REPLAY) {
+    if (m->kind == M_REPLAY) {
       ns_drop(ns, LG_DROP_REPLAY, "%016llx: FCnt %u replayed (expected %u or more)",
-              (unsigned long long)m.dev.dev_eui, m.f_cnt, m.dev.fcnt_up_next);
-      return;
+              (unsigned long long)m->dev.dev_eui, m->f_cnt, m->dev.fcnt_up_next);
+      return false;
     }
-    if (m.kind == M_RETRANSMISSION) {
+    if (m->kind == M_RETRANSMISSION) {
       atomic_fetch_add(&ns->m.retransmissions, 1);
-      if (confirmed && ns_ack_take(ns, m.dev.dev_eui, m.f_cnt, true, m.dev.nb_trans))
-        answer(ns, f, &m.dev, true, NULL, 0); /* the ACK was lost: say it again */
-      return;
+      if (confirmed && ns_ack_take(ns, m->dev.dev_eui, m->f_cnt, true, m->dev.nb_trans))
+        answer(ns, f, &m->dev, true, NULL, 0); /* the ACK was lost: say it again */
+      return false;
     }
     if (ns->writer) { /* the compare-and-set goes with the uplink's write (behind.c) */
-      ns_session_accepted(ns, df->dev_addr, m.dev.dev_eui, m.f_cnt);
-      break;
+      ns_session_accepted(ns, df->dev_addr, m->dev.dev_eui, m->f_cnt);
+      return true;
     }
-    if (lg_store_fcnt_up_cas(ns->store, m.dev.dev_eui, m.dev.fcnt_up_next, m.f_cnt) == 0) break;
+    if (lg_store_fcnt_up_cas(ns->store, m->dev.dev_eui, m->dev.fcnt_up_next, m->f_cnt) == 0)
+      return true;
     if (attempt == 2) {
       ns_drop(ns, LG_DROP_REPLAY, "%016llx: FCnt %u taken concurrently",
-              (unsigned long long)m.dev.dev_eui, m.f_cnt);
-      return;
+              (unsigned long long)m->dev.dev_eui, m->f_cnt);
+      return false;
     }
   }
+}
+
+/* The uplink's record: its payload decrypted, its MAC commands run (their answers in
+ * answers), and a reference device's position from its payload as the truth (*has_truth). */
+static void uplink_record(struct lg_ns *ns, const struct ns_frame *f, const struct lg_frame *fr,
+                          const struct session_match *m, struct lg_uplink_rec *u,
+                          uint8_t *answers, size_t *ans_len, struct lg_geodetic *truth) {
+  const struct lg_gw_rxpk *up = &f->rx[0].rxpk;
+  const struct lg_data_frame *df = &fr->u.data;
+  memset(u, 0, sizeof(*u));
+  u->dev_eui = m->dev.dev_eui;
+  u->dev_addr = df->dev_addr;
+  u->f_cnt = m->f_cnt;
+  u->f_port = df->has_f_port ? df->f_port : -1;
+  u->confirmed = fr->mtype == LG_MTYPE_CONFIRMED_UP;
+  u->adr = df->fctrl & LG_FCTRL_ADR;
+  u->dr = -1;
+  lg_region_dr_for(ns->region, up->sf, up->bw_hz, true, &u->dr);
+  u->freq_hz = up->freq_hz;
+  memcpy(u->phy, up->data, up->size);
+  u->phy_len = up->size;
+  u->received_ns = f->rx[0].received_ns;
+  u->tx_power_index = m->dev.tx_power_index;
+  if (df->has_f_port) {
+    struct lg_key *k = ns_key(ns, df->f_port == 0 ? lg_device_nwk_enc_key(&m->dev) : m->dev.app_s_key);
+    if (k)
+      lg_payload_crypt(k, df->dev_addr, m->f_cnt, false, df->frm_payload, df->frm_payload_len,
+                       u->data);
+    u->data_len = df->frm_payload_len;
+    if (df->f_port == 0) mac_commands(ns, f, &m->dev, u->data, u->data_len, answers, ans_len, u->dr);
+  }
+  if (df->f_opts_len)
+    mac_commands(ns, f, &m->dev, df->f_opts, df->f_opts_len, answers, ans_len, u->dr);
+  if (m->dev.reference && df->has_f_port && df->f_port > 0) { /* it says where it is */
+    char why[160];
+    if (lg_codec_position(u->data, u->data_len, truth, NULL, why, sizeof(why)) == 0) {
+      u->has_truth = true;
+      u->truth_lat_deg = truth->lat_deg;
+      u->truth_lon_deg = truth->lon_deg;
+      u->truth_alt_m = truth->alt_m;
+    } else {
+      atomic_fetch_add(&ns->m.reference_payload_errors, 1);
+      ns_log(ns, "reference device %016llx FCnt %u: no position in its payload: %s",
+             (unsigned long long)m->dev.dev_eui, m->f_cnt, why);
+    }
+  }
+}
+
+/* The ACK bit answers our latest confirmed downlink; without it, a confirmed downlink the
+ * device did not get counts against it (nack.c). */
+static void ack_bit(struct lg_ns *ns, uint64_t dev_eui, bool ack) {
+  uint32_t acked = 0;
+  if (ack && lg_store_downlink_acked(ns->store, dev_eui, ns_now(ns), &acked) == 0) {
+    ns_log(ns, "%016llx acknowledged confirmed downlink FCnt %u", (unsigned long long)dev_eui,
+           acked);
+    event(ns, dev_eui, "ack",
+          json_pack("{s:I, s:b}", "f_cnt_down", (json_int_t)acked, "acknowledged", 1));
+    ns_nack_awaiting(ns, dev_eui, false);
+  } else if (!ack) {
+    ns_nack_uplink(ns, dev_eui);
+  }
+}
+
+/* The uplink and its receptions written: queued for the storage thread (with the
+ * counter's compare-and-set and the `up` event), or, without one, here. False: not. */
+static bool store_uplink(struct lg_ns *ns, struct ns_frame *f, const struct lg_uplink_rec *u,
+                         bool reset, uint32_t fcnt_expected) {
+  struct lg_reception_rec rx[LG_GEO_MAX_RX];
+  for (size_t i = 0; i < f->n; i++)
+    reception_of(ns, &f->rx[i], &rx[i]);
+  if (ns->writer) {
+    f->ticket = ns_write_uplink(ns, u, rx, f->n, reset, fcnt_expected, distinct_gateways(f));
+    if (f->ticket == 0) return false;
+    ns->cur_ticket = f->ticket; /* counted in lorageo_uplinks_total once committed */
+    return true;
+  }
+  if (lg_store_uplink_add(ns->store, u, rx, f->n, &f->uplink_id) != 0) {
+    ns_drop(ns, LG_DROP_STORE, "%016llx FCnt %u: storing the uplink failed",
+            (unsigned long long)u->dev_eui, u->f_cnt);
+    return false;
+  }
+  atomic_fetch_add(&ns->m.uplinks, 1);
+  /* MQTT's `up` is the uplink as the API shows it, built from the records in hand */
+  if (ns->io.on_event) ns_event(ns, u->dev_eui, "up", lg_store_uplink_json_of(u, rx, f->n));
+  json_t *up_ev = json_pack("{s:I, s:I, s:i, s:I, s:b, s:b, s:i}", "uplink_id",
+                            (json_int_t)f->uplink_id, "f_cnt", (json_int_t)u->f_cnt, "f_port",
+                            u->f_port, "frequency", (json_int_t)u->freq_hz, "confirmed",
+                            u->confirmed, "adr", u->adr, "gateways", distinct_gateways(f));
+  if (up_ev && lg_store_event_add(ns->store, u->dev_eui, "up", up_ev, ns_now(ns)) != 0)
+    ns_store_error(ns, "recording an event");
+  return true;
+}
+
+/* What goes back in the receive windows: ADR's step, dwell settings, the configuration
+ * shadow, the ACK of a confirmed uplink, and the MAC answers so far. */
+static void answer_uplink(struct lg_ns *ns, const struct ns_frame *f, const struct lg_device_rec *d,
+                          const struct lg_uplink_rec *u, bool adr_bit, uint8_t *answers,
+                          size_t ans_len) {
+  struct lg_device_rec now_dev; /* after this uplink's LinkADRAns, if any */
+  /* With storage behind: no ADR, no read; with ADR, its history must hold this uplink and
+   * the ones before it, so the packet thread waits for their commit (a cost only devices
+   * with ADR pay; an in-memory history is what would remove it). */
+  bool have_dev;
+  if (ns->writer && strcmp(d->adr, "off") == 0)
+    now_dev = *d, have_dev = true;
+  else
+    have_dev = (ns->writer == NULL || ns_writer_wait(ns)) &&
+               lg_store_device_get(ns->store, d->dev_eui, &now_dev) == 0;
+  if (have_dev) adr_step(ns, &now_dev, u, adr_bit, answers, &ans_len);
+  ns_txparam_request(ns, d->dev_eui, answers, &ans_len); /* dwell settings (dwell.c) */
+  ns_fleet_answer(ns, have_dev ? &now_dev : d, u->dr, answers, &ans_len); /* the shadow */
+  if (u->confirmed) ns_ack_take(ns, d->dev_eui, u->f_cnt, false, d->nb_trans);
+  answer(ns, f, d, u->confirmed, answers, ans_len);
+}
+
+/* A data uplink: accepted (session, counter), recorded, stored, located, learned from,
+ * answered. */
+static void data_uplink(struct lg_ns *ns, struct ns_frame *f, const struct lg_frame *fr) {
+  const struct lg_data_frame *df = &fr->u.data;
+  struct session_match m;
+  if (!accept_frame(ns, f, fr, &m)) return;
   if (m.kind == M_RESET) {
     char why[64];
     snprintf(why, sizeof(why), "frame counter reset to %u (expected %u)", m.f_cnt,
@@ -808,104 +931,19 @@ static void data_uplink(struct lg_ns *ns, struct ns_frame *f, const struct lg_fr
           json_pack("{s:I, s:I}", "f_cnt", (json_int_t)m.f_cnt, "f_cnt_expected",
                     (json_int_t)m.dev.fcnt_up_next));
   }
-
   struct lg_uplink_rec u;
-  memset(&u, 0, sizeof(u));
-  u.dev_eui = m.dev.dev_eui;
-  u.dev_addr = df->dev_addr;
-  u.f_cnt = m.f_cnt;
-  u.f_port = df->has_f_port ? df->f_port : -1;
-  u.confirmed = confirmed;
-  u.adr = df->fctrl & LG_FCTRL_ADR;
-  u.dr = -1;
-  lg_region_dr_for(ns->region, up->sf, up->bw_hz, true, &u.dr);
-  u.freq_hz = up->freq_hz;
-  memcpy(u.phy, up->data, up->size);
-  u.phy_len = up->size;
-  u.received_ns = f->rx[0].received_ns;
-  u.tx_power_index = m.dev.tx_power_index;
+  struct lg_geodetic truth;
   uint8_t answers[LG_FOPTS_MAX];
   size_t ans_len = 0;
-  if (df->has_f_port) {
-    struct lg_key *k = ns_key(ns, df->f_port == 0 ? lg_device_nwk_enc_key(&m.dev) : m.dev.app_s_key);
-    if (k)
-      lg_payload_crypt(k, df->dev_addr, m.f_cnt, false, df->frm_payload, df->frm_payload_len,
-                       u.data);
-    u.data_len = df->frm_payload_len;
-    if (df->f_port == 0) mac_commands(ns, f, &m.dev, u.data, u.data_len, answers, &ans_len, u.dr);
-  }
-  if (df->f_opts_len)
-    mac_commands(ns, f, &m.dev, df->f_opts, df->f_opts_len, answers, &ans_len, u.dr);
-  struct lg_geodetic truth;
-  if (m.dev.reference && df->has_f_port && df->f_port > 0) { /* it says where it is */
-    char why[160];
-    if (lg_codec_position(u.data, u.data_len, &truth, NULL, why, sizeof(why)) == 0) {
-      u.has_truth = true;
-      u.truth_lat_deg = truth.lat_deg;
-      u.truth_lon_deg = truth.lon_deg;
-      u.truth_alt_m = truth.alt_m;
-    } else {
-      atomic_fetch_add(&ns->m.reference_payload_errors, 1);
-      ns_log(ns, "reference device %016llx FCnt %u: no position in its payload: %s",
-             (unsigned long long)m.dev.dev_eui, m.f_cnt, why);
-    }
-  }
-  uint32_t acked = 0; /* the ACK bit answers our latest confirmed downlink */
-  if ((df->fctrl & LG_FCTRL_ACK) &&
-      lg_store_downlink_acked(ns->store, m.dev.dev_eui, ns_now(ns), &acked) == 0) {
-    ns_log(ns, "%016llx acknowledged confirmed downlink FCnt %u", (unsigned long long)m.dev.dev_eui,
-           acked);
-    event(ns, m.dev.dev_eui, "ack",
-          json_pack("{s:I, s:b}", "f_cnt_down", (json_int_t)acked, "acknowledged", 1));
-    ns_nack_awaiting(ns, m.dev.dev_eui, false);
-  } else if (!(df->fctrl & LG_FCTRL_ACK)) { /* a confirmed downlink it did not get */
-    ns_nack_uplink(ns, m.dev.dev_eui);
-  }
-
-  struct lg_reception_rec rx[LG_GEO_MAX_RX];
-  for (size_t i = 0; i < f->n; i++)
-    reception_of(ns, &f->rx[i], &rx[i]);
-  if (ns->writer) { /* written behind, with the counter's compare-and-set and its `up` event */
-    f->ticket = ns_write_uplink(ns, &u, rx, f->n, m.kind == M_RESET, m.dev.fcnt_up_next,
-                                distinct_gateways(f));
-    if (f->ticket == 0) return;
-    ns->cur_ticket = f->ticket; /* counted in lorageo_uplinks_total once committed */
-  } else if (lg_store_uplink_add(ns->store, &u, rx, f->n, &f->uplink_id) != 0) {
-    ns_drop(ns, LG_DROP_STORE, "%016llx FCnt %u: storing the uplink failed",
-            (unsigned long long)u.dev_eui, u.f_cnt);
-    return;
-  } else {
-    atomic_fetch_add(&ns->m.uplinks, 1);
-    /* MQTT's `up` is the uplink as the API shows it, built from the records in hand */
-    if (ns->io.on_event) ns_event(ns, u.dev_eui, "up", lg_store_uplink_json_of(&u, rx, f->n));
-    json_t *up_ev = json_pack("{s:I, s:I, s:i, s:I, s:b, s:b, s:i}", "uplink_id",
-                              (json_int_t)f->uplink_id, "f_cnt", (json_int_t)u.f_cnt, "f_port",
-                              u.f_port, "frequency", (json_int_t)u.freq_hz, "confirmed",
-                              u.confirmed, "adr", u.adr, "gateways", distinct_gateways(f));
-    if (up_ev && lg_store_event_add(ns->store, u.dev_eui, "up", up_ev, ns_now(ns)) != 0)
-      ns_store_error(ns, "recording an event");
-  }
+  uplink_record(ns, f, fr, &m, &u, answers, &ans_len, &truth);
+  ack_bit(ns, m.dev.dev_eui, df->fctrl & LG_FCTRL_ACK);
+  if (!store_uplink(ns, f, &u, m.kind == M_RESET, m.dev.fcnt_up_next)) return;
   ns_fleet_uplink(ns, &m.dev, m.f_cnt, u.f_port, u.data, u.data_len); /* alarms, life cycle */
   locate(ns, f, u.has_truth ? &truth : NULL, false);
   if (u.has_truth) learn_reference_links(ns, f, &truth, u.dr, u.tx_power_index);
   ns_dwell_uplink_check(ns, f); /* counted, not dropped: dwell.c says why */
   if (f->recovered || f->from_journal) return; /* its receive windows are long gone */
-  struct lg_device_rec now_dev; /* after this uplink's LinkADRAns, if any */
-  /* With storage behind: no ADR, no read; with ADR, its history must hold this uplink and
-   * the ones before it, so the packet thread waits for their commit (a cost only devices
-   * with ADR pay; an in-memory history is what would remove it). */
-  bool have_dev;
-  if (ns->writer && strcmp(m.dev.adr, "off") == 0)
-    now_dev = m.dev, have_dev = true;
-  else
-    have_dev = (ns->writer == NULL || ns_writer_wait(ns)) &&
-               lg_store_device_get(ns->store, m.dev.dev_eui, &now_dev) == 0;
-  if (have_dev)
-    adr_step(ns, &now_dev, &u, df->fctrl & LG_FCTRL_ADR, answers, &ans_len);
-  ns_txparam_request(ns, m.dev.dev_eui, answers, &ans_len); /* dwell settings (dwell.c) */
-  ns_fleet_answer(ns, have_dev ? &now_dev : &m.dev, u.dr, answers, &ans_len); /* the shadow */
-  if (confirmed) ns_ack_take(ns, m.dev.dev_eui, m.f_cnt, false, m.dev.nb_trans);
-  answer(ns, f, &m.dev, confirmed, answers, ans_len);
+  answer_uplink(ns, f, &m.dev, &u, df->fctrl & LG_FCTRL_ADR, answers, ans_len);
 }
 
 bool ns_frame_worth(struct lg_ns *ns, const struct lg_gw_rxpk *r, enum lg_shed *why) {

@@ -3,9 +3,10 @@
 # ../shared/data/antwerp-2019/ (skipped, exit 77, where a machine does not have it). Runs
 # bench/fingerprint_antwerp.sh and holds its figures to the targets: fingerprint
 # median <= 160 m and mean <= 280 m, at least 20 % better than the kNN baseline on the
-# median and better on the mean (by the unrounded ratios the benchmark prints: median
-# <= 0.6 x kNN's and mean <= 0.805 x kNN's; the map before the frame's common offset
-# and the sharpened posterior, 0.586 / 0.808, failed the second), far better than the
+# median and 20 % better on the mean (by the unrounded ratios the benchmark prints: median
+# <= 0.6 x kNN's and mean <= 0.8 x kNN's; the map before the frame's common offset and
+# the sharpened posterior, 0.586 / 0.808, failed the second, and before the refined
+# cross-validation 0.8001 did), far better than the
 # centroid, and every method's radii
 # holding 0.6-0.8 (68 %) and 0.9-0.98 (95 %) of fixes (rssi's 95 % excepted: see
 # docs/geolocation.md).
@@ -27,7 +28,7 @@ check "fingerprint mean <= 280 m" "$(m fingerprint).mean_m <= 280"
 check "fingerprint median >= 20 % under kNN's" "$(m fingerprint).median_m <= 0.8 * $(m knn).median_m"
 check "fingerprint mean under kNN's" "$(m fingerprint).mean_m < $(m knn).mean_m"
 check "fingerprint median <= 0.6 x kNN's (unrounded)" "map(select(.compare))[0].median_ratio <= 0.6"
-check "fingerprint mean <= 0.805 x kNN's (unrounded)" "map(select(.compare))[0].mean_ratio <= 0.805"
+check "fingerprint mean <= 0.8 x kNN's (unrounded)" "map(select(.compare))[0].mean_ratio <= 0.8"
 check "fingerprint median under half the centroid's" "$(m fingerprint).median_m < 0.5 * $(m centroid).median_m"
 check "every fix located" "$(m fingerprint).fixes == 8306 and $(m knn).fixes == 8306"
 for meth in fingerprint knn centroid rssi; do

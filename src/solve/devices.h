@@ -3,12 +3,12 @@
  * summary against truth, and the per-device aggregation of static devices
  * (`--per-device`: thesis §4.4 GESD outlier test and §5.1 sample mean of each TDOA).
  */
-#ifndef LG_CLI_SOLVE_DEVICES_H
-#define LG_CLI_SOLVE_DEVICES_H
+#ifndef LG_SOLVE_DEVICES_H
+#define LG_SOLVE_DEVICES_H
 
 #include <stdio.h>
 
-#include "cli/records.h"
+#include "solve/records.h"
 #include "util/outbuf.h"
 
 /* Errors against truth, collected for the summary line. */

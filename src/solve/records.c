@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/records.h"
+#include "solve/records.h"
 #include "util/util.h"
 
 #define MAX_LINE (1 << 20)

@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
-#include "cli/solve_devices.h"
+#include "solve/devices.h"
 #include "geo/geo.h"
 #include "util/outbuf.h"
 #include "util/util.h"

@@ -3,8 +3,8 @@
  * and the calibration file written by `lorageo calibrate`. Shared by `solve` and
  * `calibrate`.
  */
-#ifndef LG_CLI_RECORDS_H
-#define LG_CLI_RECORDS_H
+#ifndef LG_SOLVE_RECORDS_H
+#define LG_SOLVE_RECORDS_H
 
 #include <jansson.h>
 #include <stdbool.h>

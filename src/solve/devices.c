@@ -19,7 +19,7 @@
 #include <string.h>
 #include <uthash.h>
 
-#include "cli/solve_devices.h"
+#include "solve/devices.h"
 
 struct obs {
   uint32_t frame;
