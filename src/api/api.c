@@ -66,19 +66,19 @@ struct body {
 int lg_parse_bind(const char *s, struct sockaddr_storage *out, socklen_t *len) {
   char host[64];
   const char *colon = strrchr(s, ':');
-  if (colon == NULL || colon == s) return -1;
+  if (colon == NULL || colon == s) return LG_EINVAL;
   size_t hl = (size_t)(colon - s);
   if (s[0] == '[') {
-    if (hl < 2 || s[hl - 1] != ']') return -1;
+    if (hl < 2 || s[hl - 1] != ']') return LG_EINVAL;
     s++;
     hl -= 2;
   }
-  if (hl >= sizeof(host)) return -1;
+  if (hl >= sizeof(host)) return LG_EINVAL;
   memcpy(host, s, hl);
   host[hl] = '\0';
   char *end = NULL;
   long port = strtol(colon + 1, &end, 10);
-  if (*end || port < 0 || port > 65535) return -1;
+  if (*end || port < 0 || port > 65535) return LG_EINVAL;
   memset(out, 0, sizeof(*out));
   struct sockaddr_in *v4 = (struct sockaddr_in *)out;
   struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)out;
@@ -94,7 +94,7 @@ int lg_parse_bind(const char *s, struct sockaddr_storage *out, socklen_t *len) {
     *len = sizeof(*v6);
     return 0;
   }
-  return -1;
+  return LG_EINVAL;
 }
 
 static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, const char *type,
@@ -644,7 +644,7 @@ static int read_pem(const char *path, const char *key, char **out, char *why, si
     snprintf(why, why_len, "[api] %s '%s': %s", key, path,
              f == NULL ? strerror(err) : too_big ? "larger than 1 MiB" : "not a PEM file");
     free(buf);
-    return -1;
+    return LG_EIO;
   }
   *out = buf;
   return 0;

@@ -41,9 +41,9 @@ struct lg_device_rec;
 struct lg_gateway_rec;
 
 /* Validates a device / gateway body (the POST /api/devices and /api/gateways rules,
- * also used by `lorageo device add` and `gateway add`); -1 with the field named in why. */
+ * also used by `lorageo device add` and `gateway add`); LG_EINVAL with the field named in why. */
 int lg_api_parse_device(struct json_t *b, struct lg_device_rec *d, char *why, size_t why_len);
-/* "tags", "hardware", "firmware" of b over inv (those not given kept). -1 with why. */
+/* "tags", "hardware", "firmware" of b over inv (those not given kept). LG_EINVAL with why. */
 struct lg_inventory;
 int lg_api_parse_inventory(struct json_t *b, struct lg_inventory *inv, char *why, size_t why_len);
 int lg_api_parse_gateway(struct json_t *b, struct lg_gateway_rec *g, char *why, size_t why_len);
@@ -53,7 +53,7 @@ int lg_api_parse_gateway(struct json_t *b, struct lg_gateway_rec *g, char *why, 
  * what the store keeps (keys.c). */
 int lg_api_key_make(char *key, size_t len);
 
-/* Parses "HOST:PORT" (IPv4 or [IPv6]) into a socket address; -1 when malformed. */
+/* Parses "HOST:PORT" (IPv4 or [IPv6]) into a socket address; LG_EINVAL when malformed. */
 int lg_parse_bind(const char *s, struct sockaddr_storage *out, socklen_t *len);
 
 #endif

@@ -25,7 +25,7 @@ int lg_api_fail(json_t **out, int status, const char *fmt, ...) {
 int lg_api_eui(const char *s, uint64_t *eui) {
   uint8_t b[8];
   size_t n = 0;
-  if (s == NULL || strlen(s) != 16 || lg_hex_decode(s, 16, b, 8, &n)) return -1;
+  if (s == NULL || strlen(s) != 16 || lg_hex_decode(s, 16, b, 8, &n)) return LG_EINVAL;
   *eui = 0;
   for (int i = 0; i < 8; i++)
     *eui = (*eui << 8) | b[i];
@@ -34,9 +34,9 @@ int lg_api_eui(const char *s, uint64_t *eui) {
 
 int lg_api_id(const char *s, int64_t *id) {
   char *end = NULL;
-  if (s == NULL || *s < '0' || *s > '9') return -1;
+  if (s == NULL || *s < '0' || *s > '9') return LG_EINVAL;
   long long v = strtoll(s, &end, 10);
-  if (*end || v <= 0) return -1;
+  if (*end || v <= 0) return LG_EINVAL;
   *id = v;
   return 0;
 }
@@ -44,7 +44,7 @@ int lg_api_id(const char *s, int64_t *id) {
 int lg_api_hex_key(json_t *b, const char *key, uint8_t *out, size_t bytes) {
   json_t *v = json_object_get(b, key);
   size_t n = 0;
-  if (!json_is_string(v) || json_string_length(v) != 2 * bytes) return -1;
+  if (!json_is_string(v) || json_string_length(v) != 2 * bytes) return LG_EINVAL;
   return lg_hex_decode(json_string_value(v), 2 * bytes, out, bytes, &n);
 }
 
@@ -60,7 +60,7 @@ int lg_api_known_keys(json_t *b, const char *const *known, size_t n, char *why, 
     for (size_t i = 0; i < n && k < why_len; i++)
       k += (size_t)snprintf(why + k, why_len - k, "%s%s", i ? ", " : " ", known[i]);
     if (k < why_len) snprintf(why + k, why_len - k, ")");
-    return -1;
+    return LG_EINVAL;
   }
   return 0;
 }

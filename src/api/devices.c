@@ -125,12 +125,12 @@ int lg_api_parse_inventory(json_t *b, struct lg_inventory *inv, char *why, size_
 int lg_api_parse_device(json_t *b, struct lg_device_rec *d, char *why, size_t why_len) {
   memset(d, 0, sizeof(*d));
   snprintf(d->adr, sizeof(d->adr), "off");
-  if (lg_api_known_keys(b, device_keys, LG_ARRAY_LEN(device_keys), why, why_len)) return -1;
+  if (lg_api_known_keys(b, device_keys, LG_ARRAY_LEN(device_keys), why, why_len)) return LG_EINVAL;
   if (json_object_get(b, "lifecycle"))
     return WHY("lifecycle: set by the server (provisioned, then active at the first uplink); "
                "PATCH it to \"retired\"");
   struct lg_inventory inv = {0};
-  if (lg_api_parse_inventory(b, &inv, why, why_len)) return -1;
+  if (lg_api_parse_inventory(b, &inv, why, why_len)) return LG_EINVAL;
   json_t *v = json_object_get(b, "dev_eui");
   if (!json_is_string(v) || lg_api_eui(json_string_value(v), &d->dev_eui))
     return WHY("dev_eui: expected 16 hex digits");
@@ -138,7 +138,7 @@ int lg_api_parse_device(json_t *b, struct lg_device_rec *d, char *why, size_t wh
   if (v && (!json_is_string(v) || json_string_length(v) >= sizeof(d->name)))
     return WHY("name: expected a string of at most %zu characters", sizeof(d->name) - 1);
   if (v) snprintf(d->name, sizeof(d->name), "%s", json_string_value(v));
-  if (parse_settings(b, d, true, why, why_len) || parse_links(b, d, why, why_len)) return -1;
+  if (parse_settings(b, d, true, why, why_len) || parse_links(b, d, why, why_len)) return LG_EINVAL;
   bool otaa = json_object_get(b, "app_key") != NULL, abp = json_object_get(b, "dev_addr") != NULL;
   if (otaa == abp)
     return WHY("give either app_key and join_eui (OTAA) or dev_addr, nwk_s_key and app_s_key "

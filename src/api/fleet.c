@@ -33,18 +33,18 @@ static int csv_field(const char **p, const char *end, char *out, size_t cap, boo
   *eol = false;
   if (s < end && *s == '"') {
     for (s++;; s++) {
-      if (s >= end) return -1;
+      if (s >= end) return LG_EINVAL;
       if (*s == '"') {
         if (s + 1 < end && s[1] == '"') s++;
         else break;
       }
-      if (n + 1 >= cap) return -1;
+      if (n + 1 >= cap) return LG_EINVAL;
       out[n++] = *s;
     }
     s++; /* the closing quote */
   } else {
     while (s < end && *s != ',' && *s != '\n' && *s != '\r') {
-      if (n + 1 >= cap) return -1;
+      if (n + 1 >= cap) return LG_EINVAL;
       out[n++] = *s++;
     }
   }

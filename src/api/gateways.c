@@ -20,7 +20,8 @@ static const char *const gateway_keys[] = {"gateway_eui",      "name",          
 
 int lg_api_parse_gateway(json_t *b, struct lg_gateway_rec *g, char *why, size_t why_len) {
   memset(g, 0, sizeof(*g));
-  if (lg_api_known_keys(b, gateway_keys, LG_ARRAY_LEN(gateway_keys), why, why_len)) return -1;
+  if (lg_api_known_keys(b, gateway_keys, LG_ARRAY_LEN(gateway_keys), why, why_len))
+    return LG_EINVAL;
   json_t *eui = json_object_get(b, "gateway_eui");
   if (!json_is_string(eui) || lg_api_eui(json_string_value(eui), &g->eui) || g->eui == 0)
     return WHY("gateway_eui: expected 16 hex digits, not all zero");

@@ -25,7 +25,8 @@ static int int_field(json_t *b, const char *key, int max, int *v) {
   json_t *x = json_object_get(b, key);
   if (x == NULL) return 0;
   if (json_is_null(x)) return *v = 0, 0;
-  if (!json_is_integer(x) || json_integer_value(x) < 1 || json_integer_value(x) > max) return -1;
+  if (!json_is_integer(x) || json_integer_value(x) < 1 || json_integer_value(x) > max)
+    return LG_EINVAL;
   *v = (int)json_integer_value(x);
   return 0;
 }
@@ -36,7 +37,7 @@ static int real_field(json_t *b, const char *key, double lo, double hi, bool *ha
   if (x == NULL) return 0;
   if (!json_is_null(x) &&
       (!json_is_number(x) || json_number_value(x) < lo || json_number_value(x) > hi))
-    return -1;
+    return LG_EINVAL;
   *has = !json_is_null(x);
   *v = *has ? json_number_value(x) : 0;
   return 0;
@@ -46,7 +47,7 @@ static int str_field(json_t *b, const char *key, char *dst, size_t cap, bool emp
   json_t *x = json_object_get(b, key);
   if (x == NULL) return 0;
   if (!json_is_string(x) || json_string_length(x) >= cap || (!empty_ok && !json_string_length(x)))
-    return -1;
+    return LG_EINVAL;
   snprintf(dst, cap, "%s", json_string_value(x));
   return 0;
 }

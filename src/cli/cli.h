@@ -36,11 +36,11 @@ int lg_cli_fail(const char *cmd, int status, const char *fmt, ...)
  * missing value (the option string must start with ':') — and returns 2. */
 int lg_cli_bad_option(const char *cmd, int c, char **argv);
 
-/* Parses a whole decimal (or 0x-hex) integer in [min, max]; 0 or -1. */
+/* Parses a whole decimal (or 0x-hex) integer in [min, max]; 0 or LG_EINVAL. */
 int lg_cli_parse_long(const char *s, long min, long max, long *out);
 
 /* Writes `obj` as one compact JSON line to `out` and drops the caller's reference.
- * Returns 0, or -1 when the object could not be written. */
+ * Returns 0, or LG_EIO when the object could not be written. */
 int lg_cli_print_json(FILE *out, struct json_t *obj);
 
 /* A new JSON object describing one MAC command: {"cid", "name", fields...}. */

@@ -13,6 +13,7 @@
 
 #include "cli/cli.h"
 #include "lora/lora.h"
+#include "util/util.h"
 
 static const char usage[] =
     "usage: lorageo airtime --sf N --bw KHZ --payload BYTES [--cr 1..4] [--preamble N]\n"
@@ -36,7 +37,7 @@ static const char usage[] =
 static int parse_bw_khz(const char *s, uint32_t *bw_hz) {
   char *end = NULL;
   double khz = strtod(s, &end);
-  if (end == s || *end != '\0' || !(khz >= 7.8 && khz <= 1625.0)) return -1;
+  if (end == s || *end != '\0' || !(khz >= 7.8 && khz <= 1625.0)) return LG_EINVAL;
   *bw_hz = (uint32_t)lround(khz * 1000.0);
   return 0;
 }

@@ -80,7 +80,7 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem) {
   while (n < need)
     n *= 2;
   void *q = realloc(*p, n * elem);
-  if (q == NULL) return -1;
+  if (q == NULL) return LG_ENOMEM;
   *p = q;
   *cap = n;
   return 0;
@@ -102,12 +102,13 @@ static int add_record(struct calib *c, const struct lg_record *r, double alt_m, 
     double d = sqrt(pow(e[0] - dev[0], 2) + pow(e[1] - dev[1], 2) + pow(e[2] - dev[2], 2));
     if (x->has_time && timed >= 2) {
       int k = gw_index(c, r->gateway[i]);
-      if (k < 0 || grow((void **)&c->obs, &c->cap_obs, c->n_obs + 1, sizeof(struct obs))) return -1;
+      if (k < 0 || grow((void **)&c->obs, &c->cap_obs, c->n_obs + 1, sizeof(struct obs)))
+        return LG_ENOMEM;
       c->obs[c->n_obs++] = (struct obs){c->frames, (uint32_t)k,
                                         (double)(x->time_ns - r->t_ns) - d / LG_GEO_C_MPS * 1e9};
     }
     if (x->has_rssi && d > 1.0) {
-      if (grow((void **)&c->pl, &c->cap_pl, c->n_pl + 1, sizeof(*c->pl))) return -1;
+      if (grow((void **)&c->pl, &c->cap_pl, c->n_pl + 1, sizeof(*c->pl))) return LG_ENOMEM;
       c->pl[c->n_pl++] = (struct reading){10.0 * log10(d / d0_m), x->rssi_dbm};
     }
   }

@@ -57,7 +57,7 @@ static json_t *u64_hex_json(uint64_t v, int digits) {
 static int parse_key(const char *arg, uint8_t key[LG_KEY_LEN]) {
   size_t n = 0;
   size_t len = strlen(arg);
-  if (len != 2 * LG_KEY_LEN) return -1;
+  if (len != 2 * LG_KEY_LEN) return LG_EINVAL;
   return lg_hex_decode(arg, len, key, LG_KEY_LEN, &n) == 0 && n == LG_KEY_LEN ? 0 : -1;
 }
 
@@ -101,7 +101,8 @@ static int decode_data(struct decode_ctx *ctx, const struct decode_keys *keys, c
 
   if (keys->has_nwk) {
     uint8_t mic[LG_MIC_LEN];
-    if (lg_data_mic(&ctx->nwk, phy, len - LG_MIC_LEN, d->dev_addr, f_cnt, !up, mic)) return -1;
+    if (lg_data_mic(&ctx->nwk, phy, len - LG_MIC_LEN, d->dev_addr, f_cnt, !up, mic))
+      return LG_ECRYPTO;
     json_object_set_new(o, "mic_ok", json_boolean(memcmp(mic, f->mic, LG_MIC_LEN) == 0));
   }
   struct lg_key *key = NULL;
@@ -110,7 +111,7 @@ static int decode_data(struct decode_ctx *ctx, const struct decode_keys *keys, c
   if (key != NULL) {
     uint8_t plain[LG_PHY_MAX];
     if (lg_payload_crypt(key, d->dev_addr, f_cnt, !up, d->frm_payload, d->frm_payload_len, plain))
-      return -1;
+      return LG_ECRYPTO;
     json_object_set_new(o, "data", hex_json(plain, d->frm_payload_len));
     if (d->f_port == 0) add_mac_commands(o, plain, d->frm_payload_len, up);
   }
@@ -125,9 +126,9 @@ static int decode_join_accept(struct decode_ctx *ctx, const struct decode_keys *
   uint8_t msg[1 + 32], mic[LG_MIC_LEN], want[LG_MIC_LEN];
   struct lg_join_accept ja;
   msg[0] = f->mhdr;
-  if (lg_join_accept_decrypt(&ctx->app, f->u.join_accept.enc, n, msg + 1)) return -1;
-  if (lg_join_accept_parse(msg + 1, n, &ja, mic)) return -1;
-  if (lg_join_mic(&ctx->app, msg, n + 1 - LG_MIC_LEN, want)) return -1;
+  if (lg_join_accept_decrypt(&ctx->app, f->u.join_accept.enc, n, msg + 1)) return LG_ECRYPTO;
+  if (lg_join_accept_parse(msg + 1, n, &ja, mic)) return LG_EINVAL;
+  if (lg_join_mic(&ctx->app, msg, n + 1 - LG_MIC_LEN, want)) return LG_ECRYPTO;
   json_object_set_new(o, "join_nonce", json_integer(ja.join_nonce));
   json_object_set_new(o, "net_id", u64_hex_json(ja.net_id, 6));
   json_object_set_new(o, "dev_addr", u64_hex_json(ja.dev_addr, 8));
@@ -162,7 +163,7 @@ static int decode_frame(struct decode_ctx *ctx, const struct decode_keys *keys, 
   if (err) {
     snprintf(ctx->err, sizeof(ctx->err), "invalid PHYPayload (%zu bytes): %s", len,
              frame_error(phy, err));
-    return -1;
+    return LG_EINVAL;
   }
   json_object_set_new(o, "mtype", json_string(lg_mtype_name(f.mtype)));
   json_object_set_new(o, "major", json_integer(f.major));
@@ -174,7 +175,7 @@ static int decode_frame(struct decode_ctx *ctx, const struct decode_keys *keys, 
     json_object_set_new(o, "mic", hex_json(f.mic, LG_MIC_LEN));
     if (keys->has_app) {
       uint8_t mic[LG_MIC_LEN];
-      if (lg_join_mic(&ctx->app, phy, len - LG_MIC_LEN, mic)) return -1;
+      if (lg_join_mic(&ctx->app, phy, len - LG_MIC_LEN, mic)) return LG_EINVAL;
       json_object_set_new(o, "mic_ok", json_boolean(memcmp(mic, f.mic, LG_MIC_LEN) == 0));
     }
     return 0;
@@ -198,10 +199,10 @@ static int decode_frame(struct decode_ctx *ctx, const struct decode_keys *keys, 
 }
 
 static int setup_keys(struct decode_ctx *ctx, const struct decode_keys *keys) {
-  if (lg_crypto_init(&ctx->crypto)) return -1;
-  if (keys->has_nwk && lg_key_init(&ctx->nwk, &ctx->crypto, keys->nwk)) return -1;
-  if (keys->has_app_s && lg_key_init(&ctx->app_s, &ctx->crypto, keys->app_s)) return -1;
-  if (keys->has_app && lg_key_init(&ctx->app, &ctx->crypto, keys->app)) return -1;
+  if (lg_crypto_init(&ctx->crypto)) return LG_ECRYPTO;
+  if (keys->has_nwk && lg_key_init(&ctx->nwk, &ctx->crypto, keys->nwk)) return LG_ECRYPTO;
+  if (keys->has_app_s && lg_key_init(&ctx->app_s, &ctx->crypto, keys->app_s)) return LG_ECRYPTO;
+  if (keys->has_app && lg_key_init(&ctx->app, &ctx->crypto, keys->app)) return LG_ECRYPTO;
   return 0;
 }
 

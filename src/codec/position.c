@@ -113,7 +113,7 @@ static long digits(const uint8_t *p, size_t k, size_t count) {
 /* DDDMM.MMMMM in 10 digits from k: degrees (3 digits) and minutes (2 + 5 decimals). */
 static int nmea_angle(const uint8_t *p, size_t k, double *deg) {
   long d = digits(p, k, 3), m = digits(p, k + 3, 7);
-  if (d < 0 || m < 0 || m >= 6000000) return -1;
+  if (d < 0 || m < 0 || m >= 6000000) return LG_EINVAL;
   *deg = (double)d + (double)m / 1e5 / 60.0;
   return 0;
 }

@@ -17,11 +17,11 @@ static int json_number_in(json_t *o, const char *key, bool required, double lo, 
   if (v == NULL) {
     if (!required) return 0;
     snprintf(why, why_len, "path_loss: missing \"%s\"", key);
-    return -1;
+    return LG_EINVAL;
   }
   if (!json_is_number(v) || !(json_number_value(v) >= lo && json_number_value(v) <= hi)) {
     snprintf(why, why_len, "path_loss: \"%s\" must be a number in [%g, %g]", key, lo, hi);
-    return -1;
+    return LG_EINVAL;
   }
   *out = json_number_value(v);
   return 0;

@@ -20,7 +20,7 @@ static int solve3(const double a[3][3], const double b[3], double x[3]) {
                a[0][1] * (a[1][0] * a[2][2] - a[1][2] * a[2][0]) +
                a[0][2] * (a[1][0] * a[2][1] - a[1][1] * a[2][0]);
   double scale = fabs(a[0][0] * a[1][1] * a[2][2]) + 1e-300;
-  if (!(fabs(det) > 1e-12 * scale)) return -1;
+  if (!(fabs(det) > 1e-12 * scale)) return LG_EINVAL;
   for (int k = 0; k < 3; k++) {
     double m[3][3];
     for (int i = 0; i < 3; i++)

@@ -35,12 +35,12 @@ bool lg_gw_json_num(json_t *o, const char *key, double lo, double hi, double *ou
 static int parse_datr(json_t *v, struct lg_gw_rxpk *r) {
   if (json_is_integer(v) || json_is_real(v)) {
     double bps = json_number_value(v);
-    if (!(bps > 0 && bps < 1e6)) return -1;
+    if (!(bps > 0 && bps < 1e6)) return LG_EINVAL;
     r->mod = LG_GW_MOD_FSK;
     r->fsk_bps = (uint32_t)bps;
     return 0;
   }
-  if (!json_is_string(v)) return -1;
+  if (!json_is_string(v)) return LG_EINVAL;
   unsigned sf = 0, bw = 0;
   char tail;
   if (sscanf(json_string_value(v), "SF%uBW%u%c", &sf, &bw, &tail) != 2) {
@@ -48,7 +48,7 @@ static int parse_datr(json_t *v, struct lg_gw_rxpk *r) {
     return 0;
   }
   if (sf < 5 || sf > 12 || (bw != 125 && bw != 250 && bw != 500 && bw != 812 && bw != 1625))
-    return -1;
+    return LG_EINVAL;
   r->mod = LG_GW_MOD_LORA;
   r->sf = (int)sf;
   r->bw_hz = bw * 1000;

@@ -28,7 +28,7 @@
 typedef int (*setter)(struct lg_config *c, const char *v);
 
 static int set_str(char *dst, size_t cap, const char *v) {
-  if (strlen(v) >= cap) return -1;
+  if (strlen(v) >= cap) return LG_EINVAL;
   snprintf(dst, cap, "%s", v);
   return 0;
 }
@@ -37,7 +37,7 @@ static int set_int(int *dst, const char *v, long lo, long hi) {
   char *end = NULL;
   errno = 0;
   long x = strtol(v, &end, 10);
-  if (errno || end == v || *end || x < lo || x > hi) return -1;
+  if (errno || end == v || *end || x < lo || x > hi) return LG_EINVAL;
   *dst = (int)x;
   return 0;
 }
@@ -45,7 +45,7 @@ static int set_int(int *dst, const char *v, long lo, long hi) {
 static int set_double(double *dst, const char *v, double lo, double hi) {
   char *end = NULL;
   double x = strtod(v, &end);
-  if (end == v || *end || !(x >= lo && x <= hi)) return -1;
+  if (end == v || *end || !(x >= lo && x <= hi)) return LG_EINVAL;
   *dst = x;
   return 0;
 }
@@ -71,7 +71,7 @@ static int s_retention(struct lg_config *c, const char *v) {
   char *end = NULL;
   errno = 0;
   long long x = strtoll(v, &end, 10);
-  if (errno || end == v || x < 0 || x > 1000000) return -1;
+  if (errno || end == v || x < 0 || x > 1000000) return LG_EINVAL;
   static const struct {
     const char *unit;
     int64_t ns, bytes;
@@ -86,7 +86,7 @@ static int s_retention(struct lg_config *c, const char *v) {
     c->journal_retention_bytes = x * units[i].bytes;
     return set_str(c->journal_retention, sizeof(c->journal_retention), v);
   }
-  return -1;
+  return LG_EINVAL;
 }
 static int s_open_frames(struct lg_config *c, const char *v) {
   return set_int(&c->max_open_frames, v, 16, 10000000);
@@ -101,7 +101,7 @@ static int s_region(struct lg_config *c, const char *v) {
 static int s_netid(struct lg_config *c, const char *v) {
   size_t n = 0;
   uint8_t b[3];
-  if (strlen(v) != 6 || lg_hex_decode(v, 6, b, 3, &n)) return -1;
+  if (strlen(v) != 6 || lg_hex_decode(v, 6, b, 3, &n)) return LG_EINVAL;
   c->net_id = (uint32_t)(b[0] << 16 | b[1] << 8 | b[2]);
   return 0;
 }
@@ -125,7 +125,7 @@ static int s_tls_key(struct lg_config *c, const char *v) {
 }
 static int s_gw_nets(struct lg_config *c, const char *v) {
   char why[128];
-  if (set_str(c->gateway_networks, sizeof(c->gateway_networks), v)) return -1;
+  if (set_str(c->gateway_networks, sizeof(c->gateway_networks), v)) return LG_EINVAL;
   return lg_netlist_parse(v, &c->gateway_nets, why, sizeof(why));
 }
 /* auto | true | false into -2 (auto, resolved by the region later), 1, 0 */
@@ -133,7 +133,7 @@ static int set_auto_bool(int *dst, const char *v) {
   if (strcasecmp(v, "auto") == 0) return *dst = -2, 0;
   if (strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0) return *dst = 1, 0;
   if (strcasecmp(v, "false") == 0 || strcmp(v, "0") == 0) return *dst = 0, 0;
-  return -1;
+  return LG_EINVAL;
 }
 static int s_up_dwell(struct lg_config *c, const char *v) {
   return set_auto_bool(&c->uplink_dwell_time, v);
@@ -328,7 +328,7 @@ static int s_adr_learned(struct lg_config *c, const char *v) {
 }
 
 static int s_bs_bind(struct lg_config *c, const char *v) {
-  if (v[0] && !strrchr(v, ':')) return -1;
+  if (v[0] && !strrchr(v, ':')) return LG_EINVAL;
   return set_str(c->bs_bind, sizeof(c->bs_bind), v);
 }
 static int s_bs_cert(struct lg_config *c, const char *v) {
@@ -494,10 +494,10 @@ static int apply(struct lg_config *c, const char *section, const char *key, cons
     if (keys[i].set(c, value) == 0) return 0;
     snprintf(why, why_len, "%s: [%s] %s = '%s': expected %s", where, keys[i].section, keys[i].key,
              value, keys[i].expect);
-    return -1;
+    return LG_EINVAL;
   }
   snprintf(why, why_len, "%s: unknown key [%s] %s", where, section, key);
-  return -1;
+  return LG_EINVAL;
 }
 
 static int on_entry(void *user, const char *section, const char *name, const char *value) {

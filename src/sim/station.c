@@ -97,10 +97,10 @@ static int parse_uri(const char *uri, bool *tls, char *host, size_t host_cap, in
   else if (strncmp(uri, "ws://", 5) == 0)
     *tls = false, p = uri + 5;
   else
-    return -1;
+    return LG_EINVAL;
   const char *slash = strchr(p, '/'), *end = slash ? slash : p + strlen(p);
   const char *colon = memchr(p, ':', (size_t)(end - p));
-  if (!colon || (size_t)(colon - p) >= host_cap) return -1;
+  if (!colon || (size_t)(colon - p) >= host_cap) return LG_EINVAL;
   memcpy(host, p, (size_t)(colon - p));
   host[colon - p] = '\0';
   *port = atoi(colon + 1);

@@ -20,6 +20,7 @@
 #include <uthash.h>
 
 #include "solve/devices.h"
+#include "util/util.h"
 
 struct obs {
   uint32_t frame;
@@ -108,7 +109,7 @@ static struct gateway *gateway_for(struct lg_devices *d, const char *name,
 int lg_devices_add(struct lg_devices *d, const struct lg_record *r, char *why, size_t why_len) {
   if (!r->has_device) {
     snprintf(why, why_len, "--per-device needs a \"device\" in every record");
-    return -1;
+    return LG_EINVAL;
   }
   struct device *v;
   HASH_FIND_STR(d->dev_by_name, r->device, v);
@@ -128,7 +129,7 @@ int lg_devices_add(struct lg_devices *d, const struct lg_record *r, char *why, s
     if (g == NULL) goto nomem;
     if (lg_geo_distance_m(g->lat, g->lon, r->rx[i].lat_deg, r->rx[i].lon_deg) > 1.0) {
       snprintf(why, why_len, "gateway \"%s\" moved; --per-device needs fixed gateways", g->name);
-      return -1;
+      return LG_EINVAL;
     }
     if (v->n == v->cap) {
       size_t cap = v->cap ? 2 * v->cap : 64;
@@ -148,7 +149,7 @@ int lg_devices_add(struct lg_devices *d, const struct lg_record *r, char *why, s
   return 0;
 nomem:
   snprintf(why, why_len, "out of memory");
-  return -1;
+  return LG_ENOMEM;
 }
 
 /* One gateway's aggregated series for one device. */

@@ -37,7 +37,7 @@ struct lg_devices;
 struct lg_devices *lg_devices_new(void);
 void lg_devices_free(struct lg_devices *d); /* NULL is fine */
 
-/* Adds a record's receptions to its device's series; -1 with a reason when the record
+/* Adds a record's receptions to its device's series; LG_EINVAL with a reason when the record
  * has no "device" or a gateway moved. */
 int lg_devices_add(struct lg_devices *d, const struct lg_record *r, char *why, size_t why_len);
 size_t lg_devices_count(const struct lg_devices *d);

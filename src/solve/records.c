@@ -88,11 +88,11 @@ static int copy_name(const struct cursor *c, int i, char *out, const char *what,
                 (c->js[t->start] == '-' || (c->js[t->start] >= '0' && c->js[t->start] <= '9'));
   if (t->type != JSMN_STRING && !number) {
     snprintf(why, why_len, "%s must be a string", what);
-    return -1;
+    return LG_EINVAL;
   }
   if (len >= LG_NAME_MAX) {
     snprintf(why, why_len, "%s longer than %d characters", what, LG_NAME_MAX - 1);
-    return -1;
+    return LG_EINVAL;
   }
   memcpy(out, c->js + t->start, len);
   out[len] = '\0';
@@ -115,12 +115,12 @@ static int number_at(const struct cursor *c, int i, double lo, double hi, double
   if (end != buf + len || !isfinite(*x)) goto bad;
   if (!(*x >= lo && *x <= hi)) {
     snprintf(why, why_len, "%s: \"%s\" = %g is outside [%g, %g]", where, key, *x, lo, hi);
-    return -1;
+    return LG_EINVAL;
   }
   return 0;
 bad:
   snprintf(why, why_len, "%s: \"%s\" must be a number", where, key);
-  return -1;
+  return LG_EINVAL;
 }
 
 static int get_number(const struct cursor *c, int obj, const char *key, bool required, double lo,
@@ -132,7 +132,7 @@ static int get_number(const struct cursor *c, int obj, const char *key, bool req
   if (!has) {
     if (!required) return 0;
     snprintf(why, why_len, "%s: missing \"%s\"", where, key);
-    return -1;
+    return LG_EINVAL;
   }
   return number_at(c, i, lo, hi, out, where, key, why, why_len);
 }
@@ -148,7 +148,7 @@ static int time_at(const struct cursor *c, int v, struct lg_geo_rx *x, const cha
   if (t->type != JSMN_PRIMITIVE || len >= sizeof(buf) || digits == 0 ||
       digits + (c->js[t->start] == '-') != len) {
     snprintf(why, why_len, "%s: \"time_ns\" must be an integer (ns since the epoch)", where);
-    return -1;
+    return LG_EINVAL;
   }
   memcpy(buf, c->js + t->start, len);
   buf[len] = '\0';
@@ -156,7 +156,7 @@ static int time_at(const struct cursor *c, int v, struct lg_geo_rx *x, const cha
   long long n = strtoll(buf, NULL, 10);
   if (errno == ERANGE) {
     snprintf(why, why_len, "%s: \"time_ns\" out of the int64 range", where);
-    return -1;
+    return LG_EINVAL;
   }
   x->has_time = true;
   x->time_ns = (int64_t)n;
@@ -187,7 +187,7 @@ static int parse_rx(const struct cursor *c, int obj, struct lg_record *r, size_t
   memset(x, 0, sizeof(*x));
   if (c->t[obj].type != JSMN_OBJECT) {
     snprintf(why, why_len, "%s must be an object", where);
-    return -1;
+    return LG_EINVAL;
   }
   bool has_lat = false, has_lon = false, has_gw = false;
   double snr;
@@ -219,11 +219,11 @@ static int parse_rx(const struct cursor *c, int obj, struct lg_record *r, size_t
     } else if (tok_is(c, key, "sigma_ns")) {
       rc = number_at(c, v, 0.001, 1e7, &x->sigma_ns, where, "sigma_ns", why, why_len);
     }
-    if (rc) return -1;
+    if (rc) return LG_EINVAL;
   }
   if (!has_lat || !has_lon) {
     snprintf(why, why_len, "%s: missing \"%s\"", where, has_lat ? "lon" : "lat");
-    return -1;
+    return LG_EINVAL;
   }
   if (!has_gw) snprintf(r->gateway[i], LG_NAME_MAX, "#%zu", i); /* unnamed: by position */
   x->name = has_gw ? r->gateway[i] : NULL; /* fingerprinting knows gateways by name only */
@@ -240,65 +240,65 @@ int lg_record_parse(const char *line, size_t len, struct lg_record *r, char *why
   r->t_ns = 0;
   if (len > MAX_LINE) {
     snprintf(why, why_len, "record longer than %d bytes", MAX_LINE);
-    return -1;
+    return LG_EINVAL;
   }
   jsmn_parser p;
   jsmn_init(&p);
   int n = jsmn_parse(&p, line, len, toks, (unsigned)LG_ARRAY_LEN(toks));
   if (n == JSMN_ERROR_NOMEM) {
     snprintf(why, why_len, "record has too many fields (at most %d receptions)", LG_GEO_MAX_RX);
-    return -1;
+    return LG_EINVAL;
   }
   if (n < 1) {
     snprintf(why, why_len, "not JSON (%s)",
              n == JSMN_ERROR_PART ? "truncated" : "invalid character");
-    return -1;
+    return LG_EINVAL;
   }
   struct cursor c = {line, toks, n};
   if (!well_formed(&c)) {
     snprintf(why, why_len, "not JSON (a key without a value, or an unclosed container)");
-    return -1;
+    return LG_EINVAL;
   }
   /* Only whitespace may follow the object. */
   for (size_t k = (size_t)toks[0].end; k < len; k++)
     if (!strchr(" \t\r\n", line[k])) {
       snprintf(why, why_len, "not JSON (text after the record)");
-      return -1;
+      return LG_EINVAL;
     }
   if (toks[0].type != JSMN_OBJECT) {
     snprintf(why, why_len, "a record must be a JSON object");
-    return -1;
+    return LG_EINVAL;
   }
   int i = field(&c, 0, "id");
   if (i >= 0 && !tok_null(&c, i)) {
-    if (copy_name(&c, i, r->id, "id", why, why_len)) return -1;
+    if (copy_name(&c, i, r->id, "id", why, why_len)) return LG_EINVAL;
     r->has_id = true;
   }
   i = field(&c, 0, "device");
   if (i >= 0 && !tok_null(&c, i)) {
-    if (copy_name(&c, i, r->device, "device", why, why_len)) return -1;
+    if (copy_name(&c, i, r->device, "device", why, why_len)) return LG_EINVAL;
     r->has_device = true;
   }
   int rx = field(&c, 0, "rx");
   if (rx < 0 || toks[rx].type != JSMN_ARRAY) {
     snprintf(why, why_len, "missing \"rx\" array");
-    return -1;
+    return LG_EINVAL;
   }
   r->n = (size_t)toks[rx].size;
   if (r->n > LG_GEO_MAX_RX) {
     snprintf(why, why_len, "%zu receptions, at most %d", r->n, LG_GEO_MAX_RX);
-    return -1;
+    return LG_EINVAL;
   }
   int e = rx + 1;
   for (size_t k = 0; k < r->n; k++) {
-    if (parse_rx(&c, e, r, k, why, why_len)) return -1;
+    if (parse_rx(&c, e, r, k, why, why_len)) return LG_EINVAL;
     e = skip(&c, e);
   }
   int truth = field(&c, 0, "truth");
   if (truth >= 0 && !tok_null(&c, truth)) {
     if (toks[truth].type != JSMN_OBJECT) {
       snprintf(why, why_len, "\"truth\" must be an object");
-      return -1;
+      return LG_EINVAL;
     }
     if (get_number(&c, truth, "lat", true, -90, 90, &r->truth.lat_deg, NULL, "truth", why,
                    why_len) ||
@@ -306,7 +306,7 @@ int lg_record_parse(const char *line, size_t len, struct lg_record *r, char *why
                    why_len) ||
         get_number(&c, truth, "alt", false, -1000, 20000, &r->truth.alt_m, NULL, "truth", why,
                    why_len))
-      return -1;
+      return LG_EINVAL;
     r->has_truth = true;
   }
   return 0;

@@ -27,7 +27,7 @@ struct lg_record {
 };
 
 /*
- * Fills *r from one JSON line of `len` bytes. Returns 0, or -1 with a reason in `why`
+ * Fills *r from one JSON line of `len` bytes. Returns 0, or LG_EINVAL with a reason in `why`
  * (an id, if it was read, is already in r->id so the error record can name it).
  * Names are the raw JSON string contents (escapes kept), at most LG_NAME_MAX - 1 bytes.
  */

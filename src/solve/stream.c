@@ -192,8 +192,8 @@ static size_t read_batch(struct lines *in, struct batch *b, long *line_no, char 
 }
 
 static int write_out(struct lg_outbuf *o, FILE *to) {
-  if (o->failed) return -1;
-  if (o->len && fwrite(o->p, 1, o->len, to) != o->len) return -1;
+  if (o->failed) return LG_EIO;
+  if (o->len && fwrite(o->p, 1, o->len, to) != o->len) return LG_EIO;
   o->len = 0;
   return 0;
 }
@@ -211,7 +211,7 @@ static int solve_parallel(const struct lg_solve_args *a, struct lines *in, FILE 
   long nt = a->threads;
   for (long i = 0; i < nt; i++)
     if (pthread_create(&tid[i], NULL, worker_main, &p) != 0) nt = i;
-  if (nt == 0) return -1;
+  if (nt == 0) return LG_ENOMEM;
   char *line = NULL;
   size_t line_cap = 0;
   long line_no = 0, seq_read = 0, seq_write = 0;

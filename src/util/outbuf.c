@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "util/outbuf.h"
+#include "util/util.h"
 
 static int reserve(struct lg_outbuf *b, size_t more) {
   if (b->len + more + 1 <= b->cap) return 0;
@@ -14,7 +15,7 @@ static int reserve(struct lg_outbuf *b, size_t more) {
   char *p = realloc(b->p, cap);
   if (p == NULL) {
     b->failed = 1;
-    return -1;
+    return LG_ENOMEM;
   }
   b->p = p;
   b->cap = cap;
