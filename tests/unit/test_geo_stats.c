@@ -173,6 +173,8 @@ static void test_nlos(struct lg_geo_solver *s) {
          "excluded in %d of %d\n",
          robust[N / 2], plain[N / 2], excluded_right, N);
   LG_CHECK(robust[N / 2] <= 0.5 * plain[N / 2]);
+  /* and it is the late gateway the test drops, alone (518 of 600 with this seed) */
+  LG_CHECK(excluded_right >= 8 * N / 10);
 }
 
 int main(void) {
