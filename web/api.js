@@ -46,3 +46,8 @@ export function query(o) {
   const s = p.toString();
   return s ? `?${s}` : "";
 }
+
+// An API path with every interpolated part URL-encoded, so an EUI or id taken from the page's
+// address can never reach another route: path`/api/devices/${eui}/queue`.
+export const path = (strings, ...parts) =>
+  strings.reduce((s, str, i) => s + str + (i < parts.length ? encodeURIComponent(String(parts[i])) : ""), "");

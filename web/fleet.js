@@ -7,7 +7,7 @@
 // device's health (docs/fleet.md); the console only gives each word its colour.
 //
 // A refresh (after a live update) reloads what is read from the server, at most every 2 s.
-import { errorText, get, request } from "./api.js";
+import { errorText, get, path, request } from "./api.js";
 import { ago, esc, when } from "./ui.js";
 
 export const HEALTH = [
@@ -111,7 +111,7 @@ export function fleetPage(ctx, mapView, nav) {
   const ack = async (panel, b) => {
     b.disabled = true;
     const li = b.closest("li");
-    const r = await request("POST", `/api/alarms/${b.dataset.id}/ack`, { by: who(me), note: "acknowledged in the console" });
+    const r = await request("POST", path`/api/alarms/${b.dataset.id}/ack`, { by: who(me), note: "acknowledged in the console" });
     if (!r.ok) {
       li.querySelector(".error").textContent = errorText(r);
       b.disabled = false;

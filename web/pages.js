@@ -3,7 +3,7 @@
 // refresh (after each live update) reloads only what is read from the server, never a
 // form. Edit controls appear only where the key's scope (GET /api/whoami) may write; a
 // write the server refuses anyway shows the server's reason.
-import { errorText, get, query, request } from "./api.js";
+import { errorText, get, path, query, request } from "./api.js";
 import { timeline } from "./fleet.js";
 import { ago, esc, form, hexToBase64, values, when } from "./ui.js";
 
@@ -176,7 +176,7 @@ export async function devicePage(ctx, eui, map) {
   const pk = c.write ? await pickers() : { apps: [], profiles: [] };
   let codec = "";
   if (d.profile_id) {
-    const p = await get(`/api/device-profiles/${d.profile_id}`);
+    const p = await get(path`/api/device-profiles/${d.profile_id}`);
     codec = p.ok ? p.json.payload_codec : "";
   }
   const editF = deviceEditFields(d, pk, ctx), qF = queueFields(codec);
@@ -188,7 +188,7 @@ export async function devicePage(ctx, eui, map) {
   const located = map.centreOn(d.dev_eui);
   const tl = timeline(d.dev_eui);
   const loadLive = async (panel) => {
-    const [ups, queue] = await Promise.all([get(`/api/devices/${eui}/uplinks?limit=10`), get(`/api/devices/${eui}/queue`)]);
+    const [ups, queue] = await Promise.all([get(path`/api/devices/${eui}/uplinks?limit=10`), get(path`/api/devices/${eui}/queue`)]);
     const u = ups.ok ? ups.json.items : [];
     const box = panel.querySelector("#uplinks");
     if (!box) return;
@@ -222,10 +222,10 @@ export async function devicePage(ctx, eui, map) {
       if (edit) onSubmit(edit, async (f) => {
         const body = values(f, editF, { nulls: true });
         if (typeof body.reference === "string") body.reference = body.reference === "true";
-        const res = await send(f, "PATCH", `/api/devices/${eui}`, body, "saved");
+        const res = await send(f, "PATCH", path`/api/devices/${eui}`, body, "saved");
         if (res.ok) panel.querySelector("h3").textContent = res.json.name || res.json.dev_eui;
       });
-      wireDelete(panel, "delete-device", `/api/devices/${eui}`, "#/");
+      wireDelete(panel, "delete-device", path`/api/devices/${eui}`, "#/");
       const qf = panel.querySelector("#queue-form");
       if (qf) onSubmit(qf, async (f) => {
         const body = values(f, qF);
@@ -239,11 +239,11 @@ export async function devicePage(ctx, eui, map) {
         } else {
           body.data = how === "hex" ? hexToBase64(text) : text;
         }
-        const res = await send(f, "POST", `/api/devices/${eui}/queue`, body, "queued");
+        const res = await send(f, "POST", path`/api/devices/${eui}/queue`, body, "queued");
         if (res.ok) loadLive(panel);
       });
       panel.querySelector("#queue-flush")?.addEventListener("click", async () => {
-        const res = await request("DELETE", `/api/devices/${eui}/queue`);
+        const res = await request("DELETE", path`/api/devices/${eui}/queue`);
         panel.querySelector("#queue-flush-result").textContent = res.ok ? `${res.json.deleted} removed` : errorText(res);
         loadLive(panel);
       });
@@ -285,8 +285,8 @@ export async function gatewayPage(ctx, eui) {
       (c.adminWrite ? `<h4>Edit</h4>` + form("edit-gateway", f, "save") + deleteControl("delete-gateway", "gateway") : ""),
     mount(panel) {
       const e = panel.querySelector("#edit-gateway");
-      if (e) onSubmit(e, (fe) => send(fe, "PATCH", `/api/gateways/${eui}`, values(fe, f, { nulls: true }), "saved"));
-      wireDelete(panel, "delete-gateway", `/api/gateways/${eui}`, "#/gateways");
+      if (e) onSubmit(e, (fe) => send(fe, "PATCH", path`/api/gateways/${eui}`, values(fe, f, { nulls: true }), "saved"));
+      wireDelete(panel, "delete-gateway", path`/api/gateways/${eui}`, "#/gateways");
     },
   };
 }
@@ -371,8 +371,8 @@ export async function profilePage(ctx, id) {
         : `<table>${f.map((x) => `<tr><th>${esc(x.label)}</th><td>${esc(p[x.name] ?? "–")}</td></tr>`).join("")}</table>`),
     mount(panel) {
       const e = panel.querySelector("#edit-profile");
-      if (e) onSubmit(e, (fe) => send(fe, "PATCH", `/api/device-profiles/${id}`, values(fe, f, { nulls: true }), "saved"));
-      wireDelete(panel, "delete-profile", `/api/device-profiles/${id}`, "#/profiles");
+      if (e) onSubmit(e, (fe) => send(fe, "PATCH", path`/api/device-profiles/${id}`, values(fe, f, { nulls: true }), "saved"));
+      wireDelete(panel, "delete-profile", path`/api/device-profiles/${id}`, "#/profiles");
     },
   };
 }
@@ -411,8 +411,8 @@ export async function applicationPage(ctx, id) {
       (c.write ? form("edit-application", f, "save") : "") + (c.adminWrite ? deleteControl("delete-application", "application") : ""),
     mount(panel) {
       const e = panel.querySelector("#edit-application");
-      if (e) onSubmit(e, (fe) => send(fe, "PATCH", `/api/applications/${id}`, values(fe, f, { nulls: true }), "saved"));
-      wireDelete(panel, "delete-application", `/api/applications/${id}`, "#/applications");
+      if (e) onSubmit(e, (fe) => send(fe, "PATCH", path`/api/applications/${id}`, values(fe, f, { nulls: true }), "saved"));
+      wireDelete(panel, "delete-application", path`/api/applications/${id}`, "#/applications");
     },
   };
 }
