@@ -86,7 +86,8 @@ int lg_api_fail(json_t **out, int status, const char *fmt, ...) __attribute__((f
 int lg_api_eui(const char *s, uint64_t *eui);
 /* A positive integer id in text (a path segment); -1 otherwise. */
 int lg_api_id(const char *s, int64_t *id);
-/* `bytes` bytes as 2*bytes hex digits from b[key]; LG_EINVAL when absent or malformed. */
+/* `bytes` bytes as 2*bytes hex digits from b[key]; non-zero (an LG_E* code) when absent or
+ * malformed. */
 int lg_api_hex_key(json_t *b, const char *key, uint8_t *out, size_t bytes);
 /* Every key of b is one of known[]; else LG_EINVAL, "unknown field 'x' (expected ...)" in why. */
 int lg_api_known_keys(json_t *b, const char *const *known, size_t n, char *why, size_t why_len);

@@ -175,7 +175,7 @@ static int decode_frame(struct decode_ctx *ctx, const struct decode_keys *keys, 
     json_object_set_new(o, "mic", hex_json(f.mic, LG_MIC_LEN));
     if (keys->has_app) {
       uint8_t mic[LG_MIC_LEN];
-      if (lg_join_mic(&ctx->app, phy, len - LG_MIC_LEN, mic)) return LG_EINVAL;
+      if (lg_join_mic(&ctx->app, phy, len - LG_MIC_LEN, mic)) return LG_ECRYPTO;
       json_object_set_new(o, "mic_ok", json_boolean(memcmp(mic, f.mic, LG_MIC_LEN) == 0));
     }
     return 0;

@@ -24,8 +24,8 @@ struct lg_solve_args {
 };
 
 /* Locates every record of `in`, a line of output each to `to`, then the summary line
- * when records carried truth. 0; LG_ENOMEM; LG_EIO when the output could not be written
- * (or no worker thread started). */
+ * when records carried truth. 0; LG_ENOMEM (memory, or no worker thread could start);
+ * LG_EIO when the output could not be written. */
 int lg_solve_run(struct lg_solve_args *a, FILE *in, FILE *to);
 
 #endif

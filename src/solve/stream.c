@@ -428,6 +428,6 @@ int lg_solve_run(struct lg_solve_args *a, FILE *in, FILE *to) {
     lg_out_free(&out);
   }
   free(errs.v);
-  if (rc == 0 && fflush(to) != 0) rc = -1;
-  return rc ? LG_EIO : 0;
+  if (rc == 0 && fflush(to) != 0) rc = LG_EIO;
+  return rc == LG_ENOMEM ? LG_ENOMEM : rc ? LG_EIO : 0; /* no worker thread: LG_ENOMEM */
 }
