@@ -154,4 +154,12 @@ int lg_api_key(struct lg_api_req *r, json_t **out);
 int lg_api_scope_of(struct lg_store *s, const struct lg_config *cfg, const char *bearer,
                     struct lg_api_scope *scope, char *why, size_t why_len);
 
+/* metrics.c: GET /metrics's text (Prometheus 0.0.4) appended to b. */
+struct lg_ns_metrics;
+struct lg_outbuf;
+void lg_api_metrics_text(const struct lg_ns_metrics *m, struct lg_outbuf *b);
+/* The methods reference devices measure live, as /metrics and /api/geo/accuracy list them. */
+#define LG_API_REFERENCE_METHODS 5
+extern const enum lg_geo_method lg_api_reference_methods[LG_API_REFERENCE_METHODS];
+
 #endif
