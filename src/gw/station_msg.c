@@ -468,22 +468,6 @@ int lg_station_router_info(uint64_t eui, const char *uri, const char *error, cha
   return dump(o, out, cap);
 }
 
-/* RFC 3339 UTC with `digits` (3, 6 or 9) fractional digits. */
-static void rfc3339(int64_t unix_ns, int digits, char *out, size_t cap) {
-  int64_t s = unix_ns / SEC_NS, frac = unix_ns % SEC_NS;
-  if (frac < 0) s--, frac += SEC_NS;
-  time_t t = (time_t)s;
-  struct tm tm;
-  gmtime_r(&t, &tm);
-  size_t n = strftime(out, cap, "%Y-%m-%dT%H:%M:%S", &tm);
-  if (digits <= 3)
-    snprintf(out + n, cap - n, ".%03lldZ", (long long)(frac / 1000000));
-  else if (digits <= 6)
-    snprintf(out + n, cap - n, ".%06lldZ", (long long)(frac / 1000));
-  else
-    snprintf(out + n, cap - n, ".%09lldZ", (long long)frac);
-}
-
 int lg_station_push_datagram(uint64_t gateway_eui, const struct lg_gw_rxpk *r, uint8_t *out,
                              size_t cap) {
   if (cap < 13) return LG_ENOSPC;
@@ -507,7 +491,7 @@ int lg_station_push_datagram(uint64_t gateway_eui, const struct lg_gw_rxpk *r, u
   if (r->has_ftime) json_object_set_new(x, "ftime", json_integer(r->ftime_ns));
   if (r->has_time) {
     char t[48];
-    rfc3339(r->time_ns, r->time_digits, t, sizeof(t));
+    lg_rfc3339(r->time_ns, r->time_digits, t, sizeof(t));
     json_object_set_new(x, "time", json_string(t));
   }
   if (r->has_rssi) json_object_set_new(x, "rssi", json_real(r->rssi_dbm));

@@ -25,18 +25,11 @@
 #include <time.h>
 
 #include "integ/integ.h"
-
-static void rfc3339(int64_t t_ns, char *out, size_t len) {
-  time_t secs = (time_t)(t_ns / 1000000000LL);
-  struct tm tm;
-  gmtime_r(&secs, &tm);
-  size_t k = strftime(out, len, "%Y-%m-%dT%H:%M:%S", &tm);
-  snprintf(out + k, len - k, ".%09lldZ", (long long)(t_ns % 1000000000LL));
-}
+#include "util/util.h"
 
 static json_t *time_json(int64_t t_ns) {
   char s[48];
-  rfc3339(t_ns, s, sizeof(s));
+  lg_rfc3339(t_ns, 9, s, sizeof(s));
   return json_string(s);
 }
 

@@ -111,18 +111,6 @@ static void send_dgram(struct live *L, size_t gi, const uint8_t *b, size_t n) {
   if (send(L->fd[gi], b, n, 0) != (ssize_t)n) L->c.send_errors++;
 }
 
-static void rfc3339(int64_t unix_ns, int digits, char *out, size_t cap) {
-  time_t sec = (time_t)(unix_ns / SEC);
-  struct tm tm;
-  gmtime_r(&sec, &tm);
-  size_t n = strftime(out, cap, "%Y-%m-%dT%H:%M:%S", &tm);
-  long long frac = unix_ns % SEC;
-  if (digits == 6)
-    snprintf(out + n, cap - n, ".%06lldZ", frac / 1000);
-  else
-    snprintf(out + n, cap - n, ".%09lldZ", frac);
-}
-
 static void send_pull(struct live *L, size_t gi) {
   uint8_t b[12];
   send_dgram(L, gi, b, header(L, 2, L->s.sc->gateways[gi].eui, b));
@@ -315,7 +303,7 @@ static void live_uplink(struct sim *s, struct tx *t, void *ctx) {
     size_t n = header(L, 0, g->eui, b);
     char ts[48], fine[32] = "";
     int64_t unix_ns = live_unix_ns(L, t, r);
-    rfc3339(unix_ns, g->fine_timestamp ? 9 : 6, ts, sizeof(ts));
+    lg_rfc3339(unix_ns, g->fine_timestamp ? 9 : 6, ts, sizeof(ts));
     if (g->fine_timestamp)
       snprintf(fine, sizeof(fine), "\"ftime\":%lld,", (long long)(unix_ns % SEC));
     uint32_t tmst = (uint32_t)((s->gw[r->gw].tmst_base_ns + r->end_ns) / 1000);

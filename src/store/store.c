@@ -1096,11 +1096,7 @@ json_t *lg_store_uplinks_json(struct lg_store *s, uint64_t dev_eui, int64_t befo
         if (!db_col_null(rs, 1)) {
           int64_t t = db_col_int64(rs, 1);
           char when[48];
-          time_t secs = (time_t)(t / 1000000000LL);
-          struct tm tm;
-          gmtime_r(&secs, &tm);
-          size_t k = strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-          snprintf(when + k, sizeof(when) - k, ".%09lldZ", (long long)(t % 1000000000LL));
+          lg_rfc3339(t, 9, when, sizeof(when));
           json_object_set_new(r, "time", json_string(when));
           json_object_set_new(r, "time_ns", json_integer(t));
           json_object_set_new(r, "time_ns_str", json_string(db_col_text(rs, 1)));
@@ -1174,11 +1170,7 @@ json_t *lg_store_uplink_json_of(const struct lg_uplink_rec *u,
     json_object_set_new(r, "gateway_eui", json_string(eui));
     if (x->has_time) {
       char when[48];
-      time_t secs = (time_t)(x->time_ns / 1000000000LL);
-      struct tm tm;
-      gmtime_r(&secs, &tm);
-      size_t k = strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-      snprintf(when + k, sizeof(when) - k, ".%09lldZ", (long long)(x->time_ns % 1000000000LL));
+      lg_rfc3339(x->time_ns, 9, when, sizeof(when));
       json_object_set_new(r, "time", json_string(when));
       json_object_set_new(r, "time_ns", json_integer(x->time_ns));
       char digits[24]; /* the same as a string: JavaScript and jq round 19-digit numbers */

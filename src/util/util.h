@@ -89,4 +89,8 @@ int lg_cmp_double(const void *a, const void *b);
 /* The median of v[0..n) (0 when empty); sorts v. */
 double lg_median(double *v, size_t n);
 
+/* unix_ns as RFC 3339 UTC ("2026-12-07T06:05:20.718Z") with `digits` (3, 6 or 9)
+ * fractional digits, into out; the length written, or 0 when it does not fit. */
+size_t lg_rfc3339(int64_t unix_ns, int digits, char *out, size_t cap);
+
 #endif

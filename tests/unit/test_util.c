@@ -84,7 +84,24 @@ static void test_netlist(void) {
   }
 }
 
+/* RFC 3339 from ns since the epoch: the digits asked for, before 1970, a buffer too small */
+static void test_rfc3339(void) {
+  char b[48];
+  LG_EQ_INT((int)lg_rfc3339(0, 9, b, sizeof(b)), 30);
+  LG_EQ_STR(b, "1970-01-01T00:00:00.000000000Z");
+  lg_rfc3339(1796624720718123456LL, 3, b, sizeof(b));
+  LG_EQ_STR(b, "2026-12-07T06:25:20.718Z");
+  lg_rfc3339(1796624720718123456LL, 6, b, sizeof(b));
+  LG_EQ_STR(b, "2026-12-07T06:25:20.718123Z");
+  lg_rfc3339(1796624720718123456LL, 9, b, sizeof(b));
+  LG_EQ_STR(b, "2026-12-07T06:25:20.718123456Z");
+  lg_rfc3339(-1, 9, b, sizeof(b)); /* one ns before the epoch */
+  LG_EQ_STR(b, "1969-12-31T23:59:59.999999999Z");
+  LG_EQ_INT((int)lg_rfc3339(0, 9, b, 20), 0); /* does not fit */
+}
+
 int main(void) {
+  test_rfc3339();
   test_netlist();
   test_hex();
   test_le();
