@@ -363,7 +363,7 @@ static bool match_session(struct lg_ns *ns, const struct lg_gw_rxpk *up, const s
       m->kind = M_RETRANSMISSION;
       return true;
     }
-    uint32_t ahead = next + (uint16_t)(wire - (uint16_t)next);
+    uint32_t ahead = lg_fcnt_extend(next, wire); /* the first counter >= next with these low bits */
     if (mic_ok(ns, &cand[i], up, fr, ahead)) {
       m->f_cnt = ahead;
       m->kind = M_NEW;
