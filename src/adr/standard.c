@@ -84,4 +84,3 @@ void adr_standard(const struct lg_adr_input *in, struct lg_adr_decision *out) {
            "max SNR %.1f dB over %zu uplinks, margin %.1f dB -> %d step(s); loss %.0f %%", max_snr,
            n, out->snr_margin_db, out->steps, 100 * out->loss_rate);
 }
-

@@ -63,7 +63,7 @@ static void packet_path(struct lg_outbuf *b, const struct lg_ns_metrics *m) {
   COUNTER("lorageo_gateway_datagrams_total", "UDP datagrams received from gateways.",
           atomic_load(&m->datagrams));
   lg_out_printf(b, "# HELP lorageo_rx_dropped_total Datagrams or receptions not used, by reason.\n"
-                    "# TYPE lorageo_rx_dropped_total counter\n");
+                   "# TYPE lorageo_rx_dropped_total counter\n");
   for (int i = 0; i < LG_DROP_COUNT; i++)
     lg_out_printf(b, "lorageo_rx_dropped_total{reason=\"%s\"} %llu\n",
                   lg_drop_name((enum lg_drop)i), (unsigned long long)atomic_load(&m->dropped[i]));
@@ -98,7 +98,8 @@ static void fleet(struct lg_outbuf *b, const struct lg_ns_metrics *m) {
   static const struct {
     const char *name, *help, *type;
     size_t off;
-  } alarm_series[] = { /* the fleet's alarms by kind (docs/fleet.md) */
+  } alarm_series[] = {
+      /* the fleet's alarms by kind (docs/fleet.md) */
       {"lorageo_alarms_raised_total", "Fleet alarms raised (a raise while open counted again).",
        "counter", offsetof(struct lg_ns_metrics, alarms_raised)},
       {"lorageo_alarms_cleared_total", "Fleet alarms cleared.", "counter",
@@ -112,7 +113,8 @@ static void fleet(struct lg_outbuf *b, const struct lg_ns_metrics *m) {
         (const atomic_uint_fast64_t *)(const void *)((const char *)m + alarm_series[k].off);
     for (int i = 0; i < LG_ALARM_KIND_COUNT; i++)
       lg_out_printf(b, "%s{kind=\"%s\"} %llu\n", alarm_series[k].name,
-                    lg_alarm_kind_name((enum lg_alarm_kind)i), (unsigned long long)atomic_load(&v[i]));
+                    lg_alarm_kind_name((enum lg_alarm_kind)i),
+                    (unsigned long long)atomic_load(&v[i]));
   }
 }
 
@@ -135,7 +137,7 @@ static void downlinks(struct lg_outbuf *b, const struct lg_ns_metrics *m) {
           "Downlinks sent through a gateway held here for another instance.",
           atomic_load(&m->cluster_dl_in));
   lg_out_printf(b, "# HELP lorageo_downlinks_total Downlinks by result.\n# TYPE "
-                    "lorageo_downlinks_total counter\n");
+                   "lorageo_downlinks_total counter\n");
   for (int i = 0; i < LG_DL_COUNT; i++)
     lg_out_printf(b, "lorageo_downlinks_total{result=\"%s\"} %llu\n",
                   lg_dl_result_name((enum lg_dl_result)i),
@@ -145,7 +147,7 @@ static void downlinks(struct lg_outbuf *b, const struct lg_ns_metrics *m) {
 /* Positions by method, their stated accuracy, and what reference devices measure. */
 static void geolocation(struct lg_outbuf *b, const struct lg_ns_metrics *m) {
   lg_out_printf(b, "# HELP lorageo_locations_total Positions computed, by method.\n"
-                    "# TYPE lorageo_locations_total counter\n");
+                   "# TYPE lorageo_locations_total counter\n");
   for (int i = 1; i < LG_GEO_METHOD_COUNT; i++)
     lg_out_printf(b, "lorageo_locations_total{method=\"%s\"} %llu\n",
                   lg_geo_method_name((enum lg_geo_method)i),
@@ -162,8 +164,7 @@ static void geolocation(struct lg_outbuf *b, const struct lg_ns_metrics *m) {
       lg_out_printf(b, "lorageo_location_accuracy_m_bucket{le=\"+Inf\"} %llu\n",
                     (unsigned long long)atomic_load(&m->accuracy_le[i]));
   }
-  lg_out_printf(b,
-                "lorageo_location_accuracy_m_sum %.3f\nlorageo_location_accuracy_m_count %llu\n",
+  lg_out_printf(b, "lorageo_location_accuracy_m_sum %.3f\nlorageo_location_accuracy_m_count %llu\n",
                 (double)atomic_load(&m->accuracy_sum_mm) / 1000.0,
                 (unsigned long long)atomic_load(&m->accuracy_le[LG_NS_ACCURACY_BUCKETS - 1]));
   reference_metrics(b, m);
@@ -196,7 +197,7 @@ static void capacity(struct lg_outbuf *b, const struct lg_ns_metrics *m) {
           "Second copies of a frame from a gateway that gave it a reception already (not kept).",
           atomic_load(&m->dup_same_gateway));
   lg_out_printf(b, "# HELP lorageo_shed_total Work given up under a memory cap, by reason.\n"
-                    "# TYPE lorageo_shed_total counter\n");
+                   "# TYPE lorageo_shed_total counter\n");
   for (int i = 0; i < LG_SHED_COUNT; i++)
     lg_out_printf(b, "lorageo_shed_total{reason=\"%s\"} %llu\n", lg_shed_name((enum lg_shed)i),
                   (unsigned long long)atomic_load(&m->shed[i]));
@@ -242,13 +243,12 @@ static void integrations(struct lg_outbuf *b, const struct lg_ns_metrics *m) {
   counter_pair(b, "lorageo_codec_uplinks_total", "Uplinks run through their device's codec.",
                "result", "decoded", atomic_load(&m->codec_decoded), "error",
                atomic_load(&m->codec_errors));
-  counter_pair(b, "lorageo_webhook_requests_total", "Webhook POSTs, by result.", "result",
-               "failed", atomic_load(&m->webhook_requests[0]), "ok",
-               atomic_load(&m->webhook_requests[1]));
+  counter_pair(b, "lorageo_webhook_requests_total", "Webhook POSTs, by result.", "result", "failed",
+               atomic_load(&m->webhook_requests[0]), "ok", atomic_load(&m->webhook_requests[1]));
   COUNTER("lorageo_webhook_sent_total", "Events delivered to the webhook (a 2xx answer).",
           atomic_load(&m->webhook_sent));
-  counter_pair(b, "lorageo_webhook_dropped_total", "Webhook events given up, by reason.",
-               "reason", "queue_full", atomic_load(&m->webhook_dropped[0]), "attempts",
+  counter_pair(b, "lorageo_webhook_dropped_total", "Webhook events given up, by reason.", "reason",
+               "queue_full", atomic_load(&m->webhook_dropped[0]), "attempts",
                atomic_load(&m->webhook_dropped[1]));
   GAUGE("lorageo_webhook_waiting", "Events waiting for the webhook.",
         atomic_load(&m->webhook_waiting));
@@ -261,7 +261,7 @@ static void stations(struct lg_outbuf *b, const struct lg_ns_metrics *m) {
   static const char *const st_types[] = {"other",  "version", "updf",    "jreq",
                                          "propdf", "dntxed",  "timesync"};
   lg_out_printf(b, "# HELP lorageo_station_messages_total Basics Station messages, by msgtype.\n"
-                    "# TYPE lorageo_station_messages_total counter\n");
+                   "# TYPE lorageo_station_messages_total counter\n");
   for (size_t i = 0; i < LG_ARRAY_LEN(st_types); i++)
     lg_out_printf(b, "lorageo_station_messages_total{msgtype=\"%s\"} %llu\n", st_types[i],
                   (unsigned long long)atomic_load(&m->station_messages[i]));

@@ -11,8 +11,8 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "solve/solve.h"
 #include "geo/geo.h"
+#include "solve/solve.h"
 #include "util/util.h"
 
 static const char usage[] =

@@ -924,10 +924,10 @@ static double cv_mean_error(struct fp_cv *cv, double offset_db, double sharpen) 
  * 1. the common-offset spread (offset_db) and the posterior's power (sharpen): the pair
  *    of fp_offsets_db x fp_sharpens with the least mean error over both held-out
  *    halves, then the 8 pairs 0.5 dB / 0.25 around it (the grid's best on Antwerp,
- *    2 dB / 2 and 2 dB / 1.5, became 2.5 / 2 and 1.5 / 1.75). Both act when a frame is located, not on the model, so what is measured
- *    on the half maps carries over to the full one; a parameter of the model's
- *    derivation would not (the half maps are half as dense as the one built after:
- *    a weaker detection prior, best on the half maps, was worse on the full one).
+ *    2 dB / 2 and 2 dB / 1.5, became 2.5 / 2 and 1.5 / 1.75). Both act when a frame is located, not
+ * on the model, so what is measured on the half maps carries over to the full one; a parameter of
+ * the model's derivation would not (the half maps are half as dense as the one built after: a
+ * weaker detection prior, best on the half maps, was worse on the full one).
  *    (lg_fp_cross_validate_scales skips this step and keeps p's.)
  * 2. with them, the ratio of the error to the fix's spread; its 68th and 95th
  *    percentiles are the scales of accuracy_m and accuracy_95_m (likewise for kNN).

@@ -288,10 +288,10 @@ size_t lg_fp_builder_count(const struct lg_fp_builder *b);
 
 /* Two-fold cross-validation over the builder's points: chooses p's offset_db and
  * sharpen (the pair of 0-6 dB x 1-3 with the least mean error over the held-out
- * folds, then the 8 pairs 0.5 dB / 0.25 around it), then measures how far fixes fall from the truth relative to their spread
- * and sets p's scales for accuracy_m (68 %) and accuracy_95_m, for `fingerprint` and
- * `knn`. LG_EINVAL under 40 points (p unchanged). Costs 33 locating passes over the
- * points (~1.5 s for 4,000 Antwerp points on one core). */
+ * folds, then the 8 pairs 0.5 dB / 0.25 around it), then measures how far fixes fall from the truth
+ * relative to their spread and sets p's scales for accuracy_m (68 %) and accuracy_95_m, for
+ * `fingerprint` and `knn`. LG_EINVAL under 40 points (p unchanged). Costs 33 locating passes over
+ * the points (~1.5 s for 4,000 Antwerp points on one core). */
 int lg_fp_cross_validate(const struct lg_fp_builder *b, struct lg_fp_params *p);
 /* The same with p's offset_db and sharpen kept as given: the scales alone (two locating
  * passes, a sixteenth of the cost). */

@@ -11,8 +11,8 @@
 #include "util/util.h"
 
 /* The methods' names, as `solve --method` and the records say them. */
-static const char *const method_names[] = {"auto", "nls",         "lls", "grid",    "rssi",
-                                            "hybrid", "fingerprint", "knn", "centroid"};
+static const char *const method_names[] = {"auto",   "nls",         "lls", "grid",    "rssi",
+                                           "hybrid", "fingerprint", "knn", "centroid"};
 
 const char *lg_geo_method_name(enum lg_geo_method m) {
   return (unsigned)m < LG_ARRAY_LEN(method_names) ? method_names[m] : "unknown";

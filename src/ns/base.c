@@ -15,16 +15,30 @@
 #include "ns/ns_int.h"
 #include "util/util.h"
 
-static const char *const drop_names[LG_DROP_COUNT] = {
-    "short",           "version",  "type",   "zero_eui",        "json",
-    "unknown_gateway", "bad_rxpk", "crc",    "bad_phy_payload", "unsupported_mtype",
-    "unknown_device",  "mic",      "replay", "devnonce_reused", "storage",
-    "frequency",       "data_rate",      "gateway_address", "gateway_network"};
-static const char *const shed_names[LG_SHED_COUNT] = {
-    "unknown_device", "mic", "open_frames", "late_horizon", "unknown_gateway"};
-static const char *const dl_names[LG_DL_COUNT] = {"sent",       "ok",         "too_late", "error",
-                                                  "no_gateway", "duty_cycle", "retried",
-                                                  "ack_limit",  "dwell_time"};
+static const char *const drop_names[LG_DROP_COUNT] = {"short",
+                                                      "version",
+                                                      "type",
+                                                      "zero_eui",
+                                                      "json",
+                                                      "unknown_gateway",
+                                                      "bad_rxpk",
+                                                      "crc",
+                                                      "bad_phy_payload",
+                                                      "unsupported_mtype",
+                                                      "unknown_device",
+                                                      "mic",
+                                                      "replay",
+                                                      "devnonce_reused",
+                                                      "storage",
+                                                      "frequency",
+                                                      "data_rate",
+                                                      "gateway_address",
+                                                      "gateway_network"};
+static const char *const shed_names[LG_SHED_COUNT] = {"unknown_device", "mic", "open_frames",
+                                                      "late_horizon", "unknown_gateway"};
+static const char *const dl_names[LG_DL_COUNT] = {"sent",    "ok",         "too_late",
+                                                  "error",   "no_gateway", "duty_cycle",
+                                                  "retried", "ack_limit",  "dwell_time"};
 
 const double lg_ns_accuracy_bounds_m[LG_NS_ACCURACY_BUCKETS - 1] = {5,   10,  20,  50,
                                                                     100, 200, 500, 1000};
@@ -58,8 +72,8 @@ void ns_store_error_log(struct lg_ns *ns, const char *what, const char *msg) {
     ns->store_unlogged++;
     return;
   }
-  ns_log(ns, "storage: %s failed: %s (%llu more failures since the last such line)", what,
-         msg, (unsigned long long)ns->store_unlogged);
+  ns_log(ns, "storage: %s failed: %s (%llu more failures since the last such line)", what, msg,
+         (unsigned long long)ns->store_unlogged);
   ns->store_logged_ns = now;
   ns->store_unlogged = 0;
 }
@@ -79,8 +93,8 @@ bool ns_batch_end(struct lg_ns *ns) {
   ns->batch_open = false;
   bool ok;
   if (ns->batch_failed) { /* not kept in part: the journal runs it again once storage works */
-    if (lg_store_rollback(ns->store) != 0) ns_log(ns, "storage: rolling back failed: %s",
-                                                  lg_store_errmsg(ns->store));
+    if (lg_store_rollback(ns->store) != 0)
+      ns_log(ns, "storage: rolling back failed: %s", lg_store_errmsg(ns->store));
     ok = false;
   } else {
     ok = lg_store_commit(ns->store) == 0;
@@ -91,7 +105,8 @@ bool ns_batch_end(struct lg_ns *ns) {
   for (size_t i = 0; i < ns->n_events; i++) { /* a lost batch's events announce nothing */
     struct ns_event *e = &ns->events[i];
     if (ok)
-      ns->io.on_event(ns->io.event_ctx ? ns->io.event_ctx : ns->io.ctx, e->dev_eui, e->type, e->payload);
+      ns->io.on_event(ns->io.event_ctx ? ns->io.event_ctx : ns->io.ctx, e->dev_eui, e->type,
+                      e->payload);
     else
       json_decref(e->payload);
   }

@@ -48,7 +48,7 @@ void ns_save_live(struct lg_ns *ns, bool soon) {
     return;
   char why[300] = "";
   if ((soon ? lg_geo_live_save_soon : lg_geo_live_save)(ns->live, ns->cfg.geo_learned, why,
-                                                         sizeof(why)) != 0) {
+                                                        sizeof(why)) != 0) {
     ns_log(ns, "[geo] learned: %s", why);
     return;
   }
@@ -66,7 +66,8 @@ int ns_open_links(struct lg_ns *ns, const struct lg_config *cfg, char *why, size
       snprintf(why, why_len, "[adr] learned: %s", sub);
       return LG_EINVAL;
     }
-    lg_enu_init(&ns->links.frame, &(struct lg_geodetic){ns->links.origin[0], ns->links.origin[1], 0});
+    lg_enu_init(&ns->links.frame,
+                &(struct lg_geodetic){ns->links.origin[0], ns->links.origin[1], 0});
     ns->links.framed = true;
     uint64_t refused = 0;
     size_t cells = lg_linkmap_size(ns->links.map, &refused);
@@ -99,8 +100,7 @@ struct links_save {
 static void *save_links_copy(void *arg) {
   struct links_save *job = arg;
   char why[300];
-  if (lg_linkmap_save(job->copy, job->origin, job->ns->cfg.adr_learned, why,
-                      sizeof(why)) != 0) {
+  if (lg_linkmap_save(job->copy, job->origin, job->ns->cfg.adr_learned, why, sizeof(why)) != 0) {
     ns_log(job->ns, "[adr] learned: %s", why);
     atomic_fetch_add(&job->ns->m.adr_link_save_errors, 1);
     atomic_store(&job->ns->links_save_failed, true);
@@ -142,8 +142,8 @@ size_t lg_ns_link_cells(struct lg_ns_links *l, uint64_t gateway_eui, struct lg_n
     double enu[3] = {(c[n].cx + 0.5) * *cell_m, (c[n].cy + 0.5) * *cell_m, 0};
     struct lg_geodetic g;
     lg_enu_to_geodetic(&frame, enu, &g);
-    out[n] = (struct lg_ns_link_cell){g.lat_deg, g.lon_deg, c[n].heard, c[n].missed,
-                                      c[n].has_law, c[n].mu, c[n].sigma};
+    out[n] = (struct lg_ns_link_cell){g.lat_deg,    g.lon_deg, c[n].heard, c[n].missed,
+                                      c[n].has_law, c[n].mu,   c[n].sigma};
   }
   return total;
 }
@@ -155,7 +155,8 @@ void ns_save_links(struct lg_ns *ns, bool soon) {
   char why[300];
   if (!soon) {
     pthread_mutex_lock(&ns->links.mu);
-    int rc = lg_linkmap_save(ns->links.map, ns->links.origin, ns->cfg.adr_learned, why, sizeof(why));
+    int rc =
+        lg_linkmap_save(ns->links.map, ns->links.origin, ns->cfg.adr_learned, why, sizeof(why));
     pthread_mutex_unlock(&ns->links.mu);
     if (rc != 0) {
       ns_log(ns, "[adr] learned: %s", why);
@@ -167,7 +168,9 @@ void ns_save_links(struct lg_ns *ns, bool soon) {
   }
   struct links_save *job = malloc(sizeof(*job));
   pthread_mutex_lock(&ns->links.mu);
-  if (job) *job = (struct links_save){ns, lg_linkmap_clone(ns->links.map), {ns->links.origin[0], ns->links.origin[1]}};
+  if (job)
+    *job = (struct links_save){
+        ns, lg_linkmap_clone(ns->links.map), {ns->links.origin[0], ns->links.origin[1]}};
   pthread_mutex_unlock(&ns->links.mu);
   atomic_store(&ns->links_saved, false);
   if (job && job->copy && pthread_create(&ns->links_saver, NULL, save_links_copy, job) == 0) {

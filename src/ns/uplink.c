@@ -767,7 +767,8 @@ static bool accept_frame(struct lg_ns *ns, struct ns_frame *f, const struct lg_f
      * uplink with its counter was stored since it was sent, and never answered (its
      * receive windows have passed). */
     if (f->recovered && m->kind != M_NEW && m->kind != M_RESET &&
-        lg_store_uplink_has(ns->store, m->dev.dev_eui, m->f_cnt, f->first_ns - 60000000000LL) == 0) {
+        lg_store_uplink_has(ns->store, m->dev.dev_eui, m->f_cnt, f->first_ns - 60000000000LL) ==
+            0) {
       ns_log(ns, "%016llx: FCnt %u kept, received by a silent instance %.1f s ago",
              (unsigned long long)m->dev.dev_eui, m->f_cnt,
              (double)(ns_now(ns) - f->first_ns) / 1e9);
@@ -805,8 +806,8 @@ static bool accept_frame(struct lg_ns *ns, struct ns_frame *f, const struct lg_f
 /* The uplink's record: its payload decrypted, its MAC commands run (their answers in
  * answers), and a reference device's position from its payload as the truth (*has_truth). */
 static void uplink_record(struct lg_ns *ns, const struct ns_frame *f, const struct lg_frame *fr,
-                          const struct session_match *m, struct lg_uplink_rec *u,
-                          uint8_t *answers, size_t *ans_len, struct lg_geodetic *truth) {
+                          const struct session_match *m, struct lg_uplink_rec *u, uint8_t *answers,
+                          size_t *ans_len, struct lg_geodetic *truth) {
   const struct lg_gw_rxpk *up = &f->rx[0].rxpk;
   const struct lg_data_frame *df = &fr->u.data;
   memset(u, 0, sizeof(*u));
@@ -824,12 +825,14 @@ static void uplink_record(struct lg_ns *ns, const struct ns_frame *f, const stru
   u->received_ns = f->rx[0].received_ns;
   u->tx_power_index = m->dev.tx_power_index;
   if (df->has_f_port) {
-    struct lg_key *k = ns_key(ns, df->f_port == 0 ? lg_device_nwk_enc_key(&m->dev) : m->dev.app_s_key);
+    struct lg_key *k =
+        ns_key(ns, df->f_port == 0 ? lg_device_nwk_enc_key(&m->dev) : m->dev.app_s_key);
     if (k)
       lg_payload_crypt(k, df->dev_addr, m->f_cnt, false, df->frm_payload, df->frm_payload_len,
                        u->data);
     u->data_len = df->frm_payload_len;
-    if (df->f_port == 0) mac_commands(ns, f, &m->dev, u->data, u->data_len, answers, ans_len, u->dr);
+    if (df->f_port == 0)
+      mac_commands(ns, f, &m->dev, u->data, u->data_len, answers, ans_len, u->dr);
   }
   if (df->f_opts_len)
     mac_commands(ns, f, &m->dev, df->f_opts, df->f_opts_len, answers, ans_len, u->dr);
@@ -941,7 +944,7 @@ static void data_uplink(struct lg_ns *ns, struct ns_frame *f, const struct lg_fr
   ns_fleet_uplink(ns, &m.dev, m.f_cnt, u.f_port, u.data, u.data_len); /* alarms, life cycle */
   locate(ns, f, u.has_truth ? &truth : NULL, false);
   if (u.has_truth) learn_reference_links(ns, f, &truth, u.dr, u.tx_power_index);
-  ns_dwell_uplink_check(ns, f); /* counted, not dropped: dwell.c says why */
+  ns_dwell_uplink_check(ns, f);                /* counted, not dropped: dwell.c says why */
   if (f->recovered || f->from_journal) return; /* its receive windows are long gone */
   answer_uplink(ns, f, &m.dev, &u, df->fctrl & LG_FCTRL_ADR, answers, ans_len);
 }

@@ -7,8 +7,8 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
-#include "solve/devices.h"
 #include "geo/geo.h"
+#include "solve/devices.h"
 #include "util/outbuf.h"
 #include "util/util.h"
 

@@ -13,9 +13,9 @@
 #include "solve/devices.h"
 
 struct lg_solve_args {
-  bool sigma_given;       /* the timing noise is known (opts.sigma_ns): no pilot */
-  double timing_sigma_ns; /* set by the pilot when it measured the noise (0: not) */
-  bool per_device, track; /* in order, in the calling thread */
+  bool sigma_given;         /* the timing noise is known (opts.sigma_ns): no pilot */
+  double timing_sigma_ns;   /* set by the pilot when it measured the noise (0: not) */
+  bool per_device, track;   /* in order, in the calling thread */
   enum lg_device_mode mode; /* --per-device's */
   double alpha;             /* --per-device's GESD significance */
   long threads;             /* worker threads, 1..64 */

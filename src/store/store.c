@@ -728,15 +728,18 @@ void lgs_inventory_json(struct db_stmt *st, int col, json_t *o) {
   const char *tags = db_col_text(st, col);
   json_t *t = tags ? json_loads(tags, 0, NULL) : NULL;
   json_object_set_new(o, "tags", json_is_object(t) ? t : (json_decref(t), json_object()));
-  json_object_set_new(o, "hardware", json_string(db_col_text(st, col + 1) ? db_col_text(st, col + 1) : ""));
-  json_object_set_new(o, "firmware", json_string(db_col_text(st, col + 2) ? db_col_text(st, col + 2) : ""));
-  json_object_set_new(o, "lifecycle",
-                      json_string(db_col_text(st, col + 3) ? db_col_text(st, col + 3) : "provisioned"));
-  json_object_set_new(o, "lifecycle_dates",
-                      json_pack("{s:o, s:o, s:o, s:o}", "provisioned_ns", lgs_int_or_null(st, col + 4),
-                                "active_ns", lgs_int_or_null(st, col + 5), "silent_ns",
-                                lgs_int_or_null(st, col + 6), "retired_ns",
-                                lgs_int_or_null(st, col + 7)));
+  json_object_set_new(o, "hardware",
+                      json_string(db_col_text(st, col + 1) ? db_col_text(st, col + 1) : ""));
+  json_object_set_new(o, "firmware",
+                      json_string(db_col_text(st, col + 2) ? db_col_text(st, col + 2) : ""));
+  json_object_set_new(
+      o, "lifecycle",
+      json_string(db_col_text(st, col + 3) ? db_col_text(st, col + 3) : "provisioned"));
+  json_object_set_new(
+      o, "lifecycle_dates",
+      json_pack("{s:o, s:o, s:o, s:o}", "provisioned_ns", lgs_int_or_null(st, col + 4), "active_ns",
+                lgs_int_or_null(st, col + 5), "silent_ns", lgs_int_or_null(st, col + 6),
+                "retired_ns", lgs_int_or_null(st, col + 7)));
 }
 
 json_t *lgs_device_row(struct db_stmt *st) {

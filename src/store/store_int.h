@@ -89,7 +89,8 @@ int lgs_event_insert(struct lg_store *s, const char *sql, uint64_t dev_eui, cons
   GATEWAY_POS("altitude") ", last_seen_ns, rx_packets, timing_offset_ns, position_from_gateway,"    \
   " CASE WHEN station_token IS NULL THEN 0 ELSE 1 END"
 
-/* A device's inventory and life cycle (written by store_fleet.c), columns from 30 of DEVICE_COLS. */
+/* A device's inventory and life cycle (written by store_fleet.c), columns from 30 of DEVICE_COLS.
+ */
 #define INVENTORY_COLS                                                                             \
   " d.tags, d.hardware, d.firmware, d.lifecycle, d.provisioned_ns, d.active_ns, d.silent_ns,"      \
   " d.retired_ns"
