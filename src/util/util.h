@@ -90,7 +90,8 @@ int lg_cmp_double(const void *a, const void *b);
 double lg_median(double *v, size_t n);
 
 /* unix_ns as RFC 3339 UTC ("2026-12-07T06:05:20.718Z") with `digits` (3, 6 or 9)
- * fractional digits, into out; the length written, or 0 when it does not fit. */
+ * fractional digits, into out; the length written, or 0 (out empty) when it does not
+ * fit. Every int64 of ns is a year gmtime_r can say (1677-2262). */
 size_t lg_rfc3339(int64_t unix_ns, int digits, char *out, size_t cap);
 
 #endif

@@ -97,7 +97,11 @@ static void test_rfc3339(void) {
   LG_EQ_STR(b, "2026-12-07T06:25:20.718123456Z");
   lg_rfc3339(-1, 9, b, sizeof(b)); /* one ns before the epoch */
   LG_EQ_STR(b, "1969-12-31T23:59:59.999999999Z");
-  LG_EQ_INT((int)lg_rfc3339(0, 9, b, 20), 0); /* does not fit */
+  LG_EQ_INT((int)lg_rfc3339(0, 9, b, 20), 0); /* does not fit: an empty string */
+  LG_EQ_STR(b, "");
+  strcpy(b, "x");
+  LG_EQ_INT((int)lg_rfc3339(INT64_MAX, 9, b, sizeof(b)), 30); /* year 2262, still fine */
+  LG_EQ_STR(b, "2262-04-11T23:47:16.854775807Z");
 }
 
 int main(void) {
