@@ -2,7 +2,7 @@
  * What writing an event's JSON costs (issue 15: MQTT's share of the server's CPU): the `up`
  * event of an uplink four gateways heard, built as the server builds it
  * (lg_store_uplink_json_of), written N times by jansson's json_dumps (the flags the MQTT
- * path used) and by lg_json_text (integ/json_text.c), alternating in one run; the same
+ * path used) and by lg_json_text (util/json_text.c), alternating in one run; the same
  * bytes are checked, and the ratio is the figure (a shared machine's noise cancels in it).
  * Usage: json_text_bench [N, default 200000]
  */

@@ -21,9 +21,28 @@
 #include <time.h>
 
 #include "gw/gw.h"
-#include "gw/gw_int.h"
 #include "lora/lora.h"
 #include "util/util.h"
+
+/* o[key] as an integer in [lo, hi] into *out; false (and *out untouched) otherwise. */
+static bool json_int(json_t *o, const char *key, int64_t lo, int64_t hi, int64_t *out) {
+  json_t *v = json_object_get(o, key);
+  if (!json_is_integer(v)) return false;
+  int64_t x = (int64_t)json_integer_value(v);
+  if (x < lo || x > hi) return false;
+  *out = x;
+  return true;
+}
+
+/* o[key] as a number (integer or real) in [lo, hi]; false otherwise. */
+static bool json_num(json_t *o, const char *key, double lo, double hi, double *out) {
+  json_t *v = json_object_get(o, key);
+  if (!json_is_number(v)) return false;
+  double x = json_number_value(v);
+  if (!(x >= lo && x <= hi)) return false;
+  *out = x;
+  return true;
+}
 
 #define SEC_NS 1000000000LL
 
@@ -123,19 +142,17 @@ static bool get_eui(json_t *o, const char *key, uint64_t *eui) {
 static const char *parse_upinfo(json_t *u, struct lg_gw_rxpk *r) {
   if (!json_is_object(u)) return "missing \"upinfo\" object";
   int64_t gpstime_us = 0, fts = -1;
-  if (!lg_gw_json_int(u, "xtime", 0, INT64_MAX, &r->xtime))
-    return "upinfo: missing or bad \"xtime\"";
+  if (!json_int(u, "xtime", 0, INT64_MAX, &r->xtime)) return "upinfo: missing or bad \"xtime\"";
   r->has_xtime = true;
-  if (!lg_gw_json_int(u, "rctx", INT64_MIN, INT64_MAX, &r->rctx)) r->rctx = 0;
+  if (!json_int(u, "rctx", INT64_MIN, INT64_MAX, &r->rctx)) r->rctx = 0;
   r->has_tmst = true;
   r->tmst = (uint32_t)r->xtime; /* the µs counter's low 32 bits */
-  if (json_object_get(u, "gpstime") &&
-      !lg_gw_json_int(u, "gpstime", 0, 7000000000000000LL, &gpstime_us))
+  if (json_object_get(u, "gpstime") && !json_int(u, "gpstime", 0, 7000000000000000LL, &gpstime_us))
     return "upinfo: bad \"gpstime\"";
-  if (json_object_get(u, "fts") && !lg_gw_json_int(u, "fts", -1, 999999999, &fts))
+  if (json_object_get(u, "fts") && !json_int(u, "fts", -1, 999999999, &fts))
     return "upinfo: bad \"fts\" (-1 or 0..999999999 ns)";
-  r->has_rssi = lg_gw_json_num(u, "rssi", -200, 50, &r->rssi_dbm);
-  r->has_snr = lg_gw_json_num(u, "snr", -50, 50, &r->snr_db);
+  r->has_rssi = json_num(u, "rssi", -200, 50, &r->rssi_dbm);
+  r->has_snr = json_num(u, "snr", -50, 50, &r->snr_db);
   if (gpstime_us > 0) {
     int64_t gps_ns = gpstime_us * 1000, sec = gps_ns / SEC_NS, at_ns = gps_ns;
     if (fts >= 0) {
@@ -153,7 +170,7 @@ static const char *parse_upinfo(json_t *u, struct lg_gw_rxpk *r) {
     r->time_digits = fts >= 0 ? 9 : 6;
   } else {
     double rxtime = 0;
-    if (lg_gw_json_num(u, "rxtime", 1e9, 7e9, &rxtime)) {
+    if (json_num(u, "rxtime", 1e9, 7e9, &rxtime)) {
       r->has_time = true;
       r->time_ns = (int64_t)llround(rxtime * 1e3) * 1000000; /* ms: a host clock */
       r->time_digits = 3;
@@ -166,9 +183,8 @@ static const char *parse_upinfo(json_t *u, struct lg_gw_rxpk *r) {
 static const char *parse_radio(json_t *o, const struct lg_region *region, struct lg_gw_rxpk *r,
                                int *dr_out) {
   int64_t dr, freq;
-  if (!lg_gw_json_int(o, "DR", 0, 15, &dr)) return "missing or bad \"DR\" (0..15)";
-  if (!lg_gw_json_int(o, "Freq", 100000000, 3000000000LL, &freq))
-    return "missing or bad \"Freq\" (Hz)";
+  if (!json_int(o, "DR", 0, 15, &dr)) return "missing or bad \"DR\" (0..15)";
+  if (!json_int(o, "Freq", 100000000, 3000000000LL, &freq)) return "missing or bad \"Freq\" (Hz)";
   const struct lg_datarate *d = lg_region_dr(region, (int)dr);
   if (d == NULL || !d->uplink) return "\"DR\" is no uplink data rate of the region";
   if (d->mod != LG_MOD_LORA && d->mod != LG_MOD_FSK) /* LR-FHSS: not in the LNS protocol's updf */
@@ -190,16 +206,15 @@ static const char *parse_updf(json_t *o, struct lg_gw_rxpk *r) {
   int64_t mhdr, addr, fctrl, fcnt, fport, mic;
   uint8_t fopts[16], frm[256];
   size_t n_opts = 0, n_frm = 0;
-  if (!lg_gw_json_int(o, "MHdr", 0, 255, &mhdr)) return "missing or bad \"MHdr\"";
-  if (!lg_gw_json_int(o, "DevAddr", INT32_MIN, UINT32_MAX, &addr))
-    return "missing or bad \"DevAddr\"";
-  if (!lg_gw_json_int(o, "FCtrl", 0, 255, &fctrl)) return "missing or bad \"FCtrl\"";
-  if (!lg_gw_json_int(o, "FCnt", 0, 65535, &fcnt)) return "missing or bad \"FCnt\"";
+  if (!json_int(o, "MHdr", 0, 255, &mhdr)) return "missing or bad \"MHdr\"";
+  if (!json_int(o, "DevAddr", INT32_MIN, UINT32_MAX, &addr)) return "missing or bad \"DevAddr\"";
+  if (!json_int(o, "FCtrl", 0, 255, &fctrl)) return "missing or bad \"FCtrl\"";
+  if (!json_int(o, "FCnt", 0, 65535, &fcnt)) return "missing or bad \"FCnt\"";
   if (!get_hex(o, "FOpts", fopts, 15, &n_opts))
     return "missing or bad \"FOpts\" (hex, 0..15 bytes)";
-  if (!lg_gw_json_int(o, "FPort", -1, 255, &fport)) return "missing or bad \"FPort\" (-1..255)";
+  if (!json_int(o, "FPort", -1, 255, &fport)) return "missing or bad \"FPort\" (-1..255)";
   if (!get_hex(o, "FRMPayload", frm, sizeof(frm), &n_frm)) return "missing or bad \"FRMPayload\"";
-  if (!lg_gw_json_int(o, "MIC", INT32_MIN, UINT32_MAX, &mic)) return "missing or bad \"MIC\"";
+  if (!json_int(o, "MIC", INT32_MIN, UINT32_MAX, &mic)) return "missing or bad \"MIC\"";
   if (fport < 0 && n_frm > 0) return "\"FRMPayload\" without \"FPort\"";
   size_t len = 1 + 4 + 1 + 2 + n_opts + (fport >= 0 ? 1 + n_frm : 0) + 4;
   if (len > sizeof(r->data) - 1) return "frame longer than 255 bytes";
@@ -222,13 +237,13 @@ static const char *parse_updf(json_t *o, struct lg_gw_rxpk *r) {
 static const char *parse_jreq(json_t *o, struct lg_gw_rxpk *r) {
   int64_t mhdr, nonce, mic;
   uint64_t join_eui, dev_eui;
-  if (!lg_gw_json_int(o, "MHdr", 0, 255, &mhdr)) return "missing or bad \"MHdr\"";
+  if (!json_int(o, "MHdr", 0, 255, &mhdr)) return "missing or bad \"MHdr\"";
   if (!get_eui(o, "JoinEui", &join_eui) && !get_eui(o, "JoinEUI", &join_eui))
     return "missing or bad \"JoinEui\"";
   if (!get_eui(o, "DevEui", &dev_eui) && !get_eui(o, "DevEUI", &dev_eui))
     return "missing or bad \"DevEui\"";
-  if (!lg_gw_json_int(o, "DevNonce", 0, 65535, &nonce)) return "missing or bad \"DevNonce\"";
-  if (!lg_gw_json_int(o, "MIC", INT32_MIN, UINT32_MAX, &mic)) return "missing or bad \"MIC\"";
+  if (!json_int(o, "DevNonce", 0, 65535, &nonce)) return "missing or bad \"DevNonce\"";
+  if (!json_int(o, "MIC", INT32_MIN, UINT32_MAX, &mic)) return "missing or bad \"MIC\"";
   r->data[0] = (uint8_t)mhdr;
   lg_put_le64(r->data + 1, join_eui);
   lg_put_le64(r->data + 9, dev_eui);
@@ -275,7 +290,7 @@ int lg_station_parse(const char *json, size_t len, const struct lg_region *regio
   case LG_STATION_VERSION:
     copy_str(o, "station", m->station, sizeof(m->station));
     copy_str(o, "features", m->features, sizeof(m->features));
-    m->protocol = lg_gw_json_int(o, "protocol", 0, 1000, &v) ? (int)v : 0;
+    m->protocol = json_int(o, "protocol", 0, 1000, &v) ? (int)v : 0;
     break;
   case LG_STATION_UPDF:
   case LG_STATION_JREQ:
@@ -289,10 +304,10 @@ int lg_station_parse(const char *json, size_t len, const struct lg_region *regio
       bad = "missing or bad \"FRMPayload\"";
     break;
   case LG_STATION_DNTXED:
-    if (!lg_gw_json_int(o, "diid", INT64_MIN, INT64_MAX, &m->diid)) bad = "missing or bad \"diid\"";
+    if (!json_int(o, "diid", INT64_MIN, INT64_MAX, &m->diid)) bad = "missing or bad \"diid\"";
     break;
   case LG_STATION_TIMESYNC:
-    if (!lg_gw_json_int(o, "txtime", INT64_MIN, INT64_MAX, &m->txtime_us))
+    if (!json_int(o, "txtime", INT64_MIN, INT64_MAX, &m->txtime_us))
       bad = "missing or bad \"txtime\"";
     break;
   case LG_STATION_UNKNOWN: break;

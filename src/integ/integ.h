@@ -28,6 +28,7 @@
 #include "lora/lora.h"
 #include "ns/config.h"
 #include "ns/ns.h"
+#include "util/json_text.h"
 
 /* ChirpStack's DeviceInfo (integration.proto, chirpstack_api 4.x): strings, "" when
  * unknown. tags: an object or NULL (borrowed). */
@@ -120,10 +121,5 @@ int lg_codec_lookup_profile(void *ctx, uint64_t dev_eui, char *spec, size_t spec
 int lg_device_lookup_info(void *ctx, uint64_t dev_eui, struct lg_integ_device *d);
 /* The device's profile's max_uplinks_per_day (0: none): an lg_integ_limit_fn. */
 int lg_device_lookup_uplink_limit(void *ctx, uint64_t dev_eui);
-
-/* v as compact JSON text, the same bytes json_dumps(v, JSON_COMPACT | JSON_REAL_PRECISION(15))
- * gives, in a fraction of its time (integ/json_text.c); malloc'd (*len its length), NULL
- * for a real that is not finite or no memory. */
-char *lg_json_text(const json_t *v, size_t *len);
 
 #endif

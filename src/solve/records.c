@@ -10,77 +10,19 @@
  * time_ns must be a JSON integer: a double cannot hold today's epoch in nanoseconds to
  * better than ~0.25 us (75 m of radio path), so a real number is refused, not rounded.
  */
-#define JSMN_STATIC
-#define JSMN_STRICT
 #include <errno.h>
-#include <jsmn.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "solve/records.h"
+#include "util/jtok.h"
 #include "util/util.h"
 
 #define MAX_LINE (1 << 20)
 
-struct cursor {
-  const char *js;
-  const jsmntok_t *t;
-  int n;
-};
-
-/* Index of the token after the subtree rooted at i (tokens are in document order). */
-static int skip(const struct cursor *c, int i) {
-  int end = c->t[i].end, j = i + 1;
-  while (j < c->n && c->t[j].start < end)
-    j++;
-  return j;
-}
-
-static bool tok_is(const struct cursor *c, int i, const char *s) {
-  size_t len = (size_t)(c->t[i].end - c->t[i].start);
-  return c->t[i].type == JSMN_STRING && strlen(s) == len &&
-         memcmp(c->js + c->t[i].start, s, len) == 0;
-}
-
-static bool tok_null(const struct cursor *c, int i) {
-  return c->t[i].type == JSMN_PRIMITIVE && c->js[c->t[i].start] == 'n';
-}
-
-/* Value token of `key` in the object at `obj`, or -1 (structure checked beforehand by
- * well_formed(), so every key has its value token). */
-static int field(const struct cursor *c, int obj, const char *key) {
-  int i = obj + 1;
-  for (int k = 0; k < c->t[obj].size && i + 1 < c->n; k++) {
-    if (tok_is(c, i, key)) return i + 1;
-    i = skip(c, i + 1);
-  }
-  return -1;
-}
-
-/* jsmn accepts some malformed input (an object key without a value, `{"id"}`); every
- * object must hold string keys, each followed by a value, and every container as many
- * children as it claims, before any field is looked up. */
-static bool well_formed(const struct cursor *c) {
-  for (int i = 0; i < c->n; i++) {
-    const jsmntok_t *t = &c->t[i];
-    if (t->end < t->start) return false; /* never closed */
-    if (t->type != JSMN_OBJECT && t->type != JSMN_ARRAY) continue;
-    int j = i + 1;
-    for (int k = 0; k < t->size; k++) {
-      if (j >= c->n) return false;
-      if (t->type == JSMN_OBJECT) {
-        if (c->t[j].type != JSMN_STRING || c->t[j].size != 1 || j + 1 >= c->n) return false;
-        j++;
-      }
-      j = skip(c, j);
-    }
-  }
-  return true;
-}
-
-static int copy_name(const struct cursor *c, int i, char *out, const char *what, char *why,
+static int copy_name(const struct lg_jt *c, int i, char *out, const char *what, char *why,
                      size_t why_len) {
   const jsmntok_t *t = &c->t[i];
   size_t len = (size_t)(t->end - t->start);
@@ -100,14 +42,14 @@ static int copy_name(const struct cursor *c, int i, char *out, const char *what,
 }
 
 /* Number token at i into *x, within [lo, hi]; `where`/`key` name it in errors. */
-static int number_at(const struct cursor *c, int i, double lo, double hi, double *x,
+static int number_at(const struct lg_jt *c, int i, double lo, double hi, double *x,
                      const char *where, const char *key, char *why, size_t why_len) {
   const jsmntok_t *t = &c->t[i];
   char buf[64];
   size_t len = (size_t)(t->end - t->start);
   char *end = NULL;
-  if (t->type != JSMN_PRIMITIVE || len >= sizeof(buf) || tok_null(c, i) || c->js[t->start] == 't' ||
-      c->js[t->start] == 'f')
+  if (t->type != JSMN_PRIMITIVE || len >= sizeof(buf) || lg_jt_null(c, i) ||
+      c->js[t->start] == 't' || c->js[t->start] == 'f')
     goto bad;
   memcpy(buf, c->js + t->start, len);
   buf[len] = '\0';
@@ -123,11 +65,11 @@ bad:
   return LG_EINVAL;
 }
 
-static int get_number(const struct cursor *c, int obj, const char *key, bool required, double lo,
+static int get_number(const struct lg_jt *c, int obj, const char *key, bool required, double lo,
                       double hi, double *out, bool *present, const char *where, char *why,
                       size_t why_len) {
-  int i = field(c, obj, key);
-  bool has = i >= 0 && !tok_null(c, i);
+  int i = lg_jt_field(c, obj, key);
+  bool has = i >= 0 && !lg_jt_null(c, i);
   if (present) *present = has;
   if (!has) {
     if (!required) return 0;
@@ -138,9 +80,9 @@ static int get_number(const struct cursor *c, int obj, const char *key, bool req
 }
 
 /* The integer token v as time_ns (JSON integer, int64 range). */
-static int time_at(const struct cursor *c, int v, struct lg_geo_rx *x, const char *where, char *why,
+static int time_at(const struct lg_jt *c, int v, struct lg_geo_rx *x, const char *where, char *why,
                    size_t why_len) {
-  if (tok_null(c, v)) return 0;
+  if (lg_jt_null(c, v)) return 0;
   const jsmntok_t *t = &c->t[v];
   char buf[32];
   size_t len = (size_t)(t->end - t->start);
@@ -179,7 +121,7 @@ static void where_of(size_t i, char out[24]) {
 }
 
 /* One pass over the reception's keys; unknown keys are ignored. */
-static int parse_rx(const struct cursor *c, int obj, struct lg_record *r, size_t i, char *why,
+static int parse_rx(const struct lg_jt *c, int obj, struct lg_record *r, size_t i, char *why,
                     size_t why_len) {
   char where[24];
   where_of(i, where);
@@ -192,31 +134,31 @@ static int parse_rx(const struct cursor *c, int obj, struct lg_record *r, size_t
   bool has_lat = false, has_lon = false, has_gw = false;
   double snr;
   int key = obj + 1;
-  for (int n = 0; n < c->t[obj].size; n++, key = skip(c, key + 1)) {
+  for (int n = 0; n < c->t[obj].size; n++, key = lg_jt_skip(c, key + 1)) {
     int v = key + 1;
-    bool null = tok_null(c, v);
+    bool null = lg_jt_null(c, v);
     int rc = 0;
-    if (tok_is(c, key, "lat")) {
+    if (lg_jt_is(c, key, "lat")) {
       rc = number_at(c, v, -90, 90, &x->lat_deg, where, "lat", why, why_len);
       has_lat = true;
-    } else if (tok_is(c, key, "lon")) {
+    } else if (lg_jt_is(c, key, "lon")) {
       rc = number_at(c, v, -180, 180, &x->lon_deg, where, "lon", why, why_len);
       has_lon = true;
-    } else if (tok_is(c, key, "time_ns")) {
+    } else if (lg_jt_is(c, key, "time_ns")) {
       rc = time_at(c, v, x, where, why, why_len);
-    } else if (tok_is(c, key, "gateway")) {
+    } else if (lg_jt_is(c, key, "gateway")) {
       rc = copy_name(c, v, r->gateway[i], "gateway", why, why_len);
       has_gw = true;
     } else if (null) {
       continue; /* an optional field given as null */
-    } else if (tok_is(c, key, "alt")) {
+    } else if (lg_jt_is(c, key, "alt")) {
       rc = number_at(c, v, -1000, 20000, &x->alt_m, where, "alt", why, why_len);
-    } else if (tok_is(c, key, "rssi")) {
+    } else if (lg_jt_is(c, key, "rssi")) {
       rc = number_at(c, v, -200, 50, &x->rssi_dbm, where, "rssi", why, why_len);
       x->has_rssi = rc == 0;
-    } else if (tok_is(c, key, "snr")) {
+    } else if (lg_jt_is(c, key, "snr")) {
       rc = number_at(c, v, -50, 50, &snr, where, "snr", why, why_len);
-    } else if (tok_is(c, key, "sigma_ns")) {
+    } else if (lg_jt_is(c, key, "sigma_ns")) {
       rc = number_at(c, v, 0.001, 1e7, &x->sigma_ns, where, "sigma_ns", why, why_len);
     }
     if (rc) return LG_EINVAL;
@@ -242,44 +184,31 @@ int lg_record_parse(const char *line, size_t len, struct lg_record *r, char *why
     snprintf(why, why_len, "record longer than %d bytes", MAX_LINE);
     return LG_EINVAL;
   }
-  jsmn_parser p;
-  jsmn_init(&p);
-  int n = jsmn_parse(&p, line, len, toks, (unsigned)LG_ARRAY_LEN(toks));
-  if (n == JSMN_ERROR_NOMEM) {
+  struct lg_jt c;
+  int n = lg_jt_parse(line, len, toks, (unsigned)LG_ARRAY_LEN(toks), &c);
+  if (n == LG_JT_ENOMEM) {
     snprintf(why, why_len, "record has too many fields (at most %d receptions)", LG_GEO_MAX_RX);
     return LG_EINVAL;
   }
-  if (n < 1) {
-    snprintf(why, why_len, "not JSON (%s)",
-             n == JSMN_ERROR_PART ? "truncated" : "invalid character");
+  if (n < 0) {
+    snprintf(why, why_len, "not JSON (%s)", lg_jt_strerror(n));
     return LG_EINVAL;
   }
-  struct cursor c = {line, toks, n};
-  if (!well_formed(&c)) {
-    snprintf(why, why_len, "not JSON (a key without a value, or an unclosed container)");
-    return LG_EINVAL;
-  }
-  /* Only whitespace may follow the object. */
-  for (size_t k = (size_t)toks[0].end; k < len; k++)
-    if (!strchr(" \t\r\n", line[k])) {
-      snprintf(why, why_len, "not JSON (text after the record)");
-      return LG_EINVAL;
-    }
   if (toks[0].type != JSMN_OBJECT) {
     snprintf(why, why_len, "a record must be a JSON object");
     return LG_EINVAL;
   }
-  int i = field(&c, 0, "id");
-  if (i >= 0 && !tok_null(&c, i)) {
+  int i = lg_jt_field(&c, 0, "id");
+  if (i >= 0 && !lg_jt_null(&c, i)) {
     if (copy_name(&c, i, r->id, "id", why, why_len)) return LG_EINVAL;
     r->has_id = true;
   }
-  i = field(&c, 0, "device");
-  if (i >= 0 && !tok_null(&c, i)) {
+  i = lg_jt_field(&c, 0, "device");
+  if (i >= 0 && !lg_jt_null(&c, i)) {
     if (copy_name(&c, i, r->device, "device", why, why_len)) return LG_EINVAL;
     r->has_device = true;
   }
-  int rx = field(&c, 0, "rx");
+  int rx = lg_jt_field(&c, 0, "rx");
   if (rx < 0 || toks[rx].type != JSMN_ARRAY) {
     snprintf(why, why_len, "missing \"rx\" array");
     return LG_EINVAL;
@@ -292,10 +221,10 @@ int lg_record_parse(const char *line, size_t len, struct lg_record *r, char *why
   int e = rx + 1;
   for (size_t k = 0; k < r->n; k++) {
     if (parse_rx(&c, e, r, k, why, why_len)) return LG_EINVAL;
-    e = skip(&c, e);
+    e = lg_jt_skip(&c, e);
   }
-  int truth = field(&c, 0, "truth");
-  if (truth >= 0 && !tok_null(&c, truth)) {
+  int truth = lg_jt_field(&c, 0, "truth");
+  if (truth >= 0 && !lg_jt_null(&c, truth)) {
     if (toks[truth].type != JSMN_OBJECT) {
       snprintf(why, why_len, "\"truth\" must be an object");
       return LG_EINVAL;

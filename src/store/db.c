@@ -516,6 +516,10 @@ int64_t db_changes(struct db_stmt *st) {
   return st ? st->changes : 0;
 }
 
+int64_t db_last_insert_id(struct db_stmt *st) {
+  return st && st->sq ? sqlite3_last_insert_rowid(st->db->sq) : 0;
+}
+
 void db_done(struct db_stmt *st) {
   if (st == NULL) return;
   if (st->sq) {

@@ -42,6 +42,9 @@ const char *db_col_text(struct db_stmt *st, int col); /* NULL for NULL */
 const void *db_col_blob(struct db_stmt *st, int col, size_t *n);
 /* Rows changed by the last statement run. */
 int64_t db_changes(struct db_stmt *st);
+/* SQLite: the rowid of the last row the statement's connection inserted (an INSERT without
+ * RETURNING, whose result SQLite would first copy into a temporary table). 0 on PostgreSQL. */
+int64_t db_last_insert_id(struct db_stmt *st);
 /* Gives the statement back: results freed, bindings cleared. NULL is fine. */
 void db_done(struct db_stmt *st);
 

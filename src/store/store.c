@@ -20,6 +20,7 @@
 #include "store/kek.h"
 #include "store/store.h"
 #include "store/store_int.h"
+#include "util/json_text.h"
 #include "util/util.h"
 
 
@@ -338,6 +339,15 @@ int lgs_step_id(struct db_stmt *st, int64_t *id) {
   if (rc == DB_ROW) *id = db_col_int64(st, 0);
   db_done(st);
   return rc == DB_ROW ? 0 : LG_EIO;
+}
+
+int lgs_step_insert(struct db_stmt *st, int64_t *id) {
+  int rc = db_step(st);
+  if (rc == DB_ROW) *id = db_col_int64(st, 0);
+  bool inserted = rc == DB_DONE && db_changes(st) == 1; /* not an INSERT that took no row */
+  if (inserted) *id = db_last_insert_id(st);
+  db_done(st);
+  return rc == DB_ROW || (inserted && *id > 0) ? 0 : LG_EIO;
 }
 
 void lgs_bind_eui(struct db_stmt *st, int i, uint64_t eui) {
@@ -967,13 +977,13 @@ static int insert_receptions_plain(struct lg_store *s, int64_t uplink_id,
 
 static int insert_reception(struct lg_store *s, int64_t uplink_id, const struct lg_reception_rec *r,
                             bool late) {
-  struct db_stmt *st =
-      db_prep(s->db, RX_COLS "(?1, ?2, ?3, ?4, ?5, ?6,"
-                     " ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18) RETURNING id");
+  struct db_stmt *st = db_prep(
+      s->db, lgs_returning_id(s->db, RX_COLS "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,"
+                                             " ?12, ?13, ?14, ?15, ?16, ?17, ?18)"));
   if (st == NULL) return LG_EIO;
   lgs_bind_reception(st, 0, uplink_id, r, late);
   int64_t rx_id = 0;
-  int rc = lgs_step_id(st, &rx_id);
+  int rc = lgs_step_insert(st, &rx_id);
   if (rc || r->n_ant == 0) return rc;
   struct db_stmt *a = db_prep(
       s->db, "INSERT INTO reception_antennas (reception_id, antenna, channel, rssi, snr, ftime)"
@@ -996,14 +1006,15 @@ static int uplink_insert(struct lg_store *s, const struct lg_uplink_rec *u,
    * failed uplink is undone without undoing the batch's others. */
   if (alone && db_exec(s->db, "SAVEPOINT uplink")) return LG_EIO;
   struct db_stmt *st = db_prep(
-      s->db, "INSERT INTO uplinks (dev_eui, dev_addr, f_cnt, f_port, data, confirmed,"
-             " adr, dr, frequency, phy, received_ns, tx_power_index, truth_latitude,"
-             " truth_longitude, truth_altitude) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
-             " ?11, ?12, ?13, ?14, ?15) RETURNING id");
+      s->db, lgs_returning_id(s->db, "INSERT INTO uplinks (dev_eui, dev_addr, f_cnt, f_port, data,"
+                                     " confirmed, adr, dr, frequency, phy, received_ns,"
+                                     " tx_power_index, truth_latitude, truth_longitude,"
+                                     " truth_altitude) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
+                                     " ?10, ?11, ?12, ?13, ?14, ?15)"));
   int rc = LG_EIO;
   if (st) {
     lgs_bind_uplink(st, u);
-    rc = lgs_step_id(st, id);
+    rc = lgs_step_insert(st, id);
   }
   bool plain = true; /* no antenna rows: the receptions' ids are not needed */
   for (size_t i = 0; i < n; i++)
@@ -1600,7 +1611,7 @@ json_t *lg_store_downlinks_json(struct lg_store *s, uint64_t dev_eui, int64_t be
 /* ---- events --------------------------------------------------------------------- */
 
 char *lgs_event_text(json_t *payload) {
-  char *text = json_dumps(payload, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
+  char *text = lg_json_text(payload, NULL); /* json_dumps' bytes, in a quarter of its time */
   json_decref(payload);
   return text;
 }

@@ -33,6 +33,10 @@ uint64_t lgs_eui_from(struct db_stmt *st, int col);
 int lgs_step_done(struct db_stmt *st);
 /* Runs an INSERT ... RETURNING id: the new row's id in *id. */
 int lgs_step_id(struct db_stmt *st, int64_t *id);
+/* An INSERT's new id: its RETURNING row on PostgreSQL, the connection's last rowid on
+ * SQLite, where the statement has no RETURNING (lgs_returning_id picks the text). */
+int lgs_step_insert(struct db_stmt *st, int64_t *id);
+#define lgs_returning_id(db, sql) (db_is_pg(db) ? sql " RETURNING id" : sql)
 void lgs_bind_eui(struct db_stmt *st, int i, uint64_t eui);
 void lgs_bind_opt_real(struct db_stmt *st, int i, bool has, double v);
 struct lg_uplink_rec;

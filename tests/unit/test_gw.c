@@ -4,6 +4,12 @@
  * of a reception's best timestamp and the patent's antenna combination.
  */
 #include <jansson.h>
+#include <math.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include "gw/gw.h"
 #include "lg_test.h"
@@ -205,6 +211,57 @@ static void test_push(void) {
   LG_CHECK(strstr(why, "size") != NULL);
 }
 
+/* What a token reader gets wrong that a tree does not: many tokens, keys twice, escapes,
+ * deep nesting, long numbers. */
+static void test_push_edges(void) {
+  static struct lg_gw_push p;
+  char why[160];
+  const char *one =
+      "{\"tmst\":7,\"freq\":868.10000000000000000000000000000000000000000000000000000000000001,"
+      "\"stat\":1,\"datr\":\"SF7BW125\",\"codr\":\"4\\/5\",\"data\":\"QP\\/\\u0041\",\"size\":3,"
+      "\"rsig\":[{\"ant\":0,\"rssic\":-50},{\"ant\":1,\"rssic\":-51}]}";
+  /* 30 of them (over 500 tokens: the reader's second, allocated buffer) */
+  char body[8192] = "{\"rxpk\":[";
+  for (int i = 0; i < 30; i++) {
+    strcat(body, one);
+    strcat(body, i < 29 ? "," : "]}");
+  }
+  LG_EQ_INT(lg_gw_parse_push(body, strlen(body), &p, why, sizeof(why)), 0);
+  LG_EQ_INT(p.n_rxpk, 30);
+  LG_EQ_INT(p.rxpk[29].tmst, 7);
+  LG_EQ_INT(p.rxpk[29].freq_hz, 868100000);
+  LG_EQ_STR(p.rxpk[29].codr, "4/5");
+  LG_EQ_INT(p.rxpk[29].size, 3);
+  LG_EQ_HEX(p.rxpk[29].data, "40ffc0", 3); /* "QP/A" */
+  LG_EQ_INT(p.rxpk[29].n_ant, 2);
+
+  const char *twice = "{\"rxpk\":[{\"tmst\":1,\"tmst\":2,\"freq\":868.1,\"stat\":1,"
+                      "\"datr\":\"SF7BW125\",\"data\":\"AA==\"}]}";
+  LG_EQ_INT(lg_gw_parse_push(twice, strlen(twice), &p, why, sizeof(why)), 0);
+  LG_CHECK(p.n_rxpk == 0 && p.n_rejected == 1 && p.n_crc_bad == 0); /* refused, not as a CRC */
+  LG_CHECK(strstr(why, "twice") != NULL);
+  const char *top_twice = "{\"rxpk\":[],\"rxpk\":[]}";
+  LG_EQ_INT(lg_gw_parse_push(top_twice, strlen(top_twice), &p, why, sizeof(why)), LG_GW_EJSON);
+
+  /* 30,000 nested arrays in one datagram: refused at once, not walked (jsmn would spend
+   * ~10^9 steps closing them) */
+  static char deep[60001];
+  memset(deep, '[', 30000);
+  memset(deep + 30000, ']', 30000);
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  LG_EQ_INT(lg_gw_parse_push(deep, 60000, &p, why, sizeof(why)), LG_GW_EJSON);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  LG_CHECK(strstr(why, "deep") != NULL);
+  LG_CHECK((double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9 < 0.05);
+
+  static const char *not_json[] = {"{\"rxpk\":[1.]}", "{\"rxpk\":[01]}", "{\"rxpk\":[nul]}",
+                                   "{\"rxpk\"}",      "{\"rxpk\":[]} x", "{\"rxpk\":[]}\0"};
+  for (size_t i = 0; i < LG_ARRAY_LEN(not_json); i++)
+    LG_EQ_INT(lg_gw_parse_push(not_json[i], strlen(not_json[i]) + (i == 5), &p, why, sizeof(why)),
+              LG_GW_EJSON);
+}
+
 static void test_txack_pull_resp(void) {
   char err[32];
   LG_EQ_INT(lg_gw_parse_txack("", 0, err, sizeof(err)), 0);
@@ -249,11 +306,152 @@ static void test_txack_pull_resp(void) {
   LG_EQ_INT(lg_gw_build_pull_resp(2, 1, &tx, out, sizeof(out)), LG_EINVAL);
 }
 
+/* ---- the PUSH_DATA reader against jansson ------------------------------------------ */
+
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+static uint32_t rnd(uint32_t n) {
+  rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+  return (uint32_t)(rng % n);
+}
+
+/* A value for one field: mostly a good one, sometimes out of range, of the wrong type,
+ * null, a real where an integer belongs, or nested. */
+static json_t *field_value(json_int_t lo, json_int_t hi, bool real) {
+  switch (rnd(12)) {
+  case 0: return json_null();
+  case 1: return json_string("12");
+  case 2: return json_integer(hi + 1 + rnd(1000));
+  case 3: return json_real((double)lo - 0.5);
+  case 4: return json_pack("[i,{s:i}]", 1, "x", 2);
+  case 5: return json_real(1e-7 * rnd(5)); /* 1e-07 as jansson writes it: an exponent */
+  default:
+    if (real) return json_real((double)lo + (double)(hi - lo) * rnd(10000) / 10000.0);
+    return json_integer(lo +
+                        (json_int_t)rnd((uint32_t)(hi - lo < 4000000000 ? hi - lo : 4000000000)));
+  }
+}
+
+/* What the reader must make of one rxpk, decided with jansson's getters on the tree. */
+static bool oracle_int(json_t *o, const char *k, json_int_t lo, json_int_t hi, json_int_t *v) {
+  json_t *x = json_object_get(o, k);
+  if (!json_is_integer(x) || json_integer_value(x) < lo || json_integer_value(x) > hi) return false;
+  *v = json_integer_value(x);
+  return true;
+}
+static bool oracle_num(json_t *o, const char *k, double lo, double hi, double *v) {
+  json_t *x = json_object_get(o, k);
+  if (!json_is_number(x) || !(json_number_value(x) >= lo && json_number_value(x) <= hi))
+    return false;
+  *v = json_number_value(x);
+  return true;
+}
+
+static void test_push_against_jansson(void) {
+  static struct lg_gw_push p;
+  char why[160];
+  int accepted = 0, refused = 0;
+  for (int round = 0; round < 4000; round++) {
+    json_t *rx = json_object();
+    if (rnd(8))
+      json_object_set_new(rx, "stat", rnd(10) ? json_integer(1) : field_value(-1, 1, false));
+    if (rnd(3)) json_object_set_new(rx, "tmst", field_value(0, UINT32_MAX, false));
+    if (rnd(3)) json_object_set_new(rx, "tmms", field_value(0, 7000000000000LL, false));
+    if (rnd(3)) json_object_set_new(rx, "ftime", field_value(0, 999999999, false));
+    json_object_set_new(
+        rx, "freq", rnd(10) ? json_real(863.0 + rnd(7000) / 1000.0) : field_value(100, 3000, true));
+    if (rnd(4)) json_object_set_new(rx, "rssi", field_value(-200, 50, rnd(2)));
+    if (rnd(4)) json_object_set_new(rx, "lsnr", field_value(-50, 50, true));
+    if (rnd(5) == 0) json_object_set_new(rx, "unknown", json_pack("{s:[i,s,{}]}", "a", 1, "b"));
+    char datr[16];
+    snprintf(datr, sizeof(datr), "SF%uBW125", 5 + rnd(9));
+    json_object_set_new(rx, "datr", rnd(10) ? json_string(datr) : field_value(0, 50000, false));
+    uint8_t phy[40];
+    size_t n = 1 + rnd(sizeof(phy) - 1);
+    for (size_t k = 0; k < n; k++)
+      phy[k] = (uint8_t)rnd(256);
+    char b64[64];
+    EVP_EncodeBlock((unsigned char *)b64, phy, (int)n);
+    json_object_set_new(rx, "data", rnd(12) ? json_string(b64) : field_value(0, 9, false));
+    if (rnd(2)) json_object_set_new(rx, "size", json_integer((json_int_t)(rnd(8) ? n : n + 1)));
+    if (rnd(3) == 0)
+      json_object_set_new(rx, "rsig",
+                          json_pack("[{s:i,s:o}]", "ant", 0, "rssic", field_value(-200, 50, true)));
+    json_t *body = json_pack("{s:[O]}", "rxpk", rx);
+    char *text = json_dumps(body, rnd(2) ? JSON_COMPACT : JSON_INDENT(1));
+
+    /* the oracle */
+    json_int_t v, tmst = -1, tmms = -1, ftime = -1, size = -1;
+    double freq = 0, rssi = 0, snr = 0, rssic = 0;
+    json_t *d = json_object_get(rx, "datr");
+    unsigned sf = 0, bw = 0;
+    bool ok =
+        oracle_int(rx, "stat", -1, 1, &v) && v == 1 && oracle_num(rx, "freq", 100, 3000, &freq);
+    ok = ok && (!json_object_get(rx, "tmst") || oracle_int(rx, "tmst", 0, UINT32_MAX, &tmst));
+    ok = ok && (!json_object_get(rx, "tmms") || oracle_int(rx, "tmms", 0, 7000000000000LL, &tmms));
+    ok = ok && (!json_object_get(rx, "ftime") || oracle_int(rx, "ftime", 0, 999999999, &ftime));
+    bool lora = json_is_string(d) && sscanf(json_string_value(d), "SF%uBW%u", &sf, &bw) == 2;
+    ok = ok && ((json_is_string(d) && (!lora || sf <= 12)) || /* other strings: kept as such */
+                (json_is_number(d) && json_number_value(d) > 0 && json_number_value(d) < 1e6));
+    ok = ok && json_is_string(json_object_get(rx, "data")) &&
+         strcmp(json_string_value(json_object_get(rx, "data")), b64) == 0;
+    ok = ok && (!oracle_int(rx, "size", 0, 255, &size) || (size_t)size == n);
+    bool has_rssi = oracle_num(rx, "rssi", -200, 50, &rssi);
+    bool has_snr = oracle_num(rx, "lsnr", -50, 50, &snr);
+    json_t *rsig = json_object_get(rx, "rsig");
+    bool has_rssic = rsig && oracle_num(json_array_get(rsig, 0), "rssic", -200, 50, &rssic);
+
+    LG_EQ_INT(lg_gw_parse_push(text, strlen(text), &p, why, sizeof(why)), 0);
+    LG_EQ_INT(p.n_rxpk, (size_t)(ok ? 1 : 0));
+    LG_EQ_INT(p.n_rejected, (size_t)(ok ? 0 : 1));
+    if (ok && p.n_rxpk == 1) {
+      const struct lg_gw_rxpk *r = &p.rxpk[0];
+      LG_EQ_INT((r->has_tmst ? (json_int_t)r->tmst : -1), tmst);
+      LG_EQ_INT((r->has_tmms ? r->tmms_ms : -1), tmms);
+      LG_EQ_INT((r->has_ftime ? r->ftime_ns : -1), ftime);
+      LG_EQ_INT(r->freq_hz, (int64_t)llround(freq * 1e6));
+      LG_EQ_INT(r->has_rssi, has_rssi);
+      if (has_rssi) LG_NEAR(r->rssi_dbm, rssi, 0);
+      LG_EQ_INT(r->has_snr, has_snr);
+      if (has_snr) LG_NEAR(r->snr_db, snr, 0);
+      LG_EQ_INT(r->sf, (lora ? (int)sf : 0));
+      LG_EQ_INT(r->size, n);
+      LG_CHECK(memcmp(r->data, phy, n) == 0);
+      LG_EQ_INT(r->n_ant, (size_t)(rsig ? 1 : 0));
+      if (rsig) LG_EQ_INT(r->ant[0].has_rssi, has_rssic);
+      if (has_rssic) LG_NEAR(r->ant[0].rssi_dbm, rssic, 0);
+    }
+    accepted += ok, refused += !ok;
+
+    /* A byte changed: whatever jansson takes as an object, the reader takes too, with as
+     * many entries; what it refuses is refused with a reason, never a crash. */
+    size_t len = strlen(text);
+    text[rnd((uint32_t)len)] = "{}[]\",:0 a\\-"[rnd(12)];
+    json_error_t e;
+    json_t *mutated = json_loadb(text, len, JSON_REJECT_DUPLICATES, &e);
+    int rc = lg_gw_parse_push(text, len, &p, why, sizeof(why));
+    json_t *arr = json_object_get(mutated, "rxpk");
+    if (json_is_object(mutated) && (arr == NULL || json_is_array(arr))) {
+      LG_EQ_INT(rc, 0);
+      LG_EQ_INT(p.n_rxpk + p.n_rejected, json_array_size(arr));
+    } else if (rc != 0) {
+      LG_CHECK(why[0] != '\0');
+    }
+    json_decref(mutated);
+    free(text);
+    json_decref(body);
+    json_decref(rx);
+  }
+  printf("push bodies: %d taken, %d refused\n", accepted, refused);
+  LG_CHECK(accepted > 400 && refused > 400); /* both sides of every rule exercised */
+}
+
 int main(void) {
   test_header();
   test_time();
   test_best_time();
   test_push();
+  test_push_against_jansson();
+  test_push_edges();
   test_txack_pull_resp();
   return lg_test_report("test_gw");
 }

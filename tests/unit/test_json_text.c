@@ -1,5 +1,5 @@
 /*
- * lg_json_text (integ/json_text.c) against jansson's own json_dumps with the flags the
+ * lg_json_text (util/json_text.c) against jansson's own json_dumps with the flags the
  * MQTT and webhook paths used (JSON_COMPACT | JSON_REAL_PRECISION(15)): the same bytes for
  * every value kind — reals of every shape (radio readings, coordinates, integers held as
  * reals, tiny and huge ones, negative zero, random bit patterns), integers to the 64-bit

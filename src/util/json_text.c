@@ -13,11 +13,12 @@
  * jansson (its exponent without "+" and leading zeros). Not finite: no text, as jansson.
  */
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "integ/integ.h"
+#include "util/json_text.h"
 
 struct text {
   char *p;
@@ -115,9 +116,12 @@ static bool put_real(struct text *t, double v) {
   char *e = strchr(s, 'e');
   if (e) { /* 1e+20 -> 1e20, 1e-05 -> 1e-5 */
     char *x = e + 1, *w = x;
-    if (*x == '+') x++;
-    else if (*x == '-') *w++ = *x++;
-    while (*x == '0' && x[1]) x++;
+    if (*x == '+')
+      x++;
+    else if (*x == '-')
+      *w++ = *x++;
+    while (*x == '0' && x[1])
+      x++;
     memmove(w, x, strlen(x) + 1);
     n = (int)strlen(s);
   } else if (!strchr(s, '.')) {
