@@ -275,13 +275,29 @@ int main(int argc, char **argv) {
     /* the sessions were provisioned above with their keys in clear (no key-encryption key) */
     setenv("LORAGEO_SECURITY_ALLOW_PLAINTEXT_KEYS", "true", 1);
     if (redis) setenv("LORAGEO_CLUSTER_REDIS", redis, 1);
-    freopen("/dev/null", "w", stderr);
+    char log[64]; /* the server's log, for when it does not come up */
+    snprintf(log, sizeof(log), "/tmp/ns_load_server.%d.log", (int)getpid());
+    freopen(log, "w", stderr);
     execl(argv[1], argv[1], "serve", (char *)NULL);
     _exit(127);
   }
   double t_start = now_s();
-  for (int i = 0; i < 2000 && metric_sum(port, instances, "lorageo_uplinks_total") < 0; i++)
+  for (int i = 0; i < 2000 && metric_sum(port, instances, "lorageo_uplinks_total") < 0; i++) {
+    for (int k = 0; k < instances; k++) {
+      int status;
+      if (waitpid(servers[k], &status, WNOHANG) != servers[k]) continue;
+      fprintf(
+          stderr,
+          "ns_load: server %d exited at start (status %d): its log is /tmp/ns_load_server.%d.log\n",
+          k, status, (int)servers[k]);
+      return 1;
+    }
     usleep(5000);
+  }
+  if (metric_sum(port, instances, "lorageo_uplinks_total") < 0) {
+    fprintf(stderr, "ns_load: the server's /metrics did not answer within 10 s\n");
+    return 1;
+  }
   t_start = now_s() - t_start;
   int tx = socket(AF_INET, SOCK_DGRAM, 0);
   struct sockaddr_in to[INSTANCES];
@@ -375,8 +391,12 @@ int main(int argc, char **argv) {
     kill(servers[k], SIGTERM);
   struct rusage before, after; /* the instances' CPU: children's, less the raw-rate child's */
   getrusage(RUSAGE_CHILDREN, &before);
-  for (int k = 0; k < instances; k++)
+  for (int k = 0; k < instances; k++) {
     waitpid(servers[k], NULL, 0);
+    char log[64];
+    snprintf(log, sizeof(log), "/tmp/ns_load_server.%d.log", (int)servers[k]);
+    unlink(log); /* kept only when a server did not come up */
+  }
   getrusage(RUSAGE_CHILDREN, &after);
   double cpu_s = (double)(after.ru_utime.tv_sec - before.ru_utime.tv_sec) +
                  (double)(after.ru_stime.tv_sec - before.ru_stime.tv_sec) +

@@ -10,12 +10,12 @@ cd "$(dirname "$0")/.."
 # (the cluster test starts its own), clang (libFuzzer + sanitizers), jq,
 # Node.js for the lora-packet cross-check, the mosquitto broker and clients for the MQTT
 # test (the test starts its own broker on a free port), Chromium for the web map test;
-# MuJS for JavaScript payload codecs; jemalloc, the server's allocator; curl, which the README's quick start uses; dpkg-dev
+# MuJS for JavaScript payload codecs; jemalloc, the server's allocator; zlib for the journal's CRC-32; curl, which the README's quick start uses; dpkg-dev
 # and systemd (systemd-analyze) for the Debian package and its test; debootstrap for the
 # test that installs that package into a minimal Debian and starts it (LORAGEO_TEST_INSTALL=1).
 packages=(
   build-essential cmake pkg-config
-  libssl-dev libjansson-dev libgsl-dev libproj-dev libjsmn-dev uthash-dev libjemalloc-dev
+  libssl-dev libjansson-dev libgsl-dev libproj-dev libjsmn-dev uthash-dev libjemalloc-dev zlib1g-dev
   libsqlite3-dev libpq-dev postgresql libhiredis-dev redis-server libuv1-dev libmicrohttpd-dev libinih-dev libmosquitto-dev
   libwebsockets-dev
   mosquitto mosquitto-clients openssl

@@ -8,8 +8,8 @@
  * - The checkpoint is a text file replaced by rename(): a stale checkpoint only means more
  *   records are run again on recovery, which the pipeline makes harmless; a checkpoint
  *   ahead of the truth cannot happen, since it is written after the store's commit.
- * - CRC-32 (the IEEE polynomial, reflected) over each record detects the torn tail a
- *   killed process leaves; the table is computed once.
+ * - CRC-32 (the IEEE polynomial, reflected; zlib's) over each record detects the torn tail
+ *   a killed process leaves.
  */
 #define _GNU_SOURCE
 #include "ns/journal.h"
@@ -24,7 +24,9 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "util/util.h"
 
@@ -32,23 +34,15 @@
 #define HEADER      68
 #define JOURNAL_BUF (1 << 20)
 #define SEG_MAX     4096 /* segments listed at once */
+/* The syncer's shortest gap between two fdatasync()s. Back to back, a sync every ~150 µs at
+ * full load cost ~10 % of the server's CPU in the kernel and its wake-ups; 1 ms holds a
+ * PUSH_ACK at most that much longer (a forwarder waits 100 ms or more) and gathers the
+ * records of several packet batches into one sync (bench/RESULTS.md, issue 15). */
+#define SYNC_GAP_NS 1000000
 
-static uint32_t crc_table[256];
-
-static void crc_init(void) {
-  for (uint32_t i = 0; i < 256; i++) {
-    uint32_t c = i;
-    for (int k = 0; k < 8; k++)
-      c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
-    crc_table[i] = c;
-  }
-}
-
-static uint32_t crc32_of(uint32_t crc, const uint8_t *p, size_t n) {
-  crc = ~crc;
-  for (size_t i = 0; i < n; i++)
-    crc = crc_table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
-  return ~crc;
+/* CRC-32 (IEEE, reflected: zlib's, which computes it several bytes a step). */
+static uint32_t crc32_of(const uint8_t *p, size_t n) {
+  return (uint32_t)crc32(0L, p, (uInt)n);
 }
 
 struct lg_journal {
@@ -115,7 +109,7 @@ static long parse_record(const uint8_t *p, size_t n, struct lg_journal_rec *r) {
   uint32_t body = lg_get_le32(p + 4);
   if (lg_get_le32(p) != MAGIC || body == 0 || body > LG_JOURNAL_DATA_MAX) return -1;
   if (n < HEADER + (size_t)body) return 0;
-  if (crc32_of(0, p + 12, HEADER - 12 + body) != lg_get_le32(p + 8)) return -1;
+  if (crc32_of(p + 12, HEADER - 12 + body) != lg_get_le32(p + 8)) return -1;
   r->seq = lg_get_le64(p + 12);
   r->received_ns = (int64_t)lg_get_le64(p + 20);
   r->gateway_eui = lg_get_le64(p + 28);
@@ -191,7 +185,6 @@ static int open_segment(struct lg_journal *j, char *why, size_t why_len) {
 int lg_journal_open(struct lg_journal **out, const struct lg_journal_opts *o, char *why,
                     size_t why_len) {
   *out = NULL;
-  if (crc_table[1] == 0) crc_init();
   if (mkdir(o->dir, 0755) != 0 && errno != EEXIST)
     return snprintf(why, why_len, "journal %s: %s", o->dir, strerror(errno)), LG_EIO;
   struct lg_journal *j = calloc(1, sizeof(*j));
@@ -290,7 +283,7 @@ int lg_journal_append(struct lg_journal *j, struct lg_journal_rec *r) {
   memset(p + 38, 0, HEADER - 38);
   memcpy(p + 38, r->from, r->from_len);
   memcpy(p + HEADER, r->data, r->len);
-  lg_put_le32(p + 8, crc32_of(0, p + 12, HEADER - 12 + r->len));
+  lg_put_le32(p + 8, crc32_of(p + 12, HEADER - 12 + r->len));
   j->n_buf += need;
   j->seg_bytes += (int64_t)need;
   j->last_seq = r->seq;
@@ -348,13 +341,29 @@ int lg_journal_sync(struct lg_journal *j) {
   return maybe_rotate(j);
 }
 
+static int64_t mono_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
 static void *syncer(void *arg) {
   struct lg_journal *j = arg;
+  int64_t last_ns = 0; /* when the last fdatasync started */
   pthread_mutex_lock(&j->mu);
   for (;;) {
     while (!j->quit && j->want_seq <= atomic_load(&j->synced_seq))
       pthread_cond_wait(&j->cv, &j->mu);
     if (j->want_seq <= atomic_load(&j->synced_seq)) break; /* quit, nothing left */
+    /* Group commit: at most one sync per SYNC_GAP_NS; what arrives meanwhile joins it. */
+    int64_t wait_ns = last_ns + SYNC_GAP_NS - mono_ns();
+    if (wait_ns > 0 && !j->quit) {
+      pthread_mutex_unlock(&j->mu);
+      struct timespec ts = {0, (long)wait_ns};
+      nanosleep(&ts, NULL);
+      pthread_mutex_lock(&j->mu);
+    }
+    last_ns = mono_ns();
     uint64_t target = j->want_seq;
     int fd = j->fd;
     j->busy = true;
@@ -527,7 +536,6 @@ static int reader_seek(struct lg_journal_reader *rd, bool after) {
 int lg_journal_reader_open(struct lg_journal_reader **out, const char *dir, uint64_t after_seq,
                            char *why, size_t why_len) {
   *out = NULL;
-  if (crc_table[1] == 0) crc_init();
   struct stat st;
   if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
     return snprintf(why, why_len, "journal %s: not a directory", dir), LG_ENOTFOUND;
