@@ -161,15 +161,17 @@ static int apply(struct ns_writer *w, struct wop *o) {
   bool publish = ns->io.on_event != NULL;
   switch (o->kind) {
   case W_UPLINK: {
-    int rc = o->exact ? lg_store_fcnt_up_cas(w->store, o->dev_eui, o->expected, o->u->f_cnt)
+    /* the device's last-seen in the counter's UPDATE: one write of its row, not two */
+    int rc = o->exact ? lg_store_fcnt_up_cas(w->store, o->dev_eui, o->expected, o->u->f_cnt,
+                                             o->u->received_ns)
                       : lg_store_fcnt_up_advance(w->store, o->dev_eui, o->u->f_cnt, o->at_ns);
     size_t slot = o->ticket % TICKETS;
     w->ids[slot].ticket = o->ticket, w->ids[slot].id = -1;
     if (rc == LG_EBUSY) return refused(w, o), 0;
     int64_t id = 0;
     if (rc) return LG_EIO;
-    rc = o->exact ? lg_store_uplink_add(w->store, o->u, o->rx, o->n, &id) /* sets last-seen */
-                  : lg_store_uplink_add_in_batch(w->store, o->u, o->rx, o->n, &id);
+    /* no savepoint of its own: a failure here fails the whole batch, which is run again */
+    rc = lg_store_uplink_add_in_batch(w->store, o->u, o->rx, o->n, &id);
     if (rc) return LG_EIO;
     w->ids[slot].id = id;
     json_t *ev = up_payload(o, id);

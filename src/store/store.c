@@ -807,13 +807,16 @@ json_t *lg_store_device_json(struct lg_store *s, uint64_t dev_eui) {
                       dev_eui, lgs_device_row);
 }
 
-int lg_store_fcnt_up_cas(struct lg_store *s, uint64_t dev_eui, uint32_t expected, uint32_t fcnt) {
-  struct db_stmt *st = db_prep(s->db, "UPDATE devices SET fcnt_up_next = ?3"
-                                      " WHERE dev_eui = ?1 AND fcnt_up_next = ?2");
+int lg_store_fcnt_up_cas(struct lg_store *s, uint64_t dev_eui, uint32_t expected, uint32_t fcnt,
+                         int64_t seen_ns) {
+  struct db_stmt *st = db_prep(
+      s->db, "UPDATE devices SET fcnt_up_next = ?3, last_seen_ns = COALESCE(?4, last_seen_ns)"
+             " WHERE dev_eui = ?1 AND fcnt_up_next = ?2");
   if (st == NULL) return LG_EIO;
   lgs_bind_eui(st, 1, dev_eui);
   db_bind_int64(st, 2, expected);
   db_bind_int64(st, 3, (uint32_t)(fcnt + 1));
+  if (seen_ns >= 0) db_bind_int64(st, 4, seen_ns);
   int rc = lgs_step_done(st);
   return rc ? rc : db_changes(st) == 1 ? 0 : LG_EBUSY;
 }

@@ -157,8 +157,10 @@ unsigned lg_store_devices_generation(void);
  * empty knows it still is while this has not moved. */
 unsigned lg_store_queue_generation(void);
 /* Accepts uplink counter `fcnt`: sets fcnt_up_next = fcnt + 1 only if it still holds
- * `expected` (compare-and-set). LG_EBUSY when another writer got there first. */
-LG_STORE_MUST int lg_store_fcnt_up_cas(struct lg_store *s, uint64_t dev_eui, uint32_t expected, uint32_t fcnt);
+ * `expected` (compare-and-set), and the device's last-seen to seen_ns in the same UPDATE
+ * (seen_ns < 0: left as it is). LG_EBUSY when another writer got there first. */
+LG_STORE_MUST int lg_store_fcnt_up_cas(struct lg_store *s, uint64_t dev_eui, uint32_t expected,
+                                       uint32_t fcnt, int64_t seen_ns);
 /* Takes the next downlink counter (returns it in *fcnt and advances it). */
 LG_STORE_MUST int lg_store_fcnt_down_take(struct lg_store *s, uint64_t dev_eui, uint32_t *fcnt);
 /* Records a DevNonce; LG_EEXIST when this device already used it (a replayed join). */

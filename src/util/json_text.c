@@ -108,6 +108,7 @@ static bool put_decimal(struct text *t, double v, int places, double scale, doub
 /* A real as jansson writes it with JSON_REAL_PRECISION(15); false: not finite. */
 static bool put_real(struct text *t, double v) {
   if (!isfinite(v)) return false;
+  if (v == 0) return put(t, signbit(v) ? "-0.0" : "0.0", signbit(v) ? 4 : 3), true;
   /* six places below 10^9, nine below 10^6 (a coordinate to the nanodegree): 15 digits */
   if (put_decimal(t, v, 6, 1e6, 1e9) || put_decimal(t, v, 9, 1e9, 1e6)) return true;
   char s[40];
