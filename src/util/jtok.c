@@ -206,6 +206,7 @@ bool lg_jt_text(const struct lg_jt *c, int i, char *buf, size_t cap, const char 
   if (i < 0 || i >= c->n || c->t[i].type != JSMN_STRING) return false;
   const char *p = c->js + c->t[i].start;
   size_t n = (size_t)(c->t[i].end - c->t[i].start), k = 0;
+  if (n >= cap) return false; /* (escapes shorten a string; nothing read here is that long) */
   if (memchr(p, '\\', n) == NULL) return *s = p, *len = n, true;
   for (size_t j = 0; j < n; j++) {
     char ch = p[j];

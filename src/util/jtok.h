@@ -65,8 +65,9 @@ int lg_jt_fields(const struct lg_jt *c, int obj, const char *const *names, int n
 bool lg_jt_int(const struct lg_jt *c, int i, int64_t lo, int64_t hi, int64_t *out);
 /* Token i (may be -1) as a number within [lo, hi]. */
 bool lg_jt_num(const struct lg_jt *c, int i, double lo, double hi, double *out);
-/* Token i (may be -1) as a string: its bytes in the text when it has no escape, else
- * unescaped into buf (cap bytes; \uXXXX only for ASCII); false when it does not fit. */
+/* Token i (may be -1) as a string of fewer than cap bytes: its bytes in the text when it
+ * has no escape, else unescaped into buf (\uXXXX only for ASCII); false when it is not a
+ * string or does not fit (so *len < cap either way). */
 bool lg_jt_text(const struct lg_jt *c, int i, char *buf, size_t cap, const char **s, size_t *len);
 
 #endif

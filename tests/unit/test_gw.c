@@ -255,6 +255,14 @@ static void test_push_edges(void) {
   LG_CHECK(strstr(why, "deep") != NULL);
   LG_CHECK((double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9 < 0.05);
 
+  /* a data rate's name longer than any buffer for it (the fuzzer's first find: it was
+   * copied whole into 64 bytes): kept as another modulation, nothing overwritten */
+  char long_datr[600] = "{\"rxpk\":[{\"freq\":868.1,\"stat\":1,\"data\":\"AA==\",\"datr\":\"";
+  memset(long_datr + strlen(long_datr), 'S', 500);
+  strcpy(long_datr + strlen(long_datr), "SF7BW125\"}]}");
+  LG_EQ_INT(lg_gw_parse_push(long_datr, strlen(long_datr), &p, why, sizeof(why)), 0);
+  LG_CHECK(p.n_rxpk == 1 && p.rxpk[0].mod == LG_GW_MOD_OTHER);
+
   static const char *not_json[] = {"{\"rxpk\":[1.]}", "{\"rxpk\":[01]}", "{\"rxpk\":[nul]}",
                                    "{\"rxpk\"}",      "{\"rxpk\":[]} x", "{\"rxpk\":[]}\0"};
   for (size_t i = 0; i < LG_ARRAY_LEN(not_json); i++)
