@@ -275,27 +275,28 @@ int main(int argc, char **argv) {
     /* the sessions were provisioned above with their keys in clear (no key-encryption key) */
     setenv("LORAGEO_SECURITY_ALLOW_PLAINTEXT_KEYS", "true", 1);
     if (redis) setenv("LORAGEO_CLUSTER_REDIS", redis, 1);
-    char log[64]; /* the server's log, for when it does not come up */
-    snprintf(log, sizeof(log), "/tmp/ns_load_server.%d.log", (int)getpid());
+    char log[600]; /* the server's log, kept when it does not come up or dies */
+    snprintf(log, sizeof(log), "%s/server%d.log", dir, k);
     freopen(log, "w", stderr);
     execl(argv[1], argv[1], "serve", (char *)NULL);
     _exit(127);
   }
   double t_start = now_s();
-  for (int i = 0; i < 2000 && metric_sum(port, instances, "lorageo_uplinks_total") < 0; i++) {
-    for (int k = 0; k < instances; k++) {
-      int status;
-      if (waitpid(servers[k], &status, WNOHANG) != servers[k]) continue;
-      fprintf(
-          stderr,
-          "ns_load: server %d exited at start (status %d): its log is /tmp/ns_load_server.%d.log\n",
-          k, status, (int)servers[k]);
-      return 1;
-    }
+  bool up = false;
+  for (int i = 0; i < 2000 && !(up = metric_sum(port, instances, "lorageo_uplinks_total") >= 0);
+       i++) {
+    bool died = false;
+    for (int k = 0; k < instances && !died; k++)
+      died = waitpid(servers[k], NULL, WNOHANG) == servers[k];
+    if (died) break;
     usleep(5000);
   }
-  if (metric_sum(port, instances, "lorageo_uplinks_total") < 0) {
-    fprintf(stderr, "ns_load: the server's /metrics did not answer within 10 s\n");
+  if (!up) {
+    fprintf(stderr, "ns_load: a server did not come up; its log is in %s/server*.log\n", dir);
+    for (int k = 0; k < instances; k++)
+      kill(servers[k], SIGTERM);
+    for (int k = 0; k < instances; k++)
+      waitpid(servers[k], NULL, 0);
     return 1;
   }
   t_start = now_s() - t_start;
@@ -391,11 +392,18 @@ int main(int argc, char **argv) {
     kill(servers[k], SIGTERM);
   struct rusage before, after; /* the instances' CPU: children's, less the raw-rate child's */
   getrusage(RUSAGE_CHILDREN, &before);
+  bool crashed = false;
   for (int k = 0; k < instances; k++) {
-    waitpid(servers[k], NULL, 0);
-    char log[64];
-    snprintf(log, sizeof(log), "/tmp/ns_load_server.%d.log", (int)servers[k]);
-    unlink(log); /* kept only when a server did not come up */
+    int status = 0;
+    waitpid(servers[k], &status, 0);
+    bool clean = (WIFEXITED(status) && WEXITSTATUS(status) == 0) ||
+                 (WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM);
+    if (!clean) {
+      fprintf(stderr, "ns_load: server %d ended with status %d (signal %d): %s/server%d.log\n", k,
+              WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+              WIFSIGNALED(status) ? WTERMSIG(status) : 0, dir, k);
+      crashed = true;
+    }
   }
   getrusage(RUSAGE_CHILDREN, &after);
   double cpu_s = (double)(after.ru_utime.tv_sec - before.ru_utime.tv_sec) +
@@ -433,6 +441,7 @@ int main(int argc, char **argv) {
          t_accepted - t0, t_end - t_accepted);
   printf("uplinks_per_s %.0f   datagrams_per_s %.0f   (%.2f s until all were stored)\n",
          (double)accepted / secs, (double)datagrams / secs, secs);
+  if (crashed) return 1; /* the directory stays, with the servers' logs */
   char cmd[200];
   snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
   if (system(cmd) != 0) return 1;

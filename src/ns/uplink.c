@@ -96,7 +96,7 @@ static int distinct_gateways(const struct ns_frame *f) {
  * lg_json_text writes without printf (a position's 15 digits through glibc's %.15g were
  * ~4 % of the server's CPU at full load). */
 static double event_deg(double v) {
-  return isfinite(v) ? round(v * 1e9) / 1e9 : v;
+  return fabs(v) <= 360 ? round(v * 1e9) / 1e9 : v;
 }
 
 static double event_m(double v) {

@@ -38,7 +38,10 @@ dpkg-deb -c "$deb" | awk '{print $6}' | sed 's|^\./|/|' >"$tmp/files"
 field() { dpkg-deb -f "$deb" "$1"; }
 ok test "$(field Package)" = lorageo
 checks=$((checks + 1))
-for lib in libmujs2 libjansson4 libmicrohttpd12 libmosquitto1 libcurl4 libsqlite3-0 libpq5 adduser; do
+libs="libmujs2 libjansson4 libmicrohttpd12 libmosquitto1 libcurl4 libsqlite3-0 libpq5 zlib1g adduser"
+# jemalloc where the binary links it (not in the sanitizer build, which has its own allocator)
+ldd "$build/lorageo" | grep -q libjemalloc && libs="$libs libjemalloc2"
+for lib in $libs; do
   field Depends | grep -q "$lib" || fail "Depends lacks $lib: $(field Depends)"
 done
 dpkg-deb --ctrl-tarfile "$deb" | tar -x -C "$tmp" -f - ./conffiles ./postinst ./prerm ./postrm
