@@ -38,6 +38,9 @@ static const char usage[] =
     "  --sigma-ns N         timing noise of a reception, ns (default 50)\n"
     "  --min-gateways N     timed receptions for TDOA under auto (default 3)\n"
     "  --no-robust          keep receptions that look like reflections\n"
+    "  --nlos-share S       share of receptions reflected (0..0.2; default: learned\n"
+    "                       from the input's residuals, 0 turns the model off)\n"
+    "  --nlos-delay-ns D    their mean delay, ns (default: learned)\n"
     "  --grid-step M        grid method step, m (default 10)\n"
     "  --calibration FILE   gateway timing offsets and path-loss model (lorageo calibrate)\n"
     "  --threads N          worker threads (default: the number of cores)\n"
@@ -63,6 +66,8 @@ static int parse_args(int argc, char **argv, struct solve_args *a) {
     O_SIGMA,
     O_MIN_GW,
     O_NO_ROBUST,
+    O_NLOS_SHARE,
+    O_NLOS_DELAY,
     O_NO_OUTLIER,
     O_GRID,
     O_CAL,
@@ -85,6 +90,8 @@ static int parse_args(int argc, char **argv, struct solve_args *a) {
       {"sigma-ns", required_argument, NULL, O_SIGMA},
       {"min-gateways", required_argument, NULL, O_MIN_GW},
       {"no-robust", no_argument, NULL, O_NO_ROBUST},
+      {"nlos-share", required_argument, NULL, O_NLOS_SHARE},
+      {"nlos-delay-ns", required_argument, NULL, O_NLOS_DELAY},
       {"no-outlier-test", no_argument, NULL, O_NO_OUTLIER},
       {"grid-step", required_argument, NULL, O_GRID},
       {"calibration", required_argument, NULL, O_CAL},
@@ -107,6 +114,8 @@ static int parse_args(int argc, char **argv, struct solve_args *a) {
       {O_ALPHA, &a->run.alpha, 1e-6, 0.5, "--alpha"},
       {O_ALT, &a->run.opts.device_alt_m, -1000, 20000, "--alt"},
       {O_SIGMA, &a->run.opts.sigma_ns, 0.001, 1e7, "--sigma-ns"},
+      {O_NLOS_SHARE, &a->run.opts.nlos_share, 0, 0.2, "--nlos-share"},
+      {O_NLOS_DELAY, &a->run.opts.nlos_delay_ns, 1, 1e5, "--nlos-delay-ns"},
       {O_GRID, &a->run.opts.grid_step_m, 0.1, 10000, "--grid-step"},
       {O_TXP, &a->run.opts.pathloss.tx_power_dbm, -30, 40, "--tx-power"},
       {O_PL0, &a->run.opts.pathloss.pl0_db, 0, 250, "--pl0"},
@@ -116,7 +125,7 @@ static int parse_args(int argc, char **argv, struct solve_args *a) {
   };
   long v;
   int c;
-  bool no_outlier = false;
+  bool no_outlier = false, nlos_share = false, nlos_delay = false;
   optind = 1;
   opterr = 0;
   while ((c = getopt_long(argc, argv, ":hi:", opts, NULL)) != -1) {
@@ -130,6 +139,8 @@ static int parse_args(int argc, char **argv, struct solve_args *a) {
                            nums[k].lo, nums[k].hi, optarg);
       *nums[k].dst = x;
       handled = true;
+      if (c == O_NLOS_SHARE) nlos_share = true;
+      if (c == O_NLOS_DELAY) nlos_delay = true;
       if (c == O_SIGMA) {
         a->run.sigma_given = true;
         a->run.opts.sigma_prior_dof = 1e9; /* the user knows it */
@@ -178,6 +189,11 @@ static int parse_args(int argc, char **argv, struct solve_args *a) {
   }
   if (optind != argc) return lg_cli_fail("solve", 2, "unexpected argument '%s'", argv[optind]);
   if (no_outlier) a->run.alpha = 0; /* aggregate(): alpha 0 skips the GESD test */
+  if (nlos_delay && !nlos_share)
+    return lg_cli_fail("solve", 2, "--nlos-delay-ns needs --nlos-share");
+  if (nlos_share && a->run.opts.nlos_share > 0 && !nlos_delay)
+    return lg_cli_fail("solve", 2, "--nlos-share above 0 needs --nlos-delay-ns");
+  a->run.nlos_given = nlos_share;
   if (a->run.per_device && a->run.track)
     return lg_cli_fail("solve", 2, "--per-device and --track exclude each other");
   return 0;

@@ -122,6 +122,12 @@ struct lg_geo_opts {
    * correct); >= 1e6: known. Receptions that carry their own sigma_ns are known. */
   double sigma_prior_dof;
   bool robust;         /* detect and drop NLOS-delayed receptions, default true */
+  /* Reflections the residuals cannot show (nlos.c): the share of timed receptions that
+   * arrive by a reflected path, and their mean delay (exponential). With a share > 0 the
+   * radii are those of that mixture and a fit whose residuals make one late reception
+   * likelier than none takes it out. Default 0: Gaussian noise alone. */
+  double nlos_share;
+  double nlos_delay_ns;
   double grid_step_m;  /* `grid`: step, default 10 m (thesis: 0.0001 deg) */
   struct lg_pathloss pathloss;
   const struct lg_radio_map *radio_map; /* fingerprint/knn (and auto): NULL without one */
@@ -164,6 +170,26 @@ double lg_geo_noise_factor(const struct lg_geo_fix *fixes, size_t n);
 
 /* Solver workspace: GSL contexts allocated once and reused. */
 struct lg_geo_solver;
+
+/*
+ * Learning the reflection model (lg_geo_opts.nlos_share, nlos_delay_ns) from fits: a
+ * solver told to keep them (lg_geo_solver_keep_rows) holds its last time-of-arrival fit's
+ * evidence, which lg_geo_solver_nlos_rows adds to a set of frames; lg_geo_nlos_learn
+ * fits the share and the mean delay to the set (expectation-maximisation; the
+ * receptions the reflection test dropped count as late by what their fit says), given
+ * the timing noise in metres the fits were solved with. LG_EINVAL with fewer than 50
+ * frames; LG_ENOTFOUND when the fits do not support reflections (too few receptions
+ * whose residuals could show one, or a likelihood not clearly above Gaussian noise
+ * alone's: 2 log-ratio under chi-square(2)'s 99.9 % quantile).
+ */
+struct lg_geo_nlos_frames;
+struct lg_geo_nlos_frames *lg_geo_nlos_frames_new(void);
+void lg_geo_nlos_frames_free(struct lg_geo_nlos_frames *f);
+size_t lg_geo_nlos_frames_count(const struct lg_geo_nlos_frames *f);
+void lg_geo_solver_keep_rows(struct lg_geo_solver *s, bool keep);
+int lg_geo_solver_nlos_rows(const struct lg_geo_solver *s, struct lg_geo_nlos_frames *frames);
+int lg_geo_nlos_learn(const struct lg_geo_nlos_frames *f, double sigma_m, double *share,
+                      double *delay_m);
 
 /* A new solver (NULL when out of memory); free with lg_geo_solver_free(). */
 struct lg_geo_solver *lg_geo_solver_new(void);

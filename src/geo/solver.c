@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "geo/nlos.h"
 #include "geo/problem.h"
 #include "util/util.h"
 
@@ -47,6 +48,14 @@ struct lg_geo_solver {
   uint64_t fits, fits_gn;           /* fits run, and those Gauss-Newton finished */
   double *scratch;                  /* fingerprinting's per-cell likelihoods */
   size_t scratch_cap;
+  /* the last time-of-arrival fit's rows for the reflection model (nlos.h), kept for
+   * learning it (lg_geo_solver_nlos_rows), with the receptions the reflection test
+   * dropped: how many, and their delays' sum */
+  bool keep_rows;
+  struct geo_nlos_row rows[LG_GEO_MAX_RX];
+  size_t n_rows;
+  int dropped;
+  double dropped_m;
 };
 
 double *geo_solver_scratch(struct lg_geo_solver *s, size_t n) {
@@ -549,14 +558,28 @@ static int cholesky_covariance(const gsl_matrix *J, gsl_matrix *covar) {
   return rc ? rc : gsl_linalg_cholesky_invert(covar);
 }
 
-/* Fills accuracy, GDOP, residual and the fix position from a converged state. */
+/* How finish() treats reflections (nlos.h), when the options give them a share. */
+enum nlos_use {
+  NLOS_RADII,    /* the mixture's radii about the fit */
+  NLOS_RELOCATE, /* and the likeliest late reception taken out of the position */
+};
+
+static size_t nlos_rows(struct lg_geo_solver *s, const struct geo_problem *p, const gsl_matrix *J,
+                        const double *f, struct geo_nlos_row *rows, size_t *gw_of);
+
+/* Fills accuracy, GDOP, residual and the fix position from a converged state. With a
+ * reflection model (o->nlos_share > 0, time of arrival alone) the radii are the
+ * mixture's and, under NLOS_RELOCATE, *late (if not NULL) gets the reception taken out as
+ * late, or p->n, and moved[] the state with its delay taken out (to first order). */
 static int finish(struct lg_geo_solver *s, struct geo_problem *p, const struct fit *fit,
-                  struct lg_geo_fix *out) {
+                  struct lg_geo_fix *out, enum nlos_use use, size_t *late, double moved[NP]) {
   size_t m = residual_count(p);
   if (m > MAX_RESID) return LG_EINVAL;
   if (s->jac[m] == NULL && (s->jac[m] = gsl_matrix_alloc(m, NP)) == NULL) return LG_ENOMEM;
   gsl_matrix *J = s->jac[m];
-  evaluate(p, fit->x, NULL, J);
+  double fres[MAX_RESID];
+  gsl_vector_view fv = gsl_vector_view_array(fres, m);
+  evaluate(p, fit->x, &fv.vector, J);
   if (covariance(J, s->covar) != GSL_SUCCESS) return LG_ENOTFOUND;
   /*
    * The noise scale. A known sigma (every reception carries its own) is kept, only
@@ -576,15 +599,49 @@ static int finish(struct lg_geo_solver *s, struct geo_problem *p, const struct f
   out->cov_en[2] = gsl_matrix_get(s->covar, 1, 1) * scale;
   out->chi2 = fit->chi2;
   out->dof = dof;
-  out->accuracy_m = radius(s, out->cov_en, 0) * sqrt(f2_widen(s, nu0, dof, 0));
-  out->accuracy_95_m = radius(s, out->cov_en, 1) * sqrt(f2_widen(s, nu0, dof, 1));
+  double w68 = f2_widen(s, nu0, dof, 0), w95 = f2_widen(s, nu0, dof, 1);
+  out->accuracy_m = radius(s, out->cov_en, 0) * sqrt(w68);
+  out->accuracy_95_m = radius(s, out->cov_en, 1) * sqrt(w95);
   double trace = 0;
   for (size_t k = 0; k < NP; k++)
     trace += gsl_matrix_get(s->covar, k, k);
   out->gdop = p->use_toa ? sqrt(trace) / p->sigma_ref_m : NAN;
 
+  double x[NP];
+  memcpy(x, fit->x, sizeof(x));
+  if (late) *late = p->n;
+  bool model = p->opts->nlos_share > 0 && p->opts->nlos_delay_ns > 0;
+  if (p->use_toa && !p->use_rssi && (model || s->keep_rows)) {
+    struct geo_nlos_row rows[LG_GEO_MAX_RX];
+    size_t gw_of[LG_GEO_MAX_RX];
+    size_t n = nlos_rows(s, p, J, fres, rows, gw_of);
+    if (s->keep_rows && use == NLOS_RELOCATE) {
+      memcpy(s->rows, rows, n * sizeof(*rows));
+      s->n_rows = n;
+    }
+    if (model) {
+      double c68[3], c95[3];
+      for (int k = 0; k < 3; k++) {
+        c68[k] = out->cov_en[k] * w68;
+        c95[k] = out->cov_en[k] * w95;
+      }
+      struct geo_nlos_verdict v;
+      geo_nlos_assess(rows, n, p->opts->nlos_share, p->opts->nlos_delay_ns * 1e-9 * LG_GEO_C_MPS,
+                      c68, c95, use == NLOS_RELOCATE && p->opts->robust, &v);
+      out->accuracy_m = v.r68;
+      out->accuracy_95_m = v.r95;
+      if (v.late >= 0) {
+        x[0] += v.move[0];
+        x[1] += v.move[1];
+        if (p->fix_alt) x[2] = geo_device_up(p, x[0], x[1]);
+        if (late) *late = gw_of[v.late];
+        if (moved) memcpy(moved, x, sizeof(x));
+      }
+    }
+  }
+
   struct lg_geodetic g;
-  lg_enu_to_geodetic(&p->frame, fit->x, &g);
+  lg_enu_to_geodetic(&p->frame, x, &g);
   out->lat_deg = g.lat_deg;
   out->lon_deg = g.lon_deg;
   if (out->lon_deg > 180.0) out->lon_deg -= 360.0;
@@ -598,10 +655,10 @@ static int finish(struct lg_geo_solver *s, struct geo_problem *p, const struct f
     if (!gw->active) continue;
     bool counts = (p->use_toa && gw->timed) || (p->use_rssi && gw->has_rssi);
     if (!counts) continue;
-    double d[3] = {fit->x[0] - gw->enu[0], fit->x[1] - gw->enu[1], fit->x[2] - gw->enu[2]};
+    double d[3] = {x[0] - gw->enu[0], x[1] - gw->enu[1], x[2] - gw->enu[2]};
     double r = sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
     double e = (p->use_toa && gw->timed)
-                   ? r + fit->x[3] - gw->toa_m
+                   ? r + x[3] - gw->toa_m
                    : lg_pathloss_distance(&p->opts->pathloss, gw->rssi_dbm) - r;
     sum += e * e;
     used++;
@@ -609,6 +666,48 @@ static int finish(struct lg_geo_solver *s, struct geo_problem *p, const struct f
   out->residual_m = used ? sqrt(sum / used) : 0.0;
   out->gateways_used = used;
   return 0;
+}
+
+/*
+ * The reflection model's rows (nlos.h) of the timed receptions of a fit with weighted
+ * Jacobian J, normalised residuals f and s->covar = (J^T J)^-1 already computed; gw_of[k]
+ * is row k's reception. Returns the row count.
+ */
+static size_t nlos_rows(struct lg_geo_solver *s, const struct geo_problem *p, const gsl_matrix *J,
+                        const double *f, struct geo_nlos_row *rows, size_t *gw_of) {
+  size_t row = 0, n = 0;
+  const double *c = s->covar->data;
+  size_t tc = s->covar->tda;
+  for (size_t i = 0; i < p->n; i++) {
+    const struct geo_gw *g = &p->gw[i];
+    if (!g->active) continue;
+    if (p->use_toa && g->timed) {
+      const double *j = J->data + row * J->tda;
+      double y[NP], h = 0;
+      for (size_t a = 0; a < NP; a++) {
+        y[a] = 0;
+        for (size_t b = 0; b < NP; b++)
+          y[a] += c[a * tc + b] * j[b];
+        h += j[a] * y[a];
+      }
+      double sig = g->sigma_m;
+      rows[n] = (struct geo_nlos_row){.a = -f[row] / sig,
+                                      .b = fmax(1.0 - h, 0.0) / (sig * sig),
+                                      .shift = {y[0] / sig, y[1] / sig}};
+      gw_of[n++] = i;
+      row++;
+    }
+    if (p->use_rssi && g->has_rssi) row++;
+  }
+  return n;
+}
+
+void lg_geo_solver_keep_rows(struct lg_geo_solver *s, bool keep) {
+  s->keep_rows = keep;
+}
+
+int lg_geo_solver_nlos_rows(const struct lg_geo_solver *s, struct lg_geo_nlos_frames *frames) {
+  return geo_nlos_frames_add(frames, s->rows, s->n_rows, s->dropped, s->dropped_m);
 }
 
 int geo_quality_at(struct lg_geo_solver *s, struct geo_problem *p, double e, double n,
@@ -625,7 +724,7 @@ int geo_quality_at(struct lg_geo_solver *s, struct geo_problem *p, double e, dou
   int count = 0;
   f.chi2 = measurement_chi2(p, &fv.vector, &count);
   f.dof = count - NP;
-  return finish(s, p, &f, out);
+  return finish(s, p, &f, out, NLOS_RADII, NULL, NULL);
 }
 
 int lg_geo_crlb(const struct lg_geo_rx *rx, size_t n, const struct lg_geodetic *dev,
@@ -863,7 +962,7 @@ static bool other_root(struct lg_geo_solver *s, struct geo_problem *p, const str
 static int add_alternative(struct lg_geo_solver *s, struct geo_problem *p, const struct fit *other,
                            struct lg_geo_fix *out) {
   struct lg_geo_fix alt;
-  if (finish(s, p, other, &alt) != 0) return 0; /* singular there: keep the first alone */
+  if (finish(s, p, other, &alt, NLOS_RADII, NULL, NULL) != 0) return 0; /* singular there: keep the first alone */
   struct lg_enu_frame *f = &p->frame;
   struct lg_geodetic g = {out->lat_deg, out->lon_deg, out->alt_m};
   double here[3], there[3];
@@ -890,6 +989,34 @@ static int add_alternative(struct lg_geo_solver *s, struct geo_problem *p, const
   out->n_alternatives = 1;
   out->alternatives[0] = (struct lg_geodetic){alt.lat_deg, alt.lon_deg, alt.alt_m};
   return 0;
+}
+
+/*
+ * The reflection model found reception `late` likelier late than not and moved the fix by
+ * its delay to first order (moved[]): the fit without it, from there, replaces the
+ * position when it lands close (within a tenth of the fix's 68 % radius, the radii the
+ * mixture's about the moved point). Far from it, the first order was no guide (the
+ * geometry without that gateway is poor): false, and the fix stays where it was.
+ */
+static bool take_out_late(struct lg_geo_solver *s, struct geo_problem *p, size_t late,
+                          const double moved[NP], struct lg_geo_fix *out) {
+  struct fit f;
+  p->gw[late].active = false;
+  fit_from(s, p, moved, &f);
+  if (!f.ok || !in_region(p, &f) ||
+      hypot(f.x[0] - moved[0], f.x[1] - moved[1]) > 0.1 * out->accuracy_m) {
+    p->gw[late].active = true;
+    return false;
+  }
+  struct lg_geodetic g;
+  lg_enu_to_geodetic(&p->frame, f.x, &g);
+  out->lat_deg = g.lat_deg;
+  out->lon_deg = g.lon_deg;
+  if (out->lon_deg > 180.0) out->lon_deg -= 360.0;
+  if (out->lon_deg < -180.0) out->lon_deg += 360.0;
+  if (!p->fix_alt) out->alt_m = g.alt_m;
+  out->gateways_used--;
+  return true;
 }
 
 int geo_solve_iterative(struct lg_geo_solver *s, struct geo_problem *p, enum lg_geo_method method,
@@ -926,10 +1053,27 @@ int geo_solve_iterative(struct lg_geo_solver *s, struct geo_problem *p, enum lg_
              lg_geo_method_name(method));
     return LG_ENOTFOUND;
   }
+  uint64_t before = excluded;
   if (p->use_toa && p->opts->robust) reject_nlos(s, p, &best, &excluded);
+  s->n_rows = 0;
+  s->dropped = 0;
+  s->dropped_m = 0;
+  for (size_t i = 0; i < p->n && s->keep_rows; i++) {
+    if (!((excluded & ~before) >> i & 1)) continue;
+    const struct geo_gw *g = &p->gw[i];
+    double d[3] = {best.x[0] - g->enu[0], best.x[1] - g->enu[1], best.x[2] - g->enu[2]};
+    s->dropped++;
+    s->dropped_m += fmax(g->toa_m - sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]) - best.x[3], 0);
+  }
   struct fit other;
   bool ambiguous = other_root(s, p, &best, &other);
-  int rc = finish(s, p, &best, out);
+  size_t late = p->n;
+  double moved[NP];
+  int rc = finish(s, p, &best, out, NLOS_RELOCATE, &late, moved);
+  if (rc == 0 && late < p->n && !take_out_late(s, p, late, moved, out))
+    rc = finish(s, p, &best, out, NLOS_RADII, NULL, NULL);
+  else if (rc == 0 && late < p->n)
+    excluded |= 1ull << late; /* taken out as late: a reflection */
   if (rc == 0 && ambiguous) rc = add_alternative(s, p, &other, out);
   if (rc == 0 && !(out->accuracy_95_m < MAX_ACCURACY_M)) {
     snprintf(why, why_len,

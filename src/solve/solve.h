@@ -15,6 +15,8 @@
 struct lg_solve_args {
   bool sigma_given;         /* the timing noise is known (opts.sigma_ns): no pilot */
   double timing_sigma_ns;   /* set by the pilot when it measured the noise (0: not) */
+  bool nlos_given;          /* the reflection model is given (opts.nlos_*): not learned */
+  bool nlos_learned;        /* the pilot learned it (into opts.nlos_share, nlos_delay_ns) */
   bool per_device, track;   /* in order, in the calling thread */
   enum lg_device_mode mode; /* --per-device's */
   double alpha;             /* --per-device's GESD significance */

@@ -351,16 +351,45 @@ out:
   return rc;
 }
 
+/* Solves every line of the pilot's text with `opts`, the fixes into fixes[] (may be
+ * NULL) and, with `frames`, the fits' reflection evidence into it. Returns the fixes'
+ * count, or -1 when out of memory. */
+static long pilot_pass(struct lg_solve_args *a, struct worker *w, const char *text, size_t len,
+                       const struct lg_geo_opts *opts, struct lg_geo_fix *fixes,
+                       struct lg_geo_nlos_frames *frames) {
+  long n_fix = 0;
+  lg_geo_solver_keep_rows(w->solver, frames != NULL);
+  for (const char *line = text, *end = text + len; line < end;) {
+    const char *nl = memchr(line, '\n', (size_t)(end - line));
+    size_t n = nl ? (size_t)(nl - line + 1) : (size_t)(end - line);
+    char why[256];
+    struct lg_geo_fix fix;
+    bool ok = !blank(line, n) && lg_record_parse(line, n, &w->rec, why, sizeof(why)) == 0;
+    line += n;
+    if (!ok) continue;
+    if (a->cal) lg_record_calibrate(a->cal, &w->rec);
+    if (lg_geo_solve(w->solver, w->rec.rx, w->rec.n, opts, &fix, NULL, 0) != 0) continue;
+    if (fixes) fixes[n_fix] = fix;
+    n_fix++;
+    if (frames && lg_geo_solver_nlos_rows(w->solver, frames) != 0) return -1;
+  }
+  return n_fix;
+}
+
 /*
  * The pilot: reads up to PILOT_LINES lines into *text (given back as the stream *pilot,
- * so every line is still located in order), solves them with the configured sigma as a
- * weak prior, and sets a->opts.sigma_ns to what their residuals show, trusted as much as
- * the degrees of freedom behind it. Returns -1 when out of memory.
+ * so every line is still located in order). Unless the noise is given, solves them with
+ * the configured sigma as a weak prior and sets a->opts.sigma_ns to what their residuals
+ * show, trusted as much as the degrees of freedom behind it. Unless the reflection model
+ * is given, solves them again (nls, at that sigma) and learns it from their residuals
+ * (lg_geo_nlos_learn) into a->opts.nlos_share and nlos_delay_ns. Returns -1 when out of
+ * memory.
  */
-static int measure_noise(struct lg_solve_args *a, FILE *in, char **text, FILE **pilot) {
-  size_t len = 0, cap = 0, n_fix = 0;
+static int pilot(struct lg_solve_args *a, FILE *in, char **text, FILE **pilot) {
+  size_t len = 0, cap = 0;
   struct lg_geo_fix *fixes = malloc(PILOT_LINES * sizeof(*fixes));
   struct worker *w = calloc(1, sizeof(*w));
+  struct lg_geo_nlos_frames *frames = NULL;
   char *line = NULL;
   size_t line_cap = 0;
   int rc = -1;
@@ -378,27 +407,40 @@ static int measure_noise(struct lg_solve_args *a, FILE *in, char **text, FILE **
     }
     memcpy(*text + len, line, (size_t)n);
     len += (size_t)n;
-    char why[256];
-    if (blank(line, (size_t)n) || lg_record_parse(line, (size_t)n, &w->rec, why, sizeof(why)))
-      continue;
-    if (a->cal) lg_record_calibrate(a->cal, &w->rec);
-    if (lg_geo_solve(w->solver, w->rec.rx, w->rec.n, &a->opts, &fixes[n_fix], NULL, 0) == 0)
-      n_fix++;
   }
-  double f = lg_geo_noise_factor(fixes, n_fix);
-  if (f > 0) {
-    double dof = 0;
-    for (size_t i = 0; i < n_fix; i++)
-      dof += fixes[i].dof;
-    a->opts.sigma_ns *= f;
-    a->opts.sigma_prior_dof = dof;
-    a->timing_sigma_ns = a->opts.sigma_ns;
+  if (!a->sigma_given) {
+    long n_fix = pilot_pass(a, w, *text, len, &a->opts, fixes, NULL);
+    if (n_fix < 0) goto out;
+    double f = lg_geo_noise_factor(fixes, (size_t)n_fix);
+    if (f > 0) {
+      double dof = 0;
+      for (long i = 0; i < n_fix; i++)
+        dof += fixes[i].dof;
+      a->opts.sigma_ns *= f;
+      a->opts.sigma_prior_dof = dof;
+      a->timing_sigma_ns = a->opts.sigma_ns;
+    }
+  }
+  if (!a->nlos_given) {
+    struct lg_geo_opts o = a->opts;
+    o.method = LG_GEO_NLS;
+    o.nlos_share = 0;
+    if ((frames = lg_geo_nlos_frames_new()) == NULL ||
+        pilot_pass(a, w, *text, len, &o, NULL, frames) < 0)
+      goto out;
+    double share, delay_m, sigma_m = o.sigma_ns * 1e-9 * LG_GEO_C_MPS;
+    if (lg_geo_nlos_learn(frames, sigma_m, &share, &delay_m) == 0) {
+      a->opts.nlos_share = share;
+      a->opts.nlos_delay_ns = delay_m / LG_GEO_C_MPS * 1e9;
+      a->nlos_learned = true;
+    }
   }
   rc = 0;
   if (len > 0 && (*pilot = fmemopen(*text, len, "r")) == NULL) rc = -1;
 out:
   free(line);
   free(fixes);
+  lg_geo_nlos_frames_free(frames);
   if (w) lg_geo_solver_free(w->solver);
   free(w);
   return rc;
@@ -409,7 +451,7 @@ int lg_solve_run(struct lg_solve_args *a, FILE *in, FILE *to) {
   long records = 0, fixes = 0;
   struct lines lines = {.pilot = NULL, .in = in};
   char *pilot_text = NULL;
-  if (!a->sigma_given && measure_noise(a, in, &pilot_text, &lines.pilot) != 0) {
+  if ((!a->sigma_given || !a->nlos_given) && pilot(a, in, &pilot_text, &lines.pilot) != 0) {
     free(pilot_text);
     return LG_ENOMEM;
   }
@@ -423,6 +465,11 @@ int lg_solve_run(struct lg_solve_args *a, FILE *in, FILE *to) {
     if (a->timing_sigma_ns > 0 && out.len > 3) { /* inside the summary object */
       out.len -= 3;
       lg_out_printf(&out, ",\"timing_sigma_ns\":%.1f}}\n", a->timing_sigma_ns);
+    }
+    if (a->nlos_learned && out.len > 3) {
+      out.len -= 3;
+      lg_out_printf(&out, ",\"nlos_share\":%.4f,\"nlos_delay_ns\":%.1f}}\n", a->opts.nlos_share,
+                    a->opts.nlos_delay_ns);
     }
     rc = write_out(&out, to);
     lg_out_free(&out);
