@@ -219,7 +219,7 @@ static void run_cases(int count) {
   }
   refl_share = 0.05;
   refl_mean_ns = 300;
-  for (size_t n_gw = 3; n_gw <= 4; n_gw++)
+  for (size_t n_gw = 3; n_gw <= 6; n_gw++)
     for (int learn = 1; learn >= 0; learn--) {
       struct tally t = {.err = err};
       struct lg_geo_opts o = lg_geo_opts_default();

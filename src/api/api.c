@@ -148,11 +148,14 @@ static json_t *geo_accuracy_json(const struct lg_ns_metrics *m) {
                         json_pack("{s:I, s:f, s:f}", "frames", (json_int_t)n, "median_m",
                                   round(med * 10) / 10, "p90_m", round(p90 * 10) / 10));
   }
-  return json_pack("{s:I, s:I, s:o, s:f}", "reference_frames",
+  double share = 0, delay_ns = 0;
+  if (m->live) lg_geo_live_nlos(m->live, &share, &delay_ns);
+  return json_pack("{s:I, s:I, s:o, s:f, s:f, s:f}", "reference_frames",
                    (json_int_t)(m->live ? lg_geo_live_references(m->live) : 0),
                    "payload_errors", (json_int_t)atomic_load(&m->reference_payload_errors),
                    "methods", methods, "timing_noise_factor",
-                   m->live ? lg_geo_live_noise_factor(m->live) : 1.0);
+                   m->live ? lg_geo_live_noise_factor(m->live) : 1.0, "nlos_share",
+                   round(share * 1e4) / 1e4, "nlos_delay_ns", round(delay_ns * 10) / 10);
 }
 
 /* Whether `item` (len bytes) is in the comma-separated `list` (case-insensitive; "*": all). */

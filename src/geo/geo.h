@@ -465,6 +465,9 @@ int lg_geo_live_accuracy(struct lg_geo_live *l, enum lg_geo_method m, size_t *co
 uint64_t lg_geo_live_references(struct lg_geo_live *l);
 double lg_geo_live_offset_ns(const struct lg_geo_live *l, const char *gateway);
 double lg_geo_live_sigma_ns(const struct lg_geo_live *l, const char *gateway);
+/* The reflection model the live fits taught (share 0: none supported yet, or one is
+ * configured): the share of receptions late and their mean delay, ns. */
+void lg_geo_live_nlos(struct lg_geo_live *l, double *share, double *delay_ns);
 double lg_geo_live_noise_factor(struct lg_geo_live *l); /* safe from another thread */
 /* Folds a fix into the device's track (outlier gate first); *out is the filtered
  * position as of t_ns. LG_EINVAL for a frame older than the track or no covariance. */

@@ -3,6 +3,10 @@
  *  - the timing noise its fixes show (lg_geo_noise_factor over the last LIVE_NOISE_RING
  *    fixes with residual degrees of freedom, re-measured every LIVE_NOISE_EVERY), so a
  *    wrong configured sigma neither drops good receptions nor states false radii;
+ *  - the reflections they show (lg_geo_nlos_learn over the last LIVE_NLOS_FRAMES nls
+ *    fits at one noise scale): the share of receptions late and their mean delay, which
+ *    then widen the radii and take a likely late reception out (nlos.c), as `solve`'s
+ *    pilot does; unless the configuration gives a model;
  *  - from reference devices (frames with a known true position): each gateway's fixed
  *    offset and noise scale (the online form of `lorageo calibrate`'s alternating least
  *    squares: the frame's emission time from the current offsets, then each gateway's
@@ -62,6 +66,7 @@
 
 #define LIVE_NOISE_RING    512
 #define LIVE_NOISE_EVERY   64
+#define LIVE_NLOS_FRAMES   1000  /* nls fits that teach the reflection model */
 #define LIVE_REBUILD_EVERY 100   /* new reference frames, or a fifth of those kept if more */
 #define LIVE_CV_POINTS     2000  /* the newest points that measure the radii */
 #define LIVE_CHOOSE_EVERY  5     /* map rebuilds; the others keep the last choice */
@@ -116,6 +121,10 @@ struct lg_geo_live {
   struct lg_geo_fix noise[LIVE_NOISE_RING];
   size_t noise_n, noise_next, noise_since;
   double noise_factor, noise_dof;
+  /* reflections: the fits' evidence since the last lesson, and what was learned (share
+   * 0: none supported) */
+  struct lg_geo_nlos_frames *nlos;
+  double nlos_share, nlos_delay_ns;
   /* gateways */
   struct live_gateway *gateways;
   size_t n_gateways;
@@ -185,6 +194,7 @@ struct lg_geo_live *lg_geo_live_new(const struct lg_geo_live_opts *o) {
 
 void lg_geo_live_free(struct lg_geo_live *l) {
   if (l == NULL) return;
+  lg_geo_nlos_frames_free(l->nlos);
   if (l->worker_started) { /* a running rebuild ends first; a queued one is dropped */
     pthread_mutex_lock(&l->job_mu);
     l->quit = true;
@@ -305,7 +315,38 @@ static void learn_noise(struct lg_geo_live *l, const struct lg_geo_fix *fix) {
     pthread_mutex_unlock(&l->mu);
     l->noise_dof = dof;
     l->noise_n = l->noise_next = 0; /* the next measure at the new scale */
+    if (fabs(f - 1) > 0.25) { /* the reflection evidence so far was at another scale */
+      lg_geo_nlos_frames_free(l->nlos);
+      l->nlos = NULL;
+    }
   }
+}
+
+/* The last fit's reflection evidence (s kept its rows); every LIVE_NLOS_FRAMES, the model
+ * learned from them (sigma_ns: the noise they were solved at). */
+static void learn_nlos(struct lg_geo_live *l, const struct lg_geo_solver *s,
+                       const struct lg_geo_fix *fix, double sigma_ns) {
+  if (fix->method != LG_GEO_NLS) return;
+  if (l->nlos == NULL && (l->nlos = lg_geo_nlos_frames_new()) == NULL) return;
+  if (lg_geo_solver_nlos_rows(s, l->nlos) != 0 ||
+      lg_geo_nlos_frames_count(l->nlos) < LIVE_NLOS_FRAMES)
+    return;
+  double share = 0, delay_m = 0;
+  if (lg_geo_nlos_learn(l->nlos, sigma_ns * 1e-9 * LG_GEO_C_MPS, &share, &delay_m) != 0)
+    share = delay_m = 0;
+  pthread_mutex_lock(&l->mu);
+  l->nlos_share = share;
+  l->nlos_delay_ns = delay_m / LG_GEO_C_MPS * 1e9;
+  pthread_mutex_unlock(&l->mu);
+  lg_geo_nlos_frames_free(l->nlos);
+  l->nlos = NULL;
+}
+
+void lg_geo_live_nlos(struct lg_geo_live *l, double *share, double *delay_ns) {
+  pthread_mutex_lock(&l->mu);
+  *share = l->nlos_share;
+  *delay_ns = l->nlos_delay_ns;
+  pthread_mutex_unlock(&l->mu);
 }
 
 double lg_geo_live_noise_factor(struct lg_geo_live *l) {
@@ -323,6 +364,10 @@ static void prepare(const struct lg_geo_live *l, const struct lg_geo_rx *rx, siz
   if (l->noise_factor > 0) {
     o->sigma_ns *= l->noise_factor;
     o->sigma_prior_dof = fmax(o->sigma_prior_dof, l->noise_dof);
+  }
+  if (!(base->nlos_share > 0) && l->nlos_share > 0) {
+    o->nlos_share = l->nlos_share;
+    o->nlos_delay_ns = l->nlos_delay_ns;
   }
   if (l->map)
     o->radio_map = l->map;
@@ -345,7 +390,10 @@ int lg_geo_live_locate(struct lg_geo_live *l, struct lg_geo_solver *s, const str
   struct lg_geo_opts o;
   take_map(l);
   prepare(l, rx, n, base, adj, &o);
+  lg_geo_solver_keep_rows(s, !(base->nlos_share > 0));
   int rc = lg_geo_solve(s, adj, n, &o, fix, why, why_len);
+  lg_geo_solver_keep_rows(s, false);
+  if (rc == 0 && !(base->nlos_share > 0)) learn_nlos(l, s, fix, o.sigma_ns);
   if (rc == 0) learn_noise(l, fix);
   return rc;
 }
@@ -724,9 +772,11 @@ static int write_state(struct lg_geo_live *l, const char *path, const char *map_
   }
   json_object_set_new(o, "gateway_offsets_ns", offs);
   json_object_set_new(o, "gateway_sigma_ns", sig);
-  json_object_set_new(o, "live", json_pack("{s:o, s:f, s:f, s:I}", "gateways", w, "noise_factor",
-                                           l->noise_factor, "noise_dof", l->noise_dof,
-                                           "references", (json_int_t)l->references));
+  json_object_set_new(o, "live",
+                      json_pack("{s:o, s:f, s:f, s:I, s:f, s:f}", "gateways", w, "noise_factor",
+                                l->noise_factor, "noise_dof", l->noise_dof, "references",
+                                (json_int_t)l->references, "nlos_share", l->nlos_share,
+                                "nlos_delay_ns", l->nlos_delay_ns));
   if (map_path) {
     const char *base = strrchr(map_path, '/');
     json_object_set_new(o, "radio_map", json_string(base ? base + 1 : map_path));
@@ -831,6 +881,12 @@ int lg_geo_live_load(struct lg_geo_live *l, const char *path, char *why, size_t 
   }
   l->noise_factor = json_number_value(json_object_get(live, "noise_factor"));
   l->noise_dof = json_number_value(json_object_get(live, "noise_dof"));
+  double share = json_number_value(json_object_get(live, "nlos_share"));
+  double delay = json_number_value(json_object_get(live, "nlos_delay_ns"));
+  if (share > 0 && share <= 0.2 && delay > 0 && delay <= 1e5) { /* else none: relearned */
+    l->nlos_share = share;
+    l->nlos_delay_ns = delay;
+  }
   l->references = (uint64_t)json_integer_value(json_object_get(live, "references"));
   const char *map = json_string_value(json_object_get(root, "radio_map"));
   if (map) {

@@ -360,6 +360,25 @@ static void em_pass(const struct lg_geo_nlos_frames *f, double q, double mu, dou
   }
 }
 
+/* The share q at which the model ("none or one late" per frame, a frame of m receptions
+ * holding one with probability m q / (1 - q + m q)) expects `late` late receptions over
+ * the set: the M-step's share (late / receptions would be low by about (m - 1) q). */
+static double share_for(const struct lg_geo_nlos_frames *f, double late) {
+  double lo = SHARE_MIN, hi = SHARE_MAX;
+  for (int it = 0; it < 40; it++) {
+    double q = 0.5 * (lo + hi), expect = 0;
+    for (size_t k = 0; k < f->n; k++) {
+      double m = (double)(f->start[k + 1] - f->start[k]) + f->dropped[k];
+      expect += m * q / (1 - q + m * q);
+    }
+    if (expect < late)
+      lo = q;
+    else
+      hi = q;
+  }
+  return 0.5 * (lo + hi);
+}
+
 int lg_geo_nlos_learn(const struct lg_geo_nlos_frames *f, double sigma_m, double *share,
                       double *delay_m) {
   if (f->n < 50 || !(sigma_m > 0)) return LG_EINVAL;
@@ -367,7 +386,7 @@ int lg_geo_nlos_learn(const struct lg_geo_nlos_frames *f, double sigma_m, double
   struct em_pass e;
   for (int it = 0; it < LEARN_MAX_ITER; it++) {
     em_pass(f, q, mu, sigma_m, &e);
-    double q1 = e.receptions > 0 ? fmin(fmax(e.late / e.receptions, SHARE_MIN), SHARE_MAX) : q;
+    double q1 = e.receptions > 0 ? share_for(f, e.late) : q;
     double mu1 = e.late > 0 ? fmin(fmax(e.late_m / e.late, sigma_m), DELAY_MAX_M) : mu;
     bool done = fabs(q1 - q) <= 1e-4 * q && fabs(mu1 - mu) <= 1e-4 * mu;
     q = q1;

@@ -31,6 +31,7 @@
 #define HEIGHT_SIGMA_M 0.1 /* how tightly a 2D fix holds the assumed height */
 #define MAX_RESID      (LG_GEO_MAX_RX * 2 + 4)
 #define RADIUS_STEPS   64  /* the radius table over the axis ratio 0..1 */
+#define NLOS_LATE_MAX_M 3000.0 /* 10 us */
 
 struct lg_geo_solver {
   gsl_multifit_nlinear_workspace *ws[MAX_RESID + 1]; /* by residual count, made on use */
@@ -1053,17 +1054,21 @@ int geo_solve_iterative(struct lg_geo_solver *s, struct geo_problem *p, enum lg_
              lg_geo_method_name(method));
     return LG_ENOTFOUND;
   }
-  uint64_t before = excluded;
   if (p->use_toa && p->opts->robust) reject_nlos(s, p, &best, &excluded);
+  /* what the reflection model learns from: the receptions left out as late (by the gross
+   * screen, to bring the fit in range, or by the reflection test), with how late the
+   * final fit finds them; a delay beyond NLOS_LATE_MAX_M is a clock, not a path */
   s->n_rows = 0;
   s->dropped = 0;
   s->dropped_m = 0;
   for (size_t i = 0; i < p->n && s->keep_rows; i++) {
-    if (!((excluded & ~before) >> i & 1)) continue;
+    if (!((excluded & ~unusable) >> i & 1)) continue;
     const struct geo_gw *g = &p->gw[i];
     double d[3] = {best.x[0] - g->enu[0], best.x[1] - g->enu[1], best.x[2] - g->enu[2]};
+    double late_m = g->toa_m - sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]) - best.x[3];
+    if (!(late_m > 0 && late_m <= NLOS_LATE_MAX_M)) continue;
     s->dropped++;
-    s->dropped_m += fmax(g->toa_m - sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]) - best.x[3], 0);
+    s->dropped_m += late_m;
   }
   struct fit other;
   bool ambiguous = other_root(s, p, &best, &other);
