@@ -30,7 +30,7 @@
 #include "util/util.h"
 
 #define NODES      8     /* quantile nodes of a delay's posterior */
-#define MIN_WEIGHT 1e-4  /* hypotheses lighter than this count as never within */
+#define MIN_WEIGHT 1e-3  /* hypotheses lighter than this count as never within */
 #define RATIO_STEPS 32   /* the Gaussian table: axis ratio s2 / s1 in 0..1 */
 #define X_STEPS     192  /* and r / s1 in 0..X_MAX */
 #define X_MAX       8.0
@@ -180,12 +180,12 @@ static double mixture_radius(const struct component *c, size_t nc, int k, double
   for (size_t j = 0; j < nc; j++)
     far = fmax(far, c[j].dist + 4 * c[j].along[k]);
   double lo = r_gauss, hi = r_gauss + far;
-  for (int it = 0; it < 24 && hi - lo > 1e-3 * lo; it++) {
+  for (int it = 0; it < 24 && hi - lo > 2e-3 * lo; it++) {
     double mid = 0.5 * (lo + hi), mass = 0;
     double own = within(mid, s1, ratio);
     for (size_t j = 0; j < nc; j++) {
       double moved = c[j].along[k] > 0 ? phi((mid - c[j].dist) / c[j].along[k]) : 1;
-      mass += c[j].weight * fmin(own, moved);
+      mass += c[j].weight * (moved < own ? moved : own);
     }
     if (mass < p)
       lo = mid;
@@ -226,8 +226,8 @@ void geo_nlos_assess(const struct geo_nlos_row *rows, size_t n, double share, do
     for (int k = 0; k < NODES; k++) {
       double d = delay_quantile(&post[i], (k + 0.5) / NODES);
       double e = rows[i].shift[0] * d + v->move[0], nn = rows[i].shift[1] * d + v->move[1];
-      c[nc++] = (struct component){
-          w[1 + i] / NODES, hypot(e, nn), {sigma_along(cov68, e, nn), sigma_along(cov95, e, nn)}};
+      c[nc++] = (struct component){w[1 + i] / NODES, sqrt(e * e + nn * nn),
+                                   {sigma_along(cov68, e, nn), sigma_along(cov95, e, nn)}};
     }
   }
   const double *cov[2] = {cov68, cov95};
