@@ -190,6 +190,19 @@ void lg_geo_solver_keep_rows(struct lg_geo_solver *s, bool keep);
 int lg_geo_solver_nlos_rows(const struct lg_geo_solver *s, struct lg_geo_nlos_frames *frames);
 int lg_geo_nlos_learn(const struct lg_geo_nlos_frames *f, double sigma_m, double *share,
                       double *delay_m);
+/* The same in steps, for a caller that cannot wait for the whole fit (the live server):
+ * start (warm from a model learned before, when share > 0), one EM iteration a step (true
+ * once converged), then the verdict (lg_geo_nlos_learn's returns). */
+struct lg_geo_nlos_fit {
+  double sigma_m, share, delay_m;
+  int iterations;
+  bool done;
+};
+void lg_geo_nlos_fit_start(struct lg_geo_nlos_fit *fit, double sigma_m, double share,
+                           double delay_m);
+bool lg_geo_nlos_fit_step(const struct lg_geo_nlos_frames *f, struct lg_geo_nlos_fit *fit);
+int lg_geo_nlos_fit_verdict(const struct lg_geo_nlos_frames *f, const struct lg_geo_nlos_fit *fit,
+                            double *share, double *delay_m);
 
 /* A new solver (NULL when out of memory); free with lg_geo_solver_free(). */
 struct lg_geo_solver *lg_geo_solver_new(void);
@@ -465,8 +478,9 @@ int lg_geo_live_accuracy(struct lg_geo_live *l, enum lg_geo_method m, size_t *co
 uint64_t lg_geo_live_references(struct lg_geo_live *l);
 double lg_geo_live_offset_ns(const struct lg_geo_live *l, const char *gateway);
 double lg_geo_live_sigma_ns(const struct lg_geo_live *l, const char *gateway);
-/* The reflection model the live fits taught (share 0: none supported yet, or one is
- * configured): the share of receptions late and their mean delay, ns. */
+/* The reflection model the live fits taught (share 0: none supported yet; not learned
+ * when the locate calls' options give one): the share of receptions late and their mean
+ * delay, ns. */
 void lg_geo_live_nlos(struct lg_geo_live *l, double *share, double *delay_ns);
 double lg_geo_live_noise_factor(struct lg_geo_live *l); /* safe from another thread */
 /* Folds a fix into the device's track (outlier gate first); *out is the filtered

@@ -124,6 +124,8 @@ struct lg_geo_live {
   /* reflections: the fits' evidence since the last lesson, and what was learned (share
    * 0: none supported) */
   struct lg_geo_nlos_frames *nlos;
+  struct lg_geo_nlos_fit nlos_fit; /* the fit in progress over the full set */
+  bool nlos_fitting;
   double nlos_share, nlos_delay_ns;
   /* gateways */
   struct live_gateway *gateways;
@@ -318,28 +320,41 @@ static void learn_noise(struct lg_geo_live *l, const struct lg_geo_fix *fix) {
     if (fabs(f - 1) > 0.25) { /* the reflection evidence so far was at another scale */
       lg_geo_nlos_frames_free(l->nlos);
       l->nlos = NULL;
+      l->nlos_fitting = false;
     }
   }
 }
 
-/* The last fit's reflection evidence (s kept its rows); every LIVE_NLOS_FRAMES, the model
- * learned from them (sigma_ns: the noise they were solved at). */
+/* The last fit's reflection evidence (s kept its rows) into the set; once it holds
+ * LIVE_NLOS_FRAMES fits, the model is fitted to them one EM iteration a call (each ~1 ms
+ * at that size: a whole fit, tens of iterations, would stall the locating thread), the
+ * set frozen meanwhile, then adopted (share 0: the fits support none) and a new set begun.
+ * sigma_ns: the noise the fits were solved at. */
 static void learn_nlos(struct lg_geo_live *l, const struct lg_geo_solver *s,
                        const struct lg_geo_fix *fix, double sigma_ns) {
+  if (l->nlos_fitting) {
+    if (!lg_geo_nlos_fit_step(l->nlos, &l->nlos_fit)) return;
+    double share = 0, delay_m = 0;
+    if (lg_geo_nlos_fit_verdict(l->nlos, &l->nlos_fit, &share, &delay_m) != 0)
+      share = delay_m = 0;
+    pthread_mutex_lock(&l->mu);
+    l->nlos_share = share;
+    l->nlos_delay_ns = delay_m / LG_GEO_C_MPS * 1e9;
+    pthread_mutex_unlock(&l->mu);
+    lg_geo_nlos_frames_free(l->nlos);
+    l->nlos = NULL;
+    l->nlos_fitting = false;
+    return;
+  }
   if (fix->method != LG_GEO_NLS) return;
   if (l->nlos == NULL && (l->nlos = lg_geo_nlos_frames_new()) == NULL) return;
   if (lg_geo_solver_nlos_rows(s, l->nlos) != 0 ||
       lg_geo_nlos_frames_count(l->nlos) < LIVE_NLOS_FRAMES)
     return;
-  double share = 0, delay_m = 0;
-  if (lg_geo_nlos_learn(l->nlos, sigma_ns * 1e-9 * LG_GEO_C_MPS, &share, &delay_m) != 0)
-    share = delay_m = 0;
-  pthread_mutex_lock(&l->mu);
-  l->nlos_share = share;
-  l->nlos_delay_ns = delay_m / LG_GEO_C_MPS * 1e9;
-  pthread_mutex_unlock(&l->mu);
-  lg_geo_nlos_frames_free(l->nlos);
-  l->nlos = NULL;
+  /* warm from what was learned before: a few iterations when nothing changed */
+  lg_geo_nlos_fit_start(&l->nlos_fit, sigma_ns * 1e-9 * LG_GEO_C_MPS, l->nlos_share,
+                        l->nlos_delay_ns * 1e-9 * LG_GEO_C_MPS);
+  l->nlos_fitting = true;
 }
 
 void lg_geo_live_nlos(struct lg_geo_live *l, double *share, double *delay_ns) {

@@ -13,7 +13,9 @@
  * by shift_i d over the delay's posterior (eight quantile nodes). A Gaussian moved by v
  * holds within R about the smaller of its own mass within R and Phi((R - |v|) / s_v), s_v
  * its sigma along v: the first for moves within its own spread, the second (the radial
- * distance's normal limit) for moves well beyond it.
+ * distance's normal limit) for moves well beyond it. Both bound the mass from above, so
+ * the radii err a little small for moves of about the Gaussian's own size, where the
+ * delays are small and the radii's share is measured (docs/geolocation.md).
  *
  * Learning (lg_geo_nlos_learn): expectation-maximisation over many fits' rows, with
  * the receptions the reflection test dropped counted as late by what their fit says.
@@ -30,7 +32,7 @@
 #include "util/util.h"
 
 #define NODES      8     /* quantile nodes of a delay's posterior */
-#define MIN_WEIGHT 1e-3  /* hypotheses lighter than this count as never within */
+#define LIGHT      1e-3  /* hypotheses lighter than this get two nodes */
 #define RATIO_STEPS 32   /* the Gaussian table: axis ratio s2 / s1 in 0..1 */
 #define X_STEPS     192  /* and r / s1 in 0..X_MAX */
 #define X_MAX       8.0
@@ -57,7 +59,7 @@ static double phi_tab[PHI_STEPS + 1];
 
 static double phi(double x) {
   double t = (x + 8.0) * (PHI_STEPS / 16.0);
-  if (t <= 0) return 0;
+  if (!(t > 0)) return 0; /* NaN too */
   if (t >= PHI_STEPS) return 1;
   int i = (int)t;
   return phi_tab[i] + (t - i) * (phi_tab[i + 1] - phi_tab[i]);
@@ -87,7 +89,8 @@ static double within(double r, double s1, double ratio) {
   if (r <= 0) return 0;
   if (!(s1 > 0)) return 1;
   double x = r / s1 / X_MAX * X_STEPS, y = ratio * RATIO_STEPS;
-  if (x >= X_STEPS) return 1;
+  if (!(x < X_STEPS)) return 1;
+  if (!(y >= 0)) y = 0;
   int i = (int)x, j = (int)y;
   if (j >= RATIO_STEPS) j = RATIO_STEPS - 1;
   double fx = x - i, fy = y - j;
@@ -111,22 +114,29 @@ static double log_phi(double x) {
 }
 
 static void delay_posterior(double a, double b, double mu, struct delay_post *d) {
-  double lin = a - 1.0 / mu; /* the exponent's linear coefficient */
   d->expo = false;
-  if (b > 0) {
-    d->m = lin / b;
-    d->sd = 1.0 / sqrt(b);
-    double alpha = d->m / d->sd; /* the truncation point 0 is -alpha sd from the mean */
-    if (alpha > -30) {
-      d->log_z = 0.5 * log(2 * LG_PI / b) + 0.5 * b * d->m * d->m + log_phi(alpha);
-      /* E[d] = m + sd phi(alpha) / Phi(alpha); the hazard of -alpha is that ratio */
-      d->mean = d->m + d->sd * gsl_sf_hazard(-alpha);
-      return;
-    }
+  if (!(b * mu * mu > 1e-6)) { /* the residuals cannot see this row: the prior alone */
+    d->expo = true;
+    d->rate = 1.0 / mu;
+    d->log_z = log(mu);
+    d->mean = mu;
+    return;
   }
-  /* b d^2 / 2 negligible over the delays that matter: an exponential */
+  double lin = a - 1.0 / mu; /* the exponent's linear coefficient */
+  d->m = lin / b;
+  d->sd = 1.0 / sqrt(b);
+  double alpha = d->m / d->sd; /* the truncation point 0 is -alpha sd from the mean */
+  if (alpha > -30) {
+    d->log_z = 0.5 * log(2 * LG_PI / b) + 0.5 * b * d->m * d->m + log_phi(alpha);
+    /* E[d] = m + sd phi(alpha) / Phi(alpha), the ratio being the hazard of -alpha (which
+     * vanishes, and would underflow, far above the truncation) */
+    d->mean = alpha > 30 ? d->m : d->m + d->sd * gsl_sf_hazard(-alpha);
+    return;
+  }
+  /* the mean far below 0 (lin < 0): b d^2 / 2 negligible where the mass is, an
+   * exponential of rate -lin */
   d->expo = true;
-  d->rate = fmax(-lin, 1e-9 / mu);
+  d->rate = -lin;
   d->log_z = -log(d->rate);
   d->mean = 1.0 / d->rate;
 }
@@ -139,9 +149,11 @@ static double delay_quantile(const struct delay_post *d, double u) {
   return fmax(0.0, d->m + d->sd * gsl_cdf_ugaussian_Qinv((1 - u) * qa));
 }
 
-/* Posterior weights of H0 (w[0]) and each H_i (w[1 + i]), and the delays' posteriors. */
-static void weigh(const struct geo_nlos_row *rows, size_t n, double share, double mu, double *w,
-                  struct delay_post *post) {
+/* Posterior weights of H0 (w[0]) and each H_i (w[1 + i]), and the delays' posteriors.
+ * Returns the log of P(residuals | mixture) / P(residuals | H0), the priors normalised over
+ * "none or one late". */
+static double weigh(const struct geo_nlos_row *rows, size_t n, double share, double mu,
+                    double *w, struct delay_post *post) {
   /* independent receptions, at most one late: H_i over H0 is share / (1 - share) */
   double lr = log(share) - log1p(-share) - log(mu), top = 0;
   w[0] = 0;
@@ -155,6 +167,8 @@ static void weigh(const struct geo_nlos_row *rows, size_t n, double share, doubl
     sum += w[i] = exp(w[i] - top);
   for (size_t i = 0; i <= n; i++)
     w[i] /= sum;
+  /* sum exp(w_i) = (1 + q/(1-q) sum LR_i) x e^-top; over the prior's 1 + n q/(1-q) */
+  return top + log(sum) - log1p((double)n * share / (1 - share));
 }
 
 /* ---- a fit's verdict -------------------------------------------------------------------- */
@@ -222,11 +236,11 @@ void geo_nlos_assess(const struct geo_nlos_row *rows, size_t n, double share, do
                                {sigma_along(cov68, v->move[0], v->move[1]),
                                 sigma_along(cov95, v->move[0], v->move[1])}};
   for (size_t i = 0; i < n; i++) {
-    if (w[1 + i] < MIN_WEIGHT) continue;
-    for (int k = 0; k < NODES; k++) {
-      double d = delay_quantile(&post[i], (k + 0.5) / NODES);
+    int nodes = w[1 + i] < LIGHT ? 2 : NODES; /* a light hypothesis, coarsely */
+    for (int k = 0; k < nodes; k++) {
+      double d = delay_quantile(&post[i], (k + 0.5) / nodes);
       double e = rows[i].shift[0] * d + v->move[0], nn = rows[i].shift[1] * d + v->move[1];
-      c[nc++] = (struct component){w[1 + i] / NODES, sqrt(e * e + nn * nn),
+      c[nc++] = (struct component){w[1 + i] / nodes, sqrt(e * e + nn * nn),
                                    {sigma_along(cov68, e, nn), sigma_along(cov95, e, nn)}};
     }
   }
@@ -279,6 +293,7 @@ size_t lg_geo_nlos_frames_count(const struct lg_geo_nlos_frames *f) {
 
 int geo_nlos_frames_add(struct lg_geo_nlos_frames *f, const struct geo_nlos_row *rows, size_t n,
                         int dropped, double dropped_m) {
+  if (n > LG_GEO_MAX_RX) return LG_EINVAL;
   if (f->n + 2 > f->cap) {
     size_t cap = f->cap ? 2 * f->cap : 256;
     size_t *st = realloc(f->start, cap * sizeof(*st));
@@ -317,12 +332,13 @@ int geo_nlos_frames_add(struct lg_geo_nlos_frames *f, const struct geo_nlos_row 
 #define DELAY_MAX_M    3000.0 /* 10 us: a longer "delay" is a clock, not a path */
 #define MIN_VISIBLE    50     /* rows whose residuals would show a delay of the mean */
 #define LLR_MIN        6.9    /* half the 99.9 % quantile of chi-square(2) */
+#define DROP_LLR_MAX   6.9    /* log 1000: what one left-out reception can weigh */
 
-/* One EM pass over the set at (q, mu): the expected late count and delay sum, the
- * receptions, the rows that could show a delay of mu, and the log-likelihood ratio of
- * the mixture over Gaussian noise alone. */
+/* One EM pass over the set at (q, mu): the expected late count and delay sum, the rows
+ * that could show a delay of mu, and the log-likelihood ratio of the mixture over
+ * Gaussian noise alone. */
 struct em_pass {
-  double late, late_m, receptions, visible, llr;
+  double late, late_m, visible, llr;
 };
 
 static void em_pass(const struct lg_geo_nlos_frames *f, double q, double mu, double sigma_m,
@@ -336,24 +352,18 @@ static void em_pass(const struct lg_geo_nlos_frames *f, double q, double mu, dou
     int dropped = f->dropped[k];
     e->late += dropped;
     e->late_m += f->dropped_m[k];
-    e->receptions += (double)n + dropped;
-    if (dropped > 0) { /* each: an exponential's density against the Gaussian's */
+    if (dropped > 0) {
+      /* each: an exponential's density against the Gaussian's, but never more than the
+       * reflection test's false alarms (0.1 %) allow a left-out reception to weigh */
       double mean = f->dropped_m[k] / dropped;
-      e->llr += dropped * (log(q / mu) - mean / mu + 0.5 * (mean / sigma_m) * (mean / sigma_m) +
-                           log(sigma_m * sqrt(2 * LG_PI)));
+      double one = log(q / mu) - mean / mu + 0.5 * (mean / sigma_m) * (mean / sigma_m) +
+                   log(sigma_m * sqrt(2 * LG_PI));
+      e->llr += dropped * fmin(one, DROP_LLR_MAX);
     }
     if (n == 0) continue;
-    double sum = 0;
+    e->llr += weigh(r, n, q, mu, w, post);
     for (size_t i = 0; i < n; i++) {
-      delay_posterior(r[i].a, r[i].b, mu, &post[i]);
-      sum += exp(post[i].log_z - log(mu));
       e->visible += r[i].b * mu * mu >= 1;
-    }
-    /* P(residuals | mixture) / P(residuals | H0), the mixture's priors normalised over
-     * "none or one late" */
-    e->llr += log((1 - q) + q * sum) - log((1 - q) + (double)n * q);
-    weigh(r, n, q, mu, w, post);
-    for (size_t i = 0; i < n; i++) {
       e->late += w[1 + i];
       e->late_m += w[1 + i] * post[i].mean;
     }
@@ -379,25 +389,49 @@ static double share_for(const struct lg_geo_nlos_frames *f, double late) {
   return 0.5 * (lo + hi);
 }
 
+void lg_geo_nlos_fit_start(struct lg_geo_nlos_fit *fit, double sigma_m, double share,
+                           double delay_m) {
+  bool warm = share > 0 && delay_m > 0;
+  *fit = (struct lg_geo_nlos_fit){.sigma_m = sigma_m,
+                                  .share = warm ? share : 0.02,
+                                  .delay_m = warm ? delay_m : 10 * sigma_m};
+}
+
+bool lg_geo_nlos_fit_step(const struct lg_geo_nlos_frames *f, struct lg_geo_nlos_fit *fit) {
+  if (fit->done) return true;
+  struct em_pass e;
+  em_pass(f, fit->share, fit->delay_m, fit->sigma_m, &e);
+  double q1 = f->n > 0 ? share_for(f, e.late) : fit->share;
+  double mu1 = e.late > 0 ? fmin(fmax(e.late_m / e.late, fit->sigma_m), DELAY_MAX_M) : fit->delay_m;
+  bool still = fabs(q1 - fit->share) <= 1e-4 * fit->share &&
+               fabs(mu1 - fit->delay_m) <= 1e-4 * fit->delay_m;
+  fit->share = q1;
+  fit->delay_m = mu1;
+  fit->done = still || !isfinite(q1) || !isfinite(mu1) || ++fit->iterations >= LEARN_MAX_ITER;
+  return fit->done;
+}
+
+int lg_geo_nlos_fit_verdict(const struct lg_geo_nlos_frames *f, const struct lg_geo_nlos_fit *fit,
+                            double *share, double *delay_m) {
+  if (f->n < 50 || !(fit->sigma_m > 0)) return LG_EINVAL;
+  /* Only a model the residuals support: enough receptions that could have shown such
+   * delays, and a likelihood clearly above Gaussian noise alone's. */
+  struct em_pass e;
+  em_pass(f, fit->share, fit->delay_m, fit->sigma_m, &e);
+  if (e.visible < MIN_VISIBLE || !(e.llr > LLR_MIN) || !isfinite(fit->share) ||
+      !isfinite(fit->delay_m))
+    return LG_ENOTFOUND;
+  *share = fit->share;
+  *delay_m = fit->delay_m;
+  return 0;
+}
+
 int lg_geo_nlos_learn(const struct lg_geo_nlos_frames *f, double sigma_m, double *share,
                       double *delay_m) {
   if (f->n < 50 || !(sigma_m > 0)) return LG_EINVAL;
-  double q = 0.02, mu = 10 * sigma_m;
-  struct em_pass e;
-  for (int it = 0; it < LEARN_MAX_ITER; it++) {
-    em_pass(f, q, mu, sigma_m, &e);
-    double q1 = e.receptions > 0 ? share_for(f, e.late) : q;
-    double mu1 = e.late > 0 ? fmin(fmax(e.late_m / e.late, sigma_m), DELAY_MAX_M) : mu;
-    bool done = fabs(q1 - q) <= 1e-4 * q && fabs(mu1 - mu) <= 1e-4 * mu;
-    q = q1;
-    mu = mu1;
-    if (done) break;
+  struct lg_geo_nlos_fit fit;
+  lg_geo_nlos_fit_start(&fit, sigma_m, 0, 0);
+  while (!lg_geo_nlos_fit_step(f, &fit)) {
   }
-  /* Only a model the residuals support: enough receptions that could have shown such
-   * delays, and a likelihood clearly above Gaussian noise alone's. */
-  em_pass(f, q, mu, sigma_m, &e);
-  if (e.visible < MIN_VISIBLE || !(e.llr > LLR_MIN)) return LG_ENOTFOUND;
-  *share = q;
-  *delay_m = mu;
-  return 0;
+  return lg_geo_nlos_fit_verdict(f, &fit, share, delay_m);
 }

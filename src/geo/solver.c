@@ -31,7 +31,7 @@
 #define HEIGHT_SIGMA_M 0.1 /* how tightly a 2D fix holds the assumed height */
 #define MAX_RESID      (LG_GEO_MAX_RX * 2 + 4)
 #define RADIUS_STEPS   64  /* the radius table over the axis ratio 0..1 */
-#define NLOS_LATE_MAX_M 3000.0 /* 10 us */
+#define NLOS_LATE_MAX_M 600.0 /* 2 us: urban reflections stay well within it */
 
 struct lg_geo_solver {
   gsl_multifit_nlinear_workspace *ws[MAX_RESID + 1]; /* by residual count, made on use */
@@ -561,6 +561,7 @@ static int cholesky_covariance(const gsl_matrix *J, gsl_matrix *covar) {
 
 /* How finish() treats reflections (nlos.h), when the options give them a share. */
 enum nlos_use {
+  NLOS_OFF,      /* Gaussian radii whatever the options say */
   NLOS_RADII,    /* the mixture's radii about the fit */
   NLOS_RELOCATE, /* and the likeliest late reception taken out of the position */
 };
@@ -611,7 +612,7 @@ static int finish(struct lg_geo_solver *s, struct geo_problem *p, const struct f
   double x[NP];
   memcpy(x, fit->x, sizeof(x));
   if (late) *late = p->n;
-  bool model = p->opts->nlos_share > 0 && p->opts->nlos_delay_ns > 0;
+  bool model = use != NLOS_OFF && p->opts->nlos_share > 0 && p->opts->nlos_delay_ns > 0;
   if (p->use_toa && !p->use_rssi && (model || s->keep_rows)) {
     struct geo_nlos_row rows[LG_GEO_MAX_RX];
     size_t gw_of[LG_GEO_MAX_RX];
@@ -620,7 +621,7 @@ static int finish(struct lg_geo_solver *s, struct geo_problem *p, const struct f
       memcpy(s->rows, rows, n * sizeof(*rows));
       s->n_rows = n;
     }
-    if (model) {
+    if (model && n > 0) {
       double c68[3], c95[3];
       for (int k = 0; k < 3; k++) {
         c68[k] = out->cov_en[k] * w68;
@@ -679,20 +680,33 @@ static size_t nlos_rows(struct lg_geo_solver *s, const struct geo_problem *p, co
   size_t row = 0, n = 0;
   const double *c = s->covar->data;
   size_t tc = s->covar->tda;
+  /* the residuals projected off the fit's span, (I - H) f: f itself at a least-squares
+   * optimum, but lls and grid positions are not one (their f has a part the fit would
+   * have absorbed, and a row the fit fixes alone must show no evidence) */
+  double jtf[NP] = {0}, cf[NP];
+  for (size_t r = 0; r < J->size1; r++)
+    for (size_t a = 0; a < NP; a++)
+      jtf[a] += J->data[r * J->tda + a] * f[r];
+  for (size_t a = 0; a < NP; a++) {
+    cf[a] = 0;
+    for (size_t b = 0; b < NP; b++)
+      cf[a] += c[a * tc + b] * jtf[b];
+  }
   for (size_t i = 0; i < p->n; i++) {
     const struct geo_gw *g = &p->gw[i];
     if (!g->active) continue;
     if (p->use_toa && g->timed) {
       const double *j = J->data + row * J->tda;
-      double y[NP], h = 0;
+      double y[NP], h = 0, fitted = 0;
       for (size_t a = 0; a < NP; a++) {
         y[a] = 0;
         for (size_t b = 0; b < NP; b++)
           y[a] += c[a * tc + b] * j[b];
         h += j[a] * y[a];
+        fitted += j[a] * cf[a];
       }
       double sig = g->sigma_m;
-      rows[n] = (struct geo_nlos_row){.a = -f[row] / sig,
+      rows[n] = (struct geo_nlos_row){.a = -(f[row] - fitted) / sig,
                                       .b = fmax(1.0 - h, 0.0) / (sig * sig),
                                       .shift = {y[0] / sig, y[1] / sig}};
       gw_of[n++] = i;
@@ -1002,21 +1016,23 @@ static int add_alternative(struct lg_geo_solver *s, struct geo_problem *p, const
 static bool take_out_late(struct lg_geo_solver *s, struct geo_problem *p, size_t late,
                           const double moved[NP], struct lg_geo_fix *out) {
   struct fit f;
+  struct lg_geo_fix refit = *out;
   p->gw[late].active = false;
   fit_from(s, p, moved, &f);
   if (!f.ok || !in_region(p, &f) ||
-      hypot(f.x[0] - moved[0], f.x[1] - moved[1]) > 0.1 * out->accuracy_m) {
+      hypot(f.x[0] - moved[0], f.x[1] - moved[1]) > 0.1 * out->accuracy_m ||
+      finish(s, p, &f, &refit, NLOS_OFF, NULL, NULL) != 0) {
     p->gw[late].active = true;
     return false;
   }
-  struct lg_geodetic g;
-  lg_enu_to_geodetic(&p->frame, f.x, &g);
-  out->lat_deg = g.lat_deg;
-  out->lon_deg = g.lon_deg;
-  if (out->lon_deg > 180.0) out->lon_deg -= 360.0;
-  if (out->lon_deg < -180.0) out->lon_deg += 360.0;
-  if (!p->fix_alt) out->alt_m = g.alt_m;
-  out->gateways_used--;
+  /* the refit's position, covariance and residuals; the radii the larger of the
+   * mixture's (which still weighs "not late after all") and the refit's own */
+  double r68 = fmax(out->accuracy_m, refit.accuracy_m);
+  double r95 = fmax(out->accuracy_95_m, refit.accuracy_95_m);
+  *out = refit;
+  out->accuracy_m = r68;
+  out->accuracy_95_m = r95;
+  p->gw[late].active = true; /* for what follows (the alternative's fit) */
   return true;
 }
 
@@ -1075,7 +1091,7 @@ int geo_solve_iterative(struct lg_geo_solver *s, struct geo_problem *p, enum lg_
   size_t late = p->n;
   double moved[NP];
   int rc = finish(s, p, &best, out, NLOS_RELOCATE, &late, moved);
-  if (rc == 0 && late < p->n && !take_out_late(s, p, late, moved, out))
+  if (rc == 0 && late < p->n && (ambiguous || !take_out_late(s, p, late, moved, out)))
     rc = finish(s, p, &best, out, NLOS_RADII, NULL, NULL);
   else if (rc == 0 && late < p->n)
     excluded |= 1ull << late; /* taken out as late: a reflection */

@@ -67,6 +67,8 @@ check "95 % radius holds with the model" "$(share95 "$tmp/refl_model.jsonl") >= 
 check "and fell short without it" "$(share95 "$tmp/refl_off.jsonl") < 0.9" "$tmp/refl_off.jsonl"
 "$BIN" solve -i "$tmp/refl.jsonl" --nlos-share 0.05 --nlos-delay-ns 300 > "$tmp/refl_given.jsonl"
 check "a given model is used, not learned" '.[-1].summary | has("nlos_share") | not' "$tmp/refl_given.jsonl"
+r95() { jq -s '[.[0:-1][] | select(has("accuracy_95_m")) | .accuracy_95_m] | add / length' "$1"; }
+check "a given model widens the radii" "$(r95 "$tmp/refl_given.jsonl") > 1.2 * $(r95 "$tmp/refl_off.jsonl")" "$tmp/refl_given.jsonl"
 check "a given model holds its radii" "$(share95 "$tmp/refl_given.jsonl") >= 0.9" "$tmp/refl_given.jsonl"
 
 # --- static devices: 10 devices x 200 frames, GESD + sample mean (thesis 5.1)
