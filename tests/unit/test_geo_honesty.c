@@ -209,6 +209,29 @@ static int learn(struct lg_geo_solver *s, struct frame *fr, int n, size_t n_gw,
   return rc;
 }
 
+/* How often the radii hold over frames: the shares within accuracy_m, accuracy_95_m and
+ * beyond 3x accuracy_95_m, and the fixes. */
+struct shares {
+  int fixes;
+  double in68, in95, beyond;
+};
+
+static struct shares score(struct lg_geo_solver *s, const struct frame *fr, int n, size_t n_gw,
+                           const struct lg_geo_opts *o) {
+  int fixes = 0, in68 = 0, in95 = 0, beyond = 0;
+  for (int i = 0; i < n; i++) {
+    struct lg_geo_fix fix;
+    if (lg_geo_solve(s, fr[i].rx, n_gw, o, &fix, NULL, 0) != 0) continue;
+    double e = err_m(&fix, &fr[i].dev);
+    fixes++;
+    in68 += e <= fix.accuracy_m;
+    in95 += e <= fix.accuracy_95_m;
+    beyond += e > 3 * fix.accuracy_95_m;
+  }
+  double f = fixes ? fixes : 1;
+  return (struct shares){fixes, in68 / f, in95 / f, beyond / f};
+}
+
 static void test_reflections(struct lg_geo_solver *s) {
   enum { N = 1500 };
   static struct frame fr[N];
@@ -230,28 +253,18 @@ static void test_reflections(struct lg_geo_solver *s) {
   for (int model = 1; model >= 0; model--) {
     struct lg_geo_opts m = o;
     if (!model) m.nlos_share = 0;
-    int fixes = 0, in68 = 0, in95 = 0, beyond = 0;
-    for (int i = 0; i < N; i++) {
-      struct lg_geo_fix fix;
-      if (lg_geo_solve(s, fr[i].rx, 4, &m, &fix, NULL, 0) != 0) continue;
-      double e = err_m(&fix, &fr[i].dev);
-      fixes++;
-      in68 += e <= fix.accuracy_m;
-      in95 += e <= fix.accuracy_95_m;
-      beyond += e > 3 * fix.accuracy_95_m;
-    }
-    double f = fixes ? fixes : 1;
+    struct shares r = score(s, fr, N, 4, &m);
     printf("4 gateways, 5 %% late%s: share %.4f, delay %.0f ns; within 68 %%: %.3f, 95 %%: %.3f, "
            "beyond 3x: %.3f\n", model ? "" : " (no model)", o.nlos_share, o.nlos_delay_ns,
-           in68 / f, in95 / f, beyond / f);
-    LG_CHECK(fixes >= N * 99 / 100);
-    if (model && !(in68 / f >= 0.6 && in68 / f <= 0.8 && in95 / f >= 0.9 && in95 / f <= 0.98 &&
-                   beyond / f <= 0.02))
+           r.in68, r.in95, r.beyond);
+    LG_CHECK(r.fixes >= N * 99 / 100);
+    if (model && !(r.in68 >= 0.6 && r.in68 <= 0.8 && r.in95 >= 0.9 && r.in95 <= 0.98 &&
+                   r.beyond <= 0.02))
       LG_FAIL_AT("with the model: %.3f within accuracy_m, %.3f within accuracy_95_m, %.3f beyond "
-                 "3x", in68 / f, in95 / f, beyond / f);
+                 "3x", r.in68, r.in95, r.beyond);
     /* what the model mends: Gaussian radii miss their 95 % here */
-    if (!model && !(in95 / f < 0.95))
-      LG_FAIL_AT("without the model %.3f within accuracy_95_m: the case shows nothing", in95 / f);
+    if (!model && !(r.in95 < 0.95))
+      LG_FAIL_AT("without the model %.3f within accuracy_95_m: the case shows nothing", r.in95);
   }
   /* Gaussian noise alone (6 gateways, 200 ns): at most a small share learned (the
    * reflection test's 0.1 % false alarms count as late), and the radii still hold */
@@ -262,20 +275,11 @@ static void test_reflections(struct lg_geo_solver *s) {
   rc = learn(s, fr, N, 6, &g);
   if (!(rc == LG_ENOTFOUND || (rc == 0 && g.nlos_share < 0.01)))
     LG_FAIL_AT("Gaussian noise: rc %d, share %.4f", rc, g.nlos_share);
-  int fixes = 0, in68 = 0, in95 = 0;
-  for (int i = 0; i < N; i++) {
-    struct lg_geo_fix fix;
-    if (lg_geo_solve(s, fr[i].rx, 6, &g, &fix, NULL, 0) != 0) continue;
-    double e = err_m(&fix, &fr[i].dev);
-    fixes++;
-    in68 += e <= fix.accuracy_m;
-    in95 += e <= fix.accuracy_95_m;
-  }
-  double f = fixes ? fixes : 1;
+  struct shares r = score(s, fr, N, 6, &g);
   printf("Gaussian 200 ns: model %s (share %.4f), within 68 %%: %.3f, 95 %%: %.3f\n",
-         rc ? "not supported" : "learned", g.nlos_share, in68 / f, in95 / f);
-  if (!(in68 / f >= 0.6 && in68 / f <= 0.8 && in95 / f >= 0.9 && in95 / f <= 0.98))
-    LG_FAIL_AT("Gaussian noise with what was learned: %.3f / %.3f", in68 / f, in95 / f);
+         rc ? "not supported" : "learned", g.nlos_share, r.in68, r.in95);
+  if (!(r.in68 >= 0.6 && r.in68 <= 0.8 && r.in95 >= 0.9 && r.in95 <= 0.98))
+    LG_FAIL_AT("Gaussian noise with what was learned: %.3f / %.3f", r.in68, r.in95);
 }
 
 /* A reception taken out as late leaves a fix that says so (excluded, gateways_used, a
