@@ -415,11 +415,13 @@ int lg_geo_nlos_fit_verdict(const struct lg_geo_nlos_frames *f, const struct lg_
                             double *share, double *delay_m) {
   if (f->n < 50 || !(fit->sigma_m > 0)) return LG_EINVAL;
   /* Only a model the residuals support: enough receptions that could have shown such
-   * delays, and a likelihood clearly above Gaussian noise alone's. */
+   * delays, and a likelihood clearly above Gaussian noise alone's. A share at its bound
+   * fits nothing: more than one reception in five "late" is noise misjudged (a gateway
+   * far noisier than the sigma given, a clock off), not reflections. */
   struct em_pass e;
   em_pass(f, fit->share, fit->delay_m, fit->sigma_m, &e);
   if (e.visible < MIN_VISIBLE || !(e.llr > LLR_MIN) || !isfinite(fit->share) ||
-      !isfinite(fit->delay_m))
+      !isfinite(fit->delay_m) || fit->share >= 0.999 * SHARE_MAX)
     return LG_ENOTFOUND;
   *share = fit->share;
   *delay_m = fit->delay_m;

@@ -102,8 +102,29 @@ static void prefer_by_map(struct lg_geo_solver *s, struct geo_problem *p,
   p->prefer_r95_m = fp.accuracy_95_m;
 }
 
+/*
+ * lls and grid positions are no least-squares optimum: lls is biased by a late reception
+ * (it has no test for one), grid by its step. The truth lies about the time-of-arrival
+ * fit's position within that fit's radii as often as they say, so a closed form's radii
+ * are at least its distance from there plus those: a bound that holds at least as often.
+ * (Gaussian radii at the lls point held for 79 % at 95 %, 13 % beyond 3x, on four
+ * gateways with 5 % of receptions late.)
+ */
+static void closed_form_radii(struct lg_geo_solver *s, const struct lg_geo_rx *rx, size_t n,
+                              const struct lg_geo_opts *o, struct lg_geo_fix *fix) {
+  struct geo_problem q;
+  if (geo_problem_init(&q, rx, n, o) != 0) return;
+  struct lg_geo_fix ref;
+  char why[8];
+  memset(&ref, 0, sizeof(ref));
+  if (geo_solve_iterative(s, &q, LG_GEO_NLS, &ref, why, sizeof(why)) != 0) return;
+  double d = lg_geo_distance_m(fix->lat_deg, fix->lon_deg, ref.lat_deg, ref.lon_deg);
+  fix->accuracy_m = fmax(fix->accuracy_m, d + ref.accuracy_m);
+  fix->accuracy_95_m = fmax(fix->accuracy_95_m, d + ref.accuracy_95_m);
+}
+
 static int solve_closed_form(struct lg_geo_solver *s, struct geo_problem *p,
-                             const struct lg_geo_rx *rx, enum lg_geo_method method,
+                             const struct lg_geo_rx *rx, size_t n, enum lg_geo_method method,
                              struct lg_geo_fix *fix, char *why, size_t why_len) {
   double xy[2] = {0, 0};
   p->use_toa = true;
@@ -134,6 +155,7 @@ static int solve_closed_form(struct lg_geo_solver *s, struct geo_problem *p,
     snprintf(why, why_len, "%s: singular geometry", lg_geo_method_name(method));
     return rc;
   }
+  closed_form_radii(s, rx, n, p->opts, fix);
   fix->method = method;
   fix->excluded = 0;
   for (size_t i = 0; i < p->n; i++)
@@ -180,7 +202,7 @@ int lg_geo_solve(struct lg_geo_solver *s, const struct lg_geo_rx *rx, size_t n,
   if (o->method == LG_GEO_AUTO && m == LG_GEO_NLS && o->radio_map && p.n_timed == 3 &&
       p.n_rssi > 0)
     prefer_by_map(s, &p, rx, n, o);
-  rc = m == LG_GEO_LLS || m == LG_GEO_GRID ? solve_closed_form(s, &p, rx, m, fix, why, why_len)
+  rc = m == LG_GEO_LLS || m == LG_GEO_GRID ? solve_closed_form(s, &p, rx, n, m, fix, why, why_len)
                                            : geo_solve_iterative(s, &p, m, fix, why, why_len);
   if (rc == LG_EINVAL && p.n_duplicates > 0) {
     /* say why there are fewer gateways than receptions */
