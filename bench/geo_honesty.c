@@ -147,7 +147,7 @@ static void pilot(struct lg_geo_solver *s, const struct frame *frames, int count
   for (int i = 0; i < count && i < 1000; i++) {
     struct lg_geo_fix fix;
     if (lg_geo_solve(s, frames[i].rx, n_gw, &t, &fix, NULL, 0) == 0)
-      lg_geo_solver_nlos_rows(s, set);
+      lg_geo_solver_nlos_rows(s, set, 1.0);
   }
   lg_geo_solver_keep_rows(s, false);
   double share, delay_m;

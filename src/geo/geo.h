@@ -187,7 +187,10 @@ struct lg_geo_nlos_frames *lg_geo_nlos_frames_new(void);
 void lg_geo_nlos_frames_free(struct lg_geo_nlos_frames *f);
 size_t lg_geo_nlos_frames_count(const struct lg_geo_nlos_frames *f);
 void lg_geo_solver_keep_rows(struct lg_geo_solver *s, bool keep);
-int lg_geo_solver_nlos_rows(const struct lg_geo_solver *s, struct lg_geo_nlos_frames *frames);
+/* scale: the rows' evidence weighed as if solved at a noise 1/sqrt(scale) of theirs (1: as
+ * they are; the live server's noise scale moves between its fits) */
+int lg_geo_solver_nlos_rows(const struct lg_geo_solver *s, struct lg_geo_nlos_frames *frames,
+                            double scale);
 int lg_geo_nlos_learn(const struct lg_geo_nlos_frames *f, double sigma_m, double *share,
                       double *delay_m);
 /* The same in steps, for a caller that cannot wait for the whole fit (the live server):

@@ -125,6 +125,8 @@ struct lg_geo_live {
    * 0: none supported) */
   struct lg_geo_nlos_frames *nlos;
   struct lg_geo_nlos_fit nlos_fit; /* the fit in progress over the full set */
+  double nlos_scale;                /* the noise factor when the set began, */
+  double nlos_sigma_ns;             /* and the noise its fits are weighed at */
   bool nlos_fitting;
   double nlos_share, nlos_delay_ns;
   /* gateways */
@@ -316,12 +318,11 @@ static void learn_noise(struct lg_geo_live *l, const struct lg_geo_fix *fix) {
     l->noise_factor = (l->noise_factor > 0 ? l->noise_factor : 1.0) * f;
     pthread_mutex_unlock(&l->mu);
     l->noise_dof = dof;
-    l->noise_n = l->noise_next = 0; /* the next measure at the new scale */
-    if (fabs(f - 1) > 0.25) { /* the reflection evidence so far was at another scale */
-      lg_geo_nlos_frames_free(l->nlos);
-      l->nlos = NULL;
-      l->nlos_fitting = false;
-    }
+    /* the ring's fixes as if solved at the new scale (chi^2 goes as 1 / sigma^2), so the
+     * next measure has all LIVE_NOISE_RING of them: starting it afresh left 64 fixes and
+     * a factor that jumped by a third from one measure to the next */
+    for (size_t i = 0; i < l->noise_n; i++)
+      l->noise[i].chi2 /= f * f;
   }
 }
 
@@ -347,12 +348,20 @@ static void learn_nlos(struct lg_geo_live *l, const struct lg_geo_solver *s,
     return;
   }
   if (fix->method != LG_GEO_NLS) return;
-  if (l->nlos == NULL && (l->nlos = lg_geo_nlos_frames_new()) == NULL) return;
-  if (lg_geo_solver_nlos_rows(s, l->nlos) != 0 ||
+  /* the noise scale moves between fits (re-measured every LIVE_NOISE_EVERY): each fit's
+   * evidence is weighed at the scale the set began at, sigma0 */
+  double now = l->noise_factor > 0 ? l->noise_factor : 1.0;
+  if (l->nlos == NULL) {
+    if ((l->nlos = lg_geo_nlos_frames_new()) == NULL) return;
+    l->nlos_scale = now;
+    l->nlos_sigma_ns = sigma_ns;
+  }
+  double k = now / l->nlos_scale;
+  if (lg_geo_solver_nlos_rows(s, l->nlos, k * k) != 0 ||
       lg_geo_nlos_frames_count(l->nlos) < LIVE_NLOS_FRAMES)
     return;
   /* warm from what was learned before: a few iterations when nothing changed */
-  lg_geo_nlos_fit_start(&l->nlos_fit, sigma_ns * 1e-9 * LG_GEO_C_MPS, l->nlos_share,
+  lg_geo_nlos_fit_start(&l->nlos_fit, l->nlos_sigma_ns * 1e-9 * LG_GEO_C_MPS, l->nlos_share,
                         l->nlos_delay_ns * 1e-9 * LG_GEO_C_MPS);
   l->nlos_fitting = true;
 }
@@ -392,8 +401,15 @@ static void prepare(const struct lg_geo_live *l, const struct lg_geo_rx *rx, siz
     out[i] = rx[i];
     if (!rx[i].has_time) continue;
     out[i].time_ns -= llround(lg_geo_live_offset_ns(l, rx[i].name));
+    /* a gateway's own noise learned from reference frames first; else the reception's
+     * (a gateway's fine timestamp carries the configured [geo] sigma_ns, a guess) at the
+     * scale the fixes show: left unscaled, it counted as known and the measured scale
+     * never reached it (the factor then fell without end: 0.002 after 1,800 uplinks) */
     double s = lg_geo_live_sigma_ns(l, rx[i].name);
-    if (s > 0 && !(rx[i].sigma_ns > 0)) out[i].sigma_ns = s;
+    if (s > 0)
+      out[i].sigma_ns = s;
+    else if (rx[i].sigma_ns > 0 && l->noise_factor > 0)
+      out[i].sigma_ns = rx[i].sigma_ns * l->noise_factor;
   }
 }
 

@@ -292,7 +292,7 @@ size_t lg_geo_nlos_frames_count(const struct lg_geo_nlos_frames *f) {
 }
 
 int geo_nlos_frames_add(struct lg_geo_nlos_frames *f, const struct geo_nlos_row *rows, size_t n,
-                        int dropped, double dropped_m) {
+                        int dropped, double dropped_m, double scale) {
   if (n > LG_GEO_MAX_RX) return LG_EINVAL;
   if (f->n + 2 > f->cap) {
     size_t cap = f->cap ? 2 * f->cap : 256;
@@ -317,7 +317,12 @@ int geo_nlos_frames_add(struct lg_geo_nlos_frames *f, const struct geo_nlos_row 
     f->rows_cap = cap;
   }
   f->start[f->n] = f->n_rows;
-  memcpy(f->rows + f->n_rows, rows, n * sizeof(*rows));
+  /* a and b go as 1 / sigma^2: a set's rows weighed at one noise scale */
+  for (size_t i = 0; i < n; i++) {
+    f->rows[f->n_rows + i] = rows[i];
+    f->rows[f->n_rows + i].a *= scale;
+    f->rows[f->n_rows + i].b *= scale;
+  }
   f->n_rows += n;
   f->dropped[f->n] = dropped;
   f->dropped_m[f->n] = dropped_m;

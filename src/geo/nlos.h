@@ -46,7 +46,7 @@ void geo_nlos_assess(const struct geo_nlos_row *rows, size_t n, double share, do
 /* Adds one fit's rows to a learning set (lg_geo_nlos_learn). */
 struct lg_geo_nlos_frames;
 int geo_nlos_frames_add(struct lg_geo_nlos_frames *f, const struct geo_nlos_row *rows, size_t n,
-                        int dropped, double dropped_m);
+                        int dropped, double dropped_m, double scale);
 
 /* The probability that a 2-D zero-mean Gaussian of axis sigmas s1 >= s2 lies within r. */
 double geo_gauss_within(double r, double s1, double s2);

@@ -721,8 +721,9 @@ void lg_geo_solver_keep_rows(struct lg_geo_solver *s, bool keep) {
   s->keep_rows = keep;
 }
 
-int lg_geo_solver_nlos_rows(const struct lg_geo_solver *s, struct lg_geo_nlos_frames *frames) {
-  return geo_nlos_frames_add(frames, s->rows, s->n_rows, s->dropped, s->dropped_m);
+int lg_geo_solver_nlos_rows(const struct lg_geo_solver *s, struct lg_geo_nlos_frames *frames,
+                            double scale) {
+  return geo_nlos_frames_add(frames, s->rows, s->n_rows, s->dropped, s->dropped_m, scale);
 }
 
 int geo_quality_at(struct lg_geo_solver *s, struct geo_problem *p, double e, double n,

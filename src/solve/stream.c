@@ -371,7 +371,7 @@ static long pilot_pass(struct lg_solve_args *a, struct worker *w, const char *te
     if (lg_geo_solve(w->solver, w->rec.rx, w->rec.n, opts, &fix, NULL, 0) != 0) continue;
     if (fixes) fixes[n_fix] = fix;
     n_fix++;
-    if (frames && lg_geo_solver_nlos_rows(w->solver, frames) != 0) return -1;
+    if (frames && lg_geo_solver_nlos_rows(w->solver, frames, 1.0) != 0) return -1;
   }
   return n_fix;
 }

@@ -196,7 +196,7 @@ static int learn(struct lg_geo_solver *s, struct frame *fr, int n, size_t n_gw,
   lg_geo_solver_keep_rows(s, true);
   for (int i = 0; i < n; i++) {
     struct lg_geo_fix fix;
-    if (lg_geo_solve(s, fr[i].rx, n_gw, o, &fix, NULL, 0) == 0) lg_geo_solver_nlos_rows(s, set);
+    if (lg_geo_solve(s, fr[i].rx, n_gw, o, &fix, NULL, 0) == 0) lg_geo_solver_nlos_rows(s, set, 1.0);
   }
   lg_geo_solver_keep_rows(s, false);
   double share, delay_m;
