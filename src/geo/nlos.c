@@ -6,8 +6,8 @@
  * the normalised residual vector along (I - H) e_i, so the residuals' log-likelihood
  * ratio of H_i with delay d over H0 is a d - b d^2 / 2 (nlos.h), and the fix itself moves
  * by shift_i d. The delay's posterior under H_i is then a Gaussian truncated at 0 with
- * mean m = (a - 1/mu) / b and variance 1/b (an exponential of rate 1/mu - a when the
- * residuals cannot see the row, b = 0), and H_i's weight against H0 is
+ * mean m = (a - 1/mu) / b and variance 1/b (the prior exponential when the residuals
+ * cannot see the row, b = 0), and H_i's weight against H0 is
  *   share / (1 - share) x (1/mu) x integral_0^inf exp(-d/mu + a d - b d^2 / 2) dd.
  * The radii are those of the mixture: H0's Gaussian, and for each H_i the Gaussian moved
  * by shift_i d over the delay's posterior (eight quantile nodes). A Gaussian moved by v
@@ -18,7 +18,8 @@
  * delays are small and the radii's share is measured (docs/geolocation.md).
  *
  * Learning (lg_geo_nlos_learn): expectation-maximisation over many fits' rows, with
- * the receptions the reflection test dropped counted as late by what their fit says.
+ * the receptions left out as late (the reflection test, the gross-error screen) counted
+ * as late by what their fit says; adopted only when the residuals support it.
  */
 #include <gsl/gsl_cdf.h>
 #include <gsl/gsl_sf_erf.h>
