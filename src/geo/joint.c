@@ -35,6 +35,7 @@
 #include <string.h>
 
 #include "geo/geo.h"
+#include "geo/nlos.h"
 #include "util/util.h"
 
 #define HUBER_K      1.345 /* 95 % efficiency at the Gaussian */
@@ -230,20 +231,7 @@ static void gateway_scales(struct jctx *c, double scale_m, size_t min_obs) {
   }
 }
 
-/* P(|x| < r) for a zero-mean 2-D Gaussian with principal standard deviations s1, s2:
- * in whitened coordinates the radius along angle phi is r / sqrt(s1^2 cos^2 + s2^2 sin^2)
- * and P(|z| < R) = 1 - exp(-R^2 / 2) along every direction. */
-static double p_within(double r, double s1, double s2) {
-  const int n = 256;
-  double p = 0;
-  for (int k = 0; k < n; k++) {
-    double phi = (k + 0.5) * 2 * LG_PI / n, cs = cos(phi), sn = sin(phi);
-    double v = s1 * s1 * cs * cs + s2 * s2 * sn * sn;
-    p += v > 0 ? 1 - exp(-r * r / (2 * v)) : 1;
-  }
-  return p / n;
-}
-
+/* The radius by bisection on geo_gauss_within (nlos.c). */
 double lg_geo_radius_for(const double cov_en[3], double prob) {
   double tr = cov_en[0] + cov_en[2], det = cov_en[0] * cov_en[2] - cov_en[1] * cov_en[1];
   double disc = sqrt(fmax(tr * tr / 4 - det, 0));
@@ -251,11 +239,11 @@ double lg_geo_radius_for(const double cov_en[3], double prob) {
   double s1 = sqrt(l1), s2 = sqrt(l2);
   if (!(s1 > 0) || !(prob > 0 && prob < 1)) return 0;
   double lo = 0, hi = 4 * (s1 + s2);
-  while (p_within(hi, s1, s2) < prob)
+  while (geo_gauss_within(hi, s1, s2) < prob)
     hi *= 2;
   for (int k = 0; k < 60; k++) {
     double mid = (lo + hi) / 2;
-    if (p_within(mid, s1, s2) < prob)
+    if (geo_gauss_within(mid, s1, s2) < prob)
       lo = mid;
     else
       hi = mid;

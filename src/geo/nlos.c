@@ -41,8 +41,9 @@
 /* ---- the 2-D Gaussian's radial distribution ------------------------------------------ */
 
 double geo_gauss_within(double r, double s1, double s2) {
-  /* whitened, P(|z| < R) = 1 - exp(-R^2 / 2) along every direction; a quarter turn
-   * suffices by symmetry */
+  /* in whitened coordinates the radius along angle phi is r / sqrt(s1^2 cos^2 + s2^2
+   * sin^2) and P(|z| < R) = 1 - exp(-R^2 / 2) along every direction; a quarter turn
+   * suffices by symmetry (the same 256 directions a whole turn would take) */
   const int n = 64;
   double p = 0;
   for (int k = 0; k < n; k++) {
@@ -221,11 +222,8 @@ void geo_nlos_assess(const struct geo_nlos_row *rows, size_t n, double share, do
   struct delay_post post[LG_GEO_MAX_RX];
   weigh(rows, n, share, mu, w, post);
   size_t best = 0;
-  for (size_t i = 0; i < n; i++) {
-    v->expected_late += w[1 + i];
-    v->expected_m += w[1 + i] * post[i].mean;
+  for (size_t i = 0; i < n; i++)
     if (w[1 + i] > w[best]) best = 1 + i;
-  }
   if (relocate && best > 0) {
     v->late = (int)best - 1;
     v->move[0] = -rows[best - 1].shift[0] * post[best - 1].mean;
@@ -335,7 +333,6 @@ int geo_nlos_frames_add(struct lg_geo_nlos_frames *f, const struct geo_nlos_row 
 #define LEARN_MAX_ITER 300
 #define SHARE_MIN      1e-4
 #define SHARE_MAX      0.2
-#define DELAY_MAX_M    3000.0 /* 10 us: a longer "delay" is a clock, not a path */
 #define MIN_VISIBLE    50     /* rows whose residuals would show a delay of the mean */
 #define LLR_MIN        6.9    /* half the 99.9 % quantile of chi-square(2) */
 #define DROP_LLR_MAX   6.9    /* log 1000: what one left-out reception can weigh */
@@ -408,7 +405,7 @@ bool lg_geo_nlos_fit_step(const struct lg_geo_nlos_frames *f, struct lg_geo_nlos
   struct em_pass e;
   em_pass(f, fit->share, fit->delay_m, fit->sigma_m, &e);
   double q1 = f->n > 0 ? share_for(f, e.late) : fit->share;
-  double mu1 = e.late > 0 ? fmin(fmax(e.late_m / e.late, fit->sigma_m), DELAY_MAX_M) : fit->delay_m;
+  double mu1 = e.late > 0 ? fmin(fmax(e.late_m / e.late, fit->sigma_m), GEO_NLOS_LATE_MAX_M) : fit->delay_m;
   bool still = fabs(q1 - fit->share) <= 1e-4 * fit->share &&
                fabs(mu1 - fit->delay_m) <= 1e-4 * fit->delay_m;
   fit->share = q1;

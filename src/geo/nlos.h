@@ -30,8 +30,6 @@ struct geo_nlos_verdict {
   double move[2];       /* to add to the fix (east, north): the likeliest late one taken out */
   int late;             /* that reception's row, or -1 */
   double r68, r95;      /* the mixture's radii about the moved fix */
-  double expected_late; /* the posterior number of late rows (for learning) */
-  double expected_m;    /* and their expected delays' sum, metres */
 };
 
 /*
@@ -48,7 +46,12 @@ struct lg_geo_nlos_frames;
 int geo_nlos_frames_add(struct lg_geo_nlos_frames *f, const struct geo_nlos_row *rows, size_t n,
                         int dropped, double dropped_m, double scale);
 
-/* The probability that a 2-D zero-mean Gaussian of axis sigmas s1 >= s2 lies within r. */
+/* Beyond this "delay" (2 us of range) a late reception is a clock, not a path: neither
+ * counted as a reflection (solver.c) nor learned as one's mean. */
+#define GEO_NLOS_LATE_MAX_M 600.0
+
+/* The probability that a 2-D zero-mean Gaussian of axis sigmas s1 >= s2 lies within r
+ * (also lg_geo_radius_for's, joint.c). */
 double geo_gauss_within(double r, double s1, double s2);
 
 #endif

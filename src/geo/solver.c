@@ -31,7 +31,6 @@
 #define HEIGHT_SIGMA_M 0.1 /* how tightly a 2D fix holds the assumed height */
 #define MAX_RESID      (LG_GEO_MAX_RX * 2 + 4)
 #define RADIUS_STEPS   64  /* the radius table over the axis ratio 0..1 */
-#define NLOS_LATE_MAX_M 600.0 /* 2 us: urban reflections stay well within it */
 
 struct lg_geo_solver {
   gsl_multifit_nlinear_workspace *ws[MAX_RESID + 1]; /* by residual count, made on use */
@@ -1074,7 +1073,7 @@ int geo_solve_iterative(struct lg_geo_solver *s, struct geo_problem *p, enum lg_
   if (p->use_toa && p->opts->robust) reject_nlos(s, p, &best, &excluded);
   /* what the reflection model learns from: the receptions left out as late (by the gross
    * screen, to bring the fit in range, or by the reflection test), with how late the
-   * final fit finds them; a delay beyond NLOS_LATE_MAX_M is a clock, not a path */
+   * final fit finds them; a delay beyond GEO_NLOS_LATE_MAX_M is a clock, not a path */
   s->n_rows = 0;
   s->dropped = 0;
   s->dropped_m = 0;
@@ -1083,7 +1082,7 @@ int geo_solve_iterative(struct lg_geo_solver *s, struct geo_problem *p, enum lg_
     const struct geo_gw *g = &p->gw[i];
     double d[3] = {best.x[0] - g->enu[0], best.x[1] - g->enu[1], best.x[2] - g->enu[2]};
     double late_m = g->toa_m - sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]) - best.x[3];
-    if (!(late_m > 0 && late_m <= NLOS_LATE_MAX_M)) continue;
+    if (!(late_m > 0 && late_m <= GEO_NLOS_LATE_MAX_M)) continue;
     s->dropped++;
     s->dropped_m += late_m;
   }
