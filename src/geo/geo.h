@@ -2,7 +2,7 @@
  * geo — positions from the receptions of LoRa frames.
  *
  * Geodesy (WGS-84, ECEF, local east-north-up), the solvers (`nls` time-of-arrival least
- * squares, the thesis' `lls` and `grid`, `rssi` ranging, `hybrid`), their quality
+ * squares, the closed-form `lls`, the thesis' `grid`, `rssi` ranging, `hybrid`), their quality
  * figures (covariance accuracy, GDOP, Cramér-Rao bound), and the many-frame tools
  * (Generalized ESD outlier test, sample mean, constant-velocity Kalman filter, planner).
  *
@@ -96,11 +96,11 @@ struct lg_geo_rx {
 
 enum lg_geo_method {
   LG_GEO_AUTO = 0,
-  LG_GEO_NLS,    /* time of arrival, Levenberg-Marquardt, robust to NLOS */
-  LG_GEO_LLS,    /* thesis §4.5 linear multilateration, each reference, averaged */
-  LG_GEO_GRID,   /* thesis §4.6.2 grid search with haversine distances */
-  LG_GEO_RSSI,   /* log-distance ranging, least squares in dB */
-  LG_GEO_HYBRID, /* time of arrival with RSSI as a weak prior */
+  LG_GEO_NLS,         /* time of arrival, Levenberg-Marquardt, robust to NLOS */
+  LG_GEO_LLS,         /* closed form: spherical intersection, the best-fitting reference */
+  LG_GEO_GRID,        /* thesis §4.6.2 grid search with haversine distances */
+  LG_GEO_RSSI,        /* log-distance ranging, least squares in dB */
+  LG_GEO_HYBRID,      /* time of arrival with RSSI as a weak prior */
   LG_GEO_FINGERPRINT, /* radio map learned from ground truth (fingerprint.c) */
   LG_GEO_KNN,         /* baseline: weighted kNN in signal space over the radio map's points */
   LG_GEO_CENTROID,    /* baseline: RSSI-weighted centroid of the hearing gateways */

@@ -1,90 +1,69 @@
 /*
- * Closed-form multilateration, the thesis' non-iterative algorithm (§4.5.2, appendix A)
- * done in a local east-north-up frame with the device height known (the thesis dropped
- * the third coordinate in ECEF, one reason for its kilometre errors).
+ * Closed-form multilateration in a local east-north-up frame with the device height known
+ * (the thesis dropped the third coordinate in ECEF, one reason for its kilometre errors).
  *
  * With d_i = d_r + D_i (D_i = c (t_i - t_r)) and K_j = x_j^2 + y_j^2 + (z - z_j)^2:
  *   2 (x_i - x_r) x + 2 (y_i - y_r) y + 2 D_i d_r = K_i - K_r - D_i^2
- * is linear in (x, y, d_r): least squares from 4 gateways up. With 3 gateways, (x, y)
- * is linear in d_r and d_r^2 = |(x, y, z) - g_r|^2 gives a quadratic (spherical
- * intersection), with up to two admissible roots.
+ * The thesis (§4.5.2, appendix A) solves this for (x, y, d_r) as three free unknowns,
+ * which four gateways determine exactly and without any check: near a gateway or outside
+ * their hull the system is close to singular (spot B of the thesis site: a 1.2 km median
+ * error on four-gateway frames with 10 ns of noise). Here d_r is what it is, a range:
+ * (x, y) = m + k d_r by least squares over the other gateways, and
+ * d_r^2 = |(x, y, z) - g_r|^2 gives a quadratic (spherical intersection) with up to two
+ * admissible roots; the arrival times pick between them (4+ gateways) or both are start
+ * points (3).
  */
 #include <math.h>
+#include <string.h>
 
 #include "geo/problem.h"
 #include "util/util.h"
-
-/* Solves the symmetric 3x3 system a x = b by Cramer's rule; -1 when singular. */
-static int solve3(const double a[3][3], const double b[3], double x[3]) {
-  double det = a[0][0] * (a[1][1] * a[2][2] - a[1][2] * a[2][1]) -
-               a[0][1] * (a[1][0] * a[2][2] - a[1][2] * a[2][0]) +
-               a[0][2] * (a[1][0] * a[2][1] - a[1][1] * a[2][0]);
-  double scale = fabs(a[0][0] * a[1][1] * a[2][2]) + 1e-300;
-  if (!(fabs(det) > 1e-12 * scale)) return LG_EINVAL;
-  for (int k = 0; k < 3; k++) {
-    double m[3][3];
-    for (int i = 0; i < 3; i++)
-      for (int j = 0; j < 3; j++)
-        m[i][j] = j == k ? b[i] : a[i][j];
-    x[k] = (m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) -
-            m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0]) +
-            m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])) /
-           det;
-  }
-  return 0;
-}
 
 static double k_term(const struct geo_gw *g, double z) {
   return g->enu[0] * g->enu[0] + g->enu[1] * g->enu[1] + (z - g->enu[2]) * (z - g->enu[2]);
 }
 
-int geo_lls_ref(const struct geo_problem *p, size_t ref, double xy[2]) {
+/*
+ * Spherical intersection with gateway `ref` as the reference, over every other active
+ * timed gateway: (x, y) = m + k d_r by least squares, then d_r^2 = |(x, y, z) - g_r|^2,
+ * a quadratic with up to two admissible roots. Returns how many (e, n) it wrote.
+ */
+static size_t sphere_roots(const struct geo_problem *p, size_t ref, double (*xy)[2], size_t cap) {
   const struct geo_gw *r = &p->gw[ref];
-  if (!r->timed || !r->active) return LG_EINVAL;
+  if (!r->timed || !r->active) return 0;
   double z = p->up0;
-  double ata[3][3] = {{0}}, atb[3] = {0};
-  int rows = 0;
+  double a[LG_GEO_MAX_RX][2], b[LG_GEO_MAX_RX], dd[LG_GEO_MAX_RX];
+  size_t rows = 0;
   for (size_t i = 0; i < p->n; i++) {
     const struct geo_gw *g = &p->gw[i];
     if (i == ref || !g->timed || !g->active) continue;
     double d = g->toa_m - r->toa_m;
-    double row[3] = {2 * (g->enu[0] - r->enu[0]), 2 * (g->enu[1] - r->enu[1]), 2 * d};
-    double rhs = k_term(g, z) - k_term(r, z) - d * d;
-    for (int a = 0; a < 3; a++) {
-      for (int b = 0; b < 3; b++)
-        ata[a][b] += row[a] * row[b];
-      atb[a] += row[a] * rhs;
-    }
-    rows++;
+    a[rows][0] = 2 * (g->enu[0] - r->enu[0]);
+    a[rows][1] = 2 * (g->enu[1] - r->enu[1]);
+    b[rows] = k_term(g, z) - k_term(r, z) - d * d;
+    dd[rows++] = 2 * d;
   }
-  if (rows < 3) return LG_EINVAL;
-  double x[3];
-  if (solve3(ata, atb, x)) return LG_EINVAL;
-  xy[0] = x[0];
-  xy[1] = x[1];
-  return 0;
-}
-
-/* Spherical intersection for exactly three timed gateways: up to two (e, n). */
-static size_t three_gateway_roots(const struct geo_problem *p, const size_t idx[3], double (*xy)[2],
-                                  size_t cap) {
-  const struct geo_gw *r = &p->gw[idx[0]];
-  double z = p->up0;
-  double a[2][2], b[2], dd[2];
-  for (int k = 0; k < 2; k++) {
-    const struct geo_gw *g = &p->gw[idx[k + 1]];
-    double d = g->toa_m - r->toa_m;
-    a[k][0] = 2 * (g->enu[0] - r->enu[0]);
-    a[k][1] = 2 * (g->enu[1] - r->enu[1]);
-    b[k] = k_term(g, z) - k_term(r, z) - d * d;
-    dd[k] = 2 * d;
+  if (rows < 2) return 0;
+  /* Two rows (three gateways) are solved as they are; more through the normal equations. */
+  double ata[2][2] = {{a[0][0], a[0][1]}, {a[1][0], a[1][1]}}, atb[2] = {b[0], b[1]},
+         atd[2] = {dd[0], dd[1]};
+  if (rows > 2) {
+    memset(ata, 0, sizeof(ata));
+    atb[0] = atb[1] = atd[0] = atd[1] = 0;
+    for (size_t k = 0; k < rows; k++)
+      for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++)
+          ata[i][j] += a[k][i] * a[k][j];
+        atb[i] += a[k][i] * b[k];
+        atd[i] += a[k][i] * dd[k];
+      }
   }
-  double det = a[0][0] * a[1][1] - a[0][1] * a[1][0];
-  if (fabs(det) < 1e-9) return 0;
-  /* (x, y) = m + k d_r */
-  double m[2] = {(a[1][1] * b[0] - a[0][1] * b[1]) / det, (-a[1][0] * b[0] + a[0][0] * b[1]) / det};
-  double kv[2] = {-(a[1][1] * dd[0] - a[0][1] * dd[1]) / det,
-                  -(-a[1][0] * dd[0] + a[0][0] * dd[1]) / det};
+  double det = ata[0][0] * ata[1][1] - ata[0][1] * ata[1][0];
+  if (rows == 2 ? fabs(det) < 1e-9 : !(fabs(det) > 1e-12 * fabs(ata[0][0] * ata[1][1]))) return 0;
+  double m[2] = {(ata[1][1] * atb[0] - ata[0][1] * atb[1]) / det,
+                 (-ata[1][0] * atb[0] + ata[0][0] * atb[1]) / det};
+  double kv[2] = {-(ata[1][1] * atd[0] - ata[0][1] * atd[1]) / det,
+                  -(-ata[1][0] * atd[0] + ata[0][0] * atd[1]) / det};
   double u[2] = {m[0] - r->enu[0], m[1] - r->enu[1]};
   double dz = z - r->enu[2];
   double qa = kv[0] * kv[0] + kv[1] * kv[1] - 1.0;
@@ -111,23 +90,63 @@ static size_t three_gateway_roots(const struct geo_problem *p, const size_t idx[
   return out;
 }
 
+/* The arrival times' misfit at (e, n) in units of their sigmas (chi-square), the emission
+ * time profiled out (their weighted mean): the same for every choice of reference. */
+static double toa_misfit(const struct geo_problem *p, const double xy[2]) {
+  double z = geo_device_up(p, xy[0], xy[1]);
+  double res[LG_GEO_MAX_RX], w[LG_GEO_MAX_RX], mean = 0, w_sum = 0;
+  size_t k = 0;
+  for (size_t i = 0; i < p->n; i++) {
+    const struct geo_gw *g = &p->gw[i];
+    if (!g->timed || !g->active) continue;
+    double d[3] = {xy[0] - g->enu[0], xy[1] - g->enu[1], z - g->enu[2]};
+    res[k] = g->toa_m - sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
+    w[k] = 1.0 / fmax(g->sigma_m * g->sigma_m, 1e-6);
+    mean += w[k] * res[k];
+    w_sum += w[k++];
+  }
+  mean /= w_sum;
+  double s = 0;
+  for (size_t i = 0; i < k; i++)
+    s += w[i] * (res[i] - mean) * (res[i] - mean);
+  return s;
+}
+
+int geo_lls_ref(const struct geo_problem *p, size_t ref, double xy[2], double *misfit) {
+  size_t usable = 0;
+  for (size_t i = 0; i < p->n; i++)
+    usable += p->gw[i].timed && p->gw[i].active;
+  if (usable < 4) return LG_EINVAL;
+  double roots[2][2];
+  size_t n = sphere_roots(p, ref, roots, 2);
+  if (n == 0) return LG_EINVAL;
+  double best = INFINITY;
+  for (size_t i = 0; i < n; i++) {
+    /* a root beyond the region the gateways can hear (problem.c) is no candidate */
+    if (hypot(roots[i][0] - p->prior_center[0], roots[i][1] - p->prior_center[1]) >
+        p->prior_sigma_m)
+      continue;
+    double c = toa_misfit(p, roots[i]);
+    if (c < best) {
+      best = c;
+      xy[0] = roots[i][0];
+      xy[1] = roots[i][1];
+    }
+  }
+  if (!isfinite(best)) return LG_EINVAL;
+  if (misfit) *misfit = best;
+  return 0;
+}
+
 size_t geo_start_points(const struct geo_problem *p, double (*xy)[2], size_t cap) {
-  size_t out = 0, idx[LG_GEO_MAX_RX], nt = 0, first = 0;
+  size_t out = 0, nt = 0, first = 0;
   for (size_t i = 0; i < p->n; i++) {
     if (!p->gw[i].timed || !p->gw[i].active) continue;
     if (nt == 0 || p->gw[i].toa_m < p->gw[first].toa_m) first = i;
-    idx[nt++] = i;
+    nt++;
   }
-  if (p->use_toa && nt >= 4 && out < cap && geo_lls_ref(p, first, xy[out]) == 0) out++;
-  if (p->use_toa && nt == 3 && out < cap) {
-    size_t tri[3] = {idx[0], idx[1], idx[2]};
-    for (int k = 1; k < 3; k++)
-      if (tri[k] == first) {
-        tri[k] = tri[0];
-        tri[0] = first;
-      }
-    out += three_gateway_roots(p, tri, xy + out, cap - out);
-  }
+  if (p->use_toa && nt >= 4 && out < cap && geo_lls_ref(p, first, xy[out], NULL) == 0) out++;
+  if (p->use_toa && nt == 3 && out < cap) out += sphere_roots(p, first, xy + out, cap - out);
   /* Centroid of the active gateways, weighted towards the loudest when RSSI is known. */
   if (out < cap) {
     double w_sum = 0, e = 0, n = 0;

@@ -44,10 +44,12 @@ struct geo_problem {
 int geo_problem_init(struct geo_problem *p, const struct lg_geo_rx *rx, size_t n,
                      const struct lg_geo_opts *o);
 
-/* Closed-form linear multilateration (thesis §4.5 / appendix A) in the local frame with
+/* Closed-form multilateration (spherical intersection, linear.c) in the local frame with
  * the device height known, gateway `ref` as the reference; uses active timed gateways.
- * Writes (e, n) to xy. Needs 4 active timed gateways; LG_EINVAL otherwise. */
-int geo_lls_ref(const struct geo_problem *p, size_t ref, double xy[2]);
+ * Writes (e, n) to xy and, when misfit is not NULL, the arrival times' chi-square there
+ * (the same whatever the reference). Needs 4 active timed gateways and a root within
+ * the region the gateways can hear; LG_EINVAL otherwise. */
+int geo_lls_ref(const struct geo_problem *p, size_t ref, double xy[2], double *misfit);
 
 /* Candidate start points from the closed forms (up to `cap`); returns how many. With 3
  * timed gateways the quadratic of the spherical intersection gives up to two. */

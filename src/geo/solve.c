@@ -110,17 +110,27 @@ static void prefer_by_map(struct lg_geo_solver *s, struct geo_problem *p,
  * (Gaussian radii at the lls point held for 79 % at 95 %, 13 % beyond 3x, on four
  * gateways with 5 % of receptions late.)
  */
-static void closed_form_radii(struct lg_geo_solver *s, const struct lg_geo_rx *rx, size_t n,
-                              const struct lg_geo_opts *o, struct lg_geo_fix *fix) {
+static int closed_form_radii(struct lg_geo_solver *s, const struct lg_geo_rx *rx, size_t n,
+                             const struct lg_geo_opts *o, struct lg_geo_fix *fix, char *why,
+                             size_t why_len) {
   struct geo_problem q;
-  if (geo_problem_init(&q, rx, n, o) != 0) return;
+  if (geo_problem_init(&q, rx, n, o) != 0) return 0; /* the caller's problem was built */
   struct lg_geo_fix ref;
-  char why[8];
+  char nls_why[160];
   memset(&ref, 0, sizeof(ref));
-  if (geo_solve_iterative(s, &q, LG_GEO_NLS, &ref, why, sizeof(why)) != 0) return;
+  int rc = geo_solve_iterative(s, &q, LG_GEO_NLS, &ref, nls_why, sizeof(nls_why));
+  if (rc == LG_EINVAL) return 0; /* nls cannot run here (3-D with 3 gateways): own radii */
+  if (rc) {
+    /* no fit to bound the radii by: the closed form's point has no more support (grid's
+     * own radii had said 276 m for a fix 1,041 m off on the thesis site) */
+    const char *reason = strncmp(nls_why, "nls: ", 5) == 0 ? nls_why + 5 : nls_why;
+    snprintf(why, why_len, "%s: %s", lg_geo_method_name(fix->method), reason);
+    return rc;
+  }
   double d = lg_geo_distance_m(fix->lat_deg, fix->lon_deg, ref.lat_deg, ref.lon_deg);
   fix->accuracy_m = fmax(fix->accuracy_m, d + ref.accuracy_m);
   fix->accuracy_95_m = fmax(fix->accuracy_95_m, d + ref.accuracy_95_m);
+  return 0;
 }
 
 static int solve_closed_form(struct lg_geo_solver *s, struct geo_problem *p,
@@ -129,23 +139,30 @@ static int solve_closed_form(struct lg_geo_solver *s, struct geo_problem *p,
   double xy[2] = {0, 0};
   p->use_toa = true;
   if (method == LG_GEO_LLS) {
-    /* Thesis §4.5.2: each gateway as the reference in turn, the solutions averaged. */
-    int k = 0;
+    /* Each gateway as the reference in turn (thesis §4.5.2, which averaged them); the
+     * solution the arrival times fit best is kept, as the thesis' grid search does
+     * among its references (eq. 4.25): one ill-conditioned reference cannot spoil it. */
+    double best = INFINITY;
     for (size_t r = 0; r < p->n; r++) {
-      double one[2];
-      if (geo_lls_ref(p, r, one) != 0) continue;
-      xy[0] += one[0];
-      xy[1] += one[1];
-      k++;
+      double one[2], misfit;
+      if (geo_lls_ref(p, r, one, &misfit) != 0 || !(misfit < best)) continue;
+      best = misfit;
+      xy[0] = one[0];
+      xy[1] = one[1];
     }
-    if (k == 0) {
+    size_t usable = 0;
+    for (size_t i = 0; i < p->n; i++)
+      usable += p->gw[i].timed && p->gw[i].active;
+    if (!isfinite(best) && usable >= 4) {
       snprintf(why, why_len,
-               "lls needs 4 gateways with a GPS time in a non-degenerate layout, got %zu",
-               p->n_timed);
+               "lls: no root of the intersection within range of these gateways (a time is "
+               "wrong, or the layout is degenerate)");
+      return LG_ENOTFOUND;
+    }
+    if (!isfinite(best)) {
+      snprintf(why, why_len, "lls needs 4 gateways with a GPS time, got %zu", usable);
       return LG_EINVAL;
     }
-    xy[0] /= k;
-    xy[1] /= k;
   } else if (geo_grid_search(p, rx, xy) != 0) {
     snprintf(why, why_len, "grid needs 3 gateways with a GPS time, got %zu", p->n_timed);
     return LG_EINVAL;
@@ -155,8 +172,9 @@ static int solve_closed_form(struct lg_geo_solver *s, struct geo_problem *p,
     snprintf(why, why_len, "%s: singular geometry", lg_geo_method_name(method));
     return rc;
   }
-  closed_form_radii(s, rx, n, p->opts, fix);
   fix->method = method;
+  rc = closed_form_radii(s, rx, n, p->opts, fix, why, why_len);
+  if (rc) return rc;
   fix->excluded = 0;
   for (size_t i = 0; i < p->n; i++)
     if (!p->gw[i].timed) fix->excluded |= 1ull << i;

@@ -1071,6 +1071,19 @@ int geo_solve_iterative(struct lg_geo_solver *s, struct geo_problem *p, enum lg_
     return LG_ENOTFOUND;
   }
   if (p->use_toa && p->opts->robust) reject_nlos(s, p, &best, &excluded);
+  /* As many times as unknowns (three gateways and the height, or four in 3-D) meet at a
+   * point (or two) unless a time is wrong: the nearest approach of their hyperbolae is
+   * no position, and its radii would be the noise's. Not under the weak prior (which
+   * pulls an exact fit) nor with RSSI rows (which may be the ones that miss). */
+  bool known = p->sigma_known || p->opts->sigma_prior_dof >= 1e6;
+  double limit = known ? chi2_limit(s, 1) : f1_limit(s, p->opts->sigma_prior_dof, 0);
+  if (best.dof == 0 && p->use_toa && !p->use_rssi && !p->use_prior && best.chi2 > limit) {
+    snprintf(why, why_len,
+             "%s: no position meets these arrival times (%.1f sigma apart at the nearest): "
+             "one of them is late",
+             lg_geo_method_name(method), sqrt(best.chi2));
+    return LG_ENOTFOUND;
+  }
   /* what the reflection model learns from: the receptions left out as late (by the gross
    * screen, to bring the fit in range, or by the reflection test), with how late the
    * final fit finds them; a delay beyond GEO_NLOS_LATE_MAX_M is a clock, not a path */

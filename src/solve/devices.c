@@ -418,8 +418,8 @@ done:
 static bool print_static(const struct lg_devices *d, const struct device *v,
                          struct lg_geo_solver *solver, const struct lg_geo_opts *o, double alpha,
                          struct lg_outbuf *out, struct lg_errors *errs) {
-  /* The time-of-arrival methods solve all frames jointly; the thesis' algorithms (lls,
-   * grid), RSSI and --no-outlier-test keep its per-gateway sample mean (for reproducing
+  /* The time-of-arrival methods solve all frames jointly; the closed forms (lls, grid),
+   * RSSI and --no-outlier-test keep the thesis' per-gateway sample mean (for reproducing
    * its tables), as does a device heard with times by fewer than three gateways. */
   bool toa = o->method == LG_GEO_AUTO || o->method == LG_GEO_NLS || o->method == LG_GEO_HYBRID;
   if (toa && alpha > 0) {
