@@ -3,8 +3,8 @@
  *  - the timing noise its fixes show (lg_geo_noise_factor over the last LIVE_NOISE_RING
  *    fixes with residual degrees of freedom, re-measured every LIVE_NOISE_EVERY), so a
  *    wrong configured sigma neither drops good receptions nor states false radii;
- *  - the reflections they show (lg_geo_nlos_learn over the last LIVE_NLOS_FRAMES nls
- *    fits at one noise scale): the share of receptions late and their mean delay, which
+ *  - the reflections they show (lg_geo_nlos_learn over LIVE_NLOS_FRAMES nls fits at one
+ *    noise scale, again every LIVE_NLOS_FRAMES + LIVE_NLOS_REST): the share of receptions late and their mean delay, which
  *    then widen the radii and take a likely late reception out (nlos.c), as `solve`'s
  *    pilot does; unless the configuration gives a model;
  *  - from reference devices (frames with a known true position): each gateway's fixed
@@ -67,6 +67,7 @@
 #define LIVE_NOISE_RING    512
 #define LIVE_NOISE_EVERY   64
 #define LIVE_NLOS_FRAMES   1000  /* nls fits that teach the reflection model */
+#define LIVE_NLOS_REST     9000  /* nls fits passed by after each lesson (see learn_nlos) */
 #define LIVE_REBUILD_EVERY 100   /* new reference frames, or a fifth of those kept if more */
 #define LIVE_CV_POINTS     2000  /* the newest points that measure the radii */
 #define LIVE_CHOOSE_EVERY  5     /* map rebuilds; the others keep the last choice */
@@ -121,6 +122,7 @@ struct lg_geo_live {
   struct lg_geo_fix noise[LIVE_NOISE_RING];
   size_t noise_n, noise_next, noise_since;
   double noise_factor, noise_dof;
+  double noise_step; /* the last re-measure's ratio to the scale before it (0: none yet) */
   /* reflections: the fits' evidence since the last lesson, and what was learned (share
    * 0: none supported) */
   struct lg_geo_nlos_frames *nlos;
@@ -128,6 +130,7 @@ struct lg_geo_live {
   double nlos_scale;                /* the noise factor when the set began, */
   double nlos_sigma_ns;             /* and the noise its fits are weighed at */
   bool nlos_fitting;
+  size_t nlos_rest; /* nls fits still to pass by before the next set */
   double nlos_share, nlos_delay_ns;
   /* gateways */
   struct live_gateway *gateways;
@@ -309,6 +312,7 @@ static void learn_noise(struct lg_geo_live *l, const struct lg_geo_fix *fix) {
   if (++l->noise_since < LIVE_NOISE_EVERY) return;
   l->noise_since = 0;
   double f = lg_geo_noise_factor(l->noise, l->noise_n);
+  l->noise_step = f;
   if (f > 0) {
     double dof = 0;
     for (size_t i = 0; i < l->noise_n; i++)
@@ -329,8 +333,10 @@ static void learn_noise(struct lg_geo_live *l, const struct lg_geo_fix *fix) {
 /* The last fit's reflection evidence (s kept its rows) into the set; once it holds
  * LIVE_NLOS_FRAMES fits, the model is fitted to them one EM iteration a call (each ~1 ms
  * at that size: a whole fit, tens of iterations, would stall the locating thread), the
- * set frozen meanwhile, then adopted (share 0: the fits support none) and a new set begun.
- * sigma_ns: the noise the fits were solved at. */
+ * set frozen meanwhile, then adopted (share 0: the fits support none). The next set begins
+ * LIVE_NLOS_REST fits later: a site's reflections change slowly, and learning back to
+ * back (some 30 iterations of ~1 ms per 1,000 fits) was a fifth of the server's CPU under
+ * load. sigma_ns: the noise the fits were solved at. */
 static void learn_nlos(struct lg_geo_live *l, const struct lg_geo_solver *s,
                        const struct lg_geo_fix *fix, double sigma_ns) {
   if (l->nlos_fitting) {
@@ -345,12 +351,21 @@ static void learn_nlos(struct lg_geo_live *l, const struct lg_geo_solver *s,
     lg_geo_nlos_frames_free(l->nlos);
     l->nlos = NULL;
     l->nlos_fitting = false;
+    l->nlos_rest = LIVE_NLOS_REST;
     return;
   }
   if (fix->method != LG_GEO_NLS) return;
+  if (l->nlos_rest > 0) {
+    l->nlos_rest--;
+    return;
+  }
   /* the noise scale moves between fits (re-measured every LIVE_NOISE_EVERY): each fit's
    * evidence is weighed at the scale the set began at, sigma0 */
   double now = l->noise_factor > 0 ? l->noise_factor : 1.0;
+  /* a set begins once the noise scale has settled (its last re-measure within 10 %): the
+   * evidence is weighed at the scale the set began at, and one begun while the configured
+   * sigma was still five times the measured one taught a share of 0.086 for 0.05 */
+  if (l->nlos == NULL && !(fabs(log(l->noise_step)) < 0.1)) return;
   if (l->nlos == NULL) {
     if ((l->nlos = lg_geo_nlos_frames_new()) == NULL) return;
     l->nlos_scale = now;
@@ -421,7 +436,8 @@ int lg_geo_live_locate(struct lg_geo_live *l, struct lg_geo_solver *s, const str
   struct lg_geo_opts o;
   take_map(l);
   prepare(l, rx, n, base, adj, &o);
-  lg_geo_solver_keep_rows(s, !(base->nlos_share > 0));
+  /* the rows of the fit's reflection evidence, when a set is being collected */
+  lg_geo_solver_keep_rows(s, !(base->nlos_share > 0) && !l->nlos_fitting && l->nlos_rest == 0);
   int rc = lg_geo_solve(s, adj, n, &o, fix, why, why_len);
   lg_geo_solver_keep_rows(s, false);
   if (rc == 0 && !(base->nlos_share > 0)) learn_nlos(l, s, fix, o.sigma_ns);
