@@ -4,9 +4,9 @@
  *    fixes with residual degrees of freedom, re-measured every LIVE_NOISE_EVERY), so a
  *    wrong configured sigma neither drops good receptions nor states false radii;
  *  - the reflections they show (lg_geo_nlos_learn over LIVE_NLOS_FRAMES nls fits at one
- *    noise scale, again every LIVE_NLOS_FRAMES + LIVE_NLOS_REST): the share of receptions late and their mean delay, which
- *    then widen the radii and take a likely late reception out (nlos.c), as `solve`'s
- *    pilot does; unless the configuration gives a model;
+ *    noise scale, again after LIVE_NLOS_REST more): the share of receptions late and
+ *    their mean delay, which then widen the radii and take a likely late reception out (nlos.c), as
+ * `solve`'s pilot does; unless the configuration gives a model;
  *  - from reference devices (frames with a known true position): each gateway's fixed
  *    offset and noise scale (the online form of `lorageo calibrate`'s alternating least
  *    squares: the frame's emission time from the current offsets, then each gateway's
@@ -122,7 +122,9 @@ struct lg_geo_live {
   struct lg_geo_fix noise[LIVE_NOISE_RING];
   size_t noise_n, noise_next, noise_since;
   double noise_factor, noise_dof;
-  double noise_step; /* the last re-measure's ratio to the scale before it (0: none yet) */
+  /* the last re-measure's ratio to the scale before it; 0: none yet, or too few fixes
+   * with residual degrees of freedom (fits without carry no reflection evidence either) */
+  double noise_step;
   /* reflections: the fits' evidence since the last lesson, and what was learned (share
    * 0: none supported) */
   struct lg_geo_nlos_frames *nlos;
@@ -330,6 +332,16 @@ static void learn_noise(struct lg_geo_live *l, const struct lg_geo_fix *fix) {
   }
 }
 
+/* Whether the next fit's reflection evidence goes into a set: one being collected, or a
+ * new one once the rest is over and the noise scale has settled (its last re-measure
+ * within 10 %: the evidence is weighed at the scale the set began at, and a set begun
+ * while the configured sigma was still five times the measured one taught a share of
+ * 0.086 for 0.05). A set keeps going when the scale moves later (rescaled, learn_nlos). */
+static bool nlos_collecting(const struct lg_geo_live *l) {
+  return !l->nlos_fitting && l->nlos_rest == 0 &&
+         (l->nlos != NULL || fabs(log(l->noise_step)) < 0.1);
+}
+
 /* The last fit's reflection evidence (s kept its rows) into the set; once it holds
  * LIVE_NLOS_FRAMES fits, the model is fitted to them one EM iteration a call (each ~1 ms
  * at that size: a whole fit, tens of iterations, would stall the locating thread), the
@@ -359,13 +371,10 @@ static void learn_nlos(struct lg_geo_live *l, const struct lg_geo_solver *s,
     l->nlos_rest--;
     return;
   }
+  if (!nlos_collecting(l)) return;
   /* the noise scale moves between fits (re-measured every LIVE_NOISE_EVERY): each fit's
    * evidence is weighed at the scale the set began at, sigma0 */
   double now = l->noise_factor > 0 ? l->noise_factor : 1.0;
-  /* a set begins once the noise scale has settled (its last re-measure within 10 %): the
-   * evidence is weighed at the scale the set began at, and one begun while the configured
-   * sigma was still five times the measured one taught a share of 0.086 for 0.05 */
-  if (l->nlos == NULL && !(fabs(log(l->noise_step)) < 0.1)) return;
   if (l->nlos == NULL) {
     if ((l->nlos = lg_geo_nlos_frames_new()) == NULL) return;
     l->nlos_scale = now;
@@ -436,8 +445,8 @@ int lg_geo_live_locate(struct lg_geo_live *l, struct lg_geo_solver *s, const str
   struct lg_geo_opts o;
   take_map(l);
   prepare(l, rx, n, base, adj, &o);
-  /* the rows of the fit's reflection evidence, when a set is being collected */
-  lg_geo_solver_keep_rows(s, !(base->nlos_share > 0) && !l->nlos_fitting && l->nlos_rest == 0);
+  /* the rows of the fit's reflection evidence, when they go into a set */
+  lg_geo_solver_keep_rows(s, !(base->nlos_share > 0) && nlos_collecting(l));
   int rc = lg_geo_solve(s, adj, n, &o, fix, why, why_len);
   lg_geo_solver_keep_rows(s, false);
   if (rc == 0 && !(base->nlos_share > 0)) learn_nlos(l, s, fix, o.sigma_ns);
@@ -933,6 +942,7 @@ int lg_geo_live_load(struct lg_geo_live *l, const char *path, char *why, size_t 
   if (share > 0 && share <= 0.2 && delay > 0 && delay <= 1e5) { /* else none: relearned */
     l->nlos_share = share;
     l->nlos_delay_ns = delay;
+    l->nlos_rest = LIVE_NLOS_REST; /* kept, and relearned as after a lesson */
   }
   l->references = (uint64_t)json_integer_value(json_object_get(live, "references"));
   const char *map = json_string_value(json_object_get(root, "radio_map"));

@@ -254,7 +254,7 @@ static void noise_q_init(void) {
 /* The live server measures every 64 fixes over 512: a quantile each was 4 % of its CPU. */
 static double chisq_quantile(int dof) {
   pthread_once(&noise_q_once, noise_q_init);
-  return dof <= NOISE_DOF_TAB ? noise_q[dof] : gsl_cdf_chisq_Pinv(NOISE_QUANTILE, dof);
+  return dof >= 1 && dof <= NOISE_DOF_TAB ? noise_q[dof] : gsl_cdf_chisq_Pinv(NOISE_QUANTILE, dof);
 }
 
 double lg_geo_noise_factor(const struct lg_geo_fix *fixes, size_t n) {
