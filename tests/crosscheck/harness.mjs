@@ -120,6 +120,21 @@ export function cleanExit(code, log, who) {
   check(code === 0 && !report, `${who} stopped cleanly (exit ${code}${report ? `: ${report[0]}` : ""})`);
   if (report) console.error(log.slice(report.index, report.index + 6000)); // the whole report
 }
+// Runs a test's body against the server: an exception is a failure (with the server's log),
+// the server is stopped whatever happened, and the tally decides the exit code.
+export async function runServerTest(name, body) {
+  try {
+    await body();
+  } catch (e) {
+    tally.failures++;
+    console.error(`FAIL ${e.stack}`);
+    console.error(server?.log ?? "");
+  } finally {
+    await stop().catch(() => {});
+  }
+  console.log(`${name}: ${tally.checks} checks, ${tally.failures} failed`);
+  process.exit(tally.failures ? 1 : 0);
+}
 // Never hang a CI run.
 export function armTimeout(ms) {
   setTimeout(() => {

@@ -8,7 +8,7 @@
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { api, armTimeout, BIN, check, dir, httpPort, start, stop, tally, udpPort, waitHealthy } from "./harness.mjs";
+import { api, armTimeout, BIN, check, dir, runServerTest, httpPort, start, stop, udpPort, waitHealthy } from "./harness.mjs";
 
 armTimeout(150000);
 const scenario = path.join(dir, "reference.json");
@@ -29,7 +29,7 @@ fs.writeFileSync(scenario, JSON.stringify({
   duty_cycle: false,
 }));
 const out = path.join(dir, "sim-out");
-try {
+await runServerTest("reference", async () => {
   start({ LORAGEO_GEO_SIGMA_NS: "20" });
   await waitHealthy();
   const before = (await api("GET", "/api/geo/accuracy")).json;
@@ -99,13 +99,4 @@ try {
   start({ LORAGEO_GEO_SIGMA_NS: "20" });
   const code = await new Promise((r) => { const s = setTimeout(() => r(null), 5000); import("./harness.mjs").then((h) => h.server.on("exit", (c) => { clearTimeout(s); r(c); })); });
   check(code !== 0 && code !== null, "a broken learned file is refused at start");
-} catch (e) {
-  tally.failures++;
-  console.error(`FAIL ${e.stack}`);
-  const h = await import("./harness.mjs");
-  console.error(h.server?.log ?? "");
-} finally {
-  await stop().catch(() => {});
-}
-console.log(`reference: ${tally.checks} checks, ${tally.failures} failed`);
-process.exit(tally.failures ? 1 : 0);
+});

@@ -8,7 +8,7 @@
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { api, armTimeout, BIN, check, dir, httpPort, metric, sleep, start, stop, tally, udpPort, waitHealthy } from "./harness.mjs";
+import { api, armTimeout, BIN, check, dir, runServerTest, httpPort, metric, sleep, start, stop, udpPort, waitHealthy } from "./harness.mjs";
 
 armTimeout(240000);
 const site = JSON.parse(fs.readFileSync(new URL("../../scenarios/thesis-dtu.json", import.meta.url), "utf8"));
@@ -22,7 +22,7 @@ fs.writeFileSync(scenario, JSON.stringify({
   channel: site.channel, // nlos: probability 0.05, mean_delay_ns 300
   duty_cycle: false,
 }));
-try {
+await runServerTest("reflections", async () => {
   check(site.channel?.nlos?.probability === 0.05 && site.channel.nlos.mean_delay_ns === 300,
     "the site's reflections: 5 % of receptions, 300 ns");
   start();
@@ -51,13 +51,4 @@ try {
   const again = (await api("GET", "/api/geo/accuracy")).json;
   check(again.nlos_share === acc.nlos_share && again.nlos_delay_ns === acc.nlos_delay_ns,
     `a restart keeps them (${again.nlos_share}, ${again.nlos_delay_ns} ns)`);
-} catch (e) {
-  tally.failures++;
-  console.error(`FAIL ${e.stack}`);
-  const h = await import("./harness.mjs");
-  console.error(h.server?.log ?? "");
-} finally {
-  await stop().catch(() => {});
-}
-console.log(`reflections: ${tally.checks} checks, ${tally.failures} failed`);
-process.exit(tally.failures ? 1 : 0);
+});

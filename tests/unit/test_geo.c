@@ -347,11 +347,6 @@ static void test_gross_screen_keeps_lone_gateway(void) {
  * thesis' linear form, with the reference range a free unknown, is close to singular
  * there (a 1.6 km median error at 10 ns); taken as the range it is, lls is as good as
  * nls on frames that fit. */
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
 static void test_lls_near_a_gateway(void) {
   struct lg_geo_solver *s = lg_geo_solver_new();
   static const double gw[4][2] = {{2181, 742}, {-147, 751}, {-1614, -747}, {-420, -747}};
@@ -377,7 +372,7 @@ static void test_lls_near_a_gateway(void) {
     }
   }
   for (int j = 0; j < 2; j++)
-    qsort(err[j], FRAMES, sizeof(double), cmp_double);
+    qsort(err[j], FRAMES, sizeof(double), lg_cmp_double);
   /* nls: ~5 m median here; the free-unknown form gave hundreds of metres */
   if (!(err[0][FRAMES / 2] < 2 * err[1][FRAMES / 2] && err[0][FRAMES * 9 / 10] < 50))
     LG_FAIL_AT("lls near a gateway: median %.1f m (nls %.1f), p90 %.1f m", err[0][FRAMES / 2],
