@@ -1,19 +1,26 @@
 /*
- * MQTT integration; see mqtt.h for the delivery rules. Every libmosquitto callback runs
- * on its own network thread; the server's loop only calls lg_mqtt_event. One mutex guards
- * the waiting queue and the connected flag, so an event never overtakes an older one
- * that is still waiting.
+ * MQTT integration; see mqtt.h for the delivery rules. The network thread here (not
+ * libmosquitto's loop_start) keeps the connection: it reads PUBACKs and commands, sends
+ * what a write left over, keeps the session alive and reconnects. Every libmosquitto
+ * callback runs on it. Publishing writes straight to the socket from the caller's thread:
+ * libmosquitto does that when it runs no thread of its own, and so an event costs one
+ * send() and no wake-up of another thread. One mutex guards the waiting queue and the
+ * connected flag, so an event never overtakes an older one that is still waiting.
  */
 #include "integ/mqtt.h"
 
 #include <inttypes.h>
 #include <mosquitto.h>
+#include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "integ/integ.h"
 #include "store/store.h"
@@ -34,6 +41,13 @@ struct lg_mqtt {
   size_t cap, head, n;
   struct lg_ns_metrics *metrics;
   _Atomic(struct lg_codecs *) codecs; /* command/down's `object` (NULL: refused) */
+  int qos;                            /* [mqtt] qos: 0 or 1 */
+  char host[256];
+  int port;
+  pthread_t net; /* the network thread (net_run) */
+  bool net_started;
+  int wake_fd;            /* eventfd: wakes the network thread (data left to send, stop) */
+  atomic_bool stopping;
 };
 
 void lg_mqtt_set_codecs(struct lg_mqtt *m, struct lg_codecs *c) {
@@ -70,11 +84,20 @@ static void log_line(const char *fmt, ...) {
   va_end(ap);
 }
 
+static void wake(struct lg_mqtt *m) {
+  uint64_t one = 1;
+  if (write(m->wake_fd, &one, sizeof(one)) < 0) { /* the counter is full: it is awake */
+  }
+}
+
 /* With mu held. True when libmosquitto took the message. */
 static bool send_now(struct lg_mqtt *m, const char *topic, const char *payload) {
-  int rc = mosquitto_publish(m->mosq, NULL, topic, (int)strlen(payload), payload, 1, false);
-  if (rc == MOSQ_ERR_SUCCESS) atomic_fetch_add(&m->metrics->mqtt_published, 1);
-  return rc == MOSQ_ERR_SUCCESS;
+  int rc = mosquitto_publish(m->mosq, NULL, topic, (int)strlen(payload), payload, m->qos, false);
+  if (rc != MOSQ_ERR_SUCCESS) return false;
+  atomic_fetch_add(&m->metrics->mqtt_published, 1);
+  /* A write the socket could not take whole: the network thread sends the rest. */
+  if (mosquitto_want_write(m->mosq)) wake(m);
+  return true;
 }
 
 /* With mu held: sends what waits, oldest first, until the connection refuses. */
@@ -163,6 +186,59 @@ static void on_message(struct mosquitto *mosq, void *ctx, const struct mosquitto
   if (!ok) log_line("command on %s refused: %s", msg->topic, why);
 }
 
+/* Sleeps up to ms unless woken (stop). */
+static void nap(struct lg_mqtt *m, int ms) {
+  struct pollfd p = {.fd = m->wake_fd, .events = POLLIN};
+  uint64_t v;
+  if (poll(&p, 1, ms) > 0 && read(m->wake_fd, &v, sizeof(v)) < 0) { /* drained */
+  }
+}
+
+/* The network thread: connects (again after a loss, with a back-off of 1 s doubling to
+ * 30 s), then waits on the socket and wake_fd: reads PUBACKs and commands, writes what a
+ * publish left over, and keeps the session alive. */
+static void *net_run(void *arg) {
+  struct lg_mqtt *m = arg;
+  int backoff_s = 1;
+  bool tried = false, said = false;
+  while (!atomic_load(&m->stopping)) {
+    if (mosquitto_socket(m->mosq) < 0) {
+      if (tried) nap(m, backoff_s * 1000);
+      if (atomic_load(&m->stopping)) break;
+      int rc = tried ? mosquitto_reconnect(m->mosq) : mosquitto_connect(m->mosq, m->host, m->port, 30);
+      if (rc != MOSQ_ERR_SUCCESS) {
+        if (!said) log_line("cannot reach %s:%d yet (%s); retrying", m->host, m->port,
+                            mosquitto_strerror(rc));
+        said = true;
+        if (tried) backoff_s = backoff_s * 2 > 30 ? 30 : backoff_s * 2;
+        tried = true;
+        continue;
+      }
+      tried = true;
+      said = false;
+      backoff_s = 1;
+    }
+    struct pollfd p[2] = {
+        {.fd = mosquitto_socket(m->mosq), .events = POLLIN | (mosquitto_want_write(m->mosq) ? POLLOUT : 0)},
+        {.fd = m->wake_fd, .events = POLLIN}};
+    if (poll(p, 2, 1000) < 0) continue;
+    uint64_t v;
+    if ((p[1].revents & POLLIN) && read(m->wake_fd, &v, sizeof(v)) < 0) { /* drained */
+    }
+    int rc = MOSQ_ERR_SUCCESS;
+    if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) rc = mosquitto_loop_read(m->mosq, 64);
+    if (rc == MOSQ_ERR_SUCCESS && mosquitto_socket(m->mosq) >= 0 && mosquitto_want_write(m->mosq))
+      rc = mosquitto_loop_write(m->mosq, 64);
+    if (rc == MOSQ_ERR_SUCCESS && mosquitto_socket(m->mosq) >= 0) rc = mosquitto_loop_misc(m->mosq);
+    (void)rc; /* a lost connection closed the socket and said so (on_disconnect) */
+  }
+  if (mosquitto_socket(m->mosq) >= 0) {
+    mosquitto_disconnect(m->mosq);
+    mosquitto_loop_write(m->mosq, 1);
+  }
+  return NULL;
+}
+
 /* mqtt://HOST[:PORT] (1883) or mqtts://HOST[:PORT] (8883, TLS). */
 static int parse_url(const char *url, char *host, size_t host_len, int *port, bool *tls) {
   *tls = strncmp(url, "mqtts://", 8) == 0;
@@ -195,18 +271,22 @@ struct lg_mqtt *lg_mqtt_start(const struct lg_config *cfg, struct lg_ns_metrics 
   }
   struct lg_mqtt *m = calloc(1, sizeof(*m));
   if (m == NULL) return NULL;
+  m->wake_fd = -1;
   pthread_mutex_init(&m->mu, NULL);
   m->metrics = metrics;
   snprintf(m->prefix, sizeof(m->prefix), "%s", cfg->mqtt_topic_prefix);
   m->chirpstack = cfg->mqtt_chirpstack;
   char note[512];
   m->cap = (size_t)cfg->mqtt_queue_max;
+  m->qos = cfg->mqtt_qos;
+  m->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   m->q = calloc(m->cap, sizeof(*m->q));
   mosquitto_lib_init();
   m->mosq = mosquitto_new(NULL, true, m);
-  if (m->q == NULL || m->mosq == NULL ||
+  if (m->q == NULL || m->mosq == NULL || m->wake_fd < 0 ||
       lg_config_open_store(cfg, NULL, &m->store, NULL, note, sizeof(note), why, why_len) != 0) {
-    if (m->q == NULL || m->mosq == NULL) snprintf(why, why_len, "mqtt: out of memory");
+    if (m->q == NULL || m->mosq == NULL || m->wake_fd < 0)
+      snprintf(why, why_len, "mqtt: out of memory");
     lg_mqtt_stop(m);
     return NULL;
   }
@@ -228,29 +308,28 @@ struct lg_mqtt *lg_mqtt_start(const struct lg_config *cfg, struct lg_ns_metrics 
   mosquitto_connect_callback_set(m->mosq, on_connect);
   mosquitto_disconnect_callback_set(m->mosq, on_disconnect);
   mosquitto_message_callback_set(m->mosq, on_message);
-  mosquitto_reconnect_delay_set(m->mosq, 1, 30, true);
   /* libmosquitto's own in-flight window; beyond it messages wait inside libmosquitto. */
   mosquitto_max_inflight_messages_set(m->mosq, 1000);
-  /* The network thread first, then the connection: the other order never retries when the
-   * broker is down at start (libmosquitto issues #1903 and #2576). */
-  if (mosquitto_loop_start(m->mosq) != MOSQ_ERR_SUCCESS) {
+  snprintf(m->host, sizeof(m->host), "%s", host);
+  m->port = port;
+  if (pthread_create(&m->net, NULL, net_run, m) != 0) {
     snprintf(why, why_len, "mqtt: cannot start the network thread");
     lg_mqtt_stop(m);
     return NULL;
   }
-  int rc = mosquitto_connect_async(m->mosq, host, port, 30);
-  if (rc != MOSQ_ERR_SUCCESS) /* the network thread keeps trying */
-    log_line("cannot reach %s:%d yet (%s); retrying", host, port, mosquitto_strerror(rc));
+  m->net_started = true;
   return m;
 }
 
 void lg_mqtt_stop(struct lg_mqtt *m) {
   if (m == NULL) return;
-  if (m->mosq) {
-    mosquitto_disconnect(m->mosq);
-    mosquitto_loop_stop(m->mosq, true);
-    mosquitto_destroy(m->mosq);
+  if (m->net_started) {
+    atomic_store(&m->stopping, true);
+    wake(m);
+    pthread_join(m->net, NULL);
   }
+  if (m->mosq) mosquitto_destroy(m->mosq);
+  if (m->wake_fd >= 0) close(m->wake_fd);
   for (size_t i = 0; i < m->n; i++) {
     struct waiting *w = &m->q[(m->head + i) % m->cap];
     free(w->topic);

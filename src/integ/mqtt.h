@@ -1,11 +1,11 @@
 /*
  * The MQTT integration (libmosquitto): device events published as
- * `{prefix}/device/{dev_eui}/event/{type}` with QoS 1, and `{prefix}/device/+/command/down`
- * subscribed to enqueue downlinks. libmosquitto's own thread keeps the connection and
- * reconnects with back-off (1 s doubling to 30 s). While the broker is away, events wait
- * in a bounded queue (oldest dropped first, counted) and go out in order on reconnect;
- * events already handed to libmosquitto but not acknowledged are re-sent by it. Delivery
- * is at least once. With [mqtt] format = chirpstack the integration (integ.c) publishes
+ * `{prefix}/device/{dev_eui}/event/{type}` at [mqtt] qos (0 by default, as ChirpStack; 1),
+ * and `{prefix}/device/+/command/down` subscribed to enqueue downlinks. A network thread
+ * of ours keeps the connection and reconnects with back-off (1 s doubling to 30 s). While
+ * the broker is away, events wait in a bounded queue (oldest dropped first, counted) and
+ * go out in order on reconnect; at QoS 1, events already handed to libmosquitto but not
+ * acknowledged are re-sent by it: delivery is at least once. With [mqtt] format = chirpstack the integration (integ.c) publishes
  * ChirpStack's JSON on ChirpStack's topics, and commands come on them too.
  */
 #ifndef LG_INTEG_MQTT_H

@@ -186,6 +186,9 @@ static int s_mkey(struct lg_config *c, const char *v) {
 static int s_mqueue(struct lg_config *c, const char *v) {
   return set_int(&c->mqtt_queue_max, v, 1, 10000000);
 }
+static int s_mqos(struct lg_config *c, const char *v) {
+  return set_int(&c->mqtt_qos, v, 0, 1);
+}
 static int s_mformat(struct lg_config *c, const char *v) {
   if (strcmp(v, "chirpstack") == 0) return c->mqtt_chirpstack = true, 0;
   if (strcmp(v, "lorageo") == 0) return c->mqtt_chirpstack = false, 0;
@@ -385,6 +388,7 @@ static const struct {
     {"mqtt", "username", "a string", s_muser},
     {"mqtt", "password", "a string", s_mpass},
     {"mqtt", "queue_max", "1..10000000", s_mqueue},
+    {"mqtt", "qos", "0 or 1", s_mqos},
     {"mqtt", "ca_file", "a PEM file", s_mca},
     {"mqtt", "cert_file", "a PEM file", s_mcert},
     {"mqtt", "key_file", "a PEM file", s_mkey},
@@ -635,6 +639,7 @@ static void defaults(struct lg_config *c) {
   c->uplink_dwell_time = c->downlink_dwell_time = -2; /* auto */
   snprintf(c->mqtt_topic_prefix, sizeof(c->mqtt_topic_prefix), "lorageo");
   c->mqtt_queue_max = 100000;
+  c->mqtt_qos = 0;
   snprintf(c->mqtt_application_id, sizeof(c->mqtt_application_id),
            "00000000-0000-0000-0000-000000000000");
   c->codec_js_timeout_ms = 100;

@@ -71,6 +71,7 @@ struct lg_config {
   char mqtt_cert_file[256]; /* [mqtt] cert_file, key_file: a client certificate (optional) */
   char mqtt_key_file[256];
   int mqtt_queue_max; /* [mqtt] queue_max = 100000: events held while the broker is away */
+  int mqtt_qos;       /* [mqtt] qos = 0 | 1: at most once (ChirpStack's default) or at least once */
   /* [mqtt] format = lorageo | chirpstack: ChirpStack v4's integration JSON on its topics
    * (application/{application_id}/device/{dev_eui}/event/{type}); application_id names the
    * application until applications exist (issue 18) */

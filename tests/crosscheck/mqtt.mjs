@@ -45,15 +45,15 @@ const received = [];
 let sub = null;
 function startSubscriber(args = ["-p", String(mqttPort), "-c", "-i", "lorageo-test-app"]) {
   sub = spawn("mosquitto_sub", ["-h", "127.0.0.1", "-q", "1", ...args,
-    "-t", "lorageo/device/+/event/+", "-F", "%t\t%p"], { stdio: ["ignore", "pipe", "inherit"] });
+    "-t", "lorageo/device/+/event/+", "-F", "%t\t%q\t%p"], { stdio: ["ignore", "pipe", "inherit"] });
   let buf = "";
   sub.stdout.on("data", (d) => {
     buf += d;
     let i;
     while ((i = buf.indexOf("\n")) >= 0) {
-      const [topic, payload] = buf.slice(0, i).split("\t");
+      const [topic, qos, payload] = buf.slice(0, i).split("\t");
       buf = buf.slice(i + 1);
-      received.push({ topic, msg: JSON.parse(payload) });
+      received.push({ topic, qos: Number(qos), msg: JSON.parse(payload) });
     }
   });
 }
@@ -66,7 +66,8 @@ try {
   await listening(mqttPort);
   startSubscriber();
   await sleep(300);
-  start({ LORAGEO_MQTT_URL: `mqtt://127.0.0.1:${mqttPort}` });
+  // at least once ([mqtt] qos = 1): what the broker's restart below needs
+  start({ LORAGEO_MQTT_URL: `mqtt://127.0.0.1:${mqttPort}`, LORAGEO_MQTT_QOS: "1" });
   await waitHealthy();
   for (const g of gateways)
     await api("POST", "/api/gateways", { gateway_eui: g.eui, latitude: g.lat, longitude: g.lon, altitude: g.alt });
@@ -78,6 +79,7 @@ try {
   await frameFromAll(dataUp(1, "hello"));
   check(await waitFor(() => ups().length === 1 && received.some((m) => m.topic === topic("location"))),
         `event/up and event/location arrive: ${JSON.stringify(received.map((m) => m.topic))}`);
+  check(received.every((m) => m.qos === 1), `published at QoS 1 as configured: ${received.map((m) => m.qos)}`);
   const up = ups()[0]?.msg ?? {};
   for (const k of ["dev_eui", "dev_addr", "f_cnt", "f_port", "data", "confirmed", "adr", "dr", "frequency", "rx_info"])
     check(k in up, `event/up has ${k}`);
@@ -184,7 +186,7 @@ try {
   // events) keep the newest 3 and count 3 dropped
   await stop();
   await stopBroker();
-  start({ LORAGEO_MQTT_URL: `mqtt://127.0.0.1:${mqttPort}`, LORAGEO_MQTT_QUEUE_MAX: "3" });
+  start({ LORAGEO_MQTT_URL: `mqtt://127.0.0.1:${mqttPort}`, LORAGEO_MQTT_QOS: "1", LORAGEO_MQTT_QUEUE_MAX: "3" });
   await waitHealthy();
   for (let f = 9; f <= 11; f++) await frameFromAll(dataUp(f, `overflow ${f}`));
   /* the three uplinks' events, once processed (a loaded machine may take a while) */

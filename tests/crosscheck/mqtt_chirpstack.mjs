@@ -38,15 +38,15 @@ const txAckFrom = (g, token) => send(g, Buffer.concat([header(5, g.eui, token), 
 try {
   await listening(mqttPort);
   sub = spawn("mosquitto_sub", ["-h", "127.0.0.1", "-p", String(mqttPort), "-q", "1", "-t", "application/+/device/+/event/+",
-    "-t", "lorageo/#", "-F", "%t\t%p"], { stdio: ["ignore", "pipe", "inherit"] });
+    "-t", "lorageo/#", "-F", "%t\t%q\t%p"], { stdio: ["ignore", "pipe", "inherit"] });
   let buf = "";
   sub.stdout.on("data", (d) => {
     buf += d;
     let i;
     while ((i = buf.indexOf("\n")) >= 0) {
-      const [t, p] = buf.slice(0, i).split("\t");
+      const [t, q, p] = buf.slice(0, i).split("\t");
       buf = buf.slice(i + 1);
-      received.push({ topic: t, msg: JSON.parse(p) });
+      received.push({ topic: t, qos: Number(q), msg: JSON.parse(p) });
     }
   });
   await sleep(300);
@@ -63,6 +63,10 @@ try {
   await frameFromAll(dataUp(1, "hello"));
   check(await waitFor(() => msgs("up").length === 1 && msgs("location").length === 1),
         `event/up and event/location on ChirpStack's topics: ${JSON.stringify(received.map((m) => m.topic))}`);
+  // as ChirpStack's integration by default: QoS 0 (the subscriber asked for 1, gets the
+  // publisher's 0)
+  check(received.length > 0 && received.every((m) => m.qos === 0),
+        `published at QoS 0 by default: ${received.map((m) => m.qos)}`);
   const up = msgs("up")[0] ?? {};
   const di = up.deviceInfo ?? {};
   check(di.devEui === ABP.dev_eui && di.applicationId === APP && di.deviceName === "valve-7" &&
