@@ -112,11 +112,15 @@ static double toa_misfit(const struct geo_problem *p, const double xy[2]) {
   return s;
 }
 
-int geo_lls_ref(const struct geo_problem *p, size_t ref, double xy[2], double *misfit) {
-  size_t usable = 0;
+size_t geo_n_active_timed(const struct geo_problem *p) {
+  size_t k = 0;
   for (size_t i = 0; i < p->n; i++)
-    usable += p->gw[i].timed && p->gw[i].active;
-  if (usable < 4) return LG_EINVAL;
+    k += p->gw[i].timed && p->gw[i].active;
+  return k;
+}
+
+int geo_lls_ref(const struct geo_problem *p, size_t ref, double xy[2], double *misfit) {
+  if (geo_n_active_timed(p) < 4) return LG_EINVAL;
   double roots[2][2];
   size_t n = sphere_roots(p, ref, roots, 2);
   if (n == 0) return LG_EINVAL;

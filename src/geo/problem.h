@@ -44,6 +44,9 @@ struct geo_problem {
 int geo_problem_init(struct geo_problem *p, const struct lg_geo_rx *rx, size_t n,
                      const struct lg_geo_opts *o);
 
+/* How many gateways the current fit uses with a GPS time (timed and active). */
+size_t geo_n_active_timed(const struct geo_problem *p);
+
 /* Closed-form multilateration (spherical intersection, linear.c) in the local frame with
  * the device height known, gateway `ref` as the reference; uses active timed gateways.
  * Writes (e, n) to xy and, when misfit is not NULL, the arrival times' chi-square there

@@ -151,9 +151,7 @@ static int solve_closed_form(struct lg_geo_solver *s, struct geo_problem *p,
       xy[0] = one[0];
       xy[1] = one[1];
     }
-    size_t usable = 0;
-    for (size_t i = 0; i < p->n; i++)
-      usable += p->gw[i].timed && p->gw[i].active;
+    size_t usable = geo_n_active_timed(p);
     if (!isfinite(best) && usable >= 4) {
       snprintf(why, why_len,
                "lls: no root of the intersection within range of these gateways (a time is "

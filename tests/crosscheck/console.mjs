@@ -13,8 +13,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { chromium } from "playwright-core";
 import {
-  ABP, armTimeout, as, base, check, dataUp, dir, frameFromAll, gateways, haversine, pull, server, sleep, start,
-  stop, tally, waitHealthy,
+  ABP, armTimeout, as, base, check, dataUp, dir, frameFromAll, gateways, haversine, pull, runServerTest, server, sleep, start, stop, tally, waitHealthy,
 } from "./harness.mjs";
 
 armTimeout(240000);
@@ -23,7 +22,7 @@ const TOKEN = "console-admin-token-0123456789";
 const adm = (m, u, b) => as(TOKEN, m, u, b);
 const hex = (n, w) => n.toString(16).padStart(w, "0");
 let browser = null;
-try {
+await runServerTest("console", async () => {
   const codecs = path.join(dir, "codecs");
   fs.mkdirSync(codecs);
   fs.writeFileSync(path.join(codecs, "valve.js"), "function decodeUplink(input) { return { data: {} }; }\n" +
@@ -329,16 +328,7 @@ try {
   const foreign = requests.filter((u) => !u.startsWith(base) && !u.includes("tile.openstreetmap.org"));
   check(foreign.length === 0, `no request leaves the server but map tiles: ${foreign}`);
   check(errors.length === 0, `no script errors: ${errors}`);
-} catch (e) {
-  tally.failures++;
-  console.error(`FAIL ${e.stack}`);
-} finally {
+}, async () => {
   await browser?.close();
-  if (server && server.exitCode === null) await stop();
   for (const g of gateways) g.sock.close();
-}
-console.log(`console: ${tally.checks} checks, ${tally.failures} failed`);
-if (tally.failures) {
-  console.error(server?.log ?? "");
-  process.exit(1);
-}
+});

@@ -13,7 +13,7 @@
 import { chromium } from "playwright-core";
 import lora from "lora-packet";
 import {
-  armTimeout, as, base, check, frameFromAll, gateways, pull, server, sleep, start, stop, tally, truth, waitHealthy,
+  armTimeout, as, base, check, frameFromAll, gateways, pull, runServerTest, server, sleep, start, stop, tally, truth, waitHealthy,
 } from "./harness.mjs";
 
 armTimeout(180000);
@@ -55,7 +55,7 @@ const EXPECT = { [A.dev_eui]: "alarm", [B.dev_eui]: "alarm", [C.dev_eui]: "pendi
   [F.dev_eui]: "provisioned", [G.dev_eui]: "provisioned" };
 
 let browser = null;
-try {
+await runServerTest("fleet console", async () => {
   start({ LORAGEO_API_TOKEN: TOKEN });
   await waitHealthy();
   for (const g of gateways)
@@ -235,16 +235,7 @@ try {
         admAcks.every((e) => /admin token/.test(e.detail)),
         `the acknowledger is the operator's: an application key reads ${JSON.stringify(acks.map((e) => e.detail))}, admin ${JSON.stringify(admAcks.map((e) => e.detail))}`);
   check(errors.length === 0, `no script errors: ${errors}`);
-} catch (e) {
-  tally.failures++;
-  console.error(`FAIL ${e.stack}`);
-} finally {
+}, async () => {
   await browser?.close();
-  await stop().catch(() => {});
   for (const g of gateways) g.sock.close();
-}
-console.log(`fleet console: ${tally.checks} checks, ${tally.failures} failed`);
-if (tally.failures) {
-  console.error(server?.log ?? "");
-  process.exit(1);
-}
+});

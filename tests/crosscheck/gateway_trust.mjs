@@ -11,8 +11,7 @@
 // Usage: node gateway_trust.mjs path/to/lorageo
 import dgram from "node:dgram";
 import {
-  ABP, api, armTimeout, check, clock, dataUp, frameFromAll, gateways, header, metric, pull, pullResps,
-  rxpkFor, send, sleep, start, stop, tally, udpPort, waitHealthy,
+  ABP, api, armTimeout, check, clock, dataUp, frameFromAll, gateways, header, metric, pull, pullResps, runServerTest, rxpkFor, send, sleep, start, stop, tally, udpPort, waitHealthy,
 } from "./harness.mjs";
 
 armTimeout(90000);
@@ -26,7 +25,7 @@ const dropped = async () => {
   const m = /lorageo_rx_dropped_total\{reason="gateway_address"\} (\d+)/.exec(text);
   return m ? Number(m[1]) : NaN;
 };
-try {
+await runServerTest("gateway_trust", async () => {
   start({ LORAGEO_SECURITY_GATEWAY_MOVE_AFTER_S: "2" });
   await waitHealthy();
   for (const g of gateways)
@@ -119,13 +118,7 @@ try {
   check(await metric('lorageo_rx_dropped_total{reason="gateway_network"}') === 2,
     "both counted as gateway_network");
   check(g4.inbox.slice(g4inbox).some((m) => m[3] === 4), "a gateway inside gateway_networks is acknowledged");
-} catch (e) {
-  tally.failures++;
-  console.error(`FAIL ${e.stack}`);
-} finally {
-  await stop().catch(() => {});
+}, async () => {
   spoofer.close();
   for (const g of gateways) g.sock.close();
-}
-console.log(`gateway_trust: ${tally.checks} checks, ${tally.failures} failed`);
-process.exit(tally.failures ? 1 : 0);
+});

@@ -120,19 +120,21 @@ export function cleanExit(code, log, who) {
   check(code === 0 && !report, `${who} stopped cleanly (exit ${code}${report ? `: ${report[0]}` : ""})`);
   if (report) console.error(log.slice(report.index, report.index + 6000)); // the whole report
 }
-// Runs a test's body against the server: an exception is a failure (with the server's log),
-// the server is stopped whatever happened, and the tally decides the exit code.
-export async function runServerTest(name, body) {
+// Runs a test's body against the server: an exception is a failure, the server is stopped
+// whatever happened, then the test's own cleanup runs; a failure prints the server's log, and the
+// tally decides the exit code.
+export async function runServerTest(name, body, cleanup = async () => {}) {
   try {
     await body();
   } catch (e) {
     tally.failures++;
     console.error(`FAIL ${e.stack}`);
-    console.error(server?.log ?? "");
   } finally {
     await stop().catch(() => {});
+    await cleanup().catch((e) => console.error(`cleanup: ${e.stack}`));
   }
   console.log(`${name}: ${tally.checks} checks, ${tally.failures} failed`);
+  if (tally.failures || process.env.LG_VERBOSE) console.error(server?.log ?? "");
   process.exit(tally.failures ? 1 : 0);
 }
 // Never hang a CI run.

@@ -18,7 +18,7 @@ import os from "node:os";
 import path from "node:path";
 import lora from "lora-packet";
 import {
-  ABP, api, app, armTimeout, check, dataUp, dir, frameFromAll, gateways, listening, metric, mqttPublish, nwk, pull, pullResps, server, sleep, start, stop, tally, udpPort, waitFor, waitHealthy,
+  ABP, api, app, armTimeout, check, dataUp, dir, frameFromAll, gateways, listening, metric, mqttPublish, nwk, pull, pullResps, runServerTest, server, sleep, start, stop, tally, udpPort, waitFor, waitHealthy,
 } from "./harness.mjs";
 
 armTimeout(150000);
@@ -61,7 +61,7 @@ const publish = (topic, payload) => mqttPublish(mqttPort, topic, payload);
 const topic = (type) => `lorageo/device/${ABP.dev_eui}/event/${type}`;
 const ups = () => received.filter((m) => m.topic === topic("up"));
 
-try {
+await runServerTest("mqtt", async () => {
   startBroker();
   await listening(mqttPort);
   startSubscriber();
@@ -268,19 +268,9 @@ try {
   check(used < 60 && await metric("lorageo_mqtt_connected") === 0,
     `an unanswering broker: not connected, ${used / 100} s of CPU in 3 s`);
   mute.close();
-} catch (e) {
-  tally.failures++;
-  console.error(`FAIL ${e.stack}`);
-} finally {
-  if (server && server.exitCode === null) await stop();
+}, async () => {
   sub?.kill("SIGTERM");
   if (broker && broker.exitCode === null) await stopBroker();
   for (const g of gateways) g.sock.close();
   fs.rmSync(dir, { recursive: true, force: true });
-}
-if (process.env.LG_VERBOSE) console.error(server?.log ?? "");
-console.log(`mqtt: ${tally.checks} checks, ${tally.failures} failed`);
-if (tally.failures) {
-  console.error(server?.log ?? "");
-  process.exit(1);
-}
+});

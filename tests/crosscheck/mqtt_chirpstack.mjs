@@ -17,7 +17,7 @@ import os from "node:os";
 import path from "node:path";
 import lora from "lora-packet";
 import {
-  ABP, api, app, armTimeout, check, dataUp, dir, frameFromAll, gateways, header, listening, mqttPublish, nwk, pull, pullResps, send, server, sleep, start, stop, tally, udpPort, waitFor, waitHealthy,
+  ABP, api, app, armTimeout, check, dataUp, dir, frameFromAll, gateways, header, listening, mqttPublish, nwk, pull, pullResps, runServerTest, send, server, sleep, start, stop, tally, udpPort, waitFor, waitHealthy,
 } from "./harness.mjs";
 
 armTimeout(90000);
@@ -35,7 +35,7 @@ const msgs = (type, eui) => received.filter((m) => m.topic === topic(type, eui))
 
 // a TX_ACK without error for the PULL_RESP with this token (protocol v2)
 const txAckFrom = (g, token) => send(g, Buffer.concat([header(5, g.eui, token), Buffer.from('{"txpk_ack":{"error":"NONE"}}')]));
-try {
+await runServerTest("mqtt_chirpstack", async () => {
   await listening(mqttPort);
   sub = spawn("mosquitto_sub", ["-h", "127.0.0.1", "-p", String(mqttPort), "-q", "1", "-t", "application/+/device/+/event/+",
     "-t", "lorageo/#", "-F", "%t\t%q\t%p"], { stdio: ["ignore", "pipe", "inherit"] });
@@ -147,18 +147,9 @@ try {
   check(msgs("join", OTAA.dev_eui)[0]?.devAddr === dev.dev_addr, "event/join carries the DevAddr given");
 
   check(!received.some((m) => m.topic.startsWith("lorageo/")), "nothing on lorageo's own topics");
-} catch (e) {
-  tally.failures++;
-  console.error(`FAIL ${e.stack}`);
-} finally {
-  if (server && server.exitCode === null) await stop();
+}, async () => {
   sub?.kill("SIGTERM");
   broker.kill("SIGTERM");
   for (const g of gateways) g.sock.close();
   fs.rmSync(dir, { recursive: true, force: true });
-}
-console.log(`mqtt_chirpstack: ${tally.checks} checks, ${tally.failures} failed`);
-if (tally.failures) {
-  console.error(server?.log ?? "");
-  process.exit(1);
-}
+});

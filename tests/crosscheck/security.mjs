@@ -13,8 +13,7 @@
 // Usage: node security.mjs path/to/lorageo
 import lora from "lora-packet";
 import {
-  ABP, api, app, armTimeout, check, clock, dir, gateways, header, metric, nwk, pullResps, rxpkFor, send,
-  server, sleep, start, stop, tally, waitHealthy,
+  ABP, api, app, armTimeout, check, clock, dir, gateways, header, metric, nwk, pullResps, runServerTest, rxpkFor, send, server, sleep, start, stop, tally, waitHealthy,
 } from "./harness.mjs";
 import fs from "node:fs";
 import http from "node:http";
@@ -58,7 +57,7 @@ async function burst(frames) { // [phy, freqHz] each in its own PUSH_DATA, paced
   }
 }
 
-try {
+await runServerTest("security", async () => {
   start();
   await waitHealthy();
   let r = await api("POST", "/api/gateways", { gateway_eui: g.eui, name: "g", latitude: g.lat, longitude: g.lon, altitude: g.alt });
@@ -200,16 +199,7 @@ try {
     const modes = files.map((f) => (fs.statSync(f).mode & 0o777).toString(8));
     check(files.length === 3 && modes.every((m) => m === "600"), `database, -wal and -shm are 0600: ${modes}`);
   }
-} catch (e) {
-  tally.failures++;
-  console.error("FAIL exception:", e);
-} finally {
-  if (server && server.exitCode === null) await stop();
+}, async () => {
   for (const x of gateways) x.sock.close();
   fs.rmSync(dir, { recursive: true, force: true });
-}
-console.log(`security: ${tally.checks} checks, ${tally.failures} failed`);
-if (tally.failures) {
-  console.error(server?.log?.slice(-3000) ?? "");
-  process.exit(1);
-}
+});

@@ -18,12 +18,12 @@ import path from "node:path";
 import dgram from "node:dgram";
 import lora from "lora-packet";
 import {
-  ABP, api, udpPort, armTimeout, base, check, dataUp, dir, clock, tally, frameFromAll, gateways, haversine, header, metric, app, nwk, pull, server, pullResps, push, rxpkFor, send, sleep, start, stop, truth, waitHealthy,
+  ABP, api, app, armTimeout, base, check, clock, dataUp, dir, frameFromAll, gateways, haversine, header, metric, nwk, pull, pullResps, push, runServerTest, rxpkFor, send, server, sleep, start, stop, tally, truth, udpPort, waitHealthy,
 } from "./harness.mjs";
 
 armTimeout(60000);
 
-try {
+await runServerTest("serve", async () => {
   start();
   await waitHealthy();
 
@@ -448,16 +448,7 @@ try {
   start({ LORAGEO_GEO_CALIBRATION: path.join(dir, "missing.json") });
   const code = await new Promise((res) => server.on("exit", (c) => res(c)));
   check(code !== 0 && /calibration/.test(server.log), "a missing calibration file stops the server with a reason");
-} catch (e) {
-  tally.failures++;
-  console.error("FAIL exception:", e);
-} finally {
-  if (server && server.exitCode === null) await stop();
+}, async () => {
   for (const g of gateways) g.sock.close();
   fs.rmSync(dir, { recursive: true, force: true });
-}
-console.log(`serve: ${tally.checks} checks, ${tally.failures} failed`);
-if (tally.failures) {
-  console.error(server?.log ?? "");
-  process.exit(1);
-}
+});

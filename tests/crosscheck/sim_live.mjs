@@ -8,7 +8,9 @@
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { api, armTimeout, BIN, check, dir, httpPort, metric, server, start, stop, tally, udpPort, waitHealthy } from "./harness.mjs";
+import {
+  api, armTimeout, BIN, check, dir, httpPort, metric, runServerTest, server, start, stop, tally, udpPort, waitHealthy,
+} from "./harness.mjs";
 
 armTimeout(120000);
 const scenario = path.join(dir, "live.json");
@@ -36,7 +38,7 @@ const liveScenario = (meterProfile) => ({
   duty_cycle: false,
 });
 const out = path.join(dir, "sim-out");
-try {
+await runServerTest("sim_live", async () => {
   start({ LORAGEO_ADR_TARGET_DELIVERY: "0.8" }); // [adr] target_delivery, for predictive
   await waitHealthy();
   // the meters' device profile sets their target (issue 20: the profile, not a global dial)
@@ -159,11 +161,6 @@ try {
   await waitHealthy();
   check(await metric("lorageo_adr_link_cells") === before && /learned .*learned\.adr\.json: \d+ links/.test(server.log),
         `the links learned before the restart are back (${await metric("lorageo_adr_link_cells")} of ${before})`);
-} catch (e) {
-  check(false, `exception: ${e.stack}\n${server?.log}`);
-} finally {
-  await stop();
+}, async () => {
   fs.rmSync(dir, { recursive: true, force: true });
-}
-console.log(`sim_live: ${tally.checks} checks, ${tally.failures} failed`);
-process.exit(tally.failures ? 1 : 0);
+});

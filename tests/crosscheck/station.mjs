@@ -9,8 +9,9 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { api, armTimeout, BIN, check, dir, httpPort, metric as metricOnce, server, start, stop, tally,
-         udpPort, waitHealthy } from "./harness.mjs";
+import {
+  api, armTimeout, BIN, check, dir, httpPort, metric as metricOnce, runServerTest, server, start, stop, tally, udpPort, waitHealthy,
+} from "./harness.mjs";
 
 // a keep-alive connection idle through a long simulator run may be closed as it is reused
 const metric = (name) => metricOnce(name).catch(() => metricOnce(name));
@@ -70,7 +71,7 @@ async function locationErrors(out) {
   return errs;
 }
 
-try {
+await runServerTest("station", async () => {
   start({ LORAGEO_BASICSTATION_BIND: `127.0.0.1:${stationPort}` });
   await waitHealthy();
   const apiUrl = `http://127.0.0.1:${httpPort}`;
@@ -165,11 +166,6 @@ try {
   check(noCert.status !== 0, `no client certificate is refused (${noCert.stderr.trim()})`);
   check(await metric("lorageo_station_refused_total") > refusedTls, "certificate refusals counted");
   check(/refused a client certificate/.test(server.log), "and logged");
-} catch (e) {
-  check(false, `exception: ${e.stack}\n${server?.log}`);
-} finally {
-  await stop();
+}, async () => {
   fs.rmSync(dir, { recursive: true, force: true });
-}
-console.log(`station: ${tally.checks} checks, ${tally.failures} failed`);
-process.exit(tally.failures ? 1 : 0);
+});

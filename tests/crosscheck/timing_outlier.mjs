@@ -7,8 +7,7 @@
 // Usage: node timing_outlier.mjs path/to/lorageo
 import dgram from "node:dgram";
 import {
-  ABP, api, armTimeout, check, dataUp, frameFromAll, gateways, haversine, metric, pull, sleep,
-  start, stop, tally, truth, waitHealthy,
+  ABP, api, armTimeout, check, dataUp, frameFromAll, gateways, haversine, metric, pull, runServerTest, sleep, start, stop, tally, truth, waitHealthy,
 } from "./harness.mjs";
 
 armTimeout(60000);
@@ -20,7 +19,7 @@ const last = async (fcnt) => {
   const loc = (await api("GET", `/api/devices/${ABP.dev_eui}/locations?limit=5`)).json.items.find((l) => l.f_cnt === fcnt);
   return { up, loc };
 };
-try {
+await runServerTest("timing_outlier", async () => {
   start();
   await waitHealthy();
   for (const g of gateways)
@@ -51,12 +50,6 @@ try {
     check(loc && loc.gateways === 4, `${what}: the fix used the 4 honest gateways (${loc?.gateways})`);
   }
   check(await metric("lorageo_timing_outliers_total") === 2, "both forgeries counted in lorageo_timing_outliers_total");
-} catch (e) {
-  tally.failures++;
-  console.error(`FAIL ${e.stack}`);
-} finally {
-  await stop().catch(() => {});
+}, async () => {
   for (const g of gateways) g.sock.close();
-}
-console.log(`timing_outlier: ${tally.checks} checks, ${tally.failures} failed`);
-process.exit(tally.failures ? 1 : 0);
+});

@@ -12,14 +12,13 @@ import fs from "node:fs";
 import path from "node:path";
 import { chromium } from "playwright-core";
 import {
-  ABP, api, armTimeout, base, BIN, check, dataUp, dir, frameFromAll, gateways, haversine, httpPort, pull, server,
-  sleep, start, stop, tally, truth, udpPort, waitHealthy,
+  ABP, api, armTimeout, base, BIN, check, dataUp, dir, frameFromAll, gateways, haversine, httpPort, pull, runServerTest, server, sleep, start, stop, tally, truth, udpPort, waitHealthy,
 } from "./harness.mjs";
 
 armTimeout(120000);
 const shot = process.argv[3];
 let browser = null;
-try {
+await runServerTest("web", async () => {
   start();
   await waitHealthy();
   for (const g of gateways)
@@ -172,16 +171,7 @@ try {
   const apiRx = (await api("GET", `/api/devices/${cyclist}/uplinks?limit=${simRx.length}`)).json.items.map((u) => u.rx_info.length);
   check(simRx.length >= 3 && simRx.join() === apiRx.join() && simRx.some((n) => n >= 3),
         `the cyclist's page shows its uplinks with every reception (${simRx} vs the API's ${apiRx})`);
-} catch (e) {
-  tally.failures++;
-  console.error(`FAIL ${e.stack}`);
-} finally {
+}, async () => {
   await browser?.close();
-  if (server && server.exitCode === null) await stop();
   for (const g of gateways) g.sock.close();
-}
-console.log(`web: ${tally.checks} checks, ${tally.failures} failed`);
-if (tally.failures) {
-  console.error(server?.log ?? "");
-  process.exit(1);
-}
+});

@@ -13,7 +13,7 @@
 import { spawnSync } from "node:child_process";
 import http from "node:http";
 import {
-  ABP, api, armTimeout, BIN, check, dataUp, frameFromAll, gateways, metric, pull, server, sleep, start, stop, tally, udpPort, waitFor, waitHealthy,
+  ABP, api, armTimeout, BIN, check, dataUp, frameFromAll, gateways, metric, pull, runServerTest, server, sleep, start, stop, tally, udpPort, waitFor, waitHealthy,
 } from "./harness.mjs";
 
 armTimeout(120000);
@@ -43,7 +43,7 @@ const base = {
   LORAGEO_WEBHOOK_RETRY_MAX_MS: "400",
 };
 
-try {
+await runServerTest("webhook", async () => {
   // ---- configuration refused with the key named
   for (const [k, v, want] of [["LORAGEO_WEBHOOK_URL", "ftp://x", /\[webhook\] url/],
                               ["LORAGEO_WEBHOOK_HEADERS", "no colon here", /\[webhook\] headers/]]) {
@@ -128,17 +128,8 @@ try {
         cs.devAddr === ABP.dev_addr && Buffer.from(cs.data ?? "", "base64").toString() === "six" &&
         cs.rxInfo?.length === 4 && cs.txInfo?.modulation?.lora?.spreadingFactor === 7,
         `ChirpStack UplinkEvent: ${JSON.stringify(cs).slice(0, 300)}`);
-} catch (e) {
-  tally.failures++;
-  console.error(`FAIL ${e.stack}`);
-} finally {
-  if (server && server.exitCode === null) await stop();
+}, async () => {
   receiver.closeAllConnections?.();
   receiver.close();
   for (const g of gateways) g.sock.close();
-}
-console.log(`webhook: ${tally.checks} checks, ${tally.failures} failed`);
-if (tally.failures) {
-  console.error(server?.log ?? "");
-  process.exit(1);
-}
+});
