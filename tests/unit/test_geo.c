@@ -311,6 +311,19 @@ static void place(struct lg_geo_rx *rx, size_t n, const double (*en)[2], const s
   }
 }
 
+/* Exact arrival times at the receptions' current positions (after a change of heights). */
+static void place_times(struct lg_geo_rx *rx, size_t n, const struct lg_geodetic *dev) {
+  double dev_ecef[3];
+  lg_geo_to_ecef(dev, dev_ecef);
+  for (size_t i = 0; i < n; i++) {
+    double ecef[3];
+    lg_geo_to_ecef(&(struct lg_geodetic){rx[i].lat_deg, rx[i].lon_deg, rx[i].alt_m}, ecef);
+    double d = sqrt(pow(ecef[0] - dev_ecef[0], 2) + pow(ecef[1] - dev_ecef[1], 2) +
+                    pow(ecef[2] - dev_ecef[2], 2));
+    rx[i].time_ns = 1700000000000000000LL + llround(d / LG_GEO_C_MPS * 1e9);
+  }
+}
+
 /* ...and never mistakes plain noise for one: four gateways within 400 m of each other and
  * one 9 km away, the device near the far one, which alone fixes the position along the
  * line to it. Left out, its prediction error is many times its share of a joint fit; a
@@ -377,6 +390,44 @@ static void test_lls_near_a_gateway(void) {
   if (!(err[0][FRAMES / 2] < 2 * err[1][FRAMES / 2] && err[0][FRAMES * 9 / 10] < 50))
     LG_FAIL_AT("lls near a gateway: median %.1f m (nls %.1f), p90 %.1f m", err[0][FRAMES / 2],
                err[1][FRAMES / 2], err[0][FRAMES * 9 / 10]);
+  lg_geo_solver_free(s);
+}
+
+/* The thesis' grid searched only the gateways' area widened by a fifth: a device beyond
+ * it got the area's border (1,038 m off, again and again, at spot A of the thesis site).
+ * Four gateways west of the device, exact times: the search area moves until the least
+ * error lies inside it, and the gateways' 0-60 m heights count. */
+static void test_grid_beyond_the_area(void) {
+  struct lg_geo_solver *s = lg_geo_solver_new();
+  static const double gw[4][2] = {{-147, 751}, {-1614, -747}, {-420, -747}, {-900, 100}};
+  const struct lg_geodetic origin = {55.77519, 12.48298, 0};
+  const double spot[2] = {900, -100}; /* the area ends ~270 m east of x = 0 */
+  struct lg_geo_rx rx[4];
+  struct lg_geodetic dev;
+  unsigned seed = 7;
+  place(rx, 4, gw, &origin, spot, 0, &seed, &dev);
+  for (int i = 0; i < 4; i++) /* masts of 30, 50, 10, 70 m (place() puts them at 30) */
+    rx[i].alt_m += (double)((i * 20 + 40) % 80) - 20;
+  place_times(rx, 4, &dev);
+  struct lg_geo_opts o = lg_geo_opts_default();
+  o.method = LG_GEO_GRID;
+  o.grid_step_m = 5;
+  struct lg_geo_fix fix;
+  char why[160];
+  if (lg_geo_solve(s, rx, 4, &o, &fix, why, sizeof(why)) != 0) LG_FAIL_AT("grid: %s", why);
+  if (fix_error(&fix, &dev) > 20)
+    LG_FAIL_AT("grid beyond the gateways' area: %.0f m off", fix_error(&fix, &dev));
+  /* Heights: gateways around the device on masts of 0 and 250 m, exact times; the
+   * thesis' flat distances put it tens of metres off. */
+  static const double ring[4][2] = {{1500, 200}, {-300, 1400}, {-1600, -100}, {200, -1300}};
+  const double mid[2] = {300, 500};
+  place(rx, 4, ring, &origin, mid, 0, &seed, &dev);
+  for (int i = 0; i < 4; i++)
+    rx[i].alt_m += i % 2 ? 220 : -30;
+  place_times(rx, 4, &dev);
+  if (lg_geo_solve(s, rx, 4, &o, &fix, why, sizeof(why)) != 0) LG_FAIL_AT("grid: %s", why);
+  if (fix_error(&fix, &dev) > 8)
+    LG_FAIL_AT("grid with masts of 0 and 250 m: %.0f m off", fix_error(&fix, &dev));
   lg_geo_solver_free(s);
 }
 
@@ -552,6 +603,7 @@ int main(void) {
   test_errors();
   test_lls_near_a_gateway();
   test_three_that_do_not_meet();
+  test_grid_beyond_the_area();
   test_crlb();
   test_gesd();
   test_plan();
