@@ -1,25 +1,36 @@
 /*
  * MQTT integration; see mqtt.h for the delivery rules. The network thread here (not
- * libmosquitto's loop_start) keeps the connection: it reads PUBACKs and commands, sends
- * what a write left over, keeps the session alive and reconnects. Every libmosquitto
- * callback runs on it. Publishing writes straight to the socket from the caller's thread:
- * libmosquitto does that when it runs no thread of its own, and so an event costs one
- * send() and no wake-up of another thread. One mutex guards the waiting queue and the
- * connected flag, so an event never overtakes an older one that is still waiting.
+ * libmosquitto's loop_start) keeps the connection: it connects and reconnects, reads
+ * PUBACKs and commands, writes what a publish left over and keeps the session alive;
+ * every libmosquitto callback runs on it. A publish writes its event to the socket from
+ * the publishing thread (libmosquitto does so for a client that runs no thread of its
+ * own), with no wake-up of another thread: libmosquitto's loop_start thread woke once per
+ * event, and one that did all the writing cost as much (bench/RESULTS.md).
+ *
+ * One mutex, mu, serialises every call into libmosquitto once connected: the publisher
+ * holds it, and the network thread holds it around loop_read / loop_write / loop_misc /
+ * disconnect (never while it waits in poll or connects). So the socket is never closed
+ * under a writer, a TLS session is never used by two threads at once, and the callbacks
+ * (which run inside those calls) find mu held and must not take it. mu also guards the
+ * waiting queue and the connected flag, so an event never overtakes an older one that is
+ * still waiting; publishers call into libmosquitto only while connected, and connected
+ * turns true only in on_connect, so a connect in progress (without mu) has no company.
  */
+#define _GNU_SOURCE /* pthread_timedjoin_np */
 #include "integ/mqtt.h"
 
 #include <inttypes.h>
 #include <mosquitto.h>
 #include <poll.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "integ/integ.h"
@@ -46,8 +57,10 @@ struct lg_mqtt {
   int port;
   pthread_t net; /* the network thread (net_run) */
   bool net_started;
-  int wake_fd;            /* eventfd: wakes the network thread (data left to send, stop) */
+  int wake_fd; /* eventfd: wakes the network thread (events to send, stop) */
   atomic_bool stopping;
+  atomic_bool acked;      /* the broker accepted a connection: the back-off starts again */
+  atomic_bool connecting; /* the network thread is in a (blocking) connect */
 };
 
 void lg_mqtt_set_codecs(struct lg_mqtt *m, struct lg_codecs *c) {
@@ -125,22 +138,21 @@ static void on_connect(struct mosquitto *mosq, void *ctx, int rc) {
   else
     snprintf(topic, sizeof(topic), "%s/device/+/command/down", m->prefix);
   mosquitto_subscribe(mosq, NULL, topic, 1);
-  pthread_mutex_lock(&m->mu);
+  atomic_store(&m->acked, true);
+  /* mu is held: the network thread's loop call (net_run) */
   m->connected = true;
   atomic_store(&m->metrics->mqtt_connected, 1);
   size_t waiting = m->n;
   flush(m);
-  pthread_mutex_unlock(&m->mu);
   log_line("connected; %zu waiting events sent", waiting);
 }
 
 static void on_disconnect(struct mosquitto *mosq, void *ctx, int rc) {
   (void)mosq;
   struct lg_mqtt *m = ctx;
-  pthread_mutex_lock(&m->mu);
+  /* mu is held: the network thread's loop call (net_run) */
   m->connected = false;
   atomic_store(&m->metrics->mqtt_connected, 0);
-  pthread_mutex_unlock(&m->mu);
   if (rc) log_line("connection lost (%s); reconnecting", mosquitto_strerror(rc));
 }
 
@@ -195,28 +207,30 @@ static void nap(struct lg_mqtt *m, int ms) {
 }
 
 /* The network thread: connects (again after a loss, with a back-off of 1 s doubling to
- * 30 s), then waits on the socket and wake_fd: reads PUBACKs and commands, writes what a
- * publish left over, and keeps the session alive. */
+ * 30 s until the broker accepts one), then waits on the socket and wake_fd: writes what
+ * publishes queued, reads PUBACKs and commands, and keeps the session alive. */
 static void *net_run(void *arg) {
   struct lg_mqtt *m = arg;
   int backoff_s = 1;
   bool tried = false, said = false;
   while (!atomic_load(&m->stopping)) {
+    if (atomic_exchange(&m->acked, false)) backoff_s = 1, said = false;
     if (mosquitto_socket(m->mosq) < 0) {
-      if (tried) nap(m, backoff_s * 1000);
+      if (tried) {
+        nap(m, backoff_s * 1000);
+        backoff_s = backoff_s * 2 > 30 ? 30 : backoff_s * 2;
+      }
       if (atomic_load(&m->stopping)) break;
+      atomic_store(&m->connecting, true);
       int rc = tried ? mosquitto_reconnect(m->mosq) : mosquitto_connect(m->mosq, m->host, m->port, 30);
+      atomic_store(&m->connecting, false);
+      tried = true;
       if (rc != MOSQ_ERR_SUCCESS) {
         if (!said) log_line("cannot reach %s:%d yet (%s); retrying", m->host, m->port,
                             mosquitto_strerror(rc));
         said = true;
-        if (tried) backoff_s = backoff_s * 2 > 30 ? 30 : backoff_s * 2;
-        tried = true;
         continue;
       }
-      tried = true;
-      said = false;
-      backoff_s = 1;
     }
     struct pollfd p[2] = {
         {.fd = mosquitto_socket(m->mosq), .events = POLLIN | (mosquitto_want_write(m->mosq) ? POLLOUT : 0)},
@@ -225,17 +239,24 @@ static void *net_run(void *arg) {
     uint64_t v;
     if ((p[1].revents & POLLIN) && read(m->wake_fd, &v, sizeof(v)) < 0) { /* drained */
     }
-    int rc = MOSQ_ERR_SUCCESS;
+    int rc = MOSQ_ERR_SUCCESS, was;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &was); /* a stop's cancel: never with mu */
+    pthread_mutex_lock(&m->mu);
     if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) rc = mosquitto_loop_read(m->mosq, 64);
     if (rc == MOSQ_ERR_SUCCESS && mosquitto_socket(m->mosq) >= 0 && mosquitto_want_write(m->mosq))
-      rc = mosquitto_loop_write(m->mosq, 64);
+      rc = mosquitto_loop_write(m->mosq, 1024);
     if (rc == MOSQ_ERR_SUCCESS && mosquitto_socket(m->mosq) >= 0) rc = mosquitto_loop_misc(m->mosq);
+    pthread_mutex_unlock(&m->mu);
+    pthread_setcancelstate(was, NULL);
     (void)rc; /* a lost connection closed the socket and said so (on_disconnect) */
   }
+  pthread_mutex_lock(&m->mu);
   if (mosquitto_socket(m->mosq) >= 0) {
     mosquitto_disconnect(m->mosq);
-    mosquitto_loop_write(m->mosq, 1);
+    mosquitto_loop_write(m->mosq, 1024);
   }
+  m->connected = false;
+  pthread_mutex_unlock(&m->mu);
   return NULL;
 }
 
@@ -326,7 +347,15 @@ void lg_mqtt_stop(struct lg_mqtt *m) {
   if (m->net_started) {
     atomic_store(&m->stopping, true);
     wake(m);
-    pthread_join(m->net, NULL);
+    /* A connect to a host that drops packets blocks for minutes: not a stop's. */
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 3;
+    if (pthread_timedjoin_np(m->net, NULL, &until) != 0) {
+      if (atomic_load(&m->connecting)) log_line("stopping while connecting to the broker");
+      pthread_cancel(m->net);
+      pthread_join(m->net, NULL);
+    }
   }
   if (m->mosq) mosquitto_destroy(m->mosq);
   if (m->wake_fd >= 0) close(m->wake_fd);
@@ -360,6 +389,7 @@ void lg_mqtt_publish(struct lg_mqtt *m, const char *topic, json_t *payload) {
   json_decref(payload);
   if (text == NULL) return;
   pthread_mutex_lock(&m->mu);
+  if (m->connected && m->n > 0) flush(m); /* left waiting by a publish that failed */
   if (m->connected && m->n == 0 && send_now(m, topic, text)) {
     pthread_mutex_unlock(&m->mu);
     free(text);
