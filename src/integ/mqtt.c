@@ -61,6 +61,7 @@ struct lg_mqtt {
   atomic_bool stopping;
   atomic_bool acked;      /* the broker accepted a connection: the back-off starts again */
   atomic_bool connecting; /* the network thread is in a (blocking) connect */
+  atomic_bool broken;     /* a publish's write failed: the network thread starts afresh */
 };
 
 void lg_mqtt_set_codecs(struct lg_mqtt *m, struct lg_codecs *c) {
@@ -103,21 +104,39 @@ static void wake(struct lg_mqtt *m) {
   }
 }
 
-/* With mu held. True when libmosquitto took the message. */
-static bool send_now(struct lg_mqtt *m, const char *topic, const char *payload) {
+enum sent { SENT, KEPT, REFUSED };
+
+/* With mu held. SENT: libmosquitto took the message. KEPT: the connection broke under the
+ * write; the message waits for the next (at QoS 1 libmosquitto keeps its own copy and
+ * sends it after reconnecting: that is SENT, or our copy would go out again), and no
+ * publish calls into libmosquitto until on_connect. REFUSED: it never can be sent (a
+ * topic or size the client refuses), logged and counted as dropped. */
+static enum sent send_now(struct lg_mqtt *m, const char *topic, const char *payload) {
   int rc = mosquitto_publish(m->mosq, NULL, topic, (int)strlen(payload), payload, m->qos, false);
-  if (rc != MOSQ_ERR_SUCCESS) return false;
+  bool broke = rc == MOSQ_ERR_NO_CONN || rc == MOSQ_ERR_CONN_LOST || rc == MOSQ_ERR_ERRNO ||
+               rc == MOSQ_ERR_TLS;
+  if (broke) {
+    m->connected = false; /* the network thread ends the connection and reconnects */
+    atomic_store(&m->metrics->mqtt_connected, 0);
+    atomic_store(&m->broken, true);
+    wake(m);
+    if (m->qos == 0) return KEPT;
+  } else if (rc != MOSQ_ERR_SUCCESS) {
+    log_line("event on %s refused by the MQTT client: %s", topic, mosquitto_strerror(rc));
+    atomic_fetch_add(&m->metrics->mqtt_dropped, 1);
+    return REFUSED;
+  }
   atomic_fetch_add(&m->metrics->mqtt_published, 1);
   /* A write the socket could not take whole: the network thread sends the rest. */
-  if (mosquitto_want_write(m->mosq)) wake(m);
-  return true;
+  if (!broke && mosquitto_want_write(m->mosq)) wake(m);
+  return SENT;
 }
 
-/* With mu held: sends what waits, oldest first, until the connection refuses. */
+/* With mu held: sends what waits, oldest first, until the connection breaks. */
 static void flush(struct lg_mqtt *m) {
   while (m->n && m->connected) {
     struct waiting *w = &m->q[m->head];
-    if (!send_now(m, w->topic, w->payload)) break;
+    if (send_now(m, w->topic, w->payload) == KEPT) break;
     free(w->topic);
     free(w->payload);
     m->head = (m->head + 1) % m->cap;
@@ -211,8 +230,8 @@ static void nap(struct lg_mqtt *m, int ms) {
  * publishes queued, reads PUBACKs and commands, and keeps the session alive. */
 static void *net_run(void *arg) {
   struct lg_mqtt *m = arg;
-  int backoff_s = 1;
-  bool tried = false, said = false;
+  int backoff_s = 1, was;
+  bool tried = false, said = false, want_write = false;
   while (!atomic_load(&m->stopping)) {
     if (atomic_exchange(&m->acked, false)) backoff_s = 1, said = false;
     if (mosquitto_socket(m->mosq) < 0) {
@@ -231,25 +250,32 @@ static void *net_run(void *arg) {
         said = true;
         continue;
       }
+      want_write = true; /* look once: whatever the connect left to send */
     }
     struct pollfd p[2] = {
-        {.fd = mosquitto_socket(m->mosq), .events = POLLIN | (mosquitto_want_write(m->mosq) ? POLLOUT : 0)},
+        {.fd = mosquitto_socket(m->mosq), .events = POLLIN | (want_write ? POLLOUT : 0)},
         {.fd = m->wake_fd, .events = POLLIN}};
     if (poll(p, 2, 1000) < 0) continue;
     uint64_t v;
     if ((p[1].revents & POLLIN) && read(m->wake_fd, &v, sizeof(v)) < 0) { /* drained */
     }
-    int rc = MOSQ_ERR_SUCCESS, was;
+    int rc = MOSQ_ERR_SUCCESS;
     pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &was); /* a stop's cancel: never with mu */
     pthread_mutex_lock(&m->mu);
-    if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) rc = mosquitto_loop_read(m->mosq, 64);
+    if (atomic_exchange(&m->broken, false) && !m->connected)
+      mosquitto_disconnect(m->mosq); /* closed when it is read; on_connect after the next */
+    /* on POLLOUT too: a TLS handshake that waited to write goes on in a read */
+    if (p[0].revents & (POLLIN | POLLHUP | POLLERR | POLLOUT))
+      rc = mosquitto_loop_read(m->mosq, 64);
     if (rc == MOSQ_ERR_SUCCESS && mosquitto_socket(m->mosq) >= 0 && mosquitto_want_write(m->mosq))
       rc = mosquitto_loop_write(m->mosq, 1024);
     if (rc == MOSQ_ERR_SUCCESS && mosquitto_socket(m->mosq) >= 0) rc = mosquitto_loop_misc(m->mosq);
+    want_write = mosquitto_socket(m->mosq) >= 0 && mosquitto_want_write(m->mosq);
     pthread_mutex_unlock(&m->mu);
     pthread_setcancelstate(was, NULL);
     (void)rc; /* a lost connection closed the socket and said so (on_disconnect) */
   }
+  pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &was);
   pthread_mutex_lock(&m->mu);
   if (mosquitto_socket(m->mosq) >= 0) {
     mosquitto_disconnect(m->mosq);
@@ -389,8 +415,7 @@ void lg_mqtt_publish(struct lg_mqtt *m, const char *topic, json_t *payload) {
   json_decref(payload);
   if (text == NULL) return;
   pthread_mutex_lock(&m->mu);
-  if (m->connected && m->n > 0) flush(m); /* left waiting by a publish that failed */
-  if (m->connected && m->n == 0 && send_now(m, topic, text)) {
+  if (m->connected && m->n == 0 && send_now(m, topic, text) != KEPT) {
     pthread_mutex_unlock(&m->mu);
     free(text);
     return;
