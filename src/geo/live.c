@@ -5,8 +5,8 @@
  *    wrong configured sigma neither drops good receptions nor states false radii;
  *  - the reflections they show (lg_geo_nlos_learn over LIVE_NLOS_FRAMES nls fits at one
  *    noise scale, again after LIVE_NLOS_REST more): the share of receptions late and
- *    their mean delay, which then widen the radii and take a likely late reception out (nlos.c), as
- * `solve`'s pilot does; unless the configuration gives a model;
+ *    their mean delay, which then widen the radii and take a likely late reception out
+ *    (nlos.c), as `solve`'s pilot does; unless the configuration gives a model;
  *  - from reference devices (frames with a known true position): each gateway's fixed
  *    offset and noise scale (the online form of `lorageo calibrate`'s alternating least
  *    squares: the frame's emission time from the current offsets, then each gateway's

@@ -240,6 +240,7 @@ static void *net_run(void *arg) {
         backoff_s = backoff_s * 2 > 30 ? 30 : backoff_s * 2;
       }
       if (atomic_load(&m->stopping)) break;
+      atomic_store(&m->broken, false); /* whatever broke, this connection replaces it */
       atomic_store(&m->connecting, true);
       int rc = tried ? mosquitto_reconnect(m->mosq) : mosquitto_connect(m->mosq, m->host, m->port, 30);
       atomic_store(&m->connecting, false);
@@ -318,7 +319,6 @@ struct lg_mqtt *lg_mqtt_start(const struct lg_config *cfg, struct lg_ns_metrics 
   }
   struct lg_mqtt *m = calloc(1, sizeof(*m));
   if (m == NULL) return NULL;
-  m->wake_fd = -1;
   pthread_mutex_init(&m->mu, NULL);
   m->metrics = metrics;
   snprintf(m->prefix, sizeof(m->prefix), "%s", cfg->mqtt_topic_prefix);
@@ -333,7 +333,7 @@ struct lg_mqtt *lg_mqtt_start(const struct lg_config *cfg, struct lg_ns_metrics 
   if (m->q == NULL || m->mosq == NULL || m->wake_fd < 0 ||
       lg_config_open_store(cfg, NULL, &m->store, NULL, note, sizeof(note), why, why_len) != 0) {
     if (m->q == NULL || m->mosq == NULL || m->wake_fd < 0)
-      snprintf(why, why_len, "mqtt: out of memory");
+      snprintf(why, why_len, "mqtt: out of memory or file descriptors");
     lg_mqtt_stop(m);
     return NULL;
   }

@@ -166,6 +166,7 @@ static int s_mqtt(struct lg_config *c, const char *v) {
   return set_str(c->mqtt_url, sizeof(c->mqtt_url), v);
 }
 static int s_prefix(struct lg_config *c, const char *v) {
+  if (!v[0] || strpbrk(v, "+#")) return LG_EINVAL; /* a topic to publish on: no wildcards */
   return set_str(c->mqtt_topic_prefix, sizeof(c->mqtt_topic_prefix), v);
 }
 static int s_muser(struct lg_config *c, const char *v) {
@@ -384,7 +385,7 @@ static const struct {
     {"api", "timeout_s", "1..3600", s_timeout},
     {"api", "gateway_online_s", "15..86400", s_gw_online},
     {"mqtt", "url", "mqtt://HOST:PORT or mqtts://HOST:PORT", s_mqtt},
-    {"mqtt", "topic_prefix", "a topic prefix", s_prefix},
+    {"mqtt", "topic_prefix", "a topic prefix (no + or #)", s_prefix},
     {"mqtt", "username", "a string", s_muser},
     {"mqtt", "password", "a string", s_mpass},
     {"mqtt", "queue_max", "1..10000000", s_mqueue},

@@ -57,6 +57,10 @@ printf '[security]\ngateway_networks = 10.0.0.0/8, 192.168.1.1/24\n' >"$dir/nets
 refused "host bits in a network" "nets.ini:2: \[security\] gateway_networks = .*expected CIDR networks" -c "$dir/nets.ini"
 LORAGEO_SECURITY_GATEWAY_NETWORKS=10.0.0/8 \
   refused "a network that is not one" "LORAGEO_SECURITY_GATEWAY_NETWORKS: \[security\] gateway_networks = '10.0.0/8'"
+printf '[mqtt]\nqos = 2\n' >"$dir/qos.ini"
+refused "an MQTT QoS of 2" "qos.ini:2: \[mqtt\] qos = '2': expected 0 or 1" -c "$dir/qos.ini"
+printf '[mqtt]\ntopic_prefix = farm/#\n' >"$dir/prefix.ini"
+refused "a wildcard in the topic prefix" "prefix.ini:2: \[mqtt\] topic_prefix = 'farm/#': expected a topic prefix \(no \+ or #\)" -c "$dir/prefix.ini"
 printf '[network]\nregion = US915\nuplink_dwell_time = false\n' >"$dir/dwell.ini"
 refused "dwell time in US915" "uplink_dwell_time: only AS923 and AU915 let it be set.*FCC" -c "$dir/dwell.ini"
 printf '[network]\nregion = AS923-1\ndownlink_dwell_time = maybe\n' >"$dir/dwell2.ini"
