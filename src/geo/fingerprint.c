@@ -30,8 +30,8 @@
  * is not set by hand: lg_fp_cross_validate picks it by two-fold cross-validation over
  * the training points themselves.
  *
- * The fix is the weighted mean of the best cells, each weighed by its likelihood to the
- * power `sharpen`: 1 is the posterior mean (what minimises the expected squared error
+ * The fix is the weighted mean of the cells within a thousandth of the best one's weight
+ * (FP_WEIGHT_FLOOR), each weighed by its likelihood to the power `sharpen`: 1 is the posterior mean (what minimises the expected squared error
  * if the model were exact), larger values lean towards the most likely cell (the MAP,
  * sharpen -> infinity). Where between the two is best depends on how far the model is
  * from the truth, so cross-validation over the training points chooses it, with tau.
@@ -59,7 +59,7 @@
 
 #define FP_FORMAT       "lorageo-radio-map"
 #define FP_VERSION      2 /* 2: offset_db and sharpen (version 1 files read as 0 and 1) */
-#define FP_TOP_CELLS    20  /* the fix is a weighted mean of the best cells */
+#define FP_WEIGHT_FLOOR 6.9 /* the fix weighs every cell within e^-6.9 = 1/1000 of the best */
 #define FP_KNN_K        5   /* neighbours of the kNN baseline */
 #define FP_P_HEARD      0.5 /* Beta prior of p: pseudo-counts heard ... */
 #define FP_P_UNHEARD    1.0 /* ... and not heard */
@@ -489,27 +489,27 @@ static size_t query_of(const struct lg_radio_map *m, const struct lg_geo_rx *rx,
   return k;
 }
 
-/* The fix from a weighted set of local positions: mean, covariance, accuracy. */
-static void fix_from_weighted(const struct lg_radio_map *m, const double *en, const double *w,
-                              size_t k, double floor_var, struct lg_geo_fix *fix) {
-  double ws = 0, e = 0, n = 0;
-  for (size_t i = 0; i < k; i++) {
-    ws += w[i];
-    e += w[i] * en[2 * i];
-    n += w[i] * en[2 * i + 1];
-  }
-  e /= ws;
-  n /= ws;
-  double cee = 0, cen = 0, cnn = 0;
-  for (size_t i = 0; i < k; i++) {
-    double de = en[2 * i] - e, dn = en[2 * i + 1] - n;
-    cee += w[i] * de * de;
-    cen += w[i] * de * dn;
-    cnn += w[i] * dn * dn;
-  }
-  cee = cee / ws + floor_var;
-  cen = cen / ws;
-  cnn = cnn / ws + floor_var;
+/* The fix from a weighted set of points: their weighted mean, and their spread about it
+ * (plus floor_var per axis) as its radii (below). */
+struct moments {
+  double ws, e, n, ee, en, nn; /* sums of w, w e, w n, w e^2, w e n, w n^2 */
+  double e0, n0;               /* the origin of the sums (the first point): no cancellation */
+};
+
+static void moments_add(struct moments *mo, double w, double e, double n) {
+  if (mo->ws == 0) mo->e0 = e, mo->n0 = n;
+  e -= mo->e0, n -= mo->n0;
+  mo->ws += w, mo->e += w * e, mo->n += w * n;
+  mo->ee += w * e * e, mo->en += w * e * n, mo->nn += w * n * n;
+}
+
+static void fix_from_moments(const struct lg_radio_map *m, const struct moments *mo,
+                             double floor_var, struct lg_geo_fix *fix) {
+  double e = mo->e / mo->ws, n = mo->n / mo->ws;
+  double cee = fmax(mo->ee / mo->ws - e * e, 0) + floor_var;
+  double cen = mo->en / mo->ws - e * n;
+  double cnn = fmax(mo->nn / mo->ws - n * n, 0) + floor_var;
+  e += mo->e0, n += mo->n0;
   double spread = sqrt(cee + cnn);
   /* Without a measured scale (a map built without cross-validation), a circular
    * Gaussian's: DRMS x 1.0676 holds 68 %, x 1.7308 holds 95 %. */
@@ -533,16 +533,12 @@ static void fix_from_weighted(const struct lg_radio_map *m, const double *en, co
   fix->residual_m = 0;
 }
 
-/* Keeps the `cap` largest values of ll in best[] (indexes), sorted descending. */
-static size_t top_insert(const double *ll, size_t *best, size_t k, size_t cap, size_t c) {
-  if (k == cap && ll[c] <= ll[best[k - 1]]) return k;
-  size_t j = k < cap ? k++ : k - 1;
-  while (j > 0 && ll[best[j - 1]] < ll[c]) {
-    best[j] = best[j - 1];
-    j--;
-  }
-  best[j] = c;
-  return k;
+static void fix_from_weighted(const struct lg_radio_map *m, const double *en, const double *w,
+                              size_t k, double floor_var, struct lg_geo_fix *fix) {
+  struct moments mo = {0};
+  for (size_t i = 0; i < k; i++)
+    moments_add(&mo, w[i], en[2 * i], en[2 * i + 1]);
+  fix_from_moments(m, &mo, floor_var, fix);
 }
 
 int lg_radio_map_locate(const struct lg_radio_map *m, double *scratch,
@@ -557,7 +553,11 @@ int lg_radio_map_locate(const struct lg_radio_map *m, double *scratch,
   }
   size_t G = m->n_gw;
   double *ll = scratch;
-  size_t best[FP_TOP_CELLS], k = 0;
+  /* Cells whose likelihood falls more than `reach` below the best cannot weigh in the fix
+   * (FP_WEIGHT_FLOOR after sharpening): their costly terms are skipped once a bound
+   * puts them there. */
+  const double reach = FP_WEIGHT_FLOOR / m->prm.sharpen;
+  double top = -INFINITY;
   /* The candidates: the cells where the frame's strongest gateway was heard nearby
    * (every cell if it never was). */
   size_t strongest = 0;
@@ -598,25 +598,27 @@ int lg_radio_map_locate(const struct lg_radio_map *m, double *scratch,
        * bound 0.5 tau^2 swd^2 on the first (the log term is never positive) is left
        * at that bound, which keeps it out. */
       double bound = l + 0.5 * tau2 * swd * swd;
-      if (k < FP_TOP_CELLS || bound > ll[best[k - 1]]) {
+      if (bound >= top - reach) {
         l += 0.5 * swd * swd / (inv_tau2 + sw);
-        if (k < FP_TOP_CELLS || l > ll[best[k - 1]]) l -= 0.5 * log1p(tau2 * sw);
+        if (l >= top - reach) l -= 0.5 * log1p(tau2 * sw);
       } else {
         l = bound;
       }
     }
     ll[c] = l;
-    k = top_insert(ll, best, k, FP_TOP_CELLS, c);
+    if (l > top) top = l;
   }
-  double en[2 * FP_TOP_CELLS], w[FP_TOP_CELLS];
-  for (size_t i = 0; i < k; i++) {
-    en[2 * i] = m->cell_en[2 * best[i]];
-    en[2 * i + 1] = m->cell_en[2 * best[i] + 1];
-    w[i] = exp(m->prm.sharpen * (ll[best[i]] - ll[best[0]]));
+  /* The fix: every cell within reach of the best, weighed by its likelihood to the power
+   * `sharpen` (the posterior's tail beyond it weighs less than a thousandth a cell). */
+  struct moments mo = {0};
+  for (size_t i = 0; i < n_cand; i++) {
+    size_t c = all ? i : cand[i];
+    if (ll[c] < top - reach) continue;
+    moments_add(&mo, exp(m->prm.sharpen * (ll[c] - top)), m->cell_en[2 * c], m->cell_en[2 * c + 1]);
   }
   memset(fix, 0, sizeof(*fix));
   /* a cell's own extent: uniform over the square, cell^2 / 12 per axis */
-  fix_from_weighted(m, en, w, k, m->prm.cell_m * m->prm.cell_m / 12.0, fix);
+  fix_from_moments(m, &mo, m->prm.cell_m * m->prm.cell_m / 12.0, fix);
   fix->method = LG_GEO_FINGERPRINT;
   fix->gateways_used = (int)q;
   return 0;

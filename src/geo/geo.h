@@ -308,7 +308,7 @@ struct lg_fp_params {
   double offset_db; /* spread of a frame's common RSSI offset at all gateways (its
                      * antenna, its vehicle), marginalised out; 0: none. Chosen by
                      * lg_fp_cross_validate among 0-6 dB */
-  double sharpen;   /* the fix weighs the best cells by their likelihood to this power:
+  double sharpen;   /* the fix weighs the cells by their likelihood to this power:
                      * 1 = the posterior mean, larger leans towards the most likely
                      * cell; chosen by lg_fp_cross_validate among 1-3 */
   double k68, k95;  /* accuracy scales from cross-validation (0: Gaussian's) */
