@@ -616,6 +616,10 @@ int lg_radio_map_locate(const struct lg_radio_map *m, double *scratch,
     if (ll[c] < top - reach) continue;
     moments_add(&mo, exp(m->prm.sharpen * (ll[c] - top)), m->cell_en[2 * c], m->cell_en[2 * c + 1]);
   }
+  if (!(mo.ws > 0)) {
+    snprintf(why, why_len, "the radio map has no cell this frame could come from");
+    return LG_ENOTFOUND;
+  }
   memset(fix, 0, sizeof(*fix));
   /* a cell's own extent: uniform over the square, cell^2 / 12 per axis */
   fix_from_moments(m, &mo, m->prm.cell_m * m->prm.cell_m / 12.0, fix);
