@@ -59,7 +59,7 @@
 
 #define FP_FORMAT       "lorageo-radio-map"
 #define FP_VERSION      2 /* 2: offset_db and sharpen (version 1 files read as 0 and 1) */
-#define FP_WEIGHT_FLOOR 6.9 /* the fix weighs every cell within e^-6.9 = 1/1000 of the best */
+#define FP_WEIGHT_FLOOR 6.907755 /* log(1000): the fix weighs every cell within 1/1000 of the best */
 #define FP_KNN_K        5   /* neighbours of the kNN baseline */
 #define FP_P_HEARD      0.5 /* Beta prior of p: pseudo-counts heard ... */
 #define FP_P_UNHEARD    1.0 /* ... and not heard */
@@ -613,11 +613,11 @@ int lg_radio_map_locate(const struct lg_radio_map *m, double *scratch,
   struct moments mo = {0};
   for (size_t i = 0; i < n_cand; i++) {
     size_t c = all ? i : cand[i];
-    if (ll[c] < top - reach) continue;
+    if (!(ll[c] >= top - reach)) continue; /* (and a NaN, which would poison the mean) */
     moments_add(&mo, exp(m->prm.sharpen * (ll[c] - top)), m->cell_en[2 * c], m->cell_en[2 * c + 1]);
   }
   if (!(mo.ws > 0)) {
-    snprintf(why, why_len, "the radio map has no cell this frame could come from");
+    snprintf(why, why_len, "the radio map gives this frame no finite likelihood anywhere");
     return LG_ENOTFOUND;
   }
   memset(fix, 0, sizeof(*fix));
