@@ -91,6 +91,8 @@ struct lg_adr_input {
   double bounds[4];
   int64_t period_ns;      /* expected time to the next uplink (predictive), 0: unknown */
   double target_delivery; /* predictive: P(sent and heard), 0: LG_ADR_TARGET */
+  double worth; /* predictive: a mover's delivered message in least charges per delivered
+                 * message, 0: LG_ADR_WORTH, < 0: the target at any price (experiments) */
   bool keep_locatable; /* predictive: a moving device keeps P(3+ gateways) >= LG_ADR_GEO_TARGET */
   /* predictive: what the network learned of its links (lg_linkmap), keyed by the
    * gateways' ids, on the same plane; NULL: the device's own model only */
@@ -100,6 +102,9 @@ struct lg_adr_input {
 #define LG_ADR_MAX_GW     64   /* predictive: gateways weighed per decision */
 #define LG_ADR_TARGET     0.985 /* predictive: default P(next uplink sent and heard) */
 #define LG_ADR_TARGET_STATIC 0.995/* predictive: at least this for a static device */
+/* predictive: a mover's delivered message is worth this many times the least charge per
+ * delivered message any setting offers it; a target that costs more is not bought */
+#define LG_ADR_WORTH      50.0
 #define LG_ADR_GEO_TARGET 0.9  /* predictive: P(3+ gateways hear) a moving device keeps */
 #define LG_EADR_N         3    /* E-ADR adapts every n packets (paper §V) */
 #define LG_EADR_ALPHA     0.5  /* configuration change threshold (eq. 4) */

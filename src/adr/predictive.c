@@ -2,8 +2,9 @@
  * `predictive` — lorageo's own mobility-aware ADR. Where E-ADR extrapolates the last
  * three positions and compares one RSSI with fixed mode bounds, this one asks the
  * question ADR is for: of the data rates and powers with which the next uplink will
- * still be sent and heard with the target probability (0.94 by default), which costs the
- * device the least charge per message delivered?
+ * still be sent and heard with the target probability (0.985 for a mover, 0.995 for a
+ * static device, by default), which costs the device the least charge per message
+ * delivered — and, for a mover, is the target worth what it costs (choose())?
  *   - where the device will be: a constant-velocity Kalman track of its fixes (geo/),
  *     extrapolated by the uplink period, with the spread its own misses show (growing
  *     while the track is stale); the chance is averaged over that spread (Gauss-Hermite),
@@ -242,13 +243,24 @@ static double frame_charge(const struct lg_adr_input *in, int dr, int txp) {
  * Among the settings whose chance reaches `target`, the one that spends the least per
  * message delivered: its frame's charge divided by its chance (a frame at half the air
  * time that is heard a little less often is still the better buy, down to the target).
- * None reaches it: the likeliest. Hysteresis: every change costs a downlink and a
- * LinkADRAns, so the settings in use are kept while they reach the target within
- * HYSTERESIS times its miss chance and cost at most KEEP_COST more per delivered
- * message. Returns whether the target was reached.
+ * None reaches it: the cheapest per delivered message near the likeliest.
+ *
+ * With `worth` > 0 (a mover), the target is bought only while it is worth its price: a
+ * delivered message is worth `worth` times the least charge per delivered message any
+ * setting offers the device, and the setting with the most value (p x worth - charge) is
+ * taken instead whenever it costs less per frame than the target's, or no setting reaches
+ * the target (*capped). Where the
+ * last points of delivery are cheap (a link that is good most of the way) the target
+ * stands; where they cost many times a message's price (a link the device keeps
+ * losing, an obstructed corner) the device stops short of it instead of paying for it.
+ *
+ * Hysteresis: every change costs a downlink and a LinkADRAns, so the settings in use are
+ * kept while they reach the target within HYSTERESIS times its miss chance and cost at
+ * most KEEP_COST more per delivered message. Returns whether the target was reached.
  */
-static bool choose(const struct lg_adr_input *in, double target, chance_fn *chance, const void *ctx,
-                   struct lg_adr_settings *best, double *p_best) {
+static bool choose(const struct lg_adr_input *in, double target, double worth, chance_fn *chance,
+                   const void *ctx, struct lg_adr_settings *best, double *p_best, bool *capped) {
+  *capped = false;
   const struct lg_region *r = in->region;
   bool found = false;
   double p_likeliest = -1, best_cost = INFINITY;
@@ -281,6 +293,21 @@ static bool choose(const struct lg_adr_input *in, double target, chance_fn *chan
     for (size_t i = 0; i < n_tried; i++)
       if (tried[i].p >= p_likeliest - (1 - target) && tried[i].cost < cheapest)
         cheapest = tried[i].cost, *best = tried[i].set, *p_best = tried[i].p;
+  }
+  if (worth > 0 && n_tried > 0) {
+    double least = INFINITY; /* charge per delivered message */
+    for (size_t i = 0; i < n_tried; i++)
+      least = fmin(least, tried[i].cost);
+    double value = worth * least, top = -INFINITY;
+    size_t w = 0;
+    for (size_t i = 0; i < n_tried; i++) {
+      double u = tried[i].p * value - tried[i].cost * tried[i].p; /* p V - charge */
+      if (u > top) top = u, w = i;
+    }
+    if (!found || tried[w].cost * tried[w].p < frame_charge(in, best->dr, best->tx_power_index)) {
+      *best = tried[w].set, *p_best = tried[w].p, best_cost = tried[w].cost;
+      *capped = true;
+    }
   }
   double sens;
   if (found && adr_dr_sensitivity(r, in->current.dr, &sens) == 0) {
@@ -373,7 +400,8 @@ static void stationary(const struct lg_adr_input *in, struct lg_adr_decision *ou
    * not change, so a stricter target costs little, and operators of meters do not trade
    * data for air time */
   double target = adr_target(in, out->mobility.cls != LG_ADR_MOB_MOBILE);
-  bool found = choose(in, target, stationary_p, &c, &best, &p_best);
+  bool capped;
+  bool found = choose(in, target, 0, stationary_p, &c, &best, &p_best, &capped);
   out->next = best;
   out->change = memcmp(&out->next, &in->current, sizeof(out->next)) != 0;
   snprintf(out->reason, sizeof(out->reason),
@@ -484,7 +512,9 @@ void adr_predictive(const struct lg_adr_input *in, struct lg_adr_decision *out) 
   sent_share(in, period, c.sent);
   struct lg_adr_settings best;
   double p_best = 0;
-  bool found = choose(in, target, moving_p, &c, &best, &p_best);
+  bool capped;
+  double worth = in->worth > 0 ? in->worth : in->worth < 0 ? 0 : LG_ADR_WORTH;
+  bool found = choose(in, target, worth, moving_p, &c, &best, &p_best, &capped);
   out->next = best;
   out->change = memcmp(&out->next, &in->current, sizeof(out->next)) != 0;
   out->snr_margin_db = 0;
@@ -503,5 +533,8 @@ void adr_predictive(const struct lg_adr_input *in, struct lg_adr_decision *out) 
            "(%zu pts)%s -> DR%d TXPower %d, P(sent and heard) %.3f (target %.3f)%s%s",
            e, n, pos_sigma, d_near, m.n, m.sigma_db, m.points, moving ? ", moving: 3 gateways" : "",
            best.dr, best.tx_power_index, p_best, target,
-           found ? "" : " (below it: the best there is)", links);
+           !found   ? " (below it: the best there is)"
+           : capped ? " (short of it: the rest costs more than a message is worth)"
+                    : "",
+           links);
 }

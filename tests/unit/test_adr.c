@@ -194,6 +194,63 @@ static void predictive_cases(void) {
   LG_CHECK(strstr(d.reason, "a mover: standard would be bolder") != NULL);
 }
 
+/* predictive: a mover's target is bought only while it is worth its price. A device
+ * moving slowly away from one gateway (5 m a minute, 3 dB of scatter, RSSI -70 dB at 1 m,
+ * exponent 3): from 100 m on, the target holds at DR2 with power to spare, cap or not. From
+ * 250 m on, the last points of delivery need the top power, at about twice the transmit
+ * current: worth a delivered message 50 times its least charge, it stops short at the power
+ * below and says so; at any price it takes the top power and reaches the target. */
+static void worth_cases(void) {
+  const struct lg_region *eu = lg_region_find("EU868");
+  struct lg_adr_gateway gw = {0, 0, 0};
+  struct lg_adr_fix fx[20];
+  struct lg_adr_uplink h[20];
+  double bases[2] = {100, 250};
+  for (int b = 0; b < 2; b++) {
+    for (int i = 0; i < 20; i++) {
+      double dd = bases[b] + i * 5.0;
+      fx[i] = (struct lg_adr_fix){(int64_t)i * 60000000000LL, (uint32_t)i + 1, dd, 0, 5};
+      h[i] = (struct lg_adr_uplink){.f_cnt = (uint32_t)i + 1,
+                                    .dr = 0,
+                                    .tx_power_index = 1,
+                                    .max_rssi_dbm = 14 - 70 - 30 * log10(dd) + (i % 3 - 1) * 3.0,
+                                    .gateways = 1,
+                                    .best_gateway = 0,
+                                    .t_ns = (int64_t)i * 60000000000LL};
+    }
+    struct lg_adr_input in = {.region = eu,
+                              .history = h,
+                              .n = 20,
+                              .current = {5, 5, 1}, /* far from either answer: no hysteresis */
+                              .adr_bit = true,
+                              .fixes = fx,
+                              .n_fixes = 20,
+                              .gateways = &gw,
+                              .n_gateways = 1,
+                              .period_ns = 60000000000LL,
+                              .mobility = LG_ADR_MOB_MOBILE};
+    struct lg_adr_decision capped, any;
+    LG_EQ_INT(lg_adr_decide(LG_ADR_PREDICTIVE, &in, &capped), 0);
+    in.worth = -1;
+    LG_EQ_INT(lg_adr_decide(LG_ADR_PREDICTIVE, &in, &any), 0);
+    const char *pc = strstr(capped.reason, "P(sent and heard) ");
+    const char *pa = strstr(any.reason, "P(sent and heard) ");
+    LG_CHECK(pc != NULL && pa != NULL);
+    LG_CHECK(pa != NULL && atof(pa + 18) >= LG_ADR_TARGET);
+    if (b == 0) { /* a good link: the same answer */
+      LG_EQ_INT(capped.next.dr, any.next.dr);
+      LG_EQ_INT(capped.next.tx_power_index, any.next.tx_power_index);
+      LG_CHECK(strstr(capped.reason, "short of it") == NULL);
+    } else { /* the top power not bought: same data rate, less power, short of the target */
+      LG_EQ_INT(any.next.tx_power_index, 0);
+      LG_EQ_INT(capped.next.dr, any.next.dr);
+      LG_CHECK(capped.next.tx_power_index > any.next.tx_power_index);
+      LG_CHECK(pc != NULL && atof(pc + 18) < LG_ADR_TARGET && atof(pc + 18) > 0.95);
+      LG_CHECK(strstr(capped.reason, "(short of it: the rest costs more than a message is worth)"));
+    }
+  }
+}
+
 /* The Waspmote modes (the paper's Table I) as data rates; Semtech's "each set of 20
  * frames" for standard; E-ADR's zone rule; predictive for a stationary device and with a
  * duty cycle it cannot afford. */
@@ -684,6 +741,7 @@ int main(void) {
   LG_CHECK(!d.change && strstr(d.reason, "no uplink"));
   eadr_cases();
   predictive_cases();
+  worth_cases();
   mobility_cases();
   censored_fit_cases();
   linkmap_cases();
