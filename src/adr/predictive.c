@@ -249,18 +249,26 @@ static double frame_charge(const struct lg_adr_input *in, int dr, int txp) {
  * delivered message is worth `worth` times the least charge per delivered message any
  * setting offers the device, and the setting with the most value (p x worth - charge) is
  * taken instead whenever it costs less per frame than the target's, or no setting reaches
- * the target (*capped). Where the
- * last points of delivery are cheap (a link that is good most of the way) the target
- * stands; where they cost many times a message's price (a link the device keeps
- * losing, an obstructed corner) the device stops short of it instead of paying for it.
+ * the target. Where the last points of delivery are cheap (a link that is good most of
+ * the way) the target stands; where they cost many times a message's price (a link the
+ * device keeps losing, an obstructed corner) the device stops short of it instead of
+ * paying for it.
  *
  * Hysteresis: every change costs a downlink and a LinkADRAns, so the settings in use are
  * kept while they reach the target within HYSTERESIS times its miss chance and cost at
- * most KEEP_COST more per delivered message. Returns whether the target was reached.
+ * most KEEP_COST more per delivered message, or, where the worth decided, while their
+ * value falls short of the best by less than KEEP_COST - 1 of its frame's charge.
  */
-static bool choose(const struct lg_adr_input *in, double target, double worth, chance_fn *chance,
-                   const void *ctx, struct lg_adr_settings *best, double *p_best, bool *capped) {
-  *capped = false;
+enum pick {
+  PICK_TARGET,      /* the target reached */
+  PICK_SHORT,       /* reachable, but the rest costs more than a message is worth */
+  PICK_BELOW_WORTH, /* out of reach: the setting most worth its charge */
+  PICK_BELOW,       /* out of reach: the cheapest per delivered message near the likeliest */
+};
+
+static enum pick choose(const struct lg_adr_input *in, double target, double worth,
+                        chance_fn *chance, const void *ctx, struct lg_adr_settings *best,
+                        double *p_best) {
   const struct lg_region *r = in->region;
   bool found = false;
   double p_likeliest = -1, best_cost = INFINITY;
@@ -294,30 +302,40 @@ static bool choose(const struct lg_adr_input *in, double target, double worth, c
       if (tried[i].p >= p_likeliest - (1 - target) && tried[i].cost < cheapest)
         cheapest = tried[i].cost, *best = tried[i].set, *p_best = tried[i].p;
   }
+  bool valued = false; /* the setting most worth its charge replaced the target's */
+  double value = 0, u_best = 0, charge_best = 0;
   if (worth > 0 && n_tried > 0) {
     double least = INFINITY; /* charge per delivered message */
     for (size_t i = 0; i < n_tried; i++)
       least = fmin(least, tried[i].cost);
-    double value = worth * least, top = -INFINITY;
+    value = worth * least;
+    double top = -INFINITY;
     size_t w = 0;
     for (size_t i = 0; i < n_tried; i++) {
-      double u = tried[i].p * value - tried[i].cost * tried[i].p; /* p V - charge */
+      double u = tried[i].p * value - frame_charge(in, tried[i].set.dr, tried[i].set.tx_power_index);
       if (u > top) top = u, w = i;
     }
-    if (!found || tried[w].cost * tried[w].p < frame_charge(in, best->dr, best->tx_power_index)) {
-      *best = tried[w].set, *p_best = tried[w].p, best_cost = tried[w].cost;
-      *capped = true;
+    const struct lg_adr_settings *ws = &tried[w].set;
+    double charge_w = frame_charge(in, ws->dr, ws->tx_power_index);
+    bool same = ws->dr == best->dr && ws->tx_power_index == best->tx_power_index;
+    if (!same && (!found || charge_w < frame_charge(in, best->dr, best->tx_power_index))) {
+      *best = *ws, *p_best = tried[w].p, best_cost = tried[w].cost;
+      valued = true, u_best = top, charge_best = charge_w;
     }
   }
   double sens;
-  if (found && adr_dr_sensitivity(r, in->current.dr, &sens) == 0) {
+  if ((found || valued) && adr_dr_sensitivity(r, in->current.dr, &sens) == 0) {
     bool ok = true;
     double p = chance(ctx, in->current.dr, in->current.tx_power_index, sens, &ok);
-    if (p >= target - HYSTERESIS * (1 - target) && ok && p > 0 &&
-        frame_charge(in, in->current.dr, in->current.tx_power_index) / p <= KEEP_COST * best_cost)
-      *best = in->current, best->nb_trans = 1, *p_best = p;
+    double charge = frame_charge(in, in->current.dr, in->current.tx_power_index);
+    bool keep = ok && p > 0 &&
+                (valued ? p * value - charge >= u_best - (KEEP_COST - 1) * charge_best
+                        : p >= target - HYSTERESIS * (1 - target) && charge / p <= KEEP_COST * best_cost);
+    if (keep) *best = in->current, best->nb_trans = 1, *p_best = p;
   }
-  return found;
+  if (*p_best >= target) return PICK_TARGET;
+  if (valued) return found ? PICK_SHORT : PICK_BELOW_WORTH;
+  return found ? PICK_TARGET : PICK_BELOW; /* (kept within the band below the target) */
 }
 
 /* A stationary device's gateways: each one's RSSI - TX power as a normal law (mean,
@@ -400,8 +418,7 @@ static void stationary(const struct lg_adr_input *in, struct lg_adr_decision *ou
    * not change, so a stricter target costs little, and operators of meters do not trade
    * data for air time */
   double target = adr_target(in, out->mobility.cls != LG_ADR_MOB_MOBILE);
-  bool capped;
-  bool found = choose(in, target, 0, stationary_p, &c, &best, &p_best, &capped);
+  bool found = choose(in, target, 0, stationary_p, &c, &best, &p_best) != PICK_BELOW;
   out->next = best;
   out->change = memcmp(&out->next, &in->current, sizeof(out->next)) != 0;
   snprintf(out->reason, sizeof(out->reason),
@@ -512,9 +529,8 @@ void adr_predictive(const struct lg_adr_input *in, struct lg_adr_decision *out) 
   sent_share(in, period, c.sent);
   struct lg_adr_settings best;
   double p_best = 0;
-  bool capped;
   double worth = in->worth > 0 ? in->worth : in->worth < 0 ? 0 : LG_ADR_WORTH;
-  bool found = choose(in, target, worth, moving_p, &c, &best, &p_best, &capped);
+  enum pick pick = choose(in, target, worth, moving_p, &c, &best, &p_best);
   out->next = best;
   out->change = memcmp(&out->next, &in->current, sizeof(out->next)) != 0;
   out->snr_margin_db = 0;
@@ -533,8 +549,9 @@ void adr_predictive(const struct lg_adr_input *in, struct lg_adr_decision *out) 
            "(%zu pts)%s -> DR%d TXPower %d, P(sent and heard) %.3f (target %.3f)%s%s",
            e, n, pos_sigma, d_near, m.n, m.sigma_db, m.points, moving ? ", moving: 3 gateways" : "",
            best.dr, best.tx_power_index, p_best, target,
-           !found   ? " (below it: the best there is)"
-           : capped ? " (short of it: the rest costs more than a message is worth)"
-                    : "",
+           pick == PICK_SHORT         ? " (short of it: the rest costs more than a message is worth)"
+           : pick == PICK_BELOW_WORTH ? " (below it: the setting most worth its charge)"
+           : pick == PICK_BELOW       ? " (below it: the best there is)"
+                                      : "",
            links);
 }
