@@ -2,8 +2,8 @@
  * `predictive` — lorageo's own mobility-aware ADR. Where E-ADR extrapolates the last
  * three positions and compares one RSSI with fixed mode bounds, this one asks the
  * question ADR is for: of the data rates and powers with which the next uplink will
- * still be sent and heard with the target probability (0.985 for a mover, 0.995 for a
- * static device, by default), which costs the device the least charge per message
+ * still be sent and heard with the target probability (by default 0.985 served from its
+ * track, 0.995 served from its gateways' RSSI: static, or not yet seen to move), which costs the device the least charge per message
  * delivered — and, for a mover, is the target worth what it costs (choose())?
  *   - where the device will be: a constant-velocity Kalman track of its fixes (geo/),
  *     extrapolated by the uplink period, with the spread its own misses show (growing
