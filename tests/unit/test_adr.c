@@ -112,37 +112,45 @@ static void eadr_cases(void) {
   LG_CHECK(!d.change && strstr(d.reason, "every 3 packets"));
 }
 
-/* predictive: the setting that costs least per delivered message among those the next
- * uplink's predicted RSSI reaches with the target probability; its gateways' RSSI
- * statistics when positions are missing; standard, no bolder than now, as the last resort. */
-static void predictive_cases(void) {
-  const struct lg_region *eu = lg_region_find("EU868");
-  struct lg_adr_gateway gw = {0, 0, 0};
-  struct lg_adr_fix fx[20];
-  struct lg_adr_uplink h[20];
-  /* a static device 60 m from the gateway, 20 uplinks, 2 dB of scatter around -70/n=3 */
+/* Twenty uplinks a minute apart at DR0 and 14 dBm (TXPower 1), heard by one gateway at
+ * (0, 0) with RSSI -70 dB at 1 m and exponent 3, each with its fix: the i-th at
+ * d0 + step i + wobble (i % 2) m east, its RSSI off the law by scatter x (i % 3 - 1) dB. */
+static struct lg_adr_input one_gateway_track(struct lg_adr_fix fx[20], struct lg_adr_uplink h[20],
+                                             const struct lg_adr_gateway *gw, double d0,
+                                             double step, double wobble, double scatter) {
   for (int i = 0; i < 20; i++) {
-    fx[i] = (struct lg_adr_fix){(int64_t)i * 60000000000LL, (uint32_t)i + 1, 60 + (i % 2), 0, 5};
+    double d = d0 + step * i + wobble * (i % 2);
+    fx[i] = (struct lg_adr_fix){(int64_t)i * 60000000000LL, (uint32_t)i + 1, d, 0, 5};
     h[i] = (struct lg_adr_uplink){.f_cnt = (uint32_t)i + 1,
                                   .dr = 0,
                                   .tx_power_index = 1,
-                                  .max_rssi_dbm =
-                                      14 - 70 - 30 * log10(60 + (i % 2)) + (i % 3 - 1) * 2.0,
+                                  .max_rssi_dbm = 14 - 70 - 30 * log10(d) + (i % 3 - 1) * scatter,
                                   .gateways = 1,
                                   .best_gateway = 0,
                                   .t_ns = (int64_t)i * 60000000000LL};
   }
-  struct lg_adr_input in = {.region = eu,
-                            .history = h,
-                            .n = 20,
-                            .current = {0, 1, 1},
-                            .adr_bit = true,
-                            .fixes = fx,
-                            .n_fixes = 20,
-                            .gateways = &gw,
-                            .n_gateways = 1,
-                            .period_ns = 60000000000LL,
-                            .mobility = LG_ADR_MOB_MOBILE}; /* the track, also when still */
+  return (struct lg_adr_input){.region = lg_region_find("EU868"),
+                               .history = h,
+                               .n = 20,
+                               .current = {0, 1, 1},
+                               .adr_bit = true,
+                               .fixes = fx,
+                               .n_fixes = 20,
+                               .gateways = gw,
+                               .n_gateways = 1,
+                               .period_ns = 60000000000LL,
+                               .mobility = LG_ADR_MOB_MOBILE}; /* the track, also when still */
+}
+
+/* predictive: the setting that costs least per delivered message among those the next
+ * uplink's predicted RSSI reaches with the target probability; its gateways' RSSI
+ * statistics when positions are missing; standard, no bolder than now, as the last resort. */
+static void predictive_cases(void) {
+  struct lg_adr_gateway gw = {0, 0, 0};
+  struct lg_adr_fix fx[20];
+  struct lg_adr_uplink h[20];
+  /* a static device 60 m from the gateway, 20 uplinks, 2 dB of scatter around -70/n=3 */
+  struct lg_adr_input in = one_gateway_track(fx, h, &gw, 60, 0, 1, 2.0);
   struct lg_adr_decision d;
   LG_EQ_INT(lg_adr_decide(LG_ADR_PREDICTIVE, &in, &d), 0);
   /* about -110 dBm at 14 dBm with 2 dB of scatter: SF7 (floor -124.5) holds with room to
@@ -201,34 +209,13 @@ static void predictive_cases(void) {
  * current: worth a delivered message 50 times its least charge, it stops short at the power
  * below and says so; at any price it takes the top power and reaches the target. */
 static void worth_cases(void) {
-  const struct lg_region *eu = lg_region_find("EU868");
   struct lg_adr_gateway gw = {0, 0, 0};
   struct lg_adr_fix fx[20];
   struct lg_adr_uplink h[20];
   double bases[2] = {100, 250};
   for (int b = 0; b < 2; b++) {
-    for (int i = 0; i < 20; i++) {
-      double dd = bases[b] + i * 5.0;
-      fx[i] = (struct lg_adr_fix){(int64_t)i * 60000000000LL, (uint32_t)i + 1, dd, 0, 5};
-      h[i] = (struct lg_adr_uplink){.f_cnt = (uint32_t)i + 1,
-                                    .dr = 0,
-                                    .tx_power_index = 1,
-                                    .max_rssi_dbm = 14 - 70 - 30 * log10(dd) + (i % 3 - 1) * 3.0,
-                                    .gateways = 1,
-                                    .best_gateway = 0,
-                                    .t_ns = (int64_t)i * 60000000000LL};
-    }
-    struct lg_adr_input in = {.region = eu,
-                              .history = h,
-                              .n = 20,
-                              .current = {5, 5, 1}, /* far from either answer: no hysteresis */
-                              .adr_bit = true,
-                              .fixes = fx,
-                              .n_fixes = 20,
-                              .gateways = &gw,
-                              .n_gateways = 1,
-                              .period_ns = 60000000000LL,
-                              .mobility = LG_ADR_MOB_MOBILE};
+    struct lg_adr_input in = one_gateway_track(fx, h, &gw, bases[b], 5, 0, 3.0);
+    in.current = (struct lg_adr_settings){5, 5, 1}; /* far from either answer: no hysteresis */
     struct lg_adr_decision capped, any;
     LG_EQ_INT(lg_adr_decide(LG_ADR_PREDICTIVE, &in, &capped), 0);
     in.worth = -1;
