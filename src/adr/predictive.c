@@ -3,8 +3,9 @@
  * three positions and compares one RSSI with fixed mode bounds, this one asks the
  * question ADR is for: of the data rates and powers with which the next uplink will
  * still be sent and heard with the target probability (by default 0.985 served from its
- * track, 0.995 served from its gateways' RSSI: static, or not yet seen to move), which costs the device the least charge per message
- * delivered — and, for a mover, is the target worth what it costs (choose())?
+ * track, 0.995 served from its gateways' RSSI: static, or not yet seen to move), which
+ * costs the device the least charge per message delivered — and, for a mover, is the
+ * target worth what it costs (choose())?
  *   - where the device will be: a constant-velocity Kalman track of its fixes (geo/),
  *     extrapolated by the uplink period, with the spread its own misses show (growing
  *     while the track is stale); the chance is averaged over that spread (Gauss-Hermite),
@@ -266,16 +267,26 @@ enum pick {
   PICK_BELOW,       /* out of reach: the cheapest per delivered message near the likeliest */
 };
 
+/* What a decision's reason says after its target. */
+static const char *pick_note(enum pick pick) {
+  switch (pick) {
+  case PICK_SHORT: return " (short of it: the rest costs more than a message is worth)";
+  case PICK_BELOW_WORTH: return " (below it: the setting most worth its charge)";
+  case PICK_BELOW: return " (below it: the best there is)";
+  default: return "";
+  }
+}
+
 static enum pick choose(const struct lg_adr_input *in, double target, double worth,
                         chance_fn *chance, const void *ctx, struct lg_adr_settings *best,
                         double *p_best) {
   const struct lg_region *r = in->region;
   bool found = false;
-  double p_likeliest = -1, best_cost = INFINITY;
+  double p_likeliest = -1, best_cost = INFINITY, best_charge = 0;
   struct lg_adr_settings likeliest = {0, 0, 1};
   struct {
     struct lg_adr_settings set;
-    double p, cost;
+    double p, charge, cost; /* cost: charge per delivered message, charge / p */
   } tried[LG_REGION_MAX_DR * 16];
   size_t n_tried = 0;
   for (int dr = r->max_lora125_dr; dr >= 0; dr--) {
@@ -283,13 +294,14 @@ static enum pick choose(const struct lg_adr_input *in, double target, double wor
     if (adr_dr_sensitivity(r, dr, &sens)) continue;
     for (int txp = r->tx_power_max_index; txp >= 0; txp--) {
       bool ok = true;
-      double p = chance(ctx, dr, txp, sens, &ok);
+      double p = chance(ctx, dr, txp, sens, &ok), charge = frame_charge(in, dr, txp);
       if (ok && p > 0 && n_tried < LG_ARRAY_LEN(tried))
-        tried[n_tried++] = (__typeof__(tried[0])){{dr, txp, 1}, p, frame_charge(in, dr, txp) / p};
+        tried[n_tried++] = (__typeof__(tried[0])){{dr, txp, 1}, p, charge, charge / p};
       if (p >= target && ok) {
-        double cost = frame_charge(in, dr, txp) / p;
-        if (cost < best_cost)
-          found = true, best_cost = cost, *best = (struct lg_adr_settings){dr, txp, 1}, *p_best = p;
+        if (charge / p < best_cost) {
+          found = true, best_cost = charge / p, best_charge = charge;
+          *best = (struct lg_adr_settings){dr, txp, 1}, *p_best = p;
+        }
       } else if (!found && p > p_likeliest) {
         p_likeliest = p, likeliest = (struct lg_adr_settings){dr, txp, 1};
       }
@@ -303,24 +315,20 @@ static enum pick choose(const struct lg_adr_input *in, double target, double wor
         cheapest = tried[i].cost, *best = tried[i].set, *p_best = tried[i].p;
   }
   bool valued = false; /* the setting most worth its charge replaced the target's */
-  double value = 0, u_best = 0, charge_best = 0;
+  double value = 0, u_best = 0;
   if (worth > 0 && n_tried > 0) {
-    double least = INFINITY; /* charge per delivered message */
+    double least = INFINITY;
     for (size_t i = 0; i < n_tried; i++)
       least = fmin(least, tried[i].cost);
     value = worth * least;
-    double top = -INFINITY;
     size_t w = 0;
-    for (size_t i = 0; i < n_tried; i++) {
-      double u = tried[i].p * value - frame_charge(in, tried[i].set.dr, tried[i].set.tx_power_index);
-      if (u > top) top = u, w = i;
-    }
+    for (size_t i = 1; i < n_tried; i++)
+      if (tried[i].p * value - tried[i].charge > tried[w].p * value - tried[w].charge) w = i;
     const struct lg_adr_settings *ws = &tried[w].set;
-    double charge_w = frame_charge(in, ws->dr, ws->tx_power_index);
     bool same = ws->dr == best->dr && ws->tx_power_index == best->tx_power_index;
-    if (!same && (!found || charge_w < frame_charge(in, best->dr, best->tx_power_index))) {
-      *best = *ws, *p_best = tried[w].p, best_cost = tried[w].cost;
-      valued = true, u_best = top, charge_best = charge_w;
+    if (!same && (!found || tried[w].charge < best_charge)) {
+      *best = *ws, *p_best = tried[w].p, best_cost = tried[w].cost, best_charge = tried[w].charge;
+      valued = true, u_best = tried[w].p * value - tried[w].charge;
     }
   }
   double sens;
@@ -328,9 +336,11 @@ static enum pick choose(const struct lg_adr_input *in, double target, double wor
     bool ok = true;
     double p = chance(ctx, in->current.dr, in->current.tx_power_index, sens, &ok);
     double charge = frame_charge(in, in->current.dr, in->current.tx_power_index);
-    bool keep = ok && p > 0 &&
-                (valued ? p * value - charge >= u_best - (KEEP_COST - 1) * charge_best
-                        : p >= target - HYSTERESIS * (1 - target) && charge / p <= KEEP_COST * best_cost);
+    bool keep = ok && p > 0;
+    if (valued) /* the value it loses under a quarter of a frame's charge */
+      keep = keep && p * value - charge >= u_best - (KEEP_COST - 1) * best_charge;
+    else /* the target within its band, at most KEEP_COST more per delivered message */
+      keep = keep && p >= target - HYSTERESIS * (1 - target) && charge / p <= KEEP_COST * best_cost;
     if (keep) *best = in->current, best->nb_trans = 1, *p_best = p;
   }
   if (*p_best >= target) return PICK_TARGET;
@@ -549,9 +559,5 @@ void adr_predictive(const struct lg_adr_input *in, struct lg_adr_decision *out) 
            "(%zu pts)%s -> DR%d TXPower %d, P(sent and heard) %.3f (target %.3f)%s%s",
            e, n, pos_sigma, d_near, m.n, m.sigma_db, m.points, moving ? ", moving: 3 gateways" : "",
            best.dr, best.tx_power_index, p_best, target,
-           pick == PICK_SHORT         ? " (short of it: the rest costs more than a message is worth)"
-           : pick == PICK_BELOW_WORTH ? " (below it: the setting most worth its charge)"
-           : pick == PICK_BELOW       ? " (below it: the best there is)"
-                                      : "",
-           links);
+           pick_note(pick), links);
 }

@@ -31,10 +31,11 @@
  * the training points themselves.
  *
  * The fix is the weighted mean of the cells within a thousandth of the best one's weight
- * (FP_WEIGHT_FLOOR), each weighed by its likelihood to the power `sharpen`: 1 is the posterior mean (what minimises the expected squared error
- * if the model were exact), larger values lean towards the most likely cell (the MAP,
- * sharpen -> infinity). Where between the two is best depends on how far the model is
- * from the truth, so cross-validation over the training points chooses it, with tau.
+ * (FP_WEIGHT_FLOOR), each weighed by its likelihood to the power `sharpen`: 1 is the
+ * posterior mean (what minimises the expected squared error if the model were exact),
+ * larger values lean towards the most likely cell (the MAP, sharpen -> infinity). Where
+ * between the two is best depends on how far the model is from the truth, so
+ * cross-validation over the training points chooses it, with tau.
  * The fix's spread, scaled by factors the same cross-validation measured, gives
  * `accuracy_m` (68 %) and `accuracy_95_m`.
  *
@@ -59,7 +60,7 @@
 
 #define FP_FORMAT       "lorageo-radio-map"
 #define FP_VERSION      2 /* 2: offset_db and sharpen (version 1 files read as 0 and 1) */
-#define FP_WEIGHT_FLOOR 6.907755 /* log(1000): the fix weighs every cell within 1/1000 of the best */
+#define FP_WEIGHT_FLOOR 6.907755 /* log(1000): every cell within 1/1000 of the best weighs */
 #define FP_KNN_K        5   /* neighbours of the kNN baseline */
 #define FP_P_HEARD      0.5 /* Beta prior of p: pseudo-counts heard ... */
 #define FP_P_UNHEARD    1.0 /* ... and not heard */

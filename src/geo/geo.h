@@ -358,8 +358,8 @@ int lg_radio_map_load(const char *path, struct lg_radio_map **out, char *why, si
 
 /* Locates a frame from the names and RSSIs of its receptions. `scratch` holds
  * lg_radio_map_cells(m) doubles. LG_EINVAL (with a reason) when no reception's gateway
- * is in the map, LG_ENOTFOUND when no cell gives the frame a finite likelihood. lg_geo_solve() with LG_GEO_FINGERPRINT calls this with the solver's
- * scratch. */
+ * is in the map, LG_ENOTFOUND when no cell gives the frame a finite likelihood.
+ * lg_geo_solve() with LG_GEO_FINGERPRINT calls this with the solver's scratch. */
 int lg_radio_map_locate(const struct lg_radio_map *m, double *scratch,
                         const struct lg_geo_rx *rx, size_t n, struct lg_geo_fix *fix, char *why,
                         size_t why_len);
